@@ -1,0 +1,167 @@
+#include "api/crd.h"
+
+#include <set>
+
+namespace jb {
+
+Value Schema::ToValue() const {
+  Value v = Value::Map();
+  v.Set("type", Value::String(type));
+  if (!description.empty()) v.Set("description", Value::String(description));
+  if (!enum_values.empty()) {
+    Value e = Value::Seq();
+    for (const auto& s : enum_values) e.Append(Value::String(s));
+    v.Set("enum", std::move(e));
+  }
+  if (min_length > 0) v.Set("minLength", Value::Integer(min_length));
+  if (minimum) {
+    v.Set("minimum", Value::Number(*minimum));
+    if (exclusive_minimum) v.Set("exclusiveMinimum", Value::Bool(true));
+  }
+  if (maximum) v.Set("maximum", Value::Number(*maximum));
+  if (items) v.Set("items", items->ToValue());
+  if (additional_properties) v.Set("additionalProperties", additional_properties->ToValue());
+  if (!properties.empty()) {
+    Value p = Value::Map();
+    for (const auto& [name, s] : properties) p.Set(name, s.ToValue());
+    v.Set("properties", std::move(p));
+  }
+  if (!required.empty()) {
+    Value r = Value::Seq();
+    for (const auto& s : required) r.Append(Value::String(s));
+    v.Set("required", std::move(r));
+  }
+  return v;
+}
+
+std::vector<std::string> Kinds() { return {"Workflow", "ModelProfile", "Infrastructure"}; }
+
+namespace {
+
+template <class T>
+Schema TopLevel() {
+  Schema s = SchemaBuilder::Build<T>();
+  Schema api;
+  api.type = "string";
+  api.description = "jellybean.dev/v1alpha1";
+  Schema kind;
+  kind.type = "string";
+  kind.description = T::kKind;
+  // Kubernetes owns metadata's schema; a CRD may only say it is an object.
+  for (auto& [name, prop] : s.properties) {
+    if (name == "metadata") {
+      prop = Schema();
+      prop.type = "object";
+    }
+  }
+  s.properties.insert(s.properties.begin(), {"kind", kind});
+  s.properties.insert(s.properties.begin(), {"apiVersion", api});
+  s.required = {"apiVersion", "kind", "metadata", "spec"};
+  return s;
+}
+
+}  // namespace
+
+StatusOr<Schema> SchemaForKind(const std::string& kind) {
+  if (kind == "Workflow") return TopLevel<Workflow>();
+  if (kind == "ModelProfile") return TopLevel<ModelProfile>();
+  if (kind == "Infrastructure") return TopLevel<Infrastructure>();
+  return Status::NotFound("unknown kind " + kind);
+}
+
+StatusOr<Value> CrdForKind(const std::string& kind) {
+  auto schema = SchemaForKind(kind);
+  if (!schema.ok()) return schema.status();
+  std::string plural, singular;
+  for (char c : kind) singular += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  plural = singular + "s";
+  Value crd = Value::Map();
+  crd.Set("apiVersion", Value::String("apiextensions.k8s.io/v1"));
+  crd.Set("kind", Value::String("CustomResourceDefinition"));
+  Value meta = Value::Map();
+  meta.Set("name", Value::String(plural + ".jellybean.dev"));
+  crd.Set("metadata", std::move(meta));
+  Value spec = Value::Map();
+  spec.Set("group", Value::String("jellybean.dev"));
+  Value names = Value::Map();
+  names.Set("kind", Value::String(kind));
+  names.Set("listKind", Value::String(kind + "List"));
+  names.Set("plural", Value::String(plural));
+  names.Set("singular", Value::String(singular));
+  spec.Set("names", std::move(names));
+  spec.Set("scope", Value::String("Namespaced"));
+  Value version = Value::Map();
+  version.Set("name", Value::String("v1alpha1"));
+  version.Set("served", Value::Bool(true));
+  version.Set("storage", Value::Bool(true));
+  if (kind == "Workflow") {
+    Value sub = Value::Map();
+    sub.Set("status", Value::Map());
+    version.Set("subresources", std::move(sub));
+  }
+  Value sch = Value::Map();
+  sch.Set("openAPIV3Schema", schema->ToValue());
+  version.Set("schema", std::move(sch));
+  Value versions = Value::Seq();
+  versions.Append(std::move(version));
+  spec.Set("versions", std::move(versions));
+  crd.Set("spec", std::move(spec));
+  return crd;
+}
+
+std::vector<std::string> CompareSchema(const Schema& cpp, const Value& crd, const std::string& path) {
+  std::vector<std::string> out;
+  std::string where = path.empty() ? "(root)" : path;
+  if (!crd.is_map()) {
+    out.push_back(where + ": not a schema object in the CRD");
+    return out;
+  }
+  const Value* type = crd.Find("type");
+  std::string crd_type = type && type->is_string() ? type->as_string() : "";
+  if (crd_type != cpp.type) out.push_back(where + ": type " + cpp.type + " in C++, " + (crd_type.empty() ? "none" : crd_type) + " in CRD");
+  // Enums.
+  std::vector<std::string> crd_enum;
+  if (const Value* e = crd.Find("enum"); e && e->is_seq())
+    for (const auto& item : e->items()) crd_enum.push_back(item.is_string() ? item.as_string() : ToJson(item));
+  if (crd_enum != cpp.enum_values) out.push_back(where + ": enum differs between C++ and CRD");
+  // Required.
+  std::set<std::string> crd_req, cpp_req(cpp.required.begin(), cpp.required.end());
+  if (const Value* r = crd.Find("required"); r && r->is_seq())
+    for (const auto& item : r->items()) crd_req.insert(item.is_string() ? item.as_string() : "");
+  for (const auto& r : cpp_req)
+    if (!crd_req.count(r)) out.push_back(where + "." + r + ": required in C++, optional in CRD");
+  for (const auto& r : crd_req)
+    if (!cpp_req.count(r)) out.push_back(where + "." + r + ": required in CRD, optional in C++");
+  // Properties, both ways.
+  const Value* props = crd.Find("properties");
+  std::set<std::string> cpp_names;
+  for (const auto& [name, s] : cpp.properties) {
+    cpp_names.insert(name);
+    const Value* p = props ? props->Find(name) : nullptr;
+    std::string child = path.empty() ? name : path + "." + name;
+    if (p == nullptr) {
+      out.push_back(child + ": field exists in C++ but not in the CRD");
+      continue;
+    }
+    // metadata is Kubernetes-owned: only its type is compared.
+    if (path.empty() && name == "metadata") continue;
+    for (auto& d : CompareSchema(s, *p, child)) out.push_back(std::move(d));
+  }
+  if (props != nullptr && props->is_map())
+    for (const auto& e : props->entries())
+      if (!cpp_names.count(e.key)) out.push_back((path.empty() ? e.key : path + "." + e.key) + ": field exists in the CRD but not in C++");
+  // Items / map values.
+  if (cpp.items) {
+    const Value* i = crd.Find("items");
+    if (i == nullptr) out.push_back(where + ": list item schema missing in CRD");
+    else for (auto& d : CompareSchema(*cpp.items, *i, path + "[]")) out.push_back(std::move(d));
+  }
+  if (cpp.additional_properties) {
+    const Value* a = crd.Find("additionalProperties");
+    if (a == nullptr) out.push_back(where + ": map value schema missing in CRD");
+    else for (auto& d : CompareSchema(*cpp.additional_properties, *a, path + ".*")) out.push_back(std::move(d));
+  }
+  return out;
+}
+
+}  // namespace jb

@@ -1,0 +1,536 @@
+#include "api/manifest.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <tuple>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <set>
+#include <sstream>
+
+namespace jb {
+
+namespace fs = std::filesystem;
+
+std::string Diagnostic::ToString() const {
+  std::string s = file;
+  if (mark.known()) s += ":" + std::to_string(mark.line) + ":" + std::to_string(mark.column);
+  s += ": ";
+  if (!path.empty()) s += path + ": ";
+  return s + message;
+}
+
+const ObjectMeta& MetaOf(const Object& o) {
+  return std::visit([](const auto& x) -> const ObjectMeta& { return x.metadata; }, o);
+}
+ObjectMeta& MetaOf(Object& o) {
+  return std::visit([](auto& x) -> ObjectMeta& { return x.metadata; }, o);
+}
+std::string KindOf(const Object& o) {
+  return std::visit([](const auto& x) -> std::string { return std::decay_t<decltype(x)>::kKind; }, o);
+}
+
+bool IsValidName(const std::string& name) {
+  if (name.empty() || name.size() > 63) return false;
+  for (char c : name) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) return false;
+  }
+  return name != "." && name != "..";
+}
+
+std::string Document::Describe() const {
+  if (object) return KindOf(*object) + "/" + MetaOf(*object).name;
+  return "document " + std::to_string(index + 1);
+}
+
+Mark Document::MarkOf(const std::string& path) const {
+  std::string p = path;
+  while (true) {
+    auto it = marks.find(p);
+    if (it != marks.end()) return it->second;
+    auto cut = p.find_last_of(".[");
+    if (cut == std::string::npos) break;
+    p = p.substr(0, cut);
+  }
+  auto it = marks.find("");
+  return it != marks.end() ? it->second : start;
+}
+
+namespace {
+
+template <class T>
+Object DecodeAs(const Value& root, Decoder& dec) {
+  T obj{};
+  dec.DecodeInto(root, obj, "");
+  return obj;
+}
+
+}  // namespace
+
+void DecodeDocument(const Value& root, Document* doc) {
+  doc->marks[""] = root.mark().known() ? root.mark() : doc->start;
+  if (!root.is_map()) {
+    doc->diagnostics.push_back(Diagnostic{doc->file, doc->MarkOf(""), "",
+                                          std::string("document is a ") + Value::KindName(root.kind()) +
+                                              "; expected a mapping with apiVersion, kind, metadata and spec"});
+    return;
+  }
+  const Value* api = root.Find("apiVersion");
+  const Value* kind = root.Find("kind");
+  if (api == nullptr) {
+    doc->diagnostics.push_back(
+        Diagnostic{doc->file, root.mark(), "apiVersion", std::string("missing required field; expected ") + kApiVersion});
+  } else if (!api->is_string() || api->as_string() != kApiVersion) {
+    doc->diagnostics.push_back(Diagnostic{doc->file, api->mark(), "apiVersion",
+                                          "\"" + (api->is_string() ? api->as_string() : ToJson(*api)) +
+                                              "\" is not supported; expected " + kApiVersion});
+  }
+  static const char* kKinds = "Workflow, ModelProfile, Infrastructure";
+  if (kind == nullptr) {
+    doc->diagnostics.push_back(
+        Diagnostic{doc->file, root.mark(), "kind", std::string("missing required field; expected one of ") + kKinds});
+    return;
+  }
+  std::string k = kind->is_string() ? kind->as_string() : "";
+  if (k != "Workflow" && k != "ModelProfile" && k != "Infrastructure") {
+    doc->diagnostics.push_back(Diagnostic{doc->file, kind->mark(), "kind",
+                                          "\"" + (kind->is_string() ? k : ToJson(*kind)) +
+                                              "\" is not a known kind; expected one of " + kKinds});
+    return;
+  }
+  // Decode the rest as the kind's struct; apiVersion/kind are handled above, so strip them.
+  Value body = Value::Map();
+  body.set_mark(root.mark());
+  for (const auto& e : root.entries()) {
+    if (e.key != "apiVersion" && e.key != "kind") body.entries().push_back(e);
+  }
+  Decoder dec(doc->file, &doc->diagnostics, &doc->marks);
+  Object obj;
+  if (k == "Workflow") {
+    obj = DecodeAs<Workflow>(body, dec);
+  } else if (k == "ModelProfile") {
+    obj = DecodeAs<ModelProfile>(body, dec);
+  } else {
+    obj = DecodeAs<Infrastructure>(body, dec);
+  }
+  doc->marks[""] = root.mark().known() ? root.mark() : doc->start;
+  // Kept even with a bad apiVersion so that reference checks still see the object; its diagnostics
+  // mark the document as failed.
+  doc->object = std::move(obj);
+}
+
+std::vector<Document> DecodeText(const std::string& text, const std::string& file) {
+  std::vector<Document> out;
+  for (auto& pd : ParseYamlStream(text)) {
+    Document d;
+    d.file = file;
+    d.index = pd.index;
+    d.start = pd.start;
+    if (!pd.error.ok()) {
+      d.diagnostics.push_back(Diagnostic{file, pd.error_mark, "", pd.error.message()});
+    } else {
+      DecodeDocument(pd.root, &d);
+    }
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
+std::vector<Document> LoadPath(const std::string& path) {
+  std::vector<Document> docs;
+  std::error_code ec;
+  std::vector<std::string> files;
+  if (fs::is_directory(path, ec)) {
+    for (auto it = fs::recursive_directory_iterator(path, ec); !ec && it != fs::recursive_directory_iterator();
+         it.increment(ec)) {
+      if (!it->is_regular_file(ec)) continue;
+      auto ext = it->path().extension().string();
+      if (ext == ".yaml" || ext == ".yml" || ext == ".json") files.push_back(it->path().string());
+    }
+    std::sort(files.begin(), files.end());
+  } else {
+    files.push_back(path);
+  }
+  for (const auto& f : files) {
+    std::ifstream in(f, std::ios::binary);
+    if (!in) {
+      Document d;
+      d.file = f;
+      d.diagnostics.push_back(Diagnostic{f, Mark{}, "", "cannot read file: " + std::string(std::strerror(errno))});
+      docs.push_back(std::move(d));
+      continue;
+    }
+    std::stringstream ss;
+    ss << in.rdbuf();
+    auto part = DecodeText(ss.str(), f);
+    for (auto& d : part) docs.push_back(std::move(d));
+  }
+  return docs;
+}
+
+// ---- semantic validation ------------------------------------------------------------------------
+namespace {
+
+struct Ctx {
+  Document* doc;
+  void Err(const std::string& path, std::string msg) {
+    doc->diagnostics.push_back(Diagnostic{doc->file, doc->MarkOf(path), path, std::move(msg)});
+  }
+};
+
+std::string Quote(const std::string& s) { return "\"" + s + "\""; }
+
+std::string At(const Document& d, const std::string& path) {
+  Mark m = d.MarkOf(path);
+  return d.file + (m.known() ? ":" + std::to_string(m.line) : "");
+}
+
+void CheckName(Ctx& c, const std::string& path, const std::string& name) {
+  if (!name.empty() && !IsValidName(name)) c.Err(path, Quote(name) + " is not a valid name; expected " + kNameRule);
+}
+
+void ValidateInfrastructure(Ctx& c, const Infrastructure& inf) {
+  const auto& s = inf.spec;
+  std::map<std::string, size_t> tiers;
+  if (s.tiers.empty()) c.Err("spec.tiers", "is empty; expected at least one tier");
+  for (size_t i = 0; i < s.tiers.size(); ++i) {
+    std::string p = "spec.tiers[" + std::to_string(i) + "]";
+    CheckName(c, p + ".name", s.tiers[i].name);
+    if (!tiers.emplace(s.tiers[i].name, i).second)
+      c.Err(p + ".name", "duplicate tier name " + Quote(s.tiers[i].name) + "; tier names must be unique");
+  }
+  std::set<std::string> nodes;
+  if (s.nodes.empty()) c.Err("spec.nodes", "is empty; expected at least one node");
+  for (size_t i = 0; i < s.nodes.size(); ++i) {
+    std::string p = "spec.nodes[" + std::to_string(i) + "]";
+    const auto& n = s.nodes[i];
+    CheckName(c, p + ".name", n.name);
+    if (!nodes.insert(n.name).second) c.Err(p + ".name", "duplicate node name " + Quote(n.name) + "; node names must be unique");
+    if (!n.tier.empty() && !tiers.count(n.tier))
+      c.Err(p + ".tier", "refers to tier " + Quote(n.tier) + ", which is not defined in spec.tiers");
+  }
+  std::set<std::pair<std::string, std::string>> links;
+  for (size_t i = 0; i < s.links.size(); ++i) {
+    std::string p = "spec.links[" + std::to_string(i) + "]";
+    const auto& l = s.links[i];
+    bool known = true;
+    for (const auto& [field, tier] : {std::pair<std::string, std::string>{"from", l.from}, {"to", l.to}}) {
+      if (!tier.empty() && !tiers.count(tier)) {
+        c.Err(p + "." + field, "refers to tier " + Quote(tier) + ", which is not defined in spec.tiers");
+        known = false;
+      }
+    }
+    if (!known || l.from.empty() || l.to.empty()) continue;
+    long d = static_cast<long>(tiers[l.from]) - static_cast<long>(tiers[l.to]);
+    if (d == 0) {
+      c.Err(p + ".to", "links " + Quote(l.from) + " to itself; traffic within a tier is free, expected an adjacent tier");
+    } else if (d != 1 && d != -1) {
+      c.Err(p + ".to", "links non-adjacent tiers " + Quote(l.from) + " and " + Quote(l.to) +
+                           "; expected adjacent tiers (traffic pays each tier boundary it crosses)");
+    }
+    if (!links.emplace(l.from, l.to).second)
+      c.Err(p, "duplicate link " + l.from + " -> " + l.to + "; expected one entry per direction");
+  }
+}
+
+void ValidateModelProfile(Ctx& c, const ModelProfile& mp) {
+  const auto& s = mp.spec;
+  if (s.variants.empty()) c.Err("spec.variants", "is empty; expected at least one variant");
+  std::set<std::string> names;
+  for (size_t i = 0; i < s.variants.size(); ++i) {
+    std::string p = "spec.variants[" + std::to_string(i) + "]";
+    const auto& v = s.variants[i];
+    if (!names.insert(v.name).second) c.Err(p + ".name", "duplicate variant name " + Quote(v.name));
+    if (v.latency_ms.empty()) c.Err(p + ".latencyMs", "is empty; expected a latency for at least one hardware class");
+    for (const auto& [hw, lat] : v.latency_ms) {
+      std::string lp = p + ".latencyMs." + hw;
+      if (lat.p75 && *lat.p75 < lat.p50)
+        c.Err(lp + ".p75", FormatNumber(*lat.p75) + " is below p50 " + FormatNumber(lat.p50) + "; expected p50 <= p75 <= p90");
+      double below = lat.p75 ? *lat.p75 : lat.p50;
+      if (lat.p90 && *lat.p90 < below)
+        c.Err(lp + ".p90", FormatNumber(*lat.p90) + " is below " + (lat.p75 ? "p75 " : "p50 ") + FormatNumber(below) +
+                               "; expected p50 <= p75 <= p90");
+    }
+    if (v.runtime) {
+      if (v.runtime->type == "exec" && v.runtime->command.empty())
+        c.Err(p + ".runtime.command", "is empty; the exec runtime needs the model program's argv");
+      if (v.runtime->type == "http" && !v.runtime->url)
+        c.Err(p + ".runtime", "has no url; the http runtime needs the model server's base URL");
+    }
+  }
+}
+
+void ValidateWorkflowLocal(Ctx& c, const Workflow& wf) {
+  const auto& s = wf.spec;
+  std::map<std::string, std::string> kinds;  // name -> "source"/"operator"
+  if (s.sources.empty()) c.Err("spec.sources", "is empty; expected at least one source");
+  if (s.operators.empty()) c.Err("spec.operators", "is empty; expected at least one operator");
+  for (size_t i = 0; i < s.sources.size(); ++i) {
+    std::string p = "spec.sources[" + std::to_string(i) + "].name";
+    CheckName(c, p, s.sources[i].name);
+    if (!kinds.emplace(s.sources[i].name, "source").second)
+      c.Err(p, "duplicate name " + Quote(s.sources[i].name) + "; source and operator names must be unique");
+  }
+  for (size_t i = 0; i < s.operators.size(); ++i) {
+    std::string p = "spec.operators[" + std::to_string(i) + "].name";
+    CheckName(c, p, s.operators[i].name);
+    if (!kinds.emplace(s.operators[i].name, "operator").second)
+      c.Err(p, "duplicate name " + Quote(s.operators[i].name) + "; source and operator names must be unique");
+  }
+  std::map<std::string, size_t> op_index;
+  for (size_t i = 0; i < s.operators.size(); ++i) op_index.emplace(s.operators[i].name, i);
+  bool graph_ok = true;
+  for (size_t i = 0; i < s.operators.size(); ++i) {
+    const auto& op = s.operators[i];
+    std::string p = "spec.operators[" + std::to_string(i) + "].inputs";
+    if (op.inputs.empty()) c.Err(p, "is empty; expected at least one source or operator");
+    std::set<std::string> seen;
+    for (size_t j = 0; j < op.inputs.size(); ++j) {
+      std::string ip = p + "[" + std::to_string(j) + "].from";
+      const auto& from = op.inputs[j].from;
+      if (from.empty()) continue;
+      if (!kinds.count(from)) {
+        c.Err(ip, "refers to " + Quote(from) + ", which is neither a source nor an operator of this workflow");
+        graph_ok = false;
+      } else if (from == op.name) {
+        c.Err(ip, "operator " + Quote(op.name) + " takes its own output; expected an acyclic graph");
+        graph_ok = false;
+      }
+      if (!seen.insert(from).second) c.Err(ip, "duplicate input " + Quote(from));
+    }
+  }
+  if (graph_ok) {
+    // Cycle detection: DFS colouring over operator -> input edges.
+    std::vector<int> colour(s.operators.size(), 0);
+    std::vector<std::string> stack;
+    std::set<std::string> reported;
+    std::function<void(size_t)> dfs = [&](size_t i) {
+      colour[i] = 1;
+      stack.push_back(s.operators[i].name);
+      for (const auto& in : s.operators[i].inputs) {
+        auto it = op_index.find(in.from);
+        if (it == op_index.end() || it->second == i) continue;
+        if (colour[it->second] == 1) {
+          auto start = std::find(stack.begin(), stack.end(), in.from);
+          std::string cyc;
+          for (auto k = start; k != stack.end(); ++k) cyc += *k + " <- ";
+          cyc += in.from;
+          if (reported.insert(in.from).second)
+            c.Err("spec.operators[" + std::to_string(it->second) + "].inputs",
+                  "cycle in the workflow graph (" + cyc + "); expected an acyclic graph");
+        } else if (colour[it->second] == 0) {
+          dfs(it->second);
+        }
+      }
+      stack.pop_back();
+      colour[i] = 2;
+    };
+    for (size_t i = 0; i < s.operators.size(); ++i)
+      if (colour[i] == 0) dfs(i);
+  }
+  if (s.accuracy.table) {
+    const auto& t = *s.accuracy.table;
+    std::set<std::string> ops;
+    if (t.operators.empty()) c.Err("spec.accuracy.table.operators", "is empty; expected the operators the table covers");
+    for (size_t i = 0; i < t.operators.size(); ++i) {
+      std::string p = "spec.accuracy.table.operators[" + std::to_string(i) + "]";
+      if (!op_index.count(t.operators[i])) c.Err(p, "refers to " + Quote(t.operators[i]) + ", which is not an operator of this workflow");
+      if (!ops.insert(t.operators[i]).second) c.Err(p, "duplicate operator " + Quote(t.operators[i]));
+    }
+    if (t.entries.empty()) c.Err("spec.accuracy.table.entries", "is empty; expected at least one variant combination");
+    std::set<std::vector<std::string>> combos;
+    for (size_t i = 0; i < t.entries.size(); ++i) {
+      std::string p = "spec.accuracy.table.entries[" + std::to_string(i) + "].variants";
+      if (t.entries[i].variants.size() != t.operators.size()) {
+        c.Err(p, "has " + std::to_string(t.entries[i].variants.size()) + " variants; expected " +
+                     std::to_string(t.operators.size()) + ", one per table operator");
+      } else if (!combos.insert(t.entries[i].variants).second) {
+        c.Err(p, "duplicate variant combination");
+      }
+    }
+  }
+}
+
+struct SetIndex {
+  std::map<std::string, std::pair<const Infrastructure*, Document*>> infras;
+  std::map<std::string, std::pair<const ModelProfile*, Document*>> profiles;
+};
+
+void ValidateWorkflowRefs(Ctx& c, const Workflow& wf, const SetIndex& idx) {
+  const auto& s = wf.spec;
+  const Infrastructure* inf = nullptr;
+  if (!idx.infras.empty() && !s.infrastructure.empty()) {
+    auto it = idx.infras.find(s.infrastructure);
+    if (it == idx.infras.end()) c.Err("spec.infrastructure", "refers to Infrastructure " + Quote(s.infrastructure) + ", which does not exist");
+    else inf = it->second.first;
+  }
+  std::set<std::string> hardware;
+  std::map<std::string, std::string> node_tier;
+  std::set<std::string> tiers;
+  if (inf != nullptr) {
+    for (const auto& n : inf->spec.nodes) {
+      hardware.insert(n.hardware);
+      node_tier[n.name] = n.tier;
+    }
+    for (const auto& t : inf->spec.tiers) tiers.insert(t.name);
+    for (size_t i = 0; i < s.sources.size(); ++i) {
+      std::string p = "spec.sources[" + std::to_string(i) + "]";
+      const auto& src = s.sources[i];
+      if (!src.tier.empty() && !tiers.count(src.tier))
+        c.Err(p + ".tier", "refers to tier " + Quote(src.tier) + ", which Infrastructure " + Quote(inf->metadata.name) + " does not define");
+      if (src.node) {
+        auto it = node_tier.find(*src.node);
+        if (it == node_tier.end()) c.Err(p + ".node", "refers to node " + Quote(*src.node) + ", which Infrastructure " + Quote(inf->metadata.name) + " does not define");
+        else if (it->second != src.tier) c.Err(p + ".node", "node " + Quote(*src.node) + " is in tier " + Quote(it->second) + ", not in the source's tier " + Quote(src.tier));
+      }
+    }
+  }
+  std::map<std::string, const ModelProfile*> op_profile;
+  for (size_t i = 0; i < s.operators.size(); ++i) {
+    const auto& op = s.operators[i];
+    std::string p = "spec.operators[" + std::to_string(i) + "]";
+    if (idx.profiles.empty() || op.profile.empty()) continue;
+    auto it = idx.profiles.find(op.profile);
+    if (it == idx.profiles.end()) {
+      c.Err(p + ".profile", "refers to ModelProfile " + Quote(op.profile) + ", which does not exist");
+      continue;
+    }
+    const ModelProfile* mp = it->second.first;
+    op_profile[op.name] = mp;
+    if (inf != nullptr) {
+      bool runnable = false;
+      for (const auto& v : mp->spec.variants)
+        for (const auto& [hw, lat] : v.latency_ms) runnable = runnable || hardware.count(hw) > 0;
+      if (!runnable)
+        c.Err(p + ".profile", "no variant of ModelProfile " + Quote(op.profile) + " has a latency for any hardware class of Infrastructure " +
+                                  Quote(inf->metadata.name) + "; expected at least one runnable variant");
+    }
+    if (!s.accuracy.table && mp->spec.variants.size() > 1) {
+      for (const auto& v : mp->spec.variants) {
+        if (!v.accuracy) {
+          c.Err(p + ".profile", "variant " + Quote(v.name) + " of ModelProfile " + Quote(op.profile) +
+                                    " has no accuracy; without spec.accuracy.table the per-operator composition needs one");
+          break;
+        }
+      }
+    }
+  }
+  if (s.accuracy.table) {
+    const auto& t = *s.accuracy.table;
+    for (size_t i = 0; i < t.entries.size(); ++i) {
+      if (t.entries[i].variants.size() != t.operators.size()) continue;
+      for (size_t j = 0; j < t.operators.size(); ++j) {
+        auto it = op_profile.find(t.operators[j]);
+        if (it == op_profile.end()) continue;
+        bool found = false;
+        for (const auto& v : it->second->spec.variants) found = found || v.name == t.entries[i].variants[j];
+        if (!found)
+          c.Err("spec.accuracy.table.entries[" + std::to_string(i) + "].variants[" + std::to_string(j) + "]",
+                Quote(t.entries[i].variants[j]) + " is not a variant of ModelProfile " + Quote(it->second->metadata.name));
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void ValidateSet(std::vector<Document>* docs) {
+  SetIndex idx;
+  std::map<std::pair<std::string, std::string>, Document*> seen;
+  bool any_infra = false;
+  for (auto& d : *docs) {
+    if (!d.object) continue;
+    Ctx c{&d};
+    const auto& meta = MetaOf(*d.object);
+    CheckName(c, "metadata.name", meta.name);
+    auto key = std::make_pair(KindOf(*d.object), meta.name);
+    auto [it, inserted] = seen.emplace(key, &d);
+    if (!inserted) {
+      c.Err("metadata.name", "duplicate " + key.first + " name " + Quote(meta.name) + " (first defined at " +
+                                 At(*it->second, "metadata.name") + ")");
+      continue;
+    }
+    if (auto* inf = std::get_if<Infrastructure>(&*d.object)) {
+      idx.infras[meta.name] = {inf, &d};
+      any_infra = true;
+      ValidateInfrastructure(c, *inf);
+    } else if (auto* mp = std::get_if<ModelProfile>(&*d.object)) {
+      idx.profiles[meta.name] = {mp, &d};
+      ValidateModelProfile(c, *mp);
+    } else if (auto* wf = std::get_if<Workflow>(&*d.object)) {
+      ValidateWorkflowLocal(c, *wf);
+    }
+  }
+  for (auto& d : *docs) {
+    if (!d.object) continue;
+    if (auto* wf = std::get_if<Workflow>(&*d.object)) {
+      if (seen[{"Workflow", wf->metadata.name}] != &d) continue;
+      Ctx c{&d};
+      ValidateWorkflowRefs(c, *wf, idx);
+    }
+  }
+  // Profile hardware classes must exist on some node of some Infrastructure in the set.
+  if (any_infra) {
+    std::set<std::string> hardware;
+    for (const auto& [name, p] : idx.infras)
+      for (const auto& n : p.first->spec.nodes) hardware.insert(n.hardware);
+    for (const auto& [name, p] : idx.profiles) {
+      Ctx c{p.second};
+      for (size_t i = 0; i < p.first->spec.variants.size(); ++i)
+        for (const auto& [hw, lat] : p.first->spec.variants[i].latency_ms)
+          if (!hardware.count(hw))
+            c.Err("spec.variants[" + std::to_string(i) + "].latencyMs." + hw,
+                  "hardware class " + Quote(hw) + " is not used by any node of any Infrastructure; expected one of the nodes' hardware classes");
+    }
+  }
+}
+
+Value EncodeObject(const Object& obj) {
+  Value body = std::visit([](const auto& x) { return Encoder::Encode(x); }, obj);
+  Value out = Value::Map();
+  out.Set("apiVersion", Value::String(kApiVersion));
+  out.Set("kind", Value::String(KindOf(obj)));
+  for (auto& e : body.entries()) out.entries().push_back(std::move(e));
+  return out;
+}
+
+std::string ObjectToYaml(const Object& obj) { return ToYaml(EncodeObject(obj)); }
+std::string ObjectToJson(const Object& obj, bool pretty) { return ToJson(EncodeObject(obj), pretty); }
+
+StatusOr<Object> ObjectFromText(const std::string& text, const std::string& file, std::vector<Diagnostic>* diagnostics) {
+  auto docs = DecodeText(text, file);
+  if (docs.size() != 1) {
+    diagnostics->push_back(Diagnostic{file, Mark{}, "", "expected exactly one document, found " + std::to_string(docs.size())});
+    return Status::InvalidArgument(diagnostics->back().ToString());
+  }
+  auto& d = docs[0];
+  if (d.object) {
+    std::vector<Document> one;
+    one.push_back(d);
+    ValidateSet(&one);
+    d = std::move(one[0]);
+  }
+  for (auto& diag : d.diagnostics) diagnostics->push_back(diag);
+  if (!d.ok()) {
+    std::string msg;
+    for (const auto& diag : d.diagnostics) msg += (msg.empty() ? "" : "\n") + diag.ToString();
+    return Status::InvalidArgument(msg);
+  }
+  return std::move(*d.object);
+}
+
+std::vector<std::string> FormatDiagnostics(const std::vector<Document>& docs) {
+  std::vector<const Diagnostic*> all;
+  for (const auto& d : docs)
+    for (const auto& diag : d.diagnostics) all.push_back(&diag);
+  std::stable_sort(all.begin(), all.end(), [](const Diagnostic* a, const Diagnostic* b) {
+    return std::tie(a->file, a->mark.line, a->mark.column) < std::tie(b->file, b->mark.line, b->mark.column);
+  });
+  std::vector<std::string> out;
+  for (const auto* d : all) out.push_back(d->ToString());
+  return out;
+}
+
+}  // namespace jb

@@ -1,0 +1,63 @@
+// Manifests: decoding YAML/JSON documents into resources, encoding them back, and validating a
+// set of documents (field-level checks from the Describe() lists plus cross-object checks:
+// duplicate names, dangling references, cycles, runnable variants). Every problem becomes a
+// Diagnostic "file:line:col: field.path: what was wrong and what was expected"; all problems are
+// reported, not just the first. Nothing here throws.
+// Thread-safety: free functions on values; no shared state.
+#pragma once
+
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "api/types.h"
+
+namespace jb {
+
+// One document of a manifest stream, after decoding.
+struct Document {
+  std::string file;   // as given by the caller (shown in diagnostics)
+  int index = 0;      // position in its file's stream
+  Mark start;         // first line of the document
+  std::optional<Object> object;  // set when the document decoded (it may still have semantic errors)
+  std::vector<Diagnostic> diagnostics;
+  std::unordered_map<std::string, Mark> marks;  // field path -> position, for diagnostics
+
+  bool ok() const { return object.has_value() && diagnostics.empty(); }
+  // "Kind/name" when known, else "document N".
+  std::string Describe() const;
+  // Position of `path`, or of its nearest ancestor that has one.
+  Mark MarkOf(const std::string& path) const;
+};
+
+// Decodes one parsed value; field-level problems go to `doc->diagnostics`.
+void DecodeDocument(const Value& root, Document* doc);
+
+// Parses and decodes every document in `text` (YAML or JSON).
+std::vector<Document> DecodeText(const std::string& text, const std::string& file);
+
+// Reads FILE, or every *.yaml/*.yml/*.json file of DIR (recursively, sorted by path).
+// An unreadable path yields a Document carrying the error.
+std::vector<Document> LoadPath(const std::string& path);
+
+// Cross-object validation of a whole set: adds diagnostics to the documents concerned.
+// References to a kind of which the set holds no object at all are not checked (validating one
+// file alone must not fail because its neighbours are elsewhere).
+void ValidateSet(std::vector<Document>* docs);
+
+// Object <-> Value. EncodeObject writes apiVersion and kind first.
+Value EncodeObject(const Object& obj);
+std::string ObjectToYaml(const Object& obj);
+std::string ObjectToJson(const Object& obj, bool pretty = false);
+
+// Decodes a single object from text (the REST body path). Returns all diagnostics on failure.
+StatusOr<Object> ObjectFromText(const std::string& text, const std::string& file,
+                                std::vector<Diagnostic>* diagnostics);
+
+// Sorted "file:line:col: path: message" lines.
+std::vector<std::string> FormatDiagnostics(const std::vector<Document>& docs);
+
+// True when `name` satisfies kNameRule.
+bool IsValidName(const std::string& name);
+
+}  // namespace jb

@@ -1,0 +1,442 @@
+// Resource types of jellybean.dev/v1alpha1: Workflow, ModelProfile, Infrastructure (DESIGN.md §3).
+// Each struct lists its fields once in Describe() (see api/fields.h); the YAML/JSON codec, the
+// strict validation of field types/ranges and the CRD schemas in crds/ all derive from that list.
+// Units: rates in items/s, sizes in KiB (1024 bytes) per item, latencies in ms per item at batch 1,
+// prices in USD per hour, traffic costs in USD per GiB, accuracy in percent [0, 100].
+// Thread-safety: plain value types.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "api/fields.h"
+
+namespace jb {
+
+inline constexpr const char* kApiVersion = "jellybean.dev/v1alpha1";
+inline constexpr const char* kNameRule = "a name of 1-63 characters: letters, digits, '-', '_' or '.'";
+
+struct ObjectMeta {
+  std::string name;
+  std::map<std::string, std::string> labels;
+  std::optional<int64_t> generation;
+  std::optional<std::string> resource_version;
+  bool operator==(const ObjectMeta&) const = default;
+};
+template <class V>
+void Describe(V& v, ObjectMeta& o) {
+  v.Field("name", o.name, Opt().Required().Min(1).Doc("Unique name of the object within its kind."));
+  v.Field("labels", o.labels, Opt().Doc("Free-form key/value labels."));
+  v.Field("generation", o.generation, Opt().Min(0).Doc("Set by the server: bumped when the spec changes."));
+  v.Field("resourceVersion", o.resource_version, Opt().Doc("Set by the server: optimistic concurrency token."));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Infrastructure
+struct DriverSpec {
+  std::string type = "local";
+  std::map<std::string, std::string> settings;
+  bool operator==(const DriverSpec&) const = default;
+};
+template <class V>
+void Describe(V& v, DriverSpec& o) {
+  v.Field("type", o.type, Opt().Required().Enum({"local", "ssh", "agent", "cloud"}).Doc("Driver that deploys workers on this tier's nodes."));
+  v.Field("settings", o.settings, Opt().Doc("Driver-specific settings (strings)."));
+}
+
+struct Tier {
+  std::string name;
+  DriverSpec driver;
+  bool operator==(const Tier&) const = default;
+};
+template <class V>
+void Describe(V& v, Tier& o) {
+  v.Field("name", o.name, Opt().Required().Min(1).Doc("Tier name; tiers are ordered, closest to the data first."));
+  v.Field("driver", o.driver, Opt().Required());
+}
+
+struct Node {
+  std::string name;
+  std::string tier;
+  double price_per_hour = 0;
+  std::string hardware;
+  int64_t count = 1;
+  std::optional<std::string> address;
+  std::optional<std::string> credentials_ref;
+  bool operator==(const Node&) const = default;
+};
+template <class V>
+void Describe(V& v, Node& o) {
+  v.Field("name", o.name, Opt().Required().Min(1));
+  v.Field("tier", o.tier, Opt().Required().Min(1).Doc("Name of the tier the node belongs to."));
+  v.Field("pricePerHour", o.price_per_hour, Opt().Required().Min(0).Doc("USD per hour while the node is used."));
+  v.Field("hardware", o.hardware, Opt().Required().Min(1).Doc("Hardware class; selects latency profiles."));
+  v.Field("count", o.count, Opt().Min(1).Max(100000).Doc("Pool size: up to this many identical instances (default 1)."));
+  v.Field("address", o.address, Opt().Doc("Host address for remote drivers."));
+  v.Field("credentialsRef", o.credentials_ref, Opt().Doc("Name of the credentials (file) the driver uses."));
+}
+
+struct Link {
+  std::string from;
+  std::string to;
+  double cost_per_gib = 0;
+  std::optional<double> bandwidth_mbps;
+  std::optional<double> latency_ms;
+  bool operator==(const Link&) const = default;
+};
+template <class V>
+void Describe(V& v, Link& o) {
+  v.Field("from", o.from, Opt().Required().Min(1).Doc("Source tier of this direction."));
+  v.Field("to", o.to, Opt().Required().Min(1).Doc("Destination tier; must be adjacent to `from`."));
+  v.Field("costPerGiB", o.cost_per_gib, Opt().Required().Min(0).Doc("USD per GiB sent in this direction."));
+  v.Field("bandwidthMbps", o.bandwidth_mbps, Opt().Gt(0).Doc("Capacity of this direction in Mbit/s (optional cap)."));
+  v.Field("latencyMs", o.latency_ms, Opt().Min(0).Doc("One-way latency in ms."));
+}
+
+struct InfrastructureSpec {
+  std::vector<Tier> tiers;
+  std::vector<Node> nodes;
+  std::vector<Link> links;
+  bool operator==(const InfrastructureSpec&) const = default;
+};
+template <class V>
+void Describe(V& v, InfrastructureSpec& o) {
+  v.Field("tiers", o.tiers, Opt().Required().Doc("Ordered tiers, lowest (closest to the data) first."));
+  v.Field("nodes", o.nodes, Opt().Required());
+  v.Field("links", o.links, Opt().Doc("Per-direction costs between adjacent tiers; traffic within a tier is free."));
+}
+
+// ---------------------------------------------------------------------------------------------
+// ModelProfile
+struct Latency {
+  double p50 = 0;
+  std::optional<double> p75;
+  std::optional<double> p90;
+  bool operator==(const Latency&) const = default;
+};
+template <class V>
+void Describe(V& v, Latency& o) {
+  v.Field("p50", o.p50, Opt().Required().Gt(0).Doc("Median ms per item at batch 1."));
+  v.Field("p75", o.p75, Opt().Gt(0));
+  v.Field("p90", o.p90, Opt().Gt(0));
+}
+
+struct RuntimeSpec {
+  std::string type = "emulated";
+  std::vector<std::string> command;
+  std::map<std::string, std::string> env;
+  std::optional<std::string> url;
+  bool operator==(const RuntimeSpec&) const = default;
+};
+template <class V>
+void Describe(V& v, RuntimeSpec& o) {
+  v.Field("type", o.type, Opt().Required().Enum({"emulated", "exec", "http"}).Doc("emulated spends the profiled latency (labelled as emulation); exec runs a model process; http calls an Open Inference Protocol server."));
+  v.Field("command", o.command, Opt().Doc("exec: argv of the persistent model process."));
+  v.Field("env", o.env, Opt().Doc("exec: extra environment of the model process."));
+  v.Field("url", o.url, Opt().Doc("http: base URL of the model server."));
+}
+
+struct Variant {
+  std::string name;
+  std::optional<double> accuracy;
+  double output_size_kib = 0;
+  std::map<std::string, Latency> latency_ms;
+  std::optional<RuntimeSpec> runtime;
+  bool operator==(const Variant&) const = default;
+};
+template <class V>
+void Describe(V& v, Variant& o) {
+  v.Field("name", o.name, Opt().Required().Min(1));
+  v.Field("accuracy", o.accuracy, Opt().Min(0).Max(100).Doc("Accuracy in percent, for per-operator composition."));
+  v.Field("outputSizeKiB", o.output_size_kib, Opt().Required().Min(0).Doc("Size of one output item in KiB."));
+  v.Field("latencyMs", o.latency_ms, Opt().Required().Doc("Per hardware class: ms per item at batch 1."));
+  v.Field("runtime", o.runtime, Opt().Doc("How workers execute the variant (default emulated)."));
+}
+
+struct ModelProfileSpec {
+  std::vector<Variant> variants;
+  bool operator==(const ModelProfileSpec&) const = default;
+};
+template <class V>
+void Describe(V& v, ModelProfileSpec& o) {
+  v.Field("variants", o.variants, Opt().Required());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Workflow
+struct Source {
+  std::string name;
+  double rate = 0;
+  std::string tier;
+  std::optional<std::string> node;
+  double item_size_kib = 0;
+  std::optional<std::string> files;
+  bool operator==(const Source&) const = default;
+};
+template <class V>
+void Describe(V& v, Source& o) {
+  v.Field("name", o.name, Opt().Required().Min(1));
+  v.Field("rate", o.rate, Opt().Required().Gt(0).Doc("Items per second to sustain."));
+  v.Field("tier", o.tier, Opt().Required().Min(1).Doc("Tier where the items enter."));
+  v.Field("node", o.node, Opt().Doc("Node where the items enter (optional, within the tier)."));
+  v.Field("itemSizeKiB", o.item_size_kib, Opt().Required().Min(0).Doc("Size of one source item in KiB."));
+  v.Field("files", o.files, Opt().Doc("Directory whose files the built-in generator sends (else synthetic)."));
+}
+
+struct Input {
+  std::string from;
+  double ratio = 1.0;
+  bool operator==(const Input&) const = default;
+};
+template <class V>
+void Describe(V& v, Input& o) {
+  v.Field("from", o.from, Opt().Required().Min(1).Doc("A source or operator name."));
+  v.Field("ratio", o.ratio, Opt().Gt(0).Doc("Items this operator needs per item of `from` (default 1)."));
+}
+
+struct Operator {
+  std::string name;
+  std::string profile;
+  std::vector<Input> inputs;
+  bool operator==(const Operator&) const = default;
+};
+template <class V>
+void Describe(V& v, Operator& o) {
+  v.Field("name", o.name, Opt().Required().Min(1));
+  v.Field("profile", o.profile, Opt().Required().Min(1).Doc("Name of the ModelProfile with this operator's variants."));
+  v.Field("inputs", o.inputs, Opt().Required().Doc("Upstream sources/operators; several inputs make a join."));
+}
+
+struct Slo {
+  double min_accuracy = 0;
+  std::optional<double> max_latency_ms;
+  bool operator==(const Slo&) const = default;
+};
+template <class V>
+void Describe(V& v, Slo& o) {
+  v.Field("minAccuracy", o.min_accuracy, Opt().Required().Min(0).Max(100).Doc("End-to-end accuracy floor in percent."));
+  v.Field("maxLatencyMs", o.max_latency_ms, Opt().Gt(0).Doc("Optional end-to-end latency bound."));
+}
+
+struct AccuracyEntry {
+  std::vector<std::string> variants;
+  double accuracy = 0;
+  bool operator==(const AccuracyEntry&) const = default;
+};
+template <class V>
+void Describe(V& v, AccuracyEntry& o) {
+  v.Field("variants", o.variants, Opt().Required().Doc("One variant per table operator, in table order."));
+  v.Field("accuracy", o.accuracy, Opt().Required().Min(0).Max(100));
+}
+
+struct AccuracyTable {
+  std::vector<std::string> operators;
+  std::vector<AccuracyEntry> entries;
+  bool operator==(const AccuracyTable&) const = default;
+};
+template <class V>
+void Describe(V& v, AccuracyTable& o) {
+  v.Field("operators", o.operators, Opt().Required());
+  v.Field("entries", o.entries, Opt().Required().Doc("Measured end-to-end accuracy per variant combination; missing combinations are not allowed."));
+}
+
+struct AccuracyModel {
+  std::optional<AccuracyTable> table;
+  std::string composition = "product";
+  bool operator==(const AccuracyModel&) const = default;
+};
+template <class V>
+void Describe(V& v, AccuracyModel& o) {
+  v.Field("table", o.table, Opt().Doc("End-to-end table; used instead of composition when present."));
+  v.Field("composition", o.composition, Opt().Enum({"product", "min"}).Doc("Without a table: end-to-end accuracy = product (as fractions) or minimum of the variants' accuracies."));
+}
+
+struct PlanOptions {
+  std::string percentile = "p75";
+  double headroom = 1.0;
+  bool exclusive = false;
+  bool operator==(const PlanOptions&) const = default;
+};
+template <class V>
+void Describe(V& v, PlanOptions& o) {
+  v.Field("percentile", o.percentile, Opt().Enum({"p50", "p75", "p90"}).Doc("Latency percentile used for capacity (default p75)."));
+  v.Field("headroom", o.headroom, Opt().Gt(0).Max(1).Doc("Usable fraction of a node's capacity (default 1.0)."));
+  v.Field("exclusive", o.exclusive, Opt().Doc("One operator per node (the prototype's rule); default false = shared nodes."));
+}
+
+struct WorkflowSpec {
+  std::string infrastructure;
+  std::vector<Source> sources;
+  std::vector<Operator> operators;
+  Slo slo;
+  AccuracyModel accuracy;
+  PlanOptions options;
+  bool operator==(const WorkflowSpec&) const = default;
+};
+template <class V>
+void Describe(V& v, WorkflowSpec& o) {
+  v.Field("infrastructure", o.infrastructure, Opt().Required().Min(1).Doc("Name of the Infrastructure to plan on."));
+  v.Field("sources", o.sources, Opt().Required());
+  v.Field("operators", o.operators, Opt().Required());
+  v.Field("slo", o.slo, Opt().Required());
+  v.Field("accuracy", o.accuracy, Opt());
+  v.Field("options", o.options, Opt());
+}
+
+// ---- plan and status (written by the daemon) ----------------------------------------------------
+struct KeyRange {
+  double lo = 0;
+  double hi = 0;
+  bool operator==(const KeyRange&) const = default;
+};
+template <class V>
+void Describe(V& v, KeyRange& o) {
+  v.Field("lo", o.lo, Opt().Required().Min(0).Max(1));
+  v.Field("hi", o.hi, Opt().Required().Min(0).Max(1));
+}
+
+struct Placement {
+  std::string op;
+  std::string variant;
+  std::string node;
+  std::string tier;
+  int64_t instances = 1;
+  double rate = 0;
+  double utilisation = 0;
+  KeyRange keys;
+  bool operator==(const Placement&) const = default;
+};
+template <class V>
+void Describe(V& v, Placement& o) {
+  v.Field("operator", o.op, Opt().Required());
+  v.Field("variant", o.variant, Opt().Required());
+  v.Field("node", o.node, Opt().Required());
+  v.Field("tier", o.tier, Opt().Required());
+  v.Field("instances", o.instances, Opt().Min(1).Doc("Pool instances this operator occupies on the node."));
+  v.Field("rate", o.rate, Opt().Required().Min(0).Doc("Items/s routed to this node."));
+  v.Field("utilisation", o.utilisation, Opt().Min(0).Doc("Fraction of the node's capacity this operator uses."));
+  v.Field("keys", o.keys, Opt().Required().Doc("Key interval [lo, hi) routed to this node."));
+}
+
+struct PlanCost {
+  double compute_per_hour = 0;
+  double network_per_hour = 0;
+  double total_per_hour = 0;
+  bool operator==(const PlanCost&) const = default;
+};
+template <class V>
+void Describe(V& v, PlanCost& o) {
+  v.Field("computePerHour", o.compute_per_hour, Opt().Required());
+  v.Field("networkPerHour", o.network_per_hour, Opt().Required());
+  v.Field("totalPerHour", o.total_per_hour, Opt().Required());
+}
+
+struct Plan {
+  std::map<std::string, std::string> variants;
+  std::vector<Placement> placements;
+  std::map<std::string, int64_t> node_instances;
+  PlanCost cost;
+  double accuracy = 0;
+  double gap = 0;
+  double lower_bound = 0;
+  std::string solver;
+  double solve_ms = 0;
+  bool optimal = false;
+  bool operator==(const Plan&) const = default;
+};
+template <class V>
+void Describe(V& v, Plan& o) {
+  v.Field("variants", o.variants, Opt().Required().Doc("Chosen variant per operator."));
+  v.Field("placements", o.placements, Opt().Required());
+  v.Field("nodeInstances", o.node_instances, Opt().Doc("Instances rented per used node (pools may rent several)."));
+  v.Field("cost", o.cost, Opt().Required().Doc("Predicted USD per hour."));
+  v.Field("accuracy", o.accuracy, Opt().Required().Doc("Predicted end-to-end accuracy in percent."));
+  v.Field("gap", o.gap, Opt().Min(0).Doc("Relative gap to the proven lower bound (0 = optimal)."));
+  v.Field("lowerBound", o.lower_bound, Opt().Doc("Proven lower bound on the cost, USD per hour."));
+  v.Field("solver", o.solver, Opt());
+  v.Field("solveMs", o.solve_ms, Opt().Min(0));
+  v.Field("optimal", o.optimal, Opt());
+}
+
+struct Condition {
+  std::string type;
+  std::string status = "Unknown";
+  std::string reason;
+  std::string message;
+  std::string last_transition_time;
+  bool operator==(const Condition&) const = default;
+};
+template <class V>
+void Describe(V& v, Condition& o) {
+  v.Field("type", o.type, Opt().Required().Enum({"Planned", "Deployed", "Ready", "SLOMet", "Degraded"}));
+  v.Field("status", o.status, Opt().Required().Enum({"True", "False", "Unknown"}));
+  v.Field("reason", o.reason, Opt().Required());
+  v.Field("message", o.message, Opt());
+  v.Field("lastTransitionTime", o.last_transition_time, Opt().Doc("RFC 3339; changes only when status changes."));
+}
+
+struct WorkflowStatus {
+  std::optional<int64_t> observed_generation;
+  std::vector<Condition> conditions;
+  std::optional<Plan> plan;
+  bool operator==(const WorkflowStatus&) const = default;
+};
+template <class V>
+void Describe(V& v, WorkflowStatus& o) {
+  v.Field("observedGeneration", o.observed_generation, Opt().Min(0));
+  v.Field("conditions", o.conditions, Opt());
+  v.Field("plan", o.plan, Opt());
+}
+
+// ---- objects ----------------------------------------------------------------------------------
+struct Workflow {
+  static constexpr const char* kKind = "Workflow";
+  static constexpr const char* kPlural = "workflows";
+  ObjectMeta metadata;
+  WorkflowSpec spec;
+  WorkflowStatus status;
+  bool operator==(const Workflow&) const = default;
+};
+struct ModelProfile {
+  static constexpr const char* kKind = "ModelProfile";
+  static constexpr const char* kPlural = "modelprofiles";
+  ObjectMeta metadata;
+  ModelProfileSpec spec;
+  bool operator==(const ModelProfile&) const = default;
+};
+struct Infrastructure {
+  static constexpr const char* kKind = "Infrastructure";
+  static constexpr const char* kPlural = "infrastructures";
+  ObjectMeta metadata;
+  InfrastructureSpec spec;
+  bool operator==(const Infrastructure&) const = default;
+};
+
+template <class V>
+void Describe(V& v, Workflow& o) {
+  v.Field("metadata", o.metadata, Opt().Required());
+  v.Field("spec", o.spec, Opt().Required());
+  v.Field("status", o.status, Opt());
+}
+template <class V>
+void Describe(V& v, ModelProfile& o) {
+  v.Field("metadata", o.metadata, Opt().Required());
+  v.Field("spec", o.spec, Opt().Required());
+}
+template <class V>
+void Describe(V& v, Infrastructure& o) {
+  v.Field("metadata", o.metadata, Opt().Required());
+  v.Field("spec", o.spec, Opt().Required());
+}
+
+using Object = std::variant<Workflow, ModelProfile, Infrastructure>;
+
+const ObjectMeta& MetaOf(const Object& o);
+ObjectMeta& MetaOf(Object& o);
+std::string KindOf(const Object& o);
+
+}  // namespace jb

@@ -1,0 +1,419 @@
+#include "api/value.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <sstream>
+
+namespace jb {
+
+std::string Status::ToString() const {
+  static const char* kNames[] = {"OK",       "InvalidArgument", "NotFound",    "AlreadyExists",   "FailedPrecondition",
+                                 "Infeasible", "Internal",      "Unavailable", "DeadlineExceeded"};
+  if (ok()) return "OK";
+  return std::string(kNames[static_cast<int>(code_)]) + ": " + message_;
+}
+
+Value Value::Bool(bool b) {
+  Value v;
+  v.kind_ = Kind::kBool;
+  v.bool_ = b;
+  return v;
+}
+Value Value::Number(double d) {
+  Value v;
+  v.kind_ = Kind::kNumber;
+  v.number_ = d;
+  return v;
+}
+Value Value::Integer(int64_t i) {
+  Value v;
+  v.kind_ = Kind::kNumber;
+  v.number_ = static_cast<double>(i);
+  v.integer_ = true;
+  return v;
+}
+Value Value::String(std::string s) {
+  Value v;
+  v.kind_ = Kind::kString;
+  v.string_ = std::move(s);
+  return v;
+}
+Value Value::Seq() {
+  Value v;
+  v.kind_ = Kind::kSeq;
+  return v;
+}
+Value Value::Map() {
+  Value v;
+  v.kind_ = Kind::kMap;
+  return v;
+}
+
+const Value* Value::Find(const std::string& key) const {
+  if (kind_ != Kind::kMap) return nullptr;
+  for (const auto& e : entries_)
+    if (e.key == key) return &e.value;
+  return nullptr;
+}
+
+Value& Value::Set(std::string key, Value v) {
+  kind_ = Kind::kMap;
+  entries_.push_back(Entry{std::move(key), Mark{}, std::move(v)});
+  return entries_.back().value;
+}
+
+Value& Value::Append(Value v) {
+  kind_ = Kind::kSeq;
+  items_.push_back(std::move(v));
+  return items_.back();
+}
+
+const char* Value::KindName(Kind k) {
+  switch (k) {
+    case Kind::kNull: return "null";
+    case Kind::kBool: return "boolean";
+    case Kind::kNumber: return "number";
+    case Kind::kString: return "string";
+    case Kind::kSeq: return "list";
+    case Kind::kMap: return "mapping";
+  }
+  return "?";
+}
+
+std::string FormatNumber(double d) {
+  if (std::isnan(d)) return ".nan";
+  if (std::isinf(d)) return d > 0 ? ".inf" : "-.inf";
+  if (d == std::trunc(d) && std::fabs(d) < 9.007199254740992e15) {
+    return std::to_string(static_cast<int64_t>(d));
+  }
+  char buf[64];
+  auto r = std::to_chars(buf, buf + sizeof(buf), d);
+  return std::string(buf, r.ptr);
+}
+
+namespace {
+
+Mark ToMark(const YAML::Mark& m, int line_offset) {
+  if (m.line < 0) return Mark{};
+  return Mark{m.line + 1 + line_offset, m.column + 1};
+}
+
+bool ParseNumber(const std::string& s, double* out, bool* integer) {
+  if (s.empty()) return false;
+  std::string t = s[0] == '+' ? s.substr(1) : s;
+  if (t.empty()) return false;
+  // YAML 1.2 core schema: decimal ints and floats only (no hex/octal, which would surprise users).
+  for (char c : t) {
+    if (!(std::isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == 'e' || c == 'E' || c == '+'))
+      return false;
+  }
+  auto r = std::from_chars(t.data(), t.data() + t.size(), *out);
+  if (r.ec != std::errc() || r.ptr != t.data() + t.size()) return false;
+  *integer = t.find_first_of(".eE") == std::string::npos;
+  return true;
+}
+
+class Converter {
+ public:
+  explicit Converter(int line_offset) : line_offset_(line_offset) {}
+
+  // Converts a yaml-cpp node; reports the first structural problem (duplicate key, non-scalar key)
+  // through `error`.
+  Value Convert(const YAML::Node& n, Status* error, Mark* error_mark, int depth = 0) {
+    Value v;
+    if (depth > 64) {
+      if (error->ok()) {
+        *error = Status::InvalidArgument("document nests deeper than 64 levels");
+        *error_mark = ToMark(n.Mark(), line_offset_);
+      }
+      return v;
+    }
+    switch (n.Type()) {
+      case YAML::NodeType::Undefined:
+      case YAML::NodeType::Null:
+        break;
+      case YAML::NodeType::Scalar: {
+        const std::string& s = n.Scalar();
+        if (n.Tag() == "!" || n.Tag() == "tag:yaml.org,2002:str") {
+          v = Value::String(s);
+        } else if (s == "true" || s == "True" || s == "TRUE") {
+          v = Value::Bool(true);
+        } else if (s == "false" || s == "False" || s == "FALSE") {
+          v = Value::Bool(false);
+        } else if (s == "null" || s == "Null" || s == "NULL" || s == "~" || s.empty()) {
+          v = Value::Null();
+        } else {
+          double d = 0;
+          bool integer = false;
+          if (ParseNumber(s, &d, &integer)) {
+            v = integer ? Value::Integer(static_cast<int64_t>(d)) : Value::Number(d);
+            if (integer && std::fabs(d) >= 9.007199254740992e15) v = Value::Number(d);
+          } else {
+            v = Value::String(s);
+          }
+        }
+        break;
+      }
+      case YAML::NodeType::Sequence: {
+        v = Value::Seq();
+        for (const auto& item : n) v.Append(Convert(item, error, error_mark, depth + 1));
+        break;
+      }
+      case YAML::NodeType::Map: {
+        v = Value::Map();
+        for (const auto& kv : n) {
+          Mark km = ToMark(kv.first.Mark(), line_offset_);
+          if (!kv.first.IsScalar()) {
+            if (error->ok()) {
+              *error = Status::InvalidArgument("mapping keys must be plain strings");
+              *error_mark = km;
+            }
+            continue;
+          }
+          std::string key = kv.first.Scalar();
+          if (v.Find(key) != nullptr) {
+            if (error->ok()) {
+              *error = Status::InvalidArgument("duplicate key \"" + key + "\"");
+              *error_mark = km;
+            }
+            continue;
+          }
+          Value child = Convert(kv.second, error, error_mark, depth + 1);
+          v.entries().push_back(Value::Entry{key, km, std::move(child)});
+        }
+        break;
+      }
+    }
+    v.set_mark(ToMark(n.Mark(), line_offset_));
+    if (n.IsNull() && !v.mark().known()) v.set_mark(Mark{});
+    return v;
+  }
+
+ private:
+  int line_offset_;
+};
+
+bool IsDocumentMarker(const std::string& line, bool* end_marker) {
+  auto marker = [&](const char* m) {
+    return line.compare(0, 3, m) == 0 && (line.size() == 3 || line[3] == ' ' || line[3] == '\t' || line[3] == '\r');
+  };
+  *end_marker = marker("...");
+  return marker("---") || *end_marker;
+}
+
+bool IsBlank(const std::string& chunk) {
+  std::istringstream in(chunk);
+  std::string line;
+  while (std::getline(in, line)) {
+    auto p = line.find_first_not_of(" \t\r");
+    if (p != std::string::npos && line[p] != '#') return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::vector<ParsedDocument> ParseYamlStream(const std::string& text) {
+  // Split on document markers ourselves so that a syntax error in one document does not stop the
+  // others from parsing (yaml-cpp's LoadAll gives up on the whole stream).
+  struct Chunk {
+    std::string text;
+    int first_line;  // 0-based line of the chunk's first line in the stream
+  };
+  std::vector<Chunk> chunks;
+  Chunk cur{"", 0};
+  std::istringstream in(text);
+  std::string line;
+  int lineno = 0;
+  while (std::getline(in, line)) {
+    bool end_marker = false;
+    if (IsDocumentMarker(line, &end_marker)) {
+      chunks.push_back(cur);
+      // "--- value" starts a document on the marker line; keep the rest of the line.
+      cur = Chunk{end_marker ? "" : "   " + line.substr(3) + "\n", end_marker ? lineno + 1 : lineno};
+      if (end_marker) cur.text.clear();
+    } else {
+      cur.text += line + "\n";
+    }
+    ++lineno;
+  }
+  chunks.push_back(cur);
+
+  std::vector<ParsedDocument> docs;
+  for (const auto& c : chunks) {
+    if (IsBlank(c.text)) continue;
+    ParsedDocument d;
+    d.index = static_cast<int>(docs.size());
+    d.start = Mark{c.first_line + 1, 1};
+    try {
+      YAML::Node n = YAML::Load(c.text);
+      Converter conv(c.first_line);
+      d.root = conv.Convert(n, &d.error, &d.error_mark);
+    } catch (const YAML::Exception& e) {
+      d.error = Status::InvalidArgument("YAML syntax error: " + e.msg);
+      d.error_mark = ToMark(e.mark, c.first_line);
+      if (!d.error_mark.known()) d.error_mark = d.start;
+    } catch (const std::exception& e) {
+      d.error = Status::InvalidArgument(std::string("YAML error: ") + e.what());
+      d.error_mark = d.start;
+    }
+    docs.push_back(std::move(d));
+  }
+  return docs;
+}
+
+namespace {
+
+bool NeedsQuotes(const std::string& s) {
+  if (s.empty()) return true;
+  static const char* kReserved[] = {"true", "false", "True", "False", "TRUE", "FALSE", "null",
+                                    "Null", "NULL",  "~",    "yes",  "no",    "Yes",  "No",    "on", "off"};
+  for (const char* r : kReserved)
+    if (s == r) return true;
+  double d;
+  bool integer;
+  if (ParseNumber(s, &d, &integer)) return true;
+  if (std::strchr("-?:,[]{}#&*!|>'\"%@` ", s[0]) != nullptr) return true;
+  if (s.back() == ' ' || s.back() == ':') return true;
+  for (char c : s) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == '\x7f') return true;
+  }
+  return s.find(": ") != std::string::npos || s.find(" #") != std::string::npos;
+}
+
+void AppendQuoted(std::string* out, const std::string& s) {
+  out->push_back('"');
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': *out += "\\\""; break;
+      case '\\': *out += "\\\\"; break;
+      case '\n': *out += "\\n"; break;
+      case '\t': *out += "\\t"; break;
+      case '\r': *out += "\\r"; break;
+      default:
+        if (c < 0x20 || c == 0x7f) {
+          char buf[8];
+          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
+          *out += buf;
+        } else {
+          out->push_back(static_cast<char>(c));
+        }
+    }
+  }
+  out->push_back('"');
+}
+
+std::string ScalarYaml(const Value& v) {
+  switch (v.kind()) {
+    case Value::Kind::kNull: return "null";
+    case Value::Kind::kBool: return v.as_bool() ? "true" : "false";
+    case Value::Kind::kNumber: return FormatNumber(v.as_number());
+    case Value::Kind::kString: {
+      if (!NeedsQuotes(v.as_string())) return v.as_string();
+      std::string out;
+      AppendQuoted(&out, v.as_string());
+      return out;
+    }
+    case Value::Kind::kSeq: return "[]";
+    case Value::Kind::kMap: return "{}";
+  }
+  return "";
+}
+
+bool IsScalarLike(const Value& v) {
+  return !(v.is_map() && !v.entries().empty()) && !(v.is_seq() && !v.items().empty());
+}
+
+void EmitYaml(const Value& v, int indent, std::string* out) {
+  std::string pad(static_cast<size_t>(indent), ' ');
+  if (v.is_map() && !v.entries().empty()) {
+    for (const auto& e : v.entries()) {
+      *out += pad;
+      *out += NeedsQuotes(e.key) ? ScalarYaml(Value::String(e.key)) : e.key;
+      if (IsScalarLike(e.value)) {
+        *out += ": " + ScalarYaml(e.value) + "\n";
+      } else {
+        *out += ":\n";
+        EmitYaml(e.value, e.value.is_seq() ? indent : indent + 2, out);
+      }
+    }
+  } else if (v.is_seq() && !v.items().empty()) {
+    for (const auto& item : v.items()) {
+      if (IsScalarLike(item)) {
+        *out += pad + "- " + ScalarYaml(item) + "\n";
+      } else if (item.is_map()) {
+        // First entry on the dash line, the rest indented under it.
+        std::string sub;
+        EmitYaml(item, indent + 2, &sub);
+        sub.replace(static_cast<size_t>(indent), 2, "- ");
+        *out += sub;
+      } else {
+        *out += pad + "-\n";
+        EmitYaml(item, indent + 2, out);
+      }
+    }
+  } else {
+    *out += pad + ScalarYaml(v) + "\n";
+  }
+}
+
+void EmitJson(const Value& v, bool pretty, int indent, std::string* out) {
+  auto nl = [&](int ind) {
+    if (pretty) {
+      out->push_back('\n');
+      out->append(static_cast<size_t>(ind), ' ');
+    }
+  };
+  switch (v.kind()) {
+    case Value::Kind::kNull: *out += "null"; break;
+    case Value::Kind::kBool: *out += v.as_bool() ? "true" : "false"; break;
+    case Value::Kind::kNumber:
+      // JSON has no NaN/Inf; validation rejects them before they get here.
+      *out += std::isfinite(v.as_number()) ? FormatNumber(v.as_number()) : "null";
+      break;
+    case Value::Kind::kString: AppendQuoted(out, v.as_string()); break;
+    case Value::Kind::kSeq: {
+      out->push_back('[');
+      for (size_t i = 0; i < v.items().size(); ++i) {
+        if (i) out->push_back(',');
+        nl(indent + 2);
+        EmitJson(v.items()[i], pretty, indent + 2, out);
+      }
+      if (!v.items().empty()) nl(indent);
+      out->push_back(']');
+      break;
+    }
+    case Value::Kind::kMap: {
+      out->push_back('{');
+      for (size_t i = 0; i < v.entries().size(); ++i) {
+        if (i) out->push_back(',');
+        nl(indent + 2);
+        AppendQuoted(out, v.entries()[i].key);
+        *out += pretty ? ": " : ":";
+        EmitJson(v.entries()[i].value, pretty, indent + 2, out);
+      }
+      if (!v.entries().empty()) nl(indent);
+      out->push_back('}');
+      break;
+    }
+  }
+}
+
+}  // namespace
+
+std::string ToYaml(const Value& v) {
+  std::string out;
+  EmitYaml(v, 0, &out);
+  return out;
+}
+
+std::string ToJson(const Value& v, bool pretty) {
+  std::string out;
+  EmitJson(v, pretty, 0, &out);
+  return out;
+}
+
+}  // namespace jb

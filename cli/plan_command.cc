@@ -1,0 +1,248 @@
+#include <chrono>
+#include <cstdio>
+#include <iomanip>
+#include <optional>
+#include <sstream>
+
+#include "api/manifest.h"
+#include "cli/commands.h"
+#include "planner/scorer.h"
+#include "planner/solver.h"
+
+namespace jb {
+
+namespace {
+
+const char* kPlanUsage = R"(Usage: jbctl plan -f FILE|DIR [-f ...] [options]
+
+Plans a workflow offline from manifests (Workflow + its ModelProfiles + its Infrastructure).
+
+Options:
+  --workflow NAME        which Workflow to plan (default: the only one)
+  --baseline NAME        also plan a baseline: cloud-only | most-accurate | prototype (repeatable)
+  -o table|json|yaml     output format (default table)
+  --exclusive | --shared one operator per node, or shared nodes (default: the workflow's option)
+  --no-downward          forbid traffic from a higher tier to a lower one (the prototype's rule)
+  --percentile p50|p75|p90
+  --headroom H           usable fraction of node capacity, (0, 1]
+  --min-accuracy A       override the workflow's accuracy floor
+  --rate-scale X         multiply every source rate by X
+  --solver auto|exact|heuristic   (default auto)
+  --time-limit SECONDS   solver budget (default 10)
+)";
+
+std::string F(double v, int prec) {
+  std::ostringstream s;
+  s.setf(std::ios::fixed);
+  s.precision(prec);
+  s << v;
+  return s.str();
+}
+
+void PrintTable(std::ostream& out, const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> width;
+  for (const auto& r : rows)
+    for (size_t i = 0; i < r.size(); ++i) {
+      if (width.size() <= i) width.push_back(0);
+      width[i] = std::max(width[i], r[i].size());
+    }
+  for (const auto& r : rows) {
+    std::string line;
+    for (size_t i = 0; i < r.size(); ++i) {
+      line += r[i];
+      if (i + 1 < r.size()) line += std::string(width[i] - r[i].size() + 2, ' ');
+    }
+    out << line << "\n";
+  }
+}
+
+}  // namespace
+
+int PlanCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  std::vector<std::string> paths, baselines;
+  std::string workflow_name, output = "table";
+  planner::ProblemOptions popts;
+  planner::SolverOptions sopts;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    auto next = [&](std::string* v) {
+      if (i + 1 >= args.size()) return false;
+      *v = args[++i];
+      return true;
+    };
+    auto number = [&](std::optional<double>* v) {
+      std::string s;
+      if (!next(&s)) return false;
+      char* end = nullptr;
+      double d = std::strtod(s.c_str(), &end);
+      if (end == s.c_str() || *end != '\0') return false;
+      *v = d;
+      return true;
+    };
+    std::string s;
+    if (a == "-h" || a == "--help") {
+      out << kPlanUsage;
+      return 0;
+    } else if (a == "-f" || a == "--filename") {
+      if (!next(&s)) break;
+      paths.push_back(s);
+    } else if (a == "--workflow") {
+      if (!next(&workflow_name)) break;
+    } else if (a == "--baseline") {
+      if (!next(&s)) break;
+      if (s != "cloud-only" && s != "most-accurate" && s != "prototype") {
+        err << "jbctl plan: unknown baseline \"" << s << "\"; expected cloud-only, most-accurate or prototype\n";
+        return 1;
+      }
+      baselines.push_back(s);
+    } else if (a == "-o" || a == "--output") {
+      if (!next(&output)) break;
+      if (output != "table" && output != "json" && output != "yaml") {
+        err << "jbctl plan: unknown output format \"" << output << "\"; expected table, json or yaml\n";
+        return 1;
+      }
+    } else if (a == "--exclusive") {
+      popts.exclusive = true;
+    } else if (a == "--no-downward") {
+      popts.forbid_downward = true;
+    } else if (a == "--shared") {
+      popts.exclusive = false;
+    } else if (a == "--percentile") {
+      std::string pc;
+      if (!next(&pc)) break;
+      popts.percentile = pc;
+    } else if (a == "--headroom") {
+      if (!number(&popts.headroom)) { err << "jbctl plan: --headroom expects a number\n"; return 1; }
+    } else if (a == "--min-accuracy") {
+      if (!number(&popts.min_accuracy)) { err << "jbctl plan: --min-accuracy expects a number\n"; return 1; }
+    } else if (a == "--rate-scale") {
+      if (!number(&popts.rate_scale) || !(*popts.rate_scale > 0)) { err << "jbctl plan: --rate-scale expects a positive number\n"; return 1; }
+    } else if (a == "--solver") {
+      if (!next(&sopts.solver)) break;
+    } else if (a == "--time-limit") {
+      std::optional<double> t;
+      if (!number(&t) || !(*t > 0)) { err << "jbctl plan: --time-limit expects a positive number\n"; return 1; }
+      sopts.time_limit_s = *t;
+    } else {
+      err << "jbctl plan: unexpected argument \"" << a << "\"\n" << kPlanUsage;
+      return 1;
+    }
+    if (i >= args.size()) break;
+  }
+  if (paths.empty()) {
+    err << "jbctl plan: expected -f FILE|DIR\n";
+    return 1;
+  }
+  std::vector<Document> docs;
+  for (const auto& p : paths)
+    for (auto& d : LoadPath(p)) docs.push_back(std::move(d));
+  ValidateSet(&docs);
+  auto diags = FormatDiagnostics(docs);
+  if (!diags.empty()) {
+    for (const auto& d : diags) err << d << "\n";
+    err << "jbctl plan: the manifests are invalid (" << diags.size() << " error(s))\n";
+    return 1;
+  }
+  std::vector<const Workflow*> workflows;
+  std::vector<ModelProfile> profiles;
+  std::vector<const Infrastructure*> infras;
+  for (const auto& d : docs) {
+    if (auto* w = std::get_if<Workflow>(&*d.object)) workflows.push_back(w);
+    if (auto* m = std::get_if<ModelProfile>(&*d.object)) profiles.push_back(*m);
+    if (auto* i = std::get_if<Infrastructure>(&*d.object)) infras.push_back(i);
+  }
+  const Workflow* wf = nullptr;
+  for (const auto* w : workflows)
+    if (workflow_name.empty() ? workflows.size() == 1 : w->metadata.name == workflow_name) wf = w;
+  if (wf == nullptr) {
+    err << "jbctl plan: " << (workflow_name.empty() ? "expected exactly one Workflow in the input, found " + std::to_string(workflows.size()) + "; pick one with --workflow"
+                                                     : "no Workflow named \"" + workflow_name + "\"")
+        << "\n";
+    return 1;
+  }
+  const Infrastructure* inf = nullptr;
+  for (const auto* i : infras)
+    if (i->metadata.name == wf->spec.infrastructure) inf = i;
+  if (inf == nullptr) {
+    err << "jbctl plan: Workflow " << wf->metadata.name << " needs Infrastructure \"" << wf->spec.infrastructure
+        << "\", which is not in the input\n";
+    return 1;
+  }
+  auto problem = planner::BuildProblem(*wf, profiles, *inf, popts);
+  if (!problem.ok()) {
+    err << "jbctl plan: " << problem.status().message() << "\n";
+    return 1;
+  }
+  auto result = planner::Solve(*problem, sopts);
+  if (!result.ok()) {
+    err << "jbctl plan: no plan for Workflow " << wf->metadata.name << ": " << result.status().message() << "\n";
+    return 1;
+  }
+  std::vector<std::pair<std::string, StatusOr<planner::PlanResult>>> extra;
+  for (const auto& b : baselines) {
+    if (b == "cloud-only") extra.emplace_back(b, planner::CloudOnly(*wf, profiles, *inf, popts, sopts.time_limit_s));
+    else if (b == "most-accurate") extra.emplace_back(b, planner::MostAccurate(*wf, profiles, *inf, popts, sopts.time_limit_s));
+    else extra.emplace_back(b, planner::Prototype(*problem));
+  }
+
+  if (output != "table") {
+    Value doc = Value::Map();
+    doc.Set("workflow", Value::String(wf->metadata.name));
+    doc.Set("plan", Encoder::Encode(result->plan));
+    if (!extra.empty()) {
+      Value bl = Value::Map();
+      for (const auto& [name, r] : extra) {
+        if (r.ok()) bl.Set(name, Encoder::Encode(r->plan));
+        else {
+          Value e = Value::Map();
+          e.Set("error", Value::String(r.status().message()));
+          bl.Set(name, std::move(e));
+        }
+      }
+      doc.Set("baselines", std::move(bl));
+    }
+    out << (output == "json" ? ToJson(doc, true) + "\n" : ToYaml(doc));
+    return 0;
+  }
+
+  const Plan& plan = result->plan;
+  auto score = planner::ScorePlan(*problem, plan);
+  out << "Workflow " << wf->metadata.name << " on Infrastructure " << inf->metadata.name << " (percentile "
+      << problem->percentile << ", headroom " << F(problem->headroom, 2) << ", "
+      << (problem->exclusive ? "exclusive nodes" : "shared nodes") << ", accuracy floor " << F(problem->min_accuracy, 2) << ")\n\n";
+  std::vector<std::vector<std::string>> rows = {{"OPERATOR", "VARIANT", "NODE", "TIER", "RATE/s", "KEYS", "UTILISATION"}};
+  for (const auto& pl : plan.placements)
+    rows.push_back({pl.op, pl.variant, pl.node + (pl.instances > 1 ? " x" + std::to_string(pl.instances) : ""), pl.tier,
+                    F(pl.rate, 2), "[" + F(pl.keys.lo, 3) + "," + F(pl.keys.hi, 3) + ")", F(100 * pl.utilisation, 1) + "%"});
+  PrintTable(out, rows);
+  out << "\ncost:     " << F(plan.cost.total_per_hour, 4) << " $/h  (compute " << F(plan.cost.compute_per_hour, 4)
+      << " + network " << F(plan.cost.network_per_hour, 4) << ")\n";
+  out << "accuracy: " << F(plan.accuracy, 2) << " (floor " << F(problem->min_accuracy, 2) << ")\n";
+  out << "solver:   " << plan.solver << ", " << (plan.optimal ? "proven optimal" : "gap " + F(100 * plan.gap, 3) + "%")
+      << " (lower bound " << F(plan.lower_bound, 4) << " $/h), " << F(plan.solve_ms, 1) << " ms\n";
+  if (!score.feasible() || std::abs(score.total - plan.cost.total_per_hour) > 1e-6 * std::max(1.0, score.total)) {
+    out << "WARNING: the independent scorer disagrees with the solver (scored " << F(score.total, 6) << " $/h";
+    for (const auto& v : score.violations) out << "; " << v;
+    out << ")\n";
+  }
+  if (!extra.empty()) {
+    out << "\n";
+    std::vector<std::vector<std::string>> cmp = {{"PLAN", "COST $/h", "COMPUTE", "NETWORK", "ACCURACY", "OURS vs IT"}};
+    cmp.push_back({"ours", F(plan.cost.total_per_hour, 4), F(plan.cost.compute_per_hour, 4), F(plan.cost.network_per_hour, 4),
+                   F(plan.accuracy, 2), "-"});
+    for (const auto& [name, r] : extra) {
+      if (!r.ok()) {
+        cmp.push_back({name, "infeasible: " + r.status().message(), "", "", "", ""});
+        continue;
+      }
+      double saving = r->plan.cost.total_per_hour > 0 ? 1 - plan.cost.total_per_hour / r->plan.cost.total_per_hour : 0;
+      cmp.push_back({name, F(r->plan.cost.total_per_hour, 4), F(r->plan.cost.compute_per_hour, 4),
+                     F(r->plan.cost.network_per_hour, 4), F(r->plan.accuracy, 2),
+                     (saving >= 0 ? F(100 * saving, 1) + "% cheaper" : F(-100 * saving, 1) + "% dearer")});
+    }
+    PrintTable(out, cmp);
+  }
+  return 0;
+}
+
+}  // namespace jb

@@ -1,0 +1,289 @@
+#include "planner/formulation.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+namespace jb::planner {
+
+namespace {
+
+// Accumulates one linear expression (column -> coefficient) plus a constant.
+struct Expr {
+  std::map<int, double> terms;
+  double constant = 0;
+  void Add(int col, double c) {
+    if (col >= 0 && c != 0) terms[col] += c;
+  }
+};
+
+void AddExprRow(LinearModel& m, const Expr& e, double lo, double hi) {
+  std::vector<int> idx;
+  std::vector<double> val;
+  for (const auto& [c, v] : e.terms) {
+    if (v == 0) continue;
+    idx.push_back(c);
+    val.push_back(v);
+  }
+  m.AddRow(std::move(idx), std::move(val), lo - e.constant, hi - e.constant);
+}
+
+}  // namespace
+
+Formulation Formulate(const Problem& p) {
+  Formulation f;
+  LinearModel& m = f.model;
+  const int K = p.K();
+  const size_t O = p.ops.size(), N = p.nodes.size();
+
+  // Which variants may be chosen at all.
+  std::vector<std::vector<bool>> allowed(O);
+  for (size_t o = 0; o < O; ++o) {
+    for (size_t v = 0; v < p.ops[o].variants.size(); ++v) {
+      bool runnable = false;
+      for (size_t n = 0; n < N; ++n) runnable = runnable || p.Capacity(static_cast<int>(o), static_cast<int>(v), static_cast<int>(n)) > 0;
+      bool ok = runnable;
+      if (!p.table && p.composition == "min") {
+        const auto& a = p.ops[o].variants[v].accuracy;
+        ok = ok && (a ? *a : 100.0) >= p.min_accuracy - 1e-9;
+      }
+      if (!p.table && p.composition == "product" && p.min_accuracy > 0) {
+        const auto& a = p.ops[o].variants[v].accuracy;
+        ok = ok && (a ? *a : 100.0) > 0;
+      }
+      allowed[o].push_back(ok);
+    }
+  }
+
+  // x
+  f.x.assign(O, {});
+  for (size_t o = 0; o < O; ++o) {
+    for (size_t v = 0; v < p.ops[o].variants.size(); ++v) f.x[o].push_back(allowed[o][v] ? m.AddCol(0, 1, 0, true) : -1);
+    Expr one;
+    for (int c : f.x[o]) one.Add(c, 1);
+    AddExprRow(m, one, 1, 1);
+  }
+  // Accuracy.
+  if (p.table) {
+    const auto& t = *p.table;
+    std::map<std::pair<size_t, int>, Expr> link;  // (table position, variant) -> x - Σ z
+    for (size_t i = 0; i < t.ops.size(); ++i)
+      for (size_t v = 0; v < p.ops[static_cast<size_t>(t.ops[i])].variants.size(); ++v)
+        link[{i, static_cast<int>(v)}].Add(f.x[static_cast<size_t>(t.ops[i])][v], 1);
+    Expr sum;
+    for (size_t c = 0; c < t.combos.size(); ++c) {
+      bool ok = t.accuracy[c] >= p.min_accuracy - 1e-9;
+      for (size_t i = 0; i < t.ops.size(); ++i)
+        ok = ok && f.x[static_cast<size_t>(t.ops[i])][static_cast<size_t>(t.combos[c][i])] >= 0;
+      if (!ok) continue;
+      int z = m.AddCol(0, 1, 0, true);
+      f.z.push_back(z);
+      sum.Add(z, 1);
+      for (size_t i = 0; i < t.ops.size(); ++i) link[{i, t.combos[c][i]}].Add(z, -1);
+    }
+    AddExprRow(m, sum, 1, 1);
+    for (const auto& [key, e] : link) AddExprRow(m, e, 0, 0);
+  } else if (p.composition == "product" && p.min_accuracy > 0) {
+    Expr acc;
+    for (size_t o = 0; o < O; ++o)
+      for (size_t v = 0; v < p.ops[o].variants.size(); ++v) {
+        const auto& a = p.ops[o].variants[v].accuracy;
+        acc.Add(f.x[o][v], std::log((a ? *a : 100.0) / 100.0));
+      }
+    AddExprRow(m, acc, std::log(p.min_accuracy / 100.0) - 1e-12, kInf);
+  }
+
+  // y and its link to x; T per tier.
+  f.y.assign(O, {});
+  std::vector<std::vector<std::vector<int>>> T(O);  // [o][v][k]
+  for (size_t o = 0; o < O; ++o) {
+    const double r = p.ops[o].rate;
+    f.y[o].assign(p.ops[o].variants.size(), std::vector<int>(N, -1));
+    T[o].assign(p.ops[o].variants.size(), std::vector<int>(static_cast<size_t>(std::max(0, K - 1)), -1));
+    for (size_t v = 0; v < p.ops[o].variants.size(); ++v) {
+      if (f.x[o][v] < 0) continue;
+      Expr link;
+      link.Add(f.x[o][v], -r);
+      std::vector<Expr> tier_sum(static_cast<size_t>(K));
+      for (size_t n = 0; n < N; ++n) {
+        if (p.Capacity(static_cast<int>(o), static_cast<int>(v), static_cast<int>(n)) <= 0) continue;
+        int y = m.AddCol(0, r, 0, false);
+        f.y[o][v][n] = y;
+        link.Add(y, 1);
+        tier_sum[static_cast<size_t>(p.nodes[n].tier)].Add(y, 1);
+      }
+      AddExprRow(m, link, 0, 0);
+      for (int k = 0; k + 1 < K; ++k) {
+        int t = m.AddCol(0, 1, 0, false);
+        T[o][v][static_cast<size_t>(k)] = t;
+        Expr e = tier_sum[static_cast<size_t>(k)];
+        e.Add(t, -r);
+        AddExprRow(m, e, 0, 0);
+      }
+    }
+  }
+
+  // Capacity and rent.
+  f.u.assign(N, -1);
+  for (size_t n = 0; n < N; ++n) {
+    if (!p.node_allowed[n]) continue;
+    bool useful = false;
+    for (size_t o = 0; o < O; ++o)
+      for (size_t v = 0; v < p.ops[o].variants.size(); ++v) useful = useful || f.y[o][v][n] >= 0;
+    if (!useful) continue;
+    f.u[n] = m.AddCol(0, static_cast<double>(p.nodes[n].count), p.nodes[n].price, true);
+  }
+  if (p.exclusive) f.w.assign(O, std::vector<int>(N, -1));
+  for (size_t n = 0; n < N; ++n) {
+    if (f.u[n] < 0) continue;
+    Expr cap;
+    Expr dedicated;
+    for (size_t o = 0; o < O; ++o) {
+      Expr op_cap;
+      for (size_t v = 0; v < p.ops[o].variants.size(); ++v) {
+        int y = f.y[o][v][n];
+        if (y < 0) continue;
+        double per_item = 1.0 / p.Capacity(static_cast<int>(o), static_cast<int>(v), static_cast<int>(n));
+        (p.exclusive ? op_cap : cap).Add(y, per_item);
+      }
+      if (p.exclusive && !op_cap.terms.empty()) {
+        int w = m.AddCol(0, static_cast<double>(p.nodes[n].count), 0, true);
+        f.w[o][n] = w;
+        op_cap.Add(w, -1);
+        AddExprRow(m, op_cap, -kInf, 0);
+        dedicated.Add(w, 1);
+      }
+    }
+    if (p.exclusive) {
+      dedicated.Add(f.u[n], -1);
+      AddExprRow(m, dedicated, -kInf, 0);
+    } else {
+      cap.Add(f.u[n], -1);
+      AddExprRow(m, cap, -kInf, 0);
+    }
+  }
+
+  // Traffic per edge and boundary.
+  std::vector<Expr> bw_up(static_cast<size_t>(std::max(0, K - 1))), bw_down(static_cast<size_t>(std::max(0, K - 1)));
+  auto F = [&](size_t o, int b, int only_variant) {  // cumulative share expression up to tier b
+    Expr e;
+    for (size_t v = 0; v < p.ops[o].variants.size(); ++v) {
+      if (only_variant >= 0 && static_cast<int>(v) != only_variant) continue;
+      for (int k = 0; k <= b; ++k) e.Add(T[o][v][static_cast<size_t>(k)], 1);
+    }
+    return e;
+  };
+  for (const auto& e : p.edges) {
+    const size_t to = static_cast<size_t>(e.to);
+    for (int b = 0; b + 1 < K; ++b) {
+      const size_t bi = static_cast<size_t>(b);
+      bool need_up = p.cost_up[bi] > 0 || std::isfinite(p.cap_up_kibps[bi]);
+      bool need_down = p.cost_down[bi] > 0 || std::isfinite(p.cap_down_kibps[bi]) || p.forbid_downward;
+      Expr Fo = F(to, b, -1);
+      if (e.from_source) {
+        const auto& s = p.sources[static_cast<size_t>(e.from)];
+        double kibps = e.rate * s.kib;
+        if (b >= s.tier) {  // up share = 1 - F_o(b)
+          Expr share = Fo;
+          for (auto& [c, v] : share.terms) v = -v;
+          share.constant = 1;
+          double unit = kibps * kKiBpsToGiBph * p.cost_up[bi];
+          for (const auto& [c, v] : share.terms) m.obj[static_cast<size_t>(c)] += unit * v;
+          m.obj_offset += unit;
+          for (const auto& [c, v] : share.terms) bw_up[bi].Add(c, kibps * v);
+          bw_up[bi].constant += kibps;
+        } else {  // down share = F_o(b)
+          if (p.forbid_downward) AddExprRow(m, Fo, 0, 0);
+          double unit = kibps * kKiBpsToGiBph * p.cost_down[bi];
+          for (const auto& [c, v] : Fo.terms) {
+            m.obj[static_cast<size_t>(c)] += unit * v;
+            bw_down[bi].Add(c, kibps * v);
+          }
+        }
+        continue;
+      }
+      const size_t from = static_cast<size_t>(e.from);
+      const auto& vars = p.ops[from].variants;
+      bool uniform = true;
+      for (size_t v = 0; v < vars.size(); ++v)
+        if (f.x[from][v] >= 0 && vars[v].out_kib != vars[0].out_kib) uniform = false;
+      std::vector<int> variants_to_model;
+      if (uniform) variants_to_model.push_back(-1);
+      else
+        for (size_t v = 0; v < vars.size(); ++v)
+          if (f.x[from][v] >= 0) variants_to_model.push_back(static_cast<int>(v));
+      for (int vu : variants_to_model) {
+        double kib = vars[static_cast<size_t>(vu < 0 ? 0 : vu)].out_kib;
+        double kibps = e.rate * kib;
+        if (kibps <= 0) continue;
+        Expr Fu = F(from, b, vu);
+        for (int dir = 0; dir < 2; ++dir) {
+          if (dir == 0 && !need_up) continue;
+          if (dir == 1 && !need_down) continue;
+          double unit = kibps * kKiBpsToGiBph * (dir == 0 ? p.cost_up[bi] : p.cost_down[bi]);
+          int t = m.AddCol(0, dir == 1 && p.forbid_downward ? 0 : 1, unit, false);
+          // up:   t >= Fu - Fo - (1 - x)   ->  t - Fu + Fo - x >= -1   (x term only per variant)
+          // down: t >= Fo - Fu - (1 - x)
+          Expr row;
+          row.Add(t, 1);
+          double sign = dir == 0 ? -1.0 : 1.0;
+          for (const auto& [c, v] : Fu.terms) row.Add(c, sign * v);
+          for (const auto& [c, v] : Fo.terms) row.Add(c, -sign * v);
+          if (vu >= 0) {
+            row.Add(f.x[from][static_cast<size_t>(vu)], -1);
+            AddExprRow(m, row, -1, kInf);
+          } else {
+            AddExprRow(m, row, 0, kInf);
+          }
+          (dir == 0 ? bw_up : bw_down)[bi].Add(t, kibps);
+        }
+      }
+    }
+  }
+  for (int b = 0; b + 1 < K; ++b) {
+    const size_t bi = static_cast<size_t>(b);
+    if (std::isfinite(p.cap_up_kibps[bi])) {
+      f.bandwidth_rows.push_back(static_cast<int>(m.rows.size()));
+      f.bandwidth_names.push_back(p.tiers[bi] + " -> " + p.tiers[bi + 1]);
+      AddExprRow(m, bw_up[bi], -kInf, p.cap_up_kibps[bi]);
+    }
+    if (std::isfinite(p.cap_down_kibps[bi])) {
+      f.bandwidth_rows.push_back(static_cast<int>(m.rows.size()));
+      f.bandwidth_names.push_back(p.tiers[bi + 1] + " -> " + p.tiers[bi]);
+      AddExprRow(m, bw_down[bi], -kInf, p.cap_down_kibps[bi]);
+    }
+  }
+  return f;
+}
+
+Solution Decode(const Problem& p, const Formulation& f, const std::vector<double>& values, double objective) {
+  Solution s = EmptySolution(p);
+  auto val = [&](int c) { return c >= 0 ? values[static_cast<size_t>(c)] : 0.0; };
+  for (size_t o = 0; o < p.ops.size(); ++o) {
+    int best = 0;
+    double best_x = -1;
+    for (size_t v = 0; v < f.x[o].size(); ++v)
+      if (f.x[o][v] >= 0 && val(f.x[o][v]) > best_x) {
+        best_x = val(f.x[o][v]);
+        best = static_cast<int>(v);
+      }
+    s.variant[o] = best;
+    for (size_t n = 0; n < p.nodes.size(); ++n) {
+      double r = std::max(0.0, val(f.y[o][static_cast<size_t>(best)][n]));
+      s.rate[o][n] = r < 1e-9 ? 0.0 : r;
+    }
+  }
+  for (size_t n = 0; n < p.nodes.size(); ++n) {
+    s.instances[n] = static_cast<int64_t>(std::llround(val(f.u[n])));
+    s.compute_cost += static_cast<double>(s.instances[n]) * p.nodes[n].price;
+  }
+  if (!f.w.empty()) {
+    s.dedicated.assign(p.ops.size(), std::vector<int64_t>(p.nodes.size(), 0));
+    for (size_t o = 0; o < p.ops.size(); ++o)
+      for (size_t n = 0; n < p.nodes.size(); ++n) s.dedicated[o][n] = static_cast<int64_t>(std::llround(val(f.w[o][n])));
+  }
+  s.cost = objective;
+  return s;
+}
+
+}  // namespace jb::planner

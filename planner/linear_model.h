@@ -1,0 +1,81 @@
+// LinearModel: a solver-neutral (MI)LP, and the backend that solves it with COIN-OR CLP (LP) and
+// CBC (MILP). CBC/CLP headers stay inside planner/cbc_backend.cc.
+// Thread-safety: a LinearModel is a plain value; an LpSession is single-threaded.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "api/status.h"
+
+namespace jb::planner {
+
+struct LinearModel {
+  struct Row {
+    std::vector<int> idx;
+    std::vector<double> val;
+    double lo, hi;
+  };
+  std::vector<double> lb, ub, obj;
+  std::vector<char> integer;
+  std::vector<Row> rows;
+  double obj_offset = 0;  // constant added to every objective value reported by the backend
+
+  int AddCol(double lo, double hi, double cost, bool is_int) {
+    lb.push_back(lo);
+    ub.push_back(hi);
+    obj.push_back(cost);
+    integer.push_back(is_int ? 1 : 0);
+    return static_cast<int>(lb.size()) - 1;
+  }
+  int AddRow(std::vector<int> idx, std::vector<double> val, double lo, double hi) {
+    rows.push_back(Row{std::move(idx), std::move(val), lo, hi});
+    return static_cast<int>(rows.size()) - 1;
+  }
+  int cols() const { return static_cast<int>(lb.size()); }
+};
+
+struct MipOptions {
+  double time_limit_s = 10;
+  const std::vector<double>* warm_start = nullptr;  // full column vector of a feasible solution
+};
+
+struct MipResult {
+  std::vector<double> values;  // best solution found
+  double objective = 0;        // includes obj_offset
+  double bound = 0;            // proven lower bound, includes obj_offset
+  bool optimal = false;        // proven optimal within CBC's tolerances
+  int nodes = 0;
+};
+
+// Solves the MILP with CBC. kInfeasible when no integer solution exists; kDeadlineExceeded when the
+// time limit passed before any solution was found.
+StatusOr<MipResult> SolveMip(const LinearModel& m, const MipOptions& opts);
+
+// An LP (integrality ignored) that can be re-solved cheaply after bound changes (dual simplex
+// warm start). Used by the heuristic and for LP bounds.
+class LpSession {
+ public:
+  explicit LpSession(const LinearModel& m);
+  ~LpSession();
+  LpSession(const LpSession&) = delete;
+  LpSession& operator=(const LpSession&) = delete;
+
+  void SetColBounds(int col, double lo, double hi);
+  void SetRowBounds(int row, double lo, double hi);
+  // OK when optimal; kInfeasible when infeasible.
+  Status Solve();
+  double objective() const;  // includes obj_offset
+  const double* values() const;
+  double col_lower(int col) const;
+  double col_upper(int col) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  double offset_ = 0;
+  bool solved_once_ = false;
+};
+
+}  // namespace jb::planner

@@ -1,0 +1,207 @@
+#include "planner/problem.h"
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <set>
+
+namespace jb::planner {
+
+double Problem::Capacity(int o, int v, int n) const {
+  double lat = ops[static_cast<size_t>(o)].variants[static_cast<size_t>(v)].latency_ms[static_cast<size_t>(n)];
+  if (!std::isfinite(lat) || lat <= 0 || !node_allowed[static_cast<size_t>(n)]) return 0;
+  return headroom * 1000.0 / lat;
+}
+
+std::optional<double> Problem::Accuracy(const std::vector<int>& var) const {
+  if (table) {
+    for (size_t c = 0; c < table->combos.size(); ++c) {
+      bool match = true;
+      for (size_t i = 0; i < table->ops.size(); ++i)
+        match = match && table->combos[c][i] == var[static_cast<size_t>(table->ops[i])];
+      if (match) return table->accuracy[c];
+    }
+    return std::nullopt;
+  }
+  double acc = composition == "min" ? 100.0 : 1.0;
+  for (size_t o = 0; o < ops.size(); ++o) {
+    const auto& a = ops[o].variants[static_cast<size_t>(var[o])].accuracy;
+    double x = a ? *a : 100.0;
+    if (composition == "min") acc = std::min(acc, x);
+    else acc *= x / 100.0;
+  }
+  return composition == "min" ? acc : acc * 100.0;
+}
+
+double Problem::PathCost(int a, int b) const {
+  double c = 0;
+  for (int t = a; t < b; ++t) c += cost_up[static_cast<size_t>(t)];
+  for (int t = a; t > b; --t) c += cost_down[static_cast<size_t>(t - 1)];
+  return c;
+}
+
+StatusOr<Problem> BuildProblem(const Workflow& wf, const std::vector<ModelProfile>& profiles, const Infrastructure& inf,
+                               const ProblemOptions& opts) {
+  Problem p;
+  const auto& ws = wf.spec;
+  p.percentile = opts.percentile.value_or(ws.options.percentile);
+  p.headroom = opts.headroom.value_or(ws.options.headroom);
+  p.exclusive = opts.exclusive.value_or(ws.options.exclusive);
+  p.min_accuracy = opts.min_accuracy.value_or(ws.slo.min_accuracy);
+  p.composition = ws.accuracy.composition;
+  p.forbid_downward = opts.forbid_downward;
+  if (p.percentile != "p50" && p.percentile != "p75" && p.percentile != "p90")
+    return Status::InvalidArgument("percentile must be p50, p75 or p90, not \"" + p.percentile + "\"");
+  if (!(p.headroom > 0 && p.headroom <= 1)) return Status::InvalidArgument("headroom must be in (0, 1]");
+
+  std::map<std::string, int> tier_idx;
+  for (const auto& t : inf.spec.tiers) {
+    tier_idx[t.name] = static_cast<int>(p.tiers.size());
+    p.tiers.push_back(t.name);
+  }
+  for (const auto& t : opts.allowed_tiers)
+    if (!tier_idx.count(t)) return Status::InvalidArgument("unknown tier \"" + t + "\"");
+  std::map<std::string, int> hw_of_node;
+  for (const auto& n : inf.spec.nodes) {
+    auto it = tier_idx.find(n.tier);
+    if (it == tier_idx.end()) return Status::InvalidArgument("node " + n.name + " refers to unknown tier " + n.tier);
+    p.nodes.push_back(PNode{n.name, it->second, n.price_per_hour, n.count});
+    bool allowed = opts.allowed_tiers.empty() ||
+                   std::find(opts.allowed_tiers.begin(), opts.allowed_tiers.end(), n.tier) != opts.allowed_tiers.end();
+    p.node_allowed.push_back(allowed);
+  }
+  int K = p.K();
+  p.cost_up.assign(static_cast<size_t>(std::max(0, K - 1)), 0.0);
+  p.cost_down.assign(static_cast<size_t>(std::max(0, K - 1)), 0.0);
+  p.cap_up_kibps.assign(static_cast<size_t>(std::max(0, K - 1)), kInf);
+  p.cap_down_kibps.assign(static_cast<size_t>(std::max(0, K - 1)), kInf);
+  for (const auto& l : inf.spec.links) {
+    auto a = tier_idx.find(l.from), b = tier_idx.find(l.to);
+    if (a == tier_idx.end() || b == tier_idx.end() || std::abs(a->second - b->second) != 1)
+      return Status::InvalidArgument("link " + l.from + " -> " + l.to + " does not join adjacent tiers");
+    double cap = l.bandwidth_mbps ? *l.bandwidth_mbps * 1e6 / 8.0 / 1024.0 : kInf;
+    if (b->second > a->second) {
+      p.cost_up[static_cast<size_t>(a->second)] = l.cost_per_gib;
+      p.cap_up_kibps[static_cast<size_t>(a->second)] = cap;
+    } else {
+      p.cost_down[static_cast<size_t>(b->second)] = l.cost_per_gib;
+      p.cap_down_kibps[static_cast<size_t>(b->second)] = cap;
+    }
+  }
+
+  double scale = opts.rate_scale.value_or(1.0);
+  std::map<std::string, int> src_idx;
+  for (const auto& s : ws.sources) {
+    auto it = tier_idx.find(s.tier);
+    if (it == tier_idx.end()) return Status::InvalidArgument("source " + s.name + " enters at unknown tier " + s.tier);
+    src_idx[s.name] = static_cast<int>(p.sources.size());
+    p.sources.push_back(PSource{s.name, it->second, s.rate * scale, s.item_size_kib});
+  }
+
+  // Topological order of operators (validation guarantees a DAG; re-checked here).
+  std::map<std::string, const Operator*> by_name;
+  for (const auto& o : ws.operators) by_name[o.name] = &o;
+  std::vector<const Operator*> order;
+  std::map<std::string, int> state;
+  std::function<Status(const Operator*)> visit = [&](const Operator* o) -> Status {
+    if (state[o->name] == 2) return Status::Ok();
+    if (state[o->name] == 1) return Status::InvalidArgument("cycle through operator " + o->name);
+    state[o->name] = 1;
+    for (const auto& in : o->inputs) {
+      if (src_idx.count(in.from)) continue;
+      auto it = by_name.find(in.from);
+      if (it == by_name.end()) return Status::InvalidArgument("operator " + o->name + " has unknown input " + in.from);
+      if (auto s = visit(it->second); !s.ok()) return s;
+    }
+    state[o->name] = 2;
+    order.push_back(o);
+    return Status::Ok();
+  };
+  for (const auto& o : ws.operators)
+    if (auto s = visit(&o); !s.ok()) return s;
+
+  std::map<std::string, const ModelProfile*> prof;
+  for (const auto& mp : profiles) prof[mp.metadata.name] = &mp;
+  std::map<std::string, int> op_idx;
+  for (const auto* o : order) {
+    auto it = prof.find(o->profile);
+    if (it == prof.end()) return Status::InvalidArgument("operator " + o->name + " refers to unknown ModelProfile " + o->profile);
+    POperator po;
+    po.name = o->name;
+    auto fixed = opts.fixed_variants.find(o->name);
+    for (const auto& v : it->second->spec.variants) {
+      if (fixed != opts.fixed_variants.end() && fixed->second != v.name) continue;
+      PVariant pv;
+      pv.name = v.name;
+      pv.accuracy = v.accuracy;
+      pv.out_kib = v.output_size_kib;
+      for (const auto& n : inf.spec.nodes) {
+        double lat = kInf;
+        auto l = v.latency_ms.find(n.hardware);
+        if (l != v.latency_ms.end()) {
+          std::optional<double> val = p.percentile == "p50" ? std::optional<double>(l->second.p50)
+                                      : p.percentile == "p75" ? l->second.p75 : l->second.p90;
+          if (!val)
+            return Status::InvalidArgument("ModelProfile " + o->profile + " variant " + v.name + " has no " + p.percentile +
+                                           " latency for hardware " + n.hardware);
+          lat = *val;
+        }
+        pv.latency_ms.push_back(lat);
+      }
+      po.variants.push_back(std::move(pv));
+    }
+    if (po.variants.empty())
+      return Status::InvalidArgument("operator " + o->name + ": fixed variant " + fixed->second + " does not exist");
+    op_idx[o->name] = static_cast<int>(p.ops.size());
+    p.ops.push_back(std::move(po));
+  }
+  // Rates: an operator needs min over inputs of rate(from) × ratio.
+  for (const auto* o : order) {
+    int oi = op_idx[o->name];
+    double rate = kInf;
+    for (const auto& in : o->inputs) {
+      PEdge e;
+      e.to = oi;
+      e.ratio = in.ratio;
+      if (auto s = src_idx.find(in.from); s != src_idx.end()) {
+        e.from_source = true;
+        e.from = s->second;
+        e.rate = p.sources[static_cast<size_t>(s->second)].rate * in.ratio;
+      } else {
+        e.from = op_idx[in.from];
+        e.rate = p.ops[static_cast<size_t>(e.from)].rate * in.ratio;
+      }
+      rate = std::min(rate, e.rate);
+      p.edges.push_back(e);
+    }
+    p.ops[static_cast<size_t>(oi)].rate = rate;
+  }
+  if (ws.accuracy.table) {
+    PTable t;
+    const auto& at = *ws.accuracy.table;
+    for (const auto& name : at.operators) {
+      auto it = op_idx.find(name);
+      if (it == op_idx.end()) return Status::InvalidArgument("accuracy table names unknown operator " + name);
+      t.ops.push_back(it->second);
+    }
+    for (const auto& e : at.entries) {
+      std::vector<int> combo;
+      for (size_t i = 0; i < t.ops.size() && i < e.variants.size(); ++i) {
+        const auto& vars = p.ops[static_cast<size_t>(t.ops[i])].variants;
+        int found = -1;
+        for (size_t v = 0; v < vars.size(); ++v)
+          if (vars[v].name == e.variants[i]) found = static_cast<int>(v);
+        combo.push_back(found);
+      }
+      // Entries with variants excluded by fixed_variants simply drop out.
+      if (combo.size() == t.ops.size() && std::find(combo.begin(), combo.end(), -1) == combo.end()) {
+        t.combos.push_back(combo);
+        t.accuracy.push_back(e.accuracy);
+      }
+    }
+    p.table = std::move(t);
+  }
+  return p;
+}
+
+}  // namespace jb::planner

@@ -1,0 +1,108 @@
+// Problem: the planner's normalised, index-based snapshot of one Workflow, its ModelProfiles and
+// its Infrastructure (DESIGN.md §4). Every solver, the scorer and the baselines read this one
+// structure, so they agree on rates, capacities, sizes and prices by construction.
+// Thread-safety: immutable after Build(); safe to share between threads.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "api/types.h"
+
+namespace jb::planner {
+
+inline constexpr double kInf = std::numeric_limits<double>::infinity();
+// items/s × KiB  ->  GiB/h
+inline constexpr double kKiBpsToGiBph = 3600.0 / (1024.0 * 1024.0);
+
+struct PVariant {
+  std::string name;
+  std::optional<double> accuracy;  // percent, per-operator composition only
+  double out_kib = 0;
+  std::vector<double> latency_ms;  // per node; kInf when the variant has no profile for the node's hardware
+};
+
+struct PEdge {
+  bool from_source = false;
+  int from = 0;        // source index or operator index
+  int to = 0;          // operator index
+  double ratio = 1.0;
+  double rate = 0;     // items/s sent along the edge = rate(from) × ratio
+};
+
+struct POperator {
+  std::string name;
+  std::vector<PVariant> variants;
+  double rate = 0;  // required input rate, items/s
+};
+
+struct PNode {
+  std::string name;
+  int tier = 0;
+  double price = 0;
+  int64_t count = 1;
+};
+
+struct PSource {
+  std::string name;
+  int tier = 0;
+  double rate = 0;
+  double kib = 0;
+};
+
+struct PTable {
+  std::vector<int> ops;                 // operator indices covered by the table
+  std::vector<std::vector<int>> combos;  // variant index per covered operator
+  std::vector<double> accuracy;
+};
+
+// Options that change what is allowed; the workflow's own options are the defaults.
+struct ProblemOptions {
+  std::optional<std::string> percentile;  // p50|p75|p90
+  std::optional<double> headroom;
+  std::optional<bool> exclusive;
+  std::optional<double> min_accuracy;
+  std::optional<double> rate_scale;        // multiplies every source rate (what-if / load re-plans)
+  std::vector<std::string> allowed_tiers;  // empty = all tiers
+  std::map<std::string, std::string> fixed_variants;  // operator -> variant
+  bool forbid_downward = false;  // the prototype's rule: no traffic from a higher tier to a lower one
+};
+
+struct Problem {
+  std::vector<std::string> tiers;
+  std::vector<PNode> nodes;
+  std::vector<PSource> sources;
+  std::vector<POperator> ops;       // topological order
+  std::vector<PEdge> edges;
+  std::vector<double> cost_up;      // per boundary b (tier b -> b+1), USD/GiB
+  std::vector<double> cost_down;    // per boundary b (tier b+1 -> b)
+  std::vector<double> cap_up_kibps; // per boundary; kInf when uncapped
+  std::vector<double> cap_down_kibps;
+  std::optional<PTable> table;      // end-to-end accuracy table, else composition
+  std::string composition = "product";
+  double min_accuracy = 0;
+  double headroom = 1.0;
+  bool exclusive = false;
+  std::string percentile = "p75";
+  std::vector<bool> node_allowed;   // false for nodes excluded by options (e.g. cloud-only)
+  bool forbid_downward = false;     // see ProblemOptions
+
+  int K() const { return static_cast<int>(tiers.size()); }
+  // Items/s one instance of `node` serves with variant `v` of operator `o` (0 when not runnable).
+  double Capacity(int o, int v, int n) const;
+  // Accuracy of a full variant assignment; nullopt when the table has no entry for it.
+  std::optional<double> Accuracy(const std::vector<int>& variant_of_op) const;
+  // Cost in USD/h of moving `kib_per_s` from tier a to tier b (sum of the boundaries crossed).
+  double PathCost(int from_tier, int to_tier) const;
+};
+
+// Builds the snapshot. Fails with InvalidArgument for inputs the validation would reject
+// (dangling references, missing percentile data) so the planner never sees a broken model.
+StatusOr<Problem> BuildProblem(const Workflow& wf, const std::vector<ModelProfile>& profiles, const Infrastructure& inf,
+                               const ProblemOptions& opts = {});
+
+}  // namespace jb::planner

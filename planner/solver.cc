@@ -1,0 +1,613 @@
+#include "planner/solver.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <functional>
+#include <numeric>
+#include <sstream>
+
+#include "planner/formulation.h"
+#include "planner/linear_model.h"
+#include "planner/scorer.h"
+
+namespace jb::planner {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double MsSince(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+std::string Fmt(double v, int prec = 2) {
+  std::ostringstream s;
+  s.setf(std::ios::fixed);
+  s.precision(prec);
+  s << v;
+  return s.str();
+}
+
+// Accuracy-feasible variants per operator (those in some acceptable combination).
+std::vector<std::vector<bool>> UsefulVariants(const Problem& p) {
+  std::vector<std::vector<bool>> ok(p.ops.size());
+  for (size_t o = 0; o < p.ops.size(); ++o) ok[o].assign(p.ops[o].variants.size(), !p.table);
+  if (p.table) {
+    std::vector<bool> in_table(p.ops.size(), false);
+    for (int o : p.table->ops) in_table[static_cast<size_t>(o)] = true;
+    for (size_t o = 0; o < p.ops.size(); ++o)
+      if (!in_table[o]) ok[o].assign(p.ops[o].variants.size(), true);
+    for (size_t c = 0; c < p.table->combos.size(); ++c) {
+      if (p.table->accuracy[c] < p.min_accuracy - 1e-9) continue;
+      for (size_t i = 0; i < p.table->ops.size(); ++i)
+        ok[static_cast<size_t>(p.table->ops[i])][static_cast<size_t>(p.table->combos[c][i])] = true;
+    }
+  } else if (p.composition == "min") {
+    for (size_t o = 0; o < p.ops.size(); ++o)
+      for (size_t v = 0; v < p.ops[o].variants.size(); ++v)
+        ok[o][v] = p.ops[o].variants[v].accuracy.value_or(100.0) >= p.min_accuracy - 1e-9;
+  }
+  return ok;
+}
+
+// Fix the x (and z) columns of `lp` to the variant assignment `var`.
+void FixVariants(const Problem& p, const Formulation& f, LpSession& lp, const std::vector<int>& var) {
+  for (size_t o = 0; o < p.ops.size(); ++o)
+    for (size_t v = 0; v < f.x[o].size(); ++v)
+      if (f.x[o][v] >= 0) {
+        double b = static_cast<int>(v) == var[o] ? 1.0 : 0.0;
+        lp.SetColBounds(f.x[o][v], b, b);
+      }
+  if (p.table) {
+    size_t zi = 0;
+    for (size_t c = 0; c < p.table->combos.size(); ++c) {
+      bool ok = p.table->accuracy[c] >= p.min_accuracy - 1e-9;
+      for (size_t i = 0; i < p.table->ops.size(); ++i)
+        ok = ok && f.x[static_cast<size_t>(p.table->ops[i])][static_cast<size_t>(p.table->combos[c][i])] >= 0;
+      if (!ok) continue;
+      bool match = true;
+      for (size_t i = 0; i < p.table->ops.size(); ++i)
+        match = match && p.table->combos[c][i] == var[static_cast<size_t>(p.table->ops[i])];
+      double b = match ? 1.0 : 0.0;
+      lp.SetColBounds(f.z[zi++], b, b);
+    }
+  }
+}
+
+// Candidate variant assignments from an LP solution, best first: table combinations ranked by their
+// z value; for composition, the argmax of x repaired to meet the accuracy floor.
+std::vector<std::vector<int>> CandidateVariants(const Problem& p, const Formulation& f, const double* val) {
+  std::vector<int> base(p.ops.size(), 0);
+  for (size_t o = 0; o < p.ops.size(); ++o) {
+    double best = -1;
+    for (size_t v = 0; v < f.x[o].size(); ++v)
+      if (f.x[o][v] >= 0 && val[f.x[o][v]] > best) {
+        best = val[f.x[o][v]];
+        base[o] = static_cast<int>(v);
+      }
+  }
+  std::vector<std::vector<int>> out;
+  if (p.table) {
+    std::vector<std::pair<double, size_t>> ranked;
+    size_t zi = 0;
+    for (size_t c = 0; c < p.table->combos.size(); ++c) {
+      bool ok = p.table->accuracy[c] >= p.min_accuracy - 1e-9;
+      for (size_t i = 0; i < p.table->ops.size(); ++i)
+        ok = ok && f.x[static_cast<size_t>(p.table->ops[i])][static_cast<size_t>(p.table->combos[c][i])] >= 0;
+      if (!ok) continue;
+      ranked.emplace_back(-val[f.z[zi++]], c);
+    }
+    std::stable_sort(ranked.begin(), ranked.end());
+    for (size_t k = 0; k < ranked.size() && k < 3; ++k) {
+      auto var = base;
+      for (size_t i = 0; i < p.table->ops.size(); ++i)
+        var[static_cast<size_t>(p.table->ops[i])] = p.table->combos[ranked[k].second][i];
+      out.push_back(var);
+    }
+    return out;
+  }
+  // Composition: upgrade the operator whose next more accurate allowed variant adds the most
+  // accuracy until the floor is met.
+  auto var = base;
+  for (int guard = 0; guard < 1000; ++guard) {
+    auto acc = p.Accuracy(var);
+    if (acc && *acc >= p.min_accuracy - 1e-9) break;
+    double best_gain = 0;
+    size_t bo = 0;
+    int bv = -1;
+    for (size_t o = 0; o < p.ops.size(); ++o) {
+      double cur = p.ops[o].variants[static_cast<size_t>(var[o])].accuracy.value_or(100.0);
+      for (size_t v = 0; v < f.x[o].size(); ++v) {
+        if (f.x[o][v] < 0) continue;
+        double a = p.ops[o].variants[v].accuracy.value_or(100.0);
+        if (a - cur > best_gain) {
+          best_gain = a - cur;
+          bo = o;
+          bv = static_cast<int>(v);
+        }
+      }
+    }
+    if (bv < 0) break;
+    var[bo] = bv;
+  }
+  out.push_back(var);
+  return out;
+}
+
+PlanResult Finish(const Problem& p, Solution s, const std::string& solver, double ms) {
+  PlanResult r;
+  r.plan = ToPlan(p, s, solver, ms);
+  r.solution = std::move(s);
+  return r;
+}
+
+}  // namespace
+
+StatusOr<PlanResult> SolveExact(const Problem& p, double time_limit_s, const Solution* warm_start) {
+  auto t0 = Clock::now();
+  Formulation f = Formulate(p);
+  MipOptions mo;
+  mo.time_limit_s = time_limit_s;
+  std::vector<double> warm;
+  if (warm_start != nullptr) {
+    // Complete the warm start's columns by solving the LP with its integer decisions fixed.
+    LpSession lp(f.model);
+    FixVariants(p, f, lp, warm_start->variant);
+    for (size_t n = 0; n < p.nodes.size(); ++n)
+      if (f.u[n] >= 0) lp.SetColBounds(f.u[n], static_cast<double>(warm_start->instances[n]), static_cast<double>(warm_start->instances[n]));
+    if (!f.w.empty() && !warm_start->dedicated.empty())
+      for (size_t o = 0; o < p.ops.size(); ++o)
+        for (size_t n = 0; n < p.nodes.size(); ++n)
+          if (f.w[o][n] >= 0) lp.SetColBounds(f.w[o][n], static_cast<double>(warm_start->dedicated[o][n]), static_cast<double>(warm_start->dedicated[o][n]));
+    if (lp.Solve().ok()) {
+      warm.assign(lp.values(), lp.values() + f.model.cols());
+      for (int j = 0; j < f.model.cols(); ++j)
+        if (f.model.integer[static_cast<size_t>(j)]) warm[static_cast<size_t>(j)] = std::round(warm[static_cast<size_t>(j)]);
+      mo.warm_start = &warm;
+    }
+  }
+  auto res = SolveMip(f.model, mo);
+  if (!res.ok()) {
+    if (res.status().code() == Status::Code::kInfeasible) {
+      std::string why = Diagnose(p);
+      return Status::Infeasible(why.empty() ? "no feasible plan" : why);
+    }
+    return res.status();
+  }
+  Solution s = Decode(p, f, res->values, res->objective);
+  s.lower_bound = res->bound;
+  return Finish(p, std::move(s), "exact (CBC MILP)", MsSince(t0));
+}
+
+StatusOr<PlanResult> SolveHeuristic(const Problem& p, double time_limit_s) {
+  auto t0 = Clock::now();
+  auto deadline = t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(time_limit_s));
+  Formulation f = Formulate(p);
+  LpSession lp(f.model);
+  if (!lp.Solve().ok()) {
+    std::string why = Diagnose(p);
+    return Status::Infeasible(why.empty() ? "the LP relaxation is infeasible" : why);
+  }
+  const double bound = lp.objective();
+  std::vector<double> relaxed(lp.values(), lp.values() + f.model.cols());
+  auto candidates = CandidateVariants(p, f, relaxed.data());
+
+  std::optional<Solution> best;
+  std::vector<double> best_values;
+  for (const auto& var : candidates) {
+    if (best && Clock::now() > deadline) break;
+    LpSession fx(f.model);
+    FixVariants(p, f, fx, var);
+    if (!fx.Solve().ok()) continue;
+    // Round instances up: capacity only grows, so the flows stay feasible.
+    std::vector<double> v(fx.values(), fx.values() + f.model.cols());
+    auto ceil_eps = [](double x) { return std::max(0.0, std::ceil(x - 1e-6)); };
+    for (size_t n = 0; n < p.nodes.size(); ++n) {
+      if (f.u[n] < 0) continue;
+      double need = ceil_eps(v[static_cast<size_t>(f.u[n])]);
+      if (!f.w.empty()) {
+        double sum = 0;
+        for (size_t o = 0; o < p.ops.size(); ++o)
+          if (f.w[o][n] >= 0) {
+            double w = ceil_eps(v[static_cast<size_t>(f.w[o][n])]);
+            fx.SetColBounds(f.w[o][n], w, w);
+            sum += w;
+          }
+        need = std::max(need, sum);
+      }
+      need = std::min(need, static_cast<double>(p.nodes[n].count));
+      fx.SetColBounds(f.u[n], need, need);
+    }
+    if (!fx.Solve().ok()) continue;
+    double cost = fx.objective();
+    // Local improvement: give back one instance at a time, least-loaded nodes first.
+    std::vector<std::pair<double, size_t>> order;
+    std::vector<double> cur(fx.values(), fx.values() + f.model.cols());
+    for (size_t n = 0; n < p.nodes.size(); ++n)
+      if (f.u[n] >= 0 && fx.col_lower(f.u[n]) > 0.5) {
+        double frac = v[static_cast<size_t>(f.u[n])] / fx.col_lower(f.u[n]);
+        order.emplace_back(frac, n);
+      }
+    std::sort(order.begin(), order.end());
+    for (const auto& [frac, n] : order) {
+      if (Clock::now() > deadline - std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(time_limit_s * 0.25)))
+        break;
+      double u0 = fx.col_lower(f.u[n]);
+      // In exclusive mode, drop the dedicated instance of the operator using it least.
+      int wcol = -1;
+      double w0 = 0;
+      if (!f.w.empty()) {
+        double least = kInf;
+        for (size_t o = 0; o < p.ops.size(); ++o) {
+          if (f.w[o][n] < 0 || fx.col_lower(f.w[o][n]) < 0.5) continue;
+          double used = cur[static_cast<size_t>(f.w[o][n])];
+          if (used < least) {
+            least = used;
+            wcol = f.w[o][n];
+          }
+        }
+        if (wcol < 0) continue;
+        w0 = fx.col_lower(wcol);
+        fx.SetColBounds(wcol, w0 - 1, w0 - 1);
+      }
+      fx.SetColBounds(f.u[n], u0 - 1, u0 - 1);
+      if (fx.Solve().ok() && fx.objective() < cost - 1e-9) {
+        cost = fx.objective();
+        cur.assign(fx.values(), fx.values() + f.model.cols());
+      } else {
+        fx.SetColBounds(f.u[n], u0, u0);
+        if (wcol >= 0) fx.SetColBounds(wcol, w0, w0);
+      }
+    }
+    if (!fx.Solve().ok()) continue;  // restore the last accepted state's solution
+    cost = fx.objective();
+    if (!best || cost < best->cost - 1e-9) {
+      best_values.assign(fx.values(), fx.values() + f.model.cols());
+      for (int j = 0; j < f.model.cols(); ++j)
+        if (f.model.integer[static_cast<size_t>(j)]) best_values[static_cast<size_t>(j)] = std::round(best_values[static_cast<size_t>(j)]);
+      best = Decode(p, f, best_values, cost);
+    }
+  }
+  if (!best) {
+    std::string why = Diagnose(p);
+    return Status::Infeasible(why.empty() ? "rounding found no feasible plan; try the exact solver" : why);
+  }
+  best->lower_bound = std::min(bound, best->cost);
+  return Finish(p, std::move(*best), "heuristic (LP rounding)", MsSince(t0));
+}
+
+StatusOr<PlanResult> Solve(const Problem& p, const SolverOptions& opts) {
+  if (opts.solver == "exact") return SolveExact(p, opts.time_limit_s);
+  if (opts.solver == "heuristic") return SolveHeuristic(p, opts.time_limit_s);
+  if (opts.solver != "auto") return Status::InvalidArgument("unknown solver \"" + opts.solver + "\"; expected exact, heuristic or auto");
+  auto t0 = Clock::now();
+  auto h = SolveHeuristic(p, opts.time_limit_s * 0.3);
+  if (!h.ok()) {
+    if (h.status().code() == Status::Code::kInfeasible) return h;
+    return SolveExact(p, opts.time_limit_s);
+  }
+  if (h->plan.gap <= 1e-9) return h;
+  double left = opts.time_limit_s - std::chrono::duration<double>(Clock::now() - t0).count();
+  if (left <= 0.05) return h;
+  auto e = SolveExact(p, left, &h->solution);
+  if (!e.ok() || e->solution.cost > h->solution.cost + 1e-9) {
+    h->plan.solve_ms = MsSince(t0);
+    return h;
+  }
+  // The bound is the better of the LP bound and CBC's.
+  e->solution.lower_bound = std::max(e->solution.lower_bound, h->solution.lower_bound);
+  e->plan.lower_bound = e->solution.lower_bound;
+  e->plan.gap = RelativeGap(e->solution.cost, e->solution.lower_bound);
+  e->plan.optimal = e->plan.gap <= 1e-6;
+  e->plan.solver = "auto: heuristic + exact (CBC MILP)";
+  e->plan.solve_ms = MsSince(t0);
+  return e;
+}
+
+std::string Diagnose(const Problem& p) {
+  // 1. Accuracy.
+  std::vector<std::vector<bool>> runnable(p.ops.size());
+  for (size_t o = 0; o < p.ops.size(); ++o)
+    for (size_t v = 0; v < p.ops[o].variants.size(); ++v) {
+      bool r = false;
+      for (size_t n = 0; n < p.nodes.size(); ++n) r = r || p.Capacity(static_cast<int>(o), static_cast<int>(v), static_cast<int>(n)) > 0;
+      runnable[o].push_back(r);
+    }
+  for (size_t o = 0; o < p.ops.size(); ++o)
+    if (std::find(runnable[o].begin(), runnable[o].end(), true) == runnable[o].end())
+      return "operator " + p.ops[o].name + " has no variant that can run on any allowed node";
+  double best_acc = -1;
+  std::string best_desc;
+  if (p.table) {
+    for (size_t c = 0; c < p.table->combos.size(); ++c) {
+      bool ok = true;
+      std::string d;
+      for (size_t i = 0; i < p.table->ops.size(); ++i) {
+        size_t o = static_cast<size_t>(p.table->ops[i]);
+        ok = ok && runnable[o][static_cast<size_t>(p.table->combos[c][i])];
+        d += (i ? " + " : "") + p.ops[o].variants[static_cast<size_t>(p.table->combos[c][i])].name;
+      }
+      if (ok && p.table->accuracy[c] > best_acc) {
+        best_acc = p.table->accuracy[c];
+        best_desc = d;
+      }
+    }
+  } else {
+    std::vector<int> var(p.ops.size(), 0);
+    for (size_t o = 0; o < p.ops.size(); ++o) {
+      double b = -1;
+      for (size_t v = 0; v < p.ops[o].variants.size(); ++v)
+        if (runnable[o][v] && p.ops[o].variants[v].accuracy.value_or(100.0) > b) {
+          b = p.ops[o].variants[v].accuracy.value_or(100.0);
+          var[o] = static_cast<int>(v);
+        }
+      best_desc += (o ? " + " : "") + p.ops[o].variants[static_cast<size_t>(var[o])].name;
+    }
+    best_acc = p.Accuracy(var).value_or(0.0);
+  }
+  if (best_acc < p.min_accuracy - 1e-9)
+    return "no variant combination reaches the accuracy floor " + Fmt(p.min_accuracy) + "; the most accurate runnable one (" +
+           best_desc + ") gives " + Fmt(best_acc);
+  // 2. Per-operator capacity with its best accuracy-feasible variant.
+  auto useful = UsefulVariants(p);
+  for (size_t o = 0; o < p.ops.size(); ++o) {
+    double best = 0;
+    std::string bv;
+    for (size_t v = 0; v < p.ops[o].variants.size(); ++v) {
+      if (!useful[o][v]) continue;
+      double cap = 0;
+      for (size_t n = 0; n < p.nodes.size(); ++n)
+        cap += p.Capacity(static_cast<int>(o), static_cast<int>(v), static_cast<int>(n)) * static_cast<double>(p.nodes[n].count);
+      if (cap > best) {
+        best = cap;
+        bv = p.ops[o].variants[v].name;
+      }
+    }
+    if (best < p.ops[o].rate - 1e-9)
+      return "capacity short by " + Fmt(p.ops[o].rate - best) + " items/s for operator " + p.ops[o].name + ": it needs " +
+             Fmt(p.ops[o].rate) + " items/s and all allowed nodes together serve at most " + Fmt(best) +
+             " items/s (variant " + bv + ", headroom " + Fmt(p.headroom) + ")";
+  }
+  // 3. The LP relaxation, with and without bandwidth caps.
+  Formulation f = Formulate(p);
+  LpSession lp(f.model);
+  if (lp.Solve().ok()) {
+    auto mip = SolveMip(f.model, MipOptions{2.0, nullptr});
+    if (mip.ok()) return "";
+    return std::string("no integer assignment exists although capacity suffices in total") +
+           (p.exclusive ? ": with exclusive nodes (one operator per node) there are too few nodes for the operators" : "");
+  }
+  for (size_t i = 0; i < f.bandwidth_rows.size(); ++i) {
+    LpSession one(f.model);
+    one.SetRowBounds(f.bandwidth_rows[i], -kInf, kInf);
+    if (one.Solve().ok())
+      return "bandwidth of link " + f.bandwidth_names[i] + " cannot carry the traffic the plan needs; raise its bandwidthMbps or allow placements that send less across it";
+  }
+  if (!f.bandwidth_rows.empty()) {
+    LpSession all(f.model);
+    for (int r : f.bandwidth_rows) all.SetRowBounds(r, -kInf, kInf);
+    if (all.Solve().ok()) return "the bandwidth caps of the links together cannot carry the traffic the plan needs";
+  }
+  double need = 0;
+  for (size_t o = 0; o < p.ops.size(); ++o) need += p.ops[o].rate;
+  return "the nodes together are short of capacity: the operators need " + Fmt(need) +
+         " items/s in total and no split over the allowed nodes serves it";
+}
+
+namespace {
+
+StatusOr<Problem> Rebuild(const Workflow& wf, const std::vector<ModelProfile>& profiles, const Infrastructure& inf,
+                          const ProblemOptions& opts) {
+  return BuildProblem(wf, profiles, inf, opts);
+}
+
+}  // namespace
+
+StatusOr<PlanResult> CloudOnly(const Workflow& wf, const std::vector<ModelProfile>& profiles, const Infrastructure& inf,
+                               const ProblemOptions& base, double time_limit_s) {
+  if (inf.spec.tiers.empty()) return Status::InvalidArgument("no tiers");
+  ProblemOptions o = base;
+  o.allowed_tiers = {inf.spec.tiers.back().name};
+  auto p = Rebuild(wf, profiles, inf, o);
+  if (!p.ok()) return p.status();
+  auto r = SolveExact(*p, time_limit_s);
+  if (r.ok()) r->plan.solver = "baseline cloud-only (exact placement on tier " + inf.spec.tiers.back().name + ")";
+  return r;
+}
+
+StatusOr<PlanResult> MostAccurate(const Workflow& wf, const std::vector<ModelProfile>& profiles, const Infrastructure& inf,
+                                  const ProblemOptions& base, double time_limit_s) {
+  auto full = Rebuild(wf, profiles, inf, base);
+  if (!full.ok()) return full.status();
+  const Problem& p = *full;
+  // The most accurate combination of runnable variants.
+  ProblemOptions o = base;
+  if (p.table) {
+    double best = -1;
+    size_t bc = 0;
+    for (size_t c = 0; c < p.table->combos.size(); ++c) {
+      bool ok = true;
+      for (size_t i = 0; i < p.table->ops.size(); ++i) {
+        size_t op = static_cast<size_t>(p.table->ops[i]);
+        size_t v = static_cast<size_t>(p.table->combos[c][i]);
+        bool r = false;
+        for (size_t n = 0; n < p.nodes.size(); ++n) r = r || p.Capacity(static_cast<int>(op), static_cast<int>(v), static_cast<int>(n)) > 0;
+        ok = ok && r;
+      }
+      if (ok && p.table->accuracy[c] > best) {
+        best = p.table->accuracy[c];
+        bc = c;
+      }
+    }
+    for (size_t i = 0; i < p.table->ops.size(); ++i) {
+      size_t op = static_cast<size_t>(p.table->ops[i]);
+      o.fixed_variants[p.ops[op].name] = p.ops[op].variants[static_cast<size_t>(p.table->combos[bc][i])].name;
+    }
+  } else {
+    for (const auto& op : p.ops) {
+      double best = -1;
+      std::string name;
+      for (const auto& v : op.variants)
+        if (v.accuracy.value_or(100.0) > best) {
+          best = v.accuracy.value_or(100.0);
+          name = v.name;
+        }
+      o.fixed_variants[op.name] = name;
+    }
+  }
+  auto q = Rebuild(wf, profiles, inf, o);
+  if (!q.ok()) return q.status();
+  auto r = SolveExact(*q, time_limit_s);
+  if (r.ok()) r->plan.solver = "baseline most-accurate (exact placement)";
+  return r;
+}
+
+StatusOr<PlanResult> Prototype(const Problem& p, int beam_width) {
+  auto t0 = Clock::now();
+  const size_t O = p.ops.size(), N = p.nodes.size();
+  // Ranking cost of a variant: its fastest latency on any allowed node (a unitless weight, like the
+  // prototype's per-variant cost).
+  auto rank = [&](size_t o, size_t v) {
+    double best = kInf;
+    for (size_t n = 0; n < N; ++n)
+      if (p.node_allowed[n]) best = std::min(best, p.ops[o].variants[v].latency_ms[n]);
+    return best;
+  };
+  // Beam search over variants in topological order; prune states that can no longer reach the floor.
+  std::function<bool(const std::vector<int>&)> can_reach = [&](const std::vector<int>& partial) {
+    if (p.table) {
+      for (size_t c = 0; c < p.table->combos.size(); ++c) {
+        if (p.table->accuracy[c] < p.min_accuracy - 1e-9) continue;
+        bool ok = true;
+        for (size_t i = 0; i < p.table->ops.size(); ++i) {
+          size_t op = static_cast<size_t>(p.table->ops[i]);
+          ok = ok && (op >= partial.size() || partial[op] == p.table->combos[c][i]);
+        }
+        if (ok) return true;
+      }
+      return false;
+    }
+    std::vector<int> full = partial;
+    for (size_t o = partial.size(); o < O; ++o) {
+      int bv = 0;
+      double b = -1;
+      for (size_t v = 0; v < p.ops[o].variants.size(); ++v)
+        if (p.ops[o].variants[v].accuracy.value_or(100.0) > b) {
+          b = p.ops[o].variants[v].accuracy.value_or(100.0);
+          bv = static_cast<int>(v);
+        }
+      full.push_back(bv);
+    }
+    auto a = p.Accuracy(full);
+    return a && *a >= p.min_accuracy - 1e-9;
+  };
+  std::vector<std::pair<double, std::vector<int>>> beam = {{0.0, {}}};
+  for (size_t o = 0; o < O; ++o) {
+    std::vector<std::pair<double, std::vector<int>>> next;
+    for (const auto& [cost, partial] : beam)
+      for (size_t v = 0; v < p.ops[o].variants.size(); ++v) {
+        double r = rank(o, v);
+        if (!std::isfinite(r)) continue;
+        auto np = partial;
+        np.push_back(static_cast<int>(v));
+        if (!can_reach(np)) continue;
+        next.emplace_back(cost + r, std::move(np));
+      }
+    std::stable_sort(next.begin(), next.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    if (next.size() > static_cast<size_t>(beam_width)) next.resize(static_cast<size_t>(beam_width));
+    beam = std::move(next);
+  }
+  if (beam.empty()) return Status::Infeasible(Diagnose(p));
+
+  // Greedy assignment, one operator per node instance; several tier preference orders.
+  std::vector<std::vector<int>> tier_orders;
+  std::vector<int> up(static_cast<size_t>(p.K())), down(static_cast<size_t>(p.K()));
+  std::iota(up.begin(), up.end(), 0);
+  std::iota(down.rbegin(), down.rend(), 0);
+  tier_orders.push_back({});  // empty = no tier preference, cheapest capacity first
+  tier_orders.push_back(up);
+  tier_orders.push_back(down);
+  std::optional<PlanResult> best;
+  for (const auto& [rank_cost, var] : beam) {
+    for (const auto& torder : tier_orders) {
+      Solution s = EmptySolution(p);
+      s.variant = var;
+      s.dedicated.assign(O, std::vector<int64_t>(N, 0));
+      std::vector<int64_t> free_inst(N);
+      for (size_t n = 0; n < N; ++n) free_inst[n] = p.node_allowed[n] ? p.nodes[n].count : 0;
+      bool ok = true;
+      for (size_t o = 0; o < O && ok; ++o) {
+        size_t v = static_cast<size_t>(var[o]);
+        std::vector<size_t> cand;
+        for (size_t n = 0; n < N; ++n)
+          if (p.Capacity(static_cast<int>(o), static_cast<int>(v), static_cast<int>(n)) > 0) cand.push_back(n);
+        auto tier_rank = [&](size_t n) {
+          if (torder.empty()) return 0;
+          return static_cast<int>(std::find(torder.begin(), torder.end(), p.nodes[n].tier) - torder.begin());
+        };
+        std::stable_sort(cand.begin(), cand.end(), [&](size_t a, size_t b) {
+          if (tier_rank(a) != tier_rank(b)) return tier_rank(a) < tier_rank(b);
+          double ca = p.nodes[a].price / p.Capacity(static_cast<int>(o), static_cast<int>(v), static_cast<int>(a));
+          double cb = p.nodes[b].price / p.Capacity(static_cast<int>(o), static_cast<int>(v), static_cast<int>(b));
+          return ca < cb;
+        });
+        double left = p.ops[o].rate;
+        while (left > 1e-9) {
+          // Work within the most preferred tier that still has free instances: the cheapest single
+          // instance that covers the rest (best fit), else the best price per capacity.
+          int group = -1;
+          for (size_t n : cand)
+            if (free_inst[n] > 0) {
+              group = tier_rank(n);
+              break;
+            }
+          int pick = -1;
+          double pick_price = kInf;
+          for (size_t n : cand)
+            if (free_inst[n] > 0 && tier_rank(n) == group &&
+                p.Capacity(static_cast<int>(o), static_cast<int>(v), static_cast<int>(n)) >= left - 1e-9 &&
+                p.nodes[n].price < pick_price) {
+              pick = static_cast<int>(n);
+              pick_price = p.nodes[n].price;
+            }
+          if (pick < 0)
+            for (size_t n : cand)
+              if (free_inst[n] > 0) {
+                pick = static_cast<int>(n);
+                break;
+              }
+          if (pick < 0) {
+            ok = false;
+            break;
+          }
+          size_t n = static_cast<size_t>(pick);
+          double take = std::min(left, p.Capacity(static_cast<int>(o), static_cast<int>(v), static_cast<int>(n)));
+          s.rate[o][n] += take;
+          s.dedicated[o][n] += 1;
+          s.instances[n] += 1;
+          free_inst[n] -= 1;
+          left -= take;
+        }
+      }
+      if (!ok) continue;
+      for (size_t n = 0; n < N; ++n) s.compute_cost += static_cast<double>(s.instances[n]) * p.nodes[n].price;
+      Plan plan = ToPlan(p, s, "baseline prototype (beam search + greedy, proportional routing)", 0);
+      s.cost = s.compute_cost + ProportionalNetworkCost(p, plan);
+      if (!best || s.cost < best->solution.cost - 1e-12) {
+        plan.cost.network_per_hour = s.cost - s.compute_cost;
+        plan.cost.total_per_hour = s.cost;
+        s.lower_bound = 0;
+        plan.gap = 0;
+        plan.lower_bound = 0;
+        plan.optimal = false;
+        best = PlanResult{plan, s};
+      }
+    }
+  }
+  if (!best) return Status::Infeasible("prototype greedy assignment found no placement: " + Diagnose(p));
+  best->plan.solve_ms = MsSince(t0);
+  return std::move(*best);
+}
+
+}  // namespace jb::planner

@@ -1,0 +1,52 @@
+// The planner's entry points: exact MILP (CBC), LP-rounding heuristic for large instances, the
+// automatic combination of both, infeasibility diagnosis, and the baselines (cloud-only,
+// most-accurate, and our implementation of the JellyBean prototype's algorithm).
+// All functions are pure functions of the Problem snapshot.
+// Thread-safety: safe to call concurrently on different or the same (const) Problem.
+#pragma once
+
+#include <string>
+
+#include "api/types.h"
+#include "planner/problem.h"
+#include "planner/solution.h"
+
+namespace jb::planner {
+
+struct SolverOptions {
+  std::string solver = "auto";  // "exact" | "heuristic" | "auto" (heuristic, then exact warm-started)
+  double time_limit_s = 10.0;   // total wall-clock budget
+};
+
+struct PlanResult {
+  Plan plan;
+  Solution solution;
+};
+
+// Exact: MILP with CBC. The plan's gap is CBC's proven gap (0 when optimal within the limit).
+StatusOr<PlanResult> SolveExact(const Problem& p, double time_limit_s, const Solution* warm_start = nullptr);
+
+// Heuristic: LP relaxation (the lower bound), variant fixing, instance rounding and local
+// improvement by closing instances. The gap is reported against the LP bound.
+StatusOr<PlanResult> SolveHeuristic(const Problem& p, double time_limit_s);
+
+// Chooses per options. On infeasibility returns kInfeasible with Diagnose()'s explanation.
+StatusOr<PlanResult> Solve(const Problem& p, const SolverOptions& opts);
+
+// Explains why no plan exists: the accuracy floor is unreachable, an operator's capacity is short
+// by X items/s, the nodes together are short, or a link's bandwidth cap cannot carry the traffic.
+// Returns an empty string when the problem is feasible.
+std::string Diagnose(const Problem& p);
+
+// Baselines, on the same problem.
+StatusOr<PlanResult> CloudOnly(const Workflow& wf, const std::vector<ModelProfile>& profiles, const Infrastructure& inf,
+                               const ProblemOptions& base, double time_limit_s);
+StatusOr<PlanResult> MostAccurate(const Workflow& wf, const std::vector<ModelProfile>& profiles, const Infrastructure& inf,
+                                  const ProblemOptions& base, double time_limit_s);
+// The JellyBean prototype's algorithm as described in DESIGN.md §4: beam search over variant
+// combinations (width 10, ranked by the variants' fastest latency), then for each candidate a
+// greedy worker assignment with one operator per worker, and proportional routing. Its stated
+// cost uses proportional routing (the prototype's own model).
+StatusOr<PlanResult> Prototype(const Problem& p, int beam_width = 10);
+
+}  // namespace jb::planner
