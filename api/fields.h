@@ -158,9 +158,10 @@ class Decoder {
       if (CheckRange(v.as_number(), v, path, opts)) out = static_cast<int64_t>(v.as_number());
     } else if constexpr (IsOptional<T>::value) {
       typename T::value_type inner{};
-      size_t before = diags_->size();
       Decode(v, inner, path, opts);
-      if (diags_->size() == before) out = std::move(inner);
+      // Kept even when out of range: the document already failed, and keeping the value stops
+      // later checks from also reporting the field as absent.
+      out = std::move(inner);
     } else if constexpr (IsVector<T>::value) {
       if (!v.is_seq()) return TypeError(v, path, "a list");
       out.clear();

@@ -178,6 +178,13 @@ struct Ctx {
   void Err(const std::string& path, std::string msg) {
     doc->diagnostics.push_back(Diagnostic{doc->file, doc->MarkOf(path), path, std::move(msg)});
   }
+  // "is empty" would only repeat a field-level error (missing, wrong type) already reported.
+  void ErrIfEmpty(const std::string& path, bool empty, std::string msg) {
+    if (!empty) return;
+    for (const auto& d : doc->diagnostics)
+      if (d.path == path) return;
+    Err(path, std::move(msg));
+  }
 };
 
 std::string Quote(const std::string& s) { return "\"" + s + "\""; }
@@ -194,7 +201,7 @@ void CheckName(Ctx& c, const std::string& path, const std::string& name) {
 void ValidateInfrastructure(Ctx& c, const Infrastructure& inf) {
   const auto& s = inf.spec;
   std::map<std::string, size_t> tiers;
-  if (s.tiers.empty()) c.Err("spec.tiers", "is empty; expected at least one tier");
+  c.ErrIfEmpty("spec.tiers", s.tiers.empty(), "is empty; expected at least one tier");
   for (size_t i = 0; i < s.tiers.size(); ++i) {
     std::string p = "spec.tiers[" + std::to_string(i) + "]";
     CheckName(c, p + ".name", s.tiers[i].name);
@@ -202,7 +209,7 @@ void ValidateInfrastructure(Ctx& c, const Infrastructure& inf) {
       c.Err(p + ".name", "duplicate tier name " + Quote(s.tiers[i].name) + "; tier names must be unique");
   }
   std::set<std::string> nodes;
-  if (s.nodes.empty()) c.Err("spec.nodes", "is empty; expected at least one node");
+  c.ErrIfEmpty("spec.nodes", s.nodes.empty(), "is empty; expected at least one node");
   for (size_t i = 0; i < s.nodes.size(); ++i) {
     std::string p = "spec.nodes[" + std::to_string(i) + "]";
     const auto& n = s.nodes[i];
@@ -237,13 +244,13 @@ void ValidateInfrastructure(Ctx& c, const Infrastructure& inf) {
 
 void ValidateModelProfile(Ctx& c, const ModelProfile& mp) {
   const auto& s = mp.spec;
-  if (s.variants.empty()) c.Err("spec.variants", "is empty; expected at least one variant");
+  c.ErrIfEmpty("spec.variants", s.variants.empty(), "is empty; expected at least one variant");
   std::set<std::string> names;
   for (size_t i = 0; i < s.variants.size(); ++i) {
     std::string p = "spec.variants[" + std::to_string(i) + "]";
     const auto& v = s.variants[i];
     if (!names.insert(v.name).second) c.Err(p + ".name", "duplicate variant name " + Quote(v.name));
-    if (v.latency_ms.empty()) c.Err(p + ".latencyMs", "is empty; expected a latency for at least one hardware class");
+    c.ErrIfEmpty(p + ".latencyMs", v.latency_ms.empty(), "is empty; expected a latency for at least one hardware class");
     for (const auto& [hw, lat] : v.latency_ms) {
       std::string lp = p + ".latencyMs." + hw;
       if (lat.p75 && *lat.p75 < lat.p50)
@@ -265,8 +272,8 @@ void ValidateModelProfile(Ctx& c, const ModelProfile& mp) {
 void ValidateWorkflowLocal(Ctx& c, const Workflow& wf) {
   const auto& s = wf.spec;
   std::map<std::string, std::string> kinds;  // name -> "source"/"operator"
-  if (s.sources.empty()) c.Err("spec.sources", "is empty; expected at least one source");
-  if (s.operators.empty()) c.Err("spec.operators", "is empty; expected at least one operator");
+  c.ErrIfEmpty("spec.sources", s.sources.empty(), "is empty; expected at least one source");
+  c.ErrIfEmpty("spec.operators", s.operators.empty(), "is empty; expected at least one operator");
   for (size_t i = 0; i < s.sources.size(); ++i) {
     std::string p = "spec.sources[" + std::to_string(i) + "].name";
     CheckName(c, p, s.sources[i].name);
@@ -285,7 +292,7 @@ void ValidateWorkflowLocal(Ctx& c, const Workflow& wf) {
   for (size_t i = 0; i < s.operators.size(); ++i) {
     const auto& op = s.operators[i];
     std::string p = "spec.operators[" + std::to_string(i) + "].inputs";
-    if (op.inputs.empty()) c.Err(p, "is empty; expected at least one source or operator");
+    c.ErrIfEmpty(p, op.inputs.empty(), "is empty; expected at least one source or operator");
     std::set<std::string> seen;
     for (size_t j = 0; j < op.inputs.size(); ++j) {
       std::string ip = p + "[" + std::to_string(j) + "].from";
@@ -333,13 +340,13 @@ void ValidateWorkflowLocal(Ctx& c, const Workflow& wf) {
   if (s.accuracy.table) {
     const auto& t = *s.accuracy.table;
     std::set<std::string> ops;
-    if (t.operators.empty()) c.Err("spec.accuracy.table.operators", "is empty; expected the operators the table covers");
+    c.ErrIfEmpty("spec.accuracy.table.operators", t.operators.empty(), "is empty; expected the operators the table covers");
     for (size_t i = 0; i < t.operators.size(); ++i) {
       std::string p = "spec.accuracy.table.operators[" + std::to_string(i) + "]";
       if (!op_index.count(t.operators[i])) c.Err(p, "refers to " + Quote(t.operators[i]) + ", which is not an operator of this workflow");
       if (!ops.insert(t.operators[i]).second) c.Err(p, "duplicate operator " + Quote(t.operators[i]));
     }
-    if (t.entries.empty()) c.Err("spec.accuracy.table.entries", "is empty; expected at least one variant combination");
+    c.ErrIfEmpty("spec.accuracy.table.entries", t.entries.empty(), "is empty; expected at least one variant combination");
     std::set<std::vector<std::string>> combos;
     for (size_t i = 0; i < t.entries.size(); ++i) {
       std::string p = "spec.accuracy.table.entries[" + std::to_string(i) + "].variants";
@@ -472,10 +479,11 @@ void ValidateSet(std::vector<Document>* docs) {
     }
   }
   // Profile hardware classes must exist on some node of some Infrastructure in the set.
-  if (any_infra) {
-    std::set<std::string> hardware;
-    for (const auto& [name, p] : idx.infras)
-      for (const auto& n : p.first->spec.nodes) hardware.insert(n.hardware);
+  std::set<std::string> hardware;
+  for (const auto& [name, p] : idx.infras)
+    for (const auto& n : p.first->spec.nodes) hardware.insert(n.hardware);
+  // With no node at all (a broken Infrastructure) every class would be reported: say it once there.
+  if (any_infra && !hardware.empty()) {
     for (const auto& [name, p] : idx.profiles) {
       Ctx c{p.second};
       for (size_t i = 0; i < p.first->spec.variants.size(); ++i)

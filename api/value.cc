@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <sstream>
 
 namespace jb {
@@ -143,6 +144,12 @@ class Converter {
           v = Value::Bool(true);
         } else if (s == "false" || s == "False" || s == "FALSE") {
           v = Value::Bool(false);
+        } else if (s == ".inf" || s == ".Inf" || s == ".INF" || s == "+.inf" || s == "+.Inf") {
+          v = Value::Number(std::numeric_limits<double>::infinity());
+        } else if (s == "-.inf" || s == "-.Inf" || s == "-.INF") {
+          v = Value::Number(-std::numeric_limits<double>::infinity());
+        } else if (s == ".nan" || s == ".NaN" || s == ".NAN") {
+          v = Value::Number(std::numeric_limits<double>::quiet_NaN());
         } else if (s == "null" || s == "Null" || s == "NULL" || s == "~" || s.empty()) {
           v = Value::Null();
         } else {

@@ -269,6 +269,22 @@ StatusOr<PlanResult> SolveHeuristic(const Problem& p, double time_limit_s) {
       best = Decode(p, f, best_values, cost);
     }
   }
+  if (!best && !candidates.empty()) {
+    // Rounding can fail when pools are small (exclusive mode). Fall back to a short branch and
+    // bound over the placement only, with the variants of the best candidate fixed.
+    LinearModel fixed = f.model;
+    const auto& var = candidates.front();
+    for (size_t o = 0; o < p.ops.size(); ++o)
+      for (size_t v = 0; v < f.x[o].size(); ++v)
+        if (f.x[o][v] >= 0) {
+          double b = static_cast<int>(v) == var[o] ? 1.0 : 0.0;
+          fixed.lb[static_cast<size_t>(f.x[o][v])] = b;
+          fixed.ub[static_cast<size_t>(f.x[o][v])] = b;
+        }
+    double left = std::chrono::duration<double>(deadline - Clock::now()).count();
+    auto mip = SolveMip(fixed, MipOptions{std::max(0.5, left), nullptr});
+    if (mip.ok()) best = Decode(p, f, mip->values, mip->objective);
+  }
   if (!best) {
     std::string why = Diagnose(p);
     return Status::Infeasible(why.empty() ? "rounding found no feasible plan; try the exact solver" : why);

@@ -1,1 +1,223 @@
+// Planner benchmarks (issue #4). Prints, in one run:
+//  1. VQA over a grid of accuracy floors x source rates, exclusive and shared nodes: our cost vs the
+//     prototype baseline (our implementation of its algorithm) and vs the proven optimum, plus times.
+//  2. Seeded generated instances up to 1000 nodes x 50 operators x 5 tiers: time and reported gap
+//     of the heuristic and of the exact solver under a time limit.
+// Then runs the Google Benchmark micro-benchmarks (VQA exact and heuristic solve).
+// Usage: bench_planner [--quick] [benchmark flags]
+#include <benchmark/benchmark.h>
 
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <random>
+
+#include "api/manifest.h"
+#include "planner/scorer.h"
+#include "planner/solver.h"
+
+namespace jb::planner {
+namespace {
+
+struct Vqa {
+  Workflow wf;
+  std::vector<ModelProfile> profiles;
+  Infrastructure inf;
+};
+
+Vqa LoadVqa() {
+  Vqa v;
+  for (auto& d : LoadPath(std::string(JB_SOURCE_DIR) + "/manifests/vqa")) {
+    if (!d.object) continue;
+    if (auto* w = std::get_if<Workflow>(&*d.object)) v.wf = *w;
+    if (auto* i = std::get_if<Infrastructure>(&*d.object)) v.inf = *i;
+    if (auto* m = std::get_if<ModelProfile>(&*d.object)) v.profiles.push_back(*m);
+  }
+  return v;
+}
+
+double Seconds(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+void VqaGrid() {
+  Vqa v = LoadVqa();
+  std::printf("== VQA grid (p75, headroom 1.0): ours = auto solver; optimum = exact CBC; prototype = beam search + greedy\n");
+  std::printf("%-9s %-6s %-5s %10s %10s %10s %9s %9s %9s %9s\n", "nodes", "rate/s", "floor", "ours $/h", "proto $/h",
+              "opt $/h", "ours/prot", "ours/opt", "ours ms", "opt ms");
+  for (bool exclusive : {true, false}) {
+    for (double scale : {0.5, 1.0, 2.0}) {
+      for (double floor : {54.0, 55.0, 56.0, 57.0, 58.0}) {
+        ProblemOptions o;
+        o.exclusive = exclusive;
+        o.rate_scale = scale;
+        o.min_accuracy = floor;
+        auto p = BuildProblem(v.wf, v.profiles, v.inf, o);
+        if (!p.ok()) continue;
+        auto t0 = std::chrono::steady_clock::now();
+        auto ours = Solve(*p, SolverOptions{"auto", 10});
+        double ours_ms = Seconds(t0) * 1000;
+        t0 = std::chrono::steady_clock::now();
+        auto opt = SolveExact(*p, 30);
+        double opt_ms = Seconds(t0) * 1000;
+        auto proto = Prototype(*p);
+        const char* kind = exclusive ? "exclusive" : "shared";
+        if (!ours.ok() || !opt.ok()) {
+          std::printf("%-9s %-6.0f %-5.0f infeasible: %s\n", kind, 40 * scale, floor,
+                      ours.ok() ? opt.status().message().c_str() : ours.status().message().c_str());
+          continue;
+        }
+        double oc = ours->plan.cost.total_per_hour;
+        double pc = proto.ok() ? proto->plan.cost.total_per_hour : 0;
+        std::printf("%-9s %-6.0f %-5.0f %10.4f %10s %10.4f %9s %9.5f %9.1f %9.1f%s\n", kind, 40 * scale, floor, oc,
+                    proto.ok() ? std::to_string(pc).substr(0, 7).c_str() : "infeas.", opt->plan.cost.total_per_hour,
+                    proto.ok() ? std::to_string(oc / pc).substr(0, 6).c_str() : "-", oc / opt->plan.cost.total_per_hour,
+                    ours_ms, opt_ms, opt->plan.optimal ? "" : "  (optimum not proven)");
+      }
+    }
+  }
+}
+
+// A seeded instance: `ops` operators in a DAG (chains with joins), `nodes` nodes over `tiers` tiers
+// with 8 hardware classes, 3 variants per operator, per-operator accuracy composition.
+struct Generated {
+  Workflow wf;
+  std::vector<ModelProfile> profiles;
+  Infrastructure inf;
+};
+
+Generated Generate(int nodes, int ops, int tiers, unsigned seed) {
+  std::mt19937 rng(seed);
+  auto uni = [&](double a, double b) { return std::uniform_real_distribution<double>(a, b)(rng); };
+  auto pick = [&](int a, int b) { return std::uniform_int_distribution<int>(a, b)(rng); };
+  Generated g;
+  g.inf.metadata.name = "gen";
+  for (int t = 0; t < tiers; ++t) g.inf.spec.tiers.push_back(Tier{"t" + std::to_string(t), DriverSpec{}});
+  for (int t = 0; t + 1 < tiers; ++t) {
+    g.inf.spec.links.push_back(Link{"t" + std::to_string(t), "t" + std::to_string(t + 1), uni(0.01, 0.1), {}, {}});
+    g.inf.spec.links.push_back(Link{"t" + std::to_string(t + 1), "t" + std::to_string(t), uni(0.05, 0.5), {}, {}});
+  }
+  const int kHw = 8;
+  for (int n = 0; n < nodes; ++n) {
+    int tier = n % tiers;
+    int hw = pick(0, kHw - 1);
+    // Higher tiers: pricier but faster hardware classes.
+    double price = std::round((0.05 + 0.1 * hw + 0.2 * tier) * uni(0.8, 1.2) * 1000) / 1000;
+    g.inf.spec.nodes.push_back(Node{"n" + std::to_string(n), "t" + std::to_string(tier), price, "hw" + std::to_string(hw), 1, {}, {}});
+  }
+  const int sources = std::max(1, ops / 10);
+  for (int s = 0; s < sources; ++s)
+    g.wf.spec.sources.push_back(Source{"s" + std::to_string(s), 20, "t0", {}, uni(50, 500), {}});
+  for (int o = 0; o < ops; ++o) {
+    ModelProfile mp;
+    mp.metadata.name = "p" + std::to_string(o);
+    for (int v = 0; v < 3; ++v) {
+      Variant var;
+      var.name = "v" + std::to_string(v);
+      var.accuracy = 97.0 + v + uni(0, 0.5);
+      var.output_size_kib = uni(1, 50);
+      for (int hw = 0; hw < kHw; ++hw) {
+        double base = uni(20, 200) / (1 + 0.5 * hw);
+        Latency l;
+        l.p50 = base * (1 + v);
+        l.p75 = l.p50 * 1.1;
+        l.p90 = l.p50 * 1.2;
+        var.latency_ms["hw" + std::to_string(hw)] = l;
+      }
+      mp.spec.variants.push_back(var);
+    }
+    Operator op;
+    op.name = "o" + std::to_string(o);
+    op.profile = mp.metadata.name;
+    if (o < sources) {
+      op.inputs.push_back(Input{"s" + std::to_string(o), 1});
+    } else {
+      op.inputs.push_back(Input{"o" + std::to_string(o - 1), 1});
+      if (pick(0, 3) == 0) op.inputs.push_back(Input{"o" + std::to_string(pick(0, o - 2 < 0 ? 0 : o - 2)), 1});
+      if (op.inputs.size() == 2 && op.inputs[0].from == op.inputs[1].from) op.inputs.pop_back();
+    }
+    g.profiles.push_back(mp);
+    g.wf.spec.operators.push_back(op);
+  }
+  g.wf.metadata.name = "gen";
+  g.wf.spec.infrastructure = "gen";
+  // Floor: halfway between the cheapest and the most accurate composition.
+  double lo = 1, hi = 1;
+  for (int o = 0; o < ops; ++o) {
+    lo *= *g.profiles[static_cast<size_t>(o)].spec.variants[0].accuracy / 100;
+    hi *= *g.profiles[static_cast<size_t>(o)].spec.variants[2].accuracy / 100;
+  }
+  g.wf.spec.slo.min_accuracy = 100 * (lo + hi) / 2;
+  return g;
+}
+
+void GeneratedInstances(bool quick) {
+  std::printf("\n== Generated instances (seeded, shared nodes): heuristic and exact (CBC, time limit) with their gaps\n");
+  std::printf("%-22s %10s %12s %9s %12s %9s %9s\n", "nodes x ops x tiers", "heur ms", "heur $/h", "heur gap", "exact $/h",
+              "exact gap", "exact s");
+  struct Size {
+    int nodes, ops, tiers;
+  };
+  std::vector<Size> sizes = {{20, 5, 2}, {100, 10, 3}, {300, 20, 4}, {1000, 50, 5}};
+  if (quick) sizes.resize(2);
+  for (const auto& sz : sizes) {
+    auto g = Generate(sz.nodes, sz.ops, sz.tiers, 7);
+    auto p = BuildProblem(g.wf, g.profiles, g.inf);
+    if (!p.ok()) {
+      std::printf("%s\n", p.status().message().c_str());
+      continue;
+    }
+    auto t0 = std::chrono::steady_clock::now();
+    auto h = SolveHeuristic(*p, 5.0);
+    double hs = Seconds(t0);
+    t0 = std::chrono::steady_clock::now();
+    double limit = quick ? 2.0 : 5.0;
+    auto e = SolveExact(*p, limit, h.ok() ? &h->solution : nullptr);
+    double es = Seconds(t0);
+    char label[64];
+    std::snprintf(label, sizeof(label), "%d x %d x %d", sz.nodes, sz.ops, sz.tiers);
+    std::printf("%-22s %10.1f %12.4f %8.3f%% %12s %8s%% %9.2f\n", label, hs * 1000, h.ok() ? h->plan.cost.total_per_hour : -1.0,
+                h.ok() ? 100 * h->plan.gap : -1.0, e.ok() ? std::to_string(e->plan.cost.total_per_hour).substr(0, 9).c_str() : "none",
+                e.ok() ? std::to_string(100 * e->plan.gap).substr(0, 6).c_str() : "-", es);
+    if (h.ok()) {
+      Score sc = ScorePlan(*p, h->plan);
+      if (!sc.feasible() || std::abs(sc.total - h->plan.cost.total_per_hour) > 1e-6 * sc.total)
+        std::printf("  SCORER DISAGREES with the heuristic: %s\n", sc.violations.empty() ? "cost" : sc.violations[0].c_str());
+    }
+  }
+}
+
+void BM_VqaExact(benchmark::State& state) {
+  Vqa v = LoadVqa();
+  ProblemOptions o;
+  o.exclusive = state.range(0) == 1;
+  auto p = BuildProblem(v.wf, v.profiles, v.inf, o);
+  for (auto _ : state) benchmark::DoNotOptimize(SolveExact(*p, 10));
+}
+BENCHMARK(BM_VqaExact)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
+
+void BM_VqaHeuristic(benchmark::State& state) {
+  Vqa v = LoadVqa();
+  auto p = BuildProblem(v.wf, v.profiles, v.inf);
+  for (auto _ : state) benchmark::DoNotOptimize(SolveHeuristic(*p, 10));
+}
+BENCHMARK(BM_VqaHeuristic)->Unit(benchmark::kMillisecond);
+
+}  // namespace
+}  // namespace jb::planner
+
+int main(int argc, char** argv) {
+  bool quick = false;
+  std::vector<char*> rest;
+  for (int i = 0; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--quick") == 0) quick = true;
+    else rest.push_back(argv[i]);
+  }
+  jb::planner::VqaGrid();
+  jb::planner::GeneratedInstances(quick);
+  std::printf("\n");
+  int n = static_cast<int>(rest.size());
+  benchmark::Initialize(&n, rest.data());
+  benchmark::RunSpecifiedBenchmarks();
+  return 0;
+}

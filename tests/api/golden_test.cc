@@ -1,1 +1,49 @@
+// Golden tests for validation: every tests/golden/validate/NAME.yaml is run through
+// `jbctl validate -f`, whose output must equal NAME.expected and whose exit status must be 1.
+#include <gtest/gtest.h>
 
+#include <algorithm>
+#include <filesystem>
+
+#include "tests/test_util.h"
+
+namespace fs = std::filesystem;
+
+namespace jb {
+namespace {
+
+std::vector<std::string> Cases() {
+  std::vector<std::string> out;
+  for (const auto& e : fs::directory_iterator(fs::path(JB_SOURCE_DIR) / "tests/golden/validate"))
+    if (e.path().extension() == ".yaml") out.push_back(e.path().stem().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+TEST(GoldenValidate, AtLeastThirtyCases) { EXPECT_GE(Cases().size(), 30u); }
+
+TEST(GoldenValidate, EveryCaseMatchesItsExpectedErrors) {
+  for (const auto& name : Cases()) {
+    SCOPED_TRACE(name);
+    std::string rel = "tests/golden/validate/" + name;
+    auto r = testing::Run(testing::Jbctl() + " validate -f " + rel + ".yaml 2>&1");
+    EXPECT_EQ(r.exit_code, 1) << "malformed manifests must fail validation";
+    EXPECT_EQ(r.output, testing::ReadFile(fs::path(JB_SOURCE_DIR) / (rel + ".expected")));
+    // Every error line has the file:line:col: prefix.
+    std::istringstream lines(r.output);
+    std::string line;
+    while (std::getline(lines, line)) {
+      if (line.size() > 4 && line.compare(line.size() - 4, 4, ": ok") == 0) continue;
+      EXPECT_EQ(line.rfind(rel + ".yaml:", 0), 0u) << line;
+    }
+  }
+}
+
+TEST(GoldenValidate, ShippedManifestsAreValid) {
+  auto r = testing::Run(testing::Jbctl() + " validate -f manifests/");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output.find("error"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace jb
