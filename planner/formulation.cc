@@ -78,6 +78,7 @@ Formulation Formulate(const Problem& p) {
       if (!ok) continue;
       int z = m.AddCol(0, 1, 0, true);
       f.z.push_back(z);
+      f.z_combo.push_back(c);
       sum.Add(z, 1);
       for (size_t i = 0; i < t.ops.size(); ++i) link[{i, t.combos[c][i]}].Add(z, -1);
     }

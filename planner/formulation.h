@@ -30,6 +30,7 @@ struct Formulation {
   std::vector<int> u;                            // [n], -1 when the node is not allowed
   std::vector<std::vector<int>> w;               // [o][n] (exclusive mode), -1 when unused
   std::vector<int> z;                            // table combination columns
+  std::vector<size_t> z_combo;                   // the table combination of each z column
   std::vector<int> bandwidth_rows;               // rows of capped links (for diagnosis)
   std::vector<std::string> bandwidth_names;      // "edge -> cloud" per bandwidth row
 };

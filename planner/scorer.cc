@@ -69,6 +69,20 @@ std::vector<std::vector<Piece>> Pieces(const Problem& p, const Plan& plan, std::
   return pieces;
 }
 
+
+// The upstream pieces of edge `e` (one piece spanning all keys for a source) and its item size.
+std::vector<Piece> Upstream(const Problem& p, const PEdge& e, const std::vector<std::vector<Piece>>& pieces,
+                            const std::vector<int>& variant, double* kib) {
+  if (e.from_source) {
+    const auto& s = p.sources[static_cast<size_t>(e.from)];
+    *kib = s.kib;
+    return {Piece{-1, s.tier, 0.0, 1.0, s.rate, 0, 1}};
+  }
+  const auto& op = p.ops[static_cast<size_t>(e.from)];
+  *kib = op.variants[static_cast<size_t>(variant[static_cast<size_t>(e.from)])].out_kib;
+  return pieces[static_cast<size_t>(e.from)];
+}
+
 }  // namespace
 
 Score ScorePlan(const Problem& p, const Plan& plan) {
@@ -115,16 +129,8 @@ Score ScorePlan(const Problem& p, const Plan& plan) {
   // Traffic: intersect key intervals of each edge's two ends, pay the tier path.
   std::vector<double> up(p.cost_up.size(), 0.0), down(p.cost_down.size(), 0.0);
   for (const auto& e : p.edges) {
-    std::vector<Piece> from;
-    double kib;
-    if (e.from_source) {
-      const auto& s = p.sources[static_cast<size_t>(e.from)];
-      from.push_back(Piece{-1, s.tier, 0.0, 1.0, s.rate, 0, 1});
-      kib = s.kib;
-    } else {
-      from = pieces[static_cast<size_t>(e.from)];
-      kib = p.ops[static_cast<size_t>(e.from)].variants[static_cast<size_t>(variant[static_cast<size_t>(e.from)])].out_kib;
-    }
+    double kib = 0;
+    std::vector<Piece> from = Upstream(p, e, pieces, variant, &kib);
     for (const auto& a : from) {
       for (const auto& b : pieces[static_cast<size_t>(e.to)]) {
         double overlap = std::min(a.hi, b.hi) - std::max(a.lo, b.lo);
@@ -161,16 +167,8 @@ double ProportionalNetworkCost(const Problem& p, const Plan& plan) {
   auto pieces = Pieces(p, plan, &variant, &violations);
   double cost = 0;
   for (const auto& e : p.edges) {
-    std::vector<Piece> from;
-    double kib;
-    if (e.from_source) {
-      const auto& s = p.sources[static_cast<size_t>(e.from)];
-      from.push_back(Piece{-1, s.tier, 0.0, 1.0, s.rate, 0, 1});
-      kib = s.kib;
-    } else {
-      from = pieces[static_cast<size_t>(e.from)];
-      kib = p.ops[static_cast<size_t>(e.from)].variants[static_cast<size_t>(variant[static_cast<size_t>(e.from)])].out_kib;
-    }
+    double kib = 0;
+    std::vector<Piece> from = Upstream(p, e, pieces, variant, &kib);
     for (const auto& a : from)
       for (const auto& b : pieces[static_cast<size_t>(e.to)])
         cost += (a.hi - a.lo) * (b.hi - b.lo) * e.rate * kib * kKiBpsToGiBph * p.PathCost(a.tier, b.tier);

@@ -59,19 +59,12 @@ void FixVariants(const Problem& p, const Formulation& f, LpSession& lp, const st
         double b = static_cast<int>(v) == var[o] ? 1.0 : 0.0;
         lp.SetColBounds(f.x[o][v], b, b);
       }
-  if (p.table) {
-    size_t zi = 0;
-    for (size_t c = 0; c < p.table->combos.size(); ++c) {
-      bool ok = p.table->accuracy[c] >= p.min_accuracy - 1e-9;
-      for (size_t i = 0; i < p.table->ops.size(); ++i)
-        ok = ok && f.x[static_cast<size_t>(p.table->ops[i])][static_cast<size_t>(p.table->combos[c][i])] >= 0;
-      if (!ok) continue;
-      bool match = true;
-      for (size_t i = 0; i < p.table->ops.size(); ++i)
-        match = match && p.table->combos[c][i] == var[static_cast<size_t>(p.table->ops[i])];
-      double b = match ? 1.0 : 0.0;
-      lp.SetColBounds(f.z[zi++], b, b);
-    }
+  for (size_t i = 0; i < f.z.size(); ++i) {
+    const auto& combo = p.table->combos[f.z_combo[i]];
+    bool match = true;
+    for (size_t k = 0; k < p.table->ops.size(); ++k) match = match && combo[k] == var[static_cast<size_t>(p.table->ops[k])];
+    double b = match ? 1.0 : 0.0;
+    lp.SetColBounds(f.z[i], b, b);
   }
 }
 
@@ -90,14 +83,7 @@ std::vector<std::vector<int>> CandidateVariants(const Problem& p, const Formulat
   std::vector<std::vector<int>> out;
   if (p.table) {
     std::vector<std::pair<double, size_t>> ranked;
-    size_t zi = 0;
-    for (size_t c = 0; c < p.table->combos.size(); ++c) {
-      bool ok = p.table->accuracy[c] >= p.min_accuracy - 1e-9;
-      for (size_t i = 0; i < p.table->ops.size(); ++i)
-        ok = ok && f.x[static_cast<size_t>(p.table->ops[i])][static_cast<size_t>(p.table->combos[c][i])] >= 0;
-      if (!ok) continue;
-      ranked.emplace_back(-val[f.z[zi++]], c);
-    }
+    for (size_t i = 0; i < f.z.size(); ++i) ranked.emplace_back(-val[f.z[i]], f.z_combo[i]);
     std::stable_sort(ranked.begin(), ranked.end());
     for (size_t k = 0; k < ranked.size() && k < 3; ++k) {
       auto var = base;

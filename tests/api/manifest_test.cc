@@ -103,8 +103,11 @@ TEST(Manifest, MutatedInputNeverCrashes) {
     std::vector<Document> docs;
     ASSERT_NO_THROW(docs = DecodeText(text, "fuzz.yaml"));
     ASSERT_NO_THROW(ValidateSet(&docs));
-    for (const auto& d : docs)
-      if (!d.object) EXPECT_FALSE(d.diagnostics.empty());
+    for (const auto& d : docs) {
+      if (!d.object) {
+        EXPECT_FALSE(d.diagnostics.empty());
+      }
+    }
   }
 }
 
