@@ -134,6 +134,7 @@ Status LpSession::Solve() {
 
 double LpSession::objective() const { return impl_->si.getObjValue() + offset_; }
 const double* LpSession::values() const { return impl_->si.getColSolution(); }
+const double* LpSession::row_duals() const { return impl_->si.getRowPrice(); }
 double LpSession::col_lower(int col) const { return impl_->si.getColLower()[col]; }
 double LpSession::col_upper(int col) const { return impl_->si.getColUpper()[col]; }
 

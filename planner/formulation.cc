@@ -30,7 +30,7 @@ void AddExprRow(LinearModel& m, const Expr& e, double lo, double hi) {
 
 }  // namespace
 
-Formulation Formulate(const Problem& p) {
+Formulation Formulate(const Problem& p, const ColumnMask* mask) {
   Formulation f;
   LinearModel& m = f.model;
   const int K = p.K();
@@ -96,11 +96,15 @@ Formulation Formulate(const Problem& p) {
 
   // y and its link to x; T per tier.
   f.y.assign(O, {});
+  f.link_row.assign(O, {});
+  f.tier_row.assign(O, {});
   std::vector<std::vector<std::vector<int>>> T(O);  // [o][v][k]
   for (size_t o = 0; o < O; ++o) {
     const double r = p.ops[o].rate;
     f.y[o].assign(p.ops[o].variants.size(), std::vector<int>(N, -1));
     T[o].assign(p.ops[o].variants.size(), std::vector<int>(static_cast<size_t>(std::max(0, K - 1)), -1));
+    f.link_row[o].assign(p.ops[o].variants.size(), -1);
+    f.tier_row[o].assign(p.ops[o].variants.size(), std::vector<int>(static_cast<size_t>(std::max(0, K - 1)), -1));
     for (size_t v = 0; v < p.ops[o].variants.size(); ++v) {
       if (f.x[o][v] < 0) continue;
       Expr link;
@@ -108,17 +112,20 @@ Formulation Formulate(const Problem& p) {
       std::vector<Expr> tier_sum(static_cast<size_t>(K));
       for (size_t n = 0; n < N; ++n) {
         if (p.Capacity(static_cast<int>(o), static_cast<int>(v), static_cast<int>(n)) <= 0) continue;
-        int y = m.AddCol(0, r, 0, false);
+        if (mask != nullptr && !(*mask)[o][v][n]) continue;
+        int y = m.AddCol(0, kInf, 0, false);  // bounded by the link row; no box: faster simplex
         f.y[o][v][n] = y;
         link.Add(y, 1);
         tier_sum[static_cast<size_t>(p.nodes[n].tier)].Add(y, 1);
       }
+      f.link_row[o][v] = static_cast<int>(m.rows.size());
       AddExprRow(m, link, 0, 0);
       for (int k = 0; k + 1 < K; ++k) {
         int t = m.AddCol(0, 1, 0, false);
         T[o][v][static_cast<size_t>(k)] = t;
         Expr e = tier_sum[static_cast<size_t>(k)];
         e.Add(t, -r);
+        f.tier_row[o][v][static_cast<size_t>(k)] = static_cast<int>(m.rows.size());
         AddExprRow(m, e, 0, 0);
       }
     }
@@ -135,6 +142,9 @@ Formulation Formulate(const Problem& p) {
     f.u[n] = m.AddCol(0, static_cast<double>(p.nodes[n].count), p.nodes[n].price, true);
   }
   if (p.exclusive) f.w.assign(O, std::vector<int>(N, -1));
+  f.cap_row.assign(N, -1);
+  f.dedicated_row.assign(N, -1);
+  if (p.exclusive) f.op_cap_row.assign(O, std::vector<int>(N, -1));
   for (size_t n = 0; n < N; ++n) {
     if (f.u[n] < 0) continue;
     Expr cap;
@@ -151,15 +161,18 @@ Formulation Formulate(const Problem& p) {
         int w = m.AddCol(0, static_cast<double>(p.nodes[n].count), 0, true);
         f.w[o][n] = w;
         op_cap.Add(w, -1);
+        f.op_cap_row[o][n] = static_cast<int>(m.rows.size());
         AddExprRow(m, op_cap, -kInf, 0);
         dedicated.Add(w, 1);
       }
     }
     if (p.exclusive) {
       dedicated.Add(f.u[n], -1);
+      f.dedicated_row[n] = static_cast<int>(m.rows.size());
       AddExprRow(m, dedicated, -kInf, 0);
     } else {
       cap.Add(f.u[n], -1);
+      f.cap_row[n] = static_cast<int>(m.rows.size());
       AddExprRow(m, cap, -kInf, 0);
     }
   }

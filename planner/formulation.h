@@ -31,13 +31,22 @@ struct Formulation {
   std::vector<std::vector<int>> w;               // [o][n] (exclusive mode), -1 when unused
   std::vector<int> z;                            // table combination columns
   std::vector<size_t> z_combo;                   // the table combination of each z column
+  std::vector<std::vector<int>> link_row;        // [o][v]: Σ_n y - r x = 0, -1 when absent
+  std::vector<std::vector<std::vector<int>>> tier_row;  // [o][v][k]: Σ_{n in k} y - r T = 0
+  std::vector<int> cap_row;                      // [n] shared mode: Σ y / cap - u <= 0
+  std::vector<std::vector<int>> op_cap_row;      // [o][n] exclusive mode: Σ_v y / cap - w <= 0
+  std::vector<int> dedicated_row;                // [n] exclusive mode: Σ_o w - u <= 0
   std::vector<int> bandwidth_rows;               // rows of capped links (for diagnosis)
   std::vector<std::string> bandwidth_names;      // "edge -> cloud" per bandwidth row
 };
 
+// Which (operator, variant, node) rate columns a model contains: [o][v][n]. nullptr = all.
+using ColumnMask = std::vector<std::vector<std::vector<char>>>;
+
 // Builds the model. Variants that cannot reach the accuracy floor on their own (min composition)
-// or appear in no acceptable table entry are left out.
-Formulation Formulate(const Problem& p);
+// or appear in no acceptable table entry are left out. With `mask`, only the masked rate columns
+// (and the nodes they touch) are created: a restricted model for column generation.
+Formulation Formulate(const Problem& p, const ColumnMask* mask = nullptr);
 
 // Reads a solution out of a full column vector; `objective` includes the model's offset.
 Solution Decode(const Problem& p, const Formulation& f, const std::vector<double>& values, double objective);

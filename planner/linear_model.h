@@ -69,6 +69,8 @@ class LpSession {
   double objective() const;  // includes obj_offset
   const double* values() const;
   double col_lower(int col) const;
+  // Row duals of the last solve: reduced cost of a column = c - Σ_i dual_i a_i.
+  const double* row_duals() const;
   double col_upper(int col) const;
 
  private:

@@ -121,6 +121,64 @@ std::vector<std::vector<int>> CandidateVariants(const Problem& p, const Formulat
   return out;
 }
 
+// A copy of `p` in which every operator has only the variant `var[o]` (the table keeps only the
+// matching entry), so that solvers place a fixed variant assignment.
+Problem WithVariants(const Problem& p, const std::vector<int>& var) {
+  Problem q = p;
+  for (size_t o = 0; o < q.ops.size(); ++o) q.ops[o].variants = {p.ops[o].variants[static_cast<size_t>(var[o])]};
+  if (q.table) {
+    PTable t;
+    t.ops = p.table->ops;
+    for (size_t c = 0; c < p.table->combos.size(); ++c) {
+      bool match = true;
+      for (size_t i = 0; i < t.ops.size(); ++i) match = match && p.table->combos[c][i] == var[static_cast<size_t>(t.ops[i])];
+      if (match) {
+        t.combos.push_back(std::vector<int>(t.ops.size(), 0));
+        t.accuracy.push_back(p.table->accuracy[c]);
+      }
+    }
+    q.table = std::move(t);
+  }
+  return q;
+}
+
+// Local search over variant assignments (composition mode; a table's candidates are already its
+// best combinations): switch one operator's variant at a time while the accuracy floor holds, and
+// keep the switch when the LP cost with variants fixed drops. Uses at most half the time budget.
+std::vector<std::vector<int>> ImproveVariants(const Problem& p, const Formulation& f, std::vector<std::vector<int>> cands,
+                                              Clock::time_point deadline, double time_limit_s) {
+  if (p.table || cands.empty()) return cands;
+  auto stop = deadline - std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(time_limit_s * 0.5));
+  LpSession lp(f.model);
+  auto cost = [&](const std::vector<int>& var) {
+    FixVariants(p, f, lp, var);
+    return lp.Solve().ok() ? lp.objective() : kInf;
+  };
+  std::vector<int> best = cands.front();
+  double best_cost = cost(best);
+  bool improved = true;
+  while (improved && Clock::now() < stop) {
+    improved = false;
+    for (size_t o = 0; o < p.ops.size() && Clock::now() < stop; ++o) {
+      for (size_t v = 0; v < f.x[o].size(); ++v) {
+        if (f.x[o][v] < 0 || static_cast<int>(v) == best[o]) continue;
+        auto var = best;
+        var[o] = static_cast<int>(v);
+        auto acc = p.Accuracy(var);
+        if (!acc || *acc < p.min_accuracy - 1e-9) continue;
+        double c = cost(var);
+        if (c < best_cost - 1e-9) {
+          best_cost = c;
+          best = var;
+          improved = true;
+        }
+      }
+    }
+  }
+  if (best != cands.front()) cands.insert(cands.begin(), best);
+  return cands;
+}
+
 PlanResult Finish(const Problem& p, Solution s, const std::string& solver, double ms) {
   PlanResult r;
   r.plan = ToPlan(p, s, solver, ms);
@@ -129,6 +187,125 @@ PlanResult Finish(const Problem& p, Solution s, const std::string& solver, doubl
 }
 
 }  // namespace
+
+namespace {
+
+struct RestrictedModel {
+  ColumnMask mask;
+  Formulation f;
+  double bound = 0;
+  std::vector<double> values;
+  size_t columns = 0, full_columns = 0;
+  int rounds = 0;
+};
+
+// Column generation for the LP relaxation (see SolveRelaxation in solver.h).
+// Stops when the Lagrangian bound is within `tolerance` (relative) of the restricted LP.
+StatusOr<RestrictedModel> ColumnGeneration(const Problem& p, Clock::time_point deadline, double tolerance) {
+  const size_t O = p.ops.size(), N = p.nodes.size();
+  const int K = p.K();
+  RestrictedModel rm;
+  rm.mask.assign(O, {});
+  // Cheapest `per_tier` nodes by price per capacity, per operator, variant and tier.
+  auto seed = [&](size_t per_tier) {
+    for (size_t o = 0; o < O; ++o) {
+      rm.mask[o].resize(p.ops[o].variants.size(), std::vector<char>(N, 0));
+      for (size_t v = 0; v < p.ops[o].variants.size(); ++v) {
+        std::vector<std::vector<std::pair<double, size_t>>> by_tier(static_cast<size_t>(K));
+        for (size_t n = 0; n < N; ++n) {
+          double cap = p.Capacity(static_cast<int>(o), static_cast<int>(v), static_cast<int>(n));
+          if (cap > 0) by_tier[static_cast<size_t>(p.nodes[n].tier)].emplace_back(p.nodes[n].price / cap, n);
+        }
+        for (auto& t : by_tier) {
+          std::sort(t.begin(), t.end());
+          for (size_t i = 0; i < t.size() && i < per_tier; ++i) rm.mask[o][v][t[i].second] = 1;
+        }
+      }
+    }
+  };
+  size_t per_tier = 8;
+  seed(per_tier);
+  for (size_t o = 0; o < O; ++o)
+    for (size_t v = 0; v < p.ops[o].variants.size(); ++v)
+      for (size_t n = 0; n < N; ++n)
+        if (p.Capacity(static_cast<int>(o), static_cast<int>(v), static_cast<int>(n)) > 0) ++rm.full_columns;
+  while (true) {
+    ++rm.rounds;
+    rm.f = Formulate(p, &rm.mask);
+    LpSession lp(rm.f.model);
+    bool solved = lp.Solve().ok();
+    if (!solved) {
+      // The restricted model lacks capacity; widen the seed (the full model is the last resort).
+      if (per_tier >= N) return Status::Infeasible("the LP relaxation is infeasible");
+      per_tier *= 4;
+      seed(per_tier);
+      continue;
+    }
+    const double* dual = lp.row_duals();
+    struct Cand {
+      double d;
+      size_t o, v, n;
+    };
+    std::vector<Cand> cands;
+    std::vector<double> min_d(O, 0.0);
+    const Formulation& f = rm.f;
+    for (size_t o = 0; o < O; ++o)
+      for (size_t v = 0; v < p.ops[o].variants.size(); ++v) {
+        if (f.link_row[o][v] < 0) continue;
+        double pl = dual[f.link_row[o][v]];
+        for (size_t n = 0; n < N; ++n) {
+          if (rm.mask[o][v][n]) continue;
+          double cap = p.Capacity(static_cast<int>(o), static_cast<int>(v), static_cast<int>(n));
+          if (cap <= 0) continue;
+          int k = p.nodes[n].tier;
+          double pt = k + 1 < K ? dual[f.tier_row[o][v][static_cast<size_t>(k)]] : 0.0;
+          // Reduced cost of y (with the capacity it needs): c - Σ dual * coefficient.
+          double d;
+          if (!p.exclusive) {
+            d = f.cap_row[n] >= 0 ? -pl - pt - dual[f.cap_row[n]] / cap : p.nodes[n].price / cap - pl - pt;
+          } else if (f.op_cap_row[o][n] >= 0) {
+            d = -pl - pt - dual[f.op_cap_row[o][n]] / cap;
+          } else if (f.dedicated_row[n] >= 0) {
+            d = -pl - pt - dual[f.dedicated_row[n]] / cap;  // a new dedicated instance on a rented node
+          } else {
+            d = p.nodes[n].price / cap - pl - pt;
+          }
+          if (d < -1e-9) cands.push_back(Cand{d, o, v, n});
+          min_d[o] = std::min(min_d[o], d);
+        }
+      }
+    // Lagrangian (Farley) bound: the missing columns of operator o carry at most r_o items/s in
+    // total (Σ_v Σ_n y = r_o), so the full LP is at least the restricted one plus Σ_o r_o min d.
+    // The combined "rate + capacity" column prices a node exactly, since the LP's rent is linear.
+    double lagrange = lp.objective();
+    for (size_t o = 0; o < O; ++o) lagrange += p.ops[o].rate * min_d[o];
+    rm.bound = std::max(0.0, rm.rounds == 1 ? lagrange : std::max(rm.bound, lagrange));
+    rm.values.assign(lp.values(), lp.values() + rm.f.model.cols());
+    if (cands.empty()) {
+      rm.bound = lp.objective();
+      break;
+    }
+    if (lp.objective() - rm.bound <= tolerance * std::max(1e-9, std::fabs(lp.objective()))) break;
+    if (Clock::now() > deadline) break;  // keep the restricted model and the best bound so far
+    std::sort(cands.begin(), cands.end(), [](const Cand& a, const Cand& b) { return a.d < b.d; });
+    size_t add = std::min<size_t>(cands.size(), 20000);
+    for (size_t i = 0; i < cands.size() && i < add; ++i) rm.mask[cands[i].o][cands[i].v][cands[i].n] = 1;
+  }
+  for (size_t o = 0; o < O; ++o)
+    for (size_t v = 0; v < rm.mask[o].size(); ++v)
+      for (size_t n = 0; n < N; ++n)
+        if (rm.mask[o][v][n] && p.Capacity(static_cast<int>(o), static_cast<int>(v), static_cast<int>(n)) > 0) ++rm.columns;
+  return rm;
+}
+
+}  // namespace
+
+StatusOr<Relaxation> SolveRelaxation(const Problem& p, double time_limit_s) {
+  auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(time_limit_s));
+  auto rm = ColumnGeneration(p, deadline, 0.0);
+  if (!rm.ok()) return rm.status();
+  return Relaxation{rm->bound, rm->columns, rm->full_columns, rm->rounds};
+}
 
 StatusOr<PlanResult> SolveExact(const Problem& p, double time_limit_s, const Solution* warm_start) {
   auto t0 = Clock::now();
@@ -169,90 +346,98 @@ StatusOr<PlanResult> SolveExact(const Problem& p, double time_limit_s, const Sol
 StatusOr<PlanResult> SolveHeuristic(const Problem& p, double time_limit_s) {
   auto t0 = Clock::now();
   auto deadline = t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(time_limit_s));
-  Formulation f = Formulate(p);
-  LpSession lp(f.model);
-  if (!lp.Solve().ok()) {
+  auto rm = ColumnGeneration(p, deadline, 1e-3);
+  if (!rm.ok()) {
+    if (rm.status().code() != Status::Code::kInfeasible) return rm.status();
     std::string why = Diagnose(p);
     return Status::Infeasible(why.empty() ? "the LP relaxation is infeasible" : why);
   }
-  const double bound = lp.objective();
-  std::vector<double> relaxed(lp.values(), lp.values() + f.model.cols());
-  auto candidates = CandidateVariants(p, f, relaxed.data());
+  // From here on the restricted model stands in for the full one: its plans are plans of the full
+  // problem, and its LP optimum is the full LP optimum.
+  const Formulation& f = rm->f;
+  const double bound = rm->bound;
+  auto candidates = CandidateVariants(p, f, rm->values.data());
+  candidates = ImproveVariants(p, f, std::move(candidates), deadline, time_limit_s);
 
   std::optional<Solution> best;
   std::vector<double> best_values;
   for (const auto& var : candidates) {
     if (best && Clock::now() > deadline) break;
-    LpSession fx(f.model);
-    FixVariants(p, f, fx, var);
+    // Re-generate columns with the variants fixed: the columns that matter change with them.
+    Problem fp = WithVariants(p, var);
+    auto rm2 = ColumnGeneration(fp, deadline, 5e-3);
+    if (!rm2.ok()) continue;
+    const Formulation& g = rm2->f;
+    LpSession fx(g.model);
     if (!fx.Solve().ok()) continue;
     // Round instances up: capacity only grows, so the flows stay feasible.
-    std::vector<double> v(fx.values(), fx.values() + f.model.cols());
+    std::vector<double> v(fx.values(), fx.values() + g.model.cols());
     auto ceil_eps = [](double x) { return std::max(0.0, std::ceil(x - 1e-6)); };
-    for (size_t n = 0; n < p.nodes.size(); ++n) {
-      if (f.u[n] < 0) continue;
-      double need = ceil_eps(v[static_cast<size_t>(f.u[n])]);
-      if (!f.w.empty()) {
+    for (size_t n = 0; n < fp.nodes.size(); ++n) {
+      if (g.u[n] < 0) continue;
+      double need = ceil_eps(v[static_cast<size_t>(g.u[n])]);
+      if (!g.w.empty()) {
         double sum = 0;
-        for (size_t o = 0; o < p.ops.size(); ++o)
-          if (f.w[o][n] >= 0) {
-            double w = ceil_eps(v[static_cast<size_t>(f.w[o][n])]);
-            fx.SetColBounds(f.w[o][n], w, w);
+        for (size_t o = 0; o < fp.ops.size(); ++o)
+          if (g.w[o][n] >= 0) {
+            double w = ceil_eps(v[static_cast<size_t>(g.w[o][n])]);
+            fx.SetColBounds(g.w[o][n], w, w);
             sum += w;
           }
         need = std::max(need, sum);
       }
-      need = std::min(need, static_cast<double>(p.nodes[n].count));
-      fx.SetColBounds(f.u[n], need, need);
+      need = std::min(need, static_cast<double>(fp.nodes[n].count));
+      fx.SetColBounds(g.u[n], need, need);
     }
     if (!fx.Solve().ok()) continue;
     double cost = fx.objective();
     // Local improvement: give back one instance at a time, least-loaded nodes first.
     std::vector<std::pair<double, size_t>> order;
-    std::vector<double> cur(fx.values(), fx.values() + f.model.cols());
-    for (size_t n = 0; n < p.nodes.size(); ++n)
-      if (f.u[n] >= 0 && fx.col_lower(f.u[n]) > 0.5) {
-        double frac = v[static_cast<size_t>(f.u[n])] / fx.col_lower(f.u[n]);
+    std::vector<double> cur(fx.values(), fx.values() + g.model.cols());
+    for (size_t n = 0; n < fp.nodes.size(); ++n)
+      if (g.u[n] >= 0 && fx.col_lower(g.u[n]) > 0.5) {
+        double frac = v[static_cast<size_t>(g.u[n])] / fx.col_lower(g.u[n]);
         order.emplace_back(frac, n);
       }
     std::sort(order.begin(), order.end());
     for (const auto& [frac, n] : order) {
       if (Clock::now() > deadline - std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(time_limit_s * 0.25)))
         break;
-      double u0 = fx.col_lower(f.u[n]);
+      double u0 = fx.col_lower(g.u[n]);
       // In exclusive mode, drop the dedicated instance of the operator using it least.
       int wcol = -1;
       double w0 = 0;
-      if (!f.w.empty()) {
+      if (!g.w.empty()) {
         double least = kInf;
-        for (size_t o = 0; o < p.ops.size(); ++o) {
-          if (f.w[o][n] < 0 || fx.col_lower(f.w[o][n]) < 0.5) continue;
-          double used = cur[static_cast<size_t>(f.w[o][n])];
+        for (size_t o = 0; o < fp.ops.size(); ++o) {
+          if (g.w[o][n] < 0 || fx.col_lower(g.w[o][n]) < 0.5) continue;
+          double used = cur[static_cast<size_t>(g.w[o][n])];
           if (used < least) {
             least = used;
-            wcol = f.w[o][n];
+            wcol = g.w[o][n];
           }
         }
         if (wcol < 0) continue;
         w0 = fx.col_lower(wcol);
         fx.SetColBounds(wcol, w0 - 1, w0 - 1);
       }
-      fx.SetColBounds(f.u[n], u0 - 1, u0 - 1);
+      fx.SetColBounds(g.u[n], u0 - 1, u0 - 1);
       if (fx.Solve().ok() && fx.objective() < cost - 1e-9) {
         cost = fx.objective();
-        cur.assign(fx.values(), fx.values() + f.model.cols());
+        cur.assign(fx.values(), fx.values() + g.model.cols());
       } else {
-        fx.SetColBounds(f.u[n], u0, u0);
+        fx.SetColBounds(g.u[n], u0, u0);
         if (wcol >= 0) fx.SetColBounds(wcol, w0, w0);
       }
     }
     if (!fx.Solve().ok()) continue;  // restore the last accepted state's solution
     cost = fx.objective();
     if (!best || cost < best->cost - 1e-9) {
-      best_values.assign(fx.values(), fx.values() + f.model.cols());
-      for (int j = 0; j < f.model.cols(); ++j)
-        if (f.model.integer[static_cast<size_t>(j)]) best_values[static_cast<size_t>(j)] = std::round(best_values[static_cast<size_t>(j)]);
-      best = Decode(p, f, best_values, cost);
+      best_values.assign(fx.values(), fx.values() + g.model.cols());
+      for (int j = 0; j < g.model.cols(); ++j)
+        if (g.model.integer[static_cast<size_t>(j)]) best_values[static_cast<size_t>(j)] = std::round(best_values[static_cast<size_t>(j)]);
+      best = Decode(fp, g, best_values, cost);
+      best->variant = var;  // fp has one variant per operator: map back to p's indices
     }
   }
   if (!best && !candidates.empty()) {
@@ -279,12 +464,15 @@ StatusOr<PlanResult> SolveHeuristic(const Problem& p, double time_limit_s) {
   return Finish(p, std::move(*best), "heuristic (LP rounding)", MsSince(t0));
 }
 
+// Above this many rate columns, `auto` does not run CBC on the full model.
+constexpr size_t kExactColumnLimit = 20000;
+
 StatusOr<PlanResult> Solve(const Problem& p, const SolverOptions& opts) {
   if (opts.solver == "exact") return SolveExact(p, opts.time_limit_s);
   if (opts.solver == "heuristic") return SolveHeuristic(p, opts.time_limit_s);
   if (opts.solver != "auto") return Status::InvalidArgument("unknown solver \"" + opts.solver + "\"; expected exact, heuristic or auto");
   auto t0 = Clock::now();
-  auto h = SolveHeuristic(p, opts.time_limit_s * 0.3);
+  auto h = SolveHeuristic(p, opts.time_limit_s * 0.5);
   if (!h.ok()) {
     if (h.status().code() == Status::Code::kInfeasible) return h;
     return SolveExact(p, opts.time_limit_s);
@@ -292,6 +480,14 @@ StatusOr<PlanResult> Solve(const Problem& p, const SolverOptions& opts) {
   if (h->plan.gap <= 1e-9) return h;
   double left = opts.time_limit_s - std::chrono::duration<double>(Clock::now() - t0).count();
   if (left <= 0.05) return h;
+  // CBC's root LP alone overruns any budget on models with tens of thousands of rate columns;
+  // there the heuristic's plan and its bound are the answer.
+  size_t columns = 0;
+  for (size_t o = 0; o < p.ops.size(); ++o)
+    for (size_t v = 0; v < p.ops[o].variants.size(); ++v)
+      for (size_t n = 0; n < p.nodes.size(); ++n)
+        if (p.Capacity(static_cast<int>(o), static_cast<int>(v), static_cast<int>(n)) > 0) ++columns;
+  if (columns > kExactColumnLimit) return h;
   auto e = SolveExact(p, left, &h->solution);
   if (!e.ok() || e->solution.cost > h->solution.cost + 1e-9) {
     h->plan.solve_ms = MsSince(t0);

@@ -30,6 +30,17 @@ StatusOr<PlanResult> SolveExact(const Problem& p, double time_limit_s, const Sol
 // improvement by closing instances. The gap is reported against the LP bound.
 StatusOr<PlanResult> SolveHeuristic(const Problem& p, double time_limit_s);
 
+// The LP relaxation solved by column generation over the rate columns (operator, variant, node):
+// start from the cheapest nodes per tier, add every column with negative reduced cost, repeat.
+// At convergence the restricted LP's optimum equals the full LP's: `bound` is a valid lower bound.
+struct Relaxation {
+  double bound = 0;
+  size_t columns = 0;      // rate columns in the final restricted model
+  size_t full_columns = 0; // rate columns the full model would have
+  int rounds = 0;
+};
+StatusOr<Relaxation> SolveRelaxation(const Problem& p, double time_limit_s);
+
 // Chooses per options. On infeasibility returns kInfeasible with Diagnose()'s explanation.
 StatusOr<PlanResult> Solve(const Problem& p, const SolverOptions& opts);
 
