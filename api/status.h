@@ -13,7 +13,7 @@ namespace jb {
 class Status {
  public:
   enum class Code { kOk, kInvalidArgument, kNotFound, kAlreadyExists, kFailedPrecondition, kInfeasible, kInternal,
-                    kUnavailable, kDeadlineExceeded };
+                    kUnavailable, kDeadlineExceeded, kConflict, kUnauthenticated };
 
   Status() = default;
   static Status Ok() { return Status(); }
@@ -25,6 +25,8 @@ class Status {
   static Status Internal(std::string m) { return Status(Code::kInternal, std::move(m)); }
   static Status Unavailable(std::string m) { return Status(Code::kUnavailable, std::move(m)); }
   static Status DeadlineExceeded(std::string m) { return Status(Code::kDeadlineExceeded, std::move(m)); }
+  static Status Conflict(std::string m) { return Status(Code::kConflict, std::move(m)); }
+  static Status Unauthenticated(std::string m) { return Status(Code::kUnauthenticated, std::move(m)); }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }

@@ -25,6 +25,8 @@ struct ObjectMeta {
   std::map<std::string, std::string> labels;
   std::optional<int64_t> generation;
   std::optional<std::string> resource_version;
+  std::optional<std::string> deletion_timestamp;
+  std::vector<std::string> finalizers;
   bool operator==(const ObjectMeta&) const = default;
 };
 template <class V>
@@ -33,6 +35,8 @@ void Describe(V& v, ObjectMeta& o) {
   v.Field("labels", o.labels, Opt().Doc("Free-form key/value labels."));
   v.Field("generation", o.generation, Opt().Min(0).Doc("Set by the server: bumped when the spec changes."));
   v.Field("resourceVersion", o.resource_version, Opt().Doc("Set by the server: optimistic concurrency token."));
+  v.Field("deletionTimestamp", o.deletion_timestamp, Opt().Doc("Set by the server when deletion was requested."));
+  v.Field("finalizers", o.finalizers, Opt().Doc("Set by the server: work to finish before the object goes."));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -383,6 +387,7 @@ struct WorkflowStatus {
   std::optional<int64_t> observed_generation;
   std::vector<Condition> conditions;
   std::optional<Plan> plan;
+  std::optional<std::string> planned_from;
   bool operator==(const WorkflowStatus&) const = default;
 };
 template <class V>
@@ -390,6 +395,7 @@ void Describe(V& v, WorkflowStatus& o) {
   v.Field("observedGeneration", o.observed_generation, Opt().Min(0));
   v.Field("conditions", o.conditions, Opt());
   v.Field("plan", o.plan, Opt());
+  v.Field("plannedFrom", o.planned_from, Opt().Doc("Versions of the inputs the current plan was computed from."));
 }
 
 // ---- objects ----------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ namespace jb {
 
 std::string Status::ToString() const {
   static const char* kNames[] = {"OK",       "InvalidArgument", "NotFound",    "AlreadyExists",   "FailedPrecondition",
-                                 "Infeasible", "Internal",      "Unavailable", "DeadlineExceeded"};
+                                 "Infeasible", "Internal",      "Unavailable", "DeadlineExceeded", "Conflict", "Unauthenticated"};
   if (ok()) return "OK";
   return std::string(kNames[static_cast<int>(code_)]) + ": " + message_;
 }

@@ -11,4 +11,9 @@ namespace jb {
 // jbctl plan -f FILE|DIR [...]: plans a workflow offline and prints the plan.
 int PlanCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
+// jbctl apply|get|describe|delete|diff against jellybeand. Connection: --server/--token-file/--ca,
+// else ~/.config/jellybean/config, else the local daemon's files in --state-dir ($JB_STATE_DIR,
+// default /var/lib/jellybean).
+int RemoteCommand(const std::string& verb, const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+
 }  // namespace jb

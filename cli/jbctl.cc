@@ -26,6 +26,14 @@ Usage:
                                            convert the JellyBean prototype's optimizer inputs
   jbctl crds [-o OUTDIR]                   print (or write) the CustomResourceDefinitions
 
+Against a running jellybeand (connection: --server URL --token-file FILE --ca FILE, or
+~/.config/jellybean/config, or --state-dir DIR / $JB_STATE_DIR of a local daemon):
+  jbctl apply -f FILE|DIR                  create or update every object in the manifests
+  jbctl get KIND [NAME] [-o yaml|json|wide|name]
+  jbctl describe workflow NAME             conditions, plan table, cost
+  jbctl delete KIND NAME | -f FILE|DIR
+  jbctl diff -f FILE|DIR                   exit 0 same, 1 differs, >1 error
+
 Exit status: 0 on success, 1 on error (validate: 1 when any document is invalid).
 )";
 
@@ -162,6 +170,8 @@ int main(int argc, char** argv) {
   if (verb == "import") return jb::Import(rest);
   if (verb == "crds") return jb::Crds(rest);
   if (verb == "plan") return jb::PlanCommand(rest, std::cout, std::cerr);
+  if (verb == "apply" || verb == "get" || verb == "describe" || verb == "delete" || verb == "diff")
+    return jb::RemoteCommand(verb, rest, std::cout, std::cerr);
   std::cerr << "jbctl: unknown command \"" << verb << "\"\n" << jb::kUsage;
   return 1;
 }

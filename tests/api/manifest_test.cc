@@ -79,7 +79,7 @@ spec:
   std::sort(lines.begin(), lines.end());
   EXPECT_EQ(lines[0], "m.yaml:10:28: spec.variants[0].latencyMs.cpu.p50: 0 is out of range; expected a number > 0");
   EXPECT_EQ(lines[1], "m.yaml:11:5: spec.variants[0].extra: unknown field; expected one of: name, accuracy, outputSizeKiB, latencyMs, runtime");
-  EXPECT_EQ(lines[2], "m.yaml:5:3: metadata.colour: unknown field; expected one of: name, labels, generation, resourceVersion");
+  EXPECT_EQ(lines[2], "m.yaml:5:3: metadata.colour: unknown field; expected one of: name, labels, generation, resourceVersion, deletionTimestamp, finalizers");
   EXPECT_EQ(lines[3], "m.yaml:9:20: spec.variants[0].outputSizeKiB: -1 is out of range; expected a number >= 0");
 }
 

@@ -1,0 +1,456 @@
+// jbctl commands that talk to jellybeand: apply, get, describe, delete, diff.
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "api/manifest.h"
+#include "cli/commands.h"
+#include "daemon/http.h"
+
+namespace fs = std::filesystem;
+
+namespace jb {
+
+namespace {
+
+const std::string kApiPath = "/apis/jellybean.dev/v1alpha1/";
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string s = ss.str();
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+std::string PluralOf(const std::string& kind) {
+  std::string k;
+  for (char c : kind) k += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (k == "workflow" || k == "workflows" || k == "wf") return "workflows";
+  if (k == "modelprofile" || k == "modelprofiles" || k == "mp") return "modelprofiles";
+  if (k == "infrastructure" || k == "infrastructures" || k == "infra") return "infrastructures";
+  return "";
+}
+
+std::string F(double v, int prec) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%.*f", prec, v);
+  return buf;
+}
+
+void PrintTable(std::ostream& out, const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> width;
+  for (const auto& r : rows)
+    for (size_t i = 0; i < r.size(); ++i) {
+      if (width.size() <= i) width.push_back(0);
+      width[i] = std::max(width[i], r[i].size());
+    }
+  for (const auto& r : rows) {
+    std::string line;
+    for (size_t i = 0; i < r.size(); ++i) {
+      line += r[i];
+      if (i + 1 < r.size()) line += std::string(width[i] - r[i].size() + 3, ' ');
+    }
+    out << line << "\n";
+  }
+}
+
+// Connection settings: flags, then ~/.config/jellybean/config, then the local daemon's state dir.
+struct Remote {
+  HttpClientOptions http;
+  std::vector<std::string> rest;  // arguments left after the connection flags
+};
+
+StatusOr<Remote> Connect(const std::vector<std::string>& args) {
+  Remote r;
+  std::string server, token_file, ca, state_dir;
+  for (size_t i = 0; i < args.size(); ++i) {
+    auto take = [&](std::string* out) {
+      if (i + 1 < args.size()) *out = args[++i];
+    };
+    if (args[i] == "--server") take(&server);
+    else if (args[i] == "--token-file") take(&token_file);
+    else if (args[i] == "--ca") take(&ca);
+    else if (args[i] == "--state-dir") take(&state_dir);
+    else r.rest.push_back(args[i]);
+  }
+  const char* home = std::getenv("HOME");
+  fs::path user_cfg = fs::path(home ? home : "/root") / ".config/jellybean/config";
+  if (fs::exists(user_cfg)) {
+    auto docs = ParseYamlStream(ReadFile(user_cfg.string()));
+    if (!docs.empty() && docs[0].error.ok() && docs[0].root.is_map()) {
+      auto str = [&](const char* key, std::string* out) {
+        const Value* v = docs[0].root.Find(key);
+        if (out->empty() && v && v->is_string()) *out = v->as_string();
+      };
+      str("server", &server);
+      str("tokenFile", &token_file);
+      str("ca", &ca);
+      str("stateDir", &state_dir);
+    }
+  }
+  if (state_dir.empty()) {
+    const char* env = std::getenv("JB_STATE_DIR");
+    state_dir = env && *env ? env : "/var/lib/jellybean";
+  }
+  if (server.empty()) {
+    server = ReadFile((fs::path(state_dir) / "endpoint").string());
+    if (server.empty())
+      return Status::Unavailable("no server: pass --server, or --state-dir of a running jellybeand (none found at " + state_dir + ")");
+  }
+  if (token_file.empty()) token_file = (fs::path(state_dir) / "token").string();
+  if (ca.empty() && server.rfind("https://", 0) == 0) ca = (fs::path(state_dir) / "tls/ca.crt").string();
+  r.http.server = server;
+  r.http.ca_file = ca;
+  r.http.token = ReadFile(token_file);
+  if (r.http.token.empty()) return Status::Unavailable("cannot read the token file " + token_file);
+  return r;
+}
+
+// Error message of a non-2xx response (the Status body's message and causes).
+std::string ErrorOf(const HttpResponse& resp) {
+  auto docs = ParseYamlStream(resp.body);
+  std::string msg = "HTTP " + std::to_string(resp.status);
+  if (docs.empty() || !docs[0].error.ok() || !docs[0].root.is_map()) return msg;
+  if (const Value* m = docs[0].root.Find("message"); m && m->is_string()) msg += ": " + m->as_string();
+  if (const Value* d = docs[0].root.Find("details"))
+    if (const Value* c = d->Find("causes"))
+      for (const auto& cause : c->items()) msg += "\n  " + cause.as_string();
+  return msg;
+}
+
+StatusOr<Object> DecodeResponse(const HttpResponse& resp) {
+  std::vector<Diagnostic> diags;
+  return ObjectFromText(resp.body, "server response", &diags);
+}
+
+int Apply(const Remote& r, std::ostream& out, std::ostream& err) {
+  std::vector<std::string> paths;
+  for (size_t i = 0; i < r.rest.size(); ++i)
+    if ((r.rest[i] == "-f" || r.rest[i] == "--filename") && i + 1 < r.rest.size()) paths.push_back(r.rest[++i]);
+    else {
+      err << "jbctl apply: unexpected argument \"" << r.rest[i] << "\"\n";
+      return 1;
+    }
+  if (paths.empty()) {
+    err << "jbctl apply: expected -f FILE|DIR\n";
+    return 1;
+  }
+  std::vector<Document> docs;
+  for (const auto& p : paths)
+    for (auto& d : LoadPath(p)) docs.push_back(std::move(d));
+  ValidateSet(&docs);
+  auto diags = FormatDiagnostics(docs);
+  if (!diags.empty()) {
+    for (const auto& d : diags) err << d << "\n";
+    err << "jbctl apply: nothing applied: the manifests are invalid\n";
+    return 1;
+  }
+  int rc = 0;
+  for (const auto& d : docs) {
+    Object obj = *d.object;
+    std::string path = kApiPath + PluralOf(KindOf(obj)) + "/" + MetaOf(obj).name;
+    auto resp = HttpCall(r.http, "PUT", path, ObjectToJson(obj), "application/json");
+    std::string what = PluralOf(KindOf(obj)).substr(0, PluralOf(KindOf(obj)).size() - 1) + "/" + MetaOf(obj).name;
+    if (!resp.ok()) {
+      err << "jbctl apply: " << what << ": " << resp.status().message() << "\n";
+      return 1;
+    }
+    if (resp->status == 201) out << what << " created\n";
+    else if (resp->status == 200) out << what << " configured\n";
+    else {
+      err << "jbctl apply: " << d.file << ": " << what << ": " << ErrorOf(*resp) << "\n";
+      rc = 1;
+    }
+  }
+  return rc;
+}
+
+const Condition* Cond(const Workflow& wf, const std::string& type) {
+  for (const auto& c : wf.status.conditions)
+    if (c.type == type) return &c;
+  return nullptr;
+}
+
+int Get(const Remote& r, std::ostream& out, std::ostream& err) {
+  std::string kind, name, output;
+  for (size_t i = 0; i < r.rest.size(); ++i) {
+    if (r.rest[i] == "-o" && i + 1 < r.rest.size()) output = r.rest[++i];
+    else if (kind.empty()) kind = r.rest[i];
+    else if (name.empty()) name = r.rest[i];
+    else {
+      err << "jbctl get: unexpected argument \"" << r.rest[i] << "\"\n";
+      return 1;
+    }
+  }
+  std::string plural = PluralOf(kind);
+  if (plural.empty()) {
+    err << "jbctl get: unknown kind \"" << kind << "\"; expected workflows, modelprofiles or infrastructures\n";
+    return 1;
+  }
+  if (!output.empty() && output != "yaml" && output != "json" && output != "wide" && output != "name") {
+    err << "jbctl get: unknown output format \"" << output << "\"; expected yaml, json, wide or name\n";
+    return 1;
+  }
+  auto resp = HttpCall(r.http, "GET", kApiPath + plural + (name.empty() ? "" : "/" + name));
+  if (!resp.ok()) {
+    err << "jbctl get: " << resp.status().message() << "\n";
+    return 1;
+  }
+  if (resp->status != 200) {
+    err << "jbctl get: " << ErrorOf(*resp) << "\n";
+    return 1;
+  }
+  std::vector<Object> objects;
+  if (name.empty()) {
+    auto docs = ParseYamlStream(resp->body);
+    if (docs.empty() || !docs[0].error.ok() || !docs[0].root.Find("items")) {
+      err << "jbctl get: malformed list from the server\n";
+      return 1;
+    }
+    for (const auto& item : docs[0].root.Find("items")->items()) {
+      Document d;
+      d.file = "server response";
+      DecodeDocument(item, &d);
+      if (d.object) objects.push_back(*d.object);
+    }
+  } else {
+    auto obj = DecodeResponse(*resp);
+    if (!obj.ok()) {
+      err << "jbctl get: malformed object from the server: " << obj.status().message() << "\n";
+      return 1;
+    }
+    objects.push_back(*obj);
+  }
+  if (output == "yaml") {
+    for (size_t i = 0; i < objects.size(); ++i) out << (i ? "---\n" : "") << ObjectToYaml(objects[i]);
+    return 0;
+  }
+  if (output == "json") {
+    if (objects.size() == 1 && !name.empty()) out << ObjectToJson(objects[0], true) << "\n";
+    else out << resp->body;
+    return 0;
+  }
+  if (output == "name") {
+    for (const auto& o : objects) out << plural.substr(0, plural.size() - 1) << "/" << MetaOf(o).name << "\n";
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows;
+  if (plural == "workflows") {
+    rows.push_back({"NAME", "PLANNED", "READY", "SLOMET", "COST $/h", "ACCURACY"});
+    if (output == "wide") rows[0].insert(rows[0].end(), {"COMPUTE", "NETWORK", "GAP", "GENERATION", "OBSERVED"});
+    for (const auto& o : objects) {
+      const auto& wf = std::get<Workflow>(o);
+      auto st = [&](const char* t) { return Cond(wf, t) ? Cond(wf, t)->status : "Unknown"; };
+      const auto& plan = wf.status.plan;
+      std::vector<std::string> row = {wf.metadata.name, st("Planned"), st("Ready"), st("SLOMet"),
+                                      plan ? F(plan->cost.total_per_hour, 4) : "-", plan ? F(plan->accuracy, 2) : "-"};
+      if (output == "wide")
+        row.insert(row.end(), {plan ? F(plan->cost.compute_per_hour, 4) : "-", plan ? F(plan->cost.network_per_hour, 4) : "-",
+                               plan ? F(100 * plan->gap, 3) + "%" : "-", std::to_string(wf.metadata.generation.value_or(0)),
+                               std::to_string(wf.status.observed_generation.value_or(0))});
+      rows.push_back(row);
+    }
+  } else if (plural == "modelprofiles") {
+    rows.push_back({"NAME", "VARIANTS", "GENERATION"});
+    for (const auto& o : objects) {
+      const auto& mp = std::get<ModelProfile>(o);
+      std::string vars;
+      for (const auto& v : mp.spec.variants) vars += (vars.empty() ? "" : ",") + v.name;
+      rows.push_back({mp.metadata.name, output == "wide" ? vars : std::to_string(mp.spec.variants.size()),
+                      std::to_string(mp.metadata.generation.value_or(0))});
+    }
+  } else {
+    rows.push_back({"NAME", "TIERS", "NODES", "GENERATION"});
+    for (const auto& o : objects) {
+      const auto& inf = std::get<Infrastructure>(o);
+      std::string tiers;
+      for (const auto& t : inf.spec.tiers) tiers += (tiers.empty() ? "" : ",") + t.name;
+      rows.push_back({inf.metadata.name, tiers, std::to_string(inf.spec.nodes.size()),
+                      std::to_string(inf.metadata.generation.value_or(0))});
+    }
+  }
+  PrintTable(out, rows);
+  return 0;
+}
+
+int Describe(const Remote& r, std::ostream& out, std::ostream& err) {
+  if (r.rest.size() != 2 || PluralOf(r.rest[0]) != "workflows") {
+    err << "jbctl describe: usage: jbctl describe workflow NAME\n";
+    return 1;
+  }
+  auto resp = HttpCall(r.http, "GET", kApiPath + "workflows/" + r.rest[1]);
+  if (!resp.ok() || resp->status != 200) {
+    err << "jbctl describe: " << (resp.ok() ? ErrorOf(*resp) : resp.status().message()) << "\n";
+    return 1;
+  }
+  auto obj = DecodeResponse(*resp);
+  if (!obj.ok()) {
+    err << "jbctl describe: malformed object from the server\n";
+    return 1;
+  }
+  const auto& wf = std::get<Workflow>(*obj);
+  out << "Name:           " << wf.metadata.name << "\n";
+  out << "Infrastructure: " << wf.spec.infrastructure << "\n";
+  out << "Generation:     " << wf.metadata.generation.value_or(0) << " (observed " << wf.status.observed_generation.value_or(0) << ")\n";
+  out << "SLO:            accuracy >= " << F(wf.spec.slo.min_accuracy, 2) << ", sources:";
+  for (const auto& s : wf.spec.sources) out << " " << s.name << " " << F(s.rate, 1) << "/s";
+  out << "\n";
+  if (wf.metadata.deletion_timestamp) out << "Deleting since: " << *wf.metadata.deletion_timestamp << "\n";
+  out << "\nConditions:\n";
+  std::vector<std::vector<std::string>> rows = {{"  TYPE", "STATUS", "REASON", "SINCE", "MESSAGE"}};
+  for (const auto& c : wf.status.conditions) rows.push_back({"  " + c.type, c.status, c.reason, c.last_transition_time, c.message});
+  PrintTable(out, rows);
+  if (wf.status.plan) {
+    const auto& p = *wf.status.plan;
+    out << "\nPlan:\n";
+    std::vector<std::vector<std::string>> t = {{"  OPERATOR", "VARIANT", "NODE", "TIER", "RATE/s", "KEYS", "UTILISATION"}};
+    for (const auto& pl : p.placements)
+      t.push_back({"  " + pl.op, pl.variant, pl.node, pl.tier, F(pl.rate, 2), "[" + F(pl.keys.lo, 3) + "," + F(pl.keys.hi, 3) + ")",
+                   F(100 * pl.utilisation, 1) + "%"});
+    PrintTable(out, t);
+    out << "\nCost:      " << F(p.cost.total_per_hour, 4) << " $/h (compute " << F(p.cost.compute_per_hour, 4) << " + network "
+        << F(p.cost.network_per_hour, 4) << ")\n";
+    out << "Accuracy:  " << F(p.accuracy, 2) << "\n";
+    out << "Solver:    " << p.solver << ", " << (p.optimal ? "proven optimal" : "gap " + F(100 * p.gap, 3) + "%") << ", "
+        << F(p.solve_ms, 1) << " ms\n";
+  } else {
+    out << "\nPlan:      none\n";
+  }
+  out << "Runtime:   emulated placement only: the data plane is not built yet (workers are recorded by the fake driver)\n";
+  return 0;
+}
+
+int Delete(const Remote& r, std::ostream& out, std::ostream& err) {
+  std::vector<std::pair<std::string, std::string>> targets;  // plural, name
+  if (r.rest.size() >= 2 && (r.rest[0] == "-f" || r.rest[0] == "--filename")) {
+    for (size_t i = 0; i + 1 < r.rest.size(); i += 2) {
+      for (const auto& d : LoadPath(r.rest[i + 1]))
+        if (d.object) targets.emplace_back(PluralOf(KindOf(*d.object)), MetaOf(*d.object).name);
+    }
+  } else if (r.rest.size() == 2 && !PluralOf(r.rest[0]).empty()) {
+    targets.emplace_back(PluralOf(r.rest[0]), r.rest[1]);
+  } else {
+    err << "jbctl delete: usage: jbctl delete KIND NAME | jbctl delete -f FILE|DIR\n";
+    return 1;
+  }
+  int rc = 0;
+  for (const auto& [plural, name] : targets) {
+    auto resp = HttpCall(r.http, "DELETE", kApiPath + plural + "/" + name);
+    std::string what = plural.substr(0, plural.size() - 1) + "/" + name;
+    if (!resp.ok()) {
+      err << "jbctl delete: " << resp.status().message() << "\n";
+      return 1;
+    }
+    if (resp->status == 200) out << what << " deleted\n";
+    else {
+      err << "jbctl delete: " << what << ": " << ErrorOf(*resp) << "\n";
+      rc = 1;
+    }
+  }
+  return rc;
+}
+
+// Line diff (LCS) of two texts, unified-style without context trimming.
+std::string LineDiff(const std::string& a, const std::string& b) {
+  auto lines = [](const std::string& s) {
+    std::vector<std::string> v;
+    std::stringstream ss(s);
+    std::string l;
+    while (std::getline(ss, l)) v.push_back(l);
+    return v;
+  };
+  auto x = lines(a), y = lines(b);
+  std::vector<std::vector<int>> L(x.size() + 1, std::vector<int>(y.size() + 1, 0));
+  for (size_t i = x.size(); i-- > 0;)
+    for (size_t j = y.size(); j-- > 0;) L[i][j] = x[i] == y[j] ? L[i + 1][j + 1] + 1 : std::max(L[i + 1][j], L[i][j + 1]);
+  std::string out;
+  size_t i = 0, j = 0;
+  while (i < x.size() || j < y.size()) {
+    if (i < x.size() && j < y.size() && x[i] == y[j]) {
+      out += "  " + x[i++] + "\n";
+      ++j;
+    } else if (j < y.size() && (i == x.size() || L[i][j + 1] >= L[i + 1][j])) {
+      out += "+ " + y[j++] + "\n";
+    } else {
+      out += "- " + x[i++] + "\n";
+    }
+  }
+  return out;
+}
+
+int Diff(const Remote& r, std::ostream& out, std::ostream& err) {
+  std::vector<std::string> paths;
+  for (size_t i = 0; i + 1 < r.rest.size(); i += 2)
+    if (r.rest[i] == "-f" || r.rest[i] == "--filename") paths.push_back(r.rest[i + 1]);
+  if (paths.empty()) {
+    err << "jbctl diff: usage: jbctl diff -f FILE|DIR\n";
+    return 2;
+  }
+  std::vector<Document> docs;
+  for (const auto& p : paths)
+    for (auto& d : LoadPath(p)) docs.push_back(std::move(d));
+  ValidateSet(&docs);
+  auto diags = FormatDiagnostics(docs);
+  if (!diags.empty()) {
+    for (const auto& d : diags) err << d << "\n";
+    return 2;
+  }
+  bool differs = false;
+  for (const auto& d : docs) {
+    std::string plural = PluralOf(KindOf(*d.object));
+    auto resp = HttpCall(r.http, "GET", kApiPath + plural + "/" + MetaOf(*d.object).name);
+    if (!resp.ok()) {
+      err << "jbctl diff: " << resp.status().message() << "\n";
+      return 2;
+    }
+    // Compare what the user controls: spec and labels.
+    auto view = [](Object o) {
+      ObjectMeta& m = MetaOf(o);
+      m = ObjectMeta{m.name, m.labels, {}, {}, {}, {}};
+      if (auto* wf = std::get_if<Workflow>(&o)) wf->status = WorkflowStatus{};
+      return ObjectToYaml(o);
+    };
+    std::string local = view(*d.object);
+    std::string remote;
+    if (resp->status == 200) {
+      auto obj = DecodeResponse(*resp);
+      if (!obj.ok()) {
+        err << "jbctl diff: malformed object from the server\n";
+        return 2;
+      }
+      remote = view(*obj);
+    } else if (resp->status != 404) {
+      err << "jbctl diff: " << ErrorOf(*resp) << "\n";
+      return 2;
+    }
+    if (local == remote) continue;
+    differs = true;
+    out << "--- server " << d.Describe() << (remote.empty() ? " (absent)" : "") << "\n+++ " << d.file << "\n"
+        << LineDiff(remote, local);
+  }
+  return differs ? 1 : 0;
+}
+
+}  // namespace
+
+int RemoteCommand(const std::string& verb, const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  auto r = Connect(args);
+  if (!r.ok()) {
+    err << "jbctl " << verb << ": " << r.status().message() << "\n";
+    return verb == "diff" ? 2 : 1;
+  }
+  if (verb == "apply") return Apply(*r, out, err);
+  if (verb == "get") return Get(*r, out, err);
+  if (verb == "describe") return Describe(*r, out, err);
+  if (verb == "delete") return Delete(*r, out, err);
+  if (verb == "diff") return Diff(*r, out, err);
+  err << "jbctl: unknown command \"" << verb << "\"\n";
+  return 1;
+}
+
+}  // namespace jb

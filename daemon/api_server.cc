@@ -1,0 +1,165 @@
+#include "daemon/api_server.h"
+
+#include <openssl/crypto.h>
+
+#include <sstream>
+
+#include "api/manifest.h"
+
+namespace jb {
+
+namespace {
+
+const std::string kPrefix = "/apis/jellybean.dev/v1alpha1/";
+
+HttpResponse StatusResponse(int code, const std::string& reason, const std::string& message,
+                            const std::vector<std::string>& causes = {}) {
+  Value v = Value::Map();
+  v.Set("apiVersion", Value::String("v1"));
+  v.Set("kind", Value::String("Status"));
+  v.Set("status", Value::String(code < 400 ? "Success" : "Failure"));
+  v.Set("code", Value::Integer(code));
+  v.Set("reason", Value::String(reason));
+  v.Set("message", Value::String(message));
+  if (!causes.empty()) {
+    Value list = Value::Seq();
+    for (const auto& c : causes) list.Append(Value::String(c));
+    Value details = Value::Map();
+    details.Set("causes", std::move(list));
+    v.Set("details", std::move(details));
+  }
+  return HttpResponse{code, "application/json", ToJson(v) + "\n"};
+}
+
+HttpResponse FromStatus(const Status& s) {
+  switch (s.code()) {
+    case Status::Code::kNotFound: return StatusResponse(404, "NotFound", s.message());
+    case Status::Code::kConflict: return StatusResponse(409, "Conflict", s.message());
+    case Status::Code::kInvalidArgument: return StatusResponse(400, "Invalid", s.message());
+    default: return StatusResponse(500, "InternalError", s.message());
+  }
+}
+
+std::vector<std::string> Split(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string part;
+  while (std::getline(ss, part, '/'))
+    if (!part.empty()) out.push_back(part);
+  return out;
+}
+
+}  // namespace
+
+std::string KindForPlural(const std::string& plural) {
+  if (plural == Workflow::kPlural) return Workflow::kKind;
+  if (plural == ModelProfile::kPlural) return ModelProfile::kKind;
+  if (plural == Infrastructure::kPlural) return Infrastructure::kKind;
+  return "";
+}
+
+bool ApiServer::Authorized(const HttpRequest& req) const {
+  const std::string prefix = "Bearer ";
+  if (token_.empty() || req.authorization.compare(0, prefix.size(), prefix) != 0) return false;
+  std::string given = req.authorization.substr(prefix.size());
+  if (given.size() != token_.size()) return false;
+  return CRYPTO_memcmp(given.data(), token_.data(), token_.size()) == 0;
+}
+
+HttpResponse ApiServer::Metrics() const {
+  std::ostringstream m;
+  m << "# HELP jellybean_objects Objects in the store.\n# TYPE jellybean_objects gauge\n";
+  for (const char* kind : {"Workflow", "ModelProfile", "Infrastructure"})
+    m << "jellybean_objects{kind=\"" << kind << "\"} " << store_->List(kind).size() << "\n";
+  m << "# HELP jellybean_api_requests_total REST requests served.\n# TYPE jellybean_api_requests_total counter\n";
+  m << "jellybean_api_requests_total " << requests_.load() << "\n";
+  if (controller_ != nullptr) {
+    auto c = controller_->Metrics();
+    m << "# HELP jellybean_reconcile_total Reconciles run.\n# TYPE jellybean_reconcile_total counter\n";
+    m << "jellybean_reconcile_total " << c.reconciles << "\n";
+    m << "# HELP jellybean_reconcile_errors_total Reconciles that failed (retried with back-off).\n"
+         "# TYPE jellybean_reconcile_errors_total counter\n";
+    m << "jellybean_reconcile_errors_total " << c.errors << "\n";
+    m << "# HELP jellybean_reconcile_duration_seconds Time spent reconciling.\n# TYPE jellybean_reconcile_duration_seconds summary\n";
+    m << "jellybean_reconcile_duration_seconds_sum " << c.seconds_total << "\n";
+    m << "jellybean_reconcile_duration_seconds_count " << c.reconciles << "\n";
+    m << "# HELP jellybean_workqueue_depth Keys waiting in the work queue.\n# TYPE jellybean_workqueue_depth gauge\n";
+    m << "jellybean_workqueue_depth " << c.queue_depth << "\n";
+  }
+  m << "# HELP jellybean_plan_cost_dollars_per_hour Predicted cost of the current plan.\n"
+       "# TYPE jellybean_plan_cost_dollars_per_hour gauge\n";
+  for (const auto& obj : store_->List("Workflow")) {
+    const auto& wf = std::get<Workflow>(obj);
+    if (!wf.status.plan) continue;
+    m << "jellybean_plan_cost_dollars_per_hour{workflow=\"" << wf.metadata.name << "\",part=\"compute\"} "
+      << wf.status.plan->cost.compute_per_hour << "\n";
+    m << "jellybean_plan_cost_dollars_per_hour{workflow=\"" << wf.metadata.name << "\",part=\"network\"} "
+      << wf.status.plan->cost.network_per_hour << "\n";
+  }
+  return HttpResponse{200, "text/plain; version=0.0.4", m.str()};
+}
+
+HttpResponse ApiServer::Handle(const HttpRequest& req) {
+  ++requests_;
+  if (req.path == "/healthz") return HttpResponse{200, "text/plain", "ok\n"};
+  if (!Authorized(req)) return StatusResponse(401, "Unauthorized", "a valid bearer token is required");
+  if (req.body_too_large) return StatusResponse(413, "RequestEntityTooLarge", "the request body exceeds the server's limit");
+  if (req.path == "/readyz") {
+    return ready_ ? HttpResponse{200, "text/plain", "ok\n"} : HttpResponse{503, "text/plain", "not ready\n"};
+  }
+  if (req.path == "/metrics") return Metrics();
+  if (req.path.compare(0, kPrefix.size(), kPrefix) != 0) return StatusResponse(404, "NotFound", "no such endpoint: " + req.path);
+  auto parts = Split(req.path.substr(kPrefix.size()));
+  if (parts.empty() || parts.size() > 3) return StatusResponse(404, "NotFound", "no such endpoint: " + req.path);
+  std::string kind = KindForPlural(parts[0]);
+  if (kind.empty())
+    return StatusResponse(404, "NotFound", "unknown resource \"" + parts[0] + "\"; expected workflows, modelprofiles or infrastructures");
+  if (parts.size() == 3 && (parts[2] != "status" || kind != "Workflow"))
+    return StatusResponse(404, "NotFound", "no such endpoint: " + req.path);
+
+  if (parts.size() == 1) {
+    if (req.method != "GET") return StatusResponse(405, "MethodNotAllowed", req.method + " is not supported on a collection");
+    Value list = Value::Map();
+    list.Set("apiVersion", Value::String(kApiVersion));
+    list.Set("kind", Value::String(kind + "List"));
+    Value items = Value::Seq();
+    for (const auto& obj : store_->List(kind)) items.Append(EncodeObject(obj));
+    list.Set("items", std::move(items));
+    return HttpResponse{200, "application/json", ToJson(list) + "\n"};
+  }
+  const std::string& name = parts[1];
+  if (parts.size() == 3) {
+    if (req.method != "GET") return StatusResponse(405, "MethodNotAllowed", "status is written by the controller");
+    auto got = store_->Get(kind, name);
+    if (!got.ok()) return FromStatus(got.status());
+    return HttpResponse{200, "application/json", ToJson(Encoder::Encode(std::get<Workflow>(*got).status)) + "\n"};
+  }
+  if (req.method == "GET") {
+    auto got = store_->Get(kind, name);
+    if (!got.ok()) return FromStatus(got.status());
+    return HttpResponse{200, "application/json", ObjectToJson(*got) + "\n"};
+  }
+  if (req.method == "DELETE") {
+    auto del = store_->Delete(kind, name);
+    if (!del.ok()) return FromStatus(del.status());
+    return HttpResponse{200, "application/json", ObjectToJson(*del) + "\n"};
+  }
+  if (req.method == "PUT") {
+    std::vector<Diagnostic> diags;
+    auto obj = ObjectFromText(req.body, "request body", &diags);
+    if (!obj.ok()) {
+      std::vector<std::string> causes;
+      for (const auto& d : diags) causes.push_back(d.ToString());
+      return StatusResponse(400, "Invalid", "the " + kind + " is invalid (" + std::to_string(causes.size()) + " error(s))", causes);
+    }
+    if (KindOf(*obj) != kind || MetaOf(*obj).name != name)
+      return StatusResponse(400, "Invalid", "the body is " + KindOf(*obj) + "/" + MetaOf(*obj).name + " but the URL names " + kind + "/" + name);
+    bool existed = store_->Get(kind, name).ok();
+    auto put = store_->Put(std::move(*obj));
+    if (!put.ok()) return FromStatus(put.status());
+    return HttpResponse{existed ? 200 : 201, "application/json", ObjectToJson(*put) + "\n"};
+  }
+  return StatusResponse(405, "MethodNotAllowed", req.method + " is not supported");
+}
+
+}  // namespace jb

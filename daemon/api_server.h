@@ -1,0 +1,45 @@
+// ApiServer: the REST API's logic, independent of the HTTP library (daemon/http.h):
+//   /healthz (no auth), /readyz, /metrics (Prometheus text),
+//   /apis/jellybean.dev/v1alpha1/{workflows,modelprofiles,infrastructures}[/NAME] GET/PUT/DELETE,
+//   /apis/jellybean.dev/v1alpha1/workflows/NAME/status GET.
+// Every endpoint but /healthz needs "Authorization: Bearer <token>" (401 otherwise). Bodies are
+// YAML or JSON; invalid ones get 400 with every file:line:col diagnostic; oversized ones 413;
+// unknown kinds 404; stale resourceVersion 409.
+// Thread-safety: Handle is thread-safe.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <string>
+
+#include "daemon/http.h"
+#include "reconciler/controller.h"
+#include "reconciler/store.h"
+
+namespace jb {
+
+class ApiServer {
+ public:
+  // Borrows store and controller (controller may be null in tests).
+  ApiServer(Store* store, const Controller* controller, std::string token)
+      : store_(store), controller_(controller), token_(std::move(token)) {}
+
+  HttpResponse Handle(const HttpRequest& req);
+  void SetReady(bool ready) { ready_ = ready; }
+  uint64_t requests() const { return requests_; }
+
+ private:
+  bool Authorized(const HttpRequest& req) const;
+  HttpResponse Metrics() const;
+
+  Store* store_;
+  const Controller* controller_;
+  const std::string token_;
+  std::atomic<bool> ready_{false};
+  std::atomic<uint64_t> requests_{0};
+};
+
+// The kind for a plural resource name ("workflows" -> "Workflow"), or "" when unknown.
+std::string KindForPlural(const std::string& plural);
+
+}  // namespace jb

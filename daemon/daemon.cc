@@ -1,0 +1,247 @@
+#include "daemon/daemon.h"
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "api/manifest.h"
+
+extern char** environ;
+
+namespace jb {
+
+namespace fs = std::filesystem;
+
+const char* kDaemonUsage = R"(Usage: jellybeand [--config FILE] [flags]
+
+Flags (override the config file, default /etc/jellybean/jellybeand.yaml when it exists):
+  --listen ADDR:PORT        REST listen address (default 127.0.0.1:8443; port 0 = any free port)
+  --state-dir DIR           state (objects, TLS, token); default $STATE_DIRECTORY or /var/lib/jellybean
+  --manifest-dir DIR        apply every manifest in DIR at start and on SIGHUP
+  --tls-cert FILE --tls-key FILE   serve with this pair (default: generated into STATE_DIR/tls)
+  --token-file FILE         bearer token (default STATE_DIR/token, generated with mode 0600)
+  --log-level LEVEL         trace|debug|info|warn|error (default info)
+  --insecure-plain-http     serve plain HTTP (only on a loopback address)
+  --workers N               reconcile threads (default 2)
+)";
+
+namespace {
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+bool IsLoopback(const std::string& host) { return host == "localhost" || host.rfind("127.", 0) == 0 || host == "::1"; }
+
+Status SplitListen(const std::string& listen, std::string* host, int* port) {
+  auto colon = listen.rfind(':');
+  if (colon == std::string::npos) return Status::InvalidArgument("listen \"" + listen + "\": expected ADDRESS:PORT");
+  *host = listen.substr(0, colon);
+  char* end = nullptr;
+  long p = std::strtol(listen.c_str() + colon + 1, &end, 10);
+  if (*end != '\0' || p < 0 || p > 65535) return Status::InvalidArgument("listen \"" + listen + "\": bad port");
+  *port = static_cast<int>(p);
+  return Status::Ok();
+}
+
+Status Run(const std::vector<std::string>& argv) {
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+  pid_t pid;
+  int rc = posix_spawnp(&pid, args[0], &fa, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0) return Status::Unavailable(argv[0] + ": cannot start: " + std::strerror(rc));
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return Status::Unavailable(argv[0] + " " + argv[1] + " failed");
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status LoadConfigFile(const std::string& path, DaemonConfig* cfg) {
+  auto docs = ParseYamlStream(ReadAll(path));
+  if (docs.empty()) return Status::Ok();
+  if (!docs[0].error.ok())
+    return Status::InvalidArgument(path + ":" + std::to_string(docs[0].error_mark.line) + ": " + docs[0].error.message());
+  const Value& root = docs[0].root;
+  if (!root.is_map()) return Status::InvalidArgument(path + ": expected a mapping");
+  for (const auto& e : root.entries()) {
+    std::string where = path + ":" + std::to_string(e.key_mark.line) + ":" + std::to_string(e.key_mark.column) + ": " + e.key;
+    auto str = [&](std::string* out) -> Status {
+      if (!e.value.is_string()) return Status::InvalidArgument(where + ": expected a string");
+      *out = e.value.as_string();
+      return Status::Ok();
+    };
+    Status s;
+    if (e.key == "listen") s = str(&cfg->listen);
+    else if (e.key == "stateDir") s = str(&cfg->state_dir);
+    else if (e.key == "manifestDir") s = str(&cfg->manifest_dir);
+    else if (e.key == "tlsCert") s = str(&cfg->tls_cert);
+    else if (e.key == "tlsKey") s = str(&cfg->tls_key);
+    else if (e.key == "tokenFile") s = str(&cfg->token_file);
+    else if (e.key == "logLevel") s = str(&cfg->log_level);
+    else if (e.key == "insecurePlainHttp") {
+      if (!e.value.is_bool()) return Status::InvalidArgument(where + ": expected true or false");
+      cfg->insecure_plain_http = e.value.as_bool();
+    } else if (e.key == "workers") {
+      if (!e.value.is_integer() || e.value.as_number() < 1) return Status::InvalidArgument(where + ": expected an integer >= 1");
+      cfg->workers = static_cast<int>(e.value.as_number());
+    } else if (e.key == "planTimeLimitSeconds") {
+      if (!e.value.is_number() || e.value.as_number() <= 0) return Status::InvalidArgument(where + ": expected a number > 0");
+      cfg->plan_time_limit_s = e.value.as_number();
+    } else {
+      return Status::InvalidArgument(where + ": unknown key; expected listen, stateDir, manifestDir, tlsCert, tlsKey, tokenFile, logLevel, insecurePlainHttp, workers, planTimeLimitSeconds");
+    }
+    if (!s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
+Status ParseFlags(const std::vector<std::string>& args, DaemonConfig* cfg, std::string* config_path, bool* help) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    auto value = [&](std::string* out) -> Status {
+      if (i + 1 >= args.size()) return Status::InvalidArgument(a + " needs a value");
+      *out = args[++i];
+      return Status::Ok();
+    };
+    Status s;
+    if (a == "-h" || a == "--help") *help = true;
+    else if (a == "--config") s = value(config_path);
+    else if (a == "--listen") s = value(&cfg->listen);
+    else if (a == "--state-dir") s = value(&cfg->state_dir);
+    else if (a == "--manifest-dir") s = value(&cfg->manifest_dir);
+    else if (a == "--tls-cert") s = value(&cfg->tls_cert);
+    else if (a == "--tls-key") s = value(&cfg->tls_key);
+    else if (a == "--token-file") s = value(&cfg->token_file);
+    else if (a == "--log-level") s = value(&cfg->log_level);
+    else if (a == "--insecure-plain-http") cfg->insecure_plain_http = true;
+    else if (a == "--workers") {
+      std::string v;
+      s = value(&v);
+      if (s.ok()) cfg->workers = std::max(1, std::atoi(v.c_str()));
+    } else {
+      return Status::InvalidArgument("unknown flag \"" + a + "\"");
+    }
+    if (!s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
+Status FinishConfig(DaemonConfig* cfg) {
+  if (cfg->state_dir.empty()) {
+    const char* sd = std::getenv("STATE_DIRECTORY");  // set by systemd's StateDirectory=
+    cfg->state_dir = sd != nullptr && *sd ? std::string(sd).substr(0, std::string(sd).find(':')) : "/var/lib/jellybean";
+  }
+  if (cfg->token_file.empty()) cfg->token_file = (fs::path(cfg->state_dir) / "token").string();
+  std::string host;
+  int port = 0;
+  if (auto s = SplitListen(cfg->listen, &host, &port); !s.ok()) return s;
+  if (cfg->insecure_plain_http && !IsLoopback(host))
+    return Status::InvalidArgument("--insecure-plain-http is only allowed on a loopback address, not " + host);
+  if (cfg->tls_cert.empty() != cfg->tls_key.empty()) return Status::InvalidArgument("--tls-cert and --tls-key go together");
+  static const char* kLevels[] = {"trace", "debug", "info", "warn", "error"};
+  bool ok = false;
+  for (const char* l : kLevels) ok = ok || cfg->log_level == l;
+  if (!ok) return Status::InvalidArgument("log level \"" + cfg->log_level + "\": expected trace, debug, info, warn or error");
+  std::error_code ec;
+  fs::create_directories(cfg->state_dir, ec);
+  if (ec) return Status::Unavailable("cannot create state dir " + cfg->state_dir + ": " + ec.message());
+  ::chmod(cfg->state_dir.c_str(), 0700);
+  return Status::Ok();
+}
+
+Status EnsureTls(DaemonConfig* cfg) {
+  if (cfg->insecure_plain_http || !cfg->tls_cert.empty()) return Status::Ok();
+  fs::path dir = fs::path(cfg->state_dir) / "tls";
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  ::chmod(dir.c_str(), 0700);
+  std::string ca_key = (dir / "ca.key").string(), ca = (dir / "ca.crt").string();
+  std::string key = (dir / "server.key").string(), csr = (dir / "server.csr").string(), crt = (dir / "server.crt").string();
+  std::string ext = (dir / "server.ext").string();
+  cfg->tls_cert = crt;
+  cfg->tls_key = key;
+  if (fs::exists(crt) && fs::exists(key) && fs::exists(ca)) return Status::Ok();
+  ::umask(077);
+  if (auto s = Run({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                    "-keyout", ca_key, "-out", ca, "-days", "3650", "-subj", "/CN=jellybeand local CA"});
+      !s.ok())
+    return s;
+  if (auto s = Run({"openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
+                    key, "-out", csr, "-subj", "/CN=jellybeand"});
+      !s.ok())
+    return s;
+  std::ofstream(ext) << "subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost\nextendedKeyUsage=serverAuth\n";
+  if (auto s = Run({"openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-out", crt,
+                    "-days", "825", "-extfile", ext});
+      !s.ok())
+    return s;
+  fs::remove(csr, ec);
+  fs::remove(ext, ec);
+  return Status::Ok();
+}
+
+StatusOr<std::string> EnsureToken(const std::string& path) {
+  if (fs::exists(path)) {
+    std::string t = ReadAll(path);
+    while (!t.empty() && (t.back() == '\n' || t.back() == '\r' || t.back() == ' ')) t.pop_back();
+    if (t.size() < 16) return Status::InvalidArgument("token file " + path + " holds fewer than 16 characters");
+    return t;
+  }
+  std::ifstream rnd("/dev/urandom", std::ios::binary);
+  unsigned char buf[32];
+  if (!rnd.read(reinterpret_cast<char*>(buf), sizeof(buf))) return Status::Unavailable("cannot read /dev/urandom");
+  static const char* hex = "0123456789abcdef";
+  std::string t;
+  for (unsigned char c : buf) {
+    t += hex[c >> 4];
+    t += hex[c & 15];
+  }
+  if (auto s = WriteFileAtomic(path, t + "\n", 0600); !s.ok()) return s;
+  ::chmod(path.c_str(), 0600);
+  return t;
+}
+
+void Notify(const std::string& state) { sd_notify(0, state.c_str()); }
+
+uint64_t WatchdogIntervalUsec() {
+  uint64_t usec = 0;
+  if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0) return usec / 2;
+  return 0;
+}
+
+std::vector<std::string> ApplyManifestDir(const std::string& dir, Store* store) {
+  std::vector<std::string> problems;
+  auto docs = LoadPath(dir);
+  ValidateSet(&docs);
+  for (const auto& line : FormatDiagnostics(docs)) problems.push_back(line);
+  for (const auto& d : docs) {
+    if (!d.ok()) continue;
+    Object obj = *d.object;
+    MetaOf(obj).resource_version.reset();  // manifests are the source of truth: last write wins
+    auto put = store->Put(obj);
+    if (!put.ok()) problems.push_back(d.file + ": " + d.Describe() + ": " + put.status().message());
+  }
+  return problems;
+}
+
+}  // namespace jb

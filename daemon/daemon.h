@@ -1,0 +1,50 @@
+// jellybeand's process-level pieces: configuration (file + flags), secure-by-default material
+// (TLS CA + server pair and the bearer token, generated into the state dir on first start),
+// systemd notification, and applying a manifest directory.
+// Thread-safety: functions are called from the main thread during start-up and reload.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "api/status.h"
+#include "reconciler/store.h"
+
+namespace jb {
+
+struct DaemonConfig {
+  std::string listen = "127.0.0.1:8443";  // address:port; port 0 = pick a free one
+  std::string state_dir;                  // default $STATE_DIRECTORY or /var/lib/jellybean
+  std::string manifest_dir;               // empty = none
+  std::string tls_cert, tls_key;          // empty = generated into state_dir/tls
+  std::string token_file;                 // default state_dir/token
+  std::string log_level = "info";
+  bool insecure_plain_http = false;       // only allowed on a loopback address
+  int workers = 2;                        // reconcile threads
+  double plan_time_limit_s = 10;
+};
+
+// Reads `path` (YAML: listen, stateDir, manifestDir, tlsCert, tlsKey, tokenFile, logLevel,
+// insecurePlainHttp, workers, planTimeLimitSeconds) into `cfg`. Unknown keys are errors.
+Status LoadConfigFile(const std::string& path, DaemonConfig* cfg);
+// Applies command-line flags over `cfg`; `config_path` receives --config's value.
+Status ParseFlags(const std::vector<std::string>& args, DaemonConfig* cfg, std::string* config_path, bool* help);
+// Fills defaults and checks the combination (plain HTTP only on loopback, ...).
+Status FinishConfig(DaemonConfig* cfg);
+extern const char* kDaemonUsage;
+
+// Ensures state_dir/tls/{ca.crt,ca.key,server.crt,server.key} exist (self-signed CA + server
+// certificate for 127.0.0.1/localhost, made with the openssl CLI) unless cert/key are configured.
+Status EnsureTls(DaemonConfig* cfg);
+// Reads the token file, creating it (32 random bytes, hex, mode 0600) when missing.
+StatusOr<std::string> EnsureToken(const std::string& path);
+
+// sd_notify wrapper; a no-op when NOTIFY_SOCKET is unset.
+void Notify(const std::string& state);
+// Half of WATCHDOG_USEC in microseconds, or 0 when the watchdog is off.
+uint64_t WatchdogIntervalUsec();
+
+// Applies every document of every manifest in `dir` to the store. Returns one line per problem.
+std::vector<std::string> ApplyManifestDir(const std::string& dir, Store* store);
+
+}  // namespace jb

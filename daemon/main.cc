@@ -1,0 +1,191 @@
+// jellybeand: the JellyBean control-plane daemon.
+#include <signal.h>
+#include <unistd.h>
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/sinks/systemd_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+#include "daemon/api_server.h"
+#include "daemon/daemon.h"
+#include "daemon/http.h"
+#include "drivers/fake/fake_driver.h"
+#include "reconciler/controller.h"
+
+namespace fs = std::filesystem;
+
+namespace jb {
+namespace {
+
+void SetupLogging(const std::string& level) {
+  std::shared_ptr<spdlog::logger> logger;
+  if (std::getenv("JOURNAL_STREAM") != nullptr) {
+    logger = std::make_shared<spdlog::logger>("jellybeand", std::make_shared<spdlog::sinks::systemd_sink_mt>());
+  } else {
+    logger = std::make_shared<spdlog::logger>("jellybeand", std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
+  }
+  logger->set_level(spdlog::level::from_str(level));
+  spdlog::set_default_logger(logger);
+}
+
+std::string Summary(const Store& store) {
+  size_t planned = 0, workflows = 0;
+  for (const auto& obj : store.List("Workflow")) {
+    ++workflows;
+    const auto& st = std::get<Workflow>(obj).status;
+    for (const auto& c : st.conditions)
+      if (c.type == "Planned" && c.status == "True") ++planned;
+  }
+  return std::to_string(workflows) + " workflow(s), " + std::to_string(planned) + " planned, " + std::to_string(store.size()) +
+         " object(s)";
+}
+
+int Main(int argc, char** argv) {
+  // Signals are handled by sigwait in this thread; block them before any thread starts.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+
+  DaemonConfig cfg;
+  std::string config_path;
+  bool help = false;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  // Flags are parsed twice: first to find --config, then again so that flags override the file.
+  DaemonConfig scratch;
+  if (auto s = ParseFlags(args, &scratch, &config_path, &help); !s.ok()) {
+    std::cerr << "jellybeand: " << s.message() << "\n" << kDaemonUsage;
+    return 2;
+  }
+  if (help) {
+    std::cout << kDaemonUsage;
+    return 0;
+  }
+  if (config_path.empty() && fs::exists("/etc/jellybean/jellybeand.yaml")) config_path = "/etc/jellybean/jellybeand.yaml";
+  auto load_config = [&](DaemonConfig* out) -> Status {
+    *out = DaemonConfig{};
+    if (!config_path.empty()) {
+      if (!fs::exists(config_path)) return Status::NotFound("config file " + config_path + " does not exist");
+      if (auto s = LoadConfigFile(config_path, out); !s.ok()) return s;
+    }
+    std::string ignored;
+    bool h = false;
+    if (auto s = ParseFlags(args, out, &ignored, &h); !s.ok()) return s;
+    return FinishConfig(out);
+  };
+  if (auto s = load_config(&cfg); !s.ok()) {
+    std::cerr << "jellybeand: " << s.message() << "\n";
+    return 2;
+  }
+  SetupLogging(cfg.log_level);
+  InitHttpThreads(4);
+
+  if (auto s = EnsureTls(&cfg); !s.ok()) {
+    spdlog::critical("TLS set-up failed: {}", s.message());
+    return 1;
+  }
+  auto token = EnsureToken(cfg.token_file);
+  if (!token.ok()) {
+    spdlog::critical("token: {}", token.status().message());
+    return 1;
+  }
+  Store store(cfg.state_dir);
+  for (const auto& p : store.Load()) spdlog::error("state: {}", p);
+  spdlog::info("loaded {} object(s) from {}", store.size(), cfg.state_dir);
+
+  // Until the data plane lands (issue #6) workers are deployed to the in-memory fake driver.
+  auto driver = std::make_unique<FakeDriver>();
+  spdlog::warn("driver: fake (in-memory; workers are recorded, not started: the data plane is not built yet)");
+  ReconcilerOptions ropts;
+  ropts.plan_time_limit_s = cfg.plan_time_limit_s;
+  Controller controller(&store, driver.get(), ropts);
+  controller.Start(cfg.workers);
+  controller.EnqueueAll();
+  if (!cfg.manifest_dir.empty())
+    for (const auto& p : ApplyManifestDir(cfg.manifest_dir, &store)) spdlog::error("manifest: {}", p);
+
+  ApiServer api(&store, &controller, *token);
+  std::string host = cfg.listen.substr(0, cfg.listen.rfind(':'));
+  int port = std::atoi(cfg.listen.c_str() + cfg.listen.rfind(':') + 1);
+  HttpServerOptions hopts;
+  hopts.address = host;
+  hopts.port = port;
+  if (!cfg.insecure_plain_http) {
+    hopts.cert_file = cfg.tls_cert;
+    hopts.key_file = cfg.tls_key;
+  }
+  auto server = StartHttpServer(hopts, [&api](const HttpRequest& r) { return api.Handle(r); });
+  if (!server.ok()) {
+    spdlog::critical("{}", server.status().message());
+    controller.Stop();
+    return 1;
+  }
+  std::string endpoint = std::string(cfg.insecure_plain_http ? "http://" : "https://") + host + ":" + std::to_string((*server)->port());
+  if (auto s = WriteFileAtomic((fs::path(cfg.state_dir) / "endpoint").string(), endpoint + "\n"); !s.ok())
+    spdlog::error("cannot write the endpoint file: {}", s.message());
+  api.SetReady(true);
+  spdlog::info("serving {} (state {}, token {})", endpoint, cfg.state_dir, cfg.token_file);
+  Notify("READY=1\nSTATUS=serving " + endpoint + ": " + Summary(store));
+
+  std::atomic<bool> stop{false};
+  std::mutex wd_mu;
+  std::condition_variable wd_cv;
+  std::thread watchdog;
+  if (uint64_t usec = WatchdogIntervalUsec(); usec > 0) {
+    watchdog = std::thread([&, usec] {
+      std::unique_lock<std::mutex> lock(wd_mu);
+      while (!stop) {
+        Notify("WATCHDOG=1\nSTATUS=serving " + endpoint + ": " + Summary(store));
+        wd_cv.wait_for(lock, std::chrono::microseconds(usec));
+      }
+    });
+  }
+  while (true) {
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    if (sig == SIGHUP) {
+      Notify("RELOADING=1\nSTATUS=reloading");
+      spdlog::info("SIGHUP: reloading configuration and manifests");
+      DaemonConfig fresh;
+      if (auto s = load_config(&fresh); !s.ok()) {
+        spdlog::error("reload: {}; keeping the running configuration", s.message());
+      } else {
+        spdlog::set_level(spdlog::level::from_str(fresh.log_level));
+        cfg.manifest_dir = fresh.manifest_dir;
+        if (fresh.listen != cfg.listen) spdlog::warn("reload: listen address changes need a restart");
+      }
+      if (!cfg.manifest_dir.empty())
+        for (const auto& p : ApplyManifestDir(cfg.manifest_dir, &store)) spdlog::error("manifest: {}", p);
+      controller.EnqueueAll();
+      Notify("READY=1\nSTATUS=serving " + endpoint + ": " + Summary(store));
+      continue;
+    }
+    break;  // SIGTERM / SIGINT
+  }
+  Notify("STOPPING=1\nSTATUS=draining");
+  spdlog::info("stopping: draining requests and reconciles");
+  api.SetReady(false);
+  (*server)->Stop();
+  controller.Stop();
+  {
+    std::lock_guard<std::mutex> lock(wd_mu);
+    stop = true;
+  }
+  wd_cv.notify_all();
+  if (watchdog.joinable()) watchdog.join();
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace
+}  // namespace jb
+
+int main(int argc, char** argv) { return jb::Main(argc, argv); }

@@ -1,0 +1,71 @@
+#include "drivers/fake/fake_driver.h"
+
+namespace jb {
+
+Status FakeDriver::Apply(const std::string& workflow, const std::vector<WorkerSpec>& workers) {
+  std::lock_guard<std::mutex> lock(mu_);
+  running_[workflow] = workers;
+  ++applies_;
+  return Status::Ok();
+}
+
+std::vector<WorkerState> FakeDriver::Observe(const std::string& workflow) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<WorkerState> out;
+  auto it = running_.find(workflow);
+  if (it == running_.end()) return out;
+  for (const auto& w : it->second) out.push_back(WorkerState{w, true, ""});
+  return out;
+}
+
+Status FakeDriver::Remove(const std::string& workflow) {
+  std::lock_guard<std::mutex> lock(mu_);
+  running_.erase(workflow);
+  return Status::Ok();
+}
+
+int FakeDriver::applies() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return applies_;
+}
+
+void FaultInjectingDriver::FailNext(int n, Status status) {
+  std::lock_guard<std::mutex> lock(mu_);
+  fail_next_ = n;
+  fail_status_ = std::move(status);
+}
+
+void FaultInjectingDriver::SetUnready(bool unready) {
+  std::lock_guard<std::mutex> lock(mu_);
+  unready_ = unready;
+}
+
+Status FaultInjectingDriver::MaybeFail() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (fail_next_ <= 0) return Status::Ok();
+  --fail_next_;
+  return fail_status_;
+}
+
+Status FaultInjectingDriver::Apply(const std::string& workflow, const std::vector<WorkerSpec>& workers) {
+  if (auto s = MaybeFail(); !s.ok()) return s;
+  return inner_->Apply(workflow, workers);
+}
+
+std::vector<WorkerState> FaultInjectingDriver::Observe(const std::string& workflow) {
+  auto states = inner_->Observe(workflow);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (unready_)
+    for (auto& s : states) {
+      s.ready = false;
+      s.message = "injected fault: worker not ready";
+    }
+  return states;
+}
+
+Status FaultInjectingDriver::Remove(const std::string& workflow) {
+  if (auto s = MaybeFail(); !s.ok()) return s;
+  return inner_->Remove(workflow);
+}
+
+}  // namespace jb

@@ -1,0 +1,51 @@
+// FakeDriver: an in-memory driver for tests and for running the control plane without a data
+// plane: Apply makes the desired workers "running" and ready at once. FaultInjectingDriver wraps
+// any driver and fails calls on demand (leveldb's fault-injection pattern).
+// Thread-safety: both are thread-safe.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+
+#include "drivers/driver.h"
+#include "port/thread_annotations.h"
+
+namespace jb {
+
+class FakeDriver : public Driver {
+ public:
+  std::string name() const override { return "fake"; }
+  Status Apply(const std::string& workflow, const std::vector<WorkerSpec>& workers) override;
+  std::vector<WorkerState> Observe(const std::string& workflow) override;
+  Status Remove(const std::string& workflow) override;
+  int applies() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, std::vector<WorkerSpec>> running_ GUARDED_BY(mu_);
+  int applies_ GUARDED_BY(mu_) = 0;
+};
+
+class FaultInjectingDriver : public Driver {
+ public:
+  explicit FaultInjectingDriver(std::unique_ptr<Driver> inner) : inner_(std::move(inner)) {}
+  std::string name() const override { return inner_->name(); }
+  // The next `n` Apply/Remove calls fail with `status`.
+  void FailNext(int n, Status status);
+  // Observe reports every worker as not ready while set.
+  void SetUnready(bool unready);
+  Status Apply(const std::string& workflow, const std::vector<WorkerSpec>& workers) override;
+  std::vector<WorkerState> Observe(const std::string& workflow) override;
+  Status Remove(const std::string& workflow) override;
+
+ private:
+  Status MaybeFail();
+  std::unique_ptr<Driver> inner_;
+  std::mutex mu_;
+  int fail_next_ GUARDED_BY(mu_) = 0;
+  Status fail_status_ GUARDED_BY(mu_);
+  bool unready_ GUARDED_BY(mu_) = false;
+};
+
+}  // namespace jb

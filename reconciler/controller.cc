@@ -1,0 +1,69 @@
+#include "reconciler/controller.h"
+
+namespace jb {
+
+Controller::Controller(Store* store, Driver* driver, ReconcilerOptions opts, WorkQueueOptions qopts)
+    : store_(store), reconciler_(store, driver, opts), queue_(qopts) {
+  store_->OnChange([this](const std::string& kind, const std::string& name) { OnChange(kind, name); });
+}
+
+Controller::~Controller() { Stop(); }
+
+void Controller::OnChange(const std::string& kind, const std::string& name) {
+  if (kind == "Workflow") {
+    queue_.Add(name);
+    return;
+  }
+  for (const auto& obj : store_->List("Workflow")) {
+    const auto& wf = std::get<Workflow>(obj);
+    bool refers = kind == "Infrastructure" ? wf.spec.infrastructure == name : false;
+    for (const auto& op : wf.spec.operators) refers = refers || (kind == "ModelProfile" && op.profile == name);
+    if (refers) queue_.Add(wf.metadata.name);
+  }
+}
+
+void Controller::EnqueueAll() {
+  for (const auto& obj : store_->List("Workflow")) queue_.Add(MetaOf(obj).name);
+}
+
+void Controller::Start(int workers) {
+  for (int i = 0; i < workers; ++i) threads_.emplace_back([this] { Worker(); });
+}
+
+void Controller::Stop() {
+  queue_.ShutDown();
+  for (auto& t : threads_)
+    if (t.joinable()) t.join();
+  threads_.clear();
+}
+
+void Controller::Worker() {
+  while (auto key = queue_.Get()) {
+    auto t0 = std::chrono::steady_clock::now();
+    ReconcileResult r = reconciler_.Reconcile(*key);
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++metrics_.reconciles;
+      if (!r.error.ok()) ++metrics_.errors;
+      metrics_.seconds_total += secs;
+      metrics_.seconds_max = std::max(metrics_.seconds_max, secs);
+    }
+    if (!r.error.ok()) {
+      queue_.AddRateLimited(*key);
+    } else {
+      queue_.Forget(*key);
+      if (r.requeue_after.count() > 0) queue_.AddAfter(*key, r.requeue_after);
+    }
+    queue_.Done(*key);
+  }
+}
+
+ControllerMetrics Controller::Metrics() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  ControllerMetrics m = metrics_;
+  m.queue_depth = queue_.Len();
+  return m;
+}
+
+}  // namespace jb

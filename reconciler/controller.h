@@ -1,0 +1,48 @@
+// Controller: runs WorkflowReconciler over a WorkQueue with N worker threads. Store changes
+// enqueue the affected Workflows (a ModelProfile or Infrastructure change enqueues every Workflow
+// that references it). Failed reconciles are retried with per-key back-off; success forgets it.
+// Thread-safety: Start/Stop from one thread; Metrics() from any.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <thread>
+#include <vector>
+
+#include "reconciler/store.h"
+#include "reconciler/workflow_reconciler.h"
+#include "reconciler/workqueue.h"
+
+namespace jb {
+
+struct ControllerMetrics {
+  uint64_t reconciles = 0;
+  uint64_t errors = 0;
+  double seconds_total = 0;
+  double seconds_max = 0;
+  size_t queue_depth = 0;
+};
+
+class Controller {
+ public:
+  Controller(Store* store, Driver* driver, ReconcilerOptions opts = {}, WorkQueueOptions qopts = {});
+  ~Controller();
+  void Start(int workers);
+  void Stop();  // drains: waits for in-flight reconciles
+  void Enqueue(const std::string& workflow) { queue_.Add(workflow); }
+  void EnqueueAll();
+  ControllerMetrics Metrics() const;
+
+ private:
+  void Worker();
+  void OnChange(const std::string& kind, const std::string& name);
+
+  Store* store_;
+  WorkflowReconciler reconciler_;
+  WorkQueue queue_;
+  std::vector<std::thread> threads_;
+  mutable std::mutex mu_;
+  ControllerMetrics metrics_ GUARDED_BY(mu_);
+};
+
+}  // namespace jb

@@ -1,0 +1,46 @@
+// WorkflowReconciler: level-triggered reconcile of one Workflow (controller-runtime style).
+// Re-reads the Workflow and what it references, plans when the inputs changed, hands the plan to
+// the driver, observes the workers and records conditions (Planned, Deployed, Ready, SLOMet,
+// Degraded) with observedGeneration. Never depends on which event woke it.
+// Thread-safety: Reconcile may run concurrently for different names (the work queue never runs
+// one name twice at once).
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "drivers/driver.h"
+#include "reconciler/store.h"
+
+namespace jb {
+
+struct ReconcileResult {
+  Status error;                              // non-OK = retry with back-off
+  std::chrono::milliseconds requeue_after{0};  // > 0 = look again after this long
+};
+
+struct ReconcilerOptions {
+  double plan_time_limit_s = 10;  // solver budget per plan
+  std::chrono::milliseconds not_ready_recheck{1000};
+};
+
+class WorkflowReconciler {
+ public:
+  // Borrows `store` and `driver`; both must outlive the reconciler.
+  WorkflowReconciler(Store* store, Driver* driver, ReconcilerOptions opts = {})
+      : store_(store), driver_(driver), opts_(opts) {}
+
+  ReconcileResult Reconcile(const std::string& name);
+
+ private:
+  Store* store_;
+  Driver* driver_;
+  ReconcilerOptions opts_;
+};
+
+// Sets (or updates) a condition; lastTransitionTime changes only when the status changes.
+void SetCondition(WorkflowStatus* st, const std::string& type, const std::string& status, const std::string& reason,
+                  const std::string& message);
+const Condition* FindCondition(const WorkflowStatus& st, const std::string& type);
+
+}  // namespace jb

@@ -1,0 +1,143 @@
+#include "reconciler/workflow_reconciler.h"
+
+#include <gtest/gtest.h>
+
+#include "drivers/fake/fake_driver.h"
+#include "reconciler/controller.h"
+#include "tests/planner/planner_fixtures.h"
+
+namespace jb {
+namespace {
+
+class ReconcilerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto fake = std::make_unique<FakeDriver>();
+    fake_ = fake.get();
+    driver_ = std::make_unique<FaultInjectingDriver>(std::move(fake));
+    in_ = testing::LoadInstance("manifests/vqa");
+  }
+  void ApplyAll() {
+    ASSERT_TRUE(store_.Put(in_.inf).ok());
+    for (const auto& p : in_.profiles) ASSERT_TRUE(store_.Put(p).ok());
+    ASSERT_TRUE(store_.Put(in_.wf).ok());
+  }
+  Workflow Get() { return std::get<Workflow>(*store_.Get("Workflow", "vqa")); }
+  std::string Cond(const std::string& type) {
+    auto wf = Get();
+    const Condition* c = FindCondition(wf.status, type);
+    return c ? c->status + "/" + c->reason : "absent";
+  }
+
+  Store store_{""};
+  FakeDriver* fake_ = nullptr;
+  std::unique_ptr<FaultInjectingDriver> driver_;
+  testing::Instance in_;
+};
+
+TEST_F(ReconcilerTest, PlansDeploysAndRecordsConditions) {
+  ApplyAll();
+  WorkflowReconciler r(&store_, driver_.get());
+  auto res = r.Reconcile("vqa");
+  EXPECT_TRUE(res.error.ok()) << res.error.message();
+  auto wf = Get();
+  ASSERT_TRUE(wf.status.plan.has_value());
+  EXPECT_LE(wf.status.plan->cost.total_per_hour, 7.011);
+  EXPECT_EQ(wf.status.observed_generation, 1);
+  EXPECT_EQ(Cond("Planned"), "True/Solved");
+  EXPECT_EQ(Cond("Deployed"), "True/Applied");
+  EXPECT_EQ(Cond("Ready"), "True/WorkersReady");
+  EXPECT_EQ(Cond("SLOMet"), "Unknown/NoObservations");
+  EXPECT_EQ(Cond("Degraded"), "False/PlanMeetsSLO");
+  EXPECT_EQ(driver_->Observe("vqa").size(), wf.status.plan->placements.size());
+  // Level-triggered and idempotent: a second pass changes nothing and does not re-plan.
+  std::string t = FindCondition(wf.status, "Planned")->last_transition_time;
+  EXPECT_TRUE(r.Reconcile("vqa").error.ok());
+  EXPECT_EQ(Get().status, wf.status);
+  EXPECT_EQ(FindCondition(Get().status, "Planned")->last_transition_time, t);
+}
+
+TEST_F(ReconcilerTest, MissingReferencesAreReportedThenResolved) {
+  ASSERT_TRUE(store_.Put(in_.wf).ok());
+  WorkflowReconciler r(&store_, driver_.get());
+  EXPECT_TRUE(r.Reconcile("vqa").error.ok());
+  EXPECT_EQ(Cond("Planned"), "False/MissingReference");
+  EXPECT_NE(FindCondition(Get().status, "Planned")->message.find("Infrastructure \"vqa-medium\""), std::string::npos);
+  ApplyAll();
+  EXPECT_TRUE(r.Reconcile("vqa").error.ok());
+  EXPECT_EQ(Cond("Planned"), "True/Solved");
+}
+
+TEST_F(ReconcilerTest, InfeasibleSloIsExplained) {
+  in_.wf.spec.slo.min_accuracy = 60;
+  ApplyAll();
+  WorkflowReconciler r(&store_, driver_.get());
+  EXPECT_TRUE(r.Reconcile("vqa").error.ok());
+  EXPECT_EQ(Cond("Planned"), "False/Infeasible");
+  EXPECT_NE(FindCondition(Get().status, "Planned")->message.find("58.33"), std::string::npos);
+  EXPECT_EQ(Cond("SLOMet"), "False/Infeasible");
+}
+
+TEST_F(ReconcilerTest, DriverFaultsAreRetriedWithBackOffUntilDeployed) {
+  ApplyAll();
+  driver_->FailNext(3, Status::Unavailable("injected: host unreachable"));
+  WorkQueueOptions q;
+  q.base_delay = std::chrono::milliseconds(1);
+  Controller c(&store_, driver_.get(), ReconcilerOptions{}, q);
+  c.Start(2);
+  c.Enqueue("vqa");
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (Cond("Deployed") != "True/Applied" && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_EQ(Cond("Deployed"), "True/Applied");
+  EXPECT_GE(c.Metrics().errors, 3u);
+  c.Stop();
+}
+
+TEST_F(ReconcilerTest, UnreadyWorkersAreRechecked) {
+  ApplyAll();
+  driver_->SetUnready(true);
+  WorkflowReconciler r(&store_, driver_.get());
+  auto res = r.Reconcile("vqa");
+  EXPECT_EQ(Cond("Ready"), "False/WorkersNotReady");
+  EXPECT_GT(res.requeue_after.count(), 0);
+  driver_->SetUnready(false);
+  r.Reconcile("vqa");
+  EXPECT_EQ(Cond("Ready"), "True/WorkersReady");
+}
+
+TEST_F(ReconcilerTest, ProfileChangeReplansThroughTheController) {
+  ApplyAll();
+  Controller c(&store_, driver_.get());
+  c.Start(1);
+  c.EnqueueAll();  // objects stored before the controller existed
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (Cond("Planned") != "True/Solved" && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_TRUE(Get().status.plan.has_value());
+  double before = Get().status.plan->cost.total_per_hour;
+  // Make the edge dearer: the Infrastructure change must re-plan the workflow.
+  for (auto& n : in_.inf.spec.nodes) n.price_per_hour *= 3;
+  ASSERT_TRUE(store_.Put(in_.inf).ok());
+  while (Get().status.plan->cost.total_per_hour == before && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_GT(Get().status.plan->cost.total_per_hour, before);
+  c.Stop();
+}
+
+TEST_F(ReconcilerTest, DeletionStopsWorkersBeforeTheObjectGoes) {
+  ApplyAll();
+  WorkflowReconciler r(&store_, driver_.get());
+  r.Reconcile("vqa");
+  ASSERT_FALSE(driver_->Observe("vqa").empty());
+  ASSERT_TRUE(store_.Delete("Workflow", "vqa").ok());
+  driver_->FailNext(1, Status::Unavailable("injected"));
+  EXPECT_FALSE(r.Reconcile("vqa").error.ok());
+  EXPECT_TRUE(store_.Get("Workflow", "vqa").ok()) << "kept while its workers could not be stopped";
+  EXPECT_TRUE(r.Reconcile("vqa").error.ok());
+  EXPECT_FALSE(store_.Get("Workflow", "vqa").ok());
+  EXPECT_TRUE(driver_->Observe("vqa").empty());
+}
+
+}  // namespace
+}  // namespace jb
