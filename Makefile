@@ -12,7 +12,7 @@ PACKAGES := build-essential cmake make pkg-config ccache git \
   libyaml-cpp-dev coinor-libcbc-dev coinor-libclp-dev \
   libgtest-dev libgmock-dev libbenchmark-dev \
   libcpprest-dev libspdlog-dev libfmt-dev libsystemd-dev libprotobuf-dev protobuf-compiler libssl-dev \
-  nlohmann-json3-dev openssl
+  nlohmann-json3-dev openssl systemd
 
 .PHONY: setup build test run bench clean format
 
@@ -31,15 +31,24 @@ build: setup
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 600
 
-# The main job. Until the daemon lands this validates every example and plans the VQA workflow
-# with the exact solver, printing the plan beside the prototype / most-accurate / cloud-only baselines.
+# The main job: jellybeand in the foreground with a local state dir (.jellybean/), applying
+# manifests/vqa/ at start; status through jbctl and curl (commands printed first). Ctrl-C stops it.
+STATE_DIR ?= $(CURDIR)/.jellybean
 run: build
-	$(BUILD_DIR)/cli/jbctl validate -f manifests/
-	$(BUILD_DIR)/cli/jbctl plan -f manifests/vqa/ --baseline prototype --baseline most-accurate --baseline cloud-only
-	$(BUILD_DIR)/cli/jbctl plan -f manifests/vehicle-tracking/ --baseline prototype --baseline cloud-only
+	@mkdir -p $(STATE_DIR)
+	@echo "== jellybeand: state in $(STATE_DIR), applying manifests/vqa/ at start"
+	@echo "== In another terminal, read the status with:"
+	@echo "     export JB_STATE_DIR=$(STATE_DIR)"
+	@echo "     $(BUILD_DIR)/cli/jbctl get workflows"
+	@echo "     $(BUILD_DIR)/cli/jbctl describe workflow vqa"
+	@echo "     curl --cacert $(STATE_DIR)/tls/ca.crt -H \"Authorization: Bearer \$$(cat $(STATE_DIR)/token)\" \\"
+	@echo "          \$$(cat $(STATE_DIR)/endpoint)/apis/jellybean.dev/v1alpha1/workflows/vqa/status"
+	@echo "== Offline planning needs no daemon: $(BUILD_DIR)/cli/jbctl plan -f manifests/vqa/ --baseline prototype"
+	exec $(BUILD_DIR)/daemon/jellybeand --state-dir $(STATE_DIR) --listen 127.0.0.1:8443 --manifest-dir manifests/vqa
 
 bench: build
 	$(BUILD_DIR)/bench/bench_planner
+	$(BUILD_DIR)/bench/bench_rest
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')

@@ -1,6 +1,9 @@
 // cpprestsdk adapter for jbctl's HTTP client (one of the two TUs that include cpprestsdk).
 #include <cpprest/http_client.h>
 
+#include <map>
+#include <memory>
+
 #include "daemon/http.h"
 
 namespace jb {
@@ -14,7 +17,12 @@ StatusOr<HttpResponse> HttpCall(const HttpClientOptions& opts, const std::string
       std::string ca = opts.ca_file;
       cfg.set_ssl_context_callback([ca](boost::asio::ssl::context& ctx) { ctx.load_verify_file(ca); });
     }
-    web::http::client::http_client client(web::uri(opts.server), cfg);
+    // One client per thread and endpoint, so that connections (and TLS sessions) are reused.
+    thread_local std::map<std::string, std::unique_ptr<web::http::client::http_client>> clients;
+    std::string key = opts.server + "|" + opts.ca_file + "|" + std::to_string(opts.timeout_s);
+    auto& slot = clients[key];
+    if (!slot) slot = std::make_unique<web::http::client::http_client>(web::uri(opts.server), cfg);
+    auto& client = *slot;
     web::http::http_request req(method);
     req.set_request_uri(web::uri(path));
     if (!opts.token.empty()) req.headers().add("Authorization", "Bearer " + opts.token);

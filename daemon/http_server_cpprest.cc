@@ -53,6 +53,19 @@ class CpprestServer : public HttpServer {
   int port_;
 };
 
+void Reply(http_request& req, const HttpResponse& resp) {
+  web::http::http_response out(static_cast<web::http::status_code>(resp.status));
+  out.set_body(resp.body, resp.content_type);
+  // Never block a pool thread on the reply (or the body): with a small pool, blocking waits
+  // deadlock under concurrent requests. Errors (client gone) are observed and dropped.
+  req.reply(out).then([](pplx::task<void> t) {
+    try {
+      t.get();
+    } catch (const std::exception&) {
+    }
+  });
+}
+
 void Serve(http_request req, const HttpHandler& handler, size_t max_body) {
   HttpRequest r;
   r.method = req.method();
@@ -60,29 +73,25 @@ void Serve(http_request req, const HttpHandler& handler, size_t max_body) {
   auto h = req.headers();
   if (h.has("Authorization")) r.authorization = h["Authorization"];
   if (h.has("Content-Type")) r.content_type = h["Content-Type"];
-  uint64_t len = h.content_length();
-  HttpResponse resp;
-  try {
-    if (len > max_body) {
-      r.body_too_large = true;
-    } else {
-      r.body = req.extract_utf8string(true).get();
+  if (h.content_length() > max_body) {
+    r.body_too_large = true;
+    Reply(req, handler(r));
+    return;
+  }
+  req.extract_utf8string(true).then([req, r, handler, max_body](pplx::task<std::string> t) mutable {
+    HttpResponse resp;
+    try {
+      r.body = t.get();
       if (r.body.size() > max_body) {
         r.body_too_large = true;
         r.body.clear();
       }
+      resp = handler(r);
+    } catch (const std::exception&) {
+      resp = HttpResponse{400, "application/json", "{\"kind\":\"Status\",\"code\":400,\"message\":\"cannot read the request body\"}"};
     }
-    resp = handler(r);
-  } catch (const std::exception& e) {
-    resp = HttpResponse{400, "application/json", std::string("{\"kind\":\"Status\",\"code\":400,\"message\":\"cannot read request\"}")};
-  }
-  web::http::http_response out(static_cast<web::http::status_code>(resp.status));
-  out.set_body(resp.body, resp.content_type);
-  try {
-    req.reply(out).wait();
-  } catch (const std::exception&) {
-    // The client went away; nothing to do.
-  }
+    Reply(req, resp);
+  });
 }
 
 }  // namespace

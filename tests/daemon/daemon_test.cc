@@ -1,1 +1,342 @@
+// Integration tests that start the real jellybeand and jbctl binaries (port 0, temp state dirs).
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstring>
+#include <fstream>
+#include <sys/stat.h>
+#include <chrono>
+#include <thread>
+
+#include "api/manifest.h"
+#include "daemon/http.h"
+#include "tests/test_util.h"
+
+extern char** environ;
+
+namespace jb {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// A jellybeand child process; killed (SIGKILL) by the destructor if still running.
+class Daemon {
+ public:
+  Daemon(const std::filesystem::path& state, std::vector<std::string> extra_env = {}, std::vector<std::string> extra_args = {})
+      : state_(state) {
+    std::vector<std::string> args = {JB_JELLYBEAND, "--state-dir", state.string(), "--listen", "127.0.0.1:0", "--log-level", "warn"};
+    for (auto& a : extra_args) args.push_back(a);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    std::vector<std::string> env;
+    for (char** e = environ; *e; ++e) {
+      std::string s(*e);
+      if (s.rfind("NOTIFY_SOCKET=", 0) == 0 || s.rfind("WATCHDOG_", 0) == 0) continue;
+      env.push_back(s);
+    }
+    for (auto& e : extra_env) env.push_back(e);
+    std::vector<char*> envp;
+    for (auto& e : env) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    std::filesystem::remove(state / "endpoint");
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    std::string log = (state.parent_path() / (state.filename().string() + ".log")).string();
+    // Neither output goes to the test's pipes: an orphaned daemon must not keep ctest waiting.
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (posix_spawn(&pid_, argv[0], &fa, nullptr, argv.data(), envp.data()) != 0) pid_ = -1;
+    posix_spawn_file_actions_destroy(&fa);
+  }
+  ~Daemon() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+  // Waits for the endpoint file and /readyz; returns the client options.
+  bool WaitReady(HttpClientOptions* out, std::chrono::seconds limit = std::chrono::seconds(20)) {
+    auto deadline = Clock::now() + limit;
+    while (Clock::now() < deadline) {
+      std::string ep = testing::ReadFile(state_ / "endpoint");
+      while (!ep.empty() && ep.back() == '\n') ep.pop_back();
+      if (!ep.empty()) {
+        out->server = ep;
+        out->ca_file = (state_ / "tls/ca.crt").string();
+        out->token = testing::ReadFile(state_ / "token");
+        while (!out->token.empty() && out->token.back() == '\n') out->token.pop_back();
+        out->timeout_s = 5;
+        auto r = HttpCall(*out, "GET", "/readyz");
+        if (r.ok() && r->status == 200) return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return false;
+  }
+  // SIGTERM and wait; returns the exit status (-1 on timeout or signal).
+  int Stop(std::chrono::seconds limit = std::chrono::seconds(20)) {
+    if (pid_ <= 0) return -1;
+    ::kill(pid_, SIGTERM);
+    auto deadline = Clock::now() + limit;
+    int status = 0;
+    while (Clock::now() < deadline) {
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return -1;
+  }
+  void Signal(int sig) { ::kill(pid_, sig); }
+  pid_t pid() const { return pid_; }
+
+ private:
+  std::filesystem::path state_;
+  pid_t pid_ = -1;
+};
+
+const std::string kApi = "/apis/jellybean.dev/v1alpha1/";
+
+std::optional<Object> GetObject(const HttpClientOptions& c, const std::string& path) {
+  auto r = HttpCall(c, "GET", kApi + path);
+  if (!r.ok() || r->status != 200) return std::nullopt;
+  std::vector<Diagnostic> d;
+  auto o = ObjectFromText(r->body, "resp", &d);
+  if (!o.ok()) return std::nullopt;
+  return *o;
+}
+
+bool Planned(const Object& o) {
+  for (const auto& c : std::get<Workflow>(o).status.conditions)
+    if (c.type == "Planned" && c.status == "True") return true;
+  return false;
+}
+
+TEST(Daemon, ApplyPlansQuicklyAndEverythingSurvivesARestart) {
+  testing::TempDir dir;
+  auto state = dir.path() / "state";
+  HttpClientOptions c;
+  std::map<std::string, std::string> versions;
+  {
+    Daemon d(state);
+    ASSERT_TRUE(d.WaitReady(&c)) << testing::ReadFile(dir.path() / "state.log");
+    auto apply = testing::Run("JB_STATE_DIR=" + state.string() + " " + testing::Jbctl() + " apply -f manifests/vqa/");
+    ASSERT_EQ(apply.exit_code, 0) << apply.output;
+    EXPECT_NE(apply.output.find("workflow/vqa created"), std::string::npos) << apply.output;
+    auto t0 = Clock::now();
+    std::optional<Object> wf;
+    while (Clock::now() - t0 < std::chrono::seconds(10)) {
+      wf = GetObject(c, "workflows/vqa");
+      if (wf && Planned(*wf)) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+    ASSERT_TRUE(wf && Planned(*wf));
+    EXPECT_LT(secs, 1.0) << "Planned=True took " << secs << " s";
+    std::printf("apply -> Planned=True in %.3f s\n", secs);
+    EXPECT_LE(std::get<Workflow>(*wf).status.plan->cost.total_per_hour, 7.011);
+    auto describe = testing::Run("JB_STATE_DIR=" + state.string() + " " + testing::Jbctl() + " describe workflow vqa");
+    EXPECT_EQ(describe.exit_code, 0);
+    EXPECT_NE(describe.output.find("Planned    True"), std::string::npos) << describe.output;
+    auto diff = testing::Run("JB_STATE_DIR=" + state.string() + " " + testing::Jbctl() + " diff -f manifests/vqa/");
+    EXPECT_EQ(diff.exit_code, 0) << diff.output;
+    for (const char* kind : {"workflows", "modelprofiles", "infrastructures"}) {
+      auto list = HttpCall(c, "GET", kApi + kind);
+      ASSERT_TRUE(list.ok());
+      auto docs = ParseYamlStream(list->body);
+      for (const auto& item : docs[0].root.Find("items")->items())
+        versions[std::string(kind) + "/" + item.Find("metadata")->Find("name")->as_string()] =
+            item.Find("metadata")->Find("resourceVersion")->as_string();
+    }
+    EXPECT_EQ(versions.size(), 5u);
+    EXPECT_EQ(d.Stop(), 0) << "SIGTERM must drain and exit 0";
+  }
+  Daemon again(state);
+  ASSERT_TRUE(again.WaitReady(&c));
+  for (const auto& [path, rv] : versions) {
+    auto o = GetObject(c, path);
+    ASSERT_TRUE(o.has_value()) << path;
+    EXPECT_EQ(MetaOf(*o).resource_version, rv) << path;
+  }
+  auto wf = GetObject(c, "workflows/vqa");
+  ASSERT_TRUE(wf && Planned(*wf));
+  EXPECT_EQ(again.Stop(), 0);
+}
+
+TEST(Daemon, RejectsBadTokensStaleVersionsAndMalformedManifests) {
+  testing::TempDir dir;
+  Daemon d(dir.path() / "state");
+  HttpClientOptions c;
+  ASSERT_TRUE(d.WaitReady(&c));
+  HttpClientOptions wrong = c;
+  wrong.token = "not-the-token-not-the-token-0000";
+  EXPECT_EQ(HttpCall(wrong, "GET", kApi + "workflows")->status, 401);
+  HttpClientOptions none = c;
+  none.token.clear();
+  EXPECT_EQ(HttpCall(none, "GET", kApi + "workflows")->status, 401);
+  EXPECT_EQ(HttpCall(none, "GET", "/healthz")->status, 200);
+  // Plain HTTP against the TLS port fails; a client that does not trust our CA fails.
+  HttpClientOptions untrusted = c;
+  untrusted.ca_file.clear();
+  EXPECT_FALSE(HttpCall(untrusted, "GET", "/healthz").ok());
+
+  std::string bad = testing::ReadFile(std::string(JB_SOURCE_DIR) + "/tests/golden/validate/41-json-document.yaml");
+  auto r = HttpCall(c, "PUT", kApi + "modelprofiles/json-profile", bad);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 400);
+  EXPECT_NE(r->body.find("request body:4:56: spec.variants[0].outputSizeKiB: wrong type"), std::string::npos) << r->body;
+  EXPECT_EQ(HttpCall(c, "GET", kApi + "pipelines")->status, 404);
+  EXPECT_EQ(HttpCall(c, "PUT", kApi + "modelprofiles/x", std::string(5 << 20, 'a'))->status, 413);
+
+  auto docs = LoadPath(std::string(JB_SOURCE_DIR) + "/manifests/vqa/modelprofiles.yaml");
+  Object mp = *docs[0].object;
+  auto created = HttpCall(c, "PUT", kApi + "modelprofiles/" + MetaOf(mp).name, ObjectToJson(mp));
+  ASSERT_EQ(created->status, 201);
+  MetaOf(mp).resource_version = "999999";
+  EXPECT_EQ(HttpCall(c, "PUT", kApi + "modelprofiles/" + MetaOf(mp).name, ObjectToJson(mp))->status, 409);
+  EXPECT_EQ(d.Stop(), 0);
+}
+
+// 10 clients x 10 read-modify-write updates of one object, with resourceVersion and retry on 409:
+// every update must land (no lost update) and be persisted.
+TEST(Daemon, ConcurrentAppliesLoseNoUpdate) {
+  testing::TempDir dir;
+  auto state = dir.path() / "state";
+  HttpClientOptions c;
+  {
+    Daemon d(state);
+    ASSERT_TRUE(d.WaitReady(&c));
+    auto docs = LoadPath(std::string(JB_SOURCE_DIR) + "/manifests/vqa/modelprofiles.yaml");
+    Object mp = *docs[0].object;
+    MetaOf(mp).labels["count"] = "0";
+    const std::string path = kApi + "modelprofiles/" + MetaOf(mp).name;
+    ASSERT_EQ(HttpCall(c, "PUT", path, ObjectToJson(mp))->status, 201);
+    std::atomic<int> conflicts{0}, failures{0};
+    std::vector<std::thread> clients;
+    for (int t = 0; t < 10; ++t)
+      clients.emplace_back([&, t] {
+        for (int i = 0; i < 10; ++i) {
+          for (int attempt = 0; attempt < 200; ++attempt) {
+            auto cur = GetObject(c, "modelprofiles/" + MetaOf(mp).name);
+            if (!cur) continue;
+            int n = std::stoi(MetaOf(*cur).labels["count"]);
+            MetaOf(*cur).labels["count"] = std::to_string(n + 1);
+            MetaOf(*cur).labels["client-" + std::to_string(t)] = std::to_string(i);
+            auto r = HttpCall(c, "PUT", path, ObjectToJson(*cur));
+            if (r.ok() && r->status == 200) break;
+            if (r.ok() && r->status == 409) {
+              conflicts++;
+              continue;
+            }
+            failures++;
+          }
+        }
+      });
+    for (auto& t : clients) t.join();
+    EXPECT_EQ(failures.load(), 0);
+    auto final_obj = GetObject(c, "modelprofiles/" + MetaOf(mp).name);
+    ASSERT_TRUE(final_obj.has_value());
+    EXPECT_EQ(MetaOf(*final_obj).labels["count"], "100");
+    std::printf("100 concurrent updates from 10 clients: %d conflicts retried\n", conflicts.load());
+    EXPECT_EQ(d.Stop(), 0);
+  }
+  Daemon again(state);
+  ASSERT_TRUE(again.WaitReady(&c));
+  auto reloaded = GetObject(c, "modelprofiles/extract-image-feature");
+  ASSERT_TRUE(reloaded.has_value());
+  EXPECT_EQ(MetaOf(*reloaded).labels["count"], "100");
+}
+
+// sd_notify protocol against a fake NOTIFY_SOCKET: READY, WATCHDOG cadence, RELOADING, STOPPING.
+TEST(Daemon, NotifiesSystemd) {
+  testing::TempDir dir;
+  std::string sock = (dir.path() / "notify.sock").string();
+  int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, sock.c_str(), sizeof(addr.sun_path) - 1);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  timeval tv{0, 100000};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  std::vector<std::pair<Clock::time_point, std::string>> got;
+  auto wait_for = [&](const std::string& what, std::chrono::seconds limit) {
+    auto deadline = Clock::now() + limit;
+    while (Clock::now() < deadline) {
+      char buf[4096];
+      ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+      if (n <= 0) continue;
+      got.emplace_back(Clock::now(), std::string(buf, static_cast<size_t>(n)));
+      if (got.back().second.find(what) != std::string::npos) return true;
+    }
+    return false;
+  };
+  Daemon d(dir.path() / "state", {"NOTIFY_SOCKET=" + sock, "WATCHDOG_USEC=400000"});
+  ASSERT_TRUE(wait_for("READY=1", std::chrono::seconds(20)));
+  EXPECT_NE(got.back().second.find("STATUS=serving https://127.0.0.1:"), std::string::npos) << got.back().second;
+  // Watchdog pings at half of WATCHDOG_USEC (200 ms).
+  ASSERT_TRUE(wait_for("WATCHDOG=1", std::chrono::seconds(5)));
+  auto first = got.back().first;
+  ASSERT_TRUE(wait_for("WATCHDOG=1", std::chrono::seconds(5)));
+  double gap = std::chrono::duration<double>(got.back().first - first).count();
+  EXPECT_GT(gap, 0.1);
+  EXPECT_LT(gap, 0.4);
+  d.Signal(SIGHUP);
+  ASSERT_TRUE(wait_for("RELOADING=1", std::chrono::seconds(5)));
+  ASSERT_TRUE(wait_for("READY=1", std::chrono::seconds(5)));
+  d.Signal(SIGTERM);
+  ASSERT_TRUE(wait_for("STOPPING=1", std::chrono::seconds(5)));
+  EXPECT_EQ(d.Stop(), 0);
+  ::close(fd);
+}
+
+TEST(Daemon, RefusesPlainHttpOffLoopbackAndBadConfig) {
+  testing::TempDir dir;
+  auto r = testing::Run(std::string(JB_JELLYBEAND) + " --state-dir " + dir.path().string() +
+                        " --listen 0.0.0.0:0 --insecure-plain-http 2>&1");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("only allowed on a loopback address"), std::string::npos) << r.output;
+  std::ofstream(dir.path() / "cfg.yaml") << "listen: 127.0.0.1:0\nlistenn: typo\n";
+  r = testing::Run(std::string(JB_JELLYBEAND) + " --config " + (dir.path() / "cfg.yaml").string() + " 2>&1");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("cfg.yaml:2:1: listenn: unknown key"), std::string::npos) << r.output;
+}
+
+TEST(Daemon, TokenFileIsPrivate) {
+  testing::TempDir dir;
+  Daemon d(dir.path() / "state");
+  HttpClientOptions c;
+  ASSERT_TRUE(d.WaitReady(&c));
+  struct stat st {};
+  ASSERT_EQ(::stat((dir.path() / "state/token").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_EQ(d.Stop(), 0);
+}
+
+TEST(Packaging, SystemdUnitVerifiesCleanly) {
+  if (std::system("command -v systemd-analyze >/dev/null 2>&1") != 0) GTEST_SKIP() << "systemd-analyze is not installed";
+  testing::TempDir dir;
+  std::string unit = testing::ReadFile(std::string(JB_SOURCE_DIR) + "/packaging/systemd/jellybeand.service");
+  ASSERT_FALSE(unit.empty());
+  // Point ExecStart at the binary we just built (the packaged path does not exist here).
+  auto pos = unit.find("ExecStart=/usr/bin/jellybeand");
+  ASSERT_NE(pos, std::string::npos);
+  unit.replace(pos, std::string("ExecStart=/usr/bin/jellybeand").size(), std::string("ExecStart=") + JB_JELLYBEAND);
+  std::ofstream(dir.path() / "jellybeand.service") << unit;
+  auto r = testing::Run("systemd-analyze verify " + (dir.path() / "jellybeand.service").string() + " 2>&1");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output, "") << "systemd-analyze printed warnings";
+}
+
+}  // namespace
+}  // namespace jb
