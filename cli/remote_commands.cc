@@ -322,6 +322,25 @@ int Describe(const Remote& r, std::ostream& out, std::ostream& err) {
     out << "\nPlan:      none\n";
   }
   out << "Runtime:   emulated placement only: the data plane is not built yet (workers are recorded by the fake driver)\n";
+  auto ev = HttpCall(r.http, "GET", kApiPath + "events/Workflow/" + r.rest[1]);
+  out << "\nEvents:\n";
+  if (ev.ok() && ev->status == 200) {
+    auto docs = ParseYamlStream(ev->body);
+    std::vector<std::vector<std::string>> events = {{"  TIME", "TYPE", "REASON", "COUNT", "MESSAGE"}};
+    if (!docs.empty() && docs[0].error.ok() && docs[0].root.Find("items")) {
+      const auto& items = docs[0].root.Find("items")->items();
+      for (size_t i = items.size() > 10 ? items.size() - 10 : 0; i < items.size(); ++i) {
+        const Value& e = items[i];
+        auto str = [&](const char* k) { return e.Find(k) && e.Find(k)->is_string() ? e.Find(k)->as_string() : ""; };
+        events.push_back({"  " + str("time"), str("type"), str("reason"),
+                        e.Find("count") ? FormatNumber(e.Find("count")->as_number()) : "1", str("message")});
+      }
+    }
+    if (events.size() == 1) out << "  <none>\n";
+    else PrintTable(out, events);
+  } else {
+    out << "  <unavailable>\n";
+  }
   return 0;
 }
 

@@ -110,6 +110,25 @@ HttpResponse ApiServer::Handle(const HttpRequest& req) {
   if (req.path == "/metrics") return Metrics();
   if (req.path.compare(0, kPrefix.size(), kPrefix) != 0) return StatusResponse(404, "NotFound", "no such endpoint: " + req.path);
   auto parts = Split(req.path.substr(kPrefix.size()));
+  if (!parts.empty() && parts[0] == "events" && (parts.size() == 1 || parts.size() == 3)) {
+    if (req.method != "GET") return StatusResponse(405, "MethodNotAllowed", "events are read-only");
+    Value list = Value::Map();
+    list.Set("kind", Value::String("EventList"));
+    Value items = Value::Seq();
+    if (events_ != nullptr)
+      for (const auto& e : events_->List(parts.size() == 3 ? parts[1] : "", parts.size() == 3 ? parts[2] : "")) {
+        Value v = Value::Map();
+        v.Set("time", Value::String(e.time));
+        v.Set("object", Value::String(e.kind + "/" + e.name));
+        v.Set("type", Value::String(e.type));
+        v.Set("reason", Value::String(e.reason));
+        v.Set("message", Value::String(e.message));
+        v.Set("count", Value::Integer(e.count));
+        items.Append(std::move(v));
+      }
+    list.Set("items", std::move(items));
+    return HttpResponse{200, "application/json", ToJson(list) + "\n"};
+  }
   if (parts.empty() || parts.size() > 3) return StatusResponse(404, "NotFound", "no such endpoint: " + req.path);
   std::string kind = KindForPlural(parts[0]);
   if (kind.empty())

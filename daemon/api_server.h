@@ -1,7 +1,8 @@
 // ApiServer: the REST API's logic, independent of the HTTP library (daemon/http.h):
 //   /healthz (no auth), /readyz, /metrics (Prometheus text),
 //   /apis/jellybean.dev/v1alpha1/{workflows,modelprofiles,infrastructures}[/NAME] GET/PUT/DELETE,
-//   /apis/jellybean.dev/v1alpha1/workflows/NAME/status GET.
+//   /apis/jellybean.dev/v1alpha1/workflows/NAME/status GET,
+//   /apis/jellybean.dev/v1alpha1/events[/KIND/NAME] GET (recent events).
 // Every endpoint but /healthz needs "Authorization: Bearer <token>" (401 otherwise). Bodies are
 // YAML or JSON; invalid ones get 400 with every file:line:col diagnostic; oversized ones 413;
 // unknown kinds 404; stale resourceVersion 409.
@@ -14,6 +15,7 @@
 
 #include "daemon/http.h"
 #include "reconciler/controller.h"
+#include "reconciler/events.h"
 #include "reconciler/store.h"
 
 namespace jb {
@@ -21,8 +23,8 @@ namespace jb {
 class ApiServer {
  public:
   // Borrows store and controller (controller may be null in tests).
-  ApiServer(Store* store, const Controller* controller, std::string token)
-      : store_(store), controller_(controller), token_(std::move(token)) {}
+  ApiServer(Store* store, const Controller* controller, std::string token, const EventRecorder* events = nullptr)
+      : store_(store), controller_(controller), token_(std::move(token)), events_(events) {}
 
   HttpResponse Handle(const HttpRequest& req);
   void SetReady(bool ready) { ready_ = ready; }
@@ -35,6 +37,7 @@ class ApiServer {
   Store* store_;
   const Controller* controller_;
   const std::string token_;
+  const EventRecorder* events_;
   std::atomic<bool> ready_{false};
   std::atomic<uint64_t> requests_{0};
 };

@@ -229,19 +229,4 @@ uint64_t WatchdogIntervalUsec() {
   return 0;
 }
 
-std::vector<std::string> ApplyManifestDir(const std::string& dir, Store* store) {
-  std::vector<std::string> problems;
-  auto docs = LoadPath(dir);
-  ValidateSet(&docs);
-  for (const auto& line : FormatDiagnostics(docs)) problems.push_back(line);
-  for (const auto& d : docs) {
-    if (!d.ok()) continue;
-    Object obj = *d.object;
-    MetaOf(obj).resource_version.reset();  // manifests are the source of truth: last write wins
-    auto put = store->Put(obj);
-    if (!put.ok()) problems.push_back(d.file + ": " + d.Describe() + ": " + put.status().message());
-  }
-  return problems;
-}
-
 }  // namespace jb

@@ -44,7 +44,4 @@ void Notify(const std::string& state);
 // Half of WATCHDOG_USEC in microseconds, or 0 when the watchdog is off.
 uint64_t WatchdogIntervalUsec();
 
-// Applies every document of every manifest in `dir` to the store. Returns one line per problem.
-std::vector<std::string> ApplyManifestDir(const std::string& dir, Store* store);
-
 }  // namespace jb

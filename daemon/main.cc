@@ -15,6 +15,7 @@
 #include "daemon/api_server.h"
 #include "daemon/daemon.h"
 #include "daemon/http.h"
+#include "daemon/manifest_watcher.h"
 #include "drivers/fake/fake_driver.h"
 #include "reconciler/controller.h"
 
@@ -97,8 +98,12 @@ int Main(int argc, char** argv) {
     spdlog::critical("token: {}", token.status().message());
     return 1;
   }
+  EventRecorder events;
   Store store(cfg.state_dir);
-  for (const auto& p : store.Load()) spdlog::error("state: {}", p);
+  for (const auto& p : store.Load()) {
+    spdlog::error("state: {}", p);
+    events.Record("StateDir", cfg.state_dir, "Warning", "FileSkipped", p);
+  }
   spdlog::info("loaded {} object(s) from {}", store.size(), cfg.state_dir);
 
   // Until the data plane lands (issue #6) workers are deployed to the in-memory fake driver.
@@ -106,13 +111,24 @@ int Main(int argc, char** argv) {
   spdlog::warn("driver: fake (in-memory; workers are recorded, not started: the data plane is not built yet)");
   ReconcilerOptions ropts;
   ropts.plan_time_limit_s = cfg.plan_time_limit_s;
-  Controller controller(&store, driver.get(), ropts);
+  Controller controller(&store, driver.get(), ropts, WorkQueueOptions{}, &events);
   controller.Start(cfg.workers);
   controller.EnqueueAll();
-  if (!cfg.manifest_dir.empty())
-    for (const auto& p : ApplyManifestDir(cfg.manifest_dir, &store)) spdlog::error("manifest: {}", p);
+  std::unique_ptr<ManifestWatcher> watcher;
+  auto watch = [&](const std::string& dir) {
+    watcher.reset();
+    if (dir.empty()) return;
+    watcher = std::make_unique<ManifestWatcher>(dir, &store, &events);
+    if (auto s = watcher->Start(); !s.ok()) {
+      spdlog::error("manifest dir: {}", s.message());
+      watcher.reset();
+    } else {
+      spdlog::info("watching manifest dir {}", dir);
+    }
+  };
+  watch(cfg.manifest_dir);
 
-  ApiServer api(&store, &controller, *token);
+  ApiServer api(&store, &controller, *token, &events);
   std::string host = cfg.listen.substr(0, cfg.listen.rfind(':'));
   int port = std::atoi(cfg.listen.c_str() + cfg.listen.rfind(':') + 1);
   HttpServerOptions hopts;
@@ -159,11 +175,14 @@ int Main(int argc, char** argv) {
         spdlog::error("reload: {}; keeping the running configuration", s.message());
       } else {
         spdlog::set_level(spdlog::level::from_str(fresh.log_level));
-        cfg.manifest_dir = fresh.manifest_dir;
         if (fresh.listen != cfg.listen) spdlog::warn("reload: listen address changes need a restart");
+        if (fresh.manifest_dir != cfg.manifest_dir) {
+          cfg.manifest_dir = fresh.manifest_dir;
+          watch(cfg.manifest_dir);
+        }
       }
-      if (!cfg.manifest_dir.empty())
-        for (const auto& p : ApplyManifestDir(cfg.manifest_dir, &store)) spdlog::error("manifest: {}", p);
+      if (watcher)
+        for (const auto& p : watcher->Sync()) spdlog::error("manifest: {}", p);
       controller.EnqueueAll();
       Notify("READY=1\nSTATUS=serving " + endpoint + ": " + Summary(store));
       continue;
@@ -174,6 +193,7 @@ int Main(int argc, char** argv) {
   spdlog::info("stopping: draining requests and reconciles");
   api.SetReady(false);
   (*server)->Stop();
+  watcher.reset();
   controller.Stop();
   {
     std::lock_guard<std::mutex> lock(wd_mu);

@@ -2,8 +2,8 @@
 
 namespace jb {
 
-Controller::Controller(Store* store, Driver* driver, ReconcilerOptions opts, WorkQueueOptions qopts)
-    : store_(store), reconciler_(store, driver, opts), queue_(qopts) {
+Controller::Controller(Store* store, Driver* driver, ReconcilerOptions opts, WorkQueueOptions qopts, EventRecorder* events)
+    : store_(store), reconciler_(store, driver, opts, events), queue_(qopts) {
   store_->OnChange([this](const std::string& kind, const std::string& name) { OnChange(kind, name); });
 }
 

@@ -25,7 +25,8 @@ struct ControllerMetrics {
 
 class Controller {
  public:
-  Controller(Store* store, Driver* driver, ReconcilerOptions opts = {}, WorkQueueOptions qopts = {});
+  Controller(Store* store, Driver* driver, ReconcilerOptions opts = {}, WorkQueueOptions qopts = {},
+             EventRecorder* events = nullptr);
   ~Controller();
   void Start(int workers);
   void Stop();  // drains: waits for in-flight reconciles

@@ -45,6 +45,21 @@ void NotPlanned(WorkflowStatus* st, const std::string& reason, const std::string
 
 }  // namespace
 
+void WorkflowReconciler::RecordTransitions(const std::string& name, const WorkflowStatus& before, const WorkflowStatus& after) {
+  if (events_ == nullptr) return;
+  for (const auto& c : after.conditions) {
+    const Condition* old = FindCondition(before, c.type);
+    if (old != nullptr && old->status == c.status && old->reason == c.reason) continue;
+    bool bad = (c.type == "Degraded") ? c.status == "True" : c.status == "False";
+    events_->Record("Workflow", name, bad ? "Warning" : "Normal", c.reason, c.type + "=" + c.status + ": " + c.message);
+  }
+}
+
+StatusOr<Object> WorkflowReconciler::Save(const std::string& name, const WorkflowStatus& before, const WorkflowStatus& after) {
+  RecordTransitions(name, before, after);
+  return store_->PutStatus(name, after);
+}
+
 ReconcileResult WorkflowReconciler::Reconcile(const std::string& name) {
   auto got = store_->Get("Workflow", name);
   if (!got.ok()) {
@@ -91,7 +106,7 @@ ReconcileResult WorkflowReconciler::Reconcile(const std::string& name) {
   }
   if (!missing.empty()) {
     NotPlanned(&st, "MissingReference", "waiting for " + missing);
-    auto put = store_->PutStatus(name, st);
+    auto put = Save(name, wf.status, st);
     return ReconcileResult{put.ok() ? Status::Ok() : put.status(), {}};
   }
 
@@ -101,13 +116,13 @@ ReconcileResult WorkflowReconciler::Reconcile(const std::string& name) {
     for (const auto& line : FormatDiagnostics(docs)) errors += (errors.empty() ? "" : "; ") + line;
     if (!errors.empty()) {
       NotPlanned(&st, "Invalid", errors);
-      auto put = store_->PutStatus(name, st);
+      auto put = Save(name, wf.status, st);
       return ReconcileResult{put.ok() ? Status::Ok() : put.status(), {}};
     }
     auto problem = planner::BuildProblem(wf, profiles, std::get<Infrastructure>(*inf));
     if (!problem.ok()) {
       NotPlanned(&st, "Invalid", problem.status().message());
-      auto put = store_->PutStatus(name, st);
+      auto put = Save(name, wf.status, st);
       return ReconcileResult{put.ok() ? Status::Ok() : put.status(), {}};
     }
     auto result = planner::Solve(*problem, planner::SolverOptions{"auto", opts_.plan_time_limit_s});
@@ -116,7 +131,7 @@ ReconcileResult WorkflowReconciler::Reconcile(const std::string& name) {
                  result.status().message());
       st.plan.reset();
       st.planned_from = inputs;
-      auto put = store_->PutStatus(name, st);
+      auto put = Save(name, wf.status, st);
       return ReconcileResult{put.ok() ? Status::Ok() : put.status(), {}};
     }
     st.plan = result->plan;
@@ -129,7 +144,7 @@ ReconcileResult WorkflowReconciler::Reconcile(const std::string& name) {
     SetCondition(&st, "Planned", "True", "Solved", msg);
   }
   if (!st.plan) {  // planned before and infeasible; inputs unchanged
-    auto put = store_->PutStatus(name, st);
+    auto put = Save(name, wf.status, st);
     return ReconcileResult{put.ok() ? Status::Ok() : put.status(), {}};
   }
 
@@ -163,7 +178,7 @@ ReconcileResult WorkflowReconciler::Reconcile(const std::string& name) {
     SetCondition(&st, "SLOMet", "Unknown", "NoObservations",
                  "the plan predicts the SLO is met; no throughput observations yet (the driver reports none)");
   SetCondition(&st, "Degraded", "False", "PlanMeetsSLO", "the deployed plan meets the accuracy floor at the requested rate");
-  auto put = store_->PutStatus(name, st);
+  auto put = Save(name, wf.status, st);
   if (!put.ok() && res.error.ok()) res.error = put.status();
   return res;
 }

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "drivers/driver.h"
+#include "reconciler/events.h"
 #include "reconciler/store.h"
 
 namespace jb {
@@ -26,16 +27,22 @@ struct ReconcilerOptions {
 
 class WorkflowReconciler {
  public:
-  // Borrows `store` and `driver`; both must outlive the reconciler.
-  WorkflowReconciler(Store* store, Driver* driver, ReconcilerOptions opts = {})
-      : store_(store), driver_(driver), opts_(opts) {}
+  // Borrows `store`, `driver` and `events` (may be null); all must outlive the reconciler.
+  WorkflowReconciler(Store* store, Driver* driver, ReconcilerOptions opts = {}, EventRecorder* events = nullptr)
+      : store_(store), driver_(driver), opts_(opts), events_(events) {}
 
   ReconcileResult Reconcile(const std::string& name);
 
  private:
+  // Records an event for every condition whose status changed between `before` and `after`.
+  void RecordTransitions(const std::string& name, const WorkflowStatus& before, const WorkflowStatus& after);
+  // Records the transitions, then writes the status.
+  StatusOr<Object> Save(const std::string& name, const WorkflowStatus& before, const WorkflowStatus& after);
+
   Store* store_;
   Driver* driver_;
   ReconcilerOptions opts_;
+  EventRecorder* events_;
 };
 
 // Sets (or updates) a condition; lastTransitionTime changes only when the status changes.

@@ -12,6 +12,7 @@
 #include "daemon/api_server.h"
 #include "daemon/daemon.h"
 #include "daemon/http.h"
+#include "daemon/manifest_watcher.h"
 #include "drivers/fake/fake_driver.h"
 #include "reconciler/controller.h"
 
@@ -66,7 +67,9 @@ int Main(int argc, char** argv) {
   FakeDriver driver;
   Controller controller(&store, &driver);
   controller.Start(2);
-  for (const auto& p : ApplyManifestDir(std::string(JB_SOURCE_DIR) + "/manifests/vqa", &store)) std::fprintf(stderr, "%s\n", p.c_str());
+  EventRecorder events;
+  ManifestWatcher manifests(std::string(JB_SOURCE_DIR) + "/manifests/vqa", &store, &events);
+  for (const auto& p : manifests.Sync()) std::fprintf(stderr, "%s\n", p.c_str());
   ApiServer api(&store, &controller, *token);
   api.SetReady(true);
   HttpServerOptions ho;

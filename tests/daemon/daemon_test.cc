@@ -148,6 +148,8 @@ TEST(Daemon, ApplyPlansQuicklyAndEverythingSurvivesARestart) {
     auto describe = testing::Run("JB_STATE_DIR=" + state.string() + " " + testing::Jbctl() + " describe workflow vqa");
     EXPECT_EQ(describe.exit_code, 0);
     EXPECT_NE(describe.output.find("Planned    True"), std::string::npos) << describe.output;
+    EXPECT_NE(describe.output.find("Events:"), std::string::npos) << describe.output;
+    EXPECT_NE(describe.output.find("Normal   Solved"), std::string::npos) << describe.output;
     auto diff = testing::Run("JB_STATE_DIR=" + state.string() + " " + testing::Jbctl() + " diff -f manifests/vqa/");
     EXPECT_EQ(diff.exit_code, 0) << diff.output;
     for (const char* kind : {"workflows", "modelprofiles", "infrastructures"}) {
