@@ -152,6 +152,17 @@ TEST(Daemon, ApplyPlansQuicklyAndEverythingSurvivesARestart) {
     EXPECT_NE(describe.output.find("Normal   Solved"), std::string::npos) << describe.output;
     auto diff = testing::Run("JB_STATE_DIR=" + state.string() + " " + testing::Jbctl() + " diff -f manifests/vqa/");
     EXPECT_EQ(diff.exit_code, 0) << diff.output;
+    // A local edit shows up in diff (exit 1) and get -o yaml reads the server's copy.
+    std::string wf_yaml = testing::ReadFile(std::string(JB_SOURCE_DIR) + "/manifests/vqa/workflow.yaml");
+    wf_yaml.replace(wf_yaml.find("minAccuracy: 56"), 15, "minAccuracy: 55");
+    std::ofstream(dir.path() / "edited.yaml") << wf_yaml;
+    diff = testing::Run("JB_STATE_DIR=" + state.string() + " " + testing::Jbctl() + " diff -f " + (dir.path() / "edited.yaml").string());
+    EXPECT_EQ(diff.exit_code, 1) << diff.output;
+    EXPECT_NE(diff.output.find("+     minAccuracy: 55"), std::string::npos) << diff.output;
+    auto get = testing::Run("JB_STATE_DIR=" + state.string() + " " + testing::Jbctl() + " get workflow vqa -o yaml");
+    EXPECT_EQ(get.exit_code, 0);
+    EXPECT_NE(get.output.find("minAccuracy: 56"), std::string::npos) << get.output;
+    EXPECT_NE(get.output.find("observedGeneration: 1"), std::string::npos) << get.output;
     for (const char* kind : {"workflows", "modelprofiles", "infrastructures"}) {
       auto list = HttpCall(c, "GET", kApi + kind);
       ASSERT_TRUE(list.ok());
@@ -172,6 +183,13 @@ TEST(Daemon, ApplyPlansQuicklyAndEverythingSurvivesARestart) {
   }
   auto wf = GetObject(c, "workflows/vqa");
   ASSERT_TRUE(wf && Planned(*wf));
+  // Delete: the finalizer stops the workers, then the object goes.
+  auto del = testing::Run("JB_STATE_DIR=" + state.string() + " " + testing::Jbctl() + " delete workflow vqa");
+  EXPECT_EQ(del.exit_code, 0) << del.output;
+  auto t0 = Clock::now();
+  while (GetObject(c, "workflows/vqa") && Clock::now() - t0 < std::chrono::seconds(10))
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_FALSE(GetObject(c, "workflows/vqa").has_value());
   EXPECT_EQ(again.Stop(), 0);
 }
 
