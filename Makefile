@@ -14,7 +14,7 @@ PACKAGES := build-essential cmake make pkg-config ccache git \
   libcpprest-dev libspdlog-dev libfmt-dev libsystemd-dev libprotobuf-dev protobuf-compiler libssl-dev \
   nlohmann-json3-dev openssl systemd
 
-.PHONY: setup build test run bench clean format
+.PHONY: setup build test run bench clean format asan
 
 setup:
 	@missing=""; for p in $(PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; done; \
@@ -49,6 +49,14 @@ run: build
 bench: build
 	$(BUILD_DIR)/bench/bench_planner
 	$(BUILD_DIR)/bench/bench_rest
+
+# ASan + UBSan build of everything and its tests (suppressions: tools/sanitizers/).
+asan: setup
+	cmake -S . -B build-asan -DJB_SANITIZE=ON -DJB_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=Debug > build-asan.configure.log
+	cmake --build build-asan -j $(JOBS)
+	cd build-asan && LSAN_OPTIONS=suppressions=$(CURDIR)/tools/sanitizers/lsan.supp \
+	  UBSAN_OPTIONS=suppressions=$(CURDIR)/tools/sanitizers/ubsan.supp:print_stacktrace=1:halt_on_error=1 \
+	  ctest --output-on-failure -j $(JOBS) --timeout 600
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')

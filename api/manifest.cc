@@ -170,6 +170,14 @@ std::vector<Document> LoadPath(const std::string& path) {
   return docs;
 }
 
+std::vector<Document> LoadAndValidate(const std::vector<std::string>& paths) {
+  std::vector<Document> docs;
+  for (const auto& p : paths)
+    for (auto& d : LoadPath(p)) docs.push_back(std::move(d));
+  ValidateSet(&docs);
+  return docs;
+}
+
 // ---- semantic validation ------------------------------------------------------------------------
 namespace {
 

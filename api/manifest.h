@@ -40,6 +40,9 @@ std::vector<Document> DecodeText(const std::string& text, const std::string& fil
 // An unreadable path yields a Document carrying the error.
 std::vector<Document> LoadPath(const std::string& path);
 
+// LoadPath over every path, then ValidateSet over the union (references may cross files).
+std::vector<Document> LoadAndValidate(const std::vector<std::string>& paths);
+
 // Cross-object validation of a whole set: adds diagnostics to the documents concerned.
 // References to a kind of which the set holds no object at all are not checked (validating one
 // file alone must not fail because its neighbours are elsewhere).

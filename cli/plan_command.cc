@@ -6,6 +6,7 @@
 
 #include "api/manifest.h"
 #include "cli/commands.h"
+#include "cli/table.h"
 #include "planner/scorer.h"
 #include "planner/solver.h"
 
@@ -30,31 +31,6 @@ Options:
   --solver auto|exact|heuristic   (default auto)
   --time-limit SECONDS   solver budget (default 10)
 )";
-
-std::string F(double v, int prec) {
-  std::ostringstream s;
-  s.setf(std::ios::fixed);
-  s.precision(prec);
-  s << v;
-  return s.str();
-}
-
-void PrintTable(std::ostream& out, const std::vector<std::vector<std::string>>& rows) {
-  std::vector<size_t> width;
-  for (const auto& r : rows)
-    for (size_t i = 0; i < r.size(); ++i) {
-      if (width.size() <= i) width.push_back(0);
-      width[i] = std::max(width[i], r[i].size());
-    }
-  for (const auto& r : rows) {
-    std::string line;
-    for (size_t i = 0; i < r.size(); ++i) {
-      line += r[i];
-      if (i + 1 < r.size()) line += std::string(width[i] - r[i].size() + 2, ' ');
-    }
-    out << line << "\n";
-  }
-}
 
 }  // namespace
 
@@ -133,10 +109,7 @@ int PlanCommand(const std::vector<std::string>& args, std::ostream& out, std::os
     err << "jbctl plan: expected -f FILE|DIR\n";
     return 1;
   }
-  std::vector<Document> docs;
-  for (const auto& p : paths)
-    for (auto& d : LoadPath(p)) docs.push_back(std::move(d));
-  ValidateSet(&docs);
+  std::vector<Document> docs = LoadAndValidate(paths);
   auto diags = FormatDiagnostics(docs);
   if (!diags.empty()) {
     for (const auto& d : diags) err << d << "\n";
@@ -208,37 +181,37 @@ int PlanCommand(const std::vector<std::string>& args, std::ostream& out, std::os
   const Plan& plan = result->plan;
   auto score = planner::ScorePlan(*problem, plan);
   out << "Workflow " << wf->metadata.name << " on Infrastructure " << inf->metadata.name << " (percentile "
-      << problem->percentile << ", headroom " << F(problem->headroom, 2) << ", "
-      << (problem->exclusive ? "exclusive nodes" : "shared nodes") << ", accuracy floor " << F(problem->min_accuracy, 2) << ")\n\n";
+      << problem->percentile << ", headroom " << Fixed(problem->headroom, 2) << ", "
+      << (problem->exclusive ? "exclusive nodes" : "shared nodes") << ", accuracy floor " << Fixed(problem->min_accuracy, 2) << ")\n\n";
   std::vector<std::vector<std::string>> rows = {{"OPERATOR", "VARIANT", "NODE", "TIER", "RATE/s", "KEYS", "UTILISATION"}};
   for (const auto& pl : plan.placements)
     rows.push_back({pl.op, pl.variant, pl.node + (pl.instances > 1 ? " x" + std::to_string(pl.instances) : ""), pl.tier,
-                    F(pl.rate, 2), "[" + F(pl.keys.lo, 3) + "," + F(pl.keys.hi, 3) + ")", F(100 * pl.utilisation, 1) + "%"});
+                    Fixed(pl.rate, 2), "[" + Fixed(pl.keys.lo, 3) + "," + Fixed(pl.keys.hi, 3) + ")", Fixed(100 * pl.utilisation, 1) + "%"});
   PrintTable(out, rows);
-  out << "\ncost:     " << F(plan.cost.total_per_hour, 4) << " $/h  (compute " << F(plan.cost.compute_per_hour, 4)
-      << " + network " << F(plan.cost.network_per_hour, 4) << ")\n";
-  out << "accuracy: " << F(plan.accuracy, 2) << " (floor " << F(problem->min_accuracy, 2) << ")\n";
-  out << "solver:   " << plan.solver << ", " << (plan.optimal ? "proven optimal" : "gap " + F(100 * plan.gap, 3) + "%")
-      << " (lower bound " << F(plan.lower_bound, 4) << " $/h), " << F(plan.solve_ms, 1) << " ms\n";
+  out << "\ncost:     " << Fixed(plan.cost.total_per_hour, 4) << " $/h  (compute " << Fixed(plan.cost.compute_per_hour, 4)
+      << " + network " << Fixed(plan.cost.network_per_hour, 4) << ")\n";
+  out << "accuracy: " << Fixed(plan.accuracy, 2) << " (floor " << Fixed(problem->min_accuracy, 2) << ")\n";
+  out << "solver:   " << plan.solver << ", " << (plan.optimal ? "proven optimal" : "gap " + Fixed(100 * plan.gap, 3) + "%")
+      << " (lower bound " << Fixed(plan.lower_bound, 4) << " $/h), " << Fixed(plan.solve_ms, 1) << " ms\n";
   if (!score.feasible() || std::abs(score.total - plan.cost.total_per_hour) > 1e-6 * std::max(1.0, score.total)) {
-    out << "WARNING: the independent scorer disagrees with the solver (scored " << F(score.total, 6) << " $/h";
+    out << "WARNING: the independent scorer disagrees with the solver (scored " << Fixed(score.total, 6) << " $/h";
     for (const auto& v : score.violations) out << "; " << v;
     out << ")\n";
   }
   if (!extra.empty()) {
     out << "\n";
     std::vector<std::vector<std::string>> cmp = {{"PLAN", "COST $/h", "COMPUTE", "NETWORK", "ACCURACY", "OURS vs IT"}};
-    cmp.push_back({"ours", F(plan.cost.total_per_hour, 4), F(plan.cost.compute_per_hour, 4), F(plan.cost.network_per_hour, 4),
-                   F(plan.accuracy, 2), "-"});
+    cmp.push_back({"ours", Fixed(plan.cost.total_per_hour, 4), Fixed(plan.cost.compute_per_hour, 4), Fixed(plan.cost.network_per_hour, 4),
+                   Fixed(plan.accuracy, 2), "-"});
     for (const auto& [name, r] : extra) {
       if (!r.ok()) {
         cmp.push_back({name, "infeasible: " + r.status().message(), "", "", "", ""});
         continue;
       }
       double saving = r->plan.cost.total_per_hour > 0 ? 1 - plan.cost.total_per_hour / r->plan.cost.total_per_hour : 0;
-      cmp.push_back({name, F(r->plan.cost.total_per_hour, 4), F(r->plan.cost.compute_per_hour, 4),
-                     F(r->plan.cost.network_per_hour, 4), F(r->plan.accuracy, 2),
-                     (saving >= 0 ? F(100 * saving, 1) + "% cheaper" : F(-100 * saving, 1) + "% dearer")});
+      cmp.push_back({name, Fixed(r->plan.cost.total_per_hour, 4), Fixed(r->plan.cost.compute_per_hour, 4),
+                     Fixed(r->plan.cost.network_per_hour, 4), Fixed(r->plan.accuracy, 2),
+                     (saving >= 0 ? Fixed(100 * saving, 1) + "% cheaper" : Fixed(-100 * saving, 1) + "% dearer")});
     }
     PrintTable(out, cmp);
   }

@@ -8,6 +8,7 @@
 
 #include "api/manifest.h"
 #include "cli/commands.h"
+#include "cli/table.h"
 #include "daemon/http.h"
 
 namespace fs = std::filesystem;
@@ -34,29 +35,6 @@ std::string PluralOf(const std::string& kind) {
   if (k == "modelprofile" || k == "modelprofiles" || k == "mp") return "modelprofiles";
   if (k == "infrastructure" || k == "infrastructures" || k == "infra") return "infrastructures";
   return "";
-}
-
-std::string F(double v, int prec) {
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), "%.*f", prec, v);
-  return buf;
-}
-
-void PrintTable(std::ostream& out, const std::vector<std::vector<std::string>>& rows) {
-  std::vector<size_t> width;
-  for (const auto& r : rows)
-    for (size_t i = 0; i < r.size(); ++i) {
-      if (width.size() <= i) width.push_back(0);
-      width[i] = std::max(width[i], r[i].size());
-    }
-  for (const auto& r : rows) {
-    std::string line;
-    for (size_t i = 0; i < r.size(); ++i) {
-      line += r[i];
-      if (i + 1 < r.size()) line += std::string(width[i] - r[i].size() + 3, ' ');
-    }
-    out << line << "\n";
-  }
 }
 
 // Connection settings: flags, then ~/.config/jellybean/config, then the local daemon's state dir.
@@ -140,10 +118,7 @@ int Apply(const Remote& r, std::ostream& out, std::ostream& err) {
     err << "jbctl apply: expected -f FILE|DIR\n";
     return 1;
   }
-  std::vector<Document> docs;
-  for (const auto& p : paths)
-    for (auto& d : LoadPath(p)) docs.push_back(std::move(d));
-  ValidateSet(&docs);
+  std::vector<Document> docs = LoadAndValidate(paths);
   auto diags = FormatDiagnostics(docs);
   if (!diags.empty()) {
     for (const auto& d : diags) err << d << "\n";
@@ -248,10 +223,10 @@ int Get(const Remote& r, std::ostream& out, std::ostream& err) {
       auto st = [&](const char* t) { return Cond(wf, t) ? Cond(wf, t)->status : "Unknown"; };
       const auto& plan = wf.status.plan;
       std::vector<std::string> row = {wf.metadata.name, st("Planned"), st("Ready"), st("SLOMet"),
-                                      plan ? F(plan->cost.total_per_hour, 4) : "-", plan ? F(plan->accuracy, 2) : "-"};
+                                      plan ? Fixed(plan->cost.total_per_hour, 4) : "-", plan ? Fixed(plan->accuracy, 2) : "-"};
       if (output == "wide")
-        row.insert(row.end(), {plan ? F(plan->cost.compute_per_hour, 4) : "-", plan ? F(plan->cost.network_per_hour, 4) : "-",
-                               plan ? F(100 * plan->gap, 3) + "%" : "-", std::to_string(wf.metadata.generation.value_or(0)),
+        row.insert(row.end(), {plan ? Fixed(plan->cost.compute_per_hour, 4) : "-", plan ? Fixed(plan->cost.network_per_hour, 4) : "-",
+                               plan ? Fixed(100 * plan->gap, 3) + "%" : "-", std::to_string(wf.metadata.generation.value_or(0)),
                                std::to_string(wf.status.observed_generation.value_or(0))});
       rows.push_back(row);
     }
@@ -274,7 +249,7 @@ int Get(const Remote& r, std::ostream& out, std::ostream& err) {
                       std::to_string(inf.metadata.generation.value_or(0))});
     }
   }
-  PrintTable(out, rows);
+  PrintTable(out, rows, 3);
   return 0;
 }
 
@@ -297,27 +272,27 @@ int Describe(const Remote& r, std::ostream& out, std::ostream& err) {
   out << "Name:           " << wf.metadata.name << "\n";
   out << "Infrastructure: " << wf.spec.infrastructure << "\n";
   out << "Generation:     " << wf.metadata.generation.value_or(0) << " (observed " << wf.status.observed_generation.value_or(0) << ")\n";
-  out << "SLO:            accuracy >= " << F(wf.spec.slo.min_accuracy, 2) << ", sources:";
-  for (const auto& s : wf.spec.sources) out << " " << s.name << " " << F(s.rate, 1) << "/s";
+  out << "SLO:            accuracy >= " << Fixed(wf.spec.slo.min_accuracy, 2) << ", sources:";
+  for (const auto& s : wf.spec.sources) out << " " << s.name << " " << Fixed(s.rate, 1) << "/s";
   out << "\n";
   if (wf.metadata.deletion_timestamp) out << "Deleting since: " << *wf.metadata.deletion_timestamp << "\n";
   out << "\nConditions:\n";
   std::vector<std::vector<std::string>> rows = {{"  TYPE", "STATUS", "REASON", "SINCE", "MESSAGE"}};
   for (const auto& c : wf.status.conditions) rows.push_back({"  " + c.type, c.status, c.reason, c.last_transition_time, c.message});
-  PrintTable(out, rows);
+  PrintTable(out, rows, 3);
   if (wf.status.plan) {
     const auto& p = *wf.status.plan;
     out << "\nPlan:\n";
     std::vector<std::vector<std::string>> t = {{"  OPERATOR", "VARIANT", "NODE", "TIER", "RATE/s", "KEYS", "UTILISATION"}};
     for (const auto& pl : p.placements)
-      t.push_back({"  " + pl.op, pl.variant, pl.node, pl.tier, F(pl.rate, 2), "[" + F(pl.keys.lo, 3) + "," + F(pl.keys.hi, 3) + ")",
-                   F(100 * pl.utilisation, 1) + "%"});
-    PrintTable(out, t);
-    out << "\nCost:      " << F(p.cost.total_per_hour, 4) << " $/h (compute " << F(p.cost.compute_per_hour, 4) << " + network "
-        << F(p.cost.network_per_hour, 4) << ")\n";
-    out << "Accuracy:  " << F(p.accuracy, 2) << "\n";
-    out << "Solver:    " << p.solver << ", " << (p.optimal ? "proven optimal" : "gap " + F(100 * p.gap, 3) + "%") << ", "
-        << F(p.solve_ms, 1) << " ms\n";
+      t.push_back({"  " + pl.op, pl.variant, pl.node, pl.tier, Fixed(pl.rate, 2), "[" + Fixed(pl.keys.lo, 3) + "," + Fixed(pl.keys.hi, 3) + ")",
+                   Fixed(100 * pl.utilisation, 1) + "%"});
+    PrintTable(out, t, 3);
+    out << "\nCost:      " << Fixed(p.cost.total_per_hour, 4) << " $/h (compute " << Fixed(p.cost.compute_per_hour, 4) << " + network "
+        << Fixed(p.cost.network_per_hour, 4) << ")\n";
+    out << "Accuracy:  " << Fixed(p.accuracy, 2) << "\n";
+    out << "Solver:    " << p.solver << ", " << (p.optimal ? "proven optimal" : "gap " + Fixed(100 * p.gap, 3) + "%") << ", "
+        << Fixed(p.solve_ms, 1) << " ms\n";
   } else {
     out << "\nPlan:      none\n";
   }
@@ -337,7 +312,7 @@ int Describe(const Remote& r, std::ostream& out, std::ostream& err) {
       }
     }
     if (events.size() == 1) out << "  <none>\n";
-    else PrintTable(out, events);
+    else PrintTable(out, events, 3);
   } else {
     out << "  <unavailable>\n";
   }
@@ -410,10 +385,7 @@ int Diff(const Remote& r, std::ostream& out, std::ostream& err) {
     err << "jbctl diff: usage: jbctl diff -f FILE|DIR\n";
     return 2;
   }
-  std::vector<Document> docs;
-  for (const auto& p : paths)
-    for (auto& d : LoadPath(p)) docs.push_back(std::move(d));
-  ValidateSet(&docs);
+  std::vector<Document> docs = LoadAndValidate(paths);
   auto diags = FormatDiagnostics(docs);
   if (!diags.empty()) {
     for (const auto& d : diags) err << d << "\n";

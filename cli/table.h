@@ -1,0 +1,37 @@
+// Small output helpers shared by jbctl's commands.
+#pragma once
+
+#include <algorithm>
+#include <cstdio>
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace jb {
+
+// Fixed-point text of `v` with `prec` decimals.
+inline std::string Fixed(double v, int prec) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%.*f", prec, v);
+  return buf;
+}
+
+// Prints rows as left-aligned columns separated by `gap` spaces (kubectl style).
+inline void PrintTable(std::ostream& out, const std::vector<std::vector<std::string>>& rows, size_t gap = 2) {
+  std::vector<size_t> width;
+  for (const auto& r : rows)
+    for (size_t i = 0; i < r.size(); ++i) {
+      if (width.size() <= i) width.push_back(0);
+      width[i] = std::max(width[i], r[i].size());
+    }
+  for (const auto& r : rows) {
+    std::string line;
+    for (size_t i = 0; i < r.size(); ++i) {
+      line += r[i];
+      if (i + 1 < r.size()) line += std::string(width[i] - r[i].size() + gap, ' ');
+    }
+    out << line << "\n";
+  }
+}
+
+}  // namespace jb
