@@ -79,8 +79,13 @@ std::optional<std::string> WorkQueue::Get() {
     PromoteDueLocked();
     if (!queue_.empty()) break;
     if (shutdown_) return std::nullopt;
-    if (delayed_.empty()) cv_.wait(lock);
-    else cv_.wait_until(lock, delayed_.begin()->first);
+    if (delayed_.empty()) {
+      cv_.wait(lock);
+    } else {
+      // A copy: another worker may erase the node while this one waits without the lock.
+      const Clock::time_point when = delayed_.begin()->first;
+      cv_.wait_until(lock, when);
+    }
   }
   std::string key = queue_.front();
   queue_.pop_front();

@@ -27,6 +27,13 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// "Within a second" holds for optimised builds; sanitizer builds run several times slower.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr double kPlannedWithinS = 10;
+#else
+constexpr double kPlannedWithinS = 1;
+#endif
+
 // A jellybeand child process; killed (SIGKILL) by the destructor if still running.
 class Daemon {
  public:
@@ -142,7 +149,7 @@ TEST(Daemon, ApplyPlansQuicklyAndEverythingSurvivesARestart) {
     }
     double secs = std::chrono::duration<double>(Clock::now() - t0).count();
     ASSERT_TRUE(wf && Planned(*wf));
-    EXPECT_LT(secs, 1.0) << "Planned=True took " << secs << " s";
+    EXPECT_LT(secs, kPlannedWithinS) << "Planned=True took " << secs << " s";
     std::printf("apply -> Planned=True in %.3f s\n", secs);
     EXPECT_LE(std::get<Workflow>(*wf).status.plan->cost.total_per_hour, 7.011);
     auto describe = testing::Run("JB_STATE_DIR=" + state.string() + " " + testing::Jbctl() + " describe workflow vqa");

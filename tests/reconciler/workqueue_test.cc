@@ -86,6 +86,27 @@ TEST(WorkQueue, OverallRateLimitSpacesRequeues) {
   EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(90));
 }
 
+// Regression: Get() waited on a reference to the earliest delayed entry's time, which another worker
+// could erase meanwhile (heap-use-after-free seen by ASan with 2 controller workers).
+TEST(WorkQueue, WaitingOnDelayedKeysWithSeveralWorkersIsSafe) {
+  WorkQueue q;
+  std::atomic<int> processed{0};
+  std::vector<std::thread> workers;
+  for (int w = 0; w < 4; ++w)
+    workers.emplace_back([&] {
+      while (auto k = q.Get()) {
+        processed++;
+        q.Done(*k);
+      }
+    });
+  for (int i = 0; i < 200; ++i) q.AddAfter("k" + std::to_string(i), std::chrono::milliseconds(1 + i % 7));
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (processed.load() < 200 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  q.ShutDown();
+  for (auto& t : workers) t.join();
+  EXPECT_EQ(processed.load(), 200);
+}
+
 TEST(WorkQueue, ShutDownWakesWaiters) {
   WorkQueue q;
   std::thread t([&] { EXPECT_FALSE(q.Get().has_value()); });
