@@ -139,7 +139,18 @@ Formulation Formulate(const Problem& p, const ColumnMask* mask) {
     for (size_t o = 0; o < O; ++o)
       for (size_t v = 0; v < p.ops[o].variants.size(); ++v) useful = useful || f.y[o][v][n] >= 0;
     if (!useful) continue;
-    f.u[n] = m.AddCol(0, static_cast<double>(p.nodes[n].count), p.nodes[n].price, true);
+    const auto& node = p.nodes[n];
+    if (node.member_prices.empty()) {
+      f.u[n] = m.AddCol(0, static_cast<double>(node.count), node.price, true);
+    } else {
+      // Price ladder of an aggregated node: u = Σ s_k; minimisation rents the cheapest first.
+      f.u[n] = m.AddCol(0, static_cast<double>(node.count), 0, true);
+      Expr ladder;
+      ladder.Add(f.u[n], 1);
+      for (size_t k = 0; k < node.member_prices.size(); ++k)
+        ladder.Add(m.AddCol(0, static_cast<double>(node.member_counts[k]), node.member_prices[k], false), -1);
+      AddExprRow(m, ladder, 0, 0);
+    }
   }
   if (p.exclusive) f.w.assign(O, std::vector<int>(N, -1));
   f.cap_row.assign(N, -1);

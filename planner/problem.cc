@@ -40,6 +40,56 @@ double Problem::PathCost(int a, int b) const {
   return c;
 }
 
+Aggregation AggregateNodes(const Problem& p) {
+  Aggregation a;
+  a.merged = p;
+  a.merged.nodes.clear();
+  a.merged.node_allowed.clear();
+  std::map<std::pair<int, std::vector<double>>, size_t> classes;
+  std::vector<std::vector<int>> groups;
+  for (size_t n = 0; n < p.nodes.size(); ++n) {
+    std::vector<double> caps;
+    for (size_t o = 0; o < p.ops.size(); ++o)
+      for (size_t v = 0; v < p.ops[o].variants.size(); ++v)
+        caps.push_back(p.Capacity(static_cast<int>(o), static_cast<int>(v), static_cast<int>(n)));
+    auto key = std::make_pair(p.nodes[n].tier, caps);
+    auto it = classes.find(key);
+    if (it == classes.end()) {
+      classes.emplace(key, groups.size());
+      groups.push_back({static_cast<int>(n)});
+    } else {
+      groups[it->second].push_back(static_cast<int>(n));
+    }
+  }
+  for (auto& g : groups) {
+    std::stable_sort(g.begin(), g.end(), [&](int x, int y) {
+      return p.nodes[static_cast<size_t>(x)].price < p.nodes[static_cast<size_t>(y)].price;
+    });
+    const PNode& first = p.nodes[static_cast<size_t>(g[0])];
+    PNode m = first;
+    if (g.size() > 1) {
+      m.name = first.name + "+" + std::to_string(g.size() - 1);
+      m.count = 0;
+      for (int n : g) {
+        m.member_prices.push_back(p.nodes[static_cast<size_t>(n)].price);
+        m.member_counts.push_back(p.nodes[static_cast<size_t>(n)].count);
+        m.count += p.nodes[static_cast<size_t>(n)].count;
+      }
+    }
+    a.merged.nodes.push_back(m);
+    a.merged.node_allowed.push_back(p.node_allowed[static_cast<size_t>(g[0])]);
+    a.members.push_back(g);
+  }
+  // Per-node latency vectors follow the merged node order.
+  for (size_t o = 0; o < p.ops.size(); ++o)
+    for (size_t v = 0; v < p.ops[o].variants.size(); ++v) {
+      auto& lat = a.merged.ops[o].variants[v].latency_ms;
+      lat.clear();
+      for (const auto& g : a.members) lat.push_back(p.ops[o].variants[v].latency_ms[static_cast<size_t>(g[0])]);
+    }
+  return a;
+}
+
 StatusOr<Problem> BuildProblem(const Workflow& wf, const std::vector<ModelProfile>& profiles, const Infrastructure& inf,
                                const ProblemOptions& opts) {
   Problem p;
@@ -65,7 +115,7 @@ StatusOr<Problem> BuildProblem(const Workflow& wf, const std::vector<ModelProfil
   for (const auto& n : inf.spec.nodes) {
     auto it = tier_idx.find(n.tier);
     if (it == tier_idx.end()) return Status::InvalidArgument("node " + n.name + " refers to unknown tier " + n.tier);
-    p.nodes.push_back(PNode{n.name, it->second, n.price_per_hour, n.count});
+    p.nodes.push_back(PNode{n.name, it->second, n.price_per_hour, n.count, {}, {}});
     bool allowed = opts.allowed_tiers.empty() ||
                    std::find(opts.allowed_tiers.begin(), opts.allowed_tiers.end(), n.tier) != opts.allowed_tiers.end();
     p.node_allowed.push_back(allowed);

@@ -45,6 +45,10 @@ struct PNode {
   int tier = 0;
   double price = 0;
   int64_t count = 1;
+  // Set only on an aggregated node (see AggregateNodes): the interchangeable nodes it stands for,
+  // cheapest first. Renting u instances costs the cheapest u member instances.
+  std::vector<double> member_prices;
+  std::vector<int64_t> member_counts;
 };
 
 struct PSource {
@@ -99,6 +103,16 @@ struct Problem {
   // Cost in USD/h of moving `kib_per_s` from tier a to tier b (sum of the boundaries crossed).
   double PathCost(int from_tier, int to_tier) const;
 };
+
+// Nodes of one tier whose capacities agree for every (operator, variant) are interchangeable
+// except for their price. Merging them into one node with a price ladder is an exact
+// reformulation (rates are divisible, so any load that fits the merged capacity fits the members
+// filled cheapest first) and shrinks the model by the class size.
+struct Aggregation {
+  Problem merged;
+  std::vector<std::vector<int>> members;  // merged node -> original nodes, cheapest first
+};
+Aggregation AggregateNodes(const Problem& p);
 
 // Builds the snapshot. Fails with InvalidArgument for inputs the validation would reject
 // (dangling references, missing percentile data) so the planner never sees a broken model.

@@ -302,12 +302,13 @@ StatusOr<RestrictedModel> ColumnGeneration(const Problem& p, Clock::time_point d
 
 StatusOr<Relaxation> SolveRelaxation(const Problem& p, double time_limit_s) {
   auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(time_limit_s));
-  auto rm = ColumnGeneration(p, deadline, 0.0);
+  // The merged model has the same LP optimum (exact reformulation) and far fewer columns.
+  auto rm = ColumnGeneration(AggregateNodes(p).merged, deadline, 0.0);
   if (!rm.ok()) return rm.status();
   return Relaxation{rm->bound, rm->columns, rm->full_columns, rm->rounds};
 }
 
-StatusOr<PlanResult> SolveExact(const Problem& p, double time_limit_s, const Solution* warm_start) {
+StatusOr<PlanResult> SolveExactMerged(const Problem& p, double time_limit_s, const Solution* warm_start) {
   auto t0 = Clock::now();
   Formulation f = Formulate(p);
   MipOptions mo;
@@ -343,7 +344,7 @@ StatusOr<PlanResult> SolveExact(const Problem& p, double time_limit_s, const Sol
   return Finish(p, std::move(s), "exact (CBC MILP)", MsSince(t0));
 }
 
-StatusOr<PlanResult> SolveHeuristic(const Problem& p, double time_limit_s) {
+StatusOr<PlanResult> SolveHeuristicMerged(const Problem& p, double time_limit_s) {
   auto t0 = Clock::now();
   auto deadline = t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(time_limit_s));
   auto rm = ColumnGeneration(p, deadline, 1e-3);
@@ -391,9 +392,12 @@ StatusOr<PlanResult> SolveHeuristic(const Problem& p, double time_limit_s) {
     }
     if (!fx.Solve().ok()) continue;
     double cost = fx.objective();
-    // Local improvement: give back one instance at a time, least-loaded nodes first.
-    std::vector<std::pair<double, size_t>> order;
+    // Local improvement: give back one instance at a time, least-loaded nodes first; repeat passes
+    // while a pass saves money (closing one node can make another closable).
     std::vector<double> cur(fx.values(), fx.values() + g.model.cols());
+    for (bool improved = true; improved;) {
+    improved = false;
+    std::vector<std::pair<double, size_t>> order;
     for (size_t n = 0; n < fp.nodes.size(); ++n)
       if (g.u[n] >= 0 && fx.col_lower(g.u[n]) > 0.5) {
         double frac = v[static_cast<size_t>(g.u[n])] / fx.col_lower(g.u[n]);
@@ -425,10 +429,16 @@ StatusOr<PlanResult> SolveHeuristic(const Problem& p, double time_limit_s) {
       if (fx.Solve().ok() && fx.objective() < cost - 1e-9) {
         cost = fx.objective();
         cur.assign(fx.values(), fx.values() + g.model.cols());
+        improved = true;
       } else {
         fx.SetColBounds(g.u[n], u0, u0);
         if (wcol >= 0) fx.SetColBounds(wcol, w0, w0);
       }
+    }
+    // Next pass ranks by the current loads.
+    v = cur;
+    if (Clock::now() > deadline - std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(time_limit_s * 0.25)))
+      break;
     }
     if (!fx.Solve().ok()) continue;  // restore the last accepted state's solution
     cost = fx.objective();
@@ -464,6 +474,97 @@ StatusOr<PlanResult> SolveHeuristic(const Problem& p, double time_limit_s) {
   return Finish(p, std::move(*best), "heuristic (LP rounding)", MsSince(t0));
 }
 
+namespace {
+
+// Maps a solution of the merged problem back to the original nodes: rented instances go to the
+// cheapest members first, and each operator's load fills the members' instances in order.
+Solution Expand(const Problem& p, const Aggregation& a, const Solution& s) {
+  Solution out = EmptySolution(p);
+  out.variant = s.variant;
+  out.cost = s.cost;
+  out.lower_bound = s.lower_bound;
+  if (!s.dedicated.empty()) out.dedicated.assign(p.ops.size(), std::vector<int64_t>(p.nodes.size(), 0));
+  for (size_t j = 0; j < a.members.size(); ++j) {
+    const auto& g = a.members[j];
+    int64_t left = s.instances[j];
+    std::vector<double> free(g.size(), 0.0);
+    std::vector<int64_t> free_inst(g.size(), 0);
+    for (size_t k = 0; k < g.size(); ++k) {
+      int64_t take = std::min(left, p.nodes[static_cast<size_t>(g[k])].count);
+      out.instances[static_cast<size_t>(g[k])] = take;
+      free[k] = static_cast<double>(take);
+      free_inst[k] = take;
+      left -= take;
+    }
+    for (size_t o = 0; o < p.ops.size(); ++o) {
+      double r = s.rate[o][j];
+      if (r <= 0) continue;
+      double cap = p.Capacity(static_cast<int>(o), s.variant[o], g[0]);
+      if (!s.dedicated.empty()) {
+        int64_t w = s.dedicated[o][j], wl = w;
+        for (size_t k = 0; k < g.size() && wl > 0; ++k) {
+          int64_t d = std::min(wl, free_inst[k]);
+          if (d <= 0) continue;
+          out.dedicated[o][static_cast<size_t>(g[k])] += d;
+          out.rate[o][static_cast<size_t>(g[k])] += r * static_cast<double>(d) / static_cast<double>(w);
+          free_inst[k] -= d;
+          wl -= d;
+        }
+        continue;
+      }
+      double load = r / cap;
+      size_t last = 0;
+      for (size_t k = 0; k < g.size() && load > 1e-12; ++k) {
+        if (free[k] <= 0) continue;
+        double take = std::min(load, free[k]);
+        out.rate[o][static_cast<size_t>(g[k])] += take * cap;
+        free[k] -= take;
+        load -= take;
+        last = k;
+      }
+      if (load > 1e-12) out.rate[o][static_cast<size_t>(g[last])] += load * cap;  // rounding dust
+    }
+  }
+  for (size_t n = 0; n < p.nodes.size(); ++n) out.compute_cost += static_cast<double>(out.instances[n]) * p.nodes[n].price;
+  return out;
+}
+
+// The inverse, for warm starts: sums members into their merged node.
+Solution Contract(const Problem& merged, const Aggregation& a, const Solution& s) {
+  Solution out = EmptySolution(merged);
+  out.variant = s.variant;
+  out.cost = s.cost;
+  if (!s.dedicated.empty()) out.dedicated.assign(merged.ops.size(), std::vector<int64_t>(merged.nodes.size(), 0));
+  for (size_t j = 0; j < a.members.size(); ++j)
+    for (int n : a.members[j]) {
+      out.instances[j] += s.instances[static_cast<size_t>(n)];
+      for (size_t o = 0; o < merged.ops.size(); ++o) {
+        out.rate[o][j] += s.rate[o][static_cast<size_t>(n)];
+        if (!s.dedicated.empty()) out.dedicated[o][j] += s.dedicated[o][static_cast<size_t>(n)];
+      }
+    }
+  return out;
+}
+
+}  // namespace
+
+StatusOr<PlanResult> SolveExact(const Problem& p, double time_limit_s, const Solution* warm_start, bool aggregate) {
+  if (!aggregate) return SolveExactMerged(p, time_limit_s, warm_start);
+  Aggregation a = AggregateNodes(p);
+  std::optional<Solution> warm;
+  if (warm_start != nullptr) warm = Contract(a.merged, a, *warm_start);
+  auto r = SolveExactMerged(a.merged, time_limit_s, warm ? &*warm : nullptr);
+  if (!r.ok()) return r;
+  return Finish(p, Expand(p, a, r->solution), r->plan.solver, r->plan.solve_ms);
+}
+
+StatusOr<PlanResult> SolveHeuristic(const Problem& p, double time_limit_s) {
+  Aggregation a = AggregateNodes(p);
+  auto r = SolveHeuristicMerged(a.merged, time_limit_s);
+  if (!r.ok()) return r;
+  return Finish(p, Expand(p, a, r->solution), r->plan.solver, r->plan.solve_ms);
+}
+
 // Above this many rate columns, `auto` does not run CBC on the full model.
 constexpr size_t kExactColumnLimit = 20000;
 
@@ -482,11 +583,12 @@ StatusOr<PlanResult> Solve(const Problem& p, const SolverOptions& opts) {
   if (left <= 0.05) return h;
   // CBC's root LP alone overruns any budget on models with tens of thousands of rate columns;
   // there the heuristic's plan and its bound are the answer.
+  const Problem merged = AggregateNodes(p).merged;
   size_t columns = 0;
-  for (size_t o = 0; o < p.ops.size(); ++o)
-    for (size_t v = 0; v < p.ops[o].variants.size(); ++v)
-      for (size_t n = 0; n < p.nodes.size(); ++n)
-        if (p.Capacity(static_cast<int>(o), static_cast<int>(v), static_cast<int>(n)) > 0) ++columns;
+  for (size_t o = 0; o < merged.ops.size(); ++o)
+    for (size_t v = 0; v < merged.ops[o].variants.size(); ++v)
+      for (size_t n = 0; n < merged.nodes.size(); ++n)
+        if (merged.Capacity(static_cast<int>(o), static_cast<int>(v), static_cast<int>(n)) > 0) ++columns;
   if (columns > kExactColumnLimit) return h;
   auto e = SolveExact(p, left, &h->solution);
   if (!e.ok() || e->solution.cost > h->solution.cost + 1e-9) {

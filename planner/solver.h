@@ -24,19 +24,23 @@ struct PlanResult {
 };
 
 // Exact: MILP with CBC. The plan's gap is CBC's proven gap (0 when optimal within the limit).
-StatusOr<PlanResult> SolveExact(const Problem& p, double time_limit_s, const Solution* warm_start = nullptr);
+// Interchangeable nodes are merged first (AggregateNodes); `aggregate = false` solves the model
+// node by node (kept for tests that check the merge is exact).
+StatusOr<PlanResult> SolveExact(const Problem& p, double time_limit_s, const Solution* warm_start = nullptr,
+                                bool aggregate = true);
 
 // Heuristic: LP relaxation (the lower bound), variant fixing, instance rounding and local
 // improvement by closing instances. The gap is reported against the LP bound.
 StatusOr<PlanResult> SolveHeuristic(const Problem& p, double time_limit_s);
 
-// The LP relaxation solved by column generation over the rate columns (operator, variant, node):
+// The LP relaxation, on the merged model (AggregateNodes), solved by column generation over the
+// rate columns (operator, variant, node):
 // start from the cheapest nodes per tier, add every column with negative reduced cost, repeat.
 // At convergence the restricted LP's optimum equals the full LP's: `bound` is a valid lower bound.
 struct Relaxation {
   double bound = 0;
   size_t columns = 0;      // rate columns in the final restricted model
-  size_t full_columns = 0; // rate columns the full model would have
+  size_t full_columns = 0; // rate columns the full merged model would have
   int rounds = 0;
 };
 StatusOr<Relaxation> SolveRelaxation(const Problem& p, double time_limit_s);

@@ -210,3 +210,48 @@ TEST(ColumnGeneration, ReachesTheFullLpOptimum) {
 
 }  // namespace
 }  // namespace jb::planner
+
+namespace jb::planner {
+namespace {
+
+// Merging interchangeable nodes is an exact reformulation: on the VQA infrastructure with every
+// node tripled (same hardware, different prices), shared and exclusive, the merged and the
+// node-by-node MILPs reach the same optimum, and the expanded plan passes the scorer.
+TEST(Aggregation, MergingInterchangeableNodesIsExact) {
+  auto in = testing::LoadInstance("manifests/vqa");
+  std::vector<Node> nodes;
+  for (const auto& n : in.inf.spec.nodes)
+    for (int copy = 0; copy < 3; ++copy) {
+      Node d = n;
+      d.name = n.name + "-" + std::to_string(copy);
+      d.price_per_hour = n.price_per_hour * (1.0 + 0.1 * copy);
+      d.count = copy == 2 ? 2 : 1;
+      nodes.push_back(d);
+    }
+  in.inf.spec.nodes = nodes;
+  for (bool exclusive : {false, true}) {
+    SCOPED_TRACE(exclusive ? "exclusive" : "shared");
+    ProblemOptions o;
+    o.exclusive = exclusive;
+    o.rate_scale = 3;  // enough load to need several copies
+    auto p = BuildProblem(in.wf, in.profiles, in.inf, o);
+    ASSERT_TRUE(p.ok()) << p.status().message();
+    EXPECT_EQ(AggregateNodes(*p).merged.nodes.size(), 9u);
+    auto merged = SolveExact(*p, 60, nullptr, true);
+    auto plain = SolveExact(*p, 60, nullptr, false);
+    ASSERT_TRUE(merged.ok()) << merged.status().message();
+    ASSERT_TRUE(plain.ok()) << plain.status().message();
+    EXPECT_TRUE(merged->plan.optimal);
+    EXPECT_TRUE(plain->plan.optimal);
+    EXPECT_NEAR(merged->plan.cost.total_per_hour, plain->plan.cost.total_per_hour, 1e-6);
+    Score sc = ScorePlan(*p, merged->plan);
+    EXPECT_TRUE(sc.feasible()) << (sc.violations.empty() ? "" : sc.violations[0]);
+    EXPECT_NEAR(sc.total, merged->plan.cost.total_per_hour, 1e-6);
+    auto h = SolveHeuristic(*p, 10);
+    ASSERT_TRUE(h.ok()) << h.status().message();
+    EXPECT_TRUE(ScorePlan(*p, h->plan).feasible());
+  }
+}
+
+}  // namespace
+}  // namespace jb::planner
