@@ -193,7 +193,7 @@ void GeneratedInstances(bool quick) {
 
 // The LP bound two ways on the same instance: CLP on the full model vs column generation.
 void RelaxationBench(bool quick) {
-  std::printf("\n== LP relaxation (the heuristic's lower bound): full LP vs column generation, same instances\n");
+  std::printf("\n== LP relaxation (the heuristic's lower bound): node-by-node LP vs merged nodes + column generation, same instances\n");
   std::printf("%-22s %12s %10s %12s %10s %14s %8s\n", "nodes x ops x tiers", "full LP s", "full obj", "colgen s", "colgen obj",
               "columns used", "speedup");
   std::vector<std::array<int, 3>> sizes = {{100, 10, 3}, {300, 20, 4}, {1000, 50, 5}};
