@@ -14,7 +14,7 @@ PACKAGES := build-essential cmake make pkg-config ccache git \
   libcpprest-dev libspdlog-dev libfmt-dev libsystemd-dev libprotobuf-dev protobuf-compiler libssl-dev \
   nlohmann-json3-dev openssl systemd
 
-.PHONY: setup build test run bench clean format asan
+.PHONY: setup build test run bench clean format asan tsan
 
 setup:
 	@missing=""; for p in $(PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; done; \
@@ -57,6 +57,14 @@ asan: setup
 	cd build-asan && LSAN_OPTIONS=suppressions=$(CURDIR)/tools/sanitizers/lsan.supp \
 	  UBSAN_OPTIONS=suppressions=$(CURDIR)/tools/sanitizers/ubsan.supp:print_stacktrace=1:halt_on_error=1 \
 	  ctest --output-on-failure -j $(JOBS) --timeout 600
+
+# ThreadSanitizer over the multi-threaded core (store, work queue, controller). The daemon's HTTP
+# tests are left out: cpprestsdk/Boost.Asio are not instrumented and only produce noise.
+tsan: setup
+	cmake -S . -B build-tsan -DJB_TSAN=ON -DJB_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=Debug > build-tsan.configure.log
+	cmake --build build-tsan -j $(JOBS) --target reconciler_test worker_test
+	build-tsan/tests/reconciler_test
+	build-tsan/tests/worker_test
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')
