@@ -317,7 +317,7 @@ TEST(Daemon, NotifiesSystemd) {
   ASSERT_TRUE(wait_for("WATCHDOG=1", std::chrono::seconds(5)));
   double gap = std::chrono::duration<double>(got.back().first - first).count();
   EXPECT_GT(gap, 0.1);
-  EXPECT_LT(gap, 0.4);
+  EXPECT_LT(gap, 1.0);  // 200 ms cadence; generous for loaded CI machines
   d.Signal(SIGHUP);
   ASSERT_TRUE(wait_for("RELOADING=1", std::chrono::seconds(5)));
   ASSERT_TRUE(wait_for("READY=1", std::chrono::seconds(5)));
