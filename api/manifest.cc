@@ -503,6 +503,13 @@ void ValidateSet(std::vector<Document>* docs) {
   }
 }
 
+Object UserView(Object obj) {
+  ObjectMeta& m = MetaOf(obj);
+  m = ObjectMeta{m.name, m.labels, {}, {}, {}, {}};
+  if (auto* wf = std::get_if<Workflow>(&obj)) wf->status = WorkflowStatus{};
+  return obj;
+}
+
 Value EncodeObject(const Object& obj) {
   Value body = std::visit([](const auto& x) { return Encoder::Encode(x); }, obj);
   Value out = Value::Map();

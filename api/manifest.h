@@ -48,6 +48,10 @@ std::vector<Document> LoadAndValidate(const std::vector<std::string>& paths);
 // file alone must not fail because its neighbours are elsewhere).
 void ValidateSet(std::vector<Document>* docs);
 
+// What a user controls of an object: kind, name, labels and spec (server-set metadata and the
+// status cleared). Two objects with equal views need no write; `jbctl diff` compares views.
+Object UserView(Object obj);
+
 // Object <-> Value. EncodeObject writes apiVersion and kind first.
 Value EncodeObject(const Object& obj);
 std::string ObjectToYaml(const Object& obj);

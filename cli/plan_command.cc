@@ -6,7 +6,7 @@
 
 #include "api/manifest.h"
 #include "cli/commands.h"
-#include "cli/table.h"
+#include "cli/cli_util.h"
 #include "planner/scorer.h"
 #include "planner/solver.h"
 
@@ -109,11 +109,9 @@ int PlanCommand(const std::vector<std::string>& args, std::ostream& out, std::os
     err << "jbctl plan: expected -f FILE|DIR\n";
     return 1;
   }
-  std::vector<Document> docs = LoadAndValidate(paths);
-  auto diags = FormatDiagnostics(docs);
-  if (!diags.empty()) {
-    for (const auto& d : diags) err << d << "\n";
-    err << "jbctl plan: the manifests are invalid (" << diags.size() << " error(s))\n";
+  std::vector<Document> docs;
+  if (size_t errors = LoadManifests(paths, err, &docs); errors > 0) {
+    err << "jbctl plan: the manifests are invalid (" << errors << " error(s))\n";
     return 1;
   }
   std::vector<const Workflow*> workflows;

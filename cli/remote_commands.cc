@@ -8,7 +8,7 @@
 
 #include "api/manifest.h"
 #include "cli/commands.h"
-#include "cli/table.h"
+#include "cli/cli_util.h"
 #include "daemon/http.h"
 
 namespace fs = std::filesystem;
@@ -118,10 +118,8 @@ int Apply(const Remote& r, std::ostream& out, std::ostream& err) {
     err << "jbctl apply: expected -f FILE|DIR\n";
     return 1;
   }
-  std::vector<Document> docs = LoadAndValidate(paths);
-  auto diags = FormatDiagnostics(docs);
-  if (!diags.empty()) {
-    for (const auto& d : diags) err << d << "\n";
+  std::vector<Document> docs;
+  if (LoadManifests(paths, err, &docs) > 0) {
     err << "jbctl apply: nothing applied: the manifests are invalid\n";
     return 1;
   }
@@ -385,12 +383,8 @@ int Diff(const Remote& r, std::ostream& out, std::ostream& err) {
     err << "jbctl diff: usage: jbctl diff -f FILE|DIR\n";
     return 2;
   }
-  std::vector<Document> docs = LoadAndValidate(paths);
-  auto diags = FormatDiagnostics(docs);
-  if (!diags.empty()) {
-    for (const auto& d : diags) err << d << "\n";
-    return 2;
-  }
+  std::vector<Document> docs;
+  if (LoadManifests(paths, err, &docs) > 0) return 2;
   bool differs = false;
   for (const auto& d : docs) {
     std::string plural = PluralOf(KindOf(*d.object));
@@ -399,14 +393,7 @@ int Diff(const Remote& r, std::ostream& out, std::ostream& err) {
       err << "jbctl diff: " << resp.status().message() << "\n";
       return 2;
     }
-    // Compare what the user controls: spec and labels.
-    auto view = [](Object o) {
-      ObjectMeta& m = MetaOf(o);
-      m = ObjectMeta{m.name, m.labels, {}, {}, {}, {}};
-      if (auto* wf = std::get_if<Workflow>(&o)) wf->status = WorkflowStatus{};
-      return ObjectToYaml(o);
-    };
-    std::string local = view(*d.object);
+    std::string local = ObjectToYaml(UserView(*d.object));
     std::string remote;
     if (resp->status == 200) {
       auto obj = DecodeResponse(*resp);
@@ -414,7 +401,7 @@ int Diff(const Remote& r, std::ostream& out, std::ostream& err) {
         err << "jbctl diff: malformed object from the server\n";
         return 2;
       }
-      remote = view(*obj);
+      remote = ObjectToYaml(UserView(*obj));
     } else if (resp->status != 404) {
       err << "jbctl diff: " << ErrorOf(*resp) << "\n";
       return 2;

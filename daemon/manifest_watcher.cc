@@ -101,13 +101,7 @@ std::vector<std::string> ManifestWatcher::Sync() {
     auto cur = store_->Get(key.first, key.second);
     if (cur.ok()) {
       // Unchanged spec and labels: nothing to write (no new resourceVersion, no re-plan).
-      Object a = *cur, b = obj;
-      for (Object* o : {&a, &b}) {
-        ObjectMeta& m = MetaOf(*o);
-        m = ObjectMeta{m.name, m.labels, {}, {}, {}, {}};
-        if (auto* wf = std::get_if<Workflow>(o)) wf->status = WorkflowStatus{};
-      }
-      if (a == b) continue;
+      if (UserView(*cur) == UserView(obj)) continue;
     }
     MetaOf(obj).resource_version.reset();  // the directory is the source of truth: last write wins
     auto put = store_->Put(obj);

@@ -709,21 +709,13 @@ std::string Diagnose(const Problem& p) {
          " items/s in total and no split over the allowed nodes serves it";
 }
 
-namespace {
-
-StatusOr<Problem> Rebuild(const Workflow& wf, const std::vector<ModelProfile>& profiles, const Infrastructure& inf,
-                          const ProblemOptions& opts) {
-  return BuildProblem(wf, profiles, inf, opts);
-}
-
-}  // namespace
 
 StatusOr<PlanResult> CloudOnly(const Workflow& wf, const std::vector<ModelProfile>& profiles, const Infrastructure& inf,
                                const ProblemOptions& base, double time_limit_s) {
   if (inf.spec.tiers.empty()) return Status::InvalidArgument("no tiers");
   ProblemOptions o = base;
   o.allowed_tiers = {inf.spec.tiers.back().name};
-  auto p = Rebuild(wf, profiles, inf, o);
+  auto p = BuildProblem(wf, profiles, inf, o);
   if (!p.ok()) return p.status();
   auto r = SolveExact(*p, time_limit_s);
   if (r.ok()) r->plan.solver = "baseline cloud-only (exact placement on tier " + inf.spec.tiers.back().name + ")";
@@ -732,7 +724,7 @@ StatusOr<PlanResult> CloudOnly(const Workflow& wf, const std::vector<ModelProfil
 
 StatusOr<PlanResult> MostAccurate(const Workflow& wf, const std::vector<ModelProfile>& profiles, const Infrastructure& inf,
                                   const ProblemOptions& base, double time_limit_s) {
-  auto full = Rebuild(wf, profiles, inf, base);
+  auto full = BuildProblem(wf, profiles, inf, base);
   if (!full.ok()) return full.status();
   const Problem& p = *full;
   // The most accurate combination of runnable variants.
@@ -770,7 +762,7 @@ StatusOr<PlanResult> MostAccurate(const Workflow& wf, const std::vector<ModelPro
       o.fixed_variants[op.name] = name;
     }
   }
-  auto q = Rebuild(wf, profiles, inf, o);
+  auto q = BuildProblem(wf, profiles, inf, o);
   if (!q.ok()) return q.status();
   auto r = SolveExact(*q, time_limit_s);
   if (r.ok()) r->plan.solver = "baseline most-accurate (exact placement)";

@@ -5,7 +5,6 @@ namespace jb {
 Status FakeDriver::Apply(const std::string& workflow, const std::vector<WorkerSpec>& workers) {
   std::lock_guard<std::mutex> lock(mu_);
   running_[workflow] = workers;
-  ++applies_;
   return Status::Ok();
 }
 
@@ -22,11 +21,6 @@ Status FakeDriver::Remove(const std::string& workflow) {
   std::lock_guard<std::mutex> lock(mu_);
   running_.erase(workflow);
   return Status::Ok();
-}
-
-int FakeDriver::applies() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return applies_;
 }
 
 void FaultInjectingDriver::FailNext(int n, Status status) {

@@ -19,12 +19,10 @@ class FakeDriver : public Driver {
   Status Apply(const std::string& workflow, const std::vector<WorkerSpec>& workers) override;
   std::vector<WorkerState> Observe(const std::string& workflow) override;
   Status Remove(const std::string& workflow) override;
-  int applies() const;
 
  private:
   mutable std::mutex mu_;
   std::map<std::string, std::vector<WorkerSpec>> running_ GUARDED_BY(mu_);
-  int applies_ GUARDED_BY(mu_) = 0;
 };
 
 class FaultInjectingDriver : public Driver {

@@ -1,4 +1,4 @@
-// Small output helpers shared by jbctl's commands.
+// Small helpers shared by jbctl's commands: output formatting and manifest input.
 #pragma once
 
 #include <algorithm>
@@ -6,6 +6,8 @@
 #include <ostream>
 #include <string>
 #include <vector>
+
+#include "api/manifest.h"
 
 namespace jb {
 
@@ -32,6 +34,14 @@ inline void PrintTable(std::ostream& out, const std::vector<std::vector<std::str
     }
     out << line << "\n";
   }
+}
+
+// Loads and validates every path, prints any diagnostics to `err`; returns how many there were.
+inline size_t LoadManifests(const std::vector<std::string>& paths, std::ostream& err, std::vector<Document>* docs) {
+  *docs = LoadAndValidate(paths);
+  auto diags = FormatDiagnostics(*docs);
+  for (const auto& d : diags) err << d << "\n";
+  return diags.size();
 }
 
 }  // namespace jb
