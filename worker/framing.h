@@ -30,7 +30,7 @@ class FrameDecoder {
   size_t held() const { return buf_.size(); }               // bytes the decoder holds in memory
 
  private:
-  const uint32_t max_;
+  uint32_t max_;
   std::string buf_;
   size_t pos_ = 0;
   Status poisoned_;

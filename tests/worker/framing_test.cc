@@ -28,8 +28,8 @@ TEST(Framing, RoundTripsWhateverTheChunking) {
     ASSERT_TRUE(EncodeFrame(sent.back(), &wire).ok());
   }
   wire::Frame ack;
-  ack.mutable_ack()->set_source("ReadImage");
-  ack.mutable_ack()->set_seq(49);
+  ack.mutable_ack()->add_ids(49);
+  ack.mutable_ack()->add_ids(50);
   sent.push_back(ack);
   ASSERT_TRUE(EncodeFrame(ack, &wire).ok());
   std::mt19937 rng(1);

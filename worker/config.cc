@@ -1,0 +1,109 @@
+#include "worker/config.h"
+
+#include <algorithm>
+#include <set>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "api/value.h"
+
+namespace jb {
+namespace {
+
+template <class T>
+StatusOr<T> DecodeStrict(const std::string& text, const std::string& file) {
+  auto docs = ParseYamlStream(text);
+  if (docs.size() != 1) return Status::InvalidArgument(file + ": expected exactly one document, found " + std::to_string(docs.size()));
+  const auto& d = docs[0];
+  if (!d.error.ok())
+    return Status::InvalidArgument(file + ":" + std::to_string(d.error_mark.line) + ":" + std::to_string(d.error_mark.column) + ": " +
+                                   d.error.message());
+  std::vector<Diagnostic> diags;
+  std::unordered_map<std::string, Mark> marks;
+  Decoder dec(file, &diags, &marks);
+  T out;
+  dec.DecodeInto(d.root, out, "");
+  if (!diags.empty()) {
+    std::string msg;
+    for (const auto& diag : diags) msg += (msg.empty() ? "" : "\n") + diag.ToString();
+    return Status::InvalidArgument(msg);
+  }
+  return out;
+}
+
+}  // namespace
+
+Status ValidateWorkerConfig(const WorkerConfig& c, const std::string& file) {
+  std::vector<std::string> errors;
+  std::set<std::string> hosted, names;
+  for (const auto& in : c.instances) {
+    if (!names.insert(in.name).second) errors.push_back("instances: \"" + in.name + "\" appears twice");
+    if (in.kind == "source" && in.rate <= 0) errors.push_back("instances." + in.name + ".rate: a source needs a rate > 0");
+    if (in.kind == "operator" && in.runtime.type == "exec" && in.runtime.command.empty())
+      errors.push_back("instances." + in.name + ".runtime.command: the exec runtime needs a command");
+    if (in.kind == "sink" && in.name != kSinkName) errors.push_back("instances." + in.name + ": the sink must be named \"sink\"");
+    hosted.insert(in.name);
+  }
+  // Every consumer must be reachable: routed (key ranges covering [0,1)) or hosted here.
+  std::map<std::string, std::vector<std::pair<double, double>>> cover;
+  for (const auto& r : c.routes) {
+    if (!(r.lo < r.hi)) errors.push_back("routes: " + r.op + " range [" + FormatNumber(r.lo) + "," + FormatNumber(r.hi) + ") is empty");
+    cover[r.op].emplace_back(r.lo, r.hi);
+  }
+  for (auto& [op, ranges] : cover) {
+    std::sort(ranges.begin(), ranges.end());
+    double at = 0;
+    for (const auto& [lo, hi] : ranges) {
+      if (lo > at + 1e-9) errors.push_back("routes: keys [" + FormatNumber(at) + "," + FormatNumber(lo) + ") of " + op + " go nowhere");
+      at = std::max(at, hi);
+    }
+    if (at < 1 - 1e-9) errors.push_back("routes: keys [" + FormatNumber(at) + ",1) of " + op + " go nowhere");
+  }
+  for (const auto& e : c.edges) {
+    if (hosted.count(e.from) != 0 && cover.count(e.to) == 0)
+      errors.push_back("edges: " + e.from + " -> " + e.to + ": no route for " + e.to);
+  }
+  if (errors.empty()) return Status::Ok();
+  std::string msg;
+  for (const auto& e : errors) msg += (msg.empty() ? "" : "\n") + file + ": " + e;
+  return Status::InvalidArgument(msg);
+}
+
+StatusOr<WorkerConfig> ParseWorkerConfig(const std::string& text, const std::string& file) {
+  auto c = DecodeStrict<WorkerConfig>(text, file);
+  if (!c.ok()) return c.status();
+  if (auto s = ValidateWorkerConfig(*c, file); !s.ok()) return s;
+  return c;
+}
+
+std::string WorkerConfigToYaml(const WorkerConfig& c) { return ToYaml(Encoder::Encode(c)); }
+
+StatusOr<WorkerMetrics> ParseWorkerMetrics(const std::string& text, const std::string& file) {
+  return DecodeStrict<WorkerMetrics>(text, file);
+}
+
+std::string WorkerMetricsToJson(const WorkerMetrics& m) { return ToJson(Encoder::Encode(m)); }
+
+}  // namespace jb
+
+namespace jb {
+
+StatusOr<int> PickFreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Status::Unavailable("socket failed");
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(sa);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0 || getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) != 0) {
+    close(fd);
+    return Status::Unavailable("cannot bind a loopback port");
+  }
+  close(fd);
+  return static_cast<int>(ntohs(sa.sin_port));
+}
+
+}  // namespace jb

@@ -1,0 +1,234 @@
+// WorkerConfig: everything one jellybean-worker process needs — the operator instances it hosts,
+// the workflow's edges and the routing table of the current plan epoch. Drivers write it as a
+// YAML/JSON file; the worker reads it at start and again on SIGHUP (a new epoch's routes).
+// WorkerMetrics: what a worker reports (written as JSON to `metricsFile`, read by the drivers).
+// Both are plain value types described once with Describe() (api/fields.h), like the resources.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "api/fields.h"
+#include "api/status.h"
+
+namespace jb {
+
+inline constexpr const char* kSinkName = "sink";
+
+struct WorkerRuntime {
+  std::string type = "emulated";   // emulated | exec
+  double latency_ms = 0;           // emulated: time spent per item (the profiled latency on this hardware)
+  double output_kib = 0;           // emulated: payload size of each output item
+  std::vector<std::string> command;  // exec: argv of the persistent model process
+  std::map<std::string, std::string> env;
+  bool operator==(const WorkerRuntime&) const = default;
+};
+template <class V>
+void Describe(V& v, WorkerRuntime& o) {
+  v.Field("type", o.type, Opt().Required().Enum({"emulated", "exec"}));
+  v.Field("latencyMs", o.latency_ms, Opt().Min(0));
+  v.Field("outputKiB", o.output_kib, Opt().Min(0));
+  v.Field("command", o.command, Opt());
+  v.Field("env", o.env, Opt());
+}
+
+// One instance hosted by the worker.
+struct WorkerInstance {
+  std::string kind;      // source | operator | sink
+  std::string name;      // operator or source name; "sink" for the sink
+  std::string variant;   // operator: chosen variant
+  WorkerRuntime runtime;  // operator
+  double rate = 0;       // source: items/s
+  double item_kib = 0;   // source: synthetic payload size
+  std::optional<std::string> files;  // source: send the files of this directory (round robin)
+  int64_t limit = 0;     // source: stop after this many items (0 = never)
+  bool operator==(const WorkerInstance&) const = default;
+};
+template <class V>
+void Describe(V& v, WorkerInstance& o) {
+  v.Field("kind", o.kind, Opt().Required().Enum({"source", "operator", "sink"}));
+  v.Field("name", o.name, Opt().Required().Min(1));
+  v.Field("variant", o.variant, Opt());
+  v.Field("runtime", o.runtime, Opt());
+  v.Field("rate", o.rate, Opt().Min(0));
+  v.Field("itemKiB", o.item_kib, Opt().Min(0));
+  v.Field("files", o.files, Opt());
+  v.Field("limit", o.limit, Opt().Min(0));
+}
+
+// A workflow edge: items of `from` (source or operator) feed `to` (operator or "sink").
+struct WorkerEdge {
+  std::string from;
+  std::string to;
+  double ratio = 1;  // fraction of `from`'s items that `to` receives (deterministic thinning by seq)
+  bool operator==(const WorkerEdge&) const = default;
+};
+template <class V>
+void Describe(V& v, WorkerEdge& o) {
+  v.Field("from", o.from, Opt().Required().Min(1));
+  v.Field("to", o.to, Opt().Required().Min(1));
+  v.Field("ratio", o.ratio, Opt().Gt(0).Max(1));
+}
+
+// Items for operator `op` whose key lies in [lo, hi) go to worker `worker` at `address`.
+struct WorkerRoute {
+  std::string op;
+  double lo = 0;
+  double hi = 1;
+  std::string worker;
+  std::string address;  // host:port
+  std::string tier;
+  bool operator==(const WorkerRoute&) const = default;
+};
+template <class V>
+void Describe(V& v, WorkerRoute& o) {
+  v.Field("op", o.op, Opt().Required().Min(1));
+  v.Field("lo", o.lo, Opt().Required().Min(0).Max(1));
+  v.Field("hi", o.hi, Opt().Required().Min(0).Max(1));
+  v.Field("worker", o.worker, Opt().Required().Min(1));
+  v.Field("address", o.address, Opt().Required().Min(1));
+  v.Field("tier", o.tier, Opt());
+}
+
+struct WorkerConfig {
+  std::string workflow;
+  std::string name;      // unique per workflow: the node name, or "io" for sources and sinks
+  std::string node;
+  std::string tier;
+  std::string listen = "127.0.0.1:0";  // host:port to accept items on
+  int64_t epoch = 1;
+  int64_t servers = 1;   // parallel emulated executors (pool instances of the node)
+  int64_t window = 256;  // unacknowledged items a sender may have in flight per connection
+  double join_timeout_s = 10;
+  double metrics_interval_s = 0.5;
+  std::string metrics_file;  // "" = none
+  std::vector<WorkerInstance> instances;
+  std::vector<WorkerEdge> edges;
+  std::vector<WorkerRoute> routes;
+  bool operator==(const WorkerConfig&) const = default;
+};
+template <class V>
+void Describe(V& v, WorkerConfig& o) {
+  v.Field("workflow", o.workflow, Opt().Required().Min(1));
+  v.Field("name", o.name, Opt().Required().Min(1));
+  v.Field("node", o.node, Opt());
+  v.Field("tier", o.tier, Opt());
+  v.Field("listen", o.listen, Opt().Min(1));
+  v.Field("epoch", o.epoch, Opt().Min(0));
+  v.Field("servers", o.servers, Opt().Min(1).Max(100000));
+  v.Field("window", o.window, Opt().Min(1).Max(1 << 20));
+  v.Field("joinTimeoutS", o.join_timeout_s, Opt().Gt(0));
+  v.Field("metricsIntervalS", o.metrics_interval_s, Opt().Gt(0));
+  v.Field("metricsFile", o.metrics_file, Opt());
+  v.Field("instances", o.instances, Opt());
+  v.Field("edges", o.edges, Opt());
+  v.Field("routes", o.routes, Opt());
+}
+
+// ---- metrics ------------------------------------------------------------------------------------
+struct InstanceMetrics {
+  std::string kind;
+  std::string name;
+  std::string runtime;          // "emulated" | "exec" | "" (sources, sinks)
+  int64_t items_in = 0;         // operator: items started; sink: items received (incl. duplicates)
+  int64_t items_out = 0;        // source: emitted; operator: outputs; sink: delivered once
+  int64_t duplicates = 0;       // repeats discarded (sink, joins)
+  int64_t acked = 0;            // source: items whose every effect reached the sink or a counted drop
+  std::map<std::string, int64_t> dropped;  // reason -> count
+  int64_t queue = 0;            // items waiting to run
+  double rate = 0;              // items_out per second over the last window
+  double p50_ms = 0;            // operator: processing time; sink: end-to-end latency
+  double p99_ms = 0;
+  bool operator==(const InstanceMetrics&) const = default;
+};
+template <class V>
+void Describe(V& v, InstanceMetrics& o) {
+  v.Field("kind", o.kind, Opt().Required());
+  v.Field("name", o.name, Opt().Required());
+  v.Field("runtime", o.runtime, Opt());
+  v.Field("itemsIn", o.items_in, Opt());
+  v.Field("itemsOut", o.items_out, Opt());
+  v.Field("duplicates", o.duplicates, Opt());
+  v.Field("acked", o.acked, Opt());
+  v.Field("dropped", o.dropped, Opt());
+  v.Field("queue", o.queue, Opt());
+  v.Field("rate", o.rate, Opt());
+  v.Field("p50Ms", o.p50_ms, Opt());
+  v.Field("p99Ms", o.p99_ms, Opt());
+}
+
+struct LinkMetrics {
+  std::string worker;   // destination worker
+  std::string tier;     // destination tier
+  bool connected = false;
+  int64_t items = 0;    // items sent (first transmissions)
+  int64_t resent = 0;   // re-transmissions after a broken connection
+  int64_t payload_bytes = 0;  // payload bytes of first transmissions
+  int64_t wire_bytes = 0;     // framed bytes written, re-sends included
+  int64_t inflight = 0;       // sent, not yet acknowledged
+  int64_t pending = 0;        // waiting for window
+  bool operator==(const LinkMetrics&) const = default;
+};
+template <class V>
+void Describe(V& v, LinkMetrics& o) {
+  v.Field("worker", o.worker, Opt().Required());
+  v.Field("tier", o.tier, Opt());
+  v.Field("connected", o.connected, Opt());
+  v.Field("items", o.items, Opt());
+  v.Field("resent", o.resent, Opt());
+  v.Field("payloadBytes", o.payload_bytes, Opt());
+  v.Field("wireBytes", o.wire_bytes, Opt());
+  v.Field("inflight", o.inflight, Opt());
+  v.Field("pending", o.pending, Opt());
+}
+
+struct WorkerMetrics {
+  std::string workflow;
+  std::string worker;
+  std::string tier;
+  int64_t pid = 0;
+  int64_t epoch = 0;
+  int64_t port = 0;
+  bool emulated = false;        // true when any instance uses the emulated runtime
+  double uptime_s = 0;
+  std::string time;             // RFC 3339, when written
+  int64_t held_items = 0;       // items in memory (queues, join buffers, unacknowledged outputs)
+  int64_t max_held_items = 0;   // the bound the window implies
+  std::vector<InstanceMetrics> instances;
+  std::vector<LinkMetrics> links;
+  bool operator==(const WorkerMetrics&) const = default;
+};
+template <class V>
+void Describe(V& v, WorkerMetrics& o) {
+  v.Field("workflow", o.workflow, Opt().Required());
+  v.Field("worker", o.worker, Opt().Required());
+  v.Field("tier", o.tier, Opt());
+  v.Field("pid", o.pid, Opt());
+  v.Field("epoch", o.epoch, Opt());
+  v.Field("port", o.port, Opt());
+  v.Field("emulated", o.emulated, Opt());
+  v.Field("uptimeS", o.uptime_s, Opt());
+  v.Field("time", o.time, Opt());
+  v.Field("heldItems", o.held_items, Opt());
+  v.Field("maxHeldItems", o.max_held_items, Opt());
+  v.Field("instances", o.instances, Opt());
+  v.Field("links", o.links, Opt());
+}
+
+// Parses a WorkerConfig (YAML or JSON) strictly and checks its consistency (edges name hosted or
+// routed operators, routes cover [0,1) per routed operator, ...). Errors carry file:line:col.
+// The consistency checks of ParseWorkerConfig, for configs built in code.
+Status ValidateWorkerConfig(const WorkerConfig& c, const std::string& file = "config");
+StatusOr<WorkerConfig> ParseWorkerConfig(const std::string& text, const std::string& file);
+std::string WorkerConfigToYaml(const WorkerConfig& c);
+StatusOr<WorkerMetrics> ParseWorkerMetrics(const std::string& text, const std::string& file);
+std::string WorkerMetricsToJson(const WorkerMetrics& m);
+
+// A TCP port on 127.0.0.1 that was free a moment ago (bind port 0, read it, close). Drivers give
+// each worker a fixed port this way, so a restarted worker comes back where its senders look.
+StatusOr<int> PickFreePort();
+
+}  // namespace jb

@@ -1,0 +1,1321 @@
+#include "worker/worker.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <queue>
+#include <set>
+#include <sstream>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "worker/framing.h"
+
+extern char** environ;
+
+namespace jb {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::duration;
+
+int64_t RealtimeNs() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+std::string Rfc3339Now() {
+  time_t t = time(nullptr);
+  tm g{};
+  gmtime_r(&t, &g);
+  char buf[32];
+  strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &g);
+  return buf;
+}
+
+// Routing key of request `seq`: the golden-ratio (Weyl) sequence, so every key interval receives
+// its share of the requests with the lowest possible discrepancy, and every source of a request
+// computes the same key (its parts meet at one join node).
+double KeyOf(uint64_t seq) {
+  constexpr double kPhiInv = 0.6180339887498949;
+  double k = std::fmod(static_cast<double>(seq) * kPhiInv, 1.0);
+  return k < 0 ? 0 : k;
+}
+
+// Deterministic thinning: request `seq` passes an edge of ratio r when it crosses a multiple of 1/r.
+bool Passes(uint64_t seq, double ratio) {
+  if (ratio >= 1) return true;
+  return std::floor(static_cast<double>(seq) * ratio) > std::floor(static_cast<double>(seq - 1) * ratio);
+}
+
+Status Errno(const std::string& what) { return Status::Unavailable(what + ": " + std::strerror(errno)); }
+
+void SetNonBlocking(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
+
+StatusOr<sockaddr_in> ParseAddress(const std::string& hostport) {
+  auto colon = hostport.rfind(':');
+  if (colon == std::string::npos) return Status::InvalidArgument("address \"" + hostport + "\": expected host:port");
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  std::string host = hostport.substr(0, colon);
+  if (host == "localhost") host = "127.0.0.1";
+  if (inet_pton(AF_INET, host.c_str(), &sa.sin_addr) != 1)
+    return Status::InvalidArgument("address \"" + hostport + "\": expected an IPv4 host");
+  char* end = nullptr;
+  long port = std::strtol(hostport.c_str() + colon + 1, &end, 10);
+  if (*end != '\0' || port < 0 || port > 65535) return Status::InvalidArgument("address \"" + hostport + "\": bad port");
+  sa.sin_port = htons(static_cast<uint16_t>(port));
+  return sa;
+}
+
+// Latency samples of the most recent items, for p50/p99.
+class Samples {
+ public:
+  void Add(double ms) {
+    if (v_.size() < kMax) v_.push_back(ms);
+    else v_[next_++ % kMax] = ms;
+  }
+  double Quantile(double q) const {
+    if (v_.empty()) return 0;
+    std::vector<double> s = v_;
+    auto k = static_cast<size_t>(std::min<double>(static_cast<double>(s.size() - 1), std::floor(q * static_cast<double>(s.size()))));
+    std::nth_element(s.begin(), s.begin() + static_cast<std::ptrdiff_t>(k), s.end());
+    return s[k];
+  }
+
+ private:
+  static constexpr size_t kMax = 4096;
+  std::vector<double> v_;
+  size_t next_ = 0;
+};
+
+// Set of done ids as a watermark plus the done ids above it (bounded by the window).
+class DoneSet {
+ public:
+  bool Contains(uint64_t id) const { return id < below_ || above_.count(id) != 0; }
+  void Add(uint64_t id) {
+    if (id < below_) return;
+    above_.insert(id);
+    while (!above_.empty() && *above_.begin() == below_) {
+      above_.erase(above_.begin());
+      ++below_;
+    }
+  }
+  void Reset() {
+    below_ = 1;
+    above_.clear();
+  }
+
+ private:
+  uint64_t below_ = 1;
+  std::set<uint64_t> above_;
+};
+
+}  // namespace
+
+class Worker::Impl {
+ public:
+  struct InStream;
+  struct Hold;
+  // What must be acknowledged when a Hold is released: a stream item, or a parent hold.
+  struct Origin {
+    InStream* stream = nullptr;
+    uint64_t incarnation = 0;
+    uint64_t id = 0;
+    Hold* parent = nullptr;
+  };
+  // Keeps the upstream acknowledgement of an item until everything it produced is safe.
+  struct Hold {
+    std::vector<Origin> origins;
+    int refs = 1;
+    std::string source;  // source instance whose item this is ("" otherwise), for its ack count
+  };
+  struct InStream {
+    std::string name;
+    uint64_t incarnation = 0;
+    int conn = -1;  // fd of the connection now carrying the stream
+    DoneSet done;
+    std::unordered_set<uint64_t> active;
+    std::vector<uint64_t> to_ack;
+  };
+  struct Conn {  // inbound
+    int fd = -1;
+    FrameDecoder decoder;
+    std::string wbuf;
+    InStream* stream = nullptr;
+  };
+  struct Out {
+    std::string frame;
+    Hold* hold = nullptr;
+    bool sent = false;
+  };
+  struct Link {  // outbound, one per destination worker
+    std::string worker, address, tier;
+    int fd = -1;
+    bool connecting = false, ready = false;
+    uint32_t window = 0;
+    uint64_t next_id = 1;
+    std::map<uint64_t, Out> outs;   // every unacknowledged item, by id
+    std::deque<uint64_t> pending;   // ids not yet written on the current connection
+    size_t inflight = 0;
+    std::string wbuf;
+    FrameDecoder decoder;  // acks and credits from the receiver
+    double backoff_s = 0.02;
+    bool retry_scheduled = false;
+    LinkMetrics m;
+  };
+  struct Task {
+    wire::Item item;
+    Hold* hold = nullptr;
+    Clock::time_point enqueued;
+  };
+  struct Instance;
+  struct Pending {  // a join waiting for its parts
+    std::map<std::string, Task> parts;  // producer -> part
+    Clock::time_point first;
+  };
+  struct ExecProc {
+    pid_t pid = -1;
+    int in = -1, out = -1;
+    std::string wbuf;
+    std::string rbuf;  // answers read so far
+    std::optional<Task> current;
+    Clock::time_point started;
+    int failures = 0;
+    bool restart_scheduled = false;
+  };
+  struct Instance {
+    WorkerInstance cfg;
+    std::vector<std::string> inputs;  // producers feeding it (edges)
+    std::deque<Task> queue;            // exec queue (emulated tasks go to the shared executor)
+    std::map<uint64_t, Pending> joins;  // seq -> parts
+    std::map<uint64_t, Hold*> joined;   // seq -> hold of the joined item, until released
+    std::deque<uint64_t> joined_order;
+    std::unordered_set<uint64_t> joined_done;  // recently completed and released
+    std::map<std::string, DoneSet> delivered;  // sink: source -> seqs delivered
+    std::unique_ptr<ExecProc> exec;
+    // source state
+    uint64_t next_seq = 1;
+    Clock::time_point start;
+    std::vector<std::string> files;
+    std::string synthetic;
+    // metrics
+    InstanceMetrics m;
+    Samples lat;
+    std::deque<std::pair<Clock::time_point, int64_t>> history;
+  };
+  struct Timer {
+    Clock::time_point at;
+    uint64_t seq;
+    std::function<void()> fn;
+    bool operator>(const Timer& o) const { return at != o.at ? at > o.at : seq > o.seq; }
+  };
+
+  Impl(WorkerConfig c) : cfg_(std::move(c)) {}
+  ~Impl();
+
+  Status Init();
+  Status Loop();
+
+  // any-thread entry points
+  void RequestStop() {
+    stop_ = true;
+    Wake();
+  }
+  void PostConfig(WorkerConfig c) {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      next_cfg_ = std::move(c);
+    }
+    Wake();
+  }
+  WorkerMetrics Snapshot() const {
+    std::lock_guard<std::mutex> l(mu_);
+    return snapshot_;
+  }
+  int port() const { return port_; }
+
+ private:
+  void Wake() {
+    uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = write(wake_fd_, &one, sizeof(one));
+  }
+  void Watch(int fd, uint32_t events, std::function<void(uint32_t)> fn) {
+    epoll_event ev{};
+    ev.events = events;
+    ev.data.fd = fd;
+    if (handlers_.count(fd) != 0) epoll_ctl(ep_, EPOLL_CTL_MOD, fd, &ev);
+    else epoll_ctl(ep_, EPOLL_CTL_ADD, fd, &ev);
+    handlers_[fd] = std::move(fn);
+  }
+  void SetEvents(int fd, uint32_t events) {
+    epoll_event ev{};
+    ev.events = events;
+    ev.data.fd = fd;
+    epoll_ctl(ep_, EPOLL_CTL_MOD, fd, &ev);
+  }
+  void Unwatch(int fd) {
+    epoll_ctl(ep_, EPOLL_CTL_DEL, fd, nullptr);
+    handlers_.erase(fd);
+  }
+  void After(Clock::time_point at, std::function<void()> fn) { timers_.push(Timer{at, timer_seq_++, std::move(fn)}); }
+
+  void ApplyRoutes();
+  Link* LinkFor(const std::string& worker);
+  void Accept();
+  void OnConn(int fd, uint32_t events);
+  void CloseConn(int fd);
+  void OnFrame(Conn& c, wire::Frame& f);
+  void OnItem(Conn& c, wire::Item& item);
+  void FlushConn(Conn& c);
+  void Connect(Link& l);
+  void OnLink(Link& l, uint32_t events);
+  void LinkBroken(Link& l, const std::string& why);
+  void PumpLink(Link& l);
+  void FlushLink(Link& l);
+
+  // Processing.
+  Hold* NewHold() { ++holds_; return new Hold(); }
+  void Unref(Hold* h);
+  void Deliver(Instance& inst, Task t);  // an item for `inst` (local or from the network)
+  void Enqueue(Instance& inst, Task t);
+  bool Blocked(const Instance& inst) const;
+  void StartWork();
+  void Complete(Instance& inst, Task t, std::string payload, double run_ms);
+  void Emit(const std::string& producer, const wire::Item& base, Hold* hold);
+  void Drop(Instance& inst, Task& t, const std::string& reason);
+  void ExpireJoins();
+  void SourceTick(Instance& inst);
+  Status StartExec(Instance& inst);
+  void OnExec(Instance& inst, uint32_t events);
+  void ExecFailed(Instance& inst, const std::string& why);
+  void PumpExec(Instance& inst);
+  std::optional<std::string> ExecTake(ExecProc& e);
+  void WriteMetrics();
+
+  WorkerConfig cfg_;
+  int ep_ = -1, listen_fd_ = -1, wake_fd_ = -1, timer_fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  mutable std::mutex mu_;
+  std::optional<WorkerConfig> next_cfg_ GUARDED_BY(mu_);
+  WorkerMetrics snapshot_ GUARDED_BY(mu_);
+
+  std::unordered_map<int, std::function<void(uint32_t)>> handlers_;
+  std::unordered_map<int, std::unique_ptr<Conn>> conns_;
+  std::map<std::string, std::unique_ptr<InStream>> streams_;
+  std::map<std::string, std::unique_ptr<Link>> links_;
+  std::map<std::string, std::unique_ptr<Instance>> instances_;
+  std::map<std::string, std::vector<std::string>> consumers_;      // producer -> consumers
+  std::map<std::pair<std::string, std::string>, double> ratio_;    // (from, to) -> ratio
+  std::map<std::string, std::vector<WorkerRoute>> routes_;         // consumer -> sorted routes
+  std::map<std::string, std::set<Link*>> producer_links_;          // producer -> links it may use
+  // Emulated executor: `servers` slots shared by the emulated instances of this node, FIFO.
+  std::deque<std::pair<Instance*, Task>> ready_;
+  std::vector<Clock::time_point> slot_free_;
+  std::vector<bool> slot_busy_;
+  std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers_;
+  uint64_t timer_seq_ = 0;
+  uint64_t incarnation_ = 0;
+  int64_t holds_ = 0;
+  Clock::time_point started_ = Clock::now();
+  Clock::time_point next_metrics_{};
+};
+
+// ---- setup ----------------------------------------------------------------------------------------
+
+Status Worker::Impl::Init() {
+  incarnation_ = static_cast<uint64_t>(RealtimeNs()) ^ (static_cast<uint64_t>(getpid()) << 40);
+  ep_ = epoll_create1(EPOLL_CLOEXEC);
+  wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  timer_fd_ = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+  if (ep_ < 0 || wake_fd_ < 0 || timer_fd_ < 0) return Errno("epoll/eventfd/timerfd");
+  auto sa = ParseAddress(cfg_.listen);
+  if (!sa.ok()) return sa.status();
+  listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int one = 1;
+  setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (bind(listen_fd_, reinterpret_cast<sockaddr*>(&*sa), sizeof(*sa)) != 0) return Errno("bind " + cfg_.listen);
+  if (listen(listen_fd_, 128) != 0) return Errno("listen");
+  sockaddr_in got{};
+  socklen_t len = sizeof(got);
+  getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&got), &len);
+  port_ = ntohs(got.sin_port);
+  Watch(listen_fd_, EPOLLIN, [this](uint32_t) { Accept(); });
+  Watch(wake_fd_, EPOLLIN, [this](uint32_t) {
+    uint64_t v;
+    while (read(wake_fd_, &v, sizeof(v)) > 0) {
+    }
+  });
+  Watch(timer_fd_, EPOLLIN, [this](uint32_t) {
+    uint64_t v;
+    while (read(timer_fd_, &v, sizeof(v)) > 0) {
+    }
+  });
+  slot_free_.assign(static_cast<size_t>(cfg_.servers), Clock::time_point{});
+  slot_busy_.assign(static_cast<size_t>(cfg_.servers), false);
+
+  for (const auto& in : cfg_.instances) {
+    auto inst = std::make_unique<Instance>();
+    inst->cfg = in;
+    inst->m.kind = in.kind;
+    inst->m.name = in.name;
+    if (in.kind == "operator") inst->m.runtime = in.runtime.type;
+    if (in.kind == "source") {
+      inst->start = Clock::now();
+      if (in.files) {
+        std::error_code ec;
+        for (const auto& e : std::filesystem::directory_iterator(*in.files, ec))
+          if (e.is_regular_file()) inst->files.push_back(e.path().string());
+        std::sort(inst->files.begin(), inst->files.end());
+        if (inst->files.empty()) return Status::InvalidArgument("source " + in.name + ": no files in " + *in.files);
+      } else {
+        inst->synthetic.assign(static_cast<size_t>(std::llround(in.item_kib * 1024)), 's');
+      }
+    }
+    instances_[in.name] = std::move(inst);
+  }
+  for (const auto& e : cfg_.edges) {
+    ratio_[{e.from, e.to}] = e.ratio;
+    consumers_[e.from].push_back(e.to);
+    if (auto it = instances_.find(e.to); it != instances_.end()) it->second->inputs.push_back(e.from);
+  }
+  for (auto& [name, inst] : instances_)
+    if (inst->cfg.kind == "operator" && inst->cfg.runtime.type == "exec")
+      if (auto s = StartExec(*inst); !s.ok()) return s;
+  ApplyRoutes();
+  for (auto& [name, inst] : instances_)
+    if (inst->cfg.kind == "source") {
+      Instance* p = inst.get();
+      After(Clock::now(), [this, p] { SourceTick(*p); });
+    }
+  return Status::Ok();
+}
+
+Worker::Impl::~Impl() {
+  for (auto& [name, inst] : instances_)
+    if (inst->exec && inst->exec->pid > 0) {
+      kill(inst->exec->pid, SIGKILL);
+      waitpid(inst->exec->pid, nullptr, 0);
+      close(inst->exec->in);
+      close(inst->exec->out);
+    }
+  for (auto& [fd, c] : conns_) close(fd);
+  for (auto& [n, l] : links_)
+    if (l->fd >= 0) close(l->fd);
+  for (int fd : {listen_fd_, wake_fd_, timer_fd_, ep_})
+    if (fd >= 0) close(fd);
+}
+
+void Worker::Impl::ApplyRoutes() {
+  routes_.clear();
+  producer_links_.clear();
+  for (const auto& r : cfg_.routes) routes_[r.op].push_back(r);
+  for (auto& [op, rs] : routes_) std::sort(rs.begin(), rs.end(), [](const auto& a, const auto& b) { return a.lo < b.lo; });
+  for (const auto& [producer, cons] : consumers_)
+    for (const auto& c : cons)
+      for (const auto& r : routes_[c])
+        if (r.worker != cfg_.name) producer_links_[producer].insert(LinkFor(r.worker));
+  for (const auto& r : cfg_.routes)
+    if (r.worker != cfg_.name) {
+      Link* l = LinkFor(r.worker);
+      if (l->address != r.address) {  // moved (e.g. a restarted worker on a new port): reconnect
+        l->address = r.address;
+        if (l->fd >= 0) LinkBroken(*l, "address changed");
+      }
+      l->tier = r.tier;
+      l->m.tier = r.tier;
+    }
+}
+
+Worker::Impl::Link* Worker::Impl::LinkFor(const std::string& worker) {
+  auto& l = links_[worker];
+  if (!l) {
+    l = std::make_unique<Link>();
+    l->worker = worker;
+    l->m.worker = worker;
+    for (const auto& r : cfg_.routes)
+      if (r.worker == worker) {
+        l->address = r.address;
+        l->tier = r.tier;
+        l->m.tier = r.tier;
+      }
+  }
+  return l.get();
+}
+
+// ---- inbound --------------------------------------------------------------------------------------
+
+void Worker::Impl::Accept() {
+  while (true) {
+    int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) return;
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    auto c = std::make_unique<Conn>();
+    c->fd = fd;
+    conns_[fd] = std::move(c);
+    Watch(fd, EPOLLIN | EPOLLRDHUP, [this, fd](uint32_t ev) { OnConn(fd, ev); });
+  }
+}
+
+void Worker::Impl::CloseConn(int fd) {
+  auto it = conns_.find(fd);
+  if (it == conns_.end()) return;
+  if (it->second->stream != nullptr && it->second->stream->conn == fd) it->second->stream->conn = -1;
+  Unwatch(fd);
+  close(fd);
+  conns_.erase(it);
+}
+
+void Worker::Impl::OnConn(int fd, uint32_t events) {
+  auto it = conns_.find(fd);
+  if (it == conns_.end()) return;
+  Conn& c = *it->second;
+  if (events & EPOLLOUT) FlushConn(c);
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+    char buf[65536];
+    while (true) {
+      ssize_t n = read(fd, buf, sizeof(buf));
+      if (n > 0) {
+        c.decoder.Feed(buf, static_cast<size_t>(n));
+        while (true) {
+          auto f = c.decoder.Next();
+          if (!f.ok()) {
+            CloseConn(fd);  // poisoned stream: the sender re-sends on a new connection
+            return;
+          }
+          if (!f->has_value()) break;
+          OnFrame(c, **f);
+        }
+        continue;
+      }
+      if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+        CloseConn(fd);
+        return;
+      }
+      if (errno == EINTR) continue;
+      break;
+    }
+  }
+}
+
+void Worker::Impl::OnFrame(Conn& c, wire::Frame& f) {
+  if (f.has_hello()) {
+    const auto& h = f.hello();
+    auto& s = streams_[h.stream()];
+    if (!s) {
+      s = std::make_unique<InStream>();
+      s->name = h.stream();
+    }
+    if (s->incarnation != h.incarnation()) {  // a restarted sender: its ids start again
+      s->incarnation = h.incarnation();
+      s->done.Reset();
+      s->active.clear();
+      s->to_ack.clear();
+    }
+    if (s->conn >= 0 && s->conn != c.fd) {
+      int old = s->conn;
+      s->conn = -1;
+      CloseConn(old);
+    }
+    s->conn = c.fd;
+    c.stream = s.get();
+    wire::Frame credit;
+    credit.mutable_credit()->set_window(static_cast<uint32_t>(cfg_.window));
+    (void)EncodeFrame(credit, &c.wbuf);
+    FlushConn(c);
+  } else if (f.has_item()) {
+    if (c.stream == nullptr) return;  // items before Hello: ignore, the sender re-sends
+    OnItem(c, *f.mutable_item());
+  }
+}
+
+void Worker::Impl::OnItem(Conn& c, wire::Item& item) {
+  InStream& s = *c.stream;
+  uint64_t id = item.id();
+  if (s.done.Contains(id)) {  // a re-send of something already safe: acknowledge again
+    s.to_ack.push_back(id);
+    return;
+  }
+  if (!s.active.insert(id).second) return;  // still in progress; acknowledged when done
+  auto it = instances_.find(item.dest());
+  Hold* h = NewHold();
+  h->origins.push_back(Origin{&s, s.incarnation, id, nullptr});
+  Task t{std::move(item), h, Clock::now()};
+  if (it == instances_.end()) {
+    // Routed here by a stale table; count it rather than lose it silently.
+    Instance* any = instances_.empty() ? nullptr : instances_.begin()->second.get();
+    if (any != nullptr) ++any->m.dropped["not-hosted:" + t.item.dest()];
+    Unref(h);
+    return;
+  }
+  Deliver(*it->second, std::move(t));
+}
+
+void Worker::Impl::FlushConn(Conn& c) {
+  while (!c.wbuf.empty()) {
+    ssize_t n = write(c.fd, c.wbuf.data(), c.wbuf.size());
+    if (n > 0) {
+      c.wbuf.erase(0, static_cast<size_t>(n));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      SetEvents(c.fd, EPOLLIN | EPOLLRDHUP | EPOLLOUT);
+      return;
+    }
+    CloseConn(c.fd);
+    return;
+  }
+  SetEvents(c.fd, EPOLLIN | EPOLLRDHUP);
+}
+
+// ---- outbound -------------------------------------------------------------------------------------
+
+void Worker::Impl::Connect(Link& l) {
+  auto sa = ParseAddress(l.address);
+  if (!sa.ok()) return;
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  int r = connect(fd, reinterpret_cast<sockaddr*>(&*sa), sizeof(*sa));
+  if (r != 0 && errno != EINPROGRESS) {
+    close(fd);
+    l.fd = -1;
+    LinkBroken(l, std::strerror(errno));
+    return;
+  }
+  l.fd = fd;
+  l.decoder = FrameDecoder();
+  l.connecting = true;
+  l.ready = false;
+  Link* lp = &l;
+  Watch(fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP, [this, lp](uint32_t ev) { OnLink(*lp, ev); });
+}
+
+void Worker::Impl::LinkBroken(Link& l, const std::string&) {
+  if (l.fd >= 0) {
+    Unwatch(l.fd);
+    close(l.fd);
+  }
+  l.fd = -1;
+  l.connecting = l.ready = false;
+  l.m.connected = false;
+  l.wbuf.clear();
+  l.inflight = 0;
+  l.pending.clear();
+  if (!l.retry_scheduled && !l.outs.empty()) {
+    l.retry_scheduled = true;
+    Link* lp = &l;
+    After(Clock::now() + std::chrono::microseconds(static_cast<int64_t>(l.backoff_s * 1e6)), [this, lp] {
+      lp->retry_scheduled = false;
+      if (lp->fd < 0 && !lp->outs.empty()) Connect(*lp);
+    });
+    l.backoff_s = std::min(1.0, l.backoff_s * 2);
+  }
+}
+
+void Worker::Impl::OnLink(Link& l, uint32_t events) {
+  if (l.connecting) {
+    int err = 0;
+    socklen_t len = sizeof(err);
+    getsockopt(l.fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    if (err != 0 || (events & (EPOLLERR | EPOLLHUP))) {
+      LinkBroken(l, std::strerror(err));
+      return;
+    }
+    if (!(events & EPOLLOUT)) return;
+    l.connecting = false;
+    wire::Frame hello;
+    hello.mutable_hello()->set_stream(cfg_.workflow + "/" + cfg_.name + "->" + l.worker);
+    hello.mutable_hello()->set_incarnation(incarnation_);
+    (void)EncodeFrame(hello, &l.wbuf);
+    FlushLink(l);
+    return;
+  }
+  if (events & EPOLLOUT) FlushLink(l);
+  if (l.fd < 0) return;
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+    char buf[16384];
+    while (l.fd >= 0) {
+      ssize_t n = read(l.fd, buf, sizeof(buf));
+      if (n > 0) {
+        l.decoder.Feed(buf, static_cast<size_t>(n));
+        while (true) {
+          auto f = l.decoder.Next();
+          if (!f.ok()) {
+            LinkBroken(l, "bad frame from receiver");
+            return;
+          }
+          if (!f->has_value()) break;
+          const wire::Frame& fr = **f;
+          if (fr.has_credit()) {
+            l.window = fr.credit().window();
+            if (!l.ready) {
+              // (Re)connected: everything unacknowledged goes again, in id order.
+              l.ready = true;
+              l.m.connected = true;
+              l.backoff_s = 0.02;
+              l.pending.clear();
+              l.inflight = 0;
+              for (auto& [id, out] : l.outs) {
+                if (out.sent) ++l.m.resent;
+                l.pending.push_back(id);
+              }
+            }
+          } else if (fr.has_ack()) {
+            for (uint64_t id : fr.ack().ids()) {
+              auto it = l.outs.find(id);
+              if (it == l.outs.end()) continue;
+              if (it->second.sent && l.inflight > 0) --l.inflight;
+              Hold* h = it->second.hold;
+              l.outs.erase(it);
+              Unref(h);
+            }
+          }
+        }
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+      LinkBroken(l, n == 0 ? "closed by receiver" : std::strerror(errno));
+      return;
+    }
+  }
+}
+
+void Worker::Impl::PumpLink(Link& l) {
+  if (l.fd < 0) {
+    if (!l.outs.empty() && !l.retry_scheduled) Connect(l);
+    return;
+  }
+  if (!l.ready) return;
+  while (l.inflight < l.window && !l.pending.empty()) {
+    uint64_t id = l.pending.front();
+    l.pending.pop_front();
+    auto it = l.outs.find(id);
+    if (it == l.outs.end()) continue;
+    l.wbuf += it->second.frame;
+    l.m.wire_bytes += static_cast<int64_t>(it->second.frame.size());
+    it->second.sent = true;
+    ++l.inflight;
+  }
+  FlushLink(l);
+}
+
+void Worker::Impl::FlushLink(Link& l) {
+  while (l.fd >= 0 && !l.wbuf.empty()) {
+    ssize_t n = write(l.fd, l.wbuf.data(), l.wbuf.size());
+    if (n > 0) {
+      l.wbuf.erase(0, static_cast<size_t>(n));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      SetEvents(l.fd, EPOLLIN | EPOLLRDHUP | EPOLLOUT);
+      return;
+    }
+    LinkBroken(l, std::strerror(errno));
+    return;
+  }
+  if (l.fd >= 0 && !l.connecting) SetEvents(l.fd, EPOLLIN | EPOLLRDHUP);
+}
+
+// ---- processing -----------------------------------------------------------------------------------
+
+void Worker::Impl::Unref(Hold* h) {
+  if (--h->refs > 0) return;
+  for (const auto& o : h->origins) {
+    if (o.parent != nullptr) {
+      Unref(o.parent);
+    } else if (o.stream != nullptr && o.stream->incarnation == o.incarnation) {
+      o.stream->active.erase(o.id);
+      o.stream->done.Add(o.id);
+      o.stream->to_ack.push_back(o.id);
+    }
+  }
+  if (!h->source.empty()) {
+    if (auto it = instances_.find(h->source); it != instances_.end()) ++it->second->m.acked;
+  }
+  delete h;
+  --holds_;
+}
+
+void Worker::Impl::Drop(Instance& inst, Task& t, const std::string& reason) {
+  ++inst.m.dropped[reason];
+  Unref(t.hold);
+  t.hold = nullptr;
+}
+
+void Worker::Impl::Deliver(Instance& inst, Task t) {
+  if (inst.cfg.kind == "sink") {
+    ++inst.m.items_in;
+    auto& seen = inst.delivered[t.item.source()];
+    if (seen.Contains(t.item.seq())) {
+      ++inst.m.duplicates;
+    } else {
+      seen.Add(t.item.seq());
+      ++inst.m.items_out;
+      if (t.item.trace_ns_size() > 0) inst.lat.Add(static_cast<double>(RealtimeNs() - t.item.trace_ns(0)) / 1e6);
+    }
+    Unref(t.hold);
+    return;
+  }
+  if (inst.cfg.kind != "operator") {
+    Drop(inst, t, "not-an-operator");
+    return;
+  }
+  if (inst.inputs.size() <= 1) {
+    Enqueue(inst, std::move(t));
+    return;
+  }
+  // Join: wait for one part from every input.
+  uint64_t seq = t.item.seq();
+  if (auto j = inst.joined.find(seq); j != inst.joined.end()) {  // completed, outputs not yet safe
+    ++inst.m.duplicates;
+    // Fold the repeat into the pending hold: it is acknowledged with it.
+    Hold* keep = j->second;
+    for (auto& o : t.hold->origins) keep->origins.push_back(o);
+    t.hold->origins.clear();
+    Unref(t.hold);
+    return;
+  }
+  if (inst.joined_done.count(seq) != 0) {  // completed and safe
+    ++inst.m.duplicates;
+    // Its effects are safe: acknowledge directly.
+    Unref(t.hold);
+    return;
+  }
+  auto& p = inst.joins[seq];
+  if (p.parts.empty()) p.first = Clock::now();
+  const std::string producer = t.item.op();
+  if (auto have = p.parts.find(producer); have != p.parts.end()) {
+    ++inst.m.duplicates;
+    for (auto& o : t.hold->origins) have->second.hold->origins.push_back(o);
+    t.hold->origins.clear();
+    Unref(t.hold);
+    return;
+  }
+  p.parts.emplace(producer, std::move(t));
+  if (p.parts.size() < inst.inputs.size()) return;
+  // Complete: one item whose hold releases every part's hold.
+  Task joined;
+  joined.enqueued = Clock::now();
+  joined.hold = NewHold();
+  std::vector<std::string> sources;
+  for (const auto& in : inst.inputs) {
+    auto part = p.parts.find(in);
+    if (part == p.parts.end()) continue;
+    Task& pt = part->second;
+    if (joined.item.trace_ns_size() == 0) joined.item = pt.item;  // key, seq, first trace
+    else {
+      joined.item.mutable_payload()->append(pt.item.payload());
+      if (pt.item.trace_ns_size() > 0 && pt.item.trace_ns(0) < joined.item.trace_ns(0)) joined.item.set_trace_ns(0, pt.item.trace_ns(0));
+    }
+    sources.push_back(pt.item.source());
+    joined.hold->origins.push_back(Origin{nullptr, 0, 0, pt.hold});
+  }
+  std::sort(sources.begin(), sources.end());
+  std::string src;
+  for (const auto& s : sources) src += (src.empty() ? "" : "+") + s;
+  joined.item.set_source(src);
+  inst.joins.erase(seq);
+  inst.joined[seq] = joined.hold;
+  ++joined.hold->refs;  // the `joined` map's reference, dropped with the entry below
+  inst.joined_order.push_back(seq);
+  Enqueue(inst, std::move(joined));
+}
+
+void Worker::Impl::Enqueue(Instance& inst, Task t) {
+  if (inst.cfg.runtime.type == "exec") {
+    inst.queue.push_back(std::move(t));
+    PumpExec(inst);
+    return;
+  }
+  ready_.emplace_back(&inst, std::move(t));
+}
+
+bool Worker::Impl::Blocked(const Instance& inst) const {
+  auto it = producer_links_.find(inst.cfg.name);
+  if (it == producer_links_.end()) return false;
+  for (const Link* l : it->second)
+    if (l->pending.size() + (l->ready ? 0 : l->outs.size()) >= static_cast<size_t>(cfg_.window)) return true;
+  return false;
+}
+
+void Worker::Impl::StartWork() {
+  auto now = Clock::now();
+  for (size_t s = 0; s < slot_busy_.size() && !ready_.empty(); ++s) {
+    if (slot_busy_[s]) continue;
+    auto pick = ready_.end();
+    for (auto it = ready_.begin(); it != ready_.end(); ++it)
+      if (!Blocked(*it->first)) {
+        pick = it;
+        break;
+      }
+    if (pick == ready_.end()) return;
+    Instance* inst = pick->first;
+    Task t = std::move(pick->second);
+    ready_.erase(pick);
+    ++inst->m.items_in;
+    double ms = inst->cfg.runtime.latency_ms;
+    if (ms <= 0) {
+      Complete(*inst, std::move(t), std::string(static_cast<size_t>(std::llround(inst->cfg.runtime.output_kib * 1024)), 'e'), 0);
+      --s;  // the slot is free again
+      continue;
+    }
+    // Virtual time: a backlogged slot starts the next item exactly when the previous one ended,
+    // so timer lateness does not accumulate (up to 2 ms of slack).
+    auto start = std::max({now - std::chrono::milliseconds(2), t.enqueued, slot_free_[s]});
+    auto end = start + std::chrono::microseconds(static_cast<int64_t>(ms * 1000));
+    slot_busy_[s] = true;
+    slot_free_[s] = end;
+    auto shared = std::make_shared<Task>(std::move(t));
+    After(end, [this, inst, shared, s, ms] {
+      slot_busy_[s] = false;
+      Complete(*inst, std::move(*shared), std::string(static_cast<size_t>(std::llround(inst->cfg.runtime.output_kib * 1024)), 'e'), ms);
+    });
+  }
+}
+
+void Worker::Impl::Complete(Instance& inst, Task t, std::string payload, double run_ms) {
+  inst.lat.Add(run_ms);
+  wire::Item out;
+  out.set_key(t.item.key());
+  out.set_source(t.item.source());
+  out.set_seq(t.item.seq());
+  out.set_op(inst.cfg.name);
+  out.set_payload(std::move(payload));
+  *out.mutable_trace_ns() = t.item.trace_ns();
+  out.add_trace_ns(RealtimeNs());
+  ++inst.m.items_out;
+  Emit(inst.cfg.name, out, t.hold);
+  uint64_t seq = t.item.seq();
+  Unref(t.hold);
+  if (auto j = inst.joined.find(seq); j != inst.joined.end()) {
+    // Remember it as done once its outputs are safe; keep a bounded memory of completed joins.
+    Hold* h = j->second;
+    inst.joined.erase(j);
+    Unref(h);
+    inst.joined_done.insert(seq);
+    while (inst.joined_order.size() > 65536) {
+      inst.joined_done.erase(inst.joined_order.front());
+      inst.joined_order.pop_front();
+    }
+  }
+}
+
+void Worker::Impl::Emit(const std::string& producer, const wire::Item& base, Hold* hold) {
+  auto cons = consumers_.find(producer);
+  if (cons == consumers_.end()) return;
+  for (const auto& c : cons->second) {
+    if (!Passes(base.seq(), ratio_[{producer, c}])) continue;
+    auto rs = routes_.find(c);
+    const WorkerRoute* route = nullptr;
+    if (rs != routes_.end()) {
+      for (const auto& r : rs->second)
+        if (base.key() >= r.lo && base.key() < r.hi) route = &r;
+      if (route == nullptr && !rs->second.empty()) route = &rs->second.back();  // key 1.0 edge
+    }
+    wire::Item item = base;
+    item.set_dest(c);
+    item.set_epoch(static_cast<uint64_t>(cfg_.epoch));
+    if (route == nullptr || route->worker == cfg_.name) {
+      auto local = instances_.find(c);
+      if (local == instances_.end()) {
+        if (auto p = instances_.find(producer); p != instances_.end()) ++p->second->m.dropped["no-route:" + c];
+        continue;
+      }
+      Hold* child = NewHold();
+      child->origins.push_back(Origin{nullptr, 0, 0, hold});
+      ++hold->refs;
+      Deliver(*local->second, Task{std::move(item), child, Clock::now()});
+      continue;
+    }
+    Link* l = LinkFor(route->worker);
+    uint64_t id = l->next_id++;
+    item.set_id(id);
+    wire::Frame f;
+    *f.mutable_item() = std::move(item);
+    Out out;
+    if (!EncodeFrame(f, &out.frame).ok()) {
+      if (auto p = instances_.find(producer); p != instances_.end()) ++p->second->m.dropped["oversize"];
+      continue;
+    }
+    out.hold = hold;
+    ++hold->refs;
+    ++l->m.items;
+    l->m.payload_bytes += static_cast<int64_t>(f.item().payload().size());
+    l->outs.emplace(id, std::move(out));
+    if (l->ready) l->pending.push_back(id);
+  }
+}
+
+void Worker::Impl::ExpireJoins() {
+  auto cutoff = Clock::now() - std::chrono::milliseconds(static_cast<int64_t>(cfg_.join_timeout_s * 1000));
+  for (auto& [name, inst] : instances_) {
+    for (auto it = inst->joins.begin(); it != inst->joins.end();) {
+      if (it->second.first > cutoff) {
+        ++it;
+        continue;
+      }
+      // Parts that never completed: counted, then acknowledged (dropped with a reason).
+      for (auto& [producer, part] : it->second.parts) Drop(*inst, part, "join-timeout");
+      inst->joined_done.insert(it->first);
+      inst->joined_order.push_back(it->first);
+      it = inst->joins.erase(it);
+    }
+  }
+}
+
+void Worker::Impl::SourceTick(Instance& inst) {
+  const auto& c = inst.cfg;
+  auto now = Clock::now();
+  // Emit everything due by now (the schedule is absolute, so the rate does not drift), unless the
+  // links are backed up: then the source waits (back-pressure reaches the generator).
+  int burst = 0;
+  while (true) {
+    if (c.limit > 0 && inst.next_seq > static_cast<uint64_t>(c.limit)) return;
+    auto due = inst.start + std::chrono::nanoseconds(static_cast<int64_t>(static_cast<double>(inst.next_seq - 1) * 1e9 / c.rate));
+    if (due > now) {
+      Instance* p = &inst;
+      After(due, [this, p] { SourceTick(*p); });
+      return;
+    }
+    if (Blocked(inst) || ++burst > 1024) {
+      Instance* p = &inst;
+      After(now + std::chrono::milliseconds(1), [this, p] { SourceTick(*p); });
+      return;
+    }
+    uint64_t seq = inst.next_seq++;
+    wire::Item item;
+    item.set_key(KeyOf(seq));
+    item.set_source(c.name);
+    item.set_seq(seq);
+    item.set_op(c.name);
+    if (!inst.files.empty()) {
+      std::ifstream f(inst.files[(seq - 1) % inst.files.size()], std::ios::binary);
+      std::stringstream ss;
+      ss << f.rdbuf();
+      item.set_payload(ss.str());
+    } else {
+      item.set_payload(inst.synthetic);
+    }
+    item.add_trace_ns(RealtimeNs());
+    ++inst.m.items_out;
+    Hold* h = NewHold();
+    h->source = c.name;
+    Emit(c.name, item, h);
+    Unref(h);
+  }
+}
+
+// ---- exec runtime ---------------------------------------------------------------------------------
+// Protocol with the model process: for each item the worker writes a 4-byte little-endian length
+// and the payload to its stdin; the process answers with a length and the output payload on stdout,
+// one answer per request, in order. stderr goes to the worker's log.
+
+Status Worker::Impl::StartExec(Instance& inst) {
+  if (!inst.exec) inst.exec = std::make_unique<ExecProc>();
+  ExecProc& e = *inst.exec;
+  int in[2], out[2];
+  if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0) return Errno("pipe");
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+  posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+  std::vector<std::string> envs;
+  for (char** p = environ; *p != nullptr; ++p) envs.emplace_back(*p);
+  for (const auto& [k, v] : inst.cfg.runtime.env) envs.push_back(k + "=" + v);
+  std::vector<char*> argv, envp;
+  for (const auto& a : inst.cfg.runtime.command) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  for (auto& s : envs) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  pid_t pid = -1;
+  int rc = posix_spawnp(&pid, argv[0], &fa, nullptr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&fa);
+  close(in[0]);
+  close(out[1]);
+  if (rc != 0) {
+    close(in[1]);
+    close(out[0]);
+    return Status::Unavailable("exec runtime of " + inst.cfg.name + ": cannot start " + inst.cfg.runtime.command[0] + ": " + std::strerror(rc));
+  }
+  e.pid = pid;
+  e.in = in[1];
+  e.out = out[0];
+  e.wbuf.clear();
+  e.rbuf.clear();
+  SetNonBlocking(e.in);
+  SetNonBlocking(e.out);
+  Instance* ip = &inst;
+  Watch(e.out, EPOLLIN | EPOLLRDHUP, [this, ip](uint32_t ev) { OnExec(*ip, ev); });
+  Watch(e.in, EPOLLERR, [this, ip](uint32_t ev) { OnExec(*ip, ev | EPOLLOUT); });
+  return Status::Ok();
+}
+
+void Worker::Impl::ExecFailed(Instance& inst, const std::string& why) {
+  ExecProc& e = *inst.exec;
+  if (e.pid > 0) {
+    kill(e.pid, SIGKILL);
+    waitpid(e.pid, nullptr, 0);
+    Unwatch(e.in);
+    Unwatch(e.out);
+    close(e.in);
+    close(e.out);
+    e.pid = -1;
+  }
+  ++e.failures;
+  if (e.current) {
+    if (e.failures >= 3) {
+      Drop(inst, *e.current, "exec-failed: " + why);
+      e.current.reset();
+      e.failures = 0;
+    } else {
+      inst.queue.push_front(std::move(*e.current));  // retried on the restarted process
+      e.current.reset();
+    }
+  }
+  if (!e.restart_scheduled) {
+    e.restart_scheduled = true;
+    Instance* ip = &inst;
+    After(Clock::now() + std::chrono::milliseconds(100 * std::min(e.failures, 10)), [this, ip] {
+      ip->exec->restart_scheduled = false;
+      if (ip->exec->pid < 0 && StartExec(*ip).ok()) PumpExec(*ip);
+    });
+  }
+}
+
+void Worker::Impl::OnExec(Instance& inst, uint32_t events) {
+  ExecProc& e = *inst.exec;
+  if (e.pid < 0) return;
+  if (events & EPOLLOUT) PumpExec(inst);
+  if (!(events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) return;
+  char buf[65536];
+  while (e.pid > 0) {
+    ssize_t n = read(e.out, buf, sizeof(buf));
+    if (n > 0) {
+      e.rbuf.append(buf, static_cast<size_t>(n));
+      if (e.rbuf.size() > kMaxFrameBytes + 4) {
+        ExecFailed(inst, "answer exceeds the frame limit");
+        return;
+      }
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    ExecFailed(inst, "model process exited");
+    return;
+  }
+}
+
+std::optional<std::string> Worker::Impl::ExecTake(ExecProc& e) {
+  if (e.rbuf.size() < 4) return std::nullopt;
+  const auto* p = reinterpret_cast<const unsigned char*>(e.rbuf.data());
+  uint32_t n = static_cast<uint32_t>(p[0]) | (static_cast<uint32_t>(p[1]) << 8) | (static_cast<uint32_t>(p[2]) << 16) |
+               (static_cast<uint32_t>(p[3]) << 24);
+  if (e.rbuf.size() - 4 < n) return std::nullopt;
+  std::string out = e.rbuf.substr(4, n);
+  e.rbuf.erase(0, 4 + static_cast<size_t>(n));
+  return out;
+}
+
+void Worker::Impl::PumpExec(Instance& inst) {
+  ExecProc& e = *inst.exec;
+  if (e.pid < 0) return;
+  if (!e.current && !inst.queue.empty() && !Blocked(inst)) {
+    e.current = std::move(inst.queue.front());
+    inst.queue.pop_front();
+    ++inst.m.items_in;
+    e.started = Clock::now();
+    const std::string& p = e.current->item.payload();
+    auto n = static_cast<uint32_t>(p.size());
+    char len[4] = {static_cast<char>(n & 0xff), static_cast<char>((n >> 8) & 0xff), static_cast<char>((n >> 16) & 0xff),
+                   static_cast<char>((n >> 24) & 0xff)};
+    e.wbuf.append(len, 4);
+    e.wbuf += p;
+  }
+  while (!e.wbuf.empty()) {
+    ssize_t n = write(e.in, e.wbuf.data(), e.wbuf.size());
+    if (n > 0) {
+      e.wbuf.erase(0, static_cast<size_t>(n));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      SetEvents(e.in, EPOLLOUT | EPOLLERR);
+      return;
+    }
+    ExecFailed(inst, std::string("write to model process: ") + std::strerror(errno));
+    return;
+  }
+  SetEvents(e.in, EPOLLERR);
+}
+
+// ---- loop -----------------------------------------------------------------------------------------
+
+void Worker::Impl::WriteMetrics() {
+  auto now = Clock::now();
+  WorkerMetrics m;
+  m.workflow = cfg_.workflow;
+  m.worker = cfg_.name;
+  m.tier = cfg_.tier;
+  m.pid = getpid();
+  m.epoch = cfg_.epoch;
+  m.port = port_;
+  m.uptime_s = duration<double>(now - started_).count();
+  m.time = Rfc3339Now();
+  m.held_items = holds_;
+  int64_t in_streams = std::max<int64_t>(1, static_cast<int64_t>(streams_.size()));
+  m.max_held_items = cfg_.window * (in_streams + static_cast<int64_t>(links_.size()) + 1) * 2;
+  for (auto& [name, inst] : instances_) {
+    auto& im = inst->m;
+    if (inst->cfg.kind == "operator" && inst->cfg.runtime.type == "emulated") m.emulated = true;
+    im.queue = static_cast<int64_t>(inst->queue.size());
+    for (const auto& r : ready_)
+      if (r.first == inst.get()) ++im.queue;
+    for (const auto& [seq, p] : inst->joins) im.queue += static_cast<int64_t>(p.parts.size());
+    im.p50_ms = inst->lat.Quantile(0.5);
+    im.p99_ms = inst->lat.Quantile(0.99);
+    inst->history.emplace_back(now, im.items_out);
+    while (inst->history.size() > 2 && now - inst->history.front().first > std::chrono::seconds(5)) inst->history.pop_front();
+    double dt = duration<double>(now - inst->history.front().first).count();
+    im.rate = dt > 0 ? static_cast<double>(im.items_out - inst->history.front().second) / dt : 0;
+    m.instances.push_back(im);
+  }
+  for (auto& [name, l] : links_) {
+    l->m.inflight = static_cast<int64_t>(l->inflight);
+    l->m.pending = static_cast<int64_t>(l->outs.size()) - static_cast<int64_t>(l->inflight);
+    m.links.push_back(l->m);
+  }
+  if (!cfg_.metrics_file.empty()) {
+    std::string tmp = cfg_.metrics_file + ".tmp";
+    {
+      std::ofstream f(tmp, std::ios::trunc);
+      f << WorkerMetricsToJson(m) << "\n";
+    }
+    std::rename(tmp.c_str(), cfg_.metrics_file.c_str());
+  }
+  std::lock_guard<std::mutex> l(mu_);
+  snapshot_ = std::move(m);
+}
+
+Status Worker::Impl::Loop() {
+  epoll_event evs[64];
+  while (!stop_) {
+    // Apply a posted configuration.
+    std::optional<WorkerConfig> next;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      next.swap(next_cfg_);
+    }
+    if (next) {
+      cfg_.routes = next->routes;
+      cfg_.epoch = next->epoch;
+      cfg_.join_timeout_s = next->join_timeout_s;
+      ApplyRoutes();
+    }
+    // Arm the timer for the earliest deadline.
+    itimerspec its{};
+    if (!timers_.empty()) {
+      auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(timers_.top().at.time_since_epoch()).count();
+      its.it_value.tv_sec = std::max<int64_t>(0, ns / 1000000000);
+      its.it_value.tv_nsec = std::max<int64_t>(1, ns % 1000000000);
+      timerfd_settime(timer_fd_, TFD_TIMER_ABSTIME, &its, nullptr);
+    }
+    int n = epoll_wait(ep_, evs, 64, 100);
+    for (int i = 0; i < n; ++i) {
+      auto h = handlers_.find(evs[i].data.fd);
+      if (h == handlers_.end()) continue;
+      auto fn = h->second;  // the handler may unwatch its own fd
+      fn(evs[i].events);
+    }
+    auto now = Clock::now();
+    while (!timers_.empty() && timers_.top().at <= now) {
+      auto fn = timers_.top().fn;
+      timers_.pop();
+      fn();
+    }
+    // Exec answers.
+    for (auto& [name, inst] : instances_) {
+      if (!inst->exec || inst->exec->pid < 0) continue;
+      ExecProc& e = *inst->exec;
+      while (e.current) {
+        // Peek a raw [len][payload] answer from the decoder's buffer.
+        auto raw = ExecTake(e);
+        if (!raw) break;
+        double ms = duration<double, std::milli>(Clock::now() - e.started).count();
+        Task t = std::move(*e.current);
+        e.current.reset();
+        e.failures = 0;
+        Complete(*inst, std::move(t), std::move(*raw), ms);
+        PumpExec(*inst);
+      }
+      if (!e.current) PumpExec(*inst);
+    }
+    StartWork();
+    for (auto& [name, l] : links_) PumpLink(*l);
+    for (auto& [name, s] : streams_) {
+      if (s->to_ack.empty() || s->conn < 0) continue;
+      auto c = conns_.find(s->conn);
+      if (c == conns_.end()) continue;
+      wire::Frame ack;
+      for (uint64_t id : s->to_ack) ack.mutable_ack()->add_ids(id);
+      s->to_ack.clear();
+      (void)EncodeFrame(ack, &c->second->wbuf);
+      FlushConn(*c->second);
+    }
+    if (now >= next_metrics_) {
+      ExpireJoins();
+      WriteMetrics();
+      next_metrics_ = now + std::chrono::microseconds(static_cast<int64_t>(cfg_.metrics_interval_s * 1e6));
+    }
+  }
+  WriteMetrics();
+  return Status::Ok();
+}
+
+// ---- public -----------------------------------------------------------------------------------------
+
+StatusOr<std::unique_ptr<Worker>> Worker::Create(WorkerConfig config) {
+  if (auto s = ValidateWorkerConfig(config, config.name); !s.ok()) return s;
+  auto impl = std::make_unique<Impl>(std::move(config));
+  if (auto s = impl->Init(); !s.ok()) return s;
+  int port = impl->port();
+  return std::unique_ptr<Worker>(new Worker(std::move(impl), port));
+}
+
+Worker::Worker(std::unique_ptr<Impl> impl, int port) : impl_(std::move(impl)), port_(port) {}
+Worker::~Worker() = default;
+Status Worker::Run() { return impl_->Loop(); }
+void Worker::Stop() { impl_->RequestStop(); }
+Status Worker::Reconfigure(WorkerConfig config) {
+  impl_->PostConfig(std::move(config));
+  return Status::Ok();
+}
+WorkerMetrics Worker::Metrics() const { return impl_->Snapshot(); }
+
+}  // namespace jb
