@@ -383,10 +383,56 @@ void Describe(V& v, Condition& o) {
   v.Field("lastTransitionTime", o.last_transition_time, Opt().Doc("RFC 3339; changes only when status changes."));
 }
 
+// What the data plane reports, summarised by the reconciler from the workers' metrics.
+struct ObservedStatus {
+  std::string time;                  // when observed (RFC 3339)
+  bool emulated = false;             // some operator runs the emulated runtime (profiled latencies)
+  int64_t workers = 0;
+  int64_t workers_ready = 0;
+  int64_t restarts = 0;
+  double throughput = 0;             // items/s delivered at the sink (requests emitted in a recent 5 s window)
+  bool throughput_complete = false;  // the window is a full measurement (not the start-up)
+  double expected_throughput = 0;    // items/s the plan must deliver at the sink
+  double latency_p50_ms = 0;         // end to end, source to sink
+  double latency_p99_ms = 0;
+  int64_t emitted = 0;               // items the sources emitted (all sources together)
+  int64_t delivered = 0;             // distinct items at the sink
+  int64_t dropped = 0;               // counted drops (join timeouts, model failures, ...)
+  int64_t duplicates = 0;            // repeats discarded after re-sends
+  double cross_tier_kibps = 0;       // observed, per tier boundary crossed, last 5 s
+  double predicted_cross_tier_kibps = 0;
+  double network_cost_per_hour = 0;  // observed cross-tier traffic x link prices
+  double live_cost_per_hour = 0;     // rent of the used nodes + observed network
+  bool operator==(const ObservedStatus&) const = default;
+};
+template <class V>
+void Describe(V& v, ObservedStatus& o) {
+  v.Field("time", o.time, Opt());
+  v.Field("emulated", o.emulated, Opt().Doc("True when operators run the emulated runtime (profiled latencies, synthetic payloads)."));
+  v.Field("workers", o.workers, Opt().Min(0));
+  v.Field("workersReady", o.workers_ready, Opt().Min(0));
+  v.Field("restarts", o.restarts, Opt().Min(0));
+  v.Field("throughput", o.throughput, Opt().Min(0).Doc("Items/s delivered at the sink over the last 5 s."));
+  v.Field("throughputComplete", o.throughput_complete, Opt());
+  v.Field("expectedThroughput", o.expected_throughput, Opt().Min(0));
+  v.Field("latencyP50Ms", o.latency_p50_ms, Opt().Min(0));
+  v.Field("latencyP99Ms", o.latency_p99_ms, Opt().Min(0));
+  v.Field("emitted", o.emitted, Opt().Min(0));
+  v.Field("delivered", o.delivered, Opt().Min(0));
+  v.Field("dropped", o.dropped, Opt().Min(0));
+  v.Field("duplicates", o.duplicates, Opt().Min(0));
+  v.Field("crossTierKiBps", o.cross_tier_kibps, Opt().Min(0));
+  v.Field("predictedCrossTierKiBps", o.predicted_cross_tier_kibps, Opt().Min(0));
+  v.Field("networkCostPerHour", o.network_cost_per_hour, Opt().Min(0));
+  v.Field("liveCostPerHour", o.live_cost_per_hour, Opt().Min(0));
+}
+
 struct WorkflowStatus {
   std::optional<int64_t> observed_generation;
   std::vector<Condition> conditions;
   std::optional<Plan> plan;
+  std::optional<int64_t> plan_epoch;
+  std::optional<ObservedStatus> observed;
   std::optional<std::string> planned_from;
   bool operator==(const WorkflowStatus&) const = default;
 };
@@ -395,6 +441,8 @@ void Describe(V& v, WorkflowStatus& o) {
   v.Field("observedGeneration", o.observed_generation, Opt().Min(0));
   v.Field("conditions", o.conditions, Opt());
   v.Field("plan", o.plan, Opt());
+  v.Field("planEpoch", o.plan_epoch, Opt().Min(0).Doc("Increases with every new plan; workers route with it."));
+  v.Field("observed", o.observed, Opt().Doc("What the data plane reports (refreshed while deployed)."));
   v.Field("plannedFrom", o.planned_from, Opt().Doc("Versions of the inputs the current plan was computed from."));
 }
 

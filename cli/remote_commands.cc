@@ -294,7 +294,21 @@ int Describe(const Remote& r, std::ostream& out, std::ostream& err) {
   } else {
     out << "\nPlan:      none\n";
   }
-  out << "Runtime:   emulated placement only: the data plane is not built yet (workers are recorded by the fake driver)\n";
+  if (wf.status.observed) {
+    const auto& o = *wf.status.observed;
+    out << "\nObserved (" << o.time << (o.emulated ? ", EMULATED runtime: profiled latencies, synthetic payloads" : "") << "):\n";
+    out << "  Workers:     " << o.workers_ready << "/" << o.workers << " ready, " << o.restarts << " restart(s)\n";
+    out << "  Throughput:  " << Fixed(o.throughput, 2) << " items/s at the sink (plan " << Fixed(o.expected_throughput, 2) << ")"
+        << (o.throughput_complete ? "" : " [first window still filling]") << "\n";
+    out << "  Latency:     p50 " << Fixed(o.latency_p50_ms, 1) << " ms, p99 " << Fixed(o.latency_p99_ms, 1) << " ms (source to sink)\n";
+    out << "  Items:       " << o.emitted << " emitted by the sources, " << o.delivered << " delivered, " << o.dropped << " dropped, "
+        << o.duplicates << " duplicate(s) discarded\n";
+    out << "  Cross-tier:  " << Fixed(o.cross_tier_kibps, 1) << " KiB/s (plan " << Fixed(o.predicted_cross_tier_kibps, 1) << ")\n";
+    out << "  Live cost:   " << Fixed(o.live_cost_per_hour, 4) << " $/h (rent " << Fixed(o.live_cost_per_hour - o.network_cost_per_hour, 4)
+        << " + observed network " << Fixed(o.network_cost_per_hour, 4) << ")\n";
+  } else {
+    out << "\nObserved:  nothing yet (no worker has reported)\n";
+  }
   auto ev = HttpCall(r.http, "GET", kApiPath + "events/Workflow/" + r.rest[1]);
   out << "\nEvents:\n";
   if (ev.ok() && ev->status == 200) {

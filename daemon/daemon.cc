@@ -32,6 +32,11 @@ Flags (override the config file, default /etc/jellybean/jellybeand.yaml when it 
   --log-level LEVEL         trace|debug|info|warn|error (default info)
   --insecure-plain-http     serve plain HTTP (only on a loopback address)
   --workers N               reconcile threads (default 2)
+  --driver local|fake       local: workers run as jellybean-worker processes on this machine
+                            (default); fake: in-memory, nothing runs (control plane only)
+  --worker-binary PATH      jellybean-worker to start (default: next to jellybeand, else PATH)
+  --stop-workers-on-exit    stop every worker when the daemon exits (default: they keep serving
+                            and the next daemon re-adopts them)
 )";
 
 namespace {
@@ -104,11 +109,18 @@ Status LoadConfigFile(const std::string& path, DaemonConfig* cfg) {
     } else if (e.key == "workers") {
       if (!e.value.is_integer() || e.value.as_number() < 1) return Status::InvalidArgument(where + ": expected an integer >= 1");
       cfg->workers = static_cast<int>(e.value.as_number());
+    } else if (e.key == "driver") {
+      s = str(&cfg->driver);
+    } else if (e.key == "workerBinary") {
+      s = str(&cfg->worker_binary);
+    } else if (e.key == "stopWorkersOnExit") {
+      if (!e.value.is_bool()) return Status::InvalidArgument(where + ": expected true or false");
+      cfg->stop_workers_on_exit = e.value.as_bool();
     } else if (e.key == "planTimeLimitSeconds") {
       if (!e.value.is_number() || e.value.as_number() <= 0) return Status::InvalidArgument(where + ": expected a number > 0");
       cfg->plan_time_limit_s = e.value.as_number();
     } else {
-      return Status::InvalidArgument(where + ": unknown key; expected listen, stateDir, manifestDir, tlsCert, tlsKey, tokenFile, logLevel, insecurePlainHttp, workers, planTimeLimitSeconds");
+      return Status::InvalidArgument(where + ": unknown key; expected listen, stateDir, manifestDir, tlsCert, tlsKey, tokenFile, logLevel, insecurePlainHttp, workers, planTimeLimitSeconds, driver, workerBinary, stopWorkersOnExit");
     }
     if (!s.ok()) return s;
   }
@@ -134,6 +146,9 @@ Status ParseFlags(const std::vector<std::string>& args, DaemonConfig* cfg, std::
     else if (a == "--token-file") s = value(&cfg->token_file);
     else if (a == "--log-level") s = value(&cfg->log_level);
     else if (a == "--insecure-plain-http") cfg->insecure_plain_http = true;
+    else if (a == "--driver") s = value(&cfg->driver);
+    else if (a == "--worker-binary") s = value(&cfg->worker_binary);
+    else if (a == "--stop-workers-on-exit") cfg->stop_workers_on_exit = true;
     else if (a == "--workers") {
       std::string v;
       s = value(&v);
@@ -158,6 +173,8 @@ Status FinishConfig(DaemonConfig* cfg) {
   if (cfg->insecure_plain_http && !IsLoopback(host))
     return Status::InvalidArgument("--insecure-plain-http is only allowed on a loopback address, not " + host);
   if (cfg->tls_cert.empty() != cfg->tls_key.empty()) return Status::InvalidArgument("--tls-cert and --tls-key go together");
+  if (cfg->driver != "local" && cfg->driver != "fake")
+    return Status::InvalidArgument("driver \"" + cfg->driver + "\": expected local or fake");
   static const char* kLevels[] = {"trace", "debug", "info", "warn", "error"};
   bool ok = false;
   for (const char* l : kLevels) ok = ok || cfg->log_level == l;

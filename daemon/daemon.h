@@ -22,10 +22,13 @@ struct DaemonConfig {
   bool insecure_plain_http = false;       // only allowed on a loopback address
   int workers = 2;                        // reconcile threads
   double plan_time_limit_s = 10;
+  std::string driver = "local";           // local | fake (in-memory, no data plane)
+  std::string worker_binary;              // default: found next to jellybeand, else PATH
+  bool stop_workers_on_exit = false;      // default: workers keep serving and are re-adopted
 };
 
 // Reads `path` (YAML: listen, stateDir, manifestDir, tlsCert, tlsKey, tokenFile, logLevel,
-// insecurePlainHttp, workers, planTimeLimitSeconds) into `cfg`. Unknown keys are errors.
+// insecurePlainHttp, workers, planTimeLimitSeconds, driver, workerBinary, stopWorkersOnExit) into `cfg`. Unknown keys are errors.
 Status LoadConfigFile(const std::string& path, DaemonConfig* cfg);
 // Applies command-line flags over `cfg`; `config_path` receives --config's value.
 Status ParseFlags(const std::vector<std::string>& args, DaemonConfig* cfg, std::string* config_path, bool* help);

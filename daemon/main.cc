@@ -17,6 +17,7 @@
 #include "daemon/http.h"
 #include "daemon/manifest_watcher.h"
 #include "drivers/fake/fake_driver.h"
+#include "drivers/local/local_driver.h"
 #include "reconciler/controller.h"
 
 namespace fs = std::filesystem;
@@ -106,9 +107,27 @@ int Main(int argc, char** argv) {
   }
   spdlog::info("loaded {} object(s) from {}", store.size(), cfg.state_dir);
 
-  // Until the data plane lands (issue #6) workers are deployed to the in-memory fake driver.
-  auto driver = std::make_unique<FakeDriver>();
-  spdlog::warn("driver: fake (in-memory; workers are recorded, not started: the data plane is not built yet)");
+  std::unique_ptr<Driver> driver;
+  LocalDriver* local = nullptr;
+  if (cfg.driver == "fake") {
+    driver = std::make_unique<FakeDriver>();
+    spdlog::warn("driver: fake (in-memory; workers are recorded, not started)");
+  } else {
+    LocalDriverOptions lopts;
+    lopts.state_dir = cfg.state_dir;
+    lopts.worker_binary = cfg.worker_binary.empty() ? LocalDriver::FindWorkerBinary(fs::read_symlink("/proc/self/exe").string())
+                                                    : cfg.worker_binary;
+    auto d = std::make_unique<LocalDriver>(lopts);
+    local = d.get();
+    driver = std::move(d);
+    spdlog::info("driver: local (workers are {} processes; files under {}/workers)", lopts.worker_binary, cfg.state_dir);
+  }
+  // Workers of workflows deleted while the daemon was down: stop them.
+  for (const auto& wf : driver->Workflows()) {
+    if (store.Get("Workflow", wf).ok()) continue;
+    spdlog::warn("stopping the workers of workflow {}, which no longer exists", wf);
+    if (auto s = driver->Remove(wf); !s.ok()) spdlog::error("stopping workers of {}: {}", wf, s.message());
+  }
   ReconcilerOptions ropts;
   ropts.plan_time_limit_s = cfg.plan_time_limit_s;
   Controller controller(&store, driver.get(), ropts, WorkQueueOptions{}, &events);
@@ -195,6 +214,10 @@ int Main(int argc, char** argv) {
   (*server)->Stop();
   watcher.reset();
   controller.Stop();
+  if (local != nullptr && cfg.stop_workers_on_exit) {
+    spdlog::info("stopping every worker (--stop-workers-on-exit)");
+    local->StopAll();
+  }
   {
     std::lock_guard<std::mutex> lock(wd_mu);
     stop = true;

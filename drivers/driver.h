@@ -1,35 +1,34 @@
 // Driver: deploys a workflow's workers on the nodes of one tier kind (local processes, ssh hosts,
 // device agents, cloud VMs) and reports what is actually running. Implementations live in
 // drivers/<name>/; the reconciler only sees this interface.
+// A worker is one jellybean-worker process: the operator instances the plan puts on one node, or
+// the workflow's sources and sink ("io-<tier>"). The reconciler hands over complete WorkerConfigs
+// (drivers/deployment.h) whose route addresses the driver fills in, since only it knows where
+// each worker listens.
 // Contract: Apply is idempotent and level-based (the given list is the complete desired set of
 // that workflow on this driver; workers not in it are stopped). Observe never blocks for long.
 // Thread-safety: implementations must be thread-safe (the reconciler calls them from its workers).
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "api/types.h"
+#include "worker/config.h"
 
 namespace jb {
 
-struct WorkerSpec {
-  std::string workflow;
-  std::string op;
-  std::string variant;
+struct WorkerState {
+  std::string name;  // WorkerConfig.name
   std::string node;
   std::string tier;
-  double rate = 0;      // items/s the plan routes here
-  KeyRange keys;
-  std::string runtime = "emulated";
-  bool operator==(const WorkerSpec&) const = default;
-};
-
-struct WorkerState {
-  WorkerSpec spec;
   bool ready = false;
-  std::string message;  // why not ready
+  std::string message;  // why not ready, or what happened last (restarts)
+  int64_t pid = 0;
+  int64_t restarts = 0;
+  std::optional<WorkerMetrics> metrics;  // the worker's latest report, when it has written one
 };
 
 class Driver {
@@ -37,11 +36,14 @@ class Driver {
   virtual ~Driver() = default;
   virtual std::string name() const = 0;
   // Makes `workers` the desired set of `workflow`. Errors are retried by the caller with back-off.
-  virtual Status Apply(const std::string& workflow, const std::vector<WorkerSpec>& workers) = 0;
+  virtual Status Apply(const std::string& workflow, const std::vector<WorkerConfig>& workers) = 0;
   // What runs now for `workflow` (empty when nothing).
   virtual std::vector<WorkerState> Observe(const std::string& workflow) = 0;
   // Stops every worker of `workflow`; OK when none were running.
   virtual Status Remove(const std::string& workflow) = 0;
+  // Workflows this driver has workers for (including ones adopted after a daemon restart), so the
+  // daemon can stop the workers of workflows that were deleted while it was down.
+  virtual std::vector<std::string> Workflows() = 0;
 };
 
 }  // namespace jb

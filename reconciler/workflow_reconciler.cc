@@ -2,6 +2,7 @@
 
 #include "api/manifest.h"
 #include "planner/solver.h"
+#include "reconciler/deployment.h"
 
 #include <set>
 
@@ -28,11 +29,10 @@ const Condition* FindCondition(const WorkflowStatus& st, const std::string& type
 
 namespace {
 
-std::vector<WorkerSpec> WorkersOf(const std::string& workflow, const Plan& plan) {
-  std::vector<WorkerSpec> out;
-  for (const auto& pl : plan.placements)
-    out.push_back(WorkerSpec{workflow, pl.op, pl.variant, pl.node, pl.tier, pl.rate, pl.keys, "emulated"});
-  return out;
+std::string Fixed(double v, int digits) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%.*f", digits, v);
+  return buf;
 }
 
 void NotPlanned(WorkflowStatus* st, const std::string& reason, const std::string& message) {
@@ -135,6 +135,8 @@ ReconcileResult WorkflowReconciler::Reconcile(const std::string& name) {
       return ReconcileResult{put.ok() ? Status::Ok() : put.status(), {}};
     }
     st.plan = result->plan;
+    st.plan_epoch = st.plan_epoch.value_or(0) + 1;
+    st.observed.reset();  // observations of the previous plan no longer apply
     st.planned_from = inputs;
     char msg[256];
     std::snprintf(msg, sizeof(msg), "%.4f $/h (compute %.4f + network %.4f), accuracy %.2f, %s, %s", result->plan.cost.total_per_hour,
@@ -148,35 +150,73 @@ ReconcileResult WorkflowReconciler::Reconcile(const std::string& name) {
     return ReconcileResult{put.ok() ? Status::Ok() : put.status(), {}};
   }
 
-  // Deploy and observe.
-  auto desired = WorkersOf(name, *st.plan);
+  // Deploy: every tier the plan uses must be served by this daemon's driver.
+  const auto& infra = std::get<Infrastructure>(*inf);
+  std::string unserved;
+  for (const auto& t : infra.spec.tiers) {
+    bool used = false;
+    for (const auto& pl : st.plan->placements) used |= pl.tier == t.name;
+    for (const auto& s : wf.spec.sources) used |= s.tier == t.name;
+    if (used && t.driver.type != driver_->name() && driver_->name() != "fake")
+      unserved += (unserved.empty() ? "" : ", ") + t.name + " (driver " + t.driver.type + ")";
+  }
   ReconcileResult res;
-  if (auto s = driver_->Apply(name, desired); !s.ok()) {
-    SetCondition(&st, "Deployed", "False", "DriverError", driver_->name() + " driver: " + s.message());
+  auto desired = BuildDeployment(wf, profiles, infra, *st.plan, st.plan_epoch.value_or(1), opts_.deployment);
+  Status applied = !unserved.empty() ? Status::Unavailable("no " + driver_->name() + " driver for tier(s) " + unserved +
+                                                                 "; this daemon runs the " + driver_->name() + " driver only")
+                   : !desired.ok()   ? desired.status()
+                                     : driver_->Apply(name, *desired);
+  if (!applied.ok()) {
+    SetCondition(&st, "Deployed", "False", unserved.empty() ? "DriverError" : "DriverUnavailable",
+                 driver_->name() + " driver: " + applied.message());
     SetCondition(&st, "Ready", "False", "NotDeployed", "the plan is not deployed");
-    res.error = s;
+    res.error = applied;
   } else {
+    size_t want = desired->size();
     SetCondition(&st, "Deployed", "True", "Applied",
-                 std::to_string(desired.size()) + " worker(s) handed to the " + driver_->name() + " driver");
+                 std::to_string(want) + " worker(s) of plan epoch " + std::to_string(st.plan_epoch.value_or(1)) + " handed to the " +
+                     driver_->name() + " driver");
     auto observed = driver_->Observe(name);
     size_t ready = 0;
     std::string why;
     for (const auto& w : observed) {
       if (w.ready) ++ready;
-      else if (why.empty()) why = w.spec.op + " on " + w.spec.node + ": " + w.message;
+      else if (why.empty()) why = w.name + ": " + w.message;
     }
-    if (ready == desired.size() && observed.size() == desired.size()) {
-      SetCondition(&st, "Ready", "True", "WorkersReady", std::to_string(ready) + "/" + std::to_string(desired.size()) + " workers ready");
+    bool all_ready = ready == want && observed.size() == want;
+    if (all_ready) {
+      SetCondition(&st, "Ready", "True", "WorkersReady", std::to_string(ready) + "/" + std::to_string(want) + " workers ready");
     } else {
       SetCondition(&st, "Ready", "False", "WorkersNotReady",
-                   std::to_string(ready) + "/" + std::to_string(desired.size()) + " workers ready" + (why.empty() ? "" : "; " + why));
-      res.requeue_after = opts_.not_ready_recheck;
+                   std::to_string(ready) + "/" + std::to_string(want) + " workers ready" + (why.empty() ? "" : "; " + why));
+    }
+    res.requeue_after = all_ready ? opts_.observe_every : opts_.not_ready_recheck;
+    // Observations: only from workers that report (the fake driver runs none).
+    bool reporting = false;
+    for (const auto& w : observed) reporting |= w.metrics.has_value();
+    auto problem = planner::BuildProblem(wf, profiles, infra);
+    if (reporting && problem.ok()) {
+      ObservedStatus o = Summarize(*problem, *st.plan, observed);
+      double floor = o.expected_throughput * opts_.slo_throughput_fraction;
+      std::string label = o.emulated ? " [EMULATED runtime: profiled latencies, synthetic payloads]" : "";
+      std::string what = "observed " + Fixed(o.throughput, 2) + " items/s at the sink (plan: " + Fixed(o.expected_throughput, 2) +
+                         "), latency p50 " + Fixed(o.latency_p50_ms, 1) + " ms p99 " + Fixed(o.latency_p99_ms, 1) + " ms, accuracy " +
+                         Fixed(st.plan->accuracy, 2) + " (floor " + Fixed(wf.spec.slo.min_accuracy, 2) + ")" + label;
+      bool latency_ok = !wf.spec.slo.max_latency_ms || o.latency_p99_ms <= *wf.spec.slo.max_latency_ms;
+      if (!all_ready) SetCondition(&st, "SLOMet", "Unknown", "WorkersNotReady", "waiting for every worker; " + what);
+      else if (!o.throughput_complete)
+        SetCondition(&st, "SLOMet", "Unknown", "Measuring", "the first throughput window is not complete yet; " + what);
+      else if (o.throughput + 1e-9 >= floor && latency_ok) SetCondition(&st, "SLOMet", "True", "Observed", what);
+      else if (o.throughput + 1e-9 < floor)
+        SetCondition(&st, "SLOMet", "False", "ThroughputBelowTarget",
+                     what + "; below " + Fixed(100 * opts_.slo_throughput_fraction, 0) + "% of the plan");
+      else SetCondition(&st, "SLOMet", "False", "LatencyAboveTarget", what + "; p99 above maxLatencyMs " + Fixed(*wf.spec.slo.max_latency_ms, 1));
+      st.observed = o;
+    } else if (!FindCondition(st, "SLOMet") || FindCondition(st, "SLOMet")->reason != "Observed") {
+      SetCondition(&st, "SLOMet", "Unknown", "NoObservations",
+                   "the plan predicts the SLO is met; no throughput observations yet (the " + driver_->name() + " driver reports none)");
     }
   }
-  // SLOMet needs observed throughput from the data plane; the plan alone only predicts it.
-  if (!FindCondition(st, "SLOMet") || FindCondition(st, "SLOMet")->reason != "Observed")
-    SetCondition(&st, "SLOMet", "Unknown", "NoObservations",
-                 "the plan predicts the SLO is met; no throughput observations yet (the driver reports none)");
   SetCondition(&st, "Degraded", "False", "PlanMeetsSLO", "the deployed plan meets the accuracy floor at the requested rate");
   auto put = Save(name, wf.status, st);
   if (!put.ok() && res.error.ok()) res.error = put.status();

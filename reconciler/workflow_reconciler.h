@@ -10,6 +10,7 @@
 #include <string>
 
 #include "drivers/driver.h"
+#include "reconciler/deployment.h"
 #include "reconciler/events.h"
 #include "reconciler/store.h"
 
@@ -23,6 +24,9 @@ struct ReconcileResult {
 struct ReconcilerOptions {
   double plan_time_limit_s = 10;  // solver budget per plan
   std::chrono::milliseconds not_ready_recheck{1000};
+  std::chrono::milliseconds observe_every{2000};  // refresh observations while deployed
+  double slo_throughput_fraction = 0.99;           // SLOMet needs this share of the planned sink rate
+  DeploymentOptions deployment;
 };
 
 class WorkflowReconciler {

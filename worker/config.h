@@ -139,7 +139,8 @@ struct InstanceMetrics {
   int64_t acked = 0;            // source: items whose every effect reached the sink or a counted drop
   std::map<std::string, int64_t> dropped;  // reason -> count
   int64_t queue = 0;            // items waiting to run
-  double rate = 0;              // items_out per second over the last window
+  double rate = 0;              // items_out per second over the last 5 s (sink: by emission time, see SinkRate)
+  bool rate_complete = false;   // sink: the rate's window lies after the first delivery (it is a full measurement)
   double p50_ms = 0;            // operator: processing time; sink: end-to-end latency
   double p99_ms = 0;
   bool operator==(const InstanceMetrics&) const = default;
@@ -156,6 +157,7 @@ void Describe(V& v, InstanceMetrics& o) {
   v.Field("dropped", o.dropped, Opt());
   v.Field("queue", o.queue, Opt());
   v.Field("rate", o.rate, Opt());
+  v.Field("rateComplete", o.rate_complete, Opt());
   v.Field("p50Ms", o.p50_ms, Opt());
   v.Field("p99Ms", o.p99_ms, Opt());
 }
@@ -167,6 +169,7 @@ struct LinkMetrics {
   int64_t items = 0;    // items sent (first transmissions)
   int64_t resent = 0;   // re-transmissions after a broken connection
   int64_t payload_bytes = 0;  // payload bytes of first transmissions
+  double payload_kibps = 0;   // payload KiB/s over the last 5 s
   int64_t wire_bytes = 0;     // framed bytes written, re-sends included
   int64_t inflight = 0;       // sent, not yet acknowledged
   int64_t pending = 0;        // waiting for window
@@ -180,6 +183,7 @@ void Describe(V& v, LinkMetrics& o) {
   v.Field("items", o.items, Opt());
   v.Field("resent", o.resent, Opt());
   v.Field("payloadBytes", o.payload_bytes, Opt());
+  v.Field("payloadKiBps", o.payload_kibps, Opt());
   v.Field("wireBytes", o.wire_bytes, Opt());
   v.Field("inflight", o.inflight, Opt());
   v.Field("pending", o.pending, Opt());

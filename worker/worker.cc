@@ -184,6 +184,7 @@ class Worker::Impl {
     double backoff_s = 0.02;
     bool retry_scheduled = false;
     LinkMetrics m;
+    std::deque<std::pair<Clock::time_point, int64_t>> history;  // payload bytes over time
   };
   struct Task {
     wire::Item item;
@@ -214,6 +215,8 @@ class Worker::Impl {
     std::deque<uint64_t> joined_order;
     std::unordered_set<uint64_t> joined_done;  // recently completed and released
     std::map<std::string, DoneSet> delivered;  // sink: source -> seqs delivered
+    std::map<int64_t, int64_t> by_emit;         // sink: deliveries per 100 ms bucket of source emission time
+    int64_t first_emit_ns = 0;
     std::unique_ptr<ExecProc> exec;
     // source state
     uint64_t next_seq = 1;
@@ -313,6 +316,8 @@ class Worker::Impl {
   void PumpExec(Instance& inst);
   std::optional<std::string> ExecTake(ExecProc& e);
   void WriteMetrics();
+  void SinkRate(Instance& inst);
+  static constexpr int64_t kBucketNs = 100'000'000;
 
   WorkerConfig cfg_;
   int ep_ = -1, listen_fd_ = -1, wake_fd_ = -1, timer_fd_ = -1;
@@ -778,7 +783,12 @@ void Worker::Impl::Deliver(Instance& inst, Task t) {
     } else {
       seen.Add(t.item.seq());
       ++inst.m.items_out;
-      if (t.item.trace_ns_size() > 0) inst.lat.Add(static_cast<double>(RealtimeNs() - t.item.trace_ns(0)) / 1e6);
+      if (t.item.trace_ns_size() > 0) {
+        int64_t emitted = t.item.trace_ns(0);
+        inst.lat.Add(static_cast<double>(RealtimeNs() - emitted) / 1e6);
+        ++inst.by_emit[emitted / kBucketNs];
+        if (inst.first_emit_ns == 0 || emitted < inst.first_emit_ns) inst.first_emit_ns = emitted;
+      }
     }
     Unref(t.hold);
     return;
@@ -1177,6 +1187,22 @@ void Worker::Impl::PumpExec(Instance& inst) {
 
 // ---- loop -----------------------------------------------------------------------------------------
 
+// The sink's throughput counts deliveries by when their request was emitted: items emitted in a
+// 5 s window that ended D ago, D = twice the p99 latency (2..30 s). Sources emit on an exact
+// schedule, so a pipeline that keeps up shows the offered rate; one that falls behind delivers
+// late or never and shows less. Deliveries counted by arrival time would mix in latency jitter.
+void Worker::Impl::SinkRate(Instance& inst) {
+  constexpr int64_t kWindowNs = 5'000'000'000;
+  int64_t now = RealtimeNs();
+  int64_t delay = std::clamp<int64_t>(static_cast<int64_t>(2e6 * inst.m.p99_ms), 2'000'000'000, 30'000'000'000);
+  int64_t hi = (now - delay) / kBucketNs, lo = hi - kWindowNs / kBucketNs;
+  int64_t n = 0;
+  for (auto it = inst.by_emit.lower_bound(lo); it != inst.by_emit.end() && it->first < hi; ++it) n += it->second;
+  inst.m.rate = static_cast<double>(n) / (static_cast<double>(kWindowNs) / 1e9);
+  inst.m.rate_complete = inst.first_emit_ns != 0 && inst.first_emit_ns / kBucketNs <= lo;
+  while (!inst.by_emit.empty() && inst.by_emit.begin()->first < lo - 600) inst.by_emit.erase(inst.by_emit.begin());
+}
+
 void Worker::Impl::WriteMetrics() {
   auto now = Clock::now();
   WorkerMetrics m;
@@ -1200,6 +1226,11 @@ void Worker::Impl::WriteMetrics() {
     for (const auto& [seq, p] : inst->joins) im.queue += static_cast<int64_t>(p.parts.size());
     im.p50_ms = inst->lat.Quantile(0.5);
     im.p99_ms = inst->lat.Quantile(0.99);
+    if (inst->cfg.kind == "sink") {
+      SinkRate(*inst);
+      m.instances.push_back(im);
+      continue;
+    }
     inst->history.emplace_back(now, im.items_out);
     while (inst->history.size() > 2 && now - inst->history.front().first > std::chrono::seconds(5)) inst->history.pop_front();
     double dt = duration<double>(now - inst->history.front().first).count();
@@ -1209,6 +1240,10 @@ void Worker::Impl::WriteMetrics() {
   for (auto& [name, l] : links_) {
     l->m.inflight = static_cast<int64_t>(l->inflight);
     l->m.pending = static_cast<int64_t>(l->outs.size()) - static_cast<int64_t>(l->inflight);
+    l->history.emplace_back(now, l->m.payload_bytes);
+    while (l->history.size() > 2 && now - l->history.front().first > std::chrono::seconds(5)) l->history.pop_front();
+    double ldt = duration<double>(now - l->history.front().first).count();
+    l->m.payload_kibps = ldt > 0 ? static_cast<double>(l->m.payload_bytes - l->history.front().second) / 1024.0 / ldt : 0;
     m.links.push_back(l->m);
   }
   if (!cfg_.metrics_file.empty()) {

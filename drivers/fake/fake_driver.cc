@@ -2,7 +2,7 @@
 
 namespace jb {
 
-Status FakeDriver::Apply(const std::string& workflow, const std::vector<WorkerSpec>& workers) {
+Status FakeDriver::Apply(const std::string& workflow, const std::vector<WorkerConfig>& workers) {
   std::lock_guard<std::mutex> lock(mu_);
   running_[workflow] = workers;
   return Status::Ok();
@@ -13,8 +13,28 @@ std::vector<WorkerState> FakeDriver::Observe(const std::string& workflow) {
   std::vector<WorkerState> out;
   auto it = running_.find(workflow);
   if (it == running_.end()) return out;
-  for (const auto& w : it->second) out.push_back(WorkerState{w, true, ""});
+  for (const auto& w : it->second) {
+    WorkerState st;
+    st.name = w.name;
+    st.node = w.node;
+    st.tier = w.tier;
+    st.ready = true;
+    out.push_back(st);
+  }
   return out;
+}
+
+std::vector<std::string> FakeDriver::Workflows() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> out;
+  for (const auto& [wf, w] : running_) out.push_back(wf);
+  return out;
+}
+
+std::vector<WorkerConfig> FakeDriver::Desired(const std::string& workflow) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = running_.find(workflow);
+  return it == running_.end() ? std::vector<WorkerConfig>{} : it->second;
 }
 
 Status FakeDriver::Remove(const std::string& workflow) {
@@ -41,7 +61,7 @@ Status FaultInjectingDriver::MaybeFail() {
   return fail_status_;
 }
 
-Status FaultInjectingDriver::Apply(const std::string& workflow, const std::vector<WorkerSpec>& workers) {
+Status FaultInjectingDriver::Apply(const std::string& workflow, const std::vector<WorkerConfig>& workers) {
   if (auto s = MaybeFail(); !s.ok()) return s;
   return inner_->Apply(workflow, workers);
 }

@@ -16,13 +16,16 @@ namespace jb {
 class FakeDriver : public Driver {
  public:
   std::string name() const override { return "fake"; }
-  Status Apply(const std::string& workflow, const std::vector<WorkerSpec>& workers) override;
+  Status Apply(const std::string& workflow, const std::vector<WorkerConfig>& workers) override;
   std::vector<WorkerState> Observe(const std::string& workflow) override;
   Status Remove(const std::string& workflow) override;
+  std::vector<std::string> Workflows() override;
+  // What the last Apply asked for.
+  std::vector<WorkerConfig> Desired(const std::string& workflow);
 
  private:
   mutable std::mutex mu_;
-  std::map<std::string, std::vector<WorkerSpec>> running_ GUARDED_BY(mu_);
+  std::map<std::string, std::vector<WorkerConfig>> running_ GUARDED_BY(mu_);
 };
 
 class FaultInjectingDriver : public Driver {
@@ -33,9 +36,10 @@ class FaultInjectingDriver : public Driver {
   void FailNext(int n, Status status);
   // Observe reports every worker as not ready while set.
   void SetUnready(bool unready);
-  Status Apply(const std::string& workflow, const std::vector<WorkerSpec>& workers) override;
+  Status Apply(const std::string& workflow, const std::vector<WorkerConfig>& workers) override;
   std::vector<WorkerState> Observe(const std::string& workflow) override;
   Status Remove(const std::string& workflow) override;
+  std::vector<std::string> Workflows() override { return inner_->Workflows(); }
 
  private:
   Status MaybeFail();

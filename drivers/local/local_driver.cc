@@ -1,0 +1,359 @@
+#include "drivers/local/local_driver.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+extern char** environ;
+
+namespace jb {
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+std::string Slurp(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return "";
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+Status WriteAtomic(const std::string& path, const std::string& data) {
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::trunc | std::ios::binary);
+    if (!f) return Status::Unavailable("cannot write " + tmp + ": " + std::strerror(errno));
+    f << data;
+    if (!f.flush()) return Status::Unavailable("cannot write " + tmp);
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) return Status::Unavailable("cannot rename " + tmp + ": " + std::strerror(errno));
+  return Status::Ok();
+}
+
+// The process `pid` runs jellybean-worker with `config` (guards against pid reuse).
+bool IsWorker(pid_t pid, const std::string& config) {
+  std::string cmd = Slurp("/proc/" + std::to_string(pid) + "/cmdline");
+  if (cmd.empty()) return false;
+  std::replace(cmd.begin(), cmd.end(), '\0', ' ');
+  std::string stat = Slurp("/proc/" + std::to_string(pid) + "/stat");
+  auto rp = stat.rfind(')');
+  if (rp != std::string::npos && rp + 2 < stat.size() && stat[rp + 2] == 'Z') return false;  // zombie
+  return cmd.find("jellybean-worker") != std::string::npos && cmd.find(config) != std::string::npos;
+}
+
+std::string ExitText(int status) {
+  if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) return std::string("killed by signal ") + strsignal(WTERMSIG(status));
+  return "stopped";
+}
+
+bool SameShape(const WorkerConfig& a, const WorkerConfig& b) {
+  return a.instances == b.instances && a.servers == b.servers && a.window == b.window && a.listen == b.listen &&
+         a.edges == b.edges && a.metrics_file == b.metrics_file;
+}
+
+}  // namespace
+
+LocalDriver::LocalDriver(LocalDriverOptions opts) : opts_(std::move(opts)) {
+  Adopt();
+  supervisor_ = std::thread([this] { Supervise(); });
+}
+
+LocalDriver::~LocalDriver() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  supervisor_.join();
+}
+
+std::string LocalDriver::FindWorkerBinary(const std::string& self_exe) {
+  fs::path dir = fs::path(self_exe).parent_path();
+  for (const auto& cand : {dir / "jellybean-worker", dir.parent_path() / "worker" / "jellybean-worker"}) {
+    std::error_code ec;
+    if (fs::exists(cand, ec)) return fs::canonical(cand, ec).string();
+  }
+  return "jellybean-worker";  // PATH
+}
+
+std::string LocalDriver::Dir(const std::string& workflow) const { return opts_.state_dir + "/workers/" + workflow; }
+
+std::string LocalDriver::File(const std::string& workflow, const std::string& worker, const std::string& ext) const {
+  return Dir(workflow) + "/" + worker + "." + ext;
+}
+
+Status LocalDriver::WriteConfig(const std::string& workflow, const Proc& p) {
+  std::error_code ec;
+  fs::create_directories(Dir(workflow), ec);
+  if (ec) return Status::Unavailable("cannot create " + Dir(workflow) + ": " + ec.message());
+  return WriteAtomic(File(workflow, p.config.name, "yaml"), WorkerConfigToYaml(p.config));
+}
+
+Status LocalDriver::Start(const std::string& workflow, Proc& p) {
+  std::string config = File(workflow, p.config.name, "yaml");
+  std::string log = File(workflow, p.config.name, "log");
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  posix_spawn_file_actions_addclosefrom_np(&fa, 3);  // no inherited sockets, store files, pipes
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none, defaults;
+  sigemptyset(&none);
+  sigemptyset(&defaults);
+  for (int s : {SIGPIPE, SIGHUP, SIGTERM, SIGINT, SIGCHLD}) sigaddset(&defaults, s);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &defaults);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  std::vector<std::string> args = {opts_.worker_binary, "--config", config};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = -1;
+  int rc = posix_spawnp(&pid, opts_.worker_binary.c_str(), &fa, &attr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
+  if (rc != 0) return Status::Unavailable("cannot start " + opts_.worker_binary + ": " + std::strerror(rc));
+  p.pid = pid;
+  p.child = true;
+  p.started = Clock::now();
+  return WriteAtomic(File(workflow, p.config.name, "pid"), std::to_string(pid) + " " + std::to_string(p.port) + "\n");
+}
+
+bool LocalDriver::Alive(const Proc& p) {
+  if (p.pid <= 0) return false;
+  if (p.child) {
+    int status = 0;
+    pid_t r = waitpid(p.pid, &status, WNOHANG);
+    if (r == p.pid) {
+      const_cast<Proc&>(p).last_exit = ExitText(status);
+      const_cast<Proc&>(p).child = false;  // reaped: never wait on this pid again
+      const_cast<Proc&>(p).pid = -1;
+      return false;
+    }
+    return r == 0;
+  }
+  return IsWorker(p.pid, File(p.config.workflow, p.config.name, "yaml"));
+}
+
+void LocalDriver::Stop(const std::string& workflow, Proc& p) {
+  if (p.pid > 0 && Alive(p)) {
+    kill(p.pid, SIGTERM);
+    auto deadline = Clock::now() + opts_.stop_grace;
+    while (Clock::now() < deadline && Alive(p)) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    if (p.pid > 0 && Alive(p)) {
+      kill(p.pid, SIGKILL);
+      if (p.child) waitpid(p.pid, nullptr, 0);
+    }
+  }
+  p.pid = -1;
+  std::error_code ec;
+  for (const char* ext : {"pid", "yaml", "metrics.json"}) fs::remove(File(workflow, p.config.name, ext), ec);
+}
+
+Status LocalDriver::Apply(const std::string& workflow, const std::vector<WorkerConfig>& workers) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto& cur = procs_[workflow];
+  // Ports: keep each worker's port for its lifetime.
+  std::map<std::string, int> port;
+  for (const auto& w : workers) {
+    auto it = cur.find(w.name);
+    if (it != cur.end() && it->second.port > 0) {
+      port[w.name] = it->second.port;
+      continue;
+    }
+    auto p = PickFreePort();
+    if (!p.ok()) return p.status();
+    port[w.name] = *p;
+  }
+  std::vector<WorkerConfig> want = workers;
+  for (auto& w : want) {
+    w.listen = opts_.host + ":" + std::to_string(port[w.name]);
+    w.metrics_file = File(workflow, w.name, "metrics.json");
+    w.metrics_interval_s = opts_.metrics_interval_s;
+    for (auto& r : w.routes) {
+      auto it = port.find(r.worker);
+      if (it == port.end()) return Status::InvalidArgument("route of " + r.op + " names worker " + r.worker + ", which is not deployed");
+      r.address = opts_.host + ":" + std::to_string(it->second);
+    }
+    if (auto s = ValidateWorkerConfig(w, workflow + "/" + w.name); !s.ok()) return s;
+  }
+  Status first;
+  std::set<std::string> keep;
+  for (auto& w : want) {
+    keep.insert(w.name);
+    auto it = cur.find(w.name);
+    if (it == cur.end()) {
+      Proc p;
+      p.config = w;
+      p.port = port[w.name];
+      if (auto s = WriteConfig(workflow, p); !s.ok()) return s;
+      auto s = Start(workflow, p);
+      if (!s.ok()) {
+        p.last_exit = s.message();
+        p.restart_at = Clock::now() + std::chrono::milliseconds(200);
+        if (first.ok()) first = s;
+      }
+      cur.emplace(w.name, std::move(p));
+      continue;
+    }
+    Proc& p = it->second;
+    if (p.config == w) continue;
+    bool reload = SameShape(p.config, w) && p.pid > 0 && Alive(p);
+    if (!reload) Stop(workflow, p);
+    p.config = w;
+    if (auto s = WriteConfig(workflow, p); !s.ok()) return s;
+    if (reload) {
+      kill(p.pid, SIGHUP);  // new routes / epoch
+    } else if (auto s = Start(workflow, p); !s.ok() && first.ok()) {
+      first = s;
+    }
+  }
+  for (auto it = cur.begin(); it != cur.end();) {
+    if (keep.count(it->first) != 0) {
+      ++it;
+      continue;
+    }
+    Stop(workflow, it->second);
+    std::error_code ec;
+    fs::remove(File(workflow, it->first, "log"), ec);
+    it = cur.erase(it);
+  }
+  return first;
+}
+
+std::vector<WorkerState> LocalDriver::Observe(const std::string& workflow) {
+  std::lock_guard<std::mutex> l(mu_);
+  std::vector<WorkerState> out;
+  auto it = procs_.find(workflow);
+  if (it == procs_.end()) return out;
+  for (auto& [name, p] : it->second) {
+    WorkerState st;
+    st.name = name;
+    st.node = p.config.node;
+    st.tier = p.config.tier;
+    st.pid = p.pid;
+    st.restarts = p.restarts;
+    bool alive = p.pid > 0 && Alive(p);
+    std::string text = Slurp(File(workflow, name, "metrics.json"));
+    if (!text.empty()) {
+      auto m = ParseWorkerMetrics(text, File(workflow, name, "metrics.json"));
+      if (m.ok()) st.metrics = std::move(*m);
+    }
+    if (!alive) {
+      st.message = "not running" + (p.last_exit.empty() ? std::string() : " (" + p.last_exit + ")") + "; restart " +
+                   std::to_string(p.restarts + 1) + " pending, see " + File(workflow, name, "log");
+    } else if (!st.metrics || st.metrics->pid != p.pid) {
+      st.message = "starting (no report from pid " + std::to_string(p.pid) + " yet)";
+    } else if (st.metrics->epoch != p.config.epoch) {
+      st.message = "running epoch " + std::to_string(st.metrics->epoch) + ", reloading to " + std::to_string(p.config.epoch);
+    } else {
+      st.ready = true;
+      if (p.restarts > 0) st.message = "restarted " + std::to_string(p.restarts) + " time(s), last: " + p.last_exit;
+    }
+    if (st.metrics && st.metrics->pid != p.pid) st.metrics.reset();  // a previous process's report
+    out.push_back(std::move(st));
+  }
+  return out;
+}
+
+Status LocalDriver::Remove(const std::string& workflow) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = procs_.find(workflow);
+  if (it != procs_.end()) {
+    for (auto& [name, p] : it->second) Stop(workflow, p);
+    procs_.erase(it);
+  }
+  std::error_code ec;
+  fs::remove_all(Dir(workflow), ec);
+  return Status::Ok();
+}
+
+std::vector<std::string> LocalDriver::Workflows() {
+  std::lock_guard<std::mutex> l(mu_);
+  std::vector<std::string> out;
+  for (const auto& [wf, ps] : procs_)
+    if (!ps.empty()) out.push_back(wf);
+  return out;
+}
+
+void LocalDriver::StopAll() {
+  std::vector<std::string> all = Workflows();
+  for (const auto& wf : all) (void)Remove(wf);
+}
+
+void LocalDriver::Adopt() {
+  std::lock_guard<std::mutex> l(mu_);
+  std::error_code ec;
+  fs::path root = opts_.state_dir + "/workers";
+  if (!fs::exists(root, ec)) return;
+  for (const auto& wfdir : fs::directory_iterator(root, ec)) {
+    if (!wfdir.is_directory()) continue;
+    std::string workflow = wfdir.path().filename().string();
+    for (const auto& f : fs::directory_iterator(wfdir.path(), ec)) {
+      if (f.path().extension() != ".yaml") continue;
+      std::string name = f.path().stem().string();
+      auto cfg = ParseWorkerConfig(Slurp(f.path().string()), f.path().string());
+      if (!cfg.ok()) continue;  // a broken file: Apply writes a fresh one
+      Proc p;
+      p.config = *cfg;
+      auto colon = cfg->listen.rfind(':');
+      p.port = colon == std::string::npos ? 0 : std::atoi(cfg->listen.c_str() + colon + 1);
+      std::istringstream pidfile(Slurp(File(workflow, name, "pid")));
+      long pid = -1;
+      pidfile >> pid;
+      if (pid > 0 && IsWorker(static_cast<pid_t>(pid), f.path().string())) {
+        p.pid = static_cast<pid_t>(pid);  // still serving: adopt it as it is
+        p.started = Clock::now();
+      } else {
+        p.last_exit = "not running when the daemon started";
+        p.restart_at = Clock::now();  // the supervisor brings it back on its port
+      }
+      p.child = false;
+      procs_[workflow].emplace(name, std::move(p));
+    }
+  }
+}
+
+void LocalDriver::Supervise() {
+  std::unique_lock<std::mutex> l(mu_);
+  while (!stopping_) {
+    cv_.wait_for(l, opts_.supervise_every);
+    if (stopping_) break;
+    auto now = Clock::now();
+    for (auto& [workflow, ps] : procs_) {
+      for (auto& [name, p] : ps) {
+        if (p.pid > 0) {
+          if (Alive(p)) continue;
+          if (p.last_exit.empty()) p.last_exit = "exited";
+          if (now - p.started > std::chrono::seconds(30)) p.backoff_s = 0.2;  // it had been healthy
+          p.pid = -1;
+          p.restart_at = now + std::chrono::milliseconds(static_cast<int64_t>(p.backoff_s * 1000));
+          p.backoff_s = std::min(10.0, p.backoff_s * 2);
+          continue;
+        }
+        if (now < p.restart_at) continue;
+        if (Start(workflow, p).ok()) ++p.restarts;
+        else p.restart_at = now + std::chrono::milliseconds(static_cast<int64_t>(p.backoff_s * 1000));
+      }
+    }
+  }
+}
+
+}  // namespace jb

@@ -1,0 +1,87 @@
+// LocalDriver: the embedded default driver (DESIGN.md §6). Every worker of a tier with
+// `driver: {type: local}` runs as a jellybean-worker child process on this machine.
+//
+// - Each worker gets its own loopback port, kept for its lifetime, so a restarted worker comes back
+//   where its senders look (they re-send what it had not acknowledged).
+// - Files per worker under <state>/workers/<workflow>/: <name>.yaml (config), <name>.log (stdout
+//   and stderr), <name>.metrics.json (its reports), <name>.pid (pid, port, start time).
+// - Spawned with inherited fds closed and in their own session; a supervisor thread restarts a
+//   worker that exits, with exponential back-off (reset after it stays up for 30 s).
+// - Workers outlive the daemon (so a daemon restart does not interrupt traffic). A new driver
+//   re-adopts the workers recorded in the state dir whose process is still the same worker
+//   (checked through /proc/<pid>/cmdline); Apply keeps an adopted worker whose config is unchanged,
+//   and Remove/Apply stop the ones no longer wanted. StopAll() stops everything (used with
+//   --stop-workers-on-exit).
+// - A route/epoch change is written to the config and signalled with SIGHUP; a change of the
+//   hosted instances restarts the worker.
+// Thread-safety: thread-safe.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "drivers/driver.h"
+#include "port/thread_annotations.h"
+
+namespace jb {
+
+struct LocalDriverOptions {
+  std::string state_dir;      // workers live under <state_dir>/workers
+  std::string worker_binary;  // path of jellybean-worker
+  std::string host = "127.0.0.1";
+  double metrics_interval_s = 0.5;
+  std::chrono::milliseconds supervise_every{100};
+  std::chrono::milliseconds stop_grace{2000};
+};
+
+class LocalDriver : public Driver {
+ public:
+  explicit LocalDriver(LocalDriverOptions opts);
+  ~LocalDriver() override;
+
+  std::string name() const override { return "local"; }
+  Status Apply(const std::string& workflow, const std::vector<WorkerConfig>& workers) override;
+  std::vector<WorkerState> Observe(const std::string& workflow) override;
+  Status Remove(const std::string& workflow) override;
+  std::vector<std::string> Workflows() override;
+  // Stops every worker of every workflow (the state files are removed too).
+  void StopAll();
+
+  // Finds jellybean-worker: next to `self_exe`, in the build tree beside it, or on PATH.
+  static std::string FindWorkerBinary(const std::string& self_exe);
+
+ private:
+  struct Proc {
+    WorkerConfig config;  // as written (addresses filled in)
+    int port = 0;
+    pid_t pid = -1;
+    bool child = false;  // spawned by this driver (reaped with waitpid) vs adopted
+    int64_t restarts = 0;
+    std::chrono::steady_clock::time_point started{}, restart_at{};
+    double backoff_s = 0.2;
+    std::string last_exit;
+  };
+  std::string Dir(const std::string& workflow) const;
+  std::string File(const std::string& workflow, const std::string& worker, const std::string& ext) const;
+  Status Start(const std::string& workflow, Proc& p) EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Stop(const std::string& workflow, Proc& p) EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Status WriteConfig(const std::string& workflow, const Proc& p) EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Adopt();
+  void Supervise();
+  bool Alive(const Proc& p) EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const LocalDriverOptions opts_;
+  std::mutex mu_;
+  std::map<std::string, std::map<std::string, Proc>> procs_ GUARDED_BY(mu_);  // workflow -> worker -> proc
+  bool stopping_ GUARDED_BY(mu_) = false;
+  std::condition_variable cv_;
+  std::thread supervisor_;
+};
+
+}  // namespace jb

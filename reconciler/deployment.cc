@@ -1,0 +1,184 @@
+#include "reconciler/deployment.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "planner/scorer.h"
+#include "reconciler/store.h"
+
+namespace jb {
+namespace {
+
+double Percentile(const Latency& l, const std::string& pct) {
+  if (pct == "p90" && l.p90) return *l.p90;
+  if (pct == "p75" && l.p75) return *l.p75;
+  if (pct == "p90" && l.p75) return *l.p75;
+  return l.p50;
+}
+
+}  // namespace
+
+StatusOr<std::vector<WorkerConfig>> BuildDeployment(const Workflow& wf, const std::vector<ModelProfile>& profiles,
+                                                    const Infrastructure& inf, const Plan& plan, int64_t epoch,
+                                                    const DeploymentOptions& opts) {
+  const std::string& name = wf.metadata.name;
+  std::map<std::string, const Node*> nodes;
+  for (const auto& n : inf.spec.nodes) nodes[n.name] = &n;
+  std::map<std::string, const ModelProfile*> profile_of;
+  for (const auto& mp : profiles) profile_of[mp.metadata.name] = &mp;
+  std::map<std::string, const Operator*> ops;
+  for (const auto& op : wf.spec.operators) ops[op.name] = &op;
+
+  auto base = [&](const std::string& worker, const std::string& node, const std::string& tier) {
+    WorkerConfig c;
+    c.workflow = name;
+    c.name = worker;
+    c.node = node;
+    c.tier = tier;
+    c.epoch = epoch;
+    c.window = opts.window;
+    c.join_timeout_s = opts.join_timeout_s;
+    return c;
+  };
+
+  // Edges, and the terminal operators (no consumers) that feed the sink.
+  std::vector<WorkerEdge> edges;
+  std::set<std::string> has_consumer;
+  for (const auto& op : wf.spec.operators)
+    for (const auto& in : op.inputs) {
+      if (in.ratio > 1) return Status::InvalidArgument("operator " + op.name + ": input ratio " + FormatNumber(in.ratio) +
+                                                       " > 1 is not supported by the data plane (it thins, it does not fan out)");
+      edges.push_back(WorkerEdge{in.from, op.name, in.ratio});
+      has_consumer.insert(in.from);
+    }
+  for (const auto& op : wf.spec.operators)
+    if (has_consumer.count(op.name) == 0) edges.push_back(WorkerEdge{op.name, kSinkName, 1});
+
+  // Operator workers, one per used node.
+  std::map<std::string, WorkerConfig> by_node;
+  std::vector<WorkerRoute> routes;
+  for (const auto& pl : plan.placements) {
+    auto n = nodes.find(pl.node);
+    auto op = ops.find(pl.op);
+    if (n == nodes.end() || op == ops.end()) return Status::InvalidArgument("plan names unknown node " + pl.node + " or operator " + pl.op);
+    auto mp = profile_of.find(op->second->profile);
+    if (mp == profile_of.end()) return Status::InvalidArgument("ModelProfile " + op->second->profile + " is missing");
+    const Variant* var = nullptr;
+    for (const auto& v : mp->second->spec.variants)
+      if (v.name == pl.variant) var = &v;
+    if (var == nullptr) return Status::InvalidArgument("operator " + pl.op + ": variant " + pl.variant + " not in its profile");
+    auto lat = var->latency_ms.find(n->second->hardware);
+    if (lat == var->latency_ms.end())
+      return Status::InvalidArgument("variant " + pl.variant + " has no latency for hardware " + n->second->hardware);
+    auto [it, fresh] = by_node.try_emplace(pl.node, base(pl.node, pl.node, pl.tier));
+    WorkerConfig& w = it->second;
+    if (fresh) {
+      auto inst = plan.node_instances.find(pl.node);
+      w.servers = std::max<int64_t>(1, inst == plan.node_instances.end() ? 1 : inst->second);
+    }
+    WorkerInstance wi;
+    wi.kind = "operator";
+    wi.name = pl.op;
+    wi.variant = pl.variant;
+    if (var->runtime && var->runtime->type == "exec") {
+      wi.runtime.type = "exec";
+      wi.runtime.command = var->runtime->command;
+      wi.runtime.env = var->runtime->env;
+    } else if (var->runtime && var->runtime->type == "http") {
+      return Status::InvalidArgument("variant " + pl.variant + ": the http runtime is not implemented by the worker yet");
+    } else {
+      wi.runtime.type = "emulated";
+      wi.runtime.latency_ms = Percentile(lat->second, wf.spec.options.percentile);
+      wi.runtime.output_kib = var->output_size_kib;
+    }
+    w.instances.push_back(wi);
+    routes.push_back(WorkerRoute{pl.op, pl.keys.lo, pl.keys.hi, pl.node, "", pl.tier});
+  }
+
+  // Source workers, one per source tier; the first hosts the sink.
+  std::map<std::string, WorkerConfig> io;
+  std::string sink_worker;
+  for (const auto& s : wf.spec.sources) {
+    std::string wname = "io-" + s.tier;
+    auto [it, fresh] = io.try_emplace(wname, base(wname, s.node.value_or(""), s.tier));
+    if (sink_worker.empty()) sink_worker = wname;
+    WorkerInstance wi;
+    wi.kind = "source";
+    wi.name = s.name;
+    wi.rate = s.rate;
+    wi.item_kib = s.item_size_kib;
+    wi.files = s.files;
+    it->second.instances.push_back(wi);
+  }
+  if (sink_worker.empty()) return Status::InvalidArgument("the workflow has no sources");
+  WorkerInstance sink;
+  sink.kind = "sink";
+  sink.name = kSinkName;
+  io[sink_worker].instances.push_back(sink);
+  routes.push_back(WorkerRoute{kSinkName, 0, 1, sink_worker, "", ""});
+
+  std::vector<WorkerConfig> out;
+  for (auto* group : {&io, &by_node})
+    for (auto& [n, w] : *group) {
+      w.edges = edges;
+      w.routes = routes;
+      out.push_back(std::move(w));
+    }
+  return out;
+}
+
+ObservedStatus Summarize(const planner::Problem& p, const Plan& plan, const std::vector<WorkerState>& workers) {
+  ObservedStatus o;
+  o.time = NowRfc3339();
+  std::map<std::string, int> tier_index;
+  for (size_t t = 0; t < p.tiers.size(); ++t) tier_index[p.tiers[t]] = static_cast<int>(t);
+  std::set<std::string> consumers;
+  for (const auto& e : p.edges) consumers.insert(p.ops[static_cast<size_t>(e.to)].name);
+  std::set<std::string> producers;
+  for (const auto& e : p.edges)
+    if (!e.from_source) producers.insert(p.ops[static_cast<size_t>(e.from)].name);
+  for (const auto& op : p.ops)
+    if (producers.count(op.name) == 0) o.expected_throughput += op.rate;
+  auto score = planner::ScorePlan(p, plan);
+  for (const auto& [t, v] : score.boundary_up_kibps) o.predicted_cross_tier_kibps += v;
+  for (const auto& [t, v] : score.boundary_down_kibps) o.predicted_cross_tier_kibps += v;
+
+  double p50_weighted = 0, p99 = 0, sink_rate = 0;
+  for (const auto& w : workers) {
+    ++o.workers;
+    if (w.ready) ++o.workers_ready;
+    o.restarts += w.restarts;
+    if (!w.metrics) continue;
+    const auto& m = *w.metrics;
+    o.emulated |= m.emulated;
+    for (const auto& in : m.instances) {
+      for (const auto& [reason, n] : in.dropped) o.dropped += n;
+      if (in.kind == "source") o.emitted += in.items_out;
+      if (in.kind == "sink") {
+        o.delivered += in.items_out;
+        o.duplicates += in.duplicates;
+        o.throughput += in.rate;
+        o.throughput_complete = in.rate_complete;
+        sink_rate += in.rate;
+        p50_weighted += in.p50_ms * std::max(in.rate, 1e-9);
+        p99 = std::max(p99, in.p99_ms);
+      }
+      if (in.kind == "operator") o.duplicates += in.duplicates;
+    }
+    auto from = tier_index.find(m.tier);
+    for (const auto& l : m.links) {
+      auto to = tier_index.find(l.tier);
+      if (from == tier_index.end() || to == tier_index.end() || from->second == to->second) continue;
+      int crossed = std::abs(from->second - to->second);
+      o.cross_tier_kibps += l.payload_kibps * crossed;
+      o.network_cost_per_hour += l.payload_kibps * planner::kKiBpsToGiBph * p.PathCost(from->second, to->second);
+    }
+  }
+  o.latency_p50_ms = sink_rate > 0 ? p50_weighted / std::max(sink_rate, 1e-9) : 0;
+  o.latency_p99_ms = p99;
+  o.live_cost_per_hour = plan.cost.compute_per_hour + o.network_cost_per_hour;
+  return o;
+}
+
+}  // namespace jb
