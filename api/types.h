@@ -179,6 +179,7 @@ struct Source {
   std::optional<std::string> node;
   double item_size_kib = 0;
   std::optional<std::string> files;
+  std::optional<int64_t> count;
   bool operator==(const Source&) const = default;
 };
 template <class V>
@@ -189,6 +190,7 @@ void Describe(V& v, Source& o) {
   v.Field("node", o.node, Opt().Doc("Node where the items enter (optional, within the tier)."));
   v.Field("itemSizeKiB", o.item_size_kib, Opt().Required().Min(0).Doc("Size of one source item in KiB."));
   v.Field("files", o.files, Opt().Doc("Directory whose files the built-in generator sends (else synthetic)."));
+  v.Field("count", o.count, Opt().Min(1).Doc("Stop after this many items (default: never; for batch runs and tests)."));
 }
 
 struct Input {

@@ -109,6 +109,7 @@ StatusOr<std::vector<WorkerConfig>> BuildDeployment(const Workflow& wf, const st
     wi.rate = s.rate;
     wi.item_kib = s.item_size_kib;
     wi.files = s.files;
+    wi.limit = s.count.value_or(0);
     it->second.instances.push_back(wi);
   }
   if (sink_worker.empty()) return Status::InvalidArgument("the workflow has no sources");

@@ -18,6 +18,7 @@
 
 #include "api/manifest.h"
 #include "daemon/http.h"
+#include "tests/daemon/daemon_fixture.h"
 #include "tests/test_util.h"
 
 extern char** environ;
@@ -34,100 +35,10 @@ constexpr double kPlannedWithinS = 10;
 constexpr double kPlannedWithinS = 1;
 #endif
 
-// A jellybeand child process; killed (SIGKILL) by the destructor if still running.
-class Daemon {
- public:
-  Daemon(const std::filesystem::path& state, std::vector<std::string> extra_env = {}, std::vector<std::string> extra_args = {})
-      : state_(state) {
-    std::vector<std::string> args = {JB_JELLYBEAND, "--state-dir", state.string(), "--listen", "127.0.0.1:0", "--log-level", "warn"};
-    for (auto& a : extra_args) args.push_back(a);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    std::vector<std::string> env;
-    for (char** e = environ; *e; ++e) {
-      std::string s(*e);
-      if (s.rfind("NOTIFY_SOCKET=", 0) == 0 || s.rfind("WATCHDOG_", 0) == 0) continue;
-      env.push_back(s);
-    }
-    for (auto& e : extra_env) env.push_back(e);
-    std::vector<char*> envp;
-    for (auto& e : env) envp.push_back(e.data());
-    envp.push_back(nullptr);
-    std::filesystem::remove(state / "endpoint");
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    std::string log = (state.parent_path() / (state.filename().string() + ".log")).string();
-    // Neither output goes to the test's pipes: an orphaned daemon must not keep ctest waiting.
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 2, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (posix_spawn(&pid_, argv[0], &fa, nullptr, argv.data(), envp.data()) != 0) pid_ = -1;
-    posix_spawn_file_actions_destroy(&fa);
-  }
-  ~Daemon() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-  }
-  // Waits for the endpoint file and /readyz; returns the client options.
-  bool WaitReady(HttpClientOptions* out, std::chrono::seconds limit = std::chrono::seconds(20)) {
-    auto deadline = Clock::now() + limit;
-    while (Clock::now() < deadline) {
-      std::string ep = testing::ReadFile(state_ / "endpoint");
-      while (!ep.empty() && ep.back() == '\n') ep.pop_back();
-      if (!ep.empty()) {
-        out->server = ep;
-        out->ca_file = (state_ / "tls/ca.crt").string();
-        out->token = testing::ReadFile(state_ / "token");
-        while (!out->token.empty() && out->token.back() == '\n') out->token.pop_back();
-        out->timeout_s = 5;
-        auto r = HttpCall(*out, "GET", "/readyz");
-        if (r.ok() && r->status == 200) return true;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return false;
-  }
-  // SIGTERM and wait; returns the exit status (-1 on timeout or signal).
-  int Stop(std::chrono::seconds limit = std::chrono::seconds(20)) {
-    if (pid_ <= 0) return -1;
-    ::kill(pid_, SIGTERM);
-    auto deadline = Clock::now() + limit;
-    int status = 0;
-    while (Clock::now() < deadline) {
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return -1;
-  }
-  void Signal(int sig) { ::kill(pid_, sig); }
-  pid_t pid() const { return pid_; }
-
- private:
-  std::filesystem::path state_;
-  pid_t pid_ = -1;
-};
-
-const std::string kApi = "/apis/jellybean.dev/v1alpha1/";
-
-std::optional<Object> GetObject(const HttpClientOptions& c, const std::string& path) {
-  auto r = HttpCall(c, "GET", kApi + path);
-  if (!r.ok() || r->status != 200) return std::nullopt;
-  std::vector<Diagnostic> d;
-  auto o = ObjectFromText(r->body, "resp", &d);
-  if (!o.ok()) return std::nullopt;
-  return *o;
-}
-
-bool Planned(const Object& o) {
-  for (const auto& c : std::get<Workflow>(o).status.conditions)
-    if (c.type == "Planned" && c.status == "True") return true;
-  return false;
-}
+using testing::Daemon;
+using testing::GetObject;
+using testing::Planned;
+using testing::kApi;
 
 TEST(Daemon, ApplyPlansQuicklyAndEverythingSurvivesARestart) {
   testing::TempDir dir;
@@ -135,7 +46,7 @@ TEST(Daemon, ApplyPlansQuicklyAndEverythingSurvivesARestart) {
   HttpClientOptions c;
   std::map<std::string, std::string> versions;
   {
-    Daemon d(state);
+    Daemon d(state, {}, {"--driver", "fake"});
     ASSERT_TRUE(d.WaitReady(&c)) << testing::ReadFile(dir.path() / "state.log");
     auto apply = testing::Run("JB_STATE_DIR=" + state.string() + " " + testing::Jbctl() + " apply -f manifests/vqa/");
     ASSERT_EQ(apply.exit_code, 0) << apply.output;
@@ -181,7 +92,7 @@ TEST(Daemon, ApplyPlansQuicklyAndEverythingSurvivesARestart) {
     EXPECT_EQ(versions.size(), 5u);
     EXPECT_EQ(d.Stop(), 0) << "SIGTERM must drain and exit 0";
   }
-  Daemon again(state);
+  Daemon again(state, {}, {"--driver", "fake"});
   ASSERT_TRUE(again.WaitReady(&c));
   for (const auto& [path, rv] : versions) {
     auto o = GetObject(c, path);
@@ -202,7 +113,7 @@ TEST(Daemon, ApplyPlansQuicklyAndEverythingSurvivesARestart) {
 
 TEST(Daemon, RejectsBadTokensStaleVersionsAndMalformedManifests) {
   testing::TempDir dir;
-  Daemon d(dir.path() / "state");
+  Daemon d(dir.path() / "state", {}, {"--driver", "fake"});
   HttpClientOptions c;
   ASSERT_TRUE(d.WaitReady(&c));
   HttpClientOptions wrong = c;
@@ -241,7 +152,7 @@ TEST(Daemon, ConcurrentAppliesLoseNoUpdate) {
   auto state = dir.path() / "state";
   HttpClientOptions c;
   {
-    Daemon d(state);
+    Daemon d(state, {}, {"--driver", "fake"});
     ASSERT_TRUE(d.WaitReady(&c));
     auto docs = LoadPath(std::string(JB_SOURCE_DIR) + "/manifests/vqa/modelprofiles.yaml");
     Object mp = *docs[0].object;
@@ -277,7 +188,7 @@ TEST(Daemon, ConcurrentAppliesLoseNoUpdate) {
     std::printf("100 concurrent updates from 10 clients: %d conflicts retried\n", conflicts.load());
     EXPECT_EQ(d.Stop(), 0);
   }
-  Daemon again(state);
+  Daemon again(state, {}, {"--driver", "fake"});
   ASSERT_TRUE(again.WaitReady(&c));
   auto reloaded = GetObject(c, "modelprofiles/extract-image-feature");
   ASSERT_TRUE(reloaded.has_value());
@@ -308,7 +219,7 @@ TEST(Daemon, NotifiesSystemd) {
     }
     return false;
   };
-  Daemon d(dir.path() / "state", {"NOTIFY_SOCKET=" + sock, "WATCHDOG_USEC=400000"});
+  Daemon d(dir.path() / "state", {"NOTIFY_SOCKET=" + sock, "WATCHDOG_USEC=400000"}, {"--driver", "fake"});
   ASSERT_TRUE(wait_for("READY=1", std::chrono::seconds(20)));
   EXPECT_NE(got.back().second.find("STATUS=serving https://127.0.0.1:"), std::string::npos) << got.back().second;
   // Watchdog pings at half of WATCHDOG_USEC (200 ms).
@@ -341,7 +252,7 @@ TEST(Daemon, RefusesPlainHttpOffLoopbackAndBadConfig) {
 
 TEST(Daemon, TokenFileIsPrivate) {
   testing::TempDir dir;
-  Daemon d(dir.path() / "state");
+  Daemon d(dir.path() / "state", {}, {"--driver", "fake"});
   HttpClientOptions c;
   ASSERT_TRUE(d.WaitReady(&c));
   struct stat st {};

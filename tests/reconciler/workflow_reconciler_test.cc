@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "drivers/fake/fake_driver.h"
 #include "reconciler/controller.h"
 #include "tests/planner/planner_fixtures.h"
@@ -49,7 +51,11 @@ TEST_F(ReconcilerTest, PlansDeploysAndRecordsConditions) {
   EXPECT_EQ(Cond("Ready"), "True/WorkersReady");
   EXPECT_EQ(Cond("SLOMet"), "Unknown/NoObservations");
   EXPECT_EQ(Cond("Degraded"), "False/PlanMeetsSLO");
-  EXPECT_EQ(driver_->Observe("vqa").size(), wf.status.plan->placements.size());
+  // One worker per used node plus the sources' and sink's worker.
+  std::set<std::string> nodes;
+  for (const auto& pl : wf.status.plan->placements) nodes.insert(pl.node);
+  EXPECT_EQ(driver_->Observe("vqa").size(), nodes.size() + 1);
+  EXPECT_EQ(wf.status.plan_epoch, 1);
   // Level-triggered and idempotent: a second pass changes nothing and does not re-plan.
   std::string t = FindCondition(wf.status, "Planned")->last_transition_time;
   EXPECT_TRUE(r.Reconcile("vqa").error.ok());
