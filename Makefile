@@ -44,11 +44,12 @@ run: build
 	@echo "     curl --cacert $(STATE_DIR)/tls/ca.crt -H \"Authorization: Bearer \$$(cat $(STATE_DIR)/token)\" \\"
 	@echo "          \$$(cat $(STATE_DIR)/endpoint)/apis/jellybean.dev/v1alpha1/workflows/vqa/status"
 	@echo "== Offline planning needs no daemon: $(BUILD_DIR)/cli/jbctl plan -f manifests/vqa/ --baseline prototype"
-	exec $(BUILD_DIR)/daemon/jellybeand --state-dir $(STATE_DIR) --listen 127.0.0.1:8443 --manifest-dir manifests/vqa
+	exec $(BUILD_DIR)/daemon/jellybeand --state-dir $(STATE_DIR) --listen 127.0.0.1:8443 --manifest-dir manifests/vqa --stop-workers-on-exit
 
 bench: build
 	$(BUILD_DIR)/bench/bench_planner
 	$(BUILD_DIR)/bench/bench_rest
+	$(BUILD_DIR)/bench/bench_dataplane
 
 # ASan + UBSan build of everything and its tests (suppressions: tools/sanitizers/).
 asan: setup
