@@ -429,6 +429,70 @@ void Describe(V& v, ObservedStatus& o) {
   v.Field("liveCostPerHour", o.live_cost_per_hour, Opt().Min(0));
 }
 
+// A make-before-break rollout in progress (reconciler/rollout.h).
+struct RolloutStatus {
+  int64_t from_epoch = 0;
+  int64_t to_epoch = 0;
+  std::string phase;      // Starting | Switching | Draining
+  std::string trigger;    // what caused the re-plan
+  std::string triggered;  // RFC 3339: when the trigger was seen
+  std::string switched;   // RFC 3339: when the new routes reached every worker ("" before)
+  bool operator==(const RolloutStatus&) const = default;
+};
+template <class V>
+void Describe(V& v, RolloutStatus& o) {
+  v.Field("fromEpoch", o.from_epoch, Opt().Min(0));
+  v.Field("toEpoch", o.to_epoch, Opt().Min(0));
+  v.Field("phase", o.phase, Opt().Enum({"Starting", "Switching", "Draining"}));
+  v.Field("trigger", o.trigger, Opt());
+  v.Field("triggered", o.triggered, Opt());
+  v.Field("switched", o.switched, Opt());
+}
+
+// One adopted plan (newest last in status.history).
+struct PlanRevision {
+  int64_t epoch = 0;
+  std::string time;      // RFC 3339: when it was adopted
+  std::string trigger;   // initial | Workflow | Infrastructure | ModelProfile | load | node | undo
+  std::string reason;    // one sentence: why it replaced the previous plan
+  double old_cost = 0;   // USD/h of the previous plan under the new inputs (0 for the first)
+  double new_cost = 0;
+  double old_accuracy = 0;
+  double new_accuracy = 0;
+  int64_t workers_moved = 0;        // workers started or stopped
+  std::optional<double> serving_s;  // trigger -> new routes on every worker, seconds
+  Plan plan;
+  bool operator==(const PlanRevision&) const = default;
+};
+template <class V>
+void Describe(V& v, PlanRevision& o) {
+  v.Field("epoch", o.epoch, Opt().Required().Min(0));
+  v.Field("time", o.time, Opt());
+  v.Field("trigger", o.trigger, Opt());
+  v.Field("reason", o.reason, Opt());
+  v.Field("oldCost", o.old_cost, Opt().Min(0));
+  v.Field("newCost", o.new_cost, Opt().Min(0));
+  v.Field("oldAccuracy", o.old_accuracy, Opt().Min(0));
+  v.Field("newAccuracy", o.new_accuracy, Opt().Min(0));
+  v.Field("workersMoved", o.workers_moved, Opt().Min(0));
+  v.Field("servingS", o.serving_s, Opt().Min(0).Doc("Seconds from the trigger to the new routes on every worker."));
+  v.Field("plan", o.plan, Opt().Required());
+}
+
+// A node left out of the plan because its workers stopped reporting.
+struct NodeOutage {
+  std::string node;
+  std::string reason;
+  std::string since;  // RFC 3339
+  bool operator==(const NodeOutage&) const = default;
+};
+template <class V>
+void Describe(V& v, NodeOutage& o) {
+  v.Field("node", o.node, Opt().Required());
+  v.Field("reason", o.reason, Opt());
+  v.Field("since", o.since, Opt());
+}
+
 struct WorkflowStatus {
   std::optional<int64_t> observed_generation;
   std::vector<Condition> conditions;
@@ -436,6 +500,10 @@ struct WorkflowStatus {
   std::optional<int64_t> plan_epoch;
   std::optional<ObservedStatus> observed;
   std::optional<std::string> planned_from;
+  std::optional<RolloutStatus> rollout;
+  std::vector<PlanRevision> history;         // adopted plans, oldest first (the last 10)
+  std::optional<int64_t> undo_to;            // set by `jbctl rollout undo`: re-adopt this revision's plan
+  std::vector<NodeOutage> unavailable_nodes;
   bool operator==(const WorkflowStatus&) const = default;
 };
 template <class V>
@@ -446,6 +514,10 @@ void Describe(V& v, WorkflowStatus& o) {
   v.Field("planEpoch", o.plan_epoch, Opt().Min(0).Doc("Increases with every new plan; workers route with it."));
   v.Field("observed", o.observed, Opt().Doc("What the data plane reports (refreshed while deployed)."));
   v.Field("plannedFrom", o.planned_from, Opt().Doc("Versions of the inputs the current plan was computed from."));
+  v.Field("rollout", o.rollout, Opt().Doc("The make-before-break rollout in progress, if any."));
+  v.Field("history", o.history, Opt().Doc("Adopted plans, oldest first (the last 10)."));
+  v.Field("unavailableNodes", o.unavailable_nodes, Opt().Doc("Nodes left out of the plan (their workers stopped reporting)."));
+  v.Field("undoTo", o.undo_to, Opt().Min(1).Doc("Epoch of a history revision to re-adopt (jbctl rollout undo)."));
 }
 
 // ---- objects ----------------------------------------------------------------------------------

@@ -33,6 +33,10 @@ Against a running jellybeand (connection: --server URL --token-file FILE --ca FI
   jbctl describe workflow NAME             conditions, plan table, cost
   jbctl delete KIND NAME | -f FILE|DIR
   jbctl diff -f FILE|DIR                   exit 0 same, 1 differs, >1 error
+  jbctl rollout history workflow NAME      adopted plans: trigger, cost and accuracy change, workers moved,
+                                           seconds from the trigger to the new plan serving
+  jbctl rollout undo workflow NAME [--to-epoch N]
+                                           re-adopt the previous plan (or epoch N's), make-before-break
 
 Exit status: 0 on success, 1 on error (validate: 1 when any document is invalid).
 )";
@@ -170,7 +174,8 @@ int main(int argc, char** argv) {
   if (verb == "import") return jb::Import(rest);
   if (verb == "crds") return jb::Crds(rest);
   if (verb == "plan") return jb::PlanCommand(rest, std::cout, std::cerr);
-  if (verb == "apply" || verb == "get" || verb == "describe" || verb == "delete" || verb == "diff")
+  if (verb == "apply" || verb == "get" || verb == "describe" || verb == "delete" || verb == "diff" ||
+      verb == "rollout")
     return jb::RemoteCommand(verb, rest, std::cout, std::cerr);
   std::cerr << "jbctl: unknown command \"" << verb << "\"\n" << jb::kUsage;
   return 1;

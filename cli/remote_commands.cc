@@ -309,6 +309,19 @@ int Describe(const Remote& r, std::ostream& out, std::ostream& err) {
   } else {
     out << "\nObserved:  nothing yet (no worker has reported)\n";
   }
+  if (wf.status.rollout) {
+    const auto& ro = *wf.status.rollout;
+    out << "\nRollout:   epoch " << ro.from_epoch << " -> " << ro.to_epoch << ", phase " << ro.phase << ", trigger " << ro.trigger
+        << " at " << ro.triggered << (ro.switched.empty() ? "" : ", switched at " + ro.switched) << "\n";
+  }
+  for (const auto& o : wf.status.unavailable_nodes)
+    out << "Node out:  " << o.node << " since " << o.since << ": " << o.reason << "\n";
+  if (!wf.status.history.empty()) {
+    const auto& h = wf.status.history.back();
+    out << "History:   " << wf.status.history.size() << " plan(s); the last, epoch " << h.epoch << ", trigger " << h.trigger
+        << (h.serving_s ? ", serving after " + Fixed(*h.serving_s, 2) + " s" : "") << " (jbctl rollout history workflow " << wf.metadata.name
+        << ")\n";
+  }
   auto ev = HttpCall(r.http, "GET", kApiPath + "events/Workflow/" + r.rest[1]);
   out << "\nEvents:\n";
   if (ev.ok() && ev->status == 200) {
@@ -328,6 +341,62 @@ int Describe(const Remote& r, std::ostream& out, std::ostream& err) {
   } else {
     out << "  <unavailable>\n";
   }
+  return 0;
+}
+
+// jbctl rollout history|undo workflow NAME [--to-epoch N]
+int Rollout(const Remote& r, std::ostream& out, std::ostream& err) {
+  const char* usage = "jbctl rollout: usage: jbctl rollout history workflow NAME | jbctl rollout undo workflow NAME [--to-epoch N]\n";
+  if (r.rest.size() < 3 || PluralOf(r.rest[1]) != "workflows" || (r.rest[0] != "history" && r.rest[0] != "undo")) {
+    err << usage;
+    return 1;
+  }
+  const std::string& name = r.rest[2];
+  if (r.rest[0] == "undo") {
+    std::string body;
+    for (size_t i = 3; i < r.rest.size(); ++i) {
+      if (r.rest[i] == "--to-epoch" && i + 1 < r.rest.size()) {
+        body = "{\"epoch\": " + r.rest[++i] + "}";
+      } else {
+        err << usage;
+        return 1;
+      }
+    }
+    auto resp = HttpCall(r.http, "POST", kApiPath + "workflows/" + name + "/rollback", body);
+    if (!resp.ok() || resp->status >= 300) {
+      err << "jbctl rollout undo: " << (resp.ok() ? ErrorOf(*resp) : resp.status().message()) << "\n";
+      return 1;
+    }
+    auto docs = ParseYamlStream(resp->body);
+    const Value* msg = docs.empty() ? nullptr : docs[0].root.Find("message");
+    out << (msg && msg->is_string() ? msg->as_string() : "rollback accepted") << "\n";
+    return 0;
+  }
+  if (r.rest.size() != 3) {
+    err << usage;
+    return 1;
+  }
+  auto resp = HttpCall(r.http, "GET", kApiPath + "workflows/" + name);
+  if (!resp.ok() || resp->status != 200) {
+    err << "jbctl rollout history: " << (resp.ok() ? ErrorOf(*resp) : resp.status().message()) << "\n";
+    return 1;
+  }
+  auto obj = DecodeResponse(*resp);
+  if (!obj.ok()) {
+    err << "jbctl rollout history: malformed object from the server\n";
+    return 1;
+  }
+  const auto& wf = std::get<Workflow>(*obj);
+  std::vector<std::vector<std::string>> rows = {
+      {"EPOCH", "TIME", "TRIGGER", "OLD $/h", "NEW $/h", "ACCURACY", "MOVED", "SERVING s", "REASON"}};
+  for (const auto& h : wf.status.history) {
+    std::string acc = h.old_accuracy > 0 ? Fixed(h.old_accuracy, 2) + "->" + Fixed(h.new_accuracy, 2) : Fixed(h.new_accuracy, 2);
+    rows.push_back({std::to_string(h.epoch) + (wf.status.plan_epoch && *wf.status.plan_epoch == h.epoch ? "*" : ""), h.time, h.trigger,
+                    h.old_cost > 0 ? Fixed(h.old_cost, 4) : "-", Fixed(h.new_cost, 4), acc, std::to_string(h.workers_moved),
+                    h.serving_s ? Fixed(*h.serving_s, 3) : "-", h.reason});
+  }
+  if (rows.size() == 1) out << "no plan has been adopted yet\n";
+  else PrintTable(out, rows, 3);
   return 0;
 }
 
@@ -441,6 +510,7 @@ int RemoteCommand(const std::string& verb, const std::vector<std::string>& args,
   if (verb == "describe") return Describe(*r, out, err);
   if (verb == "delete") return Delete(*r, out, err);
   if (verb == "diff") return Diff(*r, out, err);
+  if (verb == "rollout") return Rollout(*r, out, err);
   err << "jbctl: unknown command \"" << verb << "\"\n";
   return 1;
 }

@@ -99,6 +99,42 @@ HttpResponse ApiServer::Metrics() const {
   return HttpResponse{200, "text/plain; version=0.0.4", m.str()};
 }
 
+// POST workflows/NAME/rollback {"epoch": N}: re-adopt the plan of history revision N (default: the
+// one before the current). The reconciler rolls it out like any other plan (make-before-break).
+HttpResponse ApiServer::Rollback(const HttpRequest& req, const std::string& name) {
+  if (req.method != "POST") return StatusResponse(405, "MethodNotAllowed", "rollback takes POST");
+  std::optional<int64_t> epoch;
+  if (!req.body.empty()) {
+    auto docs = ParseYamlStream(req.body);
+    if (docs.size() != 1 || !docs[0].error.ok() || !docs[0].root.is_map())
+      return StatusResponse(400, "Invalid", "the body must be a JSON object such as {\"epoch\": 3}");
+    for (const auto& e : docs[0].root.entries()) {
+      if (e.key != "epoch")
+        return StatusResponse(400, "Invalid", "request body:" + std::to_string(e.key_mark.line) + ":" + std::to_string(e.key_mark.column) +
+                                                  ": unknown field \"" + e.key + "\"; expected epoch");
+      if (!e.value.is_integer() || e.value.as_number() < 1)
+        return StatusResponse(400, "Invalid", "request body:" + std::to_string(e.value.mark().line) + ":" +
+                                                  std::to_string(e.value.mark().column) + ": epoch: expected a positive integer");
+      epoch = static_cast<int64_t>(e.value.as_number());
+    }
+  }
+  auto got = store_->Get("Workflow", name);
+  if (!got.ok()) return FromStatus(got.status());
+  const Workflow& wf = std::get<Workflow>(*got);
+  WorkflowStatus st = wf.status;
+  if (!epoch) {
+    if (st.history.size() < 2) return StatusResponse(409, "Conflict", "workflow " + name + " has no earlier plan to go back to");
+    epoch = st.history[st.history.size() - 2].epoch;
+  }
+  bool found = false;
+  for (const auto& rev : st.history) found |= rev.epoch == *epoch;
+  if (!found) return StatusResponse(404, "NotFound", "workflow " + name + " has no plan revision with epoch " + std::to_string(*epoch));
+  st.undo_to = *epoch;
+  auto put = store_->PutStatus(name, st, wf.metadata.resource_version.value_or(""));
+  if (!put.ok()) return FromStatus(put.status());
+  return StatusResponse(202, "Accepted", "rolling workflow " + name + " back to the plan of epoch " + std::to_string(*epoch));
+}
+
 HttpResponse ApiServer::Handle(const HttpRequest& req) {
   ++requests_;
   if (req.path == "/healthz") return HttpResponse{200, "text/plain", "ok\n"};
@@ -133,8 +169,9 @@ HttpResponse ApiServer::Handle(const HttpRequest& req) {
   std::string kind = KindForPlural(parts[0]);
   if (kind.empty())
     return StatusResponse(404, "NotFound", "unknown resource \"" + parts[0] + "\"; expected workflows, modelprofiles or infrastructures");
-  if (parts.size() == 3 && (parts[2] != "status" || kind != "Workflow"))
+  if (parts.size() == 3 && ((parts[2] != "status" && parts[2] != "rollback") || kind != "Workflow"))
     return StatusResponse(404, "NotFound", "no such endpoint: " + req.path);
+  if (parts.size() == 3 && parts[2] == "rollback") return Rollback(req, parts[1]);
 
   if (parts.size() == 1) {
     if (req.method != "GET") return StatusResponse(405, "MethodNotAllowed", req.method + " is not supported on a collection");

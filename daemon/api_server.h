@@ -33,6 +33,7 @@ class ApiServer {
  private:
   bool Authorized(const HttpRequest& req) const;
   HttpResponse Metrics() const;
+  HttpResponse Rollback(const HttpRequest& req, const std::string& name);
 
   Store* store_;
   const Controller* controller_;

@@ -37,6 +37,11 @@ Flags (override the config file, default /etc/jellybean/jellybeand.yaml when it 
   --worker-binary PATH      jellybean-worker to start (default: next to jellybeand, else PATH)
   --stop-workers-on-exit    stop every worker when the daemon exits (default: they keep serving
                             and the next daemon re-adopts them)
+  --replan-min-interval S   seconds between re-plans that only save money (default 10)
+  --replan-min-saving F     a cheaper plan is adopted when it saves more than F of the current
+                            cost plus 0.5% per worker it moves (default 0.05)
+  --node-grace S            a node whose worker stops reporting for S seconds leaves the plan (default 4)
+  --node-retry S            and is tried again after S seconds (default 30)
 )";
 
 namespace {
@@ -119,8 +124,16 @@ Status LoadConfigFile(const std::string& path, DaemonConfig* cfg) {
     } else if (e.key == "planTimeLimitSeconds") {
       if (!e.value.is_number() || e.value.as_number() <= 0) return Status::InvalidArgument(where + ": expected a number > 0");
       cfg->plan_time_limit_s = e.value.as_number();
+    } else if (e.key == "replanMinIntervalSeconds" || e.key == "replanMinSaving" || e.key == "nodeGraceSeconds" ||
+               e.key == "nodeRetrySeconds") {
+      if (!e.value.is_number() || e.value.as_number() < 0) return Status::InvalidArgument(where + ": expected a number >= 0");
+      double v = e.value.as_number();
+      if (e.key == "replanMinIntervalSeconds") cfg->replan_min_interval_s = v;
+      else if (e.key == "replanMinSaving") cfg->replan_min_saving = v;
+      else if (e.key == "nodeGraceSeconds") cfg->node_grace_s = v;
+      else cfg->node_retry_s = v;
     } else {
-      return Status::InvalidArgument(where + ": unknown key; expected listen, stateDir, manifestDir, tlsCert, tlsKey, tokenFile, logLevel, insecurePlainHttp, workers, planTimeLimitSeconds, driver, workerBinary, stopWorkersOnExit");
+      return Status::InvalidArgument(where + ": unknown key; expected listen, stateDir, manifestDir, tlsCert, tlsKey, tokenFile, logLevel, insecurePlainHttp, workers, planTimeLimitSeconds, driver, workerBinary, stopWorkersOnExit, replanMinIntervalSeconds, replanMinSaving, nodeGraceSeconds, nodeRetrySeconds");
     }
     if (!s.ok()) return s;
   }
@@ -149,6 +162,17 @@ Status ParseFlags(const std::vector<std::string>& args, DaemonConfig* cfg, std::
     else if (a == "--driver") s = value(&cfg->driver);
     else if (a == "--worker-binary") s = value(&cfg->worker_binary);
     else if (a == "--stop-workers-on-exit") cfg->stop_workers_on_exit = true;
+    else if (a == "--replan-min-interval" || a == "--replan-min-saving" || a == "--node-grace" || a == "--node-retry") {
+      std::string v;
+      s = value(&v);
+      char* end = nullptr;
+      double d = s.ok() ? std::strtod(v.c_str(), &end) : 0;
+      if (s.ok() && (end == v.c_str() || *end != '\0' || d < 0)) return Status::InvalidArgument(a + ": expected a number >= 0, got \"" + v + "\"");
+      if (a == "--replan-min-interval") cfg->replan_min_interval_s = d;
+      else if (a == "--replan-min-saving") cfg->replan_min_saving = d;
+      else if (a == "--node-grace") cfg->node_grace_s = d;
+      else if (s.ok()) cfg->node_retry_s = d;
+    }
     else if (a == "--workers") {
       std::string v;
       s = value(&v);

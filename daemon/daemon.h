@@ -25,10 +25,17 @@ struct DaemonConfig {
   std::string driver = "local";           // local | fake (in-memory, no data plane)
   std::string worker_binary;              // default: found next to jellybeand, else PATH
   bool stop_workers_on_exit = false;      // default: workers keep serving and are re-adopted
+  // Re-planning (reconciler/replan.h): damping and node health.
+  double replan_min_interval_s = 10;      // between re-plans not needed for correctness
+  double replan_min_saving = 0.05;        // a cheaper plan must save more than this share (plus churn)
+  double node_grace_s = 4;                // a node whose worker is not ready this long leaves the plan
+  double node_retry_s = 30;               // and is tried again after this long
 };
 
 // Reads `path` (YAML: listen, stateDir, manifestDir, tlsCert, tlsKey, tokenFile, logLevel,
-// insecurePlainHttp, workers, planTimeLimitSeconds, driver, workerBinary, stopWorkersOnExit) into `cfg`. Unknown keys are errors.
+// insecurePlainHttp, workers, planTimeLimitSeconds, driver, workerBinary, stopWorkersOnExit,
+// replanMinIntervalSeconds, replanMinSaving, nodeGraceSeconds, nodeRetrySeconds) into `cfg`.
+// Unknown keys are errors.
 Status LoadConfigFile(const std::string& path, DaemonConfig* cfg);
 // Applies command-line flags over `cfg`; `config_path` receives --config's value.
 Status ParseFlags(const std::vector<std::string>& args, DaemonConfig* cfg, std::string* config_path, bool* help);

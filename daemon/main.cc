@@ -130,6 +130,10 @@ int Main(int argc, char** argv) {
   }
   ReconcilerOptions ropts;
   ropts.plan_time_limit_s = cfg.plan_time_limit_s;
+  ropts.damping.min_interval_s = cfg.replan_min_interval_s;
+  ropts.damping.min_saving_fraction = cfg.replan_min_saving;
+  ropts.node_grace = std::chrono::milliseconds(static_cast<int64_t>(cfg.node_grace_s * 1000));
+  ropts.node_retry_s = cfg.node_retry_s;
   Controller controller(&store, driver.get(), ropts, WorkQueueOptions{}, &events);
   controller.Start(cfg.workers);
   controller.EnqueueAll();

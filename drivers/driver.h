@@ -39,6 +39,10 @@ class Driver {
   virtual Status Apply(const std::string& workflow, const std::vector<WorkerConfig>& workers) = 0;
   // What runs now for `workflow` (empty when nothing).
   virtual std::vector<WorkerState> Observe(const std::string& workflow) = 0;
+  // The configs `workflow`'s workers run with now: the last Apply's set, as the driver completed
+  // it (addresses filled in), including after a daemon restart. The reconciler's rollouts start
+  // from it (make-before-break needs to know what serves now).
+  virtual std::vector<WorkerConfig> Desired(const std::string& workflow) = 0;
   // Stops every worker of `workflow`; OK when none were running.
   virtual Status Remove(const std::string& workflow) = 0;
   // Workflows this driver has workers for (including ones adopted after a daemon restart), so the

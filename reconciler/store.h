@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -71,5 +72,10 @@ Status WriteFileAtomic(const std::string& path, const std::string& data, int mod
 
 // RFC 3339 UTC timestamp of now.
 std::string NowRfc3339();
+std::string NowRfc3339Millis();  // with milliseconds, for measured intervals
+// Seconds since the epoch of "YYYY-MM-DDTHH:MM:SS[.fff]Z"; nullopt when malformed.
+std::optional<double> ParseRfc3339(const std::string& s);
+// Seconds from `rfc3339` to now (huge when it is empty or malformed).
+double SecondsSince(const std::string& rfc3339);
 
 }  // namespace jb

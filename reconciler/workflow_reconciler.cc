@@ -3,8 +3,11 @@
 #include "api/manifest.h"
 #include "planner/solver.h"
 #include "reconciler/deployment.h"
+#include "reconciler/replan.h"
+#include "reconciler/rollout.h"
 
 #include <set>
+#include <sstream>
 
 namespace jb {
 
@@ -45,6 +48,76 @@ void NotPlanned(WorkflowStatus* st, const std::string& reason, const std::string
 
 }  // namespace
 
+namespace {
+
+// Which input changed between two `plannedFrom` fingerprints.
+std::string Trigger(const std::string& before, const std::string& after) {
+  auto parts = [](const std::string& s) {
+    std::set<std::string> out;
+    std::stringstream ss(s);
+    std::string item;
+    while (std::getline(ss, item, ',')) out.insert(item);
+    return out;
+  };
+  auto a = parts(before), b = parts(after);
+  std::string what;
+  auto kind = [](const std::string& part) -> std::string {
+    if (part.rfind("down:", 0) == 0) return "node";
+    auto slash = part.find('/');
+    return slash == std::string::npos ? "inputs" : part.substr(0, slash);
+  };
+  for (const auto& part : b)
+    if (a.count(part) == 0) return kind(part);
+  for (const auto& part : a)
+    if (b.count(part) == 0) return kind(part);
+  return "inputs";
+}
+
+}  // namespace
+
+StatusOr<planner::Problem> WorkflowReconciler::ProblemFor(const Workflow& wf, const std::vector<ModelProfile>& profiles,
+                                                          const Infrastructure& infra, const WorkflowStatus& st) const {
+  auto problem = planner::BuildProblem(wf, profiles, infra);
+  if (!problem.ok()) return problem;
+  for (const auto& o : st.unavailable_nodes)
+    for (size_t n = 0; n < problem->nodes.size(); ++n)
+      if (problem->nodes[n].name == o.node) problem->node_allowed[n] = false;
+  return problem;
+}
+
+void WorkflowReconciler::UpdateNodeHealth(const std::string& name, const std::vector<WorkerState>& observed, WorkflowStatus* st) {
+  // Outages expire: the node is tried again (a plan that uses it must still pass the damping).
+  for (auto it = st->unavailable_nodes.begin(); it != st->unavailable_nodes.end();) {
+    if (SecondsSince(it->since) >= opts_.node_retry_s) {
+      if (events_ != nullptr) events_->Record("Workflow", name, "Normal", "NodeRetried", "node " + it->node + " is tried again after " +
+                                                                                           Fixed(opts_.node_retry_s, 0) + " s out of the plan");
+      it = st->unavailable_nodes.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  auto now = std::chrono::steady_clock::now();
+  std::lock_guard<std::mutex> l(mu_);
+  auto& since = not_ready_since_[name];
+  std::set<std::string> seen;
+  for (const auto& w : observed) {
+    if (w.node.empty() || w.name.rfind("io-", 0) == 0) continue;
+    seen.insert(w.node);
+    if (w.ready) {
+      since.erase(w.node);
+      continue;
+    }
+    auto [it, fresh] = since.try_emplace(w.node, now);
+    bool listed = false;
+    for (const auto& o : st->unavailable_nodes) listed |= o.node == w.node;
+    if (listed || now - it->second < opts_.node_grace) continue;
+    st->unavailable_nodes.push_back(NodeOutage{w.node, w.message, NowRfc3339Millis()});
+    if (events_ != nullptr)
+      events_->Record("Workflow", name, "Warning", "NodeNotReady", "node " + w.node + " is left out of the plan: " + w.message);
+  }
+  for (auto it = since.begin(); it != since.end();) it = seen.count(it->first) == 0 ? since.erase(it) : std::next(it);
+}
+
 void WorkflowReconciler::RecordTransitions(const std::string& name, const WorkflowStatus& before, const WorkflowStatus& after) {
   if (events_ == nullptr) return;
   for (const auto& c : after.conditions) {
@@ -55,9 +128,11 @@ void WorkflowReconciler::RecordTransitions(const std::string& name, const Workfl
   }
 }
 
-StatusOr<Object> WorkflowReconciler::Save(const std::string& name, const WorkflowStatus& before, const WorkflowStatus& after) {
-  RecordTransitions(name, before, after);
-  return store_->PutStatus(name, after);
+StatusOr<Object> WorkflowReconciler::Save(const Workflow& wf, const WorkflowStatus& after) {
+  RecordTransitions(wf.metadata.name, wf.status, after);
+  // Conditional on the version read: a concurrent write (a spec change, a rollback request) wins,
+  // and this pass is retried from the new state instead of overwriting it.
+  return store_->PutStatus(wf.metadata.name, after, wf.metadata.resource_version.value_or(""));
 }
 
 ReconcileResult WorkflowReconciler::Reconcile(const std::string& name) {
@@ -106,52 +181,137 @@ ReconcileResult WorkflowReconciler::Reconcile(const std::string& name) {
   }
   if (!missing.empty()) {
     NotPlanned(&st, "MissingReference", "waiting for " + missing);
-    auto put = Save(name, wf.status, st);
+    auto put = Save(wf, st);
     return ReconcileResult{put.ok() ? Status::Ok() : put.status(), {}};
   }
 
-  if (!st.plan || st.planned_from != inputs) {
+  // Node health: nodes whose workers stopped reporting are left out of the plan for a while.
+  const auto& infra = std::get<Infrastructure>(*inf);
+  auto before = driver_->Observe(name);
+  UpdateNodeHealth(name, before, &st);
+  for (const auto& o : st.unavailable_nodes) inputs += ",down:" + o.node;
+
+  ReconcileResult res;
+  bool rolling = st.rollout.has_value();
+  bool replan = !st.plan || st.planned_from != inputs || st.undo_to.has_value();
+  if (replan && rolling) {
+    res.requeue_after = std::chrono::milliseconds(200);  // one rollout at a time: look again when it is done
+  } else if (replan) {
     ValidateSet(&docs);
     std::string errors;
     for (const auto& line : FormatDiagnostics(docs)) errors += (errors.empty() ? "" : "; ") + line;
     if (!errors.empty()) {
       NotPlanned(&st, "Invalid", errors);
-      auto put = Save(name, wf.status, st);
+      auto put = Save(wf, st);
       return ReconcileResult{put.ok() ? Status::Ok() : put.status(), {}};
     }
-    auto problem = planner::BuildProblem(wf, profiles, std::get<Infrastructure>(*inf));
+    auto problem = ProblemFor(wf, profiles, infra, st);
     if (!problem.ok()) {
       NotPlanned(&st, "Invalid", problem.status().message());
-      auto put = Save(name, wf.status, st);
+      auto put = Save(wf, st);
       return ReconcileResult{put.ok() ? Status::Ok() : put.status(), {}};
     }
-    auto result = planner::Solve(*problem, planner::SolverOptions{"auto", opts_.plan_time_limit_s});
-    if (!result.ok()) {
-      NotPlanned(&st, result.status().code() == Status::Code::kInfeasible ? "Infeasible" : "SolverError",
-                 result.status().message());
-      st.plan.reset();
+    std::string trigger = !st.plan ? "initial" : Trigger(st.planned_from.value_or(""), inputs);
+    std::optional<Plan> candidate;
+    std::string solved_msg;
+    if (st.undo_to) {
+      trigger = "undo";
+      for (const auto& rev : st.history)
+        if (rev.epoch == *st.undo_to) candidate = rev.plan;
+      if (!candidate && events_ != nullptr)
+        events_->Record("Workflow", name, "Warning", "UndoFailed", "no plan revision with epoch " + std::to_string(*st.undo_to) + " in the history");
+      st.undo_to.reset();
+      if (!candidate) {
+        auto put = Save(wf, st);
+        return ReconcileResult{put.ok() ? Status::Ok() : put.status(), {}};
+      }
+      candidate = RescorePlan(*problem, *candidate).plan;
+      solved_msg = "re-adopted the plan of an earlier epoch (rollout undo)";
+    } else {
+      auto result = planner::Solve(*problem, planner::SolverOptions{"auto", opts_.plan_time_limit_s});
+      if (!result.ok()) {
+        NotPlanned(&st, result.status().code() == Status::Code::kInfeasible ? "Infeasible" : "SolverError", result.status().message());
+        st.plan.reset();
+        st.planned_from = inputs;
+        auto put = Save(wf, st);
+        return ReconcileResult{put.ok() ? Status::Ok() : put.status(), {}};
+      }
+      candidate = result->plan;
+    }
+    // Damping: compare with the running plan under the new inputs.
+    ReplanDecision decision{ReplanAction::kAdopt, trigger == "undo" ? "requested by rollout undo" : "first plan", 0};
+    Rescored current;
+    int64_t next_epoch = st.plan_epoch.value_or(0) + 1;
+    int64_t churn = 0;
+    if (st.plan) {
+      current = RescorePlan(*problem, *st.plan);
+      auto target = BuildDeployment(wf, profiles, infra, *candidate, next_epoch, opts_.deployment);
+      if (target.ok()) churn = RolloutChurn(driver_->Desired(name), *target, next_epoch);
+      if (trigger != "undo") {
+        double since = st.history.empty() ? 1e18 : SecondsSince(st.history.back().time);
+        decision = DecideReplan(current.violations, current.plan.cost.total_per_hour, candidate->cost.total_per_hour, churn, since,
+                                opts_.damping);
+      }
+    }
+    if (decision.action == ReplanAction::kDefer) {
+      res.requeue_after = std::chrono::milliseconds(static_cast<int64_t>(decision.retry_after_s * 1000) + 1);
+    } else if (decision.action == ReplanAction::kKeep) {
+      st.plan = current.plan;  // priced under the new inputs
       st.planned_from = inputs;
-      auto put = Save(name, wf.status, st);
-      return ReconcileResult{put.ok() ? Status::Ok() : put.status(), {}};
+      SetCondition(&st, "Planned", "True", "Kept",
+                   Fixed(st.plan->cost.total_per_hour, 4) + " $/h (compute " + Fixed(st.plan->cost.compute_per_hour, 4) + " + network " +
+                       Fixed(st.plan->cost.network_per_hour, 4) + ") at today's inputs, accuracy " + Fixed(st.plan->accuracy, 2) +
+                       "; a re-plan was not worth it: " + decision.reason);
+      if (events_ != nullptr)
+        events_->Record("Workflow", name, "Normal", "PlanKept",
+                        "kept epoch " + std::to_string(st.plan_epoch.value_or(0)) + " (trigger: " + trigger + "): " + decision.reason);
+    } else {
+      PlanRevision rev;
+      rev.epoch = next_epoch;
+      rev.time = NowRfc3339Millis();
+      rev.trigger = trigger;
+      rev.reason = decision.reason;
+      rev.old_cost = st.plan ? current.plan.cost.total_per_hour : 0;
+      rev.old_accuracy = st.plan ? current.plan.accuracy : 0;
+      rev.new_cost = candidate->cost.total_per_hour;
+      rev.new_accuracy = candidate->accuracy;
+      rev.workers_moved = churn;
+      rev.plan = *candidate;
+      st.history.push_back(rev);
+      while (st.history.size() > 10) st.history.erase(st.history.begin());
+      RolloutStatus ro;
+      ro.from_epoch = st.plan ? st.plan_epoch.value_or(0) : 0;
+      ro.to_epoch = next_epoch;
+      ro.phase = "Starting";
+      ro.trigger = trigger;
+      ro.triggered = rev.time;
+      st.rollout = ro;
+      st.plan = *candidate;
+      st.plan_epoch = next_epoch;
+      st.observed.reset();  // observations of the previous plan no longer apply
+      st.planned_from = inputs;
+      rolling = true;
+      if (events_ != nullptr && trigger != "initial")
+        events_->Record("Workflow", name, "Normal", "Replanned",
+                        "epoch " + std::to_string(next_epoch) + " (trigger: " + trigger + "): " + Fixed(rev.old_cost, 4) + " -> " +
+                            Fixed(rev.new_cost, 4) + " $/h, " + decision.reason);
+      const Plan& pl = *st.plan;
+      char msg[512];
+      std::snprintf(msg, sizeof(msg), "%.4f $/h (compute %.4f + network %.4f), accuracy %.2f, %s, %s", pl.cost.total_per_hour,
+                    pl.cost.compute_per_hour, pl.cost.network_per_hour, pl.accuracy,
+                    !solved_msg.empty() ? solved_msg.c_str()
+                    : pl.optimal        ? "proven optimal"
+                                        : ("gap " + Fixed(100 * pl.gap, 2) + "%").c_str(),
+                    pl.solver.c_str());
+      SetCondition(&st, "Planned", "True", "Solved", msg);
     }
-    st.plan = result->plan;
-    st.plan_epoch = st.plan_epoch.value_or(0) + 1;
-    st.observed.reset();  // observations of the previous plan no longer apply
-    st.planned_from = inputs;
-    char msg[256];
-    std::snprintf(msg, sizeof(msg), "%.4f $/h (compute %.4f + network %.4f), accuracy %.2f, %s, %s", result->plan.cost.total_per_hour,
-                  result->plan.cost.compute_per_hour, result->plan.cost.network_per_hour, result->plan.accuracy,
-                  result->plan.optimal ? "proven optimal" : ("gap " + std::to_string(100 * result->plan.gap) + "%").c_str(),
-                  result->plan.solver.c_str());
-    SetCondition(&st, "Planned", "True", "Solved", msg);
   }
   if (!st.plan) {  // planned before and infeasible; inputs unchanged
-    auto put = Save(name, wf.status, st);
+    auto put = Save(wf, st);
     return ReconcileResult{put.ok() ? Status::Ok() : put.status(), {}};
   }
 
   // Deploy: every tier the plan uses must be served by this daemon's driver.
-  const auto& infra = std::get<Infrastructure>(*inf);
   std::string unserved;
   for (const auto& t : infra.spec.tiers) {
     bool used = false;
@@ -160,23 +320,56 @@ ReconcileResult WorkflowReconciler::Reconcile(const std::string& name) {
     if (used && t.driver.type != driver_->name() && driver_->name() != "fake")
       unserved += (unserved.empty() ? "" : ", ") + t.name + " (driver " + t.driver.type + ")";
   }
-  ReconcileResult res;
-  auto desired = BuildDeployment(wf, profiles, infra, *st.plan, st.plan_epoch.value_or(1), opts_.deployment);
+  int64_t epoch = st.plan_epoch.value_or(1);
+  auto desired = BuildDeployment(wf, profiles, infra, *st.plan, epoch, opts_.deployment);
+  RolloutStep step;
+  if (desired.ok()) {
+    double since_switch = st.rollout && !st.rollout->switched.empty() ? SecondsSince(st.rollout->switched) : -1;
+    step = NextRolloutStep(driver_->Desired(name), *desired, before, epoch, since_switch, opts_.rollout);
+  }
   Status applied = !unserved.empty() ? Status::Unavailable("no " + driver_->name() + " driver for tier(s) " + unserved +
                                                                  "; this daemon runs the " + driver_->name() + " driver only")
                    : !desired.ok()   ? desired.status()
-                                     : driver_->Apply(name, *desired);
+                                     : driver_->Apply(name, step.apply);
   if (!applied.ok()) {
     SetCondition(&st, "Deployed", "False", unserved.empty() ? "DriverError" : "DriverUnavailable",
                  driver_->name() + " driver: " + applied.message());
     SetCondition(&st, "Ready", "False", "NotDeployed", "the plan is not deployed");
     res.error = applied;
   } else {
-    size_t want = desired->size();
-    SetCondition(&st, "Deployed", "True", "Applied",
-                 std::to_string(want) + " worker(s) of plan epoch " + std::to_string(st.plan_epoch.value_or(1)) + " handed to the " +
-                     driver_->name() + " driver");
+    size_t want = step.apply.size();
     auto observed = driver_->Observe(name);
+    if (st.rollout) {
+      // Serving: the new routes are on every worker of the new epoch and each has reported them.
+      bool serving = step.switched;
+      for (const auto& w : step.apply)
+        if (w.epoch == epoch) {
+          bool ok = false;
+          for (const auto& o : observed) ok |= o.name == w.name && o.ready;
+          serving &= ok;
+        }
+      if (serving && st.rollout->switched.empty()) {
+        st.rollout->switched = NowRfc3339Millis();
+        double took = SecondsSince(st.rollout->triggered);
+        for (auto& rev : st.history)
+          if (rev.epoch == epoch) rev.serving_s = took;
+        if (events_ != nullptr && st.rollout->trigger != "initial")
+          events_->Record("Workflow", name, "Normal", "Switched",
+                          "epoch " + std::to_string(epoch) + " serves " + Fixed(took, 3) + " s after its trigger (" + st.rollout->trigger + ")");
+      }
+      if (step.done && !st.rollout->switched.empty()) {
+        if (events_ != nullptr && st.rollout->trigger != "initial") events_->Record("Workflow", name, "Normal", "RolloutComplete", step.message);
+        st.rollout.reset();
+      } else if (!step.done) {
+        st.rollout->phase = step.phase;
+      }
+    }
+    if (st.rollout && !step.done)
+      SetCondition(&st, "Deployed", "True", "RollingOut", step.message);
+    else
+      SetCondition(&st, "Deployed", "True", "Applied",
+                   std::to_string(want) + " worker(s) of plan epoch " + std::to_string(epoch) + " handed to the " + driver_->name() +
+                       " driver");
     size_t ready = 0;
     std::string why;
     for (const auto& w : observed) {
@@ -190,7 +383,9 @@ ReconcileResult WorkflowReconciler::Reconcile(const std::string& name) {
       SetCondition(&st, "Ready", "False", "WorkersNotReady",
                    std::to_string(ready) + "/" + std::to_string(want) + " workers ready" + (why.empty() ? "" : "; " + why));
     }
-    res.requeue_after = all_ready ? opts_.observe_every : opts_.not_ready_recheck;
+    auto recheck = all_ready ? opts_.observe_every : opts_.not_ready_recheck;
+    if (st.rollout) recheck = std::chrono::milliseconds(200);  // move the rollout on promptly
+    if (res.requeue_after.count() == 0 || recheck < res.requeue_after) res.requeue_after = recheck;
     // Observations: only from workers that report (the fake driver runs none).
     bool reporting = false;
     for (const auto& w : observed) reporting |= w.metrics.has_value();
@@ -218,7 +413,7 @@ ReconcileResult WorkflowReconciler::Reconcile(const std::string& name) {
     }
   }
   SetCondition(&st, "Degraded", "False", "PlanMeetsSLO", "the deployed plan meets the accuracy floor at the requested rate");
-  auto put = Save(name, wf.status, st);
+  auto put = Save(wf, st);
   if (!put.ok() && res.error.ok()) res.error = put.status();
   return res;
 }

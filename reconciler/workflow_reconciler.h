@@ -7,10 +7,15 @@
 #pragma once
 
 #include <chrono>
+#include <map>
+#include <mutex>
 #include <string>
 
 #include "drivers/driver.h"
+#include "port/thread_annotations.h"
 #include "reconciler/deployment.h"
+#include "reconciler/replan.h"
+#include "reconciler/rollout.h"
 #include "reconciler/events.h"
 #include "reconciler/store.h"
 
@@ -27,6 +32,10 @@ struct ReconcilerOptions {
   std::chrono::milliseconds observe_every{2000};  // refresh observations while deployed
   double slo_throughput_fraction = 0.99;           // SLOMet needs this share of the planned sink rate
   DeploymentOptions deployment;
+  DampingOptions damping;
+  RolloutOptions rollout;
+  std::chrono::milliseconds node_grace{4000};  // a node whose worker is not ready this long leaves the plan ...
+  double node_retry_s = 30;                    // ... and is tried again after this long
 };
 
 class WorkflowReconciler {
@@ -40,13 +49,21 @@ class WorkflowReconciler {
  private:
   // Records an event for every condition whose status changed between `before` and `after`.
   void RecordTransitions(const std::string& name, const WorkflowStatus& before, const WorkflowStatus& after);
-  // Records the transitions, then writes the status.
-  StatusOr<Object> Save(const std::string& name, const WorkflowStatus& before, const WorkflowStatus& after);
+  // Records the transitions from wf.status, then writes `after` if wf is still the stored version.
+  StatusOr<Object> Save(const Workflow& wf, const WorkflowStatus& after);
+
+  // The problem of the current inputs, without the nodes that are out (status.unavailableNodes).
+  StatusOr<planner::Problem> ProblemFor(const Workflow& wf, const std::vector<ModelProfile>& profiles, const Infrastructure& infra,
+                                        const WorkflowStatus& st) const;
+  // Marks nodes whose worker stayed not ready for node_grace as unavailable; expires old outages.
+  void UpdateNodeHealth(const std::string& name, const std::vector<WorkerState>& observed, WorkflowStatus* st);
 
   Store* store_;
   Driver* driver_;
   ReconcilerOptions opts_;
   EventRecorder* events_;
+  std::mutex mu_;
+  std::map<std::string, std::map<std::string, std::chrono::steady_clock::time_point>> not_ready_since_ GUARDED_BY(mu_);
 };
 
 // Sets (or updates) a condition; lastTransitionTime changes only when the status changes.

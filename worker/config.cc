@@ -49,6 +49,9 @@ Status ValidateWorkerConfig(const WorkerConfig& c, const std::string& file) {
   }
   // Every consumer must be reachable: routed (key ranges covering [0,1)) or hosted here.
   std::map<std::string, std::vector<std::pair<double, double>>> cover;
+  for (const auto& r : c.drain_routes)
+    if (!(r.lo < r.hi)) errors.push_back("drainRoutes: " + r.op + " range [" + FormatNumber(r.lo) + "," + FormatNumber(r.hi) + ") is empty");
+  if (c.drain_epoch > 0 && c.drain_epoch >= c.epoch) errors.push_back("drainEpoch: must be older than epoch " + std::to_string(c.epoch));
   for (const auto& r : c.routes) {
     if (!(r.lo < r.hi)) errors.push_back("routes: " + r.op + " range [" + FormatNumber(r.lo) + "," + FormatNumber(r.hi) + ") is empty");
     cover[r.op].emplace_back(r.lo, r.hi);
@@ -77,6 +80,21 @@ StatusOr<WorkerConfig> ParseWorkerConfig(const std::string& text, const std::str
   if (!c.ok()) return c.status();
   if (auto s = ValidateWorkerConfig(*c, file); !s.ok()) return s;
   return c;
+}
+
+bool SameInstances(const WorkerConfig& a, const WorkerConfig& b) {
+  if (a.workflow != b.workflow || a.name != b.name || a.servers != b.servers || a.window != b.window || a.edges != b.edges ||
+      a.instances.size() != b.instances.size())
+    return false;
+  for (size_t i = 0; i < a.instances.size(); ++i) {
+    WorkerInstance x = a.instances[i], y = b.instances[i];
+    if (x.kind == "source" && y.kind == "source") {
+      x.rate = y.rate;
+      x.limit = y.limit;
+    }
+    if (!(x == y)) return false;
+  }
+  return true;
 }
 
 std::string WorkerConfigToYaml(const WorkerConfig& c) { return ToYaml(Encoder::Encode(c)); }

@@ -100,6 +100,10 @@ struct WorkerConfig {
   std::string tier;
   std::string listen = "127.0.0.1:0";  // host:port to accept items on
   int64_t epoch = 1;
+  // Make-before-break: while an older epoch drains, its items (stamped with drainEpoch) keep
+  // following that epoch's routes, so joins still meet; new items take `routes`. 0 = none.
+  int64_t drain_epoch = 0;
+  std::vector<WorkerRoute> drain_routes;
   int64_t servers = 1;   // parallel emulated executors (pool instances of the node)
   int64_t window = 256;  // unacknowledged items a sender may have in flight per connection
   double join_timeout_s = 10;
@@ -118,6 +122,8 @@ void Describe(V& v, WorkerConfig& o) {
   v.Field("tier", o.tier, Opt());
   v.Field("listen", o.listen, Opt().Min(1));
   v.Field("epoch", o.epoch, Opt().Min(0));
+  v.Field("drainEpoch", o.drain_epoch, Opt().Min(0));
+  v.Field("drainRoutes", o.drain_routes, Opt());
   v.Field("servers", o.servers, Opt().Min(1).Max(100000));
   v.Field("window", o.window, Opt().Min(1).Max(1 << 20));
   v.Field("joinTimeoutS", o.join_timeout_s, Opt().Gt(0));
@@ -201,6 +207,7 @@ struct WorkerMetrics {
   std::string time;             // RFC 3339, when written
   int64_t held_items = 0;       // items in memory (queues, join buffers, unacknowledged outputs)
   int64_t max_held_items = 0;   // the bound the window implies
+  std::map<std::string, int64_t> held_by_epoch;  // plan epoch -> items held (an epoch has drained when it is absent everywhere)
   std::vector<InstanceMetrics> instances;
   std::vector<LinkMetrics> links;
   bool operator==(const WorkerMetrics&) const = default;
@@ -218,6 +225,7 @@ void Describe(V& v, WorkerMetrics& o) {
   v.Field("time", o.time, Opt());
   v.Field("heldItems", o.held_items, Opt());
   v.Field("maxHeldItems", o.max_held_items, Opt());
+  v.Field("heldByEpoch", o.held_by_epoch, Opt());
   v.Field("instances", o.instances, Opt());
   v.Field("links", o.links, Opt());
 }
@@ -230,6 +238,11 @@ StatusOr<WorkerConfig> ParseWorkerConfig(const std::string& text, const std::str
 std::string WorkerConfigToYaml(const WorkerConfig& c);
 StatusOr<WorkerMetrics> ParseWorkerMetrics(const std::string& text, const std::string& file);
 std::string WorkerMetricsToJson(const WorkerMetrics& m);
+
+// True when `a` and `b` host the same instances and differ only in what a running worker can take
+// on through Reconfigure (routes, epochs, drain routes, join timeout, source rates and limits, and
+// the driver-filled listen address, metrics file and interval).
+bool SameInstances(const WorkerConfig& a, const WorkerConfig& b);
 
 // A TCP port on 127.0.0.1 that was free a moment ago (bind port 0, read it, close). Drivers give
 // each worker a fixed port this way, so a restarted worker comes back where its senders look.

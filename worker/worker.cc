@@ -150,6 +150,7 @@ class Worker::Impl {
     std::vector<Origin> origins;
     int refs = 1;
     std::string source;  // source instance whose item this is ("" otherwise), for its ack count
+    uint64_t epoch = 0;  // plan epoch of the item (counted in holds_by_epoch_ while alive)
   };
   struct InStream {
     std::string name;
@@ -220,6 +221,7 @@ class Worker::Impl {
     std::unique_ptr<ExecProc> exec;
     // source state
     uint64_t next_seq = 1;
+    uint64_t tick_gen = 0;
     Clock::time_point start;
     std::vector<std::string> files;
     std::string synthetic;
@@ -299,7 +301,23 @@ class Worker::Impl {
   void FlushLink(Link& l);
 
   // Processing.
-  Hold* NewHold() { ++holds_; return new Hold(); }
+  Hold* NewHold(uint64_t epoch) {
+    ++holds_;
+    ++holds_by_epoch_[epoch];
+    auto* h = new Hold();
+    h->epoch = epoch;
+    return h;
+  }
+  // The routing table for an item of `epoch` (the draining epoch's while it is installed).
+  const std::map<std::string, std::vector<WorkerRoute>>& TableFor(uint64_t epoch) const {
+    return cfg_.drain_epoch > 0 && epoch == static_cast<uint64_t>(cfg_.drain_epoch) ? drain_routes_ : routes_;
+  }
+  // Sends `item` to consumer `c` along `table`; `hold` gains a reference for it. False when no
+  // route and no local instance takes it (the caller counts the drop).
+  bool RouteOne(const std::string& c, wire::Item item, Hold* hold, uint64_t epoch);
+  // Links to workers that no route names any more: their unacknowledged items go out again along
+  // the current routes (the worker was removed, e.g. its node failed), so nothing waits forever.
+  void RerouteRetiredLinks();
   void Unref(Hold* h);
   void Deliver(Instance& inst, Task t);  // an item for `inst` (local or from the network)
   void Enqueue(Instance& inst, Task t);
@@ -309,7 +327,7 @@ class Worker::Impl {
   void Emit(const std::string& producer, const wire::Item& base, Hold* hold);
   void Drop(Instance& inst, Task& t, const std::string& reason);
   void ExpireJoins();
-  void SourceTick(Instance& inst);
+  void SourceTick(Instance& inst, uint64_t gen);  // gen: stale timer chains (older than inst.tick_gen) stop
   Status StartExec(Instance& inst);
   void OnExec(Instance& inst, uint32_t events);
   void ExecFailed(Instance& inst, const std::string& why);
@@ -344,6 +362,8 @@ class Worker::Impl {
   uint64_t timer_seq_ = 0;
   uint64_t incarnation_ = 0;
   int64_t holds_ = 0;
+  std::map<uint64_t, int64_t> holds_by_epoch_;
+  std::map<std::string, std::vector<WorkerRoute>> drain_routes_;  // consumer -> sorted routes of the draining epoch
   Clock::time_point started_ = Clock::now();
   Clock::time_point next_metrics_{};
 };
@@ -413,7 +433,7 @@ Status Worker::Impl::Init() {
   for (auto& [name, inst] : instances_)
     if (inst->cfg.kind == "source") {
       Instance* p = inst.get();
-      After(Clock::now(), [this, p] { SourceTick(*p); });
+      After(Clock::now(), [this, p] { SourceTick(*p, p->tick_gen); });
     }
   return Status::Ok();
 }
@@ -437,12 +457,20 @@ void Worker::Impl::ApplyRoutes() {
   routes_.clear();
   producer_links_.clear();
   for (const auto& r : cfg_.routes) routes_[r.op].push_back(r);
-  for (auto& [op, rs] : routes_) std::sort(rs.begin(), rs.end(), [](const auto& a, const auto& b) { return a.lo < b.lo; });
+  drain_routes_.clear();
+  if (cfg_.drain_epoch > 0)
+    for (const auto& r : cfg_.drain_routes) drain_routes_[r.op].push_back(r);
+  for (auto* table : {&routes_, &drain_routes_})
+    for (auto& [op, rs] : *table) std::sort(rs.begin(), rs.end(), [](const auto& a, const auto& b) { return a.lo < b.lo; });
   for (const auto& [producer, cons] : consumers_)
     for (const auto& c : cons)
-      for (const auto& r : routes_[c])
-        if (r.worker != cfg_.name) producer_links_[producer].insert(LinkFor(r.worker));
-  for (const auto& r : cfg_.routes)
+      for (auto* table : {&routes_, &drain_routes_})
+        if (auto rs = table->find(c); rs != table->end())
+          for (const auto& r : rs->second)
+            if (r.worker != cfg_.name) producer_links_[producer].insert(LinkFor(r.worker));
+  std::vector<WorkerRoute> all = cfg_.routes;
+  all.insert(all.end(), cfg_.drain_routes.begin(), cfg_.drain_routes.end());
+  for (const auto& r : all)
     if (r.worker != cfg_.name) {
       Link* l = LinkFor(r.worker);
       if (l->address != r.address) {  // moved (e.g. a restarted worker on a new port): reconnect
@@ -460,12 +488,13 @@ Worker::Impl::Link* Worker::Impl::LinkFor(const std::string& worker) {
     l = std::make_unique<Link>();
     l->worker = worker;
     l->m.worker = worker;
-    for (const auto& r : cfg_.routes)
-      if (r.worker == worker) {
-        l->address = r.address;
-        l->tier = r.tier;
-        l->m.tier = r.tier;
-      }
+    for (const auto* rs : {&cfg_.drain_routes, &cfg_.routes})  // the current epoch's address wins
+      for (const auto& r : *rs)
+        if (r.worker == worker) {
+          l->address = r.address;
+          l->tier = r.tier;
+          l->m.tier = r.tier;
+        }
   }
   return l.get();
 }
@@ -566,7 +595,7 @@ void Worker::Impl::OnItem(Conn& c, wire::Item& item) {
   }
   if (!s.active.insert(id).second) return;  // still in progress; acknowledged when done
   auto it = instances_.find(item.dest());
-  Hold* h = NewHold();
+  Hold* h = NewHold(item.epoch());
   h->origins.push_back(Origin{&s, s.incarnation, id, nullptr});
   Task t{std::move(item), h, Clock::now()};
   if (it == instances_.end()) {
@@ -764,6 +793,7 @@ void Worker::Impl::Unref(Hold* h) {
   if (!h->source.empty()) {
     if (auto it = instances_.find(h->source); it != instances_.end()) ++it->second->m.acked;
   }
+  if (auto e = holds_by_epoch_.find(h->epoch); e != holds_by_epoch_.end() && --e->second <= 0) holds_by_epoch_.erase(e);
   delete h;
   --holds_;
 }
@@ -833,7 +863,7 @@ void Worker::Impl::Deliver(Instance& inst, Task t) {
   // Complete: one item whose hold releases every part's hold.
   Task joined;
   joined.enqueued = Clock::now();
-  joined.hold = NewHold();
+  joined.hold = NewHold(p.parts.begin()->second.item.epoch());
   std::vector<std::string> sources;
   for (const auto& in : inst.inputs) {
     auto part = p.parts.find(in);
@@ -916,6 +946,7 @@ void Worker::Impl::Complete(Instance& inst, Task t, std::string payload, double 
   out.set_key(t.item.key());
   out.set_source(t.item.source());
   out.set_seq(t.item.seq());
+  out.set_epoch(t.item.epoch());
   out.set_op(inst.cfg.name);
   out.set_payload(std::move(payload));
   *out.mutable_trace_ns() = t.item.trace_ns();
@@ -940,46 +971,79 @@ void Worker::Impl::Complete(Instance& inst, Task t, std::string payload, double 
 void Worker::Impl::Emit(const std::string& producer, const wire::Item& base, Hold* hold) {
   auto cons = consumers_.find(producer);
   if (cons == consumers_.end()) return;
+  // Items keep the epoch they were first routed with, so every part of a request (and every hop of
+  // a join) follows one routing table while an old epoch drains; new items take the current one.
+  uint64_t epoch = base.epoch() != 0 ? base.epoch() : static_cast<uint64_t>(cfg_.epoch);
+  if (&TableFor(epoch) == &routes_) epoch = static_cast<uint64_t>(cfg_.epoch);
   for (const auto& c : cons->second) {
     if (!Passes(base.seq(), ratio_[{producer, c}])) continue;
-    auto rs = routes_.find(c);
-    const WorkerRoute* route = nullptr;
-    if (rs != routes_.end()) {
-      for (const auto& r : rs->second)
-        if (base.key() >= r.lo && base.key() < r.hi) route = &r;
-      if (route == nullptr && !rs->second.empty()) route = &rs->second.back();  // key 1.0 edge
-    }
-    wire::Item item = base;
-    item.set_dest(c);
-    item.set_epoch(static_cast<uint64_t>(cfg_.epoch));
-    if (route == nullptr || route->worker == cfg_.name) {
-      auto local = instances_.find(c);
-      if (local == instances_.end()) {
-        if (auto p = instances_.find(producer); p != instances_.end()) ++p->second->m.dropped["no-route:" + c];
+    if (!RouteOne(c, base, hold, epoch))
+      if (auto p = instances_.find(producer); p != instances_.end()) ++p->second->m.dropped["no-route:" + c];
+  }
+}
+
+bool Worker::Impl::RouteOne(const std::string& c, wire::Item item, Hold* hold, uint64_t epoch) {
+  const auto& table = TableFor(epoch);
+  auto rs = table.find(c);
+  const WorkerRoute* route = nullptr;
+  if (rs != table.end()) {
+    for (const auto& r : rs->second)
+      if (item.key() >= r.lo && item.key() < r.hi) route = &r;
+    if (route == nullptr && !rs->second.empty()) route = &rs->second.back();  // key 1.0 edge
+  }
+  item.set_dest(c);
+  item.set_epoch(epoch);
+  if (route == nullptr || route->worker == cfg_.name) {
+    auto local = instances_.find(c);
+    if (local == instances_.end()) return false;
+    Hold* child = NewHold(epoch);
+    child->origins.push_back(Origin{nullptr, 0, 0, hold});
+    ++hold->refs;
+    Deliver(*local->second, Task{std::move(item), child, Clock::now()});
+    return true;
+  }
+  Link* l = LinkFor(route->worker);
+  uint64_t id = l->next_id++;
+  item.set_id(id);
+  wire::Frame f;
+  *f.mutable_item() = std::move(item);
+  Out out;
+  if (!EncodeFrame(f, &out.frame).ok()) return false;
+  out.hold = hold;
+  ++hold->refs;
+  ++l->m.items;
+  l->m.payload_bytes += static_cast<int64_t>(f.item().payload().size());
+  l->outs.emplace(id, std::move(out));
+  if (l->ready) l->pending.push_back(id);
+  return true;
+}
+
+void Worker::Impl::RerouteRetiredLinks() {
+  std::set<std::string> named;
+  for (const auto& r : cfg_.routes) named.insert(r.worker);
+  for (const auto& r : cfg_.drain_routes) named.insert(r.worker);
+  for (auto& [name, l] : links_) {
+    if (named.count(name) != 0 || l->outs.empty()) continue;
+    // Keep the Link object (timers may point at it); it just has nothing left to send.
+    std::map<uint64_t, Out> outs;
+    outs.swap(l->outs);
+    LinkBroken(*l, "no longer routed");
+    for (auto& [id, out] : outs) {
+      wire::Frame f;
+      if (out.frame.size() < 4 || !f.ParseFromArray(out.frame.data() + 4, static_cast<int>(out.frame.size() - 4)) || !f.has_item()) {
+        Unref(out.hold);
         continue;
       }
-      Hold* child = NewHold();
-      child->origins.push_back(Origin{nullptr, 0, 0, hold});
-      ++hold->refs;
-      Deliver(*local->second, Task{std::move(item), child, Clock::now()});
-      continue;
+      wire::Item item = std::move(*f.mutable_item());
+      std::string dest = item.dest();
+      if (!RouteOne(dest, std::move(item), out.hold, static_cast<uint64_t>(cfg_.epoch))) {
+        Instance* any = instances_.empty() ? nullptr : instances_.begin()->second.get();
+        if (any != nullptr) ++any->m.dropped["no-route:" + dest];
+      } else {
+        ++l->m.resent;
+      }
+      Unref(out.hold);  // the retired link's reference
     }
-    Link* l = LinkFor(route->worker);
-    uint64_t id = l->next_id++;
-    item.set_id(id);
-    wire::Frame f;
-    *f.mutable_item() = std::move(item);
-    Out out;
-    if (!EncodeFrame(f, &out.frame).ok()) {
-      if (auto p = instances_.find(producer); p != instances_.end()) ++p->second->m.dropped["oversize"];
-      continue;
-    }
-    out.hold = hold;
-    ++hold->refs;
-    ++l->m.items;
-    l->m.payload_bytes += static_cast<int64_t>(f.item().payload().size());
-    l->outs.emplace(id, std::move(out));
-    if (l->ready) l->pending.push_back(id);
   }
 }
 
@@ -1000,7 +1064,8 @@ void Worker::Impl::ExpireJoins() {
   }
 }
 
-void Worker::Impl::SourceTick(Instance& inst) {
+void Worker::Impl::SourceTick(Instance& inst, uint64_t gen) {
+  if (gen != inst.tick_gen) return;
   const auto& c = inst.cfg;
   auto now = Clock::now();
   // Emit everything due by now (the schedule is absolute, so the rate does not drift), unless the
@@ -1011,12 +1076,12 @@ void Worker::Impl::SourceTick(Instance& inst) {
     auto due = inst.start + std::chrono::nanoseconds(static_cast<int64_t>(static_cast<double>(inst.next_seq - 1) * 1e9 / c.rate));
     if (due > now) {
       Instance* p = &inst;
-      After(due, [this, p] { SourceTick(*p); });
+      After(due, [this, p, gen] { SourceTick(*p, gen); });
       return;
     }
     if (Blocked(inst) || ++burst > 1024) {
       Instance* p = &inst;
-      After(now + std::chrono::milliseconds(1), [this, p] { SourceTick(*p); });
+      After(now + std::chrono::milliseconds(1), [this, p, gen] { SourceTick(*p, gen); });
       return;
     }
     uint64_t seq = inst.next_seq++;
@@ -1035,7 +1100,7 @@ void Worker::Impl::SourceTick(Instance& inst) {
     }
     item.add_trace_ns(RealtimeNs());
     ++inst.m.items_out;
-    Hold* h = NewHold();
+    Hold* h = NewHold(static_cast<uint64_t>(cfg_.epoch));
     h->source = c.name;
     Emit(c.name, item, h);
     Unref(h);
@@ -1215,6 +1280,7 @@ void Worker::Impl::WriteMetrics() {
   m.uptime_s = duration<double>(now - started_).count();
   m.time = Rfc3339Now();
   m.held_items = holds_;
+  for (const auto& [epoch, n] : holds_by_epoch_) m.held_by_epoch[std::to_string(epoch)] = n;
   int64_t in_streams = std::max<int64_t>(1, static_cast<int64_t>(streams_.size()));
   m.max_held_items = cfg_.window * (in_streams + static_cast<int64_t>(links_.size()) + 1) * 2;
   for (auto& [name, inst] : instances_) {
@@ -1270,8 +1336,27 @@ Status Worker::Impl::Loop() {
     if (next) {
       cfg_.routes = next->routes;
       cfg_.epoch = next->epoch;
+      cfg_.drain_epoch = next->drain_epoch;
+      cfg_.drain_routes = next->drain_routes;
       cfg_.join_timeout_s = next->join_timeout_s;
+      // Source rates and limits may change in place (the rest of the instances may not: the
+      // driver restarts a worker whose instances change otherwise).
+      for (const auto& in : next->instances) {
+        auto it = instances_.find(in.name);
+        if (it == instances_.end() || in.kind != "source" || it->second->cfg.kind != "source") continue;
+        Instance& src = *it->second;
+        if (src.cfg.rate == in.rate && src.cfg.limit == in.limit) continue;
+        // Re-anchor the schedule so the next item is due now at the new rate.
+        auto now = Clock::now();
+        src.start = now - std::chrono::nanoseconds(static_cast<int64_t>(static_cast<double>(src.next_seq - 1) * 1e9 / in.rate));
+        src.cfg.rate = in.rate;
+        src.cfg.limit = in.limit;
+        Instance* p = &src;
+        uint64_t gen = ++src.tick_gen;
+        After(now, [this, p, gen] { SourceTick(*p, gen); });
+      }
       ApplyRoutes();
+      RerouteRetiredLinks();
     }
     // Arm the timer for the earliest deadline.
     itimerspec its{};

@@ -21,7 +21,7 @@ class FakeDriver : public Driver {
   Status Remove(const std::string& workflow) override;
   std::vector<std::string> Workflows() override;
   // What the last Apply asked for.
-  std::vector<WorkerConfig> Desired(const std::string& workflow);
+  std::vector<WorkerConfig> Desired(const std::string& workflow) override;
 
  private:
   mutable std::mutex mu_;
@@ -40,6 +40,7 @@ class FaultInjectingDriver : public Driver {
   std::vector<WorkerState> Observe(const std::string& workflow) override;
   Status Remove(const std::string& workflow) override;
   std::vector<std::string> Workflows() override { return inner_->Workflows(); }
+  std::vector<WorkerConfig> Desired(const std::string& workflow) override { return inner_->Desired(workflow); }
 
  private:
   Status MaybeFail();

@@ -60,9 +60,9 @@ std::string ExitText(int status) {
   return "stopped";
 }
 
+// What SIGHUP can change in a running worker (otherwise it restarts).
 bool SameShape(const WorkerConfig& a, const WorkerConfig& b) {
-  return a.instances == b.instances && a.servers == b.servers && a.window == b.window && a.listen == b.listen &&
-         a.edges == b.edges && a.metrics_file == b.metrics_file;
+  return SameInstances(a, b) && a.listen == b.listen && a.metrics_file == b.metrics_file;
 }
 
 }  // namespace
@@ -187,11 +187,12 @@ Status LocalDriver::Apply(const std::string& workflow, const std::vector<WorkerC
     w.listen = opts_.host + ":" + std::to_string(port[w.name]);
     w.metrics_file = File(workflow, w.name, "metrics.json");
     w.metrics_interval_s = opts_.metrics_interval_s;
-    for (auto& r : w.routes) {
-      auto it = port.find(r.worker);
-      if (it == port.end()) return Status::InvalidArgument("route of " + r.op + " names worker " + r.worker + ", which is not deployed");
-      r.address = opts_.host + ":" + std::to_string(it->second);
-    }
+    for (auto* routes : {&w.routes, &w.drain_routes})
+      for (auto& r : *routes) {
+        auto it = port.find(r.worker);
+        if (it == port.end()) return Status::InvalidArgument("route of " + r.op + " names worker " + r.worker + ", which is not deployed");
+        r.address = opts_.host + ":" + std::to_string(it->second);
+      }
     if (auto s = ValidateWorkerConfig(w, workflow + "/" + w.name); !s.ok()) return s;
   }
   Status first;
@@ -251,7 +252,11 @@ std::vector<WorkerState> LocalDriver::Observe(const std::string& workflow) {
     st.pid = p.pid;
     st.restarts = p.restarts;
     bool alive = p.pid > 0 && Alive(p);
-    std::string text = Slurp(File(workflow, name, "metrics.json"));
+    std::string metrics_path = File(workflow, name, "metrics.json");
+    std::error_code ec;
+    auto mtime = fs::last_write_time(metrics_path, ec);
+    double age_s = ec ? 0 : std::chrono::duration<double>(fs::file_time_type::clock::now() - mtime).count();
+    std::string text = Slurp(metrics_path);
     if (!text.empty()) {
       auto m = ParseWorkerMetrics(text, File(workflow, name, "metrics.json"));
       if (m.ok()) st.metrics = std::move(*m);
@@ -261,6 +266,11 @@ std::vector<WorkerState> LocalDriver::Observe(const std::string& workflow) {
                    std::to_string(p.restarts + 1) + " pending, see " + File(workflow, name, "log");
     } else if (!st.metrics || st.metrics->pid != p.pid) {
       st.message = "starting (no report from pid " + std::to_string(p.pid) + " yet)";
+    } else if (age_s > std::max(2.0, 4 * opts_.metrics_interval_s)) {
+      // Alive but silent (stopped, hung, starved): its heartbeat is missed.
+      char buf[96];
+      std::snprintf(buf, sizeof(buf), "heartbeat missed: no report for %.1f s from pid %d", age_s, static_cast<int>(p.pid));
+      st.message = buf;
     } else if (st.metrics->epoch != p.config.epoch) {
       st.message = "running epoch " + std::to_string(st.metrics->epoch) + ", reloading to " + std::to_string(p.config.epoch);
     } else {
@@ -283,6 +293,14 @@ Status LocalDriver::Remove(const std::string& workflow) {
   std::error_code ec;
   fs::remove_all(Dir(workflow), ec);
   return Status::Ok();
+}
+
+std::vector<WorkerConfig> LocalDriver::Desired(const std::string& workflow) {
+  std::lock_guard<std::mutex> l(mu_);
+  std::vector<WorkerConfig> out;
+  if (auto it = procs_.find(workflow); it != procs_.end())
+    for (const auto& [name, p] : it->second) out.push_back(p.config);
+  return out;
 }
 
 std::vector<std::string> LocalDriver::Workflows() {

@@ -50,6 +50,7 @@ class LocalDriver : public Driver {
   std::vector<WorkerState> Observe(const std::string& workflow) override;
   Status Remove(const std::string& workflow) override;
   std::vector<std::string> Workflows() override;
+  std::vector<WorkerConfig> Desired(const std::string& workflow) override;
   // Stops every worker of every workflow (the state files are removed too).
   void StopAll();
 

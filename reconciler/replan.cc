@@ -1,0 +1,69 @@
+#include "reconciler/replan.h"
+
+#include <cstdio>
+#include <map>
+
+#include "planner/scorer.h"
+
+namespace jb {
+namespace {
+
+std::string Pct(double f) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.1f%%", 100 * f);
+  return buf;
+}
+
+}  // namespace
+
+ReplanDecision DecideReplan(const std::vector<std::string>& violations, double current_cost, double candidate_cost, int64_t churn,
+                            double since_last_s, const DampingOptions& opts) {
+  ReplanDecision d;
+  if (!violations.empty()) {
+    d.action = ReplanAction::kAdopt;
+    d.reason = "the running plan is no longer valid: " + violations.front();
+    return d;
+  }
+  double saving = current_cost > 0 ? (current_cost - candidate_cost) / current_cost : 0;
+  double needed = opts.min_saving_fraction + opts.churn_fraction_per_worker * static_cast<double>(churn);
+  if (saving <= needed) {
+    d.action = ReplanAction::kKeep;
+    d.reason = "the new plan saves " + Pct(saving) + ", not more than the " + Pct(needed) + " its churn of " + std::to_string(churn) +
+               " worker(s) requires";
+    return d;
+  }
+  if (since_last_s < opts.min_interval_s) {
+    d.action = ReplanAction::kDefer;
+    d.retry_after_s = opts.min_interval_s - since_last_s;
+    d.reason = "a plan saving " + Pct(saving) + " waits for the minimum re-plan interval";
+    return d;
+  }
+  d.action = ReplanAction::kAdopt;
+  d.reason = "saves " + Pct(saving) + " (more than the " + Pct(needed) + " required for a churn of " + std::to_string(churn) + ")";
+  return d;
+}
+
+Rescored RescorePlan(const planner::Problem& p, const Plan& plan) {
+  Rescored r;
+  r.plan = plan;
+  std::map<std::string, double> rate;
+  for (const auto& op : p.ops) rate[op.name] = op.rate;
+  std::map<std::string, size_t> node;
+  for (size_t n = 0; n < p.nodes.size(); ++n) node[p.nodes[n].name] = n;
+  for (auto& pl : r.plan.placements) {
+    if (auto it = rate.find(pl.op); it != rate.end()) pl.rate = it->second * (pl.keys.hi - pl.keys.lo);
+    auto n = node.find(pl.node);
+    if (n == node.end()) r.violations.push_back("node " + pl.node + " is gone");
+    else if (n->second < p.node_allowed.size() && !p.node_allowed[n->second]) r.violations.push_back("node " + pl.node + " is not available");
+  }
+  if (!r.violations.empty()) return r;
+  auto score = planner::ScorePlan(p, r.plan);
+  for (const auto& v : score.violations) r.violations.push_back(v);
+  r.plan.cost.compute_per_hour = score.compute;
+  r.plan.cost.network_per_hour = score.network;
+  r.plan.cost.total_per_hour = score.total;
+  r.plan.accuracy = score.accuracy;
+  return r;
+}
+
+}  // namespace jb
