@@ -180,6 +180,7 @@ struct Source {
   double item_size_kib = 0;
   std::optional<std::string> files;
   std::optional<int64_t> count;
+  std::optional<double> generator_rate;
   bool operator==(const Source&) const = default;
 };
 template <class V>
@@ -191,6 +192,9 @@ void Describe(V& v, Source& o) {
   v.Field("itemSizeKiB", o.item_size_kib, Opt().Required().Min(0).Doc("Size of one source item in KiB."));
   v.Field("files", o.files, Opt().Doc("Directory whose files the built-in generator sends (else synthetic)."));
   v.Field("count", o.count, Opt().Min(1).Doc("Stop after this many items (default: never; for batch runs and tests)."));
+  v.Field("generatorRate", o.generator_rate,
+          Opt().Gt(0).Doc("Emulated load: the built-in generator emits this many items/s instead of `rate` (the plan still starts "
+                          "from `rate`; the load trigger re-plans for what it observes). Changing it does not by itself re-plan."));
 }
 
 struct Input {
@@ -504,6 +508,7 @@ struct WorkflowStatus {
   std::vector<PlanRevision> history;         // adopted plans, oldest first (the last 10)
   std::optional<int64_t> undo_to;            // set by `jbctl rollout undo`: re-adopt this revision's plan
   std::vector<NodeOutage> unavailable_nodes;
+  std::optional<double> load_scale;          // the plan is for the sources' rates x this (observed load), default 1
   bool operator==(const WorkflowStatus&) const = default;
 };
 template <class V>
@@ -517,6 +522,7 @@ void Describe(V& v, WorkflowStatus& o) {
   v.Field("rollout", o.rollout, Opt().Doc("The make-before-break rollout in progress, if any."));
   v.Field("history", o.history, Opt().Doc("Adopted plans, oldest first (the last 10)."));
   v.Field("unavailableNodes", o.unavailable_nodes, Opt().Doc("Nodes left out of the plan (their workers stopped reporting)."));
+  v.Field("loadScale", o.load_scale, Opt().Gt(0).Doc("The current plan is for the sources' rates times this (the observed load)."));
   v.Field("undoTo", o.undo_to, Opt().Min(1).Doc("Epoch of a history revision to re-adopt (jbctl rollout undo)."));
 }
 

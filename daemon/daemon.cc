@@ -42,6 +42,9 @@ Flags (override the config file, default /etc/jellybean/jellybeand.yaml when it 
                             cost plus 0.5% per worker it moves (default 0.05)
   --node-grace S            a node whose worker stops reporting for S seconds leaves the plan (default 4)
   --node-retry S            and is tried again after S seconds (default 30)
+  --load-threshold F        re-plan when the sources' observed rate differs from the planned one by
+                            more than F (default 0.2) ...
+  --load-sustain S          ... for S seconds (default 10)
 )";
 
 namespace {
@@ -125,15 +128,17 @@ Status LoadConfigFile(const std::string& path, DaemonConfig* cfg) {
       if (!e.value.is_number() || e.value.as_number() <= 0) return Status::InvalidArgument(where + ": expected a number > 0");
       cfg->plan_time_limit_s = e.value.as_number();
     } else if (e.key == "replanMinIntervalSeconds" || e.key == "replanMinSaving" || e.key == "nodeGraceSeconds" ||
-               e.key == "nodeRetrySeconds") {
+               e.key == "nodeRetrySeconds" || e.key == "loadThreshold" || e.key == "loadSustainSeconds") {
       if (!e.value.is_number() || e.value.as_number() < 0) return Status::InvalidArgument(where + ": expected a number >= 0");
       double v = e.value.as_number();
       if (e.key == "replanMinIntervalSeconds") cfg->replan_min_interval_s = v;
       else if (e.key == "replanMinSaving") cfg->replan_min_saving = v;
       else if (e.key == "nodeGraceSeconds") cfg->node_grace_s = v;
-      else cfg->node_retry_s = v;
+      else if (e.key == "nodeRetrySeconds") cfg->node_retry_s = v;
+      else if (e.key == "loadThreshold") cfg->load_threshold = v;
+      else cfg->load_sustain_s = v;
     } else {
-      return Status::InvalidArgument(where + ": unknown key; expected listen, stateDir, manifestDir, tlsCert, tlsKey, tokenFile, logLevel, insecurePlainHttp, workers, planTimeLimitSeconds, driver, workerBinary, stopWorkersOnExit, replanMinIntervalSeconds, replanMinSaving, nodeGraceSeconds, nodeRetrySeconds");
+      return Status::InvalidArgument(where + ": unknown key; expected listen, stateDir, manifestDir, tlsCert, tlsKey, tokenFile, logLevel, insecurePlainHttp, workers, planTimeLimitSeconds, driver, workerBinary, stopWorkersOnExit, replanMinIntervalSeconds, replanMinSaving, nodeGraceSeconds, nodeRetrySeconds, loadThreshold, loadSustainSeconds");
     }
     if (!s.ok()) return s;
   }
@@ -162,7 +167,8 @@ Status ParseFlags(const std::vector<std::string>& args, DaemonConfig* cfg, std::
     else if (a == "--driver") s = value(&cfg->driver);
     else if (a == "--worker-binary") s = value(&cfg->worker_binary);
     else if (a == "--stop-workers-on-exit") cfg->stop_workers_on_exit = true;
-    else if (a == "--replan-min-interval" || a == "--replan-min-saving" || a == "--node-grace" || a == "--node-retry") {
+    else if (a == "--replan-min-interval" || a == "--replan-min-saving" || a == "--node-grace" || a == "--node-retry" ||
+             a == "--load-threshold" || a == "--load-sustain") {
       std::string v;
       s = value(&v);
       char* end = nullptr;
@@ -171,7 +177,9 @@ Status ParseFlags(const std::vector<std::string>& args, DaemonConfig* cfg, std::
       if (a == "--replan-min-interval") cfg->replan_min_interval_s = d;
       else if (a == "--replan-min-saving") cfg->replan_min_saving = d;
       else if (a == "--node-grace") cfg->node_grace_s = d;
-      else if (s.ok()) cfg->node_retry_s = d;
+      else if (a == "--node-retry") cfg->node_retry_s = d;
+      else if (a == "--load-threshold") cfg->load_threshold = d;
+      else cfg->load_sustain_s = d;
     }
     else if (a == "--workers") {
       std::string v;

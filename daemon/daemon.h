@@ -30,11 +30,14 @@ struct DaemonConfig {
   double replan_min_saving = 0.05;        // a cheaper plan must save more than this share (plus churn)
   double node_grace_s = 4;                // a node whose worker is not ready this long leaves the plan
   double node_retry_s = 30;               // and is tried again after this long
+  double load_threshold = 0.2;            // re-plan when the offered load differs from the plan's by more ...
+  double load_sustain_s = 10;             // ... for this long
 };
 
 // Reads `path` (YAML: listen, stateDir, manifestDir, tlsCert, tlsKey, tokenFile, logLevel,
 // insecurePlainHttp, workers, planTimeLimitSeconds, driver, workerBinary, stopWorkersOnExit,
-// replanMinIntervalSeconds, replanMinSaving, nodeGraceSeconds, nodeRetrySeconds) into `cfg`.
+// replanMinIntervalSeconds, replanMinSaving, nodeGraceSeconds, nodeRetrySeconds, loadThreshold,
+// loadSustainSeconds) into `cfg`.
 // Unknown keys are errors.
 Status LoadConfigFile(const std::string& path, DaemonConfig* cfg);
 // Applies command-line flags over `cfg`; `config_path` receives --config's value.

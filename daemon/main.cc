@@ -134,6 +134,8 @@ int Main(int argc, char** argv) {
   ropts.damping.min_saving_fraction = cfg.replan_min_saving;
   ropts.node_grace = std::chrono::milliseconds(static_cast<int64_t>(cfg.node_grace_s * 1000));
   ropts.node_retry_s = cfg.node_retry_s;
+  ropts.load.threshold = cfg.load_threshold;
+  ropts.load.sustain_s = cfg.load_sustain_s;
   Controller controller(&store, driver.get(), ropts, WorkQueueOptions{}, &events);
   controller.Start(cfg.workers);
   controller.EnqueueAll();

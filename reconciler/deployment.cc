@@ -106,7 +106,7 @@ StatusOr<std::vector<WorkerConfig>> BuildDeployment(const Workflow& wf, const st
     WorkerInstance wi;
     wi.kind = "source";
     wi.name = s.name;
-    wi.rate = s.rate;
+    wi.rate = s.generator_rate.value_or(s.rate);
     wi.item_kib = s.item_size_kib;
     wi.files = s.files;
     wi.limit = s.count.value_or(0);
@@ -141,7 +141,12 @@ ObservedStatus Summarize(const planner::Problem& p, const Plan& plan, const std:
     if (!e.from_source) producers.insert(p.ops[static_cast<size_t>(e.from)].name);
   for (const auto& op : p.ops)
     if (producers.count(op.name) == 0) o.expected_throughput += op.rate;
-  auto score = planner::ScorePlan(p, plan);
+  // Predicted traffic at the rates of `p` (the offered load), with the plan's key shares.
+  Plan at_rate = plan;
+  for (auto& pl : at_rate.placements)
+    for (const auto& op : p.ops)
+      if (op.name == pl.op) pl.rate = op.rate * (pl.keys.hi - pl.keys.lo);
+  auto score = planner::ScorePlan(p, at_rate);
   for (const auto& [t, v] : score.boundary_up_kibps) o.predicted_cross_tier_kibps += v;
   for (const auto& [t, v] : score.boundary_down_kibps) o.predicted_cross_tier_kibps += v;
 

@@ -43,6 +43,24 @@ ReplanDecision DecideReplan(const std::vector<std::string>& violations, double c
   return d;
 }
 
+std::optional<double> LoadTrigger::Observe(double now_s, double observed_scale, double planned_scale) {
+  double drift = planned_scale > 0 ? observed_scale / planned_scale - 1 : 0;
+  int dir = drift > opts_.threshold ? 1 : drift < -opts_.threshold ? -1 : 0;
+  if (dir == 0 || dir != direction_) {
+    since_.reset();
+    direction_ = dir;
+    if (dir == 0) return std::nullopt;
+  }
+  if (!since_) since_ = now_s;
+  if (now_s - *since_ < opts_.sustain_s) return std::nullopt;
+  // The latest observation (already a 5-s average) rather than the window's mean: after a step,
+  // the window still holds the ramp, and the plan is for the load that stays.
+  double scale = observed_scale * (1 + opts_.headroom);
+  since_.reset();
+  direction_ = 0;
+  return scale;
+}
+
 Rescored RescorePlan(const planner::Problem& p, const Plan& plan) {
   Rescored r;
   r.plan = plan;

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,32 @@ struct ReplanDecision {
 // costs in USD/h under the new inputs; `since_last_s`: seconds since the last adopted plan.
 ReplanDecision DecideReplan(const std::vector<std::string>& violations, double current_cost, double candidate_cost, int64_t churn,
                             double since_last_s, const DampingOptions& opts = {});
+
+// Load trigger: follows the observed offered load (sum of the sources' observed rates over the sum
+// of their planned `rate`s). It fires when the load has stayed beyond `threshold` of what the plan
+// is for, in the same direction, for `sustain_s`; the new planned scale is the latest observation
+// times (1 + headroom). A load that crosses back inside the threshold restarts the window, so a
+// load oscillating around the threshold fires at most once per window (and the damping's minimum
+// interval bounds the re-plans on top).
+struct LoadTriggerOptions {
+  double threshold = 0.2;
+  double sustain_s = 10;
+  double headroom = 0.1;
+};
+
+class LoadTrigger {
+ public:
+  explicit LoadTrigger(LoadTriggerOptions opts = {}) : opts_(opts) {}
+  // One observation at `now_s` (any monotonic clock in seconds). Returns the scale to plan for when
+  // the drift has been sustained (the window then restarts), else nullopt.
+  std::optional<double> Observe(double now_s, double observed_scale, double planned_scale);
+  void Reset() { since_.reset(); }
+
+ private:
+  LoadTriggerOptions opts_;
+  std::optional<double> since_;
+  int direction_ = 0;
+};
 
 // The running plan re-expressed under new inputs: every placement's rate follows its key share of
 // the operator's new rate, then the scorer prices it and lists what it violates (including nodes

@@ -63,6 +63,7 @@ std::string Trigger(const std::string& before, const std::string& after) {
   std::string what;
   auto kind = [](const std::string& part) -> std::string {
     if (part.rfind("down:", 0) == 0) return "node";
+    if (part.rfind("load:", 0) == 0) return "load";
     auto slash = part.find('/');
     return slash == std::string::npos ? "inputs" : part.substr(0, slash);
   };
@@ -77,12 +78,49 @@ std::string Trigger(const std::string& before, const std::string& after) {
 
 StatusOr<planner::Problem> WorkflowReconciler::ProblemFor(const Workflow& wf, const std::vector<ModelProfile>& profiles,
                                                           const Infrastructure& infra, const WorkflowStatus& st) const {
-  auto problem = planner::BuildProblem(wf, profiles, infra);
+  planner::ProblemOptions popts;
+  popts.rate_scale = st.load_scale;
+  auto problem = planner::BuildProblem(wf, profiles, infra, popts);
   if (!problem.ok()) return problem;
   for (const auto& o : st.unavailable_nodes)
     for (size_t n = 0; n < problem->nodes.size(); ++n)
       if (problem->nodes[n].name == o.node) problem->node_allowed[n] = false;
   return problem;
+}
+
+void WorkflowReconciler::UpdateLoad(const Workflow& wf, const std::vector<WorkerState>& observed, WorkflowStatus* st) {
+  // Offered load: what the sources emit (over their last 5 s), against the rates the spec plans for.
+  double spec = 0, seen = 0;
+  for (const auto& s : wf.spec.sources) spec += s.rate;
+  bool complete = spec > 0;
+  std::map<std::string, int64_t> limit;
+  for (const auto& s : wf.spec.sources) limit[s.name] = s.count.value_or(0);
+  int sources = 0;
+  for (const auto& w : observed) {
+    if (!w.metrics) continue;
+    for (const auto& in : w.metrics->instances)
+      if (in.kind == "source") {
+        seen += in.rate;
+        ++sources;
+        complete &= w.ready && w.metrics->uptime_s >= 6;  // a full rate window
+        // A source near the end of its `count` stops on purpose: that is not a load change.
+        if (limit[in.name] > 0 && in.items_out + static_cast<int64_t>(in.rate * 6) >= limit[in.name]) complete = false;
+      }
+  }
+  if (!complete || sources != static_cast<int>(wf.spec.sources.size())) return;
+  double now = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  std::optional<double> next;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    auto [it, fresh] = load_.try_emplace(wf.metadata.name, opts_.load);
+    next = it->second.Observe(now, seen / spec, st->load_scale.value_or(1.0));
+  }
+  if (!next) return;
+  if (events_ != nullptr)
+    events_->Record("Workflow", wf.metadata.name, "Normal", "LoadChanged",
+                    "the sources offer " + Fixed(seen, 2) + " items/s against " + Fixed(spec * st->load_scale.value_or(1.0), 2) +
+                        " planned for " + Fixed(opts_.load.sustain_s, 0) + " s; re-planning for " + Fixed(spec * *next, 2) + " items/s");
+  st->load_scale = *next;
 }
 
 void WorkflowReconciler::UpdateNodeHealth(const std::string& name, const std::vector<WorkerState>& observed, WorkflowStatus* st) {
@@ -154,7 +192,16 @@ ReconcileResult WorkflowReconciler::Reconcile(const std::string& name) {
   std::vector<Document> docs(1);
   docs[0].file = "Workflow/" + name;
   docs[0].object = Object(wf);
-  std::string inputs = "Workflow/" + name + "@" + std::to_string(wf.metadata.generation.value_or(0));
+  // The Workflow's part of the fingerprint: its spec without what only the emulated load generator
+  // uses (generatorRate, count), so changing the emulated load is left to the load trigger.
+  WorkflowSpec planned_spec = wf.spec;
+  for (auto& s : planned_spec.sources) {
+    s.generator_rate.reset();
+    s.count.reset();
+  }
+  char spec_hash[32];
+  std::snprintf(spec_hash, sizeof(spec_hash), "%016zx", std::hash<std::string>{}(ToJson(Encoder::Encode(planned_spec))));
+  std::string inputs = "Workflow/" + name + "@" + spec_hash;
   std::string missing;
   auto inf = store_->Get("Infrastructure", wf.spec.infrastructure);
   if (!inf.ok()) missing += "Infrastructure \"" + wf.spec.infrastructure + "\"";
@@ -190,6 +237,8 @@ ReconcileResult WorkflowReconciler::Reconcile(const std::string& name) {
   auto before = driver_->Observe(name);
   UpdateNodeHealth(name, before, &st);
   for (const auto& o : st.unavailable_nodes) inputs += ",down:" + o.node;
+  if (st.plan && !st.rollout) UpdateLoad(wf, before, &st);
+  if (st.load_scale) inputs += ",load:" + Fixed(*st.load_scale, 4);
 
   ReconcileResult res;
   bool rolling = st.rollout.has_value();
@@ -389,7 +438,10 @@ ReconcileResult WorkflowReconciler::Reconcile(const std::string& name) {
     // Observations: only from workers that report (the fake driver runs none).
     bool reporting = false;
     for (const auto& w : observed) reporting |= w.metrics.has_value();
-    auto problem = planner::BuildProblem(wf, profiles, infra);
+    // SLOMet is judged against the load offered (the generator's rate when it emulates one).
+    Workflow offered = wf;
+    for (auto& s : offered.spec.sources) s.rate = s.generator_rate.value_or(s.rate);
+    auto problem = planner::BuildProblem(offered, profiles, infra);
     if (reporting && problem.ok()) {
       ObservedStatus o = Summarize(*problem, *st.plan, observed);
       double floor = o.expected_throughput * opts_.slo_throughput_fraction;

@@ -36,6 +36,7 @@ struct ReconcilerOptions {
   RolloutOptions rollout;
   std::chrono::milliseconds node_grace{4000};  // a node whose worker is not ready this long leaves the plan ...
   double node_retry_s = 30;                    // ... and is tried again after this long
+  LoadTriggerOptions load;
 };
 
 class WorkflowReconciler {
@@ -55,6 +56,8 @@ class WorkflowReconciler {
   // The problem of the current inputs, without the nodes that are out (status.unavailableNodes).
   StatusOr<planner::Problem> ProblemFor(const Workflow& wf, const std::vector<ModelProfile>& profiles, const Infrastructure& infra,
                                         const WorkflowStatus& st) const;
+  // Feeds the observed source rates to the load trigger; sets status.loadScale when it fires.
+  void UpdateLoad(const Workflow& wf, const std::vector<WorkerState>& observed, WorkflowStatus* st);
   // Marks nodes whose worker stayed not ready for node_grace as unavailable; expires old outages.
   void UpdateNodeHealth(const std::string& name, const std::vector<WorkerState>& observed, WorkflowStatus* st);
 
@@ -64,6 +67,7 @@ class WorkflowReconciler {
   EventRecorder* events_;
   std::mutex mu_;
   std::map<std::string, std::map<std::string, std::chrono::steady_clock::time_point>> not_ready_since_ GUARDED_BY(mu_);
+  std::map<std::string, LoadTrigger> load_ GUARDED_BY(mu_);
 };
 
 // Sets (or updates) a condition; lastTransitionTime changes only when the status changes.

@@ -21,12 +21,14 @@ namespace fs = std::filesystem;
 
 std::string Source(const std::string& file) { return ReadFile(fs::path(JB_SOURCE_DIR) / "manifests/vqa" / file); }
 
-// The VQA workflow with both sources at `rate` and stopping after `count` items.
-std::string WorkflowYaml(double rate, int64_t count) {
-  char r[32];
+// The VQA workflow with both sources at `rate` and stopping after `count` items; with a
+// `generator` rate, the sources emit that instead (an emulated load change).
+std::string WorkflowYaml(double rate, int64_t count, double generator = 0) {
+  char r[96];
   std::snprintf(r, sizeof(r), "%g", rate);
+  std::string extra = generator > 0 ? "\n    generatorRate: " + std::to_string(generator) : "";
   return std::regex_replace(Source("workflow.yaml"), std::regex("\n    rate: 40\n"),
-                            std::string("\n    rate: ") + r + "\n    count: " + std::to_string(count) + "\n");
+                            std::string("\n    rate: ") + r + "\n    count: " + std::to_string(count) + extra + "\n");
 }
 
 // The VQA infrastructure with every cloud node's price multiplied by `cloud_scale`.
@@ -71,6 +73,38 @@ int64_t WaitForNewEpoch(const HttpClientOptions& c, int64_t after, std::chrono::
 
 int64_t SinkDelivered(const fs::path& state) { return Sum(Reports(state)).delivered; }
 
+const int64_t kMany = 1000000;  // the sources run until a test's end sets their count
+
+// Applies the VQA example (infrastructure, profiles, `workflow`) and waits for epoch 1 to serve.
+void ApplyVqa(const HttpClientOptions& c, const fs::path& state, const std::string& workflow) {
+  ASSERT_TRUE(Put(c, "infrastructures/vqa-medium", InfraYaml(1)));
+  for (const auto& doc : LoadPath((fs::path(JB_SOURCE_DIR) / "manifests/vqa/modelprofiles.yaml").string())) {
+    ASSERT_TRUE(doc.object.has_value());
+    ASSERT_TRUE(Put(c, "modelprofiles/" + MetaOf(*doc.object).name, ObjectToJson(*doc.object)));
+  }
+  ASSERT_TRUE(Put(c, "workflows/vqa", workflow));
+  ASSERT_EQ(WaitForNewEpoch(c, 0, 30s), 1);
+  ASSERT_TRUE(WaitUntil([&] { return SinkDelivered(state) >= 40; }, 20s)) << "nothing reached the sink";
+}
+
+// Stops the sources a little after where they are (rate 40, generator `generator`) and checks
+// that every request reached the sink exactly once; returns the totals.
+Totals FinishAndCount(const HttpClientOptions& c, const fs::path& state, double generator = 0) {
+  int64_t emitted = 0;
+  for (const auto& [w, m] : Reports(state))
+    for (const auto& in : m.instances)
+      if (in.kind == "source") emitted = std::max(emitted, in.items_out);
+  int64_t count = emitted + 200;
+  EXPECT_TRUE(Put(c, "workflows/vqa", WorkflowYaml(40, count, generator)));
+  EXPECT_TRUE(WaitUntil([&] { return Sum(Reports(state)).acked_min == count; }, 60s))
+      << "sources never fully acknowledged: " << Sum(Reports(state)).acked_min << "/" << count;
+  Totals t = Sum(Reports(state));
+  EXPECT_EQ(t.emitted_min, count);
+  EXPECT_EQ(t.delivered, count);
+  EXPECT_EQ(t.drops, 0);
+  return t;
+}
+
 TEST(Replan, TenReplansUnderLoadDeliverEveryItemExactlyOnce) {
   TempDir dir;
   fs::path state = dir.path() / "state";
@@ -79,16 +113,9 @@ TEST(Replan, TenReplansUnderLoadDeliverEveryItemExactlyOnce) {
             "6"});
   HttpClientOptions c;
   ASSERT_TRUE(d.WaitReady(&c)) << ReadFile(dir.path() / "state.log");
-  const int64_t kMany = 1000000;  // the sources run until the end of the sequence sets their count
-  ASSERT_TRUE(Put(c, "infrastructures/vqa-medium", InfraYaml(1)));
-  for (const auto& doc : LoadPath((fs::path(JB_SOURCE_DIR) / "manifests/vqa/modelprofiles.yaml").string())) {
-    ASSERT_TRUE(doc.object.has_value());
-    ASSERT_TRUE(Put(c, "modelprofiles/" + MetaOf(*doc.object).name, ObjectToJson(*doc.object)));
-  }
-  ASSERT_TRUE(Put(c, "workflows/vqa", WorkflowYaml(40, kMany)));
-  int64_t epoch = WaitForNewEpoch(c, 0, 30s);
-  ASSERT_EQ(epoch, 1);
-  ASSERT_TRUE(WaitUntil([&] { return SinkDelivered(state) >= 40; }, 20s)) << "nothing reached the sink";
+  ApplyVqa(c, state, WorkflowYaml(40, kMany));
+  if (::testing::Test::HasFatalFailure()) return;
+  int64_t epoch = 1;
 
   struct Step {
     std::string what;
@@ -142,23 +169,44 @@ TEST(Replan, TenReplansUnderLoadDeliverEveryItemExactlyOnce) {
   }
   if (stopped > 0) ::kill(stopped, SIGCONT);  // already stopped by the driver when its node left the plan
 
-  // End: stop the sources a little after where they are, and wait for everything to arrive.
-  int64_t emitted = 0;
-  for (const auto& [w, m] : Reports(state))
-    for (const auto& in : m.instances)
-      if (in.kind == "source") emitted = std::max(emitted, in.items_out);
-  int64_t count = emitted + 200;
-  ASSERT_TRUE(Put(c, "workflows/vqa", WorkflowYaml(40, count)));
-  ASSERT_TRUE(WaitUntil([&] { return Sum(Reports(state)).acked_min == count; }, 60s))
-      << "sources never fully acknowledged: " << Sum(Reports(state)).acked_min << "/" << count;
-  Totals t = Sum(Reports(state));
+  Totals t = FinishAndCount(c, state);
   std::printf("[ replan ] %lld epochs; %lld requests per source, %lld delivered once at the sink, %lld drops, %lld re-sent, %lld duplicate(s) discarded\n",
-              static_cast<long long>(epoch), static_cast<long long>(count), static_cast<long long>(t.delivered),
+              static_cast<long long>(epoch), static_cast<long long>(t.emitted_min), static_cast<long long>(t.delivered),
               static_cast<long long>(t.drops), static_cast<long long>(t.resent), static_cast<long long>(t.duplicates));
-  EXPECT_EQ(t.emitted_min, count);
-  EXPECT_EQ(t.delivered, count);
-  EXPECT_EQ(t.drops, 0);
   EXPECT_GE(epoch, 11);
+  EXPECT_EQ(d.Stop(), 0);
+}
+
+// The offered load rises 50% above the plan, then falls to half of it: the load trigger re-plans
+// both ways for what it observes, and SLOMet follows the offered rate.
+TEST(Replan, LoadDriftIsFollowedBothWays) {
+  TempDir dir;
+  fs::path state = dir.path() / "state";
+  Daemon d(state, {}, {"--stop-workers-on-exit", "--replan-min-interval", "0", "--load-sustain", "3"});
+  HttpClientOptions c;
+  ASSERT_TRUE(d.WaitReady(&c)) << ReadFile(dir.path() / "state.log");
+  ApplyVqa(c, state, WorkflowYaml(40, kMany));
+  if (::testing::Test::HasFatalFailure()) return;
+  int64_t epoch = 1;
+  for (double load : {60.0, 20.0}) {
+    auto t0 = Clock::now();
+    ASSERT_TRUE(Put(c, "workflows/vqa", WorkflowYaml(40, kMany, load)));
+    int64_t next = WaitForNewEpoch(c, epoch, 40s);
+    ASSERT_GT(next, epoch) << "no re-plan for an offered load of " << load << "/s";
+    auto wf = GetWorkflow(c);
+    ASSERT_TRUE(wf && wf->status.load_scale);
+    EXPECT_EQ(wf->status.history.back().trigger, "load");
+    double planned = 40 * *wf->status.load_scale;
+    std::printf("[ load ] offered %.0f/s: re-planned for %.1f/s (epoch %lld, %.4f $/h) %.1f s after the load changed, serving after %.3f s from the trigger\n",
+                load, planned, static_cast<long long>(next), wf->status.plan->cost.total_per_hour,
+                std::chrono::duration<double>(Clock::now() - t0).count(), wf->status.history.back().serving_s.value_or(-1));
+    EXPECT_GE(planned, load);          // enough for what is offered ...
+    EXPECT_LE(planned, load * 1.25);   // ... without planning for much more
+    epoch = next;
+    ASSERT_TRUE(WaitUntil([&] { auto w = GetWorkflow(c); return w && ConditionOf(*w, "SLOMet") == "True"; }, 30s))
+        << "SLOMet not True at an offered " << load << "/s";
+  }
+  FinishAndCount(c, state, 20);
   EXPECT_EQ(d.Stop(), 0);
 }
 
