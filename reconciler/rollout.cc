@@ -95,7 +95,6 @@ RolloutStep NextRolloutStep(const std::vector<WorkerConfig>& current, std::vecto
   std::map<std::string, const WorkerConfig*> cur, tgt;
   for (const auto& c : current) cur[c.name] = &c;
   for (const auto& t : target) tgt[t.name] = &t;
-  step.moved = RolloutChurn(current, target, epoch);
 
   // The epoch being replaced: the newest older epoch any worker still runs or drains.
   int64_t from = 0;

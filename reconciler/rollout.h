@@ -32,7 +32,6 @@ struct RolloutStep {
   bool switched = false;            // every new-epoch worker runs the new routes
   bool done = false;                // the new epoch serves alone (phase Steady)
   int64_t from_epoch = 0;           // the epoch being replaced (0 = none)
-  int64_t moved = 0;                // workers started or stopped by this rollout (churn)
 };
 
 struct RolloutOptions {

@@ -1,0 +1,142 @@
+// Damping and the load trigger (reconciler/replan.h): pure decisions, tested on simulated clocks.
+#include "reconciler/replan.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "planner/solver.h"
+#include "tests/planner/planner_fixtures.h"
+
+namespace jb {
+namespace {
+
+TEST(Damping, AnInvalidPlanIsReplacedAtOnce) {
+  auto d = DecideReplan({"node n1 is not available"}, 5.0, 9.0, 10, 0.1);
+  EXPECT_EQ(d.action, ReplanAction::kAdopt);  // even dearer, even right after the last re-plan
+  EXPECT_NE(d.reason.find("n1"), std::string::npos);
+}
+
+TEST(Damping, SmallSavingsDoNotPayForTheirChurn) {
+  DampingOptions o;  // 5% + 0.5% per worker moved
+  EXPECT_EQ(DecideReplan({}, 10.0, 9.6, 0, 100, o).action, ReplanAction::kKeep);   // 4%
+  EXPECT_EQ(DecideReplan({}, 10.0, 9.4, 0, 100, o).action, ReplanAction::kAdopt);  // 6%
+  EXPECT_EQ(DecideReplan({}, 10.0, 9.4, 4, 100, o).action, ReplanAction::kKeep);   // 6% < 7%
+  EXPECT_EQ(DecideReplan({}, 10.0, 9.2, 4, 100, o).action, ReplanAction::kAdopt);  // 8% > 7%
+}
+
+TEST(Damping, OptionalReplansKeepTheMinimumInterval) {
+  DampingOptions o;
+  o.min_interval_s = 10;
+  auto d = DecideReplan({}, 10.0, 5.0, 0, 3, o);
+  EXPECT_EQ(d.action, ReplanAction::kDefer);
+  EXPECT_NEAR(d.retry_after_s, 7, 1e-9);
+  EXPECT_EQ(DecideReplan({}, 10.0, 5.0, 0, 10, o).action, ReplanAction::kAdopt);
+}
+
+TEST(LoadTrigger, FiresOnlyOnASustainedDriftAndPlansForTheLatestLoad) {
+  LoadTrigger t({0.2, 10, 0.1});
+  double t0 = 0;
+  for (int i = 0; i < 19; ++i) EXPECT_FALSE(t.Observe(t0 + i * 0.5, 1.5, 1.0)) << i;  // 9.5 s
+  auto s = t.Observe(t0 + 10, 1.5, 1.0);
+  ASSERT_TRUE(s);
+  EXPECT_NEAR(*s, 1.65, 1e-9);
+  // Within the threshold of the new plan: quiet.
+  for (int i = 0; i < 100; ++i) EXPECT_FALSE(t.Observe(20 + i * 0.5, 1.5, *s));
+  // Falling load: fires the other way.
+  std::optional<double> down;
+  for (int i = 0; i <= 20 && !down; ++i) down = t.Observe(100 + i * 0.5, 0.5, *s);
+  ASSERT_TRUE(down);
+  EXPECT_NEAR(*down, 0.55, 1e-9);
+}
+
+// A load that oscillates around the threshold (20% +- 8%, period 12 s) for ten minutes, observed
+// every 0.5 s, with the damping's minimum interval on top: at most one re-plan per interval, and in
+// fact only the first, since the new plan's headroom absorbs the oscillation.
+TEST(LoadTrigger, AnOscillatingLoadReplansAtMostOncePerDampingInterval) {
+  LoadTriggerOptions lo{0.2, 10, 0.1};
+  DampingOptions d;
+  d.min_interval_s = 30;
+  LoadTrigger t(lo);
+  double planned = 1.0, last_adopt = -1e9;
+  int replans = 0;
+  std::optional<double> pending;
+  for (int i = 0; i < 1200; ++i) {
+    double now = i * 0.5;
+    double load = 1.2 + 0.08 * std::sin(2 * M_PI * now / 12);
+    if (auto s = t.Observe(now, load, planned)) pending = s;
+    if (!pending) continue;
+    // A load re-plan is needed for correctness only when the plan is short of the load.
+    std::vector<std::string> violations;
+    if (load > planned) violations.push_back("capacity short");
+    auto dec = DecideReplan(violations, 10 * planned, 10 * *pending, 0, now - last_adopt, d);
+    if (dec.action == ReplanAction::kDefer) continue;
+    if (dec.action == ReplanAction::kAdopt) {
+      ASSERT_GE(now - last_adopt, d.min_interval_s) << "re-planned twice within the damping interval at t=" << now;
+      planned = *pending;
+      last_adopt = now;
+      ++replans;
+    }
+    pending.reset();
+  }
+  EXPECT_LE(replans, 1);
+}
+
+// A load that swings wide (from -30% to +30% around the plan, period 40 s) keeps triggering; the
+// damping interval bounds the re-plans.
+TEST(LoadTrigger, AWideSwingIsBoundedByTheDampingInterval) {
+  LoadTriggerOptions lo{0.2, 5, 0.1};
+  DampingOptions d;
+  d.min_interval_s = 30;
+  LoadTrigger t(lo);
+  double planned = 1.0, last_adopt = -1e9;
+  int replans = 0;
+  std::optional<double> pending;
+  const double kSeconds = 600;
+  for (int i = 0; i < kSeconds * 2; ++i) {
+    double now = i * 0.5;
+    double load = 1.0 + 0.3 * std::sin(2 * M_PI * now / 40);
+    if (auto s = t.Observe(now, load, planned)) pending = s;
+    if (!pending) continue;
+    auto dec = DecideReplan({}, 10 * planned, 10 * *pending, 0, now - last_adopt, d);
+    if (dec.action == ReplanAction::kDefer) continue;
+    if (dec.action == ReplanAction::kAdopt) {
+      ASSERT_GE(now - last_adopt, d.min_interval_s);
+      planned = *pending;
+      last_adopt = now;
+      ++replans;
+    }
+    pending.reset();
+  }
+  EXPECT_GE(replans, 1);
+  EXPECT_LE(replans, static_cast<int>(kSeconds / d.min_interval_s) + 1);
+}
+
+TEST(Rescore, TheRunningPlanIsPricedAndCheckedUnderNewInputs) {
+  auto in = testing::LoadInstance("manifests/vqa");
+  auto p = planner::BuildProblem(in.wf, in.profiles, in.inf);
+  ASSERT_TRUE(p.ok());
+  auto solved = planner::Solve(*p, planner::SolverOptions{"auto", 10});
+  ASSERT_TRUE(solved.ok());
+  const Plan& plan = solved->plan;
+  // Same inputs: same cost, valid.
+  auto same = RescorePlan(*p, plan);
+  EXPECT_TRUE(same.violations.empty());
+  EXPECT_NEAR(same.plan.cost.total_per_hour, plan.cost.total_per_hour, 1e-6);
+  // Twice the rate: the placement cannot carry it.
+  planner::ProblemOptions twice;
+  twice.rate_scale = 2;
+  auto p2 = planner::BuildProblem(in.wf, in.profiles, in.inf, twice);
+  ASSERT_TRUE(p2.ok());
+  EXPECT_FALSE(RescorePlan(*p2, plan).violations.empty());
+  // A node of the plan becomes unavailable.
+  auto p3 = *p;
+  for (size_t n = 0; n < p3.nodes.size(); ++n)
+    if (p3.nodes[n].name == plan.placements.front().node) p3.node_allowed[n] = false;
+  auto gone = RescorePlan(p3, plan);
+  ASSERT_FALSE(gone.violations.empty());
+  EXPECT_NE(gone.violations.front().find(plan.placements.front().node), std::string::npos);
+}
+
+}  // namespace
+}  // namespace jb
