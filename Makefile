@@ -50,6 +50,7 @@ bench: build
 	$(BUILD_DIR)/bench/bench_planner
 	$(BUILD_DIR)/bench/bench_rest
 	$(BUILD_DIR)/bench/bench_dataplane
+	$(BUILD_DIR)/bench/bench_replan
 
 # ASan + UBSan build of everything and its tests (suppressions: tools/sanitizers/).
 asan: setup

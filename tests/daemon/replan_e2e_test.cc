@@ -19,70 +19,18 @@ namespace {
 using namespace jb::testing;
 namespace fs = std::filesystem;
 
-std::string Source(const std::string& file) { return ReadFile(fs::path(JB_SOURCE_DIR) / "manifests/vqa" / file); }
-
-// The VQA workflow with both sources at `rate` and stopping after `count` items; with a
-// `generator` rate, the sources emit that instead (an emulated load change).
-std::string WorkflowYaml(double rate, int64_t count, double generator = 0) {
-  char r[96];
-  std::snprintf(r, sizeof(r), "%g", rate);
-  std::string extra = generator > 0 ? "\n    generatorRate: " + std::to_string(generator) : "";
-  return std::regex_replace(Source("workflow.yaml"), std::regex("\n    rate: 40\n"),
-                            std::string("\n    rate: ") + r + "\n    count: " + std::to_string(count) + extra + "\n");
-}
-
-// The VQA infrastructure with every cloud node's price multiplied by `cloud_scale`.
-std::string InfraYaml(double cloud_scale) {
-  std::stringstream in(Source("infrastructure.yaml")), out;
-  std::string line, tier;
-  while (std::getline(in, line)) {
-    auto t = line.find("tier: ");
-    if (t != std::string::npos && line.find("- name") == std::string::npos) tier = line.substr(t + 6);
-    auto p = line.find("pricePerHour: ");
-    if (p != std::string::npos && tier == "cloud") {
-      char buf[64];
-      std::snprintf(buf, sizeof(buf), "%.6g", std::atof(line.c_str() + p + 14) * cloud_scale);
-      line = line.substr(0, p + 14) + buf;
-    }
-    out << line << "\n";
-  }
-  return out.str();
-}
-
 bool Put(const HttpClientOptions& c, const std::string& path, const std::string& yaml) {
-  auto r = HttpCall(c, "PUT", kApi + path, yaml, "application/yaml");
-  EXPECT_TRUE(r.ok() && r->status < 300) << (r.ok() ? r->body : r.status().message());
-  return r.ok() && r->status < 300;
+  std::string why;
+  bool ok = PutObject(c, path, yaml, &why);
+  EXPECT_TRUE(ok) << why;
+  return ok;
 }
 
-int64_t EpochOf(const Workflow& wf) { return wf.status.plan_epoch.value_or(0); }
-
-// Waits for a plan epoch after `after` whose rollout has finished; returns it (0 on timeout).
-int64_t WaitForNewEpoch(const HttpClientOptions& c, int64_t after, std::chrono::seconds limit) {
-  int64_t got = 0;
-  WaitUntil(
-      [&] {
-        auto wf = GetWorkflow(c);
-        if (!wf || EpochOf(*wf) <= after || wf->status.rollout) return false;
-        got = EpochOf(*wf);
-        return true;
-      },
-      limit);
-  return got;
-}
-
-int64_t SinkDelivered(const fs::path& state) { return Sum(Reports(state)).delivered; }
-
-const int64_t kMany = 1000000;  // the sources run until a test's end sets their count
 
 // Applies the VQA example (infrastructure, profiles, `workflow`) and waits for epoch 1 to serve.
 void ApplyVqa(const HttpClientOptions& c, const fs::path& state, const std::string& workflow) {
-  ASSERT_TRUE(Put(c, "infrastructures/vqa-medium", InfraYaml(1)));
-  for (const auto& doc : LoadPath((fs::path(JB_SOURCE_DIR) / "manifests/vqa/modelprofiles.yaml").string())) {
-    ASSERT_TRUE(doc.object.has_value());
-    ASSERT_TRUE(Put(c, "modelprofiles/" + MetaOf(*doc.object).name, ObjectToJson(*doc.object)));
-  }
-  ASSERT_TRUE(Put(c, "workflows/vqa", workflow));
+  std::string why;
+  ASSERT_TRUE(ApplyVqaObjects(c, workflow, &why)) << why;
   ASSERT_EQ(WaitForNewEpoch(c, 0, 30s), 1);
   ASSERT_TRUE(WaitUntil([&] { return SinkDelivered(state) >= 40; }, 20s)) << "nothing reached the sink";
 }
@@ -90,12 +38,8 @@ void ApplyVqa(const HttpClientOptions& c, const fs::path& state, const std::stri
 // Stops the sources a little after where they are (rate 40, generator `generator`) and checks
 // that every request reached the sink exactly once; returns the totals.
 Totals FinishAndCount(const HttpClientOptions& c, const fs::path& state, double generator = 0) {
-  int64_t emitted = 0;
-  for (const auto& [w, m] : Reports(state))
-    for (const auto& in : m.instances)
-      if (in.kind == "source") emitted = std::max(emitted, in.items_out);
-  int64_t count = emitted + 200;
-  EXPECT_TRUE(Put(c, "workflows/vqa", WorkflowYaml(40, count, generator)));
+  int64_t count = StopSourcesSoon(c, state, generator);
+  EXPECT_GT(count, 0);
   EXPECT_TRUE(WaitUntil([&] { return Sum(Reports(state)).acked_min == count; }, 60s))
       << "sources never fully acknowledged: " << Sum(Reports(state)).acked_min << "/" << count;
   Totals t = Sum(Reports(state));

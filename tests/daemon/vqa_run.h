@@ -6,7 +6,10 @@
 #include <fstream>
 #include <map>
 #include <optional>
+#include <algorithm>
+#include <cstdio>
 #include <regex>
+#include <sstream>
 #include <string>
 
 #include "tests/daemon/daemon_fixture.h"
@@ -83,6 +86,83 @@ bool WaitUntil(F pred, std::chrono::seconds limit) {
     std::this_thread::sleep_for(100ms);
   }
   return pred();
+}
+
+inline const int64_t kMany = 1000000;  // sources that run until the end of a run sets their count
+
+inline std::string Source(const std::string& file) { return ReadFile(fs::path(JB_SOURCE_DIR) / "manifests/vqa" / file); }
+
+// The VQA workflow with both sources at `rate` and stopping after `count` items; with a
+// `generator` rate, the sources emit that instead (an emulated load change).
+inline std::string WorkflowYaml(double rate, int64_t count, double generator = 0) {
+  char r[96];
+  std::snprintf(r, sizeof(r), "%g", rate);
+  std::string extra = generator > 0 ? "\n    generatorRate: " + std::to_string(generator) : "";
+  return std::regex_replace(Source("workflow.yaml"), std::regex("\n    rate: 40\n"),
+                            std::string("\n    rate: ") + r + "\n    count: " + std::to_string(count) + extra + "\n");
+}
+
+// The VQA infrastructure with every cloud node's price multiplied by `cloud_scale`.
+inline std::string InfraYaml(double cloud_scale) {
+  std::stringstream in(Source("infrastructure.yaml")), out;
+  std::string line, tier;
+  while (std::getline(in, line)) {
+    auto t = line.find("tier: ");
+    if (t != std::string::npos && line.find("- name") == std::string::npos) tier = line.substr(t + 6);
+    auto p = line.find("pricePerHour: ");
+    if (p != std::string::npos && tier == "cloud") {
+      char buf[64];
+      std::snprintf(buf, sizeof(buf), "%.6g", std::atof(line.c_str() + p + 14) * cloud_scale);
+      line = line.substr(0, p + 14) + buf;
+    }
+    out << line << "\n";
+  }
+  return out.str();
+}
+
+// PUT of one object (YAML or JSON); `why` receives the server's answer on failure.
+inline bool PutObject(const HttpClientOptions& c, const std::string& path, const std::string& yaml, std::string* why = nullptr) {
+  auto r = HttpCall(c, "PUT", kApi + path, yaml, "application/yaml");
+  bool ok = r.ok() && r->status < 300;
+  if (!ok && why != nullptr) *why = r.ok() ? r->body : r.status().message();
+  return ok;
+}
+
+inline int64_t EpochOf(const Workflow& wf) { return wf.status.plan_epoch.value_or(0); }
+
+// Waits for a plan epoch after `after` whose rollout has finished; returns it (0 on timeout).
+inline int64_t WaitForNewEpoch(const HttpClientOptions& c, int64_t after, std::chrono::seconds limit) {
+  int64_t got = 0;
+  WaitUntil(
+      [&] {
+        auto wf = GetWorkflow(c);
+        if (!wf || EpochOf(*wf) <= after || wf->status.rollout) return false;
+        got = EpochOf(*wf);
+        return true;
+      },
+      limit);
+  return got;
+}
+
+inline int64_t SinkDelivered(const fs::path& state) { return Sum(Reports(state)).delivered; }
+
+// Applies the VQA example: infrastructure, profiles and `workflow`.
+inline bool ApplyVqaObjects(const HttpClientOptions& c, const std::string& workflow, std::string* why = nullptr) {
+  if (!PutObject(c, "infrastructures/vqa-medium", InfraYaml(1), why)) return false;
+  for (const auto& doc : LoadPath((fs::path(JB_SOURCE_DIR) / "manifests/vqa/modelprofiles.yaml").string()))
+    if (!doc.object || !PutObject(c, "modelprofiles/" + MetaOf(*doc.object).name, ObjectToJson(*doc.object), why)) return false;
+  return PutObject(c, "workflows/vqa", workflow, why);
+}
+
+// Sets every source's count a little above what they have emitted (rate 40, generator
+// `generator`), so the run ends; returns the count (0 on failure).
+inline int64_t StopSourcesSoon(const HttpClientOptions& c, const fs::path& state, double generator = 0) {
+  int64_t emitted = 0;
+  for (const auto& [w, m] : Reports(state))
+    for (const auto& in : m.instances)
+      if (in.kind == "source") emitted = std::max(emitted, in.items_out);
+  int64_t count = emitted + 200;
+  return PutObject(c, "workflows/vqa", WorkflowYaml(40, count, generator)) ? count : 0;
 }
 
 }  // namespace jb::testing
