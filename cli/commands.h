@@ -14,6 +14,8 @@ int PlanCommand(const std::vector<std::string>& args, std::ostream& out, std::os
 // jbctl apply|get|describe|delete|diff against jellybeand. Connection: --server/--token-file/--ca,
 // else ~/.config/jellybean/config, else the local daemon's files in --state-dir ($JB_STATE_DIR,
 // default /var/lib/jellybean).
+// "what-if" (jbctl plan --what-if -f DIR): plans the daemon's objects with the given manifests in
+// their place and prints the diff against the running plan; applies nothing.
 int RemoteCommand(const std::string& verb, const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
 }  // namespace jb

@@ -30,11 +30,24 @@ Options:
   --rate-scale X         multiply every source rate by X
   --solver auto|exact|heuristic   (default auto)
   --time-limit SECONDS   solver budget (default 10)
+
+  --what-if              against the running jellybeand: the objects in -f replace the daemon's of
+                         the same kind and name; prints, per affected Workflow, the plan that would
+                         result as a diff against the running one (variants, nodes and workers
+                         moved, cost and accuracy delta) and whether the damping would adopt it.
+                         Nothing is applied. Connection flags as for jbctl get.
 )";
 
 }  // namespace
 
 int PlanCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  for (const auto& a : args)
+    if (a == "--what-if") {
+      std::vector<std::string> rest;
+      for (const auto& b : args)
+        if (b != "--what-if") rest.push_back(b);
+      return RemoteCommand("what-if", rest, out, err);
+    }
   std::vector<std::string> paths, baselines;
   std::string workflow_name, output = "table";
   planner::ProblemOptions popts;

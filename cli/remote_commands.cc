@@ -1,15 +1,22 @@
 // jbctl commands that talk to jellybeand: apply, get, describe, delete, diff.
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "api/manifest.h"
-#include "cli/commands.h"
 #include "cli/cli_util.h"
+#include "cli/commands.h"
 #include "daemon/http.h"
+#include "planner/solver.h"
+#include "reconciler/deployment.h"
+#include "reconciler/replan.h"
+#include "reconciler/rollout.h"
 
 namespace fs = std::filesystem;
 
@@ -400,6 +407,163 @@ int Rollout(const Remote& r, std::ostream& out, std::ostream& err) {
   return 0;
 }
 
+// Operators and rates per node of a plan: "Op variant rate/s, ...".
+std::map<std::string, std::string> HostedByNode(const Plan& p) {
+  std::map<std::string, std::string> out;
+  for (const auto& pl : p.placements) {
+    auto& s = out[pl.node];
+    s += (s.empty() ? "" : ", ") + pl.op + " " + pl.variant + " " + Fixed(pl.rate, 2) + "/s";
+  }
+  return out;
+}
+
+int WhatIf(const Remote& r, std::ostream& out, std::ostream& err) {
+  std::vector<std::string> paths;
+  for (size_t i = 0; i < r.rest.size(); ++i) {
+    if ((r.rest[i] == "-f" || r.rest[i] == "--filename") && i + 1 < r.rest.size()) paths.push_back(r.rest[++i]);
+    else {
+      err << "jbctl plan --what-if: unexpected argument \"" << r.rest[i] << "\"; usage: jbctl plan --what-if -f FILE|DIR\n";
+      return 1;
+    }
+  }
+  if (paths.empty()) {
+    err << "jbctl plan --what-if: expected -f FILE|DIR\n";
+    return 1;
+  }
+  // The daemon's objects, with the local ones in place of those of the same kind and name.
+  std::map<std::pair<std::string, std::string>, Object> objects;
+  for (const char* plural : {"infrastructures", "modelprofiles", "workflows"}) {
+    auto resp = HttpCall(r.http, "GET", kApiPath + plural);
+    if (!resp.ok() || resp->status != 200) {
+      err << "jbctl plan --what-if: " << (resp.ok() ? ErrorOf(*resp) : resp.status().message()) << "\n";
+      return 1;
+    }
+    auto docs = ParseYamlStream(resp->body);
+    const Value* items = docs.empty() ? nullptr : docs[0].root.Find("items");
+    if (items == nullptr) continue;
+    for (const auto& item : items->items()) {
+      Document d;
+      d.file = std::string("server ") + plural;
+      DecodeDocument(item, &d);
+      if (d.object) objects[{KindOf(*d.object), MetaOf(*d.object).name}] = *d.object;
+    }
+  }
+  std::set<std::pair<std::string, std::string>> changed;
+  for (const auto& p : paths) {
+    if (!fs::exists(p)) {
+      err << "jbctl plan --what-if: " << p << ": no such file or directory\n";
+      return 1;
+    }
+    for (auto& d : LoadPath(p)) {
+      if (!d.diagnostics.empty() || !d.object) {
+        for (const auto& diag : d.diagnostics) err << diag.ToString() << "\n";
+        if (d.diagnostics.empty()) err << d.file << ": could not be decoded\n";
+        return 1;
+      }
+      auto key = std::make_pair(KindOf(*d.object), MetaOf(*d.object).name);
+      Object obj = *d.object;
+      if (auto* w = std::get_if<Workflow>(&obj); w != nullptr && objects.count(key) != 0)
+        w->status = std::get<Workflow>(objects[key]).status;  // keep what the daemon knows (plan, outages, load)
+      objects[key] = std::move(obj);
+      changed.insert(key);
+    }
+  }
+  std::vector<Document> all;
+  for (const auto& [key, obj] : objects) {
+    Document d;
+    d.file = (changed.count(key) != 0 ? "local " : "server ") + key.first + "/" + key.second;
+    d.object = obj;
+    all.push_back(std::move(d));
+  }
+  ValidateSet(&all);
+  auto errors = FormatDiagnostics(all);
+  if (!errors.empty()) {
+    for (const auto& e : errors) err << e << "\n";
+    err << "jbctl plan --what-if: the combined objects are invalid (" << errors.size() << " error(s)); nothing was applied\n";
+    return 1;
+  }
+  int shown = 0;
+  for (const auto& [key, obj] : objects) {
+    if (key.first != "Workflow") continue;
+    const auto& wf = std::get<Workflow>(obj);
+    bool affected = changed.count(key) != 0 || changed.count({"Infrastructure", wf.spec.infrastructure}) != 0;
+    std::vector<ModelProfile> profiles;
+    for (const auto& op : wf.spec.operators) {
+      affected |= changed.count({"ModelProfile", op.profile}) != 0;
+      auto it = objects.find({"ModelProfile", op.profile});
+      if (it != objects.end() && std::find_if(profiles.begin(), profiles.end(), [&](const ModelProfile& m) {
+                                   return m.metadata.name == op.profile;
+                                 }) == profiles.end())
+        profiles.push_back(std::get<ModelProfile>(it->second));
+    }
+    if (!affected) continue;
+    ++shown;
+    const auto& infra = std::get<Infrastructure>(objects.at({"Infrastructure", wf.spec.infrastructure}));
+    planner::ProblemOptions popts;
+    popts.rate_scale = wf.status.load_scale;
+    auto problem = planner::BuildProblem(wf, profiles, infra, popts);
+    if (!problem.ok()) {
+      err << "jbctl plan --what-if: workflow " << wf.metadata.name << ": " << problem.status().message() << "\n";
+      return 1;
+    }
+    for (const auto& o : wf.status.unavailable_nodes)
+      for (size_t n = 0; n < problem->nodes.size(); ++n)
+        if (problem->nodes[n].name == o.node) problem->node_allowed[n] = false;
+    auto solved = planner::Solve(*problem, planner::SolverOptions{"auto", 10});
+    out << "Workflow " << wf.metadata.name << ":\n";
+    if (!solved.ok()) {
+      out << "  would not be planned: " << solved.status().message() << "\n";
+      continue;
+    }
+    const Plan& next = solved->plan;
+    if (!wf.status.plan) {
+      out << "  not planned yet; would cost " << Fixed(next.cost.total_per_hour, 4) << " $/h at accuracy " << Fixed(next.accuracy, 2) << "\n";
+      continue;
+    }
+    Rescored cur = RescorePlan(*problem, *wf.status.plan);
+    double before = wf.status.plan->cost.total_per_hour, now = cur.plan.cost.total_per_hour, after = next.cost.total_per_hour;
+    out << "  running (epoch " << wf.status.plan_epoch.value_or(0) << "): " << Fixed(before, 4) << " $/h, accuracy " << Fixed(wf.status.plan->accuracy, 2)
+        << "; under the changed inputs it would cost " << Fixed(now, 4) << " $/h" << (cur.violations.empty() ? "" : " and is invalid: " + cur.violations.front()) << "\n";
+    double delta = std::fabs(after - now) < 5e-5 ? 0 : after - now;
+    out << "  what-if plan:       " << Fixed(after, 4) << " $/h (" << (delta >= 0 ? "+" : "") << Fixed(delta, 4) << ", "
+        << (now > 0 ? Fixed(100 * delta / now, 1) : "0") << "% against the running plan under the changed inputs), accuracy "
+        << Fixed(next.accuracy, 2) << " (" << (next.accuracy - cur.plan.accuracy >= 0 ? "+" : "") << Fixed(next.accuracy - cur.plan.accuracy, 2) << ")\n";
+    std::string variants;
+    for (const auto& [op, v] : next.variants) {
+      auto old = wf.status.plan->variants.find(op);
+      if (old == wf.status.plan->variants.end() || old->second != v)
+        variants += "\n    " + op + ": " + (old == wf.status.plan->variants.end() ? "-" : old->second) + " -> " + v;
+    }
+    out << "  variants:" << (variants.empty() ? " unchanged" : variants) << "\n";
+    auto a = HostedByNode(*wf.status.plan), b = HostedByNode(next);
+    std::set<std::string> nodes;
+    for (const auto& [n, s] : a) nodes.insert(n);
+    for (const auto& [n, s] : b) nodes.insert(n);
+    int moved = 0;
+    std::vector<std::vector<std::string>> rows = {{"    ", "NODE", "NOW", "WHAT-IF"}};
+    for (const auto& n : nodes) {
+      auto x = a.find(n), y = b.find(n);
+      std::string was = x == a.end() ? "-" : x->second, will = y == b.end() ? "-" : y->second;
+      if (was == will) continue;
+      ++moved;
+      rows.push_back({x == a.end() ? "    +" : y == b.end() ? "    -" : "    ~", n, was, will});
+    }
+    out << "  nodes changed: " << moved << (moved == 0 ? "" : " (+ started, - stopped, ~ re-assigned)") << "\n";
+    if (moved > 0) PrintTable(out, rows, 2);
+    // Churn as the daemon counts it: worker processes the rollout would start or stop.
+    int64_t epoch = wf.status.plan_epoch.value_or(1);
+    auto cur_dep = BuildDeployment(wf, profiles, infra, cur.plan, epoch);
+    auto next_dep = BuildDeployment(wf, profiles, infra, next, epoch + 1);
+    int64_t churn = cur_dep.ok() && next_dep.ok() ? RolloutChurn(*cur_dep, *next_dep, epoch + 1) : moved;
+    out << "  workers started or stopped: " << churn << "\n";
+    auto d = DecideReplan(cur.violations, now, after, churn, 1e18);
+    out << "  the daemon would " << (d.action == ReplanAction::kKeep ? "keep the running plan: " : "roll this plan out: ") << d.reason << "\n";
+  }
+  if (shown == 0) out << "no Workflow is affected by these manifests\n";
+  out << "nothing was applied\n";
+  return 0;
+}
+
 int Delete(const Remote& r, std::ostream& out, std::ostream& err) {
   std::vector<std::pair<std::string, std::string>> targets;  // plural, name
   if (r.rest.size() >= 2 && (r.rest[0] == "-f" || r.rest[0] == "--filename")) {
@@ -511,6 +675,7 @@ int RemoteCommand(const std::string& verb, const std::vector<std::string>& args,
   if (verb == "delete") return Delete(*r, out, err);
   if (verb == "diff") return Diff(*r, out, err);
   if (verb == "rollout") return Rollout(*r, out, err);
+  if (verb == "what-if") return WhatIf(*r, out, err);
   err << "jbctl: unknown command \"" << verb << "\"\n";
   return 1;
 }

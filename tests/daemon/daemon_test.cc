@@ -278,3 +278,69 @@ TEST(Packaging, SystemdUnitVerifiesCleanly) {
 
 }  // namespace
 }  // namespace jb
+
+namespace jb {
+namespace {
+
+// jbctl plan --what-if shows what a change would do without applying it; applying it re-plans;
+// jbctl rollout history lists both plans and jbctl rollout undo brings the first one back.
+TEST(Daemon, WhatIfHistoryAndUndo) {
+  testing::TempDir dir;
+  auto state = dir.path() / "state";
+  Daemon d(state, {}, {"--driver", "fake", "--replan-min-interval", "0"});
+  HttpClientOptions c;
+  ASSERT_TRUE(d.WaitReady(&c)) << testing::ReadFile(dir.path() / "state.log");
+  std::string jb = "JB_STATE_DIR=" + state.string() + " " + testing::Jbctl();
+  ASSERT_EQ(testing::Run(jb + " apply -f manifests/vqa/").exit_code, 0);
+  auto epoch = [&] {
+    auto o = GetObject(c, "workflows/vqa");
+    const auto* wf = o ? &std::get<Workflow>(*o) : nullptr;
+    return wf && !wf->status.rollout ? wf->status.plan_epoch.value_or(0) : 0;
+  };
+  auto wait_epoch = [&](int64_t want) {
+    auto t0 = Clock::now();
+    while (Clock::now() - t0 < std::chrono::seconds(20) && epoch() != want) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    return epoch() == want;
+  };
+  ASSERT_TRUE(wait_epoch(1));
+
+  // The cloud at a tenth of its price: the what-if plan moves work to the cloud and saves 12.7%.
+  std::string infra = testing::ReadFile("manifests/vqa/infrastructure.yaml");
+  for (const char* price : {"2.305", "2.497"}) {  // the cloud tier's nodes
+    std::string from = std::string("pricePerHour: ") + price + "\n";
+    for (auto at = infra.find(from); at != std::string::npos; at = infra.find(from))
+      infra.replace(at, from.size(), "pricePerHour: " + std::to_string(std::atof(price) / 10) + "\n");
+  }
+  std::ofstream(dir.path() / "cheap-cloud.yaml") << infra;
+  auto whatif = testing::Run(jb + " plan --what-if -f " + (dir.path() / "cheap-cloud.yaml").string());
+  ASSERT_EQ(whatif.exit_code, 0) << whatif.output;
+  EXPECT_NE(whatif.output.find("the daemon would roll this plan out"), std::string::npos) << whatif.output;
+  EXPECT_NE(whatif.output.find("nothing was applied"), std::string::npos);
+  EXPECT_NE(whatif.output.find("+  workflow-compute-cpu-6"), std::string::npos) << whatif.output;
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(epoch(), 1) << "what-if must not apply anything";
+
+  // Applied for real: epoch 2, then undo brings epoch 1's plan back as epoch 3.
+  ASSERT_EQ(testing::Run(jb + " apply -f " + (dir.path() / "cheap-cloud.yaml").string()).exit_code, 0);
+  ASSERT_TRUE(wait_epoch(2));
+  auto hist = testing::Run(jb + " rollout history workflow vqa");
+  ASSERT_EQ(hist.exit_code, 0);
+  EXPECT_NE(hist.output.find("initial"), std::string::npos) << hist.output;
+  EXPECT_NE(hist.output.find("Infrastructure"), std::string::npos) << hist.output;
+  auto undo = testing::Run(jb + " rollout undo workflow vqa");
+  ASSERT_EQ(undo.exit_code, 0) << undo.output;
+  ASSERT_TRUE(wait_epoch(3)) << "undo was not rolled out";
+  auto o = GetObject(c, "workflows/vqa");
+  ASSERT_TRUE(o);
+  const auto& wf = std::get<Workflow>(*o);
+  ASSERT_EQ(wf.status.history.size(), 3u);
+  EXPECT_EQ(wf.status.history[2].trigger, "undo");
+  EXPECT_EQ(wf.status.history[2].plan.placements, wf.status.history[0].plan.placements);
+  // An epoch that is not in the history is refused.
+  auto bad = testing::Run(jb + " rollout undo workflow vqa --to-epoch 99 2>&1");
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.output.find("no plan revision with epoch 99"), std::string::npos) << bad.output;
+}
+
+}  // namespace
+}  // namespace jb
