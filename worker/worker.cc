@@ -363,6 +363,7 @@ class Worker::Impl {
   uint64_t incarnation_ = 0;
   int64_t holds_ = 0;
   std::map<uint64_t, int64_t> holds_by_epoch_;
+  uint64_t epoch_switch_seq_ = 0;  // source items with a lower seq still belong to the draining epoch
   std::map<std::string, std::vector<WorkerRoute>> drain_routes_;  // consumer -> sorted routes of the draining epoch
   Clock::time_point started_ = Clock::now();
   Clock::time_point next_metrics_{};
@@ -1086,6 +1087,7 @@ void Worker::Impl::SourceTick(Instance& inst, uint64_t gen) {
     }
     uint64_t seq = inst.next_seq++;
     wire::Item item;
+    if (cfg_.drain_epoch > 0 && seq < epoch_switch_seq_) item.set_epoch(static_cast<uint64_t>(cfg_.drain_epoch));
     item.set_key(KeyOf(seq));
     item.set_source(c.name);
     item.set_seq(seq);
@@ -1100,7 +1102,7 @@ void Worker::Impl::SourceTick(Instance& inst, uint64_t gen) {
     }
     item.add_trace_ns(RealtimeNs());
     ++inst.m.items_out;
-    Hold* h = NewHold(static_cast<uint64_t>(cfg_.epoch));
+    Hold* h = NewHold(item.epoch() != 0 ? item.epoch() : static_cast<uint64_t>(cfg_.epoch));
     h->source = c.name;
     Emit(c.name, item, h);
     Unref(h);
@@ -1334,6 +1336,14 @@ Status Worker::Impl::Loop() {
       next.swap(next_cfg_);
     }
     if (next) {
+      if (next->epoch != cfg_.epoch) {
+        // Requests emitted from here on belong to the new epoch. A request's parts come from
+        // several sources with the same seq, emitted at slightly different times; deciding the
+        // epoch by seq (not by the moment) keeps every part of one request on one routing table.
+        epoch_switch_seq_ = 0;
+        for (const auto& [name, inst] : instances_)
+          if (inst->cfg.kind == "source") epoch_switch_seq_ = std::max(epoch_switch_seq_, inst->next_seq);
+      }
       cfg_.routes = next->routes;
       cfg_.epoch = next->epoch;
       cfg_.drain_epoch = next->drain_epoch;
