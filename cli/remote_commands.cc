@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -258,22 +259,29 @@ int Get(const Remote& r, std::ostream& out, std::ostream& err) {
   return 0;
 }
 
+// GET workflows/NAME; errors go to `err` prefixed with `what`.
+std::optional<Workflow> FetchWorkflow(const Remote& r, const std::string& name, const std::string& what, std::ostream& err) {
+  auto resp = HttpCall(r.http, "GET", kApiPath + "workflows/" + name);
+  if (!resp.ok() || resp->status != 200) {
+    err << what << ": " << (resp.ok() ? ErrorOf(*resp) : resp.status().message()) << "\n";
+    return std::nullopt;
+  }
+  auto obj = DecodeResponse(*resp);
+  if (!obj.ok() || !std::holds_alternative<Workflow>(*obj)) {
+    err << what << ": malformed object from the server\n";
+    return std::nullopt;
+  }
+  return std::get<Workflow>(*obj);
+}
+
 int Describe(const Remote& r, std::ostream& out, std::ostream& err) {
   if (r.rest.size() != 2 || PluralOf(r.rest[0]) != "workflows") {
     err << "jbctl describe: usage: jbctl describe workflow NAME\n";
     return 1;
   }
-  auto resp = HttpCall(r.http, "GET", kApiPath + "workflows/" + r.rest[1]);
-  if (!resp.ok() || resp->status != 200) {
-    err << "jbctl describe: " << (resp.ok() ? ErrorOf(*resp) : resp.status().message()) << "\n";
-    return 1;
-  }
-  auto obj = DecodeResponse(*resp);
-  if (!obj.ok()) {
-    err << "jbctl describe: malformed object from the server\n";
-    return 1;
-  }
-  const auto& wf = std::get<Workflow>(*obj);
+  auto fetched = FetchWorkflow(r, r.rest[1], "jbctl describe", err);
+  if (!fetched) return 1;
+  const Workflow& wf = *fetched;
   out << "Name:           " << wf.metadata.name << "\n";
   out << "Infrastructure: " << wf.spec.infrastructure << "\n";
   out << "Generation:     " << wf.metadata.generation.value_or(0) << " (observed " << wf.status.observed_generation.value_or(0) << ")\n";
@@ -383,17 +391,9 @@ int Rollout(const Remote& r, std::ostream& out, std::ostream& err) {
     err << usage;
     return 1;
   }
-  auto resp = HttpCall(r.http, "GET", kApiPath + "workflows/" + name);
-  if (!resp.ok() || resp->status != 200) {
-    err << "jbctl rollout history: " << (resp.ok() ? ErrorOf(*resp) : resp.status().message()) << "\n";
-    return 1;
-  }
-  auto obj = DecodeResponse(*resp);
-  if (!obj.ok()) {
-    err << "jbctl rollout history: malformed object from the server\n";
-    return 1;
-  }
-  const auto& wf = std::get<Workflow>(*obj);
+  auto fetched = FetchWorkflow(r, name, "jbctl rollout history", err);
+  if (!fetched) return 1;
+  const Workflow& wf = *fetched;
   std::vector<std::vector<std::string>> rows = {
       {"EPOCH", "TIME", "TRIGGER", "OLD $/h", "NEW $/h", "ACCURACY", "MOVED", "SERVING s", "REASON"}};
   for (const auto& h : wf.status.history) {

@@ -212,6 +212,29 @@ struct RawRelay {
   }
 };
 
+// Connects a sender to the relay; with the worker, says Hello and returns the granted window.
+int64_t OpenSender(int relay_port, bool worker, FrameConn* snd) {
+  snd->fd = Dial(relay_port);
+  if (!worker) return 1 << 30;  // the raw relay has no window: TCP's own flow control applies
+  wire::Frame hello, f;
+  hello.mutable_hello()->set_stream("bench/io->w");
+  hello.mutable_hello()->set_incarnation(1);
+  snd->Send(hello);
+  if (!snd->Recv(&f) || !f.has_credit()) Die("no credit from the worker");
+  return f.credit().window();
+}
+
+// One relay of either kind in front of the receiver listening on `sink_port`.
+struct Relay {
+  std::unique_ptr<WorkerRelay> worker;
+  std::unique_ptr<RawRelay> raw;
+  Relay(bool use_worker, int sink_port, size_t out_bytes) {
+    if (use_worker) worker = std::make_unique<WorkerRelay>(sink_port, out_bytes);
+    else raw = std::make_unique<RawRelay>(sink_port);
+  }
+  int port() const { return worker ? worker->port() : raw->port(); }
+};
+
 // ---- measurements -------------------------------------------------------------------------------
 
 struct Latency {
@@ -236,28 +259,12 @@ class PingPath {
  public:
   explicit PingPath(bool worker) : worker_(worker), payload_(1024, 'x') {
     rl_ = Listen(&rport_);
-    int relay_port = 0;
-    if (worker) {
-      wr_ = std::make_unique<WorkerRelay>(rport_, 1024);
-      relay_port = wr_->port();
-    } else {
-      rr_ = std::make_unique<RawRelay>(rport_);
-      relay_port = rr_->port();
-    }
-    snd_.fd = Dial(relay_port);
-    wire::Frame f;
-    if (worker) {
-      wire::Frame hello;
-      hello.mutable_hello()->set_stream("bench/io->w");
-      hello.mutable_hello()->set_incarnation(1);
-      snd_.Send(hello);
-      if (!snd_.Recv(&f) || !f.has_credit()) Die("no credit from the worker");
-    }
+    relay_ = std::make_unique<Relay>(worker, rport_, 1024);
+    OpenSender(relay_->port(), worker, &snd_);
   }
   ~PingPath() {
     close(snd_.fd);
-    wr_.reset();
-    rr_.reset();
+    relay_.reset();
     if (rcv_.fd >= 0) close(rcv_.fd);
     close(rl_);
   }
@@ -303,8 +310,7 @@ class PingPath {
   bool worker_;
   std::string payload_;
   int rl_ = -1, rport_ = 0;
-  std::unique_ptr<WorkerRelay> wr_;
-  std::unique_ptr<RawRelay> rr_;
+  std::unique_ptr<Relay> relay_;
   FrameConn snd_, rcv_;
   uint64_t seq_ = 0;
 };
@@ -329,16 +335,7 @@ double Throughput(bool worker, int64_t items) {
   const size_t kBytes = 64;
   int rport = 0;
   int rl = Listen(&rport);
-  std::unique_ptr<WorkerRelay> wr;
-  std::unique_ptr<RawRelay> rr;
-  int relay_port = 0;
-  if (worker) {
-    wr = std::make_unique<WorkerRelay>(rport, kBytes);
-    relay_port = wr->port();
-  } else {
-    rr = std::make_unique<RawRelay>(rport);
-    relay_port = rr->port();
-  }
+  auto relay = std::make_unique<Relay>(worker, rport, kBytes);
   std::atomic<int64_t> received{0};
   Clock::time_point last;
   std::thread receiver([&] {
@@ -370,17 +367,8 @@ double Throughput(bool worker, int64_t items) {
     close(rcv.fd);
   });
   FrameConn snd;
-  snd.fd = Dial(relay_port);
   wire::Frame f;
-  int64_t window = 1 << 30;  // the raw relay has no window: TCP's own flow control applies
-  if (worker) {
-    wire::Frame hello;
-    hello.mutable_hello()->set_stream("bench/io->w");
-    hello.mutable_hello()->set_incarnation(1);
-    snd.Send(hello);
-    if (!snd.Recv(&f) || !f.has_credit()) Die("no credit from the worker");
-    window = f.credit().window();
-  }
+  int64_t window = OpenSender(relay->port(), worker, &snd);
   const std::string payload(kBytes, 'x');
   int64_t sent = 0, acked = 0;
   auto t0 = Clock::now();
@@ -402,8 +390,7 @@ double Throughput(bool worker, int64_t items) {
   receiver.join();
   double s = std::chrono::duration<double>(last - t0).count();
   close(snd.fd);
-  wr.reset();
-  rr.reset();
+  relay.reset();
   close(rl);
   return static_cast<double>(items) / s;
 }

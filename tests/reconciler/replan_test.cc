@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
+#include <functional>
 
 #include "planner/solver.h"
 #include "tests/planner/planner_fixtures.h"
@@ -50,66 +52,66 @@ TEST(LoadTrigger, FiresOnlyOnASustainedDriftAndPlansForTheLatestLoad) {
   EXPECT_NEAR(*down, 0.55, 1e-9);
 }
 
-// A load that oscillates around the threshold (20% +- 8%, period 12 s) for ten minutes, observed
-// every 0.5 s, with the damping's minimum interval on top: at most one re-plan per interval, and in
-// fact only the first, since the new plan's headroom absorbs the oscillation.
-TEST(LoadTrigger, AnOscillatingLoadReplansAtMostOncePerDampingInterval) {
-  LoadTriggerOptions lo{0.2, 10, 0.1};
-  DampingOptions d;
-  d.min_interval_s = 30;
+// Feeds `load(t)` to a load trigger every 0.5 s for `seconds` and adopts what it asks for through
+// the damping (a load above the plan counts as needed for correctness and may come at once); fails
+// the test if an optional re-plan comes closer than the minimum interval to the previous re-plan.
+// Returns the number of re-plans.
+int SimulateLoadReplans(const std::function<double(double)>& load, LoadTriggerOptions lo, DampingOptions d, double seconds,
+                        int* optional = nullptr) {
   LoadTrigger t(lo);
   double planned = 1.0, last_adopt = -1e9;
   int replans = 0;
   std::optional<double> pending;
-  for (int i = 0; i < 1200; ++i) {
-    double now = i * 0.5;
-    double load = 1.2 + 0.08 * std::sin(2 * M_PI * now / 12);
-    if (auto s = t.Observe(now, load, planned)) pending = s;
+  for (int i = 0; i < seconds * 2; ++i) {
+    double now = i * 0.5, l = load(now);
+    if (auto s = t.Observe(now, l, planned)) pending = s;
     if (!pending) continue;
-    // A load re-plan is needed for correctness only when the plan is short of the load.
     std::vector<std::string> violations;
-    if (load > planned) violations.push_back("capacity short");
+    if (l > planned) violations.push_back("capacity short");
     auto dec = DecideReplan(violations, 10 * planned, 10 * *pending, 0, now - last_adopt, d);
     if (dec.action == ReplanAction::kDefer) continue;
     if (dec.action == ReplanAction::kAdopt) {
-      ASSERT_GE(now - last_adopt, d.min_interval_s) << "re-planned twice within the damping interval at t=" << now;
+      if (violations.empty()) {
+        EXPECT_GE(now - last_adopt, d.min_interval_s) << "re-planned twice within the damping interval at t=" << now;
+        if (optional != nullptr) ++*optional;
+      }
       planned = *pending;
       last_adopt = now;
       ++replans;
     }
     pending.reset();
   }
-  EXPECT_LE(replans, 1);
+  return replans;
 }
 
-// A load that swings wide (from -30% to +30% around the plan, period 40 s) keeps triggering; the
-// damping interval bounds the re-plans.
-TEST(LoadTrigger, AWideSwingIsBoundedByTheDampingInterval) {
-  LoadTriggerOptions lo{0.2, 5, 0.1};
+// A load that oscillates around the threshold (20% +- 8%, period 12 s) for ten minutes: at most one
+// re-plan per damping interval, and in fact none, since the drift never holds for the window.
+TEST(LoadTrigger, AnOscillatingLoadReplansAtMostOncePerDampingInterval) {
   DampingOptions d;
   d.min_interval_s = 30;
-  LoadTrigger t(lo);
-  double planned = 1.0, last_adopt = -1e9;
-  int replans = 0;
-  std::optional<double> pending;
-  const double kSeconds = 600;
-  for (int i = 0; i < kSeconds * 2; ++i) {
-    double now = i * 0.5;
-    double load = 1.0 + 0.3 * std::sin(2 * M_PI * now / 40);
-    if (auto s = t.Observe(now, load, planned)) pending = s;
-    if (!pending) continue;
-    auto dec = DecideReplan({}, 10 * planned, 10 * *pending, 0, now - last_adopt, d);
-    if (dec.action == ReplanAction::kDefer) continue;
-    if (dec.action == ReplanAction::kAdopt) {
-      ASSERT_GE(now - last_adopt, d.min_interval_s);
-      planned = *pending;
-      last_adopt = now;
-      ++replans;
-    }
-    pending.reset();
-  }
-  EXPECT_GE(replans, 1);
-  EXPECT_LE(replans, static_cast<int>(kSeconds / d.min_interval_s) + 1);
+  int n = SimulateLoadReplans([](double t) { return 1.2 + 0.08 * std::sin(2 * M_PI * t / 12); }, {0.2, 10, 0.1}, d, 600);
+  EXPECT_LE(n, 1);
+}
+
+// A load that swings wide (-30% to +30% around the plan, period 30 s) keeps triggering. Scaling up
+// is needed at once; scaling down is optional and waits for the damping interval (60 s), so over
+// ten minutes there are at most 11 scale-downs, not one per swing (20), and without the damping
+// (interval 0) there are more.
+TEST(LoadTrigger, AWideSwingIsBoundedByTheDampingInterval) {
+  auto swing = [](double t) { return 1.0 + 0.3 * std::sin(2 * M_PI * t / 30); };
+  DampingOptions d;
+  d.min_interval_s = 60;
+  int downs = 0;
+  int n = SimulateLoadReplans(swing, {0.2, 3, 0.1}, d, 600, &downs);
+  EXPECT_GE(n, 1);
+  EXPECT_LE(downs, 600 / 60 + 1);
+  DampingOptions none;
+  none.min_interval_s = 0;
+  int undamped = 0;
+  SimulateLoadReplans(swing, {0.2, 3, 0.1}, none, 600, &undamped);
+  EXPECT_GT(undamped, 600 / 60 + 1) << "the swing is too gentle to show the damping";
+  std::printf("[ damping ] wide swing over 600 s: %d re-plans, %d optional scale-downs with a 60 s interval, %d without it\n", n, downs,
+              undamped);
 }
 
 TEST(Rescore, TheRunningPlanIsPricedAndCheckedUnderNewInputs) {
