@@ -509,6 +509,7 @@ struct WorkflowStatus {
   std::optional<int64_t> undo_to;            // set by `jbctl rollout undo`: re-adopt this revision's plan
   std::vector<NodeOutage> unavailable_nodes;
   std::optional<double> load_scale;          // the plan is for the sources' rates x this (observed load), default 1
+  std::optional<Condition> degraded;         // set while the deployed plan is a degraded one (reason, message)
   bool operator==(const WorkflowStatus&) const = default;
 };
 template <class V>
@@ -522,6 +523,7 @@ void Describe(V& v, WorkflowStatus& o) {
   v.Field("rollout", o.rollout, Opt().Doc("The make-before-break rollout in progress, if any."));
   v.Field("history", o.history, Opt().Doc("Adopted plans, oldest first (the last 10)."));
   v.Field("unavailableNodes", o.unavailable_nodes, Opt().Doc("Nodes left out of the plan (their workers stopped reporting)."));
+  v.Field("degraded", o.degraded, Opt().Doc("Why the deployed plan is a degraded one (no plan meets the SLO), when it is."));
   v.Field("loadScale", o.load_scale, Opt().Gt(0).Doc("The current plan is for the sources' rates times this (the observed load)."));
   v.Field("undoTo", o.undo_to, Opt().Min(1).Doc("Epoch of a history revision to re-adopt (jbctl rollout undo)."));
 }

@@ -7,6 +7,7 @@
 #include "reconciler/rollout.h"
 
 #include <set>
+#include <functional>
 #include <sstream>
 
 namespace jb {
@@ -77,15 +78,72 @@ std::string Trigger(const std::string& before, const std::string& after) {
 }  // namespace
 
 StatusOr<planner::Problem> WorkflowReconciler::ProblemFor(const Workflow& wf, const std::vector<ModelProfile>& profiles,
-                                                          const Infrastructure& infra, const WorkflowStatus& st) const {
-  planner::ProblemOptions popts;
-  popts.rate_scale = st.load_scale;
+                                                          const Infrastructure& infra, const WorkflowStatus& st,
+                                                          planner::ProblemOptions popts) const {
+  popts.rate_scale = popts.rate_scale.value_or(1.0) * st.load_scale.value_or(1.0);
   auto problem = planner::BuildProblem(wf, profiles, infra, popts);
   if (!problem.ok()) return problem;
   for (const auto& o : st.unavailable_nodes)
     for (size_t n = 0; n < problem->nodes.size(); ++n)
       if (problem->nodes[n].name == o.node) problem->node_allowed[n] = false;
   return problem;
+}
+
+std::optional<Plan> WorkflowReconciler::BestDegraded(const Workflow& wf, const std::vector<ModelProfile>& profiles,
+                                                     const Infrastructure& infra, const WorkflowStatus& st, Condition* why) const {
+  double budget = std::min(2.0, opts_.plan_time_limit_s);
+  auto solve = [&](double floor, double scale) -> std::optional<Plan> {
+    planner::ProblemOptions o;
+    o.min_accuracy = floor;
+    o.rate_scale = scale;
+    auto p = ProblemFor(wf, profiles, infra, st, o);
+    if (!p.ok()) return std::nullopt;
+    auto r = planner::Solve(*p, planner::SolverOptions{"auto", budget});
+    if (!r.ok()) return std::nullopt;
+    return r->plan;
+  };
+  // Bisection for the largest x in [lo, hi] with a plan, given one at lo (feasibility is monotone
+  // in both the floor and the rate).
+  auto highest = [&](double lo, double hi, Plan best, const std::function<std::optional<Plan>(double)>& at) {
+    for (int i = 0; i < 12 && hi - lo > 1e-3 * std::max(1.0, hi); ++i) {
+      double mid = (lo + hi) / 2;
+      if (auto p = at(mid)) {
+        lo = mid;
+        best = *p;
+      } else {
+        hi = mid;
+      }
+    }
+    return best;
+  };
+  double floor = wf.spec.slo.min_accuracy;
+  double rate = 0;
+  for (const auto& s : wf.spec.sources) rate += s.rate * st.load_scale.value_or(1.0);
+  if (auto p = solve(0, 1)) {
+    Plan best = highest(0, floor, *p, [&](double f) { return solve(f, 1); });
+    *why = Condition{"Degraded", "True", "AccuracyBelowFloor",
+                     "no plan reaches the accuracy floor " + Fixed(floor, 2) + " at the requested rate; deployed the most accurate plan that keeps up (accuracy " +
+                         Fixed(best.accuracy, 2) + ")",
+                     ""};
+    return best;
+  }
+  for (double f : {floor, 0.0}) {
+    auto p = solve(f, 1e-3);
+    if (!p) continue;
+    double got = 1e-3;
+    Plan best = highest(1e-3, 1, *p, [&](double x) {
+      auto q = solve(f, x);
+      if (q) got = std::max(got, x);
+      return q;
+    });
+    *why = Condition{"Degraded", "True", f > 0 ? "RateBelowTarget" : "RateAndAccuracyBelowTarget",
+                     "capacity is short: the plan serves " + Fixed(100 * got, 1) + "% of the requested rate (" + Fixed(rate * got, 2) +
+                         " of " + Fixed(rate, 2) + " source items/s)" +
+                         (f > 0 ? " at the accuracy floor" : " at accuracy " + Fixed(best.accuracy, 2) + " (floor " + Fixed(floor, 2) + ")"),
+                     ""};
+    return best;
+  }
+  return std::nullopt;
 }
 
 void WorkflowReconciler::UpdateLoad(const Workflow& wf, const std::vector<WorkerState>& observed, WorkflowStatus* st) {
@@ -262,6 +320,7 @@ ReconcileResult WorkflowReconciler::Reconcile(const std::string& name) {
     }
     std::string trigger = !st.plan ? "initial" : Trigger(st.planned_from.value_or(""), inputs);
     std::optional<Plan> candidate;
+    std::optional<Condition> candidate_degraded;
     std::string solved_msg;
     if (st.undo_to) {
       trigger = "undo";
@@ -278,14 +337,25 @@ ReconcileResult WorkflowReconciler::Reconcile(const std::string& name) {
       solved_msg = "re-adopted the plan of an earlier epoch (rollout undo)";
     } else {
       auto result = planner::Solve(*problem, planner::SolverOptions{"auto", opts_.plan_time_limit_s});
-      if (!result.ok()) {
+      Condition why;
+      std::optional<Plan> degraded;
+      if (!result.ok() && result.status().code() == Status::Code::kInfeasible)
+        degraded = BestDegraded(wf, profiles, infra, st, &why);
+      if (!result.ok() && !degraded) {
         NotPlanned(&st, result.status().code() == Status::Code::kInfeasible ? "Infeasible" : "SolverError", result.status().message());
         st.plan.reset();
         st.planned_from = inputs;
         auto put = Save(wf, st);
         return ReconcileResult{put.ok() ? Status::Ok() : put.status(), {}};
       }
-      candidate = result->plan;
+      if (degraded) {
+        why.message += "; the SLO cannot be met: " + result.status().message();
+        candidate_degraded = why;
+        candidate = *degraded;
+        solved_msg = "degraded (" + why.reason + ")";
+      } else {
+        candidate = result->plan;
+      }
     }
     // Damping: compare with the running plan under the new inputs.
     ReplanDecision decision{ReplanAction::kAdopt, trigger == "undo" ? "requested by rollout undo" : "first plan", 0};
@@ -294,6 +364,7 @@ ReconcileResult WorkflowReconciler::Reconcile(const std::string& name) {
     int64_t churn = 0;
     if (st.plan) {
       current = RescorePlan(*problem, *st.plan);
+      if (current.violations.empty()) st.degraded.reset();  // the running plan meets the (new) SLO
       auto target = BuildDeployment(wf, profiles, infra, *candidate, next_epoch, opts_.deployment);
       if (target.ok()) churn = RolloutChurn(driver_->Desired(name), *target, next_epoch);
       if (trigger != "undo") {
@@ -336,6 +407,7 @@ ReconcileResult WorkflowReconciler::Reconcile(const std::string& name) {
       ro.triggered = rev.time;
       st.rollout = ro;
       st.plan = *candidate;
+      st.degraded = candidate_degraded;
       st.plan_epoch = next_epoch;
       st.observed.reset();  // observations of the previous plan no longer apply
       st.planned_from = inputs;
@@ -464,7 +536,12 @@ ReconcileResult WorkflowReconciler::Reconcile(const std::string& name) {
                    "the plan predicts the SLO is met; no throughput observations yet (the " + driver_->name() + " driver reports none)");
     }
   }
-  SetCondition(&st, "Degraded", "False", "PlanMeetsSLO", "the deployed plan meets the accuracy floor at the requested rate");
+  if (st.degraded) {
+    SetCondition(&st, "Degraded", "True", st.degraded->reason, st.degraded->message);
+    SetCondition(&st, "SLOMet", "False", "DegradedPlan", "the deployed plan is a degraded one: " + st.degraded->message);
+  } else {
+    SetCondition(&st, "Degraded", "False", "PlanMeetsSLO", "the deployed plan meets the accuracy floor at the requested rate");
+  }
   auto put = Save(wf, st);
   if (!put.ok() && res.error.ok()) res.error = put.status();
   return res;

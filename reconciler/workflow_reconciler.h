@@ -55,7 +55,11 @@ class WorkflowReconciler {
 
   // The problem of the current inputs, without the nodes that are out (status.unavailableNodes).
   StatusOr<planner::Problem> ProblemFor(const Workflow& wf, const std::vector<ModelProfile>& profiles, const Infrastructure& infra,
-                                        const WorkflowStatus& st) const;
+                                        const WorkflowStatus& st, planner::ProblemOptions popts = {}) const;
+  // When no plan meets the SLO: the most accurate plan that keeps up with the rate, else the plan
+  // with the highest rate at the floor, else the highest rate at any accuracy. `why` says which.
+  std::optional<Plan> BestDegraded(const Workflow& wf, const std::vector<ModelProfile>& profiles, const Infrastructure& infra,
+                                   const WorkflowStatus& st, Condition* why) const;
   // Feeds the observed source rates to the load trigger; sets status.loadScale when it fires.
   void UpdateLoad(const Workflow& wf, const std::vector<WorkerState>& observed, WorkflowStatus* st);
   // Marks nodes whose worker stayed not ready for node_grace as unavailable; expires old outages.

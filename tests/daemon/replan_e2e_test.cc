@@ -108,6 +108,18 @@ TEST(Replan, TenReplansUnderLoadDeliverEveryItemExactlyOnce) {
                 step.what.c_str(), static_cast<long long>(next), rev.trigger.c_str(), rev.old_cost, rev.new_cost,
                 static_cast<long long>(rev.workers_moved), rev.serving_s.value_or(-1), took);
     EXPECT_TRUE(rev.serving_s.has_value());
+    if (step.what == "node stops reporting") {
+      // Traffic restored: a full 5-s throughput window of the new epoch at the requested rate.
+      bool restored = WaitUntil(
+          [&] {
+            auto w = GetWorkflow(c);
+            return w && w->status.observed && w->status.observed->throughput_complete && w->status.observed->throughput >= 0.99 * 40;
+          },
+          30s);
+      EXPECT_TRUE(restored) << "throughput not restored after the node left the plan";
+      std::printf("[ replan ] node %s frozen: throughput back at 40/s %.2f s after the freeze\n", stopped_node.c_str(),
+                  std::chrono::duration<double>(Clock::now() - t0).count());
+    }
     if (step.what != "node back (retried)") EXPECT_LT(rev.serving_s.value_or(99), 5.0) << step.what;
     epoch = next;
   }
@@ -118,6 +130,51 @@ TEST(Replan, TenReplansUnderLoadDeliverEveryItemExactlyOnce) {
               static_cast<long long>(epoch), static_cast<long long>(t.emitted_min), static_cast<long long>(t.delivered),
               static_cast<long long>(t.drops), static_cast<long long>(t.resent), static_cast<long long>(t.duplicates));
   EXPECT_GE(epoch, 11);
+  EXPECT_EQ(d.Stop(), 0);
+}
+
+// At 80 items/s per source the plan needs three GPU nodes for the speech model. Two of them stop
+// reporting: no plan meets the SLO any more, so the daemon deploys the plan with the highest rate
+// it can serve and says so (Degraded=True); when the nodes are back, a full plan returns.
+TEST(Replan, LosingCapacityDegradesAndRecovers) {
+  TempDir dir;
+  fs::path state = dir.path() / "state";
+  Daemon d(state, {}, {"--stop-workers-on-exit", "--replan-min-interval", "0", "--node-grace", "2", "--node-retry", "8"});
+  HttpClientOptions c;
+  ASSERT_TRUE(d.WaitReady(&c)) << ReadFile(dir.path() / "state.log");
+  ApplyVqa(c, state, WorkflowYaml(80, kMany));
+  if (::testing::Test::HasFatalFailure()) return;
+  std::vector<pid_t> frozen;
+  for (const auto& [w, m] : Reports(state))
+    if (w.rfind("workflow-compute-gpu-1", 0) == 0 || w.rfind("workflow-compute-gpu-3", 0) == 0) frozen.push_back(static_cast<pid_t>(m.pid));
+  ASSERT_EQ(frozen.size(), 2u) << "gpu-1 and gpu-3 are not both in the plan";
+  auto t0 = Clock::now();
+  for (pid_t p : frozen) ASSERT_EQ(::kill(p, SIGSTOP), 0);
+  std::string reason, message;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        auto wf = GetWorkflow(c);
+        if (!wf || ConditionOf(*wf, "Degraded") != "True") return false;
+        for (const auto& cond : wf->status.conditions)
+          if (cond.type == "Degraded") reason = cond.reason, message = cond.message;
+        return true;
+      },
+      40s))
+      << "never Degraded after losing two GPU nodes";
+  std::printf("[ degraded ] %.2f s after the freeze: Degraded=True %s: %s\n", std::chrono::duration<double>(Clock::now() - t0).count(),
+              reason.c_str(), message.c_str());
+  EXPECT_EQ(reason, "RateBelowTarget");
+  EXPECT_NE(message.find("capacity short"), std::string::npos);
+  auto wf = GetWorkflow(c);
+  ASSERT_TRUE(wf);
+  EXPECT_EQ(ConditionOf(*wf, "SLOMet"), "False");
+  EXPECT_EQ(ConditionOf(*wf, "Deployed"), "True");
+  for (pid_t p : frozen) ::kill(p, SIGCONT);  // stopped by the driver when their nodes left the plan
+  // Retried after 8 s: the full plan comes back.
+  ASSERT_TRUE(WaitUntil([&] { auto w = GetWorkflow(c); return w && ConditionOf(*w, "Degraded") == "False" && !w->status.rollout; }, 40s))
+      << "the full plan did not come back";
+  std::printf("[ degraded ] full plan back %.2f s after the freeze\n", std::chrono::duration<double>(Clock::now() - t0).count());
+  FinishAndCount(c, state);
   EXPECT_EQ(d.Stop(), 0);
 }
 

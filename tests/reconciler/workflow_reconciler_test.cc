@@ -74,14 +74,45 @@ TEST_F(ReconcilerTest, MissingReferencesAreReportedThenResolved) {
   EXPECT_EQ(Cond("Planned"), "True/Solved");
 }
 
-TEST_F(ReconcilerTest, InfeasibleSloIsExplained) {
-  in_.wf.spec.slo.min_accuracy = 60;
+TEST_F(ReconcilerTest, AnUnreachableFloorDeploysTheMostAccuratePlanAsDegraded) {
+  in_.wf.spec.slo.min_accuracy = 60;  // the VQA table tops out at 58.33
+  ApplyAll();
+  ReconcilerOptions opts;
+  opts.damping.min_interval_s = 0;
+  WorkflowReconciler r(&store_, driver_.get(), opts);
+  EXPECT_TRUE(r.Reconcile("vqa").error.ok());
+  auto wf = Get();
+  ASSERT_TRUE(wf.status.plan);
+  EXPECT_NEAR(wf.status.plan->accuracy, 58.33, 0.01);
+  EXPECT_EQ(Cond("Planned"), "True/Solved");
+  EXPECT_EQ(Cond("Deployed"), "True/Applied");
+  EXPECT_EQ(Cond("Degraded"), "True/AccuracyBelowFloor");
+  EXPECT_EQ(Cond("SLOMet"), "False/DegradedPlan");
+  EXPECT_NE(FindCondition(wf.status, "Degraded")->message.find("58.33"), std::string::npos) << FindCondition(wf.status, "Degraded")->message;
+  // The floor comes back within reach: the running plan meets it (no longer degraded), and the
+  // cheaper plan for the lower floor replaces it.
+  in_.wf.spec.slo.min_accuracy = 56;
+  ASSERT_TRUE(store_.Put(in_.wf).ok());
+  EXPECT_TRUE(r.Reconcile("vqa").error.ok());
+  EXPECT_EQ(Cond("Degraded"), "False/PlanMeetsSLO");
+  EXPECT_EQ(Get().status.plan_epoch, 2);
+}
+
+TEST_F(ReconcilerTest, ShortCapacityDeploysTheHighestRateAsDegraded) {
+  for (auto& s : in_.wf.spec.sources) s.rate = 4000;  // far beyond every node together
   ApplyAll();
   WorkflowReconciler r(&store_, driver_.get());
   EXPECT_TRUE(r.Reconcile("vqa").error.ok());
-  EXPECT_EQ(Cond("Planned"), "False/Infeasible");
-  EXPECT_NE(FindCondition(Get().status, "Planned")->message.find("58.33"), std::string::npos);
-  EXPECT_EQ(Cond("SLOMet"), "False/Infeasible");
+  auto wf = Get();
+  ASSERT_TRUE(wf.status.plan);
+  EXPECT_EQ(Cond("Degraded"), "True/RateBelowTarget");
+  EXPECT_GE(wf.status.plan->accuracy, 56.0);
+  double served = 0;
+  for (const auto& pl : wf.status.plan->placements)
+    if (pl.op == "VQA") served += pl.rate;
+  EXPECT_GT(served, 40);
+  EXPECT_LT(served, 4000);
+  EXPECT_NE(FindCondition(wf.status, "Degraded")->message.find("capacity is short"), std::string::npos);
 }
 
 TEST_F(ReconcilerTest, DriverFaultsAreRetriedWithBackOffUntilDeployed) {
