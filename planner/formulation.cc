@@ -177,6 +177,25 @@ Formulation Formulate(const Problem& p, const ColumnMask* mask) {
         dedicated.Add(w, 1);
       }
     }
+    // Variable upper bounds, y <= min(r_o, cap) * (instances it may use): valid for integer
+    // instances (y <= r_o <= r_o * u once u >= 1, and y <= cap * u), and much tighter than the
+    // aggregate capacity row for an operator whose whole rate is below one instance's capacity:
+    // the LP must then open a whole instance to serve any of it, not a fraction.
+    // (Shared nodes only: with exclusive nodes the LP-rounding heuristic rounds w per operator and
+    // these rows would fight its rounding.)
+    for (size_t o = 0; o < O && !p.exclusive; ++o) {
+      int opener = f.u[n];
+      for (size_t v = 0; v < p.ops[o].variants.size(); ++v) {
+        int y = f.y[o][v][n];
+        if (y < 0) continue;
+        double cap = p.Capacity(static_cast<int>(o), static_cast<int>(v), static_cast<int>(n));
+        if (!(p.ops[o].rate < cap * (1 - 1e-9))) continue;  // implied by the capacity row
+        Expr vub;
+        vub.Add(y, 1);
+        vub.Add(opener, -p.ops[o].rate);
+        AddExprRow(m, vub, -kInf, 0);
+      }
+    }
     if (p.exclusive) {
       dedicated.Add(f.u[n], -1);
       f.dedicated_row[n] = static_cast<int>(m.rows.size());
