@@ -299,7 +299,9 @@ ReconcileResult WorkflowReconciler::Reconcile(const std::string& name) {
   if (st.load_scale) inputs += ",load:" + Fixed(*st.load_scale, 4);
 
   ReconcileResult res;
-  bool rolling = st.rollout.has_value();
+  // One rollout at a time, unless one has hung (a new worker that never becomes ready): then a new
+  // plan may replace it, starting from whatever the driver runs.
+  bool rolling = st.rollout.has_value() && SecondsSince(st.rollout->triggered) < opts_.rollout_stuck_s;
   bool replan = !st.plan || st.planned_from != inputs || st.undo_to.has_value();
   if (replan && rolling) {
     res.requeue_after = std::chrono::milliseconds(200);  // one rollout at a time: look again when it is done

@@ -37,6 +37,7 @@ struct ReconcilerOptions {
   std::chrono::milliseconds node_grace{4000};  // a node whose worker is not ready this long leaves the plan ...
   double node_retry_s = 30;                    // ... and is tried again after this long
   LoadTriggerOptions load;
+  double rollout_stuck_s = 120;  // a rollout older than this no longer holds back a new plan
 };
 
 class WorkflowReconciler {
