@@ -8,6 +8,7 @@
 
 #include <cstdio>
 #include <regex>
+#include <set>
 #include <sstream>
 
 #include "tests/daemon/daemon_fixture.h"
@@ -176,6 +177,53 @@ TEST(Replan, LosingCapacityDegradesAndRecovers) {
   std::printf("[ degraded ] full plan back %.2f s after the freeze\n", std::chrono::duration<double>(Clock::now() - t0).count());
   FinishAndCount(c, state);
   EXPECT_EQ(d.Stop(), 0);
+}
+
+// The daemon is SIGKILLed in the middle of a rollout; its workers keep serving. The next daemon
+// re-adopts them and finishes the rollout from the driver's state and the stored status, and
+// every request still reaches the sink exactly once.
+TEST(Replan, ARolloutInterruptedByADaemonCrashIsFinishedByTheNext) {
+  TempDir dir;
+  fs::path state = dir.path() / "state";
+  std::vector<std::string> flags = {"--replan-min-interval", "0"};
+  auto d = std::make_unique<Daemon>(state, std::vector<std::string>{}, flags);
+  d->KeepWorkers();
+  HttpClientOptions c;
+  ASSERT_TRUE(d->WaitReady(&c)) << ReadFile(dir.path() / "state.log");
+  ApplyVqa(c, state, WorkflowYaml(40, kMany));
+  if (::testing::Test::HasFatalFailure()) return;
+  ASSERT_TRUE(Put(c, "infrastructures/vqa-medium", InfraYaml(0.1)));
+  std::string phase;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        auto wf = GetWorkflow(c);
+        if (!wf || !wf->status.rollout) return false;
+        phase = wf->status.rollout->phase;
+        return true;
+      },
+      20s))
+      << "no rollout seen";
+  d->Signal(SIGKILL);
+  d.reset();  // reaps it; the workers keep running
+  std::printf("[ crash ] daemon killed during the rollout's %s phase\n", phase.c_str());
+  flags.push_back("--stop-workers-on-exit");
+  Daemon d2(state, {}, flags);
+  ASSERT_TRUE(d2.WaitReady(&c)) << ReadFile(dir.path() / "state.log");
+  int64_t epoch = WaitForNewEpoch(c, 1, 30s);
+  EXPECT_EQ(epoch, 2) << "the rollout was not finished after the restart";
+  auto wf = GetWorkflow(c);
+  ASSERT_TRUE(wf);
+  EXPECT_EQ(wf->status.history.back().trigger, "Infrastructure");
+  // No worker of the old epoch is left: every running worker is one the new plan uses.
+  std::set<std::string> nodes;
+  for (const auto& pl : wf->status.plan->placements) nodes.insert(pl.node);
+  for (const auto& [w, m] : Reports(state)) {
+    if (w.rfind("io-", 0) == 0) continue;
+    std::string node = w.substr(0, w.find('~'));
+    EXPECT_EQ(nodes.count(node), 1u) << "worker " << w << " of the old plan still runs";
+  }
+  FinishAndCount(c, state);
+  EXPECT_EQ(d2.Stop(), 0);
 }
 
 // The offered load rises 50% above the plan, then falls to half of it: the load trigger re-plans
