@@ -151,6 +151,8 @@ class Worker::Impl {
     int refs = 1;
     std::string source;  // source instance whose item this is ("" otherwise), for its ack count
     uint64_t epoch = 0;  // plan epoch of the item (counted in holds_by_epoch_ while alive)
+    Hold* prev = nullptr;  // every live hold is on one list, so the destructor frees what is in flight
+    Hold* next = nullptr;
   };
   struct InStream {
     std::string name;
@@ -306,6 +308,9 @@ class Worker::Impl {
     ++holds_by_epoch_[epoch];
     auto* h = new Hold();
     h->epoch = epoch;
+    h->next = live_holds_;
+    if (live_holds_ != nullptr) live_holds_->prev = h;
+    live_holds_ = h;
     return h;
   }
   // The routing table for an item of `epoch` (the draining epoch's while it is installed).
@@ -363,6 +368,7 @@ class Worker::Impl {
   uint64_t incarnation_ = 0;
   int64_t holds_ = 0;
   std::map<uint64_t, int64_t> holds_by_epoch_;
+  Hold* live_holds_ = nullptr;  // head of the list of live holds
   uint64_t epoch_switch_seq_ = 0;  // source items with a lower seq still belong to the draining epoch
   std::map<std::string, std::vector<WorkerRoute>> drain_routes_;  // consumer -> sorted routes of the draining epoch
   Clock::time_point started_ = Clock::now();
@@ -452,6 +458,12 @@ Worker::Impl::~Impl() {
     if (l->fd >= 0) close(l->fd);
   for (int fd : {listen_fd_, wake_fd_, timer_fd_, ep_})
     if (fd >= 0) close(fd);
+  // Items still in flight when the worker stops: their senders keep them and re-send.
+  while (live_holds_ != nullptr) {
+    Hold* next = live_holds_->next;
+    delete live_holds_;
+    live_holds_ = next;
+  }
 }
 
 void Worker::Impl::ApplyRoutes() {
@@ -795,6 +807,9 @@ void Worker::Impl::Unref(Hold* h) {
     if (auto it = instances_.find(h->source); it != instances_.end()) ++it->second->m.acked;
   }
   if (auto e = holds_by_epoch_.find(h->epoch); e != holds_by_epoch_.end() && --e->second <= 0) holds_by_epoch_.erase(e);
+  if (h->prev != nullptr) h->prev->next = h->next;
+  else live_holds_ = h->next;
+  if (h->next != nullptr) h->next->prev = h->prev;
   delete h;
   --holds_;
 }
