@@ -17,8 +17,14 @@ std::string Pct(double f) {
 }  // namespace
 
 ReplanDecision DecideReplan(const std::vector<std::string>& violations, double current_cost, double candidate_cost, int64_t churn,
-                            double since_last_s, const DampingOptions& opts) {
+                            double since_last_s, const DampingOptions& opts, bool noisy) {
   ReplanDecision d;
+  if (noisy && since_last_s < opts.min_interval_s) {
+    d.action = ReplanAction::kDefer;
+    d.retry_after_s = opts.min_interval_s - since_last_s;
+    d.reason = "a load re-plan waits for the minimum re-plan interval";
+    return d;
+  }
   if (!violations.empty()) {
     d.action = ReplanAction::kAdopt;
     d.reason = "the running plan is no longer valid: " + violations.front();

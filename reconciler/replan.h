@@ -32,8 +32,11 @@ struct ReplanDecision {
 
 // `violations`: why the current plan is invalid under the new inputs (empty = still valid);
 // costs in USD/h under the new inputs; `since_last_s`: seconds since the last adopted plan.
+// `noisy`: the trigger is a measurement (the load), so even a re-plan the running plan's
+// violations call for keeps the minimum interval: a load oscillating around the threshold causes
+// at most one re-plan per interval (back-pressure protects the workers meanwhile).
 ReplanDecision DecideReplan(const std::vector<std::string>& violations, double current_cost, double candidate_cost, int64_t churn,
-                            double since_last_s, const DampingOptions& opts = {});
+                            double since_last_s, const DampingOptions& opts = {}, bool noisy = false);
 
 // Load trigger: follows the observed offered load (sum of the sources' observed rates over the sum
 // of their planned `rate`s). It fires when the load has stayed beyond `threshold` of what the plan

@@ -372,7 +372,7 @@ ReconcileResult WorkflowReconciler::Reconcile(const std::string& name) {
       if (trigger != "undo") {
         double since = st.history.empty() ? 1e18 : SecondsSince(st.history.back().time);
         decision = DecideReplan(current.violations, current.plan.cost.total_per_hour, candidate->cost.total_per_hour, churn, since,
-                                opts_.damping);
+                                opts_.damping, trigger == "load");
       }
     }
     if (decision.action == ReplanAction::kDefer) {

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "tests/daemon/daemon_fixture.h"
+#include "reconciler/store.h"
 #include "tests/daemon/vqa_run.h"
 
 namespace jb {
@@ -224,6 +225,41 @@ TEST(Replan, ARolloutInterruptedByADaemonCrashIsFinishedByTheNext) {
   }
   FinishAndCount(c, state);
   EXPECT_EQ(d2.Stop(), 0);
+}
+
+// The offered load oscillates around the load trigger's threshold (48/s for a plan at 40/s): 42
+// and 56 items/s alternating every 2.5 s, for 45 s. Load re-plans keep the damping interval (15 s),
+// so there are at most 45 / 15 + 1 of them, each at least 15 s after the previous re-plan.
+TEST(Replan, AnOscillatingLoadReplansAtMostOncePerDampingInterval) {
+  TempDir dir;
+  fs::path state = dir.path() / "state";
+  Daemon d(state, {}, {"--stop-workers-on-exit", "--replan-min-interval", "15", "--load-sustain", "2"});
+  HttpClientOptions c;
+  ASSERT_TRUE(d.WaitReady(&c)) << ReadFile(dir.path() / "state.log");
+  ApplyVqa(c, state, WorkflowYaml(40, kMany));
+  if (::testing::Test::HasFatalFailure()) return;
+  auto t0 = Clock::now();
+  for (int i = 0; std::chrono::duration<double>(Clock::now() - t0).count() < 45; ++i) {
+    ASSERT_TRUE(Put(c, "workflows/vqa", WorkflowYaml(40, kMany, i % 2 == 0 ? 56 : 42)));
+    std::this_thread::sleep_for(2500ms);
+  }
+  auto wf = GetWorkflow(c);
+  ASSERT_TRUE(wf);
+  std::vector<double> at;
+  for (const auto& rev : wf->status.history) {
+    auto t = ParseRfc3339(rev.time);
+    ASSERT_TRUE(t.has_value());
+    at.push_back(*t);
+    if (rev.trigger != "load") continue;
+    if (at.size() >= 2) EXPECT_GE(at.back() - at[at.size() - 2], 15 - 0.5) << "two re-plans within the damping interval";
+  }
+  int load_replans = 0;
+  for (const auto& rev : wf->status.history) load_replans += rev.trigger == "load";
+  std::printf("[ oscillation ] 45 s of load alternating 42/56 items/s around the 48/s threshold: %d load re-plan(s), %zu plan(s) in all\n",
+              load_replans, wf->status.history.size());
+  EXPECT_LE(load_replans, 45 / 15 + 1);
+  FinishAndCount(c, state, 42);
+  EXPECT_EQ(d.Stop(), 0);
 }
 
 // The offered load rises 50% above the plan, then falls to half of it: the load trigger re-plans
