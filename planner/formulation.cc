@@ -188,8 +188,8 @@ Formulation Formulate(const Problem& p, const ColumnMask* mask) {
       for (size_t v = 0; v < p.ops[o].variants.size(); ++v) {
         int y = f.y[o][v][n];
         if (y < 0) continue;
-        double cap = p.Capacity(static_cast<int>(o), static_cast<int>(v), static_cast<int>(n));
-        if (!(p.ops[o].rate < cap * (1 - 1e-9))) continue;  // implied by the capacity row
+        double per_instance = p.Capacity(static_cast<int>(o), static_cast<int>(v), static_cast<int>(n));
+        if (!(p.ops[o].rate < per_instance * (1 - 1e-9))) continue;  // implied by the capacity row
         Expr vub;
         vub.Add(y, 1);
         vub.Add(opener, -p.ops[o].rate);

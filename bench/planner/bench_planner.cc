@@ -110,7 +110,7 @@ Generated Generate(int nodes, int ops, int tiers, unsigned seed) {
   }
   const int sources = std::max(1, ops / 10);
   for (int s = 0; s < sources; ++s)
-    g.wf.spec.sources.push_back(Source{"s" + std::to_string(s), 20, "t0", {}, uni(50, 500), {}, {}});
+    g.wf.spec.sources.push_back(Source{"s" + std::to_string(s), 20, "t0", {}, uni(50, 500), {}, {}, {}});
   for (int o = 0; o < ops; ++o) {
     ModelProfile mp;
     mp.metadata.name = "p" + std::to_string(o);

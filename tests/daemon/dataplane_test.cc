@@ -84,7 +84,9 @@ TEST(DataPlane, VqaRunsAtItsSloForAMinuteWithNothingLost) {
   double predicted_total = predicted_kibps * 1024 * static_cast<double>(kCount) / 40;
   double ratio = cross / predicted_total;
   EXPECT_NEAR(ratio, 1.0, 0.05);
-  const auto& o = *GetWorkflow(c)->status.observed;
+  auto latest = GetWorkflow(c);  // kept: `o` refers into it
+  ASSERT_TRUE(latest && latest->status.observed);
+  const auto& o = *latest->status.observed;
   std::printf(
       "[ VQA e2e ] SLOMet=True %.1f s after the daemon started; over %d windows min throughput %.2f items/s (plan 40); "
       "latency p50 %.1f ms p99 %.1f ms; delivered %lld/%lld, drops %lld; cross-tier bytes / plan = %.4f (worst window %.2f%%); "

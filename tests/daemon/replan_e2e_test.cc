@@ -122,7 +122,9 @@ TEST(Replan, TenReplansUnderLoadDeliverEveryItemExactlyOnce) {
       std::printf("[ replan ] node %s frozen: throughput back at 40/s %.2f s after the freeze\n", stopped_node.c_str(),
                   std::chrono::duration<double>(Clock::now() - t0).count());
     }
-    if (step.what != "node back (retried)") EXPECT_LT(rev.serving_s.value_or(99), 5.0) << step.what;
+    if (step.what != "node back (retried)") {
+      EXPECT_LT(rev.serving_s.value_or(99), 5.0) << step.what;
+    }
     epoch = next;
   }
   if (stopped > 0) ::kill(stopped, SIGCONT);  // already stopped by the driver when its node left the plan
@@ -251,7 +253,9 @@ TEST(Replan, AnOscillatingLoadReplansAtMostOncePerDampingInterval) {
     ASSERT_TRUE(t.has_value());
     at.push_back(*t);
     if (rev.trigger != "load") continue;
-    if (at.size() >= 2) EXPECT_GE(at.back() - at[at.size() - 2], 15 - 0.5) << "two re-plans within the damping interval";
+    if (at.size() >= 2) {
+      EXPECT_GE(at.back() - at[at.size() - 2], 15 - 0.5) << "two re-plans within the damping interval";
+    }
   }
   int load_replans = 0;
   for (const auto& rev : wf->status.history) load_replans += rev.trigger == "load";
