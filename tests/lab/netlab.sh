@@ -1,0 +1,72 @@
+#!/bin/bash
+# netlab.sh: test hosts as network namespaces on one bridge, for multi-host tests (issue #8).
+#
+#   netlab.sh up PREFIX N            N hosts PREFIX-h1..hN on a bridge in namespace PREFIX-sw;
+#                                    host K has 127.200.0.K/24 on eth0 (loopback range only)
+#   netlab.sh down PREFIX N          kill what runs in them and remove everything (idempotent)
+#   netlab.sh partition PREFIX K     host K drops every packet it sends or receives on eth0 (nftables)
+#   netlab.sh heal PREFIX K          undo partition
+#   netlab.sh bandwidth PREFIX K MBIT   cap what host K sends on eth0 (tc tbf); 0 removes the cap
+#
+# Nothing is added to the root namespace (veth pairs are created there and moved out at once).
+# Needs root, iproute2 and nftables. 127.x works across veth only with route_localnet and a
+# narrowed local route in each host (../shared/notes/deps.md §2).
+set -euo pipefail
+cmd=${1:?usage: netlab.sh up|down|partition|heal|bandwidth PREFIX ...}
+P=${2:?PREFIX}
+
+case "$cmd" in
+up)
+  n=${3:?N}
+  ip netns add "$P-sw"
+  ip -n "$P-sw" link set lo up
+  ip -n "$P-sw" link add br0 type bridge
+  ip -n "$P-sw" link set br0 up
+  for k in $(seq 1 "$n"); do
+    h="$P-h$k"
+    ip netns add "$h"
+    ip link add "$P-v$k" type veth peer name "$P-s$k"
+    ip link set "$P-v$k" netns "$h" name eth0
+    ip link set "$P-s$k" netns "$P-sw"
+    ip -n "$P-sw" link set "$P-s$k" master br0 up
+    ip -n "$h" link set lo up
+    ip netns exec "$h" sysctl -qw net.ipv4.conf.all.route_localnet=1 net.ipv4.conf.eth0.route_localnet=1
+    ip -n "$h" route replace local 127.0.0.0/16 dev lo table local
+    ip -n "$h" route del local 127.0.0.0/8 dev lo table local
+    ip -n "$h" addr add "127.200.0.$k/24" dev eth0
+    ip -n "$h" link set eth0 up
+  done
+  ;;
+down)
+  n=${3:?N}
+  for k in $(seq 1 "$n"); do
+    for pid in $(ip netns pids "$P-h$k" 2>/dev/null); do kill -9 "$pid" 2>/dev/null || true; done
+    ip netns del "$P-h$k" 2>/dev/null || true
+  done
+  ip netns del "$P-sw" 2>/dev/null || true
+  ;;
+partition)
+  k=${3:?K}
+  ip netns exec "$P-h$k" nft -f - <<NFT
+table inet jblab {
+  chain in { type filter hook input priority 0; iifname "eth0" drop; }
+  chain out { type filter hook output priority 0; oifname "eth0" drop; }
+}
+NFT
+  ;;
+heal)
+  k=${3:?K}
+  ip netns exec "$P-h$k" nft delete table inet jblab 2>/dev/null || true
+  ;;
+bandwidth)
+  k=${3:?K}; mbit=${4:?MBIT}
+  ip netns exec "$P-h$k" tc qdisc del dev eth0 root 2>/dev/null || true
+  if [ "$mbit" != 0 ]; then
+    ip netns exec "$P-h$k" tc qdisc add dev eth0 root tbf rate "${mbit}mbit" burst 32kbit latency 50ms
+  fi
+  ;;
+*)
+  echo "netlab.sh: unknown command $cmd" >&2
+  exit 2
+  ;;
+esac
