@@ -20,6 +20,7 @@
 
 #include "tests/test_util.h"
 #include "worker/config.h"
+#include "worker/worker.h"
 
 extern char** environ;
 
@@ -181,6 +182,76 @@ TEST_F(LabTest, ABandwidthCapBoundsWhatCrossesTheLink) {
   EXPECT_GE(kibps, cap_kibps * 0.5);
   EXPECT_LT(Find(m, "S").items_out, 100 * m.uptime_s * 0.5) << "the source was not held back";
   EXPECT_LE(m.held_items, m.max_held_items);
+}
+
+// The delay proxy (no root needed): io -> proxy (20 ms) -> a -> io on loopback adds 20 ms to the
+// items' end-to-end latency at the sink, against the same path without it.
+TEST(DelayProxy, AddsItsDelayToEveryItem) {
+  testing::TempDir dir;
+  auto run = [&](int delay_ms) -> double {
+    auto port = [] {
+      auto p = PickFreePort();
+      return p.ok() ? *p : 0;
+    };
+    int io_port = port(), a_port = port();
+    std::string a_addr = "127.0.0.1:" + std::to_string(a_port);
+    pid_t proxy = -1;
+    if (delay_ms > 0) {
+      fs::path pf = dir.path() / "proxy.port";
+      fs::remove(pf);
+      std::vector<std::string> args = {JB_DELAY_PROXY, "--listen", "127.0.0.1:0", "--to", a_addr, "--delay-ms", std::to_string(delay_ms),
+                                       "--port-file", pf.string()};
+      std::vector<char*> argv;
+      for (auto& x : args) argv.push_back(x.data());
+      argv.push_back(nullptr);
+      EXPECT_EQ(posix_spawn(&proxy, argv[0], nullptr, nullptr, argv.data(), environ), 0);
+      EXPECT_TRUE(WaitFor([&] { return fs::exists(pf); }, 5s));
+      a_addr = "127.0.0.1:" + std::to_string(std::atoi(testing::ReadFile(pf).c_str()));
+    }
+    WorkerConfig io, a;
+    auto base = [&](const std::string& n, const std::string& l, const std::string& t) {
+      WorkerConfig c;
+      c.workflow = "lab";
+      c.name = n;
+      c.tier = t;
+      c.listen = l;
+      c.metrics_interval_s = 0.05;
+      return c;
+    };
+    Topology(base, 100, 200, 1, &io, &a);
+    io.listen = "127.0.0.1:" + std::to_string(io_port);
+    a.listen = "127.0.0.1:" + std::to_string(a_port);
+    io.routes = a.routes = {{"A", 0, 1, "a", a_addr, "edge"}, {kSinkName, 0, 1, "io", io.listen, "device"}};
+    auto wa = Worker::Create(a);
+    auto wio = Worker::Create(io);
+    EXPECT_TRUE(wa.ok() && wio.ok());
+    if (!wa.ok() || !wio.ok()) return -1;
+    std::thread ta([&] { (void)(*wa)->Run(); }), tio([&] { (void)(*wio)->Run(); });
+    bool done = WaitFor(
+        [&] {
+          for (const auto& i : (*wio)->Metrics().instances)
+            if (i.kind == "sink" && i.items_out == 200) return true;
+          return false;
+        },
+        20s);
+    EXPECT_TRUE(done);
+    double p50 = 0;
+    for (const auto& i : (*wio)->Metrics().instances)
+      if (i.kind == "sink") p50 = i.p50_ms;
+    (*wio)->Stop();
+    (*wa)->Stop();
+    tio.join();
+    ta.join();
+    if (proxy > 0) {
+      ::kill(proxy, SIGKILL);
+      ::waitpid(proxy, nullptr, 0);
+    }
+    return p50;
+  };
+  double direct = run(0), delayed = run(20);
+  std::printf("[ lab ] sink p50 %.2f ms direct, %.2f ms through a 20 ms delay proxy (+%.2f ms)\n", direct, delayed, delayed - direct);
+  EXPECT_GE(delayed - direct, 18);
+  EXPECT_LE(delayed - direct, 35);
 }
 
 }  // namespace
