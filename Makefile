@@ -13,7 +13,7 @@ PACKAGES := build-essential cmake make pkg-config ccache git \
   libgtest-dev libgmock-dev libbenchmark-dev \
   libcpprest-dev libspdlog-dev libfmt-dev libsystemd-dev libprotobuf-dev protobuf-compiler libssl-dev \
   nlohmann-json3-dev openssl systemd \
-  iproute2 nftables
+  iproute2 nftables openssh-server openssh-client
 
 .PHONY: setup build test run bench clean format asan tsan
 

@@ -8,6 +8,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -46,6 +47,8 @@ class LabTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (geteuid() != 0) GTEST_SKIP() << "the lab needs root (network namespaces); run the tests as root to include it";
+    // Daemons the lab starts (sshd) are re-parented to this process, which reaps them.
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
     prefix_ = "jbl" + std::to_string(getpid() % 100000);
     auto up = testing::Run(Lab() + " up " + prefix_ + " 2 2>&1");
     if (up.exit_code != 0) {
@@ -60,6 +63,8 @@ class LabTest : public ::testing::Test {
       ::waitpid(p, nullptr, 0);
     }
     if (up_) testing::Run(Lab() + " down " + prefix_ + " 2");
+    while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+    }
   }
   // Starts jellybean-worker with `c` inside host `k`.
   void Start(int k, const WorkerConfig& c) {
@@ -182,6 +187,46 @@ TEST_F(LabTest, ABandwidthCapBoundsWhatCrossesTheLink) {
   EXPECT_GE(kibps, cap_kibps * 0.5);
   EXPECT_LT(Find(m, "S").items_out, 100 * m.uptime_s * 0.5) << "the source was not held back";
   EXPECT_LE(m.held_items, m.max_held_items);
+}
+
+// sshd on host 2 (the edge host of issue #8): key login from host 1 with the host key pinned in
+// known_hosts; a different pinned key is refused. Then a worker started over ssh on host 2 serves
+// the io worker on host 1, as the ssh driver will do it.
+TEST_F(LabTest, SshReachesAnEdgeHostWithItsPinnedKeyAndStartsAWorkerThere) {
+  fs::path keys = dir_.path() / "ssh";
+  auto sshd = testing::Run(Cmd("sshd " + prefix_ + " 2 " + keys.string()));
+  ASSERT_EQ(sshd.exit_code, 0) << sshd.output;
+  auto ssh = [&](const std::string& known_hosts, const std::string& remote) {
+    return testing::Run("ip netns exec " + prefix_ + "-h1 ssh -i " + (keys / "client_ed25519").string() + " -o UserKnownHostsFile=" +
+                        known_hosts + " -o StrictHostKeyChecking=yes -o BatchMode=yes -o ConnectTimeout=5 -p 2222 root@127.200.0.2 '" + remote +
+                        "' 2>&1");
+  };
+  auto who = ssh((keys / "known_hosts").string(), "ip -4 -o addr show dev eth0");
+  ASSERT_EQ(who.exit_code, 0) << who.output;
+  EXPECT_NE(who.output.find("127.200.0.2"), std::string::npos) << who.output;
+  // Host key checking is on: another key pinned for the host is refused.
+  ASSERT_EQ(testing::Run("ssh-keygen -q -t ed25519 -N '' -f " + (dir_.path() / "other").string()).exit_code, 0);
+  std::ofstream(dir_.path() / "wrong_known_hosts") << "[127.200.0.2]:2222 " << testing::ReadFile(dir_.path() / "other.pub");
+  auto refused = ssh((dir_.path() / "wrong_known_hosts").string(), "true");
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.output.find("Host key verification failed"), std::string::npos) << refused.output;
+
+  // The operator's worker starts over ssh, detached from the session, on host 2.
+  WorkerConfig io, a;
+  Topology([&](auto n, auto l, auto t) { return Base(n, l, t); }, 200, 1000, 1, &io, &a);
+  fs::path cfg = dir_.path() / "a.yaml";
+  std::ofstream(cfg) << WorkerConfigToYaml(a);
+  auto started = ssh((keys / "known_hosts").string(), std::string("setsid ") + JB_WORKER + " --config " + cfg.string() + " > " +
+                                                          (dir_.path() / "a.log").string() + " 2>&1 < /dev/null & echo $!");
+  ASSERT_EQ(started.exit_code, 0) << started.output;  // (the lab's teardown kills what runs on host 2)
+  Start(1, io);
+  ASSERT_TRUE(WaitFor([&] { return Find(Metrics("io"), "S").acked == 1000; }, 20s))
+      << testing::ReadFile(dir_.path() / "a.log") << testing::ReadFile(dir_.path() / "io.log");
+  EXPECT_EQ(Find(Metrics("io"), kSinkName).items_out, 1000);
+  int64_t remote_pid = Metrics("a").pid;
+  EXPECT_GT(remote_pid, 0);
+  std::printf("[ lab ] ssh into host 2 with its pinned key: ok; a wrong pinned key: refused; worker started over ssh (pid %lld) served 1000 items\n",
+              static_cast<long long>(remote_pid));
 }
 
 // The delay proxy (no root needed): io -> proxy (20 ms) -> a -> io on loopback adds 20 ms to the

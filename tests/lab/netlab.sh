@@ -7,6 +7,9 @@
 #   netlab.sh partition PREFIX K     host K drops every packet it sends or receives on eth0 (nftables)
 #   netlab.sh heal PREFIX K          undo partition
 #   netlab.sh bandwidth PREFIX K MBIT   cap what host K sends on eth0 (tc tbf); 0 removes the cap
+#   netlab.sh sshd PREFIX K DIR      start sshd in host K on 127.200.0.K:2222, key login only; keys,
+#                                    config and a known_hosts line for it live in DIR (client key:
+#                                    DIR/client_ed25519; DIR/known_hosts pins the host key)
 #
 # Nothing is added to the root namespace (veth pairs are created there and moved out at once).
 # Needs root, iproute2 and nftables. 127.x works across veth only with route_localnet and a
@@ -64,6 +67,32 @@ bandwidth)
   if [ "$mbit" != 0 ]; then
     ip netns exec "$P-h$k" tc qdisc add dev eth0 root tbf rate "${mbit}mbit" burst 32kbit latency 50ms
   fi
+  ;;
+sshd)
+  k=${3:?K}; dir=${4:?DIR}
+  mkdir -p "$dir" /run/sshd
+  [ -f "$dir/host_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -f "$dir/host_ed25519"
+  [ -f "$dir/client_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -f "$dir/client_ed25519"
+  cp "$dir/client_ed25519.pub" "$dir/authorized_keys"
+  chmod 600 "$dir/host_ed25519" "$dir/client_ed25519" "$dir/authorized_keys"
+  cat > "$dir/sshd_config_h$k" <<CFG
+Port 2222
+ListenAddress 127.200.0.$k
+HostKey $dir/host_ed25519
+PidFile $dir/sshd_h$k.pid
+AuthorizedKeysFile $dir/authorized_keys
+StrictModes no
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+UsePAM no
+LogLevel VERBOSE
+CFG
+  echo "[127.200.0.$k]:2222 $(cut -d' ' -f1,2 "$dir/host_ed25519.pub")" >> "$dir/known_hosts"
+  ip netns exec "$P-h$k" /usr/sbin/sshd -e -f "$dir/sshd_config_h$k" 2>> "$dir/sshd_h$k.log"
+  for _ in $(seq 1 50); do [ -s "$dir/sshd_h$k.pid" ] && exit 0; sleep 0.1; done
+  echo "netlab.sh: sshd did not start in $P-h$k; see $dir/sshd_h$k.log" >&2
+  exit 1
   ;;
 *)
   echo "netlab.sh: unknown command $cmd" >&2
