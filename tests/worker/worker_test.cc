@@ -128,6 +128,8 @@ TEST(Worker, ChainDeliversEveryItemOnceAndCountsBytesPerLink) {
   Running a(t.a), io(t.io);
   ASSERT_TRUE(WaitFor([&] { return Find(io->Metrics(), kSinkName).items_out == 400; }, 10s));
   ASSERT_TRUE(WaitFor([&] { return Find(io->Metrics(), "S").acked == 400; }, 5s));
+  // Snapshots are refreshed every metricsIntervalS: wait for a's to catch up (a loaded machine).
+  ASSERT_TRUE(WaitFor([&] { auto am = a->Metrics(); return Find(am, "A").items_out == 400 && am.held_items == 0; }, 5s));
   auto m = io->Metrics();
   auto sink = Find(m, kSinkName);
   EXPECT_EQ(sink.duplicates, 0);
