@@ -51,15 +51,24 @@ Totals FinishAndCount(const HttpClientOptions& c, const fs::path& state, double 
   return t;
 }
 
-TEST(Replan, TenReplansUnderLoadDeliverEveryItemExactlyOnce) {
+// A daemon on a temp state dir, applying the VQA example; members named as the tests use them.
+class Replan : public ::testing::Test {
+ protected:
+  // Starts jellybeand with `flags` (plus --stop-workers-on-exit) and applies VQA at `rate`.
+  void StartVqa(std::vector<std::string> flags, double rate) {
+    flags.insert(flags.begin(), "--stop-workers-on-exit");
+    daemon = std::make_unique<Daemon>(state, std::vector<std::string>{}, flags);
+    ASSERT_TRUE(daemon->WaitReady(&c)) << ReadFile(dir.path() / "state.log");
+    ApplyVqa(c, state, WorkflowYaml(rate, kMany));
+  }
   TempDir dir;
   fs::path state = dir.path() / "state";
-  Daemon d(state, {},
-           {"--stop-workers-on-exit", "--replan-min-interval", "0", "--replan-min-saving", "0.02", "--node-grace", "2", "--node-retry",
-            "6"});
   HttpClientOptions c;
-  ASSERT_TRUE(d.WaitReady(&c)) << ReadFile(dir.path() / "state.log");
-  ApplyVqa(c, state, WorkflowYaml(40, kMany));
+  std::unique_ptr<Daemon> daemon;
+};
+
+TEST_F(Replan, TenReplansUnderLoadDeliverEveryItemExactlyOnce) {
+  StartVqa({"--replan-min-interval", "0", "--replan-min-saving", "0.02", "--node-grace", "2", "--node-retry", "6"}, 40);
   if (::testing::Test::HasFatalFailure()) return;
   int64_t epoch = 1;
 
@@ -134,19 +143,14 @@ TEST(Replan, TenReplansUnderLoadDeliverEveryItemExactlyOnce) {
               static_cast<long long>(epoch), static_cast<long long>(t.emitted_min), static_cast<long long>(t.delivered),
               static_cast<long long>(t.drops), static_cast<long long>(t.resent), static_cast<long long>(t.duplicates));
   EXPECT_GE(epoch, 11);
-  EXPECT_EQ(d.Stop(), 0);
+  EXPECT_EQ(daemon->Stop(), 0);
 }
 
 // At 80 items/s per source the plan needs three GPU nodes for the speech model. Two of them stop
 // reporting: no plan meets the SLO any more, so the daemon deploys the plan with the highest rate
 // it can serve and says so (Degraded=True); when the nodes are back, a full plan returns.
-TEST(Replan, LosingCapacityDegradesAndRecovers) {
-  TempDir dir;
-  fs::path state = dir.path() / "state";
-  Daemon d(state, {}, {"--stop-workers-on-exit", "--replan-min-interval", "0", "--node-grace", "2", "--node-retry", "8"});
-  HttpClientOptions c;
-  ASSERT_TRUE(d.WaitReady(&c)) << ReadFile(dir.path() / "state.log");
-  ApplyVqa(c, state, WorkflowYaml(80, kMany));
+TEST_F(Replan, LosingCapacityDegradesAndRecovers) {
+  StartVqa({"--replan-min-interval", "0", "--node-grace", "2", "--node-retry", "8"}, 80);
   if (::testing::Test::HasFatalFailure()) return;
   std::vector<pid_t> frozen;
   for (const auto& [w, m] : Reports(state))
@@ -179,19 +183,16 @@ TEST(Replan, LosingCapacityDegradesAndRecovers) {
       << "the full plan did not come back";
   std::printf("[ degraded ] full plan back %.2f s after the freeze\n", std::chrono::duration<double>(Clock::now() - t0).count());
   FinishAndCount(c, state);
-  EXPECT_EQ(d.Stop(), 0);
+  EXPECT_EQ(daemon->Stop(), 0);
 }
 
 // The daemon is SIGKILLed in the middle of a rollout; its workers keep serving. The next daemon
 // re-adopts them and finishes the rollout from the driver's state and the stored status, and
 // every request still reaches the sink exactly once.
-TEST(Replan, ARolloutInterruptedByADaemonCrashIsFinishedByTheNext) {
-  TempDir dir;
-  fs::path state = dir.path() / "state";
+TEST_F(Replan, ARolloutInterruptedByADaemonCrashIsFinishedByTheNext) {
   std::vector<std::string> flags = {"--replan-min-interval", "0"};
   auto d = std::make_unique<Daemon>(state, std::vector<std::string>{}, flags);
   d->KeepWorkers();
-  HttpClientOptions c;
   ASSERT_TRUE(d->WaitReady(&c)) << ReadFile(dir.path() / "state.log");
   ApplyVqa(c, state, WorkflowYaml(40, kMany));
   if (::testing::Test::HasFatalFailure()) return;
@@ -232,13 +233,8 @@ TEST(Replan, ARolloutInterruptedByADaemonCrashIsFinishedByTheNext) {
 // The offered load oscillates around the load trigger's threshold (48/s for a plan at 40/s): 42
 // and 56 items/s alternating every 2.5 s, for 45 s. Load re-plans keep the damping interval (15 s),
 // so there are at most 45 / 15 + 1 of them, each at least 15 s after the previous re-plan.
-TEST(Replan, AnOscillatingLoadReplansAtMostOncePerDampingInterval) {
-  TempDir dir;
-  fs::path state = dir.path() / "state";
-  Daemon d(state, {}, {"--stop-workers-on-exit", "--replan-min-interval", "15", "--load-sustain", "2"});
-  HttpClientOptions c;
-  ASSERT_TRUE(d.WaitReady(&c)) << ReadFile(dir.path() / "state.log");
-  ApplyVqa(c, state, WorkflowYaml(40, kMany));
+TEST_F(Replan, AnOscillatingLoadReplansAtMostOncePerDampingInterval) {
+  StartVqa({"--replan-min-interval", "15", "--load-sustain", "2"}, 40);
   if (::testing::Test::HasFatalFailure()) return;
   auto t0 = Clock::now();
   for (int i = 0; std::chrono::duration<double>(Clock::now() - t0).count() < 45; ++i) {
@@ -263,18 +259,13 @@ TEST(Replan, AnOscillatingLoadReplansAtMostOncePerDampingInterval) {
               load_replans, wf->status.history.size());
   EXPECT_LE(load_replans, 45 / 15 + 1);
   FinishAndCount(c, state, 42);
-  EXPECT_EQ(d.Stop(), 0);
+  EXPECT_EQ(daemon->Stop(), 0);
 }
 
 // The offered load rises 50% above the plan, then falls to half of it: the load trigger re-plans
 // both ways for what it observes, and SLOMet follows the offered rate.
-TEST(Replan, LoadDriftIsFollowedBothWays) {
-  TempDir dir;
-  fs::path state = dir.path() / "state";
-  Daemon d(state, {}, {"--stop-workers-on-exit", "--replan-min-interval", "0", "--load-sustain", "3"});
-  HttpClientOptions c;
-  ASSERT_TRUE(d.WaitReady(&c)) << ReadFile(dir.path() / "state.log");
-  ApplyVqa(c, state, WorkflowYaml(40, kMany));
+TEST_F(Replan, LoadDriftIsFollowedBothWays) {
+  StartVqa({"--replan-min-interval", "0", "--load-sustain", "3"}, 40);
   if (::testing::Test::HasFatalFailure()) return;
   int64_t epoch = 1;
   for (double load : {60.0, 20.0}) {
@@ -296,7 +287,7 @@ TEST(Replan, LoadDriftIsFollowedBothWays) {
         << "SLOMet not True at an offered " << load << "/s";
   }
   FinishAndCount(c, state, 20);
-  EXPECT_EQ(d.Stop(), 0);
+  EXPECT_EQ(daemon->Stop(), 0);
 }
 
 }  // namespace
