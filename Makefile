@@ -44,6 +44,7 @@ run: build
 	@echo "     $(BUILD_DIR)/cli/jbctl describe workflow vqa"
 	@echo "     curl --cacert $(STATE_DIR)/tls/ca.crt -H \"Authorization: Bearer \$$(cat $(STATE_DIR)/token)\" \\"
 	@echo "          \$$(cat $(STATE_DIR)/endpoint)/apis/jellybean.dev/v1alpha1/workflows/vqa/status"
+	@echo "     $(BUILD_DIR)/cli/jbctl rollout history workflow vqa      # plans adopted as inputs change"
 	@echo "== Offline planning needs no daemon: $(BUILD_DIR)/cli/jbctl plan -f manifests/vqa/ --baseline prototype"
 	exec $(BUILD_DIR)/daemon/jellybeand --state-dir $(STATE_DIR) --listen 127.0.0.1:8443 --manifest-dir manifests/vqa --stop-workers-on-exit
 
