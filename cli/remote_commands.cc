@@ -499,16 +499,11 @@ int WhatIf(const Remote& r, std::ostream& out, std::ostream& err) {
     if (!affected) continue;
     ++shown;
     const auto& infra = std::get<Infrastructure>(objects.at({"Infrastructure", wf.spec.infrastructure}));
-    planner::ProblemOptions popts;
-    popts.rate_scale = wf.status.load_scale;
-    auto problem = planner::BuildProblem(wf, profiles, infra, popts);
+    auto problem = ProblemForStatus(wf, profiles, infra, wf.status);  // as the daemon would plan it
     if (!problem.ok()) {
       err << "jbctl plan --what-if: workflow " << wf.metadata.name << ": " << problem.status().message() << "\n";
       return 1;
     }
-    for (const auto& o : wf.status.unavailable_nodes)
-      for (size_t n = 0; n < problem->nodes.size(); ++n)
-        if (problem->nodes[n].name == o.node) problem->node_allowed[n] = false;
     auto solved = planner::Solve(*problem, planner::SolverOptions{"auto", 10});
     out << "Workflow " << wf.metadata.name << ":\n";
     if (!solved.ok()) {

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "planner/scorer.h"
+#include "reconciler/replan.h"
 #include "reconciler/store.h"
 
 namespace jb {
@@ -142,11 +143,7 @@ ObservedStatus Summarize(const planner::Problem& p, const Plan& plan, const std:
   for (const auto& op : p.ops)
     if (producers.count(op.name) == 0) o.expected_throughput += op.rate;
   // Predicted traffic at the rates of `p` (the offered load), with the plan's key shares.
-  Plan at_rate = plan;
-  for (auto& pl : at_rate.placements)
-    for (const auto& op : p.ops)
-      if (op.name == pl.op) pl.rate = op.rate * (pl.keys.hi - pl.keys.lo);
-  auto score = planner::ScorePlan(p, at_rate);
+  auto score = planner::ScorePlan(p, AtProblemRates(p, plan));
   for (const auto& [t, v] : score.boundary_up_kibps) o.predicted_cross_tier_kibps += v;
   for (const auto& [t, v] : score.boundary_down_kibps) o.predicted_cross_tier_kibps += v;
 

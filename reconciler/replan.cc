@@ -67,15 +67,31 @@ std::optional<double> LoadTrigger::Observe(double now_s, double observed_scale, 
   return scale;
 }
 
-Rescored RescorePlan(const planner::Problem& p, const Plan& plan) {
-  Rescored r;
-  r.plan = plan;
+StatusOr<planner::Problem> ProblemForStatus(const Workflow& wf, const std::vector<ModelProfile>& profiles, const Infrastructure& infra,
+                                            const WorkflowStatus& st, planner::ProblemOptions popts) {
+  popts.rate_scale = popts.rate_scale.value_or(1.0) * st.load_scale.value_or(1.0);
+  auto problem = planner::BuildProblem(wf, profiles, infra, popts);
+  if (!problem.ok()) return problem;
+  for (const auto& o : st.unavailable_nodes)
+    for (size_t n = 0; n < problem->nodes.size(); ++n)
+      if (problem->nodes[n].name == o.node) problem->node_allowed[n] = false;
+  return problem;
+}
+
+Plan AtProblemRates(const planner::Problem& p, Plan plan) {
   std::map<std::string, double> rate;
   for (const auto& op : p.ops) rate[op.name] = op.rate;
+  for (auto& pl : plan.placements)
+    if (auto it = rate.find(pl.op); it != rate.end()) pl.rate = it->second * (pl.keys.hi - pl.keys.lo);
+  return plan;
+}
+
+Rescored RescorePlan(const planner::Problem& p, const Plan& plan) {
+  Rescored r;
+  r.plan = AtProblemRates(p, plan);
   std::map<std::string, size_t> node;
   for (size_t n = 0; n < p.nodes.size(); ++n) node[p.nodes[n].name] = n;
   for (auto& pl : r.plan.placements) {
-    if (auto it = rate.find(pl.op); it != rate.end()) pl.rate = it->second * (pl.keys.hi - pl.keys.lo);
     auto n = node.find(pl.node);
     if (n == node.end()) r.violations.push_back("node " + pl.node + " is gone");
     else if (n->second < p.node_allowed.size() && !p.node_allowed[n->second]) r.violations.push_back("node " + pl.node + " is not available");

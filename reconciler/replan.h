@@ -64,6 +64,15 @@ class LoadTrigger {
   int direction_ = 0;
 };
 
+// The problem a Workflow's status says to plan: its inputs at the observed load (loadScale) and
+// without the nodes that are out (unavailableNodes). Used by the reconciler and jbctl's what-if.
+StatusOr<planner::Problem> ProblemForStatus(const Workflow& wf, const std::vector<ModelProfile>& profiles, const Infrastructure& infra,
+                                            const WorkflowStatus& st, planner::ProblemOptions popts = {});
+
+// `plan` with every placement's rate set to its key share of the operator's rate in `p` (the same
+// key ranges at another load).
+Plan AtProblemRates(const planner::Problem& p, Plan plan);
+
 // The running plan re-expressed under new inputs: every placement's rate follows its key share of
 // the operator's new rate, then the scorer prices it and lists what it violates (including nodes
 // the problem no longer allows). The returned plan's cost and accuracy are the scorer's.

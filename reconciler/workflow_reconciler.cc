@@ -61,7 +61,6 @@ std::string Trigger(const std::string& before, const std::string& after) {
     return out;
   };
   auto a = parts(before), b = parts(after);
-  std::string what;
   auto kind = [](const std::string& part) -> std::string {
     if (part.rfind("down:", 0) == 0) return "node";
     if (part.rfind("load:", 0) == 0) return "load";
@@ -77,18 +76,6 @@ std::string Trigger(const std::string& before, const std::string& after) {
 
 }  // namespace
 
-StatusOr<planner::Problem> WorkflowReconciler::ProblemFor(const Workflow& wf, const std::vector<ModelProfile>& profiles,
-                                                          const Infrastructure& infra, const WorkflowStatus& st,
-                                                          planner::ProblemOptions popts) const {
-  popts.rate_scale = popts.rate_scale.value_or(1.0) * st.load_scale.value_or(1.0);
-  auto problem = planner::BuildProblem(wf, profiles, infra, popts);
-  if (!problem.ok()) return problem;
-  for (const auto& o : st.unavailable_nodes)
-    for (size_t n = 0; n < problem->nodes.size(); ++n)
-      if (problem->nodes[n].name == o.node) problem->node_allowed[n] = false;
-  return problem;
-}
-
 std::optional<Plan> WorkflowReconciler::BestDegraded(const Workflow& wf, const std::vector<ModelProfile>& profiles,
                                                      const Infrastructure& infra, const WorkflowStatus& st, Condition* why) const {
   double budget = std::min(2.0, opts_.plan_time_limit_s);
@@ -96,7 +83,7 @@ std::optional<Plan> WorkflowReconciler::BestDegraded(const Workflow& wf, const s
     planner::ProblemOptions o;
     o.min_accuracy = floor;
     o.rate_scale = scale;
-    auto p = ProblemFor(wf, profiles, infra, st, o);
+    auto p = ProblemForStatus(wf, profiles, infra, st, o);
     if (!p.ok()) return std::nullopt;
     auto r = planner::Solve(*p, planner::SolverOptions{"auto", budget});
     if (!r.ok()) return std::nullopt;
@@ -314,7 +301,7 @@ ReconcileResult WorkflowReconciler::Reconcile(const std::string& name) {
       auto put = Save(wf, st);
       return ReconcileResult{put.ok() ? Status::Ok() : put.status(), {}};
     }
-    auto problem = ProblemFor(wf, profiles, infra, st);
+    auto problem = ProblemForStatus(wf, profiles, infra, st);
     if (!problem.ok()) {
       NotPlanned(&st, "Invalid", problem.status().message());
       auto put = Save(wf, st);
@@ -413,7 +400,6 @@ ReconcileResult WorkflowReconciler::Reconcile(const std::string& name) {
       st.plan_epoch = next_epoch;
       st.observed.reset();  // observations of the previous plan no longer apply
       st.planned_from = inputs;
-      rolling = true;
       if (events_ != nullptr && trigger != "initial")
         events_->Record("Workflow", name, "Normal", "Replanned",
                         "epoch " + std::to_string(next_epoch) + " (trigger: " + trigger + "): " + Fixed(rev.old_cost, 4) + " -> " +

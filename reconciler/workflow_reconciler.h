@@ -54,9 +54,6 @@ class WorkflowReconciler {
   // Records the transitions from wf.status, then writes `after` if wf is still the stored version.
   StatusOr<Object> Save(const Workflow& wf, const WorkflowStatus& after);
 
-  // The problem of the current inputs, without the nodes that are out (status.unavailableNodes).
-  StatusOr<planner::Problem> ProblemFor(const Workflow& wf, const std::vector<ModelProfile>& profiles, const Infrastructure& infra,
-                                        const WorkflowStatus& st, planner::ProblemOptions popts = {}) const;
   // When no plan meets the SLO: the most accurate plan that keeps up with the rate, else the plan
   // with the highest rate at the floor, else the highest rate at any accuracy. `why` says which.
   std::optional<Plan> BestDegraded(const Workflow& wf, const std::vector<ModelProfile>& profiles, const Infrastructure& infra,

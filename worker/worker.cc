@@ -317,9 +317,13 @@ class Worker::Impl {
   const std::map<std::string, std::vector<WorkerRoute>>& TableFor(uint64_t epoch) const {
     return cfg_.drain_epoch > 0 && epoch == static_cast<uint64_t>(cfg_.drain_epoch) ? drain_routes_ : routes_;
   }
-  // Sends `item` to consumer `c` along `table`; `hold` gains a reference for it. False when no
-  // route and no local instance takes it (the caller counts the drop).
-  bool RouteOne(const std::string& c, wire::Item item, Hold* hold, uint64_t epoch);
+  // Sends `item` to consumer `c` along the table of `epoch`; `hold` gains a reference for it.
+  // Returns "" when sent, else the drop reason for the caller to count ("no-route:C", "oversize").
+  std::string RouteOne(const std::string& c, wire::Item item, Hold* hold, uint64_t epoch);
+  // Counts a drop that belongs to no instance in particular (stale routes, retired links).
+  void CountWorkerDrop(const std::string& reason) {
+    if (!instances_.empty()) ++instances_.begin()->second->m.dropped[reason];
+  }
   // Links to workers that no route names any more: their unacknowledged items go out again along
   // the current routes (the worker was removed, e.g. its node failed), so nothing waits forever.
   void RerouteRetiredLinks();
@@ -612,9 +616,7 @@ void Worker::Impl::OnItem(Conn& c, wire::Item& item) {
   h->origins.push_back(Origin{&s, s.incarnation, id, nullptr});
   Task t{std::move(item), h, Clock::now()};
   if (it == instances_.end()) {
-    // Routed here by a stale table; count it rather than lose it silently.
-    Instance* any = instances_.empty() ? nullptr : instances_.begin()->second.get();
-    if (any != nullptr) ++any->m.dropped["not-hosted:" + t.item.dest()];
+    CountWorkerDrop("not-hosted:" + t.item.dest());  // routed here by a stale table: counted, not lost silently
     Unref(h);
     return;
   }
@@ -993,12 +995,13 @@ void Worker::Impl::Emit(const std::string& producer, const wire::Item& base, Hol
   if (&TableFor(epoch) == &routes_) epoch = static_cast<uint64_t>(cfg_.epoch);
   for (const auto& c : cons->second) {
     if (!Passes(base.seq(), ratio_[{producer, c}])) continue;
-    if (!RouteOne(c, base, hold, epoch))
-      if (auto p = instances_.find(producer); p != instances_.end()) ++p->second->m.dropped["no-route:" + c];
+    std::string dropped = RouteOne(c, base, hold, epoch);
+    if (!dropped.empty())
+      if (auto p = instances_.find(producer); p != instances_.end()) ++p->second->m.dropped[dropped];
   }
 }
 
-bool Worker::Impl::RouteOne(const std::string& c, wire::Item item, Hold* hold, uint64_t epoch) {
+std::string Worker::Impl::RouteOne(const std::string& c, wire::Item item, Hold* hold, uint64_t epoch) {
   const auto& table = TableFor(epoch);
   auto rs = table.find(c);
   const WorkerRoute* route = nullptr;
@@ -1011,12 +1014,12 @@ bool Worker::Impl::RouteOne(const std::string& c, wire::Item item, Hold* hold, u
   item.set_epoch(epoch);
   if (route == nullptr || route->worker == cfg_.name) {
     auto local = instances_.find(c);
-    if (local == instances_.end()) return false;
+    if (local == instances_.end()) return "no-route:" + c;
     Hold* child = NewHold(epoch);
     child->origins.push_back(Origin{nullptr, 0, 0, hold});
     ++hold->refs;
     Deliver(*local->second, Task{std::move(item), child, Clock::now()});
-    return true;
+    return "";
   }
   Link* l = LinkFor(route->worker);
   uint64_t id = l->next_id++;
@@ -1024,14 +1027,14 @@ bool Worker::Impl::RouteOne(const std::string& c, wire::Item item, Hold* hold, u
   wire::Frame f;
   *f.mutable_item() = std::move(item);
   Out out;
-  if (!EncodeFrame(f, &out.frame).ok()) return false;
+  if (!EncodeFrame(f, &out.frame).ok()) return "oversize";
   out.hold = hold;
   ++hold->refs;
   ++l->m.items;
   l->m.payload_bytes += static_cast<int64_t>(f.item().payload().size());
   l->outs.emplace(id, std::move(out));
   if (l->ready) l->pending.push_back(id);
-  return true;
+  return "";
 }
 
 void Worker::Impl::RerouteRetiredLinks() {
@@ -1045,18 +1048,17 @@ void Worker::Impl::RerouteRetiredLinks() {
     outs.swap(l->outs);
     LinkBroken(*l, "no longer routed");
     for (auto& [id, out] : outs) {
-      wire::Frame f;
-      if (out.frame.size() < 4 || !f.ParseFromArray(out.frame.data() + 4, static_cast<int>(out.frame.size() - 4)) || !f.has_item()) {
-        Unref(out.hold);
-        continue;
-      }
-      wire::Item item = std::move(*f.mutable_item());
-      std::string dest = item.dest();
-      if (!RouteOne(dest, std::move(item), out.hold, static_cast<uint64_t>(cfg_.epoch))) {
-        Instance* any = instances_.empty() ? nullptr : instances_.begin()->second.get();
-        if (any != nullptr) ++any->m.dropped["no-route:" + dest];
+      FrameDecoder decoder;  // the held frame is one encoded Frame
+      decoder.Feed(out.frame.data(), out.frame.size());
+      auto f = decoder.Next();
+      if (!f.ok() || !f->has_value() || !(*f)->has_item()) {
+        CountWorkerDrop("unreadable-held-frame");  // cannot happen for frames this worker encoded
       } else {
-        ++l->m.resent;
+        wire::Item& item = *(*f)->mutable_item();
+        std::string dest = item.dest();
+        std::string dropped = RouteOne(dest, std::move(item), out.hold, static_cast<uint64_t>(cfg_.epoch));
+        if (dropped.empty()) ++l->m.resent;
+        else CountWorkerDrop(dropped);
       }
       Unref(out.hold);  // the retired link's reference
     }

@@ -157,9 +157,9 @@ StatusOr<CloudHookConfig> CloudHookConfigFromSettings(const std::map<std::string
       return Status::InvalidArgument("driver.settings." + k + ": unknown setting; expected create, list, delete, timeoutSeconds or env.NAME");
     }
   }
-  for (const auto& [name, argv] : {std::pair<const char*, const std::vector<std::string>*>{"create", &c.create}, {"list", &c.list},
-                                   {"delete", &c.del}})
-    if (argv->empty()) return Status::InvalidArgument(std::string("driver.settings.") + name + ": the cloud driver needs this hook command");
+  for (const char* name : {"create", "list", "delete"})
+    if (settings.count(name) == 0 || settings.at(name).find_first_not_of(' ') == std::string::npos)
+      return Status::InvalidArgument(std::string("driver.settings.") + name + ": the cloud driver needs this hook command");
   return c;
 }
 

@@ -93,16 +93,6 @@ class LabTest : public ::testing::Test {
       if (i.name == name) return i;
     return {};
   }
-  WorkerConfig Base(const std::string& name, const std::string& listen, const std::string& tier) {
-    WorkerConfig c;
-    c.workflow = "lab";
-    c.name = name;
-    c.tier = tier;
-    c.listen = listen;
-    c.metrics_interval_s = 0.1;
-    c.metrics_file = (dir_.path() / (name + ".metrics.json")).string();
-    return c;
-  }
   std::string Cmd(const std::string& args) { return Lab() + " " + args + " 2>&1"; }
 
   testing::TempDir dir_;
@@ -111,11 +101,24 @@ class LabTest : public ::testing::Test {
   std::vector<pid_t> pids_;
 };
 
+// One worker of the lab's workflow; with a `metrics_dir`, it writes <name>.metrics.json there.
+WorkerConfig LabWorker(const std::string& name, const std::string& listen, const std::string& tier, double metrics_interval_s,
+                       const fs::path& metrics_dir) {
+  WorkerConfig c;
+  c.workflow = "lab";
+  c.name = name;
+  c.tier = tier;
+  c.listen = listen;
+  c.metrics_interval_s = metrics_interval_s;
+  if (!metrics_dir.empty()) c.metrics_file = (metrics_dir / (name + ".metrics.json")).string();
+  return c;
+}
+
 // io (sources + sink) on host 1, the operator on host 2; routes use the hosts' 127.200 addresses.
-void Topology(const std::function<WorkerConfig(const std::string&, const std::string&, const std::string&)>& base, double rate, int64_t limit,
-              double item_kib, WorkerConfig* io, WorkerConfig* a) {
-  *io = base("io", "127.200.0.1:7101", "device");
-  *a = base("a", "127.200.0.2:7102", "edge");
+void Topology(const fs::path& metrics_dir, double metrics_interval_s, double rate, int64_t limit, double item_kib, WorkerConfig* io,
+              WorkerConfig* a) {
+  *io = LabWorker("io", "127.200.0.1:7101", "device", metrics_interval_s, metrics_dir);
+  *a = LabWorker("a", "127.200.0.2:7102", "edge", metrics_interval_s, metrics_dir);
   WorkerInstance src;
   src.kind = "source";
   src.name = "S";
@@ -138,7 +141,7 @@ void Topology(const std::function<WorkerConfig(const std::string&, const std::st
 
 TEST_F(LabTest, APartitionedHostLosesNothingOnceHealed) {
   WorkerConfig io, a;
-  Topology([&](auto n, auto l, auto t) { return Base(n, l, t); }, 200, 3000, 1, &io, &a);
+  Topology(dir_.path(), 0.1, 200, 3000, 1, &io, &a);
   Start(2, a);
   Start(1, io);
   ASSERT_TRUE(WaitFor([&] { return Find(Metrics("io"), kSinkName).items_out >= 300; }, 20s))
@@ -168,7 +171,7 @@ TEST_F(LabTest, ABandwidthCapBoundsWhatCrossesTheLink) {
   // delivery rate shows the cap, and the source is held back instead of queueing.
   ASSERT_EQ(testing::Run(Cmd("bandwidth " + prefix_ + " 1 8")).exit_code, 0);
   WorkerConfig io, a;
-  Topology([&](auto n, auto l, auto t) { return Base(n, l, t); }, 100, 0, 64, &io, &a);
+  Topology(dir_.path(), 0.1, 100, 0, 64, &io, &a);
   io.window = a.window = 16;
   Start(2, a);
   Start(1, io);
@@ -213,7 +216,7 @@ TEST_F(LabTest, SshReachesAnEdgeHostWithItsPinnedKeyAndStartsAWorkerThere) {
 
   // The operator's worker starts over ssh, detached from the session, on host 2.
   WorkerConfig io, a;
-  Topology([&](auto n, auto l, auto t) { return Base(n, l, t); }, 200, 1000, 1, &io, &a);
+  Topology(dir_.path(), 0.1, 200, 1000, 1, &io, &a);
   fs::path cfg = dir_.path() / "a.yaml";
   std::ofstream(cfg) << WorkerConfigToYaml(a);
   auto started = ssh((keys / "known_hosts").string(), std::string("setsid ") + JB_WORKER + " --config " + cfg.string() + " > " +
@@ -254,16 +257,7 @@ TEST(DelayProxy, AddsItsDelayToEveryItem) {
       a_addr = "127.0.0.1:" + std::to_string(std::atoi(testing::ReadFile(pf).c_str()));
     }
     WorkerConfig io, a;
-    auto base = [&](const std::string& n, const std::string& l, const std::string& t) {
-      WorkerConfig c;
-      c.workflow = "lab";
-      c.name = n;
-      c.tier = t;
-      c.listen = l;
-      c.metrics_interval_s = 0.05;
-      return c;
-    };
-    Topology(base, 100, 200, 1, &io, &a);
+    Topology({}, 0.05, 100, 200, 1, &io, &a);  // in-process: metrics come from Worker::Metrics()
     io.listen = "127.0.0.1:" + std::to_string(io_port);
     a.listen = "127.0.0.1:" + std::to_string(a_port);
     io.routes = a.routes = {{"A", 0, 1, "a", a_addr, "edge"}, {kSinkName, 0, 1, "io", io.listen, "device"}};
