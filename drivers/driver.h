@@ -48,6 +48,22 @@ class Driver {
   // Workflows this driver has workers for (including ones adopted after a daemon restart), so the
   // daemon can stop the workers of workflows that were deleted while it was down.
   virtual std::vector<std::string> Workflows() = 0;
+
+  // Multi-driver deployments (drivers/dispatch.h). Whether this driver deploys tiers whose driver
+  // type is `type`.
+  virtual bool Serves(const std::string& type) const { return type == name(); }
+  // Called before Host and Apply with the workflow's Infrastructure, so remote drivers know the
+  // nodes' addresses and credentials and the tiers' settings.
+  virtual void UseInfrastructure(const std::string& workflow, const InfrastructureSpec& infra) {
+    (void)workflow;
+    (void)infra;
+  }
+  // The host (address) the workers of `node` listen on. Remote drivers may create or wait for a
+  // machine here: Unavailable (with the reason) until it is up.
+  virtual StatusOr<std::string> Host(const std::string& workflow, const std::string& node) {
+    (void)workflow;
+    return Status::FailedPrecondition("the " + name() + " driver cannot place node " + node);
+  }
 };
 
 }  // namespace jb

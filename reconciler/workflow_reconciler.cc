@@ -426,7 +426,7 @@ ReconcileResult WorkflowReconciler::Reconcile(const std::string& name) {
     bool used = false;
     for (const auto& pl : st.plan->placements) used |= pl.tier == t.name;
     for (const auto& s : wf.spec.sources) used |= s.tier == t.name;
-    if (used && t.driver.type != driver_->name() && driver_->name() != "fake")
+    if (used && !driver_->Serves(t.driver.type))
       unserved += (unserved.empty() ? "" : ", ") + t.name + " (driver " + t.driver.type + ")";
   }
   int64_t epoch = st.plan_epoch.value_or(1);
@@ -436,8 +436,9 @@ ReconcileResult WorkflowReconciler::Reconcile(const std::string& name) {
     double since_switch = st.rollout && !st.rollout->switched.empty() ? SecondsSince(st.rollout->switched) : -1;
     step = NextRolloutStep(driver_->Desired(name), *desired, before, epoch, since_switch, opts_.rollout);
   }
-  Status applied = !unserved.empty() ? Status::Unavailable("no " + driver_->name() + " driver for tier(s) " + unserved +
-                                                                 "; this daemon runs the " + driver_->name() + " driver only")
+  if (unserved.empty()) driver_->UseInfrastructure(name, infra.spec);
+  Status applied = !unserved.empty() ? Status::Unavailable("no driver for tier(s) " + unserved + "; this daemon runs the " +
+                                                                 driver_->name() + " driver(s)")
                    : !desired.ok()   ? desired.status()
                                      : driver_->Apply(name, step.apply);
   if (!applied.ok()) {

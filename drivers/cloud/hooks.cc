@@ -15,83 +15,31 @@
 #include <sstream>
 
 #include "api/value.h"
+#include "drivers/process.h"
 
 namespace jb {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-struct HookResult {
-  int exit_status = -1;
-  std::string out, err;
-};
-
-std::string Tail(const std::string& s, size_t n = 400) { return s.size() <= n ? s : "..." + s.substr(s.size() - n); }
+using HookResult = CommandResult;
 
 // Runs argv with `env` as its whole environment; kills it at the deadline.
-StatusOr<HookResult> RunHook(const std::string& what, const std::vector<std::string>& argv_in, const std::map<std::string, std::string>& env,
+StatusOr<HookResult> RunHook(const std::string& what, const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
                              double timeout_s) {
-  if (argv_in.empty()) return Status::FailedPrecondition("cloud hook " + what + " is not configured");
-  int out[2], err[2];
-  if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) return Status::Unavailable("cloud hook " + what + ": pipe failed");
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-  posix_spawn_file_actions_adddup2(&fa, err[1], 2);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);  // its own group: a timeout kills its children too
-  std::vector<std::string> args = argv_in, envs;
-  envs.push_back("PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin");
-  for (const auto& [k, v] : env) envs.push_back(k + "=" + v);
-  std::vector<char*> argv, envp;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  for (auto& e : envs) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  pid_t pid = -1;
-  int rc = posix_spawnp(&pid, argv[0], &fa, &attr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
-  close(out[1]);
-  close(err[1]);
-  if (rc != 0) {
-    close(out[0]);
-    close(err[0]);
-    return Status::Unavailable("cloud hook " + what + ": cannot run " + args[0] + ": " + std::strerror(rc));
+  if (argv.empty()) return Status::FailedPrecondition("cloud hook " + what + " is not configured");
+  CommandOptions opts;
+  opts.env = env;
+  opts.timeout_s = timeout_s;
+  auto r = RunCommand(argv, opts);
+  if (!r.ok()) {
+    if (r.status().code() == Status::Code::kDeadlineExceeded)
+      return Status::DeadlineExceeded("cloud hook " + what + " (" + argv[0] + ") " + r.status().message());
+    return Status::Unavailable("cloud hook " + what + ": " + r.status().message());
   }
-  HookResult r;
-  auto deadline = Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000));
-  bool open_out = true, open_err = true, timed_out = false;
-  while (open_out || open_err) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-    if (left <= 0) {
-      timed_out = true;
-      break;
-    }
-    pollfd p[2] = {{open_out ? out[0] : -1, POLLIN, 0}, {open_err ? err[0] : -1, POLLIN, 0}};
-    if (poll(p, 2, static_cast<int>(std::min<int64_t>(left, 1000))) < 0 && errno != EINTR) break;
-    char buf[4096];
-    for (int i = 0; i < 2; ++i) {
-      if (p[i].fd < 0 || !(p[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-      ssize_t n = read(p[i].fd, buf, sizeof(buf));
-      if (n > 0) (i == 0 ? r.out : r.err).append(buf, static_cast<size_t>(n));
-      else (i == 0 ? open_out : open_err) = false;
-    }
-  }
-  close(out[0]);
-  close(err[0]);
-  if (timed_out) kill(-pid, SIGKILL);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  if (timed_out)
-    return Status::DeadlineExceeded("cloud hook " + what + " (" + args[0] + ") ran past its " + std::to_string(static_cast<int>(timeout_s)) +
-                                    " s timeout and was killed; stderr: " + Tail(r.err));
-  r.exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-  if (r.exit_status != 0)
-    return Status::Unavailable("cloud hook " + what + " (" + args[0] + ") exited with status " + std::to_string(r.exit_status) +
-                               "; stderr: " + Tail(r.err));
+  if (r->exit_status != 0)
+    return Status::Unavailable("cloud hook " + what + " (" + argv[0] + ") exited with status " + std::to_string(r->exit_status) +
+                               "; stderr: " + Tail(r->err));
   return r;
 }
 

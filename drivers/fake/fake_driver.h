@@ -16,6 +16,7 @@ namespace jb {
 class FakeDriver : public Driver {
  public:
   std::string name() const override { return "fake"; }
+  bool Serves(const std::string&) const override { return true; }  // records any tier's workers
   Status Apply(const std::string& workflow, const std::vector<WorkerConfig>& workers) override;
   std::vector<WorkerState> Observe(const std::string& workflow) override;
   Status Remove(const std::string& workflow) override;
@@ -32,6 +33,9 @@ class FaultInjectingDriver : public Driver {
  public:
   explicit FaultInjectingDriver(std::unique_ptr<Driver> inner) : inner_(std::move(inner)) {}
   std::string name() const override { return inner_->name(); }
+  bool Serves(const std::string& type) const override { return inner_->Serves(type); }
+  void UseInfrastructure(const std::string& workflow, const InfrastructureSpec& infra) override { inner_->UseInfrastructure(workflow, infra); }
+  StatusOr<std::string> Host(const std::string& workflow, const std::string& node) override { return inner_->Host(workflow, node); }
   // The next `n` Apply/Remove calls fail with `status`.
   void FailNext(int n, Status status);
   // Observe reports every worker as not ready while set.

@@ -54,6 +54,15 @@ bool IsWorker(pid_t pid, const std::string& config) {
   return cmd.find("jellybean-worker") != std::string::npos && cmd.find(config) != std::string::npos;
 }
 
+}  // namespace
+
+int ListenPort(const std::string& listen) {
+  auto colon = listen.rfind(':');
+  return colon == std::string::npos ? 0 : std::atoi(listen.c_str() + colon + 1);
+}
+
+namespace {
+
 std::string ExitText(int status) {
   if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
   if (WIFSIGNALED(status)) return std::string("killed by signal ") + strsignal(WTERMSIG(status));
@@ -171,27 +180,34 @@ Status LocalDriver::Apply(const std::string& workflow, const std::vector<WorkerC
   std::lock_guard<std::mutex> l(mu_);
   auto& cur = procs_[workflow];
   // Ports: keep each worker's port for its lifetime.
-  std::map<std::string, int> port;
+  // A listen address with a port set was chosen by a multi-driver dispatcher (drivers/dispatch.h),
+  // which also filled the routes to workers of other drivers.
+  std::map<std::string, std::string> address;
   for (const auto& w : workers) {
     auto it = cur.find(w.name);
+    int given = ListenPort(w.listen);
+    if (given > 0) {
+      address[w.name] = w.listen;
+      continue;
+    }
     if (it != cur.end() && it->second.port > 0) {
-      port[w.name] = it->second.port;
+      address[w.name] = opts_.host + ":" + std::to_string(it->second.port);
       continue;
     }
     auto p = PickFreePort();
     if (!p.ok()) return p.status();
-    port[w.name] = *p;
+    address[w.name] = opts_.host + ":" + std::to_string(*p);
   }
   std::vector<WorkerConfig> want = workers;
   for (auto& w : want) {
-    w.listen = opts_.host + ":" + std::to_string(port[w.name]);
+    w.listen = address[w.name];
     w.metrics_file = File(workflow, w.name, "metrics.json");
     w.metrics_interval_s = opts_.metrics_interval_s;
     for (auto* routes : {&w.routes, &w.drain_routes})
       for (auto& r : *routes) {
-        auto it = port.find(r.worker);
-        if (it == port.end()) return Status::InvalidArgument("route of " + r.op + " names worker " + r.worker + ", which is not deployed");
-        r.address = opts_.host + ":" + std::to_string(it->second);
+        auto it = address.find(r.worker);
+        if (it != address.end()) r.address = it->second;
+        else if (r.address.empty()) return Status::InvalidArgument("route of " + r.op + " names worker " + r.worker + ", which is not deployed");
       }
     if (auto s = ValidateWorkerConfig(w, workflow + "/" + w.name); !s.ok()) return s;
   }
@@ -200,10 +216,11 @@ Status LocalDriver::Apply(const std::string& workflow, const std::vector<WorkerC
   for (auto& w : want) {
     keep.insert(w.name);
     auto it = cur.find(w.name);
+    if (it != cur.end()) it->second.port = ListenPort(w.listen);
     if (it == cur.end()) {
       Proc p;
       p.config = w;
-      p.port = port[w.name];
+      p.port = ListenPort(w.listen);
       if (auto s = WriteConfig(workflow, p); !s.ok()) return s;
       auto s = Start(workflow, p);
       if (!s.ok()) {
@@ -331,8 +348,7 @@ void LocalDriver::Adopt() {
       if (!cfg.ok()) continue;  // a broken file: Apply writes a fresh one
       Proc p;
       p.config = *cfg;
-      auto colon = cfg->listen.rfind(':');
-      p.port = colon == std::string::npos ? 0 : std::atoi(cfg->listen.c_str() + colon + 1);
+      p.port = ListenPort(cfg->listen);
       std::istringstream pidfile(Slurp(File(workflow, name, "pid")));
       long pid = -1;
       pidfile >> pid;

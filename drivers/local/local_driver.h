@@ -40,6 +40,9 @@ struct LocalDriverOptions {
   std::chrono::milliseconds stop_grace{2000};
 };
 
+// The port of a "host:port" listen address (0 when none).
+int ListenPort(const std::string& listen);
+
 class LocalDriver : public Driver {
  public:
   explicit LocalDriver(LocalDriverOptions opts);
@@ -51,6 +54,7 @@ class LocalDriver : public Driver {
   Status Remove(const std::string& workflow) override;
   std::vector<std::string> Workflows() override;
   std::vector<WorkerConfig> Desired(const std::string& workflow) override;
+  StatusOr<std::string> Host(const std::string&, const std::string&) override { return opts_.host; }
   // Stops every worker of every workflow (the state files are removed too).
   void StopAll();
 

@@ -1,0 +1,51 @@
+// TierDispatcher: the daemon's driver when tiers use different drivers (DESIGN.md §6). Each tier
+// names its driver type in the Infrastructure; the dispatcher hands each worker to the driver of
+// its tier and stitches the data plane together across them:
+//
+//   1. every worker gets a listen address: the host its driver reports for the worker's node
+//      (Driver::Host; remote drivers may create machines there) and a port kept for the worker's
+//      lifetime: a free loopback port for `local`, else the lowest free port from the tier's
+//      `portBase` setting (default 17100) among the workers on that host;
+//   2. every route and drain route gets the address of the worker it names, whichever driver runs it;
+//   3. each driver gets its share (an empty share stops that driver's workers of the workflow).
+//
+// Workers whose node is empty (the io worker of a tier without a source node) run on the first
+// node of their tier. Observe/Desired/Workflows are the union over the drivers; Remove goes to all.
+// Thread-safety: thread-safe (one mutex around the per-workflow infrastructure; drivers are
+// thread-safe themselves).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "drivers/driver.h"
+#include "port/thread_annotations.h"
+
+namespace jb {
+
+class TierDispatcher : public Driver {
+ public:
+  // `drivers`: driver type (local, ssh, agent, cloud) -> driver.
+  explicit TierDispatcher(std::map<std::string, std::unique_ptr<Driver>> drivers);
+
+  std::string name() const override;
+  bool Serves(const std::string& type) const override { return drivers_.count(type) != 0; }
+  void UseInfrastructure(const std::string& workflow, const InfrastructureSpec& infra) override;
+  Status Apply(const std::string& workflow, const std::vector<WorkerConfig>& workers) override;
+  std::vector<WorkerState> Observe(const std::string& workflow) override;
+  std::vector<WorkerConfig> Desired(const std::string& workflow) override;
+  Status Remove(const std::string& workflow) override;
+  std::vector<std::string> Workflows() override;
+
+  Driver* Get(const std::string& type) const;
+
+ private:
+  std::map<std::string, std::unique_ptr<Driver>> drivers_;
+  std::mutex mu_;
+  std::map<std::string, InfrastructureSpec> infra_ GUARDED_BY(mu_);
+};
+
+}  // namespace jb

@@ -1,0 +1,507 @@
+#include "drivers/ssh/ssh_driver.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "drivers/local/local_driver.h"
+#include "drivers/process.h"
+
+namespace jb {
+namespace fs = std::filesystem;
+
+namespace {
+
+// The remote supervisor. Runs from <node dir>/bin; see ssh_driver.h.
+constexpr const char* kSupervisor = R"SH(#!/bin/sh
+# jb-supervise WORKFLOW WORKER: the JellyBean ssh driver's remote supervisor. Runs
+# bin/jellybean-worker --config WORKFLOW/WORKER.yaml from the node directory, restarts it with
+# back-off (1 s doubling to 10 s, reset after 30 s up) when it exits, forwards HUP, stops it on TERM.
+cd "$(dirname "$0")/.." || exit 1
+base="$1/$2"
+echo $$ > "$base.sup"
+child=0
+trap 'kill -TERM $child 2>/dev/null; wait $child 2>/dev/null; rm -f "$base.sup" "$base.pid"; exit 0' TERM INT
+trap 'kill -HUP $child 2>/dev/null' HUP
+restarts=0
+backoff=1
+while :; do
+  started=$(date +%s)
+  bin/jellybean-worker --config "$base.yaml" >> "$base.log" 2>&1 &
+  child=$!
+  echo "$child $restarts" > "$base.pid"
+  while :; do
+    wait $child
+    rc=$?
+    kill -0 $child 2>/dev/null || break
+  done
+  echo "$rc $(date +%s)" > "$base.exit"
+  restarts=$((restarts + 1))
+  [ $(($(date +%s) - started)) -ge 30 ] && backoff=1
+  sleep $backoff &
+  wait $!
+  backoff=$((backoff * 2))
+  [ $backoff -gt 10 ] && backoff=10
+done
+)SH";
+
+std::string Slurp(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+Status WriteFile(const std::string& path, const std::string& data, fs::perms perms = fs::perms::owner_read | fs::perms::owner_write) {
+  std::error_code ec;
+  fs::create_directories(fs::path(path).parent_path(), ec);
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::trunc | std::ios::binary);
+    if (!f || !(f << data) || !f.flush()) return Status::Unavailable("cannot write " + tmp);
+  }
+  fs::permissions(tmp, perms, ec);
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) return Status::Unavailable("cannot rename " + tmp);
+  return Status::Ok();
+}
+
+StatusOr<std::string> Sha256(const std::string& path) {
+  CommandOptions o;
+  o.timeout_s = 30;
+  auto r = RunCommand({"sha256sum", path}, o);
+  if (!r.ok()) return r.status();
+  if (r->exit_status != 0) return Status::Unavailable("sha256sum " + path + ": " + Tail(r->err));
+  return r->out.substr(0, r->out.find(' '));
+}
+
+std::string TargetLine(const SshTarget& t) {
+  std::ostringstream o;
+  o << t.user << '\n' << t.host << '\n' << t.port << '\n' << t.identity << '\n' << t.known_hosts << '\n' << t.remote_dir << '\n' << t.connect_timeout_s << '\n';
+  return o.str();
+}
+
+bool ParseTarget(const std::string& text, SshTarget* t) {
+  std::istringstream in(text);
+  std::string port, timeout;
+  if (!std::getline(in, t->user) || !std::getline(in, t->host) || !std::getline(in, port) || !std::getline(in, t->identity) ||
+      !std::getline(in, t->known_hosts) || !std::getline(in, t->remote_dir) || !std::getline(in, timeout))
+    return false;
+  t->port = std::atoi(port.c_str());
+  t->connect_timeout_s = std::atof(timeout.c_str());
+  return !t->host.empty() && t->port > 0;
+}
+
+bool SameShape(const WorkerConfig& a, const WorkerConfig& b) {
+  return SameInstances(a, b) && a.listen == b.listen && a.metrics_file == b.metrics_file;
+}
+
+}  // namespace
+
+std::string ShellQuote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+SshDriver::SshDriver(SshDriverOptions opts) : opts_(std::move(opts)) {
+  supervisor_path_ = opts_.state_dir + "/ssh/jb-supervise";
+  (void)WriteFile(supervisor_path_, kSupervisor, fs::perms::owner_all);
+  Adopt();
+  poller_ = std::thread([this] { Poll(); });
+}
+
+SshDriver::~SshDriver() {
+  std::set<std::string> hosts;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stopping_ = true;
+    hosts = control_;
+  }
+  cv_.notify_all();
+  poller_.join();
+  // Close the multiplexed connections this driver opened (their masters would linger otherwise).
+  for (const auto& key : hosts) {
+    SshTarget t;
+    if (!ParseTarget(key, &t)) continue;
+    auto args = SshArgs(t);
+    args.insert(args.end() - 1, {"-O", "exit"});
+    CommandOptions o;
+    o.timeout_s = 5;
+    (void)RunCommand(args, o);
+  }
+}
+
+std::vector<std::string> SshDriver::SshArgs(const SshTarget& t) const {
+  std::string known = opts_.state_dir + "/ssh/known_hosts";
+  std::vector<std::string> a = {opts_.ssh, "-F", "/dev/null", "-p", std::to_string(t.port), "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes",
+                                "-o", "ControlMaster=auto", "-o", "ControlPath=" + opts_.state_dir + "/ssh/cm-%C", "-o", "ControlPersist=60",
+                                "-o", "ConnectTimeout=" + std::to_string(static_cast<int>(t.connect_timeout_s + 0.999)), "-o",
+                                "ServerAliveInterval=2", "-o", "ServerAliveCountMax=2", "-o", "LogLevel=ERROR"};
+  if (!t.identity.empty()) a.insert(a.end(), {"-i", t.identity});
+  if (!t.known_hosts.empty()) {
+    a.insert(a.end(), {"-o", "StrictHostKeyChecking=yes", "-o", "UserKnownHostsFile=" + t.known_hosts});
+  } else {
+    a.insert(a.end(), {"-o", "StrictHostKeyChecking=accept-new", "-o", "UserKnownHostsFile=" + known});
+  }
+  a.push_back(t.user.empty() ? t.host : t.user + "@" + t.host);
+  return a;
+}
+
+StatusOr<std::string> SshDriver::RunRemote(const SshTarget& t, const std::string& script, const std::string& stdin_path) {
+  auto args = SshArgs(t);
+  args.push_back("sh -c " + ShellQuote(script));
+  CommandOptions o;
+  o.stdin_path = stdin_path;
+  o.timeout_s = opts_.command_timeout_s;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    control_.insert(TargetLine(t));
+  }
+  auto r = RunCommand(args, o);
+  std::string where = (t.user.empty() ? "" : t.user + "@") + t.host + ":" + std::to_string(t.port);
+  if (!r.ok()) return Status::Unavailable("ssh " + where + ": " + r.status().message());
+  if (r->exit_status == 255) return Status::Unavailable("ssh " + where + " unreachable: " + Tail(r->err));
+  if (r->exit_status != 0)
+    return Status::Unavailable("ssh " + where + ": remote command exited with status " + std::to_string(r->exit_status) + ": " + Tail(r->err));
+  return r->out;
+}
+
+void SshDriver::UseInfrastructure(const std::string& workflow, const InfrastructureSpec& infra) {
+  std::map<std::string, const Tier*> tiers;
+  for (const auto& t : infra.tiers) tiers[t.name] = &t;
+  std::map<std::string, SshTarget> out;
+  for (const auto& n : infra.nodes) {
+    auto t = tiers.find(n.tier);
+    if (t == tiers.end() || t->second->driver.type != "ssh" || !n.address) continue;
+    const auto& s = t->second->driver.settings;
+    auto get = [&](const char* k, const std::string& def) {
+      auto it = s.find(k);
+      return it == s.end() ? def : it->second;
+    };
+    SshTarget tg;
+    std::string addr = *n.address;
+    auto at = addr.find('@');
+    tg.user = at == std::string::npos ? get("user", "") : addr.substr(0, at);
+    tg.host = at == std::string::npos ? addr : addr.substr(at + 1);
+    tg.port = std::atoi(get("sshPort", "22").c_str());
+    tg.identity = get("identityFile", "");
+    if (n.credentials_ref) tg.identity = fs::path(*n.credentials_ref).is_absolute() ? *n.credentials_ref : opts_.state_dir + "/credentials/" + *n.credentials_ref;
+    tg.known_hosts = get("knownHosts", "");
+    tg.remote_dir = get("remoteDir", ".jellybean");
+    tg.connect_timeout_s = std::atof(get("connectTimeoutSeconds", "5").c_str());
+    if (tg.connect_timeout_s <= 0) tg.connect_timeout_s = 5;
+    out[n.name] = tg;
+  }
+  std::lock_guard<std::mutex> l(mu_);
+  auto& cur = targets_[workflow];
+  for (auto& [node, tg] : out) cur[node] = tg;  // keeps SetTarget's (cloud VMs) entries
+}
+
+void SshDriver::SetTarget(const std::string& workflow, const std::string& node, const SshTarget& target) {
+  std::lock_guard<std::mutex> l(mu_);
+  targets_[workflow][node] = target;
+}
+
+StatusOr<std::string> SshDriver::Host(const std::string& workflow, const std::string& node) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto w = targets_.find(workflow);
+  if (w != targets_.end())
+    if (auto it = w->second.find(node); it != w->second.end()) return it->second.host;
+  return Status::InvalidArgument("node " + node + " is on an ssh tier but has no address (spec.nodes[].address: [user@]host)");
+}
+
+std::string SshDriver::Dir(const std::string& workflow) const { return opts_.state_dir + "/ssh/workflows/" + workflow; }
+
+std::string SshDriver::NodeDir(const Deployed& d) const { return d.target.remote_dir + "/" + d.config.node; }
+
+Status SshDriver::Upload(const SshTarget& t, const std::string& local, const std::string& remote) {
+  std::string q = ShellQuote(remote), tmp = ShellQuote(remote + ".tmp");
+  auto r = RunRemote(t, "mkdir -p \"$(dirname " + q + ")\" && cat > " + tmp + " && chmod 755 " + tmp + " && mv -f " + tmp + " " + q, local);
+  return r.ok() ? Status::Ok() : r.status();
+}
+
+Status SshDriver::Install(const SshTarget& t, const std::string& node) {
+  std::string key = TargetLine(t) + node;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (installed_.count(key) != 0) return Status::Ok();
+  }
+  if (worker_sum_.empty()) {
+    auto w = Sha256(opts_.worker_binary);
+    if (!w.ok()) return w.status();
+    auto s = Sha256(supervisor_path_);
+    if (!s.ok()) return s.status();
+    worker_sum_ = *w;
+    supervisor_sum_ = *s;
+  }
+  std::string bin = t.remote_dir + "/" + node + "/bin/";
+  auto sums = [&]() -> StatusOr<std::pair<std::string, std::string>> {
+    auto r = RunRemote(t, "mkdir -p " + ShellQuote(bin) + " && cd " + ShellQuote(bin) +
+                              " && for f in jellybean-worker jb-supervise; do sha256sum $f 2>/dev/null | cut -d' ' -f1 || true; echo; done");
+    if (!r.ok()) return r.status();
+    std::istringstream in(*r);
+    std::string a, b, line;
+    while (std::getline(in, line))
+      if (!line.empty()) (a.empty() ? a : b) = line;
+    return std::make_pair(a, b);
+  };
+  auto have = sums();
+  if (!have.ok()) return have.status();
+  if (have->first != worker_sum_)
+    if (auto s = Upload(t, opts_.worker_binary, bin + "jellybean-worker"); !s.ok()) return s;
+  if (have->second != supervisor_sum_ && have->first != supervisor_sum_)
+    if (auto s = Upload(t, supervisor_path_, bin + "jb-supervise"); !s.ok()) return s;
+  auto check = RunRemote(t, "cd " + ShellQuote(bin) + " && sha256sum jellybean-worker jb-supervise");
+  if (!check.ok()) return check.status();
+  if (check->find(worker_sum_ + "  jellybean-worker") == std::string::npos || check->find(supervisor_sum_ + "  jb-supervise") == std::string::npos)
+    return Status::Unavailable("node " + node + ": the installed worker binary does not match the daemon's (sha256 " + worker_sum_ +
+                               "); remote has: " + Tail(*check));
+  std::lock_guard<std::mutex> l(mu_);
+  installed_.insert(key);
+  return Status::Ok();
+}
+
+Status SshDriver::StartWorker(const Deployed& d) {
+  std::string local = Dir(d.config.workflow) + "/" + d.config.name + ".yaml";
+  std::string base = d.config.workflow + "/" + d.config.name;
+  if (auto s = Upload(d.target, local, NodeDir(d) + "/" + base + ".yaml"); !s.ok()) return s;
+  auto r = RunRemote(d.target, "cd " + ShellQuote(NodeDir(d)) + " && setsid sh bin/jb-supervise " + ShellQuote(d.config.workflow) + " " +
+                                   ShellQuote(d.config.name) + " > /dev/null 2>&1 < /dev/null &");
+  return r.ok() ? Status::Ok() : r.status();
+}
+
+Status SshDriver::StopWorker(const Deployed& d) {
+  std::string b = ShellQuote(d.config.workflow + "/" + d.config.name);
+  // TERM the supervisor (it stops the worker); after 3 s KILL both.
+  auto r = RunRemote(d.target, "cd " + ShellQuote(NodeDir(d)) + " 2>/dev/null || exit 0; b=" + b +
+                                   "; s=$(cat \"$b.sup\" 2>/dev/null); set -- $(cat \"$b.pid\" 2>/dev/null) 0; p=$1;"
+                                   " [ -n \"$s\" ] && kill -TERM $s 2>/dev/null; i=0;"
+                                   " while [ -n \"$s\" ] && kill -0 $s 2>/dev/null && [ $i -lt 30 ]; do sleep 0.1; i=$((i+1)); done;"
+                                   " [ -n \"$s\" ] && kill -KILL $s 2>/dev/null; [ \"$p\" -gt 0 ] && kill -KILL $p 2>/dev/null;"
+                                   " rm -f \"$b.yaml\" \"$b.sup\" \"$b.pid\" \"$b.exit\" \"$b.metrics.json\" \"$b.log\"; exit 0");
+  return r.ok() ? Status::Ok() : r.status();
+}
+
+void SshDriver::Record(const std::string& workflow, const Deployed& d) {
+  (void)WriteFile(Dir(workflow) + "/" + d.config.name + ".yaml", WorkerConfigToYaml(d.config));
+  (void)WriteFile(Dir(workflow) + "/" + d.config.name + ".target", TargetLine(d.target));
+}
+
+void SshDriver::Forget(const std::string& workflow, const std::string& worker) {
+  std::error_code ec;
+  for (const char* ext : {".yaml", ".target"}) fs::remove(Dir(workflow) + "/" + worker + ext, ec);
+}
+
+Status SshDriver::Apply(const std::string& workflow, const std::vector<WorkerConfig>& workers) {
+  std::lock_guard<std::mutex> serial(apply_mu_);
+  std::map<std::string, Deployed> cur;
+  std::map<std::string, SshTarget> targets;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    cur = deployed_[workflow];
+    targets = targets_[workflow];
+  }
+  std::map<std::string, Deployed> want;
+  for (const auto& w : workers) {
+    auto t = targets.find(w.node);
+    if (t == targets.end()) return Status::InvalidArgument("worker " + w.name + ": node " + w.node + " has no ssh address");
+    if (ListenPort(w.listen) <= 0) return Status::InvalidArgument("worker " + w.name + ": no listen port (the ssh driver runs under the tier dispatcher)");
+    Deployed d;
+    d.config = w;
+    d.config.metrics_file = w.workflow + "/" + w.name + ".metrics.json";  // relative to the node dir
+    d.config.metrics_interval_s = opts_.metrics_interval_s;
+    if (auto s = ValidateWorkerConfig(d.config, workflow + "/" + w.name); !s.ok()) return s;
+    d.target = t->second;
+    want[w.name] = d;
+  }
+  Status first;
+  auto note = [&](const Status& s) {
+    if (!s.ok() && first.ok()) first = s;
+    return s.ok();
+  };
+  for (auto& [name, d] : want) {
+    auto it = cur.find(name);
+    if (it != cur.end() && it->second.config == d.config && it->second.target == d.target) continue;
+    if (!note(Install(d.target, d.config.node))) continue;
+    bool reload = it != cur.end() && it->second.target == d.target && SameShape(it->second.config, d.config);
+    if (it != cur.end() && !reload && !note(StopWorker(it->second))) continue;
+    Record(workflow, d);
+    if (reload) {
+      std::string b = ShellQuote(d.config.workflow + "/" + d.config.name);
+      if (!note(Upload(d.target, Dir(workflow) + "/" + name + ".yaml", NodeDir(d) + "/" + d.config.workflow + "/" + name + ".yaml"))) continue;
+      auto r = RunRemote(d.target, "cd " + ShellQuote(NodeDir(d)) + " && set -- $(cat " + b + ".pid 2>/dev/null) 0 && [ \"$1\" -gt 0 ] && kill -HUP $1");
+      if (!note(r.ok() ? Status::Ok() : r.status())) continue;
+    } else if (!note(StartWorker(d))) {
+      continue;
+    }
+    d.state = WorkerState{name, d.config.node, d.config.tier, false, reload ? "reloading" : "starting", 0, 0, std::nullopt};
+    if (it != cur.end() && reload) d.state.restarts = it->second.state.restarts;
+    std::lock_guard<std::mutex> l(mu_);
+    deployed_[workflow][name] = d;
+  }
+  for (auto& [name, d] : cur) {
+    if (want.count(name) != 0) continue;
+    if (!note(StopWorker(d))) continue;
+    Forget(workflow, name);
+    std::lock_guard<std::mutex> l(mu_);
+    deployed_[workflow].erase(name);
+  }
+  cv_.notify_all();
+  return first;
+}
+
+std::vector<WorkerState> SshDriver::Observe(const std::string& workflow) {
+  std::lock_guard<std::mutex> l(mu_);
+  std::vector<WorkerState> out;
+  if (auto it = deployed_.find(workflow); it != deployed_.end())
+    for (const auto& [name, d] : it->second) out.push_back(d.state);
+  return out;
+}
+
+std::vector<WorkerConfig> SshDriver::Desired(const std::string& workflow) {
+  std::lock_guard<std::mutex> l(mu_);
+  std::vector<WorkerConfig> out;
+  if (auto it = deployed_.find(workflow); it != deployed_.end())
+    for (const auto& [name, d] : it->second) out.push_back(d.config);
+  return out;
+}
+
+Status SshDriver::Remove(const std::string& workflow) {
+  std::lock_guard<std::mutex> serial(apply_mu_);
+  std::map<std::string, Deployed> cur;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    cur = deployed_[workflow];
+  }
+  Status first;
+  for (auto& [name, d] : cur) {
+    Status s = StopWorker(d);
+    if (!s.ok()) {
+      if (first.ok()) first = s;
+      continue;
+    }
+    Forget(workflow, name);
+    std::lock_guard<std::mutex> l(mu_);
+    deployed_[workflow].erase(name);
+  }
+  std::lock_guard<std::mutex> l(mu_);
+  if (deployed_[workflow].empty()) {
+    deployed_.erase(workflow);
+    targets_.erase(workflow);
+    std::error_code ec;
+    fs::remove_all(Dir(workflow), ec);
+  }
+  return first;
+}
+
+std::vector<std::string> SshDriver::Workflows() {
+  std::lock_guard<std::mutex> l(mu_);
+  std::vector<std::string> out;
+  for (const auto& [wf, ds] : deployed_)
+    if (!ds.empty()) out.push_back(wf);
+  return out;
+}
+
+void SshDriver::Adopt() {
+  std::error_code ec;
+  fs::path root = opts_.state_dir + "/ssh/workflows";
+  if (!fs::exists(root, ec)) return;
+  std::lock_guard<std::mutex> l(mu_);
+  for (const auto& wfdir : fs::directory_iterator(root, ec)) {
+    if (!wfdir.is_directory()) continue;
+    std::string workflow = wfdir.path().filename().string();
+    for (const auto& f : fs::directory_iterator(wfdir.path(), ec)) {
+      if (f.path().extension() != ".yaml") continue;
+      auto cfg = ParseWorkerConfig(Slurp(f.path().string()), f.path().string());
+      Deployed d;
+      if (!cfg.ok() || !ParseTarget(Slurp((wfdir.path() / (f.path().stem().string() + ".target")).string()), &d.target)) continue;
+      d.config = *cfg;
+      d.state = WorkerState{d.config.name, d.config.node, d.config.tier, false, "adopted; not observed yet", 0, 0, std::nullopt};
+      targets_[workflow][d.config.node] = d.target;
+      deployed_[workflow][d.config.name] = std::move(d);
+    }
+  }
+}
+
+void SshDriver::Poll() {
+  std::unique_lock<std::mutex> l(mu_);
+  while (!stopping_) {
+    cv_.wait_for(l, opts_.poll_every);
+    if (stopping_) break;
+    // One command per (workflow, host): every worker's liveness, metrics age and metrics.
+    std::map<std::pair<std::string, std::string>, std::vector<Deployed>> by_host;
+    for (const auto& [wf, ds] : deployed_)
+      for (const auto& [name, d] : ds) by_host[{wf, TargetLine(d.target) + d.config.node}].push_back(d);
+    l.unlock();
+    // workflow -> worker -> (config polled, state)
+    std::map<std::string, std::map<std::string, std::pair<WorkerConfig, WorkerState>>> seen;
+    std::vector<Deployed> restart;
+    for (const auto& [key, ds] : by_host) {
+      const SshTarget& t = ds.front().target;
+      std::string script = "cd " + ShellQuote(NodeDir(ds.front())) + " || exit 3; now=$(date +%s);";
+      for (const auto& d : ds) {
+        std::string b = ShellQuote(d.config.workflow + "/" + d.config.name);
+        script += " b=" + b + "; sup=0; s=$(cat \"$b.sup\" 2>/dev/null); [ -n \"$s\" ] && kill -0 $s 2>/dev/null && sup=1;"
+                  " set -- $(cat \"$b.pid\" 2>/dev/null) 0 0; alive=0; [ \"$1\" -gt 0 ] && kill -0 $1 2>/dev/null && alive=1;"
+                  " age=-1; [ -f \"$b.metrics.json\" ] && age=$((now - $(stat -c %Y \"$b.metrics.json\")));"
+                  " echo \"W $sup $1 $alive $2 $age $(cat \"$b.exit\" 2>/dev/null)\"; echo \"M $(tr -d '\\n' < \"$b.metrics.json\" 2>/dev/null)\";";
+      }
+      auto r = RunRemote(t, script);
+      std::istringstream in(r.ok() ? *r : "");
+      for (const auto& d : ds) {
+        WorkerState st{d.config.name, d.config.node, d.config.tier, false, "", 0, 0, std::nullopt};
+        std::string wline, mline;
+        if (!r.ok() || !std::getline(in, wline) || !std::getline(in, mline) || wline.rfind("W ", 0) != 0) {
+          st.message = r.ok() ? "no report from the host" : "host unreachable: " + r.status().message();
+          seen[d.config.workflow][d.config.name] = {d.config, st};
+          continue;
+        }
+        std::istringstream w(wline.substr(2));
+        int sup = 0, alive = 0;
+        long age = -1;
+        std::string exit_rc, exit_t;
+        w >> sup >> st.pid >> alive >> st.restarts >> age >> exit_rc >> exit_t;
+        if (mline.size() > 2) {
+          auto m = ParseWorkerMetrics(mline.substr(2), t.host + ":" + NodeDir(d) + "/" + d.config.metrics_file);
+          if (m.ok() && m->pid == st.pid) st.metrics = std::move(*m);
+        }
+        if (!sup) {
+          st.message = "supervisor not running on " + t.host + "; starting it again";
+          restart.push_back(d);
+        } else if (!alive) {
+          st.message = "not running (last exit status " + (exit_rc.empty() ? std::string("?") : exit_rc) + "); the supervisor restarts it";
+        } else if (!st.metrics) {
+          st.message = "starting (no report from pid " + std::to_string(st.pid) + " yet)";
+        } else if (age > 3) {
+          st.message = "heartbeat missed: no report for " + std::to_string(age) + " s from pid " + std::to_string(st.pid) + " on " + t.host;
+        } else if (st.metrics->epoch != d.config.epoch) {
+          st.message = "running epoch " + std::to_string(st.metrics->epoch) + ", reloading to " + std::to_string(d.config.epoch);
+        } else {
+          st.ready = true;
+          if (st.restarts > 0) st.message = "restarted " + std::to_string(st.restarts) + " time(s) on " + t.host + ", last exit status " + exit_rc;
+        }
+        seen[d.config.workflow][d.config.name] = {d.config, st};
+      }
+    }
+    // A supervisor that is gone (host rebooted, killed) is started again, unless Apply is busy.
+    if (!restart.empty() && apply_mu_.try_lock()) {
+      for (const auto& d : restart) (void)StartWorker(d);
+      apply_mu_.unlock();
+    }
+    l.lock();
+    for (auto& [wf, states] : seen)
+      for (auto& [name, polled] : states) {
+        auto w = deployed_.find(wf);
+        if (w == deployed_.end()) continue;
+        auto it = w->second.find(name);
+        // Not if Apply changed the worker meanwhile: the report may be of what it replaced.
+        if (it != w->second.end() && it->second.config == polled.first) it->second.state = std::move(polled.second);
+      }
+  }
+}
+
+}  // namespace jb

@@ -1,0 +1,115 @@
+// SshDriver: workers on edge servers reached over ssh (DESIGN.md §6, issue #8).
+//
+// - The system ssh client, key auth only (BatchMode), host key checking on: known_hosts lives in
+//   <state>/ssh/known_hosts (first contact pins the key unless the tier's `knownHosts` setting
+//   names a file of pinned keys, then nothing else is accepted); one multiplexed connection per
+//   host (ControlMaster, sockets in <state>/ssh/), closed when the driver goes.
+// - Per node, under <remoteDir>/<node> on the host (default remoteDir: .jellybean in the login's
+//   home): bin/jellybean-worker and bin/jb-supervise, installed when their sha256 differs from the
+//   daemon's copies and checked again after upload; <workflow>/<worker>.yaml (config), .log,
+//   .metrics.json, .pid, .sup, .exit.
+// - Each worker runs under jb-supervise (a small sh supervisor, detached with setsid) that restarts
+//   it with back-off; a route/epoch change is uploaded and signalled with SIGHUP, a change of the
+//   hosted instances restarts it.
+// - A poller runs one ssh command per host every poll interval: whether each supervisor and worker
+//   is alive, the age of its metrics and the metrics themselves. A supervisor found dead is started
+//   again. A host that cannot be reached makes its workers not ready with ssh's reason, which the
+//   reconciler turns into node NotReady after the grace period.
+// - What was deployed is recorded in <state>/ssh/workflows/<workflow>/<worker>.{yaml,target}, so a
+//   restarted daemon observes, updates and removes the same workers.
+//
+// Settings (tier driver.settings): user, sshPort (22), identityFile, knownHosts, remoteDir,
+// connectTimeoutSeconds (5). Node: address ([user@]host), credentialsRef (private key file:
+// absolute, or relative to <state>/credentials/).
+// Thread-safety: thread-safe. Apply/Remove are serialised; Observe returns the poller's last view.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "drivers/driver.h"
+#include "port/thread_annotations.h"
+
+namespace jb {
+
+struct SshDriverOptions {
+  std::string state_dir;
+  std::string worker_binary;
+  std::string ssh = "ssh";
+  std::chrono::milliseconds poll_every{500};
+  double command_timeout_s = 60;
+  double metrics_interval_s = 0.5;
+};
+
+// How to reach one node.
+struct SshTarget {
+  std::string user;  // empty: the daemon's login name
+  std::string host;
+  int port = 22;
+  std::string identity;
+  std::string known_hosts;  // pinned keys (strict) or empty (pin on first contact)
+  std::string remote_dir = ".jellybean";
+  double connect_timeout_s = 5;
+  bool operator==(const SshTarget&) const = default;
+};
+
+class SshDriver : public Driver {
+ public:
+  explicit SshDriver(SshDriverOptions opts);
+  ~SshDriver() override;
+
+  std::string name() const override { return "ssh"; }
+  void UseInfrastructure(const std::string& workflow, const InfrastructureSpec& infra) override;
+  StatusOr<std::string> Host(const std::string& workflow, const std::string& node) override;
+  Status Apply(const std::string& workflow, const std::vector<WorkerConfig>& workers) override;
+  std::vector<WorkerState> Observe(const std::string& workflow) override;
+  std::vector<WorkerConfig> Desired(const std::string& workflow) override;
+  Status Remove(const std::string& workflow) override;
+  std::vector<std::string> Workflows() override;
+
+  // For the cloud driver: deploy onto a target it made (a VM) instead of an Infrastructure node.
+  void SetTarget(const std::string& workflow, const std::string& node, const SshTarget& target);
+  // Runs `script` on `t` with sh (for bootstrap checks); stdout on success.
+  StatusOr<std::string> RunRemote(const SshTarget& t, const std::string& script, const std::string& stdin_path = "/dev/null");
+
+ private:
+  struct Deployed {
+    WorkerConfig config;
+    SshTarget target;
+    WorkerState state;  // the poller's last view
+  };
+  std::string Dir(const std::string& workflow) const;
+  Status Install(const SshTarget& t, const std::string& node);
+  Status StartWorker(const Deployed& d);
+  Status StopWorker(const Deployed& d);
+  Status Upload(const SshTarget& t, const std::string& local, const std::string& remote);
+  std::string NodeDir(const Deployed& d) const;
+  void Record(const std::string& workflow, const Deployed& d);
+  void Forget(const std::string& workflow, const std::string& worker);
+  void Adopt();
+  void Poll();
+  std::vector<std::string> SshArgs(const SshTarget& t) const;
+
+  const SshDriverOptions opts_;
+  std::string worker_sum_, supervisor_path_, supervisor_sum_;
+  std::mutex apply_mu_;  // serialises Apply/Remove (they run ssh commands)
+  std::mutex mu_;
+  std::map<std::string, std::map<std::string, SshTarget>> targets_ GUARDED_BY(mu_);  // workflow -> node -> target
+  std::map<std::string, std::map<std::string, Deployed>> deployed_ GUARDED_BY(mu_);  // workflow -> worker
+  std::set<std::string> installed_ GUARDED_BY(mu_);  // "host:port:dir/node" verified this run
+  std::set<std::string> control_ GUARDED_BY(mu_);    // hosts with a control connection
+  bool stopping_ GUARDED_BY(mu_) = false;
+  std::condition_variable cv_;
+  std::thread poller_;
+};
+
+// Quotes `s` for a POSIX shell.
+std::string ShellQuote(const std::string& s);
+
+}  // namespace jb
