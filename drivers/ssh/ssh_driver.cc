@@ -78,6 +78,14 @@ StatusOr<std::string> Sha256(const std::string& path) {
   return r->out.substr(0, r->out.find(' '));
 }
 
+// ssh's stderr as one line ("a; b").
+std::string OneLine(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
+  std::string out;
+  for (char c : s) out += c == '\n' ? std::string("; ") : std::string(1, c);
+  return out;
+}
+
 std::string TargetLine(const SshTarget& t) {
   std::ostringstream o;
   o << t.user << '\n' << t.host << '\n' << t.port << '\n' << t.identity << '\n' << t.known_hosts << '\n' << t.remote_dir << '\n' << t.connect_timeout_s << '\n';
@@ -151,12 +159,12 @@ std::vector<std::string> SshDriver::SshArgs(const SshTarget& t) const {
   return a;
 }
 
-StatusOr<std::string> SshDriver::RunRemote(const SshTarget& t, const std::string& script, const std::string& stdin_path) {
+StatusOr<std::string> SshDriver::RunRemote(const SshTarget& t, const std::string& script, const std::string& stdin_path, double timeout_s) {
   auto args = SshArgs(t);
   args.push_back("sh -c " + ShellQuote(script));
   CommandOptions o;
   o.stdin_path = stdin_path;
-  o.timeout_s = opts_.command_timeout_s;
+  o.timeout_s = timeout_s > 0 ? timeout_s : opts_.command_timeout_s;
   {
     std::lock_guard<std::mutex> l(mu_);
     control_.insert(TargetLine(t));
@@ -164,7 +172,7 @@ StatusOr<std::string> SshDriver::RunRemote(const SshTarget& t, const std::string
   auto r = RunCommand(args, o);
   std::string where = (t.user.empty() ? "" : t.user + "@") + t.host + ":" + std::to_string(t.port);
   if (!r.ok()) return Status::Unavailable("ssh " + where + ": " + r.status().message());
-  if (r->exit_status == 255) return Status::Unavailable("ssh " + where + " unreachable: " + Tail(r->err));
+  if (r->exit_status == 255) return Status::Unavailable("ssh " + where + " unreachable: " + OneLine(Tail(r->err)));
   if (r->exit_status != 0)
     return Status::Unavailable("ssh " + where + ": remote command exited with status " + std::to_string(r->exit_status) + ": " + Tail(r->err));
   return r->out;
@@ -450,7 +458,8 @@ void SshDriver::Poll() {
                   " age=-1; [ -f \"$b.metrics.json\" ] && age=$((now - $(stat -c %Y \"$b.metrics.json\")));"
                   " echo \"W $sup $1 $alive $2 $age $(cat \"$b.exit\" 2>/dev/null)\"; echo \"M $(tr -d '\\n' < \"$b.metrics.json\" 2>/dev/null)\";";
       }
-      auto r = RunRemote(t, script);
+      // Bounded by the connect timeout, so an unreachable host is noticed within seconds.
+      auto r = RunRemote(t, script, "/dev/null", t.connect_timeout_s + 1);
       std::istringstream in(r.ok() ? *r : "");
       for (const auto& d : ds) {
         WorkerState st{d.config.name, d.config.node, d.config.tier, false, "", 0, 0, std::nullopt};

@@ -76,7 +76,9 @@ class SshDriver : public Driver {
   // For the cloud driver: deploy onto a target it made (a VM) instead of an Infrastructure node.
   void SetTarget(const std::string& workflow, const std::string& node, const SshTarget& target);
   // Runs `script` on `t` with sh (for bootstrap checks); stdout on success.
-  StatusOr<std::string> RunRemote(const SshTarget& t, const std::string& script, const std::string& stdin_path = "/dev/null");
+  // `timeout_s` 0: the driver's command timeout.
+  StatusOr<std::string> RunRemote(const SshTarget& t, const std::string& script, const std::string& stdin_path = "/dev/null",
+                                  double timeout_s = 0);
 
  private:
   struct Deployed {

@@ -1,0 +1,383 @@
+#include "drivers/agent/agent_driver.h"
+
+#include <openssl/crypto.h>
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include "drivers/agent/channel.h"
+#include "drivers/agent/pki.h"
+
+namespace jb {
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+std::string Slurp(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+std::string Trim(std::string s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
+  size_t i = 0;
+  while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
+  return s.substr(i);
+}
+
+std::string Str(const Value& m, const char* key) {
+  const Value* v = m.Find(key);
+  return v != nullptr && v->is_string() ? v->as_string() : "";
+}
+
+double Num(const Value& m, const char* key) {
+  const Value* v = m.Find(key);
+  return v != nullptr && v->is_number() ? v->as_number() : 0;
+}
+
+Value Error(const std::string& code, const std::string& message) {
+  Value v = Value::Map();
+  v.Set("error", Value::String(code));
+  v.Set("message", Value::String(message));
+  return v;
+}
+
+bool ValidDeviceName(const std::string& s) {
+  static const std::regex re("[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?");
+  return std::regex_match(s, re);
+}
+
+}  // namespace
+
+AgentDriver::AgentDriver(AgentDriverOptions opts)
+    : opts_(std::move(opts)),
+      base_version_(std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count()) {}
+
+AgentDriver::Device& AgentDriver::Dev(const std::string& name) {
+  Device& d = devices_[name];
+  if (d.version == 0) d.version = base_version_;
+  return d;
+}
+
+StatusOr<std::unique_ptr<AgentDriver>> AgentDriver::Create(AgentDriverOptions opts) {
+  std::unique_ptr<AgentDriver> d(new AgentDriver(std::move(opts)));
+  std::string dir = d->opts_.state_dir + "/agent";
+  auto ca = Ca::LoadOrCreate(dir);
+  if (!ca.ok()) return ca.status();
+  d->ca_ = std::move(*ca);
+  std::string name = d->opts_.server_name.empty() ? d->opts_.listen_host : d->opts_.server_name;
+  if (auto s = d->ca_->EnsureServerCert(dir, name); !s.ok()) return s;
+  if (!d->opts_.bootstrap_token_file.empty()) {
+    std::error_code ec;
+    auto perms = fs::status(d->opts_.bootstrap_token_file, ec).permissions();
+    if (ec) return Status::InvalidArgument("bootstrap token file " + d->opts_.bootstrap_token_file + ": " + ec.message());
+    if ((perms & (fs::perms::group_all | fs::perms::others_all)) != fs::perms::none)
+      return Status::InvalidArgument("bootstrap token file " + d->opts_.bootstrap_token_file + " is readable by others; chmod 600 it");
+    d->token_ = Trim(Slurp(d->opts_.bootstrap_token_file));
+    if (d->token_.size() < 16) return Status::InvalidArgument("bootstrap token in " + d->opts_.bootstrap_token_file + " is shorter than 16 characters");
+  }
+  auto l = TlsListener::Listen(d->opts_.listen_host, d->opts_.listen_port, dir + "/server.crt", dir + "/server.key", dir + "/ca.crt");
+  if (!l.ok()) return l.status();
+  d->listener_ = std::move(*l);
+  d->Load();
+  d->acceptor_ = std::thread([p = d.get()] { p->AcceptLoop(); });
+  return d;
+}
+
+AgentDriver::~AgentDriver() {
+  std::vector<Conn> conns;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stopping_ = true;
+  }
+  changed_.notify_all();
+  if (listener_) listener_->Close();
+  if (acceptor_.joinable()) acceptor_.join();
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    conns.swap(conns_);
+  }
+  for (auto& c : conns) c.channel->Abort();
+  for (auto& c : conns) c.thread.join();
+}
+
+int AgentDriver::port() const { return listener_->port(); }
+std::string AgentDriver::ca_file() const { return opts_.state_dir + "/agent/ca.crt"; }
+
+void AgentDriver::AcceptLoop() {
+  for (;;) {
+    auto ch = listener_->Accept(10);
+    std::lock_guard<std::mutex> l(mu_);
+    // Join connection threads that have finished.
+    for (auto it = conns_.begin(); it != conns_.end();) {
+      if (*it->done) {
+        it->thread.join();
+        it = conns_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (stopping_) return;
+    if (!ch.ok()) {
+      if (ch.status().code() == Status::Code::kUnavailable && stopping_) return;
+      spdlog::warn("agent listener: {}", ch.status().message());
+      continue;
+    }
+    std::shared_ptr<TlsChannel> shared(std::move(*ch));
+    auto done = std::make_shared<bool>(false);
+    conns_.push_back(Conn{std::thread([this, shared, done] {
+                            Serve(shared);
+                            std::lock_guard<std::mutex> g(mu_);
+                            *done = true;
+                          }),
+                          shared, done});
+  }
+}
+
+void AgentDriver::Serve(const std::shared_ptr<TlsChannel>& ch) {
+  for (;;) {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (stopping_) return;
+    }
+    auto msg = ch->Receive(30);
+    if (!msg.ok()) return;  // closed, timed out or garbage: the agent reconnects
+    std::string type = Str(*msg, "type");
+    Value reply = type == "register" ? HandleRegister(*ch, *msg)
+                  : type == "poll"   ? HandlePoll(*ch, *msg)
+                                     : Error("bad-request", "unknown message type \"" + type + "\"; expected register or poll");
+    if (!ch->Send(reply).ok()) return;
+    if (reply.Find("error") != nullptr) return;  // one refusal, then the connection is closed
+  }
+}
+
+bool AgentDriver::Revoked(const std::string& device, const std::string& serial) {
+  std::istringstream in(Slurp(opts_.state_dir + "/agent/revoked"));
+  std::string line;
+  while (std::getline(in, line)) {
+    line = Trim(line);
+    if (line.empty() || line[0] == '#') continue;
+    if (line == device || (!serial.empty() && line == serial)) return true;
+  }
+  return false;
+}
+
+Value AgentDriver::HandleRegister(const TlsChannel& ch, const Value& msg) {
+  std::string device = Str(msg, "device"), token = Str(msg, "token"), csr = Str(msg, "csr");
+  if (token_.empty()) return Error("registration-disabled", "this daemon has no bootstrap token (--agent-token-file)");
+  if (token.size() != token_.size() || CRYPTO_memcmp(token.data(), token_.data(), token.size()) != 0) {
+    spdlog::warn("agent registration from {} for device \"{}\" refused: wrong bootstrap token", ch.peer_address(), device);
+    return Error("unauthenticated", "wrong bootstrap token");
+  }
+  if (!ValidDeviceName(device)) return Error("bad-request", "device name \"" + device + "\": expected a DNS label (lowercase letters, digits, '-', '.')");
+  if (Revoked(device, "")) return Error("revoked", "device " + device + " is revoked");
+  auto cert = ca_->SignClient(csr, device);
+  if (!cert.ok()) return Error("bad-request", cert.status().message());
+  spdlog::info("agent: device {} registered from {} (certificate serial {})", device, ch.peer_address(), cert->serial_hex);
+  Value v = Value::Map();
+  v.Set("cert", Value::String(cert->cert_pem));
+  v.Set("ca", Value::String(ca_->cert_pem()));
+  return v;
+}
+
+Value AgentDriver::HandlePoll(const TlsChannel& ch, const Value& msg) {
+  if (!ch.peer_verified()) return Error("unauthenticated", "poll needs a device certificate (register first)");
+  const std::string& device = ch.peer_cn();
+  if (Revoked(device, ch.peer_serial())) {
+    spdlog::warn("agent: refused revoked device {} (serial {}) from {}", device, ch.peer_serial(), ch.peer_address());
+    return Error("revoked", "the certificate of device " + device + " is revoked");
+  }
+  auto have = static_cast<int64_t>(Num(msg, "version"));
+  std::unique_lock<std::mutex> l(mu_);
+  Device& d = Dev(device);
+  bool was_silent = !d.seen || Clock::now() - d.last_seen > std::chrono::duration<double>(opts_.heartbeat_grace_s);
+  d.seen = true;
+  d.last_seen = Clock::now();
+  std::string address = Str(msg, "address");
+  d.address = address.empty() ? ch.peer_address() : address;
+  d.applied = have;
+  d.states.clear();
+  if (const Value* states = msg.Find("states"); states != nullptr && states->is_seq())
+    for (const auto& s : states->items()) {
+      WorkerState st;
+      st.name = Str(s, "name");
+      st.node = device;
+      st.tier = Str(s, "tier");
+      const Value* ready = s.Find("ready");
+      st.ready = ready != nullptr && ready->is_bool() && ready->as_bool();
+      st.message = Str(s, "message");
+      st.pid = static_cast<int64_t>(Num(s, "pid"));
+      st.restarts = static_cast<int64_t>(Num(s, "restarts"));
+      std::string metrics = Str(s, "metrics");
+      if (!metrics.empty()) {
+        auto m = ParseWorkerMetrics(metrics, device + "/" + st.name);
+        if (m.ok()) st.metrics = std::move(*m);
+      }
+      d.states[Str(s, "workflow")][st.name] = std::move(st);
+    }
+  if (was_silent) spdlog::info("agent: device {} reports from {} (runs version {}, desired {})", device, d.address, have, d.version);
+  // Long poll: answer at once when the agent is behind, else when something changes or at the hold.
+  auto until = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(opts_.poll_hold_s));
+  changed_.wait_until(l, until, [&] { return stopping_ || Dev(device).version != have; });
+  Device& now = Dev(device);
+  Value reply = Value::Map();
+  reply.Set("version", Value::Integer(now.version));
+  Value wfs = Value::Seq();
+  for (const auto& [wf, workers] : desired_) {
+    Value configs = Value::Seq();
+    for (const auto& [name, cv] : workers)
+      if (cv.first.node == device) configs.Append(Value::String(WorkerConfigToYaml(cv.first)));
+    if (configs.items().empty()) continue;
+    Value w = Value::Map();
+    w.Set("name", Value::String(wf));
+    w.Set("configs", std::move(configs));
+    wfs.Append(std::move(w));
+  }
+  reply.Set("workflows", std::move(wfs));
+  return reply;
+}
+
+void AgentDriver::UseInfrastructure(const std::string& workflow, const InfrastructureSpec& infra) {
+  std::map<std::string, std::string> addr;
+  std::set<std::string> agent_tiers;
+  for (const auto& t : infra.tiers)
+    if (t.driver.type == "agent") agent_tiers.insert(t.name);
+  for (const auto& n : infra.nodes)
+    if (agent_tiers.count(n.tier) != 0) addr[n.name] = n.address.value_or("");
+  std::lock_guard<std::mutex> l(mu_);
+  node_address_[workflow] = std::move(addr);
+}
+
+StatusOr<std::string> AgentDriver::Host(const std::string& workflow, const std::string& node) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto d = devices_.find(node);
+  if (d != devices_.end() && d->second.seen && !d->second.address.empty()) return d->second.address;
+  auto w = node_address_.find(workflow);
+  if (w != node_address_.end())
+    if (auto it = w->second.find(node); it != w->second.end() && !it->second.empty()) return it->second;
+  return Status::Unavailable("device " + node + " has not connected yet (start jellybean-agent --device " + node + " on it)");
+}
+
+Status AgentDriver::Apply(const std::string& workflow, const std::vector<WorkerConfig>& workers) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto& cur = desired_[workflow];
+  std::map<std::string, std::pair<WorkerConfig, int64_t>> next;
+  std::set<std::string> touched;  // devices whose desired state changes
+  for (const auto& w : workers) {
+    if (auto s = ValidateWorkerConfig(w, workflow + "/" + w.name); !s.ok()) return s;
+    auto it = cur.find(w.name);
+    if (it != cur.end() && it->second.first == w) {
+      next[w.name] = it->second;
+      continue;
+    }
+    touched.insert(w.node);
+    if (it != cur.end()) touched.insert(it->second.first.node);
+    next[w.name] = {w, 0};
+  }
+  for (const auto& [name, cv] : cur)
+    if (next.count(name) == 0) touched.insert(cv.first.node);
+  for (const auto& dev : touched) ++Dev(dev).version;
+  for (auto& [name, cv] : next)
+    if (cv.second == 0) cv.second = Dev(cv.first.node).version;
+  cur = std::move(next);
+  Persist(workflow);
+  if (cur.empty()) desired_.erase(workflow);
+  changed_.notify_all();
+  return Status::Ok();
+}
+
+std::vector<WorkerState> AgentDriver::Observe(const std::string& workflow) {
+  std::lock_guard<std::mutex> l(mu_);
+  std::vector<WorkerState> out;
+  auto w = desired_.find(workflow);
+  if (w == desired_.end()) return out;
+  auto now = Clock::now();
+  for (const auto& [name, cv] : w->second) {
+    const WorkerConfig& c = cv.first;
+    WorkerState st{name, c.node, c.tier, false, "", 0, 0, std::nullopt};
+    auto d = devices_.find(c.node);
+    if (d == devices_.end() || !d->second.seen) {
+      st.message = "device " + c.node + " has not connected (no jellybean-agent heartbeat)";
+    } else if (double silent = std::chrono::duration<double>(now - d->second.last_seen).count(); silent > opts_.heartbeat_grace_s) {
+      char buf[160];
+      std::snprintf(buf, sizeof(buf), "heartbeat missed: device %s silent for %.1f s", c.node.c_str(), silent);
+      st.message = buf;
+    } else if (d->second.applied < cv.second) {
+      st.message = "device " + c.node + " has not taken version " + std::to_string(cv.second) + " yet (runs " + std::to_string(d->second.applied) + ")";
+    } else {
+      auto ws = d->second.states.find(workflow);
+      auto it = ws == d->second.states.end() ? decltype(ws->second.end()){} : ws->second.find(name);
+      if (ws == d->second.states.end() || it == ws->second.end()) {
+        st.message = "device " + c.node + " reports no such worker yet";
+      } else {
+        st = it->second;
+        st.node = c.node;
+        st.tier = c.tier;
+      }
+    }
+    out.push_back(std::move(st));
+  }
+  return out;
+}
+
+std::vector<WorkerConfig> AgentDriver::Desired(const std::string& workflow) {
+  std::lock_guard<std::mutex> l(mu_);
+  std::vector<WorkerConfig> out;
+  if (auto w = desired_.find(workflow); w != desired_.end())
+    for (const auto& [name, cv] : w->second) out.push_back(cv.first);
+  return out;
+}
+
+Status AgentDriver::Remove(const std::string& workflow) { return Apply(workflow, {}); }
+
+std::vector<std::string> AgentDriver::Workflows() {
+  std::lock_guard<std::mutex> l(mu_);
+  std::vector<std::string> out;
+  for (const auto& [wf, ws] : desired_)
+    if (!ws.empty()) out.push_back(wf);
+  return out;
+}
+
+std::vector<std::string> AgentDriver::LiveDevices() {
+  std::lock_guard<std::mutex> l(mu_);
+  std::vector<std::string> out;
+  for (const auto& [name, d] : devices_)
+    if (d.seen && Clock::now() - d.last_seen <= std::chrono::duration<double>(opts_.heartbeat_grace_s)) out.push_back(name);
+  return out;
+}
+
+void AgentDriver::Persist(const std::string& workflow) {
+  std::string dir = opts_.state_dir + "/agent/desired/" + workflow;
+  std::error_code ec;
+  std::set<std::string> keep;
+  for (const auto& [name, cv] : desired_[workflow]) {
+    keep.insert(name + ".yaml");
+    if (auto s = WriteFileMode(dir + "/" + name + ".yaml", WorkerConfigToYaml(cv.first), 0600); !s.ok())
+      spdlog::error("agent driver: {}", s.message());
+  }
+  if (fs::exists(dir, ec))
+    for (const auto& f : fs::directory_iterator(dir, ec))
+      if (keep.count(f.path().filename().string()) == 0) fs::remove(f.path(), ec);
+  if (keep.empty()) fs::remove_all(dir, ec);
+}
+
+void AgentDriver::Load() {
+  std::lock_guard<std::mutex> l(mu_);
+  std::error_code ec;
+  fs::path root = opts_.state_dir + "/agent/desired";
+  if (!fs::exists(root, ec)) return;
+  for (const auto& wfdir : fs::directory_iterator(root, ec))
+    for (const auto& f : fs::directory_iterator(wfdir.path(), ec)) {
+      auto c = ParseWorkerConfig(Slurp(f.path().string()), f.path().string());
+      if (!c.ok()) continue;
+      desired_[wfdir.path().filename().string()][c->name] = {*c, Dev(c->node).version};
+    }
+}
+
+}  // namespace jb

@@ -1,0 +1,115 @@
+// AgentDriver: workers on devices that run jellybean-agent (DESIGN.md §6, issue #8). The daemon
+// never connects to a device: the agent connects to the daemon's agent listener, which is the
+// driver's own TLS endpoint (drivers/agent/channel.h), separate from the REST API.
+//
+// - Registration: an agent without a certificate sends {type: register, token, device, csr}; with
+//   the bootstrap token (constant-time compare) the CA (drivers/agent/pki.h, <state>/agent/) signs
+//   its CSR with CN = device and returns the certificate. From then on every connection is mutual
+//   TLS and the device is the certificate's CN; a certificate the CA did not sign fails the
+//   handshake, and one whose serial or device is listed in <state>/agent/revoked (one per line,
+//   re-read on every request) is refused. A revoked device cannot register again either.
+// - Long poll: the agent sends {type: poll, version, address, states}; the listener records the
+//   heartbeat and the workers' states and answers when the device's desired version differs from
+//   the agent's, or after `poll_hold_s` with the unchanged version. The answer carries every
+//   workflow's worker configs for that device; the agent applies them with its own LocalDriver.
+// - A device whose last heartbeat is older than `heartbeat_grace_s` has its workers reported not
+//   ready ("heartbeat missed"), so the reconciler marks the node NotReady and re-plans; when the
+//   agent returns it receives the current desired state on its first poll.
+// - Desired state is kept in <state>/agent/desired/<workflow>/<worker>.yaml, so a restarted daemon
+//   serves the same state to the agents.
+// A device is an Infrastructure node on an `agent` tier; the node name is the device name.
+// Thread-safety: thread-safe.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "api/value.h"
+#include "drivers/driver.h"
+#include "port/thread_annotations.h"
+
+namespace jb {
+
+class Ca;
+class TlsChannel;
+class TlsListener;
+
+struct AgentDriverOptions {
+  std::string state_dir;
+  std::string listen_host = "127.0.0.1";
+  int listen_port = 0;               // 0: any free port (see port())
+  std::string server_name;           // name or IP in the listener certificate (default listen_host)
+  std::string bootstrap_token_file;  // "" = registration disabled
+  double heartbeat_grace_s = 3;
+  double poll_hold_s = 1;
+};
+
+class AgentDriver : public Driver {
+ public:
+  static StatusOr<std::unique_ptr<AgentDriver>> Create(AgentDriverOptions opts);
+  ~AgentDriver() override;
+
+  std::string name() const override { return "agent"; }
+  void UseInfrastructure(const std::string& workflow, const InfrastructureSpec& infra) override;
+  StatusOr<std::string> Host(const std::string& workflow, const std::string& node) override;
+  Status Apply(const std::string& workflow, const std::vector<WorkerConfig>& workers) override;
+  std::vector<WorkerState> Observe(const std::string& workflow) override;
+  std::vector<WorkerConfig> Desired(const std::string& workflow) override;
+  Status Remove(const std::string& workflow) override;
+  std::vector<std::string> Workflows() override;
+
+  int port() const;
+  std::string ca_file() const;
+  // Devices connected within the grace period.
+  std::vector<std::string> LiveDevices();
+
+ private:
+  explicit AgentDriver(AgentDriverOptions opts);
+  struct Device {
+    std::string address;                  // where its workers listen (the agent's advertised host)
+    std::chrono::steady_clock::time_point last_seen{};
+    bool seen = false;
+    int64_t version = 0;                  // desired version (see Dev)
+    int64_t applied = 0;                  // what the agent last reported it runs
+    std::map<std::string, std::map<std::string, WorkerState>> states;  // workflow -> worker -> state
+  };
+  void AcceptLoop();
+  void Serve(const std::shared_ptr<TlsChannel>& ch);
+  Value HandlePoll(const TlsChannel& ch, const Value& msg);
+  Value HandleRegister(const TlsChannel& ch, const Value& msg);
+  bool Revoked(const std::string& device, const std::string& serial);
+  void Persist(const std::string& workflow) EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The device's entry; a new one starts at a version no earlier daemon used (ms since the epoch
+  // at start-up), so an agent never mistakes a new desired state for one it already runs.
+  Device& Dev(const std::string& name) EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Load();
+
+  const AgentDriverOptions opts_;
+  const int64_t base_version_;
+  std::unique_ptr<Ca> ca_;
+  std::unique_ptr<TlsListener> listener_;
+  std::string token_;
+  std::thread acceptor_;
+  std::mutex mu_;
+  std::condition_variable changed_;
+  bool stopping_ GUARDED_BY(mu_) = false;
+  std::map<std::string, Device> devices_ GUARDED_BY(mu_);
+  // workflow -> worker -> (config, device version at which it was set)
+  std::map<std::string, std::map<std::string, std::pair<WorkerConfig, int64_t>>> desired_ GUARDED_BY(mu_);
+  std::map<std::string, std::map<std::string, std::string>> node_address_ GUARDED_BY(mu_);  // workflow -> node -> address
+  struct Conn {
+    std::thread thread;
+    std::shared_ptr<TlsChannel> channel;
+    std::shared_ptr<bool> done;  // set under mu_ when the thread is about to end
+  };
+  std::vector<Conn> conns_ GUARDED_BY(mu_);
+};
+
+}  // namespace jb

@@ -1,0 +1,258 @@
+// jellybean-agent: runs a device's workers for the daemon's agent driver (drivers/agent/agent_driver.h).
+//
+//   jellybean-agent --server HOST:PORT --device NAME --ca FILE --state-dir DIR
+//                   [--token-file FILE] [--advertise HOST] [--worker-binary PATH]
+//                   [--stop-workers-on-exit]
+//
+// First start: makes a P-256 key (DIR/device.key, 0600) and a CSR, registers with the bootstrap
+// token from --token-file over TLS (the daemon verified against --ca), and stores the signed
+// certificate in DIR/device.crt. Then, over mutual TLS: long-polls the daemon with its heartbeat
+// and its workers' states, and applies each new desired state to a LocalDriver under DIR (the
+// workers listen on --advertise, default the address it connects from). Connection failures are
+// retried with back-off (at most 2 s apart), so a device that was cut off catches up on return.
+// Exit status: 0 on SIGTERM/SIGINT, 2 for bad flags, 3 when the daemon refuses the device
+// (revoked, wrong token), 1 for other fatal errors. Workers outlive the agent unless
+// --stop-workers-on-exit; a restarted agent adopts them.
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "drivers/agent/channel.h"
+#include "drivers/agent/pki.h"
+#include "drivers/local/local_driver.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+std::mutex g_mu;
+jb::TlsChannel* g_current = nullptr;  // aborted by the signal thread
+
+std::string Slurp(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+int Usage() {
+  std::fprintf(stderr,
+               "usage: jellybean-agent --server HOST:PORT --device NAME --ca FILE --state-dir DIR [--token-file FILE]\n"
+               "                       [--advertise HOST] [--worker-binary PATH] [--stop-workers-on-exit]\n");
+  return 2;
+}
+
+struct Flags {
+  std::string host, device, ca, state_dir, token_file, advertise, worker_binary;
+  int port = 0;
+  bool stop_workers = false;
+};
+
+std::string Str(const jb::Value& m, const char* key) {
+  const jb::Value* v = m.Find(key);
+  return v != nullptr && v->is_string() ? v->as_string() : "";
+}
+
+// Registers the device (once): key + CSR, token, certificate.
+jb::Status Register(const Flags& f, const std::string& key_path, const std::string& cert_path) {
+  if (f.token_file.empty()) return jb::Status::FailedPrecondition("no certificate in " + cert_path + " and no --token-file to register with");
+  std::string token = Slurp(f.token_file);
+  while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
+  if (token.empty()) return jb::Status::FailedPrecondition("bootstrap token file " + f.token_file + " is empty or unreadable");
+  auto kc = jb::MakeKeyAndCsr(f.device);
+  if (!kc.ok()) return kc.status();
+  auto ch = jb::TlsChannel::Connect(f.host, f.port, f.ca, "", "", 5);
+  if (!ch.ok()) return ch.status();
+  jb::Value msg = jb::Value::Map();
+  msg.Set("type", jb::Value::String("register"));
+  msg.Set("device", jb::Value::String(f.device));
+  msg.Set("token", jb::Value::String(token));
+  msg.Set("csr", jb::Value::String(kc->csr_pem));
+  if (auto s = (*ch)->Send(msg); !s.ok()) return s;
+  auto reply = (*ch)->Receive(10);
+  if (!reply.ok()) return reply.status();
+  if (!Str(*reply, "error").empty()) return jb::Status::Unauthenticated("registration refused: " + Str(*reply, "message"));
+  if (auto s = jb::WriteFileMode(key_path, kc->key_pem, 0600); !s.ok()) return s;
+  return jb::WriteFileMode(cert_path, Str(*reply, "cert"), 0644);
+}
+
+jb::Value StatesOf(jb::LocalDriver& local) {
+  jb::Value states = jb::Value::Seq();
+  for (const auto& wf : local.Workflows())
+    for (const auto& w : local.Observe(wf)) {
+      jb::Value s = jb::Value::Map();
+      s.Set("workflow", jb::Value::String(wf));
+      s.Set("name", jb::Value::String(w.name));
+      s.Set("tier", jb::Value::String(w.tier));
+      s.Set("ready", jb::Value::Bool(w.ready));
+      s.Set("message", jb::Value::String(w.message));
+      s.Set("pid", jb::Value::Integer(w.pid));
+      s.Set("restarts", jb::Value::Integer(w.restarts));
+      if (w.metrics) s.Set("metrics", jb::Value::String(jb::WorkerMetricsToJson(*w.metrics)));
+      states.Append(std::move(s));
+    }
+  return states;
+}
+
+// Applies the daemon's answer: every listed workflow's configs; workflows not listed are removed.
+jb::Status ApplyDesired(jb::LocalDriver& local, const jb::Value& reply) {
+  std::set<std::string> listed;
+  jb::Status first;
+  if (const jb::Value* wfs = reply.Find("workflows"); wfs != nullptr && wfs->is_seq())
+    for (const auto& w : wfs->items()) {
+      std::string wf = Str(w, "name");
+      std::vector<jb::WorkerConfig> configs;
+      if (const jb::Value* cs = w.Find("configs"); cs != nullptr && cs->is_seq())
+        for (const auto& c : cs->items()) {
+          auto cfg = jb::ParseWorkerConfig(c.is_string() ? c.as_string() : "", "desired state of " + wf);
+          if (!cfg.ok()) return cfg.status();
+          configs.push_back(*cfg);
+        }
+      listed.insert(wf);
+      if (auto s = local.Apply(wf, configs); !s.ok() && first.ok()) first = s;
+    }
+  for (const auto& wf : local.Workflows())
+    if (listed.count(wf) == 0) (void)local.Remove(wf);
+  return first;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Flags f;
+  std::string server;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&](std::string* dst) {
+      if (i + 1 >= argc) return false;
+      *dst = argv[++i];
+      return true;
+    };
+    bool ok = true;
+    if (a == "--server") ok = next(&server);
+    else if (a == "--device") ok = next(&f.device);
+    else if (a == "--ca") ok = next(&f.ca);
+    else if (a == "--state-dir") ok = next(&f.state_dir);
+    else if (a == "--token-file") ok = next(&f.token_file);
+    else if (a == "--advertise") ok = next(&f.advertise);
+    else if (a == "--worker-binary") ok = next(&f.worker_binary);
+    else if (a == "--stop-workers-on-exit") f.stop_workers = true;
+    else if (a == "--help" || a == "-h") return Usage() - 2;
+    else ok = false;
+    if (!ok) return Usage();
+  }
+  auto colon = server.rfind(':');
+  if (colon == std::string::npos || f.device.empty() || f.ca.empty() || f.state_dir.empty()) return Usage();
+  f.host = server.substr(0, colon);
+  f.port = std::atoi(server.c_str() + colon + 1);
+  if (f.port <= 0 || f.port > 65535) {
+    std::fprintf(stderr, "jellybean-agent: --server %s: expected HOST:PORT\n", server.c_str());
+    return 2;
+  }
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ agent " + f.device + ": %v");
+
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  std::thread sig([set] {
+    int s = 0;
+    sigwait(&set, &s);
+    g_stop = true;
+    std::lock_guard<std::mutex> l(g_mu);
+    if (g_current != nullptr) g_current->Abort();
+  });
+  sig.detach();
+
+  std::string key_path = f.state_dir + "/device.key", cert_path = f.state_dir + "/device.crt";
+  std::error_code ec;
+  fs::create_directories(f.state_dir, ec);
+  jb::LocalDriverOptions lo;
+  lo.state_dir = f.state_dir;
+  lo.worker_binary = f.worker_binary.empty() ? jb::LocalDriver::FindWorkerBinary(fs::read_symlink("/proc/self/exe", ec).string()) : f.worker_binary;
+  if (!f.advertise.empty()) lo.host = f.advertise;
+  jb::LocalDriver local(lo);
+
+  int64_t version = 0;
+  double backoff = 0.1;
+  int rc = 0;
+  bool connected_once = false;
+  while (!g_stop) {
+    if (!fs::exists(cert_path, ec)) {
+      auto s = Register(f, key_path, cert_path);
+      if (!s.ok()) {
+        spdlog::error("{}", s.message());
+        if (s.code() == jb::Status::Code::kUnauthenticated || s.code() == jb::Status::Code::kFailedPrecondition) {
+          rc = 3;
+          break;
+        }
+        std::this_thread::sleep_for(std::chrono::duration<double>(backoff));
+        backoff = std::min(2.0, backoff * 2);
+        continue;
+      }
+      spdlog::info("registered; certificate in {}", cert_path);
+    }
+    auto ch = jb::TlsChannel::Connect(f.host, f.port, f.ca, cert_path, key_path, 5);
+    if (!ch.ok()) {
+      spdlog::warn("{}", ch.status().message());
+      std::this_thread::sleep_for(std::chrono::duration<double>(backoff));
+      backoff = std::min(2.0, backoff * 2);
+      continue;
+    }
+    {
+      std::lock_guard<std::mutex> l(g_mu);
+      g_current = ch->get();
+    }
+    if (!connected_once) spdlog::info("connected to {}:{}", f.host, f.port);
+    connected_once = true;
+    backoff = 0.1;
+    while (!g_stop) {
+      jb::Value msg = jb::Value::Map();
+      msg.Set("type", jb::Value::String("poll"));
+      msg.Set("version", jb::Value::Integer(version));
+      if (!f.advertise.empty()) msg.Set("address", jb::Value::String(f.advertise));
+      msg.Set("states", StatesOf(local));
+      if (auto s = (*ch)->Send(msg); !s.ok()) {
+        spdlog::warn("{}", s.message());
+        break;
+      }
+      auto reply = (*ch)->Receive(30);
+      if (!reply.ok()) {
+        if (!g_stop) spdlog::warn("{}", reply.status().message());
+        break;
+      }
+      std::string err = Str(*reply, "error");
+      if (!err.empty()) {
+        spdlog::error("the daemon refused this device: {}", Str(*reply, "message"));
+        rc = err == "revoked" || err == "unauthenticated" ? 3 : 1;
+        g_stop = true;
+        break;
+      }
+      const jb::Value* v = reply->Find("version");
+      int64_t want = v != nullptr && v->is_number() ? static_cast<int64_t>(v->as_number()) : version;
+      if (want != version) {
+        auto s = ApplyDesired(local, *reply);
+        if (!s.ok()) spdlog::error("applying version {}: {}", want, s.message());
+        else spdlog::info("runs desired version {}", want);
+        version = want;  // (an error is reported in the workers' states; the daemon re-sends on change)
+      }
+    }
+    std::lock_guard<std::mutex> l(g_mu);
+    g_current = nullptr;
+  }
+  if (f.stop_workers) local.StopAll();
+  return rc;
+}

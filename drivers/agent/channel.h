@@ -1,0 +1,75 @@
+// The agent channel's transport (issue #8): framed JSON messages over TLS 1.2+ on a TCP socket,
+// with OpenSSL directly (the agent listener needs the peer certificate of each connection, which
+// the REST stack does not expose). A frame is a 4-byte big-endian length and that many bytes of
+// JSON; frames over 16 MiB are refused.
+//
+// The listener presents the daemon's server certificate and asks for a client certificate signed
+// by the device CA: a connection with a certificate that does not verify is refused during the
+// handshake; one without a certificate may only register (the caller checks peer_verified()).
+// Thread-safety: a TlsChannel is used by one thread at a time; TlsListener::Accept may run on one
+// thread while Close is called from another.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "api/status.h"
+#include "api/value.h"
+
+typedef struct ssl_st SSL;
+typedef struct ssl_ctx_st SSL_CTX;
+
+namespace jb {
+
+inline constexpr size_t kMaxAgentFrame = 16u << 20;
+
+class TlsChannel {
+ public:
+  ~TlsChannel();
+  // Client side: verifies the server against `ca_file` (and its name against `host`); presents
+  // `cert_file`/`key_file` when given.
+  static StatusOr<std::unique_ptr<TlsChannel>> Connect(const std::string& host, int port, const std::string& ca_file,
+                                                       const std::string& cert_file, const std::string& key_file, double timeout_s);
+  Status Send(const Value& msg);
+  StatusOr<Value> Receive(double timeout_s);
+  // Server side: the client's certificate, when it sent one that verified against the CA.
+  bool peer_verified() const { return peer_verified_; }
+  const std::string& peer_cn() const { return peer_cn_; }
+  const std::string& peer_serial() const { return peer_serial_; }
+  const std::string& peer_address() const { return peer_address_; }
+  // Unblocks a Receive in another thread (shutdown of the socket).
+  void Abort();
+
+ private:
+  friend class TlsListener;
+  TlsChannel() = default;
+  Status IoError(const std::string& what, int rc);
+  int fd_ = -1;
+  SSL* ssl_ = nullptr;
+  SSL_CTX* ctx_ = nullptr;  // owned by client channels
+  bool peer_verified_ = false;
+  std::string peer_cn_, peer_serial_, peer_address_;
+};
+
+class TlsListener {
+ public:
+  ~TlsListener();
+  // Listens on host:port (port 0: any free port, see port()).
+  static StatusOr<std::unique_ptr<TlsListener>> Listen(const std::string& host, int port, const std::string& cert_file,
+                                                       const std::string& key_file, const std::string& ca_file);
+  int port() const { return port_; }
+  // Blocks for the next connection and its handshake; an error for one that failed (the caller
+  // logs it and goes on), Unavailable once closed.
+  StatusOr<std::unique_ptr<TlsChannel>> Accept(double handshake_timeout_s);
+  void Close();
+
+ private:
+  TlsListener() = default;
+  int fd_ = -1;
+  int port_ = 0;
+  SSL_CTX* ctx_ = nullptr;
+  std::atomic<bool> closed_{false};
+};
+
+}  // namespace jb

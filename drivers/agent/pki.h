@@ -1,0 +1,56 @@
+// The agent channel's small PKI (issue #8): the daemon is the certificate authority of its
+// devices. Keys are EC P-256; every private key is written 0600 and never logged.
+//
+//   <dir>/ca.key, ca.crt          the CA (created on first start, 10 years)
+//   <dir>/server.key, server.crt  the daemon's agent-listener certificate, signed by the CA, with
+//                                 the listener's host as subjectAltName
+//   devices' certificates         signed from their CSR at registration: CN = device name,
+//                                 extendedKeyUsage clientAuth, 1 year; serials are random 128-bit
+// Thread-safety: the functions are reentrant; Ca is immutable after Load.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "api/status.h"
+
+namespace jb {
+
+struct KeyAndCsr {
+  std::string key_pem;
+  std::string csr_pem;
+};
+
+// A new P-256 key and a CSR for CN=`common_name`.
+StatusOr<KeyAndCsr> MakeKeyAndCsr(const std::string& common_name);
+
+struct IssuedCert {
+  std::string cert_pem;
+  std::string serial_hex;
+};
+
+class Ca {
+ public:
+  // Loads <dir>/ca.{key,crt}, creating them (and <dir>) when absent.
+  static StatusOr<std::unique_ptr<Ca>> LoadOrCreate(const std::string& dir);
+  ~Ca();
+  const std::string& cert_pem() const { return cert_pem_; }
+  // Signs a client CSR: the certificate's CN is `device` whatever the CSR asks for.
+  StatusOr<IssuedCert> SignClient(const std::string& csr_pem, const std::string& device, int days = 365) const;
+  // Writes <dir>/server.{key,crt} for `host` (an IP or a DNS name) unless they exist for it.
+  Status EnsureServerCert(const std::string& dir, const std::string& host) const;
+
+ private:
+  Ca() = default;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  std::string cert_pem_;
+};
+
+// The CN and serial (hex) of a PEM certificate.
+StatusOr<std::pair<std::string, std::string>> CertIdentity(const std::string& cert_pem);
+
+// Writes `data` to `path` atomically with mode `mode` (0600 for secrets).
+Status WriteFileMode(const std::string& path, const std::string& data, unsigned mode);
+
+}  // namespace jb
