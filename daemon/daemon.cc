@@ -35,8 +35,15 @@ Flags (override the config file, default /etc/jellybean/jellybeand.yaml when it 
   --driver local|fake       local: workers run as jellybean-worker processes on this machine
                             (default); fake: in-memory, nothing runs (control plane only)
   --worker-binary PATH      jellybean-worker to start (default: next to jellybeand, else PATH)
-  --stop-workers-on-exit    stop every worker when the daemon exits (default: they keep serving
-                            and the next daemon re-adopts them)
+  --stop-workers-on-exit    stop every local worker when the daemon exits (default: they keep
+                            serving and the next daemon re-adopts them)
+  --local-host ADDR         address local workers listen on (default 127.0.0.1; set the host's
+                            address when remote tiers send to them)
+  --agent-listen ADDR:PORT  serve device agents (mutual TLS) here; without it agent tiers are
+                            reported as not served
+  --agent-token-file FILE   bootstrap token agents register with (mode 0600; never logged)
+  --agent-server-name NAME  name or IP in the agent listener's certificate (default: its host)
+  --cloud-reconcile S       seconds between the cloud driver's VM leak checks (default 10)
   --replan-min-interval S   seconds between re-plans that only save money (default 10)
   --replan-min-saving F     a cheaper plan is adopted when it saves more than F of the current
                             cost plus 0.5% per worker it moves (default 0.05)
@@ -58,16 +65,6 @@ std::string ReadAll(const std::string& path) {
 
 bool IsLoopback(const std::string& host) { return host == "localhost" || host.rfind("127.", 0) == 0 || host == "::1"; }
 
-Status SplitListen(const std::string& listen, std::string* host, int* port) {
-  auto colon = listen.rfind(':');
-  if (colon == std::string::npos) return Status::InvalidArgument("listen \"" + listen + "\": expected ADDRESS:PORT");
-  *host = listen.substr(0, colon);
-  char* end = nullptr;
-  long p = std::strtol(listen.c_str() + colon + 1, &end, 10);
-  if (*end != '\0' || p < 0 || p > 65535) return Status::InvalidArgument("listen \"" + listen + "\": bad port");
-  *port = static_cast<int>(p);
-  return Status::Ok();
-}
 
 Status Run(const std::vector<std::string>& argv) {
   std::vector<char*> args;
@@ -88,6 +85,17 @@ Status Run(const std::vector<std::string>& argv) {
 }
 
 }  // namespace
+
+Status SplitListen(const std::string& listen, std::string* host, int* port) {
+  auto colon = listen.rfind(':');
+  if (colon == std::string::npos) return Status::InvalidArgument("listen \"" + listen + "\": expected ADDRESS:PORT");
+  *host = listen.substr(0, colon);
+  char* end = nullptr;
+  long p = std::strtol(listen.c_str() + colon + 1, &end, 10);
+  if (*end != '\0' || p < 0 || p > 65535) return Status::InvalidArgument("listen \"" + listen + "\": bad port");
+  *port = static_cast<int>(p);
+  return Status::Ok();
+}
 
 Status LoadConfigFile(const std::string& path, DaemonConfig* cfg) {
   auto docs = ParseYamlStream(ReadAll(path));
@@ -121,6 +129,17 @@ Status LoadConfigFile(const std::string& path, DaemonConfig* cfg) {
       s = str(&cfg->driver);
     } else if (e.key == "workerBinary") {
       s = str(&cfg->worker_binary);
+    } else if (e.key == "localHost") {
+      s = str(&cfg->local_host);
+    } else if (e.key == "agentListen") {
+      s = str(&cfg->agent_listen);
+    } else if (e.key == "agentTokenFile") {
+      s = str(&cfg->agent_token_file);
+    } else if (e.key == "agentServerName") {
+      s = str(&cfg->agent_server_name);
+    } else if (e.key == "cloudReconcileSeconds") {
+      if (!e.value.is_number() || e.value.as_number() <= 0) return Status::InvalidArgument(where + ": expected a number > 0");
+      cfg->cloud_reconcile_s = e.value.as_number();
     } else if (e.key == "stopWorkersOnExit") {
       if (!e.value.is_bool()) return Status::InvalidArgument(where + ": expected true or false");
       cfg->stop_workers_on_exit = e.value.as_bool();
@@ -138,7 +157,7 @@ Status LoadConfigFile(const std::string& path, DaemonConfig* cfg) {
       else if (e.key == "loadThreshold") cfg->load_threshold = v;
       else cfg->load_sustain_s = v;
     } else {
-      return Status::InvalidArgument(where + ": unknown key; expected listen, stateDir, manifestDir, tlsCert, tlsKey, tokenFile, logLevel, insecurePlainHttp, workers, planTimeLimitSeconds, driver, workerBinary, stopWorkersOnExit, replanMinIntervalSeconds, replanMinSaving, nodeGraceSeconds, nodeRetrySeconds, loadThreshold, loadSustainSeconds");
+      return Status::InvalidArgument(where + ": unknown key; expected listen, stateDir, manifestDir, tlsCert, tlsKey, tokenFile, logLevel, insecurePlainHttp, workers, planTimeLimitSeconds, driver, workerBinary, stopWorkersOnExit, replanMinIntervalSeconds, replanMinSaving, nodeGraceSeconds, nodeRetrySeconds, loadThreshold, loadSustainSeconds, localHost, agentListen, agentTokenFile, agentServerName, cloudReconcileSeconds");
     }
     if (!s.ok()) return s;
   }
@@ -167,6 +186,18 @@ Status ParseFlags(const std::vector<std::string>& args, DaemonConfig* cfg, std::
     else if (a == "--driver") s = value(&cfg->driver);
     else if (a == "--worker-binary") s = value(&cfg->worker_binary);
     else if (a == "--stop-workers-on-exit") cfg->stop_workers_on_exit = true;
+    else if (a == "--local-host") s = value(&cfg->local_host);
+    else if (a == "--agent-listen") s = value(&cfg->agent_listen);
+    else if (a == "--agent-token-file") s = value(&cfg->agent_token_file);
+    else if (a == "--agent-server-name") s = value(&cfg->agent_server_name);
+    else if (a == "--cloud-reconcile") {
+      std::string v;
+      s = value(&v);
+      char* end = nullptr;
+      double d = s.ok() ? std::strtod(v.c_str(), &end) : 0;
+      if (s.ok() && (end == v.c_str() || *end != '\0' || d <= 0)) return Status::InvalidArgument(a + ": expected a number > 0, got \"" + v + "\"");
+      cfg->cloud_reconcile_s = d;
+    }
     else if (a == "--replan-min-interval" || a == "--replan-min-saving" || a == "--node-grace" || a == "--node-retry" ||
              a == "--load-threshold" || a == "--load-sustain") {
       std::string v;
@@ -205,6 +236,11 @@ Status FinishConfig(DaemonConfig* cfg) {
   if (cfg->insecure_plain_http && !IsLoopback(host))
     return Status::InvalidArgument("--insecure-plain-http is only allowed on a loopback address, not " + host);
   if (cfg->tls_cert.empty() != cfg->tls_key.empty()) return Status::InvalidArgument("--tls-cert and --tls-key go together");
+  if (!cfg->agent_listen.empty()) {
+    std::string ah;
+    int ap = 0;
+    if (auto s = SplitListen(cfg->agent_listen, &ah, &ap); !s.ok()) return Status::InvalidArgument("--agent-listen: " + s.message());
+  }
   if (cfg->driver != "local" && cfg->driver != "fake")
     return Status::InvalidArgument("driver \"" + cfg->driver + "\": expected local or fake");
   static const char* kLevels[] = {"trace", "debug", "info", "warn", "error"};

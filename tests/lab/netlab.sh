@@ -3,7 +3,10 @@
 #
 #   netlab.sh up PREFIX N            N hosts PREFIX-h1..hN on a bridge in namespace PREFIX-sw;
 #                                    host K has 127.200.0.K/24 on eth0 (loopback range only)
-#   netlab.sh down PREFIX N          kill what runs in them and remove everything (idempotent)
+#   netlab.sh down PREFIX N          kill what runs in them and remove everything (idempotent; also
+#                                    the hosts added later)
+#   netlab.sh host-add PREFIX K      add host K to a running lab (the lab cloud's "VMs")
+#   netlab.sh host-del PREFIX K      remove host K and what runs in it
 #   netlab.sh partition PREFIX K     host K drops every packet it sends or receives on eth0 (nftables)
 #   netlab.sh heal PREFIX K          undo partition
 #   netlab.sh bandwidth PREFIX K MBIT   cap what host K sends on eth0 (tc tbf); 0 removes the cap
@@ -18,6 +21,23 @@ set -euo pipefail
 cmd=${1:?usage: netlab.sh up|down|partition|heal|bandwidth PREFIX ...}
 P=${2:?PREFIX}
 
+# Host K: namespace $P-hK with 127.200.0.K on eth0, its veth peer on the bridge.
+add_host() {
+  k=$1
+  h="$P-h$k"
+  ip netns add "$h"
+  ip link add "$P-v$k" type veth peer name "$P-s$k"
+  ip link set "$P-v$k" netns "$h" name eth0
+  ip link set "$P-s$k" netns "$P-sw"
+  ip -n "$P-sw" link set "$P-s$k" master br0 up
+  ip -n "$h" link set lo up
+  ip netns exec "$h" sysctl -qw net.ipv4.conf.all.route_localnet=1 net.ipv4.conf.eth0.route_localnet=1
+  ip -n "$h" route replace local 127.0.0.0/16 dev lo table local
+  ip -n "$h" route del local 127.0.0.0/8 dev lo table local
+  ip -n "$h" addr add "127.200.0.$k/24" dev eth0
+  ip -n "$h" link set eth0 up
+}
+
 case "$cmd" in
 up)
   n=${3:?N}
@@ -25,26 +45,22 @@ up)
   ip -n "$P-sw" link set lo up
   ip -n "$P-sw" link add br0 type bridge
   ip -n "$P-sw" link set br0 up
-  for k in $(seq 1 "$n"); do
-    h="$P-h$k"
-    ip netns add "$h"
-    ip link add "$P-v$k" type veth peer name "$P-s$k"
-    ip link set "$P-v$k" netns "$h" name eth0
-    ip link set "$P-s$k" netns "$P-sw"
-    ip -n "$P-sw" link set "$P-s$k" master br0 up
-    ip -n "$h" link set lo up
-    ip netns exec "$h" sysctl -qw net.ipv4.conf.all.route_localnet=1 net.ipv4.conf.eth0.route_localnet=1
-    ip -n "$h" route replace local 127.0.0.0/16 dev lo table local
-    ip -n "$h" route del local 127.0.0.0/8 dev lo table local
-    ip -n "$h" addr add "127.200.0.$k/24" dev eth0
-    ip -n "$h" link set eth0 up
-  done
+  for k in $(seq 1 "$n"); do add_host "$k"; done
+  ;;
+host-add)
+  add_host "${3:?K}"
+  ;;
+host-del)
+  k=${3:?K}
+  for pid in $(ip netns pids "$P-h$k" 2>/dev/null); do kill -9 "$pid" 2>/dev/null || true; done
+  ip netns del "$P-h$k" 2>/dev/null || true
+  ip -n "$P-sw" link del "$P-s$k" 2>/dev/null || true
   ;;
 down)
-  n=${3:?N}
-  for k in $(seq 1 "$n"); do
-    for pid in $(ip netns pids "$P-h$k" 2>/dev/null); do kill -9 "$pid" 2>/dev/null || true; done
-    ip netns del "$P-h$k" 2>/dev/null || true
+  # Every host of the lab, including ones added later (host-add, the lab cloud's VMs).
+  for h in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$P-h[0-9]*$" || true); do
+    for pid in $(ip netns pids "$h" 2>/dev/null); do kill -9 "$pid" 2>/dev/null || true; done
+    ip netns del "$h" 2>/dev/null || true
   done
   ip netns del "$P-sw" 2>/dev/null || true
   ;;

@@ -1,0 +1,262 @@
+#include "drivers/cloud/cloud_driver.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "drivers/agent/pki.h"
+
+namespace jb {
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+const std::set<std::string>& SshKeys() {
+  static const std::set<std::string> k = {"sshPort", "user", "identityFile", "knownHosts", "remoteDir", "connectTimeoutSeconds", "portBase"};
+  return k;
+}
+
+// The hook part of a cloud tier's settings, after checking the rest are ssh/bootstrap settings.
+StatusOr<CloudHookConfig> HooksOf(const std::map<std::string, std::string>& settings) {
+  std::map<std::string, std::string> hooks;
+  for (const auto& [k, v] : settings)
+    if (SshKeys().count(k) == 0) hooks[k] = v;
+  return CloudHookConfigFromSettings(hooks);
+}
+
+std::string DefaultOwner() {
+  char host[256] = "";
+  gethostname(host, sizeof(host) - 1);
+  return std::string("jellybeand@") + host;
+}
+
+}  // namespace
+
+CloudDriver::CloudDriver(CloudDriverOptions opts) : opts_(std::move(opts)) {
+  if (opts_.owner.empty()) opts_.owner = DefaultOwner();
+  SshDriverOptions so;
+  so.state_dir = opts_.state_dir + "/cloud";
+  so.worker_binary = opts_.worker_binary;
+  so.poll_every = opts_.poll_every;
+  so.metrics_interval_s = opts_.metrics_interval_s;
+  ssh_ = std::make_unique<SshDriver>(so);
+  // Providers of workflows deployed before a restart, so the leak check runs before any apply.
+  std::error_code ec;
+  fs::path dir = opts_.state_dir + "/cloud/providers";
+  if (fs::exists(dir, ec))
+    for (const auto& f : fs::directory_iterator(dir, ec)) {
+      std::ifstream in(f.path());
+      std::string line;
+      auto& pools = pools_[f.path().stem().string()];
+      while (std::getline(in, line)) {
+        std::istringstream l(line);
+        std::string node, tier, key, value;
+        if (!std::getline(l, node, '\t') || !std::getline(l, tier, '\t') || !std::getline(l, key, '\t')) continue;
+        std::getline(l, value);
+        pools[node].tier = tier;
+        if (!key.empty()) pools[node].settings[key] = value;
+      }
+    }
+  loop_ = std::thread([this] { Loop(); });
+}
+
+CloudDriver::~CloudDriver() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  loop_.join();
+}
+
+std::string CloudDriver::SettingsFile(const std::string& workflow) const { return opts_.state_dir + "/cloud/providers/" + workflow + ".settings"; }
+
+void CloudDriver::UseInfrastructure(const std::string& workflow, const InfrastructureSpec& infra) {
+  std::map<std::string, const Tier*> tiers;
+  for (const auto& t : infra.tiers) tiers[t.name] = &t;
+  std::map<std::string, Pool> pools;
+  std::string text;
+  for (const auto& n : infra.nodes) {
+    auto t = tiers.find(n.tier);
+    if (t == tiers.end() || t->second->driver.type != "cloud") continue;
+    pools[n.name] = Pool{n.tier, t->second->driver.settings};
+    text += n.name + "\t" + n.tier + "\t\t\n";
+    for (const auto& [k, v] : t->second->driver.settings) text += n.name + "\t" + n.tier + "\t" + k + "\t" + v + "\n";
+  }
+  (void)WriteFileMode(SettingsFile(workflow), text, 0600);
+  std::lock_guard<std::mutex> l(mu_);
+  pools_[workflow] = std::move(pools);
+}
+
+StatusOr<SshTarget> CloudDriver::TargetFor(const Pool& pool, const std::string& address) const {
+  auto get = [&](const char* k, const std::string& def) {
+    auto it = pool.settings.find(k);
+    return it == pool.settings.end() ? def : it->second;
+  };
+  SshTarget t;
+  t.user = get("user", "");
+  t.host = address;
+  t.port = std::atoi(get("sshPort", "22").c_str());
+  t.identity = get("identityFile", "");
+  t.known_hosts = get("knownHosts", "");
+  t.remote_dir = get("remoteDir", ".jellybean");
+  t.connect_timeout_s = std::atof(get("connectTimeoutSeconds", "5").c_str());
+  if (t.port <= 0 || t.port > 65535) return Status::InvalidArgument("tier " + pool.tier + ": driver.settings.sshPort: expected a port");
+  if (t.connect_timeout_s <= 0) t.connect_timeout_s = 5;
+  return t;
+}
+
+StatusOr<std::string> CloudDriver::Host(const std::string& workflow, const std::string& node) {
+  Pool pool;
+  std::optional<Vm> vm;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    auto w = pools_.find(workflow);
+    if (w == pools_.end() || w->second.count(node) == 0) return Status::InvalidArgument("node " + node + " is not a pool of a cloud tier");
+    pool = w->second[node];
+    if (auto it = vms_[workflow].find(node); it != vms_[workflow].end()) vm = it->second;
+    pending_[{workflow, node}] = Clock::now();
+  }
+  auto hooks_cfg = HooksOf(pool.settings);
+  if (!hooks_cfg.ok()) return Status::InvalidArgument("tier " + pool.tier + ": " + hooks_cfg.status().message());
+  CloudHooks hooks(*hooks_cfg);
+  if (!vm || vm->state != "running") {
+    auto listed = hooks.List();
+    if (!listed.ok()) return listed.status();
+    auto changes = PlanVms(opts_.owner, workflow, {{node, 1}}, *listed);
+    for (const auto& v : changes.keep)
+      if (v.labels.count(kPoolLabel) != 0 && v.labels.at(kPoolLabel) == node) vm = v;
+    if (!vm) {
+      std::string name = changes.create.empty() ? workflow + "-" + node + "-1" : changes.create.front().second;
+      auto made = hooks.Create(name, node, {{kOwnerLabel, opts_.owner}, {kWorkflowLabel, workflow}, {kPoolLabel, node}});
+      if (!made.ok()) return made.status();
+      vm = *made;
+    }
+    std::lock_guard<std::mutex> l(mu_);
+    vms_[workflow][node] = *vm;
+  }
+  if (vm->state != "running" || vm->address.empty())
+    return Status::Unavailable("VM " + vm->name + " (" + vm->id + ") for pool " + node + " is " + (vm->state.empty() ? "starting" : vm->state));
+  auto target = TargetFor(pool, vm->address);
+  if (!target.ok()) return target.status();
+  bool checked;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    checked = reachable_.count(vm->id) != 0;
+  }
+  if (!checked) {
+    auto r = ssh_->RunRemote(*target, "true", "/dev/null", target->connect_timeout_s + 2);
+    if (!r.ok()) return Status::Unavailable("VM " + vm->name + " at " + vm->address + " does not answer ssh yet: " + r.status().message());
+    std::lock_guard<std::mutex> l(mu_);
+    reachable_.insert(vm->id);
+  }
+  ssh_->SetTarget(workflow, node, *target);
+  return vm->address;
+}
+
+Status CloudDriver::Apply(const std::string& workflow, const std::vector<WorkerConfig>& workers) {
+  std::map<std::string, Pool> pools;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    pools = pools_[workflow];
+    for (const auto& w : workers) pending_.erase({workflow, w.node});
+  }
+  Status s = ssh_->Apply(workflow, workers);
+  Status r = ReconcileWorkflow(workflow, pools);
+  return s.ok() ? r : s;
+}
+
+Status CloudDriver::Remove(const std::string& workflow) {
+  std::map<std::string, Pool> pools;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    pools = pools_[workflow];
+    for (auto it = pending_.begin(); it != pending_.end();) it = it->first.first == workflow ? pending_.erase(it) : std::next(it);
+  }
+  Status s = ssh_->Remove(workflow);
+  if (!s.ok()) return s;
+  Status r = ReconcileWorkflow(workflow, pools);
+  if (r.ok()) {
+    std::lock_guard<std::mutex> l(mu_);
+    vms_.erase(workflow);
+    pools_.erase(workflow);
+    std::error_code ec;
+    fs::remove(SettingsFile(workflow), ec);
+  }
+  return r;
+}
+
+std::vector<std::string> CloudDriver::Workflows() { return ssh_->Workflows(); }
+
+Status CloudDriver::ReconcileWorkflow(const std::string& workflow, const std::map<std::string, Pool>& pools) {
+  // What the workflow's workers use now, plus pools whose VM is being brought up.
+  std::map<std::string, int64_t> want;
+  for (const auto& c : ssh_->Desired(workflow)) want[c.node] = 1;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    for (auto it = pending_.begin(); it != pending_.end();) {
+      if (Clock::now() - it->second > opts_.pending_grace) {
+        it = pending_.erase(it);
+        continue;
+      }
+      if (it->first.first == workflow) want[it->first.second] = 1;
+      ++it;
+    }
+  }
+  // Each distinct provider (hook settings) of the workflow's pools, listed once.
+  std::map<std::string, CloudHookConfig> providers;
+  for (const auto& [node, pool] : pools) {
+    auto h = HooksOf(pool.settings);
+    if (!h.ok()) continue;
+    std::string key;
+    for (const auto& a : h->list) key += a + " ";
+    providers.emplace(key, *h);
+  }
+  Status first;
+  for (const auto& [key, cfg] : providers) {
+    CloudHooks hooks(cfg);
+    auto listed = hooks.List();
+    if (!listed.ok()) {
+      if (first.ok()) first = listed.status();
+      continue;
+    }
+    auto changes = PlanVms(opts_.owner, workflow, want, *listed);
+    for (const auto& vm : changes.remove) {
+      Status d = hooks.Delete(vm.id);
+      if (!d.ok() && first.ok()) first = d;
+      std::lock_guard<std::mutex> l(mu_);
+      auto& ours = vms_[workflow];
+      for (auto it = ours.begin(); it != ours.end();) it = it->second.id == vm.id ? ours.erase(it) : std::next(it);
+      reachable_.erase(vm.id);
+    }
+  }
+  return first;
+}
+
+Status CloudDriver::ReconcileVms() {
+  std::map<std::string, std::map<std::string, Pool>> all;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    all = pools_;
+  }
+  Status first;
+  for (const auto& [wf, pools] : all)
+    if (auto s = ReconcileWorkflow(wf, pools); !s.ok() && first.ok()) first = s;
+  return first;
+}
+
+void CloudDriver::Loop() {
+  std::unique_lock<std::mutex> l(mu_);
+  while (!stopping_) {
+    cv_.wait_for(l, opts_.reconcile_every);
+    if (stopping_) break;
+    l.unlock();
+    (void)ReconcileVms();
+    l.lock();
+  }
+}
+
+}  // namespace jb

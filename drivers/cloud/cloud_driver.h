@@ -1,0 +1,85 @@
+// CloudDriver: workers on cloud VMs created and deleted through provider hooks
+// (drivers/cloud/hooks.h; DESIGN.md §6, issue #8).
+//
+// - A node on a `cloud` tier is a pool. The first time the dispatcher asks for the host of a pool
+//   a workflow uses, the driver finds this daemon's VM for (workflow, pool) in `list` (by its
+//   owner/workflow/pool labels) or runs `create`; the pool's worker runs on that VM (one VM per
+//   used pool; a pool's instance count runs as the worker's parallel executors). Until the VM is
+//   running and answers ssh, Host is Unavailable with the reason (the reconciler retries).
+// - Bootstrap is the ssh path: an inner SshDriver (state under <state>/cloud/) installs the worker
+//   on the VM, supervises and observes it. Tier settings for it: sshPort, user, identityFile,
+//   knownHosts, remoteDir, connectTimeoutSeconds, besides the hook settings.
+// - Never leaks a VM: after every Apply/Remove, and every `reconcile_every`, `list` is compared
+//   with what the deployed workers use (PlanVms); our VMs no worker uses are deleted, including
+//   ones created before a daemon crash that no record mentions. VMs whose creation is in progress
+//   (Host called, Apply not yet) are kept for `pending_grace`. Hook settings are kept in
+//   <state>/cloud/providers/<workflow>.settings so a restarted daemon can reconcile before any apply.
+// Thread-safety: thread-safe.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "drivers/cloud/hooks.h"
+#include "drivers/driver.h"
+#include "drivers/ssh/ssh_driver.h"
+#include "port/thread_annotations.h"
+
+namespace jb {
+
+struct CloudDriverOptions {
+  std::string state_dir;
+  std::string worker_binary;
+  std::string owner;  // value of the owner label (default "jellybeand@<hostname>")
+  std::chrono::milliseconds reconcile_every{10000};
+  std::chrono::milliseconds poll_every{500};
+  std::chrono::seconds pending_grace{300};
+  double metrics_interval_s = 0.5;
+};
+
+class CloudDriver : public Driver {
+ public:
+  explicit CloudDriver(CloudDriverOptions opts);
+  ~CloudDriver() override;
+
+  std::string name() const override { return "cloud"; }
+  void UseInfrastructure(const std::string& workflow, const InfrastructureSpec& infra) override;
+  StatusOr<std::string> Host(const std::string& workflow, const std::string& node) override;
+  Status Apply(const std::string& workflow, const std::vector<WorkerConfig>& workers) override;
+  std::vector<WorkerState> Observe(const std::string& workflow) override { return ssh_->Observe(workflow); }
+  std::vector<WorkerConfig> Desired(const std::string& workflow) override { return ssh_->Desired(workflow); }
+  Status Remove(const std::string& workflow) override;
+  std::vector<std::string> Workflows() override;
+
+  // One pass of the leak check over every provider known; returns the first hook error.
+  Status ReconcileVms();
+
+ private:
+  struct Pool {
+    std::string tier;
+    std::map<std::string, std::string> settings;  // the tier's driver settings
+  };
+  StatusOr<SshTarget> TargetFor(const Pool& pool, const std::string& address) const;
+  Status ReconcileWorkflow(const std::string& workflow, const std::map<std::string, Pool>& pools);
+  void Loop();
+  std::string SettingsFile(const std::string& workflow) const;
+
+  CloudDriverOptions opts_;
+  std::unique_ptr<SshDriver> ssh_;
+  std::mutex mu_;
+  std::map<std::string, std::map<std::string, Pool>> pools_ GUARDED_BY(mu_);  // workflow -> pool node -> tier settings
+  std::map<std::string, std::map<std::string, Vm>> vms_ GUARDED_BY(mu_);      // workflow -> pool -> our VM
+  std::map<std::pair<std::string, std::string>, std::chrono::steady_clock::time_point> pending_ GUARDED_BY(mu_);
+  std::set<std::string> reachable_ GUARDED_BY(mu_);  // VM ids that answered ssh
+  bool stopping_ GUARDED_BY(mu_) = false;
+  std::condition_variable cv_;
+  std::thread loop_;
+};
+
+}  // namespace jb
