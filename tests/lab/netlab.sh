@@ -12,7 +12,8 @@
 #   netlab.sh bandwidth PREFIX K MBIT   cap what host K sends on eth0 (tc tbf); 0 removes the cap
 #   netlab.sh sshd PREFIX K DIR      start sshd in host K on 127.200.0.K:2222, key login only; keys,
 #                                    config and a known_hosts line for it live in DIR (client key:
-#                                    DIR/client_ed25519; DIR/known_hosts pins the host key)
+#                                    DIR/client_ed25519; DIR/known_hosts pins the host key); log in
+#                                    as jblab (uid 0, /bin/sh, so no ~/.bashrc runs per command)
 #
 # Nothing is added to the root namespace (veth pairs are created there and moved out at once).
 # Needs root, iproute2 and nftables. 127.x works across veth only with route_localnet and a
@@ -87,6 +88,10 @@ bandwidth)
 sshd)
   k=${3:?K}; dir=${4:?DIR}
   mkdir -p "$dir" /run/sshd
+  # Log in as "jblab": root's uid with /bin/sh as its shell, so remote commands do not run root's
+  # ~/.bashrc (which may do slow or lock-taking work on every ssh command).
+  id -u jblab > /dev/null 2>&1 || useradd -o -u 0 -g 0 -M -d /root -s /bin/sh jblab
+  grep -q '^jblab:\*:' /etc/shadow || usermod -p '*' jblab  # no password, but not locked (sshd refuses "!")
   [ -f "$dir/host_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -f "$dir/host_ed25519"
   [ -f "$dir/client_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -f "$dir/client_ed25519"
   cp "$dir/client_ed25519.pub" "$dir/authorized_keys"

@@ -145,7 +145,7 @@ class RemoteDrivers : public ::testing::Test {
     s.tiers = {Tier{"device", DriverSpec{"local", {}}},
                Tier{"edge", DriverSpec{"ssh", {{"sshPort", "2222"}, {"knownHosts", known_hosts}, {"remoteDir", (dir_.path() / "remote").string()}}}}};
     s.nodes = {Node{"d1", "device", 0, "cpu", 1, std::nullopt, std::nullopt},
-               Node{"e1", "edge", 0, "cpu", 1, std::string("root@127.200.0.2"), (keys_ / "client_ed25519").string()}};
+               Node{"e1", "edge", 0, "cpu", 1, std::string("jblab@127.200.0.2"), (keys_ / "client_ed25519").string()}};
     return s;
   }
   // io (source + sink) on d1 (local), operator A on e1 (ssh).
