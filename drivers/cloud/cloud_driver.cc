@@ -148,7 +148,14 @@ StatusOr<std::string> CloudDriver::Host(const std::string& workflow, const std::
     checked = reachable_.count(vm->id) != 0;
   }
   if (!checked) {
-    auto r = ssh_->RunRemote(*target, "true", "/dev/null", target->connect_timeout_s + 2);
+    // A new VM takes a while to boot: try ssh for up to `boot_wait` before reporting it.
+    auto until = Clock::now() + opts_.boot_wait;
+    StatusOr<std::string> r = Status::Unavailable("not tried");
+    for (;;) {
+      r = ssh_->RunRemote(*target, "true", "/dev/null", target->connect_timeout_s + 2);
+      if (r.ok() || Clock::now() >= until) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
     if (!r.ok()) return Status::Unavailable("VM " + vm->name + " at " + vm->address + " does not answer ssh yet: " + r.status().message());
     std::lock_guard<std::mutex> l(mu_);
     reachable_.insert(vm->id);
@@ -162,9 +169,14 @@ Status CloudDriver::Apply(const std::string& workflow, const std::vector<WorkerC
   {
     std::lock_guard<std::mutex> l(mu_);
     pools = pools_[workflow];
-    for (const auto& w : workers) pending_.erase({workflow, w.node});
   }
   Status s = ssh_->Apply(workflow, workers);
+  {
+    // A VM stops being "pending" once a worker is deployed on it (the leak check, which may run
+    // concurrently, keeps pending VMs: the install of a new VM takes seconds).
+    std::lock_guard<std::mutex> l(mu_);
+    for (const auto& c : ssh_->Desired(workflow)) pending_.erase({workflow, c.node});
+  }
   Status r = ReconcileWorkflow(workflow, pools);
   return s.ok() ? r : s;
 }

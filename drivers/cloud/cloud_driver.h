@@ -40,6 +40,7 @@ struct CloudDriverOptions {
   std::chrono::milliseconds reconcile_every{10000};
   std::chrono::milliseconds poll_every{500};
   std::chrono::seconds pending_grace{300};
+  std::chrono::seconds boot_wait{20};  // how long Host waits for a new VM to answer ssh
   double metrics_interval_s = 0.5;
 };
 
