@@ -1,0 +1,177 @@
+// The agent channel without the lab (no root): AgentDriver and jellybean-agent on 127.0.0.1.
+// Registration with the bootstrap token, mutual TLS, desired state to a device and its reports
+// back, refusal of rogue certificates, anonymous polls, revoked devices and wrong tokens.
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <fstream>
+#include <functional>
+#include <thread>
+
+#include "drivers/agent/agent_driver.h"
+#include "drivers/agent/channel.h"
+#include "drivers/agent/pki.h"
+#include "tests/test_util.h"
+
+extern char** environ;
+
+namespace jb {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+bool WaitFor(const std::function<bool()>& pred, std::chrono::milliseconds limit) {
+  auto end = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < end) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return pred();
+}
+
+class AgentChannel : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::ofstream(dir_.path() / "token") << "agent-test-token-0123456789\n";
+    fs::permissions(dir_.path() / "token", fs::perms::owner_read | fs::perms::owner_write);
+    AgentDriverOptions o;
+    o.state_dir = (dir_.path() / "state").string();
+    o.bootstrap_token_file = (dir_.path() / "token").string();
+    o.heartbeat_grace_s = 1;
+    o.poll_hold_s = 0.3;
+    auto d = AgentDriver::Create(o);
+    ASSERT_TRUE(d.ok()) << d.status().message();
+    driver_ = std::move(*d);
+  }
+  void TearDown() override {
+    for (pid_t p : pids_) {
+      ::kill(p, SIGKILL);
+      ::waitpid(p, nullptr, 0);
+    }
+  }
+  pid_t Agent(const std::string& device, const std::string& token_file) {
+    std::vector<std::string> args = {JB_AGENT, "--server", "127.0.0.1:" + std::to_string(driver_->port()), "--device", device, "--ca",
+                                     driver_->ca_file(), "--token-file", token_file, "--state-dir", (dir_.path() / device).string(),
+                                     "--worker-binary", JB_WORKER, "--stop-workers-on-exit"};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    std::string log = (dir_.path() / (device + ".log")).string();
+    posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    pid_t pid = -1;
+    EXPECT_EQ(posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    pids_.push_back(pid);
+    return pid;
+  }
+  int ExitStatus(pid_t pid) {
+    int st = 0;
+    if (!WaitFor([&] { return ::waitpid(pid, &st, WNOHANG) == pid; }, 10s)) return -1;
+    pids_.erase(std::remove(pids_.begin(), pids_.end(), pid), pids_.end());
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  }
+  // One poll with `cert`/`key` ("" = none): OK, or why it was refused.
+  Status Poll(const std::string& cert, const std::string& key) {
+    auto ch = TlsChannel::Connect("127.0.0.1", driver_->port(), driver_->ca_file(), cert, key, 5);
+    if (!ch.ok()) return ch.status();
+    Value m = Value::Map();
+    m.Set("type", Value::String("poll"));
+    if (auto s = (*ch)->Send(m); !s.ok()) return s;
+    auto r = (*ch)->Receive(5);
+    if (!r.ok()) return r.status();
+    if (const Value* e = r->Find("error")) return Status::Unauthenticated(e->as_string());
+    return Status::Ok();
+  }
+  WorkerConfig Sink() {
+    WorkerConfig c;
+    c.workflow = "wf";
+    c.name = "io-device";
+    c.node = "dev1";
+    c.tier = "device";
+    int port = *PickFreePort();
+    c.listen = "127.0.0.1:" + std::to_string(port);
+    WorkerInstance sink;
+    sink.kind = "sink";
+    sink.name = kSinkName;
+    c.instances = {sink};
+    c.routes = {{kSinkName, 0, 1, "io-device", c.listen, "device"}};
+    return c;
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<AgentDriver> driver_;
+  std::vector<pid_t> pids_;
+};
+
+TEST_F(AgentChannel, ADeviceRegistersRunsItsDesiredWorkersAndIsRevoked) {
+  InfrastructureSpec infra;
+  infra.tiers = {Tier{"device", DriverSpec{"agent", {}}}};
+  infra.nodes = {Node{"dev1", "device", 0, "cpu", 1, std::nullopt, std::nullopt}};
+  driver_->UseInfrastructure("wf", infra);
+  EXPECT_EQ(driver_->Host("wf", "dev1").status().code(), Status::Code::kUnavailable);
+  pid_t agent = Agent("dev1", (dir_.path() / "token").string());
+  ASSERT_TRUE(WaitFor([&] { return driver_->Host("wf", "dev1").ok(); }, 10s)) << testing::ReadFile(dir_.path() / "dev1.log");
+  EXPECT_EQ(*driver_->Host("wf", "dev1"), "127.0.0.1");
+  ASSERT_TRUE(driver_->Apply("wf", {Sink()}).ok());
+  ASSERT_TRUE(WaitFor([&] {
+    auto s = driver_->Observe("wf");
+    return s.size() == 1 && s[0].ready && s[0].metrics.has_value();
+  }, 15s)) << driver_->Observe("wf")[0].message << "\n" << testing::ReadFile(dir_.path() / "dev1.log");
+  EXPECT_EQ(driver_->Desired("wf").size(), 1u);
+  // The device's key is private to it; the CA key is private to the daemon.
+  for (const fs::path& key : {dir_.path() / "dev1/device.key", dir_.path() / "state/agent/ca.key"})
+    EXPECT_EQ(fs::status(key).permissions() & (fs::perms::group_all | fs::perms::others_all), fs::perms::none) << key;
+  auto id = CertIdentity(testing::ReadFile(dir_.path() / "dev1/device.crt"));
+  ASSERT_TRUE(id.ok());
+  EXPECT_EQ(id->first, "dev1");
+
+  // A certificate signed by another CA fails the handshake; no certificate may not poll.
+  ASSERT_EQ(testing::Run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=dev1 -keyout " +
+                         (dir_.path() / "rogue.key").string() + " -out " + (dir_.path() / "rogue.crt").string() + " 2>&1")
+                .exit_code,
+            0);
+  EXPECT_FALSE(Poll((dir_.path() / "rogue.crt").string(), (dir_.path() / "rogue.key").string()).ok());
+  EXPECT_EQ(Poll("", "").message(), "unauthenticated");
+  EXPECT_TRUE(Poll((dir_.path() / "dev1/device.crt").string(), (dir_.path() / "dev1/device.key").string()).ok());
+
+  // Removing the workflow stops the device's worker.
+  ASSERT_TRUE(driver_->Remove("wf").ok());
+  EXPECT_TRUE(driver_->Workflows().empty());
+  // Revoked by serial: refused on the next poll; the agent exits with status 3.
+  std::ofstream(dir_.path() / "state/agent/revoked") << "# revoked devices\n" << id->second << "\n";
+  EXPECT_EQ(ExitStatus(agent), 3) << testing::ReadFile(dir_.path() / "dev1.log");
+  EXPECT_EQ(Poll((dir_.path() / "dev1/device.crt").string(), (dir_.path() / "dev1/device.key").string()).message(), "revoked");
+  // A wrong bootstrap token is refused at registration, and the token is never logged.
+  std::ofstream(dir_.path() / "wrong") << "not-the-agent-token-00000\n";
+  EXPECT_EQ(ExitStatus(Agent("dev2", (dir_.path() / "wrong").string())), 3);
+  EXPECT_EQ((testing::ReadFile(dir_.path() / "dev1.log") + testing::ReadFile(dir_.path() / "dev2.log")).find("agent-test-token"), std::string::npos);
+}
+
+TEST(AgentDriverSetup, RefusesAWorldReadableOrShortToken) {
+  testing::TempDir dir;
+  std::ofstream(dir.path() / "token") << "agent-test-token-0123456789\n";
+  fs::permissions(dir.path() / "token", fs::perms::owner_read | fs::perms::owner_write | fs::perms::others_read);
+  AgentDriverOptions o;
+  o.state_dir = (dir.path() / "state").string();
+  o.bootstrap_token_file = (dir.path() / "token").string();
+  auto d = AgentDriver::Create(o);
+  ASSERT_FALSE(d.ok());
+  EXPECT_NE(d.status().message().find("readable by others; chmod 600"), std::string::npos) << d.status().message();
+  std::ofstream(dir.path() / "token", std::ios::trunc) << "short\n";
+  fs::permissions(dir.path() / "token", fs::perms::owner_read | fs::perms::owner_write);
+  auto s = AgentDriver::Create(o);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.status().message().find("shorter than 16"), std::string::npos) << s.status().message();
+}
+
+}  // namespace
+}  // namespace jb
