@@ -53,6 +53,7 @@ bench: build
 	$(BUILD_DIR)/bench/bench_rest
 	$(BUILD_DIR)/bench/bench_dataplane
 	$(BUILD_DIR)/bench/bench_replan
+	$(BUILD_DIR)/bench/bench_three_tier
 
 # ASan + UBSan build of everything and its tests (suppressions: tools/sanitizers/).
 asan: setup
