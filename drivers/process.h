@@ -27,6 +27,9 @@ struct CommandOptions {
 
 StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv, const CommandOptions& opts);
 
+// The whole content of `path`; "" when it cannot be read.
+std::string ReadFileOrEmpty(const std::string& path);
+
 // The last `n` bytes of `s` (for error messages quoting a program's stderr).
 std::string Tail(const std::string& s, size_t n = 400);
 

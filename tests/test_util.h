@@ -4,11 +4,14 @@
 #include <sys/wait.h>
 
 #include <array>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <string>
+#include <thread>
 
 namespace jb::testing {
 
@@ -39,6 +42,16 @@ inline std::string ReadFile(const std::filesystem::path& p) {
 }
 
 inline std::string Jbctl() { return JB_JBCTL; }
+
+// Polls `pred` every 20 ms until it holds or `limit` passes; its last value.
+inline bool WaitFor(const std::function<bool()>& pred, std::chrono::milliseconds limit) {
+  auto end = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < end) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return pred();
+}
 
 // A fresh empty directory under the system temp dir, removed by the destructor.
 class TempDir {

@@ -1,4 +1,5 @@
 #include "drivers/agent/agent_driver.h"
+#include "drivers/process.h"
 
 #include <openssl/crypto.h>
 #include <spdlog/spdlog.h>
@@ -16,13 +17,6 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-std::string Slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
 
 std::string Trim(std::string s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
@@ -79,7 +73,7 @@ StatusOr<std::unique_ptr<AgentDriver>> AgentDriver::Create(AgentDriverOptions op
     if (ec) return Status::InvalidArgument("bootstrap token file " + d->opts_.bootstrap_token_file + ": " + ec.message());
     if ((perms & (fs::perms::group_all | fs::perms::others_all)) != fs::perms::none)
       return Status::InvalidArgument("bootstrap token file " + d->opts_.bootstrap_token_file + " is readable by others; chmod 600 it");
-    d->token_ = Trim(Slurp(d->opts_.bootstrap_token_file));
+    d->token_ = Trim(ReadFileOrEmpty(d->opts_.bootstrap_token_file));
     if (d->token_.size() < 16) return Status::InvalidArgument("bootstrap token in " + d->opts_.bootstrap_token_file + " is shorter than 16 characters");
   }
   auto l = TlsListener::Listen(d->opts_.listen_host, d->opts_.listen_port, dir + "/server.crt", dir + "/server.key", dir + "/ca.crt");
@@ -158,7 +152,7 @@ void AgentDriver::Serve(const std::shared_ptr<TlsChannel>& ch) {
 }
 
 bool AgentDriver::Revoked(const std::string& device, const std::string& serial) {
-  std::istringstream in(Slurp(opts_.state_dir + "/agent/revoked"));
+  std::istringstream in(ReadFileOrEmpty(opts_.state_dir + "/agent/revoked"));
   std::string line;
   while (std::getline(in, line)) {
     line = Trim(line);
@@ -374,7 +368,7 @@ void AgentDriver::Load() {
   if (!fs::exists(root, ec)) return;
   for (const auto& wfdir : fs::directory_iterator(root, ec))
     for (const auto& f : fs::directory_iterator(wfdir.path(), ec)) {
-      auto c = ParseWorkerConfig(Slurp(f.path().string()), f.path().string());
+      auto c = ParseWorkerConfig(ReadFileOrEmpty(f.path().string()), f.path().string());
       if (!c.ok()) continue;
       desired_[wfdir.path().filename().string()][c->name] = {*c, Dev(c->node).version};
     }

@@ -28,6 +28,7 @@
 #include <thread>
 
 #include "drivers/agent/channel.h"
+#include "drivers/process.h"
 #include "drivers/agent/pki.h"
 #include "drivers/local/local_driver.h"
 
@@ -38,13 +39,6 @@ namespace {
 std::atomic<bool> g_stop{false};
 std::mutex g_mu;
 jb::TlsChannel* g_current = nullptr;  // aborted by the signal thread
-
-std::string Slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
 
 int Usage() {
   std::fprintf(stderr,
@@ -67,7 +61,7 @@ std::string Str(const jb::Value& m, const char* key) {
 // Registers the device (once): key + CSR, token, certificate.
 jb::Status Register(const Flags& f, const std::string& key_path, const std::string& cert_path) {
   if (f.token_file.empty()) return jb::Status::FailedPrecondition("no certificate in " + cert_path + " and no --token-file to register with");
-  std::string token = Slurp(f.token_file);
+  std::string token = jb::ReadFileOrEmpty(f.token_file);
   while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
   if (token.empty()) return jb::Status::FailedPrecondition("bootstrap token file " + f.token_file + " is empty or unreadable");
   auto kc = jb::MakeKeyAndCsr(f.device);

@@ -1,4 +1,5 @@
 #include "drivers/agent/pki.h"
+#include "drivers/process.h"
 
 #include <fcntl.h>
 #include <openssl/bio.h>
@@ -42,13 +43,6 @@ struct Bio {
     return std::string(p, static_cast<size_t>(n));
   }
 };
-
-std::string Slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
 
 EVP_PKEY* NewKey() { return EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"); }
 
@@ -182,8 +176,8 @@ StatusOr<std::unique_ptr<Ca>> Ca::LoadOrCreate(const std::string& dir) {
     EVP_PKEY_free(k);
     X509_free(c);
   }
-  ca->impl_->key = ReadKey(Slurp(key_path));
-  ca->cert_pem_ = Slurp(cert_path);
+  ca->impl_->key = ReadKey(ReadFileOrEmpty(key_path));
+  ca->cert_pem_ = ReadFileOrEmpty(cert_path);
   ca->impl_->cert = ReadCert(ca->cert_pem_);
   if (ca->impl_->key == nullptr || ca->impl_->cert == nullptr) return Status::InvalidArgument(SslError("cannot read the CA in " + dir));
   return ca;
@@ -218,7 +212,7 @@ StatusOr<IssuedCert> Ca::SignClient(const std::string& csr_pem, const std::strin
 Status Ca::EnsureServerCert(const std::string& dir, const std::string& host) const {
   std::string key_path = dir + "/server.key", cert_path = dir + "/server.crt", host_path = dir + "/server.host";
   std::error_code ec;
-  if (fs::exists(key_path, ec) && fs::exists(cert_path, ec) && Slurp(host_path) == host) return Status::Ok();
+  if (fs::exists(key_path, ec) && fs::exists(cert_path, ec) && ReadFileOrEmpty(host_path) == host) return Status::Ok();
   EVP_PKEY* k = NewKey();
   if (k == nullptr) return Status::Internal(SslError("server key generation"));
   X509* c = NewCert(k, host, 825, impl_->cert, nullptr);

@@ -1,4 +1,5 @@
 #include "drivers/local/local_driver.h"
+#include "drivers/process.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -23,14 +24,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-std::string Slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return "";
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
 Status WriteAtomic(const std::string& path, const std::string& data) {
   std::string tmp = path + ".tmp";
   {
@@ -45,10 +38,10 @@ Status WriteAtomic(const std::string& path, const std::string& data) {
 
 // The process `pid` runs jellybean-worker with `config` (guards against pid reuse).
 bool IsWorker(pid_t pid, const std::string& config) {
-  std::string cmd = Slurp("/proc/" + std::to_string(pid) + "/cmdline");
+  std::string cmd = ReadFileOrEmpty("/proc/" + std::to_string(pid) + "/cmdline");
   if (cmd.empty()) return false;
   std::replace(cmd.begin(), cmd.end(), '\0', ' ');
-  std::string stat = Slurp("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat = ReadFileOrEmpty("/proc/" + std::to_string(pid) + "/stat");
   auto rp = stat.rfind(')');
   if (rp != std::string::npos && rp + 2 < stat.size() && stat[rp + 2] == 'Z') return false;  // zombie
   return cmd.find("jellybean-worker") != std::string::npos && cmd.find(config) != std::string::npos;
@@ -273,7 +266,7 @@ std::vector<WorkerState> LocalDriver::Observe(const std::string& workflow) {
     std::error_code ec;
     auto mtime = fs::last_write_time(metrics_path, ec);
     double age_s = ec ? 0 : std::chrono::duration<double>(fs::file_time_type::clock::now() - mtime).count();
-    std::string text = Slurp(metrics_path);
+    std::string text = ReadFileOrEmpty(metrics_path);
     if (!text.empty()) {
       auto m = ParseWorkerMetrics(text, File(workflow, name, "metrics.json"));
       if (m.ok()) st.metrics = std::move(*m);
@@ -344,12 +337,12 @@ void LocalDriver::Adopt() {
     for (const auto& f : fs::directory_iterator(wfdir.path(), ec)) {
       if (f.path().extension() != ".yaml") continue;
       std::string name = f.path().stem().string();
-      auto cfg = ParseWorkerConfig(Slurp(f.path().string()), f.path().string());
+      auto cfg = ParseWorkerConfig(ReadFileOrEmpty(f.path().string()), f.path().string());
       if (!cfg.ok()) continue;  // a broken file: Apply writes a fresh one
       Proc p;
       p.config = *cfg;
       p.port = ListenPort(cfg->listen);
-      std::istringstream pidfile(Slurp(File(workflow, name, "pid")));
+      std::istringstream pidfile(ReadFileOrEmpty(File(workflow, name, "pid")));
       long pid = -1;
       pidfile >> pid;
       if (pid > 0 && IsWorker(static_cast<pid_t>(pid), f.path().string())) {

@@ -49,13 +49,6 @@ while :; do
 done
 )SH";
 
-std::string Slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
 Status WriteFile(const std::string& path, const std::string& data, fs::perms perms = fs::perms::owner_read | fs::perms::owner_write) {
   std::error_code ec;
   fs::create_directories(fs::path(path).parent_path(), ec);
@@ -424,9 +417,9 @@ void SshDriver::Adopt() {
     std::string workflow = wfdir.path().filename().string();
     for (const auto& f : fs::directory_iterator(wfdir.path(), ec)) {
       if (f.path().extension() != ".yaml") continue;
-      auto cfg = ParseWorkerConfig(Slurp(f.path().string()), f.path().string());
+      auto cfg = ParseWorkerConfig(ReadFileOrEmpty(f.path().string()), f.path().string());
       Deployed d;
-      if (!cfg.ok() || !ParseTarget(Slurp((wfdir.path() / (f.path().stem().string() + ".target")).string()), &d.target)) continue;
+      if (!cfg.ok() || !ParseTarget(ReadFileOrEmpty((wfdir.path() / (f.path().stem().string() + ".target")).string()), &d.target)) continue;
       d.config = *cfg;
       d.state = WorkerState{d.config.name, d.config.node, d.config.tier, false, "adopted; not observed yet", 0, 0, std::nullopt};
       targets_[workflow][d.config.node] = d.target;

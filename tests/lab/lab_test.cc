@@ -34,14 +34,7 @@ using Clock = std::chrono::steady_clock;
 
 std::string Lab() { return std::string(JB_SOURCE_DIR) + "/tests/lab/netlab.sh"; }
 
-bool WaitFor(const std::function<bool()>& pred, std::chrono::milliseconds limit) {
-  auto end = Clock::now() + limit;
-  while (Clock::now() < end) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return pred();
-}
+using testing::WaitFor;
 
 class LabTest : public ::testing::Test {
  protected:
