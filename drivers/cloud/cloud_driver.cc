@@ -235,6 +235,24 @@ Status CloudDriver::ReconcileWorkflow(const std::string& workflow, const std::ma
       if (first.ok()) first = listed.status();
       continue;
     }
+    {
+      // A VM that vanished from the provider (terminated outside the daemon) is forgotten, so
+      // the next Host creates a new one instead of waiting on a dead address.
+      std::set<std::string> ids;
+      for (const auto& vm : *listed) ids.insert(vm.id);
+      std::lock_guard<std::mutex> l(mu_);
+      auto& ours = vms_[workflow];
+      for (auto it = ours.begin(); it != ours.end();) {
+        bool same_provider = pools.count(it->first) != 0 && HooksOf(pools.at(it->first).settings).ok() &&
+                             HooksOf(pools.at(it->first).settings)->list == cfg.list;
+        if (same_provider && ids.count(it->second.id) == 0) {
+          reachable_.erase(it->second.id);
+          it = ours.erase(it);
+        } else {
+          ++it;
+        }
+      }
+    }
     auto changes = PlanVms(opts_.owner, workflow, want, *listed);
     for (const auto& vm : changes.remove) {
       Status d = hooks.Delete(vm.id);
