@@ -9,6 +9,8 @@
 
 #include <gtest/gtest.h>
 
+#include <tuple>
+
 #include <atomic>
 #include <cstring>
 #include <fstream>
@@ -261,19 +263,22 @@ TEST(Daemon, TokenFileIsPrivate) {
   EXPECT_EQ(d.Stop(), 0);
 }
 
-TEST(Packaging, SystemdUnitVerifiesCleanly) {
+TEST(Packaging, SystemdUnitsVerifyCleanly) {
   if (std::system("command -v systemd-analyze >/dev/null 2>&1") != 0) GTEST_SKIP() << "systemd-analyze is not installed";
   testing::TempDir dir;
-  std::string unit = testing::ReadFile(std::string(JB_SOURCE_DIR) + "/packaging/systemd/jellybeand.service");
-  ASSERT_FALSE(unit.empty());
-  // Point ExecStart at the binary we just built (the packaged path does not exist here).
-  auto pos = unit.find("ExecStart=/usr/bin/jellybeand");
-  ASSERT_NE(pos, std::string::npos);
-  unit.replace(pos, std::string("ExecStart=/usr/bin/jellybeand").size(), std::string("ExecStart=") + JB_JELLYBEAND);
-  std::ofstream(dir.path() / "jellybeand.service") << unit;
-  auto r = testing::Run("systemd-analyze verify " + (dir.path() / "jellybeand.service").string() + " 2>&1");
-  EXPECT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_EQ(r.output, "") << "systemd-analyze printed warnings";
+  for (const auto& [file, packaged, built] : {std::tuple<std::string, std::string, std::string>{"jellybeand.service", "/usr/bin/jellybeand", JB_JELLYBEAND},
+                                              {"jellybean-agent.service", "/usr/bin/jellybean-agent", JB_AGENT}}) {
+    std::string unit = testing::ReadFile(std::string(JB_SOURCE_DIR) + "/packaging/systemd/" + file);
+    ASSERT_FALSE(unit.empty()) << file;
+    // Point ExecStart at the binary we just built (the packaged path does not exist here).
+    auto pos = unit.find("ExecStart=" + packaged);
+    ASSERT_NE(pos, std::string::npos) << file;
+    unit.replace(pos, std::string("ExecStart=" + packaged).size(), "ExecStart=" + built);
+    std::ofstream(dir.path() / file) << unit;
+    auto r = testing::Run("systemd-analyze verify " + (dir.path() / file).string() + " 2>&1");
+    EXPECT_EQ(r.exit_code, 0) << file << ": " << r.output;
+    EXPECT_EQ(r.output, "") << file << ": systemd-analyze printed warnings";
+  }
 }
 
 }  // namespace
