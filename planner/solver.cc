@@ -93,8 +93,24 @@ std::vector<std::vector<int>> CandidateVariants(const Problem& p, const Formulat
     }
     return out;
   }
-  // Composition: upgrade the operator whose next more accurate allowed variant adds the most
-  // accuracy until the floor is met.
+  // Composition, first candidate: every operator the LP splits between variants takes the most
+  // accurate of them. The LP met the floor with its mixture, and the accuracy is monotone in each
+  // operator's variant accuracy, so this meets it too, and only the split operators move.
+  std::vector<int> up = base;
+  for (size_t o = 0; o < p.ops.size(); ++o) {
+    double best_acc = -1;
+    for (size_t v = 0; v < f.x[o].size(); ++v) {
+      if (f.x[o][v] < 0 || val[f.x[o][v]] <= 1e-6) continue;
+      double a = p.ops[o].variants[v].accuracy.value_or(100.0);
+      if (a > best_acc) {
+        best_acc = a;
+        up[o] = static_cast<int>(v);
+      }
+    }
+  }
+  if (auto acc = p.Accuracy(up); acc && *acc >= p.min_accuracy - 1e-9) out.push_back(up);
+  // Else (or as a second candidate): upgrade the operator whose next more accurate allowed variant
+  // adds the most accuracy until the floor is met.
   auto var = base;
   for (int guard = 0; guard < 1000; ++guard) {
     auto acc = p.Accuracy(var);
@@ -117,7 +133,7 @@ std::vector<std::vector<int>> CandidateVariants(const Problem& p, const Formulat
     if (bv < 0) break;
     var[bo] = bv;
   }
-  out.push_back(var);
+  if (out.empty() || var != out.front()) out.push_back(var);
   return out;
 }
 

@@ -10,7 +10,7 @@ namespace {
 
 class NamedFake : public FakeDriver {
  public:
-  NamedFake(std::string name, std::string host) : name_(std::move(name)), host_(std::move(host)) {}
+  NamedFake(std::string name, std::string host) : host_(std::move(host)), name_(std::move(name)) {}
   std::string name() const override { return name_; }
   bool Serves(const std::string& type) const override { return type == name_; }
   StatusOr<std::string> Host(const std::string&, const std::string& node) override {
