@@ -170,29 +170,41 @@ std::vector<std::vector<int>> ImproveVariants(const Problem& p, const Formulatio
     FixVariants(p, f, lp, var);
     return lp.Solve().ok() ? lp.objective() : kInf;
   };
-  std::vector<int> best = cands.front();
-  double best_cost = cost(best);
-  bool improved = true;
-  while (improved && Clock::now() < stop) {
-    improved = false;
-    for (size_t o = 0; o < p.ops.size() && Clock::now() < stop; ++o) {
-      for (size_t v = 0; v < f.x[o].size(); ++v) {
-        if (f.x[o][v] < 0 || static_cast<int>(v) == best[o]) continue;
-        auto var = best;
-        var[o] = static_cast<int>(v);
-        auto acc = p.Accuracy(var);
-        if (!acc || *acc < p.min_accuracy - 1e-9) continue;
-        double c = cost(var);
-        if (c < best_cost - 1e-9) {
-          best_cost = c;
-          best = var;
-          improved = true;
+  // Each starting candidate (they come from different roundings) is improved in turn while the
+  // time lasts; the results go first, cheapest LP first.
+  std::vector<std::pair<double, std::vector<int>>> improved_all;
+  for (const auto& start : cands) {
+    if (Clock::now() >= stop) break;
+    std::vector<int> best = start;
+    double best_cost = cost(best);
+    bool improved = true;
+    while (improved && Clock::now() < stop) {
+      improved = false;
+      for (size_t o = 0; o < p.ops.size() && Clock::now() < stop; ++o) {
+        for (size_t v = 0; v < f.x[o].size(); ++v) {
+          if (f.x[o][v] < 0 || static_cast<int>(v) == best[o]) continue;
+          auto var = best;
+          var[o] = static_cast<int>(v);
+          auto acc = p.Accuracy(var);
+          if (!acc || *acc < p.min_accuracy - 1e-9) continue;
+          double c = cost(var);
+          if (c < best_cost - 1e-9) {
+            best_cost = c;
+            best = var;
+            improved = true;
+          }
         }
       }
     }
+    improved_all.emplace_back(best_cost, best);
   }
-  if (best != cands.front()) cands.insert(cands.begin(), best);
-  return cands;
+  std::stable_sort(improved_all.begin(), improved_all.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<std::vector<int>> out;
+  for (auto& [c, var] : improved_all)
+    if (std::find(out.begin(), out.end(), var) == out.end()) out.push_back(var);
+  for (auto& var : cands)
+    if (std::find(out.begin(), out.end(), var) == out.end()) out.push_back(var);
+  return out;
 }
 
 PlanResult Finish(const Problem& p, Solution s, const std::string& solver, double ms) {

@@ -4,7 +4,7 @@
 //  2. Seeded generated instances up to 1000 nodes x 50 operators x 5 tiers: time and reported gap
 //     of the heuristic and of the exact solver under a time limit.
 // Then runs the Google Benchmark micro-benchmarks (VQA exact and heuristic solve).
-// Usage: bench_planner [--quick] [benchmark flags] | bench_planner --gap-anatomy
+// Usage: bench_planner [--quick] [benchmark flags] | bench_planner --generated | bench_planner --gap-anatomy
 #include <benchmark/benchmark.h>
 
 #include <array>
@@ -263,6 +263,9 @@ int main(int argc, char** argv) {
     if (std::strcmp(argv[i], "--quick") == 0) quick = true;
     else if (std::strcmp(argv[i], "--gap-anatomy") == 0) {
       jb::planner::GapAnatomy();
+      return 0;
+    } else if (std::strcmp(argv[i], "--generated") == 0) {
+      jb::planner::GeneratedInstances(false);
       return 0;
     } else rest.push_back(argv[i]);
   }
