@@ -333,7 +333,12 @@ StatusOr<Relaxation> SolveRelaxation(const Problem& p, double time_limit_s) {
   // The merged model has the same LP optimum (exact reformulation) and far fewer columns.
   auto rm = ColumnGeneration(AggregateNodes(p).merged, deadline, 0.0);
   if (!rm.ok()) return rm.status();
-  return Relaxation{rm->bound, rm->columns, rm->full_columns, rm->rounds};
+  Relaxation r{rm->bound, rm->columns, rm->full_columns, rm->rounds, {}};
+  r.variant_share.resize(p.ops.size());
+  for (size_t o = 0; o < p.ops.size() && o < rm->f.x.size(); ++o)
+    for (size_t v = 0; v < rm->f.x[o].size(); ++v)
+      r.variant_share[o].push_back(rm->f.x[o][v] >= 0 ? rm->values[static_cast<size_t>(rm->f.x[o][v])] : 0.0);
+  return r;
 }
 
 StatusOr<PlanResult> SolveExactMerged(const Problem& p, double time_limit_s, const Solution* warm_start) {

@@ -42,6 +42,7 @@ struct Relaxation {
   size_t columns = 0;      // rate columns in the final restricted model
   size_t full_columns = 0; // rate columns the full merged model would have
   int rounds = 0;
+  std::vector<std::vector<double>> variant_share;  // [operator][variant]: the LP's x (composition mode)
 };
 StatusOr<Relaxation> SolveRelaxation(const Problem& p, double time_limit_s);
 

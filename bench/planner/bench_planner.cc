@@ -232,6 +232,26 @@ void GapAnatomy() {
   auto pf = BuildProblem(g.wf, g.profiles, g.inf, fixed);
   auto relf = pf.ok() ? SolveRelaxation(*pf, 600) : StatusOr<Relaxation>(pf.status());
   double lpf = relf.ok() ? relf->bound : -1;
+  // Branching once on each operator the LP splits: the least child LP is a valid, stronger bound.
+  for (size_t o = 0; o < rel->variant_share.size(); ++o) {
+    int used = 0;
+    for (double x : rel->variant_share[o]) used += x > 1e-6;
+    if (used < 2) continue;
+    double least = kInf;
+    std::string line;
+    for (size_t v = 0; v < p->ops[o].variants.size(); ++v) {
+      ProblemOptions one;
+      one.fixed_variants[p->ops[o].name] = p->ops[o].variants[v].name;
+      auto q = BuildProblem(g.wf, g.profiles, g.inf, one);
+      auto r = q.ok() ? SolveRelaxation(*q, 600) : StatusOr<Relaxation>(q.status());
+      double b = r.ok() ? r->bound : kInf;
+      least = std::min(least, b);
+      char buf[64];
+      std::snprintf(buf, sizeof(buf), " %s=%.5f", p->ops[o].variants[v].name.c_str(), b);
+      line += buf;
+    }
+    std::printf("operator %s is split: child LPs%s -> bound %.5f\n", p->ops[o].name.c_str(), line.c_str(), least);
+  }
   std::printf("LP bound %.5f | LP at the heuristic's variants %.5f (+%.2f%%) | heuristic plan %.5f (+%.2f%% over that LP, +%.2f%% over the bound)\n",
               rel->bound, lpf, 100 * (lpf / rel->bound - 1), h->plan.cost.total_per_hour, 100 * (h->plan.cost.total_per_hour / lpf - 1),
               100 * (h->plan.cost.total_per_hour / rel->bound - 1));
