@@ -16,6 +16,7 @@
 #include "drivers/agent/agent_driver.h"
 #include "drivers/agent/channel.h"
 #include "drivers/agent/pki.h"
+#include "tests/drivers/agent_poll.h"
 #include "tests/test_util.h"
 
 extern char** environ;
@@ -74,15 +75,7 @@ class AgentChannel : public ::testing::Test {
   }
   // One poll with `cert`/`key` ("" = none): OK, or why it was refused.
   Status Poll(const std::string& cert, const std::string& key) {
-    auto ch = TlsChannel::Connect("127.0.0.1", driver_->port(), driver_->ca_file(), cert, key, 5);
-    if (!ch.ok()) return ch.status();
-    Value m = Value::Map();
-    m.Set("type", Value::String("poll"));
-    if (auto s = (*ch)->Send(m); !s.ok()) return s;
-    auto r = (*ch)->Receive(5);
-    if (!r.ok()) return r.status();
-    if (const Value* e = r->Find("error")) return Status::Unauthenticated(e->as_string());
-    return Status::Ok();
+    return testing::PollAgent("127.0.0.1", driver_->port(), driver_->ca_file(), cert, key);
   }
   WorkerConfig Sink() {
     WorkerConfig c;

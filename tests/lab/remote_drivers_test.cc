@@ -19,6 +19,7 @@
 
 #include "drivers/agent/agent_driver.h"
 #include "drivers/agent/channel.h"
+#include "tests/drivers/agent_poll.h"
 #include "drivers/dispatch.h"
 #include "drivers/local/local_driver.h"
 #include "drivers/ssh/ssh_driver.h"
@@ -73,6 +74,15 @@ class RemoteDrivers : public ::testing::Test {
     if (up_) testing::Run(Lab() + " down " + prefix_ + " " + std::to_string(kHosts));
     while (::waitpid(-1, nullptr, WNOHANG) > 0) {
     }
+  }
+  // Runs a lab command from the root namespace, then returns to host 1.
+  void LabCmd(const std::string& args) {
+    ASSERT_EQ(::setns(root_ns_, CLONE_NEWNET), 0);
+    auto r = testing::Run(Lab() + " " + args + " 2>&1");
+    int h1 = ::open(("/run/netns/" + prefix_ + "-h1").c_str(), O_RDONLY | O_CLOEXEC);
+    ASSERT_EQ(::setns(h1, CLONE_NEWNET), 0);
+    ::close(h1);
+    ASSERT_EQ(r.exit_code, 0) << r.output;
   }
   // Runs argv inside lab host `k`; output to <dir>/<log>.
   pid_t Spawn(int k, std::vector<std::string> args, const std::string& log) {
@@ -221,17 +231,13 @@ TEST_F(RemoteDrivers, SshDriverDeploysSupervisesAndRemovesAWorkerOnAnEdgeHost) {
   EXPECT_EQ(Inst("io-device", kSinkName).items_out, 3000);
 
   // A partitioned host: its worker is reported not ready with ssh's reason; healed, ready again.
-  ASSERT_EQ(::setns(root_ns_, CLONE_NEWNET), 0);
-  ASSERT_EQ(testing::Run(Lab() + " partition " + prefix_ + " 2").exit_code, 0);
-  int h1 = ::open(("/run/netns/" + prefix_ + "-h1").c_str(), O_RDONLY | O_CLOEXEC);
-  ASSERT_EQ(::setns(h1, CLONE_NEWNET), 0);
-  ::close(h1);
+  LabCmd("partition " + prefix_ + " 2");
   auto tp = Clock::now();
   ASSERT_TRUE(WaitFor([&] { return !State("e1")->ready; }, 20s));
   double noticed_s = std::chrono::duration<double>(Clock::now() - tp).count();
   std::string why = State("e1")->message;
   EXPECT_NE(why.find("unreachable"), std::string::npos) << why;
-  ASSERT_EQ(testing::Run(Lab() + " heal " + prefix_ + " 2").exit_code, 0);  // (nft runs in host 2 via ip netns exec)
+  LabCmd("heal " + prefix_ + " 2");
   ASSERT_TRUE(WaitFor([&] { return State("e1")->ready; }, 30s)) << State("e1")->message;
 
   // Remove: the worker and its files are gone from the host.
@@ -289,16 +295,8 @@ TEST_F(RemoteDrivers, AgentDriverRegistersDeploysSurvivesAPartitionAndRevokes) {
                          (dir_.path() / "rogue.key").string() + " -out " + (dir_.path() / "rogue.crt").string() + " 2>&1")
                 .exit_code,
             0);
-  auto poll = [&](const std::string& cert, const std::string& key) -> Status {
-    auto ch = TlsChannel::Connect("127.200.0.1", agent_->port(), agent_->ca_file(), cert, key, 5);
-    if (!ch.ok()) return ch.status();
-    Value m = Value::Map();
-    m.Set("type", Value::String("poll"));
-    if (auto s = (*ch)->Send(m); !s.ok()) return s;
-    auto r = (*ch)->Receive(5);
-    if (!r.ok()) return r.status();
-    if (const Value* e = r->Find("error")) return Status::Unauthenticated(e->as_string());
-    return Status::Ok();
+  auto poll = [&](const std::string& cert, const std::string& key) {
+    return testing::PollAgent("127.200.0.1", agent_->port(), agent_->ca_file(), cert, key);
   };
   Status rogue = poll((dir_.path() / "rogue.crt").string(), (dir_.path() / "rogue.key").string());
   EXPECT_FALSE(rogue.ok());
@@ -307,11 +305,7 @@ TEST_F(RemoteDrivers, AgentDriverRegistersDeploysSurvivesAPartitionAndRevokes) {
 
   // Partition the device: heartbeats stop -> not ready; a new desired state is set meanwhile; on
   // healing the agent catches up to it.
-  ASSERT_EQ(::setns(root_ns_, CLONE_NEWNET), 0);
-  ASSERT_EQ(testing::Run(Lab() + " partition " + prefix_ + " 3").exit_code, 0);
-  int h1 = ::open(("/run/netns/" + prefix_ + "-h1").c_str(), O_RDONLY | O_CLOEXEC);
-  ASSERT_EQ(::setns(h1, CLONE_NEWNET), 0);
-  ::close(h1);
+  LabCmd("partition " + prefix_ + " 3");
   auto tp = Clock::now();
   ASSERT_TRUE(WaitFor([&] { return !State("io-device")->ready; }, 10s));
   double noticed_s = std::chrono::duration<double>(Clock::now() - tp).count();
@@ -319,7 +313,7 @@ TEST_F(RemoteDrivers, AgentDriverRegistersDeploysSurvivesAPartitionAndRevokes) {
   EXPECT_NE(why.find("heartbeat missed"), std::string::npos) << why;
   for (auto& w : workers) w.epoch = 2;
   ASSERT_TRUE(dispatcher_->Apply("wf", workers).ok());
-  ASSERT_EQ(testing::Run(Lab() + " heal " + prefix_ + " 3").exit_code, 0);
+  LabCmd("heal " + prefix_ + " 3");
   auto th = Clock::now();
   ASSERT_TRUE(WaitFor([&] { return State("io-device")->ready && State("io-device")->metrics && State("io-device")->metrics->epoch == 2; }, 20s))
       << State("io-device")->message;
