@@ -18,6 +18,8 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
+constexpr size_t kMaxAgentConnections = 1024;  // one per device; beyond this, new ones are refused
+
 std::string Trim(std::string s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
   size_t i = 0;
@@ -123,6 +125,10 @@ void AgentDriver::AcceptLoop() {
       spdlog::warn("agent listener: {}", ch.status().message());
       continue;
     }
+    if (conns_.size() >= kMaxAgentConnections) {
+      spdlog::warn("agent listener: {} connections open; refusing one from {}", conns_.size(), (*ch)->peer_address());
+      continue;  // the channel's destructor closes it
+    }
     std::shared_ptr<TlsChannel> shared(std::move(*ch));
     auto done = std::make_shared<bool>(false);
     conns_.push_back(Conn{std::thread([this, shared, done] {
@@ -135,6 +141,10 @@ void AgentDriver::AcceptLoop() {
 }
 
 void AgentDriver::Serve(const std::shared_ptr<TlsChannel>& ch) {
+  if (auto s = ch->Handshake(); !s.ok()) {
+    spdlog::warn("agent listener: {}", s.message());
+    return;
+  }
   for (;;) {
     {
       std::lock_guard<std::mutex> l(mu_);

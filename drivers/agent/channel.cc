@@ -221,16 +221,21 @@ StatusOr<std::unique_ptr<TlsChannel>> TlsListener::Accept(double handshake_timeo
   ch->peer_address_ = addr;
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  SetTimeout(fd, handshake_timeout_s);
   ch->ssl_ = SSL_new(ctx_);
   SSL_set_fd(ch->ssl_, fd);
-  if (SSL_accept(ch->ssl_) != 1) {
-    long v = SSL_get_verify_result(ch->ssl_);
-    std::string why = v != X509_V_OK ? std::string("client certificate: ") + X509_verify_cert_error_string(v) : SslErrors();
-    return Status::Unauthenticated("TLS handshake from " + ch->peer_address_ + " refused: " + why);
-  }
-  ReadPeer(ch->ssl_, &ch->peer_verified_, &ch->peer_cn_, &ch->peer_serial_);
+  ch->handshake_timeout_s_ = handshake_timeout_s;
   return ch;
+}
+
+Status TlsChannel::Handshake() {
+  SetTimeout(fd_, handshake_timeout_s_);
+  if (SSL_accept(ssl_) != 1) {
+    long v = SSL_get_verify_result(ssl_);
+    std::string why = v != X509_V_OK ? std::string("client certificate: ") + X509_verify_cert_error_string(v) : SslErrors();
+    return Status::Unauthenticated("TLS handshake from " + peer_address_ + " refused: " + why);
+  }
+  ReadPeer(ssl_, &peer_verified_, &peer_cn_, &peer_serial_);
+  return Status::Ok();
 }
 
 }  // namespace jb

@@ -40,6 +40,9 @@ class TlsChannel {
   const std::string& peer_address() const { return peer_address_; }
   // Unblocks a Receive in another thread (shutdown of the socket).
   void Abort();
+  // Server side: the TLS handshake of an accepted connection (run on the connection's own thread,
+  // so a slow client cannot hold up the listener).
+  Status Handshake();
 
  private:
   friend class TlsListener;
@@ -49,6 +52,7 @@ class TlsChannel {
   SSL* ssl_ = nullptr;
   SSL_CTX* ctx_ = nullptr;  // owned by client channels
   bool peer_verified_ = false;
+  double handshake_timeout_s_ = 10;
   std::string peer_cn_, peer_serial_, peer_address_;
 };
 
@@ -59,8 +63,8 @@ class TlsListener {
   static StatusOr<std::unique_ptr<TlsListener>> Listen(const std::string& host, int port, const std::string& cert_file,
                                                        const std::string& key_file, const std::string& ca_file);
   int port() const { return port_; }
-  // Blocks for the next connection and its handshake; an error for one that failed (the caller
-  // logs it and goes on), Unavailable once closed.
+  // Blocks for the next connection (its handshake is TlsChannel::Handshake, with this timeout);
+  // Unavailable once closed.
   StatusOr<std::unique_ptr<TlsChannel>> Accept(double handshake_timeout_s);
   void Close();
 

@@ -3,9 +3,13 @@
 // back, refusal of rogue certificates, anonymous polls, revoked devices and wrong tokens.
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <spawn.h>
+#include <unistd.h>
 #include <sys/wait.h>
 
 #include <chrono>
@@ -128,6 +132,17 @@ TEST_F(AgentChannel, ADeviceRegistersRunsItsDesiredWorkersAndIsRevoked) {
   EXPECT_FALSE(Poll((dir_.path() / "rogue.crt").string(), (dir_.path() / "rogue.key").string()).ok());
   EXPECT_EQ(Poll("", "").message(), "unauthenticated");
   EXPECT_TRUE(Poll((dir_.path() / "dev1/device.crt").string(), (dir_.path() / "dev1/device.key").string()).ok());
+  // A client that connects and says nothing does not hold up anyone else's handshake.
+  int idle = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(driver_->port()));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(idle, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_TRUE(Poll((dir_.path() / "dev1/device.crt").string(), (dir_.path() / "dev1/device.key").string()).ok());
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(3));
+  ::close(idle);
 
   // Removing the workflow stops the device's worker.
   ASSERT_TRUE(driver_->Remove("wf").ok());
