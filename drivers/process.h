@@ -6,6 +6,8 @@
 // Thread-safety: reentrant.
 #pragma once
 
+#include <spawn.h>
+
 #include <map>
 #include <string>
 #include <vector>
@@ -26,6 +28,15 @@ struct CommandOptions {
 };
 
 StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv, const CommandOptions& opts);
+
+// Writes `data` to `path` atomically (temp file, fsync, rename), creating the parent directory,
+// with permissions `mode` (0600 for secrets).
+Status WriteFileAtomic(const std::string& path, const std::string& data, unsigned mode);
+
+// Spawn attributes for a helper or worker process: no blocked signals, and the signals the daemon
+// ignores or handles (PIPE, HUP, TERM, INT, CHLD) back at their defaults; plus `flags`
+// (POSIX_SPAWN_SETPGROUP, POSIX_SPAWN_SETSID). The caller destroys `attr`.
+void InitChildAttr(posix_spawnattr_t* attr, short flags);
 
 // The whole content of `path`; "" when it cannot be read.
 std::string ReadFileOrEmpty(const std::string& path);

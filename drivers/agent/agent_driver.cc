@@ -286,6 +286,10 @@ Status AgentDriver::Apply(const std::string& workflow, const std::vector<WorkerC
   }
   for (const auto& [name, cv] : cur)
     if (next.count(name) == 0) touched.insert(cv.first.node);
+  if (touched.empty()) {  // the same desired state (every reconcile applies it): nothing to do
+    if (cur.empty()) desired_.erase(workflow);
+    return Status::Ok();
+  }
   for (const auto& dev : touched) ++Dev(dev).version;
   for (auto& [name, cv] : next)
     if (cv.second == 0) cv.second = Dev(cv.first.node).version;
@@ -362,7 +366,7 @@ void AgentDriver::Persist(const std::string& workflow) {
   std::set<std::string> keep;
   for (const auto& [name, cv] : desired_[workflow]) {
     keep.insert(name + ".yaml");
-    if (auto s = WriteFileMode(dir + "/" + name + ".yaml", WorkerConfigToYaml(cv.first), 0600); !s.ok())
+    if (auto s = WriteFileAtomic(dir + "/" + name + ".yaml", WorkerConfigToYaml(cv.first), 0600); !s.ok())
       spdlog::error("agent driver: {}", s.message());
   }
   if (fs::exists(dir, ec))

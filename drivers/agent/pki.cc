@@ -111,19 +111,6 @@ X509* NewCert(EVP_PKEY* pub, const std::string& cn, int days, X509* issuer, std:
 
 }  // namespace
 
-Status WriteFileMode(const std::string& path, const std::string& data, unsigned mode) {
-  std::error_code ec;
-  fs::create_directories(fs::path(path).parent_path(), ec);
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) return Status::Unavailable("cannot write " + tmp + ": " + std::strerror(errno));
-  ::fchmod(fd, mode);
-  bool ok = ::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()) && ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) return Status::Unavailable("cannot write " + path + ": " + std::strerror(errno));
-  return Status::Ok();
-}
-
 StatusOr<KeyAndCsr> MakeKeyAndCsr(const std::string& common_name) {
   EVP_PKEY* k = NewKey();
   if (k == nullptr) return Status::Internal(SslError("key generation"));
@@ -171,8 +158,8 @@ StatusOr<std::unique_ptr<Ca>> Ca::LoadOrCreate(const std::string& dir) {
     AddExt(c, c, NID_key_usage, "critical,keyCertSign,cRLSign");
     AddExt(c, c, NID_subject_key_identifier, "hash");
     if (X509_sign(c, k, EVP_sha256()) <= 0) return Status::Internal(SslError("CA self-signing"));
-    if (auto s = WriteFileMode(key_path, KeyPem(k), 0600); !s.ok()) return s;
-    if (auto s = WriteFileMode(cert_path, CertPem(c), 0644); !s.ok()) return s;
+    if (auto s = WriteFileAtomic(key_path, KeyPem(k), 0600); !s.ok()) return s;
+    if (auto s = WriteFileAtomic(cert_path, CertPem(c), 0644); !s.ok()) return s;
     EVP_PKEY_free(k);
     X509_free(c);
   }
@@ -222,9 +209,9 @@ Status Ca::EnsureServerCert(const std::string& dir, const std::string& host) con
   AddExt(c, impl_->cert, NID_subject_alt_name, san.c_str());
   AddExt(c, impl_->cert, NID_ext_key_usage, "serverAuth");
   bool ok = X509_sign(c, impl_->key, EVP_sha256()) > 0;
-  Status s = ok ? WriteFileMode(key_path, KeyPem(k), 0600) : Status::Internal(SslError("signing the server certificate"));
-  if (s.ok()) s = WriteFileMode(cert_path, CertPem(c), 0644);
-  if (s.ok()) s = WriteFileMode(host_path, host, 0644);
+  Status s = ok ? WriteFileAtomic(key_path, KeyPem(k), 0600) : Status::Internal(SslError("signing the server certificate"));
+  if (s.ok()) s = WriteFileAtomic(cert_path, CertPem(c), 0644);
+  if (s.ok()) s = WriteFileAtomic(host_path, host, 0644);
   EVP_PKEY_free(k);
   X509_free(c);
   return s;

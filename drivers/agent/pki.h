@@ -50,7 +50,4 @@ class Ca {
 // The CN and serial (hex) of a PEM certificate.
 StatusOr<std::pair<std::string, std::string>> CertIdentity(const std::string& cert_pem);
 
-// Writes `data` to `path` atomically with mode `mode` (0600 for secrets).
-Status WriteFileMode(const std::string& path, const std::string& data, unsigned mode);
-
 }  // namespace jb

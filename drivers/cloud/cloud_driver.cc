@@ -6,7 +6,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "drivers/agent/pki.h"
+#include "drivers/process.h"
 
 namespace jb {
 namespace fs = std::filesystem;
@@ -86,8 +86,9 @@ void CloudDriver::UseInfrastructure(const std::string& workflow, const Infrastru
     text += n.name + "\t" + n.tier + "\t\t\n";
     for (const auto& [k, v] : t->second->driver.settings) text += n.name + "\t" + n.tier + "\t" + k + "\t" + v + "\n";
   }
-  (void)WriteFileMode(SettingsFile(workflow), text, 0600);
   std::lock_guard<std::mutex> l(mu_);
+  // Called before every apply: the file is rewritten only when the settings change.
+  if (settings_text_[workflow] != text && WriteFileAtomic(SettingsFile(workflow), text, 0600).ok()) settings_text_[workflow] = text;
   pools_[workflow] = std::move(pools);
 }
 
@@ -171,13 +172,24 @@ Status CloudDriver::Apply(const std::string& workflow, const std::vector<WorkerC
     pools = pools_[workflow];
   }
   Status s = ssh_->Apply(workflow, workers);
+  std::set<std::string> used;
+  for (const auto& c : ssh_->Desired(workflow)) used.insert(c.node);
+  bool changed;
   {
     // A VM stops being "pending" once a worker is deployed on it (the leak check, which may run
     // concurrently, keeps pending VMs: the install of a new VM takes seconds).
     std::lock_guard<std::mutex> l(mu_);
-    for (const auto& c : ssh_->Desired(workflow)) pending_.erase({workflow, c.node});
+    for (const auto& node : used) pending_.erase({workflow, node});
+    changed = reconciled_pools_.count(workflow) == 0 || reconciled_pools_[workflow] != used;
   }
+  // Apply runs on every reconcile: `list` runs here only when the pools in use change (a VM the
+  // plan stopped using goes at once); the periodic leak check covers the rest.
+  if (!changed) return s;
   Status r = ReconcileWorkflow(workflow, pools);
+  if (r.ok()) {
+    std::lock_guard<std::mutex> l(mu_);
+    reconciled_pools_[workflow] = used;
+  }
   return s.ok() ? r : s;
 }
 
@@ -195,6 +207,8 @@ Status CloudDriver::Remove(const std::string& workflow) {
     std::lock_guard<std::mutex> l(mu_);
     vms_.erase(workflow);
     pools_.erase(workflow);
+    settings_text_.erase(workflow);
+    reconciled_pools_.erase(workflow);
     std::error_code ec;
     fs::remove(SettingsFile(workflow), ec);
   }
@@ -218,13 +232,15 @@ Status CloudDriver::ReconcileWorkflow(const std::string& workflow, const std::ma
       ++it;
     }
   }
-  // Each distinct provider (hook settings) of the workflow's pools, listed once.
+  // Each distinct provider (by its list command) of the workflow's pools, listed once.
   std::map<std::string, CloudHookConfig> providers;
+  std::map<std::string, std::string> provider_of;  // pool -> provider key
   for (const auto& [node, pool] : pools) {
     auto h = HooksOf(pool.settings);
     if (!h.ok()) continue;
     std::string key;
     for (const auto& a : h->list) key += a + " ";
+    provider_of[node] = key;
     providers.emplace(key, *h);
   }
   Status first;
@@ -243,9 +259,8 @@ Status CloudDriver::ReconcileWorkflow(const std::string& workflow, const std::ma
       std::lock_guard<std::mutex> l(mu_);
       auto& ours = vms_[workflow];
       for (auto it = ours.begin(); it != ours.end();) {
-        bool same_provider = pools.count(it->first) != 0 && HooksOf(pools.at(it->first).settings).ok() &&
-                             HooksOf(pools.at(it->first).settings)->list == cfg.list;
-        if (same_provider && ids.count(it->second.id) == 0) {
+        auto p = provider_of.find(it->first);
+        if (p != provider_of.end() && p->second == key && ids.count(it->second.id) == 0) {
           reachable_.erase(it->second.id);
           it = ours.erase(it);
         } else {

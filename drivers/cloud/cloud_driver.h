@@ -9,7 +9,8 @@
 // - Bootstrap is the ssh path: an inner SshDriver (state under <state>/cloud/) installs the worker
 //   on the VM, supervises and observes it. Tier settings for it: sshPort, user, identityFile,
 //   knownHosts, remoteDir, connectTimeoutSeconds, besides the hook settings.
-// - Never leaks a VM: after every Apply/Remove, and every `reconcile_every`, `list` is compared
+// - Never leaks a VM: when an Apply changes the pools in use, on Remove, and every
+//   `reconcile_every`, `list` is compared
 //   with what the deployed workers use (PlanVms); our VMs no worker uses are deleted, including
 //   ones created before a daemon crash that no record mentions. VMs whose creation is in progress
 //   (Host called, Apply not yet) are kept for `pending_grace`. Hook settings are kept in
@@ -78,6 +79,8 @@ class CloudDriver : public Driver {
   std::map<std::string, std::map<std::string, Vm>> vms_ GUARDED_BY(mu_);      // workflow -> pool -> our VM
   std::map<std::pair<std::string, std::string>, std::chrono::steady_clock::time_point> pending_ GUARDED_BY(mu_);
   std::set<std::string> reachable_ GUARDED_BY(mu_);  // VM ids that answered ssh
+  std::map<std::string, std::string> settings_text_ GUARDED_BY(mu_);  // workflow -> providers file as written
+  std::map<std::string, std::set<std::string>> reconciled_pools_ GUARDED_BY(mu_);  // workflow -> pools at the last leak check
   bool stopping_ GUARDED_BY(mu_) = false;
   std::condition_variable cv_;
   std::thread loop_;

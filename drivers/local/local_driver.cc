@@ -24,18 +24,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-Status WriteAtomic(const std::string& path, const std::string& data) {
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::trunc | std::ios::binary);
-    if (!f) return Status::Unavailable("cannot write " + tmp + ": " + std::strerror(errno));
-    f << data;
-    if (!f.flush()) return Status::Unavailable("cannot write " + tmp);
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) return Status::Unavailable("cannot rename " + tmp + ": " + std::strerror(errno));
-  return Status::Ok();
-}
-
 // The process `pid` runs jellybean-worker with `config` (guards against pid reuse).
 bool IsWorker(pid_t pid, const std::string& config) {
   std::string cmd = ReadFileOrEmpty("/proc/" + std::to_string(pid) + "/cmdline");
@@ -48,6 +36,10 @@ bool IsWorker(pid_t pid, const std::string& config) {
 }
 
 }  // namespace
+
+bool ReloadsInPlace(const WorkerConfig& a, const WorkerConfig& b) {
+  return SameInstances(a, b) && a.listen == b.listen && a.metrics_file == b.metrics_file;
+}
 
 int ListenPort(const std::string& listen) {
   auto colon = listen.rfind(':');
@@ -62,10 +54,6 @@ std::string ExitText(int status) {
   return "stopped";
 }
 
-// What SIGHUP can change in a running worker (otherwise it restarts).
-bool SameShape(const WorkerConfig& a, const WorkerConfig& b) {
-  return SameInstances(a, b) && a.listen == b.listen && a.metrics_file == b.metrics_file;
-}
 
 }  // namespace
 
@@ -102,7 +90,7 @@ Status LocalDriver::WriteConfig(const std::string& workflow, const Proc& p) {
   std::error_code ec;
   fs::create_directories(Dir(workflow), ec);
   if (ec) return Status::Unavailable("cannot create " + Dir(workflow) + ": " + ec.message());
-  return WriteAtomic(File(workflow, p.config.name, "yaml"), WorkerConfigToYaml(p.config));
+  return WriteFileAtomic(File(workflow, p.config.name, "yaml"), WorkerConfigToYaml(p.config), 0644);
 }
 
 Status LocalDriver::Start(const std::string& workflow, Proc& p) {
@@ -115,14 +103,7 @@ Status LocalDriver::Start(const std::string& workflow, Proc& p) {
   posix_spawn_file_actions_adddup2(&fa, 1, 2);
   posix_spawn_file_actions_addclosefrom_np(&fa, 3);  // no inherited sockets, store files, pipes
   posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t none, defaults;
-  sigemptyset(&none);
-  sigemptyset(&defaults);
-  for (int s : {SIGPIPE, SIGHUP, SIGTERM, SIGINT, SIGCHLD}) sigaddset(&defaults, s);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &defaults);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  InitChildAttr(&attr, POSIX_SPAWN_SETSID);
   std::vector<std::string> args = {opts_.worker_binary, "--config", config};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
@@ -135,7 +116,7 @@ Status LocalDriver::Start(const std::string& workflow, Proc& p) {
   p.pid = pid;
   p.child = true;
   p.started = Clock::now();
-  return WriteAtomic(File(workflow, p.config.name, "pid"), std::to_string(pid) + " " + std::to_string(p.port) + "\n");
+  return WriteFileAtomic(File(workflow, p.config.name, "pid"), std::to_string(pid) + " " + std::to_string(p.port) + "\n", 0644);
 }
 
 bool LocalDriver::Alive(const Proc& p) {
@@ -226,7 +207,7 @@ Status LocalDriver::Apply(const std::string& workflow, const std::vector<WorkerC
     }
     Proc& p = it->second;
     if (p.config == w) continue;
-    bool reload = SameShape(p.config, w) && p.pid > 0 && Alive(p);
+    bool reload = ReloadsInPlace(p.config, w) && p.pid > 0 && Alive(p);
     if (!reload) Stop(workflow, p);
     p.config = w;
     if (auto s = WriteConfig(workflow, p); !s.ok()) return s;

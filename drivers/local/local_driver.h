@@ -40,6 +40,10 @@ struct LocalDriverOptions {
   std::chrono::milliseconds stop_grace{2000};
 };
 
+// Whether a running worker can go from `a` to `b` through SIGHUP (new routes, epoch, rates);
+// otherwise it restarts. Shared by the drivers that run jellybean-worker processes.
+bool ReloadsInPlace(const WorkerConfig& a, const WorkerConfig& b);
+
 // The port of a "host:port" listen address (0 when none).
 int ListenPort(const std::string& listen);
 

@@ -49,19 +49,6 @@ while :; do
 done
 )SH";
 
-Status WriteFile(const std::string& path, const std::string& data, fs::perms perms = fs::perms::owner_read | fs::perms::owner_write) {
-  std::error_code ec;
-  fs::create_directories(fs::path(path).parent_path(), ec);
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::trunc | std::ios::binary);
-    if (!f || !(f << data) || !f.flush()) return Status::Unavailable("cannot write " + tmp);
-  }
-  fs::permissions(tmp, perms, ec);
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) return Status::Unavailable("cannot rename " + tmp);
-  return Status::Ok();
-}
-
 StatusOr<std::string> Sha256(const std::string& path) {
   CommandOptions o;
   o.timeout_s = 30;
@@ -96,10 +83,6 @@ bool ParseTarget(const std::string& text, SshTarget* t) {
   return !t->host.empty() && t->port > 0;
 }
 
-bool SameShape(const WorkerConfig& a, const WorkerConfig& b) {
-  return SameInstances(a, b) && a.listen == b.listen && a.metrics_file == b.metrics_file;
-}
-
 }  // namespace
 
 std::string ShellQuote(const std::string& s) {
@@ -110,7 +93,7 @@ std::string ShellQuote(const std::string& s) {
 
 SshDriver::SshDriver(SshDriverOptions opts) : opts_(std::move(opts)) {
   supervisor_path_ = opts_.state_dir + "/ssh/jb-supervise";
-  (void)WriteFile(supervisor_path_, kSupervisor, fs::perms::owner_all);
+  (void)WriteFileAtomic(supervisor_path_, kSupervisor, 0700);
   Adopt();
   poller_ = std::thread([this] { Poll(); });
 }
@@ -288,8 +271,8 @@ Status SshDriver::StopWorker(const Deployed& d) {
 }
 
 void SshDriver::Record(const std::string& workflow, const Deployed& d) {
-  (void)WriteFile(Dir(workflow) + "/" + d.config.name + ".yaml", WorkerConfigToYaml(d.config));
-  (void)WriteFile(Dir(workflow) + "/" + d.config.name + ".target", TargetLine(d.target));
+  (void)WriteFileAtomic(Dir(workflow) + "/" + d.config.name + ".yaml", WorkerConfigToYaml(d.config), 0600);
+  (void)WriteFileAtomic(Dir(workflow) + "/" + d.config.name + ".target", TargetLine(d.target), 0600);
 }
 
 void SshDriver::Forget(const std::string& workflow, const std::string& worker) {
@@ -328,7 +311,7 @@ Status SshDriver::Apply(const std::string& workflow, const std::vector<WorkerCon
     auto it = cur.find(name);
     if (it != cur.end() && it->second.config == d.config && it->second.target == d.target) continue;
     if (!note(Install(d.target, d.config.node))) continue;
-    bool reload = it != cur.end() && it->second.target == d.target && SameShape(it->second.config, d.config);
+    bool reload = it != cur.end() && it->second.target == d.target && ReloadsInPlace(it->second.config, d.config);
     if (it != cur.end() && !reload && !note(StopWorker(it->second))) continue;
     Record(workflow, d);
     if (reload) {
