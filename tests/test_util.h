@@ -1,7 +1,11 @@
 // Helpers shared by tests: run a command and capture its output, read files, temp dirs.
 #pragma once
 
+#include <fcntl.h>
+#include <spawn.h>
 #include <sys/wait.h>
+
+#include <vector>
 
 #include <array>
 #include <chrono>
@@ -12,6 +16,8 @@
 #include <sstream>
 #include <string>
 #include <thread>
+
+extern "C" char** environ;
 
 namespace jb::testing {
 
@@ -42,6 +48,24 @@ inline std::string ReadFile(const std::filesystem::path& p) {
 }
 
 inline std::string Jbctl() { return JB_JBCTL; }
+
+// tests/lab/netlab.sh, the multi-host lab script.
+inline std::string LabScript() { return std::string(JB_SOURCE_DIR) + "/tests/lab/netlab.sh"; }
+
+// Starts `args` (args[0] a path) with stdout and stderr appended to `log`; its pid, or -1.
+inline pid_t SpawnLogged(std::vector<std::string> args, const std::string& log) {
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  pid_t pid = -1;
+  if (posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ) != 0) pid = -1;
+  posix_spawn_file_actions_destroy(&fa);
+  return pid;
+}
 
 // Polls `pred` every 20 ms until it holds or `limit` passes; its last value.
 inline bool WaitFor(const std::function<bool()>& pred, std::chrono::milliseconds limit) {

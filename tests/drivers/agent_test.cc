@@ -23,8 +23,6 @@
 #include "tests/drivers/agent_poll.h"
 #include "tests/test_util.h"
 
-extern char** environ;
-
 namespace jb {
 namespace {
 
@@ -57,17 +55,8 @@ class AgentChannel : public ::testing::Test {
     std::vector<std::string> args = {JB_AGENT, "--server", "127.0.0.1:" + std::to_string(driver_->port()), "--device", device, "--ca",
                                      driver_->ca_file(), "--token-file", token_file, "--state-dir", (dir_.path() / device).string(),
                                      "--worker-binary", JB_WORKER, "--stop-workers-on-exit"};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    std::string log = (dir_.path() / (device + ".log")).string();
-    posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    pid_t pid = -1;
-    EXPECT_EQ(posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ), 0);
-    posix_spawn_file_actions_destroy(&fa);
+    pid_t pid = testing::SpawnLogged(args, (dir_.path() / (device + ".log")).string());
+    EXPECT_GT(pid, 0);
     pids_.push_back(pid);
     return pid;
   }

@@ -32,7 +32,7 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-std::string Lab() { return std::string(JB_SOURCE_DIR) + "/tests/lab/netlab.sh"; }
+using testing::LabScript;
 
 using testing::WaitFor;
 
@@ -43,9 +43,9 @@ class LabTest : public ::testing::Test {
     // Daemons the lab starts (sshd) are re-parented to this process, which reaps them.
     prctl(PR_SET_CHILD_SUBREAPER, 1);
     prefix_ = "jbl" + std::to_string(getpid() % 100000);
-    auto up = testing::Run(Lab() + " up " + prefix_ + " 2 2>&1");
+    auto up = testing::Run(LabScript() + " up " + prefix_ + " 2 2>&1");
     if (up.exit_code != 0) {
-      testing::Run(Lab() + " down " + prefix_ + " 2");
+      testing::Run(LabScript() + " down " + prefix_ + " 2");
       GTEST_SKIP() << "network namespaces are not available here: " << up.output;
     }
     up_ = true;
@@ -55,7 +55,7 @@ class LabTest : public ::testing::Test {
       ::kill(p, SIGKILL);
       ::waitpid(p, nullptr, 0);
     }
-    if (up_) testing::Run(Lab() + " down " + prefix_ + " 2");
+    if (up_) testing::Run(LabScript() + " down " + prefix_ + " 2");
     while (::waitpid(-1, nullptr, WNOHANG) > 0) {
     }
   }
@@ -63,18 +63,9 @@ class LabTest : public ::testing::Test {
   void Start(int k, const WorkerConfig& c) {
     fs::path cfg = dir_.path() / (c.name + ".yaml");
     std::ofstream(cfg) << WorkerConfigToYaml(c);
-    std::vector<std::string> args = {"/usr/sbin/ip", "netns", "exec", prefix_ + "-h" + std::to_string(k), JB_WORKER, "--config", cfg.string()};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    std::string log = (dir_.path() / (c.name + ".log")).string();
-    posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    pid_t pid = -1;
-    ASSERT_EQ(posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ), 0);
-    posix_spawn_file_actions_destroy(&fa);
+    pid_t pid = testing::SpawnLogged({"/usr/sbin/ip", "netns", "exec", prefix_ + "-h" + std::to_string(k), JB_WORKER, "--config", cfg.string()},
+                                     (dir_.path() / (c.name + ".log")).string());
+    ASSERT_GT(pid, 0);
     pids_.push_back(pid);
   }
   WorkerMetrics Metrics(const std::string& worker) {
@@ -86,7 +77,7 @@ class LabTest : public ::testing::Test {
       if (i.name == name) return i;
     return {};
   }
-  std::string Cmd(const std::string& args) { return Lab() + " " + args + " 2>&1"; }
+  std::string Cmd(const std::string& args) { return LabScript() + " " + args + " 2>&1"; }
 
   testing::TempDir dir_;
   std::string prefix_;

@@ -25,8 +25,6 @@
 #include "drivers/ssh/ssh_driver.h"
 #include "tests/test_util.h"
 
-extern char** environ;
-
 namespace jb {
 namespace {
 
@@ -34,7 +32,7 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-std::string Lab() { return std::string(JB_SOURCE_DIR) + "/tests/lab/netlab.sh"; }
+using testing::LabScript;
 
 using testing::WaitFor;
 
@@ -45,14 +43,14 @@ class RemoteDrivers : public ::testing::Test {
     if (geteuid() != 0) GTEST_SKIP() << "the lab needs root (network namespaces); run the tests as root to include it";
     prctl(PR_SET_CHILD_SUBREAPER, 1);  // sshd and remote supervisors are re-parented here and reaped
     prefix_ = "jbr" + std::to_string(getpid() % 100000);
-    auto up = testing::Run(Lab() + " up " + prefix_ + " " + std::to_string(kHosts) + " 2>&1");
+    auto up = testing::Run(LabScript() + " up " + prefix_ + " " + std::to_string(kHosts) + " 2>&1");
     if (up.exit_code != 0) {
-      testing::Run(Lab() + " down " + prefix_ + " " + std::to_string(kHosts));
+      testing::Run(LabScript() + " down " + prefix_ + " " + std::to_string(kHosts));
       GTEST_SKIP() << "network namespaces are not available here: " << up.output;
     }
     up_ = true;
     keys_ = dir_.path() / "ssh";
-    auto sshd = testing::Run(Lab() + " sshd " + prefix_ + " 2 " + keys_.string() + " 2>&1");
+    auto sshd = testing::Run(LabScript() + " sshd " + prefix_ + " 2 " + keys_.string() + " 2>&1");
     ASSERT_EQ(sshd.exit_code, 0) << sshd.output;
     // This process (and the threads and processes it starts from now on) lives on host 1.
     root_ns_ = ::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
@@ -71,14 +69,14 @@ class RemoteDrivers : public ::testing::Test {
       (void)::setns(root_ns_, CLONE_NEWNET);
       ::close(root_ns_);
     }
-    if (up_) testing::Run(Lab() + " down " + prefix_ + " " + std::to_string(kHosts));
+    if (up_) testing::Run(LabScript() + " down " + prefix_ + " " + std::to_string(kHosts));
     while (::waitpid(-1, nullptr, WNOHANG) > 0) {
     }
   }
   // Runs a lab command from the root namespace, then returns to host 1.
   void LabCmd(const std::string& args) {
     ASSERT_EQ(::setns(root_ns_, CLONE_NEWNET), 0);
-    auto r = testing::Run(Lab() + " " + args + " 2>&1");
+    auto r = testing::Run(LabScript() + " " + args + " 2>&1");
     int h1 = ::open(("/run/netns/" + prefix_ + "-h1").c_str(), O_RDONLY | O_CLOEXEC);
     ASSERT_EQ(::setns(h1, CLONE_NEWNET), 0);
     ::close(h1);
@@ -87,17 +85,8 @@ class RemoteDrivers : public ::testing::Test {
   // Runs argv inside lab host `k`; output to <dir>/<log>.
   pid_t Spawn(int k, std::vector<std::string> args, const std::string& log) {
     args.insert(args.begin(), {"/usr/sbin/ip", "netns", "exec", prefix_ + "-h" + std::to_string(k)});
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    std::string path = (dir_.path() / log).string();
-    posix_spawn_file_actions_addopen(&fa, 1, path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    pid_t pid = -1;
-    EXPECT_EQ(posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ), 0);
-    posix_spawn_file_actions_destroy(&fa);
+    pid_t pid = testing::SpawnLogged(args, (dir_.path() / log).string());
+    EXPECT_GT(pid, 0);
     pids_.push_back(pid);
     return pid;
   }

@@ -33,7 +33,7 @@ inline double Since(Clock::time_point t) { return std::chrono::duration<double>(
 
 class ThreeTierLab {
  public:
-  static std::string Lab() { return std::string(JB_SOURCE_DIR) + "/tests/lab/netlab.sh"; }
+  static std::string Lab() { return LabScript(); }
   static std::string LabFile(const std::string& f) { return ReadFile(std::filesystem::path(JB_SOURCE_DIR) / "tests/lab" / f); }
 
   // Brings the lab up; "" or why it cannot run here.
@@ -99,17 +99,8 @@ class ThreeTierLab {
                                      "--device", device, "--ca", (state_ / "agent/ca.crt").string(), "--token-file",
                                      (dir_.path() / "agent-token").string(), "--state-dir", (dir_.path() / ("agent-" + device)).string(),
                                      "--advertise", "127.200.0." + std::to_string(k), "--worker-binary", JB_WORKER, "--stop-workers-on-exit"};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    std::string log = (dir_.path() / ("agent-" + device + ".log")).string();
-    posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    pid_t pid = -1;
-    if (posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ) == 0) agents_.push_back(pid);
-    posix_spawn_file_actions_destroy(&fa);
+    pid_t pid = SpawnLogged(args, (dir_.path() / ("agent-" + device + ".log")).string());
+    if (pid > 0) agents_.push_back(pid);
   }
   // The lab Infrastructure: device = agent, edge = ssh, cloud = the lab cloud's hooks; with
   // `local`, every tier uses the local driver on host 1 (the benchmark's baseline).
