@@ -1,9 +1,11 @@
 #include "planner/solver.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <functional>
+#include <future>
 #include <numeric>
 #include <sstream>
 
@@ -377,6 +379,107 @@ StatusOr<PlanResult> SolveExactMerged(const Problem& p, double time_limit_s, con
   return Finish(p, std::move(s), "exact (CBC MILP)", MsSince(t0));
 }
 
+// A lower bound at least as strong as the LP's: a short best-first branch and bound on the full
+// model (all rate columns, so every child LP is exact) with strong branching: the most fractional
+// integer columns (instance counts, dedicated instances, variant choices) are each tried both ways
+// and the one whose weaker child is best is taken. The least LP over the open leaves bounds the
+// optimum. Gives up when the model is over `kBoundColumnLimit` columns or when time is up.
+constexpr int kBoundColumnLimit = 60000;
+constexpr size_t kStrongCandidates = 8;
+
+double BranchingBound(const Problem& p, double lp_bound, double incumbent, Clock::time_point deadline,
+                      const std::atomic<bool>* stop) {
+  auto over = [&] { return Clock::now() >= deadline || stop->load(std::memory_order_relaxed); };
+  if (over()) return lp_bound;
+  Formulation f = Formulate(p);
+  if (f.model.cols() > kBoundColumnLimit) return lp_bound;
+  LpSession lp(f.model);
+  if (!lp.Solve().ok()) return lp_bound;
+  std::vector<int> ints;
+  for (int j = 0; j < f.model.cols(); ++j)
+    if (f.model.integer[static_cast<size_t>(j)]) ints.push_back(j);
+  struct Node {
+    double lp = 0;
+    std::vector<std::pair<double, double>> range;  // per integer column: its bounds here
+  };
+  Node root{lp.objective(), {}};
+  for (int j : ints) root.range.emplace_back(f.model.lb[static_cast<size_t>(j)], f.model.ub[static_cast<size_t>(j)]);
+  auto apply = [&](const Node& nd) {
+    for (size_t i = 0; i < ints.size(); ++i) lp.SetColBounds(ints[i], nd.range[i].first, nd.range[i].second);
+  };
+  auto by_lp = [](const Node& a, const Node& b) { return a.lp > b.lp; };
+  std::vector<Node> open;  // min-heap on lp
+  double settled = incumbent;  // least LP of the leaves that are integral everywhere
+  open.push_back(root);
+  while (!open.empty() && !over()) {
+    std::pop_heap(open.begin(), open.end(), by_lp);
+    Node nd = std::move(open.back());
+    open.pop_back();
+    if (nd.lp >= incumbent - 1e-9) continue;
+    apply(nd);
+    if (!lp.Solve().ok()) {
+      // Only numerical trouble gets here (its LP was solved when it was made): keep its value.
+      settled = std::min(settled, nd.lp);
+      continue;
+    }
+    std::vector<std::pair<double, size_t>> fractional;
+    for (size_t i = 0; i < ints.size(); ++i) {
+      double x = lp.values()[ints[i]], fr = x - std::floor(x);
+      if (fr > 1e-6 && fr < 1 - 1e-6) fractional.emplace_back(-std::min(fr, 1 - fr), i);
+    }
+    if (fractional.empty()) {
+      settled = std::min(settled, nd.lp);
+      continue;
+    }
+    std::sort(fractional.begin(), fractional.end());
+    if (fractional.size() > kStrongCandidates) fractional.resize(kStrongCandidates);
+    std::vector<double> at(ints.size(), 0.0);
+    for (const auto& [neg, i] : fractional) at[i] = lp.values()[ints[i]];
+    double best_min = -kInf;
+    Node best_down, best_up;
+    for (const auto& [neg, i] : fractional) {
+      if (over()) break;
+      Node down = nd, up = nd;
+      down.range[i].second = std::floor(at[i]);
+      up.range[i].first = std::ceil(at[i]);
+      // A child whose LP fails keeps its parent's value: weaker, never wrong (an infeasible child
+      // could be dropped, but CLP's "infeasible" also covers numerical trouble).
+      apply(down);
+      down.lp = lp.Solve().ok() ? lp.objective() : nd.lp;
+      apply(up);
+      up.lp = lp.Solve().ok() ? lp.objective() : nd.lp;
+      if (std::min(down.lp, up.lp) > best_min) {
+        best_min = std::min(down.lp, up.lp);
+        best_down = std::move(down);
+        best_up = std::move(up);
+      }
+    }
+    if (best_min == -kInf) {  // out of time before any candidate: the node stays open
+      open.push_back(std::move(nd));
+      std::push_heap(open.begin(), open.end(), by_lp);
+      break;
+    }
+    for (Node* c : {&best_down, &best_up})
+      if (c->lp < incumbent - 1e-9) {
+        open.push_back(std::move(*c));
+        std::push_heap(open.begin(), open.end(), by_lp);
+      }
+  }
+  double b = settled;
+  for (const auto& nd : open) b = std::min(b, nd.lp);
+  return std::max(lp_bound, std::min(b, incumbent));
+}
+
+double BranchingBound(const Problem& p, double time_limit_s, double incumbent) {
+  Problem merged = AggregateNodes(p).merged;
+  Formulation f = Formulate(merged);
+  LpSession lp(f.model);
+  if (!lp.Solve().ok()) return kInf;
+  std::atomic<bool> stop{false};
+  auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(time_limit_s));
+  return BranchingBound(merged, lp.objective(), incumbent, deadline, &stop);
+}
+
 StatusOr<PlanResult> SolveHeuristicMerged(const Problem& p, double time_limit_s) {
   auto t0 = Clock::now();
   auto deadline = t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(time_limit_s));
@@ -504,8 +607,12 @@ StatusOr<PlanResult> SolveHeuristicMerged(const Problem& p, double time_limit_s)
     return Status::Infeasible(why.empty() ? "rounding found no feasible plan; try the exact solver" : why);
   }
   // Polish: with the variants fixed, the placement alone is a much smaller MILP; give CBC most of
-  // what is left of the budget, warm-started from the rounded plan.
+  // what is left of the budget, warm-started from the rounded plan. Meanwhile, on a second thread
+  // (its own LP, nothing shared), a short branch and bound strengthens the bound (BranchingBound).
   double left = std::chrono::duration<double>(deadline - Clock::now()).count();
+  auto bound_deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(std::max(0.0, left) * 0.8));
+  std::atomic<bool> polished_done{false};
+  auto strong = std::async(std::launch::async, static_cast<double (*)(const Problem&, double, double, Clock::time_point, const std::atomic<bool>*)>(BranchingBound), std::cref(p), bound, best->cost, bound_deadline, &polished_done);
   if (left > 0.5) {
     Problem fp = WithVariants(p, best->variant);
     Solution warm = *best;
@@ -517,7 +624,8 @@ StatusOr<PlanResult> SolveHeuristicMerged(const Problem& p, double time_limit_s)
       best->variant = variant;
     }
   }
-  best->lower_bound = std::min(bound, best->cost);
+  polished_done = true;
+  best->lower_bound = std::min(std::max(bound, strong.get()), best->cost);
   return Finish(p, std::move(*best), "heuristic (LP rounding)", MsSince(t0));
 }
 

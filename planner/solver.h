@@ -30,7 +30,8 @@ StatusOr<PlanResult> SolveExact(const Problem& p, double time_limit_s, const Sol
                                 bool aggregate = true);
 
 // Heuristic: LP relaxation (the lower bound), variant fixing, instance rounding and local
-// improvement by closing instances. The gap is reported against the LP bound.
+// improvement by closing instances, then CBC on the placement with the variants fixed. The gap
+// is reported against the better of the LP bound and BranchingBound, run meanwhile.
 StatusOr<PlanResult> SolveHeuristic(const Problem& p, double time_limit_s);
 
 // The LP relaxation, on the merged model (AggregateNodes), solved by column generation over the
@@ -45,6 +46,12 @@ struct Relaxation {
   std::vector<std::vector<double>> variant_share;  // [operator][variant]: the LP's x (composition mode)
 };
 StatusOr<Relaxation> SolveRelaxation(const Problem& p, double time_limit_s);
+
+// A lower bound at least as strong as the LP relaxation's: a best-first branch and bound on the
+// merged model with strong branching, for at most `time_limit_s`; the least open LP is the bound.
+// Subtrees whose LP reaches `incumbent` (a known plan's cost) are pruned and the result never
+// exceeds it. The heuristic runs it beside its polish step. kInf when the LP is infeasible.
+double BranchingBound(const Problem& p, double time_limit_s, double incumbent = kInf);
 
 // Chooses per options. On infeasibility returns kInfeasible with Diagnose()'s explanation.
 StatusOr<PlanResult> Solve(const Problem& p, const SolverOptions& opts);

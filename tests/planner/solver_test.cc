@@ -286,5 +286,37 @@ TEST(Heuristic, StaysCloseToTheProvenOptimumOnSmallInstances) {
   std::printf("[ planner ] heuristic vs proven optimum on 8 small instances: worst +%.2f%%\n", 100 * worst);
 }
 
+// The branching bound is a bound (never above the proven optimum, never below the LP)
+// and, on instances whose LP rents fractional instances, a stronger one.
+TEST(Bound, BranchingIsValidAndStrongerThanTheLp) {
+  int compared = 0, stronger = 0;
+  double closed = 0;
+  for (bool exclusive : {false, true})
+    for (unsigned seed = 1; seed <= 8; ++seed) {
+      SCOPED_TRACE("seed " + std::to_string(seed) + (exclusive ? " exclusive" : " shared"));
+      auto in = testing::SmallInstance(seed, exclusive);
+      auto p = BuildProblem(in.wf, in.profiles, in.inf);
+      ASSERT_TRUE(p.ok()) << p.status().message();
+      auto e = SolveExact(*p, 30);
+      if (!e.ok()) continue;
+      ASSERT_TRUE(e->plan.optimal);
+      auto rel = SolveRelaxation(*p, 30);
+      ASSERT_TRUE(rel.ok()) << rel.status().message();
+      double opt = e->plan.cost.total_per_hour;
+      double b = BranchingBound(*p, 2.0);
+      EXPECT_GE(b, rel->bound - 1e-6 * opt);
+      EXPECT_LE(b, opt + 1e-6 * opt);
+      // With the optimum as the incumbent the result is capped by it.
+      EXPECT_LE(BranchingBound(*p, 0.5, opt), opt + 1e-9);
+      ++compared;
+      if (b > rel->bound + 1e-6 * opt) ++stronger;
+      if (opt > rel->bound + 1e-9) closed += (b - rel->bound) / (opt - rel->bound);
+    }
+  ASSERT_GT(compared, 8);
+  EXPECT_GE(stronger, compared / 2);
+  std::printf("[ planner ] branching bound: above the LP on %d of %d small instances; %.0f%% of the LP gap closed on average\n",
+              stronger, compared, 100 * closed / compared);
+}
+
 }  // namespace
 }  // namespace jb::planner
