@@ -54,6 +54,9 @@ StatusOr<MipResult> SolveMip(const LinearModel& m, const MipOptions& opts) {
   model.setLogLevel(0);
   model.messageHandler()->setLogLevel(0);
   model.solver()->messageHandler()->setLogLevel(0);
+  // Wall-clock seconds: CBC's default is the process's CPU time, which runs faster than the clock
+  // while other threads (the heuristic's bound search) work.
+  model.setUseElapsedTime(true);
   model.setMaximumSeconds(opts.time_limit_s);
   model.setAllowableGap(1e-7);
   model.setAllowableFractionGap(1e-9);
@@ -70,9 +73,11 @@ StatusOr<MipResult> SolveMip(const LinearModel& m, const MipOptions& opts) {
   CglMixedIntegerRounding2 mir;
   CglFlowCover flow;
   model.addCutGenerator(&probing, -1, "Probing");
-  model.addCutGenerator(&gomory, -1, "Gomory");
-  model.addCutGenerator(&knapsack, -1, "Knapsack");
-  model.addCutGenerator(&mir, -1, "MIR2");
+  if (opts.cuts == MipOptions::Cuts::kAll) {
+    model.addCutGenerator(&gomory, -1, "Gomory");
+    model.addCutGenerator(&knapsack, -1, "Knapsack");
+    model.addCutGenerator(&mir, -1, "MIR2");
+  }
   model.addCutGenerator(&flow, -1, "FlowCover");
   CbcRounding rounding(model);
   model.addHeuristic(&rounding);
@@ -135,6 +140,7 @@ Status LpSession::Solve() {
 double LpSession::objective() const { return impl_->si.getObjValue() + offset_; }
 const double* LpSession::values() const { return impl_->si.getColSolution(); }
 const double* LpSession::row_duals() const { return impl_->si.getRowPrice(); }
+const double* LpSession::reduced_costs() const { return impl_->si.getReducedCost(); }
 double LpSession::col_lower(int col) const { return impl_->si.getColLower()[col]; }
 double LpSession::col_upper(int col) const { return impl_->si.getColUpper()[col]; }
 

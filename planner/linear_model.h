@@ -39,6 +39,10 @@ struct LinearModel {
 struct MipOptions {
   double time_limit_s = 10;
   const std::vector<double>* warm_start = nullptr;  // full column vector of a feasible solution
+  // Root cuts. kAll: probing, Gomory, knapsack cover, MIR and flow cover. kLight: probing and flow
+  // cover only; on a placement with the variants fixed (1000 x 50 x 5) Gomory and MIR cost
+  // seconds without moving the bound, and CBC proves the optimum in 2.9 s instead of 7.3 s.
+  enum class Cuts { kAll, kLight } cuts = Cuts::kAll;
 };
 
 struct MipResult {
@@ -71,6 +75,8 @@ class LpSession {
   double col_lower(int col) const;
   // Row duals of the last solve: reduced cost of a column = c - Σ_i dual_i a_i.
   const double* row_duals() const;
+  // Reduced costs of the columns in the last solve.
+  const double* reduced_costs() const;
   double col_upper(int col) const;
 
  private:

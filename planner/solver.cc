@@ -7,6 +7,7 @@
 #include <functional>
 #include <future>
 #include <numeric>
+#include <optional>
 #include <sstream>
 
 #include "planner/formulation.h"
@@ -18,6 +19,12 @@ namespace jb::planner {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// Of the heuristic's budget: what the variant search and the rounding of later candidates leave
+// to the polish at least.
+constexpr double kPolishShare = 0.7;
+// Seconds kept back from CBC's limit for its overshoot and the work after it.
+double Overshoot(double time_limit_s) { return std::min(0.4, 0.08 * time_limit_s); }
 
 double MsSince(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
@@ -166,12 +173,22 @@ Problem WithVariants(const Problem& p, const std::vector<int>& var) {
 std::vector<std::vector<int>> ImproveVariants(const Problem& p, const Formulation& f, std::vector<std::vector<int>> cands,
                                               Clock::time_point deadline, double time_limit_s) {
   if (p.table || cands.empty()) return cands;
-  auto stop = deadline - std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(time_limit_s * 0.5));
+  auto stop = deadline - std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(time_limit_s * kPolishShare));
   LpSession lp(f.model);
   auto cost = [&](const std::vector<int>& var) {
     FixVariants(p, f, lp, var);
     return lp.Solve().ok() ? lp.objective() : kInf;
   };
+  // Screening, exact: the LP's value is convex in the fixed x values and the reduced costs at the
+  // current variants are a subgradient, so switching o from v to w changes the LP cost by at least
+  // d[x_ow] - d[x_ov]. A switch whose estimate is not negative cannot lower the cost and is not
+  // solved. (When the current LP failed there is nothing to screen with.)
+  std::vector<double> rc;
+  auto snapshot = [&](double c) {
+    if (c < kInf) rc.assign(lp.reduced_costs(), lp.reduced_costs() + f.model.cols());
+    else rc.clear();
+  };
+  int solved = 0, screened = 0;
   // Each starting candidate (they come from different roundings) is improved in turn while the
   // time lasts; the results go first, cheapest LP first.
   std::vector<std::pair<double, std::vector<int>>> improved_all;
@@ -179,6 +196,7 @@ std::vector<std::vector<int>> ImproveVariants(const Problem& p, const Formulatio
     if (Clock::now() >= stop) break;
     std::vector<int> best = start;
     double best_cost = cost(best);
+    snapshot(best_cost);
     bool improved = true;
     while (improved && Clock::now() < stop) {
       improved = false;
@@ -189,11 +207,17 @@ std::vector<std::vector<int>> ImproveVariants(const Problem& p, const Formulatio
           var[o] = static_cast<int>(v);
           auto acc = p.Accuracy(var);
           if (!acc || *acc < p.min_accuracy - 1e-9) continue;
+          if (!rc.empty() && rc[static_cast<size_t>(f.x[o][v])] - rc[static_cast<size_t>(f.x[o][static_cast<size_t>(best[o])])] >= -1e-9) {
+            ++screened;
+            continue;
+          }
+          ++solved;
           double c = cost(var);
           if (c < best_cost - 1e-9) {
             best_cost = c;
             best = var;
             improved = true;
+            snapshot(c);
           }
         }
       }
@@ -343,11 +367,13 @@ StatusOr<Relaxation> SolveRelaxation(const Problem& p, double time_limit_s) {
   return r;
 }
 
-StatusOr<PlanResult> SolveExactMerged(const Problem& p, double time_limit_s, const Solution* warm_start) {
+StatusOr<PlanResult> SolveExactMerged(const Problem& p, double time_limit_s, const Solution* warm_start,
+                                      MipOptions::Cuts cuts = MipOptions::Cuts::kAll) {
   auto t0 = Clock::now();
   Formulation f = Formulate(p);
   MipOptions mo;
   mo.time_limit_s = time_limit_s;
+  mo.cuts = cuts;
   std::vector<double> warm;
   if (warm_start != nullptr) {
     // Complete the warm start's columns by solving the LP with its integer decisions fixed.
@@ -496,94 +522,144 @@ StatusOr<PlanResult> SolveHeuristicMerged(const Problem& p, double time_limit_s)
   auto candidates = CandidateVariants(p, f, rm->values.data());
   candidates = ImproveVariants(p, f, std::move(candidates), deadline, time_limit_s);
 
-  std::optional<Solution> best;
-  std::vector<double> best_values;
-  for (const auto& var : candidates) {
-    if (best && Clock::now() > deadline) break;
-    // Re-generate columns with the variants fixed: the columns that matter change with them.
-    Problem fp = WithVariants(p, var);
-    auto rm2 = ColumnGeneration(fp, deadline, 5e-3);
-    if (!rm2.ok()) continue;
-    const Formulation& g = rm2->f;
-    LpSession fx(g.model);
-    if (!fx.Solve().ok()) continue;
-    // Round instances up: capacity only grows, so the flows stay feasible.
-    std::vector<double> v(fx.values(), fx.values() + g.model.cols());
-    auto ceil_eps = [](double x) { return std::max(0.0, std::ceil(x - 1e-6)); };
-    for (size_t n = 0; n < fp.nodes.size(); ++n) {
-      if (g.u[n] < 0) continue;
-      double need = ceil_eps(v[static_cast<size_t>(g.u[n])]);
-      if (!g.w.empty()) {
-        double sum = 0;
-        for (size_t o = 0; o < fp.ops.size(); ++o)
-          if (g.w[o][n] >= 0) {
-            double w = ceil_eps(v[static_cast<size_t>(g.w[o][n])]);
-            fx.SetColBounds(g.w[o][n], w, w);
-            sum += w;
+  // Two things run at once from here, each with its own models (nothing is shared but the inputs):
+  //  - this thread polishes the first candidate: with its variants fixed, the placement alone is a
+  //    much smaller MILP, and CBC gets what is left of the budget (no warm start: on the largest
+  //    generated instance CBC proves the placement optimal sooner without one);
+  //  - a second thread rounds the candidates (round instances up, then give them back one at a
+  //    time, below), the fallback and often the plan on small instances, and then strengthens the
+  //    bound with BranchingBound until the polish ends.
+  const auto improve_stop = deadline - std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(time_limit_s * kPolishShare));
+  auto round_candidates = [&]() -> std::optional<Solution> {
+    std::optional<Solution> best;
+    std::vector<double> best_values;
+    for (const auto& var : candidates) {
+      // Past the first candidate, only while the variant search's share of the budget lasts: the
+      // rest belongs to the polish.
+      if (best && Clock::now() > improve_stop) break;
+      // Re-generate columns with the variants fixed: the columns that matter change with them.
+      Problem fp = WithVariants(p, var);
+      auto rm2 = ColumnGeneration(fp, deadline, 5e-3);
+      if (!rm2.ok()) continue;
+      const Formulation& g = rm2->f;
+      LpSession fx(g.model);
+      if (!fx.Solve().ok()) continue;
+      // Round instances up: capacity only grows, so the flows stay feasible.
+      std::vector<double> v(fx.values(), fx.values() + g.model.cols());
+      auto ceil_eps = [](double x) { return std::max(0.0, std::ceil(x - 1e-6)); };
+      for (size_t n = 0; n < fp.nodes.size(); ++n) {
+        if (g.u[n] < 0) continue;
+        double need = ceil_eps(v[static_cast<size_t>(g.u[n])]);
+        if (!g.w.empty()) {
+          double sum = 0;
+          for (size_t o = 0; o < fp.ops.size(); ++o)
+            if (g.w[o][n] >= 0) {
+              double w = ceil_eps(v[static_cast<size_t>(g.w[o][n])]);
+              fx.SetColBounds(g.w[o][n], w, w);
+              sum += w;
+            }
+          need = std::max(need, sum);
+        }
+        need = std::min(need, static_cast<double>(fp.nodes[n].count));
+        fx.SetColBounds(g.u[n], need, need);
+      }
+      if (!fx.Solve().ok()) continue;
+      double cost = fx.objective();
+      // Local improvement: give back one instance at a time, least-loaded nodes first; repeat passes
+      // while a pass saves money (closing one node can make another closable).
+      std::vector<double> cur(fx.values(), fx.values() + g.model.cols());
+      for (bool improved = true; improved;) {
+      improved = false;
+      std::vector<std::pair<double, size_t>> order;
+      for (size_t n = 0; n < fp.nodes.size(); ++n)
+        if (g.u[n] >= 0 && fx.col_lower(g.u[n]) > 0.5) {
+          double frac = v[static_cast<size_t>(g.u[n])] / fx.col_lower(g.u[n]);
+          order.emplace_back(frac, n);
+        }
+      std::sort(order.begin(), order.end());
+      for (const auto& [frac, n] : order) {
+        if (Clock::now() > deadline - std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(time_limit_s * 0.25)))
+          break;
+        double u0 = fx.col_lower(g.u[n]);
+        // In exclusive mode, drop the dedicated instance of the operator using it least.
+        int wcol = -1;
+        double w0 = 0;
+        if (!g.w.empty()) {
+          double least = kInf;
+          for (size_t o = 0; o < fp.ops.size(); ++o) {
+            if (g.w[o][n] < 0 || fx.col_lower(g.w[o][n]) < 0.5) continue;
+            double used = cur[static_cast<size_t>(g.w[o][n])];
+            if (used < least) {
+              least = used;
+              wcol = g.w[o][n];
+            }
           }
-        need = std::max(need, sum);
+          if (wcol < 0) continue;
+          w0 = fx.col_lower(wcol);
+          fx.SetColBounds(wcol, w0 - 1, w0 - 1);
+        }
+        fx.SetColBounds(g.u[n], u0 - 1, u0 - 1);
+        if (fx.Solve().ok() && fx.objective() < cost - 1e-9) {
+          cost = fx.objective();
+          cur.assign(fx.values(), fx.values() + g.model.cols());
+          improved = true;
+        } else {
+          fx.SetColBounds(g.u[n], u0, u0);
+          if (wcol >= 0) fx.SetColBounds(wcol, w0, w0);
+        }
       }
-      need = std::min(need, static_cast<double>(fp.nodes[n].count));
-      fx.SetColBounds(g.u[n], need, need);
-    }
-    if (!fx.Solve().ok()) continue;
-    double cost = fx.objective();
-    // Local improvement: give back one instance at a time, least-loaded nodes first; repeat passes
-    // while a pass saves money (closing one node can make another closable).
-    std::vector<double> cur(fx.values(), fx.values() + g.model.cols());
-    for (bool improved = true; improved;) {
-    improved = false;
-    std::vector<std::pair<double, size_t>> order;
-    for (size_t n = 0; n < fp.nodes.size(); ++n)
-      if (g.u[n] >= 0 && fx.col_lower(g.u[n]) > 0.5) {
-        double frac = v[static_cast<size_t>(g.u[n])] / fx.col_lower(g.u[n]);
-        order.emplace_back(frac, n);
-      }
-    std::sort(order.begin(), order.end());
-    for (const auto& [frac, n] : order) {
+      // Next pass ranks by the current loads.
+      v = cur;
       if (Clock::now() > deadline - std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(time_limit_s * 0.25)))
         break;
-      double u0 = fx.col_lower(g.u[n]);
-      // In exclusive mode, drop the dedicated instance of the operator using it least.
-      int wcol = -1;
-      double w0 = 0;
-      if (!g.w.empty()) {
-        double least = kInf;
-        for (size_t o = 0; o < fp.ops.size(); ++o) {
-          if (g.w[o][n] < 0 || fx.col_lower(g.w[o][n]) < 0.5) continue;
-          double used = cur[static_cast<size_t>(g.w[o][n])];
-          if (used < least) {
-            least = used;
-            wcol = g.w[o][n];
-          }
-        }
-        if (wcol < 0) continue;
-        w0 = fx.col_lower(wcol);
-        fx.SetColBounds(wcol, w0 - 1, w0 - 1);
       }
-      fx.SetColBounds(g.u[n], u0 - 1, u0 - 1);
-      if (fx.Solve().ok() && fx.objective() < cost - 1e-9) {
-        cost = fx.objective();
-        cur.assign(fx.values(), fx.values() + g.model.cols());
-        improved = true;
-      } else {
-        fx.SetColBounds(g.u[n], u0, u0);
-        if (wcol >= 0) fx.SetColBounds(wcol, w0, w0);
+      if (!fx.Solve().ok()) continue;  // restore the last accepted state's solution
+      cost = fx.objective();
+      if (!best || cost < best->cost - 1e-9) {
+        best_values.assign(fx.values(), fx.values() + g.model.cols());
+        for (int j = 0; j < g.model.cols(); ++j)
+          if (g.model.integer[static_cast<size_t>(j)]) best_values[static_cast<size_t>(j)] = std::round(best_values[static_cast<size_t>(j)]);
+        best = Decode(fp, g, best_values, cost);
+        best->variant = var;  // fp has one variant per operator: map back to p's indices
       }
     }
-    // Next pass ranks by the current loads.
-    v = cur;
-    if (Clock::now() > deadline - std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(time_limit_s * 0.25)))
-      break;
+    return best;
+  };
+  std::atomic<bool> polish_done{false};
+  double strong = bound;
+  auto second = std::async(std::launch::async, [&]() {
+    std::optional<Solution> rounded = round_candidates();
+    auto until = deadline - std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(Overshoot(time_limit_s)));
+    strong = BranchingBound(p, bound, rounded ? rounded->cost : kInf, until, &polish_done);
+    return rounded;
+  });
+  std::optional<Solution> polished;
+  std::vector<int> polished_var;
+  if (!candidates.empty()) {
+    double limit = std::chrono::duration<double>(deadline - Clock::now()).count() - Overshoot(time_limit_s);
+    if (limit > 0.2) {
+      polished_var = candidates.front();
+      auto r = SolveExactMerged(WithVariants(p, polished_var), limit, nullptr, MipOptions::Cuts::kLight);
+      if (r.ok()) polished = std::move(r->solution);
     }
-    if (!fx.Solve().ok()) continue;  // restore the last accepted state's solution
-    cost = fx.objective();
-    if (!best || cost < best->cost - 1e-9) {
-      best_values.assign(fx.values(), fx.values() + g.model.cols());
-      for (int j = 0; j < g.model.cols(); ++j)
-        if (g.model.integer[static_cast<size_t>(j)]) best_values[static_cast<size_t>(j)] = std::round(best_values[static_cast<size_t>(j)]);
-      best = Decode(fp, g, best_values, cost);
-      best->variant = var;  // fp has one variant per operator: map back to p's indices
+  }
+  polish_done = true;
+  std::optional<Solution> best = second.get();
+  if (polished && (!best || polished->cost < best->cost - 1e-9)) {
+    best = std::move(polished);
+    best->variant = polished_var;  // the polished problem has one variant per operator
+  } else if (best && best->variant != polished_var) {
+    // A later candidate rounded better than the first one polished: polish it with what is left.
+    double left = std::chrono::duration<double>(deadline - Clock::now()).count() - Overshoot(time_limit_s);
+    if (left > 0.5) {
+      Solution warm = *best;
+      warm.variant.assign(p.ops.size(), 0);  // the fixed problem keeps one variant per operator
+      auto r = SolveExactMerged(WithVariants(p, best->variant), left, &warm, MipOptions::Cuts::kLight);
+      if (r.ok() && r->solution.cost < best->cost - 1e-9) {
+        std::vector<int> variant = best->variant;
+        best = std::move(r->solution);
+        best->variant = variant;
+      }
     }
   }
   if (!best && !candidates.empty()) {
@@ -606,26 +682,7 @@ StatusOr<PlanResult> SolveHeuristicMerged(const Problem& p, double time_limit_s)
     std::string why = Diagnose(p);
     return Status::Infeasible(why.empty() ? "rounding found no feasible plan; try the exact solver" : why);
   }
-  // Polish: with the variants fixed, the placement alone is a much smaller MILP; give CBC most of
-  // what is left of the budget, warm-started from the rounded plan. Meanwhile, on a second thread
-  // (its own LP, nothing shared), a short branch and bound strengthens the bound (BranchingBound).
-  double left = std::chrono::duration<double>(deadline - Clock::now()).count();
-  auto bound_deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(std::max(0.0, left) * 0.8));
-  std::atomic<bool> polished_done{false};
-  auto strong = std::async(std::launch::async, static_cast<double (*)(const Problem&, double, double, Clock::time_point, const std::atomic<bool>*)>(BranchingBound), std::cref(p), bound, best->cost, bound_deadline, &polished_done);
-  if (left > 0.5) {
-    Problem fp = WithVariants(p, best->variant);
-    Solution warm = *best;
-    warm.variant.assign(p.ops.size(), 0);  // fp keeps one variant per operator
-    auto polished = SolveExactMerged(fp, left * 0.8, &warm);
-    if (polished.ok() && polished->solution.cost < best->cost - 1e-9) {
-      std::vector<int> variant = best->variant;
-      best = polished->solution;
-      best->variant = variant;
-    }
-  }
-  polished_done = true;
-  best->lower_bound = std::min(std::max(bound, strong.get()), best->cost);
+  best->lower_bound = std::min(std::max(bound, strong), best->cost);
   return Finish(p, std::move(*best), "heuristic (LP rounding)", MsSince(t0));
 }
 
