@@ -405,6 +405,8 @@ StatusOr<PlanResult> SolveExactMerged(const Problem& p, double time_limit_s, con
   return Finish(p, std::move(s), "exact (CBC MILP)", MsSince(t0));
 }
 
+namespace {
+
 // A lower bound at least as strong as the LP's: a short best-first branch and bound on the full
 // model (all rate columns, so every child LP is exact) with strong branching: the most fractional
 // integer columns (instance counts, dedicated instances, variant choices) are each tried both ways
@@ -496,6 +498,123 @@ double BranchingBound(const Problem& p, double lp_bound, double incumbent, Clock
   return std::max(lp_bound, std::min(b, incumbent));
 }
 
+// Rounds each candidate's placement (instances up, then given back one at a time while a pass saves
+// money) and returns the cheapest plan. Past the first candidate, only until `later_stop`: the
+// rest of the budget belongs to the polish.
+std::optional<Solution> RoundCandidates(const Problem& p, const std::vector<std::vector<int>>& candidates,
+                                        Clock::time_point deadline, Clock::time_point later_stop, double time_limit_s) {
+  std::optional<Solution> best;
+  std::vector<double> best_values;
+  for (const auto& var : candidates) {
+    if (best && Clock::now() > later_stop) break;
+    // Re-generate columns with the variants fixed: the columns that matter change with them.
+    Problem fp = WithVariants(p, var);
+    auto rm2 = ColumnGeneration(fp, deadline, 5e-3);
+    if (!rm2.ok()) continue;
+    const Formulation& g = rm2->f;
+    LpSession fx(g.model);
+    if (!fx.Solve().ok()) continue;
+    // Round instances up: capacity only grows, so the flows stay feasible.
+    std::vector<double> v(fx.values(), fx.values() + g.model.cols());
+    auto ceil_eps = [](double x) { return std::max(0.0, std::ceil(x - 1e-6)); };
+    for (size_t n = 0; n < fp.nodes.size(); ++n) {
+      if (g.u[n] < 0) continue;
+      double need = ceil_eps(v[static_cast<size_t>(g.u[n])]);
+      if (!g.w.empty()) {
+        double sum = 0;
+        for (size_t o = 0; o < fp.ops.size(); ++o)
+          if (g.w[o][n] >= 0) {
+            double w = ceil_eps(v[static_cast<size_t>(g.w[o][n])]);
+            fx.SetColBounds(g.w[o][n], w, w);
+            sum += w;
+          }
+        need = std::max(need, sum);
+      }
+      need = std::min(need, static_cast<double>(fp.nodes[n].count));
+      fx.SetColBounds(g.u[n], need, need);
+    }
+    if (!fx.Solve().ok()) continue;
+    double cost = fx.objective();
+    // Local improvement: give back one instance at a time, least-loaded nodes first; repeat passes
+    // while a pass saves money (closing one node can make another closable).
+    std::vector<double> cur(fx.values(), fx.values() + g.model.cols());
+    for (bool improved = true; improved;) {
+    improved = false;
+    std::vector<std::pair<double, size_t>> order;
+    for (size_t n = 0; n < fp.nodes.size(); ++n)
+      if (g.u[n] >= 0 && fx.col_lower(g.u[n]) > 0.5) {
+        double frac = v[static_cast<size_t>(g.u[n])] / fx.col_lower(g.u[n]);
+        order.emplace_back(frac, n);
+      }
+    std::sort(order.begin(), order.end());
+    for (const auto& [frac, n] : order) {
+      if (Clock::now() > deadline - std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(time_limit_s * 0.25)))
+        break;
+      double u0 = fx.col_lower(g.u[n]);
+      // In exclusive mode, drop the dedicated instance of the operator using it least.
+      int wcol = -1;
+      double w0 = 0;
+      if (!g.w.empty()) {
+        double least = kInf;
+        for (size_t o = 0; o < fp.ops.size(); ++o) {
+          if (g.w[o][n] < 0 || fx.col_lower(g.w[o][n]) < 0.5) continue;
+          double used = cur[static_cast<size_t>(g.w[o][n])];
+          if (used < least) {
+            least = used;
+            wcol = g.w[o][n];
+          }
+        }
+        if (wcol < 0) continue;
+        w0 = fx.col_lower(wcol);
+        fx.SetColBounds(wcol, w0 - 1, w0 - 1);
+      }
+      fx.SetColBounds(g.u[n], u0 - 1, u0 - 1);
+      if (fx.Solve().ok() && fx.objective() < cost - 1e-9) {
+        cost = fx.objective();
+        cur.assign(fx.values(), fx.values() + g.model.cols());
+        improved = true;
+      } else {
+        fx.SetColBounds(g.u[n], u0, u0);
+        if (wcol >= 0) fx.SetColBounds(wcol, w0, w0);
+      }
+    }
+    // Next pass ranks by the current loads.
+    v = cur;
+    if (Clock::now() > deadline - std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(time_limit_s * 0.25)))
+      break;
+    }
+    if (!fx.Solve().ok()) continue;  // restore the last accepted state's solution
+    cost = fx.objective();
+    if (!best || cost < best->cost - 1e-9) {
+      best_values.assign(fx.values(), fx.values() + g.model.cols());
+      for (int j = 0; j < g.model.cols(); ++j)
+        if (g.model.integer[static_cast<size_t>(j)]) best_values[static_cast<size_t>(j)] = std::round(best_values[static_cast<size_t>(j)]);
+      best = Decode(fp, g, best_values, cost);
+      best->variant = var;  // fp has one variant per operator: map back to p's indices
+    }
+  }
+  return best;
+}
+
+// CBC on the placement alone with the variants `var` fixed (light cuts), optionally warm-started;
+// the result carries `var`.
+std::optional<Solution> PolishPlacement(const Problem& p, const std::vector<int>& var, double limit_s, const Solution* warm) {
+  std::optional<Solution> w;
+  if (warm != nullptr) {
+    w = *warm;
+    w->variant.assign(p.ops.size(), 0);  // the fixed problem keeps one variant per operator
+  }
+  auto r = SolveExactMerged(WithVariants(p, var), limit_s, w ? &*w : nullptr, MipOptions::Cuts::kLight);
+  if (!r.ok()) return std::nullopt;
+  Solution s = std::move(r->solution);
+  s.variant = var;
+  return s;
+}
+
+double SecondsLeft(Clock::time_point deadline) { return std::chrono::duration<double>(deadline - Clock::now()).count(); }
+
+}  // namespace
+
 double BranchingBound(const Problem& p, double time_limit_s, double incumbent) {
   Problem merged = AggregateNodes(p).merged;
   Formulation f = Formulate(merged);
@@ -526,141 +645,31 @@ StatusOr<PlanResult> SolveHeuristicMerged(const Problem& p, double time_limit_s)
   //  - this thread polishes the first candidate: with its variants fixed, the placement alone is a
   //    much smaller MILP, and CBC gets what is left of the budget (no warm start: on the largest
   //    generated instance CBC proves the placement optimal sooner without one);
-  //  - a second thread rounds the candidates (round instances up, then give them back one at a
-  //    time, below), the fallback and often the plan on small instances, and then strengthens the
-  //    bound with BranchingBound until the polish ends.
+  //  - a second thread rounds the candidates (RoundCandidates), the fallback and often the plan on
+  //    small instances, and then strengthens the bound with BranchingBound until the polish ends.
   const auto improve_stop = deadline - std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(time_limit_s * kPolishShare));
-  auto round_candidates = [&]() -> std::optional<Solution> {
-    std::optional<Solution> best;
-    std::vector<double> best_values;
-    for (const auto& var : candidates) {
-      // Past the first candidate, only while the variant search's share of the budget lasts: the
-      // rest belongs to the polish.
-      if (best && Clock::now() > improve_stop) break;
-      // Re-generate columns with the variants fixed: the columns that matter change with them.
-      Problem fp = WithVariants(p, var);
-      auto rm2 = ColumnGeneration(fp, deadline, 5e-3);
-      if (!rm2.ok()) continue;
-      const Formulation& g = rm2->f;
-      LpSession fx(g.model);
-      if (!fx.Solve().ok()) continue;
-      // Round instances up: capacity only grows, so the flows stay feasible.
-      std::vector<double> v(fx.values(), fx.values() + g.model.cols());
-      auto ceil_eps = [](double x) { return std::max(0.0, std::ceil(x - 1e-6)); };
-      for (size_t n = 0; n < fp.nodes.size(); ++n) {
-        if (g.u[n] < 0) continue;
-        double need = ceil_eps(v[static_cast<size_t>(g.u[n])]);
-        if (!g.w.empty()) {
-          double sum = 0;
-          for (size_t o = 0; o < fp.ops.size(); ++o)
-            if (g.w[o][n] >= 0) {
-              double w = ceil_eps(v[static_cast<size_t>(g.w[o][n])]);
-              fx.SetColBounds(g.w[o][n], w, w);
-              sum += w;
-            }
-          need = std::max(need, sum);
-        }
-        need = std::min(need, static_cast<double>(fp.nodes[n].count));
-        fx.SetColBounds(g.u[n], need, need);
-      }
-      if (!fx.Solve().ok()) continue;
-      double cost = fx.objective();
-      // Local improvement: give back one instance at a time, least-loaded nodes first; repeat passes
-      // while a pass saves money (closing one node can make another closable).
-      std::vector<double> cur(fx.values(), fx.values() + g.model.cols());
-      for (bool improved = true; improved;) {
-      improved = false;
-      std::vector<std::pair<double, size_t>> order;
-      for (size_t n = 0; n < fp.nodes.size(); ++n)
-        if (g.u[n] >= 0 && fx.col_lower(g.u[n]) > 0.5) {
-          double frac = v[static_cast<size_t>(g.u[n])] / fx.col_lower(g.u[n]);
-          order.emplace_back(frac, n);
-        }
-      std::sort(order.begin(), order.end());
-      for (const auto& [frac, n] : order) {
-        if (Clock::now() > deadline - std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(time_limit_s * 0.25)))
-          break;
-        double u0 = fx.col_lower(g.u[n]);
-        // In exclusive mode, drop the dedicated instance of the operator using it least.
-        int wcol = -1;
-        double w0 = 0;
-        if (!g.w.empty()) {
-          double least = kInf;
-          for (size_t o = 0; o < fp.ops.size(); ++o) {
-            if (g.w[o][n] < 0 || fx.col_lower(g.w[o][n]) < 0.5) continue;
-            double used = cur[static_cast<size_t>(g.w[o][n])];
-            if (used < least) {
-              least = used;
-              wcol = g.w[o][n];
-            }
-          }
-          if (wcol < 0) continue;
-          w0 = fx.col_lower(wcol);
-          fx.SetColBounds(wcol, w0 - 1, w0 - 1);
-        }
-        fx.SetColBounds(g.u[n], u0 - 1, u0 - 1);
-        if (fx.Solve().ok() && fx.objective() < cost - 1e-9) {
-          cost = fx.objective();
-          cur.assign(fx.values(), fx.values() + g.model.cols());
-          improved = true;
-        } else {
-          fx.SetColBounds(g.u[n], u0, u0);
-          if (wcol >= 0) fx.SetColBounds(wcol, w0, w0);
-        }
-      }
-      // Next pass ranks by the current loads.
-      v = cur;
-      if (Clock::now() > deadline - std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(time_limit_s * 0.25)))
-        break;
-      }
-      if (!fx.Solve().ok()) continue;  // restore the last accepted state's solution
-      cost = fx.objective();
-      if (!best || cost < best->cost - 1e-9) {
-        best_values.assign(fx.values(), fx.values() + g.model.cols());
-        for (int j = 0; j < g.model.cols(); ++j)
-          if (g.model.integer[static_cast<size_t>(j)]) best_values[static_cast<size_t>(j)] = std::round(best_values[static_cast<size_t>(j)]);
-        best = Decode(fp, g, best_values, cost);
-        best->variant = var;  // fp has one variant per operator: map back to p's indices
-      }
-    }
-    return best;
-  };
   std::atomic<bool> polish_done{false};
   double strong = bound;
   auto second = std::async(std::launch::async, [&]() {
-    std::optional<Solution> rounded = round_candidates();
+    std::optional<Solution> rounded = RoundCandidates(p, candidates, deadline, improve_stop, time_limit_s);
     auto until = deadline - std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(Overshoot(time_limit_s)));
     strong = BranchingBound(p, bound, rounded ? rounded->cost : kInf, until, &polish_done);
     return rounded;
   });
   std::optional<Solution> polished;
-  std::vector<int> polished_var;
   if (!candidates.empty()) {
-    double limit = std::chrono::duration<double>(deadline - Clock::now()).count() - Overshoot(time_limit_s);
-    if (limit > 0.2) {
-      polished_var = candidates.front();
-      auto r = SolveExactMerged(WithVariants(p, polished_var), limit, nullptr, MipOptions::Cuts::kLight);
-      if (r.ok()) polished = std::move(r->solution);
-    }
+    double limit = SecondsLeft(deadline) - Overshoot(time_limit_s);
+    if (limit > 0.2) polished = PolishPlacement(p, candidates.front(), limit, nullptr);
   }
   polish_done = true;
   std::optional<Solution> best = second.get();
   if (polished && (!best || polished->cost < best->cost - 1e-9)) {
     best = std::move(polished);
-    best->variant = polished_var;  // the polished problem has one variant per operator
-  } else if (best && best->variant != polished_var) {
+  } else if (best && !candidates.empty() && best->variant != candidates.front()) {
     // A later candidate rounded better than the first one polished: polish it with what is left.
-    double left = std::chrono::duration<double>(deadline - Clock::now()).count() - Overshoot(time_limit_s);
-    if (left > 0.5) {
-      Solution warm = *best;
-      warm.variant.assign(p.ops.size(), 0);  // the fixed problem keeps one variant per operator
-      auto r = SolveExactMerged(WithVariants(p, best->variant), left, &warm, MipOptions::Cuts::kLight);
-      if (r.ok() && r->solution.cost < best->cost - 1e-9) {
-        std::vector<int> variant = best->variant;
-        best = std::move(r->solution);
-        best->variant = variant;
-      }
-    }
+    double left = SecondsLeft(deadline) - Overshoot(time_limit_s);
+    if (left > 0.5)
+      if (auto r = PolishPlacement(p, best->variant, left, &*best); r && r->cost < best->cost - 1e-9) best = std::move(r);
   }
   if (!best && !candidates.empty()) {
     // Rounding can fail when pools are small (exclusive mode). Fall back to a short branch and
