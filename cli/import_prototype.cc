@@ -428,7 +428,7 @@ StatusOr<ImportResult> ImportPrototype(const std::string& dir, const ImportOptio
       table.entries.push_back(ae);
     }
   } else if (!FindFile(dir, {"nodes_accuracy_profiles.pkl"}).empty()) {
-    return Status::InvalidArgument(dir + ": nodes_accuracy_profiles.pkl is a Python pickle; decode it to accuracy_profiles.json first (see ../shared/datasets/vqa-medium/README.md)");
+    return Status::InvalidArgument(dir + ": nodes_accuracy_profiles.pkl is a Python pickle; decode it to accuracy_profiles.json first (see tests/data/vqa-medium/README.md)");
   } else {
     return Status::NotFound(dir + ": missing accuracy_profiles.json or end_to_end_accuracy.csv");
   }

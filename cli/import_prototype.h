@@ -1,6 +1,6 @@
 // Converts the JellyBean prototype's optimizer input folder (libertyeagle/JellyBean,
 // VQA/examples/optimizer_inputs/: header-less CSVs + JSON/YAML config) into our manifests.
-// The cleaned copy with CSV headers (../shared/datasets/vqa-medium) is accepted as well.
+// The cleaned copy with CSV headers (tests/data/vqa-medium) is accepted as well.
 // Thread-safety: pure function of the folder's contents.
 #pragma once
 

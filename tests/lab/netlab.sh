@@ -17,7 +17,7 @@
 #
 # Nothing is added to the root namespace (veth pairs are created there and moved out at once).
 # Needs root, iproute2 and nftables. 127.x works across veth only with route_localnet and a
-# narrowed local route in each host (../shared/notes/deps.md §2).
+# narrowed local route in each host (docs/notes/deps.md §2).
 set -euo pipefail
 cmd=${1:?usage: netlab.sh up|down|partition|heal|bandwidth PREFIX ...}
 P=${2:?PREFIX}
