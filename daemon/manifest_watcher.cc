@@ -7,9 +7,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
-#include <set>
+#include <fstream>
+#include <sstream>
 
 #include "api/manifest.h"
 
@@ -17,10 +21,72 @@ namespace jb {
 
 namespace fs = std::filesystem;
 
+namespace {
+
+// While a listing fails (the directory is gone or unreadable), inotify may not see it come back:
+// retry this often.
+constexpr int kRetryListingMs = 1000;
+
+bool IsManifestName(const std::string& file) {
+  auto ext = fs::path(file).extension().string();
+  return ext == ".yaml" || ext == ".yml" || ext == ".json";
+}
+
+// The manifest files under `root`, sorted. A directory that cannot be listed goes to `*unlisted`
+// with the reason: nothing is known about the files under it.
+std::vector<std::string> ListManifests(const std::string& root, std::map<std::string, std::string>* unlisted) {
+  std::vector<std::string> files;
+  std::vector<fs::path> dirs{fs::path(root)};
+  while (!dirs.empty()) {
+    fs::path dir = std::move(dirs.back());
+    dirs.pop_back();
+    std::error_code ec;
+    // The root may be a symbolic link to a directory; below it, links to directories are not
+    // followed (no loops) and links to files are.
+    if (dir == fs::path(root) && !fs::is_directory(dir, ec)) {
+      (*unlisted)[root] = ec ? ec.message() : "not a directory";
+      continue;
+    }
+    std::vector<fs::path> entries;
+    auto it = fs::directory_iterator(dir, ec);
+    for (; !ec && it != fs::directory_iterator(); it.increment(ec)) entries.push_back(it->path());
+    if (ec) {
+      (*unlisted)[dir.string()] = ec.message();
+      continue;
+    }
+    for (const auto& p : entries) {
+      std::string name = p.filename().string();
+      if (name.empty() || name[0] == '.') continue;
+      std::error_code sec;
+      auto st = fs::symlink_status(p, sec);
+      if (fs::is_directory(st)) dirs.push_back(p);
+      else if (IsManifestName(name)) files.push_back(p.string());
+    }
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+Status ReadWholeFile(const std::string& path, std::string* out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::Unavailable(std::string("cannot be read: ") + std::strerror(errno));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) return Status::Unavailable(std::string("cannot be read: ") + std::strerror(errno));
+  *out = ss.str();
+  return Status::Ok();
+}
+
+bool IsUnder(const std::string& file, const std::string& dir) {
+  return file.size() > dir.size() && file.compare(0, dir.size(), dir) == 0 && file[dir.size()] == '/';
+}
+
+}  // namespace
+
 ManifestWatcher::~ManifestWatcher() { Stop(); }
 
 void ManifestWatcher::AddWatches(const std::string& dir) {
-  const uint32_t mask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE | IN_DELETE_SELF;
+  const uint32_t mask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE | IN_DELETE_SELF | IN_MOVE_SELF;
   inotify_add_watch(inotify_fd_, dir.c_str(), mask);
   std::error_code ec;
   for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
@@ -33,7 +99,7 @@ Status ManifestWatcher::Start() {
   if (inotify_fd_ < 0) return Status::Unavailable("inotify_init1 failed");
   if (pipe2(stop_fd_, O_CLOEXEC) != 0) return Status::Unavailable("pipe2 failed");
   AddWatches(dir_);
-  for (const auto& p : Sync()) spdlog::error("manifest: {}", p);
+  SyncAndLogNew();
   thread_ = std::thread([this] { Loop(); });
   return Status::Ok();
 }
@@ -51,13 +117,28 @@ void ManifestWatcher::Stop() {
     }
 }
 
+void ManifestWatcher::SyncAndLogNew() {
+  std::set<std::string> now;
+  for (auto& p : Sync()) {
+    if (!logged_.count(p)) spdlog::error("manifest: {}", p);
+    now.insert(std::move(p));
+  }
+  logged_ = std::move(now);
+}
+
 void ManifestWatcher::Loop() {
   char buf[16384];
   while (true) {
+    int timeout = -1;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (listing_failed_) timeout = kRetryListingMs;
+    }
     pollfd fds[2] = {{inotify_fd_, POLLIN, 0}, {stop_fd_[0], POLLIN, 0}};
-    if (poll(fds, 2, -1) < 0) continue;
+    int ready = poll(fds, 2, timeout);
+    if (ready < 0) continue;
     if (fds[1].revents) return;
-    bool relevant = false;
+    bool relevant = ready == 0;  // the retry timer
     // Debounce: editors write in several steps; collect events for 100 ms, then sync once.
     auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
     while (true) {
@@ -65,9 +146,9 @@ void ManifestWatcher::Loop() {
       for (ssize_t off = 0; n > 0 && off < n;) {
         auto* ev = reinterpret_cast<inotify_event*>(buf + off);
         std::string name = ev->len ? ev->name : "";
-        if ((ev->mask & IN_ISDIR) && (ev->mask & (IN_CREATE | IN_MOVED_TO))) relevant = true;
-        auto ext = fs::path(name).extension().string();
-        if (ext == ".yaml" || ext == ".yml" || ext == ".json") relevant = true;
+        if ((ev->mask & IN_ISDIR) && (ev->mask & (IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE))) relevant = true;
+        if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF)) relevant = true;  // a watched directory went away
+        if (IsManifestName(name)) relevant = true;
         off += static_cast<ssize_t>(sizeof(inotify_event) + ev->len);
       }
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now()).count();
@@ -77,21 +158,52 @@ void ManifestWatcher::Loop() {
       if (again[1].revents) return;
     }
     if (!relevant) continue;
-    AddWatches(dir_);  // new subdirectories
-    for (const auto& p : Sync()) spdlog::error("manifest: {}", p);
+    AddWatches(dir_);  // new subdirectories, or the directory itself re-created
+    SyncAndLogNew();
   }
 }
 
 std::vector<std::string> ManifestWatcher::Sync() {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<std::string> problems;
-  auto docs = LoadPath(dir_);
+  std::map<std::string, std::string> file_problems;  // file (or directory) -> what is wrong with it
+  std::map<std::string, std::string> unlisted;
+  auto files = ListManifests(dir_, &unlisted);
+  for (const auto& [d, why] : unlisted)
+    file_problems[d] = "cannot be listed (" + why + "); keeping the objects applied from " + (d == dir_ ? "it" : "files under it");
+  listing_failed_ = !unlisted.empty();
+
+  // Read and decode every file; a file that cannot be read or holds no document is held.
+  std::vector<Document> docs;
+  for (const auto& f : files) {
+    std::string text;
+    if (auto s = ReadWholeFile(f, &text); !s.ok()) {
+      file_problems[f] = s.message() + "; keeping the objects it applied before";
+      continue;
+    }
+    auto part = DecodeText(text, f);
+    if (part.empty()) {
+      file_problems[f] = "holds no document (empty, or being rewritten); keeping the objects it applied before "
+                         "(remove the file to delete them)";
+      continue;
+    }
+    for (auto& d : part) docs.push_back(std::move(d));
+  }
   ValidateSet(&docs);
   std::set<std::string> bad_files;
   for (const auto& d : docs)
     if (!d.ok()) bad_files.insert(d.file);
   for (const auto& line : FormatDiagnostics(docs)) problems.push_back(line);
-  for (const auto& f : bad_files) events_->Record("ManifestDir", dir_, "Warning", "InvalidManifest", f + " was not applied: it has errors (see the log)");
+  for (const auto& f : bad_files) file_problems[f] = "was not applied: it has errors (see the log); keeping the objects it applied before";
+  for (const auto& [f, why] : file_problems) {
+    if (!bad_files.count(f)) problems.push_back(f + ": " + why);
+    // One event per problem, not one per sync.
+    auto before = file_problems_.find(f);
+    if (before == file_problems_.end() || before->second != why)
+      events_->Record("ManifestDir", dir_, "Warning", "InvalidManifest", f + " " + why);
+  }
+  file_problems_ = file_problems;
+
   std::map<std::pair<std::string, std::string>, std::string> now;
   for (const auto& d : docs) {
     if (!d.ok() || bad_files.count(d.file)) continue;
@@ -112,11 +224,17 @@ std::vector<std::string> ManifestWatcher::Sync() {
       events_->Record(key.first, key.second, "Normal", cur.ok() ? "Updated" : "Created", "applied from " + d.file);
     }
   }
-  // Objects this watcher applied that are gone from the directory. Those of a file that now fails
-  // validation are kept until it is fixed.
+  // Objects this watcher applied that are gone. Those of a file with a problem, or under a
+  // directory that could not be listed, are kept until the problem is gone.
+  auto held = [&](const std::string& file) {
+    if (file_problems.count(file) || unlisted.count(dir_)) return true;
+    for (const auto& [d, why] : unlisted)
+      if (file == d || IsUnder(file, d)) return true;
+    return false;
+  };
   for (const auto& [key, file] : owned_) {
     if (now.count(key)) continue;
-    if (bad_files.count(file)) {
+    if (held(file)) {
       now[key] = file;
       continue;
     }

@@ -1,17 +1,31 @@
 // ManifestWatcher: a manifest directory as a second way to apply. Every *.yaml/*.yml/*.json file
-// under the directory is applied to the store; inotify events (create, change, move, delete) trigger
-// a resync shortly after. Objects that disappear from the directory (file removed, document
-// removed) are deleted from the store; a file that fails validation is reported in the log and
-// as an event, and the objects it applied before are kept (nothing is lost on a bad edit).
-// Thread-safety: Start/Stop from one thread; Sync may also be called from that thread (SIGHUP).
+// under the directory (recursively; names starting with '.' are skipped, like the kubelet's static
+// pod directory: editors' swap and lock files, ConfigMap "..data" directories) is applied to the
+// store; inotify events (create, change, move, delete) trigger a resync shortly after.
+//
+// Only a real removal deletes: the objects a file applied are deleted when the file is gone from a
+// successful listing of its directory, or when the file still parses but no longer holds their
+// documents. Every transient state is an error that keeps what the file applied before:
+//  - the directory (or a subdirectory) cannot be listed: its files' objects are all kept;
+//  - a file cannot be read;
+//  - a file is empty (no document: `cp`, editors and shell redirections truncate before they
+//    write, so a sync can see the empty file between the two steps);
+//  - a file fails to parse or to validate (a partial write, a bad edit).
+// Each problem is logged once by the background loop (again only when it changes) and recorded
+// as a Warning event once per change.
+// Thread-safety: Start/Stop from one thread; Sync may also be called from another (SIGHUP): it is
+// serialised by a mutex.
 #pragma once
 
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "reconciler/events.h"
+#include "port/thread_annotations.h"
 #include "reconciler/store.h"
 
 namespace jb {
@@ -20,21 +34,27 @@ class ManifestWatcher {
  public:
   ManifestWatcher(std::string dir, Store* store, EventRecorder* events) : dir_(std::move(dir)), store_(store), events_(events) {}
   ~ManifestWatcher();
-  // Initial sync, then watches in a background thread.
+  // Initial sync, then watches in a background thread. kNotFound when `dir` is not a directory.
   Status Start();
   void Stop();
-  // Applies the directory's current contents; returns one line per problem.
+  // Applies the directory's current contents; returns one line per current problem (all of them,
+  // also those reported by an earlier sync).
   std::vector<std::string> Sync();
 
  private:
   void Loop();
   void AddWatches(const std::string& dir);
+  // Sync() and logs the problems that were not logged at the previous sync.
+  void SyncAndLogNew();
 
   const std::string dir_;
   Store* store_;
   EventRecorder* events_;
-  std::mutex mu_;                                                 // serialises Sync
-  std::map<std::pair<std::string, std::string>, std::string> owned_;  // (kind, name) -> file
+  std::mutex mu_;  // serialises Sync
+  std::map<std::pair<std::string, std::string>, std::string> owned_ GUARDED_BY(mu_);  // (kind, name) -> file
+  std::map<std::string, std::string> file_problems_ GUARDED_BY(mu_);  // file -> problems at the last sync
+  bool listing_failed_ GUARDED_BY(mu_) = false;  // the last sync could not list everything: retry on a timer
+  std::set<std::string> logged_;                 // problem lines logged at the last sync (loop thread only)
   int inotify_fd_ = -1;
   int stop_fd_[2] = {-1, -1};
   std::thread thread_;
