@@ -13,6 +13,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 #include "api/manifest.h"
@@ -133,6 +134,10 @@ void ManifestWatcher::Loop() {
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (listing_failed_) timeout = kRetryListingMs;
+      if (!pending_.empty()) {
+        int settle = static_cast<int>(std::max<int64_t>(settle_.count(), 1));
+        timeout = timeout < 0 ? settle : std::min(timeout, settle);
+      }
     }
     pollfd fds[2] = {{inotify_fd_, POLLIN, 0}, {stop_fd_[0], POLLIN, 0}};
     int ready = poll(fds, 2, timeout);
@@ -175,12 +180,14 @@ std::vector<std::string> ManifestWatcher::Sync() {
 
   // Read and decode every file; a file that cannot be read or holds no document is held.
   std::vector<Document> docs;
+  std::map<std::string, std::string> state;  // file -> hash of what it holds now
   for (const auto& f : files) {
     std::string text;
     if (auto s = ReadWholeFile(f, &text); !s.ok()) {
       file_problems[f] = s.message() + "; keeping the objects it applied before";
       continue;
     }
+    state[f] = std::to_string(std::hash<std::string>{}(text));
     auto part = DecodeText(text, f);
     if (part.empty()) {
       file_problems[f] = "holds no document (empty, or being rewritten); keeping the objects it applied before "
@@ -232,15 +239,29 @@ std::vector<std::string> ManifestWatcher::Sync() {
       if (file == d || IsUnder(file, d)) return true;
     return false;
   };
+  // A removal is confirmed by a later sync that sees the same state `settle_` later.
+  const auto at = std::chrono::steady_clock::now();
+  std::map<std::pair<std::string, std::string>, PendingRemoval> pending;
   for (const auto& [key, file] : owned_) {
     if (now.count(key)) continue;
-    if (held(file)) {
-      now[key] = file;
+    now[key] = file;  // kept unless deleted below
+    if (held(file)) continue;
+    auto st = state.find(file);
+    PendingRemoval seen{file, st == state.end() ? "gone" : st->second, at};
+    auto p = pending_.find(key);
+    if (p == pending_.end() || p->second.file != seen.file || p->second.state != seen.state) {
+      pending[key] = seen;
+      continue;
+    }
+    if (at - p->second.since < settle_) {
+      pending[key] = p->second;
       continue;
     }
     auto del = store_->Delete(key.first, key.second);
+    if (del.ok() || del.status().code() == Status::Code::kNotFound) now.erase(key);
     if (del.ok()) events_->Record(key.first, key.second, "Normal", "Deleted", "removed from " + file);
   }
+  pending_ = std::move(pending);
   owned_ = std::move(now);
   return problems;
 }

@@ -5,7 +5,9 @@
 //
 // Only a real removal deletes: the objects a file applied are deleted when the file is gone from a
 // successful listing of its directory, or when the file still parses but no longer holds their
-// documents. Every transient state is an error that keeps what the file applied before:
+// documents, and that state has lasted `settle` (default 1 s) and a second sync: an editor that
+// saves by deleting and re-creating, or a write caught half-way at a document boundary, deletes
+// nothing. Every transient state is an error that keeps what the file applied before:
 //  - the directory (or a subdirectory) cannot be listed: its files' objects are all kept;
 //  - a file cannot be read;
 //  - a file is empty (no document: `cp`, editors and shell redirections truncate before they
@@ -17,6 +19,7 @@
 // serialised by a mutex.
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <mutex>
 #include <set>
@@ -32,7 +35,9 @@ namespace jb {
 
 class ManifestWatcher {
  public:
-  ManifestWatcher(std::string dir, Store* store, EventRecorder* events) : dir_(std::move(dir)), store_(store), events_(events) {}
+  ManifestWatcher(std::string dir, Store* store, EventRecorder* events,
+                  std::chrono::milliseconds settle = std::chrono::seconds(1))
+      : dir_(std::move(dir)), store_(store), events_(events), settle_(settle) {}
   ~ManifestWatcher();
   // Initial sync, then watches in a background thread. kNotFound when `dir` is not a directory.
   Status Start();
@@ -50,10 +55,18 @@ class ManifestWatcher {
   const std::string dir_;
   Store* store_;
   EventRecorder* events_;
+  // A removal seen once: deleted when a later sync, `settle_` after `since`, sees the same state.
+  struct PendingRemoval {
+    std::string file;
+    std::string state;  // the file's content hash, or "gone"
+    std::chrono::steady_clock::time_point since;
+  };
+  const std::chrono::milliseconds settle_;
   std::mutex mu_;  // serialises Sync
   std::map<std::pair<std::string, std::string>, std::string> owned_ GUARDED_BY(mu_);  // (kind, name) -> file
   std::map<std::string, std::string> file_problems_ GUARDED_BY(mu_);  // file -> problems at the last sync
   bool listing_failed_ GUARDED_BY(mu_) = false;  // the last sync could not list everything: retry on a timer
+  std::map<std::pair<std::string, std::string>, PendingRemoval> pending_ GUARDED_BY(mu_);  // confirm on a timer
   std::set<std::string> logged_;                 // problem lines logged at the last sync (loop thread only)
   int inotify_fd_ = -1;
   int stop_fd_[2] = {-1, -1};

@@ -82,7 +82,8 @@ struct WatchedDir {
     fs::create_directories(dir);
     for (const char* f : {"infrastructure.yaml", "modelprofiles.yaml", "workflow.yaml"})
       fs::copy_file(fs::path(JB_SOURCE_DIR) / "manifests/vqa" / f, dir / f);
-    watcher = std::make_unique<ManifestWatcher>(dir.string(), &store, &events);
+    // No settle time: a removal is confirmed by the next Sync() that sees the same state.
+    watcher = std::make_unique<ManifestWatcher>(dir.string(), &store, &events, std::chrono::milliseconds(0));
     auto problems = watcher->Sync();
     EXPECT_TRUE(problems.empty()) << problems.front();
     EXPECT_EQ(store.size(), 5u);
@@ -199,14 +200,55 @@ TEST(ManifestWatcher, ADirectoryThatCannotBeListedKeepsEverything) {
 
 TEST(ManifestWatcher, OnlyRemovingTheFileDeletesItsObjects) {
   WatchedDir w;
+  auto versions = w.Versions();
   fs::remove(w.dir / "modelprofiles.yaml");
   fs::remove(w.dir / "workflow.yaml");
-  auto problems = w.watcher->Sync();
+  w.watcher->Sync();
+  w.ExpectAllKept(versions);  // seen once: confirmed by the next sync
+  w.watcher->Sync();
   EXPECT_FALSE(w.store.Get("ModelProfile", "vqa").ok());
   auto wf = w.store.Get("Workflow", "vqa");
   ASSERT_TRUE(wf.ok()) << "a Workflow waits for its finalizer";
   EXPECT_TRUE(MetaOf(*wf).deletion_timestamp.has_value());
   EXPECT_TRUE(w.store.Get("Infrastructure", "vqa-medium").ok());
+}
+
+// Editors that save by deleting and re-creating the file (or renaming it away first) leave a moment
+// with no file at all.
+TEST(ManifestWatcher, AFileDeletedAndRecreatedBetweenTwoSyncsKeepsItsObjects) {
+  WatchedDir w;
+  auto versions = w.Versions();
+  std::string text = testing::ReadFile(w.dir / "workflow.yaml");
+  fs::rename(w.dir / "workflow.yaml", w.dir / "workflow.yaml~");
+  w.watcher->Sync();
+  std::ofstream(w.dir / "workflow.yaml") << text;
+  auto problems = w.watcher->Sync();
+  EXPECT_TRUE(problems.empty()) << problems.front();
+  w.watcher->Sync();
+  w.ExpectAllKept(versions);
+}
+
+// A writer caught between two documents leaves a file that parses, but without its last documents.
+TEST(ManifestWatcher, ADocumentRemovedFromAFileIsDeletedOnlyOnceTheFileSettles) {
+  WatchedDir w;
+  auto versions = w.Versions();
+  std::string text = testing::ReadFile(w.dir / "modelprofiles.yaml");
+  auto cut = text.find("\n---", text.find("speech-recognition"));
+  ASSERT_NE(cut, std::string::npos);
+  std::ofstream(w.dir / "modelprofiles.yaml", std::ios::trunc) << text.substr(0, cut + 1);  // without "vqa"
+  w.watcher->Sync();
+  w.ExpectAllKept(versions);
+  std::ofstream(w.dir / "modelprofiles.yaml", std::ios::trunc) << text;  // the write completes
+  w.watcher->Sync();
+  w.watcher->Sync();
+  w.ExpectAllKept(versions);
+
+  std::ofstream(w.dir / "modelprofiles.yaml", std::ios::trunc) << text.substr(0, cut + 1);  // a real edit
+  w.watcher->Sync();
+  EXPECT_TRUE(w.store.Get("ModelProfile", "vqa").ok());
+  w.watcher->Sync();
+  EXPECT_FALSE(w.store.Get("ModelProfile", "vqa").ok());
+  EXPECT_TRUE(w.store.Get("ModelProfile", "speech-recognition").ok());
 }
 
 TEST(ManifestWatcher, HiddenFilesAndDirectoriesAreNotManifests) {
