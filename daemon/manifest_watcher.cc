@@ -170,87 +170,92 @@ void ManifestWatcher::Loop() {
 
 std::vector<std::string> ManifestWatcher::Sync() {
   std::lock_guard<std::mutex> lock(mu_);
-  std::vector<std::string> problems;
-  std::map<std::string, std::string> file_problems;  // file (or directory) -> what is wrong with it
-  std::map<std::string, std::string> unlisted;
-  auto files = ListManifests(dir_, &unlisted);
-  for (const auto& [d, why] : unlisted)
-    file_problems[d] = "cannot be listed (" + why + "); keeping the objects applied from " + (d == dir_ ? "it" : "files under it");
-  listing_failed_ = !unlisted.empty();
-
-  // Read and decode every file; a file that cannot be read or holds no document is held.
-  std::vector<Document> docs;
-  std::map<std::string, std::string> state;  // file -> hash of what it holds now
-  for (const auto& f : files) {
-    std::string text;
-    if (auto s = ReadWholeFile(f, &text); !s.ok()) {
-      file_problems[f] = s.message() + "; keeping the objects it applied before";
-      continue;
-    }
-    state[f] = std::to_string(std::hash<std::string>{}(text));
-    auto part = DecodeText(text, f);
-    if (part.empty()) {
-      file_problems[f] = "holds no document (empty, or being rewritten); keeping the objects it applied before "
-                         "(remove the file to delete them)";
-      continue;
-    }
-    for (auto& d : part) docs.push_back(std::move(d));
-  }
-  ValidateSet(&docs);
-  std::set<std::string> bad_files;
-  for (const auto& d : docs)
-    if (!d.ok()) bad_files.insert(d.file);
-  for (const auto& line : FormatDiagnostics(docs)) problems.push_back(line);
-  for (const auto& f : bad_files) file_problems[f] = "was not applied: it has errors (see the log); keeping the objects it applied before";
-  for (const auto& [f, why] : file_problems) {
-    if (!bad_files.count(f)) problems.push_back(f + ": " + why);
+  DirSnapshot snap = ReadDir(dir_);
+  listing_failed_ = !snap.unlisted.empty();
+  std::vector<std::string> problems = FormatDiagnostics(snap.docs);
+  for (const auto& [f, why] : snap.problems) {
+    if (!snap.bad_files.count(f)) problems.push_back(f + ": " + why);  // bad files: their diagnostics say it
     // One event per problem, not one per sync.
     auto before = file_problems_.find(f);
     if (before == file_problems_.end() || before->second != why)
       events_->Record("ManifestDir", dir_, "Warning", "InvalidManifest", f + " " + why);
   }
-  file_problems_ = file_problems;
+  file_problems_ = snap.problems;
+  auto now = Apply(snap, &problems);
+  ConfirmRemovals(snap, &now);
+  owned_ = std::move(now);
+  return problems;
+}
 
-  std::map<std::pair<std::string, std::string>, std::string> now;
-  for (const auto& d : docs) {
-    if (!d.ok() || bad_files.count(d.file)) continue;
+ManifestWatcher::DirSnapshot ManifestWatcher::ReadDir(const std::string& dir) {
+  DirSnapshot snap;
+  auto files = ListManifests(dir, &snap.unlisted);
+  for (const auto& [d, why] : snap.unlisted)
+    snap.problems[d] = "cannot be listed (" + why + "); keeping the objects applied from " + (d == dir ? "it" : "files under it");
+  for (const auto& f : files) {
+    std::string text;
+    if (auto s = ReadWholeFile(f, &text); !s.ok()) {
+      snap.problems[f] = s.message() + "; keeping the objects it applied before";
+      continue;
+    }
+    snap.state[f] = std::to_string(std::hash<std::string>{}(text));
+    auto part = DecodeText(text, f);
+    if (part.empty()) {
+      snap.problems[f] = "holds no document (empty, or being rewritten); keeping the objects it applied before "
+                         "(remove the file to delete them)";
+      continue;
+    }
+    for (auto& d : part) snap.docs.push_back(std::move(d));
+  }
+  ValidateSet(&snap.docs);  // references may cross files
+  for (const auto& d : snap.docs)
+    if (!d.ok()) snap.bad_files.insert(d.file);
+  for (const auto& f : snap.bad_files)
+    snap.problems[f] = "was not applied: it has errors (see the log); keeping the objects it applied before";
+  return snap;
+}
+
+bool ManifestWatcher::DirSnapshot::Holds(const std::string& file, const std::string& root) const {
+  if (problems.count(file) || unlisted.count(root)) return true;
+  for (const auto& [d, why] : unlisted)
+    if (IsUnder(file, d)) return true;
+  return false;
+}
+
+std::map<ManifestWatcher::Key, std::string> ManifestWatcher::Apply(const DirSnapshot& snap, std::vector<std::string>* problems) {
+  std::map<Key, std::string> now;
+  for (const auto& d : snap.docs) {
+    if (!d.ok() || snap.bad_files.count(d.file)) continue;
     Object obj = *d.object;
-    auto key = std::make_pair(KindOf(obj), MetaOf(obj).name);
+    Key key{KindOf(obj), MetaOf(obj).name};
     now[key] = d.file;
     auto cur = store_->Get(key.first, key.second);
-    if (cur.ok()) {
-      // Unchanged spec and labels: nothing to write (no new resourceVersion, no re-plan).
-      if (UserView(*cur) == UserView(obj)) continue;
-    }
+    // Unchanged spec and labels: nothing to write (no new resourceVersion, no re-plan).
+    if (cur.ok() && UserView(*cur) == UserView(obj)) continue;
     MetaOf(obj).resource_version.reset();  // the directory is the source of truth: last write wins
     auto put = store_->Put(obj);
     if (!put.ok()) {
-      problems.push_back(d.file + ": " + d.Describe() + ": " + put.status().message());
+      problems->push_back(d.file + ": " + d.Describe() + ": " + put.status().message());
       events_->Record(key.first, key.second, "Warning", "ApplyFailed", d.file + ": " + put.status().message());
     } else {
       events_->Record(key.first, key.second, "Normal", cur.ok() ? "Updated" : "Created", "applied from " + d.file);
     }
   }
-  // Objects this watcher applied that are gone. Those of a file with a problem, or under a
-  // directory that could not be listed, are kept until the problem is gone.
-  auto held = [&](const std::string& file) {
-    if (file_problems.count(file) || unlisted.count(dir_)) return true;
-    for (const auto& [d, why] : unlisted)
-      if (file == d || IsUnder(file, d)) return true;
-    return false;
-  };
-  // A removal is confirmed by a later sync that sees the same state `settle_` later.
+  return now;
+}
+
+void ManifestWatcher::ConfirmRemovals(const DirSnapshot& snap, std::map<Key, std::string>* now) {
   const auto at = std::chrono::steady_clock::now();
-  std::map<std::pair<std::string, std::string>, PendingRemoval> pending;
+  std::map<Key, PendingRemoval> pending;
   for (const auto& [key, file] : owned_) {
-    if (now.count(key)) continue;
-    now[key] = file;  // kept unless deleted below
-    if (held(file)) continue;
-    auto st = state.find(file);
-    PendingRemoval seen{file, st == state.end() ? "gone" : st->second, at};
+    if (now->count(key)) continue;
+    (*now)[key] = file;  // kept unless deleted below
+    if (snap.Holds(file, dir_)) continue;
+    auto st = snap.state.find(file);
+    PendingRemoval seen{file, st == snap.state.end() ? "gone" : st->second, at};
     auto p = pending_.find(key);
     if (p == pending_.end() || p->second.file != seen.file || p->second.state != seen.state) {
-      pending[key] = seen;
+      pending[key] = seen;  // first seen: confirmed by a later sync
       continue;
     }
     if (at - p->second.since < settle_) {
@@ -258,12 +263,10 @@ std::vector<std::string> ManifestWatcher::Sync() {
       continue;
     }
     auto del = store_->Delete(key.first, key.second);
-    if (del.ok() || del.status().code() == Status::Code::kNotFound) now.erase(key);
+    if (del.ok() || del.status().code() == Status::Code::kNotFound) now->erase(key);
     if (del.ok()) events_->Record(key.first, key.second, "Normal", "Deleted", "removed from " + file);
   }
   pending_ = std::move(pending);
-  owned_ = std::move(now);
-  return problems;
 }
 
 }  // namespace jb

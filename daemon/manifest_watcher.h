@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "reconciler/events.h"
+#include "api/manifest.h"
 #include "port/thread_annotations.h"
 #include "reconciler/store.h"
 
@@ -47,6 +48,22 @@ class ManifestWatcher {
   std::vector<std::string> Sync();
 
  private:
+  using Key = std::pair<std::string, std::string>;  // (kind, name)
+  // What one sync found in the directory.
+  struct DirSnapshot {
+    std::vector<Document> docs;                     // of every readable, non-empty file, validated together
+    std::map<std::string, std::string> problems;    // file or directory -> why what it applied is kept
+    std::map<std::string, std::string> unlisted;    // directories that could not be listed -> why
+    std::map<std::string, std::string> state;       // readable file -> hash of its content
+    std::set<std::string> bad_files;                // files with a diagnostic
+    // True when the objects `file` applied must be kept whatever it holds now.
+    bool Holds(const std::string& file, const std::string& root) const;
+  };
+  static DirSnapshot ReadDir(const std::string& dir);
+  // Puts every changed object of a file without problems; returns (kind, name) -> file applied now.
+  std::map<Key, std::string> Apply(const DirSnapshot& snap, std::vector<std::string>* problems) EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Deletes the owned objects missing from `*now` whose removal has settled; adds the others to it.
+  void ConfirmRemovals(const DirSnapshot& snap, std::map<Key, std::string>* now) EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Loop();
   void AddWatches(const std::string& dir);
   // Sync() and logs the problems that were not logged at the previous sync.
@@ -63,10 +80,10 @@ class ManifestWatcher {
   };
   const std::chrono::milliseconds settle_;
   std::mutex mu_;  // serialises Sync
-  std::map<std::pair<std::string, std::string>, std::string> owned_ GUARDED_BY(mu_);  // (kind, name) -> file
+  std::map<Key, std::string> owned_ GUARDED_BY(mu_);  // (kind, name) -> file
   std::map<std::string, std::string> file_problems_ GUARDED_BY(mu_);  // file -> problems at the last sync
   bool listing_failed_ GUARDED_BY(mu_) = false;  // the last sync could not list everything: retry on a timer
-  std::map<std::pair<std::string, std::string>, PendingRemoval> pending_ GUARDED_BY(mu_);  // confirm on a timer
+  std::map<Key, PendingRemoval> pending_ GUARDED_BY(mu_);  // confirmed on a timer
   std::set<std::string> logged_;                 // problem lines logged at the last sync (loop thread only)
   int inotify_fd_ = -1;
   int stop_fd_[2] = {-1, -1};
