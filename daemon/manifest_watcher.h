@@ -27,9 +27,9 @@
 #include <thread>
 #include <vector>
 
-#include "reconciler/events.h"
 #include "api/manifest.h"
 #include "port/thread_annotations.h"
+#include "reconciler/events.h"
 #include "reconciler/store.h"
 
 namespace jb {
