@@ -100,7 +100,7 @@ Status ManifestWatcher::Start() {
   if (inotify_fd_ < 0) return Status::Unavailable("inotify_init1 failed");
   if (pipe2(stop_fd_, O_CLOEXEC) != 0) return Status::Unavailable("pipe2 failed");
   AddWatches(dir_);
-  SyncAndLogNew();
+  SyncAndLogNew(false);
   thread_ = std::thread([this] { Loop(); });
   return Status::Ok();
 }
@@ -118,9 +118,14 @@ void ManifestWatcher::Stop() {
     }
 }
 
-void ManifestWatcher::SyncAndLogNew() {
+void ManifestWatcher::SyncAndLogNew(bool timer) {
   std::set<std::string> now;
-  for (auto& p : Sync()) {
+  std::vector<std::string> problems;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    problems = SyncLocked(timer);
+  }
+  for (auto& p : problems) {
     if (!logged_.count(p)) spdlog::error("manifest: {}", p);
     now.insert(std::move(p));
   }
@@ -143,7 +148,8 @@ void ManifestWatcher::Loop() {
     int ready = poll(fds, 2, timeout);
     if (ready < 0) continue;
     if (fds[1].revents) return;
-    bool relevant = ready == 0;  // the retry timer
+    const bool timer = ready == 0;  // the retry or settle timer
+    bool relevant = timer;
     // Debounce: editors write in several steps; collect events for 100 ms, then sync once.
     auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
     while (true) {
@@ -164,12 +170,16 @@ void ManifestWatcher::Loop() {
     }
     if (!relevant) continue;
     AddWatches(dir_);  // new subdirectories, or the directory itself re-created
-    SyncAndLogNew();
+    SyncAndLogNew(timer);
   }
 }
 
 std::vector<std::string> ManifestWatcher::Sync() {
   std::lock_guard<std::mutex> lock(mu_);
+  return SyncLocked(false);
+}
+
+std::vector<std::string> ManifestWatcher::SyncLocked(bool only_changed) {
   DirSnapshot snap = ReadDir(dir_);
   listing_failed_ = !snap.unlisted.empty();
   std::vector<std::string> problems = FormatDiagnostics(snap.docs);
@@ -181,9 +191,10 @@ std::vector<std::string> ManifestWatcher::Sync() {
       events_->Record("ManifestDir", dir_, "Warning", "InvalidManifest", f + " " + why);
   }
   file_problems_ = snap.problems;
-  auto now = Apply(snap, &problems);
+  auto now = Apply(snap, only_changed, &problems);
   ConfirmRemovals(snap, &now);
   owned_ = std::move(now);
+  last_state_ = snap.state;
   return problems;
 }
 
@@ -222,13 +233,16 @@ bool ManifestWatcher::DirSnapshot::Holds(const std::string& file, const std::str
   return false;
 }
 
-std::map<ManifestWatcher::Key, std::string> ManifestWatcher::Apply(const DirSnapshot& snap, std::vector<std::string>* problems) {
+std::map<ManifestWatcher::Key, std::string> ManifestWatcher::Apply(const DirSnapshot& snap, bool only_changed,
+                                                                  std::vector<std::string>* problems) {
   std::map<Key, std::string> now;
   for (const auto& d : snap.docs) {
     if (!d.ok() || snap.bad_files.count(d.file)) continue;
     Object obj = *d.object;
     Key key{KindOf(obj), MetaOf(obj).name};
     now[key] = d.file;
+    auto last = last_state_.find(d.file);
+    if (only_changed && last != last_state_.end() && last->second == snap.state.at(d.file)) continue;
     auto cur = store_->Get(key.first, key.second);
     // Unchanged spec and labels: nothing to write (no new resourceVersion, no re-plan).
     if (cur.ok() && UserView(*cur) == UserView(obj)) continue;

@@ -60,14 +60,19 @@ class ManifestWatcher {
     bool Holds(const std::string& file, const std::string& root) const;
   };
   static DirSnapshot ReadDir(const std::string& dir);
+  // Sync() with mu_ held. `only_changed` (the timers' syncs): files unchanged since the previous
+  // sync are not applied again, so the timers do not revert more `jbctl apply` changes than the
+  // events do (issue 18).
+  std::vector<std::string> SyncLocked(bool only_changed) EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Puts every changed object of a file without problems; returns (kind, name) -> file applied now.
-  std::map<Key, std::string> Apply(const DirSnapshot& snap, std::vector<std::string>* problems) EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::map<Key, std::string> Apply(const DirSnapshot& snap, bool only_changed, std::vector<std::string>* problems)
+      EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Deletes the owned objects missing from `*now` whose removal has settled; adds the others to it.
   void ConfirmRemovals(const DirSnapshot& snap, std::map<Key, std::string>* now) EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Loop();
   void AddWatches(const std::string& dir);
-  // Sync() and logs the problems that were not logged at the previous sync.
-  void SyncAndLogNew();
+  // Syncs and logs the problems that were not logged at the previous sync.
+  void SyncAndLogNew(bool timer);
 
   const std::string dir_;
   Store* store_;
@@ -84,6 +89,7 @@ class ManifestWatcher {
   std::map<std::string, std::string> file_problems_ GUARDED_BY(mu_);  // file -> problems at the last sync
   bool listing_failed_ GUARDED_BY(mu_) = false;  // the last sync could not list everything: retry on a timer
   std::map<Key, PendingRemoval> pending_ GUARDED_BY(mu_);  // confirmed on a timer
+  std::map<std::string, std::string> last_state_ GUARDED_BY(mu_);  // file -> content hash at the last sync
   std::set<std::string> logged_;                 // problem lines logged at the last sync (loop thread only)
   int inotify_fd_ = -1;
   int stop_fd_[2] = {-1, -1};
