@@ -204,6 +204,14 @@ ManifestWatcher::DirSnapshot ManifestWatcher::ReadDir(const std::string& dir) {
   for (const auto& [d, why] : snap.unlisted)
     snap.problems[d] = "cannot be listed (" + why + "); keeping the objects applied from " + (d == dir ? "it" : "files under it");
   for (const auto& f : files) {
+    // Never read a FIFO or a device (it could block the watcher and SIGHUP for ever).
+    std::error_code ec;
+    auto type = fs::status(f, ec).type();
+    if (type != fs::file_type::regular) {
+      snap.problems[f] = std::string(type == fs::file_type::not_found ? "is a link to nothing" : "is not a regular file") +
+                         "; keeping the objects it applied before";
+      continue;
+    }
     std::string text;
     if (auto s = ReadWholeFile(f, &text); !s.ok()) {
       snap.problems[f] = s.message() + "; keeping the objects it applied before";

@@ -1,6 +1,7 @@
 #include "daemon/manifest_watcher.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <fstream>
 #include <memory>
@@ -195,6 +196,20 @@ TEST(ManifestWatcher, ADirectoryThatCannotBeListedKeepsEverything) {
   fs::rename(w.tmp.path() / "moved", w.dir);
   problems = w.watcher->Sync();
   EXPECT_TRUE(problems.empty()) << problems.front();
+  w.ExpectAllKept(versions);
+}
+
+TEST(ManifestWatcher, AFileReplacedByADanglingLinkOrAFifoKeepsItsObjectsAndIsNeverRead) {
+  WatchedDir w;
+  auto versions = w.Versions();
+  fs::remove(w.dir / "workflow.yaml");
+  fs::create_symlink(w.tmp.path() / "nowhere.yaml", w.dir / "workflow.yaml");
+  ASSERT_EQ(mkfifo((w.dir / "more.yaml").c_str(), 0600), 0);  // reading it would block
+  for (int i = 0; i < 2; ++i) {
+    auto problems = w.watcher->Sync();
+    EXPECT_TRUE(w.Reported(problems, "workflow.yaml: is a link to nothing")) << ::testing::PrintToString(problems);
+    EXPECT_TRUE(w.Reported(problems, "more.yaml: is not a regular file")) << ::testing::PrintToString(problems);
+  }
   w.ExpectAllKept(versions);
 }
 
