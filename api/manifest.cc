@@ -1,5 +1,7 @@
 #include "api/manifest.h"
 
+#include "api/names.h"
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -206,13 +208,20 @@ void CheckName(Ctx& c, const std::string& path, const std::string& name) {
   if (!name.empty() && !IsValidName(name)) c.Err(path, Quote(name) + " is not a valid name; expected " + kNameRule);
 }
 
+// Object, tier and node names follow Kubernetes' DNS-1123 rules (api/names.h): they become file,
+// worker and VM names. An empty name is reported by the decoder (required field).
+void CheckDnsName(Ctx& c, const std::string& path, const std::string& name, std::string (*rule)(std::string_view)) {
+  if (name.empty()) return;
+  if (std::string why = rule(name); !why.empty()) c.Err(path, Quote(name) + " is not a valid name: it " + why);
+}
+
 void ValidateInfrastructure(Ctx& c, const Infrastructure& inf) {
   const auto& s = inf.spec;
   std::map<std::string, size_t> tiers;
   c.ErrIfEmpty("spec.tiers", s.tiers.empty(), "is empty; expected at least one tier");
   for (size_t i = 0; i < s.tiers.size(); ++i) {
     std::string p = "spec.tiers[" + std::to_string(i) + "]";
-    CheckName(c, p + ".name", s.tiers[i].name);
+    CheckDnsName(c, p + ".name", s.tiers[i].name, IsDns1123Label);
     if (!tiers.emplace(s.tiers[i].name, i).second)
       c.Err(p + ".name", "duplicate tier name " + Quote(s.tiers[i].name) + "; tier names must be unique");
   }
@@ -221,7 +230,7 @@ void ValidateInfrastructure(Ctx& c, const Infrastructure& inf) {
   for (size_t i = 0; i < s.nodes.size(); ++i) {
     std::string p = "spec.nodes[" + std::to_string(i) + "]";
     const auto& n = s.nodes[i];
-    CheckName(c, p + ".name", n.name);
+    CheckDnsName(c, p + ".name", n.name, IsDns1123Label);
     if (!nodes.insert(n.name).second) c.Err(p + ".name", "duplicate node name " + Quote(n.name) + "; node names must be unique");
     if (!n.tier.empty() && !tiers.count(n.tier))
       c.Err(p + ".tier", "refers to tier " + Quote(n.tier) + ", which is not defined in spec.tiers");
@@ -459,7 +468,7 @@ void ValidateSet(std::vector<Document>* docs) {
     if (!d.object) continue;
     Ctx c{&d};
     const auto& meta = MetaOf(*d.object);
-    CheckName(c, "metadata.name", meta.name);
+    CheckDnsName(c, "metadata.name", meta.name, IsDns1123Subdomain);
     auto key = std::make_pair(KindOf(*d.object), meta.name);
     auto [it, inserted] = seen.emplace(key, &d);
     if (!inserted) {

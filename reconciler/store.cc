@@ -13,7 +13,10 @@
 #include <fstream>
 #include <sstream>
 
+#include <spdlog/spdlog.h>
+
 #include "api/manifest.h"
+#include "api/names.h"
 
 namespace jb {
 
@@ -100,9 +103,76 @@ Status WriteFileAtomic(const std::string& path, const std::string& data, int mod
 
 Store::Store(std::string dir) : dir_(std::move(dir)) {}
 
+// "NAME.json". WriteFileAtomic's temp file ".NAME.json.tmp" must fit in NAME_MAX (255), so a name
+// longer than kShortName (DNS-1123 allows 253) is split: "<first kShortName chars>_/<rest>.json".
+// No name contains '_' and every file ends in ".json", so the two forms never collide.
+constexpr size_t kShortName = 245;
+
 std::string Store::PathOf(const std::string& kind, const std::string& name) const {
-  return (fs::path(dir_) / "objects" / kind / (name + ".json")).string();
+  fs::path dir = fs::path(dir_) / "objects" / kind;
+  if (name.size() <= kShortName) return (dir / (name + ".json")).string();
+  return (dir / (name.substr(0, kShortName) + "_") / (name.substr(kShortName) + ".json")).string();
 }
+
+std::string Store::CounterPath() const { return (fs::path(dir_) / "objects" / "resource-version").string(); }
+
+namespace {
+
+bool ReadWholeFile(const fs::path& path, std::string* out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  *out = ss.str();
+  return !in.bad();
+}
+
+// Name diagnostics that an earlier version did not make: the name passes the rule of the time
+// (IsValidName) but not the DNS-1123 rule of today. Such an object was acknowledged and stored;
+// dropping it at load would lose it (and orphan its workers), so it is loaded with a warning.
+bool IsLegacyNameDiagnostic(const Object& obj, const Diagnostic& d) {
+  auto legacy = [&](const std::string& name, const std::string& why) {
+    return IsValidName(name) && !why.empty() && d.message.rfind("\"" + name + "\" is not a valid name", 0) == 0;
+  };
+  const std::string& name = MetaOf(obj).name;
+  if (d.path == "metadata.name") return legacy(name, IsDns1123Subdomain(name));
+  if (const auto* inf = std::get_if<Infrastructure>(&obj)) {
+    for (size_t i = 0; i < inf->spec.tiers.size(); ++i)
+      if (d.path == "spec.tiers[" + std::to_string(i) + "].name")
+        return legacy(inf->spec.tiers[i].name, IsDns1123Label(inf->spec.tiers[i].name));
+    for (size_t i = 0; i < inf->spec.nodes.size(); ++i)
+      if (d.path == "spec.nodes[" + std::to_string(i) + "].name")
+        return legacy(inf->spec.nodes[i].name, IsDns1123Label(inf->spec.nodes[i].name));
+  }
+  return false;
+}
+
+// Decodes and validates one stored object. On success `*warning` lists the legacy-name
+// diagnostics that were tolerated (empty when none); on failure the status says why.
+StatusOr<Object> DecodeStored(const std::string& text, const std::string& file, std::string* warning) {
+  auto docs = DecodeText(text, file);
+  if (docs.size() != 1) return Status::InvalidArgument("expected exactly one document, found " + std::to_string(docs.size()));
+  ValidateSet(&docs);
+  Document& d = docs[0];
+  std::string errors;
+  for (const auto& diag : d.diagnostics) {
+    if (d.object && IsLegacyNameDiagnostic(*d.object, diag))
+      *warning += (warning->empty() ? "" : "; ") + diag.path + ": " + diag.message;
+    else
+      errors += (errors.empty() ? "" : "; ") + diag.ToString();
+  }
+  if (!d.object || !errors.empty()) return Status::InvalidArgument(errors.empty() ? "no object" : errors);
+  return std::move(*d.object);
+}
+
+// A decimal number and nothing else (but a final newline): anything else is a damaged counter.
+std::optional<uint64_t> ParseCounter(std::string text) {
+  if (!text.empty() && text.back() == '\n') text.pop_back();
+  if (text.empty() || text.size() > 19 || text.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+  return std::stoull(text);
+}
+
+}  // namespace
 
 std::vector<std::string> Store::Load() {
   std::vector<std::string> problems;
@@ -113,41 +183,104 @@ std::vector<std::string> Store::Load() {
   std::lock_guard<std::mutex> lock(mu_);
   for (const auto& kind : {"Workflow", "ModelProfile", "Infrastructure"}) {
     fs::create_directories(root / kind, ec);
-    for (auto it = fs::directory_iterator(root / kind, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
-      const auto& path = it->path();
-      if (path.extension() != ".json" || path.filename().string()[0] == '.') continue;
-      std::ifstream in(path);
-      std::stringstream ss;
-      ss << in.rdbuf();
-      std::vector<Diagnostic> diags;
-      auto obj = ObjectFromText(ss.str(), path.string(), &diags);
-      if (!obj.ok()) {
-        problems.push_back(path.string() + ": skipped, cannot be decoded: " + obj.status().message());
-        continue;
+    // The kind's directory, and the "<prefix>_" directories of long names (see PathOf).
+    std::vector<fs::path> dirs{root / kind};
+    for (size_t i = 0; i < dirs.size(); ++i) {
+      auto it = fs::directory_iterator(dirs[i], ec);
+      for (; !ec && it != fs::directory_iterator(); it.increment(ec)) {
+        const std::string file = it->path().filename().string();
+        std::error_code dec;
+        if (i == 0 && file.back() == '_' && it->is_directory(dec)) dirs.push_back(it->path());
+        else LoadFile(kind, it->path(), &problems);
       }
-      if (KindOf(*obj) != kind || MetaOf(*obj).name + ".json" != path.filename().string()) {
-        problems.push_back(path.string() + ": skipped, kind or name does not match the file");
-        continue;
-      }
-      const auto& rv = MetaOf(*obj).resource_version;
-      if (rv) version_ = std::max<uint64_t>(version_, std::strtoull(rv->c_str(), nullptr, 10));
-      objects_[{kind, MetaOf(*obj).name}] = std::move(*obj);
+      if (ec) problems.push_back(dirs[i].string() + ": cannot be listed, objects in it not loaded: " + ec.message());
+      ec.clear();
     }
   }
+  LoadCounter(!objects_.empty(), &problems);
   return problems;
+}
+
+void Store::LoadFile(const std::string& kind, const fs::path& path, std::vector<std::string>* problems) {
+  const std::string file = path.filename().string();
+  auto skip = [&](const std::string& why) { problems->push_back(path.string() + ": skipped, " + why); };
+  std::error_code ec;
+  if (file.size() > 5 && file[0] == '.' && path.extension() == ".tmp") {
+    // WriteFileAtomic's temp file: the write was interrupted before its rename, so the previous
+    // version (if any) is still the object's file.
+    skip("left over from an interrupted write (the object's previous version is kept); removed");
+    fs::remove(path, ec);
+    return;
+  }
+  if (!fs::is_regular_file(path, ec) || path.extension() != ".json") return skip("not an object file (expected NAME.json)");
+  std::string text, warning;
+  if (!ReadWholeFile(path, &text)) return skip(std::string("cannot be read: ") + std::strerror(errno));
+  auto obj = DecodeStored(text, path.string(), &warning);
+  if (!obj.ok()) return skip("cannot be decoded: " + obj.status().message());
+  const std::string& name = MetaOf(*obj).name;
+  if (KindOf(*obj) != kind || PathOf(kind, name) != path.string())
+    return skip("it holds " + KindOf(*obj) + "/" + name + ", which does not belong in this file");
+  if (!warning.empty())
+    spdlog::warn("state: {}: loaded {}/{} although the current name rules refuse it ({}); it can be read and deleted, "
+                 "not updated: re-create it under a valid name",
+                 path.string(), kind, name, warning);
+  const auto& rv = MetaOf(*obj).resource_version;
+  if (rv) version_ = std::max<uint64_t>(version_, std::strtoull(rv->c_str(), nullptr, 10));
+  objects_[{kind, name}] = std::move(*obj);
+}
+
+void Store::LoadCounter(bool any_objects, std::vector<std::string>* problems) {
+  const std::string path = CounterPath();
+  std::string text;
+  std::error_code ec;
+  if (!fs::exists(path, ec) && !ec) {
+    if (any_objects)
+      spdlog::warn("state: {} is missing (a state directory from before it existed, or removed): resourceVersions continue "
+                   "above the highest stored one, {}; versions of objects deleted earlier may be issued again",
+                   path, version_);
+  } else if (!ReadWholeFile(path, &text)) {
+    counter_error_ = path + ": cannot be read (" + std::strerror(errno) +
+                     "): it holds the highest resourceVersion ever issued, so the store refuses writes rather than issue one again; "
+                     "make it readable and restart";
+  } else if (auto n = ParseCounter(text)) {
+    version_ = std::max(version_, *n);
+  } else {
+    counter_error_ = path + ": corrupt (expected a decimal number): it holds the highest resourceVersion ever issued, so the "
+                     "store refuses writes rather than issue one again; write a number at least as high as any version "
+                     "clients may hold, or remove the file to continue above the highest stored version (" +
+                     std::to_string(version_) + "), and restart";
+  }
+  if (!counter_error_.empty()) problems->push_back(counter_error_);
+  // The next write reserves a fresh block above everything seen.
+  reserved_ = version_;
+}
+
+StatusOr<std::string> Store::NextVersion() {
+  if (!counter_error_.empty()) return Status::Unavailable(counter_error_);
+  if (!dir_.empty() && version_ >= reserved_) {
+    const uint64_t upto = version_ + kVersionBlock;
+    std::error_code ec;
+    fs::create_directories(fs::path(dir_) / "objects", ec);
+    if (auto s = WriteFileAtomic(CounterPath(), std::to_string(upto) + "\n"); !s.ok())
+      return Status::Unavailable("cannot reserve resourceVersions: " + s.message());
+    reserved_ = upto;
+  }
+  return std::to_string(++version_);
 }
 
 Status Store::Persist(const Object& obj) {
   if (dir_.empty()) return Status::Ok();
+  const std::string path = PathOf(KindOf(obj), MetaOf(obj).name);
   std::error_code ec;
-  fs::create_directories(fs::path(dir_) / "objects" / KindOf(obj), ec);
-  return WriteFileAtomic(PathOf(KindOf(obj), MetaOf(obj).name), ObjectToJson(obj, true) + "\n");
+  fs::create_directories(fs::path(path).parent_path(), ec);
+  return WriteFileAtomic(path, ObjectToJson(obj, true) + "\n");
 }
 
 Status Store::Unpersist(const std::string& kind, const std::string& name) {
   if (dir_.empty()) return Status::Ok();
-  if (::unlink(PathOf(kind, name).c_str()) != 0 && errno != ENOENT)
-    return Status::Unavailable("unlink " + PathOf(kind, name) + ": " + std::strerror(errno));
+  const std::string path = PathOf(kind, name);
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) return Status::Unavailable("unlink " + path + ": " + std::strerror(errno));
+  if (name.size() > kShortName) ::rmdir(fs::path(path).parent_path().c_str());  // fails (harmlessly) when not empty
   return Status::Ok();
 }
 
@@ -187,6 +320,10 @@ bool SpecEqual(const Object& a, const Object& b) {
 
 StatusOr<Object> Store::Put(Object obj) {
   const std::string kind = KindOf(obj), name = MetaOf(obj).name;
+  // The decoder checks names too; the store checks again because it must never acknowledge an
+  // object it could not load back (a dotfile, a path with '/').
+  if (std::string why = IsDns1123Subdomain(name); !why.empty())
+    return Status::InvalidArgument(kind + " name \"" + name + "\" is not a valid name: it " + why);
   Object stored;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -213,7 +350,9 @@ StatusOr<Object> Store::Put(Object obj) {
       }
     }
     meta.deletion_timestamp.reset();
-    meta.resource_version = std::to_string(++version_);
+    auto rv = NextVersion();
+    if (!rv.ok()) return rv.status();
+    meta.resource_version = *rv;
     if (auto s = Persist(obj); !s.ok()) return s;
     objects_[{kind, name}] = obj;
     stored = obj;
@@ -233,7 +372,9 @@ StatusOr<Object> Store::PutStatus(const std::string& name, const WorkflowStatus&
       return Status::Conflict("Workflow \"" + name + "\" was modified while reconciling");
     if (wf.status == status) return it->second;  // nothing to write
     wf.status = status;
-    wf.metadata.resource_version = std::to_string(++version_);
+    auto next = NextVersion();
+    if (!next.ok()) return next.status();
+    wf.metadata.resource_version = *next;
     if (auto s = Persist(wf); !s.ok()) return s;
     it->second = wf;
     stored = wf;
@@ -252,7 +393,9 @@ StatusOr<Object> Store::Delete(const std::string& kind, const std::string& name)
       if (!meta.deletion_timestamp) {
         Object marked = it->second;
         MetaOf(marked).deletion_timestamp = NowRfc3339();
-        MetaOf(marked).resource_version = std::to_string(++version_);
+        auto rv = NextVersion();
+        if (!rv.ok()) return rv.status();
+        MetaOf(marked).resource_version = *rv;
         if (auto s = Persist(marked); !s.ok()) return s;
         it->second = marked;
       }
@@ -279,7 +422,9 @@ Status Store::RemoveFinalizer(const std::string& kind, const std::string& name, 
       if (auto s = Unpersist(kind, name); !s.ok()) return s;
       objects_.erase(it);
     } else {
-      MetaOf(obj).resource_version = std::to_string(++version_);
+      auto rv = NextVersion();
+      if (!rv.ok()) return rv.status();
+      MetaOf(obj).resource_version = *rv;
       if (auto s = Persist(obj); !s.ok()) return s;
       it->second = obj;
     }

@@ -1,8 +1,10 @@
 #include "daemon/manifest_watcher.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <fstream>
+#include <memory>
 #include <thread>
 
 #include "tests/test_util.h"
@@ -66,6 +68,216 @@ TEST(ManifestWatcher, AppliesChangesAndDeletionsAndReportsBadFiles) {
   EXPECT_TRUE(WaitFor([&] { return !store.Get("ModelProfile", "vqa").ok(); }));
   EXPECT_TRUE(store.Get("Infrastructure", "vqa-medium").ok());
   w.Stop();
+}
+
+// The vqa manifests in <tmp>/m, synced once by a watcher without its background thread (each test
+// calls Sync() itself, as SIGHUP does, so every step is deterministic).
+struct WatchedDir {
+  testing::TempDir tmp;
+  fs::path dir = tmp.path() / "m";
+  Store store{""};
+  EventRecorder events;
+  std::unique_ptr<ManifestWatcher> watcher;
+
+  WatchedDir() {
+    fs::create_directories(dir);
+    for (const char* f : {"infrastructure.yaml", "modelprofiles.yaml", "workflow.yaml"})
+      fs::copy_file(fs::path(JB_SOURCE_DIR) / "manifests/vqa" / f, dir / f);
+    // No settle time: a removal is confirmed by the next Sync() that sees the same state.
+    watcher = std::make_unique<ManifestWatcher>(dir.string(), &store, &events, std::chrono::milliseconds(0));
+    auto problems = watcher->Sync();
+    EXPECT_TRUE(problems.empty()) << problems.front();
+    EXPECT_EQ(store.size(), 5u);
+  }
+  bool Reported(const std::vector<std::string>& problems, const std::string& what) const {
+    for (const auto& p : problems)
+      if (p.find(what) != std::string::npos) return true;
+    return false;
+  }
+  int InvalidManifestEvents() const {
+    int n = 0;
+    for (const auto& e : events.List())
+      if (e.reason == "InvalidManifest") n += e.count;
+    return n;
+  }
+  // Every object the directory applied, unchanged and not marked for deletion.
+  void ExpectAllKept(const std::map<std::string, std::string>& versions) {
+    EXPECT_EQ(store.size(), 5u);
+    for (const char* kind : {"Workflow", "ModelProfile", "Infrastructure"})
+      for (const auto& o : store.List(kind)) {
+        EXPECT_FALSE(MetaOf(o).deletion_timestamp.has_value()) << MetaOf(o).name;
+        EXPECT_EQ(MetaOf(o).resource_version, versions.at(std::string(kind) + "/" + MetaOf(o).name));
+      }
+  }
+  std::map<std::string, std::string> Versions() {
+    std::map<std::string, std::string> out;
+    for (const char* kind : {"Workflow", "ModelProfile", "Infrastructure"})
+      for (const auto& o : store.List(kind)) out[std::string(kind) + "/" + MetaOf(o).name] = *MetaOf(o).resource_version;
+    return out;
+  }
+};
+
+// Regression: `cp` and editors truncate, then write; a sync in between saw an empty file and
+// deleted its Workflow, which came back re-created (generation 1, history and status lost).
+TEST(ManifestWatcher, TruncateThenWriteInPlaceKeepsTheWorkflowAndItsHistory) {
+  WatchedDir w;
+  WorkflowStatus st;
+  st.observed_generation = 1;
+  ASSERT_TRUE(w.store.PutStatus("vqa", st).ok());
+  std::string text = testing::ReadFile(w.dir / "workflow.yaml");
+
+  std::ofstream(w.dir / "workflow.yaml", std::ios::trunc).close();  // step 1: truncated
+  for (int i = 0; i < 2; ++i) {
+    auto problems = w.watcher->Sync();
+    EXPECT_TRUE(w.Reported(problems, "workflow.yaml: holds no document")) << ::testing::PrintToString(problems);
+    auto wf = w.store.Get("Workflow", "vqa");
+    ASSERT_TRUE(wf.ok());
+    EXPECT_FALSE(MetaOf(*wf).deletion_timestamp.has_value());
+  }
+  EXPECT_EQ(w.InvalidManifestEvents(), 1) << "reported once, not on every sync";
+
+  auto pos = text.find("minAccuracy: 56");
+  ASSERT_NE(pos, std::string::npos);
+  text.replace(pos, 15, "minAccuracy: 55");
+  std::ofstream(w.dir / "workflow.yaml", std::ios::trunc) << text;  // step 2: the new content
+  auto problems = w.watcher->Sync();
+  EXPECT_TRUE(problems.empty()) << problems.front();
+  auto wf = w.store.Get("Workflow", "vqa");
+  ASSERT_TRUE(wf.ok());
+  EXPECT_FALSE(MetaOf(*wf).deletion_timestamp.has_value());
+  EXPECT_EQ(MetaOf(*wf).generation, 2) << "updated in place, not re-created";
+  EXPECT_EQ(std::get<Workflow>(*wf).spec.slo.min_accuracy, 55);
+  EXPECT_EQ(std::get<Workflow>(*wf).status.observed_generation, 1) << "the status (history) is kept";
+}
+
+TEST(ManifestWatcher, AnEmptyFileIsAnErrorThatKeepsItsObjects) {
+  WatchedDir w;
+  auto versions = w.Versions();
+  std::ofstream(w.dir / "modelprofiles.yaml", std::ios::trunc) << "# nothing yet\n";
+  auto problems = w.watcher->Sync();
+  EXPECT_TRUE(w.Reported(problems, "modelprofiles.yaml: holds no document")) << ::testing::PrintToString(problems);
+  w.ExpectAllKept(versions);
+  EXPECT_EQ(w.InvalidManifestEvents(), 1);
+}
+
+TEST(ManifestWatcher, AParseErrorOrPartialFileIsAnErrorThatKeepsItsObjects) {
+  WatchedDir w;
+  auto versions = w.Versions();
+  std::string text = testing::ReadFile(w.dir / "modelprofiles.yaml");
+  std::ofstream(w.dir / "modelprofiles.yaml", std::ios::trunc) << text.substr(0, text.size() / 3) << "\n  - [unclosed";
+  auto problems = w.watcher->Sync();
+  EXPECT_TRUE(w.Reported(problems, "modelprofiles.yaml:")) << ::testing::PrintToString(problems);
+  w.ExpectAllKept(versions);
+  std::ofstream(w.dir / "modelprofiles.yaml", std::ios::trunc) << text;  // the write completes
+  problems = w.watcher->Sync();
+  EXPECT_TRUE(problems.empty()) << problems.front();
+  w.ExpectAllKept(versions);
+}
+
+// Regression: a directory that could not be read at SIGHUP deleted everything applied from it.
+// Tests run as root, which reads any directory whatever its mode, so the directory is replaced
+// by a dangling symbolic link and by a regular file instead.
+TEST(ManifestWatcher, ADirectoryThatCannotBeListedKeepsEverything) {
+  WatchedDir w;
+  auto versions = w.Versions();
+  fs::rename(w.dir, w.tmp.path() / "moved");
+  fs::create_directory_symlink(w.tmp.path() / "nowhere", w.dir);
+  auto problems = w.watcher->Sync();
+  EXPECT_TRUE(w.Reported(problems, "cannot be listed")) << ::testing::PrintToString(problems);
+  w.ExpectAllKept(versions);
+
+  fs::remove(w.dir);
+  std::ofstream(w.dir) << "not a directory";
+  problems = w.watcher->Sync();
+  EXPECT_TRUE(w.Reported(problems, "cannot be listed")) << ::testing::PrintToString(problems);
+  w.ExpectAllKept(versions);
+
+  fs::remove(w.dir);
+  fs::rename(w.tmp.path() / "moved", w.dir);
+  problems = w.watcher->Sync();
+  EXPECT_TRUE(problems.empty()) << problems.front();
+  w.ExpectAllKept(versions);
+}
+
+TEST(ManifestWatcher, AFileReplacedByADanglingLinkOrAFifoKeepsItsObjectsAndIsNeverRead) {
+  WatchedDir w;
+  auto versions = w.Versions();
+  fs::remove(w.dir / "workflow.yaml");
+  fs::create_symlink(w.tmp.path() / "nowhere.yaml", w.dir / "workflow.yaml");
+  ASSERT_EQ(mkfifo((w.dir / "more.yaml").c_str(), 0600), 0);  // reading it would block
+  for (int i = 0; i < 2; ++i) {
+    auto problems = w.watcher->Sync();
+    EXPECT_TRUE(w.Reported(problems, "workflow.yaml: is a link to nothing")) << ::testing::PrintToString(problems);
+    EXPECT_TRUE(w.Reported(problems, "more.yaml: is not a regular file")) << ::testing::PrintToString(problems);
+  }
+  w.ExpectAllKept(versions);
+}
+
+TEST(ManifestWatcher, OnlyRemovingTheFileDeletesItsObjects) {
+  WatchedDir w;
+  auto versions = w.Versions();
+  fs::remove(w.dir / "modelprofiles.yaml");
+  fs::remove(w.dir / "workflow.yaml");
+  w.watcher->Sync();
+  w.ExpectAllKept(versions);  // seen once: confirmed by the next sync
+  w.watcher->Sync();
+  EXPECT_FALSE(w.store.Get("ModelProfile", "vqa").ok());
+  auto wf = w.store.Get("Workflow", "vqa");
+  ASSERT_TRUE(wf.ok()) << "a Workflow waits for its finalizer";
+  EXPECT_TRUE(MetaOf(*wf).deletion_timestamp.has_value());
+  EXPECT_TRUE(w.store.Get("Infrastructure", "vqa-medium").ok());
+}
+
+// Editors that save by deleting and re-creating the file (or renaming it away first) leave a moment
+// with no file at all.
+TEST(ManifestWatcher, AFileDeletedAndRecreatedBetweenTwoSyncsKeepsItsObjects) {
+  WatchedDir w;
+  auto versions = w.Versions();
+  std::string text = testing::ReadFile(w.dir / "workflow.yaml");
+  fs::rename(w.dir / "workflow.yaml", w.dir / "workflow.yaml~");
+  w.watcher->Sync();
+  std::ofstream(w.dir / "workflow.yaml") << text;
+  auto problems = w.watcher->Sync();
+  EXPECT_TRUE(problems.empty()) << problems.front();
+  w.watcher->Sync();
+  w.ExpectAllKept(versions);
+}
+
+// A writer caught between two documents leaves a file that parses, but without its last documents.
+TEST(ManifestWatcher, ADocumentRemovedFromAFileIsDeletedOnlyOnceTheFileSettles) {
+  WatchedDir w;
+  auto versions = w.Versions();
+  std::string text = testing::ReadFile(w.dir / "modelprofiles.yaml");
+  auto cut = text.find("\n---", text.find("speech-recognition"));
+  ASSERT_NE(cut, std::string::npos);
+  std::ofstream(w.dir / "modelprofiles.yaml", std::ios::trunc) << text.substr(0, cut + 1);  // without "vqa"
+  w.watcher->Sync();
+  w.ExpectAllKept(versions);
+  std::ofstream(w.dir / "modelprofiles.yaml", std::ios::trunc) << text;  // the write completes
+  w.watcher->Sync();
+  w.watcher->Sync();
+  w.ExpectAllKept(versions);
+
+  std::ofstream(w.dir / "modelprofiles.yaml", std::ios::trunc) << text.substr(0, cut + 1);  // a real edit
+  w.watcher->Sync();
+  EXPECT_TRUE(w.store.Get("ModelProfile", "vqa").ok());
+  w.watcher->Sync();
+  EXPECT_FALSE(w.store.Get("ModelProfile", "vqa").ok());
+  EXPECT_TRUE(w.store.Get("ModelProfile", "speech-recognition").ok());
+}
+
+TEST(ManifestWatcher, HiddenFilesAndDirectoriesAreNotManifests) {
+  WatchedDir w;
+  auto versions = w.Versions();
+  // An editor's backup, and a ConfigMap-style "..2024_01_01" directory behind a "..data" link.
+  fs::copy_file(w.dir / "workflow.yaml", w.dir / ".workflow.yaml");
+  fs::create_directories(w.dir / "..2024_01_01");
+  fs::copy_file(w.dir / "modelprofiles.yaml", w.dir / "..2024_01_01/modelprofiles.yaml");
+  fs::create_directory_symlink("..2024_01_01", w.dir / "..data");
+  fs::create_symlink("user@host.1234", w.dir / ".#workflow.yaml");  // emacs lock file
+  auto problems = w.watcher->Sync();
+  EXPECT_TRUE(problems.empty()) << problems.front();
+  w.ExpectAllKept(versions);
 }
 
 }  // namespace
