@@ -107,7 +107,8 @@ Status ProbeHealthz(const std::string& host, int port, bool tls, double timeout_
   SSL_CTX* ctx = nullptr;
   SSL* ssl = nullptr;
   auto fail = [&](const std::string& what) {
-    out = Status::Unavailable(SecondsLeft(deadline) <= 0 ? what + ": no answer within " + std::to_string(timeout_s) + " s" : what);
+    bool timed_out = errno == EAGAIN || errno == EWOULDBLOCK || SecondsLeft(deadline) <= 0.05;
+    out = Status::Unavailable(timed_out ? what + ": no answer within " + std::to_string(timeout_s) + " s" : what);
   };
   if (tls) {
     ctx = SSL_CTX_new(TLS_client_method());
