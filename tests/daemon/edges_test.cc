@@ -42,6 +42,14 @@ int AgentPort(const fs::path& state) {
   return port;
 }
 
+// "alive" (after 2 s), or how the process ended (reaps it).
+std::string Fate(pid_t pid) {
+  int st = 0;
+  if (!testing::WaitFor([&] { return ::waitpid(pid, &st, WNOHANG) == pid; }, 2s)) return "alive";
+  if (WIFSIGNALED(st)) return std::string("killed by signal ") + strsignal(WTERMSIG(st));
+  return "exited with status " + std::to_string(WEXITSTATUS(st));
+}
+
 bool Alive(pid_t pid) {
   int st = 0;
   return ::waitpid(pid, &st, WNOHANG) == 0;
@@ -68,14 +76,14 @@ class DaemonWithAgentPort : public ::testing::Test {
 TEST_F(DaemonWithAgentPort, SurvivesClientsThatHangUpAfterTheHandshakeOrBeforeTheAnswer) {
   for (int i = 0; i < 100; ++i) {
     RawTlsClient c;
-    ASSERT_TRUE(c.Connect(port_)) << i;
+    ASSERT_TRUE(c.Connect(port_)) << "connection " << i << ": the daemon is " << Fate(daemon_->pid());
     c.Drop(/*reset=*/i % 2 == 0);
   }
   // Write after the peer closed: a complete request, then a reset before the daemon answers.
   std::string reg = R"({"type":"register","device":"d1","token":"wrong-token-0123456789","csr":""})";
   for (int i = 0; i < 50; ++i) {
     RawTlsClient c;
-    ASSERT_TRUE(c.Connect(port_)) << i;
+    ASSERT_TRUE(c.Connect(port_)) << "connection " << i << ": the daemon is " << Fate(daemon_->pid());
     ASSERT_TRUE(c.Write(RawTlsClient::Header(static_cast<uint32_t>(reg.size())) + reg));
     c.Drop(/*reset=*/true);
   }
