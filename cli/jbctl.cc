@@ -1,5 +1,6 @@
 // jbctl: the command-line client (kubectl conventions: results on stdout, errors on stderr,
 // exit 0 on success, 1 on error).
+#include <signal.h>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -163,6 +164,8 @@ int Crds(const std::vector<std::string>& args) {
 }  // namespace jb
 
 int main(int argc, char** argv) {
+  // A server that closes while jbctl writes must be an error message, not a silent exit 141.
+  signal(SIGPIPE, SIG_IGN);
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
     std::cout << jb::kUsage;

@@ -13,7 +13,11 @@
 #include <fstream>
 #include <sstream>
 
+#include <spdlog/spdlog.h>
+
 #include "api/manifest.h"
+#include "daemon/startup_checks.h"
+#include "drivers/process.h"
 
 extern char** environ;
 
@@ -63,7 +67,6 @@ std::string ReadAll(const std::string& path) {
   return ss.str();
 }
 
-bool IsLoopback(const std::string& host) { return host == "localhost" || host.rfind("127.", 0) == 0 || host == "::1"; }
 
 
 Status Run(const std::vector<std::string>& argv) {
@@ -233,8 +236,10 @@ Status FinishConfig(DaemonConfig* cfg) {
   std::string host;
   int port = 0;
   if (auto s = SplitListen(cfg->listen, &host, &port); !s.ok()) return s;
-  if (cfg->insecure_plain_http && !IsLoopback(host))
-    return Status::InvalidArgument("--insecure-plain-http is only allowed on a loopback address, not " + host);
+  if (cfg->insecure_plain_http) {
+    if (auto s = CheckLoopbackHost(host); !s.ok())
+      return Status::InvalidArgument("--insecure-plain-http is only allowed on a loopback address, not " + host + ": " + s.message());
+  }
   if (cfg->tls_cert.empty() != cfg->tls_key.empty()) return Status::InvalidArgument("--tls-cert and --tls-key go together");
   if (!cfg->agent_listen.empty()) {
     std::string ah;
@@ -243,6 +248,26 @@ Status FinishConfig(DaemonConfig* cfg) {
   }
   if (cfg->driver != "local" && cfg->driver != "fake")
     return Status::InvalidArgument("driver \"" + cfg->driver + "\": expected local or fake");
+  // A flag the configuration cannot use is an error, not silently ignored: an operator who asks for
+  // an agent listener must not get a daemon that looks healthy and serves no agent.
+  const DaemonConfig defaults;
+  struct Needs {
+    bool set;
+    const char* flag;
+    const char* what;  // what it needs
+  };
+  const Needs needs[] = {
+      {!cfg->agent_listen.empty() && cfg->driver == "fake", "--agent-listen (agentListen)", "--driver local (the fake driver serves no agents)"},
+      {!cfg->worker_binary.empty() && cfg->driver == "fake", "--worker-binary (workerBinary)", "--driver local (the fake driver starts no workers)"},
+      {cfg->stop_workers_on_exit && cfg->driver == "fake", "--stop-workers-on-exit (stopWorkersOnExit)", "--driver local (the fake driver starts no workers)"},
+      {cfg->local_host != defaults.local_host && cfg->driver == "fake", "--local-host (localHost)", "--driver local (the fake driver starts no workers)"},
+      {cfg->cloud_reconcile_s != defaults.cloud_reconcile_s && cfg->driver == "fake", "--cloud-reconcile (cloudReconcileSeconds)",
+       "--driver local (the fake driver has no cloud tier)"},
+      {!cfg->agent_token_file.empty() && cfg->agent_listen.empty(), "--agent-token-file (agentTokenFile)", "--agent-listen"},
+      {!cfg->agent_server_name.empty() && cfg->agent_listen.empty(), "--agent-server-name (agentServerName)", "--agent-listen"},
+  };
+  for (const auto& n : needs)
+    if (n.set) return Status::InvalidArgument(std::string(n.flag) + " has no effect without " + n.what + "; remove it or change the driver");
   static const char* kLevels[] = {"trace", "debug", "info", "warn", "error"};
   bool ok = false;
   for (const char* l : kLevels) ok = ok || cfg->log_level == l;
@@ -254,23 +279,69 @@ Status FinishConfig(DaemonConfig* cfg) {
   return Status::Ok();
 }
 
+namespace {
+
+void WarnValidity(const std::string& cert_file, const CertValidity& v) {
+  if (v.expired)
+    spdlog::warn("TLS certificate {} expired on {}: clients will refuse it; renew it (or remove --tls-cert/--tls-key to use a generated one)",
+                 cert_file, v.not_after);
+  if (v.not_yet_valid) spdlog::warn("TLS certificate {} is not valid before {}: check this machine's clock", cert_file, v.not_before);
+}
+
+// The server pair is usable: parses, key matches, in its validity period, signed by the CA.
+Status UsableServerPair(const std::string& crt, const std::string& key, const std::string& ca) {
+  auto v = LoadTlsPair(crt, key);
+  if (!v.ok()) return v.status();
+  if (v->expired) return Status::InvalidArgument("TLS certificate " + crt + " expired on " + v->not_after);
+  if (v->not_yet_valid) return Status::InvalidArgument("TLS certificate " + crt + " is not valid before " + v->not_before);
+  return CheckSignedBy(crt, ca);
+}
+
+}  // namespace
+
 Status EnsureTls(DaemonConfig* cfg) {
-  if (cfg->insecure_plain_http || !cfg->tls_cert.empty()) return Status::Ok();
+  if (cfg->insecure_plain_http) return Status::Ok();
   fs::path dir = fs::path(cfg->state_dir) / "tls";
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  ::chmod(dir.c_str(), 0700);
   std::string ca_key = (dir / "ca.key").string(), ca = (dir / "ca.crt").string();
   std::string key = (dir / "server.key").string(), csr = (dir / "server.csr").string(), crt = (dir / "server.crt").string();
   std::string ext = (dir / "server.ext").string();
+  auto same = [](const std::string& a, const std::string& b) { return fs::path(a).lexically_normal() == fs::path(b).lexically_normal(); };
+  bool generated = cfg->tls_cert.empty() || (same(cfg->tls_cert, crt) && same(cfg->tls_key, key));
+  if (!generated) {
+    // The operator's own pair: never touched, but refused at start when it cannot serve.
+    auto v = LoadTlsPair(cfg->tls_cert, cfg->tls_key);
+    if (!v.ok())
+      return Status::InvalidArgument(v.status().message() + "; give --tls-cert/--tls-key (tlsCert/tlsKey) a PEM certificate and its private key, " +
+                                     "or leave both out and jellybeand generates a pair in " + dir.string());
+    WarnValidity(cfg->tls_cert, *v);
+    return Status::Ok();
+  }
   cfg->tls_cert = crt;
   cfg->tls_key = key;
-  if (fs::exists(crt) && fs::exists(key) && fs::exists(ca)) return Status::Ok();
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  ::chmod(dir.c_str(), 0700);
+  // Our own files: whatever is wrong with them (zero bytes after a full disk, a half-written key,
+  // an expired certificate) is repaired by making them again. A good CA is kept, so clients that
+  // trust it keep working; only the server pair is re-issued.
+  auto ca_pair = LoadTlsPair(ca, ca_key);
+  bool ca_ok = ca_pair.ok() && !ca_pair->expired && !ca_pair->not_yet_valid;
+  Status server = ca_ok ? UsableServerPair(crt, key, ca) : Status::InvalidArgument("no usable CA");
+  if (ca_ok && server.ok()) return Status::Ok();
+  bool existed = fs::exists(crt, ec) || fs::exists(ca, ec);
   ::umask(077);
-  if (auto s = Run({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                    "-keyout", ca_key, "-out", ca, "-days", "3650", "-subj", "/CN=jellybeand local CA"});
-      !s.ok())
-    return s;
+  if (!ca_ok) {
+    if (existed) spdlog::warn("generated TLS CA unusable ({}); making a new CA and server certificate in {} (clients must fetch the new {})",
+                              ca_pair.ok() ? "expired or not yet valid" : ca_pair.status().message(), dir.string(), ca);
+    for (const auto& f : {ca, ca_key, crt, key}) fs::remove(f, ec);
+    if (auto s = Run({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                      "-keyout", ca_key, "-out", ca, "-days", "3650", "-subj", "/CN=jellybeand local CA"});
+        !s.ok())
+      return s;
+  } else if (existed) {
+    spdlog::warn("generated TLS server certificate unusable ({}); issuing a new one from the CA in {}", server.message(), dir.string());
+  }
+  for (const auto& f : {crt, key}) fs::remove(f, ec);
   if (auto s = Run({"openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
                     key, "-out", csr, "-subj", "/CN=jellybeand"});
       !s.ok())
@@ -282,11 +353,16 @@ Status EnsureTls(DaemonConfig* cfg) {
     return s;
   fs::remove(csr, ec);
   fs::remove(ext, ec);
+  if (auto s = UsableServerPair(crt, key, ca); !s.ok())
+    return Status::Unavailable("the TLS pair just generated in " + dir.string() + " is unusable (" + s.message() +
+                               "); is the disk full? Free space and start again");
   return Status::Ok();
 }
 
 StatusOr<std::string> EnsureToken(const std::string& path) {
   if (fs::exists(path)) {
+    // Refused like the agent's bootstrap token: a bearer token others can read is everyone's.
+    if (auto s = CheckPrivateFile(path, "token file"); !s.ok()) return s;
     std::string t = ReadAll(path);
     while (!t.empty() && (t.back() == '\n' || t.back() == '\r' || t.back() == ' ')) t.pop_back();
     if (t.size() < 16) return Status::InvalidArgument("token file " + path + " holds fewer than 16 characters");

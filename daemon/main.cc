@@ -14,6 +14,7 @@
 
 #include "daemon/api_server.h"
 #include "daemon/daemon.h"
+#include "daemon/health.h"
 #include "daemon/http.h"
 #include "daemon/manifest_watcher.h"
 #include "drivers/agent/agent_driver.h"
@@ -60,6 +61,10 @@ int Main(int argc, char** argv) {
   sigaddset(&sigs, SIGINT);
   sigaddset(&sigs, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  // A peer that closes while we write (a TLS client on the agent port that hangs up after the
+  // handshake, a REST client that goes away) must cost an EPIPE, not the daemon (exit 141).
+  // Children get the default back (drivers/process.cc resets it for workers).
+  signal(SIGPIPE, SIG_IGN);
 
   DaemonConfig cfg;
   std::string config_path;
@@ -211,10 +216,33 @@ int Main(int argc, char** argv) {
   std::condition_variable wd_cv;
   std::thread watchdog;
   if (uint64_t usec = WatchdogIntervalUsec(); usec > 0) {
-    watchdog = std::thread([&, usec] {
+    // WATCHDOG=1 only while the daemon really serves (daemon/health.h): its own /healthz answers
+    // within the deadline and descriptors are left. Otherwise systemd restarts it at WatchdogSec.
+    std::string probe_host = ProbeHost(host);
+    int probe_port = (*server)->port();
+    bool tls = !cfg.insecure_plain_http;
+    double probe_timeout_s = std::min(5.0, static_cast<double>(usec) / 1e6);
+    watchdog = std::thread([&, usec, probe_host, probe_port, tls, probe_timeout_s] {
       std::unique_lock<std::mutex> lock(wd_mu);
+      bool was_healthy = true;
       while (!stop) {
-        Notify("WATCHDOG=1\nSTATUS=serving " + endpoint + ": " + Summary(store));
+        lock.unlock();
+        HealthSample sample;
+        CountOpenFds(&sample);
+        Status probe = ProbeHealthz(probe_host, probe_port, tls, probe_timeout_s);
+        sample.probe_ok = probe.ok();
+        sample.probe_error = probe.message();
+        HealthVerdict verdict = JudgeHealth(sample);
+        lock.lock();
+        if (stop) break;
+        if (verdict.healthy) {
+          if (!was_healthy) spdlog::info("watchdog: healthy again");
+          Notify("WATCHDOG=1\nSTATUS=serving " + endpoint + ": " + Summary(store));
+        } else {
+          if (was_healthy) spdlog::error("watchdog: unhealthy, not notifying systemd: {}", verdict.reason);
+          Notify("STATUS=unhealthy: " + verdict.reason);
+        }
+        was_healthy = verdict.healthy;
         wd_cv.wait_for(lock, std::chrono::microseconds(usec));
       }
     });

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -38,6 +39,20 @@ std::string ReadFileOrEmpty(const std::string& path) {
   std::stringstream ss;
   ss << f.rdbuf();
   return ss.str();
+}
+
+Status CheckPrivateFile(const std::string& path, const std::string& what) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0)
+    return errno == ENOENT ? Status::NotFound(what + " " + path + ": no such file")
+                           : Status::InvalidArgument(what + " " + path + ": " + std::strerror(errno));
+  if ((st.st_mode & 077) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof(mode), "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    return Status::InvalidArgument(what + " " + path + " is readable or writable by group or others (mode " + mode +
+                                   "); run chmod 600 " + path);
+  }
+  return Status::Ok();
 }
 
 void InitChildAttr(posix_spawnattr_t* attr, short flags) {

@@ -41,6 +41,12 @@ void InitChildAttr(posix_spawnattr_t* attr, short flags);
 // The whole content of `path`; "" when it cannot be read.
 std::string ReadFileOrEmpty(const std::string& path);
 
+// OK when `path` is a file only its owner can read or write (mode & 077 == 0); otherwise an
+// InvalidArgument naming `what` and `path` that says to run `chmod 600 PATH` (NotFound when it
+// does not exist). Every secret the daemon reads (REST token, agent bootstrap token) goes through
+// this, so they are refused the same way.
+Status CheckPrivateFile(const std::string& path, const std::string& what);
+
 // The last `n` bytes of `s` (for error messages quoting a program's stderr).
 std::string Tail(const std::string& s, size_t n = 400);
 

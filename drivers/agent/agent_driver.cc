@@ -70,11 +70,7 @@ StatusOr<std::unique_ptr<AgentDriver>> AgentDriver::Create(AgentDriverOptions op
   std::string name = d->opts_.server_name.empty() ? d->opts_.listen_host : d->opts_.server_name;
   if (auto s = d->ca_->EnsureServerCert(dir, name); !s.ok()) return s;
   if (!d->opts_.bootstrap_token_file.empty()) {
-    std::error_code ec;
-    auto perms = fs::status(d->opts_.bootstrap_token_file, ec).permissions();
-    if (ec) return Status::InvalidArgument("bootstrap token file " + d->opts_.bootstrap_token_file + ": " + ec.message());
-    if ((perms & (fs::perms::group_all | fs::perms::others_all)) != fs::perms::none)
-      return Status::InvalidArgument("bootstrap token file " + d->opts_.bootstrap_token_file + " is readable by others; chmod 600 it");
+    if (auto s = CheckPrivateFile(d->opts_.bootstrap_token_file, "bootstrap token file"); !s.ok()) return s;
     d->token_ = Trim(ReadFileOrEmpty(d->opts_.bootstrap_token_file));
     if (d->token_.size() < 16) return Status::InvalidArgument("bootstrap token in " + d->opts_.bootstrap_token_file + " is shorter than 16 characters");
   }
@@ -133,6 +129,7 @@ void AgentDriver::AcceptLoop() {
     auto done = std::make_shared<bool>(false);
     conns_.push_back(Conn{std::thread([this, shared, done] {
                             Serve(shared);
+                            shared->Close();  // now, not when the next connection is accepted
                             std::lock_guard<std::mutex> g(mu_);
                             *done = true;
                           }),

@@ -8,11 +8,14 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 namespace jb {
@@ -30,7 +33,47 @@ std::string SslErrors() {
   return out;
 }
 
+// OpenSSL's socket BIO writes with write(2), which raises SIGPIPE when the peer has closed. This
+// blocks SIGPIPE in the calling thread for the scope and discards the one the scope raised (a
+// SIGPIPE already pending before is left alone), so the channel does not depend on main() having
+// ignored it. SIGPIPE from a write is thread-directed, so the thread's mask is enough.
+class ScopedNoSigpipe {
+ public:
+  ScopedNoSigpipe() {
+    sigemptyset(&pipe_);
+    sigaddset(&pipe_, SIGPIPE);
+    sigset_t pending;
+    sigemptyset(&pending);
+    sigpending(&pending);
+    was_pending_ = sigismember(&pending, SIGPIPE) == 1;
+    pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
+  }
+  ~ScopedNoSigpipe() {
+    if (!was_pending_) {
+      sigset_t pending;
+      sigemptyset(&pending);
+      sigpending(&pending);
+      if (sigismember(&pending, SIGPIPE) == 1) {
+        timespec zero{0, 0};
+        int saved = errno;
+        while (sigtimedwait(&pipe_, nullptr, &zero) == -1 && errno == EINTR) {
+        }
+        errno = saved;
+      }
+    }
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+  ScopedNoSigpipe(const ScopedNoSigpipe&) = delete;
+  ScopedNoSigpipe& operator=(const ScopedNoSigpipe&) = delete;
+
+ private:
+  sigset_t pipe_, old_;
+  bool was_pending_ = false;
+};
+
 void SetTimeout(int fd, double s) {
+  s = std::max(s, 0.001);  // a zero timeval would mean "no timeout"
+
   timeval tv{static_cast<time_t>(s), static_cast<suseconds_t>((s - static_cast<double>(static_cast<time_t>(s))) * 1e6)};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
@@ -54,19 +97,37 @@ void ReadPeer(SSL* ssl, bool* verified, std::string* cn, std::string* serial) {
 }  // namespace
 
 TlsChannel::~TlsChannel() {
-  if (ssl_ != nullptr) {
-    SSL_shutdown(ssl_);
-    SSL_free(ssl_);
-  }
-  if (fd_ >= 0) ::close(fd_);
+  Close();
   if (ctx_ != nullptr) SSL_CTX_free(ctx_);
 }
 
 void TlsChannel::Abort() {
+  std::lock_guard<std::mutex> l(mu_);
   if (fd_ >= 0) ::shutdown(fd_, SHUT_RDWR);
 }
 
+void TlsChannel::Close() {
+  std::lock_guard<std::mutex> l(mu_);
+  if (ssl_ != nullptr) {
+    if (SSL_is_init_finished(ssl_)) {
+      // close_notify is a courtesy: bounded by the socket's send timeout, and a peer that is
+      // already gone must cost neither a SIGPIPE nor a wait.
+      SetTimeout(fd_, 1);
+      ScopedNoSigpipe no_sigpipe;
+      SSL_shutdown(ssl_);
+    }
+    SSL_free(ssl_);
+    ssl_ = nullptr;
+  }
+  if (fd_ >= 0) {
+    ::close(fd_);
+    fd_ = -1;
+  }
+  ERR_clear_error();
+}
+
 Status TlsChannel::IoError(const std::string& what, int rc) {
+  if (ssl_ == nullptr) return Status::Unavailable(what + ": connection closed");
   int e = SSL_get_error(ssl_, rc);
   if (e == SSL_ERROR_ZERO_RETURN) return Status::Unavailable(what + ": connection closed by the peer");
   if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return Status::DeadlineExceeded(what + ": timed out");
@@ -114,7 +175,12 @@ StatusOr<std::unique_ptr<TlsChannel>> TlsChannel::Connect(const std::string& hos
   SSL_set_fd(ch->ssl_, ch->fd_);
   SSL_set1_host(ch->ssl_, host.c_str());
   if (inet_addr(host.c_str()) == INADDR_NONE) SSL_set_tlsext_host_name(ch->ssl_, host.c_str());
-  if (int r = SSL_connect(ch->ssl_); r != 1) {
+  int r = 0;
+  {
+    ScopedNoSigpipe no_sigpipe;
+    r = SSL_connect(ch->ssl_);
+  }
+  if (r != 1) {
     long v = SSL_get_verify_result(ch->ssl_);
     std::string why = v != X509_V_OK ? std::string("server certificate: ") + X509_verify_cert_error_string(v) : SslErrors();
     return Status::Unauthenticated("TLS handshake with " + host + ":" + p + " failed: " + why);
@@ -128,6 +194,8 @@ Status TlsChannel::Send(const Value& msg) {
   uint32_t n = htonl(static_cast<uint32_t>(body.size()));
   std::string frame(reinterpret_cast<const char*>(&n), 4);
   frame += body;
+  if (ssl_ == nullptr) return Status::Unavailable("send: connection closed");
+  ScopedNoSigpipe no_sigpipe;
   size_t off = 0;
   while (off < frame.size()) {
     int r = SSL_write(ssl_, frame.data() + off, static_cast<int>(frame.size() - off));
@@ -138,22 +206,40 @@ Status TlsChannel::Send(const Value& msg) {
 }
 
 StatusOr<Value> TlsChannel::Receive(double timeout_s) {
-  SetTimeout(fd_, timeout_s);
-  auto read_n = [&](char* dst, size_t n) -> Status {
-    size_t off = 0;
-    while (off < n) {
-      int r = SSL_read(ssl_, dst + off, static_cast<int>(n - off));
-      if (r <= 0) return IoError("receive", r);
-      off += static_cast<size_t>(r);
-    }
-    return Status::Ok();
+  if (ssl_ == nullptr) return Status::Unavailable("receive: connection closed");
+  // A server-side peer gets the handshake timeout for its first frame: a connection that says
+  // nothing holds a thread and a connection slot, and an honest agent speaks at once.
+  if (server_side_ && !received_any_) timeout_s = std::min(timeout_s, handshake_timeout_s_);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                                          std::chrono::duration<double>(timeout_s));
+  auto read_some = [&](char* dst, size_t n) -> StatusOr<size_t> {
+    double left = std::chrono::duration<double>(deadline - std::chrono::steady_clock::now()).count();
+    if (left <= 0) return Status::DeadlineExceeded("receive: timed out");
+    SetTimeout(fd_, left);
+    ScopedNoSigpipe no_sigpipe;  // SSL_read writes alerts and key updates
+    int r = SSL_read(ssl_, dst, static_cast<int>(std::min<size_t>(n, 1u << 30)));
+    if (r <= 0) return IoError("receive", r);
+    return static_cast<size_t>(r);
   };
-  uint32_t n = 0;
-  if (auto s = read_n(reinterpret_cast<char*>(&n), 4); !s.ok()) return s;
-  n = ntohl(n);
-  if (n > kMaxAgentFrame) return Status::InvalidArgument("frame of " + std::to_string(n) + " bytes is over the limit");
-  std::string body(n, '\0');
-  if (auto s = read_n(body.data(), n); !s.ok()) return s;
+  unsigned char header[4];
+  for (size_t off = 0; off < 4;) {
+    auto r = read_some(reinterpret_cast<char*>(header) + off, 4 - off);
+    if (!r.ok()) return r.status();
+    off += *r;
+  }
+  size_t n = (size_t{header[0]} << 24) | (size_t{header[1]} << 16) | (size_t{header[2]} << 8) | size_t{header[3]};
+  if (n > max_frame_)
+    return Status::InvalidArgument("frame of " + std::to_string(n) + " bytes is over the limit of " + std::to_string(max_frame_) +
+                                   (max_frame_ < kMaxAgentFrame ? " for a peer without a device certificate" : ""));
+  // The buffer grows with what has arrived, never with what the peer claims.
+  std::string body;
+  char chunk[16384];
+  while (body.size() < n) {
+    auto r = read_some(chunk, std::min(sizeof(chunk), n - body.size()));
+    if (!r.ok()) return r.status();
+    body.append(chunk, *r);
+  }
+  received_any_ = true;
   auto docs = ParseYamlStream(body);
   if (docs.size() != 1 || !docs[0].error.ok() || !docs[0].root.is_map())
     return Status::InvalidArgument("message is not a JSON object" + (docs.size() == 1 && !docs[0].error.ok() ? ": " + docs[0].error.message() : ""));
@@ -224,17 +310,25 @@ StatusOr<std::unique_ptr<TlsChannel>> TlsListener::Accept(double handshake_timeo
   ch->ssl_ = SSL_new(ctx_);
   SSL_set_fd(ch->ssl_, fd);
   ch->handshake_timeout_s_ = handshake_timeout_s;
+  ch->server_side_ = true;
+  ch->max_frame_ = kMaxUnauthenticatedAgentFrame;  // until Handshake verifies a certificate
   return ch;
 }
 
 Status TlsChannel::Handshake() {
   SetTimeout(fd_, handshake_timeout_s_);
-  if (SSL_accept(ssl_) != 1) {
+  int r = 0;
+  {
+    ScopedNoSigpipe no_sigpipe;  // the handshake writes too, to a peer that may have gone
+    r = SSL_accept(ssl_);
+  }
+  if (r != 1) {
     long v = SSL_get_verify_result(ssl_);
     std::string why = v != X509_V_OK ? std::string("client certificate: ") + X509_verify_cert_error_string(v) : SslErrors();
     return Status::Unauthenticated("TLS handshake from " + peer_address_ + " refused: " + why);
   }
   ReadPeer(ssl_, &peer_verified_, &peer_cn_, &peer_serial_);
+  if (peer_verified_) max_frame_ = kMaxAgentFrame;
   return Status::Ok();
 }
 

@@ -1,7 +1,16 @@
 // The agent channel's transport (issue #8): framed JSON messages over TLS 1.2+ on a TCP socket,
 // with OpenSSL directly (the agent listener needs the peer certificate of each connection, which
 // the REST stack does not expose). A frame is a 4-byte big-endian length and that many bytes of
-// JSON; frames over 16 MiB are refused.
+// JSON; frames over 16 MiB are refused, and so are frames over 64 KiB from a peer that has not
+// presented a verified certificate (registration is the only thing it may send, and it is small).
+// A frame's buffer grows as its bytes arrive: a peer that claims a large frame and sends a few
+// bytes costs a few bytes. On the server side the first frame must arrive within the handshake
+// timeout, and every frame within its Receive timeout (a deadline for the whole frame, not per
+// read, so a peer trickling one byte at a time cannot hold a connection open).
+//
+// Writes never raise SIGPIPE (OpenSSL writes with write(2); the channel blocks SIGPIPE in the
+// calling thread around every write and discards the one a closed peer causes), so a peer that
+// closes at once cannot kill a process that forgot to ignore SIGPIPE.
 //
 // The listener presents the daemon's server certificate and asks for a client certificate signed
 // by the device CA: a connection with a certificate that does not verify is refused during the
@@ -12,6 +21,7 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "api/status.h"
@@ -23,6 +33,7 @@ typedef struct ssl_ctx_st SSL_CTX;
 namespace jb {
 
 inline constexpr size_t kMaxAgentFrame = 16u << 20;
+inline constexpr size_t kMaxUnauthenticatedAgentFrame = 64u << 10;
 
 class TlsChannel {
  public:
@@ -38,8 +49,13 @@ class TlsChannel {
   const std::string& peer_cn() const { return peer_cn_; }
   const std::string& peer_serial() const { return peer_serial_; }
   const std::string& peer_address() const { return peer_address_; }
-  // Unblocks a Receive in another thread (shutdown of the socket).
+  // Unblocks a Receive in another thread (shutdown of the socket). Safe to call concurrently with
+  // Close.
   void Abort();
+  // Ends the connection now (TLS close_notify when the handshake completed, then close(2)); the
+  // peer sees EOF. Later Send/Receive fail with Unavailable. Must not run while this channel's
+  // Send/Receive runs on another thread (Abort is the call for that).
+  void Close();
   // Server side: the TLS handshake of an accepted connection (run on the connection's own thread,
   // so a slow client cannot hold up the listener).
   Status Handshake();
@@ -48,11 +64,15 @@ class TlsChannel {
   friend class TlsListener;
   TlsChannel() = default;
   Status IoError(const std::string& what, int rc);
+  std::mutex mu_;  // guards fd_ and ssl_ against Abort/Close from two threads
   int fd_ = -1;
   SSL* ssl_ = nullptr;
   SSL_CTX* ctx_ = nullptr;  // owned by client channels
   bool peer_verified_ = false;
   double handshake_timeout_s_ = 10;
+  bool server_side_ = false;
+  bool received_any_ = false;       // server side: the first frame is due within the handshake timeout
+  size_t max_frame_ = kMaxAgentFrame;  // kMaxUnauthenticatedAgentFrame for unverified server-side peers
   std::string peer_cn_, peer_serial_, peer_address_;
 };
 

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <fstream>
 #include <functional>
+#include <mutex>
 #include <thread>
 
 #include "drivers/agent/agent_driver.h"
@@ -22,6 +23,7 @@
 #include "drivers/agent/pki.h"
 #include "tests/drivers/agent_poll.h"
 #include "tests/test_util.h"
+#include "tests/tls_test_util.h"
 
 namespace jb {
 namespace {
@@ -155,12 +157,128 @@ TEST(AgentDriverSetup, RefusesAWorldReadableOrShortToken) {
   o.bootstrap_token_file = (dir.path() / "token").string();
   auto d = AgentDriver::Create(o);
   ASSERT_FALSE(d.ok());
-  EXPECT_NE(d.status().message().find("readable by others; chmod 600"), std::string::npos) << d.status().message();
+  EXPECT_NE(d.status().message().find("run chmod 600 " + o.bootstrap_token_file), std::string::npos) << d.status().message();
   std::ofstream(dir.path() / "token", std::ios::trunc) << "short\n";
   fs::permissions(dir.path() / "token", fs::perms::owner_read | fs::perms::owner_write);
   auto s = AgentDriver::Create(o);
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.status().message().find("shorter than 16"), std::string::npos) << s.status().message();
+}
+
+// Was: a connection the daemon refused stayed open until the next connection was accepted.
+TEST_F(AgentChannel, ARefusedConnectionIsClosedAtOnce) {
+  auto ch = TlsChannel::Connect("127.0.0.1", driver_->port(), driver_->ca_file(), "", "", 5);
+  ASSERT_TRUE(ch.ok()) << ch.status().message();
+  Value poll = Value::Map();
+  poll.Set("type", Value::String("poll"));
+  ASSERT_TRUE((*ch)->Send(poll).ok());
+  auto reply = (*ch)->Receive(5);
+  ASSERT_TRUE(reply.ok()) << reply.status().message();
+  ASSERT_NE(reply->Find("error"), nullptr);
+  // No other connection arrives; the refused one still ends within a deadline.
+  auto t0 = std::chrono::steady_clock::now();
+  auto next = (*ch)->Receive(5);
+  EXPECT_EQ(next.status().code(), Status::Code::kUnavailable) << next.status().message();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
+}
+
+// The listener on its own, with a device certificate from its CA: frames are bounded by what
+// arrives, not by what the peer claims; unverified peers are capped; silence is timed out.
+class AgentListenerLimits : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string d = dir_.path().string();
+    auto ca = Ca::LoadOrCreate(d);
+    ASSERT_TRUE(ca.ok()) << ca.status().message();
+    ASSERT_TRUE((*ca)->EnsureServerCert(d, "127.0.0.1").ok());
+    auto kc = MakeKeyAndCsr("dev1");
+    ASSERT_TRUE(kc.ok());
+    auto cert = (*ca)->SignClient(kc->csr_pem, "dev1");
+    ASSERT_TRUE(cert.ok());
+    std::ofstream(d + "/dev1.key") << kc->key_pem;
+    std::ofstream(d + "/dev1.crt") << cert->cert_pem;
+    auto l = TlsListener::Listen("127.0.0.1", 0, d + "/server.crt", d + "/server.key", d + "/ca.crt");
+    ASSERT_TRUE(l.ok()) << l.status().message();
+    listener_ = std::move(*l);
+  }
+  // Accepts `n` connections and runs Receive(timeout_s) on each in its own thread.
+  void Serve(int n, double handshake_s, double timeout_s) {
+    acceptor_ = std::thread([this, n, handshake_s, timeout_s] {
+      for (int i = 0; i < n; ++i) {
+        auto ch = listener_->Accept(handshake_s);
+        if (!ch.ok()) return;
+        std::shared_ptr<TlsChannel> c(std::move(*ch));
+        std::lock_guard<std::mutex> l(mu_);
+        threads_.emplace_back([this, c, timeout_s] {
+          Status s = c->Handshake();
+          auto t0 = std::chrono::steady_clock::now();
+          if (s.ok()) s = c->Receive(timeout_s).status();
+          std::lock_guard<std::mutex> g(mu_);
+          results_.push_back({s, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()});
+        });
+      }
+    });
+  }
+  void Join() {
+    acceptor_.join();
+    std::vector<std::thread> threads;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      threads.swap(threads_);
+    }
+    for (auto& t : threads) t.join();
+  }
+  std::string File(const char* f) { return (dir_.path() / f).string(); }
+
+  testing::TempDir dir_;
+  std::unique_ptr<TlsListener> listener_;
+  std::thread acceptor_;
+  std::mutex mu_;
+  std::vector<std::thread> threads_;
+  std::vector<std::pair<Status, double>> results_;
+};
+
+TEST_F(AgentListenerLimits, AVerifiedPeerClaimingHugeFramesCostsOnlyWhatItSends) {
+  constexpr int kPeers = 24;
+  long hwm_before = testing::ProcStatusKb(0, "VmHWM");
+  Serve(kPeers, 5, 5);
+  std::vector<std::unique_ptr<testing::RawTlsClient>> peers;
+  for (int i = 0; i < kPeers; ++i) {
+    peers.push_back(std::make_unique<testing::RawTlsClient>());
+    ASSERT_TRUE(peers.back()->Connect(listener_->port(), File("dev1.crt"), File("dev1.key")));
+    ASSERT_TRUE(peers.back()->Write(testing::RawTlsClient::Header(static_cast<uint32_t>(kMaxAgentFrame)) + "{\"type\":\"poll\""));
+  }
+  ASSERT_TRUE(WaitFor([&] {
+    std::lock_guard<std::mutex> l(mu_);
+    return threads_.size() == static_cast<size_t>(kPeers);
+  }, 10s));
+  for (auto& p : peers) p->Drop();  // the frames never complete
+  Join();
+  long hwm_after = testing::ProcStatusKb(0, "VmHWM");
+  std::printf("test process VmHWM %ld kB -> %ld kB for %d verified 16 MiB frame claims\n", hwm_before, hwm_after, kPeers);
+  EXPECT_LT(hwm_after - hwm_before, 32 * 1024) << "a claim of 16 MiB allocated it before the bytes came";
+  ASSERT_EQ(results_.size(), static_cast<size_t>(kPeers));
+  for (const auto& [s, secs] : results_) EXPECT_EQ(s.code(), Status::Code::kUnavailable) << s.message();
+}
+
+TEST_F(AgentListenerLimits, AnUnverifiedPeerIsCappedAndASilentOneIsTimedOut) {
+  Serve(2, 1, 30);
+  testing::RawTlsClient big, silent;
+  ASSERT_TRUE(big.Connect(listener_->port()));
+  ASSERT_TRUE(big.Write(testing::RawTlsClient::Header(kMaxUnauthenticatedAgentFrame + 1)));
+  ASSERT_TRUE(silent.Connect(listener_->port()));
+  Join();
+  ASSERT_EQ(results_.size(), 2u);
+  int capped = 0, timed_out = 0;
+  for (const auto& [s, secs] : results_) {
+    if (s.message().find("for a peer without a device certificate") != std::string::npos) ++capped;
+    if (s.code() == Status::Code::kDeadlineExceeded) {
+      ++timed_out;
+      EXPECT_LT(secs, 5) << "the first frame is due within the handshake timeout (1 s), not the 30 s receive timeout";
+    }
+  }
+  EXPECT_EQ(capped, 1);
+  EXPECT_EQ(timed_out, 1);
 }
 
 }  // namespace
