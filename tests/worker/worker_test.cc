@@ -8,6 +8,8 @@
 #include <optional>
 #include <thread>
 
+#include "tests/test_util.h"
+
 namespace jb {
 namespace {
 
@@ -213,6 +215,29 @@ TEST(Worker, KilledWorkerLosesNothingAfterRestart) {
   EXPECT_EQ(Find(m, kSinkName).items_out, 600);  // every item, once
   ASSERT_EQ(m.links.size(), 1u);
   EXPECT_GT(m.links[0].resent, 0);                 // some had to be sent again
+}
+
+TEST(Worker, ARestartedSourceWorkersNewRequestsAreNotDiscardedAsDuplicates) {
+  // Regression (issue #14): the io worker (sources and sink) restarted and its sources numbered
+  // their requests from 1 again, while the join on `a` still remembered those numbers as done:
+  // every new request was discarded as a duplicate. The sources must continue above every number
+  // their predecessor could have used (the reservation persisted next to the metrics file).
+  testing::TempDir dir;
+  Topology t({Src("Img", 1000, 200), Src("Txt", 1000, 200)}, {Op("F", 0.1, 1), Op("G", 0.1, 1), Op("J", 0.1, 0.1)},
+             {{"Img", "F", 1}, {"Txt", "G", 1}, {"F", "J", 1}, {"G", "J", 1}, {"J", kSinkName, 1}});
+  t.io.metrics_file = (dir.path() / "io.metrics.json").string();
+  Running a(t.a);
+  auto io = std::make_unique<Running>(t.io);
+  ASSERT_TRUE(WaitFor([&] { return Find((*io)->Metrics(), "Img").acked == 200 && Find((*io)->Metrics(), "Txt").acked == 200; }, 10s));
+  ASSERT_TRUE(WaitFor([&] { return Find(a->Metrics(), "J").items_out == 200; }, 5s));
+  io->Kill();
+  io = std::make_unique<Running>(t.io);  // a new process: its sources emit 200 requests again
+  ASSERT_TRUE(WaitFor([&] { return Find((*io)->Metrics(), "Img").items_out == 200 && Find((*io)->Metrics(), "Txt").items_out == 200; }, 10s));
+  EXPECT_TRUE(WaitFor([&] { return Find((*io)->Metrics(), kSinkName).items_out == 200; }, 10s))
+      << "delivered " << Find((*io)->Metrics(), kSinkName).items_out << " of 200 new requests";
+  ASSERT_TRUE(WaitFor([&] { return Find(a->Metrics(), "J").items_out == 400; }, 5s));
+  EXPECT_EQ(Find(a->Metrics(), "J").duplicates, 0) << "new requests discarded as repeats of the old ones";
+  EXPECT_EQ(Drops(Find(a->Metrics(), "J")), 0);
 }
 
 TEST(Worker, NewRoutesTakeEffectWithoutLosingItems) {
