@@ -75,23 +75,22 @@ StatusOr<SeqReservation> SeqReservation::Open(const std::string& path) {
 
 SeqReservation SeqReservation::Volatile() { return SeqReservation("", 1, UINT64_MAX); }
 
-Status SeqReservation::Reserve(uint64_t limit) {
-  if (path_.empty() || limit <= limit_) return Status::Ok();
-  std::string tmp = path_ + ".tmp";
+Status SeqReservation::Write(const std::string& path, uint64_t limit) {
+  if (path.empty()) return Status::Ok();
+  std::string tmp = path + ".tmp";
   int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return Errno("open " + tmp);
   std::string text = std::to_string(limit) + "\n";
   Status s = WriteAll(fd, text.data(), text.size(), tmp);
   if (s.ok() && fsync(fd) != 0) s = Errno("fsync " + tmp);
   close(fd);
-  if (s.ok() && std::rename(tmp.c_str(), path_.c_str()) != 0) s = Errno("rename " + tmp);
+  if (s.ok() && std::rename(tmp.c_str(), path.c_str()) != 0) s = Errno("rename " + tmp);
   if (!s.ok()) return s;
-  std::string dir = std::filesystem::path(path_).parent_path().string();
+  std::string dir = std::filesystem::path(path).parent_path().string();
   if (int d = open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); d >= 0) {
     (void)fsync(d);  // the rename itself; a failure here leaves the old file, which is still safe
     close(d);
   }
-  limit_ = limit;
   return Status::Ok();
 }
 

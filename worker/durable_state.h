@@ -17,6 +17,7 @@
 // Thread-safety: not thread-safe; each belongs to one worker loop.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -38,9 +39,22 @@ class SeqReservation {
   uint64_t first() const { return first_; }  // the first number this process may use
   // Whether `seq` may be used now (it lies below the reserved limit).
   bool Covers(uint64_t seq) const { return seq < limit_; }
+  uint64_t limit() const { return limit_; }
   // Reserves every number below `limit` (written, fsync'ed, renamed into place). On failure
   // nothing changes and numbers >= the old limit must not be used yet.
-  Status Reserve(uint64_t limit);
+  Status Reserve(uint64_t limit) {
+    if (limit <= limit_) return Status::Ok();  // never backwards
+    Status s = Write(path_, limit);
+    if (s.ok()) Adopt(limit);
+    return s;
+  }
+  // The same in two steps, so the write (an fsync: up to ~0.2 s on a busy disk) can run on another
+  // thread while numbers below the current limit are used: Write() touches no member and may run
+  // anywhere (the caller writes only limits above limit(), one at a time); Adopt() the limit it
+  // wrote once it returned OK.
+  static Status Write(const std::string& path, uint64_t limit);
+  void Adopt(uint64_t limit) { limit_ = std::max(limit_, limit); }
+  const std::string& path() const { return path_; }
 
  private:
   SeqReservation(std::string path, uint64_t first, uint64_t limit) : path_(std::move(path)), first_(first), limit_(limit) {}

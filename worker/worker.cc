@@ -23,6 +23,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <future>
 #include <map>
 #include <queue>
 #include <set>
@@ -394,6 +395,8 @@ class Worker::Impl {
   Clock::time_point started_ = Clock::now();
   Clock::time_point next_metrics_{};
   SeqReservation seqs_ = SeqReservation::Volatile();
+  std::future<Status> next_reservation_;  // the next block being written (its destructor waits for it)
+  uint64_t next_limit_ = 0;
   std::unique_ptr<DeliveryRecord> record_;  // the sink's record ("" metrics file: none)
   bool reserve_failing_ = false, record_failing_ = false;  // log a failure once per streak
 };
@@ -1135,19 +1138,40 @@ Status Worker::Impl::OpenDurableState() {
 }
 
 bool Worker::Impl::ReserveSeq(uint64_t seq) {
-  if (seqs_.Covers(seq)) return true;
   // Reserve about 10 s of the worker's requests at a time (at least 256): at most that many
-  // numbers are skipped by a restart, and the file is rewritten at most every few seconds.
+  // numbers are skipped by a restart. The next block is written on another thread once half of
+  // the current one is used, so the fsync does not stall the loop; the loop waits for it only if
+  // it reaches the limit first (a disk slower than 5 s per write), and never uses an unwritten number.
   double rate = 0;
   for (const auto& [name, inst] : instances_)
     if (inst->cfg.kind == "source") rate += inst->cfg.rate;
   auto block = static_cast<uint64_t>(std::clamp(10 * rate, 256.0, 1e7));
-  if (auto s = seqs_.Reserve(seq + block); !s.ok()) {
-    if (!reserve_failing_) std::fprintf(stderr, "worker %s: sources paused: %s\n", cfg_.name.c_str(), s.message().c_str());
-    reserve_failing_ = true;
-    return false;
+  auto settle = [this](bool wait) {
+    if (!next_reservation_.valid()) return;
+    if (!wait && next_reservation_.wait_for(std::chrono::seconds(0)) != std::future_status::ready) return;
+    Status s = next_reservation_.get();
+    if (s.ok()) {
+      seqs_.Adopt(next_limit_);
+      reserve_failing_ = false;
+    } else {
+      if (!reserve_failing_) std::fprintf(stderr, "worker %s: sources paused: %s\n", cfg_.name.c_str(), s.message().c_str());
+      reserve_failing_ = true;
+    }
+  };
+  settle(!seqs_.Covers(seq));
+  if (!seqs_.Covers(seq)) {  // the first block, or the background write failed: write it here
+    if (auto s = seqs_.Reserve(seq + block); !s.ok()) {
+      if (!reserve_failing_) std::fprintf(stderr, "worker %s: sources paused: %s\n", cfg_.name.c_str(), s.message().c_str());
+      reserve_failing_ = true;
+      return false;
+    }
+    reserve_failing_ = false;
+    return true;
   }
-  reserve_failing_ = false;
+  if (!next_reservation_.valid() && seq + block / 2 >= seqs_.limit()) {
+    next_limit_ = seqs_.limit() + block;
+    next_reservation_ = std::async(std::launch::async, [path = seqs_.path(), limit = next_limit_] { return SeqReservation::Write(path, limit); });
+  }
   return true;
 }
 
