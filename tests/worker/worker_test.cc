@@ -28,7 +28,9 @@ class Running {
   // `must_start`: a failure to start fails the test (Restart() retries instead).
   explicit Running(WorkerConfig c, bool must_start = true) {
     auto w = Worker::Create(std::move(c));
-    if (must_start) EXPECT_TRUE(w.ok()) << w.status().message();
+    if (must_start) {
+      EXPECT_TRUE(w.ok()) << w.status().message();
+    }
     if (!w.ok()) return;
     w_ = std::move(*w);
     t_ = std::thread([this] { (void)w_->Run(); });
