@@ -224,7 +224,7 @@ class Worker::Impl {
     std::map<uint64_t, Pending> joins;  // seq -> parts
     std::map<uint64_t, Hold*> joined;   // seq -> hold of the joined item, until released
     std::deque<uint64_t> joined_order;
-    std::unordered_set<uint64_t> joined_done;  // recently completed and released
+    std::unordered_map<uint64_t, bool> joined_done;  // recently completed and released -> whether it timed out
     std::map<std::string, DoneSet> delivered;  // sink: source -> seqs delivered
     std::map<int64_t, int64_t> by_emit;         // sink: deliveries per 100 ms bucket of source emission time
     int64_t first_emit_ns = 0;
@@ -884,9 +884,12 @@ void Worker::Impl::Deliver(Instance& inst, Task t) {
     Unref(t.hold);
     return;
   }
-  if (inst.joined_done.count(seq) != 0) {  // completed and safe
-    ++inst.m.duplicates;
-    // Its effects are safe: acknowledge directly.
+  if (auto done = inst.joined_done.find(seq); done != inst.joined_done.end()) {
+    if (done->second) {  // a late part of a join that timed out: dropped like its other parts
+      Drop(inst, t, "join-timeout");
+      return;
+    }
+    ++inst.m.duplicates;  // completed and safe: a repeat; acknowledge directly
     Unref(t.hold);
     return;
   }
@@ -1002,7 +1005,7 @@ void Worker::Impl::Complete(Instance& inst, Task t, std::string payload, double 
     Hold* h = j->second;
     inst.joined.erase(j);
     Unref(h);
-    inst.joined_done.insert(seq);
+    inst.joined_done[seq] = false;
     while (inst.joined_order.size() > 65536) {
       inst.joined_done.erase(inst.joined_order.front());
       inst.joined_order.pop_front();
@@ -1099,7 +1102,7 @@ void Worker::Impl::ExpireJoins() {
       }
       // Parts that never completed: counted, then acknowledged (dropped with a reason).
       for (auto& [producer, part] : it->second.parts) Drop(*inst, part, "join-timeout");
-      inst->joined_done.insert(it->first);
+      inst->joined_done[it->first] = true;
       inst->joined_order.push_back(it->first);
       it = inst->joins.erase(it);
     }

@@ -10,8 +10,10 @@
 // Request identity: (source, seq); after a join, (the sorted "+"-joined sources, seq). A source
 // worker with a metricsFile reserves its sequence numbers on disk before using them
 // ("<name>.seq" next to "<name>.metrics.json", worker/durable_state.h) and a new process continues
-// above the last reservation, so no seq is ever used twice by a source, across restarts too (it
-// refuses to emit when the file cannot be read or written). All sources of one worker share one
+// above the last reservation, so no seq is ever used twice by a source, across restarts too (the
+// worker does not start when the file cannot be read, and its sources pause while the next block
+// cannot be written; the sink's worker does not start when its record cannot be opened, and holds
+// its acknowledgements while the record cannot be written). All sources of one worker share one
 // numbering, so the parts of a request still meet at its join; sources on different workers meet
 // only while both keep running (a restart of one skips numbers the other does not skip).
 //
