@@ -194,6 +194,27 @@ TEST(DataPlane, RandomWorkersKilledUnderLoadLoseAndDiscardNoRequest) {
   std::printf("[ chaos ] seed %llu (JB_CHAOS_SEED): SIGKILL every %lld s:%s\n", static_cast<unsigned long long>(seed),
               static_cast<long long>(kEvery.count()), plan.c_str());
 
+  // After an io-edge kill: seconds until the new process's first own request is recorded.
+  testing::Clock::time_point io_killed{};
+  bool io_waiting = false;
+  long io_killed_pid = 0;
+  std::vector<double> io_recovery_s;
+  auto check_recovery = [&](const std::map<std::string, WorkerMetrics>& r) {
+    auto io = r.find("io-edge");
+    if (!io_waiting || io == r.end() || io->second.pid == io_killed_pid) return;
+    int64_t first = 0;
+    for (const auto& in : io->second.instances)
+      if (in.kind == "source") first = in.first_seq;
+    std::istringstream in(testing::ReadFile(workers / "io-edge.delivered"));
+    for (std::string line; std::getline(in, line);) {
+      DeliveryRecord::Entry e;
+      if (first > 0 && DeliveryRecord::ParseLine(line, &e) && static_cast<int64_t>(e.seq) >= first) {
+        io_recovery_s.push_back(std::chrono::duration<double>(testing::Clock::now() - io_killed).count());
+        io_waiting = false;
+        return;
+      }
+    }
+  };
   int io_kills = 0;
   for (const auto& victim : victims) {
     auto next = testing::Clock::now() + kEvery;
@@ -203,9 +224,14 @@ TEST(DataPlane, RandomWorkersKilledUnderLoadLoseAndDiscardNoRequest) {
     ASSERT_NE(testing::ReadFile("/proc/" + std::to_string(pid) + "/cmdline").find("jellybean-worker"), std::string::npos);
     observe();
     ASSERT_EQ(::kill(static_cast<pid_t>(pid), SIGKILL), 0);
-    if (victim == "io-edge") ++io_kills;
+    if (victim == "io-edge") {
+      ++io_kills;
+      io_killed = testing::Clock::now();
+      io_waiting = true;
+      io_killed_pid = pid;
+    }
     while (testing::Clock::now() < next) {
-      observe();
+      check_recovery(observe());
       std::this_thread::sleep_for(100ms);
     }
   }
@@ -267,6 +293,10 @@ TEST(DataPlane, RandomWorkersKilledUnderLoadLoseAndDiscardNoRequest) {
     return wf && wf->status.observed && wf->status.observed->delivered == sink_out && wf->status.observed->duplicates == duplicates &&
            wf->status.observed->dropped == drops;
   }, 10s)) << "the status does not show the workers' counts";
+  std::string recovery;
+  for (double r : io_recovery_s) recovery += (recovery.empty() ? "" : ", ") + std::to_string(r).substr(0, 4) + " s";
+  std::printf("[ chaos ] after an io-edge kill, the new source process's first request was recorded %s later\n",
+              recovery.empty() ? "(not within the 4 s before the next kill)" : recovery.c_str());
   std::printf("[ chaos ] %d kills (%d of io-edge): %zu requests recorded, none twice; last source process %lld/%lld; killed "
               "source processes emitted %lld, %lld of them lost with them; %lld duplicates discarded, %lld dropped (current processes)\n",
               kKills, io_kills, seen.size(), static_cast<long long>(count - missing_last), static_cast<long long>(count),
