@@ -141,8 +141,9 @@ struct InstanceMetrics {
   std::string runtime;          // "emulated" | "exec" | "" (sources, sinks)
   int64_t items_in = 0;         // operator: items started; sink: items received (incl. duplicates)
   int64_t items_out = 0;        // source: emitted; operator: outputs; sink: delivered once
-  int64_t duplicates = 0;       // repeats discarded (sink, joins)
+  int64_t duplicates = 0;       // duplicates discarded: repeats of a delivered request (sink) or joined part (joins); never counted as dropped
   int64_t acked = 0;            // source: items whose every effect reached the sink or a counted drop
+  int64_t first_seq = 0;        // source: the first request seq of this process (earlier processes used lower ones)
   std::map<std::string, int64_t> dropped;  // reason -> count
   int64_t queue = 0;            // items waiting to run
   double rate = 0;              // items_out per second over the last 5 s (sink: by emission time, see SinkRate)
@@ -160,6 +161,7 @@ void Describe(V& v, InstanceMetrics& o) {
   v.Field("itemsOut", o.items_out, Opt());
   v.Field("duplicates", o.duplicates, Opt());
   v.Field("acked", o.acked, Opt());
+  v.Field("firstSeq", o.first_seq, Opt());
   v.Field("dropped", o.dropped, Opt());
   v.Field("queue", o.queue, Opt());
   v.Field("rate", o.rate, Opt());

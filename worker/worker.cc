@@ -17,11 +17,13 @@
 #include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <deque>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <future>
 #include <map>
 #include <queue>
 #include <set>
@@ -29,6 +31,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "worker/durable_state.h"
 #include "worker/framing.h"
 
 extern char** environ;
@@ -110,9 +113,13 @@ class Samples {
   size_t next_ = 0;
 };
 
-// Set of done ids as a watermark plus the done ids above it (bounded by the window).
+// Set of done ids as a watermark plus the done ids above it. Ids that never come (thinned edges,
+// requests lost with a dead source worker) keep the watermark from passing them, so at most
+// kMaxAbove ids are kept above it: beyond that the lowest is forgotten (a repeat of it would be
+// taken as new: memory stays bounded and a request that was not delivered is never discarded).
 class DoneSet {
  public:
+  static constexpr size_t kMaxAbove = 1 << 16;
   bool Contains(uint64_t id) const { return id < below_ || above_.count(id) != 0; }
   void Add(uint64_t id) {
     if (id < below_) return;
@@ -121,6 +128,7 @@ class DoneSet {
       above_.erase(above_.begin());
       ++below_;
     }
+    if (above_.size() > kMaxAbove) above_.erase(above_.begin());
   }
   void Reset() {
     below_ = 1;
@@ -216,12 +224,13 @@ class Worker::Impl {
     std::map<uint64_t, Pending> joins;  // seq -> parts
     std::map<uint64_t, Hold*> joined;   // seq -> hold of the joined item, until released
     std::deque<uint64_t> joined_order;
-    std::unordered_set<uint64_t> joined_done;  // recently completed and released
+    std::unordered_map<uint64_t, bool> joined_done;  // recently completed and released -> whether it timed out
     std::map<std::string, DoneSet> delivered;  // sink: source -> seqs delivered
     std::map<int64_t, int64_t> by_emit;         // sink: deliveries per 100 ms bucket of source emission time
     int64_t first_emit_ns = 0;
     std::unique_ptr<ExecProc> exec;
     // source state
+    uint64_t first_seq = 1;  // the first seq this process emits (the persisted reservation's start)
     uint64_t next_seq = 1;
     uint64_t tick_gen = 0;
     Clock::time_point start;
@@ -337,6 +346,13 @@ class Worker::Impl {
   void Drop(Instance& inst, Task& t, const std::string& reason);
   void ExpireJoins();
   void SourceTick(Instance& inst, uint64_t gen);  // gen: stale timer chains (older than inst.tick_gen) stop
+  // Makes sure `seq` is reserved on disk before a source uses it; false when it cannot be yet.
+  bool ReserveSeq(uint64_t seq);
+  // Opens the sequence reservation and the sink's delivery record (state files next to the
+  // metrics file) and restores the sink's memory of what it delivered.
+  Status OpenDurableState();
+  // Writes the delivery record; false when it failed (then no acknowledgement may go out).
+  bool FlushRecord();
   Status StartExec(Instance& inst);
   void OnExec(Instance& inst, uint32_t events);
   void ExecFailed(Instance& inst, const std::string& why);
@@ -345,6 +361,7 @@ class Worker::Impl {
   void WriteMetrics();
   void SinkRate(Instance& inst);
   static constexpr int64_t kBucketNs = 100'000'000;
+  static constexpr int64_t kRecordBytes = 16 << 20;  // the delivery record rotates at 16 MiB (two files kept)
 
   WorkerConfig cfg_;
   int ep_ = -1, listen_fd_ = -1, wake_fd_ = -1, timer_fd_ = -1;
@@ -377,6 +394,11 @@ class Worker::Impl {
   std::map<std::string, std::vector<WorkerRoute>> drain_routes_;  // consumer -> sorted routes of the draining epoch
   Clock::time_point started_ = Clock::now();
   Clock::time_point next_metrics_{};
+  SeqReservation seqs_ = SeqReservation::Volatile();
+  std::future<Status> next_reservation_;  // the next block being written (its destructor waits for it)
+  uint64_t next_limit_ = 0;
+  std::unique_ptr<DeliveryRecord> record_;  // the sink's record ("" metrics file: none)
+  bool reserve_failing_ = false, record_failing_ = false;  // log a failure once per streak
 };
 
 // ---- setup ----------------------------------------------------------------------------------------
@@ -437,6 +459,7 @@ Status Worker::Impl::Init() {
     consumers_[e.from].push_back(e.to);
     if (auto it = instances_.find(e.to); it != instances_.end()) it->second->inputs.push_back(e.from);
   }
+  if (auto s = OpenDurableState(); !s.ok()) return s;
   for (auto& [name, inst] : instances_)
     if (inst->cfg.kind == "operator" && inst->cfg.runtime.type == "exec")
       if (auto s = StartExec(*inst); !s.ok()) return s;
@@ -831,6 +854,7 @@ void Worker::Impl::Deliver(Instance& inst, Task t) {
     } else {
       seen.Add(t.item.seq());
       ++inst.m.items_out;
+      if (record_) record_->Add(t.item.source(), t.item.seq(), t.item.trace_ns_size() > 0 ? t.item.trace_ns(0) : 0);
       if (t.item.trace_ns_size() > 0) {
         int64_t emitted = t.item.trace_ns(0);
         inst.lat.Add(static_cast<double>(RealtimeNs() - emitted) / 1e6);
@@ -860,9 +884,12 @@ void Worker::Impl::Deliver(Instance& inst, Task t) {
     Unref(t.hold);
     return;
   }
-  if (inst.joined_done.count(seq) != 0) {  // completed and safe
-    ++inst.m.duplicates;
-    // Its effects are safe: acknowledge directly.
+  if (auto done = inst.joined_done.find(seq); done != inst.joined_done.end()) {
+    if (done->second) {  // a late part of a join that timed out: dropped like its other parts
+      Drop(inst, t, "join-timeout");
+      return;
+    }
+    ++inst.m.duplicates;  // completed and safe: a repeat; acknowledge directly
     Unref(t.hold);
     return;
   }
@@ -978,7 +1005,7 @@ void Worker::Impl::Complete(Instance& inst, Task t, std::string payload, double 
     Hold* h = j->second;
     inst.joined.erase(j);
     Unref(h);
-    inst.joined_done.insert(seq);
+    inst.joined_done[seq] = false;
     while (inst.joined_order.size() > 65536) {
       inst.joined_done.erase(inst.joined_order.front());
       inst.joined_order.pop_front();
@@ -1075,11 +1102,93 @@ void Worker::Impl::ExpireJoins() {
       }
       // Parts that never completed: counted, then acknowledged (dropped with a reason).
       for (auto& [producer, part] : it->second.parts) Drop(*inst, part, "join-timeout");
-      inst->joined_done.insert(it->first);
+      inst->joined_done[it->first] = true;
       inst->joined_order.push_back(it->first);
       it = inst->joins.erase(it);
     }
   }
+}
+
+Status Worker::Impl::OpenDurableState() {
+  bool has_source = false;
+  Instance* sink = nullptr;
+  for (auto& [name, inst] : instances_) {
+    if (inst->cfg.kind == "source") has_source = true;
+    if (inst->cfg.kind == "sink") sink = inst.get();
+  }
+  if (has_source && !cfg_.metrics_file.empty()) {
+    auto r = SeqReservation::Open(StatePath(cfg_.metrics_file, ".seq"));
+    if (!r.ok()) return r.status();
+    seqs_ = std::move(*r);
+  }
+  for (auto& [name, inst] : instances_)
+    if (inst->cfg.kind == "source") {
+      inst->first_seq = inst->next_seq = seqs_.first();
+      inst->m.first_seq = static_cast<int64_t>(seqs_.first());
+    }
+  if (sink != nullptr && !cfg_.metrics_file.empty()) {
+    int64_t skipped = 0;
+    auto r = DeliveryRecord::Open(
+        StatePath(cfg_.metrics_file, ".delivered"), kRecordBytes,
+        [sink](const DeliveryRecord::Entry& e) { sink->delivered[e.source].Add(e.seq); }, &skipped);
+    if (!r.ok()) return r.status();
+    record_ = std::move(*r);
+    if (skipped > 0)
+      std::fprintf(stderr, "worker %s: skipped %lld malformed line(s) of the delivery record %s\n", cfg_.name.c_str(),
+                   static_cast<long long>(skipped), StatePath(cfg_.metrics_file, ".delivered").c_str());
+  }
+  return Status::Ok();
+}
+
+bool Worker::Impl::ReserveSeq(uint64_t seq) {
+  // Reserve about 10 s of the worker's requests at a time (at least 256): at most that many
+  // numbers are skipped by a restart. The next block is written on another thread once half of
+  // the current one is used, so the fsync does not stall the loop; the loop waits for it only if
+  // it reaches the limit first (a disk slower than 5 s per write), and never uses an unwritten number.
+  double rate = 0;
+  for (const auto& [name, inst] : instances_)
+    if (inst->cfg.kind == "source") rate += inst->cfg.rate;
+  auto block = static_cast<uint64_t>(std::clamp(10 * rate, 256.0, 1e7));
+  auto settle = [this](bool wait) {
+    if (!next_reservation_.valid()) return;
+    if (!wait && next_reservation_.wait_for(std::chrono::seconds(0)) != std::future_status::ready) return;
+    Status s = next_reservation_.get();
+    if (s.ok()) {
+      seqs_.Adopt(next_limit_);
+      reserve_failing_ = false;
+    } else {
+      if (!reserve_failing_) std::fprintf(stderr, "worker %s: sources paused: %s\n", cfg_.name.c_str(), s.message().c_str());
+      reserve_failing_ = true;
+    }
+  };
+  settle(!seqs_.Covers(seq));
+  if (!seqs_.Covers(seq)) {  // the first block, or the background write failed: write it here
+    if (auto s = seqs_.Reserve(seq + block); !s.ok()) {
+      if (!reserve_failing_) std::fprintf(stderr, "worker %s: sources paused: %s\n", cfg_.name.c_str(), s.message().c_str());
+      reserve_failing_ = true;
+      return false;
+    }
+    reserve_failing_ = false;
+    return true;
+  }
+  if (!next_reservation_.valid() && seq + block / 2 >= seqs_.limit()) {
+    next_limit_ = seqs_.limit() + block;
+    next_reservation_ = std::async(std::launch::async, [path = seqs_.path(), limit = next_limit_] { return SeqReservation::Write(path, limit); });
+  }
+  return true;
+}
+
+bool Worker::Impl::FlushRecord() {
+  if (!record_ || record_->empty()) return true;
+  if (auto s = record_->Flush(); !s.ok()) {
+    if (!record_failing_)
+      std::fprintf(stderr, "worker %s: acknowledgements held until the delivery record can be written: %s\n", cfg_.name.c_str(),
+                   s.message().c_str());
+    record_failing_ = true;
+    return false;
+  }
+  record_failing_ = false;
+  return true;
 }
 
 void Worker::Impl::SourceTick(Instance& inst, uint64_t gen) {
@@ -1090,8 +1199,9 @@ void Worker::Impl::SourceTick(Instance& inst, uint64_t gen) {
   // links are backed up: then the source waits (back-pressure reaches the generator).
   int burst = 0;
   while (true) {
-    if (c.limit > 0 && inst.next_seq > static_cast<uint64_t>(c.limit)) return;
-    auto due = inst.start + std::chrono::nanoseconds(static_cast<int64_t>(static_cast<double>(inst.next_seq - 1) * 1e9 / c.rate));
+    uint64_t emitted = inst.next_seq - inst.first_seq;
+    if (c.limit > 0 && emitted >= static_cast<uint64_t>(c.limit)) return;
+    auto due = inst.start + std::chrono::nanoseconds(static_cast<int64_t>(static_cast<double>(emitted) * 1e9 / c.rate));
     if (due > now) {
       Instance* p = &inst;
       After(due, [this, p, gen] { SourceTick(*p, gen); });
@@ -1100,6 +1210,11 @@ void Worker::Impl::SourceTick(Instance& inst, uint64_t gen) {
     if (Blocked(inst) || ++burst > 1024) {
       Instance* p = &inst;
       After(now + std::chrono::milliseconds(1), [this, p, gen] { SourceTick(*p, gen); });
+      return;
+    }
+    if (!ReserveSeq(inst.next_seq)) {  // retried; nothing is emitted with a number not on disk
+      Instance* p = &inst;
+      After(now + std::chrono::seconds(1), [this, p, gen] { SourceTick(*p, gen); });
       return;
     }
     uint64_t seq = inst.next_seq++;
@@ -1375,7 +1490,7 @@ Status Worker::Impl::Loop() {
         if (src.cfg.rate == in.rate && src.cfg.limit == in.limit) continue;
         // Re-anchor the schedule so the next item is due now at the new rate.
         auto now = Clock::now();
-        src.start = now - std::chrono::nanoseconds(static_cast<int64_t>(static_cast<double>(src.next_seq - 1) * 1e9 / in.rate));
+        src.start = now - std::chrono::nanoseconds(static_cast<int64_t>(static_cast<double>(src.next_seq - src.first_seq) * 1e9 / in.rate));
         src.cfg.rate = in.rate;
         src.cfg.limit = in.limit;
         Instance* p = &src;
@@ -1425,8 +1540,10 @@ Status Worker::Impl::Loop() {
     }
     StartWork();
     for (auto& [name, l] : links_) PumpLink(*l);
+    // A request is acknowledged only once the sink's record of it is written.
+    bool may_ack = FlushRecord();
     for (auto& [name, s] : streams_) {
-      if (s->to_ack.empty() || s->conn < 0) continue;
+      if (!may_ack || s->to_ack.empty() || s->conn < 0) continue;
       auto c = conns_.find(s->conn);
       if (c == conns_.end()) continue;
       wire::Frame ack;

@@ -5,8 +5,36 @@
 // Delivery: an item received from a stream is acknowledged only when its effects are safe — every
 // output it produced was acknowledged downstream (or it was counted as dropped, or the sink
 // recorded it). A sender keeps each item until then and re-sends it on a new connection, so a
-// killed worker loses nothing; the sink de-duplicates on (source, seq) and joins fold repeated
-// parts into the pending or completed request.
+// killed worker loses nothing it had received; repeats are recognised by request identity.
+//
+// Request identity: (source, seq); after a join, (the sorted "+"-joined sources, seq). A source
+// worker with a metricsFile reserves its sequence numbers on disk before using them
+// ("<name>.seq" next to "<name>.metrics.json", worker/durable_state.h) and a new process continues
+// above the last reservation, so no seq is ever used twice by a source, across restarts too (the
+// worker does not start when the file cannot be read, and its sources pause while the next block
+// cannot be written; the sink's worker does not start when its record cannot be opened, and holds
+// its acknowledgements while the record cannot be written). All sources of one worker share one
+// numbering, so the parts of a request still meet at its join; sources on different workers meet
+// only while both keep running (a restart of one skips numbers the other does not skip).
+//
+// The guarantee, precisely (what tests/worker and tests/daemon/dataplane_test check):
+//  1. At most once: the sink's delivery record ("<name>.delivered") holds each request identity at
+//     most once. The sink appends a request to it before acknowledging it and reads it back when
+//     its process starts, so a request re-sent to a restarted sink is discarded, not recorded
+//     again. (Its de-dup memory keeps, per source, a watermark plus the last 65,536 delivered seqs
+//     above it; a repeat older than that would be taken as new — never a new request as a repeat.)
+//  2. Exactly once while the source lives: every request emitted by a source process that is still
+//     running is recorded once, whichever other workers (operator workers or the sink's) die and
+//     restart meanwhile, unless it is counted as dropped (join timeout, model failure, no route).
+//  3. A source process that dies takes with it the requests it had emitted but not yet handed to
+//     another worker; those are never recorded nor counted as delivered (a generator source just
+//     goes on generating). A request of which only some parts left it is dropped at its join
+//     ("join-timeout"). Everything the dead process had handed on is recorded once, as in 2.
+//  4. Nothing is discarded as a duplicate unless an equal identity was delivered (sink) or joined
+//     (join) before; discards are counted as `duplicates` (worker metrics, workflow status), never
+//     as drops.
+// Without a metricsFile (in-process tests) there is no reservation or record: seqs start at 1 in
+// every process and only 2 and 4 within one process lifetime hold.
 // Flow control: a receiver grants each stream a window of unacknowledged items; an operator starts
 // an item only while none of its outgoing links has a full backlog, so a slow operator stalls its
 // senders and, transitively, the sources. Memory per worker is bounded by the windows:

@@ -2,11 +2,20 @@
 #include "worker/worker.h"
 
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <functional>
 #include <optional>
+#include <set>
+#include <sstream>
 #include <thread>
+
+#include "tests/test_util.h"
+#include "worker/durable_state.h"
+#include "worker/framing.h"
 
 namespace jb {
 namespace {
@@ -16,9 +25,12 @@ using namespace std::chrono_literals;
 // A worker running on its own thread; stopped and joined by the destructor.
 class Running {
  public:
-  explicit Running(WorkerConfig c) {
+  // `must_start`: a failure to start fails the test (Restart() retries instead).
+  explicit Running(WorkerConfig c, bool must_start = true) {
     auto w = Worker::Create(std::move(c));
-    EXPECT_TRUE(w.ok()) << w.status().message();
+    if (must_start) {
+      EXPECT_TRUE(w.ok()) << w.status().message();
+    }
     if (!w.ok()) return;
     w_ = std::move(*w);
     t_ = std::thread([this] { (void)w_->Run(); });
@@ -30,6 +42,7 @@ class Running {
     t_.join();
     w_.reset();
   }
+  bool ok() const { return w_ != nullptr; }
   Worker& operator*() { return *w_; }
   Worker* operator->() { return w_.get(); }
   std::string address() const { return "127.0.0.1:" + std::to_string(w_->port()); }
@@ -38,6 +51,17 @@ class Running {
   std::unique_ptr<Worker> w_;
   std::thread t_;
 };
+
+// A worker restarted on its fixed port: the port may be taken for a moment by an outgoing
+// connection's ephemeral port, so binding is retried for up to 2 s.
+std::unique_ptr<Running> Restart(const WorkerConfig& c) {
+  auto r = std::make_unique<Running>(c, false);
+  for (int i = 0; i < 100 && !r->ok(); ++i) {
+    std::this_thread::sleep_for(20ms);
+    r = std::make_unique<Running>(c, false);
+  }
+  return r;
+}
 
 WorkerConfig Base(const std::string& name) {
   WorkerConfig c;
@@ -176,6 +200,20 @@ TEST(Worker, UnfinishedJoinsAreDroppedAndCounted) {
   EXPECT_TRUE(WaitFor([&] { return Find(io->Metrics(), "Img").acked == 50; }, 5s));
 }
 
+TEST(Worker, ALatePartOfATimedOutJoinIsDroppedNotDiscardedAsADuplicate) {
+  // G answers after the join has given up on its request: the late part belongs to a dropped
+  // request, it is not a repeat of anything delivered (worker.h, guarantee 4).
+  Topology t({Src("Img", 100, 10), Src("Txt", 100, 10)}, {Op("F", 0, 1), Op("G", 300, 1), Op("J", 0, 0.1)},
+             {{"Img", "F", 1}, {"Txt", "G", 1}, {"F", "J", 1}, {"G", "J", 1}, {"J", kSinkName, 1}});
+  t.a.join_timeout_s = 0.1;
+  Running a(t.a), io(t.io);
+  ASSERT_TRUE(WaitFor([&] { return Find(io->Metrics(), "Img").acked == 10 && Find(io->Metrics(), "Txt").acked == 10; }, 10s));
+  ASSERT_TRUE(WaitFor([&] { return Drops(Find(a->Metrics(), "J")) == 20; }, 5s)) << Drops(Find(a->Metrics(), "J"));
+  EXPECT_EQ(Find(a->Metrics(), "J").dropped.at("join-timeout"), 20);
+  EXPECT_EQ(Find(a->Metrics(), "J").duplicates, 0);
+  EXPECT_EQ(Find(io->Metrics(), kSinkName).items_out, 0);
+}
+
 TEST(Worker, SlowOperatorPushesBackAndMemoryStaysBounded) {
   // The operator serves 200 items/s; the source offers 5000/s. The window (16) must hold the
   // source back: memory stays within the stated bound and nothing is dropped.
@@ -213,6 +251,146 @@ TEST(Worker, KilledWorkerLosesNothingAfterRestart) {
   EXPECT_EQ(Find(m, kSinkName).items_out, 600);  // every item, once
   ASSERT_EQ(m.links.size(), 1u);
   EXPECT_GT(m.links[0].resent, 0);                 // some had to be sent again
+}
+
+TEST(Worker, ARestartedSourceWorkersNewRequestsAreNotDiscardedAsDuplicates) {
+  // Regression (issue #14): the io worker (sources and sink) restarted and its sources numbered
+  // their requests from 1 again, while the join on `a` still remembered those numbers as done:
+  // every new request was discarded as a duplicate. The sources must continue above every number
+  // their predecessor could have used (the reservation persisted next to the metrics file).
+  testing::TempDir dir;
+  Topology t({Src("Img", 1000, 200), Src("Txt", 1000, 200)}, {Op("F", 0.1, 1), Op("G", 0.1, 1), Op("J", 0.1, 0.1)},
+             {{"Img", "F", 1}, {"Txt", "G", 1}, {"F", "J", 1}, {"G", "J", 1}, {"J", kSinkName, 1}});
+  t.io.metrics_file = (dir.path() / "io.metrics.json").string();
+  Running a(t.a);
+  auto io = std::make_unique<Running>(t.io);
+  ASSERT_TRUE(WaitFor([&] { return Find((*io)->Metrics(), "Img").acked == 200 && Find((*io)->Metrics(), "Txt").acked == 200; }, 10s));
+  ASSERT_TRUE(WaitFor([&] { return Find(a->Metrics(), "J").items_out == 200; }, 5s));
+  io->Kill();
+  io = Restart(t.io);  // a new process: its sources emit 200 requests again
+  ASSERT_TRUE(io->ok());
+  ASSERT_TRUE(WaitFor([&] { return Find((*io)->Metrics(), "Img").items_out == 200 && Find((*io)->Metrics(), "Txt").items_out == 200; }, 10s));
+  EXPECT_TRUE(WaitFor([&] { return Find((*io)->Metrics(), kSinkName).items_out == 200; }, 10s))
+      << "delivered " << Find((*io)->Metrics(), kSinkName).items_out << " of 200 new requests";
+  ASSERT_TRUE(WaitFor([&] { return Find(a->Metrics(), "J").items_out == 400; }, 5s));
+  EXPECT_EQ(Find(a->Metrics(), "J").duplicates, 0) << "new requests discarded as repeats of the old ones";
+  EXPECT_EQ(Drops(Find(a->Metrics(), "J")), 0);
+  // The new process numbered above the old one, and the sink's record has all 400 requests once.
+  EXPECT_GT(Find((*io)->Metrics(), "Img").first_seq, 200);
+  EXPECT_EQ(Find((*io)->Metrics(), "Img").first_seq, Find((*io)->Metrics(), "Txt").first_seq);
+  io->Kill();
+  std::set<uint64_t> seqs;
+  int lines = 0;
+  std::istringstream record(testing::ReadFile(dir.path() / "io.delivered"));
+  for (std::string line; std::getline(record, line); ++lines) {
+    DeliveryRecord::Entry e;
+    ASSERT_TRUE(DeliveryRecord::ParseLine(line, &e)) << line;
+    EXPECT_EQ(e.source, "Img+Txt");
+    seqs.insert(e.seq);
+  }
+  EXPECT_EQ(lines, 400);
+  EXPECT_EQ(seqs.size(), 400u);
+}
+
+// A sender speaking the wire protocol by hand (blocking socket, 5 s timeouts).
+class RawSender {
+ public:
+  RawSender(int port, uint64_t incarnation) {
+    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    timeval tv{5, 0};
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(static_cast<uint16_t>(port));
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected_ = connect(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0;
+    wire::Frame hello;
+    hello.mutable_hello()->set_stream("t/up->io");
+    hello.mutable_hello()->set_incarnation(incarnation);
+    Send(hello);
+  }
+  ~RawSender() { close(fd_); }
+  bool connected() const { return connected_; }
+  void Send(const wire::Frame& f) {
+    std::string out;
+    ASSERT_TRUE(EncodeFrame(f, &out).ok());
+    ASSERT_EQ(write(fd_, out.data(), out.size()), static_cast<ssize_t>(out.size()));
+  }
+  void SendItem(uint64_t id, const std::string& source, uint64_t seq) {
+    wire::Frame f;
+    auto* it = f.mutable_item();
+    it->set_source(source);
+    it->set_seq(seq);
+    it->set_op("J");
+    it->set_dest(kSinkName);
+    it->set_epoch(1);
+    it->set_id(id);
+    it->add_trace_ns(1);
+    Send(f);
+  }
+  // Reads until the receiver acknowledges `id`; false on timeout or a closed connection.
+  bool WaitAck(uint64_t id) {
+    char buf[4096];
+    while (true) {
+      while (true) {
+        auto f = decoder_.Next();
+        if (!f.ok() || !f->has_value()) break;
+        if ((*f)->has_ack())
+          for (uint64_t a : (*f)->ack().ids())
+            if (a == id) return true;
+      }
+      ssize_t n = read(fd_, buf, sizeof(buf));
+      if (n <= 0) return false;
+      decoder_.Feed(buf, static_cast<size_t>(n));
+    }
+  }
+
+ private:
+  int fd_ = -1;
+  bool connected_ = false;
+  FrameDecoder decoder_;
+};
+
+TEST(Worker, ARestartedSinkDoesNotRecordARequestItDeliveredBeforeAgain) {
+  // The sink's worker dies after recording a request; the sender (which never saw the ack, or was
+  // restarted itself) sends the request again to the new process. It must be recognised from the
+  // record, acknowledged, counted as a duplicate discarded, and not recorded twice.
+  testing::TempDir dir;
+  WorkerConfig io = Base("io");
+  io.listen = Addr(Port());
+  io.instances = {Sink()};
+  io.metrics_file = (dir.path() / "io.metrics.json").string();
+  auto w = std::make_unique<Running>(io);
+  {
+    RawSender s((*w)->port(), 1);
+    ASSERT_TRUE(s.connected());
+    s.SendItem(1, "A+B", 7);
+    ASSERT_TRUE(s.WaitAck(1));
+  }
+  w->Kill();
+  w = Restart(io);
+  ASSERT_TRUE(w->ok());
+  RawSender s((*w)->port(), 2);  // a restarted sender: its stream ids start again
+  ASSERT_TRUE(s.connected());
+  s.SendItem(1, "A+B", 7);  // the repeat
+  ASSERT_TRUE(s.WaitAck(1)) << "a repeat must still be acknowledged, or the sender holds it forever";
+  s.SendItem(2, "A+B", 8);  // a new request
+  ASSERT_TRUE(s.WaitAck(2));
+  ASSERT_TRUE(WaitFor([&] { return Find((*w)->Metrics(), kSinkName).items_in == 2; }, 5s));
+  auto sink = Find((*w)->Metrics(), kSinkName);
+  EXPECT_EQ(sink.items_out, 1);
+  EXPECT_EQ(sink.duplicates, 1);
+  EXPECT_EQ(Drops(sink), 0);
+  w->Kill();
+  std::string record = testing::ReadFile(dir.path() / "io.delivered");
+  std::istringstream in(record);
+  std::vector<uint64_t> seqs;
+  for (std::string line; std::getline(in, line);) {
+    DeliveryRecord::Entry e;
+    ASSERT_TRUE(DeliveryRecord::ParseLine(line, &e)) << line;
+    seqs.push_back(e.seq);
+  }
+  EXPECT_EQ(seqs, (std::vector<uint64_t>{7, 8})) << record;
 }
 
 TEST(Worker, NewRoutesTakeEffectWithoutLosingItems) {
