@@ -28,6 +28,8 @@ double SolveLimits::SecondsLeft() const {
   return std::chrono::duration<double>(deadline - std::chrono::steady_clock::now()).count();
 }
 
+bool SolveLimits::Unlimited() const { return cancel == nullptr && deadline == std::chrono::steady_clock::time_point::max(); }
+
 Status SolveLimits::Why() const {
   if (Cancelled()) return Status::Unavailable("planning cancelled");
   return Status::DeadlineExceeded("the planning budget ran out");
@@ -155,8 +157,9 @@ StatusOr<MipResult> SolveMipUnguarded(const LinearModel& m, const MipOptions& op
   auto fired = std::make_shared<std::atomic<bool>>(false);
   OsiClpSolverInterface si;
   Load(m, &si);
+  // Handlers only when there are limits: without them the solve is exactly the unlimited one.
   ClpLimitHandler clp_stop(opts.limits, fired);
-  si.getModelPtr()->passInEventHandler(&clp_stop);
+  if (!opts.limits.Unlimited()) si.getModelPtr()->passInEventHandler(&clp_stop);
   for (int j = 0; j < m.cols(); ++j)
     if (m.integer[static_cast<size_t>(j)]) si.setInteger(j);
   si.initialSolve();
@@ -165,7 +168,7 @@ StatusOr<MipResult> SolveMipUnguarded(const LinearModel& m, const MipOptions& op
     return Status::Infeasible("the LP relaxation is infeasible");
   CbcModel model(si);
   CbcLimitHandler cbc_stop(opts.limits, fired);
-  model.passInEventHandler(&cbc_stop);
+  if (!opts.limits.Unlimited()) model.passInEventHandler(&cbc_stop);
   model.setLogLevel(0);
   model.messageHandler()->setLogLevel(0);
   model.solver()->messageHandler()->setLogLevel(0);
@@ -248,7 +251,7 @@ LpSession::LpSession(const LinearModel& m, SolveLimits limits)
   refused_ = Guarded([&]() -> Status {
     Load(m, &impl_->si);
     ClpLimitHandler stop(limits_, impl_->fired);
-    impl_->si.getModelPtr()->passInEventHandler(&stop);
+    if (!limits_.Unlimited()) impl_->si.getModelPtr()->passInEventHandler(&stop);
     return Status::Ok();
   });
 }

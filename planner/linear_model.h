@@ -49,6 +49,7 @@ struct SolveLimits {
 
   bool Cancelled() const { return cancel != nullptr && cancel->load(std::memory_order_relaxed); }
   bool Expired() const { return Cancelled() || std::chrono::steady_clock::now() >= deadline; }
+  bool Unlimited() const;  // no deadline and no flag: solves run exactly as without limits
   // Seconds until the deadline (a large number when there is none).
   double SecondsLeft() const;
   // Why a solve stopped: Unavailable when cancelled, else DeadlineExceeded.
