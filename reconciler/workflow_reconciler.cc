@@ -6,6 +6,8 @@
 #include "reconciler/replan.h"
 #include "reconciler/rollout.h"
 
+#include <algorithm>
+#include <cmath>
 #include <set>
 #include <functional>
 #include <sstream>
@@ -152,11 +154,13 @@ void WorkflowReconciler::UpdateLoad(const Workflow& wf, const std::vector<Worker
     if (!w.metrics) continue;
     for (const auto& in : w.metrics->instances)
       if (in.kind == "source") {
+        complete &= std::isfinite(in.rate) && in.rate >= 0;  // a worker's report is not trusted blindly
         seen += in.rate;
         ++sources;
         complete &= w.ready && w.metrics->uptime_s >= 6;  // a full rate window
         // A source near the end of its `count` stops on purpose: that is not a load change.
-        if (limit[in.name] > 0 && in.items_out + static_cast<int64_t>(in.rate * 6) >= limit[in.name]) complete = false;
+        // (In doubles: a worker's reported rate is not trusted to fit an integer.)
+        if (limit[in.name] > 0 && static_cast<double>(in.items_out) + in.rate * 6 >= static_cast<double>(limit[in.name])) complete = false;
       }
   }
   if (!complete || sources != static_cast<int>(wf.spec.sources.size())) return;
@@ -446,7 +450,8 @@ ReconcileResult WorkflowReconciler::ReconcileUnguarded(const std::string& name) 
         }
       }
       if (decision.action == ReplanAction::kDefer) {
-        res.requeue_after = std::chrono::milliseconds(static_cast<int64_t>(decision.retry_after_s * 1000) + 1);
+        // Clamped: the history's time is stored data and may lie in the future.
+        res.requeue_after = std::chrono::milliseconds(static_cast<int64_t>(std::clamp(decision.retry_after_s, 0.0, 3600.0) * 1000) + 1);
       } else if (decision.action == ReplanAction::kKeep) {
         st.plan = current.plan;  // priced under the new inputs
         st.planned_from = inputs;
