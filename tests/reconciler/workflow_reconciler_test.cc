@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <set>
+#include <stdexcept>
 
 #include "drivers/fake/fake_driver.h"
 #include "reconciler/controller.h"
@@ -227,6 +228,34 @@ TEST_F(ReconcilerTest, StoredNumbersThePlannerCannotTakeAreAConditionAndOtherWor
   EXPECT_NE(k->message.find("beyond what the solver can take"), std::string::npos) << k->message;
   EXPECT_TRUE(driver_->Observe("absurd-price").empty());
   EXPECT_TRUE(driver_->Observe("absurd-product").empty());
+}
+
+// The reconcile boundary: whatever escapes a reconcile (here an exception from a driver) is a
+// condition and a retry, never the end of the daemon; other workflows still reconcile.
+class ThrowingDriver : public FakeDriver {
+ public:
+  std::vector<WorkerState> Observe(const std::string& workflow) override {
+    if (workflow == "throws") throw std::length_error("injected: vector too long");
+    return FakeDriver::Observe(workflow);
+  }
+};
+
+TEST_F(ReconcilerTest, AnExceptionInAReconcileIsAConditionAndARetry) {
+  ApplyAll();
+  auto other = in_.wf;
+  other.metadata.name = "throws";
+  ASSERT_TRUE(store_.Put(other).ok());
+  ThrowingDriver driver;
+  WorkflowReconciler r(&store_, &driver);
+  ReconcileResult res = r.Reconcile("throws");
+  EXPECT_EQ(res.error.code(), Status::Code::kInternal);
+  EXPECT_NE(res.error.message().find("injected"), std::string::npos) << res.error.message();
+  const Condition* c = FindCondition(std::get<Workflow>(*store_.Get("Workflow", "throws")).status, "Planned");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->status + "/" + c->reason, "False/ReconcileError");
+  EXPECT_NE(c->message.find("injected"), std::string::npos) << c->message;
+  EXPECT_TRUE(r.Reconcile("vqa").error.ok());
+  EXPECT_EQ(Cond("Planned"), "True/Solved");
 }
 
 }  // namespace
