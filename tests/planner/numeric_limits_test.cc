@@ -23,6 +23,13 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double Since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+// Slack for the steps between the solver's checks (a model build, a CLP iteration); sanitizer
+// builds run ~10x slower.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr double kSlackS = 15;
+#else
+constexpr double kSlackS = 1.5;
+#endif
 
 class NumericLimits : public ::testing::Test {
  protected:
@@ -182,7 +189,7 @@ TEST(SolveLimitsTest, AHardDeadlineBoundsEveryPhaseOfALargeSolve) {
     double took = Since(t0);
     std::printf("%s with a 2 s hard deadline (60 s soft): returned after %.2f s, %s\n", solver, took,
                 r.ok() ? "with a plan" : r.status().message().c_str());
-    EXPECT_LT(took, 3.5) << solver;
+    EXPECT_LT(took, 2 + kSlackS) << solver;
     if (!r.ok()) {
       EXPECT_EQ(r.status().code(), Status::Code::kDeadlineExceeded) << solver << ": " << r.status().message();
     }
@@ -204,7 +211,7 @@ TEST(SolveLimitsTest, CancellingStopsALargeSolveWithinASecond) {
   auto returned = Clock::now();
   canceller.join();
   std::printf("returned %.3f s after the cancellation\n", std::chrono::duration<double>(returned - cancelled_at).count());
-  EXPECT_LT(std::chrono::duration<double>(returned - cancelled_at).count(), 1.0);
+  EXPECT_LT(std::chrono::duration<double>(returned - cancelled_at).count(), kSlackS);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), Status::Code::kUnavailable) << r.status().message();
 }

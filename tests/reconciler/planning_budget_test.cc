@@ -18,6 +18,13 @@ namespace jb {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+// Slack over a budget for the steps that are not interruptible (building a problem of a million rate
+// columns, a CLP iteration): ~1 s optimised, ~10x that under the sanitizers.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr double kSlackS = 20;
+#else
+constexpr double kSlackS = 2;
+#endif
 double Since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 class PlanningBudgetTest : public ::testing::Test {
@@ -64,34 +71,34 @@ TEST_F(PlanningBudgetTest, ALargeReconcileEndsWithinItsBudgetWithAPlanOrPlanning
   std::string planned = Cond("big", "Planned");
   std::printf("reconcile of 200 operators x 2000 nodes with a 3 s budget: %.2f s, Planned=%s\n", took, planned.c_str());
   EXPECT_TRUE(res.error.ok()) << res.error.message();
-  EXPECT_LT(took, opts.plan_time_limit_s + 2.0);
+  EXPECT_LT(took, opts.plan_time_limit_s + kSlackS);
   EXPECT_TRUE(planned == "True/Solved" || planned == "False/PlanningTimeout") << planned;
 }
 
 TEST_F(PlanningBudgetTest, ASmallWorkflowIsPlannedWhileTwoLargeOnesPlan) {
-  // Before: both reconcile threads planned a large workflow each for their whole (here 30 s)
+  // Before: both reconcile threads planned a large workflow each for their whole (here 60 s)
   // budget and the small one waited. Now one large plan runs at a time and the other thread stays
   // free.
   PutLarge("big-a", 7);
   PutLarge("big-b", 8);
   Put(testing::LoadInstance("manifests/vqa"));
   ReconcilerOptions opts;
-  opts.plan_time_limit_s = 30;
+  opts.plan_time_limit_s = 60;
   Controller c(&store_, &driver_, opts);
   c.Start(2);
   auto t0 = Clock::now();
   c.Enqueue("big-a");
   c.Enqueue("big-b");
   c.Enqueue("vqa");
-  bool planned = WaitFor([&] { return Cond("vqa", "Planned") == "True/Solved"; }, 10);
+  bool planned = WaitFor([&] { return Cond("vqa", "Planned") == "True/Solved"; }, 8 + kSlackS);
   double small_s = Since(t0);
-  std::printf("small workflow planned %.2f s after two large ones were queued (2 threads, 30 s budget)\n", small_s);
+  std::printf("small workflow planned %.2f s after two large ones were queued (2 threads, 60 s budget)\n", small_s);
   EXPECT_TRUE(planned) << Cond("vqa", "Planned");
   auto s0 = Clock::now();
   c.Stop();
   double stop_s = Since(s0);
   std::printf("Controller::Stop with a large plan in progress: %.2f s\n", stop_s);
-  EXPECT_LT(stop_s, 3.0);
+  EXPECT_LT(stop_s, 1 + kSlackS);
 }
 
 TEST_F(PlanningBudgetTest, StopCancelsAPlanInProgressWithoutRecordingIt) {
@@ -109,7 +116,7 @@ TEST_F(PlanningBudgetTest, StopCancelsAPlanInProgressWithoutRecordingIt) {
   c.Stop();
   double stop_s = Since(s0);
   std::printf("Controller::Stop during a 120 s planning budget: %.2f s\n", stop_s);
-  EXPECT_LT(stop_s, 3.0);
+  EXPECT_LT(stop_s, 1 + kSlackS);
   EXPECT_EQ(Cond("big", "Planned"), "absent") << "a cancelled plan is not a result";
 }
 
