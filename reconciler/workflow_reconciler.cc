@@ -53,6 +53,39 @@ void NotPlanned(WorkflowStatus* st, const std::string& reason, const std::string
 
 namespace {
 
+// Rate columns of the planning model before nodes are merged: the (operator, variant, node) triples
+// that can run. What makes a plan large.
+size_t RateColumns(const planner::Problem& p) {
+  size_t columns = 0;
+  for (size_t o = 0; o < p.ops.size(); ++o)
+    for (size_t v = 0; v < p.ops[o].variants.size(); ++v)
+      for (size_t n = 0; n < p.nodes.size(); ++n)
+        if (p.Capacity(static_cast<int>(o), static_cast<int>(v), static_cast<int>(n)) > 0) ++columns;
+  return columns;
+}
+
+// Takes the large-plan slot for its lifetime when given one (nullptr: a small plan, always held).
+class LargePlanSlot {
+ public:
+  explicit LargePlanSlot(std::atomic<bool>* slot) {
+    bool expected = false;
+    if (slot == nullptr || slot->compare_exchange_strong(expected, true)) {
+      slot_ = slot;
+      held_ = true;
+    }
+  }
+  ~LargePlanSlot() {
+    if (held_ && slot_ != nullptr) slot_->store(false);
+  }
+  LargePlanSlot(const LargePlanSlot&) = delete;
+  LargePlanSlot& operator=(const LargePlanSlot&) = delete;
+  bool held() const { return held_; }
+
+ private:
+  std::atomic<bool>* slot_ = nullptr;
+  bool held_ = false;
+};
+
 // Which input changed between two `plannedFrom` fingerprints.
 std::string Trigger(const std::string& before, const std::string& after) {
   auto parts = [](const std::string& s) {
@@ -373,23 +406,12 @@ ReconcileResult WorkflowReconciler::ReconcileUnguarded(const std::string& name) 
       solved_msg = "re-adopted the plan of an earlier epoch (rollout undo)";
     } else {
       // Fairness: one large plan at a time (see ReconcilerOptions::large_plan_columns).
-      size_t columns = 0;
-      for (size_t o = 0; o < problem->ops.size(); ++o)
-        for (size_t v = 0; v < problem->ops[o].variants.size(); ++v)
-          for (size_t n = 0; n < problem->nodes.size(); ++n)
-            if (problem->Capacity(static_cast<int>(o), static_cast<int>(v), static_cast<int>(n)) > 0) ++columns;
-      const bool large = columns > opts_.large_plan_columns;
-      bool expected = false;
-      if (large && !large_plan_running_.compare_exchange_strong(expected, true)) {
+      const size_t columns = RateColumns(*problem);
+      LargePlanSlot slot(columns > opts_.large_plan_columns ? &large_plan_running_ : nullptr);
+      if (!slot.held()) {
         res.requeue_after = opts_.large_plan_retry;  // another large plan holds the slot; no thread waits for it
         return res;
       }
-      struct SlotRelease {
-        std::atomic<bool>* slot;
-        ~SlotRelease() {
-          if (slot != nullptr) slot->store(false);
-        }
-      } release{large ? &large_plan_running_ : nullptr};
       planner::SolverOptions so;
       so.time_limit_s = std::max(0.05, 0.9 * std::chrono::duration<double>(limits.deadline - std::chrono::steady_clock::now()).count());
       so.limits = limits;
