@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <iomanip>
@@ -29,7 +30,7 @@ Options:
   --min-accuracy A       override the workflow's accuracy floor
   --rate-scale X         multiply every source rate by X
   --solver auto|exact|heuristic   (default auto)
-  --time-limit SECONDS   solver budget (default 10)
+  --time-limit SECONDS   solver budget (default 10); planning stops at it plus max(1 s, 10%) at the latest
 
   --what-if              against the running jellybeand: the objects in -f replace the daemon's of
                          the same kind and name; prints, per affected Workflow, the plan that would
@@ -157,6 +158,11 @@ int PlanCommand(const std::vector<std::string>& args, std::ostream& out, std::os
     err << "jbctl plan: " << problem.status().message() << "\n";
     return 1;
   }
+  // The time limit is also a hard one: every phase stops at it plus a second's grace (CBC
+  // overshoots its own limit a little; a problem too large for the limit stopped nowhere before).
+  sopts.limits.deadline = std::chrono::steady_clock::now() +
+                          std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                              std::chrono::duration<double>(sopts.time_limit_s + std::max(1.0, 0.1 * sopts.time_limit_s)));
   auto result = planner::Solve(*problem, sopts);
   if (!result.ok()) {
     err << "jbctl plan: no plan for Workflow " << wf->metadata.name << ": " << result.status().message() << "\n";

@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <functional>
 #include <set>
+
+#include "planner/linear_model.h"
 
 namespace jb::planner {
 
@@ -88,6 +91,109 @@ Aggregation AggregateNodes(const Problem& p) {
       for (const auto& g : a.members) lat.push_back(p.ops[o].variants[v].latency_ms[static_cast<size_t>(g[0])]);
     }
   return a;
+}
+
+namespace {
+
+std::string G(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%g", v);
+  return buf;
+}
+
+// "<field> <value> of <owner> is beyond what the solver can take (<range>)" when v is NaN, below
+// lo or above hi; an empty string when it is fine.
+std::string OutOfRange(const std::string& field, double v, const std::string& owner, double lo, double hi, bool inf_ok = false) {
+  if (inf_ok && std::isinf(v) && v > 0) return "";
+  if (!std::isnan(v) && v >= lo && v <= hi) return "";
+  std::string range = lo > 0 ? "between " + G(lo) + " and " + G(hi) : "finite, at least " + G(lo) + " and at most " + G(hi);
+  return field + " " + G(v) + " of " + owner + " is beyond what the solver can take (" + range + ")";
+}
+
+}  // namespace
+
+Status CheckNumbers(const Problem& p) {
+  namespace nl = numeric_limits;
+  std::string e;
+  auto bad = [&](std::string why) {
+    if (e.empty()) e = std::move(why);
+    return !e.empty();
+  };
+  if (bad(OutOfRange("headroom", p.headroom, "the workflow", 1e-9, 1))) return Status::InvalidArgument(e);
+  if (bad(OutOfRange("minAccuracy", p.min_accuracy, "the workflow", 0, 100))) return Status::InvalidArgument(e);
+  for (const auto& n : p.nodes) {
+    if (bad(OutOfRange("pricePerHour", n.price, "node " + n.name, 0, nl::kMaxPrice)) ||
+        bad(OutOfRange("count", static_cast<double>(n.count), "node " + n.name, 0, nl::kMaxCount)))
+      return Status::InvalidArgument(e);
+    for (size_t k = 0; k < n.member_prices.size(); ++k)
+      if (bad(OutOfRange("pricePerHour", n.member_prices[k], "a member of node " + n.name, 0, nl::kMaxPrice)) ||
+          (k < n.member_counts.size() &&
+           bad(OutOfRange("count", static_cast<double>(n.member_counts[k]), "a member of node " + n.name, 0, nl::kMaxCount))))
+        return Status::InvalidArgument(e);
+  }
+  for (size_t b = 0; b + 1 < p.tiers.size(); ++b) {
+    std::string up = "link " + p.tiers[b] + " -> " + p.tiers[b + 1], down = "link " + p.tiers[b + 1] + " -> " + p.tiers[b];
+    if ((b < p.cost_up.size() && bad(OutOfRange("costPerGiB", p.cost_up[b], up, 0, nl::kMaxPrice))) ||
+        (b < p.cost_down.size() && bad(OutOfRange("costPerGiB", p.cost_down[b], down, 0, nl::kMaxPrice))) ||
+        (b < p.cap_up_kibps.size() && bad(OutOfRange("bandwidth (KiB/s)", p.cap_up_kibps[b], up, 0, nl::kMaxBandwidthKiBps, true))) ||
+        (b < p.cap_down_kibps.size() && bad(OutOfRange("bandwidth (KiB/s)", p.cap_down_kibps[b], down, 0, nl::kMaxBandwidthKiBps, true))))
+      return Status::InvalidArgument(e);
+  }
+  for (const auto& s : p.sources)
+    if (bad(OutOfRange("rate (items/s)", s.rate, "source " + s.name, 0, nl::kMaxRate)) ||
+        bad(OutOfRange("itemSizeKiB", s.kib, "source " + s.name, 0, nl::kMaxKiB)))
+      return Status::InvalidArgument(e);
+  for (const auto& o : p.ops) {
+    if (bad(OutOfRange("required rate (items/s: its inputs' rates times their ratios)", o.rate, "operator " + o.name, 0, nl::kMaxRate)))
+      return Status::InvalidArgument(e);
+    for (const auto& v : o.variants) {
+      std::string owner = "variant " + v.name + " of operator " + o.name;
+      if ((v.accuracy && bad(OutOfRange("accuracy", *v.accuracy, owner, 0, 100))) ||
+          bad(OutOfRange("outputSizeKiB", v.out_kib, owner, 0, nl::kMaxKiB)))
+        return Status::InvalidArgument(e);
+      for (size_t n = 0; n < v.latency_ms.size() && n < p.nodes.size(); ++n) {
+        double lat = v.latency_ms[n];
+        if (std::isinf(lat) && lat > 0) continue;  // no profile for the node's hardware
+        if (bad(OutOfRange("latency (ms)", lat, owner + " on node " + p.nodes[n].name, nl::kMinLatencyMs, nl::kMaxLatencyMs)))
+          return Status::InvalidArgument(e);
+        // Capacity rows hold 1/capacity, the bounds on rates the capacity itself.
+        double cap = p.headroom * 1000.0 / lat;
+        if (cap > nl::kMaxDerived || 1.0 / cap > nl::kMaxDerived)
+          return Status::InvalidArgument("capacity " + G(cap) + " items/s of " + owner + " on node " + p.nodes[n].name +
+                                         " (latency " + G(lat) + " ms, headroom " + G(p.headroom) +
+                                         ") is beyond what the solver can take (between " + G(1 / nl::kMaxDerived) + " and " +
+                                         G(nl::kMaxDerived) + ")");
+      }
+    }
+  }
+  if (p.table)
+    for (size_t c = 0; c < p.table->accuracy.size(); ++c)
+      if (bad(OutOfRange("accuracy", p.table->accuracy[c], "accuracy table entry " + std::to_string(c + 1), 0, 100)))
+        return Status::InvalidArgument(e);
+  // Edges: their rate, their traffic in KiB/s (bandwidth rows) and its cost per hour (objective).
+  double max_cost = 0;
+  for (double c : p.cost_up) max_cost = std::max(max_cost, c);
+  for (double c : p.cost_down) max_cost = std::max(max_cost, c);
+  max_cost *= static_cast<double>(std::max<size_t>(1, p.tiers.size()));  // a path crosses every boundary at most once
+  for (const auto& ed : p.edges) {
+    if (ed.to < 0 || static_cast<size_t>(ed.to) >= p.ops.size() || ed.from < 0 ||
+        static_cast<size_t>(ed.from) >= (ed.from_source ? p.sources.size() : p.ops.size()))
+      return Status::InvalidArgument("an edge refers to an operator or source that does not exist");
+    const std::string& from = ed.from_source ? p.sources[static_cast<size_t>(ed.from)].name : p.ops[static_cast<size_t>(ed.from)].name;
+    std::string owner = "input " + from + " of operator " + p.ops[static_cast<size_t>(ed.to)].name;
+    if (bad(OutOfRange("ratio", ed.ratio, owner, 0, nl::kMaxRatio)) || bad(OutOfRange("rate (items/s)", ed.rate, owner, 0, nl::kMaxRate)))
+      return Status::InvalidArgument(e);
+    double kib = 0;
+    if (ed.from_source) kib = p.sources[static_cast<size_t>(ed.from)].kib;
+    else
+      for (const auto& v : p.ops[static_cast<size_t>(ed.from)].variants) kib = std::max(kib, v.out_kib);
+    double kibps = ed.rate * kib, cost = kibps * kKiBpsToGiBph * max_cost;
+    if (!(kibps <= nl::kMaxDerived) || !(cost <= nl::kMaxDerived))
+      return Status::InvalidArgument("traffic of " + owner + " (" + G(ed.rate) + " items/s x " + G(kib) + " KiB = " + G(kibps) +
+                                     " KiB/s, up to " + G(cost) + " $/h across the links) is beyond what the solver can take (at most " +
+                                     G(nl::kMaxDerived) + ")");
+  }
+  return Status::Ok();
 }
 
 StatusOr<Problem> BuildProblem(const Workflow& wf, const std::vector<ModelProfile>& profiles, const Infrastructure& inf,
@@ -251,6 +357,7 @@ StatusOr<Problem> BuildProblem(const Workflow& wf, const std::vector<ModelProfil
     }
     p.table = std::move(t);
   }
+  if (auto s = CheckNumbers(p); !s.ok()) return s;
   return p;
 }
 

@@ -114,8 +114,37 @@ struct Aggregation {
 };
 Aggregation AggregateNodes(const Problem& p);
 
+// The numbers the planner can hand its solver. COIN-OR's CLP aborts the process (an assertion) on
+// an objective coefficient of 1e25 and silently treats bounds beyond 1e20 as infinite, and far
+// smaller spreads already cost it its accuracy; these limits are far above anything real (and above
+// what validation admits, api/types.h) yet keep every coefficient of the model within
+// kMaxModelMagnitude (planner/linear_model.h), which the backend checks again.
+namespace numeric_limits {
+inline constexpr double kMaxPrice = 1e9;          // USD/h per node instance, USD/GiB per link
+inline constexpr double kMaxRate = 1e12;          // items/s of a source, an edge or an operator
+inline constexpr double kMaxKiB = 1e12;           // KiB per item (source items, variant outputs)
+inline constexpr double kMaxRatio = 1e9;          // items needed per input item
+inline constexpr double kMinLatencyMs = 1e-6;     // a profiled latency, when present
+inline constexpr double kMaxLatencyMs = 1e12;
+inline constexpr double kMaxCount = 1e9;          // instances of a node
+inline constexpr double kMaxBandwidthKiBps = 1e15;
+inline constexpr double kMaxRateScale = 1e6;      // what-if / load scale
+// Derived: an edge's traffic (KiB/s) and its cost per unit share (USD/h), an instance's
+// items-per-second capacity and its inverse.
+inline constexpr double kMaxDerived = 1e15;
+}  // namespace numeric_limits
+
+// OK when every number of `p` is one the solver can take: finite (latencies may be kInf for "no
+// profile"; bandwidth caps kInf for "uncapped"), not negative, within numeric_limits, and so are
+// the derived traffic, cost and capacity coefficients. Else InvalidArgument naming the field, its
+// owner and the value, e.g. "pricePerHour 1e+25 of node n1 is beyond what the solver can take
+// (at most 1e+09)". BuildProblem calls it; every solver entry point calls it again for problems
+// built by hand.
+Status CheckNumbers(const Problem& p);
+
 // Builds the snapshot. Fails with InvalidArgument for inputs the validation would reject
-// (dangling references, missing percentile data) so the planner never sees a broken model.
+// (dangling references, missing percentile data) and for numbers the solver cannot take
+// (CheckNumbers), so the planner never sees a broken model.
 StatusOr<Problem> BuildProblem(const Workflow& wf, const std::vector<ModelProfile>& profiles, const Infrastructure& inf,
                                const ProblemOptions& opts = {});
 

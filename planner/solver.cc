@@ -171,10 +171,10 @@ Problem WithVariants(const Problem& p, const std::vector<int>& var) {
 // best combinations): switch one operator's variant at a time while the accuracy floor holds, and
 // keep the switch when the LP cost with variants fixed drops. Uses at most half the time budget.
 std::vector<std::vector<int>> ImproveVariants(const Problem& p, const Formulation& f, std::vector<std::vector<int>> cands,
-                                              Clock::time_point deadline, double time_limit_s) {
+                                              Clock::time_point deadline, double time_limit_s, const SolveLimits& lim) {
   if (p.table || cands.empty()) return cands;
   auto stop = deadline - std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(time_limit_s * kPolishShare));
-  LpSession lp(f.model);
+  LpSession lp(f.model, lim);
   auto cost = [&](const std::vector<int>& var) {
     FixVariants(p, f, lp, var);
     return lp.Solve().ok() ? lp.objective() : kInf;
@@ -193,14 +193,14 @@ std::vector<std::vector<int>> ImproveVariants(const Problem& p, const Formulatio
   // time lasts; the results go first, cheapest LP first.
   std::vector<std::pair<double, std::vector<int>>> improved_all;
   for (const auto& start : cands) {
-    if (Clock::now() >= stop) break;
+    if (Clock::now() >= stop || lim.Expired()) break;
     std::vector<int> best = start;
     double best_cost = cost(best);
     snapshot(best_cost);
     bool improved = true;
-    while (improved && Clock::now() < stop) {
+    while (improved && Clock::now() < stop && !lim.Expired()) {
       improved = false;
-      for (size_t o = 0; o < p.ops.size() && Clock::now() < stop; ++o) {
+      for (size_t o = 0; o < p.ops.size() && Clock::now() < stop && !lim.Expired(); ++o) {
         for (size_t v = 0; v < f.x[o].size(); ++v) {
           if (f.x[o][v] < 0 || static_cast<int>(v) == best[o]) continue;
           auto var = best;
@@ -255,7 +255,7 @@ struct RestrictedModel {
 
 // Column generation for the LP relaxation (see SolveRelaxation in solver.h).
 // Stops when the Lagrangian bound is within `tolerance` (relative) of the restricted LP.
-StatusOr<RestrictedModel> ColumnGeneration(const Problem& p, Clock::time_point deadline, double tolerance) {
+StatusOr<RestrictedModel> ColumnGeneration(const Problem& p, Clock::time_point deadline, double tolerance, const SolveLimits& lim) {
   const size_t O = p.ops.size(), N = p.nodes.size();
   const int K = p.K();
   RestrictedModel rm;
@@ -285,10 +285,13 @@ StatusOr<RestrictedModel> ColumnGeneration(const Problem& p, Clock::time_point d
         if (p.Capacity(static_cast<int>(o), static_cast<int>(v), static_cast<int>(n)) > 0) ++rm.full_columns;
   while (true) {
     ++rm.rounds;
+    if (lim.Expired()) return lim.Why();
     rm.f = Formulate(p, &rm.mask);
-    LpSession lp(rm.f.model);
-    bool solved = lp.Solve().ok();
-    if (!solved) {
+    LpSession lp(rm.f.model, lim);
+    Status solved = lp.Solve();
+    if (!solved.ok()) {
+      // Out of time, cancelled or a refused model: not a statement about feasibility.
+      if (solved.code() != Status::Code::kInfeasible) return solved;
       // The restricted model lacks capacity; widen the seed (the full model is the last resort).
       if (per_tier >= N) return Status::Infeasible("the LP relaxation is infeasible");
       per_tier *= 4;
@@ -354,10 +357,11 @@ StatusOr<RestrictedModel> ColumnGeneration(const Problem& p, Clock::time_point d
 
 }  // namespace
 
-StatusOr<Relaxation> SolveRelaxation(const Problem& p, double time_limit_s) {
+StatusOr<Relaxation> SolveRelaxation(const Problem& p, double time_limit_s, const SolveLimits& limits) {
+  if (auto s = CheckNumbers(p); !s.ok()) return s;
   auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(time_limit_s));
   // The merged model has the same LP optimum (exact reformulation) and far fewer columns.
-  auto rm = ColumnGeneration(AggregateNodes(p).merged, deadline, 0.0);
+  auto rm = ColumnGeneration(AggregateNodes(p).merged, deadline, 0.0, limits);
   if (!rm.ok()) return rm.status();
   Relaxation r{rm->bound, rm->columns, rm->full_columns, rm->rounds, {}};
   r.variant_share.resize(p.ops.size());
@@ -367,17 +371,22 @@ StatusOr<Relaxation> SolveRelaxation(const Problem& p, double time_limit_s) {
   return r;
 }
 
-StatusOr<PlanResult> SolveExactMerged(const Problem& p, double time_limit_s, const Solution* warm_start,
-                                      MipOptions::Cuts cuts = MipOptions::Cuts::kAll) {
+namespace {
+StatusOr<std::string> DiagnoseWithin(const Problem& p, const SolveLimits& lim);
+}  // namespace
+
+StatusOr<PlanResult> SolveExactMerged(const Problem& p, double time_limit_s, const Solution* warm_start, MipOptions::Cuts cuts,
+                                      const SolveLimits& lim) {
   auto t0 = Clock::now();
   Formulation f = Formulate(p);
   MipOptions mo;
   mo.time_limit_s = time_limit_s;
   mo.cuts = cuts;
+  mo.limits = lim;
   std::vector<double> warm;
   if (warm_start != nullptr) {
     // Complete the warm start's columns by solving the LP with its integer decisions fixed.
-    LpSession lp(f.model);
+    LpSession lp(f.model, lim);
     FixVariants(p, f, lp, warm_start->variant);
     for (size_t n = 0; n < p.nodes.size(); ++n)
       if (f.u[n] >= 0) lp.SetColBounds(f.u[n], static_cast<double>(warm_start->instances[n]), static_cast<double>(warm_start->instances[n]));
@@ -395,8 +404,9 @@ StatusOr<PlanResult> SolveExactMerged(const Problem& p, double time_limit_s, con
   auto res = SolveMip(f.model, mo);
   if (!res.ok()) {
     if (res.status().code() == Status::Code::kInfeasible) {
-      std::string why = Diagnose(p);
-      return Status::Infeasible(why.empty() ? "no feasible plan" : why);
+      auto why = DiagnoseWithin(p, lim);
+      if (!why.ok()) return why.status();
+      return Status::Infeasible(why->empty() ? "no feasible plan" : *why);
     }
     return res.status();
   }
@@ -416,12 +426,12 @@ constexpr int kBoundColumnLimit = 60000;
 constexpr size_t kStrongCandidates = 8;
 
 double BranchingBound(const Problem& p, double lp_bound, double incumbent, Clock::time_point deadline,
-                      const std::atomic<bool>* stop) {
-  auto over = [&] { return Clock::now() >= deadline || stop->load(std::memory_order_relaxed); };
+                      const std::atomic<bool>* stop, const SolveLimits& lim) {
+  auto over = [&] { return Clock::now() >= deadline || stop->load(std::memory_order_relaxed) || lim.Expired(); };
   if (over()) return lp_bound;
   Formulation f = Formulate(p);
   if (f.model.cols() > kBoundColumnLimit) return lp_bound;
-  LpSession lp(f.model);
+  LpSession lp(f.model, lim);
   if (!lp.Solve().ok()) return lp_bound;
   std::vector<int> ints;
   for (int j = 0; j < f.model.cols(); ++j)
@@ -502,17 +512,18 @@ double BranchingBound(const Problem& p, double lp_bound, double incumbent, Clock
 // money) and returns the cheapest plan. Past the first candidate, only until `later_stop`: the
 // rest of the budget belongs to the polish.
 std::optional<Solution> RoundCandidates(const Problem& p, const std::vector<std::vector<int>>& candidates,
-                                        Clock::time_point deadline, Clock::time_point later_stop, double time_limit_s) {
+                                        Clock::time_point deadline, Clock::time_point later_stop, double time_limit_s,
+                                        const SolveLimits& lim) {
   std::optional<Solution> best;
   std::vector<double> best_values;
   for (const auto& var : candidates) {
-    if (best && Clock::now() > later_stop) break;
+    if ((best && Clock::now() > later_stop) || lim.Expired()) break;
     // Re-generate columns with the variants fixed: the columns that matter change with them.
     Problem fp = WithVariants(p, var);
-    auto rm2 = ColumnGeneration(fp, deadline, 5e-3);
+    auto rm2 = ColumnGeneration(fp, deadline, 5e-3, lim);
     if (!rm2.ok()) continue;
     const Formulation& g = rm2->f;
-    LpSession fx(g.model);
+    LpSession fx(g.model, lim);
     if (!fx.Solve().ok()) continue;
     // Round instances up: capacity only grows, so the flows stay feasible.
     std::vector<double> v(fx.values(), fx.values() + g.model.cols());
@@ -548,7 +559,8 @@ std::optional<Solution> RoundCandidates(const Problem& p, const std::vector<std:
       }
     std::sort(order.begin(), order.end());
     for (const auto& [frac, n] : order) {
-      if (Clock::now() > deadline - std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(time_limit_s * 0.25)))
+      if (Clock::now() > deadline - std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(time_limit_s * 0.25)) ||
+          lim.Expired())
         break;
       double u0 = fx.col_lower(g.u[n]);
       // In exclusive mode, drop the dedicated instance of the operator using it least.
@@ -598,13 +610,14 @@ std::optional<Solution> RoundCandidates(const Problem& p, const std::vector<std:
 
 // CBC on the placement alone with the variants `var` fixed (light cuts), optionally warm-started;
 // the result carries `var`.
-std::optional<Solution> PolishPlacement(const Problem& p, const std::vector<int>& var, double limit_s, const Solution* warm) {
+std::optional<Solution> PolishPlacement(const Problem& p, const std::vector<int>& var, double limit_s, const Solution* warm,
+                                        const SolveLimits& lim) {
   std::optional<Solution> w;
   if (warm != nullptr) {
     w = *warm;
     w->variant.assign(p.ops.size(), 0);  // the fixed problem keeps one variant per operator
   }
-  auto r = SolveExactMerged(WithVariants(p, var), limit_s, w ? &*w : nullptr, MipOptions::Cuts::kLight);
+  auto r = SolveExactMerged(WithVariants(p, var), limit_s, w ? &*w : nullptr, MipOptions::Cuts::kLight, lim);
   if (!r.ok()) return std::nullopt;
   Solution s = std::move(r->solution);
   s.variant = var;
@@ -616,30 +629,32 @@ double SecondsLeft(Clock::time_point deadline) { return std::chrono::duration<do
 }  // namespace
 
 double BranchingBound(const Problem& p, double time_limit_s, double incumbent) {
+  if (!CheckNumbers(p).ok()) return 0;  // the trivial bound: the solver cannot take the problem
   Problem merged = AggregateNodes(p).merged;
   Formulation f = Formulate(merged);
   LpSession lp(f.model);
   if (!lp.Solve().ok()) return kInf;
   std::atomic<bool> stop{false};
   auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(time_limit_s));
-  return BranchingBound(merged, lp.objective(), incumbent, deadline, &stop);
+  return BranchingBound(merged, lp.objective(), incumbent, deadline, &stop, SolveLimits{});
 }
 
-StatusOr<PlanResult> SolveHeuristicMerged(const Problem& p, double time_limit_s) {
+StatusOr<PlanResult> SolveHeuristicMerged(const Problem& p, double time_limit_s, const SolveLimits& lim) {
   auto t0 = Clock::now();
   auto deadline = t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(time_limit_s));
-  auto rm = ColumnGeneration(p, deadline, 1e-3);
+  auto rm = ColumnGeneration(p, deadline, 1e-3, lim);
   if (!rm.ok()) {
     if (rm.status().code() != Status::Code::kInfeasible) return rm.status();
-    std::string why = Diagnose(p);
-    return Status::Infeasible(why.empty() ? "the LP relaxation is infeasible" : why);
+    auto why = DiagnoseWithin(p, lim);
+    if (!why.ok()) return why.status();
+    return Status::Infeasible(why->empty() ? "the LP relaxation is infeasible" : *why);
   }
   // From here on the restricted model stands in for the full one: its plans are plans of the full
   // problem, and its LP optimum is the full LP optimum.
   const Formulation& f = rm->f;
   const double bound = rm->bound;
   auto candidates = CandidateVariants(p, f, rm->values.data());
-  candidates = ImproveVariants(p, f, std::move(candidates), deadline, time_limit_s);
+  candidates = ImproveVariants(p, f, std::move(candidates), deadline, time_limit_s, lim);
 
   // Two things run at once from here, each with its own models (nothing is shared but the inputs):
   //  - this thread polishes the first candidate: with its variants fixed, the placement alone is a
@@ -651,15 +666,15 @@ StatusOr<PlanResult> SolveHeuristicMerged(const Problem& p, double time_limit_s)
   std::atomic<bool> polish_done{false};
   double strong = bound;
   auto second = std::async(std::launch::async, [&]() {
-    std::optional<Solution> rounded = RoundCandidates(p, candidates, deadline, improve_stop, time_limit_s);
+    std::optional<Solution> rounded = RoundCandidates(p, candidates, deadline, improve_stop, time_limit_s, lim);
     auto until = deadline - std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(Overshoot(time_limit_s)));
-    strong = BranchingBound(p, bound, rounded ? rounded->cost : kInf, until, &polish_done);
+    strong = BranchingBound(p, bound, rounded ? rounded->cost : kInf, until, &polish_done, lim);
     return rounded;
   });
   std::optional<Solution> polished;
   if (!candidates.empty()) {
     double limit = SecondsLeft(deadline) - Overshoot(time_limit_s);
-    if (limit > 0.2) polished = PolishPlacement(p, candidates.front(), limit, nullptr);
+    if (limit > 0.2) polished = PolishPlacement(p, candidates.front(), limit, nullptr, lim);
   }
   polish_done = true;
   std::optional<Solution> best = second.get();
@@ -669,7 +684,7 @@ StatusOr<PlanResult> SolveHeuristicMerged(const Problem& p, double time_limit_s)
     // A later candidate rounded better than the first one polished: polish it with what is left.
     double left = SecondsLeft(deadline) - Overshoot(time_limit_s);
     if (left > 0.5)
-      if (auto r = PolishPlacement(p, best->variant, left, &*best); r && r->cost < best->cost - 1e-9) best = std::move(r);
+      if (auto r = PolishPlacement(p, best->variant, left, &*best, lim); r && r->cost < best->cost - 1e-9) best = std::move(r);
   }
   if (!best && !candidates.empty()) {
     // Rounding can fail when pools are small (exclusive mode). Fall back to a short branch and
@@ -684,12 +699,17 @@ StatusOr<PlanResult> SolveHeuristicMerged(const Problem& p, double time_limit_s)
           fixed.ub[static_cast<size_t>(f.x[o][v])] = b;
         }
     double left = std::chrono::duration<double>(deadline - Clock::now()).count();
-    auto mip = SolveMip(fixed, MipOptions{std::max(0.5, left), nullptr});
+    MipOptions mo;
+    mo.time_limit_s = std::max(0.5, left);
+    mo.limits = lim;
+    auto mip = SolveMip(fixed, mo);
     if (mip.ok()) best = Decode(p, f, mip->values, mip->objective);
   }
   if (!best) {
-    std::string why = Diagnose(p);
-    return Status::Infeasible(why.empty() ? "rounding found no feasible plan; try the exact solver" : why);
+    if (lim.Expired()) return lim.Why();
+    auto why = DiagnoseWithin(p, lim);
+    if (!why.ok()) return why.status();
+    return Status::Infeasible(why->empty() ? "rounding found no feasible plan; try the exact solver" : *why);
   }
   best->lower_bound = std::min(std::max(bound, strong), best->cost);
   return Finish(p, std::move(*best), "heuristic (LP rounding)", MsSince(t0));
@@ -769,19 +789,22 @@ Solution Contract(const Problem& merged, const Aggregation& a, const Solution& s
 
 }  // namespace
 
-StatusOr<PlanResult> SolveExact(const Problem& p, double time_limit_s, const Solution* warm_start, bool aggregate) {
-  if (!aggregate) return SolveExactMerged(p, time_limit_s, warm_start);
+StatusOr<PlanResult> SolveExact(const Problem& p, double time_limit_s, const Solution* warm_start, bool aggregate,
+                                const SolveLimits& limits) {
+  if (auto s = CheckNumbers(p); !s.ok()) return s;
+  if (!aggregate) return SolveExactMerged(p, time_limit_s, warm_start, MipOptions::Cuts::kAll, limits);
   Aggregation a = AggregateNodes(p);
   std::optional<Solution> warm;
   if (warm_start != nullptr) warm = Contract(a.merged, a, *warm_start);
-  auto r = SolveExactMerged(a.merged, time_limit_s, warm ? &*warm : nullptr);
+  auto r = SolveExactMerged(a.merged, time_limit_s, warm ? &*warm : nullptr, MipOptions::Cuts::kAll, limits);
   if (!r.ok()) return r;
   return Finish(p, Expand(p, a, r->solution), r->plan.solver, r->plan.solve_ms);
 }
 
-StatusOr<PlanResult> SolveHeuristic(const Problem& p, double time_limit_s) {
+StatusOr<PlanResult> SolveHeuristic(const Problem& p, double time_limit_s, const SolveLimits& limits) {
+  if (auto s = CheckNumbers(p); !s.ok()) return s;
   Aggregation a = AggregateNodes(p);
-  auto r = SolveHeuristicMerged(a.merged, time_limit_s);
+  auto r = SolveHeuristicMerged(a.merged, time_limit_s, limits);
   if (!r.ok()) return r;
   return Finish(p, Expand(p, a, r->solution), r->plan.solver, r->plan.solve_ms);
 }
@@ -790,14 +813,19 @@ StatusOr<PlanResult> SolveHeuristic(const Problem& p, double time_limit_s) {
 constexpr size_t kExactColumnLimit = 20000;
 
 StatusOr<PlanResult> Solve(const Problem& p, const SolverOptions& opts) {
-  if (opts.solver == "exact") return SolveExact(p, opts.time_limit_s);
-  if (opts.solver == "heuristic") return SolveHeuristic(p, opts.time_limit_s);
+  if (auto s = CheckNumbers(p); !s.ok()) return s;
+  if (!(opts.time_limit_s > 0) || !std::isfinite(opts.time_limit_s))
+    return Status::InvalidArgument("the solver time limit must be a positive number of seconds");
+  const SolveLimits& lim = opts.limits;
+  if (opts.solver == "exact") return SolveExact(p, opts.time_limit_s, nullptr, true, lim);
+  if (opts.solver == "heuristic") return SolveHeuristic(p, opts.time_limit_s, lim);
   if (opts.solver != "auto") return Status::InvalidArgument("unknown solver \"" + opts.solver + "\"; expected exact, heuristic or auto");
   auto t0 = Clock::now();
-  auto h = SolveHeuristic(p, opts.time_limit_s * 0.5);
+  auto h = SolveHeuristic(p, opts.time_limit_s * 0.5, lim);
   if (!h.ok()) {
-    if (h.status().code() == Status::Code::kInfeasible) return h;
-    return SolveExact(p, opts.time_limit_s);
+    const Status::Code code = h.status().code();
+    if (code == Status::Code::kInfeasible || code == Status::Code::kInvalidArgument || lim.Expired()) return h;
+    return SolveExact(p, opts.time_limit_s, nullptr, true, lim);
   }
   if (h->plan.gap <= 1e-9) return h;
   double left = opts.time_limit_s - std::chrono::duration<double>(Clock::now() - t0).count();
@@ -811,7 +839,8 @@ StatusOr<PlanResult> Solve(const Problem& p, const SolverOptions& opts) {
       for (size_t n = 0; n < merged.nodes.size(); ++n)
         if (merged.Capacity(static_cast<int>(o), static_cast<int>(v), static_cast<int>(n)) > 0) ++columns;
   if (columns > kExactColumnLimit) return h;
-  auto e = SolveExact(p, left, &h->solution);
+  if (lim.Expired()) return h;
+  auto e = SolveExact(p, left, &h->solution, true, lim);
   if (!e.ok() || e->solution.cost > h->solution.cost + 1e-9) {
     h->plan.solve_ms = MsSince(t0);
     return h;
@@ -827,6 +856,14 @@ StatusOr<PlanResult> Solve(const Problem& p, const SolverOptions& opts) {
 }
 
 std::string Diagnose(const Problem& p) {
+  if (auto s = CheckNumbers(p); !s.ok()) return s.message();
+  auto why = DiagnoseWithin(p, SolveLimits{});
+  return why.ok() ? *why : why.status().message();
+}
+
+namespace {
+
+StatusOr<std::string> DiagnoseWithin(const Problem& p, const SolveLimits& lim) {
   // 1. Accuracy.
   std::vector<std::vector<bool>> runnable(p.ops.size());
   for (size_t o = 0; o < p.ops.size(); ++o)
@@ -891,30 +928,45 @@ std::string Diagnose(const Problem& p) {
              " items/s (variant " + bv + ", headroom " + Fmt(p.headroom) + ")";
   }
   // 3. The LP relaxation, with and without bandwidth caps.
+  // A solve the limits stopped (or a model the backend refused) says nothing about feasibility.
+  auto conclusive = [&](const Status& s) { return s.ok() || s.code() == Status::Code::kInfeasible; };
+  if (lim.Expired()) return lim.Why();
   Formulation f = Formulate(p);
-  LpSession lp(f.model);
-  if (lp.Solve().ok()) {
-    auto mip = SolveMip(f.model, MipOptions{2.0, nullptr});
-    if (mip.ok()) return "";
+  LpSession lp(f.model, lim);
+  Status relaxed = lp.Solve();
+  if (!conclusive(relaxed)) return relaxed;
+  if (relaxed.ok()) {
+    MipOptions mo;
+    mo.time_limit_s = 2.0;
+    mo.limits = lim;
+    auto mip = SolveMip(f.model, mo);
+    if (mip.ok()) return std::string();
+    if (!conclusive(mip.status())) return mip.status();
     return std::string("no integer assignment exists although capacity suffices in total") +
            (p.exclusive ? ": with exclusive nodes (one operator per node) there are too few nodes for the operators" : "");
   }
   for (size_t i = 0; i < f.bandwidth_rows.size(); ++i) {
-    LpSession one(f.model);
+    LpSession one(f.model, lim);
     one.SetRowBounds(f.bandwidth_rows[i], -kInf, kInf);
-    if (one.Solve().ok())
+    Status s = one.Solve();
+    if (!conclusive(s)) return s;
+    if (s.ok())
       return "bandwidth of link " + f.bandwidth_names[i] + " cannot carry the traffic the plan needs; raise its bandwidthMbps or allow placements that send less across it";
   }
   if (!f.bandwidth_rows.empty()) {
-    LpSession all(f.model);
+    LpSession all(f.model, lim);
     for (int r : f.bandwidth_rows) all.SetRowBounds(r, -kInf, kInf);
-    if (all.Solve().ok()) return "the bandwidth caps of the links together cannot carry the traffic the plan needs";
+    Status s = all.Solve();
+    if (!conclusive(s)) return s;
+    if (s.ok()) return std::string("the bandwidth caps of the links together cannot carry the traffic the plan needs");
   }
   double need = 0;
   for (size_t o = 0; o < p.ops.size(); ++o) need += p.ops[o].rate;
   return "the nodes together are short of capacity: the operators need " + Fmt(need) +
          " items/s in total and no split over the allowed nodes serves it";
 }
+
+}  // namespace
 
 
 StatusOr<PlanResult> CloudOnly(const Workflow& wf, const std::vector<ModelProfile>& profiles, const Infrastructure& inf,
@@ -977,6 +1029,7 @@ StatusOr<PlanResult> MostAccurate(const Workflow& wf, const std::vector<ModelPro
 }
 
 StatusOr<PlanResult> Prototype(const Problem& p, int beam_width) {
+  if (auto s = CheckNumbers(p); !s.ok()) return s;
   auto t0 = Clock::now();
   const size_t O = p.ops.size(), N = p.nodes.size();
   // Ranking cost of a variant: its fastest latency on any allowed node (a unitless weight, like the

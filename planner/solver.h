@@ -8,14 +8,22 @@
 #include <string>
 
 #include "api/types.h"
+#include "planner/linear_model.h"
 #include "planner/problem.h"
 #include "planner/solution.h"
 
 namespace jb::planner {
 
 struct SolverOptions {
+  // A constructor rather than an aggregate so that SolverOptions{"auto", 10} stays warning-free.
+  SolverOptions(std::string solver_name = "auto", double time_limit = 10.0, SolveLimits hard = {})
+      : solver(std::move(solver_name)), time_limit_s(time_limit), limits(hard) {}
   std::string solver = "auto";  // "exact" | "heuristic" | "auto" (heuristic, then exact warm-started)
-  double time_limit_s = 10.0;   // total wall-clock budget
+  double time_limit_s = 10.0;   // total wall-clock budget the phases plan with (soft: CBC may overrun it a little)
+  // Hard limits (default: none): a deadline and a cancellation flag that every phase checks,
+  // down to CLP's simplex iterations and CBC's nodes. When they stop the solve before any plan,
+  // it returns kDeadlineExceeded (deadline) or kUnavailable (cancelled).
+  SolveLimits limits;
 };
 
 struct PlanResult {
@@ -26,13 +34,15 @@ struct PlanResult {
 // Exact: MILP with CBC. The plan's gap is CBC's proven gap (0 when optimal within the limit).
 // Interchangeable nodes are merged first (AggregateNodes); `aggregate = false` solves the model
 // node by node (kept for tests that check the merge is exact).
+// Every entry point refuses, with CheckNumbers' InvalidArgument, a problem whose numbers the solver
+// cannot take; none of them passes such a number to CLP/CBC.
 StatusOr<PlanResult> SolveExact(const Problem& p, double time_limit_s, const Solution* warm_start = nullptr,
-                                bool aggregate = true);
+                                bool aggregate = true, const SolveLimits& limits = {});
 
 // Heuristic: LP relaxation (the lower bound), variant fixing, instance rounding and local
 // improvement by closing instances, then CBC on the placement with the variants fixed. The gap
 // is reported against the better of the LP bound and BranchingBound, run meanwhile.
-StatusOr<PlanResult> SolveHeuristic(const Problem& p, double time_limit_s);
+StatusOr<PlanResult> SolveHeuristic(const Problem& p, double time_limit_s, const SolveLimits& limits = {});
 
 // The LP relaxation, on the merged model (AggregateNodes), solved by column generation over the
 // rate columns (operator, variant, node):
@@ -45,7 +55,7 @@ struct Relaxation {
   int rounds = 0;
   std::vector<std::vector<double>> variant_share;  // [operator][variant]: the LP's x (composition mode)
 };
-StatusOr<Relaxation> SolveRelaxation(const Problem& p, double time_limit_s);
+StatusOr<Relaxation> SolveRelaxation(const Problem& p, double time_limit_s, const SolveLimits& limits = {});
 
 // A lower bound at least as strong as the LP relaxation's: a best-first branch and bound on the
 // merged model with strong branching, for at most `time_limit_s`; the least open LP is the bound.

@@ -32,6 +32,9 @@ void Controller::Start(int workers) {
 
 void Controller::Stop() {
   queue_.ShutDown();
+  // Planning in progress stops within about a second (the solver checks the flag as it iterates);
+  // without this, Stop would wait for a large plan's whole budget.
+  reconciler_.Cancel();
   for (auto& t : threads_)
     if (t.joinable()) t.join();
   threads_.clear();

@@ -29,7 +29,10 @@ class Controller {
              EventRecorder* events = nullptr);
   ~Controller();
   void Start(int workers);
-  void Stop();  // drains: waits for in-flight reconciles
+  // Stops the workers: queued keys are dropped, planning in progress is cancelled (its reconcile
+  // returns without writing status), and in-flight reconciles are waited for. Returns within about
+  // a second of the slowest non-planning step. Not restartable (the reconciler stays cancelled).
+  void Stop();
   void Enqueue(const std::string& workflow) { queue_.Add(workflow); }
   void EnqueueAll();
   ControllerMetrics Metrics() const;

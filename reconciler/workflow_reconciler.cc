@@ -6,6 +6,8 @@
 #include "reconciler/replan.h"
 #include "reconciler/rollout.h"
 
+#include <algorithm>
+#include <cmath>
 #include <set>
 #include <functional>
 #include <sstream>
@@ -51,6 +53,39 @@ void NotPlanned(WorkflowStatus* st, const std::string& reason, const std::string
 
 namespace {
 
+// Rate columns of the planning model before nodes are merged: the (operator, variant, node) triples
+// that can run. What makes a plan large.
+size_t RateColumns(const planner::Problem& p) {
+  size_t columns = 0;
+  for (size_t o = 0; o < p.ops.size(); ++o)
+    for (size_t v = 0; v < p.ops[o].variants.size(); ++v)
+      for (size_t n = 0; n < p.nodes.size(); ++n)
+        if (p.Capacity(static_cast<int>(o), static_cast<int>(v), static_cast<int>(n)) > 0) ++columns;
+  return columns;
+}
+
+// Takes the large-plan slot for its lifetime when given one (nullptr: a small plan, always held).
+class LargePlanSlot {
+ public:
+  explicit LargePlanSlot(std::atomic<bool>* slot) {
+    bool expected = false;
+    if (slot == nullptr || slot->compare_exchange_strong(expected, true)) {
+      slot_ = slot;
+      held_ = true;
+    }
+  }
+  ~LargePlanSlot() {
+    if (held_ && slot_ != nullptr) slot_->store(false);
+  }
+  LargePlanSlot(const LargePlanSlot&) = delete;
+  LargePlanSlot& operator=(const LargePlanSlot&) = delete;
+  bool held() const { return held_; }
+
+ private:
+  std::atomic<bool>* slot_ = nullptr;
+  bool held_ = false;
+};
+
 // Which input changed between two `plannedFrom` fingerprints.
 std::string Trigger(const std::string& before, const std::string& after) {
   auto parts = [](const std::string& s) {
@@ -77,22 +112,29 @@ std::string Trigger(const std::string& before, const std::string& after) {
 }  // namespace
 
 std::optional<Plan> WorkflowReconciler::BestDegraded(const Workflow& wf, const std::vector<ModelProfile>& profiles,
-                                                     const Infrastructure& infra, const WorkflowStatus& st, Condition* why) const {
-  double budget = std::min(2.0, opts_.plan_time_limit_s);
+                                                     const Infrastructure& infra, const WorkflowStatus& st,
+                                                     const planner::SolveLimits& limits, Condition* why) const {
+  // Each solve plans with at most 2 s and what is left of the reconcile's budget; the bisections
+  // stop at the budget with the best plan so far (up to ~37 solves otherwise).
   auto solve = [&](double floor, double scale) -> std::optional<Plan> {
+    double budget = std::min({2.0, opts_.plan_time_limit_s, 0.9 * limits.SecondsLeft()});
+    if (limits.Expired() || budget < 0.05) return std::nullopt;
     planner::ProblemOptions o;
     o.min_accuracy = floor;
     o.rate_scale = scale;
     auto p = ProblemForStatus(wf, profiles, infra, st, o);
     if (!p.ok()) return std::nullopt;
-    auto r = planner::Solve(*p, planner::SolverOptions{"auto", budget});
+    planner::SolverOptions so;
+    so.time_limit_s = budget;
+    so.limits = limits;
+    auto r = planner::Solve(*p, so);
     if (!r.ok()) return std::nullopt;
     return r->plan;
   };
   // Bisection for the largest x in [lo, hi] with a plan, given one at lo (feasibility is monotone
   // in both the floor and the rate).
   auto highest = [&](double lo, double hi, Plan best, const std::function<std::optional<Plan>(double)>& at) {
-    for (int i = 0; i < 12 && hi - lo > 1e-3 * std::max(1.0, hi); ++i) {
+    for (int i = 0; i < 12 && hi - lo > 1e-3 * std::max(1.0, hi) && !limits.Expired(); ++i) {
       double mid = (lo + hi) / 2;
       if (auto p = at(mid)) {
         lo = mid;
@@ -145,11 +187,13 @@ void WorkflowReconciler::UpdateLoad(const Workflow& wf, const std::vector<Worker
     if (!w.metrics) continue;
     for (const auto& in : w.metrics->instances)
       if (in.kind == "source") {
+        complete &= std::isfinite(in.rate) && in.rate >= 0;  // a worker's report is not trusted blindly
         seen += in.rate;
         ++sources;
         complete &= w.ready && w.metrics->uptime_s >= 6;  // a full rate window
         // A source near the end of its `count` stops on purpose: that is not a load change.
-        if (limit[in.name] > 0 && in.items_out + static_cast<int64_t>(in.rate * 6) >= limit[in.name]) complete = false;
+        // (In doubles: a worker's reported rate is not trusted to fit an integer.)
+        if (limit[in.name] > 0 && static_cast<double>(in.items_out) + in.rate * 6 >= static_cast<double>(limit[in.name])) complete = false;
       }
   }
   if (!complete || sources != static_cast<int>(wf.spec.sources.size())) return;
@@ -219,6 +263,36 @@ StatusOr<Object> WorkflowReconciler::Save(const Workflow& wf, const WorkflowStat
 }
 
 ReconcileResult WorkflowReconciler::Reconcile(const std::string& name) {
+  // The boundary: nothing a stored object contains may take the daemon down. The planner returns
+  // Status for everything it knows (numbers the solver cannot take included); this catches what
+  // remains (allocation failures, a library's exception) and makes it a condition.
+  std::string what;
+  try {
+    return ReconcileUnguarded(name);
+  } catch (const std::exception& e) {
+    what = e.what();
+  } catch (...) {
+    what = "unknown exception";
+  }
+  RecordFailure(name, what);
+  return ReconcileResult{Status::Internal("reconcile of Workflow " + name + " failed: " + what), {}};
+}
+
+void WorkflowReconciler::RecordFailure(const std::string& name, const std::string& why) {
+  try {
+    auto got = store_->Get("Workflow", name);
+    if (!got.ok()) return;
+    const Workflow& wf = std::get<Workflow>(*got);
+    WorkflowStatus st = wf.status;
+    st.observed_generation = wf.metadata.generation;
+    SetCondition(&st, "Planned", "False", "ReconcileError", "internal error while reconciling (retried with back-off): " + why);
+    (void)Save(wf, st);
+  } catch (...) {
+    // Recording is best effort; the caller still reports the error and retries with back-off.
+  }
+}
+
+ReconcileResult WorkflowReconciler::ReconcileUnguarded(const std::string& name) {
   auto got = store_->Get("Workflow", name);
   if (!got.ok()) {
     // Gone (after its finalizer ran, or never existed): make sure nothing keeps running.
@@ -293,6 +367,12 @@ ReconcileResult WorkflowReconciler::Reconcile(const std::string& name) {
   if (replan && rolling) {
     res.requeue_after = std::chrono::milliseconds(200);  // one rollout at a time: look again when it is done
   } else if (replan) {
+    // The planning budget covers validation, the problem and every solve from here on.
+    const auto plan_start = std::chrono::steady_clock::now();
+    planner::SolveLimits limits;
+    limits.deadline = plan_start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                       std::chrono::duration<double>(std::max(0.0, opts_.plan_time_limit_s)));
+    limits.cancel = &cancel_;
     ValidateSet(&docs);
     std::string errors;
     for (const auto& line : FormatDiagnostics(docs)) errors += (errors.empty() ? "" : "; ") + line;
@@ -325,19 +405,47 @@ ReconcileResult WorkflowReconciler::Reconcile(const std::string& name) {
       candidate = RescorePlan(*problem, *candidate).plan;
       solved_msg = "re-adopted the plan of an earlier epoch (rollout undo)";
     } else {
-      auto result = planner::Solve(*problem, planner::SolverOptions{"auto", opts_.plan_time_limit_s});
+      // Fairness: one large plan at a time (see ReconcilerOptions::large_plan_columns).
+      const size_t columns = RateColumns(*problem);
+      LargePlanSlot slot(columns > opts_.large_plan_columns ? &large_plan_running_ : nullptr);
+      if (!slot.held()) {
+        res.requeue_after = opts_.large_plan_retry;  // another large plan holds the slot; no thread waits for it
+        return res;
+      }
+      planner::SolverOptions so;
+      so.time_limit_s = std::max(0.05, 0.9 * std::chrono::duration<double>(limits.deadline - std::chrono::steady_clock::now()).count());
+      so.limits = limits;
+      auto result = planner::Solve(*problem, so);
       Condition why;
       std::optional<Plan> degraded;
       if (!result.ok() && result.status().code() == Status::Code::kInfeasible)
-        degraded = BestDegraded(wf, profiles, infra, st, &why);
-      if (!result.ok() && !degraded) {
+        degraded = BestDegraded(wf, profiles, infra, st, limits, &why);
+      if (cancel_.load()) return ReconcileResult{Status::Unavailable("planning of Workflow " + name + " cancelled (shutting down)"), {}};
+      const bool timeout = !result.ok() && result.status().code() == Status::Code::kDeadlineExceeded;
+      if (timeout) {
+        char budget[160];
+        std::snprintf(budget, sizeof(budget), "no plan within the planning budget of %.1f s (%zu operators, %zu nodes, %zu rate columns)",
+                      opts_.plan_time_limit_s, problem->ops.size(), problem->nodes.size(), columns);
+        std::string msg = std::string(budget) + "; raise the planning budget or split the workflow";
+        if (events_ != nullptr) events_->Record("Workflow", name, "Warning", "PlanningTimeout", msg);
+        st.planned_from = inputs;  // planned again when the inputs change
+        if (!st.plan) {
+          NotPlanned(&st, "PlanningTimeout", msg);
+          auto put = Save(wf, st);
+          return ReconcileResult{put.ok() ? Status::Ok() : put.status(), {}};
+        }
+        SetCondition(&st, "Planned", "False", "PlanningTimeout",
+                     msg + "; the plan of epoch " + std::to_string(st.plan_epoch.value_or(0)) + " keeps running");
+      } else if (!result.ok() && !degraded) {
         NotPlanned(&st, result.status().code() == Status::Code::kInfeasible ? "Infeasible" : "SolverError", result.status().message());
         st.plan.reset();
         st.planned_from = inputs;
         auto put = Save(wf, st);
         return ReconcileResult{put.ok() ? Status::Ok() : put.status(), {}};
       }
-      if (degraded) {
+      if (timeout) {
+        // the running plan stays (above)
+      } else if (degraded) {
         why.message += "; the SLO cannot be met: " + result.status().message();
         candidate_degraded = why;
         candidate = *degraded;
@@ -346,73 +454,76 @@ ReconcileResult WorkflowReconciler::Reconcile(const std::string& name) {
         candidate = result->plan;
       }
     }
-    // Damping: compare with the running plan under the new inputs.
-    ReplanDecision decision{ReplanAction::kAdopt, trigger == "undo" ? "requested by rollout undo" : "first plan", 0};
-    Rescored current;
-    int64_t next_epoch = st.plan_epoch.value_or(0) + 1;
-    int64_t churn = 0;
-    if (st.plan) {
-      current = RescorePlan(*problem, *st.plan);
-      if (current.violations.empty()) st.degraded.reset();  // the running plan meets the (new) SLO
-      auto target = BuildDeployment(wf, profiles, infra, *candidate, next_epoch, opts_.deployment);
-      if (target.ok()) churn = RolloutChurn(driver_->Desired(name), *target, next_epoch);
-      if (trigger != "undo") {
-        double since = st.history.empty() ? 1e18 : SecondsSince(st.history.back().time);
-        decision = DecideReplan(current.violations, current.plan.cost.total_per_hour, candidate->cost.total_per_hour, churn, since,
-                                opts_.damping, trigger == "load");
+    if (candidate) {  // else the planning timed out and the running plan stays
+      // Damping: compare with the running plan under the new inputs.
+      ReplanDecision decision{ReplanAction::kAdopt, trigger == "undo" ? "requested by rollout undo" : "first plan", 0};
+      Rescored current;
+      int64_t next_epoch = st.plan_epoch.value_or(0) + 1;
+      int64_t churn = 0;
+      if (st.plan) {
+        current = RescorePlan(*problem, *st.plan);
+        if (current.violations.empty()) st.degraded.reset();  // the running plan meets the (new) SLO
+        auto target = BuildDeployment(wf, profiles, infra, *candidate, next_epoch, opts_.deployment);
+        if (target.ok()) churn = RolloutChurn(driver_->Desired(name), *target, next_epoch);
+        if (trigger != "undo") {
+          double since = st.history.empty() ? 1e18 : SecondsSince(st.history.back().time);
+          decision = DecideReplan(current.violations, current.plan.cost.total_per_hour, candidate->cost.total_per_hour, churn, since,
+                                  opts_.damping, trigger == "load");
+        }
       }
-    }
-    if (decision.action == ReplanAction::kDefer) {
-      res.requeue_after = std::chrono::milliseconds(static_cast<int64_t>(decision.retry_after_s * 1000) + 1);
-    } else if (decision.action == ReplanAction::kKeep) {
-      st.plan = current.plan;  // priced under the new inputs
-      st.planned_from = inputs;
-      SetCondition(&st, "Planned", "True", "Kept",
-                   Fixed(st.plan->cost.total_per_hour, 4) + " $/h (compute " + Fixed(st.plan->cost.compute_per_hour, 4) + " + network " +
-                       Fixed(st.plan->cost.network_per_hour, 4) + ") at today's inputs, accuracy " + Fixed(st.plan->accuracy, 2) +
-                       "; a re-plan was not worth it: " + decision.reason);
-      if (events_ != nullptr)
-        events_->Record("Workflow", name, "Normal", "PlanKept",
-                        "kept epoch " + std::to_string(st.plan_epoch.value_or(0)) + " (trigger: " + trigger + "): " + decision.reason);
-    } else {
-      PlanRevision rev;
-      rev.epoch = next_epoch;
-      rev.time = NowRfc3339Millis();
-      rev.trigger = trigger;
-      rev.reason = decision.reason;
-      rev.old_cost = st.plan ? current.plan.cost.total_per_hour : 0;
-      rev.old_accuracy = st.plan ? current.plan.accuracy : 0;
-      rev.new_cost = candidate->cost.total_per_hour;
-      rev.new_accuracy = candidate->accuracy;
-      rev.workers_moved = churn;
-      rev.plan = *candidate;
-      st.history.push_back(rev);
-      while (st.history.size() > 10) st.history.erase(st.history.begin());
-      RolloutStatus ro;
-      ro.from_epoch = st.plan ? st.plan_epoch.value_or(0) : 0;
-      ro.to_epoch = next_epoch;
-      ro.phase = "Starting";
-      ro.trigger = trigger;
-      ro.triggered = rev.time;
-      st.rollout = ro;
-      st.plan = *candidate;
-      st.degraded = candidate_degraded;
-      st.plan_epoch = next_epoch;
-      st.observed.reset();  // observations of the previous plan no longer apply
-      st.planned_from = inputs;
-      if (events_ != nullptr && trigger != "initial")
-        events_->Record("Workflow", name, "Normal", "Replanned",
-                        "epoch " + std::to_string(next_epoch) + " (trigger: " + trigger + "): " + Fixed(rev.old_cost, 4) + " -> " +
-                            Fixed(rev.new_cost, 4) + " $/h, " + decision.reason);
-      const Plan& pl = *st.plan;
-      char msg[512];
-      std::snprintf(msg, sizeof(msg), "%.4f $/h (compute %.4f + network %.4f), accuracy %.2f, %s, %s", pl.cost.total_per_hour,
-                    pl.cost.compute_per_hour, pl.cost.network_per_hour, pl.accuracy,
-                    !solved_msg.empty() ? solved_msg.c_str()
-                    : pl.optimal        ? "proven optimal"
-                                        : ("gap " + Fixed(100 * pl.gap, 2) + "%").c_str(),
-                    pl.solver.c_str());
-      SetCondition(&st, "Planned", "True", "Solved", msg);
+      if (decision.action == ReplanAction::kDefer) {
+        // Clamped: the history's time is stored data and may lie in the future.
+        res.requeue_after = std::chrono::milliseconds(static_cast<int64_t>(std::clamp(decision.retry_after_s, 0.0, 3600.0) * 1000) + 1);
+      } else if (decision.action == ReplanAction::kKeep) {
+        st.plan = current.plan;  // priced under the new inputs
+        st.planned_from = inputs;
+        SetCondition(&st, "Planned", "True", "Kept",
+                     Fixed(st.plan->cost.total_per_hour, 4) + " $/h (compute " + Fixed(st.plan->cost.compute_per_hour, 4) + " + network " +
+                         Fixed(st.plan->cost.network_per_hour, 4) + ") at today's inputs, accuracy " + Fixed(st.plan->accuracy, 2) +
+                         "; a re-plan was not worth it: " + decision.reason);
+        if (events_ != nullptr)
+          events_->Record("Workflow", name, "Normal", "PlanKept",
+                          "kept epoch " + std::to_string(st.plan_epoch.value_or(0)) + " (trigger: " + trigger + "): " + decision.reason);
+      } else {
+        PlanRevision rev;
+        rev.epoch = next_epoch;
+        rev.time = NowRfc3339Millis();
+        rev.trigger = trigger;
+        rev.reason = decision.reason;
+        rev.old_cost = st.plan ? current.plan.cost.total_per_hour : 0;
+        rev.old_accuracy = st.plan ? current.plan.accuracy : 0;
+        rev.new_cost = candidate->cost.total_per_hour;
+        rev.new_accuracy = candidate->accuracy;
+        rev.workers_moved = churn;
+        rev.plan = *candidate;
+        st.history.push_back(rev);
+        while (st.history.size() > 10) st.history.erase(st.history.begin());
+        RolloutStatus ro;
+        ro.from_epoch = st.plan ? st.plan_epoch.value_or(0) : 0;
+        ro.to_epoch = next_epoch;
+        ro.phase = "Starting";
+        ro.trigger = trigger;
+        ro.triggered = rev.time;
+        st.rollout = ro;
+        st.plan = *candidate;
+        st.degraded = candidate_degraded;
+        st.plan_epoch = next_epoch;
+        st.observed.reset();  // observations of the previous plan no longer apply
+        st.planned_from = inputs;
+        if (events_ != nullptr && trigger != "initial")
+          events_->Record("Workflow", name, "Normal", "Replanned",
+                          "epoch " + std::to_string(next_epoch) + " (trigger: " + trigger + "): " + Fixed(rev.old_cost, 4) + " -> " +
+                              Fixed(rev.new_cost, 4) + " $/h, " + decision.reason);
+        const Plan& pl = *st.plan;
+        char msg[512];
+        std::snprintf(msg, sizeof(msg), "%.4f $/h (compute %.4f + network %.4f), accuracy %.2f, %s, %s", pl.cost.total_per_hour,
+                      pl.cost.compute_per_hour, pl.cost.network_per_hour, pl.accuracy,
+                      !solved_msg.empty() ? solved_msg.c_str()
+                      : pl.optimal        ? "proven optimal"
+                                          : ("gap " + Fixed(100 * pl.gap, 2) + "%").c_str(),
+                      pl.solver.c_str());
+        SetCondition(&st, "Planned", "True", "Solved", msg);
+      }
     }
   }
   if (!st.plan) {  // planned before and infeasible; inputs unchanged

@@ -6,12 +6,14 @@
 // one name twice at once).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <mutex>
 #include <string>
 
 #include "drivers/driver.h"
+#include "planner/linear_model.h"
 #include "port/thread_annotations.h"
 #include "reconciler/deployment.h"
 #include "reconciler/replan.h"
@@ -27,7 +29,18 @@ struct ReconcileResult {
 };
 
 struct ReconcilerOptions {
-  double plan_time_limit_s = 10;  // solver budget per plan
+  // Wall-clock budget for all the planning of one reconcile (building the problem, the LP, the
+  // heuristic, CBC, the search for a degraded plan). The solver plans with 90% of it; at the budget
+  // every phase stops (CLP and CBC check it as they iterate). A plan found by then is used; else
+  // the Workflow gets Planned=False reason=PlanningTimeout (a running plan keeps running) and is
+  // planned again when its inputs change.
+  double plan_time_limit_s = 10;
+  // Fairness: a problem with more rate columns than this (operators x variants x nodes that can run
+  // them) is a large plan; at most one large plan runs at a time, so with two or more reconcile
+  // threads the others stay free for the other Workflows. A large plan that finds another one
+  // running is requeued after large_plan_retry without planning (no thread waits).
+  size_t large_plan_columns = 20000;
+  std::chrono::milliseconds large_plan_retry{1000};
   std::chrono::milliseconds not_ready_recheck{1000};
   std::chrono::milliseconds observe_every{2000};  // refresh observations while deployed
   double slo_throughput_fraction = 0.99;           // SLOMet needs this share of the planned sink rate
@@ -46,9 +59,20 @@ class WorkflowReconciler {
   WorkflowReconciler(Store* store, Driver* driver, ReconcilerOptions opts = {}, EventRecorder* events = nullptr)
       : store_(store), driver_(driver), opts_(opts), events_(events) {}
 
+  // Never throws and never aborts on stored data: an unexpected error becomes Planned=False
+  // reason=ReconcileError and a retry with back-off.
   ReconcileResult Reconcile(const std::string& name);
 
+  // Stops planning in progress (and any that starts later) within about a second: the solver
+  // returns, the reconcile returns kUnavailable without writing status. For shutdown; irreversible.
+  // Thread-safe.
+  void Cancel() { cancel_.store(true); }
+
  private:
+  ReconcileResult ReconcileUnguarded(const std::string& name);
+  // Records `why` (an exception's message) as Planned=False reason=ReconcileError, if it can.
+  void RecordFailure(const std::string& name, const std::string& why);
+
   // Records an event for every condition whose status changed between `before` and `after`.
   void RecordTransitions(const std::string& name, const WorkflowStatus& before, const WorkflowStatus& after);
   // Records the transitions from wf.status, then writes `after` if wf is still the stored version.
@@ -56,8 +80,9 @@ class WorkflowReconciler {
 
   // When no plan meets the SLO: the most accurate plan that keeps up with the rate, else the plan
   // with the highest rate at the floor, else the highest rate at any accuracy. `why` says which.
+  // Stops at `limits` with the best plan found so far.
   std::optional<Plan> BestDegraded(const Workflow& wf, const std::vector<ModelProfile>& profiles, const Infrastructure& infra,
-                                   const WorkflowStatus& st, Condition* why) const;
+                                   const WorkflowStatus& st, const planner::SolveLimits& limits, Condition* why) const;
   // Feeds the observed source rates to the load trigger; sets status.loadScale when it fires.
   void UpdateLoad(const Workflow& wf, const std::vector<WorkerState>& observed, WorkflowStatus* st);
   // Marks nodes whose worker stayed not ready for node_grace as unavailable; expires old outages.
@@ -70,6 +95,8 @@ class WorkflowReconciler {
   std::mutex mu_;
   std::map<std::string, std::map<std::string, std::chrono::steady_clock::time_point>> not_ready_since_ GUARDED_BY(mu_);
   std::map<std::string, LoadTrigger> load_ GUARDED_BY(mu_);
+  std::atomic<bool> cancel_{false};
+  std::atomic<bool> large_plan_running_{false};  // the one large-plan slot (see ReconcilerOptions)
 };
 
 // Sets (or updates) a condition; lastTransitionTime changes only when the status changes.

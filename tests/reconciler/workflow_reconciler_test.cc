@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <set>
+#include <stdexcept>
 
 #include "drivers/fake/fake_driver.h"
 #include "reconciler/controller.h"
@@ -174,6 +175,87 @@ TEST_F(ReconcilerTest, DeletionStopsWorkersBeforeTheObjectGoes) {
   EXPECT_TRUE(r.Reconcile("vqa").error.ok());
   EXPECT_FALSE(store_.Get("Workflow", "vqa").ok());
   EXPECT_TRUE(driver_->Observe("vqa").empty());
+}
+
+// Issue #14: a price of 1e25 made CLP abort the daemon, and since the object was stored, every
+// restart aborted again. A stored object the planner refuses is a condition; the others reconcile.
+TEST_F(ReconcilerTest, StoredNumbersThePlannerCannotTakeAreAConditionAndOtherWorkflowsStillPlan) {
+  ApplyAll();
+  // Refused outright: a price of 1e25 (validation may catch it first; either way Invalid).
+  auto price = in_;
+  price.inf.metadata.name = "absurd-price";
+  price.inf.spec.nodes[0].price_per_hour = 1e25;
+  price.inf.spec.links[0].cost_per_gib = 1e25;
+  price.wf.metadata.name = "absurd-price";
+  price.wf.spec.infrastructure = "absurd-price";
+  ASSERT_TRUE(store_.Put(price.inf).ok());
+  ASSERT_TRUE(store_.Put(price.wf).ok());
+  // Each number admissible, their product not: 1e6 items/s x ratio 1e3 x 1e7 KiB per output item
+  // is 1e16 KiB/s of traffic on one edge.
+  auto product = in_;
+  product.wf.metadata.name = "absurd-product";
+  product.wf.spec.sources[0].rate = 1e6;
+  for (auto& op : product.wf.spec.operators)
+    if (op.profile == "extract-image-feature") {
+      op.profile = "absurd-extract";
+      op.inputs[0].ratio = 1e3;
+    }
+  for (auto mp : in_.profiles)
+    if (mp.metadata.name == "extract-image-feature") {
+      mp.metadata.name = "absurd-extract";
+      for (auto& v : mp.spec.variants) v.output_size_kib = 1e7;
+      ASSERT_TRUE(store_.Put(mp).ok());
+    }
+  ASSERT_TRUE(store_.Put(product.wf).ok());
+
+  Controller c(&store_, driver_.get());
+  c.Start(1);
+  c.EnqueueAll();
+  auto cond = [&](const std::string& name) {
+    const Condition* k = FindCondition(std::get<Workflow>(*store_.Get("Workflow", name)).status, "Planned");
+    return k ? k->status + "/" + k->reason : std::string("absent");
+  };
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while ((cond("vqa") != "True/Solved" || cond("absurd-price") == "absent" || cond("absurd-product") == "absent") &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  c.Stop();
+  EXPECT_EQ(cond("vqa"), "True/Solved");
+  EXPECT_EQ(cond("absurd-price"), "False/Invalid");
+  EXPECT_EQ(cond("absurd-product"), "False/Invalid");
+  const Condition* k = FindCondition(std::get<Workflow>(*store_.Get("Workflow", "absurd-product")).status, "Planned");
+  ASSERT_NE(k, nullptr);
+  EXPECT_NE(k->message.find("beyond what the solver can take"), std::string::npos) << k->message;
+  EXPECT_TRUE(driver_->Observe("absurd-price").empty());
+  EXPECT_TRUE(driver_->Observe("absurd-product").empty());
+}
+
+// The reconcile boundary: whatever escapes a reconcile (here an exception from a driver) is a
+// condition and a retry, never the end of the daemon; other workflows still reconcile.
+class ThrowingDriver : public FakeDriver {
+ public:
+  std::vector<WorkerState> Observe(const std::string& workflow) override {
+    if (workflow == "throws") throw std::length_error("injected: vector too long");
+    return FakeDriver::Observe(workflow);
+  }
+};
+
+TEST_F(ReconcilerTest, AnExceptionInAReconcileIsAConditionAndARetry) {
+  ApplyAll();
+  auto other = in_.wf;
+  other.metadata.name = "throws";
+  ASSERT_TRUE(store_.Put(other).ok());
+  ThrowingDriver driver;
+  WorkflowReconciler r(&store_, &driver);
+  ReconcileResult res = r.Reconcile("throws");
+  EXPECT_EQ(res.error.code(), Status::Code::kInternal);
+  EXPECT_NE(res.error.message().find("injected"), std::string::npos) << res.error.message();
+  const Condition* c = FindCondition(std::get<Workflow>(*store_.Get("Workflow", "throws")).status, "Planned");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->status + "/" + c->reason, "False/ReconcileError");
+  EXPECT_NE(c->message.find("injected"), std::string::npos) << c->message;
+  EXPECT_TRUE(r.Reconcile("vqa").error.ok());
+  EXPECT_EQ(Cond("Planned"), "True/Solved");
 }
 
 }  // namespace
