@@ -148,8 +148,14 @@ TEST_F(LabTest, APartitionedHostLosesNothingOnceHealed) {
   int64_t before = Find(last, kSinkName).items_out;
   // Then 1.5 s of the worker's own reports (its uptime, not the test's clock: a report written
   // late would otherwise shorten the window).
-  ASSERT_TRUE(WaitFor([&] { return Metrics("io").uptime_s >= last.uptime_s + 1.5; }, 10s));
-  int64_t during = Find(Metrics("io"), kSinkName).items_out;
+  WorkerMetrics later;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        later = Metrics("io");
+        return later.uptime_s >= last.uptime_s + 1.5;
+      },
+      10s));
+  int64_t during = Find(later, kSinkName).items_out;
   EXPECT_LE(during - before, 5) << "items still crossed a partitioned link";
   ASSERT_EQ(testing::Run(Cmd("heal " + prefix_ + " 2")).exit_code, 0);
   ASSERT_TRUE(WaitFor([&] { return Find(Metrics("io"), "S").acked == 3000; }, 30s)) << Find(Metrics("io"), "S").acked;
