@@ -64,8 +64,8 @@ TEST_P(PlanGolden, MatchesItsExpectedPlan) {
   EXPECT_EQ(got, testing::ReadFile(dir / "expected")) << "jbctl plan " << args;
 }
 
-INSTANTIATE_TEST_SUITE_P(Goldens, PlanGolden, ::testing::ValuesIn(Cases()), [](const ::testing::TestParamInfo<std::string>& info) {
-  std::string name = info.param;
+INSTANTIATE_TEST_SUITE_P(Goldens, PlanGolden, ::testing::ValuesIn(Cases()), [](const ::testing::TestParamInfo<std::string>& param_info) {
+  std::string name = param_info.param;
   for (char& c : name)
     if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
   return name;
