@@ -15,6 +15,7 @@
 #include "daemon/manifest_watcher.h"
 #include "drivers/fake/fake_driver.h"
 #include "reconciler/controller.h"
+#include "testing/util.h"
 
 namespace jb {
 namespace {
@@ -82,11 +83,12 @@ int Main(int argc, char** argv) {
   c.ca_file = (dir / "tls/ca.crt").string();
   c.token = *token;
   // Wait until the workflow is planned so /status returns the full plan.
-  for (int i = 0; i < 500; ++i) {
-    auto r = HttpCall(c, "GET", "/apis/jellybean.dev/v1alpha1/workflows/vqa/status");
-    if (r.ok() && r->body.find("\"plan\"") != std::string::npos) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  testing::WaitFor(
+      [&] {
+        auto r = HttpCall(c, "GET", "/apis/jellybean.dev/v1alpha1/workflows/vqa/status");
+        return r.ok() && r->body.find("\"plan\"") != std::string::npos;
+      },
+      std::chrono::seconds(5));
   Result health = Load(c, "/healthz", clients, seconds);
   Result status = Load(c, "/apis/jellybean.dev/v1alpha1/workflows/vqa/status", clients, seconds);
   std::printf("REST over TLS, %d concurrent clients, %.1f s per endpoint (same run, same server)\n", clients, seconds);

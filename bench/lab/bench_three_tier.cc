@@ -9,7 +9,7 @@
 
 #include <cstdio>
 
-#include "tests/lab/three_tier_lab.h"
+#include "testing/three_tier_lab.h"
 
 using namespace jb;
 using namespace jb::testing;
@@ -23,7 +23,7 @@ struct Figures {
 // Waits for a new epoch without `node` that serves again; seconds from `t0`, or -1.
 double RestoredWithout(ThreeTierLab& lab, int64_t epoch, const std::string& node, Clock::time_point t0) {
   std::optional<Workflow> wf;
-  bool ok = Until([&] { return lab.Serving(&wf) && wf->status.plan_epoch.value_or(0) > epoch && !ThreeTierLab::Uses(*wf, node); }, 90s);
+  bool ok = WaitFor([&] { return lab.Serving(&wf) && wf->status.plan_epoch.value_or(0) > epoch && !ThreeTierLab::Uses(*wf, node); }, 90s);
   return ok ? Since(t0) : -1;
 }
 
@@ -46,7 +46,7 @@ Figures Local(ThreeTierLab& lab, int run) {
   f.partition_s = RestoredWithout(lab, wf->status.plan_epoch.value_or(0), "dev-b", t0);
   ::kill(frozen, SIGCONT);
   HttpCall(lab.c_, "DELETE", kApi + "workflows/lab-pipeline");
-  Until([&] { return !lab.Get(); }, 30s);
+  WaitFor([&] { return !lab.Get(); }, 30s);
   lab.daemon_.reset();
   return f;
 }
@@ -74,7 +74,7 @@ Figures Remote(ThreeTierLab& lab, int run) {
   f.partition_s = RestoredWithout(lab, wf->status.plan_epoch.value_or(0), "dev-b", t0);
   lab.LabCmd("heal " + lab.prefix_ + " 4");
   HttpCall(lab.c_, "DELETE", kApi + "workflows/lab-pipeline");
-  Until([&] { return lab.Vms().empty(); }, 60s);
+  WaitFor([&] { return lab.Vms().empty(); }, 60s);
   lab.daemon_.reset();
   return f;
 }

@@ -13,8 +13,8 @@
 #include <cstdio>
 #include <functional>
 
-#include "tests/daemon/daemon_fixture.h"
-#include "tests/daemon/vqa_run.h"
+#include "testing/daemon_fixture.h"
+#include "testing/vqa_run.h"
 
 namespace jb {
 namespace {
@@ -44,7 +44,7 @@ int Main() {
   if (epoch != 1) return 2;
   auto first = GetWorkflow(c);
   double cold_serving = first && !first->status.history.empty() ? first->status.history.back().serving_s.value_or(-1) : -1;
-  WaitUntil([&] { return SinkDelivered(state) >= 80; }, 20s);
+  WaitFor([&] { return SinkDelivered(state) >= 80; }, 20s);
 
   pid_t frozen = -1;
   struct Kind {
@@ -93,7 +93,7 @@ int Main() {
   }
   if (frozen > 0) ::kill(frozen, SIGCONT);
   int64_t count = StopSourcesSoon(c, state, 40);
-  WaitUntil([&] { return Sum(Reports(state)).acked_min == count; }, 60s);
+  WaitFor([&] { return Sum(Reports(state)).acked_min == count; }, 60s);
   Totals t = Sum(Reports(state));
   std::printf("\nitems: %lld requests per source, %lld delivered at the sink, lost %lld (must be 0), %lld re-sent, %lld duplicate(s) discarded\n",
               static_cast<long long>(count), static_cast<long long>(t.delivered), static_cast<long long>(count - t.delivered),

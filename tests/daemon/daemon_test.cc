@@ -20,7 +20,7 @@
 
 #include "api/manifest.h"
 #include "daemon/http.h"
-#include "tests/daemon/daemon_fixture.h"
+#include "testing/daemon_fixture.h"
 #include "tests/test_util.h"
 
 extern char** environ;

@@ -11,8 +11,9 @@
 #include <regex>
 #include <sstream>
 
-#include "tests/daemon/daemon_fixture.h"
-#include "tests/daemon/vqa_run.h"
+#include "testing/daemon_fixture.h"
+#include "testing/vqa_run.h"
+#include "tests/test_util.h"
 #include "worker/config.h"
 #include "worker/durable_state.h"
 
@@ -27,7 +28,7 @@ using testing::Reports;
 using testing::Sum;
 using testing::Totals;
 using testing::VqaWithCount;
-using testing::WaitUntil;
+using testing::WaitFor;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
@@ -40,7 +41,7 @@ TEST(DataPlane, VqaRunsAtItsSloForAMinuteWithNothingLost) {
   Daemon d(state, {}, {"--manifest-dir", manifests.string(), "--stop-workers-on-exit"});
   HttpClientOptions c;
   ASSERT_TRUE(d.WaitReady(&c)) << testing::ReadFile(dir.path() / "state.log");
-  ASSERT_TRUE(WaitUntil([&] { auto wf = GetWorkflow(c); return wf && ConditionOf(*wf, "SLOMet") == "True"; }, 40s))
+  ASSERT_TRUE(WaitFor([&] { auto wf = GetWorkflow(c); return wf && ConditionOf(*wf, "SLOMet") == "True"; }, 40s))
       << "SLOMet never became True";
   double slo_met_s = std::chrono::duration<double>(testing::Clock::now() - t0).count();
   auto wf = GetWorkflow(c);
@@ -69,7 +70,7 @@ TEST(DataPlane, VqaRunsAtItsSloForAMinuteWithNothingLost) {
   EXPECT_LE(worst_bytes, 0.05);
 
   // Drain: every item is acknowledged end to end; the sink has each request exactly once.
-  ASSERT_TRUE(WaitUntil([&] { return Sum(Reports(state)).acked_min == kCount; }, 40s)) << "sources never fully acknowledged";
+  ASSERT_TRUE(WaitFor([&] { return Sum(Reports(state)).acked_min == kCount; }, 40s)) << "sources never fully acknowledged";
   auto reports = Reports(state);
   Totals t = Sum(reports);
   EXPECT_EQ(t.emitted_min, kCount);
@@ -108,26 +109,26 @@ TEST(DataPlane, KilledWorkerIsRestartedAndEveryItemArrivesOnce) {
   Daemon d(state, {}, {"--manifest-dir", VqaWithCount(dir.path(), kCount).string(), "--stop-workers-on-exit"});
   HttpClientOptions c;
   ASSERT_TRUE(d.WaitReady(&c));
-  ASSERT_TRUE(WaitUntil([&] { return Sum(Reports(state)).delivered >= 200; }, 40s));
+  ASSERT_TRUE(WaitFor([&] { return Sum(Reports(state)).delivered >= 200; }, 40s));
   // The cloud GPU node hosts SpeechRecognition and VQA for most keys.
   fs::path pidfile = state / "workers/vqa/workflow-compute-gpu-1.pid";
   long pid = std::atol(testing::ReadFile(pidfile).c_str());
   ASSERT_GT(pid, 0);
   auto killed = testing::Clock::now();
   ASSERT_EQ(::kill(static_cast<pid_t>(pid), SIGKILL), 0);
-  ASSERT_TRUE(WaitUntil([&] {
+  ASSERT_TRUE(WaitFor([&] {
     long now = std::atol(testing::ReadFile(pidfile).c_str());
     auto r = Reports(state);
     return now > 0 && now != pid && r.count("workflow-compute-gpu-1") && r["workflow-compute-gpu-1"].pid == now;
   }, 20s)) << "the worker was not restarted";
   double restart_s = std::chrono::duration<double>(testing::Clock::now() - killed).count();
-  ASSERT_TRUE(WaitUntil([&] { return Sum(Reports(state)).acked_min == kCount; }, 60s)) << "items were lost";
+  ASSERT_TRUE(WaitFor([&] { return Sum(Reports(state)).acked_min == kCount; }, 60s)) << "items were lost";
   Totals t = Sum(Reports(state));
   EXPECT_EQ(t.delivered, kCount);  // exactly once at the sink
   EXPECT_EQ(t.drops, 0);
   EXPECT_GT(t.resent, 0);
   auto wf = GetWorkflow(c);
-  ASSERT_TRUE(WaitUntil([&] { wf = GetWorkflow(c); return wf && wf->status.observed && wf->status.observed->restarts >= 1; }, 10s));
+  ASSERT_TRUE(WaitFor([&] { wf = GetWorkflow(c); return wf && wf->status.observed && wf->status.observed->restarts >= 1; }, 10s));
   std::printf("[ SIGKILL ] worker back and reporting %.2f s after the kill; %lld re-sent, %lld duplicates discarded, delivered %lld/%lld\n",
               restart_s, static_cast<long long>(t.resent), static_cast<long long>(t.duplicates), static_cast<long long>(t.delivered),
               static_cast<long long>(kCount));
@@ -313,7 +314,7 @@ TEST(DataPlane, ARestartedDaemonReadoptsItsWorkersAndDeleteStopsThem) {
     Daemon d(state, {}, {"--manifest-dir", manifests.string()});
     HttpClientOptions c;
     ASSERT_TRUE(d.WaitReady(&c));
-    ASSERT_TRUE(WaitUntil([&] { auto wf = GetWorkflow(c); return wf && ConditionOf(*wf, "Ready") == "True"; }, 30s));
+    ASSERT_TRUE(WaitFor([&] { auto wf = GetWorkflow(c); return wf && ConditionOf(*wf, "Ready") == "True"; }, 30s));
     for (const auto& [w, m] : Reports(state)) pids[w] = m.pid;
     ASSERT_EQ(pids.size(), 6u);
     d.KeepWorkers();
@@ -323,13 +324,13 @@ TEST(DataPlane, ARestartedDaemonReadoptsItsWorkersAndDeleteStopsThem) {
   Daemon d(state, {}, {"--manifest-dir", manifests.string()});
   HttpClientOptions c;
   ASSERT_TRUE(d.WaitReady(&c));
-  ASSERT_TRUE(WaitUntil([&] { auto wf = GetWorkflow(c); return wf && ConditionOf(*wf, "Ready") == "True"; }, 30s));
+  ASSERT_TRUE(WaitFor([&] { auto wf = GetWorkflow(c); return wf && ConditionOf(*wf, "Ready") == "True"; }, 30s));
   std::this_thread::sleep_for(1s);
   for (const auto& [w, m] : Reports(state)) EXPECT_EQ(m.pid, pids[w]) << w << " was restarted instead of re-adopted";
   EXPECT_GT(Sum(Reports(state)).delivered, before);  // traffic kept flowing
   auto del = testing::Run("JB_STATE_DIR=" + state.string() + " " + testing::Jbctl() + " delete workflow vqa 2>&1");
   ASSERT_EQ(del.exit_code, 0) << del.output;
-  ASSERT_TRUE(WaitUntil([&] {
+  ASSERT_TRUE(WaitFor([&] {
     for (const auto& [w, pid] : pids)
       if (::kill(static_cast<pid_t>(pid), 0) == 0 && testing::ReadFile("/proc/" + std::to_string(pid) + "/cmdline").find("jellybean-worker") != std::string::npos)
         return false;

@@ -14,15 +14,8 @@ namespace fs = std::filesystem;
 namespace jb {
 namespace {
 
-template <class F>
-bool WaitFor(F cond, std::chrono::seconds limit = std::chrono::seconds(10)) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return cond();
-}
+using testing::WaitFor;
+using namespace std::chrono_literals;
 
 TEST(ManifestWatcher, AppliesChangesAndDeletionsAndReportsBadFiles) {
   testing::TempDir dir;
@@ -45,7 +38,7 @@ TEST(ManifestWatcher, AppliesChangesAndDeletionsAndReportsBadFiles) {
   ASSERT_NE(pos, std::string::npos);
   wf.replace(pos, 15, "minAccuracy: 55");
   std::ofstream(dir.path() / "workflow.yaml", std::ios::trunc) << wf;
-  EXPECT_TRUE(WaitFor([&] { return MetaOf(*store.Get("Workflow", "vqa")).generation == 2; }));
+  EXPECT_TRUE(WaitFor([&] { return MetaOf(*store.Get("Workflow", "vqa")).generation == 2; }, 10s));
 
   // A broken file is reported and applies nothing; what it applied before stays.
   std::string broken = testing::ReadFile(dir.path() / "modelprofiles.yaml");
@@ -54,7 +47,7 @@ TEST(ManifestWatcher, AppliesChangesAndDeletionsAndReportsBadFiles) {
     for (const auto& e : events.List())
       if (e.reason == "InvalidManifest") return true;
     return false;
-  }));
+  }, 10s));
   EXPECT_TRUE(store.Get("ModelProfile", "vqa").ok());
 
   // Removing a file deletes its objects (a Workflow is marked and waits for its finalizer).
@@ -62,10 +55,10 @@ TEST(ManifestWatcher, AppliesChangesAndDeletionsAndReportsBadFiles) {
   EXPECT_TRUE(WaitFor([&] {
     auto got = store.Get("Workflow", "vqa");
     return got.ok() && MetaOf(*got).deletion_timestamp.has_value();
-  }));
+  }, 10s));
   std::ofstream(dir.path() / "modelprofiles.yaml", std::ios::trunc) << broken;  // fixed again
   fs::remove(dir.path() / "modelprofiles.yaml");
-  EXPECT_TRUE(WaitFor([&] { return !store.Get("ModelProfile", "vqa").ok(); }));
+  EXPECT_TRUE(WaitFor([&] { return !store.Get("ModelProfile", "vqa").ok(); }, 10s));
   EXPECT_TRUE(store.Get("Infrastructure", "vqa-medium").ok());
   w.Stop();
 }

@@ -11,9 +11,9 @@
 #include <set>
 #include <sstream>
 
-#include "tests/daemon/daemon_fixture.h"
+#include "testing/daemon_fixture.h"
 #include "reconciler/store.h"
-#include "tests/daemon/vqa_run.h"
+#include "testing/vqa_run.h"
 
 namespace jb {
 namespace {
@@ -34,7 +34,7 @@ void ApplyVqa(const HttpClientOptions& c, const fs::path& state, const std::stri
   std::string why;
   ASSERT_TRUE(ApplyVqaObjects(c, workflow, &why)) << why;
   ASSERT_EQ(WaitForNewEpoch(c, 0, 30s), 1);
-  ASSERT_TRUE(WaitUntil([&] { return SinkDelivered(state) >= 40; }, 20s)) << "nothing reached the sink";
+  ASSERT_TRUE(WaitFor([&] { return SinkDelivered(state) >= 40; }, 20s)) << "nothing reached the sink";
 }
 
 // Stops the sources a little after where they are (rate 40, generator `generator`) and checks
@@ -42,7 +42,7 @@ void ApplyVqa(const HttpClientOptions& c, const fs::path& state, const std::stri
 Totals FinishAndCount(const HttpClientOptions& c, const fs::path& state, double generator = 0) {
   int64_t count = StopSourcesSoon(c, state, generator);
   EXPECT_GT(count, 0);
-  EXPECT_TRUE(WaitUntil([&] { return Sum(Reports(state)).acked_min == count; }, 60s))
+  EXPECT_TRUE(WaitFor([&] { return Sum(Reports(state)).acked_min == count; }, 60s))
       << "sources never fully acknowledged: " << Sum(Reports(state)).acked_min << "/" << count;
   Totals t = Sum(Reports(state));
   EXPECT_EQ(t.emitted_min, count);
@@ -121,7 +121,7 @@ TEST_F(Replan, TenReplansUnderLoadDeliverEveryItemExactlyOnce) {
     EXPECT_TRUE(rev.serving_s.has_value());
     if (step.what == "node stops reporting") {
       // Traffic restored: a full 5-s throughput window of the new epoch at the requested rate.
-      bool restored = WaitUntil(
+      bool restored = WaitFor(
           [&] {
             auto w = GetWorkflow(c);
             return w && w->status.observed && w->status.observed->throughput_complete && w->status.observed->throughput >= 0.99 * 40;
@@ -159,7 +159,7 @@ TEST_F(Replan, LosingCapacityDegradesAndRecovers) {
   auto t0 = Clock::now();
   for (pid_t p : frozen) ASSERT_EQ(::kill(p, SIGSTOP), 0);
   std::string reason, message;
-  ASSERT_TRUE(WaitUntil(
+  ASSERT_TRUE(WaitFor(
       [&] {
         auto wf = GetWorkflow(c);
         if (!wf || ConditionOf(*wf, "Degraded") != "True") return false;
@@ -179,7 +179,7 @@ TEST_F(Replan, LosingCapacityDegradesAndRecovers) {
   EXPECT_EQ(ConditionOf(*wf, "Deployed"), "True");
   for (pid_t p : frozen) ::kill(p, SIGCONT);  // stopped by the driver when their nodes left the plan
   // Retried after 8 s: the full plan comes back.
-  ASSERT_TRUE(WaitUntil([&] { auto w = GetWorkflow(c); return w && ConditionOf(*w, "Degraded") == "False" && !w->status.rollout; }, 40s))
+  ASSERT_TRUE(WaitFor([&] { auto w = GetWorkflow(c); return w && ConditionOf(*w, "Degraded") == "False" && !w->status.rollout; }, 40s))
       << "the full plan did not come back";
   std::printf("[ degraded ] full plan back %.2f s after the freeze\n", std::chrono::duration<double>(Clock::now() - t0).count());
   FinishAndCount(c, state);
@@ -198,7 +198,7 @@ TEST_F(Replan, ARolloutInterruptedByADaemonCrashIsFinishedByTheNext) {
   if (::testing::Test::HasFatalFailure()) return;
   ASSERT_TRUE(Put(c, "infrastructures/vqa-medium", InfraYaml(0.1)));
   std::string phase;
-  ASSERT_TRUE(WaitUntil(
+  ASSERT_TRUE(WaitFor(
       [&] {
         auto wf = GetWorkflow(c);
         if (!wf || !wf->status.rollout) return false;
@@ -283,7 +283,7 @@ TEST_F(Replan, LoadDriftIsFollowedBothWays) {
     EXPECT_GE(planned, load);          // enough for what is offered ...
     EXPECT_LE(planned, load * 1.25);   // ... without planning for much more
     epoch = next;
-    ASSERT_TRUE(WaitUntil([&] { auto w = GetWorkflow(c); return w && ConditionOf(*w, "SLOMet") == "True"; }, 30s))
+    ASSERT_TRUE(WaitFor([&] { auto w = GetWorkflow(c); return w && ConditionOf(*w, "SLOMet") == "True"; }, 30s))
         << "SLOMet not True at an offered " << load << "/s";
   }
   FinishAndCount(c, state, 20);

@@ -133,10 +133,29 @@ TEST_F(LabTest, APartitionedHostLosesNothingOnceHealed) {
   auto p = testing::Run(Cmd("partition " + prefix_ + " 2"));
   ASSERT_EQ(p.exit_code, 0) << p.output;
   auto t0 = Clock::now();
-  std::this_thread::sleep_for(500ms);  // what was in flight settles
-  int64_t before = Find(Metrics("io"), kSinkName).items_out;
-  std::this_thread::sleep_for(1500ms);
-  int64_t during = Find(Metrics("io"), kSinkName).items_out;
+  // What was in flight settles: two consecutive reports of the io worker show the same sink count.
+  WorkerMetrics last = Metrics("io");
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        WorkerMetrics now = Metrics("io");
+        if (now.uptime_s <= last.uptime_s) return false;  // not a new report yet
+        bool settled = Find(now, kSinkName).items_out == Find(last, kSinkName).items_out;
+        last = now;
+        return settled;
+      },
+      10s))
+      << "the sink kept receiving after the partition";
+  int64_t before = Find(last, kSinkName).items_out;
+  // Then 1.5 s of the worker's own reports (its uptime, not the test's clock: a report written
+  // late would otherwise shorten the window).
+  WorkerMetrics later;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        later = Metrics("io");
+        return later.uptime_s >= last.uptime_s + 1.5;
+      },
+      10s));
+  int64_t during = Find(later, kSinkName).items_out;
   EXPECT_LE(during - before, 5) << "items still crossed a partitioned link";
   ASSERT_EQ(testing::Run(Cmd("heal " + prefix_ + " 2")).exit_code, 0);
   ASSERT_TRUE(WaitFor([&] { return Find(Metrics("io"), "S").acked == 3000; }, 30s)) << Find(Metrics("io"), "S").acked;
@@ -160,12 +179,22 @@ TEST_F(LabTest, ABandwidthCapBoundsWhatCrossesTheLink) {
   Start(2, a);
   Start(1, io);
   ASSERT_TRUE(WaitFor([&] { return Find(Metrics("io"), kSinkName).items_out >= 20; }, 20s)) << testing::ReadFile(dir_.path() / "io.log");
-  std::this_thread::sleep_for(2s);  // past the start-up
-  auto t1 = Clock::now();
-  int64_t n1 = Find(Metrics("io"), kSinkName).items_out;
-  std::this_thread::sleep_for(5s);
-  int64_t n2 = Find(Metrics("io"), kSinkName).items_out;
-  double kibps = static_cast<double>(n2 - n1) * 64 / std::chrono::duration<double>(Clock::now() - t1).count();
+  // Past the start-up: two more credit windows delivered, so what the kernel's buffers took in
+  // before the window closed has drained and the sink runs at the link's pace.
+  int64_t start = Find(Metrics("io"), kSinkName).items_out;
+  ASSERT_TRUE(WaitFor([&] { return Find(Metrics("io"), kSinkName).items_out >= start + 2 * io.window; }, 20s));
+  // The measurement window: 5 s of the io worker's own clock (uptime in its reports), so the
+  // count and the time come from the same report.
+  WorkerMetrics m1 = Metrics("io");
+  WorkerMetrics m2;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        m2 = Metrics("io");
+        return m2.uptime_s >= m1.uptime_s + 5;
+      },
+      15s));
+  int64_t n1 = Find(m1, kSinkName).items_out, n2 = Find(m2, kSinkName).items_out;
+  double kibps = static_cast<double>(n2 - n1) * 64 / (m2.uptime_s - m1.uptime_s);
   double cap_kibps = 8e6 / 8 / 1024;  // 976.6 KiB/s
   auto m = Metrics("io");
   std::printf("[ lab ] link capped at 8 Mbit/s (%.0f KiB/s): %.0f KiB/s of source payload delivered, against 6400 offered; source emitted %lld in %.1f s\n",

@@ -7,7 +7,7 @@
 // orphan VM or worker), and the workflow deleted (every VM deleted). Needs root; skips otherwise.
 #include <gtest/gtest.h>
 
-#include "tests/lab/three_tier_lab.h"
+#include "testing/three_tier_lab.h"
 
 namespace jb {
 namespace {
@@ -40,14 +40,28 @@ TEST_F(ThreeTier, DeploysAcrossAgentsSshAndCloudVmsAndSurvivesFaults) {
   // Observed cross-tier bytes against the plan, over ten 1-s samples once warm. Both count the
   // traffic between operators (the planner's model ends at the last operator; results on their
   // way to the sink are in neither, see the README's limits).
-  std::this_thread::sleep_for(6s);
+  // Warm: the sink's rate window is a full measurement (no start-up in it) and traffic crosses.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto w = lab.Get();
+        return w && w->status.observed && w->status.observed->throughput_complete && w->status.observed->cross_tier_kibps > 0;
+      },
+      30s))
+      << lab.Links();
+  // Ten samples, each from a new observation of the daemon (its RFC 3339 time moved on).
   double observed = 0, predicted = 0;
+  std::string seen;
   for (int i = 0; i < 10; ++i) {
-    auto w = lab.Get();
-    ASSERT_TRUE(w && w->status.observed);
+    std::optional<Workflow> w;
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          w = lab.Get();
+          return w && w->status.observed && w->status.observed->time != seen;
+        },
+        20s));
+    seen = w->status.observed->time;
     observed += w->status.observed->cross_tier_kibps;
     predicted += w->status.observed->predicted_cross_tier_kibps;
-    std::this_thread::sleep_for(1s);
   }
   double ratio = observed / predicted;
   EXPECT_NEAR(ratio, 1.0, 0.05) << observed / 10 << " KiB/s observed vs " << predicted / 10 << " planned\n" << lab.Links();
@@ -59,13 +73,13 @@ TEST_F(ThreeTier, DeploysAcrossAgentsSshAndCloudVmsAndSurvivesFaults) {
   int64_t epoch = wf->status.plan_epoch.value_or(0);
   ASSERT_EQ(lab.LabCmd("partition " + lab.prefix_ + " 4"), "");
   auto tp = Clock::now();
-  ASSERT_TRUE(Until([&] { return lab.Serving(&wf) && wf->status.plan_epoch.value_or(0) > epoch && !ThreeTierLab::Uses(*wf, "dev-b"); }, 60s))
+  ASSERT_TRUE(WaitFor([&] { return lab.Serving(&wf) && wf->status.plan_epoch.value_or(0) > epoch && !ThreeTierLab::Uses(*wf, "dev-b"); }, 60s))
       << (wf ? ThreeTierLab::Cond(*wf, "Ready") + " / " + ThreeTierLab::Cond(*wf, "Deployed") : "");
   double restored_s = Since(tp);
   epoch = wf->status.plan_epoch.value_or(0);
   ASSERT_EQ(lab.LabCmd("heal " + lab.prefix_ + " 4"), "");
   auto th = Clock::now();
-  ASSERT_TRUE(Until([&] { return lab.Serving(&wf) && wf->status.plan_epoch.value_or(0) > epoch && ThreeTierLab::Uses(*wf, "dev-b"); }, 60s))
+  ASSERT_TRUE(WaitFor([&] { return lab.Serving(&wf) && wf->status.plan_epoch.value_or(0) > epoch && ThreeTierLab::Uses(*wf, "dev-b"); }, 60s))
       << (wf ? ThreeTierLab::Cond(*wf, "Ready") : "");
   std::printf("[ lab ] device partition -> re-planned without dev-b, throughput restored in %.1f s; healed -> dev-b back in the plan, serving in %.1f s\n",
               restored_s, Since(th));
@@ -79,23 +93,23 @@ TEST_F(ThreeTier, DeploysAcrossAgentsSshAndCloudVmsAndSurvivesFaults) {
   ASSERT_GT(edge_pid, 0);
   ASSERT_EQ(::kill(static_cast<pid_t>(edge_pid), SIGKILL), 0);
   auto tk = Clock::now();
-  ASSERT_TRUE(Until([&] { return std::atol(ReadFile(pidfile).c_str()) != edge_pid && lab.Serving(); }, 30s));
+  ASSERT_TRUE(WaitFor([&] { return std::atol(ReadFile(pidfile).c_str()) != edge_pid && lab.Serving(); }, 30s));
   std::printf("[ lab ] edge worker SIGKILLed -> restarted over ssh, serving again in %.1f s\n", Since(tk));
 
   // The daemon killed mid-rollout (a rate change starts one), then restarted: it converges, and
   // neither an orphan VM nor a worker of an old epoch is left.
   epoch = wf->status.plan_epoch.value_or(0);
   ASSERT_EQ(lab.Put("workflows/lab-pipeline", std::regex_replace(ThreeTierLab::LabFile("three-tier/workflow.yaml"), std::regex("rate: 20"), "rate: 24")), "");
-  ASSERT_TRUE(Until([&] { return lab.Get() && lab.Get()->status.rollout.has_value(); }, 20s));
+  ASSERT_TRUE(WaitFor([&] { return lab.Get() && lab.Get()->status.rollout.has_value(); }, 20s));
   lab.daemon_->KeepWorkers();
   lab.daemon_->Signal(SIGKILL);
   lab.daemon_.reset();
   ASSERT_TRUE(lab.StartDaemon()) << ReadFile(lab.dir_.path() / "state.log");
   auto tr = Clock::now();
-  ASSERT_TRUE(Until([&] { return lab.Serving(&wf) && wf->status.plan_epoch.value_or(0) > epoch; }, 60s)) << (wf ? ThreeTierLab::Cond(*wf, "Ready") : "");
+  ASSERT_TRUE(WaitFor([&] { return lab.Serving(&wf) && wf->status.plan_epoch.value_or(0) > epoch; }, 60s)) << (wf ? ThreeTierLab::Cond(*wf, "Ready") : "");
   int64_t now_epoch = wf->status.plan_epoch.value_or(0);
   EXPECT_EQ(lab.Vms().size(), 1u) << "orphan VMs";
-  ASSERT_TRUE(Until([&] {
+  ASSERT_TRUE(WaitFor([&] {
     for (const auto& w : lab.RemoteWorkers())
       if (w.find("~e") != std::string::npos && w.find("~e" + std::to_string(now_epoch)) == std::string::npos) return false;
     return true;
@@ -106,7 +120,7 @@ TEST_F(ThreeTier, DeploysAcrossAgentsSshAndCloudVmsAndSurvivesFaults) {
   // Deleting the workflow deletes its VMs and stops every remote worker.
   auto del = HttpCall(lab.c_, "DELETE", kApi + "workflows/lab-pipeline");
   ASSERT_TRUE(del.ok() && del->status < 300);
-  EXPECT_TRUE(Until([&] { return lab.Vms().empty() && lab.RemoteWorkers().empty(); }, 30s))
+  EXPECT_TRUE(WaitFor([&] { return lab.Vms().empty() && lab.RemoteWorkers().empty(); }, 30s))
       << lab.Vms().size() << " VM(s), " << lab.RemoteWorkers().size() << " remote worker(s) left";
 }
 

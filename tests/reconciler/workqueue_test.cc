@@ -5,6 +5,8 @@
 #include <atomic>
 #include <thread>
 
+#include "tests/test_util.h"
+
 namespace jb {
 namespace {
 
@@ -45,8 +47,7 @@ TEST(WorkQueue, ConcurrentWorkersNeverOverlapOnAKey) {
       }
     });
   for (int i = 0; i < 2000; ++i) q.Add("same-key");
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (q.Len() > 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  EXPECT_TRUE(testing::WaitFor([&] { return q.Len() == 0; }, std::chrono::seconds(10)));
   q.ShutDown();
   for (auto& t : workers) t.join();
   EXPECT_EQ(overlaps.load(), 0);
@@ -100,8 +101,7 @@ TEST(WorkQueue, WaitingOnDelayedKeysWithSeveralWorkersIsSafe) {
       }
     });
   for (int i = 0; i < 200; ++i) q.AddAfter("k" + std::to_string(i), std::chrono::milliseconds(1 + i % 7));
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (processed.load() < 200 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  EXPECT_TRUE(testing::WaitFor([&] { return processed.load() == 200; }, std::chrono::seconds(10)));
   q.ShutDown();
   for (auto& t : workers) t.join();
   EXPECT_EQ(processed.load(), 200);

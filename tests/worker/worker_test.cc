@@ -21,6 +21,7 @@ namespace jb {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::WaitFor;
 
 // A worker running on its own thread; stopped and joined by the destructor.
 class Running {
@@ -103,16 +104,6 @@ InstanceMetrics Find(const WorkerMetrics& m, const std::string& name) {
   for (const auto& i : m.instances)
     if (i.name == name) return i;
   return InstanceMetrics{};
-}
-
-// Waits until `pred` holds or the deadline passes; returns whether it held.
-bool WaitFor(const std::function<bool()>& pred, std::chrono::milliseconds deadline) {
-  auto end = std::chrono::steady_clock::now() + deadline;
-  while (std::chrono::steady_clock::now() < end) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(5ms);
-  }
-  return pred();
 }
 
 int64_t Drops(const InstanceMetrics& m) {

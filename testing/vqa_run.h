@@ -1,4 +1,4 @@
-// Helpers for end-to-end tests that run the VQA example through the real daemon and the local
+// Helpers for end-to-end tests and benchmarks that run the VQA example through the real daemon and the local
 // driver: manifests with bounded sources, the workers' own reports, polling with deadlines.
 #pragma once
 
@@ -12,7 +12,7 @@
 #include <sstream>
 #include <string>
 
-#include "tests/daemon/daemon_fixture.h"
+#include "testing/daemon_fixture.h"
 #include "worker/config.h"
 
 namespace jb::testing {
@@ -77,17 +77,6 @@ inline std::string ConditionOf(const Workflow& wf, const std::string& type) {
   return "";
 }
 
-// Waits until `pred` holds (polling every 100 ms) or the deadline passes.
-template <class F>
-bool WaitUntil(F pred, std::chrono::seconds limit) {
-  auto deadline = Clock::now() + limit;
-  while (Clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(100ms);
-  }
-  return pred();
-}
-
 inline const int64_t kMany = 1000000;  // sources that run until the end of a run sets their count
 
 inline std::string Source(const std::string& file) { return ReadFile(fs::path(JB_SOURCE_DIR) / "manifests/vqa" / file); }
@@ -133,7 +122,7 @@ inline int64_t EpochOf(const Workflow& wf) { return wf.status.plan_epoch.value_o
 // Waits for a plan epoch after `after` whose rollout has finished; returns it (0 on timeout).
 inline int64_t WaitForNewEpoch(const HttpClientOptions& c, int64_t after, std::chrono::seconds limit) {
   int64_t got = 0;
-  WaitUntil(
+  WaitFor(
       [&] {
         auto wf = GetWorkflow(c);
         if (!wf || EpochOf(*wf) <= after || wf->status.rollout) return false;

@@ -13,21 +13,12 @@
 #include <functional>
 #include <regex>
 
-#include "tests/daemon/daemon_fixture.h"
+#include "testing/daemon_fixture.h"
 #include "worker/config.h"
 
 namespace jb::testing {
 
 using namespace std::chrono_literals;
-
-inline bool Until(const std::function<bool()>& pred, std::chrono::milliseconds limit) {
-  auto end = Clock::now() + limit;
-  while (Clock::now() < end) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(100ms);
-  }
-  return pred();
-}
 
 inline double Since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
@@ -229,7 +220,7 @@ class ThreeTierLab {
       return -1;
     }
     std::optional<Workflow> wf;
-    if (!Until([&] { return Serving(&wf); }, limit)) {
+    if (!WaitFor([&] { return Serving(&wf); }, limit)) {
       *why = wf ? Cond(*wf, "Deployed") + "\n" + Cond(*wf, "Ready") : "no workflow";
       return -1;
     }

@@ -1,4 +1,4 @@
-// Test fixture: a jellybeand child process on port 0 with a temp state dir, plus REST helpers.
+// Test and benchmark fixture: a jellybeand child process on port 0 with a temp state dir, plus REST helpers.
 #pragma once
 
 #include <fcntl.h>
@@ -16,7 +16,7 @@
 
 #include "api/manifest.h"
 #include "daemon/http.h"
-#include "tests/test_util.h"
+#include "testing/util.h"
 
 extern char** environ;
 
@@ -76,37 +76,29 @@ class Daemon {
   }
   // Waits for the endpoint file and /readyz; returns the client options.
   bool WaitReady(HttpClientOptions* out, std::chrono::seconds limit = std::chrono::seconds(20)) {
-    auto deadline = Clock::now() + limit;
-    while (Clock::now() < deadline) {
-      std::string ep = ReadFile(state_ / "endpoint");
-      while (!ep.empty() && ep.back() == '\n') ep.pop_back();
-      if (!ep.empty()) {
-        out->server = ep;
-        out->ca_file = (state_ / "tls/ca.crt").string();
-        out->token = ReadFile(state_ / "token");
-        while (!out->token.empty() && out->token.back() == '\n') out->token.pop_back();
-        out->timeout_s = 5;
-        auto r = HttpCall(*out, "GET", "/readyz");
-        if (r.ok() && r->status == 200) return true;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return false;
+    return WaitFor(
+        [&] {
+          std::string ep = ReadFile(state_ / "endpoint");
+          while (!ep.empty() && ep.back() == '\n') ep.pop_back();
+          if (ep.empty()) return false;
+          out->server = ep;
+          out->ca_file = (state_ / "tls/ca.crt").string();
+          out->token = ReadFile(state_ / "token");
+          while (!out->token.empty() && out->token.back() == '\n') out->token.pop_back();
+          out->timeout_s = 5;
+          auto r = HttpCall(*out, "GET", "/readyz");
+          return r.ok() && r->status == 200;
+        },
+        limit);
   }
   // SIGTERM and wait; returns the exit status (-1 on timeout or signal).
   int Stop(std::chrono::seconds limit = std::chrono::seconds(20)) {
     if (pid_ <= 0) return -1;
     ::kill(pid_, SIGTERM);
-    auto deadline = Clock::now() + limit;
     int status = 0;
-    while (Clock::now() < deadline) {
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return -1;
+    if (!WaitFor([&] { return ::waitpid(pid_, &status, WNOHANG) == pid_; }, limit)) return -1;
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   }
   void Signal(int sig) { ::kill(pid_, sig); }
   pid_t pid() const { return pid_; }
@@ -119,7 +111,7 @@ class Daemon {
 
 const std::string kApi = "/apis/jellybean.dev/v1alpha1/";
 
-std::optional<Object> GetObject(const HttpClientOptions& c, const std::string& path) {
+inline std::optional<Object> GetObject(const HttpClientOptions& c, const std::string& path) {
   auto r = HttpCall(c, "GET", kApi + path);
   if (!r.ok() || r->status != 200) return std::nullopt;
   std::vector<Diagnostic> d;
@@ -128,7 +120,7 @@ std::optional<Object> GetObject(const HttpClientOptions& c, const std::string& p
   return *o;
 }
 
-bool Planned(const Object& o) {
+inline bool Planned(const Object& o) {
   for (const auto& c : std::get<Workflow>(o).status.conditions)
     if (c.type == "Planned" && c.status == "True") return true;
   return false;

@@ -1,0 +1,245 @@
+// LocalDriver with the real jellybean-worker: start (files, port, ready once it reports), stop
+// (process and files gone), a reload in place on an epoch change, restarts with growing back-off,
+// and re-adoption by a new driver over the same state dir (a running worker kept as it is, a dead
+// one restarted on its port).
+#include "drivers/local/local_driver.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <set>
+
+#include "tests/test_util.h"
+
+namespace jb {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using testing::WaitFor;
+
+// One worker hosting a source that feeds the sink directly.
+WorkerConfig IoWorker(int64_t epoch = 1) {
+  WorkerConfig c;
+  c.workflow = "wf";
+  c.name = "io";
+  c.tier = "device";
+  c.epoch = epoch;
+  WorkerInstance src;
+  src.kind = "source";
+  src.name = "S";
+  src.rate = 20;
+  src.item_kib = 1;
+  WorkerInstance sink;
+  sink.kind = "sink";
+  sink.name = kSinkName;
+  c.instances = {src, sink};
+  c.edges = {{"S", kSinkName, 1}};
+  c.routes = {{kSinkName, 0, 1, "io", "", ""}};
+  return c;
+}
+
+// The process `pid` still runs (not gone, not a zombie).
+bool Running(pid_t pid) {
+  std::string stat = testing::ReadFile("/proc/" + std::to_string(pid) + "/stat");
+  auto rp = stat.rfind(')');
+  return !stat.empty() && rp != std::string::npos && rp + 2 < stat.size() && stat[rp + 2] != 'Z';
+}
+
+class LocalDriverTest : public ::testing::Test {
+ protected:
+  void TearDown() override {
+    driver_.reset();
+    // Workers outlive their driver by design; kill what a test left and reap what we spawned.
+    for (pid_t p : seen_) {
+      if (Running(p)) ::kill(p, SIGKILL);
+      ::waitpid(p, nullptr, 0);  // all spawned by this process (ECHILD when already reaped)
+    }
+    while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+    }
+  }
+  std::unique_ptr<LocalDriver> NewDriver() {
+    LocalDriverOptions o;
+    o.state_dir = dir_.path().string();
+    o.worker_binary = JB_WORKER;
+    o.metrics_interval_s = 0.1;
+    o.supervise_every = 10ms;
+    o.stop_grace = 2000ms;
+    return std::make_unique<LocalDriver>(o);
+  }
+  std::optional<WorkerState> State(const std::string& name = "io") {
+    for (auto& s : driver_->Observe("wf"))
+      if (s.name == name) {
+        if (s.pid > 0) seen_.insert(static_cast<pid_t>(s.pid));
+        return s;
+      }
+    return std::nullopt;
+  }
+  // Waits until the worker is ready (running, reporting, at its config's epoch); its state.
+  std::optional<WorkerState> WaitReady(std::chrono::milliseconds limit = 15s) {
+    std::optional<WorkerState> s;
+    if (!WaitFor([&] { return (s = State()) && s->ready; }, limit)) return std::nullopt;
+    return s;
+  }
+  fs::path File(const std::string& ext) const { return dir_.path() / "workers/wf" / ("io." + ext); }
+  std::string Log() const { return testing::ReadFile(File("log")); }
+
+  testing::TempDir dir_;
+  std::unique_ptr<LocalDriver> driver_;
+  std::set<pid_t> seen_;
+};
+
+TEST_F(LocalDriverTest, StartsAWorkerThatBecomesReadyOnceItReports) {
+  driver_ = NewDriver();
+  ASSERT_TRUE(driver_->Apply("wf", {IoWorker()}).ok());
+  EXPECT_EQ(driver_->Workflows(), std::vector<std::string>{"wf"});
+  auto s = WaitReady();
+  ASSERT_TRUE(s) << Log();
+  EXPECT_GT(s->pid, 0);
+  EXPECT_EQ(s->restarts, 0);
+  ASSERT_TRUE(s->metrics);
+  EXPECT_EQ(s->metrics->pid, s->pid) << "the report is the running process's";
+  EXPECT_EQ(s->metrics->epoch, 1);
+  // Its files, and a loopback port of its own in the config it runs.
+  for (const char* ext : {"yaml", "pid", "log", "metrics.json"}) EXPECT_TRUE(fs::exists(File(ext))) << ext;
+  auto desired = driver_->Desired("wf");
+  ASSERT_EQ(desired.size(), 1u);
+  EXPECT_EQ(desired[0].listen.rfind("127.0.0.1:", 0), 0u) << desired[0].listen;
+  EXPECT_GT(ListenPort(desired[0].listen), 0);
+  EXPECT_EQ(desired[0].routes[0].address, desired[0].listen) << "the sink route points at the worker itself";
+  EXPECT_NE(testing::ReadFile("/proc/" + std::to_string(s->pid) + "/cmdline").find("jellybean-worker"), std::string::npos);
+}
+
+TEST_F(LocalDriverTest, RemoveStopsTheWorkerAndDeletesItsFiles) {
+  driver_ = NewDriver();
+  ASSERT_TRUE(driver_->Apply("wf", {IoWorker()}).ok());
+  auto s = WaitReady();
+  ASSERT_TRUE(s) << Log();
+  pid_t pid = static_cast<pid_t>(s->pid);
+  ASSERT_TRUE(driver_->Remove("wf").ok());
+  EXPECT_FALSE(Running(pid)) << "Remove returns once the worker has stopped";
+  EXPECT_FALSE(fs::exists(dir_.path() / "workers/wf"));
+  EXPECT_TRUE(driver_->Observe("wf").empty());
+  EXPECT_TRUE(driver_->Workflows().empty());
+}
+
+TEST_F(LocalDriverTest, AnEpochChangeReloadsTheWorkerInPlace) {
+  driver_ = NewDriver();
+  ASSERT_TRUE(driver_->Apply("wf", {IoWorker(1)}).ok());
+  auto s = WaitReady();
+  ASSERT_TRUE(s) << Log();
+  ASSERT_TRUE(driver_->Apply("wf", {IoWorker(2)}).ok());
+  std::optional<WorkerState> after;
+  ASSERT_TRUE(WaitFor([&] { return (after = State()) && after->ready && after->metrics && after->metrics->epoch == 2; }, 10s)) << Log();
+  EXPECT_EQ(after->pid, s->pid) << "SIGHUP, not a restart";
+  EXPECT_EQ(after->restarts, 0);
+}
+
+TEST_F(LocalDriverTest, AKilledWorkerIsRestartedWithGrowingBackOff) {
+  driver_ = NewDriver();
+  ASSERT_TRUE(driver_->Apply("wf", {IoWorker()}).ok());
+  auto s = WaitReady();
+  ASSERT_TRUE(s) << Log();
+  int port = ListenPort(driver_->Desired("wf")[0].listen);
+  // The back-off starts at 0.2 s and doubles: each restart comes at least that long after the
+  // kill (the supervisor schedules it from when it sees the exit, which is after the kill).
+  std::vector<double> gaps;
+  for (double backoff : {0.2, 0.4, 0.8}) {
+    int64_t pid = s->pid;
+    auto t0 = Clock::now();
+    ASSERT_EQ(::kill(static_cast<pid_t>(pid), SIGKILL), 0);
+    // Watched through the pid file the driver writes at each start, not through Observe(): an
+    // Observe() that reaps the exit before the supervisor does makes the supervisor restart at
+    // once, without the back-off (see DISABLED_AnExitSeenFirstByObserveStillWaitsItsBackOff).
+    ASSERT_TRUE(WaitFor([&] { return std::atol(testing::ReadFile(File("pid")).c_str()) != pid; }, 15s)) << Log();
+    double gap = std::chrono::duration<double>(Clock::now() - t0).count();
+    EXPECT_GE(gap, backoff) << "restarted before its back-off";
+    EXPECT_LT(gap, backoff + 3) << "restarted far after its back-off";
+    gaps.push_back(gap);
+    ASSERT_TRUE((s = WaitReady())) << Log();
+  }
+  EXPECT_EQ(s->restarts, 3);
+  EXPECT_NE(s->message.find("killed by signal"), std::string::npos) << s->message;
+  EXPECT_GT(gaps[2], gaps[0]);
+  EXPECT_EQ(ListenPort(driver_->Desired("wf")[0].listen), port) << "a restarted worker comes back on its port";
+  EXPECT_EQ(s->metrics->port, port);
+}
+
+// Known bug, left for the driver's owner (product code is outside this change): Alive() called from
+// Observe() reaps an exited child and sets its pid to -1, so Supervise() never sees the exit, never
+// schedules the restart after the back-off nor doubles it; it restarts at its next tick with a stale
+// restart_at. With the reconciler observing every second, a crash-looping worker is restarted up to
+// ten times a second. Fix: leave the exit for Supervise() to schedule (e.g. keep pid, or mark the
+// Proc "exited, restart not scheduled" in Alive()). Enable this test with the fix.
+TEST_F(LocalDriverTest, DISABLED_AnExitSeenFirstByObserveStillWaitsItsBackOff) {
+  driver_ = NewDriver();
+  ASSERT_TRUE(driver_->Apply("wf", {IoWorker()}).ok());
+  auto s = WaitReady();
+  ASSERT_TRUE(s) << Log();
+  for (double backoff : {0.2, 0.4, 0.8}) {
+    int64_t pid = s->pid;
+    auto t0 = Clock::now();
+    ASSERT_EQ(::kill(static_cast<pid_t>(pid), SIGKILL), 0);
+    // Observe() in a tight loop, as a busy reconciler would: it sees the exit first.
+    while (Clock::now() - t0 < 15s && !((s = State()) && s->pid > 0 && s->pid != pid)) {
+    }
+    double gap = std::chrono::duration<double>(Clock::now() - t0).count();
+    EXPECT_GE(gap, backoff) << "restarted before its back-off";
+    ASSERT_TRUE((s = WaitReady())) << Log();
+  }
+}
+
+TEST_F(LocalDriverTest, ANewDriverAdoptsARunningWorkerAndKeepsIt) {
+  driver_ = NewDriver();
+  ASSERT_TRUE(driver_->Apply("wf", {IoWorker()}).ok());
+  auto s = WaitReady();
+  ASSERT_TRUE(s) << Log();
+  std::vector<WorkerConfig> desired = driver_->Desired("wf");
+  driver_.reset();  // the daemon goes; its workers stay
+  ASSERT_TRUE(Running(static_cast<pid_t>(s->pid)));
+
+  driver_ = NewDriver();
+  EXPECT_EQ(driver_->Workflows(), std::vector<std::string>{"wf"});
+  auto adopted = WaitReady();
+  ASSERT_TRUE(adopted) << Log();
+  EXPECT_EQ(adopted->pid, s->pid);
+  EXPECT_EQ(driver_->Desired("wf"), desired);
+  // The same workers applied again: nothing restarts.
+  ASSERT_TRUE(driver_->Apply("wf", {IoWorker()}).ok());
+  auto again = State();
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->pid, s->pid);
+  EXPECT_EQ(again->restarts, 0);
+  // And the adopted worker is stopped like one of its own.
+  ASSERT_TRUE(driver_->Remove("wf").ok());
+  EXPECT_FALSE(Running(static_cast<pid_t>(s->pid)));
+}
+
+TEST_F(LocalDriverTest, ANewDriverRestartsARecordedWorkerThatDiedOnItsPort) {
+  driver_ = NewDriver();
+  ASSERT_TRUE(driver_->Apply("wf", {IoWorker()}).ok());
+  auto s = WaitReady();
+  ASSERT_TRUE(s) << Log();
+  int port = ListenPort(driver_->Desired("wf")[0].listen);
+  driver_.reset();
+  pid_t pid = static_cast<pid_t>(s->pid);
+  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  ASSERT_EQ(::waitpid(pid, nullptr, 0), pid);  // our child: reaped, so its pid is free
+
+  driver_ = NewDriver();
+  std::optional<WorkerState> back;
+  ASSERT_TRUE(WaitFor([&] { return (back = State()) && back->ready && back->pid != pid; }, 15s)) << Log();
+  EXPECT_EQ(back->restarts, 1);
+  EXPECT_EQ(back->metrics->port, port);
+}
+
+}  // namespace
+}  // namespace jb

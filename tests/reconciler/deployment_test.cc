@@ -1,0 +1,347 @@
+// BuildDeployment (plan -> workers) and Summarize (worker reports -> observed status), on a small
+// hand-written instance: two tiers, a source on the edge, Detect split across an edge node and a
+// rented cloud pool, Answer on the cloud.
+#include "reconciler/deployment.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "planner/problem.h"
+
+namespace jb {
+namespace {
+
+Infrastructure Infra() {
+  Infrastructure inf;
+  inf.metadata.name = "two-tier";
+  inf.spec.tiers = {Tier{"edge", DriverSpec{}}, Tier{"cloud", DriverSpec{}}};
+  inf.spec.nodes = {Node{"e1", "edge", 0.5, "hw-e", 1, {}, {}}, Node{"c1", "cloud", 2.0, "hw-c", 3, {}, {}}};
+  inf.spec.links = {Link{"edge", "cloud", 0.1, {}, {}}, Link{"cloud", "edge", 0.2, {}, {}}};
+  return inf;
+}
+
+std::vector<ModelProfile> Profiles() {
+  ModelProfile detect;
+  detect.metadata.name = "p-detect";
+  Variant small;
+  small.name = "small";
+  small.accuracy = 80;
+  small.output_size_kib = 20;
+  small.latency_ms = {{"hw-e", Latency{10, 12, 15}}, {"hw-c", Latency{4, 5, 6}}};
+  detect.spec.variants = {small};
+  ModelProfile answer;
+  answer.metadata.name = "p-answer";
+  Variant base;
+  base.name = "base";
+  base.accuracy = 90;
+  base.output_size_kib = 1;
+  base.latency_ms = {{"hw-e", Latency{30, 35, 40}}, {"hw-c", Latency{8, 9, std::nullopt}}};  // no p90 on hw-c
+  answer.spec.variants = {base};
+  return {detect, answer};
+}
+
+Workflow Wf() {
+  Workflow wf;
+  wf.metadata.name = "wf";
+  wf.spec.infrastructure = "two-tier";
+  wf.spec.sources = {Source{"Cam", 10, "edge", {}, 100, {}, 500, 12}};
+  wf.spec.operators = {Operator{"Detect", "p-detect", {Input{"Cam", 1}}}, Operator{"Answer", "p-answer", {Input{"Detect", 0.5}}}};
+  wf.spec.options.percentile = "p90";
+  return wf;
+}
+
+Plan APlan() {
+  Plan plan;
+  plan.variants = {{"Detect", "small"}, {"Answer", "base"}};
+  Placement d1{"Detect", "small", "e1", "edge", 1, 2.5, 0.5, KeyRange{0, 0.25}};
+  Placement d2{"Detect", "small", "c1", "cloud", 1, 7.5, 0.5, KeyRange{0.25, 1}};
+  Placement a{"Answer", "base", "c1", "cloud", 1, 5, 0.5, KeyRange{0, 1}};
+  plan.placements = {d1, d2, a};
+  plan.node_instances = {{"c1", 2}, {"e1", 1}};
+  plan.cost.compute_per_hour = 4.5;
+  return plan;
+}
+
+const WorkerConfig* Named(const std::vector<WorkerConfig>& ws, const std::string& name) {
+  for (const auto& w : ws)
+    if (w.name == name) return &w;
+  return nullptr;
+}
+
+const WorkerInstance* Instance(const WorkerConfig& w, const std::string& name) {
+  for (const auto& i : w.instances)
+    if (i.name == name) return &i;
+  return nullptr;
+}
+
+TEST(BuildDeployment, OneWorkerPerUsedNodePlusAnIoWorkerPerSourceTier) {
+  DeploymentOptions opts;
+  opts.window = 64;
+  opts.join_timeout_s = 3;
+  auto ws = BuildDeployment(Wf(), Profiles(), Infra(), APlan(), 7, opts);
+  ASSERT_TRUE(ws.ok()) << ws.status().message();
+  ASSERT_EQ(ws->size(), 3u);
+  // The io workers first, then the node workers in name order.
+  EXPECT_EQ((*ws)[0].name, "io-edge");
+  EXPECT_EQ((*ws)[1].name, "c1");
+  EXPECT_EQ((*ws)[2].name, "e1");
+  for (const auto& w : *ws) {
+    EXPECT_EQ(w.workflow, "wf");
+    EXPECT_EQ(w.epoch, 7);
+    EXPECT_EQ(w.window, 64);
+    EXPECT_EQ(w.join_timeout_s, 3);
+  }
+}
+
+TEST(BuildDeployment, TheIoWorkerHostsTheSourcesAtTheirGeneratorRateAndTheSink) {
+  auto ws = BuildDeployment(Wf(), Profiles(), Infra(), APlan(), 1);
+  ASSERT_TRUE(ws.ok()) << ws.status().message();
+  const WorkerConfig* io = Named(*ws, "io-edge");
+  ASSERT_NE(io, nullptr);
+  EXPECT_EQ(io->tier, "edge");
+  EXPECT_EQ(io->node, "");
+  ASSERT_EQ(io->instances.size(), 2u);
+  const WorkerInstance* cam = Instance(*io, "Cam");
+  ASSERT_NE(cam, nullptr);
+  EXPECT_EQ(cam->kind, "source");
+  EXPECT_EQ(cam->rate, 12) << "an emulated load change (generatorRate) is what the source emits";
+  EXPECT_EQ(cam->item_kib, 100);
+  EXPECT_EQ(cam->limit, 500);
+  const WorkerInstance* sink = Instance(*io, kSinkName);
+  ASSERT_NE(sink, nullptr);
+  EXPECT_EQ(sink->kind, "sink");
+}
+
+TEST(BuildDeployment, OperatorsRunEmulatedAtTheWorkflowPercentileFallingBackToP75) {
+  auto ws = BuildDeployment(Wf(), Profiles(), Infra(), APlan(), 1);
+  ASSERT_TRUE(ws.ok()) << ws.status().message();
+  const WorkerConfig* c1 = Named(*ws, "c1");
+  const WorkerConfig* e1 = Named(*ws, "e1");
+  ASSERT_TRUE(c1 && e1);
+  EXPECT_EQ(c1->tier, "cloud");
+  EXPECT_EQ(c1->node, "c1");
+  EXPECT_EQ(c1->servers, 2) << "the rented pool instances of the plan";
+  EXPECT_EQ(e1->servers, 1);
+  const WorkerInstance* d = Instance(*c1, "Detect");
+  const WorkerInstance* a = Instance(*c1, "Answer");
+  ASSERT_TRUE(d && a);
+  EXPECT_EQ(d->kind, "operator");
+  EXPECT_EQ(d->variant, "small");
+  EXPECT_EQ(d->runtime.type, "emulated");
+  EXPECT_EQ(d->runtime.latency_ms, 6);   // p90 on hw-c
+  EXPECT_EQ(d->runtime.output_kib, 20);
+  EXPECT_EQ(a->runtime.latency_ms, 9);   // hw-c has no p90: its p75
+  const WorkerInstance* de = Instance(*e1, "Detect");
+  ASSERT_NE(de, nullptr);
+  EXPECT_EQ(de->runtime.latency_ms, 15);  // p90 on hw-e
+}
+
+TEST(BuildDeployment, EveryWorkerGetsAllEdgesAndTheRoutesWithThePlansKeyRanges) {
+  auto ws = BuildDeployment(Wf(), Profiles(), Infra(), APlan(), 1);
+  ASSERT_TRUE(ws.ok()) << ws.status().message();
+  std::vector<WorkerEdge> edges = {{"Cam", "Detect", 1}, {"Detect", "Answer", 0.5}, {"Answer", kSinkName, 1}};
+  std::vector<WorkerRoute> routes = {{"Detect", 0, 0.25, "e1", "", "edge"},
+                                     {"Detect", 0.25, 1, "c1", "", "cloud"},
+                                     {"Answer", 0, 1, "c1", "", "cloud"},
+                                     {kSinkName, 0, 1, "io-edge", "", ""}};  // the sink's delivery is not priced: no tier
+  for (const auto& w : *ws) {
+    EXPECT_EQ(w.edges, edges) << w.name;
+    EXPECT_EQ(w.routes, routes) << w.name;
+  }
+}
+
+TEST(BuildDeployment, AnExecVariantKeepsItsCommandAndEnvironment) {
+  auto profiles = Profiles();
+  profiles[1].spec.variants[0].runtime = RuntimeSpec{"exec", {"/bin/model", "--fast"}, {{"K", "v"}}, std::nullopt};
+  auto ws = BuildDeployment(Wf(), profiles, Infra(), APlan(), 1);
+  ASSERT_TRUE(ws.ok()) << ws.status().message();
+  const WorkerInstance* a = Instance(*Named(*ws, "c1"), "Answer");
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(a->runtime.type, "exec");
+  EXPECT_EQ(a->runtime.command, (std::vector<std::string>{"/bin/model", "--fast"}));
+  EXPECT_EQ(a->runtime.env, (std::map<std::string, std::string>{{"K", "v"}}));
+}
+
+// Each input the builder cannot turn into workers is an InvalidArgument naming what is wrong.
+TEST(BuildDeployment, RejectsWhatTheDataPlaneCannotRunWithAReason) {
+  struct Case {
+    std::string name, expect;
+    Workflow wf;
+    std::vector<ModelProfile> profiles;
+    Plan plan;
+  };
+  std::vector<Case> cases;
+  {
+    Case c{"fan-out ratio", "ratio", Wf(), Profiles(), APlan()};
+    c.wf.spec.operators[1].inputs[0].ratio = 2;
+    cases.push_back(c);
+  }
+  {
+    Case c{"unknown node", "unknown node", Wf(), Profiles(), APlan()};
+    c.plan.placements[0].node = "nowhere";
+    cases.push_back(c);
+  }
+  {
+    Case c{"missing profile", "p-answer is missing", Wf(), Profiles(), APlan()};
+    c.profiles.pop_back();
+    cases.push_back(c);
+  }
+  {
+    Case c{"unknown variant", "variant huge not in its profile", Wf(), Profiles(), APlan()};
+    c.plan.placements[2].variant = "huge";
+    cases.push_back(c);
+  }
+  {
+    Case c{"no latency for the hardware", "no latency for hardware hw-c", Wf(), Profiles(), APlan()};
+    c.profiles[0].spec.variants[0].latency_ms.erase("hw-c");
+    cases.push_back(c);
+  }
+  {
+    Case c{"http runtime", "http runtime is not implemented", Wf(), Profiles(), APlan()};
+    c.profiles[1].spec.variants[0].runtime = RuntimeSpec{"http", {}, {}, "http://model"};
+    cases.push_back(c);
+  }
+  {
+    Case c{"no sources", "no sources", Wf(), Profiles(), APlan()};
+    c.wf.spec.sources.clear();
+    cases.push_back(c);
+  }
+  for (const auto& c : cases) {
+    auto ws = BuildDeployment(c.wf, c.profiles, Infra(), c.plan, 1);
+    ASSERT_FALSE(ws.ok()) << c.name;
+    EXPECT_EQ(ws.status().code(), Status::Code::kInvalidArgument) << c.name;
+    EXPECT_NE(ws.status().message().find(c.expect), std::string::npos) << c.name << ": " << ws.status().message();
+  }
+}
+
+WorkerState Reported(const std::string& name, const std::string& tier, bool ready, int64_t restarts) {
+  WorkerState s;
+  s.name = name;
+  s.tier = tier;
+  s.ready = ready;
+  s.restarts = restarts;
+  WorkerMetrics m;
+  m.worker = name;
+  m.tier = tier;
+  s.metrics = m;
+  return s;
+}
+
+InstanceMetrics Inst(const std::string& kind, const std::string& name) {
+  InstanceMetrics i;
+  i.kind = kind;
+  i.name = name;
+  return i;
+}
+
+LinkMetrics LinkTo(const std::string& worker, const std::string& tier, double kibps) {
+  LinkMetrics l;
+  l.worker = worker;
+  l.tier = tier;
+  l.payload_kibps = kibps;
+  return l;
+}
+
+// The planner's snapshot of the instance (at p75: the planner needs the percentile on every
+// hardware, where the deployment falls back).
+StatusOr<planner::Problem> ProblemOf() {
+  Workflow wf = Wf();
+  wf.spec.options.percentile = "p75";
+  return planner::BuildProblem(wf, Profiles(), Infra());
+}
+
+TEST(Summarize, AddsUpTheWorkersReportsIntoTheObservedStatus) {
+  auto p = ProblemOf();
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  Plan plan = APlan();
+
+  WorkerState io = Reported("io-edge", "edge", true, 0);
+  auto cam = Inst("source", "Cam");
+  cam.items_out = 400;
+  auto sink = Inst("sink", kSinkName);
+  sink.items_out = 190;
+  sink.duplicates = 3;
+  sink.rate = 4;
+  sink.rate_complete = true;
+  sink.p50_ms = 80;
+  sink.p99_ms = 150;
+  sink.dropped = {{"join-timeout", 2}};
+  io.metrics->instances = {cam, sink};
+  io.metrics->emulated = true;
+  io.metrics->links = {LinkTo("c1", "cloud", 100), LinkTo("e1", "edge", 50)};  // the second crosses no tier
+
+  WorkerState e1 = Reported("e1", "edge", true, 1);
+  auto d = Inst("operator", "Detect");
+  d.duplicates = 1;
+  d.dropped = {{"model-failure", 5}};
+  e1.metrics->instances = {d};
+  e1.metrics->links = {LinkTo("c1", "cloud", 10)};
+
+  WorkerState c1 = Reported("c1", "cloud", false, 2);
+  c1.metrics->links = {LinkTo("io-edge", "edge", 4)};
+
+  WorkerState silent;  // no report yet: counted, nothing else
+  silent.name = "late";
+  silent.tier = "edge";
+
+  ObservedStatus o = Summarize(*p, plan, {io, e1, c1, silent});
+  EXPECT_EQ(o.workers, 4);
+  EXPECT_EQ(o.workers_ready, 2);
+  EXPECT_EQ(o.restarts, 3);
+  EXPECT_TRUE(o.emulated);
+  EXPECT_EQ(o.emitted, 400);
+  EXPECT_EQ(o.delivered, 190);
+  EXPECT_EQ(o.duplicates, 4);
+  EXPECT_EQ(o.dropped, 7);
+  EXPECT_DOUBLE_EQ(o.throughput, 4);
+  EXPECT_TRUE(o.throughput_complete);
+  EXPECT_DOUBLE_EQ(o.latency_p50_ms, 80);
+  EXPECT_DOUBLE_EQ(o.latency_p99_ms, 150);
+  // Cross-tier: edge -> cloud 100 + 10, cloud -> edge 4; edge -> edge is not crossing.
+  EXPECT_DOUBLE_EQ(o.cross_tier_kibps, 114);
+  double network = (110 * 0.1 + 4 * 0.2) * planner::kKiBpsToGiBph;
+  EXPECT_NEAR(o.network_cost_per_hour, network, 1e-12);
+  EXPECT_NEAR(o.live_cost_per_hour, 4.5 + network, 1e-12);
+  // The sink is expected at Answer's rate: Cam's 10/s thinned by half.
+  EXPECT_DOUBLE_EQ(o.expected_throughput, 5);
+  EXPECT_GT(o.predicted_cross_tier_kibps, 0);
+  EXPECT_FALSE(o.time.empty());
+}
+
+TEST(Summarize, LatencyAtTheSinkIsWeightedByEachSinksRate) {
+  auto p = ProblemOf();
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  WorkerState a = Reported("io-a", "edge", true, 0), b = Reported("io-b", "edge", true, 0);
+  auto s1 = Inst("sink", kSinkName), s2 = Inst("sink", kSinkName);
+  s1.rate = 3;
+  s1.p50_ms = 10;
+  s1.p99_ms = 20;
+  s2.rate = 1;
+  s2.p50_ms = 50;
+  s2.p99_ms = 90;
+  a.metrics->instances = {s1};
+  b.metrics->instances = {s2};
+  ObservedStatus o = Summarize(*p, APlan(), {a, b});
+  EXPECT_DOUBLE_EQ(o.throughput, 4);
+  EXPECT_DOUBLE_EQ(o.latency_p50_ms, (3 * 10 + 1 * 50) / 4.0);
+  EXPECT_DOUBLE_EQ(o.latency_p99_ms, 90);  // the worst
+}
+
+TEST(Summarize, NoReportsMeansNothingObservedButTheCountsAndThePrediction) {
+  auto p = ProblemOf();
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  WorkerState w;
+  w.name = "io-edge";
+  ObservedStatus o = Summarize(*p, APlan(), {w});
+  EXPECT_EQ(o.workers, 1);
+  EXPECT_EQ(o.workers_ready, 0);
+  EXPECT_EQ(o.delivered, 0);
+  EXPECT_EQ(o.throughput, 0);
+  EXPECT_EQ(o.latency_p50_ms, 0);
+  EXPECT_EQ(o.cross_tier_kibps, 0);
+  EXPECT_DOUBLE_EQ(o.live_cost_per_hour, 4.5);
+}
+
+}  // namespace
+}  // namespace jb
