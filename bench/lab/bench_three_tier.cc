@@ -1,4 +1,4 @@
-// bench_three_tier (issue #8): in the three-tier lab (tests/lab/three_tier_lab.h), the time from
+// bench_three_tier: in the three-tier lab (testing/three_tier_lab.h), the time from
 // applying the lab workflow to serving it across the three remote drivers (agent devices, ssh edge,
 // a hook-created cloud VM), and from a device partition to restored throughput, each beside its
 // baseline measured in the same run: the same workflow and the same hosts' daemon with every tier

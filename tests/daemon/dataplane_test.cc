@@ -154,7 +154,7 @@ TEST(DataPlane, RandomWorkersKilledUnderLoadLoseAndDiscardNoRequest) {
   ASSERT_TRUE(d.WaitReady(&c));
   std::string why;
   ASSERT_TRUE(testing::ApplyVqaObjects(c, testing::WorkflowYaml(40, testing::kMany), &why)) << why;
-  ASSERT_TRUE(WaitUntil([&] { return Sum(Reports(state)).delivered >= 200; }, 40s));
+  ASSERT_TRUE(WaitFor([&] { return Sum(Reports(state)).delivered >= 200; }, 40s));
 
   // The last report of every source process (by pid): the range of request numbers it emitted.
   struct Emitted {
@@ -219,7 +219,7 @@ TEST(DataPlane, RandomWorkersKilledUnderLoadLoseAndDiscardNoRequest) {
   int io_kills = 0;
   for (const auto& victim : victims) {
     auto next = testing::Clock::now() + kEvery;
-    ASSERT_TRUE(WaitUntil(all_reporting, 30s)) << "a killed worker did not come back";
+    ASSERT_TRUE(WaitFor(all_reporting, 30s)) << "a killed worker did not come back";
     long pid = pid_of(victim);
     ASSERT_GT(pid, 0);
     ASSERT_NE(testing::ReadFile("/proc/" + std::to_string(pid) + "/cmdline").find("jellybean-worker"), std::string::npos);
@@ -236,13 +236,13 @@ TEST(DataPlane, RandomWorkersKilledUnderLoadLoseAndDiscardNoRequest) {
       std::this_thread::sleep_for(100ms);
     }
   }
-  ASSERT_TRUE(WaitUntil(all_reporting, 30s)) << "a killed worker did not come back";
+  ASSERT_TRUE(WaitFor(all_reporting, 30s)) << "a killed worker did not come back";
 
   // End the run: the surviving source process emits `count` requests in all, every one of which
   // must be recorded once.
   int64_t count = testing::StopSourcesSoon(c, state);
   ASSERT_GT(count, 0);
-  ASSERT_TRUE(WaitUntil([&] { observe(); return Sum(Reports(state)).acked_min == count; }, 60s))
+  ASSERT_TRUE(WaitFor([&] { observe(); return Sum(Reports(state)).acked_min == count; }, 60s))
       << "the last source process's requests were not all acknowledged: " << Sum(Reports(state)).acked_min << "/" << count << ", "
       << Sum(Reports(state)).duplicates << " discarded as duplicates";
   auto reports = observe();
@@ -289,7 +289,7 @@ TEST(DataPlane, RandomWorkersKilledUnderLoadLoseAndDiscardNoRequest) {
     }
   EXPECT_EQ(sink_out, lines_by_sink_pid[final_pid]) << "the sink's delivered count differs from its record";
   std::optional<Workflow> wf;
-  EXPECT_TRUE(WaitUntil([&] {
+  EXPECT_TRUE(WaitFor([&] {
     wf = GetWorkflow(c);
     return wf && wf->status.observed && wf->status.observed->delivered == sink_out && wf->status.observed->duplicates == duplicates &&
            wf->status.observed->dropped == drops;

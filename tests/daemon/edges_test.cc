@@ -15,7 +15,7 @@
 #include <regex>
 
 #include "drivers/agent/channel.h"
-#include "tests/daemon/daemon_fixture.h"
+#include "testing/daemon_fixture.h"
 #include "tests/test_util.h"
 #include "tests/tls_test_util.h"
 
