@@ -53,10 +53,12 @@ std::atomic<int> g_handler_threads{4};
 
 // After a final response on a connection that will not be reused, the server stops sending and
 // discards what the client still sends for a moment before closing: closing with unread input makes
-// the kernel send a reset, which can destroy the response before the client reads it. Bounded so
-// that a client cannot hold the connection this way.
-constexpr size_t kLingerBytes = 1 << 20;
-constexpr double kLingerSeconds = 1;
+// the kernel send a reset, which destroys the response before a client that is still sending its
+// body (most do not wait for 100 Continue) reads it. Discarding costs no memory; bounded in bytes and
+// time so that a client cannot hold the connection this way. 16 MiB covers a refused body of a few
+// times the default limit.
+constexpr size_t kLingerBytes = 16 << 20;
+constexpr double kLingerSeconds = 2;
 // Read size while waiting for the next request on a kept-alive connection.
 constexpr size_t kIdleReadBytes = 4096;
 
