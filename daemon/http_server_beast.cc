@@ -179,6 +179,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
  private:
   // Reads the request line and headers (the caller started the deadline).
   void ReadHeader() {
+    head_ = false;
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(
         std::min<size_t>(ctx_->opts.max_header_bytes, std::numeric_limits<std::uint32_t>::max())));
@@ -237,6 +238,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   }
 
   void OnResponse(HttpResponse resp) {
+    if (resp.status < 100 || resp.status > 599) resp = ServerError(500, "the handler answered an invalid status");
     if (!req_.body_pending) {
       if (resp.status == kHttpContinue) resp = ServerError(500, "the handler answered 100 to a complete request");
       return Send(std::move(resp), keep_alive_);
@@ -404,12 +406,28 @@ class BeastServer final : public HttpServer {
     if (port_ == 0)
       return Status::Unavailable("cannot listen on " + o.address + ":" + std::to_string(o.port) + ": " + last_error);
     Accept();
-    for (int i = 0; i < std::max(1, o.io_threads); ++i) threads_.emplace_back([this] { ioc_->run(); });
+    for (int i = 0; i < std::max(1, o.io_threads); ++i) threads_.emplace_back([ioc = ioc_.get()] { Run(ioc); });
     return Status::Ok();
   }
 
   void Stop() override {
-    std::lock_guard<std::mutex> lock(stop_mu_);
+    std::call_once(stopped_, [this] { StopOnce(); });
+  }
+
+ private:
+  // An exception out of a completion handler (an allocation failure) ends that connection, whose
+  // handler is unwound, and never the io thread.
+  static void Run(net::io_context* ioc) {
+    for (;;) {
+      try {
+        ioc->run();
+        return;
+      } catch (const std::exception&) {
+      }
+    }
+  }
+
+  void StopOnce() {
     if (!ioc_) return;
     ctx_.stopping = true;
     if (!threads_.empty()) {  // close the listener on its strand, so that nothing is accepted after Stop
@@ -438,7 +456,6 @@ class BeastServer final : public HttpServer {
     ioc_.reset();
   }
 
- private:
   Status LoadTls() {
     const auto& o = ctx_.opts;
     ctx_.tls.emplace(ssl::context::tls_server);
@@ -509,7 +526,7 @@ class BeastServer final : public HttpServer {
   std::optional<net::steady_timer> retry_;  // same strand
   std::vector<std::thread> threads_;
   int port_ = 0;
-  std::mutex stop_mu_;  // serialises Stop() with itself
+  std::once_flag stopped_;
 };
 
 }  // namespace
