@@ -11,6 +11,8 @@
 // separate pool so that a blocking handler never stalls the sockets.
 #include <openssl/ssl.h>
 
+#include <array>
+#include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
@@ -20,9 +22,6 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-
-#include <array>
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <future>
@@ -69,8 +68,8 @@ std::chrono::steady_clock::duration Seconds(double s) {
 // A response the server makes itself (before or instead of the handler), shaped like the API's.
 HttpResponse ServerError(int code, const std::string& message) {
   return HttpResponse{code, "application/json",
-                      "{\"apiVersion\":\"v1\",\"kind\":\"Status\",\"status\":\"Failure\",\"code\":" + std::to_string(code) +
-                          ",\"message\":\"" + message + "\"}\n"};
+                      "{\"apiVersion\":\"v1\",\"kind\":\"Status\",\"status\":\"Failure\",\"code\":" +
+                          std::to_string(code) + ",\"message\":\"" + message + "\"}\n"};
 }
 
 // Percent-decodes the path of a request target (query and fragment dropped); false on a bad escape.
@@ -203,15 +202,17 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
 
   void OnHeader(error_code ec) {
     if (ec == http::error::header_limit || ec == http::error::buffer_overflow)
-      return Send(ServerError(431, "the request headers exceed " + std::to_string(ctx_->opts.max_header_bytes) + " bytes"),
-                  false);
+      return Send(
+          ServerError(431, "the request headers exceed " + std::to_string(ctx_->opts.max_header_bytes) + " bytes"),
+          false);
     if (ec && IsMalformed(ec)) return Send(ServerError(400, "malformed request: " + ec.message()), false);
     if (ec) return;
     const auto& h = parser_->get();
     req_ = HttpRequest{};
     req_.method = std::string(h.method_string());
     auto target = h.target();
-    if (!DecodePath(std::string_view(target.data(), target.size()), &req_.path)) return Send(ServerError(400, "malformed percent-encoding in the path"), false);
+    if (!DecodePath(std::string_view(target.data(), target.size()), &req_.path))
+      return Send(ServerError(400, "malformed percent-encoding in the path"), false);
     req_.authorization = std::string(h[http::field::authorization]);
     req_.content_type = std::string(h[http::field::content_type]);
     req_.body_pending = !parser_->is_done();
@@ -245,7 +246,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     }
     if (resp.status != kHttpContinue) return Send(std::move(resp), false);  // refused unread: the body stays in the way
     if (req_.body_too_large)
-      return Send(ServerError(413, "the request body exceeds " + std::to_string(ctx_->opts.max_body_bytes) + " bytes"), false);
+      return Send(ServerError(413, "the request body exceeds " + std::to_string(ctx_->opts.max_body_bytes) + " bytes"),
+                  false);
     if (!expect_continue_) return ReadBody();
     continue_.version(11);
     continue_.result(http::status::continue_);
@@ -258,7 +260,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   void ReadBody() {
     Tcp().expires_after(Seconds(ctx_->opts.io_timeout_s));
     parser_->body_limit(ctx_->opts.max_body_bytes);
-    http::async_read(stream_, buffer_, *parser_, [self = this->shared_from_this()](error_code ec, size_t) { self->OnBody(ec); });
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = this->shared_from_this()](error_code ec, size_t) { self->OnBody(ec); });
   }
 
   void OnBody(error_code ec) {
@@ -268,8 +271,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       keep_alive_ = false;
       return Dispatch();
     }
-    if (ec && IsMalformed(ec))
-      return Send(ServerError(400, "malformed request body: " + ec.message()), false);
+    if (ec && IsMalformed(ec)) return Send(ServerError(400, "malformed request body: " + ec.message()), false);
     if (ec) return;  // EOF, a timeout, a reset: close
     req_.body = std::move(parser_->get().body());
     req_.body_pending = false;
@@ -300,12 +302,13 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       return ReadHeader();
     }
     Tcp().expires_after(Seconds(ctx_->opts.idle_timeout_s));
-    stream_.async_read_some(buffer_.prepare(kIdleReadBytes), [self = this->shared_from_this()](error_code ec, size_t n) {
-      if (ec) return;  // EOF, the idle deadline, a reset: close
-      self->buffer_.commit(n);
-      self->Tcp().expires_after(Seconds(self->ctx_->opts.header_timeout_s));
-      self->ReadHeader();
-    });
+    stream_.async_read_some(buffer_.prepare(kIdleReadBytes),
+                            [self = this->shared_from_this()](error_code ec, size_t n) {
+                              if (ec) return;  // EOF, the idle deadline, a reset: close
+                              self->buffer_.commit(n);
+                              self->Tcp().expires_after(Seconds(self->ctx_->opts.header_timeout_s));
+                              self->ReadHeader();
+                            });
   }
 
   Context* ctx_;
@@ -325,7 +328,9 @@ using PlainSession = Session<beast::tcp_stream>;
 using TlsSession = Session<beast::ssl_stream<beast::tcp_stream>>;
 
 // The buffer of a connection holds the headers plus at most one read beyond them.
-beast::flat_buffer ConnectionBuffer(const Context& ctx) { return beast::flat_buffer(ctx.opts.max_header_bytes + 16384); }
+beast::flat_buffer ConnectionBuffer(const Context& ctx) {
+  return beast::flat_buffer(ctx.opts.max_header_bytes + 16384);
+}
 
 // The first bytes on the TLS port: a TLS ClientHello goes on to a TlsSession; anything else (plain
 // HTTP) gets a 400 saying to use https.
@@ -336,7 +341,8 @@ class Detector : public std::enable_shared_from_this<Detector> {
 
   void Start() {
     stream_.expires_after(Seconds(ctx_->opts.header_timeout_s));
-    beast::async_detect_ssl(stream_, buffer_, [self = shared_from_this()](error_code ec, bool tls) { self->OnDetect(ec, tls); });
+    beast::async_detect_ssl(stream_, buffer_,
+                            [self = shared_from_this()](error_code ec, bool tls) { self->OnDetect(ec, tls); });
   }
 
  private:
@@ -396,7 +402,8 @@ class BeastServer final : public HttpServer {
     if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
     tcp::resolver resolver(*ioc_);
     error_code ec;
-    auto endpoints = resolver.resolve(host, std::to_string(o.port), tcp::resolver::passive | tcp::resolver::numeric_service, ec);
+    auto endpoints =
+        resolver.resolve(host, std::to_string(o.port), tcp::resolver::passive | tcp::resolver::numeric_service, ec);
     if (ec) return Status::Unavailable("cannot listen on " + o.address + ": " + ec.message());
     std::string last_error = "no address";
     for (const auto& e : endpoints) {
@@ -469,8 +476,7 @@ class BeastServer final : public HttpServer {
     tls.use_certificate_chain_file(o.cert_file, ec);
     if (ec) return Status::InvalidArgument("cannot load the TLS certificate " + o.cert_file + ": " + ec.message());
     tls.use_private_key_file(o.key_file, ssl::context::pem, ec);
-    if (ec)
-      return Status::InvalidArgument("cannot load the TLS key " + o.key_file + ": " + ec.message());
+    if (ec) return Status::InvalidArgument("cannot load the TLS key " + o.key_file + ": " + ec.message());
     if (SSL_CTX_check_private_key(tls.native_handle()) != 1)
       return Status::InvalidArgument("the TLS key " + o.key_file + " does not match the certificate " + o.cert_file);
     return Status::Ok();
@@ -516,7 +522,8 @@ class BeastServer final : public HttpServer {
       std::make_shared<Detector>(&ctx_, std::move(slot), std::move(socket))->Start();
       return;
     }
-    std::make_shared<PlainSession>(&ctx_, std::move(slot), beast::tcp_stream(std::move(socket)), ConnectionBuffer(ctx_))->Begin();
+    std::make_shared<PlainSession>(&ctx_, std::move(slot), beast::tcp_stream(std::move(socket)), ConnectionBuffer(ctx_))
+        ->Begin();
   }
 
   Context ctx_;

@@ -2,13 +2,12 @@
 // over real sockets in this process: memory is measured as this process's peak RSS, descriptors as
 // the entries of /proc/self/fd.
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <atomic>
 #include <chrono>
@@ -161,8 +160,8 @@ std::string Get(const std::string& path, const std::string& extra_headers = "") 
 
 // What a client that streams a large request saw.
 struct PushResult {
-  size_t sent = 0;         // bytes the server accepted before it closed (or the deadline)
-  std::string response;    // what it answered
+  size_t sent = 0;       // bytes the server accepted before it closed (or the deadline)
+  std::string response;  // what it answered
   long peak_rss_growth_kib = 0;
 };
 
@@ -229,7 +228,8 @@ TEST_F(HttpServerTest, UnauthenticatedHugeBodyGets401WithoutBeingRead) {
   EXPECT_EQ(StatusOf(r.response), 401) << r.response;
   EXPECT_LT(r.sent, 64 * kMiB) << "the server read the body of an unauthenticated request";
   EXPECT_LT(r.peak_rss_growth_kib, 16 << 10);
-  std::printf("unauthenticated 256 MiB body: server accepted %zu bytes, peak RSS +%ld KiB\n", r.sent, r.peak_rss_growth_kib);
+  std::printf("unauthenticated 256 MiB body: server accepted %zu bytes, peak RSS +%ld KiB\n", r.sent,
+              r.peak_rss_growth_kib);
 }
 
 TEST_F(HttpServerTest, UnauthenticatedChunkedBodyGets401WithoutBeingRead) {
@@ -276,8 +276,9 @@ TEST_F(HttpServerTest, ClientThatClosesAfterAHalfRequestOrMidBodyIsReleased) {
   size_t before = OpenDescriptors();
   for (int i = 0; i < 100; ++i) {
     Conn c(port_);
-    c.Send(i % 2 == 0 ? "GET /healthz HTTP/1.1\r\nHost:" : "PUT " + kWf + "/w HTTP/1.1\r\nAuthorization: Bearer " + kToken +
-                                                             "\r\nContent-Length: 1000\r\n\r\nabc");
+    c.Send(i % 2 == 0 ? "GET /healthz HTTP/1.1\r\nHost:"
+                      : "PUT " + kWf + "/w HTTP/1.1\r\nAuthorization: Bearer " + kToken +
+                            "\r\nContent-Length: 1000\r\n\r\nabc");
   }
   EXPECT_TRUE(testing::WaitFor([&] { return OpenDescriptors() <= before; }, milliseconds(10000)));
 }
@@ -334,14 +335,16 @@ TEST_F(HttpServerTest, BodiesOverTheLimitGet413) {
   Start(o);
   std::string auth = "Authorization: Bearer " + kToken + "\r\n";
   // Declared too large: refused before the body.
-  auto r = Push(port_, "PUT " + kWf + "/w HTTP/1.1\r\nHost: x\r\n" + auth + "Content-Length: " + std::to_string(64 * kMiB) + "\r\n\r\n",
-                std::string(64 << 10, 'a'), 64 * kMiB, milliseconds(20000));
+  auto r = Push(
+      port_,
+      "PUT " + kWf + "/w HTTP/1.1\r\nHost: x\r\n" + auth + "Content-Length: " + std::to_string(64 * kMiB) + "\r\n\r\n",
+      std::string(64 << 10, 'a'), 64 * kMiB, milliseconds(20000));
   EXPECT_EQ(StatusOf(r.response), 413) << r.response;
   EXPECT_LT(r.sent, 16 * kMiB);
   // Chunked: refused once it passes the limit.
   std::string chunk = "10000\r\n" + std::string(0x10000, 'a') + "\r\n";
-  r = Push(port_, "PUT " + kWf + "/w HTTP/1.1\r\nHost: x\r\n" + auth + "Transfer-Encoding: chunked\r\n\r\n", chunk, 64 * kMiB,
-           milliseconds(20000));
+  r = Push(port_, "PUT " + kWf + "/w HTTP/1.1\r\nHost: x\r\n" + auth + "Transfer-Encoding: chunked\r\n\r\n", chunk,
+           64 * kMiB, milliseconds(20000));
   EXPECT_EQ(StatusOf(r.response), 413) << r.response;
   EXPECT_LT(r.sent, 16 * kMiB);
 }
@@ -349,10 +352,12 @@ TEST_F(HttpServerTest, BodiesOverTheLimitGet413) {
 TEST_F(HttpServerTest, AdmittedBodiesAreReadWithOrWithoutExpectContinue) {
   Start();
   // Invalid on purpose: the 400 quotes a line of the body, which shows that the body was read.
-  std::string body = "apiVersion: jellybean.dev/v1alpha1\nkind: ModelProfile\nmetadata:\n  name: m\nspec:\n  variants:\n"
-                     "  - name: v\n    outputSizeKiB: -1\n";
-  std::string head = "PUT /apis/jellybean.dev/v1alpha1/modelprofiles/m HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + kToken +
-                     "\r\nContent-Type: application/yaml\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+  std::string body =
+      "apiVersion: jellybean.dev/v1alpha1\nkind: ModelProfile\nmetadata:\n  name: m\nspec:\n  variants:\n"
+      "  - name: v\n    outputSizeKiB: -1\n";
+  std::string head = "PUT /apis/jellybean.dev/v1alpha1/modelprofiles/m HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                     kToken + "\r\nContent-Type: application/yaml\r\nContent-Length: " + std::to_string(body.size()) +
+                     "\r\n";
   auto plain = Call(head + "\r\n" + body);
   EXPECT_EQ(StatusOf(plain), 400) << plain;
   EXPECT_NE(plain.find("request body:8:"), std::string::npos) << plain;
@@ -454,7 +459,8 @@ class HttpsServerTest : public HttpServerTest {
 TEST_F(HttpsServerTest, PlainHttpOnTheTlsPortGets400SayingHttps) {
   auto r = Call(Get("/healthz"));
   EXPECT_EQ(StatusOf(r), 400) << r;
-  EXPECT_NE(r.find("this port speaks HTTPS; use https://127.0.0.1:" + std::to_string(port_) + "/"), std::string::npos) << r;
+  EXPECT_NE(r.find("this port speaks HTTPS; use https://127.0.0.1:" + std::to_string(port_) + "/"), std::string::npos)
+      << r;
 }
 
 TEST_F(HttpsServerTest, TlsClientsAreServed) {
