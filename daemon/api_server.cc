@@ -1,8 +1,11 @@
 #include "daemon/api_server.h"
 
 #include <openssl/crypto.h>
+#include <strings.h>
 
+#include <algorithm>
 #include <sstream>
+#include <string_view>
 
 #include "api/manifest.h"
 
@@ -58,10 +61,15 @@ std::string KindForPlural(const std::string& plural) {
   return "";
 }
 
+// "Bearer <token>"; the scheme is case-insensitive and followed by one or more spaces (RFC 7235).
 bool ApiServer::Authorized(const HttpRequest& req) const {
-  const std::string prefix = "Bearer ";
-  if (token_.empty() || req.authorization.compare(0, prefix.size(), prefix) != 0) return false;
-  std::string given = req.authorization.substr(prefix.size());
+  std::string_view h = req.authorization;
+  constexpr std::string_view kScheme = "bearer";
+  if (token_.empty() || h.size() <= kScheme.size() || h[kScheme.size()] != ' ' ||
+      ::strncasecmp(h.data(), kScheme.data(), kScheme.size()) != 0)
+    return false;
+  std::string_view given = h.substr(kScheme.size());
+  given.remove_prefix(std::min(given.size(), given.find_first_not_of(' ')));
   if (given.size() != token_.size()) return false;
   return CRYPTO_memcmp(given.data(), token_.data(), token_.size()) == 0;
 }
@@ -136,10 +144,18 @@ HttpResponse ApiServer::Rollback(const HttpRequest& req, const std::string& name
 }
 
 HttpResponse ApiServer::Handle(const HttpRequest& req) {
-  ++requests_;
+  HttpResponse resp = Route(req);
+  if (resp.status != kHttpContinue) ++requests_;
+  return resp;
+}
+
+HttpResponse ApiServer::Route(const HttpRequest& req) {
+  // /healthz never reads a body; everything else is refused before its body is read unless the
+  // token is valid and the declared size within the limit.
   if (req.path == "/healthz") return HttpResponse{200, "text/plain", "ok\n"};
   if (!Authorized(req)) return StatusResponse(401, "Unauthorized", "a valid bearer token is required");
   if (req.body_too_large) return StatusResponse(413, "RequestEntityTooLarge", "the request body exceeds the server's limit");
+  if (req.body_pending) return HttpResponse{kHttpContinue, "", ""};
   if (req.path == "/readyz") {
     return ready_ ? HttpResponse{200, "text/plain", "ok\n"} : HttpResponse{503, "text/plain", "not ready\n"};
   }

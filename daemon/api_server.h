@@ -3,9 +3,11 @@
 //   /apis/jellybean.dev/v1alpha1/{workflows,modelprofiles,infrastructures}[/NAME] GET/PUT/DELETE,
 //   /apis/jellybean.dev/v1alpha1/workflows/NAME/status GET,
 //   /apis/jellybean.dev/v1alpha1/events[/KIND/NAME] GET (recent events).
-// Every endpoint but /healthz needs "Authorization: Bearer <token>" (401 otherwise). Bodies are
-// YAML or JSON; invalid ones get 400 with every file:line:col diagnostic; oversized ones 413;
-// unknown kinds 404; stale resourceVersion 409.
+// Every endpoint but /healthz needs "Authorization: Bearer <token>" (scheme in any case; 401
+// otherwise). A request with a body is judged on its headers first (HttpRequest::body_pending):
+// without a valid token it gets 401, over the size limit 413, and its body is never read. Bodies are
+// YAML or JSON; invalid ones get 400 with every file:line:col diagnostic; unknown kinds 404; stale
+// resourceVersion 409.
 // Thread-safety: Handle is thread-safe.
 #pragma once
 
@@ -26,11 +28,13 @@ class ApiServer {
   ApiServer(Store* store, const Controller* controller, std::string token, const EventRecorder* events = nullptr)
       : store_(store), controller_(controller), token_(std::move(token)), events_(events) {}
 
+  // The daemon's HttpHandler (daemon/http.h): kHttpContinue for an admitted body_pending request.
   HttpResponse Handle(const HttpRequest& req);
   void SetReady(bool ready) { ready_ = ready; }
   uint64_t requests() const { return requests_; }
 
  private:
+  HttpResponse Route(const HttpRequest& req);
   bool Authorized(const HttpRequest& req) const;
   HttpResponse Metrics() const;
   HttpResponse Rollback(const HttpRequest& req, const std::string& name);

@@ -94,6 +94,41 @@ TEST_F(ApiTest, UnknownKindsAndEndpointsAre404And413ForHugeBodies) {
   EXPECT_EQ(api_.Handle(r).status, 413);
 }
 
+TEST_F(ApiTest, BearerSchemeIsCaseInsensitive) {
+  HttpRequest r;
+  r.method = "GET";
+  r.path = kWf;
+  for (const std::string scheme : {"Bearer ", "bearer ", "BEARER ", "bEaReR ", "Bearer   "}) {
+    r.authorization = scheme + kToken;
+    EXPECT_EQ(api_.Handle(r).status, 200) << scheme;
+  }
+  for (const std::string& bad : {"Bearer" + kToken, "Basic " + kToken, "Bearerx " + kToken, "Bearer " + kToken + "0", std::string("Bearer "), std::string()}) {
+    r.authorization = bad;
+    EXPECT_EQ(api_.Handle(r).status, 401) << bad;
+  }
+}
+
+TEST_F(ApiTest, RequestsWithABodyAreJudgedOnTheirHeadersFirst) {
+  HttpRequest r;
+  r.method = "PUT";
+  r.path = kMp + "/m";
+  r.body_pending = true;
+  EXPECT_EQ(api_.Handle(r).status, 401);  // no token: refused before the body is read
+  r.authorization = "Bearer " + kToken;
+  EXPECT_EQ(api_.Handle(r).status, kHttpContinue);
+  r.body_too_large = true;
+  EXPECT_EQ(api_.Handle(r).status, 413);
+  HttpRequest health;
+  health.method = "GET";
+  health.path = "/healthz";
+  health.body_pending = true;
+  EXPECT_EQ(api_.Handle(health).status, 200);  // answered without reading the body
+  uint64_t before = api_.requests();
+  r.body_too_large = false;
+  api_.Handle(r);
+  EXPECT_EQ(api_.requests(), before) << "an admitted body is counted once, when it is answered";
+}
+
 TEST_F(ApiTest, MetricsArePrometheusText) {
   auto m = Call("GET", "/metrics");
   EXPECT_EQ(m.status, 200);
