@@ -24,6 +24,7 @@
 #include "drivers/ssh/ssh_driver.h"
 #include "drivers/local/local_driver.h"
 #include "reconciler/controller.h"
+#include "reconciler/file_store.h"
 
 namespace fs = std::filesystem;
 
@@ -109,7 +110,7 @@ int Main(int argc, char** argv) {
     return 1;
   }
   EventRecorder events;
-  Store store(cfg.state_dir);
+  FileStore store(cfg.state_dir);
   for (const auto& p : store.Load()) {
     spdlog::error("state: {}", p);
     events.Record("StateDir", cfg.state_dir, "Warning", "FileSkipped", p);

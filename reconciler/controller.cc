@@ -4,10 +4,13 @@ namespace jb {
 
 Controller::Controller(Store* store, Driver* driver, ReconcilerOptions opts, WorkQueueOptions qopts, EventRecorder* events)
     : store_(store), reconciler_(store, driver, opts, events), queue_(qopts) {
-  store_->OnChange([this](const std::string& kind, const std::string& name) { OnChange(kind, name); });
+  subscription_ = store_->OnChange([this](const std::string& kind, const std::string& name) { OnChange(kind, name); });
 }
 
-Controller::~Controller() { Stop(); }
+Controller::~Controller() {
+  subscription_.Reset();  // returns once no store notification is inside OnChange
+  Stop();
+}
 
 void Controller::OnChange(const std::string& kind, const std::string& name) {
   if (kind == "Workflow") {

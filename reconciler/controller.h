@@ -47,6 +47,7 @@ class Controller {
   std::vector<std::thread> threads_;
   mutable std::mutex mu_;
   ControllerMetrics metrics_ GUARDED_BY(mu_);
+  Subscription subscription_;  // the store's change notifications; reset first by the destructor
 };
 
 }  // namespace jb

@@ -1,108 +1,111 @@
-// Store: the daemon's object store. Objects are kept in memory and, when a directory is given,
-// persisted one file per object with atomic writes (write temp, fsync, rename, fsync dir), so a
-// crash leaves either the old or the new version. A restart reloads every object; a torn or corrupt
-// file is reported and skipped, never fatal.
+// Store: the interface to the daemon's object store (Workflows, ModelProfiles, Infrastructures).
+// Implementations: FileStore (reconciler/file_store.h, one file per object in a state directory,
+// the default) and MemoryStore (reconciler/memory_store.h, for tests); both share their semantics
+// through StoreCore (reconciler/store_core.h). A replicated backend (etcd) implements this
+// interface directly; the contract below is what the reconciler, the controller and the REST API
+// rely on, so a backend that keeps it needs no change to them.
 //
-// Semantics (Kubernetes-like):
-//  - names: metadata.name must be a DNS-1123 subdomain (api/names.h), so every name the store
-//    writes is a file name it loads back (never a dotfile, never '/').
-//  - resourceVersion: a store-wide counter, new on every write; a Put that carries a
-//    resourceVersion must match the stored one (optimistic concurrency) or fails with kConflict.
-//    Versions never go back, not even across restarts after deletions: with a directory, the
-//    counter is persisted in objects/resource-version (blocks of kVersionBlock are reserved with
-//    an fsynced atomic write before any version of the block is handed out).
-//  - generation: starts at 1, bumped when the spec changes (status writes never bump it).
-//  - Workflows get the finalizer "jellybean.dev/workers": Delete marks them (deletionTimestamp)
-//    and they disappear only when the reconciler removes the finalizer.
-// Thread-safety: all methods are thread-safe.
+// Contract (Kubernetes-like):
+//  - names: metadata.name must be a DNS-1123 subdomain (api/names.h); Put refuses others with
+//    kInvalidArgument. Objects stored under earlier, looser rules may be read and deleted.
+//  - resourceVersion: opaque to clients, who compare it for equality only. Every write (Put,
+//    PutStatus that changes the status, Delete that marks, RemoveFinalizer that keeps the object)
+//    gives the object a new one that was never issued before by this store, not even for an object
+//    deleted since (so a client holding an old version can never overwrite a newer object).
+//    (FileStore/MemoryStore: a store-wide decimal counter; etcd: the key's mod revision.)
+//  - compare-and-swap: a write that carries a resourceVersion succeeds only if it is the stored
+//    one (else kConflict; kNotFound when the object is absent); one without it is unconditional.
+//  - generation: 1 on create, +1 on every Put whose spec differs; status writes never change it.
+//  - spec and status are written separately: Put keeps the stored status (a new object's is
+//    empty); PutStatus changes only the status (Workflows).
+//  - finalizers: a new Workflow gets kWorkersFinalizer. Delete of an object with finalizers only
+//    marks it (metadata.deletionTimestamp, a new resourceVersion) and further Puts are refused
+//    with kConflict; the object disappears when RemoveFinalizer removes the last one.
+//  - change notifications: after every Put, Delete and RemoveFinalizer that succeeded, each
+//    subscribed callback is called with (kind, name), outside any store lock, on the writer's
+//    thread (or, for a remote backend, its watch thread). Status writes need not notify (the file
+//    store does not: the reconciler wrote them). Subscribers are level-triggered: they re-read the
+//    object (which may be gone or changed again) and tolerate extra calls; a backend that may have
+//    missed changes (a watch that was cut or compacted) calls for every object it relisted.
+// Thread-safety: implementations are thread-safe. A callback may call the store (reads and writes)
+// but must not destroy its own Subscription's store.
 #pragma once
 
 #include <cstdint>
-#include <filesystem>
 #include <functional>
-#include <map>
-#include <memory>
-#include <mutex>
-#include <optional>
 #include <string>
 #include <vector>
 
 #include "api/types.h"
-#include "port/thread_annotations.h"
+// Time and durable-file helpers used by the store's users; reached through this header by the
+// files that used them from here before the store was an interface.
+#include "reconciler/durable_file.h"
+#include "reconciler/rfc3339.h"
 
 namespace jb {
 
 inline constexpr const char* kWorkersFinalizer = "jellybean.dev/workers";
-// resourceVersions reserved per write of the counter file: a restart skips at most this many.
-inline constexpr uint64_t kVersionBlock = 1000;
+
+// A change subscription: destroying it (or Reset) unsubscribes. Move-only.
+// After Reset returns, the callback is never called again, and no call of it is still running on
+// another thread (a call on the resetting thread itself, i.e. a callback resetting its own
+// subscription, finishes after Reset returns). A Subscription may outlive its store: Reset is then
+// a no-op.
+class Subscription {
+ public:
+  Subscription() = default;
+  // `cancel` is called once, by Reset or the destructor; it must satisfy the guarantee above.
+  explicit Subscription(std::function<void()> cancel) : cancel_(std::move(cancel)) {}
+  Subscription(Subscription&& other) noexcept;
+  Subscription& operator=(Subscription&& other) noexcept;
+  Subscription(const Subscription&) = delete;
+  Subscription& operator=(const Subscription&) = delete;
+  ~Subscription() { Reset(); }
+
+  void Reset();
+  bool active() const { return static_cast<bool>(cancel_); }
+
+ private:
+  std::function<void()> cancel_;
+};
 
 class Store {
  public:
-  // `dir` empty = memory only. Load() must be called once before use when `dir` is set.
-  explicit Store(std::string dir);
+  using ChangeCallback = std::function<void(const std::string& kind, const std::string& name)>;
 
-  // Loads every persisted object. Returns one message per problem, each naming the file: every
-  // file under objects/<Kind>/ that was not loaded and why (torn, corrupt, not NAME.json, kind or
-  // name not matching the file, left over from an interrupted write), and a corrupt counter.
-  // Objects stored by an earlier version under names the current rules refuse are loaded (with a
-  // warning in the log): they can be read, reconciled and deleted, not updated.
-  // Counter file: missing = continue above the highest stored version (warned when objects
-  // exist: a state directory from before the counter); corrupt (not a decimal number) = the store
-  // cannot know which versions were issued, so it loads everything but refuses every write that
-  // would hand out a version (kUnavailable, with the message returned here) until the file is
-  // fixed or removed.
-  std::vector<std::string> Load();
+  virtual ~Store() = default;
 
-  StatusOr<Object> Get(const std::string& kind, const std::string& name) const;
-  std::vector<Object> List(const std::string& kind) const;
+  // The stored object; kNotFound when absent.
+  virtual StatusOr<Object> Get(const std::string& kind, const std::string& name) const = 0;
+  // Every stored object of `kind` (those marked for deletion too), in name order.
+  virtual std::vector<Object> List(const std::string& kind) const = 0;
+  // Number of stored objects of every kind.
+  virtual size_t size() const = 0;
 
-  // Create or update the spec/metadata (labels) of an object; status is kept from the stored one.
-  // Returns the stored object (with its new resourceVersion and generation). kInvalidArgument
-  // when metadata.name is not a DNS-1123 subdomain; kUnavailable when it cannot be persisted.
-  StatusOr<Object> Put(Object obj);
-  // Replaces a Workflow's status. `resource_version` empty = unconditional.
-  StatusOr<Object> PutStatus(const std::string& name, const WorkflowStatus& status, const std::string& resource_version = "");
-  // Deletes, or marks for deletion when finalizers remain. kNotFound when absent.
-  StatusOr<Object> Delete(const std::string& kind, const std::string& name);
-  // Removes one finalizer; deletes the object when it was marked and none remain.
-  Status RemoveFinalizer(const std::string& kind, const std::string& name, const std::string& finalizer);
+  // Creates or updates the spec and metadata (labels) of an object; the status is kept from the
+  // stored one. Returns the stored object with its new resourceVersion and generation.
+  // kInvalidArgument: metadata.name is not a DNS-1123 subdomain. kConflict: stale
+  // resourceVersion, or the object is being deleted. kNotFound: a resourceVersion was given for an
+  // absent object. kUnavailable: the write could not be made durable (nothing changed).
+  virtual StatusOr<Object> Put(Object obj) = 0;
+  // Replaces a Workflow's status; `resource_version` empty = unconditional. Returns the stored
+  // object (unchanged, same resourceVersion, when the status is equal). kNotFound, kConflict,
+  // kUnavailable as for Put.
+  virtual StatusOr<Object> PutStatus(const std::string& name, const WorkflowStatus& status,
+                                     const std::string& resource_version) = 0;
+  // Deletes the object, or marks it for deletion when finalizers remain; returns it as it was
+  // deleted or as marked. kNotFound when absent.
+  virtual StatusOr<Object> Delete(const std::string& kind, const std::string& name) = 0;
+  // Removes one finalizer; deletes the object when it was marked and none remain. Ok when the
+  // object is absent.
+  virtual Status RemoveFinalizer(const std::string& kind, const std::string& name, const std::string& finalizer) = 0;
 
-  // Called (outside the lock) after every change with (kind, name).
-  void OnChange(std::function<void(const std::string&, const std::string&)> fn);
+  // Subscribes `fn` to change notifications (see the contract above) until the returned
+  // Subscription is destroyed or Reset.
+  [[nodiscard]] virtual Subscription OnChange(ChangeCallback fn) = 0;
 
-  size_t size() const;
-
- private:
-  using Key = std::pair<std::string, std::string>;
-  Status Persist(const Object& obj) EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  Status Unpersist(const std::string& kind, const std::string& name) EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  std::string PathOf(const std::string& kind, const std::string& name) const;
-  std::string CounterPath() const;
-  // The next resourceVersion; reserves a new block in the counter file first when needed.
-  StatusOr<std::string> NextVersion() EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void LoadFile(const std::string& kind, const std::filesystem::path& path, std::vector<std::string>* problems)
-      EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void LoadCounter(bool any_objects, std::vector<std::string>* problems) EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Notify(const std::string& kind, const std::string& name);
-
-  const std::string dir_;
-  mutable std::mutex mu_;
-  std::map<Key, Object> objects_ GUARDED_BY(mu_);
-  uint64_t version_ GUARDED_BY(mu_) = 0;   // the last version handed out (or loaded)
-  uint64_t reserved_ GUARDED_BY(mu_) = 0;  // versions up to this one are covered by the counter file
-  std::string counter_error_ GUARDED_BY(mu_);  // non-empty: the counter is corrupt, writes are refused
-  std::vector<std::function<void(const std::string&, const std::string&)>> watchers_ GUARDED_BY(mu_);
+  // PutStatus without a resourceVersion (unconditional).
+  StatusOr<Object> PutStatus(const std::string& name, const WorkflowStatus& status) { return PutStatus(name, status, ""); }
 };
-
-// Writes `data` to `path` atomically: temp file in the same directory, fsync, rename, fsync dir.
-Status WriteFileAtomic(const std::string& path, const std::string& data, int mode = 0644);
-
-// RFC 3339 UTC timestamp of now.
-std::string NowRfc3339();
-std::string NowRfc3339Millis();  // with milliseconds, for measured intervals
-// Seconds since the epoch of "YYYY-MM-DDTHH:MM:SS[.fff]Z"; nullopt when malformed.
-std::optional<double> ParseRfc3339(const std::string& s);
-// Seconds from `rfc3339` to now (huge when it is empty or malformed).
-double SecondsSince(const std::string& rfc3339);
 
 }  // namespace jb

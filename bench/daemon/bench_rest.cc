@@ -19,6 +19,7 @@
 #include "drivers/fake/fake_driver.h"
 #include "reconciler/controller.h"
 #include "testing/util.h"
+#include "reconciler/memory_store.h"
 
 namespace jb {
 namespace {
@@ -71,7 +72,7 @@ int Main(int argc, char** argv) {
   if (auto s = FinishConfig(&cfg); !s.ok()) return std::fprintf(stderr, "%s\n", s.message().c_str()), 1;
   if (auto s = EnsureTls(&cfg); !s.ok()) return std::fprintf(stderr, "%s\n", s.message().c_str()), 1;
   auto token = EnsureToken(cfg.token_file);
-  Store store("");
+  MemoryStore store;
   FakeDriver driver;
   Controller controller(&store, &driver);
   controller.Start(2);

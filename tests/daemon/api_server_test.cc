@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "api/manifest.h"
+#include "reconciler/memory_store.h"
 #include "tests/planner/planner_fixtures.h"
 #include "tests/test_util.h"
 
@@ -23,7 +24,7 @@ class ApiTest : public ::testing::Test {
     if (!token.empty()) r.authorization = "Bearer " + token;
     return api_.Handle(r);
   }
-  Store store_{""};
+  MemoryStore store_;
   ApiServer api_{&store_, nullptr, kToken};
 };
 

@@ -7,6 +7,7 @@
 #include <memory>
 #include <thread>
 
+#include "reconciler/memory_store.h"
 #include "tests/test_util.h"
 
 namespace fs = std::filesystem;
@@ -21,7 +22,7 @@ TEST(ManifestWatcher, AppliesChangesAndDeletionsAndReportsBadFiles) {
   testing::TempDir dir;
   for (const char* f : {"infrastructure.yaml", "modelprofiles.yaml", "workflow.yaml"})
     fs::copy_file(fs::path(JB_SOURCE_DIR) / "manifests/vqa" / f, dir.path() / f);
-  Store store("");
+  MemoryStore store;
   EventRecorder events;
   ManifestWatcher w(dir.path().string(), &store, &events);
   ASSERT_TRUE(w.Start().ok());
@@ -68,7 +69,7 @@ TEST(ManifestWatcher, AppliesChangesAndDeletionsAndReportsBadFiles) {
 struct WatchedDir {
   testing::TempDir tmp;
   fs::path dir = tmp.path() / "m";
-  Store store{""};
+  MemoryStore store;
   EventRecorder events;
   std::unique_ptr<ManifestWatcher> watcher;
 

@@ -1,10 +1,19 @@
+// The Store contract (reconciler/store.h), run against every implementation through a factory:
+// what the reconciler, the controller and the REST API rely on from any backend.
 #include "reconciler/store.h"
 
 #include <gtest/gtest.h>
 
-#include <fstream>
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <utility>
+#include <vector>
 
-#include "api/manifest.h"
+#include "reconciler/change_notifier.h"
+#include "reconciler/file_store.h"
+#include "reconciler/memory_store.h"
 #include "tests/planner/planner_fixtures.h"
 #include "tests/test_util.h"
 
@@ -22,71 +31,56 @@ ModelProfile Profile(const std::string& name, double out_kib = 1) {
   return mp;
 }
 
-TEST(Store, PersistsAndReloadsWithTheSameVersions) {
-  testing::TempDir dir;
-  std::map<std::string, std::string> versions;
-  {
-    Store s(dir.path().string());
-    EXPECT_TRUE(s.Load().empty());
-    auto in = testing::LoadInstance("manifests/vqa");
-    for (Object o : {Object(in.inf), Object(in.wf), Object(in.profiles[0])}) {
-      auto put = s.Put(o);
-      ASSERT_TRUE(put.ok()) << put.status().message();
-      versions[MetaOf(*put).name] = *MetaOf(*put).resource_version;
-    }
-  }
-  Store again(dir.path().string());
-  EXPECT_TRUE(again.Load().empty());
-  EXPECT_EQ(again.size(), 3u);
-  for (const auto& [name, rv] : versions) {
-    bool found = false;
-    for (const char* kind : {"Workflow", "ModelProfile", "Infrastructure"}) {
-      auto got = again.Get(kind, name);
-      if (!got.ok()) continue;
-      found = true;
-      EXPECT_EQ(*MetaOf(*got).resource_version, rv) << name;
-    }
-    EXPECT_TRUE(found) << name;
-  }
-  // New writes continue above the highest loaded version.
-  auto put = again.Put(Profile("fresh"));
-  ASSERT_TRUE(put.ok());
-  for (const auto& [name, rv] : versions) EXPECT_GT(std::stoull(*MetaOf(*put).resource_version), std::stoull(rv));
-}
+uint64_t Version(const StatusOr<Object>& o) { return std::stoull(*MetaOf(*o).resource_version); }
 
-TEST(Store, CorruptAndTornFilesAreSkippedNotFatal) {
+struct MemoryStoreFactory {
+  std::unique_ptr<Store> Make() { return std::make_unique<MemoryStore>(); }
+};
+
+struct FileStoreFactory {
   testing::TempDir dir;
-  {
-    Store s(dir.path().string());
-    s.Load();
-    ASSERT_TRUE(s.Put(Profile("good")).ok());
-    ASSERT_TRUE(s.Put(Profile("torn")).ok());
+  std::unique_ptr<Store> Make() {
+    auto s = std::make_unique<FileStore>(dir.path().string());
+    auto problems = s->Load();
+    EXPECT_TRUE(problems.empty()) << problems.front();
+    return s;
   }
-  auto torn = dir.path() / "objects/ModelProfile/torn.json";
-  std::string text = testing::ReadFile(torn);
-  std::ofstream(torn, std::ios::trunc) << text.substr(0, text.size() / 2);  // a torn write
-  std::ofstream(dir.path() / "objects/ModelProfile/garbage.json") << "\x01\x02 not json {";
-  Store s(dir.path().string());
-  auto problems = s.Load();
-  EXPECT_EQ(problems.size(), 2u);
-  EXPECT_TRUE(s.Get("ModelProfile", "good").ok());
-  EXPECT_FALSE(s.Get("ModelProfile", "torn").ok());
-}
+};
 
-TEST(Store, AtomicWriteLeavesNoTempFiles) {
-  testing::TempDir dir;
-  auto path = (dir.path() / "f.txt").string();
-  ASSERT_TRUE(WriteFileAtomic(path, "one").ok());
-  ASSERT_TRUE(WriteFileAtomic(path, "two").ok());
-  EXPECT_EQ(testing::ReadFile(path), "two");
-  int files = 0;
-  for (const auto& e : std::filesystem::directory_iterator(dir.path())) files += e.is_regular_file() ? 1 : 0;
-  EXPECT_EQ(files, 1);
-  EXPECT_FALSE(WriteFileAtomic((dir.path() / "missing/dir/f").string(), "x").ok());
-}
+template <typename Factory>
+class StoreContract : public ::testing::Test {
+ protected:
+  Factory factory_;
+  std::unique_ptr<Store> store_ = factory_.Make();
+};
 
-TEST(Store, OptimisticConcurrencyAndGeneration) {
-  Store s("");
+struct FactoryNames {
+  template <typename T>
+  static std::string GetName(int) {
+    return std::is_same_v<T, MemoryStoreFactory> ? "MemoryStore" : "FileStore";
+  }
+};
+using Implementations = ::testing::Types<MemoryStoreFactory, FileStoreFactory>;
+TYPED_TEST_SUITE(StoreContract, Implementations, FactoryNames);
+
+// Records (kind, name) of every notification.
+struct Recorder {
+  std::mutex mu;
+  std::vector<std::pair<std::string, std::string>> calls;
+  Store::ChangeCallback Callback() {
+    return [this](const std::string& kind, const std::string& name) {
+      std::lock_guard<std::mutex> lock(mu);
+      calls.emplace_back(kind, name);
+    };
+  }
+  size_t size() {
+    std::lock_guard<std::mutex> lock(mu);
+    return calls.size();
+  }
+};
+
+TYPED_TEST(StoreContract, OptimisticConcurrencyAndGeneration) {
+  Store& s = *this->store_;
   auto first = s.Put(Profile("p"));
   ASSERT_TRUE(first.ok());
   EXPECT_EQ(MetaOf(*first).generation, 1);
@@ -100,15 +94,23 @@ TEST(Store, OptimisticConcurrencyAndGeneration) {
   auto upd = s.Put(changed);
   ASSERT_TRUE(upd.ok());
   EXPECT_EQ(MetaOf(*upd).generation, 2);
-  // Stale resourceVersion: conflict.
+  // Stale resourceVersion: conflict, and nothing changed.
   changed.metadata.resource_version = MetaOf(*first).resource_version;
   auto stale = s.Put(changed);
   ASSERT_FALSE(stale.ok());
   EXPECT_EQ(stale.status().code(), Status::Code::kConflict);
+  EXPECT_EQ(MetaOf(*s.Get("ModelProfile", "p")).resource_version, MetaOf(*upd).resource_version);
+  // A resourceVersion for an object that does not exist cannot match.
+  ModelProfile absent = Profile("absent");
+  absent.metadata.resource_version = MetaOf(*upd).resource_version;
+  auto created = s.Put(absent);
+  ASSERT_FALSE(created.ok());
+  EXPECT_EQ(created.status().code(), Status::Code::kNotFound);
+  EXPECT_EQ(s.size(), 1u);
 }
 
-TEST(Store, WorkflowsKeepStatusAndUseAFinalizer) {
-  Store s("");
+TYPED_TEST(StoreContract, WorkflowsKeepStatusAndUseAFinalizer) {
+  Store& s = *this->store_;
   auto in = testing::LoadInstance("manifests/vqa");
   auto put = s.Put(in.wf);
   ASSERT_TRUE(put.ok());
@@ -118,191 +120,210 @@ TEST(Store, WorkflowsKeepStatusAndUseAFinalizer) {
   ASSERT_TRUE(s.PutStatus("vqa", st).ok());
   auto again = s.Put(in.wf);  // a user update must not wipe the status
   EXPECT_EQ(std::get<Workflow>(*again).status.observed_generation, 1);
+  EXPECT_EQ(MetaOf(*again).generation, 1) << "neither the status write nor an equal spec bumps the generation";
   auto del = s.Delete("Workflow", "vqa");
   ASSERT_TRUE(del.ok());
   EXPECT_TRUE(MetaOf(*del).deletion_timestamp.has_value());
   EXPECT_TRUE(s.Get("Workflow", "vqa").ok()) << "the finalizer keeps it until the workers are stopped";
+  auto update = s.Put(in.wf);
+  ASSERT_FALSE(update.ok()) << "an object being deleted cannot be updated";
+  EXPECT_EQ(update.status().code(), Status::Code::kConflict);
   ASSERT_TRUE(s.RemoveFinalizer("Workflow", "vqa", kWorkersFinalizer).ok());
   EXPECT_FALSE(s.Get("Workflow", "vqa").ok());
+  EXPECT_EQ(s.Delete("Workflow", "vqa").status().code(), Status::Code::kNotFound);
+  EXPECT_TRUE(s.RemoveFinalizer("Workflow", "vqa", kWorkersFinalizer).ok()) << "absent: nothing to remove";
 }
 
-uint64_t Version(const StatusOr<Object>& o) { return std::stoull(*MetaOf(*o).resource_version); }
-
-// A file as an earlier version of the store wrote it.
-void WriteStoredFile(const std::filesystem::path& dir, const std::string& name, const std::string& rv) {
-  ModelProfile mp = Profile(name);
-  mp.metadata.generation = 1;
-  mp.metadata.resource_version = rv;
-  std::filesystem::create_directories(dir / "objects/ModelProfile");
-  std::ofstream(dir / "objects/ModelProfile" / (name + ".json")) << ObjectToJson(mp, true) << "\n";
+TYPED_TEST(StoreContract, StatusWritesAreCompareAndSwapAndLeaveTheSpecAlone) {
+  Store& s = *this->store_;
+  auto in = testing::LoadInstance("manifests/vqa");
+  auto put = s.Put(in.wf);
+  ASSERT_TRUE(put.ok());
+  WorkflowStatus st;
+  st.observed_generation = 1;
+  auto written = s.PutStatus("vqa", st, *MetaOf(*put).resource_version);
+  ASSERT_TRUE(written.ok());
+  EXPECT_GT(Version(written), Version(put));
+  EXPECT_EQ(std::get<Workflow>(*written).spec, in.wf.spec);
+  EXPECT_EQ(MetaOf(*written).generation, 1);
+  // The same status again is no write: the version stays.
+  auto same = s.PutStatus("vqa", st, *MetaOf(*written).resource_version);
+  ASSERT_TRUE(same.ok());
+  EXPECT_EQ(Version(same), Version(written));
+  // A status computed from an older version is refused.
+  st.observed_generation = 2;
+  auto stale = s.PutStatus("vqa", st, *MetaOf(*put).resource_version);
+  ASSERT_FALSE(stale.ok());
+  EXPECT_EQ(stale.status().code(), Status::Code::kConflict);
+  EXPECT_EQ(std::get<Workflow>(*s.Get("Workflow", "vqa")).status.observed_generation, 1);
+  EXPECT_EQ(s.PutStatus("absent", st).status().code(), Status::Code::kNotFound);
 }
 
-TEST(Store, EveryNameTheApiAcceptsSurvivesARestart) {
-  testing::TempDir dir;
-  // Up to 253 characters (DNS-1123); beyond 245 the file name would not fit in NAME_MAX with
-  // its ".json" and the temp file's prefix and suffix, so those names are split in two.
-  const std::string long_a(253, 'a');
-  std::string dotted;
-  while (dotted.size() < 251) dotted += "ab.";
-  dotted += "c";
-  const std::vector<std::string> names = {"vqa", "a.b-c", "0", "x.json", std::string(245, 'a'), std::string(246, 'a'),
-                                          long_a, long_a.substr(0, 250) + "b", dotted};
-  {
-    Store s(dir.path().string());
-    EXPECT_TRUE(s.Load().empty());
-    for (const auto& name : names) {
-      auto put = s.Put(Profile(name));
-      EXPECT_TRUE(put.ok()) << name << ": " << put.status().message();
-    }
-  }
-  {
-    Store again(dir.path().string());
-    auto problems = again.Load();
-    EXPECT_TRUE(problems.empty()) << problems.front();
-    EXPECT_EQ(again.size(), names.size());
-    for (const auto& name : names) EXPECT_TRUE(again.Get("ModelProfile", name).ok()) << name;
-    for (const auto& name : names) EXPECT_TRUE(again.Delete("ModelProfile", name).ok()) << name;
-  }
-  Store empty(dir.path().string());
-  EXPECT_TRUE(empty.Load().empty());
-  EXPECT_EQ(empty.size(), 0u);
-  int left = 0;
-  for (const auto& e : std::filesystem::directory_iterator(dir.path() / "objects/ModelProfile")) left += e.exists() ? 1 : 0;
-  EXPECT_EQ(left, 0) << "deleting the long names removes their directories too";
-}
-
-TEST(Store, RefusesNamesItCouldNotLoadBack) {
-  testing::TempDir dir;
-  Store s(dir.path().string());
-  s.Load();
-  for (const std::string name : {".hidden", "..", "a/b", "UPPER", "a_b", "-a", "a-", "", std::string(254, 'a').c_str()}) {
-    auto put = s.Put(Profile(name));
-    ASSERT_FALSE(put.ok()) << name;
-    EXPECT_EQ(put.status().code(), Status::Code::kInvalidArgument) << name;
-    EXPECT_NE(put.status().message().find("expected a DNS-1123 subdomain"), std::string::npos) << put.status().message();
-  }
-  EXPECT_EQ(s.size(), 0u);
-  EXPECT_TRUE(std::filesystem::is_empty(dir.path() / "objects/ModelProfile"));
-}
-
-TEST(Store, LoaderReportsEveryFileItSkipsAndWhy) {
-  testing::TempDir dir;
-  {
-    Store s(dir.path().string());
-    s.Load();
-    ASSERT_TRUE(s.Put(Profile("good")).ok());
-  }
-  auto kind_dir = dir.path() / "objects/ModelProfile";
-  std::ofstream(kind_dir / "README.txt") << "notes";
-  std::filesystem::create_directories(kind_dir / "backup");
-  std::ofstream(kind_dir / ".good.json.tmp") << "{ half";
-  std::filesystem::copy_file(kind_dir / "good.json", kind_dir / "copy.json");
-  Store s(dir.path().string());
-  auto problems = s.Load();
-  ASSERT_EQ(problems.size(), 4u);
-  auto reported = [&](const std::string& file, const std::string& why) {
-    for (const auto& p : problems)
-      if (p.rfind((kind_dir / file).string() + ": skipped, " + why, 0) == 0) return true;
-    return false;
-  };
-  EXPECT_TRUE(reported("README.txt", "not an object file (expected NAME.json)"));
-  EXPECT_TRUE(reported("backup", "not an object file"));
-  EXPECT_TRUE(reported(".good.json.tmp", "left over from an interrupted write"));
-  EXPECT_TRUE(reported("copy.json", "it holds ModelProfile/good, which does not belong in this file"));
-  EXPECT_FALSE(std::filesystem::exists(kind_dir / ".good.json.tmp")) << "a temp file is never an object: removed";
-  EXPECT_TRUE(s.Get("ModelProfile", "good").ok());
-}
-
-TEST(Store, ObjectsStoredUnderEarlierNameRulesAreLoadedNotDropped) {
-  testing::TempDir dir;
-  // The rule before DNS-1123 allowed uppercase, '_' and a leading '.' (the dotfile was written,
-  // then skipped at load: the object vanished). Both are loaded now, readable and deletable.
-  WriteStoredFile(dir.path(), "My_Profile", "7");
-  WriteStoredFile(dir.path(), ".hidden", "9");
-  Store s(dir.path().string());
-  auto problems = s.Load();
-  EXPECT_TRUE(problems.empty()) << problems.front();
-  ASSERT_TRUE(s.Get("ModelProfile", "My_Profile").ok());
-  ASSERT_TRUE(s.Get("ModelProfile", ".hidden").ok());
-  auto update = s.Put(Profile("My_Profile", 3));
-  ASSERT_FALSE(update.ok()) << "updates need a valid name";
-  EXPECT_EQ(update.status().code(), Status::Code::kInvalidArgument);
-  EXPECT_GT(Version(s.Put(Profile("fresh"))), 9u);
-  EXPECT_TRUE(s.Delete("ModelProfile", ".hidden").ok());
-  EXPECT_FALSE(std::filesystem::exists(dir.path() / "objects/ModelProfile/.hidden.json"));
-}
-
-// Regression: after a restart, versions continued from the highest among the remaining objects, so
-// a deleted object's version was issued again and a client holding it overwrote a newer object.
-TEST(Store, VersionsNeverGoBackAfterDeletesAndRestarts) {
-  testing::TempDir dir;
-  uint64_t a = 0, b = 0;
-  {
-    Store s(dir.path().string());
-    s.Load();
-    a = Version(s.Put(Profile("a")));
-    b = Version(s.Put(Profile("b")));
-    ASSERT_GT(b, a);
-    ASSERT_TRUE(s.Delete("ModelProfile", "b").ok());
-  }
-  Store s(dir.path().string());
-  EXPECT_TRUE(s.Load().empty());
+TYPED_TEST(StoreContract, VersionsGrowWithEveryWriteAndAreNeverIssuedTwice) {
+  Store& s = *this->store_;
+  uint64_t a = Version(s.Put(Profile("a")));
+  uint64_t b = Version(s.Put(Profile("b")));
+  EXPECT_GT(b, a);
+  ASSERT_TRUE(s.Delete("ModelProfile", "b").ok());
   auto recreated = s.Put(Profile("b"));
   ASSERT_TRUE(recreated.ok());
   EXPECT_GT(Version(recreated), b);
   // A client that read the first "b" updates with its version: the re-created "b" is newer.
   ModelProfile stale = Profile("b", 5);
   stale.metadata.resource_version = std::to_string(b);
-  auto update = s.Put(stale);
-  ASSERT_FALSE(update.ok());
-  EXPECT_EQ(update.status().code(), Status::Code::kConflict);
-  EXPECT_GT(Version(s.Put(Profile("c"))), Version(recreated));
-  // The counter on disk covers every version handed out.
-  uint64_t counter = std::stoull(testing::ReadFile(dir.path() / "objects/resource-version"));
-  EXPECT_GE(counter, Version(s.Get("ModelProfile", "c")));
+  EXPECT_EQ(s.Put(stale).status().code(), Status::Code::kConflict);
 }
 
-TEST(Store, AMissingCounterContinuesAboveTheHighestStoredVersion) {
-  testing::TempDir dir;
-  uint64_t high = 0;
-  {
-    Store s(dir.path().string());
-    s.Load();
-    s.Put(Profile("a"));
-    high = Version(s.Put(Profile("b")));
+TYPED_TEST(StoreContract, RefusesNamesItCouldNotLoadBack) {
+  Store& s = *this->store_;
+  // (A std::vector: an initializer list of `const char*` held std::string(254, 'a').c_str() of a
+  // destroyed temporary, a use-after-free ASan found.)
+  const std::vector<std::string> names = {".hidden", "..", "a/b", "UPPER", "a_b", "-a", "a-", "", std::string(254, 'a')};
+  for (const std::string& name : names) {
+    auto put = s.Put(Profile(name));
+    ASSERT_FALSE(put.ok()) << name;
+    EXPECT_EQ(put.status().code(), Status::Code::kInvalidArgument) << name;
+    EXPECT_NE(put.status().message().find("expected a DNS-1123 subdomain"), std::string::npos) << put.status().message();
   }
-  std::filesystem::remove(dir.path() / "objects/resource-version");
-  Store s(dir.path().string());
-  EXPECT_TRUE(s.Load().empty()) << "a state directory from before the counter loads as it is";
-  EXPECT_GT(Version(s.Put(Profile("c"))), high);
-  EXPECT_TRUE(std::filesystem::exists(dir.path() / "objects/resource-version"));
+  EXPECT_EQ(s.size(), 0u);
 }
 
-TEST(Store, ACorruptCounterRefusesWritesWithAClearErrorUntilFixed) {
-  testing::TempDir dir;
+TYPED_TEST(StoreContract, ListsOneKindInNameOrder) {
+  Store& s = *this->store_;
+  for (const char* name : {"c", "a", "b"}) ASSERT_TRUE(s.Put(Profile(name)).ok());
+  ASSERT_TRUE(s.Put(testing::LoadInstance("manifests/vqa").inf).ok());
+  std::vector<std::string> names;
+  for (const auto& obj : s.List("ModelProfile")) names.push_back(MetaOf(obj).name);
+  EXPECT_EQ(names, (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_EQ(s.List("Infrastructure").size(), 1u);
+  EXPECT_TRUE(s.List("Workflow").empty());
+  EXPECT_EQ(s.size(), 4u);
+}
+
+TYPED_TEST(StoreContract, SpecWritesAndDeletionsNotifyStatusWritesAndFailuresDoNot) {
+  Store& s = *this->store_;
+  Recorder rec;
+  Subscription sub = s.OnChange(rec.Callback());
+  auto in = testing::LoadInstance("manifests/vqa");
+  ASSERT_TRUE(s.Put(in.wf).ok());
+  ASSERT_TRUE(s.Put(Profile("p")).ok());
+  WorkflowStatus st;
+  st.observed_generation = 1;
+  ASSERT_TRUE(s.PutStatus("vqa", st).ok());
+  ModelProfile stale = Profile("p");
+  stale.metadata.resource_version = "1";
+  ASSERT_FALSE(s.Put(stale).ok());
+  ASSERT_FALSE(s.Put(Profile("Bad_Name")).ok());
+  ASSERT_TRUE(s.Delete("ModelProfile", "p").ok());
+  ASSERT_TRUE(s.Delete("Workflow", "vqa").ok());  // marks it
+  ASSERT_TRUE(s.RemoveFinalizer("Workflow", "vqa", kWorkersFinalizer).ok());
+  using Call = std::pair<std::string, std::string>;
+  EXPECT_EQ(rec.calls, (std::vector<Call>{{"Workflow", "vqa"},
+                                          {"ModelProfile", "p"},
+                                          {"ModelProfile", "p"},
+                                          {"Workflow", "vqa"},
+                                          {"Workflow", "vqa"}}));
+}
+
+TYPED_TEST(StoreContract, AnUnsubscribedCallbackIsNeverCalledAgain) {
+  Store& s = *this->store_;
+  Recorder kept, dropped, moved_from;
+  Subscription keep = s.OnChange(kept.Callback());
+  Subscription drop = s.OnChange(dropped.Callback());
+  ASSERT_TRUE(s.Put(Profile("a")).ok());
+  EXPECT_EQ(dropped.size(), 1u);
+  drop.Reset();
+  EXPECT_FALSE(drop.active());
+  drop.Reset();  // a second Reset is a no-op
   {
-    Store s(dir.path().string());
-    s.Load();
-    ASSERT_TRUE(s.Put(Profile("a")).ok());
+    Subscription scoped = s.OnChange(moved_from.Callback());
+    Subscription target = std::move(scoped);  // the moved-from handle unsubscribes nothing
+    ASSERT_TRUE(s.Put(Profile("b")).ok());
+    EXPECT_EQ(moved_from.size(), 1u);
+  }  // destroying the handle unsubscribes
+  ASSERT_TRUE(s.Put(Profile("c")).ok());
+  ASSERT_TRUE(s.Delete("ModelProfile", "c").ok());
+  EXPECT_EQ(kept.size(), 4u);
+  EXPECT_EQ(dropped.size(), 1u);
+  EXPECT_EQ(moved_from.size(), 1u);
+  // Assigning over an active handle releases its subscription.
+  keep = s.OnChange(dropped.Callback());
+  ASSERT_TRUE(s.Put(Profile("d")).ok());
+  EXPECT_EQ(kept.size(), 4u);
+  EXPECT_EQ(dropped.size(), 2u);
+}
+
+TYPED_TEST(StoreContract, ACallbackMayUnsubscribeItselfAndWriteToTheStore) {
+  Store& s = *this->store_;
+  Subscription self;
+  int calls = 0;
+  self = s.OnChange([&](const std::string&, const std::string& name) {
+    ++calls;
+    if (name == "a") {
+      ASSERT_TRUE(s.Put(Profile("b")).ok());  // re-entrant write, notifies "b"
+    }
+    if (name == "b") self.Reset();
+  });
+  ASSERT_TRUE(s.Put(Profile("a")).ok());
+  ASSERT_TRUE(s.Put(Profile("c")).ok());
+  EXPECT_EQ(calls, 2);
+  EXPECT_FALSE(self.active());
+}
+
+// Writers on other threads while the subscriber unsubscribes: after Reset returns, no call of the
+// callback may be running or start (the subscriber frees what the callback uses right after).
+TYPED_TEST(StoreContract, AfterResetReturnsNoCallbackRunsEvenWithConcurrentWriters) {
+  Store& s = *this->store_;
+  for (int round = 0; round < 20; ++round) {
+    std::atomic<bool> reset_returned{false}, stop{false};
+    std::atomic<int> late_calls{0}, calls{0};
+    Subscription sub = s.OnChange([&](const std::string&, const std::string&) {
+      if (reset_returned) ++late_calls;
+      ++calls;
+      for (int i = 0; i < 1000 && !reset_returned; ++i) std::this_thread::yield();  // stay inside a while
+      if (reset_returned) ++late_calls;
+    });
+    std::vector<std::thread> writers;
+    for (int w = 0; w < 3; ++w)
+      writers.emplace_back([&, w] {
+        for (int i = 0; i < 200 && !stop; ++i) (void)s.Put(Profile("w" + std::to_string(w)));
+      });
+    ASSERT_TRUE(testing::WaitFor([&] { return calls > 0; }, std::chrono::seconds(10)));
+    sub.Reset();
+    reset_returned = true;
+    stop = true;
+    for (auto& t : writers) t.join();
+    EXPECT_EQ(late_calls, 0) << "round " << round;
   }
-  const auto counter = dir.path() / "objects/resource-version";
-  for (const char* garbage : {"", "12x\n", "-5\n", "99999999999999999999999\n"}) {
-    SCOPED_TRACE(garbage);
-    std::ofstream(counter, std::ios::trunc) << garbage;
-    Store s(dir.path().string());
-    auto problems = s.Load();
-    ASSERT_EQ(problems.size(), 1u);
-    EXPECT_EQ(problems[0].rfind(counter.string() + ": corrupt", 0), 0u) << problems[0];
-    EXPECT_TRUE(s.Get("ModelProfile", "a").ok()) << "reads still work";
-    auto put = s.Put(Profile("b"));
-    ASSERT_FALSE(put.ok());
-    EXPECT_EQ(put.status().code(), Status::Code::kUnavailable);
-    EXPECT_EQ(put.status().message(), problems[0]);
-  }
-  std::ofstream(counter, std::ios::trunc) << "5000\n";  // fixed by hand
-  Store s(dir.path().string());
-  EXPECT_TRUE(s.Load().empty());
-  EXPECT_GT(Version(s.Put(Profile("b"))), 5000u);
+}
+
+TYPED_TEST(StoreContract, ASubscriptionMayOutliveItsStore) {
+  Recorder rec;
+  Subscription sub = this->store_->OnChange(rec.Callback());
+  this->store_.reset();
+  sub.Reset();  // no store to unsubscribe from: a no-op, not a use-after-free
+  EXPECT_FALSE(sub.active());
+}
+
+// The notifier's wait, step by step: a callback is inside; Reset on another thread must not
+// return before it has; the callback sees Reset begin (its entry removed) and only then returns.
+TEST(ChangeNotifier, ResetWaitsForACallInProgressOnAnotherThread) {
+  ChangeNotifier n;
+  std::atomic<bool> inside{false}, reset_returned{false}, returned_early{false}, saw_reset_begin{false};
+  Subscription sub = n.Subscribe([&](const std::string&, const std::string&) {
+    inside = true;
+    saw_reset_begin = testing::WaitFor([&] { return n.subscribers() == 0; }, std::chrono::seconds(10));
+    returned_early = reset_returned.load();
+  });
+  std::thread writer([&] { n.Notify("ModelProfile", "a"); });
+  ASSERT_TRUE(testing::WaitFor([&] { return inside.load(); }, std::chrono::seconds(10)));
+  sub.Reset();
+  reset_returned = true;
+  writer.join();
+  EXPECT_TRUE(saw_reset_begin);
+  EXPECT_FALSE(returned_early) << "Reset returned while the callback was still running";
+  n.Notify("ModelProfile", "b");  // nothing subscribed
+  EXPECT_EQ(n.subscribers(), 0u);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 
 #include "drivers/fake/fake_driver.h"
 #include "reconciler/controller.h"
+#include "reconciler/memory_store.h"
 #include "tests/planner/planner_fixtures.h"
 
 namespace jb {
@@ -32,7 +33,7 @@ class ReconcilerTest : public ::testing::Test {
     return c ? c->status + "/" + c->reason : "absent";
   }
 
-  Store store_{""};
+  MemoryStore store_;
   FakeDriver* fake_ = nullptr;
   std::unique_ptr<FaultInjectingDriver> driver_;
   testing::Instance in_;

@@ -1,0 +1,16 @@
+// Durable file writes.
+// Thread-safety: safe to call concurrently for different paths.
+#pragma once
+
+#include <string>
+
+#include "api/status.h"
+
+namespace jb {
+
+// Writes `data` to `path` atomically: temp file ".NAME.tmp" in the same directory, fsync, rename,
+// fsync dir, so a crash leaves either the old or the new content. kUnavailable (naming the file
+// and the error) when any step fails; the temp file is then removed.
+Status WriteFileAtomic(const std::string& path, const std::string& data, int mode = 0644);
+
+}  // namespace jb

@@ -1,0 +1,7 @@
+#include "reconciler/memory_store.h"
+
+namespace jb {
+
+MemoryStore::MemoryStore() : StoreCore(nullptr) {}
+
+}  // namespace jb

@@ -1,0 +1,84 @@
+// StoreCore: the Store semantics shared by the stores that hold every object in this process
+// (FileStore, MemoryStore): names, resourceVersion counter, compare-and-swap, generation, status
+// kept apart from spec, finalizers, change notifications. They differ only in persistence, which
+// comes in through StorePersistence (none for MemoryStore).
+//
+// resourceVersions: a store-wide counter. With persistence, versions are reserved in blocks of
+// kVersionBlock (StorePersistence::ReserveVersions) before any version of a block is handed out,
+// so they never go back, not even across restarts after deletions.
+// Thread-safety: all methods are thread-safe. Persistence hooks run under the core's lock, one at
+// a time; change callbacks run outside it.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "port/thread_annotations.h"
+#include "reconciler/change_notifier.h"
+#include "reconciler/store.h"
+
+namespace jb {
+
+// resourceVersions reserved per ReserveVersions call: a restart skips at most this many.
+inline constexpr uint64_t kVersionBlock = 1000;
+
+// Where a StoreCore makes its writes durable. Each hook is called before the in-memory table
+// changes; a failure (kUnavailable with the reason) leaves the table, and the caller's write, as
+// they were.
+class StorePersistence {
+ public:
+  virtual ~StorePersistence() = default;
+  // Stores `obj` (its kind and metadata.name identify it), replacing any earlier version.
+  virtual Status Write(const Object& obj) = 0;
+  // Removes the stored object; Ok when it is not stored.
+  virtual Status Erase(const std::string& kind, const std::string& name) = 0;
+  // Records durably that versions up to `upto` may have been issued.
+  virtual Status ReserveVersions(uint64_t upto) = 0;
+};
+
+class StoreCore : public Store {
+ public:
+  using Key = std::pair<std::string, std::string>;  // (kind, name)
+
+  // `persistence` null = memory only.
+  explicit StoreCore(std::unique_ptr<StorePersistence> persistence);
+
+  StatusOr<Object> Get(const std::string& kind, const std::string& name) const override;
+  std::vector<Object> List(const std::string& kind) const override;
+  size_t size() const override;
+  StatusOr<Object> Put(Object obj) override;
+  using Store::PutStatus;
+  StatusOr<Object> PutStatus(const std::string& name, const WorkflowStatus& status,
+                             const std::string& resource_version) override;
+  StatusOr<Object> Delete(const std::string& kind, const std::string& name) override;
+  Status RemoveFinalizer(const std::string& kind, const std::string& name, const std::string& finalizer) override;
+  [[nodiscard]] Subscription OnChange(ChangeCallback fn) override;
+
+ protected:
+  // Replaces the table with objects loaded from persistence. `version`: the highest version that
+  // may have been issued (the next write reserves a block above it). `refusal` non-empty: every
+  // write that would hand out a version fails with kUnavailable and this message (the store
+  // cannot know which versions were issued). No notifications.
+  void Restore(std::map<Key, Object> objects, uint64_t version, std::string refusal);
+
+ private:
+  // The next resourceVersion; reserves a new block first when needed.
+  StatusOr<std::string> NextVersion() EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Status Write(const Object& obj) EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Status Erase(const std::string& kind, const std::string& name) EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const std::unique_ptr<StorePersistence> persistence_;
+  ChangeNotifier notifier_;
+  mutable std::mutex mu_;
+  std::map<Key, Object> objects_ GUARDED_BY(mu_);
+  uint64_t version_ GUARDED_BY(mu_) = 0;   // the last version handed out (or loaded)
+  uint64_t reserved_ GUARDED_BY(mu_) = 0;  // versions up to this one are reserved in persistence
+  std::string refusal_ GUARDED_BY(mu_);    // non-empty: writes are refused (see Restore)
+};
+
+}  // namespace jb
