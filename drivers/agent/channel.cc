@@ -154,6 +154,10 @@ StatusOr<Value> TlsChannel::Receive(double timeout_s) {
   if (n > kMaxAgentFrame) return Status::InvalidArgument("frame of " + std::to_string(n) + " bytes is over the limit");
   std::string body(n, '\0');
   if (auto s = read_n(body.data(), n); !s.ok()) return s;
+  return DecodeAgentMessage(body);
+}
+
+StatusOr<Value> DecodeAgentMessage(const std::string& body) {
   auto docs = ParseYamlStream(body);
   if (docs.size() != 1 || !docs[0].error.ok() || !docs[0].root.is_map())
     return Status::InvalidArgument("message is not a JSON object" + (docs.size() == 1 && !docs[0].error.ok() ? ": " + docs[0].error.message() : ""));
