@@ -43,16 +43,18 @@ for t in $targets; do
     echo "fuzz: $t: $(ls "fuzz/corpus/$t" | wc -l) inputs in fuzz/corpus/$t"
     continue
   fi
-  open=$(find "fuzz/crashes/$t" -type f 2>/dev/null | sort)
-  if [ -n "$open" ]; then
-    # shellcheck disable=SC2086
-    if ! "$bin" "${common[@]}" $open > "$work/$t.replay.log" 2>&1; then
-      echo "fuzz: $t: an open reproducer in fuzz/crashes/$t still fails:"
-      grep -E "ERROR|SUMMARY|violated|Running:" "$work/$t.replay.log" | tail -n 8
-      failed="$failed $t"
-      continue
+  still=0
+  for f in $(find "fuzz/crashes/$t" -type f 2>/dev/null | sort); do
+    if "$bin" "${common[@]}" "$f" > "$work/$t.replay.log" 2>&1; then
+      echo "fuzz: $t: $f passes now: move it to fuzz/corpus/$t/"
+    else
+      echo "fuzz: $t: $f still fails: $(grep -m1 -oE "ERROR: [A-Za-z]+: [^(]*|violated: .{0,100}|runtime error: .{0,100}" "$work/$t.replay.log")"
+      still=1
     fi
-    echo "fuzz: $t: the reproducers in fuzz/crashes/$t pass now; move them to fuzz/corpus/$t"
+  done
+  if [ $still = 1 ]; then
+    failed="$failed $t"
+    continue
   fi
   start=$(date +%s)
   "$bin" "${common[@]}" "${dict[@]}" -max_len="${max_len[$t]}" -max_total_time="$secs" \
@@ -69,6 +71,6 @@ for t in $targets; do
   fi
 done
 if [ -n "$failed" ]; then
-  echo "fuzz: findings in:$failed (reproducers in $work/crashes/<target>/, replay with $build/fuzz/fuzz_<target> FILE)"
+  echo "fuzz: findings in:$failed (new ones in $work/crashes/<target>/; replay with $build/fuzz/fuzz_<target> FILE)"
   exit 1
 fi
