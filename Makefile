@@ -56,10 +56,12 @@ bench: build
 	$(BUILD_DIR)/bench/bench_replan
 	$(BUILD_DIR)/bench/bench_three_tier
 
-# ASan + UBSan (gcc) over the test suites in ASAN_SUITES (default: all but the network-namespace
-# lab suites, which need root and exclusive use of the machine's network namespaces; `make asan
-# ASAN_SUITES=all` runs every suite). Suppressions: tools/sanitizers/.
-ASAN_SUITES ?= api_test cli_test planner_test reconciler_test worker_test drivers_test daemon_test dataplane_test replan_e2e_test
+# ASan + UBSan (gcc) over the test suites in ASAN_SUITES (`make asan ASAN_SUITES=all` runs every
+# suite). Left out by default: the network-namespace lab suites (root, exclusive use of the
+# machine's network) and the data-plane e2e suites (dataplane_test, replan_e2e_test), whose SLO and
+# delivery-time checks fail at ASan's 2-3x slowdown without any sanitizer report; `make test` runs
+# them uninstrumented. Suppressions: tools/sanitizers/.
+ASAN_SUITES ?= api_test cli_test planner_test reconciler_test worker_test drivers_test daemon_test
 asan: setup
 	cmake -S . -B build-asan -DJB_SANITIZE=ON -DJB_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=Debug > build-asan.configure.log 2>&1 || (cat build-asan.configure.log; exit 1)
 	tools/sanitizers/run_suites.sh asan build-asan $(JOBS) $(ASAN_SUITES)
