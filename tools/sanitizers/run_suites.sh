@@ -18,7 +18,7 @@ case $kind in
     export LSAN_OPTIONS=suppressions=$supp/lsan.supp
     export UBSAN_OPTIONS=suppressions=$supp/ubsan.supp:print_stacktrace=1:halt_on_error=1 ;;
   tsan)
-    export TSAN_OPTIONS=suppressions=$supp/tsan.supp:halt_on_error=1:second_deadlock_stack=1 ;;
+    export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ;;
   *) echo "usage: $0 asan|tsan BUILD_DIR JOBS SUITE..." >&2; exit 2 ;;
 esac
 
