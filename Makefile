@@ -13,9 +13,10 @@ PACKAGES := build-essential cmake make pkg-config ccache git \
   libgtest-dev libgmock-dev libbenchmark-dev \
   libcpprest-dev libspdlog-dev libfmt-dev libsystemd-dev libprotobuf-dev protobuf-compiler libssl-dev \
   nlohmann-json3-dev libboost-system-dev openssl systemd \
-  iproute2 nftables openssh-server openssh-client
+  iproute2 nftables openssh-server openssh-client \
+  clang-14 libclang-rt-14-dev
 
-.PHONY: setup build test run bench clean format asan tsan
+.PHONY: setup build test run bench clean format asan tsan fuzz thread-safety
 
 setup:
 	@missing=""; for p in $(PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; done; \
@@ -55,21 +56,38 @@ bench: build
 	$(BUILD_DIR)/bench/bench_replan
 	$(BUILD_DIR)/bench/bench_three_tier
 
-# ASan + UBSan build of everything and its tests (suppressions: tools/sanitizers/).
+# ASan + UBSan (gcc) over the test suites in ASAN_SUITES (`make asan ASAN_SUITES=all` runs every
+# suite). Left out by default: the network-namespace lab suites (root, exclusive use of the
+# machine's network) and the data-plane e2e suites (dataplane_test, replan_e2e_test), whose SLO and
+# delivery-time checks fail at ASan's 2-3x slowdown without any sanitizer report; `make test` runs
+# them uninstrumented. Suppressions: tools/sanitizers/.
+ASAN_SUITES ?= api_test cli_test planner_test reconciler_test worker_test drivers_test daemon_test
 asan: setup
-	cmake -S . -B build-asan -DJB_SANITIZE=ON -DJB_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=Debug > build-asan.configure.log
-	cmake --build build-asan -j $(JOBS)
-	cd build-asan && LSAN_OPTIONS=suppressions=$(CURDIR)/tools/sanitizers/lsan.supp \
-	  UBSAN_OPTIONS=suppressions=$(CURDIR)/tools/sanitizers/ubsan.supp:print_stacktrace=1:halt_on_error=1 \
-	  ctest --output-on-failure -j $(JOBS) --timeout 600
+	cmake -S . -B build-asan -DJB_SANITIZE=ON -DJB_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=Debug > build-asan.configure.log 2>&1 || (cat build-asan.configure.log; exit 1)
+	tools/sanitizers/run_suites.sh asan build-asan $(JOBS) $(ASAN_SUITES)
 
-# ThreadSanitizer over the multi-threaded core (store, work queue, controller). The daemon's HTTP
-# tests are left out: cpprestsdk/Boost.Asio are not instrumented and only produce noise.
+# ThreadSanitizer over the multi-threaded core (store, work queue, controller, worker). The daemon's
+# HTTP tests are left out: cpprestsdk/Boost.Asio are not instrumented and only produce noise.
+TSAN_SUITES ?= reconciler_test worker_test
 tsan: setup
-	cmake -S . -B build-tsan -DJB_TSAN=ON -DJB_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=Debug > build-tsan.configure.log
-	cmake --build build-tsan -j $(JOBS) --target reconciler_test worker_test
-	build-tsan/tests/reconciler_test
-	build-tsan/tests/worker_test
+	cmake -S . -B build-tsan -DJB_TSAN=ON -DJB_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=Debug > build-tsan.configure.log 2>&1 || (cat build-tsan.configure.log; exit 1)
+	tools/sanitizers/run_suites.sh tsan build-tsan $(JOBS) $(TSAN_SUITES)
+
+# libFuzzer targets (fuzz/) under ASan+UBSan, built with Debian's clang, each run FUZZ_SECONDS.
+FUZZ_SECONDS ?= 60
+FUZZ_CXX ?= clang++-14
+FUZZ_CC ?= clang-14
+fuzz: setup
+	cmake -S . -B build-fuzz -DJB_FUZZ=ON -DJB_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=Debug \
+	  -DCMAKE_CXX_COMPILER=$(FUZZ_CXX) -DCMAKE_C_COMPILER=$(FUZZ_CC) > build-fuzz.configure.log 2>&1 || (cat build-fuzz.configure.log; exit 1)
+	cmake --build build-fuzz -j $(JOBS) --target fuzz_manifest fuzz_agent_frame fuzz_worker_frame fuzz_seeds
+	FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh build-fuzz
+
+# clang's -Wthread-safety over every translation unit (syntax only: no code generation). Prints the
+# number of warnings; fails on any only with TSA_STRICT=1 (the mutexes are not all annotated yet).
+TSA_STRICT ?= 0
+thread-safety: setup
+	tools/sanitizers/thread_safety.sh build-tsa $(JOBS) $(TSA_STRICT)
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')

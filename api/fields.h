@@ -309,7 +309,17 @@ struct Schema {
   int64_t min_length = 0;
 
   Value ToValue() const;  // OpenAPI v3 as a Value (for the CRD YAML)
+
+  // Declared, and defined below, so that clang before 16 does not instantiate the destructor of
+  // `properties` (a vector of pairs holding a Schema) while that pair type is still incomplete.
+  Schema() = default;
+  Schema(const Schema&) = default;
+  Schema(Schema&&) = default;
+  Schema& operator=(const Schema&) = default;
+  Schema& operator=(Schema&&) = default;
+  ~Schema();
 };
+inline Schema::~Schema() = default;
 
 class SchemaBuilder {
  public:

@@ -156,8 +156,8 @@ class Converter {
           double d = 0;
           bool integer = false;
           if (ParseNumber(s, &d, &integer)) {
-            v = integer ? Value::Integer(static_cast<int64_t>(d)) : Value::Number(d);
-            if (integer && std::fabs(d) >= 9.007199254740992e15) v = Value::Number(d);
+            // Only integers a double holds exactly are converted (a larger one would overflow int64).
+            v = integer && std::fabs(d) < 9.007199254740992e15 ? Value::Integer(static_cast<int64_t>(d)) : Value::Number(d);
           } else {
             v = Value::String(s);
           }

@@ -27,7 +27,7 @@ class Value {
   struct Entry;
 
   Value() = default;
-  static Value Null() { return Value(); }
+  static Value Null();
   static Value Bool(bool b);
   static Value Number(double d);
   static Value Integer(int64_t i);
@@ -81,6 +81,10 @@ struct Value::Entry {
   Mark key_mark;
   Value value;
 };
+
+// Defined once Entry is complete: clang before 16 instantiates std::vector<Entry>'s constexpr
+// destructor where a Value is constructed.
+inline Value Value::Null() { return Value(); }
 
 // One parsed document of a (possibly multi-document) stream.
 struct ParsedDocument {

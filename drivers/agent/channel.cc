@@ -240,6 +240,10 @@ StatusOr<Value> TlsChannel::Receive(double timeout_s) {
     body.append(chunk, *r);
   }
   received_any_ = true;
+  return DecodeAgentMessage(body);
+}
+
+StatusOr<Value> DecodeAgentMessage(const std::string& body) {
   auto docs = ParseYamlStream(body);
   if (docs.size() != 1 || !docs[0].error.ok() || !docs[0].root.is_map())
     return Status::InvalidArgument("message is not a JSON object" + (docs.size() == 1 && !docs[0].error.ok() ? ": " + docs[0].error.message() : ""));

@@ -35,6 +35,10 @@ namespace jb {
 inline constexpr size_t kMaxAgentFrame = 16u << 20;
 inline constexpr size_t kMaxUnauthenticatedAgentFrame = 64u << 10;
 
+// Decodes the body of one frame (the bytes after the length) into its message: OK with a JSON
+// object, InvalidArgument for anything else. Pure; TlsChannel::Receive and the fuzz target call it.
+StatusOr<Value> DecodeAgentMessage(const std::string& body);
+
 class TlsChannel {
  public:
   ~TlsChannel();

@@ -99,5 +99,20 @@ TEST(Value, DeepNestingIsRejectedNotACrash) {
   EXPECT_FALSE(docs[0].error.ok());
 }
 
+// An integer literal beyond int64 was converted to int64 before the range check: undefined
+// behaviour (UBSan's float-cast-overflow, found by fuzz/agent_frame_fuzzer.cc on the agent port).
+TEST(Value, IntegerLiteralBeyondInt64IsANumberWithoutOverflow) {
+  auto docs = ParseYamlStream("a: 77777777777777777777777777777\nb: -9223372036854775809\nc: 9007199254740991\n");
+  ASSERT_EQ(docs.size(), 1u);
+  ASSERT_TRUE(docs[0].error.ok()) << docs[0].error.message();
+  const Value& v = docs[0].root;
+  EXPECT_FALSE(v.Find("a")->is_integer());
+  EXPECT_DOUBLE_EQ(v.Find("a")->as_number(), 7.7777777777777777e28);
+  EXPECT_FALSE(v.Find("b")->is_integer());
+  EXPECT_DOUBLE_EQ(v.Find("b")->as_number(), -9223372036854775809.0);
+  EXPECT_TRUE(v.Find("c")->is_integer());
+  EXPECT_EQ(v.Find("c")->as_number(), 9007199254740991.0);
+}
+
 }  // namespace
 }  // namespace jb

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Runs the fuzz targets built in BUILD_DIR (default build-fuzz; `make fuzz` builds them first), each
+# for a bounded time, starting from:
+#   fuzz/corpus/<target>/   the checked-in regression corpus (inputs that reached new code),
+#   generated seeds         golden files and manifests/ for the manifest target, fuzz_seeds' real
+#                           frames for the frame targets,
+#   BUILD_DIR/fuzz-work/corpus/<target>/   what earlier local runs found (kept between runs).
+# Before fuzzing, every file in fuzz/crashes/<target>/ (reproducers of open findings) is replayed:
+# the stage fails until they are fixed (then move them to fuzz/corpus/<target>/ as regressions).
+# A new finding is written to BUILD_DIR/fuzz-work/crashes/<target>/ and fails the stage.
+#
+# Environment: FUZZ_SECONDS per target (default 60); FUZZ_TARGETS (default all three).
+# fuzz/run.sh --merge BUILD_DIR: adds to fuzz/corpus/<target>/ the inputs of the local corpus that
+# reach code the checked-in corpus does not (to refresh the regression corpus; commit the result).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+merge=0
+if [ "${1:-}" = "--merge" ]; then merge=1; shift; fi
+build=${1:-build-fuzz}
+secs=${FUZZ_SECONDS:-60}
+targets=${FUZZ_TARGETS:-"manifest agent_frame worker_frame"}
+work=$build/fuzz-work
+# Bounds: inputs up to max_len bytes (the largest manifest seed is ~9 KB), 2 GB RSS, 10 s an input.
+declare -A max_len=([manifest]=16384 [agent_frame]=8192 [worker_frame]=4096)
+common=(-rss_limit_mb=2048 -timeout=10 -print_final_stats=1)
+
+rm -rf "$work/seeds" && mkdir -p "$work/seeds/manifest" || exit 1
+"$build/fuzz/fuzz_seeds" "$work/seeds" || { echo "fuzz: the seed generator failed"; exit 1; }
+for f in tests/golden/validate/*.yaml $(find manifests -name '*.yaml' -o -name '*.json' | sort); do
+  cp "$f" "$work/seeds/manifest/$(echo "$f" | tr / _)"
+done
+
+failed=""
+for t in $targets; do
+  bin=$build/fuzz/fuzz_$t
+  [ -x "$bin" ] || { echo "fuzz: $bin is not built"; exit 1; }
+  mkdir -p "$work/corpus/$t" "$work/crashes/$t" "fuzz/corpus/$t"
+  dict=(); [ -f "fuzz/$t.dict" ] && dict=(-dict="fuzz/$t.dict")
+  if [ $merge = 1 ]; then
+    "$bin" -merge=1 "${common[@]}" -max_len="${max_len[$t]}" "fuzz/corpus/$t" "$work/corpus/$t" > "$work/$t.merge.log" 2>&1 ||
+      { echo "fuzz: merge of $t failed, see $work/$t.merge.log"; failed="$failed $t"; }
+    echo "fuzz: $t: $(ls "fuzz/corpus/$t" | wc -l) inputs in fuzz/corpus/$t"
+    continue
+  fi
+  still=0
+  for f in $(find "fuzz/crashes/$t" -type f 2>/dev/null | sort); do
+    if "$bin" "${common[@]}" "$f" > "$work/$t.replay.log" 2>&1; then
+      echo "fuzz: $t: $f passes now: move it to fuzz/corpus/$t/"
+    else
+      echo "fuzz: $t: $f still fails: $(grep -m1 -oE "ERROR: [A-Za-z]+: [^(]*|violated: .{0,100}|runtime error: .{0,100}" "$work/$t.replay.log")"
+      still=1
+    fi
+  done
+  if [ $still = 1 ]; then
+    failed="$failed $t"
+    continue
+  fi
+  start=$(date +%s)
+  "$bin" "${common[@]}" "${dict[@]}" -max_len="${max_len[$t]}" -max_total_time="$secs" \
+    -artifact_prefix="$work/crashes/$t/" "$work/corpus/$t" "fuzz/corpus/$t" "$work/seeds/$t" > "$work/$t.log" 2>&1
+  rc=$?
+  runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/$t.log" | tail -n 1)
+  cov=$(grep -oE 'cov: [0-9]+' "$work/$t.log" | tail -n 1)
+  if [ $rc -ne 0 ]; then
+    echo "fuzz: $t FAILED after $(( $(date +%s) - start )) s (exit $rc); log: $work/$t.log"
+    grep -E "ERROR|SUMMARY|violated|Test unit written|Base64" "$work/$t.log" | head -n 12
+    failed="$failed $t"
+  else
+    echo "fuzz: $t: ${runs:-?} inputs in $(( $(date +%s) - start )) s, ${cov:-cov: ?} edges, corpus $(ls "$work/corpus/$t" | wc -l) files, no findings"
+  fi
+done
+if [ -n "$failed" ]; then
+  echo "fuzz: findings in:$failed (new ones in $work/crashes/<target>/; replay with $build/fuzz/fuzz_<target> FILE)"
+  exit 1
+fi
