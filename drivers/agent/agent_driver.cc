@@ -194,7 +194,7 @@ Value AgentDriver::HandlePoll(const TlsChannel& ch, const Value& msg) {
     spdlog::warn("agent: refused revoked device {} (serial {}) from {}", device, ch.peer_serial(), ch.peer_address());
     return Error("revoked", "the certificate of device " + device + " is revoked");
   }
-  auto have = static_cast<int64_t>(Num(msg, "version"));
+  auto have = WireInt(Num(msg, "version"));
   std::unique_lock<std::mutex> l(mu_);
   Device& d = Dev(device);
   bool was_silent = !d.seen || Clock::now() - d.last_seen > std::chrono::duration<double>(opts_.heartbeat_grace_s);
@@ -213,8 +213,8 @@ Value AgentDriver::HandlePoll(const TlsChannel& ch, const Value& msg) {
       const Value* ready = s.Find("ready");
       st.ready = ready != nullptr && ready->is_bool() && ready->as_bool();
       st.message = Str(s, "message");
-      st.pid = static_cast<int64_t>(Num(s, "pid"));
-      st.restarts = static_cast<int64_t>(Num(s, "restarts"));
+      st.pid = WireInt(Num(s, "pid"));
+      st.restarts = WireInt(Num(s, "restarts"));
       std::string metrics = Str(s, "metrics");
       if (!metrics.empty()) {
         auto m = ParseWorkerMetrics(metrics, device + "/" + st.name);

@@ -20,6 +20,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -34,6 +35,15 @@ namespace jb {
 
 inline constexpr size_t kMaxAgentFrame = 16u << 20;
 inline constexpr size_t kMaxUnauthenticatedAgentFrame = 64u << 10;
+
+// A number from a peer as an integer: message numbers are doubles, and converting one outside
+// int64's range (or NaN) is undefined behaviour. Saturates at the range's ends; NaN is 0.
+inline int64_t WireInt(double d) {
+  if (!(d == d)) return 0;
+  if (d >= 9.2e18) return INT64_MAX;
+  if (d <= -9.2e18) return INT64_MIN;
+  return static_cast<int64_t>(d);
+}
 
 // Decodes the body of one frame (the bytes after the length) into its message: OK with a JSON
 // object, InvalidArgument for anything else. Pure; TlsChannel::Receive and the fuzz target call it.

@@ -13,6 +13,8 @@
 #include <sys/wait.h>
 
 #include <chrono>
+#include <cmath>
+#include <limits>
 #include <fstream>
 #include <functional>
 #include <mutex>
@@ -279,6 +281,17 @@ TEST_F(AgentListenerLimits, AnUnverifiedPeerIsCappedAndASilentOneIsTimedOut) {
   }
   EXPECT_EQ(capped, 1);
   EXPECT_EQ(timed_out, 1);
+}
+
+// Numbers in agent messages are doubles from a peer; a version, pid or restart count beyond
+// int64 (or NaN) used to be cast straight to int64_t, which is undefined behaviour.
+TEST(AgentWire, NumbersBeyondInt64SaturateInsteadOfOverflowing) {
+  EXPECT_EQ(WireInt(42.9), 42);
+  EXPECT_EQ(WireInt(-7), -7);
+  EXPECT_EQ(WireInt(1e30), INT64_MAX);
+  EXPECT_EQ(WireInt(-1e30), INT64_MIN);
+  EXPECT_EQ(WireInt(std::numeric_limits<double>::infinity()), INT64_MAX);
+  EXPECT_EQ(WireInt(std::nan("")), 0);
 }
 
 }  // namespace
