@@ -91,6 +91,13 @@ struct ParsedDocument {
   Mark error_mark;
 };
 
+// Limits of one parsed document. Deeper nesting, or aliases that would copy more than this, make
+// the document an error ("nesting too deep", "too many aliases") instead of exhausting the stack
+// or memory: a few hundred bytes of aliases can otherwise expand to gigabytes.
+inline constexpr int kMaxNestingDepth = 64;
+inline constexpr size_t kMaxAliasNodes = 10000;        // nodes copied through alias references
+inline constexpr size_t kMaxAliasBytes = 1024 * 1024;  // scalar text copied through alias references
+
 // Parses YAML (or JSON) text; every document is returned, broken ones with `error` set, so one bad
 // document does not hide the others. Never throws. A stream with a syntax error that the parser
 // cannot recover from yields the documents before it plus one errored document.
