@@ -183,7 +183,7 @@ class Decoder {
         bool found = false;
         for (const auto& e : opts.enum_values) found = found || e == v.as_string();
         if (!found) {
-          Error(v.mark(), path, "\"" + v.as_string() + "\" is not allowed; expected one of " + EnumList(opts));
+          Error(v.mark(), path, "\"" + Excerpt(v.as_string()) + "\" is not allowed; expected one of " + EnumList(opts));
           return;
         }
       }
@@ -230,8 +230,7 @@ class Decoder {
       item_opts.required = false;
       for (const auto& e : v.entries()) {
         if (e.key.size() > kMaxMapKeyLength) {
-          Error(e.key_mark, path, "key \"" + e.key.substr(0, 40) + "...\" is " + std::to_string(e.key.size()) +
-                                      " characters long; expected at most " + std::to_string(kMaxMapKeyLength));
+          Error(e.key_mark, path, "key \"" + Excerpt(e.key, 40) + "\" is longer than " + std::to_string(kMaxMapKeyLength) + " characters");
           continue;
         }
         typename T::mapped_type item{};
@@ -252,7 +251,7 @@ class Decoder {
         if (!known) {
           std::string fields;
           for (const char* s : seen_.back()) fields += (fields.empty() ? "" : ", ") + std::string(s);
-          Error(e.key_mark, Join(path, e.key), "unknown field; expected one of: " + fields);
+          Error(e.key_mark, Join(path, Excerpt(e.key)), "unknown field; expected one of: " + fields);
         }
       }
       seen_.pop_back();

@@ -97,7 +97,7 @@ void DecodeDocument(const Value& root, Document* doc) {
         Diagnostic{doc->file, root.mark(), "apiVersion", std::string("missing required field; expected ") + kApiVersion});
   } else if (!api->is_string() || api->as_string() != kApiVersion) {
     doc->AddDiagnostic(Diagnostic{doc->file, api->mark(), "apiVersion",
-                                          "\"" + (api->is_string() ? api->as_string() : ToJson(*api)) +
+                                          "\"" + Excerpt(api->is_string() ? api->as_string() : ToJson(*api)) +
                                               "\" is not supported; expected " + kApiVersion});
   }
   static const char* kKinds = "Workflow, ModelProfile, Infrastructure";
@@ -109,7 +109,7 @@ void DecodeDocument(const Value& root, Document* doc) {
   std::string k = kind->is_string() ? kind->as_string() : "";
   if (k != "Workflow" && k != "ModelProfile" && k != "Infrastructure") {
     doc->AddDiagnostic(Diagnostic{doc->file, kind->mark(), "kind",
-                                          "\"" + (kind->is_string() ? k : ToJson(*kind)) +
+                                          "\"" + Excerpt(kind->is_string() ? k : ToJson(*kind)) +
                                               "\" is not a known kind; expected one of " + kKinds});
     return;
   }
@@ -209,7 +209,7 @@ struct Ctx {
   }
 };
 
-std::string Quote(const std::string& s) { return "\"" + s + "\""; }
+std::string Quote(const std::string& s) { return "\"" + Excerpt(s) + "\""; }
 
 std::string At(const Document& d, const std::string& path) {
   Mark m = d.MarkOf(path);

@@ -87,6 +87,11 @@ const char* Value::KindName(Kind k) {
   return "?";
 }
 
+std::string Excerpt(const std::string& s, size_t max) {
+  if (s.size() <= max) return s;
+  return s.substr(0, max) + "... (" + std::to_string(s.size()) + " characters)";
+}
+
 std::string FormatNumber(double d) {
   if (std::isnan(d)) return ".nan";
   if (std::isinf(d)) return d > 0 ? ".inf" : "-.inf";
@@ -200,7 +205,7 @@ class Converter {
           std::string key = kv.first.Scalar();
           if (!keys.insert(key).second) {
             if (error->ok()) {
-              *error = Status::InvalidArgument("duplicate key \"" + key + "\"");
+              *error = Status::InvalidArgument("duplicate key \"" + Excerpt(key) + "\"");
               *error_mark = km;
             }
             continue;

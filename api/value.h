@@ -108,6 +108,10 @@ std::vector<ParsedDocument> ParseYamlStream(const std::string& text);
 std::string ToYaml(const Value& v);
 std::string ToJson(const Value& v, bool pretty = false);
 
+// `s` itself, or its first `max` bytes followed by "..." (and its length): user text quoted in an
+// error message stays short however long the input was.
+std::string Excerpt(const std::string& s, size_t max = 128);
+
 // Shortest round-trip text of a double ("40", "0.1", "794.0348300933838").
 std::string FormatNumber(double d);
 
