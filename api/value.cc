@@ -132,11 +132,17 @@ std::string TooDeepMessage() { return "nesting too deep (more than " + std::to_s
 // laughs" document explodes. yaml-cpp does not say which references are aliases, but it visits
 // nodes in document order: a node that starts before the furthest position converted so far is a
 // repeat of an anchored node. Those repeats are budgeted (kMaxAliasNodes nodes, kMaxAliasBytes of
-// scalar text per document); the first visit of every node costs nothing extra, so documents
+// scalar text per call of ParseYamlStream, shared by all documents of the stream, so a thousand
+// small bombs are one budget); the first visit of every node costs nothing extra, so documents
 // without aliases are never limited here.
+struct AliasBudget {
+  size_t nodes = 0;
+  size_t bytes = 0;
+};
+
 class Converter {
  public:
-  explicit Converter(int line_offset) : line_offset_(line_offset) {}
+  Converter(int line_offset, AliasBudget* budget) : line_offset_(line_offset), budget_(budget) {}
 
   // Converts a yaml-cpp node; reports the first structural problem (duplicate key, non-scalar key,
   // too deep, too much alias expansion) through `error`. After a limit is hit nothing more is
@@ -237,15 +243,15 @@ class Converter {
       furthest_ = pos;
       return true;
     }
-    ++alias_nodes_;
-    if (n.IsScalar()) alias_bytes_ += n.Scalar().size();
-    if (alias_nodes_ > kMaxAliasNodes) {
+    ++budget_->nodes;
+    if (n.IsScalar()) budget_->bytes += n.Scalar().size();
+    if (budget_->nodes > kMaxAliasNodes) {
       Stop(Status::InvalidArgument("too many aliases: the document expands to more than " + std::to_string(kMaxAliasNodes) +
                                    " nodes through alias references (*name)"),
            ToMark(m, line_offset_), error, error_mark);
       return false;
     }
-    if (alias_bytes_ > kMaxAliasBytes) {
+    if (budget_->bytes > kMaxAliasBytes) {
       Stop(Status::InvalidArgument("too many aliases: the document expands to more than " + std::to_string(kMaxAliasBytes) +
                                    " bytes of text through alias references (*name)"),
            ToMark(m, line_offset_), error, error_mark);
@@ -257,8 +263,7 @@ class Converter {
   int line_offset_;
   bool stopped_ = false;
   std::pair<int, int> furthest_{-1, -1};
-  size_t alias_nodes_ = 0;
-  size_t alias_bytes_ = 0;
+  AliasBudget* budget_;
 };
 
 bool IsDocumentMarker(const std::string& line, bool* end_marker) {
@@ -308,6 +313,7 @@ std::vector<ParsedDocument> ParseYamlStream(const std::string& text) {
   chunks.push_back(cur);
 
   std::vector<ParsedDocument> docs;
+  AliasBudget budget;
   for (const auto& c : chunks) {
     if (IsBlank(c.text)) continue;
     ParsedDocument d;
@@ -315,7 +321,7 @@ std::vector<ParsedDocument> ParseYamlStream(const std::string& text) {
     d.start = Mark{c.first_line + 1, 1};
     try {
       YAML::Node n = YAML::Load(c.text);
-      Converter conv(c.first_line);
+      Converter conv(c.first_line, &budget);
       d.root = conv.Convert(n, &d.error, &d.error_mark);
     } catch (const YAML::DeepRecursion& e) {
       // yaml-cpp's own guard (500 levels) fires before ours can; it calls that "bad file".

@@ -95,6 +95,7 @@ struct ParsedDocument {
 // the document an error ("nesting too deep", "too many aliases") instead of exhausting the stack
 // or memory: a few hundred bytes of aliases can otherwise expand to gigabytes.
 inline constexpr int kMaxNestingDepth = 64;
+// Alias budgets are per call (all documents of a stream together).
 inline constexpr size_t kMaxAliasNodes = 10000;        // nodes copied through alias references
 inline constexpr size_t kMaxAliasBytes = 1024 * 1024;  // scalar text copied through alias references
 

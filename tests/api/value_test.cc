@@ -151,6 +151,20 @@ TEST(ValueLimits, AliasBombIsRefusedWithinMemoryAndTime) {
   std::printf("alias bomb: refused in %.3f s, peak RSS +%ld KiB\n", c.seconds, c.peak_growth_kib);
 }
 
+// One budget per stream: a thousand documents each just under the limit are not a thousand budgets.
+TEST(ValueLimits, AliasBudgetIsSharedByTheDocumentsOfAStream) {
+  std::string one = "x0: &a [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\nx1: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+                    "x2: [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n";  // ~1,200 alias-copied nodes
+  std::string text;
+  for (int i = 0; i < 1000; ++i) text += "---\n" + one;
+  std::vector<ParsedDocument> docs;
+  Cost c = Measure([&] { docs = ParseYamlStream(text); });
+  ASSERT_EQ(docs.size(), 1000u);
+  EXPECT_TRUE(docs[0].error.ok());
+  EXPECT_NE(docs.back().error.message().find("too many aliases"), std::string::npos);
+  EXPECT_LT(c.peak_growth_kib, 64 * 1024);
+}
+
 TEST(ValueLimits, AliasedLongScalarsAreBudgetedByBytes) {
   std::string t = "big: &b " + std::string(64 * 1024, 'x') + "\nrefs: [";
   for (int i = 0; i < 100; ++i) t += i ? ", *b" : "*b";  // 6.4 MB of copies from 64 KiB of text
