@@ -14,6 +14,8 @@ Value Schema::ToValue() const {
     v.Set("enum", std::move(e));
   }
   if (min_length > 0) v.Set("minLength", Value::Integer(min_length));
+  if (max_length) v.Set("maxLength", Value::Integer(*max_length));
+  if (max_items) v.Set(type == "array" ? "maxItems" : "maxProperties", Value::Integer(*max_items));
   if (minimum) {
     v.Set("minimum", Value::Number(*minimum));
     if (exclusive_minimum) v.Set("exclusiveMinimum", Value::Bool(true));
@@ -124,6 +126,21 @@ std::vector<std::string> CompareSchema(const Schema& cpp, const Value& crd, cons
   if (const Value* e = crd.Find("enum"); e && e->is_seq())
     for (const auto& item : e->items()) crd_enum.push_back(item.is_string() ? item.as_string() : ToJson(item));
   if (crd_enum != cpp.enum_values) out.push_back(where + ": enum differs between C++ and CRD");
+  // Bounds: the CRD must state the same limits the decoder enforces.
+  auto bound = [&](const char* key, std::optional<double> want) {
+    const Value* b = crd.Find(key);
+    std::optional<double> got;
+    if (b != nullptr && b->is_number()) got = b->as_number();
+    if (got != want)
+      out.push_back(where + ": " + key + " " + (want ? FormatNumber(*want) : "none") + " in C++, " +
+                    (got ? FormatNumber(*got) : "none") + " in CRD");
+  };
+  auto as_double = [](std::optional<int64_t> i) { return i ? std::optional<double>(static_cast<double>(*i)) : std::nullopt; };
+  bound("minimum", cpp.minimum);
+  bound("maximum", cpp.maximum);
+  bound("minLength", cpp.min_length > 0 ? std::optional<double>(static_cast<double>(cpp.min_length)) : std::nullopt);
+  bound("maxLength", as_double(cpp.max_length));
+  bound(cpp.type == "array" ? "maxItems" : "maxProperties", as_double(cpp.max_items));
   // Required.
   std::set<std::string> crd_req, cpp_req(cpp.required.begin(), cpp.required.end());
   if (const Value* r = crd.Find("required"); r && r->is_seq())

@@ -22,21 +22,38 @@
 
 namespace jb {
 
-// Options of one field. Defaults: optional, no range, no enum.
+// At most this many problems are kept per document and printed per report; the rest are only
+// counted ("... and N more errors"). A 4 MB manifest of mistakes must not become a 100 MB answer or a
+// million log lines.
+inline constexpr size_t kMaxDiagnostics = 50;
+// Keys of free-form string maps (labels, driver settings, env, hardware classes): at most this many
+// characters (Kubernetes' limit for a prefixed label key).
+inline constexpr size_t kMaxMapKeyLength = 253;
+
+// Options of one field. Defaults: optional, no range, no enum, no length or size limit.
+// Min/Gt/Max bound numbers; on a string Min(1) means "not empty"; MaxLen bounds a string's length
+// (each string of a list, each value of a map); MaxItems bounds a list's or a map's size.
 struct FieldOpts {
   bool required = false;
   std::optional<double> min;
   bool min_exclusive = false;
   std::optional<double> max;
+  std::optional<size_t> max_length;
+  std::optional<size_t> max_items;
   std::vector<std::string> enum_values;
   std::string doc;
+  std::string unit;  // shown after a range in error messages ("USD/h")
 
   FieldOpts& Required() { required = true; return *this; }
   FieldOpts& Min(double m) { min = m; min_exclusive = false; return *this; }
   FieldOpts& Gt(double m) { min = m; min_exclusive = true; return *this; }
   FieldOpts& Max(double m) { max = m; return *this; }
+  FieldOpts& Range(double lo, double hi) { return Min(lo).Max(hi); }
+  FieldOpts& MaxLen(size_t n) { max_length = n; return *this; }
+  FieldOpts& MaxItems(size_t n) { max_items = n; return *this; }
   FieldOpts& Enum(std::vector<std::string> e) { enum_values = std::move(e); return *this; }
   FieldOpts& Doc(std::string d) { doc = std::move(d); return *this; }
+  FieldOpts& Unit(std::string u) { unit = std::move(u); return *this; }
 };
 inline FieldOpts Opt() { return FieldOpts(); }
 
@@ -59,11 +76,15 @@ template <class T> struct IsOptional<std::optional<T>> : std::true_type {};
 
 // ---- decoder ------------------------------------------------------------------------------------
 // Collects diagnostics and records the source position of every decoded path (so that later,
-// semantic checks can point at the right line).
+// semantic checks can point at the right line). Keeps at most kMaxDiagnostics in `diags` (counting
+// what was there before) and counts the rest in omitted().
 class Decoder {
  public:
   Decoder(std::string file, std::vector<Diagnostic>* diags, std::unordered_map<std::string, Mark>* marks)
       : file_(std::move(file)), diags_(diags), marks_(marks) {}
+
+  // Problems found but not kept because `diags` already held kMaxDiagnostics.
+  size_t omitted() const { return omitted_; }
 
   template <class T>
   void DecodeInto(const Value& v, T& out, const std::string& path) {
@@ -89,6 +110,10 @@ class Decoder {
   }
 
   void Error(Mark m, const std::string& path, std::string msg) {
+    if (diags_->size() >= kMaxDiagnostics) {
+      ++omitted_;
+      return;
+    }
     diags_->push_back(Diagnostic{file_, m, path, std::move(msg)});
   }
 
@@ -104,22 +129,42 @@ class Decoder {
     if (marks_ != nullptr && v.mark().known()) (*marks_)[path] = v.mark();
   }
 
+  static std::string RangeText(const FieldOpts& opts) {
+    std::string s;
+    if (opts.min) s += std::string(opts.min_exclusive ? "> " : ">= ") + FormatNumber(*opts.min);
+    if (opts.max) s += (s.empty() ? "<= " : " and <= ") + FormatNumber(*opts.max);
+    if (s.empty()) return "a finite number";
+    return "a number " + s + (opts.unit.empty() ? "" : " (" + opts.unit + ")");
+  }
+
   bool CheckRange(double d, const Value& v, const std::string& path, const FieldOpts& opts) {
+    bool below = opts.min && (opts.min_exclusive ? !(d > *opts.min) : d < *opts.min);
+    bool above = opts.max && d > *opts.max;
     if (!std::isfinite(d)) {
-      Error(v.mark(), path, "must be a finite number");
+      Error(v.mark(), path, FormatNumber(d) + " is not a finite number; expected " + RangeText(opts));
       return false;
     }
-    if (opts.min && (opts.min_exclusive ? !(d > *opts.min) : d < *opts.min)) {
-      Error(v.mark(), path,
-            FormatNumber(d) + " is out of range; expected a number " + (opts.min_exclusive ? "> " : ">= ") +
-                FormatNumber(*opts.min) + (opts.max ? " and <= " + FormatNumber(*opts.max) : ""));
+    if (below || above) {
+      Error(v.mark(), path, FormatNumber(d) + " is out of range; expected " + RangeText(opts));
       return false;
     }
-    if (opts.max && d > *opts.max) {
+    return true;
+  }
+
+  bool CheckLength(const std::string& s, const Value& v, const std::string& path, const FieldOpts& opts) {
+    if (opts.max_length && s.size() > *opts.max_length) {
       Error(v.mark(), path,
-            FormatNumber(d) + " is out of range; expected a number " +
-                (opts.min ? std::string(opts.min_exclusive ? "> " : ">= ") + FormatNumber(*opts.min) + " and " : "") +
-                "<= " + FormatNumber(*opts.max));
+            "is " + std::to_string(s.size()) + " characters long; expected at most " + std::to_string(*opts.max_length));
+      return false;
+    }
+    return true;
+  }
+
+  // Checked before the items are decoded: an oversized list costs one error, not a decode of each item.
+  bool CheckSize(size_t n, const Value& v, const std::string& path, const FieldOpts& opts, const char* what) {
+    if (opts.max_items && n > *opts.max_items) {
+      Error(v.mark(), path,
+            "has " + std::to_string(n) + " " + what + "; expected at most " + std::to_string(*opts.max_items));
       return false;
     }
     return true;
@@ -138,7 +183,7 @@ class Decoder {
         bool found = false;
         for (const auto& e : opts.enum_values) found = found || e == v.as_string();
         if (!found) {
-          Error(v.mark(), path, "\"" + v.as_string() + "\" is not allowed; expected one of " + EnumList(opts));
+          Error(v.mark(), path, "\"" + Excerpt(v.as_string()) + "\" is not allowed; expected one of " + EnumList(opts));
           return;
         }
       }
@@ -146,13 +191,17 @@ class Decoder {
         Error(v.mark(), path, "must not be empty");
         return;
       }
+      if (!CheckLength(v.as_string(), v, path, opts)) return;
       out = v.as_string();
     } else if constexpr (std::is_same_v<T, bool>) {
       if (!v.is_bool()) return TypeError(v, path, "true or false");
       out = v.as_bool();
     } else if constexpr (std::is_same_v<T, double>) {
       if (!v.is_number()) return TypeError(v, path, "a number");
-      if (CheckRange(v.as_number(), v, path, opts)) out = v.as_number();
+      // Kept even when out of range (the document has failed): later checks then compare the value
+      // written, not a default (no "p90 0 is below p75" after "p90 1e+99 is out of range").
+      CheckRange(v.as_number(), v, path, opts);
+      out = v.as_number();
     } else if constexpr (std::is_same_v<T, int64_t>) {
       if (!v.is_integer()) return TypeError(v, path, "an integer");
       if (CheckRange(v.as_number(), v, path, opts)) out = static_cast<int64_t>(v.as_number());
@@ -165,6 +214,7 @@ class Decoder {
     } else if constexpr (IsVector<T>::value) {
       if (!v.is_seq()) return TypeError(v, path, "a list");
       out.clear();
+      if (!CheckSize(v.items().size(), v, path, opts, "items")) return;
       FieldOpts item_opts = opts;
       item_opts.required = false;
       for (size_t i = 0; i < v.items().size(); ++i) {
@@ -175,9 +225,14 @@ class Decoder {
     } else if constexpr (IsStrMap<T>::value) {
       if (!v.is_map()) return TypeError(v, path, "a mapping");
       out.clear();
+      if (!CheckSize(v.entries().size(), v, path, opts, "entries")) return;
       FieldOpts item_opts = opts;
       item_opts.required = false;
       for (const auto& e : v.entries()) {
+        if (e.key.size() > kMaxMapKeyLength) {
+          Error(e.key_mark, path, "key \"" + Excerpt(e.key, 40) + "\" is longer than " + std::to_string(kMaxMapKeyLength) + " characters");
+          continue;
+        }
         typename T::mapped_type item{};
         Decode(e.value, item, Join(path, e.key), item_opts);
         out.emplace(e.key, std::move(item));
@@ -196,7 +251,7 @@ class Decoder {
         if (!known) {
           std::string fields;
           for (const char* s : seen_.back()) fields += (fields.empty() ? "" : ", ") + std::string(s);
-          Error(e.key_mark, Join(path, e.key), "unknown field; expected one of: " + fields);
+          Error(e.key_mark, Join(path, Excerpt(e.key)), "unknown field; expected one of: " + fields);
         }
       }
       seen_.pop_back();
@@ -217,6 +272,7 @@ class Decoder {
   const Value* current_ = nullptr;
   std::string path_;
   std::vector<std::vector<const char*>> seen_;
+  size_t omitted_ = 0;
 };
 
 template <class T>
@@ -307,6 +363,8 @@ struct Schema {
   bool exclusive_minimum = false;
   std::vector<std::string> enum_values;
   int64_t min_length = 0;
+  std::optional<int64_t> max_length;  // strings
+  std::optional<int64_t> max_items;   // arrays (maxItems) and maps (maxProperties)
 
   Value ToValue() const;  // OpenAPI v3 as a Value (for the CRD YAML)
 
@@ -345,6 +403,7 @@ class SchemaBuilder {
       s.type = "string";
       s.enum_values = opts.enum_values;
       if (opts.min) s.min_length = static_cast<int64_t>(*opts.min);
+      if (opts.max_length) s.max_length = static_cast<int64_t>(*opts.max_length);
     } else if constexpr (std::is_same_v<T, bool>) {
       s.type = "boolean";
     } else if constexpr (std::is_same_v<T, double> || std::is_same_v<T, int64_t>) {
@@ -357,10 +416,12 @@ class SchemaBuilder {
       s = Of(inner, opts);
     } else if constexpr (IsVector<T>::value) {
       s.type = "array";
+      if (opts.max_items) s.max_items = static_cast<int64_t>(*opts.max_items);
       typename T::value_type inner{};
       s.items = std::make_shared<Schema>(Of(inner, opts));
     } else if constexpr (IsStrMap<T>::value) {
       s.type = "object";
+      if (opts.max_items) s.max_items = static_cast<int64_t>(*opts.max_items);
       typename T::mapped_type inner{};
       s.additional_properties = std::make_shared<Schema>(Of(inner, opts));
     } else {

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <set>
 #include <sstream>
 
@@ -40,6 +41,18 @@ bool IsValidName(const std::string& name) {
     if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) return false;
   }
   return name != "." && name != "..";
+}
+
+void Document::AddDiagnostic(Diagnostic d) {
+  if (diagnostics.size() >= kMaxDiagnostics) {
+    ++omitted_diagnostics;
+    return;
+  }
+  diagnostics.push_back(std::move(d));
+}
+
+std::string MoreErrorsLine(size_t n) {
+  return "... and " + std::to_string(n) + " more error" + (n == 1 ? "" : "s");
 }
 
 std::string Document::Describe() const {
@@ -74,7 +87,7 @@ Object DecodeAs(const Value& root, Decoder& dec) {
 void DecodeDocument(const Value& root, Document* doc) {
   doc->marks[""] = root.mark().known() ? root.mark() : doc->start;
   if (!root.is_map()) {
-    doc->diagnostics.push_back(Diagnostic{doc->file, doc->MarkOf(""), "",
+    doc->AddDiagnostic(Diagnostic{doc->file, doc->MarkOf(""), "",
                                           std::string("document is a ") + Value::KindName(root.kind()) +
                                               "; expected a mapping with apiVersion, kind, metadata and spec"});
     return;
@@ -82,23 +95,23 @@ void DecodeDocument(const Value& root, Document* doc) {
   const Value* api = root.Find("apiVersion");
   const Value* kind = root.Find("kind");
   if (api == nullptr) {
-    doc->diagnostics.push_back(
+    doc->AddDiagnostic(
         Diagnostic{doc->file, root.mark(), "apiVersion", std::string("missing required field; expected ") + kApiVersion});
   } else if (!api->is_string() || api->as_string() != kApiVersion) {
-    doc->diagnostics.push_back(Diagnostic{doc->file, api->mark(), "apiVersion",
-                                          "\"" + (api->is_string() ? api->as_string() : ToJson(*api)) +
+    doc->AddDiagnostic(Diagnostic{doc->file, api->mark(), "apiVersion",
+                                          "\"" + Excerpt(api->is_string() ? api->as_string() : ToJson(*api)) +
                                               "\" is not supported; expected " + kApiVersion});
   }
   static const char* kKinds = "Workflow, ModelProfile, Infrastructure";
   if (kind == nullptr) {
-    doc->diagnostics.push_back(
+    doc->AddDiagnostic(
         Diagnostic{doc->file, root.mark(), "kind", std::string("missing required field; expected one of ") + kKinds});
     return;
   }
   std::string k = kind->is_string() ? kind->as_string() : "";
   if (k != "Workflow" && k != "ModelProfile" && k != "Infrastructure") {
-    doc->diagnostics.push_back(Diagnostic{doc->file, kind->mark(), "kind",
-                                          "\"" + (kind->is_string() ? k : ToJson(*kind)) +
+    doc->AddDiagnostic(Diagnostic{doc->file, kind->mark(), "kind",
+                                          "\"" + Excerpt(kind->is_string() ? k : ToJson(*kind)) +
                                               "\" is not a known kind; expected one of " + kKinds});
     return;
   }
@@ -117,6 +130,7 @@ void DecodeDocument(const Value& root, Document* doc) {
   } else {
     obj = DecodeAs<Infrastructure>(body, dec);
   }
+  doc->omitted_diagnostics += dec.omitted();
   doc->marks[""] = root.mark().known() ? root.mark() : doc->start;
   // Kept even with a bad apiVersion so that reference checks still see the object; its diagnostics
   // mark the document as failed.
@@ -131,7 +145,7 @@ std::vector<Document> DecodeText(const std::string& text, const std::string& fil
     d.index = pd.index;
     d.start = pd.start;
     if (!pd.error.ok()) {
-      d.diagnostics.push_back(Diagnostic{file, pd.error_mark, "", pd.error.message()});
+      d.AddDiagnostic(Diagnostic{file, pd.error_mark, "", pd.error.message()});
     } else {
       DecodeDocument(pd.root, &d);
     }
@@ -160,7 +174,7 @@ std::vector<Document> LoadPath(const std::string& path) {
     if (!in) {
       Document d;
       d.file = f;
-      d.diagnostics.push_back(Diagnostic{f, Mark{}, "", "cannot read file: " + std::string(std::strerror(errno))});
+      d.AddDiagnostic(Diagnostic{f, Mark{}, "", "cannot read file: " + std::string(std::strerror(errno))});
       docs.push_back(std::move(d));
       continue;
     }
@@ -186,7 +200,7 @@ namespace {
 struct Ctx {
   Document* doc;
   void Err(const std::string& path, std::string msg) {
-    doc->diagnostics.push_back(Diagnostic{doc->file, doc->MarkOf(path), path, std::move(msg)});
+    doc->AddDiagnostic(Diagnostic{doc->file, doc->MarkOf(path), path, std::move(msg)});
   }
   // "is empty" would only repeat a field-level error (missing, wrong type) already reported.
   void ErrIfEmpty(const std::string& path, bool empty, std::string msg) {
@@ -197,7 +211,7 @@ struct Ctx {
   }
 };
 
-std::string Quote(const std::string& s) { return "\"" + s + "\""; }
+std::string Quote(const std::string& s) { return "\"" + Excerpt(s) + "\""; }
 
 std::string At(const Document& d, const std::string& path) {
   Mark m = d.MarkOf(path);
@@ -286,6 +300,40 @@ void ValidateModelProfile(Ctx& c, const ModelProfile& mp) {
   }
 }
 
+// An operator receives the minimum over its inputs of rate(from) x ratio (planner/problem.cc), so
+// ratios multiply along paths: each within bounds, a chain of them can still ask the planner for
+// 1e150 items/s. Requires an acyclic graph whose inputs all exist.
+void CheckDerivedRates(Ctx& c, const WorkflowSpec& s, const std::map<std::string, size_t>& op_index) {
+  std::map<std::string, double> rate;
+  for (const auto& src : s.sources) rate.emplace(src.name, src.rate);
+  for (const auto& op : s.operators) {
+    if (op.inputs.empty()) return;  // reported already; its rate is undefined
+    for (const auto& in : op.inputs)
+      if (!rate.count(in.from) && !op_index.count(in.from)) return;
+  }
+  std::function<double(size_t)> rate_of = [&](size_t i) -> double {
+    const auto& op = s.operators[i];
+    if (auto it = rate.find(op.name); it != rate.end()) return it->second;
+    double r = std::numeric_limits<double>::infinity();
+    for (const auto& in : op.inputs) {
+      auto src = rate.find(in.from);
+      double from = src != rate.end() ? src->second : rate_of(op_index.at(in.from));
+      r = std::min(r, from * in.ratio);
+    }
+    rate.emplace(op.name, r);
+    return r;
+  };
+  for (size_t i = 0; i < s.operators.size(); ++i) {
+    if (s.operators[i].inputs.empty()) continue;
+    double r = rate_of(i);
+    if (r < limits::kMinDerivedRate || r > limits::kMaxDerivedRate)
+      c.Err("spec.operators[" + std::to_string(i) + "].inputs",
+            "operator " + Quote(s.operators[i].name) + " would receive " + FormatNumber(r) +
+                " items/s (source rates times the input ratios along the graph); expected a rate >= " +
+                FormatNumber(limits::kMinDerivedRate) + " and <= " + FormatNumber(limits::kMaxDerivedRate));
+  }
+}
+
 void ValidateWorkflowLocal(Ctx& c, const Workflow& wf) {
   const auto& s = wf.spec;
   std::map<std::string, std::string> kinds;  // name -> "source"/"operator"
@@ -353,6 +401,9 @@ void ValidateWorkflowLocal(Ctx& c, const Workflow& wf) {
     };
     for (size_t i = 0; i < s.operators.size(); ++i)
       if (colour[i] == 0) dfs(i);
+    // Only for otherwise valid documents: a rate or ratio that failed its own bound would be
+    // reported twice.
+    if (reported.empty() && c.doc->diagnostics.empty()) CheckDerivedRates(c, s, op_index);
   }
   if (s.accuracy.table) {
     const auto& t = *s.accuracy.table;
@@ -545,9 +596,10 @@ StatusOr<Object> ObjectFromText(const std::string& text, const std::string& file
     d = std::move(one[0]);
   }
   for (auto& diag : d.diagnostics) diagnostics->push_back(diag);
+  if (d.omitted_diagnostics > 0) diagnostics->push_back(Diagnostic{file, Mark{}, "", MoreErrorsLine(d.omitted_diagnostics)});
   if (!d.ok()) {
     std::string msg;
-    for (const auto& diag : d.diagnostics) msg += (msg.empty() ? "" : "\n") + diag.ToString();
+    for (const auto& diag : *diagnostics) msg += (msg.empty() ? "" : "\n") + diag.ToString();
     return Status::InvalidArgument(msg);
   }
   return std::move(*d.object);
@@ -555,13 +607,18 @@ StatusOr<Object> ObjectFromText(const std::string& text, const std::string& file
 
 std::vector<std::string> FormatDiagnostics(const std::vector<Document>& docs) {
   std::vector<const Diagnostic*> all;
-  for (const auto& d : docs)
+  size_t omitted = 0;
+  for (const auto& d : docs) {
     for (const auto& diag : d.diagnostics) all.push_back(&diag);
+    omitted += d.omitted_diagnostics;
+  }
   std::stable_sort(all.begin(), all.end(), [](const Diagnostic* a, const Diagnostic* b) {
     return std::tie(a->file, a->mark.line, a->mark.column) < std::tie(b->file, b->mark.line, b->mark.column);
   });
   std::vector<std::string> out;
-  for (const auto* d : all) out.push_back(d->ToString());
+  for (size_t i = 0; i < all.size() && i < kMaxDiagnostics; ++i) out.push_back(all[i]->ToString());
+  if (all.size() > kMaxDiagnostics) omitted += all.size() - kMaxDiagnostics;
+  if (omitted > 0) out.push_back(MoreErrorsLine(omitted));
   return out;
 }
 

@@ -20,10 +20,13 @@ struct Document {
   int index = 0;      // position in its file's stream
   Mark start;         // first line of the document
   std::optional<Object> object;  // set when the document decoded (it may still have semantic errors)
-  std::vector<Diagnostic> diagnostics;
+  std::vector<Diagnostic> diagnostics;  // at most kMaxDiagnostics (api/fields.h)
+  size_t omitted_diagnostics = 0;       // problems found beyond those, only counted
   std::unordered_map<std::string, Mark> marks;  // field path -> position, for diagnostics
 
   bool ok() const { return object.has_value() && diagnostics.empty(); }
+  // Adds a problem, or only counts it when `diagnostics` is full.
+  void AddDiagnostic(Diagnostic d);
   // "Kind/name" when known, else "document N".
   std::string Describe() const;
   // Position of `path`, or of its nearest ancestor that has one.
@@ -57,12 +60,18 @@ Value EncodeObject(const Object& obj);
 std::string ObjectToYaml(const Object& obj);
 std::string ObjectToJson(const Object& obj, bool pretty = false);
 
-// Decodes a single object from text (the REST body path). Returns all diagnostics on failure.
+// Decodes a single object from text (the REST body path). On failure returns the diagnostics, at
+// most kMaxDiagnostics of them followed by one "... and N more errors" line when there were more.
 StatusOr<Object> ObjectFromText(const std::string& text, const std::string& file,
                                 std::vector<Diagnostic>* diagnostics);
 
-// Sorted "file:line:col: path: message" lines.
+// Sorted "file:line:col: path: message" lines: the first kMaxDiagnostics of all the documents'
+// problems, then one "... and N more errors" line when there were more. Every report of problems to
+// a user (jbctl, the manifest watcher's log, conditions) goes through this cap.
 std::vector<std::string> FormatDiagnostics(const std::vector<Document>& docs);
+
+// "... and N more errors".
+std::string MoreErrorsLine(size_t n);
 
 // True when `name` satisfies kNameRule.
 bool IsValidName(const std::string& name);

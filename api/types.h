@@ -20,6 +20,49 @@ namespace jb {
 inline constexpr const char* kApiVersion = "jellybean.dev/v1alpha1";
 inline constexpr const char* kNameRule = "a name of 1-63 characters: letters, digits, '-', '_' or '.'";
 
+// ---- limits -----------------------------------------------------------------------------------
+// Every number a user writes is bounded: generous for any real fleet (100-1000x the largest real
+// value), but far inside what a double-precision LP solves reliably (COIN-OR's CLP aborts on
+// coefficients like 1e25). Lists are bounded with margin over the largest shipped and benchmarked
+// cases (bench/planner: 1000 nodes x 50 operators x 5 tiers, 3 variants over 8 hardware classes),
+// so that one object cannot hold a reconcile thread for minutes. The field lists below use these,
+// so the decoder, the error messages and the CRDs in crds/ state the same bounds.
+namespace limits {
+inline constexpr double kMaxPricePerHour = 1e4;      // USD/h per node instance (the dearest cloud VM is ~100)
+inline constexpr double kMaxCostPerGiB = 1e3;        // USD/GiB (cloud egress is ~0.01-0.2)
+inline constexpr double kMinBandwidthMbps = 1e-3;    // 1 kbit/s
+inline constexpr double kMaxBandwidthMbps = 1e7;     // 10 Tbit/s
+inline constexpr double kMinLatencyMs = 1e-3;        // 1 us per item
+inline constexpr double kMaxLatencyMs = 3.6e6;       // 1 hour (per item, per link, end to end)
+inline constexpr double kMaxSizeKiB = 1e7;           // ~9.5 GiB per item
+inline constexpr double kMinRate = 1e-3;             // items/s: one item per ~17 minutes
+inline constexpr double kMaxRate = 1e6;              // items/s per source
+inline constexpr double kMinDerivedRate = 1e-6;     // items/s an operator receives (rates x ratios)
+inline constexpr double kMaxDerivedRate = 1e9;
+inline constexpr double kMinRatio = 1e-3;            // items needed per input item
+inline constexpr double kMaxRatio = 1e3;
+inline constexpr double kMinHeadroom = 0.01;         // usable fraction of a node's capacity
+inline constexpr double kMaxNodeCount = 1e5;         // instances in one pool
+inline constexpr double kMaxSourceCount = 1e12;      // items a batch source sends
+inline constexpr double kMaxInteger = 9007199254740991;  // 2^53 - 1: the largest integer a double holds exactly
+inline constexpr size_t kMaxTiers = 16;
+inline constexpr size_t kMaxNodes = 10000;           // nodes (pools) per Infrastructure
+inline constexpr size_t kMaxLinks = 64;
+inline constexpr size_t kMaxSources = 100;           // per Workflow
+inline constexpr size_t kMaxOperators = 200;         // per Workflow
+inline constexpr size_t kMaxInputs = 64;             // per operator
+inline constexpr size_t kMaxVariants = 64;           // per ModelProfile
+inline constexpr size_t kMaxHardwareClasses = 64;    // latency entries per variant
+inline constexpr size_t kMaxTableEntries = 10000;    // rows of an accuracy table
+inline constexpr size_t kMaxLabels = 64;
+inline constexpr size_t kMaxFinalizers = 32;
+inline constexpr size_t kMaxSettings = 64;           // driver settings, runtime env entries
+inline constexpr size_t kMaxArgs = 256;              // exec runtime argv
+inline constexpr size_t kMaxNameLength = 253;        // names and references (tiers, nodes, hardware, ...)
+inline constexpr size_t kMaxLabelLength = 63;        // label values (Kubernetes' limit)
+inline constexpr size_t kMaxTextLength = 4096;       // paths, URLs, addresses, settings, argv, env values
+}  // namespace limits
+
 struct ObjectMeta {
   std::string name;
   std::map<std::string, std::string> labels;
@@ -32,11 +75,11 @@ struct ObjectMeta {
 template <class V>
 void Describe(V& v, ObjectMeta& o) {
   v.Field("name", o.name, Opt().Required().Min(1).Doc("Unique name of the object within its kind."));
-  v.Field("labels", o.labels, Opt().Doc("Free-form key/value labels."));
-  v.Field("generation", o.generation, Opt().Min(0).Doc("Set by the server: bumped when the spec changes."));
-  v.Field("resourceVersion", o.resource_version, Opt().Doc("Set by the server: optimistic concurrency token."));
-  v.Field("deletionTimestamp", o.deletion_timestamp, Opt().Doc("Set by the server when deletion was requested."));
-  v.Field("finalizers", o.finalizers, Opt().Doc("Set by the server: work to finish before the object goes."));
+  v.Field("labels", o.labels, Opt().MaxItems(limits::kMaxLabels).MaxLen(limits::kMaxLabelLength).Doc("Free-form key/value labels."));
+  v.Field("generation", o.generation, Opt().Range(0, limits::kMaxInteger).Doc("Set by the server: bumped when the spec changes."));
+  v.Field("resourceVersion", o.resource_version, Opt().MaxLen(limits::kMaxNameLength).Doc("Set by the server: optimistic concurrency token."));
+  v.Field("deletionTimestamp", o.deletion_timestamp, Opt().MaxLen(limits::kMaxNameLength).Doc("Set by the server when deletion was requested."));
+  v.Field("finalizers", o.finalizers, Opt().MaxItems(limits::kMaxFinalizers).MaxLen(limits::kMaxNameLength).Doc("Set by the server: work to finish before the object goes."));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -49,7 +92,7 @@ struct DriverSpec {
 template <class V>
 void Describe(V& v, DriverSpec& o) {
   v.Field("type", o.type, Opt().Required().Enum({"local", "ssh", "agent", "cloud"}).Doc("Driver that deploys workers on this tier's nodes."));
-  v.Field("settings", o.settings, Opt().Doc("Driver-specific settings (strings)."));
+  v.Field("settings", o.settings, Opt().MaxItems(limits::kMaxSettings).MaxLen(limits::kMaxTextLength).Doc("Driver-specific settings (strings)."));
 }
 
 struct Tier {
@@ -59,7 +102,7 @@ struct Tier {
 };
 template <class V>
 void Describe(V& v, Tier& o) {
-  v.Field("name", o.name, Opt().Required().Min(1).Doc("Tier name; tiers are ordered, closest to the data first."));
+  v.Field("name", o.name, Opt().Required().Min(1).MaxLen(limits::kMaxNameLength).Doc("Tier name; tiers are ordered, closest to the data first."));
   v.Field("driver", o.driver, Opt().Required());
 }
 
@@ -75,13 +118,13 @@ struct Node {
 };
 template <class V>
 void Describe(V& v, Node& o) {
-  v.Field("name", o.name, Opt().Required().Min(1));
-  v.Field("tier", o.tier, Opt().Required().Min(1).Doc("Name of the tier the node belongs to."));
-  v.Field("pricePerHour", o.price_per_hour, Opt().Required().Min(0).Doc("USD per hour while the node is used."));
-  v.Field("hardware", o.hardware, Opt().Required().Min(1).Doc("Hardware class; selects latency profiles."));
-  v.Field("count", o.count, Opt().Min(1).Max(100000).Doc("Pool size: up to this many identical instances (default 1)."));
-  v.Field("address", o.address, Opt().Doc("Host address for remote drivers."));
-  v.Field("credentialsRef", o.credentials_ref, Opt().Doc("Name of the credentials (file) the driver uses."));
+  v.Field("name", o.name, Opt().Required().Min(1).MaxLen(limits::kMaxNameLength));
+  v.Field("tier", o.tier, Opt().Required().Min(1).MaxLen(limits::kMaxNameLength).Doc("Name of the tier the node belongs to."));
+  v.Field("pricePerHour", o.price_per_hour, Opt().Required().Range(0, limits::kMaxPricePerHour).Unit("USD/h").Doc("USD per hour while the node is used."));
+  v.Field("hardware", o.hardware, Opt().Required().Min(1).MaxLen(limits::kMaxNameLength).Doc("Hardware class; selects latency profiles."));
+  v.Field("count", o.count, Opt().Range(1, limits::kMaxNodeCount).Unit("instances").Doc("Pool size: up to this many identical instances (default 1)."));
+  v.Field("address", o.address, Opt().MaxLen(limits::kMaxTextLength).Doc("Host address for remote drivers."));
+  v.Field("credentialsRef", o.credentials_ref, Opt().MaxLen(limits::kMaxTextLength).Doc("Name of the credentials (file) the driver uses."));
 }
 
 struct Link {
@@ -94,11 +137,11 @@ struct Link {
 };
 template <class V>
 void Describe(V& v, Link& o) {
-  v.Field("from", o.from, Opt().Required().Min(1).Doc("Source tier of this direction."));
-  v.Field("to", o.to, Opt().Required().Min(1).Doc("Destination tier; must be adjacent to `from`."));
-  v.Field("costPerGiB", o.cost_per_gib, Opt().Required().Min(0).Doc("USD per GiB sent in this direction."));
-  v.Field("bandwidthMbps", o.bandwidth_mbps, Opt().Gt(0).Doc("Capacity of this direction in Mbit/s (optional cap)."));
-  v.Field("latencyMs", o.latency_ms, Opt().Min(0).Doc("One-way latency in ms."));
+  v.Field("from", o.from, Opt().Required().Min(1).MaxLen(limits::kMaxNameLength).Doc("Source tier of this direction."));
+  v.Field("to", o.to, Opt().Required().Min(1).MaxLen(limits::kMaxNameLength).Doc("Destination tier; must be adjacent to `from`."));
+  v.Field("costPerGiB", o.cost_per_gib, Opt().Required().Range(0, limits::kMaxCostPerGiB).Unit("USD/GiB").Doc("USD per GiB sent in this direction."));
+  v.Field("bandwidthMbps", o.bandwidth_mbps, Opt().Range(limits::kMinBandwidthMbps, limits::kMaxBandwidthMbps).Unit("Mbit/s").Doc("Capacity of this direction in Mbit/s (optional cap)."));
+  v.Field("latencyMs", o.latency_ms, Opt().Range(0, limits::kMaxLatencyMs).Unit("ms").Doc("One-way latency in ms."));
 }
 
 struct InfrastructureSpec {
@@ -109,9 +152,9 @@ struct InfrastructureSpec {
 };
 template <class V>
 void Describe(V& v, InfrastructureSpec& o) {
-  v.Field("tiers", o.tiers, Opt().Required().Doc("Ordered tiers, lowest (closest to the data) first."));
-  v.Field("nodes", o.nodes, Opt().Required());
-  v.Field("links", o.links, Opt().Doc("Per-direction costs between adjacent tiers; traffic within a tier is free."));
+  v.Field("tiers", o.tiers, Opt().Required().MaxItems(limits::kMaxTiers).Doc("Ordered tiers, lowest (closest to the data) first."));
+  v.Field("nodes", o.nodes, Opt().Required().MaxItems(limits::kMaxNodes));
+  v.Field("links", o.links, Opt().MaxItems(limits::kMaxLinks).Doc("Per-direction costs between adjacent tiers; traffic within a tier is free."));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -124,9 +167,9 @@ struct Latency {
 };
 template <class V>
 void Describe(V& v, Latency& o) {
-  v.Field("p50", o.p50, Opt().Required().Gt(0).Doc("Median ms per item at batch 1."));
-  v.Field("p75", o.p75, Opt().Gt(0));
-  v.Field("p90", o.p90, Opt().Gt(0));
+  v.Field("p50", o.p50, Opt().Required().Range(limits::kMinLatencyMs, limits::kMaxLatencyMs).Unit("ms").Doc("Median ms per item at batch 1."));
+  v.Field("p75", o.p75, Opt().Range(limits::kMinLatencyMs, limits::kMaxLatencyMs).Unit("ms"));
+  v.Field("p90", o.p90, Opt().Range(limits::kMinLatencyMs, limits::kMaxLatencyMs).Unit("ms"));
 }
 
 struct RuntimeSpec {
@@ -139,9 +182,9 @@ struct RuntimeSpec {
 template <class V>
 void Describe(V& v, RuntimeSpec& o) {
   v.Field("type", o.type, Opt().Required().Enum({"emulated", "exec", "http"}).Doc("emulated spends the profiled latency (labelled as emulation); exec runs a model process; http calls an Open Inference Protocol server."));
-  v.Field("command", o.command, Opt().Doc("exec: argv of the persistent model process."));
-  v.Field("env", o.env, Opt().Doc("exec: extra environment of the model process."));
-  v.Field("url", o.url, Opt().Doc("http: base URL of the model server."));
+  v.Field("command", o.command, Opt().MaxItems(limits::kMaxArgs).MaxLen(limits::kMaxTextLength).Doc("exec: argv of the persistent model process."));
+  v.Field("env", o.env, Opt().MaxItems(limits::kMaxSettings).MaxLen(limits::kMaxTextLength).Doc("exec: extra environment of the model process."));
+  v.Field("url", o.url, Opt().MaxLen(limits::kMaxTextLength).Doc("http: base URL of the model server."));
 }
 
 struct Variant {
@@ -154,10 +197,10 @@ struct Variant {
 };
 template <class V>
 void Describe(V& v, Variant& o) {
-  v.Field("name", o.name, Opt().Required().Min(1));
-  v.Field("accuracy", o.accuracy, Opt().Min(0).Max(100).Doc("Accuracy in percent, for per-operator composition."));
-  v.Field("outputSizeKiB", o.output_size_kib, Opt().Required().Min(0).Doc("Size of one output item in KiB."));
-  v.Field("latencyMs", o.latency_ms, Opt().Required().Doc("Per hardware class: ms per item at batch 1."));
+  v.Field("name", o.name, Opt().Required().Min(1).MaxLen(limits::kMaxNameLength));
+  v.Field("accuracy", o.accuracy, Opt().Range(0, 100).Unit("%").Doc("Accuracy in percent, for per-operator composition."));
+  v.Field("outputSizeKiB", o.output_size_kib, Opt().Required().Range(0, limits::kMaxSizeKiB).Unit("KiB").Doc("Size of one output item in KiB."));
+  v.Field("latencyMs", o.latency_ms, Opt().Required().MaxItems(limits::kMaxHardwareClasses).Doc("Per hardware class: ms per item at batch 1."));
   v.Field("runtime", o.runtime, Opt().Doc("How workers execute the variant (default emulated)."));
 }
 
@@ -167,7 +210,7 @@ struct ModelProfileSpec {
 };
 template <class V>
 void Describe(V& v, ModelProfileSpec& o) {
-  v.Field("variants", o.variants, Opt().Required());
+  v.Field("variants", o.variants, Opt().Required().MaxItems(limits::kMaxVariants));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -185,15 +228,15 @@ struct Source {
 };
 template <class V>
 void Describe(V& v, Source& o) {
-  v.Field("name", o.name, Opt().Required().Min(1));
-  v.Field("rate", o.rate, Opt().Required().Gt(0).Doc("Items per second to sustain."));
-  v.Field("tier", o.tier, Opt().Required().Min(1).Doc("Tier where the items enter."));
-  v.Field("node", o.node, Opt().Doc("Node where the items enter (optional, within the tier)."));
-  v.Field("itemSizeKiB", o.item_size_kib, Opt().Required().Min(0).Doc("Size of one source item in KiB."));
-  v.Field("files", o.files, Opt().Doc("Directory whose files the built-in generator sends (else synthetic)."));
-  v.Field("count", o.count, Opt().Min(1).Doc("Stop after this many items (default: never; for batch runs and tests)."));
+  v.Field("name", o.name, Opt().Required().Min(1).MaxLen(limits::kMaxNameLength));
+  v.Field("rate", o.rate, Opt().Required().Range(limits::kMinRate, limits::kMaxRate).Unit("items/s").Doc("Items per second to sustain."));
+  v.Field("tier", o.tier, Opt().Required().Min(1).MaxLen(limits::kMaxNameLength).Doc("Tier where the items enter."));
+  v.Field("node", o.node, Opt().MaxLen(limits::kMaxNameLength).Doc("Node where the items enter (optional, within the tier)."));
+  v.Field("itemSizeKiB", o.item_size_kib, Opt().Required().Range(0, limits::kMaxSizeKiB).Unit("KiB").Doc("Size of one source item in KiB."));
+  v.Field("files", o.files, Opt().MaxLen(limits::kMaxTextLength).Doc("Directory whose files the built-in generator sends (else synthetic)."));
+  v.Field("count", o.count, Opt().Range(1, limits::kMaxSourceCount).Unit("items").Doc("Stop after this many items (default: never; for batch runs and tests)."));
   v.Field("generatorRate", o.generator_rate,
-          Opt().Gt(0).Doc("Emulated load: the built-in generator emits this many items/s instead of `rate` (the plan still starts "
+          Opt().Range(limits::kMinRate, limits::kMaxRate).Unit("items/s").Doc("Emulated load: the built-in generator emits this many items/s instead of `rate` (the plan still starts "
                           "from `rate`; the load trigger re-plans for what it observes). Changing it does not by itself re-plan."));
 }
 
@@ -204,8 +247,8 @@ struct Input {
 };
 template <class V>
 void Describe(V& v, Input& o) {
-  v.Field("from", o.from, Opt().Required().Min(1).Doc("A source or operator name."));
-  v.Field("ratio", o.ratio, Opt().Gt(0).Doc("Items this operator needs per item of `from` (default 1)."));
+  v.Field("from", o.from, Opt().Required().Min(1).MaxLen(limits::kMaxNameLength).Doc("A source or operator name."));
+  v.Field("ratio", o.ratio, Opt().Range(limits::kMinRatio, limits::kMaxRatio).Doc("Items this operator needs per item of `from` (default 1)."));
 }
 
 struct Operator {
@@ -216,9 +259,9 @@ struct Operator {
 };
 template <class V>
 void Describe(V& v, Operator& o) {
-  v.Field("name", o.name, Opt().Required().Min(1));
-  v.Field("profile", o.profile, Opt().Required().Min(1).Doc("Name of the ModelProfile with this operator's variants."));
-  v.Field("inputs", o.inputs, Opt().Required().Doc("Upstream sources/operators; several inputs make a join."));
+  v.Field("name", o.name, Opt().Required().Min(1).MaxLen(limits::kMaxNameLength));
+  v.Field("profile", o.profile, Opt().Required().Min(1).MaxLen(limits::kMaxNameLength).Doc("Name of the ModelProfile with this operator's variants."));
+  v.Field("inputs", o.inputs, Opt().Required().MaxItems(limits::kMaxInputs).Doc("Upstream sources/operators; several inputs make a join."));
 }
 
 struct Slo {
@@ -228,8 +271,8 @@ struct Slo {
 };
 template <class V>
 void Describe(V& v, Slo& o) {
-  v.Field("minAccuracy", o.min_accuracy, Opt().Required().Min(0).Max(100).Doc("End-to-end accuracy floor in percent."));
-  v.Field("maxLatencyMs", o.max_latency_ms, Opt().Gt(0).Doc("Optional end-to-end latency bound."));
+  v.Field("minAccuracy", o.min_accuracy, Opt().Required().Range(0, 100).Unit("%").Doc("End-to-end accuracy floor in percent."));
+  v.Field("maxLatencyMs", o.max_latency_ms, Opt().Range(limits::kMinLatencyMs, limits::kMaxLatencyMs).Unit("ms").Doc("Optional end-to-end latency bound."));
 }
 
 struct AccuracyEntry {
@@ -239,8 +282,8 @@ struct AccuracyEntry {
 };
 template <class V>
 void Describe(V& v, AccuracyEntry& o) {
-  v.Field("variants", o.variants, Opt().Required().Doc("One variant per table operator, in table order."));
-  v.Field("accuracy", o.accuracy, Opt().Required().Min(0).Max(100));
+  v.Field("variants", o.variants, Opt().Required().MaxItems(limits::kMaxOperators).MaxLen(limits::kMaxNameLength).Doc("One variant per table operator, in table order."));
+  v.Field("accuracy", o.accuracy, Opt().Required().Range(0, 100).Unit("%"));
 }
 
 struct AccuracyTable {
@@ -250,8 +293,8 @@ struct AccuracyTable {
 };
 template <class V>
 void Describe(V& v, AccuracyTable& o) {
-  v.Field("operators", o.operators, Opt().Required());
-  v.Field("entries", o.entries, Opt().Required().Doc("Measured end-to-end accuracy per variant combination; missing combinations are not allowed."));
+  v.Field("operators", o.operators, Opt().Required().MaxItems(limits::kMaxOperators).MaxLen(limits::kMaxNameLength));
+  v.Field("entries", o.entries, Opt().Required().MaxItems(limits::kMaxTableEntries).Doc("Measured end-to-end accuracy per variant combination; missing combinations are not allowed."));
 }
 
 struct AccuracyModel {
@@ -274,7 +317,7 @@ struct PlanOptions {
 template <class V>
 void Describe(V& v, PlanOptions& o) {
   v.Field("percentile", o.percentile, Opt().Enum({"p50", "p75", "p90"}).Doc("Latency percentile used for capacity (default p75)."));
-  v.Field("headroom", o.headroom, Opt().Gt(0).Max(1).Doc("Usable fraction of a node's capacity (default 1.0)."));
+  v.Field("headroom", o.headroom, Opt().Range(limits::kMinHeadroom, 1).Doc("Usable fraction of a node's capacity (default 1.0)."));
   v.Field("exclusive", o.exclusive, Opt().Doc("One operator per node (the prototype's rule); default false = shared nodes."));
 }
 
@@ -289,9 +332,9 @@ struct WorkflowSpec {
 };
 template <class V>
 void Describe(V& v, WorkflowSpec& o) {
-  v.Field("infrastructure", o.infrastructure, Opt().Required().Min(1).Doc("Name of the Infrastructure to plan on."));
-  v.Field("sources", o.sources, Opt().Required());
-  v.Field("operators", o.operators, Opt().Required());
+  v.Field("infrastructure", o.infrastructure, Opt().Required().Min(1).MaxLen(limits::kMaxNameLength).Doc("Name of the Infrastructure to plan on."));
+  v.Field("sources", o.sources, Opt().Required().MaxItems(limits::kMaxSources));
+  v.Field("operators", o.operators, Opt().Required().MaxItems(limits::kMaxOperators));
   v.Field("slo", o.slo, Opt().Required());
   v.Field("accuracy", o.accuracy, Opt());
   v.Field("options", o.options, Opt());

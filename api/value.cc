@@ -1,5 +1,6 @@
 #include "api/value.h"
 
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
 #include <charconv>
@@ -7,6 +8,8 @@
 #include <cstring>
 #include <limits>
 #include <sstream>
+#include <unordered_set>
+#include <utility>
 
 namespace jb {
 
@@ -84,6 +87,11 @@ const char* Value::KindName(Kind k) {
   return "?";
 }
 
+std::string Excerpt(const std::string& s, size_t max) {
+  if (s.size() <= max) return s;
+  return s.substr(0, max) + "... (" + std::to_string(s.size()) + " characters)";
+}
+
 std::string FormatNumber(double d) {
   if (std::isnan(d)) return ".nan";
   if (std::isinf(d)) return d > 0 ? ".inf" : "-.inf";
@@ -117,21 +125,36 @@ bool ParseNumber(const std::string& s, double* out, bool* integer) {
   return true;
 }
 
+std::string TooDeepMessage() { return "nesting too deep (more than " + std::to_string(kMaxNestingDepth) + " levels)"; }
+
+// yaml-cpp keeps an alias as a second reference to the anchored node, so its tree stays as small as
+// the text; converting it into Values copies the node at every reference, which is where a "billion
+// laughs" document explodes. yaml-cpp does not say which references are aliases, but it visits
+// nodes in document order: a node that starts before the furthest position converted so far is a
+// repeat of an anchored node. Those repeats are budgeted (kMaxAliasNodes nodes, kMaxAliasBytes of
+// scalar text per call of ParseYamlStream, shared by all documents of the stream, so a thousand
+// small bombs are one budget); the first visit of every node costs nothing extra, so documents
+// without aliases are never limited here.
+struct AliasBudget {
+  size_t nodes = 0;
+  size_t bytes = 0;
+};
+
 class Converter {
  public:
-  explicit Converter(int line_offset) : line_offset_(line_offset) {}
+  Converter(int line_offset, AliasBudget* budget) : line_offset_(line_offset), budget_(budget) {}
 
-  // Converts a yaml-cpp node; reports the first structural problem (duplicate key, non-scalar key)
-  // through `error`.
+  // Converts a yaml-cpp node; reports the first structural problem (duplicate key, non-scalar key,
+  // too deep, too much alias expansion) through `error`. After a limit is hit nothing more is
+  // converted.
   Value Convert(const YAML::Node& n, Status* error, Mark* error_mark, int depth = 0) {
     Value v;
-    if (depth > 64) {
-      if (error->ok()) {
-        *error = Status::InvalidArgument("document nests deeper than 64 levels");
-        *error_mark = ToMark(n.Mark(), line_offset_);
-      }
+    if (stopped_) return v;
+    if (depth > kMaxNestingDepth) {
+      Stop(Status::InvalidArgument(TooDeepMessage()), ToMark(n.Mark(), line_offset_), error, error_mark);
       return v;
     }
+    if (!Budget(n, error, error_mark)) return v;
     switch (n.Type()) {
       case YAML::NodeType::Undefined:
       case YAML::NodeType::Null:
@@ -166,12 +189,17 @@ class Converter {
       }
       case YAML::NodeType::Sequence: {
         v = Value::Seq();
-        for (const auto& item : n) v.Append(Convert(item, error, error_mark, depth + 1));
+        for (const auto& item : n) {
+          if (stopped_) break;
+          v.Append(Convert(item, error, error_mark, depth + 1));
+        }
         break;
       }
       case YAML::NodeType::Map: {
         v = Value::Map();
+        std::unordered_set<std::string> keys;  // a map of many keys must not cost a quadratic scan
         for (const auto& kv : n) {
+          if (stopped_) break;
           Mark km = ToMark(kv.first.Mark(), line_offset_);
           if (!kv.first.IsScalar()) {
             if (error->ok()) {
@@ -181,9 +209,9 @@ class Converter {
             continue;
           }
           std::string key = kv.first.Scalar();
-          if (v.Find(key) != nullptr) {
+          if (!keys.insert(key).second) {
             if (error->ok()) {
-              *error = Status::InvalidArgument("duplicate key \"" + key + "\"");
+              *error = Status::InvalidArgument("duplicate key \"" + Excerpt(key) + "\"");
               *error_mark = km;
             }
             continue;
@@ -200,7 +228,42 @@ class Converter {
   }
 
  private:
+  void Stop(Status s, Mark m, Status* error, Mark* error_mark) {
+    stopped_ = true;
+    *error = std::move(s);
+    *error_mark = m;
+  }
+
+  // Charges a node that repeats an earlier one (see the class comment); false once over budget.
+  bool Budget(const YAML::Node& n, Status* error, Mark* error_mark) {
+    const YAML::Mark m = n.Mark();
+    if (m.line < 0) return true;  // implicit nodes (empty values) have no position and no content
+    auto pos = std::make_pair(m.line, m.column);
+    if (pos >= furthest_) {
+      furthest_ = pos;
+      return true;
+    }
+    ++budget_->nodes;
+    if (n.IsScalar()) budget_->bytes += n.Scalar().size();
+    if (budget_->nodes > kMaxAliasNodes) {
+      Stop(Status::InvalidArgument("too many aliases: the document expands to more than " + std::to_string(kMaxAliasNodes) +
+                                   " nodes through alias references (*name)"),
+           ToMark(m, line_offset_), error, error_mark);
+      return false;
+    }
+    if (budget_->bytes > kMaxAliasBytes) {
+      Stop(Status::InvalidArgument("too many aliases: the document expands to more than " + std::to_string(kMaxAliasBytes) +
+                                   " bytes of text through alias references (*name)"),
+           ToMark(m, line_offset_), error, error_mark);
+      return false;
+    }
+    return true;
+  }
+
   int line_offset_;
+  bool stopped_ = false;
+  std::pair<int, int> furthest_{-1, -1};
+  AliasBudget* budget_;
 };
 
 bool IsDocumentMarker(const std::string& line, bool* end_marker) {
@@ -250,6 +313,7 @@ std::vector<ParsedDocument> ParseYamlStream(const std::string& text) {
   chunks.push_back(cur);
 
   std::vector<ParsedDocument> docs;
+  AliasBudget budget;
   for (const auto& c : chunks) {
     if (IsBlank(c.text)) continue;
     ParsedDocument d;
@@ -257,8 +321,13 @@ std::vector<ParsedDocument> ParseYamlStream(const std::string& text) {
     d.start = Mark{c.first_line + 1, 1};
     try {
       YAML::Node n = YAML::Load(c.text);
-      Converter conv(c.first_line);
+      Converter conv(c.first_line, &budget);
       d.root = conv.Convert(n, &d.error, &d.error_mark);
+    } catch (const YAML::DeepRecursion& e) {
+      // yaml-cpp's own guard (500 levels) fires before ours can; it calls that "bad file".
+      d.error = Status::InvalidArgument(TooDeepMessage());
+      d.error_mark = ToMark(e.mark, c.first_line);
+      if (!d.error_mark.known()) d.error_mark = d.start;
     } catch (const YAML::Exception& e) {
       d.error = Status::InvalidArgument("YAML syntax error: " + e.msg);
       d.error_mark = ToMark(e.mark, c.first_line);

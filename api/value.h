@@ -95,6 +95,14 @@ struct ParsedDocument {
   Mark error_mark;
 };
 
+// Limits of one parsed document. Deeper nesting, or aliases that would copy more than this, make
+// the document an error ("nesting too deep", "too many aliases") instead of exhausting the stack
+// or memory: a few hundred bytes of aliases can otherwise expand to gigabytes.
+inline constexpr int kMaxNestingDepth = 64;
+// Alias budgets are per call (all documents of a stream together).
+inline constexpr size_t kMaxAliasNodes = 10000;        // nodes copied through alias references
+inline constexpr size_t kMaxAliasBytes = 1024 * 1024;  // scalar text copied through alias references
+
 // Parses YAML (or JSON) text; every document is returned, broken ones with `error` set, so one bad
 // document does not hide the others. Never throws. A stream with a syntax error that the parser
 // cannot recover from yields the documents before it plus one errored document.
@@ -104,6 +112,10 @@ std::vector<ParsedDocument> ParseYamlStream(const std::string& text);
 // shortest representation that reads back to the same double, so text round trips are exact.
 std::string ToYaml(const Value& v);
 std::string ToJson(const Value& v, bool pretty = false);
+
+// `s` itself, or its first `max` bytes followed by "..." (and its length): user text quoted in an
+// error message stays short however long the input was.
+std::string Excerpt(const std::string& s, size_t max = 128);
 
 // Shortest round-trip text of a double ("40", "0.1", "794.0348300933838").
 std::string FormatNumber(double d);

@@ -71,6 +71,36 @@ TEST(Crd, ComparisonDetectsDriftBothWays) {
   EXPECT_NE(all.find("spec.infrastructure: type string in C++, integer in CRD"), std::string::npos) << all;
 }
 
+// The bounds the decoder enforces are part of the CRD, and a CRD that states other bounds drifts.
+TEST(Crd, LimitsAppearInTheSchemaAndTheirDriftIsDetected) {
+  auto cpp = SchemaForKind("Infrastructure");
+  ASSERT_TRUE(cpp.ok());
+  Value crd = cpp->ToValue();
+  Value* spec_props = nullptr;
+  for (auto& e : crd.entries())
+    if (e.key == "properties")
+      for (auto& p : e.value.entries())
+        if (p.key == "spec")
+          for (auto& f : p.value.entries())
+            if (f.key == "properties") spec_props = &f.value;
+  ASSERT_NE(spec_props, nullptr);
+  const Value* nodes = spec_props->Find("nodes");
+  ASSERT_NE(nodes, nullptr);
+  ASSERT_NE(nodes->Find("maxItems"), nullptr);
+  EXPECT_EQ(nodes->Find("maxItems")->as_number(), 10000);
+  const Value* price = nodes->Find("items")->Find("properties")->Find("pricePerHour");
+  ASSERT_NE(price, nullptr);
+  EXPECT_EQ(price->Find("maximum")->as_number(), 10000);
+  for (auto& e : spec_props->entries())
+    if (e.key == "nodes")
+      for (auto& f : e.value.entries())
+        if (f.key == "maxItems") f.value = Value::Integer(20000);
+  auto diffs = CompareSchema(*cpp, crd, "");
+  std::string all;
+  for (const auto& d : diffs) all += d + "\n";
+  EXPECT_NE(all.find("spec.nodes: maxItems 10000 in C++, 20000 in CRD"), std::string::npos) << all;
+}
+
 TEST(Crd, JbctlCrdsReproducesTheCheckedInFiles) {
   testing::TempDir dir;
   auto r = testing::Run(testing::Jbctl() + " crds -o " + dir.path().string());

@@ -29,11 +29,12 @@ TEST(GoldenValidate, EveryCaseMatchesItsExpectedErrors) {
     auto r = testing::Run(testing::Jbctl() + " validate -f " + rel + ".yaml 2>&1");
     EXPECT_EQ(r.exit_code, 1) << "malformed manifests must fail validation";
     EXPECT_EQ(r.output, testing::ReadFile(fs::path(JB_SOURCE_DIR) / (rel + ".expected")));
-    // Every error line has the file:line:col: prefix.
+    // Every error line has the file:line:col: prefix, except the count of errors beyond the cap.
     std::istringstream lines(r.output);
     std::string line;
     while (std::getline(lines, line)) {
       if (line.size() > 4 && line.compare(line.size() - 4, 4, ": ok") == 0) continue;
+      if (line.rfind("... and ", 0) == 0) continue;
       EXPECT_EQ(line.rfind(rel + ".yaml:", 0), 0u) << line;
     }
   }
@@ -43,6 +44,26 @@ TEST(GoldenValidate, ShippedManifestsAreValid) {
   auto r = testing::Run(testing::Jbctl() + " validate -f manifests/");
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(r.output.find("error"), std::string::npos);
+}
+
+// The numeric and size limits must leave every manifest we ship or test with valid.
+TEST(GoldenValidate, LabManifestsStayValidUnderTheLimits) {
+  auto r = testing::Run(testing::Jbctl() + " validate -f tests/lab/three-tier/");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+}
+
+TEST(GoldenValidate, ErrorsBeyondTheCapAreCountedOnOneLine) {
+  std::string rel = "tests/golden/validate/52-many-errors-capped.yaml";
+  auto r = testing::Run(testing::Jbctl() + " validate -f " + rel + " 2>&1");
+  size_t errors = 0;
+  std::istringstream lines(r.output);
+  std::string line, last;
+  while (std::getline(lines, line)) {
+    if (line.rfind(rel + ":", 0) == 0 && line.find(": ok") == std::string::npos) ++errors;
+    last = line;
+  }
+  EXPECT_EQ(errors, 50u);
+  EXPECT_EQ(last, "... and 250 more errors");
 }
 
 }  // namespace

@@ -2,7 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <string>
 
 namespace jb {
 namespace {
@@ -112,6 +117,137 @@ TEST(Value, IntegerLiteralBeyondInt64IsANumberWithoutOverflow) {
   EXPECT_DOUBLE_EQ(v.Find("b")->as_number(), -9223372036854775809.0);
   EXPECT_TRUE(v.Find("c")->is_integer());
   EXPECT_EQ(v.Find("c")->as_number(), 9007199254740991.0);
+}
+
+// ---- resource limits -------------------------------------------------------------------------
+
+long StatusKiB(const char* field) {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind(field, 0) == 0) return std::stol(line.substr(std::string(field).size()));
+  return -1;
+}
+
+struct Cost {
+  long peak_growth_kib;
+  double seconds;
+};
+
+// Peak RSS growth and wall time of `fn`, measured here: the high-water mark is reset first
+// (/proc/self/clear_refs), so earlier tests' peaks cannot hide this one.
+Cost Measure(const std::function<void()>& fn) {
+  std::ofstream("/proc/self/clear_refs") << "5";
+  long before = StatusKiB("VmRSS:");
+  auto t0 = std::chrono::steady_clock::now();
+  fn();
+  double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return Cost{StatusKiB("VmHWM:") - before, s};
+}
+
+// 9 levels of 10 aliases: ~800 bytes that expand to 10^9 nodes when every alias is copied.
+std::string BillionLaughs() {
+  std::string t = "x0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n";
+  for (int k = 1; k <= 9; ++k) {
+    t += "x" + std::to_string(k) + ": &a" + std::to_string(k) + " [";
+    for (int i = 0; i < 10; ++i) t += (i ? ", *a" : "*a") + std::to_string(k - 1);
+    t += "]\n";
+  }
+  return t;
+}
+
+TEST(ValueLimits, AliasBombIsRefusedWithinMemoryAndTime) {
+  std::vector<ParsedDocument> docs;
+  Cost c = Measure([&] { docs = ParseYamlStream(BillionLaughs()); });
+  ASSERT_EQ(docs.size(), 1u);
+  EXPECT_EQ(docs[0].error.message(), "too many aliases: the document expands to more than 10000 nodes through alias references (*name)");
+  EXPECT_LT(c.peak_growth_kib, 64 * 1024) << "peak RSS grew by " << c.peak_growth_kib << " KiB";
+  EXPECT_LT(c.seconds, 2.0);
+  std::printf("alias bomb: refused in %.3f s, peak RSS +%ld KiB\n", c.seconds, c.peak_growth_kib);
+}
+
+// One budget per stream: a thousand documents each just under the limit are not a thousand budgets.
+TEST(ValueLimits, AliasBudgetIsSharedByTheDocumentsOfAStream) {
+  std::string one = "x0: &a [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\nx1: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+                    "x2: [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n";  // ~1,200 alias-copied nodes
+  std::string text;
+  for (int i = 0; i < 1000; ++i) text += "---\n" + one;
+  std::vector<ParsedDocument> docs;
+  Cost c = Measure([&] { docs = ParseYamlStream(text); });
+  ASSERT_EQ(docs.size(), 1000u);
+  EXPECT_TRUE(docs[0].error.ok());
+  EXPECT_NE(docs.back().error.message().find("too many aliases"), std::string::npos);
+  EXPECT_LT(c.peak_growth_kib, 64 * 1024);
+}
+
+TEST(ValueLimits, AliasedLongScalarsAreBudgetedByBytes) {
+  std::string t = "big: &b " + std::string(64 * 1024, 'x') + "\nrefs: [";
+  for (int i = 0; i < 100; ++i) t += i ? ", *b" : "*b";  // 6.4 MB of copies from 64 KiB of text
+  t += "]\n";
+  std::vector<ParsedDocument> docs;
+  Cost c = Measure([&] { docs = ParseYamlStream(t); });
+  ASSERT_EQ(docs.size(), 1u);
+  EXPECT_NE(docs[0].error.message().find("more than 1048576 bytes of text through alias references"), std::string::npos)
+      << docs[0].error.message();
+  EXPECT_LT(c.peak_growth_kib, 64 * 1024);
+}
+
+TEST(ValueLimits, SelfReferentialAliasEndsWithAnError) {
+  auto docs = ParseYamlStream("a: &x [1, *x]\n");
+  ASSERT_EQ(docs.size(), 1u);
+  EXPECT_FALSE(docs[0].error.ok());
+}
+
+TEST(ValueLimits, OrdinaryAliasesStillWork) {
+  auto docs = ParseYamlStream("lat: &l {p50: 3, p75: 4}\ncpu: *l\ngpu: *l\nlist: [*l, *l]\n");
+  ASSERT_EQ(docs.size(), 1u);
+  ASSERT_TRUE(docs[0].error.ok()) << docs[0].error.message();
+  EXPECT_EQ(docs[0].root.Find("gpu")->Find("p75")->as_number(), 4);
+  EXPECT_EQ(docs[0].root.Find("list")->items()[1].Find("p50")->as_number(), 3);
+}
+
+TEST(ValueLimits, NestingUpTo64LevelsIsAcceptedBeyondIsTooDeep) {
+  auto nest = [](int n) { return "a: " + std::string(static_cast<size_t>(n), '[') + std::string(static_cast<size_t>(n), ']') + "\n"; };
+  auto ok = ParseYamlStream(nest(64));  // the root mapping is level 0
+  ASSERT_EQ(ok.size(), 1u);
+  EXPECT_TRUE(ok[0].error.ok()) << ok[0].error.message();
+  auto deep = ParseYamlStream(nest(65));
+  ASSERT_EQ(deep.size(), 1u);
+  EXPECT_EQ(deep[0].error.message(), "nesting too deep (more than 64 levels)");
+}
+
+// yaml-cpp's parser recurses per level; 100,000 levels must neither overflow the stack nor be
+// reported as "bad file" (yaml-cpp's own words for its depth guard).
+TEST(ValueLimits, HundredThousandLevelsSayTooDeepInsteadOfCrashing) {
+  const size_t n = 100000;
+  std::string block_map;
+  for (size_t i = 0; i < 1000; ++i) block_map += std::string(i, ' ') + "a:\n";
+  std::string dashes;
+  for (size_t i = 0; i < n; ++i) dashes += "- ";
+  std::string mixed;
+  for (size_t i = 0; i < n / 5; ++i) mixed += "{a: [";
+  for (const std::string& text : {std::string(n, '['), mixed, "a: " + std::string(n, '{'),
+                                  std::string("[{") + std::string(n, '[') , dashes + "x\n", block_map}) {
+    std::vector<ParsedDocument> docs;
+    Cost c = Measure([&] { docs = ParseYamlStream(text); });
+    ASSERT_EQ(docs.size(), 1u) << text.substr(0, 40);
+    EXPECT_EQ(docs[0].error.message(), "nesting too deep (more than 64 levels)") << text.substr(0, 40);
+    EXPECT_TRUE(docs[0].error_mark.known());
+    EXPECT_LT(c.seconds, 5.0);
+  }
+}
+
+// Duplicate keys were found by a linear scan per key: quadratic in the size of one mapping.
+TEST(ValueLimits, AMappingOfManyKeysParsesInLinearTime) {
+  std::string t;
+  for (int i = 0; i < 100000; ++i) t += "k" + std::to_string(i) + ": 1\n";
+  std::vector<ParsedDocument> docs;
+  Cost c = Measure([&] { docs = ParseYamlStream(t); });
+  ASSERT_EQ(docs.size(), 1u);
+  EXPECT_TRUE(docs[0].error.ok());
+  EXPECT_EQ(docs[0].root.entries().size(), 100000u);
+  EXPECT_LT(c.seconds, 5.0);
+  std::printf("100000 keys: %.3f s\n", c.seconds);
 }
 
 }  // namespace
