@@ -105,6 +105,16 @@ std::string FormatNumber(double d) {
 
 namespace {
 
+constexpr size_t kMaxKeyLength = 500;  // quoted and escaped ("\\" is 2), still under yaml-cpp's 1,024
+
+// Why `key` cannot be a mapping key, or "" when it can.
+std::string KeyProblem(const std::string& key) {
+  if (key.size() > kMaxKeyLength) return "is longer than " + std::to_string(kMaxKeyLength) + " characters";
+  for (char c : key)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return "contains a control character; keys are printable text";
+  return "";
+}
+
 Mark ToMark(const YAML::Mark& m, int line_offset) {
   if (m.line < 0) return Mark{};
   return Mark{m.line + 1 + line_offset, m.column + 1};
@@ -209,6 +219,17 @@ class Converter {
             continue;
           }
           std::string key = kv.first.Scalar();
+          // Every key must survive our own JSON (ToJson) being parsed again: yaml-cpp refuses an
+          // implicit key over 1,024 characters, and ToJson writes a control character as a
+          // 6-character escape. A key no protocol of ours uses is refused here, at the one parser,
+          // so nothing is acknowledged that could not be stored and read back.
+          if (std::string why = KeyProblem(key); !why.empty()) {
+            if (error->ok()) {
+              *error = Status::InvalidArgument("key \"" + Excerpt(key) + "\" " + why);
+              *error_mark = km;
+            }
+            continue;
+          }
           if (!keys.insert(key).second) {
             if (error->ok()) {
               *error = Status::InvalidArgument("duplicate key \"" + Excerpt(key) + "\"");

@@ -44,7 +44,14 @@ class FilePersistence : public StorePersistence {
     const std::string path = PathOf(dir_, KindOf(obj), MetaOf(obj).name);
     std::error_code ec;
     fs::create_directories(fs::path(path).parent_path(), ec);
-    return WriteFileAtomic(path, ObjectToJson(obj, true) + "\n");
+    std::string text = ObjectToJson(obj, true) + "\n";
+    // Never acknowledge what the next start could not load back: the loader skips a file it
+    // cannot decode, so such an object would vanish at the next restart.
+    std::vector<Diagnostic> diagnostics;
+    if (auto back = ObjectFromText(text, path, &diagnostics); !back.ok())
+      return Status::InvalidArgument("the object could not be read back once stored: " +
+                                     (diagnostics.empty() ? back.status().message() : diagnostics.front().ToString()));
+    return WriteFileAtomic(path, text);
   }
 
   Status Erase(const std::string& kind, const std::string& name) override {

@@ -250,5 +250,23 @@ TEST(ValueLimits, AMappingOfManyKeysParsesInLinearTime) {
   std::printf("100000 keys: %.3f s\n", c.seconds);
 }
 
+// Keys that our own JSON could not carry back (yaml-cpp refuses an implicit key over 1,024
+// characters; a control character is escaped as 6) used to be accepted, so an acknowledged object
+// was lost at the next restart. Found by the manifest and agent-frame fuzzers.
+TEST(Value, KeysOurJsonCouldNotCarryBackAreRefused) {
+  for (const std::string& text : {"? " + std::string(1100, 'k') + "\n: v\n", std::string("{\"a\\u0001b\": 1}"),
+                                  "{\"" + std::string(501, 'k') + "\": 1}"}) {
+    auto docs = ParseYamlStream(text);
+    ASSERT_EQ(docs.size(), 1u);
+    EXPECT_FALSE(docs[0].error.ok()) << text.substr(0, 40);
+  }
+  // 500 quotes are 1,000 characters escaped: the longest key still round-trips through ToJson.
+  Value v = Value::Map();
+  v.Set(std::string(500, '"'), Value::String("x"));
+  auto back = ParseYamlStream(ToJson(v));
+  ASSERT_EQ(back.size(), 1u);
+  EXPECT_TRUE(back[0].error.ok()) << back[0].error.message();
+}
+
 }  // namespace
 }  // namespace jb

@@ -270,5 +270,27 @@ TEST(FileStore, ACorruptCounterRefusesWritesWithAClearErrorUntilFixed) {
   EXPECT_GT(Version(s.Put(Profile("b"))), 5000u);
 }
 
+// An object whose stored JSON the loader cannot read back (yaml-cpp refuses keys over 1,024
+// characters, and a control character is written as a 6-character escape) used to be acknowledged
+// and then vanish at the next restart. Found by fuzz/manifest_fuzzer.cc.
+TEST(FileStore, RefusesToAcknowledgeWhatItCouldNotLoadBack) {
+  testing::TempDir dir;
+  {
+    FileStore s(dir.path().string());
+    EXPECT_TRUE(s.Load().empty());
+    for (const std::string& key : {std::string(1100, 'k'), std::string(200, '\x01')}) {
+      ModelProfile mp = Profile("labelled");
+      mp.metadata.labels[key] = "v";
+      auto put = s.Put(mp);
+      ASSERT_FALSE(put.ok()) << "key of " << key.size() << " characters was acknowledged";
+      EXPECT_NE(put.status().message().find("could not be read back"), std::string::npos) << put.status().message();
+    }
+    ASSERT_TRUE(s.Put(Profile("plain")).ok());
+  }
+  FileStore again(dir.path().string());
+  EXPECT_TRUE(again.Load().empty());
+  EXPECT_EQ(again.size(), 1u);
+}
+
 }  // namespace
 }  // namespace jb
