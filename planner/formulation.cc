@@ -40,9 +40,7 @@ Formulation Formulate(const Problem& p, const ColumnMask* mask) {
   std::vector<std::vector<bool>> allowed(O);
   for (size_t o = 0; o < O; ++o) {
     for (size_t v = 0; v < p.ops[o].variants.size(); ++v) {
-      bool runnable = false;
-      for (size_t n = 0; n < N; ++n) runnable = runnable || p.Capacity(static_cast<int>(o), static_cast<int>(v), static_cast<int>(n)) > 0;
-      bool ok = runnable;
+      bool ok = p.Runnable(static_cast<int>(o), static_cast<int>(v));
       if (!p.table && p.composition == "min") {
         const auto& a = p.ops[o].variants[v].accuracy;
         ok = ok && (a ? *a : 100.0) >= p.min_accuracy - 1e-9;

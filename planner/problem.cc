@@ -16,6 +16,22 @@ double Problem::Capacity(int o, int v, int n) const {
   return headroom * 1000.0 / lat;
 }
 
+StatusOr<double> LatencyAtPercentile(const Latency& l, const std::string& percentile) {
+  std::optional<double> v;
+  if (percentile == "p50") v = l.p50;
+  else if (percentile == "p75") v = l.p75;
+  else if (percentile == "p90") v = l.p90;
+  else return Status::InvalidArgument("percentile must be p50, p75 or p90, not \"" + percentile + "\"");
+  if (!v) return Status::InvalidArgument("no " + percentile + " latency");
+  return *v;
+}
+
+bool Problem::Runnable(int o, int v) const {
+  for (size_t n = 0; n < nodes.size(); ++n)
+    if (Capacity(o, v, static_cast<int>(n)) > 0) return true;
+  return false;
+}
+
 std::optional<double> Problem::Accuracy(const std::vector<int>& var) const {
   if (table) {
     for (size_t c = 0; c < table->combos.size(); ++c) {
@@ -41,56 +57,6 @@ double Problem::PathCost(int a, int b) const {
   for (int t = a; t < b; ++t) c += cost_up[static_cast<size_t>(t)];
   for (int t = a; t > b; --t) c += cost_down[static_cast<size_t>(t - 1)];
   return c;
-}
-
-Aggregation AggregateNodes(const Problem& p) {
-  Aggregation a;
-  a.merged = p;
-  a.merged.nodes.clear();
-  a.merged.node_allowed.clear();
-  std::map<std::pair<int, std::vector<double>>, size_t> classes;
-  std::vector<std::vector<int>> groups;
-  for (size_t n = 0; n < p.nodes.size(); ++n) {
-    std::vector<double> caps;
-    for (size_t o = 0; o < p.ops.size(); ++o)
-      for (size_t v = 0; v < p.ops[o].variants.size(); ++v)
-        caps.push_back(p.Capacity(static_cast<int>(o), static_cast<int>(v), static_cast<int>(n)));
-    auto key = std::make_pair(p.nodes[n].tier, caps);
-    auto it = classes.find(key);
-    if (it == classes.end()) {
-      classes.emplace(key, groups.size());
-      groups.push_back({static_cast<int>(n)});
-    } else {
-      groups[it->second].push_back(static_cast<int>(n));
-    }
-  }
-  for (auto& g : groups) {
-    std::stable_sort(g.begin(), g.end(), [&](int x, int y) {
-      return p.nodes[static_cast<size_t>(x)].price < p.nodes[static_cast<size_t>(y)].price;
-    });
-    const PNode& first = p.nodes[static_cast<size_t>(g[0])];
-    PNode m = first;
-    if (g.size() > 1) {
-      m.name = first.name + "+" + std::to_string(g.size() - 1);
-      m.count = 0;
-      for (int n : g) {
-        m.member_prices.push_back(p.nodes[static_cast<size_t>(n)].price);
-        m.member_counts.push_back(p.nodes[static_cast<size_t>(n)].count);
-        m.count += p.nodes[static_cast<size_t>(n)].count;
-      }
-    }
-    a.merged.nodes.push_back(m);
-    a.merged.node_allowed.push_back(p.node_allowed[static_cast<size_t>(g[0])]);
-    a.members.push_back(g);
-  }
-  // Per-node latency vectors follow the merged node order.
-  for (size_t o = 0; o < p.ops.size(); ++o)
-    for (size_t v = 0; v < p.ops[o].variants.size(); ++v) {
-      auto& lat = a.merged.ops[o].variants[v].latency_ms;
-      lat.clear();
-      for (const auto& g : a.members) lat.push_back(p.ops[o].variants[v].latency_ms[static_cast<size_t>(g[0])]);
-    }
-  return a;
 }
 
 namespace {
@@ -295,11 +261,10 @@ StatusOr<Problem> BuildProblem(const Workflow& wf, const std::vector<ModelProfil
         double lat = kInf;
         auto l = v.latency_ms.find(n.hardware);
         if (l != v.latency_ms.end()) {
-          std::optional<double> val = p.percentile == "p50" ? std::optional<double>(l->second.p50)
-                                      : p.percentile == "p75" ? l->second.p75 : l->second.p90;
-          if (!val)
-            return Status::InvalidArgument("ModelProfile " + o->profile + " variant " + v.name + " has no " + p.percentile +
-                                           " latency for hardware " + n.hardware);
+          StatusOr<double> val = LatencyAtPercentile(l->second, p.percentile);
+          if (!val.ok())
+            return Status::InvalidArgument("ModelProfile " + o->profile + " variant " + v.name + " has " + val.status().message() +
+                                           " for hardware " + n.hardware);
           lat = *val;
         }
         pv.latency_ms.push_back(lat);

@@ -98,6 +98,8 @@ struct Problem {
   int K() const { return static_cast<int>(tiers.size()); }
   // Items/s one instance of `node` serves with variant `v` of operator `o` (0 when not runnable).
   double Capacity(int o, int v, int n) const;
+  // True when some allowed node runs variant `v` of operator `o` (Capacity > 0 on some node).
+  bool Runnable(int o, int v) const;
   // Accuracy of a full variant assignment; nullopt when the table has no entry for it.
   std::optional<double> Accuracy(const std::vector<int>& variant_of_op) const;
   // Cost in USD/h of moving `kib_per_s` from tier a to tier b (sum of the boundaries crossed).
@@ -141,6 +143,15 @@ inline constexpr double kMaxDerived = 1e15;
 // (at most 1e+09)". BuildProblem calls it; every solver entry point calls it again for problems
 // built by hand.
 Status CheckNumbers(const Problem& p);
+
+// The latency (ms) a profile measurement gives at `percentile` ("p50", "p75" or "p90"). The one
+// rule for latency at a percentile, used by the planner (BuildProblem: capacities) and by the
+// deployment (reconciler/deployment.cc: the emulated runtime's latency), so both read the same
+// number: the percentile must have been measured. A missing p75 or p90 is an InvalidArgument
+// ("no p90 latency"), never a silent fallback to another percentile, which would plan or run with
+// a latency the plan did not assume. An unknown percentile name is InvalidArgument too.
+// Callers prefix the message with the profile, variant and hardware.
+StatusOr<double> LatencyAtPercentile(const Latency& l, const std::string& percentile);
 
 // Builds the snapshot. Fails with InvalidArgument for inputs the validation would reject
 // (dangling references, missing percentile data) and for numbers the solver cannot take

@@ -9,16 +9,6 @@
 #include "reconciler/store.h"
 
 namespace jb {
-namespace {
-
-double Percentile(const Latency& l, const std::string& pct) {
-  if (pct == "p90" && l.p90) return *l.p90;
-  if (pct == "p75" && l.p75) return *l.p75;
-  if (pct == "p90" && l.p75) return *l.p75;
-  return l.p50;
-}
-
-}  // namespace
 
 StatusOr<std::vector<WorkerConfig>> BuildDeployment(const Workflow& wf, const std::vector<ModelProfile>& profiles,
                                                     const Infrastructure& inf, const Plan& plan, int64_t epoch,
@@ -90,7 +80,12 @@ StatusOr<std::vector<WorkerConfig>> BuildDeployment(const Workflow& wf, const st
       return Status::InvalidArgument("variant " + pl.variant + ": the http runtime is not implemented by the worker yet");
     } else {
       wi.runtime.type = "emulated";
-      wi.runtime.latency_ms = Percentile(lat->second, wf.spec.options.percentile);
+      // The planner's rule (planner::LatencyAtPercentile): missing percentile data is an error.
+      StatusOr<double> ms = planner::LatencyAtPercentile(lat->second, wf.spec.options.percentile);
+      if (!ms.ok())
+        return Status::InvalidArgument("ModelProfile " + op->second->profile + " variant " + pl.variant + " has " +
+                                       ms.status().message() + " for hardware " + n->second->hardware);
+      wi.runtime.latency_ms = *ms;
       wi.runtime.output_kib = var->output_size_kib;
     }
     w.instances.push_back(wi);
