@@ -36,7 +36,7 @@ std::vector<ModelProfile> Profiles() {
   base.name = "base";
   base.accuracy = 90;
   base.output_size_kib = 1;
-  base.latency_ms = {{"hw-e", Latency{30, 35, 40}}, {"hw-c", Latency{8, 9, std::nullopt}}};  // no p90 on hw-c
+  base.latency_ms = {{"hw-e", Latency{30, 35, 40}}, {"hw-c", Latency{8, 9, 11}}};
   answer.spec.variants = {base};
   return {detect, answer};
 }
@@ -113,7 +113,7 @@ TEST(BuildDeployment, TheIoWorkerHostsTheSourcesAtTheirGeneratorRateAndTheSink) 
   EXPECT_EQ(sink->kind, "sink");
 }
 
-TEST(BuildDeployment, OperatorsRunEmulatedAtTheWorkflowPercentileFallingBackToP75) {
+TEST(BuildDeployment, OperatorsRunEmulatedAtTheWorkflowPercentile) {
   auto ws = BuildDeployment(Wf(), Profiles(), Infra(), APlan(), 1);
   ASSERT_TRUE(ws.ok()) << ws.status().message();
   const WorkerConfig* c1 = Named(*ws, "c1");
@@ -131,10 +131,22 @@ TEST(BuildDeployment, OperatorsRunEmulatedAtTheWorkflowPercentileFallingBackToP7
   EXPECT_EQ(d->runtime.type, "emulated");
   EXPECT_EQ(d->runtime.latency_ms, 6);   // p90 on hw-c
   EXPECT_EQ(d->runtime.output_kib, 20);
-  EXPECT_EQ(a->runtime.latency_ms, 9);   // hw-c has no p90: its p75
+  EXPECT_EQ(a->runtime.latency_ms, 11);  // p90 on hw-c
   const WorkerInstance* de = Instance(*e1, "Detect");
   ASSERT_NE(de, nullptr);
   EXPECT_EQ(de->runtime.latency_ms, 15);  // p90 on hw-e
+}
+
+// The planner refuses a variant without the workflow's percentile; deployment used to fall back
+// to p75 silently, so a worker emulated a latency the plan never assumed. One rule now.
+TEST(BuildDeployment, AMissingPercentileIsAnErrorAsInThePlanner) {
+  auto profiles = Profiles();
+  for (auto& mp : profiles)
+    for (auto& v : mp.spec.variants)
+      for (auto& [hw, l] : v.latency_ms) l.p90.reset();
+  auto ws = BuildDeployment(Wf(), profiles, Infra(), APlan(), 1);
+  ASSERT_FALSE(ws.ok());
+  EXPECT_NE(ws.status().message().find("no p90 latency"), std::string::npos) << ws.status().message();
 }
 
 TEST(BuildDeployment, EveryWorkerGetsAllEdgesAndTheRoutesWithThePlansKeyRanges) {
