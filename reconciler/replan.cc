@@ -4,6 +4,8 @@
 #include <map>
 
 #include "planner/scorer.h"
+#include "reconciler/inputs.h"
+#include "reconciler/rollout.h"
 
 namespace jb {
 namespace {
@@ -104,6 +106,24 @@ Rescored RescorePlan(const planner::Problem& p, const Plan& plan) {
   r.plan.cost.total_per_hour = score.total;
   r.plan.accuracy = score.accuracy;
   return r;
+}
+
+ReplanProposal ProposeReplan(const planner::Problem& problem, const WorkflowStatus& status, const std::vector<WorkerConfig>& running,
+                             const ReplanCandidate& candidate, const ReplanContext& ctx) {
+  ReplanProposal p;
+  const bool undo = ctx.trigger == kTriggerUndo;
+  p.decision = ReplanDecision{ReplanAction::kAdopt, undo ? "requested by rollout undo" : "first plan", 0};
+  p.next_epoch = status.plan_epoch.value_or(0) + 1;
+  if (!status.plan) return p;
+  p.current = RescorePlan(problem, *status.plan);
+  if (candidate.workers) p.churn = RolloutChurn(running, *candidate.workers, p.next_epoch);
+  if (undo) return p;
+  double since = 1e18;
+  if (!status.history.empty())
+    if (auto t = ParseRfc3339(status.history.back().time)) since = ctx.now_s - *t;
+  p.decision = DecideReplan(p.current.violations, p.current.plan.cost.total_per_hour, candidate.plan.cost.total_per_hour, p.churn, since,
+                            ctx.damping, ctx.trigger == kTriggerLoad);
+  return p;
 }
 
 }  // namespace jb
