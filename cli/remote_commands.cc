@@ -511,11 +511,20 @@ int WhatIf(const Remote& r, std::ostream& out, std::ostream& err) {
     }
     auto solved = planner::Solve(*problem, planner::SolverOptions{"auto", 10});
     out << "Workflow " << wf.metadata.name << ":\n";
-    if (!solved.ok()) {
+    // No plan meets the SLO: the daemon deploys the best degraded plan (the same search).
+    std::optional<Plan> degraded;
+    Condition why;
+    if (!solved.ok() && solved.status().code() == Status::Code::kInfeasible) {
+      planner::SolveLimits limits;
+      limits.deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+      degraded = BestDegradedPlan(wf, profiles, infra, wf.status, limits, 10, &why);
+    }
+    if (!solved.ok() && !degraded) {
       out << "  would not be planned: " << solved.status().message() << "\n";
       continue;
     }
-    const Plan& next = solved->plan;
+    if (degraded) out << "  no plan meets the SLO (" << solved.status().message() << "); degraded (" << why.reason << "): " << why.message << "\n";
+    const Plan& next = degraded ? *degraded : solved->plan;
     if (!wf.status.plan) {
       out << "  not planned yet; would cost " << Fixed(next.cost.total_per_hour, 4) << " $/h at accuracy " << Fixed(next.accuracy, 2) << "\n";
       continue;

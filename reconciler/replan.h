@@ -13,6 +13,7 @@
 
 #include "api/types.h"
 #include "drivers/driver.h"
+#include "planner/linear_model.h"
 #include "planner/problem.h"
 
 namespace jb {
@@ -82,6 +83,14 @@ struct Rescored {
   std::vector<std::string> violations;
 };
 Rescored RescorePlan(const planner::Problem& p, const Plan& plan);
+
+// When no plan meets the SLO: the most accurate plan that keeps up with the rate, else the plan with
+// the highest rate at the accuracy floor, else the highest rate at any accuracy; `why` (a Degraded
+// condition) says which. Each solve plans with at most min(2 s, plan_time_limit_s, 90% of what is
+// left of `limits`); stops at `limits` with the best plan found so far. nullopt: no plan at all.
+std::optional<Plan> BestDegradedPlan(const Workflow& wf, const std::vector<ModelProfile>& profiles, const Infrastructure& infra,
+                                     const WorkflowStatus& st, const planner::SolveLimits& limits, double plan_time_limit_s,
+                                     Condition* why);
 
 // What makes a re-plan decision besides the plans: why it is asked for, when, and the damping.
 struct ReplanContext {

@@ -88,70 +88,6 @@ class LargePlanSlot {
 
 }  // namespace
 
-std::optional<Plan> WorkflowReconciler::BestDegraded(const Workflow& wf, const std::vector<ModelProfile>& profiles,
-                                                     const Infrastructure& infra, const WorkflowStatus& st,
-                                                     const planner::SolveLimits& limits, Condition* why) const {
-  // Each solve plans with at most 2 s and what is left of the reconcile's budget; the bisections
-  // stop at the budget with the best plan so far (up to ~37 solves otherwise).
-  auto solve = [&](double floor, double scale) -> std::optional<Plan> {
-    double budget = std::min({2.0, opts_.plan_time_limit_s, 0.9 * limits.SecondsLeft()});
-    if (limits.Expired() || budget < 0.05) return std::nullopt;
-    planner::ProblemOptions o;
-    o.min_accuracy = floor;
-    o.rate_scale = scale;
-    auto p = ProblemForStatus(wf, profiles, infra, st, o);
-    if (!p.ok()) return std::nullopt;
-    planner::SolverOptions so;
-    so.time_limit_s = budget;
-    so.limits = limits;
-    auto r = planner::Solve(*p, so);
-    if (!r.ok()) return std::nullopt;
-    return r->plan;
-  };
-  // Bisection for the largest x in [lo, hi] with a plan, given one at lo (feasibility is monotone
-  // in both the floor and the rate).
-  auto highest = [&](double lo, double hi, Plan best, const std::function<std::optional<Plan>(double)>& at) {
-    for (int i = 0; i < 12 && hi - lo > 1e-3 * std::max(1.0, hi) && !limits.Expired(); ++i) {
-      double mid = (lo + hi) / 2;
-      if (auto p = at(mid)) {
-        lo = mid;
-        best = *p;
-      } else {
-        hi = mid;
-      }
-    }
-    return best;
-  };
-  double floor = wf.spec.slo.min_accuracy;
-  double rate = 0;
-  for (const auto& s : wf.spec.sources) rate += s.rate * st.load_scale.value_or(1.0);
-  if (auto p = solve(0, 1)) {
-    Plan best = highest(0, floor, *p, [&](double f) { return solve(f, 1); });
-    *why = Condition{cond::kDegraded, cond::kTrue, cond::kAccuracyBelowFloor,
-                     "no plan reaches the accuracy floor " + Fixed(floor, 2) + " at the requested rate; deployed the most accurate plan that keeps up (accuracy " +
-                         Fixed(best.accuracy, 2) + ")",
-                     ""};
-    return best;
-  }
-  for (double f : {floor, 0.0}) {
-    auto p = solve(f, 1e-3);
-    if (!p) continue;
-    double got = 1e-3;
-    Plan best = highest(1e-3, 1, *p, [&](double x) {
-      auto q = solve(f, x);
-      if (q) got = std::max(got, x);
-      return q;
-    });
-    *why = Condition{cond::kDegraded, cond::kTrue, f > 0 ? cond::kRateBelowTarget : cond::kRateAndAccuracyBelowTarget,
-                     "capacity is short: the plan serves " + Fixed(100 * got, 1) + "% of the requested rate (" + Fixed(rate * got, 2) +
-                         " of " + Fixed(rate, 2) + " source items/s)" +
-                         (f > 0 ? " at the accuracy floor" : " at accuracy " + Fixed(best.accuracy, 2) + " (floor " + Fixed(floor, 2) + ")"),
-                     ""};
-    return best;
-  }
-  return std::nullopt;
-}
-
 void WorkflowReconciler::UpdateLoad(const Workflow& wf, const std::vector<WorkerState>& observed, WorkflowStatus* st) {
   // Offered load: what the sources emit (over their last 5 s), against the rates the spec plans for.
   double spec = 0, seen = 0;
@@ -391,7 +327,7 @@ WorkflowReconciler::Next WorkflowReconciler::SolveStep(const PlanInputs& in, con
   Condition why;
   std::optional<Plan> degraded;
   if (!result.ok() && result.status().code() == Status::Code::kInfeasible)
-    degraded = BestDegraded(in.wf, in.profiles, in.infra, *st, limits, &why);
+    degraded = BestDegradedPlan(in.wf, in.profiles, in.infra, *st, limits, opts_.plan_time_limit_s, &why);
   if (cancel_.load()) {
     *res = ReconcileResult{Status::Unavailable("planning of Workflow " + name + " cancelled (shutting down)"), {}};
     return Next::kReturn;
@@ -460,6 +396,13 @@ void WorkflowReconciler::DecideStep(const PlanInputs& in, const planner::Problem
                       "kept epoch " + std::to_string(st->plan_epoch.value_or(0)) + " (trigger: " + trigger + "): " + decision.reason);
     return;
   }
+  AdoptStep(name, trigger, fp, c, p, st);
+}
+
+void WorkflowReconciler::AdoptStep(const std::string& name, const std::string& trigger, const Fingerprint& fp, const Candidate& c,
+                                   const ReplanProposal& p, WorkflowStatus* st) {
+  const Rescored& current = p.current;
+  const ReplanDecision& decision = p.decision;
   PlanRevision rev;
   rev.epoch = p.next_epoch;
   rev.time = NowRfc3339Millis();

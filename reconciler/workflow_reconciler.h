@@ -95,6 +95,9 @@ class WorkflowReconciler {
   // The damping decision on `c` (ProposeReplan) and its effect on `st`.
   void DecideStep(const PlanInputs& in, const planner::Problem& problem, const std::string& trigger, const Fingerprint& fp,
                   const Candidate& c, WorkflowStatus* st, ReconcileResult* res);
+  // Adopts `c` as the plan of epoch p.next_epoch: a history entry, a rollout, the Planned condition.
+  void AdoptStep(const std::string& name, const std::string& trigger, const Fingerprint& fp, const Candidate& c, const ReplanProposal& p,
+                 WorkflowStatus* st);
   // Hands the plan to the driver (one rollout step at a time); then ObserveStep.
   void DeployStep(const PlanInputs& in, const std::vector<WorkerState>& before, WorkflowStatus* st, ReconcileResult* res);
   // The rollout's switch and completion as the workers report them.
@@ -116,11 +119,6 @@ class WorkflowReconciler {
   // Records the transitions from wf.status, then writes `after` if wf is still the stored version.
   StatusOr<Object> Save(const Workflow& wf, const WorkflowStatus& after);
 
-  // When no plan meets the SLO: the most accurate plan that keeps up with the rate, else the plan
-  // with the highest rate at the floor, else the highest rate at any accuracy. `why` says which.
-  // Stops at `limits` with the best plan found so far.
-  std::optional<Plan> BestDegraded(const Workflow& wf, const std::vector<ModelProfile>& profiles, const Infrastructure& infra,
-                                   const WorkflowStatus& st, const planner::SolveLimits& limits, Condition* why) const;
   // Feeds the observed source rates to the load trigger; sets status.loadScale when it fires.
   void UpdateLoad(const Workflow& wf, const std::vector<WorkerState>& observed, WorkflowStatus* st);
   // Marks nodes whose worker stayed not ready for node_grace as unavailable; expires old outages.
