@@ -1,5 +1,6 @@
 // jbctl commands that talk to jellybeand: apply, get, describe, delete, diff.
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -498,6 +499,10 @@ int WhatIf(const Remote& r, std::ostream& out, std::ostream& err) {
     }
     if (!affected) continue;
     ++shown;
+    // The trigger the daemon would record: the kind of a changed input, first in the order it checks.
+    std::string trigger = changed.count({"Infrastructure", wf.spec.infrastructure}) != 0 ? "Infrastructure"
+                          : changed.count(key) == 0                                    ? "ModelProfile"  // affected, so by a profile
+                                                                                        : "Workflow";
     const auto& infra = std::get<Infrastructure>(objects.at({"Infrastructure", wf.spec.infrastructure}));
     auto problem = ProblemForStatus(wf, profiles, infra, wf.status);  // as the daemon would plan it
     if (!problem.ok()) {
@@ -506,16 +511,34 @@ int WhatIf(const Remote& r, std::ostream& out, std::ostream& err) {
     }
     auto solved = planner::Solve(*problem, planner::SolverOptions{"auto", 10});
     out << "Workflow " << wf.metadata.name << ":\n";
-    if (!solved.ok()) {
+    // No plan meets the SLO: the daemon deploys the best degraded plan (the same search).
+    std::optional<Plan> degraded;
+    Condition why;
+    if (!solved.ok() && solved.status().code() == Status::Code::kInfeasible) {
+      planner::SolveLimits limits;
+      limits.deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+      degraded = BestDegradedPlan(wf, profiles, infra, wf.status, limits, 10, &why);
+    }
+    if (!solved.ok() && !degraded) {
       out << "  would not be planned: " << solved.status().message() << "\n";
       continue;
     }
-    const Plan& next = solved->plan;
+    if (degraded) out << "  no plan meets the SLO (" << solved.status().message() << "); degraded (" << why.reason << "): " << why.message << "\n";
+    const Plan& next = degraded ? *degraded : solved->plan;
     if (!wf.status.plan) {
       out << "  not planned yet; would cost " << Fixed(next.cost.total_per_hour, 4) << " $/h at accuracy " << Fixed(next.accuracy, 2) << "\n";
       continue;
     }
-    Rescored cur = RescorePlan(*problem, *wf.status.plan);
+    // The daemon's decision (ProposeReplan, as its reconciler calls it), with the default damping:
+    // the running plan rescored under the changed inputs, the churn against the running workers.
+    int64_t epoch = wf.status.plan_epoch.value_or(1);
+    auto running = BuildDeployment(wf, profiles, infra, *wf.status.plan, epoch);
+    ReplanCandidate candidate{next, std::nullopt};
+    if (auto target = BuildDeployment(wf, profiles, infra, next, epoch + 1); target.ok() && running.ok()) candidate.workers = std::move(*target);
+    const double now_s = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    const ReplanProposal proposal = ProposeReplan(*problem, wf.status, running.ok() ? *running : std::vector<WorkerConfig>{}, candidate,
+                                                  ReplanContext{trigger, now_s, DampingOptions{}});
+    const Rescored& cur = proposal.current;
     double before = wf.status.plan->cost.total_per_hour, now = cur.plan.cost.total_per_hour, after = next.cost.total_per_hour;
     out << "  running (epoch " << wf.status.plan_epoch.value_or(0) << "): " << Fixed(before, 4) << " $/h, accuracy " << Fixed(wf.status.plan->accuracy, 2)
         << "; under the changed inputs it would cost " << Fixed(now, 4) << " $/h" << (cur.violations.empty() ? "" : " and is invalid: " + cur.violations.front()) << "\n";
@@ -546,13 +569,11 @@ int WhatIf(const Remote& r, std::ostream& out, std::ostream& err) {
     out << "  nodes changed: " << moved << (moved == 0 ? "" : " (+ started, - stopped, ~ re-assigned)") << "\n";
     if (moved > 0) PrintTable(out, rows, 2);
     // Churn as the daemon counts it: worker processes the rollout would start or stop.
-    int64_t epoch = wf.status.plan_epoch.value_or(1);
-    auto cur_dep = BuildDeployment(wf, profiles, infra, cur.plan, epoch);
-    auto next_dep = BuildDeployment(wf, profiles, infra, next, epoch + 1);
-    int64_t churn = cur_dep.ok() && next_dep.ok() ? RolloutChurn(*cur_dep, *next_dep, epoch + 1) : moved;
-    out << "  workers started or stopped: " << churn << "\n";
-    auto d = DecideReplan(cur.violations, now, after, churn, 1e18);
-    out << "  the daemon would " << (d.action == ReplanAction::kKeep ? "keep the running plan: " : "roll this plan out: ") << d.reason << "\n";
+    out << "  workers started or stopped: " << (candidate.workers ? std::to_string(proposal.churn) : "unknown") << "\n";
+    const ReplanDecision& d = proposal.decision;
+    if (d.action == ReplanAction::kKeep) out << "  the daemon would keep the running plan: " << d.reason << "\n";
+    else if (d.action == ReplanAction::kAdopt) out << "  the daemon would roll this plan out: " << d.reason << "\n";
+    else out << "  the daemon would roll this plan out in " << Fixed(d.retry_after_s, 1) << " s (with the default damping): " << d.reason << "\n";
   }
   if (shown == 0) out << "no Workflow is affected by these manifests\n";
   out << "nothing was applied\n";

@@ -1,12 +1,24 @@
 #include "reconciler/replan.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <map>
 
 #include "planner/scorer.h"
+#include "planner/solver.h"
+#include "reconciler/conditions.h"
+#include "reconciler/inputs.h"
+#include "reconciler/rollout.h"
 
 namespace jb {
 namespace {
+
+std::string Fixed(double v, int digits) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%.*f", digits, v);
+  return buf;
+}
 
 std::string Pct(double f) {
   char buf[32];
@@ -104,6 +116,88 @@ Rescored RescorePlan(const planner::Problem& p, const Plan& plan) {
   r.plan.cost.total_per_hour = score.total;
   r.plan.accuracy = score.accuracy;
   return r;
+}
+
+std::optional<Plan> BestDegradedPlan(const Workflow& wf, const std::vector<ModelProfile>& profiles, const Infrastructure& infra,
+                                     const WorkflowStatus& st, const planner::SolveLimits& limits, double plan_time_limit_s,
+                                     Condition* why) {
+  // Each solve plans with at most 2 s and what is left of the reconcile's budget; the bisections
+  // stop at the budget with the best plan so far (up to ~37 solves otherwise).
+  auto solve = [&](double floor, double scale) -> std::optional<Plan> {
+    double budget = std::min({2.0, plan_time_limit_s, 0.9 * limits.SecondsLeft()});
+    if (limits.Expired() || budget < 0.05) return std::nullopt;
+    planner::ProblemOptions o;
+    o.min_accuracy = floor;
+    o.rate_scale = scale;
+    auto p = ProblemForStatus(wf, profiles, infra, st, o);
+    if (!p.ok()) return std::nullopt;
+    planner::SolverOptions so;
+    so.time_limit_s = budget;
+    so.limits = limits;
+    auto r = planner::Solve(*p, so);
+    if (!r.ok()) return std::nullopt;
+    return r->plan;
+  };
+  // Bisection for the largest x in [lo, hi] with a plan, given one at lo (feasibility is monotone
+  // in both the floor and the rate).
+  auto highest = [&](double lo, double hi, Plan best, const std::function<std::optional<Plan>(double)>& at) {
+    for (int i = 0; i < 12 && hi - lo > 1e-3 * std::max(1.0, hi) && !limits.Expired(); ++i) {
+      double mid = (lo + hi) / 2;
+      if (auto p = at(mid)) {
+        lo = mid;
+        best = *p;
+      } else {
+        hi = mid;
+      }
+    }
+    return best;
+  };
+  double floor = wf.spec.slo.min_accuracy;
+  double rate = 0;
+  for (const auto& s : wf.spec.sources) rate += s.rate * st.load_scale.value_or(1.0);
+  if (auto p = solve(0, 1)) {
+    Plan best = highest(0, floor, *p, [&](double f) { return solve(f, 1); });
+    *why = Condition{cond::kDegraded, cond::kTrue, cond::kAccuracyBelowFloor,
+                     "no plan reaches the accuracy floor " + Fixed(floor, 2) + " at the requested rate; deployed the most accurate plan that keeps up (accuracy " +
+                         Fixed(best.accuracy, 2) + ")",
+                     ""};
+    return best;
+  }
+  for (double f : {floor, 0.0}) {
+    auto p = solve(f, 1e-3);
+    if (!p) continue;
+    double got = 1e-3;
+    Plan best = highest(1e-3, 1, *p, [&](double x) {
+      auto q = solve(f, x);
+      if (q) got = std::max(got, x);
+      return q;
+    });
+    *why = Condition{cond::kDegraded, cond::kTrue, f > 0 ? cond::kRateBelowTarget : cond::kRateAndAccuracyBelowTarget,
+                     "capacity is short: the plan serves " + Fixed(100 * got, 1) + "% of the requested rate (" + Fixed(rate * got, 2) +
+                         " of " + Fixed(rate, 2) + " source items/s)" +
+                         (f > 0 ? " at the accuracy floor" : " at accuracy " + Fixed(best.accuracy, 2) + " (floor " + Fixed(floor, 2) + ")"),
+                     ""};
+    return best;
+  }
+  return std::nullopt;
+}
+
+ReplanProposal ProposeReplan(const planner::Problem& problem, const WorkflowStatus& status, const std::vector<WorkerConfig>& running,
+                             const ReplanCandidate& candidate, const ReplanContext& ctx) {
+  ReplanProposal p;
+  const bool undo = ctx.trigger == kTriggerUndo;
+  p.decision = ReplanDecision{ReplanAction::kAdopt, undo ? "requested by rollout undo" : "first plan", 0};
+  p.next_epoch = status.plan_epoch.value_or(0) + 1;
+  if (!status.plan) return p;
+  p.current = RescorePlan(problem, *status.plan);
+  if (candidate.workers) p.churn = RolloutChurn(running, *candidate.workers, p.next_epoch);
+  if (undo) return p;
+  double since = 1e18;
+  if (!status.history.empty())
+    if (auto t = ParseRfc3339(status.history.back().time)) since = ctx.now_s - *t;
+  p.decision = DecideReplan(p.current.violations, p.current.plan.cost.total_per_hour, candidate.plan.cost.total_per_hour, p.churn, since,
+                            ctx.damping, ctx.trigger == kTriggerLoad);
+  return p;
 }
 
 }  // namespace jb

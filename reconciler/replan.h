@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "api/types.h"
+#include "drivers/driver.h"
+#include "planner/linear_model.h"
 #include "planner/problem.h"
 
 namespace jb {
@@ -81,5 +83,43 @@ struct Rescored {
   std::vector<std::string> violations;
 };
 Rescored RescorePlan(const planner::Problem& p, const Plan& plan);
+
+// When no plan meets the SLO: the most accurate plan that keeps up with the rate, else the plan with
+// the highest rate at the accuracy floor, else the highest rate at any accuracy; `why` (a Degraded
+// condition) says which. Each solve plans with at most min(2 s, plan_time_limit_s, 90% of what is
+// left of `limits`); stops at `limits` with the best plan found so far. nullopt: no plan at all.
+std::optional<Plan> BestDegradedPlan(const Workflow& wf, const std::vector<ModelProfile>& profiles, const Infrastructure& infra,
+                                     const WorkflowStatus& st, const planner::SolveLimits& limits, double plan_time_limit_s,
+                                     Condition* why);
+
+// What makes a re-plan decision besides the plans: why it is asked for, when, and the damping.
+struct ReplanContext {
+  std::string trigger;  // kTriggerUndo adopts without damping; kTriggerLoad is damped as noisy
+  double now_s = 0;     // wall clock, seconds since the Unix epoch (status.history[].time is RFC 3339)
+  DampingOptions damping;
+};
+
+// A freshly computed plan and the workers it needs at the next epoch (status.planEpoch + 1), from
+// BuildDeployment; nullopt when they cannot be built (then the churn counts as 0).
+struct ReplanCandidate {
+  Plan plan;
+  std::optional<std::vector<WorkerConfig>> workers;
+};
+
+struct ReplanProposal {
+  ReplanDecision decision;
+  Rescored current;        // the running plan under the new inputs (empty when nothing runs)
+  int64_t churn = 0;       // workers the candidate starts or stops against `running`
+  int64_t next_epoch = 1;  // the epoch the candidate would get
+};
+
+// The damping decision of the reconciler, as one pure function (jbctl plan --what-if calls it too):
+// whether `candidate`, planned for `problem`, should replace the plan `status` says runs, on the
+// workers `running` (Driver::Desired()). No running plan: adopt ("first plan", or "requested by
+// rollout undo"). An undo is adopted without damping. Otherwise DecideReplan on the running plan
+// rescored under `problem`, the churn, and the time since the last adopted plan (history's last
+// entry; none or unreadable = long ago).
+ReplanProposal ProposeReplan(const planner::Problem& problem, const WorkflowStatus& status, const std::vector<WorkerConfig>& running,
+                             const ReplanCandidate& candidate, const ReplanContext& ctx);
 
 }  // namespace jb

@@ -2,15 +2,15 @@
 
 #include "api/manifest.h"
 #include "planner/solver.h"
+#include "reconciler/conditions.h"
 #include "reconciler/deployment.h"
 #include "reconciler/replan.h"
 #include "reconciler/rollout.h"
 
 #include <algorithm>
 #include <cmath>
-#include <set>
 #include <functional>
-#include <sstream>
+#include <set>
 
 namespace jb {
 
@@ -42,11 +42,11 @@ std::string Fixed(double v, int digits) {
 }
 
 void NotPlanned(WorkflowStatus* st, const std::string& reason, const std::string& message) {
-  SetCondition(st, "Planned", "False", reason, message);
-  SetCondition(st, "Deployed", "False", "NotPlanned", "nothing to deploy until the workflow is planned");
-  SetCondition(st, "Ready", "False", "NotPlanned", "nothing runs until the workflow is planned");
-  SetCondition(st, "SLOMet", "False", reason, message);
-  SetCondition(st, "Degraded", "False", "NotPlanned", "no plan is deployed");
+  SetCondition(st, cond::kPlanned, cond::kFalse, reason, message);
+  SetCondition(st, cond::kDeployed, cond::kFalse, cond::kNotPlanned, "nothing to deploy until the workflow is planned");
+  SetCondition(st, cond::kReady, cond::kFalse, cond::kNotPlanned, "nothing runs until the workflow is planned");
+  SetCondition(st, cond::kSLOMet, cond::kFalse, reason, message);
+  SetCondition(st, cond::kDegraded, cond::kFalse, cond::kNotPlanned, "no plan is deployed");
 }
 
 }  // namespace
@@ -86,94 +86,7 @@ class LargePlanSlot {
   bool held_ = false;
 };
 
-// Which input changed between two `plannedFrom` fingerprints.
-std::string Trigger(const std::string& before, const std::string& after) {
-  auto parts = [](const std::string& s) {
-    std::set<std::string> out;
-    std::stringstream ss(s);
-    std::string item;
-    while (std::getline(ss, item, ',')) out.insert(item);
-    return out;
-  };
-  auto a = parts(before), b = parts(after);
-  auto kind = [](const std::string& part) -> std::string {
-    if (part.rfind("down:", 0) == 0) return "node";
-    if (part.rfind("load:", 0) == 0) return "load";
-    auto slash = part.find('/');
-    return slash == std::string::npos ? "inputs" : part.substr(0, slash);
-  };
-  for (const auto& part : b)
-    if (a.count(part) == 0) return kind(part);
-  for (const auto& part : a)
-    if (b.count(part) == 0) return kind(part);
-  return "inputs";
-}
-
 }  // namespace
-
-std::optional<Plan> WorkflowReconciler::BestDegraded(const Workflow& wf, const std::vector<ModelProfile>& profiles,
-                                                     const Infrastructure& infra, const WorkflowStatus& st,
-                                                     const planner::SolveLimits& limits, Condition* why) const {
-  // Each solve plans with at most 2 s and what is left of the reconcile's budget; the bisections
-  // stop at the budget with the best plan so far (up to ~37 solves otherwise).
-  auto solve = [&](double floor, double scale) -> std::optional<Plan> {
-    double budget = std::min({2.0, opts_.plan_time_limit_s, 0.9 * limits.SecondsLeft()});
-    if (limits.Expired() || budget < 0.05) return std::nullopt;
-    planner::ProblemOptions o;
-    o.min_accuracy = floor;
-    o.rate_scale = scale;
-    auto p = ProblemForStatus(wf, profiles, infra, st, o);
-    if (!p.ok()) return std::nullopt;
-    planner::SolverOptions so;
-    so.time_limit_s = budget;
-    so.limits = limits;
-    auto r = planner::Solve(*p, so);
-    if (!r.ok()) return std::nullopt;
-    return r->plan;
-  };
-  // Bisection for the largest x in [lo, hi] with a plan, given one at lo (feasibility is monotone
-  // in both the floor and the rate).
-  auto highest = [&](double lo, double hi, Plan best, const std::function<std::optional<Plan>(double)>& at) {
-    for (int i = 0; i < 12 && hi - lo > 1e-3 * std::max(1.0, hi) && !limits.Expired(); ++i) {
-      double mid = (lo + hi) / 2;
-      if (auto p = at(mid)) {
-        lo = mid;
-        best = *p;
-      } else {
-        hi = mid;
-      }
-    }
-    return best;
-  };
-  double floor = wf.spec.slo.min_accuracy;
-  double rate = 0;
-  for (const auto& s : wf.spec.sources) rate += s.rate * st.load_scale.value_or(1.0);
-  if (auto p = solve(0, 1)) {
-    Plan best = highest(0, floor, *p, [&](double f) { return solve(f, 1); });
-    *why = Condition{"Degraded", "True", "AccuracyBelowFloor",
-                     "no plan reaches the accuracy floor " + Fixed(floor, 2) + " at the requested rate; deployed the most accurate plan that keeps up (accuracy " +
-                         Fixed(best.accuracy, 2) + ")",
-                     ""};
-    return best;
-  }
-  for (double f : {floor, 0.0}) {
-    auto p = solve(f, 1e-3);
-    if (!p) continue;
-    double got = 1e-3;
-    Plan best = highest(1e-3, 1, *p, [&](double x) {
-      auto q = solve(f, x);
-      if (q) got = std::max(got, x);
-      return q;
-    });
-    *why = Condition{"Degraded", "True", f > 0 ? "RateBelowTarget" : "RateAndAccuracyBelowTarget",
-                     "capacity is short: the plan serves " + Fixed(100 * got, 1) + "% of the requested rate (" + Fixed(rate * got, 2) +
-                         " of " + Fixed(rate, 2) + " source items/s)" +
-                         (f > 0 ? " at the accuracy floor" : " at accuracy " + Fixed(best.accuracy, 2) + " (floor " + Fixed(floor, 2) + ")"),
-                     ""};
-    return best;
-  }
-  return std::nullopt;
-}
 
 void WorkflowReconciler::UpdateLoad(const Workflow& wf, const std::vector<WorkerState>& observed, WorkflowStatus* st) {
   // Offered load: what the sources emit (over their last 5 s), against the rates the spec plans for.
@@ -250,7 +163,7 @@ void WorkflowReconciler::RecordTransitions(const std::string& name, const Workfl
   for (const auto& c : after.conditions) {
     const Condition* old = FindCondition(before, c.type);
     if (old != nullptr && old->status == c.status && old->reason == c.reason) continue;
-    bool bad = (c.type == "Degraded") ? c.status == "True" : c.status == "False";
+    bool bad = (c.type == cond::kDegraded) ? c.status == cond::kTrue : c.status == cond::kFalse;
     events_->Record("Workflow", name, bad ? "Warning" : "Normal", c.reason, c.type + "=" + c.status + ": " + c.message);
   }
 }
@@ -285,7 +198,7 @@ void WorkflowReconciler::RecordFailure(const std::string& name, const std::strin
     const Workflow& wf = std::get<Workflow>(*got);
     WorkflowStatus st = wf.status;
     st.observed_generation = wf.metadata.generation;
-    SetCondition(&st, "Planned", "False", "ReconcileError", "internal error while reconciling (retried with back-off): " + why);
+    SetCondition(&st, cond::kPlanned, cond::kFalse, cond::kReconcileError, "internal error while reconciling (retried with back-off): " + why);
     (void)Save(wf, st);
   } catch (...) {
     // Recording is best effort; the caller still reports the error and retries with back-off.
@@ -298,7 +211,7 @@ ReconcileResult WorkflowReconciler::ReconcileUnguarded(const std::string& name) 
     // Gone (after its finalizer ran, or never existed): make sure nothing keeps running.
     return ReconcileResult{driver_->Remove(name), {}};
   }
-  Workflow wf = std::get<Workflow>(*got);
+  const Workflow wf = std::get<Workflow>(*got);
   if (wf.metadata.deletion_timestamp) {
     // Finalizer: stop the workers before the object disappears.
     if (auto s = driver_->Remove(name); !s.ok()) return ReconcileResult{s, {}};
@@ -307,344 +220,354 @@ ReconcileResult WorkflowReconciler::ReconcileUnguarded(const std::string& name) 
   WorkflowStatus st = wf.status;
   st.observed_generation = wf.metadata.generation;
 
-  // Gather the inputs and validate them together.
-  std::vector<Document> docs(1);
-  docs[0].file = "Workflow/" + name;
-  docs[0].object = Object(wf);
-  // The Workflow's part of the fingerprint: its spec without what only the emulated load generator
-  // uses (generatorRate, count), so changing the emulated load is left to the load trigger.
-  WorkflowSpec planned_spec = wf.spec;
-  for (auto& s : planned_spec.sources) {
-    s.generator_rate.reset();
-    s.count.reset();
+  const PlanInputs in = GatherInputs(*store_, wf);
+  if (!in.missing.empty()) {
+    NotPlanned(&st, cond::kMissingReference, "waiting for " + in.missing);
+    return Finish(wf, st, {});
   }
-  char spec_hash[32];
-  std::snprintf(spec_hash, sizeof(spec_hash), "%016zx", std::hash<std::string>{}(ToJson(Encoder::Encode(planned_spec))));
-  std::string inputs = "Workflow/" + name + "@" + spec_hash;
-  std::string missing;
-  auto inf = store_->Get("Infrastructure", wf.spec.infrastructure);
-  if (!inf.ok()) missing += "Infrastructure \"" + wf.spec.infrastructure + "\"";
-  else {
-    docs.emplace_back();
-    docs.back().file = "Infrastructure/" + wf.spec.infrastructure;
-    docs.back().object = *inf;
-    inputs += ",Infrastructure/" + wf.spec.infrastructure + "@" + MetaOf(*inf).resource_version.value_or("");
-  }
-  std::vector<ModelProfile> profiles;
-  std::set<std::string> seen;
-  for (const auto& op : wf.spec.operators) {
-    if (!seen.insert(op.profile).second) continue;
-    auto mp = store_->Get("ModelProfile", op.profile);
-    if (!mp.ok()) {
-      missing += (missing.empty() ? "" : ", ") + std::string("ModelProfile \"") + op.profile + "\"";
-      continue;
-    }
-    profiles.push_back(std::get<ModelProfile>(*mp));
-    docs.emplace_back();
-    docs.back().file = "ModelProfile/" + op.profile;
-    docs.back().object = *mp;
-    inputs += ",ModelProfile/" + op.profile + "@" + MetaOf(*mp).resource_version.value_or("");
-  }
-  if (!missing.empty()) {
-    NotPlanned(&st, "MissingReference", "waiting for " + missing);
-    auto put = Save(wf, st);
-    return ReconcileResult{put.ok() ? Status::Ok() : put.status(), {}};
-  }
-
-  // Node health: nodes whose workers stopped reporting are left out of the plan for a while.
-  const auto& infra = std::get<Infrastructure>(*inf);
-  auto before = driver_->Observe(name);
+  // Node health and load: nodes whose workers stopped reporting are left out of the plan for a
+  // while; a sustained change of the offered load re-plans. Both are inputs of the plan.
+  const auto before = driver_->Observe(name);
   UpdateNodeHealth(name, before, &st);
-  for (const auto& o : st.unavailable_nodes) inputs += ",down:" + o.node;
   if (st.plan && !st.rollout) UpdateLoad(wf, before, &st);
-  if (st.load_scale) inputs += ",load:" + Fixed(*st.load_scale, 4);
 
   ReconcileResult res;
+  switch (PlanStep(in, &st, &res)) {
+    case Next::kReturn:
+      return res;
+    case Next::kFinish:
+      return Finish(wf, st, {});
+    case Next::kContinue:
+      break;
+  }
+  if (!st.plan) return Finish(wf, st, {});  // planned before and infeasible; inputs unchanged
+  DeployStep(in, before, &st, &res);
+  if (st.degraded) {
+    SetCondition(&st, cond::kDegraded, cond::kTrue, st.degraded->reason, st.degraded->message);
+    SetCondition(&st, cond::kSLOMet, cond::kFalse, cond::kDegradedPlan, "the deployed plan is a degraded one: " + st.degraded->message);
+  } else {
+    SetCondition(&st, cond::kDegraded, cond::kFalse, cond::kPlanMeetsSLO, "the deployed plan meets the accuracy floor at the requested rate");
+  }
+  return Finish(wf, st, res);
+}
+
+ReconcileResult WorkflowReconciler::Finish(const Workflow& wf, const WorkflowStatus& st, ReconcileResult res) {
+  auto put = Save(wf, st);
+  if (!put.ok() && res.error.ok()) res.error = put.status();
+  return res;
+}
+
+WorkflowReconciler::Next WorkflowReconciler::PlanStep(const PlanInputs& in, WorkflowStatus* st, ReconcileResult* res) {
+  const Fingerprint fp = FingerprintOf(in, *st);
+  const InputsChange change = CompareInputs(st->planned_from, in, *st);
+  if (change.same) st->planned_from = fp.Encode();  // rewrites an older daemon's form of the same inputs
   // One rollout at a time, unless one has hung (a new worker that never becomes ready): then a new
   // plan may replace it, starting from whatever the driver runs.
-  bool rolling = st.rollout.has_value() && SecondsSince(st.rollout->triggered) < opts_.rollout_stuck_s;
-  bool replan = !st.plan || st.planned_from != inputs || st.undo_to.has_value();
-  if (replan && rolling) {
-    res.requeue_after = std::chrono::milliseconds(200);  // one rollout at a time: look again when it is done
-  } else if (replan) {
-    // The planning budget covers validation, the problem and every solve from here on.
-    const auto plan_start = std::chrono::steady_clock::now();
-    planner::SolveLimits limits;
-    limits.deadline = plan_start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                       std::chrono::duration<double>(std::max(0.0, opts_.plan_time_limit_s)));
-    limits.cancel = &cancel_;
-    ValidateSet(&docs);
-    std::string errors;
-    for (const auto& line : FormatDiagnostics(docs)) errors += (errors.empty() ? "" : "; ") + line;
-    if (!errors.empty()) {
-      NotPlanned(&st, "Invalid", errors);
-      auto put = Save(wf, st);
-      return ReconcileResult{put.ok() ? Status::Ok() : put.status(), {}};
-    }
-    auto problem = ProblemForStatus(wf, profiles, infra, st);
-    if (!problem.ok()) {
-      NotPlanned(&st, "Invalid", problem.status().message());
-      auto put = Save(wf, st);
-      return ReconcileResult{put.ok() ? Status::Ok() : put.status(), {}};
-    }
-    std::string trigger = !st.plan ? "initial" : Trigger(st.planned_from.value_or(""), inputs);
-    std::optional<Plan> candidate;
-    std::optional<Condition> candidate_degraded;
-    std::string solved_msg;
-    if (st.undo_to) {
-      trigger = "undo";
-      for (const auto& rev : st.history)
-        if (rev.epoch == *st.undo_to) candidate = rev.plan;
-      if (!candidate && events_ != nullptr)
-        events_->Record("Workflow", name, "Warning", "UndoFailed", "no plan revision with epoch " + std::to_string(*st.undo_to) + " in the history");
-      st.undo_to.reset();
-      if (!candidate) {
-        auto put = Save(wf, st);
-        return ReconcileResult{put.ok() ? Status::Ok() : put.status(), {}};
-      }
-      candidate = RescorePlan(*problem, *candidate).plan;
-      solved_msg = "re-adopted the plan of an earlier epoch (rollout undo)";
-    } else {
-      // Fairness: one large plan at a time (see ReconcilerOptions::large_plan_columns).
-      const size_t columns = RateColumns(*problem);
-      LargePlanSlot slot(columns > opts_.large_plan_columns ? &large_plan_running_ : nullptr);
-      if (!slot.held()) {
-        res.requeue_after = opts_.large_plan_retry;  // another large plan holds the slot; no thread waits for it
-        return res;
-      }
-      planner::SolverOptions so;
-      so.time_limit_s = std::max(0.05, 0.9 * std::chrono::duration<double>(limits.deadline - std::chrono::steady_clock::now()).count());
-      so.limits = limits;
-      auto result = planner::Solve(*problem, so);
-      Condition why;
-      std::optional<Plan> degraded;
-      if (!result.ok() && result.status().code() == Status::Code::kInfeasible)
-        degraded = BestDegraded(wf, profiles, infra, st, limits, &why);
-      if (cancel_.load()) return ReconcileResult{Status::Unavailable("planning of Workflow " + name + " cancelled (shutting down)"), {}};
-      const bool timeout = !result.ok() && result.status().code() == Status::Code::kDeadlineExceeded;
-      if (timeout) {
-        char budget[160];
-        std::snprintf(budget, sizeof(budget), "no plan within the planning budget of %.1f s (%zu operators, %zu nodes, %zu rate columns)",
-                      opts_.plan_time_limit_s, problem->ops.size(), problem->nodes.size(), columns);
-        std::string msg = std::string(budget) + "; raise the planning budget or split the workflow";
-        if (events_ != nullptr) events_->Record("Workflow", name, "Warning", "PlanningTimeout", msg);
-        st.planned_from = inputs;  // planned again when the inputs change
-        if (!st.plan) {
-          NotPlanned(&st, "PlanningTimeout", msg);
-          auto put = Save(wf, st);
-          return ReconcileResult{put.ok() ? Status::Ok() : put.status(), {}};
-        }
-        SetCondition(&st, "Planned", "False", "PlanningTimeout",
-                     msg + "; the plan of epoch " + std::to_string(st.plan_epoch.value_or(0)) + " keeps running");
-      } else if (!result.ok() && !degraded) {
-        NotPlanned(&st, result.status().code() == Status::Code::kInfeasible ? "Infeasible" : "SolverError", result.status().message());
-        st.plan.reset();
-        st.planned_from = inputs;
-        auto put = Save(wf, st);
-        return ReconcileResult{put.ok() ? Status::Ok() : put.status(), {}};
-      }
-      if (timeout) {
-        // the running plan stays (above)
-      } else if (degraded) {
-        why.message += "; the SLO cannot be met: " + result.status().message();
-        candidate_degraded = why;
-        candidate = *degraded;
-        solved_msg = "degraded (" + why.reason + ")";
-      } else {
-        candidate = result->plan;
-      }
-    }
-    if (candidate) {  // else the planning timed out and the running plan stays
-      // Damping: compare with the running plan under the new inputs.
-      ReplanDecision decision{ReplanAction::kAdopt, trigger == "undo" ? "requested by rollout undo" : "first plan", 0};
-      Rescored current;
-      int64_t next_epoch = st.plan_epoch.value_or(0) + 1;
-      int64_t churn = 0;
-      if (st.plan) {
-        current = RescorePlan(*problem, *st.plan);
-        if (current.violations.empty()) st.degraded.reset();  // the running plan meets the (new) SLO
-        auto target = BuildDeployment(wf, profiles, infra, *candidate, next_epoch, opts_.deployment);
-        if (target.ok()) churn = RolloutChurn(driver_->Desired(name), *target, next_epoch);
-        if (trigger != "undo") {
-          double since = st.history.empty() ? 1e18 : SecondsSince(st.history.back().time);
-          decision = DecideReplan(current.violations, current.plan.cost.total_per_hour, candidate->cost.total_per_hour, churn, since,
-                                  opts_.damping, trigger == "load");
-        }
-      }
-      if (decision.action == ReplanAction::kDefer) {
-        // Clamped: the history's time is stored data and may lie in the future.
-        res.requeue_after = std::chrono::milliseconds(static_cast<int64_t>(std::clamp(decision.retry_after_s, 0.0, 3600.0) * 1000) + 1);
-      } else if (decision.action == ReplanAction::kKeep) {
-        st.plan = current.plan;  // priced under the new inputs
-        st.planned_from = inputs;
-        SetCondition(&st, "Planned", "True", "Kept",
-                     Fixed(st.plan->cost.total_per_hour, 4) + " $/h (compute " + Fixed(st.plan->cost.compute_per_hour, 4) + " + network " +
-                         Fixed(st.plan->cost.network_per_hour, 4) + ") at today's inputs, accuracy " + Fixed(st.plan->accuracy, 2) +
-                         "; a re-plan was not worth it: " + decision.reason);
-        if (events_ != nullptr)
-          events_->Record("Workflow", name, "Normal", "PlanKept",
-                          "kept epoch " + std::to_string(st.plan_epoch.value_or(0)) + " (trigger: " + trigger + "): " + decision.reason);
-      } else {
-        PlanRevision rev;
-        rev.epoch = next_epoch;
-        rev.time = NowRfc3339Millis();
-        rev.trigger = trigger;
-        rev.reason = decision.reason;
-        rev.old_cost = st.plan ? current.plan.cost.total_per_hour : 0;
-        rev.old_accuracy = st.plan ? current.plan.accuracy : 0;
-        rev.new_cost = candidate->cost.total_per_hour;
-        rev.new_accuracy = candidate->accuracy;
-        rev.workers_moved = churn;
-        rev.plan = *candidate;
-        st.history.push_back(rev);
-        while (st.history.size() > 10) st.history.erase(st.history.begin());
-        RolloutStatus ro;
-        ro.from_epoch = st.plan ? st.plan_epoch.value_or(0) : 0;
-        ro.to_epoch = next_epoch;
-        ro.phase = "Starting";
-        ro.trigger = trigger;
-        ro.triggered = rev.time;
-        st.rollout = ro;
-        st.plan = *candidate;
-        st.degraded = candidate_degraded;
-        st.plan_epoch = next_epoch;
-        st.observed.reset();  // observations of the previous plan no longer apply
-        st.planned_from = inputs;
-        if (events_ != nullptr && trigger != "initial")
-          events_->Record("Workflow", name, "Normal", "Replanned",
-                          "epoch " + std::to_string(next_epoch) + " (trigger: " + trigger + "): " + Fixed(rev.old_cost, 4) + " -> " +
-                              Fixed(rev.new_cost, 4) + " $/h, " + decision.reason);
-        const Plan& pl = *st.plan;
-        char msg[512];
-        std::snprintf(msg, sizeof(msg), "%.4f $/h (compute %.4f + network %.4f), accuracy %.2f, %s, %s", pl.cost.total_per_hour,
-                      pl.cost.compute_per_hour, pl.cost.network_per_hour, pl.accuracy,
-                      !solved_msg.empty() ? solved_msg.c_str()
-                      : pl.optimal        ? "proven optimal"
-                                          : ("gap " + Fixed(100 * pl.gap, 2) + "%").c_str(),
-                      pl.solver.c_str());
-        SetCondition(&st, "Planned", "True", "Solved", msg);
-      }
-    }
+  const bool rolling = st->rollout.has_value() && SecondsSince(st->rollout->triggered) < opts_.rollout_stuck_s;
+  const bool replan = !st->plan || !change.same || st->undo_to.has_value();
+  if (!replan) return Next::kContinue;
+  if (rolling) {
+    res->requeue_after = std::chrono::milliseconds(200);  // look again when the rollout is done
+    return Next::kContinue;
   }
-  if (!st.plan) {  // planned before and infeasible; inputs unchanged
-    auto put = Save(wf, st);
-    return ReconcileResult{put.ok() ? Status::Ok() : put.status(), {}};
+  // The planning budget covers validation, the problem and every solve from here on.
+  planner::SolveLimits limits;
+  limits.deadline = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                                          std::chrono::duration<double>(std::max(0.0, opts_.plan_time_limit_s)));
+  limits.cancel = &cancel_;
+  std::vector<Document> docs = in.Documents();
+  ValidateSet(&docs);
+  std::string errors;
+  for (const auto& line : FormatDiagnostics(docs)) errors += (errors.empty() ? "" : "; ") + line;
+  if (!errors.empty()) {
+    NotPlanned(st, cond::kInvalid, errors);
+    return Next::kFinish;
   }
+  auto problem = ProblemForStatus(in.wf, in.profiles, in.infra, *st);
+  if (!problem.ok()) {
+    NotPlanned(st, cond::kInvalid, problem.status().message());
+    return Next::kFinish;
+  }
+  std::string trigger = !st->plan ? kTriggerInitial : change.trigger;
+  std::optional<Candidate> candidate;
+  if (st->undo_to) {
+    trigger = kTriggerUndo;
+    const Plan* earlier = nullptr;
+    for (const auto& rev : st->history)
+      if (rev.epoch == *st->undo_to) earlier = &rev.plan;
+    if (earlier == nullptr && events_ != nullptr)
+      events_->Record("Workflow", in.wf.metadata.name, "Warning", "UndoFailed",
+                      "no plan revision with epoch " + std::to_string(*st->undo_to) + " in the history");
+    if (earlier != nullptr)
+      candidate = Candidate{RescorePlan(*problem, *earlier).plan, std::nullopt, "re-adopted the plan of an earlier epoch (rollout undo)"};
+    st->undo_to.reset();
+    if (!candidate) return Next::kFinish;
+  } else if (Next next = SolveStep(in, *problem, limits, fp, st, res, &candidate); next != Next::kContinue) {
+    return next;
+  }
+  if (candidate) DecideStep(in, *problem, trigger, fp, *candidate, st, res);  // else the planning timed out; the running plan stays
+  return Next::kContinue;
+}
 
-  // Deploy: every tier the plan uses must be served by this daemon's driver.
+WorkflowReconciler::Next WorkflowReconciler::SolveStep(const PlanInputs& in, const planner::Problem& problem,
+                                                       const planner::SolveLimits& limits, const Fingerprint& fp, WorkflowStatus* st,
+                                                       ReconcileResult* res, std::optional<Candidate>* candidate) {
+  const std::string& name = in.wf.metadata.name;
+  // Fairness: one large plan at a time (see ReconcilerOptions::large_plan_columns).
+  const size_t columns = RateColumns(problem);
+  LargePlanSlot slot(columns > opts_.large_plan_columns ? &large_plan_running_ : nullptr);
+  if (!slot.held()) {
+    res->requeue_after = opts_.large_plan_retry;  // another large plan holds the slot; no thread waits for it
+    return Next::kReturn;
+  }
+  planner::SolverOptions so;
+  so.time_limit_s = std::max(0.05, 0.9 * std::chrono::duration<double>(limits.deadline - std::chrono::steady_clock::now()).count());
+  so.limits = limits;
+  auto result = planner::Solve(problem, so);
+  Condition why;
+  std::optional<Plan> degraded;
+  if (!result.ok() && result.status().code() == Status::Code::kInfeasible)
+    degraded = BestDegradedPlan(in.wf, in.profiles, in.infra, *st, limits, opts_.plan_time_limit_s, &why);
+  if (cancel_.load()) {
+    *res = ReconcileResult{Status::Unavailable("planning of Workflow " + name + " cancelled (shutting down)"), {}};
+    return Next::kReturn;
+  }
+  if (!result.ok() && result.status().code() == Status::Code::kDeadlineExceeded) {
+    char budget[160];
+    std::snprintf(budget, sizeof(budget), "no plan within the planning budget of %.1f s (%zu operators, %zu nodes, %zu rate columns)",
+                  opts_.plan_time_limit_s, problem.ops.size(), problem.nodes.size(), columns);
+    std::string msg = std::string(budget) + "; raise the planning budget or split the workflow";
+    if (events_ != nullptr) events_->Record("Workflow", name, "Warning", cond::kPlanningTimeout, msg);
+    st->planned_from = fp.Encode();  // planned again when the inputs change
+    if (!st->plan) {
+      NotPlanned(st, cond::kPlanningTimeout, msg);
+      return Next::kFinish;
+    }
+    SetCondition(st, cond::kPlanned, cond::kFalse, cond::kPlanningTimeout,
+                 msg + "; the plan of epoch " + std::to_string(st->plan_epoch.value_or(0)) + " keeps running");
+    return Next::kContinue;  // the running plan stays
+  }
+  if (!result.ok() && !degraded) {
+    NotPlanned(st, result.status().code() == Status::Code::kInfeasible ? cond::kInfeasible : cond::kSolverError, result.status().message());
+    st->plan.reset();
+    st->planned_from = fp.Encode();
+    return Next::kFinish;
+  }
+  if (degraded) {
+    why.message += "; the SLO cannot be met: " + result.status().message();
+    *candidate = Candidate{*degraded, why, "degraded (" + why.reason + ")"};
+  } else {
+    *candidate = Candidate{result->plan, std::nullopt, ""};
+  }
+  return Next::kContinue;
+}
+
+void WorkflowReconciler::DecideStep(const PlanInputs& in, const planner::Problem& problem, const std::string& trigger,
+                                    const Fingerprint& fp, const Candidate& c, WorkflowStatus* st, ReconcileResult* res) {
+  const std::string& name = in.wf.metadata.name;
+  ReplanCandidate rc{c.plan, std::nullopt};
+  std::vector<WorkerConfig> running;
+  if (st->plan) {  // the churn: against what the driver runs
+    auto target = BuildDeployment(in.wf, in.profiles, in.infra, c.plan, st->plan_epoch.value_or(0) + 1, opts_.deployment);
+    if (target.ok()) {
+      rc.workers = std::move(*target);
+      running = driver_->Desired(name);
+    }
+  }
+  const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  const ReplanProposal p = ProposeReplan(problem, *st, running, rc, ReplanContext{trigger, now, opts_.damping});
+  const Rescored& current = p.current;
+  const ReplanDecision& decision = p.decision;
+  if (st->plan && current.violations.empty()) st->degraded.reset();  // the running plan meets the (new) SLO
+  if (decision.action == ReplanAction::kDefer) {
+    // Clamped: the history's time is stored data and may lie in the future.
+    res->requeue_after = std::chrono::milliseconds(static_cast<int64_t>(std::clamp(decision.retry_after_s, 0.0, 3600.0) * 1000) + 1);
+    return;
+  }
+  if (decision.action == ReplanAction::kKeep) {
+    st->plan = current.plan;  // priced under the new inputs
+    st->planned_from = fp.Encode();
+    SetCondition(st, cond::kPlanned, cond::kTrue, cond::kKept,
+                 Fixed(st->plan->cost.total_per_hour, 4) + " $/h (compute " + Fixed(st->plan->cost.compute_per_hour, 4) + " + network " +
+                     Fixed(st->plan->cost.network_per_hour, 4) + ") at today's inputs, accuracy " + Fixed(st->plan->accuracy, 2) +
+                     "; a re-plan was not worth it: " + decision.reason);
+    if (events_ != nullptr)
+      events_->Record("Workflow", name, "Normal", "PlanKept",
+                      "kept epoch " + std::to_string(st->plan_epoch.value_or(0)) + " (trigger: " + trigger + "): " + decision.reason);
+    return;
+  }
+  AdoptStep(name, trigger, fp, c, p, st);
+}
+
+void WorkflowReconciler::AdoptStep(const std::string& name, const std::string& trigger, const Fingerprint& fp, const Candidate& c,
+                                   const ReplanProposal& p, WorkflowStatus* st) {
+  const Rescored& current = p.current;
+  const ReplanDecision& decision = p.decision;
+  PlanRevision rev;
+  rev.epoch = p.next_epoch;
+  rev.time = NowRfc3339Millis();
+  rev.trigger = trigger;
+  rev.reason = decision.reason;
+  rev.old_cost = st->plan ? current.plan.cost.total_per_hour : 0;
+  rev.old_accuracy = st->plan ? current.plan.accuracy : 0;
+  rev.new_cost = c.plan.cost.total_per_hour;
+  rev.new_accuracy = c.plan.accuracy;
+  rev.workers_moved = p.churn;
+  rev.plan = c.plan;
+  st->history.push_back(rev);
+  while (st->history.size() > 10) st->history.erase(st->history.begin());
+  RolloutStatus ro;
+  ro.from_epoch = st->plan ? st->plan_epoch.value_or(0) : 0;
+  ro.to_epoch = p.next_epoch;
+  ro.phase = "Starting";
+  ro.trigger = trigger;
+  ro.triggered = rev.time;
+  st->rollout = ro;
+  st->plan = c.plan;
+  st->degraded = c.degraded;
+  st->plan_epoch = p.next_epoch;
+  st->observed.reset();  // observations of the previous plan no longer apply
+  st->planned_from = fp.Encode();
+  if (events_ != nullptr && trigger != kTriggerInitial)
+    events_->Record("Workflow", name, "Normal", "Replanned",
+                    "epoch " + std::to_string(p.next_epoch) + " (trigger: " + trigger + "): " + Fixed(rev.old_cost, 4) + " -> " +
+                        Fixed(rev.new_cost, 4) + " $/h, " + decision.reason);
+  const Plan& pl = *st->plan;
+  char msg[512];
+  std::snprintf(msg, sizeof(msg), "%.4f $/h (compute %.4f + network %.4f), accuracy %.2f, %s, %s", pl.cost.total_per_hour,
+                pl.cost.compute_per_hour, pl.cost.network_per_hour, pl.accuracy,
+                !c.solved_msg.empty() ? c.solved_msg.c_str()
+                : pl.optimal          ? "proven optimal"
+                                      : ("gap " + Fixed(100 * pl.gap, 2) + "%").c_str(),
+                pl.solver.c_str());
+  SetCondition(st, cond::kPlanned, cond::kTrue, cond::kSolved, msg);
+}
+
+void WorkflowReconciler::DeployStep(const PlanInputs& in, const std::vector<WorkerState>& before, WorkflowStatus* st,
+                                    ReconcileResult* res) {
+  const std::string& name = in.wf.metadata.name;
+  // Every tier the plan uses must be served by this daemon's driver.
   std::string unserved;
-  for (const auto& t : infra.spec.tiers) {
+  for (const auto& t : in.infra.spec.tiers) {
     bool used = false;
-    for (const auto& pl : st.plan->placements) used |= pl.tier == t.name;
-    for (const auto& s : wf.spec.sources) used |= s.tier == t.name;
+    for (const auto& pl : st->plan->placements) used |= pl.tier == t.name;
+    for (const auto& s : in.wf.spec.sources) used |= s.tier == t.name;
     if (used && !driver_->Serves(t.driver.type))
       unserved += (unserved.empty() ? "" : ", ") + t.name + " (driver " + t.driver.type + ")";
   }
-  int64_t epoch = st.plan_epoch.value_or(1);
-  auto desired = BuildDeployment(wf, profiles, infra, *st.plan, epoch, opts_.deployment);
+  const int64_t epoch = st->plan_epoch.value_or(1);
+  auto desired = BuildDeployment(in.wf, in.profiles, in.infra, *st->plan, epoch, opts_.deployment);
   RolloutStep step;
   if (desired.ok()) {
-    double since_switch = st.rollout && !st.rollout->switched.empty() ? SecondsSince(st.rollout->switched) : -1;
+    double since_switch = st->rollout && !st->rollout->switched.empty() ? SecondsSince(st->rollout->switched) : -1;
     step = NextRolloutStep(driver_->Desired(name), *desired, before, epoch, since_switch, opts_.rollout);
   }
-  if (unserved.empty()) driver_->UseInfrastructure(name, infra.spec);
+  if (unserved.empty()) driver_->UseInfrastructure(name, in.infra.spec);
   Status applied = !unserved.empty() ? Status::Unavailable("no driver for tier(s) " + unserved + "; this daemon runs the " +
                                                                  driver_->name() + " driver(s)")
                    : !desired.ok()   ? desired.status()
                                      : driver_->Apply(name, step.apply);
   if (!applied.ok()) {
-    SetCondition(&st, "Deployed", "False", unserved.empty() ? "DriverError" : "DriverUnavailable",
+    SetCondition(st, cond::kDeployed, cond::kFalse, unserved.empty() ? cond::kDriverError : cond::kDriverUnavailable,
                  driver_->name() + " driver: " + applied.message());
-    SetCondition(&st, "Ready", "False", "NotDeployed", "the plan is not deployed");
-    res.error = applied;
-  } else {
-    size_t want = step.apply.size();
-    auto observed = driver_->Observe(name);
-    if (st.rollout) {
-      // Serving: the new routes are on every worker of the new epoch and each has reported them.
-      bool serving = step.switched;
-      for (const auto& w : step.apply)
-        if (w.epoch == epoch) {
-          bool ok = false;
-          for (const auto& o : observed) ok |= o.name == w.name && o.ready;
-          serving &= ok;
-        }
-      if (serving && st.rollout->switched.empty()) {
-        st.rollout->switched = NowRfc3339Millis();
-        double took = SecondsSince(st.rollout->triggered);
-        for (auto& rev : st.history)
-          if (rev.epoch == epoch) rev.serving_s = took;
-        if (events_ != nullptr && st.rollout->trigger != "initial")
-          events_->Record("Workflow", name, "Normal", "Switched",
-                          "epoch " + std::to_string(epoch) + " serves " + Fixed(took, 3) + " s after its trigger (" + st.rollout->trigger + ")");
-      }
-      if (step.done && !st.rollout->switched.empty()) {
-        if (events_ != nullptr && st.rollout->trigger != "initial") events_->Record("Workflow", name, "Normal", "RolloutComplete", step.message);
-        st.rollout.reset();
-      } else if (!step.done) {
-        st.rollout->phase = step.phase;
-      }
+    SetCondition(st, cond::kReady, cond::kFalse, cond::kNotDeployed, "the plan is not deployed");
+    res->error = applied;
+    return;
+  }
+  const auto observed = driver_->Observe(name);
+  AdvanceRollout(name, step, epoch, observed, st);
+  ObserveStep(in, step, epoch, observed, st, res);
+}
+
+void WorkflowReconciler::AdvanceRollout(const std::string& name, const RolloutStep& step, int64_t epoch,
+                                        const std::vector<WorkerState>& observed, WorkflowStatus* st) {
+  if (!st->rollout) return;
+  // Serving: the new routes are on every worker of the new epoch and each has reported them.
+  bool serving = step.switched;
+  for (const auto& w : step.apply)
+    if (w.epoch == epoch) {
+      bool ok = false;
+      for (const auto& o : observed) ok |= o.name == w.name && o.ready;
+      serving &= ok;
     }
-    if (st.rollout && !step.done)
-      SetCondition(&st, "Deployed", "True", "RollingOut", step.message);
-    else
-      SetCondition(&st, "Deployed", "True", "Applied",
-                   std::to_string(want) + " worker(s) of plan epoch " + std::to_string(epoch) + " handed to the " + driver_->name() +
-                       " driver");
-    size_t ready = 0;
-    std::string why;
-    for (const auto& w : observed) {
-      if (w.ready) ++ready;
-      else if (why.empty()) why = w.name + ": " + w.message;
-    }
-    bool all_ready = ready == want && observed.size() == want;
-    if (all_ready) {
-      SetCondition(&st, "Ready", "True", "WorkersReady", std::to_string(ready) + "/" + std::to_string(want) + " workers ready");
-    } else {
-      SetCondition(&st, "Ready", "False", "WorkersNotReady",
-                   std::to_string(ready) + "/" + std::to_string(want) + " workers ready" + (why.empty() ? "" : "; " + why));
-    }
-    auto recheck = all_ready ? opts_.observe_every : opts_.not_ready_recheck;
-    if (st.rollout) recheck = std::chrono::milliseconds(200);  // move the rollout on promptly
-    if (res.requeue_after.count() == 0 || recheck < res.requeue_after) res.requeue_after = recheck;
-    // Observations: only from workers that report (the fake driver runs none).
-    bool reporting = false;
-    for (const auto& w : observed) reporting |= w.metrics.has_value();
-    // SLOMet is judged against the load offered (the generator's rate when it emulates one).
-    Workflow offered = wf;
-    for (auto& s : offered.spec.sources) s.rate = s.generator_rate.value_or(s.rate);
-    auto problem = planner::BuildProblem(offered, profiles, infra);
-    if (reporting && problem.ok()) {
-      ObservedStatus o = Summarize(*problem, *st.plan, observed);
-      double floor = o.expected_throughput * opts_.slo_throughput_fraction;
-      std::string label = o.emulated ? " [EMULATED runtime: profiled latencies, synthetic payloads]" : "";
-      std::string what = "observed " + Fixed(o.throughput, 2) + " items/s at the sink (plan: " + Fixed(o.expected_throughput, 2) +
-                         "), latency p50 " + Fixed(o.latency_p50_ms, 1) + " ms p99 " + Fixed(o.latency_p99_ms, 1) + " ms, accuracy " +
-                         Fixed(st.plan->accuracy, 2) + " (floor " + Fixed(wf.spec.slo.min_accuracy, 2) + ")" + label;
-      bool latency_ok = !wf.spec.slo.max_latency_ms || o.latency_p99_ms <= *wf.spec.slo.max_latency_ms;
-      if (!all_ready) SetCondition(&st, "SLOMet", "Unknown", "WorkersNotReady", "waiting for every worker; " + what);
-      else if (!o.throughput_complete)
-        SetCondition(&st, "SLOMet", "Unknown", "Measuring", "the first throughput window is not complete yet; " + what);
-      else if (o.throughput + 1e-9 >= floor && latency_ok) SetCondition(&st, "SLOMet", "True", "Observed", what);
-      else if (o.throughput + 1e-9 < floor)
-        SetCondition(&st, "SLOMet", "False", "ThroughputBelowTarget",
-                     what + "; below " + Fixed(100 * opts_.slo_throughput_fraction, 0) + "% of the plan");
-      else SetCondition(&st, "SLOMet", "False", "LatencyAboveTarget", what + "; p99 above maxLatencyMs " + Fixed(*wf.spec.slo.max_latency_ms, 1));
-      st.observed = o;
-    } else if (!FindCondition(st, "SLOMet") || FindCondition(st, "SLOMet")->reason != "Observed") {
-      SetCondition(&st, "SLOMet", "Unknown", "NoObservations",
+  if (serving && st->rollout->switched.empty()) {
+    st->rollout->switched = NowRfc3339Millis();
+    double took = SecondsSince(st->rollout->triggered);
+    for (auto& rev : st->history)
+      if (rev.epoch == epoch) rev.serving_s = took;
+    if (events_ != nullptr && st->rollout->trigger != kTriggerInitial)
+      events_->Record("Workflow", name, "Normal", "Switched",
+                      "epoch " + std::to_string(epoch) + " serves " + Fixed(took, 3) + " s after its trigger (" + st->rollout->trigger + ")");
+  }
+  if (step.done && !st->rollout->switched.empty()) {
+    if (events_ != nullptr && st->rollout->trigger != kTriggerInitial) events_->Record("Workflow", name, "Normal", "RolloutComplete", step.message);
+    st->rollout.reset();
+  } else if (!step.done) {
+    st->rollout->phase = step.phase;
+  }
+}
+
+void WorkflowReconciler::ObserveStep(const PlanInputs& in, const RolloutStep& step, int64_t epoch, const std::vector<WorkerState>& observed,
+                                     WorkflowStatus* st, ReconcileResult* res) {
+  const size_t want = step.apply.size();
+  if (st->rollout && !step.done)
+    SetCondition(st, cond::kDeployed, cond::kTrue, cond::kRollingOut, step.message);
+  else
+    SetCondition(st, cond::kDeployed, cond::kTrue, cond::kApplied,
+                 std::to_string(want) + " worker(s) of plan epoch " + std::to_string(epoch) + " handed to the " + driver_->name() + " driver");
+  size_t ready = 0;
+  std::string why;
+  for (const auto& w : observed) {
+    if (w.ready) ++ready;
+    else if (why.empty()) why = w.name + ": " + w.message;
+  }
+  const bool all_ready = ready == want && observed.size() == want;
+  const std::string count = std::to_string(ready) + "/" + std::to_string(want) + " workers ready";
+  if (all_ready) SetCondition(st, cond::kReady, cond::kTrue, cond::kWorkersReady, count);
+  else SetCondition(st, cond::kReady, cond::kFalse, cond::kWorkersNotReady, count + (why.empty() ? "" : "; " + why));
+  auto recheck = all_ready ? opts_.observe_every : opts_.not_ready_recheck;
+  if (st->rollout) recheck = std::chrono::milliseconds(200);  // move the rollout on promptly
+  if (res->requeue_after.count() == 0 || recheck < res->requeue_after) res->requeue_after = recheck;
+  UpdateSLOMet(in, observed, all_ready, st);
+}
+
+void WorkflowReconciler::UpdateSLOMet(const PlanInputs& in, const std::vector<WorkerState>& observed, bool all_ready, WorkflowStatus* st) {
+  const Workflow& wf = in.wf;
+  // Observations: only from workers that report (the fake driver runs none).
+  bool reporting = false;
+  for (const auto& w : observed) reporting |= w.metrics.has_value();
+  // SLOMet is judged against the load offered (the generator's rate when it emulates one).
+  Workflow offered = wf;
+  for (auto& s : offered.spec.sources) s.rate = s.generator_rate.value_or(s.rate);
+  std::optional<planner::Problem> problem;
+  if (reporting) {
+    if (auto built = planner::BuildProblem(offered, in.profiles, in.infra); built.ok()) problem = std::move(*built);
+  }
+  if (!problem) {
+    const Condition* slo = FindCondition(*st, cond::kSLOMet);
+    if (slo == nullptr || slo->reason != cond::kObserved)
+      SetCondition(st, cond::kSLOMet, cond::kUnknown, cond::kNoObservations,
                    "the plan predicts the SLO is met; no throughput observations yet (the " + driver_->name() + " driver reports none)");
-    }
+    return;
   }
-  if (st.degraded) {
-    SetCondition(&st, "Degraded", "True", st.degraded->reason, st.degraded->message);
-    SetCondition(&st, "SLOMet", "False", "DegradedPlan", "the deployed plan is a degraded one: " + st.degraded->message);
-  } else {
-    SetCondition(&st, "Degraded", "False", "PlanMeetsSLO", "the deployed plan meets the accuracy floor at the requested rate");
-  }
-  auto put = Save(wf, st);
-  if (!put.ok() && res.error.ok()) res.error = put.status();
-  return res;
+  ObservedStatus o = Summarize(*problem, *st->plan, observed);
+  double floor = o.expected_throughput * opts_.slo_throughput_fraction;
+  std::string label = o.emulated ? " [EMULATED runtime: profiled latencies, synthetic payloads]" : "";
+  std::string what = "observed " + Fixed(o.throughput, 2) + " items/s at the sink (plan: " + Fixed(o.expected_throughput, 2) +
+                     "), latency p50 " + Fixed(o.latency_p50_ms, 1) + " ms p99 " + Fixed(o.latency_p99_ms, 1) + " ms, accuracy " +
+                     Fixed(st->plan->accuracy, 2) + " (floor " + Fixed(wf.spec.slo.min_accuracy, 2) + ")" + label;
+  bool latency_ok = !wf.spec.slo.max_latency_ms || o.latency_p99_ms <= *wf.spec.slo.max_latency_ms;
+  if (!all_ready) SetCondition(st, cond::kSLOMet, cond::kUnknown, cond::kWorkersNotReady, "waiting for every worker; " + what);
+  else if (!o.throughput_complete)
+    SetCondition(st, cond::kSLOMet, cond::kUnknown, cond::kMeasuring, "the first throughput window is not complete yet; " + what);
+  else if (o.throughput + 1e-9 >= floor && latency_ok) SetCondition(st, cond::kSLOMet, cond::kTrue, cond::kObserved, what);
+  else if (o.throughput + 1e-9 < floor)
+    SetCondition(st, cond::kSLOMet, cond::kFalse, cond::kThroughputBelowTarget,
+                 what + "; below " + Fixed(100 * opts_.slo_throughput_fraction, 0) + "% of the plan");
+  else
+    SetCondition(st, cond::kSLOMet, cond::kFalse, cond::kLatencyAboveTarget,
+                 what + "; p99 above maxLatencyMs " + Fixed(*wf.spec.slo.max_latency_ms, 1));
+  st->observed = o;
 }
 
 }  // namespace jb

@@ -19,6 +19,7 @@
 #include "reconciler/replan.h"
 #include "reconciler/rollout.h"
 #include "reconciler/events.h"
+#include "reconciler/inputs.h"
 #include "reconciler/store.h"
 
 namespace jb {
@@ -69,7 +70,47 @@ class WorkflowReconciler {
   void Cancel() { cancel_.store(true); }
 
  private:
+  // The steps of one reconcile; each reads and updates `st` (saved once, by Finish).
+  // GatherInputs (reconciler/inputs.h) -> node health and load -> PlanStep -> DeployStep
+  // (-> ObserveStep) -> Finish.
   ReconcileResult ReconcileUnguarded(const std::string& name);
+  // What a step tells the reconcile to do next.
+  enum class Next {
+    kContinue,  // on to the next step
+    kFinish,    // save the status and return
+    kReturn,    // return the result as it is, without saving (cancelled; requeued without planning)
+  };
+  // Plans when the inputs changed (or an undo was asked for): validates, solves (or takes the undo
+  // plan), and adopts, keeps or defers the candidate as ProposeReplan decides.
+  Next PlanStep(const PlanInputs& in, WorkflowStatus* st, ReconcileResult* res);
+  // Plan, solve and degraded fallback; `candidate` stays empty when the planning timed out and the
+  // running plan stays.
+  struct Candidate {
+    Plan plan;
+    std::optional<Condition> degraded;  // the plan is a degraded one, and why
+    std::string solved_msg;             // how it was found, for the Planned message ("" = the solver's gap)
+  };
+  Next SolveStep(const PlanInputs& in, const planner::Problem& problem, const planner::SolveLimits& limits, const Fingerprint& fp,
+                 WorkflowStatus* st, ReconcileResult* res, std::optional<Candidate>* candidate);
+  // The damping decision on `c` (ProposeReplan) and its effect on `st`.
+  void DecideStep(const PlanInputs& in, const planner::Problem& problem, const std::string& trigger, const Fingerprint& fp,
+                  const Candidate& c, WorkflowStatus* st, ReconcileResult* res);
+  // Adopts `c` as the plan of epoch p.next_epoch: a history entry, a rollout, the Planned condition.
+  void AdoptStep(const std::string& name, const std::string& trigger, const Fingerprint& fp, const Candidate& c, const ReplanProposal& p,
+                 WorkflowStatus* st);
+  // Hands the plan to the driver (one rollout step at a time); then ObserveStep.
+  void DeployStep(const PlanInputs& in, const std::vector<WorkerState>& before, WorkflowStatus* st, ReconcileResult* res);
+  // The rollout's switch and completion as the workers report them.
+  void AdvanceRollout(const std::string& name, const RolloutStep& step, int64_t epoch, const std::vector<WorkerState>& observed,
+                      WorkflowStatus* st);
+  // Deployed, Ready and SLOMet from the workers' reports; the next look.
+  void ObserveStep(const PlanInputs& in, const RolloutStep& step, int64_t epoch, const std::vector<WorkerState>& observed,
+                   WorkflowStatus* st, ReconcileResult* res);
+  // SLOMet from the workers' metrics against the plan at the offered load (kept as it was while no
+  // worker reports); sets status.observed.
+  void UpdateSLOMet(const PlanInputs& in, const std::vector<WorkerState>& observed, bool all_ready, WorkflowStatus* st);
+  // Saves `st` once; a failed save becomes the result's error unless it has one.
+  ReconcileResult Finish(const Workflow& wf, const WorkflowStatus& st, ReconcileResult res);
   // Records `why` (an exception's message) as Planned=False reason=ReconcileError, if it can.
   void RecordFailure(const std::string& name, const std::string& why);
 
@@ -78,11 +119,6 @@ class WorkflowReconciler {
   // Records the transitions from wf.status, then writes `after` if wf is still the stored version.
   StatusOr<Object> Save(const Workflow& wf, const WorkflowStatus& after);
 
-  // When no plan meets the SLO: the most accurate plan that keeps up with the rate, else the plan
-  // with the highest rate at the floor, else the highest rate at any accuracy. `why` says which.
-  // Stops at `limits` with the best plan found so far.
-  std::optional<Plan> BestDegraded(const Workflow& wf, const std::vector<ModelProfile>& profiles, const Infrastructure& infra,
-                                   const WorkflowStatus& st, const planner::SolveLimits& limits, Condition* why) const;
   // Feeds the observed source rates to the load trigger; sets status.loadScale when it fires.
   void UpdateLoad(const Workflow& wf, const std::vector<WorkerState>& observed, WorkflowStatus* st);
   // Marks nodes whose worker stayed not ready for node_grace as unavailable; expires old outages.

@@ -8,6 +8,8 @@
 #include <functional>
 
 #include "planner/solver.h"
+#include "reconciler/deployment.h"
+#include "reconciler/store.h"
 #include "tests/planner/planner_fixtures.h"
 
 namespace jb {
@@ -144,6 +146,119 @@ TEST(Rescore, TheRunningPlanIsPricedAndCheckedUnderNewInputs) {
   auto gone = RescorePlan(p3, plan);
   ASSERT_FALSE(gone.violations.empty());
   EXPECT_NE(gone.violations.front().find(plan.placements.front().node), std::string::npos);
+}
+
+// ProposeReplan: the reconciler's damping decision as one pure function (jbctl plan --what-if calls
+// it too); time is a parameter.
+class ProposeReplanTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    in_ = testing::LoadInstance("manifests/vqa");
+    auto p = planner::BuildProblem(in_.wf, in_.profiles, in_.inf);
+    ASSERT_TRUE(p.ok()) << p.status().message();
+    problem_ = *p;
+    auto solved = planner::Solve(problem_, planner::SolverOptions{"auto", 10});
+    ASSERT_TRUE(solved.ok()) << solved.status().message();
+    running_ = solved->plan;
+    status_.plan = running_;
+    status_.plan_epoch = 3;
+    status_.history.emplace_back();
+    status_.history.back().epoch = 3;
+    status_.history.back().time = "2026-01-01T00:00:00.000Z";
+    t0_ = *ParseRfc3339(status_.history.back().time);
+    current_cost_ = RescorePlan(problem_, running_).plan.cost.total_per_hour;
+    ASSERT_GT(current_cost_, 0);
+  }
+  // The running plan at `fraction` of the running cost.
+  ReplanCandidate Priced(double fraction) const {
+    ReplanCandidate c{running_, std::nullopt};
+    c.plan.cost.total_per_hour = current_cost_ * fraction;
+    return c;
+  }
+  ReplanContext At(double seconds_after_last, const std::string& trigger = "Infrastructure") const {
+    ReplanContext ctx;
+    ctx.trigger = trigger;
+    ctx.now_s = t0_ + seconds_after_last;
+    ctx.damping.min_interval_s = 10;
+    return ctx;
+  }
+
+  testing::Instance in_;
+  planner::Problem problem_;
+  Plan running_;
+  WorkflowStatus status_;
+  double t0_ = 0;
+  double current_cost_ = 0;
+};
+
+TEST_F(ProposeReplanTest, WithoutARunningPlanTheCandidateIsTheFirstPlan) {
+  WorkflowStatus fresh;
+  auto p = ProposeReplan(problem_, fresh, {}, Priced(2.0), At(0, "initial"));
+  EXPECT_EQ(p.decision.action, ReplanAction::kAdopt);
+  EXPECT_EQ(p.decision.reason, "first plan");
+  EXPECT_EQ(p.next_epoch, 1);
+  EXPECT_EQ(p.churn, 0);
+}
+
+TEST_F(ProposeReplanTest, ACheaperPlanWaitsForTheMinimumIntervalThenIsAdopted) {
+  auto early = ProposeReplan(problem_, status_, {}, Priced(0.5), At(4));
+  EXPECT_EQ(early.decision.action, ReplanAction::kDefer);
+  EXPECT_NEAR(early.decision.retry_after_s, 6, 1e-6);
+  auto later = ProposeReplan(problem_, status_, {}, Priced(0.5), At(10));
+  EXPECT_EQ(later.decision.action, ReplanAction::kAdopt);
+  EXPECT_EQ(later.next_epoch, 4);
+  EXPECT_NEAR(later.current.plan.cost.total_per_hour, current_cost_, 1e-9);
+  EXPECT_TRUE(later.current.violations.empty());
+}
+
+TEST_F(ProposeReplanTest, ASmallSavingKeepsTheRunningPlan) {
+  auto p = ProposeReplan(problem_, status_, {}, Priced(0.98), At(3600));
+  EXPECT_EQ(p.decision.action, ReplanAction::kKeep);
+  EXPECT_NE(p.decision.reason.find("2.0%"), std::string::npos) << p.decision.reason;
+}
+
+TEST_F(ProposeReplanTest, AnUndoIsAdoptedWithoutDamping) {
+  auto p = ProposeReplan(problem_, status_, {}, Priced(3.0), At(1, "undo"));  // dearer and right after the last plan
+  EXPECT_EQ(p.decision.action, ReplanAction::kAdopt);
+  EXPECT_EQ(p.decision.reason, "requested by rollout undo");
+}
+
+TEST_F(ProposeReplanTest, AnInvalidPlanIsReplacedAtOnceExceptOnALoadTrigger) {
+  planner::Problem without = problem_;
+  const std::string gone = running_.placements.front().node;
+  for (size_t n = 0; n < without.nodes.size(); ++n)
+    if (without.nodes[n].name == gone) without.node_allowed[n] = false;
+  auto now = ProposeReplan(without, status_, {}, Priced(1.5), At(2, "node"));
+  EXPECT_EQ(now.decision.action, ReplanAction::kAdopt);
+  EXPECT_NE(now.decision.reason.find(gone), std::string::npos) << now.decision.reason;
+  auto load = ProposeReplan(without, status_, {}, Priced(1.5), At(2, "load"));
+  EXPECT_EQ(load.decision.action, ReplanAction::kDefer);  // a measurement keeps the interval
+  EXPECT_NEAR(load.decision.retry_after_s, 8, 1e-6);
+}
+
+TEST_F(ProposeReplanTest, AnUnreadableHistoryTimeCountsAsLongAgo) {
+  status_.history.back().time = "yesterday";
+  EXPECT_EQ(ProposeReplan(problem_, status_, {}, Priced(0.5), At(0)).decision.action, ReplanAction::kAdopt);
+}
+
+TEST_F(ProposeReplanTest, TheChurnAgainstTheRunningWorkersRaisesTheSavingNeeded) {
+  auto running = BuildDeployment(in_.wf, in_.profiles, in_.inf, running_, 3);
+  ASSERT_TRUE(running.ok());
+  // The same plan at the next epoch moves no worker; against no running worker, every worker of
+  // the candidate starts. A saving of 5% plus half the premium of that churn pays for the first only.
+  ReplanCandidate same{running_, *BuildDeployment(in_.wf, in_.profiles, in_.inf, running_, 4)};
+  const auto n = static_cast<double>(same.workers->size());
+  ASSERT_GE(n, 2);
+  same.plan.cost.total_per_hour = current_cost_ * (1 - (0.05 + 0.0025 * n));
+  auto p = ProposeReplan(problem_, status_, *running, same, At(3600));
+  EXPECT_EQ(p.churn, 0);
+  EXPECT_EQ(p.decision.action, ReplanAction::kAdopt) << p.decision.reason;
+  auto all = ProposeReplan(problem_, status_, {}, same, At(3600));
+  EXPECT_EQ(all.churn, static_cast<int64_t>(n));
+  EXPECT_EQ(all.decision.action, ReplanAction::kKeep) << all.decision.reason;
+  // Workers that cannot be built count as no churn.
+  ReplanCandidate unknown = Priced(0.9);
+  EXPECT_EQ(ProposeReplan(problem_, status_, {}, unknown, At(3600)).churn, 0);
 }
 
 }  // namespace

@@ -65,6 +65,41 @@ TEST_F(ReconcilerTest, PlansDeploysAndRecordsConditions) {
   EXPECT_EQ(FindCondition(Get().status, "Planned")->last_transition_time, t);
 }
 
+// Upgrade: a plannedFrom written by an older daemon (comma-joined, std::hash) of the same inputs
+// is rewritten in the stable form without a re-plan; one of other inputs (here: another build's
+// std::hash of the spec) costs one re-plan attempt, damped like any other, and then none.
+TEST_F(ReconcilerTest, AnOlderDaemonsFingerprintCausesAtMostOneReplan) {
+  ApplyAll();
+  WorkflowReconciler r(&store_, driver_.get());
+  ASSERT_TRUE(r.Reconcile("vqa").error.ok());
+  const std::string stable = Get().status.planned_from.value_or("");
+  ASSERT_TRUE(Fingerprint::Decode(stable)) << stable;
+  auto put_planned_from = [&](const std::string& v) {
+    auto wf = Get();
+    wf.status.planned_from = v;
+    ASSERT_TRUE(store_.PutStatus("vqa", wf.status, wf.metadata.resource_version.value_or("")).ok());
+  };
+  const Workflow wf = Get();
+  const std::string legacy = LegacyFingerprint(GatherInputs(store_, wf), wf.status);
+  put_planned_from(legacy);
+  ASSERT_TRUE(r.Reconcile("vqa").error.ok());
+  EXPECT_EQ(Get().status.planned_from, stable);
+  EXPECT_EQ(Get().status.plan_epoch, 1);
+  EXPECT_EQ(Cond("Planned"), "True/Solved") << "no re-plan for the same inputs";
+
+  std::string other = legacy;
+  other.replace(other.find('@') + 1, 16, "0123456789abcdef");
+  put_planned_from(other);
+  ASSERT_TRUE(r.Reconcile("vqa").error.ok());
+  EXPECT_EQ(Get().status.planned_from, stable);
+  EXPECT_EQ(Get().status.plan_epoch, 1) << "the same plan again saves nothing: kept";
+  EXPECT_EQ(Cond("Planned"), "True/Kept");
+  const auto settled = Get().status;
+  ASSERT_TRUE(r.Reconcile("vqa").error.ok());
+  EXPECT_EQ(Get().status.planned_from, stable);
+  EXPECT_EQ(Get().status.conditions, settled.conditions) << "no second re-plan";
+}
+
 TEST_F(ReconcilerTest, MissingReferencesAreReportedThenResolved) {
   ASSERT_TRUE(store_.Put(in_.wf).ok());
   WorkflowReconciler r(&store_, driver_.get());
