@@ -245,6 +245,9 @@ void ValidateInfrastructure(Ctx& c, const Infrastructure& inf) {
     std::string p = "spec.nodes[" + std::to_string(i) + "]";
     const auto& n = s.nodes[i];
     CheckDnsName(c, p + ".name", n.name, IsDns1123Label);
+    if (n.name.rfind(kIoWorkerPrefix, 0) == 0)
+      c.Err(p + ".name", Quote(n.name) + " is reserved: names starting with \"" + std::string(kIoWorkerPrefix) +
+                             "\" are those of the workers hosting each tier's sources and sink; rename the node");
     if (!nodes.insert(n.name).second) c.Err(p + ".name", "duplicate node name " + Quote(n.name) + "; node names must be unique");
     if (!n.tier.empty() && !tiers.count(n.tier))
       c.Err(p + ".tier", "refers to tier " + Quote(n.tier) + ", which is not defined in spec.tiers");

@@ -16,6 +16,11 @@
 namespace jb {
 
 inline constexpr size_t kDns1123LabelMaxLength = 63;
+
+// Worker names: a node's worker is named after the node; each source tier's io worker (its
+// sources, and the sink) is kIoWorkerPrefix + tier. So validation refuses node names starting with
+// kIoWorkerPrefix, and the two kinds of worker names can never collide (they name files).
+inline constexpr std::string_view kIoWorkerPrefix = "io-";
 inline constexpr size_t kDns1123SubdomainMaxLength = 253;
 
 // Empty when `name` is a DNS-1123 subdomain: at most 253 characters, one or more labels separated

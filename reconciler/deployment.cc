@@ -4,6 +4,7 @@
 #include <map>
 #include <set>
 
+#include "api/names.h"
 #include "planner/scorer.h"
 #include "reconciler/replan.h"
 #include "reconciler/store.h"
@@ -96,7 +97,7 @@ StatusOr<std::vector<WorkerConfig>> BuildDeployment(const Workflow& wf, const st
   std::map<std::string, WorkerConfig> io;
   std::string sink_worker;
   for (const auto& s : wf.spec.sources) {
-    std::string wname = "io-" + s.tier;
+    std::string wname = std::string(kIoWorkerPrefix) + s.tier;
     auto [it, fresh] = io.try_emplace(wname, base(wname, s.node.value_or(""), s.tier));
     if (sink_worker.empty()) sink_worker = wname;
     WorkerInstance wi;
@@ -115,6 +116,12 @@ StatusOr<std::vector<WorkerConfig>> BuildDeployment(const Workflow& wf, const st
   io[sink_worker].instances.push_back(sink);
   routes.push_back(WorkerRoute{kSinkName, 0, 1, sink_worker, "", ""});
 
+  // Validation reserves the prefix for io workers; an Infrastructure that bypassed it must not
+  // yield two workers of one name (they would write the same files).
+  for (const auto& [n, w] : io)
+    if (by_node.count(n) != 0)
+      return Status::InvalidArgument("node " + n + " has the name of the io worker of tier " + w.tier + "; node names starting with \"" +
+                                     std::string(kIoWorkerPrefix) + "\" are reserved");
   std::vector<WorkerConfig> out;
   for (auto* group : {&io, &by_node})
     for (auto& [n, w] : *group) {

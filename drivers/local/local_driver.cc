@@ -115,19 +115,22 @@ Status LocalDriver::Start(const std::string& workflow, Proc& p) {
   if (rc != 0) return Status::Unavailable("cannot start " + opts_.worker_binary + ": " + std::strerror(rc));
   p.pid = pid;
   p.child = true;
+  p.exited = false;
   p.started = Clock::now();
   return WriteFileAtomic(File(workflow, p.config.name, "pid"), std::to_string(pid) + " " + std::to_string(p.port) + "\n", 0644);
 }
 
 bool LocalDriver::Alive(const Proc& p) {
-  if (p.pid <= 0) return false;
+  if (p.pid <= 0 || p.exited) return false;
   if (p.child) {
     int status = 0;
     pid_t r = waitpid(p.pid, &status, WNOHANG);
     if (r == p.pid) {
       const_cast<Proc&>(p).last_exit = ExitText(status);
       const_cast<Proc&>(p).child = false;  // reaped: never wait on this pid again
-      const_cast<Proc&>(p).pid = -1;
+      // The pid stays for Supervise() to schedule the restart after the back-off; `exited` keeps
+      // anyone from signalling it (the pid may be reused).
+      const_cast<Proc&>(p).exited = true;
       return false;
     }
     return r == 0;
@@ -146,6 +149,7 @@ void LocalDriver::Stop(const std::string& workflow, Proc& p) {
     }
   }
   p.pid = -1;
+  p.exited = false;
   std::error_code ec;
   for (const char* ext : {"pid", "yaml", "metrics.json"}) fs::remove(File(workflow, p.config.name, ext), ec);
 }
@@ -240,9 +244,9 @@ std::vector<WorkerState> LocalDriver::Observe(const std::string& workflow) {
     st.name = name;
     st.node = p.config.node;
     st.tier = p.config.tier;
-    st.pid = p.pid;
     st.restarts = p.restarts;
     bool alive = p.pid > 0 && Alive(p);
+    st.pid = alive ? p.pid : -1;  // an exited worker's pid is not reported (it may be reused)
     std::string metrics_path = File(workflow, name, "metrics.json");
     std::error_code ec;
     auto mtime = fs::last_write_time(metrics_path, ec);
@@ -268,7 +272,7 @@ std::vector<WorkerState> LocalDriver::Observe(const std::string& workflow) {
       st.ready = true;
       if (p.restarts > 0) st.message = "restarted " + std::to_string(p.restarts) + " time(s), last: " + p.last_exit;
     }
-    if (st.metrics && st.metrics->pid != p.pid) st.metrics.reset();  // a previous process's report
+    if (st.metrics && st.metrics->pid != st.pid) st.metrics.reset();  // a previous process's report
     out.push_back(std::move(st));
   }
   return out;
@@ -352,6 +356,7 @@ void LocalDriver::Supervise() {
           if (p.last_exit.empty()) p.last_exit = "exited";
           if (now - p.started > std::chrono::seconds(30)) p.backoff_s = 0.2;  // it had been healthy
           p.pid = -1;
+          p.exited = false;
           p.restart_at = now + std::chrono::milliseconds(static_cast<int64_t>(p.backoff_s * 1000));
           p.backoff_s = std::min(10.0, p.backoff_s * 2);
           continue;

@@ -71,6 +71,10 @@ class LocalDriver : public Driver {
     int port = 0;
     pid_t pid = -1;
     bool child = false;  // spawned by this driver (reaped with waitpid) vs adopted
+    // Reaped by Alive() (from any caller, Observe() included) but its restart not yet scheduled:
+    // pid stays set so that Supervise(), the one path that schedules restarts and doubles the
+    // back-off, still sees the exit.
+    bool exited = false;
     int64_t restarts = 0;
     std::chrono::steady_clock::time_point started{}, restart_at{};
     double backoff_s = 0.2;

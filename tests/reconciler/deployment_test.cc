@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <set>
 
 #include "planner/problem.h"
 
@@ -92,6 +93,33 @@ TEST(BuildDeployment, OneWorkerPerUsedNodePlusAnIoWorkerPerSourceTier) {
     EXPECT_EQ(w.window, 64);
     EXPECT_EQ(w.join_timeout_s, 3);
   }
+}
+
+// Regression: a node named "io-<tier>" got the name of that tier's io worker, so two workers wrote
+// the same files. Validation refuses such node names (tests/golden/validate/names-io-prefix-reserved);
+// BuildDeployment never returns two workers of one name even for an Infrastructure that bypassed it.
+TEST(BuildDeployment, ANodeNamedLikeAnIoWorkerIsRefusedNotDeployedTwice) {
+  Infrastructure inf = Infra();
+  inf.spec.nodes[0].name = "io-edge";
+  Plan plan = APlan();
+  for (auto& pl : plan.placements)
+    if (pl.node == "e1") pl.node = "io-edge";
+  plan.node_instances = {{"c1", 2}, {"io-edge", 1}};
+  auto ws = BuildDeployment(Wf(), Profiles(), inf, plan, 1);
+  ASSERT_FALSE(ws.ok()) << "workers: " << ws->size();
+  EXPECT_EQ(ws.status().code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(ws.status().message().find("node io-edge has the name of the io worker of tier edge"), std::string::npos)
+      << ws.status().message();
+  // BuildDeployment refuses only a real clash (validation refuses the whole prefix).
+  inf.spec.nodes[0].name = "io-edge-1";
+  for (auto& pl : plan.placements)
+    if (pl.node == "io-edge") pl.node = "io-edge-1";
+  plan.node_instances = {{"c1", 2}, {"io-edge-1", 1}};
+  ws = BuildDeployment(Wf(), Profiles(), inf, plan, 1);
+  ASSERT_TRUE(ws.ok()) << ws.status().message();
+  std::set<std::string> names;
+  for (const auto& w : *ws) names.insert(w.name);
+  EXPECT_EQ(names, (std::set<std::string>{"io-edge", "io-edge-1", "c1"}));
 }
 
 TEST(BuildDeployment, TheIoWorkerHostsTheSourcesAtTheirGeneratorRateAndTheSink) {
