@@ -1,6 +1,7 @@
 #include "reconciler/workflow_reconciler.h"
 
 #include "api/manifest.h"
+#include "api/names.h"
 #include "planner/solver.h"
 #include "reconciler/conditions.h"
 #include "reconciler/deployment.h"
@@ -141,7 +142,7 @@ void WorkflowReconciler::UpdateNodeHealth(const std::string& name, const std::ve
   auto& since = not_ready_since_[name];
   std::set<std::string> seen;
   for (const auto& w : observed) {
-    if (w.node.empty() || w.name.rfind("io-", 0) == 0) continue;
+    if (w.node.empty() || w.name.rfind(kIoWorkerPrefix, 0) == 0) continue;
     seen.insert(w.node);
     if (w.ready) {
       since.erase(w.node);
