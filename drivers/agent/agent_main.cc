@@ -236,7 +236,7 @@ int main(int argc, char** argv) {
         break;
       }
       const jb::Value* v = reply->Find("version");
-      int64_t want = v != nullptr && v->is_number() ? WireInt(v->as_number()) : version;
+      int64_t want = v != nullptr && v->is_number() ? jb::WireInt(v->as_number()) : version;
       if (want != version) {
         auto s = ApplyDesired(local, *reply);
         if (!s.ok()) spdlog::error("applying version {}: {}", want, s.message());
