@@ -20,6 +20,7 @@
 #include "daemon/api_server.h"
 #include "daemon/daemon.h"
 #include "daemon/http.h"
+#include "reconciler/memory_store.h"
 #include "tests/test_util.h"
 
 namespace jb {
@@ -211,7 +212,7 @@ class HttpServerTest : public ::testing::Test {
     return c.ReadResponse();
   }
 
-  Store store_{""};
+  MemoryStore store_;
   ApiServer api_{&store_, nullptr, kToken};
   std::unique_ptr<HttpServer> server_;
   int port_ = 0;

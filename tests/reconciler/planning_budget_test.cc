@@ -12,6 +12,7 @@
 #include "drivers/fake/fake_driver.h"
 #include "reconciler/controller.h"
 #include "reconciler/workflow_reconciler.h"
+#include "reconciler/memory_store.h"
 #include "tests/planner/planner_fixtures.h"
 
 namespace jb {
@@ -56,7 +57,7 @@ class PlanningBudgetTest : public ::testing::Test {
     return true;
   }
 
-  Store store_{""};
+  MemoryStore store_;
   FakeDriver driver_;
 };
 
