@@ -241,13 +241,27 @@ StatusOr<HttpResponse> HttpCall(const HttpClientOptions& opts, const std::string
     thread_local std::map<std::string, std::unique_ptr<web::http::client::http_client>> clients;
     std::string key = opts.server + "|" + opts.ca_file + "|" + std::to_string(opts.timeout_s);
     auto& slot = clients[key];
+    const bool reused = slot != nullptr;
     if (!slot) slot = std::make_unique<web::http::client::http_client>(web::uri(opts.server), cfg);
-    auto& client = *slot;
-    web::http::http_request req(method);
-    req.set_request_uri(web::uri(path));
-    if (!opts.token.empty()) req.headers().add("Authorization", "Bearer " + opts.token);
-    if (!body.empty() || method == "PUT") req.set_body(body, content_type);
-    auto resp = client.request(req).get();
+    auto make_request = [&] {
+      web::http::http_request req(method);
+      req.set_request_uri(web::uri(path));
+      if (!opts.token.empty()) req.headers().add("Authorization", "Bearer " + opts.token);
+      if (!body.empty() || method == "PUT") req.set_body(body, content_type);
+      return req;
+    };
+    web::http::http_response resp;
+    try {
+      resp = slot->request(make_request()).get();
+    } catch (const std::exception&) {
+      // A kept-alive connection the server has since closed (its idle timeout is 30 s) fails the
+      // next request before any answer ("Failed to write request body"). An idempotent request is
+      // sent once more on a new connection; anything else reports the failure.
+      const bool idempotent = method == "GET" || method == "PUT" || method == "DELETE" || method == "HEAD";
+      if (!reused || !idempotent) throw;
+      slot = std::make_unique<web::http::client::http_client>(web::uri(opts.server), cfg);
+      resp = slot->request(make_request()).get();
+    }
     HttpResponse out;
     out.status = resp.status_code();
     out.content_type = resp.headers().content_type();

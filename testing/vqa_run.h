@@ -151,7 +151,10 @@ inline int64_t StopSourcesSoon(const HttpClientOptions& c, const fs::path& state
     for (const auto& in : m.instances)
       if (in.kind == "source") emitted = std::max(emitted, in.items_out);
   int64_t count = emitted + 200;
-  return PutObject(c, "workflows/vqa", WorkflowYaml(40, count, generator)) ? count : 0;
+  std::string why;
+  if (PutObject(c, "workflows/vqa", WorkflowYaml(40, count, generator), &why)) return count;
+  std::fprintf(stderr, "StopSourcesSoon: PUT workflows/vqa failed: %s\n", why.c_str());
+  return 0;
 }
 
 }  // namespace jb::testing

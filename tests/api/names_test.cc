@@ -63,7 +63,11 @@ TEST(Dns1123Subdomain, IsWhatTheDecoderRequiresOfMetadataName) {
     ASSERT_FALSE(obj.ok()) << name;
     ASSERT_EQ(diags.size(), 1u) << name;
     EXPECT_EQ(diags[0].path, "metadata.name");
-    EXPECT_EQ(diags[0].message, "\"" + name + "\" is not a valid name: it " + IsDns1123Subdomain(name));
+    // Long names are quoted as an excerpt; the reason is given whole.
+    EXPECT_NE(diags[0].message.find("\" is not a valid name: it " + IsDns1123Subdomain(name)), std::string::npos) << diags[0].message;
+    if (name.size() < 100) {
+      EXPECT_EQ(diags[0].message, "\"" + name + "\" is not a valid name: it " + IsDns1123Subdomain(name));
+    }
   }
   for (const std::string& name : std::vector<std::string>{"vqa", "a.b-c", std::string(253, 'a')}) {
     std::vector<Diagnostic> diags;
