@@ -26,6 +26,15 @@ StatusOr<double> LatencyAtPercentile(const Latency& l, const std::string& percen
   return *v;
 }
 
+size_t RateColumns(const Problem& p) {
+  size_t columns = 0;
+  for (size_t o = 0; o < p.ops.size(); ++o)
+    for (size_t v = 0; v < p.ops[o].variants.size(); ++v)
+      for (size_t n = 0; n < p.nodes.size(); ++n)
+        if (p.Capacity(static_cast<int>(o), static_cast<int>(v), static_cast<int>(n)) > 0) ++columns;
+  return columns;
+}
+
 bool Problem::Runnable(int o, int v) const {
   for (size_t n = 0; n < nodes.size(); ++n)
     if (Capacity(o, v, static_cast<int>(n)) > 0) return true;

@@ -153,6 +153,10 @@ Status CheckNumbers(const Problem& p);
 // Callers prefix the message with the profile, variant and hardware.
 StatusOr<double> LatencyAtPercentile(const Latency& l, const std::string& percentile);
 
+// Rate columns (operator, variant, node) of `p` whose capacity is positive: the size of the full
+// model's rate block, and what makes a plan large (the reconciler schedules large plans apart).
+size_t RateColumns(const Problem& p);
+
 // Builds the snapshot. Fails with InvalidArgument for inputs the validation would reject
 // (dangling references, missing percentile data) and for numbers the solver cannot take
 // (CheckNumbers), so the planner never sees a broken model.

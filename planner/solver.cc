@@ -46,21 +46,11 @@ void FixVariants(const Problem& p, const Formulation& f, LpSession& lp, const st
   }
 }
 
-size_t RateColumns(const Problem& p) {
-  size_t columns = 0;
-  for (size_t o = 0; o < p.ops.size(); ++o)
-    for (size_t v = 0; v < p.ops[o].variants.size(); ++v)
-      for (size_t n = 0; n < p.nodes.size(); ++n)
-        if (p.Capacity(static_cast<int>(o), static_cast<int>(v), static_cast<int>(n)) > 0) ++columns;
-  return columns;
-}
-
 }  // namespace internal
 
 namespace {
 using internal::Clock;
 using internal::MsSince;
-using internal::RateColumns;
 using internal::SecondsSince;
 
 // Above this many rate columns, `auto` does not run CBC on the full model.

@@ -53,10 +53,6 @@ PlanResult Finish(const Problem& p, Solution s, const std::string& solver, doubl
 // Fixes the x (and z) columns of `lp` to the variant assignment `var`.
 void FixVariants(const Problem& p, const Formulation& f, LpSession& lp, const std::vector<int>& var);
 
-// Rate columns (operator, variant, node) of `p` whose capacity is positive: the size of the full
-// model's rate block.
-size_t RateColumns(const Problem& p);
-
 // ---- Exact solve (exact.cc) -------------------------------------------------------------------
 
 // SolveExact without aggregation or CheckNumbers: CBC on `p` as given, with `cuts`. On

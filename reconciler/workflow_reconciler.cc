@@ -54,17 +54,6 @@ void NotPlanned(WorkflowStatus* st, const std::string& reason, const std::string
 
 namespace {
 
-// Rate columns of the planning model before nodes are merged: the (operator, variant, node) triples
-// that can run. What makes a plan large.
-size_t RateColumns(const planner::Problem& p) {
-  size_t columns = 0;
-  for (size_t o = 0; o < p.ops.size(); ++o)
-    for (size_t v = 0; v < p.ops[o].variants.size(); ++v)
-      for (size_t n = 0; n < p.nodes.size(); ++n)
-        if (p.Capacity(static_cast<int>(o), static_cast<int>(v), static_cast<int>(n)) > 0) ++columns;
-  return columns;
-}
-
 // Takes the large-plan slot for its lifetime when given one (nullptr: a small plan, always held).
 class LargePlanSlot {
  public:
@@ -315,7 +304,7 @@ WorkflowReconciler::Next WorkflowReconciler::SolveStep(const PlanInputs& in, con
                                                        ReconcileResult* res, std::optional<Candidate>* candidate) {
   const std::string& name = in.wf.metadata.name;
   // Fairness: one large plan at a time (see ReconcilerOptions::large_plan_columns).
-  const size_t columns = RateColumns(problem);
+  const size_t columns = planner::RateColumns(problem);
   LargePlanSlot slot(columns > opts_.large_plan_columns ? &large_plan_running_ : nullptr);
   if (!slot.held()) {
     res->requeue_after = opts_.large_plan_retry;  // another large plan holds the slot; no thread waits for it
