@@ -183,6 +183,9 @@ TEST(DataPlane, RandomWorkersKilledUnderLoadLoseAndDiscardNoRequest) {
     return true;
   };
 
+  // Every worker has reported at least once (a worker's first metrics file can come after the
+  // first 200 deliveries).
+  ASSERT_TRUE(WaitFor(all_reporting, 30s)) << Reports(state).size() << " of 6 workers reporting";
   std::vector<std::string> names;
   for (const auto& [w, m] : observe()) names.push_back(w);
   ASSERT_EQ(names.size(), 6u);
