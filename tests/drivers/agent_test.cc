@@ -258,7 +258,14 @@ TEST_F(AgentListenerLimits, AVerifiedPeerClaimingHugeFramesCostsOnlyWhatItSends)
   Join();
   long hwm_after = testing::ProcStatusKb(0, "VmHWM");
   std::printf("test process VmHWM %ld kB -> %ld kB for %d verified 16 MiB frame claims\n", hwm_before, hwm_after, kPeers);
-  EXPECT_LT(hwm_after - hwm_before, 32 * 1024) << "a claim of 16 MiB allocated it before the bytes came";
+  // 24 claims allocated up front would be 384 MiB. ASan's redzones and quarantine keep more of what
+  // the 16 KiB reads allocate resident, so its bound is looser (measured +47 MiB under ASan).
+#if defined(__SANITIZE_ADDRESS__)
+  constexpr long kBoundKb = 128 * 1024;
+#else
+  constexpr long kBoundKb = 32 * 1024;
+#endif
+  EXPECT_LT(hwm_after - hwm_before, kBoundKb) << "a claim of 16 MiB allocated it before the bytes came";
   ASSERT_EQ(results_.size(), static_cast<size_t>(kPeers));
   for (const auto& [s, secs] : results_) EXPECT_EQ(s.code(), Status::Code::kUnavailable) << s.message();
 }

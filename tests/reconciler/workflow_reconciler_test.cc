@@ -248,7 +248,8 @@ TEST_F(ReconcilerTest, StoredNumbersThePlannerCannotTakeAreAConditionAndOtherWor
   c.Start(1);
   c.EnqueueAll();
   auto cond = [&](const std::string& name) {
-    const Condition* k = FindCondition(std::get<Workflow>(*store_.Get("Workflow", name)).status, "Planned");
+    const Workflow wf_k = std::get<Workflow>(*store_.Get("Workflow", name));
+    const Condition* k = FindCondition(wf_k.status, "Planned");
     return k ? k->status + "/" + k->reason : std::string("absent");
   };
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
@@ -259,7 +260,8 @@ TEST_F(ReconcilerTest, StoredNumbersThePlannerCannotTakeAreAConditionAndOtherWor
   EXPECT_EQ(cond("vqa"), "True/Solved");
   EXPECT_EQ(cond("absurd-price"), "False/Invalid");
   EXPECT_EQ(cond("absurd-product"), "False/Invalid");
-  const Condition* k = FindCondition(std::get<Workflow>(*store_.Get("Workflow", "absurd-product")).status, "Planned");
+  const Workflow wf_k = std::get<Workflow>(*store_.Get("Workflow", "absurd-product"));
+  const Condition* k = FindCondition(wf_k.status, "Planned");
   ASSERT_NE(k, nullptr);
   EXPECT_NE(k->message.find("beyond what the solver can take"), std::string::npos) << k->message;
   EXPECT_TRUE(driver_->Observe("absurd-price").empty());
@@ -286,7 +288,8 @@ TEST_F(ReconcilerTest, AnExceptionInAReconcileIsAConditionAndARetry) {
   ReconcileResult res = r.Reconcile("throws");
   EXPECT_EQ(res.error.code(), Status::Code::kInternal);
   EXPECT_NE(res.error.message().find("injected"), std::string::npos) << res.error.message();
-  const Condition* c = FindCondition(std::get<Workflow>(*store_.Get("Workflow", "throws")).status, "Planned");
+  const Workflow wf_c = std::get<Workflow>(*store_.Get("Workflow", "throws"));
+  const Condition* c = FindCondition(wf_c.status, "Planned");
   ASSERT_NE(c, nullptr);
   EXPECT_EQ(c->status + "/" + c->reason, "False/ReconcileError");
   EXPECT_NE(c->message.find("injected"), std::string::npos) << c->message;
