@@ -25,7 +25,7 @@ struct DaemonConfig {
   std::string driver = "local";           // local | fake (in-memory, no data plane)
   std::string worker_binary;              // default: found next to jellybeand, else PATH
   bool stop_workers_on_exit = false;      // default: workers keep serving and are re-adopted
-  // Remote drivers (issue #8); each tier names its driver in the Infrastructure.
+  // Remote drivers; each tier names its driver in the Infrastructure.
   std::string local_host = "127.0.0.1";  // address the local driver's workers listen on
   std::string agent_listen;              // HOST:PORT of the device agents' mTLS listener; "" = no agent driver
   std::string agent_token_file;          // bootstrap token for agent registration (mode 0600); "" = no registration

@@ -1,5 +1,5 @@
 // The HTTP(S) server behind daemon/http.h, on Boost.Beast and Boost.Asio (the only translation unit
-// that includes them). What a client without credentials can make it do is bounded (issue #14):
+// that includes them). What a client without credentials can make it do is bounded:
 //   - request line + headers: at most max_header_bytes buffered (431 beyond);
 //   - bodies: the handler sees the headers first (HttpRequest::body_pending) and refuses before the
 //     body is read; an admitted body is read with a limit, never buffered beyond max_body_bytes;

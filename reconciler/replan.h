@@ -1,4 +1,4 @@
-// Re-plan damping (issue #7): whether a freshly computed plan should replace the running one.
+// Re-plan damping: whether a freshly computed plan should replace the running one.
 // A plan that is no longer valid under the new inputs (a node gone, capacity short at the new rate,
 // accuracy below the floor, a link over its cap) is replaced at once. Otherwise the new plan must
 // save more than a threshold that grows with the churn it causes (workers started or stopped), and

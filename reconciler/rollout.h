@@ -1,4 +1,4 @@
-// Rollout: make-before-break deployment of a new plan epoch (issue #7), as a pure function of what
+// Rollout: make-before-break deployment of a new plan epoch, as a pure function of what
 // the driver runs now, what the new plan needs and what the workers report. The reconciler calls
 // it on every pass and hands `apply` to the driver; the phases follow from the state alone, so a
 // daemon restart in the middle resumes where the driver's state says it is.

@@ -1,4 +1,4 @@
-// The three-tier lab (issue #8), shared by tests/lab/three_tier_test.cc and
+// The three-tier lab, shared by tests/lab/three_tier_test.cc and
 // bench/lab/bench_three_tier.cc: four lab hosts (tests/lab/netlab.sh) — host 1 runs the daemon
 // (this process joins its network namespace), host 2 is the ssh edge server, hosts 3 and 4 are
 // devices running jellybean-agent — and the lab cloud, whose VMs the provider hooks create as new

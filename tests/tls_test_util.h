@@ -1,4 +1,4 @@
-// Test helpers for TLS edge cases (issue #14): certificates made with the openssl CLI, a raw
+// Test helpers for TLS edge cases: certificates made with the openssl CLI, a raw
 // OpenSSL client that can misbehave (handshake and hang up, claim a frame and stall), a tiny TLS
 // server on port 0, and a process's memory and descriptors from /proc.
 #pragma once

@@ -1,5 +1,5 @@
 // What a worker keeps on disk so that request identity and exactly-once delivery survive the
-// restart of its process (issue #14):
+// restart of its process:
 //
 // - SeqReservation: the sequence numbers the sources of a worker may use. A request is identified
 //   by (source, seq); a restarted source worker must never hand out a seq its predecessor may have

@@ -1,4 +1,4 @@
-// REST benchmark (issue #5): GET workflows/vqa/status requests per second and p99 latency with 16
+// REST benchmark: GET workflows/vqa/status requests per second and p99 latency with 16
 // concurrent clients over TLS, printed beside the same figures for GET /healthz (the floor: no
 // auth, no store access, same TLS and HTTP stack), measured in the same run.
 // Usage: bench_rest [seconds per phase, default 3] [clients, default 16]

@@ -1,4 +1,4 @@
-// Data-plane benchmark (issue #6). Two figures, each beside its baseline from the same run:
+// Data-plane benchmark. Two figures, each beside its baseline from the same run:
 //
 //  1. Per-hop latency of a 1 KiB item through one jellybean-worker (an emulated operator with zero
 //     latency: receive, route by key, re-emit, acknowledge) vs a raw TCP relay that only decodes and

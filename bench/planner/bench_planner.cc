@@ -1,4 +1,4 @@
-// Planner benchmarks (issue #4). Prints, in one run:
+// Planner benchmarks. Prints, in one run:
 //  1. VQA over a grid of accuracy floors x source rates, exclusive and shared nodes: our cost vs the
 //     prototype baseline (our implementation of its algorithm) and vs the proven optimum, plus times.
 //  2. Seeded generated instances up to 1000 nodes x 50 operators x 5 tiers: time and reported gap

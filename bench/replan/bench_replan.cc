@@ -1,4 +1,4 @@
-// Re-planning benchmark (issue #7): for each trigger kind, the time from the trigger to the new
+// Re-planning benchmark: for each trigger kind, the time from the trigger to the new
 // plan serving (new routes on every worker of the new epoch, each of which has reported them) and
 // the items lost, with VQA running through the real daemon and the local driver (emulated
 // runtime). Baseline, same run: a cold deployment (apply to serving) of the same workflow.

@@ -1,4 +1,4 @@
-// AgentDriver: workers on devices that run jellybean-agent (DESIGN.md §6, issue #8). The daemon
+// AgentDriver: workers on devices that run jellybean-agent (DESIGN.md §6). The daemon
 // never connects to a device: the agent connects to the daemon's agent listener, which is the
 // driver's own TLS endpoint (drivers/agent/channel.h), separate from the REST API.
 //

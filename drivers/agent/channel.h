@@ -1,4 +1,4 @@
-// The agent channel's transport (issue #8): framed JSON messages over TLS 1.2+ on a TCP socket,
+// The agent channel's transport: framed JSON messages over TLS 1.2+ on a TCP socket,
 // with OpenSSL directly (the agent listener needs the peer certificate of each connection, which
 // the REST stack does not expose). A frame is a 4-byte big-endian length and that many bytes of
 // JSON; frames over 16 MiB are refused, and so are frames over 64 KiB from a peer that has not

@@ -1,4 +1,4 @@
-// The agent channel's small PKI (issue #8): the daemon is the certificate authority of its
+// The agent channel's small PKI: the daemon is the certificate authority of its
 // devices. Keys are EC P-256; every private key is written 0600 and never logged.
 //
 //   <dir>/ca.key, ca.crt          the CA (created on first start, 10 years)

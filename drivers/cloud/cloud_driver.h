@@ -1,5 +1,5 @@
 // CloudDriver: workers on cloud VMs created and deleted through provider hooks
-// (drivers/cloud/hooks.h; DESIGN.md §6, issue #8).
+// (drivers/cloud/hooks.h; DESIGN.md §6).
 //
 // - A node on a `cloud` tier is a pool. The first time the dispatcher asks for the host of a pool
 //   a workflow uses, the driver finds this daemon's VM for (workflow, pool) in `list` (by its

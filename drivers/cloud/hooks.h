@@ -1,4 +1,4 @@
-// Cloud provider hooks (issue #8, the `cloud` driver's contract with a provider's CLI). A tier
+// Cloud provider hooks (the `cloud` driver's contract with a provider's CLI). A tier
 // with `driver: {type: cloud}` names three commands in its settings; each prints JSON on stdout:
 //
 //   create  (env JB_VM_NAME, JB_VM_POOL, JB_VM_LABELS = JSON object)  -> {"id", "name", "address", "labels", "state"}

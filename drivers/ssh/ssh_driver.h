@@ -1,4 +1,4 @@
-// SshDriver: workers on edge servers reached over ssh (DESIGN.md §6, issue #8).
+// SshDriver: workers on edge servers reached over ssh (DESIGN.md §6).
 //
 // - The system ssh client, key auth only (BatchMode), host key checking on: known_hosts lives in
 //   <state>/ssh/known_hosts (first contact pins the key unless the tier's `knownHosts` setting

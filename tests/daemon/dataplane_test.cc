@@ -137,7 +137,7 @@ TEST(DataPlane, KilledWorkerIsRestartedAndEveryItemArrivesOnce) {
 // Kills a random worker (io workers included) every few seconds under load, then checks every
 // request end to end in the sink's delivery record: each request identity at most once, joined
 // from both sources, and nothing missing that a source process emitted — except what a killed
-// source process took with it (worker/worker.h, "The guarantee"). Regression for issue #14: a
+// source process took with it (worker/worker.h, "The guarantee"). Regression: a
 // restarted io worker numbered its requests from 1 again and the joins downstream discarded every
 // new request as a repeat of an old one (throughput 0 until the numbers passed the old ones).
 TEST(DataPlane, RandomWorkersKilledUnderLoadLoseAndDiscardNoRequest) {

@@ -1,4 +1,4 @@
-// Issue #14, the real jellybeand binary at its edges: a TLS client that hangs up on the agent
+// The real jellybeand binary at its edges: a TLS client that hangs up on the agent
 // port (SIGPIPE), unauthenticated agent connections claiming huge frames (memory), configuration
 // and TLS material that cannot work (refused or repaired at start), secret files readable by
 // others, and the watchdog tied to real health.

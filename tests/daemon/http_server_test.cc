@@ -1,4 +1,4 @@
-// The HTTP server (daemon/http_server_beast.cc) against hostile and careless clients (issue #14),
+// The HTTP server (daemon/http_server_beast.cc) against hostile and careless clients,
 // over real sockets in this process: memory is measured as this process's peak RSS, descriptors as
 // the entries of /proc/self/fd.
 #include <arpa/inet.h>

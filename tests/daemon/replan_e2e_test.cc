@@ -1,4 +1,4 @@
-// End-to-end re-planning (issue #7): the real daemon runs VQA through the local driver while the
+// End-to-end re-planning: the real daemon runs VQA through the local driver while the
 // inputs change under load: the source rate doubles and falls back, the cloud gets cheaper and
 // dearer, a node stops reporting and comes back. Each change must become a new plan epoch that
 // serves within seconds, and the sink must receive every item exactly once.

@@ -1,4 +1,4 @@
-// Multi-host lab (issue #8 groundwork): jellybean-workers on two test hosts (network namespaces on
+// Multi-host lab: jellybean-workers on two test hosts (network namespaces on
 // a bridge, 127.200.0.x, tests/lab/netlab.sh), items crossing a real veth link. A partition of the
 // operator's host (nftables) stops traffic; healing it lets the senders re-send, and the sink still
 // gets every item exactly once. A tc tbf cap on a host's link bounds what crosses it.
@@ -205,7 +205,7 @@ TEST_F(LabTest, ABandwidthCapBoundsWhatCrossesTheLink) {
   EXPECT_LE(m.held_items, m.max_held_items);
 }
 
-// sshd on host 2 (the edge host of issue #8): key login from host 1 with the host key pinned in
+// sshd on host 2 (the edge host): key login from host 1 with the host key pinned in
 // known_hosts; a different pinned key is refused. Then a worker started over ssh on host 2 serves
 // the io worker on host 1, as the ssh driver will do it.
 TEST_F(LabTest, SshReachesAnEdgeHostWithItsPinnedKeyAndStartsAWorkerThere) {

@@ -1,5 +1,5 @@
 #!/bin/bash
-# netlab.sh: test hosts as network namespaces on one bridge, for multi-host tests (issue #8).
+# netlab.sh: test hosts as network namespaces on one bridge, for multi-host tests.
 #
 #   netlab.sh up PREFIX N            N hosts PREFIX-h1..hN on a bridge in namespace PREFIX-sw;
 #                                    host K has 127.200.0.K/24 on eth0 (loopback range only)

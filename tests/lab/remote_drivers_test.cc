@@ -1,4 +1,4 @@
-// Remote drivers in the multi-host lab (issue #8): this test process joins lab host 1 (the
+// Remote drivers in the multi-host lab: this test process joins lab host 1 (the
 // daemon's host, network namespace), and deploys through the TierDispatcher onto the local driver
 // (host 1) and the ssh driver (sshd on host 2). Needs root; skips otherwise. The lab is torn down
 // even when an assertion fails.

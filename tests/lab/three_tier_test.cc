@@ -1,4 +1,4 @@
-// Three-tier end to end (issue #8): the real daemon on lab host 1 deploys the lab workflow
+// Three-tier end to end: the real daemon on lab host 1 deploys the lab workflow
 // (tests/lab/three-tier/) across all three remote drivers at once: two devices running
 // jellybean-agent (hosts 3 and 4, mutual TLS), an edge server over ssh (host 2) and a cloud pool
 // whose VM the provider hooks create as a new lab host (tests/lab/cloud-hooks/netns-*). Then the

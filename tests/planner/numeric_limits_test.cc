@@ -1,4 +1,4 @@
-// Numbers the solver cannot take and the hard solve limits (issue #14). A price of 1e25 made
+// Numbers the solver cannot take and the hard solve limits. A price of 1e25 made
 // COIN-OR's CLP abort the process (an assertion in ClpSimplex::createRim); every call below must
 // return a Status instead. Problems are built in code or edited after BuildProblem, bypassing
 // validation, so these hold whatever validation admits.

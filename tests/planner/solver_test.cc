@@ -1,4 +1,4 @@
-// The VQA numbers of issue #4 / DESIGN.md §4, re-checked by the independent scorer.
+// The VQA numbers of DESIGN.md §4, re-checked by the independent scorer.
 #include "planner/solver.h"
 
 #include <gtest/gtest.h>

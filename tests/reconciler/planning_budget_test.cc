@@ -1,4 +1,4 @@
-// Planning budget, fairness and cancellation (issue #14): a Workflow with thousands of rate columns
+// Planning budget, fairness and cancellation: a Workflow with thousands of rate columns
 // held a reconcile thread for minutes (1,000 operators: ~95 s), starved the other Workflows when
 // two such took both threads, and made shutdown wait for it.
 // The large workflows here stay within what validation admits (200 operators) and get their size

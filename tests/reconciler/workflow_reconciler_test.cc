@@ -213,7 +213,7 @@ TEST_F(ReconcilerTest, DeletionStopsWorkersBeforeTheObjectGoes) {
   EXPECT_TRUE(driver_->Observe("vqa").empty());
 }
 
-// Issue #14: a price of 1e25 made CLP abort the daemon, and since the object was stored, every
+// A price of 1e25 made CLP abort the daemon, and since the object was stored, every
 // restart aborted again. A stored object the planner refuses is a condition; the others reconcile.
 TEST_F(ReconcilerTest, StoredNumbersThePlannerCannotTakeAreAConditionAndOtherWorkflowsStillPlan) {
   ApplyAll();

@@ -245,7 +245,7 @@ TEST(Worker, KilledWorkerLosesNothingAfterRestart) {
 }
 
 TEST(Worker, ARestartedSourceWorkersNewRequestsAreNotDiscardedAsDuplicates) {
-  // Regression (issue #14): the io worker (sources and sink) restarted and its sources numbered
+  // Regression: the io worker (sources and sink) restarted and its sources numbered
   // their requests from 1 again, while the join on `a` still remembered those numbers as done:
   // every new request was discarded as a duplicate. The sources must continue above every number
   // their predecessor could have used (the reservation persisted next to the metrics file).
