@@ -377,7 +377,7 @@ StatusOr<std::string> EnsureToken(const std::string& path) {
     t += hex[c >> 4];
     t += hex[c & 15];
   }
-  if (auto s = WriteFileAtomic(path, t + "\n", 0600); !s.ok()) return s;
+  if (auto s = WriteFileCreatingDirs(path, t + "\n", 0600); !s.ok()) return s;
   ::chmod(path.c_str(), 0600);
   return t;
 }

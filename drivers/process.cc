@@ -21,17 +21,10 @@ namespace jb {
 
 using Clock = std::chrono::steady_clock;
 
-Status WriteFileAtomic(const std::string& path, const std::string& data, unsigned mode) {
+Status WriteFileCreatingDirs(const std::string& path, const std::string& data, int mode) {
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) return Status::Unavailable("cannot write " + tmp + ": " + std::strerror(errno));
-  ::fchmod(fd, mode);
-  bool ok = ::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()) && ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) return Status::Unavailable("cannot write " + path + ": " + std::strerror(errno));
-  return Status::Ok();
+  return WriteFileAtomic(path, data, mode);
 }
 
 std::string ReadFileOrEmpty(const std::string& path) {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "api/status.h"
+#include "base/file.h"
 
 namespace jb {
 
@@ -29,9 +30,9 @@ struct CommandOptions {
 
 StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv, const CommandOptions& opts);
 
-// Writes `data` to `path` atomically (temp file, fsync, rename), creating the parent directory,
-// with permissions `mode` (0600 for secrets).
-Status WriteFileAtomic(const std::string& path, const std::string& data, unsigned mode);
+// Creates the parent directory, then writes `data` to `path` with base/file.h's WriteFileAtomic
+// (durable: temp file, fsync, rename, fsync of the directory), permissions `mode` (0600 for secrets).
+Status WriteFileCreatingDirs(const std::string& path, const std::string& data, int mode);
 
 // Spawn attributes for a helper or worker process: no blocked signals, and the signals the daemon
 // ignores or handles (PIPE, HUP, TERM, INT, CHLD) back at their defaults; plus `flags`

@@ -39,7 +39,7 @@
 #include "api/types.h"
 // Time and durable-file helpers used by the store's users; reached through this header by the
 // files that used them from here before the store was an interface.
-#include "reconciler/durable_file.h"
+#include "base/file.h"
 #include "reconciler/rfc3339.h"
 
 namespace jb {

@@ -11,21 +11,12 @@
 #include <fstream>
 #include <sstream>
 
+#include "base/file.h"
+
 namespace jb {
 namespace {
 
 Status Errno(const std::string& what) { return Status::Unavailable(what + ": " + std::strerror(errno)); }
-
-Status WriteAll(int fd, const char* p, size_t n, const std::string& path) {
-  while (n > 0) {
-    ssize_t w = write(fd, p, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return Errno("write " + path);
-    p += w;
-    n -= static_cast<size_t>(w);
-  }
-  return Status::Ok();
-}
 
 // Reads a whole file; ok with "" when it does not exist.
 StatusOr<std::string> ReadIfExists(const std::string& path) {
@@ -77,21 +68,7 @@ SeqReservation SeqReservation::Volatile() { return SeqReservation("", 1, UINT64_
 
 Status SeqReservation::Write(const std::string& path, uint64_t limit) {
   if (path.empty()) return Status::Ok();
-  std::string tmp = path + ".tmp";
-  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Errno("open " + tmp);
-  std::string text = std::to_string(limit) + "\n";
-  Status s = WriteAll(fd, text.data(), text.size(), tmp);
-  if (s.ok() && fsync(fd) != 0) s = Errno("fsync " + tmp);
-  close(fd);
-  if (s.ok() && std::rename(tmp.c_str(), path.c_str()) != 0) s = Errno("rename " + tmp);
-  if (!s.ok()) return s;
-  std::string dir = std::filesystem::path(path).parent_path().string();
-  if (int d = open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); d >= 0) {
-    (void)fsync(d);  // the rename itself; a failure here leaves the old file, which is still safe
-    close(d);
-  }
-  return Status::Ok();
+  return WriteFileAtomic(path, std::to_string(limit) + "\n");
 }
 
 // ---- DeliveryRecord -------------------------------------------------------------------------------

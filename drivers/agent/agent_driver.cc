@@ -363,7 +363,7 @@ void AgentDriver::Persist(const std::string& workflow) {
   std::set<std::string> keep;
   for (const auto& [name, cv] : desired_[workflow]) {
     keep.insert(name + ".yaml");
-    if (auto s = WriteFileAtomic(dir + "/" + name + ".yaml", WorkerConfigToYaml(cv.first), 0600); !s.ok())
+    if (auto s = WriteFileCreatingDirs(dir + "/" + name + ".yaml", WorkerConfigToYaml(cv.first), 0600); !s.ok())
       spdlog::error("agent driver: {}", s.message());
   }
   if (fs::exists(dir, ec))

@@ -77,8 +77,8 @@ jb::Status Register(const Flags& f, const std::string& key_path, const std::stri
   auto reply = (*ch)->Receive(10);
   if (!reply.ok()) return reply.status();
   if (!Str(*reply, "error").empty()) return jb::Status::Unauthenticated("registration refused: " + Str(*reply, "message"));
-  if (auto s = jb::WriteFileAtomic(key_path, kc->key_pem, 0600); !s.ok()) return s;
-  return jb::WriteFileAtomic(cert_path, Str(*reply, "cert"), 0644);
+  if (auto s = jb::WriteFileCreatingDirs(key_path, kc->key_pem, 0600); !s.ok()) return s;
+  return jb::WriteFileCreatingDirs(cert_path, Str(*reply, "cert"), 0644);
 }
 
 jb::Value StatesOf(jb::LocalDriver& local) {

@@ -158,8 +158,8 @@ StatusOr<std::unique_ptr<Ca>> Ca::LoadOrCreate(const std::string& dir) {
     AddExt(c, c, NID_key_usage, "critical,keyCertSign,cRLSign");
     AddExt(c, c, NID_subject_key_identifier, "hash");
     if (X509_sign(c, k, EVP_sha256()) <= 0) return Status::Internal(SslError("CA self-signing"));
-    if (auto s = WriteFileAtomic(key_path, KeyPem(k), 0600); !s.ok()) return s;
-    if (auto s = WriteFileAtomic(cert_path, CertPem(c), 0644); !s.ok()) return s;
+    if (auto s = WriteFileCreatingDirs(key_path, KeyPem(k), 0600); !s.ok()) return s;
+    if (auto s = WriteFileCreatingDirs(cert_path, CertPem(c), 0644); !s.ok()) return s;
     EVP_PKEY_free(k);
     X509_free(c);
   }
@@ -209,9 +209,9 @@ Status Ca::EnsureServerCert(const std::string& dir, const std::string& host) con
   AddExt(c, impl_->cert, NID_subject_alt_name, san.c_str());
   AddExt(c, impl_->cert, NID_ext_key_usage, "serverAuth");
   bool ok = X509_sign(c, impl_->key, EVP_sha256()) > 0;
-  Status s = ok ? WriteFileAtomic(key_path, KeyPem(k), 0600) : Status::Internal(SslError("signing the server certificate"));
-  if (s.ok()) s = WriteFileAtomic(cert_path, CertPem(c), 0644);
-  if (s.ok()) s = WriteFileAtomic(host_path, host, 0644);
+  Status s = ok ? WriteFileCreatingDirs(key_path, KeyPem(k), 0600) : Status::Internal(SslError("signing the server certificate"));
+  if (s.ok()) s = WriteFileCreatingDirs(cert_path, CertPem(c), 0644);
+  if (s.ok()) s = WriteFileCreatingDirs(host_path, host, 0644);
   EVP_PKEY_free(k);
   X509_free(c);
   return s;

@@ -88,7 +88,7 @@ void CloudDriver::UseInfrastructure(const std::string& workflow, const Infrastru
   }
   std::lock_guard<std::mutex> l(mu_);
   // Called before every apply: the file is rewritten only when the settings change.
-  if (settings_text_[workflow] != text && WriteFileAtomic(SettingsFile(workflow), text, 0600).ok()) settings_text_[workflow] = text;
+  if (settings_text_[workflow] != text && WriteFileCreatingDirs(SettingsFile(workflow), text, 0600).ok()) settings_text_[workflow] = text;
   pools_[workflow] = std::move(pools);
 }
 

@@ -90,7 +90,7 @@ Status LocalDriver::WriteConfig(const std::string& workflow, const Proc& p) {
   std::error_code ec;
   fs::create_directories(Dir(workflow), ec);
   if (ec) return Status::Unavailable("cannot create " + Dir(workflow) + ": " + ec.message());
-  return WriteFileAtomic(File(workflow, p.config.name, "yaml"), WorkerConfigToYaml(p.config), 0644);
+  return WriteFileCreatingDirs(File(workflow, p.config.name, "yaml"), WorkerConfigToYaml(p.config), 0644);
 }
 
 Status LocalDriver::Start(const std::string& workflow, Proc& p) {
@@ -117,7 +117,7 @@ Status LocalDriver::Start(const std::string& workflow, Proc& p) {
   p.child = true;
   p.exited = false;
   p.started = Clock::now();
-  return WriteFileAtomic(File(workflow, p.config.name, "pid"), std::to_string(pid) + " " + std::to_string(p.port) + "\n", 0644);
+  return WriteFileCreatingDirs(File(workflow, p.config.name, "pid"), std::to_string(pid) + " " + std::to_string(p.port) + "\n", 0644);
 }
 
 bool LocalDriver::Alive(const Proc& p) {

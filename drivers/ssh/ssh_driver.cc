@@ -93,7 +93,7 @@ std::string ShellQuote(const std::string& s) {
 
 SshDriver::SshDriver(SshDriverOptions opts) : opts_(std::move(opts)) {
   supervisor_path_ = opts_.state_dir + "/ssh/jb-supervise";
-  (void)WriteFileAtomic(supervisor_path_, kSupervisor, 0700);
+  (void)WriteFileCreatingDirs(supervisor_path_, kSupervisor, 0700);
   Adopt();
   poller_ = std::thread([this] { Poll(); });
 }
@@ -271,8 +271,8 @@ Status SshDriver::StopWorker(const Deployed& d) {
 }
 
 void SshDriver::Record(const std::string& workflow, const Deployed& d) {
-  (void)WriteFileAtomic(Dir(workflow) + "/" + d.config.name + ".yaml", WorkerConfigToYaml(d.config), 0600);
-  (void)WriteFileAtomic(Dir(workflow) + "/" + d.config.name + ".target", TargetLine(d.target), 0600);
+  (void)WriteFileCreatingDirs(Dir(workflow) + "/" + d.config.name + ".yaml", WorkerConfigToYaml(d.config), 0600);
+  (void)WriteFileCreatingDirs(Dir(workflow) + "/" + d.config.name + ".target", TargetLine(d.target), 0600);
 }
 
 void SshDriver::Forget(const std::string& workflow, const std::string& worker) {

@@ -1,4 +1,4 @@
-#include "reconciler/durable_file.h"
+#include "base/file.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -17,6 +17,7 @@ Status WriteFileAtomic(const std::string& path, const std::string& data, int mod
   std::string tmp = (p.parent_path() / ("." + p.filename().string() + ".tmp")).string();
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   if (fd < 0) return Status::Unavailable("open " + tmp + ": " + std::strerror(errno));
+  ::fchmod(fd, static_cast<mode_t>(mode));  // the mode holds whatever the umask (keys are 0600)
   size_t off = 0;
   while (off < data.size()) {
     ssize_t n = ::write(fd, data.data() + off, data.size() - off);

@@ -1,4 +1,5 @@
-// Durable file writes.
+// Durable file writes: the one atomic write of the project (objects, counters, worker state,
+// TLS keys and configs).
 // Thread-safety: safe to call concurrently for different paths.
 #pragma once
 
