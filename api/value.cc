@@ -13,13 +13,6 @@
 
 namespace jb {
 
-std::string Status::ToString() const {
-  static const char* kNames[] = {"OK",       "InvalidArgument", "NotFound",    "AlreadyExists",   "FailedPrecondition",
-                                 "Infeasible", "Internal",      "Unavailable", "DeadlineExceeded", "Conflict", "Unauthenticated"};
-  if (ok()) return "OK";
-  return std::string(kNames[static_cast<int>(code_)]) + ": " + message_;
-}
-
 Value Value::Bool(bool b) {
   Value v;
   v.kind_ = Kind::kBool;

@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include "api/status.h"
+#include "base/status.h"
 
 namespace jb {
 

@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "api/status.h"
+#include "base/status.h"
 
 namespace jb {
 

@@ -11,7 +11,7 @@
 #include <cstddef>
 #include <string>
 
-#include "api/status.h"
+#include "base/status.h"
 
 namespace jb {
 

@@ -28,7 +28,7 @@
 #include <vector>
 
 #include "api/manifest.h"
-#include "port/thread_annotations.h"
+#include "base/thread_annotations.h"
 #include "reconciler/events.h"
 #include "reconciler/store.h"
 

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "api/status.h"
+#include "base/status.h"
 #include "base/file.h"
 
 namespace jb {

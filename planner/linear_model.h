@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "api/status.h"
+#include "base/status.h"
 
 namespace jb::planner {
 

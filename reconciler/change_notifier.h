@@ -15,7 +15,7 @@
 #include <thread>
 #include <vector>
 
-#include "port/thread_annotations.h"
+#include "base/thread_annotations.h"
 #include "reconciler/store.h"
 
 namespace jb {

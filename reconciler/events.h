@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "port/thread_annotations.h"
+#include "base/thread_annotations.h"
 
 namespace jb {
 

@@ -18,7 +18,7 @@
 #include <utility>
 #include <vector>
 
-#include "port/thread_annotations.h"
+#include "base/thread_annotations.h"
 #include "reconciler/change_notifier.h"
 #include "reconciler/store.h"
 

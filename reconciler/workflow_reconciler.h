@@ -14,7 +14,7 @@
 
 #include "drivers/driver.h"
 #include "planner/linear_model.h"
-#include "port/thread_annotations.h"
+#include "base/thread_annotations.h"
 #include "reconciler/deployment.h"
 #include "reconciler/replan.h"
 #include "reconciler/rollout.h"

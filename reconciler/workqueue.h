@@ -14,7 +14,7 @@
 #include <set>
 #include <string>
 
-#include "port/thread_annotations.h"
+#include "base/thread_annotations.h"
 
 namespace jb {
 

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "api/fields.h"
-#include "api/status.h"
+#include "base/status.h"
 
 namespace jb {
 

@@ -23,7 +23,7 @@
 #include <memory>
 #include <string>
 
-#include "api/status.h"
+#include "base/status.h"
 
 namespace jb {
 

@@ -9,7 +9,7 @@
 #include <optional>
 #include <string>
 
-#include "api/status.h"
+#include "base/status.h"
 #include "worker/proto/frames.pb.h"
 
 namespace jb {

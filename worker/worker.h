@@ -49,8 +49,8 @@
 #include <mutex>
 #include <string>
 
-#include "api/status.h"
-#include "port/thread_annotations.h"
+#include "base/status.h"
+#include "base/thread_annotations.h"
 #include "worker/config.h"
 
 namespace jb {

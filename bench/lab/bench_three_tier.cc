@@ -45,7 +45,7 @@ Figures Local(ThreeTierLab& lab, int run) {
   ::kill(frozen, SIGSTOP);
   f.partition_s = RestoredWithout(lab, wf->status.plan_epoch.value_or(0), "dev-b", t0);
   ::kill(frozen, SIGCONT);
-  HttpCall(lab.c_, "DELETE", kApi + "workflows/lab-pipeline");
+  (void)HttpCall(lab.c_, "DELETE", kApi + "workflows/lab-pipeline");
   WaitFor([&] { return !lab.Get(); }, 30s);
   lab.daemon_.reset();
   return f;
@@ -73,7 +73,7 @@ Figures Remote(ThreeTierLab& lab, int run) {
   if (!lab.LabCmd("partition " + lab.prefix_ + " 4").empty() || !wf) return f;
   f.partition_s = RestoredWithout(lab, wf->status.plan_epoch.value_or(0), "dev-b", t0);
   lab.LabCmd("heal " + lab.prefix_ + " 4");
-  HttpCall(lab.c_, "DELETE", kApi + "workflows/lab-pipeline");
+  (void)HttpCall(lab.c_, "DELETE", kApi + "workflows/lab-pipeline");
   WaitFor([&] { return lab.Vms().empty(); }, 60s);
   lab.daemon_.reset();
   return f;

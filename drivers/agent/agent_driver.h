@@ -33,7 +33,7 @@
 
 #include "api/value.h"
 #include "drivers/driver.h"
-#include "port/thread_annotations.h"
+#include "base/thread_annotations.h"
 
 namespace jb {
 

@@ -25,7 +25,7 @@
 #include <mutex>
 #include <string>
 
-#include "api/status.h"
+#include "base/status.h"
 #include "api/value.h"
 
 typedef struct ssl_st SSL;

@@ -12,7 +12,7 @@
 #include <memory>
 #include <string>
 
-#include "api/status.h"
+#include "base/status.h"
 
 namespace jb {
 

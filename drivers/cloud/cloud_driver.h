@@ -30,7 +30,7 @@
 #include "drivers/cloud/hooks.h"
 #include "drivers/driver.h"
 #include "drivers/ssh/ssh_driver.h"
-#include "port/thread_annotations.h"
+#include "base/thread_annotations.h"
 
 namespace jb {
 

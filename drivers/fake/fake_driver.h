@@ -9,7 +9,7 @@
 #include <mutex>
 
 #include "drivers/driver.h"
-#include "port/thread_annotations.h"
+#include "base/thread_annotations.h"
 
 namespace jb {
 

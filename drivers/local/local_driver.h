@@ -27,7 +27,7 @@
 #include <thread>
 
 #include "drivers/driver.h"
-#include "port/thread_annotations.h"
+#include "base/thread_annotations.h"
 
 namespace jb {
 

@@ -34,7 +34,7 @@
 #include <vector>
 
 #include "drivers/driver.h"
-#include "port/thread_annotations.h"
+#include "base/thread_annotations.h"
 
 namespace jb {
 

@@ -233,7 +233,7 @@ TEST(FileStore, AMissingCounterContinuesAboveTheHighestStoredVersion) {
   {
     FileStore s(dir.path().string());
     s.Load();
-    s.Put(Profile("a"));
+    ASSERT_TRUE(s.Put(Profile("a")).ok());
     high = Version(s.Put(Profile("b")));
   }
   std::filesystem::remove(dir.path() / "objects/resource-version");

@@ -1,5 +1,6 @@
 // Status and StatusOr<T>: the error currency of every module boundary (leveldb style).
 // No exception crosses a module boundary; adapters for throwing libraries convert to Status.
+// Both are [[nodiscard]]: dropping one is a compile warning; IgnoreError() says it is deliberate.
 // Thread-safety: plain values, safe to copy between threads.
 #pragma once
 
@@ -10,7 +11,7 @@
 
 namespace jb {
 
-class Status {
+class [[nodiscard]] Status {
  public:
   enum class Code { kOk, kInvalidArgument, kNotFound, kAlreadyExists, kFailedPrecondition, kInfeasible, kInternal,
                     kUnavailable, kDeadlineExceeded, kConflict, kUnauthenticated };
@@ -32,6 +33,8 @@ class Status {
   Code code() const { return code_; }
   const std::string& message() const { return message_; }
   std::string ToString() const;
+  // Explicitly drops the status (best-effort clean-up whose failure changes nothing).
+  void IgnoreError() const {}
 
  private:
   Status(Code c, std::string m) : code_(c), message_(std::move(m)) {}
@@ -41,7 +44,7 @@ class Status {
 
 // Holds either a value or a non-OK Status. Accessing value() of an error is a programming error.
 template <typename T>
-class StatusOr {
+class [[nodiscard]] StatusOr {
  public:
   StatusOr(Status s) : v_(std::move(s)) {}  // NOLINT(google-explicit-constructor): mirrors absl
   StatusOr(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
