@@ -19,13 +19,13 @@ merge=0
 if [ "${1:-}" = "--merge" ]; then merge=1; shift; fi
 build=${1:-build-fuzz}
 secs=${FUZZ_SECONDS:-60}
-targets=${FUZZ_TARGETS:-"manifest agent_frame worker_frame"}
+targets=${FUZZ_TARGETS:-"manifest agent_frame worker_frame exec_frame"}
 work=$build/fuzz-work
 # Bounds: inputs up to max_len bytes (the largest manifest seed is ~9 KB), 2 GB RSS, 10 s an input.
-declare -A max_len=([manifest]=16384 [agent_frame]=8192 [worker_frame]=4096)
+declare -A max_len=([manifest]=16384 [agent_frame]=8192 [worker_frame]=4096 [exec_frame]=4096)
 common=(-rss_limit_mb=2048 -timeout=10 -print_final_stats=1)
 
-rm -rf "$work/seeds" && mkdir -p "$work/seeds/manifest" || exit 1
+rm -rf "$work/seeds" && mkdir -p "$work/seeds/manifest" "$work/seeds/exec_frame" || exit 1
 "$build/fuzz/fuzz_seeds" "$work/seeds" || { echo "fuzz: the seed generator failed"; exit 1; }
 for f in tests/golden/validate/*.yaml $(find manifests -name '*.yaml' -o -name '*.json' | sort); do
   cp "$f" "$work/seeds/manifest/$(echo "$f" | tr / _)"
