@@ -225,6 +225,14 @@ StatusOr<Request> DecodeRequestBody(std::string_view body, const Limits& limits)
   return req;
 }
 
+std::string PeekRequestKey(std::string_view body, const Limits& limits) {
+  Reader r(body);
+  Type t;
+  std::string key;
+  if (!ExpectType(r, {Type::kRequest}, &t).ok() || !ReadKey(r, limits, &key).ok()) return "";
+  return key;
+}
+
 StatusOr<Response> DecodeResponseBody(std::string_view body, const Limits& limits) {
   Reader r(body);
   Type t;

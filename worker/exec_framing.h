@@ -73,6 +73,9 @@ Status EncodeV1(std::string_view payload, const Limits& limits, std::string* out
 StatusOr<std::string> DecodeHelloBody(std::string_view body, const Limits& limits);
 StatusOr<Request> DecodeRequestBody(std::string_view body, const Limits& limits);
 StatusOr<Response> DecodeResponseBody(std::string_view body, const Limits& limits);
+// The key of a request body whose later fields may be malformed: "" when even the key is not
+// readable (so an error answer can still name the item).
+std::string PeekRequestKey(std::string_view body, const Limits& limits);
 // The type byte of a body, or nullopt when empty or not one of Type's values.
 std::optional<Type> BodyType(std::string_view body);
 
