@@ -66,8 +66,8 @@ class Session {
       hello_sent_ = true;
     }
     if (auto s = EncodeResponse(r, o_.limits, &out); !s.ok()) {
-      // The output breaks the limits: the item fails, the stream stays whole.
-      out.clear();
+      // The output breaks the limits: the item fails, the stream stays whole (a failed encoder
+      // appends nothing, so a hello already in `out` stays).
       EncodeResponse(Response{r.key, false, s.message()}, o_.limits, &out).IgnoreError();
     }
     if (!WriteAll(o_.out_fd, out)) return Status::Unavailable("write to the worker failed");
