@@ -7,7 +7,8 @@
 //  - no frame body exceeds the body limit, and a skipped frame carries no body;
 //  - the decoder holds at most the header, one body and 4 KiB of consumed bytes beyond what was fed
 //    and not yet decoded;
-//  - a body that decodes (request, response, hello) encodes again to the same bytes.
+//  - a body that decodes (request, response, hello) encodes again to the same bytes, and a
+//    request's key is what PeekRequestKey reads.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -25,7 +26,9 @@ void CheckBody(const std::string& body, const jb::exec::Limits& limits) {
   std::string again;
   if (*type == Type::kRequest) {
     auto req = jb::exec::DecodeRequestBody(body, limits);
+    const std::string peeked = jb::exec::PeekRequestKey(body, limits);  // on any bytes: no crash
     if (!req.ok()) return;
+    jb::fuzz::Check(peeked == req->key, "PeekRequestKey disagrees with the decoded key");
     jb::fuzz::Check(req->parts.size() <= limits.max_parts, "more parts than the limit");
     jb::fuzz::Check(jb::exec::EncodeRequest(*req, limits, &again).ok(), "a decoded request does not encode");
   } else if (*type == Type::kHello) {
