@@ -347,6 +347,25 @@ TEST(DocqaModels, V1FramingStillServed) {
   EXPECT_EQ(ocr.Wait(), 0);
 }
 
+// The dataset-source indices list every item once for each source, with its key and label.
+TEST(DocqaData, IndicesListEveryItemForBothSources) {
+  auto items = Csv(kData + "/labels/items.csv");
+  ASSERT_EQ(items.size(), 289u);  // header + 288 items
+  for (const char* index : {"documents.jsonl", "questions.jsonl"}) {
+    std::istringstream in(ReadFile(kData + "/" + index));
+    size_t n = 0;
+    for (std::string line; std::getline(in, line); ++n) {
+      ASSERT_LT(n + 1, items.size()) << index;
+      const auto& it = items[n + 1];
+      EXPECT_NE(line.find("\"key\": \"" + it[0] + "\""), std::string::npos) << index << ": " << line;
+      EXPECT_NE(line.find("\"label\": \"" + it[3] + "\""), std::string::npos) << index << ": " << line;
+      const std::string file = std::string(index) == "documents.jsonl" ? "docs/" + it[2] + ".jpg" : "audio/" + it[1] + ".wav";
+      EXPECT_NE(line.find("\"file\": \"" + file + "\""), std::string::npos) << index << ": " << line;
+    }
+    EXPECT_EQ(n, 288u) << index;
+  }
+}
+
 std::string EnvironOf(pid_t pid) {
   std::string env = ReadFile("/proc/" + std::to_string(pid) + "/environ");
   std::replace(env.begin(), env.end(), '\0', '\n');
