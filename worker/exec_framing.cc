@@ -176,11 +176,16 @@ Status EncodeV1(std::string_view payload, const Limits& limits, std::string* out
 std::optional<Type> BodyType(std::string_view body) {
   if (body.empty()) return std::nullopt;
   switch (static_cast<uint8_t>(body[0])) {
-    case 'H': return Type::kHello;
-    case 'Q': return Type::kRequest;
-    case 'A': return Type::kAnswer;
-    case 'E': return Type::kError;
-    default: return std::nullopt;
+    case 'H':
+      return Type::kHello;
+    case 'Q':
+      return Type::kRequest;
+    case 'A':
+      return Type::kAnswer;
+    case 'E':
+      return Type::kError;
+    default:
+      return std::nullopt;
   }
 }
 

@@ -29,7 +29,7 @@ namespace jb::exec {
 
 inline constexpr char kMagic[3] = {'J', 'B', 'X'};
 inline constexpr uint8_t kVersion = 2;
-inline constexpr size_t kHeaderBytes = 8;             // magic(3) version(1) body_length(4)
+inline constexpr size_t kHeaderBytes = 8;                  // magic(3) version(1) body_length(4)
 inline constexpr uint32_t kMaxV1PayloadBytes = 16u << 20;  // v1: as worker/framing.h kMaxFrameBytes
 
 // Bounds on what a peer may send; every one is checked before anything is allocated for it.
@@ -55,9 +55,9 @@ struct Request {
 };
 
 struct Response {
-  std::string key;    // the request's key
-  bool ok = true;     // false: `data` is a one-line error message, the item failed (not the process)
-  std::string data;   // the output when ok
+  std::string key;   // the request's key
+  bool ok = true;    // false: `data` is a one-line error message, the item failed (not the process)
+  std::string data;  // the output when ok
 };
 
 // ---- encoders: append one whole frame to *out; InvalidArgument (out untouched) over a limit ------
@@ -108,7 +108,7 @@ class ExecStreamDecoder {
   // The framing in use: kAuto until the first four bytes have arrived.
   Framing framing() const { return framing_; }
   size_t buffered() const { return buf_.size() - pos_; }  // received, not yet decoded
-  size_t held() const { return buf_.size(); }               // bytes held in memory
+  size_t held() const { return buf_.size(); }             // bytes held in memory
 
  private:
   StatusOr<std::optional<RawFrame>> NextV1();

@@ -1,11 +1,12 @@
 #include "models/common/exec_model.h"
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <exception>
 #include <string>
-#include <unistd.h>
 
 namespace jb::exec {
 namespace {
@@ -90,7 +91,8 @@ class Session {
       auto out = Call(req);
       if (!out.ok()) std::fprintf(stderr, "exec model: %s\n", out.status().message().c_str());
       std::string frame;
-      if (!EncodeV1(out.ok() ? *out : std::string(), o_.limits, &frame).ok()) EncodeV1("", o_.limits, &frame).IgnoreError();
+      if (!EncodeV1(out.ok() ? *out : std::string(), o_.limits, &frame).ok())
+        EncodeV1("", o_.limits, &frame).IgnoreError();
       return WriteAll(o_.out_fd, frame);
     }
     if (!f.skipped.ok()) return Answer(Response{"", false, f.skipped.message()}).ok();
@@ -103,8 +105,10 @@ class Session {
       return WriteAll(o_.out_fd, out);
     }
     if (type != Type::kRequest) {
-      return Answer(Response{"", false, "exec frame of type " + std::to_string(f.body.empty() ? 0 : static_cast<unsigned char>(f.body[0])) +
-                                            " where a request ('Q') or hello ('H') was expected"})
+      return Answer(Response{"", false,
+                             "exec frame of type " +
+                                 std::to_string(f.body.empty() ? 0 : static_cast<unsigned char>(f.body[0])) +
+                                 " where a request ('Q') or hello ('H') was expected"})
           .ok();
     }
     auto req = DecodeRequestBody(f.body, o_.limits);

@@ -32,7 +32,8 @@ std::string_view PcmOf(std::string_view in) {
   while (pos + 8 <= in.size()) {
     const auto* u = reinterpret_cast<const unsigned char*>(in.data() + pos + 4);
     const uint64_t len = uint64_t{u[0]} | uint64_t{u[1]} << 8 | uint64_t{u[2]} << 16 | uint64_t{u[3]} << 24;
-    if (in.substr(pos, 4) == "data") return in.substr(pos + 8, static_cast<size_t>(std::min<uint64_t>(len, in.size() - pos - 8)));
+    if (in.substr(pos, 4) == "data")
+      return in.substr(pos + 8, static_cast<size_t>(std::min<uint64_t>(len, in.size() - pos - 8)));
     pos += 8 + static_cast<size_t>(std::min<uint64_t>(len + (len & 1), in.size()));
   }
   return {};
@@ -50,12 +51,14 @@ int main(int argc, char** argv) {
   std::string input = "ReadQuestion";
   std::vector<std::string> args = {argv[0]};
   for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--input") == 0 && i + 1 < argc) input = argv[++i];
-    else args.emplace_back(argv[i]);
+    if (std::strcmp(argv[i], "--input") == 0 && i + 1 < argc)
+      input = argv[++i];
+    else
+      args.emplace_back(argv[i]);
   }
   if (!Has(args, "-hmm")) {
-    args.insert(args.end(), {"-hmm", std::string(kModelDir) + "/en-us", "-dict",
-                             std::string(kModelDir) + "/cmudict-en-us.dict"});
+    args.insert(args.end(),
+                {"-hmm", std::string(kModelDir) + "/en-us", "-dict", std::string(kModelDir) + "/cmudict-en-us.dict"});
   }
   if (!Has(args, "-logfn")) args.insert(args.end(), {"-logfn", "/dev/null"});
   std::vector<char*> cargv;
@@ -71,21 +74,22 @@ int main(int argc, char** argv) {
     cmd_ln_free_r(config);
     return 1;
   }
-  int rc = jb::exec::ServeModel("{\"ready\":true,\"model\":\"pocketsphinx\",\"framing\":2}",
-                                [&](const jb::exec::Request& req) -> jb::StatusOr<std::string> {
-    const jb::exec::Part* in = jb::exec::InputPart(req, input);
-    if (in == nullptr) return jb::Status::InvalidArgument("no part named " + input);
-    const std::string_view pcm = PcmOf(in->data);
-    // Copied so the samples are aligned for int16 access.
-    std::vector<int16> samples(pcm.size() / 2);
-    if (!samples.empty()) std::memcpy(samples.data(), pcm.data(), samples.size() * 2);
-    if (ps_start_utt(ps) != 0) return jb::Status::Internal("ps_start_utt failed");
-    ps_process_raw(ps, samples.data(), samples.size(), /*no_search=*/FALSE, /*full_utt=*/TRUE);
-    ps_end_utt(ps);
-    int32 score = 0;
-    const char* hyp = ps_get_hyp(ps, &score);
-    return std::string(hyp != nullptr ? hyp : "");
-  });
+  int rc =
+      jb::exec::ServeModel("{\"ready\":true,\"model\":\"pocketsphinx\",\"framing\":2}",
+                           [&](const jb::exec::Request& req) -> jb::StatusOr<std::string> {
+                             const jb::exec::Part* in = jb::exec::InputPart(req, input);
+                             if (in == nullptr) return jb::Status::InvalidArgument("no part named " + input);
+                             const std::string_view pcm = PcmOf(in->data);
+                             // Copied so the samples are aligned for int16 access.
+                             std::vector<int16> samples(pcm.size() / 2);
+                             if (!samples.empty()) std::memcpy(samples.data(), pcm.data(), samples.size() * 2);
+                             if (ps_start_utt(ps) != 0) return jb::Status::Internal("ps_start_utt failed");
+                             ps_process_raw(ps, samples.data(), samples.size(), /*no_search=*/FALSE, /*full_utt=*/TRUE);
+                             ps_end_utt(ps);
+                             int32 score = 0;
+                             const char* hyp = ps_get_hyp(ps, &score);
+                             return std::string(hyp != nullptr ? hyp : "");
+                           });
   ps_free(ps);
   cmd_ln_free_r(config);
   return rc;

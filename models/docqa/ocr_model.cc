@@ -49,12 +49,18 @@ bool ParseFlags(int argc, char** argv, Flags* f) {
       return false;
     }
     const char* v = argv[i + 1];
-    if (k == "--tessdata") f->tessdata = v;
-    else if (k == "--lang") f->lang = v;
-    else if (k == "--input") f->input = v;
-    else if (k == "--scale") f->scale = std::strtof(v, nullptr);
-    else if (k == "--psm") f->psm = std::atoi(v);
-    else if (k == "--dpi") f->dpi = std::strtof(v, nullptr);
+    if (k == "--tessdata")
+      f->tessdata = v;
+    else if (k == "--lang")
+      f->lang = v;
+    else if (k == "--input")
+      f->input = v;
+    else if (k == "--scale")
+      f->scale = std::strtof(v, nullptr);
+    else if (k == "--psm")
+      f->psm = std::atoi(v);
+    else if (k == "--dpi")
+      f->dpi = std::strtof(v, nullptr);
     else {
       std::fprintf(stderr, "jb-docqa-ocr: unknown flag %s\n", k.c_str());
       return false;
@@ -84,8 +90,8 @@ int main(int argc, char** argv) {
   // Scaling keeps the physical size, so the declared resolution scales too; tesseract rejects
   // anything under 70 dpi.
   const int dpi = std::max(70, static_cast<int>(f.dpi * f.scale + 0.5f));
-  const std::string hello = "{\"ready\":true,\"model\":\"tesseract-" + f.lang + "\",\"scale\":" +
-                            std::to_string(f.scale) + ",\"framing\":2}";
+  const std::string hello =
+      "{\"ready\":true,\"model\":\"tesseract-" + f.lang + "\",\"scale\":" + std::to_string(f.scale) + ",\"framing\":2}";
   int rc = jb::exec::ServeModel(hello, [&](const jb::exec::Request& req) -> jb::StatusOr<std::string> {
     const jb::exec::Part* in = jb::exec::InputPart(req, f.input);
     if (in == nullptr) return jb::Status::InvalidArgument("no part named " + f.input);

@@ -8,9 +8,9 @@
 namespace jb::docqa {
 namespace {
 
-constexpr std::array<std::string_view, 23> kStop = {
-    "what", "is",  "the", "a",    "an", "tell", "me", "please", "read", "does", "it",   "say",
-    "for",  "can", "you", "find", "which", "on", "this", "of",   "my",   "show", "there"};
+constexpr std::array<std::string_view, 23> kStop = {"what",  "is",   "the",  "a",   "an",  "tell", "me",   "please",
+                                                    "read",  "does", "it",   "say", "for", "can",  "you",  "find",
+                                                    "which", "on",   "this", "of",  "my",  "show", "there"};
 
 bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
 

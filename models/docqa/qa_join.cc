@@ -18,8 +18,10 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "jb-docqa-join: flag %s needs a value\n", argv[i]);
       return 2;
     }
-    if (std::strcmp(argv[i], "--question") == 0) question = argv[i + 1];
-    else if (std::strcmp(argv[i], "--document") == 0) document = argv[i + 1];
+    if (std::strcmp(argv[i], "--question") == 0)
+      question = argv[i + 1];
+    else if (std::strcmp(argv[i], "--document") == 0)
+      document = argv[i + 1];
     else {
       std::fprintf(stderr, "jb-docqa-join: unknown flag %s\n", argv[i]);
       return 2;
@@ -27,11 +29,11 @@ int main(int argc, char** argv) {
   }
   return jb::exec::ServeModel("{\"ready\":true,\"model\":\"qa-join\",\"framing\":2}",
                               [&](const jb::exec::Request& req) -> jb::StatusOr<std::string> {
-    const jb::exec::Part* q = req.Find(question);
-    const jb::exec::Part* d = req.Find(document);
-    if (q == nullptr || d == nullptr)
-      return jb::Status::InvalidArgument("the join needs the parts " + question + " and " + document +
-                                         " (exec framing v2)");
-    return jb::docqa::Answer(q->data, d->data);
-  });
+                                const jb::exec::Part* q = req.Find(question);
+                                const jb::exec::Part* d = req.Find(document);
+                                if (q == nullptr || d == nullptr)
+                                  return jb::Status::InvalidArgument("the join needs the parts " + question + " and " +
+                                                                     document + " (exec framing v2)");
+                                return jb::docqa::Answer(q->data, d->data);
+                              });
 }

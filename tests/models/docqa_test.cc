@@ -183,8 +183,8 @@ void Docqa::EachOcrScaleReadsTheFieldsTheNotesMeasured() {
         ++n;
       }
     const double want = Reference(v.name, "field_acc_pct");
-    EXPECT_EQ(ok, static_cast<int>(std::lround(want * n / 100))) << v.name << ": fields read " << ok << "/" << n
-                                                                   << ", the notes measured " << want << " %";
+    EXPECT_EQ(ok, static_cast<int>(std::lround(want * n / 100)))
+        << v.name << ": fields read " << ok << "/" << n << ", the notes measured " << want << " %";
   }
 }
 
@@ -197,8 +197,7 @@ void Docqa::EachAsrSettingUnderstandsTheQuestionsTheNotesMeasured() {
     ASSERT_EQ(run.out.size(), labels_->questions.size()) << v.name << ": a question got no answer";
     int ok = 0;
     for (const auto& it : labels_->items)
-      ok += docqa::Normalise(docqa::Answer(run.out.at(it.question), docs[it.doc]->text)) ==
-            docqa::Normalise(it.answer);
+      ok += docqa::Normalise(docqa::Answer(run.out.at(it.question), docs[it.doc]->text)) == docqa::Normalise(it.answer);
     const double want = Reference(v.name, "question_acc_pct");
     const auto n = static_cast<double>(labels_->items.size());
     EXPECT_EQ(ok, static_cast<int>(std::lround(want * n / 100))) << v.name << ": " << ok << " understood";
@@ -239,7 +238,8 @@ void Docqa::JoinProcessReproducesTheEndToEndTable() {
 // Measured here beside the notes' table (printed; the notes pinned each model to one idle core,
 // this suite shares the machine, so only the order of the extremes is checked).
 void Docqa::LatencyBesideTheNotes() {
-  std::printf("%-16s %8s %8s %8s   %s\n", "variant", "p50 ms", "p75 ms", "p90 ms", "notes p50/p75/p90 ms, start-up ms here");
+  std::printf("%-16s %8s %8s %8s   %s\n", "variant", "p50 ms", "p75 ms", "p90 ms",
+              "notes p50/p75/p90 ms, start-up ms here");
   for (const auto& v : Variants()) {
     const VariantRun& run = RunOf(v.name);
     ASSERT_FALSE(run.ms.empty()) << v.name;
@@ -263,7 +263,8 @@ std::string Jpeg(const std::string& id) { return ReadFile(kData + "/docs/" + id 
 TEST(DocqaJoin, AnswersFromTwoNamedParts) {
   ModelProcess join({JB_DOCQA_JOIN});
   ASSERT_NE(join.Hello().find("\"ready\":true"), std::string::npos);
-  auto r = join.Call({"q1", {{"OCR", "BOARDING PASS\nGate; E3\nSeat: 9E\n"}, {"SpeechRecognition", "what is the gate"}}});
+  auto r =
+      join.Call({"q1", {{"OCR", "BOARDING PASS\nGate; E3\nSeat: 9E\n"}, {"SpeechRecognition", "what is the gate"}}});
   ASSERT_TRUE(r);
   EXPECT_TRUE(r->ok);
   EXPECT_EQ(r->key, "q1");
@@ -359,7 +360,8 @@ TEST(DocqaData, IndicesListEveryItemForBothSources) {
       const auto& it = items[n + 1];
       EXPECT_NE(line.find("\"key\": \"" + it[0] + "\""), std::string::npos) << index << ": " << line;
       EXPECT_NE(line.find("\"label\": \"" + it[3] + "\""), std::string::npos) << index << ": " << line;
-      const std::string file = std::string(index) == "documents.jsonl" ? "docs/" + it[2] + ".jpg" : "audio/" + it[1] + ".wav";
+      const std::string file =
+          std::string(index) == "documents.jsonl" ? "docs/" + it[2] + ".jpg" : "audio/" + it[1] + ".wav";
       EXPECT_NE(line.find("\"file\": \"" + file + "\""), std::string::npos) << index << ": " << line;
     }
     EXPECT_EQ(n, 288u) << index;

@@ -3,9 +3,8 @@
 #include "models/common/exec_model.h"
 
 #include <fcntl.h>
-#include <unistd.h>
-
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <stdexcept>
 #include <thread>

@@ -18,7 +18,7 @@ TEST(DocqaQa, MatchesContentWordsAgainstKeys) {
 
 TEST(DocqaQa, ReadsOcrMisreadsAndUntidyLines) {
   EXPECT_EQ(Answer("what is the gate", "  Gate ;  B12  \r\nSeat: 9E"), "B12");  // ';' for ':'
-  EXPECT_EQ(Answer("what is the seat", "Seat: 9E: window"), "9E: window");     // first separator only
+  EXPECT_EQ(Answer("what is the seat", "Seat: 9E: window"), "9E: window");      // first separator only
   EXPECT_EQ(Answer("what is the boarding time", "Boarding time: 11:35"), "11:35");
   EXPECT_EQ(Answer("what is the seat", "no separator seat 9E"), "");
 }

@@ -57,7 +57,10 @@ TEST(ExecFraming, ExactBytesOfASmallRequest) {
   r.parts.push_back({"in", "ab"});
   std::string wire;
   ASSERT_TRUE(EncodeRequest(r, {}, &wire).ok());
-  const std::string want("JBX\x02\x10\x00\x00\x00Q\x01\x00k\x01\x00\x02\x00in\x02\x00\x00\x00" "ab", 24);
+  const std::string want(
+      "JBX\x02\x10\x00\x00\x00Q\x01\x00k\x01\x00\x02\x00in\x02\x00\x00\x00"
+      "ab",
+      24);
   EXPECT_EQ(wire, want);
 }
 
@@ -154,7 +157,13 @@ TEST(ExecFraming, DuplicatePartNamesAreRejected) {
   std::string wire;
   EXPECT_FALSE(EncodeRequest(r, {}, &wire).ok());
   // Hand-made body with the duplicate.
-  std::string body("Q\x01\x00k\x02\x00\x01\x00" "a\x01\x00\x00\x00" "1\x01\x00" "a\x01\x00\x00\x00" "2", 23);
+  std::string body(
+      "Q\x01\x00k\x02\x00\x01\x00"
+      "a\x01\x00\x00\x00"
+      "1\x01\x00"
+      "a\x01\x00\x00\x00"
+      "2",
+      23);
   auto d = DecodeRequestBody(body, {});
   ASSERT_FALSE(d.ok());
   EXPECT_NE(d.status().message().find("duplicate"), std::string::npos);
