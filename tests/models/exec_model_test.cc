@@ -9,6 +9,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "tests/models/model_process.h"
+
 namespace jb::exec {
 namespace {
 
@@ -152,6 +154,24 @@ TEST(ExecModel, V1RequestsGetV1AnswersAndFailuresAnswerEmpty) {
   EXPECT_EQ(f[0].body, "echo:one");
   EXPECT_EQ(f[1].body, "");
   EXPECT_EQ(f[2].body, "echo:");
+}
+
+// The exec runtime's existing example (worker/examples/wordcount_model.cc, v1 only) reads
+// EncodeV1 frames and its answers decode with ExecStreamDecoder as they always did.
+TEST(ExecModel, TheV1ExampleModelSpeaksWithTheNewCodec) {
+  modeltest::ModelProcess wc({JB_EXAMPLE_MODEL}, {}, {}, Framing::kAuto);
+  std::string in;
+  ASSERT_TRUE(EncodeV1("three small words", {}, &in).ok());
+  ASSERT_TRUE(EncodeV1("", {}, &in).ok());
+  ASSERT_TRUE(wc.Send(in));
+  auto a = wc.Read();
+  auto b = wc.Read();
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(a->version, 1);
+  EXPECT_EQ(a->body, "words=3 bytes=17");
+  EXPECT_EQ(b->body, "words=0 bytes=0");
+  wc.CloseInput();
+  EXPECT_EQ(wc.Wait(), 0);
 }
 
 }  // namespace
