@@ -1,5 +1,6 @@
 #include "ingress/oip_reply.h"
 
+#include <cmath>
 #include <cstring>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -46,8 +47,8 @@ bool ValidUtf8(std::string_view s) {
   return true;
 }
 
-// The flat JSON array of a tensor's elements; nullopt when it cannot be JSON (FP16/BF16, BYTES that
-// are not UTF-8).
+// The flat JSON array of a tensor's elements; nullopt when it cannot be JSON (FP16/BF16, NaN or
+// infinite floats, BYTES that are not UTF-8).
 std::optional<ojson> DataArray(const Tensor& t) {
   ojson a = ojson::array();
   const size_t size = ElementSize(t.datatype);
@@ -78,12 +79,14 @@ std::optional<ojson> DataArray(const Tensor& t) {
         const auto b32 = static_cast<uint32_t>(bits);
         float f;
         std::memcpy(&f, &b32, 4);
+        if (!std::isfinite(f)) return std::nullopt;  // JSON has no NaN or infinity
         a.push_back(static_cast<double>(f));
         break;
       }
       case Datatype::kFp64: {
         double d;
         std::memcpy(&d, &bits, 8);
+        if (!std::isfinite(d)) return std::nullopt;
         a.push_back(d);
         break;
       }

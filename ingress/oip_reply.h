@@ -53,7 +53,8 @@ struct InferResponse {
 
 // Encodes the response to `request` (used only for which outputs are binary: WantsBinary).
 // JSON outputs carry flat `data` (BYTES as strings, which must then be valid UTF-8: a BYTES element
-// that is not is sent binary instead); binary ones carry parameters.binary_data_size and their
+// that is not is sent binary instead, and so are FP16/BF16 and
+// floats holding NaN or infinity, which JSON cannot carry); binary ones carry parameters.binary_data_size and their
 // canonical bytes after the JSON, in output order. When no binary chunk is non-empty the reply is
 // plain JSON without Inference-Header-Content-Length, as Triton does.
 HttpReply EncodeInferResponse(const InferResponse& response, const InferRequest& request);

@@ -189,6 +189,14 @@ StatusOr<Tensor> ParseInput(const json& in, size_t index, std::string_view* bina
                std::to_string(t.elements) + " x " + std::to_string(ElementSize(t.datatype)) +
                " bytes, binary_data_size is " + std::to_string(bytes));
   }
+  if (t.datatype == Datatype::kBool) {
+    for (size_t i = 0; i < chunk.size(); ++i) {
+      if (chunk[i] != 0 && chunk[i] != 1) {
+        return Bad(label + ": BOOL element " + std::to_string(i) + " is byte " +
+                   std::to_string(static_cast<unsigned char>(chunk[i])) + ", expected 0 or 1");
+      }
+    }
+  }
   t.raw.assign(chunk);
   return t;
 }

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -89,6 +90,14 @@ TEST(OipReply, NonUtf8BytesAndFp16AreSentBinaryEvenWhenJsonWasAsked) {
   ASSERT_TRUE(h.ok());
   r = EncodeInferResponse({"m", std::nullopt, "", {*h}}, req);
   EXPECT_EQ(r.Header("Inference-Header-Content-Length"), std::to_string(r.body.size() - 2));
+}
+
+TEST(OipReply, NanAndInfinityAreSentBinaryBecauseJsonCannotCarryThem) {
+  InferRequest req = ParseOk(R"({"inputs":[{"name":"a","shape":[1],"datatype":"BYTES","data":["x"]}]})");
+  HttpReply r = EncodeInferResponse({"m", std::nullopt, "", {Fp32("O", {2}, {1.0f, std::numeric_limits<float>::quiet_NaN()})}}, req);
+  EXPECT_EQ(r.Header("Content-Type"), "application/octet-stream");
+  EXPECT_EQ(r.body.find("null"), std::string::npos);
+  EXPECT_NE(r.body.find(R"("parameters":{"binary_data_size":8})"), std::string::npos);
 }
 
 TEST(OipReply, EmptyBinaryOutputGivesPlainJsonLikeTriton) {

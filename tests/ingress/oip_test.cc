@@ -274,6 +274,9 @@ TEST(OipErrors, BinaryChunksMustMatchTheDeclaredSizes) {
   ExpectError(Parse(j2 + kHelloWorldBin, "abc"), 400, {"Inference-Header-Content-Length is 'abc'"});
   ExpectError(Parse(j2 + kHelloWorldBin, "999"), 400, {"more than the body's 114 bytes"});
   ExpectError(Parse(j2 + kHelloWorldBin, "0"), 400, {"raw binary request"});
+  const std::string jbool = R"({"inputs":[{"name":"b","shape":[2],"datatype":"BOOL","parameters":{"binary_data_size":2}}]})";
+  ExpectError(Parse(jbool + std::string("\x01\x02", 2), std::to_string(jbool.size())), 400,
+              {"input 'b'", "BOOL element 1 is byte 2, expected 0 or 1"});
   ExpectError(Parse(R"({"inputs":[{"name":"a","shape":[1],"datatype":"BYTES","parameters":{"shared_memory_region":"r"}}]})"),
               400, {"shared memory inputs are not supported"});
 }
