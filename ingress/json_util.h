@@ -29,4 +29,8 @@ const nlohmann::json* Member(const nlohmann::json& obj, const char* key);
 StatusOr<std::string> RequiredString(const nlohmann::json& obj, const char* key, const std::string& where,
                                      size_t max_len);
 
+// Well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, at most U+10FFFF), which is what a
+// JSON string can carry unchanged.
+bool ValidUtf8(std::string_view s);
+
 }  // namespace jb::oip
