@@ -93,4 +93,26 @@ bool ValidUtf8(std::string_view s) {
   return true;
 }
 
+
+std::string Base64(std::string_view in) {
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    const uint32_t v = static_cast<uint32_t>(static_cast<unsigned char>(in[i])) << 16 |
+                       static_cast<uint32_t>(static_cast<unsigned char>(in[i + 1])) << 8 |
+                       static_cast<unsigned char>(in[i + 2]);
+    for (int s = 18; s >= 0; s -= 6) out.push_back(kAlphabet[(v >> s) & 63u]);
+  }
+  if (i < in.size()) {
+    uint32_t v = static_cast<uint32_t>(static_cast<unsigned char>(in[i])) << 16;
+    if (i + 1 < in.size()) v |= static_cast<uint32_t>(static_cast<unsigned char>(in[i + 1])) << 8;
+    out.push_back(kAlphabet[(v >> 18) & 63u]);
+    out.push_back(kAlphabet[(v >> 12) & 63u]);
+    out.push_back(i + 1 < in.size() ? kAlphabet[(v >> 6) & 63u] : '=');
+    out.push_back('=');
+  }
+  return out;
+}
+
 }  // namespace jb::oip

@@ -33,4 +33,7 @@ StatusOr<std::string> RequiredString(const nlohmann::json& obj, const char* key,
 // JSON string can carry unchanged.
 bool ValidUtf8(std::string_view s);
 
+// Standard base64 (RFC 4648, with padding): how bytes that are not UTF-8 travel in our JSON lines.
+std::string Base64(std::string_view in);
+
 }  // namespace jb::oip
