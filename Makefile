@@ -89,7 +89,7 @@ FUZZ_CC ?= clang-14
 fuzz: setup
 	cmake -S . -B build-fuzz -DJB_FUZZ=ON -DJB_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=Debug \
 	  -DCMAKE_CXX_COMPILER=$(FUZZ_CXX) -DCMAKE_C_COMPILER=$(FUZZ_CC) > build-fuzz.configure.log 2>&1 || (cat build-fuzz.configure.log; exit 1)
-	cmake --build build-fuzz -j $(JOBS) --target fuzz_manifest fuzz_agent_frame fuzz_worker_frame fuzz_exec_frame fuzz_seeds
+	cmake --build build-fuzz -j $(JOBS) --target fuzz_manifest fuzz_agent_frame fuzz_worker_frame fuzz_exec_frame fuzz_oip_request fuzz_seeds
 	FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh build-fuzz
 
 # clang's -Wthread-safety over every translation unit (syntax only: no code generation). Prints the

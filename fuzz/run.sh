@@ -19,10 +19,10 @@ merge=0
 if [ "${1:-}" = "--merge" ]; then merge=1; shift; fi
 build=${1:-build-fuzz}
 secs=${FUZZ_SECONDS:-60}
-targets=${FUZZ_TARGETS:-"manifest agent_frame worker_frame exec_frame"}
+targets=${FUZZ_TARGETS:-"manifest agent_frame worker_frame exec_frame oip_request"}
 work=$build/fuzz-work
 # Bounds: inputs up to max_len bytes (the largest manifest seed is ~9 KB), 2 GB RSS, 10 s an input.
-declare -A max_len=([manifest]=16384 [agent_frame]=8192 [worker_frame]=4096 [exec_frame]=4096)
+declare -A max_len=([manifest]=16384 [agent_frame]=8192 [worker_frame]=4096 [exec_frame]=4096 [oip_request]=8192)
 common=(-rss_limit_mb=2048 -timeout=10 -print_final_stats=1)
 
 rm -rf "$work/seeds" && mkdir -p "$work/seeds/manifest" "$work/seeds/exec_frame" || exit 1
@@ -35,7 +35,7 @@ failed=""
 for t in $targets; do
   bin=$build/fuzz/fuzz_$t
   [ -x "$bin" ] || { echo "fuzz: $bin is not built"; exit 1; }
-  mkdir -p "$work/corpus/$t" "$work/crashes/$t" "fuzz/corpus/$t"
+  mkdir -p "$work/corpus/$t" "$work/crashes/$t" "fuzz/corpus/$t" "$work/seeds/$t"
   dict=(); [ -f "fuzz/$t.dict" ] && dict=(-dict="fuzz/$t.dict")
   if [ $merge = 1 ]; then
     "$bin" -merge=1 "${common[@]}" -max_len="${max_len[$t]}" "fuzz/corpus/$t" "$work/corpus/$t" > "$work/$t.merge.log" 2>&1 ||
