@@ -16,7 +16,7 @@ PACKAGES := build-essential cmake make pkg-config ccache git \
   iproute2 nftables openssh-server openssh-client \
   clang-14 libclang-rt-14-dev
 
-.PHONY: setup build test run bench clean format asan tsan fuzz thread-safety
+.PHONY: setup build test run bench clean format asan tsan fuzz thread-safety check-sizes
 
 setup:
 	@missing=""; for p in $(PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; done; \
@@ -88,6 +88,10 @@ fuzz: setup
 TSA_STRICT ?= 0
 thread-safety: setup
 	tools/sanitizers/thread_safety.sh build-tsa $(JOBS) $(TSA_STRICT)
+
+# No source file over 600 lines, no function over 120 (tests and generated code left out).
+check-sizes:
+	tools/check_sizes.sh
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')
