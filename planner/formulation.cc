@@ -28,17 +28,11 @@ void AddExprRow(LinearModel& m, const Expr& e, double lo, double hi) {
   m.AddRow(std::move(idx), std::move(val), lo - e.constant, hi - e.constant);
 }
 
-}  // namespace
-
-Formulation Formulate(const Problem& p, const ColumnMask* mask) {
-  Formulation f;
-  LinearModel& m = f.model;
-  const int K = p.K();
-  const size_t O = p.ops.size(), N = p.nodes.size();
-
-  // Which variants may be chosen at all.
-  std::vector<std::vector<bool>> allowed(O);
-  for (size_t o = 0; o < O; ++o) {
+// Which variants may be chosen at all: runnable somewhere and, without an accuracy table, able to
+// reach the floor (min composition) or to contribute a finite log-accuracy (product composition).
+std::vector<std::vector<bool>> AllowedVariants(const Problem& p) {
+  std::vector<std::vector<bool>> allowed(p.ops.size());
+  for (size_t o = 0; o < p.ops.size(); ++o) {
     for (size_t v = 0; v < p.ops[o].variants.size(); ++v) {
       bool ok = p.Runnable(static_cast<int>(o), static_cast<int>(v));
       if (!p.table && p.composition == "min") {
@@ -52,16 +46,25 @@ Formulation Formulate(const Problem& p, const ColumnMask* mask) {
       allowed[o].push_back(ok);
     }
   }
+  return allowed;
+}
 
-  // x
-  f.x.assign(O, {});
-  for (size_t o = 0; o < O; ++o) {
+// x[o][v] and Σ_v x[o][v] = 1 per operator.
+void AddVariantChoice(const Problem& p, const std::vector<std::vector<bool>>& allowed, Formulation& f) {
+  LinearModel& m = f.model;
+  f.x.assign(p.ops.size(), {});
+  for (size_t o = 0; o < p.ops.size(); ++o) {
     for (size_t v = 0; v < p.ops[o].variants.size(); ++v) f.x[o].push_back(allowed[o][v] ? m.AddCol(0, 1, 0, true) : -1);
     Expr one;
     for (int c : f.x[o]) one.Add(c, 1);
     AddExprRow(m, one, 1, 1);
   }
-  // Accuracy.
+}
+
+// The accuracy floor: table mode picks one acceptable combination z and links it to x; product
+// composition bounds Σ x log(accuracy); min composition is already enforced by AllowedVariants.
+void AddAccuracy(const Problem& p, Formulation& f) {
+  LinearModel& m = f.model;
   if (p.table) {
     const auto& t = *p.table;
     std::map<std::pair<size_t, int>, Expr> link;  // (table position, variant) -> x - Σ z
@@ -84,19 +87,27 @@ Formulation Formulate(const Problem& p, const ColumnMask* mask) {
     for (const auto& [key, e] : link) AddExprRow(m, e, 0, 0);
   } else if (p.composition == "product" && p.min_accuracy > 0) {
     Expr acc;
-    for (size_t o = 0; o < O; ++o)
+    for (size_t o = 0; o < p.ops.size(); ++o)
       for (size_t v = 0; v < p.ops[o].variants.size(); ++v) {
         const auto& a = p.ops[o].variants[v].accuracy;
         acc.Add(f.x[o][v], std::log((a ? *a : 100.0) / 100.0));
       }
     AddExprRow(m, acc, std::log(p.min_accuracy / 100.0) - 1e-12, kInf);
   }
+}
 
-  // y and its link to x; T per tier.
+// T[o][v][k]: the key-share columns per tier (k < K-1), -1 when absent.
+using TierShares = std::vector<std::vector<std::vector<int>>>;
+
+// y[o][v][n] with its link row Σ_n y = r x, and T[o][v][k] with its tier row Σ_{n in k} y = r T.
+TierShares AddRates(const Problem& p, const ColumnMask* mask, Formulation& f) {
+  LinearModel& m = f.model;
+  const int K = p.K();
+  const size_t O = p.ops.size(), N = p.nodes.size();
   f.y.assign(O, {});
   f.link_row.assign(O, {});
   f.tier_row.assign(O, {});
-  std::vector<std::vector<std::vector<int>>> T(O);  // [o][v][k]
+  TierShares T(O);
   for (size_t o = 0; o < O; ++o) {
     const double r = p.ops[o].rate;
     f.y[o].assign(p.ops[o].variants.size(), std::vector<int>(N, -1));
@@ -128,13 +139,18 @@ Formulation Formulate(const Problem& p, const ColumnMask* mask) {
       }
     }
   }
+  return T;
+}
 
-  // Capacity and rent.
-  f.u.assign(N, -1);
-  for (size_t n = 0; n < N; ++n) {
+// u[n] for every allowed node some rate column may use, with its rent in the objective (a price
+// ladder for an aggregated node).
+void AddRent(const Problem& p, Formulation& f) {
+  LinearModel& m = f.model;
+  f.u.assign(p.nodes.size(), -1);
+  for (size_t n = 0; n < p.nodes.size(); ++n) {
     if (!p.node_allowed[n]) continue;
     bool useful = false;
-    for (size_t o = 0; o < O; ++o)
+    for (size_t o = 0; o < p.ops.size(); ++o)
       for (size_t v = 0; v < p.ops[o].variants.size(); ++v) useful = useful || f.y[o][v][n] >= 0;
     if (!useful) continue;
     const auto& node = p.nodes[n];
@@ -150,6 +166,35 @@ Formulation Formulate(const Problem& p, const ColumnMask* mask) {
       AddExprRow(m, ladder, 0, 0);
     }
   }
+}
+
+// Variable upper bounds, y <= min(r_o, cap) * (instances it may use): valid for integer
+// instances (y <= r_o <= r_o * u once u >= 1, and y <= cap * u), and much tighter than the
+// aggregate capacity row for an operator whose whole rate is below one instance's capacity:
+// the LP must then open a whole instance to serve any of it, not a fraction.
+// (Shared nodes only: with exclusive nodes the LP-rounding heuristic rounds w per operator and
+// these rows would fight its rounding.)
+void AddRateUpperBounds(const Problem& p, size_t n, Formulation& f) {
+  for (size_t o = 0; o < p.ops.size() && !p.exclusive; ++o) {
+    int opener = f.u[n];
+    for (size_t v = 0; v < p.ops[o].variants.size(); ++v) {
+      int y = f.y[o][v][n];
+      if (y < 0) continue;
+      double per_instance = p.Capacity(static_cast<int>(o), static_cast<int>(v), static_cast<int>(n));
+      if (!(p.ops[o].rate < per_instance * (1 - 1e-9))) continue;  // implied by the capacity row
+      Expr vub;
+      vub.Add(y, 1);
+      vub.Add(opener, -p.ops[o].rate);
+      AddExprRow(f.model, vub, -kInf, 0);
+    }
+  }
+}
+
+// Capacity per rented node: shared, Σ y / cap <= u; exclusive, Σ_v y / cap <= w[o][n] per
+// operator and Σ_o w <= u.
+void AddCapacity(const Problem& p, Formulation& f) {
+  LinearModel& m = f.model;
+  const size_t O = p.ops.size(), N = p.nodes.size();
   if (p.exclusive) f.w.assign(O, std::vector<int>(N, -1));
   f.cap_row.assign(N, -1);
   f.dedicated_row.assign(N, -1);
@@ -175,25 +220,7 @@ Formulation Formulate(const Problem& p, const ColumnMask* mask) {
         dedicated.Add(w, 1);
       }
     }
-    // Variable upper bounds, y <= min(r_o, cap) * (instances it may use): valid for integer
-    // instances (y <= r_o <= r_o * u once u >= 1, and y <= cap * u), and much tighter than the
-    // aggregate capacity row for an operator whose whole rate is below one instance's capacity:
-    // the LP must then open a whole instance to serve any of it, not a fraction.
-    // (Shared nodes only: with exclusive nodes the LP-rounding heuristic rounds w per operator and
-    // these rows would fight its rounding.)
-    for (size_t o = 0; o < O && !p.exclusive; ++o) {
-      int opener = f.u[n];
-      for (size_t v = 0; v < p.ops[o].variants.size(); ++v) {
-        int y = f.y[o][v][n];
-        if (y < 0) continue;
-        double per_instance = p.Capacity(static_cast<int>(o), static_cast<int>(v), static_cast<int>(n));
-        if (!(p.ops[o].rate < per_instance * (1 - 1e-9))) continue;  // implied by the capacity row
-        Expr vub;
-        vub.Add(y, 1);
-        vub.Add(opener, -p.ops[o].rate);
-        AddExprRow(m, vub, -kInf, 0);
-      }
-    }
+    AddRateUpperBounds(p, n, f);
     if (p.exclusive) {
       dedicated.Add(f.u[n], -1);
       f.dedicated_row[n] = static_cast<int>(m.rows.size());
@@ -204,97 +231,138 @@ Formulation Formulate(const Problem& p, const ColumnMask* mask) {
       AddExprRow(m, cap, -kInf, 0);
     }
   }
+}
 
-  // Traffic per edge and boundary.
-  std::vector<Expr> bw_up(static_cast<size_t>(std::max(0, K - 1))), bw_down(static_cast<size_t>(std::max(0, K - 1)));
-  auto F = [&](size_t o, int b, int only_variant) {  // cumulative share expression up to tier b
-    Expr e;
-    for (size_t v = 0; v < p.ops[o].variants.size(); ++v) {
-      if (only_variant >= 0 && static_cast<int>(v) != only_variant) continue;
-      for (int k = 0; k <= b; ++k) e.Add(T[o][v][static_cast<size_t>(k)], 1);
+// Traffic over each tier boundary b (K-1 of them): the expressions summing the KiB/s crossing it
+// upward and downward, for the bandwidth rows.
+struct BoundaryTraffic {
+  std::vector<Expr> up, down;
+};
+
+// The cumulative key share of operator o up to tier b: F_o(b) = Σ_{k<=b} Σ_v T[o][v][k] (one
+// variant only when only_variant >= 0).
+Expr CumulativeShare(const Problem& p, const TierShares& T, size_t o, int b, int only_variant) {
+  Expr e;
+  for (size_t v = 0; v < p.ops[o].variants.size(); ++v) {
+    if (only_variant >= 0 && static_cast<int>(v) != only_variant) continue;
+    for (int k = 0; k <= b; ++k) e.Add(T[o][v][static_cast<size_t>(k)], 1);
+  }
+  return e;
+}
+
+// A source edge at boundary b: its items cross upward with share 1 - F_o(b) (source at or below
+// b) or downward with share F_o(b); both are affine in the T columns, so they go straight into the
+// objective and the boundary traffic.
+void AddSourceEdgeTraffic(const Problem& p, const PEdge& e, int b, const Expr& Fo, Formulation& f, BoundaryTraffic& bw) {
+  LinearModel& m = f.model;
+  const size_t bi = static_cast<size_t>(b);
+  const auto& s = p.sources[static_cast<size_t>(e.from)];
+  double kibps = e.rate * s.kib;
+  if (b >= s.tier) {  // up share = 1 - F_o(b)
+    Expr share = Fo;
+    for (auto& [c, v] : share.terms) v = -v;
+    share.constant = 1;
+    double unit = kibps * kKiBpsToGiBph * p.cost_up[bi];
+    for (const auto& [c, v] : share.terms) m.obj[static_cast<size_t>(c)] += unit * v;
+    m.obj_offset += unit;
+    for (const auto& [c, v] : share.terms) bw.up[bi].Add(c, kibps * v);
+    bw.up[bi].constant += kibps;
+  } else {  // down share = F_o(b)
+    if (p.forbid_downward) AddExprRow(m, Fo, 0, 0);
+    double unit = kibps * kKiBpsToGiBph * p.cost_down[bi];
+    for (const auto& [c, v] : Fo.terms) {
+      m.obj[static_cast<size_t>(c)] += unit * v;
+      bw.down[bi].Add(c, kibps * v);
     }
-    return e;
-  };
+  }
+}
+
+// An operator edge (u -> o) at boundary b: one up and one down column per modelled variant of u
+// (one for all when u's output size does not depend on its variant), bounded below by F_u - F_o.
+void AddOperatorEdgeTraffic(const Problem& p, const TierShares& T, const PEdge& e, int b, const Expr& Fo, Formulation& f,
+                            BoundaryTraffic& bw) {
+  LinearModel& m = f.model;
+  const size_t bi = static_cast<size_t>(b);
+  bool need_up = p.cost_up[bi] > 0 || std::isfinite(p.cap_up_kibps[bi]);
+  bool need_down = p.cost_down[bi] > 0 || std::isfinite(p.cap_down_kibps[bi]) || p.forbid_downward;
+  const size_t from = static_cast<size_t>(e.from);
+  const auto& vars = p.ops[from].variants;
+  bool uniform = true;
+  for (size_t v = 0; v < vars.size(); ++v)
+    if (f.x[from][v] >= 0 && vars[v].out_kib != vars[0].out_kib) uniform = false;
+  std::vector<int> variants_to_model;
+  if (uniform) variants_to_model.push_back(-1);
+  else
+    for (size_t v = 0; v < vars.size(); ++v)
+      if (f.x[from][v] >= 0) variants_to_model.push_back(static_cast<int>(v));
+  for (int vu : variants_to_model) {
+    double kib = vars[static_cast<size_t>(vu < 0 ? 0 : vu)].out_kib;
+    double kibps = e.rate * kib;
+    if (kibps <= 0) continue;
+    Expr Fu = CumulativeShare(p, T, from, b, vu);
+    for (int dir = 0; dir < 2; ++dir) {
+      if (dir == 0 && !need_up) continue;
+      if (dir == 1 && !need_down) continue;
+      double unit = kibps * kKiBpsToGiBph * (dir == 0 ? p.cost_up[bi] : p.cost_down[bi]);
+      int t = m.AddCol(0, dir == 1 && p.forbid_downward ? 0 : 1, unit, false);
+      // up:   t >= Fu - Fo - (1 - x)   ->  t - Fu + Fo - x >= -1   (x term only per variant)
+      // down: t >= Fo - Fu - (1 - x)
+      Expr row;
+      row.Add(t, 1);
+      double sign = dir == 0 ? -1.0 : 1.0;
+      for (const auto& [c, v] : Fu.terms) row.Add(c, sign * v);
+      for (const auto& [c, v] : Fo.terms) row.Add(c, -sign * v);
+      if (vu >= 0) {
+        row.Add(f.x[from][static_cast<size_t>(vu)], -1);
+        AddExprRow(m, row, -1, kInf);
+      } else {
+        AddExprRow(m, row, 0, kInf);
+      }
+      (dir == 0 ? bw.up : bw.down)[bi].Add(t, kibps);
+    }
+  }
+}
+
+// Traffic per edge and boundary, then a bandwidth row per capped link.
+void AddTraffic(const Problem& p, const TierShares& T, Formulation& f) {
+  const int K = p.K();
+  BoundaryTraffic bw;
+  bw.up.resize(static_cast<size_t>(std::max(0, K - 1)));
+  bw.down.resize(static_cast<size_t>(std::max(0, K - 1)));
   for (const auto& e : p.edges) {
-    const size_t to = static_cast<size_t>(e.to);
     for (int b = 0; b + 1 < K; ++b) {
-      const size_t bi = static_cast<size_t>(b);
-      bool need_up = p.cost_up[bi] > 0 || std::isfinite(p.cap_up_kibps[bi]);
-      bool need_down = p.cost_down[bi] > 0 || std::isfinite(p.cap_down_kibps[bi]) || p.forbid_downward;
-      Expr Fo = F(to, b, -1);
-      if (e.from_source) {
-        const auto& s = p.sources[static_cast<size_t>(e.from)];
-        double kibps = e.rate * s.kib;
-        if (b >= s.tier) {  // up share = 1 - F_o(b)
-          Expr share = Fo;
-          for (auto& [c, v] : share.terms) v = -v;
-          share.constant = 1;
-          double unit = kibps * kKiBpsToGiBph * p.cost_up[bi];
-          for (const auto& [c, v] : share.terms) m.obj[static_cast<size_t>(c)] += unit * v;
-          m.obj_offset += unit;
-          for (const auto& [c, v] : share.terms) bw_up[bi].Add(c, kibps * v);
-          bw_up[bi].constant += kibps;
-        } else {  // down share = F_o(b)
-          if (p.forbid_downward) AddExprRow(m, Fo, 0, 0);
-          double unit = kibps * kKiBpsToGiBph * p.cost_down[bi];
-          for (const auto& [c, v] : Fo.terms) {
-            m.obj[static_cast<size_t>(c)] += unit * v;
-            bw_down[bi].Add(c, kibps * v);
-          }
-        }
-        continue;
-      }
-      const size_t from = static_cast<size_t>(e.from);
-      const auto& vars = p.ops[from].variants;
-      bool uniform = true;
-      for (size_t v = 0; v < vars.size(); ++v)
-        if (f.x[from][v] >= 0 && vars[v].out_kib != vars[0].out_kib) uniform = false;
-      std::vector<int> variants_to_model;
-      if (uniform) variants_to_model.push_back(-1);
-      else
-        for (size_t v = 0; v < vars.size(); ++v)
-          if (f.x[from][v] >= 0) variants_to_model.push_back(static_cast<int>(v));
-      for (int vu : variants_to_model) {
-        double kib = vars[static_cast<size_t>(vu < 0 ? 0 : vu)].out_kib;
-        double kibps = e.rate * kib;
-        if (kibps <= 0) continue;
-        Expr Fu = F(from, b, vu);
-        for (int dir = 0; dir < 2; ++dir) {
-          if (dir == 0 && !need_up) continue;
-          if (dir == 1 && !need_down) continue;
-          double unit = kibps * kKiBpsToGiBph * (dir == 0 ? p.cost_up[bi] : p.cost_down[bi]);
-          int t = m.AddCol(0, dir == 1 && p.forbid_downward ? 0 : 1, unit, false);
-          // up:   t >= Fu - Fo - (1 - x)   ->  t - Fu + Fo - x >= -1   (x term only per variant)
-          // down: t >= Fo - Fu - (1 - x)
-          Expr row;
-          row.Add(t, 1);
-          double sign = dir == 0 ? -1.0 : 1.0;
-          for (const auto& [c, v] : Fu.terms) row.Add(c, sign * v);
-          for (const auto& [c, v] : Fo.terms) row.Add(c, -sign * v);
-          if (vu >= 0) {
-            row.Add(f.x[from][static_cast<size_t>(vu)], -1);
-            AddExprRow(m, row, -1, kInf);
-          } else {
-            AddExprRow(m, row, 0, kInf);
-          }
-          (dir == 0 ? bw_up : bw_down)[bi].Add(t, kibps);
-        }
-      }
+      Expr Fo = CumulativeShare(p, T, static_cast<size_t>(e.to), b, -1);
+      if (e.from_source) AddSourceEdgeTraffic(p, e, b, Fo, f, bw);
+      else AddOperatorEdgeTraffic(p, T, e, b, Fo, f, bw);
     }
   }
   for (int b = 0; b + 1 < K; ++b) {
     const size_t bi = static_cast<size_t>(b);
     if (std::isfinite(p.cap_up_kibps[bi])) {
-      f.bandwidth_rows.push_back(static_cast<int>(m.rows.size()));
+      f.bandwidth_rows.push_back(static_cast<int>(f.model.rows.size()));
       f.bandwidth_names.push_back(p.tiers[bi] + " -> " + p.tiers[bi + 1]);
-      AddExprRow(m, bw_up[bi], -kInf, p.cap_up_kibps[bi]);
+      AddExprRow(f.model, bw.up[bi], -kInf, p.cap_up_kibps[bi]);
     }
     if (std::isfinite(p.cap_down_kibps[bi])) {
-      f.bandwidth_rows.push_back(static_cast<int>(m.rows.size()));
+      f.bandwidth_rows.push_back(static_cast<int>(f.model.rows.size()));
       f.bandwidth_names.push_back(p.tiers[bi + 1] + " -> " + p.tiers[bi]);
-      AddExprRow(m, bw_down[bi], -kInf, p.cap_down_kibps[bi]);
+      AddExprRow(f.model, bw.down[bi], -kInf, p.cap_down_kibps[bi]);
     }
   }
+}
+
+}  // namespace
+
+// Columns and rows are added in a fixed order (the solvers' results depend on it): variant choice,
+// accuracy, rates and tier shares, rent, capacity, traffic.
+Formulation Formulate(const Problem& p, const ColumnMask* mask) {
+  Formulation f;
+  AddVariantChoice(p, AllowedVariants(p), f);
+  AddAccuracy(p, f);
+  TierShares T = AddRates(p, mask, f);
+  AddRent(p, f);
+  AddCapacity(p, f);
+  AddTraffic(p, T, f);
   return f;
 }
 

@@ -171,10 +171,15 @@ Status CheckNumbers(const Problem& p) {
   return Status::Ok();
 }
 
-StatusOr<Problem> BuildProblem(const Workflow& wf, const std::vector<ModelProfile>& profiles, const Infrastructure& inf,
-                               const ProblemOptions& opts) {
-  Problem p;
-  const auto& ws = wf.spec;
+namespace {
+
+// Name -> index maps shared by the steps of BuildProblem.
+struct Indexes {
+  std::map<std::string, int> tier, source, op;
+};
+
+// Percentile, headroom, exclusivity, floor and composition: the options override the workflow's.
+Status ApplyOptions(const WorkflowSpec& ws, const ProblemOptions& opts, Problem& p) {
   p.percentile = opts.percentile.value_or(ws.options.percentile);
   p.headroom = opts.headroom.value_or(ws.options.headroom);
   p.exclusive = opts.exclusive.value_or(ws.options.exclusive);
@@ -184,31 +189,38 @@ StatusOr<Problem> BuildProblem(const Workflow& wf, const std::vector<ModelProfil
   if (p.percentile != "p50" && p.percentile != "p75" && p.percentile != "p90")
     return Status::InvalidArgument("percentile must be p50, p75 or p90, not \"" + p.percentile + "\"");
   if (!(p.headroom > 0 && p.headroom <= 1)) return Status::InvalidArgument("headroom must be in (0, 1]");
+  return Status::Ok();
+}
 
-  std::map<std::string, int> tier_idx;
+// Tiers and nodes; a node outside opts.allowed_tiers stays in the problem but may not be rented.
+Status AddTiersAndNodes(const Infrastructure& inf, const ProblemOptions& opts, Problem& p, Indexes& idx) {
   for (const auto& t : inf.spec.tiers) {
-    tier_idx[t.name] = static_cast<int>(p.tiers.size());
+    idx.tier[t.name] = static_cast<int>(p.tiers.size());
     p.tiers.push_back(t.name);
   }
   for (const auto& t : opts.allowed_tiers)
-    if (!tier_idx.count(t)) return Status::InvalidArgument("unknown tier \"" + t + "\"");
-  std::map<std::string, int> hw_of_node;
+    if (!idx.tier.count(t)) return Status::InvalidArgument("unknown tier \"" + t + "\"");
   for (const auto& n : inf.spec.nodes) {
-    auto it = tier_idx.find(n.tier);
-    if (it == tier_idx.end()) return Status::InvalidArgument("node " + n.name + " refers to unknown tier " + n.tier);
+    auto it = idx.tier.find(n.tier);
+    if (it == idx.tier.end()) return Status::InvalidArgument("node " + n.name + " refers to unknown tier " + n.tier);
     p.nodes.push_back(PNode{n.name, it->second, n.price_per_hour, n.count, {}, {}});
     bool allowed = opts.allowed_tiers.empty() ||
                    std::find(opts.allowed_tiers.begin(), opts.allowed_tiers.end(), n.tier) != opts.allowed_tiers.end();
     p.node_allowed.push_back(allowed);
   }
+  return Status::Ok();
+}
+
+// Cost and capacity per boundary and direction; links must join adjacent tiers.
+Status AddLinks(const Infrastructure& inf, const Indexes& idx, Problem& p) {
   int K = p.K();
   p.cost_up.assign(static_cast<size_t>(std::max(0, K - 1)), 0.0);
   p.cost_down.assign(static_cast<size_t>(std::max(0, K - 1)), 0.0);
   p.cap_up_kibps.assign(static_cast<size_t>(std::max(0, K - 1)), kInf);
   p.cap_down_kibps.assign(static_cast<size_t>(std::max(0, K - 1)), kInf);
   for (const auto& l : inf.spec.links) {
-    auto a = tier_idx.find(l.from), b = tier_idx.find(l.to);
-    if (a == tier_idx.end() || b == tier_idx.end() || std::abs(a->second - b->second) != 1)
+    auto a = idx.tier.find(l.from), b = idx.tier.find(l.to);
+    if (a == idx.tier.end() || b == idx.tier.end() || std::abs(a->second - b->second) != 1)
       return Status::InvalidArgument("link " + l.from + " -> " + l.to + " does not join adjacent tiers");
     double cap = l.bandwidth_mbps ? *l.bandwidth_mbps * 1e6 / 8.0 / 1024.0 : kInf;
     if (b->second > a->second) {
@@ -219,17 +231,22 @@ StatusOr<Problem> BuildProblem(const Workflow& wf, const std::vector<ModelProfil
       p.cap_down_kibps[static_cast<size_t>(b->second)] = cap;
     }
   }
+  return Status::Ok();
+}
 
+Status AddSources(const WorkflowSpec& ws, const ProblemOptions& opts, Problem& p, Indexes& idx) {
   double scale = opts.rate_scale.value_or(1.0);
-  std::map<std::string, int> src_idx;
   for (const auto& s : ws.sources) {
-    auto it = tier_idx.find(s.tier);
-    if (it == tier_idx.end()) return Status::InvalidArgument("source " + s.name + " enters at unknown tier " + s.tier);
-    src_idx[s.name] = static_cast<int>(p.sources.size());
+    auto it = idx.tier.find(s.tier);
+    if (it == idx.tier.end()) return Status::InvalidArgument("source " + s.name + " enters at unknown tier " + s.tier);
+    idx.source[s.name] = static_cast<int>(p.sources.size());
     p.sources.push_back(PSource{s.name, it->second, s.rate * scale, s.item_size_kib});
   }
+  return Status::Ok();
+}
 
-  // Topological order of operators (validation guarantees a DAG; re-checked here).
+// Topological order of operators (validation guarantees a DAG; re-checked here).
+StatusOr<std::vector<const Operator*>> TopologicalOrder(const WorkflowSpec& ws, const Indexes& idx) {
   std::map<std::string, const Operator*> by_name;
   for (const auto& o : ws.operators) by_name[o.name] = &o;
   std::vector<const Operator*> order;
@@ -239,7 +256,7 @@ StatusOr<Problem> BuildProblem(const Workflow& wf, const std::vector<ModelProfil
     if (state[o->name] == 1) return Status::InvalidArgument("cycle through operator " + o->name);
     state[o->name] = 1;
     for (const auto& in : o->inputs) {
-      if (src_idx.count(in.from)) continue;
+      if (idx.source.count(in.from)) continue;
       auto it = by_name.find(in.from);
       if (it == by_name.end()) return Status::InvalidArgument("operator " + o->name + " has unknown input " + in.from);
       if (auto s = visit(it->second); !s.ok()) return s;
@@ -250,10 +267,36 @@ StatusOr<Problem> BuildProblem(const Workflow& wf, const std::vector<ModelProfil
   };
   for (const auto& o : ws.operators)
     if (auto s = visit(&o); !s.ok()) return s;
+  return order;
+}
 
+// One variant of a profile: its latency at the problem's percentile on each node (kInf where the
+// profile has no figure for the node's hardware).
+StatusOr<PVariant> MakeVariant(const Operator& o, const Variant& v, const Infrastructure& inf, const Problem& p) {
+  PVariant pv;
+  pv.name = v.name;
+  pv.accuracy = v.accuracy;
+  pv.out_kib = v.output_size_kib;
+  for (const auto& n : inf.spec.nodes) {
+    double lat = kInf;
+    auto l = v.latency_ms.find(n.hardware);
+    if (l != v.latency_ms.end()) {
+      StatusOr<double> val = LatencyAtPercentile(l->second, p.percentile);
+      if (!val.ok())
+        return Status::InvalidArgument("ModelProfile " + o.profile + " variant " + v.name + " has " + val.status().message() +
+                                       " for hardware " + n.hardware);
+      lat = *val;
+    }
+    pv.latency_ms.push_back(lat);
+  }
+  return pv;
+}
+
+// Operators in topological order with their variants (only the fixed one where opts fixes it).
+Status AddOperators(const std::vector<const Operator*>& order, const std::vector<ModelProfile>& profiles,
+                    const Infrastructure& inf, const ProblemOptions& opts, Problem& p, Indexes& idx) {
   std::map<std::string, const ModelProfile*> prof;
   for (const auto& mp : profiles) prof[mp.metadata.name] = &mp;
-  std::map<std::string, int> op_idx;
   for (const auto* o : order) {
     auto it = prof.find(o->profile);
     if (it == prof.end()) return Status::InvalidArgument("operator " + o->name + " refers to unknown ModelProfile " + o->profile);
@@ -262,43 +305,33 @@ StatusOr<Problem> BuildProblem(const Workflow& wf, const std::vector<ModelProfil
     auto fixed = opts.fixed_variants.find(o->name);
     for (const auto& v : it->second->spec.variants) {
       if (fixed != opts.fixed_variants.end() && fixed->second != v.name) continue;
-      PVariant pv;
-      pv.name = v.name;
-      pv.accuracy = v.accuracy;
-      pv.out_kib = v.output_size_kib;
-      for (const auto& n : inf.spec.nodes) {
-        double lat = kInf;
-        auto l = v.latency_ms.find(n.hardware);
-        if (l != v.latency_ms.end()) {
-          StatusOr<double> val = LatencyAtPercentile(l->second, p.percentile);
-          if (!val.ok())
-            return Status::InvalidArgument("ModelProfile " + o->profile + " variant " + v.name + " has " + val.status().message() +
-                                           " for hardware " + n.hardware);
-          lat = *val;
-        }
-        pv.latency_ms.push_back(lat);
-      }
-      po.variants.push_back(std::move(pv));
+      StatusOr<PVariant> pv = MakeVariant(*o, v, inf, p);
+      if (!pv.ok()) return pv.status();
+      po.variants.push_back(std::move(*pv));
     }
     if (po.variants.empty())
       return Status::InvalidArgument("operator " + o->name + ": fixed variant " + fixed->second + " does not exist");
-    op_idx[o->name] = static_cast<int>(p.ops.size());
+    idx.op[o->name] = static_cast<int>(p.ops.size());
     p.ops.push_back(std::move(po));
   }
-  // Rates: an operator needs min over inputs of rate(from) × ratio.
+  return Status::Ok();
+}
+
+// Edges and rates: an operator needs min over inputs of rate(from) × ratio.
+void AddEdges(const std::vector<const Operator*>& order, Indexes& idx, Problem& p) {
   for (const auto* o : order) {
-    int oi = op_idx[o->name];
+    int oi = idx.op[o->name];
     double rate = kInf;
     for (const auto& in : o->inputs) {
       PEdge e;
       e.to = oi;
       e.ratio = in.ratio;
-      if (auto s = src_idx.find(in.from); s != src_idx.end()) {
+      if (auto s = idx.source.find(in.from); s != idx.source.end()) {
         e.from_source = true;
         e.from = s->second;
         e.rate = p.sources[static_cast<size_t>(s->second)].rate * in.ratio;
       } else {
-        e.from = op_idx[in.from];
+        e.from = idx.op[in.from];
         e.rate = p.ops[static_cast<size_t>(e.from)].rate * in.ratio;
       }
       rate = std::min(rate, e.rate);
@@ -306,31 +339,51 @@ StatusOr<Problem> BuildProblem(const Workflow& wf, const std::vector<ModelProfil
     }
     p.ops[static_cast<size_t>(oi)].rate = rate;
   }
-  if (ws.accuracy.table) {
-    PTable t;
-    const auto& at = *ws.accuracy.table;
-    for (const auto& name : at.operators) {
-      auto it = op_idx.find(name);
-      if (it == op_idx.end()) return Status::InvalidArgument("accuracy table names unknown operator " + name);
-      t.ops.push_back(it->second);
-    }
-    for (const auto& e : at.entries) {
-      std::vector<int> combo;
-      for (size_t i = 0; i < t.ops.size() && i < e.variants.size(); ++i) {
-        const auto& vars = p.ops[static_cast<size_t>(t.ops[i])].variants;
-        int found = -1;
-        for (size_t v = 0; v < vars.size(); ++v)
-          if (vars[v].name == e.variants[i]) found = static_cast<int>(v);
-        combo.push_back(found);
-      }
-      // Entries with variants excluded by fixed_variants simply drop out.
-      if (combo.size() == t.ops.size() && std::find(combo.begin(), combo.end(), -1) == combo.end()) {
-        t.combos.push_back(combo);
-        t.accuracy.push_back(e.accuracy);
-      }
-    }
-    p.table = std::move(t);
+}
+
+Status AddAccuracyTable(const AccuracyTable& at, const Indexes& idx, Problem& p) {
+  PTable t;
+  for (const auto& name : at.operators) {
+    auto it = idx.op.find(name);
+    if (it == idx.op.end()) return Status::InvalidArgument("accuracy table names unknown operator " + name);
+    t.ops.push_back(it->second);
   }
+  for (const auto& e : at.entries) {
+    std::vector<int> combo;
+    for (size_t i = 0; i < t.ops.size() && i < e.variants.size(); ++i) {
+      const auto& vars = p.ops[static_cast<size_t>(t.ops[i])].variants;
+      int found = -1;
+      for (size_t v = 0; v < vars.size(); ++v)
+        if (vars[v].name == e.variants[i]) found = static_cast<int>(v);
+      combo.push_back(found);
+    }
+    // Entries with variants excluded by fixed_variants simply drop out.
+    if (combo.size() == t.ops.size() && std::find(combo.begin(), combo.end(), -1) == combo.end()) {
+      t.combos.push_back(combo);
+      t.accuracy.push_back(e.accuracy);
+    }
+  }
+  p.table = std::move(t);
+  return Status::Ok();
+}
+
+}  // namespace
+
+StatusOr<Problem> BuildProblem(const Workflow& wf, const std::vector<ModelProfile>& profiles, const Infrastructure& inf,
+                               const ProblemOptions& opts) {
+  Problem p;
+  Indexes idx;
+  const auto& ws = wf.spec;
+  if (auto s = ApplyOptions(ws, opts, p); !s.ok()) return s;
+  if (auto s = AddTiersAndNodes(inf, opts, p, idx); !s.ok()) return s;
+  if (auto s = AddLinks(inf, idx, p); !s.ok()) return s;
+  if (auto s = AddSources(ws, opts, p, idx); !s.ok()) return s;
+  auto order = TopologicalOrder(ws, idx);
+  if (!order.ok()) return order.status();
+  if (auto s = AddOperators(*order, profiles, inf, opts, p, idx); !s.ok()) return s;
+  AddEdges(*order, idx, p);
+  if (ws.accuracy.table)
+    if (auto s = AddAccuracyTable(*ws.accuracy.table, idx, p); !s.ok()) return s;
   if (auto s = CheckNumbers(p); !s.ok()) return s;
   return p;
 }

@@ -67,6 +67,42 @@ bool Ready(const std::vector<WorkerState>& observed, const std::string& name) {
   return w != nullptr && w->ready;
 }
 
+// The epoch being replaced: the newest older epoch any worker still runs or drains; its routes
+// go to `old_routes`. 0 when there is none.
+int64_t ReplacedEpoch(const std::vector<WorkerConfig>& current, int64_t epoch, std::vector<WorkerRoute>* old_routes) {
+  int64_t from = 0;
+  for (const auto& c : current) {
+    if (c.epoch < epoch && c.epoch > from) {
+      from = c.epoch;
+      *old_routes = c.routes;
+    }
+    if (c.epoch == epoch && c.drain_epoch > from) {
+      from = c.drain_epoch;
+      *old_routes = c.drain_routes;
+    }
+  }
+  return from;
+}
+
+// Items of epochs older than `epoch` still held by workers that can finish them (targets, and old
+// workers that are up); 0 when no drain routes were installed.
+int64_t HeldOldItems(const std::vector<WorkerConfig>& current, const std::map<std::string, const WorkerConfig*>& tgt,
+                     const std::vector<WorkerState>& observed, int64_t epoch) {
+  int64_t held_old = 0;
+  for (const auto& w : observed) {
+    if (!w.metrics) continue;
+    bool in_target = tgt.count(w.name) != 0;
+    if (!in_target && !w.ready) continue;  // down: what it held is re-sent by its senders
+    for (const auto& [e, n] : w.metrics->held_by_epoch)
+      if (std::atoll(e.c_str()) < epoch) held_old += n;
+  }
+  // Switched without drain routes (an old worker was down): the senders re-route everything the old
+  // workers hold as soon as they no longer route to them, so there is nothing to wait for.
+  bool drain_installed = false;
+  for (const auto& c : current) drain_installed |= tgt.count(c.name) != 0 && c.drain_epoch > 0;
+  return drain_installed ? held_old : 0;
+}
+
 }  // namespace
 
 int64_t RolloutChurn(const std::vector<WorkerConfig>& current, std::vector<WorkerConfig> target, int64_t epoch) {
@@ -96,19 +132,8 @@ RolloutStep NextRolloutStep(const std::vector<WorkerConfig>& current, std::vecto
   for (const auto& c : current) cur[c.name] = &c;
   for (const auto& t : target) tgt[t.name] = &t;
 
-  // The epoch being replaced: the newest older epoch any worker still runs or drains.
-  int64_t from = 0;
   std::vector<WorkerRoute> old_routes;
-  for (const auto& c : current) {
-    if (c.epoch < epoch && c.epoch > from) {
-      from = c.epoch;
-      old_routes = c.routes;
-    }
-    if (c.epoch == epoch && c.drain_epoch > from) {
-      from = c.drain_epoch;
-      old_routes = c.drain_routes;
-    }
-  }
+  const int64_t from = ReplacedEpoch(current, epoch, &old_routes);
   step.from_epoch = from;
   std::vector<const WorkerConfig*> old_only;
   for (const auto& c : current)
@@ -172,19 +197,7 @@ RolloutStep NextRolloutStep(const std::vector<WorkerConfig>& current, std::vecto
   }
   bool all_new_ready = true;
   for (const auto& t : target) all_new_ready &= Ready(observed, t.name);
-  int64_t held_old = 0;
-  for (const auto& w : observed) {
-    if (!w.metrics) continue;
-    bool in_target = tgt.count(w.name) != 0;
-    if (!in_target && !w.ready) continue;  // down: what it held is re-sent by its senders
-    for (const auto& [e, n] : w.metrics->held_by_epoch)
-      if (std::atoll(e.c_str()) < epoch) held_old += n;
-  }
-  // Switched without drain routes (an old worker was down): the senders re-route everything the old
-  // workers hold as soon as they no longer route to them, so there is nothing to wait for.
-  bool drain_installed = false;
-  for (const auto& c : current) drain_installed |= tgt.count(c.name) != 0 && c.drain_epoch > 0;
-  if (!drain_installed) held_old = 0;
+  const int64_t held_old = HeldOldItems(current, tgt, observed, epoch);
   bool drained = all_new_ready && held_old == 0;
   bool timed_out = since_switch_s >= opts.drain_timeout_s;
   if (!drained && !timed_out) {

@@ -11,33 +11,20 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <random>
 
 #include "api/manifest.h"
 #include "planner/formulation.h"
 #include "planner/linear_model.h"
 #include "planner/scorer.h"
 #include "planner/solver.h"
+#include "testing/planner_instances.h"
 
 namespace jb::planner {
 namespace {
 
-struct Vqa {
-  Workflow wf;
-  std::vector<ModelProfile> profiles;
-  Infrastructure inf;
-};
+using Vqa = testing::Instance;
 
-Vqa LoadVqa() {
-  Vqa v;
-  for (auto& d : LoadPath(std::string(JB_SOURCE_DIR) + "/manifests/vqa")) {
-    if (!d.object) continue;
-    if (auto* w = std::get_if<Workflow>(&*d.object)) v.wf = *w;
-    if (auto* i = std::get_if<Infrastructure>(&*d.object)) v.inf = *i;
-    if (auto* m = std::get_if<ModelProfile>(&*d.object)) v.profiles.push_back(*m);
-  }
-  return v;
-}
+Vqa LoadVqa() { return testing::LoadInstance("manifests/vqa"); }
 
 double Seconds(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -82,76 +69,10 @@ void VqaGrid() {
 }
 
 // A seeded instance: `ops` operators in a DAG (chains with joins), `nodes` nodes over `tiers` tiers
-// with 8 hardware classes, 3 variants per operator, per-operator accuracy composition.
-struct Generated {
-  Workflow wf;
-  std::vector<ModelProfile> profiles;
-  Infrastructure inf;
-};
-
-Generated Generate(int nodes, int ops, int tiers, unsigned seed) {
-  std::mt19937 rng(seed);
-  auto uni = [&](double a, double b) { return std::uniform_real_distribution<double>(a, b)(rng); };
-  auto pick = [&](int a, int b) { return std::uniform_int_distribution<int>(a, b)(rng); };
-  Generated g;
-  g.inf.metadata.name = "gen";
-  for (int t = 0; t < tiers; ++t) g.inf.spec.tiers.push_back(Tier{"t" + std::to_string(t), DriverSpec{}});
-  for (int t = 0; t + 1 < tiers; ++t) {
-    g.inf.spec.links.push_back(Link{"t" + std::to_string(t), "t" + std::to_string(t + 1), uni(0.01, 0.1), {}, {}});
-    g.inf.spec.links.push_back(Link{"t" + std::to_string(t + 1), "t" + std::to_string(t), uni(0.05, 0.5), {}, {}});
-  }
-  const int kHw = 8;
-  for (int n = 0; n < nodes; ++n) {
-    int tier = n % tiers;
-    int hw = pick(0, kHw - 1);
-    // Higher tiers: pricier but faster hardware classes.
-    double price = std::round((0.05 + 0.1 * hw + 0.2 * tier) * uni(0.8, 1.2) * 1000) / 1000;
-    g.inf.spec.nodes.push_back(Node{"n" + std::to_string(n), "t" + std::to_string(tier), price, "hw" + std::to_string(hw), 1, {}, {}});
-  }
-  const int sources = std::max(1, ops / 10);
-  for (int s = 0; s < sources; ++s)
-    g.wf.spec.sources.push_back(Source{"s" + std::to_string(s), 20, "t0", {}, uni(50, 500), {}, {}, {}});
-  for (int o = 0; o < ops; ++o) {
-    ModelProfile mp;
-    mp.metadata.name = "p" + std::to_string(o);
-    for (int v = 0; v < 3; ++v) {
-      Variant var;
-      var.name = "v" + std::to_string(v);
-      var.accuracy = 97.0 + v + uni(0, 0.5);
-      var.output_size_kib = uni(1, 50);
-      for (int hw = 0; hw < kHw; ++hw) {
-        double base = uni(20, 200) / (1 + 0.5 * hw);
-        Latency l;
-        l.p50 = base * (1 + v);
-        l.p75 = l.p50 * 1.1;
-        l.p90 = l.p50 * 1.2;
-        var.latency_ms["hw" + std::to_string(hw)] = l;
-      }
-      mp.spec.variants.push_back(var);
-    }
-    Operator op;
-    op.name = "o" + std::to_string(o);
-    op.profile = mp.metadata.name;
-    if (o < sources) {
-      op.inputs.push_back(Input{"s" + std::to_string(o), 1});
-    } else {
-      op.inputs.push_back(Input{"o" + std::to_string(o - 1), 1});
-      if (pick(0, 3) == 0) op.inputs.push_back(Input{"o" + std::to_string(pick(0, o - 2 < 0 ? 0 : o - 2)), 1});
-      if (op.inputs.size() == 2 && op.inputs[0].from == op.inputs[1].from) op.inputs.pop_back();
-    }
-    g.profiles.push_back(mp);
-    g.wf.spec.operators.push_back(op);
-  }
-  g.wf.metadata.name = "gen";
-  g.wf.spec.infrastructure = "gen";
-  // Floor: halfway between the cheapest and the most accurate composition.
-  double lo = 1, hi = 1;
-  for (int o = 0; o < ops; ++o) {
-    lo *= *g.profiles[static_cast<size_t>(o)].spec.variants[0].accuracy / 100;
-    hi *= *g.profiles[static_cast<size_t>(o)].spec.variants[2].accuracy / 100;
-  }
-  g.wf.spec.slo.min_accuracy = 100 * (lo + hi) / 2;
-  return g;
+// with 8 hardware classes (each node a random one), 3 variants per operator, per-operator accuracy
+// composition. The tests' generator, with the random stream these figures have always used.
+testing::Instance Generate(int nodes, int ops, int tiers, unsigned seed) {
+  return testing::LargeInstance(nodes, ops, tiers, seed, "gen", testing::NodeHardware::kRandom);
 }
 
 void GeneratedInstances(bool quick) {

@@ -121,10 +121,9 @@ jb::Status ApplyDesired(jb::LocalDriver& local, const jb::Value& reply) {
   return first;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  Flags f;
+// Reads the command line into `f`. Returns the exit status when the agent should stop here (help:
+// 0; bad flags: 2, after the usage), -1 to go on.
+int ParseFlags(int argc, char** argv, Flags& f) {
   std::string server;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -154,6 +153,14 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "jellybean-agent: --server %s: expected HOST:PORT\n", server.c_str());
     return 2;
   }
+  return -1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Flags f;
+  if (int rc = ParseFlags(argc, argv, f); rc >= 0) return rc;
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ agent " + f.device + ": %v");
 
   sigset_t set;

@@ -1,0 +1,57 @@
+// jbctl rollout history|undo: the plans a workflow adopted, and going back to one.
+
+#include "api/manifest.h"
+#include "cli/cli_util.h"
+#include "cli/remote.h"
+
+namespace jb::cli {
+
+// jbctl rollout history|undo workflow NAME [--to-epoch N]
+int Rollout(const Remote& r, std::ostream& out, std::ostream& err) {
+  const char* usage = "jbctl rollout: usage: jbctl rollout history workflow NAME | jbctl rollout undo workflow NAME [--to-epoch N]\n";
+  if (r.rest.size() < 3 || PluralOf(r.rest[1]) != "workflows" || (r.rest[0] != "history" && r.rest[0] != "undo")) {
+    err << usage;
+    return 1;
+  }
+  const std::string& name = r.rest[2];
+  if (r.rest[0] == "undo") {
+    std::string body;
+    for (size_t i = 3; i < r.rest.size(); ++i) {
+      if (r.rest[i] == "--to-epoch" && i + 1 < r.rest.size()) {
+        body = "{\"epoch\": " + r.rest[++i] + "}";
+      } else {
+        err << usage;
+        return 1;
+      }
+    }
+    auto resp = HttpCall(r.http, "POST", kApiPath + "workflows/" + name + "/rollback", body);
+    if (!resp.ok() || resp->status >= 300) {
+      err << "jbctl rollout undo: " << (resp.ok() ? ErrorOf(*resp) : resp.status().message()) << "\n";
+      return 1;
+    }
+    auto docs = ParseYamlStream(resp->body);
+    const Value* msg = docs.empty() ? nullptr : docs[0].root.Find("message");
+    out << (msg && msg->is_string() ? msg->as_string() : "rollback accepted") << "\n";
+    return 0;
+  }
+  if (r.rest.size() != 3) {
+    err << usage;
+    return 1;
+  }
+  auto fetched = FetchWorkflow(r, name, "jbctl rollout history", err);
+  if (!fetched) return 1;
+  const Workflow& wf = *fetched;
+  std::vector<std::vector<std::string>> rows = {
+      {"EPOCH", "TIME", "TRIGGER", "OLD $/h", "NEW $/h", "ACCURACY", "MOVED", "SERVING s", "REASON"}};
+  for (const auto& h : wf.status.history) {
+    std::string acc = h.old_accuracy > 0 ? Fixed(h.old_accuracy, 2) + "->" + Fixed(h.new_accuracy, 2) : Fixed(h.new_accuracy, 2);
+    rows.push_back({std::to_string(h.epoch) + (wf.status.plan_epoch && *wf.status.plan_epoch == h.epoch ? "*" : ""), h.time, h.trigger,
+                    h.old_cost > 0 ? Fixed(h.old_cost, 4) : "-", Fixed(h.new_cost, 4), acc, std::to_string(h.workers_moved),
+                    h.serving_s ? Fixed(*h.serving_s, 3) : "-", h.reason});
+  }
+  if (rows.size() == 1) out << "no plan has been adopted yet\n";
+  else PrintTable(out, rows, 3);
+  return 0;
+}
+
+}  // namespace jb::cli
