@@ -1,0 +1,129 @@
+// Runtimes behind the Runtime interface: chosen by name, each submitted item completes exactly
+// once; the emulated runtime occupies a compute slot for its latency; the exec runtime runs a
+// model process, retries an item when the process dies and gives up at the third failure.
+#include "worker/runtime.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <optional>
+
+namespace jb {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Runs the loop until `pred` holds or 10 s pass.
+bool RunUntil(EventLoop& loop, const std::function<bool()>& pred) {
+  auto end = std::chrono::steady_clock::now() + 10s;
+  while (!pred() && std::chrono::steady_clock::now() < end) loop.RunOnce(10);
+  return pred();
+}
+
+WorkerInstance Operator(const std::string& type) {
+  WorkerInstance in;
+  in.kind = "operator";
+  in.name = "op";
+  in.runtime.type = type;
+  return in;
+}
+
+RuntimeInput Input(std::vector<InputPart> parts) {
+  RuntimeInput in;
+  in.parts = std::move(parts);
+  in.enqueued = std::chrono::steady_clock::now();
+  return in;
+}
+
+class RuntimeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    signal(SIGPIPE, SIG_IGN);  // a model process that exits closes the pipe we write to
+    auto l = EventLoop::Create();
+    ASSERT_TRUE(l.ok());
+    loop_ = std::move(*l);
+  }
+  std::unique_ptr<EventLoop> loop_;
+  SlotPool slots_{1};
+  RuntimeEnv env() { return RuntimeEnv{loop_.get(), &slots_}; }
+};
+
+TEST_F(RuntimeTest, AnUnknownRuntimeIsRefusedNamingTheKnownOnes) {
+  auto r = MakeRuntime(Operator("http"), env());
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("unknown runtime \"http\""), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("emulated, exec"), std::string::npos) << r.status().message();
+}
+
+TEST_F(RuntimeTest, EmulatedWithoutLatencyCompletesAtOnceWithItsOutputSize) {
+  WorkerInstance in = Operator("emulated");
+  in.runtime.output_kib = 2;
+  auto r = MakeRuntime(in, env());
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE((*r)->Start().ok());
+  std::optional<RuntimeResult> got;
+  (*r)->Submit(Input({{"a", "x"}}), [&](RuntimeResult res) { got = std::move(res); });
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->kind, RuntimeResult::Kind::kDone);
+  EXPECT_EQ(got->payload.size(), 2048u);
+  EXPECT_TRUE((*r)->Ready());
+}
+
+TEST_F(RuntimeTest, EmulatedLatencyHoldsTheSlotUntilTheItemEnds) {
+  WorkerInstance in = Operator("emulated");
+  in.runtime.latency_ms = 20;
+  auto r = MakeRuntime(in, env());
+  ASSERT_TRUE(r.ok());
+  int done = 0;
+  double ms = 0;
+  auto start = std::chrono::steady_clock::now();
+  (*r)->Submit(Input({{"a", "x"}}), [&](RuntimeResult res) {
+    ++done;
+    ms = res.run_ms;
+  });
+  EXPECT_EQ(done, 0);
+  EXPECT_FALSE((*r)->Ready()) << "the node's only slot is busy";
+  ASSERT_TRUE(RunUntil(*loop_, [&] { return done == 1; }));
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 18ms);
+  EXPECT_EQ(ms, 20);
+  EXPECT_TRUE((*r)->Ready());
+}
+
+TEST_F(RuntimeTest, ExecRunsTheModelProcessOnTheConcatenatedParts) {
+  WorkerInstance in = Operator("exec");
+  in.runtime.command = {JB_EXAMPLE_MODEL};
+  auto r = MakeRuntime(in, env());
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE((*r)->Start().ok());
+  ASSERT_TRUE((*r)->Ready());
+  std::optional<RuntimeResult> got;
+  (*r)->Submit(Input({{"a", "one two "}, {"b", "three"}}), [&](RuntimeResult res) { got = std::move(res); });
+  EXPECT_FALSE((*r)->Ready()) << "one item at a time";
+  ASSERT_TRUE(RunUntil(*loop_, [&] { return got.has_value(); }));
+  EXPECT_EQ(got->kind, RuntimeResult::Kind::kDone);
+  EXPECT_EQ(got->payload, "words=3 bytes=13");
+  EXPECT_TRUE((*r)->Ready());
+  (*r)->Stop();
+}
+
+TEST_F(RuntimeTest, ExecRetriesAnItemWhenTheProcessDiesAndGivesUpAtTheThirdFailure) {
+  WorkerInstance in = Operator("exec");
+  in.runtime.command = {"/bin/sh", "-c", "head -c 1 >/dev/null; exit 3"};  // dies without answering
+  auto r = MakeRuntime(in, env());
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE((*r)->Start().ok());
+  std::vector<RuntimeResult> results;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    ASSERT_TRUE(RunUntil(*loop_, [&] { return (*r)->Ready(); })) << "restarted for attempt " << attempt;
+    size_t before = results.size();
+    (*r)->Submit(Input({{"a", "x"}}), [&](RuntimeResult res) { results.push_back(std::move(res)); });
+    ASSERT_TRUE(RunUntil(*loop_, [&] { return results.size() == before + 1; })) << "attempt " << attempt;
+  }
+  EXPECT_EQ(results[0].kind, RuntimeResult::Kind::kRetry);
+  EXPECT_EQ(results[1].kind, RuntimeResult::Kind::kRetry);
+  EXPECT_EQ(results[2].kind, RuntimeResult::Kind::kFailed);
+  EXPECT_EQ(results[2].error.rfind("exec-failed: ", 0), 0u) << results[2].error;
+}
+
+}  // namespace
+}  // namespace jb
