@@ -51,7 +51,7 @@ Task JoinBuffer::Join(Pending& p, TimePoint now) {
     } else if (pt.item.trace_ns_size() > 0 && pt.item.trace_ns(0) < joined.item.trace_ns(0)) {
       joined.item.set_trace_ns(0, pt.item.trace_ns(0));
     }
-    joined.parts.push_back(InputPart{in, std::move(*pt.item.mutable_payload())});
+    joined.parts.push_back(TaskPart{in, std::move(*pt.item.mutable_payload())});
     sources.push_back(pt.item.source());
     ledger_->AddParent(joined.hold, pt.hold);
   }

@@ -3,9 +3,11 @@
 // runtime or in-process model runtimes. Each operator instance gets one, chosen by
 // `runtime.type` when the worker starts (MakeRuntime), and the worker's loop drives it:
 //
-//   Start() once; then Submit() whenever Ready() (and the operator's outputs are not backed up);
-//   each submitted item ends in exactly one call of its Completion, from the loop's thread (from a
-//   handler or timer the runtime set on the EventLoop, or from Submit itself); Stop() at the end.
+//   Start() once; then Submit(ticket, input) whenever Ready() (and the operator's outputs are not
+//   backed up); each submitted ticket ends in exactly one call of the runtime's Completion
+//   (RuntimeEnv::done), from the loop's thread (from a handler or timer the runtime set on the
+//   EventLoop, or from Submit itself); Stop() at the end. The input is valid only during Submit:
+//   a runtime copies what it needs (no allocation per item is forced on the fast path).
 //
 // An item has a routing key, a request seq and one or more named input parts (one per input of a
 // joining operator, named after the producer; one part otherwise): a runtime that understands
@@ -22,7 +24,9 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/status.h"
@@ -31,15 +35,16 @@
 
 namespace jb {
 
+// A view of one input of an item, valid during Submit().
 struct InputPart {
-  std::string name;  // the producer it came from
-  std::string payload;
+  std::string_view name;  // the producer it came from
+  std::string_view payload;
 };
 
 struct RuntimeInput {
   double key = 0;
   uint64_t seq = 0;
-  std::vector<InputPart> parts;
+  std::span<const InputPart> parts;  // at least one
   std::chrono::steady_clock::time_point enqueued;  // when it became ready to run
 };
 
@@ -54,7 +59,8 @@ struct RuntimeResult {
   double run_ms = 0;
   std::string error;
 };
-using Completion = std::function<void(RuntimeResult)>;
+// Called once per submitted ticket.
+using Completion = std::function<void(uint64_t ticket, RuntimeResult result)>;
 
 // The compute slots ("servers") of this worker's node, shared by the runtimes that model compute
 // time (emulated), first come first served: a slot is busy from an item's start to its end.
@@ -87,17 +93,18 @@ class Runtime {
   virtual Status Start() = 0;
   // Whether Submit() may be called now.
   virtual bool Ready() const = 0;
-  // Runs `in`; `done` is called exactly once (see the top of this file).
-  virtual void Submit(RuntimeInput in, Completion done) = 0;
+  // Runs `in`; the Completion is called exactly once with `ticket` (see the top of this file).
+  virtual void Submit(uint64_t ticket, const RuntimeInput& in) = 0;
   // Releases what Start() acquired; items in progress are not completed.
   virtual void Stop() = 0;
 };
 
-// What a runtime may use from the worker: its loop (fds, timers) and the node's compute slots.
-// Both outlive the runtime.
+// What a runtime may use from the worker: its loop (fds, timers), the node's compute slots (both
+// outlive the runtime), and where its results go.
 struct RuntimeEnv {
   EventLoop* loop = nullptr;
   SlotPool* slots = nullptr;
+  Completion done;
 };
 
 using RuntimeFactory = StatusOr<std::unique_ptr<Runtime>> (*)(const WorkerInstance& cfg, const RuntimeEnv& env);

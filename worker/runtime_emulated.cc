@@ -16,9 +16,9 @@ class EmulatedRuntime final : public Runtime {
   Status Start() override { return Status::Ok(); }
   bool Ready() const override { return env_.slots->Free() >= 0; }
 
-  void Submit(RuntimeInput in, Completion done) override {
+  void Submit(uint64_t ticket, const RuntimeInput& in) override {
     if (latency_ms_ <= 0) {  // no time spent: the slot stays free
-      done(RuntimeResult{RuntimeResult::Kind::kDone, std::string(output_bytes_, 'e'), 0, {}});
+      env_.done(ticket, RuntimeResult{RuntimeResult::Kind::kDone, std::string(output_bytes_, 'e'), 0, {}});
       return;
     }
     int s = env_.slots->Free();
@@ -28,12 +28,10 @@ class EmulatedRuntime final : public Runtime {
     auto start = std::max({now - std::chrono::milliseconds(2), in.enqueued, env_.slots->free_at(s)});
     auto end = start + std::chrono::microseconds(static_cast<int64_t>(latency_ms_ * 1000));
     env_.slots->Take(s, end);
-    SlotPool* slots = env_.slots;
-    double ms = latency_ms_;
-    size_t bytes = output_bytes_;
-    env_.loop->After(end, [slots, s, ms, bytes, done = std::move(done)] {
-      slots->Release(s);
-      done(RuntimeResult{RuntimeResult::Kind::kDone, std::string(bytes, 'e'), ms, {}});
+    // The loop (and so this timer) never outlives the worker that owns this runtime.
+    env_.loop->After(end, [this, s, ticket] {
+      env_.slots->Release(s);
+      env_.done(ticket, RuntimeResult{RuntimeResult::Kind::kDone, std::string(output_bytes_, 'e'), latency_ms_, {}});
     });
   }
 
@@ -48,7 +46,7 @@ class EmulatedRuntime final : public Runtime {
 }  // namespace
 
 StatusOr<std::unique_ptr<Runtime>> MakeEmulatedRuntime(const WorkerInstance& cfg, const RuntimeEnv& env) {
-  if (env.loop == nullptr || env.slots == nullptr) return Status::InvalidArgument("emulated runtime of " + cfg.name + ": no loop or slots");
+  if (env.loop == nullptr || env.slots == nullptr || !env.done) return Status::InvalidArgument("emulated runtime of " + cfg.name + ": no loop or slots");
   return std::unique_ptr<Runtime>(new EmulatedRuntime(cfg, env));
 }
 

@@ -28,12 +28,12 @@ using SteadyClock = std::chrono::steady_clock;
 
 class ExecRuntime final : public Runtime {
  public:
-  ExecRuntime(const WorkerInstance& cfg, const RuntimeEnv& env) : cfg_(cfg), loop_(env.loop) {}
+  ExecRuntime(const WorkerInstance& cfg, const RuntimeEnv& env) : cfg_(cfg), loop_(env.loop), done_(env.done) {}
   ~ExecRuntime() override { Stop(); }
 
   Status Start() override;
   bool Ready() const override { return pid_ > 0 && !current_; }
-  void Submit(RuntimeInput in, Completion done) override;
+  void Submit(uint64_t ticket, const RuntimeInput& in) override;
   void Stop() override {
     if (pid_ <= 0) return;
     kill(pid_, SIGKILL);
@@ -53,10 +53,11 @@ class ExecRuntime final : public Runtime {
 
   WorkerInstance cfg_;
   EventLoop* loop_;
+  Completion done_;
   pid_t pid_ = -1;
   int in_ = -1, out_ = -1;
   std::string wbuf_, rbuf_;
-  std::optional<Completion> current_;
+  std::optional<uint64_t> current_;  // the ticket in the process
   SteadyClock::time_point started_;
   int failures_ = 0;
   bool restart_scheduled_ = false;
@@ -103,8 +104,8 @@ Status ExecRuntime::Start() {
   return Status::Ok();
 }
 
-void ExecRuntime::Submit(RuntimeInput in, Completion done) {
-  current_ = std::move(done);
+void ExecRuntime::Submit(uint64_t ticket, const RuntimeInput& in) {
+  current_ = ticket;
   started_ = SteadyClock::now();
   size_t total = 0;
   for (const auto& p : in.parts) total += p.payload.size();
@@ -138,13 +139,13 @@ void ExecRuntime::Failed(const std::string& why) {
   Stop();
   ++failures_;
   if (current_) {
-    Completion done = std::move(*current_);
+    uint64_t ticket = *current_;
     current_.reset();
     if (failures_ >= 3) {
       failures_ = 0;
-      done(RuntimeResult{RuntimeResult::Kind::kFailed, {}, 0, "exec-failed: " + why});
+      done_(ticket, RuntimeResult{RuntimeResult::Kind::kFailed, {}, 0, "exec-failed: " + why});
     } else {
-      done(RuntimeResult{RuntimeResult::Kind::kRetry, {}, 0, {}});  // retried on the restarted process
+      done_(ticket, RuntimeResult{RuntimeResult::Kind::kRetry, {}, 0, {}});  // retried on the restarted process
     }
   }
   if (!restart_scheduled_) {
@@ -182,10 +183,10 @@ void ExecRuntime::OnEvents(uint32_t events) {
     auto answer = TakeAnswer();
     if (!answer) break;
     double ms = std::chrono::duration<double, std::milli>(SteadyClock::now() - started_).count();
-    Completion done = std::move(*current_);
+    uint64_t ticket = *current_;
     current_.reset();
     failures_ = 0;
-    done(RuntimeResult{RuntimeResult::Kind::kDone, std::move(*answer), ms, {}});
+    done_(ticket, RuntimeResult{RuntimeResult::Kind::kDone, std::move(*answer), ms, {}});
   }
 }
 
@@ -203,7 +204,7 @@ std::optional<std::string> ExecRuntime::TakeAnswer() {
 }  // namespace
 
 StatusOr<std::unique_ptr<Runtime>> MakeExecRuntime(const WorkerInstance& cfg, const RuntimeEnv& env) {
-  if (env.loop == nullptr) return Status::InvalidArgument("exec runtime of " + cfg.name + ": no loop");
+  if (env.loop == nullptr || !env.done) return Status::InvalidArgument("exec runtime of " + cfg.name + ": no loop or completion");
   if (cfg.runtime.command.empty()) return Status::InvalidArgument("exec runtime of " + cfg.name + ": no command");
   return std::unique_ptr<Runtime>(new ExecRuntime(cfg, env));
 }

@@ -10,9 +10,14 @@
 
 #include "worker/hold_ledger.h"
 #include "worker/proto/frames.pb.h"
-#include "worker/runtime.h"
 
 namespace jb {
+
+// One input of a joined item.
+struct TaskPart {
+  std::string name;  // the producer
+  std::string payload;
+};
 
 struct Task {
   wire::Item item;
@@ -20,7 +25,7 @@ struct Task {
   std::chrono::steady_clock::time_point enqueued;
   // A joined item's inputs, one per producer in the operator's input order (the item's payload is
   // then empty); empty for a single-input item, whose input is item.payload().
-  std::vector<InputPart> parts;
+  std::vector<TaskPart> parts;
 };
 
 }  // namespace jb

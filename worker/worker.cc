@@ -79,6 +79,10 @@ class Worker::Impl {
     std::unique_ptr<Source> source;
     std::unique_ptr<Sink> sink;
     int64_t queued = 0;  // tasks in ready_
+    // Tasks in the runtime, by ticket (an index into `running`; freed tickets are reused, so the
+    // steady state allocates nothing per item).
+    std::vector<Task> running;
+    std::vector<uint64_t> free_tickets;
     InstanceMetrics m;
     Samples lat;
     RateWindow rate;
@@ -104,6 +108,7 @@ class Worker::Impl {
   void Enqueue(Instance& inst, Task t, bool first = false);
   void StartWork();
   void Submit(Instance& inst, Task t);
+  void OnResult(Instance& inst, uint64_t ticket, RuntimeResult r);
   void Complete(Instance& inst, Task t, std::string payload, double run_ms);
   void Emit(const std::string& producer, const wire::Item& base, HoldId hold);
   void Drop(Instance& inst, Task& t, const std::string& reason);
@@ -182,7 +187,10 @@ Status Worker::Impl::InitInstances() {
     inst->m.name = in.name;
     if (in.kind == "operator") {
       inst->m.runtime = in.runtime.type;
-      auto rt = MakeRuntime(in, RuntimeEnv{loop_.get(), slots_.get()});
+      Instance* ip = inst.get();
+      auto rt = MakeRuntime(in, RuntimeEnv{loop_.get(), slots_.get(), [this, ip](uint64_t ticket, RuntimeResult r) {
+                                             OnResult(*ip, ticket, std::move(r));
+                                           }});
       if (!rt.ok()) return rt.status();
       inst->runtime = std::move(*rt);
     }
@@ -394,28 +402,47 @@ void Worker::Impl::StartWork() {
 
 void Worker::Impl::Submit(Instance& inst, Task t) {
   ++inst.m.items_in;
+  uint64_t ticket;
+  if (!inst.free_tickets.empty()) {
+    ticket = inst.free_tickets.back();
+    inst.free_tickets.pop_back();
+    inst.running[ticket] = std::move(t);
+  } else {
+    ticket = inst.running.size();
+    inst.running.push_back(std::move(t));
+  }
+  // The task keeps its payload (a retry sends it again); the runtime sees views of it.
+  const Task& run = inst.running[ticket];
   RuntimeInput in;
-  in.key = t.item.key();
-  in.seq = t.item.seq();
-  in.enqueued = t.enqueued;
-  if (t.parts.empty()) in.parts.push_back(InputPart{t.item.op(), std::move(*t.item.mutable_payload())});
-  else in.parts = std::move(t.parts);
-  t.parts.clear();
-  Instance* ip = &inst;
-  auto task = std::make_shared<Task>(std::move(t));
-  inst.runtime->Submit(std::move(in), [this, ip, task](RuntimeResult r) {
-    switch (r.kind) {
-      case RuntimeResult::Kind::kDone:
-        Complete(*ip, std::move(*task), std::move(r.payload), r.run_ms);
-        return;
-      case RuntimeResult::Kind::kRetry:
-        Enqueue(*ip, std::move(*task), /*first=*/true);
-        return;
-      case RuntimeResult::Kind::kFailed:
-        Drop(*ip, *task, r.error);
-        return;
-    }
-  });
+  in.key = run.item.key();
+  in.seq = run.item.seq();
+  in.enqueued = run.enqueued;
+  InputPart single{run.item.op(), run.item.payload()};
+  std::vector<InputPart> parts;
+  if (run.parts.empty()) {
+    in.parts = std::span<const InputPart>(&single, 1);
+  } else {
+    for (const auto& p : run.parts) parts.push_back(InputPart{p.name, p.payload});
+    in.parts = parts;
+  }
+  inst.runtime->Submit(ticket, in);
+}
+
+void Worker::Impl::OnResult(Instance& inst, uint64_t ticket, RuntimeResult r) {
+  Task t = std::move(inst.running[ticket]);
+  inst.running[ticket] = Task();
+  inst.free_tickets.push_back(ticket);
+  switch (r.kind) {
+    case RuntimeResult::Kind::kDone:
+      Complete(inst, std::move(t), std::move(r.payload), r.run_ms);
+      return;
+    case RuntimeResult::Kind::kRetry:
+      Enqueue(inst, std::move(t), /*first=*/true);
+      return;
+    case RuntimeResult::Kind::kFailed:
+      Drop(inst, t, r.error);
+      return;
+  }
 }
 
 void Worker::Impl::Complete(Instance& inst, Task t, std::string payload, double run_ms) {

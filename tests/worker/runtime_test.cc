@@ -7,6 +7,8 @@
 #include <signal.h>
 
 #include <optional>
+#include <utility>
+#include <vector>
 
 namespace jb {
 namespace {
@@ -28,12 +30,15 @@ WorkerInstance Operator(const std::string& type) {
   return in;
 }
 
-RuntimeInput Input(std::vector<InputPart> parts) {
+// An input over `parts` (which must outlive the call of Submit).
+RuntimeInput Input(const std::vector<InputPart>& parts) {
   RuntimeInput in;
-  in.parts = std::move(parts);
+  in.parts = parts;
   in.enqueued = std::chrono::steady_clock::now();
   return in;
 }
+
+const std::vector<InputPart> kOnePart = {{"a", "x"}};
 
 class RuntimeTest : public ::testing::Test {
  protected:
@@ -45,7 +50,10 @@ class RuntimeTest : public ::testing::Test {
   }
   std::unique_ptr<EventLoop> loop_;
   SlotPool slots_{1};
-  RuntimeEnv env() { return RuntimeEnv{loop_.get(), &slots_}; }
+  std::vector<std::pair<uint64_t, RuntimeResult>> results_;  // (ticket, result) in completion order
+  RuntimeEnv env() {
+    return RuntimeEnv{loop_.get(), &slots_, [this](uint64_t ticket, RuntimeResult r) { results_.emplace_back(ticket, std::move(r)); }};
+  }
 };
 
 TEST_F(RuntimeTest, AnUnknownRuntimeIsRefusedNamingTheKnownOnes) {
@@ -61,11 +69,11 @@ TEST_F(RuntimeTest, EmulatedWithoutLatencyCompletesAtOnceWithItsOutputSize) {
   auto r = MakeRuntime(in, env());
   ASSERT_TRUE(r.ok());
   ASSERT_TRUE((*r)->Start().ok());
-  std::optional<RuntimeResult> got;
-  (*r)->Submit(Input({{"a", "x"}}), [&](RuntimeResult res) { got = std::move(res); });
-  ASSERT_TRUE(got.has_value());
-  EXPECT_EQ(got->kind, RuntimeResult::Kind::kDone);
-  EXPECT_EQ(got->payload.size(), 2048u);
+  (*r)->Submit(7, Input(kOnePart));
+  ASSERT_EQ(results_.size(), 1u);
+  EXPECT_EQ(results_[0].first, 7u);
+  EXPECT_EQ(results_[0].second.kind, RuntimeResult::Kind::kDone);
+  EXPECT_EQ(results_[0].second.payload.size(), 2048u);
   EXPECT_TRUE((*r)->Ready());
 }
 
@@ -74,18 +82,13 @@ TEST_F(RuntimeTest, EmulatedLatencyHoldsTheSlotUntilTheItemEnds) {
   in.runtime.latency_ms = 20;
   auto r = MakeRuntime(in, env());
   ASSERT_TRUE(r.ok());
-  int done = 0;
-  double ms = 0;
   auto start = std::chrono::steady_clock::now();
-  (*r)->Submit(Input({{"a", "x"}}), [&](RuntimeResult res) {
-    ++done;
-    ms = res.run_ms;
-  });
-  EXPECT_EQ(done, 0);
+  (*r)->Submit(1, Input(kOnePart));
+  EXPECT_TRUE(results_.empty());
   EXPECT_FALSE((*r)->Ready()) << "the node's only slot is busy";
-  ASSERT_TRUE(RunUntil(*loop_, [&] { return done == 1; }));
+  ASSERT_TRUE(RunUntil(*loop_, [&] { return results_.size() == 1; }));
   EXPECT_GE(std::chrono::steady_clock::now() - start, 18ms);
-  EXPECT_EQ(ms, 20);
+  EXPECT_EQ(results_[0].second.run_ms, 20);
   EXPECT_TRUE((*r)->Ready());
 }
 
@@ -96,12 +99,13 @@ TEST_F(RuntimeTest, ExecRunsTheModelProcessOnTheConcatenatedParts) {
   ASSERT_TRUE(r.ok());
   ASSERT_TRUE((*r)->Start().ok());
   ASSERT_TRUE((*r)->Ready());
-  std::optional<RuntimeResult> got;
-  (*r)->Submit(Input({{"a", "one two "}, {"b", "three"}}), [&](RuntimeResult res) { got = std::move(res); });
+  const std::vector<InputPart> parts = {{"a", "one two "}, {"b", "three"}};
+  (*r)->Submit(3, Input(parts));
   EXPECT_FALSE((*r)->Ready()) << "one item at a time";
-  ASSERT_TRUE(RunUntil(*loop_, [&] { return got.has_value(); }));
-  EXPECT_EQ(got->kind, RuntimeResult::Kind::kDone);
-  EXPECT_EQ(got->payload, "words=3 bytes=13");
+  ASSERT_TRUE(RunUntil(*loop_, [&] { return results_.size() == 1; }));
+  EXPECT_EQ(results_[0].first, 3u);
+  EXPECT_EQ(results_[0].second.kind, RuntimeResult::Kind::kDone);
+  EXPECT_EQ(results_[0].second.payload, "words=3 bytes=13");
   EXPECT_TRUE((*r)->Ready());
   (*r)->Stop();
 }
@@ -112,17 +116,16 @@ TEST_F(RuntimeTest, ExecRetriesAnItemWhenTheProcessDiesAndGivesUpAtTheThirdFailu
   auto r = MakeRuntime(in, env());
   ASSERT_TRUE(r.ok());
   ASSERT_TRUE((*r)->Start().ok());
-  std::vector<RuntimeResult> results;
-  for (int attempt = 0; attempt < 3; ++attempt) {
+  for (uint64_t attempt = 0; attempt < 3; ++attempt) {
     ASSERT_TRUE(RunUntil(*loop_, [&] { return (*r)->Ready(); })) << "restarted for attempt " << attempt;
-    size_t before = results.size();
-    (*r)->Submit(Input({{"a", "x"}}), [&](RuntimeResult res) { results.push_back(std::move(res)); });
-    ASSERT_TRUE(RunUntil(*loop_, [&] { return results.size() == before + 1; })) << "attempt " << attempt;
+    (*r)->Submit(attempt, Input(kOnePart));
+    ASSERT_TRUE(RunUntil(*loop_, [&] { return results_.size() == attempt + 1; })) << "attempt " << attempt;
+    EXPECT_EQ(results_[attempt].first, attempt);
   }
-  EXPECT_EQ(results[0].kind, RuntimeResult::Kind::kRetry);
-  EXPECT_EQ(results[1].kind, RuntimeResult::Kind::kRetry);
-  EXPECT_EQ(results[2].kind, RuntimeResult::Kind::kFailed);
-  EXPECT_EQ(results[2].error.rfind("exec-failed: ", 0), 0u) << results[2].error;
+  EXPECT_EQ(results_[0].second.kind, RuntimeResult::Kind::kRetry);
+  EXPECT_EQ(results_[1].second.kind, RuntimeResult::Kind::kRetry);
+  EXPECT_EQ(results_[2].second.kind, RuntimeResult::Kind::kFailed);
+  EXPECT_EQ(results_[2].second.error.rfind("exec-failed: ", 0), 0u) << results_[2].second.error;
 }
 
 }  // namespace
