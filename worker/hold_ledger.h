@@ -1,6 +1,6 @@
 // HoldLedger: the worker's record of which upstream acknowledgements wait on which work. A hold is
 // created for each item the worker takes on (from a stream, a local hop, a join or a source) and
-// owned by the ledger, keyed by HoldId; everything that still needs the item safe (a task, an
+// owned by the ledger (nothing else allocates or frees one), keyed by HoldId; everything that still needs the item safe (a task, an
 // unacknowledged output on a link, a join entry) keeps one reference to it.
 //
 // Contract (worker.h, guarantee 2: exactly once while the source lives): an item is acknowledged
@@ -17,7 +17,6 @@
 #include <functional>
 #include <map>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 namespace jb {
@@ -53,7 +52,7 @@ class HoldLedger {
   // is acknowledged with it. `from` keeps its references and is released as usual.
   void MoveOrigins(HoldId from, HoldId to);
 
-  int64_t size() const { return static_cast<int64_t>(holds_.size()); }
+  int64_t size() const { return live_; }
   int64_t refs(HoldId h) const;  // 0 when released
   const std::map<uint64_t, int64_t>& by_epoch() const { return by_epoch_; }
 
@@ -70,9 +69,19 @@ class HoldLedger {
   };
   std::function<void(const AckRef&)> ack_;
   std::function<void(const std::string&)> source_acked_;
-  std::unordered_map<HoldId, Hold> holds_;
+  // Holds live in slots reused through a free list (no allocation per item in the steady state).
+  // A HoldId is (generation << 32) | (slot index + 1), so an id of a released hold never finds the
+  // slot's next occupant.
+  struct Slot {
+    Hold hold;
+    uint32_t gen = 0;
+    bool live = false;
+  };
+  Hold* Find(HoldId id);
+  std::vector<Slot> slots_;
+  std::vector<uint32_t> free_;
+  int64_t live_ = 0;
   std::map<uint64_t, int64_t> by_epoch_;
-  HoldId next_ = 1;
 };
 
 }  // namespace jb

@@ -102,9 +102,11 @@ class Worker::Impl {
   void Join(Instance& inst, Task t);
   void Enqueue(Instance& inst, Task t, bool first = false);
   void StartWork();
-  void Submit(Instance& inst, Task t);
+  // Keeps `t` in the instance's slot for a runtime ticket; returns the ticket.
+  uint64_t Park(Instance& inst, Task&& t);
+  void Submit(Instance& inst, uint64_t ticket);
   void OnResult(Instance& inst, uint64_t ticket, RuntimeResult r);
-  void Complete(Instance& inst, Task t, std::string payload, double run_ms);
+  void Complete(Instance& inst, const Task& t, std::string payload, double run_ms);
   void Emit(const std::string& producer, const wire::Item& base, HoldId hold);
   void Drop(Instance& inst, Task& t, const std::string& reason);
   void ExpireJoins();

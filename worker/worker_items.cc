@@ -87,24 +87,26 @@ void Worker::Impl::StartWork() {
     });
     if (pick == ready_.end()) return;
     Instance* inst = pick->first;
-    Task t = std::move(pick->second);
+    uint64_t ticket = Park(*inst, std::move(pick->second));
     ready_.erase(pick);
     --inst->queued;
-    Submit(*inst, std::move(t));
+    Submit(*inst, ticket);
   }
 }
 
-void Worker::Impl::Submit(Instance& inst, Task t) {
-  ++inst.m.items_in;
-  uint64_t ticket;
-  if (!inst.free_tickets.empty()) {
-    ticket = inst.free_tickets.back();
-    inst.free_tickets.pop_back();
-    inst.running[ticket] = std::move(t);
-  } else {
-    ticket = inst.running.size();
+uint64_t Worker::Impl::Park(Instance& inst, Task&& t) {
+  if (inst.free_tickets.empty()) {
     inst.running.push_back(std::move(t));
+    return inst.running.size() - 1;
   }
+  uint64_t ticket = inst.free_tickets.back();
+  inst.free_tickets.pop_back();
+  inst.running[ticket] = std::move(t);
+  return ticket;
+}
+
+void Worker::Impl::Submit(Instance& inst, uint64_t ticket) {
+  ++inst.m.items_in;
   // The task keeps its payload (a retry sends it again); the runtime sees views of it.
   const Task& run = inst.running[ticket];
   RuntimeInput in;
@@ -123,12 +125,11 @@ void Worker::Impl::Submit(Instance& inst, Task t) {
 }
 
 void Worker::Impl::OnResult(Instance& inst, uint64_t ticket, RuntimeResult r) {
-  Task t = std::move(inst.running[ticket]);
-  inst.running[ticket] = Task();
+  Task t = std::move(inst.running[ticket]);  // leaves an empty task in the slot
   inst.free_tickets.push_back(ticket);
   switch (r.kind) {
     case RuntimeResult::Kind::kDone:
-      Complete(inst, std::move(t), std::move(r.payload), r.run_ms);
+      Complete(inst, t, std::move(r.payload), r.run_ms);
       return;
     case RuntimeResult::Kind::kRetry:
       Enqueue(inst, std::move(t), /*first=*/true);
@@ -139,7 +140,7 @@ void Worker::Impl::OnResult(Instance& inst, uint64_t ticket, RuntimeResult r) {
   }
 }
 
-void Worker::Impl::Complete(Instance& inst, Task t, std::string payload, double run_ms) {
+void Worker::Impl::Complete(Instance& inst, const Task& t, std::string payload, double run_ms) {
   inst.lat.Add(run_ms);
   wire::Item out;
   out.set_key(t.item.key());

@@ -87,5 +87,16 @@ TEST(HoldLedger, CountsHoldsByEpochAndReportsTheSourceOfASourceItem) {
   EXPECT_EQ(a.ledger.size(), 0);
 }
 
+TEST(HoldLedger, TheIdOfAReleasedHoldDoesNotReachTheNextHoldInItsPlace) {
+  Acks a;
+  HoldId first = a.ledger.New(1);
+  a.ledger.Unref(first);
+  HoldId second = a.ledger.New(1);  // reuses the released hold's slot
+  EXPECT_NE(first, second);
+  EXPECT_EQ(a.ledger.refs(first), 0);
+  EXPECT_EQ(a.ledger.refs(second), 1);
+  EXPECT_EQ(a.ledger.size(), 1);
+}
+
 }  // namespace
 }  // namespace jb
