@@ -44,8 +44,10 @@ void EventLoop::Watch(int fd, uint32_t events, Handler fn) {
   epoll_event ev{};
   ev.events = events;
   ev.data.fd = fd;
-  if (handlers_.count(fd) != 0) epoll_ctl(ep_, EPOLL_CTL_MOD, fd, &ev);
-  else epoll_ctl(ep_, EPOLL_CTL_ADD, fd, &ev);
+  if (handlers_.count(fd) != 0)
+    epoll_ctl(ep_, EPOLL_CTL_MOD, fd, &ev);
+  else
+    epoll_ctl(ep_, EPOLL_CTL_ADD, fd, &ev);
   handlers_[fd] = std::move(fn);
 }
 

@@ -85,8 +85,10 @@ void HoldLedger::Unref(HoldId id) {
   // The callbacks and the parents' release never create a hold, so slots_ does not move and this
   // slot is not reused while its origins are walked.
   for (const auto& o : h->origins) {
-    if (o.parent != 0) Unref(o.parent);
-    else ack_(o.ack);
+    if (o.parent != 0)
+      Unref(o.parent);
+    else
+      ack_(o.ack);
   }
   if (!h->source.empty()) source_acked_(h->source);
   if (auto e = by_epoch_.find(h->epoch); e != by_epoch_.end() && --e->second <= 0) by_epoch_.erase(e);

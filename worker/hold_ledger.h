@@ -1,7 +1,7 @@
 // HoldLedger: the worker's record of which upstream acknowledgements wait on which work. A hold is
 // created for each item the worker takes on (from a stream, a local hop, a join or a source) and
-// owned by the ledger (nothing else allocates or frees one), keyed by HoldId; everything that still needs the item safe (a task, an
-// unacknowledged output on a link, a join entry) keeps one reference to it.
+// owned by the ledger (nothing else allocates or frees one), keyed by HoldId; everything that still needs the item safe
+// (a task, an unacknowledged output on a link, a join entry) keeps one reference to it.
 //
 // Contract (worker.h, guarantee 2: exactly once while the source lives): an item is acknowledged
 // upstream exactly once, and only when its last reference is released, i.e. after every output it

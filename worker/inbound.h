@@ -32,7 +32,8 @@ class InboundStreams {
  public:
   // A new item: `ack` names it for the hold ledger.
   using OnItem = std::function<void(const AckRef& ack, wire::Item& item)>;
-  InboundStreams(EventLoop* loop, uint32_t window, OnItem on_item) : loop_(loop), window_(window), on_item_(std::move(on_item)) {}
+  InboundStreams(EventLoop* loop, uint32_t window, OnItem on_item)
+      : loop_(loop), window_(window), on_item_(std::move(on_item)) {}
   ~InboundStreams();
   InboundStreams(const InboundStreams&) = delete;
   InboundStreams& operator=(const InboundStreams&) = delete;

@@ -60,10 +60,10 @@ class JoinBuffer {
   Task Join(Pending& p, TimePoint now);
   std::vector<std::string> inputs_;
   HoldLedger* ledger_;
-  std::map<uint64_t, Pending> pending_;               // seq -> parts
-  std::map<uint64_t, HoldId> joined_;                 // seq -> hold of the joined item, until Completed
-  std::deque<uint64_t> order_;                        // completed or expired seqs, oldest first
-  std::unordered_map<uint64_t, bool> done_;           // completed or expired -> whether it expired
+  std::map<uint64_t, Pending> pending_;      // seq -> parts
+  std::map<uint64_t, HoldId> joined_;        // seq -> hold of the joined item, until Completed
+  std::deque<uint64_t> order_;               // completed or expired seqs, oldest first
+  std::unordered_map<uint64_t, bool> done_;  // completed or expired -> whether it expired
 };
 
 }  // namespace jb

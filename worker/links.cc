@@ -26,7 +26,8 @@ OutboundLinks::Link* OutboundLinks::Find(const std::string& worker) {
   return it == links_.end() ? nullptr : it->second.get();
 }
 
-OutboundLinks::Link& OutboundLinks::Add(const std::string& worker, const std::string& address, const std::string& tier) {
+OutboundLinks::Link& OutboundLinks::Add(const std::string& worker, const std::string& address,
+                                        const std::string& tier) {
   auto& l = links_[worker];
   if (!l) {
     l = std::make_unique<Link>();

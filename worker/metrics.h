@@ -22,14 +22,17 @@ class Samples {
  public:
   static constexpr size_t kMax = 4096;
   void Add(double ms) {
-    if (v_.size() < kMax) v_.push_back(ms);
-    else v_[next_++ % kMax] = ms;
+    if (v_.size() < kMax)
+      v_.push_back(ms);
+    else
+      v_[next_++ % kMax] = ms;
   }
   // The q-quantile (0..1) of the kept samples; 0 when there are none.
   double Quantile(double q) const {
     if (v_.empty()) return 0;
     std::vector<double> s = v_;
-    auto k = static_cast<size_t>(std::min<double>(static_cast<double>(s.size() - 1), std::floor(q * static_cast<double>(s.size()))));
+    auto k = static_cast<size_t>(
+        std::min<double>(static_cast<double>(s.size() - 1), std::floor(q * static_cast<double>(s.size()))));
     std::nth_element(s.begin(), s.begin() + static_cast<std::ptrdiff_t>(k), s.end());
     return s[k];
   }

@@ -17,7 +17,8 @@ StatusOr<sockaddr_in> ParseAddress(const std::string& hostport) {
     return Status::InvalidArgument("address \"" + hostport + "\": expected an IPv4 host");
   char* end = nullptr;
   long port = std::strtol(hostport.c_str() + colon + 1, &end, 10);
-  if (*end != '\0' || port < 0 || port > 65535) return Status::InvalidArgument("address \"" + hostport + "\": bad port");
+  if (*end != '\0' || port < 0 || port > 65535)
+    return Status::InvalidArgument("address \"" + hostport + "\": bad port");
   sa.sin_port = htons(static_cast<uint16_t>(port));
   return sa;
 }

@@ -35,7 +35,8 @@ void Router::SetTables(const WorkerConfig& cfg) {
   if (drain_epoch_ > 0)
     for (const auto& r : cfg.drain_routes) drain_[r.op].push_back(r);
   for (auto* table : {&current_, &drain_})
-    for (auto& [op, rs] : *table) std::sort(rs.begin(), rs.end(), [](const auto& a, const auto& b) { return a.lo < b.lo; });
+    for (auto& [op, rs] : *table)
+      std::sort(rs.begin(), rs.end(), [](const auto& a, const auto& b) { return a.lo < b.lo; });
 }
 
 const std::vector<std::string>& Router::Consumers(const std::string& producer) const {

@@ -20,7 +20,8 @@ StatusOr<std::unique_ptr<Runtime>> MakeRuntime(const WorkerInstance& cfg, const 
   if (it == Registry().end()) {
     std::string known;
     for (const auto& [name, f] : Registry()) known += (known.empty() ? "" : ", ") + name;
-    return Status::InvalidArgument("operator " + cfg.name + ": unknown runtime \"" + cfg.runtime.type + "\" (known: " + known + ")");
+    return Status::InvalidArgument("operator " + cfg.name + ": unknown runtime \"" + cfg.runtime.type +
+                                   "\" (known: " + known + ")");
   }
   return it->second(cfg, env);
 }

@@ -44,7 +44,7 @@ struct InputPart {
 struct RuntimeInput {
   double key = 0;
   uint64_t seq = 0;
-  std::span<const InputPart> parts;  // at least one
+  std::span<const InputPart> parts;                // at least one
   std::chrono::steady_clock::time_point enqueued;  // when it became ready to run
 };
 

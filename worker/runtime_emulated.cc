@@ -11,7 +11,9 @@ namespace {
 class EmulatedRuntime final : public Runtime {
  public:
   EmulatedRuntime(const WorkerInstance& cfg, const RuntimeEnv& env)
-      : latency_ms_(cfg.runtime.latency_ms), output_bytes_(static_cast<size_t>(std::llround(cfg.runtime.output_kib * 1024))), env_(env) {}
+      : latency_ms_(cfg.runtime.latency_ms),
+        output_bytes_(static_cast<size_t>(std::llround(cfg.runtime.output_kib * 1024))),
+        env_(env) {}
 
   Status Start() override { return Status::Ok(); }
   bool Ready() const override { return env_.slots->Free() >= 0; }
@@ -46,7 +48,8 @@ class EmulatedRuntime final : public Runtime {
 }  // namespace
 
 StatusOr<std::unique_ptr<Runtime>> MakeEmulatedRuntime(const WorkerInstance& cfg, const RuntimeEnv& env) {
-  if (env.loop == nullptr || env.slots == nullptr || !env.done) return Status::InvalidArgument("emulated runtime of " + cfg.name + ": no loop or slots");
+  if (env.loop == nullptr || env.slots == nullptr || !env.done)
+    return Status::InvalidArgument("emulated runtime of " + cfg.name + ": no loop or slots");
   return std::unique_ptr<Runtime>(new EmulatedRuntime(cfg, env));
 }
 

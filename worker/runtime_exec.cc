@@ -69,7 +69,8 @@ void SetNonBlocking(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK
 
 Status ExecRuntime::Start() {
   int in[2], out[2];
-  if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0) return Status::Unavailable(std::string("pipe: ") + std::strerror(errno));
+  if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0)
+    return Status::Unavailable(std::string("pipe: ") + std::strerror(errno));
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_adddup2(&fa, in[0], 0);
@@ -90,7 +91,8 @@ Status ExecRuntime::Start() {
   if (rc != 0) {
     close(in[1]);
     close(out[0]);
-    return Status::Unavailable("exec runtime of " + cfg_.name + ": cannot start " + cfg_.runtime.command[0] + ": " + std::strerror(rc));
+    return Status::Unavailable("exec runtime of " + cfg_.name + ": cannot start " + cfg_.runtime.command[0] + ": " +
+                               std::strerror(rc));
   }
   pid_ = pid;
   in_ = in[1];
@@ -204,7 +206,8 @@ std::optional<std::string> ExecRuntime::TakeAnswer() {
 }  // namespace
 
 StatusOr<std::unique_ptr<Runtime>> MakeExecRuntime(const WorkerInstance& cfg, const RuntimeEnv& env) {
-  if (env.loop == nullptr || !env.done) return Status::InvalidArgument("exec runtime of " + cfg.name + ": no loop or completion");
+  if (env.loop == nullptr || !env.done)
+    return Status::InvalidArgument("exec runtime of " + cfg.name + ": no loop or completion");
   if (cfg.runtime.command.empty()) return Status::InvalidArgument("exec runtime of " + cfg.name + ": no command");
   return std::unique_ptr<Runtime>(new ExecRuntime(cfg, env));
 }

@@ -52,7 +52,8 @@ wire::Item Source::Next(uint64_t epoch, int64_t now_ns) {
 }
 
 void Source::SetRate(double rate, int64_t limit, TimePoint now) {
-  start_ = now - std::chrono::nanoseconds(static_cast<int64_t>(static_cast<double>(next_seq_ - first_seq_) * 1e9 / rate));
+  start_ =
+      now - std::chrono::nanoseconds(static_cast<int64_t>(static_cast<double>(next_seq_ - first_seq_) * 1e9 / rate));
   cfg_.rate = rate;
   cfg_.limit = limit;
 }
@@ -91,7 +92,8 @@ bool SeqReserver::Reserve(uint64_t seq) {
   }
   if (!next_.valid() && seq + block / 2 >= seqs_.limit()) {
     next_limit_ = seqs_.limit() + block;
-    next_ = std::async(std::launch::async, [path = seqs_.path(), limit = next_limit_] { return SeqReservation::Write(path, limit); });
+    next_ = std::async(std::launch::async,
+                       [path = seqs_.path(), limit = next_limit_] { return SeqReservation::Write(path, limit); });
   }
   return true;
 }

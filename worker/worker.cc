@@ -30,15 +30,16 @@ Status Worker::Impl::Init() {
   if (!loop.ok()) return loop.status();
   loop_ = std::move(*loop);
   slots_ = std::make_unique<SlotPool>(cfg_.servers);
-  ledger_ = std::make_unique<HoldLedger>(
-      [this](const AckRef& a) { inbound_->Ack(a); },
-      [this](const std::string& source) {
-        if (auto it = instances_.find(source); it != instances_.end()) ++it->second->m.acked;
-      });
+  ledger_ = std::make_unique<HoldLedger>([this](const AckRef& a) { inbound_->Ack(a); },
+                                         [this](const std::string& source) {
+                                           if (auto it = instances_.find(source); it != instances_.end())
+                                             ++it->second->m.acked;
+                                         });
   inbound_ = std::make_unique<InboundStreams>(loop_.get(), static_cast<uint32_t>(cfg_.window),
                                               [this](const AckRef& a, wire::Item& item) { OnStreamItem(a, item); });
   if (auto s = inbound_->Listen(cfg_.listen); !s.ok()) return s;
-  links_ = std::make_unique<OutboundLinks>(loop_.get(), ledger_.get(), cfg_.workflow + "/" + cfg_.name + "->", incarnation_, cfg_.window);
+  links_ = std::make_unique<OutboundLinks>(loop_.get(), ledger_.get(), cfg_.workflow + "/" + cfg_.name + "->",
+                                           incarnation_, cfg_.window);
   if (auto s = InitInstances(); !s.ok()) return s;
   if (auto s = OpenDurableState(); !s.ok()) return s;
   for (auto& [name, inst] : instances_)
@@ -76,7 +77,8 @@ Status Worker::Impl::InitInstances() {
   for (const auto& e : cfg_.edges)
     if (auto it = instances_.find(e.to); it != instances_.end()) it->second->inputs.push_back(e.from);
   for (auto& [name, inst] : instances_)
-    if (inst->cfg.kind == "operator" && inst->inputs.size() > 1) inst->joins = std::make_unique<JoinBuffer>(inst->inputs, ledger_.get());
+    if (inst->cfg.kind == "operator" && inst->inputs.size() > 1)
+      inst->joins = std::make_unique<JoinBuffer>(inst->inputs, ledger_.get());
   return Status::Ok();
 }
 
@@ -207,8 +209,10 @@ void Worker::Impl::WriteMetrics() {
     im.queue = inst->queued + (inst->joins ? inst->joins->parts_waiting() : 0);
     im.p50_ms = inst->lat.Quantile(0.5);
     im.p99_ms = inst->lat.Quantile(0.99);
-    if (inst->sink) inst->sink->Rate(RealtimeNs(), im.p99_ms, &im.rate, &im.rate_complete);
-    else im.rate = inst->rate.Observe(now, im.items_out);
+    if (inst->sink)
+      inst->sink->Rate(RealtimeNs(), im.p99_ms, &im.rate, &im.rate_complete);
+    else
+      im.rate = inst->rate.Observe(now, im.items_out);
     m.instances.push_back(im);
   }
   m.links = links_->Metrics(now);

@@ -74,8 +74,10 @@ void Worker::Impl::Join(Instance& inst, Task t) {
 
 void Worker::Impl::Enqueue(Instance& inst, Task t, bool first) {
   ++inst.queued;
-  if (first) ready_.emplace_front(&inst, std::move(t));
-  else ready_.emplace_back(&inst, std::move(t));
+  if (first)
+    ready_.emplace_front(&inst, std::move(t));
+  else
+    ready_.emplace_back(&inst, std::move(t));
 }
 
 void Worker::Impl::StartWork() {
@@ -201,8 +203,10 @@ void Worker::Impl::RerouteRetiredLinks() {
         wire::Item& item = *(*f)->mutable_item();
         std::string dest = item.dest();
         std::string dropped = RouteOne(dest, std::move(item), out.hold, static_cast<uint64_t>(cfg_.epoch));
-        if (dropped.empty()) ++l->m.resent;
-        else CountWorkerDrop(dropped);
+        if (dropped.empty())
+          ++l->m.resent;
+        else
+          CountWorkerDrop(dropped);
       }
       ledger_->Unref(out.hold);  // the retired link's reference
     }
@@ -222,8 +226,8 @@ bool Worker::Impl::FlushRecord() {
   if (recording_sink_ == nullptr) return true;
   if (auto s = recording_sink_->Flush(); !s.ok()) {
     if (!record_failing_)
-      std::fprintf(stderr, "worker %s: acknowledgements held until the delivery record can be written: %s\n", cfg_.name.c_str(),
-                   s.message().c_str());
+      std::fprintf(stderr, "worker %s: acknowledgements held until the delivery record can be written: %s\n",
+                   cfg_.name.c_str(), s.message().c_str());
     record_failing_ = true;
     return false;
   }
@@ -242,7 +246,8 @@ void Worker::Impl::SourceTick(Instance& inst, uint64_t gen) {
     auto due = src.NextDue();
     if (!due) return;
     if (*due > now) return ScheduleTick(inst, *due, gen);
-    if (links_->Blocked(inst.cfg.name) || ++burst > 1024) return ScheduleTick(inst, now + std::chrono::milliseconds(1), gen);
+    if (links_->Blocked(inst.cfg.name) || ++burst > 1024)
+      return ScheduleTick(inst, now + std::chrono::milliseconds(1), gen);
     // Retried; nothing is emitted with a number not on disk.
     if (!seqs_->Reserve(src.next_seq())) return ScheduleTick(inst, now + std::chrono::seconds(1), gen);
     wire::Item item = src.Next(router_.SourceEpoch(src.next_seq()), RealtimeNs());

@@ -13,7 +13,8 @@ namespace {
 struct Acks {
   std::vector<uint64_t> ids;
   std::vector<std::string> sources;
-  HoldLedger ledger{[this](const AckRef& a) { ids.push_back(a.id); }, [this](const std::string& s) { sources.push_back(s); }};
+  HoldLedger ledger{[this](const AckRef& a) { ids.push_back(a.id); },
+                    [this](const std::string& s) { sources.push_back(s); }};
 };
 
 TEST(HoldLedger, AStreamItemIsAcknowledgedOnlyWhenItsLastReferenceIsReleased) {

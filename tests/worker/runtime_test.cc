@@ -52,7 +52,8 @@ class RuntimeTest : public ::testing::Test {
   SlotPool slots_{1};
   std::vector<std::pair<uint64_t, RuntimeResult>> results_;  // (ticket, result) in completion order
   RuntimeEnv env() {
-    return RuntimeEnv{loop_.get(), &slots_, [this](uint64_t ticket, RuntimeResult r) { results_.emplace_back(ticket, std::move(r)); }};
+    return RuntimeEnv{loop_.get(), &slots_,
+                      [this](uint64_t ticket, RuntimeResult r) { results_.emplace_back(ticket, std::move(r)); }};
   }
 };
 

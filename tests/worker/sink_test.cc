@@ -51,7 +51,8 @@ TEST(Sink, ARestartedSinkDoesNotDeliverWhatItsRecordHoldsAgain) {
 TEST(Sink, RatesCountDeliveriesByEmissionTimeInAFiveSecondWindow) {
   Sink s;
   const int64_t t0 = 1'000'000'000'000;
-  for (int i = 0; i < 100; ++i) ASSERT_TRUE(s.Deliver("cam", static_cast<uint64_t>(i + 1), t0 + i * 100'000'000LL));  // 10/s for 10 s
+  for (int i = 0; i < 100; ++i)
+    ASSERT_TRUE(s.Deliver("cam", static_cast<uint64_t>(i + 1), t0 + i * 100'000'000LL));  // 10/s for 10 s
   double rate = 0;
   bool complete = true;
   s.Rate(t0 + 3'000'000'000, 0, &rate, &complete);  // the window ends 2 s ago: before the first emission
