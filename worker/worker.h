@@ -33,6 +33,12 @@
 //  4. Nothing is discarded as a duplicate unless an equal identity was delivered (sink) or joined
 //     (join) before; discards are counted as `duplicates` (worker metrics, workflow status), never
 //     as drops.
+// Each guarantee is the contract of one part, stated in its header and checked by its unit test
+// (tests/worker/<part>_test.cc): 1 Sink (worker/sink.h); 2 HoldLedger (hold_ledger.h), with the
+// re-send rules of InboundStreams (inbound.h) and OutboundLinks (links.h); 3 and 4 JoinBuffer
+// (join_buffer.h) and, for the sink's part of 4, Sink; the sequence reservation SeqReserver
+// (source.h); flow control below, OutboundLinks. Operators run behind the Runtime interface
+// (runtime.h: emulated, exec), chosen by name when the worker starts.
 // Without a metricsFile (in-process tests) there is no reservation or record: seqs start at 1 in
 // every process and only 2 and 4 within one process lifetime hold.
 // Flow control: a receiver grants each stream a window of unacknowledged items; an operator starts
@@ -46,7 +52,6 @@
 
 #include <atomic>
 #include <memory>
-#include <mutex>
 #include <string>
 
 #include "base/status.h"

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <functional>
 #include <optional>
 #include <set>
@@ -496,6 +497,29 @@ TEST(Worker, ExecRuntimeRunsAModelProcess) {
   ASSERT_EQ(am.links.size(), 1u);
   // The model answered "words=1 bytes=1024" for each 1 KiB synthetic payload.
   EXPECT_EQ(am.links[0].payload_bytes, 50 * static_cast<int64_t>(std::string("words=1 bytes=1024").size()));
+}
+
+// Was (while the worker was split): an item retried after its model process died was sent again
+// with an empty payload (the runtime had taken it), so the model answered "words=0 bytes=0".
+TEST(Worker, AnExecItemRetriedAfterItsModelProcessDiedIsSentAgainWhole) {
+  auto dir = std::filesystem::temp_directory_path() / ("jb-exec-retry-" + std::to_string(getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::string started = (dir / "started").string();
+  WorkerInstance model = Op("Count", 0, 0);
+  model.runtime.type = "exec";
+  // The first process reads one byte of its request and dies; the restarted one is the model.
+  model.runtime.command = {"/bin/sh", "-c",
+                           "if [ -e " + started + " ]; then exec " + std::string(JB_EXAMPLE_MODEL) + "; fi; touch " + started +
+                               "; head -c 1 >/dev/null; exit 1"};
+  Topology t({Src("S", 500, 1, 1)}, {model}, {{"S", "Count", 1}, {"Count", kSinkName, 1}});
+  Running a(t.a), io(t.io);
+  ASSERT_TRUE(WaitFor([&] { return Find(io->Metrics(), kSinkName).items_out == 1; }, 10s));
+  ASSERT_TRUE(WaitFor([&] { auto m = a->Metrics(); return !m.links.empty() && m.links[0].items == 1; }, 5s));
+  auto am = a->Metrics();
+  EXPECT_EQ(Drops(Find(am, "Count")), 0);
+  EXPECT_EQ(am.links[0].payload_bytes, static_cast<int64_t>(std::string("words=1 bytes=1024").size()));
+  std::filesystem::remove_all(dir);
 }
 
 TEST(Worker, ConfigErrorsAreReported) {

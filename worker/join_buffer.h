@@ -1,0 +1,69 @@
+// JoinBuffer: the parts of requests waiting at an operator with several inputs. A request's parts
+// (one per input, matched by seq) become one item when the last arrives; the joined item's source
+// is the sorted "+"-joined sources of its parts, its trace starts at the earliest part's.
+//
+// Contract (worker.h, guarantees 3 and 4):
+//  - Join drops: a request of which some parts never arrive within the join timeout is dropped at
+//    the join: Expire() hands its parts back to be counted as "join-timeout" drops, and a part of
+//    it that arrives later is handed back the same way (kLate), never taken for a duplicate.
+//  - Duplicates counted, not dropped: a part is discarded as a duplicate (kRepeat) only when a part
+//    of the same request from the same input is waiting, or the request was joined before (its
+//    outputs pending or safe). A repeat is folded into the hold of what it repeats, so it is
+//    acknowledged exactly when that is.
+//
+// Thread-safety: none (owned by the worker's loop).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "worker/hold_ledger.h"
+#include "worker/task.h"
+
+namespace jb {
+
+class JoinBuffer {
+ public:
+  using TimePoint = std::chrono::steady_clock::time_point;
+  static constexpr size_t kRememberJoined = 65536;  // completed joins remembered for repeats
+
+  // `inputs`: the producers feeding the operator, in order. `ledger` must outlive the buffer.
+  JoinBuffer(std::vector<std::string> inputs, HoldLedger* ledger) : inputs_(std::move(inputs)), ledger_(ledger) {}
+
+  enum class Offered {
+    kWaiting,  // the part is kept until its request is complete or expires
+    kJoined,   // the request is complete: *joined holds it (its task's reference); the buffer keeps
+               // another reference on its hold until Completed(seq)
+    kRepeat,   // a duplicate, counted by the caller; the part's reference was released
+    kLate,     // a part of a request that timed out: `part` is untouched, for the caller to drop
+  };
+  // Takes `part` (its producer is part.item.op()) unless kLate.
+  Offered Offer(Task& part, Task* joined, TimePoint now);
+  // The joined item of `seq` was processed (its outputs are on their way): release the buffer's
+  // reference, and remember the request as joined. A seq not joined here is ignored.
+  void Completed(uint64_t seq);
+  // Requests waiting since before `cutoff`: their parts, for the caller to drop as "join-timeout".
+  std::vector<Task> Expire(TimePoint cutoff);
+  // Parts now waiting (shown as queue length).
+  int64_t parts_waiting() const;
+
+ private:
+  struct Pending {
+    std::map<std::string, Task> parts;  // producer -> part
+    TimePoint first;
+  };
+  Task Join(Pending& p, TimePoint now);
+  std::vector<std::string> inputs_;
+  HoldLedger* ledger_;
+  std::map<uint64_t, Pending> pending_;      // seq -> parts
+  std::map<uint64_t, HoldId> joined_;        // seq -> hold of the joined item, until Completed
+  std::deque<uint64_t> order_;               // completed or expired seqs, oldest first
+  std::unordered_map<uint64_t, bool> done_;  // completed or expired -> whether it expired
+};
+
+}  // namespace jb

@@ -1,0 +1,64 @@
+// Helpers for the worker's metrics: latency samples of the most recent items (p50/p99) and a rate
+// over the last 5 s of a growing counter.
+//
+// Thread-safety: none (owned by the worker's loop).
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "base/status.h"
+#include "worker/config.h"
+
+namespace jb {
+
+class Samples {
+ public:
+  static constexpr size_t kMax = 4096;
+  void Add(double ms) {
+    if (v_.size() < kMax)
+      v_.push_back(ms);
+    else
+      v_[next_++ % kMax] = ms;
+  }
+  // The q-quantile (0..1) of the kept samples; 0 when there are none.
+  double Quantile(double q) const {
+    if (v_.empty()) return 0;
+    std::vector<double> s = v_;
+    auto k = static_cast<size_t>(
+        std::min<double>(static_cast<double>(s.size() - 1), std::floor(q * static_cast<double>(s.size()))));
+    std::nth_element(s.begin(), s.begin() + static_cast<std::ptrdiff_t>(k), s.end());
+    return s[k];
+  }
+
+ private:
+  std::vector<double> v_;
+  size_t next_ = 0;
+};
+
+// Per-second rate of a counter over (about) the last 5 s: Observe() each metrics interval.
+class RateWindow {
+ public:
+  double Observe(std::chrono::steady_clock::time_point now, int64_t count) {
+    history_.emplace_back(now, count);
+    while (history_.size() > 2 && now - history_.front().first > std::chrono::seconds(5)) history_.pop_front();
+    double dt = std::chrono::duration<double>(now - history_.front().first).count();
+    return dt > 0 ? static_cast<double>(count - history_.front().second) / dt : 0;
+  }
+
+ private:
+  std::deque<std::pair<std::chrono::steady_clock::time_point, int64_t>> history_;
+};
+
+// Wall-clock nanoseconds (trace stamps).
+int64_t RealtimeNs();
+// Writes `m` as JSON to `path` (through a temporary file and a rename, so readers never see half).
+void WriteMetricsFile(const std::string& path, const WorkerMetrics& m);
+
+}  // namespace jb

@@ -1,0 +1,31 @@
+// Task: one item on its way through this worker, with the hold that keeps its upstream
+// acknowledgement (worker/hold_ledger.h) until everything it produced is safe.
+//
+// Thread-safety: a value type.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "worker/hold_ledger.h"
+#include "worker/proto/frames.pb.h"
+
+namespace jb {
+
+// One input of a joined item.
+struct TaskPart {
+  std::string name;  // the producer
+  std::string payload;
+};
+
+struct Task {
+  wire::Item item;
+  HoldId hold = 0;
+  std::chrono::steady_clock::time_point enqueued;
+  // A joined item's inputs, one per producer in the operator's input order (the item's payload is
+  // then empty); empty for a single-input item, whose input is item.payload().
+  std::vector<TaskPart> parts;
+};
+
+}  // namespace jb
