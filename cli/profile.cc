@@ -297,7 +297,7 @@ StatusOr<ProfileResult> Run(const Workflow& wf, const std::vector<ModelProfile>&
   std::vector<std::string> sink_ops;
   for (const auto& in : sink->inputs)
     if (!sources.count(in.from)) sink_ops.push_back(in.from);
-  const bool all_labelled = std::all_of(sink_ops.begin(), sink_ops.end(), [&](const std::string& o) { return job.op_labels.count(o) > 0; });
+  const bool all_labelled = !sink_ops.empty() && std::all_of(sink_ops.begin(), sink_ops.end(), [&](const std::string& o) { return job.op_labels.count(o) > 0; });
   size_t combos = 1;
   for (const auto* o : inner) combos *= variants[o->name].size();
   if (combos > limits::kMaxTableEntries) return Status::InvalidArgument("too many variant combinations for one table");
