@@ -224,6 +224,8 @@ struct Source {
   std::optional<std::string> files;
   std::optional<int64_t> count;
   std::optional<double> generator_rate;
+  std::string type = "generator";    // generator | dataset
+  std::optional<std::string> index;  // dataset: JSON-lines index {key, file|data, label?}
   bool operator==(const Source&) const = default;
 };
 template <class V>
@@ -238,6 +240,8 @@ void Describe(V& v, Source& o) {
   v.Field("generatorRate", o.generator_rate,
           Opt().Range(limits::kMinRate, limits::kMaxRate).Unit("items/s").Doc("Emulated load: the built-in generator emits this many items/s instead of `rate` (the plan still starts "
                           "from `rate`; the load trigger re-plans for what it observes). Changing it does not by itself re-plan."));
+  v.Field("type", o.type, Opt().Enum({"generator", "dataset"}).Doc("generator (default): the built-in generator; dataset: replays the labelled items of `index`."));
+  v.Field("index", o.index, Opt().MaxLen(limits::kMaxTextLength).Doc("dataset: path of a JSON-lines index, one {key, file|data, label?} per line (jbctl profile reads it)."));
 }
 
 struct Input {

@@ -164,6 +164,9 @@ void ValidateWorkflowLocal(Ctx& c, const Workflow& wf) {
     CheckName(c, p, s.sources[i].name);
     if (!kinds.emplace(s.sources[i].name, "source").second)
       c.Err(p, "duplicate name " + Quote(s.sources[i].name) + "; source and operator names must be unique");
+    const bool dataset = s.sources[i].type == "dataset";
+    if (dataset != s.sources[i].index.has_value())
+      c.Err("spec.sources[" + std::to_string(i) + "].index", dataset ? "is missing; a dataset source needs the path of its index" : "is only for a source of type dataset");
   }
   for (size_t i = 0; i < s.operators.size(); ++i) {
     std::string p = "spec.operators[" + std::to_string(i) + "].name";

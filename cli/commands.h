@@ -11,6 +11,10 @@ namespace jb {
 // jbctl plan -f FILE|DIR [...]: plans a workflow offline and prints the plan.
 int PlanCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
+// jbctl profile -f FILE|DIR --data NAME=INDEX -o DIR [...]: profiles every variant on this machine
+// (cli/profile.h) and writes the ModelProfiles and the Workflow's accuracy table.
+int ProfileCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+
 // jbctl apply|get|describe|delete|diff against jellybeand. Connection: --server/--token-file/--ca,
 // else ~/.config/jellybean/config, else the local daemon's files in --state-dir ($JB_STATE_DIR,
 // default /var/lib/jellybean).

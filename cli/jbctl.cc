@@ -25,6 +25,9 @@ Usage:
   jbctl plan -f FILE|DIR [options]         plan a workflow offline (see jbctl plan --help)
   jbctl import jellybean-prototype DIR [-o OUTDIR] [--workflow-name N] [--infrastructure-name N]
                                            convert the JellyBean prototype's optimizer inputs
+  jbctl profile -f FILE|DIR --data NAME=INDEX -o DIR [options]
+                                           run every variant on this machine over labelled items; write
+                                           ModelProfiles and the accuracy table (see jbctl profile --help)
   jbctl crds [-o OUTDIR]                   print (or write) the CustomResourceDefinitions
 
 Against a running jellybeand (connection: --server URL --token-file FILE --ca FILE, or
@@ -176,6 +179,7 @@ int main(int argc, char** argv) {
   if (verb == "validate") return jb::Validate(rest);
   if (verb == "import") return jb::Import(rest);
   if (verb == "crds") return jb::Crds(rest);
+  if (verb == "profile") return jb::ProfileCommand(rest, std::cout, std::cerr);
   if (verb == "plan") return jb::PlanCommand(rest, std::cout, std::cerr);
   if (verb == "apply" || verb == "get" || verb == "describe" || verb == "delete" || verb == "diff" ||
       verb == "rollout")
