@@ -8,7 +8,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "drivers/local/local_driver.h"
+#include "drivers/worker_process.h"
 #include "drivers/process.h"
 
 namespace jb {
