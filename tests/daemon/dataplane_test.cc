@@ -15,6 +15,7 @@
 #include "testing/vqa_run.h"
 #include "tests/test_util.h"
 #include "api/worker_config.h"
+#include "worker/durable_state.h"
 
 namespace jb {
 namespace {
