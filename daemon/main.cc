@@ -125,7 +125,7 @@ int Main(int argc, char** argv) {
   } else {
     LocalDriverOptions lopts;
     lopts.state_dir = cfg.state_dir;
-    lopts.worker_binary = cfg.worker_binary.empty() ? LocalDriver::FindWorkerBinary(fs::read_symlink("/proc/self/exe").string())
+    lopts.worker_binary = cfg.worker_binary.empty() ? FindWorkerBinary(fs::read_symlink("/proc/self/exe").string())
                                                     : cfg.worker_binary;
     lopts.host = cfg.local_host;
     std::map<std::string, std::unique_ptr<Driver>> drivers;

@@ -3,7 +3,7 @@
 #include <cstdlib>
 #include <set>
 
-#include "drivers/local/local_driver.h"
+#include "drivers/worker_process.h"
 
 namespace jb {
 

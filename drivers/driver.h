@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "api/types.h"
-#include "worker/config.h"
+#include "api/worker_config.h"
 
 namespace jb {
 

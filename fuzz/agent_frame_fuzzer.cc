@@ -14,7 +14,7 @@
 #include "api/value.h"
 #include "drivers/agent/channel.h"
 #include "fuzz/fuzz_check.h"
-#include "worker/config.h"
+#include "api/worker_config.h"
 
 namespace {
 

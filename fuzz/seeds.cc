@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "api/value.h"
-#include "worker/config.h"
+#include "api/worker_config.h"
 #include "worker/framing.h"
 
 namespace {

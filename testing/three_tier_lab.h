@@ -14,7 +14,7 @@
 #include <regex>
 
 #include "testing/daemon_fixture.h"
-#include "worker/config.h"
+#include "api/worker_config.h"
 
 namespace jb::testing {
 

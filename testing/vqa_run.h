@@ -13,7 +13,7 @@
 #include <string>
 
 #include "testing/daemon_fixture.h"
-#include "worker/config.h"
+#include "api/worker_config.h"
 
 namespace jb::testing {
 

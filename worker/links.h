@@ -22,7 +22,7 @@
 #include <utility>
 #include <vector>
 
-#include "worker/config.h"
+#include "api/worker_config.h"
 #include "worker/event_loop.h"
 #include "worker/framing.h"
 #include "worker/hold_ledger.h"

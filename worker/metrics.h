@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "base/status.h"
-#include "worker/config.h"
+#include "api/worker_config.h"
 
 namespace jb {
 

@@ -17,7 +17,7 @@
 #include <utility>
 #include <vector>
 
-#include "worker/config.h"
+#include "api/worker_config.h"
 
 namespace jb {
 

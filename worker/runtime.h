@@ -30,7 +30,7 @@
 #include <vector>
 
 #include "base/status.h"
-#include "worker/config.h"
+#include "api/worker_config.h"
 #include "worker/event_loop.h"
 
 namespace jb {

@@ -24,7 +24,7 @@
 #include <vector>
 
 #include "base/status.h"
-#include "worker/config.h"
+#include "api/worker_config.h"
 #include "worker/durable_state.h"
 #include "worker/proto/frames.pb.h"
 

@@ -56,7 +56,7 @@
 
 #include "base/status.h"
 #include "base/thread_annotations.h"
-#include "worker/config.h"
+#include "api/worker_config.h"
 
 namespace jb {
 

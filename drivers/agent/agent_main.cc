@@ -183,7 +183,7 @@ int main(int argc, char** argv) {
   fs::create_directories(f.state_dir, ec);
   jb::LocalDriverOptions lo;
   lo.state_dir = f.state_dir;
-  lo.worker_binary = f.worker_binary.empty() ? jb::LocalDriver::FindWorkerBinary(fs::read_symlink("/proc/self/exe", ec).string()) : f.worker_binary;
+  lo.worker_binary = f.worker_binary.empty() ? jb::FindWorkerBinary(fs::read_symlink("/proc/self/exe", ec).string()) : f.worker_binary;
   if (!f.advertise.empty()) lo.host = f.advertise;
   jb::LocalDriver local(lo);
 

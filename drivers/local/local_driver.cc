@@ -37,15 +37,6 @@ bool IsWorker(pid_t pid, const std::string& config) {
 
 }  // namespace
 
-bool ReloadsInPlace(const WorkerConfig& a, const WorkerConfig& b) {
-  return SameInstances(a, b) && a.listen == b.listen && a.metrics_file == b.metrics_file;
-}
-
-int ListenPort(const std::string& listen) {
-  auto colon = listen.rfind(':');
-  return colon == std::string::npos ? 0 : std::atoi(listen.c_str() + colon + 1);
-}
-
 namespace {
 
 std::string ExitText(int status) {
@@ -69,15 +60,6 @@ LocalDriver::~LocalDriver() {
   }
   cv_.notify_all();
   supervisor_.join();
-}
-
-std::string LocalDriver::FindWorkerBinary(const std::string& self_exe) {
-  fs::path dir = fs::path(self_exe).parent_path();
-  for (const auto& cand : {dir / "jellybean-worker", dir.parent_path() / "worker" / "jellybean-worker"}) {
-    std::error_code ec;
-    if (fs::exists(cand, ec)) return fs::canonical(cand, ec).string();
-  }
-  return "jellybean-worker";  // PATH
 }
 
 std::string LocalDriver::Dir(const std::string& workflow) const { return opts_.state_dir + "/workers/" + workflow; }
@@ -354,16 +336,14 @@ void LocalDriver::Supervise() {
         if (p.pid > 0) {
           if (Alive(p)) continue;
           if (p.last_exit.empty()) p.last_exit = "exited";
-          if (now - p.started > std::chrono::seconds(30)) p.backoff_s = 0.2;  // it had been healthy
           p.pid = -1;
           p.exited = false;
-          p.restart_at = now + std::chrono::milliseconds(static_cast<int64_t>(p.backoff_s * 1000));
-          p.backoff_s = std::min(10.0, p.backoff_s * 2);
+          p.restart_at = p.backoff.OnExit(p.started, now);
           continue;
         }
         if (now < p.restart_at) continue;
         if (Start(workflow, p).ok()) ++p.restarts;
-        else p.restart_at = now + std::chrono::milliseconds(static_cast<int64_t>(p.backoff_s * 1000));
+        else p.restart_at = now + std::chrono::milliseconds(static_cast<int64_t>(p.backoff.next_delay_s() * 1000));
       }
     }
   }

@@ -6,7 +6,7 @@
 // - Files per worker under <state>/workers/<workflow>/: <name>.yaml (config), <name>.log (stdout
 //   and stderr), <name>.metrics.json (its reports), <name>.pid (pid, port, start time).
 // - Spawned with inherited fds closed and in their own session; a supervisor thread restarts a
-//   worker that exits, with exponential back-off (reset after it stays up for 30 s).
+//   worker that exits, with exponential back-off (RestartBackoff, drivers/worker_process.h).
 // - Workers outlive the daemon (so a daemon restart does not interrupt traffic). A new driver
 //   re-adopts the workers recorded in the state dir whose process is still the same worker
 //   (checked through /proc/<pid>/cmdline); Apply keeps an adopted worker whose config is unchanged,
@@ -27,6 +27,7 @@
 #include <thread>
 
 #include "drivers/driver.h"
+#include "drivers/worker_process.h"
 #include "base/thread_annotations.h"
 
 namespace jb {
@@ -39,13 +40,6 @@ struct LocalDriverOptions {
   std::chrono::milliseconds supervise_every{100};
   std::chrono::milliseconds stop_grace{2000};
 };
-
-// Whether a running worker can go from `a` to `b` through SIGHUP (new routes, epoch, rates);
-// otherwise it restarts. Shared by the drivers that run jellybean-worker processes.
-bool ReloadsInPlace(const WorkerConfig& a, const WorkerConfig& b);
-
-// The port of a "host:port" listen address (0 when none).
-int ListenPort(const std::string& listen);
 
 class LocalDriver : public Driver {
  public:
@@ -62,9 +56,6 @@ class LocalDriver : public Driver {
   // Stops every worker of every workflow (the state files are removed too).
   void StopAll();
 
-  // Finds jellybean-worker: next to `self_exe`, in the build tree beside it, or on PATH.
-  static std::string FindWorkerBinary(const std::string& self_exe);
-
  private:
   struct Proc {
     WorkerConfig config;  // as written (addresses filled in)
@@ -77,7 +68,7 @@ class LocalDriver : public Driver {
     bool exited = false;
     int64_t restarts = 0;
     std::chrono::steady_clock::time_point started{}, restart_at{};
-    double backoff_s = 0.2;
+    RestartBackoff backoff;
     std::string last_exit;
   };
   std::string Dir(const std::string& workflow) const;

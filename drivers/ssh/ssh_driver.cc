@@ -3,12 +3,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
-#include "drivers/local/local_driver.h"
+#include "drivers/worker_process.h"
 #include "drivers/process.h"
 
 namespace jb {
@@ -16,11 +17,13 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// The remote supervisor. Runs from <node dir>/bin; see ssh_driver.h.
+// The remote supervisor. Runs from <node dir>/bin; see ssh_driver.h. Its back-off is
+// RestartBackoff's (drivers/worker_process.h), filled in by SupervisorScript().
 constexpr const char* kSupervisor = R"SH(#!/bin/sh
 # jb-supervise WORKFLOW WORKER: the JellyBean ssh driver's remote supervisor. Runs
 # bin/jellybean-worker --config WORKFLOW/WORKER.yaml from the node directory, restarts it with
-# back-off (1 s doubling to 10 s, reset after 30 s up) when it exits, forwards HUP, stops it on TERM.
+# back-off (@INITIAL_MS@ ms doubling to @MAX_MS@ ms, reset after @HEALTHY_S@ s up) when it exits,
+# forwards HUP, stops it on TERM.
 cd "$(dirname "$0")/.." || exit 1
 base="$1/$2"
 echo $$ > "$base.sup"
@@ -28,7 +31,7 @@ child=0
 trap 'kill -TERM $child 2>/dev/null; wait $child 2>/dev/null; rm -f "$base.sup" "$base.pid"; exit 0' TERM INT
 trap 'kill -HUP $child 2>/dev/null' HUP
 restarts=0
-backoff=1
+backoff=@INITIAL_MS@
 while :; do
   started=$(date +%s)
   bin/jellybean-worker --config "$base.yaml" >> "$base.log" 2>&1 &
@@ -41,13 +44,27 @@ while :; do
   done
   echo "$rc $(date +%s)" > "$base.exit"
   restarts=$((restarts + 1))
-  [ $(($(date +%s) - started)) -ge 30 ] && backoff=1
-  sleep $backoff &
-  wait $!
+  [ $(($(date +%s) - started)) -ge @HEALTHY_S@ ] && backoff=@INITIAL_MS@
+  # The whole delay, even when a HUP interrupts the wait.
+  sleep $((backoff / 1000)).$(printf %03d $((backoff % 1000))) &
+  pause=$!
+  while kill -0 $pause 2>/dev/null; do wait $pause; done
   backoff=$((backoff * 2))
-  [ $backoff -gt 10 ] && backoff=10
+  [ $backoff -gt @MAX_MS@ ] && backoff=@MAX_MS@
 done
 )SH";
+
+void ReplaceAll(std::string& s, const std::string& from, const std::string& to) {
+  for (auto at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) s.replace(at, from.size(), to);
+}
+
+std::string SupervisorScript() {
+  std::string s = kSupervisor;
+  ReplaceAll(s, "@INITIAL_MS@", std::to_string(std::llround(RestartBackoff::kInitialS * 1000)));
+  ReplaceAll(s, "@MAX_MS@", std::to_string(std::llround(RestartBackoff::kMaxS * 1000)));
+  ReplaceAll(s, "@HEALTHY_S@", std::to_string(RestartBackoff::kHealthyAfter.count()));
+  return s;
+}
 
 StatusOr<std::string> Sha256(const std::string& path) {
   CommandOptions o;
@@ -93,7 +110,7 @@ std::string ShellQuote(const std::string& s) {
 
 SshDriver::SshDriver(SshDriverOptions opts) : opts_(std::move(opts)) {
   supervisor_path_ = opts_.state_dir + "/ssh/jb-supervise";
-  (void)WriteFileCreatingDirs(supervisor_path_, kSupervisor, 0700);
+  (void)WriteFileCreatingDirs(supervisor_path_, SupervisorScript(), 0700);
   Adopt();
   poller_ = std::thread([this] { Poll(); });
 }
@@ -258,15 +275,23 @@ Status SshDriver::StartWorker(const Deployed& d) {
   return r.ok() ? Status::Ok() : r.status();
 }
 
-Status SshDriver::StopWorker(const Deployed& d) {
+Status SshDriver::StopWorker(const Deployed& d, bool with_workflow) {
   std::string b = ShellQuote(d.config.workflow + "/" + d.config.name);
+  std::string files = "\"$b.yaml\" \"$b.sup\" \"$b.pid\" \"$b.exit\" \"$b.metrics.json\" \"$b.log\"";
+  // The durable state outlives the worker and goes with the workflow (drivers/worker_process.h);
+  // then the workflow's directory goes too, once empty (other nodes' workers may share it).
+  std::string workflow_too;
+  if (with_workflow) {
+    for (const auto& suffix : WorkflowStateSuffixes()) files += " \"$b" + suffix + "\"";
+    workflow_too = " rmdir " + ShellQuote(d.config.workflow) + " 2>/dev/null;";
+  }
   // TERM the supervisor (it stops the worker); after 3 s KILL both.
   auto r = RunRemote(d.target, "cd " + ShellQuote(NodeDir(d)) + " 2>/dev/null || exit 0; b=" + b +
                                    "; s=$(cat \"$b.sup\" 2>/dev/null); set -- $(cat \"$b.pid\" 2>/dev/null) 0; p=$1;"
                                    " [ -n \"$s\" ] && kill -TERM $s 2>/dev/null; i=0;"
                                    " while [ -n \"$s\" ] && kill -0 $s 2>/dev/null && [ $i -lt 30 ]; do sleep 0.1; i=$((i+1)); done;"
                                    " [ -n \"$s\" ] && kill -KILL $s 2>/dev/null; [ \"$p\" -gt 0 ] && kill -KILL $p 2>/dev/null;"
-                                   " rm -f \"$b.yaml\" \"$b.sup\" \"$b.pid\" \"$b.exit\" \"$b.metrics.json\" \"$b.log\"; exit 0");
+                                   " rm -f " + files + ";" + workflow_too + " exit 0");
   return r.ok() ? Status::Ok() : r.status();
 }
 
@@ -312,7 +337,7 @@ Status SshDriver::Apply(const std::string& workflow, const std::vector<WorkerCon
     if (it != cur.end() && it->second.config == d.config && it->second.target == d.target) continue;
     if (!note(Install(d.target, d.config.node))) continue;
     bool reload = it != cur.end() && it->second.target == d.target && ReloadsInPlace(it->second.config, d.config);
-    if (it != cur.end() && !reload && !note(StopWorker(it->second))) continue;
+    if (it != cur.end() && !reload && !note(StopWorker(it->second, /*with_workflow=*/false))) continue;
     Record(workflow, d);
     if (reload) {
       std::string b = ShellQuote(d.config.workflow + "/" + d.config.name);
@@ -329,7 +354,7 @@ Status SshDriver::Apply(const std::string& workflow, const std::vector<WorkerCon
   }
   for (auto& [name, d] : cur) {
     if (want.count(name) != 0) continue;
-    if (!note(StopWorker(d))) continue;
+    if (!note(StopWorker(d, /*with_workflow=*/false))) continue;
     Forget(workflow, name);
     std::lock_guard<std::mutex> l(mu_);
     deployed_[workflow].erase(name);
@@ -363,7 +388,7 @@ Status SshDriver::Remove(const std::string& workflow) {
   }
   Status first;
   for (auto& [name, d] : cur) {
-    Status s = StopWorker(d);
+    Status s = StopWorker(d, /*with_workflow=*/true);
     if (!s.ok()) {
       if (first.ok()) first = s;
       continue;
@@ -411,6 +436,26 @@ void SshDriver::Adopt() {
   }
 }
 
+std::vector<SshDriver::Deployed> SshDriver::DueSupervisorRestarts(const std::vector<Deployed>& dead, std::chrono::steady_clock::time_point now) {
+  std::vector<Deployed> due;
+  for (const auto& polled : dead) {
+    auto w = deployed_.find(polled.config.workflow);
+    if (w == deployed_.end()) continue;
+    auto it = w->second.find(polled.config.name);
+    if (it == w->second.end() || !(it->second.config == polled.config)) continue;  // Apply changed it meanwhile
+    Deployed& d = it->second;
+    if (!d.supervisor_restart_at) {
+      d.supervisor_restart_at = d.supervisor_backoff.OnExit(d.supervisor_started, now);
+      continue;
+    }
+    if (now < *d.supervisor_restart_at) continue;
+    d.supervisor_restart_at.reset();
+    d.supervisor_started = now;
+    due.push_back(d);
+  }
+  return due;
+}
+
 void SshDriver::Poll() {
   std::unique_lock<std::mutex> l(mu_);
   while (!stopping_) {
@@ -455,7 +500,7 @@ void SshDriver::Poll() {
           if (m.ok() && m->pid == st.pid) st.metrics = std::move(*m);
         }
         if (!sup) {
-          st.message = "supervisor not running on " + t.host + "; starting it again";
+          st.message = "supervisor not running on " + t.host + "; starting it again after a back-off";
           restart.push_back(d);
         } else if (!alive) {
           st.message = "not running (last exit status " + (exit_rc.empty() ? std::string("?") : exit_rc) + "); the supervisor restarts it";
@@ -472,9 +517,13 @@ void SshDriver::Poll() {
         seen[d.config.workflow][d.config.name] = {d.config, st};
       }
     }
-    // A supervisor that is gone (host rebooted, killed) is started again, unless Apply is busy.
-    if (!restart.empty() && apply_mu_.try_lock()) {
-      for (const auto& d : restart) (void)StartWorker(d);
+    // A supervisor that is gone (host rebooted, killed) is started again after its back-off,
+    // unless Apply is busy.
+    l.lock();
+    std::vector<Deployed> due = DueSupervisorRestarts(restart, std::chrono::steady_clock::now());
+    l.unlock();
+    if (!due.empty() && apply_mu_.try_lock()) {
+      for (const auto& d : due) (void)StartWorker(d);
       apply_mu_.unlock();
     }
     l.lock();

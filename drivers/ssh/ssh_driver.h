@@ -7,13 +7,14 @@
 // - Per node, under <remoteDir>/<node> on the host (default remoteDir: .jellybean in the login's
 //   home): bin/jellybean-worker and bin/jb-supervise, installed when their sha256 differs from the
 //   daemon's copies and checked again after upload; <workflow>/<worker>.yaml (config), .log,
-//   .metrics.json, .pid, .sup, .exit.
+//   .metrics.json, .pid, .sup, .exit, and the durable .seq/.delivered, which Remove deletes with
+//   the workflow (a worker dropped from the desired set keeps them, as with the local driver).
 // - Each worker runs under jb-supervise (a small sh supervisor, detached with setsid) that restarts
-//   it with back-off; a route/epoch change is uploaded and signalled with SIGHUP, a change of the
+//   it with the local driver's back-off (RestartBackoff); a route/epoch change is uploaded and signalled with SIGHUP, a change of the
 //   hosted instances restarts it.
 // - A poller runs one ssh command per host every poll interval: whether each supervisor and worker
 //   is alive, the age of its metrics and the metrics themselves. A supervisor found dead is started
-//   again. A host that cannot be reached makes its workers not ready with ssh's reason, which the
+//   again, with RestartBackoff between attempts. A host that cannot be reached makes its workers not ready with ssh's reason, which the
 //   reconciler turns into node NotReady after the grace period.
 // - What was deployed is recorded in <state>/ssh/workflows/<workflow>/<worker>.{yaml,target}, so a
 //   restarted daemon observes, updates and removes the same workers.
@@ -28,12 +29,14 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "drivers/driver.h"
+#include "drivers/worker_process.h"
 #include "base/thread_annotations.h"
 
 namespace jb {
@@ -85,11 +88,22 @@ class SshDriver : public Driver {
     WorkerConfig config;
     SshTarget target;
     WorkerState state;  // the poller's last view
+    // Restarts of a supervisor found dead: when it was last started by the poller, and when it is
+    // due again (unset: not found dead since).
+    RestartBackoff supervisor_backoff;
+    std::chrono::steady_clock::time_point supervisor_started{};
+    std::optional<std::chrono::steady_clock::time_point> supervisor_restart_at;
   };
   std::string Dir(const std::string& workflow) const;
   Status Install(const SshTarget& t, const std::string& node);
   Status StartWorker(const Deployed& d);
-  Status StopWorker(const Deployed& d);
+  // Stops the worker and deletes its files on the host; `with_workflow` (Remove): also its
+  // durable state (WorkflowStateSuffixes) and the workflow's directory once empty.
+  Status StopWorker(const Deployed& d, bool with_workflow);
+  // Of the workers whose supervisor the poller found dead, those due for a start now (their
+  // back-off elapsed); schedules the others.
+  std::vector<Deployed> DueSupervisorRestarts(const std::vector<Deployed>& dead, std::chrono::steady_clock::time_point now)
+      EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Status Upload(const SshTarget& t, const std::string& local, const std::string& remote);
   std::string NodeDir(const Deployed& d) const;
   void Record(const std::string& workflow, const Deployed& d);

@@ -14,7 +14,7 @@
 #include "testing/daemon_fixture.h"
 #include "testing/vqa_run.h"
 #include "tests/test_util.h"
-#include "worker/config.h"
+#include "api/worker_config.h"
 #include "worker/durable_state.h"
 
 namespace jb {

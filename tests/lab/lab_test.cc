@@ -20,7 +20,7 @@
 #include <thread>
 
 #include "tests/test_util.h"
-#include "worker/config.h"
+#include "api/worker_config.h"
 #include "worker/worker.h"
 
 extern char** environ;

@@ -1,4 +1,4 @@
-#include "worker/config.h"
+#include "api/worker_config.h"
 
 #include <algorithm>
 #include <set>
