@@ -72,11 +72,11 @@ int Main(int argc, char** argv) {
   // Flags are parsed twice: first to find --config, then again so that flags override the file.
   DaemonConfig scratch;
   if (auto s = ParseFlags(args, &scratch, &config_path, &help); !s.ok()) {
-    std::cerr << "jellybeand: " << s.message() << "\n" << kDaemonUsage;
+    std::cerr << "jellybeand: " << s.message() << "\n" << DaemonUsage();
     return 2;
   }
   if (help) {
-    std::cout << kDaemonUsage;
+    std::cout << DaemonUsage();
     return 0;
   }
   if (config_path.empty() && fs::exists("/etc/jellybean/jellybeand.yaml")) config_path = "/etc/jellybean/jellybeand.yaml";
@@ -158,7 +158,7 @@ int Main(int argc, char** argv) {
   ropts.load.threshold = cfg.load_threshold;
   ropts.load.sustain_s = cfg.load_sustain_s;
   Controller controller(&store, driver.get(), ropts, WorkQueueOptions{}, &events);
-  controller.Start(cfg.workers);
+  controller.Start(static_cast<int>(cfg.workers));
   controller.EnqueueAll();
   std::unique_ptr<ManifestWatcher> watcher;
   auto watch = [&](const std::string& dir) {
