@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "api/common_types.h"
+#include "api/driver_settings.h"
 #include "api/fields.h"
 
 namespace jb {
@@ -26,7 +27,9 @@ struct DriverSpec {
 };
 template <class V>
 void Describe(V& v, DriverSpec& o) {
-  v.Field("type", o.type, Opt().Required().Enum({"local", "ssh", "agent", "cloud"}).Doc("Driver that deploys workers on this tier's nodes."));
+  // The driver types come from the settings schemas (api/driver_settings.h), which ValidateSet
+  // (api/manifest.h) also checks each tier's settings against.
+  v.Field("type", o.type, Opt().Required().Enum(DriverTypeNames()).Doc("Driver that deploys workers on this tier's nodes."));
   v.Field("settings", o.settings, Opt().MaxItems(limits::kMaxSettings).MaxLen(limits::kMaxTextLength).Doc("Driver-specific settings (strings)."));
 }
 

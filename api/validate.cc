@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "api/manifest.h"
+#include "api/driver_settings.h"
 #include "api/names.h"
 
 namespace jb {
@@ -46,6 +47,23 @@ void CheckDnsName(Ctx& c, const std::string& path, const std::string& name, std:
   if (std::string why = rule(name); !why.empty()) c.Err(path, Quote(name) + " is not a valid name: it " + why);
 }
 
+// The tier's settings against its driver's schema (api/driver_settings.h). An unknown type was
+// reported by the decoder (the type's enum).
+void ValidateDriverSettings(Ctx& c, const std::string& path, const DriverSpec& driver) {
+  const DriverSettingsSchema* schema = FindDriverSettings(driver.type);
+  if (schema == nullptr) return;
+  // A setting the decoder already refused (not a string) is not judged again.
+  std::map<std::string, std::string> settings = driver.settings;
+  for (const auto& d : c.doc->diagnostics)
+    if (d.path.rfind(path + ".settings.", 0) == 0) settings.erase(d.path.substr(path.size() + 10));
+  std::vector<Diagnostic> diags;
+  schema->validate(settings, path + ".settings", &c.doc->marks, c.doc->file, &diags);
+  for (auto& d : diags) {
+    if (!d.mark.known()) d.mark = c.doc->MarkOf(d.path);
+    c.doc->AddDiagnostic(std::move(d));
+  }
+}
+
 void ValidateInfrastructure(Ctx& c, const Infrastructure& inf) {
   const auto& s = inf.spec;
   std::map<std::string, size_t> tiers;
@@ -55,6 +73,7 @@ void ValidateInfrastructure(Ctx& c, const Infrastructure& inf) {
     CheckDnsName(c, p + ".name", s.tiers[i].name, IsDns1123Label);
     if (!tiers.emplace(s.tiers[i].name, i).second)
       c.Err(p + ".name", "duplicate tier name " + Quote(s.tiers[i].name) + "; tier names must be unique");
+    ValidateDriverSettings(c, p + ".driver", s.tiers[i].driver);
   }
   std::set<std::string> nodes;
   c.ErrIfEmpty("spec.nodes", s.nodes.empty(), "is empty; expected at least one node");

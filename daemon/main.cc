@@ -17,12 +17,10 @@
 #include "daemon/health.h"
 #include "daemon/http.h"
 #include "daemon/manifest_watcher.h"
-#include "drivers/agent/agent_driver.h"
-#include "drivers/cloud/cloud_driver.h"
-#include "drivers/dispatch.h"
 #include "drivers/fake/fake_driver.h"
-#include "drivers/ssh/ssh_driver.h"
 #include "drivers/local/local_driver.h"
+#include "drivers/registry.h"
+#include "drivers/worker_process.h"
 #include "reconciler/controller.h"
 #include "reconciler/file_store.h"
 
@@ -74,11 +72,11 @@ int Main(int argc, char** argv) {
   // Flags are parsed twice: first to find --config, then again so that flags override the file.
   DaemonConfig scratch;
   if (auto s = ParseFlags(args, &scratch, &config_path, &help); !s.ok()) {
-    std::cerr << "jellybeand: " << s.message() << "\n" << kDaemonUsage;
+    std::cerr << "jellybeand: " << s.message() << "\n" << DaemonUsage();
     return 2;
   }
   if (help) {
-    std::cout << kDaemonUsage;
+    std::cout << DaemonUsage();
     return 0;
   }
   if (config_path.empty() && fs::exists("/etc/jellybean/jellybeand.yaml")) config_path = "/etc/jellybean/jellybeand.yaml";
@@ -123,40 +121,27 @@ int Main(int argc, char** argv) {
     driver = std::make_unique<FakeDriver>();
     spdlog::warn("driver: fake (in-memory; workers are recorded, not started)");
   } else {
-    LocalDriverOptions lopts;
-    lopts.state_dir = cfg.state_dir;
-    lopts.worker_binary = cfg.worker_binary.empty() ? FindWorkerBinary(fs::read_symlink("/proc/self/exe").string())
-                                                    : cfg.worker_binary;
-    lopts.host = cfg.local_host;
-    std::map<std::string, std::unique_ptr<Driver>> drivers;
-    auto l = std::make_unique<LocalDriver>(lopts);
-    local = l.get();
-    drivers["local"] = std::move(l);
-    SshDriverOptions sopts;
-    sopts.state_dir = cfg.state_dir;
-    sopts.worker_binary = lopts.worker_binary;
-    drivers["ssh"] = std::make_unique<SshDriver>(sopts);
-    CloudDriverOptions copts;
-    copts.state_dir = cfg.state_dir;
-    copts.worker_binary = lopts.worker_binary;
-    copts.reconcile_every = std::chrono::milliseconds(static_cast<int64_t>(cfg.cloud_reconcile_s * 1000));
-    drivers["cloud"] = std::make_unique<CloudDriver>(copts);
+    DriverEnvironment env;
+    env.state_dir = cfg.state_dir;
+    env.worker_binary = cfg.worker_binary.empty() ? FindWorkerBinary(fs::read_symlink("/proc/self/exe").string()) : cfg.worker_binary;
+    env.local_host = cfg.local_host;
+    env.cloud_reconcile_s = cfg.cloud_reconcile_s;
     if (!cfg.agent_listen.empty()) {
-      AgentDriverOptions aopts;
-      aopts.state_dir = cfg.state_dir;
-      (void)SplitListen(cfg.agent_listen, &aopts.listen_host, &aopts.listen_port);
-      aopts.server_name = cfg.agent_server_name;
-      aopts.bootstrap_token_file = cfg.agent_token_file;
-      auto a = AgentDriver::Create(aopts);
-      if (!a.ok()) {
-        spdlog::critical("agent listener: {}", a.status().message());
-        return 1;
-      }
-      spdlog::info("agent driver: devices connect to {}:{} (mutual TLS; CA {})", aopts.listen_host, (*a)->port(), (*a)->ca_file());
-      drivers["agent"] = std::move(*a);
+      env.agent_listen_port = 0;  // FinishConfig checked the address
+      (void)SplitListen(cfg.agent_listen, &env.agent_listen_host, &env.agent_listen_port);
+      env.agent_server_name = cfg.agent_server_name;
+      env.agent_token_file = cfg.agent_token_file;
     }
-    driver = std::make_unique<TierDispatcher>(std::move(drivers));
-    spdlog::info("drivers: {} (local workers are {} processes; files under {}/workers)", driver->name(), lopts.worker_binary, cfg.state_dir);
+    std::vector<std::string> started;
+    auto drivers = CreateDrivers(env, &started);
+    if (!drivers.ok()) {
+      spdlog::critical("{}", drivers.status().message());
+      return 1;
+    }
+    for (const auto& line : started) spdlog::info("{}", line);
+    local = dynamic_cast<LocalDriver*>((*drivers)->Get("local"));
+    driver = std::move(*drivers);
+    spdlog::info("drivers: {} (local workers are {} processes; files under {}/workers)", driver->name(), env.worker_binary, cfg.state_dir);
   }
   // Workers of workflows deleted while the daemon was down: stop them.
   for (const auto& wf : driver->Workflows()) {
@@ -173,7 +158,7 @@ int Main(int argc, char** argv) {
   ropts.load.threshold = cfg.load_threshold;
   ropts.load.sustain_s = cfg.load_sustain_s;
   Controller controller(&store, driver.get(), ropts, WorkQueueOptions{}, &events);
-  controller.Start(cfg.workers);
+  controller.Start(static_cast<int>(cfg.workers));
   controller.EnqueueAll();
   std::unique_ptr<ManifestWatcher> watcher;
   auto watch = [&](const std::string& dir) {

@@ -93,21 +93,9 @@ void CloudDriver::UseInfrastructure(const std::string& workflow, const Infrastru
 }
 
 StatusOr<SshTarget> CloudDriver::TargetFor(const Pool& pool, const std::string& address) const {
-  auto get = [&](const char* k, const std::string& def) {
-    auto it = pool.settings.find(k);
-    return it == pool.settings.end() ? def : it->second;
-  };
-  SshTarget t;
-  t.user = get("user", "");
-  t.host = address;
-  t.port = std::atoi(get("sshPort", "22").c_str());
-  t.identity = get("identityFile", "");
-  t.known_hosts = get("knownHosts", "");
-  t.remote_dir = get("remoteDir", ".jellybean");
-  t.connect_timeout_s = std::atof(get("connectTimeoutSeconds", "5").c_str());
-  if (t.port <= 0 || t.port > 65535) return Status::InvalidArgument("tier " + pool.tier + ": driver.settings.sshPort: expected a port");
-  if (t.connect_timeout_s <= 0) t.connect_timeout_s = 5;
-  return t;
+  auto settings = DecodeDriverSettings<CloudSettings>(pool.settings, "tier " + pool.tier + ": driver.settings");
+  if (!settings.ok()) return settings.status();
+  return TargetOf(settings->login, address);
 }
 
 StatusOr<std::string> CloudDriver::Host(const std::string& workflow, const std::string& node) {

@@ -102,6 +102,19 @@ bool ParseTarget(const std::string& text, SshTarget* t) {
 
 }  // namespace
 
+SshTarget TargetOf(const SshLogin& login, const std::string& address) {
+  SshTarget t;
+  auto at = address.find('@');
+  t.user = at == std::string::npos ? login.user : address.substr(0, at);
+  t.host = at == std::string::npos ? address : address.substr(at + 1);
+  t.port = static_cast<int>(login.ssh_port);
+  t.identity = login.identity_file;
+  t.known_hosts = login.known_hosts;
+  t.remote_dir = login.remote_dir;
+  t.connect_timeout_s = login.connect_timeout_s;
+  return t;
+}
+
 std::string ShellQuote(const std::string& s) {
   std::string out = "'";
   for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
@@ -175,31 +188,25 @@ void SshDriver::UseInfrastructure(const std::string& workflow, const Infrastruct
   std::map<std::string, const Tier*> tiers;
   for (const auto& t : infra.tiers) tiers[t.name] = &t;
   std::map<std::string, SshTarget> out;
+  std::map<std::string, Status> errors;
   for (const auto& n : infra.nodes) {
     auto t = tiers.find(n.tier);
     if (t == tiers.end() || t->second->driver.type != "ssh" || !n.address) continue;
-    const auto& s = t->second->driver.settings;
-    auto get = [&](const char* k, const std::string& def) {
-      auto it = s.find(k);
-      return it == s.end() ? def : it->second;
-    };
-    SshTarget tg;
-    std::string addr = *n.address;
-    auto at = addr.find('@');
-    tg.user = at == std::string::npos ? get("user", "") : addr.substr(0, at);
-    tg.host = at == std::string::npos ? addr : addr.substr(at + 1);
-    tg.port = std::atoi(get("sshPort", "22").c_str());
-    tg.identity = get("identityFile", "");
+    // Checked by ValidateSet when the Infrastructure was applied; a node whose settings still do
+    // not decode gets no target, and Host says why.
+    auto settings = DecodeDriverSettings<SshSettings>(t->second->driver.settings, "tier " + t->second->name + ": driver.settings");
+    if (!settings.ok()) {
+      errors[n.name] = settings.status();
+      continue;
+    }
+    SshTarget tg = TargetOf(settings->login, *n.address);
     if (n.credentials_ref) tg.identity = fs::path(*n.credentials_ref).is_absolute() ? *n.credentials_ref : opts_.state_dir + "/credentials/" + *n.credentials_ref;
-    tg.known_hosts = get("knownHosts", "");
-    tg.remote_dir = get("remoteDir", ".jellybean");
-    tg.connect_timeout_s = std::atof(get("connectTimeoutSeconds", "5").c_str());
-    if (tg.connect_timeout_s <= 0) tg.connect_timeout_s = 5;
     out[n.name] = tg;
   }
   std::lock_guard<std::mutex> l(mu_);
   auto& cur = targets_[workflow];
   for (auto& [node, tg] : out) cur[node] = tg;  // keeps SetTarget's (cloud VMs) entries
+  target_errors_[workflow] = std::move(errors);
 }
 
 void SshDriver::SetTarget(const std::string& workflow, const std::string& node, const SshTarget& target) {
@@ -212,6 +219,8 @@ StatusOr<std::string> SshDriver::Host(const std::string& workflow, const std::st
   auto w = targets_.find(workflow);
   if (w != targets_.end())
     if (auto it = w->second.find(node); it != w->second.end()) return it->second.host;
+  if (auto e = target_errors_.find(workflow); e != target_errors_.end())
+    if (auto it = e->second.find(node); it != e->second.end()) return it->second;
   return Status::InvalidArgument("node " + node + " is on an ssh tier but has no address (spec.nodes[].address: [user@]host)");
 }
 
@@ -401,6 +410,7 @@ Status SshDriver::Remove(const std::string& workflow) {
   if (deployed_[workflow].empty()) {
     deployed_.erase(workflow);
     targets_.erase(workflow);
+    target_errors_.erase(workflow);
     std::error_code ec;
     fs::remove_all(Dir(workflow), ec);
   }

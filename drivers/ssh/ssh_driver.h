@@ -19,8 +19,8 @@
 // - What was deployed is recorded in <state>/ssh/workflows/<workflow>/<worker>.{yaml,target}, so a
 //   restarted daemon observes, updates and removes the same workers.
 //
-// Settings (tier driver.settings): user, sshPort (22), identityFile, knownHosts, remoteDir,
-// connectTimeoutSeconds (5). Node: address ([user@]host), credentialsRef (private key file:
+// Settings (tier driver.settings, typed in api/driver_settings.h: SshSettings): user, sshPort (22),
+// identityFile, knownHosts, remoteDir, connectTimeoutSeconds (5), portBase. Node: address ([user@]host), credentialsRef (private key file:
 // absolute, or relative to <state>/credentials/).
 // Thread-safety: thread-safe. Apply/Remove are serialised; Observe returns the poller's last view.
 #pragma once
@@ -117,6 +117,7 @@ class SshDriver : public Driver {
   std::mutex apply_mu_;  // serialises Apply/Remove (they run ssh commands)
   std::mutex mu_;
   std::map<std::string, std::map<std::string, SshTarget>> targets_ GUARDED_BY(mu_);  // workflow -> node -> target
+  std::map<std::string, std::map<std::string, Status>> target_errors_ GUARDED_BY(mu_);  // workflow -> node -> why it has no target
   std::map<std::string, std::map<std::string, Deployed>> deployed_ GUARDED_BY(mu_);  // workflow -> worker
   std::set<std::string> installed_ GUARDED_BY(mu_);  // "host:port:dir/node" verified this run
   std::set<std::string> control_ GUARDED_BY(mu_);    // hosts with a control connection
@@ -124,6 +125,9 @@ class SshDriver : public Driver {
   std::condition_variable cv_;
   std::thread poller_;
 };
+
+// The target for a node at `address` ([user@]host) with a tier's typed login settings.
+SshTarget TargetOf(const SshLogin& login, const std::string& address);
 
 // Quotes `s` for a POSIX shell.
 std::string ShellQuote(const std::string& s);
