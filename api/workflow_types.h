@@ -28,7 +28,7 @@ struct Source {
   std::optional<std::string> files;
   std::optional<int64_t> count;
   std::optional<double> generator_rate;
-  std::string type = "generator";    // generator | dataset
+  std::optional<std::string> type;   // generator (when absent) | dataset
   std::optional<std::string> index;  // dataset: JSON-lines index {key, file|data, label?}
   bool operator==(const Source&) const = default;
 };

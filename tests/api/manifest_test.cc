@@ -207,7 +207,7 @@ TEST(ManifestLimits, BenchScaleInstancesStayValid) {
   Workflow wf;
   wf.metadata.name = "gen";
   wf.spec.infrastructure = "gen";
-  wf.spec.sources.push_back(Source{"src", 40, "t0", {}, 794, {}, {}, {}});
+  wf.spec.sources.push_back(Source{"src", 40, "t0", {}, 794, {}, {}, {}, {}, {}});
   std::vector<Object> objects{inf};
   for (int o = 0; o < 50; ++o) {
     ModelProfile mp;

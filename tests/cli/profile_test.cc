@@ -406,3 +406,28 @@ TEST(ProfileIndex, MalformedLinesNameFileAndLine) {
 
 }  // namespace
 }  // namespace jb
+
+namespace jb {
+namespace {
+
+// The api hunk for dataset sources: `type: dataset` needs an `index`, and only it may have one.
+TEST(ProfileManifests, DatasetSourceNeedsAnIndexAndOnlyItHasOne) {
+  auto check = [](const std::string& extra) {
+    std::string text = "apiVersion: jellybean.dev/v1alpha1\nkind: Workflow\nmetadata: {name: w}\nspec:\n"
+                       "  infrastructure: i\n  sources:\n  - {name: s, rate: 1, tier: t, itemSizeKiB: 1" + extra + "}\n"
+                       "  operators:\n  - {name: o, profile: p, inputs: [{from: s}]}\n  slo: {minAccuracy: 0}\n";
+    auto docs = DecodeText(text, "w.yaml");
+    ValidateSet(&docs);
+    std::string all;
+    for (const auto& line : FormatDiagnostics(docs)) all += line + "\n";
+    return all;
+  };
+  EXPECT_EQ(check(", type: dataset, index: data/items.jsonl"), "");
+  EXPECT_EQ(check(""), "");
+  EXPECT_NE(check(", type: dataset").find("spec.sources[0].index: is missing"), std::string::npos) << check(", type: dataset");
+  EXPECT_NE(check(", index: x.jsonl").find("is only for a source of type dataset"), std::string::npos);
+  EXPECT_NE(check(", type: camera").find("spec.sources[0].type"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace jb
