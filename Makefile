@@ -84,10 +84,12 @@ fuzz: setup
 	FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh build-fuzz
 
 # clang's -Wthread-safety over every translation unit (syntax only: no code generation). Prints the
-# number of warnings; fails on any only with TSA_STRICT=1 (the mutexes are not all annotated yet).
-TSA_STRICT ?= 0
+# warnings and their number and fails on any (TSA_STRICT=0 only reports). Warnings in the folders of
+# TSA_EXCLUDE are reported but do not fail: worker/ until its locks are jb::Mutex (then remove it).
+TSA_STRICT ?= 1
+TSA_EXCLUDE ?= worker/
 thread-safety: setup
-	tools/sanitizers/thread_safety.sh build-tsa $(JOBS) $(TSA_STRICT)
+	tools/sanitizers/thread_safety.sh build-tsa $(JOBS) $(TSA_STRICT) "$(TSA_EXCLUDE)"
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')

@@ -122,7 +122,7 @@ void ManifestWatcher::SyncAndLogNew(bool timer) {
   std::set<std::string> now;
   std::vector<std::string> problems;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     problems = SyncLocked(timer);
   }
   for (auto& p : problems) {
@@ -137,7 +137,7 @@ void ManifestWatcher::Loop() {
   while (true) {
     int timeout = -1;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       if (listing_failed_) timeout = kRetryListingMs;
       if (!pending_.empty()) {
         int settle = static_cast<int>(std::max<int64_t>(settle_.count(), 1));
@@ -175,7 +175,7 @@ void ManifestWatcher::Loop() {
 }
 
 std::vector<std::string> ManifestWatcher::Sync() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return SyncLocked(false);
 }
 

@@ -103,7 +103,7 @@ void WorkflowReconciler::UpdateLoad(const Workflow& wf, const std::vector<Worker
   double now = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
   std::optional<double> next;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     auto [it, fresh] = load_.try_emplace(wf.metadata.name, opts_.load);
     next = it->second.Observe(now, seen / spec, st->load_scale.value_or(1.0));
   }
@@ -127,7 +127,7 @@ void WorkflowReconciler::UpdateNodeHealth(const std::string& name, const std::ve
     }
   }
   auto now = std::chrono::steady_clock::now();
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   auto& since = not_ready_since_[name];
   std::set<std::string> seen;
   for (const auto& w : observed) {

@@ -101,11 +101,11 @@ SshDriver::SshDriver(SshDriverOptions opts) : opts_(std::move(opts)) {
 SshDriver::~SshDriver() {
   std::set<std::string> hosts;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     stopping_ = true;
     hosts = control_;
   }
-  cv_.notify_all();
+  cv_.SignalAll();
   poller_.join();
   // Close the multiplexed connections this driver opened (their masters would linger otherwise).
   for (const auto& key : hosts) {
@@ -142,7 +142,7 @@ StatusOr<std::string> SshDriver::RunRemote(const SshTarget& t, const std::string
   o.stdin_path = stdin_path;
   o.timeout_s = timeout_s > 0 ? timeout_s : opts_.command_timeout_s;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     control_.insert(TargetLine(t));
   }
   auto r = RunCommand(args, o);
@@ -180,18 +180,18 @@ void SshDriver::UseInfrastructure(const std::string& workflow, const Infrastruct
     if (tg.connect_timeout_s <= 0) tg.connect_timeout_s = 5;
     out[n.name] = tg;
   }
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   auto& cur = targets_[workflow];
   for (auto& [node, tg] : out) cur[node] = tg;  // keeps SetTarget's (cloud VMs) entries
 }
 
 void SshDriver::SetTarget(const std::string& workflow, const std::string& node, const SshTarget& target) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   targets_[workflow][node] = target;
 }
 
 StatusOr<std::string> SshDriver::Host(const std::string& workflow, const std::string& node) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   auto w = targets_.find(workflow);
   if (w != targets_.end())
     if (auto it = w->second.find(node); it != w->second.end()) return it->second.host;
@@ -211,7 +211,7 @@ Status SshDriver::Upload(const SshTarget& t, const std::string& local, const std
 Status SshDriver::Install(const SshTarget& t, const std::string& node) {
   std::string key = TargetLine(t) + node;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     if (installed_.count(key) != 0) return Status::Ok();
   }
   if (worker_sum_.empty()) {
@@ -244,7 +244,7 @@ Status SshDriver::Install(const SshTarget& t, const std::string& node) {
   if (check->find(worker_sum_ + "  jellybean-worker") == std::string::npos || check->find(supervisor_sum_ + "  jb-supervise") == std::string::npos)
     return Status::Unavailable("node " + node + ": the installed worker binary does not match the daemon's (sha256 " + worker_sum_ +
                                "); remote has: " + Tail(*check));
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   installed_.insert(key);
   return Status::Ok();
 }
@@ -281,11 +281,11 @@ void SshDriver::Forget(const std::string& workflow, const std::string& worker) {
 }
 
 Status SshDriver::Apply(const std::string& workflow, const std::vector<WorkerConfig>& workers) {
-  std::lock_guard<std::mutex> serial(apply_mu_);
+  MutexLock serial(&apply_mu_);
   std::map<std::string, Deployed> cur;
   std::map<std::string, SshTarget> targets;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     cur = deployed_[workflow];
     targets = targets_[workflow];
   }
@@ -324,22 +324,22 @@ Status SshDriver::Apply(const std::string& workflow, const std::vector<WorkerCon
     }
     d.state = WorkerState{name, d.config.node, d.config.tier, false, reload ? "reloading" : "starting", 0, 0, std::nullopt};
     if (it != cur.end() && reload) d.state.restarts = it->second.state.restarts;
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     deployed_[workflow][name] = d;
   }
   for (auto& [name, d] : cur) {
     if (want.count(name) != 0) continue;
     if (!note(StopWorker(d))) continue;
     Forget(workflow, name);
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     deployed_[workflow].erase(name);
   }
-  cv_.notify_all();
+  cv_.SignalAll();
   return first;
 }
 
 std::vector<WorkerState> SshDriver::Observe(const std::string& workflow) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   std::vector<WorkerState> out;
   if (auto it = deployed_.find(workflow); it != deployed_.end())
     for (const auto& [name, d] : it->second) out.push_back(d.state);
@@ -347,7 +347,7 @@ std::vector<WorkerState> SshDriver::Observe(const std::string& workflow) {
 }
 
 std::vector<WorkerConfig> SshDriver::Desired(const std::string& workflow) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   std::vector<WorkerConfig> out;
   if (auto it = deployed_.find(workflow); it != deployed_.end())
     for (const auto& [name, d] : it->second) out.push_back(d.config);
@@ -355,10 +355,10 @@ std::vector<WorkerConfig> SshDriver::Desired(const std::string& workflow) {
 }
 
 Status SshDriver::Remove(const std::string& workflow) {
-  std::lock_guard<std::mutex> serial(apply_mu_);
+  MutexLock serial(&apply_mu_);
   std::map<std::string, Deployed> cur;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     cur = deployed_[workflow];
   }
   Status first;
@@ -369,10 +369,10 @@ Status SshDriver::Remove(const std::string& workflow) {
       continue;
     }
     Forget(workflow, name);
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     deployed_[workflow].erase(name);
   }
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   if (deployed_[workflow].empty()) {
     deployed_.erase(workflow);
     targets_.erase(workflow);
@@ -383,7 +383,7 @@ Status SshDriver::Remove(const std::string& workflow) {
 }
 
 std::vector<std::string> SshDriver::Workflows() {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   std::vector<std::string> out;
   for (const auto& [wf, ds] : deployed_)
     if (!ds.empty()) out.push_back(wf);
@@ -394,7 +394,7 @@ void SshDriver::Adopt() {
   std::error_code ec;
   fs::path root = opts_.state_dir + "/ssh/workflows";
   if (!fs::exists(root, ec)) return;
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   for (const auto& wfdir : fs::directory_iterator(root, ec)) {
     if (!wfdir.is_directory()) continue;
     std::string workflow = wfdir.path().filename().string();
@@ -412,15 +412,15 @@ void SshDriver::Adopt() {
 }
 
 void SshDriver::Poll() {
-  std::unique_lock<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   while (!stopping_) {
-    cv_.wait_for(l, opts_.poll_every);
+    cv_.WaitFor(&mu_, opts_.poll_every);
     if (stopping_) break;
     // One command per (workflow, host): every worker's liveness, metrics age and metrics.
     std::map<std::pair<std::string, std::string>, std::vector<Deployed>> by_host;
     for (const auto& [wf, ds] : deployed_)
       for (const auto& [name, d] : ds) by_host[{wf, TargetLine(d.target) + d.config.node}].push_back(d);
-    l.unlock();
+    l.Unlock();
     // workflow -> worker -> (config polled, state)
     std::map<std::string, std::map<std::string, std::pair<WorkerConfig, WorkerState>>> seen;
     std::vector<Deployed> restart;
@@ -473,11 +473,11 @@ void SshDriver::Poll() {
       }
     }
     // A supervisor that is gone (host rebooted, killed) is started again, unless Apply is busy.
-    if (!restart.empty() && apply_mu_.try_lock()) {
+    if (!restart.empty() && apply_mu_.TryLock()) {
       for (const auto& d : restart) (void)StartWorker(d);
-      apply_mu_.unlock();
+      apply_mu_.Unlock();
     }
-    l.lock();
+    l.Lock();
     for (auto& [wf, states] : seen)
       for (auto& [name, polled] : states) {
         auto w = deployed_.find(wf);
