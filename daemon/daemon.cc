@@ -15,6 +15,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "base/file.h"
 #include "api/manifest.h"
 #include "daemon/startup_checks.h"
 #include "drivers/process.h"
@@ -60,13 +61,6 @@ Flags (override the config file, default /etc/jellybean/jellybeand.yaml when it 
 
 namespace {
 
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 
 
 Status Run(const std::vector<std::string>& argv) {
@@ -101,7 +95,9 @@ Status SplitListen(const std::string& listen, std::string* host, int* port) {
 }
 
 Status LoadConfigFile(const std::string& path, DaemonConfig* cfg) {
-  auto docs = ParseYamlStream(ReadAll(path));
+  auto text = ReadFile(path);
+  if (!text.ok()) return text.status();
+  auto docs = ParseYamlStream(*text);
   if (docs.empty()) return Status::Ok();
   if (!docs[0].error.ok())
     return Status::InvalidArgument(path + ":" + std::to_string(docs[0].error_mark.line) + ": " + docs[0].error.message());
@@ -363,7 +359,9 @@ StatusOr<std::string> EnsureToken(const std::string& path) {
   if (fs::exists(path)) {
     // Refused like the agent's bootstrap token: a bearer token others can read is everyone's.
     if (auto s = CheckPrivateFile(path, "token file"); !s.ok()) return s;
-    std::string t = ReadAll(path);
+    auto read = ReadFile(path);
+    if (!read.ok()) return read.status();
+    std::string t = std::move(*read);
     while (!t.empty() && (t.back() == '\n' || t.back() == '\r' || t.back() == ' ')) t.pop_back();
     if (t.size() < 16) return Status::InvalidArgument("token file " + path + " holds fewer than 16 characters");
     return t;

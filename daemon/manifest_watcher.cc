@@ -16,6 +16,7 @@
 #include <functional>
 #include <sstream>
 
+#include "base/file.h"
 #include "api/manifest.h"
 
 namespace jb {
@@ -66,16 +67,6 @@ std::vector<std::string> ListManifests(const std::string& root, std::map<std::st
   }
   std::sort(files.begin(), files.end());
   return files;
-}
-
-Status ReadWholeFile(const std::string& path, std::string* out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::Unavailable(std::string("cannot be read: ") + std::strerror(errno));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) return Status::Unavailable(std::string("cannot be read: ") + std::strerror(errno));
-  *out = ss.str();
-  return Status::Ok();
 }
 
 bool IsUnder(const std::string& file, const std::string& dir) {
@@ -212,11 +203,12 @@ ManifestWatcher::DirSnapshot ManifestWatcher::ReadDir(const std::string& dir) {
                          "; keeping the objects it applied before";
       continue;
     }
-    std::string text;
-    if (auto s = ReadWholeFile(f, &text); !s.ok()) {
-      snap.problems[f] = s.message() + "; keeping the objects it applied before";
+    auto read = ReadFile(f);
+    if (!read.ok()) {
+      snap.problems[f] = read.status().message() + "; keeping the objects it applied before";
       continue;
     }
+    const std::string& text = *read;
     snap.state[f] = std::to_string(std::hash<std::string>{}(text));
     auto part = DecodeText(text, f);
     if (part.empty()) {
