@@ -71,28 +71,45 @@ TEST(CondVar, WaitUntilWithoutPredicateIsFalseAfterTheDeadline) {
   EXPECT_GE(steady_clock::now(), deadline);
 }
 
+// Whether another thread can take `mu` now (try_lock from the holding thread is undefined).
+bool FreeForAnotherThread(Mutex* mu) {
+  bool free = false;
+  std::thread([&] {
+    if (mu->TryLock()) {
+      free = true;
+      mu->Unlock();
+    }
+  }).join();
+  return free;
+}
+
 TEST(MutexLock, UnlockAndLockInsideTheScope) {
   Mutex mu;
   {
     MutexLock l(&mu);
-    EXPECT_FALSE(mu.TryLock());
+    EXPECT_FALSE(FreeForAnotherThread(&mu));
     l.Unlock();
-    ASSERT_TRUE(mu.TryLock());  // released: another holder can take it
-    mu.Unlock();
+    EXPECT_TRUE(FreeForAnotherThread(&mu));  // released: another holder can take it
     l.Lock();
-    EXPECT_FALSE(mu.TryLock());
+    EXPECT_FALSE(FreeForAnotherThread(&mu));
   }
-  ASSERT_TRUE(mu.TryLock());  // the destructor released it
-  mu.Unlock();
+  EXPECT_TRUE(FreeForAnotherThread(&mu));  // the destructor released it
+}
+
+// Regression guard: after Unlock() the destructor must not unlock again (undefined behaviour for
+// std::mutex; in practice it could release a lock another thread took meanwhile).
+// Returns holding `mu`. Exempt from the analysis inside: it cannot tell that the MutexLock no
+// longer holds `mu` when it ends.
+void UnlockThenRelockThroughTheMutex(Mutex* mu) ACQUIRE(mu) NO_THREAD_SAFETY_ANALYSIS {
+  MutexLock l(mu);
+  l.Unlock();
+  mu->Lock();  // taken again through the mutex, not the MutexLock
 }
 
 TEST(MutexLock, ReleasedMutexIsNotUnlockedTwiceByTheDestructor) {
   Mutex mu;
-  {
-    MutexLock l(&mu);
-    l.Unlock();
-  }  // must not unlock again (undefined behaviour for std::mutex)
-  ASSERT_TRUE(mu.TryLock());
+  UnlockThenRelockThroughTheMutex(&mu);
+  EXPECT_FALSE(FreeForAnotherThread(&mu)) << "the MutexLock's destructor released a lock it did not hold";
   mu.Unlock();
 }
 
