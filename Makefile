@@ -14,11 +14,11 @@ PACKAGES := build-essential cmake make pkg-config ccache git \
   libcpprest-dev libspdlog-dev libfmt-dev libsystemd-dev libprotobuf-dev protobuf-compiler libssl-dev \
   nlohmann-json3-dev libboost-system-dev openssl systemd \
   iproute2 nftables openssh-server openssh-client \
-  clang-14 libclang-rt-14-dev \
+  clang-14 libclang-rt-14-dev clang-format-14 \
   tesseract-ocr-eng libtesseract-dev pocketsphinx-en-us libpocketsphinx-dev libsphinxbase-dev \
   espeak-ng sox python3-pil python3-numpy fonts-dejavu-core
 
-.PHONY: setup build test run bench clean format asan tsan fuzz thread-safety docqa-data check-sizes
+.PHONY: setup build test run bench clean format asan tsan fuzz thread-safety docqa-data check-sizes format-check
 
 setup:
 	@missing=""; for p in $(PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; done; \
@@ -93,18 +93,26 @@ fuzz: setup
 	FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh build-fuzz
 
 # clang's -Wthread-safety over every translation unit (syntax only: no code generation). Prints the
-# number of warnings; fails on any only with TSA_STRICT=1 (the mutexes are not all annotated yet).
-TSA_STRICT ?= 0
+# warnings and their number and fails on any (TSA_STRICT=0 only reports). Warnings in the folders of
+# TSA_EXCLUDE are reported but do not fail: worker/ until its locks are jb::Mutex (then remove it).
+TSA_STRICT ?= 1
+TSA_EXCLUDE ?= worker/
 thread-safety: setup
-	tools/sanitizers/thread_safety.sh build-tsa $(JOBS) $(TSA_STRICT)
+	tools/sanitizers/thread_safety.sh build-tsa $(JOBS) $(TSA_STRICT) "$(TSA_EXCLUDE)"
 
 # No source file over 600 lines, no function over 120 (tests and generated code left out).
 check-sizes:
 	tools/check_sizes_test.sh
 	tools/check_sizes.sh
 
+# clang-format (Debian's clang-format-14, .clang-format) over every tracked .cc/.h: `format`
+# rewrites the files, `format-check` fails on the first file that differs and changes nothing.
+CLANG_FORMAT ?= clang-format-14
 format:
-	clang-format -i $$(git ls-files '*.cc' '*.h')
+	$(CLANG_FORMAT) -i $$(git ls-files '*.cc' '*.h')
+
+format-check: setup
+	$(CLANG_FORMAT) --dry-run --Werror $$(git ls-files '*.cc' '*.h')
 
 clean:
 	rm -rf $(BUILD_DIR) $(BUILD_DIR).configure.log

@@ -1,6 +1,7 @@
 #include "api/manifest.h"
 
 #include "api/names.h"
+#include "base/file.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -170,17 +171,15 @@ std::vector<Document> LoadPath(const std::string& path) {
     files.push_back(path);
   }
   for (const auto& f : files) {
-    std::ifstream in(f, std::ios::binary);
-    if (!in) {
+    auto text = ReadFile(f);
+    if (!text.ok()) {
       Document d;
       d.file = f;
-      d.AddDiagnostic(Diagnostic{f, Mark{}, "", "cannot read file: " + std::string(std::strerror(errno))});
+      d.AddDiagnostic(Diagnostic{f, Mark{}, "", text.status().message()});
       docs.push_back(std::move(d));
       continue;
     }
-    std::stringstream ss;
-    ss << in.rdbuf();
-    auto part = DecodeText(ss.str(), f);
+    auto part = DecodeText(*text, f);
     for (auto& d : part) docs.push_back(std::move(d));
   }
   return docs;

@@ -48,4 +48,33 @@ Status WriteFileAtomic(const std::string& path, const std::string& data, int mod
   return Status::Ok();
 }
 
+StatusOr<std::string> ReadFile(const std::string& path) {
+  auto fail = [&path](int err) {
+    std::string m = "cannot read " + path + ": " + std::strerror(err);
+    return err == ENOENT ? Status::NotFound(std::move(m)) : Status::Unavailable(std::move(m));
+  };
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return fail(errno);
+  std::string out;
+  char buf[65536];
+  while (true) {
+    ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      ::close(fd);
+      return fail(err);
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return out;
+}
+
+std::string ReadFileOrEmpty(const std::string& path) {
+  auto r = ReadFile(path);
+  return r.ok() ? std::move(*r) : std::string();
+}
+
 }  // namespace jb

@@ -88,6 +88,14 @@ class CondVar {
     l.release();
     return notified;
   }
+  // False when the deadline passed (a wake-up before it, spurious or not, returns true).
+  template <typename Clock, typename Duration>
+  bool WaitUntil(Mutex* mu, std::chrono::time_point<Clock, Duration> deadline) REQUIRES(mu) {
+    std::unique_lock<std::mutex> l(mu->mu_, std::adopt_lock);
+    const bool notified = cv_.wait_until(l, deadline) == std::cv_status::no_timeout;
+    l.release();
+    return notified;
+  }
   // Waits until pred() or the deadline; returns pred().
   template <typename Clock, typename Duration, typename Pred>
   bool WaitUntil(Mutex* mu, std::chrono::time_point<Clock, Duration> deadline, Pred pred) REQUIRES(mu) {

@@ -8,15 +8,9 @@
 #include <vector>
 
 #include "api/manifest.h"
+#include "base/format.h"
 
 namespace jb {
-
-// Fixed-point text of `v` with `prec` decimals.
-inline std::string Fixed(double v, int prec) {
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), "%.*f", prec, v);
-  return buf;
-}
 
 // Prints rows as left-aligned columns separated by `gap` spaces (kubectl style).
 inline void PrintTable(std::ostream& out, const std::vector<std::vector<std::string>>& rows, size_t gap = 2) {

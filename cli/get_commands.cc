@@ -90,10 +90,10 @@ int Get(const Remote& r, std::ostream& out, std::ostream& err) {
       auto st = [&](const char* t) { return Cond(wf, t) ? Cond(wf, t)->status : "Unknown"; };
       const auto& plan = wf.status.plan;
       std::vector<std::string> row = {wf.metadata.name, st("Planned"), st("Ready"), st("SLOMet"),
-                                      plan ? Fixed(plan->cost.total_per_hour, 4) : "-", plan ? Fixed(plan->accuracy, 2) : "-"};
+                                      plan ? FormatFixed(plan->cost.total_per_hour, 4) : "-", plan ? FormatFixed(plan->accuracy, 2) : "-"};
       if (output == "wide")
-        row.insert(row.end(), {plan ? Fixed(plan->cost.compute_per_hour, 4) : "-", plan ? Fixed(plan->cost.network_per_hour, 4) : "-",
-                               plan ? Fixed(100 * plan->gap, 3) + "%" : "-", std::to_string(wf.metadata.generation.value_or(0)),
+        row.insert(row.end(), {plan ? FormatFixed(plan->cost.compute_per_hour, 4) : "-", plan ? FormatFixed(plan->cost.network_per_hour, 4) : "-",
+                               plan ? FormatFixed(100 * plan->gap, 3) + "%" : "-", std::to_string(wf.metadata.generation.value_or(0)),
                                std::to_string(wf.status.observed_generation.value_or(0))});
       rows.push_back(row);
     }
@@ -131,8 +131,8 @@ int Describe(const Remote& r, std::ostream& out, std::ostream& err) {
   out << "Name:           " << wf.metadata.name << "\n";
   out << "Infrastructure: " << wf.spec.infrastructure << "\n";
   out << "Generation:     " << wf.metadata.generation.value_or(0) << " (observed " << wf.status.observed_generation.value_or(0) << ")\n";
-  out << "SLO:            accuracy >= " << Fixed(wf.spec.slo.min_accuracy, 2) << ", sources:";
-  for (const auto& s : wf.spec.sources) out << " " << s.name << " " << Fixed(s.rate, 1) << "/s";
+  out << "SLO:            accuracy >= " << FormatFixed(wf.spec.slo.min_accuracy, 2) << ", sources:";
+  for (const auto& s : wf.spec.sources) out << " " << s.name << " " << FormatFixed(s.rate, 1) << "/s";
   out << "\n";
   if (wf.metadata.deletion_timestamp) out << "Deleting since: " << *wf.metadata.deletion_timestamp << "\n";
   out << "\nConditions:\n";
@@ -144,14 +144,14 @@ int Describe(const Remote& r, std::ostream& out, std::ostream& err) {
     out << "\nPlan:\n";
     std::vector<std::vector<std::string>> t = {{"  OPERATOR", "VARIANT", "NODE", "TIER", "RATE/s", "KEYS", "UTILISATION"}};
     for (const auto& pl : p.placements)
-      t.push_back({"  " + pl.op, pl.variant, pl.node, pl.tier, Fixed(pl.rate, 2), "[" + Fixed(pl.keys.lo, 3) + "," + Fixed(pl.keys.hi, 3) + ")",
-                   Fixed(100 * pl.utilisation, 1) + "%"});
+      t.push_back({"  " + pl.op, pl.variant, pl.node, pl.tier, FormatFixed(pl.rate, 2), "[" + FormatFixed(pl.keys.lo, 3) + "," + FormatFixed(pl.keys.hi, 3) + ")",
+                   FormatFixed(100 * pl.utilisation, 1) + "%"});
     PrintTable(out, t, 3);
-    out << "\nCost:      " << Fixed(p.cost.total_per_hour, 4) << " $/h (compute " << Fixed(p.cost.compute_per_hour, 4) << " + network "
-        << Fixed(p.cost.network_per_hour, 4) << ")\n";
-    out << "Accuracy:  " << Fixed(p.accuracy, 2) << "\n";
-    out << "Solver:    " << p.solver << ", " << (p.optimal ? "proven optimal" : "gap " + Fixed(100 * p.gap, 3) + "%") << ", "
-        << Fixed(p.solve_ms, 1) << " ms\n";
+    out << "\nCost:      " << FormatFixed(p.cost.total_per_hour, 4) << " $/h (compute " << FormatFixed(p.cost.compute_per_hour, 4) << " + network "
+        << FormatFixed(p.cost.network_per_hour, 4) << ")\n";
+    out << "Accuracy:  " << FormatFixed(p.accuracy, 2) << "\n";
+    out << "Solver:    " << p.solver << ", " << (p.optimal ? "proven optimal" : "gap " + FormatFixed(100 * p.gap, 3) + "%") << ", "
+        << FormatFixed(p.solve_ms, 1) << " ms\n";
   } else {
     out << "\nPlan:      none\n";
   }
@@ -159,14 +159,14 @@ int Describe(const Remote& r, std::ostream& out, std::ostream& err) {
     const auto& o = *wf.status.observed;
     out << "\nObserved (" << o.time << (o.emulated ? ", EMULATED runtime: profiled latencies, synthetic payloads" : "") << "):\n";
     out << "  Workers:     " << o.workers_ready << "/" << o.workers << " ready, " << o.restarts << " restart(s)\n";
-    out << "  Throughput:  " << Fixed(o.throughput, 2) << " items/s at the sink (plan " << Fixed(o.expected_throughput, 2) << ")"
+    out << "  Throughput:  " << FormatFixed(o.throughput, 2) << " items/s at the sink (plan " << FormatFixed(o.expected_throughput, 2) << ")"
         << (o.throughput_complete ? "" : " [first window still filling]") << "\n";
-    out << "  Latency:     p50 " << Fixed(o.latency_p50_ms, 1) << " ms, p99 " << Fixed(o.latency_p99_ms, 1) << " ms (source to sink)\n";
+    out << "  Latency:     p50 " << FormatFixed(o.latency_p50_ms, 1) << " ms, p99 " << FormatFixed(o.latency_p99_ms, 1) << " ms (source to sink)\n";
     out << "  Items:       " << o.emitted << " emitted by the sources, " << o.delivered << " delivered, " << o.dropped << " dropped, "
         << o.duplicates << " duplicate(s) discarded\n";
-    out << "  Cross-tier:  " << Fixed(o.cross_tier_kibps, 1) << " KiB/s (plan " << Fixed(o.predicted_cross_tier_kibps, 1) << ")\n";
-    out << "  Live cost:   " << Fixed(o.live_cost_per_hour, 4) << " $/h (rent " << Fixed(o.live_cost_per_hour - o.network_cost_per_hour, 4)
-        << " + observed network " << Fixed(o.network_cost_per_hour, 4) << ")\n";
+    out << "  Cross-tier:  " << FormatFixed(o.cross_tier_kibps, 1) << " KiB/s (plan " << FormatFixed(o.predicted_cross_tier_kibps, 1) << ")\n";
+    out << "  Live cost:   " << FormatFixed(o.live_cost_per_hour, 4) << " $/h (rent " << FormatFixed(o.live_cost_per_hour - o.network_cost_per_hour, 4)
+        << " + observed network " << FormatFixed(o.network_cost_per_hour, 4) << ")\n";
   } else {
     out << "\nObserved:  nothing yet (no worker has reported)\n";
   }
@@ -180,7 +180,7 @@ int Describe(const Remote& r, std::ostream& out, std::ostream& err) {
   if (!wf.status.history.empty()) {
     const auto& h = wf.status.history.back();
     out << "History:   " << wf.status.history.size() << " plan(s); the last, epoch " << h.epoch << ", trigger " << h.trigger
-        << (h.serving_s ? ", serving after " + Fixed(*h.serving_s, 2) + " s" : "") << " (jbctl rollout history workflow " << wf.metadata.name
+        << (h.serving_s ? ", serving after " + FormatFixed(*h.serving_s, 2) + " s" : "") << " (jbctl rollout history workflow " << wf.metadata.name
         << ")\n";
   }
   auto ev = HttpCall(r.http, "GET", kApiPath + "events/Workflow/" + r.rest[1]);

@@ -27,6 +27,7 @@
 #include <memory>
 #include <sstream>
 
+#include "base/asn1_time.h"
 #include "daemon/http.h"
 
 namespace jb {
@@ -55,16 +56,6 @@ Status CheckCaFile(const std::string& ca_file) {
   if (c == nullptr) return Status::InvalidArgument("CA file " + ca_file + ": not a PEM certificate (" + std::to_string(st.st_size) + " bytes)");
   X509_free(c);
   return Status::Ok();
-}
-
-std::string AsnTime(const ASN1_TIME* t) {
-  BIO* b = BIO_new(BIO_s_mem());
-  ASN1_TIME_print(b, t);
-  char* data = nullptr;
-  long n = BIO_get_mem_data(b, &data);
-  std::string s(data, static_cast<size_t>(n));
-  BIO_free(b);
-  return s;
 }
 
 // The DNS names and IP addresses a certificate is for (subjectAltName, else its CN).
@@ -111,8 +102,8 @@ int RecordVerify(int preverified, X509_STORE_CTX* store) {
     rec->error = X509_STORE_CTX_get_error(store);
     rec->depth = X509_STORE_CTX_get_error_depth(store);
     if (X509* c = X509_STORE_CTX_get_current_cert(store)) {
-      rec->not_before = AsnTime(X509_get0_notBefore(c));
-      rec->not_after = AsnTime(X509_get0_notAfter(c));
+      rec->not_before = Asn1TimeRfc3339(X509_get0_notBefore(c));
+      rec->not_after = Asn1TimeRfc3339(X509_get0_notAfter(c));
     }
   }
   return 1;  // finish the handshake: the diagnosis wants the server's certificate too

@@ -9,6 +9,7 @@
 #include <set>
 #include <sstream>
 
+#include "base/file.h"
 #include "api/manifest.h"
 
 namespace jb {
@@ -50,16 +51,11 @@ std::string Kebab(const std::string& s) {
   return out;
 }
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 // Parses a JSON/YAML file into a Value (JSON is read by the YAML parser).
 StatusOr<Value> ReadTree(const std::string& path) {
-  auto docs = ParseYamlStream(ReadFile(path));
+  auto text = ReadFile(path);
+  if (!text.ok()) return text.status();
+  auto docs = ParseYamlStream(*text);
   if (docs.size() != 1) return Status::InvalidArgument(path + ": expected one JSON/YAML document");
   if (!docs[0].error.ok())
     return Status::InvalidArgument(path + ":" + std::to_string(docs[0].error_mark.line) + ": " + docs[0].error.message());

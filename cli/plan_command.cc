@@ -182,20 +182,20 @@ void PrintPlanDocument(const std::string& output, const Workflow& wf, const Plan
 void PrintPlanTable(const PlanInputs& in, const planner::Problem& problem, const Plan& plan, std::ostream& out) {
   auto score = planner::ScorePlan(problem, plan);
   out << "Workflow " << in.wf->metadata.name << " on Infrastructure " << in.inf->metadata.name << " (percentile "
-      << problem.percentile << ", headroom " << Fixed(problem.headroom, 2) << ", "
-      << (problem.exclusive ? "exclusive nodes" : "shared nodes") << ", accuracy floor " << Fixed(problem.min_accuracy, 2) << ")\n\n";
+      << problem.percentile << ", headroom " << FormatFixed(problem.headroom, 2) << ", "
+      << (problem.exclusive ? "exclusive nodes" : "shared nodes") << ", accuracy floor " << FormatFixed(problem.min_accuracy, 2) << ")\n\n";
   std::vector<std::vector<std::string>> rows = {{"OPERATOR", "VARIANT", "NODE", "TIER", "RATE/s", "KEYS", "UTILISATION"}};
   for (const auto& pl : plan.placements)
     rows.push_back({pl.op, pl.variant, pl.node + (pl.instances > 1 ? " x" + std::to_string(pl.instances) : ""), pl.tier,
-                    Fixed(pl.rate, 2), "[" + Fixed(pl.keys.lo, 3) + "," + Fixed(pl.keys.hi, 3) + ")", Fixed(100 * pl.utilisation, 1) + "%"});
+                    FormatFixed(pl.rate, 2), "[" + FormatFixed(pl.keys.lo, 3) + "," + FormatFixed(pl.keys.hi, 3) + ")", FormatFixed(100 * pl.utilisation, 1) + "%"});
   PrintTable(out, rows);
-  out << "\ncost:     " << Fixed(plan.cost.total_per_hour, 4) << " $/h  (compute " << Fixed(plan.cost.compute_per_hour, 4)
-      << " + network " << Fixed(plan.cost.network_per_hour, 4) << ")\n";
-  out << "accuracy: " << Fixed(plan.accuracy, 2) << " (floor " << Fixed(problem.min_accuracy, 2) << ")\n";
-  out << "solver:   " << plan.solver << ", " << (plan.optimal ? "proven optimal" : "gap " + Fixed(100 * plan.gap, 3) + "%")
-      << " (lower bound " << Fixed(plan.lower_bound, 4) << " $/h), " << Fixed(plan.solve_ms, 1) << " ms\n";
+  out << "\ncost:     " << FormatFixed(plan.cost.total_per_hour, 4) << " $/h  (compute " << FormatFixed(plan.cost.compute_per_hour, 4)
+      << " + network " << FormatFixed(plan.cost.network_per_hour, 4) << ")\n";
+  out << "accuracy: " << FormatFixed(plan.accuracy, 2) << " (floor " << FormatFixed(problem.min_accuracy, 2) << ")\n";
+  out << "solver:   " << plan.solver << ", " << (plan.optimal ? "proven optimal" : "gap " + FormatFixed(100 * plan.gap, 3) + "%")
+      << " (lower bound " << FormatFixed(plan.lower_bound, 4) << " $/h), " << FormatFixed(plan.solve_ms, 1) << " ms\n";
   if (!score.feasible() || std::abs(score.total - plan.cost.total_per_hour) > 1e-6 * std::max(1.0, score.total)) {
-    out << "WARNING: the independent scorer disagrees with the solver (scored " << Fixed(score.total, 6) << " $/h";
+    out << "WARNING: the independent scorer disagrees with the solver (scored " << FormatFixed(score.total, 6) << " $/h";
     for (const auto& v : score.violations) out << "; " << v;
     out << ")\n";
   }
@@ -205,17 +205,17 @@ void PrintPlanTable(const PlanInputs& in, const planner::Problem& problem, const
 void PrintBaselineTable(const Plan& plan, const Baselines& extra, std::ostream& out) {
   out << "\n";
   std::vector<std::vector<std::string>> cmp = {{"PLAN", "COST $/h", "COMPUTE", "NETWORK", "ACCURACY", "OURS vs IT"}};
-  cmp.push_back({"ours", Fixed(plan.cost.total_per_hour, 4), Fixed(plan.cost.compute_per_hour, 4), Fixed(plan.cost.network_per_hour, 4),
-                 Fixed(plan.accuracy, 2), "-"});
+  cmp.push_back({"ours", FormatFixed(plan.cost.total_per_hour, 4), FormatFixed(plan.cost.compute_per_hour, 4), FormatFixed(plan.cost.network_per_hour, 4),
+                 FormatFixed(plan.accuracy, 2), "-"});
   for (const auto& [name, r] : extra) {
     if (!r.ok()) {
       cmp.push_back({name, "infeasible: " + r.status().message(), "", "", "", ""});
       continue;
     }
     double saving = r->plan.cost.total_per_hour > 0 ? 1 - plan.cost.total_per_hour / r->plan.cost.total_per_hour : 0;
-    cmp.push_back({name, Fixed(r->plan.cost.total_per_hour, 4), Fixed(r->plan.cost.compute_per_hour, 4),
-                   Fixed(r->plan.cost.network_per_hour, 4), Fixed(r->plan.accuracy, 2),
-                   (saving >= 0 ? Fixed(100 * saving, 1) + "% cheaper" : Fixed(-100 * saving, 1) + "% dearer")});
+    cmp.push_back({name, FormatFixed(r->plan.cost.total_per_hour, 4), FormatFixed(r->plan.cost.compute_per_hour, 4),
+                   FormatFixed(r->plan.cost.network_per_hour, 4), FormatFixed(r->plan.accuracy, 2),
+                   (saving >= 0 ? FormatFixed(100 * saving, 1) + "% cheaper" : FormatFixed(-100 * saving, 1) + "% dearer")});
   }
   PrintTable(out, cmp);
 }

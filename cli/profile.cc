@@ -12,6 +12,8 @@
 #include <sstream>
 
 #include "api/manifest.h"
+#include "base/file.h"
+#include "base/format.h"
 #include "api/value.h"
 #include "cli/profile_process.h"
 
@@ -34,22 +36,8 @@ std::string Lower(std::string s) {
 
 bool Correct(const std::string& answer, const std::string& label) { return Lower(Trim(answer)) == Lower(Trim(label)); }
 
-StatusOr<std::string> ReadBytes(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return Status::NotFound("cannot read " + path);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
-
-std::string Fmt(double d, int digits) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", digits, d);
-  return buf;
-}
-
 // `d` to `digits` decimals, as the shortest double that prints so (no 25.185000000000002).
-double Round(double d, int digits) { return std::strtod(Fmt(d, digits).c_str(), nullptr); }
+double Round(double d, int digits) { return std::strtod(FormatFixed(d, digits).c_str(), nullptr); }
 
 // Measurements of one process run over the items.
 struct Outputs {
@@ -182,7 +170,7 @@ Status LoadData(const Workflow& wf, const ProfileOptions& opts, Job* job) {
         job->source_bytes[s.name][key] = i.data;
         continue;
       }
-      auto bytes = ReadBytes(i.path);
+      auto bytes = ReadFile(i.path);
       if (!bytes.ok())
         return Status::NotFound("source \"" + s.name + "\", item \"" + key + "\": " + bytes.status().message());
       job->source_bytes[s.name][key] = std::move(*bytes);
@@ -213,7 +201,7 @@ double Quantile(std::vector<double> xs, double q) {
 }
 
 StatusOr<std::vector<IndexItem>> ReadIndex(const std::string& path) {
-  auto text = ReadBytes(path);
+  auto text = ReadFile(path);
   if (!text.ok()) return Status::NotFound("dataset index " + path + ": no such file (or not readable)");
   const fs::path dir = fs::path(path).parent_path();
   std::vector<IndexItem> out;
@@ -484,10 +472,10 @@ std::string WorkflowYaml(const Workflow& wf, const ProfileResult& result, const 
   for (const auto& c : result.cells) {
     std::string combo;
     for (const auto& v : c.variants) combo += (combo.empty() ? "" : " + ") + v;
-    s += "#   " + combo + ": table " + Fmt(c.accuracy, 2);
+    s += "#   " + combo + ": table " + FormatFixed(c.accuracy, 2);
     if (c.composed) {
       const double e = *c.composed - c.accuracy;
-      s += ", composition " + Fmt(*c.composed, 2) + " (error " + (e >= 0 ? "+" : "") + Fmt(e, 2) + ")";
+      s += ", composition " + FormatFixed(*c.composed, 2) + " (error " + (e >= 0 ? "+" : "") + FormatFixed(e, 2) + ")";
       sum += e;
       worst = std::max(worst, std::fabs(e));
       ++counted;
@@ -495,8 +483,8 @@ std::string WorkflowYaml(const Workflow& wf, const ProfileResult& result, const 
     s += "\n";
   }
   if (counted > 0)
-    s += "# Composition error against the table: mean " + Fmt(sum / static_cast<double>(counted), 2) +
-         " points, worst " + Fmt(worst, 2) + " points.\n";
+    s += "# Composition error against the table: mean " + FormatFixed(sum / static_cast<double>(counted), 2) +
+         " points, worst " + FormatFixed(worst, 2) + " points.\n";
   else
     s += "# No composition: not every operator has its own label (--data OPERATOR=INDEX).\n";
   return s + ObjectToYaml(WithAccuracyTable(wf, result));

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "base/file.h"
 #include "api/manifest.h"
 #include "cli/commands.h"
 #include "cli/remote.h"
@@ -17,11 +18,9 @@ namespace cli {
 
 namespace {
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string s = ss.str();
+// The file's content without trailing whitespace; "" when it cannot be read.
+std::string ReadTrimmed(const std::string& path) {
+  std::string s = ReadFileOrEmpty(path);
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
   return s;
 }
@@ -53,7 +52,7 @@ StatusOr<Remote> Connect(const std::vector<std::string>& args) {
   const char* home = std::getenv("HOME");
   fs::path user_cfg = fs::path(home ? home : "/root") / ".config/jellybean/config";
   if (fs::exists(user_cfg)) {
-    auto docs = ParseYamlStream(ReadFile(user_cfg.string()));
+    auto docs = ParseYamlStream(ReadTrimmed(user_cfg.string()));
     if (!docs.empty() && docs[0].error.ok() && docs[0].root.is_map()) {
       auto str = [&](const char* key, std::string* out) {
         const Value* v = docs[0].root.Find(key);
@@ -70,7 +69,7 @@ StatusOr<Remote> Connect(const std::vector<std::string>& args) {
     state_dir = env && *env ? env : "/var/lib/jellybean";
   }
   if (server.empty()) {
-    server = ReadFile((fs::path(state_dir) / "endpoint").string());
+    server = ReadTrimmed((fs::path(state_dir) / "endpoint").string());
     if (server.empty())
       return Status::Unavailable("no server: pass --server, or --state-dir of a running jellybeand (none found at " + state_dir + ")");
   }
@@ -78,7 +77,7 @@ StatusOr<Remote> Connect(const std::vector<std::string>& args) {
   if (ca.empty() && server.rfind("https://", 0) == 0) ca = (fs::path(state_dir) / "tls/ca.crt").string();
   r.http.server = server;
   r.http.ca_file = ca;
-  r.http.token = ReadFile(token_file);
+  r.http.token = ReadTrimmed(token_file);
   if (r.http.token.empty()) return Status::Unavailable("cannot read the token file " + token_file);
   return r;
 }

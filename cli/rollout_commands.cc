@@ -44,10 +44,10 @@ int Rollout(const Remote& r, std::ostream& out, std::ostream& err) {
   std::vector<std::vector<std::string>> rows = {
       {"EPOCH", "TIME", "TRIGGER", "OLD $/h", "NEW $/h", "ACCURACY", "MOVED", "SERVING s", "REASON"}};
   for (const auto& h : wf.status.history) {
-    std::string acc = h.old_accuracy > 0 ? Fixed(h.old_accuracy, 2) + "->" + Fixed(h.new_accuracy, 2) : Fixed(h.new_accuracy, 2);
+    std::string acc = h.old_accuracy > 0 ? FormatFixed(h.old_accuracy, 2) + "->" + FormatFixed(h.new_accuracy, 2) : FormatFixed(h.new_accuracy, 2);
     rows.push_back({std::to_string(h.epoch) + (wf.status.plan_epoch && *wf.status.plan_epoch == h.epoch ? "*" : ""), h.time, h.trigger,
-                    h.old_cost > 0 ? Fixed(h.old_cost, 4) : "-", Fixed(h.new_cost, 4), acc, std::to_string(h.workers_moved),
-                    h.serving_s ? Fixed(*h.serving_s, 3) : "-", h.reason});
+                    h.old_cost > 0 ? FormatFixed(h.old_cost, 4) : "-", FormatFixed(h.new_cost, 4), acc, std::to_string(h.workers_moved),
+                    h.serving_s ? FormatFixed(*h.serving_s, 3) : "-", h.reason});
   }
   if (rows.size() == 1) out << "no plan has been adopted yet\n";
   else PrintTable(out, rows, 3);

@@ -25,7 +25,7 @@ std::map<std::string, std::string> HostedByNode(const Plan& p) {
   std::map<std::string, std::string> out;
   for (const auto& pl : p.placements) {
     auto& s = out[pl.node];
-    s += (s.empty() ? "" : ", ") + pl.op + " " + pl.variant + " " + Fixed(pl.rate, 2) + "/s";
+    s += (s.empty() ? "" : ", ") + pl.op + " " + pl.variant + " " + FormatFixed(pl.rate, 2) + "/s";
   }
   return out;
 }
@@ -101,12 +101,12 @@ bool ValidateCombined(const Objects& objects, const std::set<ObjectKey>& changed
 // per node.
 void PrintPlanChanges(const Workflow& wf, const Rescored& cur, const Plan& next, std::ostream& out) {
   double before = wf.status.plan->cost.total_per_hour, now = cur.plan.cost.total_per_hour, after = next.cost.total_per_hour;
-  out << "  running (epoch " << wf.status.plan_epoch.value_or(0) << "): " << Fixed(before, 4) << " $/h, accuracy " << Fixed(wf.status.plan->accuracy, 2)
-      << "; under the changed inputs it would cost " << Fixed(now, 4) << " $/h" << (cur.violations.empty() ? "" : " and is invalid: " + cur.violations.front()) << "\n";
+  out << "  running (epoch " << wf.status.plan_epoch.value_or(0) << "): " << FormatFixed(before, 4) << " $/h, accuracy " << FormatFixed(wf.status.plan->accuracy, 2)
+      << "; under the changed inputs it would cost " << FormatFixed(now, 4) << " $/h" << (cur.violations.empty() ? "" : " and is invalid: " + cur.violations.front()) << "\n";
   double delta = std::fabs(after - now) < 5e-5 ? 0 : after - now;
-  out << "  what-if plan:       " << Fixed(after, 4) << " $/h (" << (delta >= 0 ? "+" : "") << Fixed(delta, 4) << ", "
-      << (now > 0 ? Fixed(100 * delta / now, 1) : "0") << "% against the running plan under the changed inputs), accuracy "
-      << Fixed(next.accuracy, 2) << " (" << (next.accuracy - cur.plan.accuracy >= 0 ? "+" : "") << Fixed(next.accuracy - cur.plan.accuracy, 2) << ")\n";
+  out << "  what-if plan:       " << FormatFixed(after, 4) << " $/h (" << (delta >= 0 ? "+" : "") << FormatFixed(delta, 4) << ", "
+      << (now > 0 ? FormatFixed(100 * delta / now, 1) : "0") << "% against the running plan under the changed inputs), accuracy "
+      << FormatFixed(next.accuracy, 2) << " (" << (next.accuracy - cur.plan.accuracy >= 0 ? "+" : "") << FormatFixed(next.accuracy - cur.plan.accuracy, 2) << ")\n";
   std::string variants;
   for (const auto& [op, v] : next.variants) {
     auto old = wf.status.plan->variants.find(op);
@@ -148,7 +148,7 @@ void PrintDecision(const Workflow& wf, const std::vector<ModelProfile>& profiles
   const ReplanDecision& d = proposal.decision;
   if (d.action == ReplanAction::kKeep) out << "  the daemon would keep the running plan: " << d.reason << "\n";
   else if (d.action == ReplanAction::kAdopt) out << "  the daemon would roll this plan out: " << d.reason << "\n";
-  else out << "  the daemon would roll this plan out in " << Fixed(d.retry_after_s, 1) << " s (with the default damping): " << d.reason << "\n";
+  else out << "  the daemon would roll this plan out in " << FormatFixed(d.retry_after_s, 1) << " s (with the default damping): " << d.reason << "\n";
 }
 
 // One affected workflow: plans it as the daemon would and prints the outcome. Returns false (with
@@ -177,7 +177,7 @@ bool PrintWorkflowWhatIf(const Workflow& wf, const std::vector<ModelProfile>& pr
   if (degraded) out << "  no plan meets the SLO (" << solved.status().message() << "); degraded (" << why.reason << "): " << why.message << "\n";
   const Plan& next = degraded ? *degraded : solved->plan;
   if (!wf.status.plan) {
-    out << "  not planned yet; would cost " << Fixed(next.cost.total_per_hour, 4) << " $/h at accuracy " << Fixed(next.accuracy, 2) << "\n";
+    out << "  not planned yet; would cost " << FormatFixed(next.cost.total_per_hour, 4) << " $/h at accuracy " << FormatFixed(next.accuracy, 2) << "\n";
     return true;
   }
   PrintDecision(wf, profiles, infra, *problem, next, trigger, out);

@@ -15,6 +15,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "base/file.h"
 #include "api/manifest.h"
 #include "daemon/startup_checks.h"
 #include "drivers/process.h"
@@ -27,13 +28,6 @@ namespace fs = std::filesystem;
 
 
 namespace {
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 
 
@@ -204,7 +198,9 @@ StatusOr<std::string> EnsureToken(const std::string& path) {
   if (fs::exists(path)) {
     // Refused like the agent's bootstrap token: a bearer token others can read is everyone's.
     if (auto s = CheckPrivateFile(path, "token file"); !s.ok()) return s;
-    std::string t = ReadAll(path);
+    auto read = ReadFile(path);
+    if (!read.ok()) return read.status();
+    std::string t = std::move(*read);
     while (!t.empty() && (t.back() == '\n' || t.back() == '\r' || t.back() == ' ')) t.pop_back();
     if (t.size() < 16) return Status::InvalidArgument("token file " + path + " holds fewer than 16 characters");
     return t;

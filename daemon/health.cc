@@ -15,6 +15,8 @@
 #include <chrono>
 #include <cstring>
 
+#include "base/format.h"
+
 namespace jb {
 
 namespace {
@@ -108,7 +110,7 @@ Status ProbeHealthz(const std::string& host, int port, bool tls, double timeout_
   SSL* ssl = nullptr;
   auto fail = [&](const std::string& what) {
     bool timed_out = errno == EAGAIN || errno == EWOULDBLOCK || SecondsLeft(deadline) <= 0.05;
-    out = Status::Unavailable(timed_out ? what + ": no answer within " + std::to_string(timeout_s) + " s" : what);
+    out = Status::Unavailable(timed_out ? what + ": no answer within " + FormatFixed(timeout_s, 1) + " s" : what);
   };
   if (tls) {
     ctx = SSL_CTX_new(TLS_client_method());

@@ -7,11 +7,11 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
-#include <condition_variable>
 #include <filesystem>
 #include <iostream>
 #include <thread>
 
+#include "base/mutex.h"
 #include "daemon/api_server.h"
 #include "daemon/daemon.h"
 #include "daemon/health.h"
@@ -198,8 +198,8 @@ int Main(int argc, char** argv) {
   Notify("READY=1\nSTATUS=serving " + endpoint + ": " + Summary(store));
 
   std::atomic<bool> stop{false};
-  std::mutex wd_mu;
-  std::condition_variable wd_cv;
+  Mutex wd_mu;
+  CondVar wd_cv;
   std::thread watchdog;
   if (uint64_t usec = WatchdogIntervalUsec(); usec > 0) {
     // WATCHDOG=1 only while the daemon really serves (daemon/health.h): its own /healthz answers
@@ -209,17 +209,17 @@ int Main(int argc, char** argv) {
     bool tls = !cfg.insecure_plain_http;
     double probe_timeout_s = std::min(5.0, static_cast<double>(usec) / 1e6);
     watchdog = std::thread([&, usec, probe_host, probe_port, tls, probe_timeout_s] {
-      std::unique_lock<std::mutex> lock(wd_mu);
+      MutexLock lock(&wd_mu);
       bool was_healthy = true;
       while (!stop) {
-        lock.unlock();
+        lock.Unlock();
         HealthSample sample;
         CountOpenFds(&sample);
         Status probe = ProbeHealthz(probe_host, probe_port, tls, probe_timeout_s);
         sample.probe_ok = probe.ok();
         sample.probe_error = probe.message();
         HealthVerdict verdict = JudgeHealth(sample);
-        lock.lock();
+        lock.Lock();
         if (stop) break;
         if (verdict.healthy) {
           if (!was_healthy) spdlog::info("watchdog: healthy again");
@@ -229,7 +229,7 @@ int Main(int argc, char** argv) {
           Notify("STATUS=unhealthy: " + verdict.reason);
         }
         was_healthy = verdict.healthy;
-        wd_cv.wait_for(lock, std::chrono::microseconds(usec));
+        wd_cv.WaitFor(&wd_mu, std::chrono::microseconds(usec));
       }
     });
   }
@@ -269,10 +269,10 @@ int Main(int argc, char** argv) {
     local->StopAll();
   }
   {
-    std::lock_guard<std::mutex> lock(wd_mu);
+    MutexLock lock(&wd_mu);
     stop = true;
   }
-  wd_cv.notify_all();
+  wd_cv.SignalAll();
   if (watchdog.joinable()) watchdog.join();
   spdlog::info("stopped");
   return 0;

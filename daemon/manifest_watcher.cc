@@ -16,6 +16,7 @@
 #include <functional>
 #include <sstream>
 
+#include "base/file.h"
 #include "api/manifest.h"
 
 namespace jb {
@@ -68,16 +69,6 @@ std::vector<std::string> ListManifests(const std::string& root, std::map<std::st
   return files;
 }
 
-Status ReadWholeFile(const std::string& path, std::string* out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::Unavailable(std::string("cannot be read: ") + std::strerror(errno));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) return Status::Unavailable(std::string("cannot be read: ") + std::strerror(errno));
-  *out = ss.str();
-  return Status::Ok();
-}
-
 bool IsUnder(const std::string& file, const std::string& dir) {
   return file.size() > dir.size() && file.compare(0, dir.size(), dir) == 0 && file[dir.size()] == '/';
 }
@@ -122,7 +113,7 @@ void ManifestWatcher::SyncAndLogNew(bool timer) {
   std::set<std::string> now;
   std::vector<std::string> problems;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     problems = SyncLocked(timer);
   }
   for (auto& p : problems) {
@@ -137,7 +128,7 @@ void ManifestWatcher::Loop() {
   while (true) {
     int timeout = -1;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       if (listing_failed_) timeout = kRetryListingMs;
       if (!pending_.empty()) {
         int settle = static_cast<int>(std::max<int64_t>(settle_.count(), 1));
@@ -175,7 +166,7 @@ void ManifestWatcher::Loop() {
 }
 
 std::vector<std::string> ManifestWatcher::Sync() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return SyncLocked(false);
 }
 
@@ -212,11 +203,12 @@ ManifestWatcher::DirSnapshot ManifestWatcher::ReadDir(const std::string& dir) {
                          "; keeping the objects it applied before";
       continue;
     }
-    std::string text;
-    if (auto s = ReadWholeFile(f, &text); !s.ok()) {
-      snap.problems[f] = s.message() + "; keeping the objects it applied before";
+    auto read = ReadFile(f);
+    if (!read.ok()) {
+      snap.problems[f] = read.status().message() + "; keeping the objects it applied before";
       continue;
     }
+    const std::string& text = *read;
     snap.state[f] = std::to_string(std::hash<std::string>{}(text));
     auto part = DecodeText(text, f);
     if (part.empty()) {

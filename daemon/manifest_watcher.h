@@ -21,12 +21,12 @@
 
 #include <chrono>
 #include <map>
-#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "base/mutex.h"
 #include "api/manifest.h"
 #include "base/thread_annotations.h"
 #include "reconciler/events.h"
@@ -45,7 +45,7 @@ class ManifestWatcher {
   void Stop();
   // Applies the directory's current contents; returns one line per current problem (all of them,
   // also those reported by an earlier sync).
-  std::vector<std::string> Sync();
+  std::vector<std::string> Sync() EXCLUDES(mu_);
 
  private:
   using Key = std::pair<std::string, std::string>;  // (kind, name)
@@ -69,10 +69,10 @@ class ManifestWatcher {
       EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Deletes the owned objects missing from `*now` whose removal has settled; adds the others to it.
   void ConfirmRemovals(const DirSnapshot& snap, std::map<Key, std::string>* now) EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Loop();
+  void Loop() EXCLUDES(mu_);
   void AddWatches(const std::string& dir);
   // Syncs and logs the problems that were not logged at the previous sync.
-  void SyncAndLogNew(bool timer);
+  void SyncAndLogNew(bool timer) EXCLUDES(mu_);
 
   const std::string dir_;
   Store* store_;
@@ -84,7 +84,7 @@ class ManifestWatcher {
     std::chrono::steady_clock::time_point since;
   };
   const std::chrono::milliseconds settle_;
-  std::mutex mu_;  // serialises Sync
+  Mutex mu_;  // serialises Sync
   std::map<Key, std::string> owned_ GUARDED_BY(mu_);  // (kind, name) -> file
   std::map<std::string, std::string> file_problems_ GUARDED_BY(mu_);  // file -> problems at the last sync
   bool listing_failed_ GUARDED_BY(mu_) = false;  // the last sync could not list everything: retry on a timer

@@ -14,6 +14,8 @@
 #include <cstring>
 #include <memory>
 
+#include "base/asn1_time.h"
+
 namespace jb {
 
 namespace {
@@ -73,16 +75,6 @@ StatusOr<X509Ptr> ReadCert(const std::string& path, const std::string& what) {
   return c;
 }
 
-std::string AsnTime(const ASN1_TIME* t) {
-  BIO* b = BIO_new(BIO_s_mem());
-  ASN1_TIME_print(b, t);
-  char* data = nullptr;
-  long n = BIO_get_mem_data(b, &data);
-  std::string s(data, static_cast<size_t>(n));
-  BIO_free(b);
-  return s;
-}
-
 }  // namespace
 
 Status CheckLoopbackHost(const std::string& host_in) {
@@ -118,8 +110,8 @@ StatusOr<CertValidity> LoadTlsPair(const std::string& cert_file, const std::stri
   CertValidity v;
   const ASN1_TIME* nb = X509_get0_notBefore(cert->get());
   const ASN1_TIME* na = X509_get0_notAfter(cert->get());
-  v.not_before = AsnTime(nb);
-  v.not_after = AsnTime(na);
+  v.not_before = Asn1TimeRfc3339(nb);
+  v.not_after = Asn1TimeRfc3339(na);
   v.not_yet_valid = X509_cmp_current_time(nb) > 0;
   v.expired = X509_cmp_current_time(na) < 0;
   return v;

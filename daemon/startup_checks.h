@@ -20,7 +20,7 @@ Status CheckLoopbackHost(const std::string& host);
 
 // What a certificate file says about its own validity.
 struct CertValidity {
-  std::string not_before, not_after;  // "Jan  1 00:00:00 2030 GMT"
+  std::string not_before, not_after;  // RFC 3339, "2030-01-01T00:00:00Z"
   bool expired = false;               // not_after is in the past
   bool not_yet_valid = false;         // not_before is in the future
 };

@@ -22,7 +22,7 @@ Driver* TierDispatcher::Get(const std::string& type) const {
 
 void TierDispatcher::UseInfrastructure(const std::string& workflow, const InfrastructureSpec& infra) {
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     infra_[workflow] = infra;
   }
   for (auto& [type, d] : drivers_) d->UseInfrastructure(workflow, infra);
@@ -40,7 +40,7 @@ std::string HostOf(const std::string& listen) {
 Status TierDispatcher::Apply(const std::string& workflow, const std::vector<WorkerConfig>& workers) {
   InfrastructureSpec infra;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     auto it = infra_.find(workflow);
     if (it == infra_.end()) return Status::FailedPrecondition("no Infrastructure known for workflow " + workflow);
     infra = it->second;
@@ -144,7 +144,7 @@ Status TierDispatcher::Remove(const std::string& workflow) {
   Status first;
   for (auto& [type, d] : drivers_)
     if (auto s = d->Remove(workflow); !s.ok() && first.ok()) first = s;
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   infra_.erase(workflow);
   return first;
 }

@@ -17,10 +17,10 @@
 
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
+#include "base/mutex.h"
 #include "drivers/driver.h"
 #include "base/thread_annotations.h"
 
@@ -33,18 +33,18 @@ class TierDispatcher : public Driver {
 
   std::string name() const override;
   bool Serves(const std::string& type) const override { return drivers_.count(type) != 0; }
-  void UseInfrastructure(const std::string& workflow, const InfrastructureSpec& infra) override;
-  Status Apply(const std::string& workflow, const std::vector<WorkerConfig>& workers) override;
+  void UseInfrastructure(const std::string& workflow, const InfrastructureSpec& infra) override EXCLUDES(mu_);
+  Status Apply(const std::string& workflow, const std::vector<WorkerConfig>& workers) override EXCLUDES(mu_);
   std::vector<WorkerState> Observe(const std::string& workflow) override;
   std::vector<WorkerConfig> Desired(const std::string& workflow) override;
-  Status Remove(const std::string& workflow) override;
+  Status Remove(const std::string& workflow) override EXCLUDES(mu_);
   std::vector<std::string> Workflows() override;
 
   Driver* Get(const std::string& type) const;
 
  private:
   std::map<std::string, std::unique_ptr<Driver>> drivers_;
-  std::mutex mu_;
+  Mutex mu_;
   std::map<std::string, InfrastructureSpec> infra_ GUARDED_BY(mu_);
 };
 

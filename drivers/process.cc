@@ -27,13 +27,6 @@ Status WriteFileCreatingDirs(const std::string& path, const std::string& data, i
   return WriteFileAtomic(path, data, mode);
 }
 
-std::string ReadFileOrEmpty(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
 Status CheckPrivateFile(const std::string& path, const std::string& what) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0)

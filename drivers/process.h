@@ -39,8 +39,7 @@ Status WriteFileCreatingDirs(const std::string& path, const std::string& data, i
 // (POSIX_SPAWN_SETPGROUP, POSIX_SPAWN_SETSID). The caller destroys `attr`.
 void InitChildAttr(posix_spawnattr_t* attr, short flags);
 
-// The whole content of `path`; "" when it cannot be read.
-std::string ReadFileOrEmpty(const std::string& path);
+// ReadFileOrEmpty: base/file.h.
 
 // OK when `path` is a file only its owner can read or write (mode & 077 == 0); otherwise an
 // InvalidArgument naming `what` and `path` that says to run `chmod 600 PATH` (NotFound when it

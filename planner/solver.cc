@@ -14,14 +14,6 @@ namespace jb::planner {
 
 namespace internal {
 
-std::string Fmt(double v, int prec) {
-  std::ostringstream s;
-  s.setf(std::ios::fixed);
-  s.precision(prec);
-  s << v;
-  return s.str();
-}
-
 PlanResult Finish(const Problem& p, Solution s, const std::string& solver, double ms) {
   PlanResult r;
   r.plan = ToPlan(p, s, solver, ms);

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "base/format.h"
 #include "planner/formulation.h"
 #include "planner/linear_model.h"
 #include "planner/problem.h"
@@ -45,7 +46,7 @@ inline double Overshoot(double time_limit_s) { return std::min(0.4, 0.08 * time_
 // ---- Shared helpers (solver.cc) ---------------------------------------------------------------
 
 // `v` in fixed notation with `prec` decimals (for diagnosis messages).
-std::string Fmt(double v, int prec = 2);
+inline std::string Fmt(double v, int prec = 2) { return FormatFixed(v, prec); }
 
 // The plan of `s` (ToPlan) together with `s`.
 PlanResult Finish(const Problem& p, Solution s, const std::string& solver, double ms);

@@ -11,7 +11,7 @@ Subscription ChangeNotifier::Subscribe(Store::ChangeCallback fn) {
   entry->fn = std::move(fn);
   uint64_t id = 0;
   {
-    std::lock_guard<std::mutex> lock(state_->mu);
+    MutexLock lock(&state_->mu);
     id = state_->next_id++;
     state_->entries.emplace(id, std::move(entry));
   }
@@ -21,7 +21,7 @@ Subscription ChangeNotifier::Subscribe(Store::ChangeCallback fn) {
 void ChangeNotifier::Cancel(const std::weak_ptr<State>& weak, uint64_t id) {
   std::shared_ptr<State> state = weak.lock();
   if (!state) return;  // the notifier (its store) is gone: nothing can call the callback any more
-  std::unique_lock<std::mutex> lock(state->mu);
+  MutexLock lock(&state->mu);
   auto it = state->entries.find(id);
   if (it == state->entries.end()) return;
   std::shared_ptr<Entry> entry = std::move(it->second);
@@ -30,7 +30,7 @@ void ChangeNotifier::Cancel(const std::weak_ptr<State>& weak, uint64_t id) {
   // Wait out the calls running on other threads. A call on this thread (a callback cancelling its
   // own subscription) cannot be waited for: it is below us on the stack.
   const std::thread::id self = std::this_thread::get_id();
-  state->idle.wait(lock, [&] {
+  state->idle.Wait(&state->mu, [&] {
     return std::all_of(entry->callers.begin(), entry->callers.end(), [&](std::thread::id t) { return t == self; });
   });
 }
@@ -38,29 +38,29 @@ void ChangeNotifier::Cancel(const std::weak_ptr<State>& weak, uint64_t id) {
 void ChangeNotifier::Notify(const std::string& kind, const std::string& name) {
   std::vector<std::shared_ptr<Entry>> entries;
   {
-    std::lock_guard<std::mutex> lock(state_->mu);
+    MutexLock lock(&state_->mu);
     entries.reserve(state_->entries.size());
     for (const auto& [id, entry] : state_->entries) entries.push_back(entry);
   }
   const std::thread::id self = std::this_thread::get_id();
   for (const auto& entry : entries) {
     {
-      std::lock_guard<std::mutex> lock(state_->mu);
+      MutexLock lock(&state_->mu);
       if (entry->removed) continue;
       entry->callers.push_back(self);
     }
     entry->fn(kind, name);
     {
-      std::lock_guard<std::mutex> lock(state_->mu);
+      MutexLock lock(&state_->mu);
       auto& callers = entry->callers;
       callers.erase(std::find(callers.begin(), callers.end(), self));
     }
-    state_->idle.notify_all();
+    state_->idle.SignalAll();
   }
 }
 
 size_t ChangeNotifier::subscribers() const {
-  std::lock_guard<std::mutex> lock(state_->mu);
+  MutexLock lock(&state_->mu);
   return state_->entries.size();
 }
 

@@ -6,15 +6,14 @@
 // callback (which may call the store) or an unsubscribing thread could need.
 #pragma once
 
-#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "base/mutex.h"
 #include "base/thread_annotations.h"
 #include "reconciler/store.h"
 
@@ -41,8 +40,8 @@ class ChangeNotifier {
     std::vector<std::thread::id> callers;  // threads inside fn now; guarded by State::mu
   };
   struct State {
-    mutable std::mutex mu;
-    std::condition_variable idle;  // signalled when a call of a callback returns
+    mutable Mutex mu;
+    CondVar idle;  // signalled when a call of a callback returns
     uint64_t next_id GUARDED_BY(mu) = 1;
     std::map<uint64_t, std::shared_ptr<Entry>> entries GUARDED_BY(mu);
   };

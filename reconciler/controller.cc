@@ -49,7 +49,7 @@ void Controller::Worker() {
     ReconcileResult r = reconciler_.Reconcile(*key);
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       ++metrics_.reconciles;
       if (!r.error.ok()) ++metrics_.errors;
       metrics_.seconds_total += secs;
@@ -66,7 +66,7 @@ void Controller::Worker() {
 }
 
 ControllerMetrics Controller::Metrics() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   ControllerMetrics m = metrics_;
   m.queue_depth = queue_.Len();
   return m;

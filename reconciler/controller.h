@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/mutex.h"
 #include "reconciler/store.h"
 #include "reconciler/workflow_reconciler.h"
 #include "reconciler/workqueue.h"
@@ -35,17 +36,17 @@ class Controller {
   void Stop();
   void Enqueue(const std::string& workflow) { queue_.Add(workflow); }
   void EnqueueAll();
-  ControllerMetrics Metrics() const;
+  ControllerMetrics Metrics() const EXCLUDES(mu_);
 
  private:
-  void Worker();
+  void Worker() EXCLUDES(mu_);
   void OnChange(const std::string& kind, const std::string& name);
 
   Store* store_;
   WorkflowReconciler reconciler_;
   WorkQueue queue_;
   std::vector<std::thread> threads_;
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   ControllerMetrics metrics_ GUARDED_BY(mu_);
   Subscription subscription_;  // the store's change notifications; reset first by the destructor
 };

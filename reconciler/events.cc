@@ -6,7 +6,7 @@ namespace jb {
 
 void EventRecorder::Record(const std::string& kind, const std::string& name, const std::string& type,
                            const std::string& reason, const std::string& message) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   for (auto it = events_.rbegin(); it != events_.rend(); ++it) {
     if (it->kind != kind || it->name != name) continue;
     if (it->reason == reason && it->message == message && it->type == type) {
@@ -21,7 +21,7 @@ void EventRecorder::Record(const std::string& kind, const std::string& name, con
 }
 
 std::vector<Event> EventRecorder::List(const std::string& kind, const std::string& name) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   std::vector<Event> out;
   for (const auto& e : events_)
     if (kind.empty() || (e.kind == kind && e.name == name)) out.push_back(e);

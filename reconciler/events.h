@@ -4,10 +4,10 @@
 #pragma once
 
 #include <deque>
-#include <mutex>
 #include <string>
 #include <vector>
 
+#include "base/mutex.h"
 #include "base/thread_annotations.h"
 
 namespace jb {
@@ -26,13 +26,13 @@ class EventRecorder {
  public:
   explicit EventRecorder(size_t capacity = 1000) : capacity_(capacity) {}
   void Record(const std::string& kind, const std::string& name, const std::string& type, const std::string& reason,
-              const std::string& message);
+              const std::string& message) EXCLUDES(mu_);
   // Events of one object (all when kind is empty), oldest first.
-  std::vector<Event> List(const std::string& kind = "", const std::string& name = "") const;
+  std::vector<Event> List(const std::string& kind = "", const std::string& name = "") const EXCLUDES(mu_);
 
  private:
   const size_t capacity_;
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   std::deque<Event> events_ GUARDED_BY(mu_);
 };
 

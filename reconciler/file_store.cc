@@ -12,6 +12,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "base/file.h"
 #include "api/manifest.h"
 #include "api/names.h"
 
@@ -76,15 +77,6 @@ class FilePersistence : public StorePersistence {
 FileStore::FileStore(std::string dir) : StoreCore(std::make_unique<FilePersistence>(dir)), dir_(std::move(dir)) {}
 
 namespace {
-
-bool ReadWholeFile(const fs::path& path, std::string* out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  std::stringstream ss;
-  ss << in.rdbuf();
-  *out = ss.str();
-  return !in.bad();
-}
 
 // Name diagnostics that an earlier version did not make: the name passes the rule of the time
 // (IsValidName) but not the DNS-1123 rule of today. Such an object was acknowledged and stored;
@@ -179,8 +171,10 @@ void FileStore::LoadFile(const std::string& kind, const fs::path& path, Loaded* 
     return;
   }
   if (!fs::is_regular_file(path, ec) || path.extension() != ".json") return skip("not an object file (expected NAME.json)");
-  std::string text, warning;
-  if (!ReadWholeFile(path, &text)) return skip(std::string("cannot be read: ") + std::strerror(errno));
+  std::string warning;
+  auto read = ReadFile(path.string());
+  if (!read.ok()) return skip(read.status().message());
+  const std::string& text = *read;
   auto obj = DecodeStored(text, path.string(), &warning);
   if (!obj.ok()) return skip("cannot be decoded: " + obj.status().message());
   const std::string& name = MetaOf(*obj).name;
@@ -197,7 +191,6 @@ void FileStore::LoadFile(const std::string& kind, const fs::path& path, Loaded* 
 
 void FileStore::LoadCounter(Loaded* loaded) const {
   const std::string path = CounterPath(dir_);
-  std::string text;
   std::error_code ec;
   std::string& refusal = loaded->refusal;
   if (!fs::exists(path, ec) && !ec) {
@@ -205,11 +198,11 @@ void FileStore::LoadCounter(Loaded* loaded) const {
       spdlog::warn("state: {} is missing (a state directory from before it existed, or removed): resourceVersions continue "
                    "above the highest stored one, {}; versions of objects deleted earlier may be issued again",
                    path, loaded->version);
-  } else if (!ReadWholeFile(path, &text)) {
-    refusal = path + ": cannot be read (" + std::strerror(errno) +
-              "): it holds the highest resourceVersion ever issued, so the store refuses writes rather than issue one again; "
+  } else if (auto read = ReadFile(path); !read.ok()) {
+    refusal = read.status().message() +
+              ": it holds the highest resourceVersion ever issued, so the store refuses writes rather than issue one again; "
               "make it readable and restart";
-  } else if (auto n = ParseCounter(text)) {
+  } else if (auto n = ParseCounter(*read)) {
     loaded->version = std::max(loaded->version, *n);
   } else {
     refusal = path + ": corrupt (expected a decimal number): it holds the highest resourceVersion ever issued, so the "

@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 
+#include "base/format.h"
 #include "planner/scorer.h"
 #include "planner/solver.h"
 #include "reconciler/conditions.h"
@@ -12,22 +13,6 @@
 #include "reconciler/rollout.h"
 
 namespace jb {
-namespace {
-
-std::string Fixed(double v, int digits) {
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), "%.*f", digits, v);
-  return buf;
-}
-
-std::string Pct(double f) {
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "%.1f%%", 100 * f);
-  return buf;
-}
-
-}  // namespace
-
 ReplanDecision DecideReplan(const std::vector<std::string>& violations, double current_cost, double candidate_cost, int64_t churn,
                             double since_last_s, const DampingOptions& opts, bool noisy) {
   ReplanDecision d;
@@ -46,18 +31,18 @@ ReplanDecision DecideReplan(const std::vector<std::string>& violations, double c
   double needed = opts.min_saving_fraction + opts.churn_fraction_per_worker * static_cast<double>(churn);
   if (saving <= needed) {
     d.action = ReplanAction::kKeep;
-    d.reason = "the new plan saves " + Pct(saving) + ", not more than the " + Pct(needed) + " its churn of " + std::to_string(churn) +
+    d.reason = "the new plan saves " + FormatPercent(saving) + ", not more than the " + FormatPercent(needed) + " its churn of " + std::to_string(churn) +
                " worker(s) requires";
     return d;
   }
   if (since_last_s < opts.min_interval_s) {
     d.action = ReplanAction::kDefer;
     d.retry_after_s = opts.min_interval_s - since_last_s;
-    d.reason = "a plan saving " + Pct(saving) + " waits for the minimum re-plan interval";
+    d.reason = "a plan saving " + FormatPercent(saving) + " waits for the minimum re-plan interval";
     return d;
   }
   d.action = ReplanAction::kAdopt;
-  d.reason = "saves " + Pct(saving) + " (more than the " + Pct(needed) + " required for a churn of " + std::to_string(churn) + ")";
+  d.reason = "saves " + FormatPercent(saving) + " (more than the " + FormatPercent(needed) + " required for a churn of " + std::to_string(churn) + ")";
   return d;
 }
 
@@ -158,8 +143,8 @@ std::optional<Plan> BestDegradedPlan(const Workflow& wf, const std::vector<Model
   if (auto p = solve(0, 1)) {
     Plan best = highest(0, floor, *p, [&](double f) { return solve(f, 1); });
     *why = Condition{cond::kDegraded, cond::kTrue, cond::kAccuracyBelowFloor,
-                     "no plan reaches the accuracy floor " + Fixed(floor, 2) + " at the requested rate; deployed the most accurate plan that keeps up (accuracy " +
-                         Fixed(best.accuracy, 2) + ")",
+                     "no plan reaches the accuracy floor " + FormatFixed(floor, 2) + " at the requested rate; deployed the most accurate plan that keeps up (accuracy " +
+                         FormatFixed(best.accuracy, 2) + ")",
                      ""};
     return best;
   }
@@ -173,9 +158,9 @@ std::optional<Plan> BestDegradedPlan(const Workflow& wf, const std::vector<Model
       return q;
     });
     *why = Condition{cond::kDegraded, cond::kTrue, f > 0 ? cond::kRateBelowTarget : cond::kRateAndAccuracyBelowTarget,
-                     "capacity is short: the plan serves " + Fixed(100 * got, 1) + "% of the requested rate (" + Fixed(rate * got, 2) +
-                         " of " + Fixed(rate, 2) + " source items/s)" +
-                         (f > 0 ? " at the accuracy floor" : " at accuracy " + Fixed(best.accuracy, 2) + " (floor " + Fixed(floor, 2) + ")"),
+                     "capacity is short: the plan serves " + FormatFixed(100 * got, 1) + "% of the requested rate (" + FormatFixed(rate * got, 2) +
+                         " of " + FormatFixed(rate, 2) + " source items/s)" +
+                         (f > 0 ? " at the accuracy floor" : " at accuracy " + FormatFixed(best.accuracy, 2) + " (floor " + FormatFixed(floor, 2) + ")"),
                      ""};
     return best;
   }

@@ -40,7 +40,7 @@
 // Time and durable-file helpers used by the store's users; reached through this header by the
 // files that used them from here before the store was an interface.
 #include "base/file.h"
-#include "reconciler/rfc3339.h"
+#include "base/rfc3339.h"
 
 namespace jb {
 

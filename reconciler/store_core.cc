@@ -9,7 +9,7 @@ namespace jb {
 StoreCore::StoreCore(std::unique_ptr<StorePersistence> persistence) : persistence_(std::move(persistence)) {}
 
 void StoreCore::Restore(std::map<Key, Object> objects, uint64_t version, std::string refusal) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   objects_ = std::move(objects);
   version_ = version;
   // The next write reserves a fresh block above everything seen.
@@ -35,14 +35,14 @@ Status StoreCore::Erase(const std::string& kind, const std::string& name) {
 }
 
 StatusOr<Object> StoreCore::Get(const std::string& kind, const std::string& name) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   auto it = objects_.find({kind, name});
   if (it == objects_.end()) return Status::NotFound(kind + " \"" + name + "\" not found");
   return it->second;
 }
 
 std::vector<Object> StoreCore::List(const std::string& kind) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   std::vector<Object> out;
   for (const auto& [key, obj] : objects_)
     if (key.first == kind) out.push_back(obj);
@@ -50,7 +50,7 @@ std::vector<Object> StoreCore::List(const std::string& kind) const {
 }
 
 size_t StoreCore::size() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return objects_.size();
 }
 
@@ -76,7 +76,7 @@ StatusOr<Object> StoreCore::Put(Object obj) {
     return Status::InvalidArgument(kind + " name \"" + name + "\" is not a valid name: it " + why);
   Object stored;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     auto it = objects_.find({kind, name});
     ObjectMeta& meta = MetaOf(obj);
     if (it != objects_.end()) {
@@ -114,7 +114,7 @@ StatusOr<Object> StoreCore::Put(Object obj) {
 StatusOr<Object> StoreCore::PutStatus(const std::string& name, const WorkflowStatus& status, const std::string& rv) {
   Object stored;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     auto it = objects_.find({"Workflow", name});
     if (it == objects_.end()) return Status::NotFound("Workflow \"" + name + "\" not found");
     Workflow wf = std::get<Workflow>(it->second);
@@ -135,7 +135,7 @@ StatusOr<Object> StoreCore::PutStatus(const std::string& name, const WorkflowSta
 StatusOr<Object> StoreCore::Delete(const std::string& kind, const std::string& name) {
   Object result;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     auto it = objects_.find({kind, name});
     if (it == objects_.end()) return Status::NotFound(kind + " \"" + name + "\" not found");
     ObjectMeta& meta = MetaOf(it->second);
@@ -162,7 +162,7 @@ StatusOr<Object> StoreCore::Delete(const std::string& kind, const std::string& n
 
 Status StoreCore::RemoveFinalizer(const std::string& kind, const std::string& name, const std::string& finalizer) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     auto it = objects_.find({kind, name});
     if (it == objects_.end()) return Status::Ok();
     Object obj = it->second;

@@ -13,11 +13,11 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "base/mutex.h"
 #include "base/thread_annotations.h"
 #include "reconciler/change_notifier.h"
 #include "reconciler/store.h"
@@ -48,15 +48,15 @@ class StoreCore : public Store {
   // `persistence` null = memory only.
   explicit StoreCore(std::unique_ptr<StorePersistence> persistence);
 
-  StatusOr<Object> Get(const std::string& kind, const std::string& name) const override;
-  std::vector<Object> List(const std::string& kind) const override;
-  size_t size() const override;
-  StatusOr<Object> Put(Object obj) override;
+  StatusOr<Object> Get(const std::string& kind, const std::string& name) const override EXCLUDES(mu_);
+  std::vector<Object> List(const std::string& kind) const override EXCLUDES(mu_);
+  size_t size() const override EXCLUDES(mu_);
+  StatusOr<Object> Put(Object obj) override EXCLUDES(mu_);
   using Store::PutStatus;
   StatusOr<Object> PutStatus(const std::string& name, const WorkflowStatus& status,
                              const std::string& resource_version) override;
-  StatusOr<Object> Delete(const std::string& kind, const std::string& name) override;
-  Status RemoveFinalizer(const std::string& kind, const std::string& name, const std::string& finalizer) override;
+  StatusOr<Object> Delete(const std::string& kind, const std::string& name) override EXCLUDES(mu_);
+  Status RemoveFinalizer(const std::string& kind, const std::string& name, const std::string& finalizer) override EXCLUDES(mu_);
   [[nodiscard]] Subscription OnChange(ChangeCallback fn) override;
 
  protected:
@@ -64,7 +64,7 @@ class StoreCore : public Store {
   // may have been issued (the next write reserves a block above it). `refusal` non-empty: every
   // write that would hand out a version fails with kUnavailable and this message (the store
   // cannot know which versions were issued). No notifications.
-  void Restore(std::map<Key, Object> objects, uint64_t version, std::string refusal);
+  void Restore(std::map<Key, Object> objects, uint64_t version, std::string refusal) EXCLUDES(mu_);
 
  private:
   // The next resourceVersion; reserves a new block first when needed.
@@ -74,7 +74,7 @@ class StoreCore : public Store {
 
   const std::unique_ptr<StorePersistence> persistence_;
   ChangeNotifier notifier_;
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   std::map<Key, Object> objects_ GUARDED_BY(mu_);
   uint64_t version_ GUARDED_BY(mu_) = 0;   // the last version handed out (or loaded)
   uint64_t reserved_ GUARDED_BY(mu_) = 0;  // versions up to this one are reserved in persistence

@@ -2,6 +2,7 @@
 
 #include "api/manifest.h"
 #include "api/names.h"
+#include "base/format.h"
 #include "planner/solver.h"
 #include "reconciler/conditions.h"
 #include "reconciler/deployment.h"
@@ -35,12 +36,6 @@ const Condition* FindCondition(const WorkflowStatus& st, const std::string& type
 }
 
 namespace {
-
-std::string Fixed(double v, int digits) {
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), "%.*f", digits, v);
-  return buf;
-}
 
 void NotPlanned(WorkflowStatus* st, const std::string& reason, const std::string& message) {
   SetCondition(st, cond::kPlanned, cond::kFalse, reason, message);
@@ -103,15 +98,15 @@ void WorkflowReconciler::UpdateLoad(const Workflow& wf, const std::vector<Worker
   double now = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
   std::optional<double> next;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     auto [it, fresh] = load_.try_emplace(wf.metadata.name, opts_.load);
     next = it->second.Observe(now, seen / spec, st->load_scale.value_or(1.0));
   }
   if (!next) return;
   if (events_ != nullptr)
     events_->Record("Workflow", wf.metadata.name, "Normal", "LoadChanged",
-                    "the sources offer " + Fixed(seen, 2) + " items/s against " + Fixed(spec * st->load_scale.value_or(1.0), 2) +
-                        " planned for " + Fixed(opts_.load.sustain_s, 0) + " s; re-planning for " + Fixed(spec * *next, 2) + " items/s");
+                    "the sources offer " + FormatFixed(seen, 2) + " items/s against " + FormatFixed(spec * st->load_scale.value_or(1.0), 2) +
+                        " planned for " + FormatFixed(opts_.load.sustain_s, 0) + " s; re-planning for " + FormatFixed(spec * *next, 2) + " items/s");
   st->load_scale = *next;
 }
 
@@ -120,14 +115,14 @@ void WorkflowReconciler::UpdateNodeHealth(const std::string& name, const std::ve
   for (auto it = st->unavailable_nodes.begin(); it != st->unavailable_nodes.end();) {
     if (SecondsSince(it->since) >= opts_.node_retry_s) {
       if (events_ != nullptr) events_->Record("Workflow", name, "Normal", "NodeRetried", "node " + it->node + " is tried again after " +
-                                                                                           Fixed(opts_.node_retry_s, 0) + " s out of the plan");
+                                                                                           FormatFixed(opts_.node_retry_s, 0) + " s out of the plan");
       it = st->unavailable_nodes.erase(it);
     } else {
       ++it;
     }
   }
   auto now = std::chrono::steady_clock::now();
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   auto& since = not_ready_since_[name];
   std::set<std::string> seen;
   for (const auto& w : observed) {
@@ -378,8 +373,8 @@ void WorkflowReconciler::DecideStep(const PlanInputs& in, const planner::Problem
     st->plan = current.plan;  // priced under the new inputs
     st->planned_from = fp.Encode();
     SetCondition(st, cond::kPlanned, cond::kTrue, cond::kKept,
-                 Fixed(st->plan->cost.total_per_hour, 4) + " $/h (compute " + Fixed(st->plan->cost.compute_per_hour, 4) + " + network " +
-                     Fixed(st->plan->cost.network_per_hour, 4) + ") at today's inputs, accuracy " + Fixed(st->plan->accuracy, 2) +
+                 FormatFixed(st->plan->cost.total_per_hour, 4) + " $/h (compute " + FormatFixed(st->plan->cost.compute_per_hour, 4) + " + network " +
+                     FormatFixed(st->plan->cost.network_per_hour, 4) + ") at today's inputs, accuracy " + FormatFixed(st->plan->accuracy, 2) +
                      "; a re-plan was not worth it: " + decision.reason);
     if (events_ != nullptr)
       events_->Record("Workflow", name, "Normal", "PlanKept",
@@ -420,15 +415,15 @@ void WorkflowReconciler::AdoptStep(const std::string& name, const std::string& t
   st->planned_from = fp.Encode();
   if (events_ != nullptr && trigger != kTriggerInitial)
     events_->Record("Workflow", name, "Normal", "Replanned",
-                    "epoch " + std::to_string(p.next_epoch) + " (trigger: " + trigger + "): " + Fixed(rev.old_cost, 4) + " -> " +
-                        Fixed(rev.new_cost, 4) + " $/h, " + decision.reason);
+                    "epoch " + std::to_string(p.next_epoch) + " (trigger: " + trigger + "): " + FormatFixed(rev.old_cost, 4) + " -> " +
+                        FormatFixed(rev.new_cost, 4) + " $/h, " + decision.reason);
   const Plan& pl = *st->plan;
   char msg[512];
   std::snprintf(msg, sizeof(msg), "%.4f $/h (compute %.4f + network %.4f), accuracy %.2f, %s, %s", pl.cost.total_per_hour,
                 pl.cost.compute_per_hour, pl.cost.network_per_hour, pl.accuracy,
                 !c.solved_msg.empty() ? c.solved_msg.c_str()
                 : pl.optimal          ? "proven optimal"
-                                      : ("gap " + Fixed(100 * pl.gap, 2) + "%").c_str(),
+                                      : ("gap " + FormatFixed(100 * pl.gap, 2) + "%").c_str(),
                 pl.solver.c_str());
   SetCondition(st, cond::kPlanned, cond::kTrue, cond::kSolved, msg);
 }
@@ -487,7 +482,7 @@ void WorkflowReconciler::AdvanceRollout(const std::string& name, const RolloutSt
       if (rev.epoch == epoch) rev.serving_s = took;
     if (events_ != nullptr && st->rollout->trigger != kTriggerInitial)
       events_->Record("Workflow", name, "Normal", "Switched",
-                      "epoch " + std::to_string(epoch) + " serves " + Fixed(took, 3) + " s after its trigger (" + st->rollout->trigger + ")");
+                      "epoch " + std::to_string(epoch) + " serves " + FormatFixed(took, 3) + " s after its trigger (" + st->rollout->trigger + ")");
   }
   if (step.done && !st->rollout->switched.empty()) {
     if (events_ != nullptr && st->rollout->trigger != kTriggerInitial) events_->Record("Workflow", name, "Normal", "RolloutComplete", step.message);
@@ -543,9 +538,9 @@ void WorkflowReconciler::UpdateSLOMet(const PlanInputs& in, const std::vector<Wo
   ObservedStatus o = Summarize(*problem, *st->plan, observed);
   double floor = o.expected_throughput * opts_.slo_throughput_fraction;
   std::string label = o.emulated ? " [EMULATED runtime: profiled latencies, synthetic payloads]" : "";
-  std::string what = "observed " + Fixed(o.throughput, 2) + " items/s at the sink (plan: " + Fixed(o.expected_throughput, 2) +
-                     "), latency p50 " + Fixed(o.latency_p50_ms, 1) + " ms p99 " + Fixed(o.latency_p99_ms, 1) + " ms, accuracy " +
-                     Fixed(st->plan->accuracy, 2) + " (floor " + Fixed(wf.spec.slo.min_accuracy, 2) + ")" + label;
+  std::string what = "observed " + FormatFixed(o.throughput, 2) + " items/s at the sink (plan: " + FormatFixed(o.expected_throughput, 2) +
+                     "), latency p50 " + FormatFixed(o.latency_p50_ms, 1) + " ms p99 " + FormatFixed(o.latency_p99_ms, 1) + " ms, accuracy " +
+                     FormatFixed(st->plan->accuracy, 2) + " (floor " + FormatFixed(wf.spec.slo.min_accuracy, 2) + ")" + label;
   bool latency_ok = !wf.spec.slo.max_latency_ms || o.latency_p99_ms <= *wf.spec.slo.max_latency_ms;
   if (!all_ready) SetCondition(st, cond::kSLOMet, cond::kUnknown, cond::kWorkersNotReady, "waiting for every worker; " + what);
   else if (!o.throughput_complete)
@@ -553,10 +548,10 @@ void WorkflowReconciler::UpdateSLOMet(const PlanInputs& in, const std::vector<Wo
   else if (o.throughput + 1e-9 >= floor && latency_ok) SetCondition(st, cond::kSLOMet, cond::kTrue, cond::kObserved, what);
   else if (o.throughput + 1e-9 < floor)
     SetCondition(st, cond::kSLOMet, cond::kFalse, cond::kThroughputBelowTarget,
-                 what + "; below " + Fixed(100 * opts_.slo_throughput_fraction, 0) + "% of the plan");
+                 what + "; below " + FormatFixed(100 * opts_.slo_throughput_fraction, 0) + "% of the plan");
   else
     SetCondition(st, cond::kSLOMet, cond::kFalse, cond::kLatencyAboveTarget,
-                 what + "; p99 above maxLatencyMs " + Fixed(*wf.spec.slo.max_latency_ms, 1));
+                 what + "; p99 above maxLatencyMs " + FormatFixed(*wf.spec.slo.max_latency_ms, 1));
   st->observed = o;
 }
 

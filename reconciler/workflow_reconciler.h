@@ -9,9 +9,9 @@
 #include <atomic>
 #include <chrono>
 #include <map>
-#include <mutex>
 #include <string>
 
+#include "base/mutex.h"
 #include "drivers/driver.h"
 #include "planner/linear_model.h"
 #include "base/thread_annotations.h"
@@ -120,15 +120,15 @@ class WorkflowReconciler {
   StatusOr<Object> Save(const Workflow& wf, const WorkflowStatus& after);
 
   // Feeds the observed source rates to the load trigger; sets status.loadScale when it fires.
-  void UpdateLoad(const Workflow& wf, const std::vector<WorkerState>& observed, WorkflowStatus* st);
+  void UpdateLoad(const Workflow& wf, const std::vector<WorkerState>& observed, WorkflowStatus* st) EXCLUDES(mu_);
   // Marks nodes whose worker stayed not ready for node_grace as unavailable; expires old outages.
-  void UpdateNodeHealth(const std::string& name, const std::vector<WorkerState>& observed, WorkflowStatus* st);
+  void UpdateNodeHealth(const std::string& name, const std::vector<WorkerState>& observed, WorkflowStatus* st) EXCLUDES(mu_);
 
   Store* store_;
   Driver* driver_;
   ReconcilerOptions opts_;
   EventRecorder* events_;
-  std::mutex mu_;
+  Mutex mu_;
   std::map<std::string, std::map<std::string, std::chrono::steady_clock::time_point>> not_ready_since_ GUARDED_BY(mu_);
   std::map<std::string, LoadTrigger> load_ GUARDED_BY(mu_);
   std::atomic<bool> cancel_{false};

@@ -13,29 +13,29 @@ void WorkQueue::AddLocked(const std::string& key) {
   dirty_.insert(key);
   if (processing_.count(key)) return;  // re-queued by Done()
   queue_.push_back(key);
-  cv_.notify_one();
+  cv_.Signal();
 }
 
 void WorkQueue::Add(const std::string& key) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   AddLocked(key);
 }
 
 void WorkQueue::AddAfter(const std::string& key, std::chrono::milliseconds delay) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (shutdown_) return;
   if (delay.count() <= 0) {
     AddLocked(key);
     return;
   }
   delayed_.emplace(Clock::now() + delay, key);
-  cv_.notify_all();
+  cv_.SignalAll();
 }
 
 void WorkQueue::AddRateLimited(const std::string& key) {
   std::chrono::milliseconds delay;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     int n = failures_[key]++;
     double ms = static_cast<double>(opts_.base_delay.count()) * std::pow(2.0, std::min(n, 30));
     delay = std::chrono::milliseconds(static_cast<int64_t>(std::min(ms, static_cast<double>(opts_.max_delay.count()))));
@@ -54,12 +54,12 @@ void WorkQueue::AddRateLimited(const std::string& key) {
 }
 
 void WorkQueue::Forget(const std::string& key) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   failures_.erase(key);
 }
 
 int WorkQueue::Failures(const std::string& key) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   auto it = failures_.find(key);
   return it == failures_.end() ? 0 : it->second;
 }
@@ -74,17 +74,17 @@ void WorkQueue::PromoteDueLocked() {
 }
 
 std::optional<std::string> WorkQueue::Get() {
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   while (true) {
     PromoteDueLocked();
     if (!queue_.empty()) break;
     if (shutdown_) return std::nullopt;
     if (delayed_.empty()) {
-      cv_.wait(lock);
+      cv_.Wait(&mu_);
     } else {
       // A copy: another worker may erase the node while this one waits without the lock.
       const Clock::time_point when = delayed_.begin()->first;
-      cv_.wait_until(lock, when);
+      cv_.WaitUntil(&mu_, when);
     }
   }
   std::string key = queue_.front();
@@ -95,22 +95,22 @@ std::optional<std::string> WorkQueue::Get() {
 }
 
 void WorkQueue::Done(const std::string& key) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   processing_.erase(key);
   if (dirty_.count(key)) {
     queue_.push_back(key);
-    cv_.notify_one();
+    cv_.Signal();
   }
 }
 
 void WorkQueue::ShutDown() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   shutdown_ = true;
-  cv_.notify_all();
+  cv_.SignalAll();
 }
 
 size_t WorkQueue::Len() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return queue_.size();
 }
 

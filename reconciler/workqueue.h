@@ -6,14 +6,13 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <deque>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
 
+#include "base/mutex.h"
 #include "base/thread_annotations.h"
 
 namespace jb {
@@ -30,28 +29,28 @@ class WorkQueue {
   using Clock = std::chrono::steady_clock;
   explicit WorkQueue(WorkQueueOptions opts = {});
 
-  void Add(const std::string& key);
-  void AddAfter(const std::string& key, std::chrono::milliseconds delay);
+  void Add(const std::string& key) EXCLUDES(mu_);
+  void AddAfter(const std::string& key, std::chrono::milliseconds delay) EXCLUDES(mu_);
   // Re-queues after the key's back-off (and the overall limit); counts a failure.
-  void AddRateLimited(const std::string& key);
+  void AddRateLimited(const std::string& key) EXCLUDES(mu_);
   // Clears the key's failure count (call after a successful reconcile).
-  void Forget(const std::string& key);
-  int Failures(const std::string& key) const;
+  void Forget(const std::string& key) EXCLUDES(mu_);
+  int Failures(const std::string& key) const EXCLUDES(mu_);
 
   // Blocks until a key is ready or the queue shuts down (nullopt). The caller must call Done(key).
-  std::optional<std::string> Get();
-  void Done(const std::string& key);
+  std::optional<std::string> Get() EXCLUDES(mu_);
+  void Done(const std::string& key) EXCLUDES(mu_);
 
-  void ShutDown();
-  size_t Len() const;  // keys ready now (the queue-depth metric)
+  void ShutDown() EXCLUDES(mu_);
+  size_t Len() const EXCLUDES(mu_);  // keys ready now (the queue-depth metric)
 
  private:
   void AddLocked(const std::string& key) EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void PromoteDueLocked() EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const WorkQueueOptions opts_;
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
+  mutable Mutex mu_;
+  CondVar cv_;
   std::deque<std::string> queue_ GUARDED_BY(mu_);
   std::set<std::string> dirty_ GUARDED_BY(mu_);
   std::set<std::string> processing_ GUARDED_BY(mu_);

@@ -85,14 +85,14 @@ StatusOr<std::unique_ptr<AgentDriver>> AgentDriver::Create(AgentDriverOptions op
 AgentDriver::~AgentDriver() {
   std::vector<Conn> conns;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     stopping_ = true;
   }
-  changed_.notify_all();
+  changed_.SignalAll();
   if (listener_) listener_->Close();
   if (acceptor_.joinable()) acceptor_.join();
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     conns.swap(conns_);
   }
   for (auto& c : conns) c.channel->Abort();
@@ -105,7 +105,7 @@ std::string AgentDriver::ca_file() const { return opts_.state_dir + "/agent/ca.c
 void AgentDriver::AcceptLoop() {
   for (;;) {
     auto ch = listener_->Accept(10);
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     // Join connection threads that have finished.
     for (auto it = conns_.begin(); it != conns_.end();) {
       if (*it->done) {
@@ -130,7 +130,7 @@ void AgentDriver::AcceptLoop() {
     conns_.push_back(Conn{std::thread([this, shared, done] {
                             Serve(shared);
                             shared->Close();  // now, not when the next connection is accepted
-                            std::lock_guard<std::mutex> g(mu_);
+                            MutexLock g(&mu_);
                             *done = true;
                           }),
                           shared, done});
@@ -144,7 +144,7 @@ void AgentDriver::Serve(const std::shared_ptr<TlsChannel>& ch) {
   }
   for (;;) {
     {
-      std::lock_guard<std::mutex> l(mu_);
+      MutexLock l(&mu_);
       if (stopping_) return;
     }
     auto msg = ch->Receive(30);
@@ -195,7 +195,7 @@ Value AgentDriver::HandlePoll(const TlsChannel& ch, const Value& msg) {
     return Error("revoked", "the certificate of device " + device + " is revoked");
   }
   auto have = WireInt(Num(msg, "version"));
-  std::unique_lock<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   Device& d = Dev(device);
   bool was_silent = !d.seen || Clock::now() - d.last_seen > std::chrono::duration<double>(opts_.heartbeat_grace_s);
   d.seen = true;
@@ -225,7 +225,7 @@ Value AgentDriver::HandlePoll(const TlsChannel& ch, const Value& msg) {
   if (was_silent) spdlog::info("agent: device {} reports from {} (runs version {}, desired {})", device, d.address, have, d.version);
   // Long poll: answer at once when the agent is behind, else when something changes or at the hold.
   auto until = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(opts_.poll_hold_s));
-  changed_.wait_until(l, until, [&] { return stopping_ || Dev(device).version != have; });
+  changed_.WaitUntil(&mu_, until, [&]() REQUIRES(mu_) { return stopping_ || Dev(device).version != have; });
   Device& now = Dev(device);
   Value reply = Value::Map();
   reply.Set("version", Value::Integer(now.version));
@@ -251,12 +251,12 @@ void AgentDriver::UseInfrastructure(const std::string& workflow, const Infrastru
     if (t.driver.type == "agent") agent_tiers.insert(t.name);
   for (const auto& n : infra.nodes)
     if (agent_tiers.count(n.tier) != 0) addr[n.name] = n.address.value_or("");
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   node_address_[workflow] = std::move(addr);
 }
 
 StatusOr<std::string> AgentDriver::Host(const std::string& workflow, const std::string& node) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   auto d = devices_.find(node);
   if (d != devices_.end() && d->second.seen && !d->second.address.empty()) return d->second.address;
   auto w = node_address_.find(workflow);
@@ -266,7 +266,7 @@ StatusOr<std::string> AgentDriver::Host(const std::string& workflow, const std::
 }
 
 Status AgentDriver::Apply(const std::string& workflow, const std::vector<WorkerConfig>& workers) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   auto& cur = desired_[workflow];
   std::map<std::string, std::pair<WorkerConfig, int64_t>> next;
   std::set<std::string> touched;  // devices whose desired state changes
@@ -293,12 +293,12 @@ Status AgentDriver::Apply(const std::string& workflow, const std::vector<WorkerC
   cur = std::move(next);
   Persist(workflow);
   if (cur.empty()) desired_.erase(workflow);
-  changed_.notify_all();
+  changed_.SignalAll();
   return Status::Ok();
 }
 
 std::vector<WorkerState> AgentDriver::Observe(const std::string& workflow) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   std::vector<WorkerState> out;
   auto w = desired_.find(workflow);
   if (w == desired_.end()) return out;
@@ -332,7 +332,7 @@ std::vector<WorkerState> AgentDriver::Observe(const std::string& workflow) {
 }
 
 std::vector<WorkerConfig> AgentDriver::Desired(const std::string& workflow) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   std::vector<WorkerConfig> out;
   if (auto w = desired_.find(workflow); w != desired_.end())
     for (const auto& [name, cv] : w->second) out.push_back(cv.first);
@@ -342,7 +342,7 @@ std::vector<WorkerConfig> AgentDriver::Desired(const std::string& workflow) {
 Status AgentDriver::Remove(const std::string& workflow) { return Apply(workflow, {}); }
 
 std::vector<std::string> AgentDriver::Workflows() {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   std::vector<std::string> out;
   for (const auto& [wf, ws] : desired_)
     if (!ws.empty()) out.push_back(wf);
@@ -350,7 +350,7 @@ std::vector<std::string> AgentDriver::Workflows() {
 }
 
 std::vector<std::string> AgentDriver::LiveDevices() {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   std::vector<std::string> out;
   for (const auto& [name, d] : devices_)
     if (d.seen && Clock::now() - d.last_seen <= std::chrono::duration<double>(opts_.heartbeat_grace_s)) out.push_back(name);
@@ -373,7 +373,7 @@ void AgentDriver::Persist(const std::string& workflow) {
 }
 
 void AgentDriver::Load() {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   std::error_code ec;
   fs::path root = opts_.state_dir + "/agent/desired";
   if (!fs::exists(root, ec)) return;

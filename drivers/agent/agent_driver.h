@@ -22,15 +22,14 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "base/mutex.h"
 #include "api/value.h"
 #include "drivers/driver.h"
 #include "base/thread_annotations.h"
@@ -57,18 +56,18 @@ class AgentDriver : public Driver {
   ~AgentDriver() override;
 
   std::string name() const override { return "agent"; }
-  void UseInfrastructure(const std::string& workflow, const InfrastructureSpec& infra) override;
-  StatusOr<std::string> Host(const std::string& workflow, const std::string& node) override;
-  Status Apply(const std::string& workflow, const std::vector<WorkerConfig>& workers) override;
-  std::vector<WorkerState> Observe(const std::string& workflow) override;
-  std::vector<WorkerConfig> Desired(const std::string& workflow) override;
+  void UseInfrastructure(const std::string& workflow, const InfrastructureSpec& infra) override EXCLUDES(mu_);
+  StatusOr<std::string> Host(const std::string& workflow, const std::string& node) override EXCLUDES(mu_);
+  Status Apply(const std::string& workflow, const std::vector<WorkerConfig>& workers) override EXCLUDES(mu_);
+  std::vector<WorkerState> Observe(const std::string& workflow) override EXCLUDES(mu_);
+  std::vector<WorkerConfig> Desired(const std::string& workflow) override EXCLUDES(mu_);
   Status Remove(const std::string& workflow) override;
-  std::vector<std::string> Workflows() override;
+  std::vector<std::string> Workflows() override EXCLUDES(mu_);
 
   int port() const;
   std::string ca_file() const;
   // Devices connected within the grace period.
-  std::vector<std::string> LiveDevices();
+  std::vector<std::string> LiveDevices() EXCLUDES(mu_);
 
  private:
   explicit AgentDriver(AgentDriverOptions opts);
@@ -80,16 +79,16 @@ class AgentDriver : public Driver {
     int64_t applied = 0;                  // what the agent last reported it runs
     std::map<std::string, std::map<std::string, WorkerState>> states;  // workflow -> worker -> state
   };
-  void AcceptLoop();
-  void Serve(const std::shared_ptr<TlsChannel>& ch);
-  Value HandlePoll(const TlsChannel& ch, const Value& msg);
+  void AcceptLoop() EXCLUDES(mu_);
+  void Serve(const std::shared_ptr<TlsChannel>& ch) EXCLUDES(mu_);
+  Value HandlePoll(const TlsChannel& ch, const Value& msg) EXCLUDES(mu_);
   Value HandleRegister(const TlsChannel& ch, const Value& msg);
   bool Revoked(const std::string& device, const std::string& serial);
   void Persist(const std::string& workflow) EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The device's entry; a new one starts at a version no earlier daemon used (ms since the epoch
   // at start-up), so an agent never mistakes a new desired state for one it already runs.
   Device& Dev(const std::string& name) EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Load();
+  void Load() EXCLUDES(mu_);
 
   const AgentDriverOptions opts_;
   const int64_t base_version_;
@@ -97,8 +96,8 @@ class AgentDriver : public Driver {
   std::unique_ptr<TlsListener> listener_;
   std::string token_;
   std::thread acceptor_;
-  std::mutex mu_;
-  std::condition_variable changed_;
+  Mutex mu_;
+  CondVar changed_;
   bool stopping_ GUARDED_BY(mu_) = false;
   std::map<std::string, Device> devices_ GUARDED_BY(mu_);
   // workflow -> worker -> (config, device version at which it was set)

@@ -22,11 +22,11 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <mutex>
 #include <set>
 #include <sstream>
 #include <thread>
 
+#include "base/mutex.h"
 #include "drivers/agent/channel.h"
 #include "drivers/process.h"
 #include "drivers/agent/pki.h"
@@ -37,8 +37,8 @@ namespace fs = std::filesystem;
 namespace {
 
 std::atomic<bool> g_stop{false};
-std::mutex g_mu;
-jb::TlsChannel* g_current = nullptr;  // aborted by the signal thread
+jb::Mutex g_mu;
+jb::TlsChannel* g_current GUARDED_BY(g_mu) = nullptr;  // aborted by the signal thread
 
 int Usage() {
   std::fprintf(stderr,
@@ -173,7 +173,7 @@ int main(int argc, char** argv) {
     int s = 0;
     sigwait(&set, &s);
     g_stop = true;
-    std::lock_guard<std::mutex> l(g_mu);
+    jb::MutexLock l(&g_mu);
     if (g_current != nullptr) g_current->Abort();
   });
   sig.detach();
@@ -214,7 +214,7 @@ int main(int argc, char** argv) {
       continue;
     }
     {
-      std::lock_guard<std::mutex> l(g_mu);
+      jb::MutexLock l(&g_mu);
       g_current = ch->get();
     }
     if (!connected_once) spdlog::info("connected to {}:{}", f.host, f.port);
@@ -251,7 +251,7 @@ int main(int argc, char** argv) {
         version = want;  // (an error is reported in the workers' states; the daemon re-sends on change)
       }
     }
-    std::lock_guard<std::mutex> l(g_mu);
+    jb::MutexLock l(&g_mu);
     g_current = nullptr;
   }
   if (f.stop_workers) local.StopAll();

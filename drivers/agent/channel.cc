@@ -102,12 +102,12 @@ TlsChannel::~TlsChannel() {
 }
 
 void TlsChannel::Abort() {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   if (fd_ >= 0) ::shutdown(fd_, SHUT_RDWR);
 }
 
 void TlsChannel::Close() {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   if (ssl_ != nullptr) {
     if (SSL_is_init_finished(ssl_)) {
       // close_notify is a courtesy: bounded by the socket's send timeout, and a peer that is

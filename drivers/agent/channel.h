@@ -22,9 +22,9 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 
+#include "base/mutex.h"
 #include "base/status.h"
 #include "api/value.h"
 
@@ -65,11 +65,11 @@ class TlsChannel {
   const std::string& peer_address() const { return peer_address_; }
   // Unblocks a Receive in another thread (shutdown of the socket). Safe to call concurrently with
   // Close.
-  void Abort();
+  void Abort() EXCLUDES(mu_);
   // Ends the connection now (TLS close_notify when the handshake completed, then close(2)); the
   // peer sees EOF. Later Send/Receive fail with Unavailable. Must not run while this channel's
   // Send/Receive runs on another thread (Abort is the call for that).
-  void Close();
+  void Close() EXCLUDES(mu_);
   // Server side: the TLS handshake of an accepted connection (run on the connection's own thread,
   // so a slow client cannot hold up the listener).
   Status Handshake();
@@ -78,7 +78,7 @@ class TlsChannel {
   friend class TlsListener;
   TlsChannel() = default;
   Status IoError(const std::string& what, int rc);
-  std::mutex mu_;  // guards fd_ and ssl_ against Abort/Close from two threads
+  Mutex mu_;  // guards fd_ and ssl_ against Abort/Close from two threads
   int fd_ = -1;
   SSL* ssl_ = nullptr;
   SSL_CTX* ctx_ = nullptr;  // owned by client channels

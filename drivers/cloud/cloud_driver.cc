@@ -65,10 +65,10 @@ CloudDriver::CloudDriver(CloudDriverOptions opts) : opts_(std::move(opts)) {
 
 CloudDriver::~CloudDriver() {
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     stopping_ = true;
   }
-  cv_.notify_all();
+  cv_.SignalAll();
   loop_.join();
 }
 
@@ -86,7 +86,7 @@ void CloudDriver::UseInfrastructure(const std::string& workflow, const Infrastru
     text += n.name + "\t" + n.tier + "\t\t\n";
     for (const auto& [k, v] : t->second->driver.settings) text += n.name + "\t" + n.tier + "\t" + k + "\t" + v + "\n";
   }
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   // Called before every apply: the file is rewritten only when the settings change.
   if (settings_text_[workflow] != text && WriteFileCreatingDirs(SettingsFile(workflow), text, 0600).ok()) settings_text_[workflow] = text;
   pools_[workflow] = std::move(pools);
@@ -102,7 +102,7 @@ StatusOr<std::string> CloudDriver::Host(const std::string& workflow, const std::
   Pool pool;
   std::optional<Vm> vm;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     auto w = pools_.find(workflow);
     if (w == pools_.end() || w->second.count(node) == 0) return Status::InvalidArgument("node " + node + " is not a pool of a cloud tier");
     pool = w->second[node];
@@ -124,7 +124,7 @@ StatusOr<std::string> CloudDriver::Host(const std::string& workflow, const std::
       if (!made.ok()) return made.status();
       vm = *made;
     }
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     vms_[workflow][node] = *vm;
   }
   if (vm->state != "running" || vm->address.empty())
@@ -133,7 +133,7 @@ StatusOr<std::string> CloudDriver::Host(const std::string& workflow, const std::
   if (!target.ok()) return target.status();
   bool checked;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     checked = reachable_.count(vm->id) != 0;
   }
   if (!checked) {
@@ -146,7 +146,7 @@ StatusOr<std::string> CloudDriver::Host(const std::string& workflow, const std::
       std::this_thread::sleep_for(std::chrono::milliseconds(500));
     }
     if (!r.ok()) return Status::Unavailable("VM " + vm->name + " at " + vm->address + " does not answer ssh yet: " + r.status().message());
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     reachable_.insert(vm->id);
   }
   ssh_->SetTarget(workflow, node, *target);
@@ -156,7 +156,7 @@ StatusOr<std::string> CloudDriver::Host(const std::string& workflow, const std::
 Status CloudDriver::Apply(const std::string& workflow, const std::vector<WorkerConfig>& workers) {
   std::map<std::string, Pool> pools;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     pools = pools_[workflow];
   }
   Status s = ssh_->Apply(workflow, workers);
@@ -166,7 +166,7 @@ Status CloudDriver::Apply(const std::string& workflow, const std::vector<WorkerC
   {
     // A VM stops being "pending" once a worker is deployed on it (the leak check, which may run
     // concurrently, keeps pending VMs: the install of a new VM takes seconds).
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     for (const auto& node : used) pending_.erase({workflow, node});
     changed = reconciled_pools_.count(workflow) == 0 || reconciled_pools_[workflow] != used;
   }
@@ -175,7 +175,7 @@ Status CloudDriver::Apply(const std::string& workflow, const std::vector<WorkerC
   if (!changed) return s;
   Status r = ReconcileWorkflow(workflow, pools);
   if (r.ok()) {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     reconciled_pools_[workflow] = used;
   }
   return s.ok() ? r : s;
@@ -184,7 +184,7 @@ Status CloudDriver::Apply(const std::string& workflow, const std::vector<WorkerC
 Status CloudDriver::Remove(const std::string& workflow) {
   std::map<std::string, Pool> pools;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     pools = pools_[workflow];
     for (auto it = pending_.begin(); it != pending_.end();) it = it->first.first == workflow ? pending_.erase(it) : std::next(it);
   }
@@ -192,7 +192,7 @@ Status CloudDriver::Remove(const std::string& workflow) {
   if (!s.ok()) return s;
   Status r = ReconcileWorkflow(workflow, pools);
   if (r.ok()) {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     vms_.erase(workflow);
     pools_.erase(workflow);
     settings_text_.erase(workflow);
@@ -210,7 +210,7 @@ Status CloudDriver::ReconcileWorkflow(const std::string& workflow, const std::ma
   std::map<std::string, int64_t> want;
   for (const auto& c : ssh_->Desired(workflow)) want[c.node] = 1;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     for (auto it = pending_.begin(); it != pending_.end();) {
       if (Clock::now() - it->second > opts_.pending_grace) {
         it = pending_.erase(it);
@@ -244,7 +244,7 @@ Status CloudDriver::ReconcileWorkflow(const std::string& workflow, const std::ma
       // the next Host creates a new one instead of waiting on a dead address.
       std::set<std::string> ids;
       for (const auto& vm : *listed) ids.insert(vm.id);
-      std::lock_guard<std::mutex> l(mu_);
+      MutexLock l(&mu_);
       auto& ours = vms_[workflow];
       for (auto it = ours.begin(); it != ours.end();) {
         auto p = provider_of.find(it->first);
@@ -260,7 +260,7 @@ Status CloudDriver::ReconcileWorkflow(const std::string& workflow, const std::ma
     for (const auto& vm : changes.remove) {
       Status d = hooks.Delete(vm.id);
       if (!d.ok() && first.ok()) first = d;
-      std::lock_guard<std::mutex> l(mu_);
+      MutexLock l(&mu_);
       auto& ours = vms_[workflow];
       for (auto it = ours.begin(); it != ours.end();) it = it->second.id == vm.id ? ours.erase(it) : std::next(it);
       reachable_.erase(vm.id);
@@ -272,7 +272,7 @@ Status CloudDriver::ReconcileWorkflow(const std::string& workflow, const std::ma
 Status CloudDriver::ReconcileVms() {
   std::map<std::string, std::map<std::string, Pool>> all;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     all = pools_;
   }
   Status first;
@@ -282,13 +282,13 @@ Status CloudDriver::ReconcileVms() {
 }
 
 void CloudDriver::Loop() {
-  std::unique_lock<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   while (!stopping_) {
-    cv_.wait_for(l, opts_.reconcile_every);
+    cv_.WaitFor(&mu_, opts_.reconcile_every);
     if (stopping_) break;
-    l.unlock();
+    l.Unlock();
     (void)ReconcileVms();
-    l.lock();
+    l.Lock();
   }
 }
 

@@ -19,14 +19,13 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
 
+#include "base/mutex.h"
 #include "drivers/cloud/hooks.h"
 #include "drivers/driver.h"
 #include "drivers/ssh/ssh_driver.h"
@@ -51,16 +50,16 @@ class CloudDriver : public Driver {
   ~CloudDriver() override;
 
   std::string name() const override { return "cloud"; }
-  void UseInfrastructure(const std::string& workflow, const InfrastructureSpec& infra) override;
-  StatusOr<std::string> Host(const std::string& workflow, const std::string& node) override;
-  Status Apply(const std::string& workflow, const std::vector<WorkerConfig>& workers) override;
+  void UseInfrastructure(const std::string& workflow, const InfrastructureSpec& infra) override EXCLUDES(mu_);
+  StatusOr<std::string> Host(const std::string& workflow, const std::string& node) override EXCLUDES(mu_);
+  Status Apply(const std::string& workflow, const std::vector<WorkerConfig>& workers) override EXCLUDES(mu_);
   std::vector<WorkerState> Observe(const std::string& workflow) override { return ssh_->Observe(workflow); }
   std::vector<WorkerConfig> Desired(const std::string& workflow) override { return ssh_->Desired(workflow); }
-  Status Remove(const std::string& workflow) override;
+  Status Remove(const std::string& workflow) override EXCLUDES(mu_);
   std::vector<std::string> Workflows() override;
 
   // One pass of the leak check over every provider known; returns the first hook error.
-  Status ReconcileVms();
+  Status ReconcileVms() EXCLUDES(mu_);
 
  private:
   struct Pool {
@@ -68,13 +67,13 @@ class CloudDriver : public Driver {
     std::map<std::string, std::string> settings;  // the tier's driver settings
   };
   StatusOr<SshTarget> TargetFor(const Pool& pool, const std::string& address) const;
-  Status ReconcileWorkflow(const std::string& workflow, const std::map<std::string, Pool>& pools);
-  void Loop();
+  Status ReconcileWorkflow(const std::string& workflow, const std::map<std::string, Pool>& pools) EXCLUDES(mu_);
+  void Loop() EXCLUDES(mu_);
   std::string SettingsFile(const std::string& workflow) const;
 
   CloudDriverOptions opts_;
   std::unique_ptr<SshDriver> ssh_;
-  std::mutex mu_;
+  Mutex mu_;
   std::map<std::string, std::map<std::string, Pool>> pools_ GUARDED_BY(mu_);  // workflow -> pool node -> tier settings
   std::map<std::string, std::map<std::string, Vm>> vms_ GUARDED_BY(mu_);      // workflow -> pool -> our VM
   std::map<std::pair<std::string, std::string>, std::chrono::steady_clock::time_point> pending_ GUARDED_BY(mu_);
@@ -82,7 +81,7 @@ class CloudDriver : public Driver {
   std::map<std::string, std::string> settings_text_ GUARDED_BY(mu_);  // workflow -> providers file as written
   std::map<std::string, std::set<std::string>> reconciled_pools_ GUARDED_BY(mu_);  // workflow -> pools at the last leak check
   bool stopping_ GUARDED_BY(mu_) = false;
-  std::condition_variable cv_;
+  CondVar cv_;
   std::thread loop_;
 };
 

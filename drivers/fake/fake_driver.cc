@@ -3,13 +3,13 @@
 namespace jb {
 
 Status FakeDriver::Apply(const std::string& workflow, const std::vector<WorkerConfig>& workers) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   running_[workflow] = workers;
   return Status::Ok();
 }
 
 std::vector<WorkerState> FakeDriver::Observe(const std::string& workflow) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   std::vector<WorkerState> out;
   auto it = running_.find(workflow);
   if (it == running_.end()) return out;
@@ -25,37 +25,37 @@ std::vector<WorkerState> FakeDriver::Observe(const std::string& workflow) {
 }
 
 std::vector<std::string> FakeDriver::Workflows() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   std::vector<std::string> out;
   for (const auto& [wf, w] : running_) out.push_back(wf);
   return out;
 }
 
 std::vector<WorkerConfig> FakeDriver::Desired(const std::string& workflow) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   auto it = running_.find(workflow);
   return it == running_.end() ? std::vector<WorkerConfig>{} : it->second;
 }
 
 Status FakeDriver::Remove(const std::string& workflow) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   running_.erase(workflow);
   return Status::Ok();
 }
 
 void FaultInjectingDriver::FailNext(int n, Status status) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   fail_next_ = n;
   fail_status_ = std::move(status);
 }
 
 void FaultInjectingDriver::SetUnready(bool unready) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   unready_ = unready;
 }
 
 Status FaultInjectingDriver::MaybeFail() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (fail_next_ <= 0) return Status::Ok();
   --fail_next_;
   return fail_status_;
@@ -68,7 +68,7 @@ Status FaultInjectingDriver::Apply(const std::string& workflow, const std::vecto
 
 std::vector<WorkerState> FaultInjectingDriver::Observe(const std::string& workflow) {
   auto states = inner_->Observe(workflow);
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (unready_)
     for (auto& s : states) {
       s.ready = false;

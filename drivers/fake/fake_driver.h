@@ -6,8 +6,8 @@
 
 #include <map>
 #include <memory>
-#include <mutex>
 
+#include "base/mutex.h"
 #include "drivers/driver.h"
 #include "base/thread_annotations.h"
 
@@ -17,15 +17,15 @@ class FakeDriver : public Driver {
  public:
   std::string name() const override { return "fake"; }
   bool Serves(const std::string&) const override { return true; }  // records any tier's workers
-  Status Apply(const std::string& workflow, const std::vector<WorkerConfig>& workers) override;
-  std::vector<WorkerState> Observe(const std::string& workflow) override;
-  Status Remove(const std::string& workflow) override;
-  std::vector<std::string> Workflows() override;
+  Status Apply(const std::string& workflow, const std::vector<WorkerConfig>& workers) override EXCLUDES(mu_);
+  std::vector<WorkerState> Observe(const std::string& workflow) override EXCLUDES(mu_);
+  Status Remove(const std::string& workflow) override EXCLUDES(mu_);
+  std::vector<std::string> Workflows() override EXCLUDES(mu_);
   // What the last Apply asked for.
-  std::vector<WorkerConfig> Desired(const std::string& workflow) override;
+  std::vector<WorkerConfig> Desired(const std::string& workflow) override EXCLUDES(mu_);
 
  private:
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   std::map<std::string, std::vector<WorkerConfig>> running_ GUARDED_BY(mu_);
 };
 
@@ -37,19 +37,19 @@ class FaultInjectingDriver : public Driver {
   void UseInfrastructure(const std::string& workflow, const InfrastructureSpec& infra) override { inner_->UseInfrastructure(workflow, infra); }
   StatusOr<std::string> Host(const std::string& workflow, const std::string& node) override { return inner_->Host(workflow, node); }
   // The next `n` Apply/Remove calls fail with `status`.
-  void FailNext(int n, Status status);
+  void FailNext(int n, Status status) EXCLUDES(mu_);
   // Observe reports every worker as not ready while set.
-  void SetUnready(bool unready);
-  Status Apply(const std::string& workflow, const std::vector<WorkerConfig>& workers) override;
-  std::vector<WorkerState> Observe(const std::string& workflow) override;
-  Status Remove(const std::string& workflow) override;
+  void SetUnready(bool unready) EXCLUDES(mu_);
+  Status Apply(const std::string& workflow, const std::vector<WorkerConfig>& workers) override EXCLUDES(mu_);
+  std::vector<WorkerState> Observe(const std::string& workflow) override EXCLUDES(mu_);
+  Status Remove(const std::string& workflow) override EXCLUDES(mu_);
   std::vector<std::string> Workflows() override { return inner_->Workflows(); }
   std::vector<WorkerConfig> Desired(const std::string& workflow) override { return inner_->Desired(workflow); }
 
  private:
-  Status MaybeFail();
+  Status MaybeFail() EXCLUDES(mu_);
   std::unique_ptr<Driver> inner_;
-  std::mutex mu_;
+  Mutex mu_;
   int fail_next_ GUARDED_BY(mu_) = 0;
   Status fail_status_ GUARDED_BY(mu_);
   bool unready_ GUARDED_BY(mu_) = false;

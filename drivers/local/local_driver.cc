@@ -55,10 +55,10 @@ LocalDriver::LocalDriver(LocalDriverOptions opts) : opts_(std::move(opts)) {
 
 LocalDriver::~LocalDriver() {
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     stopping_ = true;
   }
-  cv_.notify_all();
+  cv_.SignalAll();
   supervisor_.join();
 }
 
@@ -137,7 +137,7 @@ void LocalDriver::Stop(const std::string& workflow, Proc& p) {
 }
 
 Status LocalDriver::Apply(const std::string& workflow, const std::vector<WorkerConfig>& workers) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   auto& cur = procs_[workflow];
   // Ports: keep each worker's port for its lifetime.
   // A listen address with a port set was chosen by a multi-driver dispatcher (drivers/dispatch.h),
@@ -217,7 +217,7 @@ Status LocalDriver::Apply(const std::string& workflow, const std::vector<WorkerC
 }
 
 std::vector<WorkerState> LocalDriver::Observe(const std::string& workflow) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   std::vector<WorkerState> out;
   auto it = procs_.find(workflow);
   if (it == procs_.end()) return out;
@@ -261,7 +261,7 @@ std::vector<WorkerState> LocalDriver::Observe(const std::string& workflow) {
 }
 
 Status LocalDriver::Remove(const std::string& workflow) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   auto it = procs_.find(workflow);
   if (it != procs_.end()) {
     for (auto& [name, p] : it->second) Stop(workflow, p);
@@ -273,7 +273,7 @@ Status LocalDriver::Remove(const std::string& workflow) {
 }
 
 std::vector<WorkerConfig> LocalDriver::Desired(const std::string& workflow) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   std::vector<WorkerConfig> out;
   if (auto it = procs_.find(workflow); it != procs_.end())
     for (const auto& [name, p] : it->second) out.push_back(p.config);
@@ -281,7 +281,7 @@ std::vector<WorkerConfig> LocalDriver::Desired(const std::string& workflow) {
 }
 
 std::vector<std::string> LocalDriver::Workflows() {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   std::vector<std::string> out;
   for (const auto& [wf, ps] : procs_)
     if (!ps.empty()) out.push_back(wf);
@@ -294,7 +294,7 @@ void LocalDriver::StopAll() {
 }
 
 void LocalDriver::Adopt() {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   std::error_code ec;
   fs::path root = opts_.state_dir + "/workers";
   if (!fs::exists(root, ec)) return;
@@ -326,9 +326,9 @@ void LocalDriver::Adopt() {
 }
 
 void LocalDriver::Supervise() {
-  std::unique_lock<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   while (!stopping_) {
-    cv_.wait_for(l, opts_.supervise_every);
+    cv_.WaitFor(&mu_, opts_.supervise_every);
     if (stopping_) break;
     auto now = Clock::now();
     for (auto& [workflow, ps] : procs_) {

@@ -20,12 +20,11 @@
 #include <sys/types.h>
 
 #include <chrono>
-#include <condition_variable>
 #include <map>
-#include <mutex>
 #include <string>
 #include <thread>
 
+#include "base/mutex.h"
 #include "drivers/driver.h"
 #include "drivers/worker_process.h"
 #include "base/thread_annotations.h"
@@ -47,11 +46,11 @@ class LocalDriver : public Driver {
   ~LocalDriver() override;
 
   std::string name() const override { return "local"; }
-  Status Apply(const std::string& workflow, const std::vector<WorkerConfig>& workers) override;
-  std::vector<WorkerState> Observe(const std::string& workflow) override;
-  Status Remove(const std::string& workflow) override;
-  std::vector<std::string> Workflows() override;
-  std::vector<WorkerConfig> Desired(const std::string& workflow) override;
+  Status Apply(const std::string& workflow, const std::vector<WorkerConfig>& workers) override EXCLUDES(mu_);
+  std::vector<WorkerState> Observe(const std::string& workflow) override EXCLUDES(mu_);
+  Status Remove(const std::string& workflow) override EXCLUDES(mu_);
+  std::vector<std::string> Workflows() override EXCLUDES(mu_);
+  std::vector<WorkerConfig> Desired(const std::string& workflow) override EXCLUDES(mu_);
   StatusOr<std::string> Host(const std::string&, const std::string&) override { return opts_.host; }
   // Stops every worker of every workflow (the state files are removed too).
   void StopAll();
@@ -76,15 +75,15 @@ class LocalDriver : public Driver {
   Status Start(const std::string& workflow, Proc& p) EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Stop(const std::string& workflow, Proc& p) EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Status WriteConfig(const std::string& workflow, const Proc& p) EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Adopt();
-  void Supervise();
+  void Adopt() EXCLUDES(mu_);
+  void Supervise() EXCLUDES(mu_);
   bool Alive(const Proc& p) EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const LocalDriverOptions opts_;
-  std::mutex mu_;
+  Mutex mu_;
   std::map<std::string, std::map<std::string, Proc>> procs_ GUARDED_BY(mu_);  // workflow -> worker -> proc
   bool stopping_ GUARDED_BY(mu_) = false;
-  std::condition_variable cv_;
+  CondVar cv_;
   std::thread supervisor_;
 };
 

@@ -131,11 +131,11 @@ SshDriver::SshDriver(SshDriverOptions opts) : opts_(std::move(opts)) {
 SshDriver::~SshDriver() {
   std::set<std::string> hosts;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     stopping_ = true;
     hosts = control_;
   }
-  cv_.notify_all();
+  cv_.SignalAll();
   poller_.join();
   // Close the multiplexed connections this driver opened (their masters would linger otherwise).
   for (const auto& key : hosts) {
@@ -172,7 +172,7 @@ StatusOr<std::string> SshDriver::RunRemote(const SshTarget& t, const std::string
   o.stdin_path = stdin_path;
   o.timeout_s = timeout_s > 0 ? timeout_s : opts_.command_timeout_s;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     control_.insert(TargetLine(t));
   }
   auto r = RunCommand(args, o);
@@ -203,19 +203,19 @@ void SshDriver::UseInfrastructure(const std::string& workflow, const Infrastruct
     if (n.credentials_ref) tg.identity = fs::path(*n.credentials_ref).is_absolute() ? *n.credentials_ref : opts_.state_dir + "/credentials/" + *n.credentials_ref;
     out[n.name] = tg;
   }
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   auto& cur = targets_[workflow];
   for (auto& [node, tg] : out) cur[node] = tg;  // keeps SetTarget's (cloud VMs) entries
   target_errors_[workflow] = std::move(errors);
 }
 
 void SshDriver::SetTarget(const std::string& workflow, const std::string& node, const SshTarget& target) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   targets_[workflow][node] = target;
 }
 
 StatusOr<std::string> SshDriver::Host(const std::string& workflow, const std::string& node) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   auto w = targets_.find(workflow);
   if (w != targets_.end())
     if (auto it = w->second.find(node); it != w->second.end()) return it->second.host;
@@ -237,7 +237,7 @@ Status SshDriver::Upload(const SshTarget& t, const std::string& local, const std
 Status SshDriver::Install(const SshTarget& t, const std::string& node) {
   std::string key = TargetLine(t) + node;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     if (installed_.count(key) != 0) return Status::Ok();
   }
   if (worker_sum_.empty()) {
@@ -270,7 +270,7 @@ Status SshDriver::Install(const SshTarget& t, const std::string& node) {
   if (check->find(worker_sum_ + "  jellybean-worker") == std::string::npos || check->find(supervisor_sum_ + "  jb-supervise") == std::string::npos)
     return Status::Unavailable("node " + node + ": the installed worker binary does not match the daemon's (sha256 " + worker_sum_ +
                                "); remote has: " + Tail(*check));
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   installed_.insert(key);
   return Status::Ok();
 }
@@ -315,11 +315,11 @@ void SshDriver::Forget(const std::string& workflow, const std::string& worker) {
 }
 
 Status SshDriver::Apply(const std::string& workflow, const std::vector<WorkerConfig>& workers) {
-  std::lock_guard<std::mutex> serial(apply_mu_);
+  MutexLock serial(&apply_mu_);
   std::map<std::string, Deployed> cur;
   std::map<std::string, SshTarget> targets;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     cur = deployed_[workflow];
     targets = targets_[workflow];
   }
@@ -358,22 +358,22 @@ Status SshDriver::Apply(const std::string& workflow, const std::vector<WorkerCon
     }
     d.state = WorkerState{name, d.config.node, d.config.tier, false, reload ? "reloading" : "starting", 0, 0, std::nullopt};
     if (it != cur.end() && reload) d.state.restarts = it->second.state.restarts;
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     deployed_[workflow][name] = d;
   }
   for (auto& [name, d] : cur) {
     if (want.count(name) != 0) continue;
     if (!note(StopWorker(d, /*with_workflow=*/false))) continue;
     Forget(workflow, name);
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     deployed_[workflow].erase(name);
   }
-  cv_.notify_all();
+  cv_.SignalAll();
   return first;
 }
 
 std::vector<WorkerState> SshDriver::Observe(const std::string& workflow) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   std::vector<WorkerState> out;
   if (auto it = deployed_.find(workflow); it != deployed_.end())
     for (const auto& [name, d] : it->second) out.push_back(d.state);
@@ -381,7 +381,7 @@ std::vector<WorkerState> SshDriver::Observe(const std::string& workflow) {
 }
 
 std::vector<WorkerConfig> SshDriver::Desired(const std::string& workflow) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   std::vector<WorkerConfig> out;
   if (auto it = deployed_.find(workflow); it != deployed_.end())
     for (const auto& [name, d] : it->second) out.push_back(d.config);
@@ -389,10 +389,10 @@ std::vector<WorkerConfig> SshDriver::Desired(const std::string& workflow) {
 }
 
 Status SshDriver::Remove(const std::string& workflow) {
-  std::lock_guard<std::mutex> serial(apply_mu_);
+  MutexLock serial(&apply_mu_);
   std::map<std::string, Deployed> cur;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     cur = deployed_[workflow];
   }
   Status first;
@@ -403,10 +403,10 @@ Status SshDriver::Remove(const std::string& workflow) {
       continue;
     }
     Forget(workflow, name);
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     deployed_[workflow].erase(name);
   }
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   if (deployed_[workflow].empty()) {
     deployed_.erase(workflow);
     targets_.erase(workflow);
@@ -418,7 +418,7 @@ Status SshDriver::Remove(const std::string& workflow) {
 }
 
 std::vector<std::string> SshDriver::Workflows() {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   std::vector<std::string> out;
   for (const auto& [wf, ds] : deployed_)
     if (!ds.empty()) out.push_back(wf);
@@ -429,7 +429,7 @@ void SshDriver::Adopt() {
   std::error_code ec;
   fs::path root = opts_.state_dir + "/ssh/workflows";
   if (!fs::exists(root, ec)) return;
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   for (const auto& wfdir : fs::directory_iterator(root, ec)) {
     if (!wfdir.is_directory()) continue;
     std::string workflow = wfdir.path().filename().string();
@@ -467,15 +467,15 @@ std::vector<SshDriver::Deployed> SshDriver::DueSupervisorRestarts(const std::vec
 }
 
 void SshDriver::Poll() {
-  std::unique_lock<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   while (!stopping_) {
-    cv_.wait_for(l, opts_.poll_every);
+    cv_.WaitFor(&mu_, opts_.poll_every);
     if (stopping_) break;
     // One command per (workflow, host): every worker's liveness, metrics age and metrics.
     std::map<std::pair<std::string, std::string>, std::vector<Deployed>> by_host;
     for (const auto& [wf, ds] : deployed_)
       for (const auto& [name, d] : ds) by_host[{wf, TargetLine(d.target) + d.config.node}].push_back(d);
-    l.unlock();
+    l.Unlock();
     // workflow -> worker -> (config polled, state)
     std::map<std::string, std::map<std::string, std::pair<WorkerConfig, WorkerState>>> seen;
     std::vector<Deployed> restart;
@@ -529,14 +529,14 @@ void SshDriver::Poll() {
     }
     // A supervisor that is gone (host rebooted, killed) is started again after its back-off,
     // unless Apply is busy.
-    l.lock();
+    l.Lock();
     std::vector<Deployed> due = DueSupervisorRestarts(restart, std::chrono::steady_clock::now());
-    l.unlock();
-    if (!due.empty() && apply_mu_.try_lock()) {
+    l.Unlock();
+    if (!due.empty() && apply_mu_.TryLock()) {
       for (const auto& d : due) (void)StartWorker(d);
-      apply_mu_.unlock();
+      apply_mu_.Unlock();
     }
-    l.lock();
+    l.Lock();
     for (auto& [wf, states] : seen)
       for (auto& [name, polled] : states) {
         auto w = deployed_.find(wf);

@@ -26,15 +26,14 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "base/mutex.h"
 #include "drivers/driver.h"
 #include "drivers/worker_process.h"
 #include "base/thread_annotations.h"
@@ -68,16 +67,16 @@ class SshDriver : public Driver {
   ~SshDriver() override;
 
   std::string name() const override { return "ssh"; }
-  void UseInfrastructure(const std::string& workflow, const InfrastructureSpec& infra) override;
-  StatusOr<std::string> Host(const std::string& workflow, const std::string& node) override;
-  Status Apply(const std::string& workflow, const std::vector<WorkerConfig>& workers) override;
-  std::vector<WorkerState> Observe(const std::string& workflow) override;
-  std::vector<WorkerConfig> Desired(const std::string& workflow) override;
-  Status Remove(const std::string& workflow) override;
-  std::vector<std::string> Workflows() override;
+  void UseInfrastructure(const std::string& workflow, const InfrastructureSpec& infra) override EXCLUDES(mu_);
+  StatusOr<std::string> Host(const std::string& workflow, const std::string& node) override EXCLUDES(mu_);
+  Status Apply(const std::string& workflow, const std::vector<WorkerConfig>& workers) override EXCLUDES(apply_mu_, mu_);
+  std::vector<WorkerState> Observe(const std::string& workflow) override EXCLUDES(mu_);
+  std::vector<WorkerConfig> Desired(const std::string& workflow) override EXCLUDES(mu_);
+  Status Remove(const std::string& workflow) override EXCLUDES(apply_mu_, mu_);
+  std::vector<std::string> Workflows() override EXCLUDES(mu_);
 
   // For the cloud driver: deploy onto a target it made (a VM) instead of an Infrastructure node.
-  void SetTarget(const std::string& workflow, const std::string& node, const SshTarget& target);
+  void SetTarget(const std::string& workflow, const std::string& node, const SshTarget& target) EXCLUDES(mu_);
   // Runs `script` on `t` with sh (for bootstrap checks); stdout on success.
   // `timeout_s` 0: the driver's command timeout.
   StatusOr<std::string> RunRemote(const SshTarget& t, const std::string& script, const std::string& stdin_path = "/dev/null",
@@ -95,7 +94,7 @@ class SshDriver : public Driver {
     std::optional<std::chrono::steady_clock::time_point> supervisor_restart_at;
   };
   std::string Dir(const std::string& workflow) const;
-  Status Install(const SshTarget& t, const std::string& node);
+  Status Install(const SshTarget& t, const std::string& node) EXCLUDES(mu_);
   Status StartWorker(const Deployed& d);
   // Stops the worker and deletes its files on the host; `with_workflow` (Remove): also its
   // durable state (WorkflowStateSuffixes) and the workflow's directory once empty.
@@ -108,21 +107,21 @@ class SshDriver : public Driver {
   std::string NodeDir(const Deployed& d) const;
   void Record(const std::string& workflow, const Deployed& d);
   void Forget(const std::string& workflow, const std::string& worker);
-  void Adopt();
-  void Poll();
+  void Adopt() EXCLUDES(mu_);
+  void Poll() EXCLUDES(mu_);
   std::vector<std::string> SshArgs(const SshTarget& t) const;
 
   const SshDriverOptions opts_;
   std::string worker_sum_, supervisor_path_, supervisor_sum_;
-  std::mutex apply_mu_;  // serialises Apply/Remove (they run ssh commands)
-  std::mutex mu_;
+  Mutex apply_mu_;  // serialises Apply/Remove (they run ssh commands)
+  Mutex mu_;
   std::map<std::string, std::map<std::string, SshTarget>> targets_ GUARDED_BY(mu_);  // workflow -> node -> target
   std::map<std::string, std::map<std::string, Status>> target_errors_ GUARDED_BY(mu_);  // workflow -> node -> why it has no target
   std::map<std::string, std::map<std::string, Deployed>> deployed_ GUARDED_BY(mu_);  // workflow -> worker
   std::set<std::string> installed_ GUARDED_BY(mu_);  // "host:port:dir/node" verified this run
   std::set<std::string> control_ GUARDED_BY(mu_);    // hosts with a control connection
   bool stopping_ GUARDED_BY(mu_) = false;
-  std::condition_variable cv_;
+  CondVar cv_;
   std::thread poller_;
 };
 

@@ -55,11 +55,12 @@ TEST(Daemon, ApplyPlansQuicklyAndEverythingSurvivesARestart) {
     EXPECT_NE(apply.output.find("workflow/vqa created"), std::string::npos) << apply.output;
     auto t0 = Clock::now();
     std::optional<Object> wf;
-    while (Clock::now() - t0 < std::chrono::seconds(10)) {
-      wf = GetObject(c, "workflows/vqa");
-      if (wf && Planned(*wf)) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
+    testing::WaitFor(
+        [&] {
+          wf = GetObject(c, "workflows/vqa");
+          return wf && Planned(*wf);
+        },
+        std::chrono::seconds(10));
     double secs = std::chrono::duration<double>(Clock::now() - t0).count();
     ASSERT_TRUE(wf && Planned(*wf));
     EXPECT_LT(secs, kPlannedWithinS) << "Planned=True took " << secs << " s";
@@ -106,9 +107,7 @@ TEST(Daemon, ApplyPlansQuicklyAndEverythingSurvivesARestart) {
   // Delete: the finalizer stops the workers, then the object goes.
   auto del = testing::Run("JB_STATE_DIR=" + state.string() + " " + testing::Jbctl() + " delete workflow vqa");
   EXPECT_EQ(del.exit_code, 0) << del.output;
-  auto t0 = Clock::now();
-  while (GetObject(c, "workflows/vqa") && Clock::now() - t0 < std::chrono::seconds(10))
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  testing::WaitFor([&] { return !GetObject(c, "workflows/vqa").has_value(); }, std::chrono::seconds(10));
   EXPECT_FALSE(GetObject(c, "workflows/vqa").has_value());
   EXPECT_EQ(again.Stop(), 0);
 }
@@ -302,11 +301,7 @@ TEST(Daemon, WhatIfHistoryAndUndo) {
     const auto* wf = o ? &std::get<Workflow>(*o) : nullptr;
     return wf && !wf->status.rollout ? wf->status.plan_epoch.value_or(0) : 0;
   };
-  auto wait_epoch = [&](int64_t want) {
-    auto t0 = Clock::now();
-    while (Clock::now() - t0 < std::chrono::seconds(20) && epoch() != want) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    return epoch() == want;
-  };
+  auto wait_epoch = [&](int64_t want) { return testing::WaitFor([&] { return epoch() == want; }, std::chrono::seconds(20)); };
   ASSERT_TRUE(wait_epoch(1));
 
   // The cloud at a tenth of its price: the what-if plan moves work to the cloud and saves 12.7%.
@@ -322,8 +317,10 @@ TEST(Daemon, WhatIfHistoryAndUndo) {
   EXPECT_NE(whatif.output.find("the daemon would roll this plan out"), std::string::npos) << whatif.output;
   EXPECT_NE(whatif.output.find("nothing was applied"), std::string::npos);
   EXPECT_NE(whatif.output.find("+  workflow-compute-cpu-6"), std::string::npos) << whatif.output;
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  EXPECT_EQ(epoch(), 1) << "what-if must not apply anything";
+  // Nothing may change: no new epoch appears within 300 ms (a rollout would start within that).
+  EXPECT_FALSE(testing::WaitFor([&] { return epoch() != 1; }, std::chrono::milliseconds(300)))
+      << "what-if must not apply anything";
+  EXPECT_EQ(epoch(), 1);
 
   // Applied for real: epoch 2, then undo brings epoch 1's plan back as epoch 3.
   ASSERT_EQ(testing::Run(jb + " apply -f " + (dir.path() / "cheap-cloud.yaml").string()).exit_code, 0);

@@ -8,6 +8,7 @@
 #include "drivers/fake/fake_driver.h"
 #include "reconciler/controller.h"
 #include "reconciler/memory_store.h"
+#include "testing/util.h"
 #include "tests/planner/planner_fixtures.h"
 
 namespace jb {
@@ -160,9 +161,7 @@ TEST_F(ReconcilerTest, DriverFaultsAreRetriedWithBackOffUntilDeployed) {
   Controller c(&store_, driver_.get(), ReconcilerOptions{}, q);
   c.Start(2);
   c.Enqueue("vqa");
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (Cond("Deployed") != "True/Applied" && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  testing::WaitFor([&] { return Cond("Deployed") == "True/Applied"; }, std::chrono::seconds(20));
   EXPECT_EQ(Cond("Deployed"), "True/Applied");
   EXPECT_GE(c.Metrics().errors, 3u);
   c.Stop();
@@ -185,16 +184,13 @@ TEST_F(ReconcilerTest, ProfileChangeReplansThroughTheController) {
   Controller c(&store_, driver_.get());
   c.Start(1);
   c.EnqueueAll();  // objects stored before the controller existed
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (Cond("Planned") != "True/Solved" && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  testing::WaitFor([&] { return Cond("Planned") == "True/Solved"; }, std::chrono::seconds(20));
   ASSERT_TRUE(Get().status.plan.has_value());
   double before = Get().status.plan->cost.total_per_hour;
   // Make the edge dearer: the Infrastructure change must re-plan the workflow.
   for (auto& n : in_.inf.spec.nodes) n.price_per_hour *= 3;
   ASSERT_TRUE(store_.Put(in_.inf).ok());
-  while (Get().status.plan->cost.total_per_hour == before && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  testing::WaitFor([&] { return Get().status.plan->cost.total_per_hour != before; }, std::chrono::seconds(20));
   EXPECT_GT(Get().status.plan->cost.total_per_hour, before);
   c.Stop();
 }
@@ -252,10 +248,9 @@ TEST_F(ReconcilerTest, StoredNumbersThePlannerCannotTakeAreAConditionAndOtherWor
     const Condition* k = FindCondition(wf_k.status, "Planned");
     return k ? k->status + "/" + k->reason : std::string("absent");
   };
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while ((cond("vqa") != "True/Solved" || cond("absurd-price") == "absent" || cond("absurd-product") == "absent") &&
-         std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  testing::WaitFor(
+      [&] { return cond("vqa") == "True/Solved" && cond("absurd-price") != "absent" && cond("absurd-product") != "absent"; },
+      std::chrono::seconds(20));
   c.Stop();
   EXPECT_EQ(cond("vqa"), "True/Solved");
   EXPECT_EQ(cond("absurd-price"), "False/Invalid");

@@ -1,4 +1,4 @@
-#include "reconciler/rfc3339.h"
+#include "base/rfc3339.h"
 
 #include <chrono>
 #include <cstdio>
@@ -7,15 +7,15 @@
 
 namespace jb {
 
-std::string NowRfc3339() {
-  auto now = std::chrono::system_clock::now();
-  std::time_t t = std::chrono::system_clock::to_time_t(now);
+std::string FormatRfc3339(std::time_t t) {
   std::tm tm{};
   gmtime_r(&t, &tm);
   char buf[32];
   std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
 }
+
+std::string NowRfc3339() { return FormatRfc3339(std::chrono::system_clock::to_time_t(std::chrono::system_clock::now())); }
 
 std::string NowRfc3339Millis() {
   auto now = std::chrono::system_clock::now();

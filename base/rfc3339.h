@@ -2,11 +2,14 @@
 // Thread-safety: pure functions of their arguments and the system clock.
 #pragma once
 
+#include <ctime>
 #include <optional>
 #include <string>
 
 namespace jb {
 
+// RFC 3339 UTC timestamp of `t`, "YYYY-MM-DDTHH:MM:SSZ" (certificate validity, object times).
+std::string FormatRfc3339(std::time_t t);
 // RFC 3339 UTC timestamp of now, "YYYY-MM-DDTHH:MM:SSZ".
 std::string NowRfc3339();
 std::string NowRfc3339Millis();  // with milliseconds, for measured intervals
