@@ -96,7 +96,7 @@ fuzz: setup
 # warnings and their number and fails on any (TSA_STRICT=0 only reports). Warnings in the folders of
 # TSA_EXCLUDE are reported but do not fail: worker/ until its locks are jb::Mutex (then remove it).
 TSA_STRICT ?= 1
-TSA_EXCLUDE ?= worker/
+TSA_EXCLUDE ?=
 thread-safety: setup
 	tools/sanitizers/thread_safety.sh build-tsa $(JOBS) $(TSA_STRICT) "$(TSA_EXCLUDE)"
 

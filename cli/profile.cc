@@ -244,16 +244,22 @@ StatusOr<std::vector<IndexItem>> ReadIndex(const std::string& path) {
   return out;
 }
 
-StatusOr<ProfileResult> Run(const Workflow& wf, const std::vector<ModelProfile>& profiles,
-                            const ProfileOptions& options) {
-  if (options.hardware.empty()) return Status::InvalidArgument("no hardware class to profile for");
-  // The shape: one last operator; every other operator reads sources only.
-  std::set<std::string> read, sources;
+// The shape jbctl profile handles: one last operator; every other operator reads sources only.
+struct Shape {
+  std::set<std::string> sources;
+  std::vector<const Operator*> inner;
+  const Operator* sink = nullptr;
+};
+
+StatusOr<Shape> ShapeOf(const Workflow& wf) {
+  Shape shape;
+  std::set<std::string> read;
+  std::set<std::string>& sources = shape.sources;
+  std::vector<const Operator*>& inner = shape.inner;
+  const Operator*& sink = shape.sink;
   for (const auto& s : wf.spec.sources) sources.insert(s.name);
   for (const auto& o : wf.spec.operators)
     for (const auto& in : o.inputs) read.insert(in.from);
-  const Operator* sink = nullptr;
-  std::vector<const Operator*> inner;
   for (const auto& o : wf.spec.operators) {
     if (read.count(o.name)) inner.push_back(&o);
     else if (sink != nullptr)
@@ -267,6 +273,70 @@ StatusOr<ProfileResult> Run(const Workflow& wf, const std::vector<ModelProfile>&
       if (!sources.count(in.from))
         return Status::InvalidArgument("operator \"" + o->name + "\" reads operator \"" + in.from +
                                        "\"; jbctl profile supports operators that read sources, joined by one last operator");
+  return shape;
+}
+
+// Every combination of the inner operators' variants (an odometer, the last operator fastest).
+std::vector<std::vector<const Variant*>> Combinations(const std::vector<const Operator*>& inner,
+                                                      std::map<std::string, std::vector<const Variant*>>& variants, size_t combos) {
+  std::vector<std::vector<const Variant*>> combo_list;
+  std::vector<size_t> at(inner.size(), 0);
+  for (size_t c = 0; c < combos; ++c) {
+    std::vector<const Variant*> combo;
+    for (size_t i = 0; i < inner.size(); ++i) combo.push_back(variants[inner[i]->name][at[i]]);
+    combo_list.push_back(combo);
+    for (size_t i = inner.size(); i-- > 0;)
+      if (++at[i] < variants[inner[i]->name].size()) break;
+      else at[i] = 0;
+  }
+  return combo_list;
+}
+
+// Composition: the product of the operators' own accuracies, for each cell where every one has one.
+void Compose(ProfileResult* result_ptr) {
+  ProfileResult& result = *result_ptr;
+  for (auto& cell : result.cells) {
+    double p = 1;
+    bool all = true;
+    for (size_t i = 0; i < cell.variants.size(); ++i) {
+      auto it = std::find_if(result.variants.begin(), result.variants.end(), [&](const VariantResult& v) {
+        return v.op == result.table_operators[i] && v.variant == cell.variants[i];
+      });
+      if (it == result.variants.end() || !it->accuracy) all = false;
+      else p *= *it->accuracy / 100;
+    }
+    if (all) cell.composed = 100 * p;
+  }
+}
+
+// The inner operators' variants: latency, output size, and their own accuracy where labelled.
+void AddInnerResults(const std::vector<const Operator*>& inner, std::map<std::string, std::vector<const Variant*>>& variants,
+                     std::map<std::string, std::string>& profile_of, std::map<std::string, std::map<std::string, Outputs>>& outs,
+                     const Job& job, std::map<std::string, std::map<std::string, std::pair<size_t, size_t>>>& own, size_t n,
+                     ProfileResult* result) {
+  for (const auto* o : inner)
+    for (const auto* v : variants[o->name]) {
+      const Outputs& out = outs[o->name][v->name];
+      VariantResult vr{o->name, profile_of[o->name], v->name, LatencyOf(out.ms), out.bytes / static_cast<double>(n) / 1024, {}, 0, 0};
+      if (job.op_labels.count(o->name) && own.count(o->name)) {
+        auto [ok, cnt] = own[o->name][v->name];
+        vr.correct = ok;
+        vr.items = cnt;
+        vr.accuracy = 100.0 * static_cast<double>(ok) / static_cast<double>(cnt);
+      }
+      result->variants.push_back(vr);
+    }
+  for (const auto* o : inner) result->table_operators.push_back(o->name);
+}
+
+StatusOr<ProfileResult> Run(const Workflow& wf, const std::vector<ModelProfile>& profiles,
+                            const ProfileOptions& options) {
+  if (options.hardware.empty()) return Status::InvalidArgument("no hardware class to profile for");
+  auto shape = ShapeOf(wf);
+  if (!shape.ok()) return shape.status();
+  const std::set<std::string>& sources = shape->sources;
+  const std::vector<const Operator*>& inner = shape->inner;
+  const Operator* sink = shape->sink;
   std::map<std::string, std::vector<const Variant*>> variants;
   std::map<std::string, std::string> profile_of;
   for (const auto& o : wf.spec.operators) {
@@ -275,11 +345,10 @@ StatusOr<ProfileResult> Run(const Workflow& wf, const std::vector<ModelProfile>&
     variants[o.name] = vs->second;
     profile_of[o.name] = vs->first->metadata.name;
   }
-  Job job;
+  Job job{};
   job.opts = &options;
   if (auto s = LoadData(wf, options, &job); !s.ok()) return s;
   const size_t n = job.keys.size();
-
   // Which operators get their own accuracy: labelled, and the last operator's other operator
   // inputs labelled too.
   std::vector<std::string> sink_ops;
@@ -290,11 +359,8 @@ StatusOr<ProfileResult> Run(const Workflow& wf, const std::vector<ModelProfile>&
   for (const auto* o : inner) combos *= variants[o->name].size();
   if (combos > limits::kMaxTableEntries) return Status::InvalidArgument("too many variant combinations for one table");
   for (const auto* o : inner) job.total += variants[o->name].size() * n;
-  size_t label_passes = 0;
-  if (all_labelled) {
-    label_passes = 1;
-    for (const auto& op : sink_ops) label_passes += variants[op].size();
-  }
+  size_t label_passes = all_labelled ? 1 : 0;
+  for (const auto& op : sink_ops) label_passes += all_labelled ? variants[op].size() : 0;
   job.total += variants[sink->name].size() * (combos + label_passes) * n;
 
   ProfileResult result;
@@ -314,16 +380,7 @@ StatusOr<ProfileResult> Run(const Workflow& wf, const std::vector<ModelProfile>&
 
   // The last operator over every combination (odometer over the inner operators' variants), then
   // over the labels with one operator's variant at a time.
-  std::vector<std::vector<const Variant*>> combo_list;
-  std::vector<size_t> at(inner.size(), 0);
-  for (size_t c = 0; c < combos; ++c) {
-    std::vector<const Variant*> combo;
-    for (size_t i = 0; i < inner.size(); ++i) combo.push_back(variants[inner[i]->name][at[i]]);
-    combo_list.push_back(combo);
-    for (size_t i = inner.size(); i-- > 0;)
-      if (++at[i] < variants[inner[i]->name].size()) break;
-      else at[i] = 0;
-  }
+  const std::vector<std::vector<const Variant*>> combo_list = Combinations(inner, variants, combos);
   auto part_of = [&](const std::string& from, const std::string& key, const std::map<std::string, const Variant*>& chosen,
                      bool labels, const std::string& real) -> std::string {
     if (sources.count(from)) return job.source_bytes[from][key];
@@ -388,33 +445,9 @@ StatusOr<ProfileResult> Run(const Workflow& wf, const std::vector<ModelProfile>&
     }
     result.variants.push_back(vr);
   }
-  for (const auto* o : inner)
-    for (const auto* v : variants[o->name]) {
-      const Outputs& out = outs[o->name][v->name];
-      VariantResult vr{o->name, profile_of[o->name], v->name, LatencyOf(out.ms), out.bytes / static_cast<double>(n) / 1024, {}, 0, 0};
-      if (job.op_labels.count(o->name) && own.count(o->name)) {
-        auto [ok, cnt] = own[o->name][v->name];
-        vr.correct = ok;
-        vr.items = cnt;
-        vr.accuracy = 100.0 * static_cast<double>(ok) / static_cast<double>(cnt);
-      }
-      result.variants.push_back(vr);
-    }
-  for (const auto* o : inner) result.table_operators.push_back(o->name);
+  AddInnerResults(inner, variants, profile_of, outs, job, own, n, &result);
   result.table_operators.push_back(sink->name);
-  // Composition: the product of the operators' own accuracies, where every one has one.
-  for (auto& cell : result.cells) {
-    double p = 1;
-    bool all = true;
-    for (size_t i = 0; i < cell.variants.size(); ++i) {
-      auto it = std::find_if(result.variants.begin(), result.variants.end(), [&](const VariantResult& v) {
-        return v.op == result.table_operators[i] && v.variant == cell.variants[i];
-      });
-      if (it == result.variants.end() || !it->accuracy) all = false;
-      else p *= *it->accuracy / 100;
-    }
-    if (all) cell.composed = 100 * p;
-  }
+  Compose(&result);
   return result;
 }
 

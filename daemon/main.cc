@@ -52,8 +52,8 @@ std::string Summary(const Store& store) {
          " object(s)";
 }
 
-int Main(int argc, char** argv) {
-  // Signals are handled by sigwait in this thread; block them before any thread starts.
+// Signals are handled by sigwait in the main thread; they are blocked before any thread starts.
+sigset_t BlockSignals() {
   sigset_t sigs;
   sigemptyset(&sigs);
   sigaddset(&sigs, SIGTERM);
@@ -64,14 +64,205 @@ int Main(int argc, char** argv) {
   // handshake, a REST client that goes away) must cost an EPIPE, not the daemon (exit 141).
   // Children get the default back (drivers/process.cc resets it for workers).
   signal(SIGPIPE, SIG_IGN);
+  return sigs;
+}
 
-  DaemonConfig cfg;
-  std::string config_path;
+// The configuration: defaults, then the config file (--config, else /etc/jellybean/jellybeand.yaml
+// when it exists), then the flags, which override the file. Re-read on SIGHUP.
+class ConfigLoader {
+ public:
+  explicit ConfigLoader(std::vector<std::string> args) : args_(std::move(args)) {}
+  // Finds --config and --help (flags are parsed twice: here, then over the file's values).
+  Status ParseCommandLine(bool* help) {
+    DaemonConfig scratch;
+    if (auto s = ParseFlags(args_, &scratch, &config_path_, help); !s.ok()) return s;
+    if (config_path_.empty() && fs::exists("/etc/jellybean/jellybeand.yaml")) config_path_ = "/etc/jellybean/jellybeand.yaml";
+    return Status::Ok();
+  }
+  Status Load(DaemonConfig* out) const {
+    *out = DaemonConfig{};
+    if (!config_path_.empty()) {
+      if (!fs::exists(config_path_)) return Status::NotFound("config file " + config_path_ + " does not exist");
+      if (auto s = LoadConfigFile(config_path_, out); !s.ok()) return s;
+    }
+    std::string ignored;
+    bool h = false;
+    if (auto s = ParseFlags(args_, out, &ignored, &h); !s.ok()) return s;
+    return FinishConfig(out);
+  }
+
+ private:
+  std::vector<std::string> args_;
+  std::string config_path_;
+};
+
+// The drivers the configuration names; `*local` is the local driver when there is one.
+StatusOr<std::unique_ptr<Driver>> MakeDriver(const DaemonConfig& cfg, LocalDriver** local) {
+  *local = nullptr;
+  if (cfg.driver == "fake") {
+    spdlog::warn("driver: fake (in-memory; workers are recorded, not started)");
+    return std::unique_ptr<Driver>(std::make_unique<FakeDriver>());
+  }
+  DriverEnvironment env;
+  env.state_dir = cfg.state_dir;
+  env.worker_binary = cfg.worker_binary.empty() ? FindWorkerBinary(fs::read_symlink("/proc/self/exe").string()) : cfg.worker_binary;
+  env.local_host = cfg.local_host;
+  env.cloud_reconcile_s = cfg.cloud_reconcile_s;
+  if (!cfg.agent_listen.empty()) {
+    env.agent_listen_port = 0;  // FinishConfig checked the address
+    (void)SplitListen(cfg.agent_listen, &env.agent_listen_host, &env.agent_listen_port);
+    env.agent_server_name = cfg.agent_server_name;
+    env.agent_token_file = cfg.agent_token_file;
+  }
+  std::vector<std::string> started;
+  auto drivers = CreateDrivers(env, &started);
+  if (!drivers.ok()) return drivers.status();
+  for (const auto& line : started) spdlog::info("{}", line);
+  *local = dynamic_cast<LocalDriver*>((*drivers)->Get("local"));
+  spdlog::info("drivers: {} (local workers are {} processes; files under {}/workers)", (*drivers)->name(), env.worker_binary, cfg.state_dir);
+  return std::unique_ptr<Driver>(std::move(*drivers));
+}
+
+// Workers of workflows deleted while the daemon was down: stop them.
+void StopOrphanedWorkers(Driver* driver, const Store& store) {
+  for (const auto& wf : driver->Workflows()) {
+    if (store.Get("Workflow", wf).ok()) continue;
+    spdlog::warn("stopping the workers of workflow {}, which no longer exists", wf);
+    if (auto s = driver->Remove(wf); !s.ok()) spdlog::error("stopping workers of {}: {}", wf, s.message());
+  }
+}
+
+ReconcilerOptions ReconcilerOptionsFrom(const DaemonConfig& cfg) {
+  ReconcilerOptions ropts;
+  ropts.plan_time_limit_s = cfg.plan_time_limit_s;
+  ropts.damping.min_interval_s = cfg.replan_min_interval_s;
+  ropts.damping.min_saving_fraction = cfg.replan_min_saving;
+  ropts.node_grace = std::chrono::milliseconds(static_cast<int64_t>(cfg.node_grace_s * 1000));
+  ropts.node_retry_s = cfg.node_retry_s;
+  ropts.load.threshold = cfg.load_threshold;
+  ropts.load.sustain_s = cfg.load_sustain_s;
+  return ropts;
+}
+
+// The manifest directory's watcher; Watch("") stops watching.
+class ManifestDirectory {
+ public:
+  ManifestDirectory(Store* store, EventRecorder* events) : store_(store), events_(events) {}
+  void Watch(const std::string& dir) {
+    watcher_.reset();
+    if (dir.empty()) return;
+    watcher_ = std::make_unique<ManifestWatcher>(dir, store_, events_);
+    if (auto s = watcher_->Start(); !s.ok()) {
+      spdlog::error("manifest dir: {}", s.message());
+      watcher_.reset();
+    } else {
+      spdlog::info("watching manifest dir {}", dir);
+    }
+  }
+  void Sync() {
+    if (watcher_)
+      for (const auto& p : watcher_->Sync()) spdlog::error("manifest: {}", p);
+  }
+  void Stop() { watcher_.reset(); }
+
+ private:
+  Store* store_;
+  EventRecorder* events_;
+  std::unique_ptr<ManifestWatcher> watcher_;
+};
+
+// WATCHDOG=1 to systemd only while the daemon really serves (daemon/health.h): its own /healthz
+// answers within the deadline and descriptors are left. Otherwise systemd restarts it at
+// WatchdogSec. Does nothing when systemd asked for no watchdog.
+class Watchdog {
+ public:
+  Watchdog(std::string probe_host, int probe_port, bool tls, std::string endpoint, const Store* store)
+      : probe_host_(std::move(probe_host)), probe_port_(probe_port), tls_(tls), endpoint_(std::move(endpoint)), store_(store) {}
+  ~Watchdog() { Stop(); }
+  void Start() {
+    const uint64_t usec = WatchdogIntervalUsec();
+    if (usec == 0) return;
+    thread_ = std::thread([this, usec] { Loop(usec); });
+  }
+  void Stop() EXCLUDES(mu_) {
+    {
+      MutexLock lock(&mu_);
+      stop_ = true;
+    }
+    cv_.SignalAll();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  void Loop(uint64_t usec) EXCLUDES(mu_) {
+    const double probe_timeout_s = std::min(5.0, static_cast<double>(usec) / 1e6);
+    MutexLock lock(&mu_);
+    bool was_healthy = true;
+    while (!stop_) {
+      lock.Unlock();
+      HealthSample sample;
+      CountOpenFds(&sample);
+      Status probe = ProbeHealthz(probe_host_, probe_port_, tls_, probe_timeout_s);
+      sample.probe_ok = probe.ok();
+      sample.probe_error = probe.message();
+      HealthVerdict verdict = JudgeHealth(sample);
+      lock.Lock();
+      if (stop_) break;
+      if (verdict.healthy) {
+        if (!was_healthy) spdlog::info("watchdog: healthy again");
+        Notify("WATCHDOG=1\nSTATUS=serving " + endpoint_ + ": " + Summary(*store_));
+      } else {
+        if (was_healthy) spdlog::error("watchdog: unhealthy, not notifying systemd: {}", verdict.reason);
+        Notify("STATUS=unhealthy: " + verdict.reason);
+      }
+      was_healthy = verdict.healthy;
+      cv_.WaitFor(&mu_, std::chrono::microseconds(usec));
+    }
+  }
+
+  const std::string probe_host_;
+  const int probe_port_;
+  const bool tls_;
+  const std::string endpoint_;
+  const Store* store_;
+  Mutex mu_;
+  CondVar cv_;
+  bool stop_ GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
+
+// Serves until SIGTERM/SIGINT; SIGHUP re-reads the configuration (log level, manifest directory)
+// and the manifests, and re-queues every workflow.
+void ServeUntilStopped(const sigset_t& sigs, const ConfigLoader& loader, DaemonConfig* cfg, ManifestDirectory* manifests,
+                       Controller* controller, const std::string& endpoint, const Store& store) {
+  while (true) {
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    if (sig != SIGHUP) return;  // SIGTERM / SIGINT
+    Notify("RELOADING=1\nSTATUS=reloading");
+    spdlog::info("SIGHUP: reloading configuration and manifests");
+    DaemonConfig fresh;
+    if (auto s = loader.Load(&fresh); !s.ok()) {
+      spdlog::error("reload: {}; keeping the running configuration", s.message());
+    } else {
+      spdlog::set_level(spdlog::level::from_str(fresh.log_level));
+      if (fresh.listen != cfg->listen) spdlog::warn("reload: listen address changes need a restart");
+      if (fresh.manifest_dir != cfg->manifest_dir) {
+        cfg->manifest_dir = fresh.manifest_dir;
+        manifests->Watch(cfg->manifest_dir);
+      }
+    }
+    manifests->Sync();
+    controller->EnqueueAll();
+    Notify("READY=1\nSTATUS=serving " + endpoint + ": " + Summary(store));
+  }
+}
+
+int Main(int argc, char** argv) {
+  const sigset_t sigs = BlockSignals();
+  ConfigLoader loader(std::vector<std::string>(argv + 1, argv + argc));
   bool help = false;
-  std::vector<std::string> args(argv + 1, argv + argc);
-  // Flags are parsed twice: first to find --config, then again so that flags override the file.
-  DaemonConfig scratch;
-  if (auto s = ParseFlags(args, &scratch, &config_path, &help); !s.ok()) {
+  if (auto s = loader.ParseCommandLine(&help); !s.ok()) {
     std::cerr << "jellybeand: " << s.message() << "\n" << DaemonUsage();
     return 2;
   }
@@ -79,19 +270,8 @@ int Main(int argc, char** argv) {
     std::cout << DaemonUsage();
     return 0;
   }
-  if (config_path.empty() && fs::exists("/etc/jellybean/jellybeand.yaml")) config_path = "/etc/jellybean/jellybeand.yaml";
-  auto load_config = [&](DaemonConfig* out) -> Status {
-    *out = DaemonConfig{};
-    if (!config_path.empty()) {
-      if (!fs::exists(config_path)) return Status::NotFound("config file " + config_path + " does not exist");
-      if (auto s = LoadConfigFile(config_path, out); !s.ok()) return s;
-    }
-    std::string ignored;
-    bool h = false;
-    if (auto s = ParseFlags(args, out, &ignored, &h); !s.ok()) return s;
-    return FinishConfig(out);
-  };
-  if (auto s = load_config(&cfg); !s.ok()) {
+  DaemonConfig cfg;
+  if (auto s = loader.Load(&cfg); !s.ok()) {
     std::cerr << "jellybeand: " << s.message() << "\n";
     return 2;
   }
@@ -115,64 +295,19 @@ int Main(int argc, char** argv) {
   }
   spdlog::info("loaded {} object(s) from {}", store.size(), cfg.state_dir);
 
-  std::unique_ptr<Driver> driver;
   LocalDriver* local = nullptr;
-  if (cfg.driver == "fake") {
-    driver = std::make_unique<FakeDriver>();
-    spdlog::warn("driver: fake (in-memory; workers are recorded, not started)");
-  } else {
-    DriverEnvironment env;
-    env.state_dir = cfg.state_dir;
-    env.worker_binary = cfg.worker_binary.empty() ? FindWorkerBinary(fs::read_symlink("/proc/self/exe").string()) : cfg.worker_binary;
-    env.local_host = cfg.local_host;
-    env.cloud_reconcile_s = cfg.cloud_reconcile_s;
-    if (!cfg.agent_listen.empty()) {
-      env.agent_listen_port = 0;  // FinishConfig checked the address
-      (void)SplitListen(cfg.agent_listen, &env.agent_listen_host, &env.agent_listen_port);
-      env.agent_server_name = cfg.agent_server_name;
-      env.agent_token_file = cfg.agent_token_file;
-    }
-    std::vector<std::string> started;
-    auto drivers = CreateDrivers(env, &started);
-    if (!drivers.ok()) {
-      spdlog::critical("{}", drivers.status().message());
-      return 1;
-    }
-    for (const auto& line : started) spdlog::info("{}", line);
-    local = dynamic_cast<LocalDriver*>((*drivers)->Get("local"));
-    driver = std::move(*drivers);
-    spdlog::info("drivers: {} (local workers are {} processes; files under {}/workers)", driver->name(), env.worker_binary, cfg.state_dir);
+  auto made = MakeDriver(cfg, &local);
+  if (!made.ok()) {
+    spdlog::critical("{}", made.status().message());
+    return 1;
   }
-  // Workers of workflows deleted while the daemon was down: stop them.
-  for (const auto& wf : driver->Workflows()) {
-    if (store.Get("Workflow", wf).ok()) continue;
-    spdlog::warn("stopping the workers of workflow {}, which no longer exists", wf);
-    if (auto s = driver->Remove(wf); !s.ok()) spdlog::error("stopping workers of {}: {}", wf, s.message());
-  }
-  ReconcilerOptions ropts;
-  ropts.plan_time_limit_s = cfg.plan_time_limit_s;
-  ropts.damping.min_interval_s = cfg.replan_min_interval_s;
-  ropts.damping.min_saving_fraction = cfg.replan_min_saving;
-  ropts.node_grace = std::chrono::milliseconds(static_cast<int64_t>(cfg.node_grace_s * 1000));
-  ropts.node_retry_s = cfg.node_retry_s;
-  ropts.load.threshold = cfg.load_threshold;
-  ropts.load.sustain_s = cfg.load_sustain_s;
-  Controller controller(&store, driver.get(), ropts, WorkQueueOptions{}, &events);
+  std::unique_ptr<Driver> driver = std::move(*made);
+  StopOrphanedWorkers(driver.get(), store);
+  Controller controller(&store, driver.get(), ReconcilerOptionsFrom(cfg), WorkQueueOptions{}, &events);
   controller.Start(static_cast<int>(cfg.workers));
   controller.EnqueueAll();
-  std::unique_ptr<ManifestWatcher> watcher;
-  auto watch = [&](const std::string& dir) {
-    watcher.reset();
-    if (dir.empty()) return;
-    watcher = std::make_unique<ManifestWatcher>(dir, &store, &events);
-    if (auto s = watcher->Start(); !s.ok()) {
-      spdlog::error("manifest dir: {}", s.message());
-      watcher.reset();
-    } else {
-      spdlog::info("watching manifest dir {}", dir);
-    }
-  };
-  watch(cfg.manifest_dir);
+  ManifestDirectory manifests(&store, &events);
+  manifests.Watch(cfg.manifest_dir);
 
   ApiServer api(&store, &controller, *token, &events);
   std::string host = cfg.listen.substr(0, cfg.listen.rfind(':'));
@@ -197,83 +332,21 @@ int Main(int argc, char** argv) {
   spdlog::info("serving {} (state {}, token {})", endpoint, cfg.state_dir, cfg.token_file);
   Notify("READY=1\nSTATUS=serving " + endpoint + ": " + Summary(store));
 
-  std::atomic<bool> stop{false};
-  Mutex wd_mu;
-  CondVar wd_cv;
-  std::thread watchdog;
-  if (uint64_t usec = WatchdogIntervalUsec(); usec > 0) {
-    // WATCHDOG=1 only while the daemon really serves (daemon/health.h): its own /healthz answers
-    // within the deadline and descriptors are left. Otherwise systemd restarts it at WatchdogSec.
-    std::string probe_host = ProbeHost(host);
-    int probe_port = (*server)->port();
-    bool tls = !cfg.insecure_plain_http;
-    double probe_timeout_s = std::min(5.0, static_cast<double>(usec) / 1e6);
-    watchdog = std::thread([&, usec, probe_host, probe_port, tls, probe_timeout_s] {
-      MutexLock lock(&wd_mu);
-      bool was_healthy = true;
-      while (!stop) {
-        lock.Unlock();
-        HealthSample sample;
-        CountOpenFds(&sample);
-        Status probe = ProbeHealthz(probe_host, probe_port, tls, probe_timeout_s);
-        sample.probe_ok = probe.ok();
-        sample.probe_error = probe.message();
-        HealthVerdict verdict = JudgeHealth(sample);
-        lock.Lock();
-        if (stop) break;
-        if (verdict.healthy) {
-          if (!was_healthy) spdlog::info("watchdog: healthy again");
-          Notify("WATCHDOG=1\nSTATUS=serving " + endpoint + ": " + Summary(store));
-        } else {
-          if (was_healthy) spdlog::error("watchdog: unhealthy, not notifying systemd: {}", verdict.reason);
-          Notify("STATUS=unhealthy: " + verdict.reason);
-        }
-        was_healthy = verdict.healthy;
-        wd_cv.WaitFor(&wd_mu, std::chrono::microseconds(usec));
-      }
-    });
-  }
-  while (true) {
-    int sig = 0;
-    sigwait(&sigs, &sig);
-    if (sig == SIGHUP) {
-      Notify("RELOADING=1\nSTATUS=reloading");
-      spdlog::info("SIGHUP: reloading configuration and manifests");
-      DaemonConfig fresh;
-      if (auto s = load_config(&fresh); !s.ok()) {
-        spdlog::error("reload: {}; keeping the running configuration", s.message());
-      } else {
-        spdlog::set_level(spdlog::level::from_str(fresh.log_level));
-        if (fresh.listen != cfg.listen) spdlog::warn("reload: listen address changes need a restart");
-        if (fresh.manifest_dir != cfg.manifest_dir) {
-          cfg.manifest_dir = fresh.manifest_dir;
-          watch(cfg.manifest_dir);
-        }
-      }
-      if (watcher)
-        for (const auto& p : watcher->Sync()) spdlog::error("manifest: {}", p);
-      controller.EnqueueAll();
-      Notify("READY=1\nSTATUS=serving " + endpoint + ": " + Summary(store));
-      continue;
-    }
-    break;  // SIGTERM / SIGINT
-  }
+  Watchdog watchdog(ProbeHost(host), (*server)->port(), !cfg.insecure_plain_http, endpoint, &store);
+  watchdog.Start();
+  ServeUntilStopped(sigs, loader, &cfg, &manifests, &controller, endpoint, store);
+
   Notify("STOPPING=1\nSTATUS=draining");
   spdlog::info("stopping: draining requests and reconciles");
   api.SetReady(false);
   (*server)->Stop();
-  watcher.reset();
+  manifests.Stop();
   controller.Stop();
   if (local != nullptr && cfg.stop_workers_on_exit) {
     spdlog::info("stopping every worker (--stop-workers-on-exit)");
     local->StopAll();
   }
-  {
-    MutexLock lock(&wd_mu);
-    stop = true;
-  }
-  wd_cv.SignalAll();
-  if (watchdog.joinable()) watchdog.join();
+  watchdog.Stop();
   spdlog::info("stopped");
   return 0;
 }
