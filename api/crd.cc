@@ -120,7 +120,8 @@ std::vector<std::string> CompareSchema(const Schema& cpp, const Value& crd, cons
   }
   const Value* type = crd.Find("type");
   std::string crd_type = type && type->is_string() ? type->as_string() : "";
-  if (crd_type != cpp.type) out.push_back(where + ": type " + cpp.type + " in C++, " + (crd_type.empty() ? "none" : crd_type) + " in CRD");
+  if (crd_type != cpp.type)
+    out.push_back(where + ": type " + cpp.type + " in C++, " + (crd_type.empty() ? "none" : crd_type) + " in CRD");
   // Enums.
   std::vector<std::string> crd_enum;
   if (const Value* e = crd.Find("enum"); e && e->is_seq())
@@ -135,7 +136,9 @@ std::vector<std::string> CompareSchema(const Schema& cpp, const Value& crd, cons
       out.push_back(where + ": " + key + " " + (want ? FormatNumber(*want) : "none") + " in C++, " +
                     (got ? FormatNumber(*got) : "none") + " in CRD");
   };
-  auto as_double = [](std::optional<int64_t> i) { return i ? std::optional<double>(static_cast<double>(*i)) : std::nullopt; };
+  auto as_double = [](std::optional<int64_t> i) {
+    return i ? std::optional<double>(static_cast<double>(*i)) : std::nullopt;
+  };
   bound("minimum", cpp.minimum);
   bound("maximum", cpp.maximum);
   bound("minLength", cpp.min_length > 0 ? std::optional<double>(static_cast<double>(cpp.min_length)) : std::nullopt);
@@ -166,17 +169,22 @@ std::vector<std::string> CompareSchema(const Schema& cpp, const Value& crd, cons
   }
   if (props != nullptr && props->is_map())
     for (const auto& e : props->entries())
-      if (!cpp_names.count(e.key)) out.push_back((path.empty() ? e.key : path + "." + e.key) + ": field exists in the CRD but not in C++");
+      if (!cpp_names.count(e.key))
+        out.push_back((path.empty() ? e.key : path + "." + e.key) + ": field exists in the CRD but not in C++");
   // Items / map values.
   if (cpp.items) {
     const Value* i = crd.Find("items");
-    if (i == nullptr) out.push_back(where + ": list item schema missing in CRD");
-    else for (auto& d : CompareSchema(*cpp.items, *i, path + "[]")) out.push_back(std::move(d));
+    if (i == nullptr)
+      out.push_back(where + ": list item schema missing in CRD");
+    else
+      for (auto& d : CompareSchema(*cpp.items, *i, path + "[]")) out.push_back(std::move(d));
   }
   if (cpp.additional_properties) {
     const Value* a = crd.Find("additionalProperties");
-    if (a == nullptr) out.push_back(where + ": map value schema missing in CRD");
-    else for (auto& d : CompareSchema(*cpp.additional_properties, *a, path + ".*")) out.push_back(std::move(d));
+    if (a == nullptr)
+      out.push_back(where + ": map value schema missing in CRD");
+    else
+      for (auto& d : CompareSchema(*cpp.additional_properties, *a, path + ".*")) out.push_back(std::move(d));
   }
   return out;
 }

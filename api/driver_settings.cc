@@ -23,20 +23,23 @@ bool ParseNumber(const std::string& s, bool integer, double* out) {
 namespace {
 
 template <class T>
-void Validate(const std::map<std::string, std::string>& settings, const std::string& path, const std::unordered_map<std::string, Mark>* marks,
-              const std::string& file, std::vector<Diagnostic>* diags) {
+void Validate(const std::map<std::string, std::string>& settings, const std::string& path,
+              const std::unordered_map<std::string, Mark>* marks, const std::string& file,
+              std::vector<Diagnostic>* diags) {
   T out{};
   DecodeSettingsInto(settings, path, marks, file, diags, &out);
 }
 
 // The local driver has no settings: say so instead of "expected one of: " with nothing after it.
-void ValidateLocal(const std::map<std::string, std::string>& settings, const std::string& path, const std::unordered_map<std::string, Mark>* marks,
-                   const std::string& file, std::vector<Diagnostic>* diags) {
+void ValidateLocal(const std::map<std::string, std::string>& settings, const std::string& path,
+                   const std::unordered_map<std::string, Mark>* marks, const std::string& file,
+                   std::vector<Diagnostic>* diags) {
   for (const auto& [key, value] : settings) {
     Mark m;
     if (marks != nullptr)
       if (auto it = marks->find(path + "." + key); it != marks->end()) m = it->second;
-    diags->push_back(Diagnostic{file, m, path + "." + Excerpt(key), "unknown setting; the local driver takes no settings"});
+    diags->push_back(
+        Diagnostic{file, m, path + "." + Excerpt(key), "unknown setting; the local driver takes no settings"});
   }
 }
 

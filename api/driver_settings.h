@@ -71,12 +71,19 @@ struct SshLogin {
 };
 template <class V>
 void DescribeSshLogin(V& v, SshLogin& o) {
-  v.Field("user", o.user, Opt().MaxLen(255).Doc("Login name (default: the daemon's, or the user@ of the node's address)."));
+  v.Field("user", o.user,
+          Opt().MaxLen(255).Doc("Login name (default: the daemon's, or the user@ of the node's address)."));
   v.Field("sshPort", o.ssh_port, Opt().Range(1, 65535).Doc("Port of the hosts' ssh server (default 22)."));
-  v.Field("identityFile", o.identity_file, Opt().MaxLen(4096).Doc("Private key file (a node's credentialsRef takes precedence)."));
-  v.Field("knownHosts", o.known_hosts, Opt().MaxLen(4096).Doc("File of pinned host keys; nothing else is accepted (default: pin on first contact)."));
-  v.Field("remoteDir", o.remote_dir, Opt().Min(1).MaxLen(4096).Doc("Directory on the host for binaries and worker files (default .jellybean in the login's home)."));
-  v.Field("connectTimeoutSeconds", o.connect_timeout_s, Opt().Gt(0).Max(3600).Unit("s").Doc("ssh connect timeout (default 5)."));
+  v.Field("identityFile", o.identity_file,
+          Opt().MaxLen(4096).Doc("Private key file (a node's credentialsRef takes precedence)."));
+  v.Field(
+      "knownHosts", o.known_hosts,
+      Opt().MaxLen(4096).Doc("File of pinned host keys; nothing else is accepted (default: pin on first contact)."));
+  v.Field("remoteDir", o.remote_dir,
+          Opt().Min(1).MaxLen(4096).Doc(
+              "Directory on the host for binaries and worker files (default .jellybean in the login's home)."));
+  v.Field("connectTimeoutSeconds", o.connect_timeout_s,
+          Opt().Gt(0).Max(3600).Unit("s").Doc("ssh connect timeout (default 5)."));
 }
 
 // ssh: workers on servers reached with the system ssh client (drivers/ssh/ssh_driver.h).
@@ -120,7 +127,8 @@ struct DriverSettingsSchema {
   // driver's struct and reports each problem; `marks` gives the positions of the settings' values
   // (recorded by the manifest decoder); may be null.
   void (*validate)(const std::map<std::string, std::string>& settings, const std::string& path,
-                   const std::unordered_map<std::string, Mark>* marks, const std::string& file, std::vector<Diagnostic>* diags);
+                   const std::unordered_map<std::string, Mark>* marks, const std::string& file,
+                   std::vector<Diagnostic>* diags);
 };
 
 // The driver types, in the order error messages list them: local, ssh, agent, cloud.
@@ -136,16 +144,19 @@ const DriverSettingsSchema* FindDriverSettings(const std::string& type);
 // `diags` and left out.
 template <class T>
 Value SettingsValue(const std::map<std::string, std::string>& settings, const std::string& path,
-                    const std::unordered_map<std::string, Mark>* marks, const std::string& file, std::vector<Diagnostic>* diags);
+                    const std::unordered_map<std::string, Mark>* marks, const std::string& file,
+                    std::vector<Diagnostic>* diags);
 
 // Decodes `settings` (written at `path`) into T, adding every problem to `diags`.
 template <class T>
 void DecodeSettingsInto(const std::map<std::string, std::string>& settings, const std::string& path,
-                        const std::unordered_map<std::string, Mark>* marks, const std::string& file, std::vector<Diagnostic>* diags, T* out);
+                        const std::unordered_map<std::string, Mark>* marks, const std::string& file,
+                        std::vector<Diagnostic>* diags, T* out);
 
 // Decodes `settings` into T; InvalidArgument listing every problem ("where.KEY: ...") on failure.
 template <class T>
-StatusOr<T> DecodeDriverSettings(const std::map<std::string, std::string>& settings, const std::string& where = "driver.settings");
+StatusOr<T> DecodeDriverSettings(const std::map<std::string, std::string>& settings,
+                                 const std::string& where = "driver.settings");
 
 // ---- implementation -----------------------------------------------------------------------------
 namespace settings_internal {
@@ -158,8 +169,8 @@ class Builder {
  public:
   // A setting of a numeric field whose string is not a number is reported to `diags` (when given)
   // and left out; everything else is left for the decoder to judge.
-  Builder(const std::map<std::string, std::string>& settings, const std::string& path, const std::unordered_map<std::string, Mark>* marks,
-          const std::string& file, std::vector<Diagnostic>* diags)
+  Builder(const std::map<std::string, std::string>& settings, const std::string& path,
+          const std::unordered_map<std::string, Mark>* marks, const std::string& file, std::vector<Diagnostic>* diags)
       : settings_(settings), path_(path), marks_(marks), file_(file), diags_(diags), out_(Value::Map()) {
     out_.set_mark(MarkOf(path_));
   }
@@ -188,8 +199,9 @@ class Builder {
         if (!ParseNumber(it->second, kInteger, &d)) {
           if (diags_ != nullptr)
             diags_->push_back(Diagnostic{file_, MarkOf(path_ + "." + name), path_ + "." + name,
-                                         "\"" + Excerpt(it->second) + "\" is not " + (kInteger ? "an integer" : "a number") +
-                                             "; expected " + (kInteger ? "an integer" : "a number") + ", written as a string"});
+                                         "\"" + Excerpt(it->second) + "\" is not " +
+                                             (kInteger ? "an integer" : "a number") + "; expected " +
+                                             (kInteger ? "an integer" : "a number") + ", written as a string"});
           return;
         }
         v = kInteger ? Value::Integer(static_cast<int64_t>(d)) : Value::Number(d);
@@ -208,8 +220,14 @@ class Builder {
   }
 
  private:
-  template <class U> struct Unwrap { using type = U; };
-  template <class U> struct Unwrap<std::optional<U>> { using type = U; };
+  template <class U>
+  struct Unwrap {
+    using type = U;
+  };
+  template <class U>
+  struct Unwrap<std::optional<U>> {
+    using type = U;
+  };
 
   Mark MarkOf(const std::string& path) const {
     if (marks_ != nullptr)
@@ -236,7 +254,8 @@ class Builder {
 
 template <class T>
 Value SettingsValue(const std::map<std::string, std::string>& settings, const std::string& path,
-                    const std::unordered_map<std::string, Mark>* marks, const std::string& file, std::vector<Diagnostic>* diags) {
+                    const std::unordered_map<std::string, Mark>* marks, const std::string& file,
+                    std::vector<Diagnostic>* diags) {
   settings_internal::Builder b(settings, path, marks, file, diags);
   T dummy{};
   Describe(b, dummy);
@@ -245,7 +264,8 @@ Value SettingsValue(const std::map<std::string, std::string>& settings, const st
 
 template <class T>
 void DecodeSettingsInto(const std::map<std::string, std::string>& settings, const std::string& path,
-                        const std::unordered_map<std::string, Mark>* marks, const std::string& file, std::vector<Diagnostic>* diags, T* out) {
+                        const std::unordered_map<std::string, Mark>* marks, const std::string& file,
+                        std::vector<Diagnostic>* diags, T* out) {
   Value v = SettingsValue<T>(settings, path, marks, file, diags);
   Decoder dec(file, diags, nullptr);
   dec.DecodeInto(v, *out, path);

@@ -44,16 +44,45 @@ struct FieldOpts {
   std::string doc;
   std::string unit;  // shown after a range in error messages ("USD/h")
 
-  FieldOpts& Required() { required = true; return *this; }
-  FieldOpts& Min(double m) { min = m; min_exclusive = false; return *this; }
-  FieldOpts& Gt(double m) { min = m; min_exclusive = true; return *this; }
-  FieldOpts& Max(double m) { max = m; return *this; }
+  FieldOpts& Required() {
+    required = true;
+    return *this;
+  }
+  FieldOpts& Min(double m) {
+    min = m;
+    min_exclusive = false;
+    return *this;
+  }
+  FieldOpts& Gt(double m) {
+    min = m;
+    min_exclusive = true;
+    return *this;
+  }
+  FieldOpts& Max(double m) {
+    max = m;
+    return *this;
+  }
   FieldOpts& Range(double lo, double hi) { return Min(lo).Max(hi); }
-  FieldOpts& MaxLen(size_t n) { max_length = n; return *this; }
-  FieldOpts& MaxItems(size_t n) { max_items = n; return *this; }
-  FieldOpts& Enum(std::vector<std::string> e) { enum_values = std::move(e); return *this; }
-  FieldOpts& Doc(std::string d) { doc = std::move(d); return *this; }
-  FieldOpts& Unit(std::string u) { unit = std::move(u); return *this; }
+  FieldOpts& MaxLen(size_t n) {
+    max_length = n;
+    return *this;
+  }
+  FieldOpts& MaxItems(size_t n) {
+    max_items = n;
+    return *this;
+  }
+  FieldOpts& Enum(std::vector<std::string> e) {
+    enum_values = std::move(e);
+    return *this;
+  }
+  FieldOpts& Doc(std::string d) {
+    doc = std::move(d);
+    return *this;
+  }
+  FieldOpts& Unit(std::string u) {
+    unit = std::move(u);
+    return *this;
+  }
 };
 inline FieldOpts Opt() { return FieldOpts(); }
 
@@ -67,12 +96,18 @@ struct Diagnostic {
 };
 
 // ---- type traits -------------------------------------------------------------------------------
-template <class T> struct IsVector : std::false_type {};
-template <class T> struct IsVector<std::vector<T>> : std::true_type {};
-template <class T> struct IsStrMap : std::false_type {};
-template <class T> struct IsStrMap<std::map<std::string, T>> : std::true_type {};
-template <class T> struct IsOptional : std::false_type {};
-template <class T> struct IsOptional<std::optional<T>> : std::true_type {};
+template <class T>
+struct IsVector : std::false_type {};
+template <class T>
+struct IsVector<std::vector<T>> : std::true_type {};
+template <class T>
+struct IsStrMap : std::false_type {};
+template <class T>
+struct IsStrMap<std::map<std::string, T>> : std::true_type {};
+template <class T>
+struct IsOptional : std::false_type {};
+template <class T>
+struct IsOptional<std::optional<T>> : std::true_type {};
 
 // ---- decoder ------------------------------------------------------------------------------------
 // Collects diagnostics and records the source position of every decoded path (so that later,
@@ -102,8 +137,7 @@ class Decoder {
       return;
     }
     if (child->is_null()) {
-      Error(child->mark().known() ? child->mark() : current_->mark(), path,
-            "is null; expected " + Expected<T>(opts));
+      Error(child->mark().known() ? child->mark() : current_->mark(), path, "is null; expected " + Expected<T>(opts));
       return;
     }
     Decode(*child, member, path, opts);
@@ -153,8 +187,9 @@ class Decoder {
 
   bool CheckLength(const std::string& s, const Value& v, const std::string& path, const FieldOpts& opts) {
     if (opts.max_length && s.size() > *opts.max_length) {
-      Error(v.mark(), path,
-            "is " + std::to_string(s.size()) + " characters long; expected at most " + std::to_string(*opts.max_length));
+      Error(
+          v.mark(), path,
+          "is " + std::to_string(s.size()) + " characters long; expected at most " + std::to_string(*opts.max_length));
       return false;
     }
     return true;
@@ -230,7 +265,9 @@ class Decoder {
       item_opts.required = false;
       for (const auto& e : v.entries()) {
         if (e.key.size() > kMaxMapKeyLength) {
-          Error(e.key_mark, path, "key \"" + Excerpt(e.key, 40) + "\" is longer than " + std::to_string(kMaxMapKeyLength) + " characters");
+          Error(
+              e.key_mark, path,
+              "key \"" + Excerpt(e.key, 40) + "\" is longer than " + std::to_string(kMaxMapKeyLength) + " characters");
           continue;
         }
         typename T::mapped_type item{};
@@ -357,7 +394,7 @@ struct Schema {
   std::string description;
   std::vector<std::pair<std::string, Schema>> properties;  // object fields, in declaration order
   std::vector<std::string> required;
-  std::shared_ptr<Schema> items;                 // array item schema
+  std::shared_ptr<Schema> items;                  // array item schema
   std::shared_ptr<Schema> additional_properties;  // map value schema
   std::optional<double> minimum, maximum;
   bool exclusive_minimum = false;

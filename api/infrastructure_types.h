@@ -29,8 +29,11 @@ template <class V>
 void Describe(V& v, DriverSpec& o) {
   // The driver types come from the settings schemas (api/driver_settings.h), which ValidateSet
   // (api/manifest.h) also checks each tier's settings against.
-  v.Field("type", o.type, Opt().Required().Enum(DriverTypeNames()).Doc("Driver that deploys workers on this tier's nodes."));
-  v.Field("settings", o.settings, Opt().MaxItems(limits::kMaxSettings).MaxLen(limits::kMaxTextLength).Doc("Driver-specific settings (strings)."));
+  v.Field("type", o.type,
+          Opt().Required().Enum(DriverTypeNames()).Doc("Driver that deploys workers on this tier's nodes."));
+  v.Field(
+      "settings", o.settings,
+      Opt().MaxItems(limits::kMaxSettings).MaxLen(limits::kMaxTextLength).Doc("Driver-specific settings (strings)."));
 }
 
 struct Tier {
@@ -40,7 +43,12 @@ struct Tier {
 };
 template <class V>
 void Describe(V& v, Tier& o) {
-  v.Field("name", o.name, Opt().Required().Min(1).MaxLen(limits::kMaxNameLength).Doc("Tier name; tiers are ordered, closest to the data first."));
+  v.Field("name", o.name,
+          Opt()
+              .Required()
+              .Min(1)
+              .MaxLen(limits::kMaxNameLength)
+              .Doc("Tier name; tiers are ordered, closest to the data first."));
   v.Field("driver", o.driver, Opt().Required());
 }
 
@@ -57,12 +65,21 @@ struct Node {
 template <class V>
 void Describe(V& v, Node& o) {
   v.Field("name", o.name, Opt().Required().Min(1).MaxLen(limits::kMaxNameLength));
-  v.Field("tier", o.tier, Opt().Required().Min(1).MaxLen(limits::kMaxNameLength).Doc("Name of the tier the node belongs to."));
-  v.Field("pricePerHour", o.price_per_hour, Opt().Required().Range(0, limits::kMaxPricePerHour).Unit("USD/h").Doc("USD per hour while the node is used."));
-  v.Field("hardware", o.hardware, Opt().Required().Min(1).MaxLen(limits::kMaxNameLength).Doc("Hardware class; selects latency profiles."));
-  v.Field("count", o.count, Opt().Range(1, limits::kMaxNodeCount).Unit("instances").Doc("Pool size: up to this many identical instances (default 1)."));
+  v.Field("tier", o.tier,
+          Opt().Required().Min(1).MaxLen(limits::kMaxNameLength).Doc("Name of the tier the node belongs to."));
+  v.Field(
+      "pricePerHour", o.price_per_hour,
+      Opt().Required().Range(0, limits::kMaxPricePerHour).Unit("USD/h").Doc("USD per hour while the node is used."));
+  v.Field("hardware", o.hardware,
+          Opt().Required().Min(1).MaxLen(limits::kMaxNameLength).Doc("Hardware class; selects latency profiles."));
+  v.Field("count", o.count,
+          Opt()
+              .Range(1, limits::kMaxNodeCount)
+              .Unit("instances")
+              .Doc("Pool size: up to this many identical instances (default 1)."));
   v.Field("address", o.address, Opt().MaxLen(limits::kMaxTextLength).Doc("Host address for remote drivers."));
-  v.Field("credentialsRef", o.credentials_ref, Opt().MaxLen(limits::kMaxTextLength).Doc("Name of the credentials (file) the driver uses."));
+  v.Field("credentialsRef", o.credentials_ref,
+          Opt().MaxLen(limits::kMaxTextLength).Doc("Name of the credentials (file) the driver uses."));
 }
 
 struct Link {
@@ -76,9 +93,15 @@ struct Link {
 template <class V>
 void Describe(V& v, Link& o) {
   v.Field("from", o.from, Opt().Required().Min(1).MaxLen(limits::kMaxNameLength).Doc("Source tier of this direction."));
-  v.Field("to", o.to, Opt().Required().Min(1).MaxLen(limits::kMaxNameLength).Doc("Destination tier; must be adjacent to `from`."));
-  v.Field("costPerGiB", o.cost_per_gib, Opt().Required().Range(0, limits::kMaxCostPerGiB).Unit("USD/GiB").Doc("USD per GiB sent in this direction."));
-  v.Field("bandwidthMbps", o.bandwidth_mbps, Opt().Range(limits::kMinBandwidthMbps, limits::kMaxBandwidthMbps).Unit("Mbit/s").Doc("Capacity of this direction in Mbit/s (optional cap)."));
+  v.Field("to", o.to,
+          Opt().Required().Min(1).MaxLen(limits::kMaxNameLength).Doc("Destination tier; must be adjacent to `from`."));
+  v.Field("costPerGiB", o.cost_per_gib,
+          Opt().Required().Range(0, limits::kMaxCostPerGiB).Unit("USD/GiB").Doc("USD per GiB sent in this direction."));
+  v.Field("bandwidthMbps", o.bandwidth_mbps,
+          Opt()
+              .Range(limits::kMinBandwidthMbps, limits::kMaxBandwidthMbps)
+              .Unit("Mbit/s")
+              .Doc("Capacity of this direction in Mbit/s (optional cap)."));
   v.Field("latencyMs", o.latency_ms, Opt().Range(0, limits::kMaxLatencyMs).Unit("ms").Doc("One-way latency in ms."));
 }
 
@@ -90,9 +113,13 @@ struct InfrastructureSpec {
 };
 template <class V>
 void Describe(V& v, InfrastructureSpec& o) {
-  v.Field("tiers", o.tiers, Opt().Required().MaxItems(limits::kMaxTiers).Doc("Ordered tiers, lowest (closest to the data) first."));
+  v.Field("tiers", o.tiers,
+          Opt().Required().MaxItems(limits::kMaxTiers).Doc("Ordered tiers, lowest (closest to the data) first."));
   v.Field("nodes", o.nodes, Opt().Required().MaxItems(limits::kMaxNodes));
-  v.Field("links", o.links, Opt().MaxItems(limits::kMaxLinks).Doc("Per-direction costs between adjacent tiers; traffic within a tier is free."));
+  v.Field("links", o.links,
+          Opt()
+              .MaxItems(limits::kMaxLinks)
+              .Doc("Per-direction costs between adjacent tiers; traffic within a tier is free."));
 }
 
 }  // namespace jb

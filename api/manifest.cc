@@ -1,18 +1,18 @@
 #include "api/manifest.h"
 
-#include "api/names.h"
-#include "base/file.h"
-
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <tuple>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <limits>
 #include <set>
 #include <sstream>
+#include <tuple>
+
+#include "api/names.h"
+#include "base/file.h"
 
 namespace jb {
 
@@ -52,9 +52,7 @@ void Document::AddDiagnostic(Diagnostic d) {
   diagnostics.push_back(std::move(d));
 }
 
-std::string MoreErrorsLine(size_t n) {
-  return "... and " + std::to_string(n) + " more error" + (n == 1 ? "" : "s");
-}
+std::string MoreErrorsLine(size_t n) { return "... and " + std::to_string(n) + " more error" + (n == 1 ? "" : "s"); }
 
 std::string Document::Describe() const {
   if (object) return KindOf(*object) + "/" + MetaOf(*object).name;
@@ -89,19 +87,19 @@ void DecodeDocument(const Value& root, Document* doc) {
   doc->marks[""] = root.mark().known() ? root.mark() : doc->start;
   if (!root.is_map()) {
     doc->AddDiagnostic(Diagnostic{doc->file, doc->MarkOf(""), "",
-                                          std::string("document is a ") + Value::KindName(root.kind()) +
-                                              "; expected a mapping with apiVersion, kind, metadata and spec"});
+                                  std::string("document is a ") + Value::KindName(root.kind()) +
+                                      "; expected a mapping with apiVersion, kind, metadata and spec"});
     return;
   }
   const Value* api = root.Find("apiVersion");
   const Value* kind = root.Find("kind");
   if (api == nullptr) {
-    doc->AddDiagnostic(
-        Diagnostic{doc->file, root.mark(), "apiVersion", std::string("missing required field; expected ") + kApiVersion});
+    doc->AddDiagnostic(Diagnostic{doc->file, root.mark(), "apiVersion",
+                                  std::string("missing required field; expected ") + kApiVersion});
   } else if (!api->is_string() || api->as_string() != kApiVersion) {
     doc->AddDiagnostic(Diagnostic{doc->file, api->mark(), "apiVersion",
-                                          "\"" + Excerpt(api->is_string() ? api->as_string() : ToJson(*api)) +
-                                              "\" is not supported; expected " + kApiVersion});
+                                  "\"" + Excerpt(api->is_string() ? api->as_string() : ToJson(*api)) +
+                                      "\" is not supported; expected " + kApiVersion});
   }
   static const char* kKinds = "Workflow, ModelProfile, Infrastructure";
   if (kind == nullptr) {
@@ -111,9 +109,9 @@ void DecodeDocument(const Value& root, Document* doc) {
   }
   std::string k = kind->is_string() ? kind->as_string() : "";
   if (k != "Workflow" && k != "ModelProfile" && k != "Infrastructure") {
-    doc->AddDiagnostic(Diagnostic{doc->file, kind->mark(), "kind",
-                                          "\"" + Excerpt(kind->is_string() ? k : ToJson(*kind)) +
-                                              "\" is not a known kind; expected one of " + kKinds});
+    doc->AddDiagnostic(Diagnostic{
+        doc->file, kind->mark(), "kind",
+        "\"" + Excerpt(kind->is_string() ? k : ToJson(*kind)) + "\" is not a known kind; expected one of " + kKinds});
     return;
   }
   // Decode the rest as the kind's struct; apiVersion/kind are handled above, so strip them.
@@ -212,10 +210,12 @@ Value EncodeObject(const Object& obj) {
 std::string ObjectToYaml(const Object& obj) { return ToYaml(EncodeObject(obj)); }
 std::string ObjectToJson(const Object& obj, bool pretty) { return ToJson(EncodeObject(obj), pretty); }
 
-StatusOr<Object> ObjectFromText(const std::string& text, const std::string& file, std::vector<Diagnostic>* diagnostics) {
+StatusOr<Object> ObjectFromText(const std::string& text, const std::string& file,
+                                std::vector<Diagnostic>* diagnostics) {
   auto docs = DecodeText(text, file);
   if (docs.size() != 1) {
-    diagnostics->push_back(Diagnostic{file, Mark{}, "", "expected exactly one document, found " + std::to_string(docs.size())});
+    diagnostics->push_back(
+        Diagnostic{file, Mark{}, "", "expected exactly one document, found " + std::to_string(docs.size())});
     return Status::InvalidArgument(diagnostics->back().ToString());
   }
   auto& d = docs[0];
@@ -226,7 +226,8 @@ StatusOr<Object> ObjectFromText(const std::string& text, const std::string& file
     d = std::move(one[0]);
   }
   for (auto& diag : d.diagnostics) diagnostics->push_back(diag);
-  if (d.omitted_diagnostics > 0) diagnostics->push_back(Diagnostic{file, Mark{}, "", MoreErrorsLine(d.omitted_diagnostics)});
+  if (d.omitted_diagnostics > 0)
+    diagnostics->push_back(Diagnostic{file, Mark{}, "", MoreErrorsLine(d.omitted_diagnostics)});
   if (!d.ok()) {
     std::string msg;
     for (const auto& diag : *diagnostics) msg += (msg.empty() ? "" : "\n") + diag.ToString();

@@ -16,12 +16,12 @@ namespace jb {
 
 // One document of a manifest stream, after decoding.
 struct Document {
-  std::string file;   // as given by the caller (shown in diagnostics)
-  int index = 0;      // position in its file's stream
-  Mark start;         // first line of the document
-  std::optional<Object> object;  // set when the document decoded (it may still have semantic errors)
-  std::vector<Diagnostic> diagnostics;  // at most kMaxDiagnostics (api/fields.h)
-  size_t omitted_diagnostics = 0;       // problems found beyond those, only counted
+  std::string file;                             // as given by the caller (shown in diagnostics)
+  int index = 0;                                // position in its file's stream
+  Mark start;                                   // first line of the document
+  std::optional<Object> object;                 // set when the document decoded (it may still have semantic errors)
+  std::vector<Diagnostic> diagnostics;          // at most kMaxDiagnostics (api/fields.h)
+  size_t omitted_diagnostics = 0;               // problems found beyond those, only counted
   std::unordered_map<std::string, Mark> marks;  // field path -> position, for diagnostics
 
   bool ok() const { return object.has_value() && diagnostics.empty(); }
@@ -62,8 +62,7 @@ std::string ObjectToJson(const Object& obj, bool pretty = false);
 
 // Decodes a single object from text (the REST body path). On failure returns the diagnostics, at
 // most kMaxDiagnostics of them followed by one "... and N more errors" line when there were more.
-StatusOr<Object> ObjectFromText(const std::string& text, const std::string& file,
-                                std::vector<Diagnostic>* diagnostics);
+StatusOr<Object> ObjectFromText(const std::string& text, const std::string& file, std::vector<Diagnostic>* diagnostics);
 
 // Sorted "file:line:col: path: message" lines: the first kMaxDiagnostics of all the documents'
 // problems, then one "... and N more errors" line when there were more. Every report of problems to

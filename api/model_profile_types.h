@@ -26,7 +26,12 @@ struct Latency {
 };
 template <class V>
 void Describe(V& v, Latency& o) {
-  v.Field("p50", o.p50, Opt().Required().Range(limits::kMinLatencyMs, limits::kMaxLatencyMs).Unit("ms").Doc("Median ms per item at batch 1."));
+  v.Field("p50", o.p50,
+          Opt()
+              .Required()
+              .Range(limits::kMinLatencyMs, limits::kMaxLatencyMs)
+              .Unit("ms")
+              .Doc("Median ms per item at batch 1."));
   v.Field("p75", o.p75, Opt().Range(limits::kMinLatencyMs, limits::kMaxLatencyMs).Unit("ms"));
   v.Field("p90", o.p90, Opt().Range(limits::kMinLatencyMs, limits::kMaxLatencyMs).Unit("ms"));
 }
@@ -40,9 +45,22 @@ struct RuntimeSpec {
 };
 template <class V>
 void Describe(V& v, RuntimeSpec& o) {
-  v.Field("type", o.type, Opt().Required().Enum({"emulated", "exec", "http"}).Doc("emulated spends the profiled latency (labelled as emulation); exec runs a model process; http calls an Open Inference Protocol server."));
-  v.Field("command", o.command, Opt().MaxItems(limits::kMaxArgs).MaxLen(limits::kMaxTextLength).Doc("exec: argv of the persistent model process."));
-  v.Field("env", o.env, Opt().MaxItems(limits::kMaxSettings).MaxLen(limits::kMaxTextLength).Doc("exec: extra environment of the model process."));
+  v.Field("type", o.type,
+          Opt()
+              .Required()
+              .Enum({"emulated", "exec", "http"})
+              .Doc("emulated spends the profiled latency (labelled as emulation); exec runs a model process; http "
+                   "calls an Open Inference Protocol server."));
+  v.Field("command", o.command,
+          Opt()
+              .MaxItems(limits::kMaxArgs)
+              .MaxLen(limits::kMaxTextLength)
+              .Doc("exec: argv of the persistent model process."));
+  v.Field("env", o.env,
+          Opt()
+              .MaxItems(limits::kMaxSettings)
+              .MaxLen(limits::kMaxTextLength)
+              .Doc("exec: extra environment of the model process."));
   v.Field("url", o.url, Opt().MaxLen(limits::kMaxTextLength).Doc("http: base URL of the model server."));
 }
 
@@ -57,9 +75,12 @@ struct Variant {
 template <class V>
 void Describe(V& v, Variant& o) {
   v.Field("name", o.name, Opt().Required().Min(1).MaxLen(limits::kMaxNameLength));
-  v.Field("accuracy", o.accuracy, Opt().Range(0, 100).Unit("%").Doc("Accuracy in percent, for per-operator composition."));
-  v.Field("outputSizeKiB", o.output_size_kib, Opt().Required().Range(0, limits::kMaxSizeKiB).Unit("KiB").Doc("Size of one output item in KiB."));
-  v.Field("latencyMs", o.latency_ms, Opt().Required().MaxItems(limits::kMaxHardwareClasses).Doc("Per hardware class: ms per item at batch 1."));
+  v.Field("accuracy", o.accuracy,
+          Opt().Range(0, 100).Unit("%").Doc("Accuracy in percent, for per-operator composition."));
+  v.Field("outputSizeKiB", o.output_size_kib,
+          Opt().Required().Range(0, limits::kMaxSizeKiB).Unit("KiB").Doc("Size of one output item in KiB."));
+  v.Field("latencyMs", o.latency_ms,
+          Opt().Required().MaxItems(limits::kMaxHardwareClasses).Doc("Per hardware class: ms per item at batch 1."));
   v.Field("runtime", o.runtime, Opt().Doc("How workers execute the variant (default emulated)."));
 }
 

@@ -44,16 +44,16 @@ std::string LabelProblem(std::string_view name, bool dots) {
 
 std::string IsDns1123Subdomain(std::string_view name) {
   if (name.size() > kDns1123SubdomainMaxLength)
-    return "is " + std::to_string(name.size()) + " characters long, more than " + std::to_string(kDns1123SubdomainMaxLength) +
-           "; " + kSubdomainRule;
+    return "is " + std::to_string(name.size()) + " characters long, more than " +
+           std::to_string(kDns1123SubdomainMaxLength) + "; " + kSubdomainRule;
   std::string why = LabelProblem(name, true);
   return why.empty() ? why : why + "; " + kSubdomainRule;
 }
 
 std::string IsDns1123Label(std::string_view name) {
   if (name.size() > kDns1123LabelMaxLength)
-    return "is " + std::to_string(name.size()) + " characters long, more than " + std::to_string(kDns1123LabelMaxLength) +
-           "; " + kLabelRule;
+    return "is " + std::to_string(name.size()) + " characters long, more than " +
+           std::to_string(kDns1123LabelMaxLength) + "; " + kLabelRule;
   std::string why = LabelProblem(name, false);
   return why.empty() ? why : why + "; " + kLabelRule;
 }

@@ -7,8 +7,8 @@
 #include <string>
 #include <utility>
 
-#include "api/manifest.h"
 #include "api/driver_settings.h"
+#include "api/manifest.h"
 #include "api/names.h"
 
 namespace jb {
@@ -84,7 +84,8 @@ void ValidateInfrastructure(Ctx& c, const Infrastructure& inf) {
     if (n.name.rfind(kIoWorkerPrefix, 0) == 0)
       c.Err(p + ".name", Quote(n.name) + " is reserved: names starting with \"" + std::string(kIoWorkerPrefix) +
                              "\" are those of the workers hosting each tier's sources and sink; rename the node");
-    if (!nodes.insert(n.name).second) c.Err(p + ".name", "duplicate node name " + Quote(n.name) + "; node names must be unique");
+    if (!nodes.insert(n.name).second)
+      c.Err(p + ".name", "duplicate node name " + Quote(n.name) + "; node names must be unique");
     if (!n.tier.empty() && !tiers.count(n.tier))
       c.Err(p + ".tier", "refers to tier " + Quote(n.tier) + ", which is not defined in spec.tiers");
   }
@@ -102,7 +103,8 @@ void ValidateInfrastructure(Ctx& c, const Infrastructure& inf) {
     if (!known || l.from.empty() || l.to.empty()) continue;
     long d = static_cast<long>(tiers[l.from]) - static_cast<long>(tiers[l.to]);
     if (d == 0) {
-      c.Err(p + ".to", "links " + Quote(l.from) + " to itself; traffic within a tier is free, expected an adjacent tier");
+      c.Err(p + ".to",
+            "links " + Quote(l.from) + " to itself; traffic within a tier is free, expected an adjacent tier");
     } else if (d != 1 && d != -1) {
       c.Err(p + ".to", "links non-adjacent tiers " + Quote(l.from) + " and " + Quote(l.to) +
                            "; expected adjacent tiers (traffic pays each tier boundary it crosses)");
@@ -120,11 +122,13 @@ void ValidateModelProfile(Ctx& c, const ModelProfile& mp) {
     std::string p = "spec.variants[" + std::to_string(i) + "]";
     const auto& v = s.variants[i];
     if (!names.insert(v.name).second) c.Err(p + ".name", "duplicate variant name " + Quote(v.name));
-    c.ErrIfEmpty(p + ".latencyMs", v.latency_ms.empty(), "is empty; expected a latency for at least one hardware class");
+    c.ErrIfEmpty(p + ".latencyMs", v.latency_ms.empty(),
+                 "is empty; expected a latency for at least one hardware class");
     for (const auto& [hw, lat] : v.latency_ms) {
       std::string lp = p + ".latencyMs." + hw;
       if (lat.p75 && *lat.p75 < lat.p50)
-        c.Err(lp + ".p75", FormatNumber(*lat.p75) + " is below p50 " + FormatNumber(lat.p50) + "; expected p50 <= p75 <= p90");
+        c.Err(lp + ".p75",
+              FormatNumber(*lat.p75) + " is below p50 " + FormatNumber(lat.p50) + "; expected p50 <= p75 <= p90");
       double below = lat.p75 ? *lat.p75 : lat.p50;
       if (lat.p90 && *lat.p90 < below)
         c.Err(lp + ".p90", FormatNumber(*lat.p90) + " is below " + (lat.p75 ? "p75 " : "p50 ") + FormatNumber(below) +
@@ -185,7 +189,9 @@ void ValidateWorkflowLocal(Ctx& c, const Workflow& wf) {
       c.Err(p, "duplicate name " + Quote(s.sources[i].name) + "; source and operator names must be unique");
     const bool dataset = s.sources[i].type == "dataset";
     if (dataset != s.sources[i].index.has_value())
-      c.Err("spec.sources[" + std::to_string(i) + "].index", dataset ? "is missing; a dataset source needs the path of its index" : "is only for a source of type dataset");
+      c.Err("spec.sources[" + std::to_string(i) + "].index",
+            dataset ? "is missing; a dataset source needs the path of its index"
+                    : "is only for a source of type dataset");
   }
   for (size_t i = 0; i < s.operators.size(); ++i) {
     std::string p = "spec.operators[" + std::to_string(i) + "].name";
@@ -250,13 +256,16 @@ void ValidateWorkflowLocal(Ctx& c, const Workflow& wf) {
   if (s.accuracy.table) {
     const auto& t = *s.accuracy.table;
     std::set<std::string> ops;
-    c.ErrIfEmpty("spec.accuracy.table.operators", t.operators.empty(), "is empty; expected the operators the table covers");
+    c.ErrIfEmpty("spec.accuracy.table.operators", t.operators.empty(),
+                 "is empty; expected the operators the table covers");
     for (size_t i = 0; i < t.operators.size(); ++i) {
       std::string p = "spec.accuracy.table.operators[" + std::to_string(i) + "]";
-      if (!op_index.count(t.operators[i])) c.Err(p, "refers to " + Quote(t.operators[i]) + ", which is not an operator of this workflow");
+      if (!op_index.count(t.operators[i]))
+        c.Err(p, "refers to " + Quote(t.operators[i]) + ", which is not an operator of this workflow");
       if (!ops.insert(t.operators[i]).second) c.Err(p, "duplicate operator " + Quote(t.operators[i]));
     }
-    c.ErrIfEmpty("spec.accuracy.table.entries", t.entries.empty(), "is empty; expected at least one variant combination");
+    c.ErrIfEmpty("spec.accuracy.table.entries", t.entries.empty(),
+                 "is empty; expected at least one variant combination");
     std::set<std::vector<std::string>> combos;
     for (size_t i = 0; i < t.entries.size(); ++i) {
       std::string p = "spec.accuracy.table.entries[" + std::to_string(i) + "].variants";
@@ -280,8 +289,10 @@ void ValidateWorkflowRefs(Ctx& c, const Workflow& wf, const SetIndex& idx) {
   const Infrastructure* inf = nullptr;
   if (!idx.infras.empty() && !s.infrastructure.empty()) {
     auto it = idx.infras.find(s.infrastructure);
-    if (it == idx.infras.end()) c.Err("spec.infrastructure", "refers to Infrastructure " + Quote(s.infrastructure) + ", which does not exist");
-    else inf = it->second.first;
+    if (it == idx.infras.end())
+      c.Err("spec.infrastructure", "refers to Infrastructure " + Quote(s.infrastructure) + ", which does not exist");
+    else
+      inf = it->second.first;
   }
   std::set<std::string> hardware;
   std::map<std::string, std::string> node_tier;
@@ -296,11 +307,16 @@ void ValidateWorkflowRefs(Ctx& c, const Workflow& wf, const SetIndex& idx) {
       std::string p = "spec.sources[" + std::to_string(i) + "]";
       const auto& src = s.sources[i];
       if (!src.tier.empty() && !tiers.count(src.tier))
-        c.Err(p + ".tier", "refers to tier " + Quote(src.tier) + ", which Infrastructure " + Quote(inf->metadata.name) + " does not define");
+        c.Err(p + ".tier", "refers to tier " + Quote(src.tier) + ", which Infrastructure " + Quote(inf->metadata.name) +
+                               " does not define");
       if (src.node) {
         auto it = node_tier.find(*src.node);
-        if (it == node_tier.end()) c.Err(p + ".node", "refers to node " + Quote(*src.node) + ", which Infrastructure " + Quote(inf->metadata.name) + " does not define");
-        else if (it->second != src.tier) c.Err(p + ".node", "node " + Quote(*src.node) + " is in tier " + Quote(it->second) + ", not in the source's tier " + Quote(src.tier));
+        if (it == node_tier.end())
+          c.Err(p + ".node", "refers to node " + Quote(*src.node) + ", which Infrastructure " +
+                                 Quote(inf->metadata.name) + " does not define");
+        else if (it->second != src.tier)
+          c.Err(p + ".node", "node " + Quote(*src.node) + " is in tier " + Quote(it->second) +
+                                 ", not in the source's tier " + Quote(src.tier));
       }
     }
   }
@@ -321,14 +337,16 @@ void ValidateWorkflowRefs(Ctx& c, const Workflow& wf, const SetIndex& idx) {
       for (const auto& v : mp->spec.variants)
         for (const auto& [hw, lat] : v.latency_ms) runnable = runnable || hardware.count(hw) > 0;
       if (!runnable)
-        c.Err(p + ".profile", "no variant of ModelProfile " + Quote(op.profile) + " has a latency for any hardware class of Infrastructure " +
+        c.Err(p + ".profile", "no variant of ModelProfile " + Quote(op.profile) +
+                                  " has a latency for any hardware class of Infrastructure " +
                                   Quote(inf->metadata.name) + "; expected at least one runnable variant");
     }
     if (!s.accuracy.table && mp->spec.variants.size() > 1) {
       for (const auto& v : mp->spec.variants) {
         if (!v.accuracy) {
-          c.Err(p + ".profile", "variant " + Quote(v.name) + " of ModelProfile " + Quote(op.profile) +
-                                    " has no accuracy; without spec.accuracy.table the per-operator composition needs one");
+          c.Err(p + ".profile",
+                "variant " + Quote(v.name) + " of ModelProfile " + Quote(op.profile) +
+                    " has no accuracy; without spec.accuracy.table the per-operator composition needs one");
           break;
         }
       }
@@ -345,7 +363,8 @@ void ValidateWorkflowRefs(Ctx& c, const Workflow& wf, const SetIndex& idx) {
         for (const auto& v : it->second->spec.variants) found = found || v.name == t.entries[i].variants[j];
         if (!found)
           c.Err("spec.accuracy.table.entries[" + std::to_string(i) + "].variants[" + std::to_string(j) + "]",
-                Quote(t.entries[i].variants[j]) + " is not a variant of ModelProfile " + Quote(it->second->metadata.name));
+                Quote(t.entries[i].variants[j]) + " is not a variant of ModelProfile " +
+                    Quote(it->second->metadata.name));
       }
     }
   }
@@ -400,7 +419,8 @@ void ValidateSet(std::vector<Document>* docs) {
         for (const auto& [hw, lat] : p.first->spec.variants[i].latency_ms)
           if (!hardware.count(hw))
             c.Err("spec.variants[" + std::to_string(i) + "].latencyMs." + hw,
-                  "hardware class " + Quote(hw) + " is not used by any node of any Infrastructure; expected one of the nodes' hardware classes");
+                  "hardware class " + Quote(hw) +
+                      " is not used by any node of any Infrastructure; expected one of the nodes' hardware classes");
     }
   }
 }

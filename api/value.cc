@@ -70,12 +70,18 @@ Value& Value::Append(Value v) {
 
 const char* Value::KindName(Kind k) {
   switch (k) {
-    case Kind::kNull: return "null";
-    case Kind::kBool: return "boolean";
-    case Kind::kNumber: return "number";
-    case Kind::kString: return "string";
-    case Kind::kSeq: return "list";
-    case Kind::kMap: return "mapping";
+    case Kind::kNull:
+      return "null";
+    case Kind::kBool:
+      return "boolean";
+    case Kind::kNumber:
+      return "number";
+    case Kind::kString:
+      return "string";
+    case Kind::kSeq:
+      return "list";
+    case Kind::kMap:
+      return "mapping";
   }
   return "?";
 }
@@ -104,7 +110,8 @@ constexpr size_t kMaxKeyLength = 500;  // quoted and escaped ("\\" is 2), still 
 std::string KeyProblem(const std::string& key) {
   if (key.size() > kMaxKeyLength) return "is longer than " + std::to_string(kMaxKeyLength) + " characters";
   for (char c : key)
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return "contains a control character; keys are printable text";
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+      return "contains a control character; keys are printable text";
   return "";
 }
 
@@ -183,7 +190,8 @@ class Converter {
           bool integer = false;
           if (ParseNumber(s, &d, &integer)) {
             // Only integers a double holds exactly are converted (a larger one would overflow int64).
-            v = integer && std::fabs(d) < 9.007199254740992e15 ? Value::Integer(static_cast<int64_t>(d)) : Value::Number(d);
+            v = integer && std::fabs(d) < 9.007199254740992e15 ? Value::Integer(static_cast<int64_t>(d))
+                                                               : Value::Number(d);
           } else {
             v = Value::String(s);
           }
@@ -260,14 +268,14 @@ class Converter {
     ++budget_->nodes;
     if (n.IsScalar()) budget_->bytes += n.Scalar().size();
     if (budget_->nodes > kMaxAliasNodes) {
-      Stop(Status::InvalidArgument("too many aliases: the document expands to more than " + std::to_string(kMaxAliasNodes) +
-                                   " nodes through alias references (*name)"),
+      Stop(Status::InvalidArgument("too many aliases: the document expands to more than " +
+                                   std::to_string(kMaxAliasNodes) + " nodes through alias references (*name)"),
            ToMark(m, line_offset_), error, error_mark);
       return false;
     }
     if (budget_->bytes > kMaxAliasBytes) {
-      Stop(Status::InvalidArgument("too many aliases: the document expands to more than " + std::to_string(kMaxAliasBytes) +
-                                   " bytes of text through alias references (*name)"),
+      Stop(Status::InvalidArgument("too many aliases: the document expands to more than " +
+                                   std::to_string(kMaxAliasBytes) + " bytes of text through alias references (*name)"),
            ToMark(m, line_offset_), error, error_mark);
       return false;
     }
@@ -359,8 +367,8 @@ namespace {
 
 bool NeedsQuotes(const std::string& s) {
   if (s.empty()) return true;
-  static const char* kReserved[] = {"true", "false", "True", "False", "TRUE", "FALSE", "null",
-                                    "Null", "NULL",  "~",    "yes",  "no",    "Yes",  "No",    "on", "off"};
+  static const char* kReserved[] = {"true", "false", "True", "False", "TRUE", "FALSE", "null", "Null",
+                                    "NULL", "~",     "yes",  "no",    "Yes",  "No",    "on",   "off"};
   for (const char* r : kReserved)
     if (s == r) return true;
   double d;
@@ -378,11 +386,21 @@ void AppendQuoted(std::string* out, const std::string& s) {
   out->push_back('"');
   for (unsigned char c : s) {
     switch (c) {
-      case '"': *out += "\\\""; break;
-      case '\\': *out += "\\\\"; break;
-      case '\n': *out += "\\n"; break;
-      case '\t': *out += "\\t"; break;
-      case '\r': *out += "\\r"; break;
+      case '"':
+        *out += "\\\"";
+        break;
+      case '\\':
+        *out += "\\\\";
+        break;
+      case '\n':
+        *out += "\\n";
+        break;
+      case '\t':
+        *out += "\\t";
+        break;
+      case '\r':
+        *out += "\\r";
+        break;
       default:
         if (c < 0x20 || c == 0x7f) {
           char buf[8];
@@ -398,17 +416,22 @@ void AppendQuoted(std::string* out, const std::string& s) {
 
 std::string ScalarYaml(const Value& v) {
   switch (v.kind()) {
-    case Value::Kind::kNull: return "null";
-    case Value::Kind::kBool: return v.as_bool() ? "true" : "false";
-    case Value::Kind::kNumber: return FormatNumber(v.as_number());
+    case Value::Kind::kNull:
+      return "null";
+    case Value::Kind::kBool:
+      return v.as_bool() ? "true" : "false";
+    case Value::Kind::kNumber:
+      return FormatNumber(v.as_number());
     case Value::Kind::kString: {
       if (!NeedsQuotes(v.as_string())) return v.as_string();
       std::string out;
       AppendQuoted(&out, v.as_string());
       return out;
     }
-    case Value::Kind::kSeq: return "[]";
-    case Value::Kind::kMap: return "{}";
+    case Value::Kind::kSeq:
+      return "[]";
+    case Value::Kind::kMap:
+      return "{}";
   }
   return "";
 }
@@ -458,13 +481,19 @@ void EmitJson(const Value& v, bool pretty, int indent, std::string* out) {
     }
   };
   switch (v.kind()) {
-    case Value::Kind::kNull: *out += "null"; break;
-    case Value::Kind::kBool: *out += v.as_bool() ? "true" : "false"; break;
+    case Value::Kind::kNull:
+      *out += "null";
+      break;
+    case Value::Kind::kBool:
+      *out += v.as_bool() ? "true" : "false";
+      break;
     case Value::Kind::kNumber:
       // JSON has no NaN/Inf; validation rejects them before they get here.
       *out += std::isfinite(v.as_number()) ? FormatNumber(v.as_number()) : "null";
       break;
-    case Value::Kind::kString: AppendQuoted(out, v.as_string()); break;
+    case Value::Kind::kString:
+      AppendQuoted(out, v.as_string());
+      break;
     case Value::Kind::kSeq: {
       out->push_back('[');
       for (size_t i = 0; i < v.items().size(); ++i) {

@@ -88,10 +88,10 @@ inline Value Value::Null() { return Value(); }
 
 // One parsed document of a (possibly multi-document) stream.
 struct ParsedDocument {
-  int index = 0;      // 0-based position in the stream
-  Mark start;         // where the document starts
+  int index = 0;  // 0-based position in the stream
+  Mark start;     // where the document starts
   Value root;
-  Status error;       // non-OK when this document failed to parse; `error_mark` says where
+  Status error;  // non-OK when this document failed to parse; `error_mark` says where
   Mark error_mark;
 };
 

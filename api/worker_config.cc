@@ -1,12 +1,12 @@
 #include "api/worker_config.h"
 
-#include <algorithm>
-#include <set>
-
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <algorithm>
+#include <set>
 
 #include "api/value.h"
 
@@ -16,11 +16,12 @@ namespace {
 template <class T>
 StatusOr<T> DecodeStrict(const std::string& text, const std::string& file) {
   auto docs = ParseYamlStream(text);
-  if (docs.size() != 1) return Status::InvalidArgument(file + ": expected exactly one document, found " + std::to_string(docs.size()));
+  if (docs.size() != 1)
+    return Status::InvalidArgument(file + ": expected exactly one document, found " + std::to_string(docs.size()));
   const auto& d = docs[0];
   if (!d.error.ok())
-    return Status::InvalidArgument(file + ":" + std::to_string(d.error_mark.line) + ":" + std::to_string(d.error_mark.column) + ": " +
-                                   d.error.message());
+    return Status::InvalidArgument(file + ":" + std::to_string(d.error_mark.line) + ":" +
+                                   std::to_string(d.error_mark.column) + ": " + d.error.message());
   std::vector<Diagnostic> diags;
   std::unordered_map<std::string, Mark> marks;
   Decoder dec(file, &diags, &marks);
@@ -41,26 +42,33 @@ Status ValidateWorkerConfig(const WorkerConfig& c, const std::string& file) {
   std::set<std::string> hosted, names;
   for (const auto& in : c.instances) {
     if (!names.insert(in.name).second) errors.push_back("instances: \"" + in.name + "\" appears twice");
-    if (in.kind == "source" && in.rate <= 0) errors.push_back("instances." + in.name + ".rate: a source needs a rate > 0");
+    if (in.kind == "source" && in.rate <= 0)
+      errors.push_back("instances." + in.name + ".rate: a source needs a rate > 0");
     if (in.kind == "operator" && in.runtime.type == "exec" && in.runtime.command.empty())
       errors.push_back("instances." + in.name + ".runtime.command: the exec runtime needs a command");
-    if (in.kind == "sink" && in.name != kSinkName) errors.push_back("instances." + in.name + ": the sink must be named \"sink\"");
+    if (in.kind == "sink" && in.name != kSinkName)
+      errors.push_back("instances." + in.name + ": the sink must be named \"sink\"");
     hosted.insert(in.name);
   }
   // Every consumer must be reachable: routed (key ranges covering [0,1)) or hosted here.
   std::map<std::string, std::vector<std::pair<double, double>>> cover;
   for (const auto& r : c.drain_routes)
-    if (!(r.lo < r.hi)) errors.push_back("drainRoutes: " + r.op + " range [" + FormatNumber(r.lo) + "," + FormatNumber(r.hi) + ") is empty");
-  if (c.drain_epoch > 0 && c.drain_epoch >= c.epoch) errors.push_back("drainEpoch: must be older than epoch " + std::to_string(c.epoch));
+    if (!(r.lo < r.hi))
+      errors.push_back("drainRoutes: " + r.op + " range [" + FormatNumber(r.lo) + "," + FormatNumber(r.hi) +
+                       ") is empty");
+  if (c.drain_epoch > 0 && c.drain_epoch >= c.epoch)
+    errors.push_back("drainEpoch: must be older than epoch " + std::to_string(c.epoch));
   for (const auto& r : c.routes) {
-    if (!(r.lo < r.hi)) errors.push_back("routes: " + r.op + " range [" + FormatNumber(r.lo) + "," + FormatNumber(r.hi) + ") is empty");
+    if (!(r.lo < r.hi))
+      errors.push_back("routes: " + r.op + " range [" + FormatNumber(r.lo) + "," + FormatNumber(r.hi) + ") is empty");
     cover[r.op].emplace_back(r.lo, r.hi);
   }
   for (auto& [op, ranges] : cover) {
     std::sort(ranges.begin(), ranges.end());
     double at = 0;
     for (const auto& [lo, hi] : ranges) {
-      if (lo > at + 1e-9) errors.push_back("routes: keys [" + FormatNumber(at) + "," + FormatNumber(lo) + ") of " + op + " go nowhere");
+      if (lo > at + 1e-9)
+        errors.push_back("routes: keys [" + FormatNumber(at) + "," + FormatNumber(lo) + ") of " + op + " go nowhere");
       at = std::max(at, hi);
     }
     if (at < 1 - 1e-9) errors.push_back("routes: keys [" + FormatNumber(at) + ",1) of " + op + " go nowhere");
@@ -83,8 +91,8 @@ StatusOr<WorkerConfig> ParseWorkerConfig(const std::string& text, const std::str
 }
 
 bool SameInstances(const WorkerConfig& a, const WorkerConfig& b) {
-  if (a.workflow != b.workflow || a.name != b.name || a.servers != b.servers || a.window != b.window || a.edges != b.edges ||
-      a.instances.size() != b.instances.size())
+  if (a.workflow != b.workflow || a.name != b.name || a.servers != b.servers || a.window != b.window ||
+      a.edges != b.edges || a.instances.size() != b.instances.size())
     return false;
   for (size_t i = 0; i < a.instances.size(); ++i) {
     WorkerInstance x = a.instances[i], y = b.instances[i];
@@ -116,7 +124,8 @@ StatusOr<int> PickFreePort() {
   sa.sin_family = AF_INET;
   sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   socklen_t len = sizeof(sa);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0 || getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) != 0) {
+  if (bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) != 0) {
     close(fd);
     return Status::Unavailable("cannot bind a loopback port");
   }

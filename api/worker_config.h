@@ -19,9 +19,9 @@ namespace jb {
 inline constexpr const char* kSinkName = "sink";
 
 struct WorkerRuntime {
-  std::string type = "emulated";   // emulated | exec
-  double latency_ms = 0;           // emulated: time spent per item (the profiled latency on this hardware)
-  double output_kib = 0;           // emulated: payload size of each output item
+  std::string type = "emulated";     // emulated | exec
+  double latency_ms = 0;             // emulated: time spent per item (the profiled latency on this hardware)
+  double output_kib = 0;             // emulated: payload size of each output item
   std::vector<std::string> command;  // exec: argv of the persistent model process
   std::map<std::string, std::string> env;
   bool operator==(const WorkerRuntime&) const = default;
@@ -37,14 +37,14 @@ void Describe(V& v, WorkerRuntime& o) {
 
 // One instance hosted by the worker.
 struct WorkerInstance {
-  std::string kind;      // source | operator | sink
-  std::string name;      // operator or source name; "sink" for the sink
-  std::string variant;   // operator: chosen variant
-  WorkerRuntime runtime;  // operator
-  double rate = 0;       // source: items/s
-  double item_kib = 0;   // source: synthetic payload size
+  std::string kind;                  // source | operator | sink
+  std::string name;                  // operator or source name; "sink" for the sink
+  std::string variant;               // operator: chosen variant
+  WorkerRuntime runtime;             // operator
+  double rate = 0;                   // source: items/s
+  double item_kib = 0;               // source: synthetic payload size
   std::optional<std::string> files;  // source: send the files of this directory (round robin)
-  int64_t limit = 0;     // source: stop after this many items (0 = never)
+  int64_t limit = 0;                 // source: stop after this many items (0 = never)
   bool operator==(const WorkerInstance&) const = default;
 };
 template <class V>
@@ -95,7 +95,7 @@ void Describe(V& v, WorkerRoute& o) {
 
 struct WorkerConfig {
   std::string workflow;
-  std::string name;      // unique per workflow: the node name, or "io" for sources and sinks
+  std::string name;  // unique per workflow: the node name, or "io" for sources and sinks
   std::string node;
   std::string tier;
   std::string listen = "127.0.0.1:0";  // host:port to accept items on
@@ -138,17 +138,18 @@ void Describe(V& v, WorkerConfig& o) {
 struct InstanceMetrics {
   std::string kind;
   std::string name;
-  std::string runtime;          // "emulated" | "exec" | "" (sources, sinks)
-  int64_t items_in = 0;         // operator: items started; sink: items received (incl. duplicates)
-  int64_t items_out = 0;        // source: emitted; operator: outputs; sink: delivered once
-  int64_t duplicates = 0;       // duplicates discarded: repeats of a delivered request (sink) or joined part (joins); never counted as dropped
-  int64_t acked = 0;            // source: items whose every effect reached the sink or a counted drop
-  int64_t first_seq = 0;        // source: the first request seq of this process (earlier processes used lower ones)
+  std::string runtime;     // "emulated" | "exec" | "" (sources, sinks)
+  int64_t items_in = 0;    // operator: items started; sink: items received (incl. duplicates)
+  int64_t items_out = 0;   // source: emitted; operator: outputs; sink: delivered once
+  int64_t duplicates = 0;  // duplicates discarded: repeats of a delivered request (sink) or joined part (joins); never
+                           // counted as dropped
+  int64_t acked = 0;       // source: items whose every effect reached the sink or a counted drop
+  int64_t first_seq = 0;   // source: the first request seq of this process (earlier processes used lower ones)
   std::map<std::string, int64_t> dropped;  // reason -> count
-  int64_t queue = 0;            // items waiting to run
-  double rate = 0;              // items_out per second over the last 5 s (sink: by emission time, see SinkRate)
-  bool rate_complete = false;   // sink: the rate's window lies after the first delivery (it is a full measurement)
-  double p50_ms = 0;            // operator: processing time; sink: end-to-end latency
+  int64_t queue = 0;                       // items waiting to run
+  double rate = 0;             // items_out per second over the last 5 s (sink: by emission time, see SinkRate)
+  bool rate_complete = false;  // sink: the rate's window lies after the first delivery (it is a full measurement)
+  double p50_ms = 0;           // operator: processing time; sink: end-to-end latency
   double p99_ms = 0;
   bool operator==(const InstanceMetrics&) const = default;
 };
@@ -171,11 +172,11 @@ void Describe(V& v, InstanceMetrics& o) {
 }
 
 struct LinkMetrics {
-  std::string worker;   // destination worker
-  std::string tier;     // destination tier
+  std::string worker;  // destination worker
+  std::string tier;    // destination tier
   bool connected = false;
-  int64_t items = 0;    // items sent (first transmissions)
-  int64_t resent = 0;   // re-transmissions after a broken connection
+  int64_t items = 0;          // items sent (first transmissions)
+  int64_t resent = 0;         // re-transmissions after a broken connection
   int64_t payload_bytes = 0;  // payload bytes of first transmissions
   double payload_kibps = 0;   // payload KiB/s over the last 5 s
   int64_t wire_bytes = 0;     // framed bytes written, re-sends included
@@ -204,12 +205,13 @@ struct WorkerMetrics {
   int64_t pid = 0;
   int64_t epoch = 0;
   int64_t port = 0;
-  bool emulated = false;        // true when any instance uses the emulated runtime
+  bool emulated = false;  // true when any instance uses the emulated runtime
   double uptime_s = 0;
-  std::string time;             // RFC 3339, when written
-  int64_t held_items = 0;       // items in memory (queues, join buffers, unacknowledged outputs)
-  int64_t max_held_items = 0;   // the bound the window implies
-  std::map<std::string, int64_t> held_by_epoch;  // plan epoch -> items held (an epoch has drained when it is absent everywhere)
+  std::string time;            // RFC 3339, when written
+  int64_t held_items = 0;      // items in memory (queues, join buffers, unacknowledged outputs)
+  int64_t max_held_items = 0;  // the bound the window implies
+  std::map<std::string, int64_t>
+      held_by_epoch;  // plan epoch -> items held (an epoch has drained when it is absent everywhere)
   std::vector<InstanceMetrics> instances;
   std::vector<LinkMetrics> links;
   bool operator==(const WorkerMetrics&) const = default;

@@ -35,17 +35,39 @@ struct Source {
 template <class V>
 void Describe(V& v, Source& o) {
   v.Field("name", o.name, Opt().Required().Min(1).MaxLen(limits::kMaxNameLength));
-  v.Field("rate", o.rate, Opt().Required().Range(limits::kMinRate, limits::kMaxRate).Unit("items/s").Doc("Items per second to sustain."));
+  v.Field(
+      "rate", o.rate,
+      Opt().Required().Range(limits::kMinRate, limits::kMaxRate).Unit("items/s").Doc("Items per second to sustain."));
   v.Field("tier", o.tier, Opt().Required().Min(1).MaxLen(limits::kMaxNameLength).Doc("Tier where the items enter."));
-  v.Field("node", o.node, Opt().MaxLen(limits::kMaxNameLength).Doc("Node where the items enter (optional, within the tier)."));
-  v.Field("itemSizeKiB", o.item_size_kib, Opt().Required().Range(0, limits::kMaxSizeKiB).Unit("KiB").Doc("Size of one source item in KiB."));
-  v.Field("files", o.files, Opt().MaxLen(limits::kMaxTextLength).Doc("Directory whose files the built-in generator sends (else synthetic)."));
-  v.Field("count", o.count, Opt().Range(1, limits::kMaxSourceCount).Unit("items").Doc("Stop after this many items (default: never; for batch runs and tests)."));
-  v.Field("generatorRate", o.generator_rate,
-          Opt().Range(limits::kMinRate, limits::kMaxRate).Unit("items/s").Doc("Emulated load: the built-in generator emits this many items/s instead of `rate` (the plan still starts "
-                          "from `rate`; the load trigger re-plans for what it observes). Changing it does not by itself re-plan."));
-  v.Field("type", o.type, Opt().Enum({"generator", "dataset"}).Doc("generator (default): the built-in generator; dataset: replays the labelled items of `index`."));
-  v.Field("index", o.index, Opt().MaxLen(limits::kMaxTextLength).Doc("dataset: path of a JSON-lines index, one {key, file|data, label?} per line (jbctl profile reads it)."));
+  v.Field("node", o.node,
+          Opt().MaxLen(limits::kMaxNameLength).Doc("Node where the items enter (optional, within the tier)."));
+  v.Field("itemSizeKiB", o.item_size_kib,
+          Opt().Required().Range(0, limits::kMaxSizeKiB).Unit("KiB").Doc("Size of one source item in KiB."));
+  v.Field(
+      "files", o.files,
+      Opt().MaxLen(limits::kMaxTextLength).Doc("Directory whose files the built-in generator sends (else synthetic)."));
+  v.Field("count", o.count,
+          Opt()
+              .Range(1, limits::kMaxSourceCount)
+              .Unit("items")
+              .Doc("Stop after this many items (default: never; for batch runs and tests)."));
+  v.Field(
+      "generatorRate", o.generator_rate,
+      Opt()
+          .Range(limits::kMinRate, limits::kMaxRate)
+          .Unit("items/s")
+          .Doc(
+              "Emulated load: the built-in generator emits this many items/s instead of `rate` (the plan still starts "
+              "from `rate`; the load trigger re-plans for what it observes). Changing it does not by itself re-plan."));
+  v.Field("type", o.type,
+          Opt()
+              .Enum({"generator", "dataset"})
+              .Doc("generator (default): the built-in generator; dataset: replays the labelled items of `index`."));
+  v.Field(
+      "index", o.index,
+      Opt()
+          .MaxLen(limits::kMaxTextLength)
+          .Doc("dataset: path of a JSON-lines index, one {key, file|data, label?} per line (jbctl profile reads it)."));
 }
 
 struct Input {
@@ -56,7 +78,10 @@ struct Input {
 template <class V>
 void Describe(V& v, Input& o) {
   v.Field("from", o.from, Opt().Required().Min(1).MaxLen(limits::kMaxNameLength).Doc("A source or operator name."));
-  v.Field("ratio", o.ratio, Opt().Range(limits::kMinRatio, limits::kMaxRatio).Doc("Items this operator needs per item of `from` (default 1)."));
+  v.Field("ratio", o.ratio,
+          Opt()
+              .Range(limits::kMinRatio, limits::kMaxRatio)
+              .Doc("Items this operator needs per item of `from` (default 1)."));
 }
 
 struct Operator {
@@ -68,8 +93,14 @@ struct Operator {
 template <class V>
 void Describe(V& v, Operator& o) {
   v.Field("name", o.name, Opt().Required().Min(1).MaxLen(limits::kMaxNameLength));
-  v.Field("profile", o.profile, Opt().Required().Min(1).MaxLen(limits::kMaxNameLength).Doc("Name of the ModelProfile with this operator's variants."));
-  v.Field("inputs", o.inputs, Opt().Required().MaxItems(limits::kMaxInputs).Doc("Upstream sources/operators; several inputs make a join."));
+  v.Field("profile", o.profile,
+          Opt()
+              .Required()
+              .Min(1)
+              .MaxLen(limits::kMaxNameLength)
+              .Doc("Name of the ModelProfile with this operator's variants."));
+  v.Field("inputs", o.inputs,
+          Opt().Required().MaxItems(limits::kMaxInputs).Doc("Upstream sources/operators; several inputs make a join."));
 }
 
 struct Slo {
@@ -79,8 +110,11 @@ struct Slo {
 };
 template <class V>
 void Describe(V& v, Slo& o) {
-  v.Field("minAccuracy", o.min_accuracy, Opt().Required().Range(0, 100).Unit("%").Doc("End-to-end accuracy floor in percent."));
-  v.Field("maxLatencyMs", o.max_latency_ms, Opt().Range(limits::kMinLatencyMs, limits::kMaxLatencyMs).Unit("ms").Doc("Optional end-to-end latency bound."));
+  v.Field("minAccuracy", o.min_accuracy,
+          Opt().Required().Range(0, 100).Unit("%").Doc("End-to-end accuracy floor in percent."));
+  v.Field(
+      "maxLatencyMs", o.max_latency_ms,
+      Opt().Range(limits::kMinLatencyMs, limits::kMaxLatencyMs).Unit("ms").Doc("Optional end-to-end latency bound."));
 }
 
 struct AccuracyEntry {
@@ -90,7 +124,12 @@ struct AccuracyEntry {
 };
 template <class V>
 void Describe(V& v, AccuracyEntry& o) {
-  v.Field("variants", o.variants, Opt().Required().MaxItems(limits::kMaxOperators).MaxLen(limits::kMaxNameLength).Doc("One variant per table operator, in table order."));
+  v.Field("variants", o.variants,
+          Opt()
+              .Required()
+              .MaxItems(limits::kMaxOperators)
+              .MaxLen(limits::kMaxNameLength)
+              .Doc("One variant per table operator, in table order."));
   v.Field("accuracy", o.accuracy, Opt().Required().Range(0, 100).Unit("%"));
 }
 
@@ -102,7 +141,11 @@ struct AccuracyTable {
 template <class V>
 void Describe(V& v, AccuracyTable& o) {
   v.Field("operators", o.operators, Opt().Required().MaxItems(limits::kMaxOperators).MaxLen(limits::kMaxNameLength));
-  v.Field("entries", o.entries, Opt().Required().MaxItems(limits::kMaxTableEntries).Doc("Measured end-to-end accuracy per variant combination; missing combinations are not allowed."));
+  v.Field("entries", o.entries,
+          Opt()
+              .Required()
+              .MaxItems(limits::kMaxTableEntries)
+              .Doc("Measured end-to-end accuracy per variant combination; missing combinations are not allowed."));
 }
 
 struct AccuracyModel {
@@ -113,7 +156,12 @@ struct AccuracyModel {
 template <class V>
 void Describe(V& v, AccuracyModel& o) {
   v.Field("table", o.table, Opt().Doc("End-to-end table; used instead of composition when present."));
-  v.Field("composition", o.composition, Opt().Enum({"product", "min"}).Doc("Without a table: end-to-end accuracy = product (as fractions) or minimum of the variants' accuracies."));
+  v.Field(
+      "composition", o.composition,
+      Opt()
+          .Enum({"product", "min"})
+          .Doc(
+              "Without a table: end-to-end accuracy = product (as fractions) or minimum of the variants' accuracies."));
 }
 
 struct PlanOptions {
@@ -124,9 +172,12 @@ struct PlanOptions {
 };
 template <class V>
 void Describe(V& v, PlanOptions& o) {
-  v.Field("percentile", o.percentile, Opt().Enum({"p50", "p75", "p90"}).Doc("Latency percentile used for capacity (default p75)."));
-  v.Field("headroom", o.headroom, Opt().Range(limits::kMinHeadroom, 1).Doc("Usable fraction of a node's capacity (default 1.0)."));
-  v.Field("exclusive", o.exclusive, Opt().Doc("One operator per node (the prototype's rule); default false = shared nodes."));
+  v.Field("percentile", o.percentile,
+          Opt().Enum({"p50", "p75", "p90"}).Doc("Latency percentile used for capacity (default p75)."));
+  v.Field("headroom", o.headroom,
+          Opt().Range(limits::kMinHeadroom, 1).Doc("Usable fraction of a node's capacity (default 1.0)."));
+  v.Field("exclusive", o.exclusive,
+          Opt().Doc("One operator per node (the prototype's rule); default false = shared nodes."));
 }
 
 struct WorkflowSpec {
@@ -140,7 +191,8 @@ struct WorkflowSpec {
 };
 template <class V>
 void Describe(V& v, WorkflowSpec& o) {
-  v.Field("infrastructure", o.infrastructure, Opt().Required().Min(1).MaxLen(limits::kMaxNameLength).Doc("Name of the Infrastructure to plan on."));
+  v.Field("infrastructure", o.infrastructure,
+          Opt().Required().Min(1).MaxLen(limits::kMaxNameLength).Doc("Name of the Infrastructure to plan on."));
   v.Field("sources", o.sources, Opt().Required().MaxItems(limits::kMaxSources));
   v.Field("operators", o.operators, Opt().Required().MaxItems(limits::kMaxOperators));
   v.Field("slo", o.slo, Opt().Required());
@@ -242,8 +294,8 @@ void Describe(V& v, Condition& o) {
 
 // What the data plane reports, summarised by the reconciler from the workers' metrics.
 struct ObservedStatus {
-  std::string time;                  // when observed (RFC 3339)
-  bool emulated = false;             // some operator runs the emulated runtime (profiled latencies)
+  std::string time;       // when observed (RFC 3339)
+  bool emulated = false;  // some operator runs the emulated runtime (profiled latencies)
   int64_t workers = 0;
   int64_t workers_ready = 0;
   int64_t restarts = 0;
@@ -252,11 +304,11 @@ struct ObservedStatus {
   double expected_throughput = 0;    // items/s the plan must deliver at the sink
   double latency_p50_ms = 0;         // end to end, source to sink
   double latency_p99_ms = 0;
-  int64_t emitted = 0;               // items the sources emitted (all sources together)
-  int64_t delivered = 0;             // distinct items at the sink
-  int64_t dropped = 0;               // counted drops (join timeouts, model failures, ...)
-  int64_t duplicates = 0;            // repeats discarded after re-sends
-  double cross_tier_kibps = 0;       // observed, per tier boundary crossed, last 5 s
+  int64_t emitted = 0;          // items the sources emitted (all sources together)
+  int64_t delivered = 0;        // distinct items at the sink
+  int64_t dropped = 0;          // counted drops (join timeouts, model failures, ...)
+  int64_t duplicates = 0;       // repeats discarded after re-sends
+  double cross_tier_kibps = 0;  // observed, per tier boundary crossed, last 5 s
   double predicted_cross_tier_kibps = 0;
   double network_cost_per_hour = 0;  // observed cross-tier traffic x link prices
   double live_cost_per_hour = 0;     // rent of the used nodes + observed network
@@ -265,7 +317,8 @@ struct ObservedStatus {
 template <class V>
 void Describe(V& v, ObservedStatus& o) {
   v.Field("time", o.time, Opt());
-  v.Field("emulated", o.emulated, Opt().Doc("True when operators run the emulated runtime (profiled latencies, synthetic payloads)."));
+  v.Field("emulated", o.emulated,
+          Opt().Doc("True when operators run the emulated runtime (profiled latencies, synthetic payloads)."));
   v.Field("workers", o.workers, Opt().Min(0));
   v.Field("workersReady", o.workers_ready, Opt().Min(0));
   v.Field("restarts", o.restarts, Opt().Min(0));
@@ -307,10 +360,10 @@ void Describe(V& v, RolloutStatus& o) {
 // One adopted plan (newest last in status.history).
 struct PlanRevision {
   int64_t epoch = 0;
-  std::string time;      // RFC 3339: when it was adopted
-  std::string trigger;   // initial | Workflow | Infrastructure | ModelProfile | load | node | undo
-  std::string reason;    // one sentence: why it replaced the previous plan
-  double old_cost = 0;   // USD/h of the previous plan under the new inputs (0 for the first)
+  std::string time;     // RFC 3339: when it was adopted
+  std::string trigger;  // initial | Workflow | Infrastructure | ModelProfile | load | node | undo
+  std::string reason;   // one sentence: why it replaced the previous plan
+  double old_cost = 0;  // USD/h of the previous plan under the new inputs (0 for the first)
   double new_cost = 0;
   double old_accuracy = 0;
   double new_accuracy = 0;
@@ -356,11 +409,11 @@ struct WorkflowStatus {
   std::optional<ObservedStatus> observed;
   std::optional<std::string> planned_from;
   std::optional<RolloutStatus> rollout;
-  std::vector<PlanRevision> history;         // adopted plans, oldest first (the last 10)
-  std::optional<int64_t> undo_to;            // set by `jbctl rollout undo`: re-adopt this revision's plan
+  std::vector<PlanRevision> history;  // adopted plans, oldest first (the last 10)
+  std::optional<int64_t> undo_to;     // set by `jbctl rollout undo`: re-adopt this revision's plan
   std::vector<NodeOutage> unavailable_nodes;
-  std::optional<double> load_scale;          // the plan is for the sources' rates x this (observed load), default 1
-  std::optional<Condition> degraded;         // set while the deployed plan is a degraded one (reason, message)
+  std::optional<double> load_scale;   // the plan is for the sources' rates x this (observed load), default 1
+  std::optional<Condition> degraded;  // set while the deployed plan is a degraded one (reason, message)
   bool operator==(const WorkflowStatus&) const = default;
 };
 template <class V>
@@ -373,9 +426,12 @@ void Describe(V& v, WorkflowStatus& o) {
   v.Field("plannedFrom", o.planned_from, Opt().Doc("Versions of the inputs the current plan was computed from."));
   v.Field("rollout", o.rollout, Opt().Doc("The make-before-break rollout in progress, if any."));
   v.Field("history", o.history, Opt().Doc("Adopted plans, oldest first (the last 10)."));
-  v.Field("unavailableNodes", o.unavailable_nodes, Opt().Doc("Nodes left out of the plan (their workers stopped reporting)."));
-  v.Field("degraded", o.degraded, Opt().Doc("Why the deployed plan is a degraded one (no plan meets the SLO), when it is."));
-  v.Field("loadScale", o.load_scale, Opt().Gt(0).Doc("The current plan is for the sources' rates times this (the observed load)."));
+  v.Field("unavailableNodes", o.unavailable_nodes,
+          Opt().Doc("Nodes left out of the plan (their workers stopped reporting)."));
+  v.Field("degraded", o.degraded,
+          Opt().Doc("Why the deployed plan is a degraded one (no plan meets the SLO), when it is."));
+  v.Field("loadScale", o.load_scale,
+          Opt().Gt(0).Doc("The current plan is for the sources' rates times this (the observed load)."));
   v.Field("undoTo", o.undo_to, Opt().Min(1).Doc("Epoch of a history revision to re-adopt (jbctl rollout undo)."));
 }
 

@@ -15,7 +15,9 @@ std::string FormatRfc3339(std::time_t t) {
   return buf;
 }
 
-std::string NowRfc3339() { return FormatRfc3339(std::chrono::system_clock::to_time_t(std::chrono::system_clock::now())); }
+std::string NowRfc3339() {
+  return FormatRfc3339(std::chrono::system_clock::to_time_t(std::chrono::system_clock::now()));
+}
 
 std::string NowRfc3339Millis() {
   auto now = std::chrono::system_clock::now();

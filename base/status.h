@@ -13,8 +13,19 @@ namespace jb {
 
 class [[nodiscard]] Status {
  public:
-  enum class Code { kOk, kInvalidArgument, kNotFound, kAlreadyExists, kFailedPrecondition, kInfeasible, kInternal,
-                    kUnavailable, kDeadlineExceeded, kConflict, kUnauthenticated };
+  enum class Code {
+    kOk,
+    kInvalidArgument,
+    kNotFound,
+    kAlreadyExists,
+    kFailedPrecondition,
+    kInfeasible,
+    kInternal,
+    kUnavailable,
+    kDeadlineExceeded,
+    kConflict,
+    kUnauthenticated
+  };
 
   Status() = default;
   static Status Ok() { return Status(); }
@@ -46,7 +57,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] StatusOr {
  public:
-  StatusOr(Status s) : v_(std::move(s)) {}  // NOLINT(google-explicit-constructor): mirrors absl
+  StatusOr(Status s) : v_(std::move(s)) {}     // NOLINT(google-explicit-constructor): mirrors absl
   StatusOr(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
   bool ok() const { return std::holds_alternative<T>(v_); }
   const Status& status() const {

@@ -23,7 +23,8 @@ std::string LineDiff(const std::string& a, const std::string& b) {
   auto x = lines(a), y = lines(b);
   std::vector<std::vector<int>> L(x.size() + 1, std::vector<int>(y.size() + 1, 0));
   for (size_t i = x.size(); i-- > 0;)
-    for (size_t j = y.size(); j-- > 0;) L[i][j] = x[i] == y[j] ? L[i + 1][j + 1] + 1 : std::max(L[i + 1][j], L[i][j + 1]);
+    for (size_t j = y.size(); j-- > 0;)
+      L[i][j] = x[i] == y[j] ? L[i + 1][j + 1] + 1 : std::max(L[i + 1][j], L[i][j + 1]);
   std::string out;
   size_t i = 0, j = 0;
   while (i < x.size() || j < y.size()) {
@@ -44,7 +45,8 @@ std::string LineDiff(const std::string& a, const std::string& b) {
 int Apply(const Remote& r, std::ostream& out, std::ostream& err) {
   std::vector<std::string> paths;
   for (size_t i = 0; i < r.rest.size(); ++i)
-    if ((r.rest[i] == "-f" || r.rest[i] == "--filename") && i + 1 < r.rest.size()) paths.push_back(r.rest[++i]);
+    if ((r.rest[i] == "-f" || r.rest[i] == "--filename") && i + 1 < r.rest.size())
+      paths.push_back(r.rest[++i]);
     else {
       err << "jbctl apply: unexpected argument \"" << r.rest[i] << "\"\n";
       return 1;
@@ -68,8 +70,10 @@ int Apply(const Remote& r, std::ostream& out, std::ostream& err) {
       err << "jbctl apply: " << what << ": " << resp.status().message() << "\n";
       return 1;
     }
-    if (resp->status == 201) out << what << " created\n";
-    else if (resp->status == 200) out << what << " configured\n";
+    if (resp->status == 201)
+      out << what << " created\n";
+    else if (resp->status == 200)
+      out << what << " configured\n";
     else {
       err << "jbctl apply: " << d.file << ": " << what << ": " << ErrorOf(*resp) << "\n";
       rc = 1;
@@ -99,7 +103,8 @@ int Delete(const Remote& r, std::ostream& out, std::ostream& err) {
       err << "jbctl delete: " << resp.status().message() << "\n";
       return 1;
     }
-    if (resp->status == 200) out << what << " deleted\n";
+    if (resp->status == 200)
+      out << what << " deleted\n";
     else {
       err << "jbctl delete: " << what << ": " << ErrorOf(*resp) << "\n";
       rc = 1;

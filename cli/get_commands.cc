@@ -21,9 +21,12 @@ const Condition* Cond(const Workflow& wf, const std::string& type) {
 int Get(const Remote& r, std::ostream& out, std::ostream& err) {
   std::string kind, name, output;
   for (size_t i = 0; i < r.rest.size(); ++i) {
-    if (r.rest[i] == "-o" && i + 1 < r.rest.size()) output = r.rest[++i];
-    else if (kind.empty()) kind = r.rest[i];
-    else if (name.empty()) name = r.rest[i];
+    if (r.rest[i] == "-o" && i + 1 < r.rest.size())
+      output = r.rest[++i];
+    else if (kind.empty())
+      kind = r.rest[i];
+    else if (name.empty())
+      name = r.rest[i];
     else {
       err << "jbctl get: unexpected argument \"" << r.rest[i] << "\"\n";
       return 1;
@@ -73,8 +76,10 @@ int Get(const Remote& r, std::ostream& out, std::ostream& err) {
     return 0;
   }
   if (output == "json") {
-    if (objects.size() == 1 && !name.empty()) out << ObjectToJson(objects[0], true) << "\n";
-    else out << resp->body;
+    if (objects.size() == 1 && !name.empty())
+      out << ObjectToJson(objects[0], true) << "\n";
+    else
+      out << resp->body;
     return 0;
   }
   if (output == "name") {
@@ -89,11 +94,17 @@ int Get(const Remote& r, std::ostream& out, std::ostream& err) {
       const auto& wf = std::get<Workflow>(o);
       auto st = [&](const char* t) { return Cond(wf, t) ? Cond(wf, t)->status : "Unknown"; };
       const auto& plan = wf.status.plan;
-      std::vector<std::string> row = {wf.metadata.name, st("Planned"), st("Ready"), st("SLOMet"),
-                                      plan ? FormatFixed(plan->cost.total_per_hour, 4) : "-", plan ? FormatFixed(plan->accuracy, 2) : "-"};
+      std::vector<std::string> row = {wf.metadata.name,
+                                      st("Planned"),
+                                      st("Ready"),
+                                      st("SLOMet"),
+                                      plan ? FormatFixed(plan->cost.total_per_hour, 4) : "-",
+                                      plan ? FormatFixed(plan->accuracy, 2) : "-"};
       if (output == "wide")
-        row.insert(row.end(), {plan ? FormatFixed(plan->cost.compute_per_hour, 4) : "-", plan ? FormatFixed(plan->cost.network_per_hour, 4) : "-",
-                               plan ? FormatFixed(100 * plan->gap, 3) + "%" : "-", std::to_string(wf.metadata.generation.value_or(0)),
+        row.insert(row.end(), {plan ? FormatFixed(plan->cost.compute_per_hour, 4) : "-",
+                               plan ? FormatFixed(plan->cost.network_per_hour, 4) : "-",
+                               plan ? FormatFixed(100 * plan->gap, 3) + "%" : "-",
+                               std::to_string(wf.metadata.generation.value_or(0)),
                                std::to_string(wf.status.observed_generation.value_or(0))});
       rows.push_back(row);
     }
@@ -130,58 +141,68 @@ int Describe(const Remote& r, std::ostream& out, std::ostream& err) {
   const Workflow& wf = *fetched;
   out << "Name:           " << wf.metadata.name << "\n";
   out << "Infrastructure: " << wf.spec.infrastructure << "\n";
-  out << "Generation:     " << wf.metadata.generation.value_or(0) << " (observed " << wf.status.observed_generation.value_or(0) << ")\n";
+  out << "Generation:     " << wf.metadata.generation.value_or(0) << " (observed "
+      << wf.status.observed_generation.value_or(0) << ")\n";
   out << "SLO:            accuracy >= " << FormatFixed(wf.spec.slo.min_accuracy, 2) << ", sources:";
   for (const auto& s : wf.spec.sources) out << " " << s.name << " " << FormatFixed(s.rate, 1) << "/s";
   out << "\n";
   if (wf.metadata.deletion_timestamp) out << "Deleting since: " << *wf.metadata.deletion_timestamp << "\n";
   out << "\nConditions:\n";
   std::vector<std::vector<std::string>> rows = {{"  TYPE", "STATUS", "REASON", "SINCE", "MESSAGE"}};
-  for (const auto& c : wf.status.conditions) rows.push_back({"  " + c.type, c.status, c.reason, c.last_transition_time, c.message});
+  for (const auto& c : wf.status.conditions)
+    rows.push_back({"  " + c.type, c.status, c.reason, c.last_transition_time, c.message});
   PrintTable(out, rows, 3);
   if (wf.status.plan) {
     const auto& p = *wf.status.plan;
     out << "\nPlan:\n";
-    std::vector<std::vector<std::string>> t = {{"  OPERATOR", "VARIANT", "NODE", "TIER", "RATE/s", "KEYS", "UTILISATION"}};
+    std::vector<std::vector<std::string>> t = {
+        {"  OPERATOR", "VARIANT", "NODE", "TIER", "RATE/s", "KEYS", "UTILISATION"}};
     for (const auto& pl : p.placements)
-      t.push_back({"  " + pl.op, pl.variant, pl.node, pl.tier, FormatFixed(pl.rate, 2), "[" + FormatFixed(pl.keys.lo, 3) + "," + FormatFixed(pl.keys.hi, 3) + ")",
+      t.push_back({"  " + pl.op, pl.variant, pl.node, pl.tier, FormatFixed(pl.rate, 2),
+                   "[" + FormatFixed(pl.keys.lo, 3) + "," + FormatFixed(pl.keys.hi, 3) + ")",
                    FormatFixed(100 * pl.utilisation, 1) + "%"});
     PrintTable(out, t, 3);
-    out << "\nCost:      " << FormatFixed(p.cost.total_per_hour, 4) << " $/h (compute " << FormatFixed(p.cost.compute_per_hour, 4) << " + network "
-        << FormatFixed(p.cost.network_per_hour, 4) << ")\n";
+    out << "\nCost:      " << FormatFixed(p.cost.total_per_hour, 4) << " $/h (compute "
+        << FormatFixed(p.cost.compute_per_hour, 4) << " + network " << FormatFixed(p.cost.network_per_hour, 4) << ")\n";
     out << "Accuracy:  " << FormatFixed(p.accuracy, 2) << "\n";
-    out << "Solver:    " << p.solver << ", " << (p.optimal ? "proven optimal" : "gap " + FormatFixed(100 * p.gap, 3) + "%") << ", "
+    out << "Solver:    " << p.solver << ", "
+        << (p.optimal ? "proven optimal" : "gap " + FormatFixed(100 * p.gap, 3) + "%") << ", "
         << FormatFixed(p.solve_ms, 1) << " ms\n";
   } else {
     out << "\nPlan:      none\n";
   }
   if (wf.status.observed) {
     const auto& o = *wf.status.observed;
-    out << "\nObserved (" << o.time << (o.emulated ? ", EMULATED runtime: profiled latencies, synthetic payloads" : "") << "):\n";
+    out << "\nObserved (" << o.time << (o.emulated ? ", EMULATED runtime: profiled latencies, synthetic payloads" : "")
+        << "):\n";
     out << "  Workers:     " << o.workers_ready << "/" << o.workers << " ready, " << o.restarts << " restart(s)\n";
-    out << "  Throughput:  " << FormatFixed(o.throughput, 2) << " items/s at the sink (plan " << FormatFixed(o.expected_throughput, 2) << ")"
+    out << "  Throughput:  " << FormatFixed(o.throughput, 2) << " items/s at the sink (plan "
+        << FormatFixed(o.expected_throughput, 2) << ")"
         << (o.throughput_complete ? "" : " [first window still filling]") << "\n";
-    out << "  Latency:     p50 " << FormatFixed(o.latency_p50_ms, 1) << " ms, p99 " << FormatFixed(o.latency_p99_ms, 1) << " ms (source to sink)\n";
-    out << "  Items:       " << o.emitted << " emitted by the sources, " << o.delivered << " delivered, " << o.dropped << " dropped, "
-        << o.duplicates << " duplicate(s) discarded\n";
-    out << "  Cross-tier:  " << FormatFixed(o.cross_tier_kibps, 1) << " KiB/s (plan " << FormatFixed(o.predicted_cross_tier_kibps, 1) << ")\n";
-    out << "  Live cost:   " << FormatFixed(o.live_cost_per_hour, 4) << " $/h (rent " << FormatFixed(o.live_cost_per_hour - o.network_cost_per_hour, 4)
-        << " + observed network " << FormatFixed(o.network_cost_per_hour, 4) << ")\n";
+    out << "  Latency:     p50 " << FormatFixed(o.latency_p50_ms, 1) << " ms, p99 " << FormatFixed(o.latency_p99_ms, 1)
+        << " ms (source to sink)\n";
+    out << "  Items:       " << o.emitted << " emitted by the sources, " << o.delivered << " delivered, " << o.dropped
+        << " dropped, " << o.duplicates << " duplicate(s) discarded\n";
+    out << "  Cross-tier:  " << FormatFixed(o.cross_tier_kibps, 1) << " KiB/s (plan "
+        << FormatFixed(o.predicted_cross_tier_kibps, 1) << ")\n";
+    out << "  Live cost:   " << FormatFixed(o.live_cost_per_hour, 4) << " $/h (rent "
+        << FormatFixed(o.live_cost_per_hour - o.network_cost_per_hour, 4) << " + observed network "
+        << FormatFixed(o.network_cost_per_hour, 4) << ")\n";
   } else {
     out << "\nObserved:  nothing yet (no worker has reported)\n";
   }
   if (wf.status.rollout) {
     const auto& ro = *wf.status.rollout;
-    out << "\nRollout:   epoch " << ro.from_epoch << " -> " << ro.to_epoch << ", phase " << ro.phase << ", trigger " << ro.trigger
-        << " at " << ro.triggered << (ro.switched.empty() ? "" : ", switched at " + ro.switched) << "\n";
+    out << "\nRollout:   epoch " << ro.from_epoch << " -> " << ro.to_epoch << ", phase " << ro.phase << ", trigger "
+        << ro.trigger << " at " << ro.triggered << (ro.switched.empty() ? "" : ", switched at " + ro.switched) << "\n";
   }
   for (const auto& o : wf.status.unavailable_nodes)
     out << "Node out:  " << o.node << " since " << o.since << ": " << o.reason << "\n";
   if (!wf.status.history.empty()) {
     const auto& h = wf.status.history.back();
-    out << "History:   " << wf.status.history.size() << " plan(s); the last, epoch " << h.epoch << ", trigger " << h.trigger
-        << (h.serving_s ? ", serving after " + FormatFixed(*h.serving_s, 2) + " s" : "") << " (jbctl rollout history workflow " << wf.metadata.name
-        << ")\n";
+    out << "History:   " << wf.status.history.size() << " plan(s); the last, epoch " << h.epoch << ", trigger "
+        << h.trigger << (h.serving_s ? ", serving after " + FormatFixed(*h.serving_s, 2) + " s" : "")
+        << " (jbctl rollout history workflow " << wf.metadata.name << ")\n";
   }
   auto ev = HttpCall(r.http, "GET", kApiPath + "events/Workflow/" + r.rest[1]);
   out << "\nEvents:\n";
@@ -194,11 +215,13 @@ int Describe(const Remote& r, std::ostream& out, std::ostream& err) {
         const Value& e = items[i];
         auto str = [&](const char* k) { return e.Find(k) && e.Find(k)->is_string() ? e.Find(k)->as_string() : ""; };
         events.push_back({"  " + str("time"), str("type"), str("reason"),
-                        e.Find("count") ? FormatNumber(e.Find("count")->as_number()) : "1", str("message")});
+                          e.Find("count") ? FormatNumber(e.Find("count")->as_number()) : "1", str("message")});
       }
     }
-    if (events.size() == 1) out << "  <none>\n";
-    else PrintTable(out, events, 3);
+    if (events.size() == 1)
+      out << "  <none>\n";
+    else
+      PrintTable(out, events, 3);
   } else {
     out << "  <unavailable>\n";
   }

@@ -6,8 +6,8 @@
 // OpenSSL directly, made only after a failure: it records the first verification error and its
 // depth in a verify callback and checks the host name, and the message names the cause and what
 // to do. The CA file is checked before any connection.
-#include <cpprest/http_client.h>
 #include <arpa/inet.h>
+#include <cpprest/http_client.h>
 #include <netdb.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -46,14 +46,17 @@ std::string Seconds(double s) {
 Status CheckCaFile(const std::string& ca_file) {
   struct stat st {};
   if (::stat(ca_file.c_str(), &st) != 0)
-    return Status::InvalidArgument("CA file " + ca_file + ": " + (errno == ENOENT ? "no such file" : std::strerror(errno)) +
+    return Status::InvalidArgument("CA file " + ca_file + ": " +
+                                   (errno == ENOENT ? "no such file" : std::strerror(errno)) +
                                    " (check --ca, or the CA file of the daemon's state dir)");
   FILE* f = std::fopen(ca_file.c_str(), "r");
   if (f == nullptr) return Status::InvalidArgument("CA file " + ca_file + ": " + std::strerror(errno));
   X509* c = PEM_read_X509(f, nullptr, nullptr, nullptr);
   std::fclose(f);
   ERR_clear_error();
-  if (c == nullptr) return Status::InvalidArgument("CA file " + ca_file + ": not a PEM certificate (" + std::to_string(st.st_size) + " bytes)");
+  if (c == nullptr)
+    return Status::InvalidArgument("CA file " + ca_file + ": not a PEM certificate (" + std::to_string(st.st_size) +
+                                   " bytes)");
   X509_free(c);
   return Status::Ok();
 }
@@ -66,13 +69,16 @@ std::string CertNames(X509* c) {
     const GENERAL_NAME* g = sk_GENERAL_NAME_value(names, i);
     std::string n;
     if (g->type == GEN_DNS) {
-      n.assign(reinterpret_cast<const char*>(ASN1_STRING_get0_data(g->d.dNSName)), static_cast<size_t>(ASN1_STRING_length(g->d.dNSName)));
+      n.assign(reinterpret_cast<const char*>(ASN1_STRING_get0_data(g->d.dNSName)),
+               static_cast<size_t>(ASN1_STRING_length(g->d.dNSName)));
     } else if (g->type == GEN_IPADD) {
       char buf[64] = "";
       int len = ASN1_STRING_length(g->d.iPAddress);
       const unsigned char* p = ASN1_STRING_get0_data(g->d.iPAddress);
-      if (len == 4) std::snprintf(buf, sizeof(buf), "%u.%u.%u.%u", p[0], p[1], p[2], p[3]);
-      else if (len == 16) inet_ntop(AF_INET6, p, buf, sizeof(buf));
+      if (len == 4)
+        std::snprintf(buf, sizeof(buf), "%u.%u.%u.%u", p[0], p[1], p[2], p[3]);
+      else if (len == 16)
+        inet_ntop(AF_INET6, p, buf, sizeof(buf));
       n = buf;
     }
     if (!n.empty()) out += (out.empty() ? "" : ", ") + n;
@@ -142,8 +148,8 @@ int ConnectBy(const std::string& host, int port, Clock::time_point deadline, std
 // A handshake with OpenSSL against host:port trusting `ca_file`: "" when it verifies and the
 // certificate is for `host`, else the cause and what to do. `timed_out` when the server did not
 // finish the handshake in time.
-std::string DiagnoseTls(const std::string& server, const std::string& host, int port, const std::string& ca_file, double timeout_s,
-                        bool* timed_out) {
+std::string DiagnoseTls(const std::string& server, const std::string& host, int port, const std::string& ca_file,
+                        double timeout_s, bool* timed_out) {
   *timed_out = false;
   auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(timeout_s));
   std::string why;
@@ -153,13 +159,16 @@ std::string DiagnoseTls(const std::string& server, const std::string& host, int 
     return *timed_out ? "" : "cannot connect to " + server + ": " + why;
   }
   double left = std::max(0.001, std::chrono::duration<double>(deadline - Clock::now()).count());
-  timeval tv{static_cast<time_t>(left), static_cast<suseconds_t>((left - static_cast<double>(static_cast<time_t>(left))) * 1e6)};
+  timeval tv{static_cast<time_t>(left),
+             static_cast<suseconds_t>((left - static_cast<double>(static_cast<time_t>(left))) * 1e6)};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
   if (g_record_index < 0) g_record_index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
   SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
-  if (ca_file.empty()) SSL_CTX_set_default_verify_paths(ctx);
-  else SSL_CTX_load_verify_locations(ctx, ca_file.c_str(), nullptr);
+  if (ca_file.empty())
+    SSL_CTX_set_default_verify_paths(ctx);
+  else
+    SSL_CTX_load_verify_locations(ctx, ca_file.c_str(), nullptr);
   SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, RecordVerify);
   SSL* ssl = SSL_new(ctx);
   VerifyRecord rec;
@@ -171,20 +180,21 @@ std::string DiagnoseTls(const std::string& server, const std::string& host, int 
   if (SSL_connect(ssl) != 1) {
     int saved = errno;
     *timed_out = saved == EAGAIN || saved == EWOULDBLOCK || Clock::now() >= deadline;
-    if (!*timed_out) out = "TLS handshake with " + server + " failed: " + [] {
-      char buf[256] = "the server closed the connection";
-      if (unsigned long e = ERR_get_error(); e != 0) ERR_error_string_n(e, buf, sizeof(buf));
-      return std::string(buf);
-    }();
+    if (!*timed_out)
+      out = "TLS handshake with " + server + " failed: " + [] {
+        char buf[256] = "the server closed the connection";
+        if (unsigned long e = ERR_get_error(); e != 0) ERR_error_string_n(e, buf, sizeof(buf));
+        return std::string(buf);
+      }();
   } else if (rec.error != X509_V_OK) {
     switch (rec.error) {
       case X509_V_ERR_CERT_HAS_EXPIRED:
-        out = std::string(rec.depth == 0 ? "certificate" : "a certificate in the chain") + " expired on " + rec.not_after +
-              " (renew the server's certificate, or check this machine's clock)";
+        out = std::string(rec.depth == 0 ? "certificate" : "a certificate in the chain") + " expired on " +
+              rec.not_after + " (renew the server's certificate, or check this machine's clock)";
         break;
       case X509_V_ERR_CERT_NOT_YET_VALID:
-        out = std::string(rec.depth == 0 ? "certificate" : "a certificate in the chain") + " is not valid before " + rec.not_before +
-              " (check the clocks of this machine and the server)";
+        out = std::string(rec.depth == 0 ? "certificate" : "a certificate in the chain") + " is not valid before " +
+              rec.not_before + " (check the clocks of this machine and the server)";
         break;
       case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
       case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
@@ -202,8 +212,10 @@ std::string DiagnoseTls(const std::string& server, const std::string& host, int 
   } else if (X509* leaf = SSL_get1_peer_certificate(ssl)) {
     in6_addr scratch;
     bool ip = inet_pton(AF_INET, host.c_str(), &scratch) == 1 || inet_pton(AF_INET6, host.c_str(), &scratch) == 1;
-    int match = ip ? X509_check_ip_asc(leaf, host.c_str(), 0) : X509_check_host(leaf, host.c_str(), host.size(), 0, nullptr);
-    if (match != 1) out = "certificate is for " + CertNames(leaf) + ", not " + host + " (use a --server name the certificate lists)";
+    int match =
+        ip ? X509_check_ip_asc(leaf, host.c_str(), 0) : X509_check_host(leaf, host.c_str(), host.size(), 0, nullptr);
+    if (match != 1)
+      out = "certificate is for " + CertNames(leaf) + ", not " + host + " (use a --server name the certificate lists)";
     X509_free(leaf);
   }
   ERR_clear_error();

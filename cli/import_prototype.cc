@@ -9,8 +9,8 @@
 #include <set>
 #include <sstream>
 
-#include "base/file.h"
 #include "api/manifest.h"
+#include "base/file.h"
 
 namespace jb {
 
@@ -41,7 +41,8 @@ std::string Kebab(const std::string& s) {
     char c = s[i];
     bool upper = std::isupper(static_cast<unsigned char>(c));
     if (upper && i > 0) {
-      bool prev_lower = std::islower(static_cast<unsigned char>(s[i - 1])) || std::isdigit(static_cast<unsigned char>(s[i - 1]));
+      bool prev_lower =
+          std::islower(static_cast<unsigned char>(s[i - 1])) || std::isdigit(static_cast<unsigned char>(s[i - 1]));
       bool next_lower = i + 1 < s.size() && std::islower(static_cast<unsigned char>(s[i + 1]));
       bool prev_upper = std::isupper(static_cast<unsigned char>(s[i - 1]));
       if (prev_lower || (prev_upper && next_lower)) out += '-';
@@ -58,7 +59,8 @@ StatusOr<Value> ReadTree(const std::string& path) {
   auto docs = ParseYamlStream(*text);
   if (docs.size() != 1) return Status::InvalidArgument(path + ": expected one JSON/YAML document");
   if (!docs[0].error.ok())
-    return Status::InvalidArgument(path + ":" + std::to_string(docs[0].error_mark.line) + ": " + docs[0].error.message());
+    return Status::InvalidArgument(path + ":" + std::to_string(docs[0].error_mark.line) + ": " +
+                                   docs[0].error.message());
   return docs[0].root;
 }
 
@@ -111,12 +113,13 @@ class Importer {
   Importer(const std::string& dir, const ImportOptions& opts) : dir_(dir), opts_(opts) {}
 
   StatusOr<ImportResult> Run() {
-    for (Status (Importer::*step)() : {&Importer::ReadConfig, &Importer::ReadWorkers, &Importer::BuildInfrastructure,
-                                       &Importer::ReadLinks, &Importer::ReadGraph, &Importer::PlaceSources,
-                                       &Importer::ReadMessageSizes, &Importer::ReadProfiles, &Importer::BuildOperators,
-                                       &Importer::ReadAccuracy, &Importer::ReadRequirement})
+    for (Status (Importer::*step)() :
+         {&Importer::ReadConfig, &Importer::ReadWorkers, &Importer::BuildInfrastructure, &Importer::ReadLinks,
+          &Importer::ReadGraph, &Importer::PlaceSources, &Importer::ReadMessageSizes, &Importer::ReadProfiles,
+          &Importer::BuildOperators, &Importer::ReadAccuracy, &Importer::ReadRequirement})
       if (Status st = (this->*step)(); !st.ok()) return st;
-    if (latency_ratio_ != 1.0) res_.notes.push_back("latencies multiplied by LATENCY_OVERESTIMATE_RATIO " + FormatNumber(latency_ratio_));
+    if (latency_ratio_ != 1.0)
+      res_.notes.push_back("latencies multiplied by LATENCY_OVERESTIMATE_RATIO " + FormatNumber(latency_ratio_));
     return std::move(res_);
   }
 
@@ -138,8 +141,8 @@ class Importer {
     if (!rows.ok()) return rows.status();
     for (const auto& r : *rows)
       if (r.cells.size() < min_cols)
-        return Status::InvalidArgument(Where(*f, r.line) + ": expected " + std::to_string(min_cols) + " columns, found " +
-                                       std::to_string(r.cells.size()));
+        return Status::InvalidArgument(Where(*f, r.line) + ": expected " + std::to_string(min_cols) +
+                                       " columns, found " + std::to_string(r.cells.size()));
     return std::make_pair(*f, std::move(*rows));
   }
 
@@ -149,9 +152,12 @@ class Importer {
       auto tree = ReadTree(cfg);
       if (!tree.ok()) return tree.status();
       const Value* root = tree->Find("config") ? tree->Find("config") : &*tree;
-      if (const Value* v = Dig(*root, {"INPUT", "COMM_COST_SCALING_FACTOR"}); v && v->is_number()) comm_scale_ = v->as_number();
-      if (const Value* v = Dig(*root, {"INPUT", "LATENCY_OVERESTIMATE_RATIO"}); v && v->is_number()) latency_ratio_ = v->as_number();
-      res_.notes.push_back("link costs scaled by COMM_COST_SCALING_FACTOR " + FormatNumber(comm_scale_) + " from " + fs::path(cfg).filename().string());
+      if (const Value* v = Dig(*root, {"INPUT", "COMM_COST_SCALING_FACTOR"}); v && v->is_number())
+        comm_scale_ = v->as_number();
+      if (const Value* v = Dig(*root, {"INPUT", "LATENCY_OVERESTIMATE_RATIO"}); v && v->is_number())
+        latency_ratio_ = v->as_number();
+      res_.notes.push_back("link costs scaled by COMM_COST_SCALING_FACTOR " + FormatNumber(comm_scale_) + " from " +
+                           fs::path(cfg).filename().string());
     } else {
       res_.notes.push_back("no optimizer config found: link costs taken unscaled");
     }
@@ -181,9 +187,12 @@ class Importer {
       if (it == worker_tier_.end()) return Status::InvalidArgument(dir_ + ": worker " + w + " has no tier");
       num_tiers_ = std::max(num_tiers_, it->second + 1);
     }
-    if (num_tiers_ == 2) tier_names_ = {"edge", "cloud"};
-    else if (num_tiers_ == 3) tier_names_ = {"device", "edge", "cloud"};
-    else for (int i = 0; i < num_tiers_; ++i) tier_names_.push_back("tier-" + std::to_string(i));
+    if (num_tiers_ == 2)
+      tier_names_ = {"edge", "cloud"};
+    else if (num_tiers_ == 3)
+      tier_names_ = {"device", "edge", "cloud"};
+    else
+      for (int i = 0; i < num_tiers_; ++i) tier_names_.push_back("tier-" + std::to_string(i));
     return Status::Ok();
   }
 
@@ -191,7 +200,8 @@ class Importer {
   // tier -> workers.
   Status ReadWorkerPartition() {
     auto f = Need({"workers_partition.json", "tiers.json"});
-    if (!f.ok()) return Status::NotFound(dir_ + ": workers.csv has no tier column and there is no workers_partition.json");
+    if (!f.ok())
+      return Status::NotFound(dir_ + ": workers.csv has no tier column and there is no workers_partition.json");
     auto tree = ReadTree(*f);
     if (!tree.ok()) return tree.status();
     const Value* tiers = tree->Find("tiers") ? tree->Find("tiers") : &*tree;
@@ -202,7 +212,8 @@ class Importer {
     if (tiers->is_seq()) {
       for (size_t i = 0; i < tiers->items().size(); ++i) {
         const Value& t = tiers->items()[i];
-        if (t.is_seq()) add(static_cast<int>(i), t);
+        if (t.is_seq())
+          add(static_cast<int>(i), t);
         else if (const Value* w = t.Find("workers")) {
           const Value* idx = t.Find("tier");
           add(idx && idx->is_number() ? static_cast<int>(idx->as_number()) : static_cast<int>(i), *w);
@@ -219,8 +230,10 @@ class Importer {
 
   Status BuildInfrastructure() {
     auto& inf = res_.infrastructure;
-    inf.metadata.name = opts_.infrastructure_name.empty() ? fs::path(dir_).lexically_normal().filename().string() : opts_.infrastructure_name;
-    if (inf.metadata.name.empty()) inf.metadata.name = fs::path(dir_).lexically_normal().parent_path().filename().string();
+    inf.metadata.name = opts_.infrastructure_name.empty() ? fs::path(dir_).lexically_normal().filename().string()
+                                                          : opts_.infrastructure_name;
+    if (inf.metadata.name.empty())
+      inf.metadata.name = fs::path(dir_).lexically_normal().parent_path().filename().string();
     for (const auto& t : tier_names_) inf.spec.tiers.push_back(Tier{t, DriverSpec{"local", {}}});
     for (const auto& [w, price] : worker_price_) {
       Node n;
@@ -246,16 +259,20 @@ class Importer {
       auto c = ParseDouble(r.cells[2], Where(links->first, r.line));
       if (!c.ok()) return c.status();
       if (a->second == b->second) {
-        if (*c != 0) return Status::InvalidArgument(Where(links->first, r.line) + ": traffic within a tier must be free in our model");
+        if (*c != 0)
+          return Status::InvalidArgument(Where(links->first, r.line) +
+                                         ": traffic within a tier must be free in our model");
         continue;
       }
       if (std::abs(a->second - b->second) != 1)
-        return Status::InvalidArgument(Where(links->first, r.line) + ": link between non-adjacent tiers is not supported");
+        return Status::InvalidArgument(Where(links->first, r.line) +
+                                       ": link between non-adjacent tiers is not supported");
       auto key = std::make_pair(a->second, b->second);
       auto [it, inserted] = tier_cost.emplace(key, std::make_pair(*c, r.line));
       if (!inserted && it->second.first != *c)
         return Status::InvalidArgument(Where(links->first, r.line) + ": cost " + r.cells[2] + " differs from " +
-                                       FormatNumber(it->second.first) + " on line " + std::to_string(it->second.second) +
+                                       FormatNumber(it->second.first) + " on line " +
+                                       std::to_string(it->second.second) +
                                        " for the same pair of tiers; per-worker link costs are not supported");
     }
     for (const auto& [key, cost] : tier_cost) {
@@ -296,10 +313,12 @@ class Importer {
     }
     for (const auto& r : graph->second) {
       for (const auto& n : {r.cells[0], r.cells[1]}) {
-        if (!source_idx_.count(n) && std::find(op_order_.begin(), op_order_.end(), n) == op_order_.end()) op_order_.push_back(n);
+        if (!source_idx_.count(n) && std::find(op_order_.begin(), op_order_.end(), n) == op_order_.end())
+          op_order_.push_back(n);
       }
       op_inputs_[r.cells[1]].push_back(r.cells[0]);
-      if (source_idx_.count(r.cells[1])) return Status::InvalidArgument(Where(graph->first, r.line) + ": a source cannot have inputs");
+      if (source_idx_.count(r.cells[1]))
+        return Status::InvalidArgument(Where(graph->first, r.line) + ": a source cannot have inputs");
     }
     return Status::Ok();
   }
@@ -311,7 +330,8 @@ class Importer {
     std::map<std::string, std::set<int>> paid_tiers;
     for (const auto& r : src_links->second) {
       auto t = worker_tier_.find(r.cells[1]);
-      if (t == worker_tier_.end()) return Status::InvalidArgument(Where(src_links->first, r.line) + ": unknown worker " + r.cells[1]);
+      if (t == worker_tier_.end())
+        return Status::InvalidArgument(Where(src_links->first, r.line) + ": unknown worker " + r.cells[1]);
       auto c = ParseDouble(r.cells[2], Where(src_links->first, r.line));
       if (!c.ok()) return c.status();
       if (*c > 0) paid_tiers[r.cells[0]].insert(t->second);
@@ -332,16 +352,19 @@ class Importer {
       auto v = ParseDouble(r.cells[4], Where(sizes->first, r.line));
       if (!v.ok()) return v.status();
       if (r.cells[3] != "default")
-        return Status::InvalidArgument(Where(sizes->first, r.line) + ": sizes that depend on the receiver's variant are not supported");
+        return Status::InvalidArgument(Where(sizes->first, r.line) +
+                                       ": sizes that depend on the receiver's variant are not supported");
       if (auto it = source_idx_.find(r.cells[0]); it != source_idx_.end()) {
         auto& src = res_.workflow.spec.sources[it->second];
         if (src.item_size_kib != 0 && src.item_size_kib != *v)
-          return Status::InvalidArgument(Where(sizes->first, r.line) + ": source " + src.name + " sends different sizes to different operators");
+          return Status::InvalidArgument(Where(sizes->first, r.line) + ": source " + src.name +
+                                         " sends different sizes to different operators");
         src.item_size_kib = *v;
       } else {
         auto& m = out_size_[r.cells[0]];
         if (m.count(r.cells[2]) && m[r.cells[2]] != *v)
-          return Status::InvalidArgument(Where(sizes->first, r.line) + ": operator " + r.cells[0] + " sends different sizes to different operators");
+          return Status::InvalidArgument(Where(sizes->first, r.line) + ": operator " + r.cells[0] +
+                                         " sends different sizes to different operators");
         m[r.cells[2]] = *v;
       }
     }
@@ -368,7 +391,8 @@ class Importer {
         if (r.cells.size() < 4) return Status::InvalidArgument(Where(f, r.line) + ": expected 4 columns");
         auto v = ParseDouble(r.cells[3], Where(f, r.line));
         if (!v.ok()) return v.status();
-        if (!worker_tier_.count(r.cells[1])) return Status::InvalidArgument(Where(f, r.line) + ": unknown worker " + r.cells[1]);
+        if (!worker_tier_.count(r.cells[1]))
+          return Status::InvalidArgument(Where(f, r.line) + ": unknown worker " + r.cells[1]);
         auto& vars = op_variants_[r.cells[0]];
         if (std::find(vars.begin(), vars.end(), r.cells[2]) == vars.end()) vars.push_back(r.cells[2]);
         Latency& lat = prof_[r.cells[0]][r.cells[2]][r.cells[1]];
@@ -395,7 +419,8 @@ class Importer {
     for (const auto& op : op_order_) {
       ModelProfile mp;
       mp.metadata.name = Kebab(op);
-      if (!op_variants_.count(op)) return Status::InvalidArgument(dir_ + ": operator " + op + " has no execution profile");
+      if (!op_variants_.count(op))
+        return Status::InvalidArgument(dir_ + ": operator " + op + " has no execution profile");
       for (const auto& var : op_variants_[op]) {
         Variant v;
         v.name = var;
@@ -428,7 +453,9 @@ class Importer {
     } else if (std::string fc = FindFile(dir_, {"end_to_end_accuracy.csv"}); !fc.empty()) {
       if (Status st = ReadAccuracyCsv(fc, table); !st.ok()) return st;
     } else if (!FindFile(dir_, {"nodes_accuracy_profiles.pkl"}).empty()) {
-      return Status::InvalidArgument(dir_ + ": nodes_accuracy_profiles.pkl is a Python pickle; decode it to accuracy_profiles.json first (see tests/data/vqa-medium/README.md)");
+      return Status::InvalidArgument(dir_ +
+                                     ": nodes_accuracy_profiles.pkl is a Python pickle; decode it to "
+                                     "accuracy_profiles.json first (see tests/data/vqa-medium/README.md)");
     } else {
       return Status::NotFound(dir_ + ": missing accuracy_profiles.json or end_to_end_accuracy.csv");
     }
@@ -448,10 +475,12 @@ class Importer {
       AccuracyEntry ae;
       const Value* vars = e.Find("variants");
       const Value* acc = e.Find("accuracy");
-      if (!vars || !acc || !acc->is_number()) return Status::InvalidArgument(f + ":" + std::to_string(e.mark().line) + ": malformed entry");
+      if (!vars || !acc || !acc->is_number())
+        return Status::InvalidArgument(f + ":" + std::to_string(e.mark().line) + ": malformed entry");
       for (const auto& o : table.operators) {
         const Value* v = vars->Find(o);
-        if (!v) return Status::InvalidArgument(f + ":" + std::to_string(e.mark().line) + ": entry has no variant for " + o);
+        if (!v)
+          return Status::InvalidArgument(f + ":" + std::to_string(e.mark().line) + ": entry has no variant for " + o);
         ae.variants.push_back(v->as_string());
       }
       ae.accuracy = acc->as_number();
@@ -472,7 +501,8 @@ class Importer {
     auto rows = ReadPrototypeCsv(fc, table.operators[0]);
     if (!rows.ok()) return rows.status();
     for (const auto& r : *rows) {
-      if (r.cells.size() != table.operators.size() + 1) return Status::InvalidArgument(Where(fc, r.line) + ": wrong column count");
+      if (r.cells.size() != table.operators.size() + 1)
+        return Status::InvalidArgument(Where(fc, r.line) + ": wrong column count");
       AccuracyEntry ae;
       ae.variants.assign(r.cells.begin(), r.cells.end() - 1);
       auto a = ParseDouble(r.cells.back(), Where(fc, r.line));
@@ -517,7 +547,7 @@ class Importer {
   std::map<std::string, std::map<std::string, double>> out_size_;  // op -> variant|default -> KiB
   // op -> variant -> worker -> {p50, p75, p90}
   std::map<std::string, std::map<std::string, std::map<std::string, Latency>>> prof_;
-  std::map<std::string, std::vector<std::string>> op_variants_;    // op -> variants in file order
+  std::map<std::string, std::vector<std::string>> op_variants_;  // op -> variants in file order
 };
 
 }  // namespace

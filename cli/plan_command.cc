@@ -6,8 +6,8 @@
 #include <sstream>
 
 #include "api/manifest.h"
-#include "cli/commands.h"
 #include "cli/cli_util.h"
+#include "cli/commands.h"
 #include "planner/scorer.h"
 #include "planner/solver.h"
 
@@ -50,7 +50,8 @@ struct PlanArgs {
 // Parses `args` into `pa`. Returns the exit status when the command ends here (help: 0, a bad
 // argument: 1, with the reason on `err`), nullopt to go on. A flag missing its value ends the
 // parsing (the checks after it report what is then missing).
-std::optional<int> ParsePlanArgs(const std::vector<std::string>& args, PlanArgs& pa, std::ostream& out, std::ostream& err) {
+std::optional<int> ParsePlanArgs(const std::vector<std::string>& args, PlanArgs& pa, std::ostream& out,
+                                 std::ostream& err) {
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     auto next = [&](std::string* v) {
@@ -100,16 +101,28 @@ std::optional<int> ParsePlanArgs(const std::vector<std::string>& args, PlanArgs&
       if (!next(&pc)) break;
       pa.popts.percentile = pc;
     } else if (a == "--headroom") {
-      if (!number(&pa.popts.headroom)) { err << "jbctl plan: --headroom expects a number\n"; return 1; }
+      if (!number(&pa.popts.headroom)) {
+        err << "jbctl plan: --headroom expects a number\n";
+        return 1;
+      }
     } else if (a == "--min-accuracy") {
-      if (!number(&pa.popts.min_accuracy)) { err << "jbctl plan: --min-accuracy expects a number\n"; return 1; }
+      if (!number(&pa.popts.min_accuracy)) {
+        err << "jbctl plan: --min-accuracy expects a number\n";
+        return 1;
+      }
     } else if (a == "--rate-scale") {
-      if (!number(&pa.popts.rate_scale) || !(*pa.popts.rate_scale > 0)) { err << "jbctl plan: --rate-scale expects a positive number\n"; return 1; }
+      if (!number(&pa.popts.rate_scale) || !(*pa.popts.rate_scale > 0)) {
+        err << "jbctl plan: --rate-scale expects a positive number\n";
+        return 1;
+      }
     } else if (a == "--solver") {
       if (!next(&pa.sopts.solver)) break;
     } else if (a == "--time-limit") {
       std::optional<double> t;
-      if (!number(&t) || !(*t > 0)) { err << "jbctl plan: --time-limit expects a positive number\n"; return 1; }
+      if (!number(&t) || !(*t > 0)) {
+        err << "jbctl plan: --time-limit expects a positive number\n";
+        return 1;
+      }
       pa.sopts.time_limit_s = *t;
     } else {
       err << "jbctl plan: unexpected argument \"" << a << "\"\n" << kPlanUsage;
@@ -129,7 +142,8 @@ struct PlanInputs {
 
 // Picks the workflow (the only one, or the one named `workflow_name`) and its Infrastructure out
 // of `docs`; false (with the reason on `err`) when either is missing.
-bool SelectInputs(const std::vector<Document>& docs, const std::string& workflow_name, PlanInputs& in, std::ostream& err) {
+bool SelectInputs(const std::vector<Document>& docs, const std::string& workflow_name, PlanInputs& in,
+                  std::ostream& err) {
   std::vector<const Workflow*> workflows;
   std::vector<const Infrastructure*> infras;
   for (const auto& d : docs) {
@@ -140,8 +154,10 @@ bool SelectInputs(const std::vector<Document>& docs, const std::string& workflow
   for (const auto* w : workflows)
     if (workflow_name.empty() ? workflows.size() == 1 : w->metadata.name == workflow_name) in.wf = w;
   if (in.wf == nullptr) {
-    err << "jbctl plan: " << (workflow_name.empty() ? "expected exactly one Workflow in the input, found " + std::to_string(workflows.size()) + "; pick one with --workflow"
-                                                     : "no Workflow named \"" + workflow_name + "\"")
+    err << "jbctl plan: "
+        << (workflow_name.empty() ? "expected exactly one Workflow in the input, found " +
+                                        std::to_string(workflows.size()) + "; pick one with --workflow"
+                                  : "no Workflow named \"" + workflow_name + "\"")
         << "\n";
     return false;
   }
@@ -158,14 +174,16 @@ bool SelectInputs(const std::vector<Document>& docs, const std::string& workflow
 using Baselines = std::vector<std::pair<std::string, StatusOr<planner::PlanResult>>>;
 
 // -o json|yaml: {workflow, plan, baselines: {name: plan | {error}}}.
-void PrintPlanDocument(const std::string& output, const Workflow& wf, const Plan& plan, const Baselines& extra, std::ostream& out) {
+void PrintPlanDocument(const std::string& output, const Workflow& wf, const Plan& plan, const Baselines& extra,
+                       std::ostream& out) {
   Value doc = Value::Map();
   doc.Set("workflow", Value::String(wf.metadata.name));
   doc.Set("plan", Encoder::Encode(plan));
   if (!extra.empty()) {
     Value bl = Value::Map();
     for (const auto& [name, r] : extra) {
-      if (r.ok()) bl.Set(name, Encoder::Encode(r->plan));
+      if (r.ok())
+        bl.Set(name, Encoder::Encode(r->plan));
       else {
         Value e = Value::Map();
         e.Set("error", Value::String(r.status().message()));
@@ -183,19 +201,25 @@ void PrintPlanTable(const PlanInputs& in, const planner::Problem& problem, const
   auto score = planner::ScorePlan(problem, plan);
   out << "Workflow " << in.wf->metadata.name << " on Infrastructure " << in.inf->metadata.name << " (percentile "
       << problem.percentile << ", headroom " << FormatFixed(problem.headroom, 2) << ", "
-      << (problem.exclusive ? "exclusive nodes" : "shared nodes") << ", accuracy floor " << FormatFixed(problem.min_accuracy, 2) << ")\n\n";
-  std::vector<std::vector<std::string>> rows = {{"OPERATOR", "VARIANT", "NODE", "TIER", "RATE/s", "KEYS", "UTILISATION"}};
+      << (problem.exclusive ? "exclusive nodes" : "shared nodes") << ", accuracy floor "
+      << FormatFixed(problem.min_accuracy, 2) << ")\n\n";
+  std::vector<std::vector<std::string>> rows = {
+      {"OPERATOR", "VARIANT", "NODE", "TIER", "RATE/s", "KEYS", "UTILISATION"}};
   for (const auto& pl : plan.placements)
     rows.push_back({pl.op, pl.variant, pl.node + (pl.instances > 1 ? " x" + std::to_string(pl.instances) : ""), pl.tier,
-                    FormatFixed(pl.rate, 2), "[" + FormatFixed(pl.keys.lo, 3) + "," + FormatFixed(pl.keys.hi, 3) + ")", FormatFixed(100 * pl.utilisation, 1) + "%"});
+                    FormatFixed(pl.rate, 2), "[" + FormatFixed(pl.keys.lo, 3) + "," + FormatFixed(pl.keys.hi, 3) + ")",
+                    FormatFixed(100 * pl.utilisation, 1) + "%"});
   PrintTable(out, rows);
-  out << "\ncost:     " << FormatFixed(plan.cost.total_per_hour, 4) << " $/h  (compute " << FormatFixed(plan.cost.compute_per_hour, 4)
-      << " + network " << FormatFixed(plan.cost.network_per_hour, 4) << ")\n";
+  out << "\ncost:     " << FormatFixed(plan.cost.total_per_hour, 4) << " $/h  (compute "
+      << FormatFixed(plan.cost.compute_per_hour, 4) << " + network " << FormatFixed(plan.cost.network_per_hour, 4)
+      << ")\n";
   out << "accuracy: " << FormatFixed(plan.accuracy, 2) << " (floor " << FormatFixed(problem.min_accuracy, 2) << ")\n";
-  out << "solver:   " << plan.solver << ", " << (plan.optimal ? "proven optimal" : "gap " + FormatFixed(100 * plan.gap, 3) + "%")
-      << " (lower bound " << FormatFixed(plan.lower_bound, 4) << " $/h), " << FormatFixed(plan.solve_ms, 1) << " ms\n";
+  out << "solver:   " << plan.solver << ", "
+      << (plan.optimal ? "proven optimal" : "gap " + FormatFixed(100 * plan.gap, 3) + "%") << " (lower bound "
+      << FormatFixed(plan.lower_bound, 4) << " $/h), " << FormatFixed(plan.solve_ms, 1) << " ms\n";
   if (!score.feasible() || std::abs(score.total - plan.cost.total_per_hour) > 1e-6 * std::max(1.0, score.total)) {
-    out << "WARNING: the independent scorer disagrees with the solver (scored " << FormatFixed(score.total, 6) << " $/h";
+    out << "WARNING: the independent scorer disagrees with the solver (scored " << FormatFixed(score.total, 6)
+        << " $/h";
     for (const auto& v : score.violations) out << "; " << v;
     out << ")\n";
   }
@@ -205,17 +229,18 @@ void PrintPlanTable(const PlanInputs& in, const planner::Problem& problem, const
 void PrintBaselineTable(const Plan& plan, const Baselines& extra, std::ostream& out) {
   out << "\n";
   std::vector<std::vector<std::string>> cmp = {{"PLAN", "COST $/h", "COMPUTE", "NETWORK", "ACCURACY", "OURS vs IT"}};
-  cmp.push_back({"ours", FormatFixed(plan.cost.total_per_hour, 4), FormatFixed(plan.cost.compute_per_hour, 4), FormatFixed(plan.cost.network_per_hour, 4),
-                 FormatFixed(plan.accuracy, 2), "-"});
+  cmp.push_back({"ours", FormatFixed(plan.cost.total_per_hour, 4), FormatFixed(plan.cost.compute_per_hour, 4),
+                 FormatFixed(plan.cost.network_per_hour, 4), FormatFixed(plan.accuracy, 2), "-"});
   for (const auto& [name, r] : extra) {
     if (!r.ok()) {
       cmp.push_back({name, "infeasible: " + r.status().message(), "", "", "", ""});
       continue;
     }
     double saving = r->plan.cost.total_per_hour > 0 ? 1 - plan.cost.total_per_hour / r->plan.cost.total_per_hour : 0;
-    cmp.push_back({name, FormatFixed(r->plan.cost.total_per_hour, 4), FormatFixed(r->plan.cost.compute_per_hour, 4),
-                   FormatFixed(r->plan.cost.network_per_hour, 4), FormatFixed(r->plan.accuracy, 2),
-                   (saving >= 0 ? FormatFixed(100 * saving, 1) + "% cheaper" : FormatFixed(-100 * saving, 1) + "% dearer")});
+    cmp.push_back(
+        {name, FormatFixed(r->plan.cost.total_per_hour, 4), FormatFixed(r->plan.cost.compute_per_hour, 4),
+         FormatFixed(r->plan.cost.network_per_hour, 4), FormatFixed(r->plan.accuracy, 2),
+         (saving >= 0 ? FormatFixed(100 * saving, 1) + "% cheaper" : FormatFixed(-100 * saving, 1) + "% dearer")});
   }
   PrintTable(out, cmp);
 }
@@ -256,8 +281,8 @@ int PlanCommand(const std::vector<std::string>& args, std::ostream& out, std::os
   // The time limit is also a hard one: every phase stops at it plus a second's grace (CBC
   // overshoots its own limit a little; a problem too large for the limit stopped nowhere before).
   sopts.limits.deadline = std::chrono::steady_clock::now() +
-                          std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                              std::chrono::duration<double>(sopts.time_limit_s + std::max(1.0, 0.1 * sopts.time_limit_s)));
+                          std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(
+                              sopts.time_limit_s + std::max(1.0, 0.1 * sopts.time_limit_s)));
   auto result = planner::Solve(*problem, sopts);
   if (!result.ok()) {
     err << "jbctl plan: no plan for Workflow " << wf->metadata.name << ": " << result.status().message() << "\n";
@@ -265,9 +290,12 @@ int PlanCommand(const std::vector<std::string>& args, std::ostream& out, std::os
   }
   Baselines extra;
   for (const auto& b : pa.baselines) {
-    if (b == "cloud-only") extra.emplace_back(b, planner::CloudOnly(*wf, profiles, *inf, popts, sopts.time_limit_s));
-    else if (b == "most-accurate") extra.emplace_back(b, planner::MostAccurate(*wf, profiles, *inf, popts, sopts.time_limit_s));
-    else extra.emplace_back(b, planner::Prototype(*problem));
+    if (b == "cloud-only")
+      extra.emplace_back(b, planner::CloudOnly(*wf, profiles, *inf, popts, sopts.time_limit_s));
+    else if (b == "most-accurate")
+      extra.emplace_back(b, planner::MostAccurate(*wf, profiles, *inf, popts, sopts.time_limit_s));
+    else
+      extra.emplace_back(b, planner::Prototype(*problem));
   }
   if (pa.output != "table") {
     PrintPlanDocument(pa.output, *wf, result->plan, extra, out);

@@ -12,9 +12,9 @@
 #include <sstream>
 
 #include "api/manifest.h"
+#include "api/value.h"
 #include "base/file.h"
 #include "base/format.h"
-#include "api/value.h"
 #include "cli/profile_process.h"
 
 namespace fs = std::filesystem;
@@ -50,7 +50,7 @@ struct Outputs {
 struct Job {
   const ProfileOptions* opts = nullptr;
   std::vector<std::string> keys;
-  std::map<std::string, std::string> labels;                              // key -> end-to-end label
+  std::map<std::string, std::string> labels;                               // key -> end-to-end label
   std::map<std::string, std::map<std::string, std::string>> source_bytes;  // source -> key -> bytes
   std::map<std::string, std::map<std::string, std::string>> op_labels;     // operator -> key -> label
   size_t done = 0, total = 0;
@@ -75,8 +75,9 @@ StatusOr<std::pair<const ModelProfile*, std::vector<const Variant*>>> VariantsOf
 }
 
 // Runs one variant's process over `requests(key)` for every item, after the warm-up.
-StatusOr<Outputs> RunProcess(Job& job, const Variant& v, const std::string& what,
-                             const std::vector<std::pair<std::string, std::function<exec::Request(const std::string&)>>>& passes) {
+StatusOr<Outputs> RunProcess(
+    Job& job, const Variant& v, const std::string& what,
+    const std::vector<std::pair<std::string, std::function<exec::Request(const std::string&)>>>& passes) {
   ExecProcess p;
   if (auto s = p.Start(v.runtime->command, v.runtime->env, job.opts->hello_timeout_s); !s.ok())
     return Status(Status::Unavailable(what + ": " + s.message()));
@@ -139,7 +140,8 @@ Status LoadData(const Workflow& wf, const ProfileOptions& opts, Job* job) {
       keys.insert(i.key);
       items[s.name][i.key] = std::move(i);
     }
-    if (!common) common = keys;
+    if (!common)
+      common = keys;
     else {
       std::set<std::string> both;
       std::set_intersection(common->begin(), common->end(), keys.begin(), keys.end(), std::inserter(both, both.end()));
@@ -152,8 +154,9 @@ Status LoadData(const Workflow& wf, const ProfileOptions& opts, Job* job) {
     for (const auto& s : wf.spec.sources)
       if (const auto& l = items[s.name][key].label; l && !job->labels.count(key)) job->labels[key] = *l;
   if (job->labels.empty())
-    return Status::InvalidArgument("the data has no labels: no source index gives a \"label\" for any item, and "
-                                   "jbctl profile scores accuracy against them");
+    return Status::InvalidArgument(
+        "the data has no labels: no source index gives a \"label\" for any item, and "
+        "jbctl profile scores accuracy against them");
   if (opts.items > 0 && opts.items < job->keys.size()) {
     std::mt19937_64 rng(opts.seed);
     std::shuffle(job->keys.begin(), job->keys.end(), rng);
@@ -184,7 +187,8 @@ Status LoadData(const Workflow& wf, const ProfileOptions& opts, Job* job) {
       if (i.label) job->op_labels[o.name][i.key] = *i.label;
     for (const auto& key : job->keys)
       if (!job->op_labels[o.name].count(key))
-        return Status::InvalidArgument(it->second + ": operator \"" + o.name + "\" has no label for item \"" + key + "\"");
+        return Status::InvalidArgument(it->second + ": operator \"" + o.name + "\" has no label for item \"" + key +
+                                       "\"");
   }
   return Status::Ok();
 }
@@ -224,14 +228,17 @@ StatusOr<std::vector<IndexItem>> ReadIndex(const std::string& path) {
     const Value* file = v.Find("file");
     const Value* data = v.Find("data");
     if ((file == nullptr) == (data == nullptr))
-      return Status::InvalidArgument(where + "item \"" + item.key + "\": expected exactly one of \"file\" and \"data\"");
+      return Status::InvalidArgument(where + "item \"" + item.key +
+                                     "\": expected exactly one of \"file\" and \"data\"");
     if (file != nullptr) {
       if (!file->is_string() || file->as_string().empty() || fs::path(file->as_string()).is_absolute() ||
           file->as_string().find("..") != std::string::npos)
-        return Status::InvalidArgument(where + "item \"" + item.key + "\": \"file\" must be a relative path inside the index's directory");
+        return Status::InvalidArgument(where + "item \"" + item.key +
+                                       "\": \"file\" must be a relative path inside the index's directory");
       item.path = (dir / file->as_string()).string();
     } else {
-      if (!data->is_string()) return Status::InvalidArgument(where + "item \"" + item.key + "\": \"data\" must be a string");
+      if (!data->is_string())
+        return Status::InvalidArgument(where + "item \"" + item.key + "\": \"data\" must be a string");
       item.data = data->as_string();
     }
     if (const Value* l = v.Find("label"); l != nullptr && !l->is_null())
@@ -261,24 +268,28 @@ StatusOr<Shape> ShapeOf(const Workflow& wf) {
   for (const auto& o : wf.spec.operators)
     for (const auto& in : o.inputs) read.insert(in.from);
   for (const auto& o : wf.spec.operators) {
-    if (read.count(o.name)) inner.push_back(&o);
+    if (read.count(o.name))
+      inner.push_back(&o);
     else if (sink != nullptr)
       return Status::InvalidArgument("Workflow \"" + wf.metadata.name + "\" has two last operators (\"" + sink->name +
                                      "\", \"" + o.name + "\"); jbctl profile scores one end-to-end answer");
-    else sink = &o;
+    else
+      sink = &o;
   }
   if (sink == nullptr) return Status::InvalidArgument("Workflow \"" + wf.metadata.name + "\" has no last operator");
   for (const auto* o : inner)
     for (const auto& in : o->inputs)
       if (!sources.count(in.from))
-        return Status::InvalidArgument("operator \"" + o->name + "\" reads operator \"" + in.from +
-                                       "\"; jbctl profile supports operators that read sources, joined by one last operator");
+        return Status::InvalidArgument(
+            "operator \"" + o->name + "\" reads operator \"" + in.from +
+            "\"; jbctl profile supports operators that read sources, joined by one last operator");
   return shape;
 }
 
 // Every combination of the inner operators' variants (an odometer, the last operator fastest).
 std::vector<std::vector<const Variant*>> Combinations(const std::vector<const Operator*>& inner,
-                                                      std::map<std::string, std::vector<const Variant*>>& variants, size_t combos) {
+                                                      std::map<std::string, std::vector<const Variant*>>& variants,
+                                                      size_t combos) {
   std::vector<std::vector<const Variant*>> combo_list;
   std::vector<size_t> at(inner.size(), 0);
   for (size_t c = 0; c < combos; ++c) {
@@ -286,8 +297,10 @@ std::vector<std::vector<const Variant*>> Combinations(const std::vector<const Op
     for (size_t i = 0; i < inner.size(); ++i) combo.push_back(variants[inner[i]->name][at[i]]);
     combo_list.push_back(combo);
     for (size_t i = inner.size(); i-- > 0;)
-      if (++at[i] < variants[inner[i]->name].size()) break;
-      else at[i] = 0;
+      if (++at[i] < variants[inner[i]->name].size())
+        break;
+      else
+        at[i] = 0;
   }
   return combo_list;
 }
@@ -302,22 +315,28 @@ void Compose(ProfileResult* result_ptr) {
       auto it = std::find_if(result.variants.begin(), result.variants.end(), [&](const VariantResult& v) {
         return v.op == result.table_operators[i] && v.variant == cell.variants[i];
       });
-      if (it == result.variants.end() || !it->accuracy) all = false;
-      else p *= *it->accuracy / 100;
+      if (it == result.variants.end() || !it->accuracy)
+        all = false;
+      else
+        p *= *it->accuracy / 100;
     }
     if (all) cell.composed = 100 * p;
   }
 }
 
 // The inner operators' variants: latency, output size, and their own accuracy where labelled.
-void AddInnerResults(const std::vector<const Operator*>& inner, std::map<std::string, std::vector<const Variant*>>& variants,
-                     std::map<std::string, std::string>& profile_of, std::map<std::string, std::map<std::string, Outputs>>& outs,
-                     const Job& job, std::map<std::string, std::map<std::string, std::pair<size_t, size_t>>>& own, size_t n,
+void AddInnerResults(const std::vector<const Operator*>& inner,
+                     std::map<std::string, std::vector<const Variant*>>& variants,
+                     std::map<std::string, std::string>& profile_of,
+                     std::map<std::string, std::map<std::string, Outputs>>& outs, const Job& job,
+                     std::map<std::string, std::map<std::string, std::pair<size_t, size_t>>>& own, size_t n,
                      ProfileResult* result) {
   for (const auto* o : inner)
     for (const auto* v : variants[o->name]) {
       const Outputs& out = outs[o->name][v->name];
-      VariantResult vr{o->name, profile_of[o->name], v->name, LatencyOf(out.ms), out.bytes / static_cast<double>(n) / 1024, {}, 0, 0};
+      VariantResult vr{
+          o->name, profile_of[o->name], v->name, LatencyOf(out.ms), out.bytes / static_cast<double>(n) / 1024, {}, 0,
+          0};
       if (job.op_labels.count(o->name) && own.count(o->name)) {
         auto [ok, cnt] = own[o->name][v->name];
         vr.correct = ok;
@@ -354,7 +373,9 @@ StatusOr<ProfileResult> Run(const Workflow& wf, const std::vector<ModelProfile>&
   std::vector<std::string> sink_ops;
   for (const auto& in : sink->inputs)
     if (!sources.count(in.from)) sink_ops.push_back(in.from);
-  const bool all_labelled = !sink_ops.empty() && std::all_of(sink_ops.begin(), sink_ops.end(), [&](const std::string& o) { return job.op_labels.count(o) > 0; });
+  const bool all_labelled =
+      !sink_ops.empty() &&
+      std::all_of(sink_ops.begin(), sink_ops.end(), [&](const std::string& o) { return job.op_labels.count(o) > 0; });
   size_t combos = 1;
   for (const auto* o : inner) combos *= variants[o->name].size();
   if (combos > limits::kMaxTableEntries) return Status::InvalidArgument("too many variant combinations for one table");
@@ -381,8 +402,9 @@ StatusOr<ProfileResult> Run(const Workflow& wf, const std::vector<ModelProfile>&
   // The last operator over every combination (odometer over the inner operators' variants), then
   // over the labels with one operator's variant at a time.
   const std::vector<std::vector<const Variant*>> combo_list = Combinations(inner, variants, combos);
-  auto part_of = [&](const std::string& from, const std::string& key, const std::map<std::string, const Variant*>& chosen,
-                     bool labels, const std::string& real) -> std::string {
+  auto part_of = [&](const std::string& from, const std::string& key,
+                     const std::map<std::string, const Variant*>& chosen, bool labels,
+                     const std::string& real) -> std::string {
     if (sources.count(from)) return job.source_bytes[from][key];
     if (labels && from != real) return job.op_labels[from][key];
     return outs[from][chosen.at(from)->name].by_key.at(key);
@@ -396,7 +418,8 @@ StatusOr<ProfileResult> Run(const Workflow& wf, const std::vector<ModelProfile>&
       for (size_t i = 0; i < inner.size(); ++i) chosen[inner[i]->name] = combo_list[c][i];
       passes.push_back({"c" + std::to_string(c) + "/", [&, chosen](const std::string& key) {
                           exec::Request req{key, {}};
-                          for (const auto& in : sink->inputs) req.parts.push_back({in.from, part_of(in.from, key, chosen, false, "")});
+                          for (const auto& in : sink->inputs)
+                            req.parts.push_back({in.from, part_of(in.from, key, chosen, false, "")});
                           return req;
                         }});
     }
@@ -404,21 +427,30 @@ StatusOr<ProfileResult> Run(const Workflow& wf, const std::vector<ModelProfile>&
     if (!r.ok()) return r.status();
     for (size_t c = 0; c < combo_list.size(); ++c) {
       size_t ok = 0;
-      for (const auto& key : job.keys) ok += Correct(r->by_key.at("c" + std::to_string(c) + "/" + key), job.labels[key]);
+      for (const auto& key : job.keys)
+        ok += Correct(r->by_key.at("c" + std::to_string(c) + "/" + key), job.labels[key]);
       CellResult cell;
       for (const auto* v : combo_list[c]) cell.variants.push_back(v->name);
       cell.variants.push_back(sv->name);
       cell.accuracy = 100.0 * static_cast<double>(ok) / static_cast<double>(n);
       result.cells.push_back(cell);
     }
-    VariantResult vr{sink->name, profile_of[sink->name], sv->name, LatencyOf(r->ms), r->bytes / static_cast<double>(r->ms.size()) / 1024, {}, 0, 0};
+    VariantResult vr{sink->name,
+                     profile_of[sink->name],
+                     sv->name,
+                     LatencyOf(r->ms),
+                     r->bytes / static_cast<double>(r->ms.size()) / 1024,
+                     {},
+                     0,
+                     0};
     if (all_labelled) {
       // The labels alone (the last operator's own accuracy), then each labelled inner operator's
       // variants with the other inputs from their labels.
       std::vector<Pass> lp;
       lp.push_back({"labels/", [&](const std::string& key) {
                       exec::Request req{key, {}};
-                      for (const auto& in : sink->inputs) req.parts.push_back({in.from, part_of(in.from, key, {}, true, "")});
+                      for (const auto& in : sink->inputs)
+                        req.parts.push_back({in.from, part_of(in.from, key, {}, true, "")});
                       return req;
                     }});
       for (const auto& op : sink_ops)
@@ -426,7 +458,8 @@ StatusOr<ProfileResult> Run(const Workflow& wf, const std::vector<ModelProfile>&
           std::map<std::string, const Variant*> chosen{{op, v}};
           lp.push_back({op + "/" + v->name + "/", [&, chosen, op](const std::string& key) {
                           exec::Request req{key, {}};
-                          for (const auto& in : sink->inputs) req.parts.push_back({in.from, part_of(in.from, key, chosen, true, op)});
+                          for (const auto& in : sink->inputs)
+                            req.parts.push_back({in.from, part_of(in.from, key, chosen, true, op)});
                           return req;
                         }});
         }
@@ -435,7 +468,8 @@ StatusOr<ProfileResult> Run(const Workflow& wf, const std::vector<ModelProfile>&
       for (const auto& [prefix, make] : lp) {
         size_t ok = 0;
         for (const auto& key : job.keys) ok += Correct(lr->by_key.at(prefix + key), job.labels[key]);
-        if (prefix == "labels/") vr.correct = ok, vr.items = n;
+        if (prefix == "labels/")
+          vr.correct = ok, vr.items = n;
         else {
           auto slash = prefix.find('/');
           own[prefix.substr(0, slash)][prefix.substr(slash + 1, prefix.size() - slash - 2)] = {ok, n};
@@ -498,8 +532,9 @@ std::string ProfilesYaml(const std::vector<ModelProfile>& profiles, const std::s
 }
 
 std::string WorkflowYaml(const Workflow& wf, const ProfileResult& result, const std::string& header) {
-  std::string s = header + "# End-to-end accuracy over " + std::to_string(result.items) +
-                  " items (the table below) beside the per-operator composition (product of the variants' own accuracies):\n";
+  std::string s =
+      header + "# End-to-end accuracy over " + std::to_string(result.items) +
+      " items (the table below) beside the per-operator composition (product of the variants' own accuracies):\n";
   double sum = 0, worst = 0;
   size_t counted = 0;
   for (const auto& c : result.cells) {

@@ -50,13 +50,13 @@ StatusOr<std::vector<IndexItem>> ReadIndex(const std::string& path);
 double Quantile(std::vector<double> xs, double q);
 
 struct ProfileOptions {
-  std::string hardware;                        // hardware class to write (required)
-  uint64_t seed = 1;                           // sample seed
-  size_t items = 0;                            // 0 = every item
-  size_t warmup = 3;                           // warm-up requests per process, not counted
-  std::map<std::string, std::string> data;     // source or operator name -> index path (overrides)
-  double hello_timeout_s = 60;                 // a process must say hello within this
-  double request_timeout_s = 120;              // and answer each request within this
+  std::string hardware;                     // hardware class to write (required)
+  uint64_t seed = 1;                        // sample seed
+  size_t items = 0;                         // 0 = every item
+  size_t warmup = 3;                        // warm-up requests per process, not counted
+  std::map<std::string, std::string> data;  // source or operator name -> index path (overrides)
+  double hello_timeout_s = 60;              // a process must say hello within this
+  double request_timeout_s = 120;           // and answer each request within this
   // Called after every counted request: items done, items in total, "operator/variant".
   std::function<void(size_t, size_t, const std::string&)> progress;
 };

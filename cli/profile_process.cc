@@ -102,7 +102,8 @@ Status ExecProcess::Start(const std::vector<std::string>& argv, const std::map<s
   }
   // The worker speaks first (docs/exec-framing.md): its hello, then the model's.
   std::string hello;
-  if (auto s = exec::EncodeHello("{\"framing\":2,\"client\":\"jbctl profile\"}", exec::Limits{}, &hello); !s.ok()) return s;
+  if (auto s = exec::EncodeHello("{\"framing\":2,\"client\":\"jbctl profile\"}", exec::Limits{}, &hello); !s.ok())
+    return s;
   if (auto s = Send(hello); !s.ok()) return s;
   auto body = NextBody(timeout_s);
   if (!body.ok()) return Status::Unavailable(body.status().message());
@@ -112,8 +113,8 @@ Status ExecProcess::Start(const std::vector<std::string>& argv, const std::map<s
 }
 
 StatusOr<std::string> ExecProcess::NextBody(double timeout_s) {
-  const auto deadline = SteadyClock::now() + std::chrono::duration_cast<SteadyClock::duration>(
-                                                 std::chrono::duration<double>(timeout_s));
+  const auto deadline =
+      SteadyClock::now() + std::chrono::duration_cast<SteadyClock::duration>(std::chrono::duration<double>(timeout_s));
   char buf[65536];
   for (;;) {
     auto next = dec_.Next();
@@ -125,7 +126,8 @@ StatusOr<std::string> ExecProcess::NextBody(double timeout_s) {
     pollfd p{out_, POLLIN, 0};
     int n = poll(&p, 1, RemainingMs(deadline));
     if (n < 0 && errno == EINTR) continue;
-    if (n == 0) return Status::DeadlineExceeded(Describe() + " did not answer within " + std::to_string(timeout_s) + " s");
+    if (n == 0)
+      return Status::DeadlineExceeded(Describe() + " did not answer within " + std::to_string(timeout_s) + " s");
     ssize_t r = read(out_, buf, sizeof buf);
     if (r < 0 && errno == EINTR) continue;
     if (r <= 0) {
@@ -164,7 +166,8 @@ Status ExecProcess::Send(const std::string& frame) {
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       auto tail = StderrTail();
-      return Status::Unavailable(Describe() + " stopped reading its stdin" + (tail.empty() ? "" : "; its stderr: " + tail));
+      return Status::Unavailable(Describe() + " stopped reading its stdin" +
+                                 (tail.empty() ? "" : "; its stderr: " + tail));
     }
     at += static_cast<size_t>(n);
   }
@@ -174,8 +177,8 @@ Status ExecProcess::Send(const std::string& frame) {
 Status ExecProcess::Finish(double timeout_s) {
   if (in_ >= 0) close(in_);
   in_ = -1;
-  const auto deadline = SteadyClock::now() + std::chrono::duration_cast<SteadyClock::duration>(
-                                                 std::chrono::duration<double>(timeout_s));
+  const auto deadline =
+      SteadyClock::now() + std::chrono::duration_cast<SteadyClock::duration>(std::chrono::duration<double>(timeout_s));
   while (pid_ > 0) {
     int status = 0;
     pid_t r = waitpid(pid_, &status, WNOHANG);
@@ -184,7 +187,8 @@ Status ExecProcess::Finish(double timeout_s) {
       if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return Status::Ok();
       return Status::Unavailable(Describe() + " did not exit cleanly at the end of its input");
     }
-    if (RemainingMs(deadline) == 0) return Status::DeadlineExceeded(Describe() + " did not exit at the end of its input");
+    if (RemainingMs(deadline) == 0)
+      return Status::DeadlineExceeded(Describe() + " did not exit at the end of its input");
     usleep(10000);
   }
   return Status::Ok();

@@ -39,7 +39,8 @@ std::string ErrorOf(const HttpResponse& resp);
 StatusOr<Object> DecodeResponse(const HttpResponse& resp);
 
 // GET workflows/NAME; errors go to `err` prefixed with `what` (then nullopt).
-std::optional<Workflow> FetchWorkflow(const Remote& r, const std::string& name, const std::string& what, std::ostream& err);
+std::optional<Workflow> FetchWorkflow(const Remote& r, const std::string& name, const std::string& what,
+                                      std::ostream& err);
 
 // apply_commands.cc: jbctl apply -f, delete KIND NAME | -f, diff -f.
 int Apply(const Remote& r, std::ostream& out, std::ostream& err);

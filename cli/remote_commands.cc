@@ -6,8 +6,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "base/file.h"
 #include "api/manifest.h"
+#include "base/file.h"
 #include "cli/commands.h"
 #include "cli/remote.h"
 
@@ -43,11 +43,16 @@ StatusOr<Remote> Connect(const std::vector<std::string>& args) {
     auto take = [&](std::string* out) {
       if (i + 1 < args.size()) *out = args[++i];
     };
-    if (args[i] == "--server") take(&server);
-    else if (args[i] == "--token-file") take(&token_file);
-    else if (args[i] == "--ca") take(&ca);
-    else if (args[i] == "--state-dir") take(&state_dir);
-    else r.rest.push_back(args[i]);
+    if (args[i] == "--server")
+      take(&server);
+    else if (args[i] == "--token-file")
+      take(&token_file);
+    else if (args[i] == "--ca")
+      take(&ca);
+    else if (args[i] == "--state-dir")
+      take(&state_dir);
+    else
+      r.rest.push_back(args[i]);
   }
   const char* home = std::getenv("HOME");
   fs::path user_cfg = fs::path(home ? home : "/root") / ".config/jellybean/config";
@@ -71,7 +76,8 @@ StatusOr<Remote> Connect(const std::vector<std::string>& args) {
   if (server.empty()) {
     server = ReadTrimmed((fs::path(state_dir) / "endpoint").string());
     if (server.empty())
-      return Status::Unavailable("no server: pass --server, or --state-dir of a running jellybeand (none found at " + state_dir + ")");
+      return Status::Unavailable("no server: pass --server, or --state-dir of a running jellybeand (none found at " +
+                                 state_dir + ")");
   }
   if (token_file.empty()) token_file = (fs::path(state_dir) / "token").string();
   if (ca.empty() && server.rfind("https://", 0) == 0) ca = (fs::path(state_dir) / "tls/ca.crt").string();
@@ -98,7 +104,8 @@ StatusOr<Object> DecodeResponse(const HttpResponse& resp) {
   return ObjectFromText(resp.body, "server response", &diags);
 }
 
-std::optional<Workflow> FetchWorkflow(const Remote& r, const std::string& name, const std::string& what, std::ostream& err) {
+std::optional<Workflow> FetchWorkflow(const Remote& r, const std::string& name, const std::string& what,
+                                      std::ostream& err) {
   auto resp = HttpCall(r.http, "GET", kApiPath + "workflows/" + name);
   if (!resp.ok() || resp->status != 200) {
     err << what << ": " << (resp.ok() ? ErrorOf(*resp) : resp.status().message()) << "\n";

@@ -8,7 +8,8 @@ namespace jb::cli {
 
 // jbctl rollout history|undo workflow NAME [--to-epoch N]
 int Rollout(const Remote& r, std::ostream& out, std::ostream& err) {
-  const char* usage = "jbctl rollout: usage: jbctl rollout history workflow NAME | jbctl rollout undo workflow NAME [--to-epoch N]\n";
+  const char* usage =
+      "jbctl rollout: usage: jbctl rollout history workflow NAME | jbctl rollout undo workflow NAME [--to-epoch N]\n";
   if (r.rest.size() < 3 || PluralOf(r.rest[1]) != "workflows" || (r.rest[0] != "history" && r.rest[0] != "undo")) {
     err << usage;
     return 1;
@@ -44,13 +45,16 @@ int Rollout(const Remote& r, std::ostream& out, std::ostream& err) {
   std::vector<std::vector<std::string>> rows = {
       {"EPOCH", "TIME", "TRIGGER", "OLD $/h", "NEW $/h", "ACCURACY", "MOVED", "SERVING s", "REASON"}};
   for (const auto& h : wf.status.history) {
-    std::string acc = h.old_accuracy > 0 ? FormatFixed(h.old_accuracy, 2) + "->" + FormatFixed(h.new_accuracy, 2) : FormatFixed(h.new_accuracy, 2);
-    rows.push_back({std::to_string(h.epoch) + (wf.status.plan_epoch && *wf.status.plan_epoch == h.epoch ? "*" : ""), h.time, h.trigger,
-                    h.old_cost > 0 ? FormatFixed(h.old_cost, 4) : "-", FormatFixed(h.new_cost, 4), acc, std::to_string(h.workers_moved),
-                    h.serving_s ? FormatFixed(*h.serving_s, 3) : "-", h.reason});
+    std::string acc = h.old_accuracy > 0 ? FormatFixed(h.old_accuracy, 2) + "->" + FormatFixed(h.new_accuracy, 2)
+                                         : FormatFixed(h.new_accuracy, 2);
+    rows.push_back({std::to_string(h.epoch) + (wf.status.plan_epoch && *wf.status.plan_epoch == h.epoch ? "*" : ""),
+                    h.time, h.trigger, h.old_cost > 0 ? FormatFixed(h.old_cost, 4) : "-", FormatFixed(h.new_cost, 4),
+                    acc, std::to_string(h.workers_moved), h.serving_s ? FormatFixed(*h.serving_s, 3) : "-", h.reason});
   }
-  if (rows.size() == 1) out << "no plan has been adopted yet\n";
-  else PrintTable(out, rows, 3);
+  if (rows.size() == 1)
+    out << "no plan has been adopted yet\n";
+  else
+    PrintTable(out, rows, 3);
   return 0;
 }
 

@@ -57,7 +57,8 @@ bool FetchServerObjects(const Remote& r, Objects& objects, std::ostream& err) {
 
 // Puts the local manifests in place of the daemon's objects of the same kind and name and records
 // their keys in `changed`; false (with the reason on `err`) when a path is missing or undecodable.
-bool OverlayLocal(const std::vector<std::string>& paths, Objects& objects, std::set<ObjectKey>& changed, std::ostream& err) {
+bool OverlayLocal(const std::vector<std::string>& paths, Objects& objects, std::set<ObjectKey>& changed,
+                  std::ostream& err) {
   for (const auto& p : paths) {
     if (!fs::exists(p)) {
       err << "jbctl plan --what-if: " << p << ": no such file or directory\n";
@@ -93,20 +94,25 @@ bool ValidateCombined(const Objects& objects, const std::set<ObjectKey>& changed
   auto errors = FormatDiagnostics(all);
   if (errors.empty()) return true;
   for (const auto& e : errors) err << e << "\n";
-  err << "jbctl plan --what-if: the combined objects are invalid (" << errors.size() << " error(s)); nothing was applied\n";
+  err << "jbctl plan --what-if: the combined objects are invalid (" << errors.size()
+      << " error(s)); nothing was applied\n";
   return false;
 }
 
 // What the what-if plan changes against the running one: costs and accuracy, variants, operators
 // per node.
 void PrintPlanChanges(const Workflow& wf, const Rescored& cur, const Plan& next, std::ostream& out) {
-  double before = wf.status.plan->cost.total_per_hour, now = cur.plan.cost.total_per_hour, after = next.cost.total_per_hour;
-  out << "  running (epoch " << wf.status.plan_epoch.value_or(0) << "): " << FormatFixed(before, 4) << " $/h, accuracy " << FormatFixed(wf.status.plan->accuracy, 2)
-      << "; under the changed inputs it would cost " << FormatFixed(now, 4) << " $/h" << (cur.violations.empty() ? "" : " and is invalid: " + cur.violations.front()) << "\n";
+  double before = wf.status.plan->cost.total_per_hour, now = cur.plan.cost.total_per_hour,
+         after = next.cost.total_per_hour;
+  out << "  running (epoch " << wf.status.plan_epoch.value_or(0) << "): " << FormatFixed(before, 4) << " $/h, accuracy "
+      << FormatFixed(wf.status.plan->accuracy, 2) << "; under the changed inputs it would cost " << FormatFixed(now, 4)
+      << " $/h" << (cur.violations.empty() ? "" : " and is invalid: " + cur.violations.front()) << "\n";
   double delta = std::fabs(after - now) < 5e-5 ? 0 : after - now;
-  out << "  what-if plan:       " << FormatFixed(after, 4) << " $/h (" << (delta >= 0 ? "+" : "") << FormatFixed(delta, 4) << ", "
-      << (now > 0 ? FormatFixed(100 * delta / now, 1) : "0") << "% against the running plan under the changed inputs), accuracy "
-      << FormatFixed(next.accuracy, 2) << " (" << (next.accuracy - cur.plan.accuracy >= 0 ? "+" : "") << FormatFixed(next.accuracy - cur.plan.accuracy, 2) << ")\n";
+  out << "  what-if plan:       " << FormatFixed(after, 4) << " $/h (" << (delta >= 0 ? "+" : "")
+      << FormatFixed(delta, 4) << ", " << (now > 0 ? FormatFixed(100 * delta / now, 1) : "0")
+      << "% against the running plan under the changed inputs), accuracy " << FormatFixed(next.accuracy, 2) << " ("
+      << (next.accuracy - cur.plan.accuracy >= 0 ? "+" : "") << FormatFixed(next.accuracy - cur.plan.accuracy, 2)
+      << ")\n";
   std::string variants;
   for (const auto& [op, v] : next.variants) {
     auto old = wf.status.plan->variants.find(op);
@@ -138,17 +144,23 @@ void PrintDecision(const Workflow& wf, const std::vector<ModelProfile>& profiles
   int64_t epoch = wf.status.plan_epoch.value_or(1);
   auto running = BuildDeployment(wf, profiles, infra, *wf.status.plan, epoch);
   ReplanCandidate candidate{next, std::nullopt};
-  if (auto target = BuildDeployment(wf, profiles, infra, next, epoch + 1); target.ok() && running.ok()) candidate.workers = std::move(*target);
+  if (auto target = BuildDeployment(wf, profiles, infra, next, epoch + 1); target.ok() && running.ok())
+    candidate.workers = std::move(*target);
   const double now_s = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-  const ReplanProposal proposal = ProposeReplan(problem, wf.status, running.ok() ? *running : std::vector<WorkerConfig>{}, candidate,
-                                                ReplanContext{trigger, now_s, DampingOptions{}});
+  const ReplanProposal proposal =
+      ProposeReplan(problem, wf.status, running.ok() ? *running : std::vector<WorkerConfig>{}, candidate,
+                    ReplanContext{trigger, now_s, DampingOptions{}});
   PrintPlanChanges(wf, proposal.current, next, out);
   // Churn as the daemon counts it: worker processes the rollout would start or stop.
   out << "  workers started or stopped: " << (candidate.workers ? std::to_string(proposal.churn) : "unknown") << "\n";
   const ReplanDecision& d = proposal.decision;
-  if (d.action == ReplanAction::kKeep) out << "  the daemon would keep the running plan: " << d.reason << "\n";
-  else if (d.action == ReplanAction::kAdopt) out << "  the daemon would roll this plan out: " << d.reason << "\n";
-  else out << "  the daemon would roll this plan out in " << FormatFixed(d.retry_after_s, 1) << " s (with the default damping): " << d.reason << "\n";
+  if (d.action == ReplanAction::kKeep)
+    out << "  the daemon would keep the running plan: " << d.reason << "\n";
+  else if (d.action == ReplanAction::kAdopt)
+    out << "  the daemon would roll this plan out: " << d.reason << "\n";
+  else
+    out << "  the daemon would roll this plan out in " << FormatFixed(d.retry_after_s, 1)
+        << " s (with the default damping): " << d.reason << "\n";
 }
 
 // One affected workflow: plans it as the daemon would and prints the outcome. Returns false (with
@@ -174,10 +186,13 @@ bool PrintWorkflowWhatIf(const Workflow& wf, const std::vector<ModelProfile>& pr
     out << "  would not be planned: " << solved.status().message() << "\n";
     return true;
   }
-  if (degraded) out << "  no plan meets the SLO (" << solved.status().message() << "); degraded (" << why.reason << "): " << why.message << "\n";
+  if (degraded)
+    out << "  no plan meets the SLO (" << solved.status().message() << "); degraded (" << why.reason
+        << "): " << why.message << "\n";
   const Plan& next = degraded ? *degraded : solved->plan;
   if (!wf.status.plan) {
-    out << "  not planned yet; would cost " << FormatFixed(next.cost.total_per_hour, 4) << " $/h at accuracy " << FormatFixed(next.accuracy, 2) << "\n";
+    out << "  not planned yet; would cost " << FormatFixed(next.cost.total_per_hour, 4) << " $/h at accuracy "
+        << FormatFixed(next.accuracy, 2) << "\n";
     return true;
   }
   PrintDecision(wf, profiles, infra, *problem, next, trigger, out);
@@ -189,9 +204,11 @@ bool PrintWorkflowWhatIf(const Workflow& wf, const std::vector<ModelProfile>& pr
 int WhatIf(const Remote& r, std::ostream& out, std::ostream& err) {
   std::vector<std::string> paths;
   for (size_t i = 0; i < r.rest.size(); ++i) {
-    if ((r.rest[i] == "-f" || r.rest[i] == "--filename") && i + 1 < r.rest.size()) paths.push_back(r.rest[++i]);
+    if ((r.rest[i] == "-f" || r.rest[i] == "--filename") && i + 1 < r.rest.size())
+      paths.push_back(r.rest[++i]);
     else {
-      err << "jbctl plan --what-if: unexpected argument \"" << r.rest[i] << "\"; usage: jbctl plan --what-if -f FILE|DIR\n";
+      err << "jbctl plan --what-if: unexpected argument \"" << r.rest[i]
+          << "\"; usage: jbctl plan --what-if -f FILE|DIR\n";
       return 1;
     }
   }
@@ -202,7 +219,8 @@ int WhatIf(const Remote& r, std::ostream& out, std::ostream& err) {
   // The daemon's objects, with the local ones in place of those of the same kind and name.
   Objects objects;
   std::set<ObjectKey> changed;
-  if (!FetchServerObjects(r, objects, err) || !OverlayLocal(paths, objects, changed, err) || !ValidateCombined(objects, changed, err))
+  if (!FetchServerObjects(r, objects, err) || !OverlayLocal(paths, objects, changed, err) ||
+      !ValidateCombined(objects, changed, err))
     return 1;
   int shown = 0;
   for (const auto& [key, obj] : objects) {
@@ -222,8 +240,8 @@ int WhatIf(const Remote& r, std::ostream& out, std::ostream& err) {
     ++shown;
     // The trigger the daemon would record: the kind of a changed input, first in the order it checks.
     std::string trigger = changed.count({"Infrastructure", wf.spec.infrastructure}) != 0 ? "Infrastructure"
-                          : changed.count(key) == 0                                    ? "ModelProfile"  // affected, so by a profile
-                                                                                        : "Workflow";
+                          : changed.count(key) == 0 ? "ModelProfile"  // affected, so by a profile
+                                                    : "Workflow";
     const auto& infra = std::get<Infrastructure>(objects.at({"Infrastructure", wf.spec.infrastructure}));
     if (!PrintWorkflowWhatIf(wf, profiles, infra, trigger, out, err)) return 1;
   }

@@ -36,10 +36,14 @@ HttpResponse StatusResponse(int code, const std::string& reason, const std::stri
 
 HttpResponse FromStatus(const Status& s) {
   switch (s.code()) {
-    case Status::Code::kNotFound: return StatusResponse(404, "NotFound", s.message());
-    case Status::Code::kConflict: return StatusResponse(409, "Conflict", s.message());
-    case Status::Code::kInvalidArgument: return StatusResponse(400, "Invalid", s.message());
-    default: return StatusResponse(500, "InternalError", s.message());
+    case Status::Code::kNotFound:
+      return StatusResponse(404, "NotFound", s.message());
+    case Status::Code::kConflict:
+      return StatusResponse(409, "Conflict", s.message());
+    case Status::Code::kInvalidArgument:
+      return StatusResponse(400, "Invalid", s.message());
+    default:
+      return StatusResponse(500, "InternalError", s.message());
   }
 }
 
@@ -88,7 +92,8 @@ HttpResponse ApiServer::Metrics() const {
     m << "# HELP jellybean_reconcile_errors_total Reconciles that failed (retried with back-off).\n"
          "# TYPE jellybean_reconcile_errors_total counter\n";
     m << "jellybean_reconcile_errors_total " << c.errors << "\n";
-    m << "# HELP jellybean_reconcile_duration_seconds Time spent reconciling.\n# TYPE jellybean_reconcile_duration_seconds summary\n";
+    m << "# HELP jellybean_reconcile_duration_seconds Time spent reconciling.\n# TYPE "
+         "jellybean_reconcile_duration_seconds summary\n";
     m << "jellybean_reconcile_duration_seconds_sum " << c.seconds_total << "\n";
     m << "jellybean_reconcile_duration_seconds_count " << c.reconciles << "\n";
     m << "# HELP jellybean_workqueue_depth Keys waiting in the work queue.\n# TYPE jellybean_workqueue_depth gauge\n";
@@ -118,11 +123,14 @@ HttpResponse ApiServer::Rollback(const HttpRequest& req, const std::string& name
       return StatusResponse(400, "Invalid", "the body must be a JSON object such as {\"epoch\": 3}");
     for (const auto& e : docs[0].root.entries()) {
       if (e.key != "epoch")
-        return StatusResponse(400, "Invalid", "request body:" + std::to_string(e.key_mark.line) + ":" + std::to_string(e.key_mark.column) +
-                                                  ": unknown field \"" + e.key + "\"; expected epoch");
+        return StatusResponse(400, "Invalid",
+                              "request body:" + std::to_string(e.key_mark.line) + ":" +
+                                  std::to_string(e.key_mark.column) + ": unknown field \"" + e.key +
+                                  "\"; expected epoch");
       if (!e.value.is_integer() || e.value.as_number() < 1)
-        return StatusResponse(400, "Invalid", "request body:" + std::to_string(e.value.mark().line) + ":" +
-                                                  std::to_string(e.value.mark().column) + ": epoch: expected a positive integer");
+        return StatusResponse(400, "Invalid",
+                              "request body:" + std::to_string(e.value.mark().line) + ":" +
+                                  std::to_string(e.value.mark().column) + ": epoch: expected a positive integer");
       epoch = static_cast<int64_t>(e.value.as_number());
     }
   }
@@ -131,16 +139,20 @@ HttpResponse ApiServer::Rollback(const HttpRequest& req, const std::string& name
   const Workflow& wf = std::get<Workflow>(*got);
   WorkflowStatus st = wf.status;
   if (!epoch) {
-    if (st.history.size() < 2) return StatusResponse(409, "Conflict", "workflow " + name + " has no earlier plan to go back to");
+    if (st.history.size() < 2)
+      return StatusResponse(409, "Conflict", "workflow " + name + " has no earlier plan to go back to");
     epoch = st.history[st.history.size() - 2].epoch;
   }
   bool found = false;
   for (const auto& rev : st.history) found |= rev.epoch == *epoch;
-  if (!found) return StatusResponse(404, "NotFound", "workflow " + name + " has no plan revision with epoch " + std::to_string(*epoch));
+  if (!found)
+    return StatusResponse(404, "NotFound",
+                          "workflow " + name + " has no plan revision with epoch " + std::to_string(*epoch));
   st.undo_to = *epoch;
   auto put = store_->PutStatus(name, st, wf.metadata.resource_version.value_or(""));
   if (!put.ok()) return FromStatus(put.status());
-  return StatusResponse(202, "Accepted", "rolling workflow " + name + " back to the plan of epoch " + std::to_string(*epoch));
+  return StatusResponse(202, "Accepted",
+                        "rolling workflow " + name + " back to the plan of epoch " + std::to_string(*epoch));
 }
 
 HttpResponse ApiServer::Handle(const HttpRequest& req) {
@@ -154,13 +166,15 @@ HttpResponse ApiServer::Route(const HttpRequest& req) {
   // token is valid and the declared size within the limit.
   if (req.path == "/healthz") return HttpResponse{200, "text/plain", "ok\n"};
   if (!Authorized(req)) return StatusResponse(401, "Unauthorized", "a valid bearer token is required");
-  if (req.body_too_large) return StatusResponse(413, "RequestEntityTooLarge", "the request body exceeds the server's limit");
+  if (req.body_too_large)
+    return StatusResponse(413, "RequestEntityTooLarge", "the request body exceeds the server's limit");
   if (req.body_pending) return HttpResponse{kHttpContinue, "", ""};
   if (req.path == "/readyz") {
     return ready_ ? HttpResponse{200, "text/plain", "ok\n"} : HttpResponse{503, "text/plain", "not ready\n"};
   }
   if (req.path == "/metrics") return Metrics();
-  if (req.path.compare(0, kPrefix.size(), kPrefix) != 0) return StatusResponse(404, "NotFound", "no such endpoint: " + req.path);
+  if (req.path.compare(0, kPrefix.size(), kPrefix) != 0)
+    return StatusResponse(404, "NotFound", "no such endpoint: " + req.path);
   auto parts = Split(req.path.substr(kPrefix.size()));
   if (!parts.empty() && parts[0] == "events" && (parts.size() == 1 || parts.size() == 3)) {
     if (req.method != "GET") return StatusResponse(405, "MethodNotAllowed", "events are read-only");
@@ -184,13 +198,15 @@ HttpResponse ApiServer::Route(const HttpRequest& req) {
   if (parts.empty() || parts.size() > 3) return StatusResponse(404, "NotFound", "no such endpoint: " + req.path);
   std::string kind = KindForPlural(parts[0]);
   if (kind.empty())
-    return StatusResponse(404, "NotFound", "unknown resource \"" + parts[0] + "\"; expected workflows, modelprofiles or infrastructures");
+    return StatusResponse(
+        404, "NotFound", "unknown resource \"" + parts[0] + "\"; expected workflows, modelprofiles or infrastructures");
   if (parts.size() == 3 && ((parts[2] != "status" && parts[2] != "rollback") || kind != "Workflow"))
     return StatusResponse(404, "NotFound", "no such endpoint: " + req.path);
   if (parts.size() == 3 && parts[2] == "rollback") return Rollback(req, parts[1]);
 
   if (parts.size() == 1) {
-    if (req.method != "GET") return StatusResponse(405, "MethodNotAllowed", req.method + " is not supported on a collection");
+    if (req.method != "GET")
+      return StatusResponse(405, "MethodNotAllowed", req.method + " is not supported on a collection");
     Value list = Value::Map();
     list.Set("apiVersion", Value::String(kApiVersion));
     list.Set("kind", Value::String(kind + "List"));
@@ -222,10 +238,13 @@ HttpResponse ApiServer::Route(const HttpRequest& req) {
     if (!obj.ok()) {
       std::vector<std::string> causes;
       for (const auto& d : diags) causes.push_back(d.ToString());
-      return StatusResponse(400, "Invalid", "the " + kind + " is invalid (" + std::to_string(causes.size()) + " error(s))", causes);
+      return StatusResponse(400, "Invalid",
+                            "the " + kind + " is invalid (" + std::to_string(causes.size()) + " error(s))", causes);
     }
     if (KindOf(*obj) != kind || MetaOf(*obj).name != name)
-      return StatusResponse(400, "Invalid", "the body is " + KindOf(*obj) + "/" + MetaOf(*obj).name + " but the URL names " + kind + "/" + name);
+      return StatusResponse(
+          400, "Invalid",
+          "the body is " + KindOf(*obj) + "/" + MetaOf(*obj).name + " but the URL names " + kind + "/" + name);
     bool existed = store_->Get(kind, name).ok();
     auto put = store_->Put(std::move(*obj));
     if (!put.ok()) return FromStatus(put.status());

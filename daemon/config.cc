@@ -64,7 +64,8 @@ class FlagParser {
         char* end = nullptr;
         errno = 0;
         double d = std::strtod(v.c_str(), &end);
-        bool parsed = !v.empty() && end == v.c_str() + v.size() && errno != ERANGE && std::isfinite(d) && (!kInteger || d == std::floor(d));
+        bool parsed = !v.empty() && end == v.c_str() + v.size() && errno != ERANGE && std::isfinite(d) &&
+                      (!kInteger || d == std::floor(d));
         bool below = opts.min && (opts.min_exclusive ? !(d > *opts.min) : d < *opts.min);
         bool above = opts.max && d > *opts.max;
         if (!parsed || below || above) {
@@ -91,10 +92,13 @@ class UsagePrinter {
   template <class T>
   void Flag(const char* key, const char* flag, const char* arg, T&, const FieldOpts& opts) {
     std::string head = std::string("  ") + flag + (*arg != '\0' ? std::string(" ") + arg : std::string());
-    if (head.size() < 28) head.resize(28, ' ');
-    else head += "\n" + std::string(28, ' ');
+    if (head.size() < 28)
+      head.resize(28, ' ');
+    else
+      head += "\n" + std::string(28, ' ');
     std::string text = opts.doc + " [" + key + "]";
-    for (size_t at = text.find('\n'); at != std::string::npos; at = text.find('\n', at + 29)) text.insert(at + 1, std::string(28, ' '));
+    for (size_t at = text.find('\n'); at != std::string::npos; at = text.find('\n', at + 29))
+      text.insert(at + 1, std::string(28, ' '));
     out_ += head + text + "\n";
   }
   template <class T>
@@ -112,9 +116,10 @@ Status LoadConfigFile(const std::string& path, DaemonConfig* cfg) {
   if (docs.empty()) return Status::Ok();
   const auto& d = docs[0];
   if (!d.error.ok())
-    return Status::InvalidArgument(path + ":" + std::to_string(d.error_mark.line) + ":" + std::to_string(d.error_mark.column) + ": " +
-                                   d.error.message());
-  if (docs.size() > 1) return Status::InvalidArgument(path + ": expected one document, found " + std::to_string(docs.size()));
+    return Status::InvalidArgument(path + ":" + std::to_string(d.error_mark.line) + ":" +
+                                   std::to_string(d.error_mark.column) + ": " + d.error.message());
+  if (docs.size() > 1)
+    return Status::InvalidArgument(path + ": expected one document, found " + std::to_string(docs.size()));
   if (d.root.is_null()) return Status::Ok();  // an empty file: the defaults
   std::vector<Diagnostic> diags;
   Decoder dec(path, &diags, nullptr);

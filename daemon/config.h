@@ -22,12 +22,12 @@ struct DaemonConfig {
   std::string tls_cert, tls_key;          // empty = generated into state_dir/tls
   std::string token_file;                 // default state_dir/token
   std::string log_level = "info";
-  bool insecure_plain_http = false;       // only allowed on a loopback address
-  int64_t workers = 2;                    // reconcile threads
+  bool insecure_plain_http = false;  // only allowed on a loopback address
+  int64_t workers = 2;               // reconcile threads
   double plan_time_limit_s = 10;
-  std::string driver = "local";           // local | fake (in-memory, no data plane)
-  std::string worker_binary;              // default: found next to jellybeand, else PATH
-  bool stop_workers_on_exit = false;      // default: workers keep serving and are re-adopted
+  std::string driver = "local";       // local | fake (in-memory, no data plane)
+  std::string worker_binary;          // default: found next to jellybeand, else PATH
+  bool stop_workers_on_exit = false;  // default: workers keep serving and are re-adopted
   // Remote drivers; each tier names its driver in the Infrastructure.
   std::string local_host = "127.0.0.1";  // address the local driver's workers listen on
   std::string agent_listen;              // HOST:PORT of the device agents' mTLS listener; "" = no agent driver
@@ -35,12 +35,12 @@ struct DaemonConfig {
   std::string agent_server_name;         // name/IP in the agent listener's certificate (default: its host)
   double cloud_reconcile_s = 10;         // period of the cloud driver's VM leak check
   // Re-planning (reconciler/replan.h): damping and node health.
-  double replan_min_interval_s = 10;      // between re-plans not needed for correctness
-  double replan_min_saving = 0.05;        // a cheaper plan must save more than this share (plus churn)
-  double node_grace_s = 4;                // a node whose worker is not ready this long leaves the plan
-  double node_retry_s = 30;               // and is tried again after this long
-  double load_threshold = 0.2;            // re-plan when the offered load differs from the plan's by more ...
-  double load_sustain_s = 10;             // ... for this long
+  double replan_min_interval_s = 10;  // between re-plans not needed for correctness
+  double replan_min_saving = 0.05;    // a cheaper plan must save more than this share (plus churn)
+  double node_grace_s = 4;            // a node whose worker is not ready this long leaves the plan
+  double node_retry_s = 30;           // and is tried again after this long
+  double load_threshold = 0.2;        // re-plan when the offered load differs from the plan's by more ...
+  double load_sustain_s = 10;         // ... for this long
 };
 
 // One setting: its config-file key, its flag, the flag's value name ("" for a switch: a bool set
@@ -57,37 +57,61 @@ void DaemonOption(V& v, const char* key, const char* flag, const char* arg, T& m
 
 template <class V>
 void Describe(V& v, DaemonConfig& o) {
-  DaemonOption(v, "listen", "--listen", "ADDR:PORT", o.listen, Opt().Min(1).Doc("REST listen address (default 127.0.0.1:8443; port 0 = any free port)"));
-  DaemonOption(v, "stateDir", "--state-dir", "DIR", o.state_dir, Opt().Doc("state (objects, TLS, token); default $STATE_DIRECTORY or /var/lib/jellybean"));
-  DaemonOption(v, "manifestDir", "--manifest-dir", "DIR", o.manifest_dir, Opt().Doc("apply every manifest in DIR at start and on SIGHUP"));
-  DaemonOption(v, "tlsCert", "--tls-cert", "FILE", o.tls_cert, Opt().Doc("serve with this certificate, with --tls-key (default: generated into STATE_DIR/tls)"));
+  DaemonOption(v, "listen", "--listen", "ADDR:PORT", o.listen,
+               Opt().Min(1).Doc("REST listen address (default 127.0.0.1:8443; port 0 = any free port)"));
+  DaemonOption(v, "stateDir", "--state-dir", "DIR", o.state_dir,
+               Opt().Doc("state (objects, TLS, token); default $STATE_DIRECTORY or /var/lib/jellybean"));
+  DaemonOption(v, "manifestDir", "--manifest-dir", "DIR", o.manifest_dir,
+               Opt().Doc("apply every manifest in DIR at start and on SIGHUP"));
+  DaemonOption(v, "tlsCert", "--tls-cert", "FILE", o.tls_cert,
+               Opt().Doc("serve with this certificate, with --tls-key (default: generated into STATE_DIR/tls)"));
   DaemonOption(v, "tlsKey", "--tls-key", "FILE", o.tls_key, Opt().Doc("the certificate's private key"));
-  DaemonOption(v, "tokenFile", "--token-file", "FILE", o.token_file, Opt().Doc("bearer token (default STATE_DIR/token, generated with mode 0600)"));
-  DaemonOption(v, "logLevel", "--log-level", "LEVEL", o.log_level,
-               Opt().Enum({"trace", "debug", "info", "warn", "error"}).Doc("trace|debug|info|warn|error (default info)"));
-  DaemonOption(v, "insecurePlainHttp", "--insecure-plain-http", "", o.insecure_plain_http, Opt().Doc("serve plain HTTP (only on a loopback address)"));
+  DaemonOption(v, "tokenFile", "--token-file", "FILE", o.token_file,
+               Opt().Doc("bearer token (default STATE_DIR/token, generated with mode 0600)"));
+  DaemonOption(
+      v, "logLevel", "--log-level", "LEVEL", o.log_level,
+      Opt().Enum({"trace", "debug", "info", "warn", "error"}).Doc("trace|debug|info|warn|error (default info)"));
+  DaemonOption(v, "insecurePlainHttp", "--insecure-plain-http", "", o.insecure_plain_http,
+               Opt().Doc("serve plain HTTP (only on a loopback address)"));
   DaemonOption(v, "workers", "--workers", "N", o.workers, Opt().Range(1, 1024).Doc("reconcile threads (default 2)"));
-  DaemonOption(v, "planTimeLimitSeconds", "--plan-time-limit", "S", o.plan_time_limit_s, Opt().Gt(0).Doc("seconds the planner may spend on one plan (default 10)"));
+  DaemonOption(v, "planTimeLimitSeconds", "--plan-time-limit", "S", o.plan_time_limit_s,
+               Opt().Gt(0).Doc("seconds the planner may spend on one plan (default 10)"));
   DaemonOption(v, "driver", "--driver", "local|fake", o.driver,
-               Opt().Enum({"local", "fake"}).Doc("local: workers run as jellybean-worker processes on this machine\n(default); fake: in-memory, nothing runs (control plane only)"));
-  DaemonOption(v, "workerBinary", "--worker-binary", "PATH", o.worker_binary, Opt().Doc("jellybean-worker to start (default: next to jellybeand, else PATH)"));
+               Opt()
+                   .Enum({"local", "fake"})
+                   .Doc("local: workers run as jellybean-worker processes on this machine\n(default); fake: in-memory, "
+                        "nothing runs (control plane only)"));
+  DaemonOption(v, "workerBinary", "--worker-binary", "PATH", o.worker_binary,
+               Opt().Doc("jellybean-worker to start (default: next to jellybeand, else PATH)"));
   DaemonOption(v, "stopWorkersOnExit", "--stop-workers-on-exit", "", o.stop_workers_on_exit,
-               Opt().Doc("stop every local worker when the daemon exits (default: they keep\nserving and the next daemon re-adopts them)"));
+               Opt().Doc("stop every local worker when the daemon exits (default: they keep\nserving and the next "
+                         "daemon re-adopts them)"));
   DaemonOption(v, "localHost", "--local-host", "ADDR", o.local_host,
-               Opt().Min(1).Doc("address local workers listen on (default 127.0.0.1; set the host's\naddress when remote tiers send to them)"));
+               Opt().Min(1).Doc("address local workers listen on (default 127.0.0.1; set the host's\naddress when "
+                                "remote tiers send to them)"));
   DaemonOption(v, "agentListen", "--agent-listen", "ADDR:PORT", o.agent_listen,
                Opt().Doc("serve device agents (mutual TLS) here; without it agent tiers are\nreported as not served"));
-  DaemonOption(v, "agentTokenFile", "--agent-token-file", "FILE", o.agent_token_file, Opt().Doc("bootstrap token agents register with (mode 0600; never logged)"));
-  DaemonOption(v, "agentServerName", "--agent-server-name", "NAME", o.agent_server_name, Opt().Doc("name or IP in the agent listener's certificate (default: its host)"));
-  DaemonOption(v, "cloudReconcileSeconds", "--cloud-reconcile", "S", o.cloud_reconcile_s, Opt().Gt(0).Doc("seconds between the cloud driver's VM leak checks (default 10)"));
-  DaemonOption(v, "replanMinIntervalSeconds", "--replan-min-interval", "S", o.replan_min_interval_s, Opt().Min(0).Doc("seconds between re-plans that only save money (default 10)"));
+  DaemonOption(v, "agentTokenFile", "--agent-token-file", "FILE", o.agent_token_file,
+               Opt().Doc("bootstrap token agents register with (mode 0600; never logged)"));
+  DaemonOption(v, "agentServerName", "--agent-server-name", "NAME", o.agent_server_name,
+               Opt().Doc("name or IP in the agent listener's certificate (default: its host)"));
+  DaemonOption(v, "cloudReconcileSeconds", "--cloud-reconcile", "S", o.cloud_reconcile_s,
+               Opt().Gt(0).Doc("seconds between the cloud driver's VM leak checks (default 10)"));
+  DaemonOption(v, "replanMinIntervalSeconds", "--replan-min-interval", "S", o.replan_min_interval_s,
+               Opt().Min(0).Doc("seconds between re-plans that only save money (default 10)"));
   DaemonOption(v, "replanMinSaving", "--replan-min-saving", "F", o.replan_min_saving,
-               Opt().Min(0).Doc("a cheaper plan is adopted when it saves more than F of the current\ncost plus 0.5% per worker it moves (default 0.05)"));
-  DaemonOption(v, "nodeGraceSeconds", "--node-grace", "S", o.node_grace_s, Opt().Min(0).Doc("a node whose worker stops reporting for S seconds leaves the plan (default 4)"));
-  DaemonOption(v, "nodeRetrySeconds", "--node-retry", "S", o.node_retry_s, Opt().Min(0).Doc("and is tried again after S seconds (default 30)"));
-  DaemonOption(v, "loadThreshold", "--load-threshold", "F", o.load_threshold,
-               Opt().Min(0).Doc("re-plan when the sources' observed rate differs from the planned one by\nmore than F (default 0.2) ..."));
-  DaemonOption(v, "loadSustainSeconds", "--load-sustain", "S", o.load_sustain_s, Opt().Min(0).Doc("... for S seconds (default 10)"));
+               Opt().Min(0).Doc("a cheaper plan is adopted when it saves more than F of the current\ncost plus 0.5% "
+                                "per worker it moves (default 0.05)"));
+  DaemonOption(v, "nodeGraceSeconds", "--node-grace", "S", o.node_grace_s,
+               Opt().Min(0).Doc("a node whose worker stops reporting for S seconds leaves the plan (default 4)"));
+  DaemonOption(v, "nodeRetrySeconds", "--node-retry", "S", o.node_retry_s,
+               Opt().Min(0).Doc("and is tried again after S seconds (default 30)"));
+  DaemonOption(
+      v, "loadThreshold", "--load-threshold", "F", o.load_threshold,
+      Opt().Min(0).Doc(
+          "re-plan when the sources' observed rate differs from the planned one by\nmore than F (default 0.2) ..."));
+  DaemonOption(v, "loadSustainSeconds", "--load-sustain", "S", o.load_sustain_s,
+               Opt().Min(0).Doc("... for S seconds (default 10)"));
 }
 
 // Reads the YAML config file `path` (keys: the first argument of each DaemonOption above) over

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <spawn.h>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <systemd/sd-daemon.h>
@@ -13,10 +14,8 @@
 #include <fstream>
 #include <sstream>
 
-#include <spdlog/spdlog.h>
-
-#include "base/file.h"
 #include "api/manifest.h"
+#include "base/file.h"
 #include "daemon/startup_checks.h"
 #include "drivers/process.h"
 
@@ -26,10 +25,7 @@ namespace jb {
 
 namespace fs = std::filesystem;
 
-
 namespace {
-
-
 
 Status Run(const std::vector<std::string>& argv) {
   std::vector<char*> args;
@@ -73,13 +69,16 @@ Status FinishConfig(DaemonConfig* cfg) {
   if (auto s = SplitListen(cfg->listen, &host, &port); !s.ok()) return s;
   if (cfg->insecure_plain_http) {
     if (auto s = CheckLoopbackHost(host); !s.ok())
-      return Status::InvalidArgument("--insecure-plain-http is only allowed on a loopback address, not " + host + ": " + s.message());
+      return Status::InvalidArgument("--insecure-plain-http is only allowed on a loopback address, not " + host + ": " +
+                                     s.message());
   }
-  if (cfg->tls_cert.empty() != cfg->tls_key.empty()) return Status::InvalidArgument("--tls-cert and --tls-key go together");
+  if (cfg->tls_cert.empty() != cfg->tls_key.empty())
+    return Status::InvalidArgument("--tls-cert and --tls-key go together");
   if (!cfg->agent_listen.empty()) {
     std::string ah;
     int ap = 0;
-    if (auto s = SplitListen(cfg->agent_listen, &ah, &ap); !s.ok()) return Status::InvalidArgument("--agent-listen: " + s.message());
+    if (auto s = SplitListen(cfg->agent_listen, &ah, &ap); !s.ok())
+      return Status::InvalidArgument("--agent-listen: " + s.message());
   }
   if (cfg->driver != "local" && cfg->driver != "fake")
     return Status::InvalidArgument("driver \"" + cfg->driver + "\": expected local or fake");
@@ -92,21 +91,30 @@ Status FinishConfig(DaemonConfig* cfg) {
     const char* what;  // what it needs
   };
   const Needs needs[] = {
-      {!cfg->agent_listen.empty() && cfg->driver == "fake", "--agent-listen (agentListen)", "--driver local (the fake driver serves no agents)"},
-      {!cfg->worker_binary.empty() && cfg->driver == "fake", "--worker-binary (workerBinary)", "--driver local (the fake driver starts no workers)"},
-      {cfg->stop_workers_on_exit && cfg->driver == "fake", "--stop-workers-on-exit (stopWorkersOnExit)", "--driver local (the fake driver starts no workers)"},
-      {cfg->local_host != defaults.local_host && cfg->driver == "fake", "--local-host (localHost)", "--driver local (the fake driver starts no workers)"},
-      {cfg->cloud_reconcile_s != defaults.cloud_reconcile_s && cfg->driver == "fake", "--cloud-reconcile (cloudReconcileSeconds)",
-       "--driver local (the fake driver has no cloud tier)"},
-      {!cfg->agent_token_file.empty() && cfg->agent_listen.empty(), "--agent-token-file (agentTokenFile)", "--agent-listen"},
-      {!cfg->agent_server_name.empty() && cfg->agent_listen.empty(), "--agent-server-name (agentServerName)", "--agent-listen"},
+      {!cfg->agent_listen.empty() && cfg->driver == "fake", "--agent-listen (agentListen)",
+       "--driver local (the fake driver serves no agents)"},
+      {!cfg->worker_binary.empty() && cfg->driver == "fake", "--worker-binary (workerBinary)",
+       "--driver local (the fake driver starts no workers)"},
+      {cfg->stop_workers_on_exit && cfg->driver == "fake", "--stop-workers-on-exit (stopWorkersOnExit)",
+       "--driver local (the fake driver starts no workers)"},
+      {cfg->local_host != defaults.local_host && cfg->driver == "fake", "--local-host (localHost)",
+       "--driver local (the fake driver starts no workers)"},
+      {cfg->cloud_reconcile_s != defaults.cloud_reconcile_s && cfg->driver == "fake",
+       "--cloud-reconcile (cloudReconcileSeconds)", "--driver local (the fake driver has no cloud tier)"},
+      {!cfg->agent_token_file.empty() && cfg->agent_listen.empty(), "--agent-token-file (agentTokenFile)",
+       "--agent-listen"},
+      {!cfg->agent_server_name.empty() && cfg->agent_listen.empty(), "--agent-server-name (agentServerName)",
+       "--agent-listen"},
   };
   for (const auto& n : needs)
-    if (n.set) return Status::InvalidArgument(std::string(n.flag) + " has no effect without " + n.what + "; remove it or change the driver");
+    if (n.set)
+      return Status::InvalidArgument(std::string(n.flag) + " has no effect without " + n.what +
+                                     "; remove it or change the driver");
   static const char* kLevels[] = {"trace", "debug", "info", "warn", "error"};
   bool ok = false;
   for (const char* l : kLevels) ok = ok || cfg->log_level == l;
-  if (!ok) return Status::InvalidArgument("log level \"" + cfg->log_level + "\": expected trace, debug, info, warn or error");
+  if (!ok)
+    return Status::InvalidArgument("log level \"" + cfg->log_level + "\": expected trace, debug, info, warn or error");
   std::error_code ec;
   fs::create_directories(cfg->state_dir, ec);
   if (ec) return Status::Unavailable("cannot create state dir " + cfg->state_dir + ": " + ec.message());
@@ -118,9 +126,12 @@ namespace {
 
 void WarnValidity(const std::string& cert_file, const CertValidity& v) {
   if (v.expired)
-    spdlog::warn("TLS certificate {} expired on {}: clients will refuse it; renew it (or remove --tls-cert/--tls-key to use a generated one)",
-                 cert_file, v.not_after);
-  if (v.not_yet_valid) spdlog::warn("TLS certificate {} is not valid before {}: check this machine's clock", cert_file, v.not_before);
+    spdlog::warn(
+        "TLS certificate {} expired on {}: clients will refuse it; renew it (or remove --tls-cert/--tls-key to use a "
+        "generated one)",
+        cert_file, v.not_after);
+  if (v.not_yet_valid)
+    spdlog::warn("TLS certificate {} is not valid before {}: check this machine's clock", cert_file, v.not_before);
 }
 
 // The server pair is usable: parses, key matches, in its validity period, signed by the CA.
@@ -128,7 +139,8 @@ Status UsableServerPair(const std::string& crt, const std::string& key, const st
   auto v = LoadTlsPair(crt, key);
   if (!v.ok()) return v.status();
   if (v->expired) return Status::InvalidArgument("TLS certificate " + crt + " expired on " + v->not_after);
-  if (v->not_yet_valid) return Status::InvalidArgument("TLS certificate " + crt + " is not valid before " + v->not_before);
+  if (v->not_yet_valid)
+    return Status::InvalidArgument("TLS certificate " + crt + " is not valid before " + v->not_before);
   return CheckSignedBy(crt, ca);
 }
 
@@ -138,16 +150,21 @@ Status EnsureTls(DaemonConfig* cfg) {
   if (cfg->insecure_plain_http) return Status::Ok();
   fs::path dir = fs::path(cfg->state_dir) / "tls";
   std::string ca_key = (dir / "ca.key").string(), ca = (dir / "ca.crt").string();
-  std::string key = (dir / "server.key").string(), csr = (dir / "server.csr").string(), crt = (dir / "server.crt").string();
+  std::string key = (dir / "server.key").string(), csr = (dir / "server.csr").string(),
+              crt = (dir / "server.crt").string();
   std::string ext = (dir / "server.ext").string();
-  auto same = [](const std::string& a, const std::string& b) { return fs::path(a).lexically_normal() == fs::path(b).lexically_normal(); };
+  auto same = [](const std::string& a, const std::string& b) {
+    return fs::path(a).lexically_normal() == fs::path(b).lexically_normal();
+  };
   bool generated = cfg->tls_cert.empty() || (same(cfg->tls_cert, crt) && same(cfg->tls_key, key));
   if (!generated) {
     // The operator's own pair: never touched, but refused at start when it cannot serve.
     auto v = LoadTlsPair(cfg->tls_cert, cfg->tls_key);
     if (!v.ok())
-      return Status::InvalidArgument(v.status().message() + "; give --tls-cert/--tls-key (tlsCert/tlsKey) a PEM certificate and its private key, " +
-                                     "or leave both out and jellybeand generates a pair in " + dir.string());
+      return Status::InvalidArgument(
+          v.status().message() +
+          "; give --tls-cert/--tls-key (tlsCert/tlsKey) a PEM certificate and its private key, " +
+          "or leave both out and jellybeand generates a pair in " + dir.string());
     WarnValidity(cfg->tls_cert, *v);
     return Status::Ok();
   }
@@ -166,15 +183,19 @@ Status EnsureTls(DaemonConfig* cfg) {
   bool existed = fs::exists(crt, ec) || fs::exists(ca, ec);
   ::umask(077);
   if (!ca_ok) {
-    if (existed) spdlog::warn("generated TLS CA unusable ({}); making a new CA and server certificate in {} (clients must fetch the new {})",
-                              ca_pair.ok() ? "expired or not yet valid" : ca_pair.status().message(), dir.string(), ca);
+    if (existed)
+      spdlog::warn(
+          "generated TLS CA unusable ({}); making a new CA and server certificate in {} (clients must fetch the new "
+          "{})",
+          ca_pair.ok() ? "expired or not yet valid" : ca_pair.status().message(), dir.string(), ca);
     for (const auto& f : {ca, ca_key, crt, key}) fs::remove(f, ec);
     if (auto s = Run({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
                       "-keyout", ca_key, "-out", ca, "-days", "3650", "-subj", "/CN=jellybeand local CA"});
         !s.ok())
       return s;
   } else if (existed) {
-    spdlog::warn("generated TLS server certificate unusable ({}); issuing a new one from the CA in {}", server.message(), dir.string());
+    spdlog::warn("generated TLS server certificate unusable ({}); issuing a new one from the CA in {}",
+                 server.message(), dir.string());
   }
   for (const auto& f : {crt, key}) fs::remove(f, ec);
   if (auto s = Run({"openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",

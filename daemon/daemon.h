@@ -13,7 +13,6 @@
 
 namespace jb {
 
-
 // Fills defaults and checks the combination (plain HTTP only on loopback, ...).
 Status FinishConfig(DaemonConfig* cfg);
 // "host:port" -> host, port (port 0 allowed).

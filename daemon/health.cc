@@ -23,7 +23,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double SecondsLeft(Clock::time_point deadline) { return std::chrono::duration<double>(deadline - Clock::now()).count(); }
+double SecondsLeft(Clock::time_point deadline) {
+  return std::chrono::duration<double>(deadline - Clock::now()).count();
+}
 
 void SetTimeouts(int fd, double s) {
   s = std::max(s, 0.001);
@@ -126,8 +128,9 @@ Status ProbeHealthz(const std::string& host, int port, bool tls, double timeout_
   }
   if (out.ok()) {
     SetTimeouts(fd, SecondsLeft(deadline));
-    bool sent = tls ? SSL_write(ssl, request.data(), static_cast<int>(request.size())) == static_cast<int>(request.size())
-                    : ::send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size());
+    bool sent =
+        tls ? SSL_write(ssl, request.data(), static_cast<int>(request.size())) == static_cast<int>(request.size())
+            : ::send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size());
     if (!sent) fail("sending the request failed");
   }
   while (out.ok() && got.find("\r\n") == std::string::npos && got.size() < 256) {
@@ -146,7 +149,8 @@ Status ProbeHealthz(const std::string& host, int port, bool tls, double timeout_
   }
   if (out.ok()) {
     std::string line = got.substr(0, got.find("\r\n"));
-    if (line.rfind("HTTP/1.1 200", 0) != 0 && line.rfind("HTTP/1.0 200", 0) != 0) out = Status::Unavailable("answered \"" + line + "\"");
+    if (line.rfind("HTTP/1.1 200", 0) != 0 && line.rfind("HTTP/1.0 200", 0) != 0)
+      out = Status::Unavailable("answered \"" + line + "\"");
   }
   if (ssl != nullptr) SSL_free(ssl);
   if (ctx != nullptr) SSL_CTX_free(ctx);
@@ -157,7 +161,8 @@ Status ProbeHealthz(const std::string& host, int port, bool tls, double timeout_
 
 void CountOpenFds(HealthSample* s) {
   rlimit rl{};
-  s->fd_limit = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ? static_cast<size_t>(rl.rlim_cur) : 0;
+  s->fd_limit =
+      getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ? static_cast<size_t>(rl.rlim_cur) : 0;
   DIR* d = ::opendir("/proc/self/fd");
   s->fds_known = d != nullptr;
   s->open_fds = 0;

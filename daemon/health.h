@@ -16,11 +16,11 @@
 namespace jb {
 
 struct HealthSample {
-  bool probe_ok = false;     // GET /healthz answered 200 within the deadline
-  std::string probe_error;   // why not, when !probe_ok
-  bool fds_known = false;    // open_fds could be counted (counting needs a descriptor itself)
+  bool probe_ok = false;    // GET /healthz answered 200 within the deadline
+  std::string probe_error;  // why not, when !probe_ok
+  bool fds_known = false;   // open_fds could be counted (counting needs a descriptor itself)
   size_t open_fds = 0;
-  size_t fd_limit = 0;       // soft RLIMIT_NOFILE; 0 = unlimited/unknown
+  size_t fd_limit = 0;  // soft RLIMIT_NOFILE; 0 = unlimited/unknown
 };
 
 struct HealthVerdict {

@@ -45,8 +45,8 @@ using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
 
 struct HttpServerOptions {
   std::string address = "127.0.0.1";  // IP address or host name to bind
-  int port = 0;                        // 0 = the kernel picks a free port (HttpServer::port() tells which)
-  std::string cert_file;               // PEM chain; empty = plain HTTP. TLS 1.2 or newer only.
+  int port = 0;                       // 0 = the kernel picks a free port (HttpServer::port() tells which)
+  std::string cert_file;              // PEM chain; empty = plain HTTP. TLS 1.2 or newer only.
   std::string key_file;
   // A body over this is refused unread (body_too_large; 413 from the API). Never buffered beyond it.
   size_t max_body_bytes = 4 << 20;

@@ -1,10 +1,9 @@
 // jellybeand: the JellyBean control-plane daemon.
 #include <signal.h>
-#include <unistd.h>
-
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/sinks/systemd_sink.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <filesystem>
@@ -48,8 +47,8 @@ std::string Summary(const Store& store) {
     for (const auto& c : st.conditions)
       if (c.type == "Planned" && c.status == "True") ++planned;
   }
-  return std::to_string(workflows) + " workflow(s), " + std::to_string(planned) + " planned, " + std::to_string(store.size()) +
-         " object(s)";
+  return std::to_string(workflows) + " workflow(s), " + std::to_string(planned) + " planned, " +
+         std::to_string(store.size()) + " object(s)";
 }
 
 // Signals are handled by sigwait in the main thread; they are blocked before any thread starts.
@@ -76,7 +75,8 @@ class ConfigLoader {
   Status ParseCommandLine(bool* help) {
     DaemonConfig scratch;
     if (auto s = ParseFlags(args_, &scratch, &config_path_, help); !s.ok()) return s;
-    if (config_path_.empty() && fs::exists("/etc/jellybean/jellybeand.yaml")) config_path_ = "/etc/jellybean/jellybeand.yaml";
+    if (config_path_.empty() && fs::exists("/etc/jellybean/jellybeand.yaml"))
+      config_path_ = "/etc/jellybean/jellybeand.yaml";
     return Status::Ok();
   }
   Status Load(DaemonConfig* out) const {
@@ -105,7 +105,8 @@ StatusOr<std::unique_ptr<Driver>> MakeDriver(const DaemonConfig& cfg, LocalDrive
   }
   DriverEnvironment env;
   env.state_dir = cfg.state_dir;
-  env.worker_binary = cfg.worker_binary.empty() ? FindWorkerBinary(fs::read_symlink("/proc/self/exe").string()) : cfg.worker_binary;
+  env.worker_binary =
+      cfg.worker_binary.empty() ? FindWorkerBinary(fs::read_symlink("/proc/self/exe").string()) : cfg.worker_binary;
   env.local_host = cfg.local_host;
   env.cloud_reconcile_s = cfg.cloud_reconcile_s;
   if (!cfg.agent_listen.empty()) {
@@ -119,7 +120,8 @@ StatusOr<std::unique_ptr<Driver>> MakeDriver(const DaemonConfig& cfg, LocalDrive
   if (!drivers.ok()) return drivers.status();
   for (const auto& line : started) spdlog::info("{}", line);
   *local = dynamic_cast<LocalDriver*>((*drivers)->Get("local"));
-  spdlog::info("drivers: {} (local workers are {} processes; files under {}/workers)", (*drivers)->name(), env.worker_binary, cfg.state_dir);
+  spdlog::info("drivers: {} (local workers are {} processes; files under {}/workers)", (*drivers)->name(),
+               env.worker_binary, cfg.state_dir);
   return std::unique_ptr<Driver>(std::move(*drivers));
 }
 
@@ -177,7 +179,11 @@ class ManifestDirectory {
 class Watchdog {
  public:
   Watchdog(std::string probe_host, int probe_port, bool tls, std::string endpoint, const Store* store)
-      : probe_host_(std::move(probe_host)), probe_port_(probe_port), tls_(tls), endpoint_(std::move(endpoint)), store_(store) {}
+      : probe_host_(std::move(probe_host)),
+        probe_port_(probe_port),
+        tls_(tls),
+        endpoint_(std::move(endpoint)),
+        store_(store) {}
   ~Watchdog() { Stop(); }
   void Start() {
     const uint64_t usec = WatchdogIntervalUsec();
@@ -233,8 +239,9 @@ class Watchdog {
 
 // Serves until SIGTERM/SIGINT; SIGHUP re-reads the configuration (log level, manifest directory)
 // and the manifests, and re-queues every workflow.
-void ServeUntilStopped(const sigset_t& sigs, const ConfigLoader& loader, DaemonConfig* cfg, ManifestDirectory* manifests,
-                       Controller* controller, const std::string& endpoint, const Store& store) {
+void ServeUntilStopped(const sigset_t& sigs, const ConfigLoader& loader, DaemonConfig* cfg,
+                       ManifestDirectory* manifests, Controller* controller, const std::string& endpoint,
+                       const Store& store) {
   while (true) {
     int sig = 0;
     sigwait(&sigs, &sig);
@@ -325,7 +332,8 @@ int Main(int argc, char** argv) {
     controller.Stop();
     return 1;
   }
-  std::string endpoint = std::string(cfg.insecure_plain_http ? "http://" : "https://") + host + ":" + std::to_string((*server)->port());
+  std::string endpoint =
+      std::string(cfg.insecure_plain_http ? "http://" : "https://") + host + ":" + std::to_string((*server)->port());
   if (auto s = WriteFileAtomic((fs::path(cfg.state_dir) / "endpoint").string(), endpoint + "\n"); !s.ok())
     spdlog::error("cannot write the endpoint file: {}", s.message());
   api.SetReady(true);

@@ -2,10 +2,9 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <spdlog/spdlog.h>
 #include <sys/inotify.h>
 #include <unistd.h>
-
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -16,8 +15,8 @@
 #include <functional>
 #include <sstream>
 
-#include "base/file.h"
 #include "api/manifest.h"
+#include "base/file.h"
 
 namespace jb {
 
@@ -61,8 +60,10 @@ std::vector<std::string> ListManifests(const std::string& root, std::map<std::st
       if (name.empty() || name[0] == '.') continue;
       std::error_code sec;
       auto st = fs::symlink_status(p, sec);
-      if (fs::is_directory(st)) dirs.push_back(p);
-      else if (IsManifestName(name)) files.push_back(p.string());
+      if (fs::is_directory(st))
+        dirs.push_back(p);
+      else if (IsManifestName(name))
+        files.push_back(p.string());
     }
   }
   std::sort(files.begin(), files.end());
@@ -78,10 +79,12 @@ bool IsUnder(const std::string& file, const std::string& dir) {
 ManifestWatcher::~ManifestWatcher() { Stop(); }
 
 void ManifestWatcher::AddWatches(const std::string& dir) {
-  const uint32_t mask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE | IN_DELETE_SELF | IN_MOVE_SELF;
+  const uint32_t mask =
+      IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE | IN_DELETE_SELF | IN_MOVE_SELF;
   inotify_add_watch(inotify_fd_, dir.c_str(), mask);
   std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
+  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec))
     if (it->is_directory(ec)) inotify_add_watch(inotify_fd_, it->path().c_str(), mask);
 }
 
@@ -148,12 +151,14 @@ void ManifestWatcher::Loop() {
       for (ssize_t off = 0; n > 0 && off < n;) {
         auto* ev = reinterpret_cast<inotify_event*>(buf + off);
         std::string name = ev->len ? ev->name : "";
-        if ((ev->mask & IN_ISDIR) && (ev->mask & (IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE))) relevant = true;
+        if ((ev->mask & IN_ISDIR) && (ev->mask & (IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE)))
+          relevant = true;
         if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF)) relevant = true;  // a watched directory went away
         if (IsManifestName(name)) relevant = true;
         off += static_cast<ssize_t>(sizeof(inotify_event) + ev->len);
       }
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now()).count();
+      auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now()).count();
       if (left <= 0) break;
       pollfd again[2] = {{inotify_fd_, POLLIN, 0}, {stop_fd_[0], POLLIN, 0}};
       poll(again, 2, static_cast<int>(left));
@@ -193,14 +198,16 @@ ManifestWatcher::DirSnapshot ManifestWatcher::ReadDir(const std::string& dir) {
   DirSnapshot snap;
   auto files = ListManifests(dir, &snap.unlisted);
   for (const auto& [d, why] : snap.unlisted)
-    snap.problems[d] = "cannot be listed (" + why + "); keeping the objects applied from " + (d == dir ? "it" : "files under it");
+    snap.problems[d] =
+        "cannot be listed (" + why + "); keeping the objects applied from " + (d == dir ? "it" : "files under it");
   for (const auto& f : files) {
     // Never read a FIFO or a device (it could block the watcher and SIGHUP for ever).
     std::error_code ec;
     auto type = fs::status(f, ec).type();
     if (type != fs::file_type::regular) {
-      snap.problems[f] = std::string(type == fs::file_type::not_found ? "is a link to nothing" : "is not a regular file") +
-                         "; keeping the objects it applied before";
+      snap.problems[f] =
+          std::string(type == fs::file_type::not_found ? "is a link to nothing" : "is not a regular file") +
+          "; keeping the objects it applied before";
       continue;
     }
     auto read = ReadFile(f);
@@ -212,8 +219,9 @@ ManifestWatcher::DirSnapshot ManifestWatcher::ReadDir(const std::string& dir) {
     snap.state[f] = std::to_string(std::hash<std::string>{}(text));
     auto part = DecodeText(text, f);
     if (part.empty()) {
-      snap.problems[f] = "holds no document (empty, or being rewritten); keeping the objects it applied before "
-                         "(remove the file to delete them)";
+      snap.problems[f] =
+          "holds no document (empty, or being rewritten); keeping the objects it applied before "
+          "(remove the file to delete them)";
       continue;
     }
     for (auto& d : part) snap.docs.push_back(std::move(d));
@@ -234,7 +242,7 @@ bool ManifestWatcher::DirSnapshot::Holds(const std::string& file, const std::str
 }
 
 std::map<ManifestWatcher::Key, std::string> ManifestWatcher::Apply(const DirSnapshot& snap, bool only_changed,
-                                                                  std::vector<std::string>* problems) {
+                                                                   std::vector<std::string>* problems) {
   std::map<Key, std::string> now;
   for (const auto& d : snap.docs) {
     if (!d.ok() || snap.bad_files.count(d.file)) continue;

@@ -26,8 +26,8 @@
 #include <thread>
 #include <vector>
 
-#include "base/mutex.h"
 #include "api/manifest.h"
+#include "base/mutex.h"
 #include "base/thread_annotations.h"
 #include "reconciler/events.h"
 #include "reconciler/store.h"
@@ -51,11 +51,11 @@ class ManifestWatcher {
   using Key = std::pair<std::string, std::string>;  // (kind, name)
   // What one sync found in the directory.
   struct DirSnapshot {
-    std::vector<Document> docs;                     // of every readable, non-empty file, validated together
-    std::map<std::string, std::string> problems;    // file or directory -> why what it applied is kept
-    std::map<std::string, std::string> unlisted;    // directories that could not be listed -> why
-    std::map<std::string, std::string> state;       // readable file -> hash of its content
-    std::set<std::string> bad_files;                // files with a diagnostic
+    std::vector<Document> docs;                   // of every readable, non-empty file, validated together
+    std::map<std::string, std::string> problems;  // file or directory -> why what it applied is kept
+    std::map<std::string, std::string> unlisted;  // directories that could not be listed -> why
+    std::map<std::string, std::string> state;     // readable file -> hash of its content
+    std::set<std::string> bad_files;              // files with a diagnostic
     // True when the objects `file` applied must be kept whatever it holds now.
     bool Holds(const std::string& file, const std::string& root) const;
   };
@@ -84,13 +84,13 @@ class ManifestWatcher {
     std::chrono::steady_clock::time_point since;
   };
   const std::chrono::milliseconds settle_;
-  Mutex mu_;  // serialises Sync
-  std::map<Key, std::string> owned_ GUARDED_BY(mu_);  // (kind, name) -> file
+  Mutex mu_;                                                          // serialises Sync
+  std::map<Key, std::string> owned_ GUARDED_BY(mu_);                  // (kind, name) -> file
   std::map<std::string, std::string> file_problems_ GUARDED_BY(mu_);  // file -> problems at the last sync
-  bool listing_failed_ GUARDED_BY(mu_) = false;  // the last sync could not list everything: retry on a timer
+  bool listing_failed_ GUARDED_BY(mu_) = false;            // the last sync could not list everything: retry on a timer
   std::map<Key, PendingRemoval> pending_ GUARDED_BY(mu_);  // confirmed on a timer
   std::map<std::string, std::string> last_state_ GUARDED_BY(mu_);  // file -> content hash at the last sync
-  std::set<std::string> logged_;                 // problem lines logged at the last sync (loop thread only)
+  std::set<std::string> logged_;  // problem lines logged at the last sync (loop thread only)
   int inotify_fd_ = -1;
   int stop_fd_[2] = {-1, -1};
   std::thread thread_;

@@ -36,8 +36,10 @@ bool IsLoopbackAddress(const sockaddr* sa) {
 
 std::string AddressText(const sockaddr* sa) {
   char buf[INET6_ADDRSTRLEN] = "";
-  if (sa->sa_family == AF_INET) inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(sa)->sin_addr, buf, sizeof(buf));
-  else if (sa->sa_family == AF_INET6) inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr, buf, sizeof(buf));
+  if (sa->sa_family == AF_INET)
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(sa)->sin_addr, buf, sizeof(buf));
+  else if (sa->sa_family == AF_INET6)
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr, buf, sizeof(buf));
   return buf;
 }
 
@@ -84,11 +86,13 @@ Status CheckLoopbackHost(const std::string& host_in) {
   addrinfo hints{}, *res = nullptr;
   hints.ai_socktype = SOCK_STREAM;
   if (int rc = getaddrinfo(host.c_str(), nullptr, &hints, &res); rc != 0)
-    return Status::InvalidArgument("cannot resolve " + host + " (" + gai_strerror(rc) + "), so it is not known to be loopback");
+    return Status::InvalidArgument("cannot resolve " + host + " (" + gai_strerror(rc) +
+                                   "), so it is not known to be loopback");
   Status out;
   for (addrinfo* a = res; a != nullptr; a = a->ai_next) {
     if (IsLoopbackAddress(a->ai_addr)) continue;
-    out = Status::InvalidArgument(host + " resolves to " + AddressText(a->ai_addr) + ", which is not a loopback address");
+    out =
+        Status::InvalidArgument(host + " resolves to " + AddressText(a->ai_addr) + ", which is not a loopback address");
     break;
   }
   freeaddrinfo(res);

@@ -58,16 +58,20 @@ Status TierDispatcher::Apply(const std::string& workflow, const std::vector<Work
   std::map<std::string, std::set<int>> taken;  // host -> ports of this workflow's workers
   for (auto& w : want) {
     auto t = tiers.find(w.tier);
-    if (t == tiers.end()) return Status::InvalidArgument("worker " + w.name + ": tier " + w.tier + " is not in the Infrastructure");
+    if (t == tiers.end())
+      return Status::InvalidArgument("worker " + w.name + ": tier " + w.tier + " is not in the Infrastructure");
     Driver* d = Get(t->second->driver.type);
-    if (d == nullptr) return Status::Unavailable("tier " + w.tier + " uses the " + t->second->driver.type + " driver, which this daemon does not run");
+    if (d == nullptr)
+      return Status::Unavailable("tier " + w.tier + " uses the " + t->second->driver.type +
+                                 " driver, which this daemon does not run");
     if (w.node.empty())
       for (const auto& n : infra.nodes)
         if (n.tier == w.tier) {
           w.node = n.name;
           break;
         }
-    if (w.node.empty()) return Status::InvalidArgument("worker " + w.name + ": tier " + w.tier + " has no node to run it on");
+    if (w.node.empty())
+      return Status::InvalidArgument("worker " + w.name + ": tier " + w.tier + " has no node to run it on");
     auto host = d->Host(workflow, w.node);
     if (!host.ok()) return host.status();
     driver_of[w.name] = t->second->driver.type;
@@ -92,7 +96,9 @@ Status TierDispatcher::Apply(const std::string& workflow, const std::vector<Work
       const auto& settings = tiers[w.tier]->driver.settings;
       auto base = settings.find("portBase");
       port = base == settings.end() ? 17100 : std::atoi(base->second.c_str());
-      if (port <= 0 || port > 65000) return Status::InvalidArgument("tier " + w.tier + ": driver setting portBase \"" + base->second + "\": expected a port 1..65000");
+      if (port <= 0 || port > 65000)
+        return Status::InvalidArgument("tier " + w.tier + ": driver setting portBase \"" + base->second +
+                                       "\": expected a port 1..65000");
       while (taken[host].count(port) != 0) ++port;
     }
     taken[host].insert(port);
@@ -104,7 +110,8 @@ Status TierDispatcher::Apply(const std::string& workflow, const std::vector<Work
     for (auto* routes : {&w.routes, &w.drain_routes})
       for (auto& r : *routes) {
         auto it = address.find(r.worker);
-        if (it == address.end()) return Status::InvalidArgument("route of " + r.op + " names worker " + r.worker + ", which is not deployed");
+        if (it == address.end())
+          return Status::InvalidArgument("route of " + r.op + " names worker " + r.worker + ", which is not deployed");
         r.address = it->second;
       }
     share[driver_of[w.name]].push_back(w);

@@ -21,8 +21,8 @@
 #include <vector>
 
 #include "base/mutex.h"
-#include "drivers/driver.h"
 #include "base/thread_annotations.h"
+#include "drivers/driver.h"
 
 namespace jb {
 

@@ -105,8 +105,10 @@ StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv_in, cons
     for (int i = 0; i < 2; ++i) {
       if (p[i].fd < 0 || !(p[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
       ssize_t n = read(p[i].fd, buf, sizeof(buf));
-      if (n > 0) (i == 0 ? r.out : r.err).append(buf, static_cast<size_t>(n));
-      else (i == 0 ? open_out : open_err) = false;
+      if (n > 0)
+        (i == 0 ? r.out : r.err).append(buf, static_cast<size_t>(n));
+      else
+        (i == 0 ? open_out : open_err) = false;
     }
   }
   close(out[0]);
@@ -118,7 +120,8 @@ StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv_in, cons
   if (timed_out) {
     char buf[64];
     std::snprintf(buf, sizeof(buf), "%.1f", opts.timeout_s);
-    return Status::DeadlineExceeded("ran past its " + std::string(buf) + " s timeout and was killed; stderr: " + Tail(r.err));
+    return Status::DeadlineExceeded("ran past its " + std::string(buf) +
+                                    " s timeout and was killed; stderr: " + Tail(r.err));
   }
   r.exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
   return r;

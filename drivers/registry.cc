@@ -69,8 +69,8 @@ StatusOr<std::unique_ptr<TierDispatcher>> CreateDrivers(const DriverEnvironment&
     if (!d.ok()) return d.status();
     if (*d == nullptr) continue;
     if (auto* a = dynamic_cast<AgentDriver*>(d->get()); a != nullptr && log != nullptr)
-      log->push_back("agent driver: devices connect to " + env.agent_listen_host + ":" + std::to_string(a->port()) + " (mutual TLS; CA " +
-                     a->ca_file() + ")");
+      log->push_back("agent driver: devices connect to " + env.agent_listen_host + ":" + std::to_string(a->port()) +
+                     " (mutual TLS; CA " + a->ca_file() + ")");
     drivers[r.type] = std::move(*d);
   }
   return std::make_unique<TierDispatcher>(std::move(drivers));

@@ -42,7 +42,8 @@ class RestartBackoff {
 
   // The worker (or supervisor) started at `started` exited and was noticed at `now`: returns when
   // to start it again and doubles the next delay.
-  std::chrono::steady_clock::time_point OnExit(std::chrono::steady_clock::time_point started, std::chrono::steady_clock::time_point now);
+  std::chrono::steady_clock::time_point OnExit(std::chrono::steady_clock::time_point started,
+                                               std::chrono::steady_clock::time_point now);
   // The delay the next OnExit applies (before any reset).
   double next_delay_s() const { return delay_s_; }
 

@@ -12,9 +12,9 @@
 #include <string>
 
 #include "api/value.h"
+#include "api/worker_config.h"
 #include "drivers/agent/channel.h"
 #include "fuzz/fuzz_check.h"
-#include "api/worker_config.h"
 
 namespace {
 
@@ -43,7 +43,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   jb::fuzz::Check(msg->is_map(), "decoded agent message is not an object");
   const std::string sent = jb::ToJson(*msg);
   auto back = jb::DecodeAgentMessage(sent);
-  if (!back.ok()) jb::fuzz::Fail("message as sent does not decode: " + back.status().message() + "\n--- sent:\n" + sent);
+  if (!back.ok())
+    jb::fuzz::Fail("message as sent does not decode: " + back.status().message() + "\n--- sent:\n" + sent);
   const std::string again = jb::ToJson(*back);
   jb::fuzz::Check(again == sent, "message changes on the wire\n--- sent:\n" + sent + "\n--- received:\n" + again);
   ForEachNested(*msg, "states", "metrics", [](const std::string& t) { (void)jb::ParseWorkerMetrics(t, "metrics"); });

@@ -18,8 +18,11 @@ namespace {
 void CheckReadsBack(const jb::Object& obj, const std::string& text, const char* form) {
   std::vector<jb::Diagnostic> diags;
   auto back = jb::ObjectFromText(text, "round trip", &diags);
-  if (!back.ok()) jb::fuzz::Fail(std::string("accepted object does not read back from ") + form + ": " + back.status().message() + "\n--- text:\n" + text);
-  jb::fuzz::Check(*back == obj, std::string("accepted object reads back different from ") + form + "\n--- text:\n" + text);
+  if (!back.ok())
+    jb::fuzz::Fail(std::string("accepted object does not read back from ") + form + ": " + back.status().message() +
+                   "\n--- text:\n" + text);
+  jb::fuzz::Check(*back == obj,
+                  std::string("accepted object reads back different from ") + form + "\n--- text:\n" + text);
 }
 
 }  // namespace
@@ -38,7 +41,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<jb::Diagnostic> diags;
   auto obj = jb::ObjectFromText(text, "request body", &diags);
   if (!obj.ok()) return 0;
-  jb::fuzz::Check(jb::IsValidName(jb::MetaOf(*obj).name), "accepted object with an invalid name \"" + jb::MetaOf(*obj).name + "\"");
+  jb::fuzz::Check(jb::IsValidName(jb::MetaOf(*obj).name),
+                  "accepted object with an invalid name \"" + jb::MetaOf(*obj).name + "\"");
   CheckReadsBack(*obj, jb::ObjectToJson(*obj, /*pretty=*/true), "pretty JSON (the store)");
   CheckReadsBack(*obj, jb::ObjectToJson(*obj), "compact JSON (REST replies)");
   CheckReadsBack(*obj, jb::ObjectToYaml(*obj), "YAML (jbctl get -o yaml)");

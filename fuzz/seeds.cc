@@ -71,7 +71,8 @@ std::vector<std::pair<std::string, std::string>> AgentSeeds() {
   reg.Set("type", Str("register"));
   reg.Set("device", Str("edge-1"));
   reg.Set("token", Str("3f9c2a7b5e"));
-  reg.Set("csr", Str("-----BEGIN CERTIFICATE REQUEST-----\nMIIBWjCCAQACAQAwETEPMA0GA1UEAwwGZWRnZS0x\n-----END CERTIFICATE REQUEST-----\n"));
+  reg.Set("csr", Str("-----BEGIN CERTIFICATE REQUEST-----\nMIIBWjCCAQACAQAwETEPMA0GA1UEAwwGZWRnZS0x\n-----END "
+                     "CERTIFICATE REQUEST-----\n"));
 
   jb::WorkerMetrics m;
   m.workflow = "vqa";
@@ -146,7 +147,9 @@ std::vector<std::pair<std::string, std::string>> AgentSeeds() {
   jb::Value refusal = jb::Value::Map();
   refusal.Set("error", Str("unauthenticated"));
   refusal.Set("message", Str("wrong bootstrap token"));
-  return {{"register", jb::ToJson(reg)}, {"poll", jb::ToJson(poll)}, {"poll-reply", jb::ToJson(reply)},
+  return {{"register", jb::ToJson(reg)},
+          {"poll", jb::ToJson(poll)},
+          {"poll-reply", jb::ToJson(reply)},
           {"refusal", jb::ToJson(refusal)}};
 }
 

@@ -67,7 +67,8 @@ StatusOr<bool> ExecScorer::Score(std::string_view key, std::string_view answer, 
 StatusOr<std::unique_ptr<Scorer>> MakeScorer(const std::string& name, ExecScorerOptions exec, ScorerRunner* runner) {
   if (name.empty() || name == "exact") return std::unique_ptr<Scorer>(std::make_unique<ExactScorer>());
   if (name == "exec") {
-    if (exec.argv.empty() || exec.argv.front().empty()) return Status::InvalidArgument("scorer exec: a command is required");
+    if (exec.argv.empty() || exec.argv.front().empty())
+      return Status::InvalidArgument("scorer exec: a command is required");
     if (!runner) return Status::InvalidArgument("scorer exec: no process runner");
     return std::unique_ptr<Scorer>(std::make_unique<ExecScorer>(std::move(exec), runner));
   }

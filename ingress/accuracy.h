@@ -54,9 +54,9 @@ class ScorerRunner {
 };
 
 struct ExecScorerOptions {
-  std::vector<std::string> argv;                // required
-  std::chrono::milliseconds timeout{5000};      // per answer. Default 5 s.
-  size_t max_output_bytes = 4096;               // stdout over this is an error. Default 4 KiB.
+  std::vector<std::string> argv;            // required
+  std::chrono::milliseconds timeout{5000};  // per answer. Default 5 s.
+  size_t max_output_bytes = 4096;           // stdout over this is an error. Default 4 KiB.
 };
 
 class ExecScorer final : public Scorer {
@@ -89,9 +89,9 @@ Interval WilsonInterval(uint64_t correct, uint64_t n, double z = 1.9599639845400
 
 struct AccuracySnapshot {
   uint64_t correct = 0;
-  uint64_t count = 0;     // scored answers in the window (the count the figure rests on)
-  uint64_t total = 0;     // scored answers ever
-  double accuracy = 0;    // correct / count (0 when count == 0)
+  uint64_t count = 0;   // scored answers in the window (the count the figure rests on)
+  uint64_t total = 0;   // scored answers ever
+  double accuracy = 0;  // correct / count (0 when count == 0)
   Interval wilson95;
 };
 

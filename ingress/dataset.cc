@@ -36,9 +36,12 @@ bool Blank(const std::string& s) { return s.find_first_not_of(" \t") == std::str
 Status CheckRelative(const std::string& file) {
   const fs::path p(file);
   if (file.empty()) return Status::InvalidArgument("\"file\" is empty");
-  if (p.is_absolute()) return Status::InvalidArgument("\"file\" is absolute ('" + Excerpt(file, 64) + "'), expected a path relative to the index");
+  if (p.is_absolute())
+    return Status::InvalidArgument("\"file\" is absolute ('" + Excerpt(file, 64) +
+                                   "'), expected a path relative to the index");
   for (const auto& part : p) {
-    if (part == "..") return Status::InvalidArgument("\"file\" ('" + Excerpt(file, 64) + "') leaves the index's directory (\"..\")");
+    if (part == "..")
+      return Status::InvalidArgument("\"file\" ('" + Excerpt(file, 64) + "') leaves the index's directory (\"..\")");
   }
   return Status::Ok();
 }
@@ -46,7 +49,8 @@ Status CheckRelative(const std::string& file) {
 StatusOr<DatasetEntry> ParseEntry(const std::string& line, const fs::path& dir, const DatasetLimits& limits) {
   auto doc = oip::ParseJsonBounded(line, 8, 4096);
   if (!doc.ok()) return doc.status();
-  if (!doc->is_object()) return Status::InvalidArgument("the line is " + oip::JsonKind(*doc) + ", expected a JSON object");
+  if (!doc->is_object())
+    return Status::InvalidArgument("the line is " + oip::JsonKind(*doc) + ", expected a JSON object");
   DatasetEntry e;
   auto key = oip::RequiredString(*doc, "key", "the item", limits.max_key_bytes);
   if (!key.ok()) return key.status();
@@ -54,15 +58,20 @@ StatusOr<DatasetEntry> ParseEntry(const std::string& line, const fs::path& dir, 
   const json* file = oip::Member(*doc, "file");
   const json* data = oip::Member(*doc, "data");
   if ((file != nullptr) == (data != nullptr)) {
-    return Status::InvalidArgument("item '" + e.key + "': set exactly one of \"file\" (a path relative to the index) or \"data\" (inline text)");
+    return Status::InvalidArgument(
+        "item '" + e.key + "': set exactly one of \"file\" (a path relative to the index) or \"data\" (inline text)");
   }
   if (file) {
-    if (!file->is_string()) return Status::InvalidArgument("item '" + e.key + "': \"file\" is " + oip::JsonKind(*file) + ", expected a string");
+    if (!file->is_string())
+      return Status::InvalidArgument("item '" + e.key + "': \"file\" is " + oip::JsonKind(*file) +
+                                     ", expected a string");
     Status s = CheckRelative(file->get<std::string>());
     if (!s.ok()) return Status::InvalidArgument("item '" + e.key + "': " + s.message());
     e.file = (dir / file->get<std::string>()).string();
   } else {
-    if (!data->is_string()) return Status::InvalidArgument("item '" + e.key + "': \"data\" is " + oip::JsonKind(*data) + ", expected a string");
+    if (!data->is_string())
+      return Status::InvalidArgument("item '" + e.key + "': \"data\" is " + oip::JsonKind(*data) +
+                                     ", expected a string");
     e.data = data->get<std::string>();
     if (e.data.size() > limits.max_item_bytes) {
       return Status::InvalidArgument("item '" + e.key + "': \"data\" is " + std::to_string(e.data.size()) +
@@ -75,10 +84,12 @@ StatusOr<DatasetEntry> ParseEntry(const std::string& line, const fs::path& dir, 
     } else if (label->is_number() || label->is_boolean()) {
       e.label = label->dump();
     } else {
-      return Status::InvalidArgument("item '" + e.key + "': \"label\" is " + oip::JsonKind(*label) + ", expected a string, number or boolean");
+      return Status::InvalidArgument("item '" + e.key + "': \"label\" is " + oip::JsonKind(*label) +
+                                     ", expected a string, number or boolean");
     }
     if (e.label->size() > limits.max_label_bytes) {
-      return Status::InvalidArgument("item '" + e.key + "': \"label\" is over the limit of " + std::to_string(limits.max_label_bytes) + " bytes");
+      return Status::InvalidArgument("item '" + e.key + "': \"label\" is over the limit of " +
+                                     std::to_string(limits.max_label_bytes) + " bytes");
     }
   }
   return e;
@@ -99,14 +110,18 @@ StatusOr<std::shared_ptr<const Dataset>> Dataset::Open(const std::string& index_
   while (auto line = ReadLine(in.rdbuf(), limits.max_line_bytes, &too_long)) {
     ++line_no;
     const std::string at = index_path + ":" + std::to_string(line_no) + ": ";
-    if (too_long) return Status::InvalidArgument(at + "line is over the limit of " + std::to_string(limits.max_line_bytes) + " bytes");
+    if (too_long)
+      return Status::InvalidArgument(at + "line is over the limit of " + std::to_string(limits.max_line_bytes) +
+                                     " bytes");
     if (Blank(*line)) continue;
     if (ds->entries_.size() >= limits.max_items) {
       return Status::InvalidArgument(at + "more than " + std::to_string(limits.max_items) + " items");
     }
     auto e = ParseEntry(*line, dir, limits);
     if (!e.ok()) return Status::InvalidArgument(at + e.status().message());
-    if (!keys.insert(e->key).second) return Status::InvalidArgument(at + "key '" + e->key + "' appears twice (keys join parts, so they must be unique)");
+    if (!keys.insert(e->key).second)
+      return Status::InvalidArgument(at + "key '" + e->key +
+                                     "' appears twice (keys join parts, so they must be unique)");
     e->line = line_no;
     ds->entries_.push_back(std::move(*e));
   }
@@ -122,14 +137,15 @@ StatusOr<std::string> Dataset::ReadData(const DatasetEntry& e) const {
   const auto size = fs::file_size(*e.file, ec);
   if (ec) return Status::InvalidArgument(at + "file " + *e.file + " cannot be read: " + ec.message());
   if (size > limits_.max_item_bytes) {
-    return Status::InvalidArgument(at + "file " + *e.file + " is " + std::to_string(size) + " bytes, over the limit of " +
-                                   std::to_string(limits_.max_item_bytes));
+    return Status::InvalidArgument(at + "file " + *e.file + " is " + std::to_string(size) +
+                                   " bytes, over the limit of " + std::to_string(limits_.max_item_bytes));
   }
   std::ifstream f(*e.file, std::ios::binary);
   if (!f) return Status::InvalidArgument(at + "file " + *e.file + " cannot be opened");
   std::string data(static_cast<size_t>(size), '\0');
   f.read(data.data(), static_cast<std::streamsize>(size));
-  if (static_cast<uint64_t>(f.gcount()) != size) return Status::InvalidArgument(at + "file " + *e.file + " changed while being read");
+  if (static_cast<uint64_t>(f.gcount()) != size)
+    return Status::InvalidArgument(at + "file " + *e.file + " changed while being read");
   return data;
 }
 

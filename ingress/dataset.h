@@ -40,7 +40,7 @@ struct DatasetEntry {
   std::optional<std::string> file;  // resolved path (index directory + relative path)
   std::string data;                 // inline data (when no file)
   std::optional<std::string> label;
-  int line = 0;                     // 1-based line in the index
+  int line = 0;  // 1-based line in the index
 };
 
 struct DatasetItem {

@@ -38,15 +38,23 @@ StatusOr<json> ParseJsonBounded(std::string_view text, int max_depth, uint64_t m
 
 std::string JsonKind(const json& v) {
   switch (v.type()) {
-    case json::value_t::null: return "null";
-    case json::value_t::object: return "an object";
-    case json::value_t::array: return "an array";
-    case json::value_t::string: return "a string";
-    case json::value_t::boolean: return "a boolean";
+    case json::value_t::null:
+      return "null";
+    case json::value_t::object:
+      return "an object";
+    case json::value_t::array:
+      return "an array";
+    case json::value_t::string:
+      return "a string";
+    case json::value_t::boolean:
+      return "a boolean";
     case json::value_t::number_integer:
-    case json::value_t::number_unsigned: return "an integer";
-    case json::value_t::number_float: return "a number";
-    default: return "binary";
+    case json::value_t::number_unsigned:
+      return "an integer";
+    case json::value_t::number_float:
+      return "a number";
+    default:
+      return "binary";
   }
 }
 
@@ -59,7 +67,8 @@ const json* Member(const json& obj, const char* key) {
 StatusOr<std::string> RequiredString(const json& obj, const char* key, const std::string& where, size_t max_len) {
   const json* v = Member(obj, key);
   if (!v) return Status::InvalidArgument(where + ": missing \"" + key + "\" (a string)");
-  if (!v->is_string()) return Status::InvalidArgument(where + ": \"" + key + "\" is " + JsonKind(*v) + ", expected a string");
+  if (!v->is_string())
+    return Status::InvalidArgument(where + ": \"" + key + "\" is " + JsonKind(*v) + ", expected a string");
   const auto& s = v->get_ref<const std::string&>();
   if (s.empty()) return Status::InvalidArgument(where + ": \"" + key + "\" is empty");
   if (s.size() > max_len) {
@@ -75,11 +84,21 @@ bool ValidUtf8(std::string_view s) {
     const auto c = static_cast<unsigned char>(s[i]);
     size_t n;
     uint32_t cp;
-    if (c < 0x80) { ++i; continue; }
-    if ((c >> 5) == 0x6) { n = 1; cp = c & 0x1fu; }
-    else if ((c >> 4) == 0xe) { n = 2; cp = c & 0x0fu; }
-    else if ((c >> 3) == 0x1e) { n = 3; cp = c & 0x07u; }
-    else return false;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    if ((c >> 5) == 0x6) {
+      n = 1;
+      cp = c & 0x1fu;
+    } else if ((c >> 4) == 0xe) {
+      n = 2;
+      cp = c & 0x0fu;
+    } else if ((c >> 3) == 0x1e) {
+      n = 3;
+      cp = c & 0x07u;
+    } else
+      return false;
     if (s.size() - i <= n) return false;
     for (size_t k = 1; k <= n; ++k) {
       const auto cc = static_cast<unsigned char>(s[i + k]);
@@ -92,7 +111,6 @@ bool ValidUtf8(std::string_view s) {
   }
   return true;
 }
-
 
 std::string Base64(std::string_view in) {
   static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

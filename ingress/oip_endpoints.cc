@@ -52,7 +52,8 @@ std::string Join(const std::vector<std::string>& v) {
 
 ojson TensorsJson(const std::vector<TensorMeta>& ts) {
   ojson a = ojson::array();
-  for (const auto& t : ts) a.push_back({{"name", t.name}, {"datatype", t.datatype.empty() ? "BYTES" : t.datatype}, {"shape", t.shape}});
+  for (const auto& t : ts)
+    a.push_back({{"name", t.name}, {"datatype", t.datatype.empty() ? "BYTES" : t.datatype}, {"shape", t.shape}});
   return a;
 }
 
@@ -163,12 +164,12 @@ Status ValidateAgainstModel(const InferRequest& request, const ModelInfo& model)
     const TensorMeta* meta = nullptr;
     for (const auto& in : model.inputs) meta = in.name == t.name ? &in : meta;
     if (!meta) {
-      return Status::InvalidArgument("unknown input '" + Excerpt(t.name, 64) + "': model '" + model.name +
-                                     "' takes " + Join(names));
+      return Status::InvalidArgument("unknown input '" + Excerpt(t.name, 64) + "': model '" + model.name + "' takes " +
+                                     Join(names));
     }
     if (!meta->datatype.empty() && meta->datatype != DatatypeName(t.datatype)) {
-      return Status::InvalidArgument("input '" + t.name + "': datatype " + DatatypeName(t.datatype) +
-                                     ", expected " + meta->datatype);
+      return Status::InvalidArgument("input '" + t.name + "': datatype " + DatatypeName(t.datatype) + ", expected " +
+                                     meta->datatype);
     }
     if (!ShapeFits(t.shape, meta->shape)) {
       return Status::InvalidArgument("input '" + t.name + "': shape " + ShapeString(t.shape) + ", expected " +
@@ -177,7 +178,8 @@ Status ValidateAgainstModel(const InferRequest& request, const ModelInfo& model)
   }
   for (const auto& in : model.inputs) {
     if (!request.FindInput(in.name)) {
-      return Status::InvalidArgument("missing input '" + in.name + "': model '" + model.name + "' takes " + Join(names));
+      return Status::InvalidArgument("missing input '" + in.name + "': model '" + model.name + "' takes " +
+                                     Join(names));
     }
   }
   return Status::Ok();
@@ -190,9 +192,12 @@ HttpReply Answer(const ServerState& state, const Route& route) {
     case Endpoint::kServerReady:
       return state.ready ? JsonReply(R"({"ready":true})") : ErrorReply(503, "server is not ready");
     case Endpoint::kServerMetadata:
-      return JsonReply(Dump({{"name", state.name}, {"version", state.version}, {"extensions", {"binary_tensor_data"}}}));
-    case Endpoint::kNotFound: return ErrorReply(404, "Not Found");
-    case Endpoint::kBadPath: return ErrorReply(400, "malformed percent escape in the path");
+      return JsonReply(
+          Dump({{"name", state.name}, {"version", state.version}, {"extensions", {"binary_tensor_data"}}}));
+    case Endpoint::kNotFound:
+      return ErrorReply(404, "Not Found");
+    case Endpoint::kBadPath:
+      return ErrorReply(400, "malformed percent escape in the path");
     case Endpoint::kMethodNotAllowed: {
       HttpReply r = ErrorReply(405, "Method Not Allowed");
       r.headers.emplace_back("Allow", route.allow);
@@ -207,8 +212,11 @@ HttpReply Answer(const ServerState& state, const Route& route) {
         if (!model.ready) return ErrorReply(503, "model '" + model.name + "' is not ready");
         return JsonReply(Dump({{"name", model.name}, {"ready", true}}));
       }
-      return JsonReply(Dump({{"name", model.name}, {"versions", model.versions}, {"platform", model.platform},
-                             {"inputs", TensorsJson(model.inputs)}, {"outputs", TensorsJson(model.outputs)}}));
+      return JsonReply(Dump({{"name", model.name},
+                             {"versions", model.versions},
+                             {"platform", model.platform},
+                             {"inputs", TensorsJson(model.inputs)},
+                             {"outputs", TensorsJson(model.outputs)}}));
     }
     case Endpoint::kInfer:
     case Endpoint::kResults:

@@ -25,16 +25,16 @@
 namespace jb::oip {
 
 enum class Endpoint {
-  kServerLive,      // GET /v2/health/live
-  kServerReady,     // GET /v2/health/ready
-  kServerMetadata,  // GET /v2 (and /v2/)
-  kModelMetadata,   // GET /v2/models/{m}[/versions/{v}]
-  kModelReady,      // GET /v2/models/{m}[/versions/{v}]/ready
-  kInfer,           // POST /v2/models/{m}[/versions/{v}]/infer
-  kResults,         // GET /v2/models/{m}/results: our extension (JSON lines), docs/ingress.md
-  kNotFound,        // 404
+  kServerLive,        // GET /v2/health/live
+  kServerReady,       // GET /v2/health/ready
+  kServerMetadata,    // GET /v2 (and /v2/)
+  kModelMetadata,     // GET /v2/models/{m}[/versions/{v}]
+  kModelReady,        // GET /v2/models/{m}[/versions/{v}]/ready
+  kInfer,             // POST /v2/models/{m}[/versions/{v}]/infer
+  kResults,           // GET /v2/models/{m}/results: our extension (JSON lines), docs/ingress.md
+  kNotFound,          // 404
   kMethodNotAllowed,  // 405
-  kBadPath,         // 400: a path segment with a malformed percent escape
+  kBadPath,           // 400: a path segment with a malformed percent escape
 };
 
 struct Route {
@@ -49,8 +49,8 @@ Route RouteRequest(std::string_view method, std::string_view target);
 
 struct TensorMeta {
   std::string name;
-  std::string datatype;          // "BYTES", ...; "" accepts any datatype
-  std::vector<int64_t> shape;    // -1 = any size in that dimension
+  std::string datatype;        // "BYTES", ...; "" accepts any datatype
+  std::vector<int64_t> shape;  // -1 = any size in that dimension
 };
 
 struct ModelInfo {

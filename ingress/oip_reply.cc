@@ -48,8 +48,13 @@ std::optional<ojson> DataArray(const Tensor& t) {
   for (uint64_t i = 0; i < t.elements && (i + 1) * size <= t.raw.size(); ++i) {
     const uint64_t bits = ReadLe(t.raw, i * size, size);
     switch (t.datatype) {
-      case Datatype::kBool: a.push_back(bits != 0); break;
-      case Datatype::kUint8: case Datatype::kUint16: case Datatype::kUint32: case Datatype::kUint64:
+      case Datatype::kBool:
+        a.push_back(bits != 0);
+        break;
+      case Datatype::kUint8:
+      case Datatype::kUint16:
+      case Datatype::kUint32:
+      case Datatype::kUint64:
         a.push_back(bits);
         break;
       case Datatype::kFp32: {
@@ -67,7 +72,9 @@ std::optional<ojson> DataArray(const Tensor& t) {
         a.push_back(d);
         break;
       }
-      default: a.push_back(SignExtend(bits, size)); break;
+      default:
+        a.push_back(SignExtend(bits, size));
+        break;
     }
   }
   return a;
@@ -82,14 +89,21 @@ std::string HttpReply::Header(std::string_view name) const {
 
 int HttpStatusFor(const Status& s) {
   switch (s.code()) {
-    case Status::Code::kOk: return 200;
+    case Status::Code::kOk:
+      return 200;
     case Status::Code::kInvalidArgument:
-    case Status::Code::kFailedPrecondition: return 400;
-    case Status::Code::kNotFound: return 404;
-    case Status::Code::kInfeasible: return 413;
-    case Status::Code::kUnavailable: return 503;
-    case Status::Code::kDeadlineExceeded: return 504;
-    default: return 500;
+    case Status::Code::kFailedPrecondition:
+      return 400;
+    case Status::Code::kNotFound:
+      return 404;
+    case Status::Code::kInfeasible:
+      return 413;
+    case Status::Code::kUnavailable:
+      return 503;
+    case Status::Code::kDeadlineExceeded:
+      return 504;
+    default:
+      return 500;
   }
 }
 

@@ -68,8 +68,8 @@ Status AppendElement(const json& v, Datatype t, const std::string& label, uint64
   // Integers.
   if (!v.is_number_integer()) return Bad(where + " is " + JsonKind(v) + ", expected an integer for " + want);
   const size_t size = ElementSize(t);
-  const bool is_unsigned_type = t == Datatype::kUint8 || t == Datatype::kUint16 || t == Datatype::kUint32 ||
-                                t == Datatype::kUint64;
+  const bool is_unsigned_type =
+      t == Datatype::kUint8 || t == Datatype::kUint16 || t == Datatype::kUint32 || t == Datatype::kUint64;
   const std::string range = " is out of range for " + std::string(want);
   if (is_unsigned_type) {
     if (!v.is_number_unsigned()) return Bad(where + " (" + v.dump() + ")" + range);
@@ -113,7 +113,8 @@ Status FlattenData(const json& data, Tensor* t, uint64_t expected, size_t max_st
 StatusOr<std::vector<uint64_t>> ParseShape(const json& in, const std::string& label, const RequestLimits& limits) {
   const json* shape = Member(in, "shape");
   if (!shape) return Bad(label + ": missing \"shape\" (an array of non-negative integers)");
-  if (!shape->is_array()) return Bad(label + ": \"shape\" is " + JsonKind(*shape) + ", expected an array of non-negative integers");
+  if (!shape->is_array())
+    return Bad(label + ": \"shape\" is " + JsonKind(*shape) + ", expected an array of non-negative integers");
   if (shape->size() > limits.max_rank) {
     return Bad(label + ": shape has " + std::to_string(shape->size()) + " dimensions, over the limit of " +
                std::to_string(limits.max_rank));
@@ -151,12 +152,14 @@ StatusOr<Tensor> ParseInput(const json& in, size_t index, std::string_view* bina
   t.elements = *n;
 
   const json* params = Member(in, "parameters");
-  if (params && !params->is_object()) return Bad(label + ": \"parameters\" is " + JsonKind(*params) + ", expected an object");
+  if (params && !params->is_object())
+    return Bad(label + ": \"parameters\" is " + JsonKind(*params) + ", expected an object");
   const json* size = params ? Member(*params, "binary_data_size") : nullptr;
   const json* shm = params ? Member(*params, "shared_memory_region") : nullptr;
   const json* data = Member(in, "data");
   if ((data != nullptr) + (size != nullptr) + (shm != nullptr) != 1) {
-    return Bad(label + ": set exactly one of \"data\", \"parameters.binary_data_size\" or "
+    return Bad(label +
+               ": set exactly one of \"data\", \"parameters.binary_data_size\" or "
                "\"parameters.shared_memory_region\"");
   }
   if (shm) return Bad(label + ": shared memory inputs are not supported");
@@ -173,7 +176,8 @@ StatusOr<Tensor> ParseInput(const json& in, size_t index, std::string_view* bina
   if (!has_header) {
     return Bad(label + ": has \"binary_data_size\" but the request has no Inference-Header-Content-Length header");
   }
-  if (!size->is_number_unsigned()) return Bad(label + ": binary_data_size is " + Excerpt(size->dump(), 32) + ", expected a non-negative integer");
+  if (!size->is_number_unsigned())
+    return Bad(label + ": binary_data_size is " + Excerpt(size->dump(), 32) + ", expected a non-negative integer");
   const auto bytes = size->get<uint64_t>();
   if (bytes > binary->size()) {
     return Bad(label + ": binary_data_size is " + std::to_string(bytes) + " but only " +
@@ -204,7 +208,8 @@ StatusOr<Tensor> ParseInput(const json& in, size_t index, std::string_view* bina
 StatusOr<std::vector<RequestedOutput>> ParseOutputs(const json& outputs, const RequestLimits& limits) {
   if (!outputs.is_array()) return Bad("\"outputs\" is " + JsonKind(outputs) + ", expected an array");
   if (outputs.size() > limits.max_inputs) {
-    return Bad("\"outputs\" has " + std::to_string(outputs.size()) + " entries, over the limit of " + std::to_string(limits.max_inputs));
+    return Bad("\"outputs\" has " + std::to_string(outputs.size()) + " entries, over the limit of " +
+               std::to_string(limits.max_inputs));
   }
   std::vector<RequestedOutput> out;
   for (size_t i = 0; i < outputs.size(); ++i) {
@@ -216,7 +221,8 @@ StatusOr<std::vector<RequestedOutput>> ParseOutputs(const json& outputs, const R
     const json* p = Member(outputs[i], "parameters");
     if (p && !p->is_object()) return Bad(at + ": \"parameters\" is " + JsonKind(*p) + ", expected an object");
     if (const json* b = p ? Member(*p, "binary_data") : nullptr) {
-      if (!b->is_boolean()) return Bad("output '" + *name + "': binary_data is " + JsonKind(*b) + ", expected true or false");
+      if (!b->is_boolean())
+        return Bad("output '" + *name + "': binary_data is " + JsonKind(*b) + ", expected true or false");
       o.binary_data = b->get<bool>();
     }
     out.push_back(std::move(o));
@@ -247,9 +253,12 @@ StatusOr<size_t> ParseHeaderLength(std::string_view v, size_t body_size) {
   size_t n = 0;
   auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
   if (v.empty() || ec != std::errc() || end != v.data() + v.size()) {
-    return Bad("Inference-Header-Content-Length is '" + Excerpt(std::string(v), 32) + "', expected a non-negative integer");
+    return Bad("Inference-Header-Content-Length is '" + Excerpt(std::string(v), 32) +
+               "', expected a non-negative integer");
   }
-  if (n == 0) return Bad("Inference-Header-Content-Length: 0 (a raw binary request) is not supported; send the JSON header first");
+  if (n == 0)
+    return Bad(
+        "Inference-Header-Content-Length: 0 (a raw binary request) is not supported; send the JSON header first");
   if (n > body_size) {
     return Bad("Inference-Header-Content-Length is " + std::to_string(n) + ", more than the body's " +
                std::to_string(body_size) + " bytes");
@@ -316,7 +325,8 @@ StatusOr<InferRequest> ParseInferRequest(const RequestView& request, const Reque
     req.inputs.push_back(std::move(*t));
   }
   if (!binary.empty()) {
-    return Bad(std::to_string(binary.size()) + " bytes of binary data after the last binary input (the "
+    return Bad(std::to_string(binary.size()) +
+               " bytes of binary data after the last binary input (the "
                "binary_data_size values add up to less than the body after the JSON header)");
   }
   if (const json* outputs = Member(*root, "outputs")) {

@@ -35,15 +35,15 @@
 namespace jb::oip {
 
 struct RequestLimits {
-  size_t max_body_bytes = 16u << 20;       // whole body; over it: 413. Default 16 MiB.
-  size_t max_inputs = 64;                  // inputs[] and outputs[] entries. Default 64.
-  size_t max_rank = 8;                     // dimensions of a shape. Default 8.
-  uint64_t max_elements = 16u << 20;       // elements of one input (product of shape). Default 16 Mi.
-  size_t max_string_bytes = 8u << 20;      // one BYTES element. Default 8 MiB.
-  size_t max_name_bytes = 253;             // input/output names. Default 253 (a DNS name).
-  size_t max_id_bytes = 1024;              // request id (it becomes the item key). Default 1 KiB.
-  int max_json_depth = 32;                 // nesting of the JSON document. Default 32.
-  uint64_t max_json_values = 4u << 20;     // scalars in the JSON document. Default 4 Mi.
+  size_t max_body_bytes = 16u << 20;    // whole body; over it: 413. Default 16 MiB.
+  size_t max_inputs = 64;               // inputs[] and outputs[] entries. Default 64.
+  size_t max_rank = 8;                  // dimensions of a shape. Default 8.
+  uint64_t max_elements = 16u << 20;    // elements of one input (product of shape). Default 16 Mi.
+  size_t max_string_bytes = 8u << 20;   // one BYTES element. Default 8 MiB.
+  size_t max_name_bytes = 253;          // input/output names. Default 253 (a DNS name).
+  size_t max_id_bytes = 1024;           // request id (it becomes the item key). Default 1 KiB.
+  int max_json_depth = 32;              // nesting of the JSON document. Default 32.
+  uint64_t max_json_values = 4u << 20;  // scalars in the JSON document. Default 4 Mi.
 };
 
 struct RequestedOutput {

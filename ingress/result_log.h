@@ -36,11 +36,11 @@ struct ResultRecord {
 };
 
 struct ResultLogOptions {
-  std::string path;                                    // required
-  uint64_t max_file_bytes = 64u << 20;                 // Default 64 MiB.
-  int max_files = 4;                                   // rotated files kept besides PATH. Default 4.
-  std::chrono::milliseconds fsync_period{1000};        // Default 1 s; 0 = fsync every line.
-  Clock* clock = nullptr;                              // Default Clock::Real(); not owned.
+  std::string path;                              // required
+  uint64_t max_file_bytes = 64u << 20;           // Default 64 MiB.
+  int max_files = 4;                             // rotated files kept besides PATH. Default 4.
+  std::chrono::milliseconds fsync_period{1000};  // Default 1 s; 0 = fsync every line.
+  Clock* clock = nullptr;                        // Default Clock::Real(); not owned.
 };
 
 // The JSON line of `r` (with its trailing '\n') stamped `ts`.

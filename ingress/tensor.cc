@@ -14,11 +14,20 @@ struct TypeInfo {
 };
 
 constexpr std::array<TypeInfo, 14> kTypes = {{
-    {Datatype::kBool, "BOOL", 1},     {Datatype::kUint8, "UINT8", 1},   {Datatype::kUint16, "UINT16", 2},
-    {Datatype::kUint32, "UINT32", 4}, {Datatype::kUint64, "UINT64", 8}, {Datatype::kInt8, "INT8", 1},
-    {Datatype::kInt16, "INT16", 2},   {Datatype::kInt32, "INT32", 4},   {Datatype::kInt64, "INT64", 8},
-    {Datatype::kFp16, "FP16", 2},     {Datatype::kFp32, "FP32", 4},     {Datatype::kFp64, "FP64", 8},
-    {Datatype::kBf16, "BF16", 2},     {Datatype::kBytes, "BYTES", 0},
+    {Datatype::kBool, "BOOL", 1},
+    {Datatype::kUint8, "UINT8", 1},
+    {Datatype::kUint16, "UINT16", 2},
+    {Datatype::kUint32, "UINT32", 4},
+    {Datatype::kUint64, "UINT64", 8},
+    {Datatype::kInt8, "INT8", 1},
+    {Datatype::kInt16, "INT16", 2},
+    {Datatype::kInt32, "INT32", 4},
+    {Datatype::kInt64, "INT64", 8},
+    {Datatype::kFp16, "FP16", 2},
+    {Datatype::kFp32, "FP32", 4},
+    {Datatype::kFp64, "FP64", 8},
+    {Datatype::kBf16, "BF16", 2},
+    {Datatype::kBytes, "BYTES", 0},
 }};
 
 const TypeInfo& Info(Datatype t) {
@@ -62,7 +71,8 @@ StatusOr<uint64_t> ShapeElements(const std::vector<uint64_t>& shape, uint64_t ma
     n *= d;
   }
   if (n > max) {
-    return Status::InvalidArgument("shape " + ShapeString(shape) + " has more than " + std::to_string(max) + " elements");
+    return Status::InvalidArgument("shape " + ShapeString(shape) + " has more than " + std::to_string(max) +
+                                   " elements");
   }
   return n;
 }
@@ -130,8 +140,8 @@ StatusOr<Tensor> MakeTensor(std::string name, Datatype datatype, std::vector<uin
   } else if (*n > raw.size() || raw.size() != *n * ElementSize(datatype)) {
     return Status::InvalidArgument("tensor '" + name + "': " + std::string(DatatypeName(datatype)) + " shape " +
                                    ShapeString(shape) + " needs " + std::to_string(*n) + " elements of " +
-                                   std::to_string(ElementSize(datatype)) + " bytes, got " +
-                                   std::to_string(raw.size()) + " bytes");
+                                   std::to_string(ElementSize(datatype)) + " bytes, got " + std::to_string(raw.size()) +
+                                   " bytes");
   }
   Tensor t;
   t.name = std::move(name);

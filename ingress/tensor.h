@@ -18,8 +18,22 @@
 
 namespace jb::oip {
 
-enum class Datatype { kBool, kUint8, kUint16, kUint32, kUint64, kInt8, kInt16, kInt32, kInt64,
-                      kFp16, kFp32, kFp64, kBf16, kBytes };
+enum class Datatype {
+  kBool,
+  kUint8,
+  kUint16,
+  kUint32,
+  kUint64,
+  kInt8,
+  kInt16,
+  kInt32,
+  kInt64,
+  kFp16,
+  kFp32,
+  kFp64,
+  kBf16,
+  kBytes
+};
 
 // "BOOL", "UINT8", ..., "BYTES" (the protocol's upper-case names).
 const char* DatatypeName(Datatype t);
@@ -50,8 +64,7 @@ void AppendBytesElement(std::string_view element, std::string* raw);
 // Splits canonical BYTES data into exactly `count` elements, each at most `max_element` bytes.
 // The views point into `raw`. Fails (naming what was found) when the data is truncated, an element
 // is too long, or bytes are left over.
-StatusOr<std::vector<std::string_view>> SplitBytesElements(std::string_view raw, uint64_t count,
-                                                           size_t max_element);
+StatusOr<std::vector<std::string_view>> SplitBytesElements(std::string_view raw, uint64_t count, size_t max_element);
 
 // A BYTES tensor of shape [strings.size()].
 Tensor BytesTensor(std::string name, const std::vector<std::string>& strings);

@@ -111,7 +111,8 @@ Solution Expand(const Problem& p, const Aggregation& a, const Solution& s) {
       if (load > 1e-12) out.rate[o][static_cast<size_t>(g[last])] += load * cap;  // rounding dust
     }
   }
-  for (size_t n = 0; n < p.nodes.size(); ++n) out.compute_cost += static_cast<double>(out.instances[n]) * p.nodes[n].price;
+  for (size_t n = 0; n < p.nodes.size(); ++n)
+    out.compute_cost += static_cast<double>(out.instances[n]) * p.nodes[n].price;
   return out;
 }
 

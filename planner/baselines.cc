@@ -26,8 +26,8 @@ StatusOr<PlanResult> CloudOnly(const Workflow& wf, const std::vector<ModelProfil
   return r;
 }
 
-StatusOr<PlanResult> MostAccurate(const Workflow& wf, const std::vector<ModelProfile>& profiles, const Infrastructure& inf,
-                                  const ProblemOptions& base, double time_limit_s) {
+StatusOr<PlanResult> MostAccurate(const Workflow& wf, const std::vector<ModelProfile>& profiles,
+                                  const Infrastructure& inf, const ProblemOptions& base, double time_limit_s) {
   auto full = BuildProblem(wf, profiles, inf, base);
   if (!full.ok()) return full.status();
   const Problem& p = *full;

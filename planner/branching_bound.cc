@@ -46,7 +46,7 @@ double BranchingBoundUntil(const Problem& p, double lp_bound, double incumbent, 
     for (size_t i = 0; i < ints.size(); ++i) lp.SetColBounds(ints[i], nd.range[i].first, nd.range[i].second);
   };
   auto by_lp = [](const Node& a, const Node& b) { return a.lp > b.lp; };
-  std::vector<Node> open;  // min-heap on lp
+  std::vector<Node> open;      // min-heap on lp
   double settled = incumbent;  // least LP of the leaves that are integral everywhere
   open.push_back(root);
   while (!open.empty() && !over()) {

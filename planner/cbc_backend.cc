@@ -1,20 +1,19 @@
 // The only file that sees COIN-OR headers.
+#include <CbcEventHandler.hpp>
 #include <CbcHeuristic.hpp>
 #include <CbcHeuristicFPump.hpp>
 #include <CbcHeuristicLocal.hpp>
 #include <CbcHeuristicRINS.hpp>
-#include <CbcEventHandler.hpp>
 #include <CbcModel.hpp>
-#include <ClpEventHandler.hpp>
 #include <CglFlowCover.hpp>
 #include <CglGomory.hpp>
 #include <CglKnapsackCover.hpp>
 #include <CglMixedIntegerRounding2.hpp>
 #include <CglProbing.hpp>
+#include <ClpEventHandler.hpp>
 #include <CoinError.hpp>
 #include <CoinPackedMatrix.hpp>
 #include <OsiClpSolverInterface.hpp>
-
 #include <cmath>
 #include <cstdio>
 #include <memory>
@@ -28,7 +27,9 @@ double SolveLimits::SecondsLeft() const {
   return std::chrono::duration<double>(deadline - std::chrono::steady_clock::now()).count();
 }
 
-bool SolveLimits::Unlimited() const { return cancel == nullptr && deadline == std::chrono::steady_clock::time_point::max(); }
+bool SolveLimits::Unlimited() const {
+  return cancel == nullptr && deadline == std::chrono::steady_clock::time_point::max();
+}
 
 Status SolveLimits::Why() const {
   if (Cancelled()) return Status::Unavailable("planning cancelled");
@@ -46,8 +47,9 @@ Status CheckModel(const LinearModel& m) {
     std::snprintf(buf, sizeof(buf), "%g", v);
     char max[32];
     std::snprintf(max, sizeof(max), "%g", kMaxModelMagnitude);
-    return Status::InvalidArgument("the planning model has " + what + " = " + buf + ", beyond what the solver can take (finite, at most " +
-                                   max + " in magnitude); an input number is too large or too small");
+    return Status::InvalidArgument("the planning model has " + what + " = " + buf +
+                                   ", beyond what the solver can take (finite, at most " + max +
+                                   " in magnitude); an input number is too large or too small");
   };
   for (size_t j = 0; j < m.obj.size(); ++j) {
     if (bad(m.obj[j], false)) return refuse("the cost of column " + std::to_string(j), m.obj[j]);
@@ -71,7 +73,8 @@ namespace {
 // every copy of the model (presolve, CBC's solvers, cut generators); the clones share `fired`.
 class ClpLimitHandler : public ClpEventHandler {
  public:
-  ClpLimitHandler(SolveLimits limits, std::shared_ptr<std::atomic<bool>> fired) : limits_(limits), fired_(std::move(fired)) {}
+  ClpLimitHandler(SolveLimits limits, std::shared_ptr<std::atomic<bool>> fired)
+      : limits_(limits), fired_(std::move(fired)) {}
   int event(Event which) override {
     if (which != endOfIteration && which != endOfFactorization) return -1;
     if (!limits_.Expired()) return -1;
@@ -89,7 +92,8 @@ class ClpLimitHandler : public ClpEventHandler {
 // The same for CBC, between nodes and heuristic passes.
 class CbcLimitHandler : public CbcEventHandler {
  public:
-  CbcLimitHandler(SolveLimits limits, std::shared_ptr<std::atomic<bool>> fired) : limits_(limits), fired_(std::move(fired)) {}
+  CbcLimitHandler(SolveLimits limits, std::shared_ptr<std::atomic<bool>> fired)
+      : limits_(limits), fired_(std::move(fired)) {}
   CbcAction event(CbcEvent) override {
     if (!limits_.Expired()) return noAction;
     fired_->store(true);
@@ -125,8 +129,8 @@ void Load(const LinearModel& m, OsiClpSolverInterface* si) {
     rhi.push_back(std::isinf(r.hi) ? COIN_DBL_MAX : r.hi);
   }
   starts.push_back(static_cast<CoinBigIndex>(elements.size()));
-  CoinPackedMatrix mat(false, m.cols(), static_cast<int>(m.rows.size()), static_cast<CoinBigIndex>(elements.size()), elements.data(),
-                       indices.data(), starts.data(), lengths.data());
+  CoinPackedMatrix mat(false, m.cols(), static_cast<int>(m.rows.size()), static_cast<CoinBigIndex>(elements.size()),
+                       elements.data(), indices.data(), starts.data(), lengths.data());
   std::vector<double> clo(m.lb), chi(m.ub);
   for (auto& v : chi)
     if (std::isinf(v)) v = COIN_DBL_MAX;
@@ -208,7 +212,8 @@ StatusOr<MipResult> SolveMipUnguarded(const LinearModel& m, const MipOptions& op
 
   if (opts.warm_start != nullptr && static_cast<int>(opts.warm_start->size()) == m.cols()) {
     double obj = 0;
-    for (int j = 0; j < m.cols(); ++j) obj += m.obj[static_cast<size_t>(j)] * (*opts.warm_start)[static_cast<size_t>(j)];
+    for (int j = 0; j < m.cols(); ++j)
+      obj += m.obj[static_cast<size_t>(j)] * (*opts.warm_start)[static_cast<size_t>(j)];
     model.setBestSolution(opts.warm_start->data(), m.cols(), obj, true);
   }
   model.branchAndBound();

@@ -43,7 +43,8 @@ StatusOr<std::string> DiagnoseWithin(const Problem& p, const SolveLimits& lim) {
   // 1. Accuracy.
   std::vector<std::vector<bool>> runnable(p.ops.size());
   for (size_t o = 0; o < p.ops.size(); ++o)
-    for (size_t v = 0; v < p.ops[o].variants.size(); ++v) runnable[o].push_back(p.Runnable(static_cast<int>(o), static_cast<int>(v)));
+    for (size_t v = 0; v < p.ops[o].variants.size(); ++v)
+      runnable[o].push_back(p.Runnable(static_cast<int>(o), static_cast<int>(v)));
   for (size_t o = 0; o < p.ops.size(); ++o)
     if (std::find(runnable[o].begin(), runnable[o].end(), true) == runnable[o].end())
       return "operator " + p.ops[o].name + " has no variant that can run on any allowed node";
@@ -77,8 +78,8 @@ StatusOr<std::string> DiagnoseWithin(const Problem& p, const SolveLimits& lim) {
     best_acc = p.Accuracy(var).value_or(0.0);
   }
   if (best_acc < p.min_accuracy - 1e-9)
-    return "no variant combination reaches the accuracy floor " + Fmt(p.min_accuracy) + "; the most accurate runnable one (" +
-           best_desc + ") gives " + Fmt(best_acc);
+    return "no variant combination reaches the accuracy floor " + Fmt(p.min_accuracy) +
+           "; the most accurate runnable one (" + best_desc + ") gives " + Fmt(best_acc);
   // 2. Per-operator capacity with its best accuracy-feasible variant.
   auto useful = UsefulVariants(p);
   for (size_t o = 0; o < p.ops.size(); ++o) {
@@ -88,15 +89,16 @@ StatusOr<std::string> DiagnoseWithin(const Problem& p, const SolveLimits& lim) {
       if (!useful[o][v]) continue;
       double cap = 0;
       for (size_t n = 0; n < p.nodes.size(); ++n)
-        cap += p.Capacity(static_cast<int>(o), static_cast<int>(v), static_cast<int>(n)) * static_cast<double>(p.nodes[n].count);
+        cap += p.Capacity(static_cast<int>(o), static_cast<int>(v), static_cast<int>(n)) *
+               static_cast<double>(p.nodes[n].count);
       if (cap > best) {
         best = cap;
         bv = p.ops[o].variants[v].name;
       }
     }
     if (best < p.ops[o].rate - 1e-9)
-      return "capacity short by " + Fmt(p.ops[o].rate - best) + " items/s for operator " + p.ops[o].name + ": it needs " +
-             Fmt(p.ops[o].rate) + " items/s and all allowed nodes together serve at most " + Fmt(best) +
+      return "capacity short by " + Fmt(p.ops[o].rate - best) + " items/s for operator " + p.ops[o].name +
+             ": it needs " + Fmt(p.ops[o].rate) + " items/s and all allowed nodes together serve at most " + Fmt(best) +
              " items/s (variant " + bv + ", headroom " + Fmt(p.headroom) + ")";
   }
   // 3. The LP relaxation, with and without bandwidth caps.
@@ -115,7 +117,8 @@ StatusOr<std::string> DiagnoseWithin(const Problem& p, const SolveLimits& lim) {
     if (mip.ok()) return std::string();
     if (!conclusive(mip.status())) return mip.status();
     return std::string("no integer assignment exists although capacity suffices in total") +
-           (p.exclusive ? ": with exclusive nodes (one operator per node) there are too few nodes for the operators" : "");
+           (p.exclusive ? ": with exclusive nodes (one operator per node) there are too few nodes for the operators"
+                        : "");
   }
   for (size_t i = 0; i < f.bandwidth_rows.size(); ++i) {
     LpSession one(f.model, lim);
@@ -123,7 +126,9 @@ StatusOr<std::string> DiagnoseWithin(const Problem& p, const SolveLimits& lim) {
     Status s = one.Solve();
     if (!conclusive(s)) return s;
     if (s.ok())
-      return "bandwidth of link " + f.bandwidth_names[i] + " cannot carry the traffic the plan needs; raise its bandwidthMbps or allow placements that send less across it";
+      return "bandwidth of link " + f.bandwidth_names[i] +
+             " cannot carry the traffic the plan needs; raise its bandwidthMbps or allow placements that send less "
+             "across it";
   }
   if (!f.bandwidth_rows.empty()) {
     LpSession all(f.model, lim);

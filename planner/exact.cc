@@ -11,8 +11,8 @@ namespace jb::planner {
 
 namespace internal {
 
-StatusOr<PlanResult> SolveExactMerged(const Problem& p, double time_limit_s, const Solution* warm_start, MipOptions::Cuts cuts,
-                                      const SolveLimits& lim) {
+StatusOr<PlanResult> SolveExactMerged(const Problem& p, double time_limit_s, const Solution* warm_start,
+                                      MipOptions::Cuts cuts, const SolveLimits& lim) {
   auto t0 = Clock::now();
   Formulation f = Formulate(p);
   MipOptions mo;
@@ -25,15 +25,20 @@ StatusOr<PlanResult> SolveExactMerged(const Problem& p, double time_limit_s, con
     LpSession lp(f.model, lim);
     FixVariants(p, f, lp, warm_start->variant);
     for (size_t n = 0; n < p.nodes.size(); ++n)
-      if (f.u[n] >= 0) lp.SetColBounds(f.u[n], static_cast<double>(warm_start->instances[n]), static_cast<double>(warm_start->instances[n]));
+      if (f.u[n] >= 0)
+        lp.SetColBounds(f.u[n], static_cast<double>(warm_start->instances[n]),
+                        static_cast<double>(warm_start->instances[n]));
     if (!f.w.empty() && !warm_start->dedicated.empty())
       for (size_t o = 0; o < p.ops.size(); ++o)
         for (size_t n = 0; n < p.nodes.size(); ++n)
-          if (f.w[o][n] >= 0) lp.SetColBounds(f.w[o][n], static_cast<double>(warm_start->dedicated[o][n]), static_cast<double>(warm_start->dedicated[o][n]));
+          if (f.w[o][n] >= 0)
+            lp.SetColBounds(f.w[o][n], static_cast<double>(warm_start->dedicated[o][n]),
+                            static_cast<double>(warm_start->dedicated[o][n]));
     if (lp.Solve().ok()) {
       warm.assign(lp.values(), lp.values() + f.model.cols());
       for (int j = 0; j < f.model.cols(); ++j)
-        if (f.model.integer[static_cast<size_t>(j)]) warm[static_cast<size_t>(j)] = std::round(warm[static_cast<size_t>(j)]);
+        if (f.model.integer[static_cast<size_t>(j)])
+          warm[static_cast<size_t>(j)] = std::round(warm[static_cast<size_t>(j)]);
       mo.warm_start = &warm;
     }
   }

@@ -54,7 +54,8 @@ void AddVariantChoice(const Problem& p, const std::vector<std::vector<bool>>& al
   LinearModel& m = f.model;
   f.x.assign(p.ops.size(), {});
   for (size_t o = 0; o < p.ops.size(); ++o) {
-    for (size_t v = 0; v < p.ops[o].variants.size(); ++v) f.x[o].push_back(allowed[o][v] ? m.AddCol(0, 1, 0, true) : -1);
+    for (size_t v = 0; v < p.ops[o].variants.size(); ++v)
+      f.x[o].push_back(allowed[o][v] ? m.AddCol(0, 1, 0, true) : -1);
     Expr one;
     for (int c : f.x[o]) one.Add(c, 1);
     AddExprRow(m, one, 1, 1);
@@ -253,7 +254,8 @@ Expr CumulativeShare(const Problem& p, const TierShares& T, size_t o, int b, int
 // A source edge at boundary b: its items cross upward with share 1 - F_o(b) (source at or below
 // b) or downward with share F_o(b); both are affine in the T columns, so they go straight into the
 // objective and the boundary traffic.
-void AddSourceEdgeTraffic(const Problem& p, const PEdge& e, int b, const Expr& Fo, Formulation& f, BoundaryTraffic& bw) {
+void AddSourceEdgeTraffic(const Problem& p, const PEdge& e, int b, const Expr& Fo, Formulation& f,
+                          BoundaryTraffic& bw) {
   LinearModel& m = f.model;
   const size_t bi = static_cast<size_t>(b);
   const auto& s = p.sources[static_cast<size_t>(e.from)];
@@ -279,8 +281,8 @@ void AddSourceEdgeTraffic(const Problem& p, const PEdge& e, int b, const Expr& F
 
 // An operator edge (u -> o) at boundary b: one up and one down column per modelled variant of u
 // (one for all when u's output size does not depend on its variant), bounded below by F_u - F_o.
-void AddOperatorEdgeTraffic(const Problem& p, const TierShares& T, const PEdge& e, int b, const Expr& Fo, Formulation& f,
-                            BoundaryTraffic& bw) {
+void AddOperatorEdgeTraffic(const Problem& p, const TierShares& T, const PEdge& e, int b, const Expr& Fo,
+                            Formulation& f, BoundaryTraffic& bw) {
   LinearModel& m = f.model;
   const size_t bi = static_cast<size_t>(b);
   bool need_up = p.cost_up[bi] > 0 || std::isfinite(p.cap_up_kibps[bi]);
@@ -291,7 +293,8 @@ void AddOperatorEdgeTraffic(const Problem& p, const TierShares& T, const PEdge& 
   for (size_t v = 0; v < vars.size(); ++v)
     if (f.x[from][v] >= 0 && vars[v].out_kib != vars[0].out_kib) uniform = false;
   std::vector<int> variants_to_model;
-  if (uniform) variants_to_model.push_back(-1);
+  if (uniform)
+    variants_to_model.push_back(-1);
   else
     for (size_t v = 0; v < vars.size(); ++v)
       if (f.x[from][v] >= 0) variants_to_model.push_back(static_cast<int>(v));
@@ -332,8 +335,10 @@ void AddTraffic(const Problem& p, const TierShares& T, Formulation& f) {
   for (const auto& e : p.edges) {
     for (int b = 0; b + 1 < K; ++b) {
       Expr Fo = CumulativeShare(p, T, static_cast<size_t>(e.to), b, -1);
-      if (e.from_source) AddSourceEdgeTraffic(p, e, b, Fo, f, bw);
-      else AddOperatorEdgeTraffic(p, T, e, b, Fo, f, bw);
+      if (e.from_source)
+        AddSourceEdgeTraffic(p, e, b, Fo, f, bw);
+      else
+        AddOperatorEdgeTraffic(p, T, e, b, Fo, f, bw);
     }
   }
   for (int b = 0; b + 1 < K; ++b) {
@@ -390,7 +395,8 @@ Solution Decode(const Problem& p, const Formulation& f, const std::vector<double
   if (!f.w.empty()) {
     s.dedicated.assign(p.ops.size(), std::vector<int64_t>(p.nodes.size(), 0));
     for (size_t o = 0; o < p.ops.size(); ++o)
-      for (size_t n = 0; n < p.nodes.size(); ++n) s.dedicated[o][n] = static_cast<int64_t>(std::llround(val(f.w[o][n])));
+      for (size_t n = 0; n < p.nodes.size(); ++n)
+        s.dedicated[o][n] = static_cast<int64_t>(std::llround(val(f.w[o][n])));
   }
   s.cost = objective;
   return s;

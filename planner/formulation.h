@@ -25,19 +25,19 @@ namespace jb::planner {
 
 struct Formulation {
   LinearModel model;
-  std::vector<std::vector<int>> x;               // [o][v], -1 when the variant is not allowed
-  std::vector<std::vector<std::vector<int>>> y;  // [o][v][n], -1 when not runnable
-  std::vector<int> u;                            // [n], -1 when the node is not allowed
-  std::vector<std::vector<int>> w;               // [o][n] (exclusive mode), -1 when unused
-  std::vector<int> z;                            // table combination columns
-  std::vector<size_t> z_combo;                   // the table combination of each z column
-  std::vector<std::vector<int>> link_row;        // [o][v]: Σ_n y - r x = 0, -1 when absent
+  std::vector<std::vector<int>> x;                      // [o][v], -1 when the variant is not allowed
+  std::vector<std::vector<std::vector<int>>> y;         // [o][v][n], -1 when not runnable
+  std::vector<int> u;                                   // [n], -1 when the node is not allowed
+  std::vector<std::vector<int>> w;                      // [o][n] (exclusive mode), -1 when unused
+  std::vector<int> z;                                   // table combination columns
+  std::vector<size_t> z_combo;                          // the table combination of each z column
+  std::vector<std::vector<int>> link_row;               // [o][v]: Σ_n y - r x = 0, -1 when absent
   std::vector<std::vector<std::vector<int>>> tier_row;  // [o][v][k]: Σ_{n in k} y - r T = 0
-  std::vector<int> cap_row;                      // [n] shared mode: Σ y / cap - u <= 0
-  std::vector<std::vector<int>> op_cap_row;      // [o][n] exclusive mode: Σ_v y / cap - w <= 0
-  std::vector<int> dedicated_row;                // [n] exclusive mode: Σ_o w - u <= 0
-  std::vector<int> bandwidth_rows;               // rows of capped links (for diagnosis)
-  std::vector<std::string> bandwidth_names;      // "edge -> cloud" per bandwidth row
+  std::vector<int> cap_row;                             // [n] shared mode: Σ y / cap - u <= 0
+  std::vector<std::vector<int>> op_cap_row;             // [o][n] exclusive mode: Σ_v y / cap - w <= 0
+  std::vector<int> dedicated_row;                       // [n] exclusive mode: Σ_o w - u <= 0
+  std::vector<int> bandwidth_rows;                      // rows of capped links (for diagnosis)
+  std::vector<std::string> bandwidth_names;             // "edge -> cloud" per bandwidth row
 };
 
 // Which (operator, variant, node) rate columns a model contains: [o][v][n]. nullptr = all.

@@ -99,7 +99,8 @@ Problem WithVariants(const Problem& p, const std::vector<int>& var) {
     t.ops = p.table->ops;
     for (size_t c = 0; c < p.table->combos.size(); ++c) {
       bool match = true;
-      for (size_t i = 0; i < t.ops.size(); ++i) match = match && p.table->combos[c][i] == var[static_cast<size_t>(t.ops[i])];
+      for (size_t i = 0; i < t.ops.size(); ++i)
+        match = match && p.table->combos[c][i] == var[static_cast<size_t>(t.ops[i])];
       if (match) {
         t.combos.push_back(std::vector<int>(t.ops.size(), 0));
         t.accuracy.push_back(p.table->accuracy[c]);
@@ -113,8 +114,9 @@ Problem WithVariants(const Problem& p, const std::vector<int>& var) {
 // Local search over variant assignments (composition mode; a table's candidates are already its
 // best combinations): switch one operator's variant at a time while the accuracy floor holds, and
 // keep the switch when the LP cost with variants fixed drops. Uses at most half the time budget.
-std::vector<std::vector<int>> ImproveVariants(const Problem& p, const Formulation& f, std::vector<std::vector<int>> cands,
-                                              Clock::time_point deadline, double time_limit_s, const SolveLimits& lim) {
+std::vector<std::vector<int>> ImproveVariants(const Problem& p, const Formulation& f,
+                                              std::vector<std::vector<int>> cands, Clock::time_point deadline,
+                                              double time_limit_s, const SolveLimits& lim) {
   if (p.table || cands.empty()) return cands;
   auto stop = deadline - Seconds(time_limit_s * kPolishShare);
   LpSession lp(f.model, lim);
@@ -128,8 +130,10 @@ std::vector<std::vector<int>> ImproveVariants(const Problem& p, const Formulatio
   // solved. (When the current LP failed there is nothing to screen with.)
   std::vector<double> rc;
   auto snapshot = [&](double c) {
-    if (c < kInf) rc.assign(lp.reduced_costs(), lp.reduced_costs() + f.model.cols());
-    else rc.clear();
+    if (c < kInf)
+      rc.assign(lp.reduced_costs(), lp.reduced_costs() + f.model.cols());
+    else
+      rc.clear();
   };
   int solved = 0, screened = 0;
   // Each starting candidate (they come from different roundings) is improved in turn while the
@@ -150,7 +154,9 @@ std::vector<std::vector<int>> ImproveVariants(const Problem& p, const Formulatio
           var[o] = static_cast<int>(v);
           auto acc = p.Accuracy(var);
           if (!acc || *acc < p.min_accuracy - 1e-9) continue;
-          if (!rc.empty() && rc[static_cast<size_t>(f.x[o][v])] - rc[static_cast<size_t>(f.x[o][static_cast<size_t>(best[o])])] >= -1e-9) {
+          if (!rc.empty() &&
+              rc[static_cast<size_t>(f.x[o][v])] - rc[static_cast<size_t>(f.x[o][static_cast<size_t>(best[o])])] >=
+                  -1e-9) {
             ++screened;
             continue;
           }
@@ -167,7 +173,8 @@ std::vector<std::vector<int>> ImproveVariants(const Problem& p, const Formulatio
     }
     improved_all.emplace_back(best_cost, best);
   }
-  std::stable_sort(improved_all.begin(), improved_all.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::stable_sort(improved_all.begin(), improved_all.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
   std::vector<std::vector<int>> out;
   for (auto& [c, var] : improved_all)
     if (std::find(out.begin(), out.end(), var) == out.end()) out.push_back(var);
@@ -277,7 +284,8 @@ std::optional<Solution> RoundCandidates(const Problem& p, const std::vector<std:
     if (!best || cost < best->cost - 1e-9) {
       best_values.assign(fx.values(), fx.values() + g.model.cols());
       for (int j = 0; j < g.model.cols(); ++j)
-        if (g.model.integer[static_cast<size_t>(j)]) best_values[static_cast<size_t>(j)] = std::round(best_values[static_cast<size_t>(j)]);
+        if (g.model.integer[static_cast<size_t>(j)])
+          best_values[static_cast<size_t>(j)] = std::round(best_values[static_cast<size_t>(j)]);
       best = Decode(fp, g, best_values, cost);
       best->variant = var;  // fp has one variant per operator: map back to p's indices
     }
@@ -287,8 +295,8 @@ std::optional<Solution> RoundCandidates(const Problem& p, const std::vector<std:
 
 // CBC on the placement alone with the variants `var` fixed (light cuts), optionally warm-started;
 // the result carries `var`.
-std::optional<Solution> PolishPlacement(const Problem& p, const std::vector<int>& var, double limit_s, const Solution* warm,
-                                        const SolveLimits& lim) {
+std::optional<Solution> PolishPlacement(const Problem& p, const std::vector<int>& var, double limit_s,
+                                        const Solution* warm, const SolveLimits& lim) {
   std::optional<Solution> w;
   if (warm != nullptr) {
     w = *warm;
@@ -348,7 +356,8 @@ StatusOr<PlanResult> SolveHeuristicMerged(const Problem& p, double time_limit_s,
     // A later candidate rounded better than the first one polished: polish it with what is left.
     double left = SecondsLeft(deadline) - Overshoot(time_limit_s);
     if (left > 0.5)
-      if (auto r = PolishPlacement(p, best->variant, left, &*best, lim); r && r->cost < best->cost - 1e-9) best = std::move(r);
+      if (auto r = PolishPlacement(p, best->variant, left, &*best, lim); r && r->cost < best->cost - 1e-9)
+        best = std::move(r);
   }
   if (!best && !candidates.empty()) {
     // Rounding can fail when pools are small (exclusive mode). Fall back to a short branch and

@@ -18,10 +18,14 @@ double Problem::Capacity(int o, int v, int n) const {
 
 StatusOr<double> LatencyAtPercentile(const Latency& l, const std::string& percentile) {
   std::optional<double> v;
-  if (percentile == "p50") v = l.p50;
-  else if (percentile == "p75") v = l.p75;
-  else if (percentile == "p90") v = l.p90;
-  else return Status::InvalidArgument("percentile must be p50, p75 or p90, not \"" + percentile + "\"");
+  if (percentile == "p50")
+    v = l.p50;
+  else if (percentile == "p75")
+    v = l.p75;
+  else if (percentile == "p90")
+    v = l.p90;
+  else
+    return Status::InvalidArgument("percentile must be p50, p75 or p90, not \"" + percentile + "\"");
   if (!v) return Status::InvalidArgument("no " + percentile + " latency");
   return *v;
 }
@@ -55,8 +59,10 @@ std::optional<double> Problem::Accuracy(const std::vector<int>& var) const {
   for (size_t o = 0; o < ops.size(); ++o) {
     const auto& a = ops[o].variants[static_cast<size_t>(var[o])].accuracy;
     double x = a ? *a : 100.0;
-    if (composition == "min") acc = std::min(acc, x);
-    else acc *= x / 100.0;
+    if (composition == "min")
+      acc = std::min(acc, x);
+    else
+      acc *= x / 100.0;
   }
   return composition == "min" ? acc : acc * 100.0;
 }
@@ -78,10 +84,12 @@ std::string G(double v) {
 
 // "<field> <value> of <owner> is beyond what the solver can take (<range>)" when v is NaN, below
 // lo or above hi; an empty string when it is fine.
-std::string OutOfRange(const std::string& field, double v, const std::string& owner, double lo, double hi, bool inf_ok = false) {
+std::string OutOfRange(const std::string& field, double v, const std::string& owner, double lo, double hi,
+                       bool inf_ok = false) {
   if (inf_ok && std::isinf(v) && v > 0) return "";
   if (!std::isnan(v) && v >= lo && v <= hi) return "";
-  std::string range = lo > 0 ? "between " + G(lo) + " and " + G(hi) : "finite, at least " + G(lo) + " and at most " + G(hi);
+  std::string range =
+      lo > 0 ? "between " + G(lo) + " and " + G(hi) : "finite, at least " + G(lo) + " and at most " + G(hi);
   return field + " " + G(v) + " of " + owner + " is beyond what the solver can take (" + range + ")";
 }
 
@@ -102,16 +110,19 @@ Status CheckNumbers(const Problem& p) {
       return Status::InvalidArgument(e);
     for (size_t k = 0; k < n.member_prices.size(); ++k)
       if (bad(OutOfRange("pricePerHour", n.member_prices[k], "a member of node " + n.name, 0, nl::kMaxPrice)) ||
-          (k < n.member_counts.size() &&
-           bad(OutOfRange("count", static_cast<double>(n.member_counts[k]), "a member of node " + n.name, 0, nl::kMaxCount))))
+          (k < n.member_counts.size() && bad(OutOfRange("count", static_cast<double>(n.member_counts[k]),
+                                                        "a member of node " + n.name, 0, nl::kMaxCount))))
         return Status::InvalidArgument(e);
   }
   for (size_t b = 0; b + 1 < p.tiers.size(); ++b) {
-    std::string up = "link " + p.tiers[b] + " -> " + p.tiers[b + 1], down = "link " + p.tiers[b + 1] + " -> " + p.tiers[b];
+    std::string up = "link " + p.tiers[b] + " -> " + p.tiers[b + 1],
+                down = "link " + p.tiers[b + 1] + " -> " + p.tiers[b];
     if ((b < p.cost_up.size() && bad(OutOfRange("costPerGiB", p.cost_up[b], up, 0, nl::kMaxPrice))) ||
         (b < p.cost_down.size() && bad(OutOfRange("costPerGiB", p.cost_down[b], down, 0, nl::kMaxPrice))) ||
-        (b < p.cap_up_kibps.size() && bad(OutOfRange("bandwidth (KiB/s)", p.cap_up_kibps[b], up, 0, nl::kMaxBandwidthKiBps, true))) ||
-        (b < p.cap_down_kibps.size() && bad(OutOfRange("bandwidth (KiB/s)", p.cap_down_kibps[b], down, 0, nl::kMaxBandwidthKiBps, true))))
+        (b < p.cap_up_kibps.size() &&
+         bad(OutOfRange("bandwidth (KiB/s)", p.cap_up_kibps[b], up, 0, nl::kMaxBandwidthKiBps, true))) ||
+        (b < p.cap_down_kibps.size() &&
+         bad(OutOfRange("bandwidth (KiB/s)", p.cap_down_kibps[b], down, 0, nl::kMaxBandwidthKiBps, true))))
       return Status::InvalidArgument(e);
   }
   for (const auto& s : p.sources)
@@ -119,7 +130,8 @@ Status CheckNumbers(const Problem& p) {
         bad(OutOfRange("itemSizeKiB", s.kib, "source " + s.name, 0, nl::kMaxKiB)))
       return Status::InvalidArgument(e);
   for (const auto& o : p.ops) {
-    if (bad(OutOfRange("required rate (items/s: its inputs' rates times their ratios)", o.rate, "operator " + o.name, 0, nl::kMaxRate)))
+    if (bad(OutOfRange("required rate (items/s: its inputs' rates times their ratios)", o.rate, "operator " + o.name, 0,
+                       nl::kMaxRate)))
       return Status::InvalidArgument(e);
     for (const auto& v : o.variants) {
       std::string owner = "variant " + v.name + " of operator " + o.name;
@@ -129,15 +141,16 @@ Status CheckNumbers(const Problem& p) {
       for (size_t n = 0; n < v.latency_ms.size() && n < p.nodes.size(); ++n) {
         double lat = v.latency_ms[n];
         if (std::isinf(lat) && lat > 0) continue;  // no profile for the node's hardware
-        if (bad(OutOfRange("latency (ms)", lat, owner + " on node " + p.nodes[n].name, nl::kMinLatencyMs, nl::kMaxLatencyMs)))
+        if (bad(OutOfRange("latency (ms)", lat, owner + " on node " + p.nodes[n].name, nl::kMinLatencyMs,
+                           nl::kMaxLatencyMs)))
           return Status::InvalidArgument(e);
         // Capacity rows hold 1/capacity, the bounds on rates the capacity itself.
         double cap = p.headroom * 1000.0 / lat;
         if (cap > nl::kMaxDerived || 1.0 / cap > nl::kMaxDerived)
           return Status::InvalidArgument("capacity " + G(cap) + " items/s of " + owner + " on node " + p.nodes[n].name +
                                          " (latency " + G(lat) + " ms, headroom " + G(p.headroom) +
-                                         ") is beyond what the solver can take (between " + G(1 / nl::kMaxDerived) + " and " +
-                                         G(nl::kMaxDerived) + ")");
+                                         ") is beyond what the solver can take (between " + G(1 / nl::kMaxDerived) +
+                                         " and " + G(nl::kMaxDerived) + ")");
       }
     }
   }
@@ -154,19 +167,22 @@ Status CheckNumbers(const Problem& p) {
     if (ed.to < 0 || static_cast<size_t>(ed.to) >= p.ops.size() || ed.from < 0 ||
         static_cast<size_t>(ed.from) >= (ed.from_source ? p.sources.size() : p.ops.size()))
       return Status::InvalidArgument("an edge refers to an operator or source that does not exist");
-    const std::string& from = ed.from_source ? p.sources[static_cast<size_t>(ed.from)].name : p.ops[static_cast<size_t>(ed.from)].name;
+    const std::string& from =
+        ed.from_source ? p.sources[static_cast<size_t>(ed.from)].name : p.ops[static_cast<size_t>(ed.from)].name;
     std::string owner = "input " + from + " of operator " + p.ops[static_cast<size_t>(ed.to)].name;
-    if (bad(OutOfRange("ratio", ed.ratio, owner, 0, nl::kMaxRatio)) || bad(OutOfRange("rate (items/s)", ed.rate, owner, 0, nl::kMaxRate)))
+    if (bad(OutOfRange("ratio", ed.ratio, owner, 0, nl::kMaxRatio)) ||
+        bad(OutOfRange("rate (items/s)", ed.rate, owner, 0, nl::kMaxRate)))
       return Status::InvalidArgument(e);
     double kib = 0;
-    if (ed.from_source) kib = p.sources[static_cast<size_t>(ed.from)].kib;
+    if (ed.from_source)
+      kib = p.sources[static_cast<size_t>(ed.from)].kib;
     else
       for (const auto& v : p.ops[static_cast<size_t>(ed.from)].variants) kib = std::max(kib, v.out_kib);
     double kibps = ed.rate * kib, cost = kibps * kKiBpsToGiBph * max_cost;
     if (!(kibps <= nl::kMaxDerived) || !(cost <= nl::kMaxDerived))
-      return Status::InvalidArgument("traffic of " + owner + " (" + G(ed.rate) + " items/s x " + G(kib) + " KiB = " + G(kibps) +
-                                     " KiB/s, up to " + G(cost) + " $/h across the links) is beyond what the solver can take (at most " +
-                                     G(nl::kMaxDerived) + ")");
+      return Status::InvalidArgument(
+          "traffic of " + owner + " (" + G(ed.rate) + " items/s x " + G(kib) + " KiB = " + G(kibps) + " KiB/s, up to " +
+          G(cost) + " $/h across the links) is beyond what the solver can take (at most " + G(nl::kMaxDerived) + ")");
   }
   return Status::Ok();
 }
@@ -283,8 +299,8 @@ StatusOr<PVariant> MakeVariant(const Operator& o, const Variant& v, const Infras
     if (l != v.latency_ms.end()) {
       StatusOr<double> val = LatencyAtPercentile(l->second, p.percentile);
       if (!val.ok())
-        return Status::InvalidArgument("ModelProfile " + o.profile + " variant " + v.name + " has " + val.status().message() +
-                                       " for hardware " + n.hardware);
+        return Status::InvalidArgument("ModelProfile " + o.profile + " variant " + v.name + " has " +
+                                       val.status().message() + " for hardware " + n.hardware);
       lat = *val;
     }
     pv.latency_ms.push_back(lat);
@@ -299,7 +315,8 @@ Status AddOperators(const std::vector<const Operator*>& order, const std::vector
   for (const auto& mp : profiles) prof[mp.metadata.name] = &mp;
   for (const auto* o : order) {
     auto it = prof.find(o->profile);
-    if (it == prof.end()) return Status::InvalidArgument("operator " + o->name + " refers to unknown ModelProfile " + o->profile);
+    if (it == prof.end())
+      return Status::InvalidArgument("operator " + o->name + " refers to unknown ModelProfile " + o->profile);
     POperator po;
     po.name = o->name;
     auto fixed = opts.fixed_variants.find(o->name);

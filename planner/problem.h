@@ -28,10 +28,10 @@ struct PVariant {
 
 struct PEdge {
   bool from_source = false;
-  int from = 0;        // source index or operator index
-  int to = 0;          // operator index
+  int from = 0;  // source index or operator index
+  int to = 0;    // operator index
   double ratio = 1.0;
-  double rate = 0;     // items/s sent along the edge = rate(from) × ratio
+  double rate = 0;  // items/s sent along the edge = rate(from) × ratio
 };
 
 struct POperator {
@@ -59,7 +59,7 @@ struct PSource {
 };
 
 struct PTable {
-  std::vector<int> ops;                 // operator indices covered by the table
+  std::vector<int> ops;                  // operator indices covered by the table
   std::vector<std::vector<int>> combos;  // variant index per covered operator
   std::vector<double> accuracy;
 };
@@ -70,8 +70,8 @@ struct ProblemOptions {
   std::optional<double> headroom;
   std::optional<bool> exclusive;
   std::optional<double> min_accuracy;
-  std::optional<double> rate_scale;        // multiplies every source rate (what-if / load re-plans)
-  std::vector<std::string> allowed_tiers;  // empty = all tiers
+  std::optional<double> rate_scale;                   // multiplies every source rate (what-if / load re-plans)
+  std::vector<std::string> allowed_tiers;             // empty = all tiers
   std::map<std::string, std::string> fixed_variants;  // operator -> variant
   bool forbid_downward = false;  // the prototype's rule: no traffic from a higher tier to a lower one
 };
@@ -80,20 +80,20 @@ struct Problem {
   std::vector<std::string> tiers;
   std::vector<PNode> nodes;
   std::vector<PSource> sources;
-  std::vector<POperator> ops;       // topological order
+  std::vector<POperator> ops;  // topological order
   std::vector<PEdge> edges;
-  std::vector<double> cost_up;      // per boundary b (tier b -> b+1), USD/GiB
-  std::vector<double> cost_down;    // per boundary b (tier b+1 -> b)
-  std::vector<double> cap_up_kibps; // per boundary; kInf when uncapped
+  std::vector<double> cost_up;       // per boundary b (tier b -> b+1), USD/GiB
+  std::vector<double> cost_down;     // per boundary b (tier b+1 -> b)
+  std::vector<double> cap_up_kibps;  // per boundary; kInf when uncapped
   std::vector<double> cap_down_kibps;
-  std::optional<PTable> table;      // end-to-end accuracy table, else composition
+  std::optional<PTable> table;  // end-to-end accuracy table, else composition
   std::string composition = "product";
   double min_accuracy = 0;
   double headroom = 1.0;
   bool exclusive = false;
   std::string percentile = "p75";
-  std::vector<bool> node_allowed;   // false for nodes excluded by options (e.g. cloud-only)
-  bool forbid_downward = false;     // see ProblemOptions
+  std::vector<bool> node_allowed;  // false for nodes excluded by options (e.g. cloud-only)
+  bool forbid_downward = false;    // see ProblemOptions
 
   int K() const { return static_cast<int>(tiers.size()); }
   // Items/s one instance of `node` serves with variant `v` of operator `o` (0 when not runnable).
@@ -122,15 +122,15 @@ Aggregation AggregateNodes(const Problem& p);
 // what validation admits, api/types.h) yet keep every coefficient of the model within
 // kMaxModelMagnitude (planner/linear_model.h), which the backend checks again.
 namespace numeric_limits {
-inline constexpr double kMaxPrice = 1e9;          // USD/h per node instance, USD/GiB per link
-inline constexpr double kMaxRate = 1e12;          // items/s of a source, an edge or an operator
-inline constexpr double kMaxKiB = 1e12;           // KiB per item (source items, variant outputs)
-inline constexpr double kMaxRatio = 1e9;          // items needed per input item
-inline constexpr double kMinLatencyMs = 1e-6;     // a profiled latency, when present
+inline constexpr double kMaxPrice = 1e9;       // USD/h per node instance, USD/GiB per link
+inline constexpr double kMaxRate = 1e12;       // items/s of a source, an edge or an operator
+inline constexpr double kMaxKiB = 1e12;        // KiB per item (source items, variant outputs)
+inline constexpr double kMaxRatio = 1e9;       // items needed per input item
+inline constexpr double kMinLatencyMs = 1e-6;  // a profiled latency, when present
 inline constexpr double kMaxLatencyMs = 1e12;
-inline constexpr double kMaxCount = 1e9;          // instances of a node
+inline constexpr double kMaxCount = 1e9;  // instances of a node
 inline constexpr double kMaxBandwidthKiBps = 1e15;
-inline constexpr double kMaxRateScale = 1e6;      // what-if / load scale
+inline constexpr double kMaxRateScale = 1e6;  // what-if / load scale
 // Derived: an edge's traffic (KiB/s) and its cost per unit share (USD/h), an instance's
 // items-per-second capacity and its inverse.
 inline constexpr double kMaxDerived = 1e15;

@@ -14,7 +14,8 @@ namespace internal {
 
 // Column generation for the LP relaxation (see SolveRelaxation in solver.h).
 // Stops when the Lagrangian bound is within `tolerance` (relative) of the restricted LP.
-StatusOr<RestrictedModel> ColumnGeneration(const Problem& p, Clock::time_point deadline, double tolerance, const SolveLimits& lim) {
+StatusOr<RestrictedModel> ColumnGeneration(const Problem& p, Clock::time_point deadline, double tolerance,
+                                           const SolveLimits& lim) {
   const size_t O = p.ops.size(), N = p.nodes.size();
   const int K = p.K();
   RestrictedModel rm;
@@ -107,7 +108,8 @@ StatusOr<RestrictedModel> ColumnGeneration(const Problem& p, Clock::time_point d
   for (size_t o = 0; o < O; ++o)
     for (size_t v = 0; v < rm.mask[o].size(); ++v)
       for (size_t n = 0; n < N; ++n)
-        if (rm.mask[o][v][n] && p.Capacity(static_cast<int>(o), static_cast<int>(v), static_cast<int>(n)) > 0) ++rm.columns;
+        if (rm.mask[o][v][n] && p.Capacity(static_cast<int>(o), static_cast<int>(v), static_cast<int>(n)) > 0)
+          ++rm.columns;
   return rm;
 }
 

@@ -45,11 +45,12 @@ std::vector<std::vector<Piece>> Pieces(const Problem& p, const Plan& plan, std::
       continue;
     }
     if ((*variant)[static_cast<size_t>(o)] < 0 || pl.variant != plan.variants.at(pl.op)) {
-      violations->push_back("placement of " + pl.op + " on " + pl.node + " uses variant " + pl.variant + ", not the plan's");
+      violations->push_back("placement of " + pl.op + " on " + pl.node + " uses variant " + pl.variant +
+                            ", not the plan's");
       continue;
     }
-    pieces[static_cast<size_t>(o)].push_back(Piece{n, p.nodes[static_cast<size_t>(n)].tier, pl.keys.lo, pl.keys.hi, pl.rate,
-                                                   (*variant)[static_cast<size_t>(o)], pl.instances});
+    pieces[static_cast<size_t>(o)].push_back(Piece{n, p.nodes[static_cast<size_t>(n)].tier, pl.keys.lo, pl.keys.hi,
+                                                   pl.rate, (*variant)[static_cast<size_t>(o)], pl.instances});
   }
   for (size_t o = 0; o < p.ops.size(); ++o) {
     auto& ps = pieces[o];
@@ -57,18 +58,20 @@ std::vector<std::vector<Piece>> Pieces(const Problem& p, const Plan& plan, std::
     double at = 0;
     for (const auto& pc : ps) {
       if (std::fabs(pc.lo - at) > 1e-9 || pc.hi < pc.lo)
-        violations->push_back("operator " + p.ops[o].name + ": key ranges do not tile [0,1) near " + std::to_string(at));
+        violations->push_back("operator " + p.ops[o].name + ": key ranges do not tile [0,1) near " +
+                              std::to_string(at));
       at = pc.hi;
       double want = p.ops[o].rate * (pc.hi - pc.lo);
       if (std::fabs(pc.rate - want) > 1e-6 * std::max(1.0, want))
         violations->push_back("operator " + p.ops[o].name + " on " + p.nodes[static_cast<size_t>(pc.node)].name +
-                              ": rate " + std::to_string(pc.rate) + " does not match its key share (" + std::to_string(want) + ")");
+                              ": rate " + std::to_string(pc.rate) + " does not match its key share (" +
+                              std::to_string(want) + ")");
     }
-    if (std::fabs(at - 1.0) > 1e-9) violations->push_back("operator " + p.ops[o].name + ": key ranges do not cover [0,1)");
+    if (std::fabs(at - 1.0) > 1e-9)
+      violations->push_back("operator " + p.ops[o].name + ": key ranges do not cover [0,1)");
   }
   return pieces;
 }
-
 
 // The upstream pieces of edge `e` (one piece spanning all keys for a source) and its item size.
 std::vector<Piece> Upstream(const Problem& p, const PEdge& e, const std::vector<std::vector<Piece>>& pieces,
@@ -113,12 +116,13 @@ Score ScorePlan(const Problem& p, const Plan& plan) {
     auto it = plan.node_instances.find(p.nodes[n].name);
     int64_t rented = it == plan.node_instances.end() ? 0 : it->second;
     if (rented > p.nodes[n].count)
-      sc.violations.push_back(p.nodes[n].name + ": rents " + std::to_string(rented) + " instances of " + std::to_string(p.nodes[n].count));
+      sc.violations.push_back(p.nodes[n].name + ": rents " + std::to_string(rented) + " instances of " +
+                              std::to_string(p.nodes[n].count));
     int64_t need_excl = 0;
     for (size_t o = 0; o < p.ops.size(); ++o) need_excl += dedicated[o][n];
     if (p.exclusive && need_excl > rented)
-      sc.violations.push_back(p.nodes[n].name + ": operators hold " + std::to_string(need_excl) + " dedicated instances but " +
-                              std::to_string(rented) + " are rented");
+      sc.violations.push_back(p.nodes[n].name + ": operators hold " + std::to_string(need_excl) +
+                              " dedicated instances but " + std::to_string(rented) + " are rented");
     if (busy[n] > static_cast<double>(rented) + 1e-7)
       sc.violations.push_back(p.nodes[n].name + ": load " + std::to_string(busy[n] * p.headroom) + " exceeds " +
                               std::to_string(rented) + " instance(s) at headroom " + std::to_string(p.headroom));
@@ -146,16 +150,20 @@ Score ScorePlan(const Problem& p, const Plan& plan) {
     sc.boundary_up_kibps[p.tiers[b]] = up[b];
     sc.boundary_down_kibps[p.tiers[b]] = down[b];
     if (up[b] > p.cap_up_kibps[b] * (1 + 1e-7))
-      sc.violations.push_back("link " + p.tiers[b] + " -> " + p.tiers[b + 1] + " carries " + std::to_string(up[b]) + " KiB/s over its cap");
+      sc.violations.push_back("link " + p.tiers[b] + " -> " + p.tiers[b + 1] + " carries " + std::to_string(up[b]) +
+                              " KiB/s over its cap");
     if (p.forbid_downward && down[b] > 1e-9)
-      sc.violations.push_back("link " + p.tiers[b + 1] + " -> " + p.tiers[b] + " carries traffic downward, which is forbidden");
+      sc.violations.push_back("link " + p.tiers[b + 1] + " -> " + p.tiers[b] +
+                              " carries traffic downward, which is forbidden");
     if (down[b] > p.cap_down_kibps[b] * (1 + 1e-7))
-      sc.violations.push_back("link " + p.tiers[b + 1] + " -> " + p.tiers[b] + " carries " + std::to_string(down[b]) + " KiB/s over its cap");
+      sc.violations.push_back("link " + p.tiers[b + 1] + " -> " + p.tiers[b] + " carries " + std::to_string(down[b]) +
+                              " KiB/s over its cap");
   }
   sc.total = sc.compute + sc.network;
   auto acc = p.Accuracy(variant);
   sc.accuracy = acc.value_or(0.0);
-  if (!acc) sc.violations.push_back("the accuracy table has no entry for the chosen variants");
+  if (!acc)
+    sc.violations.push_back("the accuracy table has no entry for the chosen variants");
   else if (*acc < p.min_accuracy - 1e-9)
     sc.violations.push_back("accuracy " + std::to_string(*acc) + " is below the SLO " + std::to_string(p.min_accuracy));
   return sc;

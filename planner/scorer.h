@@ -16,14 +16,14 @@
 namespace jb::planner {
 
 struct Score {
-  double compute = 0;   // USD/h: rent of rented instances
-  double network = 0;   // USD/h: cross-tier traffic
+  double compute = 0;  // USD/h: rent of rented instances
+  double network = 0;  // USD/h: cross-tier traffic
   double total = 0;
   double accuracy = 0;
-  std::map<std::string, double> node_load;  // busy fraction of a node's rented capacity (<= headroom)
+  std::map<std::string, double> node_load;            // busy fraction of a node's rented capacity (<= headroom)
   std::map<std::string, double> boundary_up_kibps;    // tier name -> KiB/s sent up from it
   std::map<std::string, double> boundary_down_kibps;  // tier name -> KiB/s sent down into it
-  std::vector<std::string> violations;      // empty when the plan is feasible
+  std::vector<std::string> violations;                // empty when the plan is feasible
   bool feasible() const { return violations.empty(); }
 };
 

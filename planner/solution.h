@@ -12,13 +12,13 @@
 namespace jb::planner {
 
 struct Solution {
-  std::vector<int> variant;                    // per operator
-  std::vector<std::vector<double>> rate;       // [operator][node] items/s
-  std::vector<int64_t> instances;              // per node: instances rented
-  std::vector<std::vector<int64_t>> dedicated; // exclusive mode: [operator][node] instances; else empty
-  double cost = 0;                             // the solver's objective, USD/h
-  double compute_cost = 0;                     // rent part of `cost`
-  double lower_bound = 0;                      // proven bound on the optimum
+  std::vector<int> variant;                     // per operator
+  std::vector<std::vector<double>> rate;        // [operator][node] items/s
+  std::vector<int64_t> instances;               // per node: instances rented
+  std::vector<std::vector<int64_t>> dedicated;  // exclusive mode: [operator][node] instances; else empty
+  double cost = 0;                              // the solver's objective, USD/h
+  double compute_cost = 0;                      // rent part of `cost`
+  double lower_bound = 0;                       // proven bound on the optimum
 };
 
 // Empty solution shaped for `p`.

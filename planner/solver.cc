@@ -32,7 +32,8 @@ void FixVariants(const Problem& p, const Formulation& f, LpSession& lp, const st
   for (size_t i = 0; i < f.z.size(); ++i) {
     const auto& combo = p.table->combos[f.z_combo[i]];
     bool match = true;
-    for (size_t k = 0; k < p.table->ops.size(); ++k) match = match && combo[k] == var[static_cast<size_t>(p.table->ops[k])];
+    for (size_t k = 0; k < p.table->ops.size(); ++k)
+      match = match && combo[k] == var[static_cast<size_t>(p.table->ops[k])];
     double b = match ? 1.0 : 0.0;
     lp.SetColBounds(f.z[i], b, b);
   }
@@ -57,7 +58,8 @@ StatusOr<PlanResult> Solve(const Problem& p, const SolverOptions& opts) {
   const SolveLimits& lim = opts.limits;
   if (opts.solver == "exact") return SolveExact(p, opts.time_limit_s, nullptr, true, lim);
   if (opts.solver == "heuristic") return SolveHeuristic(p, opts.time_limit_s, lim);
-  if (opts.solver != "auto") return Status::InvalidArgument("unknown solver \"" + opts.solver + "\"; expected exact, heuristic or auto");
+  if (opts.solver != "auto")
+    return Status::InvalidArgument("unknown solver \"" + opts.solver + "\"; expected exact, heuristic or auto");
   auto t0 = Clock::now();
   auto h = SolveHeuristic(p, opts.time_limit_s * 0.5, lim);
   if (!h.ok()) {

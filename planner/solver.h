@@ -50,8 +50,8 @@ StatusOr<PlanResult> SolveHeuristic(const Problem& p, double time_limit_s, const
 // At convergence the restricted LP's optimum equals the full LP's: `bound` is a valid lower bound.
 struct Relaxation {
   double bound = 0;
-  size_t columns = 0;      // rate columns in the final restricted model
-  size_t full_columns = 0; // rate columns the full merged model would have
+  size_t columns = 0;       // rate columns in the final restricted model
+  size_t full_columns = 0;  // rate columns the full merged model would have
   int rounds = 0;
   std::vector<std::vector<double>> variant_share;  // [operator][variant]: the LP's x (composition mode)
 };
@@ -74,8 +74,8 @@ std::string Diagnose(const Problem& p);
 // Baselines, on the same problem.
 StatusOr<PlanResult> CloudOnly(const Workflow& wf, const std::vector<ModelProfile>& profiles, const Infrastructure& inf,
                                const ProblemOptions& base, double time_limit_s);
-StatusOr<PlanResult> MostAccurate(const Workflow& wf, const std::vector<ModelProfile>& profiles, const Infrastructure& inf,
-                                  const ProblemOptions& base, double time_limit_s);
+StatusOr<PlanResult> MostAccurate(const Workflow& wf, const std::vector<ModelProfile>& profiles,
+                                  const Infrastructure& inf, const ProblemOptions& base, double time_limit_s);
 // The JellyBean prototype's algorithm as described in DESIGN.md §4: beam search over variant
 // combinations (width 10, ranked by the variants' fastest latency), then for each candidate a
 // greedy worker assignment with one operator per worker, and proportional routing. Its stated

@@ -29,13 +29,19 @@ inline Clock::duration Seconds(double seconds) {
   return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
 }
 // The time point `seconds` after `from` (default: now).
-inline Clock::time_point DeadlineIn(double seconds, Clock::time_point from = Clock::now()) { return from + Seconds(seconds); }
+inline Clock::time_point DeadlineIn(double seconds, Clock::time_point from = Clock::now()) {
+  return from + Seconds(seconds);
+}
 // Seconds from now until `deadline` (negative once it has passed).
-inline double SecondsLeft(Clock::time_point deadline) { return std::chrono::duration<double>(deadline - Clock::now()).count(); }
+inline double SecondsLeft(Clock::time_point deadline) {
+  return std::chrono::duration<double>(deadline - Clock::now()).count();
+}
 // Seconds since `t0`.
 inline double SecondsSince(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 // Milliseconds since `t0` (a plan's solve_ms).
-inline double MsSince(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
+inline double MsSince(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
 
 // Of the heuristic's budget: what the variant search and the rounding of later candidates leave
 // to the polish at least.
@@ -58,8 +64,8 @@ void FixVariants(const Problem& p, const Formulation& f, LpSession& lp, const st
 
 // SolveExact without aggregation or CheckNumbers: CBC on `p` as given, with `cuts`. On
 // infeasibility returns kInfeasible with DiagnoseWithin's explanation.
-StatusOr<PlanResult> SolveExactMerged(const Problem& p, double time_limit_s, const Solution* warm_start, MipOptions::Cuts cuts,
-                                      const SolveLimits& lim);
+StatusOr<PlanResult> SolveExactMerged(const Problem& p, double time_limit_s, const Solution* warm_start,
+                                      MipOptions::Cuts cuts, const SolveLimits& lim);
 
 // ---- LP relaxation by column generation (relaxation.cc) ---------------------------------------
 
@@ -76,7 +82,8 @@ struct RestrictedModel {
 // Lagrangian bound is within `tolerance` (relative) of the restricted LP, or at `deadline` with the
 // best bound so far. kInfeasible when even the full LP is infeasible; the limits' status when they
 // stopped it.
-StatusOr<RestrictedModel> ColumnGeneration(const Problem& p, Clock::time_point deadline, double tolerance, const SolveLimits& lim);
+StatusOr<RestrictedModel> ColumnGeneration(const Problem& p, Clock::time_point deadline, double tolerance,
+                                           const SolveLimits& lim);
 
 // ---- Branching bound (branching_bound.cc) -----------------------------------------------------
 

@@ -36,7 +36,7 @@ class ChangeNotifier {
  private:
   struct Entry {
     Store::ChangeCallback fn;
-    bool removed = false;                 // guarded by State::mu
+    bool removed = false;                  // guarded by State::mu
     std::vector<std::thread::id> callers;  // threads inside fn now; guarded by State::mu
   };
   struct State {

@@ -20,10 +20,10 @@ inline constexpr const char* kFalse = "False";
 inline constexpr const char* kUnknown = "Unknown";
 
 // Reasons of Planned (False unless said otherwise).
-inline constexpr const char* kSolved = "Solved";                      // True: a new plan was adopted
-inline constexpr const char* kKept = "Kept";                          // True: the running plan was kept (damping)
-inline constexpr const char* kPlanningTimeout = "PlanningTimeout";    // no plan within the planning budget
-inline constexpr const char* kInfeasible = "Infeasible";              // no plan, not even a degraded one
+inline constexpr const char* kSolved = "Solved";                    // True: a new plan was adopted
+inline constexpr const char* kKept = "Kept";                        // True: the running plan was kept (damping)
+inline constexpr const char* kPlanningTimeout = "PlanningTimeout";  // no plan within the planning budget
+inline constexpr const char* kInfeasible = "Infeasible";            // no plan, not even a degraded one
 inline constexpr const char* kSolverError = "SolverError";
 inline constexpr const char* kInvalid = "Invalid";                    // the inputs do not validate together
 inline constexpr const char* kMissingReference = "MissingReference";  // a referenced object does not exist

@@ -2,7 +2,8 @@
 
 namespace jb {
 
-Controller::Controller(Store* store, Driver* driver, ReconcilerOptions opts, WorkQueueOptions qopts, EventRecorder* events)
+Controller::Controller(Store* store, Driver* driver, ReconcilerOptions opts, WorkQueueOptions qopts,
+                       EventRecorder* events)
     : store_(store), reconciler_(store, driver, opts, events), queue_(qopts) {
   subscription_ = store_->OnChange([this](const std::string& kind, const std::string& name) { OnChange(kind, name); });
 }

@@ -39,8 +39,9 @@ StatusOr<std::vector<WorkerConfig>> BuildDeployment(const Workflow& wf, const st
   std::set<std::string> has_consumer;
   for (const auto& op : wf.spec.operators)
     for (const auto& in : op.inputs) {
-      if (in.ratio > 1) return Status::InvalidArgument("operator " + op.name + ": input ratio " + FormatNumber(in.ratio) +
-                                                       " > 1 is not supported by the data plane (it thins, it does not fan out)");
+      if (in.ratio > 1)
+        return Status::InvalidArgument("operator " + op.name + ": input ratio " + FormatNumber(in.ratio) +
+                                       " > 1 is not supported by the data plane (it thins, it does not fan out)");
       edges.push_back(WorkerEdge{in.from, op.name, in.ratio});
       has_consumer.insert(in.from);
     }
@@ -53,13 +54,15 @@ StatusOr<std::vector<WorkerConfig>> BuildDeployment(const Workflow& wf, const st
   for (const auto& pl : plan.placements) {
     auto n = nodes.find(pl.node);
     auto op = ops.find(pl.op);
-    if (n == nodes.end() || op == ops.end()) return Status::InvalidArgument("plan names unknown node " + pl.node + " or operator " + pl.op);
+    if (n == nodes.end() || op == ops.end())
+      return Status::InvalidArgument("plan names unknown node " + pl.node + " or operator " + pl.op);
     auto mp = profile_of.find(op->second->profile);
     if (mp == profile_of.end()) return Status::InvalidArgument("ModelProfile " + op->second->profile + " is missing");
     const Variant* var = nullptr;
     for (const auto& v : mp->second->spec.variants)
       if (v.name == pl.variant) var = &v;
-    if (var == nullptr) return Status::InvalidArgument("operator " + pl.op + ": variant " + pl.variant + " not in its profile");
+    if (var == nullptr)
+      return Status::InvalidArgument("operator " + pl.op + ": variant " + pl.variant + " not in its profile");
     auto lat = var->latency_ms.find(n->second->hardware);
     if (lat == var->latency_ms.end())
       return Status::InvalidArgument("variant " + pl.variant + " has no latency for hardware " + n->second->hardware);
@@ -78,7 +81,8 @@ StatusOr<std::vector<WorkerConfig>> BuildDeployment(const Workflow& wf, const st
       wi.runtime.command = var->runtime->command;
       wi.runtime.env = var->runtime->env;
     } else if (var->runtime && var->runtime->type == "http") {
-      return Status::InvalidArgument("variant " + pl.variant + ": the http runtime is not implemented by the worker yet");
+      return Status::InvalidArgument("variant " + pl.variant +
+                                     ": the http runtime is not implemented by the worker yet");
     } else {
       wi.runtime.type = "emulated";
       // The planner's rule (planner::LatencyAtPercentile): missing percentile data is an error.
@@ -120,8 +124,9 @@ StatusOr<std::vector<WorkerConfig>> BuildDeployment(const Workflow& wf, const st
   // yield two workers of one name (they would write the same files).
   for (const auto& [n, w] : io)
     if (by_node.count(n) != 0)
-      return Status::InvalidArgument("node " + n + " has the name of the io worker of tier " + w.tier + "; node names starting with \"" +
-                                     std::string(kIoWorkerPrefix) + "\" are reserved");
+      return Status::InvalidArgument("node " + n + " has the name of the io worker of tier " + w.tier +
+                                     "; node names starting with \"" + std::string(kIoWorkerPrefix) +
+                                     "\" are reserved");
   std::vector<WorkerConfig> out;
   for (auto* group : {&io, &by_node})
     for (auto& [n, w] : *group) {

@@ -19,7 +19,7 @@ struct Event {
   std::string type;  // Normal | Warning
   std::string reason;
   std::string message;
-  int count = 1;     // repeats of the same (kind, name, reason, message) in a row
+  int count = 1;  // repeats of the same (kind, name, reason, message) in a row
 };
 
 class EventRecorder {

@@ -1,5 +1,6 @@
 #include "reconciler/file_store.h"
 
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,11 +11,9 @@
 #include <fstream>
 #include <sstream>
 
-#include <spdlog/spdlog.h>
-
-#include "base/file.h"
 #include "api/manifest.h"
 #include "api/names.h"
+#include "base/file.h"
 
 namespace jb {
 
@@ -57,7 +56,8 @@ class FilePersistence : public StorePersistence {
 
   Status Erase(const std::string& kind, const std::string& name) override {
     const std::string path = PathOf(dir_, kind, name);
-    if (::unlink(path.c_str()) != 0 && errno != ENOENT) return Status::Unavailable("unlink " + path + ": " + std::strerror(errno));
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT)
+      return Status::Unavailable("unlink " + path + ": " + std::strerror(errno));
     if (name.size() > kShortName) ::rmdir(fs::path(path).parent_path().c_str());  // fails (harmlessly) when not empty
     return Status::Ok();
   }
@@ -102,7 +102,8 @@ bool IsLegacyNameDiagnostic(const Object& obj, const Diagnostic& d) {
 // diagnostics that were tolerated (empty when none); on failure the status says why.
 StatusOr<Object> DecodeStored(const std::string& text, const std::string& file, std::string* warning) {
   auto docs = DecodeText(text, file);
-  if (docs.size() != 1) return Status::InvalidArgument("expected exactly one document, found " + std::to_string(docs.size()));
+  if (docs.size() != 1)
+    return Status::InvalidArgument("expected exactly one document, found " + std::to_string(docs.size()));
   ValidateSet(&docs);
   Document& d = docs[0];
   std::string errors;
@@ -119,7 +120,8 @@ StatusOr<Object> DecodeStored(const std::string& text, const std::string& file, 
 // A decimal number and nothing else (but a final newline): anything else is a damaged counter.
 std::optional<uint64_t> ParseCounter(std::string text) {
   if (!text.empty() && text.back() == '\n') text.pop_back();
-  if (text.empty() || text.size() > 19 || text.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+  if (text.empty() || text.size() > 19 || text.find_first_not_of("0123456789") != std::string::npos)
+    return std::nullopt;
   return std::stoull(text);
 }
 
@@ -147,10 +149,13 @@ std::vector<std::string> FileStore::Load() {
       for (; !ec && it != fs::directory_iterator(); it.increment(ec)) {
         const std::string file = it->path().filename().string();
         std::error_code dec;
-        if (i == 0 && file.back() == '_' && it->is_directory(dec)) dirs.push_back(it->path());
-        else LoadFile(kind, it->path(), &loaded);
+        if (i == 0 && file.back() == '_' && it->is_directory(dec))
+          dirs.push_back(it->path());
+        else
+          LoadFile(kind, it->path(), &loaded);
       }
-      if (ec) loaded.problems.push_back(dirs[i].string() + ": cannot be listed, objects in it not loaded: " + ec.message());
+      if (ec)
+        loaded.problems.push_back(dirs[i].string() + ": cannot be listed, objects in it not loaded: " + ec.message());
       ec.clear();
     }
   }
@@ -170,7 +175,8 @@ void FileStore::LoadFile(const std::string& kind, const fs::path& path, Loaded* 
     fs::remove(path, ec);
     return;
   }
-  if (!fs::is_regular_file(path, ec) || path.extension() != ".json") return skip("not an object file (expected NAME.json)");
+  if (!fs::is_regular_file(path, ec) || path.extension() != ".json")
+    return skip("not an object file (expected NAME.json)");
   std::string warning;
   auto read = ReadFile(path.string());
   if (!read.ok()) return skip(read.status().message());
@@ -181,9 +187,10 @@ void FileStore::LoadFile(const std::string& kind, const fs::path& path, Loaded* 
   if (KindOf(*obj) != kind || PathOf(dir_, kind, name) != path.string())
     return skip("it holds " + KindOf(*obj) + "/" + name + ", which does not belong in this file");
   if (!warning.empty())
-    spdlog::warn("state: {}: loaded {}/{} although the current name rules refuse it ({}); it can be read and deleted, "
-                 "not updated: re-create it under a valid name",
-                 path.string(), kind, name, warning);
+    spdlog::warn(
+        "state: {}: loaded {}/{} although the current name rules refuse it ({}); it can be read and deleted, "
+        "not updated: re-create it under a valid name",
+        path.string(), kind, name, warning);
   const auto& rv = MetaOf(*obj).resource_version;
   if (rv) loaded->version = std::max<uint64_t>(loaded->version, std::strtoull(rv->c_str(), nullptr, 10));
   loaded->objects[{kind, name}] = std::move(*obj);
@@ -195,17 +202,20 @@ void FileStore::LoadCounter(Loaded* loaded) const {
   std::string& refusal = loaded->refusal;
   if (!fs::exists(path, ec) && !ec) {
     if (!loaded->objects.empty())
-      spdlog::warn("state: {} is missing (a state directory from before it existed, or removed): resourceVersions continue "
-                   "above the highest stored one, {}; versions of objects deleted earlier may be issued again",
-                   path, loaded->version);
+      spdlog::warn(
+          "state: {} is missing (a state directory from before it existed, or removed): resourceVersions continue "
+          "above the highest stored one, {}; versions of objects deleted earlier may be issued again",
+          path, loaded->version);
   } else if (auto read = ReadFile(path); !read.ok()) {
-    refusal = read.status().message() +
-              ": it holds the highest resourceVersion ever issued, so the store refuses writes rather than issue one again; "
-              "make it readable and restart";
+    refusal =
+        read.status().message() +
+        ": it holds the highest resourceVersion ever issued, so the store refuses writes rather than issue one again; "
+        "make it readable and restart";
   } else if (auto n = ParseCounter(*read)) {
     loaded->version = std::max(loaded->version, *n);
   } else {
-    refusal = path + ": corrupt (expected a decimal number): it holds the highest resourceVersion ever issued, so the "
+    refusal = path +
+              ": corrupt (expected a decimal number): it holds the highest resourceVersion ever issued, so the "
               "store refuses writes rather than issue one again; write a number at least as high as any version "
               "clients may hold, or remove the file to continue above the highest stored version (" +
               std::to_string(loaded->version) + "), and restart";

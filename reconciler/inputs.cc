@@ -83,7 +83,8 @@ std::string LegacyChangedInput(const std::string& before, const std::string& aft
 
 std::string Fingerprint::Encode() const {
   char buf[128];
-  std::snprintf(buf, sizeof(buf), "fp1 w=%016" PRIx64 " i=%016" PRIx64 " p=%016" PRIx64 " n=%016" PRIx64 " l=%016" PRIx64, workflow,
+  std::snprintf(buf, sizeof(buf),
+                "fp1 w=%016" PRIx64 " i=%016" PRIx64 " p=%016" PRIx64 " n=%016" PRIx64 " l=%016" PRIx64, workflow,
                 infrastructure, profiles, nodes_down, load);
   return buf;
 }
@@ -96,7 +97,8 @@ std::optional<Fingerprint> Fingerprint::Decode(const std::string& text) {
   size_t at = 3;
   for (int k = 0; k < 5; ++k) {
     // " X=" then exactly 16 lower-case hex digits.
-    if (at + 3 + 16 > text.size() || text[at] != ' ' || text[at + 1] != keys[k] || text[at + 2] != '=') return std::nullopt;
+    if (at + 3 + 16 > text.size() || text[at] != ' ' || text[at + 1] != keys[k] || text[at + 2] != '=')
+      return std::nullopt;
     uint64_t v = 0;
     for (size_t i = at + 3; i < at + 19; ++i) {
       char c = text[i];
@@ -119,7 +121,8 @@ std::vector<Document> PlanInputs::Documents() const {
     docs.back().object = std::move(obj);
   };
   add("Workflow/" + wf.metadata.name, Object(wf));
-  if (missing.find("Infrastructure \"") == std::string::npos) add("Infrastructure/" + infra.metadata.name, Object(infra));
+  if (missing.find("Infrastructure \"") == std::string::npos)
+    add("Infrastructure/" + infra.metadata.name, Object(infra));
   for (const auto& p : profiles) add("ModelProfile/" + p.metadata.name, Object(p));
   return docs;
 }
@@ -128,8 +131,10 @@ PlanInputs GatherInputs(const Store& store, const Workflow& wf) {
   PlanInputs in;
   in.wf = wf;
   auto inf = store.Get("Infrastructure", wf.spec.infrastructure);
-  if (!inf.ok()) in.missing += "Infrastructure \"" + wf.spec.infrastructure + "\"";
-  else in.infra = std::get<Infrastructure>(*inf);
+  if (!inf.ok())
+    in.missing += "Infrastructure \"" + wf.spec.infrastructure + "\"";
+  else
+    in.infra = std::get<Infrastructure>(*inf);
   std::set<std::string> seen;
   for (const auto& op : wf.spec.operators) {
     if (!seen.insert(op.profile).second) continue;
@@ -180,13 +185,15 @@ std::string LegacyFingerprint(const PlanInputs& in, const WorkflowStatus& st) {
   std::snprintf(spec_hash, sizeof(spec_hash), "%016zx", std::hash<std::string>{}(PlannedSpecJson(in.wf)));
   std::string s = "Workflow/" + in.wf.metadata.name + "@" + spec_hash;
   s += ",Infrastructure/" + in.infra.metadata.name + "@" + in.infra.metadata.resource_version.value_or("");
-  for (const auto& p : in.profiles) s += ",ModelProfile/" + p.metadata.name + "@" + p.metadata.resource_version.value_or("");
+  for (const auto& p : in.profiles)
+    s += ",ModelProfile/" + p.metadata.name + "@" + p.metadata.resource_version.value_or("");
   for (const auto& o : st.unavailable_nodes) s += ",down:" + o.node;
   if (st.load_scale) s += ",load:" + Fixed4(*st.load_scale);
   return s;
 }
 
-InputsChange CompareInputs(const std::optional<std::string>& planned_from, const PlanInputs& in, const WorkflowStatus& st) {
+InputsChange CompareInputs(const std::optional<std::string>& planned_from, const PlanInputs& in,
+                           const WorkflowStatus& st) {
   Fingerprint now = FingerprintOf(in, st);
   if (!planned_from) return InputsChange{false, kTriggerInputs};
   if (auto before = Fingerprint::Decode(*planned_from)) return InputsChange{*before == now, ChangedInput(*before, now)};

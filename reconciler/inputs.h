@@ -51,7 +51,7 @@ struct Fingerprint {
 // The inputs of one Workflow's plan, read from the store.
 struct PlanInputs {
   Workflow wf;
-  Infrastructure infra;               // valid when missing is empty
+  Infrastructure infra;                // valid when missing is empty
   std::vector<ModelProfile> profiles;  // each referenced profile once, in first-use order
   std::string missing;                 // "Infrastructure \"x\", ModelProfile \"y\"" when references are missing
 
@@ -75,7 +75,8 @@ struct InputsChange {
   bool same = false;
   std::string trigger;
 };
-InputsChange CompareInputs(const std::optional<std::string>& planned_from, const PlanInputs& in, const WorkflowStatus& st);
+InputsChange CompareInputs(const std::optional<std::string>& planned_from, const PlanInputs& in,
+                           const WorkflowStatus& st);
 
 // The form daemons before the typed fingerprint persisted ("Workflow/<name>@<std::hash of the spec>,
 // Infrastructure/<name>@<rv>,ModelProfile/<name>@<rv>,...,down:<node>,load:<scale>"), computed

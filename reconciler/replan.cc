@@ -13,8 +13,8 @@
 #include "reconciler/rollout.h"
 
 namespace jb {
-ReplanDecision DecideReplan(const std::vector<std::string>& violations, double current_cost, double candidate_cost, int64_t churn,
-                            double since_last_s, const DampingOptions& opts, bool noisy) {
+ReplanDecision DecideReplan(const std::vector<std::string>& violations, double current_cost, double candidate_cost,
+                            int64_t churn, double since_last_s, const DampingOptions& opts, bool noisy) {
   ReplanDecision d;
   if (noisy && since_last_s < opts.min_interval_s) {
     d.action = ReplanAction::kDefer;
@@ -31,8 +31,8 @@ ReplanDecision DecideReplan(const std::vector<std::string>& violations, double c
   double needed = opts.min_saving_fraction + opts.churn_fraction_per_worker * static_cast<double>(churn);
   if (saving <= needed) {
     d.action = ReplanAction::kKeep;
-    d.reason = "the new plan saves " + FormatPercent(saving) + ", not more than the " + FormatPercent(needed) + " its churn of " + std::to_string(churn) +
-               " worker(s) requires";
+    d.reason = "the new plan saves " + FormatPercent(saving) + ", not more than the " + FormatPercent(needed) +
+               " its churn of " + std::to_string(churn) + " worker(s) requires";
     return d;
   }
   if (since_last_s < opts.min_interval_s) {
@@ -42,7 +42,8 @@ ReplanDecision DecideReplan(const std::vector<std::string>& violations, double c
     return d;
   }
   d.action = ReplanAction::kAdopt;
-  d.reason = "saves " + FormatPercent(saving) + " (more than the " + FormatPercent(needed) + " required for a churn of " + std::to_string(churn) + ")";
+  d.reason = "saves " + FormatPercent(saving) + " (more than the " + FormatPercent(needed) +
+             " required for a churn of " + std::to_string(churn) + ")";
   return d;
 }
 
@@ -64,8 +65,9 @@ std::optional<double> LoadTrigger::Observe(double now_s, double observed_scale, 
   return scale;
 }
 
-StatusOr<planner::Problem> ProblemForStatus(const Workflow& wf, const std::vector<ModelProfile>& profiles, const Infrastructure& infra,
-                                            const WorkflowStatus& st, planner::ProblemOptions popts) {
+StatusOr<planner::Problem> ProblemForStatus(const Workflow& wf, const std::vector<ModelProfile>& profiles,
+                                            const Infrastructure& infra, const WorkflowStatus& st,
+                                            planner::ProblemOptions popts) {
   popts.rate_scale = popts.rate_scale.value_or(1.0) * st.load_scale.value_or(1.0);
   auto problem = planner::BuildProblem(wf, profiles, infra, popts);
   if (!problem.ok()) return problem;
@@ -90,8 +92,10 @@ Rescored RescorePlan(const planner::Problem& p, const Plan& plan) {
   for (size_t n = 0; n < p.nodes.size(); ++n) node[p.nodes[n].name] = n;
   for (auto& pl : r.plan.placements) {
     auto n = node.find(pl.node);
-    if (n == node.end()) r.violations.push_back("node " + pl.node + " is gone");
-    else if (n->second < p.node_allowed.size() && !p.node_allowed[n->second]) r.violations.push_back("node " + pl.node + " is not available");
+    if (n == node.end())
+      r.violations.push_back("node " + pl.node + " is gone");
+    else if (n->second < p.node_allowed.size() && !p.node_allowed[n->second])
+      r.violations.push_back("node " + pl.node + " is not available");
   }
   if (!r.violations.empty()) return r;
   auto score = planner::ScorePlan(p, r.plan);
@@ -103,9 +107,9 @@ Rescored RescorePlan(const planner::Problem& p, const Plan& plan) {
   return r;
 }
 
-std::optional<Plan> BestDegradedPlan(const Workflow& wf, const std::vector<ModelProfile>& profiles, const Infrastructure& infra,
-                                     const WorkflowStatus& st, const planner::SolveLimits& limits, double plan_time_limit_s,
-                                     Condition* why) {
+std::optional<Plan> BestDegradedPlan(const Workflow& wf, const std::vector<ModelProfile>& profiles,
+                                     const Infrastructure& infra, const WorkflowStatus& st,
+                                     const planner::SolveLimits& limits, double plan_time_limit_s, Condition* why) {
   // Each solve plans with at most 2 s and what is left of the reconcile's budget; the bisections
   // stop at the budget with the best plan so far (up to ~37 solves otherwise).
   auto solve = [&](double floor, double scale) -> std::optional<Plan> {
@@ -143,7 +147,8 @@ std::optional<Plan> BestDegradedPlan(const Workflow& wf, const std::vector<Model
   if (auto p = solve(0, 1)) {
     Plan best = highest(0, floor, *p, [&](double f) { return solve(f, 1); });
     *why = Condition{cond::kDegraded, cond::kTrue, cond::kAccuracyBelowFloor,
-                     "no plan reaches the accuracy floor " + FormatFixed(floor, 2) + " at the requested rate; deployed the most accurate plan that keeps up (accuracy " +
+                     "no plan reaches the accuracy floor " + FormatFixed(floor, 2) +
+                         " at the requested rate; deployed the most accurate plan that keeps up (accuracy " +
                          FormatFixed(best.accuracy, 2) + ")",
                      ""};
     return best;
@@ -157,18 +162,21 @@ std::optional<Plan> BestDegradedPlan(const Workflow& wf, const std::vector<Model
       if (q) got = std::max(got, x);
       return q;
     });
-    *why = Condition{cond::kDegraded, cond::kTrue, f > 0 ? cond::kRateBelowTarget : cond::kRateAndAccuracyBelowTarget,
-                     "capacity is short: the plan serves " + FormatFixed(100 * got, 1) + "% of the requested rate (" + FormatFixed(rate * got, 2) +
-                         " of " + FormatFixed(rate, 2) + " source items/s)" +
-                         (f > 0 ? " at the accuracy floor" : " at accuracy " + FormatFixed(best.accuracy, 2) + " (floor " + FormatFixed(floor, 2) + ")"),
-                     ""};
+    *why = Condition{
+        cond::kDegraded, cond::kTrue, f > 0 ? cond::kRateBelowTarget : cond::kRateAndAccuracyBelowTarget,
+        "capacity is short: the plan serves " + FormatFixed(100 * got, 1) + "% of the requested rate (" +
+            FormatFixed(rate * got, 2) + " of " + FormatFixed(rate, 2) + " source items/s)" +
+            (f > 0 ? " at the accuracy floor"
+                   : " at accuracy " + FormatFixed(best.accuracy, 2) + " (floor " + FormatFixed(floor, 2) + ")"),
+        ""};
     return best;
   }
   return std::nullopt;
 }
 
-ReplanProposal ProposeReplan(const planner::Problem& problem, const WorkflowStatus& status, const std::vector<WorkerConfig>& running,
-                             const ReplanCandidate& candidate, const ReplanContext& ctx) {
+ReplanProposal ProposeReplan(const planner::Problem& problem, const WorkflowStatus& status,
+                             const std::vector<WorkerConfig>& running, const ReplanCandidate& candidate,
+                             const ReplanContext& ctx) {
   ReplanProposal p;
   const bool undo = ctx.trigger == kTriggerUndo;
   p.decision = ReplanDecision{ReplanAction::kAdopt, undo ? "requested by rollout undo" : "first plan", 0};
@@ -180,8 +188,9 @@ ReplanProposal ProposeReplan(const planner::Problem& problem, const WorkflowStat
   double since = 1e18;
   if (!status.history.empty())
     if (auto t = ParseRfc3339(status.history.back().time)) since = ctx.now_s - *t;
-  p.decision = DecideReplan(p.current.violations, p.current.plan.cost.total_per_hour, candidate.plan.cost.total_per_hour, p.churn, since,
-                            ctx.damping, ctx.trigger == kTriggerLoad);
+  p.decision =
+      DecideReplan(p.current.violations, p.current.plan.cost.total_per_hour, candidate.plan.cost.total_per_hour,
+                   p.churn, since, ctx.damping, ctx.trigger == kTriggerLoad);
   return p;
 }
 

@@ -37,8 +37,8 @@ struct ReplanDecision {
 // `noisy`: the trigger is a measurement (the load), so even a re-plan the running plan's
 // violations call for keeps the minimum interval: a load oscillating around the threshold causes
 // at most one re-plan per interval (back-pressure protects the workers meanwhile).
-ReplanDecision DecideReplan(const std::vector<std::string>& violations, double current_cost, double candidate_cost, int64_t churn,
-                            double since_last_s, const DampingOptions& opts = {}, bool noisy = false);
+ReplanDecision DecideReplan(const std::vector<std::string>& violations, double current_cost, double candidate_cost,
+                            int64_t churn, double since_last_s, const DampingOptions& opts = {}, bool noisy = false);
 
 // Load trigger: follows the observed offered load (sum of the sources' observed rates over the sum
 // of their planned `rate`s). It fires when the load has stayed beyond `threshold` of what the plan
@@ -68,8 +68,9 @@ class LoadTrigger {
 
 // The problem a Workflow's status says to plan: its inputs at the observed load (loadScale) and
 // without the nodes that are out (unavailableNodes). Used by the reconciler and jbctl's what-if.
-StatusOr<planner::Problem> ProblemForStatus(const Workflow& wf, const std::vector<ModelProfile>& profiles, const Infrastructure& infra,
-                                            const WorkflowStatus& st, planner::ProblemOptions popts = {});
+StatusOr<planner::Problem> ProblemForStatus(const Workflow& wf, const std::vector<ModelProfile>& profiles,
+                                            const Infrastructure& infra, const WorkflowStatus& st,
+                                            planner::ProblemOptions popts = {});
 
 // `plan` with every placement's rate set to its key share of the operator's rate in `p` (the same
 // key ranges at another load).
@@ -88,9 +89,9 @@ Rescored RescorePlan(const planner::Problem& p, const Plan& plan);
 // the highest rate at the accuracy floor, else the highest rate at any accuracy; `why` (a Degraded
 // condition) says which. Each solve plans with at most min(2 s, plan_time_limit_s, 90% of what is
 // left of `limits`); stops at `limits` with the best plan found so far. nullopt: no plan at all.
-std::optional<Plan> BestDegradedPlan(const Workflow& wf, const std::vector<ModelProfile>& profiles, const Infrastructure& infra,
-                                     const WorkflowStatus& st, const planner::SolveLimits& limits, double plan_time_limit_s,
-                                     Condition* why);
+std::optional<Plan> BestDegradedPlan(const Workflow& wf, const std::vector<ModelProfile>& profiles,
+                                     const Infrastructure& infra, const WorkflowStatus& st,
+                                     const planner::SolveLimits& limits, double plan_time_limit_s, Condition* why);
 
 // What makes a re-plan decision besides the plans: why it is asked for, when, and the damping.
 struct ReplanContext {
@@ -119,7 +120,8 @@ struct ReplanProposal {
 // rollout undo"). An undo is adopted without damping. Otherwise DecideReplan on the running plan
 // rescored under `problem`, the churn, and the time since the last adopted plan (history's last
 // entry; none or unreadable = long ago).
-ReplanProposal ProposeReplan(const planner::Problem& problem, const WorkflowStatus& status, const std::vector<WorkerConfig>& running,
-                             const ReplanCandidate& candidate, const ReplanContext& ctx);
+ReplanProposal ProposeReplan(const planner::Problem& problem, const WorkflowStatus& status,
+                             const std::vector<WorkerConfig>& running, const ReplanCandidate& candidate,
+                             const ReplanContext& ctx);
 
 }  // namespace jb

@@ -155,8 +155,9 @@ RolloutStep NextRolloutStep(const std::vector<WorkerConfig>& current, std::vecto
     step.phase = "Starting";
     size_t waiting = starting.size() + not_ready.size();
     step.message = "rolling out epoch " + std::to_string(epoch) + ": starting " + std::to_string(waiting) +
-                   " new worker(s) beside the " + std::to_string(current.size()) + " of epoch " + std::to_string(from) + " (" +
-                   (starting.empty() ? not_ready.front() : starting.front()) + (waiting > 1 ? ", ..." : "") + ")";
+                   " new worker(s) beside the " + std::to_string(current.size()) + " of epoch " + std::to_string(from) +
+                   " (" + (starting.empty() ? not_ready.front() : starting.front()) + (waiting > 1 ? ", ..." : "") +
+                   ")";
     return step;
   }
 
@@ -179,8 +180,10 @@ RolloutStep NextRolloutStep(const std::vector<WorkerConfig>& current, std::vecto
     step.apply = with_drain(drainable);
     for (const auto* c : old_only) step.apply.push_back(*c);
     step.phase = "Switching";
-    step.message = "rolling out epoch " + std::to_string(epoch) + ": switching routing from epoch " + std::to_string(from) +
-                   (drainable ? " (its items finish along its own routes)" : " (old workers are down: senders re-route their items)");
+    step.message = "rolling out epoch " + std::to_string(epoch) + ": switching routing from epoch " +
+                   std::to_string(from) +
+                   (drainable ? " (its items finish along its own routes)"
+                              : " (old workers are down: senders re-route their items)");
     return step;
   }
   step.switched = true;
@@ -204,16 +207,18 @@ RolloutStep NextRolloutStep(const std::vector<WorkerConfig>& current, std::vecto
     step.apply = current;  // as switched
     step.phase = "Draining";
     step.message = "rolling out epoch " + std::to_string(epoch) + ": draining epoch " + std::to_string(from) + ", " +
-                   std::to_string(held_old) + " item(s) still in flight on " + std::to_string(old_only.size()) + " old worker(s)";
+                   std::to_string(held_old) + " item(s) still in flight on " + std::to_string(old_only.size()) +
+                   " old worker(s)";
     return step;
   }
   step.apply = with_drain(false);
   step.phase = "Steady";
   step.done = true;
-  step.message = "epoch " + std::to_string(epoch) + " serves; " + std::to_string(old_only.size()) + " worker(s) of epoch " +
-                 std::to_string(from) + " stopped" +
-                 (drained ? "" : " after the " + std::to_string(static_cast<int>(opts.drain_timeout_s)) + " s drain timeout (" +
-                                     std::to_string(held_old) + " item(s) re-sent by their senders)");
+  step.message = "epoch " + std::to_string(epoch) + " serves; " + std::to_string(old_only.size()) +
+                 " worker(s) of epoch " + std::to_string(from) + " stopped" +
+                 (drained ? ""
+                          : " after the " + std::to_string(static_cast<int>(opts.drain_timeout_s)) +
+                                " s drain timeout (" + std::to_string(held_old) + " item(s) re-sent by their senders)");
   return step;
 }
 

@@ -105,7 +105,9 @@ class Store {
   [[nodiscard]] virtual Subscription OnChange(ChangeCallback fn) = 0;
 
   // PutStatus without a resourceVersion (unconditional).
-  StatusOr<Object> PutStatus(const std::string& name, const WorkflowStatus& status) { return PutStatus(name, status, ""); }
+  StatusOr<Object> PutStatus(const std::string& name, const WorkflowStatus& status) {
+    return PutStatus(name, status, "");
+  }
 };
 
 }  // namespace jb

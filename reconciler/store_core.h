@@ -56,7 +56,8 @@ class StoreCore : public Store {
   StatusOr<Object> PutStatus(const std::string& name, const WorkflowStatus& status,
                              const std::string& resource_version) override;
   StatusOr<Object> Delete(const std::string& kind, const std::string& name) override EXCLUDES(mu_);
-  Status RemoveFinalizer(const std::string& kind, const std::string& name, const std::string& finalizer) override EXCLUDES(mu_);
+  Status RemoveFinalizer(const std::string& kind, const std::string& name, const std::string& finalizer) override
+      EXCLUDES(mu_);
   [[nodiscard]] Subscription OnChange(ChangeCallback fn) override;
 
  protected:

@@ -1,5 +1,10 @@
 #include "reconciler/workflow_reconciler.h"
 
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <set>
+
 #include "api/manifest.h"
 #include "api/names.h"
 #include "base/format.h"
@@ -8,11 +13,6 @@
 #include "reconciler/deployment.h"
 #include "reconciler/replan.h"
 #include "reconciler/rollout.h"
-
-#include <algorithm>
-#include <cmath>
-#include <functional>
-#include <set>
 
 namespace jb {
 
@@ -91,7 +91,9 @@ void WorkflowReconciler::UpdateLoad(const Workflow& wf, const std::vector<Worker
         complete &= w.ready && w.metrics->uptime_s >= 6;  // a full rate window
         // A source near the end of its `count` stops on purpose: that is not a load change.
         // (In doubles: a worker's reported rate is not trusted to fit an integer.)
-        if (limit[in.name] > 0 && static_cast<double>(in.items_out) + in.rate * 6 >= static_cast<double>(limit[in.name])) complete = false;
+        if (limit[in.name] > 0 &&
+            static_cast<double>(in.items_out) + in.rate * 6 >= static_cast<double>(limit[in.name]))
+          complete = false;
       }
   }
   if (!complete || sources != static_cast<int>(wf.spec.sources.size())) return;
@@ -105,17 +107,22 @@ void WorkflowReconciler::UpdateLoad(const Workflow& wf, const std::vector<Worker
   if (!next) return;
   if (events_ != nullptr)
     events_->Record("Workflow", wf.metadata.name, "Normal", "LoadChanged",
-                    "the sources offer " + FormatFixed(seen, 2) + " items/s against " + FormatFixed(spec * st->load_scale.value_or(1.0), 2) +
-                        " planned for " + FormatFixed(opts_.load.sustain_s, 0) + " s; re-planning for " + FormatFixed(spec * *next, 2) + " items/s");
+                    "the sources offer " + FormatFixed(seen, 2) + " items/s against " +
+                        FormatFixed(spec * st->load_scale.value_or(1.0), 2) + " planned for " +
+                        FormatFixed(opts_.load.sustain_s, 0) + " s; re-planning for " + FormatFixed(spec * *next, 2) +
+                        " items/s");
   st->load_scale = *next;
 }
 
-void WorkflowReconciler::UpdateNodeHealth(const std::string& name, const std::vector<WorkerState>& observed, WorkflowStatus* st) {
+void WorkflowReconciler::UpdateNodeHealth(const std::string& name, const std::vector<WorkerState>& observed,
+                                          WorkflowStatus* st) {
   // Outages expire: the node is tried again (a plan that uses it must still pass the damping).
   for (auto it = st->unavailable_nodes.begin(); it != st->unavailable_nodes.end();) {
     if (SecondsSince(it->since) >= opts_.node_retry_s) {
-      if (events_ != nullptr) events_->Record("Workflow", name, "Normal", "NodeRetried", "node " + it->node + " is tried again after " +
-                                                                                           FormatFixed(opts_.node_retry_s, 0) + " s out of the plan");
+      if (events_ != nullptr)
+        events_->Record(
+            "Workflow", name, "Normal", "NodeRetried",
+            "node " + it->node + " is tried again after " + FormatFixed(opts_.node_retry_s, 0) + " s out of the plan");
       it = st->unavailable_nodes.erase(it);
     } else {
       ++it;
@@ -138,12 +145,14 @@ void WorkflowReconciler::UpdateNodeHealth(const std::string& name, const std::ve
     if (listed || now - it->second < opts_.node_grace) continue;
     st->unavailable_nodes.push_back(NodeOutage{w.node, w.message, NowRfc3339Millis()});
     if (events_ != nullptr)
-      events_->Record("Workflow", name, "Warning", "NodeNotReady", "node " + w.node + " is left out of the plan: " + w.message);
+      events_->Record("Workflow", name, "Warning", "NodeNotReady",
+                      "node " + w.node + " is left out of the plan: " + w.message);
   }
   for (auto it = since.begin(); it != since.end();) it = seen.count(it->first) == 0 ? since.erase(it) : std::next(it);
 }
 
-void WorkflowReconciler::RecordTransitions(const std::string& name, const WorkflowStatus& before, const WorkflowStatus& after) {
+void WorkflowReconciler::RecordTransitions(const std::string& name, const WorkflowStatus& before,
+                                           const WorkflowStatus& after) {
   if (events_ == nullptr) return;
   for (const auto& c : after.conditions) {
     const Condition* old = FindCondition(before, c.type);
@@ -183,7 +192,8 @@ void WorkflowReconciler::RecordFailure(const std::string& name, const std::strin
     const Workflow& wf = std::get<Workflow>(*got);
     WorkflowStatus st = wf.status;
     st.observed_generation = wf.metadata.generation;
-    SetCondition(&st, cond::kPlanned, cond::kFalse, cond::kReconcileError, "internal error while reconciling (retried with back-off): " + why);
+    SetCondition(&st, cond::kPlanned, cond::kFalse, cond::kReconcileError,
+                 "internal error while reconciling (retried with back-off): " + why);
     (void)Save(wf, st);
   } catch (...) {
     // Recording is best effort; the caller still reports the error and retries with back-off.
@@ -229,9 +239,11 @@ ReconcileResult WorkflowReconciler::ReconcileUnguarded(const std::string& name) 
   DeployStep(in, before, &st, &res);
   if (st.degraded) {
     SetCondition(&st, cond::kDegraded, cond::kTrue, st.degraded->reason, st.degraded->message);
-    SetCondition(&st, cond::kSLOMet, cond::kFalse, cond::kDegradedPlan, "the deployed plan is a degraded one: " + st.degraded->message);
+    SetCondition(&st, cond::kSLOMet, cond::kFalse, cond::kDegradedPlan,
+                 "the deployed plan is a degraded one: " + st.degraded->message);
   } else {
-    SetCondition(&st, cond::kDegraded, cond::kFalse, cond::kPlanMeetsSLO, "the deployed plan meets the accuracy floor at the requested rate");
+    SetCondition(&st, cond::kDegraded, cond::kFalse, cond::kPlanMeetsSLO,
+                 "the deployed plan meets the accuracy floor at the requested rate");
   }
   return Finish(wf, st, res);
 }
@@ -257,8 +269,9 @@ WorkflowReconciler::Next WorkflowReconciler::PlanStep(const PlanInputs& in, Work
   }
   // The planning budget covers validation, the problem and every solve from here on.
   planner::SolveLimits limits;
-  limits.deadline = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                                          std::chrono::duration<double>(std::max(0.0, opts_.plan_time_limit_s)));
+  limits.deadline =
+      std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                             std::chrono::duration<double>(std::max(0.0, opts_.plan_time_limit_s)));
   limits.cancel = &cancel_;
   std::vector<Document> docs = in.Documents();
   ValidateSet(&docs);
@@ -284,19 +297,22 @@ WorkflowReconciler::Next WorkflowReconciler::PlanStep(const PlanInputs& in, Work
       events_->Record("Workflow", in.wf.metadata.name, "Warning", "UndoFailed",
                       "no plan revision with epoch " + std::to_string(*st->undo_to) + " in the history");
     if (earlier != nullptr)
-      candidate = Candidate{RescorePlan(*problem, *earlier).plan, std::nullopt, "re-adopted the plan of an earlier epoch (rollout undo)"};
+      candidate = Candidate{RescorePlan(*problem, *earlier).plan, std::nullopt,
+                            "re-adopted the plan of an earlier epoch (rollout undo)"};
     st->undo_to.reset();
     if (!candidate) return Next::kFinish;
   } else if (Next next = SolveStep(in, *problem, limits, fp, st, res, &candidate); next != Next::kContinue) {
     return next;
   }
-  if (candidate) DecideStep(in, *problem, trigger, fp, *candidate, st, res);  // else the planning timed out; the running plan stays
+  if (candidate)
+    DecideStep(in, *problem, trigger, fp, *candidate, st, res);  // else the planning timed out; the running plan stays
   return Next::kContinue;
 }
 
 WorkflowReconciler::Next WorkflowReconciler::SolveStep(const PlanInputs& in, const planner::Problem& problem,
-                                                       const planner::SolveLimits& limits, const Fingerprint& fp, WorkflowStatus* st,
-                                                       ReconcileResult* res, std::optional<Candidate>* candidate) {
+                                                       const planner::SolveLimits& limits, const Fingerprint& fp,
+                                                       WorkflowStatus* st, ReconcileResult* res,
+                                                       std::optional<Candidate>* candidate) {
   const std::string& name = in.wf.metadata.name;
   // Fairness: one large plan at a time (see ReconcilerOptions::large_plan_columns).
   const size_t columns = planner::RateColumns(problem);
@@ -306,7 +322,8 @@ WorkflowReconciler::Next WorkflowReconciler::SolveStep(const PlanInputs& in, con
     return Next::kReturn;
   }
   planner::SolverOptions so;
-  so.time_limit_s = std::max(0.05, 0.9 * std::chrono::duration<double>(limits.deadline - std::chrono::steady_clock::now()).count());
+  so.time_limit_s =
+      std::max(0.05, 0.9 * std::chrono::duration<double>(limits.deadline - std::chrono::steady_clock::now()).count());
   so.limits = limits;
   auto result = planner::Solve(problem, so);
   Condition why;
@@ -319,7 +336,8 @@ WorkflowReconciler::Next WorkflowReconciler::SolveStep(const PlanInputs& in, con
   }
   if (!result.ok() && result.status().code() == Status::Code::kDeadlineExceeded) {
     char budget[160];
-    std::snprintf(budget, sizeof(budget), "no plan within the planning budget of %.1f s (%zu operators, %zu nodes, %zu rate columns)",
+    std::snprintf(budget, sizeof(budget),
+                  "no plan within the planning budget of %.1f s (%zu operators, %zu nodes, %zu rate columns)",
                   opts_.plan_time_limit_s, problem.ops.size(), problem.nodes.size(), columns);
     std::string msg = std::string(budget) + "; raise the planning budget or split the workflow";
     if (events_ != nullptr) events_->Record("Workflow", name, "Warning", cond::kPlanningTimeout, msg);
@@ -333,7 +351,8 @@ WorkflowReconciler::Next WorkflowReconciler::SolveStep(const PlanInputs& in, con
     return Next::kContinue;  // the running plan stays
   }
   if (!result.ok() && !degraded) {
-    NotPlanned(st, result.status().code() == Status::Code::kInfeasible ? cond::kInfeasible : cond::kSolverError, result.status().message());
+    NotPlanned(st, result.status().code() == Status::Code::kInfeasible ? cond::kInfeasible : cond::kSolverError,
+               result.status().message());
     st->plan.reset();
     st->planned_from = fp.Encode();
     return Next::kFinish;
@@ -348,12 +367,14 @@ WorkflowReconciler::Next WorkflowReconciler::SolveStep(const PlanInputs& in, con
 }
 
 void WorkflowReconciler::DecideStep(const PlanInputs& in, const planner::Problem& problem, const std::string& trigger,
-                                    const Fingerprint& fp, const Candidate& c, WorkflowStatus* st, ReconcileResult* res) {
+                                    const Fingerprint& fp, const Candidate& c, WorkflowStatus* st,
+                                    ReconcileResult* res) {
   const std::string& name = in.wf.metadata.name;
   ReplanCandidate rc{c.plan, std::nullopt};
   std::vector<WorkerConfig> running;
   if (st->plan) {  // the churn: against what the driver runs
-    auto target = BuildDeployment(in.wf, in.profiles, in.infra, c.plan, st->plan_epoch.value_or(0) + 1, opts_.deployment);
+    auto target =
+        BuildDeployment(in.wf, in.profiles, in.infra, c.plan, st->plan_epoch.value_or(0) + 1, opts_.deployment);
     if (target.ok()) {
       rc.workers = std::move(*target);
       running = driver_->Desired(name);
@@ -366,26 +387,29 @@ void WorkflowReconciler::DecideStep(const PlanInputs& in, const planner::Problem
   if (st->plan && current.violations.empty()) st->degraded.reset();  // the running plan meets the (new) SLO
   if (decision.action == ReplanAction::kDefer) {
     // Clamped: the history's time is stored data and may lie in the future.
-    res->requeue_after = std::chrono::milliseconds(static_cast<int64_t>(std::clamp(decision.retry_after_s, 0.0, 3600.0) * 1000) + 1);
+    res->requeue_after =
+        std::chrono::milliseconds(static_cast<int64_t>(std::clamp(decision.retry_after_s, 0.0, 3600.0) * 1000) + 1);
     return;
   }
   if (decision.action == ReplanAction::kKeep) {
     st->plan = current.plan;  // priced under the new inputs
     st->planned_from = fp.Encode();
     SetCondition(st, cond::kPlanned, cond::kTrue, cond::kKept,
-                 FormatFixed(st->plan->cost.total_per_hour, 4) + " $/h (compute " + FormatFixed(st->plan->cost.compute_per_hour, 4) + " + network " +
-                     FormatFixed(st->plan->cost.network_per_hour, 4) + ") at today's inputs, accuracy " + FormatFixed(st->plan->accuracy, 2) +
-                     "; a re-plan was not worth it: " + decision.reason);
+                 FormatFixed(st->plan->cost.total_per_hour, 4) + " $/h (compute " +
+                     FormatFixed(st->plan->cost.compute_per_hour, 4) + " + network " +
+                     FormatFixed(st->plan->cost.network_per_hour, 4) + ") at today's inputs, accuracy " +
+                     FormatFixed(st->plan->accuracy, 2) + "; a re-plan was not worth it: " + decision.reason);
     if (events_ != nullptr)
       events_->Record("Workflow", name, "Normal", "PlanKept",
-                      "kept epoch " + std::to_string(st->plan_epoch.value_or(0)) + " (trigger: " + trigger + "): " + decision.reason);
+                      "kept epoch " + std::to_string(st->plan_epoch.value_or(0)) + " (trigger: " + trigger +
+                          "): " + decision.reason);
     return;
   }
   AdoptStep(name, trigger, fp, c, p, st);
 }
 
-void WorkflowReconciler::AdoptStep(const std::string& name, const std::string& trigger, const Fingerprint& fp, const Candidate& c,
-                                   const ReplanProposal& p, WorkflowStatus* st) {
+void WorkflowReconciler::AdoptStep(const std::string& name, const std::string& trigger, const Fingerprint& fp,
+                                   const Candidate& c, const ReplanProposal& p, WorkflowStatus* st) {
   const Rescored& current = p.current;
   const ReplanDecision& decision = p.decision;
   PlanRevision rev;
@@ -415,12 +439,13 @@ void WorkflowReconciler::AdoptStep(const std::string& name, const std::string& t
   st->planned_from = fp.Encode();
   if (events_ != nullptr && trigger != kTriggerInitial)
     events_->Record("Workflow", name, "Normal", "Replanned",
-                    "epoch " + std::to_string(p.next_epoch) + " (trigger: " + trigger + "): " + FormatFixed(rev.old_cost, 4) + " -> " +
-                        FormatFixed(rev.new_cost, 4) + " $/h, " + decision.reason);
+                    "epoch " + std::to_string(p.next_epoch) + " (trigger: " + trigger +
+                        "): " + FormatFixed(rev.old_cost, 4) + " -> " + FormatFixed(rev.new_cost, 4) + " $/h, " +
+                        decision.reason);
   const Plan& pl = *st->plan;
   char msg[512];
-  std::snprintf(msg, sizeof(msg), "%.4f $/h (compute %.4f + network %.4f), accuracy %.2f, %s, %s", pl.cost.total_per_hour,
-                pl.cost.compute_per_hour, pl.cost.network_per_hour, pl.accuracy,
+  std::snprintf(msg, sizeof(msg), "%.4f $/h (compute %.4f + network %.4f), accuracy %.2f, %s, %s",
+                pl.cost.total_per_hour, pl.cost.compute_per_hour, pl.cost.network_per_hour, pl.accuracy,
                 !c.solved_msg.empty() ? c.solved_msg.c_str()
                 : pl.optimal          ? "proven optimal"
                                       : ("gap " + FormatFixed(100 * pl.gap, 2) + "%").c_str(),
@@ -448,8 +473,8 @@ void WorkflowReconciler::DeployStep(const PlanInputs& in, const std::vector<Work
     step = NextRolloutStep(driver_->Desired(name), *desired, before, epoch, since_switch, opts_.rollout);
   }
   if (unserved.empty()) driver_->UseInfrastructure(name, in.infra.spec);
-  Status applied = !unserved.empty() ? Status::Unavailable("no driver for tier(s) " + unserved + "; this daemon runs the " +
-                                                                 driver_->name() + " driver(s)")
+  Status applied = !unserved.empty() ? Status::Unavailable("no driver for tier(s) " + unserved +
+                                                           "; this daemon runs the " + driver_->name() + " driver(s)")
                    : !desired.ok()   ? desired.status()
                                      : driver_->Apply(name, step.apply);
   if (!applied.ok()) {
@@ -482,41 +507,50 @@ void WorkflowReconciler::AdvanceRollout(const std::string& name, const RolloutSt
       if (rev.epoch == epoch) rev.serving_s = took;
     if (events_ != nullptr && st->rollout->trigger != kTriggerInitial)
       events_->Record("Workflow", name, "Normal", "Switched",
-                      "epoch " + std::to_string(epoch) + " serves " + FormatFixed(took, 3) + " s after its trigger (" + st->rollout->trigger + ")");
+                      "epoch " + std::to_string(epoch) + " serves " + FormatFixed(took, 3) + " s after its trigger (" +
+                          st->rollout->trigger + ")");
   }
   if (step.done && !st->rollout->switched.empty()) {
-    if (events_ != nullptr && st->rollout->trigger != kTriggerInitial) events_->Record("Workflow", name, "Normal", "RolloutComplete", step.message);
+    if (events_ != nullptr && st->rollout->trigger != kTriggerInitial)
+      events_->Record("Workflow", name, "Normal", "RolloutComplete", step.message);
     st->rollout.reset();
   } else if (!step.done) {
     st->rollout->phase = step.phase;
   }
 }
 
-void WorkflowReconciler::ObserveStep(const PlanInputs& in, const RolloutStep& step, int64_t epoch, const std::vector<WorkerState>& observed,
-                                     WorkflowStatus* st, ReconcileResult* res) {
+void WorkflowReconciler::ObserveStep(const PlanInputs& in, const RolloutStep& step, int64_t epoch,
+                                     const std::vector<WorkerState>& observed, WorkflowStatus* st,
+                                     ReconcileResult* res) {
   const size_t want = step.apply.size();
   if (st->rollout && !step.done)
     SetCondition(st, cond::kDeployed, cond::kTrue, cond::kRollingOut, step.message);
   else
     SetCondition(st, cond::kDeployed, cond::kTrue, cond::kApplied,
-                 std::to_string(want) + " worker(s) of plan epoch " + std::to_string(epoch) + " handed to the " + driver_->name() + " driver");
+                 std::to_string(want) + " worker(s) of plan epoch " + std::to_string(epoch) + " handed to the " +
+                     driver_->name() + " driver");
   size_t ready = 0;
   std::string why;
   for (const auto& w : observed) {
-    if (w.ready) ++ready;
-    else if (why.empty()) why = w.name + ": " + w.message;
+    if (w.ready)
+      ++ready;
+    else if (why.empty())
+      why = w.name + ": " + w.message;
   }
   const bool all_ready = ready == want && observed.size() == want;
   const std::string count = std::to_string(ready) + "/" + std::to_string(want) + " workers ready";
-  if (all_ready) SetCondition(st, cond::kReady, cond::kTrue, cond::kWorkersReady, count);
-  else SetCondition(st, cond::kReady, cond::kFalse, cond::kWorkersNotReady, count + (why.empty() ? "" : "; " + why));
+  if (all_ready)
+    SetCondition(st, cond::kReady, cond::kTrue, cond::kWorkersReady, count);
+  else
+    SetCondition(st, cond::kReady, cond::kFalse, cond::kWorkersNotReady, count + (why.empty() ? "" : "; " + why));
   auto recheck = all_ready ? opts_.observe_every : opts_.not_ready_recheck;
   if (st->rollout) recheck = std::chrono::milliseconds(200);  // move the rollout on promptly
   if (res->requeue_after.count() == 0 || recheck < res->requeue_after) res->requeue_after = recheck;
   UpdateSLOMet(in, observed, all_ready, st);
 }
 
-void WorkflowReconciler::UpdateSLOMet(const PlanInputs& in, const std::vector<WorkerState>& observed, bool all_ready, WorkflowStatus* st) {
+void WorkflowReconciler::UpdateSLOMet(const PlanInputs& in, const std::vector<WorkerState>& observed, bool all_ready,
+                                      WorkflowStatus* st) {
   const Workflow& wf = in.wf;
   // Observations: only from workers that report (the fake driver runs none).
   bool reporting = false;
@@ -532,20 +566,26 @@ void WorkflowReconciler::UpdateSLOMet(const PlanInputs& in, const std::vector<Wo
     const Condition* slo = FindCondition(*st, cond::kSLOMet);
     if (slo == nullptr || slo->reason != cond::kObserved)
       SetCondition(st, cond::kSLOMet, cond::kUnknown, cond::kNoObservations,
-                   "the plan predicts the SLO is met; no throughput observations yet (the " + driver_->name() + " driver reports none)");
+                   "the plan predicts the SLO is met; no throughput observations yet (the " + driver_->name() +
+                       " driver reports none)");
     return;
   }
   ObservedStatus o = Summarize(*problem, *st->plan, observed);
   double floor = o.expected_throughput * opts_.slo_throughput_fraction;
   std::string label = o.emulated ? " [EMULATED runtime: profiled latencies, synthetic payloads]" : "";
-  std::string what = "observed " + FormatFixed(o.throughput, 2) + " items/s at the sink (plan: " + FormatFixed(o.expected_throughput, 2) +
-                     "), latency p50 " + FormatFixed(o.latency_p50_ms, 1) + " ms p99 " + FormatFixed(o.latency_p99_ms, 1) + " ms, accuracy " +
-                     FormatFixed(st->plan->accuracy, 2) + " (floor " + FormatFixed(wf.spec.slo.min_accuracy, 2) + ")" + label;
+  std::string what = "observed " + FormatFixed(o.throughput, 2) +
+                     " items/s at the sink (plan: " + FormatFixed(o.expected_throughput, 2) + "), latency p50 " +
+                     FormatFixed(o.latency_p50_ms, 1) + " ms p99 " + FormatFixed(o.latency_p99_ms, 1) +
+                     " ms, accuracy " + FormatFixed(st->plan->accuracy, 2) + " (floor " +
+                     FormatFixed(wf.spec.slo.min_accuracy, 2) + ")" + label;
   bool latency_ok = !wf.spec.slo.max_latency_ms || o.latency_p99_ms <= *wf.spec.slo.max_latency_ms;
-  if (!all_ready) SetCondition(st, cond::kSLOMet, cond::kUnknown, cond::kWorkersNotReady, "waiting for every worker; " + what);
+  if (!all_ready)
+    SetCondition(st, cond::kSLOMet, cond::kUnknown, cond::kWorkersNotReady, "waiting for every worker; " + what);
   else if (!o.throughput_complete)
-    SetCondition(st, cond::kSLOMet, cond::kUnknown, cond::kMeasuring, "the first throughput window is not complete yet; " + what);
-  else if (o.throughput + 1e-9 >= floor && latency_ok) SetCondition(st, cond::kSLOMet, cond::kTrue, cond::kObserved, what);
+    SetCondition(st, cond::kSLOMet, cond::kUnknown, cond::kMeasuring,
+                 "the first throughput window is not complete yet; " + what);
+  else if (o.throughput + 1e-9 >= floor && latency_ok)
+    SetCondition(st, cond::kSLOMet, cond::kTrue, cond::kObserved, what);
   else if (o.throughput + 1e-9 < floor)
     SetCondition(st, cond::kSLOMet, cond::kFalse, cond::kThroughputBelowTarget,
                  what + "; below " + FormatFixed(100 * opts_.slo_throughput_fraction, 0) + "% of the plan");

@@ -12,20 +12,20 @@
 #include <string>
 
 #include "base/mutex.h"
+#include "base/thread_annotations.h"
 #include "drivers/driver.h"
 #include "planner/linear_model.h"
-#include "base/thread_annotations.h"
 #include "reconciler/deployment.h"
-#include "reconciler/replan.h"
-#include "reconciler/rollout.h"
 #include "reconciler/events.h"
 #include "reconciler/inputs.h"
+#include "reconciler/replan.h"
+#include "reconciler/rollout.h"
 #include "reconciler/store.h"
 
 namespace jb {
 
 struct ReconcileResult {
-  Status error;                              // non-OK = retry with back-off
+  Status error;                                // non-OK = retry with back-off
   std::chrono::milliseconds requeue_after{0};  // > 0 = look again after this long
 };
 
@@ -44,7 +44,7 @@ struct ReconcilerOptions {
   std::chrono::milliseconds large_plan_retry{1000};
   std::chrono::milliseconds not_ready_recheck{1000};
   std::chrono::milliseconds observe_every{2000};  // refresh observations while deployed
-  double slo_throughput_fraction = 0.99;           // SLOMet needs this share of the planned sink rate
+  double slo_throughput_fraction = 0.99;          // SLOMet needs this share of the planned sink rate
   DeploymentOptions deployment;
   DampingOptions damping;
   RolloutOptions rollout;
@@ -90,22 +90,23 @@ class WorkflowReconciler {
     std::optional<Condition> degraded;  // the plan is a degraded one, and why
     std::string solved_msg;             // how it was found, for the Planned message ("" = the solver's gap)
   };
-  Next SolveStep(const PlanInputs& in, const planner::Problem& problem, const planner::SolveLimits& limits, const Fingerprint& fp,
-                 WorkflowStatus* st, ReconcileResult* res, std::optional<Candidate>* candidate);
+  Next SolveStep(const PlanInputs& in, const planner::Problem& problem, const planner::SolveLimits& limits,
+                 const Fingerprint& fp, WorkflowStatus* st, ReconcileResult* res, std::optional<Candidate>* candidate);
   // The damping decision on `c` (ProposeReplan) and its effect on `st`.
-  void DecideStep(const PlanInputs& in, const planner::Problem& problem, const std::string& trigger, const Fingerprint& fp,
-                  const Candidate& c, WorkflowStatus* st, ReconcileResult* res);
+  void DecideStep(const PlanInputs& in, const planner::Problem& problem, const std::string& trigger,
+                  const Fingerprint& fp, const Candidate& c, WorkflowStatus* st, ReconcileResult* res);
   // Adopts `c` as the plan of epoch p.next_epoch: a history entry, a rollout, the Planned condition.
-  void AdoptStep(const std::string& name, const std::string& trigger, const Fingerprint& fp, const Candidate& c, const ReplanProposal& p,
-                 WorkflowStatus* st);
+  void AdoptStep(const std::string& name, const std::string& trigger, const Fingerprint& fp, const Candidate& c,
+                 const ReplanProposal& p, WorkflowStatus* st);
   // Hands the plan to the driver (one rollout step at a time); then ObserveStep.
-  void DeployStep(const PlanInputs& in, const std::vector<WorkerState>& before, WorkflowStatus* st, ReconcileResult* res);
+  void DeployStep(const PlanInputs& in, const std::vector<WorkerState>& before, WorkflowStatus* st,
+                  ReconcileResult* res);
   // The rollout's switch and completion as the workers report them.
-  void AdvanceRollout(const std::string& name, const RolloutStep& step, int64_t epoch, const std::vector<WorkerState>& observed,
-                      WorkflowStatus* st);
+  void AdvanceRollout(const std::string& name, const RolloutStep& step, int64_t epoch,
+                      const std::vector<WorkerState>& observed, WorkflowStatus* st);
   // Deployed, Ready and SLOMet from the workers' reports; the next look.
-  void ObserveStep(const PlanInputs& in, const RolloutStep& step, int64_t epoch, const std::vector<WorkerState>& observed,
-                   WorkflowStatus* st, ReconcileResult* res);
+  void ObserveStep(const PlanInputs& in, const RolloutStep& step, int64_t epoch,
+                   const std::vector<WorkerState>& observed, WorkflowStatus* st, ReconcileResult* res);
   // SLOMet from the workers' metrics against the plan at the offered load (kept as it was while no
   // worker reports); sets status.observed.
   void UpdateSLOMet(const PlanInputs& in, const std::vector<WorkerState>& observed, bool all_ready, WorkflowStatus* st);
@@ -122,7 +123,8 @@ class WorkflowReconciler {
   // Feeds the observed source rates to the load trigger; sets status.loadScale when it fires.
   void UpdateLoad(const Workflow& wf, const std::vector<WorkerState>& observed, WorkflowStatus* st) EXCLUDES(mu_);
   // Marks nodes whose worker stayed not ready for node_grace as unavailable; expires old outages.
-  void UpdateNodeHealth(const std::string& name, const std::vector<WorkerState>& observed, WorkflowStatus* st) EXCLUDES(mu_);
+  void UpdateNodeHealth(const std::string& name, const std::vector<WorkerState>& observed, WorkflowStatus* st)
+      EXCLUDES(mu_);
 
   Store* store_;
   Driver* driver_;

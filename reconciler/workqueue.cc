@@ -41,12 +41,14 @@ void WorkQueue::AddRateLimited(const std::string& key) {
     delay = std::chrono::milliseconds(static_cast<int64_t>(std::min(ms, static_cast<double>(opts_.max_delay.count()))));
     // Overall token bucket: when empty, the next token arrives 1/qps after the previous one.
     auto now = Clock::now();
-    tokens_ = std::min<double>(opts_.burst, tokens_ + std::chrono::duration<double>(now - last_refill_).count() * opts_.qps);
+    tokens_ =
+        std::min<double>(opts_.burst, tokens_ + std::chrono::duration<double>(now - last_refill_).count() * opts_.qps);
     last_refill_ = now;
     if (tokens_ >= 1) {
       tokens_ -= 1;
     } else {
-      next_free_ = std::max(next_free_, now) + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(1.0 / opts_.qps));
+      next_free_ = std::max(next_free_, now) +
+                   std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(1.0 / opts_.qps));
       delay = std::max(delay, std::chrono::duration_cast<std::chrono::milliseconds>(next_free_ - now));
     }
   }

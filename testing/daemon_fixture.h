@@ -27,9 +27,11 @@ using Clock = std::chrono::steady_clock;
 // A jellybeand child process; killed (SIGKILL) by the destructor if still running.
 class Daemon {
  public:
-  Daemon(const std::filesystem::path& state, std::vector<std::string> extra_env = {}, std::vector<std::string> extra_args = {})
+  Daemon(const std::filesystem::path& state, std::vector<std::string> extra_env = {},
+         std::vector<std::string> extra_args = {})
       : state_(state) {
-    std::vector<std::string> args = {JB_JELLYBEAND, "--state-dir", state.string(), "--listen", "127.0.0.1:0", "--log-level", "warn"};
+    std::vector<std::string> args = {JB_JELLYBEAND, "--state-dir", state.string(), "--listen",
+                                     "127.0.0.1:0", "--log-level", "warn"};
     for (auto& a : extra_args) args.push_back(a);
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());

@@ -65,7 +65,8 @@ inline Instance LargeInstance(int nodes, int ops, int tiers, unsigned seed, cons
     int tier = n % tiers;
     int hw = hardware == NodeHardware::kEveryClassFirst && n < kHw ? n : pick(0, kHw - 1);
     double price = std::round((0.05 + 0.1 * hw + 0.2 * tier) * uni(0.8, 1.2) * 1000) / 1000;
-    in.inf.spec.nodes.push_back(Node{"n" + std::to_string(n), "t" + std::to_string(tier), price, "hw" + std::to_string(hw), 1, {}, {}});
+    in.inf.spec.nodes.push_back(
+        Node{"n" + std::to_string(n), "t" + std::to_string(tier), price, "hw" + std::to_string(hw), 1, {}, {}});
   }
   const int sources = std::max(1, ops / 10);
   for (int s = 0; s < sources; ++s)

@@ -13,8 +13,8 @@
 #include <functional>
 #include <regex>
 
-#include "testing/daemon_fixture.h"
 #include "api/worker_config.h"
+#include "testing/daemon_fixture.h"
 
 namespace jb::testing {
 
@@ -25,7 +25,9 @@ inline double Since(Clock::time_point t) { return std::chrono::duration<double>(
 class ThreeTierLab {
  public:
   static std::string Lab() { return LabScript(); }
-  static std::string LabFile(const std::string& f) { return ReadFile(std::filesystem::path(JB_SOURCE_DIR) / "tests/lab" / f); }
+  static std::string LabFile(const std::string& f) {
+    return ReadFile(std::filesystem::path(JB_SOURCE_DIR) / "tests/lab" / f);
+  }
 
   // Brings the lab up; "" or why it cannot run here.
   std::string Up() {
@@ -44,7 +46,8 @@ class ThreeTierLab {
     root_ns_ = ::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
     if (!EnterHost1()) return "cannot enter host 1";
     std::ofstream(dir_.path() / "agent-token") << "lab-bootstrap-token-fedcba9876543210\n";
-    std::filesystem::permissions(dir_.path() / "agent-token", std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    std::filesystem::permissions(dir_.path() / "agent-token",
+                                 std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
     return "";
   }
   ~ThreeTierLab() {
@@ -78,18 +81,35 @@ class ThreeTierLab {
   // jellybeand on host 1 with a state dir of `name` (agents on 127.200.0.1:17443).
   bool StartDaemon(const std::string& name = "state") {
     state_ = dir_.path() / name;
-    daemon_ = std::make_unique<Daemon>(state_, std::vector<std::string>{},
-                                       std::vector<std::string>{"--agent-listen", "127.200.0.1:17443", "--agent-token-file",
-                                                                (dir_.path() / "agent-token").string(), "--local-host", "127.200.0.1",
-                                                                "--node-grace", "2", "--node-retry", "12", "--replan-min-interval", "0",
-                                                                "--cloud-reconcile", "1", "--log-level", "info", "--stop-workers-on-exit"});
+    daemon_ = std::make_unique<Daemon>(
+        state_, std::vector<std::string>{},
+        std::vector<std::string>{"--agent-listen", "127.200.0.1:17443", "--agent-token-file",
+                                 (dir_.path() / "agent-token").string(), "--local-host", "127.200.0.1", "--node-grace",
+                                 "2", "--node-retry", "12", "--replan-min-interval", "0", "--cloud-reconcile", "1",
+                                 "--log-level", "info", "--stop-workers-on-exit"});
     return daemon_->WaitReady(&c_, 30s);
   }
   void StartAgent(int k, const std::string& device) {
-    std::vector<std::string> args = {"/usr/sbin/ip", "netns", "exec", prefix_ + "-h" + std::to_string(k), JB_AGENT, "--server", "127.200.0.1:17443",
-                                     "--device", device, "--ca", (state_ / "agent/ca.crt").string(), "--token-file",
-                                     (dir_.path() / "agent-token").string(), "--state-dir", (dir_.path() / ("agent-" + device)).string(),
-                                     "--advertise", "127.200.0." + std::to_string(k), "--worker-binary", JB_WORKER, "--stop-workers-on-exit"};
+    std::vector<std::string> args = {"/usr/sbin/ip",
+                                     "netns",
+                                     "exec",
+                                     prefix_ + "-h" + std::to_string(k),
+                                     JB_AGENT,
+                                     "--server",
+                                     "127.200.0.1:17443",
+                                     "--device",
+                                     device,
+                                     "--ca",
+                                     (state_ / "agent/ca.crt").string(),
+                                     "--token-file",
+                                     (dir_.path() / "agent-token").string(),
+                                     "--state-dir",
+                                     (dir_.path() / ("agent-" + device)).string(),
+                                     "--advertise",
+                                     "127.200.0." + std::to_string(k),
+                                     "--worker-binary",
+                                     JB_WORKER,
+                                     "--stop-workers-on-exit"};
     pid_t pid = SpawnLogged(args, (dir_.path() / ("agent-" + device + ".log")).string());
     if (pid > 0) agents_.push_back(pid);
   }
@@ -110,31 +130,48 @@ class ThreeTierLab {
   - {from: edge, to: cloud, costPerGiB: 0.5}
   - {from: cloud, to: edge, costPerGiB: 0.5}
 )";
-    std::string head = "apiVersion: jellybean.dev/v1alpha1\nkind: Infrastructure\nmetadata:\n  name: lab-three-tier\nspec:\n  tiers:\n";
-    if (local) return head + "  - {name: device, driver: {type: local}}\n  - {name: edge, driver: {type: local}}\n  - {name: cloud, driver: {type: local}}\n" + nodes;
+    std::string head =
+        "apiVersion: jellybean.dev/v1alpha1\nkind: Infrastructure\nmetadata:\n  name: lab-three-tier\nspec:\n  "
+        "tiers:\n";
+    if (local)
+      return head +
+             "  - {name: device, driver: {type: local}}\n  - {name: edge, driver: {type: local}}\n  - {name: cloud, "
+             "driver: {type: local}}\n" +
+             nodes;
     return head + R"(  - name: device
     driver: {type: agent, settings: {portBase: "17300"}}
   - name: edge
     driver:
       type: ssh
-      settings: {sshPort: "2222", knownHosts: ")" + k + R"(/known_hosts", remoteDir: ")" + remote + R"(", portBase: "17400"}
+      settings: {sshPort: "2222", knownHosts: ")" +
+           k + R"(/known_hosts", remoteDir: ")" + remote + R"(", portBase: "17400"}
   - name: cloud
     driver:
       type: cloud
       settings:
-        create: ")" + hooks + R"(netns-create"
-        list: ")" + hooks + R"(list"
-        delete: ")" + hooks + R"(netns-delete"
+        create: ")" +
+           hooks + R"(netns-create"
+        list: ")" +
+           hooks + R"(list"
+        delete: ")" +
+           hooks + R"(netns-delete"
         timeoutSeconds: "30"
-        env.JB_LAB_CLOUD_DIR: ")" + (dir_.path() / "cloud").string() + R"("
-        env.JB_LAB_NETLAB: ")" + Lab() + R"("
-        env.JB_LAB_PREFIX: ")" + prefix_ + R"("
-        env.JB_LAB_SSH_DIR: ")" + k + R"("
+        env.JB_LAB_CLOUD_DIR: ")" +
+           (dir_.path() / "cloud").string() + R"("
+        env.JB_LAB_NETLAB: ")" +
+           Lab() + R"("
+        env.JB_LAB_PREFIX: ")" +
+           prefix_ + R"("
+        env.JB_LAB_SSH_DIR: ")" +
+           k + R"("
         sshPort: "2222"
         user: jblab
-        identityFile: ")" + k + R"(/client_ed25519"
-        knownHosts: ")" + k + R"(/known_hosts"
-        remoteDir: ")" + remote + R"("
+        identityFile: ")" +
+           k + R"(/client_ed25519"
+        knownHosts: ")" +
+           k + R"(/known_hosts"
+        remoteDir: ")" +
+           remote + R"("
         portBase: "17500"
 )" + nodes;
   }
@@ -179,7 +216,8 @@ class ThreeTierLab {
     if (out) *out = wf;
     if (!wf || !wf->status.plan || wf->status.rollout || !wf->status.observed) return false;
     const auto& o = *wf->status.observed;
-    return o.workers > 0 && o.workers_ready == o.workers && o.throughput >= 0.95 * o.expected_throughput && o.expected_throughput > 0;
+    return o.workers > 0 && o.workers_ready == o.workers && o.throughput >= 0.95 * o.expected_throughput &&
+           o.expected_throughput > 0;
   }
   std::vector<std::string> Vms() {
     std::vector<std::string> out;
@@ -208,7 +246,8 @@ class ThreeTierLab {
         auto m = ParseWorkerMetrics(ReadFile(f.path()), f.path().string());
         if (!m.ok()) continue;
         for (const auto& l : m->links)
-          links += "  " + m->worker + " (" + m->tier + ") -> " + l.worker + " (" + l.tier + "): " + std::to_string(l.payload_kibps) + " KiB/s\n";
+          links += "  " + m->worker + " (" + m->tier + ") -> " + l.worker + " (" + l.tier +
+                   "): " + std::to_string(l.payload_kibps) + " KiB/s\n";
       }
     return links;
   }

@@ -7,8 +7,6 @@
 #include <spawn.h>
 #include <sys/wait.h>
 
-#include <vector>
-
 #include <algorithm>
 #include <array>
 #include <chrono>
@@ -19,6 +17,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 extern "C" char** environ;
 

@@ -2,18 +2,18 @@
 // driver: manifests with bounded sources, the workers' own reports, polling with deadlines.
 #pragma once
 
+#include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <optional>
-#include <algorithm>
-#include <cstdio>
 #include <regex>
 #include <sstream>
 #include <string>
 
-#include "testing/daemon_fixture.h"
 #include "api/worker_config.h"
+#include "testing/daemon_fixture.h"
 
 namespace jb::testing {
 
@@ -27,7 +27,8 @@ inline fs::path VqaWithCount(const fs::path& dir, int64_t count) {
   for (const auto& e : fs::directory_iterator(fs::path(JB_SOURCE_DIR) / "manifests/vqa")) {
     std::string text = ReadFile(e.path());
     if (e.path().filename() == "workflow.yaml")
-      text = std::regex_replace(text, std::regex("\n    rate: 40\n"), "\n    rate: 40\n    count: " + std::to_string(count) + "\n");
+      text = std::regex_replace(text, std::regex("\n    rate: 40\n"),
+                                "\n    rate: 40\n    count: " + std::to_string(count) + "\n");
     std::ofstream(m / e.path().filename()) << text;
   }
   return m;
@@ -79,7 +80,9 @@ inline std::string ConditionOf(const Workflow& wf, const std::string& type) {
 
 inline const int64_t kMany = 1000000;  // sources that run until the end of a run sets their count
 
-inline std::string Source(const std::string& file) { return ReadFile(fs::path(JB_SOURCE_DIR) / "manifests/vqa" / file); }
+inline std::string Source(const std::string& file) {
+  return ReadFile(fs::path(JB_SOURCE_DIR) / "manifests/vqa" / file);
+}
 
 // The VQA workflow with both sources at `rate` and stopping after `count` items; with a
 // `generator` rate, the sources emit that instead (an emulated load change).
@@ -110,7 +113,8 @@ inline std::string InfraYaml(double cloud_scale) {
 }
 
 // PUT of one object (YAML or JSON); `why` receives the server's answer on failure.
-inline bool PutObject(const HttpClientOptions& c, const std::string& path, const std::string& yaml, std::string* why = nullptr) {
+inline bool PutObject(const HttpClientOptions& c, const std::string& path, const std::string& yaml,
+                      std::string* why = nullptr) {
   auto r = HttpCall(c, "PUT", kApi + path, yaml, "application/yaml");
   bool ok = r.ok() && r->status < 300;
   if (!ok && why != nullptr) *why = r.ok() ? r->body : r.status().message();
@@ -139,7 +143,8 @@ inline int64_t SinkDelivered(const fs::path& state) { return Sum(Reports(state))
 inline bool ApplyVqaObjects(const HttpClientOptions& c, const std::string& workflow, std::string* why = nullptr) {
   if (!PutObject(c, "infrastructures/vqa-medium", InfraYaml(1), why)) return false;
   for (const auto& doc : LoadPath((fs::path(JB_SOURCE_DIR) / "manifests/vqa/modelprofiles.yaml").string()))
-    if (!doc.object || !PutObject(c, "modelprofiles/" + MetaOf(*doc.object).name, ObjectToJson(*doc.object), why)) return false;
+    if (!doc.object || !PutObject(c, "modelprofiles/" + MetaOf(*doc.object).name, ObjectToJson(*doc.object), why))
+      return false;
   return PutObject(c, "workflows/vqa", workflow, why);
 }
 

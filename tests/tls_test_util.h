@@ -30,13 +30,14 @@ inline bool MakeCert(const std::filesystem::path& dir, const std::string& name, 
                      const std::string& san = "IP:127.0.0.1", int days = 30) {
   std::string d = dir.string() + "/";
   if (ca.empty())
-    return Run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 -subj /CN=" + name + " -keyout " + d + name +
-               ".key -out " + d + name + ".crt >/dev/null 2>&1")
+    return Run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 -subj /CN=" + name +
+               " -keyout " + d + name + ".key -out " + d + name + ".crt >/dev/null 2>&1")
                .exit_code == 0;
   std::ofstream(d + name + ".ext") << "subjectAltName=" << san << "\n";
-  return Run("openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=" + name + " -keyout " + d + name + ".key -out " + d +
-             name + ".csr >/dev/null 2>&1 && openssl x509 -req -in " + d + name + ".csr -CA " + d + ca + ".crt -CAkey " + d + ca +
-             ".key -CAcreateserial -days " + std::to_string(days) + " -extfile " + d + name + ".ext -out " + d + name + ".crt >/dev/null 2>&1")
+  return Run("openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=" + name + " -keyout " + d +
+             name + ".key -out " + d + name + ".csr >/dev/null 2>&1 && openssl x509 -req -in " + d + name +
+             ".csr -CA " + d + ca + ".crt -CAkey " + d + ca + ".key -CAcreateserial -days " + std::to_string(days) +
+             " -extfile " + d + name + ".ext -out " + d + name + ".crt >/dev/null 2>&1")
              .exit_code == 0;
 }
 
@@ -67,11 +68,13 @@ class RawTlsClient {
     ERR_clear_error();
     return ok;
   }
-  bool Write(const std::string& bytes) { return SSL_write(ssl_, bytes.data(), static_cast<int>(bytes.size())) == static_cast<int>(bytes.size()); }
+  bool Write(const std::string& bytes) {
+    return SSL_write(ssl_, bytes.data(), static_cast<int>(bytes.size())) == static_cast<int>(bytes.size());
+  }
   // A frame header claiming `n` bytes.
   static std::string Header(uint32_t n) {
-    return std::string{static_cast<char>(n >> 24), static_cast<char>((n >> 16) & 0xff), static_cast<char>((n >> 8) & 0xff),
-                       static_cast<char>(n & 0xff)};
+    return std::string{static_cast<char>(n >> 24), static_cast<char>((n >> 16) & 0xff),
+                       static_cast<char>((n >> 8) & 0xff), static_cast<char>(n & 0xff)};
   }
   // Reads until EOF or error; true when the peer closed (EOF or reset) within `limit`.
   bool SeesEofWithin(std::chrono::milliseconds limit) {
@@ -162,7 +165,8 @@ class TinyTlsServer {
           if (n <= 0) break;
           req.append(buf, static_cast<size_t>(n));
         }
-        std::string resp = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+        std::string resp =
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
         if (!req.empty()) SSL_write(ssl, resp.data(), static_cast<int>(resp.size()));
         SSL_shutdown(ssl);
       }

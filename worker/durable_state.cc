@@ -56,9 +56,10 @@ StatusOr<SeqReservation> SeqReservation::Open(const std::string& path) {
     unsigned long long v = std::strtoull(text->c_str(), &end, 10);
     while (end != nullptr && (*end == '\n' || *end == ' ')) ++end;
     if (errno != 0 || end == text->c_str() || *end != '\0' || v == 0)
-      return Status::InvalidArgument(path + ": expected the next free request sequence number, found \"" + text->substr(0, 40) +
-                                     "\"; the sources cannot start without it (numbering from 1 again would reuse request "
-                                     "identities). Remove the file only together with every worker of the workflow.");
+      return Status::InvalidArgument(
+          path + ": expected the next free request sequence number, found \"" + text->substr(0, 40) +
+          "\"; the sources cannot start without it (numbering from 1 again would reuse request "
+          "identities). Remove the file only together with every worker of the workflow.");
     next = v;
   }
   return SeqReservation(path, next, next);
@@ -81,7 +82,8 @@ bool DeliveryRecord::ParseLine(const std::string& line, Entry* e) {
 }
 
 StatusOr<std::unique_ptr<DeliveryRecord>> DeliveryRecord::Open(const std::string& path, int64_t max_bytes,
-                                                              const std::function<void(const Entry&)>& each, int64_t* skipped) {
+                                                               const std::function<void(const Entry&)>& each,
+                                                               int64_t* skipped) {
   int64_t bad = 0;
   std::string last;
   for (const std::string& p : {path + ".1", path}) {
@@ -92,8 +94,10 @@ StatusOr<std::unique_ptr<DeliveryRecord>> DeliveryRecord::Open(const std::string
     while (std::getline(in, line)) {
       if (line.empty()) continue;
       Entry e;
-      if (ParseLine(line, &e)) each(e);
-      else ++bad;
+      if (ParseLine(line, &e))
+        each(e);
+      else
+        ++bad;
     }
     last = std::move(*text);
   }

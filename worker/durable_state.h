@@ -57,7 +57,8 @@ class SeqReservation {
   const std::string& path() const { return path_; }
 
  private:
-  SeqReservation(std::string path, uint64_t first, uint64_t limit) : path_(std::move(path)), first_(first), limit_(limit) {}
+  SeqReservation(std::string path, uint64_t first, uint64_t limit)
+      : path_(std::move(path)), first_(first), limit_(limit) {}
   std::string path_;  // "" = volatile
   uint64_t first_ = 1;
   uint64_t limit_ = 1;
@@ -75,7 +76,8 @@ class DeliveryRecord {
   // "<path>.1" and `path`, oldest first. Malformed lines (a line cut by a full disk) are skipped
   // and counted in `skipped` (may be null). Fails when the files cannot be read or opened.
   static StatusOr<std::unique_ptr<DeliveryRecord>> Open(const std::string& path, int64_t max_bytes,
-                                                       const std::function<void(const Entry&)>& each, int64_t* skipped);
+                                                        const std::function<void(const Entry&)>& each,
+                                                        int64_t* skipped);
   ~DeliveryRecord();
   DeliveryRecord(const DeliveryRecord&) = delete;
   DeliveryRecord& operator=(const DeliveryRecord&) = delete;

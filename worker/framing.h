@@ -27,7 +27,7 @@ class FrameDecoder {
   // Next complete frame: OK with a value, OK with nullopt when more bytes are needed, or an error.
   StatusOr<std::optional<wire::Frame>> Next();
   size_t buffered() const { return buf_.size() - pos_; }  // received, not yet decoded
-  size_t held() const { return buf_.size(); }               // bytes the decoder holds in memory
+  size_t held() const { return buf_.size(); }             // bytes the decoder holds in memory
 
  private:
   uint32_t max_;

@@ -37,10 +37,14 @@ int main(int argc, char** argv) {
   std::string config_path, port_file;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--config" && i + 1 < argc) config_path = argv[++i];
-    else if (a == "--port-file" && i + 1 < argc) port_file = argv[++i];
-    else if (a == "--help" || a == "-h") return Usage() - 2;
-    else return Usage();
+    if (a == "--config" && i + 1 < argc)
+      config_path = argv[++i];
+    else if (a == "--port-file" && i + 1 < argc)
+      port_file = argv[++i];
+    else if (a == "--help" || a == "-h")
+      return Usage() - 2;
+    else
+      return Usage();
   }
   if (config_path.empty()) return Usage();
   bool ok = false;
@@ -70,9 +74,9 @@ int main(int argc, char** argv) {
   }
   bool emulated = false;
   for (const auto& in : cfg->instances) emulated |= in.kind == "operator" && in.runtime.type == "emulated";
-  std::fprintf(stderr, "jellybean-worker %s/%s: listening on port %d, epoch %lld, %zu instance(s)%s\n", cfg->workflow.c_str(),
-               cfg->name.c_str(), (*worker)->port(), static_cast<long long>(cfg->epoch), cfg->instances.size(),
-               emulated ? ", EMULATED runtime (profiled latencies, synthetic payloads)" : "");
+  std::fprintf(stderr, "jellybean-worker %s/%s: listening on port %d, epoch %lld, %zu instance(s)%s\n",
+               cfg->workflow.c_str(), cfg->name.c_str(), (*worker)->port(), static_cast<long long>(cfg->epoch),
+               cfg->instances.size(), emulated ? ", EMULATED runtime (profiled latencies, synthetic payloads)" : "");
   if (!port_file.empty()) {
     std::string tmp = port_file + ".tmp";
     {

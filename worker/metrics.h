@@ -13,8 +13,8 @@
 #include <utility>
 #include <vector>
 
-#include "base/status.h"
 #include "api/worker_config.h"
+#include "base/status.h"
 
 namespace jb {
 

@@ -29,8 +29,8 @@
 #include <string_view>
 #include <vector>
 
-#include "base/status.h"
 #include "api/worker_config.h"
+#include "base/status.h"
 #include "worker/event_loop.h"
 
 namespace jb {

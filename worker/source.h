@@ -23,8 +23,8 @@
 #include <string>
 #include <vector>
 
-#include "base/status.h"
 #include "api/worker_config.h"
+#include "base/status.h"
 #include "worker/durable_state.h"
 #include "worker/proto/frames.pb.h"
 

@@ -54,9 +54,9 @@
 #include <memory>
 #include <string>
 
+#include "api/worker_config.h"
 #include "base/status.h"
 #include "base/thread_annotations.h"
-#include "api/worker_config.h"
 
 namespace jb {
 

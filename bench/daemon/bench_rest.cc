@@ -2,6 +2,8 @@
 // concurrent clients over TLS, printed beside the same figures for GET /healthz (the floor: no
 // auth, no store access, same TLS and HTTP stack), measured in the same run.
 // Usage: bench_rest [seconds per phase, default 3] [clients, default 16]
+#include <pplx/threadpool.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -10,16 +12,14 @@
 #include <thread>
 #include <utility>
 
-#include <pplx/threadpool.h>
-
 #include "daemon/api_server.h"
 #include "daemon/daemon.h"
 #include "daemon/http.h"
 #include "daemon/manifest_watcher.h"
 #include "drivers/fake/fake_driver.h"
 #include "reconciler/controller.h"
-#include "testing/util.h"
 #include "reconciler/memory_store.h"
+#include "testing/util.h"
 
 namespace jb {
 namespace {
@@ -32,8 +32,8 @@ struct Result {
 Result Load(const HttpClientOptions& c, const std::string& path, int clients, double seconds) {
   std::vector<std::vector<double>> lat(static_cast<size_t>(clients));
   std::atomic<long> errors{0};
-  auto end = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                                    std::chrono::duration<double>(seconds));
+  auto end = std::chrono::steady_clock::now() +
+             std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(seconds));
   std::vector<std::thread> threads;
   for (int t = 0; t < clients; ++t)
     threads.emplace_back([&, t] {
@@ -42,7 +42,8 @@ Result Load(const HttpClientOptions& c, const std::string& path, int clients, do
         auto t0 = std::chrono::steady_clock::now();
         auto r = HttpCall(c, "GET", path);
         if (!r.ok() || r->status != 200) errors++;
-        lat[static_cast<size_t>(t)].push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+        lat[static_cast<size_t>(t)].push_back(
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
       }
     });
   for (auto& th : threads) th.join();
@@ -101,9 +102,12 @@ int Main(int argc, char** argv) {
   Result status = Load(c, "/apis/jellybean.dev/v1alpha1/workflows/vqa/status", clients, seconds);
   std::printf("REST over TLS, %d concurrent clients, %.1f s per endpoint (same run, same server)\n", clients, seconds);
   std::printf("%-40s %10s %10s %10s %8s\n", "endpoint", "req/s", "p50 ms", "p99 ms", "errors");
-  std::printf("%-40s %10.0f %10.2f %10.2f %8ld\n", "GET /healthz (floor)", health.rps, health.p50_ms, health.p99_ms, health.errors);
-  std::printf("%-40s %10.0f %10.2f %10.2f %8ld\n", "GET workflows/vqa/status", status.rps, status.p50_ms, status.p99_ms, status.errors);
-  std::printf("status / healthz: throughput %.2fx, p99 %.2fx\n", status.rps / health.rps, status.p99_ms / health.p99_ms);
+  std::printf("%-40s %10.0f %10.2f %10.2f %8ld\n", "GET /healthz (floor)", health.rps, health.p50_ms, health.p99_ms,
+              health.errors);
+  std::printf("%-40s %10.0f %10.2f %10.2f %8ld\n", "GET workflows/vqa/status", status.rps, status.p50_ms, status.p99_ms,
+              status.errors);
+  std::printf("status / healthz: throughput %.2fx, p99 %.2fx\n", status.rps / health.rps,
+              status.p99_ms / health.p99_ms);
   (*server)->Stop();
   controller.Stop();
   std::error_code ec;

@@ -22,11 +22,11 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <stdexcept>
 #include <memory>
+#include <stdexcept>
 #include <string>
-#include <utility>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "worker/framing.h"
@@ -66,7 +66,8 @@ int Dial(int port) {
   sa.sin_family = AF_INET;
   sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   sa.sin_port = htons(static_cast<uint16_t>(port));
-  if (fd < 0 || connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) Die("cannot connect to port " + std::to_string(port));
+  if (fd < 0 || connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0)
+    Die("cannot connect to port " + std::to_string(port));
   NoDelay(fd);
   return fd;
 }
@@ -229,8 +230,10 @@ struct Relay {
   std::unique_ptr<WorkerRelay> worker;
   std::unique_ptr<RawRelay> raw;
   Relay(bool use_worker, int sink_port, size_t out_bytes) {
-    if (use_worker) worker = std::make_unique<WorkerRelay>(sink_port, out_bytes);
-    else raw = std::make_unique<RawRelay>(sink_port);
+    if (use_worker)
+      worker = std::make_unique<WorkerRelay>(sink_port, out_bytes);
+    else
+      raw = std::make_unique<RawRelay>(sink_port);
   }
   int port() const { return worker ? worker->port() : raw->port(); }
 };
@@ -377,7 +380,8 @@ double Throughput(bool worker, int64_t items) {
     int64_t room = std::min<int64_t>(window - (sent - acked), items - sent);
     if (room > 0) {
       batch.clear();
-      for (int64_t k = 0; k < std::min<int64_t>(room, 128); ++k) (void)EncodeFrame(ItemFrame(static_cast<uint64_t>(++sent), payload), &batch);
+      for (int64_t k = 0; k < std::min<int64_t>(room, 128); ++k)
+        (void)EncodeFrame(ItemFrame(static_cast<uint64_t>(++sent), payload), &batch);
       WriteAll(snd.fd, batch);
     }
     // Acknowledgements free the window (the worker); block only when it is full.
@@ -399,19 +403,23 @@ int Main(int argc, char** argv) {
   int rounds = argc > 1 ? std::atoi(argv[1]) : 20000;
   int64_t items = argc > 2 ? std::atoll(argv[2]) : 300000;
   if (rounds < 10 || items < 1000) Die("usage: bench_dataplane [rounds >= 10] [items >= 1000]");
-  std::printf("data plane, loopback, one worker relaying (emulated operator, 0 ms), baseline = raw TCP relay with the same framing\n\n");
+  std::printf(
+      "data plane, loopback, one worker relaying (emulated operator, 0 ms), baseline = raw TCP relay with the same "
+      "framing\n\n");
   auto [raw, wk] = PingPong(rounds);
   std::printf("1 KiB item, sender -> relay -> receiver, one in flight, %d rounds:\n", rounds);
   std::printf("  %-22s %10s %10s %10s\n", "", "p50 us", "p99 us", "mean us");
   std::printf("  %-22s %10.1f %10.1f %10.1f\n", "raw TCP relay", raw.p50_us, raw.p99_us, raw.mean_us);
   std::printf("  %-22s %10.1f %10.1f %10.1f\n", "jellybean-worker", wk.p50_us, wk.p99_us, wk.mean_us);
-  std::printf("  per-hop overhead of the worker: %+.1f us at p50 (ratio %.2fx)\n\n", wk.p50_us - raw.p50_us, wk.p50_us / raw.p50_us);
+  std::printf("  per-hop overhead of the worker: %+.1f us at p50 (ratio %.2fx)\n\n", wk.p50_us - raw.p50_us,
+              wk.p50_us / raw.p50_us);
   double raw_tp = Throughput(false, items);
   double wk_tp = Throughput(true, items);
   std::printf("64-byte items, %lld items, as fast as the relay takes them:\n", static_cast<long long>(items));
   std::printf("  %-22s %12.0f items/s\n", "raw TCP relay", raw_tp);
   std::printf("  %-22s %12.0f items/s (acknowledged end to end, window 256)\n", "jellybean-worker", wk_tp);
-  std::printf("  worker / raw: %.2f  (target: >= 100000 items/s per worker: %s)\n", wk_tp / raw_tp, wk_tp >= 100000 ? "met" : "NOT met");
+  std::printf("  worker / raw: %.2f  (target: >= 100000 items/s per worker: %s)\n", wk_tp / raw_tp,
+              wk_tp >= 100000 ? "met" : "NOT met");
   return 0;
 }
 

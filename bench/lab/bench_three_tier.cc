@@ -23,7 +23,9 @@ struct Figures {
 // Waits for a new epoch without `node` that serves again; seconds from `t0`, or -1.
 double RestoredWithout(ThreeTierLab& lab, int64_t epoch, const std::string& node, Clock::time_point t0) {
   std::optional<Workflow> wf;
-  bool ok = WaitFor([&] { return lab.Serving(&wf) && wf->status.plan_epoch.value_or(0) > epoch && !ThreeTierLab::Uses(*wf, node); }, 90s);
+  bool ok = WaitFor(
+      [&] { return lab.Serving(&wf) && wf->status.plan_epoch.value_or(0) > epoch && !ThreeTierLab::Uses(*wf, node); },
+      90s);
   return ok ? Since(t0) : -1;
 }
 
@@ -95,8 +97,8 @@ int main(int argc, char** argv) {
     Figures l = Local(lab, r);
     Figures m = Remote(lab, r);
     std::printf("%-4d %-34s %12.2f %12.2f %8.2f\n", r, "apply -> serving", l.apply_s, m.apply_s, m.apply_s / l.apply_s);
-    std::printf("%-4d %-34s %12.2f %12.2f %8.2f\n", r, "device lost -> throughput restored", l.partition_s, m.partition_s,
-                m.partition_s / l.partition_s);
+    std::printf("%-4d %-34s %12.2f %12.2f %8.2f\n", r, "device lost -> throughput restored", l.partition_s,
+                m.partition_s, m.partition_s / l.partition_s);
     std::fflush(stdout);
   }
   return 0;

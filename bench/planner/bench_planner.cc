@@ -32,7 +32,8 @@ double Seconds(std::chrono::steady_clock::time_point t0) {
 
 void VqaGrid() {
   Vqa v = LoadVqa();
-  std::printf("== VQA grid (p75, headroom 1.0): ours = auto solver; optimum = exact CBC; prototype = beam search + greedy\n");
+  std::printf(
+      "== VQA grid (p75, headroom 1.0): ours = auto solver; optimum = exact CBC; prototype = beam search + greedy\n");
   std::printf("%-9s %-6s %-5s %10s %10s %10s %9s %9s %9s %9s\n", "nodes", "rate/s", "floor", "ours $/h", "proto $/h",
               "opt $/h", "ours/prot", "ours/opt", "ours ms", "opt ms");
   for (bool exclusive : {true, false}) {
@@ -76,9 +77,10 @@ testing::Instance Generate(int nodes, int ops, int tiers, unsigned seed) {
 }
 
 void GeneratedInstances(bool quick) {
-  std::printf("\n== Generated instances (seeded, shared nodes): heuristic and exact (CBC, time limit) with their gaps\n");
-  std::printf("%-22s %10s %12s %9s %12s %9s %9s\n", "nodes x ops x tiers", "heur ms", "heur $/h", "heur gap", "exact $/h",
-              "exact gap", "exact s");
+  std::printf(
+      "\n== Generated instances (seeded, shared nodes): heuristic and exact (CBC, time limit) with their gaps\n");
+  std::printf("%-22s %10s %12s %9s %12s %9s %9s\n", "nodes x ops x tiers", "heur ms", "heur $/h", "heur gap",
+              "exact $/h", "exact gap", "exact s");
   struct Size {
     int nodes, ops, tiers;
   };
@@ -100,23 +102,26 @@ void GeneratedInstances(bool quick) {
     double es = Seconds(t0);
     char label[64];
     std::snprintf(label, sizeof(label), "%d x %d x %d", sz.nodes, sz.ops, sz.tiers);
-    std::printf("%-22s %10.1f %12.4f %8.3f%% %12s %8s%% %9.2f\n", label, hs * 1000, h.ok() ? h->plan.cost.total_per_hour : -1.0,
-                h.ok() ? 100 * h->plan.gap : -1.0, e.ok() ? std::to_string(e->plan.cost.total_per_hour).substr(0, 9).c_str() : "none",
+    std::printf("%-22s %10.1f %12.4f %8.3f%% %12s %8s%% %9.2f\n", label, hs * 1000,
+                h.ok() ? h->plan.cost.total_per_hour : -1.0, h.ok() ? 100 * h->plan.gap : -1.0,
+                e.ok() ? std::to_string(e->plan.cost.total_per_hour).substr(0, 9).c_str() : "none",
                 e.ok() ? std::to_string(100 * e->plan.gap).substr(0, 6).c_str() : "-", es);
     if (h.ok()) {
       Score sc = ScorePlan(*p, h->plan);
       if (!sc.feasible() || std::abs(sc.total - h->plan.cost.total_per_hour) > 1e-6 * sc.total)
-        std::printf("  SCORER DISAGREES with the heuristic: %s\n", sc.violations.empty() ? "cost" : sc.violations[0].c_str());
+        std::printf("  SCORER DISAGREES with the heuristic: %s\n",
+                    sc.violations.empty() ? "cost" : sc.violations[0].c_str());
     }
   }
 }
 
-
 // The LP bound two ways on the same instance: CLP on the full model vs column generation.
 void RelaxationBench(bool quick) {
-  std::printf("\n== LP relaxation (the heuristic's lower bound): node-by-node LP vs merged nodes + column generation, same instances\n");
-  std::printf("%-22s %12s %10s %12s %10s %14s %8s\n", "nodes x ops x tiers", "full LP s", "full obj", "colgen s", "colgen obj",
-              "columns used", "speedup");
+  std::printf(
+      "\n== LP relaxation (the heuristic's lower bound): node-by-node LP vs merged nodes + column generation, same "
+      "instances\n");
+  std::printf("%-22s %12s %10s %12s %10s %14s %8s\n", "nodes x ops x tiers", "full LP s", "full obj", "colgen s",
+              "colgen obj", "columns used", "speedup");
   std::vector<std::array<int, 3>> sizes = {{100, 10, 3}, {300, 20, 4}, {1000, 50, 5}};
   if (quick) sizes.resize(2);
   for (const auto& sz : sizes) {
@@ -132,8 +137,9 @@ void RelaxationBench(bool quick) {
     double cg_s = Seconds(t0);
     char label[64];
     std::snprintf(label, sizeof(label), "%d x %d x %d", sz[0], sz[1], sz[2]);
-    std::printf("%-22s %12.2f %10.5f %12.2f %10.5f %7zu/%-6zu %7.1fx\n", label, full_s, ok ? lp.objective() : -1.0, cg_s,
-                cg.ok() ? cg->bound : -1.0, cg.ok() ? cg->columns : 0, cg.ok() ? cg->full_columns : 0, full_s / cg_s);
+    std::printf("%-22s %12.2f %10.5f %12.2f %10.5f %7zu/%-6zu %7.1fx\n", label, full_s, ok ? lp.objective() : -1.0,
+                cg_s, cg.ok() ? cg->bound : -1.0, cg.ok() ? cg->columns : 0, cg.ok() ? cg->full_columns : 0,
+                full_s / cg_s);
   }
 }
 
@@ -178,12 +184,16 @@ void GapAnatomy() {
   // bound, and the best placement of the heuristic's variants (CBC to proven optimality).
   double bb = BranchingBound(*p, 5.0, h->plan.cost.total_per_hour);
   auto placed = pf.ok() ? SolveExact(*pf, 15) : StatusOr<PlanResult>(pf.status());
-  std::printf("heuristic's reported bound %.5f | branching bound, 5 s: %.5f (+%.2f%% over the LP) | best placement of its variants: %.5f (%s)\n",
-              h->plan.lower_bound, bb, 100 * (bb / rel->bound - 1), placed.ok() ? placed->plan.cost.total_per_hour : -1.0,
-              placed.ok() && placed->plan.optimal ? "proven optimal" : "not proven");
-  std::printf("LP bound %.5f | LP at the heuristic's variants %.5f (+%.2f%%) | heuristic plan %.5f (+%.2f%% over that LP, +%.2f%% over the bound)\n",
-              rel->bound, lpf, 100 * (lpf / rel->bound - 1), h->plan.cost.total_per_hour, 100 * (h->plan.cost.total_per_hour / lpf - 1),
-              100 * (h->plan.cost.total_per_hour / rel->bound - 1));
+  std::printf(
+      "heuristic's reported bound %.5f | branching bound, 5 s: %.5f (+%.2f%% over the LP) | best placement of its "
+      "variants: %.5f (%s)\n",
+      h->plan.lower_bound, bb, 100 * (bb / rel->bound - 1), placed.ok() ? placed->plan.cost.total_per_hour : -1.0,
+      placed.ok() && placed->plan.optimal ? "proven optimal" : "not proven");
+  std::printf(
+      "LP bound %.5f | LP at the heuristic's variants %.5f (+%.2f%%) | heuristic plan %.5f (+%.2f%% over that LP, "
+      "+%.2f%% over the bound)\n",
+      rel->bound, lpf, 100 * (lpf / rel->bound - 1), h->plan.cost.total_per_hour,
+      100 * (h->plan.cost.total_per_hour / lpf - 1), 100 * (h->plan.cost.total_per_hour / rel->bound - 1));
 }
 
 void BM_VqaExact(benchmark::State& state) {
@@ -209,14 +219,16 @@ int main(int argc, char** argv) {
   bool quick = false;
   std::vector<char*> rest;
   for (int i = 0; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--quick") == 0) quick = true;
+    if (std::strcmp(argv[i], "--quick") == 0)
+      quick = true;
     else if (std::strcmp(argv[i], "--gap-anatomy") == 0) {
       jb::planner::GapAnatomy();
       return 0;
     } else if (std::strcmp(argv[i], "--generated") == 0) {
       jb::planner::GeneratedInstances(false);
       return 0;
-    } else rest.push_back(argv[i]);
+    } else
+      rest.push_back(argv[i]);
   }
   jb::planner::VqaGrid();
   jb::planner::GeneratedInstances(quick);

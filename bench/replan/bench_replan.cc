@@ -25,8 +25,8 @@ int Main() {
   TempDir dir;
   fs::path state = dir.path() / "state";
   Daemon d(state, {},
-           {"--stop-workers-on-exit", "--replan-min-interval", "0", "--replan-min-saving", "0.02", "--node-grace", "2", "--node-retry", "8",
-            "--load-sustain", "3"});
+           {"--stop-workers-on-exit", "--replan-min-interval", "0", "--replan-min-saving", "0.02", "--node-grace", "2",
+            "--node-retry", "8", "--load-sustain", "3"});
   HttpClientOptions c;
   if (!d.WaitReady(&c)) {
     std::fprintf(stderr, "bench_replan: jellybeand did not start: %s\n", ReadFile(dir.path() / "state.log").c_str());
@@ -43,7 +43,8 @@ int Main() {
   double cold = std::chrono::duration<double>(Clock::now() - t0).count();
   if (epoch != 1) return 2;
   auto first = GetWorkflow(c);
-  double cold_serving = first && !first->status.history.empty() ? first->status.history.back().serving_s.value_or(-1) : -1;
+  double cold_serving =
+      first && !first->status.history.empty() ? first->status.history.back().serving_s.value_or(-1) : -1;
   WaitFor([&] { return SinkDelivered(state) >= 80; }, 20s);
 
   pid_t frozen = -1;
@@ -71,8 +72,8 @@ int Main() {
       {"undo: previous plan", [&] { return HttpCall(c, "POST", kApi + "workflows/vqa/rollback", "").ok(); }},
   };
   std::printf("%-28s %6s %10s %10s %12s %8s\n", "trigger", "epoch", "serving s", "wall s", "$/h after", "moved");
-  std::printf("%-28s %6d %10.3f %10.3f %12s %8s   <- baseline: cold deployment (apply -> serving)\n", "initial apply", 1, cold_serving, cold,
-              "", "");
+  std::printf("%-28s %6d %10.3f %10.3f %12s %8s   <- baseline: cold deployment (apply -> serving)\n", "initial apply",
+              1, cold_serving, cold, "", "");
   for (const auto& k : kinds) {
     auto s = Clock::now();
     if (!k.act()) {
@@ -87,17 +88,19 @@ int Main() {
       continue;
     }
     const auto& rev = wf->status.history.back();
-    std::printf("%-28s %6lld %10.3f %10.3f %12.4f %8lld\n", k.name.c_str(), static_cast<long long>(next), rev.serving_s.value_or(-1), wall,
-                rev.new_cost, static_cast<long long>(rev.workers_moved));
+    std::printf("%-28s %6lld %10.3f %10.3f %12.4f %8lld\n", k.name.c_str(), static_cast<long long>(next),
+                rev.serving_s.value_or(-1), wall, rev.new_cost, static_cast<long long>(rev.workers_moved));
     epoch = next;
   }
   if (frozen > 0) ::kill(frozen, SIGCONT);
   int64_t count = StopSourcesSoon(c, state, 40);
   WaitFor([&] { return Sum(Reports(state)).acked_min == count; }, 60s);
   Totals t = Sum(Reports(state));
-  std::printf("\nitems: %lld requests per source, %lld delivered at the sink, lost %lld (must be 0), %lld re-sent, %lld duplicate(s) discarded\n",
-              static_cast<long long>(count), static_cast<long long>(t.delivered), static_cast<long long>(count - t.delivered),
-              static_cast<long long>(t.resent), static_cast<long long>(t.duplicates));
+  std::printf(
+      "\nitems: %lld requests per source, %lld delivered at the sink, lost %lld (must be 0), %lld re-sent, %lld "
+      "duplicate(s) discarded\n",
+      static_cast<long long>(count), static_cast<long long>(t.delivered), static_cast<long long>(count - t.delivered),
+      static_cast<long long>(t.resent), static_cast<long long>(t.duplicates));
   d.Stop();
   return count > 0 && t.delivered == count ? 0 : 1;
 }

@@ -1,5 +1,4 @@
 #include "drivers/agent/agent_driver.h"
-#include "drivers/process.h"
 
 #include <openssl/crypto.h>
 #include <spdlog/spdlog.h>
@@ -11,6 +10,7 @@
 
 #include "drivers/agent/channel.h"
 #include "drivers/agent/pki.h"
+#include "drivers/process.h"
 
 namespace jb {
 namespace fs = std::filesystem;
@@ -53,7 +53,9 @@ bool ValidDeviceName(const std::string& s) {
 
 AgentDriver::AgentDriver(AgentDriverOptions opts)
     : opts_(std::move(opts)),
-      base_version_(std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count()) {}
+      base_version_(
+          std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+              .count()) {}
 
 AgentDriver::Device& AgentDriver::Dev(const std::string& name) {
   Device& d = devices_[name];
@@ -72,9 +74,12 @@ StatusOr<std::unique_ptr<AgentDriver>> AgentDriver::Create(AgentDriverOptions op
   if (!d->opts_.bootstrap_token_file.empty()) {
     if (auto s = CheckPrivateFile(d->opts_.bootstrap_token_file, "bootstrap token file"); !s.ok()) return s;
     d->token_ = Trim(ReadFileOrEmpty(d->opts_.bootstrap_token_file));
-    if (d->token_.size() < 16) return Status::InvalidArgument("bootstrap token in " + d->opts_.bootstrap_token_file + " is shorter than 16 characters");
+    if (d->token_.size() < 16)
+      return Status::InvalidArgument("bootstrap token in " + d->opts_.bootstrap_token_file +
+                                     " is shorter than 16 characters");
   }
-  auto l = TlsListener::Listen(d->opts_.listen_host, d->opts_.listen_port, dir + "/server.crt", dir + "/server.key", dir + "/ca.crt");
+  auto l = TlsListener::Listen(d->opts_.listen_host, d->opts_.listen_port, dir + "/server.crt", dir + "/server.key",
+                               dir + "/ca.crt");
   if (!l.ok()) return l.status();
   d->listener_ = std::move(*l);
   d->Load();
@@ -151,8 +156,9 @@ void AgentDriver::Serve(const std::shared_ptr<TlsChannel>& ch) {
     if (!msg.ok()) return;  // closed, timed out or garbage: the agent reconnects
     std::string type = Str(*msg, "type");
     Value reply = type == "register" ? HandleRegister(*ch, *msg)
-                  : type == "poll"   ? HandlePoll(*ch, *msg)
-                                     : Error("bad-request", "unknown message type \"" + type + "\"; expected register or poll");
+                  : type == "poll"
+                      ? HandlePoll(*ch, *msg)
+                      : Error("bad-request", "unknown message type \"" + type + "\"; expected register or poll");
     if (!ch->Send(reply).ok()) return;
     if (reply.Find("error") != nullptr) return;  // one refusal, then the connection is closed
   }
@@ -173,14 +179,18 @@ Value AgentDriver::HandleRegister(const TlsChannel& ch, const Value& msg) {
   std::string device = Str(msg, "device"), token = Str(msg, "token"), csr = Str(msg, "csr");
   if (token_.empty()) return Error("registration-disabled", "this daemon has no bootstrap token (--agent-token-file)");
   if (token.size() != token_.size() || CRYPTO_memcmp(token.data(), token_.data(), token.size()) != 0) {
-    spdlog::warn("agent registration from {} for device \"{}\" refused: wrong bootstrap token", ch.peer_address(), device);
+    spdlog::warn("agent registration from {} for device \"{}\" refused: wrong bootstrap token", ch.peer_address(),
+                 device);
     return Error("unauthenticated", "wrong bootstrap token");
   }
-  if (!ValidDeviceName(device)) return Error("bad-request", "device name \"" + device + "\": expected a DNS label (lowercase letters, digits, '-', '.')");
+  if (!ValidDeviceName(device))
+    return Error("bad-request",
+                 "device name \"" + device + "\": expected a DNS label (lowercase letters, digits, '-', '.')");
   if (Revoked(device, "")) return Error("revoked", "device " + device + " is revoked");
   auto cert = ca_->SignClient(csr, device);
   if (!cert.ok()) return Error("bad-request", cert.status().message());
-  spdlog::info("agent: device {} registered from {} (certificate serial {})", device, ch.peer_address(), cert->serial_hex);
+  spdlog::info("agent: device {} registered from {} (certificate serial {})", device, ch.peer_address(),
+               cert->serial_hex);
   Value v = Value::Map();
   v.Set("cert", Value::String(cert->cert_pem));
   v.Set("ca", Value::String(ca_->cert_pem()));
@@ -222,9 +232,11 @@ Value AgentDriver::HandlePoll(const TlsChannel& ch, const Value& msg) {
       }
       d.states[Str(s, "workflow")][st.name] = std::move(st);
     }
-  if (was_silent) spdlog::info("agent: device {} reports from {} (runs version {}, desired {})", device, d.address, have, d.version);
+  if (was_silent)
+    spdlog::info("agent: device {} reports from {} (runs version {}, desired {})", device, d.address, have, d.version);
   // Long poll: answer at once when the agent is behind, else when something changes or at the hold.
-  auto until = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(opts_.poll_hold_s));
+  auto until =
+      Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(opts_.poll_hold_s));
   changed_.WaitUntil(&mu_, until, [&]() REQUIRES(mu_) { return stopping_ || Dev(device).version != have; });
   Device& now = Dev(device);
   Value reply = Value::Map();
@@ -262,7 +274,8 @@ StatusOr<std::string> AgentDriver::Host(const std::string& workflow, const std::
   auto w = node_address_.find(workflow);
   if (w != node_address_.end())
     if (auto it = w->second.find(node); it != w->second.end() && !it->second.empty()) return it->second;
-  return Status::Unavailable("device " + node + " has not connected yet (start jellybean-agent --device " + node + " on it)");
+  return Status::Unavailable("device " + node + " has not connected yet (start jellybean-agent --device " + node +
+                             " on it)");
 }
 
 Status AgentDriver::Apply(const std::string& workflow, const std::vector<WorkerConfig>& workers) {
@@ -309,12 +322,14 @@ std::vector<WorkerState> AgentDriver::Observe(const std::string& workflow) {
     auto d = devices_.find(c.node);
     if (d == devices_.end() || !d->second.seen) {
       st.message = "device " + c.node + " has not connected (no jellybean-agent heartbeat)";
-    } else if (double silent = std::chrono::duration<double>(now - d->second.last_seen).count(); silent > opts_.heartbeat_grace_s) {
+    } else if (double silent = std::chrono::duration<double>(now - d->second.last_seen).count();
+               silent > opts_.heartbeat_grace_s) {
       char buf[160];
       std::snprintf(buf, sizeof(buf), "heartbeat missed: device %s silent for %.1f s", c.node.c_str(), silent);
       st.message = buf;
     } else if (d->second.applied < cv.second) {
-      st.message = "device " + c.node + " has not taken version " + std::to_string(cv.second) + " yet (runs " + std::to_string(d->second.applied) + ")";
+      st.message = "device " + c.node + " has not taken version " + std::to_string(cv.second) + " yet (runs " +
+                   std::to_string(d->second.applied) + ")";
     } else {
       auto ws = d->second.states.find(workflow);
       auto it = ws == d->second.states.end() ? decltype(ws->second.end()){} : ws->second.find(name);
@@ -353,7 +368,8 @@ std::vector<std::string> AgentDriver::LiveDevices() {
   MutexLock l(&mu_);
   std::vector<std::string> out;
   for (const auto& [name, d] : devices_)
-    if (d.seen && Clock::now() - d.last_seen <= std::chrono::duration<double>(opts_.heartbeat_grace_s)) out.push_back(name);
+    if (d.seen && Clock::now() - d.last_seen <= std::chrono::duration<double>(opts_.heartbeat_grace_s))
+      out.push_back(name);
   return out;
 }
 

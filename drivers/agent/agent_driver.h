@@ -29,10 +29,10 @@
 #include <thread>
 #include <vector>
 
-#include "base/mutex.h"
 #include "api/value.h"
-#include "drivers/driver.h"
+#include "base/mutex.h"
 #include "base/thread_annotations.h"
+#include "drivers/driver.h"
 
 namespace jb {
 
@@ -72,11 +72,11 @@ class AgentDriver : public Driver {
  private:
   explicit AgentDriver(AgentDriverOptions opts);
   struct Device {
-    std::string address;                  // where its workers listen (the agent's advertised host)
+    std::string address;  // where its workers listen (the agent's advertised host)
     std::chrono::steady_clock::time_point last_seen{};
     bool seen = false;
-    int64_t version = 0;                  // desired version (see Dev)
-    int64_t applied = 0;                  // what the agent last reported it runs
+    int64_t version = 0;                                               // desired version (see Dev)
+    int64_t applied = 0;                                               // what the agent last reported it runs
     std::map<std::string, std::map<std::string, WorkerState>> states;  // workflow -> worker -> state
   };
   void AcceptLoop() EXCLUDES(mu_);
@@ -102,7 +102,8 @@ class AgentDriver : public Driver {
   std::map<std::string, Device> devices_ GUARDED_BY(mu_);
   // workflow -> worker -> (config, device version at which it was set)
   std::map<std::string, std::map<std::string, std::pair<WorkerConfig, int64_t>>> desired_ GUARDED_BY(mu_);
-  std::map<std::string, std::map<std::string, std::string>> node_address_ GUARDED_BY(mu_);  // workflow -> node -> address
+  std::map<std::string, std::map<std::string, std::string>> node_address_
+      GUARDED_BY(mu_);  // workflow -> node -> address
   struct Conn {
     std::thread thread;
     std::shared_ptr<TlsChannel> channel;

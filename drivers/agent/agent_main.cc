@@ -28,9 +28,9 @@
 
 #include "base/mutex.h"
 #include "drivers/agent/channel.h"
-#include "drivers/process.h"
 #include "drivers/agent/pki.h"
 #include "drivers/local/local_driver.h"
+#include "drivers/process.h"
 
 namespace fs = std::filesystem;
 
@@ -60,10 +60,12 @@ std::string Str(const jb::Value& m, const char* key) {
 
 // Registers the device (once): key + CSR, token, certificate.
 jb::Status Register(const Flags& f, const std::string& key_path, const std::string& cert_path) {
-  if (f.token_file.empty()) return jb::Status::FailedPrecondition("no certificate in " + cert_path + " and no --token-file to register with");
+  if (f.token_file.empty())
+    return jb::Status::FailedPrecondition("no certificate in " + cert_path + " and no --token-file to register with");
   std::string token = jb::ReadFileOrEmpty(f.token_file);
   while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
-  if (token.empty()) return jb::Status::FailedPrecondition("bootstrap token file " + f.token_file + " is empty or unreadable");
+  if (token.empty())
+    return jb::Status::FailedPrecondition("bootstrap token file " + f.token_file + " is empty or unreadable");
   auto kc = jb::MakeKeyAndCsr(f.device);
   if (!kc.ok()) return kc.status();
   auto ch = jb::TlsChannel::Connect(f.host, f.port, f.ca, "", "", 5);
@@ -76,7 +78,8 @@ jb::Status Register(const Flags& f, const std::string& key_path, const std::stri
   if (auto s = (*ch)->Send(msg); !s.ok()) return s;
   auto reply = (*ch)->Receive(10);
   if (!reply.ok()) return reply.status();
-  if (!Str(*reply, "error").empty()) return jb::Status::Unauthenticated("registration refused: " + Str(*reply, "message"));
+  if (!Str(*reply, "error").empty())
+    return jb::Status::Unauthenticated("registration refused: " + Str(*reply, "message"));
   if (auto s = jb::WriteFileCreatingDirs(key_path, kc->key_pem, 0600); !s.ok()) return s;
   return jb::WriteFileCreatingDirs(cert_path, Str(*reply, "cert"), 0644);
 }
@@ -133,16 +136,26 @@ int ParseFlags(int argc, char** argv, Flags& f) {
       return true;
     };
     bool ok = true;
-    if (a == "--server") ok = next(&server);
-    else if (a == "--device") ok = next(&f.device);
-    else if (a == "--ca") ok = next(&f.ca);
-    else if (a == "--state-dir") ok = next(&f.state_dir);
-    else if (a == "--token-file") ok = next(&f.token_file);
-    else if (a == "--advertise") ok = next(&f.advertise);
-    else if (a == "--worker-binary") ok = next(&f.worker_binary);
-    else if (a == "--stop-workers-on-exit") f.stop_workers = true;
-    else if (a == "--help" || a == "-h") return Usage() - 2;
-    else ok = false;
+    if (a == "--server")
+      ok = next(&server);
+    else if (a == "--device")
+      ok = next(&f.device);
+    else if (a == "--ca")
+      ok = next(&f.ca);
+    else if (a == "--state-dir")
+      ok = next(&f.state_dir);
+    else if (a == "--token-file")
+      ok = next(&f.token_file);
+    else if (a == "--advertise")
+      ok = next(&f.advertise);
+    else if (a == "--worker-binary")
+      ok = next(&f.worker_binary);
+    else if (a == "--stop-workers-on-exit")
+      f.stop_workers = true;
+    else if (a == "--help" || a == "-h")
+      return Usage() - 2;
+    else
+      ok = false;
     if (!ok) return Usage();
   }
   auto colon = server.rfind(':');
@@ -183,7 +196,8 @@ int main(int argc, char** argv) {
   fs::create_directories(f.state_dir, ec);
   jb::LocalDriverOptions lo;
   lo.state_dir = f.state_dir;
-  lo.worker_binary = f.worker_binary.empty() ? jb::FindWorkerBinary(fs::read_symlink("/proc/self/exe", ec).string()) : f.worker_binary;
+  lo.worker_binary =
+      f.worker_binary.empty() ? jb::FindWorkerBinary(fs::read_symlink("/proc/self/exe", ec).string()) : f.worker_binary;
   if (!f.advertise.empty()) lo.host = f.advertise;
   jb::LocalDriver local(lo);
 
@@ -246,8 +260,10 @@ int main(int argc, char** argv) {
       int64_t want = v != nullptr && v->is_number() ? jb::WireInt(v->as_number()) : version;
       if (want != version) {
         auto s = ApplyDesired(local, *reply);
-        if (!s.ok()) spdlog::error("applying version {}: {}", want, s.message());
-        else spdlog::info("runs desired version {}", want);
+        if (!s.ok())
+          spdlog::error("applying version {}: {}", want, s.message());
+        else
+          spdlog::info("runs desired version {}", want);
         version = want;  // (an error is reported in the workers' states; the daemon re-sends on change)
       }
     }

@@ -134,13 +134,15 @@ Status TlsChannel::IoError(const std::string& what, int rc) {
   if (e == SSL_ERROR_SYSCALL) {
     if (errno == EAGAIN || errno == EWOULDBLOCK) return Status::DeadlineExceeded(what + ": timed out");
     std::string errs = SslErrors();
-    return Status::Unavailable(what + ": " + (errno != 0 ? std::strerror(errno) : "connection closed") + (errs.empty() ? "" : " (" + errs + ")"));
+    return Status::Unavailable(what + ": " + (errno != 0 ? std::strerror(errno) : "connection closed") +
+                               (errs.empty() ? "" : " (" + errs + ")"));
   }
   return Status::Unavailable(what + ": " + SslErrors());
 }
 
 StatusOr<std::unique_ptr<TlsChannel>> TlsChannel::Connect(const std::string& host, int port, const std::string& ca_file,
-                                                          const std::string& cert_file, const std::string& key_file, double timeout_s) {
+                                                          const std::string& cert_file, const std::string& key_file,
+                                                          double timeout_s) {
   std::unique_ptr<TlsChannel> ch(new TlsChannel());
   ch->ctx_ = SSL_CTX_new(TLS_client_method());
   SSL_CTX_set_min_proto_version(ch->ctx_, TLS1_2_VERSION);
@@ -155,13 +157,16 @@ StatusOr<std::unique_ptr<TlsChannel>> TlsChannel::Connect(const std::string& hos
   addrinfo hints{}, *res = nullptr;
   hints.ai_socktype = SOCK_STREAM;
   std::string p = std::to_string(port);
-  if (int rc = getaddrinfo(host.c_str(), p.c_str(), &hints, &res); rc != 0) return Status::Unavailable("resolve " + host + ": " + gai_strerror(rc));
+  if (int rc = getaddrinfo(host.c_str(), p.c_str(), &hints, &res); rc != 0)
+    return Status::Unavailable("resolve " + host + ": " + gai_strerror(rc));
   ch->fd_ = ::socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   int rc = ::connect(ch->fd_, res->ai_addr, res->ai_addrlen);
   freeaddrinfo(res);
-  if (rc != 0 && errno != EINPROGRESS) return Status::Unavailable("connect " + host + ":" + p + ": " + std::strerror(errno));
+  if (rc != 0 && errno != EINPROGRESS)
+    return Status::Unavailable("connect " + host + ":" + p + ": " + std::strerror(errno));
   pollfd pf{ch->fd_, POLLOUT, 0};
-  if (::poll(&pf, 1, static_cast<int>(timeout_s * 1000)) != 1) return Status::Unavailable("connect " + host + ":" + p + ": timed out");
+  if (::poll(&pf, 1, static_cast<int>(timeout_s * 1000)) != 1)
+    return Status::Unavailable("connect " + host + ":" + p + ": timed out");
   int err = 0;
   socklen_t len = sizeof(err);
   getsockopt(ch->fd_, SOL_SOCKET, SO_ERROR, &err, &len);
@@ -182,7 +187,8 @@ StatusOr<std::unique_ptr<TlsChannel>> TlsChannel::Connect(const std::string& hos
   }
   if (r != 1) {
     long v = SSL_get_verify_result(ch->ssl_);
-    std::string why = v != X509_V_OK ? std::string("server certificate: ") + X509_verify_cert_error_string(v) : SslErrors();
+    std::string why =
+        v != X509_V_OK ? std::string("server certificate: ") + X509_verify_cert_error_string(v) : SslErrors();
     return Status::Unauthenticated("TLS handshake with " + host + ":" + p + " failed: " + why);
   }
   return ch;
@@ -190,7 +196,8 @@ StatusOr<std::unique_ptr<TlsChannel>> TlsChannel::Connect(const std::string& hos
 
 Status TlsChannel::Send(const Value& msg) {
   std::string body = ToJson(msg);
-  if (body.size() > kMaxAgentFrame) return Status::InvalidArgument("message of " + std::to_string(body.size()) + " bytes is over the frame limit");
+  if (body.size() > kMaxAgentFrame)
+    return Status::InvalidArgument("message of " + std::to_string(body.size()) + " bytes is over the frame limit");
   uint32_t n = htonl(static_cast<uint32_t>(body.size()));
   std::string frame(reinterpret_cast<const char*>(&n), 4);
   frame += body;
@@ -211,7 +218,7 @@ StatusOr<Value> TlsChannel::Receive(double timeout_s) {
   // nothing holds a thread and a connection slot, and an honest agent speaks at once.
   if (server_side_ && !received_any_) timeout_s = std::min(timeout_s, handshake_timeout_s_);
   auto deadline = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                                          std::chrono::duration<double>(timeout_s));
+                                                         std::chrono::duration<double>(timeout_s));
   auto read_some = [&](char* dst, size_t n) -> StatusOr<size_t> {
     double left = std::chrono::duration<double>(deadline - std::chrono::steady_clock::now()).count();
     if (left <= 0) return Status::DeadlineExceeded("receive: timed out");
@@ -229,7 +236,8 @@ StatusOr<Value> TlsChannel::Receive(double timeout_s) {
   }
   size_t n = (size_t{header[0]} << 24) | (size_t{header[1]} << 16) | (size_t{header[2]} << 8) | size_t{header[3]};
   if (n > max_frame_)
-    return Status::InvalidArgument("frame of " + std::to_string(n) + " bytes is over the limit of " + std::to_string(max_frame_) +
+    return Status::InvalidArgument("frame of " + std::to_string(n) + " bytes is over the limit of " +
+                                   std::to_string(max_frame_) +
                                    (max_frame_ < kMaxAgentFrame ? " for a peer without a device certificate" : ""));
   // The buffer grows with what has arrived, never with what the peer claims.
   std::string body;
@@ -246,7 +254,8 @@ StatusOr<Value> TlsChannel::Receive(double timeout_s) {
 StatusOr<Value> DecodeAgentMessage(const std::string& body) {
   auto docs = ParseYamlStream(body);
   if (docs.size() != 1 || !docs[0].error.ok() || !docs[0].root.is_map())
-    return Status::InvalidArgument("message is not a JSON object" + (docs.size() == 1 && !docs[0].error.ok() ? ": " + docs[0].error.message() : ""));
+    return Status::InvalidArgument("message is not a JSON object" +
+                                   (docs.size() == 1 && !docs[0].error.ok() ? ": " + docs[0].error.message() : ""));
   return docs[0].root;
 }
 
@@ -256,8 +265,9 @@ TlsListener::~TlsListener() {
   if (ctx_ != nullptr) SSL_CTX_free(ctx_);
 }
 
-StatusOr<std::unique_ptr<TlsListener>> TlsListener::Listen(const std::string& host, int port, const std::string& cert_file,
-                                                          const std::string& key_file, const std::string& ca_file) {
+StatusOr<std::unique_ptr<TlsListener>> TlsListener::Listen(const std::string& host, int port,
+                                                           const std::string& cert_file, const std::string& key_file,
+                                                           const std::string& ca_file) {
   std::unique_ptr<TlsListener> l(new TlsListener());
   l->ctx_ = SSL_CTX_new(TLS_server_method());
   SSL_CTX_set_min_proto_version(l->ctx_, TLS1_2_VERSION);
@@ -281,11 +291,13 @@ StatusOr<std::unique_ptr<TlsListener>> TlsListener::Listen(const std::string& ho
   setsockopt(l->fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   int rc = ::bind(l->fd_, res->ai_addr, res->ai_addrlen);
   freeaddrinfo(res);
-  if (rc != 0 || ::listen(l->fd_, 64) != 0) return Status::Unavailable("agent listener " + host + ":" + p + ": " + std::strerror(errno));
+  if (rc != 0 || ::listen(l->fd_, 64) != 0)
+    return Status::Unavailable("agent listener " + host + ":" + p + ": " + std::strerror(errno));
   sockaddr_storage ss{};
   socklen_t sl = sizeof(ss);
   getsockname(l->fd_, reinterpret_cast<sockaddr*>(&ss), &sl);
-  l->port_ = ntohs(ss.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port : reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+  l->port_ = ntohs(ss.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port
+                                            : reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
   return l;
 }
 
@@ -306,8 +318,10 @@ StatusOr<std::unique_ptr<TlsChannel>> TlsListener::Accept(double handshake_timeo
   std::unique_ptr<TlsChannel> ch(new TlsChannel());
   ch->fd_ = fd;
   char addr[INET6_ADDRSTRLEN] = "";
-  if (ss.ss_family == AF_INET) inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&ss)->sin_addr, addr, sizeof(addr));
-  else inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(&ss)->sin6_addr, addr, sizeof(addr));
+  if (ss.ss_family == AF_INET)
+    inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&ss)->sin_addr, addr, sizeof(addr));
+  else
+    inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(&ss)->sin6_addr, addr, sizeof(addr));
   ch->peer_address_ = addr;
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -328,7 +342,8 @@ Status TlsChannel::Handshake() {
   }
   if (r != 1) {
     long v = SSL_get_verify_result(ssl_);
-    std::string why = v != X509_V_OK ? std::string("client certificate: ") + X509_verify_cert_error_string(v) : SslErrors();
+    std::string why =
+        v != X509_V_OK ? std::string("client certificate: ") + X509_verify_cert_error_string(v) : SslErrors();
     return Status::Unauthenticated("TLS handshake from " + peer_address_ + " refused: " + why);
   }
   ReadPeer(ssl_, &peer_verified_, &peer_cn_, &peer_serial_);

@@ -24,9 +24,9 @@
 #include <memory>
 #include <string>
 
+#include "api/value.h"
 #include "base/mutex.h"
 #include "base/status.h"
-#include "api/value.h"
 
 typedef struct ssl_st SSL;
 typedef struct ssl_ctx_st SSL_CTX;
@@ -55,7 +55,8 @@ class TlsChannel {
   // Client side: verifies the server against `ca_file` (and its name against `host`); presents
   // `cert_file`/`key_file` when given.
   static StatusOr<std::unique_ptr<TlsChannel>> Connect(const std::string& host, int port, const std::string& ca_file,
-                                                       const std::string& cert_file, const std::string& key_file, double timeout_s);
+                                                       const std::string& cert_file, const std::string& key_file,
+                                                       double timeout_s);
   Status Send(const Value& msg);
   StatusOr<Value> Receive(double timeout_s);
   // Server side: the client's certificate, when it sent one that verified against the CA.
@@ -85,7 +86,7 @@ class TlsChannel {
   bool peer_verified_ = false;
   double handshake_timeout_s_ = 10;
   bool server_side_ = false;
-  bool received_any_ = false;       // server side: the first frame is due within the handshake timeout
+  bool received_any_ = false;          // server side: the first frame is due within the handshake timeout
   size_t max_frame_ = kMaxAgentFrame;  // kMaxUnauthenticatedAgentFrame for unverified server-side peers
   std::string peer_cn_, peer_serial_, peer_address_;
 };

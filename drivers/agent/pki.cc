@@ -1,6 +1,6 @@
 #include "drivers/agent/pki.h"
-#include "drivers/process.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
@@ -13,13 +13,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <arpa/inet.h>
-
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+
+#include "drivers/process.h"
 
 namespace jb {
 namespace fs = std::filesystem;
@@ -117,7 +117,8 @@ StatusOr<KeyAndCsr> MakeKeyAndCsr(const std::string& common_name) {
   X509_REQ* req = X509_REQ_new();
   X509_REQ_set_version(req, 0);
   X509_NAME* name = X509_REQ_get_subject_name(req);
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(common_name.c_str()), -1, -1, 0);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(common_name.c_str()), -1,
+                             -1, 0);
   X509_REQ_set_pubkey(req, k);
   KeyAndCsr out;
   if (X509_REQ_sign(req, k, EVP_sha256()) <= 0) {
@@ -166,7 +167,8 @@ StatusOr<std::unique_ptr<Ca>> Ca::LoadOrCreate(const std::string& dir) {
   ca->impl_->key = ReadKey(ReadFileOrEmpty(key_path));
   ca->cert_pem_ = ReadFileOrEmpty(cert_path);
   ca->impl_->cert = ReadCert(ca->cert_pem_);
-  if (ca->impl_->key == nullptr || ca->impl_->cert == nullptr) return Status::InvalidArgument(SslError("cannot read the CA in " + dir));
+  if (ca->impl_->key == nullptr || ca->impl_->cert == nullptr)
+    return Status::InvalidArgument(SslError("cannot read the CA in " + dir));
   return ca;
 }
 
@@ -209,7 +211,8 @@ Status Ca::EnsureServerCert(const std::string& dir, const std::string& host) con
   AddExt(c, impl_->cert, NID_subject_alt_name, san.c_str());
   AddExt(c, impl_->cert, NID_ext_key_usage, "serverAuth");
   bool ok = X509_sign(c, impl_->key, EVP_sha256()) > 0;
-  Status s = ok ? WriteFileCreatingDirs(key_path, KeyPem(k), 0600) : Status::Internal(SslError("signing the server certificate"));
+  Status s = ok ? WriteFileCreatingDirs(key_path, KeyPem(k), 0600)
+                : Status::Internal(SslError("signing the server certificate"));
   if (s.ok()) s = WriteFileCreatingDirs(cert_path, CertPem(c), 0644);
   if (s.ok()) s = WriteFileCreatingDirs(host_path, host, 0644);
   EVP_PKEY_free(k);

@@ -15,7 +15,8 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 const std::set<std::string>& SshKeys() {
-  static const std::set<std::string> k = {"sshPort", "user", "identityFile", "knownHosts", "remoteDir", "connectTimeoutSeconds", "portBase"};
+  static const std::set<std::string> k = {
+      "sshPort", "user", "identityFile", "knownHosts", "remoteDir", "connectTimeoutSeconds", "portBase"};
   return k;
 }
 
@@ -72,7 +73,9 @@ CloudDriver::~CloudDriver() {
   loop_.join();
 }
 
-std::string CloudDriver::SettingsFile(const std::string& workflow) const { return opts_.state_dir + "/cloud/providers/" + workflow + ".settings"; }
+std::string CloudDriver::SettingsFile(const std::string& workflow) const {
+  return opts_.state_dir + "/cloud/providers/" + workflow + ".settings";
+}
 
 void CloudDriver::UseInfrastructure(const std::string& workflow, const InfrastructureSpec& infra) {
   std::map<std::string, const Tier*> tiers;
@@ -88,7 +91,8 @@ void CloudDriver::UseInfrastructure(const std::string& workflow, const Infrastru
   }
   MutexLock l(&mu_);
   // Called before every apply: the file is rewritten only when the settings change.
-  if (settings_text_[workflow] != text && WriteFileCreatingDirs(SettingsFile(workflow), text, 0600).ok()) settings_text_[workflow] = text;
+  if (settings_text_[workflow] != text && WriteFileCreatingDirs(SettingsFile(workflow), text, 0600).ok())
+    settings_text_[workflow] = text;
   pools_[workflow] = std::move(pools);
 }
 
@@ -104,7 +108,8 @@ StatusOr<std::string> CloudDriver::Host(const std::string& workflow, const std::
   {
     MutexLock l(&mu_);
     auto w = pools_.find(workflow);
-    if (w == pools_.end() || w->second.count(node) == 0) return Status::InvalidArgument("node " + node + " is not a pool of a cloud tier");
+    if (w == pools_.end() || w->second.count(node) == 0)
+      return Status::InvalidArgument("node " + node + " is not a pool of a cloud tier");
     pool = w->second[node];
     if (auto it = vms_[workflow].find(node); it != vms_[workflow].end()) vm = it->second;
     pending_[{workflow, node}] = Clock::now();
@@ -120,7 +125,8 @@ StatusOr<std::string> CloudDriver::Host(const std::string& workflow, const std::
       if (v.labels.count(kPoolLabel) != 0 && v.labels.at(kPoolLabel) == node) vm = v;
     if (!vm) {
       std::string name = changes.create.empty() ? workflow + "-" + node + "-1" : changes.create.front().second;
-      auto made = hooks.Create(name, node, {{kOwnerLabel, opts_.owner}, {kWorkflowLabel, workflow}, {kPoolLabel, node}});
+      auto made =
+          hooks.Create(name, node, {{kOwnerLabel, opts_.owner}, {kWorkflowLabel, workflow}, {kPoolLabel, node}});
       if (!made.ok()) return made.status();
       vm = *made;
     }
@@ -128,7 +134,8 @@ StatusOr<std::string> CloudDriver::Host(const std::string& workflow, const std::
     vms_[workflow][node] = *vm;
   }
   if (vm->state != "running" || vm->address.empty())
-    return Status::Unavailable("VM " + vm->name + " (" + vm->id + ") for pool " + node + " is " + (vm->state.empty() ? "starting" : vm->state));
+    return Status::Unavailable("VM " + vm->name + " (" + vm->id + ") for pool " + node + " is " +
+                               (vm->state.empty() ? "starting" : vm->state));
   auto target = TargetFor(pool, vm->address);
   if (!target.ok()) return target.status();
   bool checked;
@@ -145,7 +152,9 @@ StatusOr<std::string> CloudDriver::Host(const std::string& workflow, const std::
       if (r.ok() || Clock::now() >= until) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(500));
     }
-    if (!r.ok()) return Status::Unavailable("VM " + vm->name + " at " + vm->address + " does not answer ssh yet: " + r.status().message());
+    if (!r.ok())
+      return Status::Unavailable("VM " + vm->name + " at " + vm->address +
+                                 " does not answer ssh yet: " + r.status().message());
     MutexLock l(&mu_);
     reachable_.insert(vm->id);
   }
@@ -186,7 +195,8 @@ Status CloudDriver::Remove(const std::string& workflow) {
   {
     MutexLock l(&mu_);
     pools = pools_[workflow];
-    for (auto it = pending_.begin(); it != pending_.end();) it = it->first.first == workflow ? pending_.erase(it) : std::next(it);
+    for (auto it = pending_.begin(); it != pending_.end();)
+      it = it->first.first == workflow ? pending_.erase(it) : std::next(it);
   }
   Status s = ssh_->Remove(workflow);
   if (!s.ok()) return s;

@@ -26,10 +26,10 @@
 #include <thread>
 
 #include "base/mutex.h"
+#include "base/thread_annotations.h"
 #include "drivers/cloud/hooks.h"
 #include "drivers/driver.h"
 #include "drivers/ssh/ssh_driver.h"
-#include "base/thread_annotations.h"
 
 namespace jb {
 
@@ -77,9 +77,10 @@ class CloudDriver : public Driver {
   std::map<std::string, std::map<std::string, Pool>> pools_ GUARDED_BY(mu_);  // workflow -> pool node -> tier settings
   std::map<std::string, std::map<std::string, Vm>> vms_ GUARDED_BY(mu_);      // workflow -> pool -> our VM
   std::map<std::pair<std::string, std::string>, std::chrono::steady_clock::time_point> pending_ GUARDED_BY(mu_);
-  std::set<std::string> reachable_ GUARDED_BY(mu_);  // VM ids that answered ssh
+  std::set<std::string> reachable_ GUARDED_BY(mu_);                   // VM ids that answered ssh
   std::map<std::string, std::string> settings_text_ GUARDED_BY(mu_);  // workflow -> providers file as written
-  std::map<std::string, std::set<std::string>> reconciled_pools_ GUARDED_BY(mu_);  // workflow -> pools at the last leak check
+  std::map<std::string, std::set<std::string>> reconciled_pools_
+      GUARDED_BY(mu_);  // workflow -> pools at the last leak check
   bool stopping_ GUARDED_BY(mu_) = false;
   CondVar cv_;
   std::thread loop_;

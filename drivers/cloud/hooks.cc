@@ -25,8 +25,8 @@ using Clock = std::chrono::steady_clock;
 using HookResult = CommandResult;
 
 // Runs argv with `env` as its whole environment; kills it at the deadline.
-StatusOr<HookResult> RunHook(const std::string& what, const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
-                             double timeout_s) {
+StatusOr<HookResult> RunHook(const std::string& what, const std::vector<std::string>& argv,
+                             const std::map<std::string, std::string>& env, double timeout_s) {
   if (argv.empty()) return Status::FailedPrecondition("cloud hook " + what + " is not configured");
   CommandOptions opts;
   opts.env = env;
@@ -38,8 +38,8 @@ StatusOr<HookResult> RunHook(const std::string& what, const std::vector<std::str
     return Status::Unavailable("cloud hook " + what + ": " + r.status().message());
   }
   if (r->exit_status != 0)
-    return Status::Unavailable("cloud hook " + what + " (" + argv[0] + ") exited with status " + std::to_string(r->exit_status) +
-                               "; stderr: " + Tail(r->err));
+    return Status::Unavailable("cloud hook " + what + " (" + argv[0] + ") exited with status " +
+                               std::to_string(r->exit_status) + "; stderr: " + Tail(r->err));
   return r;
 }
 
@@ -47,7 +47,8 @@ StatusOr<HookResult> RunHook(const std::string& what, const std::vector<std::str
 StatusOr<Value> Root(const std::string& what, const HookResult& r) {
   auto docs = ParseYamlStream(r.out);
   if (docs.size() != 1 || !docs[0].error.ok())
-    return Status::InvalidArgument("cloud hook " + what + " printed no valid JSON: " + Tail(r.out) + (r.err.empty() ? "" : "; stderr: " + Tail(r.err)));
+    return Status::InvalidArgument("cloud hook " + what + " printed no valid JSON: " + Tail(r.out) +
+                                   (r.err.empty() ? "" : "; stderr: " + Tail(r.err)));
   return std::move(docs[0].root);
 }
 
@@ -91,9 +92,12 @@ StatusOr<CloudHookConfig> CloudHookConfigFromSettings(const std::map<std::string
     return out;
   };
   for (const auto& [k, v] : settings) {
-    if (k == "create") c.create = split(v);
-    else if (k == "list") c.list = split(v);
-    else if (k == "delete") c.del = split(v);
+    if (k == "create")
+      c.create = split(v);
+    else if (k == "list")
+      c.list = split(v);
+    else if (k == "delete")
+      c.del = split(v);
     else if (k == "timeoutSeconds") {
       char* end = nullptr;
       c.timeout_s = std::strtod(v.c_str(), &end);
@@ -102,16 +106,19 @@ StatusOr<CloudHookConfig> CloudHookConfigFromSettings(const std::map<std::string
     } else if (k.rfind("env.", 0) == 0 && k.size() > 4) {
       c.env[k.substr(4)] = v;
     } else {
-      return Status::InvalidArgument("driver.settings." + k + ": unknown setting; expected create, list, delete, timeoutSeconds or env.NAME");
+      return Status::InvalidArgument("driver.settings." + k +
+                                     ": unknown setting; expected create, list, delete, timeoutSeconds or env.NAME");
     }
   }
   for (const char* name : {"create", "list", "delete"})
     if (settings.count(name) == 0 || settings.at(name).find_first_not_of(' ') == std::string::npos)
-      return Status::InvalidArgument(std::string("driver.settings.") + name + ": the cloud driver needs this hook command");
+      return Status::InvalidArgument(std::string("driver.settings.") + name +
+                                     ": the cloud driver needs this hook command");
   return c;
 }
 
-StatusOr<Vm> CloudHooks::Create(const std::string& name, const std::string& pool, const std::map<std::string, std::string>& labels) const {
+StatusOr<Vm> CloudHooks::Create(const std::string& name, const std::string& pool,
+                                const std::map<std::string, std::string>& labels) const {
   auto env = config_.env;
   env["JB_VM_NAME"] = name;
   env["JB_VM_POOL"] = pool;
@@ -128,7 +135,8 @@ StatusOr<std::vector<Vm>> CloudHooks::List() const {
   if (!r.ok()) return r.status();
   auto root = Root("list", *r);
   if (!root.ok()) return root.status();
-  if (!root->is_seq()) return Status::InvalidArgument("cloud hook list: expected a JSON array of VMs, got: " + Tail(r->out));
+  if (!root->is_seq())
+    return Status::InvalidArgument("cloud hook list: expected a JSON array of VMs, got: " + Tail(r->out));
   std::vector<Vm> out;
   for (const auto& item : root->items()) {
     auto vm = VmFrom("list", item);

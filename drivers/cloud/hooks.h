@@ -28,7 +28,7 @@ namespace jb {
 struct CloudHookConfig {
   std::vector<std::string> create, list, del;  // argv of each hook (run without a shell)
   double timeout_s = 120;
-  std::map<std::string, std::string> env;      // extra environment for the hooks
+  std::map<std::string, std::string> env;  // extra environment for the hooks
 };
 
 // Reads a tier's driver settings: create, list, delete (command lines, split on spaces),
@@ -47,7 +47,8 @@ struct Vm {
 class CloudHooks {
  public:
   explicit CloudHooks(CloudHookConfig config) : config_(std::move(config)) {}
-  StatusOr<Vm> Create(const std::string& name, const std::string& pool, const std::map<std::string, std::string>& labels) const;
+  StatusOr<Vm> Create(const std::string& name, const std::string& pool,
+                      const std::map<std::string, std::string>& labels) const;
   StatusOr<std::vector<Vm>> List() const;
   Status Delete(const std::string& id) const;
 

@@ -8,8 +8,8 @@
 #include <memory>
 
 #include "base/mutex.h"
-#include "drivers/driver.h"
 #include "base/thread_annotations.h"
+#include "drivers/driver.h"
 
 namespace jb {
 
@@ -34,8 +34,12 @@ class FaultInjectingDriver : public Driver {
   explicit FaultInjectingDriver(std::unique_ptr<Driver> inner) : inner_(std::move(inner)) {}
   std::string name() const override { return inner_->name(); }
   bool Serves(const std::string& type) const override { return inner_->Serves(type); }
-  void UseInfrastructure(const std::string& workflow, const InfrastructureSpec& infra) override { inner_->UseInfrastructure(workflow, infra); }
-  StatusOr<std::string> Host(const std::string& workflow, const std::string& node) override { return inner_->Host(workflow, node); }
+  void UseInfrastructure(const std::string& workflow, const InfrastructureSpec& infra) override {
+    inner_->UseInfrastructure(workflow, infra);
+  }
+  StatusOr<std::string> Host(const std::string& workflow, const std::string& node) override {
+    return inner_->Host(workflow, node);
+  }
   // The next `n` Apply/Remove calls fail with `status`.
   void FailNext(int n, Status status) EXCLUDES(mu_);
   // Observe reports every worker as not ready while set.

@@ -1,5 +1,4 @@
 #include "drivers/local/local_driver.h"
-#include "drivers/process.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -15,6 +14,8 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+
+#include "drivers/process.h"
 
 extern char** environ;
 
@@ -44,7 +45,6 @@ std::string ExitText(int status) {
   if (WIFSIGNALED(status)) return std::string("killed by signal ") + strsignal(WTERMSIG(status));
   return "stopped";
 }
-
 
 }  // namespace
 
@@ -99,7 +99,8 @@ Status LocalDriver::Start(const std::string& workflow, Proc& p) {
   p.child = true;
   p.exited = false;
   p.started = Clock::now();
-  return WriteFileCreatingDirs(File(workflow, p.config.name, "pid"), std::to_string(pid) + " " + std::to_string(p.port) + "\n", 0644);
+  return WriteFileCreatingDirs(File(workflow, p.config.name, "pid"),
+                               std::to_string(pid) + " " + std::to_string(p.port) + "\n", 0644);
 }
 
 bool LocalDriver::Alive(const Proc& p) {
@@ -166,8 +167,10 @@ Status LocalDriver::Apply(const std::string& workflow, const std::vector<WorkerC
     for (auto* routes : {&w.routes, &w.drain_routes})
       for (auto& r : *routes) {
         auto it = address.find(r.worker);
-        if (it != address.end()) r.address = it->second;
-        else if (r.address.empty()) return Status::InvalidArgument("route of " + r.op + " names worker " + r.worker + ", which is not deployed");
+        if (it != address.end())
+          r.address = it->second;
+        else if (r.address.empty())
+          return Status::InvalidArgument("route of " + r.op + " names worker " + r.worker + ", which is not deployed");
       }
     if (auto s = ValidateWorkerConfig(w, workflow + "/" + w.name); !s.ok()) return s;
   }
@@ -246,10 +249,12 @@ std::vector<WorkerState> LocalDriver::Observe(const std::string& workflow) {
     } else if (age_s > std::max(2.0, 4 * opts_.metrics_interval_s)) {
       // Alive but silent (stopped, hung, starved): its heartbeat is missed.
       char buf[96];
-      std::snprintf(buf, sizeof(buf), "heartbeat missed: no report for %.1f s from pid %d", age_s, static_cast<int>(p.pid));
+      std::snprintf(buf, sizeof(buf), "heartbeat missed: no report for %.1f s from pid %d", age_s,
+                    static_cast<int>(p.pid));
       st.message = buf;
     } else if (st.metrics->epoch != p.config.epoch) {
-      st.message = "running epoch " + std::to_string(st.metrics->epoch) + ", reloading to " + std::to_string(p.config.epoch);
+      st.message =
+          "running epoch " + std::to_string(st.metrics->epoch) + ", reloading to " + std::to_string(p.config.epoch);
     } else {
       st.ready = true;
       if (p.restarts > 0) st.message = "restarted " + std::to_string(p.restarts) + " time(s), last: " + p.last_exit;
@@ -342,8 +347,10 @@ void LocalDriver::Supervise() {
           continue;
         }
         if (now < p.restart_at) continue;
-        if (Start(workflow, p).ok()) ++p.restarts;
-        else p.restart_at = now + std::chrono::milliseconds(static_cast<int64_t>(p.backoff.next_delay_s() * 1000));
+        if (Start(workflow, p).ok())
+          ++p.restarts;
+        else
+          p.restart_at = now + std::chrono::milliseconds(static_cast<int64_t>(p.backoff.next_delay_s() * 1000));
       }
     }
   }

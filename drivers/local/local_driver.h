@@ -25,9 +25,9 @@
 #include <thread>
 
 #include "base/mutex.h"
+#include "base/thread_annotations.h"
 #include "drivers/driver.h"
 #include "drivers/worker_process.h"
-#include "base/thread_annotations.h"
 
 namespace jb {
 

@@ -9,8 +9,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "drivers/worker_process.h"
 #include "drivers/process.h"
+#include "drivers/worker_process.h"
 
 namespace jb {
 namespace fs = std::filesystem;
@@ -55,7 +55,8 @@ done
 )SH";
 
 void ReplaceAll(std::string& s, const std::string& from, const std::string& to) {
-  for (auto at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) s.replace(at, from.size(), to);
+  for (auto at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size()))
+    s.replace(at, from.size(), to);
 }
 
 std::string SupervisorScript() {
@@ -85,15 +86,22 @@ std::string OneLine(std::string s) {
 
 std::string TargetLine(const SshTarget& t) {
   std::ostringstream o;
-  o << t.user << '\n' << t.host << '\n' << t.port << '\n' << t.identity << '\n' << t.known_hosts << '\n' << t.remote_dir << '\n' << t.connect_timeout_s << '\n';
+  o << t.user << '\n'
+    << t.host << '\n'
+    << t.port << '\n'
+    << t.identity << '\n'
+    << t.known_hosts << '\n'
+    << t.remote_dir << '\n'
+    << t.connect_timeout_s << '\n';
   return o.str();
 }
 
 bool ParseTarget(const std::string& text, SshTarget* t) {
   std::istringstream in(text);
   std::string port, timeout;
-  if (!std::getline(in, t->user) || !std::getline(in, t->host) || !std::getline(in, port) || !std::getline(in, t->identity) ||
-      !std::getline(in, t->known_hosts) || !std::getline(in, t->remote_dir) || !std::getline(in, timeout))
+  if (!std::getline(in, t->user) || !std::getline(in, t->host) || !std::getline(in, port) ||
+      !std::getline(in, t->identity) || !std::getline(in, t->known_hosts) || !std::getline(in, t->remote_dir) ||
+      !std::getline(in, timeout))
     return false;
   t->port = std::atoi(port.c_str());
   t->connect_timeout_s = std::atof(timeout.c_str());
@@ -151,10 +159,29 @@ SshDriver::~SshDriver() {
 
 std::vector<std::string> SshDriver::SshArgs(const SshTarget& t) const {
   std::string known = opts_.state_dir + "/ssh/known_hosts";
-  std::vector<std::string> a = {opts_.ssh, "-F", "/dev/null", "-p", std::to_string(t.port), "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes",
-                                "-o", "ControlMaster=auto", "-o", "ControlPath=" + opts_.state_dir + "/ssh/cm-%C", "-o", "ControlPersist=60",
-                                "-o", "ConnectTimeout=" + std::to_string(static_cast<int>(t.connect_timeout_s + 0.999)), "-o",
-                                "ServerAliveInterval=2", "-o", "ServerAliveCountMax=2", "-o", "LogLevel=ERROR"};
+  std::vector<std::string> a = {opts_.ssh,
+                                "-F",
+                                "/dev/null",
+                                "-p",
+                                std::to_string(t.port),
+                                "-o",
+                                "BatchMode=yes",
+                                "-o",
+                                "IdentitiesOnly=yes",
+                                "-o",
+                                "ControlMaster=auto",
+                                "-o",
+                                "ControlPath=" + opts_.state_dir + "/ssh/cm-%C",
+                                "-o",
+                                "ControlPersist=60",
+                                "-o",
+                                "ConnectTimeout=" + std::to_string(static_cast<int>(t.connect_timeout_s + 0.999)),
+                                "-o",
+                                "ServerAliveInterval=2",
+                                "-o",
+                                "ServerAliveCountMax=2",
+                                "-o",
+                                "LogLevel=ERROR"};
   if (!t.identity.empty()) a.insert(a.end(), {"-i", t.identity});
   if (!t.known_hosts.empty()) {
     a.insert(a.end(), {"-o", "StrictHostKeyChecking=yes", "-o", "UserKnownHostsFile=" + t.known_hosts});
@@ -165,7 +192,8 @@ std::vector<std::string> SshDriver::SshArgs(const SshTarget& t) const {
   return a;
 }
 
-StatusOr<std::string> SshDriver::RunRemote(const SshTarget& t, const std::string& script, const std::string& stdin_path, double timeout_s) {
+StatusOr<std::string> SshDriver::RunRemote(const SshTarget& t, const std::string& script, const std::string& stdin_path,
+                                           double timeout_s) {
   auto args = SshArgs(t);
   args.push_back("sh -c " + ShellQuote(script));
   CommandOptions o;
@@ -180,7 +208,8 @@ StatusOr<std::string> SshDriver::RunRemote(const SshTarget& t, const std::string
   if (!r.ok()) return Status::Unavailable("ssh " + where + ": " + r.status().message());
   if (r->exit_status == 255) return Status::Unavailable("ssh " + where + " unreachable: " + OneLine(Tail(r->err)));
   if (r->exit_status != 0)
-    return Status::Unavailable("ssh " + where + ": remote command exited with status " + std::to_string(r->exit_status) + ": " + Tail(r->err));
+    return Status::Unavailable("ssh " + where + ": remote command exited with status " +
+                               std::to_string(r->exit_status) + ": " + Tail(r->err));
   return r->out;
 }
 
@@ -194,13 +223,16 @@ void SshDriver::UseInfrastructure(const std::string& workflow, const Infrastruct
     if (t == tiers.end() || t->second->driver.type != "ssh" || !n.address) continue;
     // Checked by ValidateSet when the Infrastructure was applied; a node whose settings still do
     // not decode gets no target, and Host says why.
-    auto settings = DecodeDriverSettings<SshSettings>(t->second->driver.settings, "tier " + t->second->name + ": driver.settings");
+    auto settings =
+        DecodeDriverSettings<SshSettings>(t->second->driver.settings, "tier " + t->second->name + ": driver.settings");
     if (!settings.ok()) {
       errors[n.name] = settings.status();
       continue;
     }
     SshTarget tg = TargetOf(settings->login, *n.address);
-    if (n.credentials_ref) tg.identity = fs::path(*n.credentials_ref).is_absolute() ? *n.credentials_ref : opts_.state_dir + "/credentials/" + *n.credentials_ref;
+    if (n.credentials_ref)
+      tg.identity = fs::path(*n.credentials_ref).is_absolute() ? *n.credentials_ref
+                                                               : opts_.state_dir + "/credentials/" + *n.credentials_ref;
     out[n.name] = tg;
   }
   MutexLock l(&mu_);
@@ -221,7 +253,8 @@ StatusOr<std::string> SshDriver::Host(const std::string& workflow, const std::st
     if (auto it = w->second.find(node); it != w->second.end()) return it->second.host;
   if (auto e = target_errors_.find(workflow); e != target_errors_.end())
     if (auto it = e->second.find(node); it != e->second.end()) return it->second;
-  return Status::InvalidArgument("node " + node + " is on an ssh tier but has no address (spec.nodes[].address: [user@]host)");
+  return Status::InvalidArgument("node " + node +
+                                 " is on an ssh tier but has no address (spec.nodes[].address: [user@]host)");
 }
 
 std::string SshDriver::Dir(const std::string& workflow) const { return opts_.state_dir + "/ssh/workflows/" + workflow; }
@@ -230,7 +263,9 @@ std::string SshDriver::NodeDir(const Deployed& d) const { return d.target.remote
 
 Status SshDriver::Upload(const SshTarget& t, const std::string& local, const std::string& remote) {
   std::string q = ShellQuote(remote), tmp = ShellQuote(remote + ".tmp");
-  auto r = RunRemote(t, "mkdir -p \"$(dirname " + q + ")\" && cat > " + tmp + " && chmod 755 " + tmp + " && mv -f " + tmp + " " + q, local);
+  auto r = RunRemote(
+      t, "mkdir -p \"$(dirname " + q + ")\" && cat > " + tmp + " && chmod 755 " + tmp + " && mv -f " + tmp + " " + q,
+      local);
   return r.ok() ? Status::Ok() : r.status();
 }
 
@@ -251,7 +286,8 @@ Status SshDriver::Install(const SshTarget& t, const std::string& node) {
   std::string bin = t.remote_dir + "/" + node + "/bin/";
   auto sums = [&]() -> StatusOr<std::pair<std::string, std::string>> {
     auto r = RunRemote(t, "mkdir -p " + ShellQuote(bin) + " && cd " + ShellQuote(bin) +
-                              " && for f in jellybean-worker jb-supervise; do sha256sum $f 2>/dev/null | cut -d' ' -f1 || true; echo; done");
+                              " && for f in jellybean-worker jb-supervise; do sha256sum $f 2>/dev/null | cut -d' ' -f1 "
+                              "|| true; echo; done");
     if (!r.ok()) return r.status();
     std::istringstream in(*r);
     std::string a, b, line;
@@ -267,9 +303,10 @@ Status SshDriver::Install(const SshTarget& t, const std::string& node) {
     if (auto s = Upload(t, supervisor_path_, bin + "jb-supervise"); !s.ok()) return s;
   auto check = RunRemote(t, "cd " + ShellQuote(bin) + " && sha256sum jellybean-worker jb-supervise");
   if (!check.ok()) return check.status();
-  if (check->find(worker_sum_ + "  jellybean-worker") == std::string::npos || check->find(supervisor_sum_ + "  jb-supervise") == std::string::npos)
-    return Status::Unavailable("node " + node + ": the installed worker binary does not match the daemon's (sha256 " + worker_sum_ +
-                               "); remote has: " + Tail(*check));
+  if (check->find(worker_sum_ + "  jellybean-worker") == std::string::npos ||
+      check->find(supervisor_sum_ + "  jb-supervise") == std::string::npos)
+    return Status::Unavailable("node " + node + ": the installed worker binary does not match the daemon's (sha256 " +
+                               worker_sum_ + "); remote has: " + Tail(*check));
   MutexLock l(&mu_);
   installed_.insert(key);
   return Status::Ok();
@@ -279,8 +316,9 @@ Status SshDriver::StartWorker(const Deployed& d) {
   std::string local = Dir(d.config.workflow) + "/" + d.config.name + ".yaml";
   std::string base = d.config.workflow + "/" + d.config.name;
   if (auto s = Upload(d.target, local, NodeDir(d) + "/" + base + ".yaml"); !s.ok()) return s;
-  auto r = RunRemote(d.target, "cd " + ShellQuote(NodeDir(d)) + " && setsid sh bin/jb-supervise " + ShellQuote(d.config.workflow) + " " +
-                                   ShellQuote(d.config.name) + " > /dev/null 2>&1 < /dev/null &");
+  auto r = RunRemote(d.target, "cd " + ShellQuote(NodeDir(d)) + " && setsid sh bin/jb-supervise " +
+                                   ShellQuote(d.config.workflow) + " " + ShellQuote(d.config.name) +
+                                   " > /dev/null 2>&1 < /dev/null &");
   return r.ok() ? Status::Ok() : r.status();
 }
 
@@ -295,12 +333,14 @@ Status SshDriver::StopWorker(const Deployed& d, bool with_workflow) {
     workflow_too = " rmdir " + ShellQuote(d.config.workflow) + " 2>/dev/null;";
   }
   // TERM the supervisor (it stops the worker); after 3 s KILL both.
-  auto r = RunRemote(d.target, "cd " + ShellQuote(NodeDir(d)) + " 2>/dev/null || exit 0; b=" + b +
-                                   "; s=$(cat \"$b.sup\" 2>/dev/null); set -- $(cat \"$b.pid\" 2>/dev/null) 0; p=$1;"
-                                   " [ -n \"$s\" ] && kill -TERM $s 2>/dev/null; i=0;"
-                                   " while [ -n \"$s\" ] && kill -0 $s 2>/dev/null && [ $i -lt 30 ]; do sleep 0.1; i=$((i+1)); done;"
-                                   " [ -n \"$s\" ] && kill -KILL $s 2>/dev/null; [ \"$p\" -gt 0 ] && kill -KILL $p 2>/dev/null;"
-                                   " rm -f " + files + ";" + workflow_too + " exit 0");
+  auto r = RunRemote(
+      d.target, "cd " + ShellQuote(NodeDir(d)) + " 2>/dev/null || exit 0; b=" + b +
+                    "; s=$(cat \"$b.sup\" 2>/dev/null); set -- $(cat \"$b.pid\" 2>/dev/null) 0; p=$1;"
+                    " [ -n \"$s\" ] && kill -TERM $s 2>/dev/null; i=0;"
+                    " while [ -n \"$s\" ] && kill -0 $s 2>/dev/null && [ $i -lt 30 ]; do sleep 0.1; i=$((i+1)); done;"
+                    " [ -n \"$s\" ] && kill -KILL $s 2>/dev/null; [ \"$p\" -gt 0 ] && kill -KILL $p 2>/dev/null;"
+                    " rm -f " +
+                    files + ";" + workflow_too + " exit 0");
   return r.ok() ? Status::Ok() : r.status();
 }
 
@@ -326,8 +366,11 @@ Status SshDriver::Apply(const std::string& workflow, const std::vector<WorkerCon
   std::map<std::string, Deployed> want;
   for (const auto& w : workers) {
     auto t = targets.find(w.node);
-    if (t == targets.end()) return Status::InvalidArgument("worker " + w.name + ": node " + w.node + " has no ssh address");
-    if (ListenPort(w.listen) <= 0) return Status::InvalidArgument("worker " + w.name + ": no listen port (the ssh driver runs under the tier dispatcher)");
+    if (t == targets.end())
+      return Status::InvalidArgument("worker " + w.name + ": node " + w.node + " has no ssh address");
+    if (ListenPort(w.listen) <= 0)
+      return Status::InvalidArgument("worker " + w.name +
+                                     ": no listen port (the ssh driver runs under the tier dispatcher)");
     Deployed d;
     d.config = w;
     d.config.metrics_file = w.workflow + "/" + w.name + ".metrics.json";  // relative to the node dir
@@ -350,13 +393,17 @@ Status SshDriver::Apply(const std::string& workflow, const std::vector<WorkerCon
     Record(workflow, d);
     if (reload) {
       std::string b = ShellQuote(d.config.workflow + "/" + d.config.name);
-      if (!note(Upload(d.target, Dir(workflow) + "/" + name + ".yaml", NodeDir(d) + "/" + d.config.workflow + "/" + name + ".yaml"))) continue;
-      auto r = RunRemote(d.target, "cd " + ShellQuote(NodeDir(d)) + " && set -- $(cat " + b + ".pid 2>/dev/null) 0 && [ \"$1\" -gt 0 ] && kill -HUP $1");
+      if (!note(Upload(d.target, Dir(workflow) + "/" + name + ".yaml",
+                       NodeDir(d) + "/" + d.config.workflow + "/" + name + ".yaml")))
+        continue;
+      auto r = RunRemote(d.target, "cd " + ShellQuote(NodeDir(d)) + " && set -- $(cat " + b +
+                                       ".pid 2>/dev/null) 0 && [ \"$1\" -gt 0 ] && kill -HUP $1");
       if (!note(r.ok() ? Status::Ok() : r.status())) continue;
     } else if (!note(StartWorker(d))) {
       continue;
     }
-    d.state = WorkerState{name, d.config.node, d.config.tier, false, reload ? "reloading" : "starting", 0, 0, std::nullopt};
+    d.state =
+        WorkerState{name, d.config.node, d.config.tier, false, reload ? "reloading" : "starting", 0, 0, std::nullopt};
     if (it != cur.end() && reload) d.state.restarts = it->second.state.restarts;
     MutexLock l(&mu_);
     deployed_[workflow][name] = d;
@@ -437,16 +484,20 @@ void SshDriver::Adopt() {
       if (f.path().extension() != ".yaml") continue;
       auto cfg = ParseWorkerConfig(ReadFileOrEmpty(f.path().string()), f.path().string());
       Deployed d;
-      if (!cfg.ok() || !ParseTarget(ReadFileOrEmpty((wfdir.path() / (f.path().stem().string() + ".target")).string()), &d.target)) continue;
+      if (!cfg.ok() ||
+          !ParseTarget(ReadFileOrEmpty((wfdir.path() / (f.path().stem().string() + ".target")).string()), &d.target))
+        continue;
       d.config = *cfg;
-      d.state = WorkerState{d.config.name, d.config.node, d.config.tier, false, "adopted; not observed yet", 0, 0, std::nullopt};
+      d.state = WorkerState{d.config.name, d.config.node, d.config.tier, false, "adopted; not observed yet", 0, 0,
+                            std::nullopt};
       targets_[workflow][d.config.node] = d.target;
       deployed_[workflow][d.config.name] = std::move(d);
     }
   }
 }
 
-std::vector<SshDriver::Deployed> SshDriver::DueSupervisorRestarts(const std::vector<Deployed>& dead, std::chrono::steady_clock::time_point now) {
+std::vector<SshDriver::Deployed> SshDriver::DueSupervisorRestarts(const std::vector<Deployed>& dead,
+                                                                  std::chrono::steady_clock::time_point now) {
   std::vector<Deployed> due;
   for (const auto& polled : dead) {
     auto w = deployed_.find(polled.config.workflow);
@@ -484,10 +535,13 @@ void SshDriver::Poll() {
       std::string script = "cd " + ShellQuote(NodeDir(ds.front())) + " || exit 3; now=$(date +%s);";
       for (const auto& d : ds) {
         std::string b = ShellQuote(d.config.workflow + "/" + d.config.name);
-        script += " b=" + b + "; sup=0; s=$(cat \"$b.sup\" 2>/dev/null); [ -n \"$s\" ] && kill -0 $s 2>/dev/null && sup=1;"
-                  " set -- $(cat \"$b.pid\" 2>/dev/null) 0 0; alive=0; [ \"$1\" -gt 0 ] && kill -0 $1 2>/dev/null && alive=1;"
-                  " age=-1; [ -f \"$b.metrics.json\" ] && age=$((now - $(stat -c %Y \"$b.metrics.json\")));"
-                  " echo \"W $sup $1 $alive $2 $age $(cat \"$b.exit\" 2>/dev/null)\"; echo \"M $(tr -d '\\n' < \"$b.metrics.json\" 2>/dev/null)\";";
+        script +=
+            " b=" + b +
+            "; sup=0; s=$(cat \"$b.sup\" 2>/dev/null); [ -n \"$s\" ] && kill -0 $s 2>/dev/null && sup=1;"
+            " set -- $(cat \"$b.pid\" 2>/dev/null) 0 0; alive=0; [ \"$1\" -gt 0 ] && kill -0 $1 2>/dev/null && alive=1;"
+            " age=-1; [ -f \"$b.metrics.json\" ] && age=$((now - $(stat -c %Y \"$b.metrics.json\")));"
+            " echo \"W $sup $1 $alive $2 $age $(cat \"$b.exit\" 2>/dev/null)\"; echo \"M $(tr -d '\\n' < "
+            "\"$b.metrics.json\" 2>/dev/null)\";";
       }
       // Bounded by the connect timeout, so an unreachable host is noticed within seconds.
       auto r = RunRemote(t, script, "/dev/null", t.connect_timeout_s + 1);
@@ -513,16 +567,21 @@ void SshDriver::Poll() {
           st.message = "supervisor not running on " + t.host + "; starting it again after a back-off";
           restart.push_back(d);
         } else if (!alive) {
-          st.message = "not running (last exit status " + (exit_rc.empty() ? std::string("?") : exit_rc) + "); the supervisor restarts it";
+          st.message = "not running (last exit status " + (exit_rc.empty() ? std::string("?") : exit_rc) +
+                       "); the supervisor restarts it";
         } else if (!st.metrics) {
           st.message = "starting (no report from pid " + std::to_string(st.pid) + " yet)";
         } else if (age > 3) {
-          st.message = "heartbeat missed: no report for " + std::to_string(age) + " s from pid " + std::to_string(st.pid) + " on " + t.host;
+          st.message = "heartbeat missed: no report for " + std::to_string(age) + " s from pid " +
+                       std::to_string(st.pid) + " on " + t.host;
         } else if (st.metrics->epoch != d.config.epoch) {
-          st.message = "running epoch " + std::to_string(st.metrics->epoch) + ", reloading to " + std::to_string(d.config.epoch);
+          st.message =
+              "running epoch " + std::to_string(st.metrics->epoch) + ", reloading to " + std::to_string(d.config.epoch);
         } else {
           st.ready = true;
-          if (st.restarts > 0) st.message = "restarted " + std::to_string(st.restarts) + " time(s) on " + t.host + ", last exit status " + exit_rc;
+          if (st.restarts > 0)
+            st.message =
+                "restarted " + std::to_string(st.restarts) + " time(s) on " + t.host + ", last exit status " + exit_rc;
         }
         seen[d.config.workflow][d.config.name] = {d.config, st};
       }

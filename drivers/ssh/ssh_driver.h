@@ -10,19 +10,19 @@
 //   .metrics.json, .pid, .sup, .exit, and the durable .seq/.delivered, which Remove deletes with
 //   the workflow (a worker dropped from the desired set keeps them, as with the local driver).
 // - Each worker runs under jb-supervise (a small sh supervisor, detached with setsid) that restarts
-//   it with the local driver's back-off (RestartBackoff); a route/epoch change is uploaded and signalled with SIGHUP, a change of the
-//   hosted instances restarts it.
+//   it with the local driver's back-off (RestartBackoff); a route/epoch change is uploaded and signalled with SIGHUP, a
+//   change of the hosted instances restarts it.
 // - A poller runs one ssh command per host every poll interval: whether each supervisor and worker
 //   is alive, the age of its metrics and the metrics themselves. A supervisor found dead is started
-//   again, with RestartBackoff between attempts. A host that cannot be reached makes its workers not ready with ssh's reason, which the
-//   reconciler turns into node NotReady after the grace period.
+//   again, with RestartBackoff between attempts. A host that cannot be reached makes its workers not ready with ssh's
+//   reason, which the reconciler turns into node NotReady after the grace period.
 // - What was deployed is recorded in <state>/ssh/workflows/<workflow>/<worker>.{yaml,target}, so a
 //   restarted daemon observes, updates and removes the same workers.
 //
 // Settings (tier driver.settings, typed in api/driver_settings.h: SshSettings): user, sshPort (22),
-// identityFile, knownHosts, remoteDir, connectTimeoutSeconds (5), portBase. Node: address ([user@]host), credentialsRef (private key file:
-// absolute, or relative to <state>/credentials/).
-// Thread-safety: thread-safe. Apply/Remove are serialised; Observe returns the poller's last view.
+// identityFile, knownHosts, remoteDir, connectTimeoutSeconds (5), portBase. Node: address ([user@]host), credentialsRef
+// (private key file: absolute, or relative to <state>/credentials/). Thread-safety: thread-safe. Apply/Remove are
+// serialised; Observe returns the poller's last view.
 #pragma once
 
 #include <chrono>
@@ -34,9 +34,9 @@
 #include <vector>
 
 #include "base/mutex.h"
+#include "base/thread_annotations.h"
 #include "drivers/driver.h"
 #include "drivers/worker_process.h"
-#include "base/thread_annotations.h"
 
 namespace jb {
 
@@ -79,8 +79,8 @@ class SshDriver : public Driver {
   void SetTarget(const std::string& workflow, const std::string& node, const SshTarget& target) EXCLUDES(mu_);
   // Runs `script` on `t` with sh (for bootstrap checks); stdout on success.
   // `timeout_s` 0: the driver's command timeout.
-  StatusOr<std::string> RunRemote(const SshTarget& t, const std::string& script, const std::string& stdin_path = "/dev/null",
-                                  double timeout_s = 0);
+  StatusOr<std::string> RunRemote(const SshTarget& t, const std::string& script,
+                                  const std::string& stdin_path = "/dev/null", double timeout_s = 0);
 
  private:
   struct Deployed {
@@ -101,8 +101,8 @@ class SshDriver : public Driver {
   Status StopWorker(const Deployed& d, bool with_workflow);
   // Of the workers whose supervisor the poller found dead, those due for a start now (their
   // back-off elapsed); schedules the others.
-  std::vector<Deployed> DueSupervisorRestarts(const std::vector<Deployed>& dead, std::chrono::steady_clock::time_point now)
-      EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::vector<Deployed> DueSupervisorRestarts(const std::vector<Deployed>& dead,
+                                              std::chrono::steady_clock::time_point now) EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Status Upload(const SshTarget& t, const std::string& local, const std::string& remote);
   std::string NodeDir(const Deployed& d) const;
   void Record(const std::string& workflow, const Deployed& d);
@@ -116,7 +116,8 @@ class SshDriver : public Driver {
   Mutex apply_mu_;  // serialises Apply/Remove (they run ssh commands)
   Mutex mu_;
   std::map<std::string, std::map<std::string, SshTarget>> targets_ GUARDED_BY(mu_);  // workflow -> node -> target
-  std::map<std::string, std::map<std::string, Status>> target_errors_ GUARDED_BY(mu_);  // workflow -> node -> why it has no target
+  std::map<std::string, std::map<std::string, Status>> target_errors_
+      GUARDED_BY(mu_);  // workflow -> node -> why it has no target
   std::map<std::string, std::map<std::string, Deployed>> deployed_ GUARDED_BY(mu_);  // workflow -> worker
   std::set<std::string> installed_ GUARDED_BY(mu_);  // "host:port:dir/node" verified this run
   std::set<std::string> control_ GUARDED_BY(mu_);    // hosts with a control connection

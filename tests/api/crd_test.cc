@@ -54,7 +54,8 @@ TEST(Crd, ComparisonDetectsDriftBothWays) {
   for (auto& e : spec->entries())
     if (e.key == "properties") {
       auto& props = e.value.entries();
-      props.erase(std::remove_if(props.begin(), props.end(), [](const auto& p) { return p.key == "slo"; }), props.end());
+      props.erase(std::remove_if(props.begin(), props.end(), [](const auto& p) { return p.key == "slo"; }),
+                  props.end());
       Value extra = Value::Map();
       extra.Set("type", Value::String("string"));
       e.value.Set("priority", extra);

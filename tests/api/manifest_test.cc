@@ -72,16 +72,25 @@ spec:
     outputSizeKiB: -1
     latencyMs: {cpu: {p50: 0}}
     extra: 1
-)", "m.yaml", &diags);
+)",
+                          "m.yaml", &diags);
   EXPECT_FALSE(r.ok());
   ASSERT_EQ(diags.size(), 4u);
   std::vector<std::string> lines;
   for (const auto& d : diags) lines.push_back(d.ToString());
   std::sort(lines.begin(), lines.end());
-  EXPECT_EQ(lines[0], "m.yaml:10:28: spec.variants[0].latencyMs.cpu.p50: 0 is out of range; expected a number >= 0.001 and <= 3600000 (ms)");
-  EXPECT_EQ(lines[1], "m.yaml:11:5: spec.variants[0].extra: unknown field; expected one of: name, accuracy, outputSizeKiB, latencyMs, runtime");
-  EXPECT_EQ(lines[2], "m.yaml:5:3: metadata.colour: unknown field; expected one of: name, labels, generation, resourceVersion, deletionTimestamp, finalizers");
-  EXPECT_EQ(lines[3], "m.yaml:9:20: spec.variants[0].outputSizeKiB: -1 is out of range; expected a number >= 0 and <= 10000000 (KiB)");
+  EXPECT_EQ(lines[0],
+            "m.yaml:10:28: spec.variants[0].latencyMs.cpu.p50: 0 is out of range; expected a number >= 0.001 and <= "
+            "3600000 (ms)");
+  EXPECT_EQ(lines[1],
+            "m.yaml:11:5: spec.variants[0].extra: unknown field; expected one of: name, accuracy, outputSizeKiB, "
+            "latencyMs, runtime");
+  EXPECT_EQ(lines[2],
+            "m.yaml:5:3: metadata.colour: unknown field; expected one of: name, labels, generation, resourceVersion, "
+            "deletionTimestamp, finalizers");
+  EXPECT_EQ(
+      lines[3],
+      "m.yaml:9:20: spec.variants[0].outputSizeKiB: -1 is out of range; expected a number >= 0 and <= 10000000 (KiB)");
 }
 
 // Random byte-level mutations of a valid manifest: decoding must never crash or throw, and every
@@ -96,9 +105,14 @@ TEST(Manifest, MutatedInputNeverCrashes) {
     for (int e = 0; e < edits; ++e) {
       size_t pos = rng() % text.size();
       switch (rng() % 3) {
-        case 0: text[pos] = alphabet[rng() % alphabet.size()]; break;
-        case 1: text.erase(pos, 1 + rng() % 20); break;
-        default: text.insert(pos, 1, alphabet[rng() % alphabet.size()]);
+        case 0:
+          text[pos] = alphabet[rng() % alphabet.size()];
+          break;
+        case 1:
+          text.erase(pos, 1 + rng() % 20);
+          break;
+        default:
+          text.insert(pos, 1, alphabet[rng() % alphabet.size()]);
       }
     }
     std::vector<Document> docs;
@@ -126,12 +140,18 @@ spec:
 // CLP aborted the daemon on a price of 1e25; the decoder now names the field, value and range.
 TEST(ManifestLimits, AbsurdNumbersAreRejectedWithFieldValueAndRange) {
   std::vector<Diagnostic> diags;
-  auto r = ObjectFromText(std::string(kInfraHead) + "  nodes:\n  - {name: n, tier: edge, pricePerHour: 1e25, hardware: cpu}\n", "i.yaml", &diags);
+  auto r = ObjectFromText(
+      std::string(kInfraHead) + "  nodes:\n  - {name: n, tier: edge, pricePerHour: 1e25, hardware: cpu}\n", "i.yaml",
+      &diags);
   EXPECT_FALSE(r.ok());
   ASSERT_EQ(diags.size(), 1u);
-  EXPECT_EQ(diags[0].ToString(), "i.yaml:9:41: spec.nodes[0].pricePerHour: 1e+25 is out of range; expected a number >= 0 and <= 10000 (USD/h)");
+  EXPECT_EQ(
+      diags[0].ToString(),
+      "i.yaml:9:41: spec.nodes[0].pricePerHour: 1e+25 is out of range; expected a number >= 0 and <= 10000 (USD/h)");
   diags.clear();
-  r = ObjectFromText(std::string(kInfraHead) + "  nodes:\n  - {name: n, tier: edge, pricePerHour: .nan, hardware: cpu}\n", "i.yaml", &diags);
+  r = ObjectFromText(
+      std::string(kInfraHead) + "  nodes:\n  - {name: n, tier: edge, pricePerHour: .nan, hardware: cpu}\n", "i.yaml",
+      &diags);
   ASSERT_EQ(diags.size(), 1u);
   EXPECT_EQ(diags[0].message, ".nan is not a finite number; expected a number >= 0 and <= 10000 (USD/h)");
 }
@@ -203,7 +223,13 @@ TEST(ManifestLimits, BenchScaleInstancesStayValid) {
     inf.spec.links.push_back(Link{"t" + std::to_string(t + 1), "t" + std::to_string(t), 0.09, 1000.0, 5.0});
   }
   for (int n = 0; n < 1000; ++n)
-    inf.spec.nodes.push_back(Node{"n" + std::to_string(n), "t" + std::to_string(n % 5), 0.05 + 0.1 * (n % 8), "hw" + std::to_string(n % 8), 1, {}, {}});
+    inf.spec.nodes.push_back(Node{"n" + std::to_string(n),
+                                  "t" + std::to_string(n % 5),
+                                  0.05 + 0.1 * (n % 8),
+                                  "hw" + std::to_string(n % 8),
+                                  1,
+                                  {},
+                                  {}});
   Workflow wf;
   wf.metadata.name = "gen";
   wf.spec.infrastructure = "gen";
@@ -214,11 +240,13 @@ TEST(ManifestLimits, BenchScaleInstancesStayValid) {
     mp.metadata.name = "p" + std::to_string(o);
     for (int v = 0; v < 3; ++v) {
       Variant var{"v" + std::to_string(v), 97.0 + v, 28, {}, {}};
-      for (int hw = 0; hw < 8; ++hw) var.latency_ms["hw" + std::to_string(hw)] = Latency{10.0 + hw, 11.0 + hw, 12.0 + hw};
+      for (int hw = 0; hw < 8; ++hw)
+        var.latency_ms["hw" + std::to_string(hw)] = Latency{10.0 + hw, 11.0 + hw, 12.0 + hw};
       mp.spec.variants.push_back(var);
     }
     objects.push_back(mp);
-    wf.spec.operators.push_back(Operator{"op" + std::to_string(o), mp.metadata.name, {Input{o == 0 ? "src" : "op" + std::to_string(o - 1), 1.0}}});
+    wf.spec.operators.push_back(Operator{
+        "op" + std::to_string(o), mp.metadata.name, {Input{o == 0 ? "src" : "op" + std::to_string(o - 1), 1.0}}});
   }
   wf.spec.slo.min_accuracy = 50;
   objects.push_back(wf);

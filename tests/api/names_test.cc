@@ -9,7 +9,8 @@ namespace jb {
 namespace {
 
 TEST(Dns1123Subdomain, AcceptsLowercaseNamesWithDashesAndDots) {
-  for (const std::string& name : std::vector<std::string>{"vqa", "a.b-c", "0", "a", "edge.cams-1", "1-2.3", std::string(253, 'a')})
+  for (const std::string& name :
+       std::vector<std::string>{"vqa", "a.b-c", "0", "a", "edge.cams-1", "1-2.3", std::string(253, 'a')})
     EXPECT_EQ(IsDns1123Subdomain(name), "") << name;
   EXPECT_EQ(IsDns1123Subdomain(std::string(126, 'a') + "." + std::string(126, 'b')), "");
 }
@@ -42,7 +43,8 @@ TEST(Dns1123Subdomain, RefusesWhatCouldBecomeAHiddenOrForeignFileName) {
 }
 
 TEST(Dns1123Label, IsASubdomainWithoutDotsOfAtMost63Characters) {
-  for (const std::string& name : std::vector<std::string>{"edge", "cpu-1", "0", std::string(63, 'z')}) EXPECT_EQ(IsDns1123Label(name), "") << name;
+  for (const std::string& name : std::vector<std::string>{"edge", "cpu-1", "0", std::string(63, 'z')})
+    EXPECT_EQ(IsDns1123Label(name), "") << name;
   EXPECT_EQ(IsDns1123Label("a.b").rfind("contains '.', which is not allowed", 0), 0u);
   EXPECT_EQ(IsDns1123Label(std::string(64, 'z')).rfind("is 64 characters long, more than 63", 0), 0u);
   for (const char* bad : {"", ".x", "X", "a_b", "-a", "a-"}) {
@@ -53,18 +55,21 @@ TEST(Dns1123Label, IsASubdomainWithoutDotsOfAtMost63Characters) {
 
 std::string Profile(const std::string& name) {
   return "apiVersion: jellybean.dev/v1alpha1\nkind: ModelProfile\nmetadata:\n  name: \"" + name +
-         "\"\nspec:\n  variants:\n  - name: v\n    accuracy: 80\n    outputSizeKiB: 1\n    latencyMs:\n      cpu: {p50: 1, p75: 2, p90: 3}\n";
+         "\"\nspec:\n  variants:\n  - name: v\n    accuracy: 80\n    outputSizeKiB: 1\n    latencyMs:\n      cpu: "
+         "{p50: 1, p75: 2, p90: 3}\n";
 }
 
 TEST(Dns1123Subdomain, IsWhatTheDecoderRequiresOfMetadataName) {
-  for (const std::string& name : std::vector<std::string>{".hidden", "UPPER", "a_b", "-a", "a-", std::string(254, 'a')}) {
+  for (const std::string& name :
+       std::vector<std::string>{".hidden", "UPPER", "a_b", "-a", "a-", std::string(254, 'a')}) {
     std::vector<Diagnostic> diags;
     auto obj = ObjectFromText(Profile(name), "body", &diags);
     ASSERT_FALSE(obj.ok()) << name;
     ASSERT_EQ(diags.size(), 1u) << name;
     EXPECT_EQ(diags[0].path, "metadata.name");
     // Long names are quoted as an excerpt; the reason is given whole.
-    EXPECT_NE(diags[0].message.find("\" is not a valid name: it " + IsDns1123Subdomain(name)), std::string::npos) << diags[0].message;
+    EXPECT_NE(diags[0].message.find("\" is not a valid name: it " + IsDns1123Subdomain(name)), std::string::npos)
+        << diags[0].message;
     if (name.size() < 100) {
       EXPECT_EQ(diags[0].message, "\"" + name + "\" is not a valid name: it " + IsDns1123Subdomain(name));
     }

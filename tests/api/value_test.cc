@@ -160,7 +160,8 @@ TEST(ValueLimits, AliasBombIsRefusedWithinMemoryAndTime) {
   std::vector<ParsedDocument> docs;
   Cost c = Measure([&] { docs = ParseYamlStream(BillionLaughs()); });
   ASSERT_EQ(docs.size(), 1u);
-  EXPECT_EQ(docs[0].error.message(), "too many aliases: the document expands to more than 10000 nodes through alias references (*name)");
+  EXPECT_EQ(docs[0].error.message(),
+            "too many aliases: the document expands to more than 10000 nodes through alias references (*name)");
   EXPECT_LT(c.peak_growth_kib, 64 * 1024) << "peak RSS grew by " << c.peak_growth_kib << " KiB";
   EXPECT_LT(c.seconds, 2.0);
   std::printf("alias bomb: refused in %.3f s, peak RSS +%ld KiB\n", c.seconds, c.peak_growth_kib);
@@ -168,8 +169,9 @@ TEST(ValueLimits, AliasBombIsRefusedWithinMemoryAndTime) {
 
 // One budget per stream: a thousand documents each just under the limit are not a thousand budgets.
 TEST(ValueLimits, AliasBudgetIsSharedByTheDocumentsOfAStream) {
-  std::string one = "x0: &a [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\nx1: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
-                    "x2: [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n";  // ~1,200 alias-copied nodes
+  std::string one =
+      "x0: &a [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\nx1: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+      "x2: [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n";  // ~1,200 alias-copied nodes
   std::string text;
   for (int i = 0; i < 1000; ++i) text += "---\n" + one;
   std::vector<ParsedDocument> docs;
@@ -207,7 +209,9 @@ TEST(ValueLimits, OrdinaryAliasesStillWork) {
 }
 
 TEST(ValueLimits, NestingUpTo64LevelsIsAcceptedBeyondIsTooDeep) {
-  auto nest = [](int n) { return "a: " + std::string(static_cast<size_t>(n), '[') + std::string(static_cast<size_t>(n), ']') + "\n"; };
+  auto nest = [](int n) {
+    return "a: " + std::string(static_cast<size_t>(n), '[') + std::string(static_cast<size_t>(n), ']') + "\n";
+  };
   auto ok = ParseYamlStream(nest(64));  // the root mapping is level 0
   ASSERT_EQ(ok.size(), 1u);
   EXPECT_TRUE(ok[0].error.ok()) << ok[0].error.message();
@@ -227,7 +231,7 @@ TEST(ValueLimits, HundredThousandLevelsSayTooDeepInsteadOfCrashing) {
   std::string mixed;
   for (size_t i = 0; i < n / 5; ++i) mixed += "{a: [";
   for (const std::string& text : {std::string(n, '['), mixed, "a: " + std::string(n, '{'),
-                                  std::string("[{") + std::string(n, '[') , dashes + "x\n", block_map}) {
+                                  std::string("[{") + std::string(n, '['), dashes + "x\n", block_map}) {
     std::vector<ParsedDocument> docs;
     Cost c = Measure([&] { docs = ParseYamlStream(text); });
     ASSERT_EQ(docs.size(), 1u) << text.substr(0, 40);

@@ -1,9 +1,9 @@
 #include "base/clock.h"
 
+#include <gtest/gtest.h>
+
 #include <chrono>
 #include <thread>
-
-#include <gtest/gtest.h>
 
 #include "base/rfc3339.h"
 

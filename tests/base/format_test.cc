@@ -1,10 +1,10 @@
 #include "base/format.h"
 
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <cstdio>
 #include <limits>
-
-#include <gtest/gtest.h>
 
 namespace jb {
 namespace {
@@ -43,7 +43,7 @@ TEST(FormatFixed, NonFiniteAndExtremeValues) {
   EXPECT_EQ(FormatFixed(std::numeric_limits<double>::infinity(), 2), "inf");
   EXPECT_EQ(FormatFixed(-std::numeric_limits<double>::infinity(), 2), "-inf");
   const std::string big = FormatFixed(std::numeric_limits<double>::max(), 2);
-  EXPECT_EQ(big.size(), 309u + 3u);  // 309 integer digits, ".00": not truncated
+  EXPECT_EQ(big.size(), 309u + 3u);      // 309 integer digits, ".00": not truncated
   EXPECT_EQ(FormatFixed(1.5, -3), "2");  // digits clamped to 0..17
   EXPECT_EQ(FormatFixed(0.1, 40).size(), 2u + 17u);
 }

@@ -1,9 +1,9 @@
 #include "base/mutex.h"
 
+#include <gtest/gtest.h>
+
 #include <chrono>
 #include <thread>
-
-#include <gtest/gtest.h>
 
 namespace jb {
 namespace {
@@ -58,7 +58,8 @@ TEST(CondVar, WaitForWithoutPredicateTimesOut) {
   const auto start = steady_clock::now();
   // Nobody signals: false once 20 ms passed (a spurious wake-up would return true early; loop).
   bool notified = true;
-  while (notified && steady_clock::now() - start < milliseconds(20)) notified = box.cv().WaitFor(&box.mu(), milliseconds(20));
+  while (notified && steady_clock::now() - start < milliseconds(20))
+    notified = box.cv().WaitFor(&box.mu(), milliseconds(20));
   EXPECT_GE(steady_clock::now() - start, milliseconds(20));
 }
 

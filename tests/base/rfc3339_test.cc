@@ -1,10 +1,9 @@
 #include "base/rfc3339.h"
 
+#include <gtest/gtest.h>
 #include <openssl/asn1.h>
 
 #include <memory>
-
-#include <gtest/gtest.h>
 
 #include "base/asn1_time.h"
 

@@ -114,15 +114,19 @@ TEST(ImportPrototype, ManifestsReproduceEveryNumberOfTheDataset) {
   }
   // Latencies of all three percentiles, every operator x worker x variant.
   int latencies = 0;
-  for (const auto& [file, pct] : std::vector<std::pair<std::string, std::string>>{
-           {"execution_profile_p50.csv", "p50"}, {"execution_profile_p75.csv", "p75"}, {"execution_profile_p90.csv", "p90"}}) {
+  for (const auto& [file, pct] :
+       std::vector<std::pair<std::string, std::string>>{{"execution_profile_p50.csv", "p50"},
+                                                        {"execution_profile_p75.csv", "p75"},
+                                                        {"execution_profile_p90.csv", "p90"}}) {
     for (const auto& r : Csv(file)) {
       const Variant* var = FindVariant(v, r[0], r[2]);
       ASSERT_NE(var, nullptr) << r[0] << "/" << r[2];
       auto it = var->latency_ms.find(r[1]);
       ASSERT_NE(it, var->latency_ms.end()) << r[1];
       double want = std::stod(r[3]);
-      double got = pct == "p50" ? it->second.p50 : pct == "p75" ? it->second.p75.value_or(-1) : it->second.p90.value_or(-1);
+      double got = pct == "p50"   ? it->second.p50
+                   : pct == "p75" ? it->second.p75.value_or(-1)
+                                  : it->second.p90.value_or(-1);
       EXPECT_EQ(got, want) << r[0] << " " << r[1] << " " << r[2] << " " << pct;
       ++latencies;
     }
@@ -131,8 +135,10 @@ TEST(ImportPrototype, ManifestsReproduceEveryNumberOfTheDataset) {
   // Link costs x 0.1: edge->cloud 1.0 -> 0.1, cloud->edge 10.0 -> 1.0.
   ASSERT_EQ(v.inf.spec.links.size(), 2u);
   for (const auto& l : v.inf.spec.links) {
-    if (l.from == "edge") EXPECT_DOUBLE_EQ(l.cost_per_gib, 1.0 * 0.1);
-    else EXPECT_DOUBLE_EQ(l.cost_per_gib, 10.0 * 0.1);
+    if (l.from == "edge")
+      EXPECT_DOUBLE_EQ(l.cost_per_gib, 1.0 * 0.1);
+    else
+      EXPECT_DOUBLE_EQ(l.cost_per_gib, 10.0 * 0.1);
   }
   for (const auto& r : Csv("worker_links.csv")) {
     std::string from_tier, to_tier;
@@ -161,7 +167,8 @@ TEST(ImportPrototype, ManifestsReproduceEveryNumberOfTheDataset) {
 
 TEST(ImportPrototype, GeneratedManifestsAreUpToDate) {
   testing::TempDir out;
-  auto r = testing::Run(testing::Jbctl() + " import jellybean-prototype tests/data/vqa-medium -o " + out.path().string());
+  auto r =
+      testing::Run(testing::Jbctl() + " import jellybean-prototype tests/data/vqa-medium -o " + out.path().string());
   ASSERT_EQ(r.exit_code, 0) << r.output;
   for (const char* f : {"infrastructure.yaml", "modelprofiles.yaml", "workflow.yaml"}) {
     std::string got = testing::ReadFile(out.path() / f);

@@ -14,7 +14,8 @@ namespace {
 
 TEST(Jbctl, ValidateExitCodes) {
   EXPECT_EQ(testing::Run(testing::Jbctl() + " validate -f manifests/ >/dev/null").exit_code, 0);
-  EXPECT_EQ(testing::Run(testing::Jbctl() + " validate -f tests/golden/validate/04-zero-rate.yaml >/dev/null").exit_code, 1);
+  EXPECT_EQ(
+      testing::Run(testing::Jbctl() + " validate -f tests/golden/validate/04-zero-rate.yaml >/dev/null").exit_code, 1);
   auto missing = testing::Run(testing::Jbctl() + " validate -f /nonexistent 2>&1 >/dev/null");
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_NE(missing.output.find("no such file"), std::string::npos) << "errors go to stderr";
@@ -22,16 +23,18 @@ TEST(Jbctl, ValidateExitCodes) {
 }
 
 TEST(Jbctl, PlanTableShowsCostSplitAccuracySolverAndBaselines) {
-  auto r = testing::Run(testing::Jbctl() + " plan -f manifests/vqa/ --baseline prototype --baseline cloud-only --baseline most-accurate");
+  auto r = testing::Run(testing::Jbctl() +
+                        " plan -f manifests/vqa/ --baseline prototype --baseline cloud-only --baseline most-accurate");
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  for (const char* want : {"OPERATOR", "VARIANT", "NODE", "TIER", "UTILISATION", "compute", "network", "accuracy:",
-                           "proven optimal", "prototype", "cloud-only", "most-accurate", "cheaper"})
+  for (const char* want : {"OPERATOR", "VARIANT", "NODE", "TIER", "UTILISATION", "compute", "network",
+                           "accuracy:", "proven optimal", "prototype", "cloud-only", "most-accurate", "cheaper"})
     EXPECT_NE(r.output.find(want), std::string::npos) << want << "\n" << r.output;
   EXPECT_EQ(r.output.find("WARNING"), std::string::npos) << r.output;
 }
 
 TEST(Jbctl, PlanJsonIsMachineReadable) {
-  auto r = testing::Run(testing::Jbctl() + " plan -f manifests/vqa/ -o json --exclusive --percentile p90 --headroom 0.9");
+  auto r =
+      testing::Run(testing::Jbctl() + " plan -f manifests/vqa/ -o json --exclusive --percentile p90 --headroom 0.9");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   auto docs = ParseYamlStream(r.output);
   ASSERT_EQ(docs.size(), 1u);
@@ -87,7 +90,8 @@ TEST_F(JbctlTls, AGoodServerAnswers) {
 TEST_F(JbctlTls, AWrongCaIsAnUnknownAuthority) {
   auto r = Call("good", "other-ca.crt");
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.status().message().find("certificate signed by an unknown authority (check --ca / the context's CA file"), std::string::npos)
+  EXPECT_NE(r.status().message().find("certificate signed by an unknown authority (check --ca / the context's CA file"),
+            std::string::npos)
       << r.status().message();
 }
 
@@ -100,7 +104,8 @@ TEST_F(JbctlTls, AnExpiredCertificateSaysWhen) {
 TEST_F(JbctlTls, ACertificateForAnotherHostSaysWhichHosts) {
   auto r = Call("elsewhere", "ca.crt");
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.status().message().find("certificate is for jb.example.org, not 127.0.0.1"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("certificate is for jb.example.org, not 127.0.0.1"), std::string::npos)
+      << r.status().message();
 }
 
 TEST_F(JbctlTls, AServerThatNeverAnswersIsNamedWithTheTimeout) {
@@ -113,21 +118,24 @@ TEST_F(JbctlTls, AServerThatNeverAnswersIsNamedWithTheTimeout) {
   auto r = HttpCall(o, "GET", "/healthz");
   ASSERT_FALSE(r.ok());
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(4));
-  EXPECT_NE(r.status().message().find("no answer from " + o.server + " within 1 s"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("no answer from " + o.server + " within 1 s"), std::string::npos)
+      << r.status().message();
 }
 
 TEST_F(JbctlTls, AMissingOrBadCaFileIsNamedBeforeConnecting) {
   auto r = Call("good", "no-such-ca.crt");
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.status().message().find("CA file " + File("no-such-ca.crt") + ": no such file"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("CA file " + File("no-such-ca.crt") + ": no such file"), std::string::npos)
+      << r.status().message();
   std::ofstream(File("empty-ca.crt")).flush();
   r = Call("good", "empty-ca.crt");
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.status().message().find("CA file " + File("empty-ca.crt") + ": not a PEM certificate"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("CA file " + File("empty-ca.crt") + ": not a PEM certificate"), std::string::npos)
+      << r.status().message();
   // The same through the jbctl binary.
   std::ofstream(File("token")) << "0123456789abcdef0123456789abcdef\n";
-  auto out = testing::Run(testing::Jbctl() + " get workflows --server https://127.0.0.1:1 --token-file " + File("token") + " --ca " +
-                          File("no-such-ca.crt") + " 2>&1");
+  auto out = testing::Run(testing::Jbctl() + " get workflows --server https://127.0.0.1:1 --token-file " +
+                          File("token") + " --ca " + File("no-such-ca.crt") + " 2>&1");
   EXPECT_EQ(out.exit_code, 1);
   EXPECT_NE(out.output.find("CA file " + File("no-such-ca.crt") + ": no such file"), std::string::npos) << out.output;
 }

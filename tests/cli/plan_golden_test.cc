@@ -53,7 +53,8 @@ class PlanGolden : public ::testing::TestWithParam<std::string> {};
 TEST_P(PlanGolden, MatchesItsExpectedPlan) {
   fs::path dir = kRoot / GetParam();
   std::string args = Trimmed(testing::ReadFile(dir / "args"));
-  ASSERT_FALSE(args.empty()) << dir / "args" << " is empty";
+  ASSERT_FALSE(args.empty()) << dir / "args"
+                             << " is empty";
   auto r = testing::Run(testing::Jbctl() + " plan " + args + " 2>&1");
   std::string got = "exit " + std::to_string(r.exit_code) + "\n" + Stable(r.output);
   if (const char* update = std::getenv("JB_UPDATE_GOLDENS"); update != nullptr && std::string(update) == "1") {
@@ -64,18 +65,19 @@ TEST_P(PlanGolden, MatchesItsExpectedPlan) {
   EXPECT_EQ(got, testing::ReadFile(dir / "expected")) << "jbctl plan " << args;
 }
 
-INSTANTIATE_TEST_SUITE_P(Goldens, PlanGolden, ::testing::ValuesIn(Cases()), [](const ::testing::TestParamInfo<std::string>& param_info) {
-  std::string name = param_info.param;
-  for (char& c : name)
-    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-  return name;
-});
+INSTANTIATE_TEST_SUITE_P(Goldens, PlanGolden, ::testing::ValuesIn(Cases()),
+                         [](const ::testing::TestParamInfo<std::string>& param_info) {
+                           std::string name = param_info.param;
+                           for (char& c : name)
+                             if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+                           return name;
+                         });
 
 // The cases the planner must keep answering the same way; a missing one is a deleted golden.
 TEST(PlanGoldenSet, CoversTheShippedExamplesAndAnInfeasibleCase) {
   auto cases = Cases();
   for (const char* want : {"vqa-shared", "vqa-exclusive", "vqa-no-downward", "vehicle-tracking", "infeasible-accuracy",
-                         "infeasible-capacity"})
+                           "infeasible-capacity"})
     EXPECT_NE(std::find(cases.begin(), cases.end(), want), cases.end()) << want;
 }
 

@@ -2,6 +2,8 @@
 // the real models' profiles keep the notes' order by speed and accuracy, with latencies within a
 // stated factor and accuracies within the sample's binomial noise; a second hardware class merges
 // in without touching the first; bad inputs give errors that name what is wrong.
+#include "cli/profile.h"
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -12,9 +14,8 @@
 #include <sstream>
 
 #include "api/manifest.h"
-#include "cli/commands.h"
 #include "api/value.h"
-#include "cli/profile.h"
+#include "cli/commands.h"
 
 namespace jb {
 namespace {
@@ -192,8 +193,9 @@ fs::path* ProfileDocqa::dir_ = nullptr;
 profile::ProfileResult* ProfileDocqa::result_ = nullptr;
 std::string* ProfileDocqa::error_ = nullptr;
 
-const std::vector<std::vector<std::string>> kOrder = {{"tess-eng-x0.5", "tess-eng-x0.75", "tess-eng-x1", "tess-eng-x1.5"},
-                                                     {"ps-grammar-ds3", "ps-grammar-ds2", "ps-grammar"}};
+const std::vector<std::vector<std::string>> kOrder = {
+    {"tess-eng-x0.5", "tess-eng-x0.75", "tess-eng-x1", "tess-eng-x1.5"},
+    {"ps-grammar-ds3", "ps-grammar-ds2", "ps-grammar"}};
 
 // Latency: every variant's p50 within x5 of the notes' (either way). The notes pinned each model to
 // an idle core; this machine is shared (load 6-10 on 2 cores measured 2.2-3.1x the notes for every
@@ -211,9 +213,9 @@ TEST_F(ProfileDocqa, SampleLatenciesKeepTheNotesOrderWithinFactorFive) {
       EXPECT_GT(v.latency.p50, ref / 5) << order[i] << " p50 " << v.latency.p50 << " ms, notes " << ref;
       EXPECT_LE(v.latency.p50, *v.latency.p75);
       EXPECT_LE(*v.latency.p75, *v.latency.p90);
-      std::printf("%-16s p50 %7.1f ms (notes %6.1f, x%.1f)  accuracy %5.1f %% (%zu/%zu; notes %.1f)\n", order[i].c_str(),
-                  v.latency.p50, ref, v.latency.p50 / ref, v.accuracy.value_or(-1), v.correct, v.items,
-                  ReferenceAccuracy(v));
+      std::printf("%-16s p50 %7.1f ms (notes %6.1f, x%.1f)  accuracy %5.1f %% (%zu/%zu; notes %.1f)\n",
+                  order[i].c_str(), v.latency.p50, ref, v.latency.p50 / ref, v.accuracy.value_or(-1), v.correct,
+                  v.items, ReferenceAccuracy(v));
       for (size_t j = i + 1; j < order.size(); ++j)
         if (Reference(order[j], "p50_ms") >= 1.5 * ref) {
           EXPECT_LT(v.latency.p50, Of(order[j]).latency.p50) << order[i] << " should be faster than " << order[j];
@@ -286,7 +288,8 @@ Tiny MakeTiny(const std::string& name, std::vector<std::string> command = {}, bo
   std::string q, d;
   for (int i = 0; i < 6; ++i) {
     const std::string key = "k" + std::to_string(i), value = "V" + std::to_string(i);
-    q += "{\"key\": \"" + key + "\", \"data\": \"what is the gate\"" + (labels ? ", \"label\": \"" + value + "\"" : "") + "}\n";
+    q += "{\"key\": \"" + key + "\", \"data\": \"what is the gate\"" +
+         (labels ? ", \"label\": \"" + value + "\"" : "") + "}\n";
     d += "{\"key\": \"" + key + "\", \"data\": \"Gate: " + value + "\\nSeat: 1A\"}\n";
   }
   WriteText(t.dir / "questions.jsonl", q);
@@ -294,12 +297,14 @@ Tiny MakeTiny(const std::string& name, std::vector<std::string> command = {}, bo
   Workflow wf;
   wf.metadata.name = "tiny";
   wf.spec.infrastructure = "local";
-  wf.spec.sources = {DatasetSource("Q", (t.dir / "questions.jsonl").string()), DatasetSource("D", (t.dir / "documents.jsonl").string())};
+  wf.spec.sources = {DatasetSource("Q", (t.dir / "questions.jsonl").string()),
+                     DatasetSource("D", (t.dir / "documents.jsonl").string())};
   wf.spec.operators = {{"Answer", "tiny-join", {{"Q", 1}, {"D", 1}}}};
   wf.spec.slo.min_accuracy = 50;
   if (command.empty()) command = {JB_DOCQA_JOIN, "--question", "Q", "--document", "D"};
   fs::create_directories(t.dir / "in");
-  WriteText(t.dir / "in" / "wf.yaml", ObjectToYaml(wf) + "---\n" + ObjectToYaml(Profile("tiny-join", {ExecVariant("default", command)})));
+  WriteText(t.dir / "in" / "wf.yaml",
+            ObjectToYaml(wf) + "---\n" + ObjectToYaml(Profile("tiny-join", {ExecVariant("default", command)})));
   t.manifests = (t.dir / "in").string();
   return t;
 }
@@ -329,7 +334,8 @@ TEST(ProfileCommand, SecondHardwareClassMergesInAndKeepsTheFirst) {
   ASSERT_EQ(a.spec.variants.size(), 1u);
   ASSERT_EQ(a.spec.variants[0].latency_ms.count("machine-a"), 1u);
   const Latency first = a.spec.variants[0].latency_ms.at("machine-a");
-  ASSERT_EQ(RunCommand({"-f", t.manifests, "-o", out_dir, "--hardware", "machine-b", "--progress"}, &out, &err), 0) << err;
+  ASSERT_EQ(RunCommand({"-f", t.manifests, "-o", out_dir, "--hardware", "machine-b", "--progress"}, &out, &err), 0)
+      << err;
   EXPECT_NE(err.find("6/6 requests"), std::string::npos) << err;
   auto b = LoadProfile(fs::path(out_dir) / "modelprofile-tiny-join.yaml");
   ASSERT_EQ(b.spec.variants.size(), 1u);
@@ -354,11 +360,15 @@ TEST(ProfileCommand, MissingDataFileIsAClearError) {
   EXPECT_NE(err.find(missing + ": no such file"), std::string::npos) << err;
   // A file an index names that is not there: the source, the item and the path.
   WriteText(t.dir / "files.jsonl", "{\"key\": \"k0\", \"file\": \"gone.wav\", \"label\": \"V0\"}\n");
-  EXPECT_EQ(RunCommand({"-f", t.manifests, "-o", (t.dir / "out").string(), "--data", "Q=" + (t.dir / "files.jsonl").string()}, &out, &err), 1);
+  EXPECT_EQ(
+      RunCommand({"-f", t.manifests, "-o", (t.dir / "out").string(), "--data", "Q=" + (t.dir / "files.jsonl").string()},
+                 &out, &err),
+      1);
   EXPECT_NE(err.find("source \"Q\", item \"k0\": cannot read"), std::string::npos) << err;
   EXPECT_NE(err.find("gone.wav"), std::string::npos) << err;
   // --data for a name the workflow does not have.
-  EXPECT_EQ(RunCommand({"-f", t.manifests, "-o", (t.dir / "out").string(), "--data", "Nope=" + missing}, &out, &err), 1);
+  EXPECT_EQ(RunCommand({"-f", t.manifests, "-o", (t.dir / "out").string(), "--data", "Nope=" + missing}, &out, &err),
+            1);
   EXPECT_NE(err.find("no source or operator \"Nope\""), std::string::npos) << err;
   fs::remove_all(t.dir);
 }
@@ -413,9 +423,12 @@ namespace {
 // The api hunk for dataset sources: `type: dataset` needs an `index`, and only it may have one.
 TEST(ProfileManifests, DatasetSourceNeedsAnIndexAndOnlyItHasOne) {
   auto check = [](const std::string& extra) {
-    std::string text = "apiVersion: jellybean.dev/v1alpha1\nkind: Workflow\nmetadata: {name: w}\nspec:\n"
-                       "  infrastructure: i\n  sources:\n  - {name: s, rate: 1, tier: t, itemSizeKiB: 1" + extra + "}\n"
-                       "  operators:\n  - {name: o, profile: p, inputs: [{from: s}]}\n  slo: {minAccuracy: 0}\n";
+    std::string text =
+        "apiVersion: jellybean.dev/v1alpha1\nkind: Workflow\nmetadata: {name: w}\nspec:\n"
+        "  infrastructure: i\n  sources:\n  - {name: s, rate: 1, tier: t, itemSizeKiB: 1" +
+        extra +
+        "}\n"
+        "  operators:\n  - {name: o, profile: p, inputs: [{from: s}]}\n  slo: {minAccuracy: 0}\n";
     auto docs = DecodeText(text, "w.yaml");
     ValidateSet(&docs);
     std::string all;
@@ -424,7 +437,8 @@ TEST(ProfileManifests, DatasetSourceNeedsAnIndexAndOnlyItHasOne) {
   };
   EXPECT_EQ(check(", type: dataset, index: data/items.jsonl"), "");
   EXPECT_EQ(check(""), "");
-  EXPECT_NE(check(", type: dataset").find("spec.sources[0].index: is missing"), std::string::npos) << check(", type: dataset");
+  EXPECT_NE(check(", type: dataset").find("spec.sources[0].index: is missing"), std::string::npos)
+      << check(", type: dataset");
   EXPECT_NE(check(", index: x.jsonl").find("is only for a source of type dataset"), std::string::npos);
   EXPECT_NE(check(", type: camera").find("spec.sources[0].type"), std::string::npos);
 }

@@ -72,8 +72,9 @@ TEST_F(ApiTest, CreateGetUpdateDeleteAndConflicts) {
 }
 
 TEST_F(ApiTest, MalformedBodiesGet400WithEveryDiagnostic) {
-  std::string bad = "apiVersion: jellybean.dev/v1alpha1\nkind: ModelProfile\nmetadata:\n  name: m\nspec:\n  variants:\n"
-                    "  - name: v\n    outputSizeKiB: -1\n    latencyMs: {}\n    colour: red\n";
+  std::string bad =
+      "apiVersion: jellybean.dev/v1alpha1\nkind: ModelProfile\nmetadata:\n  name: m\nspec:\n  variants:\n"
+      "  - name: v\n    outputSizeKiB: -1\n    latencyMs: {}\n    colour: red\n";
   auto r = Call("PUT", kMp + "/m", bad);
   EXPECT_EQ(r.status, 400);
   EXPECT_NE(r.body.find("request body:8:20: spec.variants[0].outputSizeKiB"), std::string::npos) << r.body;
@@ -103,7 +104,8 @@ TEST_F(ApiTest, BearerSchemeIsCaseInsensitive) {
     r.authorization = scheme + kToken;
     EXPECT_EQ(api_.Handle(r).status, 200) << scheme;
   }
-  for (const std::string& bad : {"Bearer" + kToken, "Basic " + kToken, "Bearerx " + kToken, "Bearer " + kToken + "0", std::string("Bearer "), std::string()}) {
+  for (const std::string& bad : {"Bearer" + kToken, "Basic " + kToken, "Bearerx " + kToken, "Bearer " + kToken + "0",
+                                 std::string("Bearer "), std::string()}) {
     r.authorization = bad;
     EXPECT_EQ(api_.Handle(r).status, 401) << bad;
   }

@@ -22,7 +22,10 @@ class DaemonConfigTest : public ::testing::Test {
 
 TEST_F(DaemonConfigTest, TheFileSetsEveryKindOfSetting) {
   DaemonConfig c;
-  ASSERT_TRUE(LoadConfigFile(Write("listen: 127.0.0.1:0\nworkers: 4\ninsecurePlainHttp: true\nnodeGraceSeconds: 2.5\ndriver: fake\n"), &c).ok());
+  ASSERT_TRUE(
+      LoadConfigFile(
+          Write("listen: 127.0.0.1:0\nworkers: 4\ninsecurePlainHttp: true\nnodeGraceSeconds: 2.5\ndriver: fake\n"), &c)
+          .ok());
   EXPECT_EQ(c.listen, "127.0.0.1:0");
   EXPECT_EQ(c.workers, 4);
   EXPECT_TRUE(c.insecure_plain_http);
@@ -36,8 +39,12 @@ TEST_F(DaemonConfigTest, FileErrorsNameTheLineColumnAndKey) {
   std::string path = Write("listen: 127.0.0.1:0\nworkers: 0\nnodeGrace: 3\ncloudReconcileSeconds: \"x\"\n");
   Status s = LoadConfigFile(path, &c);
   ASSERT_FALSE(s.ok());
-  EXPECT_NE(s.message().find(path + ":2:10: workers: 0 is out of range; expected a number >= 1 and <= 1024"), std::string::npos) << s.message();
-  EXPECT_NE(s.message().find(path + ":3:1: nodeGrace: unknown key; expected one of: listen, stateDir"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find(path + ":2:10: workers: 0 is out of range; expected a number >= 1 and <= 1024"),
+            std::string::npos)
+      << s.message();
+  EXPECT_NE(s.message().find(path + ":3:1: nodeGrace: unknown key; expected one of: listen, stateDir"),
+            std::string::npos)
+      << s.message();
   EXPECT_NE(s.message().find(path + ":4:24: cloudReconcileSeconds: wrong type"), std::string::npos) << s.message();
   EXPECT_EQ(c.workers, 2) << "a file with errors changes nothing";
 }
@@ -46,8 +53,9 @@ TEST_F(DaemonConfigTest, FlagsOverrideAndTheirErrorsNameTheFlag) {
   DaemonConfig c;
   std::string config;
   bool help = false;
-  ASSERT_TRUE(ParseFlags({"--config", "f.yaml", "--workers", "3", "--stop-workers-on-exit", "--node-grace", "1.5", "--log-level", "debug"}, &c,
-                         &config, &help)
+  ASSERT_TRUE(ParseFlags({"--config", "f.yaml", "--workers", "3", "--stop-workers-on-exit", "--node-grace", "1.5",
+                          "--log-level", "debug"},
+                         &c, &config, &help)
                   .ok());
   EXPECT_EQ(config, "f.yaml");
   EXPECT_EQ(c.workers, 3);
@@ -59,12 +67,13 @@ TEST_F(DaemonConfigTest, FlagsOverrideAndTheirErrorsNameTheFlag) {
     std::vector<std::string> args;
     std::string message;
   };
-  for (const auto& b : std::vector<Bad>{{{"--workers", "x"}, "--workers: expected an integer >= 1 and <= 1024, got \"x\""},
-                                        {{"--cloud-reconcile", "0"}, "--cloud-reconcile: expected a number > 0, got \"0\""},
-                                        {{"--node-grace", "-1"}, "--node-grace: expected a number >= 0, got \"-1\""},
-                                        {{"--driver", "k8s"}, "--driver: \"k8s\" is not allowed; expected one of local, fake"},
-                                        {{"--listen"}, "--listen needs a value (ADDR:PORT)"},
-                                        {{"--no-such-flag"}, "unknown flag \"--no-such-flag\""}}) {
+  for (const auto& b :
+       std::vector<Bad>{{{"--workers", "x"}, "--workers: expected an integer >= 1 and <= 1024, got \"x\""},
+                        {{"--cloud-reconcile", "0"}, "--cloud-reconcile: expected a number > 0, got \"0\""},
+                        {{"--node-grace", "-1"}, "--node-grace: expected a number >= 0, got \"-1\""},
+                        {{"--driver", "k8s"}, "--driver: \"k8s\" is not allowed; expected one of local, fake"},
+                        {{"--listen"}, "--listen needs a value (ADDR:PORT)"},
+                        {{"--no-such-flag"}, "unknown flag \"--no-such-flag\""}}) {
     DaemonConfig d;
     Status s = ParseFlags(b.args, &d, &config, &help);
     EXPECT_EQ(s.message(), b.message);
@@ -73,8 +82,8 @@ TEST_F(DaemonConfigTest, FlagsOverrideAndTheirErrorsNameTheFlag) {
 
 TEST_F(DaemonConfigTest, HelpListsEveryFlagWithItsFileKey) {
   std::string u = DaemonUsage();
-  for (const char* line : {"  --listen ADDR:PORT", "  --insecure-plain-http", "  --node-grace S", "[nodeGraceSeconds]", "[stateDir]",
-                           "  --plan-time-limit S"})
+  for (const char* line : {"  --listen ADDR:PORT", "  --insecure-plain-http", "  --node-grace S", "[nodeGraceSeconds]",
+                           "[stateDir]", "  --plan-time-limit S"})
     EXPECT_NE(u.find(line), std::string::npos) << line << "\n" << u;
 }
 

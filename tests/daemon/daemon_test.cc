@@ -1,22 +1,20 @@
 // Integration tests that start the real jellybeand and jbctl binaries (port 0, temp state dirs).
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <gtest/gtest.h>
-
-#include <tuple>
-
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <fstream>
-#include <sys/stat.h>
-#include <chrono>
 #include <thread>
+#include <tuple>
 
 #include "api/manifest.h"
 #include "daemon/http.h"
@@ -39,8 +37,8 @@ constexpr double kPlannedWithinS = 1;
 
 using testing::Daemon;
 using testing::GetObject;
-using testing::Planned;
 using testing::kApi;
+using testing::Planned;
 
 TEST(Daemon, ApplyPlansQuicklyAndEverythingSurvivesARestart) {
   testing::TempDir dir;
@@ -77,7 +75,8 @@ TEST(Daemon, ApplyPlansQuicklyAndEverythingSurvivesARestart) {
     std::string wf_yaml = testing::ReadFile(std::string(JB_SOURCE_DIR) + "/manifests/vqa/workflow.yaml");
     wf_yaml.replace(wf_yaml.find("minAccuracy: 56"), 15, "minAccuracy: 55");
     std::ofstream(dir.path() / "edited.yaml") << wf_yaml;
-    diff = testing::Run("JB_STATE_DIR=" + state.string() + " " + testing::Jbctl() + " diff -f " + (dir.path() / "edited.yaml").string());
+    diff = testing::Run("JB_STATE_DIR=" + state.string() + " " + testing::Jbctl() + " diff -f " +
+                        (dir.path() / "edited.yaml").string());
     EXPECT_EQ(diff.exit_code, 1) << diff.output;
     EXPECT_NE(diff.output.find("+     minAccuracy: 55"), std::string::npos) << diff.output;
     auto get = testing::Run("JB_STATE_DIR=" + state.string() + " " + testing::Jbctl() + " get workflow vqa -o yaml");
@@ -133,7 +132,8 @@ TEST(Daemon, RejectsBadTokensStaleVersionsAndMalformedManifests) {
   auto r = HttpCall(c, "PUT", kApi + "modelprofiles/json-profile", bad);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->status, 400);
-  EXPECT_NE(r->body.find("request body:4:56: spec.variants[0].outputSizeKiB: wrong type"), std::string::npos) << r->body;
+  EXPECT_NE(r->body.find("request body:4:56: spec.variants[0].outputSizeKiB: wrong type"), std::string::npos)
+      << r->body;
   EXPECT_EQ(HttpCall(c, "GET", kApi + "pipelines")->status, 404);
   EXPECT_EQ(HttpCall(c, "PUT", kApi + "modelprofiles/x", std::string(5 << 20, 'a'))->status, 413);
 
@@ -263,10 +263,12 @@ TEST(Daemon, TokenFileIsPrivate) {
 }
 
 TEST(Packaging, SystemdUnitsVerifyCleanly) {
-  if (std::system("command -v systemd-analyze >/dev/null 2>&1") != 0) GTEST_SKIP() << "systemd-analyze is not installed";
+  if (std::system("command -v systemd-analyze >/dev/null 2>&1") != 0)
+    GTEST_SKIP() << "systemd-analyze is not installed";
   testing::TempDir dir;
-  for (const auto& [file, packaged, built] : {std::tuple<std::string, std::string, std::string>{"jellybeand.service", "/usr/bin/jellybeand", JB_JELLYBEAND},
-                                              {"jellybean-agent.service", "/usr/bin/jellybean-agent", JB_AGENT}}) {
+  for (const auto& [file, packaged, built] :
+       {std::tuple<std::string, std::string, std::string>{"jellybeand.service", "/usr/bin/jellybeand", JB_JELLYBEAND},
+        {"jellybean-agent.service", "/usr/bin/jellybean-agent", JB_AGENT}}) {
     std::string unit = testing::ReadFile(std::string(JB_SOURCE_DIR) + "/packaging/systemd/" + file);
     ASSERT_FALSE(unit.empty()) << file;
     // Point ExecStart at the binary we just built (the packaged path does not exist here).
@@ -301,7 +303,9 @@ TEST(Daemon, WhatIfHistoryAndUndo) {
     const auto* wf = o ? &std::get<Workflow>(*o) : nullptr;
     return wf && !wf->status.rollout ? wf->status.plan_epoch.value_or(0) : 0;
   };
-  auto wait_epoch = [&](int64_t want) { return testing::WaitFor([&] { return epoch() == want; }, std::chrono::seconds(20)); };
+  auto wait_epoch = [&](int64_t want) {
+    return testing::WaitFor([&] { return epoch() == want; }, std::chrono::seconds(20));
+  };
   ASSERT_TRUE(wait_epoch(1));
 
   // The cloud at a tenth of its price: the what-if plan moves work to the cloud and saves 12.7%.

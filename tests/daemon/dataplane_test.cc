@@ -11,19 +11,19 @@
 #include <regex>
 #include <sstream>
 
+#include "api/worker_config.h"
 #include "testing/daemon_fixture.h"
 #include "testing/vqa_run.h"
 #include "tests/test_util.h"
-#include "api/worker_config.h"
 #include "worker/durable_state.h"
 
 namespace jb {
 namespace {
 
+using testing::ConditionOf;
 using testing::Daemon;
 using testing::GetObject;
 using testing::GetWorkflow;
-using testing::ConditionOf;
 using testing::Reports;
 using testing::Sum;
 using testing::Totals;
@@ -41,7 +41,12 @@ TEST(DataPlane, VqaRunsAtItsSloForAMinuteWithNothingLost) {
   Daemon d(state, {}, {"--manifest-dir", manifests.string(), "--stop-workers-on-exit"});
   HttpClientOptions c;
   ASSERT_TRUE(d.WaitReady(&c)) << testing::ReadFile(dir.path() / "state.log");
-  ASSERT_TRUE(WaitFor([&] { auto wf = GetWorkflow(c); return wf && ConditionOf(*wf, "SLOMet") == "True"; }, 40s))
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto wf = GetWorkflow(c);
+        return wf && ConditionOf(*wf, "SLOMet") == "True";
+      },
+      40s))
       << "SLOMet never became True";
   double slo_met_s = std::chrono::duration<double>(testing::Clock::now() - t0).count();
   auto wf = GetWorkflow(c);
@@ -70,7 +75,8 @@ TEST(DataPlane, VqaRunsAtItsSloForAMinuteWithNothingLost) {
   EXPECT_LE(worst_bytes, 0.05);
 
   // Drain: every item is acknowledged end to end; the sink has each request exactly once.
-  ASSERT_TRUE(WaitFor([&] { return Sum(Reports(state)).acked_min == kCount; }, 40s)) << "sources never fully acknowledged";
+  ASSERT_TRUE(WaitFor([&] { return Sum(Reports(state)).acked_min == kCount; }, 40s))
+      << "sources never fully acknowledged";
   auto reports = Reports(state);
   Totals t = Sum(reports);
   EXPECT_EQ(t.emitted_min, kCount);
@@ -93,10 +99,12 @@ TEST(DataPlane, VqaRunsAtItsSloForAMinuteWithNothingLost) {
   const auto& o = *latest->status.observed;
   std::printf(
       "[ VQA e2e ] SLOMet=True %.1f s after the daemon started; over %d windows min throughput %.2f items/s (plan 40); "
-      "latency p50 %.1f ms p99 %.1f ms; delivered %lld/%lld, drops %lld; cross-tier bytes / plan = %.4f (worst window %.2f%%); "
+      "latency p50 %.1f ms p99 %.1f ms; delivered %lld/%lld, drops %lld; cross-tier bytes / plan = %.4f (worst window "
+      "%.2f%%); "
       "live cost %.4f $/h vs plan %.4f\n",
-      slo_met_s, samples, min_tp, o.latency_p50_ms, o.latency_p99_ms, static_cast<long long>(t.delivered), static_cast<long long>(kCount),
-      static_cast<long long>(t.drops), ratio, 100 * worst_bytes, o.live_cost_per_hour, wf->status.plan->cost.total_per_hour);
+      slo_met_s, samples, min_tp, o.latency_p50_ms, o.latency_p99_ms, static_cast<long long>(t.delivered),
+      static_cast<long long>(kCount), static_cast<long long>(t.drops), ratio, 100 * worst_bytes, o.live_cost_per_hour,
+      wf->status.plan->cost.total_per_hour);
   EXPECT_EQ(d.Stop(), 0);
   // --stop-workers-on-exit: nothing is left running.
   EXPECT_TRUE(Reports(state).empty() || !fs::exists(state / "workers/vqa"));
@@ -116,11 +124,14 @@ TEST(DataPlane, KilledWorkerIsRestartedAndEveryItemArrivesOnce) {
   ASSERT_GT(pid, 0);
   auto killed = testing::Clock::now();
   ASSERT_EQ(::kill(static_cast<pid_t>(pid), SIGKILL), 0);
-  ASSERT_TRUE(WaitFor([&] {
-    long now = std::atol(testing::ReadFile(pidfile).c_str());
-    auto r = Reports(state);
-    return now > 0 && now != pid && r.count("workflow-compute-gpu-1") && r["workflow-compute-gpu-1"].pid == now;
-  }, 20s)) << "the worker was not restarted";
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        long now = std::atol(testing::ReadFile(pidfile).c_str());
+        auto r = Reports(state);
+        return now > 0 && now != pid && r.count("workflow-compute-gpu-1") && r["workflow-compute-gpu-1"].pid == now;
+      },
+      20s))
+      << "the worker was not restarted";
   double restart_s = std::chrono::duration<double>(testing::Clock::now() - killed).count();
   ASSERT_TRUE(WaitFor([&] { return Sum(Reports(state)).acked_min == kCount; }, 60s)) << "items were lost";
   Totals t = Sum(Reports(state));
@@ -128,10 +139,17 @@ TEST(DataPlane, KilledWorkerIsRestartedAndEveryItemArrivesOnce) {
   EXPECT_EQ(t.drops, 0);
   EXPECT_GT(t.resent, 0);
   auto wf = GetWorkflow(c);
-  ASSERT_TRUE(WaitFor([&] { wf = GetWorkflow(c); return wf && wf->status.observed && wf->status.observed->restarts >= 1; }, 10s));
-  std::printf("[ SIGKILL ] worker back and reporting %.2f s after the kill; %lld re-sent, %lld duplicates discarded, delivered %lld/%lld\n",
-              restart_s, static_cast<long long>(t.resent), static_cast<long long>(t.duplicates), static_cast<long long>(t.delivered),
-              static_cast<long long>(kCount));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        wf = GetWorkflow(c);
+        return wf && wf->status.observed && wf->status.observed->restarts >= 1;
+      },
+      10s));
+  std::printf(
+      "[ SIGKILL ] worker back and reporting %.2f s after the kill; %lld re-sent, %lld duplicates discarded, delivered "
+      "%lld/%lld\n",
+      restart_s, static_cast<long long>(t.resent), static_cast<long long>(t.duplicates),
+      static_cast<long long>(t.delivered), static_cast<long long>(kCount));
 }
 
 // Kills a random worker (io workers included) every few seconds under load, then checks every
@@ -192,7 +210,8 @@ TEST(DataPlane, RandomWorkersKilledUnderLoadLoseAndDiscardNoRequest) {
   ASSERT_TRUE(std::count(names.begin(), names.end(), "io-edge"));
   std::vector<std::string> victims;
   for (int i = 0; i < kKills; ++i) victims.push_back(names[rng() % names.size()]);
-  if (std::count(victims.begin(), victims.end(), "io-edge") < 2) victims[1] = victims[5] = "io-edge";  // io at least twice
+  if (std::count(victims.begin(), victims.end(), "io-edge") < 2)
+    victims[1] = victims[5] = "io-edge";  // io at least twice
   std::string plan;
   for (const auto& v : victims) plan += " " + v;
   std::printf("[ chaos ] seed %llu (JB_CHAOS_SEED): SIGKILL every %lld s:%s\n", static_cast<unsigned long long>(seed),
@@ -225,7 +244,8 @@ TEST(DataPlane, RandomWorkersKilledUnderLoadLoseAndDiscardNoRequest) {
     ASSERT_TRUE(WaitFor(all_reporting, 30s)) << "a killed worker did not come back";
     long pid = pid_of(victim);
     ASSERT_GT(pid, 0);
-    ASSERT_NE(testing::ReadFile("/proc/" + std::to_string(pid) + "/cmdline").find("jellybean-worker"), std::string::npos);
+    ASSERT_NE(testing::ReadFile("/proc/" + std::to_string(pid) + "/cmdline").find("jellybean-worker"),
+              std::string::npos);
     observe();
     ASSERT_EQ(::kill(static_cast<pid_t>(pid), SIGKILL), 0);
     if (victim == "io-edge") {
@@ -245,9 +265,14 @@ TEST(DataPlane, RandomWorkersKilledUnderLoadLoseAndDiscardNoRequest) {
   // must be recorded once.
   int64_t count = testing::StopSourcesSoon(c, state);
   ASSERT_GT(count, 0);
-  ASSERT_TRUE(WaitFor([&] { observe(); return Sum(Reports(state)).acked_min == count; }, 60s))
-      << "the last source process's requests were not all acknowledged: " << Sum(Reports(state)).acked_min << "/" << count << ", "
-      << Sum(Reports(state)).duplicates << " discarded as duplicates";
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        observe();
+        return Sum(Reports(state)).acked_min == count;
+      },
+      60s))
+      << "the last source process's requests were not all acknowledged: " << Sum(Reports(state)).acked_min << "/"
+      << count << ", " << Sum(Reports(state)).duplicates << " discarded as duplicates";
   auto reports = observe();
   int64_t final_pid = reports["io-edge"].pid;
 
@@ -292,20 +317,25 @@ TEST(DataPlane, RandomWorkersKilledUnderLoadLoseAndDiscardNoRequest) {
     }
   EXPECT_EQ(sink_out, lines_by_sink_pid[final_pid]) << "the sink's delivered count differs from its record";
   std::optional<Workflow> wf;
-  EXPECT_TRUE(WaitFor([&] {
-    wf = GetWorkflow(c);
-    return wf && wf->status.observed && wf->status.observed->delivered == sink_out && wf->status.observed->duplicates == duplicates &&
-           wf->status.observed->dropped == drops;
-  }, 10s)) << "the status does not show the workers' counts";
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        wf = GetWorkflow(c);
+        return wf && wf->status.observed && wf->status.observed->delivered == sink_out &&
+               wf->status.observed->duplicates == duplicates && wf->status.observed->dropped == drops;
+      },
+      10s))
+      << "the status does not show the workers' counts";
   std::string recovery;
   for (double r : io_recovery_s) recovery += (recovery.empty() ? "" : ", ") + std::to_string(r).substr(0, 4) + " s";
   std::printf("[ chaos ] after an io-edge kill, the new source process's first request was recorded %s later\n",
               recovery.empty() ? "(not within the 4 s before the next kill)" : recovery.c_str());
-  std::printf("[ chaos ] %d kills (%d of io-edge): %zu requests recorded, none twice; last source process %lld/%lld; killed "
-              "source processes emitted %lld, %lld of them lost with them; %lld duplicates discarded, %lld dropped (current processes)\n",
-              kKills, io_kills, seen.size(), static_cast<long long>(count - missing_last), static_cast<long long>(count),
-              static_cast<long long>(emitted_dead), static_cast<long long>(missing_dead), static_cast<long long>(duplicates),
-              static_cast<long long>(drops));
+  std::printf(
+      "[ chaos ] %d kills (%d of io-edge): %zu requests recorded, none twice; last source process %lld/%lld; killed "
+      "source processes emitted %lld, %lld of them lost with them; %lld duplicates discarded, %lld dropped (current "
+      "processes)\n",
+      kKills, io_kills, seen.size(), static_cast<long long>(count - missing_last), static_cast<long long>(count),
+      static_cast<long long>(emitted_dead), static_cast<long long>(missing_dead), static_cast<long long>(duplicates),
+      static_cast<long long>(drops));
 }
 
 TEST(DataPlane, ARestartedDaemonReadoptsItsWorkersAndDeleteStopsThem) {
@@ -317,7 +347,12 @@ TEST(DataPlane, ARestartedDaemonReadoptsItsWorkersAndDeleteStopsThem) {
     Daemon d(state, {}, {"--manifest-dir", manifests.string()});
     HttpClientOptions c;
     ASSERT_TRUE(d.WaitReady(&c));
-    ASSERT_TRUE(WaitFor([&] { auto wf = GetWorkflow(c); return wf && ConditionOf(*wf, "Ready") == "True"; }, 30s));
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          auto wf = GetWorkflow(c);
+          return wf && ConditionOf(*wf, "Ready") == "True";
+        },
+        30s));
     for (const auto& [w, m] : Reports(state)) pids[w] = m.pid;
     ASSERT_EQ(pids.size(), 6u);
     d.KeepWorkers();
@@ -327,18 +362,29 @@ TEST(DataPlane, ARestartedDaemonReadoptsItsWorkersAndDeleteStopsThem) {
   Daemon d(state, {}, {"--manifest-dir", manifests.string()});
   HttpClientOptions c;
   ASSERT_TRUE(d.WaitReady(&c));
-  ASSERT_TRUE(WaitFor([&] { auto wf = GetWorkflow(c); return wf && ConditionOf(*wf, "Ready") == "True"; }, 30s));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto wf = GetWorkflow(c);
+        return wf && ConditionOf(*wf, "Ready") == "True";
+      },
+      30s));
   // Traffic keeps flowing through the same processes.
-  EXPECT_TRUE(WaitFor([&] { return Sum(Reports(state)).delivered > before; }, 30s)) << "no item delivered after the restart";
+  EXPECT_TRUE(WaitFor([&] { return Sum(Reports(state)).delivered > before; }, 30s))
+      << "no item delivered after the restart";
   for (const auto& [w, m] : Reports(state)) EXPECT_EQ(m.pid, pids[w]) << w << " was restarted instead of re-adopted";
   auto del = testing::Run("JB_STATE_DIR=" + state.string() + " " + testing::Jbctl() + " delete workflow vqa 2>&1");
   ASSERT_EQ(del.exit_code, 0) << del.output;
-  ASSERT_TRUE(WaitFor([&] {
-    for (const auto& [w, pid] : pids)
-      if (::kill(static_cast<pid_t>(pid), 0) == 0 && testing::ReadFile("/proc/" + std::to_string(pid) + "/cmdline").find("jellybean-worker") != std::string::npos)
-        return false;
-    return true;
-  }, 20s)) << "workers survived the delete";
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        for (const auto& [w, pid] : pids)
+          if (::kill(static_cast<pid_t>(pid), 0) == 0 &&
+              testing::ReadFile("/proc/" + std::to_string(pid) + "/cmdline").find("jellybean-worker") !=
+                  std::string::npos)
+            return false;
+        return true;
+      },
+      20s))
+      << "workers survived the delete";
 }
 
 }  // namespace

@@ -32,13 +32,15 @@ std::string Daemond() { return JB_JELLYBEAND; }
 // The agent port a daemon logged ("agent driver: devices connect to HOST:PORT"), or 0.
 int AgentPort(const fs::path& state) {
   int port = 0;
-  testing::WaitFor([&] {
-    std::string log = testing::ReadFile(state.parent_path() / (state.filename().string() + ".log"));
-    std::smatch m;
-    static const std::regex re("devices connect to [^ ]*:([0-9]+)");
-    if (std::regex_search(log, m, re)) port = std::stoi(m[1]);
-    return port != 0;
-  }, 10s);
+  testing::WaitFor(
+      [&] {
+        std::string log = testing::ReadFile(state.parent_path() / (state.filename().string() + ".log"));
+        std::smatch m;
+        static const std::regex re("devices connect to [^ ]*:([0-9]+)");
+        if (std::regex_search(log, m, re)) port = std::stoi(m[1]);
+        return port != 0;
+      },
+      10s);
   return port;
 }
 
@@ -58,8 +60,9 @@ bool Alive(pid_t pid) {
 class DaemonWithAgentPort : public ::testing::Test {
  protected:
   void SetUp() override {
-    daemon_ = std::make_unique<Daemon>(state_, std::vector<std::string>{},
-                                       std::vector<std::string>{"--agent-listen", "127.0.0.1:0", "--log-level", "info"});
+    daemon_ =
+        std::make_unique<Daemon>(state_, std::vector<std::string>{},
+                                 std::vector<std::string>{"--agent-listen", "127.0.0.1:0", "--log-level", "info"});
     ASSERT_TRUE(daemon_->WaitReady(&client_)) << Log();
     port_ = AgentPort(state_);
     ASSERT_GT(port_, 0) << Log();
@@ -111,7 +114,8 @@ TEST_F(DaemonWithAgentPort, UnauthenticatedFrameClaimsCostNoMemoryAndAreClosedAt
   // Each is refused and closed by the daemon itself, no other connection arriving.
   for (auto& c : clients) EXPECT_TRUE(c->SeesEofWithin(3s));
   long hwm_after = testing::ProcStatusKb(daemon_->pid(), "VmHWM");
-  std::printf("daemon VmHWM %ld kB -> %ld kB after %d unauthenticated 16 MiB frame claims\n", hwm_before, hwm_after, kConnections);
+  std::printf("daemon VmHWM %ld kB -> %ld kB after %d unauthenticated 16 MiB frame claims\n", hwm_before, hwm_after,
+              kConnections);
   EXPECT_LT(hwm_after - hwm_before, 32 * 1024) << "peak RSS grew by " << (hwm_after - hwm_before) << " kB";
   // A connection that handshakes and says nothing is closed after the handshake timeout (10 s),
   // not held for the 30 s poll timeout.
@@ -131,7 +135,8 @@ TEST(DaemonConfig, PlainHttpNeedsAnAddressThatResolvesToLoopback) {
   for (const char* host : {"127.evil.example", "localhost.attacker", "0.0.0.0"}) {
     auto r = Start("--state-dir " + dir.path().string() + " --insecure-plain-http --listen " + host + ":0");
     EXPECT_EQ(r.exit_code, 2) << host << ": " << r.output;
-    EXPECT_NE(r.output.find("only allowed on a loopback address, not " + std::string(host)), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("only allowed on a loopback address, not " + std::string(host)), std::string::npos)
+        << r.output;
   }
 }
 
@@ -140,13 +145,16 @@ TEST(DaemonConfig, FlagsTheChosenDriverCannotUseAreRefused) {
   testing::TempDir dir;
   auto r = Start("--state-dir " + dir.path().string() + " --driver fake --agent-listen 127.0.0.1:0");
   EXPECT_EQ(r.exit_code, 2) << r.output;
-  EXPECT_NE(r.output.find("--agent-listen (agentListen) has no effect without --driver local"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("--agent-listen (agentListen) has no effect without --driver local"), std::string::npos)
+      << r.output;
   r = Start("--state-dir " + dir.path().string() + " --driver fake --worker-binary /bin/true");
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("--worker-binary"), std::string::npos) << r.output;
   r = Start("--state-dir " + dir.path().string() + " --agent-token-file /etc/hostname");
   EXPECT_EQ(r.exit_code, 2) << r.output;
-  EXPECT_NE(r.output.find("--agent-token-file (agentTokenFile) has no effect without --agent-listen"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("--agent-token-file (agentTokenFile) has no effect without --agent-listen"),
+            std::string::npos)
+      << r.output;
   std::ofstream(dir.path() / "cfg.yaml") << "driver: fake\nagentListen: 127.0.0.1:0\n";
   r = Start("--state-dir " + dir.path().string() + " --config " + (dir.path() / "cfg.yaml").string());
   EXPECT_EQ(r.exit_code, 2) << r.output;
@@ -158,8 +166,10 @@ TEST(DaemonConfig, ATokenFileOthersCanReadIsRefusedWithTheFix) {
   testing::TempDir dir;
   fs::path token = dir.path() / "token";
   std::ofstream(token) << "0123456789abcdef0123456789abcdef\n";
-  fs::permissions(token, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read);
-  auto r = Start("--state-dir " + (dir.path() / "state").string() + " --listen 127.0.0.1:0 --driver fake --token-file " + token.string());
+  fs::permissions(token,
+                  fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read);
+  auto r = Start("--state-dir " + (dir.path() / "state").string() +
+                 " --listen 127.0.0.1:0 --driver fake --token-file " + token.string());
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_NE(r.output.find("run chmod 600 " + token.string()), std::string::npos) << r.output;
 }
@@ -184,18 +194,24 @@ TEST(DaemonTls, ZeroByteGeneratedFilesAreRegenerated) {
 TEST(DaemonTls, AGivenPairThatCannotServeIsRefusedNamingTheFile) {
   testing::TempDir dir;
   std::string base = "--state-dir " + (dir.path() / "state").string() + " --listen 127.0.0.1:0 --driver fake ";
-  auto r = Start(base + "--tls-cert " + (dir.path() / "missing.crt").string() + " --tls-key " + (dir.path() / "missing.key").string());
+  auto r = Start(base + "--tls-cert " + (dir.path() / "missing.crt").string() + " --tls-key " +
+                 (dir.path() / "missing.key").string());
   EXPECT_NE(r.exit_code, 0);
-  EXPECT_NE(r.output.find("TLS certificate " + (dir.path() / "missing.crt").string() + ": no such file"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("TLS certificate " + (dir.path() / "missing.crt").string() + ": no such file"),
+            std::string::npos)
+      << r.output;
   EXPECT_EQ(r.output.find("serving"), std::string::npos) << r.output;
   ASSERT_TRUE(testing::MakeCert(dir.path(), "ca"));
   ASSERT_TRUE(testing::MakeCert(dir.path(), "a", "ca"));
   ASSERT_TRUE(testing::MakeCert(dir.path(), "b", "ca"));
   r = Start(base + "--tls-cert " + (dir.path() / "a.crt").string() + " --tls-key " + (dir.path() / "b.key").string());
   EXPECT_NE(r.exit_code, 0);
-  EXPECT_NE(r.output.find("TLS key " + (dir.path() / "b.key").string() + " does not match the certificate"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("TLS key " + (dir.path() / "b.key").string() + " does not match the certificate"),
+            std::string::npos)
+      << r.output;
   std::ofstream(dir.path() / "empty.crt").flush();
-  r = Start(base + "--tls-cert " + (dir.path() / "empty.crt").string() + " --tls-key " + (dir.path() / "a.key").string());
+  r = Start(base + "--tls-cert " + (dir.path() / "empty.crt").string() + " --tls-key " +
+            (dir.path() / "a.key").string());
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("empty.crt: empty file"), std::string::npos) << r.output;
 }
@@ -205,8 +221,10 @@ TEST(DaemonTls, AnExpiredGivenCertificateIsServedWithAWarning) {
   ASSERT_TRUE(testing::MakeCert(dir.path(), "ca"));
   ASSERT_TRUE(testing::MakeCert(dir.path(), "old", "ca", "IP:127.0.0.1", -1));
   Daemon d(dir.path() / "state", {},
-           {"--driver", "fake", "--tls-cert", (dir.path() / "old.crt").string(), "--tls-key", (dir.path() / "old.key").string()});
-  ASSERT_TRUE(testing::WaitFor([&] { return fs::exists(dir.path() / "state/endpoint"); }, 20s)) << testing::ReadFile(dir.path() / "state.log");
+           {"--driver", "fake", "--tls-cert", (dir.path() / "old.crt").string(), "--tls-key",
+            (dir.path() / "old.key").string()});
+  ASSERT_TRUE(testing::WaitFor([&] { return fs::exists(dir.path() / "state/endpoint"); }, 20s))
+      << testing::ReadFile(dir.path() / "state.log");
   EXPECT_NE(testing::ReadFile(dir.path() / "state.log").find("old.crt expired on"), std::string::npos)
       << testing::ReadFile(dir.path() / "state.log");
 }

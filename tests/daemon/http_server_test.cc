@@ -332,8 +332,9 @@ TEST_F(HttpServerTest, AClientsNextRequestAfterTheIdleTimeoutStillArrives) {
   HttpClientOptions c;
   c.server = "http://127.0.0.1:" + std::to_string(port_);
   c.token = kToken;
-  const std::string body = "apiVersion: jellybean.dev/v1alpha1\nkind: ModelProfile\nmetadata:\n  name: m\nspec:\n  variants:\n"
-                           "  - name: v\n    accuracy: 80\n    outputSizeKiB: 1\n    latencyMs:\n      cpu: {p50: 1, p75: 2, p90: 3}\n";
+  const std::string body =
+      "apiVersion: jellybean.dev/v1alpha1\nkind: ModelProfile\nmetadata:\n  name: m\nspec:\n  variants:\n"
+      "  - name: v\n    accuracy: 80\n    outputSizeKiB: 1\n    latencyMs:\n      cpu: {p50: 1, p75: 2, p90: 3}\n";
   for (int i = 0; i < 3; ++i) {
     auto r = HttpCall(c, "PUT", "/apis/jellybean.dev/v1alpha1/modelprofiles/m", body, "application/yaml");
     ASSERT_TRUE(r.ok()) << "PUT " << i << ": " << r.status().message();

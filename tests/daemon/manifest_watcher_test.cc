@@ -44,19 +44,23 @@ TEST(ManifestWatcher, AppliesChangesAndDeletionsAndReportsBadFiles) {
   // A broken file is reported and applies nothing; what it applied before stays.
   std::string broken = testing::ReadFile(dir.path() / "modelprofiles.yaml");
   std::ofstream(dir.path() / "modelprofiles.yaml", std::ios::trunc) << broken << "---\nkind: Nope\n";
-  EXPECT_TRUE(WaitFor([&] {
-    for (const auto& e : events.List())
-      if (e.reason == "InvalidManifest") return true;
-    return false;
-  }, 10s));
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        for (const auto& e : events.List())
+          if (e.reason == "InvalidManifest") return true;
+        return false;
+      },
+      10s));
   EXPECT_TRUE(store.Get("ModelProfile", "vqa").ok());
 
   // Removing a file deletes its objects (a Workflow is marked and waits for its finalizer).
   fs::remove(dir.path() / "workflow.yaml");
-  EXPECT_TRUE(WaitFor([&] {
-    auto got = store.Get("Workflow", "vqa");
-    return got.ok() && MetaOf(*got).deletion_timestamp.has_value();
-  }, 10s));
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        auto got = store.Get("Workflow", "vqa");
+        return got.ok() && MetaOf(*got).deletion_timestamp.has_value();
+      },
+      10s));
   std::ofstream(dir.path() / "modelprofiles.yaml", std::ios::trunc) << broken;  // fixed again
   fs::remove(dir.path() / "modelprofiles.yaml");
   EXPECT_TRUE(WaitFor([&] { return !store.Get("ModelProfile", "vqa").ok(); }, 10s));
@@ -106,7 +110,8 @@ struct WatchedDir {
   std::map<std::string, std::string> Versions() {
     std::map<std::string, std::string> out;
     for (const char* kind : {"Workflow", "ModelProfile", "Infrastructure"})
-      for (const auto& o : store.List(kind)) out[std::string(kind) + "/" + MetaOf(o).name] = *MetaOf(o).resource_version;
+      for (const auto& o : store.List(kind))
+        out[std::string(kind) + "/" + MetaOf(o).name] = *MetaOf(o).resource_version;
     return out;
   }
 };

@@ -3,7 +3,6 @@
 // dearer, a node stops reporting and comes back. Each change must become a new plan epoch that
 // serves within seconds, and the sink must receive every item exactly once.
 #include <gtest/gtest.h>
-
 #include <signal.h>
 
 #include <cstdio>
@@ -11,8 +10,8 @@
 #include <set>
 #include <sstream>
 
-#include "testing/daemon_fixture.h"
 #include "reconciler/store.h"
+#include "testing/daemon_fixture.h"
 #include "testing/vqa_run.h"
 
 namespace jb {
@@ -27,7 +26,6 @@ bool Put(const HttpClientOptions& c, const std::string& path, const std::string&
   EXPECT_TRUE(ok) << why;
   return ok;
 }
-
 
 // Applies the VQA example (infrastructure, profiles, `workflow`) and waits for epoch 1 to serve.
 void ApplyVqa(const HttpClientOptions& c, const fs::path& state, const std::string& workflow) {
@@ -115,16 +113,19 @@ TEST_F(Replan, TenReplansUnderLoadDeliverEveryItemExactlyOnce) {
     auto wf = GetWorkflow(c);
     ASSERT_TRUE(wf);
     const PlanRevision& rev = wf->status.history.back();
-    std::printf("[ replan ] %-22s epoch %lld trigger %-14s %.4f -> %.4f $/h, %lld worker(s) moved, serving after %.3f s, rollout done %.2f s after the change\n",
-                step.what.c_str(), static_cast<long long>(next), rev.trigger.c_str(), rev.old_cost, rev.new_cost,
-                static_cast<long long>(rev.workers_moved), rev.serving_s.value_or(-1), took);
+    std::printf(
+        "[ replan ] %-22s epoch %lld trigger %-14s %.4f -> %.4f $/h, %lld worker(s) moved, serving after %.3f s, "
+        "rollout done %.2f s after the change\n",
+        step.what.c_str(), static_cast<long long>(next), rev.trigger.c_str(), rev.old_cost, rev.new_cost,
+        static_cast<long long>(rev.workers_moved), rev.serving_s.value_or(-1), took);
     EXPECT_TRUE(rev.serving_s.has_value());
     if (step.what == "node stops reporting") {
       // Traffic restored: a full 5-s throughput window of the new epoch at the requested rate.
       bool restored = WaitFor(
           [&] {
             auto w = GetWorkflow(c);
-            return w && w->status.observed && w->status.observed->throughput_complete && w->status.observed->throughput >= 0.99 * 40;
+            return w && w->status.observed && w->status.observed->throughput_complete &&
+                   w->status.observed->throughput >= 0.99 * 40;
           },
           30s);
       EXPECT_TRUE(restored) << "throughput not restored after the node left the plan";
@@ -139,9 +140,11 @@ TEST_F(Replan, TenReplansUnderLoadDeliverEveryItemExactlyOnce) {
   if (stopped > 0) ::kill(stopped, SIGCONT);  // already stopped by the driver when its node left the plan
 
   Totals t = FinishAndCount(c, state);
-  std::printf("[ replan ] %lld epochs; %lld requests per source, %lld delivered once at the sink, %lld drops, %lld re-sent, %lld duplicate(s) discarded\n",
-              static_cast<long long>(epoch), static_cast<long long>(t.emitted_min), static_cast<long long>(t.delivered),
-              static_cast<long long>(t.drops), static_cast<long long>(t.resent), static_cast<long long>(t.duplicates));
+  std::printf(
+      "[ replan ] %lld epochs; %lld requests per source, %lld delivered once at the sink, %lld drops, %lld re-sent, "
+      "%lld duplicate(s) discarded\n",
+      static_cast<long long>(epoch), static_cast<long long>(t.emitted_min), static_cast<long long>(t.delivered),
+      static_cast<long long>(t.drops), static_cast<long long>(t.resent), static_cast<long long>(t.duplicates));
   EXPECT_GE(epoch, 11);
   EXPECT_EQ(daemon->Stop(), 0);
 }
@@ -154,7 +157,8 @@ TEST_F(Replan, LosingCapacityDegradesAndRecovers) {
   if (::testing::Test::HasFatalFailure()) return;
   std::vector<pid_t> frozen;
   for (const auto& [w, m] : Reports(state))
-    if (w.rfind("workflow-compute-gpu-1", 0) == 0 || w.rfind("workflow-compute-gpu-3", 0) == 0) frozen.push_back(static_cast<pid_t>(m.pid));
+    if (w.rfind("workflow-compute-gpu-1", 0) == 0 || w.rfind("workflow-compute-gpu-3", 0) == 0)
+      frozen.push_back(static_cast<pid_t>(m.pid));
   ASSERT_EQ(frozen.size(), 2u) << "gpu-1 and gpu-3 are not both in the plan";
   auto t0 = Clock::now();
   for (pid_t p : frozen) ASSERT_EQ(::kill(p, SIGSTOP), 0);
@@ -169,8 +173,8 @@ TEST_F(Replan, LosingCapacityDegradesAndRecovers) {
       },
       40s))
       << "never Degraded after losing two GPU nodes";
-  std::printf("[ degraded ] %.2f s after the freeze: Degraded=True %s: %s\n", std::chrono::duration<double>(Clock::now() - t0).count(),
-              reason.c_str(), message.c_str());
+  std::printf("[ degraded ] %.2f s after the freeze: Degraded=True %s: %s\n",
+              std::chrono::duration<double>(Clock::now() - t0).count(), reason.c_str(), message.c_str());
   EXPECT_EQ(reason, "RateBelowTarget");
   EXPECT_NE(message.find("capacity short"), std::string::npos);
   auto wf = GetWorkflow(c);
@@ -179,9 +183,15 @@ TEST_F(Replan, LosingCapacityDegradesAndRecovers) {
   EXPECT_EQ(ConditionOf(*wf, "Deployed"), "True");
   for (pid_t p : frozen) ::kill(p, SIGCONT);  // stopped by the driver when their nodes left the plan
   // Retried after 8 s: the full plan comes back.
-  ASSERT_TRUE(WaitFor([&] { auto w = GetWorkflow(c); return w && ConditionOf(*w, "Degraded") == "False" && !w->status.rollout; }, 40s))
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto w = GetWorkflow(c);
+        return w && ConditionOf(*w, "Degraded") == "False" && !w->status.rollout;
+      },
+      40s))
       << "the full plan did not come back";
-  std::printf("[ degraded ] full plan back %.2f s after the freeze\n", std::chrono::duration<double>(Clock::now() - t0).count());
+  std::printf("[ degraded ] full plan back %.2f s after the freeze\n",
+              std::chrono::duration<double>(Clock::now() - t0).count());
   FinishAndCount(c, state);
   EXPECT_EQ(daemon->Stop(), 0);
 }
@@ -255,8 +265,10 @@ TEST_F(Replan, AnOscillatingLoadReplansAtMostOncePerDampingInterval) {
   }
   int load_replans = 0;
   for (const auto& rev : wf->status.history) load_replans += rev.trigger == "load";
-  std::printf("[ oscillation ] 45 s of load alternating 42/56 items/s around the 48/s threshold: %d load re-plan(s), %zu plan(s) in all\n",
-              load_replans, wf->status.history.size());
+  std::printf(
+      "[ oscillation ] 45 s of load alternating 42/56 items/s around the 48/s threshold: %d load re-plan(s), %zu "
+      "plan(s) in all\n",
+      load_replans, wf->status.history.size());
   EXPECT_LE(load_replans, 45 / 15 + 1);
   FinishAndCount(c, state, 42);
   EXPECT_EQ(daemon->Stop(), 0);
@@ -277,13 +289,20 @@ TEST_F(Replan, LoadDriftIsFollowedBothWays) {
     ASSERT_TRUE(wf && wf->status.load_scale);
     EXPECT_EQ(wf->status.history.back().trigger, "load");
     double planned = 40 * *wf->status.load_scale;
-    std::printf("[ load ] offered %.0f/s: re-planned for %.1f/s (epoch %lld, %.4f $/h) %.1f s after the load changed, serving after %.3f s from the trigger\n",
-                load, planned, static_cast<long long>(next), wf->status.plan->cost.total_per_hour,
-                std::chrono::duration<double>(Clock::now() - t0).count(), wf->status.history.back().serving_s.value_or(-1));
-    EXPECT_GE(planned, load);          // enough for what is offered ...
-    EXPECT_LE(planned, load * 1.25);   // ... without planning for much more
+    std::printf(
+        "[ load ] offered %.0f/s: re-planned for %.1f/s (epoch %lld, %.4f $/h) %.1f s after the load changed, serving "
+        "after %.3f s from the trigger\n",
+        load, planned, static_cast<long long>(next), wf->status.plan->cost.total_per_hour,
+        std::chrono::duration<double>(Clock::now() - t0).count(), wf->status.history.back().serving_s.value_or(-1));
+    EXPECT_GE(planned, load);         // enough for what is offered ...
+    EXPECT_LE(planned, load * 1.25);  // ... without planning for much more
     epoch = next;
-    ASSERT_TRUE(WaitFor([&] { auto w = GetWorkflow(c); return w && ConditionOf(*w, "SLOMet") == "True"; }, 30s))
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          auto w = GetWorkflow(c);
+          return w && ConditionOf(*w, "SLOMet") == "True";
+        },
+        30s))
         << "SLOMet not True at an offered " << load << "/s";
   }
   FinishAndCount(c, state, 20);

@@ -14,12 +14,14 @@ namespace jb {
 namespace {
 
 TEST(CheckLoopbackHost, JudgesWhatANameResolvesToNotHowItIsSpelled) {
-  for (const char* ok : {"localhost", "127.0.0.1", "127.1.2.3", "::1", "[::1]"}) EXPECT_TRUE(CheckLoopbackHost(ok).ok()) << ok;
+  for (const char* ok : {"localhost", "127.0.0.1", "127.1.2.3", "::1", "[::1]"})
+    EXPECT_TRUE(CheckLoopbackHost(ok).ok()) << ok;
   for (const char* bad : {"127.evil.example", "localhost.attacker", "0.0.0.0", "::", "10.1.2.3", ""}) {
     Status s = CheckLoopbackHost(bad);
     EXPECT_FALSE(s.ok()) << bad;
   }
-  EXPECT_NE(CheckLoopbackHost("10.1.2.3").message().find("resolves to 10.1.2.3, which is not a loopback address"), std::string::npos);
+  EXPECT_NE(CheckLoopbackHost("10.1.2.3").message().find("resolves to 10.1.2.3, which is not a loopback address"),
+            std::string::npos);
 }
 
 TEST(FinishConfig, PlainHttpIsAllowedOnLoopbackNamesAndAddressesOnly) {
@@ -53,12 +55,17 @@ TEST(LoadTlsPair, NamesTheFileAndTheProblem) {
   ASSERT_TRUE(good.ok()) << good.status().message();
   EXPECT_FALSE(good->expired);
   EXPECT_FALSE(good->not_yet_valid);
-  EXPECT_EQ(LoadTlsPair(p("nope.crt"), p("a.key")).status().message(), "TLS certificate " + p("nope.crt") + ": no such file");
+  EXPECT_EQ(LoadTlsPair(p("nope.crt"), p("a.key")).status().message(),
+            "TLS certificate " + p("nope.crt") + ": no such file");
   std::ofstream(p("zero.crt")).flush();
-  EXPECT_EQ(LoadTlsPair(p("zero.crt"), p("a.key")).status().message(), "TLS certificate " + p("zero.crt") + ": empty file (0 bytes)");
-  EXPECT_EQ(LoadTlsPair(p("a.key"), p("a.key")).status().message(), "TLS certificate " + p("a.key") + ": not a PEM certificate");
-  EXPECT_EQ(LoadTlsPair(p("a.crt"), p("a.crt")).status().message(), "TLS key " + p("a.crt") + ": not a PEM private key (or it is encrypted)");
-  EXPECT_EQ(LoadTlsPair(p("a.crt"), p("b.key")).status().message(), "TLS key " + p("b.key") + " does not match the certificate " + p("a.crt"));
+  EXPECT_EQ(LoadTlsPair(p("zero.crt"), p("a.key")).status().message(),
+            "TLS certificate " + p("zero.crt") + ": empty file (0 bytes)");
+  EXPECT_EQ(LoadTlsPair(p("a.key"), p("a.key")).status().message(),
+            "TLS certificate " + p("a.key") + ": not a PEM certificate");
+  EXPECT_EQ(LoadTlsPair(p("a.crt"), p("a.crt")).status().message(),
+            "TLS key " + p("a.crt") + ": not a PEM private key (or it is encrypted)");
+  EXPECT_EQ(LoadTlsPair(p("a.crt"), p("b.key")).status().message(),
+            "TLS key " + p("b.key") + " does not match the certificate " + p("a.crt"));
   auto old = LoadTlsPair(p("old.crt"), p("old.key"));
   ASSERT_TRUE(old.ok());
   EXPECT_TRUE(old->expired);

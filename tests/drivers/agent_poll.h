@@ -8,7 +8,8 @@
 
 namespace jb::testing {
 
-inline Status PollAgent(const std::string& host, int port, const std::string& ca, const std::string& cert, const std::string& key) {
+inline Status PollAgent(const std::string& host, int port, const std::string& ca, const std::string& cert,
+                        const std::string& key) {
   auto ch = TlsChannel::Connect(host, port, ca, cert, key, 5);
   if (!ch.ok()) return ch.status();
   Value m = Value::Map();

@@ -1,22 +1,21 @@
 // The agent channel without the lab (no root): AgentDriver and jellybean-agent on 127.0.0.1.
 // Registration with the bootstrap token, mutual TLS, desired state to a device and its reports
 // back, refusal of rogue certificates, anonymous polls, revoked devices and wrong tokens.
-#include <gtest/gtest.h>
-
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
-#include <sys/socket.h>
 #include <signal.h>
 #include <spawn.h>
-#include <unistd.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cmath>
-#include <limits>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <mutex>
 #include <thread>
 
@@ -56,9 +55,20 @@ class AgentChannel : public ::testing::Test {
     }
   }
   pid_t Agent(const std::string& device, const std::string& token_file) {
-    std::vector<std::string> args = {JB_AGENT, "--server", "127.0.0.1:" + std::to_string(driver_->port()), "--device", device, "--ca",
-                                     driver_->ca_file(), "--token-file", token_file, "--state-dir", (dir_.path() / device).string(),
-                                     "--worker-binary", JB_WORKER, "--stop-workers-on-exit"};
+    std::vector<std::string> args = {JB_AGENT,
+                                     "--server",
+                                     "127.0.0.1:" + std::to_string(driver_->port()),
+                                     "--device",
+                                     device,
+                                     "--ca",
+                                     driver_->ca_file(),
+                                     "--token-file",
+                                     token_file,
+                                     "--state-dir",
+                                     (dir_.path() / device).string(),
+                                     "--worker-binary",
+                                     JB_WORKER,
+                                     "--stop-workers-on-exit"};
     pid_t pid = testing::SpawnLogged(args, (dir_.path() / (device + ".log")).string());
     EXPECT_GT(pid, 0);
     pids_.push_back(pid);
@@ -102,13 +112,18 @@ TEST_F(AgentChannel, ADeviceRegistersRunsItsDesiredWorkersAndIsRevoked) {
   driver_->UseInfrastructure("wf", infra);
   EXPECT_EQ(driver_->Host("wf", "dev1").status().code(), Status::Code::kUnavailable);
   pid_t agent = Agent("dev1", (dir_.path() / "token").string());
-  ASSERT_TRUE(WaitFor([&] { return driver_->Host("wf", "dev1").ok(); }, 10s)) << testing::ReadFile(dir_.path() / "dev1.log");
+  ASSERT_TRUE(WaitFor([&] { return driver_->Host("wf", "dev1").ok(); }, 10s))
+      << testing::ReadFile(dir_.path() / "dev1.log");
   EXPECT_EQ(*driver_->Host("wf", "dev1"), "127.0.0.1");
   ASSERT_TRUE(driver_->Apply("wf", {Sink()}).ok());
-  ASSERT_TRUE(WaitFor([&] {
-    auto s = driver_->Observe("wf");
-    return s.size() == 1 && s[0].ready && s[0].metrics.has_value();
-  }, 15s)) << driver_->Observe("wf")[0].message << "\n" << testing::ReadFile(dir_.path() / "dev1.log");
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto s = driver_->Observe("wf");
+        return s.size() == 1 && s[0].ready && s[0].metrics.has_value();
+      },
+      15s))
+      << driver_->Observe("wf")[0].message << "\n"
+      << testing::ReadFile(dir_.path() / "dev1.log");
   EXPECT_EQ(driver_->Desired("wf").size(), 1u);
   // The device's key is private to it; the CA key is private to the daemon.
   for (const fs::path& key : {dir_.path() / "dev1/device.key", dir_.path() / "state/agent/ca.key"})
@@ -118,8 +133,9 @@ TEST_F(AgentChannel, ADeviceRegistersRunsItsDesiredWorkersAndIsRevoked) {
   EXPECT_EQ(id->first, "dev1");
 
   // A certificate signed by another CA fails the handshake; no certificate may not poll.
-  ASSERT_EQ(testing::Run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=dev1 -keyout " +
-                         (dir_.path() / "rogue.key").string() + " -out " + (dir_.path() / "rogue.crt").string() + " 2>&1")
+  ASSERT_EQ(testing::Run(
+                "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=dev1 -keyout " +
+                (dir_.path() / "rogue.key").string() + " -out " + (dir_.path() / "rogue.crt").string() + " 2>&1")
                 .exit_code,
             0);
   EXPECT_FALSE(Poll((dir_.path() / "rogue.crt").string(), (dir_.path() / "rogue.key").string()).ok());
@@ -143,11 +159,14 @@ TEST_F(AgentChannel, ADeviceRegistersRunsItsDesiredWorkersAndIsRevoked) {
   // Revoked by serial: refused on the next poll; the agent exits with status 3.
   std::ofstream(dir_.path() / "state/agent/revoked") << "# revoked devices\n" << id->second << "\n";
   EXPECT_EQ(ExitStatus(agent), 3) << testing::ReadFile(dir_.path() / "dev1.log");
-  EXPECT_EQ(Poll((dir_.path() / "dev1/device.crt").string(), (dir_.path() / "dev1/device.key").string()).message(), "revoked");
+  EXPECT_EQ(Poll((dir_.path() / "dev1/device.crt").string(), (dir_.path() / "dev1/device.key").string()).message(),
+            "revoked");
   // A wrong bootstrap token is refused at registration, and the token is never logged.
   std::ofstream(dir_.path() / "wrong") << "not-the-agent-token-00000\n";
   EXPECT_EQ(ExitStatus(Agent("dev2", (dir_.path() / "wrong").string())), 3);
-  EXPECT_EQ((testing::ReadFile(dir_.path() / "dev1.log") + testing::ReadFile(dir_.path() / "dev2.log")).find("agent-test-token"), std::string::npos);
+  EXPECT_EQ((testing::ReadFile(dir_.path() / "dev1.log") + testing::ReadFile(dir_.path() / "dev2.log"))
+                .find("agent-test-token"),
+            std::string::npos);
 }
 
 TEST(AgentDriverSetup, RefusesAWorldReadableOrShortToken) {
@@ -159,7 +178,8 @@ TEST(AgentDriverSetup, RefusesAWorldReadableOrShortToken) {
   o.bootstrap_token_file = (dir.path() / "token").string();
   auto d = AgentDriver::Create(o);
   ASSERT_FALSE(d.ok());
-  EXPECT_NE(d.status().message().find("run chmod 600 " + o.bootstrap_token_file), std::string::npos) << d.status().message();
+  EXPECT_NE(d.status().message().find("run chmod 600 " + o.bootstrap_token_file), std::string::npos)
+      << d.status().message();
   std::ofstream(dir.path() / "token", std::ios::trunc) << "short\n";
   fs::permissions(dir.path() / "token", fs::perms::owner_read | fs::perms::owner_write);
   auto s = AgentDriver::Create(o);
@@ -248,16 +268,20 @@ TEST_F(AgentListenerLimits, AVerifiedPeerClaimingHugeFramesCostsOnlyWhatItSends)
   for (int i = 0; i < kPeers; ++i) {
     peers.push_back(std::make_unique<testing::RawTlsClient>());
     ASSERT_TRUE(peers.back()->Connect(listener_->port(), File("dev1.crt"), File("dev1.key")));
-    ASSERT_TRUE(peers.back()->Write(testing::RawTlsClient::Header(static_cast<uint32_t>(kMaxAgentFrame)) + "{\"type\":\"poll\""));
+    ASSERT_TRUE(peers.back()->Write(testing::RawTlsClient::Header(static_cast<uint32_t>(kMaxAgentFrame)) +
+                                    "{\"type\":\"poll\""));
   }
-  ASSERT_TRUE(WaitFor([&] {
-    std::lock_guard<std::mutex> l(mu_);
-    return threads_.size() == static_cast<size_t>(kPeers);
-  }, 10s));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        std::lock_guard<std::mutex> l(mu_);
+        return threads_.size() == static_cast<size_t>(kPeers);
+      },
+      10s));
   for (auto& p : peers) p->Drop();  // the frames never complete
   Join();
   long hwm_after = testing::ProcStatusKb(0, "VmHWM");
-  std::printf("test process VmHWM %ld kB -> %ld kB for %d verified 16 MiB frame claims\n", hwm_before, hwm_after, kPeers);
+  std::printf("test process VmHWM %ld kB -> %ld kB for %d verified 16 MiB frame claims\n", hwm_before, hwm_after,
+              kPeers);
   // 24 claims allocated up front would be 384 MiB. ASan's redzones and quarantine keep more of what
   // the 16 KiB reads allocate resident, so its bound is looser (measured +47 MiB under ASan).
 #if defined(__SANITIZE_ADDRESS__)

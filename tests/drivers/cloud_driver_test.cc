@@ -18,8 +18,13 @@ std::string Hook(const std::string& name) { return std::string(JB_SOURCE_DIR) + 
 
 InfrastructureSpec Infra(const fs::path& cloud) {
   InfrastructureSpec s;
-  s.tiers = {Tier{"cloud", DriverSpec{"cloud", {{"create", Hook("create")}, {"list", Hook("list")}, {"delete", Hook("delete")},
-                                                {"env.JB_LAB_CLOUD_DIR", cloud.string()}, {"sshPort", "1"}, {"connectTimeoutSeconds", "1"}}}}};
+  s.tiers = {Tier{"cloud", DriverSpec{"cloud",
+                                      {{"create", Hook("create")},
+                                       {"list", Hook("list")},
+                                       {"delete", Hook("delete")},
+                                       {"env.JB_LAB_CLOUD_DIR", cloud.string()},
+                                       {"sshPort", "1"},
+                                       {"connectTimeoutSeconds", "1"}}}}};
   s.nodes = {Node{"gpu", "cloud", 1, "a10", 4, std::nullopt, std::nullopt}};
   return s;
 }
@@ -44,9 +49,12 @@ TEST(CloudDriver, CreatesAPoolsVmOnceKeepsItWhileBootingReplacesAVanishedOneAndD
   CloudDriver d(o);
   d.UseInfrastructure("wf", Infra(cloud));
   // A foreign VM in the same account is never touched.
-  CloudHooks raw(*CloudHookConfigFromSettings({{"create", Hook("create")}, {"list", Hook("list")}, {"delete", Hook("delete")},
+  CloudHooks raw(*CloudHookConfigFromSettings({{"create", Hook("create")},
+                                               {"list", Hook("list")},
+                                               {"delete", Hook("delete")},
                                                {"env.JB_LAB_CLOUD_DIR", cloud.string()}}));
-  auto foreign = raw.Create("someone-else", "x", {{kOwnerLabel, "another-daemon"}, {kWorkflowLabel, "wf"}, {kPoolLabel, "gpu"}});
+  auto foreign =
+      raw.Create("someone-else", "x", {{kOwnerLabel, "another-daemon"}, {kWorkflowLabel, "wf"}, {kPoolLabel, "gpu"}});
   ASSERT_TRUE(foreign.ok());
 
   // The lab records have no sshd behind them: Host creates the VM and reports it not answering.

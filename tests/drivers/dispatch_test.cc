@@ -1,8 +1,9 @@
 // TierDispatcher: workers go to their tier's driver, get addresses that stay put for their
 // lifetime, and routes across drivers name the right address (no root, no processes).
+#include "drivers/dispatch.h"
+
 #include <gtest/gtest.h>
 
-#include "drivers/dispatch.h"
 #include "drivers/fake/fake_driver.h"
 
 namespace jb {
@@ -26,7 +27,8 @@ class NamedFake : public FakeDriver {
 InfrastructureSpec Infra() {
   InfrastructureSpec s;
   s.tiers = {Tier{"device", DriverSpec{"local", {}}}, Tier{"edge", DriverSpec{"ssh", {{"portBase", "18000"}}}}};
-  s.nodes = {Node{"d1", "device", 0, "cpu", 1, std::nullopt, std::nullopt}, Node{"e1", "edge", 0, "cpu", 1, std::string("10.0.0.1"), std::nullopt},
+  s.nodes = {Node{"d1", "device", 0, "cpu", 1, std::nullopt, std::nullopt},
+             Node{"e1", "edge", 0, "cpu", 1, std::string("10.0.0.1"), std::nullopt},
              Node{"e2", "edge", 0, "cpu", 1, std::string("10.0.0.2"), std::nullopt}};
   return s;
 }
@@ -41,7 +43,8 @@ WorkerConfig W(const std::string& name, const std::string& node, const std::stri
   i.kind = name == "io-device" ? "sink" : "operator";
   i.name = name == "io-device" ? kSinkName : "A";
   c.instances = {i};
-  c.routes = {{"A", 0, 0.5, "e1", "", "edge"}, {"A", 0.5, 1, "e2", "", "edge"}, {kSinkName, 0, 1, "io-device", "", "device"}};
+  c.routes = {
+      {"A", 0, 0.5, "e1", "", "edge"}, {"A", 0.5, 1, "e2", "", "edge"}, {kSinkName, 0, 1, "io-device", "", "device"}};
   return c;
 }
 
@@ -115,7 +118,8 @@ TEST(TierDispatcher, ExplainsWhatItCannotPlace) {
   agent.tiers[1].driver.type = "agent";
   f.d->UseInfrastructure("wf", agent);
   auto unserved = f.d->Apply("wf", {W("e1", "e1", "edge")});
-  EXPECT_NE(unserved.message().find("uses the agent driver, which this daemon does not run"), std::string::npos) << unserved.message();
+  EXPECT_NE(unserved.message().find("uses the agent driver, which this daemon does not run"), std::string::npos)
+      << unserved.message();
   TierDispatcher none({});
   EXPECT_NE(none.Apply("other", {}).message().find("no Infrastructure known"), std::string::npos);
 }

@@ -17,8 +17,11 @@ namespace fs = std::filesystem;
 std::string Hook(const std::string& name) { return std::string(JB_SOURCE_DIR) + "/tests/lab/cloud-hooks/" + name; }
 
 CloudHookConfig LabHooks(const fs::path& dir) {
-  auto c = CloudHookConfigFromSettings(
-      {{"create", Hook("create")}, {"list", Hook("list")}, {"delete", Hook("delete")}, {"timeoutSeconds", "10"}, {"env.JB_LAB_CLOUD_DIR", dir.string()}});
+  auto c = CloudHookConfigFromSettings({{"create", Hook("create")},
+                                        {"list", Hook("list")},
+                                        {"delete", Hook("delete")},
+                                        {"timeoutSeconds", "10"},
+                                        {"env.JB_LAB_CLOUD_DIR", dir.string()}});
   EXPECT_TRUE(c.ok()) << c.status().message();
   return c.ok() ? *c : CloudHookConfig{};
 }

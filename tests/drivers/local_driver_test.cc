@@ -4,11 +4,10 @@
 // one restarted on its port).
 #include "drivers/local/local_driver.h"
 
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <chrono>
 #include <filesystem>
@@ -115,7 +114,8 @@ TEST_F(LocalDriverTest, StartsAWorkerThatBecomesReadyOnceItReports) {
   EXPECT_EQ(desired[0].listen.rfind("127.0.0.1:", 0), 0u) << desired[0].listen;
   EXPECT_GT(ListenPort(desired[0].listen), 0);
   EXPECT_EQ(desired[0].routes[0].address, desired[0].listen) << "the sink route points at the worker itself";
-  EXPECT_NE(testing::ReadFile("/proc/" + std::to_string(s->pid) + "/cmdline").find("jellybean-worker"), std::string::npos);
+  EXPECT_NE(testing::ReadFile("/proc/" + std::to_string(s->pid) + "/cmdline").find("jellybean-worker"),
+            std::string::npos);
 }
 
 TEST_F(LocalDriverTest, RemoveStopsTheWorkerAndDeletesItsFiles) {
@@ -138,7 +138,9 @@ TEST_F(LocalDriverTest, AnEpochChangeReloadsTheWorkerInPlace) {
   ASSERT_TRUE(s) << Log();
   ASSERT_TRUE(driver_->Apply("wf", {IoWorker(2)}).ok());
   std::optional<WorkerState> after;
-  ASSERT_TRUE(WaitFor([&] { return (after = State()) && after->ready && after->metrics && after->metrics->epoch == 2; }, 10s)) << Log();
+  ASSERT_TRUE(
+      WaitFor([&] { return (after = State()) && after->ready && after->metrics && after->metrics->epoch == 2; }, 10s))
+      << Log();
   EXPECT_EQ(after->pid, s->pid) << "SIGHUP, not a restart";
   EXPECT_EQ(after->restarts, 0);
 }

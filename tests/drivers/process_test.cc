@@ -4,11 +4,10 @@
 #include "drivers/process.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <chrono>
 #include <filesystem>
@@ -24,7 +23,9 @@ namespace {
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-StatusOr<CommandResult> Sh(const std::string& script, CommandOptions opts = {}) { return RunCommand({"/bin/sh", "-c", script}, opts); }
+StatusOr<CommandResult> Sh(const std::string& script, CommandOptions opts = {}) {
+  return RunCommand({"/bin/sh", "-c", script}, opts);
+}
 
 size_t OpenFds() {
   size_t n = 0;
@@ -61,7 +62,8 @@ TEST(RunCommand, ASignalledProgramExitsWith128PlusTheSignal) {
 
 TEST(RunCommand, TheProgramStartsWithNoIgnoredOrBlockedSignals) {
   // The daemon ignores SIGPIPE and blocks signals in some threads; its helpers must not inherit that.
-  struct sigaction ign {}, old_pipe {};
+  struct sigaction ign {
+  }, old_pipe{};
   ign.sa_handler = SIG_IGN;
   ASSERT_EQ(sigaction(SIGPIPE, &ign, &old_pipe), 0);
   sigset_t hup, old_mask;
@@ -103,7 +105,8 @@ TEST(RunCommand, TheDeadlineKillsTheWholeProcessGroup) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), Status::Code::kDeadlineExceeded) << r.status().message();
   EXPECT_NE(r.status().message().find("0.3 s timeout"), std::string::npos) << r.status().message();
-  EXPECT_NE(r.status().message().find("partial"), std::string::npos) << "stderr so far is quoted: " << r.status().message();
+  EXPECT_NE(r.status().message().find("partial"), std::string::npos)
+      << "stderr so far is quoted: " << r.status().message();
   EXPECT_GE(took, 0.3);
   EXPECT_LT(took, 5.0);
   pid_t child = static_cast<pid_t>(std::atol(testing::ReadFile(pidfile).c_str()));
@@ -143,8 +146,9 @@ TEST(RunCommand, TheProgramInheritsNoDescriptorOfTheCaller) {
   int fd = ::open(marker.c_str(), O_WRONLY | O_CREAT, 0600);  // no O_CLOEXEC on purpose
   ASSERT_GE(fd, 0);
   // The shell tests each descriptor number of its own with a builtin (nothing opened meanwhile).
-  auto r = Sh("i=0; while [ $i -lt 1024 ]; do [ -e /proc/$$/fd/$i ] && echo $i; i=$((i+1)); done; readlink /proc/$$/fd/" +
-              std::to_string(fd) + " || true");
+  auto r =
+      Sh("i=0; while [ $i -lt 1024 ]; do [ -e /proc/$$/fd/$i ] && echo $i; i=$((i+1)); done; readlink /proc/$$/fd/" +
+         std::to_string(fd) + " || true");
   ::close(fd);
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_EQ(r->out.find(marker), std::string::npos) << r->out;

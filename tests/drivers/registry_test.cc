@@ -50,19 +50,22 @@ TEST(DriverSettingsTest, ABadSshPortIsRefusedNotTurnedIntoPortZero) {
 }
 
 TEST(DriverSettingsTest, CloudSettingsGatherEnvAndRefuseAnEmptyHook) {
-  auto s = DecodeDriverSettings<CloudSettings>({{"create", "c"}, {"list", "l"}, {"delete", "d"}, {"env.REGION", "eu"}, {"sshPort", "2200"}});
+  auto s = DecodeDriverSettings<CloudSettings>(
+      {{"create", "c"}, {"list", "l"}, {"delete", "d"}, {"env.REGION", "eu"}, {"sshPort", "2200"}});
   ASSERT_TRUE(s.ok()) << s.status().message();
   EXPECT_EQ(s->env, (std::map<std::string, std::string>{{"REGION", "eu"}}));
   EXPECT_EQ(s->login.ssh_port, 2200);
   auto empty = DecodeDriverSettings<CloudSettings>({{"create", "c"}, {"list", "l"}, {"delete", ""}});
   ASSERT_FALSE(empty.ok());
-  EXPECT_NE(empty.status().message().find("driver.settings.delete: must not be empty"), std::string::npos) << empty.status().message();
+  EXPECT_NE(empty.status().message().find("driver.settings.delete: must not be empty"), std::string::npos)
+      << empty.status().message();
 }
 
 TEST(DriverSettingsTest, UnknownSettingsAreRefused) {
   auto s = DecodeDriverSettings<AgentSettings>({{"sshPort", "22"}});
   ASSERT_FALSE(s.ok());
-  EXPECT_NE(s.status().message().find("driver.settings.sshPort: unknown field; expected one of: portBase"), std::string::npos)
+  EXPECT_NE(s.status().message().find("driver.settings.sshPort: unknown field; expected one of: portBase"),
+            std::string::npos)
       << s.status().message();
 }
 

@@ -5,10 +5,9 @@
 // a remote supervisor found dead was started again on every poll, with no back-off.
 #include "drivers/ssh/ssh_driver.h"
 
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
-
-#include <gtest/gtest.h>
 
 #include <chrono>
 #include <filesystem>
@@ -112,10 +111,12 @@ TEST_F(SshDriverTest, RemoveDeletesTheWorkersSequenceReservationAndDeliveryRecor
   // The source reserves its sequence numbers and the sink records deliveries on the "remote" host.
   ASSERT_TRUE(WaitFor([&] { return fs::exists(Remote(".seq")) && fs::exists(Remote(".delivered")); }, 20s))
       << testing::ReadFile(Remote(".log"));
-  ASSERT_TRUE(WaitFor([&] {
-    auto st = driver_->Observe("wf");
-    return st.size() == 1 && st[0].ready;
-  }, 20s));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto st = driver_->Observe("wf");
+        return st.size() == 1 && st[0].ready;
+      },
+      20s));
   ASSERT_TRUE(driver_->Remove("wf").ok());
   for (const char* suffix : {".seq", ".delivered", ".yaml", ".pid", ".sup", ".log", ".metrics.json"})
     EXPECT_FALSE(fs::exists(Remote(suffix))) << suffix << " left on the host";
@@ -135,10 +136,12 @@ TEST_F(SshDriverTest, ACrashingRemoteWorkerIsRestartedWithGrowingBackOff) {
   EXPECT_GE(t[1] - t[0], 0.2 - 0.02);
   EXPECT_GE(t[2] - t[1], 0.4 - 0.02);
   EXPECT_GE(t[3] - t[2], 0.8 - 0.02);
-  ASSERT_TRUE(WaitFor([&] {
-    auto st = driver_->Observe("wf");
-    return st.size() == 1 && !st[0].ready && st[0].restarts >= 3;
-  }, 20s));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto st = driver_->Observe("wf");
+        return st.size() == 1 && !st[0].ready && st[0].restarts >= 3;
+      },
+      20s));
 }
 
 TEST_F(SshDriverTest, ADeadSupervisorIsStartedAgainWithGrowingBackOff) {
@@ -146,10 +149,12 @@ TEST_F(SshDriverTest, ADeadSupervisorIsStartedAgainWithGrowingBackOff) {
   auto port = PickFreePort();
   ASSERT_TRUE(port.ok());
   ASSERT_TRUE(driver_->Apply("wf", {IoWorker(*port)}).ok());
-  ASSERT_TRUE(WaitFor([&] {
-    auto st = driver_->Observe("wf");
-    return st.size() == 1 && st[0].ready;
-  }, 20s));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto st = driver_->Observe("wf");
+        return st.size() == 1 && st[0].ready;
+      },
+      20s));
   // The installed supervisor now exits at once (as on a host where it cannot run); kill the
   // running one and its worker, so every start the driver makes from now on dies straight away.
   fs::path starts = dir_.path() / "supervisor-starts";

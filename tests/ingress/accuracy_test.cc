@@ -51,7 +51,8 @@ TEST(ExecScorer, SendsOneJsonLineAndReadsTheVerdict) {
   runner.output_ = std::string("maybe");
   auto bad = (*scorer)->Score("q", "a", "b");
   ASSERT_FALSE(bad.ok());
-  EXPECT_EQ(bad.status().message(), "exec scorer answered 'maybe', expected 1, 0, true, false or {\"correct\": true|false}");
+  EXPECT_EQ(bad.status().message(),
+            "exec scorer answered 'maybe', expected 1, 0, true, false or {\"correct\": true|false}");
   runner.output_ = Status::DeadlineExceeded("timed out after 250 ms");
   auto late = (*scorer)->Score("q", "a", "b");
   ASSERT_FALSE(late.ok());
@@ -114,10 +115,12 @@ AccuracySnapshot Snap(uint64_t correct, uint64_t n) {
 
 TEST(AccuracySlo, BelowFloorOnlyWhenTheWholeIntervalIsBelow) {
   EXPECT_FALSE(EvaluateAccuracySlo(Snap(0, 0), 80).met.has_value());  // no labels: not part of SLOMet
-  AccuracySloVerdict small = EvaluateAccuracySlo(Snap(6, 10), 80);     // 60%, but [0.313, 0.832]
+  AccuracySloVerdict small = EvaluateAccuracySlo(Snap(6, 10), 80);    // 60%, but [0.313, 0.832]
   EXPECT_EQ(small.met, true);
-  EXPECT_EQ(small.message, "observed accuracy 60.0% (95% interval 31.3%-83.2%, n=10) is not distinguishable from the floor of 80.0% yet");
-  AccuracySloVerdict low = EvaluateAccuracySlo(Snap(120, 200), 80);    // 60%, [0.531, 0.665]
+  EXPECT_EQ(
+      small.message,
+      "observed accuracy 60.0% (95% interval 31.3%-83.2%, n=10) is not distinguishable from the floor of 80.0% yet");
+  AccuracySloVerdict low = EvaluateAccuracySlo(Snap(120, 200), 80);  // 60%, [0.531, 0.665]
   EXPECT_EQ(low.met, false);
   EXPECT_EQ(low.reason, "AccuracyBelowFloor");
   EXPECT_EQ(low.message, "observed accuracy 60.0% (95% interval 53.1%-66.5%, n=200) is below the floor of 80.0%");

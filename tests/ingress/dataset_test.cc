@@ -11,7 +11,8 @@ namespace {
 
 using testing_ingress::TempDir;
 
-StatusOr<std::shared_ptr<const Dataset>> OpenIndex(const TempDir& dir, const std::string& index, DatasetLimits limits = {}) {
+StatusOr<std::shared_ptr<const Dataset>> OpenIndex(const TempDir& dir, const std::string& index,
+                                                   DatasetLimits limits = {}) {
   return Dataset::Open(dir.Write("set/index.jsonl", index), limits);
 }
 
@@ -25,10 +26,11 @@ void ExpectOpenError(const TempDir& dir, const std::string& index, const std::st
 TEST(Dataset, ReadsFileAndInlineItemsWithLabelsInIndexOrder) {
   TempDir dir;
   dir.Write("set/images/001.bin", std::string("\x00\x01\x02", 3));
-  auto ds = OpenIndex(dir, "{\"key\":\"img-001\",\"file\":\"images/001.bin\",\"label\":\"cat\"}\n"
-                           "\n"
-                           "{\"key\":\"q-17\",\"data\":\"What is 2+2?\",\"label\":4,\"extra\":[1]}\r\n"
-                           "{\"key\":\"u\",\"data\":\"\"}");
+  auto ds = OpenIndex(dir,
+                      "{\"key\":\"img-001\",\"file\":\"images/001.bin\",\"label\":\"cat\"}\n"
+                      "\n"
+                      "{\"key\":\"q-17\",\"data\":\"What is 2+2?\",\"label\":4,\"extra\":[1]}\r\n"
+                      "{\"key\":\"u\",\"data\":\"\"}");
   ASSERT_TRUE(ds.ok()) << ds.status().message();
   ASSERT_EQ((*ds)->entries().size(), 3u);
   EXPECT_EQ((*ds)->entries()[1].line, 3);
@@ -67,16 +69,21 @@ TEST(Dataset, LoopingReplaysWithAPassNumber) {
 
 TEST(Dataset, BadLinesNameFileAndLine) {
   TempDir dir;
-  ExpectOpenError(dir, "{\"key\":\"a\",\"data\":\"1\"}\n{\"key\":\"b\",\"data\":", ":2: malformed JSON: parse error at line 1, column 19: syntax error while parsing value - unexpected end of input; expected '[', '{', or a literal");
+  ExpectOpenError(dir, "{\"key\":\"a\",\"data\":\"1\"}\n{\"key\":\"b\",\"data\":",
+                  ":2: malformed JSON: parse error at line 1, column 19: syntax error while parsing value - unexpected "
+                  "end of input; expected '[', '{', or a literal");
   ExpectOpenError(dir, "{\"data\":\"1\"}\n", ":1: the item: missing \"key\" (a string)");
   ExpectOpenError(dir, "{\"key\":\"a\",\"data\":\"1\",\"file\":\"x\"}\n",
                   ":1: item 'a': set exactly one of \"file\" (a path relative to the index) or \"data\" (inline text)");
-  ExpectOpenError(dir, "{\"key\":\"a\"}\n", ":1: item 'a': set exactly one of \"file\" (a path relative to the index) or \"data\" (inline text)");
+  ExpectOpenError(dir, "{\"key\":\"a\"}\n",
+                  ":1: item 'a': set exactly one of \"file\" (a path relative to the index) or \"data\" (inline text)");
   ExpectOpenError(dir, "{\"key\":\"a\",\"data\":1}\n", ":1: item 'a': \"data\" is an integer, expected a string");
   ExpectOpenError(dir, "{\"key\":\"a\",\"file\":\"/etc/passwd\"}\n",
                   ":1: item 'a': \"file\" is absolute ('/etc/passwd'), expected a path relative to the index");
-  ExpectOpenError(dir, "{\"key\":\"a\",\"file\":\"x/../../y\"}\n", ":1: item 'a': \"file\" ('x/../../y') leaves the index's directory (\"..\")");
-  ExpectOpenError(dir, "{\"key\":\"a\",\"data\":\"1\",\"label\":[1]}\n", ":1: item 'a': \"label\" is an array, expected a string, number or boolean");
+  ExpectOpenError(dir, "{\"key\":\"a\",\"file\":\"x/../../y\"}\n",
+                  ":1: item 'a': \"file\" ('x/../../y') leaves the index's directory (\"..\")");
+  ExpectOpenError(dir, "{\"key\":\"a\",\"data\":\"1\",\"label\":[1]}\n",
+                  ":1: item 'a': \"label\" is an array, expected a string, number or boolean");
   ExpectOpenError(dir, "{\"key\":\"a\",\"data\":\"1\"}\n{\"key\":\"a\",\"data\":\"2\"}\n",
                   ":2: key 'a' appears twice (keys join parts, so they must be unique)");
   ExpectOpenError(dir, "[1]\n", ":1: the line is an array, expected a JSON object");
@@ -95,13 +102,16 @@ TEST(Dataset, LimitsOnLinesItemsAndSizes) {
                   ":2: line is over the limit of 40 bytes", lim);
   lim = {};
   lim.max_items = 2;
-  ExpectOpenError(dir, "{\"key\":\"a\",\"data\":\"1\"}\n\n{\"key\":\"b\",\"data\":\"2\"}\n{\"key\":\"c\",\"data\":\"3\"}\n",
+  ExpectOpenError(dir,
+                  "{\"key\":\"a\",\"data\":\"1\"}\n\n{\"key\":\"b\",\"data\":\"2\"}\n{\"key\":\"c\",\"data\":\"3\"}\n",
                   ":4: more than 2 items", lim);
   lim = {};
   lim.max_item_bytes = 4;
-  ExpectOpenError(dir, "{\"key\":\"a\",\"data\":\"12345\"}\n", ":1: item 'a': \"data\" is 5 bytes, over the limit of 4", lim);
+  ExpectOpenError(dir, "{\"key\":\"a\",\"data\":\"12345\"}\n", ":1: item 'a': \"data\" is 5 bytes, over the limit of 4",
+                  lim);
   lim.max_key_bytes = 2;
-  ExpectOpenError(dir, "{\"key\":\"abc\",\"data\":\"1\"}\n", ":1: the item: \"key\" is 3 bytes, over the limit of 2", lim);
+  ExpectOpenError(dir, "{\"key\":\"abc\",\"data\":\"1\"}\n", ":1: the item: \"key\" is 3 bytes, over the limit of 2",
+                  lim);
 }
 
 TEST(Dataset, FileErrorsSurfaceAtTheItemWithFileAndLineAndTheReaderMovesOn) {
@@ -110,16 +120,18 @@ TEST(Dataset, FileErrorsSurfaceAtTheItemWithFileAndLineAndTheReaderMovesOn) {
   dir.Write("set/ok.bin", "ok");
   DatasetLimits lim;
   lim.max_item_bytes = 8;
-  auto ds = OpenIndex(dir, "{\"key\":\"gone\",\"file\":\"missing.bin\"}\n{\"key\":\"big\",\"file\":\"big.bin\"}\n"
-                           "{\"key\":\"ok\",\"file\":\"ok.bin\"}\n", lim);
+  auto ds = OpenIndex(dir,
+                      "{\"key\":\"gone\",\"file\":\"missing.bin\"}\n{\"key\":\"big\",\"file\":\"big.bin\"}\n"
+                      "{\"key\":\"ok\",\"file\":\"ok.bin\"}\n",
+                      lim);
   ASSERT_TRUE(ds.ok()) << ds.status().message();
   DatasetReader r(*ds, DatasetReader::Mode::kOnce);
   auto gone = r.Next();
   ASSERT_FALSE(gone.ok());
-  EXPECT_EQ(gone.status().message().rfind(dir.File("set/index.jsonl") + ":1: item 'gone': file " + dir.File("set/missing.bin") +
-                                              " cannot be read",
-                                          0),
-            0u)
+  EXPECT_EQ(
+      gone.status().message().rfind(
+          dir.File("set/index.jsonl") + ":1: item 'gone': file " + dir.File("set/missing.bin") + " cannot be read", 0),
+      0u)
       << gone.status().message();
   auto big = r.Next();
   ASSERT_FALSE(big.ok());

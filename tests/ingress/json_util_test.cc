@@ -20,7 +20,8 @@ TEST(JsonUtil, BoundedParseRefusesDeepOrLargeDocuments) {
   EXPECT_EQ(many.status().message(), "JSON has more than 3 values");
   auto bad = ParseJsonBounded("{\"a\":}", 8, 3);
   ASSERT_FALSE(bad.ok());
-  EXPECT_EQ(bad.status().message().rfind("malformed JSON: parse error at line 1, column 6", 0), 0u) << bad.status().message();
+  EXPECT_EQ(bad.status().message().rfind("malformed JSON: parse error at line 1, column 6", 0), 0u)
+      << bad.status().message();
 }
 
 TEST(JsonUtil, Utf8Validation) {

@@ -1,10 +1,10 @@
 // Router and non-infer endpoints (ingress/oip_endpoints.h), against what the clients check
 // (docs/oip-v2.md section 1 and its compatibility checklist).
+#include "ingress/oip_endpoints.h"
+
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
-
-#include "ingress/oip_endpoints.h"
 
 namespace jb::oip {
 namespace {
@@ -157,10 +157,12 @@ TEST(OipEndpoints, RequestsAreCheckedAgainstTheModel) {
                                        R"({"name":"b","shape":[1],"datatype":"BYTES","data":["y"]}]})"),
                                    m)
                   .ok());
-  Status missing = ValidateAgainstModel(Req(R"({"inputs":[{"name":"a","shape":[1],"datatype":"BYTES","data":["x"]}]})"), m);
+  Status missing =
+      ValidateAgainstModel(Req(R"({"inputs":[{"name":"a","shape":[1],"datatype":"BYTES","data":["x"]}]})"), m);
   EXPECT_EQ(HttpStatusFor(missing), 400);
   EXPECT_EQ(missing.message(), "missing input 'b': model 'wf' takes a, b");
-  Status unknown = ValidateAgainstModel(Req(R"({"inputs":[{"name":"c","shape":[1],"datatype":"BYTES","data":["x"]}]})"), m);
+  Status unknown =
+      ValidateAgainstModel(Req(R"({"inputs":[{"name":"c","shape":[1],"datatype":"BYTES","data":["x"]}]})"), m);
   EXPECT_EQ(unknown.message(), "unknown input 'c': model 'wf' takes a, b");
   Status dtype = ValidateAgainstModel(Req(R"({"inputs":[{"name":"a","shape":[1],"datatype":"FP32","data":[1]},)"
                                           R"({"name":"b","shape":[1],"datatype":"BYTES","data":["y"]}]})"),

@@ -1,5 +1,7 @@
 // Infer responses and error replies (ingress/oip_reply.h) against the bytes clients parse
 // (docs/oip-v2.md sections 1-3).
+#include "ingress/oip_reply.h"
+
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -7,7 +9,6 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "ingress/oip_reply.h"
 #include "ingress/oip_request.h"
 
 namespace jb::oip {
@@ -50,14 +51,16 @@ TEST(OipReply, BinaryResponseIsByteForByteWhatTritonSends) {
 }
 
 TEST(OipReply, JsonResponseForTheFp32ExampleAndIdEchoed) {
-  InferRequest req = ParseOk(R"({"id":"42","inputs":[{"name":"INPUT0","shape":[1,4],"datatype":"FP32","data":[[1.0,2.0,3.0,4.0]]}],)"
-                             R"("outputs":[{"name":"OUTPUT0"}]})");
+  InferRequest req =
+      ParseOk(R"({"id":"42","inputs":[{"name":"INPUT0","shape":[1,4],"datatype":"FP32","data":[[1.0,2.0,3.0,4.0]]}],)"
+              R"("outputs":[{"name":"OUTPUT0"}]})");
   InferResponse resp{"add", "1", req.id, {Fp32("OUTPUT0", {1, 4}, {2, 3, 4, 5})}};
   HttpReply r = EncodeInferResponse(resp, req);
   EXPECT_EQ(r.Header("Content-Type"), "application/json");
   EXPECT_EQ(r.Header("Inference-Header-Content-Length"), "");
-  EXPECT_EQ(r.body, R"({"model_name":"add","model_version":"1","id":"42","outputs":[{"name":"OUTPUT0","datatype":"FP32",)"
-                    R"("shape":[1,4],"data":[2.0,3.0,4.0,5.0]}]})");
+  EXPECT_EQ(r.body,
+            R"({"model_name":"add","model_version":"1","id":"42","outputs":[{"name":"OUTPUT0","datatype":"FP32",)"
+            R"("shape":[1,4],"data":[2.0,3.0,4.0,5.0]}]})");
   // Same content as the notes' example (which orders shape before datatype).
   EXPECT_EQ(nlohmann::json::parse(r.body),
             nlohmann::json::parse(R"({"model_name":"add","model_version":"1","id":"42","outputs":[{"name":"OUTPUT0",)"
@@ -67,7 +70,9 @@ TEST(OipReply, JsonResponseForTheFp32ExampleAndIdEchoed) {
 TEST(OipReply, BytesJsonExampleWithoutVersionOrId) {
   InferRequest req = ParseOk(R"({"inputs":[{"name":"TEXT","shape":[2],"datatype":"BYTES","data":["hello","world"]}]})");
   HttpReply r = EncodeInferResponse({"echo", std::nullopt, "", {BytesTensor("OUT", {"hello", "world"})}}, req);
-  EXPECT_EQ(r.body, R"({"model_name":"echo","outputs":[{"name":"OUT","datatype":"BYTES","shape":[2],"data":["hello","world"]}]})");
+  EXPECT_EQ(
+      r.body,
+      R"({"model_name":"echo","outputs":[{"name":"OUT","datatype":"BYTES","shape":[2],"data":["hello","world"]}]})");
 }
 
 TEST(OipReply, BinaryDataOutputAppliesOnlyToOutputsNotNamed) {
@@ -78,7 +83,9 @@ TEST(OipReply, BinaryDataOutputAppliesOnlyToOutputsNotNamed) {
                            R"({"name":"B","datatype":"BYTES","shape":[1],"parameters":{"binary_data_size":5}}]})";
   EXPECT_EQ(r.Header("Content-Type"), "application/octet-stream");
   EXPECT_EQ(r.Header("Inference-Header-Content-Length"), std::to_string(json.size()));
-  EXPECT_EQ(r.body, json + std::string("\x01\x00\x00\x00" "b", 5));
+  EXPECT_EQ(r.body, json + std::string("\x01\x00\x00\x00"
+                                       "b",
+                                       5));
 }
 
 TEST(OipReply, NonUtf8BytesAndFp16AreSentBinaryEvenWhenJsonWasAsked) {
@@ -94,20 +101,24 @@ TEST(OipReply, NonUtf8BytesAndFp16AreSentBinaryEvenWhenJsonWasAsked) {
 
 TEST(OipReply, NanAndInfinityAreSentBinaryBecauseJsonCannotCarryThem) {
   InferRequest req = ParseOk(R"({"inputs":[{"name":"a","shape":[1],"datatype":"BYTES","data":["x"]}]})");
-  HttpReply r = EncodeInferResponse({"m", std::nullopt, "", {Fp32("O", {2}, {1.0f, std::numeric_limits<float>::quiet_NaN()})}}, req);
+  HttpReply r = EncodeInferResponse(
+      {"m", std::nullopt, "", {Fp32("O", {2}, {1.0f, std::numeric_limits<float>::quiet_NaN()})}}, req);
   EXPECT_EQ(r.Header("Content-Type"), "application/octet-stream");
   EXPECT_EQ(r.body.find("null"), std::string::npos);
   EXPECT_NE(r.body.find(R"("parameters":{"binary_data_size":8})"), std::string::npos);
 }
 
 TEST(OipReply, EmptyBinaryOutputGivesPlainJsonLikeTriton) {
-  InferRequest req = ParseOk(R"({"inputs":[{"name":"a","shape":[1],"datatype":"BYTES","data":["x"]}],"parameters":{"binary_data_output":true}})");
+  InferRequest req = ParseOk(
+      R"({"inputs":[{"name":"a","shape":[1],"datatype":"BYTES","data":["x"]}],"parameters":{"binary_data_output":true}})");
   auto t = MakeTensor("O", Datatype::kFp32, {0}, "");
   ASSERT_TRUE(t.ok());
   HttpReply r = EncodeInferResponse({"m", std::nullopt, "", {*t}}, req);
   EXPECT_EQ(r.Header("Content-Type"), "application/json");
   EXPECT_EQ(r.Header("Inference-Header-Content-Length"), "");
-  EXPECT_EQ(r.body, R"({"model_name":"m","outputs":[{"name":"O","datatype":"FP32","shape":[0],"parameters":{"binary_data_size":0}}]})");
+  EXPECT_EQ(
+      r.body,
+      R"({"model_name":"m","outputs":[{"name":"O","datatype":"FP32","shape":[0],"parameters":{"binary_data_size":0}}]})");
 }
 
 TEST(OipReply, IntegerAndBoolOutputsAsJson) {
@@ -122,8 +133,16 @@ TEST(OipReply, IntegerAndBoolOutputsAsJson) {
 
 TEST(OipReply, MakeTensorChecksBytesAgainstTheShape) {
   EXPECT_FALSE(MakeTensor("x", Datatype::kFp32, {2}, std::string(4, '\0')).ok());
-  EXPECT_FALSE(MakeTensor("x", Datatype::kBytes, {2}, std::string("\x01\x00\x00\x00" "a", 5)).ok());
-  EXPECT_TRUE(MakeTensor("x", Datatype::kBytes, {1}, std::string("\x01\x00\x00\x00" "a", 5)).ok());
+  EXPECT_FALSE(MakeTensor("x", Datatype::kBytes, {2},
+                          std::string("\x01\x00\x00\x00"
+                                      "a",
+                                      5))
+                   .ok());
+  EXPECT_TRUE(MakeTensor("x", Datatype::kBytes, {1},
+                         std::string("\x01\x00\x00\x00"
+                                     "a",
+                                     5))
+                  .ok());
 }
 
 TEST(OipReply, ErrorRepliesAreJsonWithExactContentType) {

@@ -167,8 +167,9 @@ TEST(OipWire, CurlNestedDataIsReadRowMajor) {
   auto r = Parse(R"({"inputs":[{"name":"TEXT","shape":[1,2],"datatype":"BYTES","data":[["hello","world"]]}]})");
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_EQ(Strings(r->inputs[0]), (std::vector<std::string>{"hello", "world"}));
-  auto f = Parse(R"({"id":"42","inputs":[{"name":"INPUT0","shape":[1,4],"datatype":"FP32","data":[[1.0,2.0,3.0,4.0]]}],)"
-                 R"("outputs":[{"name":"OUTPUT0"}]})");
+  auto f =
+      Parse(R"({"id":"42","inputs":[{"name":"INPUT0","shape":[1,4],"datatype":"FP32","data":[[1.0,2.0,3.0,4.0]]}],)"
+            R"("outputs":[{"name":"OUTPUT0"}]})");
   ASSERT_TRUE(f.ok()) << f.status().message();
   EXPECT_EQ(Floats(f->inputs[0]), (std::vector<float>{1, 2, 3, 4}));
   EXPECT_FALSE(f->WantsBinary("OUTPUT0"));
@@ -184,9 +185,10 @@ TEST(OipWire, CurlBinaryRequestFromTheNotes) {
 }
 
 TEST(OipWire, UnknownMembersAndParametersAreIgnored) {
-  auto r = Parse(R"({"model_name":"echo","future":{"x":[1,2]},"parameters":{"custom":"v","triton_x":1},)"
-                 R"("inputs":[{"name":"B","shape":[3],"datatype":"BOOL","data":[true,false,true],"extra":1,)"
-                 R"("parameters":{"content_type":"str"}}],"outputs":[{"name":"O","parameters":{"classification":2}}]})");
+  auto r =
+      Parse(R"({"model_name":"echo","future":{"x":[1,2]},"parameters":{"custom":"v","triton_x":1},)"
+            R"("inputs":[{"name":"B","shape":[3],"datatype":"BOOL","data":[true,false,true],"extra":1,)"
+            R"("parameters":{"content_type":"str"}}],"outputs":[{"name":"O","parameters":{"classification":2}}]})");
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_EQ(r->inputs[0].raw, std::string("\x01\x00\x01", 3));
 }
@@ -232,12 +234,14 @@ TEST(OipErrors, WrongDatatypeNamesTheInputAndTheExpectation) {
               {"input 'x'", "expected an integer for INT32"});
   ExpectError(Parse(R"({"inputs":[{"name":"x","shape":[1],"datatype":"UINT8","data":[256]}]})"), 400,
               {"input 'x'", "(256) is out of range for UINT8"});
-  ExpectError(Parse(R"({"inputs":[{"name":"x","shape":[1],"datatype":"INT8","data":[-129]}]})"), 400, {"out of range for INT8"});
+  ExpectError(Parse(R"({"inputs":[{"name":"x","shape":[1],"datatype":"INT8","data":[-129]}]})"), 400,
+              {"out of range for INT8"});
   ExpectError(Parse(R"({"inputs":[{"name":"x","shape":[1],"datatype":"BOOL","data":[1]}]})"), 400,
               {"expected true or false for BOOL"});
   ExpectError(Parse(R"({"inputs":[{"name":"x","shape":[1],"datatype":"FP16","data":[1.0]}]})"), 400,
               {"input 'x'", "FP16 data cannot be sent as JSON"});
-  ExpectError(Parse(R"({"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1e300]}]})"), 400, {"out of range for FP32"});
+  ExpectError(Parse(R"({"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1e300]}]})"), 400,
+              {"out of range for FP32"});
   ExpectError(Parse(R"({"inputs":[{"name":"x","shape":[1],"datatype":"BYTES","data":[5]}]})"), 400,
               {"expected a string for BYTES"});
 }
@@ -249,7 +253,8 @@ TEST(OipErrors, ShapeDataMismatchSaysHowManyWereExpected) {
               {"input 'TEXT'", "needs 1 elements, data has more"});
   ExpectError(Parse(R"({"inputs":[{"name":"x","shape":[-1],"datatype":"FP32","data":[1]}]})"), 400,
               {"input 'x'", "shape dimension -1 is not a non-negative integer"});
-  ExpectError(Parse(R"({"inputs":[{"name":"x","datatype":"FP32","data":[1]}]})"), 400, {"input 'x'", "missing \"shape\""});
+  ExpectError(Parse(R"({"inputs":[{"name":"x","datatype":"FP32","data":[1]}]})"), 400,
+              {"input 'x'", "missing \"shape\""});
 }
 
 TEST(OipErrors, BinaryChunksMustMatchTheDeclaredSizes) {
@@ -265,20 +270,25 @@ TEST(OipErrors, BinaryChunksMustMatchTheDeclaredSizes) {
   bad[9] = '\x06';
   ExpectError(Parse(j2 + bad, std::to_string(j2.size())), 400, {"input 'TEXT'", "BYTES element 1 declares 6 bytes"});
   // FP32 chunk of the wrong size for the shape.
-  const std::string jf = R"({"inputs":[{"name":"f","shape":[4],"datatype":"FP32","parameters":{"binary_data_size":12}}]})";
+  const std::string jf =
+      R"({"inputs":[{"name":"f","shape":[4],"datatype":"FP32","parameters":{"binary_data_size":12}}]})";
   ExpectError(Parse(jf + std::string(12, '\0'), std::to_string(jf.size())), 400, {"input 'f'", "needs 4 x 4 bytes"});
   // Both data and binary_data_size; binary without the header; bad header values.
-  ExpectError(Parse(R"({"inputs":[{"name":"a","shape":[1],"datatype":"BYTES","data":["x"],"parameters":{"binary_data_size":5}}]})"),
-              400, {"input 'a'", "exactly one of"});
+  ExpectError(
+      Parse(
+          R"({"inputs":[{"name":"a","shape":[1],"datatype":"BYTES","data":["x"],"parameters":{"binary_data_size":5}}]})"),
+      400, {"input 'a'", "exactly one of"});
   ExpectError(Parse(j2), 400, {"no Inference-Header-Content-Length header"});
   ExpectError(Parse(j2 + kHelloWorldBin, "abc"), 400, {"Inference-Header-Content-Length is 'abc'"});
   ExpectError(Parse(j2 + kHelloWorldBin, "999"), 400, {"more than the body's 114 bytes"});
   ExpectError(Parse(j2 + kHelloWorldBin, "0"), 400, {"raw binary request"});
-  const std::string jbool = R"({"inputs":[{"name":"b","shape":[2],"datatype":"BOOL","parameters":{"binary_data_size":2}}]})";
+  const std::string jbool =
+      R"({"inputs":[{"name":"b","shape":[2],"datatype":"BOOL","parameters":{"binary_data_size":2}}]})";
   ExpectError(Parse(jbool + std::string("\x01\x02", 2), std::to_string(jbool.size())), 400,
               {"input 'b'", "BOOL element 1 is byte 2, expected 0 or 1"});
-  ExpectError(Parse(R"({"inputs":[{"name":"a","shape":[1],"datatype":"BYTES","parameters":{"shared_memory_region":"r"}}]})"),
-              400, {"shared memory inputs are not supported"});
+  ExpectError(
+      Parse(R"({"inputs":[{"name":"a","shape":[1],"datatype":"BYTES","parameters":{"shared_memory_region":"r"}}]})"),
+      400, {"shared memory inputs are not supported"});
 }
 
 TEST(OipErrors, OversizeBodyIs413AndOtherLimitsAre400) {
@@ -290,41 +300,54 @@ TEST(OipErrors, OversizeBodyIs413AndOtherLimitsAre400) {
   RequestLimits lim;
   lim.max_string_bytes = 4;
   ExpectError(Parse(body, std::nullopt, lim), 400, {"input 'TEXT'", "data element 0 is 5 bytes, over the limit of 4"});
-  const std::string jb = R"({"inputs":[{"name":"TEXT","shape":[2],"datatype":"BYTES","parameters":{"binary_data_size":18}}]})";
-  ExpectError(Parse(jb + kHelloWorldBin, std::to_string(jb.size()), lim), 400, {"input 'TEXT'", "5 bytes, over the limit of 4"});
+  const std::string jb =
+      R"({"inputs":[{"name":"TEXT","shape":[2],"datatype":"BYTES","parameters":{"binary_data_size":18}}]})";
+  ExpectError(Parse(jb + kHelloWorldBin, std::to_string(jb.size()), lim), 400,
+              {"input 'TEXT'", "5 bytes, over the limit of 4"});
   lim = {};
   lim.max_inputs = 1;
-  ExpectError(Parse(R"({"inputs":[{"name":"a","shape":[0],"datatype":"BYTES","data":[]},{"name":"b","shape":[0],"datatype":"BYTES","data":[]}]})",
-                    std::nullopt, lim),
-              400, {"\"inputs\" has 2 entries, over the limit of 1"});
+  ExpectError(
+      Parse(
+          R"({"inputs":[{"name":"a","shape":[0],"datatype":"BYTES","data":[]},{"name":"b","shape":[0],"datatype":"BYTES","data":[]}]})",
+          std::nullopt, lim),
+      400, {"\"inputs\" has 2 entries, over the limit of 1"});
   lim = {};
   lim.max_rank = 2;
-  ExpectError(Parse(R"({"inputs":[{"name":"a","shape":[1,1,1],"datatype":"BYTES","data":[[["x"]]]}]})", std::nullopt, lim), 400,
-              {"input 'a'", "shape has 3 dimensions, over the limit of 2"});
+  ExpectError(
+      Parse(R"({"inputs":[{"name":"a","shape":[1,1,1],"datatype":"BYTES","data":[[["x"]]]}]})", std::nullopt, lim), 400,
+      {"input 'a'", "shape has 3 dimensions, over the limit of 2"});
   ExpectError(Parse(R"({"inputs":[{"name":"a","shape":[4294967296,4294967296,2],"datatype":"BOOL","data":[]}]})"), 400,
               {"input 'a'", "more than 16777216 elements"});
   lim = {};
   lim.max_json_depth = 4;
-  ExpectError(Parse(R"({"inputs":[{"name":"a","shape":[1],"datatype":"BYTES","data":[[[["x"]]]]}]})", std::nullopt, lim), 400,
-              {"nested deeper than 4"});
+  ExpectError(
+      Parse(R"({"inputs":[{"name":"a","shape":[1],"datatype":"BYTES","data":[[[["x"]]]]}]})", std::nullopt, lim), 400,
+      {"nested deeper than 4"});
   lim = {};
   lim.max_json_values = 5;
-  ExpectError(Parse(R"({"inputs":[{"name":"a","shape":[6],"datatype":"INT8","data":[1,2,3,4,5,6]}]})", std::nullopt, lim), 400,
-              {"more than 5 values"});
+  ExpectError(
+      Parse(R"({"inputs":[{"name":"a","shape":[6],"datatype":"INT8","data":[1,2,3,4,5,6]}]})", std::nullopt, lim), 400,
+      {"more than 5 values"});
 }
 
 TEST(OipErrors, MissingOrMalformedFieldsNameWhatWasExpected) {
   ExpectError(Parse(R"({"id":"1"})"), 400, {"missing \"inputs\""});
   ExpectError(Parse(R"({"inputs":[]})"), 400, {"\"inputs\" is empty"});
-  ExpectError(Parse(R"({"inputs":[{"shape":[1],"datatype":"BYTES","data":["x"]}]})"), 400, {"inputs[0]: missing \"name\""});
+  ExpectError(Parse(R"({"inputs":[{"shape":[1],"datatype":"BYTES","data":["x"]}]})"), 400,
+              {"inputs[0]: missing \"name\""});
   ExpectError(Parse(R"({"id":7,"inputs":[{"name":"a","shape":[1],"datatype":"BYTES","data":["x"]}]})"), 400,
               {"\"id\" is an integer, expected a string"});
-  ExpectError(Parse(R"({"inputs":[{"name":"a","shape":[1],"datatype":"BYTES","data":["x"]},{"name":"a","shape":[1],"datatype":"BYTES","data":["y"]}]})"),
-              400, {"input 'a' appears twice"});
-  ExpectError(Parse(R"({"parameters":{"timeout":-5},"inputs":[{"name":"a","shape":[1],"datatype":"BYTES","data":["x"]}]})"),
-              400, {"parameter timeout is -5, expected a non-negative integer (microseconds)"});
-  ExpectError(Parse(R"({"inputs":[{"name":"a","shape":[1],"datatype":"BYTES","data":["x"]}],"outputs":[{"name":"o","parameters":{"binary_data":"yes"}}]})"),
-              400, {"output 'o': binary_data is a string"});
+  ExpectError(
+      Parse(
+          R"({"inputs":[{"name":"a","shape":[1],"datatype":"BYTES","data":["x"]},{"name":"a","shape":[1],"datatype":"BYTES","data":["y"]}]})"),
+      400, {"input 'a' appears twice"});
+  ExpectError(
+      Parse(R"({"parameters":{"timeout":-5},"inputs":[{"name":"a","shape":[1],"datatype":"BYTES","data":["x"]}]})"),
+      400, {"parameter timeout is -5, expected a non-negative integer (microseconds)"});
+  ExpectError(
+      Parse(
+          R"({"inputs":[{"name":"a","shape":[1],"datatype":"BYTES","data":["x"]}],"outputs":[{"name":"o","parameters":{"binary_data":"yes"}}]})"),
+      400, {"output 'o': binary_data is a string"});
 }
 
 TEST(OipHeaders, FindHeaderIgnoresCase) {

@@ -25,8 +25,9 @@ std::vector<std::string> Lines(const std::string& path) {
 TEST(ResultLog, LineFormatWithAndWithoutLabel) {
   FakeClock clock;  // wall time 2026-01-01T00:00:00Z
   clock.Advance(std::chrono::milliseconds(1234));
-  EXPECT_EQ(ResultLine({"q-17", "4", "4", true}, clock.WallNow()),
-            "{\"key\":\"q-17\",\"answer\":\"4\",\"label\":\"4\",\"correct\":true,\"ts\":\"2026-01-01T00:00:01.234Z\"}\n");
+  EXPECT_EQ(
+      ResultLine({"q-17", "4", "4", true}, clock.WallNow()),
+      "{\"key\":\"q-17\",\"answer\":\"4\",\"label\":\"4\",\"correct\":true,\"ts\":\"2026-01-01T00:00:01.234Z\"}\n");
   EXPECT_EQ(ResultLine({"k", "say \"x\"\n", std::nullopt, std::nullopt}, clock.WallNow()),
             "{\"key\":\"k\",\"answer\":\"say \\\"x\\\"\\n\",\"ts\":\"2026-01-01T00:00:01.234Z\"}\n");
   // Bytes that are not UTF-8 travel base64-encoded.

@@ -9,8 +9,8 @@ namespace jb::oip {
 namespace {
 
 TEST(Tensor, DatatypeNamesAreCaseSensitiveAndRoundTrip) {
-  for (const char* n : {"BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64", "FP16", "FP32",
-                        "FP64", "BF16", "BYTES"}) {
+  for (const char* n : {"BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64", "FP16",
+                        "FP32", "FP64", "BF16", "BYTES"}) {
     auto t = ParseDatatype(n);
     ASSERT_TRUE(t.has_value()) << n;
     EXPECT_STREQ(DatatypeName(*t), n);
@@ -43,7 +43,8 @@ TEST(Tensor, BytesElementsAreLengthPrefixedLittleEndian) {
   ASSERT_TRUE(split.ok());
   EXPECT_EQ((*split)[2].size(), 300u);
   EXPECT_EQ(SplitBytesElements(t.raw, 2, 1000).status().message(), "304 bytes after the last of 2 BYTES elements");
-  EXPECT_EQ(SplitBytesElements(t.raw, 3, 100).status().message(), "BYTES element 2 is 300 bytes, over the limit of 100");
+  EXPECT_EQ(SplitBytesElements(t.raw, 3, 100).status().message(),
+            "BYTES element 2 is 300 bytes, over the limit of 100");
   EXPECT_EQ(SplitBytesElements(std::string("\x01\x00", 2), 1, 10).status().message(),
             "BYTES element 0 of 1: its 4-byte length prefix is cut off after 2 bytes");
 }

@@ -83,10 +83,14 @@ int main(int argc, char** argv) {
   int delay_ms = -1;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
-    if (a == "--listen") listen_at = argv[i + 1];
-    else if (a == "--to") to = argv[i + 1];
-    else if (a == "--delay-ms") delay_ms = std::atoi(argv[i + 1]);
-    else if (a == "--port-file") port_file = argv[i + 1];
+    if (a == "--listen")
+      listen_at = argv[i + 1];
+    else if (a == "--to")
+      to = argv[i + 1];
+    else if (a == "--delay-ms")
+      delay_ms = std::atoi(argv[i + 1]);
+    else if (a == "--port-file")
+      port_file = argv[i + 1];
     else {
       std::fprintf(stderr, "jb-delay-proxy: unknown flag %s\n", argv[i]);
       return 2;

@@ -4,12 +4,11 @@
 // gets every item exactly once. A tc tbf cap on a host's link bounds what crosses it.
 // Needs root (network namespaces); skips with a message otherwise. Tears the lab down even when an
 // assertion fails (fixture destructor).
-#include <gtest/gtest.h>
-
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,8 +18,8 @@
 #include <functional>
 #include <thread>
 
-#include "tests/test_util.h"
 #include "api/worker_config.h"
+#include "tests/test_util.h"
 #include "worker/worker.h"
 
 extern char** environ;
@@ -63,8 +62,9 @@ class LabTest : public ::testing::Test {
   void Start(int k, const WorkerConfig& c) {
     fs::path cfg = dir_.path() / (c.name + ".yaml");
     std::ofstream(cfg) << WorkerConfigToYaml(c);
-    pid_t pid = testing::SpawnLogged({"/usr/sbin/ip", "netns", "exec", prefix_ + "-h" + std::to_string(k), JB_WORKER, "--config", cfg.string()},
-                                     (dir_.path() / (c.name + ".log")).string());
+    pid_t pid = testing::SpawnLogged(
+        {"/usr/sbin/ip", "netns", "exec", prefix_ + "-h" + std::to_string(k), JB_WORKER, "--config", cfg.string()},
+        (dir_.path() / (c.name + ".log")).string());
     ASSERT_GT(pid, 0);
     pids_.push_back(pid);
   }
@@ -86,8 +86,8 @@ class LabTest : public ::testing::Test {
 };
 
 // One worker of the lab's workflow; with a `metrics_dir`, it writes <name>.metrics.json there.
-WorkerConfig LabWorker(const std::string& name, const std::string& listen, const std::string& tier, double metrics_interval_s,
-                       const fs::path& metrics_dir) {
+WorkerConfig LabWorker(const std::string& name, const std::string& listen, const std::string& tier,
+                       double metrics_interval_s, const fs::path& metrics_dir) {
   WorkerConfig c;
   c.workflow = "lab";
   c.name = name;
@@ -99,8 +99,8 @@ WorkerConfig LabWorker(const std::string& name, const std::string& listen, const
 }
 
 // io (sources + sink) on host 1, the operator on host 2; routes use the hosts' 127.200 addresses.
-void Topology(const fs::path& metrics_dir, double metrics_interval_s, double rate, int64_t limit, double item_kib, WorkerConfig* io,
-              WorkerConfig* a) {
+void Topology(const fs::path& metrics_dir, double metrics_interval_s, double rate, int64_t limit, double item_kib,
+              WorkerConfig* io, WorkerConfig* a) {
   *io = LabWorker("io", "127.200.0.1:7101", "device", metrics_interval_s, metrics_dir);
   *a = LabWorker("a", "127.200.0.2:7102", "edge", metrics_interval_s, metrics_dir);
   WorkerInstance src;
@@ -120,7 +120,8 @@ void Topology(const fs::path& metrics_dir, double metrics_interval_s, double rat
   op.runtime.output_kib = 0.1;
   a->instances = {op};
   io->edges = a->edges = {{"S", "A", 1}, {"A", kSinkName, 1}};
-  io->routes = a->routes = {{"A", 0, 1, "a", "127.200.0.2:7102", "edge"}, {kSinkName, 0, 1, "io", "127.200.0.1:7101", "device"}};
+  io->routes =
+      a->routes = {{"A", 0, 1, "a", "127.200.0.2:7102", "edge"}, {kSinkName, 0, 1, "io", "127.200.0.1:7101", "device"}};
 }
 
 TEST_F(LabTest, APartitionedHostLosesNothingOnceHealed) {
@@ -129,7 +130,8 @@ TEST_F(LabTest, APartitionedHostLosesNothingOnceHealed) {
   Start(2, a);
   Start(1, io);
   ASSERT_TRUE(WaitFor([&] { return Find(Metrics("io"), kSinkName).items_out >= 300; }, 20s))
-      << "nothing crossed the lab link\n" << testing::ReadFile(dir_.path() / "io.log") << testing::ReadFile(dir_.path() / "a.log");
+      << "nothing crossed the lab link\n"
+      << testing::ReadFile(dir_.path() / "io.log") << testing::ReadFile(dir_.path() / "a.log");
   auto p = testing::Run(Cmd("partition " + prefix_ + " 2"));
   ASSERT_EQ(p.exit_code, 0) << p.output;
   auto t0 = Clock::now();
@@ -163,9 +165,11 @@ TEST_F(LabTest, APartitionedHostLosesNothingOnceHealed) {
   EXPECT_EQ(Find(m, kSinkName).items_out, 3000);  // every item, once
   int64_t resent = 0;
   for (const auto& l : m.links) resent += l.resent;
-  std::printf("[ lab ] partition of host 2 for %.1f s: sink stalled (%lld items in the last 1.5 s), then all 3000 delivered once, %lld re-sent, %lld duplicate(s) discarded\n",
-              std::chrono::duration<double>(Clock::now() - t0).count(), static_cast<long long>(during - before),
-              static_cast<long long>(resent), static_cast<long long>(Find(m, kSinkName).duplicates));
+  std::printf(
+      "[ lab ] partition of host 2 for %.1f s: sink stalled (%lld items in the last 1.5 s), then all 3000 delivered "
+      "once, %lld re-sent, %lld duplicate(s) discarded\n",
+      std::chrono::duration<double>(Clock::now() - t0).count(), static_cast<long long>(during - before),
+      static_cast<long long>(resent), static_cast<long long>(Find(m, kSinkName).duplicates));
 }
 
 TEST_F(LabTest, ABandwidthCapBoundsWhatCrossesTheLink) {
@@ -178,7 +182,8 @@ TEST_F(LabTest, ABandwidthCapBoundsWhatCrossesTheLink) {
   io.window = a.window = 16;
   Start(2, a);
   Start(1, io);
-  ASSERT_TRUE(WaitFor([&] { return Find(Metrics("io"), kSinkName).items_out >= 20; }, 20s)) << testing::ReadFile(dir_.path() / "io.log");
+  ASSERT_TRUE(WaitFor([&] { return Find(Metrics("io"), kSinkName).items_out >= 20; }, 20s))
+      << testing::ReadFile(dir_.path() / "io.log");
   // Past the start-up: two more credit windows delivered, so what the kernel's buffers took in
   // before the window closed has drained and the sink runs at the link's pace.
   int64_t start = Find(Metrics("io"), kSinkName).items_out;
@@ -197,8 +202,10 @@ TEST_F(LabTest, ABandwidthCapBoundsWhatCrossesTheLink) {
   double kibps = static_cast<double>(n2 - n1) * 64 / (m2.uptime_s - m1.uptime_s);
   double cap_kibps = 8e6 / 8 / 1024;  // 976.6 KiB/s
   auto m = Metrics("io");
-  std::printf("[ lab ] link capped at 8 Mbit/s (%.0f KiB/s): %.0f KiB/s of source payload delivered, against 6400 offered; source emitted %lld in %.1f s\n",
-              cap_kibps, kibps, static_cast<long long>(Find(m, "S").items_out), m.uptime_s);
+  std::printf(
+      "[ lab ] link capped at 8 Mbit/s (%.0f KiB/s): %.0f KiB/s of source payload delivered, against 6400 offered; "
+      "source emitted %lld in %.1f s\n",
+      cap_kibps, kibps, static_cast<long long>(Find(m, "S").items_out), m.uptime_s);
   EXPECT_LE(kibps, cap_kibps * 1.05);
   EXPECT_GE(kibps, cap_kibps * 0.5);
   EXPECT_LT(Find(m, "S").items_out, 100 * m.uptime_s * 0.5) << "the source was not held back";
@@ -213,16 +220,18 @@ TEST_F(LabTest, SshReachesAnEdgeHostWithItsPinnedKeyAndStartsAWorkerThere) {
   auto sshd = testing::Run(Cmd("sshd " + prefix_ + " 2 " + keys.string()));
   ASSERT_EQ(sshd.exit_code, 0) << sshd.output;
   auto ssh = [&](const std::string& known_hosts, const std::string& remote) {
-    return testing::Run("ip netns exec " + prefix_ + "-h1 ssh -i " + (keys / "client_ed25519").string() + " -o UserKnownHostsFile=" +
-                        known_hosts + " -o StrictHostKeyChecking=yes -o BatchMode=yes -o ConnectTimeout=5 -p 2222 root@127.200.0.2 '" + remote +
-                        "' 2>&1");
+    return testing::Run(
+        "ip netns exec " + prefix_ + "-h1 ssh -i " + (keys / "client_ed25519").string() + " -o UserKnownHostsFile=" +
+        known_hosts + " -o StrictHostKeyChecking=yes -o BatchMode=yes -o ConnectTimeout=5 -p 2222 root@127.200.0.2 '" +
+        remote + "' 2>&1");
   };
   auto who = ssh((keys / "known_hosts").string(), "ip -4 -o addr show dev eth0");
   ASSERT_EQ(who.exit_code, 0) << who.output;
   EXPECT_NE(who.output.find("127.200.0.2"), std::string::npos) << who.output;
   // Host key checking is on: another key pinned for the host is refused.
   ASSERT_EQ(testing::Run("ssh-keygen -q -t ed25519 -N '' -f " + (dir_.path() / "other").string()).exit_code, 0);
-  std::ofstream(dir_.path() / "wrong_known_hosts") << "[127.200.0.2]:2222 " << testing::ReadFile(dir_.path() / "other.pub");
+  std::ofstream(dir_.path() / "wrong_known_hosts")
+      << "[127.200.0.2]:2222 " << testing::ReadFile(dir_.path() / "other.pub");
   auto refused = ssh((dir_.path() / "wrong_known_hosts").string(), "true");
   EXPECT_NE(refused.exit_code, 0);
   EXPECT_NE(refused.output.find("Host key verification failed"), std::string::npos) << refused.output;
@@ -232,8 +241,9 @@ TEST_F(LabTest, SshReachesAnEdgeHostWithItsPinnedKeyAndStartsAWorkerThere) {
   Topology(dir_.path(), 0.1, 200, 1000, 1, &io, &a);
   fs::path cfg = dir_.path() / "a.yaml";
   std::ofstream(cfg) << WorkerConfigToYaml(a);
-  auto started = ssh((keys / "known_hosts").string(), std::string("setsid ") + JB_WORKER + " --config " + cfg.string() + " > " +
-                                                          (dir_.path() / "a.log").string() + " 2>&1 < /dev/null & echo $!");
+  auto started =
+      ssh((keys / "known_hosts").string(), std::string("setsid ") + JB_WORKER + " --config " + cfg.string() + " > " +
+                                               (dir_.path() / "a.log").string() + " 2>&1 < /dev/null & echo $!");
   ASSERT_EQ(started.exit_code, 0) << started.output;  // (the lab's teardown kills what runs on host 2)
   Start(1, io);
   ASSERT_TRUE(WaitFor([&] { return Find(Metrics("io"), "S").acked == 1000; }, 20s))
@@ -241,8 +251,10 @@ TEST_F(LabTest, SshReachesAnEdgeHostWithItsPinnedKeyAndStartsAWorkerThere) {
   EXPECT_EQ(Find(Metrics("io"), kSinkName).items_out, 1000);
   int64_t remote_pid = Metrics("a").pid;
   EXPECT_GT(remote_pid, 0);
-  std::printf("[ lab ] ssh into host 2 with its pinned key: ok; a wrong pinned key: refused; worker started over ssh (pid %lld) served 1000 items\n",
-              static_cast<long long>(remote_pid));
+  std::printf(
+      "[ lab ] ssh into host 2 with its pinned key: ok; a wrong pinned key: refused; worker started over ssh (pid "
+      "%lld) served 1000 items\n",
+      static_cast<long long>(remote_pid));
 }
 
 // The delay proxy (no root needed): io -> proxy (20 ms) -> a -> io on loopback adds 20 ms to the
@@ -260,8 +272,9 @@ TEST(DelayProxy, AddsItsDelayToEveryItem) {
     if (delay_ms > 0) {
       fs::path pf = dir.path() / "proxy.port";
       fs::remove(pf);
-      std::vector<std::string> args = {JB_DELAY_PROXY, "--listen", "127.0.0.1:0", "--to", a_addr, "--delay-ms", std::to_string(delay_ms),
-                                       "--port-file", pf.string()};
+      std::vector<std::string> args = {
+          JB_DELAY_PROXY,           "--listen",    "127.0.0.1:0", "--to", a_addr, "--delay-ms",
+          std::to_string(delay_ms), "--port-file", pf.string()};
       std::vector<char*> argv;
       for (auto& x : args) argv.push_back(x.data());
       argv.push_back(nullptr);
@@ -301,7 +314,8 @@ TEST(DelayProxy, AddsItsDelayToEveryItem) {
     return p50;
   };
   double direct = run(0), delayed = run(20);
-  std::printf("[ lab ] sink p50 %.2f ms direct, %.2f ms through a 20 ms delay proxy (+%.2f ms)\n", direct, delayed, delayed - direct);
+  std::printf("[ lab ] sink p50 %.2f ms direct, %.2f ms through a 20 ms delay proxy (+%.2f ms)\n", direct, delayed,
+              delayed - direct);
   EXPECT_GE(delayed - direct, 18);
   EXPECT_LE(delayed - direct, 35);
 }

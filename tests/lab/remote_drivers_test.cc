@@ -2,14 +2,13 @@
 // daemon's host, network namespace), and deploys through the TierDispatcher onto the local driver
 // (host 1) and the ssh driver (sshd on host 2). Needs root; skips otherwise. The lab is torn down
 // even when an assertion fails.
-#include <gtest/gtest.h>
-
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sched.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
-#include <spawn.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -19,10 +18,10 @@
 
 #include "drivers/agent/agent_driver.h"
 #include "drivers/agent/channel.h"
-#include "tests/drivers/agent_poll.h"
 #include "drivers/dispatch.h"
 #include "drivers/local/local_driver.h"
 #include "drivers/ssh/ssh_driver.h"
+#include "tests/drivers/agent_poll.h"
 #include "tests/test_util.h"
 
 namespace jb {
@@ -92,10 +91,12 @@ class RemoteDrivers : public ::testing::Test {
   }
   // jellybean-agent for `device` on host `k`.
   pid_t Agent(int k, const std::string& device, const std::string& token_file) {
-    return Spawn(k, {JB_AGENT, "--server", "127.200.0.1:" + std::to_string(agent_->port()), "--device", device, "--ca", agent_->ca_file(),
-                     "--token-file", token_file, "--state-dir", (dir_.path() / ("agent-" + device)).string(), "--advertise",
-                     "127.200.0." + std::to_string(k), "--worker-binary", JB_WORKER, "--stop-workers-on-exit"},
-                 "agent-" + device + ".log");
+    return Spawn(
+        k,
+        {JB_AGENT, "--server", "127.200.0.1:" + std::to_string(agent_->port()), "--device", device, "--ca",
+         agent_->ca_file(), "--token-file", token_file, "--state-dir", (dir_.path() / ("agent-" + device)).string(),
+         "--advertise", "127.200.0." + std::to_string(k), "--worker-binary", JB_WORKER, "--stop-workers-on-exit"},
+        "agent-" + device + ".log");
   }
   // Waits for the exit status of `pid` (-1 on timeout).
   int ExitStatus(pid_t pid, std::chrono::milliseconds limit) {
@@ -135,7 +136,10 @@ class RemoteDrivers : public ::testing::Test {
   InfrastructureSpec Infra(const std::string& known_hosts) {
     InfrastructureSpec s;
     s.tiers = {Tier{"device", DriverSpec{"local", {}}},
-               Tier{"edge", DriverSpec{"ssh", {{"sshPort", "2222"}, {"knownHosts", known_hosts}, {"remoteDir", (dir_.path() / "remote").string()}}}}};
+               Tier{"edge", DriverSpec{"ssh",
+                                       {{"sshPort", "2222"},
+                                        {"knownHosts", known_hosts},
+                                        {"remoteDir", (dir_.path() / "remote").string()}}}}};
     s.nodes = {Node{"d1", "device", 0, "cpu", 1, std::nullopt, std::nullopt},
                Node{"e1", "edge", 0, "cpu", 1, std::string("jblab@127.200.0.2"), (keys_ / "client_ed25519").string()}};
     return s;
@@ -200,13 +204,16 @@ TEST_F(RemoteDrivers, SshDriverDeploysSupervisesAndRemovesAWorkerOnAnEdgeHost) {
   Status s = dispatcher_->Apply("wf", Workers(3000));
   ASSERT_TRUE(s.ok()) << s.message();
   double apply_s = std::chrono::duration<double>(Clock::now() - t0).count();
-  ASSERT_TRUE(WaitFor([&] { return State("e1") && State("e1")->ready && State("io-device") && State("io-device")->ready; }, 20s))
-      << (State("e1") ? State("e1")->message : "no e1") << " / " << (State("io-device") ? State("io-device")->message : "no io");
+  ASSERT_TRUE(WaitFor(
+      [&] { return State("e1") && State("e1")->ready && State("io-device") && State("io-device")->ready; }, 20s))
+      << (State("e1") ? State("e1")->message : "no e1") << " / "
+      << (State("io-device") ? State("io-device")->message : "no io");
   double ready_s = std::chrono::duration<double>(Clock::now() - t0).count();
   auto e1 = *State("e1");
   EXPECT_EQ(dispatcher_->Desired("wf")[0].listen.rfind("127.200.0.", 0), 0u);
   // The binary on the host is the daemon's (checksum verified by the driver; checked here too).
-  auto sum = testing::Run("sha256sum " + std::string(JB_WORKER) + " " + (dir_.path() / "remote/e1/bin/jellybean-worker").string());
+  auto sum = testing::Run("sha256sum " + std::string(JB_WORKER) + " " +
+                          (dir_.path() / "remote/e1/bin/jellybean-worker").string());
   std::istringstream sums(sum.output);
   std::string a, fa, b, fb;
   sums >> a >> fa >> b >> fb;
@@ -215,7 +222,9 @@ TEST_F(RemoteDrivers, SshDriverDeploysSupervisesAndRemovesAWorkerOnAnEdgeHost) {
   // SIGKILL of the remote worker: its supervisor restarts it, and nothing is lost.
   ASSERT_TRUE(WaitFor([&] { return Inst("io-device", kSinkName).items_out >= 300; }, 20s));
   ASSERT_EQ(::kill(static_cast<pid_t>(e1.pid), SIGKILL), 0);
-  ASSERT_TRUE(WaitFor([&] { return State("e1")->ready && State("e1")->pid != e1.pid && State("e1")->restarts >= 1; }, 20s)) << State("e1")->message;
+  ASSERT_TRUE(
+      WaitFor([&] { return State("e1")->ready && State("e1")->pid != e1.pid && State("e1")->restarts >= 1; }, 20s))
+      << State("e1")->message;
   ASSERT_TRUE(WaitFor([&] { return Inst("io-device", "S").acked == 3000; }, 40s)) << Inst("io-device", "S").acked;
   EXPECT_EQ(Inst("io-device", kSinkName).items_out, 3000);
 
@@ -235,14 +244,17 @@ TEST_F(RemoteDrivers, SshDriverDeploysSupervisesAndRemovesAWorkerOnAnEdgeHost) {
   EXPECT_TRUE(dispatcher_->Workflows().empty());
   EXPECT_TRUE(WaitFor([&] { return ::kill(last, 0) != 0; }, 5s)) << "the remote worker still runs";
   EXPECT_FALSE(fs::exists(dir_.path() / "remote/e1/wf/e1.yaml"));
-  std::printf("[ lab ] ssh driver: applied in %.2f s, both workers ready %.2f s after apply; remote SIGKILL -> restarted by its supervisor, 3000/3000 delivered once; partition noticed in %.1f s (\"%s\")\n",
-              apply_s, ready_s, noticed_s, why.c_str());
+  std::printf(
+      "[ lab ] ssh driver: applied in %.2f s, both workers ready %.2f s after apply; remote SIGKILL -> restarted by "
+      "its supervisor, 3000/3000 delivered once; partition noticed in %.1f s (\"%s\")\n",
+      apply_s, ready_s, noticed_s, why.c_str());
 }
 
 TEST_F(RemoteDrivers, SshDriverRefusesAHostWhoseKeyDoesNotMatchThePinnedOne) {
   MakeDrivers();
   ASSERT_EQ(testing::Run("ssh-keygen -q -t ed25519 -N '' -f " + (dir_.path() / "other").string()).exit_code, 0);
-  std::ofstream(dir_.path() / "wrong_known_hosts") << "[127.200.0.2]:2222 " << testing::ReadFile(dir_.path() / "other.pub");
+  std::ofstream(dir_.path() / "wrong_known_hosts")
+      << "[127.200.0.2]:2222 " << testing::ReadFile(dir_.path() / "other.pub");
   dispatcher_->UseInfrastructure("wf", Infra((dir_.path() / "wrong_known_hosts").string()));
   Status s = dispatcher_->Apply("wf", Workers(10));
   ASSERT_FALSE(s.ok());
@@ -256,7 +268,8 @@ TEST_F(RemoteDrivers, AgentDriverRegistersDeploysSurvivesAPartitionAndRevokes) {
   MakeDrivers();
   InfrastructureSpec infra;
   infra.tiers = {Tier{"device", DriverSpec{"agent", {{"portBase", "17300"}}}}, Tier{"edge", DriverSpec{"local", {}}}};
-  infra.nodes = {Node{"dev3", "device", 0, "cpu", 1, std::nullopt, std::nullopt}, Node{"e1", "edge", 0, "cpu", 1, std::nullopt, std::nullopt}};
+  infra.nodes = {Node{"dev3", "device", 0, "cpu", 1, std::nullopt, std::nullopt},
+                 Node{"e1", "edge", 0, "cpu", 1, std::nullopt, std::nullopt}};
   auto workers = Workers(0);
   workers[0].node = "dev3";
   workers[1].tier = "edge";
@@ -269,19 +282,23 @@ TEST_F(RemoteDrivers, AgentDriverRegistersDeploysSurvivesAPartitionAndRevokes) {
 
   auto t0 = Clock::now();
   pid_t agent = Agent(3, "dev3", (dir_.path() / "token").string());
-  ASSERT_TRUE(WaitFor([&] { return dispatcher_->Apply("wf", workers).ok(); }, 20s)) << testing::ReadFile(dir_.path() / "agent-dev3.log");
+  ASSERT_TRUE(WaitFor([&] { return dispatcher_->Apply("wf", workers).ok(); }, 20s))
+      << testing::ReadFile(dir_.path() / "agent-dev3.log");
   double registered_s = std::chrono::duration<double>(Clock::now() - t0).count();
   ASSERT_TRUE(WaitFor([&] { return State("io-device")->ready && State("e1")->ready; }, 20s))
-      << State("io-device")->message << "\n" << testing::ReadFile(dir_.path() / "agent-dev3.log");
+      << State("io-device")->message << "\n"
+      << testing::ReadFile(dir_.path() / "agent-dev3.log");
   double ready_s = std::chrono::duration<double>(Clock::now() - t0).count();
   EXPECT_EQ(dispatcher_->Desired("wf")[0].listen, "127.200.0.3:17300");
   auto key_perms = fs::status(dir_.path() / "agent-dev3/device.key").permissions();
   EXPECT_EQ(key_perms & (fs::perms::group_all | fs::perms::others_all), fs::perms::none);
-  ASSERT_TRUE(WaitFor([&] { return Inst("io-device", kSinkName).items_out >= 200; }, 20s)) << State("io-device")->message;
+  ASSERT_TRUE(WaitFor([&] { return Inst("io-device", kSinkName).items_out >= 200; }, 20s))
+      << State("io-device")->message;
 
   // A certificate from another CA is refused; so is a poll without a certificate.
-  ASSERT_EQ(testing::Run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=dev3 -keyout " +
-                         (dir_.path() / "rogue.key").string() + " -out " + (dir_.path() / "rogue.crt").string() + " 2>&1")
+  ASSERT_EQ(testing::Run(
+                "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=dev3 -keyout " +
+                (dir_.path() / "rogue.key").string() + " -out " + (dir_.path() / "rogue.crt").string() + " 2>&1")
                 .exit_code,
             0);
   auto poll = [&](const std::string& cert, const std::string& key) {
@@ -304,7 +321,11 @@ TEST_F(RemoteDrivers, AgentDriverRegistersDeploysSurvivesAPartitionAndRevokes) {
   ASSERT_TRUE(dispatcher_->Apply("wf", workers).ok());
   LabCmd("heal " + prefix_ + " 3");
   auto th = Clock::now();
-  ASSERT_TRUE(WaitFor([&] { return State("io-device")->ready && State("io-device")->metrics && State("io-device")->metrics->epoch == 2; }, 20s))
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return State("io-device")->ready && State("io-device")->metrics && State("io-device")->metrics->epoch == 2;
+      },
+      20s))
       << State("io-device")->message;
   double caught_up_s = std::chrono::duration<double>(Clock::now() - th).count();
 
@@ -315,10 +336,14 @@ TEST_F(RemoteDrivers, AgentDriverRegistersDeploysSurvivesAPartitionAndRevokes) {
   std::ofstream(dir_.path() / "wrong-token") << "not-the-token-0000000000\n";
   pid_t bad = Agent(3, "dev9", (dir_.path() / "wrong-token").string());
   EXPECT_EQ(ExitStatus(bad, 10s), 3) << testing::ReadFile(dir_.path() / "agent-dev9.log");
-  std::string log = testing::ReadFile(dir_.path() / "agent-dev9.log") + testing::ReadFile(dir_.path() / "agent-dev3.log");
+  std::string log =
+      testing::ReadFile(dir_.path() / "agent-dev9.log") + testing::ReadFile(dir_.path() / "agent-dev3.log");
   EXPECT_EQ(log.find("bootstrap-token-0123456789abcdef"), std::string::npos) << "a secret was logged";
-  std::printf("[ lab ] agent: registered and deployed %.2f s after start, serving at %.2f s; rogue certificate refused (%s); partition noticed in %.1f s (\"%s\"); caught up to the new desired state %.2f s after healing; revoked device refused\n",
-              registered_s, ready_s, rogue.message().c_str(), noticed_s, why.c_str(), caught_up_s);
+  std::printf(
+      "[ lab ] agent: registered and deployed %.2f s after start, serving at %.2f s; rogue certificate refused (%s); "
+      "partition noticed in %.1f s (\"%s\"); caught up to the new desired state %.2f s after healing; revoked device "
+      "refused\n",
+      registered_s, ready_s, rogue.message().c_str(), noticed_s, why.c_str(), caught_up_s);
 }
 
 }  // namespace

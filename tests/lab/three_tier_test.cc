@@ -34,7 +34,8 @@ TEST_F(ThreeTier, DeploysAcrossAgentsSshAndCloudVmsAndSurvivesFaults) {
   ASSERT_GT(serving_s, 0) << why << "\n" << ReadFile(lab.dir_.path() / "state.log");
   auto wf = lab.Get();
   ASSERT_TRUE(wf);
-  for (const char* n : {"dev-a", "dev-b", "edge-1", "vm-pool"}) EXPECT_TRUE(ThreeTierLab::Uses(*wf, n)) << n << " is not in the plan";
+  for (const char* n : {"dev-a", "dev-b", "edge-1", "vm-pool"})
+    EXPECT_TRUE(ThreeTierLab::Uses(*wf, n)) << n << " is not in the plan";
   EXPECT_EQ(lab.Vms().size(), 1u);
   EXPECT_EQ(ThreeTierLab::Cond(*wf, "SLOMet").rfind("True", 0), 0u) << ThreeTierLab::Cond(*wf, "SLOMet");
   // Observed cross-tier bytes against the plan, over ten 1-s samples once warm. Both count the
@@ -44,7 +45,8 @@ TEST_F(ThreeTier, DeploysAcrossAgentsSshAndCloudVmsAndSurvivesFaults) {
   ASSERT_TRUE(WaitFor(
       [&] {
         auto w = lab.Get();
-        return w && w->status.observed && w->status.observed->throughput_complete && w->status.observed->cross_tier_kibps > 0;
+        return w && w->status.observed && w->status.observed->throughput_complete &&
+               w->status.observed->cross_tier_kibps > 0;
       },
       30s))
       << lab.Links();
@@ -64,25 +66,36 @@ TEST_F(ThreeTier, DeploysAcrossAgentsSshAndCloudVmsAndSurvivesFaults) {
     predicted += w->status.observed->predicted_cross_tier_kibps;
   }
   double ratio = observed / predicted;
-  EXPECT_NEAR(ratio, 1.0, 0.05) << observed / 10 << " KiB/s observed vs " << predicted / 10 << " planned\n" << lab.Links();
-  std::printf("[ lab ] three tiers (2 agents, ssh edge, 1 hook VM): apply -> serving %.1f s; cross-tier %.1f KiB/s observed vs %.1f planned (x%.4f)\n",
-              serving_s, observed / 10, predicted / 10, ratio);
+  EXPECT_NEAR(ratio, 1.0, 0.05) << observed / 10 << " KiB/s observed vs " << predicted / 10 << " planned\n"
+                                << lab.Links();
+  std::printf(
+      "[ lab ] three tiers (2 agents, ssh edge, 1 hook VM): apply -> serving %.1f s; cross-tier %.1f KiB/s observed vs "
+      "%.1f planned (x%.4f)\n",
+      serving_s, observed / 10, predicted / 10, ratio);
 
   // Device partition: dev-b goes NotReady, the plan moves its Detect share to the edge, traffic
   // continues; healed, dev-b is tried again and rejoins the plan.
   int64_t epoch = wf->status.plan_epoch.value_or(0);
   ASSERT_EQ(lab.LabCmd("partition " + lab.prefix_ + " 4"), "");
   auto tp = Clock::now();
-  ASSERT_TRUE(WaitFor([&] { return lab.Serving(&wf) && wf->status.plan_epoch.value_or(0) > epoch && !ThreeTierLab::Uses(*wf, "dev-b"); }, 60s))
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return lab.Serving(&wf) && wf->status.plan_epoch.value_or(0) > epoch && !ThreeTierLab::Uses(*wf, "dev-b");
+      },
+      60s))
       << (wf ? ThreeTierLab::Cond(*wf, "Ready") + " / " + ThreeTierLab::Cond(*wf, "Deployed") : "");
   double restored_s = Since(tp);
   epoch = wf->status.plan_epoch.value_or(0);
   ASSERT_EQ(lab.LabCmd("heal " + lab.prefix_ + " 4"), "");
   auto th = Clock::now();
-  ASSERT_TRUE(WaitFor([&] { return lab.Serving(&wf) && wf->status.plan_epoch.value_or(0) > epoch && ThreeTierLab::Uses(*wf, "dev-b"); }, 60s))
+  ASSERT_TRUE(WaitFor(
+      [&] { return lab.Serving(&wf) && wf->status.plan_epoch.value_or(0) > epoch && ThreeTierLab::Uses(*wf, "dev-b"); },
+      60s))
       << (wf ? ThreeTierLab::Cond(*wf, "Ready") : "");
-  std::printf("[ lab ] device partition -> re-planned without dev-b, throughput restored in %.1f s; healed -> dev-b back in the plan, serving in %.1f s\n",
-              restored_s, Since(th));
+  std::printf(
+      "[ lab ] device partition -> re-planned without dev-b, throughput restored in %.1f s; healed -> dev-b back in "
+      "the plan, serving in %.1f s\n",
+      restored_s, Since(th));
 
   // The edge worker killed: its supervisor on the host restarts it.
   fs::path pidfile;
@@ -99,23 +112,32 @@ TEST_F(ThreeTier, DeploysAcrossAgentsSshAndCloudVmsAndSurvivesFaults) {
   // The daemon killed mid-rollout (a rate change starts one), then restarted: it converges, and
   // neither an orphan VM nor a worker of an old epoch is left.
   epoch = wf->status.plan_epoch.value_or(0);
-  ASSERT_EQ(lab.Put("workflows/lab-pipeline", std::regex_replace(ThreeTierLab::LabFile("three-tier/workflow.yaml"), std::regex("rate: 20"), "rate: 24")), "");
+  ASSERT_EQ(lab.Put("workflows/lab-pipeline", std::regex_replace(ThreeTierLab::LabFile("three-tier/workflow.yaml"),
+                                                                 std::regex("rate: 20"), "rate: 24")),
+            "");
   ASSERT_TRUE(WaitFor([&] { return lab.Get() && lab.Get()->status.rollout.has_value(); }, 20s));
   lab.daemon_->KeepWorkers();
   lab.daemon_->Signal(SIGKILL);
   lab.daemon_.reset();
   ASSERT_TRUE(lab.StartDaemon()) << ReadFile(lab.dir_.path() / "state.log");
   auto tr = Clock::now();
-  ASSERT_TRUE(WaitFor([&] { return lab.Serving(&wf) && wf->status.plan_epoch.value_or(0) > epoch; }, 60s)) << (wf ? ThreeTierLab::Cond(*wf, "Ready") : "");
+  ASSERT_TRUE(WaitFor([&] { return lab.Serving(&wf) && wf->status.plan_epoch.value_or(0) > epoch; }, 60s))
+      << (wf ? ThreeTierLab::Cond(*wf, "Ready") : "");
   int64_t now_epoch = wf->status.plan_epoch.value_or(0);
   EXPECT_EQ(lab.Vms().size(), 1u) << "orphan VMs";
-  ASSERT_TRUE(WaitFor([&] {
-    for (const auto& w : lab.RemoteWorkers())
-      if (w.find("~e") != std::string::npos && w.find("~e" + std::to_string(now_epoch)) == std::string::npos) return false;
-    return true;
-  }, 20s)) << "workers of an old epoch still run";
-  std::printf("[ lab ] daemon SIGKILLed mid-rollout -> the next daemon converged in %.1f s (epoch %lld), %zu VM, no old-epoch worker\n",
-              Since(tr), static_cast<long long>(now_epoch), lab.Vms().size());
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        for (const auto& w : lab.RemoteWorkers())
+          if (w.find("~e") != std::string::npos && w.find("~e" + std::to_string(now_epoch)) == std::string::npos)
+            return false;
+        return true;
+      },
+      20s))
+      << "workers of an old epoch still run";
+  std::printf(
+      "[ lab ] daemon SIGKILLed mid-rollout -> the next daemon converged in %.1f s (epoch %lld), %zu VM, no old-epoch "
+      "worker\n",
+      Since(tr), static_cast<long long>(now_epoch), lab.Vms().size());
 
   // Deleting the workflow deletes its VMs and stops every remote worker.
   auto del = HttpCall(lab.c_, "DELETE", kApi + "workflows/lab-pipeline");

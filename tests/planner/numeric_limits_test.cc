@@ -71,14 +71,16 @@ TEST_F(NumericLimits, ALinkCostOf1e25IsRefusedByName) {
   in_.inf.spec.links[0].cost_per_gib = 1e25;
   auto p = BuildProblem(in_.wf, in_.profiles, in_.inf);
   ASSERT_FALSE(p.ok());
-  EXPECT_NE(p.status().message().find("costPerGiB 1e+25 of link edge -> cloud"), std::string::npos) << p.status().message();
+  EXPECT_NE(p.status().message().find("costPerGiB 1e+25 of link edge -> cloud"), std::string::npos)
+      << p.status().message();
 }
 
 TEST_F(NumericLimits, SizesOf1e30AreRefusedByName) {
   in_.wf.spec.sources[0].item_size_kib = 1e30;
   auto p = BuildProblem(in_.wf, in_.profiles, in_.inf);
   ASSERT_FALSE(p.ok());
-  EXPECT_NE(p.status().message().find("itemSizeKiB 1e+30 of source ReadImage"), std::string::npos) << p.status().message();
+  EXPECT_NE(p.status().message().find("itemSizeKiB 1e+30 of source ReadImage"), std::string::npos)
+      << p.status().message();
   in_ = testing::LoadInstance("manifests/vqa");
   in_.profiles[0].spec.variants[0].output_size_kib = 1e30;
   p = BuildProblem(in_.wf, in_.profiles, in_.inf);
@@ -92,7 +94,8 @@ TEST_F(NumericLimits, ProductsOfAdmissibleNumbersAreCheckedToo) {
   in_.wf.spec.sources[0].item_size_kib = 1e9;
   auto p = BuildProblem(in_.wf, in_.profiles, in_.inf);
   ASSERT_FALSE(p.ok());
-  EXPECT_NE(p.status().message().find("traffic of input ReadImage of operator"), std::string::npos) << p.status().message();
+  EXPECT_NE(p.status().message().find("traffic of input ReadImage of operator"), std::string::npos)
+      << p.status().message();
 }
 
 TEST_F(NumericLimits, EveryEntryPointRefusesAProblemEditedPastTheLimits) {
@@ -210,7 +213,8 @@ TEST(SolveLimitsTest, CancellingStopsALargeSolveWithinASecond) {
   auto r = Solve(p, so);
   auto returned = Clock::now();
   canceller.join();
-  std::printf("returned %.3f s after the cancellation\n", std::chrono::duration<double>(returned - cancelled_at).count());
+  std::printf("returned %.3f s after the cancellation\n",
+              std::chrono::duration<double>(returned - cancelled_at).count());
   EXPECT_LT(std::chrono::duration<double>(returned - cancelled_at).count(), kSlackS);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), Status::Code::kUnavailable) << r.status().message();

@@ -57,9 +57,12 @@ inline Instance SmallInstance(unsigned seed, bool exclusive, bool allow_join = t
     Operator o;
     o.name = op;
     o.profile = mp.metadata.name;
-    if (op == "A") o.inputs = {Input{"S1", 1}};
-    else if (op == "B") o.inputs = {Input{join ? "S2" : "A", 1}};
-    else o.inputs = {Input{"A", 1}, Input{"B", 1}};
+    if (op == "A")
+      o.inputs = {Input{"S1", 1}};
+    else if (op == "B")
+      o.inputs = {Input{join ? "S2" : "A", 1}};
+    else
+      o.inputs = {Input{"A", 1}, Input{"B", 1}};
     in.wf.spec.operators.push_back(o);
   }
   in.wf.spec.slo.min_accuracy = pick(0, 2) == 0 ? 70.0 : 75.0;

@@ -51,7 +51,8 @@ TEST(Scorer, HandComputedCostAndLoad) {
   EXPECT_FALSE(sc.feasible());
   // Proportional routing of a single source piece equals key-range routing.
   s.rate[0] = {2.5, 7.5};
-  EXPECT_NEAR(ProportionalNetworkCost(*p, ToPlan(*p, s, "hand", 0)), 7.5 * 1024 * 3600.0 / (1024.0 * 1024.0) * 0.5, 1e-12);
+  EXPECT_NEAR(ProportionalNetworkCost(*p, ToPlan(*p, s, "hand", 0)), 7.5 * 1024 * 3600.0 / (1024.0 * 1024.0) * 0.5,
+              1e-12);
 }
 
 TEST(Scorer, RejectsMalformedPlans) {
@@ -60,7 +61,8 @@ TEST(Scorer, RejectsMalformedPlans) {
   ASSERT_TRUE(p.ok());
   Plan plan;
   plan.variants = {{"ExtractImageFeature", "resnet18"}, {"SpeechRecognition", "nope"}, {"VQA", "default"}};
-  plan.placements.push_back(Placement{"ExtractImageFeature", "resnet18", "workflow-compute-gpu-1", "cloud", 1, 20, 0, {0, 0.5}});
+  plan.placements.push_back(
+      Placement{"ExtractImageFeature", "resnet18", "workflow-compute-gpu-1", "cloud", 1, 20, 0, {0, 0.5}});
   Score sc = ScorePlan(*p, plan);
   EXPECT_FALSE(sc.feasible());
   bool unknown = false, gap = false;

@@ -314,8 +314,9 @@ TEST(Bound, BranchingIsValidAndStrongerThanTheLp) {
     }
   ASSERT_GT(compared, 8);
   EXPECT_GE(stronger, compared / 2);
-  std::printf("[ planner ] branching bound: above the LP on %d of %d small instances; %.0f%% of the LP gap closed on average\n",
-              stronger, compared, 100 * closed / compared);
+  std::printf(
+      "[ planner ] branching bound: above the LP on %d of %d small instances; %.0f%% of the LP gap closed on average\n",
+      stronger, compared, 100 * closed / compared);
 }
 
 }  // namespace

@@ -64,7 +64,7 @@ TEST(Controller, DestroyedWhileTheStoreIsBeingWrittenIsSafe) {
       // Bounded: stops when the controllers are done, or after a minute.
       while (!stop && std::chrono::steady_clock::now() < deadline) {
         (void)store.Put(Profile("p" + std::to_string(w)));  // refers to no workflow: OnChange lists them
-        (void)store.Put(in.wf);                               // a Workflow: OnChange queues it
+        (void)store.Put(in.wf);                             // a Workflow: OnChange queues it
         ++writes;
       }
     });

@@ -47,7 +47,8 @@ Workflow Wf() {
   wf.metadata.name = "wf";
   wf.spec.infrastructure = "two-tier";
   wf.spec.sources = {Source{"Cam", 10, "edge", {}, 100, {}, 500, 12}};
-  wf.spec.operators = {Operator{"Detect", "p-detect", {Input{"Cam", 1}}}, Operator{"Answer", "p-answer", {Input{"Detect", 0.5}}}};
+  wf.spec.operators = {Operator{"Detect", "p-detect", {Input{"Cam", 1}}},
+                       Operator{"Answer", "p-answer", {Input{"Detect", 0.5}}}};
   wf.spec.options.percentile = "p90";
   return wf;
 }
@@ -157,7 +158,7 @@ TEST(BuildDeployment, OperatorsRunEmulatedAtTheWorkflowPercentile) {
   EXPECT_EQ(d->kind, "operator");
   EXPECT_EQ(d->variant, "small");
   EXPECT_EQ(d->runtime.type, "emulated");
-  EXPECT_EQ(d->runtime.latency_ms, 6);   // p90 on hw-c
+  EXPECT_EQ(d->runtime.latency_ms, 6);  // p90 on hw-c
   EXPECT_EQ(d->runtime.output_kib, 20);
   EXPECT_EQ(a->runtime.latency_ms, 11);  // p90 on hw-c
   const WorkerInstance* de = Instance(*e1, "Detect");
@@ -181,10 +182,11 @@ TEST(BuildDeployment, EveryWorkerGetsAllEdgesAndTheRoutesWithThePlansKeyRanges) 
   auto ws = BuildDeployment(Wf(), Profiles(), Infra(), APlan(), 1);
   ASSERT_TRUE(ws.ok()) << ws.status().message();
   std::vector<WorkerEdge> edges = {{"Cam", "Detect", 1}, {"Detect", "Answer", 0.5}, {"Answer", kSinkName, 1}};
-  std::vector<WorkerRoute> routes = {{"Detect", 0, 0.25, "e1", "", "edge"},
-                                     {"Detect", 0.25, 1, "c1", "", "cloud"},
-                                     {"Answer", 0, 1, "c1", "", "cloud"},
-                                     {kSinkName, 0, 1, "io-edge", "", ""}};  // the sink's delivery is not priced: no tier
+  std::vector<WorkerRoute> routes = {
+      {"Detect", 0, 0.25, "e1", "", "edge"},
+      {"Detect", 0.25, 1, "c1", "", "cloud"},
+      {"Answer", 0, 1, "c1", "", "cloud"},
+      {kSinkName, 0, 1, "io-edge", "", ""}};  // the sink's delivery is not priced: no tier
   for (const auto& w : *ws) {
     EXPECT_EQ(w.edges, edges) << w.name;
     EXPECT_EQ(w.routes, routes) << w.name;

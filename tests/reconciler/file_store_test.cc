@@ -107,8 +107,9 @@ TEST(FileStore, EveryNameTheApiAcceptsSurvivesARestart) {
   std::string dotted;
   while (dotted.size() < 251) dotted += "ab.";
   dotted += "c";
-  const std::vector<std::string> names = {"vqa", "a.b-c", "0", "x.json", std::string(245, 'a'), std::string(246, 'a'),
-                                          long_a, long_a.substr(0, 250) + "b", dotted};
+  const std::vector<std::string> names = {
+      "vqa", "a.b-c", "0", "x.json", std::string(245, 'a'), std::string(246, 'a'), long_a, long_a.substr(0, 250) + "b",
+      dotted};
   {
     FileStore s(dir.path().string());
     EXPECT_TRUE(s.Load().empty());
@@ -129,7 +130,8 @@ TEST(FileStore, EveryNameTheApiAcceptsSurvivesARestart) {
   EXPECT_TRUE(empty.Load().empty());
   EXPECT_EQ(empty.size(), 0u);
   int left = 0;
-  for (const auto& e : std::filesystem::directory_iterator(dir.path() / "objects/ModelProfile")) left += e.exists() ? 1 : 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir.path() / "objects/ModelProfile"))
+    left += e.exists() ? 1 : 0;
   EXPECT_EQ(left, 0) << "deleting the long names removes their directories too";
 }
 
@@ -139,12 +141,14 @@ TEST(FileStore, RefusesNamesItCouldNotLoadBack) {
   s.Load();
   // (A std::vector: an initializer list of `const char*` held std::string(254, 'a').c_str() of a
   // destroyed temporary, a use-after-free ASan found.)
-  const std::vector<std::string> names = {".hidden", "..", "a/b", "UPPER", "a_b", "-a", "a-", "", std::string(254, 'a')};
+  const std::vector<std::string> names = {
+      ".hidden", "..", "a/b", "UPPER", "a_b", "-a", "a-", "", std::string(254, 'a')};
   for (const std::string& name : names) {
     auto put = s.Put(Profile(name));
     ASSERT_FALSE(put.ok()) << name;
     EXPECT_EQ(put.status().code(), Status::Code::kInvalidArgument) << name;
-    EXPECT_NE(put.status().message().find("expected a DNS-1123 subdomain"), std::string::npos) << put.status().message();
+    EXPECT_NE(put.status().message().find("expected a DNS-1123 subdomain"), std::string::npos)
+        << put.status().message();
   }
   EXPECT_EQ(s.size(), 0u);
   EXPECT_TRUE(std::filesystem::is_empty(dir.path() / "objects/ModelProfile"));

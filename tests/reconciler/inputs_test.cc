@@ -76,9 +76,12 @@ TEST(Fingerprint, EveryInputChangeChangesTheValueAndNamesTheTrigger) {
       {"source rate", [](PlanInputs* in, WorkflowStatus*) { in->wf.spec.sources[0].rate = 13; }, "Workflow"},
       {"accuracy floor", [](PlanInputs* in, WorkflowStatus*) { in->wf.spec.slo.min_accuracy = 51; }, "Workflow"},
       {"workflow name", [](PlanInputs* in, WorkflowStatus*) { in->wf.metadata.name = "golden2"; }, "Workflow"},
-      {"infrastructure version", [](PlanInputs* in, WorkflowStatus*) { in->infra.metadata.resource_version = "170"; }, "Infrastructure"},
-      {"infrastructure name", [](PlanInputs* in, WorkflowStatus*) { in->infra.metadata.name = "lab2"; }, "Infrastructure"},
-      {"profile version", [](PlanInputs* in, WorkflowStatus*) { in->profiles[0].metadata.resource_version = "19"; }, "ModelProfile"},
+      {"infrastructure version", [](PlanInputs* in, WorkflowStatus*) { in->infra.metadata.resource_version = "170"; },
+       "Infrastructure"},
+      {"infrastructure name", [](PlanInputs* in, WorkflowStatus*) { in->infra.metadata.name = "lab2"; },
+       "Infrastructure"},
+      {"profile version", [](PlanInputs* in, WorkflowStatus*) { in->profiles[0].metadata.resource_version = "19"; },
+       "ModelProfile"},
       {"profile added",
        [](PlanInputs* in, WorkflowStatus*) {
          ModelProfile m;
@@ -95,7 +98,11 @@ TEST(Fingerprint, EveryInputChangeChangesTheValueAndNamesTheTrigger) {
        },
        "ModelProfile"},
       {"node back", [](PlanInputs*, WorkflowStatus* s) { s->unavailable_nodes.clear(); }, "node"},
-      {"node down", [](PlanInputs*, WorkflowStatus* s) { s->unavailable_nodes.push_back(NodeOutage{"edge-2", "", ""}); }, "node"},
+      {"node down",
+       [](PlanInputs*, WorkflowStatus* s) {
+         s->unavailable_nodes.push_back(NodeOutage{"edge-2", "", ""});
+       },
+       "node"},
       {"load", [](PlanInputs*, WorkflowStatus* s) { s->load_scale = 1.2501; }, "load"},
       {"load gone", [](PlanInputs*, WorkflowStatus* s) { s->load_scale.reset(); }, "load"},
       {"load 1.0 set", [](PlanInputs*, WorkflowStatus* s) { s->load_scale = 1.0; }, "load"},
@@ -138,9 +145,9 @@ TEST(Fingerprint, EncodeAndDecodeRoundTripAndDecodeRefusesAnythingElse) {
   ASSERT_TRUE(back);
   EXPECT_EQ(*back, f);
   const std::string good = f.Encode();
-  for (const std::string& bad :
-       {std::string(""), std::string("fp1"), good + " ", good.substr(0, good.size() - 1), "fp2" + good.substr(3), good.substr(0, 10) + "X" + good.substr(11),
-        std::string("Workflow/vqa@00000000deadbeef,Infrastructure/vqa-medium@3")}) {
+  for (const std::string& bad : {std::string(""), std::string("fp1"), good + " ", good.substr(0, good.size() - 1),
+                                 "fp2" + good.substr(3), good.substr(0, 10) + "X" + good.substr(11),
+                                 std::string("Workflow/vqa@00000000deadbeef,Infrastructure/vqa-medium@3")}) {
     EXPECT_FALSE(Fingerprint::Decode(bad)) << bad;
   }
 }
@@ -153,7 +160,8 @@ TEST(Fingerprint, AnOlderDaemonsFingerprintOfTheSameInputsIsRecognised) {
   // The exact form the old reconciler built.
   char hash[32];
   std::snprintf(hash, sizeof(hash), "%016zx", std::hash<std::string>{}(ToJson(Encoder::Encode(in.wf.spec))));
-  EXPECT_EQ(legacy, std::string("Workflow/golden@") + hash + ",Infrastructure/lab@17,ModelProfile/yolo@18,down:edge-1,load:1.2500");
+  EXPECT_EQ(legacy, std::string("Workflow/golden@") + hash +
+                        ",Infrastructure/lab@17,ModelProfile/yolo@18,down:edge-1,load:1.2500");
   EXPECT_TRUE(CompareInputs(legacy, in, st).same);
   // Changed since: the re-plan its change calls for, with the trigger the old daemon would name.
   PlanInputs newer = in;

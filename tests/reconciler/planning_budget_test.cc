@@ -11,8 +11,8 @@
 
 #include "drivers/fake/fake_driver.h"
 #include "reconciler/controller.h"
-#include "reconciler/workflow_reconciler.h"
 #include "reconciler/memory_store.h"
+#include "reconciler/workflow_reconciler.h"
 #include "tests/planner/planner_fixtures.h"
 
 namespace jb {
@@ -124,7 +124,8 @@ TEST_F(PlanningBudgetTest, StopCancelsAPlanInProgressWithoutRecordingIt) {
 // Measures a reconcile of JB_OPS operators x JB_NODES nodes (default 1,000 x 20) with the default
 // 10 s budget; prints the time (the figure in the README). Not a check: sizes beyond validation.
 TEST_F(PlanningBudgetTest, MeasureLargeReconcile) {
-  int nodes = getenv("JB_NODES") ? atoi(getenv("JB_NODES")) : 20, ops = getenv("JB_OPS") ? atoi(getenv("JB_OPS")) : 1000;
+  int nodes = getenv("JB_NODES") ? atoi(getenv("JB_NODES")) : 20,
+      ops = getenv("JB_OPS") ? atoi(getenv("JB_OPS")) : 1000;
   if (getenv("JB_MEASURE") == nullptr) GTEST_SKIP() << "set JB_MEASURE=1 to measure";
   Put(testing::LargeInstance(nodes, ops, 3, 7, "big"));
   WorkflowReconciler r(&store_, &driver_);
@@ -132,8 +133,8 @@ TEST_F(PlanningBudgetTest, MeasureLargeReconcile) {
   r.Reconcile("big");
   auto wf = std::get<Workflow>(*store_.Get("Workflow", "big"));
   const Condition* c = FindCondition(wf.status, "Planned");
-  std::printf("reconcile of %d operators x %d nodes: %.1f s, Planned=%s/%s %s\n", ops, nodes, Since(t0), c ? c->status.c_str() : "-",
-              c ? c->reason.c_str() : "-", c ? c->message.substr(0, 200).c_str() : "");
+  std::printf("reconcile of %d operators x %d nodes: %.1f s, Planned=%s/%s %s\n", ops, nodes, Since(t0),
+              c ? c->status.c_str() : "-", c ? c->reason.c_str() : "-", c ? c->message.substr(0, 200).c_str() : "");
 }
 
 }  // namespace

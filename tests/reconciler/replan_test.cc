@@ -22,7 +22,7 @@ TEST(Damping, AnInvalidPlanIsReplacedAtOnce) {
 }
 
 TEST(Damping, SmallSavingsDoNotPayForTheirChurn) {
-  DampingOptions o;  // 5% + 0.5% per worker moved
+  DampingOptions o;                                                                // 5% + 0.5% per worker moved
   EXPECT_EQ(DecideReplan({}, 10.0, 9.6, 0, 100, o).action, ReplanAction::kKeep);   // 4%
   EXPECT_EQ(DecideReplan({}, 10.0, 9.4, 0, 100, o).action, ReplanAction::kAdopt);  // 6%
   EXPECT_EQ(DecideReplan({}, 10.0, 9.4, 4, 100, o).action, ReplanAction::kKeep);   // 6% < 7%
@@ -68,8 +68,8 @@ TEST(LoadTrigger, FiresOnlyOnASustainedDriftAndPlansForTheLatestLoad) {
 // the damping, as the reconciler does for the load trigger (noisy: even a re-plan the load calls for
 // keeps the minimum interval); fails the test if two re-plans come closer than the interval.
 // Returns the number of re-plans; `optional` counts those the plan did not need (scale-downs).
-int SimulateLoadReplans(const std::function<double(double)>& load, LoadTriggerOptions lo, DampingOptions d, double seconds,
-                        int* optional = nullptr) {
+int SimulateLoadReplans(const std::function<double(double)>& load, LoadTriggerOptions lo, DampingOptions d,
+                        double seconds, int* optional = nullptr) {
   LoadTrigger t(lo);
   double planned = 1.0, last_adopt = -1e9;
   int replans = 0;
@@ -99,7 +99,8 @@ int SimulateLoadReplans(const std::function<double(double)>& load, LoadTriggerOp
 TEST(LoadTrigger, AnOscillatingLoadReplansAtMostOncePerDampingInterval) {
   DampingOptions d;
   d.min_interval_s = 30;
-  int n = SimulateLoadReplans([](double t) { return 1.2 + 0.08 * std::sin(2 * M_PI * t / 12); }, {0.2, 10, 0.1}, d, 600);
+  int n =
+      SimulateLoadReplans([](double t) { return 1.2 + 0.08 * std::sin(2 * M_PI * t / 12); }, {0.2, 10, 0.1}, d, 600);
   EXPECT_LE(n, 1);
 }
 
@@ -118,8 +119,8 @@ TEST(LoadTrigger, AWideSwingIsBoundedByTheDampingInterval) {
   none.min_interval_s = 0;
   int undamped = SimulateLoadReplans(swing, {0.2, 3, 0.1}, none, 600);
   EXPECT_GT(undamped, 600 / 60 + 1) << "the swing is too gentle to show the damping";
-  std::printf("[ damping ] wide swing over 600 s: %d re-plans (%d scale-downs) with a 60 s interval, %d without it\n", n, downs,
-              undamped);
+  std::printf("[ damping ] wide swing over 600 s: %d re-plans (%d scale-downs) with a 60 s interval, %d without it\n",
+              n, downs, undamped);
 }
 
 TEST(Rescore, TheRunningPlanIsPricedAndCheckedUnderNewInputs) {

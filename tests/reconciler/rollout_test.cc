@@ -104,7 +104,8 @@ TEST(Rollout, MovesThroughStartSwitchDrainAndStop) {
 
   // Draining: an epoch-1 item is still held somewhere.
   cur = s3.apply;
-  auto s4 = NextRolloutStep(cur, target, {Ready("io-edge", {{"1", 3}, {"2", 10}}), Ready("n1", {{"1", 2}}), Ready("n2")}, 2, 0.5);
+  auto s4 = NextRolloutStep(cur, target,
+                            {Ready("io-edge", {{"1", 3}, {"2", 10}}), Ready("n1", {{"1", 2}}), Ready("n2")}, 2, 0.5);
   EXPECT_EQ(s4.phase, "Draining");
   EXPECT_TRUE(s4.switched);
   EXPECT_EQ(Names(s4.apply), (std::set<std::string>{"io-edge", "n1", "n2"}));

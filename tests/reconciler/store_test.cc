@@ -178,12 +178,14 @@ TYPED_TEST(StoreContract, RefusesNamesItCouldNotLoadBack) {
   Store& s = *this->store_;
   // (A std::vector: an initializer list of `const char*` held std::string(254, 'a').c_str() of a
   // destroyed temporary, a use-after-free ASan found.)
-  const std::vector<std::string> names = {".hidden", "..", "a/b", "UPPER", "a_b", "-a", "a-", "", std::string(254, 'a')};
+  const std::vector<std::string> names = {
+      ".hidden", "..", "a/b", "UPPER", "a_b", "-a", "a-", "", std::string(254, 'a')};
   for (const std::string& name : names) {
     auto put = s.Put(Profile(name));
     ASSERT_FALSE(put.ok()) << name;
     EXPECT_EQ(put.status().code(), Status::Code::kInvalidArgument) << name;
-    EXPECT_NE(put.status().message().find("expected a DNS-1123 subdomain"), std::string::npos) << put.status().message();
+    EXPECT_NE(put.status().message().find("expected a DNS-1123 subdomain"), std::string::npos)
+        << put.status().message();
   }
   EXPECT_EQ(s.size(), 0u);
 }

@@ -126,7 +126,8 @@ TEST_F(ReconcilerTest, AnUnreachableFloorDeploysTheMostAccuratePlanAsDegraded) {
   EXPECT_EQ(Cond("Deployed"), "True/Applied");
   EXPECT_EQ(Cond("Degraded"), "True/AccuracyBelowFloor");
   EXPECT_EQ(Cond("SLOMet"), "False/DegradedPlan");
-  EXPECT_NE(FindCondition(wf.status, "Degraded")->message.find("58.33"), std::string::npos) << FindCondition(wf.status, "Degraded")->message;
+  EXPECT_NE(FindCondition(wf.status, "Degraded")->message.find("58.33"), std::string::npos)
+      << FindCondition(wf.status, "Degraded")->message;
   // The floor comes back within reach: the running plan meets it (no longer degraded), and the
   // cheaper plan for the lower floor replaces it.
   in_.wf.spec.slo.min_accuracy = 56;
@@ -249,7 +250,9 @@ TEST_F(ReconcilerTest, StoredNumbersThePlannerCannotTakeAreAConditionAndOtherWor
     return k ? k->status + "/" + k->reason : std::string("absent");
   };
   testing::WaitFor(
-      [&] { return cond("vqa") == "True/Solved" && cond("absurd-price") != "absent" && cond("absurd-product") != "absent"; },
+      [&] {
+        return cond("vqa") == "True/Solved" && cond("absurd-price") != "absent" && cond("absurd-product") != "absent";
+      },
       std::chrono::seconds(20));
   c.Stop();
   EXPECT_EQ(cond("vqa"), "True/Solved");

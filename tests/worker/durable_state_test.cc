@@ -56,7 +56,8 @@ TEST(SeqReservation, WithoutAFileNumbersStartAtOneAndAreNotLimited) {
 std::vector<DeliveryRecord::Entry> Load(const std::string& path, int64_t max_bytes, int64_t* skipped,
                                         std::unique_ptr<DeliveryRecord>* keep = nullptr) {
   std::vector<DeliveryRecord::Entry> got;
-  auto r = DeliveryRecord::Open(path, max_bytes, [&](const DeliveryRecord::Entry& e) { got.push_back(e); }, skipped);
+  auto r = DeliveryRecord::Open(
+      path, max_bytes, [&](const DeliveryRecord::Entry& e) { got.push_back(e); }, skipped);
   EXPECT_TRUE(r.ok()) << r.status().message();
   if (r.ok() && keep != nullptr) *keep = std::move(*r);
   return got;
@@ -120,7 +121,8 @@ TEST(DeliveryRecord, RotatesAtItsLimitAndReadsBothFilesBack) {
   auto got = Load(path, 100, &skipped);
   ASSERT_FALSE(got.empty());
   EXPECT_EQ(got.back().seq, 12u);
-  for (size_t i = 1; i < got.size(); ++i) EXPECT_EQ(got[i].seq, got[i - 1].seq + 1) << "oldest first, nothing in between lost";
+  for (size_t i = 1; i < got.size(); ++i)
+    EXPECT_EQ(got[i].seq, got[i - 1].seq + 1) << "oldest first, nothing in between lost";
 }
 
 }  // namespace

@@ -145,7 +145,12 @@ TEST(Worker, ChainDeliversEveryItemOnceAndCountsBytesPerLink) {
   ASSERT_TRUE(WaitFor([&] { return Find(io->Metrics(), kSinkName).items_out == 400; }, 10s));
   ASSERT_TRUE(WaitFor([&] { return Find(io->Metrics(), "S").acked == 400; }, 5s));
   // Snapshots are refreshed every metricsIntervalS: wait for a's to catch up (a loaded machine).
-  ASSERT_TRUE(WaitFor([&] { auto am = a->Metrics(); return Find(am, "A").items_out == 400 && am.held_items == 0; }, 5s));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto am = a->Metrics();
+        return Find(am, "A").items_out == 400 && am.held_items == 0;
+      },
+      5s));
   auto m = io->Metrics();
   auto sink = Find(m, kSinkName);
   EXPECT_EQ(sink.duplicates, 0);
@@ -199,7 +204,8 @@ TEST(Worker, ALatePartOfATimedOutJoinIsDroppedNotDiscardedAsADuplicate) {
              {{"Img", "F", 1}, {"Txt", "G", 1}, {"F", "J", 1}, {"G", "J", 1}, {"J", kSinkName, 1}});
   t.a.join_timeout_s = 0.1;
   Running a(t.a), io(t.io);
-  ASSERT_TRUE(WaitFor([&] { return Find(io->Metrics(), "Img").acked == 10 && Find(io->Metrics(), "Txt").acked == 10; }, 10s));
+  ASSERT_TRUE(
+      WaitFor([&] { return Find(io->Metrics(), "Img").acked == 10 && Find(io->Metrics(), "Txt").acked == 10; }, 10s));
   ASSERT_TRUE(WaitFor([&] { return Drops(Find(a->Metrics(), "J")) == 20; }, 5s)) << Drops(Find(a->Metrics(), "J"));
   EXPECT_EQ(Find(a->Metrics(), "J").dropped.at("join-timeout"), 20);
   EXPECT_EQ(Find(a->Metrics(), "J").duplicates, 0);
@@ -242,7 +248,7 @@ TEST(Worker, KilledWorkerLosesNothingAfterRestart) {
   auto m = io->Metrics();
   EXPECT_EQ(Find(m, kSinkName).items_out, 600);  // every item, once
   ASSERT_EQ(m.links.size(), 1u);
-  EXPECT_GT(m.links[0].resent, 0);                 // some had to be sent again
+  EXPECT_GT(m.links[0].resent, 0);  // some had to be sent again
 }
 
 TEST(Worker, ARestartedSourceWorkersNewRequestsAreNotDiscardedAsDuplicates) {
@@ -256,12 +262,15 @@ TEST(Worker, ARestartedSourceWorkersNewRequestsAreNotDiscardedAsDuplicates) {
   t.io.metrics_file = (dir.path() / "io.metrics.json").string();
   Running a(t.a);
   auto io = std::make_unique<Running>(t.io);
-  ASSERT_TRUE(WaitFor([&] { return Find((*io)->Metrics(), "Img").acked == 200 && Find((*io)->Metrics(), "Txt").acked == 200; }, 10s));
+  ASSERT_TRUE(WaitFor(
+      [&] { return Find((*io)->Metrics(), "Img").acked == 200 && Find((*io)->Metrics(), "Txt").acked == 200; }, 10s));
   ASSERT_TRUE(WaitFor([&] { return Find(a->Metrics(), "J").items_out == 200; }, 5s));
   io->Kill();
   io = Restart(t.io);  // a new process: its sources emit 200 requests again
   ASSERT_TRUE(io->ok());
-  ASSERT_TRUE(WaitFor([&] { return Find((*io)->Metrics(), "Img").items_out == 200 && Find((*io)->Metrics(), "Txt").items_out == 200; }, 10s));
+  ASSERT_TRUE(WaitFor(
+      [&] { return Find((*io)->Metrics(), "Img").items_out == 200 && Find((*io)->Metrics(), "Txt").items_out == 200; },
+      10s));
   EXPECT_TRUE(WaitFor([&] { return Find((*io)->Metrics(), kSinkName).items_out == 200; }, 10s))
       << "delivered " << Find((*io)->Metrics(), kSinkName).items_out << " of 200 new requests";
   ASSERT_TRUE(WaitFor([&] { return Find(a->Metrics(), "J").items_out == 400; }, 5s));
@@ -437,7 +446,8 @@ TEST(Worker, ADrainingEpochKeepsTheJoinPartsOfARequestTogether) {
     next.drain_routes = epoch1;
     ASSERT_TRUE((*w)->Reconfigure(next).ok());
   }
-  ASSERT_TRUE(WaitFor([&] { return Find(io->Metrics(), "Img").acked == 400 && Find(io->Metrics(), "Txt").acked == 400; }, 20s));
+  ASSERT_TRUE(
+      WaitFor([&] { return Find(io->Metrics(), "Img").acked == 400 && Find(io->Metrics(), "Txt").acked == 400; }, 20s));
   EXPECT_EQ(Find(io->Metrics(), kSinkName).items_out, 400);
   EXPECT_EQ(Drops(Find(w1->Metrics(), "J")), 0);
   EXPECT_EQ(Drops(Find(w2->Metrics(), "J")), 0);
@@ -490,7 +500,12 @@ TEST(Worker, ExecRuntimeRunsAModelProcess) {
   Topology t({Src("S", 500, 50, 1)}, {model}, {{"S", "Count", 1}, {"Count", kSinkName, 1}});
   Running a(t.a), io(t.io);
   ASSERT_TRUE(WaitFor([&] { return Find(io->Metrics(), kSinkName).items_out == 50; }, 10s));
-  ASSERT_TRUE(WaitFor([&] { auto m = a->Metrics(); return !m.links.empty() && m.links[0].items == 50; }, 5s));  // snapshot catches up
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto m = a->Metrics();
+        return !m.links.empty() && m.links[0].items == 50;
+      },
+      5s));  // snapshot catches up
   auto am = a->Metrics();
   EXPECT_EQ(Find(am, "Count").runtime, "exec");
   EXPECT_FALSE(am.emulated);
@@ -510,12 +525,17 @@ TEST(Worker, AnExecItemRetriedAfterItsModelProcessDiedIsSentAgainWhole) {
   model.runtime.type = "exec";
   // The first process reads one byte of its request and dies; the restarted one is the model.
   model.runtime.command = {"/bin/sh", "-c",
-                           "if [ -e " + started + " ]; then exec " + std::string(JB_EXAMPLE_MODEL) + "; fi; touch " + started +
-                               "; head -c 1 >/dev/null; exit 1"};
+                           "if [ -e " + started + " ]; then exec " + std::string(JB_EXAMPLE_MODEL) + "; fi; touch " +
+                               started + "; head -c 1 >/dev/null; exit 1"};
   Topology t({Src("S", 500, 1, 1)}, {model}, {{"S", "Count", 1}, {"Count", kSinkName, 1}});
   Running a(t.a), io(t.io);
   ASSERT_TRUE(WaitFor([&] { return Find(io->Metrics(), kSinkName).items_out == 1; }, 10s));
-  ASSERT_TRUE(WaitFor([&] { auto m = a->Metrics(); return !m.links.empty() && m.links[0].items == 1; }, 5s));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto m = a->Metrics();
+        return !m.links.empty() && m.links[0].items == 1;
+      },
+      5s));
   auto am = a->Metrics();
   EXPECT_EQ(Drops(Find(am, "Count")), 0);
   EXPECT_EQ(am.links[0].payload_bytes, static_cast<int64_t>(std::string("words=1 bytes=1024").size()));
@@ -523,10 +543,13 @@ TEST(Worker, AnExecItemRetriedAfterItsModelProcessDiedIsSentAgainWhole) {
 }
 
 TEST(Worker, ConfigErrorsAreReported) {
-  auto bad = ParseWorkerConfig("workflow: w\nname: x\nroutes:\n- {op: A, lo: 0, hi: 1, worker: a, address: '127.0.0.1:1'}\nbogus: 1\n", "w.yaml");
+  auto bad = ParseWorkerConfig(
+      "workflow: w\nname: x\nroutes:\n- {op: A, lo: 0, hi: 1, worker: a, address: '127.0.0.1:1'}\nbogus: 1\n",
+      "w.yaml");
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("w.yaml:5:1"), std::string::npos) << bad.status().message();
-  auto gap = ParseWorkerConfig("workflow: w\nname: x\nroutes:\n- {op: A, lo: 0, hi: 0.5, worker: a, address: '127.0.0.1:1'}\n", "w.yaml");
+  auto gap = ParseWorkerConfig(
+      "workflow: w\nname: x\nroutes:\n- {op: A, lo: 0, hi: 0.5, worker: a, address: '127.0.0.1:1'}\n", "w.yaml");
   ASSERT_FALSE(gap.ok());
   EXPECT_NE(gap.status().message().find("keys [0.5,1) of A go nowhere"), std::string::npos) << gap.status().message();
 }

@@ -31,7 +31,8 @@ int main() {
     std::string out = "words=" + std::to_string(words) + " bytes=" + std::to_string(n);
     uint32_t m = static_cast<uint32_t>(out.size());
     unsigned char olen[4] = {static_cast<unsigned char>(m & 0xff), static_cast<unsigned char>((m >> 8) & 0xff),
-                             static_cast<unsigned char>((m >> 16) & 0xff), static_cast<unsigned char>((m >> 24) & 0xff)};
+                             static_cast<unsigned char>((m >> 16) & 0xff),
+                             static_cast<unsigned char>((m >> 24) & 0xff)};
     std::fwrite(olen, 1, 4, stdout);
     std::fwrite(out.data(), 1, out.size(), stdout);
     std::fflush(stdout);
