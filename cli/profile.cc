@@ -348,6 +348,37 @@ void AddInnerResults(const std::vector<const Operator*>& inner,
   for (const auto* o : inner) result->table_operators.push_back(o->name);
 }
 
+// Each inner operator's variants, one process at a time, over the sources' items.
+Status RunInnerOperators(const std::vector<const Operator*>& inner,
+                         std::map<std::string, std::vector<const Variant*>>& variants, Job& job,
+                         std::map<std::string, std::map<std::string, Outputs>>* outs) {
+  for (const auto* o : inner)
+    for (const auto* v : variants[o->name]) {
+      auto make = [&, o](const std::string& key) {
+        exec::Request req{key, {}};
+        for (const auto& in : o->inputs) req.parts.push_back({in.from, job.source_bytes[in.from][key]});
+        return req;
+      };
+      auto r = RunProcess(job, *v, o->name + "/" + v->name, {{"", make}});
+      if (!r.ok()) return r.status();
+      (*outs)[o->name][v->name] = std::move(*r);
+    }
+  return Status::Ok();
+}
+
+// Each operator's variants and the name of its ModelProfile.
+Status CollectVariants(const Workflow& wf, const std::vector<ModelProfile>& profiles,
+                       std::map<std::string, std::vector<const Variant*>>* variants,
+                       std::map<std::string, std::string>* profile_of) {
+  for (const auto& o : wf.spec.operators) {
+    auto vs = VariantsOf(o, profiles);
+    if (!vs.ok()) return vs.status();
+    (*variants)[o.name] = vs->second;
+    (*profile_of)[o.name] = vs->first->metadata.name;
+  }
+  return Status::Ok();
+}
+
 StatusOr<ProfileResult> Run(const Workflow& wf, const std::vector<ModelProfile>& profiles,
                             const ProfileOptions& options) {
   if (options.hardware.empty()) return Status::InvalidArgument("no hardware class to profile for");
@@ -358,12 +389,7 @@ StatusOr<ProfileResult> Run(const Workflow& wf, const std::vector<ModelProfile>&
   const Operator* sink = shape->sink;
   std::map<std::string, std::vector<const Variant*>> variants;
   std::map<std::string, std::string> profile_of;
-  for (const auto& o : wf.spec.operators) {
-    auto vs = VariantsOf(o, profiles);
-    if (!vs.ok()) return vs.status();
-    variants[o.name] = vs->second;
-    profile_of[o.name] = vs->first->metadata.name;
-  }
+  if (auto s = CollectVariants(wf, profiles, &variants, &profile_of); !s.ok()) return s;
   Job job{};
   job.opts = &options;
   if (auto s = LoadData(wf, options, &job); !s.ok()) return s;
@@ -387,17 +413,7 @@ StatusOr<ProfileResult> Run(const Workflow& wf, const std::vector<ModelProfile>&
   ProfileResult result;
   result.items = n;
   std::map<std::string, std::map<std::string, Outputs>> outs;  // op -> variant -> outputs
-  for (const auto* o : inner)
-    for (const auto* v : variants[o->name]) {
-      auto make = [&, o](const std::string& key) {
-        exec::Request req{key, {}};
-        for (const auto& in : o->inputs) req.parts.push_back({in.from, job.source_bytes[in.from][key]});
-        return req;
-      };
-      auto r = RunProcess(job, *v, o->name + "/" + v->name, {{"", make}});
-      if (!r.ok()) return r.status();
-      outs[o->name][v->name] = std::move(*r);
-    }
+  if (auto s = RunInnerOperators(inner, variants, job, &outs); !s.ok()) return s;
 
   // The last operator over every combination (odometer over the inner operators' variants), then
   // over the labels with one operator's variant at a time.

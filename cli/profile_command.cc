@@ -59,6 +59,21 @@ bool WriteText(const fs::path& path, const std::string& text) {
   return static_cast<bool>(f);
 }
 
+// The table of what was measured, one line per variant.
+void PrintSummary(const profile::ProfileResult& result, const std::string& hardware, std::ostream& out) {
+  out << "hardware " << hardware << ", " << result.items << " items\n";
+  out << std::left << std::setw(20) << "operator" << std::setw(18) << "variant" << std::right << std::setw(9)
+      << "p50 ms" << std::setw(9) << "p75 ms" << std::setw(9) << "p90 ms" << std::setw(10) << "out KiB" << std::setw(10)
+      << "accuracy\n";
+  for (const auto& v : result.variants) {
+    char line[160];
+    std::snprintf(line, sizeof line, "%-20s%-18s%9.2f%9.2f%9.2f%10.4f%10s\n", v.op.c_str(), v.variant.c_str(),
+                  v.latency.p50, v.latency.p75.value_or(0), v.latency.p90.value_or(0), v.output_kib,
+                  v.accuracy ? (std::to_string(v.correct) + "/" + std::to_string(v.items)).c_str() : "-");
+    out << line;
+  }
+}
+
 }  // namespace
 
 int ProfileCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
@@ -175,17 +190,7 @@ int ProfileCommand(const std::vector<std::string>& args, std::ostream& out, std:
     err << "jbctl profile: cannot write to " << out_dir << "\n";
     return 1;
   }
-  out << "hardware " << opts.hardware << ", " << result->items << " items\n";
-  out << std::left << std::setw(20) << "operator" << std::setw(18) << "variant" << std::right << std::setw(9)
-      << "p50 ms" << std::setw(9) << "p75 ms" << std::setw(9) << "p90 ms" << std::setw(10) << "out KiB" << std::setw(10)
-      << "accuracy\n";
-  for (const auto& v : result->variants) {
-    char line[160];
-    std::snprintf(line, sizeof line, "%-20s%-18s%9.2f%9.2f%9.2f%10.4f%10s\n", v.op.c_str(), v.variant.c_str(),
-                  v.latency.p50, v.latency.p75.value_or(0), v.latency.p90.value_or(0), v.output_kib,
-                  v.accuracy ? (std::to_string(v.correct) + "/" + std::to_string(v.items)).c_str() : "-");
-    out << line;
-  }
+  PrintSummary(*result, opts.hardware, out);
   out << "wrote " << updated.size() << " ModelProfile file(s) and workflow-" << wf->metadata.name << ".yaml to "
       << out_dir << "\n";
   return 0;

@@ -11,6 +11,37 @@
 
 namespace jb {
 
+namespace {
+
+// The operator instance of one placement: its variant's runtime (exec, or emulated at the
+// workflow's latency percentile on the node's hardware).
+StatusOr<WorkerInstance> OperatorInstance(const Workflow& wf, const Operator& op, const Placement& pl,
+                                          const Variant* var, const Node& node, const Latency& latency) {
+  WorkerInstance wi;
+  wi.kind = "operator";
+  wi.name = pl.op;
+  wi.variant = pl.variant;
+  if (var->runtime && var->runtime->type == "exec") {
+    wi.runtime.type = "exec";
+    wi.runtime.command = var->runtime->command;
+    wi.runtime.env = var->runtime->env;
+  } else if (var->runtime && var->runtime->type == "http") {
+    return Status::InvalidArgument("variant " + pl.variant + ": the http runtime is not implemented by the worker yet");
+  } else {
+    wi.runtime.type = "emulated";
+    // The planner's rule (planner::LatencyAtPercentile): missing percentile data is an error.
+    StatusOr<double> ms = planner::LatencyAtPercentile(latency, wf.spec.options.percentile);
+    if (!ms.ok())
+      return Status::InvalidArgument("ModelProfile " + op.profile + " variant " + pl.variant + " has " +
+                                     ms.status().message() + " for hardware " + node.hardware);
+    wi.runtime.latency_ms = *ms;
+    wi.runtime.output_kib = var->output_size_kib;
+  }
+  return wi;
+}
+
+}  // namespace
+
 StatusOr<std::vector<WorkerConfig>> BuildDeployment(const Workflow& wf, const std::vector<ModelProfile>& profiles,
                                                     const Infrastructure& inf, const Plan& plan, int64_t epoch,
                                                     const DeploymentOptions& opts) {
@@ -72,28 +103,9 @@ StatusOr<std::vector<WorkerConfig>> BuildDeployment(const Workflow& wf, const st
       auto inst = plan.node_instances.find(pl.node);
       w.servers = std::max<int64_t>(1, inst == plan.node_instances.end() ? 1 : inst->second);
     }
-    WorkerInstance wi;
-    wi.kind = "operator";
-    wi.name = pl.op;
-    wi.variant = pl.variant;
-    if (var->runtime && var->runtime->type == "exec") {
-      wi.runtime.type = "exec";
-      wi.runtime.command = var->runtime->command;
-      wi.runtime.env = var->runtime->env;
-    } else if (var->runtime && var->runtime->type == "http") {
-      return Status::InvalidArgument("variant " + pl.variant +
-                                     ": the http runtime is not implemented by the worker yet");
-    } else {
-      wi.runtime.type = "emulated";
-      // The planner's rule (planner::LatencyAtPercentile): missing percentile data is an error.
-      StatusOr<double> ms = planner::LatencyAtPercentile(lat->second, wf.spec.options.percentile);
-      if (!ms.ok())
-        return Status::InvalidArgument("ModelProfile " + op->second->profile + " variant " + pl.variant + " has " +
-                                       ms.status().message() + " for hardware " + n->second->hardware);
-      wi.runtime.latency_ms = *ms;
-      wi.runtime.output_kib = var->output_size_kib;
-    }
-    w.instances.push_back(wi);
+    auto wi = OperatorInstance(wf, *op->second, pl, var, *n->second, lat->second);
+    if (!wi.ok()) return wi.status();
+    w.instances.push_back(*wi);
     routes.push_back(WorkerRoute{pl.op, pl.keys.lo, pl.keys.hi, pl.node, "", pl.tier});
   }
 

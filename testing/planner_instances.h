@@ -70,7 +70,7 @@ inline Instance LargeInstance(int nodes, int ops, int tiers, unsigned seed, cons
   }
   const int sources = std::max(1, ops / 10);
   for (int s = 0; s < sources; ++s)
-    in.wf.spec.sources.push_back(Source{"s" + std::to_string(s), 20, "t0", {}, uni(50, 500), {}, {}, {}});
+    in.wf.spec.sources.push_back(Source{"s" + std::to_string(s), 20, "t0", {}, uni(50, 500), {}, {}, {}, {}, {}});
   double lo = 1, hi = 1;
   for (int o = 0; o < ops; ++o) {
     ModelProfile mp;

@@ -2,7 +2,11 @@
 // concurrent clients over TLS, printed beside the same figures for GET /healthz (the floor: no
 // auth, no store access, same TLS and HTTP stack), measured in the same run.
 // Usage: bench_rest [seconds per phase, default 3] [clients, default 16]
+// boost/asio (under pplx) uses std::exchange without including <utility>: keep this order.
+// clang-format off
+#include <utility>
 #include <pplx/threadpool.h>
+// clang-format on
 
 #include <algorithm>
 #include <atomic>

@@ -41,7 +41,8 @@ TEST(Manifest, StatusWithPlanRoundTrips) {
   wf.metadata.generation = 3;
   wf.metadata.resource_version = "17";
   wf.spec.infrastructure = "i";
-  wf.spec.sources.push_back(Source{"s", 1.5, "edge", std::nullopt, 10, std::nullopt, std::nullopt, std::nullopt});
+  wf.spec.sources.push_back(
+      Source{"s", 1.5, "edge", std::nullopt, 10, std::nullopt, std::nullopt, std::nullopt, {}, {}});
   wf.spec.operators.push_back(Operator{"o", "p", {Input{"s", 1.0}}});
   wf.spec.slo.min_accuracy = 50;
   wf.status.observed_generation = 3;

@@ -31,9 +31,9 @@ inline Instance SmallInstance(unsigned seed, bool exclusive, bool allow_join = t
   bool join = pick(0, 1) == 1 && allow_join;
   in.wf.metadata.name = "small";
   in.wf.spec.infrastructure = "small";
-  in.wf.spec.sources.push_back(Source{"S1", rate, "edge", {}, std::round(uni(10, 1000)), {}, {}, {}});
+  in.wf.spec.sources.push_back(Source{"S1", rate, "edge", {}, std::round(uni(10, 1000)), {}, {}, {}, {}, {}});
   std::vector<std::string> ops = join ? std::vector<std::string>{"A", "B", "C"} : std::vector<std::string>{"A", "B"};
-  if (join) in.wf.spec.sources.push_back(Source{"S2", rate, "edge", {}, std::round(uni(10, 1000)), {}, {}, {}});
+  if (join) in.wf.spec.sources.push_back(Source{"S2", rate, "edge", {}, std::round(uni(10, 1000)), {}, {}, {}, {}, {}});
   for (const auto& op : ops) {
     ModelProfile mp;
     mp.metadata.name = "p-" + op;

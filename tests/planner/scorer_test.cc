@@ -28,7 +28,7 @@ TEST(Scorer, HandComputedCostAndLoad) {
   in.profiles = {mp};
   in.wf.metadata.name = "w";
   in.wf.spec.infrastructure = "i";
-  in.wf.spec.sources = {Source{"S", 10, "edge", {}, 1024, {}, {}, {}}};
+  in.wf.spec.sources = {Source{"S", 10, "edge", {}, 1024, {}, {}, {}, {}, {}}};
   in.wf.spec.operators = {Operator{"A", "p", {Input{"S", 1}}}};
   auto p = BuildProblem(in.wf, in.profiles, in.inf);
   ASSERT_TRUE(p.ok()) << p.status().message();

@@ -46,7 +46,7 @@ Workflow Wf() {
   Workflow wf;
   wf.metadata.name = "wf";
   wf.spec.infrastructure = "two-tier";
-  wf.spec.sources = {Source{"Cam", 10, "edge", {}, 100, {}, 500, 12}};
+  wf.spec.sources = {Source{"Cam", 10, "edge", {}, 100, {}, 500, 12, {}, {}}};
   wf.spec.operators = {Operator{"Detect", "p-detect", {Input{"Cam", 1}}},
                        Operator{"Answer", "p-answer", {Input{"Detect", 0.5}}}};
   wf.spec.options.percentile = "p90";
