@@ -113,6 +113,11 @@ StatusOr<std::vector<WorkerConfig>> BuildDeployment(const Workflow& wf, const st
   std::map<std::string, WorkerConfig> io;
   std::string sink_worker;
   for (const auto& s : wf.spec.sources) {
+    // Planned and profiled already (jbctl profile reads the index), but the worker does not replay
+    // data sets yet: refuse rather than feed synthetic items under a dataset's name.
+    if (s.type.value_or("generator") != "generator")
+      return Status::InvalidArgument("source " + s.name + ": type " + *s.type +
+                                     " is not served by the worker yet (only the built-in generator is)");
     std::string wname = std::string(kIoWorkerPrefix) + s.tier;
     auto [it, fresh] = io.try_emplace(wname, base(wname, s.node.value_or(""), s.tier));
     if (sink_worker.empty()) sink_worker = wname;

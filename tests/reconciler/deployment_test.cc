@@ -220,6 +220,12 @@ TEST(BuildDeployment, RejectsWhatTheDataPlaneCannotRunWithAReason) {
     cases.push_back(c);
   }
   {
+    Case c{"dataset source", "type dataset is not served by the worker yet", Wf(), Profiles(), APlan()};
+    c.wf.spec.sources[0].type = "dataset";
+    c.wf.spec.sources[0].index = "items.jsonl";
+    cases.push_back(c);
+  }
+  {
     Case c{"unknown node", "unknown node", Wf(), Profiles(), APlan()};
     c.plan.placements[0].node = "nowhere";
     cases.push_back(c);
