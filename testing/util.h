@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -50,6 +51,13 @@ inline std::string ReadFile(const std::filesystem::path& p) {
 }
 
 // tests/lab/netlab.sh, the multi-host lab script.
+// A golden file's name as a GoogleTest parameter name (only [A-Za-z0-9_] allowed).
+inline std::string TestNameOf(std::string name) {
+  for (char& c : name)
+    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+  return name;
+}
+
 inline std::string LabScript() { return std::string(JB_SOURCE_DIR) + "/tests/lab/netlab.sh"; }
 
 // Starts `args` (args[0] a path) with stdout and stderr appended to `log`; its pid, or -1.

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <sstream>
 
 #include "tests/test_util.h"
 
@@ -20,39 +21,44 @@ std::vector<std::string> Cases() {
   return out;
 }
 
-TEST(GoldenValidate, AtLeastThirtyCases) { EXPECT_GE(Cases().size(), 30u); }
+TEST(GoldenValidateSet, AtLeastThirtyCases) { EXPECT_GE(Cases().size(), 30u); }
 
-TEST(GoldenValidate, EveryCaseMatchesItsExpectedErrors) {
-  for (const auto& name : Cases()) {
-    SCOPED_TRACE(name);
-    std::string rel = "tests/golden/validate/" + name;
-    auto r = testing::Run(testing::Jbctl() + " validate -f " + rel + ".yaml 2>&1");
-    EXPECT_EQ(r.exit_code, 1) << "malformed manifests must fail validation";
-    EXPECT_EQ(r.output, testing::ReadFile(fs::path(JB_SOURCE_DIR) / (rel + ".expected")));
-    // Every error line has the file:line:col: prefix, except the count of errors beyond the cap.
-    std::istringstream lines(r.output);
-    std::string line;
-    while (std::getline(lines, line)) {
-      if (line.size() > 4 && line.compare(line.size() - 4, 4, ": ok") == 0) continue;
-      if (line.rfind("... and ", 0) == 0) continue;
-      EXPECT_EQ(line.rfind(rel + ".yaml:", 0), 0u) << line;
-    }
+// Each case is its own test: ValidateGoldens/GoldenValidate.MatchesItsExpectedErrors/CASE.
+class GoldenValidate : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(GoldenValidate, MatchesItsExpectedErrors) {
+  const std::string rel = "tests/golden/validate/" + GetParam();
+  auto r = testing::Run(testing::Jbctl() + " validate -f " + rel + ".yaml 2>&1");
+  EXPECT_EQ(r.exit_code, 1) << "malformed manifests must fail validation";
+  EXPECT_EQ(r.output, testing::ReadFile(fs::path(JB_SOURCE_DIR) / (rel + ".expected")));
+  // Every error line has the file:line:col: prefix, except the count of errors beyond the cap.
+  std::istringstream lines(r.output);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.size() > 4 && line.compare(line.size() - 4, 4, ": ok") == 0) continue;
+    if (line.rfind("... and ", 0) == 0) continue;
+    EXPECT_EQ(line.rfind(rel + ".yaml:", 0), 0u) << line;
   }
 }
 
-TEST(GoldenValidate, ShippedManifestsAreValid) {
+INSTANTIATE_TEST_SUITE_P(ValidateGoldens, GoldenValidate, ::testing::ValuesIn(Cases()),
+                         [](const ::testing::TestParamInfo<std::string>& param_info) {
+                           return testing::TestNameOf("c" + param_info.param);
+                         });
+
+TEST(GoldenValidateSet, ShippedManifestsAreValid) {
   auto r = testing::Run(testing::Jbctl() + " validate -f manifests/");
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(r.output.find("error"), std::string::npos);
 }
 
 // The numeric and size limits must leave every manifest we ship or test with valid.
-TEST(GoldenValidate, LabManifestsStayValidUnderTheLimits) {
+TEST(GoldenValidateSet, LabManifestsStayValidUnderTheLimits) {
   auto r = testing::Run(testing::Jbctl() + " validate -f tests/lab/three-tier/");
   EXPECT_EQ(r.exit_code, 0) << r.output;
 }
 
-TEST(GoldenValidate, ErrorsBeyondTheCapAreCountedOnOneLine) {
+TEST(GoldenValidateSet, ErrorsBeyondTheCapAreCountedOnOneLine) {
   std::string rel = "tests/golden/validate/52-many-errors-capped.yaml";
   auto r = testing::Run(testing::Jbctl() + " validate -f " + rel + " 2>&1");
   size_t errors = 0;

@@ -67,10 +67,7 @@ TEST_P(PlanGolden, MatchesItsExpectedPlan) {
 
 INSTANTIATE_TEST_SUITE_P(Goldens, PlanGolden, ::testing::ValuesIn(Cases()),
                          [](const ::testing::TestParamInfo<std::string>& param_info) {
-                           std::string name = param_info.param;
-                           for (char& c : name)
-                             if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-                           return name;
+                           return testing::TestNameOf(param_info.param);
                          });
 
 // The cases the planner must keep answering the same way; a missing one is a deleted golden.
