@@ -14,6 +14,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "base/no_sigpipe.h"
+
 extern char** environ;
 
 namespace jb::profile {
@@ -24,6 +26,25 @@ using SteadyClock = std::chrono::steady_clock;
 int RemainingMs(SteadyClock::time_point deadline) {
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now()).count();
   return left <= 0 ? 0 : static_cast<int>(left);
+}
+
+// How a model process that stopped talking ended: "exited with code N" / "was killed by signal
+// N" once it is reaped within `wait_s` (then *pid = -1), else `otherwise`.
+std::string HowItEnded(pid_t* pid, double wait_s, const std::string& otherwise) {
+  const auto deadline =
+      SteadyClock::now() + std::chrono::duration_cast<SteadyClock::duration>(std::chrono::duration<double>(wait_s));
+  while (*pid > 0) {
+    int status = 0;
+    pid_t r = waitpid(*pid, &status, WNOHANG);
+    if (r == *pid) {
+      *pid = -1;
+      return WIFEXITED(status) ? "exited with code " + std::to_string(WEXITSTATUS(status))
+                               : "was killed by signal " + std::to_string(WTERMSIG(status));
+    }
+    if (r < 0 || RemainingMs(deadline) == 0) break;
+    usleep(5000);
+  }
+  return otherwise;
 }
 
 }  // namespace
@@ -131,13 +152,7 @@ StatusOr<std::string> ExecProcess::NextBody(double timeout_s) {
     ssize_t r = read(out_, buf, sizeof buf);
     if (r < 0 && errno == EINTR) continue;
     if (r <= 0) {
-      int status = 0;
-      std::string how = "closed its stdout";
-      if (pid_ > 0 && waitpid(pid_, &status, 0) == pid_) {
-        how = WIFEXITED(status) ? "exited with code " + std::to_string(WEXITSTATUS(status))
-                                : "was killed by signal " + std::to_string(WTERMSIG(status));
-        pid_ = -1;
-      }
+      std::string how = HowItEnded(&pid_, 5.0, "closed its stdout");
       std::string tail = StderrTail();
       return Status::Unavailable(Describe() + " " + how + (tail.empty() ? "" : "; its stderr: " + tail));
     }
@@ -160,14 +175,15 @@ StatusOr<exec::Response> ExecProcess::Call(const exec::Request& req, double time
 }
 
 Status ExecProcess::Send(const std::string& frame) {
+  ScopedNoSigpipe no_sigpipe;  // a model process that exited is an EPIPE here, not the end of jbctl
   size_t at = 0;
   while (at < frame.size()) {
     ssize_t n = write(in_, frame.data() + at, frame.size() - at);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
+      std::string how = HowItEnded(&pid_, 5.0, "stopped reading its stdin");
       auto tail = StderrTail();
-      return Status::Unavailable(Describe() + " stopped reading its stdin" +
-                                 (tail.empty() ? "" : "; its stderr: " + tail));
+      return Status::Unavailable(Describe() + " " + how + (tail.empty() ? "" : "; its stderr: " + tail));
     }
     at += static_cast<size_t>(n);
   }

@@ -18,6 +18,8 @@
 #include <chrono>
 #include <cstring>
 
+#include "base/no_sigpipe.h"
+
 namespace jb {
 
 namespace {
@@ -32,44 +34,6 @@ std::string SslErrors() {
   }
   return out;
 }
-
-// OpenSSL's socket BIO writes with write(2), which raises SIGPIPE when the peer has closed. This
-// blocks SIGPIPE in the calling thread for the scope and discards the one the scope raised (a
-// SIGPIPE already pending before is left alone), so the channel does not depend on main() having
-// ignored it. SIGPIPE from a write is thread-directed, so the thread's mask is enough.
-class ScopedNoSigpipe {
- public:
-  ScopedNoSigpipe() {
-    sigemptyset(&pipe_);
-    sigaddset(&pipe_, SIGPIPE);
-    sigset_t pending;
-    sigemptyset(&pending);
-    sigpending(&pending);
-    was_pending_ = sigismember(&pending, SIGPIPE) == 1;
-    pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
-  }
-  ~ScopedNoSigpipe() {
-    if (!was_pending_) {
-      sigset_t pending;
-      sigemptyset(&pending);
-      sigpending(&pending);
-      if (sigismember(&pending, SIGPIPE) == 1) {
-        timespec zero{0, 0};
-        int saved = errno;
-        while (sigtimedwait(&pipe_, nullptr, &zero) == -1 && errno == EINTR) {
-        }
-        errno = saved;
-      }
-    }
-    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
-  }
-  ScopedNoSigpipe(const ScopedNoSigpipe&) = delete;
-  ScopedNoSigpipe& operator=(const ScopedNoSigpipe&) = delete;
-
- private:
-  sigset_t pipe_, old_;
-  bool was_pending_ = false;
-};
 
 void SetTimeout(int fd, double s) {
   s = std::max(s, 0.001);  // a zero timeval would mean "no timeout"
