@@ -24,6 +24,7 @@ struct WorkerRuntime {
   double output_kib = 0;             // emulated: payload size of each output item
   std::vector<std::string> command;  // exec: argv of the persistent model process
   std::map<std::string, std::string> env;
+  int64_t framing = 2;  // exec: framing version the model process speaks (docs/exec-framing.md): 2, or 1 (legacy)
   bool operator==(const WorkerRuntime&) const = default;
 };
 template <class V>
@@ -33,18 +34,26 @@ void Describe(V& v, WorkerRuntime& o) {
   v.Field("outputKiB", o.output_kib, Opt().Min(0));
   v.Field("command", o.command, Opt());
   v.Field("env", o.env, Opt());
+  v.Field("framing", o.framing, Opt().Min(1).Max(2));
 }
 
 // One instance hosted by the worker.
 struct WorkerInstance {
-  std::string kind;                  // source | operator | sink
-  std::string name;                  // operator or source name; "sink" for the sink
-  std::string variant;               // operator: chosen variant
-  WorkerRuntime runtime;             // operator
-  double rate = 0;                   // source: items/s
-  double item_kib = 0;               // source: synthetic payload size
-  std::optional<std::string> files;  // source: send the files of this directory (round robin)
-  int64_t limit = 0;                 // source: stop after this many items (0 = never)
+  std::string kind;                         // source | operator | sink
+  std::string name;                         // operator or source name; "sink" for the sink
+  std::string variant;                      // operator: chosen variant
+  WorkerRuntime runtime;                    // operator
+  double rate = 0;                          // source: items/s
+  double item_kib = 0;                      // source: synthetic payload size
+  std::optional<std::string> files;         // source: send the files of this directory (round robin)
+  int64_t limit = 0;                        // source: stop after this many items (0 = never)
+  std::string type = "generator";           // source: generator | dataset | ingress
+  std::optional<std::string> dataset;       // source of type dataset: path of its JSON-lines index (ingress/dataset.h)
+  bool loop = true;                         // dataset: start over after the last item (false: once)
+  std::string scorer = "exact";             // sink: how labelled answers are scored: exact | normalized | exec
+  std::vector<std::string> scorer_command;  // sink, scorer exec: argv of the scoring command
+  std::optional<std::string> result_log;    // sink: also append every answer to this JSON-lines file
+  int64_t accuracy_window = 1000;           // sink: observed accuracy over the last this many scored answers
   bool operator==(const WorkerInstance&) const = default;
 };
 template <class V>
@@ -57,6 +66,38 @@ void Describe(V& v, WorkerInstance& o) {
   v.Field("itemKiB", o.item_kib, Opt().Min(0));
   v.Field("files", o.files, Opt());
   v.Field("limit", o.limit, Opt().Min(0));
+  v.Field("type", o.type, Opt().Enum({"generator", "dataset", "ingress"}));
+  v.Field("dataset", o.dataset, Opt());
+  v.Field("loop", o.loop, Opt());
+  v.Field("scorer", o.scorer, Opt().Enum({"exact", "normalized", "exec"}));
+  v.Field("scorerCommand", o.scorer_command, Opt());
+  v.Field("resultLog", o.result_log, Opt());
+  v.Field("accuracyWindow", o.accuracy_window, Opt().Min(1).Max(1000000));
+}
+
+// The Open Inference Protocol endpoint of an io worker that hosts ingress sources (ingress/,
+// docs/ingress.md). TLS with a bearer token unless plainHttp (loopback only).
+struct WorkerIngress {
+  std::string listen = "127.0.0.1:0";  // host:port of the HTTP(S) endpoint
+  std::string cert_file;               // PEM certificate (signed by the daemon's CA) and key
+  std::string key_file;
+  std::string token_file;  // bearer token, a file with mode 0600
+  bool plain_http = false;
+  int64_t max_inflight = 256;         // accepted requests not yet answered; beyond: 429
+  double timeout_s = 30;              // default request deadline (Triton's `timeout` parameter overrides)
+  int64_t max_body_bytes = 16 << 20;  // beyond: 413
+  bool operator==(const WorkerIngress&) const = default;
+};
+template <class V>
+void Describe(V& v, WorkerIngress& o) {
+  v.Field("listen", o.listen, Opt().Min(1));
+  v.Field("certFile", o.cert_file, Opt());
+  v.Field("keyFile", o.key_file, Opt());
+  v.Field("tokenFile", o.token_file, Opt());
+  v.Field("plainHttp", o.plain_http, Opt());
+  v.Field("maxInflight", o.max_inflight, Opt().Min(1).Max(1 << 20));
+  v.Field("timeoutS", o.timeout_s, Opt().Gt(0).Max(3600));
+  v.Field("maxBodyBytes", o.max_body_bytes, Opt().Min(1024).Max(int64_t{1} << 30));
 }
 
 // A workflow edge: items of `from` (source or operator) feed `to` (operator or "sink").
@@ -112,6 +153,7 @@ struct WorkerConfig {
   std::vector<WorkerInstance> instances;
   std::vector<WorkerEdge> edges;
   std::vector<WorkerRoute> routes;
+  std::optional<WorkerIngress> ingress;  // io worker with ingress sources: its OIP endpoint
   bool operator==(const WorkerConfig&) const = default;
 };
 template <class V>
@@ -132,6 +174,7 @@ void Describe(V& v, WorkerConfig& o) {
   v.Field("instances", o.instances, Opt());
   v.Field("edges", o.edges, Opt());
   v.Field("routes", o.routes, Opt());
+  v.Field("ingress", o.ingress, Opt());
 }
 
 // ---- metrics ------------------------------------------------------------------------------------
@@ -151,6 +194,17 @@ struct InstanceMetrics {
   bool rate_complete = false;  // sink: the rate's window lies after the first delivery (it is a full measurement)
   double p50_ms = 0;           // operator: processing time; sink: end-to-end latency
   double p99_ms = 0;
+  std::string variant;  // operator: the variant it runs
+  double p75_ms = 0;    // operator: processing time percentiles (closed-loop profiles)
+  double p90_ms = 0;
+  double output_bytes = 0;                   // operator: mean output size over the recent window
+  int64_t scored = 0;                        // sink: labelled answers scored (ever, this process)
+  int64_t correct = 0;                       // sink: of which correct
+  int64_t window_scored = 0;                 // sink: scored answers in the window (the last accuracyWindow)
+  int64_t window_correct = 0;                // sink: of which correct
+  int64_t score_errors = 0;                  // sink: answers the scorer could not judge (not counted either way)
+  std::map<std::string, int64_t> responses;  // ingress source: HTTP answers by status code ("200", "429", ...)
+  int64_t inflight = 0;                      // ingress source: accepted requests not yet answered
   bool operator==(const InstanceMetrics&) const = default;
 };
 template <class V>
@@ -169,6 +223,17 @@ void Describe(V& v, InstanceMetrics& o) {
   v.Field("rateComplete", o.rate_complete, Opt());
   v.Field("p50Ms", o.p50_ms, Opt());
   v.Field("p99Ms", o.p99_ms, Opt());
+  v.Field("variant", o.variant, Opt());
+  v.Field("p75Ms", o.p75_ms, Opt());
+  v.Field("p90Ms", o.p90_ms, Opt());
+  v.Field("outputBytes", o.output_bytes, Opt());
+  v.Field("scored", o.scored, Opt());
+  v.Field("correct", o.correct, Opt());
+  v.Field("windowScored", o.window_scored, Opt());
+  v.Field("windowCorrect", o.window_correct, Opt());
+  v.Field("scoreErrors", o.score_errors, Opt());
+  v.Field("responses", o.responses, Opt());
+  v.Field("inflight", o.inflight, Opt());
 }
 
 struct LinkMetrics {
@@ -214,6 +279,7 @@ struct WorkerMetrics {
       held_by_epoch;  // plan epoch -> items held (an epoch has drained when it is absent everywhere)
   std::vector<InstanceMetrics> instances;
   std::vector<LinkMetrics> links;
+  int64_t ingress_port = 0;  // the OIP endpoint's port (0: none)
   bool operator==(const WorkerMetrics&) const = default;
 };
 template <class V>
@@ -232,6 +298,7 @@ void Describe(V& v, WorkerMetrics& o) {
   v.Field("heldByEpoch", o.held_by_epoch, Opt());
   v.Field("instances", o.instances, Opt());
   v.Field("links", o.links, Opt());
+  v.Field("ingressPort", o.ingress_port, Opt());
 }
 
 // Parses a WorkerConfig (YAML or JSON) strictly and checks its consistency (edges name hosted or

@@ -28,7 +28,7 @@ struct Source {
   std::optional<std::string> files;
   std::optional<int64_t> count;
   std::optional<double> generator_rate;
-  std::optional<std::string> type;   // generator (when absent) | dataset
+  std::optional<std::string> type;   // generator (when absent) | dataset | ingress
   std::optional<std::string> index;  // dataset: JSON-lines index {key, file|data, label?}
   bool operator==(const Source&) const = default;
 };
@@ -61,8 +61,9 @@ void Describe(V& v, Source& o) {
               "from `rate`; the load trigger re-plans for what it observes). Changing it does not by itself re-plan."));
   v.Field("type", o.type,
           Opt()
-              .Enum({"generator", "dataset"})
-              .Doc("generator (default): the built-in generator; dataset: replays the labelled items of `index`."));
+              .Enum({"generator", "dataset", "ingress"})
+              .Doc("generator (default): the built-in generator (synthetic items); dataset: replays the labelled "
+                   "items of `index`; ingress: requests sent to the workflow's inference endpoint (OIP v2)."));
   v.Field(
       "index", o.index,
       Opt()
@@ -151,6 +152,8 @@ void Describe(V& v, AccuracyTable& o) {
 struct AccuracyModel {
   std::optional<AccuracyTable> table;
   std::string composition = "product";
+  std::string scorer = "exact";
+  std::vector<std::string> scorer_command;
   bool operator==(const AccuracyModel&) const = default;
 };
 template <class V>
@@ -162,6 +165,39 @@ void Describe(V& v, AccuracyModel& o) {
           .Enum({"product", "min"})
           .Doc(
               "Without a table: end-to-end accuracy = product (as fractions) or minimum of the variants' accuracies."));
+  v.Field("scorer", o.scorer,
+          Opt()
+              .Enum({"exact", "normalized", "exec"})
+              .Doc("How the sink scores a labelled answer: exact (after trimming; default), normalized (case and "
+                   "whitespace folded) or exec (scorerCommand judges)."));
+  v.Field("scorerCommand", o.scorer_command,
+          Opt().MaxItems(64).MaxLen(limits::kMaxTextLength).Doc("scorer exec: argv of the scoring command."));
+}
+
+// The workflow's inference endpoint (sources of type ingress).
+struct IngressSpec {
+  double timeout_s = 30;
+  int64_t max_inflight = 256;
+  bool operator==(const IngressSpec&) const = default;
+};
+template <class V>
+void Describe(V& v, IngressSpec& o) {
+  v.Field(
+      "timeoutS", o.timeout_s,
+      Opt().Range(0.001, 3600).Unit("s").Doc("Default request deadline (a request's `timeout` parameter overrides)."));
+  v.Field("maxInflight", o.max_inflight,
+          Opt().Range(1, 1 << 20).Doc("Accepted requests not yet answered; beyond this a request gets 429."));
+}
+
+// Where answers go besides the callers.
+struct ResultsSpec {
+  std::optional<std::string> file;
+  bool operator==(const ResultsSpec&) const = default;
+};
+template <class V>
+void Describe(V& v, ResultsSpec& o) {
+  v.Field("file", o.file,
+          Opt().MaxLen(limits::kMaxTextLength).Doc("JSON-lines file every answer is appended to (rotated, fsynced)."));
 }
 
 struct PlanOptions {
@@ -187,6 +223,8 @@ struct WorkflowSpec {
   Slo slo;
   AccuracyModel accuracy;
   PlanOptions options;
+  std::optional<IngressSpec> ingress;
+  std::optional<ResultsSpec> results;
   bool operator==(const WorkflowSpec&) const = default;
 };
 template <class V>
@@ -198,6 +236,8 @@ void Describe(V& v, WorkflowSpec& o) {
   v.Field("slo", o.slo, Opt().Required());
   v.Field("accuracy", o.accuracy, Opt());
   v.Field("options", o.options, Opt());
+  v.Field("ingress", o.ingress, Opt().Doc("The inference endpoint of ingress sources."));
+  v.Field("results", o.results, Opt());
 }
 
 // ---- plan and status (written by the daemon) ----------------------------------------------------
@@ -292,6 +332,28 @@ void Describe(V& v, Condition& o) {
   v.Field("lastTransitionTime", o.last_transition_time, Opt().Doc("RFC 3339; changes only when status changes."));
 }
 
+// Accuracy observed at the sink over labelled answers (ingress/accuracy.h), beside the plan's.
+struct ObservedAccuracy {
+  double accuracy = 0;  // percent, over the window
+  double low = 0;       // 95% Wilson interval, percent
+  double high = 100;
+  int64_t count = 0;   // scored answers in the window (the count the figure rests on)
+  int64_t total = 0;   // scored answers ever (current sink process)
+  double planned = 0;  // the plan's predicted accuracy, percent
+  double floor = 0;    // slo.minAccuracy
+  bool operator==(const ObservedAccuracy&) const = default;
+};
+template <class V>
+void Describe(V& v, ObservedAccuracy& o) {
+  v.Field("accuracy", o.accuracy, Opt().Range(0, 100).Unit("%"));
+  v.Field("low", o.low, Opt().Range(0, 100).Unit("%").Doc("95% Wilson interval, lower end."));
+  v.Field("high", o.high, Opt().Range(0, 100).Unit("%"));
+  v.Field("count", o.count, Opt().Min(0).Doc("Scored answers the figure rests on."));
+  v.Field("total", o.total, Opt().Min(0));
+  v.Field("planned", o.planned, Opt().Range(0, 100).Unit("%"));
+  v.Field("floor", o.floor, Opt().Range(0, 100).Unit("%"));
+}
+
 // What the data plane reports, summarised by the reconciler from the workers' metrics.
 struct ObservedStatus {
   std::string time;       // when observed (RFC 3339)
@@ -310,8 +372,10 @@ struct ObservedStatus {
   int64_t duplicates = 0;       // repeats discarded after re-sends
   double cross_tier_kibps = 0;  // observed, per tier boundary crossed, last 5 s
   double predicted_cross_tier_kibps = 0;
-  double network_cost_per_hour = 0;  // observed cross-tier traffic x link prices
-  double live_cost_per_hour = 0;     // rent of the used nodes + observed network
+  double network_cost_per_hour = 0;          // observed cross-tier traffic x link prices
+  double live_cost_per_hour = 0;             // rent of the used nodes + observed network
+  std::optional<ObservedAccuracy> accuracy;  // when answers carry labels
+  std::string ingress_url;                   // the inference endpoint, when the workflow has ingress sources
   bool operator==(const ObservedStatus&) const = default;
 };
 template <class V>
@@ -335,6 +399,8 @@ void Describe(V& v, ObservedStatus& o) {
   v.Field("predictedCrossTierKiBps", o.predicted_cross_tier_kibps, Opt().Min(0));
   v.Field("networkCostPerHour", o.network_cost_per_hour, Opt().Min(0));
   v.Field("liveCostPerHour", o.live_cost_per_hour, Opt().Min(0));
+  v.Field("accuracy", o.accuracy, Opt().Doc("Observed accuracy over labelled answers, beside the planned one."));
+  v.Field("ingressUrl", o.ingress_url, Opt());
 }
 
 // A make-before-break rollout in progress (reconciler/rollout.h).
