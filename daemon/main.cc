@@ -10,6 +10,7 @@
 #include <iostream>
 #include <thread>
 
+#include "base/dir_lock.h"
 #include "base/mutex.h"
 #include "daemon/api_server.h"
 #include "daemon/daemon.h"
@@ -283,6 +284,12 @@ int Main(int argc, char** argv) {
     return 2;
   }
   SetupLogging(cfg.log_level);
+  // One daemon per state directory: a second one would rewrite the same objects and workers.
+  auto state_lock = DirLock::Lock(cfg.state_dir);
+  if (!state_lock.ok()) {
+    spdlog::critical("{}", state_lock.status().message());
+    return 1;
+  }
   InitHttpThreads(4);
 
   if (auto s = EnsureTls(&cfg); !s.ok()) {
@@ -355,6 +362,8 @@ int Main(int argc, char** argv) {
     local->StopAll();
   }
   watchdog.Stop();
+  std::error_code ec;  // a clean stop leaves no endpoint behind for jbctl to try
+  fs::remove(fs::path(cfg.state_dir) / "endpoint", ec);
   spdlog::info("stopped");
   return 0;
 }

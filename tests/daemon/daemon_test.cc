@@ -262,6 +262,23 @@ TEST(Daemon, TokenFileIsPrivate) {
   EXPECT_EQ(d.Stop(), 0);
 }
 
+TEST(Daemon, OneDaemonPerStateDirectoryAndACleanStopLeavesNoEndpoint) {
+  testing::TempDir dir;
+  Daemon d(dir.path() / "state", {}, {"--driver", "fake"});
+  HttpClientOptions c;
+  ASSERT_TRUE(d.WaitReady(&c));
+  auto r = testing::Run(std::string(JB_JELLYBEAND) + " --state-dir " + (dir.path() / "state").string() +
+                        " --listen 127.0.0.1:0 --driver fake 2>&1");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find("state directory " + (dir.path() / "state").string() + " is in use by PID " +
+                          std::to_string(d.pid())),
+            std::string::npos)
+      << r.output;
+  EXPECT_TRUE(std::filesystem::exists(dir.path() / "state/endpoint"));  // the first one still serves
+  EXPECT_EQ(d.Stop(), 0);
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "state/endpoint"));
+}
+
 TEST(Packaging, SystemdUnitsVerifyCleanly) {
   if (std::system("command -v systemd-analyze >/dev/null 2>&1") != 0)
     GTEST_SKIP() << "systemd-analyze is not installed";
