@@ -152,7 +152,7 @@ void Describe(V& v, AccuracyTable& o) {
 struct AccuracyModel {
   std::optional<AccuracyTable> table;
   std::string composition = "product";
-  std::string scorer = "exact";
+  std::optional<std::string> scorer;  // absent = "exact"
   std::vector<std::string> scorer_command;
   bool operator==(const AccuracyModel&) const = default;
 };

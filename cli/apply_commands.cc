@@ -40,6 +40,12 @@ std::string LineDiff(const std::string& a, const std::string& b) {
   return out;
 }
 
+// The resourceVersion of the object in a response ("" when there is none).
+std::string VersionOf(const HttpResponse& resp) {
+  auto obj = DecodeResponse(resp);
+  return obj.ok() ? MetaOf(*obj).resource_version.value_or("") : "";
+}
+
 }  // namespace
 
 int Apply(const Remote& r, std::ostream& out, std::ostream& err) {
@@ -64,6 +70,9 @@ int Apply(const Remote& r, std::ostream& out, std::ostream& err) {
   for (const auto& d : docs) {
     Object obj = *d.object;
     std::string path = kApiPath + PluralOf(KindOf(obj)) + "/" + MetaOf(obj).name;
+    // The stored resourceVersion before: a PUT that returns it again changed nothing.
+    std::string before;
+    if (auto cur = HttpCall(r.http, "GET", path, "", ""); cur.ok() && cur->status == 200) before = VersionOf(*cur);
     auto resp = HttpCall(r.http, "PUT", path, ObjectToJson(obj), "application/json");
     std::string what = PluralOf(KindOf(obj)).substr(0, PluralOf(KindOf(obj)).size() - 1) + "/" + MetaOf(obj).name;
     if (!resp.ok()) {
@@ -73,7 +82,7 @@ int Apply(const Remote& r, std::ostream& out, std::ostream& err) {
     if (resp->status == 201)
       out << what << " created\n";
     else if (resp->status == 200)
-      out << what << " configured\n";
+      out << what << (!before.empty() && VersionOf(*resp) == before ? " unchanged\n" : " configured\n");
     else {
       err << "jbctl apply: " << d.file << ": " << what << ": " << ErrorOf(*resp) << "\n";
       rc = 1;

@@ -39,13 +39,19 @@ class Fnv1a {
 };
 
 // The Workflow's spec as the plan sees it: without what only the emulated load generator uses
-// (generatorRate, count), so changing the emulated load is left to the load trigger.
+// (generatorRate, count), so changing the emulated load is left to the load trigger, and without
+// what only the data plane uses (how answers are scored and logged, the ingress's deadline and
+// admission limit): changing those re-deploys, it does not re-plan.
 std::string PlannedSpecJson(const Workflow& wf) {
   WorkflowSpec planned = wf.spec;
   for (auto& s : planned.sources) {
     s.generator_rate.reset();
     s.count.reset();
   }
+  planned.accuracy.scorer.reset();
+  planned.accuracy.scorer_command.clear();
+  planned.ingress.reset();
+  planned.results.reset();
   return ToJson(Encoder::Encode(planned));
 }
 

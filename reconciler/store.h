@@ -83,8 +83,9 @@ class Store {
   virtual size_t size() const = 0;
 
   // Creates or updates the spec and metadata (labels) of an object; the status is kept from the
-  // stored one. Returns the stored object with its new resourceVersion and generation.
-  // kInvalidArgument: metadata.name is not a DNS-1123 subdomain. kConflict: stale
+  // stored one. Returns the stored object with its new resourceVersion and generation; when the spec
+  // and labels equal the stored ones, the stored object as it is (same resourceVersion, nothing
+  // written, no notification). kInvalidArgument: metadata.name is not a DNS-1123 subdomain. kConflict: stale
   // resourceVersion, or the object is being deleted. kNotFound: a resourceVersion was given for an
   // absent object. kUnavailable: the write could not be made durable (nothing changed).
   virtual StatusOr<Object> Put(Object obj) = 0;

@@ -21,8 +21,8 @@ TEST(DirLock, ASecondLockOnTheSameDirectoryIsRefusedNamingTheHolder) {
   auto second = DirLock::Lock(state);
   ASSERT_FALSE(second.ok());
   EXPECT_EQ(second.status().code(), Status::Code::kFailedPrecondition);
-  EXPECT_EQ(second.status().message(), "state directory " + state + " is in use by PID " +
-                                           std::to_string(::getpid()) + " (lock " + state + "/lock)");
+  EXPECT_EQ(second.status().message(), "state directory " + state + " is in use by PID " + std::to_string(::getpid()) +
+                                           " (lock " + state + "/lock)");
   first->reset();  // released: the next one gets it
   EXPECT_TRUE(DirLock::Lock(state).ok());
 }

@@ -84,10 +84,21 @@ TYPED_TEST(StoreContract, OptimisticConcurrencyAndGeneration) {
   auto first = s.Put(Profile("p"));
   ASSERT_TRUE(first.ok());
   EXPECT_EQ(MetaOf(*first).generation, 1);
-  // Same spec: generation stays, resourceVersion moves.
+  // Same spec and labels: a no-op, nothing changes (same resourceVersion, no notification).
+  Recorder rec;
+  auto sub = s.OnChange(rec.Callback());
   auto same = s.Put(Profile("p"));
   EXPECT_EQ(MetaOf(*same).generation, 1);
-  EXPECT_NE(MetaOf(*same).resource_version, MetaOf(*first).resource_version);
+  EXPECT_EQ(MetaOf(*same).resource_version, MetaOf(*first).resource_version);
+  EXPECT_EQ(rec.size(), 0u);
+  // New labels only: a new resourceVersion, the same generation.
+  ModelProfile labelled = Profile("p");
+  labelled.metadata.labels["team"] = "vision";
+  auto relabelled = s.Put(labelled);
+  ASSERT_TRUE(relabelled.ok());
+  EXPECT_EQ(MetaOf(*relabelled).generation, 1);
+  EXPECT_NE(MetaOf(*relabelled).resource_version, MetaOf(*first).resource_version);
+  same = relabelled;
   // Changed spec with the current resourceVersion: generation bumps.
   ModelProfile changed = Profile("p", 2);
   changed.metadata.resource_version = MetaOf(*same).resource_version;
@@ -288,7 +299,7 @@ TYPED_TEST(StoreContract, AfterResetReturnsNoCallbackRunsEvenWithConcurrentWrite
     std::vector<std::thread> writers;
     for (int w = 0; w < 3; ++w)
       writers.emplace_back([&, w] {
-        for (int i = 0; i < 200 && !stop; ++i) (void)s.Put(Profile("w" + std::to_string(w)));
+        for (int i = 0; i < 200 && !stop; ++i) (void)s.Put(Profile("w" + std::to_string(w), 1 + i));  // each a change
       });
     ASSERT_TRUE(testing::WaitFor([&] { return calls > 0; }, std::chrono::seconds(10)));
     sub.Reset();
