@@ -114,6 +114,7 @@ void Worker::Impl::Submit(Instance& inst, uint64_t ticket) {
   RuntimeInput in;
   in.key = run.item.key();
   in.seq = run.item.seq();
+  in.request_key = run.item.request_key();
   in.enqueued = run.enqueued;
   InputPart single{run.item.op(), run.item.payload()};
   std::vector<InputPart> parts;
