@@ -298,7 +298,8 @@ void ExecRuntime::OnEvents(uint32_t events) {
     if (!next->has_value()) break;
     OnFrame(std::move(**next));
   }
-  if (ended && same()) Failed("model process " + proc_.Reap().value_or("closed its stdout"));
+  // How it ended when it is already reaped; the loop does not wait for that.
+  if (ended && same()) Failed("model process " + proc_.Reap().value_or("exited"));
 }
 
 void ExecRuntime::OnFrame(exec::RawFrame f) {

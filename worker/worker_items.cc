@@ -139,6 +139,7 @@ void Worker::Impl::OnResult(Instance& inst, uint64_t ticket, RuntimeResult r) {
       return;
     case RuntimeResult::Kind::kFailed:
       Drop(inst, t, r.error);
+      if (inst.joins) inst.joins->Completed(t.item.seq());  // else its parts are never acknowledged
       return;
   }
 }

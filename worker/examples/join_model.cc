@@ -9,6 +9,8 @@
 //                      "no part named NAME" (the item fails, the process goes on)
 //   --fail-every N     an error frame for every request whose key is an integer divisible by N
 //   --exit-on-key K    exit with code 1, without answering, on the request with key K
+//   --misanswer-key K  on the request with key K, first write an answer under the key "not-K"
+//                      (a protocol error: the worker restarts the process)
 //   --record FILE      append "<pid>\t<key>\t<name>,<name>...\n" per request (one write each)
 // Under v1 (no key, one part named "") it answers the same way with "key=" and "=<data>".
 #include <fcntl.h>
@@ -28,6 +30,8 @@ struct Options {
   long fail_every = 0;
   std::string exit_on_key;
   bool exit_on = false;
+  std::string misanswer_key;
+  bool misanswer = false;
   int record_fd = -1;
 };
 
@@ -44,6 +48,9 @@ bool Parse(int argc, char** argv, Options* o) {
     } else if (a == "--exit-on-key") {
       o->exit_on_key = v;
       o->exit_on = true;
+    } else if (a == "--misanswer-key") {
+      o->misanswer_key = v;
+      o->misanswer = true;
     } else if (a == "--record") {
       o->record_fd = open(v.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
       if (o->record_fd < 0) {
@@ -71,7 +78,7 @@ int main(int argc, char** argv) {
   Options o;
   if (!Parse(argc, argv, &o)) {
     std::fprintf(stderr,
-                 "usage: jb-example-join-model [--expect NAME]... [--fail-every N] [--exit-on-key K] [--record FILE]\n");
+                 "usage: jb-example-join-model [--expect NAME]... [--fail-every N] [--exit-on-key K] [--misanswer-key K] [--record FILE]\n");
     return 2;
   }
   return jb::exec::ServeModel(
@@ -85,6 +92,12 @@ int main(int argc, char** argv) {
             return jb::Status::Internal("cannot write the record");
         }
         if (o.exit_on && req.key == o.exit_on_key) std::_Exit(1);
+        if (o.misanswer && req.key == o.misanswer_key) {
+          std::string frame;
+          if (jb::exec::EncodeResponse(jb::exec::Response{"not-" + req.key, true, "?"}, {}, &frame).ok() &&
+              write(1, frame.data(), frame.size()) != static_cast<ssize_t>(frame.size()))
+            return jb::Status::Internal("cannot write the wrong answer");
+        }
         for (const auto& name : o.expect)
           if (req.Find(name) == nullptr) return jb::Status::InvalidArgument("no part named " + name);
         long n = KeyNumber(req.key);
