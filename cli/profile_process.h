@@ -1,10 +1,10 @@
 // The profiler's handle on one exec model process: started with pipes on stdin/stdout (stderr to
 // a temporary file, kept for error messages), spoken to in exec framing v2 (worker/exec_framing.h),
-// each read bounded by a deadline. The destructor kills and reaps a process still running.
+// each read and write bounded by a deadline. The process itself (spawning, pipes, reaping) is a
+// jb::ModelProcess (worker/model_process.h), as in the worker's exec runtime. The destructor kills
+// and reaps a process still running.
 // Thread-safety: one thread.
 #pragma once
-
-#include <sys/types.h>
 
 #include <map>
 #include <string>
@@ -12,6 +12,7 @@
 
 #include "base/status.h"
 #include "worker/exec_framing.h"
+#include "worker/model_process.h"
 
 namespace jb::profile {
 
@@ -34,11 +35,10 @@ class ExecProcess {
 
  private:
   StatusOr<std::string> NextBody(double timeout_s);
-  Status Send(const std::string& frame);
+  Status Ended(const Status& s) const;
   std::string Describe() const;
 
-  pid_t pid_ = -1;
-  int in_ = -1, out_ = -1;
+  ModelProcess proc_;
   std::string err_path_;
   std::string name_;
   exec::ExecStreamDecoder dec_{exec::Framing::kV2};

@@ -5,7 +5,7 @@
 //   frame  = "JBX" version(u8 = 2) body_length(u32 LE) body
 //   body   = type(u8) ...      'H' hello, 'Q' request, 'A' answer, 'E' error
 //
-// Version 1 (worker/examples/wordcount_model.cc, the framing the exec runtime has always spoken) is
+// Version 1 (worker/examples/wordcount_v1_model.cc; the exec runtime with `framing: 1`) is
 // a bare u32 LE length and the payload, with no key, no parts, no errors. A v1 frame is never
 // longer than 16 MiB, so its 4th byte is 0x00 or 0x01; a v2 frame's 4th byte is its version (>= 2):
 // the first four bytes of a stream tell the two apart (StartsV2).

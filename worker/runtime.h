@@ -9,10 +9,12 @@
 //   EventLoop, or from Submit itself); Stop() at the end. The input is valid only during Submit:
 //   a runtime copies what it needs (no allocation per item is forced on the fast path).
 //
-// An item has a routing key, a request seq and one or more named input parts (one per input of a
-// joining operator, named after the producer; one part otherwise): a runtime that understands
-// several parts (a join as a model process) gets them separately; the exec runtime writes them
-// concatenated in input order, as one request.
+// An item has a routing key, a request seq, the request key the ingress gave it (empty for
+// generated items) and one or more named input parts (one per input of a joining operator, named
+// after the producer, in input order; one part otherwise). A runtime gets the parts separately:
+// the exec runtime sends them to its model process as named parts of one request under exec
+// framing v2 (the default; key = the request key, else the decimal seq), or, under the legacy
+// `runtime.framing: 1`, concatenated in input order as one payload (docs/exec-framing.md).
 //
 // Adding a runtime: implement this interface in worker/runtime_<name>.cc with a factory, and add
 // one line to the registry in worker/runtime.cc.
@@ -44,6 +46,7 @@ struct InputPart {
 struct RuntimeInput {
   double key = 0;
   uint64_t seq = 0;
+  std::string_view request_key;                    // the item's request key; may be empty
   std::span<const InputPart> parts;                // at least one
   std::chrono::steady_clock::time_point enqueued;  // when it became ready to run
 };
@@ -115,5 +118,15 @@ StatusOr<std::unique_ptr<Runtime>> MakeRuntime(const WorkerInstance& cfg, const 
 // The factories (worker/runtime_<name>.cc).
 StatusOr<std::unique_ptr<Runtime>> MakeEmulatedRuntime(const WorkerInstance& cfg, const RuntimeEnv& env);
 StatusOr<std::unique_ptr<Runtime>> MakeExecRuntime(const WorkerInstance& cfg, const RuntimeEnv& env);
+
+// The exec runtime's settings that are not in the WorkerInstance.
+struct ExecRuntimeOptions {
+  // Framing v2: how long a model process may take from its spawn to its hello (loading its model).
+  // Start() waits for it and fails past it; a restarted process is killed and restarted again.
+  std::chrono::milliseconds start_timeout = std::chrono::seconds(30);
+};
+// MakeExecRuntime with `options` (MakeExecRuntime uses the defaults).
+StatusOr<std::unique_ptr<Runtime>> MakeExecRuntimeWith(const WorkerInstance& cfg, const RuntimeEnv& env,
+                                                       const ExecRuntimeOptions& options);
 
 }  // namespace jb

@@ -114,6 +114,7 @@ void Worker::Impl::Submit(Instance& inst, uint64_t ticket) {
   RuntimeInput in;
   in.key = run.item.key();
   in.seq = run.item.seq();
+  in.request_key = run.item.request_key();
   in.enqueued = run.enqueued;
   InputPart single{run.item.op(), run.item.payload()};
   std::vector<InputPart> parts;
@@ -138,6 +139,7 @@ void Worker::Impl::OnResult(Instance& inst, uint64_t ticket, RuntimeResult r) {
       return;
     case RuntimeResult::Kind::kFailed:
       Drop(inst, t, r.error);
+      if (inst.joins) inst.joins->Completed(t.item.seq());  // else its parts are never acknowledged
       return;
   }
 }

@@ -114,6 +114,7 @@ TEST_F(RuntimeTest, ExecRunsTheModelProcessOnTheConcatenatedParts) {
 TEST_F(RuntimeTest, ExecRetriesAnItemWhenTheProcessDiesAndGivesUpAtTheThirdFailure) {
   WorkerInstance in = Operator("exec");
   in.runtime.command = {"/bin/sh", "-c", "head -c 1 >/dev/null; exit 3"};  // dies without answering
+  in.runtime.framing = 1;  // a v1 script (it never says hello); v2: tests/worker/runtime_exec_test.cc
   auto r = MakeRuntime(in, env());
   ASSERT_TRUE(r.ok());
   ASSERT_TRUE((*r)->Start().ok());

@@ -527,6 +527,7 @@ TEST(Worker, AnExecItemRetriedAfterItsModelProcessDiedIsSentAgainWhole) {
   model.runtime.command = {"/bin/sh", "-c",
                            "if [ -e " + started + " ]; then exec " + std::string(JB_EXAMPLE_MODEL) + "; fi; touch " +
                                started + "; head -c 1 >/dev/null; exit 1"};
+  model.runtime.framing = 1;  // the dying first process is a v1 script (it never says hello)
   Topology t({Src("S", 500, 1, 1)}, {model}, {{"S", "Count", 1}, {"Count", kSinkName, 1}});
   Running a(t.a), io(t.io);
   ASSERT_TRUE(WaitFor([&] { return Find(io->Metrics(), kSinkName).items_out == 1; }, 10s));

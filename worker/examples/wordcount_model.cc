@@ -1,40 +1,27 @@
-// jb-example-model: the smallest model for the `exec` runtime. It speaks the worker's framed
-// stdin/stdout protocol: read a 4-byte little-endian length and that many payload bytes, answer
-// with a length and the output. Its "inference" counts the words of the payload and answers
-// "words=N bytes=M". A real model (tesseract, pocketsphinx, an ONNX script) wraps the same loop.
+// jb-example-model: the smallest model for the `exec` runtime. It serves exec framing v2 and v1
+// (docs/exec-framing.md) through models/common/exec_model.h. Its "inference" counts the words of
+// the request's parts, read as one text in the order they came (a single-input operator has one
+// part), and answers "words=N bytes=M". A real model (tesseract, pocketsphinx, an ONNX script)
+// loads itself and then runs the same ServeModel loop.
 #include <cctype>
-#include <cstdint>
-#include <cstdio>
 #include <string>
 
-namespace {
-
-bool ReadExact(std::FILE* f, char* p, size_t n) { return std::fread(p, 1, n, f) == n; }
-
-}  // namespace
+#include "models/common/exec_model.h"
 
 int main() {
-  std::string payload;
-  while (true) {
-    unsigned char len[4];
-    if (!ReadExact(stdin, reinterpret_cast<char*>(len), 4)) return 0;  // EOF: the worker closed us
-    uint32_t n = len[0] | (len[1] << 8) | (len[2] << 16) | (static_cast<uint32_t>(len[3]) << 24);
-    payload.resize(n);
-    if (n > 0 && !ReadExact(stdin, payload.data(), n)) return 1;
-    size_t words = 0;
-    bool in_word = false;
-    for (char c : payload) {
-      bool w = std::isalnum(static_cast<unsigned char>(c)) != 0;
-      if (w && !in_word) ++words;
-      in_word = w;
-    }
-    std::string out = "words=" + std::to_string(words) + " bytes=" + std::to_string(n);
-    uint32_t m = static_cast<uint32_t>(out.size());
-    unsigned char olen[4] = {static_cast<unsigned char>(m & 0xff), static_cast<unsigned char>((m >> 8) & 0xff),
-                             static_cast<unsigned char>((m >> 16) & 0xff),
-                             static_cast<unsigned char>((m >> 24) & 0xff)};
-    std::fwrite(olen, 1, 4, stdout);
-    std::fwrite(out.data(), 1, out.size(), stdout);
-    std::fflush(stdout);
-  }
+  return jb::exec::ServeModel(
+      "{\"ready\":true,\"model\":\"wordcount\",\"framing\":2}",
+      [](const jb::exec::Request& req) -> jb::StatusOr<std::string> {
+        size_t words = 0, bytes = 0;
+        bool in_word = false;  // a word may go on across parts, as when they were concatenated
+        for (const auto& part : req.parts) {
+          bytes += part.data.size();
+          for (char c : part.data) {
+            bool w = std::isalnum(static_cast<unsigned char>(c)) != 0;
+            if (w && !in_word) ++words;
+            in_word = w;
+          }
+        }
+        return "words=" + std::to_string(words) + " bytes=" + std::to_string(bytes);
+      });
 }
