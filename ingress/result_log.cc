@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -35,6 +36,8 @@ Status Errno(const std::string& what, const std::string& path) {
 std::string ResultLine(const ResultRecord& r, std::chrono::system_clock::time_point ts) {
   nlohmann::ordered_json j;
   j["key"] = r.key;
+  if (!r.source.empty()) j["source"] = r.source;
+  if (r.seq) j["seq"] = *r.seq;
   if (oip::ValidUtf8(r.answer)) {
     j["answer"] = r.answer;
   } else {
@@ -42,6 +45,7 @@ std::string ResultLine(const ResultRecord& r, std::chrono::system_clock::time_po
   }
   if (r.label) j["label"] = *r.label;
   if (r.correct) j["correct"] = *r.correct;
+  if (r.latency_ms) j["latency_ms"] = std::round(*r.latency_ms * 1000) / 1000;
   j["ts"] = Timestamp(ts);
   return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
 }

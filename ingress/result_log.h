@@ -2,6 +2,8 @@
 //
 //   {"key":"q-17","answer":"4","label":"4","correct":true,"ts":"2026-01-01T00:00:00.123Z"}
 //
+// With `source`, `seq` and `latency_ms` set (the worker's sink sets them), the line carries them
+// too, after "key": {"key":...,"source":"A+B","seq":17,"answer":...,...,"latency_ms":12.5,"ts":...}.
 // `label` and `correct` only when known; an answer that is not valid UTF-8 is written as
 // "answer_base64" instead of "answer" (JSON strings cannot carry arbitrary bytes). `ts` is the
 // wall-clock time of Append (UTC, milliseconds).
@@ -33,6 +35,9 @@ struct ResultRecord {
   std::string answer;
   std::optional<std::string> label;
   std::optional<bool> correct;
+  std::string source;                // the request's source ("" = not written)
+  std::optional<uint64_t> seq;       // the request's sequence number
+  std::optional<double> latency_ms;  // end to end, from the source's emission
 };
 
 struct ResultLogOptions {
