@@ -88,8 +88,8 @@ class ExecScorer final : public Scorer {
   ScorerRunner* runner_;
 };
 
-// "exact" (or "") -> ExactScorer; "normalized" -> NormalizedScorer; "exec" -> ExecScorer (argv required, runner required).
-// kInvalidArgument naming the scorer otherwise.
+// "exact" (or "") -> ExactScorer; "normalized" -> NormalizedScorer; "exec" -> ExecScorer (argv required, runner
+// required). kInvalidArgument naming the scorer otherwise.
 StatusOr<std::unique_ptr<Scorer>> MakeScorer(const std::string& name, ExecScorerOptions exec, ScorerRunner* runner);
 
 struct Interval {

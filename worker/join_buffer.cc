@@ -17,7 +17,7 @@ JoinBuffer::Offered JoinBuffer::Offer(Task& part, Task* joined, TimePoint now) {
       mismatched_.push_back(std::move(part));
       return Offered::kMismatch;
     }
-    ledger_->Unref(part.hold);                // completed and safe: acknowledge directly
+    ledger_->Unref(part.hold);  // completed and safe: acknowledge directly
     return Offered::kRepeat;
   }
   auto& p = pending_[seq];

@@ -39,11 +39,11 @@ class JoinBuffer {
   JoinBuffer(std::vector<std::string> inputs, HoldLedger* ledger) : inputs_(std::move(inputs)), ledger_(ledger) {}
 
   enum class Offered {
-    kWaiting,  // the part is kept until its request is complete or expires
-    kJoined,   // the request is complete: *joined holds it (its task's reference); the buffer keeps
-               // another reference on its hold until Completed(seq)
-    kRepeat,   // a duplicate, counted by the caller; the part's reference was released
-    kLate,     // a part of a request that timed out: `part` is untouched, for the caller to drop
+    kWaiting,   // the part is kept until its request is complete or expires
+    kJoined,    // the request is complete: *joined holds it (its task's reference); the buffer keeps
+                // another reference on its hold until Completed(seq)
+    kRepeat,    // a duplicate, counted by the caller; the part's reference was released
+    kLate,      // a part of a request that timed out: `part` is untouched, for the caller to drop
     kMismatch,  // the request's parts carry different request keys: every part of it (this one
                 // included) is handed over by TakeMismatched(), for the caller to drop
   };
@@ -67,9 +67,9 @@ class JoinBuffer {
   Task Join(Pending& p, TimePoint now);
   std::vector<std::string> inputs_;
   HoldLedger* ledger_;
-  std::map<uint64_t, Pending> pending_;      // seq -> parts
-  std::map<uint64_t, HoldId> joined_;        // seq -> hold of the joined item, until Completed
-  std::deque<uint64_t> order_;               // completed or expired seqs, oldest first
+  std::map<uint64_t, Pending> pending_;  // seq -> parts
+  std::map<uint64_t, HoldId> joined_;    // seq -> hold of the joined item, until Completed
+  std::deque<uint64_t> order_;           // completed or expired seqs, oldest first
   enum class Done : uint8_t { kJoined, kExpired, kMismatched };
   std::unordered_map<uint64_t, Done> done_;  // completed, expired or mismatched requests
   std::vector<Task> mismatched_;

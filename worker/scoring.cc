@@ -68,7 +68,8 @@ StatusOr<std::string> ProcessScorerRunner::Run(const std::vector<std::string>& a
     ScopedNoSigpipe no_sigpipe;  // a scorer that exits without reading its stdin is an EPIPE, not a signal
     while (out_r.fd >= 0) {
       pollfd p[2] = {{out_r.fd, POLLIN, 0}, {in_w.fd, POLLOUT, 0}};
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
       if (left.count() <= 0) {
         timed_out = true;
         break;
@@ -103,8 +104,7 @@ StatusOr<std::string> ProcessScorerRunner::Run(const std::vector<std::string>& a
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
-  if (timed_out)
-    return Status::DeadlineExceeded("timed out after " + std::to_string(timeout.count()) + " ms");
+  if (timed_out) return Status::DeadlineExceeded("timed out after " + std::to_string(timeout.count()) + " ms");
   if (too_much) return Status::InvalidArgument("wrote over " + std::to_string(kMaxScorerOutput) + " bytes");
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return Status::Unavailable(ExitText(status));
   return out;
@@ -195,7 +195,8 @@ void SinkScoring::Log(const Answer& a, std::optional<bool> correct) {
   Status s = log_->Append(r);
   if (s.ok()) {
     if (log_failing_)
-      std::fprintf(stderr, "worker %s: result log %s is written again\n", opt_.worker.c_str(), opt_.result_log->c_str());
+      std::fprintf(stderr, "worker %s: result log %s is written again\n", opt_.worker.c_str(),
+                   opt_.result_log->c_str());
     log_failing_ = false;
     return;
   }

@@ -79,12 +79,13 @@ Status Source::CheckSameKeys(const std::vector<const Source*>& sources, const st
     const Source* has = in_first ? first : s;
     const Source* lacks = in_first ? s : first;
     const std::string& key = in_first ? only_a.front() : only_b.front();
-    return Status::InvalidArgument(
-        "worker " + worker + ": dataset sources " + first->cfg_.name + " and " + s->cfg_.name +
-        " replay different keys (" + std::to_string(a.size()) + " and " + std::to_string(b.size()) + "): key '" +
-        key + "' is in " + has->cfg_.name + "'s index " + *has->cfg_.dataset + " but not in " + lacks->cfg_.name +
-        "'s " + *lacks->cfg_.dataset + "; the sources of one worker share its seq numbering, so their parts join only "
-        "when every index lists the same keys");
+    return Status::InvalidArgument("worker " + worker + ": dataset sources " + first->cfg_.name + " and " +
+                                   s->cfg_.name + " replay different keys (" + std::to_string(a.size()) + " and " +
+                                   std::to_string(b.size()) + "): key '" + key + "' is in " + has->cfg_.name +
+                                   "'s index " + *has->cfg_.dataset + " but not in " + lacks->cfg_.name + "'s " +
+                                   *lacks->cfg_.dataset +
+                                   "; the sources of one worker share its seq numbering, so their parts join only "
+                                   "when every index lists the same keys");
   }
   return Status::Ok();
 }

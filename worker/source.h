@@ -78,8 +78,8 @@ class Source {
   std::string synthetic_;
   std::shared_ptr<const ingress::Dataset> dataset_;
   std::vector<const ingress::DatasetEntry*> order_;  // entries sorted by key
-  std::vector<std::optional<std::string>> cache_;     // by position in order_
-  bool read_failing_ = false;                          // a read error is logged once per streak
+  std::vector<std::optional<std::string>> cache_;    // by position in order_
+  bool read_failing_ = false;                        // a read error is logged once per streak
   // Items to emit in all: `limit`, capped at the data set's size when it does not loop (0: no limit).
   int64_t Limit() const;
 };

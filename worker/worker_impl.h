@@ -74,7 +74,8 @@ class Worker::Impl {
     std::unique_ptr<JoinBuffer> joins;
     std::unique_ptr<Source> source;
     std::unique_ptr<Sink> sink;
-    std::unique_ptr<SinkScoring> scoring;  // sink: scores labelled answers, writes the result log
+    // sink: scores labelled answers and writes the result log (worker/scoring.h)
+    std::unique_ptr<SinkScoring> scoring;
     int64_t queued = 0;  // tasks in ready_
     // Tasks in the runtime, by ticket (an index into `running`; freed tickets are reused, so the
     // steady state allocates nothing per item).

@@ -103,7 +103,8 @@ TEST(SinkScoring, AnExecScorerNeverBlocksAddAndOverItsBoundAnAnswerIsAScoreError
   SinkScoringOptions o;
   o.scorer = "exec";
   o.max_queue = 1;
-  o.scorer_command = {"/bin/sh", "-c", "cat >/dev/null; while [ ! -e '" + go.string() + "' ]; do sleep 0.01; done; echo 1"};
+  o.scorer_command = {"/bin/sh", "-c",
+                      "cat >/dev/null; while [ ! -e '" + go.string() + "' ]; do sleep 0.01; done; echo 1"};
   auto s = Make(o);
   ASSERT_TRUE(s);
   const auto t0 = std::chrono::steady_clock::now();

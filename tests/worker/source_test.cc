@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "testing/util.h"
 
@@ -55,7 +56,8 @@ TEST(Source, AFilesSourceWithoutFilesIsRefused) {
 }
 
 // A data set of `keys` (index order as given) with file or inline items, labelled "L-<key>".
-std::string WriteIndex(const std::filesystem::path& dir, const std::string& name, const std::vector<std::string>& keys) {
+std::string WriteIndex(const std::filesystem::path& dir, const std::string& name,
+                       const std::vector<std::string>& keys) {
   std::ofstream idx(dir / name);
   for (const auto& k : keys) {
     if (k.front() == 'f') {  // file items
@@ -63,7 +65,8 @@ std::string WriteIndex(const std::filesystem::path& dir, const std::string& name
       std::ofstream(dir / "files" / k) << "bytes of " << k;
       idx << "{\"key\": \"" << k << "\", \"file\": \"files/" << k << "\", \"label\": \"L-" << k << "\"}\n";
     } else {
-      idx << "{\"key\": \"" << k << "\", \"data\": \"data of " << k << "\"" << (k == "nolabel" ? "" : ", \"label\": \"L-" + k + "\"") << "}\n";
+      idx << "{\"key\": \"" << k << "\", \"data\": \"data of " << k << "\""
+          << (k == "nolabel" ? "" : ", \"label\": \"L-" + k + "\"") << "}\n";
     }
   }
   return (dir / name).string();
@@ -167,13 +170,45 @@ TEST(Source, DatasetSourcesOfOneWorkerMustReplayTheSameKeys) {
 
 TEST(Source, ADatasetSourceWithoutAUsableIndexIsRefused) {
   testing::TempDir dir;
-  auto missing = Source::Create(DatasetSrc("D", (dir.path() / "none.jsonl").string(), true),
-                                std::chrono::steady_clock::now());
+  auto missing =
+      Source::Create(DatasetSrc("D", (dir.path() / "none.jsonl").string(), true), std::chrono::steady_clock::now());
   ASSERT_FALSE(missing.ok());
   EXPECT_NE(missing.status().message().find("source D: dataset index"), std::string::npos);
   WorkerInstance no_path = DatasetSrc("D", "", true);
   no_path.dataset.reset();
   EXPECT_FALSE(Source::Create(no_path, std::chrono::steady_clock::now()).ok());
+}
+
+#ifndef JB_DOCQA_DATA
+#define JB_DOCQA_DATA ""
+#endif
+
+// The docqa data set's two indices (models/docqa/data): one worker's two dataset sources pass the
+// key check, and a pass replays every item once, both parts of a seq with the same key and label.
+TEST(Source, TheDocqaSetsTwoSourcesReplayTheSameKeyAtEverySeq) {
+  const std::filesystem::path dir = JB_DOCQA_DATA;
+  if (dir.empty() || !std::filesystem::exists(dir / "documents.jsonl"))
+    GTEST_SKIP() << "the docqa data set is not built (make setup builds it into build/docqa-data)";
+  auto now = std::chrono::steady_clock::now();
+  auto doc = Source::Create(DatasetSrc("ReadDocument", (dir / "documents.jsonl").string(), false), now);
+  auto q = Source::Create(DatasetSrc("ReadQuestion", (dir / "questions.jsonl").string(), false), now);
+  ASSERT_TRUE(doc.ok()) << doc.status().message();
+  ASSERT_TRUE(q.ok()) << q.status().message();
+  ASSERT_TRUE(Source::CheckSameKeys({doc->get(), q->get()}, "io").ok());
+  std::set<std::string> keys;
+  while ((*doc)->NextDue()) {
+    Status e1, e2;
+    wire::Item d = (*doc)->Next(0, 0, &e1), a = (*q)->Next(0, 0, &e2);
+    ASSERT_TRUE(e1.ok() && e2.ok()) << e1.message() << e2.message();
+    ASSERT_EQ(d.request_key(), a.request_key());
+    EXPECT_EQ(d.label(), a.label());
+    EXPECT_FALSE(d.label().empty());
+    EXPECT_EQ(d.payload().substr(0, 2), "\xff\xd8") << "a JPEG";
+    EXPECT_EQ(a.payload().substr(0, 4), "RIFF") << "a WAV";
+    keys.insert(d.request_key());
+  }
+  EXPECT_EQ(keys.size(), 288u);
+  EXPECT_FALSE((*q)->NextDue().has_value());
 }
 
 TEST(SeqReserver, ARestartedSourceWorkerContinuesAboveEverySeqItUsed) {

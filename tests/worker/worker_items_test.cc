@@ -110,7 +110,8 @@ struct Joined {
     io.instances = std::move(io_instances);
     io2.instances = std::move(io2_instances);
     a.instances = {Op("F"), Op("G"), Op("J")};
-    io.edges = io2.edges = a.edges = {{"Doc", "F", 1}, {"Q", "G", 1}, {"F", "J", 1}, {"G", "J", 1}, {"J", kSinkName, 1}};
+    io.edges = io2.edges =
+        a.edges = {{"Doc", "F", 1}, {"Q", "G", 1}, {"F", "J", 1}, {"G", "J", 1}, {"J", kSinkName, 1}};
     std::vector<WorkerRoute> routes;
     for (const auto& op : a.instances) routes.push_back({op.name, 0, 1, "a", Addr(a_port), ""});
     routes.push_back({kSinkName, 0, 1, "io", Addr(io_port), ""});
@@ -121,8 +122,10 @@ struct Joined {
 TEST(WorkerItems, LabelledDatasetPartsJoinAndTheSinkScoresAndLogsEveryAnswerOnce) {
   testing::TempDir dir;
   // The emulated join answers "e": right for k0..k2 (any case: normalized), wrong for k3 and k4.
-  std::vector<std::pair<std::string, std::string>> items = {{"k0", "e"}, {"k1", "E "}, {"k2", "e"}, {"k3", "x"}, {"k4", "y"}};
-  std::vector<std::pair<std::string, std::string>> questions = {{"k4", ""}, {"k3", ""}, {"k2", ""}, {"k1", ""}, {"k0", ""}};
+  std::vector<std::pair<std::string, std::string>> items = {
+      {"k0", "e"}, {"k1", "E "}, {"k2", "e"}, {"k3", "x"}, {"k4", "y"}};
+  std::vector<std::pair<std::string, std::string>> questions = {
+      {"k4", ""}, {"k3", ""}, {"k2", ""}, {"k1", ""}, {"k0", ""}};
   const auto log = dir.path() / "answers.jsonl";
   Joined t({Dataset("Doc", Index(dir.path(), "docs.jsonl", items)),
             Dataset("Q", Index(dir.path(), "questions.jsonl", questions)), SinkInst("normalized", log.string())},
@@ -184,7 +187,8 @@ TEST(WorkerItems, PartsWithDifferentRequestKeysAreDroppedAtTheJoinAndCounted) {
         return j.dropped.count("join-key-mismatch") && j.dropped.at("join-key-mismatch") == 6;
       },
       10s));
-  EXPECT_TRUE(WaitFor([&] { return Find(io->Metrics(), "Doc").acked == 3 && Find(io2->Metrics(), "Q").acked == 3; }, 5s))
+  EXPECT_TRUE(
+      WaitFor([&] { return Find(io->Metrics(), "Doc").acked == 3 && Find(io2->Metrics(), "Q").acked == 3; }, 5s))
       << "dropped parts are acknowledged";
   EXPECT_EQ(Find(io->Metrics(), kSinkName).items_out, 0);
 }
