@@ -33,11 +33,13 @@ Status Errno(const std::string& what, const std::string& path) {
 
 }  // namespace
 
-std::string ResultLine(const ResultRecord& r, std::chrono::system_clock::time_point ts) {
+std::string ResultLine(const ResultRecord& r, std::chrono::system_clock::time_point ts, const ResultOrigin* origin) {
   nlohmann::ordered_json j;
   j["key"] = r.key;
-  if (!r.source.empty()) j["source"] = r.source;
-  if (r.seq) j["seq"] = *r.seq;
+  if (origin) {
+    j["source"] = origin->source;
+    j["seq"] = origin->seq;
+  }
   if (oip::ValidUtf8(r.answer)) {
     j["answer"] = r.answer;
   } else {
@@ -45,7 +47,7 @@ std::string ResultLine(const ResultRecord& r, std::chrono::system_clock::time_po
   }
   if (r.label) j["label"] = *r.label;
   if (r.correct) j["correct"] = *r.correct;
-  if (r.latency_ms) j["latency_ms"] = std::round(*r.latency_ms * 1000) / 1000;
+  if (origin && origin->latency_ms) j["latency_ms"] = std::round(*origin->latency_ms * 1000) / 1000;
   j["ts"] = Timestamp(ts);
   return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
 }
@@ -119,8 +121,8 @@ Status ResultLog::Rotate() {
   return Status::Ok();
 }
 
-Status ResultLog::Append(const ResultRecord& r) {
-  const std::string line = ResultLine(r, opt_.clock->WallNow());
+Status ResultLog::Append(const ResultRecord& r, const ResultOrigin* origin) {
+  const std::string line = ResultLine(r, opt_.clock->WallNow(), origin);
   MutexLock l(&mu_);
   if (fd_ < 0) {
     Status s = OpenFile();  // a failed rotation left no file open; try again

@@ -189,10 +189,8 @@ void SinkScoring::Log(const Answer& a, std::optional<bool> correct) {
   r.answer = a.answer;
   r.label = a.label;
   r.correct = correct;
-  r.source = a.source;
-  r.seq = a.seq;
-  r.latency_ms = a.latency_ms;
-  Status s = log_->Append(r);
+  ingress::ResultOrigin origin{a.source, a.seq, a.latency_ms};
+  Status s = log_->Append(r, &origin);
   if (s.ok()) {
     if (log_failing_)
       std::fprintf(stderr, "worker %s: result log %s is written again\n", opt_.worker.c_str(),
