@@ -171,7 +171,9 @@ void SinkScoring::Add(Answer a) {
   j.a = std::move(a);
   {
     MutexLock l(&mu_);
-    if (queue_.size() < opt_.max_queue) {
+    const size_t bytes = j.a.answer.size() + j.a.label.value_or("").size();
+    if (queue_.size() < opt_.max_queue && queued_bytes_ + bytes <= opt_.max_queue_bytes) {
+      queued_bytes_ += bytes;
       queue_.push_back(std::move(j));
       cv_.SignalAll();  // the thread (WaitIdle callers wait on the same variable)
       return;
@@ -220,6 +222,7 @@ void SinkScoring::Thread() {
     }
     Job j = std::move(queue_.front());
     queue_.pop_front();
+    queued_bytes_ -= j.a.answer.size() + j.a.label.value_or("").size();
     busy_ = true;
     const bool stopping = stop_;
     l.Unlock();

@@ -6,8 +6,8 @@
 // duplicate: the caller adds only what Sink::Deliver took as new), so no request is scored twice.
 //  - exact / normalized scorers judge inline on the caller's thread (a string comparison).
 //  - exec: the scorer command runs on SinkScoring's own thread, so a slow or hung scorer never
-//    blocks the loop. At most `max_queue` answers wait for it; an answer over that bound is not
-//    scored and counts as a score error (never as wrong).
+//    blocks the loop. At most `max_queue` answers (and `max_queue_bytes` of them) wait for it; an
+//    answer over that bound is not scored and counts as a score error (never as wrong).
 //  - The result log is written on that thread as well, never on the loop: a slow or failing disk
 //    delays only the log. A failure is logged to stderr once per streak (the line is then lost; the
 //    delivery record, not the result log, is what acknowledgements wait for). It is fsynced on its
@@ -58,7 +58,8 @@ struct SinkScoringOptions {
   std::optional<std::string> result_log;  // path; none = no log
   int64_t accuracy_window = 1000;
   size_t max_queue = 1024;  // answers waiting for the thread (exec verdicts, log lines). Default 1024.
-  std::string worker;       // names the worker in log lines
+  size_t max_queue_bytes = size_t{64} << 20;     // and their answers' bytes. Default 64 MiB.
+  std::string worker;                            // names the worker in log lines
   std::chrono::milliseconds fsync_period{1000};  // the result log's; default 1 s
 };
 
@@ -114,6 +115,7 @@ class SinkScoring {
   mutable Mutex mu_;
   CondVar cv_;
   std::deque<Job> queue_ GUARDED_BY(mu_);
+  size_t queued_bytes_ GUARDED_BY(mu_) = 0;
   bool busy_ GUARDED_BY(mu_) = false;
   bool stop_ GUARDED_BY(mu_) = false;
   std::thread thread_;

@@ -118,6 +118,24 @@ TEST(SinkScoring, AnExecScorerNeverBlocksAddAndOverItsBoundAnAnswerIsAScoreError
   EXPECT_EQ(c.correct, c.scored);
 }
 
+TEST(SinkScoring, TheQueueIsBoundedByBytesToo) {
+  testing::TempDir dir;
+  SinkScoringOptions o;
+  o.result_log = (dir.path() / "answers.jsonl").string();
+  o.max_queue_bytes = 10;
+  auto s = Make(o);
+  ASSERT_TRUE(s);
+  s->Add(Ans("big", std::string(11, 'a'), std::nullopt));  // over the bound alone: not logged
+  ASSERT_TRUE(s->WaitIdle(10s));
+  EXPECT_EQ(s->counts().log_errors, 1);
+  s->Add(Ans("small", "a", "a"));
+  ASSERT_TRUE(s->WaitIdle(10s));
+  EXPECT_EQ(s->counts().log_errors, 1);
+  EXPECT_EQ(s->counts().correct, 1) << "an inline verdict does not wait for the queue";
+  s.reset();
+  EXPECT_EQ(Lines(dir.path() / "answers.jsonl").size(), 1u);
+}
+
 TEST(SinkScoring, TheResultLogHasALinePerAnswerWithVerdictAndLatency) {
   testing::TempDir dir;
   SinkScoringOptions o;
