@@ -5,36 +5,23 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <random>
 #include <set>
-#include <sstream>
 
 #include "api/manifest.h"
-#include "api/value.h"
-#include "base/file.h"
 #include "base/format.h"
 #include "cli/profile_process.h"
-
-namespace fs = std::filesystem;
+#include "ingress/accuracy.h"
+#include "ingress/dataset.h"
 
 namespace jb::profile {
 namespace {
 
-constexpr size_t kMaxIndexItems = 1000000;
-
-std::string Trim(const std::string& s) {
-  size_t b = s.find_first_not_of(" \t\r\n"), e = s.find_last_not_of(" \t\r\n");
-  return b == std::string::npos ? "" : s.substr(b, e - b + 1);
+// Answers are scored as the sink's "normalized" scorer does (ingress/accuracy.h), so a profiled
+// accuracy and an observed one count the same answers right.
+bool Correct(const std::string& answer, const std::string& label) {
+  return ingress::NormalizedScorer::Same(answer, label);
 }
-
-std::string Lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
-bool Correct(const std::string& answer, const std::string& label) { return Lower(Trim(answer)) == Lower(Trim(label)); }
 
 // `d` to `digits` decimals, as the shortest double that prints so (no 25.185000000000002).
 double Round(double d, int digits) { return std::strtod(FormatFixed(d, digits).c_str(), nullptr); }
@@ -125,7 +112,8 @@ Status LoadData(const Workflow& wf, const ProfileOptions& opts, Job* job) {
     if (!names.count(name))
       return Status::InvalidArgument("--data " + name + "=" + path + ": the workflow has no source or operator \"" +
                                      name + "\"");
-  std::map<std::string, std::map<std::string, IndexItem>> items;  // source -> key -> item
+  std::map<std::string, std::shared_ptr<const ingress::Dataset>> sets;               // source -> its data set
+  std::map<std::string, std::map<std::string, const ingress::DatasetEntry*>> items;  // source -> key -> item
   std::optional<std::set<std::string>> common;
   for (const auto& s : wf.spec.sources) {
     auto it = opts.data.find(s.name);
@@ -133,12 +121,13 @@ Status LoadData(const Workflow& wf, const ProfileOptions& opts, Job* job) {
     if (path.empty())
       return Status::InvalidArgument("source \"" + s.name + "\" has no labelled data: give --data " + s.name +
                                      "=INDEX or make it `type: dataset` with an `index`");
-    auto index = ReadIndex(path);
+    auto index = ingress::Dataset::Open(path);
     if (!index.ok()) return index.status();
+    sets[s.name] = *index;
     std::set<std::string> keys;
-    for (auto& i : *index) {
+    for (const auto& i : (*index)->entries()) {
       keys.insert(i.key);
-      items[s.name][i.key] = std::move(i);
+      items[s.name][i.key] = &i;
     }
     if (!common)
       common = keys;
@@ -152,7 +141,7 @@ Status LoadData(const Workflow& wf, const ProfileOptions& opts, Job* job) {
   job->keys.assign(common->begin(), common->end());
   for (const auto& key : job->keys)
     for (const auto& s : wf.spec.sources)
-      if (const auto& l = items[s.name][key].label; l && !job->labels.count(key)) job->labels[key] = *l;
+      if (const auto& l = items[s.name][key]->label; l && !job->labels.count(key)) job->labels[key] = *l;
   if (job->labels.empty())
     return Status::InvalidArgument(
         "the data has no labels: no source index gives a \"label\" for any item, and "
@@ -168,12 +157,7 @@ Status LoadData(const Workflow& wf, const ProfileOptions& opts, Job* job) {
       return Status::InvalidArgument("item \"" + key + "\" has no label in any source index");
   for (const auto& s : wf.spec.sources)
     for (const auto& key : job->keys) {
-      const IndexItem& i = items[s.name][key];
-      if (i.path.empty()) {
-        job->source_bytes[s.name][key] = i.data;
-        continue;
-      }
-      auto bytes = ReadFile(i.path);
+      auto bytes = sets[s.name]->ReadData(*items[s.name][key]);
       if (!bytes.ok())
         return Status::NotFound("source \"" + s.name + "\", item \"" + key + "\": " + bytes.status().message());
       job->source_bytes[s.name][key] = std::move(*bytes);
@@ -181,9 +165,9 @@ Status LoadData(const Workflow& wf, const ProfileOptions& opts, Job* job) {
   for (const auto& o : wf.spec.operators) {
     auto it = opts.data.find(o.name);
     if (it == opts.data.end()) continue;
-    auto index = ReadIndex(it->second);
+    auto index = ingress::Dataset::Open(it->second);
     if (!index.ok()) return index.status();
-    for (const auto& i : *index)
+    for (const auto& i : (*index)->entries())
       if (i.label) job->op_labels[o.name][i.key] = *i.label;
     for (const auto& key : job->keys)
       if (!job->op_labels[o.name].count(key))
@@ -202,53 +186,6 @@ double Quantile(std::vector<double> xs, double q) {
   const auto lo = static_cast<size_t>(pos);
   const size_t hi = std::min(lo + 1, xs.size() - 1);
   return xs[lo] + (xs[hi] - xs[lo]) * (pos - static_cast<double>(lo));
-}
-
-StatusOr<std::vector<IndexItem>> ReadIndex(const std::string& path) {
-  auto text = ReadFile(path);
-  if (!text.ok()) return Status::NotFound("dataset index " + path + ": no such file (or not readable)");
-  const fs::path dir = fs::path(path).parent_path();
-  std::vector<IndexItem> out;
-  std::set<std::string> keys;
-  std::istringstream in(*text);
-  int line_no = 0;
-  for (std::string line; std::getline(in, line);) {
-    ++line_no;
-    if (Trim(line).empty()) continue;
-    const std::string where = path + ":" + std::to_string(line_no) + ": ";
-    auto parsed = ParseYamlStream(line);
-    if (parsed.size() != 1 || !parsed[0].error.ok() || !parsed[0].root.is_map())
-      return Status::InvalidArgument(where + "not a JSON object");
-    const Value& v = parsed[0].root;
-    IndexItem item;
-    const Value* key = v.Find("key");
-    if (key == nullptr || !key->is_string() || key->as_string().empty())
-      return Status::InvalidArgument(where + "no \"key\" (a non-empty string)");
-    item.key = key->as_string();
-    const Value* file = v.Find("file");
-    const Value* data = v.Find("data");
-    if ((file == nullptr) == (data == nullptr))
-      return Status::InvalidArgument(where + "item \"" + item.key +
-                                     "\": expected exactly one of \"file\" and \"data\"");
-    if (file != nullptr) {
-      if (!file->is_string() || file->as_string().empty() || fs::path(file->as_string()).is_absolute() ||
-          file->as_string().find("..") != std::string::npos)
-        return Status::InvalidArgument(where + "item \"" + item.key +
-                                       "\": \"file\" must be a relative path inside the index's directory");
-      item.path = (dir / file->as_string()).string();
-    } else {
-      if (!data->is_string())
-        return Status::InvalidArgument(where + "item \"" + item.key + "\": \"data\" must be a string");
-      item.data = data->as_string();
-    }
-    if (const Value* l = v.Find("label"); l != nullptr && !l->is_null())
-      item.label = l->is_string() ? l->as_string() : Trim(ToJson(*l));
-    if (!keys.insert(item.key).second) return Status::InvalidArgument(where + "duplicate key \"" + item.key + "\"");
-    if (out.size() >= kMaxIndexItems) return Status::InvalidArgument(where + "more than 1000000 items");
-    out.push_back(std::move(item));
-  }
-  if (out.empty()) return Status::InvalidArgument("dataset index " + path + " lists no items");
-  return out;
 }
 
 // The shape jbctl profile handles: one last operator; every other operator reads sources only.

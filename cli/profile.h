@@ -8,10 +8,11 @@
 // and operators; every other operator reads sources only. Those operators run once per variant, in
 // isolation (one process at a time), warm (ProfileOptions::warmup items first, not counted); the
 // last operator then runs over every combination of the others' variants, and its answers are
-// scored against the end-to-end label (the sources' `label`, exact after trimming outer
-// whitespace and ASCII case).
+// scored against the end-to-end label (the sources' `label`) by the "normalized" scorer
+// (ingress/accuracy.h: ASCII case folded, whitespace runs collapsed, trimmed).
 //
-// Data: each source's JSON-lines index ({key, file|data, label?}, `file` relative to the index);
+// Data: each source's JSON-lines index ({key, file|data, label?}, `file` relative to the index),
+// read by ingress::Dataset (ingress/dataset.h), as dataset sources read it;
 // from the source's `index` field (type: dataset) or `--data SOURCE=PATH`. Items are the keys
 // every source has. An operator has its own label when `--data OPERATOR=PATH` gives an index whose
 // `label` is that operator's expected output per key: then a variant's accuracy is the end-to-end
@@ -33,18 +34,6 @@
 #include "base/status.h"
 
 namespace jb::profile {
-
-// One item of a dataset index.
-struct IndexItem {
-  std::string key;
-  std::string path;  // absolute or relative to the cwd ("" when inline)
-  std::string data;  // inline data (when path is "")
-  std::optional<std::string> label;
-};
-
-// Reads a JSON-lines index. Errors: "PATH:LINE: ..." for a malformed line, a missing key, neither
-// or both of file/data, a duplicate key; NotFound for a missing index.
-StatusOr<std::vector<IndexItem>> ReadIndex(const std::string& path);
 
 // Linear-interpolated quantile of `xs` (q in [0, 1]); 0 for an empty vector.
 double Quantile(std::vector<double> xs, double q);

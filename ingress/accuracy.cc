@@ -28,6 +28,28 @@ StatusOr<bool> ExactScorer::Score(std::string_view, std::string_view answer, std
   return Trim(answer) == Trim(label);
 }
 
+std::string NormalizedScorer::Normalize(std::string_view s) {
+  constexpr std::string_view kSpace = " \t\n\r\f\v";
+  std::string out;
+  out.reserve(s.size());
+  for (char c : Trim(s)) {
+    if (kSpace.find(c) != std::string_view::npos) {
+      if (out.back() != ' ') out.push_back(' ');  // Trim: the first character is not a space
+    } else {
+      out.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c);
+    }
+  }
+  return out;
+}
+
+bool NormalizedScorer::Same(std::string_view answer, std::string_view label) {
+  return Normalize(answer) == Normalize(label);
+}
+
+StatusOr<bool> NormalizedScorer::Score(std::string_view, std::string_view answer, std::string_view label) {
+  return Same(answer, label);
+}
+
 std::string ExecScorer::RequestLine(std::string_view key, std::string_view answer, std::string_view label) {
   // Encoded as in the result log, so one reader handles both.
   nlohmann::ordered_json j;
@@ -66,13 +88,14 @@ StatusOr<bool> ExecScorer::Score(std::string_view key, std::string_view answer, 
 
 StatusOr<std::unique_ptr<Scorer>> MakeScorer(const std::string& name, ExecScorerOptions exec, ScorerRunner* runner) {
   if (name.empty() || name == "exact") return std::unique_ptr<Scorer>(std::make_unique<ExactScorer>());
+  if (name == "normalized") return std::unique_ptr<Scorer>(std::make_unique<NormalizedScorer>());
   if (name == "exec") {
     if (exec.argv.empty() || exec.argv.front().empty())
       return Status::InvalidArgument("scorer exec: a command is required");
     if (!runner) return Status::InvalidArgument("scorer exec: no process runner");
     return std::unique_ptr<Scorer>(std::make_unique<ExecScorer>(std::move(exec), runner));
   }
-  return Status::InvalidArgument("unknown scorer '" + Excerpt(name, 32) + "', expected exact or exec");
+  return Status::InvalidArgument("unknown scorer '" + Excerpt(name, 32) + "', expected exact, normalized or exec");
 }
 
 Interval WilsonInterval(uint64_t correct, uint64_t n, double z) {

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -32,9 +33,13 @@ Status Errno(const std::string& what, const std::string& path) {
 
 }  // namespace
 
-std::string ResultLine(const ResultRecord& r, std::chrono::system_clock::time_point ts) {
+std::string ResultLine(const ResultRecord& r, std::chrono::system_clock::time_point ts, const ResultOrigin* origin) {
   nlohmann::ordered_json j;
   j["key"] = r.key;
+  if (origin) {
+    j["source"] = origin->source;
+    j["seq"] = origin->seq;
+  }
   if (oip::ValidUtf8(r.answer)) {
     j["answer"] = r.answer;
   } else {
@@ -42,6 +47,7 @@ std::string ResultLine(const ResultRecord& r, std::chrono::system_clock::time_po
   }
   if (r.label) j["label"] = *r.label;
   if (r.correct) j["correct"] = *r.correct;
+  if (origin && origin->latency_ms) j["latency_ms"] = std::round(*origin->latency_ms * 1000) / 1000;
   j["ts"] = Timestamp(ts);
   return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
 }
@@ -115,8 +121,8 @@ Status ResultLog::Rotate() {
   return Status::Ok();
 }
 
-Status ResultLog::Append(const ResultRecord& r) {
-  const std::string line = ResultLine(r, opt_.clock->WallNow());
+Status ResultLog::Append(const ResultRecord& r, const ResultOrigin* origin) {
+  const std::string line = ResultLine(r, opt_.clock->WallNow(), origin);
   MutexLock l(&mu_);
   if (fd_ < 0) {
     Status s = OpenFile();  // a failed rotation left no file open; try again

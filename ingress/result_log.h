@@ -2,6 +2,8 @@
 //
 //   {"key":"q-17","answer":"4","label":"4","correct":true,"ts":"2026-01-01T00:00:00.123Z"}
 //
+// With a ResultOrigin (the worker's sink gives one), the line also says where the answer came from:
+//   {"key":...,"source":"A+B","seq":17,"answer":...,"label":...,"correct":...,"latency_ms":12.5,"ts":...}
 // `label` and `correct` only when known; an answer that is not valid UTF-8 is written as
 // "answer_base64" instead of "answer" (JSON strings cannot carry arbitrary bytes). `ts` is the
 // wall-clock time of Append (UTC, milliseconds).
@@ -35,6 +37,13 @@ struct ResultRecord {
   std::optional<bool> correct;
 };
 
+// Where an answer came from: its request's source and sequence number, and its end-to-end latency.
+struct ResultOrigin {
+  std::string source;
+  uint64_t seq = 0;
+  std::optional<double> latency_ms;  // from the source's emission; written to the microsecond
+};
+
 struct ResultLogOptions {
   std::string path;                              // required
   uint64_t max_file_bytes = 64u << 20;           // Default 64 MiB.
@@ -43,8 +52,9 @@ struct ResultLogOptions {
   Clock* clock = nullptr;                        // Default Clock::Real(); not owned.
 };
 
-// The JSON line of `r` (with its trailing '\n') stamped `ts`.
-std::string ResultLine(const ResultRecord& r, std::chrono::system_clock::time_point ts);
+// The JSON line of `r` (with its trailing '\n') stamped `ts`, with `origin`'s fields when given.
+std::string ResultLine(const ResultRecord& r, std::chrono::system_clock::time_point ts,
+                       const ResultOrigin* origin = nullptr);
 
 class ResultLog {
  public:
@@ -57,7 +67,7 @@ class ResultLog {
 
   // Writes one line (rotating first if needed). kUnavailable on a write, fsync or rename error;
   // the line is then not (fully) in the log.
-  Status Append(const ResultRecord& r) EXCLUDES(mu_);
+  Status Append(const ResultRecord& r, const ResultOrigin* origin = nullptr) EXCLUDES(mu_);
   // Fsyncs if the period has passed and lines were written since the last fsync.
   Status Tick() EXCLUDES(mu_);
   // Fsyncs now if lines were written since the last fsync.

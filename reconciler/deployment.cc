@@ -40,6 +40,31 @@ StatusOr<WorkerInstance> OperatorInstance(const Workflow& wf, const Operator& op
   return wi;
 }
 
+// The instance of one source: the built-in generator, or a dataset replayed by the worker.
+StatusOr<WorkerInstance> SourceInstance(const Source& s) {
+  // Ingress sources are served by the io worker's OIP endpoint, wired separately.
+  if (s.type.value_or("generator") == "ingress")
+    return Status::InvalidArgument("source " + s.name + ": type " + *s.type +
+                                   " is not served by the worker yet (only the built-in generator and dataset are)");
+  WorkerInstance wi;
+  wi.kind = "source";
+  wi.name = s.name;
+  wi.rate = s.generator_rate.value_or(s.rate);
+  wi.item_kib = s.item_size_kib;
+  wi.files = s.files;
+  wi.limit = s.count.value_or(0);
+  if (s.type.value_or("generator") == "dataset") {
+    // The index path goes to the worker as written: a relative one resolves against the worker's
+    // working directory, which the local driver leaves as the daemon's (as for `files`). A
+    // dataset loops forever unless `count` is set: then it replays `count` items (looping over the
+    // set when count exceeds it), so count stays the one limit a source has.
+    wi.type = "dataset";
+    wi.dataset = s.index;
+    wi.loop = true;
+  }
+  return wi;
+}
+
 }  // namespace
 
 StatusOr<std::vector<WorkerConfig>> BuildDeployment(const Workflow& wf, const std::vector<ModelProfile>& profiles,
@@ -113,27 +138,21 @@ StatusOr<std::vector<WorkerConfig>> BuildDeployment(const Workflow& wf, const st
   std::map<std::string, WorkerConfig> io;
   std::string sink_worker;
   for (const auto& s : wf.spec.sources) {
-    // Planned and profiled already (jbctl profile reads the index), but the worker does not replay
-    // data sets yet: refuse rather than feed synthetic items under a dataset's name.
-    if (s.type.value_or("generator") != "generator")
-      return Status::InvalidArgument("source " + s.name + ": type " + *s.type +
-                                     " is not served by the worker yet (only the built-in generator is)");
+    auto wi = SourceInstance(s);
+    if (!wi.ok()) return wi.status();
     std::string wname = std::string(kIoWorkerPrefix) + s.tier;
     auto [it, fresh] = io.try_emplace(wname, base(wname, s.node.value_or(""), s.tier));
     if (sink_worker.empty()) sink_worker = wname;
-    WorkerInstance wi;
-    wi.kind = "source";
-    wi.name = s.name;
-    wi.rate = s.generator_rate.value_or(s.rate);
-    wi.item_kib = s.item_size_kib;
-    wi.files = s.files;
-    wi.limit = s.count.value_or(0);
-    it->second.instances.push_back(wi);
+    it->second.instances.push_back(*wi);
   }
   if (sink_worker.empty()) return Status::InvalidArgument("the workflow has no sources");
   WorkerInstance sink;
   sink.kind = "sink";
   sink.name = kSinkName;
+  sink.scorer = wf.spec.accuracy.scorer;
+  sink.scorer_command = wf.spec.accuracy.scorer_command;
+  // A relative results file resolves against the worker's working directory, as the index does.
+  if (wf.spec.results) sink.result_log = wf.spec.results->file;
   io[sink_worker].instances.push_back(sink);
   routes.push_back(WorkerRoute{kSinkName, 0, 1, sink_worker, "", ""});
 

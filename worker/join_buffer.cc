@@ -12,8 +12,12 @@ JoinBuffer::Offered JoinBuffer::Offer(Task& part, Task* joined, TimePoint now) {
     return Offered::kRepeat;
   }
   if (auto done = done_.find(seq); done != done_.end()) {
-    if (done->second) return Offered::kLate;  // dropped like its other parts
-    ledger_->Unref(part.hold);                // completed and safe: acknowledge directly
+    if (done->second == Done::kExpired) return Offered::kLate;  // dropped like its other parts
+    if (done->second == Done::kMismatched) {
+      mismatched_.push_back(std::move(part));
+      return Offered::kMismatch;
+    }
+    ledger_->Unref(part.hold);  // completed and safe: acknowledge directly
     return Offered::kRepeat;
   }
   auto& p = pending_[seq];
@@ -26,10 +30,23 @@ JoinBuffer::Offered JoinBuffer::Offer(Task& part, Task* joined, TimePoint now) {
   }
   p.parts.emplace(producer, std::move(part));
   if (p.parts.size() < inputs_.size()) return Offered::kWaiting;
+  std::string key;
+  bool differ = false;
+  for (const auto& [name, pt] : p.parts) {
+    const std::string& k = pt.item.request_key();
+    if (k.empty()) continue;
+    if (!key.empty() && k != key) differ = true;
+    key = k;
+  }
+  if (differ) {
+    for (auto& [name, pt] : p.parts) mismatched_.push_back(std::move(pt));
+    pending_.erase(seq);
+    Remember(seq, Done::kMismatched);
+    return Offered::kMismatch;
+  }
   *joined = Join(p, now);
   pending_.erase(seq);
   joined_[seq] = joined->hold;
-  order_.push_back(seq);
   ledger_->Ref(joined->hold);  // the buffer's reference, released by Completed()
   return Offered::kJoined;
 }
@@ -51,6 +68,8 @@ Task JoinBuffer::Join(Pending& p, TimePoint now) {
     } else if (pt.item.trace_ns_size() > 0 && pt.item.trace_ns(0) < joined.item.trace_ns(0)) {
       joined.item.set_trace_ns(0, pt.item.trace_ns(0));
     }
+    if (joined.item.request_key().empty()) joined.item.set_request_key(pt.item.request_key());
+    if (joined.item.label().empty()) joined.item.set_label(pt.item.label());
     joined.parts.push_back(TaskPart{in, std::move(*pt.item.mutable_payload())});
     sources.push_back(pt.item.source());
     ledger_->AddParent(joined.hold, pt.hold);
@@ -68,7 +87,12 @@ void JoinBuffer::Completed(uint64_t seq) {
   HoldId h = j->second;
   joined_.erase(j);
   ledger_->Unref(h);
-  done_[seq] = false;
+  Remember(seq, Done::kJoined);
+}
+
+void JoinBuffer::Remember(uint64_t seq, Done how) {
+  done_[seq] = how;
+  order_.push_back(seq);
   while (order_.size() > kRememberJoined) {
     done_.erase(order_.front());
     order_.pop_front();
@@ -83,8 +107,7 @@ std::vector<Task> JoinBuffer::Expire(TimePoint cutoff) {
       continue;
     }
     for (auto& [producer, part] : it->second.parts) dropped.push_back(std::move(part));
-    done_[it->first] = true;
-    order_.push_back(it->first);
+    Remember(it->first, Done::kExpired);
     it = pending_.erase(it);
   }
   return dropped;

@@ -1,6 +1,9 @@
 // JoinBuffer: the parts of requests waiting at an operator with several inputs. A request's parts
 // (one per input, matched by seq) become one item when the last arrives; the joined item's source
-// is the sorted "+"-joined sources of its parts, its trace starts at the earliest part's.
+// is the sorted "+"-joined sources of its parts, its trace starts at the earliest part's. It takes
+// the parts' request key (the first non-empty one: generated parts carry none) and the first
+// non-empty label, in input order. Parts whose non-empty request keys differ do not join: the
+// request is dropped (kMismatch, reason "join-key-mismatch"), as is any part of it that arrives later.
 //
 // Contract (worker.h, guarantees 3 and 4):
 //  - Join drops: a request of which some parts never arrive within the join timeout is dropped at
@@ -36,11 +39,13 @@ class JoinBuffer {
   JoinBuffer(std::vector<std::string> inputs, HoldLedger* ledger) : inputs_(std::move(inputs)), ledger_(ledger) {}
 
   enum class Offered {
-    kWaiting,  // the part is kept until its request is complete or expires
-    kJoined,   // the request is complete: *joined holds it (its task's reference); the buffer keeps
-               // another reference on its hold until Completed(seq)
-    kRepeat,   // a duplicate, counted by the caller; the part's reference was released
-    kLate,     // a part of a request that timed out: `part` is untouched, for the caller to drop
+    kWaiting,   // the part is kept until its request is complete or expires
+    kJoined,    // the request is complete: *joined holds it (its task's reference); the buffer keeps
+                // another reference on its hold until Completed(seq)
+    kRepeat,    // a duplicate, counted by the caller; the part's reference was released
+    kLate,      // a part of a request that timed out: `part` is untouched, for the caller to drop
+    kMismatch,  // the request's parts carry different request keys: every part of it (this one
+                // included) is handed over by TakeMismatched(), for the caller to drop
   };
   // Takes `part` (its producer is part.item.op()) unless kLate.
   Offered Offer(Task& part, Task* joined, TimePoint now);
@@ -49,6 +54,8 @@ class JoinBuffer {
   void Completed(uint64_t seq);
   // Requests waiting since before `cutoff`: their parts, for the caller to drop as "join-timeout".
   std::vector<Task> Expire(TimePoint cutoff);
+  // The parts of requests refused by kMismatch since the last call.
+  std::vector<Task> TakeMismatched() { return std::move(mismatched_); }
   // Parts now waiting (shown as queue length).
   int64_t parts_waiting() const;
 
@@ -60,10 +67,13 @@ class JoinBuffer {
   Task Join(Pending& p, TimePoint now);
   std::vector<std::string> inputs_;
   HoldLedger* ledger_;
-  std::map<uint64_t, Pending> pending_;      // seq -> parts
-  std::map<uint64_t, HoldId> joined_;        // seq -> hold of the joined item, until Completed
-  std::deque<uint64_t> order_;               // completed or expired seqs, oldest first
-  std::unordered_map<uint64_t, bool> done_;  // completed or expired -> whether it expired
+  std::map<uint64_t, Pending> pending_;  // seq -> parts
+  std::map<uint64_t, HoldId> joined_;    // seq -> hold of the joined item, until Completed
+  std::deque<uint64_t> order_;           // completed or expired seqs, oldest first
+  enum class Done : uint8_t { kJoined, kExpired, kMismatched };
+  std::unordered_map<uint64_t, Done> done_;  // completed, expired or mismatched requests
+  std::vector<Task> mismatched_;
+  void Remember(uint64_t seq, Done how);
 };
 
 }  // namespace jb

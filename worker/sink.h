@@ -1,6 +1,7 @@
 // Sink: the end of a workflow on this worker. It counts each request once, keeps the latency and
 // emission-time figures of what it delivered, and (with a state directory) writes its delivery
-// record (worker/durable_state.h).
+// record (worker/durable_state.h). What it delivers for the first time is then scored and logged
+// by the instance's SinkScoring (worker/scoring.h); a duplicate never is.
 //
 // Contract (worker.h, guarantee 1: at most once): Deliver() returns true for a request identity
 // (source, seq) at most once over the life of the record: the identity is appended to the record

@@ -71,9 +71,18 @@ Status Worker::Impl::InitInstances() {
       if (!src.ok()) return src.status();
       inst->source = std::move(*src);
     }
-    if (in.kind == "sink") inst->sink = std::make_unique<Sink>();
+    if (in.kind == "sink") {
+      inst->sink = std::make_unique<Sink>();
+      auto scoring = SinkScoring::Create(SinkScoring::OptionsOf(in, cfg_.name));
+      if (!scoring.ok()) return scoring.status();
+      inst->scoring = std::move(*scoring);
+    }
     instances_[in.name] = std::move(inst);
   }
+  std::vector<const Source*> sources;
+  for (const auto& [name, inst] : instances_)
+    if (inst->source) sources.push_back(inst->source.get());
+  if (auto s = Source::CheckSameKeys(sources, cfg_.name); !s.ok()) return s;
   for (const auto& e : cfg_.edges)
     if (auto it = instances_.find(e.to); it != instances_.end()) it->second->inputs.push_back(e.from);
   for (auto& [name, inst] : instances_)
@@ -209,6 +218,14 @@ void Worker::Impl::WriteMetrics() {
     im.queue = inst->queued + (inst->joins ? inst->joins->parts_waiting() : 0);
     im.p50_ms = inst->lat.Quantile(0.5);
     im.p99_ms = inst->lat.Quantile(0.99);
+    if (inst->scoring) {
+      auto c = inst->scoring->counts();
+      im.scored = c.scored;
+      im.correct = c.correct;
+      im.window_scored = c.window_scored;
+      im.window_correct = c.window_correct;
+      im.score_errors = c.score_errors;
+    }
     if (inst->sink)
       inst->sink->Rate(RealtimeNs(), im.p99_ms, &im.rate, &im.rate_complete);
     else

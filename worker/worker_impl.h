@@ -29,6 +29,7 @@
 #include "worker/metrics.h"
 #include "worker/router.h"
 #include "worker/runtime.h"
+#include "worker/scoring.h"
 #include "worker/sink.h"
 #include "worker/source.h"
 #include "worker/task.h"
@@ -73,6 +74,8 @@ class Worker::Impl {
     std::unique_ptr<JoinBuffer> joins;
     std::unique_ptr<Source> source;
     std::unique_ptr<Sink> sink;
+    // sink: scores labelled answers and writes the result log (worker/scoring.h)
+    std::unique_ptr<SinkScoring> scoring;
     int64_t queued = 0;  // tasks in ready_
     // Tasks in the runtime, by ticket (an index into `running`; freed tickets are reused, so the
     // steady state allocates nothing per item).

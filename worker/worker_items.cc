@@ -47,10 +47,24 @@ void Worker::Impl::DeliverToSink(Instance& inst, Task t) {
   ++inst.m.items_in;
   int64_t emitted = t.item.trace_ns_size() > 0 ? t.item.trace_ns(0) : 0;
   if (!inst.sink->Deliver(t.item.source(), t.item.seq(), emitted)) {
-    ++inst.m.duplicates;
+    ++inst.m.duplicates;  // never scored nor logged again
   } else {
     ++inst.m.items_out;
-    if (t.item.trace_ns_size() > 0) inst.lat.Add(static_cast<double>(RealtimeNs() - emitted) / 1e6);
+    std::optional<double> latency_ms;
+    if (t.item.trace_ns_size() > 0) {
+      latency_ms = static_cast<double>(RealtimeNs() - emitted) / 1e6;
+      inst.lat.Add(*latency_ms);
+    }
+    if (inst.scoring) {
+      SinkScoring::Answer a;
+      a.key = t.item.request_key();
+      a.source = t.item.source();
+      a.seq = t.item.seq();
+      a.answer = std::move(*t.item.mutable_payload());
+      if (!t.item.label().empty()) a.label = t.item.label();
+      a.latency_ms = latency_ms;
+      inst.scoring->Add(std::move(a));
+    }
   }
   ledger_->Unref(t.hold);
 }
@@ -65,6 +79,9 @@ void Worker::Impl::Join(Instance& inst, Task t) {
       return;
     case JoinBuffer::Offered::kLate:
       Drop(inst, t, "join-timeout");
+      return;
+    case JoinBuffer::Offered::kMismatch:
+      for (auto& part : inst.joins->TakeMismatched()) Drop(inst, part, "join-key-mismatch");
       return;
     case JoinBuffer::Offered::kJoined:
       Enqueue(inst, std::move(joined));
@@ -152,6 +169,8 @@ void Worker::Impl::Complete(Instance& inst, const Task& t, std::string payload, 
   out.set_seq(t.item.seq());
   out.set_epoch(t.item.epoch());
   out.set_op(inst.cfg.name);
+  out.set_request_key(t.item.request_key());  // outputs keep their request's key and label
+  out.set_label(t.item.label());
   out.set_payload(std::move(payload));
   *out.mutable_trace_ns() = t.item.trace_ns();
   out.add_trace_ns(RealtimeNs());
@@ -252,7 +271,12 @@ void Worker::Impl::SourceTick(Instance& inst, uint64_t gen) {
       return ScheduleTick(inst, now + std::chrono::milliseconds(1), gen);
     // Retried; nothing is emitted with a number not on disk.
     if (!seqs_->Reserve(src.next_seq())) return ScheduleTick(inst, now + std::chrono::seconds(1), gen);
-    wire::Item item = src.Next(router_.SourceEpoch(src.next_seq()), RealtimeNs());
+    Status read;
+    wire::Item item = src.Next(router_.SourceEpoch(src.next_seq()), RealtimeNs(), &read);
+    if (!read.ok()) {  // a data set's file that cannot be read: its seq is skipped, counted
+      ++inst.m.dropped["dataset-read"];
+      continue;
+    }
     ++inst.m.items_out;
     HoldId h = ledger_->New(item.epoch() != 0 ? item.epoch() : static_cast<uint64_t>(cfg_.epoch), inst.cfg.name);
     Emit(inst.cfg.name, item, h);

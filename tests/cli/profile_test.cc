@@ -357,15 +357,15 @@ TEST(ProfileCommand, MissingDataFileIsAClearError) {
   std::string out, err;
   const std::string missing = (t.dir / "nope.jsonl").string();
   EXPECT_EQ(RunCommand({"-f", t.manifests, "-o", (t.dir / "out").string(), "--data", "Q=" + missing}, &out, &err), 1);
-  EXPECT_NE(err.find(missing + ": no such file"), std::string::npos) << err;
+  EXPECT_NE(err.find("dataset index " + missing + " cannot be opened"), std::string::npos) << err;
   // A file an index names that is not there: the source, the item and the path.
   WriteText(t.dir / "files.jsonl", "{\"key\": \"k0\", \"file\": \"gone.wav\", \"label\": \"V0\"}\n");
   EXPECT_EQ(
       RunCommand({"-f", t.manifests, "-o", (t.dir / "out").string(), "--data", "Q=" + (t.dir / "files.jsonl").string()},
                  &out, &err),
       1);
-  EXPECT_NE(err.find("source \"Q\", item \"k0\": cannot read"), std::string::npos) << err;
-  EXPECT_NE(err.find("gone.wav"), std::string::npos) << err;
+  EXPECT_NE(err.find("source \"Q\", item \"k0\": "), std::string::npos) << err;
+  EXPECT_NE(err.find("gone.wav cannot be read"), std::string::npos) << err;
   // --data for a name the workflow does not have.
   EXPECT_EQ(RunCommand({"-f", t.manifests, "-o", (t.dir / "out").string(), "--data", "Nope=" + missing}, &out, &err),
             1);
@@ -396,22 +396,22 @@ TEST(ProfileCommand, LabellessSetIsAClearError) {
   fs::remove_all(t.dir);
 }
 
+// The index is read by ingress::Dataset (tests/ingress/dataset_test.cc has its rules); its
+// "PATH:LINE: ..." errors reach the user as they are.
 TEST(ProfileIndex, MalformedLinesNameFileAndLine) {
-  fs::path d = TempDir("index");
-  WriteText(d / "a.jsonl", "{\"key\": \"a\", \"data\": \"x\"}\n\n{\"key\": \"b\", \"file\": \"../etc/passwd\"}\n");
-  auto r = profile::ReadIndex((d / "a.jsonl").string());
-  ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.status().message().find("a.jsonl:3: item \"b\""), std::string::npos) << r.status().message();
-  WriteText(d / "b.jsonl", "{\"key\": \"a\", \"data\": \"x\", \"label\": 4}\n{\"key\": \"a\", \"data\": \"y\"}\n");
-  r = profile::ReadIndex((d / "b.jsonl").string());
-  ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.status().message().find("b.jsonl:2: duplicate key \"a\""), std::string::npos) << r.status().message();
-  WriteText(d / "c.jsonl", "{\"key\": \"a\", \"data\": \"x\", \"label\": 4}\n");
-  r = profile::ReadIndex((d / "c.jsonl").string());
-  ASSERT_TRUE(r.ok()) << r.status().message();
-  EXPECT_EQ(r->at(0).label.value_or(""), "4");
+  Tiny t = MakeTiny("index");
+  std::string out, err;
+  auto run = [&](const std::string& index) {
+    return RunCommand({"-f", t.manifests, "-o", (t.dir / "out").string(), "--data", "Q=" + index}, &out, &err);
+  };
+  WriteText(t.dir / "a.jsonl", "{\"key\": \"a\", \"data\": \"x\"}\n\n{\"key\": \"b\", \"file\": \"../etc/passwd\"}\n");
+  EXPECT_EQ(run((t.dir / "a.jsonl").string()), 1);
+  EXPECT_NE(err.find("a.jsonl:3: item 'b'"), std::string::npos) << err;
+  WriteText(t.dir / "b.jsonl", "{\"key\": \"a\", \"data\": \"x\", \"label\": 4}\n{\"key\": \"a\", \"data\": \"y\"}\n");
+  EXPECT_EQ(run((t.dir / "b.jsonl").string()), 1);
+  EXPECT_NE(err.find("b.jsonl:2: key 'a' appears twice"), std::string::npos) << err;
+  fs::remove_all(t.dir);
   EXPECT_EQ(profile::Quantile({1, 2, 3, 4, 5}, 0.75), 4);
-  fs::remove_all(d);
 }
 
 }  // namespace

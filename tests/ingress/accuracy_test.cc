@@ -17,6 +17,18 @@ TEST(ExactScorer, TrimsOuterWhitespaceButKeepsCaseAndInnerSpaces) {
   EXPECT_FALSE(*s.Score("k", "42", "4"));
 }
 
+TEST(NormalizedScorer, FoldsAsciiCaseCollapsesWhitespaceRunsAndTrims) {
+  NormalizedScorer s;
+  EXPECT_TRUE(*s.Score("k", "INV-12345\n", "inv-12345"));
+  EXPECT_TRUE(*s.Score("k", " 17\t Jun  2024 ", "17 jun 2024"));
+  EXPECT_TRUE(*s.Score("k", "", " \r\n"));
+  EXPECT_FALSE(*s.Score("k", "17 Jun2024", "17 Jun 2024")) << "a missing space still counts";
+  EXPECT_FALSE(*s.Score("k", "42", "4"));
+  // Only ASCII folds: bytes of UTF-8 letters are compared as they are.
+  EXPECT_FALSE(*s.Score("k", "\xc3\x89T\xc3\x89", "\xc3\xa9t\xc3\xa9"));
+  EXPECT_EQ(NormalizedScorer::Normalize("\v A\t\tB  c\f"), "a b c");
+}
+
 // Stands in for the worker's process runner: records what it was given, answers a fixed output.
 class FakeRunner : public ScorerRunner {
  public:
@@ -73,7 +85,11 @@ TEST(MakeScorer, DefaultIsExactAndUnknownNamesAreRefused) {
   auto d = MakeScorer("", {}, nullptr);
   ASSERT_TRUE(d.ok());
   EXPECT_TRUE(*(*d)->Score("k", "x ", "x"));
-  EXPECT_EQ(MakeScorer("fuzzy", {}, nullptr).status().message(), "unknown scorer 'fuzzy', expected exact or exec");
+  EXPECT_EQ(MakeScorer("fuzzy", {}, nullptr).status().message(),
+            "unknown scorer 'fuzzy', expected exact, normalized or exec");
+  auto n = MakeScorer("normalized", {}, nullptr);
+  ASSERT_TRUE(n.ok());
+  EXPECT_TRUE(*(*n)->Score("k", "Due  Date\n", "due date"));
   EXPECT_EQ(MakeScorer("exec", {}, nullptr).status().message(), "scorer exec: a command is required");
 }
 

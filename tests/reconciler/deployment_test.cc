@@ -205,6 +205,37 @@ TEST(BuildDeployment, AnExecVariantKeepsItsCommandAndEnvironment) {
   EXPECT_EQ(a->runtime.env, (std::map<std::string, std::string>{{"K", "v"}}));
 }
 
+// A dataset source replays its index (looping; `count` is its limit), and the sink scores with the
+// workflow's scorer and writes its results file.
+TEST(BuildDeployment, ADatasetSourceReplaysItsIndexAndTheSinkScoresAndLogs) {
+  Workflow wf = Wf();
+  wf.spec.sources[0].type = "dataset";
+  wf.spec.sources[0].index = "data/items.jsonl";
+  wf.spec.accuracy.scorer = "exec";
+  wf.spec.accuracy.scorer_command = {"/bin/judge", "-q"};
+  wf.spec.results = ResultsSpec{"answers.jsonl"};
+  auto ws = BuildDeployment(wf, Profiles(), Infra(), APlan(), 1);
+  ASSERT_TRUE(ws.ok()) << ws.status().message();
+  const WorkerInstance* cam = Instance(*Named(*ws, "io-edge"), "Cam");
+  ASSERT_NE(cam, nullptr);
+  EXPECT_EQ(cam->type, "dataset");
+  EXPECT_EQ(cam->dataset.value_or(""), "data/items.jsonl");
+  EXPECT_TRUE(cam->loop);
+  EXPECT_EQ(cam->limit, 500) << "count is the limit";
+  const WorkerInstance* sink = Instance(*Named(*ws, "io-edge"), kSinkName);
+  ASSERT_NE(sink, nullptr);
+  EXPECT_EQ(sink->scorer, "exec");
+  EXPECT_EQ(sink->scorer_command, (std::vector<std::string>{"/bin/judge", "-q"}));
+  EXPECT_EQ(sink->result_log.value_or(""), "answers.jsonl");
+  // A generator stays a generator, and a workflow without results has no log.
+  wf = Wf();
+  ws = BuildDeployment(wf, Profiles(), Infra(), APlan(), 1);
+  ASSERT_TRUE(ws.ok());
+  EXPECT_EQ(Instance(*Named(*ws, "io-edge"), "Cam")->type, "generator");
+  EXPECT_FALSE(Instance(*Named(*ws, "io-edge"), kSinkName)->result_log.has_value());
+  EXPECT_EQ(Instance(*Named(*ws, "io-edge"), kSinkName)->scorer, "exact");
+}
+
 // Each input the builder cannot turn into workers is an InvalidArgument naming what is wrong.
 TEST(BuildDeployment, RejectsWhatTheDataPlaneCannotRunWithAReason) {
   struct Case {
@@ -220,9 +251,8 @@ TEST(BuildDeployment, RejectsWhatTheDataPlaneCannotRunWithAReason) {
     cases.push_back(c);
   }
   {
-    Case c{"dataset source", "type dataset is not served by the worker yet", Wf(), Profiles(), APlan()};
-    c.wf.spec.sources[0].type = "dataset";
-    c.wf.spec.sources[0].index = "items.jsonl";
+    Case c{"ingress source", "type ingress is not served by the worker yet", Wf(), Profiles(), APlan()};
+    c.wf.spec.sources[0].type = "ingress";
     cases.push_back(c);
   }
   {

@@ -99,5 +99,51 @@ TEST_F(JoinBufferTest, ALatePartOfAnExpiredRequestIsLateNotARepeat) {
   ledger_.Unref(b.hold);
 }
 
+TEST_F(JoinBufferTest, AJoinedItemTakesThePartsRequestKeyAndTheFirstLabel) {
+  Task joined;
+  Task a = Part("a", 4, 1, "img", 1), b = Part("b", 4, 1, "question", 2);
+  a.item.set_request_key("q00-d03");
+  b.item.set_request_key("q00-d03");
+  b.item.set_label("17 Jun 2024");  // only one part carries the label
+  ASSERT_EQ(buf_.Offer(a, &joined, t0_), JoinBuffer::Offered::kWaiting);
+  ASSERT_EQ(buf_.Offer(b, &joined, t0_), JoinBuffer::Offered::kJoined);
+  EXPECT_EQ(joined.item.request_key(), "q00-d03");
+  EXPECT_EQ(joined.item.label(), "17 Jun 2024");
+  ledger_.Unref(joined.hold);
+  buf_.Completed(4);
+  // A generated part (no key) joins a keyed one.
+  Task c = Part("a", 6, 1, "x", 3), d = Part("b", 6, 1, "y", 4);
+  d.item.set_request_key("k6");
+  ASSERT_EQ(buf_.Offer(c, &joined, t0_), JoinBuffer::Offered::kWaiting);
+  ASSERT_EQ(buf_.Offer(d, &joined, t0_), JoinBuffer::Offered::kJoined);
+  EXPECT_EQ(joined.item.request_key(), "k6");
+  EXPECT_EQ(joined.item.label(), "");
+  ledger_.Unref(joined.hold);
+  buf_.Completed(6);
+}
+
+TEST_F(JoinBufferTest, PartsWithDifferentRequestKeysAreDroppedNotJoined) {
+  Task joined;
+  Task a = Part("a", 9, 1, "x", 1), b = Part("b", 9, 1, "y", 2);
+  a.item.set_request_key("q00-d01");
+  b.item.set_request_key("q00-d02");
+  ASSERT_EQ(buf_.Offer(a, &joined, t0_), JoinBuffer::Offered::kWaiting);
+  ASSERT_EQ(buf_.Offer(b, &joined, t0_), JoinBuffer::Offered::kMismatch);
+  auto dropped = buf_.TakeMismatched();
+  ASSERT_EQ(dropped.size(), 2u) << "every part of the request, for the caller to drop";
+  EXPECT_TRUE(buf_.TakeMismatched().empty());
+  EXPECT_EQ(buf_.parts_waiting(), 0);
+  for (auto& t : dropped) ledger_.Unref(t.hold);
+  EXPECT_EQ(acked_, (std::vector<uint64_t>{1, 2}));
+  // A re-sent part of it is dropped the same way, not joined nor taken for a duplicate.
+  Task again = Part("a", 9, 1, "x", 3);
+  again.item.set_request_key("q00-d01");
+  EXPECT_EQ(buf_.Offer(again, &joined, t0_), JoinBuffer::Offered::kMismatch);
+  auto late = buf_.TakeMismatched();
+  ASSERT_EQ(late.size(), 1u);
+  ledger_.Unref(late[0].hold);
+  EXPECT_EQ(acked_.back(), 3u);
+}
+
 }  // namespace
 }  // namespace jb
