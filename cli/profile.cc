@@ -475,6 +475,8 @@ Workflow WithAccuracyTable(const Workflow& wf, const ProfileResult& result) {
   t.operators = result.table_operators;
   for (const auto& c : result.cells) t.entries.push_back({c.variants, Round(c.accuracy, 2)});
   out.spec.accuracy.table = t;
+  // The table was scored with the normalized rule: the sink must score served answers the same way.
+  out.spec.accuracy.scorer = "normalized";
   return out;
 }
 

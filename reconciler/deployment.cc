@@ -149,7 +149,7 @@ StatusOr<std::vector<WorkerConfig>> BuildDeployment(const Workflow& wf, const st
   WorkerInstance sink;
   sink.kind = "sink";
   sink.name = kSinkName;
-  sink.scorer = wf.spec.accuracy.scorer;
+  sink.scorer = wf.spec.accuracy.scorer.value_or("exact");
   sink.scorer_command = wf.spec.accuracy.scorer_command;
   // A relative results file resolves against the worker's working directory, as the index does.
   if (wf.spec.results) sink.result_log = wf.spec.results->file;
