@@ -109,9 +109,9 @@ StatusOr<std::vector<WorkerConfig>> BuildDeployment(const Workflow& wf, const st
     routes.push_back(WorkerRoute{pl.op, pl.keys.lo, pl.keys.hi, pl.node, "", pl.tier});
   }
 
-  // Source workers, one per source tier; the first hosts the sink.
+  // Source workers, one per source tier; the one of the sink's tier (planner::SinkTier, as the
+  // plan prices the way back) hosts the sink.
   std::map<std::string, WorkerConfig> io;
-  std::string sink_worker;
   for (const auto& s : wf.spec.sources) {
     // Planned and profiled already (jbctl profile reads the index), but the worker does not replay
     // data sets yet: refuse rather than feed synthetic items under a dataset's name.
@@ -120,7 +120,6 @@ StatusOr<std::vector<WorkerConfig>> BuildDeployment(const Workflow& wf, const st
                                      " is not served by the worker yet (only the built-in generator is)");
     std::string wname = std::string(kIoWorkerPrefix) + s.tier;
     auto [it, fresh] = io.try_emplace(wname, base(wname, s.node.value_or(""), s.tier));
-    if (sink_worker.empty()) sink_worker = wname;
     WorkerInstance wi;
     wi.kind = "source";
     wi.name = s.name;
@@ -130,12 +129,14 @@ StatusOr<std::vector<WorkerConfig>> BuildDeployment(const Workflow& wf, const st
     wi.limit = s.count.value_or(0);
     it->second.instances.push_back(wi);
   }
-  if (sink_worker.empty()) return Status::InvalidArgument("the workflow has no sources");
+  const std::string sink_tier = planner::SinkTier(wf.spec);
+  const std::string sink_worker = std::string(kIoWorkerPrefix) + sink_tier;
+  if (io.count(sink_worker) == 0) return Status::InvalidArgument("the workflow has no sources");
   WorkerInstance sink;
   sink.kind = "sink";
   sink.name = kSinkName;
   io[sink_worker].instances.push_back(sink);
-  routes.push_back(WorkerRoute{kSinkName, 0, 1, sink_worker, "", ""});
+  routes.push_back(WorkerRoute{kSinkName, 0, 1, sink_worker, "", sink_tier});
 
   // Validation reserves the prefix for io workers; an Infrastructure that bypassed it must not
   // yield two workers of one name (they would write the same files).
