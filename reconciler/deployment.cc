@@ -167,7 +167,8 @@ ObservedStatus Summarize(const planner::Problem& p, const Plan& plan, const std:
     if (!e.from_source) producers.insert(p.ops[static_cast<size_t>(e.from)].name);
   for (const auto& op : p.ops)
     if (producers.count(op.name) == 0) o.expected_throughput += op.rate;
-  // Predicted traffic at the rates of `p` (the offered load), with the plan's key shares.
+  // Predicted traffic at the rates of `p` (the offered load), with the plan's key shares; like the
+  // observed links below, it includes the answers' way back to the sink.
   auto score = planner::ScorePlan(p, AtProblemRates(p, plan));
   for (const auto& [t, v] : score.boundary_up_kibps) o.predicted_cross_tier_kibps += v;
   for (const auto& [t, v] : score.boundary_down_kibps) o.predicted_cross_tier_kibps += v;
