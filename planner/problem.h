@@ -93,8 +93,8 @@ struct Problem {
   std::vector<PSource> sources;
   std::vector<POperator> ops;  // topological order
   std::vector<PEdge> edges;
-  std::vector<PResult> results;  // one per terminal operator, in operator order
-  int sink_tier = 0;             // tier index of the sink (SinkTier of the workflow)
+  std::vector<PResult> results;      // one per terminal operator, in operator order
+  int sink_tier = 0;                 // tier index of the sink (SinkTier of the workflow)
   std::vector<double> cost_up;       // per boundary b (tier b -> b+1), USD/GiB
   std::vector<double> cost_down;     // per boundary b (tier b+1 -> b)
   std::vector<double> cap_up_kibps;  // per boundary; kInf when uncapped

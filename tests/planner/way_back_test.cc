@@ -68,8 +68,7 @@ void ExpectEverySolverPlaces(const Problem& p, const std::string& tier, double c
 TEST(SinkTier, IsTheFirstSourcesTierUnlessAnIngressSourceComesLater) {
   WorkflowSpec ws;
   EXPECT_EQ(SinkTier(ws), "");
-  ws.sources = {Source{"a", 1, "device", {}, 1, {}, {}, {}, {}, {}},
-                Source{"b", 1, "edge", {}, 1, {}, {}, {}, {}, {}}};
+  ws.sources = {Source{"a", 1, "device", {}, 1, {}, {}, {}, {}, {}}, Source{"b", 1, "edge", {}, 1, {}, {}, {}, {}, {}}};
   EXPECT_EQ(SinkTier(ws), "device");
   ws.sources[1].type = "ingress";  // answers go back to the io worker that accepted the call
   EXPECT_EQ(SinkTier(ws), "edge");
