@@ -3,6 +3,7 @@
 // the independent scorer, never beats the MILP, and reaches it.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <functional>
@@ -102,6 +103,7 @@ void CheckSeeds(bool exclusive, bool allow_join, int grid, bool expect_equal,
     auto p = BuildProblem(in.wf, in.profiles, in.inf);
     ASSERT_TRUE(p.ok()) << p.status().message();
     ASSERT_EQ(p->sink_tier, sink == testing::SinkAt::kEdge ? 0 : 1);
+    ASSERT_EQ(p->K(), sink == testing::SinkAt::kMiddleOfThree ? 3 : 2);
     ASSERT_EQ(p->results.size(), 1u);  // the chain's B or the join's C
     double brute = BruteForce(*p, grid);
     auto milp = SolveExact(*p, 20);
@@ -126,7 +128,7 @@ void CheckSeeds(bool exclusive, bool allow_join, int grid, bool expect_equal,
     bool crosses = false;
     for (const auto& pl : milp->plan.placements) {
       if (pl.op != last.name) continue;
-      int tier = pl.tier == p->tiers[0] ? 0 : 1;
+      int tier = static_cast<int>(std::find(p->tiers.begin(), p->tiers.end(), pl.tier) - p->tiers.begin());
       double kib = 0;
       for (const auto& v : last.variants)
         if (v.name == pl.variant) kib = v.out_kib;
@@ -163,6 +165,14 @@ TEST(BruteForce, MilpIsTheTrueOptimumWithTheSinkAtTheCloud) {
 }
 TEST(BruteForce, MilpIsNeverBeatenOnSharedChainsWithTheSinkAtTheCloud) {
   CheckSeeds(false, false, 12, false, testing::SinkAt::kCloudIngress);
+}
+// Three tiers with the sink in the middle: answers up from the edge and down from the cloud, paths
+// over two boundaries.
+TEST(BruteForce, MilpIsTheTrueOptimumWithTheSinkInTheMiddleOfThreeTiers) {
+  CheckSeeds(true, true, 4, true, testing::SinkAt::kMiddleOfThree);
+}
+TEST(BruteForce, MilpIsNeverBeatenOnSharedJoinsWithTheSinkInTheMiddleOfThreeTiers) {
+  CheckSeeds(false, true, 4, false, testing::SinkAt::kMiddleOfThree);
 }
 
 }  // namespace
