@@ -326,7 +326,35 @@ void AddOperatorEdgeTraffic(const Problem& p, const TierShares& T, const PEdge& 
   }
 }
 
-// Traffic per edge and boundary, then a bandwidth row per capped link.
+// The way back of one result at boundary b: the sink holds all keys on its tier, so F_sink(b) is 1
+// at or above the sink's tier and 0 below it, and the answers of variant v of the terminal operator
+// cross b upward with share F_v(b) (b below the sink) or downward with share x_v - F_v(b) (b at or
+// above it: the keys of v served above b). Both are affine in x and T, like a source edge's, so they
+// go straight into the objective and the boundary traffic, per variant (sizes may differ). Not
+// subject to forbid_downward (see PResult).
+void AddResultTraffic(const Problem& p, const TierShares& T, const PResult& r, int b, Formulation& f,
+                      BoundaryTraffic& bw) {
+  LinearModel& m = f.model;
+  const size_t bi = static_cast<size_t>(b), o = static_cast<size_t>(r.op);
+  const bool up = b < p.sink_tier;
+  for (size_t v = 0; v < p.ops[o].variants.size(); ++v) {
+    if (f.x[o][v] < 0) continue;
+    double kibps = r.rate * p.ops[o].variants[v].out_kib;
+    if (kibps <= 0) continue;
+    Expr share = CumulativeShare(p, T, o, b, static_cast<int>(v));
+    if (!up) {
+      for (auto& [c, coef] : share.terms) coef = -coef;
+      share.Add(f.x[o][v], 1);
+    }
+    double unit = kibps * kKiBpsToGiBph * (up ? p.cost_up[bi] : p.cost_down[bi]);
+    for (const auto& [c, coef] : share.terms) {
+      m.obj[static_cast<size_t>(c)] += unit * coef;
+      (up ? bw.up : bw.down)[bi].Add(c, kibps * coef);
+    }
+  }
+}
+
+// Traffic per edge, result and boundary, then a bandwidth row per capped link.
 void AddTraffic(const Problem& p, const TierShares& T, Formulation& f) {
   const int K = p.K();
   BoundaryTraffic bw;
@@ -341,6 +369,8 @@ void AddTraffic(const Problem& p, const TierShares& T, Formulation& f) {
         AddOperatorEdgeTraffic(p, T, e, b, Fo, f, bw);
     }
   }
+  for (const auto& r : p.results)
+    for (int b = 0; b + 1 < K; ++b) AddResultTraffic(p, T, r, b, f, bw);
   for (int b = 0; b + 1 < K; ++b) {
     const size_t bi = static_cast<size_t>(b);
     if (std::isfinite(p.cap_up_kibps[bi])) {

@@ -12,6 +12,9 @@
 // edge (u -> o) crossing boundary b upward are exactly max(0, F_u(b) - F_o(b)) (downward the
 // reverse); minimisation makes up >= F_u - F_o, up >= 0 tight. When u's output size depends on its
 // variant, the inequality is written per variant and switched off by (1 - x[u][v]).
+// The answers' way back (Problem::results) goes to the sink, which holds every key on its tier: its
+// crossing shares are affine (F_u(b) upward below the sink's tier, x[u][v] - F_u(b) downward at or
+// above it), like a source edge's, so it needs no columns of its own.
 // Thread-safety: plain values.
 #pragma once
 

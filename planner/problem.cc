@@ -93,6 +93,35 @@ std::string OutOfRange(const std::string& field, double v, const std::string& ow
   return field + " " + G(v) + " of " + owner + " is beyond what the solver can take (" + range + ")";
 }
 
+// The way back (Problem::results): the sink's tier exists, each result names an operator, and its
+// rate, traffic (KiB/s, for the bandwidth rows) and cost per hour (objective) are ones the solver
+// can take (the cost at the dearest path to the sink).
+Status CheckResults(const Problem& p) {
+  namespace nl = numeric_limits;
+  if (p.results.empty()) return Status::Ok();
+  if (p.sink_tier < 0 || p.sink_tier >= p.K())
+    return Status::InvalidArgument("the sink's tier " + std::to_string(p.sink_tier) + " does not exist");
+  double max_cost = 0;
+  for (int t = 0; t < p.K(); ++t) max_cost = std::max(max_cost, p.PathCost(t, p.sink_tier));
+  for (const auto& r : p.results) {
+    if (r.op < 0 || static_cast<size_t>(r.op) >= p.ops.size())
+      return Status::InvalidArgument("a result refers to an operator that does not exist");
+    const auto& op = p.ops[static_cast<size_t>(r.op)];
+    std::string owner = "the results of operator " + op.name;
+    if (std::string e = OutOfRange("rate (items/s)", r.rate, owner, 0, nl::kMaxRate); !e.empty())
+      return Status::InvalidArgument(e);
+    double kib = 0;
+    for (const auto& v : op.variants) kib = std::max(kib, v.out_kib);
+    double kibps = r.rate * kib, cost = kibps * kKiBpsToGiBph * max_cost;
+    if (!(kibps <= nl::kMaxDerived) || !(cost <= nl::kMaxDerived))
+      return Status::InvalidArgument("traffic of " + owner + " to the sink (" + G(r.rate) + " items/s x " + G(kib) +
+                                     " KiB = " + G(kibps) + " KiB/s, up to " + G(cost) +
+                                     " $/h across the links) is beyond what the solver can take (at most " +
+                                     G(nl::kMaxDerived) + ")");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status CheckNumbers(const Problem& p) {
@@ -184,7 +213,14 @@ Status CheckNumbers(const Problem& p) {
           "traffic of " + owner + " (" + G(ed.rate) + " items/s x " + G(kib) + " KiB = " + G(kibps) + " KiB/s, up to " +
           G(cost) + " $/h across the links) is beyond what the solver can take (at most " + G(nl::kMaxDerived) + ")");
   }
+  if (auto s = CheckResults(p); !s.ok()) return s;
   return Status::Ok();
+}
+
+std::string SinkTier(const WorkflowSpec& ws) {
+  for (const auto& s : ws.sources)
+    if (s.type.value_or("generator") == "ingress") return s.tier;
+  return ws.sources.empty() ? std::string() : ws.sources.front().tier;
 }
 
 namespace {
@@ -358,6 +394,21 @@ void AddEdges(const std::vector<const Operator*>& order, Indexes& idx, Problem& 
   }
 }
 
+// The way back: one result per terminal operator, to the sink's tier (SinkTier).
+Status AddResults(const WorkflowSpec& ws, const Indexes& idx, Problem& p) {
+  if (ws.sources.empty()) return Status::Ok();  // no sink: nothing flows
+  std::string tier = SinkTier(ws);
+  auto t = idx.tier.find(tier);
+  if (t == idx.tier.end()) return Status::InvalidArgument("the sink's tier " + tier + " is unknown");
+  p.sink_tier = t->second;
+  std::vector<bool> consumed(p.ops.size(), false);
+  for (const auto& e : p.edges)
+    if (!e.from_source) consumed[static_cast<size_t>(e.from)] = true;
+  for (size_t o = 0; o < p.ops.size(); ++o)
+    if (!consumed[o]) p.results.push_back(PResult{static_cast<int>(o), p.ops[o].rate});
+  return Status::Ok();
+}
+
 Status AddAccuracyTable(const AccuracyTable& at, const Indexes& idx, Problem& p) {
   PTable t;
   for (const auto& name : at.operators) {
@@ -399,6 +450,7 @@ StatusOr<Problem> BuildProblem(const Workflow& wf, const std::vector<ModelProfil
   if (!order.ok()) return order.status();
   if (auto s = AddOperators(*order, profiles, inf, opts, p, idx); !s.ok()) return s;
   AddEdges(*order, idx, p);
+  if (auto s = AddResults(ws, idx, p); !s.ok()) return s;
   if (ws.accuracy.table)
     if (auto s = AddAccuracyTable(*ws.accuracy.table, idx, p); !s.ok()) return s;
   if (auto s = CheckNumbers(p); !s.ok()) return s;

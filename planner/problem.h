@@ -58,6 +58,15 @@ struct PSource {
   double kib = 0;
 };
 
+// The way back: every answer of a terminal operator (one no operator consumes) travels from the
+// node that computed it to the sink, on the io worker of the sink's tier (SinkTier), at the
+// operator's rate, sized by its variant's output. Priced and capped like any edge, except that the
+// prototype's no-downward rule does not apply to it (an answer must reach its caller).
+struct PResult {
+  int op = 0;       // operator index (a terminal operator)
+  double rate = 0;  // items/s sent to the sink = the operator's rate
+};
+
 struct PTable {
   std::vector<int> ops;                  // operator indices covered by the table
   std::vector<std::vector<int>> combos;  // variant index per covered operator
@@ -73,7 +82,9 @@ struct ProblemOptions {
   std::optional<double> rate_scale;                   // multiplies every source rate (what-if / load re-plans)
   std::vector<std::string> allowed_tiers;             // empty = all tiers
   std::map<std::string, std::string> fixed_variants;  // operator -> variant
-  bool forbid_downward = false;  // the prototype's rule: no traffic from a higher tier to a lower one
+  // The prototype's rule: no traffic from a higher tier to a lower one along the workflow's edges
+  // (the answers' way back to the sink, which the prototype did not model, stays allowed).
+  bool forbid_downward = false;
 };
 
 struct Problem {
@@ -82,6 +93,8 @@ struct Problem {
   std::vector<PSource> sources;
   std::vector<POperator> ops;  // topological order
   std::vector<PEdge> edges;
+  std::vector<PResult> results;      // one per terminal operator, in operator order
+  int sink_tier = 0;                 // tier index of the sink (SinkTier of the workflow)
   std::vector<double> cost_up;       // per boundary b (tier b -> b+1), USD/GiB
   std::vector<double> cost_down;     // per boundary b (tier b+1 -> b)
   std::vector<double> cap_up_kibps;  // per boundary; kInf when uncapped
@@ -105,6 +118,12 @@ struct Problem {
   // Cost in USD/h of moving `kib_per_s` from tier a to tier b (sum of the boundaries crossed).
   double PathCost(int from_tier, int to_tier) const;
 };
+
+// The tier of the workflow's sink: the tier of its first source of type "ingress" when it has one
+// (answers must reach the io worker that accepted the call), else the tier of its first source;
+// empty when it has no sources. The one rule for the planner (Problem::sink_tier) and the
+// deployment (the io worker that hosts the sink, reconciler/deployment.cc).
+std::string SinkTier(const WorkflowSpec& ws);
 
 // Nodes of one tier whose capacities agree for every (operator, variant) are interchangeable
 // except for their price. Merging them into one node with a price ladder is an exact

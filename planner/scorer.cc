@@ -86,6 +86,21 @@ std::vector<Piece> Upstream(const Problem& p, const PEdge& e, const std::vector<
   return pieces[static_cast<size_t>(e.from)];
 }
 
+// The way back of result `r` as an edge into the sink: one piece holding every key on the sink's
+// tier, fed by the terminal operator's pieces with its variant's output size.
+struct SinkEdge {
+  std::vector<Piece> from;
+  Piece to;
+  double rate = 0, kib = 0;
+};
+SinkEdge ResultEdge(const Problem& p, const PResult& r, const std::vector<std::vector<Piece>>& pieces,
+                    const std::vector<int>& variant) {
+  const size_t o = static_cast<size_t>(r.op);
+  const int v = variant[o];  // -1 in a malformed plan: nothing to carry
+  return SinkEdge{pieces[o], Piece{-1, p.sink_tier, 0.0, 1.0, r.rate, 0, 1}, r.rate,
+                  v < 0 ? 0.0 : p.ops[o].variants[static_cast<size_t>(v)].out_kib};
+}
+
 }  // namespace
 
 Score ScorePlan(const Problem& p, const Plan& plan) {
@@ -130,29 +145,40 @@ Score ScorePlan(const Problem& p, const Plan& plan) {
     if (rented > 0) sc.node_load[p.nodes[n].name] = busy[n] * p.headroom / static_cast<double>(rented);
   }
 
-  // Traffic: intersect key intervals of each edge's two ends, pay the tier path.
-  std::vector<double> up(p.cost_up.size(), 0.0), down(p.cost_down.size(), 0.0);
+  // Traffic: intersect key intervals of each edge's two ends, pay the tier path; then the answers'
+  // way back to the sink the same way. Downward traffic along the workflow's edges is kept apart:
+  // the no-downward rule does not cover the way back.
+  std::vector<double> up(p.cost_up.size(), 0.0), down(p.cost_down.size(), 0.0), edge_down(down);
+  auto carry = [&](const std::vector<Piece>& from, const std::vector<Piece>& to, double rate, double kib,
+                   std::vector<double>& down_into) {
+    for (const auto& a : from) {
+      for (const auto& b : to) {
+        double overlap = std::min(a.hi, b.hi) - std::max(a.lo, b.lo);
+        if (overlap <= 0 || a.tier == b.tier) continue;
+        double kibps = overlap * rate * kib;
+        sc.network += kibps * kKiBpsToGiBph * p.PathCost(a.tier, b.tier);
+        for (int t = a.tier; t < b.tier; ++t) up[static_cast<size_t>(t)] += kibps;
+        for (int t = a.tier; t > b.tier; --t) down_into[static_cast<size_t>(t - 1)] += kibps;
+      }
+    }
+  };
   for (const auto& e : p.edges) {
     double kib = 0;
     std::vector<Piece> from = Upstream(p, e, pieces, variant, &kib);
-    for (const auto& a : from) {
-      for (const auto& b : pieces[static_cast<size_t>(e.to)]) {
-        double overlap = std::min(a.hi, b.hi) - std::max(a.lo, b.lo);
-        if (overlap <= 0 || a.tier == b.tier) continue;
-        double kibps = overlap * e.rate * kib;
-        sc.network += kibps * kKiBpsToGiBph * p.PathCost(a.tier, b.tier);
-        for (int t = a.tier; t < b.tier; ++t) up[static_cast<size_t>(t)] += kibps;
-        for (int t = a.tier; t > b.tier; --t) down[static_cast<size_t>(t - 1)] += kibps;
-      }
-    }
+    carry(from, pieces[static_cast<size_t>(e.to)], e.rate, kib, edge_down);
   }
+  for (const auto& r : p.results) {
+    SinkEdge se = ResultEdge(p, r, pieces, variant);
+    carry(se.from, {se.to}, se.rate, se.kib, down);
+  }
+  for (size_t b = 0; b < down.size(); ++b) down[b] += edge_down[b];
   for (size_t b = 0; b < up.size(); ++b) {
     sc.boundary_up_kibps[p.tiers[b]] = up[b];
     sc.boundary_down_kibps[p.tiers[b]] = down[b];
     if (up[b] > p.cap_up_kibps[b] * (1 + 1e-7))
       sc.violations.push_back("link " + p.tiers[b] + " -> " + p.tiers[b + 1] + " carries " + std::to_string(up[b]) +
                               " KiB/s over its cap");
-    if (p.forbid_downward && down[b] > 1e-9)
+    if (p.forbid_downward && edge_down[b] > 1e-9)
       sc.violations.push_back("link " + p.tiers[b + 1] + " -> " + p.tiers[b] +
                               " carries traffic downward, which is forbidden");
     if (down[b] > p.cap_down_kibps[b] * (1 + 1e-7))
@@ -180,6 +206,12 @@ double ProportionalNetworkCost(const Problem& p, const Plan& plan) {
     for (const auto& a : from)
       for (const auto& b : pieces[static_cast<size_t>(e.to)])
         cost += (a.hi - a.lo) * (b.hi - b.lo) * e.rate * kib * kKiBpsToGiBph * p.PathCost(a.tier, b.tier);
+  }
+  // The way back: a single sink piece, so proportional routing equals key-range routing.
+  for (const auto& r : p.results) {
+    SinkEdge se = ResultEdge(p, r, pieces, variant);
+    for (const auto& a : se.from)
+      cost += (a.hi - a.lo) * se.rate * se.kib * kKiBpsToGiBph * p.PathCost(a.tier, se.to.tier);
   }
   return cost;
 }

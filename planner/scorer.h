@@ -2,7 +2,9 @@
 // solver that produced it. Traffic is computed by intersecting the key intervals of every pair of
 // (upstream placement, downstream placement) and charging the tier path between them; the MILP
 // instead uses cumulative shares per tier boundary. Agreement of the two is the check that the
-// linear model is exact.
+// linear model is exact. The answers' way back (Problem::results) is one more such edge, into a
+// sink that holds every key on the sink's tier; it counts in `network` and the boundary traffic
+// like any edge, and is the one traffic the no-downward rule allows downward.
 // Thread-safety: pure function.
 #pragma once
 

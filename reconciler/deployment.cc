@@ -134,18 +134,19 @@ StatusOr<std::vector<WorkerConfig>> BuildDeployment(const Workflow& wf, const st
     routes.push_back(WorkerRoute{pl.op, pl.keys.lo, pl.keys.hi, pl.node, "", pl.tier});
   }
 
-  // Source workers, one per source tier; the first hosts the sink.
+  // Source workers, one per source tier; the one of the sink's tier (planner::SinkTier, as the
+  // plan prices the way back) hosts the sink.
   std::map<std::string, WorkerConfig> io;
-  std::string sink_worker;
   for (const auto& s : wf.spec.sources) {
     auto wi = SourceInstance(s);
     if (!wi.ok()) return wi.status();
     std::string wname = std::string(kIoWorkerPrefix) + s.tier;
     auto [it, fresh] = io.try_emplace(wname, base(wname, s.node.value_or(""), s.tier));
-    if (sink_worker.empty()) sink_worker = wname;
     it->second.instances.push_back(*wi);
   }
-  if (sink_worker.empty()) return Status::InvalidArgument("the workflow has no sources");
+  const std::string sink_tier = planner::SinkTier(wf.spec);
+  const std::string sink_worker = std::string(kIoWorkerPrefix) + sink_tier;
+  if (io.count(sink_worker) == 0) return Status::InvalidArgument("the workflow has no sources");
   WorkerInstance sink;
   sink.kind = "sink";
   sink.name = kSinkName;
@@ -154,7 +155,7 @@ StatusOr<std::vector<WorkerConfig>> BuildDeployment(const Workflow& wf, const st
   // A relative results file resolves against the worker's working directory, as the index does.
   if (wf.spec.results) sink.result_log = wf.spec.results->file;
   io[sink_worker].instances.push_back(sink);
-  routes.push_back(WorkerRoute{kSinkName, 0, 1, sink_worker, "", ""});
+  routes.push_back(WorkerRoute{kSinkName, 0, 1, sink_worker, "", sink_tier});
 
   // Validation reserves the prefix for io workers; an Infrastructure that bypassed it must not
   // yield two workers of one name (they would write the same files).
@@ -185,7 +186,8 @@ ObservedStatus Summarize(const planner::Problem& p, const Plan& plan, const std:
     if (!e.from_source) producers.insert(p.ops[static_cast<size_t>(e.from)].name);
   for (const auto& op : p.ops)
     if (producers.count(op.name) == 0) o.expected_throughput += op.rate;
-  // Predicted traffic at the rates of `p` (the offered load), with the plan's key shares.
+  // Predicted traffic at the rates of `p` (the offered load), with the plan's key shares; like the
+  // observed links below, it includes the answers' way back to the sink.
   auto score = planner::ScorePlan(p, AtProblemRates(p, plan));
   for (const auto& [t, v] : score.boundary_up_kibps) o.predicted_cross_tier_kibps += v;
   for (const auto& [t, v] : score.boundary_down_kibps) o.predicted_cross_tier_kibps += v;

@@ -3,9 +3,10 @@
 //
 // Layout: one worker per node the plan uses (named after the node; its operator instances are the
 // plan's placements there, with `servers` = rented pool instances), plus one "io-<tier>" worker
-// per source tier hosting the sources of that tier; the first one also hosts the sink. Routes
-// carry the plan's key ranges; the sink route has no tier, because the plan does not price the
-// delivery of results (the sink stands for wherever the application reads them).
+// per source tier hosting the sources of that tier; the one of the sink's tier (planner::SinkTier:
+// the first ingress source's tier, else the first source's) also hosts the sink. Routes carry the
+// plan's key ranges and their tier, the sink route too: the plan prices the answers' way back to
+// the sink, and the observed cross-tier traffic counts it like any other link.
 #pragma once
 
 #include <string>

@@ -3,7 +3,9 @@
 // the independent scorer, never beats the MILP, and reaches it.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <functional>
 
 #include "planner/scorer.h"
@@ -90,13 +92,19 @@ double BruteForce(const Problem& p, int G) {
 }
 
 // Exclusive: chains and joins on the 1/4 grid, where these instances' optima lie: equality.
-void CheckSeeds(bool exclusive, bool allow_join, int grid, bool expect_equal) {
-  int compared = 0;
+// Every instance prices its answers' way back to the sink (edge, or cloud with `sink`); the count
+// of optima that ship answers across the link shows the term is exercised.
+void CheckSeeds(bool exclusive, bool allow_join, int grid, bool expect_equal,
+                testing::SinkAt sink = testing::SinkAt::kEdge) {
+  int compared = 0, answers_cross = 0;
   for (unsigned seed = 1; seed <= 25; ++seed) {
     SCOPED_TRACE("seed " + std::to_string(seed) + (exclusive ? " exclusive" : " shared"));
-    auto in = testing::SmallInstance(seed, exclusive, allow_join);
+    auto in = testing::SmallInstance(seed, exclusive, allow_join, sink);
     auto p = BuildProblem(in.wf, in.profiles, in.inf);
     ASSERT_TRUE(p.ok()) << p.status().message();
+    ASSERT_EQ(p->sink_tier, sink == testing::SinkAt::kEdge ? 0 : 1);
+    ASSERT_EQ(p->K(), sink == testing::SinkAt::kMiddleOfThree ? 3 : 2);
+    ASSERT_EQ(p->results.size(), 1u);  // the chain's B or the join's C
     double brute = BruteForce(*p, grid);
     auto milp = SolveExact(*p, 20);
     if (!std::isfinite(brute)) {
@@ -112,6 +120,25 @@ void CheckSeeds(bool exclusive, bool allow_join, int grid, bool expect_equal) {
     EXPECT_TRUE(sc.feasible()) << (sc.violations.empty() ? "" : sc.violations[0]);
     EXPECT_NEAR(sc.total, milp->plan.cost.total_per_hour, 1e-6) << "stated cost must equal the scorer's";
     EXPECT_LE(milp->plan.cost.total_per_hour, brute + 1e-6) << "brute force beat the MILP";
+    // The way back, by hand from the placements: each placement of the last operator sends its
+    // rate x its variant's output size along the tier path to the sink. The scorer's network cost
+    // without the results plus this is the scorer's network cost with them.
+    const POperator& last = p->ops[static_cast<size_t>(p->results[0].op)];
+    double way_back = 0;
+    bool crosses = false;
+    for (const auto& pl : milp->plan.placements) {
+      if (pl.op != last.name) continue;
+      int tier = static_cast<int>(std::find(p->tiers.begin(), p->tiers.end(), pl.tier) - p->tiers.begin());
+      double kib = 0;
+      for (const auto& v : last.variants)
+        if (v.name == pl.variant) kib = v.out_kib;
+      way_back += pl.rate * kib * kKiBpsToGiBph * p->PathCost(tier, p->sink_tier);
+      crosses = crosses || (tier != p->sink_tier && kib > 0);
+    }
+    Problem without = *p;
+    without.results.clear();
+    EXPECT_NEAR(ScorePlan(without, milp->plan).network + way_back, sc.network, 1e-9);
+    answers_cross += crosses ? 1 : 0;
     if (expect_equal) {
       EXPECT_NEAR(milp->plan.cost.total_per_hour, brute, 1e-6) << "the MILP optimum is not reached on the grid";
     }
@@ -124,6 +151,7 @@ void CheckSeeds(bool exclusive, bool allow_join, int grid, bool expect_equal) {
     ++compared;
   }
   EXPECT_GE(compared, 15) << "too few feasible instances to be a meaningful check";
+  std::printf("[ info ] %d of %d optima ship answers across a tier to the sink\n", answers_cross, compared);
 }
 
 TEST(BruteForce, MilpIsTheTrueOptimumWithExclusiveNodes) { CheckSeeds(true, true, 4, true); }
@@ -131,6 +159,21 @@ TEST(BruteForce, MilpIsTheTrueOptimumWithExclusiveNodes) { CheckSeeds(true, true
 // were seen), so no finite grid contains it; the grid brute force must never beat the MILP.
 TEST(BruteForce, MilpIsNeverBeatenOnSharedChains) { CheckSeeds(false, false, 12, false); }
 TEST(BruteForce, MilpIsNeverBeatenOnSharedJoins) { CheckSeeds(false, true, 4, false); }
+// The answers' way back up to a sink at the cloud (an ingress source there): the same checks.
+TEST(BruteForce, MilpIsTheTrueOptimumWithTheSinkAtTheCloud) {
+  CheckSeeds(true, true, 4, true, testing::SinkAt::kCloudIngress);
+}
+TEST(BruteForce, MilpIsNeverBeatenOnSharedChainsWithTheSinkAtTheCloud) {
+  CheckSeeds(false, false, 12, false, testing::SinkAt::kCloudIngress);
+}
+// Three tiers with the sink in the middle: answers up from the edge and down from the cloud, paths
+// over two boundaries.
+TEST(BruteForce, MilpIsTheTrueOptimumWithTheSinkInTheMiddleOfThreeTiers) {
+  CheckSeeds(true, true, 4, true, testing::SinkAt::kMiddleOfThree);
+}
+TEST(BruteForce, MilpIsNeverBeatenOnSharedJoinsWithTheSinkInTheMiddleOfThreeTiers) {
+  CheckSeeds(false, true, 4, false, testing::SinkAt::kMiddleOfThree);
+}
 
 }  // namespace
 }  // namespace jb::planner

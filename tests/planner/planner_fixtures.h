@@ -12,10 +12,24 @@
 
 namespace jb::testing {
 
+// Where a small instance's answers go (the sink's tier, planner::SinkTier).
+enum class SinkAt {
+  kEdge,  // every source enters at the edge, so the sink is there (the instances since the start)
+  // The last source (S2 of a join, S1 of a chain) is an ingress source entering at the cloud, so
+  // the sink is there: answers travel up, and in a join the first source (S1, edge) is not the
+  // sink's tier.
+  kCloudIngress,
+  // Three tiers: e2 moves to a middle tier "mid" (edge <-> mid and mid <-> cloud each priced as the
+  // instance's edge <-> cloud link) and the last source is an ingress source there, so answers
+  // come up from the edge and down from the cloud, and sources' items may cross two boundaries.
+  kMiddleOfThree,
+};
+
 // A small random instance: 2 tiers, 3 nodes, a chain (S -> A -> B) or a join (S1 -> A, S2 -> B,
 // A + B -> C), 2 variants per operator. Capacities are multiples of rate/4 (exclusive: each
-// operator's optimal shares then lie on the 1/4 grid; shared: on the 1/12 grid).
-inline Instance SmallInstance(unsigned seed, bool exclusive, bool allow_join = true) {
+// operator's optimal shares then lie on the 1/4 grid; shared: on the 1/12 grid). `sink` does not
+// change the random stream: the same seed gives the same numbers.
+inline Instance SmallInstance(unsigned seed, bool exclusive, bool allow_join = true, SinkAt sink = SinkAt::kEdge) {
   std::mt19937 rng(seed);
   auto uni = [&](double a, double b) { return std::uniform_real_distribution<double>(a, b)(rng); };
   auto pick = [&](int a, int b) { return std::uniform_int_distribution<int>(a, b)(rng); };
@@ -64,6 +78,19 @@ inline Instance SmallInstance(unsigned seed, bool exclusive, bool allow_join = t
     else
       o.inputs = {Input{"A", 1}, Input{"B", 1}};
     in.wf.spec.operators.push_back(o);
+  }
+  if (sink != SinkAt::kEdge) {
+    Source& last = in.wf.spec.sources.back();
+    last.tier = sink == SinkAt::kCloudIngress ? "cloud" : "mid";
+    last.type = "ingress";
+  }
+  if (sink == SinkAt::kMiddleOfThree) {
+    const Link up = in.inf.spec.links[0], down = in.inf.spec.links[1];
+    in.inf.spec.tiers = {Tier{"edge", DriverSpec{}}, Tier{"mid", DriverSpec{}}, Tier{"cloud", DriverSpec{}}};
+    in.inf.spec.nodes[1].tier = "mid";
+    in.inf.spec.links = {Link{"edge", "mid", up.cost_per_gib, {}, {}}, Link{"mid", "cloud", up.cost_per_gib, {}, {}},
+                         Link{"cloud", "mid", down.cost_per_gib, {}, {}},
+                         Link{"mid", "edge", down.cost_per_gib, {}, {}}};
   }
   in.wf.spec.slo.min_accuracy = pick(0, 2) == 0 ? 70.0 : 75.0;
   in.wf.spec.options.exclusive = exclusive;

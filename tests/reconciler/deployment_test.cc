@@ -186,11 +186,28 @@ TEST(BuildDeployment, EveryWorkerGetsAllEdgesAndTheRoutesWithThePlansKeyRanges) 
       {"Detect", 0, 0.25, "e1", "", "edge"},
       {"Detect", 0.25, 1, "c1", "", "cloud"},
       {"Answer", 0, 1, "c1", "", "cloud"},
-      {kSinkName, 0, 1, "io-edge", "", ""}};  // the sink's delivery is not priced: no tier
+      {kSinkName, 0, 1, "io-edge", "", "edge"}};  // the way back is priced and counted: its tier
   for (const auto& w : *ws) {
     EXPECT_EQ(w.edges, edges) << w.name;
     EXPECT_EQ(w.routes, routes) << w.name;
   }
+}
+
+// The sink goes to the io worker of planner::SinkTier's tier, the one the plan prices the way back
+// to: the first source's tier (here the cloud, though the edge's source sorts first by worker name).
+TEST(BuildDeployment, TheSinkIsOnTheFirstSourcesTierWithItsTierOnTheRoute) {
+  Workflow wf = Wf();
+  wf.spec.sources.insert(wf.spec.sources.begin(), Source{"Mic", 10, "cloud", {}, 1, {}, {}, {}, {}, {}});
+  wf.spec.operators[0].inputs.push_back(Input{"Mic", 1});
+  auto ws = BuildDeployment(wf, Profiles(), Infra(), APlan(), 1);
+  ASSERT_TRUE(ws.ok()) << ws.status().message();
+  const WorkerConfig* cloud_io = Named(*ws, "io-cloud");
+  const WorkerConfig* edge_io = Named(*ws, "io-edge");
+  ASSERT_TRUE(cloud_io && edge_io);
+  EXPECT_NE(Instance(*cloud_io, kSinkName), nullptr);
+  EXPECT_EQ(Instance(*edge_io, kSinkName), nullptr);
+  EXPECT_EQ(planner::SinkTier(wf.spec), "cloud");
+  for (const auto& w : *ws) EXPECT_EQ(w.routes.back(), (WorkerRoute{kSinkName, 0, 1, "io-cloud", "", "cloud"}));
 }
 
 TEST(BuildDeployment, AnExecVariantKeepsItsCommandAndEnvironment) {
@@ -385,6 +402,27 @@ TEST(Summarize, AddsUpTheWorkersReportsIntoTheObservedStatus) {
   EXPECT_DOUBLE_EQ(o.expected_throughput, 5);
   EXPECT_GT(o.predicted_cross_tier_kibps, 0);
   EXPECT_FALSE(o.time.empty());
+}
+
+// The way back: Answer runs on the cloud and the sink on the edge's io worker. The link to the sink
+// carries the sink route's tier (BuildDeployment), so the observed traffic and network cost count
+// the answers like any other link, and the prediction includes them: Cam's 750 KiB/s up to Detect
+// on c1 [0.25,1), Detect's 5/s x 20 KiB x 0.25 = 25 KiB/s up from e1 to Answer, and Answer's 5/s x
+// 1 KiB = 5 KiB/s of answers down to the sink (775 KiB/s before the way back was planned).
+TEST(Summarize, TheLinkToTheSinkIsCountedAndPredictedLikeAnyOther) {
+  auto p = ProblemOf();
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  auto ws = BuildDeployment(Wf(), Profiles(), Infra(), APlan(), 1);
+  ASSERT_TRUE(ws.ok()) << ws.status().message();
+  const WorkerRoute& to_sink = Named(*ws, "c1")->routes.back();
+  ASSERT_EQ(to_sink.op, kSinkName);
+  WorkerState c1 = Reported("c1", "cloud", true, 0);
+  c1.metrics->links = {LinkTo(to_sink.worker, to_sink.tier, 5)};  // what the worker reports for it
+  ObservedStatus o = Summarize(*p, APlan(), {c1});
+  EXPECT_DOUBLE_EQ(o.cross_tier_kibps, 5);
+  EXPECT_NEAR(o.network_cost_per_hour, 5 * 0.2 * planner::kKiBpsToGiBph, 1e-15);
+  EXPECT_NEAR(o.live_cost_per_hour, 4.5 + o.network_cost_per_hour, 1e-12);
+  EXPECT_NEAR(o.predicted_cross_tier_kibps, 750 + 25 + 5, 1e-9);
 }
 
 TEST(Summarize, LatencyAtTheSinkIsWeightedByEachSinksRate) {
