@@ -23,6 +23,7 @@ void Worker::Impl::OnStreamItem(const AckRef& ack, wire::Item& item) {
 
 void Worker::Impl::Drop(Instance& inst, Task& t, const std::string& reason) {
   ++inst.m.dropped[reason];
+  FailIngress(t.item, reason);
   ledger_->Unref(t.hold);
   t.hold = 0;
 }
@@ -50,6 +51,7 @@ void Worker::Impl::DeliverToSink(Instance& inst, Task t) {
     ++inst.m.duplicates;
   } else {
     ++inst.m.items_out;
+    AnswerIngress(t.item);
     if (t.item.trace_ns_size() > 0) inst.lat.Add(static_cast<double>(RealtimeNs() - emitted) / 1e6);
   }
   ledger_->Unref(t.hold);
@@ -151,6 +153,7 @@ void Worker::Impl::Complete(Instance& inst, const Task& t, std::string payload, 
   out.set_epoch(t.item.epoch());
   out.set_op(inst.cfg.name);
   out.set_payload(std::move(payload));
+  out.set_request_key(t.item.request_key());
   *out.mutable_trace_ns() = t.item.trace_ns();
   out.add_trace_ns(RealtimeNs());
   ++inst.m.items_out;
@@ -168,8 +171,10 @@ void Worker::Impl::Emit(const std::string& producer, const wire::Item& base, Hol
   for (const auto& c : cons) {
     if (!router_.PassesEdge(producer, c, base.seq())) continue;
     std::string dropped = RouteOne(c, base, hold, epoch);
-    if (!dropped.empty())
+    if (!dropped.empty()) {
       if (auto p = instances_.find(producer); p != instances_.end()) ++p->second->m.dropped[dropped];
+      FailIngress(base, dropped);
+    }
   }
 }
 
