@@ -40,6 +40,29 @@ StatusOr<WorkerInstance> OperatorInstance(const Workflow& wf, const Operator& op
   return wi;
 }
 
+// The inference endpoint of the io worker `wname` hosting ingress source `s`. The endpoint answers
+// from the sink, which is on the io worker of the first source tier (`sink_worker`): every ingress
+// source must be on that tier. TLS materials (a certificate signed by the daemon's CA, a 0600 token
+// file) are not wired through the drivers yet: only plain HTTP on loopback, when the daemon allows it.
+StatusOr<WorkerIngress> IngressSettings(const Workflow& wf, const Source& s, const std::string& wname,
+                                        const std::string& sink_worker, const DeploymentOptions& opts) {
+  if (wname != sink_worker)
+    return Status::InvalidArgument("source " + s.name + ": ingress sources must be on the first source tier's io worker (" +
+                                   sink_worker + "), which hosts the sink their answers come back to");
+  if (!opts.ingress_plain_http)
+    return Status::InvalidArgument("source " + s.name +
+                                   ": the ingress needs TLS materials, which the daemon does not issue yet; start "
+                                   "jellybeand with ingressPlainHttp: true to serve it as plain HTTP on loopback");
+  WorkerIngress in;
+  in.listen = "127.0.0.1:0";
+  in.plain_http = true;
+  if (wf.spec.ingress) {
+    in.timeout_s = wf.spec.ingress->timeout_s;
+    in.max_inflight = wf.spec.ingress->max_inflight;
+  }
+  return in;
+}
+
 }  // namespace
 
 StatusOr<std::vector<WorkerConfig>> BuildDeployment(const Workflow& wf, const std::vector<ModelProfile>& profiles,
@@ -115,7 +138,8 @@ StatusOr<std::vector<WorkerConfig>> BuildDeployment(const Workflow& wf, const st
   for (const auto& s : wf.spec.sources) {
     // Planned and profiled already (jbctl profile reads the index), but the worker does not replay
     // data sets yet: refuse rather than feed synthetic items under a dataset's name.
-    if (s.type.value_or("generator") != "generator")
+    const bool ingress = s.type.value_or("generator") == "ingress";
+    if (!ingress && s.type.value_or("generator") != "generator")
       return Status::InvalidArgument("source " + s.name + ": type " + *s.type +
                                      " is not served by the worker yet (only the built-in generator is)");
     std::string wname = std::string(kIoWorkerPrefix) + s.tier;
@@ -124,6 +148,12 @@ StatusOr<std::vector<WorkerConfig>> BuildDeployment(const Workflow& wf, const st
     WorkerInstance wi;
     wi.kind = "source";
     wi.name = s.name;
+    if (ingress) {
+      auto ing = IngressSettings(wf, s, wname, sink_worker, opts);
+      if (!ing.ok()) return ing.status();
+      it->second.ingress = *ing;
+      wi.type = "ingress";
+    }
     wi.rate = s.generator_rate.value_or(s.rate);
     wi.item_kib = s.item_size_kib;
     wi.files = s.files;
@@ -179,6 +209,8 @@ ObservedStatus Summarize(const planner::Problem& p, const Plan& plan, const std:
     if (!w.metrics) continue;
     const auto& m = *w.metrics;
     o.emulated |= m.emulated;
+    if (m.ingress_port > 0)  // plain HTTP on loopback is the only ingress the daemon deploys yet
+      o.ingress_url = "http://127.0.0.1:" + std::to_string(m.ingress_port) + "/v2/models/" + m.workflow;
     for (const auto& in : m.instances) {
       for (const auto& [reason, n] : in.dropped) o.dropped += n;
       if (in.kind == "source") o.emitted += in.items_out;
