@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "daemon/http.h"
+#include "daemon/http_target.h"
 
 namespace jb {
 
@@ -70,31 +71,6 @@ HttpResponse ServerError(int code, const std::string& message) {
   return HttpResponse{code, "application/json",
                       "{\"apiVersion\":\"v1\",\"kind\":\"Status\",\"status\":\"Failure\",\"code\":" +
                           std::to_string(code) + ",\"message\":\"" + message + "\"}\n"};
-}
-
-// Percent-decodes the path of a request target (query and fragment dropped); false on a bad escape.
-bool DecodePath(std::string_view target, std::string* out) {
-  target = target.substr(0, target.find_first_of("?#"));
-  out->clear();
-  out->reserve(target.size());
-  auto hex = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  for (size_t i = 0; i < target.size(); ++i) {
-    if (target[i] != '%') {
-      out->push_back(target[i]);
-      continue;
-    }
-    if (i + 2 >= target.size()) return false;
-    int hi = hex(target[i + 1]), lo = hex(target[i + 2]);
-    if (hi < 0 || lo < 0) return false;
-    out->push_back(static_cast<char>(hi * 16 + lo));
-    i += 2;
-  }
-  return true;
 }
 
 // What every connection needs from its server. Owned by the server, which destroys every connection
@@ -214,8 +190,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     if (!DecodePath(std::string_view(target.data(), target.size()), &req_.path))
       return Send(ServerError(400, "malformed percent-encoding in the path"), false);
     req_.target = std::string(target.data(), target.size());
-    if (auto q = req_.target.find('?'); q != std::string::npos)
-      req_.query = req_.target.substr(q + 1, req_.target.find('#', q) - q - 1);
+    req_.query = QueryOf(req_.target);
     for (const auto& field : h)
       req_.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
     req_.authorization = std::string(h[http::field::authorization]);
