@@ -22,10 +22,10 @@ namespace jb {
 inline constexpr int kHttpContinue = 100;
 
 struct HttpRequest {
-  std::string method;         // "GET", "PUT", ...
-  std::string path;           // decoded path, no query
-  std::string target;         // the request target as received (percent-encoded, with the query)
-  std::string query;          // the raw query string after '?' ("" when none)
+  std::string method;  // "GET", "PUT", ...
+  std::string path;    // decoded path, no query
+  std::string target;  // the request target as received (percent-encoded, with the query)
+  std::string query;   // the raw query string after '?' ("" when none)
   // Every header as received, in order (names as the client spelled them; match case-insensitively).
   std::vector<std::pair<std::string, std::string>> headers;
   std::string authorization;  // Authorization header value

@@ -191,8 +191,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       return Send(ServerError(400, "malformed percent-encoding in the path"), false);
     req_.target = std::string(target.data(), target.size());
     req_.query = QueryOf(req_.target);
-    for (const auto& field : h)
-      req_.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+    for (const auto& field : h) req_.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
     req_.authorization = std::string(h[http::field::authorization]);
     req_.content_type = std::string(h[http::field::content_type]);
     req_.body_pending = !parser_->is_done();

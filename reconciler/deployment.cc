@@ -47,8 +47,9 @@ StatusOr<WorkerInstance> OperatorInstance(const Workflow& wf, const Operator& op
 StatusOr<WorkerIngress> IngressSettings(const Workflow& wf, const Source& s, const std::string& wname,
                                         const std::string& sink_worker, const DeploymentOptions& opts) {
   if (wname != sink_worker)
-    return Status::InvalidArgument("source " + s.name + ": ingress sources must be on the first source tier's io worker (" +
-                                   sink_worker + "), which hosts the sink their answers come back to");
+    return Status::InvalidArgument("source " + s.name +
+                                   ": ingress sources must be on the first source tier's io worker (" + sink_worker +
+                                   "), which hosts the sink their answers come back to");
   if (!opts.ingress_plain_http)
     return Status::InvalidArgument("source " + s.name +
                                    ": the ingress needs TLS materials, which the daemon does not issue yet; start "

@@ -1,9 +1,8 @@
 #include "worker/ingress_endpoint.h"
 
 #include <openssl/crypto.h>
-#include <sys/stat.h>
-
 #include <strings.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cmath>
@@ -52,7 +51,8 @@ bool SplitListen(const std::string& listen, std::string* host, int* port) {
 // JSON string literal (control characters escaped; bytes >= 0x80 passed through).
 std::string JsonString(const std::string& s) {
   std::string out = "\"";
-  for (unsigned char c : s) {
+  for (char ch : s) {
+    auto c = static_cast<unsigned char>(ch);
     if (c == '"' || c == '\\') {
       out += '\\';
       out += static_cast<char>(c);
@@ -72,8 +72,8 @@ std::string JsonString(const std::string& s) {
 
 double IngressKeyOf(const std::string& id) {
   uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : id) {
-    h ^= c;
+  for (char c : id) {
+    h ^= static_cast<unsigned char>(c);
     h *= 1099511628211ull;
   }
   return static_cast<double>(h >> 11) * 0x1p-53;
@@ -123,7 +123,7 @@ StatusOr<std::unique_ptr<IngressEndpoint>> IngressEndpoint::Start(IngressOptions
   } else {
     if (c.cert_file.empty() || c.key_file.empty() || c.token_file.empty())
       return Status::InvalidArgument("ingress: certFile, keyFile and tokenFile are required unless plainHttp");
-    struct stat st{};
+    struct stat st {};
     if (stat(c.token_file.c_str(), &st) != 0)
       return Status::InvalidArgument("ingress.tokenFile " + c.token_file + " cannot be read");
     if ((st.st_mode & 077) != 0)
@@ -257,7 +257,8 @@ HttpResponse IngressEndpoint::Infer(const HttpRequest& req, const oip::Route& ro
   std::shared_ptr<IngressCall> call;
   {
     MutexLock l(&mu_);
-    if (id.empty()) id = "jb-" + std::to_string(++next_id_) + "-" + std::to_string(reinterpret_cast<uintptr_t>(this) & 0xffff);
+    if (id.empty())
+      id = "jb-" + std::to_string(++next_id_) + "-" + std::to_string(reinterpret_cast<uintptr_t>(this) & 0xffff);
     parsed->id = id;  // echoed in the answer
     auto deadline = Clock::now() + std::chrono::microseconds(static_cast<int64_t>(timeout_s * 1e6));
     call = std::make_shared<IngressCall>(std::move(*parsed), id, std::move(parts), deadline);

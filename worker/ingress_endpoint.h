@@ -129,7 +129,7 @@ class IngressEndpoint {
   HttpResponse Results(const HttpRequest& req);
   bool Authorized(const HttpRequest& req) const;
   HttpResponse Reply(oip::HttpReply r) EXCLUDES(mu_);  // counts the status
-  bool Admit();                                         // inflight + 1 unless full
+  bool Admit();                                        // inflight + 1 unless full
   oip::ServerState State() const;
   bool NextLine(const std::shared_ptr<Subscriber>& s, std::string* chunk, bool gone) EXCLUDES(mu_);
 

@@ -23,8 +23,8 @@
 #include "base/mutex.h"
 #include "worker/event_loop.h"
 #include "worker/hold_ledger.h"
-#include "worker/ingress_endpoint.h"
 #include "worker/inbound.h"
+#include "worker/ingress_endpoint.h"
 #include "worker/join_buffer.h"
 #include "worker/links.h"
 #include "worker/metrics.h"
@@ -155,7 +155,7 @@ class Worker::Impl {
   bool record_failing_ = false;     // log a failure once per streak
   // The inference endpoint (after loop_: its HTTP threads wake the loop until it stops).
   std::unique_ptr<IngressEndpoint> ingress_;
-  std::deque<std::shared_ptr<IngressCall>> ingress_unnumbered_;  // accepted, waiting for a seq
+  std::deque<std::shared_ptr<IngressCall>> ingress_unnumbered_;     // accepted, waiting for a seq
   std::map<uint64_t, std::shared_ptr<IngressCall>> ingress_calls_;  // by seq, until answered
   uint64_t ingress_next_seq_ = 1;
 };

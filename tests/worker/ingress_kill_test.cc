@@ -44,8 +44,9 @@ std::pair<int, std::string> Call(int port, const std::string& body) {
     close(fd);
     return {0, ""};
   }
-  std::string req = "POST /v2/models/docqa/infer HTTP/1.1\r\nHost: x\r\nContent-Length: " +
-                    std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+  std::string req =
+      "POST /v2/models/docqa/infer HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) +
+      "\r\nConnection: close\r\n\r\n" + body;
   (void)!write(fd, req.data(), req.size());
   std::string all;
   char buf[4096];
@@ -57,8 +58,9 @@ std::pair<int, std::string> Call(int port, const std::string& body) {
 }
 
 std::string Body(const std::string& id) {
-  return R"({"id":")" + id + R"(","inputs":[{"name":"image","shape":[1],"datatype":"BYTES","data":["page"]},)"
-                             R"({"name":"audio","shape":[1],"datatype":"BYTES","data":["question"]}]})";
+  return R"({"id":")" + id +
+         R"(","inputs":[{"name":"image","shape":[1],"datatype":"BYTES","data":["page"]},)"
+         R"({"name":"audio","shape":[1],"datatype":"BYTES","data":["question"]}]})";
 }
 
 class Subprocess {
@@ -147,13 +149,15 @@ TEST(IngressKill, AnIoWorkerKilledWithRequestsInFlightAnswersNoneTwice) {
   std::vector<std::future<std::pair<int, std::string>>> calls;
   for (int i = 0; i < 8; ++i)
     calls.push_back(std::async(std::launch::async, [port, i] { return Call(port, Body("k" + std::to_string(i))); }));
-  ASSERT_TRUE(WaitFor([&] { return ReadMetrics(io.metrics_file).instances.size() == 3 &&
-                                   [&] {
-                                     for (const auto& im : ReadMetrics(io.metrics_file).instances)
-                                       if (im.name == "image") return im.inflight == 8;
-                                     return false;
-                                   }(); },
-                      10s));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return ReadMetrics(io.metrics_file).instances.size() == 3 && [&] {
+          for (const auto& im : ReadMetrics(io.metrics_file).instances)
+            if (im.name == "image") return im.inflight == 8;
+          return false;
+        }();
+      },
+      10s));
   proc->Kill();
   int answered = 0, broken = 0;
   for (int i = 0; i < 8; ++i) {
@@ -192,7 +196,10 @@ TEST(IngressKill, AnIoWorkerKilledWithRequestsInFlightAnswersNoneTwice) {
   bool twice = false;
   auto record = DeliveryRecord::Open(
       StatePath(io.metrics_file, ".delivered"), 16 << 20,
-      [&](const DeliveryRecord::Entry& e) { twice |= !seen.insert({e.source, e.seq}).second; }, nullptr);
+      [&](const DeliveryRecord::Entry& e) {
+        twice |= !seen.insert({e.source, e.seq}).second;
+      },
+      nullptr);
   ASSERT_TRUE(record.ok()) << record.status().message();
   EXPECT_FALSE(twice);
   EXPECT_GE(seen.size(), 4u);  // warm + the 3 new ones at least

@@ -189,9 +189,8 @@ TEST(IngressWorker, JsonRequestThroughAJoinIsAnsweredWithTheLastOperatorsOutput)
   auto r = Exchange(port, Post("/v2/models/docqa/infer", kJsonBody, "Content-Type: application/json\r\n"));
   ASSERT_EQ(r.status, 200) << r.head << r.body;
   EXPECT_EQ(r.Header("Content-Type"), "application/json");
-  EXPECT_EQ(r.body,
-            R"({"model_name":"docqa","id":"req-1","outputs":[{"name":"J","datatype":"BYTES","shape":[1],)"
-            R"("data":["eeeeeeeeee"]}]})");
+  EXPECT_EQ(r.body, R"({"model_name":"docqa","id":"req-1","outputs":[{"name":"J","datatype":"BYTES","shape":[1],)"
+                    R"("data":["eeeeeeeeee"]}]})");
   // One item per source, joined once, delivered once; the metrics count the answer.
   ASSERT_TRUE(WaitFor(
       [&] {
@@ -283,9 +282,9 @@ TEST(IngressWorker, MalformedInputIs400NamingTheInput) {
                                R"({"inputs":[{"name":"image","shape":[1],"datatype":"BYTES","data":["x"]}]})"));
   EXPECT_EQ(r.status, 400);
   EXPECT_NE(r.body.find("audio"), std::string::npos) << r.body;
-  r = Exchange(port, Post("/v2/models/docqa/infer",
-                          R"({"inputs":[{"name":"image","shape":[1],"datatype":"FP32","data":[1.0]},)"
-                          R"({"name":"audio","shape":[1],"datatype":"BYTES","data":["y"]}]})"));
+  r = Exchange(
+      port, Post("/v2/models/docqa/infer", R"({"inputs":[{"name":"image","shape":[1],"datatype":"FP32","data":[1.0]},)"
+                                           R"({"name":"audio","shape":[1],"datatype":"BYTES","data":["y"]}]})"));
   EXPECT_EQ(r.status, 400);
   EXPECT_NE(r.body.find("image"), std::string::npos) << r.body;
   EXPECT_NE(r.body.find("BYTES"), std::string::npos) << r.body;
