@@ -261,6 +261,35 @@ TEST(IngressWorker, ResultsStreamCarriesEveryAnswerAsJsonLines) {
         << got;
 }
 
+TEST(IngressWorker, ResultsStreamSpeaksServerSentEventsWhenAsked) {
+  Topology t;
+  Running a(t.a), io(t.io);
+  int port = IngressPort(io);
+  ASSERT_TRUE(Ready(port));
+  int fd = Connect(port);
+  ASSERT_GE(fd, 0);
+  std::string get = "GET /v2/models/docqa/results?format=sse HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_EQ(write(fd, get.data(), get.size()), static_cast<ssize_t>(get.size()));
+  std::string got;
+  char buf[4096];
+  while (got.find("\r\n\r\n") == std::string::npos) {
+    ssize_t k = read(fd, buf, sizeof(buf));
+    ASSERT_GT(k, 0);
+    got.append(buf, static_cast<size_t>(k));
+  }
+  EXPECT_NE(got.find("Content-Type: text/event-stream"), std::string::npos) << got;
+  ASSERT_EQ(Exchange(port, Post("/v2/models/docqa/infer", kJsonBody)).status, 200);
+  for (int i = 0; i < 100 && got.find("\n\n", got.find("data: ")) == std::string::npos; ++i) {
+    ssize_t k = read(fd, buf, sizeof(buf));
+    ASSERT_GT(k, 0);
+    got.append(buf, static_cast<size_t>(k));
+  }
+  close(fd);
+  EXPECT_NE(got.find(R"(data: {"id":"req-1","model_name":"docqa",)"), std::string::npos) << got;
+  // Standard endpoints stay standard: an unknown path under the model is 404, not a stream.
+  EXPECT_EQ(Exchange(port, Get("/v2/models/docqa/results/more")).status, 404);
+}
+
 TEST(IngressWorker, UnknownModelIs404) {
   Topology t;
   Running a(t.a), io(t.io);
