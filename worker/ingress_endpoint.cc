@@ -284,7 +284,7 @@ void IngressEndpoint::Publish(const std::string& id, const std::string& output, 
                      ",\"datatype\":\"BYTES\",\"shape\":[1],\"data\":[" + JsonString(payload) + "]}]}";
   for (auto& s : subscribers_) {
     if (s->cut) continue;
-    if (s->lines.size() >= kSubscriberBuffer) {
+    if (s->lines.size() >= opts_.results_buffer) {
       s->cut = true;
       continue;
     }
@@ -334,7 +334,7 @@ bool IngressEndpoint::NextLine(const std::shared_ptr<Subscriber>& s, std::string
   }
   if (s->ended) return leave();
   if (s->cut) {  // the final line, then the end
-    std::string msg = "{\"error\":\"this subscriber fell more than " + std::to_string(kSubscriberBuffer) +
+    std::string msg = "{\"error\":\"this subscriber fell more than " + std::to_string(opts_.results_buffer) +
                       " answers behind and was cut; answers were missed\"}";
     *chunk = s->sse ? "event: error\ndata: " + msg + "\n\n" : msg + "\n";
     s->ended = true;

@@ -14,7 +14,7 @@
 //    max_body_bytes. After parsing: 400 naming the input and what was expected. Every error has the
 //    OIP body {"error": ...}. Memory is bounded: at most max_inflight calls, each at most
 //    max_body_bytes; results subscribers at most kMaxSubscribers, each buffering at most
-//    kSubscriberBuffer answers (a slower one is cut with a final line saying so).
+//    results_buffer answers (a slower one is cut with a final line saying so).
 //  - Auth: unless plainHttp (loopback addresses only), TLS with cert/key and a bearer token read from
 //    tokenFile, which must not be readable by group or others (mode 0600); every path but
 //    /v2/health/* needs `Authorization: Bearer <token>` (401 otherwise). The token is never logged.
@@ -91,12 +91,12 @@ struct IngressOptions {
   std::string output;               // the last operator (whose answer reaches the sink)
   std::string version;              // the server's version (server metadata)
   std::function<void()> wake;       // wakes the worker's loop (any thread)
+  size_t results_buffer = 1024;     // answers a results subscriber may fall behind before it is cut
 };
 
 class IngressEndpoint {
  public:
   static constexpr size_t kMaxSubscribers = 64;
-  static constexpr size_t kSubscriberBuffer = 1024;
 
   // Checks the options (TLS materials, token file mode, loopback for plain HTTP) and starts serving.
   // kInvalidArgument for bad options, kUnavailable when the address cannot be bound.
