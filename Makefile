@@ -16,7 +16,8 @@ PACKAGES := build-essential cmake make pkg-config ccache git \
   iproute2 nftables openssh-server openssh-client \
   clang-14 libclang-rt-14-dev clang-format-14 \
   tesseract-ocr-eng libtesseract-dev pocketsphinx-en-us libpocketsphinx-dev libsphinxbase-dev \
-  espeak-ng sox python3-pil python3-numpy fonts-dejavu-core
+  espeak-ng sox python3-pil python3-numpy fonts-dejavu-core \
+  hey
 
 .PHONY: setup build test run bench clean format asan tsan fuzz thread-safety docqa-data check-sizes format-check
 
@@ -64,6 +65,7 @@ bench: build
 	$(BUILD_DIR)/bench/bench_dataplane
 	$(BUILD_DIR)/bench/bench_replan
 	$(BUILD_DIR)/bench/bench_three_tier
+	$(BUILD_DIR)/bench/bench_ingress
 
 # ASan + UBSan (gcc) over the test suites in ASAN_SUITES (`make asan ASAN_SUITES=all` runs every
 # suite). Left out by default: the network-namespace lab suites (root, exclusive use of the

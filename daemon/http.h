@@ -1,6 +1,8 @@
 // Our own small HTTP interface. The server (daemon/http_server_beast.cc, Boost.Beast) and the client
 // (cli/http_client_cpprest.cc, cpprestsdk) are the only translation units that include an HTTP
 // library; everything else sees these plain structs.
+// The server is shared by the daemon's API (daemon/api_server.h) and a worker's inference endpoint
+// (worker/ingress_endpoint.h).
 // Thread-safety: a handler is called concurrently from the server's handler threads.
 #pragma once
 
@@ -8,6 +10,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "base/status.h"
 
@@ -18,8 +22,12 @@ namespace jb {
 inline constexpr int kHttpContinue = 100;
 
 struct HttpRequest {
-  std::string method;         // "GET", "PUT", ...
-  std::string path;           // decoded path, no query
+  std::string method;  // "GET", "PUT", ...
+  std::string path;    // decoded path, no query
+  std::string target;  // the request target as received (percent-encoded, with the query)
+  std::string query;   // the raw query string after '?' ("" when none)
+  // Every header as received, in order (names as the client spelled them; match case-insensitively).
+  std::vector<std::pair<std::string, std::string>> headers;
   std::string authorization;  // Authorization header value
   std::string content_type;
   std::string body;
@@ -35,10 +43,22 @@ struct HttpRequest {
   bool body_pending = false;
 };
 
+// A chunk source for a streamed response body: called repeatedly on a handler thread, it may
+// block; it stores the next chunk in *chunk and returns true, or returns false at the end of the
+// stream. The server ends the stream when the client goes away (the next call sees `gone` true and
+// must return false promptly) or the server stops.
+using HttpStreamFn = std::function<bool(std::string* chunk, bool gone)>;
+
 struct HttpResponse {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
+  // Further headers (not Content-Type or Content-Length, which the server sets).
+  std::vector<std::pair<std::string, std::string>> headers = {};
+  // When set, the body is streamed (chunked transfer encoding) from this after `body` (which may be
+  // empty); the connection is closed after the stream ends. A streaming handler holds one handler
+  // thread for the stream's life: size handler_threads for it.
+  HttpStreamFn stream = nullptr;
 };
 
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;

@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "daemon/http.h"
+#include "daemon/http_target.h"
 
 namespace jb {
 
@@ -70,31 +71,6 @@ HttpResponse ServerError(int code, const std::string& message) {
   return HttpResponse{code, "application/json",
                       "{\"apiVersion\":\"v1\",\"kind\":\"Status\",\"status\":\"Failure\",\"code\":" +
                           std::to_string(code) + ",\"message\":\"" + message + "\"}\n"};
-}
-
-// Percent-decodes the path of a request target (query and fragment dropped); false on a bad escape.
-bool DecodePath(std::string_view target, std::string* out) {
-  target = target.substr(0, target.find_first_of("?#"));
-  out->clear();
-  out->reserve(target.size());
-  auto hex = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  for (size_t i = 0; i < target.size(); ++i) {
-    if (target[i] != '%') {
-      out->push_back(target[i]);
-      continue;
-    }
-    if (i + 2 >= target.size()) return false;
-    int hi = hex(target[i + 1]), lo = hex(target[i + 2]);
-    if (hi < 0 || lo < 0) return false;
-    out->push_back(static_cast<char>(hi * 16 + lo));
-    i += 2;
-  }
-  return true;
 }
 
 // What every connection needs from its server. Owned by the server, which destroys every connection
@@ -213,6 +189,9 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     auto target = h.target();
     if (!DecodePath(std::string_view(target.data(), target.size()), &req_.path))
       return Send(ServerError(400, "malformed percent-encoding in the path"), false);
+    req_.target = std::string(target.data(), target.size());
+    req_.query = QueryOf(req_.target);
+    for (const auto& field : h) req_.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
     req_.authorization = std::string(h[http::field::authorization]);
     req_.content_type = std::string(h[http::field::content_type]);
     req_.body_pending = !parser_->is_done();
@@ -279,10 +258,12 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   }
 
   void Send(HttpResponse resp, bool keep_alive) {
+    if (resp.stream && !head_) return StartStream(std::move(resp));
     res_ = {};
     res_.version(11);
     res_.result(static_cast<unsigned>(resp.status));
     res_.set(http::field::content_type, resp.content_type);
+    for (const auto& [name, value] : resp.headers) res_.set(name, value);
     res_.body() = std::move(resp.body);
     res_.keep_alive(keep_alive && !ctx_->stopping);
     res_.prepare_payload();
@@ -291,6 +272,60 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     http::async_write(stream_, res_, [self = this->shared_from_this()](error_code ec, size_t) {
       if (ec) return;
       if (self->res_.keep_alive()) return self->WaitForRequest();
+      std::make_shared<Drainer>(std::move(self->slot_), beast::tcp_stream(self->Tcp().release_socket()))->Start();
+    });
+  }
+
+  // A streamed response: the header (chunked), `body` as the first chunk, then the chunks of
+  // resp.stream, each fetched on the handler pool (it may block) and written on the strand; the
+  // connection closes after the last chunk. A failed write tells the stream the client is gone.
+  void StartStream(HttpResponse resp) {
+    stream_fn_ = std::move(resp.stream);
+    sres_ = {};
+    sres_.version(11);
+    sres_.result(static_cast<unsigned>(resp.status));
+    sres_.set(http::field::content_type, resp.content_type);
+    for (const auto& [name, value] : resp.headers) sres_.set(name, value);
+    sres_.keep_alive(false);
+    sres_.chunked(true);
+    sr_.emplace(sres_);
+    chunk_ = std::move(resp.body);
+    Tcp().expires_after(Seconds(ctx_->opts.io_timeout_s));
+    http::async_write_header(stream_, *sr_, [self = this->shared_from_this()](error_code ec, size_t) {
+      if (ec) return self->NextChunk(true);
+      self->WriteChunk();
+    });
+  }
+
+  void WriteChunk() {
+    if (chunk_.empty()) return NextChunk(false);
+    Tcp().expires_after(Seconds(ctx_->opts.io_timeout_s));
+    net::async_write(stream_, http::make_chunk(net::buffer(chunk_)),
+                     [self = this->shared_from_this()](error_code ec, size_t) { self->NextChunk(bool(ec)); });
+  }
+
+  void NextChunk(bool gone) {
+    if (ctx_->stopping) gone = true;
+    net::post(*ctx_->handlers, [self = this->shared_from_this(), gone] {
+      std::string chunk;
+      bool more = false;
+      try {
+        more = self->stream_fn_(&chunk, gone);
+      } catch (const std::exception&) {
+      }
+      net::post(self->stream_.get_executor(), [self, gone, more, chunk = std::move(chunk)]() mutable {
+        if (gone) return;  // the client went away: close
+        if (!more) return self->EndStream();
+        self->chunk_ = std::move(chunk);
+        self->WriteChunk();
+      });
+    });
+  }
+
+  void EndStream() {
+    Tcp().expires_after(Seconds(ctx_->opts.io_timeout_s));
+    net::async_write(stream_, http::make_chunk_last(), [self = this->shared_from_this()](error_code ec, size_t) {
+      if (ec) return;
       std::make_shared<Drainer>(std::move(self->slot_), beast::tcp_stream(self->Tcp().release_socket()))->Start();
     });
   }
@@ -322,6 +357,11 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   bool head_ = false;
   http::response<http::empty_body> continue_;
   http::response<http::string_body> res_;
+  // A streamed response (StartStream).
+  HttpStreamFn stream_fn_;
+  http::response<http::empty_body> sres_;
+  std::optional<http::response_serializer<http::empty_body>> sr_;
+  std::string chunk_;
 };
 
 using PlainSession = Session<beast::tcp_stream>;

@@ -144,6 +144,7 @@ ReconcilerOptions ReconcilerOptionsFrom(const DaemonConfig& cfg) {
   ropts.node_retry_s = cfg.node_retry_s;
   ropts.load.threshold = cfg.load_threshold;
   ropts.load.sustain_s = cfg.load_sustain_s;
+  ropts.deployment.ingress_plain_http = cfg.ingress_plain_http;
   return ropts;
 }
 

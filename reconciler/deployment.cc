@@ -42,10 +42,6 @@ StatusOr<WorkerInstance> OperatorInstance(const Workflow& wf, const Operator& op
 
 // The instance of one source: the built-in generator, or a dataset replayed by the worker.
 StatusOr<WorkerInstance> SourceInstance(const Source& s) {
-  // Ingress sources are served by the io worker's OIP endpoint, wired separately.
-  if (s.type.value_or("generator") == "ingress")
-    return Status::InvalidArgument("source " + s.name + ": type " + *s.type +
-                                   " is not served by the worker yet (only the built-in generator and dataset are)");
   WorkerInstance wi;
   wi.kind = "source";
   wi.name = s.name;
@@ -63,6 +59,30 @@ StatusOr<WorkerInstance> SourceInstance(const Source& s) {
     wi.loop = true;
   }
   return wi;
+}
+
+// The inference endpoint of the io worker `wname` hosting ingress source `s`. The endpoint answers
+// from the sink, which is on the io worker of the sink's tier (`sink_worker`, planner::SinkTier: the
+// first ingress source's tier): every ingress source must be on that tier. TLS materials (a certificate signed by the daemon's CA, a 0600 token
+// file) are not wired through the drivers yet: only plain HTTP on loopback, when the daemon allows it.
+StatusOr<WorkerIngress> IngressSettings(const Workflow& wf, const Source& s, const std::string& wname,
+                                        const std::string& sink_worker, const DeploymentOptions& opts) {
+  if (wname != sink_worker)
+    return Status::InvalidArgument("source " + s.name +
+                                   ": ingress sources must all be on one tier, whose io worker (" + sink_worker +
+                                   ") hosts the sink their answers come back to");
+  if (!opts.ingress_plain_http)
+    return Status::InvalidArgument("source " + s.name +
+                                   ": the ingress needs TLS materials, which the daemon does not issue yet; start "
+                                   "jellybeand with ingressPlainHttp: true to serve it as plain HTTP on loopback");
+  WorkerIngress in;
+  in.listen = "127.0.0.1:0";
+  in.plain_http = true;
+  if (wf.spec.ingress) {
+    in.timeout_s = wf.spec.ingress->timeout_s;
+    in.max_inflight = wf.spec.ingress->max_inflight;
+  }
+  return in;
 }
 
 }  // namespace
@@ -137,15 +157,21 @@ StatusOr<std::vector<WorkerConfig>> BuildDeployment(const Workflow& wf, const st
   // Source workers, one per source tier; the one of the sink's tier (planner::SinkTier, as the
   // plan prices the way back) hosts the sink.
   std::map<std::string, WorkerConfig> io;
+  const std::string sink_tier = planner::SinkTier(wf.spec);
+  const std::string sink_worker = std::string(kIoWorkerPrefix) + sink_tier;
   for (const auto& s : wf.spec.sources) {
     auto wi = SourceInstance(s);
     if (!wi.ok()) return wi.status();
     std::string wname = std::string(kIoWorkerPrefix) + s.tier;
     auto [it, fresh] = io.try_emplace(wname, base(wname, s.node.value_or(""), s.tier));
+    if (s.type.value_or("generator") == "ingress") {
+      auto ing = IngressSettings(wf, s, wname, sink_worker, opts);
+      if (!ing.ok()) return ing.status();
+      it->second.ingress = *ing;
+      wi->type = "ingress";
+    }
     it->second.instances.push_back(*wi);
   }
-  const std::string sink_tier = planner::SinkTier(wf.spec);
-  const std::string sink_worker = std::string(kIoWorkerPrefix) + sink_tier;
   if (io.count(sink_worker) == 0) return Status::InvalidArgument("the workflow has no sources");
   WorkerInstance sink;
   sink.kind = "sink";
@@ -200,6 +226,8 @@ ObservedStatus Summarize(const planner::Problem& p, const Plan& plan, const std:
     if (!w.metrics) continue;
     const auto& m = *w.metrics;
     o.emulated |= m.emulated;
+    if (m.ingress_port > 0)  // plain HTTP on loopback is the only ingress the daemon deploys yet
+      o.ingress_url = "http://127.0.0.1:" + std::to_string(m.ingress_port) + "/v2/models/" + m.workflow;
     for (const auto& in : m.instances) {
       for (const auto& [reason, n] : in.dropped) o.dropped += n;
       if (in.kind == "source") o.emitted += in.items_out;

@@ -22,6 +22,9 @@ struct DeploymentOptions {
   double join_timeout_s = 10;
   int64_t window = 256;
   std::string state_dir;  // unused by the builder; drivers place files themselves
+  // Ingress sources are served as plain HTTP on 127.0.0.1 (the daemon's ingressPlainHttp); without
+  // it a workflow with ingress sources is refused (TLS materials are not issued yet).
+  bool ingress_plain_http = false;
 };
 
 // Workers for `plan` at `epoch`. Route addresses are left empty for the driver to fill.

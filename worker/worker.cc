@@ -42,6 +42,7 @@ Status Worker::Impl::Init() {
                                            incarnation_, cfg_.window);
   if (auto s = InitInstances(); !s.ok()) return s;
   if (auto s = OpenDurableState(); !s.ok()) return s;
+  if (auto s = StartIngress(); !s.ok()) return s;
   for (auto& [name, inst] : instances_)
     if (inst->runtime)
       if (auto s = inst->runtime->Start(); !s.ok()) return s;
@@ -66,7 +67,7 @@ Status Worker::Impl::InitInstances() {
       if (!rt.ok()) return rt.status();
       inst->runtime = std::move(*rt);
     }
-    if (in.kind == "source") {
+    if (in.kind == "source" && in.type != "ingress") {  // ingress: worker/ingress_worker.cc
       auto src = Source::Create(in, SteadyClock::now());
       if (!src.ok()) return src.status();
       inst->source = std::move(*src);
@@ -102,7 +103,7 @@ Status Worker::Impl::OpenDurableState() {
   bool has_source = false;
   Instance* sink = nullptr;
   for (auto& [name, inst] : instances_) {
-    if (inst->source) has_source = true;
+    if (inst->cfg.kind == "source") has_source = true;
     if (inst->sink) sink = inst.get();
   }
   SeqReservation seqs = SeqReservation::Volatile();
@@ -134,7 +135,7 @@ Status Worker::Impl::OpenDurableState() {
 double Worker::Impl::SourceRate() const {
   double rate = 0;
   for (const auto& [name, inst] : instances_)
-    if (inst->source) rate += inst->source->cfg().rate;
+    if (inst->cfg.kind == "source") rate += inst->cfg.rate;
   return rate;
 }
 
@@ -170,6 +171,7 @@ void Worker::Impl::ApplyConfig(WorkerConfig next) {
     uint64_t switch_seq = 0;
     for (const auto& [name, inst] : instances_)
       if (inst->source) switch_seq = std::max(switch_seq, inst->source->next_seq());
+    if (ingress_) switch_seq = std::max(switch_seq, ingress_next_seq_);
     router_.SwitchEpochAt(switch_seq);
   }
   cfg_.routes = next.routes;
@@ -233,6 +235,7 @@ void Worker::Impl::WriteMetrics() {
     m.instances.push_back(im);
   }
   m.links = links_->Metrics(now);
+  SweepIngress(m);
   if (!cfg_.metrics_file.empty()) WriteMetricsFile(cfg_.metrics_file, m);
   MutexLock l(&mu_);
   snapshot_ = std::move(m);
@@ -247,6 +250,7 @@ Status Worker::Impl::Loop() {
     }
     if (next) ApplyConfig(std::move(*next));
     auto now = loop_->RunOnce(100);
+    TakeIngressCalls();
     StartWork();
     links_->PumpAll();
     // A request is acknowledged only once the sink's record of it is written.

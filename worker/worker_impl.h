@@ -24,6 +24,7 @@
 #include "worker/event_loop.h"
 #include "worker/hold_ledger.h"
 #include "worker/inbound.h"
+#include "worker/ingress_endpoint.h"
 #include "worker/join_buffer.h"
 #include "worker/links.h"
 #include "worker/metrics.h"
@@ -121,6 +122,12 @@ class Worker::Impl {
   // Opens the sequence reservation and the sink's delivery record (state files next to the
   // metrics file) and restores the sink's memory of what it delivered.
   Status OpenDurableState();
+  // The inference endpoint (worker/ingress_worker.cc): started when ingress sources are hosted.
+  Status StartIngress();
+  void TakeIngressCalls();
+  void AnswerIngress(const wire::Item& item);  // a first delivery at the sink
+  void FailIngress(const wire::Item& item, const std::string& reason);
+  void SweepIngress(WorkerMetrics& m);
   // Writes the delivery record; false when it failed (then no acknowledgement may go out).
   bool FlushRecord();
   void WriteMetrics();
@@ -149,6 +156,11 @@ class Worker::Impl {
   std::unique_ptr<SeqReserver> seqs_;
   Sink* recording_sink_ = nullptr;  // the sink whose record acknowledgements wait for
   bool record_failing_ = false;     // log a failure once per streak
+  // The inference endpoint (after loop_: its HTTP threads wake the loop until it stops).
+  std::unique_ptr<IngressEndpoint> ingress_;
+  std::deque<std::shared_ptr<IngressCall>> ingress_unnumbered_;     // accepted, waiting for a seq
+  std::map<uint64_t, std::shared_ptr<IngressCall>> ingress_calls_;  // by seq, until answered
+  uint64_t ingress_next_seq_ = 1;
 };
 
 }  // namespace jb

@@ -23,6 +23,7 @@ void Worker::Impl::OnStreamItem(const AckRef& ack, wire::Item& item) {
 
 void Worker::Impl::Drop(Instance& inst, Task& t, const std::string& reason) {
   ++inst.m.dropped[reason];
+  FailIngress(t.item, reason);
   ledger_->Unref(t.hold);
   t.hold = 0;
 }
@@ -50,6 +51,7 @@ void Worker::Impl::DeliverToSink(Instance& inst, Task t) {
     ++inst.m.duplicates;  // never scored nor logged again
   } else {
     ++inst.m.items_out;
+    AnswerIngress(t.item);  // before scoring takes the payload
     std::optional<double> latency_ms;
     if (t.item.trace_ns_size() > 0) {
       latency_ms = static_cast<double>(RealtimeNs() - emitted) / 1e6;
@@ -172,6 +174,7 @@ void Worker::Impl::Complete(Instance& inst, const Task& t, std::string payload, 
   out.set_request_key(t.item.request_key());  // outputs keep their request's key and label
   out.set_label(t.item.label());
   out.set_payload(std::move(payload));
+  out.set_request_key(t.item.request_key());
   *out.mutable_trace_ns() = t.item.trace_ns();
   out.add_trace_ns(RealtimeNs());
   ++inst.m.items_out;
@@ -189,8 +192,10 @@ void Worker::Impl::Emit(const std::string& producer, const wire::Item& base, Hol
   for (const auto& c : cons) {
     if (!router_.PassesEdge(producer, c, base.seq())) continue;
     std::string dropped = RouteOne(c, base, hold, epoch);
-    if (!dropped.empty())
+    if (!dropped.empty()) {
       if (auto p = instances_.find(producer); p != instances_.end()) ++p->second->m.dropped[dropped];
+      FailIngress(base, dropped);
+    }
   }
 }
 

@@ -459,5 +459,64 @@ TEST(Summarize, NoReportsMeansNothingObservedButTheCountsAndThePrediction) {
   EXPECT_DOUBLE_EQ(o.live_cost_per_hour, 4.5);
 }
 
+// ---- ingress sources (worker/ingress_endpoint.h) --------------------------------------------------
+
+TEST(BuildDeployment, AnIngressSourceGivesItsIoWorkerTheEndpointWithTheWorkflowsLimits) {
+  Workflow wf = Wf();
+  wf.spec.sources[0].type = "ingress";
+  wf.spec.ingress = IngressSpec{5, 7};
+  DeploymentOptions opts;
+  opts.ingress_plain_http = true;
+  auto ws = BuildDeployment(wf, Profiles(), Infra(), APlan(), 1, opts);
+  ASSERT_TRUE(ws.ok()) << ws.status().message();
+  const WorkerConfig* io = Named(*ws, "io-edge");
+  ASSERT_NE(io, nullptr);
+  ASSERT_TRUE(io->ingress.has_value());
+  EXPECT_EQ(io->ingress->timeout_s, 5);
+  EXPECT_EQ(io->ingress->max_inflight, 7);
+  EXPECT_TRUE(io->ingress->plain_http);
+  EXPECT_EQ(io->ingress->listen, "127.0.0.1:0");
+  ASSERT_NE(Instance(*io, "Cam"), nullptr);
+  EXPECT_EQ(Instance(*io, "Cam")->type, "ingress");
+  EXPECT_NE(Instance(*io, kSinkName), nullptr);  // answered from the sink on the same worker
+  for (const auto& w : *ws)
+    if (w.name != "io-edge") {
+      EXPECT_FALSE(w.ingress.has_value()) << w.name;
+    }
+}
+
+TEST(BuildDeployment, AnIngressWorkflowWithoutThePlainHttpOptionIsRefusedSayingWhatIsMissing) {
+  Workflow wf = Wf();
+  wf.spec.sources[0].type = "ingress";
+  auto ws = BuildDeployment(wf, Profiles(), Infra(), APlan(), 1);
+  ASSERT_FALSE(ws.ok());
+  EXPECT_NE(ws.status().message().find("ingressPlainHttp"), std::string::npos) << ws.status().message();
+}
+
+TEST(BuildDeployment, IngressSourcesOffTheSinksTierAreRefused) {
+  Workflow wf = Wf();
+  Source q = wf.spec.sources[0];
+  q.name = "Q";
+  q.tier = "cloud";
+  q.type = "ingress";
+  wf.spec.sources.push_back(q);
+  wf.spec.operators[0].inputs.push_back(Input{"Q", 1});
+  DeploymentOptions opts;
+  opts.ingress_plain_http = true;
+  auto ws = BuildDeployment(wf, Profiles(), Infra(), APlan(), 1, opts);
+  ASSERT_FALSE(ws.ok());
+  EXPECT_NE(ws.status().message().find("first source tier"), std::string::npos) << ws.status().message();
+}
+
+TEST(Summarize, TheIngressUrlComesFromTheIoWorkersReportedPort) {
+  auto p = ProblemOf();
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  WorkerState io = Reported("io-edge", "edge", true, 0);
+  io.metrics->workflow = "wf";
+  EXPECT_EQ(Summarize(*p, APlan(), {io}).ingress_url, "");
+  io.metrics->ingress_port = 8123;
+  EXPECT_EQ(Summarize(*p, APlan(), {io}).ingress_url, "http://127.0.0.1:8123/v2/models/wf");
+}
+
 }  // namespace
 }  // namespace jb
