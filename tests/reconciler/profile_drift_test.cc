@@ -9,6 +9,7 @@
 #include "base/clock.h"
 #include "base/format.h"
 #include "drivers/fake/fake_driver.h"
+#include "reconciler/file_store.h"
 #include "reconciler/memory_store.h"
 #include "reconciler/workflow_reconciler.h"
 #include "testing/util.h"
@@ -402,6 +403,22 @@ TEST(ProfileStatusStore, APutKeepsTheStatusAndAStatusWriteKeepsVersionAndGenerat
   got = std::get<ModelProfile>(*store.Get("ModelProfile", "pa"));
   EXPECT_EQ(got.status, st);
   EXPECT_EQ(got.metadata.generation, 2);
+}
+
+TEST(ProfileStatusStore, TheStatusSurvivesARestartOfTheFileStore) {
+  testing::TempDir dir;
+  const ModelProfileStatus st = Observed(Profile("pa", 10), 13, 200).status;
+  {
+    FileStore store(dir.path().string());
+    EXPECT_TRUE(store.Load().empty());
+    ASSERT_TRUE(store.Put(Profile("pa", 10)).ok());
+    ASSERT_TRUE(store.PutProfileStatus("pa", st, "").ok());
+  }
+  FileStore again(dir.path().string());
+  EXPECT_TRUE(again.Load().empty());
+  auto got = again.Get("ModelProfile", "pa");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(std::get<ModelProfile>(*got).status, st);
 }
 
 }  // namespace
