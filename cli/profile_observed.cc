@@ -103,6 +103,11 @@ StatusOr<std::optional<Object>> Fetch(const cli::Remote& r, const std::string& p
 }  // namespace
 
 int ProfileFromObservedCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  if (std::find(args.begin(), args.end(), "-h") != args.end() ||
+      std::find(args.begin(), args.end(), "--help") != args.end()) {
+    out << kUsage;
+    return 0;
+  }
   auto r = cli::Connect(args);
   if (!r.ok()) {
     err << "jbctl profile: " << r.status().message() << "\n";
@@ -113,10 +118,7 @@ int ProfileFromObservedCommand(const std::vector<std::string>& args, std::ostrea
   const auto& rest = r->rest;
   for (size_t i = 0; i < rest.size(); ++i) {
     const bool has = i + 1 < rest.size();
-    if (rest[i] == "-h" || rest[i] == "--help") {
-      out << kUsage;
-      return 0;
-    } else if (rest[i] == "--from-observed" && has) {
+    if (rest[i] == "--from-observed" && has) {
       name = rest[++i];
     } else if ((rest[i] == "-o" || rest[i] == "--output-dir") && has) {
       out_dir = rest[++i];

@@ -204,6 +204,7 @@ ReconcileResult WorkflowReconciler::ReconcileUnguarded(const std::string& name) 
   auto got = store_->Get("Workflow", name);
   if (!got.ok()) {
     // Gone (after its finalizer ran, or never existed): make sure nothing keeps running.
+    profile_obs_.Set(name, {});  // its observations leave the profiles' status
     return ReconcileResult{driver_->Remove(name), {}};
   }
   const Workflow wf = std::get<Workflow>(*got);
