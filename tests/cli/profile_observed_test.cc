@@ -39,7 +39,7 @@ ModelProfile Applied() {
 }
 
 // Its status as the reconciler writes it: "small" observed slower on cpu-a, and on a new class.
-ModelProfileStatus ObservedStatus() {
+ModelProfileStatus StatusWithObservations() {
   ModelProfileStatus st;
   ObservedVariant a;
   a.variant = "small";
@@ -82,7 +82,7 @@ TEST(FromObserved, ObservedClassesReplaceTheirLatencyOthersStayAndTheStatusIsNot
   ModelProfile stored = Applied();
   stored.metadata.resource_version = "42";
   stored.metadata.generation = 3;
-  stored.status = ObservedStatus();
+  stored.status = StatusWithObservations();
   auto res = profile::FromObserved({stored}, {}, 1);
   ASSERT_EQ(res.profiles.size(), 1u);
   const ModelProfile& mp = res.profiles[0];
@@ -111,7 +111,7 @@ TEST(FromObserved, AnEarlierFileOfAnotherHardwareClassMergesIn) {
   ModelProfile earlier = Applied();
   for (auto& v : earlier.spec.variants) v.latency_ms = {{"arm-z", Latency{40, 45, 50}}};
   ModelProfile stored = Applied();
-  stored.status = ObservedStatus();
+  stored.status = StatusWithObservations();
   auto res = profile::FromObserved({stored}, {earlier}, 1);
   ASSERT_EQ(res.profiles.size(), 1u);
   const Variant& small = Find(res.profiles[0], "small");
@@ -125,7 +125,7 @@ TEST(FromObserved, AnEarlierFileOfAnotherHardwareClassMergesIn) {
 TEST(ProfileFromObservedCommand, WritesValidModelProfilesFromTheServersStatus) {
   MemoryStore store;
   ASSERT_TRUE(store.Put(Applied()).ok());
-  ASSERT_TRUE(store.PutProfileStatus("ocr", ObservedStatus(), "").ok());
+  ASSERT_TRUE(store.PutProfileStatus("ocr", StatusWithObservations(), "").ok());
   testing::Instance vqa = testing::LoadInstance("manifests/vqa");
   Workflow wf = vqa.wf;
   wf.metadata.name = "docs";
