@@ -531,6 +531,29 @@ TEST(Worker, ExecRuntimeRunsAModelProcess) {
   EXPECT_EQ(am.links[0].payload_bytes, 50 * static_cast<int64_t>(std::string("words=1 bytes=1024").size()));
 }
 
+// Closed-loop profiles: a model process's service time is its measured run time per item (not
+// the queueing before it) and its output size the bytes it answered.
+TEST(Worker, ExecRuntimeReportsMeasuredServiceTimePercentilesAndOutputSize) {
+  WorkerInstance model = Op("Count", 0, 0);
+  model.variant = "wordcount";
+  model.runtime.type = "exec";
+  model.runtime.command = {JB_EXAMPLE_MODEL};
+  Topology t({Src("S", 1000, 200, 1)}, {model}, {{"S", "Count", 1}, {"Count", kSinkName, 1}});
+  Running a(t.a), io(t.io);
+  ASSERT_TRUE(WaitFor([&] { return Find(a->Metrics(), "Count").items_out == 200; }, 10s));
+  auto m = Find(a->Metrics(), "Count");
+  EXPECT_EQ(m.variant, "wordcount");
+  EXPECT_GT(m.p50_ms, 0);
+  EXPECT_LE(m.p50_ms, m.p75_ms);
+  EXPECT_LE(m.p75_ms, m.p90_ms);
+  EXPECT_LE(m.p90_ms, m.p99_ms);
+  EXPECT_LT(m.p50_ms, 1000);  // a word count of 1 KiB: far below a second, even on a loaded machine
+  // "words=1 bytes=1024" for each 1 KiB payload.
+  EXPECT_DOUBLE_EQ(m.output_bytes, static_cast<double>(std::string("words=1 bytes=1024").size()));
+  std::printf("jb-example-model service time over 200 items: p50 %.3f p75 %.3f p90 %.3f p99 %.3f ms, output %.0f B\n",
+              m.p50_ms, m.p75_ms, m.p90_ms, m.p99_ms, m.output_bytes);
+}
+
 // Was (while the worker was split): an item retried after its model process died was sent again
 // with an empty payload (the runtime had taken it), so the model answered "words=0 bytes=0".
 TEST(Worker, AnExecItemRetriedAfterItsModelProcessDiedIsSentAgainWhole) {
