@@ -107,10 +107,10 @@ struct ObservedVariant {
   double p75_ms = 0;
   double p90_ms = 0;
   double output_size_kib = 0;
-  int64_t items = 0;       // items the figures rest on (the workers' outputs, every workflow summed)
-  std::string time;        // RFC 3339: when last observed
-  std::vector<std::string> workflows;  // the workflows whose workers observed it
-  std::optional<Latency> profiled;     // the spec's figures for this variant and hardware class (absent: none)
+  int64_t items = 0;                    // items the figures rest on (the workers' outputs, every workflow summed)
+  std::string time;                     // RFC 3339: when last observed
+  std::vector<std::string> workflows;   // the workflows whose workers observe it now
+  std::optional<Latency> profiled;      // the spec's figures for this variant and hardware class (absent: none)
   std::map<std::string, double> drift;  // per percentile ("p50", "p75", "p90"): observed / profiled
   std::optional<Latency> planned;       // set by a sustained drift: planners use these instead of `profiled`
   std::string planned_since;            // RFC 3339: when `planned` was adopted

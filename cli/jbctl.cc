@@ -12,8 +12,8 @@
 #include "api/crd.h"
 #include "api/manifest.h"
 #include "cli/commands.h"
-#include "cli/profile_observed.h"
 #include "cli/import_prototype.h"
+#include "cli/profile_observed.h"
 
 namespace fs = std::filesystem;
 

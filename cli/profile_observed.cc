@@ -65,10 +65,10 @@ ObservedProfiles FromObserved(const std::vector<ModelProfile>& stored, const std
     }
     res.profiles.push_back(doc);
   }
-  res.header = "# Observed by jellybean's workers (`jbctl profile --from-observed`, the ModelProfile status: "
-               "service time of the runtime, queueing excluded; output size), latest observation " +
-               latest + ":\n" + lines +
-               "# Regenerate rather than edit; other hardware classes merge in.\n";
+  res.header =
+      "# Observed by jellybean's workers (`jbctl profile --from-observed`, the ModelProfile status: "
+      "service time of the runtime, queueing excluded; output size), latest observation " +
+      latest + ":\n" + lines + "# Regenerate rather than edit; other hardware classes merge in.\n";
   return res;
 }
 

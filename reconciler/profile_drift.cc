@@ -23,8 +23,7 @@ struct Acc {
     kib += x * out_kib;
     items += n;
   }
-  VariantObservation Result(const std::string& profile, const std::string& variant,
-                            const std::string& hardware) const {
+  VariantObservation Result(const std::string& profile, const std::string& variant, const std::string& hardware) const {
     VariantObservation o;
     o.profile = profile;
     o.variant = variant;
@@ -115,8 +114,9 @@ ModelProfileStatus MergeProfileStatus(const ModelProfile& mp, const std::vector<
   // `workflows` lists who observes an entry now: entries nobody reports keep their last figures.
   for (auto& e : st.observed) e.workflows.clear();
   for (const auto& m : merged) {
-    auto it = std::find_if(st.observed.begin(), st.observed.end(),
-                           [&](const ObservedVariant& e) { return e.variant == m.variant && e.hardware == m.hardware; });
+    auto it = std::find_if(st.observed.begin(), st.observed.end(), [&](const ObservedVariant& e) {
+      return e.variant == m.variant && e.hardware == m.hardware;
+    });
     if (it == st.observed.end()) {
       st.observed.emplace_back();
       it = std::prev(st.observed.end());
@@ -228,9 +228,9 @@ std::vector<ModelProfile> PlanningProfiles(std::vector<ModelProfile> profiles) {
 std::string DriftMessage(const ProfileDrift& d, const ProfileDriftOptions& opts) {
   const double pct = d.reference_ms > 0 ? 100 * (d.observed_ms / d.reference_ms - 1) : 0;
   return "ModelProfile " + d.profile + " variant " + d.variant + " on hardware " + d.hardware + ": observed " +
-         d.percentile + " " + FormatFixed(d.observed_ms, 2) + " ms against " + FormatFixed(d.reference_ms, 2) +
-         " ms " + (d.reference_was_observed ? "observed before" : "profiled") + " (+" + FormatFixed(pct, 0) +
-         "%, margin " + FormatFixed(100 * opts.margin, 0) + "%) for " + FormatFixed(opts.sustain_s, 0) + " s over " +
+         d.percentile + " " + FormatFixed(d.observed_ms, 2) + " ms against " + FormatFixed(d.reference_ms, 2) + " ms " +
+         (d.reference_was_observed ? "observed before" : "profiled") + " (+" + FormatFixed(pct, 0) + "%, margin " +
+         FormatFixed(100 * opts.margin, 0) + "%) for " + FormatFixed(opts.sustain_s, 0) + " s over " +
          std::to_string(d.items) + " items; planning on the observed figures (p50 " + FormatFixed(d.observed.p50, 2) +
          ", p75 " + FormatFixed(d.observed.p75.value_or(0), 2) + ", p90 " + FormatFixed(d.observed.p90.value_or(0), 2) +
          " ms)";

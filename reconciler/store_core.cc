@@ -143,7 +143,8 @@ StatusOr<Object> StoreCore::PutProfileStatus(const std::string& name, const Mode
   if (!rv.empty() && mp.metadata.resource_version != rv)
     return Status::Conflict("ModelProfile \"" + name + "\" was modified while its status was written");
   if (mp.status == status) return it->second;  // nothing to write
-  mp.status = status;  // the resourceVersion stays (see Store::PutProfileStatus)
+  // The resourceVersion stays (see Store::PutProfileStatus).
+  mp.status = status;
   if (auto s = Write(mp); !s.ok()) return s;
   it->second = mp;
   return it->second;  // status writes do not notify: the reconciler wrote them

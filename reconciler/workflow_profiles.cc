@@ -51,7 +51,8 @@ void WorkflowReconciler::UpdateProfiles(const Workflow& wf, PlanInputs* in, cons
           !put.ok())
         continue;  // the profile changed meanwhile: its new figures are planned with instead
       mp.status = std::move(next);
-      if (events_ != nullptr) events_->Record("Workflow", name, "Warning", "ProfileDrift", DriftMessage(d, drift_.options()));
+      if (events_ != nullptr)
+        events_->Record("Workflow", name, "Warning", "ProfileDrift", DriftMessage(d, drift_.options()));
     }
   }
 }

@@ -54,8 +54,10 @@ struct ReconcilerOptions {
   double node_retry_s = 30;                    // ... and is tried again after this long
   LoadTriggerOptions load;
   double rollout_stuck_s = 120;  // a rollout older than this no longer holds back a new plan
-  ProfileDriftOptions profile_drift;  // observed service times beyond the profiled ones (profile_drift.h)
-  Clock* clock = Clock::Real();       // for the profile drift window and the observation times
+  // Observed service times beyond the profiled ones (profile_drift.h); the clock of its window and
+  // of the observation times.
+  ProfileDriftOptions profile_drift;
+  Clock* clock = Clock::Real();
 };
 
 class WorkflowReconciler {

@@ -158,7 +158,7 @@ ModelProfile Observed(ModelProfile mp, double p75, int64_t items) {
 
 TEST(ProfileDriftTrigger, FiresAfterTheSustainedWindowNotBeforeAndRestartsInsideTheMargin) {
   ProfileDriftTrigger t(ProfileDriftOptions{0.25, 60, 50});
-  const ModelProfile slow = Observed(Profile("pa", 10), 13, 200);   // +30%
+  const ModelProfile slow = Observed(Profile("pa", 10), 13, 200);    // +30%
   const ModelProfile inside = Observed(Profile("pa", 10), 12, 200);  // +20%: inside the margin
   const ModelProfile few = Observed(Profile("pa", 10), 20, 49);      // too few items
   EXPECT_TRUE(t.Observe(0, "w", "p75", {slow}).empty());
@@ -209,9 +209,8 @@ class ReportingDriver : public FakeDriver {
           Latency l = Profiled(in.variant, w.node);
           const std::string key = in.variant + "@" + Hardware(w.node);
           double f = factor.count(key) ? factor.at(key) : 1.0;
-          w.metrics->instances.push_back(
-              OpMetrics(in.name, in.variant, l.p50 * f, l.p75.value_or(l.p50) * f, l.p90.value_or(l.p50) * f, 2048,
-                        items));
+          w.metrics->instances.push_back(OpMetrics(in.name, in.variant, l.p50 * f, l.p75.value_or(l.p50) * f,
+                                                   l.p90.value_or(l.p50) * f, 2048, items));
         }
       }
     }
