@@ -96,7 +96,7 @@ StatusOr<Value> CrdForKind(const std::string& kind) {
   version.Set("name", Value::String("v1alpha1"));
   version.Set("served", Value::Bool(true));
   version.Set("storage", Value::Bool(true));
-  if (kind == "Workflow") {
+  if (kind == "Workflow" || kind == "ModelProfile") {
     Value sub = Value::Map();
     sub.Set("status", Value::Map());
     version.Set("subresources", std::move(sub));

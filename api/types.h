@@ -31,6 +31,7 @@ struct ModelProfile {
   static constexpr const char* kPlural = "modelprofiles";
   ObjectMeta metadata;
   ModelProfileSpec spec;
+  ModelProfileStatus status;  // written by the controller (Store::PutProfileStatus)
   bool operator==(const ModelProfile&) const = default;
 };
 struct Infrastructure {
@@ -51,6 +52,7 @@ template <class V>
 void Describe(V& v, ModelProfile& o) {
   v.Field("metadata", o.metadata, Opt().Required());
   v.Field("spec", o.spec, Opt().Required());
+  v.Field("status", o.status, Opt());
 }
 template <class V>
 void Describe(V& v, Infrastructure& o) {

@@ -13,6 +13,7 @@
 #include "api/manifest.h"
 #include "cli/commands.h"
 #include "cli/import_prototype.h"
+#include "cli/profile_observed.h"
 
 namespace fs = std::filesystem;
 
@@ -29,6 +30,8 @@ Usage:
   jbctl profile -f FILE|DIR --data NAME=INDEX -o DIR [options]
                                            run every variant on this machine over labelled items; write
                                            ModelProfiles and the accuracy table (see jbctl profile --help)
+  jbctl profile --from-observed WORKFLOW|PROFILE -o DIR
+                                           write what a running jellybeand's workers observed as ModelProfiles
   jbctl crds [-o OUTDIR]                   print (or write) the CustomResourceDefinitions
 
 Against a running jellybeand (connection: --server URL --token-file FILE --ca FILE, or
@@ -189,7 +192,9 @@ int main(int argc, char** argv) {
   if (verb == "validate") return jb::Validate(rest);
   if (verb == "import") return jb::Import(rest);
   if (verb == "crds") return jb::Crds(rest);
-  if (verb == "profile") return jb::ProfileCommand(rest, std::cout, std::cerr);
+  if (verb == "profile")
+    return jb::WantsFromObserved(rest) ? jb::ProfileFromObservedCommand(rest, std::cout, std::cerr)
+                                       : jb::ProfileCommand(rest, std::cout, std::cerr);
   if (verb == "plan") return jb::PlanCommand(rest, std::cout, std::cerr);
   if (verb == "apply" || verb == "get" || verb == "describe" || verb == "delete" || verb == "diff" || verb == "rollout")
     return jb::RemoteCommand(verb, rest, std::cout, std::cerr);

@@ -39,6 +39,9 @@ Options:
   --seed N            the sample's seed (default 1)
   --warmup N          warm-up requests per process, not counted (default 3)
   --progress          progress line on stderr even when it is not a terminal
+
+jbctl profile --from-observed WORKFLOW|PROFILE -o DIR writes what a running jellybeand's workers
+observed instead (see jbctl profile --from-observed --help).
 )";
 
 bool ParseCount(const std::string& s, uint64_t* out) {

@@ -92,16 +92,22 @@ std::string Fingerprint::Encode() const {
   std::snprintf(buf, sizeof(buf),
                 "fp1 w=%016" PRIx64 " i=%016" PRIx64 " p=%016" PRIx64 " n=%016" PRIx64 " l=%016" PRIx64, workflow,
                 infrastructure, profiles, nodes_down, load);
-  return buf;
+  std::string out = buf;
+  if (observed != 0) {
+    std::snprintf(buf, sizeof(buf), " o=%016" PRIx64, observed);
+    out += buf;
+  }
+  return out;
 }
 
 std::optional<Fingerprint> Fingerprint::Decode(const std::string& text) {
   Fingerprint f;
-  uint64_t* fields[] = {&f.workflow, &f.infrastructure, &f.profiles, &f.nodes_down, &f.load};
-  const char* keys = "wipnl";
+  uint64_t* fields[] = {&f.workflow, &f.infrastructure, &f.profiles, &f.nodes_down, &f.load, &f.observed};
+  const char* keys = "wipnlo";
   if (text.rfind("fp1", 0) != 0) return std::nullopt;
   size_t at = 3;
-  for (int k = 0; k < 5; ++k) {
+  for (int k = 0; k < 6; ++k) {
+    if (k == 5 && at == text.size()) break;  // no adopted observed figures
     // " X=" then exactly 16 lower-case hex digits.
     if (at + 3 + 16 > text.size() || text[at] != ' ' || text[at + 1] != keys[k] || text[at + 2] != '=')
       return std::nullopt;
@@ -115,7 +121,8 @@ std::optional<Fingerprint> Fingerprint::Decode(const std::string& text) {
     *fields[k] = v;
     at += 19;
   }
-  if (at != text.size()) return std::nullopt;
+  // Encode never writes " o=" with 0: anything else is not its result.
+  if (at != text.size() || (at == 3 + 6 * 19 && f.observed == 0)) return std::nullopt;
   return f;
 }
 
@@ -174,6 +181,21 @@ Fingerprint FingerprintOf(const PlanInputs& in, const WorkflowStatus& st) {
     load.U64(static_cast<uint64_t>(static_cast<int64_t>(std::clamp(q, -9e18, 9e18))));
   }
   f.load = load.value();
+  // The observed figures the planner takes instead of the profiled ones (profile_drift.h), rounded
+  // to a microsecond; none = 0, so fingerprints without them read as before.
+  Fnv1a observed;
+  size_t planned = 0;
+  for (const auto& p : in.profiles)
+    for (const auto& e : p.status.observed) {
+      if (!e.planned) continue;
+      ++planned;
+      observed.Str(p.metadata.name).Str(e.variant).Str(e.hardware);
+      for (double v : {e.planned->p50, e.planned->p75.value_or(0), e.planned->p90.value_or(0)}) {
+        double q = std::isfinite(v) ? std::round(v * 1e3) : 0;
+        observed.U64(static_cast<uint64_t>(static_cast<int64_t>(std::clamp(q, -9e18, 9e18))));
+      }
+    }
+  f.observed = planned == 0 ? 0 : observed.value();
   return f;
 }
 
@@ -183,6 +205,7 @@ std::string ChangedInput(const Fingerprint& before, const Fingerprint& after) {
   if (before.workflow != after.workflow) return "Workflow";
   if (before.nodes_down != after.nodes_down) return kTriggerNode;
   if (before.load != after.load) return kTriggerLoad;
+  if (before.observed != after.observed) return kTriggerProfile;
   return kTriggerInputs;
 }
 

@@ -190,7 +190,7 @@ ReplanProposal ProposeReplan(const planner::Problem& problem, const WorkflowStat
     if (auto t = ParseRfc3339(status.history.back().time)) since = ctx.now_s - *t;
   p.decision =
       DecideReplan(p.current.violations, p.current.plan.cost.total_per_hour, candidate.plan.cost.total_per_hour,
-                   p.churn, since, ctx.damping, ctx.trigger == kTriggerLoad);
+                   p.churn, since, ctx.damping, ctx.trigger == kTriggerLoad || ctx.trigger == kTriggerProfile);
   return p;
 }
 

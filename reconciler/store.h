@@ -9,7 +9,8 @@
 //  - names: metadata.name must be a DNS-1123 subdomain (api/names.h); Put refuses others with
 //    kInvalidArgument. Objects stored under earlier, looser rules may be read and deleted.
 //  - resourceVersion: opaque to clients, who compare it for equality only. Every write (Put,
-//    PutStatus that changes the status, Delete that marks, RemoveFinalizer that keeps the object)
+//    PutStatus that changes the status, Delete that marks, RemoveFinalizer that keeps the object;
+//    not PutProfileStatus, see there)
 //    gives the object a new one that was never issued before by this store, not even for an object
 //    deleted since (so a client holding an old version can never overwrite a newer object).
 //    (FileStore/MemoryStore: a store-wide decimal counter; etcd: the key's mod revision.)
@@ -17,7 +18,7 @@
 //    one (else kConflict; kNotFound when the object is absent); one without it is unconditional.
 //  - generation: 1 on create, +1 on every Put whose spec differs; status writes never change it.
 //  - spec and status are written separately: Put keeps the stored status (a new object's is
-//    empty); PutStatus changes only the status (Workflows).
+//    empty); PutStatus changes only the status (Workflows), PutProfileStatus (ModelProfiles).
 //  - finalizers: a new Workflow gets kWorkersFinalizer. Delete of an object with finalizers only
 //    marks it (metadata.deletionTimestamp, a new resourceVersion) and further Puts are refused
 //    with kConflict; the object disappears when RemoveFinalizer removes the last one.
@@ -94,6 +95,13 @@ class Store {
   // kUnavailable as for Put.
   virtual StatusOr<Object> PutStatus(const std::string& name, const WorkflowStatus& status,
                                      const std::string& resource_version) = 0;
+  // Replaces a ModelProfile's status (the controller's record of what workers observed), as
+  // PutStatus does a Workflow's (same errors; an equal status is not written; no notification),
+  // except that the resourceVersion stays: plans are fingerprinted by the profiles' resourceVersion,
+  // and observations must not re-plan every Workflow using the profile (nor make a client's
+  // compare-and-swap of the spec fail).
+  virtual StatusOr<Object> PutProfileStatus(const std::string& name, const ModelProfileStatus& status,
+                                            const std::string& resource_version) = 0;
   // Deletes the object, or marks it for deletion when finalizers remain; returns it as it was
   // deleted or as marked. kNotFound when absent.
   virtual StatusOr<Object> Delete(const std::string& kind, const std::string& name) = 0;

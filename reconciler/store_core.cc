@@ -92,11 +92,13 @@ StatusOr<Object> StoreCore::Put(Object obj) {
       meta.finalizers = old.finalizers;
       // Status belongs to the controller: keep it.
       if (auto* wf = std::get_if<Workflow>(&obj)) wf->status = std::get<Workflow>(it->second).status;
+      if (auto* mp = std::get_if<ModelProfile>(&obj)) mp->status = std::get<ModelProfile>(it->second).status;
     } else {
       if (meta.resource_version)
         return Status::NotFound(kind + " \"" + name + "\" does not exist, so resourceVersion cannot match");
       meta.generation = 1;
       meta.finalizers.clear();
+      if (auto* mp = std::get_if<ModelProfile>(&obj)) mp->status = ModelProfileStatus{};
       if (auto* wf = std::get_if<Workflow>(&obj)) {
         wf->status = WorkflowStatus{};
         meta.finalizers.push_back(kWorkersFinalizer);
@@ -133,6 +135,22 @@ StatusOr<Object> StoreCore::PutStatus(const std::string& name, const WorkflowSta
     stored = wf;
   }
   return stored;  // status writes do not notify: the reconciler wrote them
+}
+
+StatusOr<Object> StoreCore::PutProfileStatus(const std::string& name, const ModelProfileStatus& status,
+                                             const std::string& rv) {
+  MutexLock lock(&mu_);
+  auto it = objects_.find({"ModelProfile", name});
+  if (it == objects_.end()) return Status::NotFound("ModelProfile \"" + name + "\" not found");
+  ModelProfile mp = std::get<ModelProfile>(it->second);
+  if (!rv.empty() && mp.metadata.resource_version != rv)
+    return Status::Conflict("ModelProfile \"" + name + "\" was modified while its status was written");
+  if (mp.status == status) return it->second;  // nothing to write
+  // The resourceVersion stays (see Store::PutProfileStatus).
+  mp.status = status;
+  if (auto s = Write(mp); !s.ok()) return s;
+  it->second = mp;
+  return it->second;  // status writes do not notify: the reconciler wrote them
 }
 
 StatusOr<Object> StoreCore::Delete(const std::string& kind, const std::string& name) {

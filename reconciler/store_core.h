@@ -55,6 +55,8 @@ class StoreCore : public Store {
   using Store::PutStatus;
   StatusOr<Object> PutStatus(const std::string& name, const WorkflowStatus& status,
                              const std::string& resource_version) override;
+  StatusOr<Object> PutProfileStatus(const std::string& name, const ModelProfileStatus& status,
+                                    const std::string& resource_version) override EXCLUDES(mu_);
   StatusOr<Object> Delete(const std::string& kind, const std::string& name) override EXCLUDES(mu_);
   Status RemoveFinalizer(const std::string& kind, const std::string& name, const std::string& finalizer) override
       EXCLUDES(mu_);

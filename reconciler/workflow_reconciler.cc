@@ -204,6 +204,7 @@ ReconcileResult WorkflowReconciler::ReconcileUnguarded(const std::string& name) 
   auto got = store_->Get("Workflow", name);
   if (!got.ok()) {
     // Gone (after its finalizer ran, or never existed): make sure nothing keeps running.
+    profile_obs_.Set(name, {});  // its observations leave the profiles' status
     return ReconcileResult{driver_->Remove(name), {}};
   }
   const Workflow wf = std::get<Workflow>(*got);
@@ -215,7 +216,7 @@ ReconcileResult WorkflowReconciler::ReconcileUnguarded(const std::string& name) 
   WorkflowStatus st = wf.status;
   st.observed_generation = wf.metadata.generation;
 
-  const PlanInputs in = GatherInputs(*store_, wf);
+  PlanInputs in = GatherInputs(*store_, wf);
   if (!in.missing.empty()) {
     NotPlanned(&st, cond::kMissingReference, "waiting for " + in.missing);
     return Finish(wf, st, {});
@@ -225,6 +226,7 @@ ReconcileResult WorkflowReconciler::ReconcileUnguarded(const std::string& name) 
   const auto before = driver_->Observe(name);
   UpdateNodeHealth(name, before, &st);
   if (st.plan && !st.rollout) UpdateLoad(wf, before, &st);
+  UpdateProfiles(wf, &in, before, st.plan && !st.rollout);
 
   ReconcileResult res;
   switch (PlanStep(in, &st, &res)) {
@@ -281,7 +283,7 @@ WorkflowReconciler::Next WorkflowReconciler::PlanStep(const PlanInputs& in, Work
     NotPlanned(st, cond::kInvalid, errors);
     return Next::kFinish;
   }
-  auto problem = ProblemForStatus(in.wf, in.profiles, in.infra, *st);
+  auto problem = ProblemForStatus(in.wf, PlanningProfiles(in.profiles), in.infra, *st);
   if (!problem.ok()) {
     NotPlanned(st, cond::kInvalid, problem.status().message());
     return Next::kFinish;
@@ -329,7 +331,8 @@ WorkflowReconciler::Next WorkflowReconciler::SolveStep(const PlanInputs& in, con
   Condition why;
   std::optional<Plan> degraded;
   if (!result.ok() && result.status().code() == Status::Code::kInfeasible)
-    degraded = BestDegradedPlan(in.wf, in.profiles, in.infra, *st, limits, opts_.plan_time_limit_s, &why);
+    degraded =
+        BestDegradedPlan(in.wf, PlanningProfiles(in.profiles), in.infra, *st, limits, opts_.plan_time_limit_s, &why);
   if (cancel_.load()) {
     *res = ReconcileResult{Status::Unavailable("planning of Workflow " + name + " cancelled (shutting down)"), {}};
     return Next::kReturn;

@@ -11,6 +11,7 @@
 #include <map>
 #include <string>
 
+#include "base/clock.h"
 #include "base/mutex.h"
 #include "base/thread_annotations.h"
 #include "drivers/driver.h"
@@ -18,6 +19,7 @@
 #include "reconciler/deployment.h"
 #include "reconciler/events.h"
 #include "reconciler/inputs.h"
+#include "reconciler/profile_drift.h"
 #include "reconciler/replan.h"
 #include "reconciler/rollout.h"
 #include "reconciler/store.h"
@@ -52,13 +54,17 @@ struct ReconcilerOptions {
   double node_retry_s = 30;                    // ... and is tried again after this long
   LoadTriggerOptions load;
   double rollout_stuck_s = 120;  // a rollout older than this no longer holds back a new plan
+  // Observed service times beyond the profiled ones (profile_drift.h); the clock of its window and
+  // of the observation times.
+  ProfileDriftOptions profile_drift;
+  Clock* clock = Clock::Real();
 };
 
 class WorkflowReconciler {
  public:
   // Borrows `store`, `driver` and `events` (may be null); all must outlive the reconciler.
   WorkflowReconciler(Store* store, Driver* driver, ReconcilerOptions opts = {}, EventRecorder* events = nullptr)
-      : store_(store), driver_(driver), opts_(opts), events_(events) {}
+      : store_(store), driver_(driver), opts_(opts), events_(events), drift_(opts.profile_drift) {}
 
   // Never throws and never aborts on stored data: an unexpected error becomes Planned=False
   // reason=ReconcileError and a retry with back-off.
@@ -122,6 +128,10 @@ class WorkflowReconciler {
 
   // Feeds the observed source rates to the load trigger; sets status.loadScale when it fires.
   void UpdateLoad(const Workflow& wf, const std::vector<WorkerState>& observed, WorkflowStatus* st) EXCLUDES(mu_);
+  // Closed-loop profiles (profile_drift.h): this workflow's observations into the status of the
+  // ModelProfiles it uses (`in->profiles` get the written status); with `judge`, a sustained drift
+  // adopts the observed figures (then the inputs' fingerprint names trigger "profile").
+  void UpdateProfiles(const Workflow& wf, PlanInputs* in, const std::vector<WorkerState>& observed, bool judge);
   // Marks nodes whose worker stayed not ready for node_grace as unavailable; expires old outages.
   void UpdateNodeHealth(const std::string& name, const std::vector<WorkerState>& observed, WorkflowStatus* st)
       EXCLUDES(mu_);
@@ -133,6 +143,8 @@ class WorkflowReconciler {
   Mutex mu_;
   std::map<std::string, std::map<std::string, std::chrono::steady_clock::time_point>> not_ready_since_ GUARDED_BY(mu_);
   std::map<std::string, LoadTrigger> load_ GUARDED_BY(mu_);
+  ProfileObservations profile_obs_;
+  ProfileDriftTrigger drift_;
   std::atomic<bool> cancel_{false};
   std::atomic<bool> large_plan_running_{false};  // the one large-plan slot (see ReconcilerOptions)
 };

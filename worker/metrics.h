@@ -1,5 +1,6 @@
-// Helpers for the worker's metrics: latency samples of the most recent items (p50/p99) and a rate
-// over the last 5 s of a growing counter.
+// Helpers for the worker's metrics: latency samples of the most recent items (p50/p75/p90/p99),
+// the mean of the most recent values (an operator's output size) and a rate over the last 5 s of a
+// growing counter.
 //
 // Thread-safety: none (owned by the worker's loop).
 #pragma once
@@ -36,6 +37,25 @@ class Samples {
     std::nth_element(s.begin(), s.begin() + static_cast<std::ptrdiff_t>(k), s.end());
     return s[k];
   }
+  // Several quantiles at once (one copy and sort of the samples); each as Quantile() gives it.
+  std::vector<double> Quantiles(const std::vector<double>& qs) const {
+    std::vector<double> out(qs.size(), 0.0);
+    if (v_.empty()) return out;
+    std::vector<double> s = v_;
+    std::sort(s.begin(), s.end());
+    for (size_t i = 0; i < qs.size(); ++i)
+      out[i] = s[static_cast<size_t>(
+          std::min<double>(static_cast<double>(s.size() - 1), std::floor(qs[i] * static_cast<double>(s.size()))))];
+    return out;
+  }
+  // The mean of the kept samples; 0 when there are none.
+  double Mean() const {
+    if (v_.empty()) return 0;
+    double sum = 0;
+    for (double x : v_) sum += x;
+    return sum / static_cast<double>(v_.size());
+  }
+  size_t size() const { return v_.size(); }
 
  private:
   std::vector<double> v_;

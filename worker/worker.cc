@@ -218,8 +218,19 @@ void Worker::Impl::WriteMetrics() {
     auto& im = inst->m;
     if (inst->cfg.kind == "operator" && inst->cfg.runtime.type == "emulated") m.emulated = true;
     im.queue = inst->queued + (inst->joins ? inst->joins->parts_waiting() : 0);
-    im.p50_ms = inst->lat.Quantile(0.5);
-    im.p99_ms = inst->lat.Quantile(0.99);
+    if (inst->cfg.kind == "operator") {
+      // Service time: the runtime's run time of the most recent items (queueing excluded).
+      const auto q = inst->lat.Quantiles({0.5, 0.75, 0.9, 0.99});
+      im.p50_ms = q[0];
+      im.p75_ms = q[1];
+      im.p90_ms = q[2];
+      im.p99_ms = q[3];
+      im.variant = inst->cfg.variant;
+      im.output_bytes = inst->out_bytes.Mean();
+    } else {
+      im.p50_ms = inst->lat.Quantile(0.5);
+      im.p99_ms = inst->lat.Quantile(0.99);
+    }
     if (inst->scoring) {
       auto c = inst->scoring->counts();
       im.scored = c.scored;

@@ -84,6 +84,7 @@ class Worker::Impl {
     std::vector<uint64_t> free_tickets;
     InstanceMetrics m;
     Samples lat;
+    Samples out_bytes;  // operator: sizes of its most recent outputs (bytes)
     RateWindow rate;
   };
 

@@ -165,6 +165,7 @@ void Worker::Impl::OnResult(Instance& inst, uint64_t ticket, RuntimeResult r) {
 
 void Worker::Impl::Complete(Instance& inst, const Task& t, std::string payload, double run_ms) {
   inst.lat.Add(run_ms);
+  inst.out_bytes.Add(static_cast<double>(payload.size()));
   wire::Item out;
   out.set_key(t.item.key());
   out.set_source(t.item.source());

@@ -168,6 +168,23 @@ TEST(Worker, ChainDeliversEveryItemOnceAndCountsBytesPerLink) {
   EXPECT_EQ(am.held_items, 0);
 }
 
+TEST(Worker, OperatorReportsServiceTimePercentilesVariantAndOutputSize) {
+  // The emulated runtime's run time is its latency: every percentile of A's service time is 3 ms
+  // (queueing excluded, though 500 items/s against one 3 ms slot queue up), its output 0.75 KiB.
+  auto op = Op("A", 3, 0.75);
+  op.variant = "small";
+  Topology t({Src("S", 500, 120)}, {op}, {{"S", "A", 1}, {"A", kSinkName, 1}});
+  Running a(t.a), io(t.io);
+  ASSERT_TRUE(WaitFor([&] { return Find(a->Metrics(), "A").items_out == 120; }, 10s));
+  auto am = Find(a->Metrics(), "A");
+  EXPECT_EQ(am.variant, "small");
+  EXPECT_DOUBLE_EQ(am.p50_ms, 3);
+  EXPECT_DOUBLE_EQ(am.p75_ms, 3);
+  EXPECT_DOUBLE_EQ(am.p90_ms, 3);
+  EXPECT_DOUBLE_EQ(am.p99_ms, 3);
+  EXPECT_DOUBLE_EQ(am.output_bytes, 768);
+}
+
 TEST(Worker, JoinMatchesPartsByRequest) {
   Topology t({Src("Img", 1000, 300), Src("Txt", 1000, 300)}, {Op("F", 0.1, 1), Op("G", 0.1, 1), Op("J", 0.1, 0.1)},
              {{"Img", "F", 1}, {"Txt", "G", 1}, {"F", "J", 1}, {"G", "J", 1}, {"J", kSinkName, 1}});
@@ -512,6 +529,29 @@ TEST(Worker, ExecRuntimeRunsAModelProcess) {
   ASSERT_EQ(am.links.size(), 1u);
   // The model answered "words=1 bytes=1024" for each 1 KiB synthetic payload.
   EXPECT_EQ(am.links[0].payload_bytes, 50 * static_cast<int64_t>(std::string("words=1 bytes=1024").size()));
+}
+
+// Closed-loop profiles: a model process's service time is its measured run time per item (not
+// the queueing before it) and its output size the bytes it answered.
+TEST(Worker, ExecRuntimeReportsMeasuredServiceTimePercentilesAndOutputSize) {
+  WorkerInstance model = Op("Count", 0, 0);
+  model.variant = "wordcount";
+  model.runtime.type = "exec";
+  model.runtime.command = {JB_EXAMPLE_MODEL};
+  Topology t({Src("S", 1000, 200, 1)}, {model}, {{"S", "Count", 1}, {"Count", kSinkName, 1}});
+  Running a(t.a), io(t.io);
+  ASSERT_TRUE(WaitFor([&] { return Find(a->Metrics(), "Count").items_out == 200; }, 10s));
+  auto m = Find(a->Metrics(), "Count");
+  EXPECT_EQ(m.variant, "wordcount");
+  EXPECT_GT(m.p50_ms, 0);
+  EXPECT_LE(m.p50_ms, m.p75_ms);
+  EXPECT_LE(m.p75_ms, m.p90_ms);
+  EXPECT_LE(m.p90_ms, m.p99_ms);
+  EXPECT_LT(m.p50_ms, 1000);  // a word count of 1 KiB: far below a second, even on a loaded machine
+  // "words=1 bytes=1024" for each 1 KiB payload.
+  EXPECT_DOUBLE_EQ(m.output_bytes, static_cast<double>(std::string("words=1 bytes=1024").size()));
+  std::printf("jb-example-model service time over 200 items: p50 %.3f p75 %.3f p90 %.3f p99 %.3f ms, output %.0f B\n",
+              m.p50_ms, m.p75_ms, m.p90_ms, m.p99_ms, m.output_bytes);
 }
 
 // Was (while the worker was split): an item retried after its model process died was sent again
