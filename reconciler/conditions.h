@@ -47,7 +47,7 @@ inline constexpr const char* kDegradedPlan = "DegradedPlan";
 
 // Reasons of Degraded.
 inline constexpr const char* kPlanMeetsSLO = "PlanMeetsSLO";                              // False
-inline constexpr const char* kAccuracyBelowFloor = "AccuracyBelowFloor";                  // True
+inline constexpr const char* kAccuracyBelowFloor = "AccuracyBelowFloor";  // True; also SLOMet=False (observed)
 inline constexpr const char* kRateBelowTarget = "RateBelowTarget";                        // True
 inline constexpr const char* kRateAndAccuracyBelowTarget = "RateAndAccuracyBelowTarget";  // True
 

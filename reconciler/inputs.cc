@@ -86,16 +86,22 @@ std::string Fingerprint::Encode() const {
   std::snprintf(buf, sizeof(buf),
                 "fp1 w=%016" PRIx64 " i=%016" PRIx64 " p=%016" PRIx64 " n=%016" PRIx64 " l=%016" PRIx64, workflow,
                 infrastructure, profiles, nodes_down, load);
-  return buf;
+  std::string out = buf;
+  if (accuracy != 0) {
+    std::snprintf(buf, sizeof(buf), " a=%016" PRIx64, accuracy);
+    out += buf;
+  }
+  return out;
 }
 
 std::optional<Fingerprint> Fingerprint::Decode(const std::string& text) {
   Fingerprint f;
-  uint64_t* fields[] = {&f.workflow, &f.infrastructure, &f.profiles, &f.nodes_down, &f.load};
-  const char* keys = "wipnl";
+  uint64_t* fields[] = {&f.workflow, &f.infrastructure, &f.profiles, &f.nodes_down, &f.load, &f.accuracy};
+  const char* keys = "wipnla";
   if (text.rfind("fp1", 0) != 0) return std::nullopt;
   size_t at = 3;
-  for (int k = 0; k < 5; ++k) {
+  for (int k = 0; k < 6; ++k) {
+    if (k == 5 && at == text.size()) break;  // " a=" is optional
     // " X=" then exactly 16 lower-case hex digits.
     if (at + 3 + 16 > text.size() || text[at] != ' ' || text[at + 1] != keys[k] || text[at + 2] != '=')
       return std::nullopt;
@@ -109,7 +115,7 @@ std::optional<Fingerprint> Fingerprint::Decode(const std::string& text) {
     *fields[k] = v;
     at += 19;
   }
-  if (at != text.size()) return std::nullopt;
+  if (at != text.size() || (f.accuracy == 0 && text.size() > 3 + 5 * 19)) return std::nullopt;  // a=0 is never written
   return f;
 }
 
@@ -168,6 +174,10 @@ Fingerprint FingerprintOf(const PlanInputs& in, const WorkflowStatus& st) {
     load.U64(static_cast<uint64_t>(static_cast<int64_t>(std::clamp(q, -9e18, 9e18))));
   }
   f.load = load.value();
+  if (st.accuracy_floor) {
+    double q = std::isfinite(*st.accuracy_floor) ? std::round(*st.accuracy_floor * 1e4) : 0;
+    f.accuracy = Fnv1a().U64(static_cast<uint64_t>(static_cast<int64_t>(std::clamp(q, -9e18, 9e18)))).value();
+  }
   return f;
 }
 
@@ -177,6 +187,7 @@ std::string ChangedInput(const Fingerprint& before, const Fingerprint& after) {
   if (before.workflow != after.workflow) return "Workflow";
   if (before.nodes_down != after.nodes_down) return kTriggerNode;
   if (before.load != after.load) return kTriggerLoad;
+  if (before.accuracy != after.accuracy) return kTriggerAccuracy;
   return kTriggerInputs;
 }
 

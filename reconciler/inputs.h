@@ -30,6 +30,7 @@ inline constexpr const char* kTriggerUndo = "undo";        // jbctl rollout undo
 inline constexpr const char* kTriggerNode = "node";        // a node left the plan or came back
 inline constexpr const char* kTriggerLoad = "load";        // the observed load (a measurement: damped harder)
 inline constexpr const char* kTriggerInputs = "inputs";    // a change that cannot be told apart
+inline constexpr const char* kTriggerAccuracy = "accuracy";  // observed accuracy drift raised the floor (damped)
 
 // One 64-bit digest per kind of input. Two fingerprints are equal exactly when (up to hash
 // collisions) the same inputs went into them.
@@ -39,10 +40,12 @@ struct Fingerprint {
   uint64_t profiles = 0;        // name and resourceVersion of each referenced ModelProfile, in first-use order
   uint64_t nodes_down = 0;      // status.unavailableNodes[].node, in order
   uint64_t load = 0;            // status.loadScale to four decimals (absent differs from 1.0)
+  uint64_t accuracy = 0;        // status.accuracyFloor to four decimals; 0 when absent
 
   bool operator==(const Fingerprint&) const = default;
 
-  // The persisted form: "fp1 w=<16 hex> i=<16 hex> p=<16 hex> n=<16 hex> l=<16 hex>".
+  // The persisted form: "fp1 w=<16 hex> i=<16 hex> p=<16 hex> n=<16 hex> l=<16 hex>", followed by
+  // " a=<16 hex>" only when `accuracy` is not 0 (so fingerprints without a raised floor keep their form).
   std::string Encode() const;
   // nullopt for anything that is not exactly an Encode() result (an older daemon's form included).
   static std::optional<Fingerprint> Decode(const std::string& text);
@@ -66,7 +69,8 @@ PlanInputs GatherInputs(const Store& store, const Workflow& wf);
 Fingerprint FingerprintOf(const PlanInputs& in, const WorkflowStatus& st);
 
 // The trigger for a re-plan from `before` to `after`: the kind of the first input that differs
-// (Infrastructure, ModelProfile, Workflow, node, load, in that order); kTriggerInputs if none does.
+// (Infrastructure, ModelProfile, Workflow, node, load, accuracy, in that order); kTriggerInputs if
+// none does.
 std::string ChangedInput(const Fingerprint& before, const Fingerprint& after);
 
 // How `planned_from` (status.plannedFrom, in any form a daemon ever wrote) compares with today's

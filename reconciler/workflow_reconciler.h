@@ -11,10 +11,12 @@
 #include <map>
 #include <string>
 
+#include "base/clock.h"
 #include "base/mutex.h"
 #include "base/thread_annotations.h"
 #include "drivers/driver.h"
 #include "planner/linear_model.h"
+#include "reconciler/accuracy_drift.h"
 #include "reconciler/deployment.h"
 #include "reconciler/events.h"
 #include "reconciler/inputs.h"
@@ -52,6 +54,8 @@ struct ReconcilerOptions {
   double node_retry_s = 30;                    // ... and is tried again after this long
   LoadTriggerOptions load;
   double rollout_stuck_s = 120;  // a rollout older than this no longer holds back a new plan
+  AccuracyDriftOptions accuracy_drift;  // reconciler/accuracy_drift.h
+  Clock* clock = Clock::Real();         // the accuracy-drift trigger's time (tests: a FakeClock). Not owned.
 };
 
 class WorkflowReconciler {
@@ -122,6 +126,13 @@ class WorkflowReconciler {
 
   // Feeds the observed source rates to the load trigger; sets status.loadScale when it fires.
   void UpdateLoad(const Workflow& wf, const std::vector<WorkerState>& observed, WorkflowStatus* st) EXCLUDES(mu_);
+  // Accuracy drift (reconciler/accuracy_drift.h; workflow_reconciler_accuracy.cc): clears a raised
+  // floor when `stored`'s spec or a profile changed; feeds the observed accuracy to the trigger and,
+  // when it fires, sets status.accuracyFloor (a re-plan) or records that no plan reaches it.
+  void UpdateAccuracyDrift(const Workflow& stored, const PlanInputs& in, const std::vector<WorkerState>& observed,
+                           WorkflowStatus* st) EXCLUDES(mu_);
+  // " no plan reaches ..." when the last drift found none (for the SLOMet message), else "".
+  std::string AccuracyDriftNote(const std::string& name) EXCLUDES(mu_);
   // Marks nodes whose worker stayed not ready for node_grace as unavailable; expires old outages.
   void UpdateNodeHealth(const std::string& name, const std::vector<WorkerState>& observed, WorkflowStatus* st)
       EXCLUDES(mu_);
@@ -133,6 +144,7 @@ class WorkflowReconciler {
   Mutex mu_;
   std::map<std::string, std::map<std::string, std::chrono::steady_clock::time_point>> not_ready_since_ GUARDED_BY(mu_);
   std::map<std::string, LoadTrigger> load_ GUARDED_BY(mu_);
+  std::map<std::string, AccuracyDriftTrigger> accuracy_drift_ GUARDED_BY(mu_);
   std::atomic<bool> cancel_{false};
   std::atomic<bool> large_plan_running_{false};  // the one large-plan slot (see ReconcilerOptions)
 };
