@@ -98,7 +98,8 @@ int Get(const Remote& r, std::ostream& out, std::ostream& err) {
   if (plural == "workflows") {
     rows.push_back({"NAME", "PLANNED", "READY", "SLOMET", "COST $/h", "ACCURACY"});
     if (output == "wide")
-      rows[0].insert(rows[0].end(), {"COMPUTE", "NETWORK", "GAP", "GENERATION", "OBSERVED", "OBS-ACCURACY", "95%", "N"});
+      rows[0].insert(rows[0].end(),
+                     {"COMPUTE", "NETWORK", "GAP", "GENERATION", "OBSERVED", "OBS-ACCURACY", "95%", "N"});
     for (const auto& o : objects) {
       const auto& wf = std::get<Workflow>(o);
       auto st = [&](const char* t) { return Cond(wf, t) ? Cond(wf, t)->status : "Unknown"; };

@@ -57,7 +57,9 @@ class AccuracyDriftTrigger {
   // this epoch's answers, for sustain_s (the window then restarts); false otherwise.
   bool Observe(double now_s, int64_t epoch, const std::optional<ObservedAccuracy>& acc);
 
-  // Whether the last observation's window held only answers of its epoch.
+  // The epoch of the last observation (-1 before the first), and whether its window held only
+  // answers of that epoch.
+  int64_t epoch() const { return epoch_; }
   bool fresh() const { return fresh_; }
 
   // Set by the reconciler when the last firing found no plan at the raised floor (for the SLOMet

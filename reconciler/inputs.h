@@ -30,7 +30,8 @@ inline constexpr const char* kTriggerUndo = "undo";        // jbctl rollout undo
 inline constexpr const char* kTriggerNode = "node";        // a node left the plan or came back
 inline constexpr const char* kTriggerLoad = "load";        // the observed load (a measurement: damped harder)
 inline constexpr const char* kTriggerInputs = "inputs";    // a change that cannot be told apart
-inline constexpr const char* kTriggerAccuracy = "accuracy";  // observed accuracy drift raised the floor (damped)
+// Observed accuracy drift raised the floor (a measurement: damped harder; reconciler/accuracy_drift.h).
+inline constexpr const char* kTriggerAccuracy = "accuracy";
 
 // One 64-bit digest per kind of input. Two fingerprints are equal exactly when (up to hash
 // collisions) the same inputs went into them.

@@ -46,9 +46,9 @@ ingress::AccuracySloVerdict AccuracySlo(const ObservedAccuracy& a) {
   const std::string floor = FormatFixed(a.floor, 1) + "%";
   v.message = "observed accuracy " + FormatFixed(a.accuracy, 1) + "% (95% interval " + FormatFixed(a.low, 1) + "-" +
               FormatFixed(a.high, 1) + "%, n=" + std::to_string(a.count) + ") " +
-              (!*v.met                     ? "is below the floor " + floor
+              (!*v.met                   ? "is below the floor " + floor
                : a.low + 1e-9 >= a.floor ? "meets the floor " + floor
-                                           : "is not distinguishable from the floor " + floor + " yet") +
+                                         : "is not distinguishable from the floor " + floor + " yet") +
               " (planned " + FormatFixed(a.planned, 1) + "%)";
   return v;
 }

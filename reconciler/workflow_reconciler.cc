@@ -581,7 +581,7 @@ void WorkflowReconciler::UpdateSLOMet(const PlanInputs& in, const std::vector<Wo
                      " ms, accuracy " + FormatFixed(st->plan->accuracy, 2) + " (floor " +
                      FormatFixed(wf.spec.slo.min_accuracy, 2) + ")" + label;
   const auto acc = o.accuracy ? AccuracySlo(*o.accuracy) : ingress::AccuracySloVerdict{};
-  if (o.accuracy) what = acc.message + AccuracyDriftNote(wf.metadata.name) + "; " + what;
+  if (o.accuracy) what = acc.message + AccuracyDriftNote(wf.metadata.name, st->plan_epoch.value_or(0)) + "; " + what;
   bool latency_ok = !wf.spec.slo.max_latency_ms || o.latency_p99_ms <= *wf.spec.slo.max_latency_ms;
   if (!all_ready)
     SetCondition(st, cond::kSLOMet, cond::kUnknown, cond::kWorkersNotReady, "waiting for every worker; " + what);

@@ -54,8 +54,10 @@ struct ReconcilerOptions {
   double node_retry_s = 30;                    // ... and is tried again after this long
   LoadTriggerOptions load;
   double rollout_stuck_s = 120;  // a rollout older than this no longer holds back a new plan
-  AccuracyDriftOptions accuracy_drift;  // reconciler/accuracy_drift.h
-  Clock* clock = Clock::Real();         // the accuracy-drift trigger's time (tests: a FakeClock). Not owned.
+  // Accuracy drift (reconciler/accuracy_drift.h), and the clock its sustained window is measured
+  // with (tests: a FakeClock; not owned).
+  AccuracyDriftOptions accuracy_drift;
+  Clock* clock = Clock::Real();
 };
 
 class WorkflowReconciler {
@@ -128,11 +130,13 @@ class WorkflowReconciler {
   void UpdateLoad(const Workflow& wf, const std::vector<WorkerState>& observed, WorkflowStatus* st) EXCLUDES(mu_);
   // Accuracy drift (reconciler/accuracy_drift.h; workflow_reconciler_accuracy.cc): clears a raised
   // floor when `stored`'s spec or a profile changed; feeds the observed accuracy to the trigger and,
-  // when it fires, sets status.accuracyFloor (a re-plan) or records that no plan reaches it.
+  // when it fires (and accuracy_drift.enabled), sets status.accuracyFloor (a re-plan) or records
+  // that no plan reaches it.
   void UpdateAccuracyDrift(const Workflow& stored, const PlanInputs& in, const std::vector<WorkerState>& observed,
                            WorkflowStatus* st) EXCLUDES(mu_);
-  // " no plan reaches ..." when the last drift found none (for the SLOMet message), else "".
-  std::string AccuracyDriftNote(const std::string& name) EXCLUDES(mu_);
+  // What the SLOMet message adds to the observed accuracy of plan `epoch`: that the sink's window
+  // still holds answers of an earlier plan, and that the last drift found no plan; else "".
+  std::string AccuracyDriftNote(const std::string& name, int64_t epoch) EXCLUDES(mu_);
   // Marks nodes whose worker stayed not ready for node_grace as unavailable; expires old outages.
   void UpdateNodeHealth(const std::string& name, const std::vector<WorkerState>& observed, WorkflowStatus* st)
       EXCLUDES(mu_);

@@ -26,14 +26,14 @@ void WorkflowReconciler::UpdateAccuracyDrift(const Workflow& stored, const PlanI
       st->accuracy_floor.reset();
     }
   }
-  if (!opts_.accuracy_drift.enabled || !st->plan || st->rollout) return;
+  if (!st->plan || st->rollout) return;
   const double floor = in.wf.spec.slo.min_accuracy;
   const auto acc = SummarizeAccuracy(observed, st->plan->accuracy, floor);
   const double now = std::chrono::duration<double>(opts_.clock->Now().time_since_epoch()).count();
   {
     MutexLock l(&mu_);
     auto [it, fresh] = accuracy_drift_.try_emplace(name, opts_.accuracy_drift);
-    if (!it->second.Observe(now, st->plan_epoch.value_or(0), acc)) return;
+    if (!it->second.Observe(now, st->plan_epoch.value_or(0), acc) || !opts_.accuracy_drift.enabled) return;
   }
   // Fired: acc is set and its interval lies below the floor.
   const double raised = RaisedFloor(floor, st->accuracy_floor, st->plan->accuracy, acc->high);
@@ -67,10 +67,12 @@ void WorkflowReconciler::UpdateAccuracyDrift(const Workflow& stored, const PlanI
   if (events_ != nullptr) events_->Record("Workflow", name, "Warning", "AccuracyDriftNoPlan", what + note);
 }
 
-std::string WorkflowReconciler::AccuracyDriftNote(const std::string& name) {
+std::string WorkflowReconciler::AccuracyDriftNote(const std::string& name, int64_t epoch) {
   MutexLock l(&mu_);
   auto it = accuracy_drift_.find(name);
-  return it == accuracy_drift_.end() ? "" : it->second.note;
+  if (it == accuracy_drift_.end()) return "";
+  const bool stale = it->second.epoch() == epoch && !it->second.fresh();
+  return (stale ? " (the window may still hold answers of an earlier plan)" : "") + it->second.note;
 }
 
 }  // namespace jb

@@ -88,7 +88,8 @@ TEST(AccuracySlo, MissedOnlyWhenTheWholeIntervalLiesBelowTheFloor) {
   ASSERT_TRUE(inside.met.has_value());
   EXPECT_TRUE(*inside.met);
   EXPECT_EQ(inside.reason, "");
-  EXPECT_NE(inside.message.find("not distinguishable from the floor 58.0% yet (planned 63.9%)"), std::string::npos) << inside.message;
+  EXPECT_NE(inside.message.find("not distinguishable from the floor 58.0% yet (planned 63.9%)"), std::string::npos)
+      << inside.message;
   // Above the floor.
   below->floor = 40;
   EXPECT_TRUE(*AccuracySlo(*below).met);

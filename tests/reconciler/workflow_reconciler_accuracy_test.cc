@@ -135,7 +135,8 @@ TEST_F(AccuracyReconcilerTest, TheStatusShowsTheObservedAccuracyAndSLOMetJudgesI
   EXPECT_DOUBLE_EQ(a->planned, planned);
   EXPECT_DOUBLE_EQ(a->floor, 56);
   EXPECT_EQ(SLOMet().status + "/" + SLOMet().reason, "True/Observed");
-  EXPECT_EQ(SLOMet().message.rfind("observed accuracy 58.0% (95% interval 56.6-59.4%, n=5000) meets the floor 56.0%", 0), 0u)
+  EXPECT_EQ(
+      SLOMet().message.rfind("observed accuracy 58.0% (95% interval 56.6-59.4%, n=5000) meets the floor 56.0%", 0), 0u)
       << SLOMet().message;
 
   driver_.SetSink(5000, 2750, 5000);  // 55.0%, 95% 53.6-56.4: contains the floor
@@ -223,6 +224,8 @@ TEST_F(AccuracyReconcilerTest, TheOldPlansWindowDoesNotReplanAgainAndAPlanThatCa
   RunFor(r, 300);
   EXPECT_EQ(Get().status.plan_epoch, 2);
   EXPECT_EQ(Count("AccuracyDrift"), 1);
+  EXPECT_NE(SLOMet().message.find("(the window may still hold answers of an earlier plan)"), std::string::npos)
+      << SLOMet().message;
   EXPECT_EQ(Count("AccuracyDriftNoPlan"), 0);
   // A full window of the new plan's answers, still 54%: the floor would have to rise above what any
   // plan reaches (58.33), so the plan keeps serving and the reconciler says so.
@@ -232,6 +235,7 @@ TEST_F(AccuracyReconcilerTest, TheOldPlansWindowDoesNotReplanAgainAndAPlanThatCa
   EXPECT_EQ(Count("AccuracyDriftNoPlan"), 0);
   RunFor(r, 2);
   EXPECT_EQ(Count("AccuracyDriftNoPlan"), 1);
+  EXPECT_EQ(SLOMet().message.find("may still hold"), std::string::npos) << "a full window of epoch 2's answers";
   EXPECT_NE(Message("AccuracyDriftNoPlan").find("no plan reaches a profiled accuracy of"), std::string::npos)
       << Message("AccuracyDriftNoPlan");
   EXPECT_NE(Message("AccuracyDriftNoPlan").find("the plan of epoch 2 keeps serving"), std::string::npos);
