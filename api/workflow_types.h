@@ -480,6 +480,8 @@ struct WorkflowStatus {
   std::vector<NodeOutage> unavailable_nodes;
   std::optional<double> load_scale;   // the plan is for the sources' rates x this (observed load), default 1
   std::optional<Condition> degraded;  // set while the deployed plan is a degraded one (reason, message)
+  // The plan is planned at this accuracy floor (percent), raised by accuracy drift; absent = slo.minAccuracy.
+  std::optional<double> accuracy_floor;
   bool operator==(const WorkflowStatus&) const = default;
 };
 template <class V>
@@ -499,6 +501,9 @@ void Describe(V& v, WorkflowStatus& o) {
   v.Field("loadScale", o.load_scale,
           Opt().Gt(0).Doc("The current plan is for the sources' rates times this (the observed load)."));
   v.Field("undoTo", o.undo_to, Opt().Min(1).Doc("Epoch of a history revision to re-adopt (jbctl rollout undo)."));
+  v.Field("accuracyFloor", o.accuracy_floor,
+          Opt().Range(0, 100).Unit("%").Doc("The plan's accuracy floor when accuracy drift raised it above "
+                                            "slo.minAccuracy; cleared when the spec or a ModelProfile changes."));
 }
 
 }  // namespace jb

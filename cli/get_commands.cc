@@ -5,6 +5,7 @@
 #include "api/manifest.h"
 #include "cli/cli_util.h"
 #include "cli/remote.h"
+#include "reconciler/observed_accuracy.h"
 
 namespace jb::cli {
 
@@ -14,6 +15,13 @@ const Condition* Cond(const Workflow& wf, const std::string& type) {
   for (const auto& c : wf.status.conditions)
     if (c.type == type) return &c;
   return nullptr;
+}
+
+// The observed accuracy beside the planned one, e.g. "observed 63.2% (95% 57.1-68.9%, n=288),
+// planned 63.9%, floor 60.0%"; "below the floor" is added when the interval lies wholly below it.
+std::string AccuracyLine(const ObservedAccuracy& a) {
+  return "observed " + FormatObservedAccuracy(a) + ", planned " + FormatFixed(a.planned, 1) + "%, floor " +
+         FormatFixed(a.floor, 1) + "%" + (a.high < a.floor ? " [below the floor]" : "");
 }
 
 }  // namespace
@@ -89,7 +97,9 @@ int Get(const Remote& r, std::ostream& out, std::ostream& err) {
   std::vector<std::vector<std::string>> rows;
   if (plural == "workflows") {
     rows.push_back({"NAME", "PLANNED", "READY", "SLOMET", "COST $/h", "ACCURACY"});
-    if (output == "wide") rows[0].insert(rows[0].end(), {"COMPUTE", "NETWORK", "GAP", "GENERATION", "OBSERVED"});
+    if (output == "wide")
+      rows[0].insert(rows[0].end(),
+                     {"COMPUTE", "NETWORK", "GAP", "GENERATION", "OBSERVED", "OBS-ACCURACY", "95%", "N"});
     for (const auto& o : objects) {
       const auto& wf = std::get<Workflow>(o);
       auto st = [&](const char* t) { return Cond(wf, t) ? Cond(wf, t)->status : "Unknown"; };
@@ -106,6 +116,13 @@ int Get(const Remote& r, std::ostream& out, std::ostream& err) {
                                plan ? FormatFixed(100 * plan->gap, 3) + "%" : "-",
                                std::to_string(wf.metadata.generation.value_or(0)),
                                std::to_string(wf.status.observed_generation.value_or(0))});
+      if (output == "wide") {
+        const auto& obs = wf.status.observed;
+        const ObservedAccuracy* a = obs && obs->accuracy ? &*obs->accuracy : nullptr;
+        row.insert(row.end(), {a ? FormatFixed(a->accuracy, 1) : "-",
+                               a ? FormatFixed(a->low, 1) + "-" + FormatFixed(a->high, 1) : "-",
+                               a ? std::to_string(a->count) : "-"});
+      }
       rows.push_back(row);
     }
   } else if (plural == "modelprofiles") {
@@ -164,7 +181,11 @@ int Describe(const Remote& r, std::ostream& out, std::ostream& err) {
     PrintTable(out, t, 3);
     out << "\nCost:      " << FormatFixed(p.cost.total_per_hour, 4) << " $/h (compute "
         << FormatFixed(p.cost.compute_per_hour, 4) << " + network " << FormatFixed(p.cost.network_per_hour, 4) << ")\n";
-    out << "Accuracy:  " << FormatFixed(p.accuracy, 2) << "\n";
+    out << "Accuracy:  " << FormatFixed(p.accuracy, 2)
+        << (wf.status.accuracy_floor ? " (planned at a floor raised to " + FormatFixed(*wf.status.accuracy_floor, 1) +
+                                           "% after observed accuracy drift)"
+                                     : "")
+        << "\n";
     out << "Solver:    " << p.solver << ", "
         << (p.optimal ? "proven optimal" : "gap " + FormatFixed(100 * p.gap, 3) + "%") << ", "
         << FormatFixed(p.solve_ms, 1) << " ms\n";
@@ -183,6 +204,7 @@ int Describe(const Remote& r, std::ostream& out, std::ostream& err) {
         << " ms (source to sink)\n";
     out << "  Items:       " << o.emitted << " emitted by the sources, " << o.delivered << " delivered, " << o.dropped
         << " dropped, " << o.duplicates << " duplicate(s) discarded\n";
+    if (o.accuracy) out << "  Accuracy:    " << AccuracyLine(*o.accuracy) << "\n";
     out << "  Cross-tier:  " << FormatFixed(o.cross_tier_kibps, 1) << " KiB/s (plan "
         << FormatFixed(o.predicted_cross_tier_kibps, 1) << ")\n";
     out << "  Live cost:   " << FormatFixed(o.live_cost_per_hour, 4) << " $/h (rent "

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "api/manifest.h"
+#include "daemon/workflow_metrics.h"
 
 namespace jb {
 
@@ -109,6 +110,7 @@ HttpResponse ApiServer::Metrics() const {
     m << "jellybean_plan_cost_dollars_per_hour{workflow=\"" << wf.metadata.name << "\",part=\"network\"} "
       << wf.status.plan->cost.network_per_hour << "\n";
   }
+  WriteWorkflowAccuracyMetrics(store_->List("Workflow"), m);
   return HttpResponse{200, "text/plain; version=0.0.4", m.str()};
 }
 

@@ -45,7 +45,8 @@ inline constexpr const char* kLatencyAboveTarget = "LatencyAboveTarget";
 inline constexpr const char* kNoObservations = "NoObservations";
 inline constexpr const char* kDegradedPlan = "DegradedPlan";
 
-// Reasons of Degraded.
+// Reasons of Degraded. AccuracyBelowFloor is also SLOMet=False's reason when the observed accuracy's
+// 95% interval lies wholly below the floor (reconciler/observed_accuracy.h).
 inline constexpr const char* kPlanMeetsSLO = "PlanMeetsSLO";                              // False
 inline constexpr const char* kAccuracyBelowFloor = "AccuracyBelowFloor";                  // True
 inline constexpr const char* kRateBelowTarget = "RateBelowTarget";                        // True

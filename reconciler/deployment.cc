@@ -6,6 +6,7 @@
 
 #include "api/names.h"
 #include "planner/scorer.h"
+#include "reconciler/observed_accuracy.h"
 #include "reconciler/replan.h"
 #include "reconciler/store.h"
 
@@ -254,6 +255,7 @@ ObservedStatus Summarize(const planner::Problem& p, const Plan& plan, const std:
   o.latency_p50_ms = sink_rate > 0 ? p50_weighted / std::max(sink_rate, 1e-9) : 0;
   o.latency_p99_ms = p99;
   o.live_cost_per_hour = plan.cost.compute_per_hour + o.network_cost_per_hour;
+  o.accuracy = SummarizeAccuracy(workers, plan.accuracy, p.min_accuracy);
   return o;
 }
 

@@ -33,7 +33,9 @@ StatusOr<std::vector<WorkerConfig>> BuildDeployment(const Workflow& wf, const st
                                                     const DeploymentOptions& opts = {});
 
 // Summarises the workers' metrics: throughput and latency at the sink, counts, observed
-// cross-tier traffic and live cost (rent of the plan's nodes + observed traffic x link prices).
+// cross-tier traffic, live cost (rent of the plan's nodes + observed traffic x link prices), and
+// the observed accuracy when the sinks score labelled answers (SummarizeAccuracy, with the plan's
+// accuracy as planned and p.min_accuracy as the floor).
 ObservedStatus Summarize(const planner::Problem& p, const Plan& plan, const std::vector<WorkerState>& workers);
 
 }  // namespace jb

@@ -97,17 +97,22 @@ std::string Fingerprint::Encode() const {
     std::snprintf(buf, sizeof(buf), " o=%016" PRIx64, observed);
     out += buf;
   }
+  if (accuracy != 0) {
+    std::snprintf(buf, sizeof(buf), " a=%016" PRIx64, accuracy);
+    out += buf;
+  }
   return out;
 }
 
 std::optional<Fingerprint> Fingerprint::Decode(const std::string& text) {
   Fingerprint f;
-  uint64_t* fields[] = {&f.workflow, &f.infrastructure, &f.profiles, &f.nodes_down, &f.load, &f.observed};
-  const char* keys = "wipnlo";
+  uint64_t* fields[] = {&f.workflow, &f.infrastructure, &f.profiles, &f.nodes_down, &f.load, &f.observed, &f.accuracy};
+  const char* keys = "wipnloa";
   if (text.rfind("fp1", 0) != 0) return std::nullopt;
   size_t at = 3;
-  for (int k = 0; k < 6; ++k) {
-    if (k == 5 && at == text.size()) break;  // no adopted observed figures
+  for (int k = 0; k < 7; ++k) {
+    if (k >= 5 && at == text.size()) break;  // " o=" and " a=" are optional
+    if (k >= 5 && at + 1 < text.size() && text[at + 1] != keys[k]) continue;  // this optional one is absent
     // " X=" then exactly 16 lower-case hex digits.
     if (at + 3 + 16 > text.size() || text[at] != ' ' || text[at + 1] != keys[k] || text[at + 2] != '=')
       return std::nullopt;
@@ -121,8 +126,9 @@ std::optional<Fingerprint> Fingerprint::Decode(const std::string& text) {
     *fields[k] = v;
     at += 19;
   }
-  // Encode never writes " o=" with 0: anything else is not its result.
-  if (at != text.size() || (at == 3 + 6 * 19 && f.observed == 0)) return std::nullopt;
+  // Encode never writes " o=" or " a=" with 0: anything else is not its result.
+  const bool has_o = text.find(" o=") != std::string::npos, has_a = text.find(" a=") != std::string::npos;
+  if (at != text.size() || (has_o && f.observed == 0) || (has_a && f.accuracy == 0)) return std::nullopt;
   return f;
 }
 
@@ -196,6 +202,10 @@ Fingerprint FingerprintOf(const PlanInputs& in, const WorkflowStatus& st) {
       }
     }
   f.observed = planned == 0 ? 0 : observed.value();
+  if (st.accuracy_floor) {
+    double q = std::isfinite(*st.accuracy_floor) ? std::round(*st.accuracy_floor * 1e4) : 0;
+    f.accuracy = Fnv1a().U64(static_cast<uint64_t>(static_cast<int64_t>(std::clamp(q, -9e18, 9e18)))).value();
+  }
   return f;
 }
 
@@ -206,6 +216,7 @@ std::string ChangedInput(const Fingerprint& before, const Fingerprint& after) {
   if (before.nodes_down != after.nodes_down) return kTriggerNode;
   if (before.load != after.load) return kTriggerLoad;
   if (before.observed != after.observed) return kTriggerProfile;
+  if (before.accuracy != after.accuracy) return kTriggerAccuracy;
   return kTriggerInputs;
 }
 

@@ -31,6 +31,8 @@ inline constexpr const char* kTriggerNode = "node";        // a node left the pl
 inline constexpr const char* kTriggerLoad = "load";        // the observed load (a measurement: damped harder)
 inline constexpr const char* kTriggerInputs = "inputs";    // a change that cannot be told apart
 inline constexpr const char* kTriggerProfile = "profile";  // observed service times adopted (profile_drift.h)
+// Observed accuracy drift raised the floor (a measurement: damped harder; reconciler/accuracy_drift.h).
+inline constexpr const char* kTriggerAccuracy = "accuracy";
 
 // One 64-bit digest per kind of input. Two fingerprints are equal exactly when (up to hash
 // collisions) the same inputs went into them.
@@ -41,11 +43,13 @@ struct Fingerprint {
   uint64_t nodes_down = 0;      // status.unavailableNodes[].node, in order
   uint64_t load = 0;            // status.loadScale to four decimals (absent differs from 1.0)
   uint64_t observed = 0;        // the referenced profiles' status.observed[].planned figures (0 = none)
+  uint64_t accuracy = 0;        // status.accuracyFloor to four decimals; 0 when absent
 
   bool operator==(const Fingerprint&) const = default;
 
   // The persisted form: "fp1 w=<16 hex> i=<16 hex> p=<16 hex> n=<16 hex> l=<16 hex>", followed by
-  // " o=<16 hex>" when `observed` is not 0 (so fingerprints without adopted figures read as before).
+  // " o=<16 hex>" when `observed` is not 0, then " a=<16 hex>" when `accuracy` is not 0 (so
+  // fingerprints without adopted figures or a raised floor read as before).
   std::string Encode() const;
   // nullopt for anything that is not exactly an Encode() result (an older daemon's form included).
   static std::optional<Fingerprint> Decode(const std::string& text);
@@ -69,8 +73,8 @@ PlanInputs GatherInputs(const Store& store, const Workflow& wf);
 Fingerprint FingerprintOf(const PlanInputs& in, const WorkflowStatus& st);
 
 // The trigger for a re-plan from `before` to `after`: the kind of the first input that differs
-// (Infrastructure, ModelProfile, Workflow, node, load, profile = observed figures, in that order);
-// kTriggerInputs if none does.
+// (Infrastructure, ModelProfile, Workflow, node, load, profile = observed figures, accuracy, in that
+// order); kTriggerInputs if none does.
 std::string ChangedInput(const Fingerprint& before, const Fingerprint& after);
 
 // How `planned_from` (status.plannedFrom, in any form a daemon ever wrote) compares with today's

@@ -19,7 +19,7 @@ ReplanDecision DecideReplan(const std::vector<std::string>& violations, double c
   if (noisy && since_last_s < opts.min_interval_s) {
     d.action = ReplanAction::kDefer;
     d.retry_after_s = opts.min_interval_s - since_last_s;
-    d.reason = "a load re-plan waits for the minimum re-plan interval";
+    d.reason = "a re-plan on a measurement (load, accuracy) waits for the minimum re-plan interval";
     return d;
   }
   if (!violations.empty()) {
@@ -69,6 +69,8 @@ StatusOr<planner::Problem> ProblemForStatus(const Workflow& wf, const std::vecto
                                             const Infrastructure& infra, const WorkflowStatus& st,
                                             planner::ProblemOptions popts) {
   popts.rate_scale = popts.rate_scale.value_or(1.0) * st.load_scale.value_or(1.0);
+  if (!popts.min_accuracy && st.accuracy_floor)  // accuracy drift (reconciler/accuracy_drift.h)
+    popts.min_accuracy = std::max(wf.spec.slo.min_accuracy, *st.accuracy_floor);
   auto problem = planner::BuildProblem(wf, profiles, infra, popts);
   if (!problem.ok()) return problem;
   for (const auto& o : st.unavailable_nodes)
@@ -141,7 +143,7 @@ std::optional<Plan> BestDegradedPlan(const Workflow& wf, const std::vector<Model
     }
     return best;
   };
-  double floor = wf.spec.slo.min_accuracy;
+  double floor = std::max(wf.spec.slo.min_accuracy, st.accuracy_floor.value_or(0));
   double rate = 0;
   for (const auto& s : wf.spec.sources) rate += s.rate * st.load_scale.value_or(1.0);
   if (auto p = solve(0, 1)) {
@@ -190,7 +192,8 @@ ReplanProposal ProposeReplan(const planner::Problem& problem, const WorkflowStat
     if (auto t = ParseRfc3339(status.history.back().time)) since = ctx.now_s - *t;
   p.decision =
       DecideReplan(p.current.violations, p.current.plan.cost.total_per_hour, candidate.plan.cost.total_per_hour,
-                   p.churn, since, ctx.damping, ctx.trigger == kTriggerLoad || ctx.trigger == kTriggerProfile);
+                   p.churn, since, ctx.damping,
+                   ctx.trigger == kTriggerLoad || ctx.trigger == kTriggerProfile || ctx.trigger == kTriggerAccuracy);
   return p;
 }
 

@@ -34,9 +34,9 @@ struct ReplanDecision {
 
 // `violations`: why the current plan is invalid under the new inputs (empty = still valid);
 // costs in USD/h under the new inputs; `since_last_s`: seconds since the last adopted plan.
-// `noisy`: the trigger is a measurement (the load), so even a re-plan the running plan's
-// violations call for keeps the minimum interval: a load oscillating around the threshold causes
-// at most one re-plan per interval (back-pressure protects the workers meanwhile).
+// `noisy`: the trigger is a measurement (the load, the observed accuracy), so even a re-plan the
+// running plan's violations call for keeps the minimum interval: a load oscillating around the
+// threshold causes at most one re-plan per interval (back-pressure protects the workers meanwhile).
 ReplanDecision DecideReplan(const std::vector<std::string>& violations, double current_cost, double candidate_cost,
                             int64_t churn, double since_last_s, const DampingOptions& opts = {}, bool noisy = false);
 
@@ -66,8 +66,9 @@ class LoadTrigger {
   int direction_ = 0;
 };
 
-// The problem a Workflow's status says to plan: its inputs at the observed load (loadScale) and
-// without the nodes that are out (unavailableNodes). Used by the reconciler and jbctl's what-if.
+// The problem a Workflow's status says to plan: its inputs at the observed load (loadScale), without
+// the nodes that are out (unavailableNodes), and at the raised accuracy floor (accuracyFloor, when
+// set and `popts` names no floor of its own). Used by the reconciler and jbctl's what-if.
 StatusOr<planner::Problem> ProblemForStatus(const Workflow& wf, const std::vector<ModelProfile>& profiles,
                                             const Infrastructure& infra, const WorkflowStatus& st,
                                             planner::ProblemOptions popts = {});
@@ -86,16 +87,17 @@ struct Rescored {
 Rescored RescorePlan(const planner::Problem& p, const Plan& plan);
 
 // When no plan meets the SLO: the most accurate plan that keeps up with the rate, else the plan with
-// the highest rate at the accuracy floor, else the highest rate at any accuracy; `why` (a Degraded
-// condition) says which. Each solve plans with at most min(2 s, plan_time_limit_s, 90% of what is
-// left of `limits`); stops at `limits` with the best plan found so far. nullopt: no plan at all.
+// the highest rate at the accuracy floor (status.accuracyFloor when raised), else the highest rate
+// at any accuracy; `why` (a Degraded condition) says which. Each solve plans with at most min(2 s,
+// plan_time_limit_s, 90% of what is left of `limits`); stops at `limits` with the best plan found
+// so far. nullopt: no plan at all.
 std::optional<Plan> BestDegradedPlan(const Workflow& wf, const std::vector<ModelProfile>& profiles,
                                      const Infrastructure& infra, const WorkflowStatus& st,
                                      const planner::SolveLimits& limits, double plan_time_limit_s, Condition* why);
 
 // What makes a re-plan decision besides the plans: why it is asked for, when, and the damping.
 struct ReplanContext {
-  std::string trigger;  // kTriggerUndo adopts without damping; kTriggerLoad and kTriggerProfile are damped as noisy
+  std::string trigger;  // kTriggerUndo adopts without damping; kTriggerLoad, kTriggerProfile and kTriggerAccuracy are damped as noisy
   double now_s = 0;     // wall clock, seconds since the Unix epoch (status.history[].time is RFC 3339)
   DampingOptions damping;
 };

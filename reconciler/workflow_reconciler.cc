@@ -11,6 +11,7 @@
 #include "planner/solver.h"
 #include "reconciler/conditions.h"
 #include "reconciler/deployment.h"
+#include "reconciler/observed_accuracy.h"
 #include "reconciler/replan.h"
 #include "reconciler/rollout.h"
 
@@ -227,6 +228,7 @@ ReconcileResult WorkflowReconciler::ReconcileUnguarded(const std::string& name) 
   UpdateNodeHealth(name, before, &st);
   if (st.plan && !st.rollout) UpdateLoad(wf, before, &st);
   UpdateProfiles(wf, &in, before, st.plan && !st.rollout);
+  UpdateAccuracyDrift(wf, in, before, &st);
 
   ReconcileResult res;
   switch (PlanStep(in, &st, &res)) {
@@ -581,20 +583,24 @@ void WorkflowReconciler::UpdateSLOMet(const PlanInputs& in, const std::vector<Wo
                      FormatFixed(o.latency_p50_ms, 1) + " ms p99 " + FormatFixed(o.latency_p99_ms, 1) +
                      " ms, accuracy " + FormatFixed(st->plan->accuracy, 2) + " (floor " +
                      FormatFixed(wf.spec.slo.min_accuracy, 2) + ")" + label;
+  const auto acc = o.accuracy ? AccuracySlo(*o.accuracy) : ingress::AccuracySloVerdict{};
+  if (o.accuracy) what = acc.message + AccuracyDriftNote(wf.metadata.name, st->plan_epoch.value_or(0)) + "; " + what;
   bool latency_ok = !wf.spec.slo.max_latency_ms || o.latency_p99_ms <= *wf.spec.slo.max_latency_ms;
   if (!all_ready)
     SetCondition(st, cond::kSLOMet, cond::kUnknown, cond::kWorkersNotReady, "waiting for every worker; " + what);
+  else if (o.throughput_complete && o.throughput + 1e-9 < floor)
+    SetCondition(st, cond::kSLOMet, cond::kFalse, cond::kThroughputBelowTarget,
+                 what + "; below " + FormatFixed(100 * opts_.slo_throughput_fraction, 0) + "% of the plan");
+  else if (o.throughput_complete && !latency_ok)
+    SetCondition(st, cond::kSLOMet, cond::kFalse, cond::kLatencyAboveTarget,
+                 what + "; p99 above maxLatencyMs " + FormatFixed(*wf.spec.slo.max_latency_ms, 1));
+  else if (acc.met == false)  // labelled answers: the interval lies wholly below the floor
+    SetCondition(st, cond::kSLOMet, cond::kFalse, cond::kAccuracyBelowFloor, what);
   else if (!o.throughput_complete)
     SetCondition(st, cond::kSLOMet, cond::kUnknown, cond::kMeasuring,
                  "the first throughput window is not complete yet; " + what);
-  else if (o.throughput + 1e-9 >= floor && latency_ok)
-    SetCondition(st, cond::kSLOMet, cond::kTrue, cond::kObserved, what);
-  else if (o.throughput + 1e-9 < floor)
-    SetCondition(st, cond::kSLOMet, cond::kFalse, cond::kThroughputBelowTarget,
-                 what + "; below " + FormatFixed(100 * opts_.slo_throughput_fraction, 0) + "% of the plan");
   else
-    SetCondition(st, cond::kSLOMet, cond::kFalse, cond::kLatencyAboveTarget,
-                 what + "; p99 above maxLatencyMs " + FormatFixed(*wf.spec.slo.max_latency_ms, 1));
+    SetCondition(st, cond::kSLOMet, cond::kTrue, cond::kObserved, what);
   st->observed = o;
 }
 

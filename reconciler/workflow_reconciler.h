@@ -16,6 +16,7 @@
 #include "base/thread_annotations.h"
 #include "drivers/driver.h"
 #include "planner/linear_model.h"
+#include "reconciler/accuracy_drift.h"
 #include "reconciler/deployment.h"
 #include "reconciler/events.h"
 #include "reconciler/inputs.h"
@@ -57,6 +58,9 @@ struct ReconcilerOptions {
   // Observed service times beyond the profiled ones (profile_drift.h); the clock of its window and
   // of the observation times.
   ProfileDriftOptions profile_drift;
+  // Accuracy drift (reconciler/accuracy_drift.h), and the clock its sustained window is measured
+  // with (tests: a FakeClock; not owned).
+  AccuracyDriftOptions accuracy_drift;
   Clock* clock = Clock::Real();
 };
 
@@ -132,6 +136,15 @@ class WorkflowReconciler {
   // ModelProfiles it uses (`in->profiles` get the written status); with `judge`, a sustained drift
   // adopts the observed figures (then the inputs' fingerprint names trigger "profile").
   void UpdateProfiles(const Workflow& wf, PlanInputs* in, const std::vector<WorkerState>& observed, bool judge);
+  // Accuracy drift (reconciler/accuracy_drift.h; workflow_reconciler_accuracy.cc): clears a raised
+  // floor when `stored`'s spec or a profile changed; feeds the observed accuracy to the trigger and,
+  // when it fires (and accuracy_drift.enabled), sets status.accuracyFloor (a re-plan) or records
+  // that no plan reaches it.
+  void UpdateAccuracyDrift(const Workflow& stored, const PlanInputs& in, const std::vector<WorkerState>& observed,
+                           WorkflowStatus* st) EXCLUDES(mu_);
+  // What the SLOMet message adds to the observed accuracy of plan `epoch`: that the sink's window
+  // still holds answers of an earlier plan, and that the last drift found no plan; else "".
+  std::string AccuracyDriftNote(const std::string& name, int64_t epoch) EXCLUDES(mu_);
   // Marks nodes whose worker stayed not ready for node_grace as unavailable; expires old outages.
   void UpdateNodeHealth(const std::string& name, const std::vector<WorkerState>& observed, WorkflowStatus* st)
       EXCLUDES(mu_);
@@ -145,6 +158,7 @@ class WorkflowReconciler {
   std::map<std::string, LoadTrigger> load_ GUARDED_BY(mu_);
   ProfileObservations profile_obs_;
   ProfileDriftTrigger drift_;
+  std::map<std::string, AccuracyDriftTrigger> accuracy_drift_ GUARDED_BY(mu_);
   std::atomic<bool> cancel_{false};
   std::atomic<bool> large_plan_running_{false};  // the one large-plan slot (see ReconcilerOptions)
 };

@@ -444,6 +444,33 @@ TEST(Summarize, LatencyAtTheSinkIsWeightedByEachSinksRate) {
   EXPECT_DOUBLE_EQ(o.latency_p99_ms, 90);  // the worst
 }
 
+TEST(Summarize, LabelledAnswersGiveTheObservedAccuracyBesideThePlannedOne) {
+  Workflow wf = Wf();
+  wf.spec.options.percentile = "p75";
+  wf.spec.slo.min_accuracy = 60;
+  auto p = planner::BuildProblem(wf, Profiles(), Infra());
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  Plan plan = APlan();
+  plan.accuracy = 72;
+  WorkerState io = Reported("io-edge", "edge", true, 0);
+  auto sink = Inst("sink", kSinkName);
+  ObservedStatus unlabelled = Summarize(*p, plan, {io});
+  EXPECT_FALSE(unlabelled.accuracy.has_value());
+  sink.window_scored = 288;
+  sink.window_correct = 182;
+  sink.scored = 1288;
+  io.metrics->instances = {sink};
+  ObservedStatus o = Summarize(*p, plan, {io});
+  ASSERT_TRUE(o.accuracy.has_value());
+  EXPECT_NEAR(o.accuracy->accuracy, 63.194, 1e-3);
+  EXPECT_NEAR(o.accuracy->low, 57.485, 1e-3);
+  EXPECT_NEAR(o.accuracy->high, 68.557, 1e-3);
+  EXPECT_EQ(o.accuracy->count, 288);
+  EXPECT_EQ(o.accuracy->total, 1288);
+  EXPECT_DOUBLE_EQ(o.accuracy->planned, 72);
+  EXPECT_DOUBLE_EQ(o.accuracy->floor, 60);
+}
+
 TEST(Summarize, NoReportsMeansNothingObservedButTheCountsAndThePrediction) {
   auto p = ProblemOf();
   ASSERT_TRUE(p.ok()) << p.status().message();

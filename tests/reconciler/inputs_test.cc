@@ -152,6 +152,26 @@ TEST(Fingerprint, EncodeAndDecodeRoundTripAndDecodeRefusesAnythingElse) {
   }
 }
 
+// Accuracy drift: a raised floor is an input (trigger "accuracy"), written as an optional " a=" part
+// so fingerprints without one keep their form.
+TEST(Fingerprint, ARaisedAccuracyFloorIsAnOptionalInput) {
+  const Fingerprint before = FingerprintOf(GoldenInputs(), GoldenStatus());
+  WorkflowStatus st = GoldenStatus();
+  st.accuracy_floor = 57.2;
+  const Fingerprint raised = FingerprintOf(GoldenInputs(), st);
+  EXPECT_NE(raised, before);
+  EXPECT_EQ(ChangedInput(before, raised), kTriggerAccuracy);
+  EXPECT_EQ(raised.Encode().rfind(before.Encode() + " a=", 0), 0u) << raised.Encode();
+  auto back = Fingerprint::Decode(raised.Encode());
+  ASSERT_TRUE(back);
+  EXPECT_EQ(*back, raised);
+  st.accuracy_floor = 57.3;
+  EXPECT_NE(FingerprintOf(GoldenInputs(), st), raised);
+  EXPECT_FALSE(Fingerprint::Decode(before.Encode() + " a=0000000000000000")) << "never written";
+  EXPECT_FALSE(Fingerprint::Decode(before.Encode() + " b=0123456789abcdef"));
+  EXPECT_FALSE(Fingerprint::Decode(raised.Encode() + " a=0123456789abcdef"));
+}
+
 // Upgrade: a plannedFrom an older daemon wrote (comma-joined, std::hash of the spec).
 TEST(Fingerprint, AnOlderDaemonsFingerprintOfTheSameInputsIsRecognised) {
   const PlanInputs in = GoldenInputs();
