@@ -71,11 +71,13 @@ int main(int argc, char** argv) {
   std::vector<Row> rows = {{"floor 60", 60, {}}, {"floor 75", 75, {}}, {"most-accurate", base.accuracy, {}}};
   std::printf("bench_docqa: %lld requests (every %d-th item of build/docqa-data) at %g items/s per plan, real models\n",
               static_cast<long long>(n), every, rate);
-  for (auto& row : rows) {
-    fs::path sub = dir.path() / row.name.substr(0, row.name.find(' '));
+  for (size_t i = 0; i < rows.size(); ++i) {
+    Row& row = rows[i];
+    fs::path sub = dir.path() / ("run" + std::to_string(i));
     fs::create_directories(sub);
     fs::path m = jb::testing::WriteDocqaManifests(sub, row.floor, rate, n);
-    fs::create_directory_symlink(dir.path() / "data", sub / "data");
+    std::error_code ec;
+    fs::create_directory_symlink(dir.path() / "data", sub / "data", ec);
     row.run = jb::testing::RunDocqa(m, sub / "state", n, rate);
     std::printf("%s\n", jb::testing::DocqaSummary(row.name, row.run).c_str());
     if (!row.run.error.empty()) std::printf("  error: %s\n", row.run.error.c_str());
