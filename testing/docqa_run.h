@@ -127,7 +127,9 @@ struct DocqaRun {
   double seconds = 0;  // daemon start to the last acknowledgement
   std::string log;     // the daemon's log (on failure)
 
-  double Accuracy() const { return scored > 0 ? 100.0 * static_cast<double>(correct) / static_cast<double>(scored) : 0; }
+  double Accuracy() const {
+    return scored > 0 ? 100.0 * static_cast<double>(correct) / static_cast<double>(scored) : 0;
+  }
   std::string Variant(const std::string& op) const {
     auto it = variants.find(op);
     return it == variants.end() ? "" : it->second;
@@ -211,8 +213,8 @@ inline std::string DocqaSummary(const std::string& label, const DocqaRun& r) {
                 label.c_str(), r.Variant("OCR").c_str(), r.Variant("SpeechRecognition").c_str(), r.plan_cost,
                 r.plan_accuracy, r.plan_rate, r.best_throughput, r.slo_met_seen ? "seen" : "never", r.p50_ms, r.p99_ms,
                 r.Accuracy(), 100 * r.wilson.lo, 100 * r.wilson.hi, static_cast<long long>(r.correct),
-                static_cast<long long>(r.scored), static_cast<long long>(r.delivered),
-                static_cast<long long>(r.count), static_cast<long long>(r.drops), r.seconds);
+                static_cast<long long>(r.scored), static_cast<long long>(r.delivered), static_cast<long long>(r.count),
+                static_cast<long long>(r.drops), r.seconds);
   return b;
 }
 

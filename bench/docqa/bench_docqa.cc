@@ -10,10 +10,9 @@
 // (manifests/docqa's profiles), so the saving is visible; lower rates fit every plan on one core.
 #include <cstdio>
 #include <cstdlib>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "testing/docqa_run.h"
 
