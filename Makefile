@@ -43,21 +43,31 @@ build: setup
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 600
 
-# The main job: jellybeand in the foreground with a local state dir (.jellybean/), applying
-# manifests/vqa/ at start; status through jbctl and curl (commands printed first). Ctrl-C stops it.
+# The main job: jellybeand in the foreground with a local state dir (.jellybean/), applying at start
+# the docqa example on real models (manifests/docqa/: tesseract and pocketsphinx on this machine's
+# cores, 2 items/s, docs/real-models.md) and the VQA example (manifests/vqa/, emulated). Both are
+# copied into $(BUILD_DIR)/run-manifests/ (one --manifest-dir; docqa's model and data paths point
+# into $(BUILD_DIR)); docqa is left out when its models are not built. Ctrl-C stops it.
 STATE_DIR ?= $(CURDIR)/.jellybean
-run: build
+RUN_MANIFESTS := $(BUILD_DIR)/run-manifests
+run: build docqa-data
 	@mkdir -p $(STATE_DIR)
-	@echo "== jellybeand: state in $(STATE_DIR), applying manifests/vqa/ at start"
+	@rm -rf $(RUN_MANIFESTS) && mkdir -p $(RUN_MANIFESTS)/vqa && cp manifests/vqa/*.yaml $(RUN_MANIFESTS)/vqa/
+	@if [ -x $(BUILD_DIR)/models/docqa/jb-docqa-ocr ] && [ -f $(BUILD_DIR)/docqa-data/documents.jsonl ]; then \
+	  mkdir -p $(RUN_MANIFESTS)/docqa && \
+	  for f in manifests/docqa/*.yaml; do sed 's#build/#$(BUILD_DIR)/#g' $$f > $(RUN_MANIFESTS)/docqa/$$(basename $$f); done; \
+	  echo "== jellybeand: state in $(STATE_DIR), applying manifests/docqa/ (real models) and manifests/vqa/ (emulated)"; \
+	else echo "== jellybeand: state in $(STATE_DIR), applying manifests/vqa/ (emulated; docqa's models are not built)"; fi
 	@echo "== In another terminal, read the status with:"
 	@echo "     export JB_STATE_DIR=$(STATE_DIR)"
 	@echo "     $(BUILD_DIR)/cli/jbctl get workflows"
-	@echo "     $(BUILD_DIR)/cli/jbctl describe workflow vqa"
+	@echo "     $(BUILD_DIR)/cli/jbctl describe workflow docqa      # real models: observed throughput, latency, accuracy"
+	@echo "     $(BUILD_DIR)/cli/jbctl describe workflow vqa        # emulated"
 	@echo "     curl --cacert $(STATE_DIR)/tls/ca.crt -H \"Authorization: Bearer \$$(cat $(STATE_DIR)/token)\" \\"
-	@echo "          \$$(cat $(STATE_DIR)/endpoint)/apis/jellybean.dev/v1alpha1/workflows/vqa/status"
+	@echo "          \$$(cat $(STATE_DIR)/endpoint)/apis/jellybean.dev/v1alpha1/workflows/docqa/status"
 	@echo "     $(BUILD_DIR)/cli/jbctl rollout history workflow vqa      # plans adopted as inputs change"
-	@echo "== Offline planning needs no daemon: $(BUILD_DIR)/cli/jbctl plan -f manifests/vqa/ --baseline prototype"
-	exec $(BUILD_DIR)/daemon/jellybeand --state-dir $(STATE_DIR) --listen 127.0.0.1:8443 --manifest-dir manifests/vqa --stop-workers-on-exit
+	@echo "== Offline planning needs no daemon: $(BUILD_DIR)/cli/jbctl plan -f manifests/docqa/ --baseline most-accurate"
+	exec $(BUILD_DIR)/daemon/jellybeand --state-dir $(STATE_DIR) --listen 127.0.0.1:8443 --manifest-dir $(RUN_MANIFESTS) --stop-workers-on-exit
 
 bench: build
 	$(BUILD_DIR)/bench/bench_planner
@@ -66,6 +76,7 @@ bench: build
 	$(BUILD_DIR)/bench/bench_replan
 	$(BUILD_DIR)/bench/bench_three_tier
 	$(BUILD_DIR)/bench/bench_ingress
+	$(BUILD_DIR)/bench/bench_docqa
 
 # ASan + UBSan (gcc) over the test suites in ASAN_SUITES (`make asan ASAN_SUITES=all` runs every
 # suite). Left out by default: the network-namespace lab suites (root, exclusive use of the
