@@ -4,6 +4,7 @@
 #include <cmath>
 #include <set>
 
+#include "api/names.h"
 #include "base/format.h"
 #include "base/rfc3339.h"
 #include "reconciler/conditions.h"
