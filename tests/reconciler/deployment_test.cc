@@ -268,11 +268,6 @@ TEST(BuildDeployment, RejectsWhatTheDataPlaneCannotRunWithAReason) {
     cases.push_back(c);
   }
   {
-    Case c{"ingress source", "type ingress is not served by the worker yet", Wf(), Profiles(), APlan()};
-    c.wf.spec.sources[0].type = "ingress";
-    cases.push_back(c);
-  }
-  {
     Case c{"unknown node", "unknown node", Wf(), Profiles(), APlan()};
     c.plan.placements[0].node = "nowhere";
     cases.push_back(c);
@@ -524,17 +519,18 @@ TEST(BuildDeployment, PlainHttpIngressOffLoopbackIsRefused) {
 
 TEST(BuildDeployment, IngressSourcesOffTheSinksTierAreRefused) {
   Workflow wf = Wf();
+  wf.spec.sources[0].type = "ingress";  // the first ingress source's tier (edge) hosts the sink
   Source q = wf.spec.sources[0];
   q.name = "Q";
   q.tier = "cloud";
-  q.type = "ingress";
   wf.spec.sources.push_back(q);
   wf.spec.operators[0].inputs.push_back(Input{"Q", 1});
   DeploymentOptions opts;
   opts.ingress_plain_http = true;
   auto ws = BuildDeployment(wf, Profiles(), Infra(), APlan(), 1, opts);
   ASSERT_FALSE(ws.ok());
-  EXPECT_NE(ws.status().message().find("first source tier"), std::string::npos) << ws.status().message();
+  EXPECT_NE(ws.status().message().find("ingress sources must all be on one tier"), std::string::npos)
+      << ws.status().message();
 }
 
 TEST(Summarize, TheIngressUrlComesFromTheIoWorkersReportedPort) {
