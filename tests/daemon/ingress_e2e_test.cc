@@ -120,6 +120,15 @@ TEST(IngressE2E, ByDefaultTheEndpointIsTlsFromTheDaemonsCaWithTheWorkflowsToken)
   auto cleartext = HttpCall(plain, "POST", infer, kVqaRequest);
   EXPECT_TRUE(!cleartext.ok() || cleartext->status != 200);
 
+  // jbctl describe shows the URL, the CA and where the token is, never the token.
+  auto describe = testing::Run("JB_STATE_DIR=" + state.string() + " " + testing::Jbctl() + " describe workflow vqa");
+  EXPECT_EQ(describe.exit_code, 0) << describe.output;
+  EXPECT_NE(describe.output.find("Ingress:   " + url + " (CA: " + (state / "tls/ca.crt").string() +
+                                 ", token: " + token_file.string() + ")"),
+            std::string::npos)
+      << describe.output;
+  EXPECT_EQ(describe.output.find(token), std::string::npos);
+
   // The token is in no log: the daemon's (at debug level) nor the workers'.
   std::string logs = testing::ReadFile(dir.path() / "state.log");
   for (const auto& e : fs::directory_iterator(state / "workers/vqa"))
