@@ -279,7 +279,7 @@ struct WorkerMetrics {
       held_by_epoch;  // plan epoch -> items held (an epoch has drained when it is absent everywhere)
   std::vector<InstanceMetrics> instances;
   std::vector<LinkMetrics> links;
-  int64_t ingress_port = 0;  // the OIP endpoint's port (0: none)
+  int64_t ingress_port = 0;     // the OIP endpoint's port (0: none)
   std::string ingress_address;  // "https://HOST:PORT" (or http:// when plainHttp) of that endpoint
   bool operator==(const WorkerMetrics&) const = default;
 };

@@ -69,9 +69,8 @@ StatusOr<WorkerInstance> SourceInstance(const Source& s) {
 StatusOr<WorkerIngress> IngressSettings(const Workflow& wf, const Source& s, const std::string& wname,
                                         const std::string& sink_worker, const DeploymentOptions& opts) {
   if (wname != sink_worker)
-    return Status::InvalidArgument("source " + s.name +
-                                   ": ingress sources must all be on one tier, whose io worker (" + sink_worker +
-                                   ") hosts the sink their answers come back to");
+    return Status::InvalidArgument("source " + s.name + ": ingress sources must all be on one tier, whose io worker (" +
+                                   sink_worker + ") hosts the sink their answers come back to");
   const std::string& host = opts.ingress_host;
   bool loopback = host.rfind("127.", 0) == 0 || host == "::1" || host == "localhost";
   if (opts.ingress_plain_http && !loopback)

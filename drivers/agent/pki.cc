@@ -257,7 +257,8 @@ bool Ca::Covers(const std::string& cert_pem, const std::vector<std::string>& hos
   for (const auto& h : hosts) {
     unsigned char ip[16];
     bool is_ip = inet_pton(AF_INET, h.c_str(), ip) == 1 || inet_pton(AF_INET6, h.c_str(), ip) == 1;
-    ok = ok && (is_ip ? X509_check_ip_asc(c, h.c_str(), 0) == 1 : X509_check_host(c, h.data(), h.size(), 0, nullptr) == 1);
+    ok = ok &&
+         (is_ip ? X509_check_ip_asc(c, h.c_str(), 0) == 1 : X509_check_host(c, h.data(), h.size(), 0, nullptr) == 1);
   }
   X509_free(c);
   ERR_clear_error();

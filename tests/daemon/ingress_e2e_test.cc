@@ -4,7 +4,6 @@
 // certificate from the daemon's CA) with the workflow's bearer token; plain HTTP with
 // --ingress-plain-http.
 #include <gtest/gtest.h>
-
 #include <sys/stat.h>
 
 #include <fstream>
@@ -72,7 +71,8 @@ TEST(IngressE2E, ByDefaultTheEndpointIsTlsFromTheDaemonsCaWithTheWorkflowsToken)
   std::string url = WaitIngressUrl(c);
   std::smatch parts;
   ASSERT_TRUE(std::regex_match(url, parts, std::regex("(https://127\\.0\\.0\\.1:[0-9]+)(/v2/models/vqa)")))
-      << url << "\n" << testing::ReadFile(dir.path() / "state.log");
+      << url << "\n"
+      << testing::ReadFile(dir.path() / "state.log");
   fs::path token_file = state / "ingress/vqa.token";
   EXPECT_EQ(ModeOf(token_file), 0600);
   EXPECT_EQ(ModeOf(state / "workers/vqa/io-edge.ingress.token"), 0600);

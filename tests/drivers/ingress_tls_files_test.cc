@@ -1,13 +1,12 @@
 // drivers/local/ingress_tls.h and the Ca's server certificates (drivers/agent/pki.h): the files an
 // io worker's TLS ingress gets, their modes, what they certify, and when they are issued again.
-#include "drivers/local/ingress_tls.h"
-
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
 #include <filesystem>
 
 #include "base/file.h"
+#include "drivers/local/ingress_tls.h"
 #include "tests/test_util.h"
 
 namespace jb {
