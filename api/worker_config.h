@@ -279,7 +279,8 @@ struct WorkerMetrics {
       held_by_epoch;  // plan epoch -> items held (an epoch has drained when it is absent everywhere)
   std::vector<InstanceMetrics> instances;
   std::vector<LinkMetrics> links;
-  int64_t ingress_port = 0;  // the OIP endpoint's port (0: none)
+  int64_t ingress_port = 0;     // the OIP endpoint's port (0: none)
+  std::string ingress_address;  // "https://HOST:PORT" (or http:// when plainHttp) of that endpoint
   bool operator==(const WorkerMetrics&) const = default;
 };
 template <class V>
@@ -299,6 +300,7 @@ void Describe(V& v, WorkerMetrics& o) {
   v.Field("instances", o.instances, Opt());
   v.Field("links", o.links, Opt());
   v.Field("ingressPort", o.ingress_port, Opt());
+  v.Field("ingressAddress", o.ingress_address, Opt());
 }
 
 // Parses a WorkerConfig (YAML or JSON) strictly and checks its consistency (edges name hosted or

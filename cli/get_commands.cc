@@ -1,4 +1,5 @@
 // jbctl get and describe: the daemon's objects as tables, YAML/JSON and a workflow's full status.
+#include <filesystem>
 #include <map>
 #include <set>
 
@@ -8,6 +9,7 @@
 #include "reconciler/observed_accuracy.h"
 
 namespace jb::cli {
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -212,6 +214,15 @@ int Describe(const Remote& r, std::ostream& out, std::ostream& err) {
         << FormatFixed(o.network_cost_per_hour, 4) << ")\n";
   } else {
     out << "\nObserved:  nothing yet (no worker has reported)\n";
+  }
+  // The inference endpoint; its CA and token are files on the daemon's machine (never the token).
+  if (wf.status.observed && !wf.status.observed->ingress_url.empty()) {
+    const std::string& url = wf.status.observed->ingress_url;
+    out << "Ingress:   " << url;
+    if (url.rfind("https://", 0) == 0)
+      out << " (CA: " << (fs::path(r.state_dir) / "tls/ca.crt").string()
+          << ", token: " << (fs::path(r.state_dir) / "ingress" / (wf.metadata.name + ".token")).string() << ")";
+    out << "\n";
   }
   if (wf.status.rollout) {
     const auto& ro = *wf.status.rollout;

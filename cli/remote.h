@@ -23,6 +23,7 @@ inline const std::string kApiPath = "/apis/jellybean.dev/v1alpha1/";
 struct Remote {
   HttpClientOptions http;
   std::vector<std::string> rest;  // arguments left after the connection flags
+  std::string state_dir;          // the daemon's state directory as jbctl knows it (--state-dir, default)
 };
 
 // Reads the connection flags out of `args`; Unavailable when no server or token is found.

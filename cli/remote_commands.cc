@@ -83,6 +83,7 @@ StatusOr<Remote> Connect(const std::vector<std::string>& args) {
   if (ca.empty() && server.rfind("https://", 0) == 0) ca = (fs::path(state_dir) / "tls/ca.crt").string();
   r.http.server = server;
   r.http.ca_file = ca;
+  r.state_dir = state_dir;
   r.http.token = ReadTrimmed(token_file);
   if (r.http.token.empty()) return Status::Unavailable("cannot read the token file " + token_file);
   return r;

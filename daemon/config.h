@@ -41,7 +41,7 @@ struct DaemonConfig {
   double node_retry_s = 30;           // and is tried again after this long
   double load_threshold = 0.2;        // re-plan when the offered load differs from the plan's by more ...
   double load_sustain_s = 10;         // ... for this long
-  bool ingress_plain_http = false;    // serve workflows' ingress sources as plain HTTP on 127.0.0.1
+  bool ingress_plain_http = false;    // serve the ingress as plain HTTP (loopback only) instead of TLS + token
 };
 
 // One setting: its config-file key, its flag, the flag's value name ("" for a switch: a bool set
@@ -114,8 +114,9 @@ void Describe(V& v, DaemonConfig& o) {
   DaemonOption(v, "loadSustainSeconds", "--load-sustain", "S", o.load_sustain_s,
                Opt().Min(0).Doc("... for S seconds (default 10)"));
   DaemonOption(v, "ingressPlainHttp", "--ingress-plain-http", "", o.ingress_plain_http,
-               Opt().Doc("serve workflows' ingress sources (the inference endpoint) as plain HTTP\non 127.0.0.1 "
-                         "(TLS for the ingress is not issued yet; without this such\nworkflows are refused)"));
+               Opt().Doc("serve workflows' ingress (the inference endpoint) as plain HTTP, on a\nloopback localHost "
+                         "only (default: TLS with a certificate from STATE_DIR/tls/ca.crt\nand the bearer token in "
+                         "STATE_DIR/ingress/WORKFLOW.token)"));
 }
 
 // Reads the YAML config file `path` (keys: the first argument of each DaemonOption above) over

@@ -145,6 +145,7 @@ ReconcilerOptions ReconcilerOptionsFrom(const DaemonConfig& cfg) {
   ropts.load.threshold = cfg.load_threshold;
   ropts.load.sustain_s = cfg.load_sustain_s;
   ropts.deployment.ingress_plain_http = cfg.ingress_plain_http;
+  ropts.deployment.ingress_host = cfg.local_host;  // where the local io worker serves it
   return ropts;
 }
 

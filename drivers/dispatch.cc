@@ -75,6 +75,11 @@ Status TierDispatcher::Apply(const std::string& workflow, const std::vector<Work
     auto host = d->Host(workflow, w.node);
     if (!host.ok()) return host.status();
     driver_of[w.name] = t->second->driver.type;
+    if (w.ingress && !w.ingress->plain_http && driver_of[w.name] != "local")
+      return Status::InvalidArgument("worker " + w.name + " serves the workflow's ingress on tier " + w.tier +
+                                     ", whose " + driver_of[w.name] +
+                                     " driver does not deliver the ingress's TLS certificate and token yet (only the "
+                                     "local driver does); put the ingress sources on a local tier");
     auto prev = before.find(w.name);
     if (prev != before.end() && HostOf(prev->second) == *host && ListenPort(prev->second) > 0) {
       address[w.name] = prev->second;

@@ -64,21 +64,23 @@ StatusOr<WorkerInstance> SourceInstance(const Source& s) {
 
 // The inference endpoint of the io worker `wname` hosting ingress source `s`. The endpoint answers
 // from the sink, which is on the io worker of the sink's tier (`sink_worker`, planner::SinkTier: the
-// first ingress source's tier): every ingress source must be on that tier. TLS materials (a certificate signed by the daemon's CA, a 0600 token
-// file) are not wired through the drivers yet: only plain HTTP on loopback, when the daemon allows it.
+// first ingress source's tier): every ingress source must be on that tier. TLS and a bearer token by
+// default: the driver fills in the files (a certificate signed by the daemon's CA, the workflow's
+// 0600 token); plain HTTP only when the daemon allows it, and only on a loopback address.
 StatusOr<WorkerIngress> IngressSettings(const Workflow& wf, const Source& s, const std::string& wname,
                                         const std::string& sink_worker, const DeploymentOptions& opts) {
   if (wname != sink_worker)
-    return Status::InvalidArgument("source " + s.name +
-                                   ": ingress sources must all be on one tier, whose io worker (" + sink_worker +
-                                   ") hosts the sink their answers come back to");
-  if (!opts.ingress_plain_http)
-    return Status::InvalidArgument("source " + s.name +
-                                   ": the ingress needs TLS materials, which the daemon does not issue yet; start "
-                                   "jellybeand with ingressPlainHttp: true to serve it as plain HTTP on loopback");
+    return Status::InvalidArgument("source " + s.name + ": ingress sources must all be on one tier, whose io worker (" +
+                                   sink_worker + ") hosts the sink their answers come back to");
+  const std::string& host = opts.ingress_host;
+  bool loopback = host.rfind("127.", 0) == 0 || host == "::1" || host == "localhost";
+  if (opts.ingress_plain_http && !loopback)
+    return Status::InvalidArgument("source " + s.name + ": the ingress would listen on " + host +
+                                   ", which is not a loopback address, and plain HTTP (ingressPlainHttp) is only "
+                                   "allowed on loopback; drop ingressPlainHttp to serve it with TLS and a token");
   WorkerIngress in;
-  in.listen = "127.0.0.1:0";
-  in.plain_http = true;
+  in.listen = host + ":0";  // the worker splits at the last ':' (an IPv6 host needs no brackets)
+  in.plain_http = opts.ingress_plain_http;
   if (wf.spec.ingress) {
     in.timeout_s = wf.spec.ingress->timeout_s;
     in.max_inflight = wf.spec.ingress->max_inflight;
@@ -227,7 +229,9 @@ ObservedStatus Summarize(const planner::Problem& p, const Plan& plan, const std:
     if (!w.metrics) continue;
     const auto& m = *w.metrics;
     o.emulated |= m.emulated;
-    if (m.ingress_port > 0)  // plain HTTP on loopback is the only ingress the daemon deploys yet
+    if (!m.ingress_address.empty())  // scheme://host:port, as the worker serves it
+      o.ingress_url = m.ingress_address + "/v2/models/" + m.workflow;
+    else if (m.ingress_port > 0)  // a worker from before ingressAddress: plain HTTP on loopback
       o.ingress_url = "http://127.0.0.1:" + std::to_string(m.ingress_port) + "/v2/models/" + m.workflow;
     for (const auto& in : m.instances) {
       for (const auto& [reason, n] : in.dropped) o.dropped += n;

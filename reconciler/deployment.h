@@ -22,9 +22,12 @@ struct DeploymentOptions {
   double join_timeout_s = 10;
   int64_t window = 256;
   std::string state_dir;  // unused by the builder; drivers place files themselves
-  // Ingress sources are served as plain HTTP on 127.0.0.1 (the daemon's ingressPlainHttp); without
-  // it a workflow with ingress sources is refused (TLS materials are not issued yet).
+  // The inference endpoint (ingress sources) listens on `ingress_host` (the daemon's localHost). By
+  // default it is TLS with a bearer token: the driver fills certFile/keyFile/tokenFile
+  // (drivers/local/ingress_tls.h). With `ingress_plain_http` (the daemon's ingressPlainHttp) it is
+  // plain HTTP, allowed on a loopback host only: otherwise the workflow is refused.
   bool ingress_plain_http = false;
+  std::string ingress_host = "127.0.0.1";
 };
 
 // Workers for `plan` at `epoch`. Route addresses are left empty for the driver to fill.

@@ -109,6 +109,10 @@ void Worker::Impl::SweepIngress(WorkerMetrics& m) {
   for (auto it = ingress_calls_.begin(); it != ingress_calls_.end();)
     it = it->second->finished() ? ingress_calls_.erase(it) : std::next(it);
   m.ingress_port = ingress_->port();
+  const std::string& listen = cfg_.ingress->listen;
+  std::string host = listen.substr(0, listen.rfind(':'));
+  if (host.find(':') != std::string::npos) host = "[" + host + "]";
+  m.ingress_address = (cfg_.ingress->plain_http ? "http://" : "https://") + host + ":" + std::to_string(m.ingress_port);
   auto responses = ingress_->responses();
   for (auto& [name, inst] : instances_)
     if (inst->cfg.kind == "source" && inst->cfg.type == "ingress") {

@@ -15,6 +15,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -218,6 +219,50 @@ Status Ca::EnsureServerCert(const std::string& dir, const std::string& host) con
   EVP_PKEY_free(k);
   X509_free(c);
   return s;
+}
+
+StatusOr<Ca::ServerPair> Ca::IssueServer(const std::vector<std::string>& hosts, int days) const {
+  if (hosts.empty()) return Status::InvalidArgument("a server certificate needs at least one host");
+  std::string san;
+  for (const auto& h : hosts) {
+    unsigned char ip[16];
+    bool is_ip = inet_pton(AF_INET, h.c_str(), ip) == 1 || inet_pton(AF_INET6, h.c_str(), ip) == 1;
+    san += (san.empty() ? "" : ",") + std::string(is_ip ? "IP:" : "DNS:") + h;
+  }
+  EVP_PKEY* k = NewKey();
+  if (k == nullptr) return Status::Internal(SslError("server key generation"));
+  X509* c = NewCert(k, hosts[0], days, impl_->cert, nullptr);
+  bool ok = AddExt(c, impl_->cert, NID_basic_constraints, "critical,CA:FALSE") &&
+            AddExt(c, impl_->cert, NID_subject_alt_name, san.c_str()) &&
+            AddExt(c, impl_->cert, NID_ext_key_usage, "serverAuth") && X509_sign(c, impl_->key, EVP_sha256()) > 0;
+  ServerPair out;
+  if (ok) {
+    out.cert_pem = CertPem(c);
+    out.key_pem = KeyPem(k);
+  }
+  EVP_PKEY_free(k);
+  X509_free(c);
+  if (!ok) return Status::Internal(SslError("signing the server certificate for " + san));
+  return out;
+}
+
+bool Ca::Covers(const std::string& cert_pem, const std::vector<std::string>& hosts, int64_t min_left_s) const {
+  X509* c = ReadCert(cert_pem);
+  if (c == nullptr) {
+    ERR_clear_error();
+    return false;
+  }
+  time_t until = time(nullptr) + static_cast<time_t>(min_left_s);
+  bool ok = X509_verify(c, impl_->key) == 1 && X509_cmp_time(X509_get0_notAfter(c), &until) > 0;
+  for (const auto& h : hosts) {
+    unsigned char ip[16];
+    bool is_ip = inet_pton(AF_INET, h.c_str(), ip) == 1 || inet_pton(AF_INET6, h.c_str(), ip) == 1;
+    ok = ok &&
+         (is_ip ? X509_check_ip_asc(c, h.c_str(), 0) == 1 : X509_check_host(c, h.data(), h.size(), 0, nullptr) == 1);
+  }
+  X509_free(c);
+  ERR_clear_error();
+  return ok;
 }
 
 StatusOr<std::pair<std::string, std::string>> CertIdentity(const std::string& cert_pem) {

@@ -6,11 +6,15 @@
 //                                 the listener's host as subjectAltName
 //   devices' certificates         signed from their CSR at registration: CN = device name,
 //                                 extendedKeyUsage clientAuth, 1 year; serials are random 128-bit
+// The same Ca also signs the io workers' ingress certificates (IssueServer: serverAuth, the
+// listen addresses as subjectAltNames) from the daemon's CA in <state>/tls; the local driver
+// re-issues one that Covers() no longer (drivers/local/ingress_tls.h).
 // Thread-safety: the functions are reentrant; Ca is immutable after Load.
 #pragma once
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "base/status.h"
 
@@ -39,6 +43,16 @@ class Ca {
   StatusOr<IssuedCert> SignClient(const std::string& csr_pem, const std::string& device, int days = 365) const;
   // Writes <dir>/server.{key,crt} for `host` (an IP or a DNS name) unless they exist for it.
   Status EnsureServerCert(const std::string& dir, const std::string& host) const;
+  // A new P-256 key and a server certificate for `hosts` (IPs or DNS names; the first is the CN),
+  // extendedKeyUsage serverAuth, valid `days`.
+  struct ServerPair {
+    std::string cert_pem;
+    std::string key_pem;
+  };
+  StatusOr<ServerPair> IssueServer(const std::vector<std::string>& hosts, int days) const;
+  // `cert_pem` is signed by this CA, names every one of `hosts` and stays valid for at least
+  // `min_left_s` more seconds (false when it does not parse).
+  bool Covers(const std::string& cert_pem, const std::vector<std::string>& hosts, int64_t min_left_s) const;
 
  private:
   Ca() = default;

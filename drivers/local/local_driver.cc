@@ -15,6 +15,7 @@
 #include <set>
 #include <sstream>
 
+#include "drivers/local/ingress_tls.h"
 #include "drivers/process.h"
 
 extern char** environ;
@@ -137,6 +138,24 @@ void LocalDriver::Stop(const std::string& workflow, Proc& p) {
   for (const char* ext : {"pid", "yaml", "metrics.json"}) fs::remove(File(workflow, p.config.name, ext), ec);
 }
 
+Status LocalDriver::IngressTls(const std::string& workflow, WorkerConfig& w, bool* changed) {
+  *changed = false;
+  if (!w.ingress || w.ingress->plain_http) return Status::Ok();
+  if (ca_ == nullptr) {
+    auto ca = Ca::LoadOrCreate(IngressCaDir(opts_.state_dir));
+    if (!ca.ok()) return Status::Unavailable("the ingress of " + workflow + ": " + ca.status().message());
+    ca_ = std::move(*ca);
+  }
+  std::string host = w.ingress->listen.substr(0, w.ingress->listen.rfind(':'));
+  auto files = EnsureIngressFiles(*ca_, opts_.state_dir, workflow, Dir(workflow), w.name, host);
+  if (!files.ok()) return Status::Unavailable("the ingress of " + workflow + ": " + files.status().message());
+  w.ingress->cert_file = files->cert_file;
+  w.ingress->key_file = files->key_file;
+  w.ingress->token_file = files->token_file;
+  *changed = files->changed;
+  return Status::Ok();
+}
+
 Status LocalDriver::Apply(const std::string& workflow, const std::vector<WorkerConfig>& workers) {
   MutexLock l(&mu_);
   auto& cur = procs_[workflow];
@@ -160,7 +179,11 @@ Status LocalDriver::Apply(const std::string& workflow, const std::vector<WorkerC
     address[w.name] = opts_.host + ":" + std::to_string(*p);
   }
   std::vector<WorkerConfig> want = workers;
+  std::set<std::string> renewed;  // ingress files rewritten: the worker restarts to serve them
   for (auto& w : want) {
+    bool changed = false;
+    if (auto s = IngressTls(workflow, w, &changed); !s.ok()) return s;
+    if (changed) renewed.insert(w.name);
     w.listen = address[w.name];
     w.metrics_file = File(workflow, w.name, "metrics.json");
     w.metrics_interval_s = opts_.metrics_interval_s;
@@ -195,8 +218,9 @@ Status LocalDriver::Apply(const std::string& workflow, const std::vector<WorkerC
       continue;
     }
     Proc& p = it->second;
-    if (p.config == w) continue;
-    bool reload = ReloadsInPlace(p.config, w) && p.pid > 0 && Alive(p);
+    bool fresh_files = renewed.count(w.name) != 0;
+    if (p.config == w && !fresh_files) continue;
+    bool reload = !fresh_files && ReloadsInPlace(p.config, w) && p.pid > 0 && Alive(p);
     if (!reload) Stop(workflow, p);
     p.config = w;
     if (auto s = WriteConfig(workflow, p); !s.ok()) return s;
@@ -213,7 +237,8 @@ Status LocalDriver::Apply(const std::string& workflow, const std::vector<WorkerC
     }
     Stop(workflow, it->second);
     std::error_code ec;
-    fs::remove(File(workflow, it->first, "log"), ec);
+    for (const char* ext : {"log", "ingress.crt", "ingress.key", "ingress.token"})
+      fs::remove(File(workflow, it->first, ext), ec);
     it = cur.erase(it);
   }
   return first;

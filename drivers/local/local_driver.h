@@ -4,7 +4,9 @@
 // - Each worker gets its own loopback port, kept for its lifetime, so a restarted worker comes back
 //   where its senders look (they re-send what it had not acknowledged).
 // - Files per worker under <state>/workers/<workflow>/: <name>.yaml (config), <name>.log (stdout
-//   and stderr), <name>.metrics.json (its reports), <name>.pid (pid, port, start time).
+//   and stderr), <name>.metrics.json (its reports), <name>.pid (pid, port, start time); an io
+//   worker whose ingress is not plainHttp also gets its TLS certificate, key and bearer token
+//   (drivers/local/ingress_tls.h), which Apply fills into its ingress settings and renews.
 // - Spawned with inherited fds closed and in their own session; a supervisor thread restarts a
 //   worker that exits, with exponential back-off (RestartBackoff, drivers/worker_process.h).
 // - Workers outlive the daemon (so a daemon restart does not interrupt traffic). A new driver
@@ -20,12 +22,14 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <memory>
 #include <map>
 #include <string>
 #include <thread>
 
 #include "base/mutex.h"
 #include "base/thread_annotations.h"
+#include "drivers/agent/pki.h"
 #include "drivers/driver.h"
 #include "drivers/worker_process.h"
 
@@ -78,11 +82,14 @@ class LocalDriver : public Driver {
   void Adopt() EXCLUDES(mu_);
   void Supervise() EXCLUDES(mu_);
   bool Alive(const Proc& p) EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Fills `w`'s ingress TLS files (issuing or renewing them); `*changed` when any was rewritten.
+  Status IngressTls(const std::string& workflow, WorkerConfig& w, bool* changed) EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const LocalDriverOptions opts_;
   Mutex mu_;
   std::map<std::string, std::map<std::string, Proc>> procs_ GUARDED_BY(mu_);  // workflow -> worker -> proc
   bool stopping_ GUARDED_BY(mu_) = false;
+  std::unique_ptr<Ca> ca_ GUARDED_BY(mu_);  // the daemon's CA, loaded at the first TLS ingress
   CondVar cv_;
   std::thread supervisor_;
 };

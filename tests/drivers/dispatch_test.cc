@@ -124,5 +124,25 @@ TEST(TierDispatcher, ExplainsWhatItCannotPlace) {
   EXPECT_NE(none.Apply("other", {}).message().find("no Infrastructure known"), std::string::npos);
 }
 
+// Only the local driver issues the ingress's TLS materials: a TLS ingress on another driver's tier
+// is refused naming that driver; plain HTTP there (the node's loopback) still goes through.
+TEST(TierDispatcher, RefusesATlsIngressOnADriverThatCannotDeliverItsCertificate) {
+  Fixture f;
+  WorkerConfig io = W("e1", "e1", "edge");  // stands in for an io worker with ingress sources
+  io.ingress = WorkerIngress{};
+  auto s = f.d->Apply("wf", {W("io-device", "", "device"), io, W("e2", "e2", "edge")});
+  EXPECT_EQ(s.code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(s.message().find("whose ssh driver does not deliver the ingress's TLS certificate"), std::string::npos)
+      << s.message();
+  EXPECT_TRUE(f.ssh->Desired("wf").empty());
+  io.ingress->plain_http = true;
+  s = f.d->Apply("wf", {W("io-device", "", "device"), io, W("e2", "e2", "edge")});
+  EXPECT_TRUE(s.ok()) << s.message();
+  WorkerConfig local_io = W("io-device", "", "device");
+  local_io.ingress = WorkerIngress{};
+  s = f.d->Apply("wf", {local_io, W("e1", "e1", "edge"), W("e2", "e2", "edge")});
+  EXPECT_TRUE(s.ok()) << "the local driver issues them: " << s.message();
+}
+
 }  // namespace
 }  // namespace jb

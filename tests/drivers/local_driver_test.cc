@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -238,6 +239,63 @@ TEST_F(LocalDriverTest, ANewDriverRestartsARecordedWorkerThatDiedOnItsPort) {
   ASSERT_TRUE(WaitFor([&] { return (back = State()) && back->ready && back->pid != pid; }, 15s)) << Log();
   EXPECT_EQ(back->restarts, 1);
   EXPECT_EQ(back->metrics->port, port);
+}
+
+}  // namespace
+}  // namespace jb
+
+namespace jb {
+namespace {
+
+// An io worker whose ingress is TLS (the deployment's default): the driver fills in the files.
+WorkerConfig TlsIngressWorker() {
+  WorkerConfig c = IoWorker();
+  c.instances[0].type = "ingress";
+  WorkerIngress in;  // listen 127.0.0.1:0, plainHttp false, no files: the driver's to issue
+  c.ingress = in;
+  return c;
+}
+
+TEST_F(LocalDriverTest, ATlsIngressWorkerGetsItsCertificateKeyAndTokenFromTheDriver) {
+  driver_ = NewDriver();
+  ASSERT_TRUE(driver_->Apply("wf", {TlsIngressWorker()}).ok());
+  auto desired = driver_->Desired("wf");
+  ASSERT_EQ(desired.size(), 1u);
+  ASSERT_TRUE(desired[0].ingress);
+  const WorkerIngress& in = *desired[0].ingress;
+  EXPECT_EQ(in.cert_file, File("ingress.crt").string());
+  EXPECT_EQ(in.key_file, File("ingress.key").string());
+  EXPECT_EQ(in.token_file, File("ingress.token").string());
+  struct stat st {};
+  ASSERT_EQ(stat(in.key_file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  ASSERT_EQ(stat(in.token_file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_TRUE(fs::exists(dir_.path() / "tls/ca.crt")) << "the daemon's CA, made when absent";
+  EXPECT_EQ(testing::ReadFile(in.token_file), testing::ReadFile(dir_.path() / "ingress/wf.token"));
+  auto s = WaitReady();
+  ASSERT_TRUE(s) << Log();
+  ASSERT_TRUE(s->metrics);
+  EXPECT_EQ(s->metrics->ingress_address.rfind("https://127.0.0.1:", 0), 0u) << s->metrics->ingress_address;
+
+  // The same desired set again: nothing rewritten, the worker kept.
+  ASSERT_TRUE(driver_->Apply("wf", {TlsIngressWorker()}).ok());
+  auto same = State();
+  ASSERT_TRUE(same);
+  EXPECT_EQ(same->pid, s->pid);
+
+  // A lost token is made again, and the worker restarts to serve the new one.
+  std::string old_token = testing::ReadFile(in.token_file);
+  fs::remove(dir_.path() / "ingress/wf.token");
+  ASSERT_TRUE(driver_->Apply("wf", {TlsIngressWorker()}).ok());
+  EXPECT_NE(testing::ReadFile(in.token_file), old_token);
+  std::optional<WorkerState> after;
+  ASSERT_TRUE(WaitFor([&] { return (after = State()) && after->ready && after->pid != s->pid; }, 15s)) << Log();
+  EXPECT_FALSE(Running(static_cast<pid_t>(s->pid)));
+
+  // Gone with the workflow.
+  ASSERT_TRUE(driver_->Remove("wf").ok());
+  EXPECT_FALSE(fs::exists(in.key_file));
 }
 
 }  // namespace

@@ -268,11 +268,6 @@ TEST(BuildDeployment, RejectsWhatTheDataPlaneCannotRunWithAReason) {
     cases.push_back(c);
   }
   {
-    Case c{"ingress source", "type ingress is not served by the worker yet", Wf(), Profiles(), APlan()};
-    c.wf.spec.sources[0].type = "ingress";
-    cases.push_back(c);
-  }
-  {
     Case c{"unknown node", "unknown node", Wf(), Profiles(), APlan()};
     c.plan.placements[0].node = "nowhere";
     cases.push_back(c);
@@ -512,27 +507,57 @@ TEST(BuildDeployment, AnIngressSourceGivesItsIoWorkerTheEndpointWithTheWorkflows
     }
 }
 
-TEST(BuildDeployment, AnIngressWorkflowWithoutThePlainHttpOptionIsRefusedSayingWhatIsMissing) {
+TEST(BuildDeployment, ByDefaultTheIngressIsTlsWithATokenForTheDriverToIssue) {
   Workflow wf = Wf();
   wf.spec.sources[0].type = "ingress";
   auto ws = BuildDeployment(wf, Profiles(), Infra(), APlan(), 1);
+  ASSERT_TRUE(ws.ok()) << ws.status().message();
+  const WorkerConfig* io = Named(*ws, "io-edge");
+  ASSERT_NE(io, nullptr);
+  ASSERT_TRUE(io->ingress.has_value());
+  EXPECT_FALSE(io->ingress->plain_http);
+  EXPECT_EQ(io->ingress->listen, "127.0.0.1:0");
+  // The files are the driver's to fill (drivers/local/ingress_tls.h): the builder is pure.
+  EXPECT_EQ(io->ingress->cert_file, "");
+  EXPECT_EQ(io->ingress->token_file, "");
+  DeploymentOptions opts;
+  opts.ingress_host = "10.0.0.5";  // a non-loopback local host: TLS serves there
+  ws = BuildDeployment(wf, Profiles(), Infra(), APlan(), 1, opts);
+  ASSERT_TRUE(ws.ok()) << ws.status().message();
+  EXPECT_EQ(Named(*ws, "io-edge")->ingress->listen, "10.0.0.5:0");
+}
+
+TEST(BuildDeployment, PlainHttpIngressOffLoopbackIsRefused) {
+  Workflow wf = Wf();
+  wf.spec.sources[0].type = "ingress";
+  DeploymentOptions opts;
+  opts.ingress_plain_http = true;
+  opts.ingress_host = "10.0.0.5";
+  auto ws = BuildDeployment(wf, Profiles(), Infra(), APlan(), 1, opts);
   ASSERT_FALSE(ws.ok());
-  EXPECT_NE(ws.status().message().find("ingressPlainHttp"), std::string::npos) << ws.status().message();
+  EXPECT_NE(ws.status().message().find("10.0.0.5, which is not a loopback address"), std::string::npos)
+      << ws.status().message();
+  opts.ingress_host = "::1";
+  ws = BuildDeployment(wf, Profiles(), Infra(), APlan(), 1, opts);
+  ASSERT_TRUE(ws.ok()) << ws.status().message();
+  EXPECT_EQ(Named(*ws, "io-edge")->ingress->listen, "::1:0");
+  EXPECT_TRUE(Named(*ws, "io-edge")->ingress->plain_http);
 }
 
 TEST(BuildDeployment, IngressSourcesOffTheSinksTierAreRefused) {
   Workflow wf = Wf();
+  wf.spec.sources[0].type = "ingress";  // the first ingress source's tier (edge) hosts the sink
   Source q = wf.spec.sources[0];
   q.name = "Q";
   q.tier = "cloud";
-  q.type = "ingress";
   wf.spec.sources.push_back(q);
   wf.spec.operators[0].inputs.push_back(Input{"Q", 1});
   DeploymentOptions opts;
   opts.ingress_plain_http = true;
   auto ws = BuildDeployment(wf, Profiles(), Infra(), APlan(), 1, opts);
   ASSERT_FALSE(ws.ok());
-  EXPECT_NE(ws.status().message().find("first source tier"), std::string::npos) << ws.status().message();
+  EXPECT_NE(ws.status().message().find("ingress sources must all be on one tier"), std::string::npos)
+      << ws.status().message();
 }
 
 TEST(Summarize, TheIngressUrlComesFromTheIoWorkersReportedPort) {
@@ -543,6 +568,8 @@ TEST(Summarize, TheIngressUrlComesFromTheIoWorkersReportedPort) {
   EXPECT_EQ(Summarize(*p, APlan(), {io}).ingress_url, "");
   io.metrics->ingress_port = 8123;
   EXPECT_EQ(Summarize(*p, APlan(), {io}).ingress_url, "http://127.0.0.1:8123/v2/models/wf");
+  io.metrics->ingress_address = "https://127.0.0.1:8123";  // scheme and host as the worker serves them
+  EXPECT_EQ(Summarize(*p, APlan(), {io}).ingress_url, "https://127.0.0.1:8123/v2/models/wf");
 }
 
 }  // namespace
