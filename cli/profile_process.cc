@@ -59,8 +59,8 @@ Status ExecProcess::Start(const std::vector<std::string>& argv, const std::map<s
   if (hello.status().code() == Status::Code::kDeadlineExceeded)
     return Status::Unavailable(Describe() + " did not answer within " + std::to_string(timeout_s) + " s");
   if (hello.status().message().find("instead of a hello frame") != std::string::npos)
-    return Status::Unavailable(Describe() + " did not start with a hello frame (exec framing v2): " +
-                               hello.status().message());
+    return Status::Unavailable(Describe() +
+                               " did not start with a hello frame (exec framing v2): " + hello.status().message());
   return Ended(hello.status());
 }
 

@@ -111,7 +111,7 @@ std::optional<Fingerprint> Fingerprint::Decode(const std::string& text) {
   if (text.rfind("fp1", 0) != 0) return std::nullopt;
   size_t at = 3;
   for (int k = 0; k < 7; ++k) {
-    if (k >= 5 && at == text.size()) break;  // " o=" and " a=" are optional
+    if (k >= 5 && at == text.size()) break;                                   // " o=" and " a=" are optional
     if (k >= 5 && at + 1 < text.size() && text[at + 1] != keys[k]) continue;  // this optional one is absent
     // " X=" then exactly 16 lower-case hex digits.
     if (at + 3 + 16 > text.size() || text[at] != ' ' || text[at + 1] != keys[k] || text[at + 2] != '=')

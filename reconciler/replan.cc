@@ -190,10 +190,9 @@ ReplanProposal ProposeReplan(const planner::Problem& problem, const WorkflowStat
   double since = 1e18;
   if (!status.history.empty())
     if (auto t = ParseRfc3339(status.history.back().time)) since = ctx.now_s - *t;
-  p.decision =
-      DecideReplan(p.current.violations, p.current.plan.cost.total_per_hour, candidate.plan.cost.total_per_hour,
-                   p.churn, since, ctx.damping,
-                   ctx.trigger == kTriggerLoad || ctx.trigger == kTriggerProfile || ctx.trigger == kTriggerAccuracy);
+  p.decision = DecideReplan(
+      p.current.violations, p.current.plan.cost.total_per_hour, candidate.plan.cost.total_per_hour, p.churn, since,
+      ctx.damping, ctx.trigger == kTriggerLoad || ctx.trigger == kTriggerProfile || ctx.trigger == kTriggerAccuracy);
   return p;
 }
 

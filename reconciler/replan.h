@@ -97,7 +97,8 @@ std::optional<Plan> BestDegradedPlan(const Workflow& wf, const std::vector<Model
 
 // What makes a re-plan decision besides the plans: why it is asked for, when, and the damping.
 struct ReplanContext {
-  std::string trigger;  // kTriggerUndo adopts without damping; kTriggerLoad, kTriggerProfile and kTriggerAccuracy are damped as noisy
+  std::string trigger;  // kTriggerUndo adopts without damping; kTriggerLoad, kTriggerProfile and kTriggerAccuracy are
+                        // damped as noisy
   double now_s = 0;     // wall clock, seconds since the Unix epoch (status.history[].time is RFC 3339)
   DampingOptions damping;
 };

@@ -179,8 +179,8 @@ void ExecRuntime::Submit(uint64_t ticket, const RuntimeInput& in) {
     size_t total = 0;
     for (const auto& p : in.parts) total += p.payload.size();
     auto n = static_cast<uint32_t>(total);
-    char len[4] = {static_cast<char>(n & 0xff), static_cast<char>((n >> 8) & 0xff),
-                   static_cast<char>((n >> 16) & 0xff), static_cast<char>((n >> 24) & 0xff)};
+    char len[4] = {static_cast<char>(n & 0xff), static_cast<char>((n >> 8) & 0xff), static_cast<char>((n >> 16) & 0xff),
+                   static_cast<char>((n >> 24) & 0xff)};
     wbuf_.append(len, 4);
     for (const auto& p : in.parts) wbuf_ += p.payload;
   } else {
@@ -257,9 +257,9 @@ void ExecRuntime::ModelError(const std::string& message) {
   if (last_error_log_ != SteadyClock::time_point{} && now - last_error_log_ < kModelErrorLogPeriod) {
     ++unlogged_errors_;
   } else {
-    std::string more = unlogged_errors_ > 0 ? " (and " + std::to_string(unlogged_errors_) +
-                                                  " more model errors since the last line)"
-                                            : "";
+    std::string more = unlogged_errors_ > 0
+                           ? " (and " + std::to_string(unlogged_errors_) + " more model errors since the last line)"
+                           : "";
     std::fprintf(stderr, "%s: the model failed item %s: %s%s\n", Who().c_str(), OneLine(current_key_).c_str(),
                  OneLine(message).c_str(), more.c_str());
     last_error_log_ = now;
@@ -354,8 +354,8 @@ StatusOr<std::unique_ptr<Runtime>> MakeExecRuntimeWith(const WorkerInstance& cfg
     return Status::InvalidArgument("exec runtime of " + cfg.name + ": no loop or completion");
   if (cfg.runtime.command.empty()) return Status::InvalidArgument("exec runtime of " + cfg.name + ": no command");
   if (cfg.runtime.framing != 1 && cfg.runtime.framing != 2)
-    return Status::InvalidArgument("exec runtime of " + cfg.name + ": framing " +
-                                   std::to_string(cfg.runtime.framing) + " (known: 1, 2)");
+    return Status::InvalidArgument("exec runtime of " + cfg.name + ": framing " + std::to_string(cfg.runtime.framing) +
+                                   " (known: 1, 2)");
   return std::unique_ptr<Runtime>(new ExecRuntime(cfg, env, options));
 }
 

@@ -22,8 +22,8 @@
 #include <sys/types.h>
 
 #include <chrono>
-#include <memory>
 #include <map>
+#include <memory>
 #include <string>
 #include <thread>
 

@@ -2,8 +2,8 @@
 // reaping and killing, and the bounded blocking I/O the exec runtime's Start() and jbctl profile use.
 #include "worker/model_process.h"
 
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cstdlib>

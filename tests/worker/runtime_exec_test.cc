@@ -222,8 +222,7 @@ Status StartError(std::vector<std::string> command, std::chrono::milliseconds ti
 TEST_F(ExecRuntimeTest, StartFailsClearlyWhenTheModelExitsBeforeItsHello) {
   auto s = StartError({"/bin/sh", "-c", "exit 7"}, 10s, env());
   ASSERT_FALSE(s.ok());
-  EXPECT_NE(s.message().find("exec runtime of J: model process `/bin/sh -c exit 7`"), std::string::npos)
-      << s.message();
+  EXPECT_NE(s.message().find("exec runtime of J: model process `/bin/sh -c exit 7`"), std::string::npos) << s.message();
   EXPECT_TRUE(s.message().find("exited with code 7") != std::string::npos ||
               s.message().find("stopped reading its stdin") != std::string::npos)
       << s.message();
@@ -371,8 +370,8 @@ TEST(ExecJoin, ModelErrorsAreCountedDropsAcknowledgedToTheSourcesAndTheOtherRequ
   ASSERT_TRUE(a.ok() && io.ok());
   // Was: a joined request that its model failed was never acknowledged to its sources (the join
   // kept its reference), so they held it, and its credit, for good.
-  ASSERT_TRUE(WaitFor([&] { return Find(io->Metrics(), "Img").acked == n && Find(io->Metrics(), "Txt").acked == n; },
-                      10s));
+  ASSERT_TRUE(
+      WaitFor([&] { return Find(io->Metrics(), "Img").acked == n && Find(io->Metrics(), "Txt").acked == n; }, 10s));
   auto seen = ReadRecord(dir.File("record"));
   ASSERT_EQ(static_cast<int64_t>(seen.size()), n);
   int64_t refused = 0;

@@ -78,7 +78,8 @@ int main(int argc, char** argv) {
   Options o;
   if (!Parse(argc, argv, &o)) {
     std::fprintf(stderr,
-                 "usage: jb-example-join-model [--expect NAME]... [--fail-every N] [--exit-on-key K] [--misanswer-key K] [--record FILE]\n");
+                 "usage: jb-example-join-model [--expect NAME]... [--fail-every N] [--exit-on-key K] [--misanswer-key "
+                 "K] [--record FILE]\n");
     return 2;
   }
   return jb::exec::ServeModel(

@@ -9,19 +9,18 @@
 #include "models/common/exec_model.h"
 
 int main() {
-  return jb::exec::ServeModel(
-      "{\"ready\":true,\"model\":\"wordcount\",\"framing\":2}",
-      [](const jb::exec::Request& req) -> jb::StatusOr<std::string> {
-        size_t words = 0, bytes = 0;
-        bool in_word = false;  // a word may go on across parts, as when they were concatenated
-        for (const auto& part : req.parts) {
-          bytes += part.data.size();
-          for (char c : part.data) {
-            bool w = std::isalnum(static_cast<unsigned char>(c)) != 0;
-            if (w && !in_word) ++words;
-            in_word = w;
-          }
-        }
-        return "words=" + std::to_string(words) + " bytes=" + std::to_string(bytes);
-      });
+  return jb::exec::ServeModel("{\"ready\":true,\"model\":\"wordcount\",\"framing\":2}",
+                              [](const jb::exec::Request& req) -> jb::StatusOr<std::string> {
+                                size_t words = 0, bytes = 0;
+                                bool in_word = false;  // a word may go on across parts, as when they were concatenated
+                                for (const auto& part : req.parts) {
+                                  bytes += part.data.size();
+                                  for (char c : part.data) {
+                                    bool w = std::isalnum(static_cast<unsigned char>(c)) != 0;
+                                    if (w && !in_word) ++words;
+                                    in_word = w;
+                                  }
+                                }
+                                return "words=" + std::to_string(words) + " bytes=" + std::to_string(bytes);
+                              });
 }
