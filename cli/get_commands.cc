@@ -26,6 +26,32 @@ std::string AccuracyLine(const ObservedAccuracy& a) {
          FormatFixed(a.floor, 1) + "%" + (a.high < a.floor ? " [below the floor]" : "");
 }
 
+// One row of `jbctl get workflows` (wide: the extra columns).
+std::vector<std::string> WorkflowRow(const Workflow& wf, bool wide) {
+  auto st = [&](const char* t) { return Cond(wf, t) ? Cond(wf, t)->status : "Unknown"; };
+  const auto& plan = wf.status.plan;
+  std::vector<std::string> row = {wf.metadata.name,
+                                  st("Planned"),
+                                  st("Ready"),
+                                  st("SLOMet"),
+                                  plan ? FormatFixed(plan->cost.total_per_hour, 4) : "-",
+                                  plan ? FormatFixed(plan->accuracy, 2) : "-"};
+  if (wide)
+    row.insert(row.end(),
+               {plan ? FormatFixed(plan->cost.compute_per_hour, 4) : "-",
+                plan ? FormatFixed(plan->cost.network_per_hour, 4) : "-",
+                plan ? FormatFixed(100 * plan->gap, 3) + "%" : "-", std::to_string(wf.metadata.generation.value_or(0)),
+                std::to_string(wf.status.observed_generation.value_or(0))});
+  if (wide) {
+    const auto& obs = wf.status.observed;
+    const ObservedAccuracy* a = obs && obs->accuracy ? &*obs->accuracy : nullptr;
+    row.insert(row.end(),
+               {a ? FormatFixed(a->accuracy, 1) : "-", a ? FormatFixed(a->low, 1) + "-" + FormatFixed(a->high, 1) : "-",
+                a ? std::to_string(a->count) : "-"});
+  }
+  return row;
+}
+
 }  // namespace
 
 int Get(const Remote& r, std::ostream& out, std::ostream& err) {
@@ -102,31 +128,7 @@ int Get(const Remote& r, std::ostream& out, std::ostream& err) {
     if (output == "wide")
       rows[0].insert(rows[0].end(),
                      {"COMPUTE", "NETWORK", "GAP", "GENERATION", "OBSERVED", "OBS-ACCURACY", "95%", "N"});
-    for (const auto& o : objects) {
-      const auto& wf = std::get<Workflow>(o);
-      auto st = [&](const char* t) { return Cond(wf, t) ? Cond(wf, t)->status : "Unknown"; };
-      const auto& plan = wf.status.plan;
-      std::vector<std::string> row = {wf.metadata.name,
-                                      st("Planned"),
-                                      st("Ready"),
-                                      st("SLOMet"),
-                                      plan ? FormatFixed(plan->cost.total_per_hour, 4) : "-",
-                                      plan ? FormatFixed(plan->accuracy, 2) : "-"};
-      if (output == "wide")
-        row.insert(row.end(), {plan ? FormatFixed(plan->cost.compute_per_hour, 4) : "-",
-                               plan ? FormatFixed(plan->cost.network_per_hour, 4) : "-",
-                               plan ? FormatFixed(100 * plan->gap, 3) + "%" : "-",
-                               std::to_string(wf.metadata.generation.value_or(0)),
-                               std::to_string(wf.status.observed_generation.value_or(0))});
-      if (output == "wide") {
-        const auto& obs = wf.status.observed;
-        const ObservedAccuracy* a = obs && obs->accuracy ? &*obs->accuracy : nullptr;
-        row.insert(row.end(), {a ? FormatFixed(a->accuracy, 1) : "-",
-                               a ? FormatFixed(a->low, 1) + "-" + FormatFixed(a->high, 1) : "-",
-                               a ? std::to_string(a->count) : "-"});
-      }
-      rows.push_back(row);
-    }
+    for (const auto& o : objects) rows.push_back(WorkflowRow(std::get<Workflow>(o), output == "wide"));
   } else if (plural == "modelprofiles") {
     rows.push_back({"NAME", "VARIANTS", "GENERATION"});
     for (const auto& o : objects) {
