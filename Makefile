@@ -20,7 +20,7 @@ PACKAGES := build-essential cmake make pkg-config ccache git \
   hey \
   debhelper dpkg-dev fakeroot lintian help2man adduser
 
-.PHONY: setup build test run bench deb clean format asan tsan fuzz thread-safety docqa-data check-sizes format-check
+.PHONY: setup build test run bench deb deb-test clean format asan tsan fuzz thread-safety docqa-data check-sizes format-check
 
 setup:
 	@missing=""; for p in $(PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; done; \
@@ -126,6 +126,11 @@ deb: setup
 	DEB_BUILD_OPTIONS="nocheck parallel=$(JOBS)" debian/rules build
 	DEB_BUILD_OPTIONS="nocheck parallel=$(JOBS)" fakeroot debian/rules binary
 	lintian --fail-on error,warning build-deb/jellybean_*.deb
+
+# `make deb`, then tests/packaging/deb_test.sh (root): dpkg -i, the programs, the units, the user,
+# dpkg --purge leaving nothing behind (.ci/run stage "package").
+deb-test: deb
+	tests/packaging/deb_test.sh build-deb
 
 clean:
 	rm -rf $(BUILD_DIR) $(BUILD_DIR).configure.log build-deb
