@@ -57,8 +57,8 @@ getent passwd jellybean >/dev/null || fail "no user jellybean"
   fail "/var/lib/jellybean: $(stat -c '%U:%G %a' /var/lib/jellybean 2>&1)"
 
 # The daemon runs as that user with the packaged config: it writes its state there.
-if command -v runuser >/dev/null; then
-  runuser -u jellybean -- /usr/bin/jellybeand --config /etc/jellybean/jellybeand.yaml --listen 127.0.0.1:0 \
+if command -v setpriv >/dev/null; then
+  setpriv --reuid=jellybean --regid=jellybean --init-groups -- /usr/bin/jellybeand --config /etc/jellybean/jellybeand.yaml --listen 127.0.0.1:0 \
     --driver fake >/tmp/jellybean-deb-test.log 2>&1 &
   dpid=$!
   for _ in $(seq 1 200); do [ -s /var/lib/jellybean/endpoint ] && break; sleep 0.1; done
@@ -71,10 +71,12 @@ dpkg --purge jellybean >/dev/null || fail "dpkg --purge"
 installed=0
 left=()
 for f in "${files[@]}"; do
-  [ -d "$f" ] && [ ! -L "$f" ] && continue  # shared directories (/usr/bin, ...) stay
+  [ -d "$f" ] && continue  # shared directories (/usr/bin, /lib -> usr/lib, ...) stay
   [ -e "$f" ] || [ -L "$f" ] && left+=("$f")
 done
-for d in /etc/jellybean /usr/share/doc/jellybean /var/lib/jellybean; do [ -e "$d" ] && left+=("$d"); done
+for d in /etc/jellybean /usr/share/doc/jellybean /var/lib/jellybean \
+         /etc/systemd/system/multi-user.target.wants/jellybeand.service \
+         /etc/systemd/system/multi-user.target.wants/jellybean-agent.service; do [ -e "$d" ] && left+=("$d"); done
 [ ${#left[@]} = 0 ] || fail "left after dpkg --purge: ${left[*]}"
 
 printf 'deb_test: %s in %.1f s\n' "$([ $failures = 0 ] && echo ok || echo "$failures failure(s)")" \
