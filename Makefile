@@ -17,9 +17,10 @@ PACKAGES := build-essential cmake make pkg-config ccache git \
   clang-14 libclang-rt-14-dev clang-format-14 \
   tesseract-ocr-eng libtesseract-dev pocketsphinx-en-us libpocketsphinx-dev libsphinxbase-dev \
   espeak-ng sox python3-pil python3-numpy fonts-dejavu-core \
-  hey
+  hey \
+  debhelper dpkg-dev fakeroot lintian help2man adduser
 
-.PHONY: setup build test run bench clean format asan tsan fuzz thread-safety docqa-data check-sizes format-check
+.PHONY: setup build test run bench deb deb-test clean format asan tsan fuzz thread-safety docqa-data check-sizes format-check
 
 setup:
 	@missing=""; for p in $(PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; done; \
@@ -127,5 +128,20 @@ format:
 format-check: setup
 	$(CLANG_FORMAT) --dry-run --Werror $$(git ls-files '*.cc' '*.h')
 
+# The Debian package (debian/): the four programs, their systemd units, the sample config, man pages
+# from --help, the system user jellybean. Built with dh (cmake) in build-deb/, where the .deb and
+# its -dbgsym land; then lintian over it (overrides: debian/jellybean.lintian-overrides).
+# tests/packaging/deb_test.sh installs, runs and purges it.
+deb: setup
+	dpkg-checkbuilddeps
+	DEB_BUILD_OPTIONS="nocheck parallel=$(JOBS)" debian/rules build
+	DEB_BUILD_OPTIONS="nocheck parallel=$(JOBS)" fakeroot debian/rules binary
+	lintian --fail-on error,warning build-deb/jellybean_*.deb
+
+# `make deb`, then tests/packaging/deb_test.sh (root): dpkg -i, the programs, the units, the user,
+# dpkg --purge leaving nothing behind (.ci/run stage "package").
+deb-test: deb
+	tests/packaging/deb_test.sh build-deb
+
 clean:
-	rm -rf $(BUILD_DIR) $(BUILD_DIR).configure.log
+	rm -rf $(BUILD_DIR) $(BUILD_DIR).configure.log build-deb

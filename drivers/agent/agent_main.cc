@@ -13,9 +13,14 @@
 // Exit status: 0 on SIGTERM/SIGINT, 2 for bad flags, 3 when the daemon refuses the device
 // (revoked, wrong token), 1 for other fatal errors. Workers outlive the agent unless
 // --stop-workers-on-exit; a restarted agent adopts them.
+// Under systemd (Type=notify, packaging/systemd/jellybean-agent.service): READY=1 once the local
+// driver has adopted the running workers, WATCHDOG=1 from the poll loop on every round trip and
+// every retry (so a hung loop stops feeding it), STATUS= on connect, STOPPING=1 on the way out.
+// sd_notify is a no-op without NOTIFY_SOCKET.
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -200,12 +205,14 @@ int main(int argc, char** argv) {
       f.worker_binary.empty() ? jb::FindWorkerBinary(fs::read_symlink("/proc/self/exe", ec).string()) : f.worker_binary;
   if (!f.advertise.empty()) lo.host = f.advertise;
   jb::LocalDriver local(lo);
+  sd_notifyf(0, "READY=1\nSTATUS=connecting to %s:%d", f.host.c_str(), f.port);
 
   int64_t version = 0;
   double backoff = 0.1;
   int rc = 0;
   bool connected_once = false;
   while (!g_stop) {
+    sd_notify(0, "WATCHDOG=1");
     if (!fs::exists(cert_path, ec)) {
       auto s = Register(f, key_path, cert_path);
       if (!s.ok()) {
@@ -232,9 +239,11 @@ int main(int argc, char** argv) {
       g_current = ch->get();
     }
     if (!connected_once) spdlog::info("connected to {}:{}", f.host, f.port);
+    sd_notifyf(0, "STATUS=connected to %s:%d", f.host.c_str(), f.port);
     connected_once = true;
     backoff = 0.1;
     while (!g_stop) {
+      sd_notify(0, "WATCHDOG=1");
       jb::Value msg = jb::Value::Map();
       msg.Set("type", jb::Value::String("poll"));
       msg.Set("version", jb::Value::Integer(version));
@@ -270,6 +279,7 @@ int main(int argc, char** argv) {
     jb::MutexLock l(&g_mu);
     g_current = nullptr;
   }
+  sd_notify(0, "STOPPING=1");
   if (f.stop_workers) local.StopAll();
   return rc;
 }
