@@ -53,17 +53,19 @@ STATE_DIR ?= $(CURDIR)/.jellybean
 RUN_MANIFESTS := $(BUILD_DIR)/run-manifests
 run: build docqa-data
 	@mkdir -p $(STATE_DIR)
-	@rm -rf $(RUN_MANIFESTS) && mkdir -p $(RUN_MANIFESTS)/vqa && cp manifests/vqa/*.yaml $(RUN_MANIFESTS)/vqa/
+	@rm -rf $(RUN_MANIFESTS) && mkdir -p $(RUN_MANIFESTS)/vqa $(RUN_MANIFESTS)/vqa-ingress && \
+	  cp manifests/vqa/*.yaml $(RUN_MANIFESTS)/vqa/ && cp manifests/vqa-ingress/*.yaml $(RUN_MANIFESTS)/vqa-ingress/
 	@if [ -x $(BUILD_DIR)/models/docqa/jb-docqa-ocr ] && [ -f $(BUILD_DIR)/docqa-data/documents.jsonl ]; then \
 	  mkdir -p $(RUN_MANIFESTS)/docqa && \
 	  for f in manifests/docqa/*.yaml; do sed 's#build/#$(BUILD_DIR)/#g' $$f > $(RUN_MANIFESTS)/docqa/$$(basename $$f); done; \
-	  echo "== jellybeand: state in $(STATE_DIR), applying manifests/docqa/ (real models) and manifests/vqa/ (emulated)"; \
-	else echo "== jellybeand: state in $(STATE_DIR), applying manifests/vqa/ (emulated; docqa's models are not built)"; fi
+	  echo "== jellybeand: state in $(STATE_DIR), applying manifests/docqa/ (real models), manifests/vqa/ and manifests/vqa-ingress/ (emulated)"; \
+	else echo "== jellybeand: state in $(STATE_DIR), applying manifests/vqa/ and manifests/vqa-ingress/ (emulated; docqa's models are not built)"; fi
 	@echo "== In another terminal, read the status with:"
 	@echo "     export JB_STATE_DIR=$(STATE_DIR)"
 	@echo "     $(BUILD_DIR)/cli/jbctl get workflows"
 	@echo "     $(BUILD_DIR)/cli/jbctl describe workflow docqa      # real models: observed throughput, latency, accuracy"
 	@echo "     $(BUILD_DIR)/cli/jbctl describe workflow vqa        # emulated"
+	@echo "     $(BUILD_DIR)/cli/jbctl describe workflow vqa-ingress  # the inference endpoint: URL, CA, token file (README: curl)"
 	@echo "     curl --cacert $(STATE_DIR)/tls/ca.crt -H \"Authorization: Bearer \$$(cat $(STATE_DIR)/token)\" \\"
 	@echo "          \$$(cat $(STATE_DIR)/endpoint)/apis/jellybean.dev/v1alpha1/workflows/docqa/status"
 	@echo "     $(BUILD_DIR)/cli/jbctl rollout history workflow vqa      # plans adopted as inputs change"

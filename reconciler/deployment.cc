@@ -222,6 +222,10 @@ ObservedStatus Summarize(const planner::Problem& p, const Plan& plan, const std:
   for (const auto& [t, v] : score.boundary_down_kibps) o.predicted_cross_tier_kibps += v;
 
   double p50_weighted = 0, p99 = 0, sink_rate = 0;
+  // Requests/s arriving at an inference endpoint (each request is one item of every ingress
+  // source): the sink can deliver no more than that, so it is what the SLO expects of an endpoint,
+  // up to the planned rate. -1: no endpoint.
+  double offered = -1;
   for (const auto& w : workers) {
     ++o.workers;
     if (w.ready) ++o.workers_ready;
@@ -233,9 +237,12 @@ ObservedStatus Summarize(const planner::Problem& p, const Plan& plan, const std:
       o.ingress_url = m.ingress_address + "/v2/models/" + m.workflow;
     else if (m.ingress_port > 0)  // a worker from before ingressAddress: plain HTTP on loopback
       o.ingress_url = "http://127.0.0.1:" + std::to_string(m.ingress_port) + "/v2/models/" + m.workflow;
+    const bool endpoint = m.ingress_port > 0 || !m.ingress_address.empty();
     for (const auto& in : m.instances) {
       for (const auto& [reason, n] : in.dropped) o.dropped += n;
       if (in.kind == "source") o.emitted += in.items_out;
+      if (in.kind == "source" && endpoint)
+        offered = offered < 0 ? std::max(0.0, in.rate) : std::min(offered, std::max(0.0, in.rate));
       if (in.kind == "sink") {
         o.delivered += in.items_out;
         o.duplicates += in.duplicates;
@@ -256,6 +263,7 @@ ObservedStatus Summarize(const planner::Problem& p, const Plan& plan, const std:
       o.network_cost_per_hour += l.payload_kibps * planner::kKiBpsToGiBph * p.PathCost(from->second, to->second);
     }
   }
+  if (offered >= 0) o.expected_throughput = std::min(o.expected_throughput, offered);
   o.latency_p50_ms = sink_rate > 0 ? p50_weighted / std::max(sink_rate, 1e-9) : 0;
   o.latency_p99_ms = p99;
   o.live_cost_per_hour = plan.cost.compute_per_hour + o.network_cost_per_hour;

@@ -15,6 +15,10 @@ namespace jb {
 
 void WorkflowReconciler::UpdateLoad(const Workflow& wf, const std::vector<WorkerState>& observed, WorkflowStatus* st) {
   // Offered load: what the sources emit (over their last 5 s), against the rates the spec plans for.
+  // An inference endpoint's load is whatever clients send: its rate in the spec is the capacity
+  // to keep, and an idle endpoint must not shrink the plan to nothing (it did: 0.67 -> 0 $/h).
+  for (const auto& s : wf.spec.sources)
+    if (s.type.value_or("generator") == "ingress") return;
   double spec = 0, seen = 0;
   for (const auto& s : wf.spec.sources) spec += s.rate;
   bool complete = spec > 0;

@@ -572,5 +572,26 @@ TEST(Summarize, TheIngressUrlComesFromTheIoWorkersReportedPort) {
   EXPECT_EQ(Summarize(*p, APlan(), {io}).ingress_url, "https://127.0.0.1:8123/v2/models/wf");
 }
 
+// An inference endpoint delivers what clients send: an idle one is not "below its throughput
+// target" (it was: SLOMet=False ThroughputBelowTarget at 0 requests/s against a plan of 5).
+TEST(Summarize, AnEndpointIsExpectedToDeliverWhatArrivesUpToThePlan) {
+  auto p = ProblemOf();
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  const double planned = Summarize(*p, APlan(), {}).expected_throughput;
+  ASSERT_GT(planned, 0);
+  WorkerState io = Reported("io-edge", "edge", true, 0);
+  io.metrics->workflow = "wf";
+  InstanceMetrics cam = Inst("source", "Cam");
+  cam.rate = 0.5;
+  io.metrics->instances = {cam};
+  EXPECT_EQ(Summarize(*p, APlan(), {io}).expected_throughput, planned);  // generators: the plan
+  io.metrics->ingress_address = "https://127.0.0.1:8123";
+  EXPECT_DOUBLE_EQ(Summarize(*p, APlan(), {io}).expected_throughput, std::min(planned, 0.5));
+  io.metrics->instances[0].rate = 0;
+  EXPECT_EQ(Summarize(*p, APlan(), {io}).expected_throughput, 0);
+  io.metrics->instances[0].rate = 1e9;  // more than planned: the plan is the target
+  EXPECT_EQ(Summarize(*p, APlan(), {io}).expected_throughput, planned);
+}
+
 }  // namespace
 }  // namespace jb
