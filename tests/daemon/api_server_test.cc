@@ -58,7 +58,11 @@ TEST_F(ApiTest, CreateGetUpdateDeleteAndConflicts) {
   auto obj = ObjectFromText(got.body, "resp", &d);
   ASSERT_TRUE(obj.ok());
   EXPECT_EQ(MetaOf(*obj).generation, 1);
-  // Stale resourceVersion -> 409.
+  // Stale resourceVersion -> 409 (a no-op PUT above kept version 1: change it for real first).
+  ModelProfile changed = std::get<ModelProfile>(*obj);
+  changed.metadata.resource_version.reset();
+  changed.spec.variants[0].output_size_kib += 2;
+  EXPECT_EQ(Call("PUT", path, ObjectToJson(changed)).status, 200);
   ModelProfile stale = std::get<ModelProfile>(*obj);
   stale.metadata.resource_version = "1";
   stale.spec.variants[0].output_size_kib += 1;
