@@ -15,6 +15,7 @@
 
 #include "api/value.h"
 #include "tests/test_util.h"
+#include "tests/worker/running_worker.h"
 #include "worker/ingress_endpoint.h"
 #include "worker/worker.h"
 
@@ -24,27 +25,7 @@ namespace {
 using namespace std::chrono_literals;
 using testing::WaitFor;
 
-class Running {
- public:
-  explicit Running(WorkerConfig c) {
-    auto w = Worker::Create(std::move(c));
-    EXPECT_TRUE(w.ok()) << w.status().message();
-    if (!w.ok()) return;
-    w_ = std::move(*w);
-    t_ = std::thread([this] { (void)w_->Run(); });
-  }
-  ~Running() {
-    if (!w_) return;
-    w_->Stop();
-    t_.join();
-  }
-  Worker* operator->() { return w_.get(); }
-  bool ok() const { return w_ != nullptr; }
-
- private:
-  std::unique_ptr<Worker> w_;
-  std::thread t_;
-};
+using Running = testing::RunningWorker;
 
 int Port() {
   auto p = PickFreePort();

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "tests/test_util.h"
+#include "tests/worker/running_worker.h"
 #include "worker/framing.h"
 #include "worker/worker.h"
 
@@ -21,26 +22,7 @@ namespace {
 using namespace std::chrono_literals;
 using testing::WaitFor;
 
-class Running {
- public:
-  explicit Running(WorkerConfig c) {
-    auto w = Worker::Create(std::move(c));
-    EXPECT_TRUE(w.ok()) << w.status().message();
-    if (!w.ok()) return;
-    w_ = std::move(*w);
-    t_ = std::thread([this] { (void)w_->Run(); });
-  }
-  ~Running() {
-    if (!w_) return;
-    w_->Stop();
-    t_.join();
-  }
-  Worker* operator->() { return w_.get(); }
-
- private:
-  std::unique_ptr<Worker> w_;
-  std::thread t_;
-};
+using Running = testing::RunningWorker;
 
 std::string Addr(int port) { return "127.0.0.1:" + std::to_string(port); }
 int Port() {

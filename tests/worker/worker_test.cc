@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "tests/test_util.h"
+#include "tests/worker/running_worker.h"
 #include "worker/durable_state.h"
 #include "worker/framing.h"
 
@@ -24,35 +25,7 @@ namespace {
 using namespace std::chrono_literals;
 using testing::WaitFor;
 
-// A worker running on its own thread; stopped and joined by the destructor.
-class Running {
- public:
-  // `must_start`: a failure to start fails the test (Restart() retries instead).
-  explicit Running(WorkerConfig c, bool must_start = true) {
-    auto w = Worker::Create(std::move(c));
-    if (must_start) {
-      EXPECT_TRUE(w.ok()) << w.status().message();
-    }
-    if (!w.ok()) return;
-    w_ = std::move(*w);
-    t_ = std::thread([this] { (void)w_->Run(); });
-  }
-  ~Running() { Kill(); }
-  void Kill() {
-    if (!w_) return;
-    w_->Stop();
-    t_.join();
-    w_.reset();
-  }
-  bool ok() const { return w_ != nullptr; }
-  Worker& operator*() { return *w_; }
-  Worker* operator->() { return w_.get(); }
-  std::string address() const { return "127.0.0.1:" + std::to_string(w_->port()); }
-
- private:
-  std::unique_ptr<Worker> w_;
-  std::thread t_;
-};
+using Running = testing::RunningWorker;
 
 // A worker restarted on its fixed port: the port may be taken for a moment by an outgoing
 // connection's ephemeral port, so binding is retried for up to 2 s.
