@@ -37,6 +37,13 @@ bool IsWorker(pid_t pid, const std::string& config) {
   return cmd.find("jellybean-worker") != std::string::npos && cmd.find(config) != std::string::npos;
 }
 
+// True when `pid` is no process any more, or a zombie.
+bool ExitEnded(pid_t pid) {
+  std::string stat = ReadFileOrEmpty("/proc/" + std::to_string(pid) + "/stat");
+  auto rp = stat.rfind(')');
+  return stat.empty() || (rp != std::string::npos && rp + 2 < stat.size() && stat[rp + 2] == 'Z');
+}
+
 }  // namespace
 
 namespace {
@@ -124,6 +131,7 @@ bool LocalDriver::Alive(const Proc& p) {
 
 void LocalDriver::Stop(const std::string& workflow, Proc& p) {
   if (p.pid > 0 && Alive(p)) {
+    const bool adopted = !p.child;  // not ours to reap
     kill(p.pid, SIGTERM);
     auto deadline = Clock::now() + opts_.stop_grace;
     while (Clock::now() < deadline && Alive(p)) std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -131,6 +139,11 @@ void LocalDriver::Stop(const std::string& workflow, Proc& p) {
       kill(p.pid, SIGKILL);
       if (p.child) waitpid(p.pid, nullptr, 0);
     }
+    // An exiting process's cmdline empties before its exit ends (Alive then says no): an adopted
+    // worker is gone only when /proc shows no process or a zombie. Bounded; seen under ASan.
+    auto gone = Clock::now() + std::chrono::seconds(5);
+    while (adopted && Clock::now() < gone && !ExitEnded(p.pid))
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   p.pid = -1;
   p.exited = false;
