@@ -37,10 +37,17 @@ TEST_F(ThreeTier, DeploysAcrossAgentsSshAndCloudVmsAndSurvivesFaults) {
   for (const char* n : {"dev-a", "dev-b", "edge-1", "vm-pool"})
     EXPECT_TRUE(ThreeTierLab::Uses(*wf, n)) << n << " is not in the plan";
   EXPECT_EQ(lab.Vms().size(), 1u);
-  EXPECT_EQ(ThreeTierLab::Cond(*wf, "SLOMet").rfind("True", 0), 0u) << ThreeTierLab::Cond(*wf, "SLOMet");
+  // Serving is judged on the throughput so far; SLOMet waits for a complete window (it was checked
+  // at once and read "Unknown Measuring" at 19.6 of 20 items/s once in CI): wait for it.
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        wf = lab.Get();
+        return wf && ThreeTierLab::Cond(*wf, "SLOMet").rfind("True", 0) == 0;
+      },
+      30s))
+      << (wf ? ThreeTierLab::Cond(*wf, "SLOMet") : "no workflow");
   // Observed cross-tier bytes against the plan, over ten 1-s samples once warm. Both count the
-  // traffic between operators (the planner's model ends at the last operator; results on their
-  // way to the sink are in neither, see the README's limits).
+  // traffic between operators and the answers' way back to the sink (the sink route has its tier).
   // Warm: the sink's rate window is a full measurement (no start-up in it) and traffic crosses.
   ASSERT_TRUE(WaitFor(
       [&] {
