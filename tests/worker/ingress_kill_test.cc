@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "tests/test_util.h"
+#include "tests/worker/loopback.h"
 #include "worker/durable_state.h"
 #include "worker/worker.h"
 
@@ -33,17 +34,8 @@ std::string Addr(int port) { return "127.0.0.1:" + std::to_string(port); }
 
 // One HTTP exchange on a fresh connection; status 0 when the connection broke before an answer.
 std::pair<int, std::string> Call(int port, const std::string& body) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(static_cast<uint16_t>(port));
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  timeval tv{20, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) {
-    close(fd);
-    return {0, ""};
-  }
+  int fd = testing::ConnectLoopback(port);
+  if (fd < 0) return {0, ""};
   std::string req =
       "POST /v2/models/docqa/infer HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) +
       "\r\nConnection: close\r\n\r\n" + body;

@@ -15,6 +15,7 @@
 
 #include "api/value.h"
 #include "tests/test_util.h"
+#include "tests/worker/loopback.h"
 #include "tests/worker/running_worker.h"
 #include "worker/ingress_endpoint.h"
 #include "worker/worker.h"
@@ -106,20 +107,7 @@ struct Response {
   }
 };
 
-int Connect(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(static_cast<uint16_t>(port));
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  timeval tv{20, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
+int Connect(int port) { return testing::ConnectLoopback(port); }
 
 Response Exchange(int port, const std::string& bytes) {
   Response r;
