@@ -17,7 +17,7 @@ PACKAGES := build-essential cmake make pkg-config ccache git \
   clang-14 libclang-rt-14-dev clang-format-14 \
   tesseract-ocr-eng libtesseract-dev pocketsphinx-en-us libpocketsphinx-dev libsphinxbase-dev \
   espeak-ng sox python3-pil python3-numpy fonts-dejavu-core \
-  hey \
+  hey prometheus \
   debhelper dpkg-dev fakeroot lintian help2man adduser
 
 .PHONY: setup build test run bench deb deb-test clean format asan tsan fuzz thread-safety docqa-data check-sizes format-check

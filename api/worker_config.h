@@ -178,6 +178,22 @@ void Describe(V& v, WorkerConfig& o) {
 }
 
 // ---- metrics ------------------------------------------------------------------------------------
+// A latency histogram in milliseconds, since the worker process started: counts[i] observations fell
+// in (bounds[i-1], bounds[i]]; counts has one entry more than bounds (the last: above every bound).
+// Not cumulative. The daemon's /metrics exposes it in seconds, summed over a workflow's workers.
+struct HistogramMetrics {
+  std::vector<double> bounds;
+  std::vector<int64_t> counts;
+  double sum = 0;
+  bool operator==(const HistogramMetrics&) const = default;
+};
+template <class V>
+void Describe(V& v, HistogramMetrics& o) {
+  v.Field("boundsMs", o.bounds, Opt().Required());
+  v.Field("counts", o.counts, Opt().Required());
+  v.Field("sumMs", o.sum, Opt());
+}
+
 struct InstanceMetrics {
   std::string kind;
   std::string name;
@@ -205,6 +221,8 @@ struct InstanceMetrics {
   int64_t score_errors = 0;                  // sink: answers the scorer could not judge (not counted either way)
   std::map<std::string, int64_t> responses;  // ingress source: HTTP answers by status code ("200", "429", ...)
   int64_t inflight = 0;                      // ingress source: accepted requests not yet answered
+  // operator: service time; sink: source-to-sink latency (every item since the process started)
+  std::optional<HistogramMetrics> latency_histogram;
   bool operator==(const InstanceMetrics&) const = default;
 };
 template <class V>
@@ -234,6 +252,7 @@ void Describe(V& v, InstanceMetrics& o) {
   v.Field("scoreErrors", o.score_errors, Opt());
   v.Field("responses", o.responses, Opt());
   v.Field("inflight", o.inflight, Opt());
+  v.Field("latencyHistogram", o.latency_histogram, Opt());
 }
 
 struct LinkMetrics {

@@ -4,11 +4,11 @@
 #include <strings.h>
 
 #include <algorithm>
+#include <chrono>
 #include <sstream>
 #include <string_view>
 
 #include "api/manifest.h"
-#include "daemon/workflow_metrics.h"
 
 namespace jb {
 
@@ -80,38 +80,7 @@ bool ApiServer::Authorized(const HttpRequest& req) const {
 }
 
 HttpResponse ApiServer::Metrics() const {
-  std::ostringstream m;
-  m << "# HELP jellybean_objects Objects in the store.\n# TYPE jellybean_objects gauge\n";
-  for (const char* kind : {"Workflow", "ModelProfile", "Infrastructure"})
-    m << "jellybean_objects{kind=\"" << kind << "\"} " << store_->List(kind).size() << "\n";
-  m << "# HELP jellybean_api_requests_total REST requests served.\n# TYPE jellybean_api_requests_total counter\n";
-  m << "jellybean_api_requests_total " << requests_.load() << "\n";
-  if (controller_ != nullptr) {
-    auto c = controller_->Metrics();
-    m << "# HELP jellybean_reconcile_total Reconciles run.\n# TYPE jellybean_reconcile_total counter\n";
-    m << "jellybean_reconcile_total " << c.reconciles << "\n";
-    m << "# HELP jellybean_reconcile_errors_total Reconciles that failed (retried with back-off).\n"
-         "# TYPE jellybean_reconcile_errors_total counter\n";
-    m << "jellybean_reconcile_errors_total " << c.errors << "\n";
-    m << "# HELP jellybean_reconcile_duration_seconds Time spent reconciling.\n# TYPE "
-         "jellybean_reconcile_duration_seconds summary\n";
-    m << "jellybean_reconcile_duration_seconds_sum " << c.seconds_total << "\n";
-    m << "jellybean_reconcile_duration_seconds_count " << c.reconciles << "\n";
-    m << "# HELP jellybean_workqueue_depth Keys waiting in the work queue.\n# TYPE jellybean_workqueue_depth gauge\n";
-    m << "jellybean_workqueue_depth " << c.queue_depth << "\n";
-  }
-  m << "# HELP jellybean_plan_cost_dollars_per_hour Predicted cost of the current plan.\n"
-       "# TYPE jellybean_plan_cost_dollars_per_hour gauge\n";
-  for (const auto& obj : store_->List("Workflow")) {
-    const auto& wf = std::get<Workflow>(obj);
-    if (!wf.status.plan) continue;
-    m << "jellybean_plan_cost_dollars_per_hour{workflow=\"" << wf.metadata.name << "\",part=\"compute\"} "
-      << wf.status.plan->cost.compute_per_hour << "\n";
-    m << "jellybean_plan_cost_dollars_per_hour{workflow=\"" << wf.metadata.name << "\",part=\"network\"} "
-      << wf.status.plan->cost.network_per_hour << "\n";
-  }
-  WriteWorkflowAccuracyMetrics(store_->List("Workflow"), m);
-  return HttpResponse{200, "text/plain; version=0.0.4", m.str()};
+  return HttpResponse{200, "text/plain; version=0.0.4", metrics_.Render()};
 }
 
 // POST workflows/NAME/rollback {"epoch": N}: re-adopt the plan of history revision N (default: the
@@ -158,8 +127,13 @@ HttpResponse ApiServer::Rollback(const HttpRequest& req, const std::string& name
 }
 
 HttpResponse ApiServer::Handle(const HttpRequest& req) {
+  auto start = std::chrono::steady_clock::now();
   HttpResponse resp = Route(req);
-  if (resp.status != kHttpContinue) ++requests_;
+  if (resp.status != kHttpContinue) {
+    ++requests_;
+    metrics_.ObserveRequest(req.method, resp.status,
+                            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
   return resp;
 }
 

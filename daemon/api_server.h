@@ -16,6 +16,7 @@
 #include <string>
 
 #include "daemon/http.h"
+#include "daemon/metrics.h"
 #include "reconciler/controller.h"
 #include "reconciler/events.h"
 #include "reconciler/store.h"
@@ -26,12 +27,14 @@ class ApiServer {
  public:
   // Borrows store and controller (controller may be null in tests).
   ApiServer(Store* store, const Controller* controller, std::string token, const EventRecorder* events = nullptr)
-      : store_(store), controller_(controller), token_(std::move(token)), events_(events) {}
+      : store_(store), controller_(controller), token_(std::move(token)), events_(events), metrics_(store, controller) {}
 
   // The daemon's HttpHandler (daemon/http.h): kHttpContinue for an admitted body_pending request.
   HttpResponse Handle(const HttpRequest& req);
   void SetReady(bool ready) { ready_ = ready; }
   uint64_t requests() const { return requests_; }
+  // The /metrics page (daemon/metrics.h); the daemon gives it the driver.
+  DaemonMetrics* metrics() { return &metrics_; }
 
  private:
   HttpResponse Route(const HttpRequest& req);
@@ -45,6 +48,7 @@ class ApiServer {
   const EventRecorder* events_;
   std::atomic<bool> ready_{false};
   std::atomic<uint64_t> requests_{0};
+  DaemonMetrics metrics_;
 };
 
 // The kind for a plural resource name ("workflows" -> "Workflow"), or "" when unknown.

@@ -326,6 +326,7 @@ int Main(int argc, char** argv) {
   manifests.Watch(cfg.manifest_dir);
 
   ApiServer api(&store, &controller, *token, &events);
+  api.metrics()->SetDriver(driver.get());  // per-worker families on /metrics
   std::string host = cfg.listen.substr(0, cfg.listen.rfind(':'));
   int port = std::atoi(cfg.listen.c_str() + cfg.listen.rfind(':') + 1);
   HttpServerOptions hopts;

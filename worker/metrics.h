@@ -1,6 +1,7 @@
 // Helpers for the worker's metrics: latency samples of the most recent items (p50/p75/p90/p99),
 // the mean of the most recent values (an operator's output size) and a rate over the last 5 s of a
-// growing counter.
+// growing counter. Samples also keeps a histogram of every value added (kLatencyBucketsMs), which
+// the worker reports as InstanceMetrics.latencyHistogram.
 //
 // Thread-safety: none (owned by the worker's loop).
 #pragma once
@@ -10,6 +11,7 @@
 #include <cmath>
 #include <cstdint>
 #include <deque>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -19,10 +21,23 @@
 
 namespace jb {
 
+// Upper bounds (ms) of the latency histograms the worker reports: 0.5 ms to 60 s.
+inline const std::vector<double>& LatencyBucketsMs() {
+  static const std::vector<double> b{0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000};
+  return b;
+}
+
 class Samples {
  public:
   static constexpr size_t kMax = 4096;
   void Add(double ms) {
+    if (hist_.counts.empty()) {
+      hist_.bounds = LatencyBucketsMs();
+      hist_.counts.assign(hist_.bounds.size() + 1, 0);
+    }
+    ++hist_.counts[static_cast<size_t>(std::lower_bound(hist_.bounds.begin(), hist_.bounds.end(), ms) -
+                                       hist_.bounds.begin())];
+    hist_.sum += ms;
     if (v_.size() < kMax)
       v_.push_back(ms);
     else
@@ -56,8 +71,14 @@ class Samples {
     return sum / static_cast<double>(v_.size());
   }
   size_t size() const { return v_.size(); }
+  // Every value ever added, in the buckets of LatencyBucketsMs(); nullopt before the first.
+  std::optional<HistogramMetrics> Histogram() const {
+    if (hist_.counts.empty()) return std::nullopt;
+    return hist_;
+  }
 
  private:
+  HistogramMetrics hist_;
   std::vector<double> v_;
   size_t next_ = 0;
 };

@@ -231,6 +231,7 @@ void Worker::Impl::WriteMetrics() {
       im.p50_ms = inst->lat.Quantile(0.5);
       im.p99_ms = inst->lat.Quantile(0.99);
     }
+    im.latency_histogram = inst->lat.Histogram();  // service time (operators) or source-to-sink (sinks)
     if (inst->scoring) {
       auto c = inst->scoring->counts();
       im.scored = c.scored;
