@@ -63,8 +63,11 @@ std::string EscapeHelp(const std::string& s) {
 std::string FormatMetricValue(double v) {
   if (std::isnan(v)) return "NaN";
   if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
-  char buf[64];
-  auto r = std::to_chars(buf, buf + sizeof(buf), v);
+  char buf[400];
+  // Plain decimals where they stay short (le="0.0005", not "5e-04"); the shortest exact form else.
+  double a = std::fabs(v);
+  auto r = (a == 0 || (a >= 1e-6 && a < 1e15)) ? std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::fixed)
+                                                : std::to_chars(buf, buf + sizeof(buf), v);
   return std::string(buf, r.ptr);
 }
 

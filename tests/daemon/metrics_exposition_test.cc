@@ -34,6 +34,10 @@ TEST(MetricsExposition, LabelValuesAreEscaped) {
 TEST(MetricsExposition, ValuesReadBackExactlyAndSpecialsAreSpelledAsPrometheusDoes) {
   EXPECT_EQ(FormatMetricValue(0.1), "0.1");
   EXPECT_EQ(FormatMetricValue(12345678901234.0), "12345678901234");
+  EXPECT_EQ(FormatMetricValue(0.0005), "0.0005");
+  EXPECT_EQ(FormatMetricValue(-2.5), "-2.5");
+  EXPECT_EQ(std::stod(FormatMetricValue(1e-9)), 1e-9);
+  EXPECT_EQ(std::stod(FormatMetricValue(6.02e23)), 6.02e23);
   EXPECT_EQ(FormatMetricValue(std::numeric_limits<double>::infinity()), "+Inf");
   EXPECT_EQ(FormatMetricValue(-std::numeric_limits<double>::infinity()), "-Inf");
   EXPECT_EQ(FormatMetricValue(std::nan("")), "NaN");

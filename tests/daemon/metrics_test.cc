@@ -34,6 +34,7 @@ TEST(DaemonMetrics, PlannedWorkflowPageHasEveryFamilyAndPassesPromtool) {
   FakeDriver driver;
   Controller controller(&store, &driver);
   controller.Start(1);
+  controller.EnqueueAll();  // the objects were stored before the controller subscribed
   ApiServer api(&store, &controller, kToken);
   api.metrics()->SetDriver(&driver);
   ASSERT_TRUE(testing::WaitFor(
