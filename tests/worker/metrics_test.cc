@@ -27,5 +27,27 @@ TEST(Samples, KeepsOnlyTheMostRecentSamples) {
   EXPECT_DOUBLE_EQ(s.Mean(), 2);
 }
 
+// The histogram the worker reports (InstanceMetrics.latencyHistogram) counts every value ever added,
+// also after the kept samples wrap, in the buckets of LatencyBucketsMs().
+TEST(Samples, HistogramCountsEveryValueInItsBucket) {
+  Samples s;
+  EXPECT_FALSE(s.Histogram().has_value());
+  const int n = static_cast<int>(Samples::kMax) + 100;
+  for (int i = 0; i < n; ++i) s.Add(i % 2 == 0 ? 0.5 : 7);  // 0.5 ms: le 0.5 (inclusive); 7 ms: le 10
+  s.Add(1e9);                                                 // above every bound
+  auto h = s.Histogram();
+  ASSERT_TRUE(h.has_value());
+  EXPECT_EQ(h->bounds, LatencyBucketsMs());
+  ASSERT_EQ(h->counts.size(), h->bounds.size() + 1);
+  int64_t total = 0;
+  for (auto c : h->counts) total += c;
+  EXPECT_EQ(total, n + 1);
+  EXPECT_EQ(h->counts[0], n / 2);
+  EXPECT_EQ(h->counts[4], n / 2);  // (5, 10]
+  EXPECT_EQ(h->counts.back(), 1);
+  EXPECT_DOUBLE_EQ(h->sum, 0.5 * (n / 2) + 7.0 * (n / 2) + 1e9);
+  EXPECT_EQ(s.size(), Samples::kMax);
+}
+
 }  // namespace
 }  // namespace jb
