@@ -79,9 +79,7 @@ bool ApiServer::Authorized(const HttpRequest& req) const {
   return CRYPTO_memcmp(given.data(), token_.data(), token_.size()) == 0;
 }
 
-HttpResponse ApiServer::Metrics() const {
-  return HttpResponse{200, "text/plain; version=0.0.4", metrics_.Render()};
-}
+HttpResponse ApiServer::Metrics() const { return HttpResponse{200, "text/plain; version=0.0.4", metrics_.Render()}; }
 
 // POST workflows/NAME/rollback {"epoch": N}: re-adopt the plan of history revision N (default: the
 // one before the current). The reconciler rolls it out like any other plan (make-before-break).

@@ -27,7 +27,7 @@ class ApiServer {
  public:
   // Borrows store and controller (controller may be null in tests).
   ApiServer(Store* store, const Controller* controller, std::string token, const EventRecorder* events = nullptr)
-      : store_(store), controller_(controller), token_(std::move(token)), events_(events), metrics_(store, controller) {}
+      : store_(store), controller_(controller), token_(std::move(token)), events_(events) {}
 
   // The daemon's HttpHandler (daemon/http.h): kHttpContinue for an admitted body_pending request.
   HttpResponse Handle(const HttpRequest& req);
@@ -48,7 +48,7 @@ class ApiServer {
   const EventRecorder* events_;
   std::atomic<bool> ready_{false};
   std::atomic<uint64_t> requests_{0};
-  DaemonMetrics metrics_;
+  DaemonMetrics metrics_{store_, controller_};  // after store_ and controller_ (initialisation order)
 };
 
 // The kind for a plural resource name ("workflows" -> "Workflow"), or "" when unknown.

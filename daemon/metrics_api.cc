@@ -32,8 +32,8 @@ void ApiRequestMetrics::Observe(const std::string& method, int code, double seco
 
 void ApiRequestMetrics::Write(Exposition& x) const {
   MutexLock l(&mu_);
-  auto requests = x.Family("jellybean_api_requests_total", "counter",
-                           "REST requests answered, by method and HTTP status code.");
+  auto requests =
+      x.Family("jellybean_api_requests_total", "counter", "REST requests answered, by method and HTTP status code.");
   for (const auto& [key, n] : requests_)
     requests.Sample({{"method", key.first}, {"code", std::to_string(key.second)}}, static_cast<double>(n));
   auto latency = x.Family("jellybean_api_request_duration_seconds", "histogram",

@@ -67,7 +67,7 @@ std::string FormatMetricValue(double v) {
   // Plain decimals where they stay short (le="0.0005", not "5e-04"); the shortest exact form else.
   double a = std::fabs(v);
   auto r = (a == 0 || (a >= 1e-6 && a < 1e15)) ? std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::fixed)
-                                                : std::to_chars(buf, buf + sizeof(buf), v);
+                                               : std::to_chars(buf, buf + sizeof(buf), v);
   return std::string(buf, r.ptr);
 }
 
@@ -108,8 +108,7 @@ Exposition::FamilyWriter& Exposition::FamilyWriter::Histogram(const MetricLabels
   return *this;
 }
 
-Exposition::FamilyWriter Exposition::Family(const std::string& name, const std::string& type,
-                                            const std::string& help) {
+Exposition::FamilyWriter Exposition::Family(const std::string& name, const std::string& type, const std::string& help) {
   if (std::find(names_.begin(), names_.end(), name) != names_.end()) ok_ = false;
   names_.push_back(name);
   out_ << "# HELP " << name << ' ' << EscapeHelp(help) << "\n# TYPE " << name << ' ' << type << '\n';

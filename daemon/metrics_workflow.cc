@@ -107,7 +107,8 @@ void WriteWorkflowStatusMetrics(const std::vector<Workflow>& workflows,
            if (!plan(wf)) return std::nullopt;
            return wf.status.load_scale.value_or(1.0);
          });
-  simple("jellybean_workflow_unavailable_nodes", "gauge", "Nodes left out of the plan (their workers stopped reporting).",
+  simple("jellybean_workflow_unavailable_nodes", "gauge",
+         "Nodes left out of the plan (their workers stopped reporting).",
          [](const Workflow& wf) -> std::optional<double> {
            return static_cast<double>(wf.status.unavailable_nodes.size());
          });

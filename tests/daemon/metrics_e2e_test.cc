@@ -37,8 +37,8 @@ std::string Page(const HttpClientOptions& c) {
 TEST(MetricsE2E, RunningWorkflowPageHasWorkerFiguresAndPassesPromtool) {
   testing::TempDir dir;
   fs::path state = dir.path() / "state";
-  testing::Daemon d(state, {}, {"--manifest-dir", testing::VqaWithCount(dir.path(), 40 * 60).string(),
-                                "--stop-workers-on-exit"});
+  testing::Daemon d(state, {},
+                    {"--manifest-dir", testing::VqaWithCount(dir.path(), 40 * 60).string(), "--stop-workers-on-exit"});
   HttpClientOptions c;
   ASSERT_TRUE(d.WaitReady(&c)) << testing::ReadFile(dir.path() / "state.log");
   std::string page;
@@ -55,19 +55,35 @@ TEST(MetricsE2E, RunningWorkflowPageHasWorkerFiguresAndPassesPromtool) {
   std::istringstream in(page);
   for (std::string line; std::getline(in, line);)
     if (line.rfind("# TYPE ", 0) == 0) families.insert(line.substr(7, line.find(' ', 7) - 7));
-  for (const char* f :
-       {"jellybean_build_info", "jellybean_api_requests_total", "jellybean_api_request_duration_seconds",
-        "jellybean_items_in_total", "jellybean_items_out_total", "jellybean_items_dropped_total",
-        "jellybean_items_duplicates_total", "jellybean_link_resent_items_total", "jellybean_worker_restarts_total",
-        "jellybean_worker_up", "jellybean_worker_ready", "jellybean_queue_depth", "jellybean_worker_held_items",
-        "jellybean_worker_credit_window", "jellybean_workflow_latency_seconds", "jellybean_operator_service_seconds",
-        "jellybean_workflow_observed_throughput_items_per_second",
-        "jellybean_workflow_planned_throughput_items_per_second", "jellybean_workflow_observed_accuracy_percent",
-        "jellybean_workflow_accuracy_floor_percent", "jellybean_workflow_live_cost_dollars_per_hour",
-        "jellybean_workflow_observed_network_cost_dollars_per_hour", "jellybean_cross_tier_bytes_total",
-        "jellybean_cross_tier_planned_bytes_per_second", "jellybean_workflow_condition",
-        "jellybean_workflow_replans_total", "jellybean_workflow_rollout_duration_seconds",
-        "jellybean_workflow_plan_solve_seconds", "jellybean_workflow_plan_gap_ratio"})
+  for (const char* f : {"jellybean_build_info",
+                        "jellybean_api_requests_total",
+                        "jellybean_api_request_duration_seconds",
+                        "jellybean_items_in_total",
+                        "jellybean_items_out_total",
+                        "jellybean_items_dropped_total",
+                        "jellybean_items_duplicates_total",
+                        "jellybean_link_resent_items_total",
+                        "jellybean_worker_restarts_total",
+                        "jellybean_worker_up",
+                        "jellybean_worker_ready",
+                        "jellybean_queue_depth",
+                        "jellybean_worker_held_items",
+                        "jellybean_worker_credit_window",
+                        "jellybean_workflow_latency_seconds",
+                        "jellybean_operator_service_seconds",
+                        "jellybean_workflow_observed_throughput_items_per_second",
+                        "jellybean_workflow_planned_throughput_items_per_second",
+                        "jellybean_workflow_observed_accuracy_percent",
+                        "jellybean_workflow_accuracy_floor_percent",
+                        "jellybean_workflow_live_cost_dollars_per_hour",
+                        "jellybean_workflow_observed_network_cost_dollars_per_hour",
+                        "jellybean_cross_tier_bytes_total",
+                        "jellybean_cross_tier_planned_bytes_per_second",
+                        "jellybean_workflow_condition",
+                        "jellybean_workflow_replans_total",
+                        "jellybean_workflow_rollout_duration_seconds",
+                        "jellybean_workflow_plan_solve_seconds",
+                        "jellybean_workflow_plan_gap_ratio"})
     EXPECT_EQ(families.count(f), 1u) << f;
   EXPECT_GT(SampleValue(page, "jellybean_items_out_total", "kind=\"source\""), 0) << page;
   EXPECT_GT(SampleValue(page, "jellybean_items_out_total", "kind=\"sink\""), 0) << page;

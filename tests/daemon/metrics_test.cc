@@ -40,8 +40,7 @@ TEST(DaemonMetrics, PlannedWorkflowPageHasEveryFamilyAndPassesPromtool) {
   ASSERT_TRUE(testing::WaitFor(
       [&] {
         auto got = store.Get("Workflow", "vqa");
-        return got.ok() && std::get<Workflow>(*got).status.plan_epoch.has_value() &&
-               !driver.Observe("vqa").empty();
+        return got.ok() && std::get<Workflow>(*got).status.plan_epoch.has_value() && !driver.Observe("vqa").empty();
       },
       30s));
   EXPECT_EQ(Call(api, "GET", "/apis/jellybean.dev/v1alpha1/workflows/nope").status, 404);
@@ -67,7 +66,8 @@ TEST(DaemonMetrics, PlannedWorkflowPageHasEveryFamilyAndPassesPromtool) {
            "# TYPE jellybean_operator_service_seconds histogram\n",
        })
     EXPECT_NE(t.find(line), std::string::npos) << line << "\n" << t;
-  EXPECT_EQ(t.find("jellybean_build_info{version=\"unknown\""), std::string::npos) << "the version comes from debian/changelog";
+  EXPECT_EQ(t.find("jellybean_build_info{version=\"unknown\""), std::string::npos)
+      << "the version comes from debian/changelog";
   if (!testing::HavePromtool()) GTEST_SKIP() << testing::kNoPromtool;
   auto r = testing::PromtoolCheckMetrics(t);
   EXPECT_EQ(r.exit_code, 0) << r.output << "\n" << t;

@@ -80,15 +80,18 @@ TEST(WorkerMetricsFamilies, WorkersInstancesLinksAndHistograms) {
            "jellybean_worker_held_items{workflow=\"vqa\",worker=\"io-edge\",tier=\"edge\"} 5\n",
            "jellybean_worker_held_items_limit{workflow=\"vqa\",worker=\"io-edge\",tier=\"edge\"} 64\n",
            "jellybean_worker_credit_window{workflow=\"vqa\",worker=\"cloud-1\",tier=\"cloud\"} 32\n",
-           "jellybean_items_out_total{workflow=\"vqa\",worker=\"io-edge\",tier=\"edge\",kind=\"source\",name=\"camera\"} "
+           "jellybean_items_out_total{workflow=\"vqa\",worker=\"io-edge\",tier=\"edge\",kind=\"source\",name="
+           "\"camera\"} "
            "400\n",
-           "jellybean_items_in_total{workflow=\"vqa\",worker=\"cloud-1\",tier=\"cloud\",kind=\"operator\",name=\"detect\"} "
+           "jellybean_items_in_total{workflow=\"vqa\",worker=\"cloud-1\",tier=\"cloud\",kind=\"operator\",name="
+           "\"detect\"} "
            "400\n",
            "jellybean_items_dropped_total{workflow=\"vqa\",worker=\"cloud-1\",tier=\"cloud\",kind=\"operator\",name="
            "\"detect\",reason=\"model-failed\"} 2\n",
            "jellybean_items_duplicates_total{workflow=\"vqa\",worker=\"io-edge\",tier=\"edge\",kind=\"sink\",name="
            "\"sink\"} 5\n",
-           "jellybean_queue_depth{workflow=\"vqa\",worker=\"cloud-1\",tier=\"cloud\",kind=\"operator\",name=\"detect\"} "
+           "jellybean_queue_depth{workflow=\"vqa\",worker=\"cloud-1\",tier=\"cloud\",kind=\"operator\",name=\"detect\"}"
+           " "
            "7\n",
            "jellybean_operator_service_seconds_bucket{workflow=\"vqa\",worker=\"cloud-1\",tier=\"cloud\",kind="
            "\"operator\",name=\"detect\",variant=\"yolo-s\",le=\"0.01\"} 390\n",
@@ -125,7 +128,8 @@ TEST(WorkerMetricsFamilies, HistogramsTravelInTheWorkersJsonReport) {
   ASSERT_TRUE(back.ok()) << back.status().message();
   EXPECT_EQ(*back, m);
   // A report from a worker without histograms still parses (older workers, agents).
-  auto old = ParseWorkerMetrics(R"({"workflow":"vqa","worker":"w","instances":[{"kind":"sink","name":"sink"}]})", "old");
+  auto old =
+      ParseWorkerMetrics(R"({"workflow":"vqa","worker":"w","instances":[{"kind":"sink","name":"sink"}]})", "old");
   ASSERT_TRUE(old.ok()) << old.status().message();
   EXPECT_FALSE(old->instances[0].latency_histogram.has_value());
 }

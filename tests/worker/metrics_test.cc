@@ -34,7 +34,7 @@ TEST(Samples, HistogramCountsEveryValueInItsBucket) {
   EXPECT_FALSE(s.Histogram().has_value());
   const int n = static_cast<int>(Samples::kMax) + 100;
   for (int i = 0; i < n; ++i) s.Add(i % 2 == 0 ? 0.5 : 7);  // 0.5 ms: le 0.5 (inclusive); 7 ms: le 10
-  s.Add(1e9);                                                 // above every bound
+  s.Add(1e9);                                               // above every bound
   auto h = s.Histogram();
   ASSERT_TRUE(h.has_value());
   EXPECT_EQ(h->bounds, LatencyBucketsMs());
