@@ -3,6 +3,7 @@
 // chosen command. Global flags are accepted anywhere on the line; unknown flags are errors that
 // name the flag. Exit status: 0 success, 1 error (diff: 0 same, 1 differs, 2 error).
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <functional>
 #include <iostream>
 #include <map>
@@ -28,22 +29,6 @@ struct Parsed {
 };
 
 std::string Examples(const std::string& text) { return "\nExamples:\n" + text; }
-
-// The connection flags as arguments again, for the commands with their own parsers.
-std::vector<std::string> ConnArgs(const ConnectionFlags& c) {
-  std::vector<std::string> a;
-  auto add = [&](const char* flag, const std::string& v) {
-    if (!v.empty()) a.insert(a.end(), {flag, v});
-  };
-  add("--server", c.server);
-  add("--token", c.token);
-  add("--token-file", c.token_file);
-  add("--ca", c.ca);
-  add("--state-dir", c.state_dir);
-  add("--context", c.context);
-  add("--config", c.config);
-  return a;
-}
 
 // Runs `command` against the daemon the flags name; a connection failure is exit 1 (or `fail`).
 int WithRemote(const Parsed& p, const std::string& verb, std::ostream& err,
@@ -110,27 +95,13 @@ void AddLocalCommands(CLI::App& app, Parsed& p, std::istream& in, std::ostream& 
   validate->footer(Examples("  jbctl validate -f manifests/vqa/\n"));
   validate->callback([&, files] { p.run = [&, files] { return ValidateCommand(*files, out, err); }; });
 
-  auto passthrough = std::make_shared<std::vector<std::string>>();
-  for (const char* name : {"plan", "what-if", "profile"}) {
-    const std::string n = name;
-    auto* c = app.add_subcommand(
-        n, n == "plan"      ? "Plan a workflow offline (jbctl plan --help)"
-           : n == "what-if" ? "What the daemon would plan with these manifests (= plan --what-if)"
-                            : "Profile every variant on this machine, or --from-observed (jbctl profile --help)");
-    c->prefix_command();
-    c->set_help_flag();
-    c->callback([&, c, n] {
-      std::vector<std::string> args = c->remaining();
-      for (auto& a : ConnArgs(p.conn)) args.push_back(a);
-      if (n == "what-if") p.run = [&, args] { return RemoteCommand("what-if", args, out, err); };
-      if (n == "plan") p.run = [&, args] { return PlanCommand(args, out, err); };
-      if (n == "profile")
-        p.run = [&, args] {
-          return WantsFromObserved(args) ? ProfileFromObservedCommand(args, out, err) : ProfileCommand(args, out, err);
-        };
-    });
-  }
-  (void)passthrough;
+  // Listed for --help and completion; RunJbctl hands their command lines to their own parsers.
+  app.add_subcommand("plan", "Plan a workflow offline (jbctl plan --help)")->prefix_command();
+  app.add_subcommand("what-if", "What the daemon would plan with these manifests (= plan --what-if)")
+      ->prefix_command();
+  app.add_subcommand("profile",
+                     "Profile every variant on this machine, or --from-observed (jbctl profile --help)")
+      ->prefix_command();
 
   auto imp = std::make_shared<ImportCommandOptions>();
   auto* import = app.add_subcommand("import", "Convert the JellyBean prototype's optimizer inputs");
@@ -366,6 +337,18 @@ int RunJbctl(const std::vector<std::string>& args, std::istream& in, std::ostrea
   if (args.empty()) {
     out << app.help();
     return 1;
+  }
+  // plan, what-if and profile parse their own flags (--help included); connection flags before
+  // the verb go with the rest.
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i].empty() || args[i][0] == '-') continue;
+    const std::string& c = args[i];
+    if (c != "plan" && c != "profile" && c != "what-if") break;
+    std::vector<std::string> rest(args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end());
+    rest.insert(rest.end(), args.begin(), args.begin() + static_cast<std::ptrdiff_t>(i));
+    if (c == "plan") return PlanCommand(rest, out, err);
+    if (c == "what-if") return RemoteCommand("what-if", rest, out, err);
+    return WantsFromObserved(rest) ? ProfileFromObservedCommand(rest, out, err) : ProfileCommand(rest, out, err);
   }
   std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 takes them back to front
   try {

@@ -4,6 +4,7 @@
 
 #include <sstream>
 
+#include "cli/commands.h"
 #include "cli/remote.h"
 #include "daemon/api_server.h"
 #include "reconciler/memory_store.h"
@@ -28,11 +29,13 @@ class GetCommandsTest : public ::testing::Test {
     remote_.http.timeout_s = 10;
   }
   void SetStatus(const WorkflowStatus& st) { ASSERT_TRUE(store_.PutStatus("vqa", st).ok()); }
-  std::string Run(int (*command)(const Remote&, std::ostream&, std::ostream&), std::vector<std::string> args) {
-    Remote r = remote_;
-    r.rest = std::move(args);
+  // jbctl VERB ARGS... against the in-process server (cli/jbctl.cc's parser, then the command).
+  std::string Run(const std::string& verb, std::vector<std::string> args) {
+    args.insert(args.begin(), verb);
+    for (const auto& a : {"--server", remote_.http.server.c_str(), "--token", kToken.c_str()}) args.push_back(a);
+    std::istringstream in;
     std::ostringstream out, err;
-    EXPECT_EQ(command(r, out, err), 0) << err.str();
+    EXPECT_EQ(RunJbctl(args, in, out, err), 0) << err.str();
     return out.str();
   }
   static WorkflowStatus Observed(std::optional<ObservedAccuracy> acc) {
@@ -52,7 +55,7 @@ class GetCommandsTest : public ::testing::Test {
 
 TEST_F(GetCommandsTest, DescribeShowsTheObservedAccuracyBesideThePlannedOne) {
   SetStatus(Observed(ObservedAccuracy{63.194, 57.485, 68.557, 288, 288, 63.9, 60}));
-  const std::string out = Run(Describe, {"workflow", "vqa"});
+  const std::string out = Run("describe", {"workflow", "vqa"});
   EXPECT_NE(out.find("  Accuracy:    observed 63.2% (95% 57.5-68.6%, n=288), planned 63.9%, floor 60.0%\n"),
             std::string::npos)
       << out;
@@ -64,7 +67,7 @@ TEST_F(GetCommandsTest, DescribeMarksAnIntervalBelowTheFloorAndARaisedFloor) {
   WorkflowStatus st = Observed(ObservedAccuracy{52.0, 45.1, 58.8, 200, 200, 63.9, 60});
   st.accuracy_floor = 65.1;
   SetStatus(st);
-  const std::string out = Run(Describe, {"workflow", "vqa"});
+  const std::string out = Run("describe", {"workflow", "vqa"});
   EXPECT_NE(out.find("observed 52.0% (95% 45.1-58.8%, n=200), planned 63.9%, floor 60.0% [below the floor]\n"),
             std::string::npos)
       << out;
@@ -75,7 +78,7 @@ TEST_F(GetCommandsTest, DescribeMarksAnIntervalBelowTheFloorAndARaisedFloor) {
 
 TEST_F(GetCommandsTest, DescribeWithoutLabelsHasNoAccuracyLine) {
   SetStatus(Observed(std::nullopt));
-  const std::string out = Run(Describe, {"workflow", "vqa"});
+  const std::string out = Run("describe", {"workflow", "vqa"});
   EXPECT_NE(out.find("  Throughput:"), std::string::npos) << out;
   EXPECT_EQ(out.find("  Accuracy:"), std::string::npos) << out;
 }
@@ -94,7 +97,7 @@ std::vector<std::string> FirstRow(const std::string& table) {
 
 TEST_F(GetCommandsTest, GetWideHasTheObservedAccuracyColumns) {
   SetStatus(Observed(ObservedAccuracy{63.194, 57.485, 68.557, 288, 288, 63.9, 60}));
-  const std::string wide = Run(Get, {"workflows", "-o", "wide"});
+  const std::string wide = Run("get", {"workflows", "-o", "wide"});
   EXPECT_NE(wide.find("OBS-ACCURACY"), std::string::npos) << wide;
   auto c = FirstRow(wide);
   ASSERT_GE(c.size(), 3u) << wide;
@@ -102,10 +105,10 @@ TEST_F(GetCommandsTest, GetWideHasTheObservedAccuracyColumns) {
   EXPECT_EQ(c[c.size() - 2], "57.5-68.6") << wide;
   EXPECT_EQ(c[c.size() - 1], "288") << wide;
   // The default table is unchanged.
-  EXPECT_EQ(Run(Get, {"workflows"}).find("OBS-ACCURACY"), std::string::npos);
+  EXPECT_EQ(Run("get", {"workflows"}).find("OBS-ACCURACY"), std::string::npos);
   // No labels: dashes.
   SetStatus(Observed(std::nullopt));
-  c = FirstRow(Run(Get, {"workflows", "-o", "wide"}));
+  c = FirstRow(Run("get", {"workflows", "-o", "wide"}));
   ASSERT_GE(c.size(), 3u);
   EXPECT_EQ(c[c.size() - 3] + c[c.size() - 2] + c[c.size() - 1], "---");
 }
