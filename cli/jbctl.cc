@@ -297,7 +297,7 @@ void AddRemoteCommands(CLI::App& app, Parsed& p, std::istream& in, std::ostream&
       }
       st->timeout_s = *t;
       return WithRemote(p, "rollout status", err,
-                        [&](const cli::Remote& r) { return cli::RolloutStatus(r, *st, out, err); });
+                        [&](const cli::Remote& r) { return cli::RolloutStatusCommand(r, *st, out, err); });
     };
   });
 

@@ -17,6 +17,7 @@
 #include "api/types.h"
 #include "api/value.h"
 #include "base/status.h"
+#include "base/version.h"
 #include "daemon/http.h"
 
 namespace jb::cli {
@@ -24,7 +25,7 @@ namespace jb::cli {
 inline const std::string kApiPath = "/apis/jellybean.dev/v1alpha1/";
 
 // The client's version (`jbctl version`).
-inline constexpr const char* kClientVersion = "v0.1.0";
+inline constexpr const char* kClientVersion = kJellyBeanVersion;
 
 // The global connection flags; "" = not given.
 struct ConnectionFlags {
@@ -139,7 +140,7 @@ struct RolloutStatusOptions {
   bool watch = true;  // --watch=false: report once
   double poll_s = 0.2;
 };
-int RolloutStatus(const Remote& r, const RolloutStatusOptions& o, std::ostream& out, std::ostream& err);
+int RolloutStatusCommand(const Remote& r, const RolloutStatusOptions& o, std::ostream& out, std::ostream& err);
 
 // Seconds in "30s", "2m", "1h", "500ms" or a bare number; nullopt when malformed.
 std::optional<double> ParseDuration(const std::string& s);

@@ -97,7 +97,7 @@ int Wait(const Remote& r, const WaitOptions& o, std::ostream& out, std::ostream&
   return 1;
 }
 
-int RolloutStatus(const Remote& r, const RolloutStatusOptions& o, std::ostream& out, std::ostream& err) {
+int RolloutStatusCommand(const Remote& r, const RolloutStatusOptions& o, std::ostream& out, std::ostream& err) {
   std::string plural, name;
   if (!ResolveTarget(o.positionals, &plural, &name, "jbctl rollout status", err)) return 1;
   if (plural != "workflows") {

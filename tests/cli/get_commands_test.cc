@@ -115,3 +115,111 @@ TEST_F(GetCommandsTest, GetWideHasTheObservedAccuracyColumns) {
 
 }  // namespace
 }  // namespace jb::cli
+
+// ---- get's formats, selectors, get all / events, describe of every kind (JbctlFixture) ----
+#include "tests/cli/jbctl_fixture.h"
+
+namespace jb::cli {
+namespace {
+
+class GetFormatsTest : public JbctlFixture {
+ protected:
+  void SetUp() override {
+    JbctlFixture::SetUp();
+    ApplyVqa();
+    auto wf = store_.Get("Workflow", "vqa");
+    ASSERT_TRUE(wf.ok());
+    Workflow w = std::get<Workflow>(*wf);
+    w.metadata.labels["team"] = "vision";
+    ASSERT_TRUE(store_.Put(w).ok());
+  }
+};
+
+TEST_F(GetFormatsTest, NameJsonYaml) {
+  EXPECT_EQ(Run({"get", "modelprofiles", "-o", "name"}).out,
+            "modelprofile/extract-image-feature\nmodelprofile/speech-recognition\nmodelprofile/vqa\n");
+  auto one = Run({"get", "workflow", "vqa", "-o", "json"});
+  EXPECT_EQ(one.code, 0) << one.err;
+  auto docs = ParseYamlStream(one.out);
+  ASSERT_EQ(docs.size(), 1u);
+  EXPECT_EQ(docs[0].root.Find("kind")->as_string(), "Workflow");
+  auto list = ParseYamlStream(Run({"get", "workflows", "-o", "yaml"}).out);
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0].root.Find("kind")->as_string(), "List");
+  EXPECT_EQ(list[0].root.Find("items")->items().size(), 1u);
+}
+
+TEST_F(GetFormatsTest, JsonPathAndCustomColumns) {
+  auto r = Run({"get", "mp", "-o", "jsonpath={range .items[*]}{.metadata.name}{\"\\n\"}{end}"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "extract-image-feature\nspeech-recognition\nvqa\n");
+  EXPECT_EQ(Run({"get", "wf/vqa", "-o", "jsonpath={.metadata.labels.team}"}).out, "vision");
+  auto cols = Run({"get", "infrastructures", "-o", "custom-columns=NAME:.metadata.name,TIERS:.spec.tiers[*].name"});
+  EXPECT_EQ(cols.code, 0) << cols.err;
+  EXPECT_EQ(cols.out.rfind("NAME         TIERS\nvqa-medium   ", 0), 0u) << cols.out;
+  auto missing = Run({"get", "wf", "-o", "custom-columns=NAME:.metadata.name,X:.nope", "--no-headers"});
+  EXPECT_EQ(missing.out, "vqa   <none>\n");
+  EXPECT_EQ(Run({"get", "wf", "-o", "jsonpath={.items[0"}).code, 1);
+  EXPECT_EQ(Run({"get", "wf", "-o", "custom-columns=broken"}).code, 1);
+}
+
+TEST_F(GetFormatsTest, LabelSelectorsFilterAndGoToTheServer) {
+  EXPECT_EQ(Run({"get", "wf", "-l", "team=vision", "-o", "name"}).out, "workflow/vqa\n");
+  EXPECT_EQ(Run({"get", "wf", "-l", "team", "-o", "name"}).out, "workflow/vqa\n");
+  EXPECT_EQ(Run({"get", "wf", "-l", "team!=vision", "-o", "name"}).out, "");
+  EXPECT_EQ(Run({"get", "mp", "-l", "!team", "-o", "name"}).out,
+            "modelprofile/extract-image-feature\nmodelprofile/speech-recognition\nmodelprofile/vqa\n");
+  auto none = Run({"get", "wf", "-l", "team=audio"});
+  EXPECT_EQ(none.code, 0);
+  EXPECT_EQ(none.out, "");
+  EXPECT_EQ(none.err, "No resources found\n");
+  bool sent = false;
+  for (const auto& q : Requests()) sent = sent || q.find("?labelSelector=team%3Daudio") != std::string::npos;
+  EXPECT_TRUE(sent);
+  EXPECT_EQ(Run({"get", "wf", "-l", "team in (a,b)"}).code, 1) << "set-based selectors are named as unsupported";
+}
+
+TEST_F(GetFormatsTest, NoHeadersAndGetAll) {
+  auto plain = Run({"get", "workflows", "--no-headers"});
+  EXPECT_EQ(plain.out.rfind("vqa ", 0), 0u) << plain.out;
+  auto all = Run({"get", "all"});
+  EXPECT_EQ(all.code, 0) << all.err;
+  for (const char* want : {"infrastructure/vqa-medium", "modelprofile/speech-recognition", "workflow/vqa"})
+    EXPECT_NE(all.out.find(want), std::string::npos) << want << "\n" << all.out;
+  EXPECT_EQ(Run({"get", "all", "-o", "name"}).out.size(),
+            std::string("infrastructure/vqa-medium\nmodelprofile/extract-image-feature\n"
+                        "modelprofile/speech-recognition\nmodelprofile/vqa\nworkflow/vqa\n")
+                .size());
+  EXPECT_EQ(Run({"get", "pods"}).code, 1);
+}
+
+TEST_F(GetFormatsTest, Events) {
+  events_.Record("Workflow", "vqa", "Normal", "Solved", "plan found");
+  events_.Record("Infrastructure", "vqa-medium", "Warning", "NodeLost", "edge-1 gone");
+  auto all = Run({"get", "events"});
+  EXPECT_EQ(all.code, 0) << all.err;
+  EXPECT_NE(all.out.find("LAST SEEN"), std::string::npos) << all.out;
+  EXPECT_NE(all.out.find("Solved"), std::string::npos) << all.out;
+  EXPECT_NE(all.out.find("NodeLost"), std::string::npos) << all.out;
+  auto one = Run({"get", "events", "--for", "workflow/vqa", "--no-headers"});
+  EXPECT_NE(one.out.find("Workflow/vqa"), std::string::npos) << one.out;
+  EXPECT_EQ(one.out.find("NodeLost"), std::string::npos) << one.out;
+  EXPECT_EQ(Run({"get", "events", "-o", "jsonpath={.items[*].reason}"}).out, "Solved NodeLost");
+}
+
+TEST_F(GetFormatsTest, DescribeEveryKind) {
+  auto inf = Run({"describe", "infrastructure/vqa-medium"});
+  EXPECT_EQ(inf.code, 0) << inf.err;
+  EXPECT_NE(inf.out.find("Kind:           Infrastructure"), std::string::npos) << inf.out;
+  EXPECT_NE(inf.out.find("Nodes:"), std::string::npos) << inf.out;
+  auto mp = Run({"describe", "modelprofile", "extract-image-feature"});
+  EXPECT_EQ(mp.code, 0) << mp.err;
+  EXPECT_NE(mp.out.find("  resnet18"), std::string::npos) << mp.out;
+  EXPECT_NE(mp.out.find("Events:"), std::string::npos) << mp.out;
+  auto wf = Run({"describe", "wf/vqa"});
+  EXPECT_NE(wf.out.find("Infrastructure: vqa-medium"), std::string::npos) << wf.out;
+  EXPECT_EQ(Run({"describe", "workflow", "nope"}).code, 1);
+}
+
+}  // namespace
+}  // namespace jb::cli
