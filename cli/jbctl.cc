@@ -243,6 +243,10 @@ void AddRemoteCommands(CLI::App& app, Parsed& p, std::istream& in, std::ostream&
     };
   });
 
+}
+
+// wait, rollout, version.
+void AddProgressCommands(CLI::App& app, Parsed& p, std::ostream& out, std::ostream& err) {
   auto wait = std::make_shared<cli::WaitOptions>();
   auto wait_timeout = std::make_shared<std::string>("30s");
   auto* w = app.add_subcommand("wait", "Wait until a condition holds (or the object is deleted)");
@@ -334,6 +338,7 @@ int RunJbctl(const std::vector<std::string>& args, std::istream& in, std::ostrea
   AddGlobalFlags(app, p);
   AddLocalCommands(app, p, in, out, err);
   AddRemoteCommands(app, p, in, out, err);
+  AddProgressCommands(app, p, out, err);
   if (args.empty()) {
     out << app.help();
     return 1;
