@@ -12,7 +12,7 @@ PACKAGES := build-essential cmake make pkg-config ccache git \
   libyaml-cpp-dev coinor-libcbc-dev coinor-libclp-dev \
   libgtest-dev libgmock-dev libbenchmark-dev \
   libcpprest-dev libspdlog-dev libfmt-dev libsystemd-dev libprotobuf-dev protobuf-compiler libssl-dev \
-  nlohmann-json3-dev libboost-system-dev openssl systemd \
+  nlohmann-json3-dev libboost-system-dev openssl systemd libcli11-dev \
   iproute2 nftables openssh-server openssh-client \
   clang-14 libclang-rt-14-dev clang-format-14 \
   tesseract-ocr-eng libtesseract-dev pocketsphinx-en-us libpocketsphinx-dev libsphinxbase-dev \

@@ -1,5 +1,12 @@
-// jbctl apply, delete and diff: manifests against the daemon's objects.
+// jbctl apply, delete and diff: manifests (files, directories, stdin) against the daemon's objects.
+#include <sys/wait.h>
+
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <sstream>
 #include <utility>
 
@@ -7,38 +14,11 @@
 #include "cli/cli_util.h"
 #include "cli/remote.h"
 
+namespace fs = std::filesystem;
+
 namespace jb::cli {
 
 namespace {
-
-// Line diff (LCS) of two texts, unified-style without context trimming.
-std::string LineDiff(const std::string& a, const std::string& b) {
-  auto lines = [](const std::string& s) {
-    std::vector<std::string> v;
-    std::stringstream ss(s);
-    std::string l;
-    while (std::getline(ss, l)) v.push_back(l);
-    return v;
-  };
-  auto x = lines(a), y = lines(b);
-  std::vector<std::vector<int>> L(x.size() + 1, std::vector<int>(y.size() + 1, 0));
-  for (size_t i = x.size(); i-- > 0;)
-    for (size_t j = y.size(); j-- > 0;)
-      L[i][j] = x[i] == y[j] ? L[i + 1][j + 1] + 1 : std::max(L[i + 1][j], L[i][j + 1]);
-  std::string out;
-  size_t i = 0, j = 0;
-  while (i < x.size() || j < y.size()) {
-    if (i < x.size() && j < y.size() && x[i] == y[j]) {
-      out += "  " + x[i++] + "\n";
-      ++j;
-    } else if (j < y.size() && (i == x.size() || L[i][j + 1] >= L[i + 1][j])) {
-      out += "+ " + y[j++] + "\n";
-    } else {
-      out += "- " + x[i++] + "\n";
-    }
-  }
-  return out;
-}
 
 // The resourceVersion of the object in a response ("" when there is none).
 std::string VersionOf(const HttpResponse& resp) {
@@ -46,44 +26,141 @@ std::string VersionOf(const HttpResponse& resp) {
   return obj.ok() ? MetaOf(*obj).resource_version.value_or("") : "";
 }
 
+// What the user manages of a response's object, as YAML ("" when it does not decode).
+std::string UserYaml(const HttpResponse& resp) {
+  auto obj = DecodeResponse(resp);
+  return obj.ok() ? ObjectToYaml(UserView(*obj)) : "";
+}
+
+std::string What(const Object& obj) { return SingularOf(PluralOf(KindOf(obj))) + "/" + MetaOf(obj).name; }
+
+// The manifest files of a -f argument: the file itself, or a directory's .yaml/.yml/.json files
+// (sorted; sub-directories only when recursive).
+std::vector<std::string> FilesOf(const std::string& path, bool recursive) {
+  std::error_code ec;
+  if (!fs::is_directory(path, ec)) return {path};
+  std::vector<std::string> files;
+  auto take = [&](const fs::directory_entry& e) {
+    auto ext = e.path().extension().string();
+    if (e.is_regular_file(ec) && (ext == ".yaml" || ext == ".yml" || ext == ".json")) files.push_back(e.path().string());
+  };
+  if (recursive) {
+    for (auto it = fs::recursive_directory_iterator(path, ec); !ec && it != fs::recursive_directory_iterator();
+         it.increment(ec))
+      take(*it);
+  } else {
+    for (auto it = fs::directory_iterator(path, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) take(*it);
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+// Runs `diff -u -N` ($JBCTL_EXTERNAL_DIFF if set) on two texts labelled live/local; its output
+// goes to `out`. Returns diff's exit status (0 same, 1 differs, 2 error).
+int ExternalDiff(const std::string& label, const std::string& live, const std::string& local, std::ostream& out,
+                 std::ostream& err) {
+  std::string tmpl = (fs::temp_directory_path() / "jbctl-diff-XXXXXX").string();
+  if (mkdtemp(tmpl.data()) == nullptr) {
+    err << "jbctl diff: cannot create a temporary directory\n";
+    return 2;
+  }
+  fs::path dir = tmpl;
+  std::ofstream(dir / "live") << live;
+  std::ofstream(dir / "local") << local;
+  const char* ext = std::getenv("JBCTL_EXTERNAL_DIFF");
+  std::string cmd = ext && *ext ? std::string(ext) + " '" + (dir / "live").string() + "' '" + (dir / "local").string() + "'"
+                                : "diff -u -N --label 'live/" + label + "' --label 'local/" + label + "' '" +
+                                      (dir / "live").string() + "' '" + (dir / "local").string() + "'";
+  FILE* p = popen(cmd.c_str(), "r");
+  int rc = 2;
+  if (p != nullptr) {
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.write(buf, static_cast<std::streamsize>(n));
+    int st = pclose(p);
+    rc = WIFEXITED(st) ? WEXITSTATUS(st) : 2;
+  }
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  if (rc > 1) err << "jbctl diff: " << cmd.substr(0, cmd.find(' ')) << " failed (exit " << rc << ")\n";
+  return rc;
+}
+
 }  // namespace
 
-int Apply(const Remote& r, std::ostream& out, std::ostream& err) {
-  std::vector<std::string> paths;
-  for (size_t i = 0; i < r.rest.size(); ++i)
-    if ((r.rest[i] == "-f" || r.rest[i] == "--filename") && i + 1 < r.rest.size())
-      paths.push_back(r.rest[++i]);
-    else {
-      err << "jbctl apply: unexpected argument \"" << r.rest[i] << "\"\n";
-      return 1;
+std::optional<std::vector<Document>> ReadManifests(const std::vector<std::string>& files, bool recursive,
+                                                   std::istream& in, std::ostream& err) {
+  std::vector<Document> docs;
+  for (const auto& f : files) {
+    if (f == "-") {
+      std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      for (auto& d : DecodeText(text, "<stdin>")) docs.push_back(std::move(d));
+      continue;
     }
-  if (paths.empty()) {
-    err << "jbctl apply: expected -f FILE|DIR\n";
+    std::error_code ec;
+    if (!fs::exists(f, ec)) {
+      err << f << ": no such file or directory\n";
+      return std::nullopt;
+    }
+    for (const auto& file : FilesOf(f, recursive))
+      for (auto& d : LoadPath(file)) docs.push_back(std::move(d));
+  }
+  if (docs.empty()) {
+    err << "no objects found in the given manifests\n";
+    return std::nullopt;
+  }
+  ValidateSet(&docs);
+  auto diags = FormatDiagnostics(docs);
+  for (const auto& d : diags) err << d << "\n";
+  if (!diags.empty()) return std::nullopt;
+  return docs;
+}
+
+int Apply(const Remote& r, const ApplyOptions& o, std::istream& in, std::ostream& out, std::ostream& err) {
+  if (o.dry_run != "none" && o.dry_run != "client" && o.dry_run != "server") {
+    err << "jbctl apply: --dry-run must be none, client or server, not \"" << o.dry_run << "\"\n";
     return 1;
   }
-  std::vector<Document> docs;
-  if (LoadManifests(paths, err, &docs) > 0) {
+  auto docs = ReadManifests(o.files, o.recursive, in, err);
+  if (!docs) {
     err << "jbctl apply: nothing applied: the manifests are invalid\n";
     return 1;
   }
+  const std::string suffix = o.dry_run == "client" ? " (dry run)" : o.dry_run == "server" ? " (server dry run)" : "";
   int rc = 0;
-  for (const auto& d : docs) {
-    Object obj = *d.object;
+  for (const auto& d : *docs) {
+    const Object& obj = *d.object;
     std::string path = kApiPath + PluralOf(KindOf(obj)) + "/" + MetaOf(obj).name;
-    // The stored resourceVersion before: a PUT that returns it again changed nothing.
-    std::string before;
-    if (auto cur = HttpCall(r.http, "GET", path, "", ""); cur.ok() && cur->status == 200) before = VersionOf(*cur);
-    auto resp = HttpCall(r.http, "PUT", path, ObjectToJson(obj), "application/json");
-    std::string what = PluralOf(KindOf(obj)).substr(0, PluralOf(KindOf(obj)).size() - 1) + "/" + MetaOf(obj).name;
+    const std::string what = What(obj);
+    // The stored object before: a PUT that returns its resourceVersion again changed nothing.
+    auto cur = HttpCall(r.http, "GET", path, "", "");
+    if (!cur.ok()) {
+      err << "jbctl apply: " << what << ": " << cur.status().message() << "\n";
+      return 1;
+    }
+    const bool exists = cur->status == 200;
+    if (!exists && cur->status != 404) {
+      err << "jbctl apply: " << d.file << ": " << what << ": " << ErrorOf(*cur) << "\n";
+      rc = 1;
+      continue;
+    }
+    if (o.dry_run == "client") {
+      out << what << (!exists ? " created" : UserYaml(*cur) == ObjectToYaml(UserView(obj)) ? " unchanged" : " configured")
+          << suffix << "\n";
+      continue;
+    }
+    auto resp = HttpCall(r.http, "PUT", path + (o.dry_run == "server" ? "?dryRun=All" : ""), ObjectToJson(obj),
+                         "application/json");
     if (!resp.ok()) {
       err << "jbctl apply: " << what << ": " << resp.status().message() << "\n";
       return 1;
     }
-    if (resp->status == 201)
-      out << what << " created\n";
-    else if (resp->status == 200)
-      out << what << (!before.empty() && VersionOf(*resp) == before ? " unchanged\n" : " configured\n");
-    else {
+    if (resp->status == 201 || (resp->status == 200 && !exists)) {
+      out << what << " created" << suffix << "\n";
+    } else if (resp->status == 200) {
+      bool same = o.dry_run == "server" ? UserYaml(*resp) == UserYaml(*cur) : VersionOf(*resp) == VersionOf(*cur);
+      out << what << (same ? " unchanged" : " configured") << suffix << "\n";
+    } else {
       err << "jbctl apply: " << d.file << ": " << what << ": " << ErrorOf(*resp) << "\n";
       rc = 1;
     }
@@ -91,30 +168,43 @@ int Apply(const Remote& r, std::ostream& out, std::ostream& err) {
   return rc;
 }
 
-int Delete(const Remote& r, std::ostream& out, std::ostream& err) {
+int Delete(const Remote& r, const DeleteOptions& o, std::istream& in, std::ostream& out, std::ostream& err) {
   std::vector<std::pair<std::string, std::string>> targets;  // plural, name
-  if (r.rest.size() >= 2 && (r.rest[0] == "-f" || r.rest[0] == "--filename")) {
-    for (size_t i = 0; i + 1 < r.rest.size(); i += 2) {
-      for (const auto& d : LoadPath(r.rest[i + 1]))
-        if (d.object) targets.emplace_back(PluralOf(KindOf(*d.object)), MetaOf(*d.object).name);
+  if (!o.files.empty()) {
+    if (!o.positionals.empty()) {
+      err << "jbctl delete: give either -f or KIND NAME, not both\n";
+      return 1;
     }
-  } else if (r.rest.size() == 2 && !PluralOf(r.rest[0]).empty()) {
-    targets.emplace_back(PluralOf(r.rest[0]), r.rest[1]);
+    auto docs = ReadManifests(o.files, o.recursive, in, err);
+    if (!docs) return 1;
+    for (const auto& d : *docs) targets.emplace_back(PluralOf(KindOf(*d.object)), MetaOf(*d.object).name);
+  } else if (!o.positionals.empty() && o.positionals[0].find('/') != std::string::npos) {
+    for (const auto& p : o.positionals) {
+      std::string plural, name;
+      if (!ResolveTarget({p}, &plural, &name, "jbctl delete", err)) return 1;
+      targets.emplace_back(plural, name);
+    }
+  } else if (o.positionals.size() >= 2) {
+    for (size_t i = 1; i < o.positionals.size(); ++i) {
+      std::string plural, name;
+      if (!ResolveTarget({o.positionals[0], o.positionals[i]}, &plural, &name, "jbctl delete", err)) return 1;
+      targets.emplace_back(plural, name);
+    }
   } else {
-    err << "jbctl delete: usage: jbctl delete KIND NAME | jbctl delete -f FILE|DIR\n";
+    err << "jbctl delete: usage: jbctl delete KIND NAME... | KIND/NAME... | -f FILE|DIR|-\n";
     return 1;
   }
   int rc = 0;
   for (const auto& [plural, name] : targets) {
     auto resp = HttpCall(r.http, "DELETE", kApiPath + plural + "/" + name);
-    std::string what = plural.substr(0, plural.size() - 1) + "/" + name;
+    std::string what = SingularOf(plural) + "/" + name;
     if (!resp.ok()) {
       err << "jbctl delete: " << resp.status().message() << "\n";
       return 1;
     }
-    if (resp->status == 200)
+    if (resp->status == 200) {
       out << what << " deleted\n";
-    else {
+    } else if (resp->status != 404 || !o.ignore_not_found) {
       err << "jbctl delete: " << what << ": " << ErrorOf(*resp) << "\n";
       rc = 1;
     }
@@ -122,18 +212,15 @@ int Delete(const Remote& r, std::ostream& out, std::ostream& err) {
   return rc;
 }
 
-int Diff(const Remote& r, std::ostream& out, std::ostream& err) {
-  std::vector<std::string> paths;
-  for (size_t i = 0; i + 1 < r.rest.size(); i += 2)
-    if (r.rest[i] == "-f" || r.rest[i] == "--filename") paths.push_back(r.rest[i + 1]);
-  if (paths.empty()) {
-    err << "jbctl diff: usage: jbctl diff -f FILE|DIR\n";
+int Diff(const Remote& r, const DiffOptions& o, std::istream& in, std::ostream& out, std::ostream& err) {
+  if (o.files.empty()) {
+    err << "jbctl diff: usage: jbctl diff -f FILE|DIR|-\n";
     return 2;
   }
-  std::vector<Document> docs;
-  if (LoadManifests(paths, err, &docs) > 0) return 2;
-  bool differs = false;
-  for (const auto& d : docs) {
+  auto docs = ReadManifests(o.files, o.recursive, in, err);
+  if (!docs) return 2;
+  int rc = 0;
+  for (const auto& d : *docs) {
     std::string plural = PluralOf(KindOf(*d.object));
     auto resp = HttpCall(r.http, "GET", kApiPath + plural + "/" + MetaOf(*d.object).name);
     if (!resp.ok()) {
@@ -141,24 +228,23 @@ int Diff(const Remote& r, std::ostream& out, std::ostream& err) {
       return 2;
     }
     std::string local = ObjectToYaml(UserView(*d.object));
-    std::string remote;
+    std::string live;
     if (resp->status == 200) {
-      auto obj = DecodeResponse(*resp);
-      if (!obj.ok()) {
+      live = UserYaml(*resp);
+      if (live.empty()) {
         err << "jbctl diff: malformed object from the server\n";
         return 2;
       }
-      remote = ObjectToYaml(UserView(*obj));
     } else if (resp->status != 404) {
       err << "jbctl diff: " << ErrorOf(*resp) << "\n";
       return 2;
     }
-    if (local == remote) continue;
-    differs = true;
-    out << "--- server " << d.Describe() << (remote.empty() ? " (absent)" : "") << "\n+++ " << d.file << "\n"
-        << LineDiff(remote, local);
+    if (local == live) continue;
+    int one = ExternalDiff(What(*d.object), live, local, out, err);
+    if (one > 1) return 2;
+    rc = std::max(rc, one);
   }
-  return differs ? 1 : 0;
+  return rc;
 }
 
 }  // namespace jb::cli

@@ -1,29 +1,25 @@
-// jbctl get and describe: the daemon's objects as tables, YAML/JSON and a workflow's full status.
-#include <filesystem>
+// jbctl get: the daemon's objects as tables, YAML/JSON, names, JSONPath and custom columns, with
+// label selectors; `get all` and `get events`.
 #include <map>
 #include <set>
+#include <sstream>
 
 #include "api/manifest.h"
 #include "cli/cli_util.h"
+#include "cli/jsonpath.h"
 #include "cli/remote.h"
 #include "reconciler/observed_accuracy.h"
 
 namespace jb::cli {
-namespace fs = std::filesystem;
 
 namespace {
+
+using Rows = std::vector<std::vector<std::string>>;
 
 const Condition* Cond(const Workflow& wf, const std::string& type) {
   for (const auto& c : wf.status.conditions)
     if (c.type == type) return &c;
   return nullptr;
-}
-
-// The observed accuracy beside the planned one, e.g. "observed 63.2% (95% 57.1-68.9%, n=288),
-// planned 63.9%, floor 60.0%"; "below the floor" is added when the interval lies wholly below it.
-std::string AccuracyLine(const ObservedAccuracy& a) {
-  return "observed " + FormatObservedAccuracy(a) + ", planned " + FormatFixed(a.planned, 1) + "%, floor " +
-         FormatFixed(a.floor, 1) + "%" + (a.high < a.floor ? " [below the floor]" : "");
 }
 
 // One row of `jbctl get workflows` (wide: the extra columns).
@@ -52,90 +48,26 @@ std::vector<std::string> WorkflowRow(const Workflow& wf, bool wide) {
   return row;
 }
 
-}  // namespace
-
-int Get(const Remote& r, std::ostream& out, std::ostream& err) {
-  std::string kind, name, output;
-  for (size_t i = 0; i < r.rest.size(); ++i) {
-    if (r.rest[i] == "-o" && i + 1 < r.rest.size())
-      output = r.rest[++i];
-    else if (kind.empty())
-      kind = r.rest[i];
-    else if (name.empty())
-      name = r.rest[i];
-    else {
-      err << "jbctl get: unexpected argument \"" << r.rest[i] << "\"\n";
-      return 1;
-    }
-  }
-  std::string plural = PluralOf(kind);
-  if (plural.empty()) {
-    err << "jbctl get: unknown kind \"" << kind << "\"; expected workflows, modelprofiles or infrastructures\n";
-    return 1;
-  }
-  if (!output.empty() && output != "yaml" && output != "json" && output != "wide" && output != "name") {
-    err << "jbctl get: unknown output format \"" << output << "\"; expected yaml, json, wide or name\n";
-    return 1;
-  }
-  auto resp = HttpCall(r.http, "GET", kApiPath + plural + (name.empty() ? "" : "/" + name));
-  if (!resp.ok()) {
-    err << "jbctl get: " << resp.status().message() << "\n";
-    return 1;
-  }
-  if (resp->status != 200) {
-    err << "jbctl get: " << ErrorOf(*resp) << "\n";
-    return 1;
-  }
-  std::vector<Object> objects;
-  if (name.empty()) {
-    auto docs = ParseYamlStream(resp->body);
-    if (docs.empty() || !docs[0].error.ok() || !docs[0].root.Find("items")) {
-      err << "jbctl get: malformed list from the server\n";
-      return 1;
-    }
-    for (const auto& item : docs[0].root.Find("items")->items()) {
-      Document d;
-      d.file = "server response";
-      DecodeDocument(item, &d);
-      if (d.object) objects.push_back(*d.object);
-    }
-  } else {
-    auto obj = DecodeResponse(*resp);
-    if (!obj.ok()) {
-      err << "jbctl get: malformed object from the server: " << obj.status().message() << "\n";
-      return 1;
-    }
-    objects.push_back(*obj);
-  }
-  if (output == "yaml") {
-    for (size_t i = 0; i < objects.size(); ++i) out << (i ? "---\n" : "") << ObjectToYaml(objects[i]);
-    return 0;
-  }
-  if (output == "json") {
-    if (objects.size() == 1 && !name.empty())
-      out << ObjectToJson(objects[0], true) << "\n";
-    else
-      out << resp->body;
-    return 0;
-  }
-  if (output == "name") {
-    for (const auto& o : objects) out << plural.substr(0, plural.size() - 1) << "/" << MetaOf(o).name << "\n";
-    return 0;
-  }
-  std::vector<std::vector<std::string>> rows;
+// The default (or wide) table of objects of one kind; names prefixed with "kind/" for `get all`.
+Rows Table(const std::string& plural, const std::vector<Object>& objects, bool wide, bool prefix) {
+  Rows rows;
+  const std::string pre = prefix ? SingularOf(plural) + "/" : "";
   if (plural == "workflows") {
     rows.push_back({"NAME", "PLANNED", "READY", "SLOMET", "COST $/h", "ACCURACY"});
-    if (output == "wide")
+    if (wide)
       rows[0].insert(rows[0].end(),
                      {"COMPUTE", "NETWORK", "GAP", "GENERATION", "OBSERVED", "OBS-ACCURACY", "95%", "N"});
-    for (const auto& o : objects) rows.push_back(WorkflowRow(std::get<Workflow>(o), output == "wide"));
+    for (const auto& o : objects) {
+      rows.push_back(WorkflowRow(std::get<Workflow>(o), wide));
+      rows.back()[0] = pre + rows.back()[0];
+    }
   } else if (plural == "modelprofiles") {
     rows.push_back({"NAME", "VARIANTS", "GENERATION"});
     for (const auto& o : objects) {
       const auto& mp = std::get<ModelProfile>(o);
       std::string vars;
       for (const auto& v : mp.spec.variants) vars += (vars.empty() ? "" : ",") + v.name;
-      rows.push_back({mp.metadata.name, output == "wide" ? vars : std::to_string(mp.spec.variants.size()),
+      rows.push_back({pre + mp.metadata.name, wide ? vars : std::to_string(mp.spec.variants.size()),
                       std::to_string(mp.metadata.generation.value_or(0))});
     }
   } else {
@@ -144,123 +76,311 @@ int Get(const Remote& r, std::ostream& out, std::ostream& err) {
       const auto& inf = std::get<Infrastructure>(o);
       std::string tiers;
       for (const auto& t : inf.spec.tiers) tiers += (tiers.empty() ? "" : ",") + t.name;
-      rows.push_back({inf.metadata.name, tiers, std::to_string(inf.spec.nodes.size()),
+      rows.push_back({pre + inf.metadata.name, tiers, std::to_string(inf.spec.nodes.size()),
                       std::to_string(inf.metadata.generation.value_or(0))});
     }
   }
+  return rows;
+}
+
+// One requirement of a label selector: key=value, key==value, key!=value, key, !key.
+struct Requirement {
+  std::string key, value;
+  enum Op { kEq, kNe, kExists, kAbsent } op = kExists;
+};
+
+std::string Trim(std::string s) {
+  while (!s.empty() && s.front() == ' ') s.erase(0, 1);
+  while (!s.empty() && s.back() == ' ') s.pop_back();
+  return s;
+}
+
+StatusOr<std::vector<Requirement>> ParseSelector(const std::string& sel) {
+  std::vector<Requirement> reqs;
+  std::stringstream ss(sel);
+  for (std::string part; std::getline(ss, part, ',');) {
+    part = Trim(part);
+    if (part.empty()) return Status::InvalidArgument("empty requirement in selector \"" + sel + "\"");
+    Requirement r;
+    if (auto p = part.find("!="); p != std::string::npos) {
+      r = {Trim(part.substr(0, p)), Trim(part.substr(p + 2)), Requirement::kNe};
+    } else if (p = part.find('='); p != std::string::npos) {
+      size_t v = part.compare(p, 2, "==") == 0 ? p + 2 : p + 1;
+      r = {Trim(part.substr(0, p)), Trim(part.substr(v)), Requirement::kEq};
+    } else if (part[0] == '!') {
+      r = {Trim(part.substr(1)), "", Requirement::kAbsent};
+    } else {
+      r = {part, "", Requirement::kExists};
+    }
+    if (r.key.empty() || r.key.find_first_of(" ()") != std::string::npos)
+      return Status::InvalidArgument("unsupported requirement \"" + part +
+                                     "\" in selector; expected key=value, key!=value, key or !key");
+    reqs.push_back(std::move(r));
+  }
+  return reqs;
+}
+
+bool Matches(const std::vector<Requirement>& reqs, const std::map<std::string, std::string>& labels) {
+  for (const auto& r : reqs) {
+    auto it = labels.find(r.key);
+    bool has = it != labels.end();
+    if (r.op == Requirement::kExists && !has) return false;
+    if (r.op == Requirement::kAbsent && has) return false;
+    if (r.op == Requirement::kEq && (!has || it->second != r.value)) return false;
+    if (r.op == Requirement::kNe && has && it->second == r.value) return false;
+  }
+  return true;
+}
+
+std::string UrlEncode(const std::string& s) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+// custom-columns=HEADER:expr,...: the rows of `values`; InvalidArgument for a bad spec.
+StatusOr<Rows> CustomColumns(const std::string& spec, const std::vector<Value>& values) {
+  std::vector<std::pair<std::string, std::string>> cols;
+  std::stringstream ss(spec);
+  for (std::string c; std::getline(ss, c, ',');) {
+    auto colon = c.find(':');
+    if (colon == std::string::npos || colon == 0)
+      return Status::InvalidArgument("custom-columns: expected HEADER:JSONPATH, got \"" + c + "\"");
+    std::string expr = c.substr(colon + 1);
+    if (expr.size() >= 2 && expr.front() == '{' && expr.back() == '}') expr = expr.substr(1, expr.size() - 2);
+    cols.emplace_back(c.substr(0, colon), expr);
+  }
+  if (cols.empty()) return Status::InvalidArgument("custom-columns: expected HEADER:JSONPATH[,...]");
+  Rows rows(1);
+  for (const auto& c : cols) rows[0].push_back(c.first);
+  for (const auto& v : values) {
+    std::vector<std::string> row;
+    for (const auto& c : cols) {
+      auto sel = JsonPathSelect(v, c.second);
+      if (!sel.ok()) return sel.status();
+      std::string cell;
+      for (size_t i = 0; i < sel->size(); ++i) cell += (i ? "," : "") + JsonPathText((*sel)[i]);
+      row.push_back(cell.empty() ? "<none>" : cell);
+    }
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+Value ListOf(std::vector<Value> items) {
+  Value list = Value::Map();
+  list.Set("apiVersion", Value::String("v1"));
+  list.Set("kind", Value::String("List"));
+  Value seq = Value::Seq();
+  for (auto& v : items) seq.Append(std::move(v));
+  list.Set("items", std::move(seq));
+  return list;
+}
+
+// Prints `values` (encoded objects or events) in a structured format: json, yaml, jsonpath=,
+// custom-columns=. `single`: one named object, printed bare instead of as a List.
+int PrintStructured(const std::string& output, std::vector<Value> values, bool single, bool no_headers,
+                    std::ostream& out, std::ostream& err) {
+  Value root = single && values.size() == 1 ? values[0] : ListOf(values);
+  if (output == "json") {
+    out << ToJson(root, true) << "\n";
+    return 0;
+  }
+  if (output == "yaml") {
+    out << ToYaml(root);
+    return 0;
+  }
+  if (output.rfind("jsonpath=", 0) == 0) {
+    auto text = JsonPathRender(root, output.substr(9));
+    if (!text.ok()) {
+      err << "jbctl get: " << text.status().message() << "\n";
+      return 1;
+    }
+    out << *text;
+    return 0;
+  }
+  auto rows = CustomColumns(output.substr(15), values);
+  if (!rows.ok()) {
+    err << "jbctl get: " << rows.status().message() << "\n";
+    return 1;
+  }
+  if (no_headers) rows->erase(rows->begin());
+  PrintTable(out, *rows, 3);
+  return 0;
+}
+
+bool Structured(const std::string& output) {
+  return output == "json" || output == "yaml" || output.rfind("jsonpath=", 0) == 0 ||
+         output.rfind("custom-columns=", 0) == 0;
+}
+
+// GET a path; the body on success, else nullopt with the error on `err`.
+std::optional<HttpResponse> GetOk(const Remote& r, const std::string& path, std::ostream& err) {
+  auto resp = HttpCall(r.http, "GET", path);
+  if (!resp.ok()) {
+    err << "jbctl get: " << resp.status().message() << "\n";
+    return std::nullopt;
+  }
+  if (resp->status != 200) {
+    err << "jbctl get: " << ErrorOf(*resp) << "\n";
+    return std::nullopt;
+  }
+  return *resp;
+}
+
+int GetEvents(const Remote& r, const GetOptions& o, std::ostream& out, std::ostream& err) {
+  std::string path = kApiPath + "events";
+  if (!o.for_object.empty()) {
+    std::string plural, name;
+    if (!ResolveTarget({o.for_object}, &plural, &name, "jbctl get events --for", err)) return 1;
+    path += "/" + KindOf(plural == "workflows"       ? Object{Workflow{}}
+                         : plural == "modelprofiles" ? Object{ModelProfile{}}
+                                                     : Object{Infrastructure{}}) +
+            "/" + name;
+  }
+  auto resp = GetOk(r, path, err);
+  if (!resp) return 1;
+  auto docs = ParseYamlStream(resp->body);
+  const Value* items = docs.empty() || !docs[0].error.ok() ? nullptr : docs[0].root.Find("items");
+  if (items == nullptr) {
+    err << "jbctl get: malformed event list from the server\n";
+    return 1;
+  }
+  if (Structured(o.output)) return PrintStructured(o.output, items->items(), false, o.no_headers, out, err);
+  if (!o.output.empty() && o.output != "wide") {
+    err << "jbctl get events: output format \"" << o.output << "\" does not apply to events\n";
+    return 1;
+  }
+  if (items->items().empty()) {
+    err << "No resources found\n";
+    return 0;
+  }
+  Rows rows = {{"LAST SEEN", "TYPE", "REASON", "OBJECT", "COUNT", "MESSAGE"}};
+  for (const auto& e : items->items()) {
+    auto str = [&](const char* k) { return e.Find(k) && e.Find(k)->is_string() ? e.Find(k)->as_string() : ""; };
+    rows.push_back({str("time"), str("type"), str("reason"), str("object"),
+                    e.Find("count") ? FormatNumber(e.Find("count")->as_number()) : "1", str("message")});
+  }
+  if (o.no_headers) rows.erase(rows.begin());
   PrintTable(out, rows, 3);
   return 0;
 }
 
-int Describe(const Remote& r, std::ostream& out, std::ostream& err) {
-  if (r.rest.size() != 2 || PluralOf(r.rest[0]) != "workflows") {
-    err << "jbctl describe: usage: jbctl describe workflow NAME\n";
+}  // namespace
+
+int Get(const Remote& r, const GetOptions& o, std::ostream& out, std::ostream& err) {
+  const std::string& output = o.output;
+  if (!output.empty() && output != "wide" && output != "name" && !Structured(output)) {
+    err << "jbctl get: unknown output format \"" << output
+        << "\"; expected json, yaml, wide, name, jsonpath=TEMPLATE or custom-columns=SPEC\n";
     return 1;
   }
-  auto fetched = FetchWorkflow(r, r.rest[1], "jbctl describe", err);
-  if (!fetched) return 1;
-  const Workflow& wf = *fetched;
-  out << "Name:           " << wf.metadata.name << "\n";
-  out << "Infrastructure: " << wf.spec.infrastructure << "\n";
-  out << "Generation:     " << wf.metadata.generation.value_or(0) << " (observed "
-      << wf.status.observed_generation.value_or(0) << ")\n";
-  out << "SLO:            accuracy >= " << FormatFixed(wf.spec.slo.min_accuracy, 2) << ", sources:";
-  for (const auto& s : wf.spec.sources) out << " " << s.name << " " << FormatFixed(s.rate, 1) << "/s";
-  out << "\n";
-  if (wf.metadata.deletion_timestamp) out << "Deleting since: " << *wf.metadata.deletion_timestamp << "\n";
-  out << "\nConditions:\n";
-  std::vector<std::vector<std::string>> rows = {{"  TYPE", "STATUS", "REASON", "SINCE", "MESSAGE"}};
-  for (const auto& c : wf.status.conditions)
-    rows.push_back({"  " + c.type, c.status, c.reason, c.last_transition_time, c.message});
-  PrintTable(out, rows, 3);
-  if (wf.status.plan) {
-    const auto& p = *wf.status.plan;
-    out << "\nPlan:\n";
-    std::vector<std::vector<std::string>> t = {
-        {"  OPERATOR", "VARIANT", "NODE", "TIER", "RATE/s", "KEYS", "UTILISATION"}};
-    for (const auto& pl : p.placements)
-      t.push_back({"  " + pl.op, pl.variant, pl.node, pl.tier, FormatFixed(pl.rate, 2),
-                   "[" + FormatFixed(pl.keys.lo, 3) + "," + FormatFixed(pl.keys.hi, 3) + ")",
-                   FormatFixed(100 * pl.utilisation, 1) + "%"});
-    PrintTable(out, t, 3);
-    out << "\nCost:      " << FormatFixed(p.cost.total_per_hour, 4) << " $/h (compute "
-        << FormatFixed(p.cost.compute_per_hour, 4) << " + network " << FormatFixed(p.cost.network_per_hour, 4) << ")\n";
-    out << "Accuracy:  " << FormatFixed(p.accuracy, 2)
-        << (wf.status.accuracy_floor ? " (planned at a floor raised to " + FormatFixed(*wf.status.accuracy_floor, 1) +
-                                           "% after observed accuracy drift)"
-                                     : "")
-        << "\n";
-    out << "Solver:    " << p.solver << ", "
-        << (p.optimal ? "proven optimal" : "gap " + FormatFixed(100 * p.gap, 3) + "%") << ", "
-        << FormatFixed(p.solve_ms, 1) << " ms\n";
-  } else {
-    out << "\nPlan:      none\n";
+  if (o.positionals.empty()) {
+    err << "jbctl get: expected a kind: workflows, modelprofiles, infrastructures, all or events "
+           "(see jbctl get --help)\n";
+    return 1;
   }
-  if (wf.status.observed) {
-    const auto& o = *wf.status.observed;
-    out << "\nObserved (" << o.time << (o.emulated ? ", EMULATED runtime: profiled latencies, synthetic payloads" : "")
-        << "):\n";
-    out << "  Workers:     " << o.workers_ready << "/" << o.workers << " ready, " << o.restarts << " restart(s)\n";
-    out << "  Throughput:  " << FormatFixed(o.throughput, 2) << " items/s at the sink (plan "
-        << FormatFixed(o.expected_throughput, 2) << ")"
-        << (o.throughput_complete ? "" : " [first window still filling]") << "\n";
-    out << "  Latency:     p50 " << FormatFixed(o.latency_p50_ms, 1) << " ms, p99 " << FormatFixed(o.latency_p99_ms, 1)
-        << " ms (source to sink)\n";
-    out << "  Items:       " << o.emitted << " emitted by the sources, " << o.delivered << " delivered, " << o.dropped
-        << " dropped, " << o.duplicates << " duplicate(s) discarded\n";
-    if (o.accuracy) out << "  Accuracy:    " << AccuracyLine(*o.accuracy) << "\n";
-    out << "  Cross-tier:  " << FormatFixed(o.cross_tier_kibps, 1) << " KiB/s (plan "
-        << FormatFixed(o.predicted_cross_tier_kibps, 1) << ")\n";
-    out << "  Live cost:   " << FormatFixed(o.live_cost_per_hour, 4) << " $/h (rent "
-        << FormatFixed(o.live_cost_per_hour - o.network_cost_per_hour, 4) << " + observed network "
-        << FormatFixed(o.network_cost_per_hour, 4) << ")\n";
-  } else {
-    out << "\nObserved:  nothing yet (no worker has reported)\n";
+  auto reqs = ParseSelector(o.selector.empty() ? "x" : o.selector);  // "x": parse-checks the empty case
+  if (!reqs.ok()) {
+    err << "jbctl get: " << reqs.status().message() << "\n";
+    return 1;
   }
-  // The inference endpoint; its CA and token are files on the daemon's machine (never the token).
-  if (wf.status.observed && !wf.status.observed->ingress_url.empty()) {
-    const std::string& url = wf.status.observed->ingress_url;
-    out << "Ingress:   " << url;
-    if (url.rfind("https://", 0) == 0)
-      out << " (CA: " << (fs::path(r.state_dir) / "tls/ca.crt").string()
-          << ", token: " << (fs::path(r.state_dir) / "ingress" / (wf.metadata.name + ".token")).string() << ")";
-    out << "\n";
-  }
-  if (wf.status.rollout) {
-    const auto& ro = *wf.status.rollout;
-    out << "\nRollout:   epoch " << ro.from_epoch << " -> " << ro.to_epoch << ", phase " << ro.phase << ", trigger "
-        << ro.trigger << " at " << ro.triggered << (ro.switched.empty() ? "" : ", switched at " + ro.switched) << "\n";
-  }
-  for (const auto& o : wf.status.unavailable_nodes)
-    out << "Node out:  " << o.node << " since " << o.since << ": " << o.reason << "\n";
-  if (!wf.status.history.empty()) {
-    const auto& h = wf.status.history.back();
-    out << "History:   " << wf.status.history.size() << " plan(s); the last, epoch " << h.epoch << ", trigger "
-        << h.trigger << (h.serving_s ? ", serving after " + FormatFixed(*h.serving_s, 2) + " s" : "")
-        << " (jbctl rollout history workflow " << wf.metadata.name << ")\n";
-  }
-  auto ev = HttpCall(r.http, "GET", kApiPath + "events/Workflow/" + r.rest[1]);
-  out << "\nEvents:\n";
-  if (ev.ok() && ev->status == 200) {
-    auto docs = ParseYamlStream(ev->body);
-    std::vector<std::vector<std::string>> events = {{"  TIME", "TYPE", "REASON", "COUNT", "MESSAGE"}};
-    if (!docs.empty() && docs[0].error.ok() && docs[0].root.Find("items")) {
-      const auto& items = docs[0].root.Find("items")->items();
-      for (size_t i = items.size() > 10 ? items.size() - 10 : 0; i < items.size(); ++i) {
-        const Value& e = items[i];
-        auto str = [&](const char* k) { return e.Find(k) && e.Find(k)->is_string() ? e.Find(k)->as_string() : ""; };
-        events.push_back({"  " + str("time"), str("type"), str("reason"),
-                          e.Find("count") ? FormatNumber(e.Find("count")->as_number()) : "1", str("message")});
-      }
+  if (o.selector.empty()) reqs->clear();
+  std::string first = o.positionals[0];
+  std::string lower;
+  for (char c : first) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower == "events" || lower == "event" || lower == "ev") return GetEvents(r, o, out, err);
+  // (plural, names) to fetch; names empty = the whole collection.
+  std::vector<std::pair<std::string, std::vector<std::string>>> wanted;
+  if (lower == "all") {
+    for (const char* p : {"infrastructures", "modelprofiles", "workflows"}) wanted.push_back({p, {}});
+  } else if (first.find('/') != std::string::npos) {
+    for (const auto& p : o.positionals) {
+      std::string plural, name;
+      if (!ResolveTarget({p}, &plural, &name, "jbctl get", err)) return 1;
+      wanted.push_back({plural, {name}});
     }
-    if (events.size() == 1)
-      out << "  <none>\n";
-    else
-      PrintTable(out, events, 3);
   } else {
-    out << "  <unavailable>\n";
+    std::string plural = PluralOf(first);
+    if (plural.empty()) {
+      err << "jbctl get: unknown kind \"" << first
+          << "\"; expected workflows, modelprofiles, infrastructures, all or events\n";
+      return 1;
+    }
+    wanted.push_back({plural, {o.positionals.begin() + 1, o.positionals.end()}});
   }
-  return 0;
+  const bool named = !wanted[0].second.empty();
+  std::vector<std::pair<std::string, std::vector<Object>>> found;  // per plural, in order
+  int rc = 0;
+  for (const auto& [plural, names] : wanted) {
+    std::vector<Object> objects;
+    if (names.empty()) {
+      auto resp = GetOk(r, kApiPath + plural + (o.selector.empty() ? "" : "?labelSelector=" + UrlEncode(o.selector)),
+                        err);
+      if (!resp) return 1;
+      auto list = DecodeList(*resp);
+      if (!list.ok()) {
+        err << "jbctl get: " << list.status().message() << "\n";
+        return 1;
+      }
+      objects = std::move(*list);
+    }
+    for (const auto& name : names) {
+      auto resp = GetOk(r, kApiPath + plural + "/" + name, err);
+      if (!resp) {
+        rc = 1;  // kubectl: print what exists, fail for what does not
+        continue;
+      }
+      auto obj = DecodeResponse(*resp);
+      if (!obj.ok()) {
+        err << "jbctl get: malformed object from the server: " << obj.status().message() << "\n";
+        return 1;
+      }
+      objects.push_back(*obj);
+    }
+    std::erase_if(objects, [&](const Object& x) { return !Matches(*reqs, MetaOf(x).labels); });
+    if (!found.empty() && found.back().first == plural)
+      for (auto& x : objects) found.back().second.push_back(std::move(x));
+    else
+      found.emplace_back(plural, std::move(objects));
+  }
+  size_t total = 0;
+  for (const auto& f : found) total += f.second.size();
+  if (Structured(output)) {
+    std::vector<Value> values;
+    for (const auto& f : found)
+      for (const auto& x : f.second) values.push_back(EncodeObject(x));
+    bool single = named && o.positionals.size() <= 2 && wanted.size() == 1 && wanted[0].second.size() == 1;
+    return PrintStructured(output, std::move(values), single, o.no_headers, out, err) | rc;
+  }
+  if (output == "name") {
+    for (const auto& f : found)
+      for (const auto& x : f.second) out << SingularOf(f.first) << "/" << MetaOf(x).name << "\n";
+    return rc;
+  }
+  if (total == 0) {
+    if (rc == 0) err << "No resources found\n";
+    return rc;
+  }
+  bool blank = false;
+  for (const auto& [plural, objects] : found) {
+    if (objects.empty()) continue;
+    Rows rows = Table(plural, objects, output == "wide", lower == "all");
+    if (o.no_headers) rows.erase(rows.begin());
+    if (blank) out << "\n";
+    PrintTable(out, rows, 3);
+    blank = true;
+  }
+  return rc;
 }
 
 }  // namespace jb::cli

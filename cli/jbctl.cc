@@ -1,203 +1,382 @@
-// jbctl: the command-line client (kubectl conventions: results on stdout, errors on stderr,
-// exit 0 on success, 1 on error).
-#include <signal.h>
-
-#include <cstring>
-#include <filesystem>
-#include <fstream>
+// jbctl's command tree (CLI11: the only file that includes it). Builds every subcommand with its
+// flags, help and examples into plain option structs (cli/remote.h, cli/commands.h), then runs the
+// chosen command. Global flags are accepted anywhere on the line; unknown flags are errors that
+// name the flag. Exit status: 0 success, 1 error (diff: 0 same, 1 differs, 2 error).
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <functional>
 #include <iostream>
-#include <string>
-#include <vector>
+#include <map>
+#include <set>
+#include <sstream>
 
-#include "api/crd.h"
-#include "api/manifest.h"
+#include "cli/client_config.h"
 #include "cli/commands.h"
-#include "cli/import_prototype.h"
 #include "cli/profile_observed.h"
-
-namespace fs = std::filesystem;
+#include "cli/remote.h"
 
 namespace jb {
 namespace {
 
-const char* kUsage = R"(jbctl: JellyBean control tool
+using cli::ConnectionFlags;
 
-Usage:
-  jbctl validate -f FILE|DIR [-f ...]      check manifests; prints "ok" per document or the errors
-  jbctl plan -f FILE|DIR [options]         plan a workflow offline (see jbctl plan --help)
-  jbctl import jellybean-prototype DIR [-o OUTDIR] [--workflow-name N] [--infrastructure-name N]
-                                           convert the JellyBean prototype's optimizer inputs
-  jbctl profile -f FILE|DIR --data NAME=INDEX -o DIR [options]
-                                           run every variant on this machine over labelled items; write
-                                           ModelProfiles and the accuracy table (see jbctl profile --help)
-  jbctl profile --from-observed WORKFLOW|PROFILE -o DIR
-                                           write what a running jellybeand's workers observed as ModelProfiles
-  jbctl crds [-o OUTDIR]                   print (or write) the CustomResourceDefinitions
+// Everything the parsed command line fills in; `run` is set by the chosen subcommand.
+struct Parsed {
+  ConnectionFlags conn;
+  std::string timeout = "30s";
+  std::function<int()> run;
+  bool diff = false;  // parse errors of diff exit 2
+};
 
-Against a running jellybeand (connection: --server URL --token-file FILE --ca FILE, or
-~/.config/jellybean/config, or --state-dir DIR / $JB_STATE_DIR of a local daemon):
-  jbctl apply -f FILE|DIR                  create or update every object in the manifests
-  jbctl get KIND [NAME] [-o yaml|json|wide|name]
-  jbctl describe workflow NAME             conditions, plan table, cost
-  jbctl delete KIND NAME | -f FILE|DIR
-  jbctl diff -f FILE|DIR                   exit 0 same, 1 differs, >1 error
-  jbctl rollout history workflow NAME      adopted plans: trigger, cost and accuracy change, workers moved,
-                                           seconds from the trigger to the new plan serving
-  jbctl rollout undo workflow NAME [--to-epoch N]
-                                           re-adopt the previous plan (or epoch N's), make-before-break
+std::string Examples(const std::string& text) { return "\nExamples:\n" + text; }
 
-Exit status: 0 on success, 1 on error (validate: 1 when any document is invalid).
-)";
-
-int Validate(const std::vector<std::string>& args) {
-  std::vector<std::string> paths;
-  for (size_t i = 0; i < args.size(); ++i) {
-    if ((args[i] == "-f" || args[i] == "--filename") && i + 1 < args.size())
-      paths.push_back(args[++i]);
-    else {
-      std::cerr << "jbctl validate: unexpected argument \"" << args[i] << "\"; usage: jbctl validate -f FILE|DIR\n";
-      return 1;
-    }
+// Runs `command` against the daemon the flags name; a connection failure is exit 1 (or `fail`).
+int WithRemote(const Parsed& p, const std::string& verb, std::ostream& err,
+               const std::function<int(const cli::Remote&)>& command, int fail = 1) {
+  auto r = cli::ConnectWith(p.conn);
+  if (!r.ok()) {
+    err << "jbctl " << verb << ": " << r.status().message() << "\n";
+    return fail;
   }
-  if (paths.empty()) {
-    std::cerr << "jbctl validate: expected -f FILE|DIR\n";
-    return 1;
-  }
-  std::vector<Document> docs;
-  for (const auto& p : paths) {
-    if (!fs::exists(p)) {
-      std::cerr << "jbctl validate: " << p << ": no such file or directory\n";
-      return 1;
-    }
-    for (auto& d : LoadPath(p)) docs.push_back(std::move(d));
-  }
-  if (docs.empty()) {
-    std::cerr << "jbctl validate: no manifests found in the given paths\n";
-    return 1;
-  }
-  ValidateSet(&docs);
-  bool all_ok = true;
-  for (const auto& d : docs) {
-    if (d.ok()) std::cout << d.file << ": " << d.Describe() << ": ok\n";
-    all_ok = all_ok && d.ok();
-  }
-  for (const auto& line : FormatDiagnostics(docs)) std::cout << line << "\n";
-  return all_ok ? 0 : 1;
+  return command(*r);
 }
 
-bool WriteFile(const fs::path& path, const std::string& content) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << content;
-  return static_cast<bool>(out);
-}
-
-int Import(const std::vector<std::string>& args) {
-  if (args.empty() || args[0] != "jellybean-prototype") {
-    std::cerr << "jbctl import: expected \"jellybean-prototype DIR\"\n";
-    return 1;
-  }
-  std::string dir, out_dir;
-  ImportOptions opts;
-  for (size_t i = 1; i < args.size(); ++i) {
-    if (args[i] == "-o" && i + 1 < args.size())
-      out_dir = args[++i];
-    else if (args[i] == "--workflow-name" && i + 1 < args.size())
-      opts.workflow_name = args[++i];
-    else if (args[i] == "--infrastructure-name" && i + 1 < args.size())
-      opts.infrastructure_name = args[++i];
-    else if (args[i] == "--percentile" && i + 1 < args.size())
-      opts.percentile = args[++i];
-    else if (dir.empty() && args[i][0] != '-')
-      dir = args[i];
-    else {
-      std::cerr << "jbctl import: unexpected argument \"" << args[i] << "\"\n";
-      return 1;
+// Bash completion generated from the command tree: subcommands and flags per command path.
+std::string BashCompletion(const CLI::App& root) {
+  std::map<std::string, std::string> words;  // "/get" -> "--output ... workflows"
+  std::function<void(const CLI::App*, const std::string&)> walk = [&](const CLI::App* app, const std::string& path) {
+    std::string& w = words[path];
+    for (const CLI::App* sub : app->get_subcommands([](const CLI::App*) { return true; })) {
+      w += sub->get_name() + " ";
+      walk(sub, path + "/" + sub->get_name());
     }
-  }
-  if (dir.empty()) {
-    std::cerr << "jbctl import jellybean-prototype: expected DIR\n";
-    return 1;
-  }
-  auto res = ImportPrototype(dir, opts);
-  if (!res.ok()) {
-    std::cerr << "jbctl import: " << res.status().message() << "\n";
-    return 1;
-  }
-  std::string header =
-      "# Generated by `jbctl import jellybean-prototype` from the JellyBean prototype's optimizer inputs\n"
-      "# (" +
-      fs::path(dir).filename().string() + "). Regenerate instead of editing by hand.\n";
-  for (const auto& n : res->notes) header += "# Note: " + n + "\n";
-  std::string infra = header + ObjectToYaml(res->infrastructure);
-  std::string profiles = header;
-  for (size_t i = 0; i < res->profiles.size(); ++i) profiles += (i ? "---\n" : "") + ObjectToYaml(res->profiles[i]);
-  std::string workflow = header + ObjectToYaml(res->workflow);
-  if (out_dir.empty()) {
-    std::cout << infra << "---\n" << profiles << "---\n" << workflow;
-    return 0;
-  }
-  std::error_code ec;
-  fs::create_directories(out_dir, ec);
-  if (!WriteFile(fs::path(out_dir) / "infrastructure.yaml", infra) ||
-      !WriteFile(fs::path(out_dir) / "modelprofiles.yaml", profiles) ||
-      !WriteFile(fs::path(out_dir) / "workflow.yaml", workflow)) {
-    std::cerr << "jbctl import: cannot write to " << out_dir << "\n";
-    return 1;
-  }
-  std::cout << "wrote " << out_dir << "/{infrastructure,modelprofiles,workflow}.yaml\n";
-  return 0;
+    for (const CLI::Option* o : app->get_options()) {
+      for (const auto& l : o->get_lnames()) w += "--" + l + " ";
+      for (const auto& s : o->get_snames()) w += "-" + s + " ";
+    }
+    if (path == "/get" || path == "/describe" || path == "/delete" || path == "/explain")
+      w += "workflows modelprofiles infrastructures ";
+    if (path == "/get") w += "all events ";
+  };
+  walk(&root, "");
+  std::string s =
+      "# bash completion for jbctl (generated by `jbctl completion bash` from its command tree)\n"
+      "_jbctl() {\n  local cur=\"${COMP_WORDS[COMP_CWORD]}\" path=\"\" w i words=\"\"\n"
+      "  for ((i=1; i<COMP_CWORD; i++)); do\n    w=\"${COMP_WORDS[i]}\"\n    case \"$path/$w\" in\n";
+  std::string paths;
+  for (const auto& [path, _] : words)
+    if (!path.empty()) paths += (paths.empty() ? "" : "|") + path;
+  s += "      " + paths + ") path=\"$path/$w\" ;;\n    esac\n  done\n  case \"$path\" in\n";
+  for (const auto& [path, w] : words) s += "    \"" + path + "\") words=\"" + w + "\" ;;\n";
+  s += "  esac\n  COMPREPLY=($(compgen -W \"$words\" -- \"$cur\"))\n}\ncomplete -F _jbctl jbctl\n";
+  return s;
 }
 
-int Crds(const std::vector<std::string>& args) {
-  std::string out_dir;
-  if (args.size() == 2 && args[0] == "-o")
-    out_dir = args[1];
-  else if (!args.empty()) {
-    std::cerr << "jbctl crds: usage: jbctl crds [-o OUTDIR]\n";
-    return 1;
+void AddGlobalFlags(CLI::App& app, Parsed& p) {
+  app.add_option("--server", p.conn.server, "URL of jellybeand's REST API")->group("Global");
+  app.add_option("--token", p.conn.token, "bearer token")->group("Global");
+  app.add_option("--token-file", p.conn.token_file, "file holding the bearer token")->group("Global");
+  app.add_option("--ca", p.conn.ca, "PEM CA file to trust (https)")->group("Global");
+  app.add_option("--state-dir", p.conn.state_dir, "a local daemon's state dir (default $JB_STATE_DIR, /var/lib/jellybean)")
+      ->group("Global");
+  app.add_option("--context", p.conn.context, "context of the client config to use")->group("Global");
+  app.add_option("--config", p.conn.config, "client config file (default $JBCONFIG, ~/.config/jellybean/config)")
+      ->group("Global");
+  app.add_option("--request-timeout", p.conn.timeout_s, "seconds to wait for one answer (default 30)")
+      ->group("Global");
+}
+
+// validate, plan, what-if, import, profile, crds, explain, completion, config: no daemon needed
+// (plan --what-if and profile --from-observed read the connection flags themselves).
+void AddLocalCommands(CLI::App& app, Parsed& p, std::istream& in, std::ostream& out, std::ostream& err) {
+  auto* validate = app.add_subcommand("validate", "Check manifests; prints \"ok\" per document or the errors");
+  auto files = std::make_shared<std::vector<std::string>>();
+  validate->add_option("-f,--filename", *files, "FILE or DIR (repeatable)")->required();
+  validate->footer(Examples("  jbctl validate -f manifests/vqa/\n"));
+  validate->callback([&, files] { p.run = [&, files] { return ValidateCommand(*files, out, err); }; });
+
+  // Listed for --help and completion; RunJbctl hands their command lines to their own parsers.
+  app.add_subcommand("plan", "Plan a workflow offline (jbctl plan --help)")->prefix_command();
+  app.add_subcommand("what-if", "What the daemon would plan with these manifests (= plan --what-if)")
+      ->prefix_command();
+  app.add_subcommand("profile",
+                     "Profile every variant on this machine, or --from-observed (jbctl profile --help)")
+      ->prefix_command();
+
+  auto imp = std::make_shared<ImportCommandOptions>();
+  auto* import = app.add_subcommand("import", "Convert the JellyBean prototype's optimizer inputs");
+  import->add_option("source", imp->source, "jellybean-prototype")->required();
+  import->add_option("dir", imp->dir, "the prototype's folder")->required();
+  import->add_option("-o,--output-dir", imp->out_dir, "write the manifests here (default: stdout)");
+  import->add_option("--workflow-name", imp->workflow_name);
+  import->add_option("--infrastructure-name", imp->infrastructure_name);
+  import->add_option("--percentile", imp->percentile, "profile percentile to plan with (default p75)");
+  import->footer(Examples("  jbctl import jellybean-prototype tests/data/vqa-medium -o /tmp/vqa\n"));
+  import->callback([&, imp] { p.run = [&, imp] { return ImportCommand(*imp, out, err); }; });
+
+  auto crd_dir = std::make_shared<std::string>();
+  auto* crds = app.add_subcommand("crds", "Print (or write) the CustomResourceDefinitions");
+  crds->add_option("-o,--output-dir", *crd_dir, "write one file per kind here");
+  crds->callback([&, crd_dir] { p.run = [&, crd_dir] { return CrdsCommand(*crd_dir, out, err); }; });
+
+  auto ex = std::make_shared<cli::ExplainOptions>();
+  auto* explain = app.add_subcommand("explain", "Documentation of a kind or field, from the CRDs");
+  explain->add_option("field", ex->field, "KIND[.field.path]")->required();
+  explain->add_flag("--recursive", ex->recursive, "list every nested field");
+  explain->footer(Examples("  jbctl explain workflow\n  jbctl explain workflow.spec.slo\n"));
+  explain->callback([&, ex] { p.run = [&, ex] { return cli::Explain(*ex, out, err); }; });
+
+  auto shell = std::make_shared<std::string>();
+  auto* completion = app.add_subcommand("completion", "Shell completion script (bash or zsh)");
+  completion->add_option("shell", *shell, "bash|zsh")->required()->check(CLI::IsMember({"bash", "zsh"}));
+  completion->footer(Examples("  source <(jbctl completion bash)\n  jbctl completion zsh > \"${fpath[1]}/_jbctl\"\n"));
+  completion->callback([&, shell] {
+    p.run = [&, shell] {
+      std::string bash = BashCompletion(app);
+      out << (*shell == "zsh" ? "#compdef jbctl\nautoload -U +X bashcompinit && bashcompinit\n" + bash : bash);
+      return 0;
+    };
+  });
+
+  auto cfg = std::make_shared<cli::ConfigOptions>();
+  auto* config = app.add_subcommand("config", "Contexts of the client config (kubeconfig-like)");
+  config->require_subcommand(1);
+  for (const char* action : {"get-contexts", "current-context", "use-context", "set-context"}) {
+    const std::string a = action;
+    auto* c = config->add_subcommand(a, a == "get-contexts"      ? "List the contexts"
+                                        : a == "current-context" ? "Print the current context"
+                                        : a == "use-context"     ? "Make NAME the current context"
+                                                                 : "Create or change context NAME");
+    if (a == "use-context" || a == "set-context") c->add_option("name", cfg->name)->required();
+    if (a == "set-context") {
+      // The global flags name the context's fields here.
+      c->footer(Examples("  jbctl config set-context lab --server https://10.0.0.5:8443 --token-file lab.token "
+                         "--ca lab-ca.crt\n  jbctl config use-context lab\n"));
+    }
+    c->callback([&, cfg, a] {
+      cfg->action = a;
+      cfg->fields = cli::ClientContext{cfg->name,         p.conn.server, p.conn.token, p.conn.token_file,
+                                       p.conn.ca,         p.conn.state_dir};
+      p.run = [&, cfg] { return cli::ConfigCommand(p.conn.config, *cfg, out, err); };
+    });
   }
-  bool first = true;
-  for (const auto& kind : Kinds()) {
-    auto crd = CrdForKind(kind);
-    std::string text =
-        "# Generated from the C++ resource types by `jbctl crds`; tests fail if they drift apart.\n" + ToYaml(*crd);
-    if (out_dir.empty()) {
-      std::cout << (first ? "" : "---\n") << text;
-    } else {
-      std::string name = kind;
-      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      if (!WriteFile(fs::path(out_dir) / (name + ".yaml"), text)) {
-        std::cerr << "jbctl crds: cannot write to " << out_dir << "\n";
+  (void)in;
+}
+
+// The commands against jellybeand.
+void AddRemoteCommands(CLI::App& app, Parsed& p, std::istream& in, std::ostream& out, std::ostream& err) {
+  auto apply = std::make_shared<cli::ApplyOptions>();
+  auto* a = app.add_subcommand("apply", "Create or update every object in the manifests");
+  a->add_option("-f,--filename", apply->files, "FILE, DIR or - for stdin (repeatable)")->required();
+  a->add_flag("-R,--recursive", apply->recursive, "descend into DIR's sub-directories");
+  a->add_option("--dry-run", apply->dry_run, "none | client (validate and compare) | server (?dryRun=All)")
+      ->expected(0, 1)
+      ->default_str("none");
+  a->footer(Examples(
+      "  jbctl apply -f manifests/vqa/\n  cat wf.yaml | jbctl apply -f -\n  jbctl apply -f manifests/ -R "
+      "--dry-run=server\nPrints KIND/NAME created|configured|unchanged per object.\n"));
+  a->callback([&, apply] {
+    p.run = [&, apply] {
+      return WithRemote(p, "apply", err, [&](const cli::Remote& r) { return cli::Apply(r, *apply, in, out, err); });
+    };
+  });
+
+  auto get = std::make_shared<cli::GetOptions>();
+  auto watch = std::make_shared<bool>(false);
+  auto* g = app.add_subcommand("get", "List objects, or show some, in a table or a structured format");
+  g->add_option("target", get->positionals, "KIND [NAME...] | KIND/NAME... | all | events");
+  g->add_option("-o,--output", get->output, "json|yaml|wide|name|jsonpath=TEMPLATE|custom-columns=SPEC");
+  g->add_option("-l,--selector", get->selector, "label selector: key=value,key!=value,key,!key");
+  g->add_flag("--no-headers", get->no_headers, "tables without their header line");
+  g->add_option("--for", get->for_object, "get events: only those of KIND/NAME");
+  g->add_flag("-w,--watch", *watch, "after listing, stream changes");
+  g->footer(Examples(
+      "  jbctl get workflows\n  jbctl get workflow vqa -o yaml\n  jbctl get wf -l team=vision --no-headers\n"
+      "  jbctl get workflows -o jsonpath='{range .items[*]}{.metadata.name}{\"\\n\"}{end}'\n"
+      "  jbctl get workflows -o custom-columns=NAME:.metadata.name,READY:'.status.conditions[?(@.type==\"Ready\")].status'\n"
+      "  jbctl get all\n  jbctl get events --for workflow/vqa\n"));
+  g->callback([&, get, watch] {
+    p.run = [&, get, watch] {
+      if (*watch) {
+        // The watch client (cli/watch_command.cc, WatchCommand in cli/commands.h) is not in this build.
+        err << "watch: not available in this build\n";
         return 1;
       }
-    }
-    first = false;
+      return WithRemote(p, "get", err, [&](const cli::Remote& r) { return cli::Get(r, *get, out, err); });
+    };
+  });
+
+  auto desc = std::make_shared<cli::DescribeOptions>();
+  auto* d = app.add_subcommand("describe", "An object in prose: conditions, plan, observed figures, events");
+  d->add_option("target", desc->positionals, "KIND NAME | KIND/NAME")->required();
+  d->footer(Examples("  jbctl describe workflow vqa\n  jbctl describe infrastructure/edge-cloud\n"));
+  d->callback([&, desc] {
+    p.run = [&, desc] {
+      return WithRemote(p, "describe", err, [&](const cli::Remote& r) { return cli::Describe(r, *desc, out, err); });
+    };
+  });
+
+  auto del = std::make_shared<cli::DeleteOptions>();
+  auto* x = app.add_subcommand("delete", "Delete objects by name or by manifest");
+  x->add_option("target", del->positionals, "KIND NAME... | KIND/NAME...");
+  x->add_option("-f,--filename", del->files, "FILE, DIR or -");
+  x->add_flag("-R,--recursive", del->recursive, "descend into DIR's sub-directories");
+  x->add_flag("--ignore-not-found", del->ignore_not_found, "an absent object is not an error");
+  x->footer(Examples("  jbctl delete workflow vqa\n  jbctl delete -f manifests/vqa/\n"));
+  x->callback([&, del] {
+    p.run = [&, del] {
+      return WithRemote(p, "delete", err, [&](const cli::Remote& r) { return cli::Delete(r, *del, in, out, err); });
+    };
+  });
+
+  auto diff = std::make_shared<cli::DiffOptions>();
+  auto* df = app.add_subcommand("diff", "Unified diff of the live objects against the manifests (diff -u)");
+  df->add_option("-f,--filename", diff->files, "FILE, DIR or -")->required();
+  df->add_flag("-R,--recursive", diff->recursive, "descend into DIR's sub-directories");
+  df->footer(Examples("  jbctl diff -f manifests/vqa/\nExit status: 0 same, 1 differs, 2 error. "
+                      "$JBCTL_EXTERNAL_DIFF replaces `diff -u -N`.\n"));
+  df->preparse_callback([&](size_t) { p.diff = true; });
+  df->callback([&, diff] {
+    p.run = [&, diff] {
+      return WithRemote(
+          p, "diff", err, [&](const cli::Remote& r) { return cli::Diff(r, *diff, in, out, err); }, 2);
+    };
+  });
+
+}
+
+// wait, rollout, version.
+void AddProgressCommands(CLI::App& app, Parsed& p, std::ostream& out, std::ostream& err) {
+  auto wait = std::make_shared<cli::WaitOptions>();
+  auto wait_timeout = std::make_shared<std::string>("30s");
+  auto* w = app.add_subcommand("wait", "Wait until a condition holds (or the object is deleted)");
+  w->add_option("target", wait->positionals, "KIND NAME | KIND/NAME")->required();
+  w->add_option("--for", wait->for_, "condition=TYPE[=STATUS] | delete")->required();
+  w->add_option("--timeout", *wait_timeout, "give up after this long (30s, 2m, 500ms; default 30s)");
+  w->footer(Examples("  jbctl wait workflow/vqa --for=condition=SLOMet --timeout=2m\n"
+                     "  jbctl wait workflow vqa --for=condition=Ready=False\n  jbctl wait wf/vqa --for=delete\n"));
+  w->callback([&, wait, wait_timeout] {
+    p.run = [&, wait, wait_timeout] {
+      auto t = cli::ParseDuration(*wait_timeout);
+      if (!t) {
+        err << "jbctl wait: --timeout: expected a duration like 30s, 2m or 500ms, not \"" << *wait_timeout << "\"\n";
+        return 1;
+      }
+      wait->timeout_s = *t;
+      return WithRemote(p, "wait", err, [&](const cli::Remote& r) { return cli::Wait(r, *wait, out, err); });
+    };
+  });
+
+  auto* ro = app.add_subcommand("rollout", "A workflow's plans: status, history, undo");
+  ro->require_subcommand(1);
+  auto hist = std::make_shared<cli::RolloutOptions>();
+  for (const char* action : {"history", "undo"}) {
+    const std::string an = action;
+    auto* c = ro->add_subcommand(an, an == "history" ? "Adopted plans: trigger, cost and accuracy change, "
+                                                        "workers moved, seconds to serving"
+                                                      : "Re-adopt the previous plan (or --to-epoch N's)");
+    c->add_option("target", hist->positionals, "workflow NAME | workflow/NAME")->required();
+    if (an == "undo") c->add_option("--to-epoch", hist->to_epoch, "the epoch to go back to");
+    c->footer(Examples("  jbctl rollout " + an + " workflow vqa\n"));
+    c->callback([&, hist, an] {
+      hist->action = an;
+      p.run = [&, hist] {
+        return WithRemote(p, "rollout", err, [&](const cli::Remote& r) { return cli::Rollout(r, *hist, out, err); });
+      };
+    });
   }
-  return 0;
+  auto st = std::make_shared<cli::RolloutStatusOptions>();
+  auto st_timeout = std::make_shared<std::string>("5m");
+  auto* s = ro->add_subcommand("status", "Wait until the workflow's rollout is done and it is Ready");
+  s->add_option("target", st->positionals, "workflow NAME | workflow/NAME")->required();
+  s->add_option("--timeout", *st_timeout, "give up after this long (default 5m)");
+  s->add_option("--watch", st->watch, "false: report once and exit 0")->default_str("true");
+  s->footer(Examples("  jbctl rollout status workflow vqa --timeout=2m\n"));
+  s->callback([&, st, st_timeout] {
+    p.run = [&, st, st_timeout] {
+      auto t = cli::ParseDuration(*st_timeout);
+      if (!t) {
+        err << "jbctl rollout status: --timeout: expected a duration like 30s or 2m\n";
+        return 1;
+      }
+      st->timeout_s = *t;
+      return WithRemote(p, "rollout status", err,
+                        [&](const cli::Remote& r) { return cli::RolloutStatusCommand(r, *st, out, err); });
+    };
+  });
+
+  auto ver = std::make_shared<cli::VersionOptions>();
+  auto* v = app.add_subcommand("version", "The client's and the server's versions");
+  v->add_flag("--client", ver->client_only, "only the client's");
+  v->add_option("-o,--output", ver->output, "json|yaml");
+  v->callback([&, ver] {
+    p.run = [&, ver] {
+      std::optional<cli::Remote> remote;
+      std::string error;
+      if (!ver->client_only) {
+        auto r = cli::ConnectWith(p.conn);
+        if (r.ok())
+          remote = *r;
+        else
+          error = r.status().message();
+      }
+      return cli::Version(remote, error, *ver, out, err);
+    };
+  });
 }
 
 }  // namespace
-}  // namespace jb
 
-int main(int argc, char** argv) {
-  // A server that closes while jbctl writes must be an error message, not a silent exit 141.
-  signal(SIGPIPE, SIG_IGN);
-  std::vector<std::string> args(argv + 1, argv + argc);
-  if (args.empty() || args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-    std::cout << jb::kUsage;
-    return args.empty() ? 1 : 0;
+int RunJbctl(const std::vector<std::string>& args, std::istream& in, std::ostream& out, std::ostream& err) {
+  CLI::App app{"jbctl: JellyBean control tool", "jbctl"};
+  app.fallthrough();  // global flags anywhere on the line (inherited by every subcommand)
+  app.require_subcommand(1);
+  app.footer(
+      "\nExit status: 0 on success, 1 on error (diff: 0 same, 1 differs, 2 error; validate: 1 when any\n"
+      "document is invalid). Run 'jbctl COMMAND --help' for a command's flags and examples.\n");
+  Parsed p;
+  AddGlobalFlags(app, p);
+  AddLocalCommands(app, p, in, out, err);
+  AddRemoteCommands(app, p, in, out, err);
+  AddProgressCommands(app, p, out, err);
+  if (args.empty()) {
+    out << app.help();
+    return 1;
   }
-  std::string verb = args[0];
-  std::vector<std::string> rest(args.begin() + 1, args.end());
-  if (verb == "validate") return jb::Validate(rest);
-  if (verb == "import") return jb::Import(rest);
-  if (verb == "crds") return jb::Crds(rest);
-  if (verb == "profile")
-    return jb::WantsFromObserved(rest) ? jb::ProfileFromObservedCommand(rest, std::cout, std::cerr)
-                                       : jb::ProfileCommand(rest, std::cout, std::cerr);
-  if (verb == "plan") return jb::PlanCommand(rest, std::cout, std::cerr);
-  if (verb == "apply" || verb == "get" || verb == "describe" || verb == "delete" || verb == "diff" || verb == "rollout")
-    return jb::RemoteCommand(verb, rest, std::cout, std::cerr);
-  std::cerr << "jbctl: unknown command \"" << verb << "\"\n" << jb::kUsage;
-  return 1;
+  // plan, what-if and profile parse their own flags (--help included); connection flags before
+  // the verb go with the rest.
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i].empty() || args[i][0] == '-') continue;
+    const std::string& c = args[i];
+    if (c != "plan" && c != "profile" && c != "what-if") break;
+    std::vector<std::string> rest(args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end());
+    rest.insert(rest.end(), args.begin(), args.begin() + static_cast<std::ptrdiff_t>(i));
+    if (c == "plan") return PlanCommand(rest, out, err);
+    if (c == "what-if") return RemoteCommand("what-if", rest, out, err);
+    return WantsFromObserved(rest) ? ProfileFromObservedCommand(rest, out, err) : ProfileCommand(rest, out, err);
+  }
+  std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 takes them back to front
+  try {
+    app.parse(reversed);
+  } catch (const CLI::CallForHelp&) {
+    out << app.help();
+    return 0;
+  } catch (const CLI::CallForAllHelp&) {
+    out << app.help("", CLI::AppFormatMode::All);
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    std::string what = e.what();
+    if (!app.get_subcommands().empty()) what = app.get_subcommands()[0]->get_name() + ": " + what;
+    if (app.get_subcommands().empty() && !args.empty() && args[0][0] != '-')
+      what = "unknown command \"" + args[0] + "\"";
+    err << "jbctl " << what << "\nRun 'jbctl --help' for usage.\n";
+    return p.diff ? 2 : 1;
+  }
+  if (!p.run) {
+    out << app.help();
+    return 1;
+  }
+  return p.run();
 }
+
+}  // namespace jb

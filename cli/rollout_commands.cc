@@ -7,24 +7,15 @@
 namespace jb::cli {
 
 // jbctl rollout history|undo workflow NAME [--to-epoch N]
-int Rollout(const Remote& r, std::ostream& out, std::ostream& err) {
-  const char* usage =
-      "jbctl rollout: usage: jbctl rollout history workflow NAME | jbctl rollout undo workflow NAME [--to-epoch N]\n";
-  if (r.rest.size() < 3 || PluralOf(r.rest[1]) != "workflows" || (r.rest[0] != "history" && r.rest[0] != "undo")) {
-    err << usage;
+int Rollout(const Remote& r, const RolloutOptions& o, std::ostream& out, std::ostream& err) {
+  std::string plural, name;
+  if (!ResolveTarget(o.positionals, &plural, &name, "jbctl rollout " + o.action, err)) return 1;
+  if (plural != "workflows") {
+    err << "jbctl rollout " << o.action << ": only workflows roll out\n";
     return 1;
   }
-  const std::string& name = r.rest[2];
-  if (r.rest[0] == "undo") {
-    std::string body;
-    for (size_t i = 3; i < r.rest.size(); ++i) {
-      if (r.rest[i] == "--to-epoch" && i + 1 < r.rest.size()) {
-        body = "{\"epoch\": " + r.rest[++i] + "}";
-      } else {
-        err << usage;
-        return 1;
-      }
-    }
+  if (o.action == "undo") {
+    std::string body = o.to_epoch ? "{\"epoch\": " + std::to_string(*o.to_epoch) + "}" : "";
     auto resp = HttpCall(r.http, "POST", kApiPath + "workflows/" + name + "/rollback", body);
     if (!resp.ok() || resp->status >= 300) {
       err << "jbctl rollout undo: " << (resp.ok() ? ErrorOf(*resp) : resp.status().message()) << "\n";
@@ -34,10 +25,6 @@ int Rollout(const Remote& r, std::ostream& out, std::ostream& err) {
     const Value* msg = docs.empty() ? nullptr : docs[0].root.Find("message");
     out << (msg && msg->is_string() ? msg->as_string() : "rollback accepted") << "\n";
     return 0;
-  }
-  if (r.rest.size() != 3) {
-    err << usage;
-    return 1;
   }
   auto fetched = FetchWorkflow(r, name, "jbctl rollout history", err);
   if (!fetched) return 1;

@@ -9,10 +9,19 @@
 #include <string_view>
 
 #include "api/manifest.h"
+#include "base/version.h"
 
 namespace jb {
 
 namespace {
+
+// GET /version: the daemon's release, shaped like Kubernetes' version.Info.
+HttpResponse VersionResponse() {
+  Value v = Value::Map();
+  v.Set("gitVersion", Value::String(kJellyBeanVersion));
+  v.Set("platform", Value::String("linux"));
+  return HttpResponse{200, "application/json", ToJson(v) + "\n"};
+}
 
 const std::string kPrefix = "/apis/jellybean.dev/v1alpha1/";
 
@@ -147,6 +156,7 @@ HttpResponse ApiServer::Route(const HttpRequest& req) {
     return ready_ ? HttpResponse{200, "text/plain", "ok\n"} : HttpResponse{503, "text/plain", "not ready\n"};
   }
   if (req.path == "/metrics") return Metrics();
+  if (req.path == "/version") return VersionResponse();
   if (req.path.compare(0, kPrefix.size(), kPrefix) != 0)
     return StatusResponse(404, "NotFound", "no such endpoint: " + req.path);
   auto parts = Split(req.path.substr(kPrefix.size()));

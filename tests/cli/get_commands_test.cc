@@ -4,6 +4,7 @@
 
 #include <sstream>
 
+#include "cli/commands.h"
 #include "cli/remote.h"
 #include "daemon/api_server.h"
 #include "reconciler/memory_store.h"
@@ -28,11 +29,13 @@ class GetCommandsTest : public ::testing::Test {
     remote_.http.timeout_s = 10;
   }
   void SetStatus(const WorkflowStatus& st) { ASSERT_TRUE(store_.PutStatus("vqa", st).ok()); }
-  std::string Run(int (*command)(const Remote&, std::ostream&, std::ostream&), std::vector<std::string> args) {
-    Remote r = remote_;
-    r.rest = std::move(args);
+  // jbctl VERB ARGS... against the in-process server (cli/jbctl.cc's parser, then the command).
+  std::string Run(const std::string& verb, std::vector<std::string> args) {
+    args.insert(args.begin(), verb);
+    for (const auto& a : {"--server", remote_.http.server.c_str(), "--token", kToken.c_str()}) args.push_back(a);
+    std::istringstream in;
     std::ostringstream out, err;
-    EXPECT_EQ(command(r, out, err), 0) << err.str();
+    EXPECT_EQ(RunJbctl(args, in, out, err), 0) << err.str();
     return out.str();
   }
   static WorkflowStatus Observed(std::optional<ObservedAccuracy> acc) {
@@ -52,7 +55,7 @@ class GetCommandsTest : public ::testing::Test {
 
 TEST_F(GetCommandsTest, DescribeShowsTheObservedAccuracyBesideThePlannedOne) {
   SetStatus(Observed(ObservedAccuracy{63.194, 57.485, 68.557, 288, 288, 63.9, 60}));
-  const std::string out = Run(Describe, {"workflow", "vqa"});
+  const std::string out = Run("describe", {"workflow", "vqa"});
   EXPECT_NE(out.find("  Accuracy:    observed 63.2% (95% 57.5-68.6%, n=288), planned 63.9%, floor 60.0%\n"),
             std::string::npos)
       << out;
@@ -64,7 +67,7 @@ TEST_F(GetCommandsTest, DescribeMarksAnIntervalBelowTheFloorAndARaisedFloor) {
   WorkflowStatus st = Observed(ObservedAccuracy{52.0, 45.1, 58.8, 200, 200, 63.9, 60});
   st.accuracy_floor = 65.1;
   SetStatus(st);
-  const std::string out = Run(Describe, {"workflow", "vqa"});
+  const std::string out = Run("describe", {"workflow", "vqa"});
   EXPECT_NE(out.find("observed 52.0% (95% 45.1-58.8%, n=200), planned 63.9%, floor 60.0% [below the floor]\n"),
             std::string::npos)
       << out;
@@ -75,7 +78,7 @@ TEST_F(GetCommandsTest, DescribeMarksAnIntervalBelowTheFloorAndARaisedFloor) {
 
 TEST_F(GetCommandsTest, DescribeWithoutLabelsHasNoAccuracyLine) {
   SetStatus(Observed(std::nullopt));
-  const std::string out = Run(Describe, {"workflow", "vqa"});
+  const std::string out = Run("describe", {"workflow", "vqa"});
   EXPECT_NE(out.find("  Throughput:"), std::string::npos) << out;
   EXPECT_EQ(out.find("  Accuracy:"), std::string::npos) << out;
 }
@@ -94,7 +97,7 @@ std::vector<std::string> FirstRow(const std::string& table) {
 
 TEST_F(GetCommandsTest, GetWideHasTheObservedAccuracyColumns) {
   SetStatus(Observed(ObservedAccuracy{63.194, 57.485, 68.557, 288, 288, 63.9, 60}));
-  const std::string wide = Run(Get, {"workflows", "-o", "wide"});
+  const std::string wide = Run("get", {"workflows", "-o", "wide"});
   EXPECT_NE(wide.find("OBS-ACCURACY"), std::string::npos) << wide;
   auto c = FirstRow(wide);
   ASSERT_GE(c.size(), 3u) << wide;
@@ -102,12 +105,120 @@ TEST_F(GetCommandsTest, GetWideHasTheObservedAccuracyColumns) {
   EXPECT_EQ(c[c.size() - 2], "57.5-68.6") << wide;
   EXPECT_EQ(c[c.size() - 1], "288") << wide;
   // The default table is unchanged.
-  EXPECT_EQ(Run(Get, {"workflows"}).find("OBS-ACCURACY"), std::string::npos);
+  EXPECT_EQ(Run("get", {"workflows"}).find("OBS-ACCURACY"), std::string::npos);
   // No labels: dashes.
   SetStatus(Observed(std::nullopt));
-  c = FirstRow(Run(Get, {"workflows", "-o", "wide"}));
+  c = FirstRow(Run("get", {"workflows", "-o", "wide"}));
   ASSERT_GE(c.size(), 3u);
   EXPECT_EQ(c[c.size() - 3] + c[c.size() - 2] + c[c.size() - 1], "---");
+}
+
+}  // namespace
+}  // namespace jb::cli
+
+// ---- get's formats, selectors, get all / events, describe of every kind (JbctlFixture) ----
+#include "tests/cli/jbctl_fixture.h"
+
+namespace jb::cli {
+namespace {
+
+class GetFormatsTest : public JbctlFixture {
+ protected:
+  void SetUp() override {
+    JbctlFixture::SetUp();
+    ApplyVqa();
+    auto wf = store_.Get("Workflow", "vqa");
+    ASSERT_TRUE(wf.ok());
+    Workflow w = std::get<Workflow>(*wf);
+    w.metadata.labels["team"] = "vision";
+    ASSERT_TRUE(store_.Put(w).ok());
+  }
+};
+
+TEST_F(GetFormatsTest, NameJsonYaml) {
+  EXPECT_EQ(Run({"get", "modelprofiles", "-o", "name"}).out,
+            "modelprofile/extract-image-feature\nmodelprofile/speech-recognition\nmodelprofile/vqa\n");
+  auto one = Run({"get", "workflow", "vqa", "-o", "json"});
+  EXPECT_EQ(one.code, 0) << one.err;
+  auto docs = ParseYamlStream(one.out);
+  ASSERT_EQ(docs.size(), 1u);
+  EXPECT_EQ(docs[0].root.Find("kind")->as_string(), "Workflow");
+  auto list = ParseYamlStream(Run({"get", "workflows", "-o", "yaml"}).out);
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0].root.Find("kind")->as_string(), "List");
+  EXPECT_EQ(list[0].root.Find("items")->items().size(), 1u);
+}
+
+TEST_F(GetFormatsTest, JsonPathAndCustomColumns) {
+  auto r = Run({"get", "mp", "-o", "jsonpath={range .items[*]}{.metadata.name}{\"\\n\"}{end}"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "extract-image-feature\nspeech-recognition\nvqa\n");
+  EXPECT_EQ(Run({"get", "wf/vqa", "-o", "jsonpath={.metadata.labels.team}"}).out, "vision");
+  auto cols = Run({"get", "infrastructures", "-o", "custom-columns=NAME:.metadata.name,TIERS:.spec.tiers[*].name"});
+  EXPECT_EQ(cols.code, 0) << cols.err;
+  EXPECT_EQ(cols.out.rfind("NAME         TIERS\nvqa-medium   ", 0), 0u) << cols.out;
+  auto missing = Run({"get", "wf", "-o", "custom-columns=NAME:.metadata.name,X:.nope", "--no-headers"});
+  EXPECT_EQ(missing.out, "vqa   <none>\n");
+  EXPECT_EQ(Run({"get", "wf", "-o", "jsonpath={.items[0"}).code, 1);
+  EXPECT_EQ(Run({"get", "wf", "-o", "custom-columns=broken"}).code, 1);
+}
+
+TEST_F(GetFormatsTest, LabelSelectorsFilterAndGoToTheServer) {
+  EXPECT_EQ(Run({"get", "wf", "-l", "team=vision", "-o", "name"}).out, "workflow/vqa\n");
+  EXPECT_EQ(Run({"get", "wf", "-l", "team", "-o", "name"}).out, "workflow/vqa\n");
+  EXPECT_EQ(Run({"get", "wf", "-l", "team!=vision", "-o", "name"}).out, "");
+  EXPECT_EQ(Run({"get", "mp", "-l", "!team", "-o", "name"}).out,
+            "modelprofile/extract-image-feature\nmodelprofile/speech-recognition\nmodelprofile/vqa\n");
+  auto none = Run({"get", "wf", "-l", "team=audio"});
+  EXPECT_EQ(none.code, 0);
+  EXPECT_EQ(none.out, "");
+  EXPECT_EQ(none.err, "No resources found\n");
+  bool sent = false;
+  for (const auto& q : Requests()) sent = sent || q.find("?labelSelector=team%3Daudio") != std::string::npos;
+  EXPECT_TRUE(sent);
+  EXPECT_EQ(Run({"get", "wf", "-l", "team in (a,b)"}).code, 1) << "set-based selectors are named as unsupported";
+}
+
+TEST_F(GetFormatsTest, NoHeadersAndGetAll) {
+  auto plain = Run({"get", "workflows", "--no-headers"});
+  EXPECT_EQ(plain.out.rfind("vqa ", 0), 0u) << plain.out;
+  auto all = Run({"get", "all"});
+  EXPECT_EQ(all.code, 0) << all.err;
+  for (const char* want : {"infrastructure/vqa-medium", "modelprofile/speech-recognition", "workflow/vqa"})
+    EXPECT_NE(all.out.find(want), std::string::npos) << want << "\n" << all.out;
+  EXPECT_EQ(Run({"get", "all", "-o", "name"}).out.size(),
+            std::string("infrastructure/vqa-medium\nmodelprofile/extract-image-feature\n"
+                        "modelprofile/speech-recognition\nmodelprofile/vqa\nworkflow/vqa\n")
+                .size());
+  EXPECT_EQ(Run({"get", "pods"}).code, 1);
+}
+
+TEST_F(GetFormatsTest, Events) {
+  events_.Record("Workflow", "vqa", "Normal", "Solved", "plan found");
+  events_.Record("Infrastructure", "vqa-medium", "Warning", "NodeLost", "edge-1 gone");
+  auto all = Run({"get", "events"});
+  EXPECT_EQ(all.code, 0) << all.err;
+  EXPECT_NE(all.out.find("LAST SEEN"), std::string::npos) << all.out;
+  EXPECT_NE(all.out.find("Solved"), std::string::npos) << all.out;
+  EXPECT_NE(all.out.find("NodeLost"), std::string::npos) << all.out;
+  auto one = Run({"get", "events", "--for", "workflow/vqa", "--no-headers"});
+  EXPECT_NE(one.out.find("Workflow/vqa"), std::string::npos) << one.out;
+  EXPECT_EQ(one.out.find("NodeLost"), std::string::npos) << one.out;
+  EXPECT_EQ(Run({"get", "events", "-o", "jsonpath={.items[*].reason}"}).out, "Solved NodeLost");
+}
+
+TEST_F(GetFormatsTest, DescribeEveryKind) {
+  auto inf = Run({"describe", "infrastructure/vqa-medium"});
+  EXPECT_EQ(inf.code, 0) << inf.err;
+  EXPECT_NE(inf.out.find("Kind:           Infrastructure"), std::string::npos) << inf.out;
+  EXPECT_NE(inf.out.find("Nodes:"), std::string::npos) << inf.out;
+  auto mp = Run({"describe", "modelprofile", "extract-image-feature"});
+  EXPECT_EQ(mp.code, 0) << mp.err;
+  EXPECT_NE(mp.out.find("  resnet18"), std::string::npos) << mp.out;
+  EXPECT_NE(mp.out.find("Events:"), std::string::npos) << mp.out;
+  auto wf = Run({"describe", "wf/vqa"});
+  EXPECT_NE(wf.out.find("Infrastructure: vqa-medium"), std::string::npos) << wf.out;
+  EXPECT_EQ(Run({"describe", "workflow", "nope"}).code, 1);
 }
 
 }  // namespace

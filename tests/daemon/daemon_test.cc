@@ -78,7 +78,7 @@ TEST(Daemon, ApplyPlansQuicklyAndEverythingSurvivesARestart) {
     diff = testing::Run("JB_STATE_DIR=" + state.string() + " " + testing::Jbctl() + " diff -f " +
                         (dir.path() / "edited.yaml").string());
     EXPECT_EQ(diff.exit_code, 1) << diff.output;
-    EXPECT_NE(diff.output.find("+     minAccuracy: 55"), std::string::npos) << diff.output;
+    EXPECT_NE(diff.output.find("\n+    minAccuracy: 55\n"), std::string::npos) << diff.output;  // diff -u hunks
     auto get = testing::Run("JB_STATE_DIR=" + state.string() + " " + testing::Jbctl() + " get workflow vqa -o yaml");
     EXPECT_EQ(get.exit_code, 0);
     EXPECT_NE(get.output.find("minAccuracy: 56"), std::string::npos) << get.output;

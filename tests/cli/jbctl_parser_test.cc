@@ -1,0 +1,99 @@
+// jbctl's command tree (cli/jbctl.cc): global flags anywhere, unknown flags rejected by name,
+// per-command help with examples, exit codes, completion scripts.
+#include <cstdio>
+#include <fstream>
+
+#include "tests/cli/jbctl_fixture.h"
+
+namespace jb::cli {
+namespace {
+
+using JbctlParser = JbctlFixture;
+
+// Was: `jbctl get workflows -w` answered `HTTP 404: Workflow "-w" not found` (any unknown flag
+// became the NAME).
+TEST_F(JbctlParser, UnknownFlagsAreRejectedByName) {
+  ApplyVqa();
+  const size_t requests = Requests().size();
+  auto r = Run({"get", "workflows", "--bogus"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("--bogus"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("HTTP"), std::string::npos) << r.err;
+  r = Run({"describe", "workflow", "vqa", "-x"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("-x"), std::string::npos) << r.err;
+  EXPECT_EQ(Requests().size(), requests) << "a rejected line sends no request";
+}
+
+TEST_F(JbctlParser, WatchIsNamedNotTakenForAName) {
+  auto r = Run({"get", "workflows", "-w"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.err.find("not found"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("watch"), std::string::npos) << r.err;
+}
+
+TEST_F(JbctlParser, GlobalFlagsWorkAnywhereOnTheLine) {
+  ApplyVqa();
+  auto before = Run({"--server", url_, "--token", kToken, "get", "workflows", "-o", "name"}, "", false);
+  EXPECT_EQ(before.code, 0) << before.err;
+  auto middle = Run({"get", "--server", url_, "workflows", "--token", kToken, "-o", "name"}, "", false);
+  EXPECT_EQ(middle.code, 0) << middle.err;
+  auto after = Run({"get", "workflows", "-o", "name"});
+  EXPECT_EQ(after.code, 0) << after.err;
+  EXPECT_EQ(before.out, "workflow/vqa\n");
+  EXPECT_EQ(middle.out, before.out);
+  EXPECT_EQ(after.out, before.out);
+}
+
+TEST_F(JbctlParser, EveryCommandHasHelpWithExamples) {
+  for (const char* cmd : {"apply", "get", "describe", "delete", "diff", "wait", "explain", "completion", "import",
+                          "validate"}) {
+    auto r = Run({cmd, "--help"}, "", false);
+    EXPECT_EQ(r.code, 0) << cmd << r.err;
+    EXPECT_NE(r.out.find("Examples:"), std::string::npos) << cmd << "\n" << r.out;
+  }
+  for (const char* sub : {"status", "history", "undo"}) {
+    auto r = Run({"rollout", sub, "--help"}, "", false);
+    EXPECT_EQ(r.code, 0) << sub;
+    EXPECT_NE(r.out.find("jbctl rollout " + std::string(sub)), std::string::npos) << r.out;
+  }
+  auto plan = Run({"plan", "--help"}, "", false);
+  EXPECT_EQ(plan.code, 0);
+  EXPECT_NE(plan.out.find("--what-if"), std::string::npos) << "plan keeps its own help\n" << plan.out;
+  auto top = Run({"--help"}, "", false);
+  EXPECT_EQ(top.code, 0);
+  EXPECT_NE(top.out.find("Exit status: 0 on success, 1 on error"), std::string::npos) << top.out;
+}
+
+TEST_F(JbctlParser, ExitCodesAreKubectls) {
+  EXPECT_EQ(Run({}, "", false).code, 1) << "no command: usage, exit 1";
+  auto unknown = Run({"frobnicate"}, "", false);
+  EXPECT_EQ(unknown.code, 1);
+  EXPECT_NE(unknown.err.find("unknown command \"frobnicate\""), std::string::npos) << unknown.err;
+  EXPECT_EQ(Run({"get", "workflows", "nope"}).code, 1) << "a missing object";
+  EXPECT_EQ(Run({"diff", "--bogus"}).code, 2) << "diff's errors are >1";
+  EXPECT_EQ(Run({"get", "workflows", "-o", "table"}).code, 1);
+}
+
+TEST_F(JbctlParser, CompletionScriptsComeFromTheCommandTree) {
+  auto bash = Run({"completion", "bash"}, "", false);
+  ASSERT_EQ(bash.code, 0) << bash.err;
+  EXPECT_NE(bash.out.find("complete -F _jbctl jbctl"), std::string::npos);
+  EXPECT_NE(bash.out.find("\"/get\") words=\""), std::string::npos);
+  EXPECT_NE(bash.out.find("--selector"), std::string::npos);
+  EXPECT_NE(bash.out.find("/rollout/status"), std::string::npos);
+  testing::TempDir dir;
+  std::ofstream(dir.path() / "c.bash") << bash.out;
+  // The script parses and completes "jbctl get --no-h" to --no-headers.
+  auto run = testing::Run("bash -c 'source " + (dir.path() / "c.bash").string() +
+                          " && COMP_WORDS=(jbctl get --no-h) COMP_CWORD=2 && _jbctl && echo ${COMPREPLY[@]}'");
+  EXPECT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_EQ(run.output, "--no-headers\n");
+  auto zsh = Run({"completion", "zsh"}, "", false);
+  EXPECT_EQ(zsh.code, 0);
+  EXPECT_EQ(zsh.out.rfind("#compdef jbctl\n", 0), 0u) << zsh.out.substr(0, 80);
+  EXPECT_EQ(Run({"completion", "fish"}, "", false).code, 1);
+}
+
+}  // namespace
+}  // namespace jb::cli
