@@ -13,6 +13,7 @@
 #include "api/manifest.h"
 #include "cli/commands.h"
 #include "cli/import_prototype.h"
+#include "cli/logs_command.h"
 #include "cli/profile_observed.h"
 
 namespace fs = std::filesystem;
@@ -40,6 +41,8 @@ Against a running jellybeand (connection: --server URL --token-file FILE --ca FI
   jbctl get KIND [NAME] [-o yaml|json|wide|name]
   jbctl describe workflow NAME             conditions, plan table, cost
   jbctl delete KIND NAME | -f FILE|DIR
+  jbctl logs workflow/NAME --worker W [-f] [--tail N]
+                                           a worker's stdout and stderr through the daemon (-f follows)
   jbctl diff -f FILE|DIR                   exit 0 same, 1 differs, >1 error
   jbctl rollout history workflow NAME      adopted plans: trigger, cost and accuracy change, workers moved,
                                            seconds from the trigger to the new plan serving
@@ -196,6 +199,7 @@ int main(int argc, char** argv) {
     return jb::WantsFromObserved(rest) ? jb::ProfileFromObservedCommand(rest, std::cout, std::cerr)
                                        : jb::ProfileCommand(rest, std::cout, std::cerr);
   if (verb == "plan") return jb::PlanCommand(rest, std::cout, std::cerr);
+  if (verb == "logs") return jb::LogsCommand(rest, std::cout, std::cerr);
   if (verb == "apply" || verb == "get" || verb == "describe" || verb == "delete" || verb == "diff" || verb == "rollout")
     return jb::RemoteCommand(verb, rest, std::cout, std::cerr);
   std::cerr << "jbctl: unknown command \"" << verb << "\"\n" << jb::kUsage;
