@@ -64,7 +64,8 @@ class HonestStatusTest : public ::testing::Test {
   }
   Workflow Get() { return std::get<Workflow>(*store_.Get("Workflow", "vqa")); }
   std::string SLOMet() {
-    const Condition* c = FindCondition(Get().status, "SLOMet");
+    const Workflow wf = Get();
+    const Condition* c = FindCondition(wf.status, "SLOMet");
     return c == nullptr ? "none" : c->status + "/" + c->reason;
   }
   void Reconcile(WorkflowReconciler& r) {
@@ -145,6 +146,67 @@ TEST_F(HonestStatusTest, AReplanIsLoggedWithItsTriggerAndEpoch) {
   EXPECT_TRUE(cap.Has(log::Level::kInfo, {"epoch=2 reason=Rollout", "rollout to epoch 2 complete"}));
   EXPECT_TRUE(cap.Has(log::Level::kInfo, {"reason=Replanned", "epoch 2 (trigger: Workflow)"}))
       << "events are logged too";
+}
+
+}  // namespace
+}  // namespace jb
+
+namespace jb {
+namespace {
+
+// The history names the input that changed. A rate change was recorded as a ModelProfile change
+// when the profiles beside the Workflow were written in the same apply (ChangedInput looked at
+// the profiles before the Workflow).
+TEST_F(HonestStatusTest, TheHistoryRecordsTheTriggerThatReallyChanged) {
+  WorkflowReconciler r(&store_, &driver_, opts_, &events_);
+  Reconcile(r);
+  Settle(r);
+  auto trigger = [&] { return Get().status.history.back().trigger; };
+  ASSERT_EQ(trigger(), "initial");
+  // A new epoch's history entry names `kind`; a plan kept by the damping says it in its event.
+  auto recorded = [&](int64_t before, const std::string& kind) {
+    if (*Get().status.plan_epoch > before) return trigger() == kind;
+    std::string kept;
+    for (const auto& e : events_.List("Workflow", "vqa"))
+      if (e.reason == "PlanKept") kept = e.message;
+    return kept.find("(trigger: " + kind + ")") != std::string::npos;
+  };
+
+  SetRate(80);
+  Reconcile(r);
+  Settle(r);
+  EXPECT_EQ(trigger(), "Workflow");
+
+  int64_t before = *Get().status.plan_epoch;
+  Infrastructure inf = std::get<Infrastructure>(*store_.Get("Infrastructure", in_.inf.metadata.name));
+  for (auto& n : inf.spec.nodes) n.price_per_hour *= n.tier == "cloud" ? 0.1 : 1;
+  ASSERT_TRUE(store_.Put(inf).ok());
+  Reconcile(r);
+  Settle(r);
+  EXPECT_TRUE(recorded(before, "Infrastructure")) << trigger();
+
+  // A profile's figures change (its variants 3x slower): a ModelProfile change.
+  before = *Get().status.plan_epoch;
+  ModelProfile mp = std::get<ModelProfile>(*store_.Get("ModelProfile", in_.profiles[0].metadata.name));
+  for (auto& v : mp.spec.variants)
+    for (auto& [hw, l] : v.latency_ms) l.p50 *= 3;
+  ASSERT_TRUE(store_.Put(mp).ok());
+  Reconcile(r);
+  Settle(r);
+  EXPECT_TRUE(recorded(before, "ModelProfile")) << trigger() << " " << [&] {
+    std::string all;
+    for (const auto& e : events_.List("Workflow", "vqa")) all += e.reason + ": " + e.message + "\n";
+    return all;
+  }();
+
+  // The rate changes while a profile is re-written in the same apply: the Workflow changed.
+  SetRate(40);
+  mp = std::get<ModelProfile>(*store_.Get("ModelProfile", in_.profiles[1].metadata.name));
+  mp.metadata.labels["touched"] = "yes";  // a new resourceVersion, the same figures
+  ASSERT_TRUE(store_.Put(mp).ok());
+  Reconcile(r);
+  Settle(r);
+  EXPECT_EQ(trigger(), "Workflow");
 }
 
 }  // namespace
