@@ -189,13 +189,17 @@ TEST_F(HonestStatusTest, TheHistoryRecordsTheTriggerThatReallyChanged) {
   before = *Get().status.plan_epoch;
   ModelProfile mp = std::get<ModelProfile>(*store_.Get("ModelProfile", in_.profiles[0].metadata.name));
   for (auto& v : mp.spec.variants)
-    for (auto& [hw, l] : v.latency_ms) l.p50 *= 3;
+    for (auto& [hw, l] : v.latency_ms) {
+      l.p50 *= 3;
+      if (l.p75) *l.p75 *= 3;
+      if (l.p90) *l.p90 *= 3;
+    }
   ASSERT_TRUE(store_.Put(mp).ok());
   Reconcile(r);
   Settle(r);
   EXPECT_TRUE(recorded(before, "ModelProfile")) << trigger() << " " << [&] {
     std::string all;
-    for (const auto& e : events_.List("Workflow", "vqa")) all += e.reason + ": " + e.message + "\n";
+    for (const auto& e : events_.List("Workflow", "vqa")) all += e.reason + ": " + e.message.substr(0, 200) + "\n";
     return all;
   }();
 
