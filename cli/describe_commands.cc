@@ -1,4 +1,5 @@
 // jbctl describe: every kind in prose and tables, with its recent events.
+#include <algorithm>
 #include <filesystem>
 
 #include "api/manifest.h"
@@ -66,8 +67,16 @@ void DescribeWorkflow(const Remote& r, const Workflow& wf, std::ostream& out) {
         << (o.throughput_complete ? "" : " [first window still filling]") << "\n";
     out << "  Latency:     p50 " << FormatFixed(o.latency_p50_ms, 1) << " ms, p99 " << FormatFixed(o.latency_p99_ms, 1)
         << " ms (source to sink)\n";
-    out << "  Items:       " << o.emitted << " emitted by the sources, " << o.delivered << " delivered, " << o.dropped
-        << " dropped, " << o.duplicates << " duplicate(s) discarded\n";
+    // A join makes one request of one part per source: the sources emit parts, the sink delivers requests.
+    bool join = false;
+    for (const auto& op : wf.spec.operators) join |= op.inputs.size() > 1;
+    const size_t k = std::max<size_t>(1, wf.spec.sources.size());
+    out << "  Items:       "
+        << (join ? std::to_string(o.emitted) + " parts emitted by " + std::to_string(k) + " sources (" +
+                       std::to_string(o.emitted / static_cast<int64_t>(k)) + " requests), " +
+                       std::to_string(o.delivered) + " requests delivered, "
+                 : std::to_string(o.emitted) + " emitted by the sources, " + std::to_string(o.delivered) + " delivered, ")
+        << o.dropped << " dropped, " << o.duplicates << " duplicate(s) discarded\n";
     if (o.accuracy) out << "  Accuracy:    " << AccuracyLine(*o.accuracy) << "\n";
     out << "  Cross-tier:  " << FormatFixed(o.cross_tier_kibps, 1) << " KiB/s (plan "
         << FormatFixed(o.predicted_cross_tier_kibps, 1) << ")\n";

@@ -268,6 +268,7 @@ StatusOr<HttpResponse> HttpCall(const HttpClientOptions& opts, const std::string
     HttpResponse out;
     out.status = resp.status_code();
     out.content_type = resp.headers().content_type();
+    for (const auto& [name, value] : resp.headers()) out.headers.emplace_back(name, value);
     out.body = resp.extract_utf8string(true).get();
     return out;
   } catch (const std::exception& e) {

@@ -12,6 +12,7 @@
 
 #include "cli/client_config.h"
 #include "cli/commands.h"
+#include "cli/logs_command.h"
 #include "cli/profile_observed.h"
 #include "cli/remote.h"
 
@@ -241,6 +242,18 @@ void AddRemoteCommands(CLI::App& app, Parsed& p, std::istream& in, std::ostream&
       return WithRemote(
           p, "diff", err, [&](const cli::Remote& r) { return cli::Diff(r, *diff, in, out, err); }, 2);
     };
+  });
+
+  auto logs = std::make_shared<LogsOptions>();
+  auto* lg = app.add_subcommand("logs", "A worker's stdout and stderr, through the daemon");
+  lg->add_option("target", logs->target, "workflow/NAME")->required();
+  lg->add_option("--worker", logs->worker, "the worker's name (jbctl describe lists them)")->required();
+  lg->add_flag("-f,--follow", logs->follow, "keep printing what the worker logs until it is gone");
+  lg->add_option("--tail", logs->tail, "only the last N lines")->check(CLI::Range(0, 1000000));
+  lg->footer(Examples("  jbctl logs workflow/vqa --worker workflow-compute-cpu-1 --tail 20\n"
+                      "  jbctl logs workflow/vqa --worker workflow-io-1 -f\n"));
+  lg->callback([&, logs] {
+    p.run = [&, logs] { return WithRemote(p, "logs", err, [&](const cli::Remote& r) { return Logs(r, *logs, out, err); }); };
   });
 
 }

@@ -10,6 +10,7 @@
 
 #include "api/manifest.h"
 #include "base/version.h"
+#include "daemon/logs_endpoint.h"
 
 namespace jb {
 
@@ -160,6 +161,8 @@ HttpResponse ApiServer::Route(const HttpRequest& req) {
   if (req.path.compare(0, kPrefix.size(), kPrefix) != 0)
     return StatusResponse(404, "NotFound", "no such endpoint: " + req.path);
   auto parts = Split(req.path.substr(kPrefix.size()));
+  if (parts.size() == 3 && parts[0] == "workflows" && parts[2] == "logs")  // daemon/logs_endpoint.h
+    return ServeWorkerLogs(req, parts[1], *store_, controller_ != nullptr ? controller_->driver() : nullptr);
   if (!parts.empty() && parts[0] == "events" && (parts.size() == 1 || parts.size() == 3)) {
     if (req.method != "GET") return StatusResponse(405, "MethodNotAllowed", "events are read-only");
     Value list = Value::Map();

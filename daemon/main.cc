@@ -1,7 +1,5 @@
 // jellybeand: the JellyBean control-plane daemon.
 #include <signal.h>
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/sinks/systemd_sink.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -11,6 +9,7 @@
 #include <thread>
 
 #include "base/dir_lock.h"
+#include "base/log.h"
 #include "base/mutex.h"
 #include "daemon/api_server.h"
 #include "daemon/daemon.h"
@@ -29,15 +28,11 @@ namespace fs = std::filesystem;
 namespace jb {
 namespace {
 
+// journald under systemd (JOURNAL_STREAM is set), else the console (base/log.h); FinishConfig
+// checked the level's name.
 void SetupLogging(const std::string& level) {
-  std::shared_ptr<spdlog::logger> logger;
-  if (std::getenv("JOURNAL_STREAM") != nullptr) {
-    logger = std::make_shared<spdlog::logger>("jellybeand", std::make_shared<spdlog::sinks::systemd_sink_mt>());
-  } else {
-    logger = std::make_shared<spdlog::logger>("jellybeand", std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
-  }
-  logger->set_level(spdlog::level::from_str(level));
-  spdlog::set_default_logger(logger);
+  auto parsed = log::ParseLevel(level);
+  log::Init("jellybeand", parsed.ok() ? *parsed : log::Level::kInfo);
 }
 
 std::string Summary(const Store& store) {
@@ -255,7 +250,7 @@ void ServeUntilStopped(const sigset_t& sigs, const ConfigLoader& loader, DaemonC
     if (auto s = loader.Load(&fresh); !s.ok()) {
       spdlog::error("reload: {}; keeping the running configuration", s.message());
     } else {
-      spdlog::set_level(spdlog::level::from_str(fresh.log_level));
+      if (auto level = log::ParseLevel(fresh.log_level); level.ok()) log::SetLevel(*level);
       if (fresh.listen != cfg->listen) spdlog::warn("reload: listen address changes need a restart");
       if (fresh.manifest_dir != cfg->manifest_dir) {
         cfg->manifest_dir = fresh.manifest_dir;
@@ -303,7 +298,11 @@ int Main(int argc, char** argv) {
     spdlog::critical("token: {}", token.status().message());
     return 1;
   }
-  EventRecorder events;
+  EventRecorder events;  // persisted in STATE/events.jsonl, so describe shows them after a restart
+  std::vector<std::string> skipped_events;
+  if (auto s = events.Open((fs::path(cfg.state_dir) / "events.jsonl").string(), &skipped_events); !s.ok())
+    spdlog::error("events: {}; events are kept in memory only", s.message());
+  for (const auto& p : skipped_events) spdlog::warn("events: {}", p);
   FileStore store(cfg.state_dir);
   for (const auto& p : store.Load()) {
     spdlog::error("state: {}", p);

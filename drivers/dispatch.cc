@@ -168,4 +168,16 @@ std::vector<std::string> TierDispatcher::Workflows() {
   return {all.begin(), all.end()};
 }
 
+StatusOr<std::string> TierDispatcher::ReadLog(const std::string& workflow, const std::string& worker, int64_t offset,
+                                              size_t max_bytes, int64_t* end) {
+  std::string names;
+  for (auto& [type, d] : drivers_)
+    for (const auto& c : d->Desired(workflow)) {
+      if (c.name == worker) return d->ReadLog(workflow, worker, offset, max_bytes, end);
+      names += (names.empty() ? "" : ", ") + c.name;
+    }
+  return Status::NotFound("workflow " + workflow + " has no worker \"" + worker + "\"" +
+                          (names.empty() ? " (it runs no workers)" : " (its workers: " + names + ")"));
+}
+
 }  // namespace jb

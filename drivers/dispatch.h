@@ -39,6 +39,9 @@ class TierDispatcher : public Driver {
   std::vector<WorkerConfig> Desired(const std::string& workflow) override;
   Status Remove(const std::string& workflow) override EXCLUDES(mu_);
   std::vector<std::string> Workflows() override;
+  // From the driver whose Desired() holds the worker; kNotFound listing the workflow's workers.
+  StatusOr<std::string> ReadLog(const std::string& workflow, const std::string& worker, int64_t offset,
+                                size_t max_bytes, int64_t* end) override;
 
   Driver* Get(const std::string& type) const;
 

@@ -64,6 +64,20 @@ class Driver {
     (void)workflow;
     return Status::FailedPrecondition("the " + name() + " driver cannot place node " + node);
   }
+  // A worker's log (its stdout and stderr, as the driver keeps them): the bytes from `offset` on, at
+  // most `max_bytes`; offset < 0 = the last `max_bytes`. *end = the offset just after the returned
+  // bytes (pass it back to follow the log; a log that shrank restarts at 0). kNotFound naming the
+  // worker when `workflow` has none of that name; kFailedPrecondition when the driver cannot fetch
+  // logs (the default: "the <name> driver cannot fetch worker logs yet").
+  virtual StatusOr<std::string> ReadLog(const std::string& workflow, const std::string& worker, int64_t offset,
+                                        size_t max_bytes, int64_t* end) {
+    (void)workflow;
+    (void)worker;
+    (void)offset;
+    (void)max_bytes;
+    *end = 0;
+    return Status::FailedPrecondition("the " + name() + " driver cannot fetch worker logs yet");
+  }
 };
 
 }  // namespace jb

@@ -1,10 +1,13 @@
 #include "reconciler/controller.h"
 
+#include "base/format.h"
+#include "base/log.h"
+
 namespace jb {
 
 Controller::Controller(Store* store, Driver* driver, ReconcilerOptions opts, WorkQueueOptions qopts,
                        EventRecorder* events)
-    : store_(store), reconciler_(store, driver, opts, events), queue_(qopts) {
+    : store_(store), driver_(driver), reconciler_(store, driver, opts, events), queue_(qopts) {
   subscription_ = store_->OnChange([this](const std::string& kind, const std::string& name) { OnChange(kind, name); });
 }
 
@@ -56,11 +59,24 @@ void Controller::Worker() {
       metrics_.seconds_total += secs;
       metrics_.seconds_max = std::max(metrics_.seconds_max, secs);
     }
+    log::Fields f;
+    f.workflow = *key;
     if (!r.error.ok()) {
+      // A conflict (the object changed under the pass) or a shutdown is routine; the rest is an error.
+      const auto code = r.error.code();
+      const bool routine =
+          code == Status::Code::kConflict ||
+          (code == Status::Code::kUnavailable && r.error.message().find("shutting down") != std::string::npos);
+      f.reason = routine ? "Retry" : "ReconcileError";
+      log::Log(routine ? log::Level::kDebug : log::Level::kError, f,
+               "reconcile failed (retried with back-off): " + r.error.message());
       queue_.AddRateLimited(*key);
     } else {
       queue_.Forget(*key);
       if (r.requeue_after.count() > 0) queue_.AddAfter(*key, r.requeue_after);
+      if (log::Enabled(log::Level::kDebug))
+        log::Debug(f, "reconciled in " + FormatFixed(secs * 1000, 1) + " ms; next look in " +
+                          std::to_string(r.requeue_after.count()) + " ms");
     }
     queue_.Done(*key);
   }

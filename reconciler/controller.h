@@ -37,12 +37,15 @@ class Controller {
   void Enqueue(const std::string& workflow) { queue_.Add(workflow); }
   void EnqueueAll();
   ControllerMetrics Metrics() const EXCLUDES(mu_);
+  // The driver the reconciler deploys with (the daemon's logs endpoint reads worker logs from it).
+  Driver* driver() const { return driver_; }
 
  private:
   void Worker() EXCLUDES(mu_);
   void OnChange(const std::string& kind, const std::string& name);
 
   Store* store_;
+  Driver* driver_;
   WorkflowReconciler reconciler_;
   WorkQueue queue_;
   std::vector<std::thread> threads_;

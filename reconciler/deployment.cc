@@ -203,6 +203,19 @@ StatusOr<std::vector<WorkerConfig>> BuildDeployment(const Workflow& wf, const st
   return out;
 }
 
+std::string DriversOfPlan(const Workflow& wf, const Infrastructure& inf, const Plan& plan) {
+  std::set<std::string> types;
+  for (const auto& t : inf.spec.tiers) {
+    bool used = false;
+    for (const auto& pl : plan.placements) used |= pl.tier == t.name;
+    for (const auto& s : wf.spec.sources) used |= s.tier == t.name;
+    if (used) types.insert(t.driver.type);
+  }
+  std::string out;
+  for (const auto& t : types) out += (out.empty() ? "" : "+") + t;
+  return out;
+}
+
 ObservedStatus Summarize(const planner::Problem& p, const Plan& plan, const std::vector<WorkerState>& workers) {
   ObservedStatus o;
   o.time = NowRfc3339();

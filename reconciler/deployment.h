@@ -35,6 +35,10 @@ StatusOr<std::vector<WorkerConfig>> BuildDeployment(const Workflow& wf, const st
                                                     const Infrastructure& inf, const Plan& plan, int64_t epoch,
                                                     const DeploymentOptions& opts = {});
 
+// The driver types that run something of `plan` ("local", "local+ssh"; sorted, '+'-joined): the
+// drivers of the tiers with a placement or a source. "" when none.
+std::string DriversOfPlan(const Workflow& wf, const Infrastructure& inf, const Plan& plan);
+
 // Summarises the workers' metrics: throughput and latency at the sink, counts, observed
 // cross-tier traffic, live cost (rent of the plan's nodes + observed traffic x link prices), and
 // the observed accuracy when the sinks score labelled answers (SummarizeAccuracy, with the plan's

@@ -210,9 +210,11 @@ Fingerprint FingerprintOf(const PlanInputs& in, const WorkflowStatus& st) {
 }
 
 std::string ChangedInput(const Fingerprint& before, const Fingerprint& after) {
+  // The Workflow's own spec first: a rate change applied with its manifest directory (which may
+  // re-write the ModelProfiles beside it) is a Workflow change, not a ModelProfile one.
+  if (before.workflow != after.workflow) return "Workflow";
   if (before.infrastructure != after.infrastructure) return "Infrastructure";
   if (before.profiles != after.profiles) return "ModelProfile";
-  if (before.workflow != after.workflow) return "Workflow";
   if (before.nodes_down != after.nodes_down) return kTriggerNode;
   if (before.load != after.load) return kTriggerLoad;
   if (before.observed != after.observed) return kTriggerProfile;

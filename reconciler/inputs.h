@@ -73,7 +73,7 @@ PlanInputs GatherInputs(const Store& store, const Workflow& wf);
 Fingerprint FingerprintOf(const PlanInputs& in, const WorkflowStatus& st);
 
 // The trigger for a re-plan from `before` to `after`: the kind of the first input that differs
-// (Infrastructure, ModelProfile, Workflow, node, load, profile = observed figures, accuracy, in that
+// (Workflow, Infrastructure, ModelProfile, node, load, profile = observed figures, accuracy, in that
 // order); kTriggerInputs if none does.
 std::string ChangedInput(const Fingerprint& before, const Fingerprint& after);
 

@@ -8,6 +8,7 @@
 #include "api/manifest.h"
 #include "api/names.h"
 #include "base/format.h"
+#include "base/log.h"
 #include "planner/solver.h"
 #include "reconciler/conditions.h"
 #include "reconciler/deployment.h"
@@ -76,12 +77,15 @@ class LargePlanSlot {
 
 void WorkflowReconciler::RecordTransitions(const std::string& name, const WorkflowStatus& before,
                                            const WorkflowStatus& after) {
-  if (events_ == nullptr) return;
   for (const auto& c : after.conditions) {
     const Condition* old = FindCondition(before, c.type);
     if (old != nullptr && old->status == c.status && old->reason == c.reason) continue;
     bool bad = (c.type == cond::kDegraded) ? c.status == cond::kTrue : c.status == cond::kFalse;
-    events_->Record("Workflow", name, bad ? "Warning" : "Normal", c.reason, c.type + "=" + c.status + ": " + c.message);
+    const std::string msg = c.type + "=" + c.status + ": " + c.message;
+    if (events_ != nullptr)
+      events_->Record("Workflow", name, bad ? "Warning" : "Normal", c.reason, msg);  // logs it too
+    else
+      log::Log(bad ? log::Level::kWarn : log::Level::kInfo, log::Fields{name, after.plan_epoch, "", c.reason}, msg);
   }
 }
 
@@ -212,10 +216,14 @@ WorkflowReconciler::Next WorkflowReconciler::PlanStep(const PlanInputs& in, Work
     NotPlanned(st, cond::kInvalid, problem.status().message());
     return Next::kFinish;
   }
-  std::string trigger = !st->plan ? kTriggerInitial : change.trigger;
+  const std::string trigger = st->undo_to ? kTriggerUndo : !st->plan ? kTriggerInitial : change.trigger;
+  log::Info(log::Fields{in.wf.metadata.name, st->plan_epoch, "", trigger},
+            !st->plan                ? std::string("planning (first plan)")
+            : trigger == kTriggerUndo ? "rollout undo to epoch " + std::to_string(st->undo_to.value_or(0)) + " requested"
+                                      : "re-planning: " + trigger + " changed since the plan of epoch " +
+                                            std::to_string(st->plan_epoch.value_or(0)) + " was made");
   std::optional<Candidate> candidate;
   if (st->undo_to) {
-    trigger = kTriggerUndo;
     const Plan* earlier = nullptr;
     for (const auto& rev : st->history)
       if (rev.epoch == *st->undo_to) earlier = &rev.plan;
@@ -378,6 +386,10 @@ void WorkflowReconciler::AdoptStep(const std::string& name, const std::string& t
                                       : ("gap " + FormatFixed(100 * pl.gap, 2) + "%").c_str(),
                 pl.solver.c_str());
   SetCondition(st, cond::kPlanned, cond::kTrue, cond::kSolved, msg);
+  log::Info(log::Fields{name, p.next_epoch, "", trigger},
+            "adopted plan epoch " + std::to_string(p.next_epoch) + " (trigger " + trigger + ", " + decision.reason +
+                "): " + msg + "; rollout from epoch " + std::to_string(ro.from_epoch) + ", " +
+                std::to_string(p.churn) + " worker(s) started or stopped");
 }
 
 void WorkflowReconciler::DeployStep(const PlanInputs& in, const std::vector<WorkerState>& before, WorkflowStatus* st,
@@ -406,7 +418,8 @@ void WorkflowReconciler::DeployStep(const PlanInputs& in, const std::vector<Work
                                      : driver_->Apply(name, step.apply);
   if (!applied.ok()) {
     SetCondition(st, cond::kDeployed, cond::kFalse, unserved.empty() ? cond::kDriverError : cond::kDriverUnavailable,
-                 driver_->name() + " driver: " + applied.message());
+                 (unserved.empty() ? DriverNames(in, *st->plan) : driver_->name()) +
+                     " driver: " + applied.message());
     SetCondition(st, cond::kReady, cond::kFalse, cond::kNotDeployed, "the plan is not deployed");
     res->error = applied;
     return;
@@ -429,6 +442,10 @@ void WorkflowReconciler::AdvanceRollout(const std::string& name, const RolloutSt
     }
   if (serving && st->rollout->switched.empty()) {
     st->rollout->switched = NowRfc3339Millis();
+    {
+      MutexLock l(&mu_);
+      serving_since_[name] = {epoch, opts_.clock->Now()};
+    }
     double took = SecondsSince(st->rollout->triggered);
     for (auto& rev : st->history)
       if (rev.epoch == epoch) rev.serving_s = took;
@@ -437,11 +454,16 @@ void WorkflowReconciler::AdvanceRollout(const std::string& name, const RolloutSt
                       "epoch " + std::to_string(epoch) + " serves " + FormatFixed(took, 3) + " s after its trigger (" +
                           st->rollout->trigger + ")");
   }
+  const log::Fields f{name, epoch, "", "Rollout"};
   if (step.done && !st->rollout->switched.empty()) {
     if (events_ != nullptr && st->rollout->trigger != kTriggerInitial)
       events_->Record("Workflow", name, "Normal", "RolloutComplete", step.message);
+    log::Info(f, "rollout to epoch " + std::to_string(epoch) + " complete: " + step.message);
     st->rollout.reset();
   } else if (!step.done) {
+    if (st->rollout->phase != step.phase)
+      log::Info(f, "rollout to epoch " + std::to_string(epoch) + ": phase " + st->rollout->phase + " -> " +
+                       step.phase + ": " + step.message);
     st->rollout->phase = step.phase;
   }
 }
@@ -455,7 +477,7 @@ void WorkflowReconciler::ObserveStep(const PlanInputs& in, const RolloutStep& st
   else
     SetCondition(st, cond::kDeployed, cond::kTrue, cond::kApplied,
                  std::to_string(want) + " worker(s) of plan epoch " + std::to_string(epoch) + " handed to the " +
-                     driver_->name() + " driver");
+                     DriverNames(in, *st->plan) + " driver");
   size_t ready = 0;
   std::string why;
   for (const auto& w : observed) {
@@ -474,56 +496,6 @@ void WorkflowReconciler::ObserveStep(const PlanInputs& in, const RolloutStep& st
   if (st->rollout) recheck = std::chrono::milliseconds(200);  // move the rollout on promptly
   if (res->requeue_after.count() == 0 || recheck < res->requeue_after) res->requeue_after = recheck;
   UpdateSLOMet(in, observed, all_ready, st);
-}
-
-void WorkflowReconciler::UpdateSLOMet(const PlanInputs& in, const std::vector<WorkerState>& observed, bool all_ready,
-                                      WorkflowStatus* st) {
-  const Workflow& wf = in.wf;
-  // Observations: only from workers that report (the fake driver runs none).
-  bool reporting = false;
-  for (const auto& w : observed) reporting |= w.metrics.has_value();
-  // SLOMet is judged against the load offered (the generator's rate when it emulates one).
-  Workflow offered = wf;
-  for (auto& s : offered.spec.sources) s.rate = s.generator_rate.value_or(s.rate);
-  std::optional<planner::Problem> problem;
-  if (reporting) {
-    if (auto built = planner::BuildProblem(offered, in.profiles, in.infra); built.ok()) problem = std::move(*built);
-  }
-  if (!problem) {
-    const Condition* slo = FindCondition(*st, cond::kSLOMet);
-    if (slo == nullptr || slo->reason != cond::kObserved)
-      SetCondition(st, cond::kSLOMet, cond::kUnknown, cond::kNoObservations,
-                   "the plan predicts the SLO is met; no throughput observations yet (the " + driver_->name() +
-                       " driver reports none)");
-    return;
-  }
-  ObservedStatus o = Summarize(*problem, *st->plan, observed);
-  double floor = o.expected_throughput * opts_.slo_throughput_fraction;
-  std::string label = o.emulated ? " [EMULATED runtime: profiled latencies, synthetic payloads]" : "";
-  std::string what = "observed " + FormatFixed(o.throughput, 2) +
-                     " items/s at the sink (plan: " + FormatFixed(o.expected_throughput, 2) + "), latency p50 " +
-                     FormatFixed(o.latency_p50_ms, 1) + " ms p99 " + FormatFixed(o.latency_p99_ms, 1) +
-                     " ms, accuracy " + FormatFixed(st->plan->accuracy, 2) + " (floor " +
-                     FormatFixed(wf.spec.slo.min_accuracy, 2) + ")" + label;
-  const auto acc = o.accuracy ? AccuracySlo(*o.accuracy) : ingress::AccuracySloVerdict{};
-  if (o.accuracy) what = acc.message + AccuracyDriftNote(wf.metadata.name, st->plan_epoch.value_or(0)) + "; " + what;
-  bool latency_ok = !wf.spec.slo.max_latency_ms || o.latency_p99_ms <= *wf.spec.slo.max_latency_ms;
-  if (!all_ready)
-    SetCondition(st, cond::kSLOMet, cond::kUnknown, cond::kWorkersNotReady, "waiting for every worker; " + what);
-  else if (o.throughput_complete && o.throughput + 1e-9 < floor)
-    SetCondition(st, cond::kSLOMet, cond::kFalse, cond::kThroughputBelowTarget,
-                 what + "; below " + FormatFixed(100 * opts_.slo_throughput_fraction, 0) + "% of the plan");
-  else if (o.throughput_complete && !latency_ok)
-    SetCondition(st, cond::kSLOMet, cond::kFalse, cond::kLatencyAboveTarget,
-                 what + "; p99 above maxLatencyMs " + FormatFixed(*wf.spec.slo.max_latency_ms, 1));
-  else if (acc.met == false)  // labelled answers: the interval lies wholly below the floor
-    SetCondition(st, cond::kSLOMet, cond::kFalse, cond::kAccuracyBelowFloor, what);
-  else if (!o.throughput_complete)
-    SetCondition(st, cond::kSLOMet, cond::kUnknown, cond::kMeasuring,
-                 "the first throughput window is not complete yet; " + what);
-  else
-    SetCondition(st, cond::kSLOMet, cond::kTrue, cond::kObserved, what);
-  st->observed = o;
 }
 
 }  // namespace jb

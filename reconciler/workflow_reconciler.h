@@ -120,6 +120,17 @@ class WorkflowReconciler {
   // SLOMet from the workers' metrics against the plan at the offered load (kept as it was while no
   // worker reports); sets status.observed.
   void UpdateSLOMet(const PlanInputs& in, const std::vector<WorkerState>& observed, bool all_ready, WorkflowStatus* st);
+  // Seconds the plan of st.planEpoch has served (its routes on every worker), by opts_.clock, when
+  // it replaced another plan (a re-plan or an undo; the first plan's window is the sink's own);
+  // nullopt when it replaced none or the status cannot tell; -1 while it does not serve yet.
+  std::optional<double> ReplanServingFor(const std::string& name, const WorkflowStatus& st) EXCLUDES(mu_);
+  // The drivers that run something of `plan`: driver_'s name when it is one driver, else those of
+  // the tiers the plan uses (a daemon with local+ssh+agent names only "local" for a local plan).
+  std::string DriverNames(const PlanInputs& in, const Plan& plan) const {
+    const std::string all = driver_->name();
+    const std::string used = DriversOfPlan(in.wf, in.infra, plan);
+    return all.find('+') == std::string::npos || used.empty() ? all : used;
+  }
   // Saves `st` once; a failed save becomes the result's error unless it has one.
   ReconcileResult Finish(const Workflow& wf, const WorkflowStatus& st, ReconcileResult res);
   // Records `why` (an exception's message) as Planned=False reason=ReconcileError, if it can.
@@ -159,6 +170,8 @@ class WorkflowReconciler {
   ProfileObservations profile_obs_;
   ProfileDriftTrigger drift_;
   std::map<std::string, AccuracyDriftTrigger> accuracy_drift_ GUARDED_BY(mu_);
+  // When each workflow's latest epoch began to serve (opts_.clock), for SLOMet's window.
+  std::map<std::string, std::pair<int64_t, std::chrono::steady_clock::time_point>> serving_since_ GUARDED_BY(mu_);
   std::atomic<bool> cancel_{false};
   std::atomic<bool> large_plan_running_{false};  // the one large-plan slot (see ReconcilerOptions)
 };

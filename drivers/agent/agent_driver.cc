@@ -8,6 +8,7 @@
 #include <regex>
 #include <sstream>
 
+#include "base/log.h"
 #include "drivers/agent/channel.h"
 #include "drivers/agent/pki.h"
 #include "drivers/process.h"
@@ -213,6 +214,7 @@ Value AgentDriver::HandlePoll(const TlsChannel& ch, const Value& msg) {
   std::string address = Str(msg, "address");
   d.address = address.empty() ? ch.peer_address() : address;
   d.applied = have;
+  const auto before = std::move(d.states);  // to notice restarts
   d.states.clear();
   if (const Value* states = msg.Find("states"); states != nullptr && states->is_seq())
     for (const auto& s : states->items()) {
@@ -230,7 +232,13 @@ Value AgentDriver::HandlePoll(const TlsChannel& ch, const Value& msg) {
         auto m = ParseWorkerMetrics(metrics, device + "/" + st.name);
         if (m.ok()) st.metrics = std::move(*m);
       }
-      d.states[Str(s, "workflow")][st.name] = std::move(st);
+      const std::string wf = Str(s, "workflow");
+      if (auto w = before.find(wf); w != before.end())
+        if (auto o = w->second.find(st.name); o != w->second.end() && st.restarts > o->second.restarts)
+          log::Warn(log::Fields{wf, std::nullopt, st.name, "WorkerRestarted"},
+                    "worker on device " + device + " exited and was restarted (restart " +
+                        std::to_string(st.restarts) + "): " + st.message);
+      d.states[wf][st.name] = std::move(st);
     }
   if (was_silent)
     spdlog::info("agent: device {} reports from {} (runs version {}, desired {})", device, d.address, have, d.version);

@@ -15,6 +15,8 @@
 #include <set>
 #include <sstream>
 
+#include "base/format.h"
+#include "base/log.h"
 #include "drivers/local/ingress_tls.h"
 #include "drivers/process.h"
 
@@ -50,7 +52,11 @@ namespace {
 
 std::string ExitText(int status) {
   if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) return std::string("killed by signal ") + strsignal(WTERMSIG(status));
+  if (WIFSIGNALED(status)) {
+    const char* abbrev = sigabbrev_np(WTERMSIG(status));  // "KILL"
+    return "killed by signal " + std::to_string(WTERMSIG(status)) + " (" +
+           (abbrev != nullptr ? "SIG" + std::string(abbrev) : std::string(strsignal(WTERMSIG(status)))) + ")";
+  }
   return "stopped";
 }
 
@@ -382,16 +388,63 @@ void LocalDriver::Supervise() {
           p.pid = -1;
           p.exited = false;
           p.restart_at = p.backoff.OnExit(p.started, now);
+          log::Warn(log::Fields{workflow, p.config.epoch, name, "WorkerExited"},
+                    "worker " + p.last_exit + "; restart " + std::to_string(p.restarts + 1) + " in " +
+                        FormatFixed(std::chrono::duration<double>(p.restart_at - now).count(), 1) + " s");
           continue;
         }
         if (now < p.restart_at) continue;
-        if (Start(workflow, p).ok())
+        if (Status started = Start(workflow, p); started.ok()) {
           ++p.restarts;
-        else
+          log::Info(log::Fields{workflow, p.config.epoch, name, "WorkerRestarted"},
+                    "worker restarted (restart " + std::to_string(p.restarts) + ", pid " + std::to_string(p.pid) + ")");
+        } else {
           p.restart_at = now + std::chrono::milliseconds(static_cast<int64_t>(p.backoff.next_delay_s() * 1000));
+          log::Error(log::Fields{workflow, p.config.epoch, name, "WorkerRestartFailed"}, started.message());
+        }
       }
     }
   }
+}
+
+StatusOr<std::string> LocalDriver::ReadLog(const std::string& workflow, const std::string& worker, int64_t offset,
+                                           size_t max_bytes, int64_t* end) {
+  *end = 0;
+  std::string path;
+  {
+    MutexLock l(&mu_);
+    auto w = procs_.find(workflow);
+    if (w == procs_.end() || w->second.count(worker) == 0) {
+      std::string names;
+      if (w != procs_.end())
+        for (const auto& [n, p] : w->second) names += (names.empty() ? "" : ", ") + n;
+      return Status::NotFound("workflow " + workflow + " has no worker \"" + worker + "\"" +
+                              (names.empty() ? " (it runs no workers)" : " (its workers: " + names + ")"));
+    }
+    path = File(workflow, worker, "log");
+  }
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return std::string();  // nothing logged yet
+    return Status::Unavailable("cannot read " + path + ": " + std::strerror(errno));
+  }
+  struct stat sb {};
+  ::fstat(fd, &sb);
+  const int64_t size = sb.st_size;
+  const auto max = static_cast<int64_t>(max_bytes);
+  int64_t from = offset < 0 ? std::max<int64_t>(0, size - max) : (offset > size ? 0 : offset);
+  std::string out(static_cast<size_t>(std::min(max, size - from)), '\0');
+  size_t got = 0;
+  while (got < out.size()) {
+    ssize_t n = ::pread(fd, out.data() + got, out.size() - got, static_cast<off_t>(from) + static_cast<off_t>(got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  out.resize(got);
+  *end = from + static_cast<int64_t>(got);
+  return out;
 }
 
 }  // namespace jb

@@ -54,6 +54,9 @@ class LocalDriver : public Driver {
   std::vector<WorkerState> Observe(const std::string& workflow) override EXCLUDES(mu_);
   Status Remove(const std::string& workflow) override EXCLUDES(mu_);
   std::vector<std::string> Workflows() override EXCLUDES(mu_);
+  // STATE/workers/WORKFLOW/WORKER.log (stdout and stderr of every run of the worker, appended).
+  StatusOr<std::string> ReadLog(const std::string& workflow, const std::string& worker, int64_t offset,
+                                size_t max_bytes, int64_t* end) override EXCLUDES(mu_);
   std::vector<WorkerConfig> Desired(const std::string& workflow) override EXCLUDES(mu_);
   StatusOr<std::string> Host(const std::string&, const std::string&) override { return opts_.host; }
   // Stops every worker of every workflow (the state files are removed too).

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "base/log.h"
 #include "drivers/process.h"
 #include "drivers/ssh/supervisor_script.h"
 #include "drivers/worker_process.h"
@@ -553,7 +554,12 @@ void SshDriver::Poll() {
         if (w == deployed_.end()) continue;
         auto it = w->second.find(name);
         // Not if Apply changed the worker meanwhile: the report may be of what it replaced.
-        if (it != w->second.end() && it->second.config == polled.first) it->second.state = std::move(polled.second);
+        if (it == w->second.end() || !(it->second.config == polled.first)) continue;
+        if (polled.second.restarts > it->second.state.restarts)  // the host's supervisor restarted it
+          log::Warn(log::Fields{wf, polled.first.epoch, name, "WorkerRestarted"},
+                    "worker on " + polled.first.node + " exited and was restarted (restart " +
+                        std::to_string(polled.second.restarts) + "): " + polled.second.message);
+        it->second.state = std::move(polled.second);
       }
   }
 }

@@ -219,6 +219,20 @@ TEST_F(GetFormatsTest, DescribeEveryKind) {
   auto wf = Run({"describe", "wf/vqa"});
   EXPECT_NE(wf.out.find("Infrastructure: vqa-medium"), std::string::npos) << wf.out;
   EXPECT_EQ(Run({"describe", "workflow", "nope"}).code, 1);
+namespace jb::cli {
+namespace {
+
+// VQA joins an image and a question into one request: describe said "4970 emitted by the sources,
+// 2485 delivered", which read as half the items lost.
+TEST_F(GetCommandsTest, DescribeCountsAJoinsPartsAndRequests) {
+  WorkflowStatus st = Observed(std::nullopt);
+  st.observed->emitted = 4970;
+  st.observed->delivered = 2485;
+  SetStatus(st);
+  const std::string out = Run("describe", {"workflow", "vqa"});
+  EXPECT_NE(out.find("Items:       4970 parts emitted by 2 sources (2485 requests), 2485 requests delivered, 0 dropped"),
+            std::string::npos)
+      << out;
 }
 
 }  // namespace

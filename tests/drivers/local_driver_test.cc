@@ -16,6 +16,7 @@
 #include <optional>
 #include <set>
 
+#include "base/log.h"
 #include "tests/test_util.h"
 
 namespace jb {
@@ -296,6 +297,34 @@ TEST_F(LocalDriverTest, ATlsIngressWorkerGetsItsCertificateKeyAndTokenFromTheDri
   // Gone with the workflow.
   ASSERT_TRUE(driver_->Remove("wf").ok());
   EXPECT_FALSE(fs::exists(in.key_file));
+}
+
+// #18: a worker's exit is logged with its signal and its restart with the count, at the right
+// levels; its log comes back through ReadLog (what jbctl logs shows), and an unknown worker is named.
+TEST_F(LocalDriverTest, AnExitIsLoggedWithItsSignalAndTheLogIsReadable) {
+  log::CaptureForTesting cap;
+  driver_ = NewDriver();
+  ASSERT_TRUE(driver_->Apply("wf", {IoWorker()}).ok());
+  auto s = WaitReady();
+  ASSERT_TRUE(s) << Log();
+  ASSERT_EQ(::kill(static_cast<pid_t>(s->pid), SIGKILL), 0);
+  ASSERT_TRUE(WaitFor([&] { return cap.Has(log::Level::kInfo, {"worker=io reason=WorkerRestarted", "restart 1"}); },
+                      15s));
+  EXPECT_TRUE(cap.Has(log::Level::kWarn,
+                      {"workflow=wf epoch=1 worker=io reason=WorkerExited worker killed by signal 9 (SIGKILL)"}));
+  ASSERT_TRUE(WaitReady()) << Log();
+  int64_t end = -1;
+  auto all = driver_->ReadLog("wf", "io", 0, 1 << 20, &end);
+  ASSERT_TRUE(all.ok()) << all.status().message();
+  EXPECT_EQ(*all, Log().substr(0, all->size()));
+  EXPECT_EQ(end, static_cast<int64_t>(all->size()));
+  auto last = driver_->ReadLog("wf", "io", -1, 10, &end);
+  ASSERT_TRUE(last.ok());
+  EXPECT_LE(last->size(), 10u);
+  auto none = driver_->ReadLog("wf", "nope", 0, 100, &end);
+  EXPECT_EQ(none.status().code(), Status::Code::kNotFound);
+  EXPECT_NE(none.status().message().find("no worker \"nope\" (its workers: io)"), std::string::npos)
+      << none.status().message();
 }
 
 }  // namespace
