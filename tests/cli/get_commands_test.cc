@@ -219,6 +219,11 @@ TEST_F(GetFormatsTest, DescribeEveryKind) {
   auto wf = Run({"describe", "wf/vqa"});
   EXPECT_NE(wf.out.find("Infrastructure: vqa-medium"), std::string::npos) << wf.out;
   EXPECT_EQ(Run({"describe", "workflow", "nope"}).code, 1);
+}
+
+}  // namespace
+}  // namespace jb::cli
+
 namespace jb::cli {
 namespace {
 
