@@ -129,6 +129,7 @@ ReconcileResult WorkflowReconciler::ReconcileUnguarded(const std::string& name) 
     // Gone (after its finalizer ran, or never existed): make sure nothing keeps running.
     profile_obs_.Set(name, {});  // its observations leave the profiles' status
     converge_.Forget(name);
+    control_.Forget(name);
     return ReconcileResult{driver_->Remove(name), {}};
   }
   const Workflow wf = std::get<Workflow>(*got);

@@ -58,6 +58,30 @@ void WorkflowReconciler::UpdateLoad(const Workflow& wf, const std::vector<Worker
   st->load_scale = *next;
 }
 
+namespace {
+
+// ControlLinkLost=True while a node is cut off from the daemon only; False once none is (absent
+// until the first cut, so workflows that never had one show no extra condition).
+void UpdateControlLinkCondition(const std::map<std::string, ControlLinkCut>& cuts,
+                                std::chrono::steady_clock::time_point now, const Clock& clock, WorkflowStatus* st) {
+  const std::string msg = ControlLinkMessage(cuts, now, clock);
+  if (!msg.empty()) {
+    SetCondition(st, kControlLinkLost, cond::kTrue, kControlLinkLost, msg);
+    return;
+  }
+  const Condition* c = FindCondition(*st, kControlLinkLost);
+  if (c == nullptr || c->status != cond::kTrue) return;
+  std::string lost;
+  for (const auto& [node, cut] : cuts) lost += (lost.empty() ? "" : ", ") + node;
+  if (lost.empty())
+    SetCondition(st, kControlLinkLost, cond::kFalse, "ControlLinkRestored", "every node's control link is up");
+  else
+    SetCondition(st, kControlLinkLost, cond::kFalse, "TreatedAsLost",
+                 "node(s) " + lost + " cut off with no data-path movement or beyond the autonomy limit: left out");
+}
+
+}  // namespace
+
 void WorkflowReconciler::UpdateNodeHealth(const std::string& name, const std::vector<WorkerState>& observed,
                                           WorkflowStatus* st) {
   // A listed node whose workers all report ready again is back at once (its old workers outlived the
@@ -88,6 +112,9 @@ void WorkflowReconciler::UpdateNodeHealth(const std::string& name, const std::ve
     }
   }
   auto now = opts_.clock->Now();
+  // Nodes cut off from the daemon only keep their part of the plan (control_link.h).
+  const auto cuts = control_.Observe(name, observed, now);
+  UpdateControlLinkCondition(cuts, now, *opts_.clock, st);
   MutexLock l(&mu_);
   auto& since = not_ready_since_[name];
   std::set<std::string> seen;
@@ -99,6 +126,7 @@ void WorkflowReconciler::UpdateNodeHealth(const std::string& name, const std::ve
       continue;
     }
     auto [it, fresh] = since.try_emplace(w.node, now);
+    if (auto c = cuts.find(w.node); c != cuts.end() && c->second.autonomous) continue;
     bool listed = false;
     for (const auto& o : st->unavailable_nodes) listed |= o.node == w.node;
     if (listed || now - it->second < opts_.node_grace) continue;

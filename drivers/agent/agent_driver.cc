@@ -327,6 +327,7 @@ std::vector<WorkerState> AgentDriver::Observe(const std::string& workflow) {
       char buf[160];
       std::snprintf(buf, sizeof(buf), "heartbeat missed: device %s silent for %.1f s", c.node.c_str(), silent);
       st.message = buf;
+      st.control_link_lost = true;
     } else if (d->second.applied < cv.second) {
       st.message = "device " + c.node + " has not taken version " + std::to_string(cv.second) + " yet (runs " +
                    std::to_string(d->second.applied) + ")";
