@@ -132,6 +132,8 @@ ReconcileResult WorkflowReconciler::ReconcileUnguarded(const std::string& name) 
   if (!got.ok()) {
     // Gone (after its finalizer ran, or never existed): make sure nothing keeps running.
     profile_obs_.Set(name, {});  // its observations leave the profiles' status
+    converge_.Forget(name);
+    control_.Forget(name);
     return ReconcileResult{driver_->Remove(name), {}};
   }
   const Workflow wf = std::get<Workflow>(*got);
@@ -179,6 +181,10 @@ ReconcileResult WorkflowReconciler::ReconcileUnguarded(const std::string& name) 
 }
 
 ReconcileResult WorkflowReconciler::Finish(const Workflow& wf, const WorkflowStatus& st, ReconcileResult res) {
+  // No stuck states: a pass without a plan, or with nodes left out, always has a next look.
+  if (res.error.ok())
+    res.requeue_after =
+        converge_.Next(wf.metadata.name, st, opts_.node_retry_s, opts_.clock->WallNow(), res.requeue_after);
   auto put = Save(wf, st);
   if (!put.ok() && res.error.ok()) res.error = put.status();
   return res;
@@ -190,7 +196,10 @@ WorkflowReconciler::Next WorkflowReconciler::PlanStep(const PlanInputs& in, Work
   if (change.same) st->planned_from = fp.Encode();  // rewrites an older daemon's form of the same inputs
   // One rollout at a time, unless one has hung (a new worker that never becomes ready): then a new
   // plan may replace it, starting from whatever the driver runs.
-  const bool rolling = st->rollout.has_value() && SecondsSince(st->rollout->triggered) < opts_.rollout_stuck_s;
+  // A rollout to a plan on a node now left out cannot complete, nor can one whose plan was cleared
+  // (no plan was found since): neither holds back a new plan.
+  const bool rolling = st->rollout.has_value() && st->plan.has_value() && SecondsSince(st->rollout->triggered) < opts_.rollout_stuck_s &&
+                       !PlanUsesUnavailableNode(*st);
   const bool replan = !st->plan || !change.same || st->undo_to.has_value();
   if (!replan) return Next::kContinue;
   if (rolling) {

@@ -17,6 +17,8 @@
 #include "drivers/driver.h"
 #include "planner/linear_model.h"
 #include "reconciler/accuracy_drift.h"
+#include "reconciler/control_link.h"
+#include "reconciler/convergence.h"
 #include "reconciler/deployment.h"
 #include "reconciler/events.h"
 #include "reconciler/inputs.h"
@@ -52,7 +54,10 @@ struct ReconcilerOptions {
   DampingOptions damping;
   RolloutOptions rollout;
   std::chrono::milliseconds node_grace{4000};  // a node whose worker is not ready this long leaves the plan ...
-  double node_retry_s = 30;                    // ... and is tried again after this long
+  double node_retry_s = 30;                    // ... and is tried again after this long (sooner when
+                                               // its workers report ready again)
+  ConvergenceOptions convergence;              // the next look after a pass without a plan (convergence.h)
+  ControlLinkOptions control_link;             // a node cut off from the daemon only (control_link.h)
   LoadTriggerOptions load;
   double rollout_stuck_s = 120;  // a rollout older than this no longer holds back a new plan
   // Observed service times beyond the profiled ones (profile_drift.h); the clock of its window and
@@ -68,7 +73,13 @@ class WorkflowReconciler {
  public:
   // Borrows `store`, `driver` and `events` (may be null); all must outlive the reconciler.
   WorkflowReconciler(Store* store, Driver* driver, ReconcilerOptions opts = {}, EventRecorder* events = nullptr)
-      : store_(store), driver_(driver), opts_(opts), events_(events), drift_(opts.profile_drift) {}
+      : store_(store),
+        driver_(driver),
+        opts_(opts),
+        events_(events),
+        drift_(opts.profile_drift),
+        converge_(opts.convergence),
+        control_(opts.control_link) {}
 
   // Never throws and never aborts on stored data: an unexpected error becomes Planned=False
   // reason=ReconcileError and a retry with back-off.
@@ -172,6 +183,8 @@ class WorkflowReconciler {
   std::map<std::string, AccuracyDriftTrigger> accuracy_drift_ GUARDED_BY(mu_);
   // When each workflow's latest epoch began to serve (opts_.clock), for SLOMet's window.
   std::map<std::string, std::pair<int64_t, std::chrono::steady_clock::time_point>> serving_since_ GUARDED_BY(mu_);
+  ConvergenceBackoff converge_;  // no pass without a plan or with nodes left out ends without a next look
+  ControlLinkTracker control_;   // nodes cut off from the daemon whose data path works keep their work
   std::atomic<bool> cancel_{false};
   std::atomic<bool> large_plan_running_{false};  // the one large-plan slot (see ReconcilerOptions)
 };

@@ -58,11 +58,50 @@ void WorkflowReconciler::UpdateLoad(const Workflow& wf, const std::vector<Worker
   st->load_scale = *next;
 }
 
+namespace {
+
+// ControlLinkLost=True while a node is cut off from the daemon only; False once none is (absent
+// until the first cut, so workflows that never had one show no extra condition).
+void UpdateControlLinkCondition(const std::map<std::string, ControlLinkCut>& cuts,
+                                std::chrono::steady_clock::time_point now, const Clock& clock, WorkflowStatus* st) {
+  const std::string msg = ControlLinkMessage(cuts, now, clock);
+  if (!msg.empty()) {
+    SetCondition(st, kControlLinkLost, cond::kTrue, kControlLinkLost, msg);
+    return;
+  }
+  const Condition* c = FindCondition(*st, kControlLinkLost);
+  if (c == nullptr || c->status != cond::kTrue) return;
+  std::string lost;
+  for (const auto& [node, cut] : cuts) lost += (lost.empty() ? "" : ", ") + node;
+  if (lost.empty())
+    SetCondition(st, kControlLinkLost, cond::kFalse, "ControlLinkRestored", "every node's control link is up");
+  else
+    SetCondition(st, kControlLinkLost, cond::kFalse, "TreatedAsLost",
+                 "node(s) " + lost + " cut off with no data-path movement or beyond the autonomy limit: left out");
+}
+
+}  // namespace
+
 void WorkflowReconciler::UpdateNodeHealth(const std::string& name, const std::vector<WorkerState>& observed,
                                           WorkflowStatus* st) {
+  // A listed node whose workers all report ready again is back at once (its old workers outlived the
+  // outage, e.g. a cut link that healed), instead of after node_retry_s.
+  std::map<std::string, bool> node_ready;  // node -> every (non-io) worker on it is ready
+  for (const auto& w : observed) {
+    if (w.node.empty() || w.name.rfind(kIoWorkerPrefix, 0) == 0) continue;
+    auto [it, fresh] = node_ready.try_emplace(w.node, true);
+    it->second = it->second && w.ready;
+  }
   // Outages expire: the node is tried again (a plan that uses it must still pass the damping).
   for (auto it = st->unavailable_nodes.begin(); it != st->unavailable_nodes.end();) {
-    if (SecondsSince(it->since) >= opts_.node_retry_s) {
+    const auto back = node_ready.find(it->node);
+    if (back != node_ready.end() && back->second) {
+      if (events_ != nullptr)
+        events_->Record("Workflow", name, "Normal", "NodeBack",
+                        "node " + it->node + " reports ready again after " +
+                            FormatFixed(ClockSecondsSince(*opts_.clock, it->since), 1) + " s out of the plan");
+      it = st->unavailable_nodes.erase(it);
+    } else if (ClockSecondsSince(*opts_.clock, it->since) >= opts_.node_retry_s) {
       if (events_ != nullptr)
         events_->Record(
             "Workflow", name, "Normal", "NodeRetried",
@@ -72,7 +111,10 @@ void WorkflowReconciler::UpdateNodeHealth(const std::string& name, const std::ve
       ++it;
     }
   }
-  auto now = std::chrono::steady_clock::now();
+  auto now = opts_.clock->Now();
+  // Nodes cut off from the daemon only keep their part of the plan (control_link.h).
+  const auto cuts = control_.Observe(name, observed, now);
+  UpdateControlLinkCondition(cuts, now, *opts_.clock, st);
   MutexLock l(&mu_);
   auto& since = not_ready_since_[name];
   std::set<std::string> seen;
@@ -84,10 +126,11 @@ void WorkflowReconciler::UpdateNodeHealth(const std::string& name, const std::ve
       continue;
     }
     auto [it, fresh] = since.try_emplace(w.node, now);
+    if (auto c = cuts.find(w.node); c != cuts.end() && c->second.autonomous) continue;
     bool listed = false;
     for (const auto& o : st->unavailable_nodes) listed |= o.node == w.node;
     if (listed || now - it->second < opts_.node_grace) continue;
-    st->unavailable_nodes.push_back(NodeOutage{w.node, w.message, NowRfc3339Millis()});
+    st->unavailable_nodes.push_back(NodeOutage{w.node, w.message, ClockRfc3339Millis(*opts_.clock)});
     if (events_ != nullptr)
       events_->Record("Workflow", name, "Warning", "NodeNotReady",
                       "node " + w.node + " is left out of the plan: " + w.message);

@@ -243,8 +243,11 @@ Value AgentDriver::HandlePoll(const TlsChannel& ch, const Value& msg) {
   if (was_silent)
     spdlog::info("agent: device {} reports from {} (runs version {}, desired {})", device, d.address, have, d.version);
   // Long poll: answer at once when the agent is behind, else when something changes or at the hold.
-  auto until =
-      Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(opts_.poll_hold_s));
+  // The agent's own hold (its poll timeout's share, #22), when shorter than the daemon's.
+  double hold = opts_.poll_hold_s;
+  if (const Value* h = msg.Find("hold"); h != nullptr && h->is_number() && h->as_number() > 0)
+    hold = std::min(hold, h->as_number());
+  auto until = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(hold));
   changed_.WaitUntil(&mu_, until, [&]() REQUIRES(mu_) { return stopping_ || Dev(device).version != have; });
   Device& now = Dev(device);
   Value reply = Value::Map();
@@ -335,6 +338,7 @@ std::vector<WorkerState> AgentDriver::Observe(const std::string& workflow) {
       char buf[160];
       std::snprintf(buf, sizeof(buf), "heartbeat missed: device %s silent for %.1f s", c.node.c_str(), silent);
       st.message = buf;
+      st.control_link_lost = true;
     } else if (d->second.applied < cv.second) {
       st.message = "device " + c.node + " has not taken version " + std::to_string(cv.second) + " yet (runs " +
                    std::to_string(d->second.applied) + ")";

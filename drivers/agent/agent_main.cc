@@ -48,7 +48,8 @@ jb::TlsChannel* g_current GUARDED_BY(g_mu) = nullptr;  // aborted by the signal 
 int Usage() {
   std::fprintf(stderr,
                "usage: jellybean-agent --server HOST:PORT --device NAME --ca FILE --state-dir DIR [--token-file FILE]\n"
-               "                       [--advertise HOST] [--worker-binary PATH] [--stop-workers-on-exit]\n");
+               "                       [--advertise HOST] [--worker-binary PATH] [--stop-workers-on-exit]\n"
+               "                       [--poll-timeout S (default 5)]\n");
   return 2;
 }
 
@@ -56,6 +57,9 @@ struct Flags {
   std::string host, device, ca, state_dir, token_file, advertise, worker_binary;
   int port = 0;
   bool stop_workers = false;
+  // How long the agent waits for a poll's answer before it takes the daemon as cut off and
+  // reconnects (#22; was a fixed 30 s). The poll asks the daemon to answer within 40% of it.
+  double poll_timeout_s = 5;
 };
 
 std::string Str(const jb::Value& m, const char* key) {
@@ -157,6 +161,8 @@ int ParseFlags(int argc, char** argv, Flags& f) {
       ok = next(&f.worker_binary);
     else if (a == "--stop-workers-on-exit")
       f.stop_workers = true;
+    else if (std::string t; a == "--poll-timeout" && next(&t))
+      ok = (f.poll_timeout_s = std::atof(t.c_str())) >= 0.5 && f.poll_timeout_s <= 600;
     else if (a == "--help" || a == "-h")
       return Usage() - 2;
     else
@@ -249,11 +255,12 @@ int main(int argc, char** argv) {
       msg.Set("version", jb::Value::Integer(version));
       if (!f.advertise.empty()) msg.Set("address", jb::Value::String(f.advertise));
       msg.Set("states", StatesOf(local));
+      msg.Set("hold", jb::Value::Number(0.4 * f.poll_timeout_s));
       if (auto s = (*ch)->Send(msg); !s.ok()) {
         spdlog::warn("{}", s.message());
         break;
       }
-      auto reply = (*ch)->Receive(30);
+      auto reply = (*ch)->Receive(f.poll_timeout_s);
       if (!reply.ok()) {
         if (!g_stop) spdlog::warn("{}", reply.status().message());
         break;

@@ -115,5 +115,47 @@ TEST(AgentMain, NotifiesSystemdReadyWatchdogAndStopping) {
   EXPECT_EQ(reap(), 0) << testing::ReadFile(log);
 }
 
+// #22: an agent that stops answering (SIGSTOP: its long poll goes silent) is seen as cut off by
+// the daemon within its heartbeat grace plus the poll hold, and back at once when it resumes.
+TEST(AgentMain, ACutControlLinkIsSeenWithinAFewSeconds) {
+  testing::TempDir dir;
+  std::ofstream(dir.path() / "token") << "agent-test-token-0123456789\n";
+  fs::permissions(dir.path() / "token", fs::perms::owner_read | fs::perms::owner_write);
+  AgentDriverOptions o;
+  o.state_dir = (dir.path() / "state").string();
+  o.bootstrap_token_file = (dir.path() / "token").string();
+  o.poll_hold_s = 1;
+  o.heartbeat_grace_s = 2;
+  auto driver = AgentDriver::Create(o);
+  ASSERT_TRUE(driver.ok()) << driver.status().message();
+  std::vector<std::string> args = {JB_AGENT, "--server", "127.0.0.1:" + std::to_string((*driver)->port()),
+                                   "--device", "dev1", "--ca", (*driver)->ca_file(), "--token-file",
+                                   (dir.path() / "token").string(), "--state-dir", (dir.path() / "dev1").string(),
+                                   "--worker-binary", JB_WORKER, "--poll-timeout", "2"};
+  std::string log = (dir.path() / "agent.log").string();
+  pid_t pid = testing::SpawnLogged(args, log);
+  ASSERT_GT(pid, 0);
+  auto live = [&] { return !(*driver)->LiveDevices().empty(); };
+  EXPECT_TRUE(testing::WaitFor(live, 20s)) << testing::ReadFile(log);
+  ::kill(pid, SIGSTOP);
+  const auto cut = std::chrono::steady_clock::now();
+  EXPECT_TRUE(testing::WaitFor([&] { return !live(); }, 10s));
+  const double detect_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - cut).count();
+  std::printf("control cut seen by the daemon after %.2f s (grace 2 s, hold 1 s)\n", detect_s);
+  EXPECT_LT(detect_s, 4.0);
+  ::kill(pid, SIGCONT);
+  const auto healed = std::chrono::steady_clock::now();
+  EXPECT_TRUE(testing::WaitFor(live, 10s)) << testing::ReadFile(log);
+  const double back_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - healed).count();
+  std::printf("agent back after %.2f s\n", back_s);
+  EXPECT_LT(back_s, 4.0);
+  ::kill(pid, SIGTERM);
+  int st = 0;
+  if (!testing::WaitFor([&] { return ::waitpid(pid, &st, WNOHANG) == pid; }, 10s)) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, &st, 0);
+  }
+}
+
 }  // namespace
 }  // namespace jb
