@@ -41,6 +41,12 @@ class StorePersistence {
   virtual Status ReserveVersions(uint64_t upto) = 0;
 };
 
+// Put's semantics over the stored version `stored` (null = absent), for every Store backend:
+// refuses a name that is not a DNS-1123 subdomain (kInvalidArgument), checks obj's resourceVersion against it (kConflict, kNotFound) and refuses an object being
+// deleted (kConflict); sets generation and finalizers, keeps the stored status, clears
+// deletionTimestamp. false = the spec and labels equal the stored ones: nothing to write.
+StatusOr<bool> PrepareSpecWrite(Object* obj, const Object* stored);
+
 class StoreCore : public Store {
  public:
   using Key = std::pair<std::string, std::string>;  // (kind, name)
