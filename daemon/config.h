@@ -18,6 +18,7 @@ namespace jb {
 struct DaemonConfig {
   std::string listen = "127.0.0.1:8443";  // address:port; port 0 = pick a free one
   std::string state_dir;                  // default $STATE_DIRECTORY or /var/lib/jellybean
+  std::string store;                      // "" = file store in state_dir; "etcd:URL,...?prefix=P" (daemon/store_backend.h)
   std::string manifest_dir;               // empty = none
   std::string tls_cert, tls_key;          // empty = generated into state_dir/tls
   std::string token_file;                 // default state_dir/token
@@ -62,6 +63,9 @@ void Describe(V& v, DaemonConfig& o) {
                Opt().Min(1).Doc("REST listen address (default 127.0.0.1:8443; port 0 = any free port)"));
   DaemonOption(v, "stateDir", "--state-dir", "DIR", o.state_dir,
                Opt().Doc("state (objects, TLS, token); default $STATE_DIRECTORY or /var/lib/jellybean"));
+  DaemonOption(v, "store", "--store", "SPEC", o.store,
+               Opt().Doc("object store: file:DIR (default: the state directory) or\netcd:URL[,URL...][?prefix=P&cacert=F&"
+                         "cert=F&key=F] (docs/etcd.md)"));
   DaemonOption(v, "manifestDir", "--manifest-dir", "DIR", o.manifest_dir,
                Opt().Doc("apply every manifest in DIR at start and on SIGHUP"));
   DaemonOption(v, "tlsCert", "--tls-cert", "FILE", o.tls_cert,

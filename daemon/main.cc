@@ -17,6 +17,7 @@
 #include "daemon/health.h"
 #include "daemon/http.h"
 #include "daemon/manifest_watcher.h"
+#include "daemon/store_backend.h"
 #include "drivers/fake/fake_driver.h"
 #include "drivers/local/local_driver.h"
 #include "drivers/registry.h"
@@ -269,6 +270,8 @@ void ServeUntilStopped(const sigset_t& sigs, const ConfigLoader& loader, DaemonC
 }
 
 int Main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "migrate")
+    return RunMigrate(std::vector<std::string>(argv + 2, argv + argc), std::cout, std::cerr);
   const sigset_t sigs = BlockSignals();
   ConfigLoader loader(std::vector<std::string>(argv + 1, argv + argc));
   bool help = false;
@@ -304,12 +307,17 @@ int Main(int argc, char** argv) {
     return 1;
   }
   EventRecorder events;
-  FileStore store(cfg.state_dir);
-  for (const auto& p : store.Load()) {
+  auto opened = OpenStoreBackend(cfg.store, cfg.state_dir);
+  if (!opened.ok()) {
+    spdlog::critical("{}", opened.status().message());
+    return 1;
+  }
+  Store& store = *opened->store;
+  for (const auto& p : opened->problems) {
     spdlog::error("state: {}", p);
     events.Record("StateDir", cfg.state_dir, "Warning", "FileSkipped", p);
   }
-  spdlog::info("loaded {} object(s) from {}", store.size(), cfg.state_dir);
+  spdlog::info("loaded {} object(s) from the {}", store.size(), opened->description);
 
   LocalDriver* local = nullptr;
   auto made = MakeDriver(cfg, &local);

@@ -214,6 +214,21 @@ Status StoreCore::RemoveFinalizer(const std::string& kind, const std::string& na
   return Status::Ok();
 }
 
+StatusOr<Object> StoreCore::Import(Object obj) {
+  const std::string kind = KindOf(obj), name = MetaOf(obj).name;
+  {
+    MutexLock lock(&mu_);
+    if (objects_.count({kind, name}) > 0) return Status::AlreadyExists(kind + " \"" + name + "\" already exists");
+    auto rv = NextVersion();
+    if (!rv.ok()) return rv.status();
+    MetaOf(obj).resource_version = *rv;
+    if (auto s = Write(obj); !s.ok()) return s;
+    objects_[{kind, name}] = obj;
+  }
+  notifier_.Notify(kind, name);
+  return obj;
+}
+
 Subscription StoreCore::OnChange(ChangeCallback fn) { return notifier_.Subscribe(std::move(fn)); }
 
 }  // namespace jb

@@ -67,6 +67,9 @@ class StoreCore : public Store {
   Status RemoveFinalizer(const std::string& kind, const std::string& name, const std::string& finalizer) override
       EXCLUDES(mu_);
   [[nodiscard]] Subscription OnChange(ChangeCallback fn) override;
+  // Stores `obj` as it is (generation, finalizers, deletionTimestamp, status: `jellybeand
+  // migrate` keeps them) under a new resourceVersion; kAlreadyExists when it is stored. Notifies.
+  StatusOr<Object> Import(Object obj) EXCLUDES(mu_);
 
  protected:
   // Replaces the table with objects loaded from persistence. `version`: the highest version that
