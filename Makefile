@@ -18,6 +18,7 @@ PACKAGES := build-essential cmake make pkg-config ccache git \
   tesseract-ocr-eng libtesseract-dev pocketsphinx-en-us libpocketsphinx-dev libsphinxbase-dev \
   espeak-ng sox python3-pil python3-numpy fonts-dejavu-core \
   hey prometheus \
+  etcd-server etcd-client libgrpc++-dev protobuf-compiler-grpc \
   debhelper dpkg-dev fakeroot lintian help2man adduser
 
 .PHONY: setup build test run bench deb deb-test clean format asan tsan fuzz thread-safety docqa-data check-sizes format-check

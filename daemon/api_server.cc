@@ -53,6 +53,8 @@ HttpResponse FromStatus(const Status& s) {
       return StatusResponse(409, "Conflict", s.message());
     case Status::Code::kInvalidArgument:
       return StatusResponse(400, "Invalid", s.message());
+    case Status::Code::kUnavailable:  // e.g. the etcd store without quorum: retry later
+      return StatusResponse(503, "ServiceUnavailable", s.message());
     default:
       return StatusResponse(500, "InternalError", s.message());
   }
@@ -154,6 +156,10 @@ HttpResponse ApiServer::Route(const HttpRequest& req) {
     return StatusResponse(413, "RequestEntityTooLarge", "the request body exceeds the server's limit");
   if (req.body_pending) return HttpResponse{kHttpContinue, "", ""};
   if (req.path == "/readyz") {
+    if (ready_ && readiness_) {  // replicas (daemon/leader.h): "leader: ID", or why not ready
+      auto [ok, text] = readiness_();
+      return HttpResponse{ok ? 200 : 503, "text/plain", (ok ? "ok\n" : "not ready\n") + text};
+    }
     return ready_ ? HttpResponse{200, "text/plain", "ok\n"} : HttpResponse{503, "text/plain", "not ready\n"};
   }
   if (req.path == "/metrics") return Metrics();

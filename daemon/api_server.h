@@ -32,6 +32,8 @@ class ApiServer {
   // The daemon's HttpHandler (daemon/http.h): kHttpContinue for an admitted body_pending request.
   HttpResponse Handle(const HttpRequest& req);
   void SetReady(bool ready) { ready_ = ready; }
+  // Once ready, /readyz answers with this verdict and text (set before serving).
+  void SetReadiness(std::function<std::pair<bool, std::string>()> fn) { readiness_ = std::move(fn); }
   uint64_t requests() const { return requests_; }
   // The /metrics page (daemon/metrics.h); the daemon gives it the driver.
   DaemonMetrics* metrics() { return &metrics_; }
@@ -47,6 +49,7 @@ class ApiServer {
   const std::string token_;
   const EventRecorder* events_;
   std::atomic<bool> ready_{false};
+  std::function<std::pair<bool, std::string>()> readiness_;
   std::atomic<uint64_t> requests_{0};
   DaemonMetrics metrics_{store_, controller_};  // after store_ and controller_ (initialisation order)
 };

@@ -18,6 +18,10 @@ namespace jb {
 struct DaemonConfig {
   std::string listen = "127.0.0.1:8443";  // address:port; port 0 = pick a free one
   std::string state_dir;                  // default $STATE_DIRECTORY or /var/lib/jellybean
+  std::string replica_id;                 // etcd store: this replica's name (default HOSTNAME-PID)
+  double lease_ttl_s = 5;                 // etcd store: the leader's lease TTL
+  double lease_renew_s = 1;               // etcd store: lease renewal / follower poll period
+  std::string store;                      // "" = file store in state_dir; "etcd:URL,...?prefix=P" (daemon/store_backend.h)
   std::string manifest_dir;               // empty = none
   std::string tls_cert, tls_key;          // empty = generated into state_dir/tls
   std::string token_file;                 // default state_dir/token
@@ -62,6 +66,16 @@ void Describe(V& v, DaemonConfig& o) {
                Opt().Min(1).Doc("REST listen address (default 127.0.0.1:8443; port 0 = any free port)"));
   DaemonOption(v, "stateDir", "--state-dir", "DIR", o.state_dir,
                Opt().Doc("state (objects, TLS, token); default $STATE_DIRECTORY or /var/lib/jellybean"));
+  DaemonOption(v, "store", "--store", "SPEC", o.store,
+               Opt().Doc("object store: file:DIR (default: the state directory) or\netcd:URL[,URL...][?prefix=P&cacert=F&"
+                         "cert=F&key=F] (docs/etcd.md)"));
+  DaemonOption(v, "replicaId", "--replica-id", "ID", o.replica_id,
+               Opt().Doc("with the etcd store: this replica's name in /readyz (default HOSTNAME-PID)"));
+  DaemonOption(v, "leaseTtlSeconds", "--lease-ttl", "S", o.lease_ttl_s,
+               Opt().Range(2, 300).Doc("with the etcd store: the leader's lease TTL (default 5); a new leader\n"
+                                       "takes over within about S + the renewal period after a leader dies"));
+  DaemonOption(v, "leaseRenewSeconds", "--lease-renew", "S", o.lease_renew_s,
+               Opt().Range(0.05, 100).Doc("with the etcd store: lease renewal and follower poll period (default 1)"));
   DaemonOption(v, "manifestDir", "--manifest-dir", "DIR", o.manifest_dir,
                Opt().Doc("apply every manifest in DIR at start and on SIGHUP"));
   DaemonOption(v, "tlsCert", "--tls-cert", "FILE", o.tls_cert,

@@ -15,13 +15,16 @@
 #include "daemon/daemon.h"
 #include "daemon/health.h"
 #include "daemon/http.h"
+#include "daemon/leader.h"
 #include "daemon/manifest_watcher.h"
+#include "daemon/store_backend.h"
 #include "drivers/fake/fake_driver.h"
 #include "drivers/local/local_driver.h"
 #include "drivers/registry.h"
 #include "drivers/worker_process.h"
 #include "reconciler/controller.h"
 #include "reconciler/file_store.h"
+#include "store/etcd/etcd_store.h"
 
 namespace fs = std::filesystem;
 
@@ -263,7 +266,23 @@ void ServeUntilStopped(const sigset_t& sigs, const ConfigLoader& loader, DaemonC
   }
 }
 
+LeaderOptions LeaderOptionsFrom(const DaemonConfig& cfg) {
+  LeaderOptions o;
+  o.id = cfg.replica_id;
+  if (o.id.empty()) {
+    char host[256] = {};
+    ::gethostname(host, sizeof host - 1);
+    o.id = std::string(host) + "-" + std::to_string(::getpid());
+  }
+  o.ttl = std::chrono::milliseconds(static_cast<int64_t>(cfg.lease_ttl_s * 1000));
+  o.renew = std::chrono::milliseconds(static_cast<int64_t>(cfg.lease_renew_s * 1000));
+  o.margin = std::min(o.renew, o.ttl / 4);
+  return o;
+}
+
 int Main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "migrate")
+    return RunMigrate(std::vector<std::string>(argv + 2, argv + argc), std::cout, std::cerr);
   const sigset_t sigs = BlockSignals();
   ConfigLoader loader(std::vector<std::string>(argv + 1, argv + argc));
   bool help = false;
@@ -303,12 +322,17 @@ int Main(int argc, char** argv) {
   if (auto s = events.Open((fs::path(cfg.state_dir) / "events.jsonl").string(), &skipped_events); !s.ok())
     spdlog::error("events: {}; events are kept in memory only", s.message());
   for (const auto& p : skipped_events) spdlog::warn("events: {}", p);
-  FileStore store(cfg.state_dir);
-  for (const auto& p : store.Load()) {
+  auto opened = OpenStoreBackend(cfg.store, cfg.state_dir);
+  if (!opened.ok()) {
+    spdlog::critical("{}", opened.status().message());
+    return 1;
+  }
+  Store& store = *opened->store;
+  for (const auto& p : opened->problems) {
     spdlog::error("state: {}", p);
     events.Record("StateDir", cfg.state_dir, "Warning", "FileSkipped", p);
   }
-  spdlog::info("loaded {} object(s) from {}", store.size(), cfg.state_dir);
+  spdlog::info("loaded {} object(s) from the {}", store.size(), opened->description);
 
   LocalDriver* local = nullptr;
   auto made = MakeDriver(cfg, &local);
@@ -317,10 +341,30 @@ int Main(int argc, char** argv) {
     return 1;
   }
   std::unique_ptr<Driver> driver = std::move(*made);
-  StopOrphanedWorkers(driver.get(), store);
   Controller controller(&store, driver.get(), ReconcilerOptionsFrom(cfg), WorkQueueOptions{}, &events);
-  controller.Start(static_cast<int>(cfg.workers));
-  controller.EnqueueAll();
+  auto lead = [&] {
+    StopOrphanedWorkers(driver.get(), store);
+    controller.Start(static_cast<int>(cfg.workers));
+    controller.EnqueueAll();
+  };
+  // With the etcd store, only the elected leader reconciles (daemon/leader.h); a leader that loses
+  // its lease exits at once (its workers keep serving) and, restarted, follows.
+  std::atomic<bool> led{false}, stopping{false};
+  std::unique_ptr<LeaderElector> elector;
+  if (auto* etcd_store = dynamic_cast<EtcdStore*>(&store)) {
+    elector = std::make_unique<LeaderElector>(
+        etcd_store->client(), LeaderOptionsFrom(cfg), [&](bool leading, int64_t term) {
+          if (leading && !led.exchange(true)) {
+            spdlog::info("leading (term {}): starting the reconciler", term);
+            lead();
+          } else if (!leading && led && !stopping) {
+            spdlog::critical("lost the leadership: exiting so as not to act beside the next leader (workers keep serving)");
+            std::_Exit(3);
+          }
+        });
+  } else {
+    lead();
+  }
   ManifestDirectory manifests(&store, &events);
   manifests.Watch(cfg.manifest_dir);
 
@@ -345,6 +389,14 @@ int Main(int argc, char** argv) {
       std::string(cfg.insecure_plain_http ? "http://" : "https://") + host + ":" + std::to_string((*server)->port());
   if (auto s = WriteFileAtomic((fs::path(cfg.state_dir) / "endpoint").string(), endpoint + "\n"); !s.ok())
     spdlog::error("cannot write the endpoint file: {}", s.message());
+  if (elector) {
+    api.SetReadiness([&elector] {
+      std::string problem = elector->problem(), leader = elector->leader();
+      if (!problem.empty() && !elector->leading()) return std::make_pair(false, problem + "\n");
+      return std::make_pair(!leader.empty(), "leader: " + (leader.empty() ? std::string("none yet") : leader) + "\n");
+    });
+    elector->Start();
+  }
   api.SetReady(true);
   spdlog::info("serving {} (state {}, token {})", endpoint, cfg.state_dir, cfg.token_file);
   Notify("READY=1\nSTATUS=serving " + endpoint + ": " + Summary(store));
@@ -356,6 +408,8 @@ int Main(int argc, char** argv) {
   Notify("STOPPING=1\nSTATUS=draining");
   spdlog::info("stopping: draining requests and reconciles");
   api.SetReady(false);
+  stopping = true;
+  if (elector) elector->Stop();  // resigns: another replica takes over at once
   (*server)->Stop();
   manifests.Stop();
   controller.Stop();

@@ -68,43 +68,53 @@ bool SpecEqual(const Object& a, const Object& b) {
 
 }  // namespace
 
-StatusOr<Object> StoreCore::Put(Object obj) {
+StatusOr<bool> PrepareSpecWrite(Object* obj_ptr, const Object* stored) {
+  Object& obj = *obj_ptr;
   const std::string kind = KindOf(obj), name = MetaOf(obj).name;
   // The decoder checks names too; the store checks again because it must never acknowledge an
   // object it could not load back (a dotfile, a path with '/').
   if (std::string why = IsDns1123Subdomain(name); !why.empty())
     return Status::InvalidArgument(kind + " name \"" + name + "\" is not a valid name: it " + why);
+  ObjectMeta& meta = MetaOf(obj);
+  if (stored != nullptr) {
+    const ObjectMeta& old = MetaOf(*stored);
+    if (meta.resource_version && meta.resource_version != old.resource_version)
+      return Status::Conflict(kind + " \"" + name + "\" was modified: resourceVersion " + *meta.resource_version +
+                              " is stale (current " + old.resource_version.value_or("") + ")");
+    if (old.deletion_timestamp) return Status::Conflict(kind + " \"" + name + "\" is being deleted");
+    // A no-op apply (same spec and labels) changes nothing: no new resourceVersion, no write, no
+    // notification, so nothing re-plans and no event follows.
+    if (SpecEqual(obj, *stored) && meta.labels == old.labels) return false;
+    meta.generation = old.generation.value_or(1) + (SpecEqual(obj, *stored) ? 0 : 1);
+    meta.finalizers = old.finalizers;
+    // Status belongs to the controller: keep it.
+    if (auto* wf = std::get_if<Workflow>(&obj)) wf->status = std::get<Workflow>(*stored).status;
+    if (auto* mp = std::get_if<ModelProfile>(&obj)) mp->status = std::get<ModelProfile>(*stored).status;
+  } else {
+    if (meta.resource_version)
+      return Status::NotFound(kind + " \"" + name + "\" does not exist, so resourceVersion cannot match");
+    meta.generation = 1;
+    meta.finalizers.clear();
+    if (auto* mp = std::get_if<ModelProfile>(&obj)) mp->status = ModelProfileStatus{};
+    if (auto* wf = std::get_if<Workflow>(&obj)) {
+      wf->status = WorkflowStatus{};
+      meta.finalizers.push_back(kWorkersFinalizer);
+    }
+  }
+  meta.deletion_timestamp.reset();
+  return true;
+}
+
+StatusOr<Object> StoreCore::Put(Object obj) {
+  const std::string kind = KindOf(obj), name = MetaOf(obj).name;
   Object stored;
   {
     MutexLock lock(&mu_);
     auto it = objects_.find({kind, name});
+    auto changed = PrepareSpecWrite(&obj, it == objects_.end() ? nullptr : &it->second);
+    if (!changed.ok()) return changed.status();
+    if (!*changed) return it->second;
     ObjectMeta& meta = MetaOf(obj);
-    if (it != objects_.end()) {
-      const ObjectMeta& old = MetaOf(it->second);
-      if (meta.resource_version && meta.resource_version != old.resource_version)
-        return Status::Conflict(kind + " \"" + name + "\" was modified: resourceVersion " + *meta.resource_version +
-                                " is stale (current " + old.resource_version.value_or("") + ")");
-      if (old.deletion_timestamp) return Status::Conflict(kind + " \"" + name + "\" is being deleted");
-      // A no-op apply (same spec and labels) changes nothing: no new resourceVersion, no write, no
-      // notification, so nothing re-plans and no event follows.
-      if (SpecEqual(obj, it->second) && meta.labels == old.labels) return it->second;
-      meta.generation = old.generation.value_or(1) + (SpecEqual(obj, it->second) ? 0 : 1);
-      meta.finalizers = old.finalizers;
-      // Status belongs to the controller: keep it.
-      if (auto* wf = std::get_if<Workflow>(&obj)) wf->status = std::get<Workflow>(it->second).status;
-      if (auto* mp = std::get_if<ModelProfile>(&obj)) mp->status = std::get<ModelProfile>(it->second).status;
-    } else {
-      if (meta.resource_version)
-        return Status::NotFound(kind + " \"" + name + "\" does not exist, so resourceVersion cannot match");
-      meta.generation = 1;
-      meta.finalizers.clear();
-      if (auto* mp = std::get_if<ModelProfile>(&obj)) mp->status = ModelProfileStatus{};
-      if (auto* wf = std::get_if<Workflow>(&obj)) {
-        wf->status = WorkflowStatus{};
-        meta.finalizers.push_back(kWorkersFinalizer);
-      }
-    }
-    meta.deletion_timestamp.reset();
     auto rv = NextVersion();
     if (!rv.ok()) return rv.status();
     meta.resource_version = *rv;
@@ -202,6 +212,21 @@ Status StoreCore::RemoveFinalizer(const std::string& kind, const std::string& na
   }
   notifier_.Notify(kind, name);
   return Status::Ok();
+}
+
+StatusOr<Object> StoreCore::Import(Object obj) {
+  const std::string kind = KindOf(obj), name = MetaOf(obj).name;
+  {
+    MutexLock lock(&mu_);
+    if (objects_.count({kind, name}) > 0) return Status::AlreadyExists(kind + " \"" + name + "\" already exists");
+    auto rv = NextVersion();
+    if (!rv.ok()) return rv.status();
+    MetaOf(obj).resource_version = *rv;
+    if (auto s = Write(obj); !s.ok()) return s;
+    objects_[{kind, name}] = obj;
+  }
+  notifier_.Notify(kind, name);
+  return obj;
 }
 
 Subscription StoreCore::OnChange(ChangeCallback fn) { return notifier_.Subscribe(std::move(fn)); }

@@ -41,6 +41,12 @@ class StorePersistence {
   virtual Status ReserveVersions(uint64_t upto) = 0;
 };
 
+// Put's semantics over the stored version `stored` (null = absent), for every Store backend:
+// refuses a name that is not a DNS-1123 subdomain (kInvalidArgument), checks obj's resourceVersion against it (kConflict, kNotFound) and refuses an object being
+// deleted (kConflict); sets generation and finalizers, keeps the stored status, clears
+// deletionTimestamp. false = the spec and labels equal the stored ones: nothing to write.
+StatusOr<bool> PrepareSpecWrite(Object* obj, const Object* stored);
+
 class StoreCore : public Store {
  public:
   using Key = std::pair<std::string, std::string>;  // (kind, name)
@@ -61,6 +67,9 @@ class StoreCore : public Store {
   Status RemoveFinalizer(const std::string& kind, const std::string& name, const std::string& finalizer) override
       EXCLUDES(mu_);
   [[nodiscard]] Subscription OnChange(ChangeCallback fn) override;
+  // Stores `obj` as it is (generation, finalizers, deletionTimestamp, status: `jellybeand
+  // migrate` keeps them) under a new resourceVersion; kAlreadyExists when it is stored. Notifies.
+  StatusOr<Object> Import(Object obj) EXCLUDES(mu_);
 
  protected:
   // Replaces the table with objects loaded from persistence. `version`: the highest version that

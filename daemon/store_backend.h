@@ -1,0 +1,33 @@
+// The daemon's choice of Store (--store): "" or "file:DIR" = FileStore (the default; "" uses the
+// state directory), "etcd:URL[,URL...][?prefix=P&cacert=F&cert=F&key=F&timeout-ms=N]" = EtcdStore
+// (store/etcd/etcd_store.h). Also `jellybeand migrate --from SPEC --to SPEC`: copies every object
+// with its status, generation, finalizers and deletionTimestamp (resourceVersions are the
+// destination's) into a destination that holds none of them.
+// Thread-safety: reentrant functions.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "reconciler/store.h"
+
+namespace jb {
+
+struct OpenedStore {
+  std::unique_ptr<Store> store;
+  std::vector<std::string> problems;  // files the file store skipped (see FileStore::Load)
+  std::string description;            // "file store DIR" / "etcd store URLs prefix P", for logs
+  // Writes an object as it is (migrate); kAlreadyExists when the destination has it.
+  std::function<StatusOr<Object>(Object)> import;
+};
+
+// `spec` as above; `state_dir` is the file store's directory when spec is "".
+StatusOr<OpenedStore> OpenStoreBackend(const std::string& spec, const std::string& state_dir);
+
+// `jellybeand migrate` (args after "migrate"): prints one line per object moved and a summary to
+// `out`; 0 on success, 1 when something failed (each named on `err`), 2 on bad arguments.
+int RunMigrate(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+
+}  // namespace jb
