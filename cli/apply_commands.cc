@@ -40,6 +40,12 @@ std::string LineDiff(const std::string& a, const std::string& b) {
   return out;
 }
 
+// The manifest file that owns an object ("" when none; daemon/manifest_ownership.h).
+std::string OwnerFileOf(const Object& obj) {
+  auto it = MetaOf(obj).annotations.find("jellybean.dev/manifest-file");
+  return it == MetaOf(obj).annotations.end() ? "" : it->second;
+}
+
 // The resourceVersion of the object in a response ("" when there is none).
 std::string VersionOf(const HttpResponse& resp) {
   auto obj = DecodeResponse(resp);
@@ -50,9 +56,12 @@ std::string VersionOf(const HttpResponse& resp) {
 
 int Apply(const Remote& r, std::ostream& out, std::ostream& err) {
   std::vector<std::string> paths;
+  bool force = false;  // take objects over from the manifest file that owns them
   for (size_t i = 0; i < r.rest.size(); ++i)
     if ((r.rest[i] == "-f" || r.rest[i] == "--filename") && i + 1 < r.rest.size())
       paths.push_back(r.rest[++i]);
+    else if (r.rest[i] == "--force")
+      force = true;
     else {
       err << "jbctl apply: unexpected argument \"" << r.rest[i] << "\"\n";
       return 1;
@@ -71,9 +80,12 @@ int Apply(const Remote& r, std::ostream& out, std::ostream& err) {
     Object obj = *d.object;
     std::string path = kApiPath + PluralOf(KindOf(obj)) + "/" + MetaOf(obj).name;
     // The stored resourceVersion before: a PUT that returns it again changed nothing.
-    std::string before;
-    if (auto cur = HttpCall(r.http, "GET", path, "", ""); cur.ok() && cur->status == 200) before = VersionOf(*cur);
-    auto resp = HttpCall(r.http, "PUT", path, ObjectToJson(obj), "application/json");
+    std::string before, owner;
+    if (auto cur = HttpCall(r.http, "GET", path, "", ""); cur.ok() && cur->status == 200) {
+      before = VersionOf(*cur);
+      if (auto o = DecodeResponse(*cur); o.ok()) owner = OwnerFileOf(*o);
+    }
+    auto resp = HttpCall(r.http, "PUT", path + (force ? "?force=true" : ""), ObjectToJson(obj), "application/json");
     std::string what = PluralOf(KindOf(obj)).substr(0, PluralOf(KindOf(obj)).size() - 1) + "/" + MetaOf(obj).name;
     if (!resp.ok()) {
       err << "jbctl apply: " << what << ": " << resp.status().message() << "\n";
@@ -82,7 +94,12 @@ int Apply(const Remote& r, std::ostream& out, std::ostream& err) {
     if (resp->status == 201)
       out << what << " created\n";
     else if (resp->status == 200)
-      out << what << (!before.empty() && VersionOf(*resp) == before ? " unchanged\n" : " configured\n");
+      out << what << (!before.empty() && VersionOf(*resp) == before ? " unchanged" : " configured")
+          << (force && !owner.empty()
+                  ? " (taken over from the manifest file " + owner +
+                        ": the manifest directory no longer writes it until its document in that file changes)"
+                  : "")
+          << "\n";
     else {
       err << "jbctl apply: " << d.file << ": " << what << ": " << ErrorOf(*resp) << "\n";
       rc = 1;

@@ -36,7 +36,8 @@ Usage:
 
 Against a running jellybeand (connection: --server URL --token-file FILE --ca FILE, or
 ~/.config/jellybean/config, or --state-dir DIR / $JB_STATE_DIR of a local daemon):
-  jbctl apply -f FILE|DIR                  create or update every object in the manifests
+  jbctl apply -f FILE|DIR [--force]        create or update every object in the manifests (--force:
+                                           take objects over from the manifest file that owns them)
   jbctl get KIND [NAME] [-o yaml|json|wide|name]
   jbctl describe workflow NAME             conditions, plan table, cost
   jbctl delete KIND NAME | -f FILE|DIR

@@ -37,6 +37,10 @@ class Controller {
   void Enqueue(const std::string& workflow) { queue_.Add(workflow); }
   void EnqueueAll();
   ControllerMetrics Metrics() const EXCLUDES(mu_);
+  // Liveness for the systemd watchdog (daemon/watchdog.h): Probe() queues a no-op item (the empty
+  // key, never a Workflow name); Heartbeats() counts the items workers took, probes included.
+  void Probe() { queue_.Add(""); }
+  uint64_t Heartbeats() const { return heartbeats_.load(); }
 
  private:
   void Worker() EXCLUDES(mu_);
@@ -48,6 +52,7 @@ class Controller {
   std::vector<std::thread> threads_;
   mutable Mutex mu_;
   ControllerMetrics metrics_ GUARDED_BY(mu_);
+  std::atomic<uint64_t> heartbeats_{0};
   Subscription subscription_;  // the store's change notifications; reset first by the destructor
 };
 

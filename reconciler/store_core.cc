@@ -87,7 +87,8 @@ StatusOr<Object> StoreCore::Put(Object obj) {
       if (old.deletion_timestamp) return Status::Conflict(kind + " \"" + name + "\" is being deleted");
       // A no-op apply (same spec and labels) changes nothing: no new resourceVersion, no write, no
       // notification, so nothing re-plans and no event follows.
-      if (SpecEqual(obj, it->second) && meta.labels == old.labels) return it->second;
+      if (SpecEqual(obj, it->second) && meta.labels == old.labels && meta.annotations == old.annotations)
+        return it->second;
       meta.generation = old.generation.value_or(1) + (SpecEqual(obj, it->second) ? 0 : 1);
       meta.finalizers = old.finalizers;
       // Status belongs to the controller: keep it.

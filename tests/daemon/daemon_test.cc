@@ -17,6 +17,7 @@
 #include <tuple>
 
 #include "api/manifest.h"
+#include "daemon/daemon.h"
 #include "daemon/http.h"
 #include "testing/daemon_fixture.h"
 #include "tests/test_util.h"
@@ -363,6 +364,50 @@ TEST(Daemon, WhatIfHistoryAndUndo) {
   auto bad = testing::Run(jb + " rollout undo workflow vqa --to-epoch 99 2>&1");
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_NE(bad.output.find("no plan revision with epoch 99"), std::string::npos) << bad.output;
+}
+
+}  // namespace
+}  // namespace jb
+
+namespace jb {
+namespace {
+
+// Under systemd the secrets arrive as credentials (LoadCredential= in the unit): the daemon serves
+// with $CREDENTIALS_DIRECTORY/token and tls.crt/tls.key, and writes no token or pair of its own.
+TEST(Daemon, ServesWithTheSecretsSystemdHandsItAsCredentials) {
+  namespace fs = std::filesystem;
+  using testing::Daemon;
+  testing::TempDir dir;
+  fs::path creds = dir.path() / "creds";
+  DaemonConfig other;
+  other.state_dir = (dir.path() / "issuer").string();
+  ASSERT_TRUE(EnsureTls(&other).ok());
+  fs::create_directories(creds);
+  fs::copy_file(other.tls_cert, creds / "tls.crt");
+  fs::copy_file(other.tls_key, creds / "tls.key");
+  const std::string token = "credential-token-0123456789abcdef";
+  std::ofstream(creds / "token") << token << "\n";
+  for (const char* f : {"token", "tls.crt", "tls.key"}) ::chmod((creds / f).c_str(), 0400);  // as systemd makes them
+
+  fs::path state = dir.path() / "state";
+  Daemon d(state, {"CREDENTIALS_DIRECTORY=" + creds.string()}, {"--driver", "fake"});
+  HttpClientOptions c;
+  c.ca_file = (dir.path() / "issuer/tls/ca.crt").string();
+  c.token = token;
+  c.timeout_s = 5;
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        c.server = testing::ReadFile(state / "endpoint");
+        while (!c.server.empty() && c.server.back() == '\n') c.server.pop_back();
+        if (c.server.empty()) return false;
+        auto r = HttpCall(c, "GET", "/readyz");
+        return r.ok() && r->status == 200;
+      },
+      std::chrono::seconds(20)))
+      << testing::ReadFile(dir.path() / "state.log");
+  EXPECT_FALSE(fs::exists(state / "token")) << "the credential is the token";
+  EXPECT_FALSE(fs::exists(state / "tls/server.key")) << "the credential is the TLS pair";
+  EXPECT_EQ(d.Stop(), 0);
 }
 
 }  // namespace
