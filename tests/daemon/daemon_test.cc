@@ -412,3 +412,63 @@ TEST(Daemon, ServesWithTheSecretsSystemdHandsItAsCredentials) {
 
 }  // namespace
 }  // namespace jb
+
+namespace jb {
+namespace {
+
+// Issue 18, end to end: `jbctl apply` to an object of the watched manifest directory is refused
+// naming its file; `--force` takes it over and says so; an edit of another file no longer
+// reverts it.
+TEST(Daemon, JbctlApplyToAFileOwnedObjectIsRefusedUnlessForced) {
+  namespace fs = std::filesystem;
+  testing::TempDir dir;
+  fs::path m = dir.path() / "manifests";
+  fs::create_directories(m);
+  for (const char* f : {"infrastructure.yaml", "modelprofiles.yaml", "workflow.yaml"})
+    fs::copy_file(fs::path(JB_SOURCE_DIR) / "manifests/vqa" / f, m / f);
+  fs::path state = dir.path() / "state";
+  testing::Daemon d(state, {}, {"--driver", "fake", "--manifest-dir", m.string()});
+  HttpClientOptions c;
+  ASSERT_TRUE(d.WaitReady(&c)) << testing::ReadFile(dir.path() / "state.log");
+  ASSERT_TRUE(testing::WaitFor([&] { return testing::GetObject(c, "workflows/vqa").has_value(); },
+                               std::chrono::seconds(10)));
+  std::string wf = testing::ReadFile(m / "workflow.yaml");
+  wf.replace(wf.find("minAccuracy: 56"), 15, "minAccuracy: 50");
+  std::ofstream(dir.path() / "mine.yaml") << wf;
+  const std::string jbctl = "JB_STATE_DIR=" + state.string() + " " + testing::Jbctl();
+  const std::string owner = fs::absolute(m / "workflow.yaml").string();
+
+  auto refused = testing::Run(jbctl + " apply -f " + (dir.path() / "mine.yaml").string() + " 2>&1");
+  EXPECT_EQ(refused.exit_code, 1) << refused.output;
+  EXPECT_NE(refused.output.find("HTTP 409: Workflow/vqa is owned by the manifest file " + owner), std::string::npos)
+      << refused.output;
+  auto forced = testing::Run(jbctl + " apply --force -f " + (dir.path() / "mine.yaml").string() + " 2>&1");
+  EXPECT_EQ(forced.exit_code, 0) << forced.output;
+  EXPECT_NE(forced.output.find("workflow/vqa configured (taken over from the manifest file " + owner),
+            std::string::npos)
+      << forced.output;
+  auto floor = [&] {
+    auto got = testing::GetObject(c, "workflows/vqa");
+    return got ? std::get<Workflow>(*got).spec.slo.min_accuracy : -1.0;
+  };
+  EXPECT_EQ(floor(), 50);
+  // Another file of the directory changes (a label on a profile) and is applied; the Workflow
+  // stays as forced.
+  std::string mp = testing::ReadFile(m / "modelprofiles.yaml");
+  mp.replace(mp.find("  name: extract-image-feature\n"), 30, "  name: extract-image-feature\n  labels:\n    edited: \"yes\"\n");
+  std::ofstream(m / "modelprofiles.yaml", std::ios::trunc) << mp;
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        auto got = testing::GetObject(c, "modelprofiles/extract-image-feature");
+        return got && MetaOf(*got).labels.count("edited") == 1;
+      },
+      std::chrono::seconds(10)));
+  EXPECT_EQ(floor(), 50);
+  auto again = testing::Run(jbctl + " apply -f " + (dir.path() / "mine.yaml").string() + " 2>&1");
+  EXPECT_EQ(again.exit_code, 0) << "the API owns it now: " << again.output;
+  EXPECT_EQ(floor(), 50);
+  EXPECT_EQ(d.Stop(), 0);
+}
+
+}  // namespace
+}  // namespace jb
