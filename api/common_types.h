@@ -58,6 +58,7 @@ inline constexpr size_t kMaxSettings = 64;      // driver settings, runtime env 
 inline constexpr size_t kMaxArgs = 256;         // exec runtime argv
 inline constexpr size_t kMaxNameLength = 253;   // names and references (tiers, nodes, hardware, ...)
 inline constexpr size_t kMaxLabelLength = 63;   // label values (Kubernetes' limit)
+inline constexpr size_t kMaxAnnotationLength = 4096;  // annotation values (a file path fits)
 inline constexpr size_t kMaxTextLength = 4096;  // paths, URLs, addresses, settings, argv, env values
 }  // namespace limits
 
@@ -68,6 +69,9 @@ struct ObjectMeta {
   std::optional<std::string> resource_version;
   std::optional<std::string> deletion_timestamp;
   std::vector<std::string> finalizers;
+  // Free-form notes that are not part of the spec; "jellybean.dev/..." keys are set by the server
+  // (daemon/manifest_ownership.h).
+  std::map<std::string, std::string> annotations;
   bool operator==(const ObjectMeta&) const = default;
 };
 template <class V>
@@ -86,6 +90,11 @@ void Describe(V& v, ObjectMeta& o) {
               .MaxItems(limits::kMaxFinalizers)
               .MaxLen(limits::kMaxNameLength)
               .Doc("Set by the server: work to finish before the object goes."));
+  v.Field("annotations", o.annotations,
+          Opt()
+              .MaxItems(limits::kMaxLabels)
+              .MaxLen(limits::kMaxAnnotationLength)
+              .Doc("Free-form notes; jellybean.dev/manifest-file names the manifest file that owns the object."));
 }
 
 }  // namespace jb

@@ -193,7 +193,7 @@ std::vector<Document> LoadAndValidate(const std::vector<std::string>& paths) {
 
 Object UserView(Object obj) {
   ObjectMeta& m = MetaOf(obj);
-  m = ObjectMeta{m.name, m.labels, {}, {}, {}, {}};
+  m = ObjectMeta{m.name, m.labels, {}, {}, {}, {}, {}};
   if (auto* wf = std::get_if<Workflow>(&obj)) wf->status = WorkflowStatus{};
   return obj;
 }

@@ -32,6 +32,14 @@ std::string UserYaml(const HttpResponse& resp) {
   return obj.ok() ? ObjectToYaml(UserView(*obj)) : "";
 }
 
+// The manifest file that owns a response's object ("" when none; daemon/manifest_ownership.h).
+std::string OwnerFileOf(const HttpResponse& resp) {
+  auto obj = DecodeResponse(resp);
+  if (!obj.ok()) return "";
+  auto it = MetaOf(*obj).annotations.find("jellybean.dev/manifest-file");
+  return it == MetaOf(*obj).annotations.end() ? "" : it->second;
+}
+
 std::string What(const Object& obj) { return SingularOf(PluralOf(KindOf(obj))) + "/" + MetaOf(obj).name; }
 
 // The manifest files of a -f argument: the file itself, or a directory's .yaml/.yml/.json files
@@ -149,7 +157,9 @@ int Apply(const Remote& r, const ApplyOptions& o, std::istream& in, std::ostream
           << suffix << "\n";
       continue;
     }
-    auto resp = HttpCall(r.http, "PUT", path + (o.dry_run == "server" ? "?dryRun=All" : ""), ObjectToJson(obj),
+    std::string query = o.dry_run == "server" ? "dryRun=All" : "";
+    if (o.force) query += std::string(query.empty() ? "" : "&") + "force=true";
+    auto resp = HttpCall(r.http, "PUT", path + (query.empty() ? "" : "?" + query), ObjectToJson(obj),
                          "application/json");
     if (!resp.ok()) {
       err << "jbctl apply: " << what << ": " << resp.status().message() << "\n";
@@ -159,7 +169,13 @@ int Apply(const Remote& r, const ApplyOptions& o, std::istream& in, std::ostream
       out << what << " created" << suffix << "\n";
     } else if (resp->status == 200) {
       bool same = o.dry_run == "server" ? UserYaml(*resp) == UserYaml(*cur) : VersionOf(*resp) == VersionOf(*cur);
-      out << what << (same ? " unchanged" : " configured") << suffix << "\n";
+      const std::string owner = exists ? OwnerFileOf(*cur) : "";
+      out << what << (same ? " unchanged" : " configured") << suffix
+          << (o.force && !owner.empty()
+                  ? " (taken over from the manifest file " + owner +
+                        ": the manifest directory no longer writes it until its document in that file changes)"
+                  : "")
+          << "\n";
     } else {
       err << "jbctl apply: " << d.file << ": " << what << ": " << ErrorOf(*resp) << "\n";
       rc = 1;

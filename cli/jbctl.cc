@@ -173,6 +173,9 @@ void AddRemoteCommands(CLI::App& app, Parsed& p, std::istream& in, std::ostream&
   a->add_option("--dry-run", apply->dry_run, "none | client (validate and compare) | server (?dryRun=All)")
       ->expected(0, 1)
       ->default_str("none");
+  a->add_flag("--force", apply->force,
+              "take objects over from the manifest file that owns them (the daemon's manifest directory then "
+              "no longer writes them until their document in that file changes)");
   a->footer(Examples(
       "  jbctl apply -f manifests/vqa/\n  cat wf.yaml | jbctl apply -f -\n  jbctl apply -f manifests/ -R "
       "--dry-run=server\nPrints KIND/NAME created|configured|unchanged per object.\n"));

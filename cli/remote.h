@@ -85,6 +85,7 @@ struct ApplyOptions {
   std::vector<std::string> files;  // -f FILE|DIR|- (repeatable)
   bool recursive = false;          // -R: descend into sub-directories of a DIR
   std::string dry_run = "none";    // --dry-run=none|client|server
+  bool force = false;              // --force: take objects over from the manifest file that owns them
 };
 int Apply(const Remote& r, const ApplyOptions& o, std::istream& in, std::ostream& out, std::ostream& err);
 

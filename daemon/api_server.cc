@@ -11,6 +11,7 @@
 #include "api/manifest.h"
 #include "base/version.h"
 #include "daemon/logs_endpoint.h"
+#include "daemon/manifest_ownership.h"
 
 namespace jb {
 
@@ -238,10 +239,17 @@ HttpResponse ApiServer::Route(const HttpRequest& req) {
       return StatusResponse(
           400, "Invalid",
           "the body is " + KindOf(*obj) + "/" + MetaOf(*obj).name + " but the URL names " + kind + "/" + name);
-    bool existed = store_->Get(kind, name).ok();
+    auto cur = store_->Get(kind, name);
+    bool existed = cur.ok();
+    // Objects a manifest file owns: 409 unless ?force=true takes them over (manifest_ownership.h).
+    std::string note;
+    if (auto s = ClaimForApiWrite(existed ? &*cur : nullptr, &*obj, ForceRequested(req.query), &note); !s.ok())
+      return FromStatus(s);
     auto put = store_->Put(std::move(*obj));
     if (!put.ok()) return FromStatus(put.status());
-    return HttpResponse{existed ? 200 : 201, "application/json", ObjectToJson(*put) + "\n"};
+    HttpResponse resp{existed ? 200 : 201, "application/json", ObjectToJson(*put) + "\n"};
+    if (!note.empty()) resp.headers.emplace_back("Warning", "299 - \"" + note + "\"");
+    return resp;
   }
   return StatusResponse(405, "MethodNotAllowed", req.method + " is not supported");
 }

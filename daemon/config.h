@@ -79,10 +79,10 @@ void Describe(V& v, DaemonConfig& o) {
   DaemonOption(v, "manifestDir", "--manifest-dir", "DIR", o.manifest_dir,
                Opt().Doc("apply every manifest in DIR at start and on SIGHUP"));
   DaemonOption(v, "tlsCert", "--tls-cert", "FILE", o.tls_cert,
-               Opt().Doc("serve with this certificate, with --tls-key (default: generated into STATE_DIR/tls)"));
+               Opt().Doc("serve with this certificate, with --tls-key (default: the credentials\ntls.crt/tls.key when given, else generated into STATE_DIR/tls)"));
   DaemonOption(v, "tlsKey", "--tls-key", "FILE", o.tls_key, Opt().Doc("the certificate's private key"));
   DaemonOption(v, "tokenFile", "--token-file", "FILE", o.token_file,
-               Opt().Doc("bearer token (default STATE_DIR/token, generated with mode 0600)"));
+               Opt().Doc("bearer token (default: the credential \"token\" under systemd's\nLoadCredential=, else STATE_DIR/token, generated with mode 0600)"));
   DaemonOption(
       v, "logLevel", "--log-level", "LEVEL", o.log_level,
       Opt().Enum({"trace", "debug", "info", "warn", "error"}).Doc("trace|debug|info|warn|error (default info)"));

@@ -1,10 +1,7 @@
 #include "daemon/daemon.h"
 
-#include <fcntl.h>
-#include <spawn.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
@@ -19,33 +16,9 @@
 #include "daemon/startup_checks.h"
 #include "drivers/process.h"
 
-extern char** environ;
-
 namespace jb {
 
 namespace fs = std::filesystem;
-
-namespace {
-
-Status Run(const std::vector<std::string>& argv) {
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-  pid_t pid;
-  int rc = posix_spawnp(&pid, args[0], &fa, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0) return Status::Unavailable(argv[0] + ": cannot start: " + std::strerror(rc));
-  int status = 0;
-  waitpid(pid, &status, 0);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return Status::Unavailable(argv[0] + " " + argv[1] + " failed");
-  return Status::Ok();
-}
-
-}  // namespace
 
 Status SplitListen(const std::string& listen, std::string* host, int* port) {
   auto colon = listen.rfind(':');
@@ -62,6 +35,17 @@ Status FinishConfig(DaemonConfig* cfg) {
   if (cfg->state_dir.empty()) {
     const char* sd = std::getenv("STATE_DIRECTORY");  // set by systemd's StateDirectory=
     cfg->state_dir = sd != nullptr && *sd ? std::string(sd).substr(0, std::string(sd).find(':')) : "/var/lib/jellybean";
+  }
+  // Secrets handed over by systemd (LoadCredential=): used unless the configuration names files.
+  if (const char* creds = std::getenv("CREDENTIALS_DIRECTORY"); creds != nullptr && *creds) {
+    auto cred = [&](const char* name, std::string* field) {
+      std::error_code ec;
+      if (field->empty() && fs::is_regular_file(fs::path(creds) / name, ec)) *field = (fs::path(creds) / name).string();
+    };
+    cred("token", &cfg->token_file);
+    cred("tls.crt", &cfg->tls_cert);
+    cred("tls.key", &cfg->tls_key);
+    if (!cfg->agent_listen.empty()) cred("agent-token", &cfg->agent_token_file);
   }
   if (cfg->token_file.empty()) cfg->token_file = (fs::path(cfg->state_dir) / "token").string();
   std::string host;
@@ -119,99 +103,6 @@ Status FinishConfig(DaemonConfig* cfg) {
   fs::create_directories(cfg->state_dir, ec);
   if (ec) return Status::Unavailable("cannot create state dir " + cfg->state_dir + ": " + ec.message());
   ::chmod(cfg->state_dir.c_str(), 0700);
-  return Status::Ok();
-}
-
-namespace {
-
-void WarnValidity(const std::string& cert_file, const CertValidity& v) {
-  if (v.expired)
-    spdlog::warn(
-        "TLS certificate {} expired on {}: clients will refuse it; renew it (or remove --tls-cert/--tls-key to use a "
-        "generated one)",
-        cert_file, v.not_after);
-  if (v.not_yet_valid)
-    spdlog::warn("TLS certificate {} is not valid before {}: check this machine's clock", cert_file, v.not_before);
-}
-
-// The server pair is usable: parses, key matches, in its validity period, signed by the CA.
-Status UsableServerPair(const std::string& crt, const std::string& key, const std::string& ca) {
-  auto v = LoadTlsPair(crt, key);
-  if (!v.ok()) return v.status();
-  if (v->expired) return Status::InvalidArgument("TLS certificate " + crt + " expired on " + v->not_after);
-  if (v->not_yet_valid)
-    return Status::InvalidArgument("TLS certificate " + crt + " is not valid before " + v->not_before);
-  return CheckSignedBy(crt, ca);
-}
-
-}  // namespace
-
-Status EnsureTls(DaemonConfig* cfg) {
-  if (cfg->insecure_plain_http) return Status::Ok();
-  fs::path dir = fs::path(cfg->state_dir) / "tls";
-  std::string ca_key = (dir / "ca.key").string(), ca = (dir / "ca.crt").string();
-  std::string key = (dir / "server.key").string(), csr = (dir / "server.csr").string(),
-              crt = (dir / "server.crt").string();
-  std::string ext = (dir / "server.ext").string();
-  auto same = [](const std::string& a, const std::string& b) {
-    return fs::path(a).lexically_normal() == fs::path(b).lexically_normal();
-  };
-  bool generated = cfg->tls_cert.empty() || (same(cfg->tls_cert, crt) && same(cfg->tls_key, key));
-  if (!generated) {
-    // The operator's own pair: never touched, but refused at start when it cannot serve.
-    auto v = LoadTlsPair(cfg->tls_cert, cfg->tls_key);
-    if (!v.ok())
-      return Status::InvalidArgument(
-          v.status().message() +
-          "; give --tls-cert/--tls-key (tlsCert/tlsKey) a PEM certificate and its private key, " +
-          "or leave both out and jellybeand generates a pair in " + dir.string());
-    WarnValidity(cfg->tls_cert, *v);
-    return Status::Ok();
-  }
-  cfg->tls_cert = crt;
-  cfg->tls_key = key;
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  ::chmod(dir.c_str(), 0700);
-  // Our own files: whatever is wrong with them (zero bytes after a full disk, a half-written key,
-  // an expired certificate) is repaired by making them again. A good CA is kept, so clients that
-  // trust it keep working; only the server pair is re-issued.
-  auto ca_pair = LoadTlsPair(ca, ca_key);
-  bool ca_ok = ca_pair.ok() && !ca_pair->expired && !ca_pair->not_yet_valid;
-  Status server = ca_ok ? UsableServerPair(crt, key, ca) : Status::InvalidArgument("no usable CA");
-  if (ca_ok && server.ok()) return Status::Ok();
-  bool existed = fs::exists(crt, ec) || fs::exists(ca, ec);
-  ::umask(077);
-  if (!ca_ok) {
-    if (existed)
-      spdlog::warn(
-          "generated TLS CA unusable ({}); making a new CA and server certificate in {} (clients must fetch the new "
-          "{})",
-          ca_pair.ok() ? "expired or not yet valid" : ca_pair.status().message(), dir.string(), ca);
-    for (const auto& f : {ca, ca_key, crt, key}) fs::remove(f, ec);
-    if (auto s = Run({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                      "-keyout", ca_key, "-out", ca, "-days", "3650", "-subj", "/CN=jellybeand local CA"});
-        !s.ok())
-      return s;
-  } else if (existed) {
-    spdlog::warn("generated TLS server certificate unusable ({}); issuing a new one from the CA in {}",
-                 server.message(), dir.string());
-  }
-  for (const auto& f : {crt, key}) fs::remove(f, ec);
-  if (auto s = Run({"openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
-                    key, "-out", csr, "-subj", "/CN=jellybeand"});
-      !s.ok())
-    return s;
-  std::ofstream(ext) << "subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost\nextendedKeyUsage=serverAuth\n";
-  if (auto s = Run({"openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-out", crt,
-                    "-days", "825", "-extfile", ext});
-      !s.ok())
-    return s;
-  fs::remove(csr, ec);
-  fs::remove(ext, ec);
-  if (auto s = UsableServerPair(crt, key, ca); !s.ok())
-    return Status::Unavailable("the TLS pair just generated in " + dir.string() + " is unusable (" + s.message() +
-                               "); is the disk full? Free space and start again");
   return Status::Ok();
 }
 

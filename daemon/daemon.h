@@ -9,6 +9,7 @@
 
 #include "base/status.h"
 #include "daemon/config.h"
+#include "daemon/rest_tls.h"  // EnsureTls
 #include "reconciler/store.h"
 
 namespace jb {
@@ -18,9 +19,6 @@ Status FinishConfig(DaemonConfig* cfg);
 // "host:port" -> host, port (port 0 allowed).
 Status SplitListen(const std::string& listen, std::string* host, int* port);
 
-// Ensures state_dir/tls/{ca.crt,ca.key,server.crt,server.key} exist (self-signed CA + server
-// certificate for 127.0.0.1/localhost, made with the openssl CLI) unless cert/key are configured.
-Status EnsureTls(DaemonConfig* cfg);
 // Reads the token file, creating it (32 random bytes, hex, mode 0600) when missing.
 StatusOr<std::string> EnsureToken(const std::string& path);
 

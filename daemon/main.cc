@@ -18,6 +18,7 @@
 #include "daemon/leader.h"
 #include "daemon/manifest_watcher.h"
 #include "daemon/store_backend.h"
+#include "daemon/watchdog.h"
 #include "drivers/fake/fake_driver.h"
 #include "drivers/local/local_driver.h"
 #include "drivers/registry.h"
@@ -174,69 +175,24 @@ class ManifestDirectory {
   std::unique_ptr<ManifestWatcher> watcher_;
 };
 
-// WATCHDOG=1 to systemd only while the daemon really serves (daemon/health.h): its own /healthz
-// answers within the deadline and descriptors are left. Otherwise systemd restarts it at
-// WatchdogSec. Does nothing when systemd asked for no watchdog.
-class Watchdog {
- public:
-  Watchdog(std::string probe_host, int probe_port, bool tls, std::string endpoint, const Store* store)
-      : probe_host_(std::move(probe_host)),
-        probe_port_(probe_port),
-        tls_(tls),
-        endpoint_(std::move(endpoint)),
-        store_(store) {}
-  ~Watchdog() { Stop(); }
-  void Start() {
-    const uint64_t usec = WatchdogIntervalUsec();
-    if (usec == 0) return;
-    thread_ = std::thread([this, usec] { Loop(usec); });
-  }
-  void Stop() EXCLUDES(mu_) {
-    {
-      MutexLock lock(&mu_);
-      stop_ = true;
-    }
-    cv_.SignalAll();
-    if (thread_.joinable()) thread_.join();
-  }
-
- private:
-  void Loop(uint64_t usec) EXCLUDES(mu_) {
-    const double probe_timeout_s = std::min(5.0, static_cast<double>(usec) / 1e6);
-    MutexLock lock(&mu_);
-    bool was_healthy = true;
-    while (!stop_) {
-      lock.Unlock();
-      HealthSample sample;
-      CountOpenFds(&sample);
-      Status probe = ProbeHealthz(probe_host_, probe_port_, tls_, probe_timeout_s);
-      sample.probe_ok = probe.ok();
-      sample.probe_error = probe.message();
-      HealthVerdict verdict = JudgeHealth(sample);
-      lock.Lock();
-      if (stop_) break;
-      if (verdict.healthy) {
-        if (!was_healthy) spdlog::info("watchdog: healthy again");
-        Notify("WATCHDOG=1\nSTATUS=serving " + endpoint_ + ": " + Summary(*store_));
-      } else {
-        if (was_healthy) spdlog::error("watchdog: unhealthy, not notifying systemd: {}", verdict.reason);
-        Notify("STATUS=unhealthy: " + verdict.reason);
-      }
-      was_healthy = verdict.healthy;
-      cv_.WaitFor(&mu_, std::chrono::microseconds(usec));
-    }
-  }
-
-  const std::string probe_host_;
-  const int probe_port_;
-  const bool tls_;
-  const std::string endpoint_;
-  const Store* store_;
-  Mutex mu_;
-  CondVar cv_;
-  bool stop_ GUARDED_BY(mu_) = false;
-  std::thread thread_;
-};
+// The watchdog's hooks (daemon/watchdog.h): the listener's health and the reconciler's liveness.
+WatchdogHooks WatchdogHooksFor(const std::string& probe_host, int probe_port, bool tls, double probe_timeout_s,
+                               const std::string& endpoint, const Store* store, Controller* controller) {
+  WatchdogHooks h;
+  h.notify = [](const std::string& state) { Notify(state); };
+  h.sample = [=] {
+    HealthSample sample;
+    CountOpenFds(&sample);
+    Status probe = ProbeHealthz(probe_host, probe_port, tls, probe_timeout_s);
+    sample.probe_ok = probe.ok();
+    sample.probe_error = probe.message();
+    return sample;
+  };
+  h.heartbeats = [controller] { return controller->Heartbeats(); };
+  h.probe = [controller] { controller->Probe(); };
+  h.status = [endpoint, store] { return "serving " + endpoint + ": " + Summary(*store); };
+  return h;
+}
 
 // Serves until SIGTERM/SIGINT; SIGHUP re-reads the configuration (log level, manifest directory)
 // and the manifests, and re-queues every workflow.
@@ -401,7 +357,22 @@ int Main(int argc, char** argv) {
   spdlog::info("serving {} (state {}, token {})", endpoint, cfg.state_dir, cfg.token_file);
   Notify("READY=1\nSTATUS=serving " + endpoint + ": " + Summary(store));
 
-  Watchdog watchdog(ProbeHost(host), (*server)->port(), !cfg.insecure_plain_http, endpoint, &store);
+  // WATCHDOG=1 only while the listener answers and the reconciler's workers take work (a probe
+  // item each tick keeps an idle daemon alive); a reconcile may legitimately plan for the plan
+  // time limit, so only a longer silence counts as stuck.
+  const auto tick = std::chrono::microseconds(WatchdogIntervalUsec());
+  const auto stall_after = std::chrono::duration_cast<std::chrono::nanoseconds>(
+      std::chrono::duration<double>(cfg.plan_time_limit_s) + 2 * tick + std::chrono::seconds(5));
+  WatchdogHooks hooks = WatchdogHooksFor(ProbeHost(host), (*server)->port(), !cfg.insecure_plain_http,
+                                         std::min(5.0, static_cast<double>(tick.count()) / 1e6), endpoint, &store,
+                                         &controller);
+  if (elector) {  // a follower runs no reconciler: its liveness is the listener's alone
+    hooks.heartbeats = [&led, base = hooks.heartbeats, n = uint64_t{0}]() mutable { return led ? base() : ++n; };
+    hooks.probe = [&led, base = hooks.probe] {
+      if (led) base();
+    };
+  }
+  Watchdog watchdog(std::move(hooks), tick, stall_after);
   watchdog.Start();
   ServeUntilStopped(sigs, loader, &cfg, &manifests, &controller, endpoint, store);
 

@@ -17,6 +17,7 @@
 
 #include "api/manifest.h"
 #include "base/file.h"
+#include "daemon/manifest_ownership.h"
 
 namespace jb {
 
@@ -112,12 +113,12 @@ void ManifestWatcher::Stop() {
     }
 }
 
-void ManifestWatcher::SyncAndLogNew(bool timer) {
+void ManifestWatcher::SyncAndLogNew(bool only_changed) {
   std::set<std::string> now;
   std::vector<std::string> problems;
   {
     MutexLock lock(&mu_);
-    problems = SyncLocked(timer);
+    problems = SyncLocked(only_changed);
   }
   for (auto& p : problems) {
     if (!logged_.count(p)) spdlog::error("manifest: {}", p);
@@ -166,7 +167,7 @@ void ManifestWatcher::Loop() {
     }
     if (!relevant) continue;
     AddWatches(dir_);  // new subdirectories, or the directory itself re-created
-    SyncAndLogNew(timer);
+    SyncAndLogNew(true);  // only the files whose content changed (issue 18)
   }
 }
 
@@ -187,10 +188,15 @@ std::vector<std::string> ManifestWatcher::SyncLocked(bool only_changed) {
       events_->Record("ManifestDir", dir_, "Warning", "InvalidManifest", f + " " + why);
   }
   file_problems_ = snap.problems;
-  auto now = Apply(snap, only_changed, &problems);
+  std::set<std::string> failed;
+  auto now = Apply(snap, only_changed, &problems, &failed);
   ConfirmRemovals(snap, &now);
   owned_ = std::move(now);
-  last_state_ = snap.state;
+  // Only files applied in full count as seen: one with errors, or whose write failed, is applied
+  // again at the next sync even if its content stays the same (a fix may come from another file).
+  last_state_.clear();
+  for (const auto& [f, h] : snap.state)
+    if (!snap.bad_files.count(f) && !snap.problems.count(f) && !failed.count(f)) last_state_[f] = h;
   return problems;
 }
 
@@ -242,7 +248,8 @@ bool ManifestWatcher::DirSnapshot::Holds(const std::string& file, const std::str
 }
 
 std::map<ManifestWatcher::Key, std::string> ManifestWatcher::Apply(const DirSnapshot& snap, bool only_changed,
-                                                                   std::vector<std::string>* problems) {
+                                                                   std::vector<std::string>* problems,
+                                                                   std::set<std::string>* failed) {
   std::map<Key, std::string> now;
   for (const auto& d : snap.docs) {
     if (!d.ok() || snap.bad_files.count(d.file)) continue;
@@ -252,16 +259,26 @@ std::map<ManifestWatcher::Key, std::string> ManifestWatcher::Apply(const DirSnap
     auto last = last_state_.find(d.file);
     if (only_changed && last != last_state_.end() && last->second == snap.state.at(d.file)) continue;
     auto cur = store_->Get(key.first, key.second);
-    // Unchanged spec and labels: nothing to write (no new resourceVersion, no re-plan).
-    if (cur.ok() && UserView(*cur) == UserView(obj)) continue;
+    const std::string file = fs::absolute(d.file).lexically_normal().string();
+    // Unchanged, or taken over by `jbctl apply --force` and this document unchanged since: nothing
+    // to write (no new resourceVersion, no re-plan, no revert). daemon/manifest_ownership.h.
+    FileWrite decision = DecideFileWrite(cur.ok() ? &*cur : nullptr, &obj, file);
+    if (!decision.write) continue;
     MetaOf(obj).resource_version.reset();  // the directory is the source of truth: last write wins
     auto put = store_->Put(obj);
     if (!put.ok()) {
+      failed->insert(d.file);
       problems->push_back(d.file + ": " + d.Describe() + ": " + put.status().message());
       events_->Record(key.first, key.second, "Warning", "ApplyFailed", d.file + ": " + put.status().message());
-    } else {
-      events_->Record(key.first, key.second, "Normal", cur.ok() ? "Updated" : "Created", "applied from " + d.file);
+      continue;
     }
+    if (!decision.reclaim.empty()) {
+      spdlog::info("manifest: {} takes {}/{} back from {}: its document changed", file, key.first, key.second,
+                   decision.reclaim);
+      events_->Record(key.first, key.second, "Normal", "ManifestOwner",
+                      file + " takes the object back from " + decision.reclaim + ": its document changed");
+    }
+    events_->Record(key.first, key.second, "Normal", cur.ok() ? "Updated" : "Created", "applied from " + d.file);
   }
   return now;
 }

@@ -13,6 +13,11 @@
 //  - a file is empty (no document: `cp`, editors and shell redirections truncate before they
 //    write, so a sync can see the empty file between the two steps);
 //  - a file fails to parse or to validate (a partial write, a bad edit).
+// Ownership: each object applied carries the file it came from (jellybean.dev/manifest-file) and is
+// written again only when its own document changed; `jbctl apply` to it is refused unless forced
+// (daemon/manifest_ownership.h states the rule). The background loop applies only files whose
+// content changed; Start() and Sync() (SIGHUP) look at every file, with the same per-object rule.
+//
 // Each problem is logged once by the background loop (again only when it changes) and recorded
 // as a Warning event once per change.
 // Thread-safety: Start/Stop from one thread; Sync may also be called from another (SIGHUP): it is
@@ -60,19 +65,20 @@ class ManifestWatcher {
     bool Holds(const std::string& file, const std::string& root) const;
   };
   static DirSnapshot ReadDir(const std::string& dir);
-  // Sync() with mu_ held. `only_changed` (the timers' syncs): files unchanged since the previous
-  // sync are not applied again, so the timers do not revert more `jbctl apply` changes than the
-  // events do (issue 18).
+  // Sync() with mu_ held. `only_changed` (the background loop's syncs): files whose content is
+  // the same as when they were last applied in full are not applied again (issue 18: an edit of
+  // one file reverted `jbctl apply` changes to objects of others).
   std::vector<std::string> SyncLocked(bool only_changed) EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Puts every changed object of a file without problems; returns (kind, name) -> file applied now.
-  std::map<Key, std::string> Apply(const DirSnapshot& snap, bool only_changed, std::vector<std::string>* problems)
-      EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Puts every changed object of a file without problems, as daemon/manifest_ownership.h's rule
+  // decides; returns (kind, name) -> file applied now. Files with a failed write go to `*failed`.
+  std::map<Key, std::string> Apply(const DirSnapshot& snap, bool only_changed, std::vector<std::string>* problems,
+                                   std::set<std::string>* failed) EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Deletes the owned objects missing from `*now` whose removal has settled; adds the others to it.
   void ConfirmRemovals(const DirSnapshot& snap, std::map<Key, std::string>* now) EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Loop() EXCLUDES(mu_);
   void AddWatches(const std::string& dir);
   // Syncs and logs the problems that were not logged at the previous sync.
-  void SyncAndLogNew(bool timer) EXCLUDES(mu_);
+  void SyncAndLogNew(bool only_changed) EXCLUDES(mu_);
 
   const std::string dir_;
   Store* store_;
@@ -89,7 +95,7 @@ class ManifestWatcher {
   std::map<std::string, std::string> file_problems_ GUARDED_BY(mu_);  // file -> problems at the last sync
   bool listing_failed_ GUARDED_BY(mu_) = false;            // the last sync could not list everything: retry on a timer
   std::map<Key, PendingRemoval> pending_ GUARDED_BY(mu_);  // confirmed on a timer
-  std::map<std::string, std::string> last_state_ GUARDED_BY(mu_);  // file -> content hash at the last sync
+  std::map<std::string, std::string> last_state_ GUARDED_BY(mu_);  // file -> content hash when last applied in full
   std::set<std::string> logged_;  // problem lines logged at the last sync (loop thread only)
   int inotify_fd_ = -1;
   int stop_fd_[2] = {-1, -1};

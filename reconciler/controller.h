@@ -39,6 +39,10 @@ class Controller {
   ControllerMetrics Metrics() const EXCLUDES(mu_);
   // The driver the reconciler deploys with (the daemon's logs endpoint reads worker logs from it).
   Driver* driver() const { return driver_; }
+  // Liveness for the systemd watchdog (daemon/watchdog.h): Probe() queues a no-op item (the empty
+  // key, never a Workflow name); Heartbeats() counts the items workers took, probes included.
+  void Probe() { queue_.Add(""); }
+  uint64_t Heartbeats() const { return heartbeats_.load(); }
 
  private:
   void Worker() EXCLUDES(mu_);
@@ -51,6 +55,7 @@ class Controller {
   std::vector<std::thread> threads_;
   mutable Mutex mu_;
   ControllerMetrics metrics_ GUARDED_BY(mu_);
+  std::atomic<uint64_t> heartbeats_{0};
   Subscription subscription_;  // the store's change notifications; reset first by the destructor
 };
 

@@ -84,7 +84,7 @@ StatusOr<bool> PrepareSpecWrite(Object* obj_ptr, const Object* stored) {
     if (old.deletion_timestamp) return Status::Conflict(kind + " \"" + name + "\" is being deleted");
     // A no-op apply (same spec and labels) changes nothing: no new resourceVersion, no write, no
     // notification, so nothing re-plans and no event follows.
-    if (SpecEqual(obj, *stored) && meta.labels == old.labels) return false;
+    if (SpecEqual(obj, *stored) && meta.labels == old.labels && meta.annotations == old.annotations) return false;
     meta.generation = old.generation.value_or(1) + (SpecEqual(obj, *stored) ? 0 : 1);
     meta.finalizers = old.finalizers;
     // Status belongs to the controller: keep it.

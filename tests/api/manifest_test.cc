@@ -88,7 +88,7 @@ spec:
             "latencyMs, runtime");
   EXPECT_EQ(lines[2],
             "m.yaml:5:3: metadata.colour: unknown field; expected one of: name, labels, generation, resourceVersion, "
-            "deletionTimestamp, finalizers");
+            "deletionTimestamp, finalizers, annotations");
   EXPECT_EQ(
       lines[3],
       "m.yaml:9:20: spec.variants[0].outputSizeKiB: -1 is out of range; expected a number >= 0 and <= 10000000 (KiB)");

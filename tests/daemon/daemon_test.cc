@@ -17,6 +17,7 @@
 #include <tuple>
 
 #include "api/manifest.h"
+#include "daemon/daemon.h"
 #include "daemon/http.h"
 #include "testing/daemon_fixture.h"
 #include "tests/test_util.h"
@@ -363,6 +364,110 @@ TEST(Daemon, WhatIfHistoryAndUndo) {
   auto bad = testing::Run(jb + " rollout undo workflow vqa --to-epoch 99 2>&1");
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_NE(bad.output.find("no plan revision with epoch 99"), std::string::npos) << bad.output;
+}
+
+}  // namespace
+}  // namespace jb
+
+namespace jb {
+namespace {
+
+// Under systemd the secrets arrive as credentials (LoadCredential= in the unit): the daemon serves
+// with $CREDENTIALS_DIRECTORY/token and tls.crt/tls.key, and writes no token or pair of its own.
+TEST(Daemon, ServesWithTheSecretsSystemdHandsItAsCredentials) {
+  namespace fs = std::filesystem;
+  using testing::Daemon;
+  testing::TempDir dir;
+  fs::path creds = dir.path() / "creds";
+  DaemonConfig other;
+  other.state_dir = (dir.path() / "issuer").string();
+  ASSERT_TRUE(EnsureTls(&other).ok());
+  fs::create_directories(creds);
+  fs::copy_file(other.tls_cert, creds / "tls.crt");
+  fs::copy_file(other.tls_key, creds / "tls.key");
+  const std::string token = "credential-token-0123456789abcdef";
+  std::ofstream(creds / "token") << token << "\n";
+  for (const char* f : {"token", "tls.crt", "tls.key"}) ::chmod((creds / f).c_str(), 0400);  // as systemd makes them
+
+  fs::path state = dir.path() / "state";
+  Daemon d(state, {"CREDENTIALS_DIRECTORY=" + creds.string()}, {"--driver", "fake"});
+  HttpClientOptions c;
+  c.ca_file = (dir.path() / "issuer/tls/ca.crt").string();
+  c.token = token;
+  c.timeout_s = 5;
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        c.server = testing::ReadFile(state / "endpoint");
+        while (!c.server.empty() && c.server.back() == '\n') c.server.pop_back();
+        if (c.server.empty()) return false;
+        auto r = HttpCall(c, "GET", "/readyz");
+        return r.ok() && r->status == 200;
+      },
+      std::chrono::seconds(20)))
+      << testing::ReadFile(dir.path() / "state.log");
+  EXPECT_FALSE(fs::exists(state / "token")) << "the credential is the token";
+  EXPECT_FALSE(fs::exists(state / "tls/server.key")) << "the credential is the TLS pair";
+  EXPECT_EQ(d.Stop(), 0);
+}
+
+}  // namespace
+}  // namespace jb
+
+namespace jb {
+namespace {
+
+// Issue 18, end to end: `jbctl apply` to an object of the watched manifest directory is refused
+// naming its file; `--force` takes it over and says so; an edit of another file no longer
+// reverts it.
+TEST(Daemon, JbctlApplyToAFileOwnedObjectIsRefusedUnlessForced) {
+  namespace fs = std::filesystem;
+  testing::TempDir dir;
+  fs::path m = dir.path() / "manifests";
+  fs::create_directories(m);
+  for (const char* f : {"infrastructure.yaml", "modelprofiles.yaml", "workflow.yaml"})
+    fs::copy_file(fs::path(JB_SOURCE_DIR) / "manifests/vqa" / f, m / f);
+  fs::path state = dir.path() / "state";
+  testing::Daemon d(state, {}, {"--driver", "fake", "--manifest-dir", m.string()});
+  HttpClientOptions c;
+  ASSERT_TRUE(d.WaitReady(&c)) << testing::ReadFile(dir.path() / "state.log");
+  ASSERT_TRUE(testing::WaitFor([&] { return testing::GetObject(c, "workflows/vqa").has_value(); },
+                               std::chrono::seconds(10)));
+  std::string wf = testing::ReadFile(m / "workflow.yaml");
+  wf.replace(wf.find("minAccuracy: 56"), 15, "minAccuracy: 50");
+  std::ofstream(dir.path() / "mine.yaml") << wf;
+  const std::string jbctl = "JB_STATE_DIR=" + state.string() + " " + testing::Jbctl();
+  const std::string owner = fs::absolute(m / "workflow.yaml").string();
+
+  auto refused = testing::Run(jbctl + " apply -f " + (dir.path() / "mine.yaml").string() + " 2>&1");
+  EXPECT_EQ(refused.exit_code, 1) << refused.output;
+  EXPECT_NE(refused.output.find("HTTP 409: Workflow/vqa is owned by the manifest file " + owner), std::string::npos)
+      << refused.output;
+  auto forced = testing::Run(jbctl + " apply --force -f " + (dir.path() / "mine.yaml").string() + " 2>&1");
+  EXPECT_EQ(forced.exit_code, 0) << forced.output;
+  EXPECT_NE(forced.output.find("workflow/vqa configured (taken over from the manifest file " + owner),
+            std::string::npos)
+      << forced.output;
+  auto floor = [&] {
+    auto got = testing::GetObject(c, "workflows/vqa");
+    return got ? std::get<Workflow>(*got).spec.slo.min_accuracy : -1.0;
+  };
+  EXPECT_EQ(floor(), 50);
+  // Another file of the directory changes (a label on a profile) and is applied; the Workflow
+  // stays as forced.
+  std::string mp = testing::ReadFile(m / "modelprofiles.yaml");
+  mp.replace(mp.find("  name: extract-image-feature\n"), 30, "  name: extract-image-feature\n  labels:\n    edited: \"yes\"\n");
+  std::ofstream(m / "modelprofiles.yaml", std::ios::trunc) << mp;
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        auto got = testing::GetObject(c, "modelprofiles/extract-image-feature");
+        return got && MetaOf(*got).labels.count("edited") == 1;
+      },
+      std::chrono::seconds(10)));
+  EXPECT_EQ(floor(), 50);
+  auto again = testing::Run(jbctl + " apply -f " + (dir.path() / "mine.yaml").string() + " 2>&1");
+  EXPECT_EQ(again.exit_code, 0) << "the API owns it now: " << again.output;
+  EXPECT_EQ(floor(), 50);
+  EXPECT_EQ(d.Stop(), 0);
 }
 
 }  // namespace

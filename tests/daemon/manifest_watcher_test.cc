@@ -1,5 +1,8 @@
 #include "daemon/manifest_watcher.h"
 
+#include "api/manifest.h"
+#include "daemon/manifest_ownership.h"
+
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
@@ -277,6 +280,97 @@ TEST(ManifestWatcher, HiddenFilesAndDirectoriesAreNotManifests) {
   auto problems = w.watcher->Sync();
   EXPECT_TRUE(problems.empty()) << problems.front();
   w.ExpectAllKept(versions);
+}
+
+}  // namespace
+}  // namespace jb
+
+namespace jb {
+namespace {
+
+// The vqa Workflow with its minAccuracy floor changed, as `jbctl apply` would send it.
+Object WorkflowWithFloor(const fs::path& file, const std::string& floor) {
+  std::string wf = testing::ReadFile(file);
+  auto pos = wf.find("minAccuracy: 56");
+  EXPECT_NE(pos, std::string::npos);
+  wf.replace(pos, 15, "minAccuracy: " + floor);
+  auto obj = ObjectFromText(wf, file.string(), nullptr);
+  EXPECT_TRUE(obj.ok());
+  return *obj;
+}
+
+TEST(ManifestWatcher, ObjectsAppliedFromTheDirectoryNameTheirFile) {
+  WatchedDir w;
+  for (const char* kind : {"Workflow", "ModelProfile", "Infrastructure"})
+    for (const auto& o : w.store.List(kind)) {
+      std::string owner = ManifestOwner(o);
+      EXPECT_TRUE(fs::path(owner).is_absolute()) << owner;
+      EXPECT_EQ(fs::path(owner).parent_path(), fs::absolute(w.dir).lexically_normal());
+      EXPECT_EQ(MetaOf(o).annotations.at(kManifestHashAnnotation), ManifestHash(o));
+    }
+  EXPECT_EQ(ManifestOwner(*w.store.Get("Workflow", "vqa")), fs::absolute(w.dir / "workflow.yaml").string());
+}
+
+// Regression (issue 18): an edit in the watched directory silently reverted two `jbctl apply`
+// changes. Now a forced apply takes the object over, and neither an edit of another file, nor a
+// SIGHUP re-scan, nor a restarted watcher writes it again; editing its own document takes it back.
+TEST(ManifestWatcher, AnEditOfAnotherFileOrARescanDoesNotRevertAForcedApply) {
+  WatchedDir w;
+  Object mine = WorkflowWithFloor(w.dir / "workflow.yaml", "50");
+  std::string note;
+  auto cur = w.store.Get("Workflow", "vqa");
+  ASSERT_EQ(ClaimForApiWrite(&*cur, &mine, false, &note).code(), Status::Code::kConflict);
+  ASSERT_TRUE(ClaimForApiWrite(&*cur, &mine, true, &note).ok());
+  ASSERT_TRUE(w.store.Put(mine).ok());
+  auto rv = MetaOf(*w.store.Get("Workflow", "vqa")).resource_version;
+  auto floor = [&] { return std::get<Workflow>(*w.store.Get("Workflow", "vqa")).spec.slo.min_accuracy; };
+  ASSERT_EQ(floor(), 50);
+
+  // Another file changes: it is applied, the Workflow is not touched.
+  std::ofstream(w.dir / "modelprofiles.yaml", std::ios::app) << "\n# edited\n";
+  ASSERT_TRUE(w.watcher->Sync().empty());
+  EXPECT_EQ(MetaOf(*w.store.Get("Workflow", "vqa")).resource_version, rv);
+  // A restarted daemon's watcher (nothing seen yet) leaves it too.
+  ManifestWatcher fresh(w.dir.string(), &w.store, &w.events, std::chrono::milliseconds(0));
+  ASSERT_TRUE(fresh.Sync().empty());
+  EXPECT_EQ(MetaOf(*w.store.Get("Workflow", "vqa")).resource_version, rv);
+  EXPECT_EQ(floor(), 50);
+  EXPECT_EQ(ManifestOwner(*w.store.Get("Workflow", "vqa")), "");
+
+  // Its own document edited: the file takes it back, with an event saying so.
+  std::string wf = testing::ReadFile(w.dir / "workflow.yaml");
+  wf.replace(wf.find("minAccuracy: 56"), 15, "minAccuracy: 54");
+  std::ofstream(w.dir / "workflow.yaml", std::ios::trunc) << wf;
+  ASSERT_TRUE(fresh.Sync().empty());
+  EXPECT_EQ(floor(), 54);
+  EXPECT_EQ(ManifestOwner(*w.store.Get("Workflow", "vqa")), fs::absolute(w.dir / "workflow.yaml").string());
+  bool reclaimed = false;
+  for (const auto& e : w.events.List())
+    reclaimed |= e.reason == "ManifestOwner" && e.message.find("back from jbctl") != std::string::npos;
+  EXPECT_TRUE(reclaimed);
+}
+
+// The background loop applies only the files whose content changed: an object deleted through
+// the API stays deleted while its file is unchanged, even when other files change; a SIGHUP
+// (Sync) applies every file and brings it back.
+TEST(ManifestWatcher, TheLoopAppliesOnlyFilesWhoseContentChanged) {
+  testing::TempDir dir;
+  for (const char* f : {"infrastructure.yaml", "modelprofiles.yaml", "workflow.yaml"})
+    fs::copy_file(fs::path(JB_SOURCE_DIR) / "manifests/vqa" / f, dir.path() / f);
+  MemoryStore store;
+  EventRecorder events;
+  ManifestWatcher w(dir.path().string(), &store, &events);
+  ASSERT_TRUE(w.Start().ok());
+  ASSERT_TRUE(store.Get("Infrastructure", "vqa-medium").ok());
+  ASSERT_TRUE(store.Delete("Infrastructure", "vqa-medium").ok());
+  std::string wf = testing::ReadFile(dir.path() / "workflow.yaml");
+  wf.replace(wf.find("minAccuracy: 56"), 15, "minAccuracy: 55");
+  std::ofstream(dir.path() / "workflow.yaml", std::ios::trunc) << wf;
+  ASSERT_TRUE(WaitFor([&] { return MetaOf(*store.Get("Workflow", "vqa")).generation == 2; }, 10s));
+  EXPECT_FALSE(store.Get("Infrastructure", "vqa-medium").ok()) << "an unchanged file was applied again";
+  w.Sync();
+  EXPECT_TRUE(store.Get("Infrastructure", "vqa-medium").ok());
+  w.Stop();
 }
 
 }  // namespace

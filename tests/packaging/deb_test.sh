@@ -56,6 +56,11 @@ getent passwd jellybean >/dev/null || fail "no user jellybean"
 [ "$(stat -c '%U:%G %a' /var/lib/jellybean 2>/dev/null)" = "jellybean:jellybean 700" ] ||
   fail "/var/lib/jellybean: $(stat -c '%U:%G %a' /var/lib/jellybean 2>&1)"
 
+# The REST token the unit hands over as a credential (LoadCredential=token:/etc/jellybean/token).
+[ "$(stat -c '%U:%G %a' /etc/jellybean/token 2>/dev/null)" = "root:root 600" ] ||
+  fail "/etc/jellybean/token: $(stat -c '%U:%G %a' /etc/jellybean/token 2>&1)"
+[ "$(tr -d '\n' </etc/jellybean/token | wc -c)" = 64 ] || fail "/etc/jellybean/token does not hold 64 hex digits"
+
 # The daemon runs as that user with the packaged config: it writes its state there.
 if command -v setpriv >/dev/null; then
   setpriv --reuid=jellybean --regid=jellybean --init-groups -- /usr/bin/jellybeand --config /etc/jellybean/jellybeand.yaml --listen 127.0.0.1:0 \
