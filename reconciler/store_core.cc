@@ -1,6 +1,8 @@
 #include "reconciler/store_core.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <random>
 
 #include "api/names.h"
 
@@ -68,6 +70,18 @@ bool SpecEqual(const Object& a, const Object& b) {
 
 }  // namespace
 
+std::string NewUid() {
+  thread_local std::mt19937_64 gen{(uint64_t{std::random_device{}()} << 32) ^ std::random_device{}()};
+  uint64_t hi = gen(), lo = gen();
+  hi = (hi & ~uint64_t{0xF000}) | 0x4000;                          // version 4
+  lo = (lo & ~(uint64_t{0xC} << 60)) | (uint64_t{0x8} << 60);       // variant 10xx
+  char buf[37];
+  std::snprintf(buf, sizeof(buf), "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(hi >> 32),
+                static_cast<unsigned>((hi >> 16) & 0xFFFF), static_cast<unsigned>(hi & 0xFFFF),
+                static_cast<unsigned>(lo >> 48), static_cast<unsigned long long>(lo & 0xFFFFFFFFFFFFull));
+  return buf;
+}
+
 StatusOr<Object> StoreCore::Put(Object obj) {
   const std::string kind = KindOf(obj), name = MetaOf(obj).name;
   // The decoder checks names too; the store checks again because it must never acknowledge an
@@ -87,9 +101,13 @@ StatusOr<Object> StoreCore::Put(Object obj) {
       if (old.deletion_timestamp) return Status::Conflict(kind + " \"" + name + "\" is being deleted");
       // A no-op apply (same spec and labels) changes nothing: no new resourceVersion, no write, no
       // notification, so nothing re-plans and no event follows.
-      if (SpecEqual(obj, it->second) && meta.labels == old.labels) return it->second;
+      if (SpecEqual(obj, it->second) && meta.labels == old.labels && meta.annotations == old.annotations)
+        return it->second;
       meta.generation = old.generation.value_or(1) + (SpecEqual(obj, it->second) ? 0 : 1);
       meta.finalizers = old.finalizers;
+      // Identity stays what create gave it (objects stored before uids existed get one now).
+      meta.uid = old.uid ? old.uid : NewUid();
+      meta.creation_timestamp = old.creation_timestamp;
       // Status belongs to the controller: keep it.
       if (auto* wf = std::get_if<Workflow>(&obj)) wf->status = std::get<Workflow>(it->second).status;
       if (auto* mp = std::get_if<ModelProfile>(&obj)) mp->status = std::get<ModelProfile>(it->second).status;
@@ -98,6 +116,8 @@ StatusOr<Object> StoreCore::Put(Object obj) {
         return Status::NotFound(kind + " \"" + name + "\" does not exist, so resourceVersion cannot match");
       meta.generation = 1;
       meta.finalizers.clear();
+      meta.uid = NewUid();
+      meta.creation_timestamp = NowRfc3339();
       if (auto* mp = std::get_if<ModelProfile>(&obj)) mp->status = ModelProfileStatus{};
       if (auto* wf = std::get_if<Workflow>(&obj)) {
         wf->status = WorkflowStatus{};

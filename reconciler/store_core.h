@@ -3,6 +3,8 @@
 // kept apart from spec, finalizers, change notifications. They differ only in persistence, which
 // comes in through StorePersistence (none for MemoryStore).
 //
+// metadata.uid (NewUid) and metadata.creationTimestamp are set on create and kept by later Puts,
+// whatever the client sent.
 // resourceVersions: a store-wide counter. With persistence, versions are reserved in blocks of
 // kVersionBlock (StorePersistence::ReserveVersions) before any version of a block is handed out,
 // so they never go back, not even across restarts after deletions.
@@ -40,6 +42,10 @@ class StorePersistence {
   // Records durably that versions up to `upto` may have been issued.
   virtual Status ReserveVersions(uint64_t upto) = 0;
 };
+
+// A random UUID v4 ("xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx"): metadata.uid of a created object.
+// Thread-safe.
+std::string NewUid();
 
 class StoreCore : public Store {
  public:

@@ -49,7 +49,7 @@ std::string PyYamlDiffers(const std::string& yaml, const std::string& json, cons
       "b = json.load(open(sys.argv[2]))\n"
       "print(walk(a, b, '$'), end='')\n";
   std::ofstream(dir / "check.py") << script;
-  auto r = testing::Run("python3 '" + (dir / "check.py").string() + "' '" + (dir / "v.yaml").string() + "' '" +
+  auto r = testing::Run("/usr/bin/python3 '" + (dir / "check.py").string() + "' '" + (dir / "v.yaml").string() + "' '" +
                         (dir / "v.json").string() + "' 2>&1");
   fs::remove_all(dir);
   if (r.exit_code != 0) return "python3 failed: " + r.output;
