@@ -80,8 +80,6 @@ class Watcher {
  private:
   friend class WatchCache;
 
-// {"type":"BOOKMARK","object":{"apiVersion":...,"kind":KIND,"metadata":{"resourceVersion":"HW"}}}\n
-std::string BookmarkLine(const std::string& kind, uint64_t hw);
   Watcher(WatchCache* cache, WatchFilter filter, uint64_t next_seq)
       : cache_(cache), filter_(std::move(filter)), next_seq_(next_seq) {}
   WatchCache* cache_;

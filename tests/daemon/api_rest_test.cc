@@ -220,7 +220,7 @@ TEST(RestWatch, EveryChangeInOrderAcrossADaemonRestart) {
     return ev;
   };
   auto infra = [](const std::string& name, double price) {
-    Infrastructure in = testing::LoadInstance("manifests/vqa").infrastructure;
+    Infrastructure in = testing::LoadInstance("manifests/vqa").inf;
     in.metadata.name = name;
     in.spec.nodes[0].price_per_hour = price;
     return ObjectToYaml(in);
@@ -262,8 +262,10 @@ TEST(RestWatch, EveryChangeInOrderAcrossADaemonRestart) {
   std::vector<std::string> types;
   for (const auto& e : seen) types.push_back(e.first);
   EXPECT_EQ(types, (std::vector<std::string>{"ADDED a", "ADDED b", "MODIFIED a", "DELETED b", "ADDED c"}));
-  for (size_t i = 1; i < seen.size(); ++i)
-    if (seen[i].first != "DELETED b") EXPECT_GT(seen[i].second, seen[i - 1].second) << seen[i].first;
+  for (size_t i = 1; i < seen.size(); ++i) {
+    if (seen[i].first == "DELETED b") continue;
+    EXPECT_GT(seen[i].second, seen[i - 1].second) << seen[i].first;
+  }
 }
 
 }  // namespace
