@@ -46,7 +46,9 @@ WatchCache::WatchCache(Store* store, WatchCacheOptions opts) : store_(store), op
     for (auto& obj : store_->List(kind)) {
       uint64_t rv = RvOf(obj);
       hw_ = std::max(hw_, rv);
-      seen_[{kind, MetaOf(obj).name}] = Seen{rv, std::move(obj)};
+      // The key before the move (an assignment evaluates its right side first).
+      auto key = std::make_pair(std::string(kind), MetaOf(obj).name);
+      seen_[key] = Seen{rv, std::move(obj)};
     }
   oldest_ = hw_;
 }

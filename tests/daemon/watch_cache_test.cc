@@ -177,6 +177,20 @@ TEST(WatchCache, InitialStateFirstWithoutAVersion) {
   EXPECT_FALSE(cache.Watch(WatchFilter{"Infrastructure", "", {}}, "abc").ok());
 }
 
+// Regression: the objects present when the cache started were keyed by a moved-from name, so the
+// first change after a daemon restart re-announced them as ADDED (and an empty-named DELETED).
+TEST(WatchCache, ObjectsPresentAtStartAreNotReannounced) {
+  MemoryStore store;
+  ASSERT_TRUE(store.Put(Infra("a")).ok());
+  WatchCache cache(&store);
+  auto w = cache.Watch(WatchFilter{"Infrastructure", "", {}}, std::to_string(cache.version()));
+  ASSERT_TRUE(w.ok());
+  ASSERT_TRUE(store.Put(Infra("b")).ok());
+  auto ev = Parse(Drain(w->get()));
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].type + ev[0].name, "ADDEDb");
+}
+
 TEST(LabelSelector, TheKubernetesSubset) {
   std::map<std::string, std::string> l = {{"a", "b"}, {"e", "x"}};
   auto m = [&](const std::string& s) {
