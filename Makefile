@@ -16,7 +16,7 @@ PACKAGES := build-essential cmake make pkg-config ccache git \
   iproute2 nftables openssh-server openssh-client \
   clang-14 libclang-rt-14-dev clang-format-14 \
   tesseract-ocr-eng libtesseract-dev pocketsphinx-en-us libpocketsphinx-dev libsphinxbase-dev \
-  espeak-ng sox python3-pil python3-numpy fonts-dejavu-core \
+  espeak-ng sox python3-pil python3-numpy fonts-dejavu-core python3-yaml python3-jsonschema \
   hey prometheus \
   etcd-server etcd-client libgrpc++-dev protobuf-compiler-grpc \
   debhelper dpkg-dev fakeroot lintian help2man adduser

@@ -16,6 +16,8 @@
 namespace jb {
 
 inline constexpr const char* kApiVersion = "jellybean.dev/v1alpha1";
+// The one namespace: metadata.namespace may be absent or this (see api/manifest.cc).
+inline constexpr const char* kDefaultNamespace = "default";
 inline constexpr const char* kNameRule = "a name of 1-63 characters: letters, digits, '-', '_' or '.'";
 
 // ---- limits -----------------------------------------------------------------------------------
@@ -69,22 +71,36 @@ struct ObjectMeta {
   std::optional<std::string> resource_version;
   std::optional<std::string> deletion_timestamp;
   std::vector<std::string> finalizers;
-  // Free-form notes that are not part of the spec; "jellybean.dev/..." keys are set by the server
-  // (daemon/manifest_ownership.h).
+  // Kubernetes-shaped input: one namespace, "default" (absent = default); anything else is refused.
+  std::optional<std::string> namespace_;
   std::map<std::string, std::string> annotations;
+  std::optional<std::string> uid;                 // set by the store on create (UUID v4), kept after
+  std::optional<std::string> creation_timestamp;  // set by the store on create (RFC 3339), kept after
   bool operator==(const ObjectMeta&) const = default;
 };
 template <class V>
 void Describe(V& v, ObjectMeta& o) {
   v.Field("name", o.name, Opt().Required().Min(1).Doc("Unique name of the object within its kind."));
+  v.Field("namespace", o.namespace_,
+          Opt()
+              .Enum({kDefaultNamespace})
+              .Doc("JellyBean has one namespace: absent or \"default\" (other namespaces are refused)."));
   v.Field("labels", o.labels,
           Opt().MaxItems(limits::kMaxLabels).MaxLen(limits::kMaxLabelLength).Doc("Free-form key/value labels."));
+  v.Field("annotations", o.annotations,
+          Opt()
+              .MaxItems(limits::kMaxLabels)
+              .MaxLen(limits::kMaxTextLength)
+              .Doc("Free-form key/value notes for tools; not interpreted."));
   v.Field("generation", o.generation,
           Opt().Range(0, limits::kMaxInteger).Doc("Set by the server: bumped when the spec changes."));
   v.Field("resourceVersion", o.resource_version,
           Opt().MaxLen(limits::kMaxNameLength).Doc("Set by the server: optimistic concurrency token."));
   v.Field("deletionTimestamp", o.deletion_timestamp,
           Opt().MaxLen(limits::kMaxNameLength).Doc("Set by the server when deletion was requested."));
+  v.Field("uid", o.uid, Opt().MaxLen(limits::kMaxNameLength).Doc("Set by the server: unique id (UUID v4) of this object."));
+  v.Field("creationTimestamp", o.creation_timestamp,
+          Opt().MaxLen(limits::kMaxNameLength).Doc("Set by the server: when the object was created (RFC 3339)."));
   v.Field("finalizers", o.finalizers,
           Opt()
               .MaxItems(limits::kMaxFinalizers)

@@ -62,6 +62,116 @@ Schema TopLevel() {
   return s;
 }
 
+// Kubernetes extensions the C++ schema does not carry: list-map keys for lists of named items
+// (kubectl and server-side apply merge them by name; the API server refuses duplicate names),
+// format date-time on RFC 3339 times.
+void Decorate(Value* v) {
+  if (!v->is_map()) return;
+  const Value* type = v->Find("type");
+  if (type != nullptr && type->is_string() && type->as_string() == "array") {
+    const Value* items = v->Find("items");
+    const Value* req = items != nullptr ? items->Find("required") : nullptr;
+    bool named = false;
+    if (req != nullptr)
+      for (const auto& r : req->items()) named |= r.is_string() && r.as_string() == "name";
+    if (named) {
+      v->Set("x-kubernetes-list-type", Value::String("map"));
+      Value keys = Value::Seq();
+      keys.Append(Value::String("name"));
+      v->Set("x-kubernetes-list-map-keys", std::move(keys));
+    }
+  }
+  for (auto& e : v->entries()) {
+    if (e.key == "properties") {
+      for (auto& p : e.value.entries()) {
+        static const char* kTimes[] = {"lastTransitionTime", "time", "triggered", "switched"};
+        for (const char* t : kTimes)
+          if (p.key == t && p.value.Find("type") && p.value.Find("type")->as_string() == "string")
+            p.value.Set("format", Value::String("date-time"));
+        Decorate(&p.value);
+      }
+    } else if (e.key == "items" || e.key == "additionalProperties") {
+      Decorate(&e.value);
+    }
+  }
+}
+
+// Adds a CEL rule (x-kubernetes-validations) to the object schema at `path` (property names).
+void AddRule(Value* schema, const std::vector<std::string>& path, const std::string& rule, const std::string& message) {
+  Value* v = schema;
+  for (const auto& name : path) {
+    Value* props = nullptr;
+    for (auto& e : v->entries())
+      if (e.key == "properties") props = &e.value;
+    if (props == nullptr) return;
+    Value* next = nullptr;
+    for (auto& e : props->entries())
+      if (e.key == name) next = &e.value;
+    if (next == nullptr) return;
+    v = next;
+  }
+  Value* rules = nullptr;
+  for (auto& e : v->entries())
+    if (e.key == "x-kubernetes-validations") rules = &e.value;
+  if (rules == nullptr) rules = &v->Set("x-kubernetes-validations", Value::Seq());
+  Value r = Value::Map();
+  r.Set("rule", Value::String(rule));
+  r.Set("message", Value::String(message));
+  rules->Append(std::move(r));
+}
+
+// The cross-field checks of api/validate.cc that CEL can express within one object.
+void AddRules(const std::string& kind, Value* schema) {
+  if (kind == "Workflow") {
+    AddRule(schema, {"spec"},
+            "self.operators.all(o, o.inputs.all(i, self.sources.exists(s, s.name == i.from) || "
+            "self.operators.exists(p, p.name == i.from)))",
+            "every operator input must name a source or an operator of this workflow");
+    AddRule(schema, {"spec"}, "self.operators.all(o, !self.sources.exists(s, s.name == o.name))",
+            "operator and source names must differ");
+    AddRule(schema, {"spec"}, "self.operators.all(o, o.inputs.all(i, i.from != o.name))",
+            "an operator cannot be its own input");
+    AddRule(schema, {"spec", "accuracy", "table"}, "self.entries.all(e, size(e.variants) == size(self.operators))",
+            "every table entry names one variant per table operator");
+    AddRule(schema, {"spec", "accuracy"},
+            "!has(self.scorer) || self.scorer != 'exec' || (has(self.scorerCommand) && size(self.scorerCommand) > 0)",
+            "scorer exec needs scorerCommand");
+  } else if (kind == "Infrastructure") {
+    AddRule(schema, {"spec"}, "self.nodes.all(n, self.tiers.exists(t, t.name == n.tier))",
+            "every node's tier must be one of spec.tiers");
+  }
+}
+
+Value PrinterColumn(const std::string& name, const std::string& type, const std::string& path,
+                    const std::string& description, int priority = 0) {
+  Value c = Value::Map();
+  c.Set("name", Value::String(name));
+  c.Set("type", Value::String(type));
+  c.Set("jsonPath", Value::String(path));
+  if (!description.empty()) c.Set("description", Value::String(description));
+  if (priority > 0) c.Set("priority", Value::Integer(priority));
+  return c;
+}
+
+Value PrinterColumns(const std::string& kind) {
+  Value cols = Value::Seq();
+  if (kind == "Workflow") {
+    cols.Append(PrinterColumn("Planned", "string", ".status.conditions[?(@.type==\"Planned\")].status", ""));
+    cols.Append(PrinterColumn("Ready", "string", ".status.conditions[?(@.type==\"Ready\")].status", ""));
+    cols.Append(PrinterColumn("SLOMet", "string", ".status.conditions[?(@.type==\"SLOMet\")].status", ""));
+    cols.Append(PrinterColumn("Cost/h", "number", ".status.plan.cost.totalPerHour", "Predicted USD per hour"));
+    cols.Append(PrinterColumn("Accuracy", "number", ".status.plan.accuracy", "Predicted accuracy, percent"));
+    cols.Append(PrinterColumn("Epoch", "integer", ".status.planEpoch", "", 1));
+    cols.Append(PrinterColumn("Infrastructure", "string", ".spec.infrastructure", "", 1));
+  } else if (kind == "ModelProfile") {
+    cols.Append(PrinterColumn("Variants", "integer", ".spec.variants.length()", "", 1));
+  } else {
+    cols.Append(PrinterColumn("Tiers", "integer", ".spec.tiers.length()", "", 1));
+  }
+  cols.Append(PrinterColumn("Age", "date", ".metadata.creationTimestamp", ""));
+  return cols;
+}
+
 }  // namespace
 
 StatusOr<Schema> SchemaForKind(const std::string& kind) {
@@ -90,7 +200,16 @@ StatusOr<Value> CrdForKind(const std::string& kind) {
   names.Set("listKind", Value::String(kind + "List"));
   names.Set("plural", Value::String(plural));
   names.Set("singular", Value::String(singular));
+  Value short_names = Value::Seq();
+  short_names.Append(Value::String(kind == "Workflow" ? "wf" : kind == "ModelProfile" ? "mp" : "infra"));
+  names.Set("shortNames", std::move(short_names));
+  Value categories = Value::Seq();
+  categories.Append(Value::String("jellybean"));
+  categories.Append(Value::String("all"));
+  names.Set("categories", std::move(categories));
   spec.Set("names", std::move(names));
+  // One namespace, "default" (api/common_types.h): Namespaced, as kubectl and the REST paths
+  // (/namespaces/default/...) expect.
   spec.Set("scope", Value::String("Namespaced"));
   Value version = Value::Map();
   version.Set("name", Value::String("v1alpha1"));
@@ -101,8 +220,12 @@ StatusOr<Value> CrdForKind(const std::string& kind) {
     sub.Set("status", Value::Map());
     version.Set("subresources", std::move(sub));
   }
+  version.Set("additionalPrinterColumns", PrinterColumns(kind));
+  Value open_api = schema->ToValue();
+  Decorate(&open_api);
+  AddRules(kind, &open_api);
   Value sch = Value::Map();
-  sch.Set("openAPIV3Schema", schema->ToValue());
+  sch.Set("openAPIV3Schema", std::move(open_api));
   version.Set("schema", std::move(sch));
   Value versions = Value::Seq();
   versions.Append(std::move(version));

@@ -118,7 +118,14 @@ void DecodeDocument(const Value& root, Document* doc) {
   Value body = Value::Map();
   body.set_mark(root.mark());
   for (const auto& e : root.entries()) {
-    if (e.key != "apiVersion" && e.key != "kind") body.entries().push_back(e);
+    if (e.key == "apiVersion" || e.key == "kind") continue;
+    body.entries().push_back(e);
+    // Kubernetes tools send metadata.managedFields (server-side apply bookkeeping): ignored.
+    if (e.key == "metadata" && e.value.is_map()) {
+      auto& meta = body.entries().back().value.entries();
+      meta.erase(std::remove_if(meta.begin(), meta.end(), [](const Value::Entry& m) { return m.key == "managedFields"; }),
+                 meta.end());
+    }
   }
   Decoder dec(doc->file, &doc->diagnostics, &doc->marks);
   Object obj;
@@ -193,7 +200,11 @@ std::vector<Document> LoadAndValidate(const std::vector<std::string>& paths) {
 
 Object UserView(Object obj) {
   ObjectMeta& m = MetaOf(obj);
-  m = ObjectMeta{m.name, m.labels, {}, {}, {}, {}, {}};
+  ObjectMeta user;
+  user.name = m.name;
+  user.labels = m.labels;
+  user.annotations = m.annotations;
+  m = user;
   if (auto* wf = std::get_if<Workflow>(&obj)) wf->status = WorkflowStatus{};
   return obj;
 }

@@ -365,21 +365,34 @@ std::vector<ParsedDocument> ParseYamlStream(const std::string& text) {
 
 namespace {
 
+// True when a plain (unquoted) scalar `s` could be read by some YAML 1.1 or 1.2 reader (PyYAML,
+// libyaml, yaml-cpp, go-yaml, ruamel) as anything but this string: a null, a bool of either
+// version (y/n/on/off too), a number in any base or form (0x10, 0o17, 010, 1_000, 1e3, .inf,
+// .nan, 1:30 sexagesimal), a timestamp, the value and merge keys (=, <<), or text whose
+// indicators, spaces or control characters change its parse. Conservative: anything that starts
+// like a number is quoted.
 bool NeedsQuotes(const std::string& s) {
   if (s.empty()) return true;
-  static const char* kReserved[] = {"true", "false", "True", "False", "TRUE", "FALSE", "null", "Null",
-                                    "NULL", "~",     "yes",  "no",    "Yes",  "No",    "on",   "off"};
+  static const char* kReserved[] = {"true", "false", "True", "False", "TRUE", "FALSE", "null", "Null", "NULL",
+                                    "~",    "yes",   "no",   "Yes",   "No",   "YES",   "NO",   "on",   "On",
+                                    "ON",   "off",   "Off",  "OFF",   "y",    "Y",     "n",    "N",    "=",
+                                    "<<"};
   for (const char* r : kReserved)
     if (s == r) return true;
   double d;
   bool integer;
   if (ParseNumber(s, &d, &integer)) return true;
-  if (std::strchr("-?:,[]{}#&*!|>'\"%@` ", s[0]) != nullptr) return true;
-  if (s.back() == ' ' || s.back() == ':') return true;
+  const auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  // Numbers, timestamps, sexagesimals, .inf/.nan in every spelling: all start like this.
+  size_t i = (s[0] == '+' || s[0] == '-') ? 1 : 0;
+  if (i < s.size() && (digit(s[i]) || s[i] == '.')) return true;
+  if (std::strchr("-?:,[]{}#&*!|>'\"%@` \t=<", s[0]) != nullptr) return true;
+  if (s.back() == ' ' || s.back() == ':' || s.back() == '\t') return true;
   for (char c : s) {
     if (static_cast<unsigned char>(c) < 0x20 || c == '\x7f') return true;
   }
-  return s.find(": ") != std::string::npos || s.find(" #") != std::string::npos;
+  return s.find(": ") != std::string::npos || s.find(" #") != std::string::npos ||
+         s.find(":\t") != std::string::npos || s.find("\t#") != std::string::npos;
 }
 
 void AppendQuoted(std::string* out, const std::string& s) {
@@ -420,8 +433,14 @@ std::string ScalarYaml(const Value& v) {
       return "null";
     case Value::Kind::kBool:
       return v.as_bool() ? "true" : "false";
-    case Value::Kind::kNumber:
-      return FormatNumber(v.as_number());
+    case Value::Kind::kNumber: {
+      // YAML 1.1 readers (PyYAML) take an exponent form as a float only with a '.' in the
+      // mantissa: 1e-07 would read back as a string, 1.0e-07 reads as the number everywhere.
+      std::string n = FormatNumber(v.as_number());
+      size_t e = n.find('e');
+      if (e != std::string::npos && n.find('.') == std::string::npos) n.insert(e, ".0");
+      return n;
+    }
     case Value::Kind::kString: {
       if (!NeedsQuotes(v.as_string())) return v.as_string();
       std::string out;

@@ -201,10 +201,15 @@ void AddRemoteCommands(CLI::App& app, Parsed& p, std::istream& in, std::ostream&
       "  jbctl get all\n  jbctl get events --for workflow/vqa\n"));
   g->callback([&, get, watch] {
     p.run = [&, get, watch] {
-      if (*watch) {
-        // The watch client (cli/watch_command.cc, WatchCommand in cli/commands.h) is not in this build.
-        err << "watch: not available in this build\n";
-        return 1;
+      if (*watch) {  // the server's watch (cli/watch_command.cc)
+        std::string kind = get->positionals.empty() ? "" : get->positionals[0];
+        std::string name = get->positionals.size() > 1 ? get->positionals[1] : "";
+        if (auto slash = kind.find('/'); slash != std::string::npos) {
+          name = kind.substr(slash + 1);
+          kind = kind.substr(0, slash);
+        }
+        return WithRemote(p, "get", err,
+                          [&](const cli::Remote& r) { return WatchCommand(r, kind, name, get->output, out, err); });
       }
       return WithRemote(p, "get", err, [&](const cli::Remote& r) { return cli::Get(r, *get, out, err); });
     };

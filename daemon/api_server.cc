@@ -10,10 +10,15 @@
 
 #include "api/manifest.h"
 #include "base/version.h"
+#include "daemon/api_server_internal.h"
+#include "daemon/api_support.h"
 #include "daemon/logs_endpoint.h"
 #include "daemon/manifest_ownership.h"
 
 namespace jb {
+
+using api_internal::FromStatus;
+using api_internal::StatusResponse;
 
 namespace {
 
@@ -26,40 +31,6 @@ HttpResponse VersionResponse() {
 }
 
 const std::string kPrefix = "/apis/jellybean.dev/v1alpha1/";
-
-HttpResponse StatusResponse(int code, const std::string& reason, const std::string& message,
-                            const std::vector<std::string>& causes = {}) {
-  Value v = Value::Map();
-  v.Set("apiVersion", Value::String("v1"));
-  v.Set("kind", Value::String("Status"));
-  v.Set("status", Value::String(code < 400 ? "Success" : "Failure"));
-  v.Set("code", Value::Integer(code));
-  v.Set("reason", Value::String(reason));
-  v.Set("message", Value::String(message));
-  if (!causes.empty()) {
-    Value list = Value::Seq();
-    for (const auto& c : causes) list.Append(Value::String(c));
-    Value details = Value::Map();
-    details.Set("causes", std::move(list));
-    v.Set("details", std::move(details));
-  }
-  return HttpResponse{code, "application/json", ToJson(v) + "\n"};
-}
-
-HttpResponse FromStatus(const Status& s) {
-  switch (s.code()) {
-    case Status::Code::kNotFound:
-      return StatusResponse(404, "NotFound", s.message());
-    case Status::Code::kConflict:
-      return StatusResponse(409, "Conflict", s.message());
-    case Status::Code::kInvalidArgument:
-      return StatusResponse(400, "Invalid", s.message());
-    case Status::Code::kUnavailable:  // e.g. the etcd store without quorum: retry later
-      return StatusResponse(503, "ServiceUnavailable", s.message());
-    default:
-      return StatusResponse(500, "InternalError", s.message());
-  }
-}
 
 std::vector<std::string> Split(const std::string& s) {
   std::vector<std::string> out;
@@ -165,30 +136,23 @@ HttpResponse ApiServer::Route(const HttpRequest& req) {
   }
   if (req.path == "/metrics") return Metrics();
   if (req.path == "/version") return VersionResponse();
+  if (auto doc = DiscoveryDocument(req.path)) {
+    if (req.method != "GET") return StatusResponse(405, "MethodNotAllowed", "discovery is read-only");
+    return HttpResponse{200, "application/json", ToJson(*doc) + "\n"};
+  }
   if (req.path.compare(0, kPrefix.size(), kPrefix) != 0)
     return StatusResponse(404, "NotFound", "no such endpoint: " + req.path);
   auto parts = Split(req.path.substr(kPrefix.size()));
+  // One namespace, "default": the namespaced paths kubectl uses name it; any other is refused.
+  if (parts.size() >= 2 && parts[0] == "namespaces") {
+    if (parts[1] != kDefaultNamespace)
+      return StatusResponse(404, "NotFound",
+                            "namespace \"" + parts[1] + "\" not found; JellyBean has one namespace, \"default\"");
+    parts.erase(parts.begin(), parts.begin() + 2);
+  }
   if (parts.size() == 3 && parts[0] == "workflows" && parts[2] == "logs")  // daemon/logs_endpoint.h
     return ServeWorkerLogs(req, parts[1], *store_, controller_ != nullptr ? controller_->driver() : nullptr);
-  if (!parts.empty() && parts[0] == "events" && (parts.size() == 1 || parts.size() == 3)) {
-    if (req.method != "GET") return StatusResponse(405, "MethodNotAllowed", "events are read-only");
-    Value list = Value::Map();
-    list.Set("kind", Value::String("EventList"));
-    Value items = Value::Seq();
-    if (events_ != nullptr)
-      for (const auto& e : events_->List(parts.size() == 3 ? parts[1] : "", parts.size() == 3 ? parts[2] : "")) {
-        Value v = Value::Map();
-        v.Set("time", Value::String(e.time));
-        v.Set("object", Value::String(e.kind + "/" + e.name));
-        v.Set("type", Value::String(e.type));
-        v.Set("reason", Value::String(e.reason));
-        v.Set("message", Value::String(e.message));
-        v.Set("count", Value::Integer(e.count));
-        items.Append(std::move(v));
-      }
-    list.Set("items", std::move(items));
-    return HttpResponse{200, "application/json", ToJson(list) + "\n"};
-  }
+  if (!parts.empty() && parts[0] == "events" && (parts.size() == 1 || parts.size() == 3)) return Events(req, parts);
   if (parts.empty() || parts.size() > 3) return StatusResponse(404, "NotFound", "no such endpoint: " + req.path);
   std::string kind = KindForPlural(parts[0]);
   if (kind.empty())
@@ -197,24 +161,27 @@ HttpResponse ApiServer::Route(const HttpRequest& req) {
   if (parts.size() == 3 && ((parts[2] != "status" && parts[2] != "rollback") || kind != "Workflow"))
     return StatusResponse(404, "NotFound", "no such endpoint: " + req.path);
   if (parts.size() == 3 && parts[2] == "rollback") return Rollback(req, parts[1]);
+  const auto query = ParseQuery(req.query);
+  const bool dry_run = query.count("dryRun") != 0;
+  if (dry_run && query.at("dryRun") != "All")
+    return StatusResponse(400, "BadRequest", "dryRun must be \"All\"");
+  auto watch = query.find("watch");
+  if (req.method == "GET" && watch != query.end() && (watch->second == "true" || watch->second == "1"))
+    return Watch(kind, parts.size() >= 2 ? parts[1] : "", query);
 
   if (parts.size() == 1) {
+    if (req.method == "POST") return Write(req, kind, "", /*create=*/true, dry_run);
     if (req.method != "GET")
       return StatusResponse(405, "MethodNotAllowed", req.method + " is not supported on a collection");
-    Value list = Value::Map();
-    list.Set("apiVersion", Value::String(kApiVersion));
-    list.Set("kind", Value::String(kind + "List"));
-    Value items = Value::Seq();
-    for (const auto& obj : store_->List(kind)) items.Append(EncodeObject(obj));
-    list.Set("items", std::move(items));
-    return HttpResponse{200, "application/json", ToJson(list) + "\n"};
+    return List(kind, query);
   }
   const std::string& name = parts[1];
   if (parts.size() == 3) {
+    // Kubernetes answers GET .../status with the whole object (the status subresource).
     if (req.method != "GET") return StatusResponse(405, "MethodNotAllowed", "status is written by the controller");
     auto got = store_->Get(kind, name);
     if (!got.ok()) return FromStatus(got.status());
-    return HttpResponse{200, "application/json", ToJson(Encoder::Encode(std::get<Workflow>(*got).status)) + "\n"};
+    return HttpResponse{200, "application/json", ObjectToJson(*got) + "\n"};
   }
   if (req.method == "GET") {
     auto got = store_->Get(kind, name);
@@ -222,35 +189,17 @@ HttpResponse ApiServer::Route(const HttpRequest& req) {
     return HttpResponse{200, "application/json", ObjectToJson(*got) + "\n"};
   }
   if (req.method == "DELETE") {
+    if (dry_run) {
+      auto got = store_->Get(kind, name);
+      if (!got.ok()) return FromStatus(got.status());
+      return HttpResponse{200, "application/json", ObjectToJson(*got) + "\n"};
+    }
     auto del = store_->Delete(kind, name);
     if (!del.ok()) return FromStatus(del.status());
     return HttpResponse{200, "application/json", ObjectToJson(*del) + "\n"};
   }
-  if (req.method == "PUT") {
-    std::vector<Diagnostic> diags;
-    auto obj = ObjectFromText(req.body, "request body", &diags);
-    if (!obj.ok()) {
-      std::vector<std::string> causes;
-      for (const auto& d : diags) causes.push_back(d.ToString());
-      return StatusResponse(400, "Invalid",
-                            "the " + kind + " is invalid (" + std::to_string(causes.size()) + " error(s))", causes);
-    }
-    if (KindOf(*obj) != kind || MetaOf(*obj).name != name)
-      return StatusResponse(
-          400, "Invalid",
-          "the body is " + KindOf(*obj) + "/" + MetaOf(*obj).name + " but the URL names " + kind + "/" + name);
-    auto cur = store_->Get(kind, name);
-    bool existed = cur.ok();
-    // Objects a manifest file owns: 409 unless ?force=true takes them over (manifest_ownership.h).
-    std::string note;
-    if (auto s = ClaimForApiWrite(existed ? &*cur : nullptr, &*obj, ForceRequested(req.query), &note); !s.ok())
-      return FromStatus(s);
-    auto put = store_->Put(std::move(*obj));
-    if (!put.ok()) return FromStatus(put.status());
-    HttpResponse resp{existed ? 200 : 201, "application/json", ObjectToJson(*put) + "\n"};
-    if (!note.empty()) resp.headers.emplace_back("Warning", "299 - \"" + note + "\"");
-    return resp;
-  }
+  if (req.method == "PUT") return Write(req, kind, name, /*create=*/false, dry_run);
+  if (req.method == "PATCH") return Patch(req, kind, name, dry_run);
   return StatusResponse(405, "MethodNotAllowed", req.method + " is not supported");
 }
 

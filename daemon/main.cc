@@ -297,7 +297,11 @@ int Main(int argc, char** argv) {
     return 1;
   }
   std::unique_ptr<Driver> driver = std::move(*made);
-  Controller controller(&store, driver.get(), ReconcilerOptionsFrom(cfg), WorkQueueOptions{}, &events);
+  // The REST watch: observes every write, status writes too (through `watched`), from before the
+  // controller's first one.
+  WatchCache watch_cache(&store);
+  WatchedStore watched(&store, &watch_cache);
+  Controller controller(&watched, driver.get(), ReconcilerOptionsFrom(cfg), WorkQueueOptions{}, &events);
   auto lead = [&] {
     StopOrphanedWorkers(driver.get(), store);
     controller.Start(static_cast<int>(cfg.workers));
@@ -324,13 +328,15 @@ int Main(int argc, char** argv) {
   ManifestDirectory manifests(&store, &events);
   manifests.Watch(cfg.manifest_dir);
 
-  ApiServer api(&store, &controller, *token, &events);
+  ApiServer api(&watched, &controller, *token, &events);
+  api.SetWatchCache(&watch_cache);
   api.metrics()->SetDriver(driver.get());  // per-worker families on /metrics
   std::string host = cfg.listen.substr(0, cfg.listen.rfind(':'));
   int port = std::atoi(cfg.listen.c_str() + cfg.listen.rfind(':') + 1);
   HttpServerOptions hopts;
   hopts.address = host;
   hopts.port = port;
+  hopts.handler_threads = 4 + WatchCacheOptions{}.max_watchers;  // each watch holds a handler thread
   if (!cfg.insecure_plain_http) {
     hopts.cert_file = cfg.tls_cert;
     hopts.key_file = cfg.tls_key;

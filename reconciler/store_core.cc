@@ -1,6 +1,8 @@
 #include "reconciler/store_core.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <random>
 
 #include "api/names.h"
 
@@ -68,6 +70,18 @@ bool SpecEqual(const Object& a, const Object& b) {
 
 }  // namespace
 
+std::string NewUid() {
+  thread_local std::mt19937_64 gen{(uint64_t{std::random_device{}()} << 32) ^ std::random_device{}()};
+  uint64_t hi = gen(), lo = gen();
+  hi = (hi & ~uint64_t{0xF000}) | 0x4000;                          // version 4
+  lo = (lo & ~(uint64_t{0xC} << 60)) | (uint64_t{0x8} << 60);       // variant 10xx
+  char buf[37];
+  std::snprintf(buf, sizeof(buf), "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(hi >> 32),
+                static_cast<unsigned>((hi >> 16) & 0xFFFF), static_cast<unsigned>(hi & 0xFFFF),
+                static_cast<unsigned>(lo >> 48), static_cast<unsigned long long>(lo & 0xFFFFFFFFFFFFull));
+  return buf;
+}
+
 StatusOr<bool> PrepareSpecWrite(Object* obj_ptr, const Object* stored) {
   Object& obj = *obj_ptr;
   const std::string kind = KindOf(obj), name = MetaOf(obj).name;
@@ -87,6 +101,9 @@ StatusOr<bool> PrepareSpecWrite(Object* obj_ptr, const Object* stored) {
     if (SpecEqual(obj, *stored) && meta.labels == old.labels && meta.annotations == old.annotations) return false;
     meta.generation = old.generation.value_or(1) + (SpecEqual(obj, *stored) ? 0 : 1);
     meta.finalizers = old.finalizers;
+    // Identity stays what create gave it (objects stored before uids existed get one now).
+    meta.uid = old.uid ? old.uid : NewUid();
+    meta.creation_timestamp = old.creation_timestamp;
     // Status belongs to the controller: keep it.
     if (auto* wf = std::get_if<Workflow>(&obj)) wf->status = std::get<Workflow>(*stored).status;
     if (auto* mp = std::get_if<ModelProfile>(&obj)) mp->status = std::get<ModelProfile>(*stored).status;
@@ -95,6 +112,8 @@ StatusOr<bool> PrepareSpecWrite(Object* obj_ptr, const Object* stored) {
       return Status::NotFound(kind + " \"" + name + "\" does not exist, so resourceVersion cannot match");
     meta.generation = 1;
     meta.finalizers.clear();
+    meta.uid = NewUid();
+    meta.creation_timestamp = NowRfc3339();
     if (auto* mp = std::get_if<ModelProfile>(&obj)) mp->status = ModelProfileStatus{};
     if (auto* wf = std::get_if<Workflow>(&obj)) {
       wf->status = WorkflowStatus{};

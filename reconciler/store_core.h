@@ -3,6 +3,8 @@
 // kept apart from spec, finalizers, change notifications. They differ only in persistence, which
 // comes in through StorePersistence (none for MemoryStore).
 //
+// metadata.uid (NewUid) and metadata.creationTimestamp are set on create and kept by later Puts,
+// whatever the client sent.
 // resourceVersions: a store-wide counter. With persistence, versions are reserved in blocks of
 // kVersionBlock (StorePersistence::ReserveVersions) before any version of a block is handed out,
 // so they never go back, not even across restarts after deletions.
@@ -46,6 +48,9 @@ class StorePersistence {
 // deleted (kConflict); sets generation and finalizers, keeps the stored status, clears
 // deletionTimestamp. false = the spec and labels equal the stored ones: nothing to write.
 StatusOr<bool> PrepareSpecWrite(Object* obj, const Object* stored);
+// A random UUID v4 ("xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx"): metadata.uid of a created object.
+// Thread-safe.
+std::string NewUid();
 
 class StoreCore : public Store {
  public:

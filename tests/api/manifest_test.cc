@@ -87,8 +87,8 @@ spec:
             "m.yaml:11:5: spec.variants[0].extra: unknown field; expected one of: name, accuracy, outputSizeKiB, "
             "latencyMs, runtime");
   EXPECT_EQ(lines[2],
-            "m.yaml:5:3: metadata.colour: unknown field; expected one of: name, labels, generation, resourceVersion, "
-            "deletionTimestamp, finalizers, annotations");
+            "m.yaml:5:3: metadata.colour: unknown field; expected one of: name, namespace, labels, annotations, "
+            "generation, resourceVersion, deletionTimestamp, uid, creationTimestamp, finalizers");
   EXPECT_EQ(
       lines[3],
       "m.yaml:9:20: spec.variants[0].outputSizeKiB: -1 is out of range; expected a number >= 0 and <= 10000000 (KiB)");
