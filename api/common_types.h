@@ -56,12 +56,12 @@ inline constexpr size_t kMaxHardwareClasses = 64;  // latency entries per varian
 inline constexpr size_t kMaxTableEntries = 10000;  // rows of an accuracy table
 inline constexpr size_t kMaxLabels = 64;
 inline constexpr size_t kMaxFinalizers = 32;
-inline constexpr size_t kMaxSettings = 64;      // driver settings, runtime env entries
-inline constexpr size_t kMaxArgs = 256;         // exec runtime argv
-inline constexpr size_t kMaxNameLength = 253;   // names and references (tiers, nodes, hardware, ...)
-inline constexpr size_t kMaxLabelLength = 63;   // label values (Kubernetes' limit)
+inline constexpr size_t kMaxSettings = 64;            // driver settings, runtime env entries
+inline constexpr size_t kMaxArgs = 256;               // exec runtime argv
+inline constexpr size_t kMaxNameLength = 253;         // names and references (tiers, nodes, hardware, ...)
+inline constexpr size_t kMaxLabelLength = 63;         // label values (Kubernetes' limit)
 inline constexpr size_t kMaxAnnotationLength = 4096;  // annotation values (a file path fits)
-inline constexpr size_t kMaxTextLength = 4096;  // paths, URLs, addresses, settings, argv, env values
+inline constexpr size_t kMaxTextLength = 4096;        // paths, URLs, addresses, settings, argv, env values
 }  // namespace limits
 
 struct ObjectMeta {
@@ -98,7 +98,8 @@ void Describe(V& v, ObjectMeta& o) {
           Opt().MaxLen(limits::kMaxNameLength).Doc("Set by the server: optimistic concurrency token."));
   v.Field("deletionTimestamp", o.deletion_timestamp,
           Opt().MaxLen(limits::kMaxNameLength).Doc("Set by the server when deletion was requested."));
-  v.Field("uid", o.uid, Opt().MaxLen(limits::kMaxNameLength).Doc("Set by the server: unique id (UUID v4) of this object."));
+  v.Field("uid", o.uid,
+          Opt().MaxLen(limits::kMaxNameLength).Doc("Set by the server: unique id (UUID v4) of this object."));
   v.Field("creationTimestamp", o.creation_timestamp,
           Opt().MaxLen(limits::kMaxNameLength).Doc("Set by the server: when the object was created (RFC 3339)."));
   v.Field("finalizers", o.finalizers,

@@ -123,8 +123,9 @@ void DecodeDocument(const Value& root, Document* doc) {
     // Kubernetes tools send metadata.managedFields (server-side apply bookkeeping): ignored.
     if (e.key == "metadata" && e.value.is_map()) {
       auto& meta = body.entries().back().value.entries();
-      meta.erase(std::remove_if(meta.begin(), meta.end(), [](const Value::Entry& m) { return m.key == "managedFields"; }),
-                 meta.end());
+      meta.erase(
+          std::remove_if(meta.begin(), meta.end(), [](const Value::Entry& m) { return m.key == "managedFields"; }),
+          meta.end());
     }
   }
   Decoder dec(doc->file, &doc->diagnostics, &doc->marks);

@@ -373,10 +373,9 @@ namespace {
 // like a number is quoted.
 bool NeedsQuotes(const std::string& s) {
   if (s.empty()) return true;
-  static const char* kReserved[] = {"true", "false", "True", "False", "TRUE", "FALSE", "null", "Null", "NULL",
-                                    "~",    "yes",   "no",   "Yes",   "No",   "YES",   "NO",   "on",   "On",
-                                    "ON",   "off",   "Off",  "OFF",   "y",    "Y",     "n",    "N",    "=",
-                                    "<<"};
+  static const char* kReserved[] = {"true", "false", "True", "False", "TRUE", "FALSE", "null", "Null", "NULL", "~",
+                                    "yes",  "no",    "Yes",  "No",    "YES",  "NO",    "on",   "On",   "ON",   "off",
+                                    "Off",  "OFF",   "y",    "Y",     "n",    "N",     "=",    "<<"};
   for (const char* r : kReserved)
     if (s == r) return true;
   double d;
@@ -391,8 +390,8 @@ bool NeedsQuotes(const std::string& s) {
   for (char c : s) {
     if (static_cast<unsigned char>(c) < 0x20 || c == '\x7f') return true;
   }
-  return s.find(": ") != std::string::npos || s.find(" #") != std::string::npos ||
-         s.find(":\t") != std::string::npos || s.find("\t#") != std::string::npos;
+  return s.find(": ") != std::string::npos || s.find(" #") != std::string::npos || s.find(":\t") != std::string::npos ||
+         s.find("\t#") != std::string::npos;
 }
 
 void AppendQuoted(std::string* out, const std::string& s) {

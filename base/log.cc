@@ -165,8 +165,7 @@ void Log(Level level, const Fields& fields, const std::string& message) {
   if (g_journal.load()) {
     const auto entry = JournalEntry(level, fields, message);
     std::vector<iovec> iov(entry.size());
-    for (size_t i = 0; i < entry.size(); ++i)
-      iov[i] = iovec{const_cast<char*>(entry[i].data()), entry[i].size()};
+    for (size_t i = 0; i < entry.size(); ++i) iov[i] = iovec{const_cast<char*>(entry[i].data()), entry[i].size()};
     (void)sd_journal_sendv(iov.data(), static_cast<int>(iov.size()));
     return;
   }

@@ -50,7 +50,8 @@ std::vector<std::string> FilesOf(const std::string& path, bool recursive) {
   std::vector<std::string> files;
   auto take = [&](const fs::directory_entry& e) {
     auto ext = e.path().extension().string();
-    if (e.is_regular_file(ec) && (ext == ".yaml" || ext == ".yml" || ext == ".json")) files.push_back(e.path().string());
+    if (e.is_regular_file(ec) && (ext == ".yaml" || ext == ".yml" || ext == ".json"))
+      files.push_back(e.path().string());
   };
   if (recursive) {
     for (auto it = fs::recursive_directory_iterator(path, ec); !ec && it != fs::recursive_directory_iterator();
@@ -76,9 +77,10 @@ int ExternalDiff(const std::string& label, const std::string& live, const std::s
   std::ofstream(dir / "live") << live;
   std::ofstream(dir / "local") << local;
   const char* ext = std::getenv("JBCTL_EXTERNAL_DIFF");
-  std::string cmd = ext && *ext ? std::string(ext) + " '" + (dir / "live").string() + "' '" + (dir / "local").string() + "'"
-                                : "diff -u -N --label 'live/" + label + "' --label 'local/" + label + "' '" +
-                                      (dir / "live").string() + "' '" + (dir / "local").string() + "'";
+  std::string cmd = ext && *ext
+                        ? std::string(ext) + " '" + (dir / "live").string() + "' '" + (dir / "local").string() + "'"
+                        : "diff -u -N --label 'live/" + label + "' --label 'local/" + label + "' '" +
+                              (dir / "live").string() + "' '" + (dir / "local").string() + "'";
   FILE* p = popen(cmd.c_str(), "r");
   int rc = 2;
   if (p != nullptr) {
@@ -153,14 +155,17 @@ int Apply(const Remote& r, const ApplyOptions& o, std::istream& in, std::ostream
       continue;
     }
     if (o.dry_run == "client") {
-      out << what << (!exists ? " created" : UserYaml(*cur) == ObjectToYaml(UserView(obj)) ? " unchanged" : " configured")
+      out << what
+          << (!exists                                         ? " created"
+              : UserYaml(*cur) == ObjectToYaml(UserView(obj)) ? " unchanged"
+                                                              : " configured")
           << suffix << "\n";
       continue;
     }
     std::string query = o.dry_run == "server" ? "dryRun=All" : "";
     if (o.force) query += std::string(query.empty() ? "" : "&") + "force=true";
-    auto resp = HttpCall(r.http, "PUT", path + (query.empty() ? "" : "?" + query), ObjectToJson(obj),
-                         "application/json");
+    auto resp =
+        HttpCall(r.http, "PUT", path + (query.empty() ? "" : "?" + query), ObjectToJson(obj), "application/json");
     if (!resp.ok()) {
       err << "jbctl apply: " << what << ": " << resp.status().message() << "\n";
       return 1;

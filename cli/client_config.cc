@@ -20,8 +20,8 @@ std::string Str(const Value& m, const char* key) {
 }
 
 ClientContext ContextFrom(const Value& m, std::string name) {
-  return ClientContext{std::move(name), Str(m, "server"), Str(m, "token"), Str(m, "tokenFile"), Str(m, "ca"),
-                       Str(m, "stateDir")};
+  return ClientContext{std::move(name),     Str(m, "server"), Str(m, "token"),
+                       Str(m, "tokenFile"), Str(m, "ca"),     Str(m, "stateDir")};
 }
 
 }  // namespace

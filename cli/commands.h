@@ -38,9 +38,8 @@ int RemoteCommand(const std::string& verb, const std::vector<std::string>& args,
 // between windows; a 410 Gone relists). Prints one line per event (EVENT NAME RESOURCEVERSION, or
 // the object as json / yaml per event with `output` "json" / "yaml"). Returns when `max_events`
 // events were printed (-1: never), or 1 on an error.
-int WatchCommand(const RemoteOptions& opts, const std::string& kind, const std::string& name,
-                 const std::string& output, std::ostream& out, std::ostream& err, int max_events = -1,
-                 double window_s = 2);
+int WatchCommand(const RemoteOptions& opts, const std::string& kind, const std::string& name, const std::string& output,
+                 std::ostream& out, std::ostream& err, int max_events = -1, double window_s = 2);
 int WatchCommand(const RemoteOptions& opts, const std::string& kind, const std::string& name,
                  const std::string& output);
 

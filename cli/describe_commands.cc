@@ -75,7 +75,8 @@ void DescribeWorkflow(const Remote& r, const Workflow& wf, std::ostream& out) {
         << (join ? std::to_string(o.emitted) + " parts emitted by " + std::to_string(k) + " sources (" +
                        std::to_string(o.emitted / static_cast<int64_t>(k)) + " requests), " +
                        std::to_string(o.delivered) + " requests delivered, "
-                 : std::to_string(o.emitted) + " emitted by the sources, " + std::to_string(o.delivered) + " delivered, ")
+                 : std::to_string(o.emitted) + " emitted by the sources, " + std::to_string(o.delivered) +
+                       " delivered, ")
         << o.dropped << " dropped, " << o.duplicates << " duplicate(s) discarded\n";
     if (o.accuracy) out << "  Accuracy:    " << AccuracyLine(*o.accuracy) << "\n";
     out << "  Cross-tier:  " << FormatFixed(o.cross_tier_kibps, 1) << " KiB/s (plan "
@@ -134,7 +135,6 @@ void DescribeEvents(const Remote& r, const std::string& kind, const std::string&
     out << "  <unavailable>\n";
   }
 }
-
 
 std::string Labels(const ObjectMeta& m) {
   std::string s;

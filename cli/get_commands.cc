@@ -242,9 +242,10 @@ int GetEvents(const Remote& r, const GetOptions& o, std::ostream& out, std::ostr
   if (!o.for_object.empty()) {
     std::string plural, name;
     if (!ResolveTarget({o.for_object}, &plural, &name, "jbctl get events --for", err)) return 1;
-    path += "/" + KindOf(plural == "workflows"       ? Object{Workflow{}}
-                         : plural == "modelprofiles" ? Object{ModelProfile{}}
-                                                     : Object{Infrastructure{}}) +
+    path += "/" +
+            KindOf(plural == "workflows"       ? Object{Workflow{}}
+                   : plural == "modelprofiles" ? Object{ModelProfile{}}
+                                               : Object{Infrastructure{}}) +
             "/" + name;
   }
   auto resp = GetOk(r, path, err);
@@ -324,8 +325,8 @@ int Get(const Remote& r, const GetOptions& o, std::ostream& out, std::ostream& e
   for (const auto& [plural, names] : wanted) {
     std::vector<Object> objects;
     if (names.empty()) {
-      auto resp = GetOk(r, kApiPath + plural + (o.selector.empty() ? "" : "?labelSelector=" + UrlEncode(o.selector)),
-                        err);
+      auto resp =
+          GetOk(r, kApiPath + plural + (o.selector.empty() ? "" : "?labelSelector=" + UrlEncode(o.selector)), err);
       if (!resp) return 1;
       auto list = DecodeList(*resp);
       if (!list.ok()) {

@@ -78,13 +78,13 @@ void AddGlobalFlags(CLI::App& app, Parsed& p) {
   app.add_option("--token", p.conn.token, "bearer token")->group("Global");
   app.add_option("--token-file", p.conn.token_file, "file holding the bearer token")->group("Global");
   app.add_option("--ca", p.conn.ca, "PEM CA file to trust (https)")->group("Global");
-  app.add_option("--state-dir", p.conn.state_dir, "a local daemon's state dir (default $JB_STATE_DIR, /var/lib/jellybean)")
+  app.add_option("--state-dir", p.conn.state_dir,
+                 "a local daemon's state dir (default $JB_STATE_DIR, /var/lib/jellybean)")
       ->group("Global");
   app.add_option("--context", p.conn.context, "context of the client config to use")->group("Global");
   app.add_option("--config", p.conn.config, "client config file (default $JBCONFIG, ~/.config/jellybean/config)")
       ->group("Global");
-  app.add_option("--request-timeout", p.conn.timeout_s, "seconds to wait for one answer (default 30)")
-      ->group("Global");
+  app.add_option("--request-timeout", p.conn.timeout_s, "seconds to wait for one answer (default 30)")->group("Global");
 }
 
 // validate, plan, what-if, import, profile, crds, explain, completion, config: no daemon needed
@@ -98,10 +98,8 @@ void AddLocalCommands(CLI::App& app, Parsed& p, std::istream& in, std::ostream& 
 
   // Listed for --help and completion; RunJbctl hands their command lines to their own parsers.
   app.add_subcommand("plan", "Plan a workflow offline (jbctl plan --help)")->prefix_command();
-  app.add_subcommand("what-if", "What the daemon would plan with these manifests (= plan --what-if)")
-      ->prefix_command();
-  app.add_subcommand("profile",
-                     "Profile every variant on this machine, or --from-observed (jbctl profile --help)")
+  app.add_subcommand("what-if", "What the daemon would plan with these manifests (= plan --what-if)")->prefix_command();
+  app.add_subcommand("profile", "Profile every variant on this machine, or --from-observed (jbctl profile --help)")
       ->prefix_command();
 
   auto imp = std::make_shared<ImportCommandOptions>();
@@ -113,56 +111,60 @@ void AddLocalCommands(CLI::App& app, Parsed& p, std::istream& in, std::ostream& 
   import->add_option("--infrastructure-name", imp->infrastructure_name);
   import->add_option("--percentile", imp->percentile, "profile percentile to plan with (default p75)");
   import->footer(Examples("  jbctl import jellybean-prototype tests/data/vqa-medium -o /tmp/vqa\n"));
-  import->callback([&, imp] { p.run = [&, imp] { return ImportCommand(*imp, out, err); }; });
+  import->callback([&, imp] { p.run = [&, imp] { return ImportCommand(*imp, out, err);
+};
+}  // namespace
+);
 
-  auto crd_dir = std::make_shared<std::string>();
-  auto* crds = app.add_subcommand("crds", "Print (or write) the CustomResourceDefinitions");
-  crds->add_option("-o,--output-dir", *crd_dir, "write one file per kind here");
-  crds->callback([&, crd_dir] { p.run = [&, crd_dir] { return CrdsCommand(*crd_dir, out, err); }; });
+auto crd_dir = std::make_shared<std::string>();
+auto* crds = app.add_subcommand("crds", "Print (or write) the CustomResourceDefinitions");
+crds->add_option("-o,--output-dir", *crd_dir, "write one file per kind here");
+crds->callback([&, crd_dir] { p.run = [&, crd_dir] { return CrdsCommand(*crd_dir, out, err); }; });
 
-  auto ex = std::make_shared<cli::ExplainOptions>();
-  auto* explain = app.add_subcommand("explain", "Documentation of a kind or field, from the CRDs");
-  explain->add_option("field", ex->field, "KIND[.field.path]")->required();
-  explain->add_flag("--recursive", ex->recursive, "list every nested field");
-  explain->footer(Examples("  jbctl explain workflow\n  jbctl explain workflow.spec.slo\n"));
-  explain->callback([&, ex] { p.run = [&, ex] { return cli::Explain(*ex, out, err); }; });
+auto ex = std::make_shared<cli::ExplainOptions>();
+auto* explain = app.add_subcommand("explain", "Documentation of a kind or field, from the CRDs");
+explain->add_option("field", ex->field, "KIND[.field.path]")->required();
+explain->add_flag("--recursive", ex->recursive, "list every nested field");
+explain->footer(Examples("  jbctl explain workflow\n  jbctl explain workflow.spec.slo\n"));
+explain->callback([&, ex] { p.run = [&, ex] { return cli::Explain(*ex, out, err); }; });
 
-  auto shell = std::make_shared<std::string>();
-  auto* completion = app.add_subcommand("completion", "Shell completion script (bash or zsh)");
-  completion->add_option("shell", *shell, "bash|zsh")->required()->check(CLI::IsMember({"bash", "zsh"}));
-  completion->footer(Examples("  source <(jbctl completion bash)\n  jbctl completion zsh > \"${fpath[1]}/_jbctl\"\n"));
-  completion->callback([&, shell] {
-    p.run = [&, shell] {
-      std::string bash = BashCompletion(app);
-      out << (*shell == "zsh" ? "#compdef jbctl\nautoload -U +X bashcompinit && bashcompinit\n" + bash : bash);
-      return 0;
-    };
-  });
+auto shell = std::make_shared<std::string>();
+auto* completion = app.add_subcommand("completion", "Shell completion script (bash or zsh)");
+completion->add_option("shell", *shell, "bash|zsh")->required()->check(CLI::IsMember({"bash", "zsh"}));
+completion->footer(Examples("  source <(jbctl completion bash)\n  jbctl completion zsh > \"${fpath[1]}/_jbctl\"\n"));
+completion->callback([&, shell] {
+  p.run = [&, shell] {
+    std::string bash = BashCompletion(app);
+    out << (*shell == "zsh" ? "#compdef jbctl\nautoload -U +X bashcompinit && bashcompinit\n" + bash : bash);
+    return 0;
+  };
+});
 
-  auto cfg = std::make_shared<cli::ConfigOptions>();
-  auto* config = app.add_subcommand("config", "Contexts of the client config (kubeconfig-like)");
-  config->require_subcommand(1);
-  for (const char* action : {"get-contexts", "current-context", "use-context", "set-context"}) {
-    const std::string a = action;
-    auto* c = config->add_subcommand(a, a == "get-contexts"      ? "List the contexts"
-                                        : a == "current-context" ? "Print the current context"
-                                        : a == "use-context"     ? "Make NAME the current context"
-                                                                 : "Create or change context NAME");
-    if (a == "use-context" || a == "set-context") c->add_option("name", cfg->name)->required();
-    if (a == "set-context") {
-      // The global flags name the context's fields here.
-      c->footer(Examples("  jbctl config set-context lab --server https://10.0.0.5:8443 --token-file lab.token "
-                         "--ca lab-ca.crt\n  jbctl config use-context lab\n"));
-    }
-    c->callback([&, cfg, a] {
-      cfg->action = a;
-      cfg->fields = cli::ClientContext{cfg->name,         p.conn.server, p.conn.token, p.conn.token_file,
-                                       p.conn.ca,         p.conn.state_dir};
-      p.run = [&, cfg] { return cli::ConfigCommand(p.conn.config, *cfg, out, err); };
-    });
+auto cfg = std::make_shared<cli::ConfigOptions>();
+auto* config = app.add_subcommand("config", "Contexts of the client config (kubeconfig-like)");
+config->require_subcommand(1);
+for (const char* action : {"get-contexts", "current-context", "use-context", "set-context"}) {
+  const std::string a = action;
+  auto* c = config->add_subcommand(a, a == "get-contexts"      ? "List the contexts"
+                                      : a == "current-context" ? "Print the current context"
+                                      : a == "use-context"     ? "Make NAME the current context"
+                                                               : "Create or change context NAME");
+  if (a == "use-context" || a == "set-context") c->add_option("name", cfg->name)->required();
+  if (a == "set-context") {
+    // The global flags name the context's fields here.
+    c->footer(
+        Examples("  jbctl config set-context lab --server https://10.0.0.5:8443 --token-file lab.token "
+                 "--ca lab-ca.crt\n  jbctl config use-context lab\n"));
   }
-  (void)in;
+  c->callback([&, cfg, a] {
+    cfg->action = a;
+    cfg->fields =
+        cli::ClientContext{cfg->name, p.conn.server, p.conn.token, p.conn.token_file, p.conn.ca, p.conn.state_dir};
+    p.run = [&, cfg] { return cli::ConfigCommand(p.conn.config, *cfg, out, err); };
+  });
 }
+(void)in;
+}  // namespace jb
 
 // The commands against jellybeand.
 void AddRemoteCommands(CLI::App& app, Parsed& p, std::istream& in, std::ostream& out, std::ostream& err) {
@@ -176,9 +178,9 @@ void AddRemoteCommands(CLI::App& app, Parsed& p, std::istream& in, std::ostream&
   a->add_flag("--force", apply->force,
               "take objects over from the manifest file that owns them (the daemon's manifest directory then "
               "no longer writes them until their document in that file changes)");
-  a->footer(Examples(
-      "  jbctl apply -f manifests/vqa/\n  cat wf.yaml | jbctl apply -f -\n  jbctl apply -f manifests/ -R "
-      "--dry-run=server\nPrints KIND/NAME created|configured|unchanged per object.\n"));
+  a->footer(
+      Examples("  jbctl apply -f manifests/vqa/\n  cat wf.yaml | jbctl apply -f -\n  jbctl apply -f manifests/ -R "
+               "--dry-run=server\nPrints KIND/NAME created|configured|unchanged per object.\n"));
   a->callback([&, apply] {
     p.run = [&, apply] {
       return WithRemote(p, "apply", err, [&](const cli::Remote& r) { return cli::Apply(r, *apply, in, out, err); });
@@ -194,11 +196,12 @@ void AddRemoteCommands(CLI::App& app, Parsed& p, std::istream& in, std::ostream&
   g->add_flag("--no-headers", get->no_headers, "tables without their header line");
   g->add_option("--for", get->for_object, "get events: only those of KIND/NAME");
   g->add_flag("-w,--watch", *watch, "after listing, stream changes");
-  g->footer(Examples(
-      "  jbctl get workflows\n  jbctl get workflow vqa -o yaml\n  jbctl get wf -l team=vision --no-headers\n"
-      "  jbctl get workflows -o jsonpath='{range .items[*]}{.metadata.name}{\"\\n\"}{end}'\n"
-      "  jbctl get workflows -o custom-columns=NAME:.metadata.name,READY:'.status.conditions[?(@.type==\"Ready\")].status'\n"
-      "  jbctl get all\n  jbctl get events --for workflow/vqa\n"));
+  g->footer(
+      Examples("  jbctl get workflows\n  jbctl get workflow vqa -o yaml\n  jbctl get wf -l team=vision --no-headers\n"
+               "  jbctl get workflows -o jsonpath='{range .items[*]}{.metadata.name}{\"\\n\"}{end}'\n"
+               "  jbctl get workflows -o "
+               "custom-columns=NAME:.metadata.name,READY:'.status.conditions[?(@.type==\"Ready\")].status'\n"
+               "  jbctl get all\n  jbctl get events --for workflow/vqa\n"));
   g->callback([&, get, watch] {
     p.run = [&, get, watch] {
       if (*watch) {  // the server's watch (cli/watch_command.cc)
@@ -242,8 +245,9 @@ void AddRemoteCommands(CLI::App& app, Parsed& p, std::istream& in, std::ostream&
   auto* df = app.add_subcommand("diff", "Unified diff of the live objects against the manifests (diff -u)");
   df->add_option("-f,--filename", diff->files, "FILE, DIR or -")->required();
   df->add_flag("-R,--recursive", diff->recursive, "descend into DIR's sub-directories");
-  df->footer(Examples("  jbctl diff -f manifests/vqa/\nExit status: 0 same, 1 differs, 2 error. "
-                      "$JBCTL_EXTERNAL_DIFF replaces `diff -u -N`.\n"));
+  df->footer(
+      Examples("  jbctl diff -f manifests/vqa/\nExit status: 0 same, 1 differs, 2 error. "
+               "$JBCTL_EXTERNAL_DIFF replaces `diff -u -N`.\n"));
   df->preparse_callback([&](size_t) { p.diff = true; });
   df->callback([&, diff] {
     p.run = [&, diff] {
@@ -258,12 +262,14 @@ void AddRemoteCommands(CLI::App& app, Parsed& p, std::istream& in, std::ostream&
   lg->add_option("--worker", logs->worker, "the worker's name (jbctl describe lists them)")->required();
   lg->add_flag("-f,--follow", logs->follow, "keep printing what the worker logs until it is gone");
   lg->add_option("--tail", logs->tail, "only the last N lines")->check(CLI::Range(0, 1000000));
-  lg->footer(Examples("  jbctl logs workflow/vqa --worker workflow-compute-cpu-1 --tail 20\n"
-                      "  jbctl logs workflow/vqa --worker workflow-io-1 -f\n"));
+  lg->footer(
+      Examples("  jbctl logs workflow/vqa --worker workflow-compute-cpu-1 --tail 20\n"
+               "  jbctl logs workflow/vqa --worker workflow-io-1 -f\n"));
   lg->callback([&, logs] {
-    p.run = [&, logs] { return WithRemote(p, "logs", err, [&](const cli::Remote& r) { return Logs(r, *logs, out, err); }); };
+    p.run = [&, logs] {
+      return WithRemote(p, "logs", err, [&](const cli::Remote& r) { return Logs(r, *logs, out, err); });
+    };
   });
-
 }
 
 // wait, rollout, version.
@@ -274,8 +280,9 @@ void AddProgressCommands(CLI::App& app, Parsed& p, std::ostream& out, std::ostre
   w->add_option("target", wait->positionals, "KIND NAME | KIND/NAME")->required();
   w->add_option("--for", wait->for_, "condition=TYPE[=STATUS] | delete")->required();
   w->add_option("--timeout", *wait_timeout, "give up after this long (30s, 2m, 500ms; default 30s)");
-  w->footer(Examples("  jbctl wait workflow/vqa --for=condition=SLOMet --timeout=2m\n"
-                     "  jbctl wait workflow vqa --for=condition=Ready=False\n  jbctl wait wf/vqa --for=delete\n"));
+  w->footer(
+      Examples("  jbctl wait workflow/vqa --for=condition=SLOMet --timeout=2m\n"
+               "  jbctl wait workflow vqa --for=condition=Ready=False\n  jbctl wait wf/vqa --for=delete\n"));
   w->callback([&, wait, wait_timeout] {
     p.run = [&, wait, wait_timeout] {
       auto t = cli::ParseDuration(*wait_timeout);
@@ -294,8 +301,8 @@ void AddProgressCommands(CLI::App& app, Parsed& p, std::ostream& out, std::ostre
   for (const char* action : {"history", "undo"}) {
     const std::string an = action;
     auto* c = ro->add_subcommand(an, an == "history" ? "Adopted plans: trigger, cost and accuracy change, "
-                                                        "workers moved, seconds to serving"
-                                                      : "Re-adopt the previous plan (or --to-epoch N's)");
+                                                       "workers moved, seconds to serving"
+                                                     : "Re-adopt the previous plan (or --to-epoch N's)");
     c->add_option("target", hist->positionals, "workflow NAME | workflow/NAME")->required();
     if (an == "undo") c->add_option("--to-epoch", hist->to_epoch, "the epoch to go back to");
     c->footer(Examples("  jbctl rollout " + an + " workflow vqa\n"));

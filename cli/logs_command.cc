@@ -61,8 +61,8 @@ int Logs(const cli::Remote& remote, const LogsOptions& o, std::ostream& out, std
          const std::function<bool()>& stop) {
   const cli::Remote* r = &remote;
   std::string name;
-  if (auto slash = o.target.find('/'); slash != std::string::npos &&
-                                       cli::PluralOf(o.target.substr(0, slash)) == "workflows")
+  if (auto slash = o.target.find('/');
+      slash != std::string::npos && cli::PluralOf(o.target.substr(0, slash)) == "workflows")
     name = o.target.substr(slash + 1);
   if (name.empty()) {
     err << kLogsUsage;

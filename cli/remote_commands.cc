@@ -72,9 +72,10 @@ StatusOr<Remote> ConnectWith(const ConnectionFlags& f) {
   if (server.empty()) {
     server = ReadTrimmed((fs::path(state_dir) / "endpoint").string());
     if (server.empty())
-      return Status::Unavailable("no server: pass --server or --context, or --state-dir of a running jellybeand (none "
-                                 "found at " +
-                                 state_dir + ")");
+      return Status::Unavailable(
+          "no server: pass --server or --context, or --state-dir of a running jellybeand (none "
+          "found at " +
+          state_dir + ")");
   }
   if (token.empty()) {
     if (token_file.empty()) token_file = (fs::path(state_dir) / "token").string();
@@ -158,8 +159,8 @@ std::optional<Workflow> FetchWorkflow(const Remote& r, const std::string& name, 
   return std::get<Workflow>(*obj);
 }
 
-bool ResolveTarget(const std::vector<std::string>& pos, std::string* plural, std::string* name,
-                   const std::string& what, std::ostream& err) {
+bool ResolveTarget(const std::vector<std::string>& pos, std::string* plural, std::string* name, const std::string& what,
+                   std::ostream& err) {
   std::string kind;
   if (pos.size() == 1 && pos[0].find('/') != std::string::npos) {
     kind = pos[0].substr(0, pos[0].find('/'));

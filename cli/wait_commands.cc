@@ -16,8 +16,8 @@ using SteadyClock = std::chrono::steady_clock;
 // Returns 0 done, 1 hard error or timeout (the timeout is reported by the caller: `*timed_out`).
 template <class Probe>
 int PollUntil(double timeout_s, double poll_s, Probe probe, bool* timed_out) {
-  const auto deadline = SteadyClock::now() + std::chrono::duration_cast<SteadyClock::duration>(
-                                                 std::chrono::duration<double>(timeout_s));
+  const auto deadline =
+      SteadyClock::now() + std::chrono::duration_cast<SteadyClock::duration>(std::chrono::duration<double>(timeout_s));
   *timed_out = false;
   for (;;) {
     std::optional<bool> done = probe();
@@ -121,8 +121,8 @@ int RolloutStatusCommand(const Remote& r, const RolloutStatusOptions& o, std::os
         else if (!ready)
           line = "Waiting for workflow \"" + name + "\" to become Ready";
         if (line.empty()) {
-          out << "workflow \"" << name << "\" successfully rolled out (epoch "
-              << wf->status.plan_epoch.value_or(0) << ")\n";
+          out << "workflow \"" << name << "\" successfully rolled out (epoch " << wf->status.plan_epoch.value_or(0)
+              << ")\n";
           return true;
         }
         if (line != last) out << line << "...\n" << std::flush;

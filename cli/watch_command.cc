@@ -38,8 +38,8 @@ uint64_t AsNumber(const std::string& rv) {
 
 }  // namespace
 
-int WatchCommand(const RemoteOptions& opts, const std::string& kind, const std::string& name,
-                 const std::string& output, std::ostream& out, std::ostream& err, int max_events, double window_s) {
+int WatchCommand(const RemoteOptions& opts, const std::string& kind, const std::string& name, const std::string& output,
+                 std::ostream& out, std::ostream& err, int max_events, double window_s) {
   const std::string plural = cli::PluralOf(kind);
   if (plural.empty()) {
     err << "error: unknown kind \"" << kind << "\"; expected workflows, modelprofiles or infrastructures\n";
@@ -57,8 +57,7 @@ int WatchCommand(const RemoteOptions& opts, const std::string& kind, const std::
   bool header = output.empty() || output == "wide";
   while (max_events < 0 || printed < max_events) {
     std::ostringstream path;
-    path << cli::kApiPath << plural << "?watch=true&resourceVersion=" << rv
-         << "&timeoutSeconds=" << window_s;
+    path << cli::kApiPath << plural << "?watch=true&resourceVersion=" << rv << "&timeoutSeconds=" << window_s;
     if (!name.empty()) path << "&fieldSelector=metadata.name%3D" << name;
     auto resp = HttpCall(http, "GET", path.str());
     if (!resp.ok()) {
@@ -91,7 +90,8 @@ int WatchCommand(const RemoteOptions& opts, const std::string& kind, const std::
         out << "---\n" << ToYaml(ev.object);
       } else {
         if (header) {
-          out << std::left << std::setw(10) << "EVENT" << std::setw(32) << "NAME" << "RESOURCEVERSION\n";
+          out << std::left << std::setw(10) << "EVENT" << std::setw(32) << "NAME"
+              << "RESOURCEVERSION\n";
           header = false;
         }
         out << std::left << std::setw(10) << ev.type << std::setw(32) << ev.name << ev.rv << "\n";

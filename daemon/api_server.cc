@@ -163,8 +163,7 @@ HttpResponse ApiServer::Route(const HttpRequest& req) {
   if (parts.size() == 3 && parts[2] == "rollback") return Rollback(req, parts[1]);
   const auto query = ParseQuery(req.query);
   const bool dry_run = query.count("dryRun") != 0;
-  if (dry_run && query.at("dryRun") != "All")
-    return StatusResponse(400, "BadRequest", "dryRun must be \"All\"");
+  if (dry_run && query.at("dryRun") != "All") return StatusResponse(400, "BadRequest", "dryRun must be \"All\"");
   auto watch = query.find("watch");
   if (req.method == "GET" && watch != query.end() && (watch->second == "true" || watch->second == "1"))
     return Watch(kind, parts.size() >= 2 ? parts[1] : "", query);

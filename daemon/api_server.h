@@ -26,8 +26,8 @@
 #include <atomic>
 #include <functional>
 #include <map>
-#include <vector>
 #include <string>
+#include <vector>
 
 #include "daemon/http.h"
 #include "daemon/metrics.h"

@@ -10,7 +10,7 @@
 namespace jb::api_internal {
 
 inline HttpResponse StatusResponse(int code, const std::string& reason, const std::string& message,
-                            const std::vector<std::string>& causes = {}) {
+                                   const std::vector<std::string>& causes = {}) {
   Value v = Value::Map();
   v.Set("apiVersion", Value::String("v1"));
   v.Set("kind", Value::String("Status"));

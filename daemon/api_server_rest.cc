@@ -4,10 +4,10 @@
 
 #include "api/manifest.h"
 #include "daemon/api_server.h"
-#include "daemon/manifest_ownership.h"
 #include "daemon/api_server_internal.h"
 #include "daemon/api_support.h"
 #include "daemon/label_selector.h"
+#include "daemon/manifest_ownership.h"
 
 namespace jb {
 
@@ -118,8 +118,7 @@ HttpResponse ApiServer::Watch(const std::string& kind, const std::string& name,
   };
   auto st = std::make_shared<State>();
   st->watcher = std::move(*opened);
-  if (timeout_s > 0)
-    st->end = SteadyClock::now() + std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000));
+  if (timeout_s > 0) st->end = SteadyClock::now() + std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000));
   const auto bookmark = std::chrono::milliseconds(static_cast<int64_t>(bookmark_s_ * 1000));
   HttpResponse resp{200, "application/json", ""};
   resp.stream = [st, bookmark](std::string* chunk, bool gone) {
@@ -147,31 +146,31 @@ HttpResponse ApiServer::Write(const HttpRequest& req, const std::string& kind, c
   auto obj = ObjectFromText(req.body, "request body", &diags);
   if (!obj.ok()) return InvalidBody(kind, diags);
   if (KindOf(*obj) != kind || (!create && MetaOf(*obj).name != name))
-    return StatusResponse(
-        400, "Invalid",
-        "the body is " + KindOf(*obj) + "/" + MetaOf(*obj).name + " but the URL names " + kind + "/" + (create ? "" : name));
+    return StatusResponse(400, "Invalid",
+                          "the body is " + KindOf(*obj) + "/" + MetaOf(*obj).name + " but the URL names " + kind + "/" +
+                              (create ? "" : name));
   const std::string& oname = MetaOf(*obj).name;
   auto existing = store_->Get(kind, oname);
-  if (create && existing.ok())
-    return StatusResponse(409, "AlreadyExists", kind + " \"" + oname + "\" already exists");
+  if (create && existing.ok()) return StatusResponse(409, "AlreadyExists", kind + " \"" + oname + "\" already exists");
   if (dry_run) {
     // What the store would check, without writing.
     const auto& rv = MetaOf(*obj).resource_version;
     if (existing.ok()) {
       const ObjectMeta& old = MetaOf(*existing);
       if (rv && rv != old.resource_version)
-        return StatusResponse(409, "Conflict", kind + " \"" + oname + "\" was modified: resourceVersion " + *rv +
-                                                   " is stale (current " + old.resource_version.value_or("") + ")");
+        return StatusResponse(409, "Conflict",
+                              kind + " \"" + oname + "\" was modified: resourceVersion " + *rv + " is stale (current " +
+                                  old.resource_version.value_or("") + ")");
       if (old.deletion_timestamp) return StatusResponse(409, "Conflict", kind + " \"" + oname + "\" is being deleted");
     } else if (rv) {
-      return StatusResponse(404, "NotFound", kind + " \"" + oname + "\" does not exist, so resourceVersion cannot match");
+      return StatusResponse(404, "NotFound",
+                            kind + " \"" + oname + "\" does not exist, so resourceVersion cannot match");
     }
     return HttpResponse{existing.ok() ? 200 : 201, "application/json", ObjectToJson(*obj) + "\n"};
   }
   // Objects a manifest file owns: 409 unless ?force=true takes them over (manifest_ownership.h).
   std::string note;
-  if (auto s = ClaimForApiWrite(existing.ok() ? &*existing : nullptr, &*obj, ForceRequested(req.query), &note);
-      !s.ok())
+  if (auto s = ClaimForApiWrite(existing.ok() ? &*existing : nullptr, &*obj, ForceRequested(req.query), &note); !s.ok())
     return FromStatus(s);
   auto put = store_->Put(std::move(*obj));
   if (!put.ok()) return FromStatus(put.status());
@@ -184,9 +183,9 @@ HttpResponse ApiServer::Patch(const HttpRequest& req, const std::string& kind, c
   std::string ct = req.content_type.substr(0, req.content_type.find(';'));
   while (!ct.empty() && ct.back() == ' ') ct.pop_back();
   if (ct != "application/merge-patch+json")
-    return StatusResponse(415, "UnsupportedMediaType",
-                          "PATCH takes Content-Type application/merge-patch+json (RFC 7386), not \"" +
-                              req.content_type + "\"");
+    return StatusResponse(
+        415, "UnsupportedMediaType",
+        "PATCH takes Content-Type application/merge-patch+json (RFC 7386), not \"" + req.content_type + "\"");
   auto docs = ParseYamlStream(req.body);
   if (docs.size() != 1 || !docs[0].error.ok() || !docs[0].root.is_map())
     return StatusResponse(400, "BadRequest", "the merge patch must be one JSON object");

@@ -21,10 +21,10 @@ struct DaemonConfig {
   std::string replica_id;                 // etcd store: this replica's name (default HOSTNAME-PID)
   double lease_ttl_s = 5;                 // etcd store: the leader's lease TTL
   double lease_renew_s = 1;               // etcd store: lease renewal / follower poll period
-  std::string store;                      // "" = file store in state_dir; "etcd:URL,...?prefix=P" (daemon/store_backend.h)
-  std::string manifest_dir;               // empty = none
-  std::string tls_cert, tls_key;          // empty = generated into state_dir/tls
-  std::string token_file;                 // default state_dir/token
+  std::string store;              // "" = file store in state_dir; "etcd:URL,...?prefix=P" (daemon/store_backend.h)
+  std::string manifest_dir;       // empty = none
+  std::string tls_cert, tls_key;  // empty = generated into state_dir/tls
+  std::string token_file;         // default state_dir/token
   std::string log_level = "info";
   bool insecure_plain_http = false;  // only allowed on a loopback address
   int64_t workers = 2;               // reconcile threads
@@ -66,9 +66,10 @@ void Describe(V& v, DaemonConfig& o) {
                Opt().Min(1).Doc("REST listen address (default 127.0.0.1:8443; port 0 = any free port)"));
   DaemonOption(v, "stateDir", "--state-dir", "DIR", o.state_dir,
                Opt().Doc("state (objects, TLS, token); default $STATE_DIRECTORY or /var/lib/jellybean"));
-  DaemonOption(v, "store", "--store", "SPEC", o.store,
-               Opt().Doc("object store: file:DIR (default: the state directory) or\netcd:URL[,URL...][?prefix=P&cacert=F&"
-                         "cert=F&key=F] (docs/etcd.md)"));
+  DaemonOption(
+      v, "store", "--store", "SPEC", o.store,
+      Opt().Doc("object store: file:DIR (default: the state directory) or\netcd:URL[,URL...][?prefix=P&cacert=F&"
+                "cert=F&key=F] (docs/etcd.md)"));
   DaemonOption(v, "replicaId", "--replica-id", "ID", o.replica_id,
                Opt().Doc("with the etcd store: this replica's name in /readyz (default HOSTNAME-PID)"));
   DaemonOption(v, "leaseTtlSeconds", "--lease-ttl", "S", o.lease_ttl_s,
@@ -79,10 +80,12 @@ void Describe(V& v, DaemonConfig& o) {
   DaemonOption(v, "manifestDir", "--manifest-dir", "DIR", o.manifest_dir,
                Opt().Doc("apply every manifest in DIR at start and on SIGHUP"));
   DaemonOption(v, "tlsCert", "--tls-cert", "FILE", o.tls_cert,
-               Opt().Doc("serve with this certificate, with --tls-key (default: the credentials\ntls.crt/tls.key when given, else generated into STATE_DIR/tls)"));
+               Opt().Doc("serve with this certificate, with --tls-key (default: the credentials\ntls.crt/tls.key when "
+                         "given, else generated into STATE_DIR/tls)"));
   DaemonOption(v, "tlsKey", "--tls-key", "FILE", o.tls_key, Opt().Doc("the certificate's private key"));
   DaemonOption(v, "tokenFile", "--token-file", "FILE", o.token_file,
-               Opt().Doc("bearer token (default: the credential \"token\" under systemd's\nLoadCredential=, else STATE_DIR/token, generated with mode 0600)"));
+               Opt().Doc("bearer token (default: the credential \"token\" under systemd's\nLoadCredential=, else "
+                         "STATE_DIR/token, generated with mode 0600)"));
   DaemonOption(
       v, "logLevel", "--log-level", "LEVEL", o.log_level,
       Opt().Enum({"trace", "debug", "info", "warn", "error"}).Doc("trace|debug|info|warn|error (default info)"));

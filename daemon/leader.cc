@@ -14,7 +14,9 @@ LeaderElector::LeaderElector(etcd::EtcdClient* client, LeaderOptions options, Ca
 
 LeaderElector::~LeaderElector() { Stop(); }
 
-void LeaderElector::Start() { thread_ = std::thread([this] { Loop(); }); }
+void LeaderElector::Start() {
+  thread_ = std::thread([this] { Loop(); });
+}
 
 void LeaderElector::Stop() {
   stop_ = true;

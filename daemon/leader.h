@@ -25,10 +25,10 @@
 namespace jb {
 
 struct LeaderOptions {
-  std::string id;                                  // this replica's name, shown in /readyz
-  std::chrono::milliseconds ttl{5000};             // the lease's TTL (etcd rounds up to whole seconds, min 2 s)
-  std::chrono::milliseconds renew{1000};           // renewal and follower poll period (< ttl / 2)
-  std::chrono::milliseconds margin{500};           // stop acting this long before the lease could expire
+  std::string id;                         // this replica's name, shown in /readyz
+  std::chrono::milliseconds ttl{5000};    // the lease's TTL (etcd rounds up to whole seconds, min 2 s)
+  std::chrono::milliseconds renew{1000};  // renewal and follower poll period (< ttl / 2)
+  std::chrono::milliseconds margin{500};  // stop acting this long before the lease could expire
 };
 
 class LeaderElector {

@@ -134,8 +134,8 @@ HttpResponse ServeWorkerLogs(const HttpRequest& req, const std::string& workflow
     std::string names;
     for (const auto& c : driver->Desired(workflow)) names += (names.empty() ? "" : ", ") + c.name;
     return Failure(400, "BadRequest",
-                   "name the worker: ?worker=NAME (workflow " + workflow + "'s workers: " +
-                       (names.empty() ? "none" : names) + ")");
+                   "name the worker: ?worker=NAME (workflow " + workflow +
+                       "'s workers: " + (names.empty() ? "none" : names) + ")");
   }
   auto tail = Count(q, "tailLines", 1000000);
   auto since = Count(q, "sinceBytes", int64_t{1} << 60);
@@ -145,7 +145,8 @@ HttpResponse ServeWorkerLogs(const HttpRequest& req, const std::string& workflow
   int64_t end = 0;
   auto text = driver->ReadLog(workflow, worker->second, since->value_or(-1), kMaxLogAnswerBytes, &end);
   if (!text.ok()) return FromStatus(text.status());
-  HttpResponse resp{200, "text/plain; charset=utf-8", tail->has_value() ? LastLines(*text, static_cast<size_t>(**tail)) : *text};
+  HttpResponse resp{200, "text/plain; charset=utf-8",
+                    tail->has_value() ? LastLines(*text, static_cast<size_t>(**tail)) : *text};
   resp.headers.emplace_back("X-Log-Offset", std::to_string(end));
   if (!follow) return resp;
   if (g_followers.fetch_add(1) >= kMaxFollowers) {

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <thread>
 
@@ -236,6 +237,75 @@ LeaderOptions LeaderOptionsFrom(const DaemonConfig& cfg) {
   return o;
 }
 
+// The event log (STATE/events.jsonl) and the object store (--store); problems loading either are
+// logged (and recorded as events for the store).
+StatusOr<OpenedStore> OpenEventsAndStore(const DaemonConfig& cfg, EventRecorder* events) {
+  std::vector<std::string> skipped_events;
+  if (auto s = events->Open((fs::path(cfg.state_dir) / "events.jsonl").string(), &skipped_events); !s.ok())
+    spdlog::error("events: {}; events are kept in memory only", s.message());
+  for (const auto& p : skipped_events) spdlog::warn("events: {}", p);
+  auto opened = OpenStoreBackend(cfg.store, cfg.state_dir);
+  if (!opened.ok()) return opened.status();
+  for (const auto& p : opened->problems) {
+    spdlog::error("state: {}", p);
+    events->Record("StateDir", cfg.state_dir, "Warning", "FileSkipped", p);
+  }
+  spdlog::info("loaded {} object(s) from the {}", opened->store->size(), opened->description);
+  return opened;
+}
+
+// With the etcd store, only the elected leader reconciles (daemon/leader.h): `lead` runs when this
+// replica is elected; a leader that loses its lease exits at once (its workers keep serving) and,
+// restarted, follows. nullptr for the file store (always the leader).
+std::unique_ptr<LeaderElector> MakeElector(Store& store, const DaemonConfig& cfg, std::function<void()> lead,
+                                           std::atomic<bool>* led, const std::atomic<bool>* stopping) {
+  auto* etcd_store = dynamic_cast<EtcdStore*>(&store);
+  if (etcd_store == nullptr) return nullptr;
+  return std::make_unique<LeaderElector>(
+      etcd_store->client(), LeaderOptionsFrom(cfg), [lead, led, stopping](bool leading, int64_t term) {
+        if (leading && !led->exchange(true)) {
+          spdlog::info("leading (term {}): starting the reconciler", term);
+          lead();
+        } else if (!leading && *led && !*stopping) {
+          spdlog::critical(
+              "lost the leadership: exiting so as not to act beside the next leader (workers keep serving)");
+          std::_Exit(3);
+        }
+      });
+}
+
+// WATCHDOG=1 only while the listener answers and the reconciler's workers take work (a probe item
+// each tick keeps an idle daemon alive); a reconcile may legitimately plan for the plan time limit,
+// so only a longer silence counts as stuck. `led` (HA only): a follower runs no reconciler, so its
+// liveness is the listener's alone.
+std::unique_ptr<Watchdog> MakeWatchdog(const DaemonConfig& cfg, const std::string& probe_host, int port,
+                                       const std::string& endpoint, const Store& store, Controller* controller,
+                                       const std::atomic<bool>* led) {
+  const auto tick = std::chrono::microseconds(WatchdogIntervalUsec());
+  const auto stall_after = std::chrono::duration_cast<std::chrono::nanoseconds>(
+      std::chrono::duration<double>(cfg.plan_time_limit_s) + 2 * tick + std::chrono::seconds(5));
+  WatchdogHooks hooks =
+      WatchdogHooksFor(probe_host, port, !cfg.insecure_plain_http,
+                       std::min(5.0, static_cast<double>(tick.count()) / 1e6), endpoint, &store, controller);
+  if (led != nullptr) {
+    hooks.heartbeats = [led, base = hooks.heartbeats, n = uint64_t{0}]() mutable { return *led ? base() : ++n; };
+    hooks.probe = [led, base = hooks.probe] {
+      if (*led) base();
+    };
+  }
+  return std::make_unique<Watchdog>(std::move(hooks), tick, stall_after);
+}
+
+// /readyz of a replica: "leader: ID" once a leader is known, else why not; then campaigns.
+void StartElection(ApiServer* api, LeaderElector* elector) {
+  api->SetReadiness([elector] {
+    std::string problem = elector->problem(), leader = elector->leader();
+    if (!problem.empty() && !elector->leading()) return std::make_pair(false, problem + "\n");
+    return std::make_pair(!leader.empty(), "leader: " + (leader.empty() ? std::string("none yet") : leader) + "\n");
+  });
+  elector->Start();
+}
+
 int Main(int argc, char** argv) {
   if (argc > 1 && std::string(argv[1]) == "migrate")
     return RunMigrate(std::vector<std::string>(argv + 2, argv + argc), std::cout, std::cerr);
@@ -274,21 +344,12 @@ int Main(int argc, char** argv) {
     return 1;
   }
   EventRecorder events;  // persisted in STATE/events.jsonl, so describe shows them after a restart
-  std::vector<std::string> skipped_events;
-  if (auto s = events.Open((fs::path(cfg.state_dir) / "events.jsonl").string(), &skipped_events); !s.ok())
-    spdlog::error("events: {}; events are kept in memory only", s.message());
-  for (const auto& p : skipped_events) spdlog::warn("events: {}", p);
-  auto opened = OpenStoreBackend(cfg.store, cfg.state_dir);
+  auto opened = OpenEventsAndStore(cfg, &events);
   if (!opened.ok()) {
     spdlog::critical("{}", opened.status().message());
     return 1;
   }
   Store& store = *opened->store;
-  for (const auto& p : opened->problems) {
-    spdlog::error("state: {}", p);
-    events.Record("StateDir", cfg.state_dir, "Warning", "FileSkipped", p);
-  }
-  spdlog::info("loaded {} object(s) from the {}", store.size(), opened->description);
 
   LocalDriver* local = nullptr;
   auto made = MakeDriver(cfg, &local);
@@ -307,24 +368,9 @@ int Main(int argc, char** argv) {
     controller.Start(static_cast<int>(cfg.workers));
     controller.EnqueueAll();
   };
-  // With the etcd store, only the elected leader reconciles (daemon/leader.h); a leader that loses
-  // its lease exits at once (its workers keep serving) and, restarted, follows.
   std::atomic<bool> led{false}, stopping{false};
-  std::unique_ptr<LeaderElector> elector;
-  if (auto* etcd_store = dynamic_cast<EtcdStore*>(&store)) {
-    elector = std::make_unique<LeaderElector>(
-        etcd_store->client(), LeaderOptionsFrom(cfg), [&](bool leading, int64_t term) {
-          if (leading && !led.exchange(true)) {
-            spdlog::info("leading (term {}): starting the reconciler", term);
-            lead();
-          } else if (!leading && led && !stopping) {
-            spdlog::critical("lost the leadership: exiting so as not to act beside the next leader (workers keep serving)");
-            std::_Exit(3);
-          }
-        });
-  } else {
-    lead();
-  }
+  std::unique_ptr<LeaderElector> elector = MakeElector(store, cfg, lead, &led, &stopping);
+  if (!elector) lead();
   ManifestDirectory manifests(&store, &events);
   manifests.Watch(cfg.manifest_dir);
 
@@ -351,35 +397,14 @@ int Main(int argc, char** argv) {
       std::string(cfg.insecure_plain_http ? "http://" : "https://") + host + ":" + std::to_string((*server)->port());
   if (auto s = WriteFileAtomic((fs::path(cfg.state_dir) / "endpoint").string(), endpoint + "\n"); !s.ok())
     spdlog::error("cannot write the endpoint file: {}", s.message());
-  if (elector) {
-    api.SetReadiness([&elector] {
-      std::string problem = elector->problem(), leader = elector->leader();
-      if (!problem.empty() && !elector->leading()) return std::make_pair(false, problem + "\n");
-      return std::make_pair(!leader.empty(), "leader: " + (leader.empty() ? std::string("none yet") : leader) + "\n");
-    });
-    elector->Start();
-  }
+  if (elector) StartElection(&api, elector.get());
   api.SetReady(true);
   spdlog::info("serving {} (state {}, token {})", endpoint, cfg.state_dir, cfg.token_file);
   Notify("READY=1\nSTATUS=serving " + endpoint + ": " + Summary(store));
 
-  // WATCHDOG=1 only while the listener answers and the reconciler's workers take work (a probe
-  // item each tick keeps an idle daemon alive); a reconcile may legitimately plan for the plan
-  // time limit, so only a longer silence counts as stuck.
-  const auto tick = std::chrono::microseconds(WatchdogIntervalUsec());
-  const auto stall_after = std::chrono::duration_cast<std::chrono::nanoseconds>(
-      std::chrono::duration<double>(cfg.plan_time_limit_s) + 2 * tick + std::chrono::seconds(5));
-  WatchdogHooks hooks = WatchdogHooksFor(ProbeHost(host), (*server)->port(), !cfg.insecure_plain_http,
-                                         std::min(5.0, static_cast<double>(tick.count()) / 1e6), endpoint, &store,
-                                         &controller);
-  if (elector) {  // a follower runs no reconciler: its liveness is the listener's alone
-    hooks.heartbeats = [&led, base = hooks.heartbeats, n = uint64_t{0}]() mutable { return led ? base() : ++n; };
-    hooks.probe = [&led, base = hooks.probe] {
-      if (led) base();
-    };
-  }
-  Watchdog watchdog(std::move(hooks), tick, stall_after);
-  watchdog.Start();
+  auto watchdog =
+      MakeWatchdog(cfg, ProbeHost(host), (*server)->port(), endpoint, store, &controller, elector ? &led : nullptr);
+  watchdog->Start();
   ServeUntilStopped(sigs, loader, &cfg, &manifests, &controller, endpoint, store);
 
   Notify("STOPPING=1\nSTATUS=draining");
@@ -394,7 +419,7 @@ int Main(int argc, char** argv) {
     spdlog::info("stopping every worker (--stop-workers-on-exit)");
     local->StopAll();
   }
-  watchdog.Stop();
+  watchdog->Stop();
   std::error_code ec;  // a clean stop leaves no endpoint behind for jbctl to try
   fs::remove(fs::path(cfg.state_dir) / "endpoint", ec);
   spdlog::info("stopped");

@@ -10,7 +10,9 @@ namespace jb {
 
 namespace {
 
-bool IsServerAnnotation(const std::string& key) { return key == kManifestFileAnnotation || key == kManifestHashAnnotation; }
+bool IsServerAnnotation(const std::string& key) {
+  return key == kManifestFileAnnotation || key == kManifestHashAnnotation;
+}
 
 std::string Annotation(const Object& obj, const char* key) {
   const auto& a = MetaOf(obj).annotations;

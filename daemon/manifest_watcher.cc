@@ -166,7 +166,7 @@ void ManifestWatcher::Loop() {
       if (again[1].revents) return;
     }
     if (!relevant) continue;
-    AddWatches(dir_);  // new subdirectories, or the directory itself re-created
+    AddWatches(dir_);     // new subdirectories, or the directory itself re-created
     SyncAndLogNew(true);  // only the files whose content changed (issue 18)
   }
 }

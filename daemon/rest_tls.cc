@@ -172,9 +172,10 @@ Status EnsureTls(DaemonConfig* cfg) {
   auto ca_pair = LoadTlsPair(ca, ca_key);
   if (!(ca_pair.ok() && !ca_pair->expired && !ca_pair->not_yet_valid)) {
     if (fs::exists(ca, ec) || fs::exists(ca_key, ec))
-      spdlog::warn("generated TLS CA unusable ({}); making a new CA and server certificate in {} (clients must fetch "
-                   "the new {})",
-                   ca_pair.ok() ? "expired or not yet valid" : ca_pair.status().message(), dir.string(), ca);
+      spdlog::warn(
+          "generated TLS CA unusable ({}); making a new CA and server certificate in {} (clients must fetch "
+          "the new {})",
+          ca_pair.ok() ? "expired or not yet valid" : ca_pair.status().message(), dir.string(), ca);
     for (const auto& f : {ca, ca_key, crt, key}) fs::remove(f, ec);
   }
   auto authority = Ca::LoadOrCreate(dir.string());

@@ -86,8 +86,7 @@ int RunMigrate(const std::vector<std::string>& args, std::ostream& out, std::ost
         ++failed;
         continue;
       }
-      out << kind << "/" << name << " moved (resourceVersion " << MetaOf(*put).resource_version.value_or("")
-          << ")\n";
+      out << kind << "/" << name << " moved (resourceVersion " << MetaOf(*put).resource_version.value_or("") << ")\n";
       ++moved;
     }
   }

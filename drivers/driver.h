@@ -29,7 +29,7 @@ struct WorkerState {
   int64_t pid = 0;
   int64_t restarts = 0;
   std::optional<WorkerMetrics> metrics;  // the worker's latest report, when it has written one
-  bool control_link_lost = false;  // not ready only because the daemon lost its link to the node (#22)
+  bool control_link_lost = false;        // not ready only because the daemon lost its link to the node (#22)
 };
 
 class Driver {

@@ -32,7 +32,8 @@ std::map<std::string, ControlLinkCut> ControlLinkTracker::Observe(const std::str
       if (!fresh && seen.moved > it->second) it->second = seen.moved;
     }
   }
-  for (auto it = ws.links.begin(); it != ws.links.end();) it = reported.count(it->first) ? std::next(it) : ws.links.erase(it);
+  for (auto it = ws.links.begin(); it != ws.links.end();)
+    it = reported.count(it->first) ? std::next(it) : ws.links.erase(it);
   // Nodes whose workers are cut off from the daemon (and none is otherwise not ready).
   std::map<std::string, bool> cut;  // node -> every non-ready worker is control_link_lost
   for (const auto& w : observed) {
@@ -47,8 +48,7 @@ std::map<std::string, ControlLinkCut> ControlLinkTracker::Observe(const std::str
     ControlLinkCut c{node, s->second, false, false};
     auto m = moved_to.find(node);
     c.data_path_alive = m != moved_to.end() && now - m->second <= opts_.data_grace;
-    c.autonomous =
-        c.data_path_alive && std::chrono::duration<double>(now - c.since).count() < opts_.max_autonomous_s;
+    c.autonomous = c.data_path_alive && std::chrono::duration<double>(now - c.since).count() < opts_.max_autonomous_s;
     out.emplace(node, c);
   }
   for (auto it = ws.cut_since.begin(); it != ws.cut_since.end();)
@@ -73,8 +73,9 @@ std::string ControlLinkMessage(const std::map<std::string, ControlLinkCut>& cuts
            FormatFixed(ago, 1) + " s)";
   }
   return msg.empty() ? msg
-                     : msg + ": control link lost, data path working; the node keeps its part of the plan "
-                             "(no re-plan for it alone)";
+                     : msg +
+                           ": control link lost, data path working; the node keeps its part of the plan "
+                           "(no re-plan for it alone)";
 }
 
 }  // namespace jb

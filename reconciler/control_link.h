@@ -46,7 +46,7 @@ class ControlLinkTracker {
   // Feeds one observation of `workflow`'s workers at `now`; returns the nodes whose (non-io)
   // workers are all either ready or control_link_lost, with at least one lost, by node name.
   std::map<std::string, ControlLinkCut> Observe(const std::string& workflow, const std::vector<WorkerState>& observed,
-                                               std::chrono::steady_clock::time_point now) EXCLUDES(mu_);
+                                                std::chrono::steady_clock::time_point now) EXCLUDES(mu_);
   void Forget(const std::string& workflow) EXCLUDES(mu_);
 
  private:
@@ -55,7 +55,7 @@ class ControlLinkTracker {
     std::chrono::steady_clock::time_point moved{};  // when its count last grew
   };
   struct WorkflowState {
-    std::map<std::string, LinkSeen> links;  // "from->to" -> last count
+    std::map<std::string, LinkSeen> links;                                   // "from->to" -> last count
     std::map<std::string, std::chrono::steady_clock::time_point> cut_since;  // node -> since
   };
   const ControlLinkOptions opts_;

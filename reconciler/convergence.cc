@@ -56,7 +56,8 @@ std::chrono::milliseconds ConvergenceBackoff::Next(const std::string& name, cons
       int& n = empty_passes_[name];
       auto backoff = opts_.first_empty;
       for (int i = 0; i < n && backoff < opts_.max_empty; ++i) backoff *= 2;
-      backoff = std::clamp(backoff, std::chrono::milliseconds(1), std::max(opts_.max_empty, std::chrono::milliseconds(1)));
+      backoff =
+          std::clamp(backoff, std::chrono::milliseconds(1), std::max(opts_.max_empty, std::chrono::milliseconds(1)));
       n = std::min(n + 1, 64);
       next = Sooner(next, backoff);
     }

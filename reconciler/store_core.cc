@@ -73,8 +73,8 @@ bool SpecEqual(const Object& a, const Object& b) {
 std::string NewUid() {
   thread_local std::mt19937_64 gen{(uint64_t{std::random_device{}()} << 32) ^ std::random_device{}()};
   uint64_t hi = gen(), lo = gen();
-  hi = (hi & ~uint64_t{0xF000}) | 0x4000;                          // version 4
-  lo = (lo & ~(uint64_t{0xC} << 60)) | (uint64_t{0x8} << 60);       // variant 10xx
+  hi = (hi & ~uint64_t{0xF000}) | 0x4000;                      // version 4
+  lo = (lo & ~(uint64_t{0xC} << 60)) | (uint64_t{0x8} << 60);  // variant 10xx
   char buf[37];
   std::snprintf(buf, sizeof(buf), "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(hi >> 32),
                 static_cast<unsigned>((hi >> 16) & 0xFFFF), static_cast<unsigned>(hi & 0xFFFF),

@@ -44,9 +44,9 @@ class StorePersistence {
 };
 
 // Put's semantics over the stored version `stored` (null = absent), for every Store backend:
-// refuses a name that is not a DNS-1123 subdomain (kInvalidArgument), checks obj's resourceVersion against it (kConflict, kNotFound) and refuses an object being
-// deleted (kConflict); sets generation and finalizers, keeps the stored status, clears
-// deletionTimestamp. false = the spec and labels equal the stored ones: nothing to write.
+// refuses a name that is not a DNS-1123 subdomain (kInvalidArgument), checks obj's resourceVersion against it
+// (kConflict, kNotFound) and refuses an object being deleted (kConflict); sets generation and finalizers, keeps the
+// stored status, clears deletionTimestamp. false = the spec and labels equal the stored ones: nothing to write.
 StatusOr<bool> PrepareSpecWrite(Object* obj, const Object* stored);
 // A random UUID v4 ("xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx"): metadata.uid of a created object.
 // Thread-safe.

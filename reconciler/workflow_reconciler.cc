@@ -198,8 +198,8 @@ WorkflowReconciler::Next WorkflowReconciler::PlanStep(const PlanInputs& in, Work
   // plan may replace it, starting from whatever the driver runs.
   // A rollout to a plan on a node now left out cannot complete, nor can one whose plan was cleared
   // (no plan was found since): neither holds back a new plan.
-  const bool rolling = st->rollout.has_value() && st->plan.has_value() && SecondsSince(st->rollout->triggered) < opts_.rollout_stuck_s &&
-                       !PlanUsesUnavailableNode(*st);
+  const bool rolling = st->rollout.has_value() && st->plan.has_value() &&
+                       SecondsSince(st->rollout->triggered) < opts_.rollout_stuck_s && !PlanUsesUnavailableNode(*st);
   const bool replan = !st->plan || !change.same || st->undo_to.has_value();
   if (!replan) return Next::kContinue;
   if (rolling) {
@@ -227,10 +227,11 @@ WorkflowReconciler::Next WorkflowReconciler::PlanStep(const PlanInputs& in, Work
   }
   const std::string trigger = st->undo_to ? kTriggerUndo : !st->plan ? kTriggerInitial : change.trigger;
   log::Info(log::Fields{in.wf.metadata.name, st->plan_epoch, "", trigger},
-            !st->plan                ? std::string("planning (first plan)")
-            : trigger == kTriggerUndo ? "rollout undo to epoch " + std::to_string(st->undo_to.value_or(0)) + " requested"
-                                      : "re-planning: " + trigger + " changed since the plan of epoch " +
-                                            std::to_string(st->plan_epoch.value_or(0)) + " was made");
+            !st->plan ? std::string("planning (first plan)")
+            : trigger == kTriggerUndo
+                ? "rollout undo to epoch " + std::to_string(st->undo_to.value_or(0)) + " requested"
+                : "re-planning: " + trigger + " changed since the plan of epoch " +
+                      std::to_string(st->plan_epoch.value_or(0)) + " was made");
   std::optional<Candidate> candidate;
   if (st->undo_to) {
     const Plan* earlier = nullptr;
@@ -397,8 +398,8 @@ void WorkflowReconciler::AdoptStep(const std::string& name, const std::string& t
   SetCondition(st, cond::kPlanned, cond::kTrue, cond::kSolved, msg);
   log::Info(log::Fields{name, p.next_epoch, "", trigger},
             "adopted plan epoch " + std::to_string(p.next_epoch) + " (trigger " + trigger + ", " + decision.reason +
-                "): " + msg + "; rollout from epoch " + std::to_string(ro.from_epoch) + ", " +
-                std::to_string(p.churn) + " worker(s) started or stopped");
+                "): " + msg + "; rollout from epoch " + std::to_string(ro.from_epoch) + ", " + std::to_string(p.churn) +
+                " worker(s) started or stopped");
 }
 
 void WorkflowReconciler::DeployStep(const PlanInputs& in, const std::vector<WorkerState>& before, WorkflowStatus* st,
@@ -427,8 +428,7 @@ void WorkflowReconciler::DeployStep(const PlanInputs& in, const std::vector<Work
                                      : driver_->Apply(name, step.apply);
   if (!applied.ok()) {
     SetCondition(st, cond::kDeployed, cond::kFalse, unserved.empty() ? cond::kDriverError : cond::kDriverUnavailable,
-                 (unserved.empty() ? DriverNames(in, *st->plan) : driver_->name()) +
-                     " driver: " + applied.message());
+                 (unserved.empty() ? DriverNames(in, *st->plan) : driver_->name()) + " driver: " + applied.message());
     SetCondition(st, cond::kReady, cond::kFalse, cond::kNotDeployed, "the plan is not deployed");
     res->error = applied;
     return;
@@ -471,8 +471,8 @@ void WorkflowReconciler::AdvanceRollout(const std::string& name, const RolloutSt
     st->rollout.reset();
   } else if (!step.done) {
     if (st->rollout->phase != step.phase)
-      log::Info(f, "rollout to epoch " + std::to_string(epoch) + ": phase " + st->rollout->phase + " -> " +
-                       step.phase + ": " + step.message);
+      log::Info(f, "rollout to epoch " + std::to_string(epoch) + ": phase " + st->rollout->phase + " -> " + step.phase +
+                       ": " + step.message);
     st->rollout->phase = step.phase;
   }
 }

@@ -32,8 +32,7 @@ void WorkflowReconciler::UpdateSLOMet(const PlanInputs& in, const std::vector<Wo
     if (slo == nullptr || slo->reason != cond::kObserved)
       SetCondition(st, cond::kSLOMet, cond::kUnknown, cond::kNoObservations,
                    "the plan predicts the SLO is met; no throughput observations yet (the " +
-                       DriverNames(in, *st->plan) +
-                       " driver reports none)");
+                       DriverNames(in, *st->plan) + " driver reports none)");
     return;
   }
   ObservedStatus o = Summarize(*problem, *st->plan, observed);

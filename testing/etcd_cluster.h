@@ -57,7 +57,8 @@ class EtcdCluster {
   EtcdCluster& operator=(const EtcdCluster&) = delete;
 
   std::string Endpoint(int i) const {
-    return std::string(opts_.tls ? "https" : "http") + "://127.0.0.1:" + std::to_string(client_[static_cast<size_t>(i)]);
+    return std::string(opts_.tls ? "https" : "http") +
+           "://127.0.0.1:" + std::to_string(client_[static_cast<size_t>(i)]);
   }
   // "URL,URL,..." of every member.
   std::string Endpoints() const {
@@ -78,9 +79,9 @@ class EtcdCluster {
     return WaitFor([&] { return Etcdctl("endpoint health").exit_code == 0; }, limit);
   }
   CommandResult Etcdctl(const std::string& args) const {
-    std::string tls = opts_.tls ? " --cacert " + File("ca.crt") + " --cert " + File("client.crt") + " --key " +
-                                      File("client.key")
-                                : "";
+    std::string tls =
+        opts_.tls ? " --cacert " + File("ca.crt") + " --cert " + File("client.crt") + " --key " + File("client.key")
+                  : "";
     return Run("ETCDCTL_API=3 etcdctl --command-timeout=2s --endpoints=" + Endpoints() + tls + " " + args + " 2>&1");
   }
   void Kill(int i) {
@@ -101,14 +102,35 @@ class EtcdCluster {
     std::string name = "m" + std::to_string(i), peer = "http://127.0.0.1:" + std::to_string(peer_[k]);
     std::string cluster;
     for (int j = 0; j < opts_.members; ++j)
-      cluster += (j ? "," : "") + ("m" + std::to_string(j)) + "=http://127.0.0.1:" +
-                 std::to_string(peer_[static_cast<size_t>(j)]);
-    std::vector<std::string> args = {"/usr/bin/etcd", "--name", name, "--data-dir", File(name),
-                                     "--listen-client-urls", Endpoint(i), "--advertise-client-urls", Endpoint(i),
-                                     "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-                                     "--initial-cluster", cluster, "--initial-cluster-state", state,
-                                     "--initial-cluster-token", "jbtest", "--logger", "zap", "--log-outputs", "stderr",
-                                     "--heartbeat-interval", "50", "--election-timeout", "500"};
+      cluster += (j ? "," : "") + ("m" + std::to_string(j)) +
+                 "=http://127.0.0.1:" + std::to_string(peer_[static_cast<size_t>(j)]);
+    std::vector<std::string> args = {"/usr/bin/etcd",
+                                     "--name",
+                                     name,
+                                     "--data-dir",
+                                     File(name),
+                                     "--listen-client-urls",
+                                     Endpoint(i),
+                                     "--advertise-client-urls",
+                                     Endpoint(i),
+                                     "--listen-peer-urls",
+                                     peer,
+                                     "--initial-advertise-peer-urls",
+                                     peer,
+                                     "--initial-cluster",
+                                     cluster,
+                                     "--initial-cluster-state",
+                                     state,
+                                     "--initial-cluster-token",
+                                     "jbtest",
+                                     "--logger",
+                                     "zap",
+                                     "--log-outputs",
+                                     "stderr",
+                                     "--heartbeat-interval",
+                                     "50",
+                                     "--election-timeout",
+                                     "500"};
     if (opts_.tls)
       for (const char* a : {"--cert-file", "server.crt", "--key-file", "server.key", "--trusted-ca-file", "ca.crt"})
         args.push_back(a[0] == '-' ? a : File(a));

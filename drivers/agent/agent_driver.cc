@@ -236,8 +236,8 @@ Value AgentDriver::HandlePoll(const TlsChannel& ch, const Value& msg) {
       if (auto w = before.find(wf); w != before.end())
         if (auto o = w->second.find(st.name); o != w->second.end() && st.restarts > o->second.restarts)
           log::Warn(log::Fields{wf, std::nullopt, st.name, "WorkerRestarted"},
-                    "worker on device " + device + " exited and was restarted (restart " +
-                        std::to_string(st.restarts) + "): " + st.message);
+                    "worker on device " + device + " exited and was restarted (restart " + std::to_string(st.restarts) +
+                        "): " + st.message);
       d.states[wf][st.name] = std::move(st);
     }
   if (was_silent)

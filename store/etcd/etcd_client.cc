@@ -78,7 +78,8 @@ StatusOr<EtcdOptions> ParseEtcdSpec(const std::string& spec_in) {
         return Status::InvalidArgument("etcd timeout-ms \"" + v + "\": expected 10..600000");
       o.request_timeout = std::chrono::milliseconds(ms);
     } else {
-      return Status::InvalidArgument("etcd store option \"" + k + "\": expected prefix, cacert, cert, key or timeout-ms");
+      return Status::InvalidArgument("etcd store option \"" + k +
+                                     "\": expected prefix, cacert, cert, key or timeout-ms");
     }
     if (amp == std::string::npos) break;
     start = amp + 1;
@@ -183,9 +184,9 @@ class GrpcEtcdClient : public EtcdClient {
     pb::TxnResponse resp;
     // Retried on the next endpoint when refused before it was proposed (no leader, no
     // connection); a txn that timed out may have been applied, so it is not retried.
-    Status s = Unary(
-        [&](grpc::ClientContext* ctx, size_t ch) { return pb::KV::NewStub(channels_[ch])->Txn(ctx, req, &resp); },
-        /*retry_timeouts=*/false);
+    Status s =
+        Unary([&](grpc::ClientContext* ctx, size_t ch) { return pb::KV::NewStub(channels_[ch])->Txn(ctx, req, &resp); },
+              /*retry_timeouts=*/false);
     if (!s.ok()) return s;
     TxnResult r;
     r.succeeded = resp.succeeded();
@@ -203,9 +204,8 @@ class GrpcEtcdClient : public EtcdClient {
     req.set_revision(revision);
     req.set_physical(true);
     pb::CompactionResponse resp;
-    return Unary([&](grpc::ClientContext* ctx, size_t ch) {
-      return pb::KV::NewStub(channels_[ch])->Compact(ctx, req, &resp);
-    });
+    return Unary(
+        [&](grpc::ClientContext* ctx, size_t ch) { return pb::KV::NewStub(channels_[ch])->Compact(ctx, req, &resp); });
   }
 
   StatusOr<int64_t> LeaseGrant(int64_t ttl_seconds) override {
@@ -316,9 +316,9 @@ Status GrpcEtcdClient::Watch(const std::string& key, const std::string& range_en
     while (stream->Read(&resp)) {
       if (resp.compact_revision() > 0) {
         *compact_revision = resp.compact_revision();
-        result = Status::FailedPrecondition("etcd: watch: revision " + std::to_string(start_revision) +
-                                            " compacted (compact revision " +
-                                            std::to_string(resp.compact_revision()) + ")");
+        result =
+            Status::FailedPrecondition("etcd: watch: revision " + std::to_string(start_revision) +
+                                       " compacted (compact revision " + std::to_string(resp.compact_revision()) + ")");
         break;
       }
       if (resp.canceled()) {

@@ -77,7 +77,7 @@ struct TxnResult {
 
 struct WatchEvent {
   bool is_delete = false;
-  KeyValue kv;       // for a delete: key and mod_revision only
+  KeyValue kv;  // for a delete: key and mod_revision only
   bool has_prev = false;
   KeyValue prev_kv;  // the value before the event (watches ask for it)
 };

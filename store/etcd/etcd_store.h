@@ -99,10 +99,10 @@ class EtcdStore : public Store {
   ChangeNotifier notifier_;
   std::atomic<bool> stop_{false};
   mutable Mutex mu_;
-  CondVar changed_;  // signalled when a write of this process ends, or on stop
-  int inflight_ GUARDED_BY(mu_) = 0;              // writes of this process awaiting their txn
+  CondVar changed_;                                  // signalled when a write of this process ends, or on stop
+  int inflight_ GUARDED_BY(mu_) = 0;                 // writes of this process awaiting their txn
   std::set<int64_t> own_revisions_ GUARDED_BY(mu_);  // revisions of this process's writes not yet watched
-  int64_t revision_ GUARDED_BY(mu_) = 0;          // the watch has seen everything up to here
+  int64_t revision_ GUARDED_BY(mu_) = 0;             // the watch has seen everything up to here
   int relists_ GUARDED_BY(mu_) = 0;
   std::set<std::string> known_keys_;  // object keys the watch knows exist; watch thread only
   std::thread watcher_;

@@ -19,12 +19,13 @@ std::string ProfileWithMetadata(const std::string& metadata) {
 
 TEST(K8sInput, KubectlStyleMetadataIsAccepted) {
   std::vector<Diagnostic> d;
-  auto o = ObjectFromText(ProfileWithMetadata("  name: m\n  namespace: default\n  creationTimestamp: null\n"
-                                              "  uid: 0f8fad5b-d9cb-469f-a165-70867728950e\n  resourceVersion: \"7\"\n"
-                                              "  generation: 3\n  annotations:\n    kubectl.kubernetes.io/"
-                                              "last-applied-configuration: '{}'\n  managedFields:\n  - manager: kubectl\n"
-                                              "    operation: Update\n"),
-                          "in", &d);
+  auto o =
+      ObjectFromText(ProfileWithMetadata("  name: m\n  namespace: default\n  creationTimestamp: null\n"
+                                         "  uid: 0f8fad5b-d9cb-469f-a165-70867728950e\n  resourceVersion: \"7\"\n"
+                                         "  generation: 3\n  annotations:\n    kubectl.kubernetes.io/"
+                                         "last-applied-configuration: '{}'\n  managedFields:\n  - manager: kubectl\n"
+                                         "    operation: Update\n"),
+                     "in", &d);
   ASSERT_TRUE(o.ok()) << o.status().message();
   EXPECT_EQ(MetaOf(*o).annotations.size(), 1u);
   EXPECT_FALSE(MetaOf(*o).creation_timestamp.has_value());

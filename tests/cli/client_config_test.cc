@@ -59,8 +59,8 @@ TEST_F(ClientConfigTest, TheOlderFlatFileStillReads) {
 
 TEST_F(ClientConfigTest, SetContextWritesAContextThatWorks) {
   ApplyVqa();
-  auto set = Run({"config", "set-context", "lab", "--server", url_, "--token", kToken, "--config", Config()}, "",
-                 false);
+  auto set =
+      Run({"config", "set-context", "lab", "--server", url_, "--token", kToken, "--config", Config()}, "", false);
   EXPECT_EQ(set.code, 0) << set.err;
   auto r = Run({"--context", "lab", "--config", Config(), "get", "wf", "-o", "name"}, "", false);
   EXPECT_EQ(r.code, 0) << r.err;

@@ -235,8 +235,9 @@ TEST_F(GetCommandsTest, DescribeCountsAJoinsPartsAndRequests) {
   st.observed->delivered = 2485;
   SetStatus(st);
   const std::string out = Run("describe", {"workflow", "vqa"});
-  EXPECT_NE(out.find("Items:       4970 parts emitted by 2 sources (2485 requests), 2485 requests delivered, 0 dropped"),
-            std::string::npos)
+  EXPECT_NE(
+      out.find("Items:       4970 parts emitted by 2 sources (2485 requests), 2485 requests delivered, 0 dropped"),
+      std::string::npos)
       << out;
 }
 

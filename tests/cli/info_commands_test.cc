@@ -10,8 +10,8 @@ using InfoCommandsTest = JbctlFixture;
 TEST_F(InfoCommandsTest, VersionShowsClientAndServer) {
   auto r = Run({"version"});
   EXPECT_EQ(r.code, 0) << r.err;
-  EXPECT_EQ(r.out, std::string("Client Version: ") + kJellyBeanVersion + "\nServer Version: " + kJellyBeanVersion +
-                       "\n");
+  EXPECT_EQ(r.out,
+            std::string("Client Version: ") + kJellyBeanVersion + "\nServer Version: " + kJellyBeanVersion + "\n");
   auto client = Run({"version", "--client"}, "", false);
   EXPECT_EQ(client.code, 0) << client.err;
   EXPECT_EQ(client.out, std::string("Client Version: ") + kJellyBeanVersion + "\n");

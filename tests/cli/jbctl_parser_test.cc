@@ -46,8 +46,8 @@ TEST_F(JbctlParser, GlobalFlagsWorkAnywhereOnTheLine) {
 }
 
 TEST_F(JbctlParser, EveryCommandHasHelpWithExamples) {
-  for (const char* cmd : {"apply", "get", "describe", "delete", "diff", "wait", "explain", "completion", "import",
-                          "validate"}) {
+  for (const char* cmd :
+       {"apply", "get", "describe", "delete", "diff", "wait", "explain", "completion", "import", "validate"}) {
     auto r = Run({cmd, "--help"}, "", false);
     EXPECT_EQ(r.code, 0) << cmd << r.err;
     EXPECT_NE(r.out.find("Examples:"), std::string::npos) << cmd << "\n" << r.out;

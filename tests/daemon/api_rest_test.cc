@@ -7,6 +7,7 @@
 
 #include "api/manifest.h"
 #include "cli/commands.h"
+#include "cli/remote.h"
 #include "daemon/api_server.h"
 #include "daemon/api_support.h"
 #include "reconciler/memory_store.h"
@@ -77,19 +78,18 @@ TEST_F(RestTest, MergePatchUpdatesAndNeedsItsContentType) {
   const std::string path = kMp + "/" + p.metadata.name;
   ASSERT_EQ(Call("PUT", path, ObjectToYaml(p)).status, 201);
   EXPECT_EQ(Call("PATCH", path, "{\"metadata\":{\"labels\":{\"team\":\"x\"}}}").status, 415);
-  auto patched = Call("PATCH", path, "{\"metadata\":{\"labels\":{\"team\":\"x\"}}}", "",
-                      "application/merge-patch+json");
+  auto patched =
+      Call("PATCH", path, "{\"metadata\":{\"labels\":{\"team\":\"x\"}}}", "", "application/merge-patch+json");
   ASSERT_EQ(patched.status, 200) << patched.body;
   auto got = store_.Get("ModelProfile", p.metadata.name);
   ASSERT_TRUE(got.ok());
   EXPECT_EQ(MetaOf(*got).labels.at("team"), "x");
   // null removes (RFC 7386).
-  ASSERT_EQ(Call("PATCH", path, "{\"metadata\":{\"labels\":{\"team\":null}}}", "", "application/merge-patch+json")
-                .status,
-            200);
+  ASSERT_EQ(
+      Call("PATCH", path, "{\"metadata\":{\"labels\":{\"team\":null}}}", "", "application/merge-patch+json").status,
+      200);
   EXPECT_EQ(MetaOf(*store_.Get("ModelProfile", p.metadata.name)).labels.count("team"), 0u);
-  EXPECT_EQ(Call("PATCH", path, "{\"metadata\":{\"name\":\"other\"}}", "", "application/merge-patch+json").status,
-            400);
+  EXPECT_EQ(Call("PATCH", path, "{\"metadata\":{\"name\":\"other\"}}", "", "application/merge-patch+json").status, 400);
 }
 
 TEST_F(RestTest, DryRunValidatesWithoutWriting) {
@@ -102,10 +102,10 @@ TEST_F(RestTest, DryRunValidatesWithoutWriting) {
   ASSERT_EQ(Call("PUT", path, ObjectToYaml(p)).status, 201);
   EXPECT_EQ(Call("DELETE", path, "", "dryRun=All").status, 200);
   EXPECT_TRUE(store_.Get("ModelProfile", p.metadata.name).ok());
-  EXPECT_EQ(Call("PATCH", path, "{\"metadata\":{\"labels\":{\"t\":\"1\"}}}", "dryRun=All",
-                 "application/merge-patch+json")
-                .status,
-            200);
+  EXPECT_EQ(
+      Call("PATCH", path, "{\"metadata\":{\"labels\":{\"t\":\"1\"}}}", "dryRun=All", "application/merge-patch+json")
+          .status,
+      200);
   EXPECT_TRUE(MetaOf(*store_.Get("ModelProfile", p.metadata.name)).labels.empty());
   EXPECT_EQ(Call("PUT", path, ObjectToYaml(p), "dryRun=Some").status, 400);
 }

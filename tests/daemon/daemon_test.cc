@@ -1,4 +1,6 @@
 // Integration tests that start the real jellybeand and jbctl binaries (port 0, temp state dirs).
+#include "daemon/daemon.h"
+
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -17,7 +19,6 @@
 #include <tuple>
 
 #include "api/manifest.h"
-#include "daemon/daemon.h"
 #include "daemon/http.h"
 #include "testing/daemon_fixture.h"
 #include "tests/test_util.h"
@@ -430,8 +431,8 @@ TEST(Daemon, JbctlApplyToAFileOwnedObjectIsRefusedUnlessForced) {
   testing::Daemon d(state, {}, {"--driver", "fake", "--manifest-dir", m.string()});
   HttpClientOptions c;
   ASSERT_TRUE(d.WaitReady(&c)) << testing::ReadFile(dir.path() / "state.log");
-  ASSERT_TRUE(testing::WaitFor([&] { return testing::GetObject(c, "workflows/vqa").has_value(); },
-                               std::chrono::seconds(10)));
+  ASSERT_TRUE(
+      testing::WaitFor([&] { return testing::GetObject(c, "workflows/vqa").has_value(); }, std::chrono::seconds(10)));
   std::string wf = testing::ReadFile(m / "workflow.yaml");
   wf.replace(wf.find("minAccuracy: 56"), 15, "minAccuracy: 50");
   std::ofstream(dir.path() / "mine.yaml") << wf;
@@ -455,7 +456,8 @@ TEST(Daemon, JbctlApplyToAFileOwnedObjectIsRefusedUnlessForced) {
   // Another file of the directory changes (a label on a profile) and is applied; the Workflow
   // stays as forced.
   std::string mp = testing::ReadFile(m / "modelprofiles.yaml");
-  mp.replace(mp.find("  name: extract-image-feature\n"), 30, "  name: extract-image-feature\n  labels:\n    edited: \"yes\"\n");
+  mp.replace(mp.find("  name: extract-image-feature\n"), 30,
+             "  name: extract-image-feature\n  labels:\n    edited: \"yes\"\n");
   std::ofstream(m / "modelprofiles.yaml", std::ios::trunc) << mp;
   ASSERT_TRUE(testing::WaitFor(
       [&] {

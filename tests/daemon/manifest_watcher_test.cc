@@ -1,8 +1,5 @@
 #include "daemon/manifest_watcher.h"
 
-#include "api/manifest.h"
-#include "daemon/manifest_ownership.h"
-
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
@@ -10,6 +7,8 @@
 #include <memory>
 #include <thread>
 
+#include "api/manifest.h"
+#include "daemon/manifest_ownership.h"
 #include "reconciler/memory_store.h"
 #include "tests/test_util.h"
 

@@ -128,10 +128,21 @@ TEST(AgentMain, ACutControlLinkIsSeenWithinAFewSeconds) {
   o.heartbeat_grace_s = 2;
   auto driver = AgentDriver::Create(o);
   ASSERT_TRUE(driver.ok()) << driver.status().message();
-  std::vector<std::string> args = {JB_AGENT, "--server", "127.0.0.1:" + std::to_string((*driver)->port()),
-                                   "--device", "dev1", "--ca", (*driver)->ca_file(), "--token-file",
-                                   (dir.path() / "token").string(), "--state-dir", (dir.path() / "dev1").string(),
-                                   "--worker-binary", JB_WORKER, "--poll-timeout", "2"};
+  std::vector<std::string> args = {JB_AGENT,
+                                   "--server",
+                                   "127.0.0.1:" + std::to_string((*driver)->port()),
+                                   "--device",
+                                   "dev1",
+                                   "--ca",
+                                   (*driver)->ca_file(),
+                                   "--token-file",
+                                   (dir.path() / "token").string(),
+                                   "--state-dir",
+                                   (dir.path() / "dev1").string(),
+                                   "--worker-binary",
+                                   JB_WORKER,
+                                   "--poll-timeout",
+                                   "2"};
   std::string log = (dir.path() / "agent.log").string();
   pid_t pid = testing::SpawnLogged(args, log);
   ASSERT_GT(pid, 0);

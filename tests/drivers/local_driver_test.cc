@@ -308,8 +308,11 @@ TEST_F(LocalDriverTest, AnExitIsLoggedWithItsSignalAndTheLogIsReadable) {
   auto s = WaitReady();
   ASSERT_TRUE(s) << Log();
   ASSERT_EQ(::kill(static_cast<pid_t>(s->pid), SIGKILL), 0);
-  ASSERT_TRUE(WaitFor([&] { return cap.Has(log::Level::kInfo, {"worker=io reason=WorkerRestarted", "restart 1"}); },
-                      15s));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return cap.Has(log::Level::kInfo, {"worker=io reason=WorkerRestarted", "restart 1"});
+      },
+      15s));
   EXPECT_TRUE(cap.Has(log::Level::kWarn,
                       {"workflow=wf epoch=1 worker=io reason=WorkerExited worker killed by signal 9 (SIGKILL)"}));
   ASSERT_TRUE(WaitReady()) << Log();

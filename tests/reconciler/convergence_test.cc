@@ -203,7 +203,8 @@ TEST_F(ConvergenceTest, InfeasibleAfterACutConvergesOnceTheCutHealsWithNoOtherCh
   const std::string empty_reason = Cond("Planned");
   EXPECT_EQ(empty_reason.rfind("False/", 0), 0u);
   // Many passes later the workflow is still without a plan, and still looked at.
-  const int stuck = RunUntil(&r, [] { return false; }, 12);
+  const int stuck = RunUntil(
+      &r, [] { return false; }, 12);
   EXPECT_EQ(stuck, -1);
   EXPECT_FALSE(Get().status.plan.has_value());
   driver_.Cut({});

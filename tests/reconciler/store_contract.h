@@ -299,18 +299,12 @@ TYPED_TEST_P(StoreContract, ASubscriptionMayOutliveItsStore) {
   EXPECT_FALSE(sub.active());
 }
 
-REGISTER_TYPED_TEST_SUITE_P(StoreContract,
-                            OptimisticConcurrencyAndGeneration,
-                            WorkflowsKeepStatusAndUseAFinalizer,
+REGISTER_TYPED_TEST_SUITE_P(StoreContract, OptimisticConcurrencyAndGeneration, WorkflowsKeepStatusAndUseAFinalizer,
                             StatusWritesAreCompareAndSwapAndLeaveTheSpecAlone,
-                            VersionsGrowWithEveryWriteAndAreNeverIssuedTwice,
-                            RefusesNamesItCouldNotLoadBack,
-                            ListsOneKindInNameOrder,
-                            SpecWritesAndDeletionsNotifyStatusWritesAndFailuresDoNot,
-                            AnUnsubscribedCallbackIsNeverCalledAgain,
-                            ACallbackMayUnsubscribeItselfAndWriteToTheStore,
-                            AfterResetReturnsNoCallbackRunsEvenWithConcurrentWriters,
-                            ASubscriptionMayOutliveItsStore);
+                            VersionsGrowWithEveryWriteAndAreNeverIssuedTwice, RefusesNamesItCouldNotLoadBack,
+                            ListsOneKindInNameOrder, SpecWritesAndDeletionsNotifyStatusWritesAndFailuresDoNot,
+                            AnUnsubscribedCallbackIsNeverCalledAgain, ACallbackMayUnsubscribeItselfAndWriteToTheStore,
+                            AfterResetReturnsNoCallbackRunsEvenWithConcurrentWriters, ASubscriptionMayOutliveItsStore);
 
 }  // namespace store_contract
 }  // namespace jb

@@ -14,8 +14,8 @@
 #include "reconciler/change_notifier.h"
 #include "reconciler/file_store.h"
 #include "reconciler/memory_store.h"
-#include "tests/reconciler/store_contract.h"
 #include "tests/planner/planner_fixtures.h"
+#include "tests/reconciler/store_contract.h"
 #include "tests/test_util.h"
 
 namespace jb {

@@ -66,8 +66,7 @@ INSTANTIATE_TYPED_TEST_SUITE_P(Etcd, StoreContract, ::testing::Types<EtcdStoreFa
 // watch running (a disconnect the test controls).
 class GatedClient : public etcd::EtcdClient {
  public:
-  explicit GatedClient(std::unique_ptr<etcd::EtcdClient> real)
-      : EtcdClient(real->options()), real_(std::move(real)) {}
+  explicit GatedClient(std::unique_ptr<etcd::EtcdClient> real) : EtcdClient(real->options()), real_(std::move(real)) {}
   std::atomic<bool> open{true};
   std::atomic<int> watches{0}, ended{0};
 
@@ -83,8 +82,8 @@ class GatedClient : public etcd::EtcdClient {
   StatusOr<int64_t> LeaseKeepAlive(int64_t l) override { return real_->LeaseKeepAlive(l); }
   Status LeaseRevoke(int64_t l) override { return real_->LeaseRevoke(l); }
   Status Watch(const std::string& k, const std::string& e, int64_t from,
-               const std::function<void(const std::vector<etcd::WatchEvent>&, int64_t)>& on, const std::atomic<bool>& stop,
-               int64_t* compact) override {
+               const std::function<void(const std::vector<etcd::WatchEvent>&, int64_t)>& on,
+               const std::atomic<bool>& stop, int64_t* compact) override {
     while (!open && !stop) std::this_thread::sleep_for(std::chrono::milliseconds(5));
     if (stop) return Status::Ok();
     ++watches;
@@ -161,8 +160,8 @@ TEST(EtcdStore, WatchResumesFromItsLastRevisionAfterADisconnect) {
   ASSERT_TRUE(b->Put(Profile("while-cut")).ok());
   ASSERT_TRUE(b->Put(Profile("also-while-cut")).ok());
   gate->open = true;
-  ASSERT_TRUE(testing::WaitFor([&] { return rec.Has("while-cut") && rec.Has("also-while-cut"); },
-                               std::chrono::seconds(10)));
+  ASSERT_TRUE(
+      testing::WaitFor([&] { return rec.Has("while-cut") && rec.Has("also-while-cut"); }, std::chrono::seconds(10)));
   EXPECT_EQ(a->relists(), 0) << "a resume needs no re-list";
   EXPECT_GE(gate->watches, 2);
 }
@@ -256,9 +255,10 @@ TEST(EtcdStore, TwentyConcurrentCasWritersLoseNoAcknowledgedWrite) {
   EXPECT_EQ(acknowledged.size(), static_cast<size_t>(kWriters * kEach));
   for (const auto& id : acknowledged) EXPECT_EQ(count[id], 1) << id;
   EXPECT_EQ(count.size(), acknowledged.size() + 1) << "nothing but the acknowledged writes and the first variant";
-  std::printf("CAS: %d writers x %d appends on 4 replicas: %zu acknowledged, each present once; %d conflicts "
-              "retried; %.2f s\n",
-              kWriters, kEach, acknowledged.size(), conflicts.load(), secs);
+  std::printf(
+      "CAS: %d writers x %d appends on 4 replicas: %zu acknowledged, each present once; %d conflicts "
+      "retried; %.2f s\n",
+      kWriters, kEach, acknowledged.size(), conflicts.load(), secs);
 }
 
 TEST(EtcdStore, TlsWithClientCertificatesAndCredentialFilesMustBePrivate) {
@@ -271,8 +271,7 @@ TEST(EtcdStore, TlsWithClientCertificatesAndCredentialFilesMustBePrivate) {
   ::chmod(etcd.File("client.key").c_str(), 0644);
   auto refused = EtcdStore::Open(*etcd::ParseEtcdSpec(etcd.StoreSpec("/jb/")));
   ASSERT_FALSE(refused.ok());
-  EXPECT_NE(refused.status().message().find(etcd.File("client.key")), std::string::npos)
-      << refused.status().message();
+  EXPECT_NE(refused.status().message().find(etcd.File("client.key")), std::string::npos) << refused.status().message();
   // Without a client certificate etcd refuses the connection.
   auto no_cert = etcd::ParseEtcdSpec("etcd:" + etcd.Endpoint(0) + "?cacert=" + etcd.File("ca.crt"));
   auto anonymous = EtcdStore::Open(*no_cert);
@@ -288,9 +287,8 @@ TEST(EtcdStore, WithoutQuorumRequestsFailAtOnceAndRecover) {
   ASSERT_TRUE(testing::WaitFor([&] { return s->Put(Profile("one-down")).ok(); }, std::chrono::seconds(10)));
   etcd.Kill(1);
   // Wait until the survivor knows it has no leader, then time one write.
-  ASSERT_TRUE(testing::WaitFor(
-      [&] { return s->Put(Profile("probe")).status().code() == Status::Code::kUnavailable; },
-      std::chrono::seconds(15)));
+  ASSERT_TRUE(testing::WaitFor([&] { return s->Put(Profile("probe")).status().code() == Status::Code::kUnavailable; },
+                               std::chrono::seconds(15)));
   const auto t0 = std::chrono::steady_clock::now();
   auto w = s->Put(Profile("no-quorum"));
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();

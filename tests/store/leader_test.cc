@@ -86,9 +86,10 @@ TEST(LeaderElector, ALeaderThatCannotRenewStopsActingBeforeItsLeaseCanExpire) {
   EXPECT_GT(before_expiry, 0.0) << "stopped acting before the lease could expire";
   EXPECT_TRUE(testing::WaitFor([&] { return stopped == 1; }, std::chrono::seconds(2)));
   EXPECT_NE(a.problem(), "");
-  std::printf("quorum lost: the leader stopped acting %.2f s after the kill, %.2f s before its lease could expire; "
-              "why: %s\n",
-              std::chrono::duration<double>(stopped_at - t0).count(), before_expiry, a.problem().c_str());
+  std::printf(
+      "quorum lost: the leader stopped acting %.2f s after the kill, %.2f s before its lease could expire; "
+      "why: %s\n",
+      std::chrono::duration<double>(stopped_at - t0).count(), before_expiry, a.problem().c_str());
   etcd.Restart(1);
   EXPECT_TRUE(testing::WaitFor([&] { return a.leading(); }, std::chrono::seconds(15))) << "leads again after recovery";
 }

@@ -70,8 +70,8 @@ TEST(EtcdDaemon, ServesFromEtcdAndMigrateMovesEveryObjectWithItsStatusBothWays) 
   EXPECT_EQ(Contents(*OpenEtcd(spec_b)), in_etcd);
 
   // A destination holding the objects is refused, naming them, and left as it was.
-  out = testing::Run(std::string(JB_JELLYBEAND) + " migrate --from file:" + dir.string() + " --to '" + spec_b +
-                     "' 2>&1");
+  out =
+      testing::Run(std::string(JB_JELLYBEAND) + " migrate --from file:" + dir.string() + " --to '" + spec_b + "' 2>&1");
   EXPECT_EQ(out.exit_code, 1);
   EXPECT_NE(out.output.find("Workflow/vqa: Workflow \"vqa\" already exists"), std::string::npos) << out.output;
   EXPECT_EQ(Contents(*OpenEtcd(spec_b)), in_etcd);

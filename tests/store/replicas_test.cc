@@ -25,8 +25,11 @@ TEST(Replicas, FollowerTakesOverAfterKill9AndEverythingRecoversFromQuorumLoss) {
   ASSERT_TRUE(etcd.WaitHealthy());
   testing::TempDir tmp;
   auto args = [&](const std::string& id) {
-    return std::vector<std::string>{"--store", etcd.StoreSpec("/jb/") + "&timeout-ms=1000", "--driver", "fake",
-                                    "--replica-id", id, "--lease-ttl", "2", "--lease-renew", "0.2"};
+    return std::vector<std::string>{"--store",       etcd.StoreSpec("/jb/") + "&timeout-ms=1000",
+                                    "--driver",      "fake",
+                                    "--replica-id",  id,
+                                    "--lease-ttl",   "2",
+                                    "--lease-renew", "0.2"};
   };
   const auto sa = tmp.path() / "a", sb = tmp.path() / "b";
   std::filesystem::create_directories(sa);
@@ -73,9 +76,8 @@ TEST(Replicas, FollowerTakesOverAfterKill9AndEverythingRecoversFromQuorumLoss) {
   // reason, and /readyz says why.
   etcd.Kill(1);
   int code = 0;
-  ASSERT_TRUE(testing::WaitFor(
-      [&] { return Readyz(ca, &code).find("no leader") != std::string::npos && code == 503; },
-      std::chrono::seconds(15)))
+  ASSERT_TRUE(testing::WaitFor([&] { return Readyz(ca, &code).find("no leader") != std::string::npos && code == 503; },
+                               std::chrono::seconds(15)))
       << Readyz(ca);
   auto put = HttpCall(ca, "DELETE", testing::kApi + "workflows/vqa");
   ASSERT_TRUE(put.ok());
