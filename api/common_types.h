@@ -90,8 +90,9 @@ void Describe(V& v, ObjectMeta& o) {
   v.Field("annotations", o.annotations,
           Opt()
               .MaxItems(limits::kMaxLabels)
-              .MaxLen(limits::kMaxTextLength)
-              .Doc("Free-form key/value notes for tools; not interpreted."));
+              .MaxLen(limits::kMaxAnnotationLength)
+              .Doc("Free-form key/value notes for tools; jellybean.dev/manifest-file (set by the server) names "
+                   "the manifest file that owns the object."));
   v.Field("generation", o.generation,
           Opt().Range(0, limits::kMaxInteger).Doc("Set by the server: bumped when the spec changes."));
   v.Field("resourceVersion", o.resource_version,
@@ -107,11 +108,6 @@ void Describe(V& v, ObjectMeta& o) {
               .MaxItems(limits::kMaxFinalizers)
               .MaxLen(limits::kMaxNameLength)
               .Doc("Set by the server: work to finish before the object goes."));
-  v.Field("annotations", o.annotations,
-          Opt()
-              .MaxItems(limits::kMaxLabels)
-              .MaxLen(limits::kMaxAnnotationLength)
-              .Doc("Free-form notes; jellybean.dev/manifest-file names the manifest file that owns the object."));
 }
 
 }  // namespace jb

@@ -27,7 +27,9 @@ std::string Ref(const Object& obj) { return KindOf(obj) + "/" + MetaOf(obj).name
 std::string ManifestOwner(const Object& obj) { return Annotation(obj, kManifestFileAnnotation); }
 
 std::string ManifestHash(const Object& obj) {
-  std::string text = ObjectToJson(UserView(obj));
+  Object view = UserView(obj);
+  MetaOf(view).annotations.clear();  // the user's annotations are added below, the server's never
+  std::string text = ObjectToJson(view);
   for (const auto& [k, v] : MetaOf(obj).annotations)
     if (!IsServerAnnotation(k)) text += "\n" + k + "=" + v;
   uint64_t h = 14695981039346656037ull;  // FNV-1a 64
