@@ -1,4 +1,4 @@
-// Internal to the REST API's translation units (daemon/api_server*.cc): Status bodies.
+// Internal to the REST API's translation units (daemon/api_server*.cc, logs_endpoint.cc): Status bodies.
 #pragma once
 
 #include <string>

@@ -7,6 +7,8 @@
 #include <thread>
 
 #include "api/value.h"
+#include "daemon/api_server_internal.h"
+#include "daemon/api_support.h"
 
 namespace jb {
 namespace {
@@ -14,16 +16,10 @@ namespace {
 std::atomic<int> g_followers{0};
 
 HttpResponse Failure(int code, const std::string& reason, const std::string& message) {
-  Value v = Value::Map();
-  v.Set("apiVersion", Value::String("v1"));
-  v.Set("kind", Value::String("Status"));
-  v.Set("status", Value::String("Failure"));
-  v.Set("code", Value::Integer(code));
-  v.Set("reason", Value::String(reason));
-  v.Set("message", Value::String(message));
-  return HttpResponse{code, "application/json", ToJson(v) + "\n"};
+  return api_internal::StatusResponse(code, reason, message);
 }
 
+// The logs' own mapping: a driver that cannot fetch logs is 501, anything else unexpected 503.
 HttpResponse FromStatus(const Status& s) {
   switch (s.code()) {
     case Status::Code::kNotFound:
@@ -35,42 +31,6 @@ HttpResponse FromStatus(const Status& s) {
     default:
       return Failure(503, "ServiceUnavailable", s.message());
   }
-}
-
-int Hex(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-std::string Decode(const std::string& s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '+') {
-      out += ' ';
-    } else if (s[i] == '%' && i + 2 < s.size() && Hex(s[i + 1]) >= 0 && Hex(s[i + 2]) >= 0) {
-      out += static_cast<char>(Hex(s[i + 1]) * 16 + Hex(s[i + 2]));
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
-
-std::map<std::string, std::string> ParseQuery(const std::string& query) {
-  std::map<std::string, std::string> out;
-  size_t at = 0;
-  while (at <= query.size() && !query.empty()) {
-    size_t amp = query.find('&', at);
-    std::string part = query.substr(at, amp == std::string::npos ? std::string::npos : amp - at);
-    size_t eq = part.find('=');
-    if (!part.empty()) out[Decode(part.substr(0, eq))] = eq == std::string::npos ? "" : Decode(part.substr(eq + 1));
-    if (amp == std::string::npos) break;
-    at = amp + 1;
-  }
-  return out;
 }
 
 // A non-negative integer parameter up to `max`; nullopt when absent.
