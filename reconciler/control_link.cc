@@ -24,8 +24,11 @@ std::map<std::string, ControlLinkCut> ControlLinkTracker::Observe(const std::str
       const std::string key = w.name + "->" + link.worker;
       reported.insert(key);
       LinkSeen& seen = ws.links[key];
-      if (seen.items >= 0 && link.items > seen.items && link.connected) seen.moved = now;
-      seen.items = link.items;
+      // Acknowledged items, not sent ones: a sender keeps sending into a cut link until its window
+      // is full (many seconds at low rates), but only a reachable node acknowledges.
+      const int64_t acked = link.items - link.inflight;
+      if (seen.items >= 0 && acked > seen.items && link.connected) seen.moved = now;
+      seen.items = acked;
       auto to = node_of.find(link.worker);
       if (to == node_of.end() || seen.moved == std::chrono::steady_clock::time_point{}) continue;
       auto [it, fresh] = moved_to.try_emplace(to->second, seen.moved);

@@ -3,8 +3,8 @@
 // still works keeps its part of the plan: it is not left out (no NodeNotReady, no re-plan for it
 // alone), and the Workflow shows ControlLinkLost=True with the nodes and since when.
 // The data path works when a reachable peer's report shows items moving to a worker on the node:
-// a link to it that is connected and whose sent-items count grew within `data_grace` (a sender's
-// window only advances on acknowledgements, so growing counts mean the node acknowledges).
+// a link to it that is connected and whose acknowledged-items count (items - inflight) grew
+// within `data_grace` (sent counts would not do: a sender fills its window into a cut link).
 // A node cut off longer than `max_autonomous` is treated as lost (left out, re-planned), as is one
 // whose data path shows no movement for data_grace.
 // Thread-safety: ControlLinkTracker is thread-safe.

@@ -200,5 +200,33 @@ TEST(ControlLinkTrackerTest, OnlyReachablePeersReportsCountAndAMixedNodeIsNotCut
   EXPECT_TRUE(t.Observe("w", obs, clock.Now()).empty());
 }
 
+// A sender keeps sending into a cut link until its window is full (the three-tier lab's partition:
+// first transmissions grew for many seconds while nothing was acknowledged, so the partitioned
+// device kept its work and was never re-planned). Only acknowledged items show a live data path.
+TEST(ControlLinkTrackerTest, ItemsSentIntoACutLinkButNeverAcknowledgedAreNoDataPath) {
+  ControlLinkTracker t;
+  FakeClock clock;
+  WorkerState cut;
+  cut.name = "a";
+  cut.node = "n1";
+  cut.control_link_lost = true;
+  WorkerState peer;
+  peer.name = "b";
+  peer.node = "n2";
+  peer.ready = true;
+  for (int64_t i = 0; i < 6; ++i) {  // sent grows by 10 a look, all still in flight
+    peer.metrics = WorkerMetrics{};
+    peer.metrics->links.push_back(LinkMetrics{"a", "", true, 100 + 10 * i, 0, 0, 0, 0, 10 * i, 0});
+    auto cuts = t.Observe("w", {cut, peer}, clock.Now());
+    ASSERT_EQ(cuts.count("n1"), 1u);
+    EXPECT_FALSE(cuts["n1"].data_path_alive) << "look " << i;
+    clock.Advance(seconds(1));
+  }
+  // Acknowledgements resume: the data path is alive again.
+  peer.metrics->links[0] = LinkMetrics{"a", "", true, 200, 0, 0, 0, 0, 0, 0};
+  auto cuts = t.Observe("w", {cut, peer}, clock.Now());
+  EXPECT_TRUE(cuts["n1"].data_path_alive);
+}
+
 }  // namespace
 }  // namespace jb
