@@ -29,6 +29,32 @@ CaptureSlot& Slot() {
   return slot;
 }
 
+// The logger Log writes to: ours, swapped by Init under the lock, so a Log racing with Init holds
+// the old one alive until it is done. Logs filter on g_level; the logger itself passes everything.
+struct LoggerSlot {
+  Mutex mu;
+  std::shared_ptr<spdlog::logger> logger GUARDED_BY(mu);
+};
+LoggerSlot& Loggers() {
+  static LoggerSlot slot;
+  return slot;
+}
+
+std::shared_ptr<spdlog::logger> CurrentLogger() {
+  LoggerSlot& slot = Loggers();
+  MutexLock lock(&slot.mu);
+  if (!slot.logger) {
+    slot.logger = std::make_shared<spdlog::logger>("jellybean", std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
+    slot.logger->set_level(spdlog::level::trace);
+  }
+  return slot.logger;
+}
+
+// spdlog's registry (behind the spdlog:: free functions some code still calls) is a function-local
+// static inside libspdlog; create it while the program is still single-threaded, so its first use
+// never races (ThreadSanitizer cannot see the guard inside the uninstrumented library).
+[[maybe_unused]] const bool g_registry_ready = spdlog::default_logger_raw() != nullptr;
+
 spdlog::level::level_enum SpdLevel(Level level) {
   switch (level) {
     case Level::kTrace:
@@ -119,7 +145,13 @@ void Init(const std::string& name, Level level, Sink sink) {
     logger = std::make_shared<spdlog::logger>(name, std::make_shared<spdlog::sinks::systemd_sink_mt>());
   else
     logger = std::make_shared<spdlog::logger>(name, std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
+  logger->set_level(spdlog::level::trace);
   spdlog::set_default_logger(logger);
+  {
+    LoggerSlot& slot = Loggers();
+    MutexLock lock(&slot.mu);
+    slot.logger = logger;
+  }
   g_journal.store(journal);
   SetLevel(level);
 }
@@ -169,7 +201,7 @@ void Log(Level level, const Fields& fields, const std::string& message) {
     (void)sd_journal_sendv(iov.data(), static_cast<int>(iov.size()));
     return;
   }
-  spdlog::default_logger_raw()->log(SpdLevel(level), "{}", line);
+  CurrentLogger()->log(SpdLevel(level), "{}", line);
 }
 
 void SetCaptureForTesting(std::function<void(Level, const std::string&)> capture) {

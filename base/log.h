@@ -9,7 +9,7 @@
 // which the same Init sets up (code that still calls spdlog:: directly reaches the same sink).
 // spdlog and sd-journal are confined to log.cc.
 // Thread-safety: every function is thread-safe; Init/SetLevel may race with logging (the level is
-// an atomic, the sink is swapped under a lock).
+// an atomic; the logger is ours, swapped under a lock, and a Log call keeps the one it took alive).
 #pragma once
 
 #include <cstdint>
