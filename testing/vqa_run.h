@@ -78,6 +78,22 @@ inline std::string ConditionOf(const Workflow& wf, const std::string& type) {
   return "";
 }
 
+// Waits until daemon `d` answers and its VQA workflow is Ready; fills `c` and returns the PID of
+// every worker from their reports (empty when either wait times out).
+inline std::map<std::string, int64_t> WaitVqaReadyWorkerPids(Daemon& d, const fs::path& state, HttpClientOptions* c) {
+  std::map<std::string, int64_t> pids;
+  if (!d.WaitReady(c)) return pids;
+  const bool ready = WaitFor(
+      [&] {
+        auto wf = GetWorkflow(*c);
+        return wf && ConditionOf(*wf, "Ready") == "True";
+      },
+      std::chrono::seconds(30));
+  if (!ready) return pids;
+  for (const auto& [w, m] : Reports(state)) pids[w] = m.pid;
+  return pids;
+}
+
 inline const int64_t kMany = 1000000;  // sources that run until the end of a run sets their count
 
 inline std::string Source(const std::string& file) {

@@ -346,14 +346,7 @@ TEST(DataPlane, ARestartedDaemonReadoptsItsWorkersAndDeleteStopsThem) {
   {
     Daemon d(state, {}, {"--manifest-dir", manifests.string()});
     HttpClientOptions c;
-    ASSERT_TRUE(d.WaitReady(&c));
-    ASSERT_TRUE(WaitFor(
-        [&] {
-          auto wf = GetWorkflow(c);
-          return wf && ConditionOf(*wf, "Ready") == "True";
-        },
-        30s));
-    for (const auto& [w, m] : Reports(state)) pids[w] = m.pid;
+    pids = WaitVqaReadyWorkerPids(d, state, &c);
     ASSERT_EQ(pids.size(), 6u);
     d.KeepWorkers();
     d.Signal(SIGKILL);  // the daemon dies; its workers keep serving

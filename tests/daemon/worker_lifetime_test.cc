@@ -43,14 +43,7 @@ TEST(WorkerLifetime, WorkersAreInTheirOwnSessionsOutliveASigtermAndAreAdoptedByT
   {
     Daemon d(state, {}, {"--manifest-dir", manifests.string()});
     HttpClientOptions c;
-    ASSERT_TRUE(d.WaitReady(&c));
-    ASSERT_TRUE(WaitFor(
-        [&] {
-          auto wf = GetWorkflow(c);
-          return wf && ConditionOf(*wf, "Ready") == "True";
-        },
-        30s));
-    for (const auto& [w, m] : Reports(state)) pids[w] = m.pid;
+    pids = WaitVqaReadyWorkerPids(d, state, &c);
     ASSERT_EQ(pids.size(), 6u);
     for (const auto& [w, pid] : pids) {
       const pid_t p = static_cast<pid_t>(pid);
