@@ -72,7 +72,7 @@ void Worker::Impl::TakeIngressCalls() {
     uint64_t seq = by_id ? IngressSeqOf(call->id()) : ingress_next_seq_;
     if (!by_id && !seqs_->Reserve(seq)) return;  // the next block is being written: retried next round
     ingress_unnumbered_.pop_front();
-    if (by_id && ingress_calls_.count(seq) != 0) {
+    if (auto same = ingress_calls_.find(seq); by_id && same != ingress_calls_.end() && !same->second->finished()) {
       call->Finish(oip::ErrorReply(409, "request id " + call->id() + " is already in flight on this endpoint"));
       continue;
     }
