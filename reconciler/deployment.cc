@@ -87,6 +87,21 @@ StatusOr<WorkerIngress> IngressSettings(const Workflow& wf, const Source& s, con
   return in;
 }
 
+// The way back to the io worker of every other ingress tier (planner::OtherIngressTiers, priced as
+// results to that tier): each terminal operator (not in `has_consumer`) also feeds that worker's
+// first ingress source, whose io worker answers its callers from those items.
+void AddWaysBack(const Workflow& wf, const std::set<std::string>& has_consumer, std::vector<WorkerEdge>& edges,
+                 std::vector<WorkerRoute>& routes) {
+  for (const auto& tier : planner::OtherIngressTiers(wf.spec))
+    for (const auto& s : wf.spec.sources) {
+      if (s.tier != tier || s.type.value_or("generator") != "ingress") continue;
+      for (const auto& op : wf.spec.operators)
+        if (has_consumer.count(op.name) == 0) edges.push_back(WorkerEdge{op.name, s.name, 1});
+      routes.push_back(WorkerRoute{s.name, 0, 1, std::string(kIoWorkerPrefix) + tier, "", tier});
+      break;
+    }
+}
+
 }  // namespace
 
 StatusOr<std::vector<WorkerConfig>> BuildDeployment(const Workflow& wf, const std::vector<ModelProfile>& profiles,
@@ -184,18 +199,7 @@ StatusOr<std::vector<WorkerConfig>> BuildDeployment(const Workflow& wf, const st
   if (wf.spec.results) sink.result_log = wf.spec.results->file;
   io[sink_worker].instances.push_back(sink);
   routes.push_back(WorkerRoute{kSinkName, 0, 1, sink_worker, "", sink_tier});
-  // The way back to the io worker of every other ingress tier (planner::OtherIngressTiers, priced as
-  // results to that tier): each terminal operator also feeds that worker's first ingress source,
-  // whose io worker answers its callers from those items.
-  for (const auto& tier : planner::OtherIngressTiers(wf.spec))
-    for (const auto& s : wf.spec.sources) {
-      if (s.tier != tier || s.type.value_or("generator") != "ingress") continue;
-      const std::string wname = std::string(kIoWorkerPrefix) + tier;
-      for (const auto& op : wf.spec.operators)
-        if (has_consumer.count(op.name) == 0) edges.push_back(WorkerEdge{op.name, s.name, 1});
-      routes.push_back(WorkerRoute{s.name, 0, 1, wname, "", tier});
-      break;
-    }
+  AddWaysBack(wf, has_consumer, edges, routes);
 
   // Validation reserves the prefix for io workers; an Infrastructure that bypassed it must not
   // yield two workers of one name (they would write the same files).
