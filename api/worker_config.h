@@ -86,6 +86,10 @@ struct WorkerIngress {
   int64_t max_inflight = 256;         // accepted requests not yet answered; beyond: 429
   double timeout_s = 30;              // default request deadline (Triton's `timeout` parameter overrides)
   int64_t max_body_bytes = 16 << 20;  // beyond: 413
+  // The workflow's ingress sources on other io workers (other tiers). Not empty: a request carries
+  // only this worker's parts, its `id` is required, and its parts join theirs by that id (the seq of
+  // every part is IngressSeqOf(id), worker/ingress_endpoint.h).
+  std::vector<std::string> joined_with;
   bool operator==(const WorkerIngress&) const = default;
 };
 template <class V>
@@ -98,6 +102,7 @@ void Describe(V& v, WorkerIngress& o) {
   v.Field("maxInflight", o.max_inflight, Opt().Min(1).Max(1 << 20));
   v.Field("timeoutS", o.timeout_s, Opt().Gt(0).Max(3600));
   v.Field("maxBodyBytes", o.max_body_bytes, Opt().Min(1024).Max(int64_t{1} << 30));
+  v.Field("joinedWith", o.joined_with, Opt());
 }
 
 // A workflow edge: items of `from` (source or operator) feed `to` (operator or "sink").

@@ -326,9 +326,9 @@ void AddOperatorEdgeTraffic(const Problem& p, const TierShares& T, const PEdge& 
   }
 }
 
-// The way back of one result at boundary b: the sink holds all keys on its tier, so F_sink(b) is 1
-// at or above the sink's tier and 0 below it, and the answers of variant v of the terminal operator
-// cross b upward with share F_v(b) (b below the sink) or downward with share x_v - F_v(b) (b at or
+// The way back of one result at boundary b: the sink (or another ingress tier's io worker) holds all
+// keys on its tier r.tier, so F_sink(b) is 1 at or above that tier and 0 below it, and the answers of variant v of the
+// terminal operator cross b upward with share F_v(b) (b below the sink) or downward with share x_v - F_v(b) (b at or
 // above it: the keys of v served above b). Both are affine in x and T, like a source edge's, so they
 // go straight into the objective and the boundary traffic, per variant (sizes may differ). Not
 // subject to forbid_downward (see PResult).
@@ -336,7 +336,7 @@ void AddResultTraffic(const Problem& p, const TierShares& T, const PResult& r, i
                       BoundaryTraffic& bw) {
   LinearModel& m = f.model;
   const size_t bi = static_cast<size_t>(b), o = static_cast<size_t>(r.op);
-  const bool up = b < p.sink_tier;
+  const bool up = b < r.tier;
   for (size_t v = 0; v < p.ops[o].variants.size(); ++v) {
     if (f.x[o][v] < 0) continue;
     double kibps = r.rate * p.ops[o].variants[v].out_kib;

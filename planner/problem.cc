@@ -101,9 +101,11 @@ Status CheckResults(const Problem& p) {
   if (p.results.empty()) return Status::Ok();
   if (p.sink_tier < 0 || p.sink_tier >= p.K())
     return Status::InvalidArgument("the sink's tier " + std::to_string(p.sink_tier) + " does not exist");
-  double max_cost = 0;
-  for (int t = 0; t < p.K(); ++t) max_cost = std::max(max_cost, p.PathCost(t, p.sink_tier));
   for (const auto& r : p.results) {
+    if (r.tier < 0 || r.tier >= p.K())
+      return Status::InvalidArgument("a result goes to tier " + std::to_string(r.tier) + ", which does not exist");
+    double max_cost = 0;
+    for (int t = 0; t < p.K(); ++t) max_cost = std::max(max_cost, p.PathCost(t, r.tier));
     if (r.op < 0 || static_cast<size_t>(r.op) >= p.ops.size())
       return Status::InvalidArgument("a result refers to an operator that does not exist");
     const auto& op = p.ops[static_cast<size_t>(r.op)];
@@ -221,6 +223,16 @@ std::string SinkTier(const WorkflowSpec& ws) {
   for (const auto& s : ws.sources)
     if (s.type.value_or("generator") == "ingress") return s.tier;
   return ws.sources.empty() ? std::string() : ws.sources.front().tier;
+}
+
+std::vector<std::string> OtherIngressTiers(const WorkflowSpec& ws) {
+  const std::string sink = SinkTier(ws);
+  std::vector<std::string> out;
+  for (const auto& s : ws.sources)
+    if (s.type.value_or("generator") == "ingress" && s.tier != sink &&
+        std::find(out.begin(), out.end(), s.tier) == out.end())
+      out.push_back(s.tier);
+  return out;
 }
 
 namespace {
@@ -394,18 +406,26 @@ void AddEdges(const std::vector<const Operator*>& order, Indexes& idx, Problem& 
   }
 }
 
-// The way back: one result per terminal operator, to the sink's tier (SinkTier).
+// The way back: one result per terminal operator, to the sink's tier (SinkTier), and one more per
+// other ingress tier (OtherIngressTiers).
 Status AddResults(const WorkflowSpec& ws, const Indexes& idx, Problem& p) {
   if (ws.sources.empty()) return Status::Ok();  // no sink: nothing flows
   std::string tier = SinkTier(ws);
   auto t = idx.tier.find(tier);
   if (t == idx.tier.end()) return Status::InvalidArgument("the sink's tier " + tier + " is unknown");
   p.sink_tier = t->second;
+  std::vector<int> to = {t->second};
+  for (const auto& other : OtherIngressTiers(ws)) {
+    auto ot = idx.tier.find(other);
+    if (ot == idx.tier.end()) return Status::InvalidArgument("ingress tier " + other + " is unknown");
+    to.push_back(ot->second);
+  }
   std::vector<bool> consumed(p.ops.size(), false);
   for (const auto& e : p.edges)
     if (!e.from_source) consumed[static_cast<size_t>(e.from)] = true;
-  for (size_t o = 0; o < p.ops.size(); ++o)
-    if (!consumed[o]) p.results.push_back(PResult{static_cast<int>(o), p.ops[o].rate});
+  for (int tier : to)
+    for (size_t o = 0; o < p.ops.size(); ++o)
+      if (!consumed[o]) p.results.push_back(PResult{static_cast<int>(o), p.ops[o].rate, tier});
   return Status::Ok();
 }
 

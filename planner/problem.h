@@ -60,11 +60,14 @@ struct PSource {
 
 // The way back: every answer of a terminal operator (one no operator consumes) travels from the
 // node that computed it to the sink, on the io worker of the sink's tier (SinkTier), at the
-// operator's rate, sized by its variant's output. Priced and capped like any edge, except that the
-// prototype's no-downward rule does not apply to it (an answer must reach its caller).
+// operator's rate, sized by its variant's output. A workflow with ingress sources on several tiers
+// sends each answer also to the io worker of every other ingress tier (its callers wait there too):
+// one more result per such tier. Priced and capped like any edge, except that the prototype's
+// no-downward rule does not apply to it (an answer must reach its caller).
 struct PResult {
   int op = 0;       // operator index (a terminal operator)
-  double rate = 0;  // items/s sent to the sink = the operator's rate
+  double rate = 0;  // items/s sent = the operator's rate
+  int tier = 0;     // where the answers go: the sink's tier, or another ingress source's tier
 };
 
 struct PTable {
@@ -124,6 +127,9 @@ struct Problem {
 // empty when it has no sources. The one rule for the planner (Problem::sink_tier) and the
 // deployment (the io worker that hosts the sink, reconciler/deployment.cc).
 std::string SinkTier(const WorkflowSpec& ws);
+// The tiers, other than the sink's, of the workflow's ingress sources (in source order, each once):
+// their io workers serve callers too, so the answers also go back to them.
+std::vector<std::string> OtherIngressTiers(const WorkflowSpec& ws);
 
 // Nodes of one tier whose capacities agree for every (operator, variant) are interchangeable
 // except for their price. Merging them into one node with a price ladder is an exact

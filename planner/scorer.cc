@@ -97,7 +97,7 @@ SinkEdge ResultEdge(const Problem& p, const PResult& r, const std::vector<std::v
                     const std::vector<int>& variant) {
   const size_t o = static_cast<size_t>(r.op);
   const int v = variant[o];  // -1 in a malformed plan: nothing to carry
-  return SinkEdge{pieces[o], Piece{-1, p.sink_tier, 0.0, 1.0, r.rate, 0, 1}, r.rate,
+  return SinkEdge{pieces[o], Piece{-1, r.tier, 0.0, 1.0, r.rate, 0, 1}, r.rate,
                   v < 0 ? 0.0 : p.ops[o].variants[static_cast<size_t>(v)].out_kib};
 }
 

@@ -62,16 +62,13 @@ StatusOr<WorkerInstance> SourceInstance(const Source& s) {
   return wi;
 }
 
-// The inference endpoint of the io worker `wname` hosting ingress source `s`. The endpoint answers
-// from the sink, which is on the io worker of the sink's tier (`sink_worker`, planner::SinkTier: the
-// first ingress source's tier): every ingress source must be on that tier. TLS and a bearer token by
-// default: the driver fills in the files (a certificate signed by the daemon's CA, the workflow's
-// 0600 token); plain HTTP only when the daemon allows it, and only on a loopback address.
-StatusOr<WorkerIngress> IngressSettings(const Workflow& wf, const Source& s, const std::string& wname,
-                                        const std::string& sink_worker, const DeploymentOptions& opts) {
-  if (wname != sink_worker)
-    return Status::InvalidArgument("source " + s.name + ": ingress sources must all be on one tier, whose io worker (" +
-                                   sink_worker + ") hosts the sink their answers come back to");
+// The inference endpoint of the io worker of tier `s.tier` hosting ingress source `s`. The io worker
+// of the sink's tier (planner::SinkTier: the first ingress source's tier) answers from the sink;
+// those of other tiers from the answers sent back to them (BuildDeployment), and every part joins
+// the others by the request id (`joinedWith`: the ingress sources of the other tiers). TLS and a
+// bearer token by default: the driver fills in the files (a certificate signed by the daemon's CA,
+// the workflow's 0600 token); plain HTTP only when the daemon allows it, and only on a loopback address.
+StatusOr<WorkerIngress> IngressSettings(const Workflow& wf, const Source& s, const DeploymentOptions& opts) {
   const std::string& host = opts.ingress_host;
   bool loopback = host.rfind("127.", 0) == 0 || host == "::1" || host == "localhost";
   if (opts.ingress_plain_http && !loopback)
@@ -85,7 +82,24 @@ StatusOr<WorkerIngress> IngressSettings(const Workflow& wf, const Source& s, con
     in.timeout_s = wf.spec.ingress->timeout_s;
     in.max_inflight = wf.spec.ingress->max_inflight;
   }
+  for (const auto& o : wf.spec.sources)
+    if (o.type.value_or("generator") == "ingress" && o.tier != s.tier) in.joined_with.push_back(o.name);
   return in;
+}
+
+// The way back to the io worker of every other ingress tier (planner::OtherIngressTiers, priced as
+// results to that tier): each terminal operator (not in `has_consumer`) also feeds that worker's
+// first ingress source, whose io worker answers its callers from those items.
+void AddWaysBack(const Workflow& wf, const std::set<std::string>& has_consumer, std::vector<WorkerEdge>& edges,
+                 std::vector<WorkerRoute>& routes) {
+  for (const auto& tier : planner::OtherIngressTiers(wf.spec))
+    for (const auto& s : wf.spec.sources) {
+      if (s.tier != tier || s.type.value_or("generator") != "ingress") continue;
+      for (const auto& op : wf.spec.operators)
+        if (has_consumer.count(op.name) == 0) edges.push_back(WorkerEdge{op.name, s.name, 1});
+      routes.push_back(WorkerRoute{s.name, 0, 1, std::string(kIoWorkerPrefix) + tier, "", tier});
+      break;
+    }
 }
 
 }  // namespace
@@ -168,7 +182,7 @@ StatusOr<std::vector<WorkerConfig>> BuildDeployment(const Workflow& wf, const st
     std::string wname = std::string(kIoWorkerPrefix) + s.tier;
     auto [it, fresh] = io.try_emplace(wname, base(wname, s.node.value_or(""), s.tier));
     if (s.type.value_or("generator") == "ingress") {
-      auto ing = IngressSettings(wf, s, wname, sink_worker, opts);
+      auto ing = IngressSettings(wf, s, opts);
       if (!ing.ok()) return ing.status();
       it->second.ingress = *ing;
       wi->type = "ingress";
@@ -185,6 +199,7 @@ StatusOr<std::vector<WorkerConfig>> BuildDeployment(const Workflow& wf, const st
   if (wf.spec.results) sink.result_log = wf.spec.results->file;
   io[sink_worker].instances.push_back(sink);
   routes.push_back(WorkerRoute{kSinkName, 0, 1, sink_worker, "", sink_tier});
+  AddWaysBack(wf, has_consumer, edges, routes);
 
   // Validation reserves the prefix for io workers; an Infrastructure that bypassed it must not
   // yield two workers of one name (they would write the same files).

@@ -70,14 +70,20 @@ std::string JsonString(const std::string& s) {
 
 }  // namespace
 
-double IngressKeyOf(const std::string& id) {
+namespace {
+uint64_t Fnv1a64(const std::string& s) {
   uint64_t h = 1469598103934665603ull;
-  for (char c : id) {
+  for (char c : s) {
     h ^= static_cast<unsigned char>(c);
     h *= 1099511628211ull;
   }
-  return static_cast<double>(h >> 11) * 0x1p-53;
+  return h;
 }
+}  // namespace
+
+double IngressKeyOf(const std::string& id) { return static_cast<double>(Fnv1a64(id) >> 11) * 0x1p-53; }
+
+uint64_t IngressSeqOf(const std::string& id) { return Fnv1a64(id) | (uint64_t{1} << 63); }
 
 // ---- IngressCall ----------------------------------------------------------------------------------
 
@@ -238,7 +244,22 @@ HttpResponse IngressEndpoint::Infer(const HttpRequest& req, const oip::Route& ro
   oip::Headers headers(req.headers.begin(), req.headers.end());
   auto parsed = oip::ParseInferRequest({req.body, oip::FindHeader(headers, "Inference-Header-Content-Length")}, limits);
   if (!parsed.ok()) return Reply(oip::ErrorReply(parsed.status()));
+  for (const auto& t : parsed->inputs)  // a part for another tier's io worker: say where it goes
+    if (std::find(c.joined_with.begin(), c.joined_with.end(), t.name) != c.joined_with.end()) {
+      std::string mine;
+      for (const auto& i : opts_.inputs) mine += (mine.empty() ? "" : ", ") + i;
+      return Reply(oip::ErrorReply(400, "input '" + t.name +
+                                            "' is served by the io worker of its own tier, not this one: model '" +
+                                            model_->name + "' here takes " + mine));
+    }
   if (auto s = oip::ValidateAgainstModel(*parsed, *model_); !s.ok()) return Reply(oip::ErrorReply(s));
+  if (!c.joined_with.empty() && parsed->id.empty()) {
+    std::string others;
+    for (const auto& o : c.joined_with) others += (others.empty() ? "" : ", ") + o;
+    return Reply(oip::ErrorReply(400, "request id ('id') is required: model " + model_->name +
+                                          "'s parts sent here join the parts of " + others +
+                                          " sent to other io workers by it"));
+  }
   std::vector<std::pair<std::string, std::string>> parts;
   for (const auto& name : opts_.inputs) {
     const oip::Tensor* t = parsed->FindInput(name);

@@ -152,5 +152,10 @@ class IngressEndpoint {
 // The routing key of a request id: a 64-bit FNV-1a hash of the id scaled to [0, 1), so one id
 // always takes the same key range (and so the same workers).
 double IngressKeyOf(const std::string& id);
+// The seq of every part of request `id` when the workflow's ingress sources are on several io
+// workers (WorkerIngress::joined_with): the same on every worker, so the parts join by it (the join
+// also checks their request keys). The FNV-1a hash of the id with the top bit set: never a seq of a
+// worker's numbering, never 0.
+uint64_t IngressSeqOf(const std::string& id);
 
 }  // namespace jb

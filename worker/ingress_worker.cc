@@ -7,7 +7,17 @@
 // sources hosts no other kind of source). Every part carries request_key = the request id and the
 // key IngressKeyOf(id). The call stays in ingress_calls_ (by seq) until the sink here delivers that
 // seq with that request key (200 with the answer), an item of it is dropped on this worker (500
-// naming the reason), or its deadline passes (the HTTP thread answers 504; swept here).
+// naming the reason; 504 for a join timeout: a part that never arrived), or its deadline passes
+// (the HTTP thread answers 504; swept here).
+//
+// Ingress sources on several io workers (WorkerIngress::joined_with not empty): every part takes
+// the seq IngressSeqOf(id), the same on each worker, instead of the next of the numbering, so joins
+// match the parts of one request by it. The io worker without the sink gets its answers as items
+// addressed to one of its ingress sources (the deployment's edge from each terminal operator to it)
+// and finishes its call from them (AnswerIngress); a second call with the id of one in flight here
+// is refused (409).
+#include <algorithm>
+
 #include "api/worker_config.h"
 #include "worker/worker_impl.h"
 
@@ -28,8 +38,11 @@ Status Worker::Impl::StartIngress() {
   if (other_sources)
     return Status::InvalidArgument(who + "ingress sources cannot share a worker with other kinds of source");
   if (!cfg_.ingress) return Status::InvalidArgument(who + "ingress sources need the ingress settings (ingress:)");
-  if (instances_.count(kSinkName) == 0)
-    return Status::InvalidArgument(who + "the sink must be on the io worker that hosts the ingress sources");
+  bool answers_here = instances_.count(kSinkName) != 0;
+  for (const auto& e : cfg_.edges) answers_here |= std::find(o.inputs.begin(), o.inputs.end(), e.to) != o.inputs.end();
+  if (!answers_here)
+    return Status::InvalidArgument(who + "the answers must come back to the io worker that hosts the ingress sources " +
+                                   "(the sink, or an edge from the last operator to one of its ingress sources)");
   for (const auto& e : cfg_.edges)
     if (e.to == kSinkName) o.output = e.from;
   o.cfg = *cfg_.ingress;
@@ -55,12 +68,18 @@ void Worker::Impl::TakeIngressCalls() {
       ingress_unnumbered_.pop_front();
       continue;
     }
-    uint64_t seq = ingress_next_seq_;
-    if (!seqs_->Reserve(seq)) return;  // the next block is being written: retried next round
+    const bool by_id = !cfg_.ingress->joined_with.empty();
+    uint64_t seq = by_id ? IngressSeqOf(call->id()) : ingress_next_seq_;
+    if (!by_id && !seqs_->Reserve(seq)) return;  // the next block is being written: retried next round
     ingress_unnumbered_.pop_front();
-    ++ingress_next_seq_;
+    if (auto same = ingress_calls_.find(seq); by_id && same != ingress_calls_.end() && !same->second->finished()) {
+      call->Finish(oip::ErrorReply(409, "request id " + call->id() + " is already in flight on this endpoint"));
+      continue;
+    }
+    if (!by_id) ++ingress_next_seq_;
     ingress_calls_[seq] = call;
-    uint64_t epoch = router_.SourceEpoch(seq);
+    // By id the parts take the current epoch: the other io workers' parts do too.
+    uint64_t epoch = by_id ? 0 : router_.SourceEpoch(seq);
     int64_t now_ns = RealtimeNs();
     for (const auto& [source, payload] : call->parts()) {
       auto it = instances_.find(source);
@@ -100,7 +119,12 @@ void Worker::Impl::FailIngress(const wire::Item& item, const std::string& reason
   if (!ingress_ || item.request_key().empty()) return;
   auto it = ingress_calls_.find(item.seq());
   if (it == ingress_calls_.end() || it->second->id() != item.request_key()) return;
-  it->second->Finish(oip::ErrorReply(500, "request " + item.request_key() + " was dropped: " + reason));
+  if (reason == "join-timeout")  // a part that never arrived: as if the deadline had passed
+    it->second->Finish(oip::ErrorReply(
+        504,
+        "request " + item.request_key() + ": its other parts did not arrive within the join timeout (join-timeout)"));
+  else
+    it->second->Finish(oip::ErrorReply(500, "request " + item.request_key() + " was dropped: " + reason));
   ingress_calls_.erase(it);
 }
 

@@ -126,7 +126,8 @@ class Worker::Impl {
   // The inference endpoint (worker/ingress_worker.cc): started when ingress sources are hosted.
   Status StartIngress();
   void TakeIngressCalls();
-  void AnswerIngress(const wire::Item& item);  // a first delivery at the sink
+  // A first delivery at the sink, or an answer sent back to an ingress source of this worker.
+  void AnswerIngress(const wire::Item& item);
   void FailIngress(const wire::Item& item, const std::string& reason);
   void SweepIngress(WorkerMetrics& m);
   // Writes the delivery record; false when it failed (then no acknowledgement may go out).

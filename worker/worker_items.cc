@@ -33,6 +33,12 @@ void Worker::Impl::Deliver(Instance& inst, Task t) {
     DeliverToSink(inst, std::move(t));
     return;
   }
+  if (inst.cfg.kind == "source" && inst.cfg.type == "ingress") {  // an answer on its way back
+    ++inst.m.items_in;
+    AnswerIngress(t.item);
+    ledger_->Unref(t.hold);
+    return;
+  }
   if (inst.cfg.kind != "operator") {
     Drop(inst, t, "not-an-operator");
     return;

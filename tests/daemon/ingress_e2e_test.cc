@@ -2,11 +2,13 @@
 // `type: ingress`; the io worker serves the OIP endpoint whose URL the status shows, and a request
 // with one part per source comes back with the last operator's answer. By default over TLS (a
 // certificate from the daemon's CA) with the workflow's bearer token; plain HTTP with
-// --ingress-plain-http.
+// --ingress-plain-http. With the sources on two tiers, each tier's io worker takes its own part
+// and both callers get the answer.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
 #include <fstream>
+#include <future>
 #include <regex>
 
 #include "daemon/http.h"
@@ -24,8 +26,9 @@ using testing::WaitFor;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-// The VQA manifests with both sources as ingress, in `dir`/manifests.
-fs::path IngressManifests(const testing::TempDir& dir) {
+// The VQA manifests with both sources as ingress, in `dir`/manifests; with `speech_tier`,
+// ReadSpeech is on that tier.
+fs::path IngressManifests(const testing::TempDir& dir, const std::string& speech_tier = "") {
   fs::path m = dir.path() / "manifests";
   fs::create_directories(m);
   for (const auto& e : fs::directory_iterator(fs::path(JB_SOURCE_DIR) / "manifests/vqa")) {
@@ -33,6 +36,10 @@ fs::path IngressManifests(const testing::TempDir& dir) {
     if (e.path().filename() == "workflow.yaml") {
       text = std::regex_replace(text, std::regex("\n    rate: 40\n"), "\n    rate: 40\n    type: ingress\n");
       text = std::regex_replace(text, std::regex("\n  slo:\n"), "\n  ingress:\n    timeoutS: 20\n  slo:\n");
+      if (!speech_tier.empty())
+        text = std::regex_replace(text,
+                                  std::regex("(- name: ReadSpeech\n    rate: 40\n    type: ingress\n    tier: )edge"),
+                                  "$1" + speech_tier);
     }
     std::ofstream(m / e.path().filename()) << text;
   }
@@ -175,6 +182,70 @@ TEST(IngressE2E, TheDaemonDeploysTheEndpointAndARequestGetsTheWorkflowsAnswer) {
   auto meta = HttpCall(ingress, "GET", std::string(parts[2]));
   ASSERT_TRUE(meta.ok());
   EXPECT_NE(meta->body.find(R"("name":"ReadSpeech")"), std::string::npos) << meta->body;
+}
+
+// The ingress address (scheme://host:port) io worker `worker` reports in its metrics file.
+std::string IngressAddressOf(const fs::path& state, const std::string& worker) {
+  std::string text = testing::ReadFile(state / "workers/vqa" / (worker + ".metrics.json"));
+  std::smatch m;
+  return std::regex_search(text, m, std::regex("\"ingressAddress\": *\"([^\"]+)\"")) ? std::string(m[1]) : "";
+}
+
+TEST(IngressE2E, SourcesOnTwoTiersTakeTheirPartsByIdAndBothCallersGetTheAnswer) {
+  testing::TempDir dir;
+  fs::path m = IngressManifests(dir, "cloud");
+  ASSERT_NE(testing::ReadFile(m / "workflow.yaml").find("type: ingress\n    tier: cloud"), std::string::npos);
+  fs::path state = dir.path() / "state";
+  Daemon d(state, {}, {"--manifest-dir", m.string(), "--stop-workers-on-exit", "--ingress-plain-http"});
+  HttpClientOptions c;
+  ASSERT_TRUE(d.WaitReady(&c)) << testing::ReadFile(dir.path() / "state.log");
+  std::string edge, cloud;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        edge = IngressAddressOf(state, "io-edge");
+        cloud = IngressAddressOf(state, "io-cloud");
+        return !edge.empty() && !cloud.empty();
+      },
+      40s))
+      << testing::ReadFile(dir.path() / "state.log");
+  HttpClientOptions to_edge, to_cloud;
+  to_edge.server = edge;
+  to_cloud.server = cloud;
+  to_edge.timeout_s = to_cloud.timeout_s = 20;
+  const std::string infer = "/v2/models/vqa/infer";
+  auto meta = HttpCall(to_cloud, "GET", "/v2/models/vqa");
+  ASSERT_TRUE(meta.ok()) << meta.status().message();
+  EXPECT_NE(meta->body.find(R"("name":"ReadSpeech")"), std::string::npos) << meta->body;
+  EXPECT_EQ(meta->body.find(R"("name":"ReadImage")"), std::string::npos) << meta->body;
+  // Both parts with one id, each to its tier's endpoint, until the plan is up (503 before).
+  StatusOr<HttpResponse> re = Status::Unavailable("not sent"), rc = Status::Unavailable("not sent");
+  int round = 0;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        const std::string id = "q-" + std::to_string(++round);
+        auto image = std::async(std::launch::async, [&] {
+          return HttpCall(to_edge, "POST", infer,
+                          R"({"id":")" + id +
+                              R"(","inputs":[{"name":"ReadImage","shape":[1],"datatype":"BYTES","data":["img"]}]})");
+        });
+        rc = HttpCall(
+            to_cloud, "POST", infer,
+            R"({"id":")" + id +
+                R"(","inputs":[{"name":"ReadSpeech","shape":[1],"datatype":"BYTES","data":["what colour"]}]})");
+        re = image.get();
+        return re.ok() && re->status == 200 && rc.ok() && rc->status == 200;
+      },
+      60s))
+      << (re.ok() ? std::to_string(re->status) + " " + re->body : re.status().message()) << " / "
+      << (rc.ok() ? std::to_string(rc->status) + " " + rc->body : rc.status().message());
+  for (const auto* r : {&re, &rc})
+    EXPECT_NE((*r)->body.find(R"("model_name":"vqa","id":"q-)"), std::string::npos) << (*r)->body;
+  // Without an id the parts could not meet: refused, naming it.
+  auto no_id = HttpCall(to_edge, "POST", infer,
+                        R"({"inputs":[{"name":"ReadImage","shape":[1],"datatype":"BYTES","data":["img"]}]})");
+  ASSERT_TRUE(no_id.ok());
+  EXPECT_EQ(no_id->status, 400);
+  EXPECT_NE(no_id->body.find("request id ('id') is required"), std::string::npos) << no_id->body;
 }
 
 }  // namespace

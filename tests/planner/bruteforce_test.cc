@@ -96,15 +96,20 @@ double BruteForce(const Problem& p, int G) {
 // of optima that ship answers across the link shows the term is exercised.
 void CheckSeeds(bool exclusive, bool allow_join, int grid, bool expect_equal,
                 testing::SinkAt sink = testing::SinkAt::kEdge) {
-  int compared = 0, answers_cross = 0;
+  int compared = 0, answers_cross = 0, two_ways_back = 0;
   for (unsigned seed = 1; seed <= 25; ++seed) {
     SCOPED_TRACE("seed " + std::to_string(seed) + (exclusive ? " exclusive" : " shared"));
     auto in = testing::SmallInstance(seed, exclusive, allow_join, sink);
     auto p = BuildProblem(in.wf, in.profiles, in.inf);
     ASSERT_TRUE(p.ok()) << p.status().message();
-    ASSERT_EQ(p->sink_tier, sink == testing::SinkAt::kEdge ? 0 : 1);
+    const bool join = in.wf.spec.sources.size() == 2;
+    const bool sink_at_edge = sink == testing::SinkAt::kEdge || (sink == testing::SinkAt::kTwoIngressTiers && join);
+    ASSERT_EQ(p->sink_tier, sink_at_edge ? 0 : 1);
     ASSERT_EQ(p->K(), sink == testing::SinkAt::kMiddleOfThree ? 3 : 2);
-    ASSERT_EQ(p->results.size(), 1u);  // the chain's B or the join's C
+    // The chain's B or the join's C, to the sink; with ingress on two tiers also to the cloud.
+    const size_t ways_back = sink == testing::SinkAt::kTwoIngressTiers && join ? 2 : 1;
+    ASSERT_EQ(p->results.size(), ways_back);
+    two_ways_back += ways_back == 2 ? 1 : 0;
     double brute = BruteForce(*p, grid);
     auto milp = SolveExact(*p, 20);
     if (!std::isfinite(brute)) {
@@ -126,15 +131,16 @@ void CheckSeeds(bool exclusive, bool allow_join, int grid, bool expect_equal,
     const POperator& last = p->ops[static_cast<size_t>(p->results[0].op)];
     double way_back = 0;
     bool crosses = false;
-    for (const auto& pl : milp->plan.placements) {
-      if (pl.op != last.name) continue;
-      int tier = static_cast<int>(std::find(p->tiers.begin(), p->tiers.end(), pl.tier) - p->tiers.begin());
-      double kib = 0;
-      for (const auto& v : last.variants)
-        if (v.name == pl.variant) kib = v.out_kib;
-      way_back += pl.rate * kib * kKiBpsToGiBph * p->PathCost(tier, p->sink_tier);
-      crosses = crosses || (tier != p->sink_tier && kib > 0);
-    }
+    for (const auto& r : p->results)
+      for (const auto& pl : milp->plan.placements) {
+        if (pl.op != last.name) continue;
+        int tier = static_cast<int>(std::find(p->tiers.begin(), p->tiers.end(), pl.tier) - p->tiers.begin());
+        double kib = 0;
+        for (const auto& v : last.variants)
+          if (v.name == pl.variant) kib = v.out_kib;
+        way_back += pl.rate * kib * kKiBpsToGiBph * p->PathCost(tier, r.tier);
+        crosses = crosses || (tier != r.tier && kib > 0);
+      }
     Problem without = *p;
     without.results.clear();
     EXPECT_NEAR(ScorePlan(without, milp->plan).network + way_back, sc.network, 1e-9);
@@ -152,6 +158,9 @@ void CheckSeeds(bool exclusive, bool allow_join, int grid, bool expect_equal,
   }
   EXPECT_GE(compared, 15) << "too few feasible instances to be a meaningful check";
   std::printf("[ info ] %d of %d optima ship answers across a tier to the sink\n", answers_cross, compared);
+  if (sink == testing::SinkAt::kTwoIngressTiers) {
+    EXPECT_GE(two_ways_back, 5) << "too few joins: the way back to a second ingress tier is not exercised";
+  }
 }
 
 TEST(BruteForce, MilpIsTheTrueOptimumWithExclusiveNodes) { CheckSeeds(true, true, 4, true); }
@@ -173,6 +182,13 @@ TEST(BruteForce, MilpIsTheTrueOptimumWithTheSinkInTheMiddleOfThreeTiers) {
 }
 TEST(BruteForce, MilpIsNeverBeatenOnSharedJoinsWithTheSinkInTheMiddleOfThreeTiers) {
   CheckSeeds(false, true, 4, false, testing::SinkAt::kMiddleOfThree);
+}
+// Ingress sources on two tiers: each answer goes back to the sink (edge) and to the cloud's io worker.
+TEST(BruteForce, MilpIsTheTrueOptimumWithIngressOnTwoTiers) {
+  CheckSeeds(true, true, 4, true, testing::SinkAt::kTwoIngressTiers);
+}
+TEST(BruteForce, MilpIsNeverBeatenOnSharedJoinsWithIngressOnTwoTiers) {
+  CheckSeeds(false, true, 4, false, testing::SinkAt::kTwoIngressTiers);
 }
 
 }  // namespace

@@ -23,6 +23,10 @@ enum class SinkAt {
   // instance's edge <-> cloud link) and the last source is an ingress source there, so answers
   // come up from the edge and down from the cloud, and sources' items may cross two boundaries.
   kMiddleOfThree,
+  // Every source is an ingress source and the last one enters at the cloud: in a join S1 (edge)
+  // holds the sink and the answers also go back to the cloud's io worker (two results per terminal
+  // operator); a chain's only source is at the cloud, with the sink.
+  kTwoIngressTiers,
 };
 
 // A small random instance: 2 tiers, 3 nodes, a chain (S -> A -> B) or a join (S1 -> A, S2 -> B,
@@ -81,8 +85,9 @@ inline Instance SmallInstance(unsigned seed, bool exclusive, bool allow_join = t
   }
   if (sink != SinkAt::kEdge) {
     Source& last = in.wf.spec.sources.back();
-    last.tier = sink == SinkAt::kCloudIngress ? "cloud" : "mid";
+    last.tier = sink == SinkAt::kMiddleOfThree ? "mid" : "cloud";
     last.type = "ingress";
+    if (sink == SinkAt::kTwoIngressTiers) in.wf.spec.sources.front().type = "ingress";
   }
   if (sink == SinkAt::kMiddleOfThree) {
     const Link up = in.inf.spec.links[0], down = in.inf.spec.links[1];

@@ -135,6 +135,37 @@ TEST(WayBack, AnIngressSourceAtTheCloudPullsTheLastOperatorUp) {
   ExpectEverySolverPlaces(*q, "edge", 0.30);
 }
 
+TEST(WayBack, IngressOnTwoTiersSendsTheAnswersBackToBoth) {
+  // S (edge) and Q (cloud) are both ingress sources: the sink is on the edge (the first ingress
+  // source's tier) and the cloud's io worker waits for the answers of its callers too. One result
+  // per terminal operator and ingress tier.
+  auto in = TwoNodes(1024);
+  in.wf.spec.sources[0].type = "ingress";
+  in.wf.spec.sources.push_back(Source{"Q", 10, "cloud", {}, 0, {}, {}, {}, {}, {}});
+  in.wf.spec.sources.back().type = "ingress";
+  in.wf.spec.operators[0].inputs.push_back(Input{"Q", 1});
+  EXPECT_EQ(OtherIngressTiers(in.wf.spec), std::vector<std::string>{"cloud"});
+  auto p = BuildProblem(in.wf, in.profiles, in.inf);
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  EXPECT_EQ(p->sink_tier, 0);
+  ASSERT_EQ(p->results.size(), 2u);
+  EXPECT_EQ(p->results[0].tier, 0);
+  EXPECT_EQ(p->results[1].tier, 1);
+  // On the edge A ships 10 MiB/s of answers up (0.01 $/GiB); on the cloud it would ship them down
+  // (1 $/GiB) plus S's items up: the edge wins, and its way back to the cloud is paid.
+  ExpectEverySolverPlaces(*p, "edge", 0.30 + Usd(10 * 1024, 0.01));
+  auto r = Solve(*p, SolverOptions{"exact", 5});
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  Score sc = ScorePlan(*p, r->plan);
+  EXPECT_NEAR(sc.boundary_up_kibps["edge"], 10 * 1024, 1e-9);
+  EXPECT_NEAR(ProportionalNetworkCost(*p, r->plan), sc.network, 1e-9);
+  // The cloud-only baseline pays both ways back: down to the sink, none up to the cloud's callers.
+  auto cloud = CloudOnly(in.wf, in.profiles, in.inf, ProblemOptions{}, 5);
+  ASSERT_TRUE(cloud.ok()) << cloud.status().message();
+  EXPECT_NEAR(cloud->plan.cost.network_per_hour, Usd(10, 0.01) + Usd(10 * 1024, 1.0), 1e-9);
+  EXPECT_NEAR(ScorePlan(*p, cloud->plan).network, cloud->plan.cost.network_per_hour, 1e-9);
+}
+
 TEST(WayBack, TheAnswersSizeChoosesTheVariant) {
   // A second variant, "compact", answers in 1 KiB but runs only on the cloud. "raw" on the edge
   // costs 0.30 $/h; compact on the cloud 0.25 + S's 10 KiB/s up + 10 KiB/s of answers down

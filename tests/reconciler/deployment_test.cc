@@ -544,7 +544,7 @@ TEST(BuildDeployment, PlainHttpIngressOffLoopbackIsRefused) {
   EXPECT_TRUE(Named(*ws, "io-edge")->ingress->plain_http);
 }
 
-TEST(BuildDeployment, IngressSourcesOffTheSinksTierAreRefused) {
+TEST(BuildDeployment, IngressSourcesOnTwoTiersJoinByIdAndGetTheAnswersBack) {
   Workflow wf = Wf();
   wf.spec.sources[0].type = "ingress";  // the first ingress source's tier (edge) hosts the sink
   Source q = wf.spec.sources[0];
@@ -555,9 +555,24 @@ TEST(BuildDeployment, IngressSourcesOffTheSinksTierAreRefused) {
   DeploymentOptions opts;
   opts.ingress_plain_http = true;
   auto ws = BuildDeployment(wf, Profiles(), Infra(), APlan(), 1, opts);
-  ASSERT_FALSE(ws.ok());
-  EXPECT_NE(ws.status().message().find("ingress sources must all be on one tier"), std::string::npos)
-      << ws.status().message();
+  ASSERT_TRUE(ws.ok()) << ws.status().message();
+  const WorkerConfig* edge = Named(*ws, "io-edge");
+  const WorkerConfig* cloud = Named(*ws, "io-cloud");
+  ASSERT_NE(edge, nullptr);
+  ASSERT_NE(cloud, nullptr);
+  ASSERT_TRUE(edge->ingress && cloud->ingress);
+  // Each endpoint names the ingress sources of the other tier: ids are required, parts join by them.
+  EXPECT_EQ(edge->ingress->joined_with, std::vector<std::string>{"Q"});
+  EXPECT_EQ(cloud->ingress->joined_with, std::vector<std::string>{wf.spec.sources[0].name});
+  // The sink stays on the edge; the terminal operator also feeds Q, routed to the cloud's io worker.
+  bool sink_on_edge = false;
+  for (const auto& i : edge->instances) sink_on_edge |= i.kind == "sink";
+  EXPECT_TRUE(sink_on_edge);
+  bool answers_back = false, routed = false;
+  for (const auto& e : cloud->edges) answers_back |= e.to == "Q" && e.from == wf.spec.operators.back().name;
+  for (const auto& r : cloud->routes) routed |= r.op == "Q" && r.worker == "io-cloud";
+  EXPECT_TRUE(answers_back);
+  EXPECT_TRUE(routed);
 }
 
 TEST(Summarize, TheIngressUrlComesFromTheIoWorkersReportedPort) {
