@@ -105,6 +105,18 @@ bool SameInstances(const WorkerConfig& a, const WorkerConfig& b) {
   return true;
 }
 
+std::string WorkerTlsUri(const std::string& workflow, const std::string& worker, int64_t epoch) {
+  return "jellybean://" + workflow + "/" + worker + "?epoch=" + std::to_string(epoch);
+}
+
+std::string WorkflowOfTlsUri(const std::string& uri) {
+  const std::string scheme = "jellybean://";
+  if (uri.compare(0, scheme.size(), scheme) != 0) return "";
+  auto slash = uri.find('/', scheme.size());
+  if (slash == std::string::npos || slash == scheme.size()) return "";
+  return uri.substr(scheme.size(), slash - scheme.size());
+}
+
 std::string WorkerConfigToYaml(const WorkerConfig& c) { return ToYaml(Encoder::Encode(c)); }
 
 StatusOr<WorkerMetrics> ParseWorkerMetrics(const std::string& text, const std::string& file) {

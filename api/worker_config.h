@@ -100,6 +100,36 @@ void Describe(V& v, WorkerIngress& o) {
   v.Field("maxBodyBytes", o.max_body_bytes, Opt().Min(1024).Max(int64_t{1} << 30));
 }
 
+// Mutual TLS on the worker's links (worker/tls.h): a certificate the daemon's CA issued for this
+// worker and plan epoch (URI SAN jellybean://WORKFLOW/WORKER?epoch=N, client and server use),
+// its key and the CA that peers' certificates must come from. Delivered inline in the config,
+// which drivers therefore write 0600. `mode` is the worker's tier setting; `tierModes` those of
+// the tiers it sends to (a link uses TLS when either end's mode asks for it).
+//   on        TLS on every link, loopback included
+//   loopback  TLS on every link but loopback-to-loopback ones (the default)
+//   off       plain TCP (TLS still accepted from a peer that asks for it)
+struct WorkerTls {
+  std::string cert_pem;
+  std::string key_pem;
+  std::string ca_pem;
+  std::string mode = "loopback";
+  std::map<std::string, std::string> tier_modes;  // tier -> mode
+  bool operator==(const WorkerTls&) const = default;
+};
+template <class V>
+void Describe(V& v, WorkerTls& o) {
+  v.Field("certPem", o.cert_pem, Opt().Required().Min(1));
+  v.Field("keyPem", o.key_pem, Opt().Required().Min(1));
+  v.Field("caPem", o.ca_pem, Opt().Required().Min(1));
+  v.Field("mode", o.mode, Opt().Enum({"on", "loopback", "off"}));
+  v.Field("tierModes", o.tier_modes, Opt());
+}
+
+// The URI SAN of a worker's link certificate: "jellybean://WORKFLOW/WORKER?epoch=N".
+std::string WorkerTlsUri(const std::string& workflow, const std::string& worker, int64_t epoch);
+// The workflow such a URI names ("" when `uri` is not of that form).
+std::string WorkflowOfTlsUri(const std::string& uri);
+
 // A workflow edge: items of `from` (source or operator) feed `to` (operator or "sink").
 struct WorkerEdge {
   std::string from;
@@ -154,6 +184,7 @@ struct WorkerConfig {
   std::vector<WorkerEdge> edges;
   std::vector<WorkerRoute> routes;
   std::optional<WorkerIngress> ingress;  // io worker with ingress sources: its OIP endpoint
+  std::optional<WorkerTls> tls;          // none: plain TCP on every link
   bool operator==(const WorkerConfig&) const = default;
 };
 template <class V>
@@ -175,6 +206,7 @@ void Describe(V& v, WorkerConfig& o) {
   v.Field("edges", o.edges, Opt());
   v.Field("routes", o.routes, Opt());
   v.Field("ingress", o.ingress, Opt());
+  v.Field("tls", o.tls, Opt());
 }
 
 // ---- metrics ------------------------------------------------------------------------------------
@@ -266,6 +298,7 @@ struct LinkMetrics {
   int64_t wire_bytes = 0;     // framed bytes written, re-sends included
   int64_t inflight = 0;       // sent, not yet acknowledged
   int64_t pending = 0;        // waiting for window
+  bool tls = false;           // the current (or last) connection is mutual TLS (worker/tls.h)
   bool operator==(const LinkMetrics&) const = default;
 };
 template <class V>
@@ -280,6 +313,7 @@ void Describe(V& v, LinkMetrics& o) {
   v.Field("wireBytes", o.wire_bytes, Opt());
   v.Field("inflight", o.inflight, Opt());
   v.Field("pending", o.pending, Opt());
+  v.Field("tls", o.tls, Opt());
 }
 
 struct WorkerMetrics {
@@ -300,6 +334,7 @@ struct WorkerMetrics {
   std::vector<LinkMetrics> links;
   int64_t ingress_port = 0;     // the OIP endpoint's port (0: none)
   std::string ingress_address;  // "https://HOST:PORT" (or http:// when plainHttp) of that endpoint
+  int64_t tls_refused = 0;      // connections refused by the TLS peer check (worker/tls.h), since start
   bool operator==(const WorkerMetrics&) const = default;
 };
 template <class V>
@@ -320,6 +355,7 @@ void Describe(V& v, WorkerMetrics& o) {
   v.Field("links", o.links, Opt());
   v.Field("ingressPort", o.ingress_port, Opt());
   v.Field("ingressAddress", o.ingress_address, Opt());
+  v.Field("tlsRefused", o.tls_refused, Opt());
 }
 
 // Parses a WorkerConfig (YAML or JSON) strictly and checks its consistency (edges name hosted or

@@ -119,6 +119,8 @@ Status TierDispatcher::Apply(const std::string& workflow, const std::vector<Work
           return Status::InvalidArgument("route of " + r.op + " names worker " + r.worker + ", which is not deployed");
         r.address = it->second;
       }
+    if (certs_)
+      if (auto s = certs_->Fill(workflow, infra, w); !s.ok()) return s;
     share[driver_of[w.name]].push_back(w);
   }
   // Every driver with a share or with workers of this workflow gets its (possibly empty) set.
@@ -156,6 +158,7 @@ Status TierDispatcher::Remove(const std::string& workflow) {
   Status first;
   for (auto& [type, d] : drivers_)
     if (auto s = d->Remove(workflow); !s.ok() && first.ok()) first = s;
+  if (certs_) certs_->Forget(workflow);
   MutexLock l(&mu_);
   infra_.erase(workflow);
   return first;
