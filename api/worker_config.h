@@ -82,6 +82,9 @@ struct WorkerIngress {
   std::string cert_file;               // PEM certificate (signed by the daemon's CA) and key
   std::string key_file;
   std::string token_file;  // bearer token, a file with mode 0600
+  // The same materials inline (remote drivers: ssh, agent, cloud deliver them in the config, which
+  // they write 0600); the worker writes them beside its config (0600) and serves those files.
+  std::string cert_pem, key_pem, token;
   bool plain_http = false;
   int64_t max_inflight = 256;         // accepted requests not yet answered; beyond: 429
   double timeout_s = 30;              // default request deadline (Triton's `timeout` parameter overrides)
@@ -94,6 +97,9 @@ void Describe(V& v, WorkerIngress& o) {
   v.Field("certFile", o.cert_file, Opt());
   v.Field("keyFile", o.key_file, Opt());
   v.Field("tokenFile", o.token_file, Opt());
+  v.Field("certPem", o.cert_pem, Opt());
+  v.Field("keyPem", o.key_pem, Opt());
+  v.Field("token", o.token, Opt());
   v.Field("plainHttp", o.plain_http, Opt());
   v.Field("maxInflight", o.max_inflight, Opt().Min(1).Max(1 << 20));
   v.Field("timeoutS", o.timeout_s, Opt().Gt(0).Max(3600));
@@ -357,6 +363,10 @@ void Describe(V& v, WorkerMetrics& o) {
   v.Field("ingressAddress", o.ingress_address, Opt());
   v.Field("tlsRefused", o.tls_refused, Opt());
 }
+
+// Writes inline ingress materials (certPem, keyPem, token) as `base`.ingress.{crt,key,token}
+// (0600) and points certFile, keyFile and tokenFile at them; nothing to do without them.
+Status WriteInlineIngressFiles(WorkerConfig& c, const std::string& base);
 
 // Parses a WorkerConfig (YAML or JSON) strictly and checks its consistency (edges name hosted or
 // routed operators, routes cover [0,1) per routed operator, ...). Errors carry file:line:col.

@@ -75,11 +75,13 @@ Status TierDispatcher::Apply(const std::string& workflow, const std::vector<Work
     auto host = d->Host(workflow, w.node);
     if (!host.ok()) return host.status();
     driver_of[w.name] = t->second->driver.type;
-    if (w.ingress && !w.ingress->plain_http && driver_of[w.name] != "local")
-      return Status::InvalidArgument("worker " + w.name + " serves the workflow's ingress on tier " + w.tier +
-                                     ", whose " + driver_of[w.name] +
-                                     " driver does not deliver the ingress's TLS certificate and token yet (only the "
-                                     "local driver does); put the ingress sources on a local tier");
+    if (w.ingress && !w.ingress->plain_http && driver_of[w.name] != "local") {
+      // The local driver writes the ingress's files itself; the others deliver them inline.
+      if (!certs_)
+        return Status::FailedPrecondition("worker " + w.name + " serves a TLS ingress on tier " + w.tier +
+                                          ", and this dispatcher issues no certificates (UseCertificates)");
+      if (auto s = certs_->FillIngress(workflow, *host, w); !s.ok()) return s;
+    }
     auto prev = before.find(w.name);
     if (prev != before.end() && HostOf(prev->second) == *host && ListenPort(prev->second) > 0) {
       address[w.name] = prev->second;

@@ -7,9 +7,10 @@
 //      lifetime: a free loopback port for `local`, else the lowest free port from the tier's
 //      `portBase` setting (default 17100) among the workers on that host;
 //   2. every route and drain route gets the address of the worker it names, whichever driver runs it;
-//   3. with link certificates enabled (UseLinkCertificates), every worker gets its `tls` block
+//   3. with certificates enabled (UseCertificates), every worker gets its `tls` block
 //      (drivers/worker_tls.h: a certificate for its workflow, name and epoch from the daemon's CA)
-//      whichever driver runs it, and every driver delivers it inline in the config;
+//      whichever driver runs it, and every driver delivers it inline in the config; so does an io
+//      worker's TLS ingress on a non-local tier (its certificate, key and token);
 //   4. each driver gets its share (an empty share stops that driver's workers of the workflow).
 //
 // Workers whose node is empty (the io worker of a tier without a source node) run on the first
@@ -48,9 +49,10 @@ class TierDispatcher : public Driver {
                                 size_t max_bytes, int64_t* end) override;
 
   Driver* Get(const std::string& type) const;
-  // Issues link certificates (mutual TLS between workers) from the CA in `ca_dir` from now on.
-  // Without it workers get no `tls` block and link over plain TCP (tests of the dispatch alone).
-  void UseLinkCertificates(const std::string& ca_dir) { certs_ = std::make_unique<WorkerCertificates>(ca_dir); }
+  // Issues link certificates (mutual TLS between workers) and the remote ingress's materials from
+  // the daemon's CA (<state_dir>/tls) from now on. Without it workers get no `tls` block and link
+  // over plain TCP, and a TLS ingress is left to the local driver (tests of the dispatch alone).
+  void UseCertificates(const std::string& state_dir) { certs_ = std::make_unique<WorkerCertificates>(state_dir); }
 
  private:
   std::map<std::string, std::unique_ptr<Driver>> drivers_;

@@ -74,7 +74,7 @@ StatusOr<std::unique_ptr<TierDispatcher>> CreateDrivers(const DriverEnvironment&
     drivers[r.type] = std::move(*d);
   }
   auto dispatcher = std::make_unique<TierDispatcher>(std::move(drivers));
-  dispatcher->UseLinkCertificates(IngressCaDir(env.state_dir));  // the daemon's CA (<state>/tls)
+  dispatcher->UseCertificates(env.state_dir);  // the daemon's CA (<state>/tls)
   return dispatcher;
 }
 

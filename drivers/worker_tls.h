@@ -8,6 +8,9 @@
 // Rotation: a worker gets a new certificate when its plan epoch changes (every deployment or
 // re-plan) or when the one it has has less than kWorkerRenewBeforeDays left, so certificates are
 // replaced well before they expire; the worker takes the new one on reload, without dropping items.
+// The ingress of an io worker on a remote tier (ssh, agent, cloud; issue 16): the same CA issues
+// its server certificate (FillIngress) and the workflow's bearer token goes with it, inline in the
+// config as well (the local driver writes files instead, drivers/local/ingress_tls.h).
 // Thread-safety: thread-safe (one mutex around the issued certificates).
 #pragma once
 
@@ -30,13 +33,16 @@ inline constexpr int kWorkerRenewBeforeDays = 3;
 
 class WorkerCertificates {
  public:
-  // `ca_dir`: where the CA is (created there on first use when absent).
-  explicit WorkerCertificates(std::string ca_dir) : ca_dir_(std::move(ca_dir)) {}
+  // `state_dir`: the daemon's; the CA is <state>/tls (created on first use when absent).
+  explicit WorkerCertificates(std::string state_dir) : state_dir_(std::move(state_dir)) {}
 
   // Sets `w.tls` for worker `w` of `workflow` (its name, epoch and tier) under `infra`'s tier
   // settings; the same certificate as last time while the epoch is unchanged and it stays valid
   // long enough. Unavailable when the CA cannot be loaded or signing fails.
   Status Fill(const std::string& workflow, const InfrastructureSpec& infra, WorkerConfig& w) EXCLUDES(mu_);
+  // Fills `w.ingress` (a TLS ingress) with a server certificate for `host` (and loopback), its key
+  // and the workflow's token, inline; reused while it has kIngressRenewBeforeDays left.
+  Status FillIngress(const std::string& workflow, const std::string& host, WorkerConfig& w) EXCLUDES(mu_);
   // Forgets the certificates of `workflow` (removed).
   void Forget(const std::string& workflow) EXCLUDES(mu_);
 
@@ -46,10 +52,12 @@ class WorkerCertificates {
     int64_t expires = 0;  // unix seconds
     std::string cert_pem, key_pem;
   };
-  std::string ca_dir_;
+  Status LoadCa() REQUIRES(mu_);
+  std::string state_dir_;
   Mutex mu_;
   std::unique_ptr<Ca> ca_ GUARDED_BY(mu_);
   std::map<std::pair<std::string, std::string>, Issued> issued_ GUARDED_BY(mu_);  // (workflow, worker)
+  std::map<std::pair<std::string, std::string>, Issued> ingress_ GUARDED_BY(mu_);  // (workflow, worker); epoch unused
 };
 
 }  // namespace jb
