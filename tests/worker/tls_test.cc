@@ -14,7 +14,7 @@
 #include <thread>
 
 #include "drivers/agent/pki.h"
-#include "tests/test_util.h"
+#include "testing/util.h"
 #include "tests/worker/loopback.h"
 #include "tests/worker/running_worker.h"
 #include "worker/framing.h"
