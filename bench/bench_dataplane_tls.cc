@@ -142,9 +142,10 @@ int main(int argc, char** argv) {
   auto dir = std::filesystem::temp_directory_path() / ("jb-bench-tls-" + std::to_string(getpid()));
   auto ca = Ca::LoadOrCreate(dir.string());
   if (!ca.ok()) Die(ca.status().message());
-  std::printf("bench_dataplane_tls: two links per item (io -> a -> io, loopback), %lld items for items/s, %lld at "
-              "200/s for latency\n",
-              static_cast<long long>(items), static_cast<long long>(latency_items));
+  std::printf(
+      "bench_dataplane_tls: two links per item (io -> a -> io, loopback), %lld items for items/s, %lld at "
+      "200/s for latency\n",
+      static_cast<long long>(items), static_cast<long long>(latency_items));
   std::printf("%-8s %-6s %14s %12s\n", "item", "link", "hop p50 (ms)", "items/s");
   for (double kib : {1.0, 64.0}) {
     Result plain = Measure(nullptr, kib, items, latency_items);
@@ -153,7 +154,8 @@ int main(int argc, char** argv) {
                 plain.hop_p50_ms, plain.items_per_s);
     std::printf("%-8s %-6s %14.3f %12.0f\n", (std::to_string(static_cast<int>(kib)) + " KiB").c_str(), "tls",
                 tls.hop_p50_ms, tls.items_per_s);
-    std::printf("%-8s TLS/plain: hop p50 %.2fx, items/s %.2fx\n", (std::to_string(static_cast<int>(kib)) + " KiB").c_str(),
+    std::printf("%-8s TLS/plain: hop p50 %.2fx, items/s %.2fx\n",
+                (std::to_string(static_cast<int>(kib)) + " KiB").c_str(),
                 plain.hop_p50_ms > 0 ? tls.hop_p50_ms / plain.hop_p50_ms : 0,
                 plain.items_per_s > 0 ? tls.items_per_s / plain.items_per_s : 0);
   }

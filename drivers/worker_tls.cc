@@ -13,12 +13,14 @@ Status WorkerCertificates::Fill(const std::string& workflow, const Infrastructur
     if (t.name == w.tier) tls.mode = t.tls;
   }
   MutexLock l(&mu_);
-  if (auto s = LoadCa(); !s.ok()) return Status::Unavailable("the link certificates of " + workflow + ": " + s.message());
+  if (auto s = LoadCa(); !s.ok())
+    return Status::Unavailable("the link certificates of " + workflow + ": " + s.message());
   const int64_t now = static_cast<int64_t>(std::time(nullptr));
   Issued& is = issued_[{workflow, w.name}];
   if (is.cert_pem.empty() || is.epoch != w.epoch || is.expires - now < int64_t{kWorkerRenewBeforeDays} * 86400) {
     auto pair = ca_->IssueUri(WorkerTlsUri(workflow, w.name, w.epoch), kWorkerCertDays);
-    if (!pair.ok()) return Status::Unavailable("the link certificate of worker " + w.name + ": " + pair.status().message());
+    if (!pair.ok())
+      return Status::Unavailable("the link certificate of worker " + w.name + ": " + pair.status().message());
     is.epoch = w.epoch;
     is.expires = now + int64_t{kWorkerCertDays} * 86400;
     is.cert_pem = pair->cert_pem;

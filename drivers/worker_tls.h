@@ -56,7 +56,7 @@ class WorkerCertificates {
   std::string state_dir_;
   Mutex mu_;
   std::unique_ptr<Ca> ca_ GUARDED_BY(mu_);
-  std::map<std::pair<std::string, std::string>, Issued> issued_ GUARDED_BY(mu_);  // (workflow, worker)
+  std::map<std::pair<std::string, std::string>, Issued> issued_ GUARDED_BY(mu_);   // (workflow, worker)
   std::map<std::pair<std::string, std::string>, Issued> ingress_ GUARDED_BY(mu_);  // (workflow, worker); epoch unused
 };
 

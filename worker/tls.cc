@@ -42,7 +42,8 @@ int VerifyPeer(int ok, X509_STORE_CTX* store) {
     const GENERAL_NAME* n = sk_GENERAL_NAME_value(names, i);
     if (n->type != GEN_URI) continue;
     const ASN1_IA5STRING* u = n->d.uniformResourceIdentifier;
-    std::string uri(reinterpret_cast<const char*>(ASN1_STRING_get0_data(u)), static_cast<size_t>(ASN1_STRING_length(u)));
+    std::string uri(reinterpret_cast<const char*>(ASN1_STRING_get0_data(u)),
+                    static_cast<size_t>(ASN1_STRING_length(u)));
     match |= want != nullptr && !want->empty() && WorkflowOfTlsUri(uri) == *want;
   }
   GENERAL_NAMES_free(names);
@@ -184,7 +185,8 @@ FirstBytes ClassifyFirstBytes(const char* data, size_t n) {
   if (n >= 1 && static_cast<unsigned char>(data[0]) != 0x16) return FirstBytes::kPlain;
   if (n < 3) return FirstBytes::kWait;
   auto minor = static_cast<unsigned char>(data[2]);
-  return static_cast<unsigned char>(data[1]) == 0x03 && minor >= 1 && minor <= 4 ? FirstBytes::kTls : FirstBytes::kPlain;
+  return static_cast<unsigned char>(data[1]) == 0x03 && minor >= 1 && minor <= 4 ? FirstBytes::kTls
+                                                                                 : FirstBytes::kPlain;
 }
 
 }  // namespace jb

@@ -186,9 +186,11 @@ void Worker::Impl::ApplyConfig(WorkerConfig next) {
     std::shared_ptr<const LinkTls> tls;
     if (next.tls) {
       auto made = LinkTls::Create(*next.tls, cfg_.workflow);
-      if (made.ok()) tls = *made;
-      else std::fprintf(stderr, "worker %s: new TLS settings refused, keeping the old ones: %s\n", cfg_.name.c_str(),
-                        made.status().message().c_str());
+      if (made.ok())
+        tls = *made;
+      else
+        std::fprintf(stderr, "worker %s: new TLS settings refused, keeping the old ones: %s\n", cfg_.name.c_str(),
+                     made.status().message().c_str());
     }
     if (tls || !next.tls) {
       inbound_->SetTls(tls);
