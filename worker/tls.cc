@@ -23,9 +23,12 @@ std::string SslError(const std::string& what) {
   return what + ": " + buf;
 }
 
-// The index of the expected workflow (a const std::string*) in each SSL_CTX's ex_data.
+void FreeWorkflow(void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) { delete static_cast<std::string*>(ptr); }
+
+// The index of the expected workflow (a std::string owned by the SSL_CTX: connections of a
+// rotated-out LinkTls keep its context, and so the workflow they check, alive).
 int WorkflowIndex() {
-  static const int idx = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  static const int idx = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, FreeWorkflow);
   return idx;
 }
 
@@ -107,7 +110,6 @@ class TlsTransport : public Transport {
 
 struct LinkTls::Impl {
   SSL_CTX* ctx = nullptr;
-  std::string workflow;  // what VerifyPeer reads through the context's ex_data
   ~Impl() { SSL_CTX_free(ctx); }
 };
 
@@ -121,15 +123,17 @@ StatusOr<std::shared_ptr<const LinkTls>> LinkTls::Create(const WorkerTls& cfg, c
   const char* env = std::getenv("JB_TLS_LOOPBACK");
   t->loopback_forced_ = env != nullptr && std::string(env) == "1";
   t->impl_ = std::make_unique<Impl>();
-  t->impl_->workflow = workflow;
   SSL_CTX* ctx = SSL_CTX_new(TLS_method());
   if (ctx == nullptr) return Status::Internal(SslError("SSL_CTX_new"));
   t->impl_->ctx = ctx;
   SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
   SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
   SSL_CTX_set_num_tickets(ctx, 0);  // no resumption: every connection shows its certificate
+  // A peer that goes away mid-handshake (a link reconnecting after a rotation) is a closed
+  // connection, not a refused one.
+  SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
   SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-  SSL_CTX_set_ex_data(ctx, WorkflowIndex(), &t->impl_->workflow);
+  SSL_CTX_set_ex_data(ctx, WorkflowIndex(), new std::string(workflow));
   SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, VerifyPeer);
 
   BIO* b = BIO_new_mem_buf(cfg.cert_pem.data(), static_cast<int>(cfg.cert_pem.size()));
