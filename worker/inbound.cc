@@ -199,20 +199,23 @@ void InboundStreams::FlushAcks() {
 }
 
 void InboundStreams::FlushConn(Conn& c) {
-  while (!c.wbuf.empty()) {
-    ssize_t n = c.t->Write(c.wbuf.data(), c.wbuf.size());
+  size_t off = 0;  // written bytes leave the buffer once per call (see OutboundLinks::Flush)
+  while (off < c.wbuf.size()) {
+    ssize_t n = c.t->Write(c.wbuf.data() + off, c.wbuf.size() - off);
     if (n > 0) {
-      c.wbuf.erase(0, static_cast<size_t>(n));
+      off += static_cast<size_t>(n);
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      c.wbuf.erase(0, off);
       loop_->SetEvents(c.fd, EPOLLIN | EPOLLRDHUP | (c.t->WantsWrite() ? EPOLLOUT : 0u));
       return;
     }
     CloseConn(c.fd);
     return;
   }
+  c.wbuf.clear();
   loop_->SetEvents(c.fd, EPOLLIN | EPOLLRDHUP);
 }
 

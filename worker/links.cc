@@ -241,21 +241,27 @@ void OutboundLinks::Pump(Link& l) {
 }
 
 void OutboundLinks::Flush(Link& l) {
-  while (l.fd >= 0 && !l.wbuf.empty()) {
-    ssize_t n = l.conn->Write(l.wbuf.data(), l.wbuf.size());
+  // Written bytes leave the buffer once per call, not per write: TLS writes one 16 KiB record at a
+  // time, and erasing each from the front of a window of large items is quadratic.
+  size_t off = 0;
+  while (l.fd >= 0 && off < l.wbuf.size()) {
+    ssize_t n = l.conn->Write(l.wbuf.data() + off, l.wbuf.size() - off);
     if (n > 0) {
-      l.wbuf.erase(0, static_cast<size_t>(n));
+      off += static_cast<size_t>(n);
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      l.wbuf.erase(0, off);
       loop_->SetEvents(l.fd, EPOLLIN | EPOLLRDHUP | (l.conn->WantsWrite() ? EPOLLOUT : 0u));
       return;
     }
-    Broken(l);
+    Broken(l);  // clears the buffer
     return;
   }
-  if (l.fd >= 0 && !l.connecting) loop_->SetEvents(l.fd, EPOLLIN | EPOLLRDHUP);
+  if (l.fd < 0) return;
+  l.wbuf.clear();
+  if (!l.connecting) loop_->SetEvents(l.fd, EPOLLIN | EPOLLRDHUP);
 }
 
 std::vector<LinkMetrics> OutboundLinks::Metrics(SteadyClock::time_point now) {
