@@ -39,6 +39,7 @@ void Describe(V& v, DriverSpec& o) {
 struct Tier {
   std::string name;
   DriverSpec driver;
+  std::string tls = "loopback";  // on | loopback | off: worker links of this tier (worker/tls.h)
   bool operator==(const Tier&) const = default;
 };
 template <class V>
@@ -50,6 +51,11 @@ void Describe(V& v, Tier& o) {
               .MaxLen(limits::kMaxNameLength)
               .Doc("Tier name; tiers are ordered, closest to the data first."));
   v.Field("driver", o.driver, Opt().Required());
+  v.Field("tls", o.tls,
+          Opt()
+              .Enum({"on", "loopback", "off"})
+              .Doc("Mutual TLS on the links of this tier's workers: on (every link), loopback (default: every "
+                   "link but loopback-to-loopback ones), off (plain TCP)."));
 }
 
 struct Node {

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "api/value.h"
+#include "base/file.h"
 
 namespace jb {
 namespace {
@@ -103,6 +104,30 @@ bool SameInstances(const WorkerConfig& a, const WorkerConfig& b) {
     if (!(x == y)) return false;
   }
   return true;
+}
+
+Status WriteInlineIngressFiles(WorkerConfig& c, const std::string& base) {
+  if (!c.ingress || c.ingress->cert_pem.empty()) return Status::Ok();
+  WorkerIngress& in = *c.ingress;
+  in.cert_file = base + ".ingress.crt";
+  in.key_file = base + ".ingress.key";
+  in.token_file = base + ".ingress.token";
+  for (const auto& [path, data] : {std::pair{in.cert_file, in.cert_pem}, std::pair{in.key_file, in.key_pem},
+                                   std::pair{in.token_file, in.token + "\n"}})
+    if (auto s = WriteFileAtomic(path, data, 0600); !s.ok()) return s;
+  return Status::Ok();
+}
+
+std::string WorkerTlsUri(const std::string& workflow, const std::string& worker, int64_t epoch) {
+  return "jellybean://" + workflow + "/" + worker + "?epoch=" + std::to_string(epoch);
+}
+
+std::string WorkflowOfTlsUri(const std::string& uri) {
+  const std::string scheme = "jellybean://";
+  if (uri.compare(0, scheme.size(), scheme) != 0) return "";
+  auto slash = uri.find('/', scheme.size());
+  if (slash == std::string::npos || slash == scheme.size()) return "";
+  return uri.substr(scheme.size(), slash - scheme.size());
 }
 
 std::string WorkerConfigToYaml(const WorkerConfig& c) { return ToYaml(Encoder::Encode(c)); }

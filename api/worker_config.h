@@ -82,6 +82,9 @@ struct WorkerIngress {
   std::string cert_file;               // PEM certificate (signed by the daemon's CA) and key
   std::string key_file;
   std::string token_file;  // bearer token, a file with mode 0600
+  // The same materials inline (remote drivers: ssh, agent, cloud deliver them in the config, which
+  // they write 0600); the worker writes them beside its config (0600) and serves those files.
+  std::string cert_pem, key_pem, token;
   bool plain_http = false;
   int64_t max_inflight = 256;         // accepted requests not yet answered; beyond: 429
   double timeout_s = 30;              // default request deadline (Triton's `timeout` parameter overrides)
@@ -98,12 +101,45 @@ void Describe(V& v, WorkerIngress& o) {
   v.Field("certFile", o.cert_file, Opt());
   v.Field("keyFile", o.key_file, Opt());
   v.Field("tokenFile", o.token_file, Opt());
+  v.Field("certPem", o.cert_pem, Opt());
+  v.Field("keyPem", o.key_pem, Opt());
+  v.Field("token", o.token, Opt());
   v.Field("plainHttp", o.plain_http, Opt());
   v.Field("maxInflight", o.max_inflight, Opt().Min(1).Max(1 << 20));
   v.Field("timeoutS", o.timeout_s, Opt().Gt(0).Max(3600));
   v.Field("maxBodyBytes", o.max_body_bytes, Opt().Min(1024).Max(int64_t{1} << 30));
   v.Field("joinedWith", o.joined_with, Opt());
 }
+
+// Mutual TLS on the worker's links (worker/tls.h): a certificate the daemon's CA issued for this
+// worker and plan epoch (URI SAN jellybean://WORKFLOW/WORKER?epoch=N, client and server use),
+// its key and the CA that peers' certificates must come from. Delivered inline in the config,
+// which drivers therefore write 0600. `mode` is the worker's tier setting; `tierModes` those of
+// the tiers it sends to (a link uses TLS when either end's mode asks for it).
+//   on        TLS on every link, loopback included
+//   loopback  TLS on every link but loopback-to-loopback ones (the default)
+//   off       plain TCP (TLS still accepted from a peer that asks for it)
+struct WorkerTls {
+  std::string cert_pem;
+  std::string key_pem;
+  std::string ca_pem;
+  std::string mode = "loopback";
+  std::map<std::string, std::string> tier_modes;  // tier -> mode
+  bool operator==(const WorkerTls&) const = default;
+};
+template <class V>
+void Describe(V& v, WorkerTls& o) {
+  v.Field("certPem", o.cert_pem, Opt().Required().Min(1));
+  v.Field("keyPem", o.key_pem, Opt().Required().Min(1));
+  v.Field("caPem", o.ca_pem, Opt().Required().Min(1));
+  v.Field("mode", o.mode, Opt().Enum({"on", "loopback", "off"}));
+  v.Field("tierModes", o.tier_modes, Opt());
+}
+
+// The URI SAN of a worker's link certificate: "jellybean://WORKFLOW/WORKER?epoch=N".
+std::string WorkerTlsUri(const std::string& workflow, const std::string& worker, int64_t epoch);
+// The workflow such a URI names ("" when `uri` is not of that form).
+std::string WorkflowOfTlsUri(const std::string& uri);
 
 // A workflow edge: items of `from` (source or operator) feed `to` (operator or "sink").
 struct WorkerEdge {
@@ -159,6 +195,7 @@ struct WorkerConfig {
   std::vector<WorkerEdge> edges;
   std::vector<WorkerRoute> routes;
   std::optional<WorkerIngress> ingress;  // io worker with ingress sources: its OIP endpoint
+  std::optional<WorkerTls> tls;          // none: plain TCP on every link
   bool operator==(const WorkerConfig&) const = default;
 };
 template <class V>
@@ -180,6 +217,7 @@ void Describe(V& v, WorkerConfig& o) {
   v.Field("edges", o.edges, Opt());
   v.Field("routes", o.routes, Opt());
   v.Field("ingress", o.ingress, Opt());
+  v.Field("tls", o.tls, Opt());
 }
 
 // ---- metrics ------------------------------------------------------------------------------------
@@ -271,6 +309,7 @@ struct LinkMetrics {
   int64_t wire_bytes = 0;     // framed bytes written, re-sends included
   int64_t inflight = 0;       // sent, not yet acknowledged
   int64_t pending = 0;        // waiting for window
+  bool tls = false;           // the current (or last) connection is mutual TLS (worker/tls.h)
   bool operator==(const LinkMetrics&) const = default;
 };
 template <class V>
@@ -285,6 +324,7 @@ void Describe(V& v, LinkMetrics& o) {
   v.Field("wireBytes", o.wire_bytes, Opt());
   v.Field("inflight", o.inflight, Opt());
   v.Field("pending", o.pending, Opt());
+  v.Field("tls", o.tls, Opt());
 }
 
 struct WorkerMetrics {
@@ -305,6 +345,7 @@ struct WorkerMetrics {
   std::vector<LinkMetrics> links;
   int64_t ingress_port = 0;     // the OIP endpoint's port (0: none)
   std::string ingress_address;  // "https://HOST:PORT" (or http:// when plainHttp) of that endpoint
+  int64_t tls_refused = 0;      // connections refused by the TLS peer check (worker/tls.h), since start
   bool operator==(const WorkerMetrics&) const = default;
 };
 template <class V>
@@ -325,7 +366,12 @@ void Describe(V& v, WorkerMetrics& o) {
   v.Field("links", o.links, Opt());
   v.Field("ingressPort", o.ingress_port, Opt());
   v.Field("ingressAddress", o.ingress_address, Opt());
+  v.Field("tlsRefused", o.tls_refused, Opt());
 }
+
+// Writes inline ingress materials (certPem, keyPem, token) as `base`.ingress.{crt,key,token}
+// (0600) and points certFile, keyFile and tokenFile at them; nothing to do without them.
+Status WriteInlineIngressFiles(WorkerConfig& c, const std::string& base);
 
 // Parses a WorkerConfig (YAML or JSON) strictly and checks its consistency (edges name hosted or
 // routed operators, routes cover [0,1) per routed operator, ...). Errors carry file:line:col.

@@ -376,6 +376,7 @@ struct ObservedStatus {
   double live_cost_per_hour = 0;             // rent of the used nodes + observed network
   std::optional<ObservedAccuracy> accuracy;  // when answers carry labels
   std::string ingress_url;                   // the inference endpoint, when the workflow has ingress sources
+  int64_t tls_refused = 0;                   // connections refused by the workers' mutual TLS peer check
   bool operator==(const ObservedStatus&) const = default;
 };
 template <class V>
@@ -401,6 +402,9 @@ void Describe(V& v, ObservedStatus& o) {
   v.Field("liveCostPerHour", o.live_cost_per_hour, Opt().Min(0));
   v.Field("accuracy", o.accuracy, Opt().Doc("Observed accuracy over labelled answers, beside the planned one."));
   v.Field("ingressUrl", o.ingress_url, Opt());
+  v.Field("tlsRefused", o.tls_refused,
+          Opt().Min(0).Doc("Connections the workers refused by the mutual TLS peer check (not the daemon's CA, "
+                           "another workflow, or no TLS), summed over the current processes."));
 }
 
 // A make-before-break rollout in progress (reconciler/rollout.h).

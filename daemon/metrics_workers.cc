@@ -61,6 +61,13 @@ void WriteWorkerFamilies(const std::vector<WorkflowWorkers>& wfs, Exposition& x)
            if (!w.metrics) return std::nullopt;
            return static_cast<double>(w.metrics->max_held_items);
          });
+  family("jellybean_worker_tls_refused_total", "counter",
+         "Connections the worker refused (or was refused on) by the mutual TLS peer check: not our CA, another "
+         "workflow, or no TLS.",
+         [](const WorkflowWorkers&, const WorkerState& w) -> std::optional<double> {
+           if (!w.metrics) return std::nullopt;
+           return static_cast<double>(w.metrics->tls_refused);
+         });
   family("jellybean_worker_credit_window", "gauge", "Credit window: unacknowledged items allowed per link.",
          [](const WorkflowWorkers& wf, const WorkerState& w) -> std::optional<double> {
            auto it = wf.window.find(w.name);

@@ -8,6 +8,7 @@
 //   jellybean_worker_uptime_seconds                               of the current process
 //   jellybean_worker_held_items / jellybean_worker_held_items_limit   items in memory and their bound
 //   jellybean_worker_credit_window                                per-link credit window (items in flight)
+//   jellybean_worker_tls_refused_total                            connections refused by the TLS peer check
 //   jellybean_items_in_total / jellybean_items_out_total          per instance
 //   jellybean_items_dropped_total{reason}                         per instance
 //   jellybean_items_duplicates_total                              per instance

@@ -75,11 +75,13 @@ Status TierDispatcher::Apply(const std::string& workflow, const std::vector<Work
     auto host = d->Host(workflow, w.node);
     if (!host.ok()) return host.status();
     driver_of[w.name] = t->second->driver.type;
-    if (w.ingress && !w.ingress->plain_http && driver_of[w.name] != "local")
-      return Status::InvalidArgument("worker " + w.name + " serves the workflow's ingress on tier " + w.tier +
-                                     ", whose " + driver_of[w.name] +
-                                     " driver does not deliver the ingress's TLS certificate and token yet (only the "
-                                     "local driver does); put the ingress sources on a local tier");
+    if (w.ingress && !w.ingress->plain_http && driver_of[w.name] != "local") {
+      // The local driver writes the ingress's files itself; the others deliver them inline.
+      if (!certs_)
+        return Status::FailedPrecondition("worker " + w.name + " serves a TLS ingress on tier " + w.tier +
+                                          ", and this dispatcher issues no certificates (UseCertificates)");
+      if (auto s = certs_->FillIngress(workflow, *host, w); !s.ok()) return s;
+    }
     auto prev = before.find(w.name);
     if (prev != before.end() && HostOf(prev->second) == *host && ListenPort(prev->second) > 0) {
       address[w.name] = prev->second;
@@ -119,6 +121,8 @@ Status TierDispatcher::Apply(const std::string& workflow, const std::vector<Work
           return Status::InvalidArgument("route of " + r.op + " names worker " + r.worker + ", which is not deployed");
         r.address = it->second;
       }
+    if (certs_)
+      if (auto s = certs_->Fill(workflow, infra, w); !s.ok()) return s;
     share[driver_of[w.name]].push_back(w);
   }
   // Every driver with a share or with workers of this workflow gets its (possibly empty) set.
@@ -156,6 +160,7 @@ Status TierDispatcher::Remove(const std::string& workflow) {
   Status first;
   for (auto& [type, d] : drivers_)
     if (auto s = d->Remove(workflow); !s.ok() && first.ok()) first = s;
+  if (certs_) certs_->Forget(workflow);
   MutexLock l(&mu_);
   infra_.erase(workflow);
   return first;

@@ -7,7 +7,11 @@
 //      lifetime: a free loopback port for `local`, else the lowest free port from the tier's
 //      `portBase` setting (default 17100) among the workers on that host;
 //   2. every route and drain route gets the address of the worker it names, whichever driver runs it;
-//   3. each driver gets its share (an empty share stops that driver's workers of the workflow).
+//   3. with certificates enabled (UseCertificates), every worker gets its `tls` block
+//      (drivers/worker_tls.h: a certificate for its workflow, name and epoch from the daemon's CA)
+//      whichever driver runs it, and every driver delivers it inline in the config; so does an io
+//      worker's TLS ingress on a non-local tier (its certificate, key and token);
+//   4. each driver gets its share (an empty share stops that driver's workers of the workflow).
 //
 // Workers whose node is empty (the io worker of a tier without a source node) run on the first
 // node of their tier. Observe/Desired/Workflows are the union over the drivers; Remove goes to all.
@@ -23,6 +27,7 @@
 #include "base/mutex.h"
 #include "base/thread_annotations.h"
 #include "drivers/driver.h"
+#include "drivers/worker_tls.h"
 
 namespace jb {
 
@@ -44,11 +49,16 @@ class TierDispatcher : public Driver {
                                 size_t max_bytes, int64_t* end) override;
 
   Driver* Get(const std::string& type) const;
+  // Issues link certificates (mutual TLS between workers) and the remote ingress's materials from
+  // the daemon's CA (<state_dir>/tls) from now on. Without it workers get no `tls` block and link
+  // over plain TCP, and a TLS ingress is left to the local driver (tests of the dispatch alone).
+  void UseCertificates(const std::string& state_dir) { certs_ = std::make_unique<WorkerCertificates>(state_dir); }
 
  private:
   std::map<std::string, std::unique_ptr<Driver>> drivers_;
   Mutex mu_;
   std::map<std::string, InfrastructureSpec> infra_ GUARDED_BY(mu_);
+  std::unique_ptr<WorkerCertificates> certs_;  // set before use; thread-safe itself
 };
 
 }  // namespace jb

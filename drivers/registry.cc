@@ -73,7 +73,9 @@ StatusOr<std::unique_ptr<TierDispatcher>> CreateDrivers(const DriverEnvironment&
                      " (mutual TLS; CA " + a->ca_file() + ")");
     drivers[r.type] = std::move(*d);
   }
-  return std::make_unique<TierDispatcher>(std::move(drivers));
+  auto dispatcher = std::make_unique<TierDispatcher>(std::move(drivers));
+  dispatcher->UseCertificates(env.state_dir);  // the daemon's CA (<state>/tls)
+  return dispatcher;
 }
 
 }  // namespace jb

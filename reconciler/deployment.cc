@@ -261,6 +261,7 @@ ObservedStatus Summarize(const planner::Problem& p, const Plan& plan, const std:
     if (!w.metrics) continue;
     const auto& m = *w.metrics;
     o.emulated |= m.emulated;
+    o.tls_refused += m.tls_refused;
     if (!m.ingress_address.empty())  // scheme://host:port, as the worker serves it
       o.ingress_url = m.ingress_address + "/v2/models/" + m.workflow;
     else if (m.ingress_port > 0)  // a worker from before ingressAddress: plain HTTP on loopback

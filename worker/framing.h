@@ -15,6 +15,9 @@
 namespace jb {
 
 inline constexpr uint32_t kMaxFrameBytes = 16u << 20;  // 16 MiB: far above any profiled item
+// Before a peer is accepted (its Hello, or the receiver's first Credit), frames are small: a larger
+// one closes the connection before anything is allocated for it.
+inline constexpr uint32_t kMaxHelloFrameBytes = 64u << 10;
 
 // Appends one encoded frame to `out`. Fails only when the frame exceeds kMaxFrameBytes.
 Status EncodeFrame(const wire::Frame& frame, std::string* out);
@@ -22,6 +25,8 @@ Status EncodeFrame(const wire::Frame& frame, std::string* out);
 class FrameDecoder {
  public:
   explicit FrameDecoder(uint32_t max_frame_bytes = kMaxFrameBytes) : max_(max_frame_bytes) {}
+  // Raises (or lowers) the limit for the frames not yet decoded (e.g. once the peer is accepted).
+  void set_max_frame_bytes(uint32_t max) { max_ = max; }
   // Adds received bytes.
   void Feed(const char* data, size_t n) { buf_.append(data, n); }
   // Next complete frame: OK with a value, OK with nullopt when more bytes are needed, or an error.

@@ -14,7 +14,8 @@
 namespace jb {
 
 InboundStreams::~InboundStreams() {
-  for (auto& [fd, c] : conns_) close(fd);
+  for (auto& [fd, c] : conns_)
+    if (!c->t) close(fd);  // else the transport closes it
   if (listen_fd_ >= 0) {
     loop_->Unwatch(listen_fd_);
     close(listen_fd_);
@@ -41,12 +42,19 @@ Status InboundStreams::Listen(const std::string& address) {
 
 void InboundStreams::Accept() {
   while (true) {
-    int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    sockaddr_in peer{};
+    socklen_t len = sizeof(peer);
+    int fd = accept4(listen_fd_, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) return;
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     auto c = std::make_unique<Conn>();
     c->fd = fd;
+    c->peer = peer;
+    if (!tls_)
+      c->t = std::make_unique<Transport>(fd);
+    else if (!tls_->ServerAcceptsPlain(peer))
+      c->t = tls_->Server(fd);  // a plain peer fails the handshake (counted as refused)
     conns_[fd] = std::move(c);
     loop_->Watch(fd, EPOLLIN | EPOLLRDHUP, [this, fd](uint32_t ev) { OnConn(fd, ev); });
   }
@@ -60,7 +68,7 @@ void InboundStreams::CloseConn(int fd) {
     if (s.conn == fd) s.conn = -1;
   }
   loop_->Unwatch(fd);
-  close(fd);
+  if (!it->second->t) close(fd);  // else the transport closes it
   conns_.erase(it);
 }
 
@@ -68,11 +76,14 @@ void InboundStreams::OnConn(int fd, uint32_t events) {
   auto it = conns_.find(fd);
   if (it == conns_.end()) return;
   Conn& c = *it->second;
-  if (events & EPOLLOUT) FlushConn(c);
-  if (!(events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) return;
+  if (!c.t && !Classify(c)) return;
+  if (!c.t) return;  // waiting for more first bytes
+  if ((events & EPOLLOUT) || (!c.wbuf.empty() && !c.t->WantsWrite())) FlushConn(c);
+  if (conns_.count(fd) == 0) return;
+  if (!(events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && !c.t->Secure()) return;
   char buf[65536];
   while (true) {
-    ssize_t n = read(fd, buf, sizeof(buf));
+    ssize_t n = c.t->Read(buf, sizeof(buf));
     if (n > 0) {
       c.decoder.Feed(buf, static_cast<size_t>(n));
       while (true) {
@@ -87,12 +98,35 @@ void InboundStreams::OnConn(int fd, uint32_t events) {
       continue;
     }
     if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+      if (n < 0 && c.t->Refused()) ++tls_refused_;
       CloseConn(fd);
       return;
     }
     if (errno == EINTR) continue;
+    if (c.t->WantsWrite()) loop_->SetEvents(fd, EPOLLIN | EPOLLRDHUP | EPOLLOUT);
     break;
   }
+}
+
+bool InboundStreams::Classify(Conn& c) {
+  char first[3];
+  ssize_t n = recv(c.fd, first, sizeof(first), MSG_PEEK);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return true;
+  if (n <= 0) {
+    CloseConn(c.fd);
+    return false;
+  }
+  switch (ClassifyFirstBytes(first, static_cast<size_t>(n))) {
+    case FirstBytes::kWait:
+      return true;
+    case FirstBytes::kTls:
+      c.t = tls_->Server(c.fd);
+      return true;
+    case FirstBytes::kPlain:
+      c.t = std::make_unique<Transport>(c.fd);
+      return true;
+  }
+  return true;
 }
 
 void InboundStreams::OnFrame(Conn& c, wire::Frame& f) {
@@ -124,6 +158,7 @@ void InboundStreams::OnHello(Conn& c, const wire::Hello& h) {
   }
   s.conn = c.fd;
   c.stream = it->second + 1;
+  c.decoder.set_max_frame_bytes(kMaxFrameBytes);  // an accepted sender may send items of any size
   wire::Frame credit;
   credit.mutable_credit()->set_window(window_);
   (void)EncodeFrame(credit, &c.wbuf);
@@ -164,20 +199,23 @@ void InboundStreams::FlushAcks() {
 }
 
 void InboundStreams::FlushConn(Conn& c) {
-  while (!c.wbuf.empty()) {
-    ssize_t n = write(c.fd, c.wbuf.data(), c.wbuf.size());
+  size_t off = 0;  // written bytes leave the buffer once per call (see OutboundLinks::Flush)
+  while (off < c.wbuf.size()) {
+    ssize_t n = c.t->Write(c.wbuf.data() + off, c.wbuf.size() - off);
     if (n > 0) {
-      c.wbuf.erase(0, static_cast<size_t>(n));
+      off += static_cast<size_t>(n);
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      loop_->SetEvents(c.fd, EPOLLIN | EPOLLRDHUP | EPOLLOUT);
+      c.wbuf.erase(0, off);
+      loop_->SetEvents(c.fd, EPOLLIN | EPOLLRDHUP | (c.t->WantsWrite() ? EPOLLOUT : 0u));
       return;
     }
     CloseConn(c.fd);
     return;
   }
+  c.wbuf.clear();
   loop_->SetEvents(c.fd, EPOLLIN | EPOLLRDHUP);
 }
 

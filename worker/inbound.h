@@ -9,6 +9,12 @@
 // starts its ids again. Ack() (from the hold ledger) marks an item done and queues its
 // acknowledgement; FlushAcks() sends what is queued.
 //
+// Security (worker/tls.h): with SetTls, an accepted connection speaks TLS (mutual, peer checked),
+// or plain TCP where the LinkTls allows it for the peer's address (told apart by its first bytes).
+// A refused handshake closes the connection before any frame is decoded and counts in
+// tls_refused(). Before its Hello, a connection's frames are bounded by kMaxHelloFrameBytes: a
+// larger length prefix closes it before anything is allocated for the frame.
+//
 // Thread-safety: none (owned by the worker's loop).
 #pragma once
 
@@ -25,6 +31,8 @@
 #include "worker/event_loop.h"
 #include "worker/framing.h"
 #include "worker/hold_ledger.h"
+#include "worker/net.h"
+#include "worker/tls.h"
 
 namespace jb {
 
@@ -46,6 +54,10 @@ class InboundStreams {
   // Sends the queued acknowledgements of every connected stream.
   void FlushAcks();
   size_t streams() const { return streams_.size(); }
+  // The TLS settings for connections accepted from now on (nullptr: plain TCP only).
+  void SetTls(std::shared_ptr<const LinkTls> tls) { tls_ = std::move(tls); }
+  // Connections the TLS peer check refused, since creation.
+  int64_t tls_refused() const { return tls_refused_; }
 
  private:
   struct Stream {
@@ -58,7 +70,9 @@ class InboundStreams {
   };
   struct Conn {
     int fd = -1;
-    FrameDecoder decoder;
+    std::unique_ptr<Transport> t;  // null until the first bytes tell plain from TLS
+    sockaddr_in peer{};
+    FrameDecoder decoder{kMaxHelloFrameBytes};
     std::string wbuf;
     uint32_t stream = 0;  // index + 1 into streams_ (0: no Hello yet)
   };
@@ -69,6 +83,8 @@ class InboundStreams {
   void OnHello(Conn& c, const wire::Hello& h);
   void OnStreamItem(Conn& c, wire::Item& item);
   void FlushConn(Conn& c);
+  // Chooses c.t from the first bytes (peeked); false when closed (refused or gone).
+  bool Classify(Conn& c);
 
   EventLoop* loop_;
   uint32_t window_;
@@ -78,6 +94,8 @@ class InboundStreams {
   std::unordered_map<int, std::unique_ptr<Conn>> conns_;
   std::vector<std::unique_ptr<Stream>> streams_;  // never shrinks: AckRef::stream indexes it
   std::map<std::string, uint32_t> by_name_;
+  std::shared_ptr<const LinkTls> tls_;
+  int64_t tls_refused_ = 0;
 };
 
 }  // namespace jb

@@ -16,9 +16,11 @@ namespace jb {
 
 using SteadyClock = std::chrono::steady_clock;
 
-OutboundLinks::~OutboundLinks() {
-  for (auto& [n, l] : links_)
-    if (l->fd >= 0) close(l->fd);
+OutboundLinks::~OutboundLinks() = default;  // each link's transport closes its fd
+
+void OutboundLinks::ReconnectAll() {
+  for (auto& [name, l] : links_)
+    if (l->fd >= 0) Broken(*l);
 }
 
 OutboundLinks::Link* OutboundLinks::Find(const std::string& worker) {
@@ -107,8 +109,9 @@ void OutboundLinks::Connect(Link& l) {
     Broken(l);
     return;
   }
+  l.conn = tls_ && tls_->ClientUsesTls(*sa, l.tier) ? tls_->Client(fd) : std::make_unique<Transport>(fd);
   l.fd = fd;
-  l.decoder = FrameDecoder();
+  l.decoder = FrameDecoder(kMaxHelloFrameBytes);
   l.connecting = true;
   l.ready = false;
   Link* lp = &l;
@@ -116,10 +119,9 @@ void OutboundLinks::Connect(Link& l) {
 }
 
 void OutboundLinks::Broken(Link& l) {
-  if (l.fd >= 0) {
-    loop_->Unwatch(l.fd);
-    close(l.fd);
-  }
+  if (l.fd >= 0) loop_->Unwatch(l.fd);
+  if (l.conn && l.conn->Refused()) ++tls_refused_;
+  l.conn.reset();  // closes the fd
   l.fd = -1;
   l.connecting = l.ready = false;
   l.m.connected = false;
@@ -155,12 +157,14 @@ void OutboundLinks::OnEvents(Link& l, uint32_t events) {
     Flush(l);
     return;
   }
-  if (events & EPOLLOUT) Flush(l);
+  // TLS: a write may wait for the peer's handshake bytes (WantsWrite() false), so readability
+  // also resumes writing.
+  if ((events & EPOLLOUT) || (!l.wbuf.empty() && !l.conn->WantsWrite())) Flush(l);
   if (l.fd < 0) return;
-  if (!(events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) return;
+  if (!(events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && !l.conn->Secure()) return;
   char buf[16384];
   while (l.fd >= 0) {
-    ssize_t n = read(l.fd, buf, sizeof(buf));
+    ssize_t n = l.conn->Read(buf, sizeof(buf));
     if (n > 0) {
       l.decoder.Feed(buf, static_cast<size_t>(n));
       while (true) {
@@ -175,8 +179,11 @@ void OutboundLinks::OnEvents(Link& l, uint32_t events) {
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
-    Broken(l);  // closed by the receiver, or a read error
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      if (l.conn->WantsWrite()) loop_->SetEvents(l.fd, EPOLLIN | EPOLLRDHUP | EPOLLOUT);
+      break;
+    }
+    Broken(l);  // closed by the receiver, a read error, or a refused TLS handshake
     return;
   }
 }
@@ -184,10 +191,12 @@ void OutboundLinks::OnEvents(Link& l, uint32_t events) {
 void OutboundLinks::OnFrame(Link& l, const wire::Frame& fr) {
   if (fr.has_credit()) {
     l.window = fr.credit().window();
+    l.decoder.set_max_frame_bytes(kMaxFrameBytes);  // the receiver accepted us
     if (!l.ready) {
       // (Re)connected: everything unacknowledged goes again, in id order.
       l.ready = true;
       l.m.connected = true;
+      l.m.tls = l.conn->Secure();
       l.backoff_s = 0.02;
       l.pending.clear();
       l.inflight = 0;
@@ -232,21 +241,27 @@ void OutboundLinks::Pump(Link& l) {
 }
 
 void OutboundLinks::Flush(Link& l) {
-  while (l.fd >= 0 && !l.wbuf.empty()) {
-    ssize_t n = write(l.fd, l.wbuf.data(), l.wbuf.size());
+  // Written bytes leave the buffer once per call, not per write: TLS writes one 16 KiB record at a
+  // time, and erasing each from the front of a window of large items is quadratic.
+  size_t off = 0;
+  while (l.fd >= 0 && off < l.wbuf.size()) {
+    ssize_t n = l.conn->Write(l.wbuf.data() + off, l.wbuf.size() - off);
     if (n > 0) {
-      l.wbuf.erase(0, static_cast<size_t>(n));
+      off += static_cast<size_t>(n);
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      loop_->SetEvents(l.fd, EPOLLIN | EPOLLRDHUP | EPOLLOUT);
+      l.wbuf.erase(0, off);
+      loop_->SetEvents(l.fd, EPOLLIN | EPOLLRDHUP | (l.conn->WantsWrite() ? EPOLLOUT : 0u));
       return;
     }
-    Broken(l);
+    Broken(l);  // clears the buffer
     return;
   }
-  if (l.fd >= 0 && !l.connecting) loop_->SetEvents(l.fd, EPOLLIN | EPOLLRDHUP);
+  if (l.fd < 0) return;
+  l.wbuf.clear();
+  if (!l.connecting) loop_->SetEvents(l.fd, EPOLLIN | EPOLLRDHUP);
 }
 
 std::vector<LinkMetrics> OutboundLinks::Metrics(SteadyClock::time_point now) {

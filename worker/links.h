@@ -9,6 +9,11 @@
 // holds stay below window + one item's outputs, and the worker's held items stay
 // <= window x (inbound streams + outbound links) + one item's outputs.
 //
+// Security (worker/tls.h): with SetTls, a link to an address its LinkTls says needs TLS connects
+// over mutual TLS; a connection the peer check refuses counts in tls_refused() and is retried like
+// any broken one. Until the receiver's first Credit, frames from it are bounded by
+// kMaxHelloFrameBytes.
+//
 // Thread-safety: none (owned by the worker's loop).
 #pragma once
 
@@ -26,6 +31,8 @@
 #include "worker/event_loop.h"
 #include "worker/framing.h"
 #include "worker/hold_ledger.h"
+#include "worker/net.h"
+#include "worker/tls.h"
 
 namespace jb {
 
@@ -38,7 +45,8 @@ class OutboundLinks {
   };
   struct Link {
     std::string worker, address, tier;
-    int fd = -1;
+    int fd = -1;                      // conn's fd while connected, else -1
+    std::unique_ptr<Transport> conn;  // plain TCP or TLS (worker/net.h, tls.h)
     bool connecting = false, ready = false;
     uint32_t window = 0;
     uint64_t next_id = 1;
@@ -81,6 +89,13 @@ class OutboundLinks {
   // Metrics of every link (rates over the last 5 s as of `now`).
   std::vector<LinkMetrics> Metrics(std::chrono::steady_clock::time_point now);
   size_t size() const { return links_.size(); }
+  // The TLS settings for connections made from now on (nullptr: plain TCP everywhere).
+  void SetTls(std::shared_ptr<const LinkTls> tls) { tls_ = std::move(tls); }
+  // Breaks every connection (each reconnects and re-sends what is unacknowledged): connections
+  // move to new certificates after a rotation.
+  void ReconnectAll();
+  // Connections the TLS peer check refused (ours or the receiver's), since creation.
+  int64_t tls_refused() const { return tls_refused_; }
 
  private:
   void Connect(Link& l);
@@ -97,6 +112,8 @@ class OutboundLinks {
   int64_t window_;
   std::map<std::string, std::unique_ptr<Link>> links_;  // never erased: timers and fds point at them
   std::map<std::string, std::set<Link*>> producer_links_;
+  std::shared_ptr<const LinkTls> tls_;
+  int64_t tls_refused_ = 0;
 };
 
 }  // namespace jb

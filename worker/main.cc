@@ -58,6 +58,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "jellybean-worker: %s\n", cfg.status().message().c_str());
     return 1;
   }
+  // A remote driver's inline ingress certificate, key and token: served from files beside the config.
+  if (auto s = jb::WriteInlineIngressFiles(*cfg, config_path); !s.ok()) {
+    std::fprintf(stderr, "jellybean-worker: %s\n", s.message().c_str());
+    return 1;
+  }
   // Signals go to a signalfd read by a helper thread; block them before any thread starts.
   sigset_t set;
   sigemptyset(&set);
@@ -95,6 +100,7 @@ int main(int argc, char** argv) {
         bool rok = false;
         std::string t = ReadAll(config_path, &rok);
         auto next = jb::ParseWorkerConfig(t, config_path);
+        if (next.ok()) (void)jb::WriteInlineIngressFiles(*next, config_path);
         if (!next.ok()) {
           std::fprintf(stderr, "jellybean-worker: reload refused, keeping the running configuration: %s\n",
                        next.status().message().c_str());

@@ -24,3 +24,19 @@ StatusOr<sockaddr_in> ParseAddress(const std::string& hostport) {
 }
 
 }  // namespace jb
+
+#include <unistd.h>
+
+namespace jb {
+
+bool IsLoopback(const sockaddr_in& sa) { return (ntohl(sa.sin_addr.s_addr) >> 24) == 127; }
+
+Transport::~Transport() {
+  if (fd_ >= 0) close(fd_);
+}
+
+ssize_t Transport::Read(char* buf, size_t n) { return read(fd_, buf, n); }
+
+ssize_t Transport::Write(const char* buf, size_t n) { return write(fd_, buf, n); }
+
+}  // namespace jb

@@ -40,6 +40,12 @@ Status Worker::Impl::Init() {
   if (auto s = inbound_->Listen(cfg_.listen); !s.ok()) return s;
   links_ = std::make_unique<OutboundLinks>(loop_.get(), ledger_.get(), cfg_.workflow + "/" + cfg_.name + "->",
                                            incarnation_, cfg_.window);
+  if (cfg_.tls) {
+    auto tls = LinkTls::Create(*cfg_.tls, cfg_.workflow);
+    if (!tls.ok()) return tls.status();
+    inbound_->SetTls(*tls);
+    links_->SetTls(*tls);
+  }
   if (auto s = InitInstances(); !s.ok()) return s;
   if (auto s = OpenDurableState(); !s.ok()) return s;
   if (auto s = StartIngress(); !s.ok()) return s;
@@ -174,6 +180,25 @@ void Worker::Impl::ApplyConfig(WorkerConfig next) {
     if (ingress_) switch_seq = std::max(switch_seq, ingress_next_seq_);
     router_.SwitchEpochAt(switch_seq);
   }
+  if (next.tls != cfg_.tls) {
+    // A rotation (new epoch's certificate): new connections use it, and the links move to it now;
+    // what they had not had acknowledged goes again (receivers drop what they already have).
+    std::shared_ptr<const LinkTls> tls;
+    if (next.tls) {
+      auto made = LinkTls::Create(*next.tls, cfg_.workflow);
+      if (made.ok())
+        tls = *made;
+      else
+        std::fprintf(stderr, "worker %s: new TLS settings refused, keeping the old ones: %s\n", cfg_.name.c_str(),
+                     made.status().message().c_str());
+    }
+    if (tls || !next.tls) {
+      inbound_->SetTls(tls);
+      links_->SetTls(tls);
+      links_->ReconnectAll();
+      cfg_.tls = next.tls;
+    }
+  }
   cfg_.routes = next.routes;
   cfg_.epoch = next.epoch;
   cfg_.drain_epoch = next.drain_epoch;
@@ -247,6 +272,7 @@ void Worker::Impl::WriteMetrics() {
     m.instances.push_back(im);
   }
   m.links = links_->Metrics(now);
+  m.tls_refused = inbound_->tls_refused() + links_->tls_refused();
   SweepIngress(m);
   if (!cfg_.metrics_file.empty()) WriteMetricsFile(cfg_.metrics_file, m);
   MutexLock l(&mu_);

@@ -246,6 +246,26 @@ StatusOr<Ca::ServerPair> Ca::IssueServer(const std::vector<std::string>& hosts, 
   return out;
 }
 
+StatusOr<Ca::ServerPair> Ca::IssueUri(const std::string& uri, int days) const {
+  EVP_PKEY* k = NewKey();
+  if (k == nullptr) return Status::Internal(SslError("key generation"));
+  X509* c = NewCert(k, uri.substr(0, 64), days, impl_->cert, nullptr);
+  std::string san = "URI:" + uri;
+  bool ok = AddExt(c, impl_->cert, NID_basic_constraints, "critical,CA:FALSE") &&
+            AddExt(c, impl_->cert, NID_subject_alt_name, san.c_str()) &&
+            AddExt(c, impl_->cert, NID_ext_key_usage, "serverAuth,clientAuth") &&
+            X509_sign(c, impl_->key, EVP_sha256()) > 0;
+  ServerPair out;
+  if (ok) {
+    out.cert_pem = CertPem(c);
+    out.key_pem = KeyPem(k);
+  }
+  EVP_PKEY_free(k);
+  X509_free(c);
+  if (!ok) return Status::Internal(SslError("signing the certificate for " + uri));
+  return out;
+}
+
 bool Ca::Covers(const std::string& cert_pem, const std::vector<std::string>& hosts, int64_t min_left_s) const {
   X509* c = ReadCert(cert_pem);
   if (c == nullptr) {

@@ -50,6 +50,9 @@ class Ca {
     std::string key_pem;
   };
   StatusOr<ServerPair> IssueServer(const std::vector<std::string>& hosts, int days) const;
+  // A new P-256 key and a certificate whose only subjectAltName is the URI `uri` (a worker's link
+  // identity, drivers/worker_tls.h), extendedKeyUsage serverAuth and clientAuth, valid `days`.
+  StatusOr<ServerPair> IssueUri(const std::string& uri, int days) const;
   // `cert_pem` is signed by this CA, names every one of `hosts` and stays valid for at least
   // `min_left_s` more seconds (false when it does not parse).
   bool Covers(const std::string& cert_pem, const std::vector<std::string>& hosts, int64_t min_left_s) const;

@@ -43,6 +43,11 @@ StatusOr<std::string> EnsureWorkflowToken(const std::string& path, bool* made) {
 
 }  // namespace
 
+StatusOr<std::string> EnsureIngressToken(const std::string& state_dir, const std::string& workflow) {
+  bool made = false;
+  return EnsureWorkflowToken(IngressTokenPath(state_dir, workflow), &made);
+}
+
 std::string IngressCaDir(const std::string& state_dir) { return state_dir + "/tls"; }
 
 std::string IngressTokenPath(const std::string& state_dir, const std::string& workflow) {

@@ -37,6 +37,10 @@ std::string IngressCaDir(const std::string& state_dir);
 // <state>/ingress/<workflow>.token
 std::string IngressTokenPath(const std::string& state_dir, const std::string& workflow);
 
+// The workflow's bearer token (IngressTokenPath), made when missing or empty; refused when the
+// file is readable by group or others. Never logged.
+StatusOr<std::string> EnsureIngressToken(const std::string& state_dir, const std::string& workflow);
+
 // Makes sure the files of worker `worker` (listening on `listen_host`) exist in `worker_dir` and
 // are current, as described above.
 StatusOr<IngressFiles> EnsureIngressFiles(const Ca& ca, const std::string& state_dir, const std::string& workflow,

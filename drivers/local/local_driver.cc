@@ -86,7 +86,8 @@ Status LocalDriver::WriteConfig(const std::string& workflow, const Proc& p) {
   std::error_code ec;
   fs::create_directories(Dir(workflow), ec);
   if (ec) return Status::Unavailable("cannot create " + Dir(workflow) + ": " + ec.message());
-  return WriteFileCreatingDirs(File(workflow, p.config.name, "yaml"), WorkerConfigToYaml(p.config), 0644);
+  // 0600: the config carries the worker's TLS key (drivers/worker_tls.h).
+  return WriteFileCreatingDirs(File(workflow, p.config.name, "yaml"), WorkerConfigToYaml(p.config), 0600);
 }
 
 Status LocalDriver::Start(const std::string& workflow, Proc& p) {

@@ -213,11 +213,12 @@ std::string SshDriver::Dir(const std::string& workflow) const { return opts_.sta
 
 std::string SshDriver::NodeDir(const Deployed& d) const { return d.target.remote_dir + "/" + d.config.node; }
 
-Status SshDriver::Upload(const SshTarget& t, const std::string& local, const std::string& remote) {
+Status SshDriver::Upload(const SshTarget& t, const std::string& local, const std::string& remote, const char* mode) {
   std::string q = ShellQuote(remote), tmp = ShellQuote(remote + ".tmp");
-  auto r = RunRemote(
-      t, "mkdir -p \"$(dirname " + q + ")\" && cat > " + tmp + " && chmod 755 " + tmp + " && mv -f " + tmp + " " + q,
-      local);
+  auto r = RunRemote(t,
+                     "mkdir -p \"$(dirname " + q + ")\" && (umask 077 && cat > " + tmp + ") && chmod " + mode + " " +
+                         tmp + " && mv -f " + tmp + " " + q,
+                     local);
   return r.ok() ? Status::Ok() : r.status();
 }
 
@@ -267,7 +268,7 @@ Status SshDriver::Install(const SshTarget& t, const std::string& node) {
 Status SshDriver::StartWorker(const Deployed& d) {
   std::string local = Dir(d.config.workflow) + "/" + d.config.name + ".yaml";
   std::string base = d.config.workflow + "/" + d.config.name;
-  if (auto s = Upload(d.target, local, NodeDir(d) + "/" + base + ".yaml"); !s.ok()) return s;
+  if (auto s = Upload(d.target, local, NodeDir(d) + "/" + base + ".yaml", "600"); !s.ok()) return s;
   auto r = RunRemote(d.target, "cd " + ShellQuote(NodeDir(d)) + " && setsid sh bin/jb-supervise " +
                                    ShellQuote(d.config.workflow) + " " + ShellQuote(d.config.name) +
                                    " > /dev/null 2>&1 < /dev/null &");
@@ -346,7 +347,7 @@ Status SshDriver::Apply(const std::string& workflow, const std::vector<WorkerCon
     if (reload) {
       std::string b = ShellQuote(d.config.workflow + "/" + d.config.name);
       if (!note(Upload(d.target, Dir(workflow) + "/" + name + ".yaml",
-                       NodeDir(d) + "/" + d.config.workflow + "/" + name + ".yaml")))
+                       NodeDir(d) + "/" + d.config.workflow + "/" + name + ".yaml", "600")))
         continue;
       auto r = RunRemote(d.target, "cd " + ShellQuote(NodeDir(d)) + " && set -- $(cat " + b +
                                        ".pid 2>/dev/null) 0 && [ \"$1\" -gt 0 ] && kill -HUP $1");

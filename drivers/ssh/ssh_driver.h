@@ -103,7 +103,8 @@ class SshDriver : public Driver {
   // back-off elapsed); schedules the others.
   std::vector<Deployed> DueSupervisorRestarts(const std::vector<Deployed>& dead,
                                               std::chrono::steady_clock::time_point now) EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  Status Upload(const SshTarget& t, const std::string& local, const std::string& remote);
+  // `mode`: of the remote file (configs: 600, they carry the worker's TLS key; written under umask 077).
+  Status Upload(const SshTarget& t, const std::string& local, const std::string& remote, const char* mode = "755");
   std::string NodeDir(const Deployed& d) const;
   void Record(const std::string& workflow, const Deployed& d);
   void Forget(const std::string& workflow, const std::string& worker);

@@ -26,6 +26,7 @@ WorkflowWorkers Vqa() {
   io.metrics->tier = "edge";
   io.metrics->held_items = 5;
   io.metrics->max_held_items = 64;
+  io.metrics->tls_refused = 3;
   InstanceMetrics src;
   src.kind = "source";
   src.name = "camera";
@@ -80,6 +81,7 @@ TEST(WorkerMetricsFamilies, WorkersInstancesLinksAndHistograms) {
            "jellybean_worker_held_items{workflow=\"vqa\",worker=\"io-edge\",tier=\"edge\"} 5\n",
            "jellybean_worker_held_items_limit{workflow=\"vqa\",worker=\"io-edge\",tier=\"edge\"} 64\n",
            "jellybean_worker_credit_window{workflow=\"vqa\",worker=\"cloud-1\",tier=\"cloud\"} 32\n",
+           "jellybean_worker_tls_refused_total{workflow=\"vqa\",worker=\"io-edge\",tier=\"edge\"} 3\n",
            "jellybean_items_out_total{workflow=\"vqa\",worker=\"io-edge\",tier=\"edge\",kind=\"source\",name="
            "\"camera\"} "
            "400\n",

@@ -3,6 +3,10 @@
 #include "drivers/dispatch.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
 
 #include "drivers/fake/fake_driver.h"
 
@@ -124,24 +128,69 @@ TEST(TierDispatcher, ExplainsWhatItCannotPlace) {
   EXPECT_NE(none.Apply("other", {}).message().find("no Infrastructure known"), std::string::npos);
 }
 
-// Only the local driver issues the ingress's TLS materials: a TLS ingress on another driver's tier
-// is refused naming that driver; plain HTTP there (the node's loopback) still goes through.
-TEST(TierDispatcher, RefusesATlsIngressOnADriverThatCannotDeliverItsCertificate) {
-  Fixture f;
+// A dispatcher with certificates (the daemon's CA in a temporary state directory).
+struct CertFixture : Fixture {
+  std::filesystem::path state = std::filesystem::temp_directory_path() /
+                                ("jb-dispatch-test-" + std::to_string(getpid()) + "-" + std::to_string(std::rand()));
+  CertFixture() { d->UseCertificates(state.string()); }
+  ~CertFixture() {
+    std::error_code ec;
+    std::filesystem::remove_all(state, ec);
+  }
+};
+
+// Without certificates the dispatcher cannot deliver a remote TLS ingress and says so; with them,
+// an ssh tier's io worker gets its certificate, key and the workflow's token inline, like the link
+// certificates every worker gets; plain HTTP (the node's loopback) needs none.
+TEST(TierDispatcher, DeliversATlsIngressInlineToANonLocalDriver) {
+  Fixture bare;
   WorkerConfig io = W("e1", "e1", "edge");  // stands in for an io worker with ingress sources
   io.ingress = WorkerIngress{};
-  auto s = f.d->Apply("wf", {W("io-device", "", "device"), io, W("e2", "e2", "edge")});
-  EXPECT_EQ(s.code(), Status::Code::kInvalidArgument);
-  EXPECT_NE(s.message().find("whose ssh driver does not deliver the ingress's TLS certificate"), std::string::npos)
-      << s.message();
-  EXPECT_TRUE(f.ssh->Desired("wf").empty());
+  auto s = bare.d->Apply("wf", {W("io-device", "", "device"), io, W("e2", "e2", "edge")});
+  EXPECT_EQ(s.code(), Status::Code::kFailedPrecondition) << s.message();
+  EXPECT_TRUE(bare.ssh->Desired("wf").empty());
+
+  CertFixture f;
+  s = f.d->Apply("wf", {W("io-device", "", "device"), io, W("e2", "e2", "edge")});
+  ASSERT_TRUE(s.ok()) << s.message();
+  auto ssh = f.ssh->Desired("wf");
+  ASSERT_EQ(ssh.size(), 2u);
+  const WorkerConfig& e1 = ssh[0].name == "e1" ? ssh[0] : ssh[1];
+  ASSERT_TRUE(e1.ingress.has_value());
+  EXPECT_NE(e1.ingress->cert_pem.find("BEGIN CERTIFICATE"), std::string::npos);
+  EXPECT_NE(e1.ingress->key_pem.find("PRIVATE KEY"), std::string::npos);
+  EXPECT_EQ(e1.ingress->token.size(), 64u);
   io.ingress->plain_http = true;
   s = f.d->Apply("wf", {W("io-device", "", "device"), io, W("e2", "e2", "edge")});
   EXPECT_TRUE(s.ok()) << s.message();
-  WorkerConfig local_io = W("io-device", "", "device");
-  local_io.ingress = WorkerIngress{};
-  s = f.d->Apply("wf", {local_io, W("e1", "e1", "edge"), W("e2", "e2", "edge")});
-  EXPECT_TRUE(s.ok()) << "the local driver issues them: " << s.message();
+}
+
+// Every worker gets a link certificate for its workflow, name and epoch (the same one while the
+// epoch stays, a new one with a new epoch), the CA, and the tiers' TLS modes.
+TEST(TierDispatcher, IssuesEachWorkerALinkCertificatePerEpoch) {
+  CertFixture f;
+  auto infra = Infra();
+  infra.tiers[1].tls = "on";
+  f.d->UseInfrastructure("wf", infra);
+  std::vector<WorkerConfig> want = {W("io-device", "", "device"), W("e1", "e1", "edge"), W("e2", "e2", "edge")};
+  ASSERT_TRUE(f.d->Apply("wf", want).ok());
+  auto first = f.ssh->Desired("wf");
+  ASSERT_EQ(first.size(), 2u);
+  ASSERT_TRUE(first[0].tls.has_value());
+  EXPECT_EQ(first[0].tls->mode, "on");
+  EXPECT_EQ(first[0].tls->tier_modes.at("device"), "loopback");
+  EXPECT_NE(first[0].tls->ca_pem.find("BEGIN CERTIFICATE"), std::string::npos);
+  auto local = f.local->Desired("wf");
+  ASSERT_EQ(local.size(), 1u);
+  ASSERT_TRUE(local[0].tls.has_value());
+  EXPECT_EQ(local[0].tls->mode, "loopback");
+  EXPECT_NE(local[0].tls->cert_pem, first[0].tls->cert_pem);  // one per worker
+
+  ASSERT_TRUE(f.d->Apply("wf", want).ok());
+  EXPECT_EQ(f.ssh->Desired("wf")[0].tls->cert_pem, first[0].tls->cert_pem);  // same epoch: kept
+  for (auto& w : want) w.epoch = 2;
+  ASSERT_TRUE(f.d->Apply("wf", want).ok());
+  EXPECT_NE(f.ssh->Desired("wf")[0].tls->cert_pem, first[0].tls->cert_pem);  // new epoch: rotated
 }
 
 }  // namespace
