@@ -39,6 +39,7 @@ void Describe(V& v, DriverSpec& o) {
 struct Tier {
   std::string name;
   DriverSpec driver;
+  bool reachable = true;  // false: behind NAT, its workers only dial out across tiers (worker/dialout.h)
   bool operator==(const Tier&) const = default;
 };
 template <class V>
@@ -50,6 +51,9 @@ void Describe(V& v, Tier& o) {
               .MaxLen(limits::kMaxNameLength)
               .Doc("Tier name; tiers are ordered, closest to the data first."));
   v.Field("driver", o.driver, Opt().Required());
+  v.Field("reachable", o.reachable,
+          Opt().Doc("false: the tier's nodes accept no connections from other tiers (behind NAT); their workers dial "
+                    "out to the workers they exchange items with (default true)."));
 }
 
 struct Node {
@@ -60,6 +64,7 @@ struct Node {
   int64_t count = 1;
   std::optional<std::string> address;
   std::optional<std::string> credentials_ref;
+  std::optional<bool> reachable;  // unset: the tier's
   bool operator==(const Node&) const = default;
 };
 template <class V>
@@ -80,6 +85,9 @@ void Describe(V& v, Node& o) {
   v.Field("address", o.address, Opt().MaxLen(limits::kMaxTextLength).Doc("Host address for remote drivers."));
   v.Field("credentialsRef", o.credentials_ref,
           Opt().MaxLen(limits::kMaxTextLength).Doc("Name of the credentials (file) the driver uses."));
+  v.Field("reachable", o.reachable,
+          Opt().Doc("false: the node accepts no connections from other tiers (behind NAT); its workers dial out. "
+                    "Unset: the tier's setting."));
 }
 
 struct Link {
@@ -120,6 +128,18 @@ void Describe(V& v, InfrastructureSpec& o) {
           Opt()
               .MaxItems(limits::kMaxLinks)
               .Doc("Per-direction costs between adjacent tiers; traffic within a tier is free."));
+}
+
+// Whether connections from other tiers can reach `node` (its own setting, else its tier's; true for
+// an unknown node).
+inline bool NodeReachable(const InfrastructureSpec& infra, const std::string& node) {
+  for (const auto& n : infra.nodes)
+    if (n.name == node) {
+      if (n.reachable) return *n.reachable;
+      for (const auto& t : infra.tiers)
+        if (t.name == n.tier) return t.reachable;
+    }
+  return true;
 }
 
 }  // namespace jb

@@ -46,6 +46,14 @@ class InboundStreams {
   // Sends the queued acknowledgements of every connected stream.
   void FlushAcks();
   size_t streams() const { return streams_.size(); }
+  // Connections opened by an unreachable worker (worker/dialout.h, defined in dialout.cc). A DialIn
+  // frame as the first frame of an accepted connection releases it to `fn` (which owns the fd from
+  // then on; false: refused, closed here). Adopt takes a connected `fd` this worker opened as an
+  // accepted one, writing `first` on it; `on_close` runs when it is closed. Close closes one.
+  using OnDialIn = std::function<bool(const wire::DialIn& d, int fd)>;
+  void SetDialInHandler(OnDialIn fn) { on_dial_in_ = std::move(fn); }
+  void Adopt(int fd, const std::string& first, std::function<void()> on_close);
+  void Close(int fd) { CloseConn(fd); }
 
  private:
   struct Stream {
@@ -61,6 +69,7 @@ class InboundStreams {
     FrameDecoder decoder;
     std::string wbuf;
     uint32_t stream = 0;  // index + 1 into streams_ (0: no Hello yet)
+    std::function<void()> on_close;  // Adopt()ed connections
   };
   void Accept();
   void OnConn(int fd, uint32_t events);
@@ -69,6 +78,7 @@ class InboundStreams {
   void OnHello(Conn& c, const wire::Hello& h);
   void OnStreamItem(Conn& c, wire::Item& item);
   void FlushConn(Conn& c);
+  void OnDialInFrame(Conn& c, const wire::DialIn& d);  // dialout.cc
 
   EventLoop* loop_;
   uint32_t window_;
@@ -78,6 +88,7 @@ class InboundStreams {
   std::unordered_map<int, std::unique_ptr<Conn>> conns_;
   std::vector<std::unique_ptr<Stream>> streams_;  // never shrinks: AckRef::stream indexes it
   std::map<std::string, uint32_t> by_name_;
+  OnDialIn on_dial_in_;
 };
 
 }  // namespace jb

@@ -40,6 +40,10 @@ Status Worker::Impl::Init() {
   if (auto s = inbound_->Listen(cfg_.listen); !s.ok()) return s;
   links_ = std::make_unique<OutboundLinks>(loop_.get(), ledger_.get(), cfg_.workflow + "/" + cfg_.name + "->",
                                            incarnation_, cfg_.window);
+  // Devices behind NAT (worker/dialout.h): receivers that dial in, senders this worker dials.
+  inbound_->SetDialInHandler(
+      [this](const wire::DialIn& d, int fd) { return AcceptDialIn(links_.get(), cfg_.workflow, d, fd); });
+  dialout_ = std::make_unique<DialOut>(loop_.get(), inbound_.get(), cfg_.workflow, cfg_.name);
   if (auto s = InitInstances(); !s.ok()) return s;
   if (auto s = OpenDurableState(); !s.ok()) return s;
   if (auto s = StartIngress(); !s.ok()) return s;
@@ -160,7 +164,9 @@ void Worker::Impl::ApplyRoutes() {
     if (r.worker != cfg_.name) {
       add(r.worker);
       links_->SetAddress(*links_->Find(r.worker), r.address, r.tier);
+      links_->SetDialIn(*links_->Find(r.worker), r.dial_in);
     }
+  dialout_->SetPeers(cfg_.dial_out);
 }
 
 void Worker::Impl::ApplyConfig(WorkerConfig next) {
@@ -179,6 +185,7 @@ void Worker::Impl::ApplyConfig(WorkerConfig next) {
   cfg_.drain_epoch = next.drain_epoch;
   cfg_.drain_routes = next.drain_routes;
   cfg_.join_timeout_s = next.join_timeout_s;
+  cfg_.dial_out = next.dial_out;
   // Source rates and limits may change in place (the rest of the instances may not: the driver
   // restarts a worker whose instances change otherwise).
   for (const auto& in : next.instances) {
