@@ -68,7 +68,7 @@ class InboundStreams {
     int fd = -1;
     FrameDecoder decoder;
     std::string wbuf;
-    uint32_t stream = 0;  // index + 1 into streams_ (0: no Hello yet)
+    uint32_t stream = 0;             // index + 1 into streams_ (0: no Hello yet)
     std::function<void()> on_close;  // Adopt()ed connections
   };
   void Accept();

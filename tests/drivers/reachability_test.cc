@@ -33,7 +33,8 @@ WorkerConfig W(const std::string& name, const std::string& node, const std::stri
 TEST(Reachability, SendersOfOtherTiersAreDialedByTheUnreachableWorker) {
   // io (dev-a) -> Detect on dev-a and dev-b (same tier: direct) -> Classify on e1 -> sink on io.
   std::vector<WorkerConfig> ws = {
-      W("io-device", "dev-a", "device", {{"Detect", 0, 0.5, "dev-a", "", "device"}, {"Detect", 0.5, 1, "dev-b", "", "device"}}),
+      W("io-device", "dev-a", "device",
+        {{"Detect", 0, 0.5, "dev-a", "", "device"}, {"Detect", 0.5, 1, "dev-b", "", "device"}}),
       W("dev-a", "dev-a", "device", {{"Classify", 0, 1, "e1", "", "edge"}}),
       W("dev-b", "dev-b", "device", {{"Classify", 0, 1, "e1", "", "edge"}}),
       W("e1", "e1", "edge", {{kSinkName, 0, 1, "io-device", "", "device"}})};

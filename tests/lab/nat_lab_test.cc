@@ -52,7 +52,7 @@ class NatLab : public ::testing::Test {
     if (!why.empty()) GTEST_SKIP() << why;
   }
   // Device host k (3 or 4) accepts new connections only from loopback and the other device: every
-// other connection's first packet (SYN without ACK) is dropped; replies to its own connections pass.
+  // other connection's first packet (SYN without ACK) is dropped; replies to its own connections pass.
   std::string BlockInbound(int k) {
     std::string ns = lab_.prefix_ + "-h" + std::to_string(k);
     auto r = Run("ip netns exec " + ns + " nft -f - 2>&1 <<'NFT'\n" +
@@ -75,8 +75,8 @@ class NatLab : public ::testing::Test {
   }
   // The Infrastructure, profiles and workflow of ThreeTierLab::ApplyAll, the device tier unreachable.
   std::string ApplyUnreachableDevices() {
-    std::string infra = std::regex_replace(lab_.InfraYaml(), std::regex("(  - name: device\n)"),
-                                           "$1    reachable: false\n");
+    std::string infra =
+        std::regex_replace(lab_.InfraYaml(), std::regex("(  - name: device\n)"), "$1    reachable: false\n");
     if (infra.find("reachable: false") == std::string::npos) return "the lab's Infrastructure changed shape";
     if (auto e = lab_.Put("infrastructures/lab-three-tier", infra); !e.empty()) return e;
     std::string profiles = ThreeTierLab::LabFile("three-tier/modelprofiles.yaml");
@@ -140,8 +140,9 @@ TEST_F(NatLab, DevicesThatOnlyDialOutPlanDeployServeAndSurviveAPartition) {
       },
       30s))
       << (wf ? ThreeTierLab::Cond(*wf, "SLOMet") : "no workflow");
-  std::printf("[ lab ] NAT: devices unreachable (inbound dropped), apply -> serving %.1f s; %zu device worker(s) dial out\n",
-              serving_s, dialing);
+  std::printf(
+      "[ lab ] NAT: devices unreachable (inbound dropped), apply -> serving %.1f s; %zu device worker(s) dial out\n",
+      serving_s, dialing);
 
   // Device partition: dev-b goes, the plan moves on without it; healed, it rejoins.
   int64_t epoch = wf->status.plan_epoch.value_or(0);
