@@ -52,11 +52,10 @@ void DialOut::SetPeers(const std::vector<WorkerPeer>& peers) {
       p->worker = w.worker;
     }
     p->wanted = true;
-    if (p->address != w.address) {  // new or moved: (re)dial
-      p->address = w.address;
-      if (p->fd >= 0) Lost(*p);  // closing an adopted connection calls Lost itself
-      if (p->fd < 0 && !p->retry_scheduled) Dial(*p);
-    }
+    bool moved = p->address != w.address;
+    p->address = w.address;
+    if (moved && p->fd >= 0) Lost(*p);  // redials after back-off
+    if (p->fd < 0 && !p->retry_scheduled) Dial(*p);
   }
   for (auto& [name, p] : peers_)
     if (named.count(name) == 0 && p->wanted) {
@@ -103,7 +102,7 @@ void DialOut::OnConnect(Peer& p, uint32_t events) {
   if (!(events & EPOLLOUT)) return;
   loop_->Unwatch(p.fd);
   p.connecting = false;
-  p.backoff_s = 0.02;
+  p.connected_at = SteadyClock::now();
   ++dials_;
   wire::Frame f;
   f.mutable_dial_in()->set_workflow(workflow_);
@@ -116,6 +115,9 @@ void DialOut::OnConnect(Peer& p, uint32_t events) {
   inbound_->Adopt(fd, first, [this, pp, fd] {
     if (pp->fd != fd) return;  // an older connection of this peer
     pp->fd = -1;
+    // The back-off starts again only after a connection that lasted: a sender that refuses the
+    // DialIn at once (no route expects it yet) is not redialed every 20 ms.
+    if (SteadyClock::now() - pp->connected_at > std::chrono::seconds(1)) pp->backoff_s = 0.02;
     Lost(*pp);
   });
 }

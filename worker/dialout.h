@@ -13,13 +13,14 @@
 //     sender's Hello, items and W's credits and acks take the usual paths of a stream.
 //
 // Items W sends go over links W dials as usual (its receivers are reachable). A lost connection is
-// dialed again with back-off (20 ms doubling to 1 s); TCP keep-alive and a user timeout (10 s)
-// notice a silent partition. The sender accepts DialIn only for a worker its routes mark dial-in.
-// (A DialIn names its worker; with mutual TLS the peer's certificate must name the same worker.)
+// dialed again with back-off (20 ms doubling to 1 s, reset by a connection that lasted 1 s); TCP keep-alive and a user
+// timeout (10 s) notice a silent partition. The sender accepts DialIn only for a worker its routes mark dial-in. (A
+// DialIn names its worker; with mutual TLS the peer's certificate must name the same worker.)
 //
 // Thread-safety: none (owned by the worker's loop).
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <string>
@@ -57,6 +58,7 @@ class DialOut {
     bool wanted = true;
     bool retry_scheduled = false;
     double backoff_s = 0.02;
+    std::chrono::steady_clock::time_point connected_at;
   };
   void Dial(Peer& p);
   void OnConnect(Peer& p, uint32_t events);
