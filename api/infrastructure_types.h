@@ -40,6 +40,7 @@ struct Tier {
   std::string name;
   DriverSpec driver;
   std::string tls = "loopback";  // on | loopback | off: worker links of this tier (worker/tls.h)
+  bool reachable = true;  // false: behind NAT, its workers only dial out across tiers (worker/dialout.h)
   bool operator==(const Tier&) const = default;
 };
 template <class V>
@@ -56,6 +57,9 @@ void Describe(V& v, Tier& o) {
               .Enum({"on", "loopback", "off"})
               .Doc("Mutual TLS on the links of this tier's workers: on (every link), loopback (default: every "
                    "link but loopback-to-loopback ones), off (plain TCP)."));
+  v.Field("reachable", o.reachable,
+          Opt().Doc("false: the tier's nodes accept no connections from other tiers (behind NAT); their workers dial "
+                    "out to the workers they exchange items with (default true)."));
 }
 
 struct Node {
@@ -66,6 +70,7 @@ struct Node {
   int64_t count = 1;
   std::optional<std::string> address;
   std::optional<std::string> credentials_ref;
+  std::optional<bool> reachable;  // unset: the tier's
   bool operator==(const Node&) const = default;
 };
 template <class V>
@@ -86,6 +91,9 @@ void Describe(V& v, Node& o) {
   v.Field("address", o.address, Opt().MaxLen(limits::kMaxTextLength).Doc("Host address for remote drivers."));
   v.Field("credentialsRef", o.credentials_ref,
           Opt().MaxLen(limits::kMaxTextLength).Doc("Name of the credentials (file) the driver uses."));
+  v.Field("reachable", o.reachable,
+          Opt().Doc("false: the node accepts no connections from other tiers (behind NAT); its workers dial out. "
+                    "Unset: the tier's setting."));
 }
 
 struct Link {
@@ -126,6 +134,18 @@ void Describe(V& v, InfrastructureSpec& o) {
           Opt()
               .MaxItems(limits::kMaxLinks)
               .Doc("Per-direction costs between adjacent tiers; traffic within a tier is free."));
+}
+
+// Whether connections from other tiers can reach `node` (its own setting, else its tier's; true for
+// an unknown node).
+inline bool NodeReachable(const InfrastructureSpec& infra, const std::string& node) {
+  for (const auto& n : infra.nodes)
+    if (n.name == node) {
+      if (n.reachable) return *n.reachable;
+      for (const auto& t : infra.tiers)
+        if (t.name == n.tier) return t.reachable;
+    }
+  return true;
 }
 
 }  // namespace jb

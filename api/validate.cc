@@ -89,6 +89,13 @@ void ValidateInfrastructure(Ctx& c, const Infrastructure& inf) {
     if (!n.tier.empty() && !tiers.count(n.tier))
       c.Err(p + ".tier", "refers to tier " + Quote(n.tier) + ", which is not defined in spec.tiers");
   }
+  // Unreachable workers dial out (worker/dialout.h): across tiers, someone must be reachable.
+  bool any_reachable = false;
+  for (const auto& n : s.nodes) any_reachable |= NodeReachable(s, n.name);
+  if (!s.nodes.empty() && !any_reachable && s.tiers.size() > 1)
+    c.Err("spec.nodes",
+          "every node is unreachable (reachable: false on its tier or itself): workers on different "
+          "tiers could not connect to each other; leave at least one tier reachable");
   std::set<std::pair<std::string, std::string>> links;
   for (size_t i = 0; i < s.links.size(); ++i) {
     std::string p = "spec.links[" + std::to_string(i) + "]";

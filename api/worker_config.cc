@@ -78,6 +78,8 @@ Status ValidateWorkerConfig(const WorkerConfig& c, const std::string& file) {
     if (hosted.count(e.from) != 0 && cover.count(e.to) == 0)
       errors.push_back("edges: " + e.from + " -> " + e.to + ": no route for " + e.to);
   }
+  if (c.reachable && !c.dial_out.empty())
+    errors.push_back("dialOut: only an unreachable worker (reachable: false) dials out to its senders");
   if (errors.empty()) return Status::Ok();
   std::string msg;
   for (const auto& e : errors) msg += (msg.empty() ? "" : "\n") + file + ": " + e;
@@ -93,7 +95,7 @@ StatusOr<WorkerConfig> ParseWorkerConfig(const std::string& text, const std::str
 
 bool SameInstances(const WorkerConfig& a, const WorkerConfig& b) {
   if (a.workflow != b.workflow || a.name != b.name || a.servers != b.servers || a.window != b.window ||
-      a.edges != b.edges || a.instances.size() != b.instances.size())
+      a.edges != b.edges || a.reachable != b.reachable || a.instances.size() != b.instances.size())
     return false;
   for (size_t i = 0; i < a.instances.size(); ++i) {
     WorkerInstance x = a.instances[i], y = b.instances[i];

@@ -163,6 +163,7 @@ struct WorkerRoute {
   std::string worker;
   std::string address;  // host:port
   std::string tier;
+  bool dial_in = false;  // `worker` is unreachable: it dials in (worker/dialout.h), this worker never dials it
   bool operator==(const WorkerRoute&) const = default;
 };
 template <class V>
@@ -170,6 +171,22 @@ void Describe(V& v, WorkerRoute& o) {
   v.Field("op", o.op, Opt().Required().Min(1));
   v.Field("lo", o.lo, Opt().Required().Min(0).Max(1));
   v.Field("hi", o.hi, Opt().Required().Min(0).Max(1));
+  v.Field("worker", o.worker, Opt().Required().Min(1));
+  v.Field("address", o.address, Opt().Required().Min(1));
+  v.Field("tier", o.tier, Opt());
+  v.Field("dialIn", o.dial_in, Opt());
+}
+
+// An unreachable worker's upstream sender: the worker dials `address` and asks `worker` to send
+// its stream over that connection (worker/dialout.h).
+struct WorkerPeer {
+  std::string worker;
+  std::string address;  // host:port
+  std::string tier;     // the sender's tier (its TLS mode also decides whether the dial uses TLS)
+  bool operator==(const WorkerPeer&) const = default;
+};
+template <class V>
+void Describe(V& v, WorkerPeer& o) {
   v.Field("worker", o.worker, Opt().Required().Min(1));
   v.Field("address", o.address, Opt().Required().Min(1));
   v.Field("tier", o.tier, Opt());
@@ -196,6 +213,8 @@ struct WorkerConfig {
   std::vector<WorkerRoute> routes;
   std::optional<WorkerIngress> ingress;  // io worker with ingress sources: its OIP endpoint
   std::optional<WorkerTls> tls;          // none: plain TCP on every link
+  bool reachable = true;                 // false: never listens for peers; dials out to `dialOut` instead
+  std::vector<WorkerPeer> dial_out;      // unreachable worker: the workers that send it items
   bool operator==(const WorkerConfig&) const = default;
 };
 template <class V>
@@ -218,6 +237,8 @@ void Describe(V& v, WorkerConfig& o) {
   v.Field("routes", o.routes, Opt());
   v.Field("ingress", o.ingress, Opt());
   v.Field("tls", o.tls, Opt());
+  v.Field("reachable", o.reachable, Opt());
+  v.Field("dialOut", o.dial_out, Opt());
 }
 
 // ---- metrics ------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <set>
 
+#include "drivers/reachability.h"
 #include "drivers/worker_process.h"
 
 namespace jb {
@@ -123,8 +124,10 @@ Status TierDispatcher::Apply(const std::string& workflow, const std::vector<Work
       }
     if (certs_)
       if (auto s = certs_->Fill(workflow, infra, w); !s.ok()) return s;
-    share[driver_of[w.name]].push_back(w);
   }
+  // Devices behind NAT: who dials whom (drivers/reachability.h).
+  if (auto s = DirectConnections(infra, &want); !s.ok()) return s;
+  for (auto& w : want) share[driver_of[w.name]].push_back(w);
   // Every driver with a share or with workers of this workflow gets its (possibly empty) set.
   Status first;
   for (auto& [type, d] : drivers_) {

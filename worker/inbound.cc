@@ -69,7 +69,9 @@ void InboundStreams::CloseConn(int fd) {
   }
   loop_->Unwatch(fd);
   if (!it->second->t) close(fd);  // else the transport closes it
+  auto on_close = std::move(it->second->on_close);
   conns_.erase(it);
+  if (on_close) on_close();
 }
 
 void InboundStreams::OnConn(int fd, uint32_t events) {
@@ -94,6 +96,7 @@ void InboundStreams::OnConn(int fd, uint32_t events) {
         }
         if (!f->has_value()) break;
         OnFrame(c, **f);
+        if (conns_.count(fd) == 0) return;  // handed on (a DialIn) or closed
       }
       continue;
     }
@@ -135,6 +138,8 @@ void InboundStreams::OnFrame(Conn& c, wire::Frame& f) {
   } else if (f.has_item()) {
     if (c.stream == 0) return;  // items before Hello: ignore, the sender re-sends
     OnStreamItem(c, *f.mutable_item());
+  } else if (f.has_dial_in()) {
+    OnDialInFrame(c, f.dial_in());
   }
 }
 

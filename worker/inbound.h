@@ -58,6 +58,16 @@ class InboundStreams {
   void SetTls(std::shared_ptr<const LinkTls> tls) { tls_ = std::move(tls); }
   // Connections the TLS peer check refused, since creation.
   int64_t tls_refused() const { return tls_refused_; }
+  // Connections opened by an unreachable worker (worker/dialout.h, defined in dialout.cc). A DialIn
+  // frame as the first frame of an accepted connection releases it, with its transport (plain or
+  // TLS, handshake done), to `fn`, which owns it from then on (false: refused; destroying the
+  // transport closes it). Adopt takes a connection this worker opened (its transport: TLS when the
+  // sender requires it) as an accepted one, writing `first` on it; `on_close` runs when it is
+  // closed. Close closes one.
+  using OnDialIn = std::function<bool(const wire::DialIn& d, std::unique_ptr<Transport> t)>;
+  void SetDialInHandler(OnDialIn fn) { on_dial_in_ = std::move(fn); }
+  void Adopt(std::unique_ptr<Transport> t, const std::string& first, std::function<void()> on_close);
+  void Close(int fd) { CloseConn(fd); }
 
  private:
   struct Stream {
@@ -74,7 +84,8 @@ class InboundStreams {
     sockaddr_in peer{};
     FrameDecoder decoder{kMaxHelloFrameBytes};
     std::string wbuf;
-    uint32_t stream = 0;  // index + 1 into streams_ (0: no Hello yet)
+    uint32_t stream = 0;             // index + 1 into streams_ (0: no Hello yet)
+    std::function<void()> on_close;  // Adopt()ed connections
   };
   void Accept();
   void OnConn(int fd, uint32_t events);
@@ -85,6 +96,7 @@ class InboundStreams {
   void FlushConn(Conn& c);
   // Chooses c.t from the first bytes (peeked); false when closed (refused or gone).
   bool Classify(Conn& c);
+  void OnDialInFrame(Conn& c, const wire::DialIn& d);  // dialout.cc
 
   EventLoop* loop_;
   uint32_t window_;
@@ -96,6 +108,7 @@ class InboundStreams {
   std::map<std::string, uint32_t> by_name_;
   std::shared_ptr<const LinkTls> tls_;
   int64_t tls_refused_ = 0;
+  OnDialIn on_dial_in_;
 };
 
 }  // namespace jb

@@ -97,6 +97,7 @@ std::vector<std::pair<OutboundLinks::Link*, std::map<uint64_t, OutboundLinks::Ou
 }
 
 void OutboundLinks::Connect(Link& l) {
+  if (l.dial_in) return;  // the receiver dials in (worker/dialout.h)
   auto sa = ParseAddress(l.address);
   if (!sa.ok()) return;
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -128,7 +129,7 @@ void OutboundLinks::Broken(Link& l) {
   l.wbuf.clear();
   l.inflight = 0;
   l.pending.clear();
-  if (!l.retry_scheduled && !l.outs.empty()) {
+  if (!l.retry_scheduled && !l.outs.empty() && !l.dial_in) {
     l.retry_scheduled = true;
     Link* lp = &l;
     loop_->After(SteadyClock::now() + std::chrono::microseconds(static_cast<int64_t>(l.backoff_s * 1e6)), [this, lp] {

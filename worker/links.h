@@ -59,6 +59,7 @@ class OutboundLinks {
     bool retry_scheduled = false;
     LinkMetrics m;
     std::deque<std::pair<std::chrono::steady_clock::time_point, int64_t>> history;  // payload bytes over time
+    bool dial_in = false;  // the receiver is unreachable and dials in: never dialed (worker/dialout.h)
   };
 
   // `stream_prefix` + destination names each link's stream; `incarnation` tells receivers this
@@ -86,6 +87,11 @@ class OutboundLinks {
   // Empties every link to a worker not in `named`: returns their unacknowledged items (each with
   // its reference) for the caller to route again or release.
   std::vector<std::pair<Link*, std::map<uint64_t, Out>>> Retire(const std::set<std::string>& named);
+  // Dial-in links (worker/dialout.h, defined in dialout.cc): marks `l` as one whose receiver dials
+  // in (a change drops the current connection); Adopt takes connected `fd`, opened by the receiver
+  // of dial-in link `l`, as its connection (replacing any other) and says Hello on it.
+  void SetDialIn(Link& l, bool dial_in);
+  void Adopt(Link& l, std::unique_ptr<Transport> t);
   // Metrics of every link (rates over the last 5 s as of `now`).
   std::vector<LinkMetrics> Metrics(std::chrono::steady_clock::time_point now);
   size_t size() const { return links_.size(); }

@@ -40,11 +40,18 @@ Status Worker::Impl::Init() {
   if (auto s = inbound_->Listen(cfg_.listen); !s.ok()) return s;
   links_ = std::make_unique<OutboundLinks>(loop_.get(), ledger_.get(), cfg_.workflow + "/" + cfg_.name + "->",
                                            incarnation_, cfg_.window);
+  // Devices behind NAT (worker/dialout.h): receivers that dial in, senders this worker dials.
+  inbound_->SetDialInHandler(
+      [this](const wire::DialIn& d, std::unique_ptr<Transport> t) {
+        return AcceptDialIn(links_.get(), cfg_.workflow, d, std::move(t));
+      });
+  dialout_ = std::make_unique<DialOut>(loop_.get(), inbound_.get(), cfg_.workflow, cfg_.name);
   if (cfg_.tls) {
     auto tls = LinkTls::Create(*cfg_.tls, cfg_.workflow);
     if (!tls.ok()) return tls.status();
     inbound_->SetTls(*tls);
     links_->SetTls(*tls);
+    dialout_->SetTls(*tls);
   }
   if (auto s = InitInstances(); !s.ok()) return s;
   if (auto s = OpenDurableState(); !s.ok()) return s;
@@ -166,7 +173,9 @@ void Worker::Impl::ApplyRoutes() {
     if (r.worker != cfg_.name) {
       add(r.worker);
       links_->SetAddress(*links_->Find(r.worker), r.address, r.tier);
+      links_->SetDialIn(*links_->Find(r.worker), r.dial_in);
     }
+  dialout_->SetPeers(cfg_.dial_out);
 }
 
 void Worker::Impl::ApplyConfig(WorkerConfig next) {
@@ -195,6 +204,7 @@ void Worker::Impl::ApplyConfig(WorkerConfig next) {
     if (tls || !next.tls) {
       inbound_->SetTls(tls);
       links_->SetTls(tls);
+      dialout_->SetTls(tls);
       links_->ReconnectAll();
       cfg_.tls = next.tls;
     }
@@ -204,6 +214,7 @@ void Worker::Impl::ApplyConfig(WorkerConfig next) {
   cfg_.drain_epoch = next.drain_epoch;
   cfg_.drain_routes = next.drain_routes;
   cfg_.join_timeout_s = next.join_timeout_s;
+  cfg_.dial_out = next.dial_out;
   // Source rates and limits may change in place (the rest of the instances may not: the driver
   // restarts a worker whose instances change otherwise).
   for (const auto& in : next.instances) {

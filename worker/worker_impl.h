@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "base/mutex.h"
+#include "worker/dialout.h"
 #include "worker/event_loop.h"
 #include "worker/hold_ledger.h"
 #include "worker/inbound.h"
@@ -147,6 +148,7 @@ class Worker::Impl {
   std::unique_ptr<HoldLedger> ledger_;
   std::unique_ptr<InboundStreams> inbound_;
   std::unique_ptr<OutboundLinks> links_;
+  std::unique_ptr<DialOut> dialout_;
   Router router_;
   std::map<std::string, std::unique_ptr<Instance>> instances_;
   // Tasks ready to start, FIFO over all operators (each starts when its runtime is ready and its
