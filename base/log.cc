@@ -44,7 +44,8 @@ std::shared_ptr<spdlog::logger> CurrentLogger() {
   LoggerSlot& slot = Loggers();
   MutexLock lock(&slot.mu);
   if (!slot.logger) {
-    slot.logger = std::make_shared<spdlog::logger>("jellybean", std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
+    slot.logger =
+        std::make_shared<spdlog::logger>("jellybean", std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
     slot.logger->set_level(spdlog::level::trace);
   }
   return slot.logger;
