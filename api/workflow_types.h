@@ -354,6 +354,23 @@ void Describe(V& v, ObservedAccuracy& o) {
   v.Field("floor", o.floor, Opt().Range(0, 100).Unit("%"));
 }
 
+// A figure of ObservedStatus that cannot be observed now because a worker it rests on is cut off
+// from the daemon (#22): the field keeps the value last observed (never a 0 that was not measured).
+struct UnknownFigure {
+  std::string figure;         // the ObservedStatus field ("throughput", "latencyP99Ms", ...)
+  std::string reason;         // whose report is missing and why
+  std::string last_observed;  // RFC 3339, when its reporter last reported ("" never)
+  double age_s = -1;          // seconds since then (-1: never)
+  bool operator==(const UnknownFigure&) const = default;
+};
+template <class V>
+void Describe(V& v, UnknownFigure& o) {
+  v.Field("figure", o.figure, Opt().Required());
+  v.Field("reason", o.reason, Opt());
+  v.Field("lastObserved", o.last_observed, Opt().Doc("RFC 3339; empty when never observed."));
+  v.Field("ageSeconds", o.age_s, Opt().Doc("Age of the last observation in seconds (-1: never)."));
+}
+
 // What the data plane reports, summarised by the reconciler from the workers' metrics.
 struct ObservedStatus {
   std::string time;       // when observed (RFC 3339)
@@ -377,6 +394,8 @@ struct ObservedStatus {
   std::optional<ObservedAccuracy> accuracy;  // when answers carry labels
   std::string ingress_url;                   // the inference endpoint, when the workflow has ingress sources
   int64_t tls_refused = 0;                   // connections refused by the workers' mutual TLS peer check
+  std::string throughput_source;             // "" the sink's report; else from where it was relayed (#22)
+  std::vector<UnknownFigure> unknown;        // figures not observable now (their value: the last observed)
   bool operator==(const ObservedStatus&) const = default;
 };
 template <class V>
@@ -405,6 +424,19 @@ void Describe(V& v, ObservedStatus& o) {
   v.Field("tlsRefused", o.tls_refused,
           Opt().Min(0).Doc("Connections the workers refused by the mutual TLS peer check (not the daemon's CA, "
                            "another workflow, or no TLS), summed over the current processes."));
+  v.Field("throughputSource", o.throughput_source,
+          Opt().Doc("Empty when the throughput is the sink's own report; else how it was observed while the "
+                    "sink's worker is cut off from the daemon (items its worker acknowledged, per its peers)."));
+  v.Field("unknown", o.unknown,
+          Opt().Doc("Figures that cannot be observed now (a reporter is cut off from the daemon); their fields "
+                    "keep the last observed value."));
+}
+
+// The entry of o.unknown for `figure` (an ObservedStatus field name), nullptr when it is observed.
+inline const UnknownFigure* FindUnknownFigure(const ObservedStatus& o, const std::string& figure) {
+  for (const auto& u : o.unknown)
+    if (u.figure == figure) return &u;
+  return nullptr;
 }
 
 // A make-before-break rollout in progress (reconciler/rollout.h).

@@ -62,11 +62,23 @@ void DescribeWorkflow(const Remote& r, const Workflow& wf, std::ostream& out) {
     out << "\nObserved (" << o.time << (o.emulated ? ", EMULATED runtime: profiled latencies, synthetic payloads" : "")
         << "):\n";
     out << "  Workers:     " << o.workers_ready << "/" << o.workers << " ready, " << o.restarts << " restart(s)\n";
-    out << "  Throughput:  " << FormatFixed(o.throughput, 2) << " items/s at the sink (plan "
-        << FormatFixed(o.expected_throughput, 2) << ")"
+    // A figure whose reporter is cut off from the daemon is Unknown, with why and the last value's age.
+    auto unknown = [&](const char* figure) { return FindUnknownFigure(o, figure); };
+    auto note = [](const UnknownFigure& u, const std::string& last) {
+      return "Unknown (" + u.reason +
+             (u.age_s < 0 ? "; never observed)"
+                          : "; last observed " + FormatFixed(u.age_s, 1) + " s ago: " + last + ")");
+    };
+    out << "  Throughput:  "
+        << (unknown("throughput") ? note(*unknown("throughput"), FormatFixed(o.throughput, 2) + " items/s")
+                                  : FormatFixed(o.throughput, 2) + " items/s at the sink")
+        << " (plan " << FormatFixed(o.expected_throughput, 2) << ")"
         << (o.throughput_complete ? "" : " [first window still filling]") << "\n";
-    out << "  Latency:     p50 " << FormatFixed(o.latency_p50_ms, 1) << " ms, p99 " << FormatFixed(o.latency_p99_ms, 1)
-        << " ms (source to sink)\n";
+    if (!o.throughput_source.empty()) out << "               from " << o.throughput_source << "\n";
+    const std::string latency =
+        "p50 " + FormatFixed(o.latency_p50_ms, 1) + " ms, p99 " + FormatFixed(o.latency_p99_ms, 1) + " ms";
+    out << "  Latency:     " << (unknown("latencyP99Ms") ? note(*unknown("latencyP99Ms"), latency) : latency)
+        << " (source to sink)\n";
     // A join makes one request of one part per source: the sources emit parts, the sink delivers requests.
     bool join = false;
     for (const auto& op : wf.spec.operators) join |= op.inputs.size() > 1;
@@ -77,13 +89,22 @@ void DescribeWorkflow(const Remote& r, const Workflow& wf, std::ostream& out) {
                        std::to_string(o.delivered) + " requests delivered, "
                  : std::to_string(o.emitted) + " emitted by the sources, " + std::to_string(o.delivered) +
                        " delivered, ")
-        << o.dropped << " dropped, " << o.duplicates << " duplicate(s) discarded\n";
-    if (o.accuracy) out << "  Accuracy:    " << AccuracyLine(*o.accuracy) << "\n";
-    out << "  Cross-tier:  " << FormatFixed(o.cross_tier_kibps, 1) << " KiB/s (plan "
-        << FormatFixed(o.predicted_cross_tier_kibps, 1) << ")\n";
-    out << "  Live cost:   " << FormatFixed(o.live_cost_per_hour, 4) << " $/h (rent "
-        << FormatFixed(o.live_cost_per_hour - o.network_cost_per_hour, 4) << " + observed network "
-        << FormatFixed(o.network_cost_per_hour, 4) << ")\n";
+        << o.dropped << " dropped, " << o.duplicates << " duplicate(s) discarded"
+        << (unknown("delivered") || unknown("emitted") || unknown("dropped") || unknown("duplicates")
+                ? " [as last reported: a reporter is cut off]"
+                : "")
+        << "\n";
+    if (o.accuracy)
+      out << "  Accuracy:    "
+          << (unknown("accuracy") ? note(*unknown("accuracy"), AccuracyLine(*o.accuracy)) : AccuracyLine(*o.accuracy))
+          << "\n";
+    const std::string kibps = FormatFixed(o.cross_tier_kibps, 1) + " KiB/s";
+    out << "  Cross-tier:  " << (unknown("crossTierKiBps") ? note(*unknown("crossTierKiBps"), kibps) : kibps)
+        << " (plan " << FormatFixed(o.predicted_cross_tier_kibps, 1) << ")\n";
+    const std::string cost = FormatFixed(o.live_cost_per_hour, 4) + " $/h (rent " +
+                             FormatFixed(o.live_cost_per_hour - o.network_cost_per_hour, 4) + " + observed network " +
+                             FormatFixed(o.network_cost_per_hour, 4) + ")";
+    out << "  Live cost:   " << (unknown("liveCostPerHour") ? note(*unknown("liveCostPerHour"), cost) : cost) << "\n";
   } else {
     out << "\nObserved:  nothing yet (no worker has reported)\n";
   }

@@ -1,5 +1,6 @@
 // jbctl get: the daemon's objects as tables, YAML/JSON, names, JSONPath and custom columns, with
 // label selectors; `get all` and `get events`.
+#include <algorithm>
 #include <map>
 #include <set>
 #include <sstream>
@@ -41,9 +42,13 @@ std::vector<std::string> WorkflowRow(const Workflow& wf, bool wide) {
   if (wide) {
     const auto& obs = wf.status.observed;
     const ObservedAccuracy* a = obs && obs->accuracy ? &*obs->accuracy : nullptr;
+    // The sink's worker cut off from the daemon: Unknown, with the age of the last figure (#22).
+    const UnknownFigure* u = obs ? FindUnknownFigure(*obs, "accuracy") : nullptr;
     row.insert(row.end(),
-               {a ? FormatFixed(a->accuracy, 1) : "-", a ? FormatFixed(a->low, 1) + "-" + FormatFixed(a->high, 1) : "-",
-                a ? std::to_string(a->count) : "-"});
+               {u && a ? "Unknown(" + FormatFixed(std::max(0.0, u->age_s), 0) + "s)"
+                : a    ? FormatFixed(a->accuracy, 1)
+                       : "-",
+                a ? FormatFixed(a->low, 1) + "-" + FormatFixed(a->high, 1) : "-", a ? std::to_string(a->count) : "-"});
   }
   return row;
 }

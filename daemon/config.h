@@ -43,9 +43,14 @@ struct DaemonConfig {
   double replan_min_saving = 0.05;    // a cheaper plan must save more than this share (plus churn)
   double node_grace_s = 4;            // a node whose worker is not ready this long leaves the plan
   double node_retry_s = 30;           // and is tried again after this long
-  double load_threshold = 0.2;        // re-plan when the offered load differs from the plan's by more ...
-  double load_sustain_s = 10;         // ... for this long
-  bool ingress_plain_http = false;    // serve the ingress as plain HTTP (loopback only) instead of TLS + token
+  // Edge autonomy (reconciler/control_link.h): a node cut off from the daemon only keeps its work
+  // while its peers' reports show items acknowledged by it within control_data_grace_s, for at most
+  // max_autonomy_s.
+  double control_data_grace_s = 4;
+  double max_autonomy_s = 300;
+  double load_threshold = 0.2;      // re-plan when the offered load differs from the plan's by more ...
+  double load_sustain_s = 10;       // ... for this long
+  bool ingress_plain_http = false;  // serve the ingress as plain HTTP (loopback only) instead of TLS + token
 };
 
 // One setting: its config-file key, its flag, the flag's value name ("" for a switch: a bool set
@@ -124,6 +129,13 @@ void Describe(V& v, DaemonConfig& o) {
                Opt().Min(0).Doc("a node whose worker stops reporting for S seconds leaves the plan (default 4)"));
   DaemonOption(v, "nodeRetrySeconds", "--node-retry", "S", o.node_retry_s,
                Opt().Min(0).Doc("and is tried again after S seconds (default 30)"));
+  DaemonOption(v, "controlDataGraceSeconds", "--control-data-grace", "S", o.control_data_grace_s,
+               Opt().Range(0.5, 600).Doc("a node cut off from the daemon only (agent heartbeat or ssh lost) keeps "
+                                         "its\nwork while its peers report items it acknowledged within S seconds "
+                                         "(default 4)"));
+  DaemonOption(v, "maxAutonomySeconds", "--max-autonomy", "S", o.max_autonomy_s,
+               Opt().Range(1, 86400).Doc("... for at most S seconds; then it is treated as lost and re-planned\n"
+                                         "around (default 300)"));
   DaemonOption(
       v, "loadThreshold", "--load-threshold", "F", o.load_threshold,
       Opt().Min(0).Doc(

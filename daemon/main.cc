@@ -142,6 +142,8 @@ ReconcilerOptions ReconcilerOptionsFrom(const DaemonConfig& cfg) {
   ropts.damping.min_saving_fraction = cfg.replan_min_saving;
   ropts.node_grace = std::chrono::milliseconds(static_cast<int64_t>(cfg.node_grace_s * 1000));
   ropts.node_retry_s = cfg.node_retry_s;
+  ropts.control_link.data_grace = std::chrono::milliseconds(static_cast<int64_t>(cfg.control_data_grace_s * 1000));
+  ropts.control_link.max_autonomous_s = cfg.max_autonomy_s;
   ropts.load.threshold = cfg.load_threshold;
   ropts.load.sustain_s = cfg.load_sustain_s;
   ropts.deployment.ingress_plain_http = cfg.ingress_plain_http;

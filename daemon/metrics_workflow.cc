@@ -53,13 +53,15 @@ namespace {
 
 using Getter = std::function<std::optional<double>(const Workflow&)>;
 
-std::optional<double> Observed(const Workflow& wf, double ObservedStatus::*field) {
-  if (!wf.status.observed) return std::nullopt;
+// A figure of status.observed; none while it is Unknown (its reporter cut off from the daemon: the
+// field holds the last observed value, jellybean_workflow_observed_unknown_age_seconds its age).
+std::optional<double> Observed(const Workflow& wf, double ObservedStatus::*field, const char* figure) {
+  if (!wf.status.observed || FindUnknownFigure(*wf.status.observed, figure) != nullptr) return std::nullopt;
   return (*wf.status.observed).*field;
 }
 
-std::optional<double> ObservedCount(const Workflow& wf, int64_t ObservedStatus::*field) {
-  if (!wf.status.observed) return std::nullopt;
+std::optional<double> ObservedCount(const Workflow& wf, int64_t ObservedStatus::*field, const char* figure = "") {
+  if (!wf.status.observed || FindUnknownFigure(*wf.status.observed, figure) != nullptr) return std::nullopt;
   return static_cast<double>((*wf.status.observed).*field);
 }
 
@@ -125,10 +127,17 @@ void WriteWorkflowStatusMetrics(const std::vector<Workflow>& workflows,
          });
   simple("jellybean_workflow_observed_throughput_items_per_second", "gauge",
          "Items per second delivered at the sink (requests emitted in a recent 5 s window).",
-         [](const Workflow& wf) { return Observed(wf, &ObservedStatus::throughput); });
+         [](const Workflow& wf) { return Observed(wf, &ObservedStatus::throughput, "throughput"); });
+  auto age = x.Family("jellybean_workflow_observed_unknown_age_seconds", "gauge",
+                      "Figures of the observed status that cannot be observed now (a reporter is cut off from the "
+                      "daemon; their own samples are left out): age of the last observation, by figure.");
+  for (const auto& wf : workflows)
+    if (wf.status.observed)
+      for (const auto& u : wf.status.observed->unknown)
+        if (u.age_s >= 0) age.Sample({{"workflow", wf.metadata.name}, {"figure", u.figure}}, u.age_s);
   simple("jellybean_workflow_planned_throughput_items_per_second", "gauge",
          "Items per second the plan must deliver at the sink.",
-         [](const Workflow& wf) { return Observed(wf, &ObservedStatus::expected_throughput); });
+         [](const Workflow& wf) { return Observed(wf, &ObservedStatus::expected_throughput, ""); });
   simple("jellybean_workflow_throughput_window_complete", "gauge",
          "1 when the observed throughput rests on a full window (not the start-up).",
          [](const Workflow& wf) -> std::optional<double> {
@@ -136,14 +145,14 @@ void WriteWorkflowStatusMetrics(const std::vector<Workflow>& workflows,
            return wf.status.observed->throughput_complete ? 1 : 0;
          });
   simple("jellybean_workflow_items_emitted_total", "counter", "Items the sources emitted (current worker processes).",
-         [](const Workflow& wf) { return ObservedCount(wf, &ObservedStatus::emitted); });
+         [](const Workflow& wf) { return ObservedCount(wf, &ObservedStatus::emitted, "emitted"); });
   simple("jellybean_workflow_items_delivered_total", "counter", "Distinct items delivered at the sink.",
-         [](const Workflow& wf) { return ObservedCount(wf, &ObservedStatus::delivered); });
+         [](const Workflow& wf) { return ObservedCount(wf, &ObservedStatus::delivered, "delivered"); });
   simple("jellybean_workflow_items_dropped_total", "counter",
          "Counted drops (join timeouts, model failures, ...); by reason in jellybean_items_dropped_total.",
-         [](const Workflow& wf) { return ObservedCount(wf, &ObservedStatus::dropped); });
+         [](const Workflow& wf) { return ObservedCount(wf, &ObservedStatus::dropped, "dropped"); });
   simple("jellybean_workflow_duplicates_total", "counter", "Repeats discarded after re-sends.",
-         [](const Workflow& wf) { return ObservedCount(wf, &ObservedStatus::duplicates); });
+         [](const Workflow& wf) { return ObservedCount(wf, &ObservedStatus::duplicates, "duplicates"); });
   simple("jellybean_workflow_workers", "gauge", "Workers the drivers run for the workflow.",
          [](const Workflow& wf) { return ObservedCount(wf, &ObservedStatus::workers); });
   simple("jellybean_workflow_workers_ready", "gauge", "Of which ready.",
@@ -152,14 +161,14 @@ void WriteWorkflowStatusMetrics(const std::vector<Workflow>& workflows,
          [](const Workflow& wf) { return ObservedCount(wf, &ObservedStatus::restarts); });
   simple("jellybean_workflow_live_cost_dollars_per_hour", "gauge",
          "Live cost: rent of the used nodes plus the observed network cost, USD per hour.",
-         [](const Workflow& wf) { return Observed(wf, &ObservedStatus::live_cost_per_hour); });
+         [](const Workflow& wf) { return Observed(wf, &ObservedStatus::live_cost_per_hour, "liveCostPerHour"); });
   simple("jellybean_workflow_observed_network_cost_dollars_per_hour", "gauge",
          "Observed cross-tier traffic times the link prices, USD per hour.",
-         [](const Workflow& wf) { return Observed(wf, &ObservedStatus::network_cost_per_hour); });
+         [](const Workflow& wf) { return Observed(wf, &ObservedStatus::network_cost_per_hour, "networkCostPerHour"); });
   simple("jellybean_workflow_observed_cross_tier_bytes_per_second", "gauge",
          "Observed payload bytes per second crossing tier boundaries (last 5 s, answers' way back included).",
          [](const Workflow& wf) -> std::optional<double> {
-           auto v = Observed(wf, &ObservedStatus::cross_tier_kibps);
+           auto v = Observed(wf, &ObservedStatus::cross_tier_kibps, "crossTierKiBps");
            if (v) *v *= 1024;
            return v;
          });

@@ -17,7 +17,11 @@ void WriteWorkflowAccuracyMetrics(const std::vector<Object>& objects, std::ostre
     for (const auto* wf : wfs) samples(*wf, "workflow=\"" + wf->metadata.name + "\"");
   };
   auto observed = [](const Workflow& wf) -> const ObservedAccuracy* {
-    return wf.status.observed && wf.status.observed->accuracy ? &*wf.status.observed->accuracy : nullptr;
+    // None while the sink's worker is cut off from the daemon (the figure is Unknown, not current).
+    if (!wf.status.observed || !wf.status.observed->accuracy ||
+        FindUnknownFigure(*wf.status.observed, "accuracy") != nullptr)
+      return nullptr;
+    return &*wf.status.observed->accuracy;
   };
   const std::string acc = "jellybean_workflow_observed_accuracy_percent";
   family(acc, "gauge", "Accuracy of the scored (labelled) answers in the sink's window, percent.",

@@ -9,7 +9,8 @@
 //   jellybean_workflow_accuracy_floor_percent               slo.minAccuracy
 //   jellybean_workflow_raised_accuracy_floor_percent        status.accuracyFloor, while accuracy drift raised it
 // The observed families have samples only while status.observed.accuracy exists (answers carry
-// labels and some are scored).
+// labels and some are scored) and is observable (not listed in status.observed.unknown: the sink's
+// worker is cut off from the daemon; jellybean_workflow_observed_unknown_age_seconds has its age).
 // Thread-safety: a pure function of its arguments.
 #pragma once
 

@@ -134,6 +134,7 @@ ReconcileResult WorkflowReconciler::ReconcileUnguarded(const std::string& name) 
     profile_obs_.Set(name, {});  // its observations leave the profiles' status
     converge_.Forget(name);
     control_.Forget(name);
+    reports_.Forget(name);
     return ReconcileResult{driver_->Remove(name), {}};
   }
   const Workflow wf = std::get<Workflow>(*got);

@@ -22,6 +22,7 @@
 #include "reconciler/deployment.h"
 #include "reconciler/events.h"
 #include "reconciler/inputs.h"
+#include "reconciler/observed_truth.h"
 #include "reconciler/profile_drift.h"
 #include "reconciler/replan.h"
 #include "reconciler/rollout.h"
@@ -79,7 +80,8 @@ class WorkflowReconciler {
         events_(events),
         drift_(opts.profile_drift),
         converge_(opts.convergence),
-        control_(opts.control_link) {}
+        control_(opts.control_link),
+        reports_(opts.clock) {}
 
   // Never throws and never aborts on stored data: an unexpected error becomes Planned=False
   // reason=ReconcileError and a retry with back-off.
@@ -185,6 +187,7 @@ class WorkflowReconciler {
   std::map<std::string, std::pair<int64_t, std::chrono::steady_clock::time_point>> serving_since_ GUARDED_BY(mu_);
   ConvergenceBackoff converge_;  // no pass without a plan or with nodes left out ends without a next look
   ControlLinkTracker control_;   // nodes cut off from the daemon whose data path works keep their work
+  ReportCache reports_;          // cut-off workers' last reports: their figures are Unknown, not 0 (#22)
   std::atomic<bool> cancel_{false};
   std::atomic<bool> large_plan_running_{false};  // the one large-plan slot (see ReconcilerOptions)
 };

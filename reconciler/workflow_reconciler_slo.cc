@@ -35,17 +35,27 @@ void WorkflowReconciler::UpdateSLOMet(const PlanInputs& in, const std::vector<Wo
                        DriverNames(in, *st->plan) + " driver reports none)");
     return;
   }
-  ObservedStatus o = Summarize(*problem, *st->plan, observed);
+  // Workers cut off from the daemon count with their last reports, their figures listed as Unknown
+  // (observed_truth.h): a cut-off reporter is no 0.0.
+  const FilledReports filled = reports_.Fill(wf.metadata.name, observed);
+  ObservedStatus o = Summarize(*problem, *st->plan, filled.workers);
+  MarkUnobservable(filled, &o);
+  const bool throughput_known = FindUnknownFigure(o, "throughput") == nullptr;
+  const bool latency_known = FindUnknownFigure(o, "latencyP99Ms") == nullptr;
   double floor = o.expected_throughput * opts_.slo_throughput_fraction;
   std::string label = o.emulated ? " [EMULATED runtime: profiled latencies, synthetic payloads]" : "";
-  std::string what = "observed " + FormatFixed(o.throughput, 2) +
-                     " items/s at the sink (plan: " + FormatFixed(o.expected_throughput, 2) + "), latency p50 " +
-                     FormatFixed(o.latency_p50_ms, 1) + " ms p99 " + FormatFixed(o.latency_p99_ms, 1) +
-                     " ms, accuracy " + FormatFixed(st->plan->accuracy, 2) + " (floor " +
-                     FormatFixed(wf.spec.slo.min_accuracy, 2) + ")" + label;
+  std::string what =
+      "observed " +
+      (throughput_known ? FormatFixed(o.throughput, 2) + " items/s" : "throughput " + UnknownNote(o, "throughput")) +
+      " at the sink" + (o.throughput_source.empty() ? "" : " [" + o.throughput_source + "]") +
+      " (plan: " + FormatFixed(o.expected_throughput, 2) + "), latency " +
+      (latency_known ? "p50 " + FormatFixed(o.latency_p50_ms, 1) + " ms p99 " + FormatFixed(o.latency_p99_ms, 1) + " ms"
+                     : UnknownNote(o, "latencyP99Ms")) +
+      ", accuracy " + FormatFixed(st->plan->accuracy, 2) + " (floor " + FormatFixed(wf.spec.slo.min_accuracy, 2) + ")" +
+      label;
   const auto acc = o.accuracy ? AccuracySlo(*o.accuracy) : ingress::AccuracySloVerdict{};
   if (o.accuracy) what = acc.message + AccuracyDriftNote(wf.metadata.name, st->plan_epoch.value_or(0)) + "; " + what;
-  bool latency_ok = !wf.spec.slo.max_latency_ms || o.latency_p99_ms <= *wf.spec.slo.max_latency_ms;
+  bool latency_ok = !latency_known || !wf.spec.slo.max_latency_ms || o.latency_p99_ms <= *wf.spec.slo.max_latency_ms;
   // After a re-plan the sink's window still holds items of the plan before: judged only once a
   // whole window (5 s of emission, measured 2 x p99 = 2..30 s late, as worker/sink.h) lies after the
   // switch, so a planned rate change is no false alarm and the old plan's figures no false "met".
@@ -59,6 +69,8 @@ void WorkflowReconciler::UpdateSLOMet(const PlanInputs& in, const std::vector<Wo
                      (*served < 0 ? std::string("its routes are not on every worker yet")
                                   : "it serves for " + FormatFixed(*served, 1) + " s") +
                      ", a full window under it takes " + FormatFixed(window_s, 1) + " s; " + what);
+  else if (!o.unknown.empty() && !throughput_known)
+    SetCondition(st, cond::kSLOMet, cond::kUnknown, cond::kMeasuring, "a reporter is cut off; " + what);
   else if (o.throughput_complete && o.throughput + 1e-9 < floor)
     SetCondition(st, cond::kSLOMet, cond::kFalse, cond::kThroughputBelowTarget,
                  what + "; below " + FormatFixed(100 * opts_.slo_throughput_fraction, 0) + "% of the plan");

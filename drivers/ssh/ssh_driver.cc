@@ -504,6 +504,11 @@ void SshDriver::Poll() {
         std::string wline, mline;
         if (!r.ok() || !std::getline(in, wline) || !std::getline(in, mline) || wline.rfind("W ", 0) != 0) {
           st.message = r.ok() ? "no report from the host" : "host unreachable: " + r.status().message();
+          // Control link vs data path (#22): ssh failing to a host whose worker ran is the daemon's
+          // link lost, not the worker; the reconciler keeps its part of the plan while its peers
+          // report items it acknowledges (reconciler/control_link.h), and treats it as lost otherwise.
+          st.control_link_lost = !r.ok() && (d.state.ready || d.state.control_link_lost);
+          if (st.control_link_lost) st.message = "ssh control link lost: " + st.message;
           seen[d.config.workflow][d.config.name] = {d.config, st};
           continue;
         }

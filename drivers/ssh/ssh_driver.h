@@ -15,7 +15,8 @@
 // - A poller runs one ssh command per host every poll interval: whether each supervisor and worker
 //   is alive, the age of its metrics and the metrics themselves. A supervisor found dead is started
 //   again, with RestartBackoff between attempts. A host that cannot be reached makes its workers not ready with ssh's
-//   reason, which the reconciler turns into node NotReady after the grace period.
+//   reason; those that ran are marked control_link_lost (#22): the reconciler keeps them in the plan while
+//   their peers report items they acknowledge, and turns the node NotReady after the grace period otherwise.
 // - What was deployed is recorded in <state>/ssh/workflows/<workflow>/<worker>.{yaml,target}, so a
 //   restarted daemon observes, updates and removes the same workers.
 //

@@ -113,6 +113,43 @@ TEST_F(GetCommandsTest, GetWideHasTheObservedAccuracyColumns) {
   EXPECT_EQ(c[c.size() - 3] + c[c.size() - 2] + c[c.size() - 1], "---");
 }
 
+// #22: figures whose reporter is cut off from the daemon read Unknown with the reason and the age
+// of the last value (shown beside it), never a bare 0.0; a relayed throughput says where from.
+TEST_F(GetCommandsTest, DescribeAndGetWideShowUnknownFiguresWithReasonAndAge) {
+  WorkflowStatus st = Observed(ObservedAccuracy{63.194, 57.485, 68.557, 288, 288, 63.9, 60});
+  st.observed->throughput = 19.8;
+  st.observed->expected_throughput = 20;
+  st.observed->throughput_complete = true;
+  st.observed->latency_p50_ms = 40;
+  st.observed->latency_p99_ms = 90;
+  const std::string why = "control link to node dev-a lost (heartbeat missed: device dev-a silent for 3.1 s)";
+  st.observed->unknown = {UnknownFigure{"latencyP99Ms", why, "2026-12-02T12:00:00Z", 7.3},
+                          UnknownFigure{"accuracy", why, "2026-12-02T12:00:00Z", 7.3},
+                          UnknownFigure{"delivered", why, "2026-12-02T12:00:00Z", 7.3}};
+  st.observed->throughput_source = "items acknowledged by io-device per the reports of Aggregate-vm";
+  SetStatus(st);
+  std::string out = Run("describe", {"workflow", "vqa"});
+  EXPECT_NE(out.find("  Throughput:  19.80 items/s at the sink (plan 20.00)\n               from items acknowledged "
+                     "by io-device per the reports of Aggregate-vm\n"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("  Latency:     Unknown (" + why + "; last observed 7.3 s ago: p50 40.0 ms, p99 90.0 ms)"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("  Accuracy:    Unknown (" + why + "; last observed 7.3 s ago: observed 63.2%"), std::string::npos)
+      << out;
+  EXPECT_NE(out.find("[as last reported: a reporter is cut off]"), std::string::npos) << out;
+  auto c = FirstRow(Run("get", {"workflows", "-o", "wide"}));
+  ASSERT_GE(c.size(), 3u);
+  EXPECT_EQ(c[c.size() - 3], "Unknown(7s)");
+  // The throughput itself unknown (no peer relays it), never observed: no value shown as current.
+  st.observed->throughput_source.clear();
+  st.observed->unknown = {UnknownFigure{"throughput", why, "", -1}};
+  SetStatus(st);
+  out = Run("describe", {"workflow", "vqa"});
+  EXPECT_NE(out.find("  Throughput:  Unknown (" + why + "; never observed) (plan 20.00)\n"), std::string::npos) << out;
+}
+
 }  // namespace
 }  // namespace jb::cli
 

@@ -80,6 +80,34 @@ TEST_F(DaemonConfigTest, FlagsOverrideAndTheirErrorsNameTheFlag) {
   }
 }
 
+// Edge autonomy (#22): the control-link tracker's data grace and autonomy limit, defaults as the
+// reconciler's, ranges checked with the key's name.
+TEST_F(DaemonConfigTest, ControlLinkSettings) {
+  DaemonConfig c;
+  EXPECT_DOUBLE_EQ(c.control_data_grace_s, 4);
+  EXPECT_DOUBLE_EQ(c.max_autonomy_s, 300);
+  ASSERT_TRUE(LoadConfigFile(Write("controlDataGraceSeconds: 2.5\nmaxAutonomySeconds: 60\n"), &c).ok());
+  EXPECT_DOUBLE_EQ(c.control_data_grace_s, 2.5);
+  EXPECT_DOUBLE_EQ(c.max_autonomy_s, 60);
+  const std::string path = Write("controlDataGraceSeconds: 0\nmaxAutonomySeconds: -3\n");
+  Status s = LoadConfigFile(path, &c);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find(path + ":1:26: controlDataGraceSeconds: 0 is out of range; expected a number >= 0.5"),
+            std::string::npos)
+      << s.message();
+  EXPECT_NE(s.message().find(path + ":2:21: maxAutonomySeconds: -3 is out of range"), std::string::npos) << s.message();
+  std::string config;
+  bool help = false;
+  DaemonConfig d;
+  ASSERT_TRUE(ParseFlags({"--control-data-grace", "3", "--max-autonomy", "120"}, &d, &config, &help).ok());
+  EXPECT_DOUBLE_EQ(d.control_data_grace_s, 3);
+  EXPECT_DOUBLE_EQ(d.max_autonomy_s, 120);
+  EXPECT_EQ(ParseFlags({"--max-autonomy", "0"}, &d, &config, &help).message(),
+            "--max-autonomy: expected a number >= 1 and <= 86400, got \"0\"");
+  EXPECT_NE(DaemonUsage().find("  --control-data-grace S"), std::string::npos);
+  EXPECT_NE(DaemonUsage().find("[maxAutonomySeconds]"), std::string::npos);
+}
+
 TEST_F(DaemonConfigTest, HelpListsEveryFlagWithItsFileKey) {
   std::string u = DaemonUsage();
   for (const char* line : {"  --listen ADDR:PORT", "  --insecure-plain-http", "  --node-grace S", "[nodeGraceSeconds]",

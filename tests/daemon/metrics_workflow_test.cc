@@ -57,6 +57,30 @@ TEST(WorkflowStatusMetrics, ConditionsPlanObservedAndRolloutFromTheStatus) {
     EXPECT_NE(t.find(line), std::string::npos) << line << "\n" << t;
 }
 
+// #22: figures whose reporter is cut off from the daemon are Unknown: their samples are left out
+// (never a 0 or a stale value as if current) and their age is exported instead.
+TEST(WorkflowStatusMetrics, UnknownFiguresHaveNoSampleButAnAge) {
+  Workflow wf = Serving();
+  wf.status.observed->unknown = {UnknownFigure{"throughput", "control link to node dev-a lost", "", 12.5},
+                                 UnknownFigure{"delivered", "control link to node dev-a lost", "", 12.5},
+                                 UnknownFigure{"crossTierKiBps", "never reported", "", -1}};
+  Exposition x;
+  WriteWorkflowStatusMetrics({wf}, {}, x);
+  const std::string t = x.Text();
+  for (const std::string gone :
+       {"jellybean_workflow_observed_throughput_items_per_second{", "jellybean_workflow_items_delivered_total{",
+        "jellybean_workflow_observed_cross_tier_bytes_per_second{"})
+    EXPECT_EQ(t.find(gone), std::string::npos) << gone << "\n" << t;
+  for (const std::string line : {
+           "jellybean_workflow_observed_unknown_age_seconds{workflow=\"vqa\",figure=\"throughput\"} 12.5\n",
+           "jellybean_workflow_observed_unknown_age_seconds{workflow=\"vqa\",figure=\"delivered\"} 12.5\n",
+           "jellybean_workflow_planned_throughput_items_per_second{workflow=\"vqa\"} 80\n",
+           "jellybean_workflow_live_cost_dollars_per_hour{workflow=\"vqa\"} 1.25\n",
+       })
+    EXPECT_NE(t.find(line), std::string::npos) << line << "\n" << t;
+  EXPECT_EQ(t.find("figure=\"crossTierKiBps\""), std::string::npos) << "never observed: no age" << t;
+}
+
 TEST(WorkflowStatusMetrics, AWorkflowWithoutPlanOrObservationsHasNoSuchSamples) {
   Workflow wf;
   wf.metadata.name = "new";
