@@ -98,7 +98,7 @@ class ConfigLoader {
 };
 
 // The drivers the configuration names; `*local` is the local driver when there is one.
-StatusOr<std::unique_ptr<Driver>> MakeDriver(const DaemonConfig& cfg, LocalDriver** local) {
+StatusOr<std::unique_ptr<Driver>> MakeDriver(const DaemonConfig& cfg, TermSource term, LocalDriver** local) {
   *local = nullptr;
   if (cfg.driver == "fake") {
     spdlog::warn("driver: fake (in-memory; workers are recorded, not started)");
@@ -110,6 +110,7 @@ StatusOr<std::unique_ptr<Driver>> MakeDriver(const DaemonConfig& cfg, LocalDrive
       cfg.worker_binary.empty() ? FindWorkerBinary(fs::read_symlink("/proc/self/exe").string()) : cfg.worker_binary;
   env.local_host = cfg.local_host;
   env.cloud_reconcile_s = cfg.cloud_reconcile_s;
+  env.term = std::move(term);
   if (!cfg.agent_listen.empty()) {
     env.agent_listen_port = 0;  // FinishConfig checked the address
     (void)SplitListen(cfg.agent_listen, &env.agent_listen_host, &env.agent_listen_port);
@@ -257,13 +258,16 @@ StatusOr<OpenedStore> OpenEventsAndStore(const DaemonConfig& cfg, EventRecorder*
 // With the etcd store, only the elected leader reconciles (daemon/leader.h): `lead` runs when this
 // replica is elected; a leader that loses its lease exits at once (its workers keep serving) and,
 // restarted, follows. nullptr for the file store (always the leader).
+// The drivers' fencing term (drivers/fencing.h) is set to the leader's term before `lead` runs.
 std::unique_ptr<LeaderElector> MakeElector(Store& store, const DaemonConfig& cfg, std::function<void()> lead,
-                                           std::atomic<bool>* led, const std::atomic<bool>* stopping) {
+                                           std::atomic<bool>* led, const std::atomic<bool>* stopping,
+                                           FencingTerm* fencing) {
   auto* etcd_store = dynamic_cast<EtcdStore*>(&store);
   if (etcd_store == nullptr) return nullptr;
   return std::make_unique<LeaderElector>(
-      etcd_store->client(), LeaderOptionsFrom(cfg), [lead, led, stopping](bool leading, int64_t term) {
+      etcd_store->client(), LeaderOptionsFrom(cfg), [lead, led, stopping, fencing](bool leading, int64_t term) {
         if (leading && !led->exchange(true)) {
+          fencing->Set(term);
           spdlog::info("leading (term {}): starting the reconciler", term);
           lead();
         } else if (!leading && *led && !*stopping) {
@@ -352,7 +356,17 @@ int Main(int argc, char** argv) {
   Store& store = *opened->store;
 
   LocalDriver* local = nullptr;
-  auto made = MakeDriver(cfg, &local);
+  // Fencing: the elected leader's term (MakeElector), or this state directory's start counter.
+  auto fencing = std::make_shared<FencingTerm>();
+  if (dynamic_cast<EtcdStore*>(&store) == nullptr) {
+    auto local_term = NextLocalTerm(cfg.state_dir);
+    if (!local_term.ok()) {
+      spdlog::critical("{}", local_term.status().message());
+      return 1;
+    }
+    fencing->Set(*local_term);
+  }
+  auto made = MakeDriver(cfg, fencing, &local);
   if (!made.ok()) {
     spdlog::critical("{}", made.status().message());
     return 1;
@@ -362,6 +376,8 @@ int Main(int argc, char** argv) {
   // controller's first one.
   WatchCache watch_cache(&store);
   WatchedStore watched(&store, &watch_cache);
+  // Other replicas' status writes (etcd) reach the REST watch too.
+  Subscription others_statuses = OnOtherReplicasStatusWrites(store, [&watch_cache] { watch_cache.Observe(); });
   Controller controller(&watched, driver.get(), ReconcilerOptionsFrom(cfg), WorkQueueOptions{}, &events);
   auto lead = [&] {
     StopOrphanedWorkers(driver.get(), store);
@@ -369,7 +385,7 @@ int Main(int argc, char** argv) {
     controller.EnqueueAll();
   };
   std::atomic<bool> led{false}, stopping{false};
-  std::unique_ptr<LeaderElector> elector = MakeElector(store, cfg, lead, &led, &stopping);
+  std::unique_ptr<LeaderElector> elector = MakeElector(store, cfg, lead, &led, &stopping, fencing.get());
   if (!elector) lead();
   ManifestDirectory manifests(&store, &events);
   manifests.Watch(cfg.manifest_dir);

@@ -264,11 +264,27 @@ Status SshDriver::Install(const SshTarget& t, const std::string& node) {
   return Status::Ok();
 }
 
+std::string SshDriver::FenceCommand() const {
+  if (!opts_.term) return "true";
+  return "sh bin/jb-supervise --fence " + std::to_string(opts_.term->Get());
+}
+
+Status SshDriver::Fence(const Deployed& d) {
+  if (!opts_.term) return Status::Ok();
+  auto r = RunRemote(d.target, "cd " + ShellQuote(NodeDir(d)) + " && " + FenceCommand());
+  if (r.ok()) return Status::Ok();
+  if (r.status().message().find("fenced: ") != std::string::npos)
+    spdlog::error("ssh driver: node {} refused this daemon's instruction for {}/{}: {}", d.config.node,
+                  d.config.workflow, d.config.name, r.status().message());
+  return r.status();
+}
+
 Status SshDriver::StartWorker(const Deployed& d) {
   std::string local = Dir(d.config.workflow) + "/" + d.config.name + ".yaml";
   std::string base = d.config.workflow + "/" + d.config.name;
+  if (auto s = Fence(d); !s.ok()) return s;
   if (auto s = Upload(d.target, local, NodeDir(d) + "/" + base + ".yaml"); !s.ok()) return s;
-  auto r = RunRemote(d.target, "cd " + ShellQuote(NodeDir(d)) + " && setsid sh bin/jb-supervise " +
+  auto r = RunRemote(d.target, "cd " + ShellQuote(NodeDir(d)) + " && " + FenceCommand() + " && setsid sh bin/jb-supervise " +
                                    ShellQuote(d.config.workflow) + " " + ShellQuote(d.config.name) +
                                    " > /dev/null 2>&1 < /dev/null &");
   return r.ok() ? Status::Ok() : r.status();
@@ -286,7 +302,8 @@ Status SshDriver::StopWorker(const Deployed& d, bool with_workflow) {
   }
   // TERM the supervisor (it stops the worker); after 3 s KILL both.
   auto r = RunRemote(
-      d.target, "cd " + ShellQuote(NodeDir(d)) + " 2>/dev/null || exit 0; b=" + b +
+      d.target, "cd " + ShellQuote(NodeDir(d)) + " 2>/dev/null || exit 0; if [ -f bin/jb-supervise ]; then " +
+                    FenceCommand() + " || exit $?; fi; b=" + b +
                     "; s=$(cat \"$b.sup\" 2>/dev/null); set -- $(cat \"$b.pid\" 2>/dev/null) 0; p=$1;"
                     " [ -n \"$s\" ] && kill -TERM $s 2>/dev/null; i=0;"
                     " while [ -n \"$s\" ] && kill -0 $s 2>/dev/null && [ $i -lt 30 ]; do sleep 0.1; i=$((i+1)); done;"
@@ -345,10 +362,11 @@ Status SshDriver::Apply(const std::string& workflow, const std::vector<WorkerCon
     Record(workflow, d);
     if (reload) {
       std::string b = ShellQuote(d.config.workflow + "/" + d.config.name);
+      if (!note(Fence(d))) continue;
       if (!note(Upload(d.target, Dir(workflow) + "/" + name + ".yaml",
                        NodeDir(d) + "/" + d.config.workflow + "/" + name + ".yaml")))
         continue;
-      auto r = RunRemote(d.target, "cd " + ShellQuote(NodeDir(d)) + " && set -- $(cat " + b +
+      auto r = RunRemote(d.target, "cd " + ShellQuote(NodeDir(d)) + " && " + FenceCommand() + " && set -- $(cat " + b +
                                        ".pid 2>/dev/null) 0 && [ \"$1\" -gt 0 ] && kill -HUP $1");
       if (!note(r.ok() ? Status::Ok() : r.status())) continue;
     } else if (!note(StartWorker(d))) {

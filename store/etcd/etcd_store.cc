@@ -53,7 +53,9 @@ bool OnlyStatusDiffers(const etcd::KeyValue& before, const etcd::KeyValue& after
 }  // namespace
 
 EtcdStore::EtcdStore(std::unique_ptr<etcd::EtcdClient> client)
-    : client_(std::move(client)), objects_prefix_(client_->options().prefix + "objects/") {}
+    : client_(std::move(client)),
+      objects_prefix_(client_->options().prefix + "objects/"),
+      status_prefix_(client_->options().prefix + "profile-status/") {}
 
 StatusOr<std::unique_ptr<EtcdStore>> EtcdStore::Open(const etcd::EtcdOptions& options) {
   auto client = etcd::EtcdClient::Connect(options);
@@ -329,6 +331,8 @@ StatusOr<Object> EtcdStore::Import(Object obj) {
 
 Subscription EtcdStore::OnChange(ChangeCallback fn) { return notifier_.Subscribe(std::move(fn)); }
 
+Subscription EtcdStore::OnOthersStatusWrite(ChangeCallback fn) { return status_notifier_.Subscribe(std::move(fn)); }
+
 int64_t EtcdStore::watched_revision() const {
   MutexLock lock(&mu_);
   return revision_;
@@ -342,6 +346,11 @@ int EtcdStore::relists() const {
 // The watch thread: other replicas' writes become change notifications.
 
 namespace {
+
+template <typename T>
+void AddOnce(std::vector<T>* v, T item) {
+  if (std::find(v->begin(), v->end(), item) == v->end()) v->push_back(std::move(item));
+}
 
 // "PREFIX objects/<Kind>/<name>" → (kind, name); false for any other key.
 bool SplitKey(const std::string& key, const std::string& objects_prefix, std::string* kind, std::string* name) {
@@ -403,20 +412,27 @@ bool EtcdStore::IsOwnWrite(int64_t revision) {
 }
 
 void EtcdStore::OnEvents(const std::vector<etcd::WatchEvent>& events, int64_t revision) {
-  std::vector<std::pair<std::string, std::string>> changes;
+  std::vector<std::pair<std::string, std::string>> changes, status_changes;  // (kind, name)
   int64_t seen = 0;
   for (const auto& e : events) {
     seen = std::max(seen, e.kv.mod_revision);
     std::string kind, name;
-    if (!SplitKey(e.kv.key, objects_prefix_, &kind, &name)) continue;
+    if (!SplitKey(e.kv.key, objects_prefix_, &kind, &name)) {
+      // A ModelProfile's status key, written by another replica: a status write.
+      if (!e.is_delete && e.kv.key.rfind(status_prefix_, 0) == 0 && !IsOwnWrite(e.kv.mod_revision))
+        AddOnce(&status_changes, std::make_pair(std::string("ModelProfile"), e.kv.key.substr(status_prefix_.size())));
+      continue;
+    }
     if (e.is_delete)
       known_keys_.erase(e.kv.key);
     else
       known_keys_.insert(e.kv.key);
     if (IsOwnWrite(e.kv.mod_revision)) continue;  // notified on the writer's thread
-    if (!e.is_delete && e.has_prev && OnlyStatusDiffers(e.prev_kv, e.kv)) continue;
-    if (std::find(changes.begin(), changes.end(), std::make_pair(kind, name)) == changes.end())
-      changes.emplace_back(kind, name);
+    if (!e.is_delete && e.has_prev && OnlyStatusDiffers(e.prev_kv, e.kv)) {
+      AddOnce(&status_changes, std::make_pair(kind, name));
+      continue;
+    }
+    AddOnce(&changes, std::make_pair(kind, name));
   }
   {
     MutexLock lock(&mu_);
@@ -424,6 +440,7 @@ void EtcdStore::OnEvents(const std::vector<etcd::WatchEvent>& events, int64_t re
     revision_ = std::max(revision_, events.empty() ? revision : seen);
   }
   for (const auto& [kind, name] : changes) notifier_.Notify(kind, name);
+  for (const auto& [kind, name] : status_changes) status_notifier_.Notify(kind, name);
 }
 
 Status EtcdStore::Relist() {
