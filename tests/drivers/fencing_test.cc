@@ -16,6 +16,7 @@
 #include <memory>
 
 #include "drivers/agent/agent_driver.h"
+#include "drivers/cloud/hooks.h"
 #include "drivers/fencing.h"
 #include "drivers/process.h"
 #include "drivers/ssh/ssh_driver.h"
@@ -180,6 +181,44 @@ TEST(Fencing, TheSshSupervisorRefusesAFormerLeadersInstructions) {
   term->Set(12);
   ASSERT_TRUE(driver.Remove("wf").ok());
   EXPECT_TRUE(WaitFor([&] { return !Listening(port); }, 10s));
+}
+
+// A provider that fences (drivers/cloud/hooks.h): its delete hook remembers the highest JB_TERM.
+TEST(Fencing, CloudHooksCarryTheTermAndAFencingProviderRefusesAnOlderOne) {
+  testing::TempDir dir;
+  const fs::path hook = dir.path() / "delete";
+  ASSERT_TRUE(WriteFileCreatingDirs(hook.string(),
+                                    "#!/bin/sh
+"
+                                    "seen=$(cat \"$STATE/term\" 2>/dev/null || echo 0)
+"
+                                    "if [ \"$JB_TERM\" -lt \"$seen\" ]; then
+"
+                                    "  echo \"fenced: term $JB_TERM is older than $seen\" >&2; exit 75
+"
+                                    "fi
+"
+                                    "echo \"$JB_TERM\" > \"$STATE/term\"; echo \"$JB_VM_ID\" >> \"$STATE/deleted\"
+",
+                                    0755)
+                  .ok());
+  auto cfg = CloudHookConfigFromSettings({{"create", "/bin/false"},
+                                          {"list", "/bin/false"},
+                                          {"delete", hook.string()},
+                                          {"env.STATE", dir.path().string()}});
+  ASSERT_TRUE(cfg.ok()) << cfg.status().message();
+  auto term = std::make_shared<FencingTerm>();
+  cfg->term = term;
+  CloudHooks hooks(*cfg);
+  term->Set(8);
+  ASSERT_TRUE(hooks.Delete("vm-1").ok());
+  EXPECT_EQ(Trimmed(dir.path() / "term"), "8");
+  term->Set(6);  // a former leader
+  Status stale = hooks.Delete("vm-2");
+  ASSERT_FALSE(stale.ok());
+  EXPECT_NE(stale.message().find("exited with status 75"), std::string::npos) << stale.message();
+  EXPECT_NE(stale.message().find("fenced: term 6 is older than 8"), std::string::npos) << stale.message();
+  EXPECT_EQ(Trimmed(dir.path() / "deleted"), "vm-1");
 }
 
 }  // namespace
