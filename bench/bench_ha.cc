@@ -104,7 +104,8 @@ Throughput Measure(const HttpClientOptions& c, const std::string& tag, int clien
 }
 
 void Print(const char* what, const Result& r) {
-  std::printf("  %-28s %8.0f req/s  p50 %6.2f ms  p99 %7.2f ms  errors %ld\n", what, r.rps, r.p50_ms, r.p99_ms, r.errors);
+  std::printf("  %-28s %8.0f req/s  p50 %6.2f ms  p99 %7.2f ms  errors %ld\n", what, r.rps, r.p50_ms, r.p99_ms,
+              r.errors);
 }
 
 std::string Readyz(const HttpClientOptions& c) {
@@ -129,8 +130,8 @@ int Run(double seconds, int clients) {
   const fs::path sf = tmp.path() / "file", sa = tmp.path() / "a", sb = tmp.path() / "b";
   for (const auto& d : {sf, sa, sb}) fs::create_directories(d);
   auto replica = [&](const std::string& id) {
-    return std::vector<std::string>{"--store",      etcd.StoreSpec("/jb/"), "--driver", "fake", "--replica-id", id,
-                                    "--lease-ttl",  "2",                    "--lease-renew", "0.2"};
+    return std::vector<std::string>{"--store", etcd.StoreSpec("/jb/"), "--driver", "fake",          "--replica-id",
+                                    id,        "--lease-ttl",          "2",        "--lease-renew", "0.2"};
   };
   testing::Daemon file(sf, {}, {"--driver", "fake"});
   auto a = std::make_unique<testing::Daemon>(sa, std::vector<std::string>{}, replica("replica-a"));

@@ -97,9 +97,18 @@ class ConfigLoader {
   std::string config_path_;
 };
 
-// The drivers the configuration names; `*local` is the local driver when there is one.
-StatusOr<std::unique_ptr<Driver>> MakeDriver(const DaemonConfig& cfg, TermSource term, LocalDriver** local) {
+// The drivers the configuration names; `*local` is the local driver when there is one. `*term`:
+// their fencing term (drivers/fencing.h), set here from STATE/term for the file store (the start
+// counter) and by MakeElector to the leader's term with etcd.
+StatusOr<std::unique_ptr<Driver>> MakeDriver(const DaemonConfig& cfg, const Store& store,
+                                             std::shared_ptr<FencingTerm>* term, LocalDriver** local) {
   *local = nullptr;
+  *term = std::make_shared<FencingTerm>();
+  if (dynamic_cast<const EtcdStore*>(&store) == nullptr) {
+    auto local_term = NextLocalTerm(cfg.state_dir);
+    if (!local_term.ok()) return local_term.status();
+    (*term)->Set(*local_term);
+  }
   if (cfg.driver == "fake") {
     spdlog::warn("driver: fake (in-memory; workers are recorded, not started)");
     return std::unique_ptr<Driver>(std::make_unique<FakeDriver>());
@@ -110,7 +119,7 @@ StatusOr<std::unique_ptr<Driver>> MakeDriver(const DaemonConfig& cfg, TermSource
       cfg.worker_binary.empty() ? FindWorkerBinary(fs::read_symlink("/proc/self/exe").string()) : cfg.worker_binary;
   env.local_host = cfg.local_host;
   env.cloud_reconcile_s = cfg.cloud_reconcile_s;
-  env.term = std::move(term);
+  env.term = *term;
   if (!cfg.agent_listen.empty()) {
     env.agent_listen_port = 0;  // FinishConfig checked the address
     (void)SplitListen(cfg.agent_listen, &env.agent_listen_host, &env.agent_listen_port);
@@ -310,6 +319,19 @@ void StartElection(ApiServer* api, LeaderElector* elector) {
   elector->Start();
 }
 
+// The REST listener: --listen, TLS unless --insecure-plain-http.
+HttpServerOptions ServerOptionsFrom(const DaemonConfig& cfg) {
+  HttpServerOptions hopts;
+  hopts.address = cfg.listen.substr(0, cfg.listen.rfind(':'));
+  hopts.port = std::atoi(cfg.listen.c_str() + cfg.listen.rfind(':') + 1);
+  hopts.handler_threads = 4 + WatchCacheOptions{}.max_watchers;  // each watch holds a handler thread
+  if (!cfg.insecure_plain_http) {
+    hopts.cert_file = cfg.tls_cert;
+    hopts.key_file = cfg.tls_key;
+  }
+  return hopts;
+}
+
 int Main(int argc, char** argv) {
   if (argc > 1 && std::string(argv[1]) == "migrate")
     return RunMigrate(std::vector<std::string>(argv + 2, argv + argc), std::cout, std::cerr);
@@ -356,17 +378,8 @@ int Main(int argc, char** argv) {
   Store& store = *opened->store;
 
   LocalDriver* local = nullptr;
-  // Fencing: the elected leader's term (MakeElector), or this state directory's start counter.
-  auto fencing = std::make_shared<FencingTerm>();
-  if (dynamic_cast<EtcdStore*>(&store) == nullptr) {
-    auto local_term = NextLocalTerm(cfg.state_dir);
-    if (!local_term.ok()) {
-      spdlog::critical("{}", local_term.status().message());
-      return 1;
-    }
-    fencing->Set(*local_term);
-  }
-  auto made = MakeDriver(cfg, fencing, &local);
+  std::shared_ptr<FencingTerm> fencing;  // the drivers' term; MakeElector sets the leader's
+  auto made = MakeDriver(cfg, store, &fencing, &local);
   if (!made.ok()) {
     spdlog::critical("{}", made.status().message());
     return 1;
@@ -393,16 +406,8 @@ int Main(int argc, char** argv) {
   ApiServer api(&watched, &controller, *token, &events);
   api.SetWatchCache(&watch_cache);
   api.metrics()->SetDriver(driver.get());  // per-worker families on /metrics
-  std::string host = cfg.listen.substr(0, cfg.listen.rfind(':'));
-  int port = std::atoi(cfg.listen.c_str() + cfg.listen.rfind(':') + 1);
-  HttpServerOptions hopts;
-  hopts.address = host;
-  hopts.port = port;
-  hopts.handler_threads = 4 + WatchCacheOptions{}.max_watchers;  // each watch holds a handler thread
-  if (!cfg.insecure_plain_http) {
-    hopts.cert_file = cfg.tls_cert;
-    hopts.key_file = cfg.tls_key;
-  }
+  const HttpServerOptions hopts = ServerOptionsFrom(cfg);
+  const std::string& host = hopts.address;
   auto server = StartHttpServer(hopts, [&api](const HttpRequest& r) { return api.Handle(r); });
   if (!server.ok()) {
     spdlog::critical("{}", server.status().message());

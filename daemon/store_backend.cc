@@ -4,7 +4,6 @@
 #include <ostream>
 
 #include "base/file.h"
-
 #include "reconciler/file_store.h"
 #include "store/etcd/etcd_store.h"
 

@@ -208,9 +208,10 @@ Value AgentDriver::HandlePoll(const TlsChannel& ch, const Value& msg) {
   auto have = WireInt(Num(msg, "version"));
   const int64_t term = TermOf(opts_.term), seen = WireInt(Num(msg, "term"));
   if (seen > term) {
-    spdlog::error("agent: device {} refuses this daemon's instructions: it has seen term {}, this daemon's is {} "
-                  "(a newer leader acts)",
-                  device, seen, term);
+    spdlog::error(
+        "agent: device {} refuses this daemon's instructions: it has seen term {}, this daemon's is {} "
+        "(a newer leader acts)",
+        device, seen, term);
     return Error("stale-term", "this daemon's term " + std::to_string(term) + " is older than term " +
                                    std::to_string(seen) + ", which the device has seen");
   }

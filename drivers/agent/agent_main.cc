@@ -14,7 +14,8 @@
 // (revoked, wrong token), 1 for other fatal errors.
 // Fencing (drivers/fencing.h): every answer carries the daemon's term; the agent keeps the highest
 // it has seen in DIR/term and refuses an answer with an older term (a former leader's), logging
-// it; its polls carry that term, so such a daemon answers "stale-term" and logs the refusal too. Workers outlive the agent unless
+// it; its polls carry that term, so such a daemon answers "stale-term" and logs the refusal too. Workers outlive the
+// agent unless
 // --stop-workers-on-exit; a restarted agent adopts them.
 // Under systemd (Type=notify, packaging/systemd/jellybean-agent.service): READY=1 once the local
 // driver has adopted the running workers, WATCHDOG=1 from the poll loop on every round trip and
@@ -158,6 +159,33 @@ jb::Status CheckTerm(const jb::Value& reply, const std::string& path, int64_t* h
   return jb::Status::Ok();
 }
 
+// Whether an answer comes from a former leader: its own "stale-term" refusal, or a term older than
+// the highest seen (then it must not be applied). Logs why; records a newer term.
+bool FromFormerLeader(const Flags& f, const jb::Value& reply, const std::string& term_path, int64_t* highest) {
+  const std::string err = Str(reply, "error");
+  if (err == "stale-term") {  // another daemon will answer (or this one, re-elected)
+    spdlog::error("fenced: the daemon at {}:{} is a former leader: {}", f.host, f.port, Str(reply, "message"));
+    return true;
+  }
+  if (!err.empty()) return false;
+  if (auto s = CheckTerm(reply, term_path, highest); !s.ok()) {
+    spdlog::error("{}", s.message());
+    return true;
+  }
+  return false;
+}
+
+jb::Value PollMessage(const Flags& f, int64_t version, int64_t term, jb::LocalDriver& local) {
+  jb::Value msg = jb::Value::Map();
+  msg.Set("type", jb::Value::String("poll"));
+  msg.Set("version", jb::Value::Integer(version));
+  msg.Set("term", jb::Value::Integer(term));
+  if (!f.advertise.empty()) msg.Set("address", jb::Value::String(f.advertise));
+  msg.Set("states", StatesOf(local));
+  msg.Set("hold", jb::Value::Number(0.4 * f.poll_timeout_s));
+  return msg;
+}
+
 // Reads the command line into `f`. Returns the exit status when the agent should stop here (help:
 // 0; bad flags: 2, after the usage), -1 to go on.
 int ParseFlags(int argc, char** argv, Flags& f) {
@@ -277,14 +305,7 @@ int main(int argc, char** argv) {
     bool fenced = false;
     while (!g_stop) {
       sd_notify(0, "WATCHDOG=1");
-      jb::Value msg = jb::Value::Map();
-      msg.Set("type", jb::Value::String("poll"));
-      msg.Set("version", jb::Value::Integer(version));
-      msg.Set("term", jb::Value::Integer(highest_term));
-      if (!f.advertise.empty()) msg.Set("address", jb::Value::String(f.advertise));
-      msg.Set("states", StatesOf(local));
-      msg.Set("hold", jb::Value::Number(0.4 * f.poll_timeout_s));
-      if (auto s = (*ch)->Send(msg); !s.ok()) {
+      if (auto s = (*ch)->Send(PollMessage(f, version, highest_term, local)); !s.ok()) {
         spdlog::warn("{}", s.message());
         break;
       }
@@ -293,12 +314,11 @@ int main(int argc, char** argv) {
         if (!g_stop) spdlog::warn("{}", reply.status().message());
         break;
       }
-      std::string err = Str(*reply, "error");
-      if (err == "stale-term") {  // a former leader: another daemon will answer (or this one, re-elected)
-        spdlog::error("fenced: the daemon at {}:{} is a former leader: {}", f.host, f.port, Str(*reply, "message"));
+      if (FromFormerLeader(f, *reply, term_path, &highest_term)) {
         fenced = true;
         break;
       }
+      std::string err = Str(*reply, "error");
       if (!err.empty()) {
         spdlog::error("the daemon refused this device: {}", Str(*reply, "message"));
         rc = err == "revoked" || err == "unauthenticated" ? 3 : 1;
@@ -307,11 +327,6 @@ int main(int argc, char** argv) {
       }
       const jb::Value* v = reply->Find("version");
       int64_t want = v != nullptr && v->is_number() ? jb::WireInt(v->as_number()) : version;
-      if (auto s = CheckTerm(*reply, term_path, &highest_term); !s.ok()) {
-        spdlog::error("{}", s.message());
-        fenced = true;
-        break;
-      }
       backoff = 0.1;
       if (want != version) {
         auto s = ApplyDesired(local, *reply);

@@ -272,11 +272,14 @@ std::string SshDriver::FenceCommand() const {
 Status SshDriver::Fence(const Deployed& d) {
   if (!opts_.term) return Status::Ok();
   auto r = RunRemote(d.target, "cd " + ShellQuote(NodeDir(d)) + " && " + FenceCommand());
-  if (r.ok()) return Status::Ok();
-  if (r.status().message().find("fenced: ") != std::string::npos)
-    spdlog::error("ssh driver: node {} refused this daemon's instruction for {}/{}: {}", d.config.node,
-                  d.config.workflow, d.config.name, r.status().message());
-  return r.status();
+  return LogIfFenced(r.ok() ? Status::Ok() : r.status(), d);
+}
+
+Status SshDriver::LogIfFenced(Status s, const Deployed& d) {
+  if (!s.ok() && s.message().find("fenced: ") != std::string::npos)
+    spdlog::error("ssh driver: node {} refused this daemon's instruction for {}/{} (a newer leader acts): {}",
+                  d.config.node, d.config.workflow, d.config.name, s.message());
+  return s;
 }
 
 Status SshDriver::StartWorker(const Deployed& d) {
@@ -284,9 +287,9 @@ Status SshDriver::StartWorker(const Deployed& d) {
   std::string base = d.config.workflow + "/" + d.config.name;
   if (auto s = Fence(d); !s.ok()) return s;
   if (auto s = Upload(d.target, local, NodeDir(d) + "/" + base + ".yaml"); !s.ok()) return s;
-  auto r = RunRemote(d.target, "cd " + ShellQuote(NodeDir(d)) + " && " + FenceCommand() + " && setsid sh bin/jb-supervise " +
-                                   ShellQuote(d.config.workflow) + " " + ShellQuote(d.config.name) +
-                                   " > /dev/null 2>&1 < /dev/null &");
+  auto r = RunRemote(d.target, "cd " + ShellQuote(NodeDir(d)) + " && " + FenceCommand() +
+                                   " && setsid sh bin/jb-supervise " + ShellQuote(d.config.workflow) + " " +
+                                   ShellQuote(d.config.name) + " > /dev/null 2>&1 < /dev/null &");
   return r.ok() ? Status::Ok() : r.status();
 }
 
@@ -310,7 +313,7 @@ Status SshDriver::StopWorker(const Deployed& d, bool with_workflow) {
                     " [ -n \"$s\" ] && kill -KILL $s 2>/dev/null; [ \"$p\" -gt 0 ] && kill -KILL $p 2>/dev/null;"
                     " rm -f " +
                     files + ";" + workflow_too + " exit 0");
-  return r.ok() ? Status::Ok() : r.status();
+  return LogIfFenced(r.ok() ? Status::Ok() : r.status(), d);
 }
 
 void SshDriver::Record(const std::string& workflow, const Deployed& d) {
@@ -368,7 +371,7 @@ Status SshDriver::Apply(const std::string& workflow, const std::vector<WorkerCon
         continue;
       auto r = RunRemote(d.target, "cd " + ShellQuote(NodeDir(d)) + " && " + FenceCommand() + " && set -- $(cat " + b +
                                        ".pid 2>/dev/null) 0 && [ \"$1\" -gt 0 ] && kill -HUP $1");
-      if (!note(r.ok() ? Status::Ok() : r.status())) continue;
+      if (!note(LogIfFenced(r.ok() ? Status::Ok() : r.status(), d))) continue;
     } else if (!note(StartWorker(d))) {
       continue;
     }

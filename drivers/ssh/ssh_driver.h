@@ -103,6 +103,7 @@ class SshDriver : public Driver {
   // run alone (before an upload); a refusal is logged and returned.
   std::string FenceCommand() const;
   Status Fence(const Deployed& d);
+  Status LogIfFenced(Status s, const Deployed& d);
   Status StartWorker(const Deployed& d);
   // Stops the worker and deletes its files on the host; `with_workflow` (Remove): also its
   // durable state (WorkflowStateSuffixes) and the workflow's directory once empty.

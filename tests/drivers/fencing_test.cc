@@ -2,6 +2,8 @@
 // refused by jellybean-agent and by the ssh driver's remote supervisor, and what the newer term
 // asked for stays. The agent runs for real against an AgentDriver on 127.0.0.1; the ssh driver
 // runs its remote scripts through a stand-in `ssh` that executes them locally.
+#include "drivers/fencing.h"
+
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -17,7 +19,6 @@
 
 #include "drivers/agent/agent_driver.h"
 #include "drivers/cloud/hooks.h"
-#include "drivers/fencing.h"
 #include "drivers/process.h"
 #include "drivers/ssh/ssh_driver.h"
 #include "tests/test_util.h"
@@ -76,17 +77,20 @@ TEST(Fencing, TheAgentRefusesAFormerLeadersInstructions) {
   auto driver = AgentDriver::Create(o);
   ASSERT_TRUE(driver.ok()) << driver.status().message();
   const fs::path log = dir.path() / "dev1.log";
-  pid_t agent = testing::SpawnLogged({JB_AGENT, "--server", "127.0.0.1:" + std::to_string((*driver)->port()),
-                                      "--device", "dev1", "--ca", (*driver)->ca_file(), "--token-file",
-                                      (dir.path() / "token").string(), "--state-dir", (dir.path() / "dev1").string(),
-                                      "--worker-binary", JB_WORKER, "--stop-workers-on-exit", "--poll-timeout", "2"},
-                                     log.string());
+  pid_t agent = testing::SpawnLogged(
+      {JB_AGENT, "--server", "127.0.0.1:" + std::to_string((*driver)->port()), "--device", "dev1", "--ca",
+       (*driver)->ca_file(), "--token-file", (dir.path() / "token").string(), "--state-dir",
+       (dir.path() / "dev1").string(), "--worker-binary", JB_WORKER, "--stop-workers-on-exit", "--poll-timeout", "2"},
+      log.string());
   ASSERT_GT(agent, 0);
-  struct Reap {
+  struct Reap {  // SIGTERM: the agent stops its workers (--stop-workers-on-exit)
     pid_t pid;
     ~Reap() {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, nullptr, 0);
+      ::kill(pid, SIGTERM);
+      if (!WaitFor([&] { return ::waitpid(pid, nullptr, WNOHANG) == pid; }, 10s)) {
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, nullptr, 0);
+      }
     }
   } reap{agent};
 
@@ -147,6 +151,14 @@ TEST(Fencing, TheSshSupervisorRefusesAFormerLeadersInstructions) {
   t.remote_dir = (dir.path() / "remote").string();
   driver.SetTarget("wf", "edge1", t);
   const fs::path node = dir.path() / "remote/edge1";
+  struct Cleanup {  // the newest term removes whatever the test left running
+    SshDriver& driver;
+    FencingTerm& term;
+    ~Cleanup() {
+      term.Set(int64_t{1} << 40);
+      (void)driver.Remove("wf");
+    }
+  } cleanup{driver, *term};
 
   const int port = *PickFreePort();
   ASSERT_TRUE(driver.Apply("wf", {SinkOn("edge1", "edge", port)}).ok());
@@ -160,8 +172,7 @@ TEST(Fencing, TheSshSupervisorRefusesAFormerLeadersInstructions) {
   const int other = *PickFreePort();
   Status stale = driver.Apply("wf", {SinkOn("edge1", "edge", other)});
   ASSERT_FALSE(stale.ok());
-  EXPECT_NE(stale.message().find("fenced: instruction of term 4 refused: this node has seen term 9"),
-            std::string::npos)
+  EXPECT_NE(stale.message().find("fenced: instruction of term 4 refused: this node has seen term 9"), std::string::npos)
       << stale.message();
   EXPECT_TRUE(Listening(port));
   EXPECT_EQ(testing::ReadFile(node / "wf/io-edge1.yaml"), yaml);
@@ -189,17 +200,17 @@ TEST(Fencing, CloudHooksCarryTheTermAndAFencingProviderRefusesAnOlderOne) {
   const fs::path hook = dir.path() / "delete";
   ASSERT_TRUE(WriteFileCreatingDirs(hook.string(),
                                     "#!/bin/sh
-"
+                                    "
                                     "seen=$(cat \"$STATE/term\" 2>/dev/null || echo 0)
-"
+                                    "
                                     "if [ \"$JB_TERM\" -lt \"$seen\" ]; then
-"
+                                    "
                                     "  echo \"fenced: term $JB_TERM is older than $seen\" >&2; exit 75
-"
+                                    "
                                     "fi
-"
+                                    "
                                     "echo \"$JB_TERM\" > \"$STATE/term\"; echo \"$JB_VM_ID\" >> \"$STATE/deleted\"
-",
+                                    ",
                                     0755)
                   .ok());
   auto cfg = CloudHookConfigFromSettings({{"create", "/bin/false"},

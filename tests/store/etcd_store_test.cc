@@ -234,7 +234,8 @@ TEST(EtcdStore, AnotherReplicasStatusWritesReachItsStatusSubscribersButOwnOnesDo
   ASSERT_TRUE(testing::WaitFor([&] { return others.Has("vqa") && others.Has("p"); }, std::chrono::seconds(10)));
   ASSERT_TRUE(b->Put(Profile("after")).ok());  // a marker: once a hears it, b's watch has passed them too
   ASSERT_TRUE(testing::WaitFor([&] { return changes.Has("after"); }, std::chrono::seconds(10)));
-  ASSERT_TRUE(testing::WaitFor([&] { return b->watched_revision() >= a->watched_revision(); }, std::chrono::seconds(10)));
+  ASSERT_TRUE(
+      testing::WaitFor([&] { return b->watched_revision() >= a->watched_revision(); }, std::chrono::seconds(10)));
   EXPECT_FALSE(own.Has("vqa") || own.Has("p")) << "a replica's own status writes reach its cache directly";
 }
 
