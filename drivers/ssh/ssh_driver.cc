@@ -277,8 +277,9 @@ Status SshDriver::Fence(const Deployed& d) {
 
 Status SshDriver::LogIfFenced(Status s, const Deployed& d) {
   if (!s.ok() && s.message().find("fenced: ") != std::string::npos)
-    spdlog::error("ssh driver: node {} refused this daemon's instruction for {}/{} (a newer leader acts): {}",
-                  d.config.node, d.config.workflow, d.config.name, s.message());
+    log::Error(log::Fields{d.config.workflow, d.config.epoch, d.config.name, "Fenced"},
+               "ssh driver: node " + d.config.node +
+                   " refused this daemon's instruction (a newer leader acts): " + s.message());
   return s;
 }
 

@@ -120,21 +120,26 @@ StatusOr<etcd::Op> EtcdStore::EncodePut(const std::string& key, const Object& ob
   return Op::Put(key, std::move(text));
 }
 
-StatusOr<std::optional<int64_t>> EtcdStore::Write(const std::string& kind, const std::string& name, int64_t mod,
-                                                  std::vector<etcd::Op> ops, bool notify) {
-  const std::string key = ObjectKey(kind, name);
-  Compare c{mod == 0 ? Compare::Target::kCreate : Compare::Target::kMod, key, mod};
+StatusOr<etcd::TxnResult> EtcdStore::OwnTxn(const etcd::Compare& compare, std::vector<etcd::Op> ops) {
   {
     MutexLock lock(&mu_);
     ++inflight_;
   }
-  auto r = client_->Txn({c}, ops, {});
+  auto r = client_->Txn({compare}, ops, {});
   {
     MutexLock lock(&mu_);
     --inflight_;
     if (r.ok() && r->succeeded) own_revisions_.insert(r->revision);
     changed_.SignalAll();
   }
+  return r;
+}
+
+StatusOr<std::optional<int64_t>> EtcdStore::Write(const std::string& kind, const std::string& name, int64_t mod,
+                                                  std::vector<etcd::Op> ops, bool notify) {
+  const std::string key = ObjectKey(kind, name);
+  Compare c{mod == 0 ? Compare::Target::kCreate : Compare::Target::kMod, key, mod};
+  auto r = OwnTxn(c, std::move(ops));
   if (!r.ok()) return r.status();
   if (!r->succeeded) return std::optional<int64_t>();
   if (notify) notifier_.Notify(kind, name);
@@ -249,8 +254,8 @@ StatusOr<Object> EtcdStore::PutProfileStatus(const std::string& name, const Mode
     ModelProfile value = mp;
     value.metadata.resource_version.reset();
     // Not Write: the object key is only compared, so its mod revision (resourceVersion) stays.
-    auto r = client_->Txn({{Compare::Target::kMod, ObjectKey("ModelProfile", name), (*cur)->mod}},
-                          {Op::Put(StatusKey(name), ObjectToJson(value))}, {});
+    auto r = OwnTxn({Compare::Target::kMod, ObjectKey("ModelProfile", name), (*cur)->mod},
+                    {Op::Put(StatusKey(name), ObjectToJson(value))});
     if (!r.ok()) return r.status();
     if (!r->succeeded) continue;
     return Object(mp);
@@ -413,13 +418,17 @@ bool EtcdStore::IsOwnWrite(int64_t revision) {
 
 void EtcdStore::OnEvents(const std::vector<etcd::WatchEvent>& events, int64_t revision) {
   std::vector<std::pair<std::string, std::string>> changes, status_changes;  // (kind, name)
+  std::set<int64_t> object_revisions;  // a status key written with its object is that object's change
+  for (const auto& e : events)
+    if (e.kv.key.rfind(objects_prefix_, 0) == 0) object_revisions.insert(e.kv.mod_revision);
   int64_t seen = 0;
   for (const auto& e : events) {
     seen = std::max(seen, e.kv.mod_revision);
     std::string kind, name;
     if (!SplitKey(e.kv.key, objects_prefix_, &kind, &name)) {
       // A ModelProfile's status key, written by another replica: a status write.
-      if (!e.is_delete && e.kv.key.rfind(status_prefix_, 0) == 0 && !IsOwnWrite(e.kv.mod_revision))
+      if (!e.is_delete && e.kv.key.rfind(status_prefix_, 0) == 0 && object_revisions.count(e.kv.mod_revision) == 0 &&
+          !IsOwnWrite(e.kv.mod_revision))
         AddOnce(&status_changes, std::make_pair(std::string("ModelProfile"), e.kv.key.substr(status_prefix_.size())));
       continue;
     }

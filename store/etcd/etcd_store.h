@@ -90,6 +90,8 @@ class EtcdStore : public Store {
   // revision, or nullopt when the compare failed. `notify`: a change subscribers must hear of.
   StatusOr<std::optional<int64_t>> Write(const std::string& kind, const std::string& name, int64_t mod,
                                          std::vector<etcd::Op> ops, bool notify);
+  // A txn of this process: its revision, once applied, is known as an own write (IsOwnWrite).
+  StatusOr<etcd::TxnResult> OwnTxn(const etcd::Compare& compare, std::vector<etcd::Op> ops) EXCLUDES(mu_);
   StatusOr<etcd::Op> EncodePut(const std::string& key, const Object& obj) const;
 
   void WatchLoop();

@@ -198,21 +198,14 @@ TEST(Fencing, TheSshSupervisorRefusesAFormerLeadersInstructions) {
 TEST(Fencing, CloudHooksCarryTheTermAndAFencingProviderRefusesAnOlderOne) {
   testing::TempDir dir;
   const fs::path hook = dir.path() / "delete";
-  ASSERT_TRUE(WriteFileCreatingDirs(hook.string(),
-                                    "#!/bin/sh
-                                    "
-                                    "seen=$(cat \"$STATE/term\" 2>/dev/null || echo 0)
-                                    "
-                                    "if [ \"$JB_TERM\" -lt \"$seen\" ]; then
-                                    "
-                                    "  echo \"fenced: term $JB_TERM is older than $seen\" >&2; exit 75
-                                    "
-                                    "fi
-                                    "
-                                    "echo \"$JB_TERM\" > \"$STATE/term\"; echo \"$JB_VM_ID\" >> \"$STATE/deleted\"
-                                    ",
-                                    0755)
-                  .ok());
+  const std::string script =
+      "#!/bin/sh\n"
+      "seen=$(cat \"$STATE/term\" 2>/dev/null || echo 0)\n"
+      "if [ \"$JB_TERM\" -lt \"$seen\" ]; then\n"
+      "  echo \"fenced: term $JB_TERM is older than $seen\" >&2; exit 75\n"
+      "fi\n"
+      "echo \"$JB_TERM\" > \"$STATE/term\"; echo \"$JB_VM_ID\" >> \"$STATE/deleted\"\n";
+  ASSERT_TRUE(WriteFileCreatingDirs(hook.string(), script, 0755).ok());
   auto cfg = CloudHookConfigFromSettings({{"create", "/bin/false"},
                                           {"list", "/bin/false"},
                                           {"delete", hook.string()},
