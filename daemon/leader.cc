@@ -16,6 +16,7 @@ LeaderElector::~LeaderElector() { Stop(); }
 
 void LeaderElector::Start() {
   thread_ = std::thread([this] { Loop(); });
+  fuse_ = std::thread([this] { Fuse(); });
 }
 
 void LeaderElector::Stop() {
@@ -25,6 +26,7 @@ void LeaderElector::Stop() {
     wake_.SignalAll();
   }
   if (thread_.joinable()) thread_.join();
+  if (fuse_.joinable()) fuse_.join();
 }
 
 void LeaderElector::Abandon() {
@@ -138,6 +140,28 @@ void LeaderElector::Renew() {
   if (lost) SetLeading(false, 0);
 }
 
+void LeaderElector::ExpireLocked() {
+  lease_ = 0;
+  leader_.clear();
+  problem_ = "the leader's lease could not be renewed in time";
+}
+
+void LeaderElector::Fuse() {
+  while (!stop_) {
+    {
+      MutexLock lock(&mu_);
+      const auto now = Steady::now();
+      if (!leading_ || now < valid_until_) {
+        // Leading: until the lease's end (a renewal moves it: wait again); else poll for leading.
+        wake_.WaitUntil(&mu_, leading_ ? valid_until_ : now + options_.renew, [this] { return stop_.load(); });
+        continue;
+      }
+      ExpireLocked();
+    }
+    SetLeading(false, 0);
+  }
+}
+
 void LeaderElector::Loop() {
   while (!stop_) {
     bool was_leading;
@@ -155,9 +179,7 @@ void LeaderElector::Loop() {
     if (leading_ && valid_until_ < next) next = valid_until_;
     wake_.WaitUntil(&mu_, next, [this] { return stop_.load(); });
     if (leading_ && Steady::now() >= valid_until_) {
-      lease_ = 0;
-      leader_.clear();
-      problem_ = "the leader's lease could not be renewed in time";
+      ExpireLocked();
       lock.Unlock();
       SetLeading(false, 0);
     }

@@ -8,6 +8,8 @@
 // the last renewal that etcd confirmed) + ttl - margin, which is before etcd can expire the lease
 // (etcd counts the TTL from when it received that renewal, later than it was sent). So a leader
 // cut off from etcd (quorum lost, partition) stops acting before another replica can be elected.
+// A separate fuse thread calls back "stopped leading" at that instant even when a renewal hangs
+// (a partition drops packets: the call lasts up to the request timeout, which may be longer).
 // Thread-safety: all methods are thread-safe; the callback runs on the elector's thread.
 #pragma once
 
@@ -56,6 +58,10 @@ class LeaderElector {
   // One step as a follower: read the key, take it when absent. Returns the next wait.
   void TryAcquire() EXCLUDES(mu_);
   void Renew() EXCLUDES(mu_);
+  // The fuse thread: steps down at valid_until_ unless a renewal moved it.
+  void Fuse() EXCLUDES(mu_);
+  // Forgets the lease after it could not be renewed in time (the caller then calls SetLeading).
+  void ExpireLocked() REQUIRES(mu_);
   void SetLeading(bool leading, int64_t term) EXCLUDES(mu_);
 
   etcd::EtcdClient* const client_;
@@ -63,7 +69,7 @@ class LeaderElector {
   const std::string key_;
   const Callback on_change_;
   std::atomic<bool> stop_{false}, revoke_on_stop_{true};
-  std::thread thread_;
+  std::thread thread_, fuse_;
   mutable Mutex mu_;
   CondVar wake_;
   bool leading_ GUARDED_BY(mu_) = false;

@@ -97,9 +97,18 @@ class ConfigLoader {
   std::string config_path_;
 };
 
-// The drivers the configuration names; `*local` is the local driver when there is one.
-StatusOr<std::unique_ptr<Driver>> MakeDriver(const DaemonConfig& cfg, LocalDriver** local) {
+// The drivers the configuration names; `*local` is the local driver when there is one. `*term`:
+// their fencing term (drivers/fencing.h), set here from STATE/term for the file store (the start
+// counter) and by MakeElector to the leader's term with etcd.
+StatusOr<std::unique_ptr<Driver>> MakeDriver(const DaemonConfig& cfg, const Store& store,
+                                             std::shared_ptr<FencingTerm>* term, LocalDriver** local) {
   *local = nullptr;
+  *term = std::make_shared<FencingTerm>();
+  if (dynamic_cast<const EtcdStore*>(&store) == nullptr) {
+    auto local_term = NextLocalTerm(cfg.state_dir);
+    if (!local_term.ok()) return local_term.status();
+    (*term)->Set(*local_term);
+  }
   if (cfg.driver == "fake") {
     spdlog::warn("driver: fake (in-memory; workers are recorded, not started)");
     return std::unique_ptr<Driver>(std::make_unique<FakeDriver>());
@@ -110,6 +119,7 @@ StatusOr<std::unique_ptr<Driver>> MakeDriver(const DaemonConfig& cfg, LocalDrive
       cfg.worker_binary.empty() ? FindWorkerBinary(fs::read_symlink("/proc/self/exe").string()) : cfg.worker_binary;
   env.local_host = cfg.local_host;
   env.cloud_reconcile_s = cfg.cloud_reconcile_s;
+  env.term = *term;
   if (!cfg.agent_listen.empty()) {
     env.agent_listen_port = 0;  // FinishConfig checked the address
     (void)SplitListen(cfg.agent_listen, &env.agent_listen_host, &env.agent_listen_port);
@@ -259,13 +269,16 @@ StatusOr<OpenedStore> OpenEventsAndStore(const DaemonConfig& cfg, EventRecorder*
 // With the etcd store, only the elected leader reconciles (daemon/leader.h): `lead` runs when this
 // replica is elected; a leader that loses its lease exits at once (its workers keep serving) and,
 // restarted, follows. nullptr for the file store (always the leader).
+// The drivers' fencing term (drivers/fencing.h) is set to the leader's term before `lead` runs.
 std::unique_ptr<LeaderElector> MakeElector(Store& store, const DaemonConfig& cfg, std::function<void()> lead,
-                                           std::atomic<bool>* led, const std::atomic<bool>* stopping) {
+                                           std::atomic<bool>* led, const std::atomic<bool>* stopping,
+                                           FencingTerm* fencing) {
   auto* etcd_store = dynamic_cast<EtcdStore*>(&store);
   if (etcd_store == nullptr) return nullptr;
   return std::make_unique<LeaderElector>(
-      etcd_store->client(), LeaderOptionsFrom(cfg), [lead, led, stopping](bool leading, int64_t term) {
+      etcd_store->client(), LeaderOptionsFrom(cfg), [lead, led, stopping, fencing](bool leading, int64_t term) {
         if (leading && !led->exchange(true)) {
+          fencing->Set(term);
           spdlog::info("leading (term {}): starting the reconciler", term);
           lead();
         } else if (!leading && *led && !*stopping) {
@@ -306,6 +319,19 @@ void StartElection(ApiServer* api, LeaderElector* elector) {
     return std::make_pair(!leader.empty(), "leader: " + (leader.empty() ? std::string("none yet") : leader) + "\n");
   });
   elector->Start();
+}
+
+// The REST listener: --listen, TLS unless --insecure-plain-http.
+HttpServerOptions ServerOptionsFrom(const DaemonConfig& cfg) {
+  HttpServerOptions hopts;
+  hopts.address = cfg.listen.substr(0, cfg.listen.rfind(':'));
+  hopts.port = std::atoi(cfg.listen.c_str() + cfg.listen.rfind(':') + 1);
+  hopts.handler_threads = 4 + WatchCacheOptions{}.max_watchers;  // each watch holds a handler thread
+  if (!cfg.insecure_plain_http) {
+    hopts.cert_file = cfg.tls_cert;
+    hopts.key_file = cfg.tls_key;
+  }
+  return hopts;
 }
 
 int Main(int argc, char** argv) {
@@ -354,7 +380,8 @@ int Main(int argc, char** argv) {
   Store& store = *opened->store;
 
   LocalDriver* local = nullptr;
-  auto made = MakeDriver(cfg, &local);
+  std::shared_ptr<FencingTerm> fencing;  // the drivers' term; MakeElector sets the leader's
+  auto made = MakeDriver(cfg, store, &fencing, &local);
   if (!made.ok()) {
     spdlog::critical("{}", made.status().message());
     return 1;
@@ -364,6 +391,8 @@ int Main(int argc, char** argv) {
   // controller's first one.
   WatchCache watch_cache(&store);
   WatchedStore watched(&store, &watch_cache);
+  // Other replicas' status writes (etcd) reach the REST watch too.
+  Subscription others_statuses = OnOtherReplicasStatusWrites(store, [&watch_cache] { watch_cache.Observe(); });
   Controller controller(&watched, driver.get(), ReconcilerOptionsFrom(cfg), WorkQueueOptions{}, &events);
   auto lead = [&] {
     StopOrphanedWorkers(driver.get(), store);
@@ -371,7 +400,7 @@ int Main(int argc, char** argv) {
     controller.EnqueueAll();
   };
   std::atomic<bool> led{false}, stopping{false};
-  std::unique_ptr<LeaderElector> elector = MakeElector(store, cfg, lead, &led, &stopping);
+  std::unique_ptr<LeaderElector> elector = MakeElector(store, cfg, lead, &led, &stopping, fencing.get());
   if (!elector) lead();
   ManifestDirectory manifests(&store, &events);
   manifests.Watch(cfg.manifest_dir);
@@ -379,16 +408,8 @@ int Main(int argc, char** argv) {
   ApiServer api(&watched, &controller, *token, &events);
   api.SetWatchCache(&watch_cache);
   api.metrics()->SetDriver(driver.get());  // per-worker families on /metrics
-  std::string host = cfg.listen.substr(0, cfg.listen.rfind(':'));
-  int port = std::atoi(cfg.listen.c_str() + cfg.listen.rfind(':') + 1);
-  HttpServerOptions hopts;
-  hopts.address = host;
-  hopts.port = port;
-  hopts.handler_threads = 4 + WatchCacheOptions{}.max_watchers;  // each watch holds a handler thread
-  if (!cfg.insecure_plain_http) {
-    hopts.cert_file = cfg.tls_cert;
-    hopts.key_file = cfg.tls_key;
-  }
+  const HttpServerOptions hopts = ServerOptionsFrom(cfg);
+  const std::string& host = hopts.address;
   auto server = StartHttpServer(hopts, [&api](const HttpRequest& r) { return api.Handle(r); });
   if (!server.ok()) {
     spdlog::critical("{}", server.status().message());

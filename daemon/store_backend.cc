@@ -1,7 +1,9 @@
 #include "daemon/store_backend.h"
 
+#include <cstdlib>
 #include <ostream>
 
+#include "base/file.h"
 #include "reconciler/file_store.h"
 #include "store/etcd/etcd_store.h"
 
@@ -35,6 +37,28 @@ StatusOr<OpenedStore> OpenStoreBackend(const std::string& spec, const std::strin
   out.import = [file](Object obj) { return file->Import(std::move(obj)); };
   out.store = std::move(fs);
   return out;
+}
+
+Subscription OnOtherReplicasStatusWrites(Store& store, std::function<void()> fn) {
+  auto* etcd = dynamic_cast<EtcdStore*>(&store);
+  if (etcd == nullptr) return Subscription();
+  return etcd->OnOthersStatusWrite([fn = std::move(fn)](const std::string&, const std::string&) { fn(); });
+}
+
+StatusOr<int64_t> NextLocalTerm(const std::string& state_dir) {
+  const std::string path = state_dir + "/term";
+  std::string text = ReadFileOrEmpty(path);
+  int64_t term = 0;
+  if (!text.empty()) {
+    char* end = nullptr;
+    term = std::strtoll(text.c_str(), &end, 10);
+    if (end == text.c_str() || term < 0)
+      return Status::InvalidArgument("fencing term file " + path + ": expected a number, found \"" + text + "\"");
+  }
+  ++term;
+  if (auto s = WriteFileAtomic(path, std::to_string(term) + "\n", 0600); !s.ok())
+    return Status::Unavailable("fencing term file " + path + ": " + s.message());
+  return term;
 }
 
 int RunMigrate(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {

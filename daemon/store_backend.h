@@ -26,6 +26,15 @@ struct OpenedStore {
 // `spec` as above; `state_dir` is the file store's directory when spec is "".
 StatusOr<OpenedStore> OpenStoreBackend(const std::string& spec, const std::string& state_dir);
 
+// Calls `fn` (on the store's watch thread) after each status write another replica made, which the
+// store's OnChange need not report: how a follower's REST watch cache sees the leader's status
+// updates. An empty Subscription for a store without other replicas (the file store).
+[[nodiscard]] Subscription OnOtherReplicasStatusWrites(Store& store, std::function<void()> fn);
+
+// The fencing term (drivers/fencing.h) of a daemon that is not elected (file store): a counter in
+// STATE_DIR/term, raised and written back at every start, so that it grows across restarts.
+StatusOr<int64_t> NextLocalTerm(const std::string& state_dir);
+
 // `jellybeand migrate` (args after "migrate"): prints one line per object moved and a summary to
 // `out`; 0 on success, 1 when something failed (each named on `err`), 2 on bad arguments.
 int RunMigrate(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);

@@ -20,6 +20,7 @@ StatusOr<std::unique_ptr<Driver>> CreateSsh(const DriverEnvironment& env) {
   SshDriverOptions o;
   o.state_dir = env.state_dir;
   o.worker_binary = env.worker_binary;
+  o.term = env.term;
   return std::unique_ptr<Driver>(std::make_unique<SshDriver>(o));
 }
 
@@ -31,6 +32,7 @@ StatusOr<std::unique_ptr<Driver>> CreateAgent(const DriverEnvironment& env) {
   o.listen_port = env.agent_listen_port;
   o.server_name = env.agent_server_name;
   o.bootstrap_token_file = env.agent_token_file;
+  o.term = env.term;
   auto a = AgentDriver::Create(o);
   if (!a.ok()) return Status::Unavailable("agent listener: " + a.status().message());
   return std::unique_ptr<Driver>(std::move(*a));
@@ -41,6 +43,7 @@ StatusOr<std::unique_ptr<Driver>> CreateCloud(const DriverEnvironment& env) {
   o.state_dir = env.state_dir;
   o.worker_binary = env.worker_binary;
   o.reconcile_every = std::chrono::milliseconds(static_cast<int64_t>(env.cloud_reconcile_s * 1000));
+  o.term = env.term;
   return std::unique_ptr<Driver>(std::make_unique<CloudDriver>(o));
 }
 

@@ -16,6 +16,7 @@
 #include "base/status.h"
 #include "drivers/dispatch.h"
 #include "drivers/driver.h"
+#include "drivers/fencing.h"
 
 namespace jb {
 
@@ -30,6 +31,8 @@ struct DriverEnvironment {
   int agent_listen_port = -1;
   std::string agent_server_name;
   std::string agent_token_file;
+  // The term every deployment action carries (drivers/fencing.h); nullptr: no fencing.
+  TermSource term;
 };
 
 struct DriverRegistration {

@@ -206,6 +206,15 @@ Value AgentDriver::HandlePoll(const TlsChannel& ch, const Value& msg) {
     return Error("revoked", "the certificate of device " + device + " is revoked");
   }
   auto have = WireInt(Num(msg, "version"));
+  const int64_t term = TermOf(opts_.term), seen = WireInt(Num(msg, "term"));
+  if (seen > term) {
+    spdlog::error(
+        "agent: device {} refuses this daemon's instructions: it has seen term {}, this daemon's is {} "
+        "(a newer leader acts)",
+        device, seen, term);
+    return Error("stale-term", "this daemon's term " + std::to_string(term) + " is older than term " +
+                                   std::to_string(seen) + ", which the device has seen");
+  }
   MutexLock l(&mu_);
   Device& d = Dev(device);
   bool was_silent = !d.seen || Clock::now() - d.last_seen > std::chrono::duration<double>(opts_.heartbeat_grace_s);
@@ -252,6 +261,7 @@ Value AgentDriver::HandlePoll(const TlsChannel& ch, const Value& msg) {
   Device& now = Dev(device);
   Value reply = Value::Map();
   reply.Set("version", Value::Integer(now.version));
+  reply.Set("term", Value::Integer(term));
   Value wfs = Value::Seq();
   for (const auto& [wf, workers] : desired_) {
     Value configs = Value::Seq();

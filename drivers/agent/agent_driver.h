@@ -15,6 +15,9 @@
 // - A device whose last heartbeat is older than `heartbeat_grace_s` has its workers reported not
 //   ready ("heartbeat missed"), so the reconciler marks the node NotReady and re-plans; when the
 //   agent returns it receives the current desired state on its first poll.
+// - Fencing: every answer carries the daemon's term; the agent keeps the highest term it has seen
+//   (DIR/term) and refuses an answer with an older one; its polls carry that term, so a former
+//   leader learns that it is refused (error "stale-term", logged) instead of being obeyed.
 // - Desired state is kept in <state>/agent/desired/<workflow>/<worker>.yaml, so a restarted daemon
 //   serves the same state to the agents.
 // A device is an Infrastructure node on an `agent` tier; the node name is the device name.
@@ -33,6 +36,7 @@
 #include "base/mutex.h"
 #include "base/thread_annotations.h"
 #include "drivers/driver.h"
+#include "drivers/fencing.h"
 
 namespace jb {
 
@@ -48,6 +52,9 @@ struct AgentDriverOptions {
   std::string bootstrap_token_file;  // "" = registration disabled
   double heartbeat_grace_s = 3;
   double poll_hold_s = 1;
+  // Fencing (drivers/fencing.h): every answer carries this term; an agent that has seen a higher
+  // one says so in its poll and is answered (and logged) as refusing this daemon. nullptr: term 0.
+  TermSource term;
 };
 
 class AgentDriver : public Driver {

@@ -11,7 +11,11 @@
 // workers listen on --advertise, default the address it connects from). Connection failures are
 // retried with back-off (at most 2 s apart), so a device that was cut off catches up on return.
 // Exit status: 0 on SIGTERM/SIGINT, 2 for bad flags, 3 when the daemon refuses the device
-// (revoked, wrong token), 1 for other fatal errors. Workers outlive the agent unless
+// (revoked, wrong token), 1 for other fatal errors.
+// Fencing (drivers/fencing.h): every answer carries the daemon's term; the agent keeps the highest
+// it has seen in DIR/term and refuses an answer with an older term (a former leader's), logging
+// it; its polls carry that term, so such a daemon answers "stale-term" and logs the refusal too. Workers outlive the
+// agent unless
 // --stop-workers-on-exit; a restarted agent adopts them.
 // Under systemd (Type=notify, packaging/systemd/jellybean-agent.service): READY=1 once the local
 // driver has adopted the running workers, WATCHDOG=1 from the poll loop on every round trip and
@@ -133,6 +137,55 @@ jb::Status ApplyDesired(jb::LocalDriver& local, const jb::Value& reply) {
   return first;
 }
 
+// The highest term seen, kept in DIR/term (0 when absent).
+int64_t ReadTerm(const std::string& path) {
+  std::string text = jb::ReadFileOrEmpty(path);
+  return text.empty() ? 0 : std::strtoll(text.c_str(), nullptr, 10);
+}
+
+// Checks an answer's term against the highest seen (*highest, persisted at `path` when it grows).
+// An error names both terms when the answer comes from a former leader.
+jb::Status CheckTerm(const jb::Value& reply, const std::string& path, int64_t* highest) {
+  const jb::Value* t = reply.Find("term");
+  int64_t term = t != nullptr && t->is_number() ? jb::WireInt(t->as_number()) : 0;
+  if (term < *highest)
+    return jb::Status::FailedPrecondition("fenced: refusing the daemon's instructions of term " + std::to_string(term) +
+                                          ": this agent has seen term " + std::to_string(*highest) +
+                                          " (a newer leader acts)");
+  if (term > *highest) {
+    if (auto s = jb::WriteFileAtomic(path, std::to_string(term) + "\n"); !s.ok()) return s;
+    *highest = term;
+  }
+  return jb::Status::Ok();
+}
+
+// Whether an answer comes from a former leader: its own "stale-term" refusal, or a term older than
+// the highest seen (then it must not be applied). Logs why; records a newer term.
+bool FromFormerLeader(const Flags& f, const jb::Value& reply, const std::string& term_path, int64_t* highest) {
+  const std::string err = Str(reply, "error");
+  if (err == "stale-term") {  // another daemon will answer (or this one, re-elected)
+    spdlog::error("fenced: the daemon at {}:{} is a former leader: {}", f.host, f.port, Str(reply, "message"));
+    return true;
+  }
+  if (!err.empty()) return false;
+  if (auto s = CheckTerm(reply, term_path, highest); !s.ok()) {
+    spdlog::error("{}", s.message());
+    return true;
+  }
+  return false;
+}
+
+jb::Value PollMessage(const Flags& f, int64_t version, int64_t term, jb::LocalDriver& local) {
+  jb::Value msg = jb::Value::Map();
+  msg.Set("type", jb::Value::String("poll"));
+  msg.Set("version", jb::Value::Integer(version));
+  msg.Set("term", jb::Value::Integer(term));
+  if (!f.advertise.empty()) msg.Set("address", jb::Value::String(f.advertise));
+  msg.Set("states", StatesOf(local));
+  msg.Set("hold", jb::Value::Number(0.4 * f.poll_timeout_s));
+  return msg;
+}
+
 // Reads the command line into `f`. Returns the exit status when the agent should stop here (help:
 // 0; bad flags: 2, after the usage), -1 to go on.
 int ParseFlags(int argc, char** argv, Flags& f) {
@@ -214,6 +267,8 @@ int main(int argc, char** argv) {
   sd_notifyf(0, "READY=1\nSTATUS=connecting to %s:%d", f.host.c_str(), f.port);
 
   int64_t version = 0;
+  const std::string term_path = f.state_dir + "/term";
+  int64_t highest_term = ReadTerm(term_path);
   double backoff = 0.1;
   int rc = 0;
   bool connected_once = false;
@@ -247,22 +302,20 @@ int main(int argc, char** argv) {
     if (!connected_once) spdlog::info("connected to {}:{}", f.host, f.port);
     sd_notifyf(0, "STATUS=connected to %s:%d", f.host.c_str(), f.port);
     connected_once = true;
-    backoff = 0.1;
+    bool fenced = false;
     while (!g_stop) {
       sd_notify(0, "WATCHDOG=1");
-      jb::Value msg = jb::Value::Map();
-      msg.Set("type", jb::Value::String("poll"));
-      msg.Set("version", jb::Value::Integer(version));
-      if (!f.advertise.empty()) msg.Set("address", jb::Value::String(f.advertise));
-      msg.Set("states", StatesOf(local));
-      msg.Set("hold", jb::Value::Number(0.4 * f.poll_timeout_s));
-      if (auto s = (*ch)->Send(msg); !s.ok()) {
+      if (auto s = (*ch)->Send(PollMessage(f, version, highest_term, local)); !s.ok()) {
         spdlog::warn("{}", s.message());
         break;
       }
       auto reply = (*ch)->Receive(f.poll_timeout_s);
       if (!reply.ok()) {
         if (!g_stop) spdlog::warn("{}", reply.status().message());
+        break;
+      }
+      if (FromFormerLeader(f, *reply, term_path, &highest_term)) {
+        fenced = true;
         break;
       }
       std::string err = Str(*reply, "error");
@@ -274,6 +327,7 @@ int main(int argc, char** argv) {
       }
       const jb::Value* v = reply->Find("version");
       int64_t want = v != nullptr && v->is_number() ? jb::WireInt(v->as_number()) : version;
+      backoff = 0.1;
       if (want != version) {
         auto s = ApplyDesired(local, *reply);
         if (!s.ok())
@@ -283,8 +337,14 @@ int main(int argc, char** argv) {
         version = want;  // (an error is reported in the workers' states; the daemon re-sends on change)
       }
     }
-    jb::MutexLock l(&g_mu);
-    g_current = nullptr;
+    {
+      jb::MutexLock l(&g_mu);
+      g_current = nullptr;
+    }
+    if (fenced && !g_stop) {  // not at once again: wait for the daemon's side to change
+      std::this_thread::sleep_for(std::chrono::duration<double>(backoff));
+      backoff = std::min(2.0, backoff * 2);
+    }
   }
   sd_notify(0, "STOPPING=1");
   if (f.stop_workers) local.StopAll();

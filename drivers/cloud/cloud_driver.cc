@@ -43,6 +43,7 @@ CloudDriver::CloudDriver(CloudDriverOptions opts) : opts_(std::move(opts)) {
   so.worker_binary = opts_.worker_binary;
   so.poll_every = opts_.poll_every;
   so.metrics_interval_s = opts_.metrics_interval_s;
+  so.term = opts_.term;
   ssh_ = std::make_unique<SshDriver>(so);
   // Providers of workflows deployed before a restart, so the leak check runs before any apply.
   std::error_code ec;
@@ -116,6 +117,7 @@ StatusOr<std::string> CloudDriver::Host(const std::string& workflow, const std::
   }
   auto hooks_cfg = HooksOf(pool.settings);
   if (!hooks_cfg.ok()) return Status::InvalidArgument("tier " + pool.tier + ": " + hooks_cfg.status().message());
+  hooks_cfg->term = opts_.term;
   CloudHooks hooks(*hooks_cfg);
   if (!vm || vm->state != "running") {
     auto listed = hooks.List();
@@ -242,7 +244,8 @@ Status CloudDriver::ReconcileWorkflow(const std::string& workflow, const std::ma
     providers.emplace(key, *h);
   }
   Status first;
-  for (const auto& [key, cfg] : providers) {
+  for (auto& [key, cfg] : providers) {
+    cfg.term = opts_.term;
     CloudHooks hooks(cfg);
     auto listed = hooks.List();
     if (!listed.ok()) {

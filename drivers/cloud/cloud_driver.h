@@ -42,6 +42,7 @@ struct CloudDriverOptions {
   std::chrono::seconds pending_grace{300};
   std::chrono::seconds boot_wait{20};  // how long Host waits for a new VM to answer ssh
   double metrics_interval_s = 0.5;
+  TermSource term;  // fencing (drivers/fencing.h): JB_TERM of the hooks, the ssh supervisors' term
 };
 
 class CloudDriver : public Driver {

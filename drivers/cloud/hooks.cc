@@ -117,9 +117,15 @@ StatusOr<CloudHookConfig> CloudHookConfigFromSettings(const std::map<std::string
   return c;
 }
 
+std::map<std::string, std::string> CloudHooks::Env() const {
+  auto env = config_.env;
+  if (config_.term) env["JB_TERM"] = std::to_string(config_.term->Get());
+  return env;
+}
+
 StatusOr<Vm> CloudHooks::Create(const std::string& name, const std::string& pool,
                                 const std::map<std::string, std::string>& labels) const {
-  auto env = config_.env;
+  auto env = Env();
   env["JB_VM_NAME"] = name;
   env["JB_VM_POOL"] = pool;
   env["JB_VM_LABELS"] = LabelsJson(labels);
@@ -131,7 +137,7 @@ StatusOr<Vm> CloudHooks::Create(const std::string& name, const std::string& pool
 }
 
 StatusOr<std::vector<Vm>> CloudHooks::List() const {
-  auto r = RunHook("list", config_.list, config_.env, config_.timeout_s);
+  auto r = RunHook("list", config_.list, Env(), config_.timeout_s);
   if (!r.ok()) return r.status();
   auto root = Root("list", *r);
   if (!root.ok()) return root.status();
@@ -147,7 +153,7 @@ StatusOr<std::vector<Vm>> CloudHooks::List() const {
 }
 
 Status CloudHooks::Delete(const std::string& id) const {
-  auto env = config_.env;
+  auto env = Env();
   env["JB_VM_ID"] = id;
   auto r = RunHook("delete", config_.del, env, config_.timeout_s);
   return r.ok() ? Status::Ok() : r.status();

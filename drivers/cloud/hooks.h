@@ -5,6 +5,11 @@
 //   list                                                              -> [ {...}, ... ]   (every VM the account has)
 //   delete  (env JB_VM_ID)                                            -> anything; exit status 0 = deleted
 //
+// Fencing (drivers/fencing.h): every hook also gets JB_TERM, the term of the daemon that runs it
+// (absent when the daemon does not fence). A provider shared by several jellybeand replicas
+// should remember the highest JB_TERM it has seen and refuse (exit non-zero, saying so on stderr)
+// a create or delete with a lower one: that daemon is a former leader; its error is logged there.
+//
 // A hook that exits non-zero, prints something that is not the expected JSON, or runs past its
 // timeout is an error carrying the hook's name, exit status and the end of its stderr. The hooks
 // never see the daemon's secrets: they get a clean environment plus the settings' `env.*` keys.
@@ -22,6 +27,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "drivers/fencing.h"
 
 namespace jb {
 
@@ -29,6 +35,7 @@ struct CloudHookConfig {
   std::vector<std::string> create, list, del;  // argv of each hook (run without a shell)
   double timeout_s = 120;
   std::map<std::string, std::string> env;  // extra environment for the hooks
+  TermSource term;                         // JB_TERM of each call; nullptr: none
 };
 
 // Reads a tier's driver settings: create, list, delete (command lines, split on spaces),
@@ -53,6 +60,7 @@ class CloudHooks {
   Status Delete(const std::string& id) const;
 
  private:
+  std::map<std::string, std::string> Env() const;  // the settings' env plus JB_TERM
   CloudHookConfig config_;
 };
 

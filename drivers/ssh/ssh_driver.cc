@@ -265,13 +265,33 @@ Status SshDriver::Install(const SshTarget& t, const std::string& node) {
   return Status::Ok();
 }
 
+std::string SshDriver::FenceCommand() const {
+  if (!opts_.term) return "true";
+  return "sh bin/jb-supervise --fence " + std::to_string(opts_.term->Get());
+}
+
+Status SshDriver::Fence(const Deployed& d) {
+  if (!opts_.term) return Status::Ok();
+  auto r = RunRemote(d.target, "cd " + ShellQuote(NodeDir(d)) + " && " + FenceCommand());
+  return LogIfFenced(r.ok() ? Status::Ok() : r.status(), d);
+}
+
+Status SshDriver::LogIfFenced(Status s, const Deployed& d) {
+  if (!s.ok() && s.message().find("fenced: ") != std::string::npos)
+    log::Error(log::Fields{d.config.workflow, d.config.epoch, d.config.name, "Fenced"},
+               "ssh driver: node " + d.config.node +
+                   " refused this daemon's instruction (a newer leader acts): " + s.message());
+  return s;
+}
+
 Status SshDriver::StartWorker(const Deployed& d) {
   std::string local = Dir(d.config.workflow) + "/" + d.config.name + ".yaml";
   std::string base = d.config.workflow + "/" + d.config.name;
+  if (auto s = Fence(d); !s.ok()) return s;
   if (auto s = Upload(d.target, local, NodeDir(d) + "/" + base + ".yaml", "600"); !s.ok()) return s;
-  auto r = RunRemote(d.target, "cd " + ShellQuote(NodeDir(d)) + " && setsid sh bin/jb-supervise " +
-                                   ShellQuote(d.config.workflow) + " " + ShellQuote(d.config.name) +
-                                   " > /dev/null 2>&1 < /dev/null &");
+  auto r = RunRemote(d.target, "cd " + ShellQuote(NodeDir(d)) + " && " + FenceCommand() +
+                                   " && setsid sh bin/jb-supervise " + ShellQuote(d.config.workflow) + " " +
+                                   ShellQuote(d.config.name) + " > /dev/null 2>&1 < /dev/null &");
   return r.ok() ? Status::Ok() : r.status();
 }
 
@@ -287,14 +307,15 @@ Status SshDriver::StopWorker(const Deployed& d, bool with_workflow) {
   }
   // TERM the supervisor (it stops the worker); after 3 s KILL both.
   auto r = RunRemote(
-      d.target, "cd " + ShellQuote(NodeDir(d)) + " 2>/dev/null || exit 0; b=" + b +
+      d.target, "cd " + ShellQuote(NodeDir(d)) + " 2>/dev/null || exit 0; if [ -f bin/jb-supervise ]; then " +
+                    FenceCommand() + " || exit $?; fi; b=" + b +
                     "; s=$(cat \"$b.sup\" 2>/dev/null); set -- $(cat \"$b.pid\" 2>/dev/null) 0; p=$1;"
                     " [ -n \"$s\" ] && kill -TERM $s 2>/dev/null; i=0;"
                     " while [ -n \"$s\" ] && kill -0 $s 2>/dev/null && [ $i -lt 30 ]; do sleep 0.1; i=$((i+1)); done;"
                     " [ -n \"$s\" ] && kill -KILL $s 2>/dev/null; [ \"$p\" -gt 0 ] && kill -KILL $p 2>/dev/null;"
                     " rm -f " +
                     files + ";" + workflow_too + " exit 0");
-  return r.ok() ? Status::Ok() : r.status();
+  return LogIfFenced(r.ok() ? Status::Ok() : r.status(), d);
 }
 
 void SshDriver::Record(const std::string& workflow, const Deployed& d) {
@@ -346,12 +367,13 @@ Status SshDriver::Apply(const std::string& workflow, const std::vector<WorkerCon
     Record(workflow, d);
     if (reload) {
       std::string b = ShellQuote(d.config.workflow + "/" + d.config.name);
+      if (!note(Fence(d))) continue;
       if (!note(Upload(d.target, Dir(workflow) + "/" + name + ".yaml",
                        NodeDir(d) + "/" + d.config.workflow + "/" + name + ".yaml", "600")))
         continue;
-      auto r = RunRemote(d.target, "cd " + ShellQuote(NodeDir(d)) + " && set -- $(cat " + b +
+      auto r = RunRemote(d.target, "cd " + ShellQuote(NodeDir(d)) + " && " + FenceCommand() + " && set -- $(cat " + b +
                                        ".pid 2>/dev/null) 0 && [ \"$1\" -gt 0 ] && kill -HUP $1");
-      if (!note(r.ok() ? Status::Ok() : r.status())) continue;
+      if (!note(LogIfFenced(r.ok() ? Status::Ok() : r.status(), d))) continue;
     } else if (!note(StartWorker(d))) {
       continue;
     }

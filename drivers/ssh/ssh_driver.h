@@ -37,6 +37,7 @@
 #include "base/mutex.h"
 #include "base/thread_annotations.h"
 #include "drivers/driver.h"
+#include "drivers/fencing.h"
 #include "drivers/worker_process.h"
 
 namespace jb {
@@ -48,6 +49,9 @@ struct SshDriverOptions {
   std::chrono::milliseconds poll_every{500};
   double command_timeout_s = 60;
   double metrics_interval_s = 0.5;
+  // Fencing (drivers/fencing.h): every start, reload and stop first runs `jb-supervise --fence
+  // TERM` in the node directory, which refuses a term older than the node's <node dir>/term.
+  TermSource term;
 };
 
 // How to reach one node.
@@ -96,6 +100,11 @@ class SshDriver : public Driver {
   };
   std::string Dir(const std::string& workflow) const;
   Status Install(const SshTarget& t, const std::string& node) EXCLUDES(mu_);
+  // The node's fencing check as a shell command ("true" without a term source), and the check
+  // run alone (before an upload); a refusal is logged and returned.
+  std::string FenceCommand() const;
+  Status Fence(const Deployed& d);
+  Status LogIfFenced(Status s, const Deployed& d);
   Status StartWorker(const Deployed& d);
   // Stops the worker and deletes its files on the host; `with_workflow` (Remove): also its
   // durable state (WorkflowStateSuffixes) and the workflow's directory once empty.

@@ -14,7 +14,23 @@ constexpr const char* kSupervisor = R"SH(#!/bin/sh
 # bin/jellybean-worker --config WORKFLOW/WORKER.yaml from the node directory, restarts it with
 # back-off (@INITIAL_MS@ ms doubling to @MAX_MS@ ms, reset after @HEALTHY_S@ s up) when it exits,
 # forwards HUP, stops it on TERM.
+# jb-supervise --fence TERM: fencing (drivers/fencing.h). Refuses (exit 75, the reason on stderr)
+# when the node directory's file `term` holds a higher term (a newer leader has given this node
+# instructions); otherwise records TERM there. The driver runs it before every instruction.
 cd "$(dirname "$0")/.." || exit 1
+if [ "$1" = --fence ]; then
+  case "$2" in ''|*[!0-9]*) echo "jb-supervise: --fence needs a term (a number), got '$2'" >&2; exit 2;; esac
+  exec 9>> term.lock
+  command -v flock > /dev/null && flock 9
+  seen=$(cat term 2>/dev/null)
+  case "$seen" in ''|*[!0-9]*) seen=0;; esac
+  if [ "$2" -lt "$seen" ]; then
+    echo "fenced: instruction of term $2 refused: this node has seen term $seen (a newer leader acts)" >&2
+    exit 75
+  fi
+  [ "$2" -gt "$seen" ] && echo "$2" > term.tmp && mv term.tmp term
+  exit 0
+fi
 base="$1/$2"
 echo $$ > "$base.sup"
 child=0

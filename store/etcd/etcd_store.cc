@@ -53,7 +53,9 @@ bool OnlyStatusDiffers(const etcd::KeyValue& before, const etcd::KeyValue& after
 }  // namespace
 
 EtcdStore::EtcdStore(std::unique_ptr<etcd::EtcdClient> client)
-    : client_(std::move(client)), objects_prefix_(client_->options().prefix + "objects/") {}
+    : client_(std::move(client)),
+      objects_prefix_(client_->options().prefix + "objects/"),
+      status_prefix_(client_->options().prefix + "profile-status/") {}
 
 StatusOr<std::unique_ptr<EtcdStore>> EtcdStore::Open(const etcd::EtcdOptions& options) {
   auto client = etcd::EtcdClient::Connect(options);
@@ -118,21 +120,26 @@ StatusOr<etcd::Op> EtcdStore::EncodePut(const std::string& key, const Object& ob
   return Op::Put(key, std::move(text));
 }
 
-StatusOr<std::optional<int64_t>> EtcdStore::Write(const std::string& kind, const std::string& name, int64_t mod,
-                                                  std::vector<etcd::Op> ops, bool notify) {
-  const std::string key = ObjectKey(kind, name);
-  Compare c{mod == 0 ? Compare::Target::kCreate : Compare::Target::kMod, key, mod};
+StatusOr<etcd::TxnResult> EtcdStore::OwnTxn(const etcd::Compare& compare, std::vector<etcd::Op> ops) {
   {
     MutexLock lock(&mu_);
     ++inflight_;
   }
-  auto r = client_->Txn({c}, ops, {});
+  auto r = client_->Txn({compare}, ops, {});
   {
     MutexLock lock(&mu_);
     --inflight_;
     if (r.ok() && r->succeeded) own_revisions_.insert(r->revision);
     changed_.SignalAll();
   }
+  return r;
+}
+
+StatusOr<std::optional<int64_t>> EtcdStore::Write(const std::string& kind, const std::string& name, int64_t mod,
+                                                  std::vector<etcd::Op> ops, bool notify) {
+  const std::string key = ObjectKey(kind, name);
+  Compare c{mod == 0 ? Compare::Target::kCreate : Compare::Target::kMod, key, mod};
+  auto r = OwnTxn(c, std::move(ops));
   if (!r.ok()) return r.status();
   if (!r->succeeded) return std::optional<int64_t>();
   if (notify) notifier_.Notify(kind, name);
@@ -247,8 +254,8 @@ StatusOr<Object> EtcdStore::PutProfileStatus(const std::string& name, const Mode
     ModelProfile value = mp;
     value.metadata.resource_version.reset();
     // Not Write: the object key is only compared, so its mod revision (resourceVersion) stays.
-    auto r = client_->Txn({{Compare::Target::kMod, ObjectKey("ModelProfile", name), (*cur)->mod}},
-                          {Op::Put(StatusKey(name), ObjectToJson(value))}, {});
+    auto r = OwnTxn({Compare::Target::kMod, ObjectKey("ModelProfile", name), (*cur)->mod},
+                    {Op::Put(StatusKey(name), ObjectToJson(value))});
     if (!r.ok()) return r.status();
     if (!r->succeeded) continue;
     return Object(mp);
@@ -329,6 +336,8 @@ StatusOr<Object> EtcdStore::Import(Object obj) {
 
 Subscription EtcdStore::OnChange(ChangeCallback fn) { return notifier_.Subscribe(std::move(fn)); }
 
+Subscription EtcdStore::OnOthersStatusWrite(ChangeCallback fn) { return status_notifier_.Subscribe(std::move(fn)); }
+
 int64_t EtcdStore::watched_revision() const {
   MutexLock lock(&mu_);
   return revision_;
@@ -342,6 +351,11 @@ int EtcdStore::relists() const {
 // The watch thread: other replicas' writes become change notifications.
 
 namespace {
+
+template <typename T>
+void AddOnce(std::vector<T>* v, T item) {
+  if (std::find(v->begin(), v->end(), item) == v->end()) v->push_back(std::move(item));
+}
 
 // "PREFIX objects/<Kind>/<name>" → (kind, name); false for any other key.
 bool SplitKey(const std::string& key, const std::string& objects_prefix, std::string* kind, std::string* name) {
@@ -403,20 +417,31 @@ bool EtcdStore::IsOwnWrite(int64_t revision) {
 }
 
 void EtcdStore::OnEvents(const std::vector<etcd::WatchEvent>& events, int64_t revision) {
-  std::vector<std::pair<std::string, std::string>> changes;
+  std::vector<std::pair<std::string, std::string>> changes, status_changes;  // (kind, name)
+  std::set<int64_t> object_revisions;  // a status key written with its object is that object's change
+  for (const auto& e : events)
+    if (e.kv.key.rfind(objects_prefix_, 0) == 0) object_revisions.insert(e.kv.mod_revision);
   int64_t seen = 0;
   for (const auto& e : events) {
     seen = std::max(seen, e.kv.mod_revision);
     std::string kind, name;
-    if (!SplitKey(e.kv.key, objects_prefix_, &kind, &name)) continue;
+    if (!SplitKey(e.kv.key, objects_prefix_, &kind, &name)) {
+      // A ModelProfile's status key, written by another replica: a status write.
+      if (!e.is_delete && e.kv.key.rfind(status_prefix_, 0) == 0 && object_revisions.count(e.kv.mod_revision) == 0 &&
+          !IsOwnWrite(e.kv.mod_revision))
+        AddOnce(&status_changes, std::make_pair(std::string("ModelProfile"), e.kv.key.substr(status_prefix_.size())));
+      continue;
+    }
     if (e.is_delete)
       known_keys_.erase(e.kv.key);
     else
       known_keys_.insert(e.kv.key);
     if (IsOwnWrite(e.kv.mod_revision)) continue;  // notified on the writer's thread
-    if (!e.is_delete && e.has_prev && OnlyStatusDiffers(e.prev_kv, e.kv)) continue;
-    if (std::find(changes.begin(), changes.end(), std::make_pair(kind, name)) == changes.end())
-      changes.emplace_back(kind, name);
+    if (!e.is_delete && e.has_prev && OnlyStatusDiffers(e.prev_kv, e.kv)) {
+      AddOnce(&status_changes, std::make_pair(kind, name));
+      continue;
+    }
+    AddOnce(&changes, std::make_pair(kind, name));
   }
   {
     MutexLock lock(&mu_);
@@ -424,6 +449,7 @@ void EtcdStore::OnEvents(const std::vector<etcd::WatchEvent>& events, int64_t re
     revision_ = std::max(revision_, events.empty() ? revision : seen);
   }
   for (const auto& [kind, name] : changes) notifier_.Notify(kind, name);
+  for (const auto& [kind, name] : status_changes) status_notifier_.Notify(kind, name);
 }
 
 Status EtcdStore::Relist() {

@@ -14,7 +14,8 @@
 //  - reads are linearizable (served through the raft leader); every request requires a leader, so
 //    with quorum lost a call fails at once with kUnavailable "etcd: etcdserver: no leader".
 //  - notifications: this process's own writes notify on the writer's thread, as the file store
-//    does; a watch thread notifies for other replicas' writes (status-only writes excepted). The
+//    does; a watch thread notifies for other replicas' writes (status-only writes excepted: they
+//    go to OnOthersStatusWrite's subscribers). The
 //    watch resumes after a disconnect from the last revision it saw (no event missed); when that
 //    revision was compacted it re-lists and notifies every object it lists and every object it
 //    knew that is gone.
@@ -58,6 +59,9 @@ class EtcdStore : public Store {
   StatusOr<Object> Delete(const std::string& kind, const std::string& name) override;
   Status RemoveFinalizer(const std::string& kind, const std::string& name, const std::string& finalizer) override;
   [[nodiscard]] Subscription OnChange(ChangeCallback fn) override;
+  // Status writes of other replicas (which OnChange leaves out, as the contract allows), from the
+  // watch thread: a follower's REST watch cache (daemon/watch_cache.h) observes them with this.
+  [[nodiscard]] Subscription OnOthersStatusWrite(ChangeCallback fn);
 
   // List and size report no error (the interface has none): a failed read gives an empty list.
   // This one does, for the daemon's start-up check and migrate.
@@ -86,6 +90,8 @@ class EtcdStore : public Store {
   // revision, or nullopt when the compare failed. `notify`: a change subscribers must hear of.
   StatusOr<std::optional<int64_t>> Write(const std::string& kind, const std::string& name, int64_t mod,
                                          std::vector<etcd::Op> ops, bool notify);
+  // A txn of this process: its revision, once applied, is known as an own write (IsOwnWrite).
+  StatusOr<etcd::TxnResult> OwnTxn(const etcd::Compare& compare, std::vector<etcd::Op> ops) EXCLUDES(mu_);
   StatusOr<etcd::Op> EncodePut(const std::string& key, const Object& obj) const;
 
   void WatchLoop();
@@ -95,8 +101,8 @@ class EtcdStore : public Store {
   bool IsOwnWrite(int64_t revision) EXCLUDES(mu_);
 
   const std::unique_ptr<etcd::EtcdClient> client_;
-  const std::string objects_prefix_;
-  ChangeNotifier notifier_;
+  const std::string objects_prefix_, status_prefix_;
+  ChangeNotifier notifier_, status_notifier_;
   std::atomic<bool> stop_{false};
   mutable Mutex mu_;
   CondVar changed_;                                  // signalled when a write of this process ends, or on stop

@@ -213,6 +213,32 @@ TEST(EtcdStore, WatchResumesAfterEtcdRestarts) {
 
 // 20 writers on 4 replicas append to one object with compare-and-swap; every acknowledged
 // append is there exactly once.
+// What a follower's REST watch cache hears of the leader's status writes (daemon/store_backend.h).
+TEST(EtcdStore, AnotherReplicasStatusWritesReachItsStatusSubscribersButOwnOnesDoNot) {
+  const std::string spec = SharedEtcd().StoreSpec(UniquePrefix());
+  auto a = OpenStore(spec), b = OpenStore(spec);
+  Recorded changes, others, own;
+  Subscription s1 = a->OnChange(changes.Callback()), s2 = a->OnOthersStatusWrite(others.Callback()),
+               s3 = b->OnOthersStatusWrite(own.Callback());
+  auto in = testing::LoadInstance("manifests/vqa");
+  ASSERT_TRUE(b->Put(in.wf).ok());
+  ASSERT_TRUE(b->Put(Profile("p")).ok());
+  ASSERT_TRUE(testing::WaitFor([&] { return changes.Has("vqa") && changes.Has("p"); }, std::chrono::seconds(10)));
+  EXPECT_FALSE(others.Has("vqa")) << "a spec write is not a status write";
+  WorkflowStatus st;
+  st.observed_generation = 1;
+  ASSERT_TRUE(b->PutStatus("vqa", st).ok());
+  ModelProfileStatus ps;
+  ps.observed.emplace_back();
+  ASSERT_TRUE(b->PutProfileStatus("p", ps, "").ok());
+  ASSERT_TRUE(testing::WaitFor([&] { return others.Has("vqa") && others.Has("p"); }, std::chrono::seconds(10)));
+  ASSERT_TRUE(b->Put(Profile("after")).ok());  // a marker: once a hears it, b's watch has passed them too
+  ASSERT_TRUE(testing::WaitFor([&] { return changes.Has("after"); }, std::chrono::seconds(10)));
+  ASSERT_TRUE(
+      testing::WaitFor([&] { return b->watched_revision() >= a->watched_revision(); }, std::chrono::seconds(10)));
+  EXPECT_FALSE(own.Has("vqa") || own.Has("p")) << "a replica's own status writes reach its cache directly";
+}
+
 TEST(EtcdStore, TwentyConcurrentCasWritersLoseNoAcknowledgedWrite) {
   const std::string spec = SharedEtcd().StoreSpec(UniquePrefix());
   std::vector<std::unique_ptr<EtcdStore>> replicas;

@@ -94,5 +94,60 @@ TEST(LeaderElector, ALeaderThatCannotRenewStopsActingBeforeItsLeaseCanExpire) {
   EXPECT_TRUE(testing::WaitFor([&] { return a.leading(); }, std::chrono::seconds(15))) << "leads again after recovery";
 }
 
+// Forwards to a real client until `hang` is set; then every lease renewal hangs for 3 s (longer
+// than the TTL's remainder) before failing, as over a partition that drops packets.
+class HangingClient : public etcd::EtcdClient {
+ public:
+  explicit HangingClient(std::unique_ptr<etcd::EtcdClient> real)
+      : EtcdClient(real->options()), real_(std::move(real)) {}
+  std::atomic<bool> hang{false};
+
+  StatusOr<etcd::TxnResult> Range(const std::string& k, const std::string& e, int64_t rev) override {
+    return real_->Range(k, e, rev);
+  }
+  StatusOr<etcd::TxnResult> Txn(const std::vector<etcd::Compare>& c, const std::vector<etcd::Op>& s,
+                                const std::vector<etcd::Op>& f) override {
+    return real_->Txn(c, s, f);
+  }
+  Status Compact(int64_t r) override { return real_->Compact(r); }
+  StatusOr<int64_t> LeaseGrant(int64_t t) override { return real_->LeaseGrant(t); }
+  StatusOr<int64_t> LeaseKeepAlive(int64_t l) override {
+    if (!hang) return real_->LeaseKeepAlive(l);
+    std::this_thread::sleep_for(std::chrono::seconds(3));  // the partition: no answer
+    return Status::Unavailable("etcd: deadline exceeded (test partition)");
+  }
+  Status LeaseRevoke(int64_t l) override { return hang ? Status::Unavailable("partitioned") : real_->LeaseRevoke(l); }
+  Status Watch(const std::string& k, const std::string& e, int64_t from,
+               const std::function<void(const std::vector<etcd::WatchEvent>&, int64_t)>& on,
+               const std::atomic<bool>& stop, int64_t* compact) override {
+    return real_->Watch(k, e, from, on, stop, compact);
+  }
+
+ private:
+  std::unique_ptr<etcd::EtcdClient> real_;
+};
+
+// The daemon acts on the callback (it exits): it must come before the lease can expire even when
+// the renewal in flight hangs past that instant.
+TEST(LeaderElector, ALeaderWhoseRenewalHangsIsToldToStopBeforeItsLeaseCanExpire) {
+  testing::EtcdCluster etcd({});
+  ASSERT_TRUE(etcd.WaitHealthy());
+  HangingClient client(Client(etcd));
+  std::atomic<int64_t> stopped_ns{0};
+  LeaderElector a(&client, Opts("replica-a"), [&](bool leading, int64_t) {
+    if (!leading && stopped_ns == 0) stopped_ns = Steady::now().time_since_epoch().count();
+  });
+  a.Start();
+  ASSERT_TRUE(testing::WaitFor([&] { return a.leading(); }, std::chrono::seconds(10)));
+  client.hang = true;
+  ASSERT_TRUE(testing::WaitFor([&] { return stopped_ns != 0; }, std::chrono::seconds(5)));
+  const Steady::time_point stopped_at{Steady::duration(stopped_ns.load())};
+  const double before_expiry =
+      std::chrono::duration<double>(a.renewed_at() + std::chrono::milliseconds(2000) - stopped_at).count();
+  EXPECT_GT(before_expiry, 0.0) << "told to stop before the lease could expire";
+  std::printf("renewal hanging: the leader was told to stop %.2f s before its lease could expire\n", before_expiry);
+  a.Abandon();
+}
+
 }  // namespace
 }  // namespace jb

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <sstream>
+
 #include "testing/daemon_fixture.h"
 #include "testing/etcd_cluster.h"
 #include "tests/test_util.h"
@@ -18,6 +20,22 @@ std::string Readyz(const HttpClientOptions& c, int* code = nullptr) {
   auto r = HttpCall(c, "GET", "/readyz");
   if (code) *code = r.ok() ? r->status : -1;
   return r.ok() ? r->body : "";
+}
+
+// A watch of the workflows from the start (timeoutSeconds=1): its ADDED vqa is planned.
+bool WatchShowsPlanned(const HttpClientOptions& c) {
+  auto r = HttpCall(c, "GET", testing::kApi + "workflows?watch=true&timeoutSeconds=1");
+  if (!r.ok() || r->status != 200) return false;
+  std::istringstream lines(r->body);
+  for (std::string line; std::getline(lines, line);) {
+    // {"type":"ADDED","object":{...}}
+    const auto at = line.find("\"object\":");
+    if (line.rfind("{\"type\":\"ADDED\"", 0) != 0 || at == std::string::npos || line.back() != '}') continue;
+    std::vector<Diagnostic> d;
+    auto o = ObjectFromText(line.substr(at + 9, line.size() - at - 10), "watch", &d);
+    if (o.ok() && MetaOf(*o).name == "vqa" && testing::Planned(*o)) return true;
+  }
+  return false;
 }
 
 TEST(Replicas, FollowerTakesOverAfterKill9AndEverythingRecoversFromQuorumLoss) {
@@ -50,6 +68,8 @@ TEST(Replicas, FollowerTakesOverAfterKill9AndEverythingRecoversFromQuorumLoss) {
     return wf && testing::Planned(*wf);
   };
   ASSERT_TRUE(testing::WaitFor([&] { return planned(cb); }, std::chrono::seconds(60)));
+  // The follower's REST watch (its watch cache) shows the leader's status writes too.
+  ASSERT_TRUE(testing::WaitFor([&] { return WatchShowsPlanned(cb); }, std::chrono::seconds(10)));
 
   // kill -9 the leader: the follower leads within the TTL (+ renew + etcd's expiry tick).
   const auto t0 = Steady::now();
