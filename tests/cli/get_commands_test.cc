@@ -176,7 +176,31 @@ TEST_F(GetFormatsTest, LabelSelectorsFilterAndGoToTheServer) {
   bool sent = false;
   for (const auto& q : Requests()) sent = sent || q.find("?labelSelector=team%3Daudio") != std::string::npos;
   EXPECT_TRUE(sent);
-  EXPECT_EQ(Run({"get", "wf", "-l", "team in (a,b)"}).code, 1) << "set-based selectors are named as unsupported";
+  // Set-based: sent to the server for lists, applied by the client to named objects.
+  EXPECT_EQ(Run({"get", "wf", "-l", "team in (audio,vision)", "-o", "name"}).out, "workflow/vqa\n");
+  EXPECT_EQ(Run({"get", "wf", "-l", "team notin (vision)", "-o", "name"}).out, "");
+  EXPECT_EQ(Run({"get", "wf", "vqa", "-l", "team notin (vision)", "-o", "name"}).out, "");
+  EXPECT_EQ(Run({"get", "wf", "vqa", "-l", "team in (vision), !canary", "-o", "name"}).out, "workflow/vqa\n");
+  EXPECT_EQ(Run({"get", "mp/vqa", "-l", "team in (vision)", "-o", "name"}).out, "");
+  sent = false;
+  for (const auto& q : Requests())
+    sent = sent || q.find("labelSelector=team%20in%20%28audio%2Cvision%29") != std::string::npos;
+  EXPECT_TRUE(sent);
+  auto bad = Run({"get", "wf", "vqa", "-l", "team in (a"});
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_NE(bad.err.find("unbalanced '('"), std::string::npos) << bad.err;
+  EXPECT_EQ(Run({"get", "wf", "-l", "team in ()"}).code, 1);
+  EXPECT_EQ(Run({"get", "wf", "-l", "team in (a b)"}).code, 1) << "a value with a space";
+}
+
+// jbctl __complete KIND: the names the completion scripts offer, from the daemon.
+TEST_F(GetFormatsTest, CompleteNamesAsksTheDaemon) {
+  auto names = Run({"__complete", "mp"});
+  EXPECT_EQ(names.code, 0) << names.err;
+  EXPECT_EQ(names.out, "extract-image-feature\nspeech-recognition\nvqa\n");
+  EXPECT_EQ(Run({"__complete", "workflow/"}).out, "workflow/vqa\n");
+  EXPECT_EQ(Run({"__complete", "pipelines"}).code, 1);
+  EXPECT_EQ(Run({"--help"}, "", false).out.find("__complete"), std::string::npos) << "hidden";
 }
 
 TEST_F(GetFormatsTest, NoHeadersAndGetAll) {

@@ -95,5 +95,28 @@ TEST_F(JbctlParser, CompletionScriptsComeFromTheCommandTree) {
   EXPECT_EQ(Run({"completion", "fish"}, "", false).code, 1);
 }
 
+// The bash script completes object names through `jbctl __complete` with the line's own
+// connection flags, after a kind word and in KIND/NAME form.
+TEST_F(JbctlParser, CompletionOffersObjectNamesFromTheDaemon) {
+  ApplyVqa();
+  auto bash = Run({"completion", "bash"}, "", false);
+  ASSERT_EQ(bash.code, 0) << bash.err;
+  EXPECT_EQ(bash.out.find("__complete "), bash.out.find("__complete \"")) << "not among the listed commands";
+  testing::TempDir dir;
+  std::ofstream(dir.path() / "c.bash") << bash.out;
+  auto complete = [&](const std::string& words, int cword) {
+    auto run = testing::Run("bash -c 'source " + (dir.path() / "c.bash").string() + " && COMP_WORDS=(" JB_JBCTL " " +
+                            words + ") COMP_CWORD=" + std::to_string(cword) + " && _jbctl && echo ${COMPREPLY[@]}'");
+    EXPECT_EQ(run.exit_code, 0) << run.output;
+    return run.output;
+  };
+  const std::string conn = "--server " + url_ + " --token " + kToken;
+  EXPECT_EQ(complete(conn + " get modelprofiles s", 7), "speech-recognition\n");
+  EXPECT_EQ(complete("describe " + conn + " mp \"\"", 7), "extract-image-feature speech-recognition vqa\n");
+  EXPECT_EQ(complete(conn + " get wf/", 6), "wf/vqa\n");
+  EXPECT_EQ(complete(conn + " rollout status workflow v", 8), "vqa\n");
+  EXPECT_EQ(complete("get --no-h", 2), "--no-headers\n") << "flags as before";
+}
+
 }  // namespace
 }  // namespace jb::cli
