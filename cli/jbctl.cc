@@ -180,27 +180,8 @@ for (const char* action : {"get-contexts", "current-context", "use-context", "se
 (void)in;
 }  // namespace jb
 
-// The commands against jellybeand.
-void AddRemoteCommands(CLI::App& app, Parsed& p, std::istream& in, std::ostream& out, std::ostream& err) {
-  auto apply = std::make_shared<cli::ApplyOptions>();
-  auto* a = app.add_subcommand("apply", "Create or update every object in the manifests");
-  a->add_option("-f,--filename", apply->files, "FILE, DIR or - for stdin (repeatable)")->required();
-  a->add_flag("-R,--recursive", apply->recursive, "descend into DIR's sub-directories");
-  a->add_option("--dry-run", apply->dry_run, "none | client (validate and compare) | server (?dryRun=All)")
-      ->expected(0, 1)
-      ->default_str("none");
-  a->add_flag("--force", apply->force,
-              "take objects over from the manifest file that owns them (the daemon's manifest directory then "
-              "no longer writes them until their document in that file changes)");
-  a->footer(
-      Examples("  jbctl apply -f manifests/vqa/\n  cat wf.yaml | jbctl apply -f -\n  jbctl apply -f manifests/ -R "
-               "--dry-run=server\nPrints KIND/NAME created|configured|unchanged per object.\n"));
-  a->callback([&, apply] {
-    p.run = [&, apply] {
-      return WithRemote(p, "apply", err, [&](const cli::Remote& r) { return cli::Apply(r, *apply, in, out, err); });
-    };
-  });
-
+// get, and get -w (cli/watch_command.cc).
+void AddGetCommand(CLI::App& app, Parsed& p, std::ostream& out, std::ostream& err) {
   auto get = std::make_shared<cli::GetOptions>();
   auto watch = std::make_shared<cli::WatchOptions>();
   auto* g = app.add_subcommand("get", "List objects, or show some, in a table or a structured format");
@@ -241,6 +222,30 @@ void AddRemoteCommands(CLI::App& app, Parsed& p, std::istream& in, std::ostream&
       return WithRemote(p, "get", err, [&](const cli::Remote& r) { return cli::Get(r, *get, out, err); });
     };
   });
+}
+
+// The commands against jellybeand.
+void AddRemoteCommands(CLI::App& app, Parsed& p, std::istream& in, std::ostream& out, std::ostream& err) {
+  auto apply = std::make_shared<cli::ApplyOptions>();
+  auto* a = app.add_subcommand("apply", "Create or update every object in the manifests");
+  a->add_option("-f,--filename", apply->files, "FILE, DIR or - for stdin (repeatable)")->required();
+  a->add_flag("-R,--recursive", apply->recursive, "descend into DIR's sub-directories");
+  a->add_option("--dry-run", apply->dry_run, "none | client (validate and compare) | server (?dryRun=All)")
+      ->expected(0, 1)
+      ->default_str("none");
+  a->add_flag("--force", apply->force,
+              "take objects over from the manifest file that owns them (the daemon's manifest directory then "
+              "no longer writes them until their document in that file changes)");
+  a->footer(
+      Examples("  jbctl apply -f manifests/vqa/\n  cat wf.yaml | jbctl apply -f -\n  jbctl apply -f manifests/ -R "
+               "--dry-run=server\nPrints KIND/NAME created|configured|unchanged per object.\n"));
+  a->callback([&, apply] {
+    p.run = [&, apply] {
+      return WithRemote(p, "apply", err, [&](const cli::Remote& r) { return cli::Apply(r, *apply, in, out, err); });
+    };
+  });
+
+  AddGetCommand(app, p, out, err);
 
   auto desc = std::make_shared<cli::DescribeOptions>();
   auto* d = app.add_subcommand("describe", "An object in prose: conditions, plan, observed figures, events");
