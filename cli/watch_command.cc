@@ -127,9 +127,10 @@ class Follower {
  public:
   explicit Follower(Printer* printer) : printer_(printer) {}
 
-  // Starts a watch: from `last_` (resuming), or a fresh list when nothing was seen or `relist`.
+  // Starts a watch: from `last_` (resuming), or a fresh list when `relist`, or when the last
+  // list did not reach its end (its BOOKMARK): objects not yet listed may be older than `last_`.
   std::string ResumeVersion(bool relist) {
-    listing_ = relist || last_ == 0;
+    listing_ = relist || listing_ || last_ == 0;
     listed_.clear();
     return listing_ ? "" : std::to_string(last_);
   }
