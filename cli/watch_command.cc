@@ -224,11 +224,14 @@ int Watch(const Connector& connect, const WatchOptions& o, std::ostream& out, st
     const std::string path = kApiPath + plural + query + "&resourceVersion=" + follower.ResumeVersion(relist);
     relist = false;
     bool expired = false;
-    auto resp =
-        HttpGetLines(http, path, [&](const std::string& line) { return follower.Take(line, o.max_events, &expired); });
+    int lines = 0;
+    auto resp = HttpGetLines(http, path, [&](const std::string& line) {
+      ++lines;
+      return follower.Take(line, o.max_events, &expired);
+    });
     if (follower.done()) return 0;
-    if (resp.ok() && resp->status == 200) {
-      ever_connected = true;
+    if (resp.ok() && resp->status == 200) ever_connected = true;
+    if (lines > 0) {
       backoff_s = 0.1;
       lost_since = Clock::now();
     }
@@ -244,10 +247,12 @@ int Watch(const Connector& connect, const WatchOptions& o, std::ostream& out, st
       err << "jbctl get: " << resp.status().message() << "\n";
       return 1;
     }
-    // The stream ended or broke (the daemon stopped, the network): resume where it was.
-    if (!resp.ok()) {
+    // The stream ended or broke (the daemon stopped, the network): resume where it was, at once
+    // after a stream that carried something, else after a back-off.
+    if (!resp.ok() || lines == 0) {
       if (o.give_up_s > 0 && std::chrono::duration<double>(Clock::now() - lost_since).count() > o.give_up_s) {
-        err << "jbctl get: watch lost: " << resp.status().message() << "\n";
+        err << "jbctl get: watch lost: " << (resp.ok() ? "the server ends every stream" : resp.status().message())
+            << "\n";
         return 1;
       }
       std::this_thread::sleep_for(std::chrono::duration<double>(backoff_s));  // back-off between attempts
