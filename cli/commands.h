@@ -33,16 +33,6 @@ int ProfileCommand(const std::vector<std::string>& args, std::ostream& out, std:
 // are read from `args` (cli/remote.h, Connect).
 int RemoteCommand(const std::string& verb, const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
-// jbctl get KIND [NAME] -w (cli/watch_command.cc): follows the daemon's watch (GET ...?watch=true,
-// in windows of `window_s` seconds resumed from the last resourceVersion seen, so nothing is missed
-// between windows; a 410 Gone relists). Prints one line per event (EVENT NAME RESOURCEVERSION, or
-// the object as json / yaml per event with `output` "json" / "yaml"). Returns when `max_events`
-// events were printed (-1: never), or 1 on an error.
-int WatchCommand(const RemoteOptions& opts, const std::string& kind, const std::string& name, const std::string& output,
-                 std::ostream& out, std::ostream& err, int max_events = -1, double window_s = 2);
-int WatchCommand(const RemoteOptions& opts, const std::string& kind, const std::string& name,
-                 const std::string& output);
-
 // jbctl validate -f FILE|DIR...: prints "FILE: Kind/name: ok" per valid document, then every
 // diagnostic; 1 when any document is invalid or a path is missing.
 int ValidateCommand(const std::vector<std::string>& files, std::ostream& out, std::ostream& err);

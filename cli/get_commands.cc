@@ -9,6 +9,7 @@
 #include "cli/cli_util.h"
 #include "cli/jsonpath.h"
 #include "cli/remote.h"
+#include "daemon/label_selector.h"
 #include "reconciler/observed_accuracy.h"
 
 namespace jb::cli {
@@ -51,90 +52,6 @@ std::vector<std::string> WorkflowRow(const Workflow& wf, bool wide) {
                 a ? FormatFixed(a->low, 1) + "-" + FormatFixed(a->high, 1) : "-", a ? std::to_string(a->count) : "-"});
   }
   return row;
-}
-
-// The default (or wide) table of objects of one kind; names prefixed with "kind/" for `get all`.
-Rows Table(const std::string& plural, const std::vector<Object>& objects, bool wide, bool prefix) {
-  Rows rows;
-  const std::string pre = prefix ? SingularOf(plural) + "/" : "";
-  if (plural == "workflows") {
-    rows.push_back({"NAME", "PLANNED", "READY", "SLOMET", "COST $/h", "ACCURACY"});
-    if (wide)
-      rows[0].insert(rows[0].end(),
-                     {"COMPUTE", "NETWORK", "GAP", "GENERATION", "OBSERVED", "OBS-ACCURACY", "95%", "N"});
-    for (const auto& o : objects) {
-      rows.push_back(WorkflowRow(std::get<Workflow>(o), wide));
-      rows.back()[0] = pre + rows.back()[0];
-    }
-  } else if (plural == "modelprofiles") {
-    rows.push_back({"NAME", "VARIANTS", "GENERATION"});
-    for (const auto& o : objects) {
-      const auto& mp = std::get<ModelProfile>(o);
-      std::string vars;
-      for (const auto& v : mp.spec.variants) vars += (vars.empty() ? "" : ",") + v.name;
-      rows.push_back({pre + mp.metadata.name, wide ? vars : std::to_string(mp.spec.variants.size()),
-                      std::to_string(mp.metadata.generation.value_or(0))});
-    }
-  } else {
-    rows.push_back({"NAME", "TIERS", "NODES", "GENERATION"});
-    for (const auto& o : objects) {
-      const auto& inf = std::get<Infrastructure>(o);
-      std::string tiers;
-      for (const auto& t : inf.spec.tiers) tiers += (tiers.empty() ? "" : ",") + t.name;
-      rows.push_back({pre + inf.metadata.name, tiers, std::to_string(inf.spec.nodes.size()),
-                      std::to_string(inf.metadata.generation.value_or(0))});
-    }
-  }
-  return rows;
-}
-
-// One requirement of a label selector: key=value, key==value, key!=value, key, !key.
-struct Requirement {
-  std::string key, value;
-  enum Op { kEq, kNe, kExists, kAbsent } op = kExists;
-};
-
-std::string Trim(std::string s) {
-  while (!s.empty() && s.front() == ' ') s.erase(0, 1);
-  while (!s.empty() && s.back() == ' ') s.pop_back();
-  return s;
-}
-
-StatusOr<std::vector<Requirement>> ParseSelector(const std::string& sel) {
-  std::vector<Requirement> reqs;
-  std::stringstream ss(sel);
-  for (std::string part; std::getline(ss, part, ',');) {
-    part = Trim(part);
-    if (part.empty()) return Status::InvalidArgument("empty requirement in selector \"" + sel + "\"");
-    Requirement r;
-    if (auto p = part.find("!="); p != std::string::npos) {
-      r = {Trim(part.substr(0, p)), Trim(part.substr(p + 2)), Requirement::kNe};
-    } else if (p = part.find('='); p != std::string::npos) {
-      size_t v = part.compare(p, 2, "==") == 0 ? p + 2 : p + 1;
-      r = {Trim(part.substr(0, p)), Trim(part.substr(v)), Requirement::kEq};
-    } else if (part[0] == '!') {
-      r = {Trim(part.substr(1)), "", Requirement::kAbsent};
-    } else {
-      r = {part, "", Requirement::kExists};
-    }
-    if (r.key.empty() || r.key.find_first_of(" ()") != std::string::npos)
-      return Status::InvalidArgument("unsupported requirement \"" + part +
-                                     "\" in selector; expected key=value, key!=value, key or !key");
-    reqs.push_back(std::move(r));
-  }
-  return reqs;
-}
-
-bool Matches(const std::vector<Requirement>& reqs, const std::map<std::string, std::string>& labels) {
-  for (const auto& r : reqs) {
-    auto it = labels.find(r.key);
-    bool has = it != labels.end();
-    if (r.op == Requirement::kExists && !has) return false;
-    if (r.op == Requirement::kAbsent && has) return false;
-    if (r.op == Requirement::kEq && (!has || it->second != r.value)) return false;
-    if (r.op == Requirement::kNe && has && it->second == r.value) return false;
-  }
-  return true;
 }
 
 std::string UrlEncode(const std::string& s) {
@@ -283,6 +200,40 @@ int GetEvents(const Remote& r, const GetOptions& o, std::ostream& out, std::ostr
 
 }  // namespace
 
+Rows ObjectTable(const std::string& plural, const std::vector<Object>& objects, bool wide, bool prefix) {
+  Rows rows;
+  const std::string pre = prefix ? SingularOf(plural) + "/" : "";
+  if (plural == "workflows") {
+    rows.push_back({"NAME", "PLANNED", "READY", "SLOMET", "COST $/h", "ACCURACY"});
+    if (wide)
+      rows[0].insert(rows[0].end(),
+                     {"COMPUTE", "NETWORK", "GAP", "GENERATION", "OBSERVED", "OBS-ACCURACY", "95%", "N"});
+    for (const auto& o : objects) {
+      rows.push_back(WorkflowRow(std::get<Workflow>(o), wide));
+      rows.back()[0] = pre + rows.back()[0];
+    }
+  } else if (plural == "modelprofiles") {
+    rows.push_back({"NAME", "VARIANTS", "GENERATION"});
+    for (const auto& o : objects) {
+      const auto& mp = std::get<ModelProfile>(o);
+      std::string vars;
+      for (const auto& v : mp.spec.variants) vars += (vars.empty() ? "" : ",") + v.name;
+      rows.push_back({pre + mp.metadata.name, wide ? vars : std::to_string(mp.spec.variants.size()),
+                      std::to_string(mp.metadata.generation.value_or(0))});
+    }
+  } else {
+    rows.push_back({"NAME", "TIERS", "NODES", "GENERATION"});
+    for (const auto& o : objects) {
+      const auto& inf = std::get<Infrastructure>(o);
+      std::string tiers;
+      for (const auto& t : inf.spec.tiers) tiers += (tiers.empty() ? "" : ",") + t.name;
+      rows.push_back({pre + inf.metadata.name, tiers, std::to_string(inf.spec.nodes.size()),
+                      std::to_string(inf.metadata.generation.value_or(0))});
+    }
+  }
+  return rows;
+}
+
 int Get(const Remote& r, const GetOptions& o, std::ostream& out, std::ostream& err) {
   const std::string& output = o.output;
   if (!output.empty() && output != "wide" && output != "name" && !Structured(output)) {
@@ -295,12 +246,13 @@ int Get(const Remote& r, const GetOptions& o, std::ostream& out, std::ostream& e
            "(see jbctl get --help)\n";
     return 1;
   }
-  auto reqs = ParseSelector(o.selector.empty() ? "x" : o.selector);  // "x": parse-checks the empty case
-  if (!reqs.ok()) {
-    err << "jbctl get: " << reqs.status().message() << "\n";
+  // Checked here (a bad one fails before any request) and applied to named objects too, which the
+  // server's ?labelSelector= does not filter.
+  auto selector = LabelSelector::Parse(o.selector);
+  if (!selector.ok()) {
+    err << "jbctl get: " << selector.status().message() << "\n";
     return 1;
   }
-  if (o.selector.empty()) reqs->clear();
   std::string first = o.positionals[0];
   std::string lower;
   for (char c : first) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -353,7 +305,7 @@ int Get(const Remote& r, const GetOptions& o, std::ostream& out, std::ostream& e
       }
       objects.push_back(*obj);
     }
-    std::erase_if(objects, [&](const Object& x) { return !Matches(*reqs, MetaOf(x).labels); });
+    std::erase_if(objects, [&](const Object& x) { return !selector->Matches(MetaOf(x).labels); });
     if (!found.empty() && found.back().first == plural)
       for (auto& x : objects) found.back().second.push_back(std::move(x));
     else
@@ -380,13 +332,32 @@ int Get(const Remote& r, const GetOptions& o, std::ostream& out, std::ostream& e
   bool blank = false;
   for (const auto& [plural, objects] : found) {
     if (objects.empty()) continue;
-    Rows rows = Table(plural, objects, output == "wide", lower == "all");
+    Rows rows = ObjectTable(plural, objects, output == "wide", lower == "all");
     if (o.no_headers) rows.erase(rows.begin());
     if (blank) out << "\n";
     PrintTable(out, rows, 3);
     blank = true;
   }
   return rc;
+}
+
+int CompleteNames(const Remote& r, const std::string& kind, std::ostream& out, std::ostream& err) {
+  const bool prefixed = !kind.empty() && kind.back() == '/';
+  const std::string k = prefixed ? kind.substr(0, kind.size() - 1) : kind;
+  const std::string plural = PluralOf(k);
+  if (plural.empty()) {
+    err << "jbctl __complete: unknown kind \"" << k << "\"\n";
+    return 1;
+  }
+  auto resp = GetOk(r, kApiPath + plural, err);
+  if (!resp) return 1;
+  auto list = DecodeList(*resp);
+  if (!list.ok()) {
+    err << "jbctl __complete: " << list.status().message() << "\n";
+    return 1;
+  }
+  for (const auto& o : *list) out << (prefixed ? kind : "") << MetaOf(o).name << "\n";
+  return 0;
 }
 
 }  // namespace jb::cli

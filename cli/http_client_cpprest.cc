@@ -7,6 +7,7 @@
 // depth in a verify callback and checks the host name, and the message names the cause and what
 // to do. The CA file is checked before any connection.
 #include <arpa/inet.h>
+#include <cpprest/containerstream.h>
 #include <cpprest/http_client.h>
 #include <netdb.h>
 #include <openssl/err.h>
@@ -28,6 +29,7 @@
 #include <sstream>
 
 #include "base/asn1_time.h"
+#include "cli/http_stream.h"
 #include "daemon/http.h"
 
 namespace jb {
@@ -225,6 +227,43 @@ std::string DiagnoseTls(const std::string& server, const std::string& host, int 
   return out;
 }
 
+web::http::client::http_client_config ClientConfig(const HttpClientOptions& opts) {
+  web::http::client::http_client_config cfg;
+  cfg.set_timeout(std::chrono::milliseconds(static_cast<int64_t>(opts.timeout_s * 1000)));
+  if (!opts.ca_file.empty()) {
+    std::string ca = opts.ca_file;
+    cfg.set_ssl_context_callback([ca](boost::asio::ssl::context& ctx) { ctx.load_verify_file(ca); });
+  }
+  return cfg;
+}
+
+// The status of a request that threw `what` (cpprestsdk's message): no answer in time, the TLS
+// failure's cause (a diagnostic handshake), or cpprestsdk's own message.
+Status Failure(const HttpClientOptions& opts, const std::string& what, Clock::time_point started) {
+  bool https = opts.server.rfind("https://", 0) == 0;
+  double elapsed = std::chrono::duration<double>(Clock::now() - started).count();
+  auto no_answer = [&] {
+    return Status::Unavailable("no answer from " + opts.server + " within " + Seconds(opts.timeout_s) +
+                               " s (is the daemon running and is this its address?)");
+  };
+  if (elapsed >= opts.timeout_s * 0.95) return no_answer();
+  if (https) {
+    try {
+      web::uri u(opts.server);
+      bool timed_out = false;
+      std::string host = u.host();
+      if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+      std::string cause = DiagnoseTls(opts.server, host, u.port() > 0 ? u.port() : 443, opts.ca_file,
+                                      std::max(0.5, opts.timeout_s - elapsed), &timed_out);
+      if (timed_out) return no_answer();
+      if (!cause.empty()) return Status::Unavailable(opts.server + ": " + cause);
+    } catch (const std::exception&) {
+      // a server URI cpprestsdk could not parse: its own message below says so
+    }
+  }
+  return Status::Unavailable("cannot reach " + opts.server + ": " + what);
+}
+
 }  // namespace
 
 StatusOr<HttpResponse> HttpCall(const HttpClientOptions& opts, const std::string& method, const std::string& path,
@@ -234,12 +273,7 @@ StatusOr<HttpResponse> HttpCall(const HttpClientOptions& opts, const std::string
     if (auto s = CheckCaFile(opts.ca_file); !s.ok()) return s;
   auto started = Clock::now();
   try {
-    web::http::client::http_client_config cfg;
-    cfg.set_timeout(std::chrono::milliseconds(static_cast<int64_t>(opts.timeout_s * 1000)));
-    if (!opts.ca_file.empty()) {
-      std::string ca = opts.ca_file;
-      cfg.set_ssl_context_callback([ca](boost::asio::ssl::context& ctx) { ctx.load_verify_file(ca); });
-    }
+    web::http::client::http_client_config cfg = ClientConfig(opts);
     // One client per thread and endpoint, so that connections (and TLS sessions) are reused.
     thread_local std::map<std::string, std::unique_ptr<web::http::client::http_client>> clients;
     std::string key = opts.server + "|" + opts.ca_file + "|" + std::to_string(opts.timeout_s);
@@ -272,29 +306,53 @@ StatusOr<HttpResponse> HttpCall(const HttpClientOptions& opts, const std::string
     out.body = resp.extract_utf8string(true).get();
     return out;
   } catch (const std::exception& e) {
-    std::string what = e.what();
-    double elapsed = std::chrono::duration<double>(Clock::now() - started).count();
-    auto no_answer = [&] {
-      return Status::Unavailable("no answer from " + opts.server + " within " + Seconds(opts.timeout_s) +
-                                 " s (is the daemon running and is this its address?)");
-    };
-    if (elapsed >= opts.timeout_s * 0.95) return no_answer();
-    if (https) {
-      try {
-        web::uri u(opts.server);
-        bool timed_out = false;
-        std::string host = u.host();
-        if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-        std::string cause = DiagnoseTls(opts.server, host, u.port() > 0 ? u.port() : 443, opts.ca_file,
-                                        std::max(0.5, opts.timeout_s - elapsed), &timed_out);
-        if (timed_out) return no_answer();
-        if (!cause.empty()) return Status::Unavailable(opts.server + ": " + cause);
-      } catch (const std::exception&) {
-        // a server URI cpprestsdk could not parse: its own message below says so
-      }
-    }
-    return Status::Unavailable("cannot reach " + opts.server + ": " + what);
+    return Failure(opts, e.what(), started);
   }
 }
+
+namespace cli {
+
+StatusOr<HttpResponse> HttpGetLines(const HttpClientOptions& opts, const std::string& path, const LineFn& on_line) {
+  bool https = opts.server.rfind("https://", 0) == 0;
+  if (https && !opts.ca_file.empty())
+    if (auto s = CheckCaFile(opts.ca_file); !s.ok()) return s;
+  auto started = Clock::now();
+  try {
+    // Its own client: cancelling closes this connection only.
+    web::http::client::http_client client(web::uri(opts.server), ClientConfig(opts));
+    web::http::http_request req("GET");
+    req.set_request_uri(web::uri(path));
+    if (!opts.token.empty()) req.headers().add("Authorization", "Bearer " + opts.token);
+    pplx::cancellation_token_source cancel;
+    web::http::http_response resp = client.request(req, cancel.get_token()).get();
+    HttpResponse out;
+    out.status = resp.status_code();
+    out.content_type = resp.headers().content_type();
+    for (const auto& [name, value] : resp.headers()) out.headers.emplace_back(name, value);
+    if (out.status != 200) {
+      out.body = resp.extract_utf8string(true).get();
+      return out;
+    }
+    concurrency::streams::istream body = resp.body();
+    try {
+      while (true) {
+        concurrency::streams::container_buffer<std::string> line;
+        size_t n = body.read_line(line).get();
+        if (n == 0 && body.is_eof()) break;
+        if (!on_line(line.collection())) {
+          cancel.cancel();
+          break;
+        }
+      }
+    } catch (const std::exception& e) {
+      return Status::Unavailable("the stream from " + opts.server + " broke: " + e.what());
+    }
+    return out;
+  } catch (const std::exception& e) {
+    return Failure(opts, e.what(), started);
+  }
+}
+
+}  // namespace cli
 
 }  // namespace jb

@@ -7,6 +7,7 @@
 // Thread-safety: plain functions; each call uses only its own arguments.
 #pragma once
 
+#include <functional>
 #include <istream>
 #include <optional>
 #include <ostream>
@@ -118,6 +119,38 @@ struct GetOptions {
   std::string for_object;                // --for KIND/NAME (get events)
 };
 int Get(const Remote& r, const GetOptions& o, std::ostream& out, std::ostream& err);
+
+// jbctl __complete KIND (the completion scripts): the names of KIND's objects, one a line,
+// prefixed with KIND when it ends in '/'. 1 for an unknown kind or when the daemon does not answer.
+int CompleteNames(const Remote& r, const std::string& kind, std::ostream& out, std::ostream& err);
+
+// The table of `get` for objects of one kind (header row first); `wide` adds columns, `prefix`
+// names rows "kind/NAME" (get all).
+std::vector<std::vector<std::string>> ObjectTable(const std::string& plural, const std::vector<Object>& objects,
+                                                  bool wide, bool prefix);
+
+// ---- watch_command.cc: jbctl get KIND [NAME] -w ----
+// Follows the daemon's watch (GET ...?watch=true, one streamed connection, daemon/api_server.h):
+// the current objects first (ADDED), then a row per change as it arrives. After a dropped
+// connection it reconnects (with back-off, resolving the connection again, so a restarted local
+// daemon on a new port is found through its state dir) and resumes after the last
+// resourceVersion seen (event or BOOKMARK); on 410 Gone (that version is older than the daemon's
+// history) it lists again and prints what changed meanwhile: MODIFIED for objects that differ,
+// DELETED for those gone, ADDED for new ones. Nothing is printed twice.
+struct WatchOptions {
+  std::string kind;           // a kind, plural or short name
+  std::string name;           // "" = every object of the kind
+  std::string output;         // "" | wide | name | json | yaml
+  std::string selector;       // -l, sent as labelSelector
+  bool watch_events = false;  // --output-watch-events: an EVENT column, or whole events in json/yaml
+  bool no_headers = false;
+  int max_events = -1;   // return 0 after printing this many (-1: never; tests)
+  double give_up_s = 0;  // stop reconnecting after this long without a connection (0: never)
+};
+using Connector = std::function<StatusOr<Remote>()>;
+// 1 when the first connection fails, the server refuses the watch (e.g. a bad selector), or
+// give_up_s passes without a connection.
+int Watch(const Connector& connect, const WatchOptions& o, std::ostream& out, std::ostream& err);
 
 // describe_commands.cc: KIND NAME | KIND/NAME for every kind (conditions, spec tables, events).
 struct DescribeOptions {

@@ -1,22 +1,29 @@
-// jbctl get -w (cli/commands.h WatchCommand).
-#include <iomanip>
-#include <iostream>
+// jbctl get -w (cli/remote.h Watch): one streamed watch connection, resumed after drops.
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <set>
 #include <sstream>
+#include <thread>
 
 #include "api/manifest.h"
-#include "cli/commands.h"
+#include "cli/cli_util.h"
+#include "cli/http_stream.h"
 #include "cli/remote.h"
 
-namespace jb {
+namespace jb::cli {
 
 namespace {
 
-struct WatchLine {
-  std::string type, name, rv;
+using Clock = std::chrono::steady_clock;
+
+struct Event {
+  std::string type, name;
+  uint64_t rv = 0;  // the object's metadata.resourceVersion (a BOOKMARK's: the server's position)
   Value object;
 };
 
-bool ParseLine(const std::string& line, WatchLine* out) {
+bool ParseEvent(const std::string& line, Event* out) {
   auto docs = ParseYamlStream(line);
   if (docs.size() != 1 || !docs[0].error.ok() || !docs[0].root.is_map()) return false;
   const Value* type = docs[0].root.Find("type");
@@ -26,88 +33,233 @@ bool ParseLine(const std::string& line, WatchLine* out) {
   out->object = *obj;
   if (const Value* meta = obj->Find("metadata")) {
     if (const Value* n = meta->Find("name"); n && n->is_string()) out->name = n->as_string();
-    if (const Value* rv = meta->Find("resourceVersion"); rv && rv->is_string()) out->rv = rv->as_string();
+    if (const Value* rv = meta->Find("resourceVersion"); rv && rv->is_string()) {
+      const std::string& s = rv->as_string();
+      if (!s.empty() && s.size() < 20 && s.find_first_not_of("0123456789") == std::string::npos)
+        out->rv = std::stoull(s);
+    }
   }
   return true;
 }
 
-uint64_t AsNumber(const std::string& rv) {
-  if (rv.empty() || rv.find_first_not_of("0123456789") != std::string::npos || rv.size() > 19) return 0;
-  return std::stoull(rv);
+std::string UrlEncode(const std::string& s) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
 }
+
+// Prints events as they come: table rows (widths fixed by the header, as a stream cannot look
+// ahead), names, or objects / whole events as JSON or YAML.
+class Printer {
+ public:
+  Printer(const std::string& plural, const WatchOptions& o, std::ostream& out, std::ostream& err)
+      : plural_(plural), o_(o), out_(out), err_(err) {}
+
+  void Print(const Event& ev) {
+    const bool whole = o_.watch_events;
+    if (o_.output == "json") {
+      out_ << ToJson(whole ? EventValue(ev) : ev.object, true) << "\n";
+    } else if (o_.output == "yaml") {
+      out_ << "---\n" << ToYaml(whole ? EventValue(ev) : ev.object);
+    } else if (o_.output == "name") {
+      out_ << SingularOf(plural_) << "/" << ev.name << "\n";
+    } else {
+      Row(ev);
+    }
+    out_.flush();
+  }
+
+ private:
+  static Value EventValue(const Event& ev) {
+    Value v = Value::Map();
+    v.Set("type", Value::String(ev.type));
+    v.Set("object", ev.object);
+    return v;
+  }
+
+  void Row(const Event& ev) {
+    std::vector<Diagnostic> diags;
+    auto obj = ObjectFromText(ToJson(ev.object), "watch event", &diags);
+    if (!obj.ok()) {
+      err_ << "jbctl get: cannot show " << ev.type << " " << ev.name << ": " << obj.status().message() << "\n";
+      return;
+    }
+    auto rows = ObjectTable(plural_, {*obj}, o_.output == "wide", false);
+    if (o_.watch_events) {
+      rows[0].insert(rows[0].begin(), "EVENT");
+      rows[1].insert(rows[1].begin(), ev.type);
+    }
+    if (width_.empty())
+      for (size_t i = 0; i < rows[0].size(); ++i) width_.push_back(std::max<size_t>(rows[0][i].size(), 8) + 3);
+    if (!o_.no_headers && !header_done_) Line(rows[0]);
+    header_done_ = true;
+    Line(rows[1]);
+  }
+
+  void Line(const std::vector<std::string>& cells) {
+    std::string line;
+    for (size_t i = 0; i < cells.size(); ++i) {
+      line += cells[i];
+      if (i + 1 < cells.size()) line += std::string(cells[i].size() < width_[i] ? width_[i] - cells[i].size() : 1, ' ');
+    }
+    out_ << line << "\n";
+  }
+
+  const std::string plural_;
+  const WatchOptions& o_;
+  std::ostream& out_;
+  std::ostream& err_;
+  std::vector<size_t> width_;
+  bool header_done_ = false;
+};
+
+// What the client has shown, so that a resumed or re-listed watch prints each change once.
+class Follower {
+ public:
+  explicit Follower(Printer* printer) : printer_(printer) {}
+
+  // Starts a watch: from `last_` (resuming), or a fresh list when `relist`, or when the last
+  // list did not reach its end (its BOOKMARK): objects not yet listed may be older than `last_`.
+  std::string ResumeVersion(bool relist) {
+    listing_ = relist || listing_ || last_ == 0;
+    listed_.clear();
+    return listing_ ? "" : std::to_string(last_);
+  }
+
+  // Takes one event line; false once the stream must end: an ERROR event (`*expired` set: the
+  // version is too old) or `max` events printed.
+  bool Take(const std::string& line, int max, bool* expired) {
+    Event ev;
+    if (!ParseEvent(line, &ev)) return true;
+    if (ev.type == "ERROR") {
+      *expired = true;
+      return false;
+    }
+    last_ = std::max(last_, ev.rv);
+    if (ev.type == "BOOKMARK") {
+      if (listing_) {  // the end of the initial list: what was shown but is not listed is gone
+        listing_ = false;
+        for (auto it = shown_.begin(); it != shown_.end();) {
+          if (listed_.count(it->first) != 0) {
+            ++it;
+            continue;
+          }
+          Event gone{"DELETED", it->first, 0, it->second};
+          it = shown_.erase(it);
+          if (!Show(gone, max)) return false;
+        }
+      }
+      return true;
+    }
+    if (listing_) listed_.insert(ev.name);
+    auto it = shown_.find(ev.name);
+    if (ev.type == "DELETED") {
+      if (it == shown_.end()) return true;  // shown already (an event at the resume version comes again)
+      shown_.erase(it);
+      return Show(ev, max);
+    }
+    const std::string text = ToJson(ev.object);
+    if (it != shown_.end() && ToJson(it->second) == text) return true;
+    if (it != shown_.end() && ev.type == "ADDED") ev.type = "MODIFIED";  // re-listed, changed meanwhile
+    shown_[ev.name] = ev.object;
+    return Show(ev, max);
+  }
+
+  bool done() const { return done_; }
+
+ private:
+  bool Show(const Event& ev, int max) {
+    printer_->Print(ev);
+    if (max >= 0 && ++printed_ >= max) done_ = true;
+    return !done_;
+  }
+
+  Printer* printer_;
+  std::map<std::string, Value> shown_;  // name -> the object as last shown
+  std::set<std::string> listed_;        // names in the current initial list
+  bool listing_ = true;
+  uint64_t last_ = 0;  // the highest resourceVersion seen
+  int printed_ = 0;
+  bool done_ = false;
+};
 
 }  // namespace
 
-int WatchCommand(const RemoteOptions& opts, const std::string& kind, const std::string& name, const std::string& output,
-                 std::ostream& out, std::ostream& err, int max_events, double window_s) {
-  const std::string plural = cli::PluralOf(kind);
+int Watch(const Connector& connect, const WatchOptions& o, std::ostream& out, std::ostream& err) {
+  const std::string plural = PluralOf(o.kind);
   if (plural.empty()) {
-    err << "error: unknown kind \"" << kind << "\"; expected workflows, modelprofiles or infrastructures\n";
+    err << "jbctl get: unknown kind \"" << o.kind << "\"; --watch takes workflows, modelprofiles or infrastructures\n";
     return 1;
   }
-  if (!output.empty() && output != "json" && output != "yaml" && output != "wide") {
-    err << "error: --watch prints a table, json or yaml, not \"" << output << "\"\n";
+  if (!o.output.empty() && o.output != "json" && o.output != "yaml" && o.output != "wide" && o.output != "name") {
+    err << "jbctl get: --watch prints a table, name, json or yaml, not \"" << o.output << "\"\n";
     return 1;
   }
-  HttpClientOptions http = opts.http;
-  http.timeout_s = std::max(http.timeout_s, window_s + 10);
-  std::string rv = "0";  // the current objects first, as ADDED
-  uint64_t last = 0;
-  int printed = 0;
-  bool header = output.empty() || output == "wide";
-  while (max_events < 0 || printed < max_events) {
-    std::ostringstream path;
-    path << cli::kApiPath << plural << "?watch=true&resourceVersion=" << rv << "&timeoutSeconds=" << window_s;
-    if (!name.empty()) path << "&fieldSelector=metadata.name%3D" << name;
-    auto resp = HttpCall(http, "GET", path.str());
-    if (!resp.ok()) {
-      err << "error: " << resp.status().message() << "\n";
-      return 1;
+  auto remote = connect();
+  if (!remote.ok()) {
+    err << "jbctl get: " << remote.status().message() << "\n";
+    return 1;
+  }
+  Printer printer(plural, o, out, err);
+  Follower follower(&printer);
+  std::string query = "?watch=true&allowWatchBookmarks=true";
+  if (!o.name.empty()) query += "&fieldSelector=" + UrlEncode("metadata.name=" + o.name);
+  if (!o.selector.empty()) query += "&labelSelector=" + UrlEncode(o.selector);
+  bool relist = false, ever_connected = false;
+  double backoff_s = 0.1;
+  auto lost_since = Clock::now();
+  while (true) {
+    // The bookmarks (every 10 s by default) keep a quiet stream under the idle limit.
+    HttpClientOptions http = remote->http;
+    http.timeout_s = std::max(http.timeout_s, 30.0);
+    const std::string path = kApiPath + plural + query + "&resourceVersion=" + follower.ResumeVersion(relist);
+    relist = false;
+    bool expired = false;
+    int lines = 0;
+    auto resp = HttpGetLines(http, path, [&](const std::string& line) {
+      ++lines;
+      return follower.Take(line, o.max_events, &expired);
+    });
+    if (follower.done()) return 0;
+    if (resp.ok() && resp->status == 200) ever_connected = true;
+    if (lines > 0) {
+      backoff_s = 0.1;
+      lost_since = Clock::now();
     }
-    if (resp->status == 410) {  // fell behind the server's history: start again from the objects
-      rv = "0";
+    if (expired || (resp.ok() && resp->status == 410)) {
+      relist = true;  // too far behind the server's history: list again
       continue;
     }
-    if (resp->status != 200) {
-      err << "error: " << cli::ErrorOf(*resp) << "\n";
+    if (resp.ok() && resp->status != 200) {
+      err << "jbctl get: " << ErrorOf(*resp) << "\n";
       return 1;
     }
-    std::istringstream lines(resp->body);
-    std::string line;
-    bool relist = false;
-    while (std::getline(lines, line) && (max_events < 0 || printed < max_events)) {
-      WatchLine ev;
-      if (line.empty() || !ParseLine(line, &ev)) continue;
-      last = std::max(last, AsNumber(ev.rv));
-      if (ev.type == "BOOKMARK") continue;
-      if (ev.type == "ERROR") {
-        relist = true;
-        break;
-      }
-      if (output == "json") {
-        out << ToJson(ev.object, true) << "\n";
-      } else if (output == "yaml") {
-        out << "---\n" << ToYaml(ev.object);
-      } else {
-        if (header) {
-          out << std::left << std::setw(10) << "EVENT" << std::setw(32) << "NAME"
-              << "RESOURCEVERSION\n";
-          header = false;
-        }
-        out << std::left << std::setw(10) << ev.type << std::setw(32) << ev.name << ev.rv << "\n";
-      }
-      out.flush();
-      ++printed;
+    if (!resp.ok() && !ever_connected) {
+      err << "jbctl get: " << resp.status().message() << "\n";
+      return 1;
     }
-    // Resume after the last version seen (events and bookmarks); the server sends nothing twice.
-    rv = relist || last == 0 ? "0" : std::to_string(last);
+    // The stream ended or broke (the daemon stopped, the network): resume where it was, at once
+    // after a stream that carried something, else after a back-off.
+    if (!resp.ok() || lines == 0) {
+      if (o.give_up_s > 0 && std::chrono::duration<double>(Clock::now() - lost_since).count() > o.give_up_s) {
+        err << "jbctl get: watch lost: " << (resp.ok() ? "the server ends every stream" : resp.status().message())
+            << "\n";
+        return 1;
+      }
+      std::this_thread::sleep_for(std::chrono::duration<double>(backoff_s));  // back-off between attempts
+      backoff_s = std::min(backoff_s * 2, 2.0);
+    }
+    if (auto again = connect(); again.ok()) remote = std::move(again);
   }
-  return 0;
 }
 
-int WatchCommand(const RemoteOptions& opts, const std::string& kind, const std::string& name,
-                 const std::string& output) {
-  return WatchCommand(opts, kind, name, output, std::cout, std::cerr);
-}
-
-}  // namespace jb
+}  // namespace jb::cli

@@ -1,6 +1,7 @@
 #include "daemon/label_selector.h"
 
 #include <algorithm>
+#include <cctype>
 
 namespace jb {
 
@@ -10,6 +11,22 @@ std::string Trim(const std::string& s) {
   size_t b = s.find_first_not_of(' ');
   if (b == std::string::npos) return "";
   return s.substr(b, s.find_last_not_of(' ') - b + 1);
+}
+
+// Kubernetes' label syntax, loosely: keys and values of [A-Za-z0-9._-] (keys may hold one '/'
+// after a DNS prefix); values may be empty.
+bool IsLabelText(const std::string& s, bool key) {
+  if (key && s.empty()) return false;
+  if (s.size() > (key ? 317u : 63u)) return false;
+  size_t slashes = 0;
+  for (char c : s) {
+    if (key && c == '/') {
+      ++slashes;
+      continue;
+    }
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') return false;
+  }
+  return slashes <= 1 && (s.empty() || s.back() != '/');
 }
 
 // Splits at commas outside parentheses; kInvalidArgument on unbalanced ones.
@@ -79,7 +96,10 @@ StatusOr<LabelSelector::Requirement> ParseOne(const std::string& part) {
     r.key = part;
     r.op = Op::kExists;
   }
-  if (r.key.empty() || r.key.find_first_of(" =!()") != std::string::npos) return bad("expected a label key");
+  if (!IsLabelText(r.key, true) || !std::isalnum(static_cast<unsigned char>(r.key.front())))
+    return bad("expected a label key (letters, digits, '-', '_', '.', an optional prefix/)");
+  for (const auto& v : r.values)
+    if (!IsLabelText(v, false)) return bad("\"" + v + "\" is not a label value (letters, digits, '-', '_', '.')");
   return r;
 }
 

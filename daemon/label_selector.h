@@ -1,7 +1,9 @@
 // LabelSelector: Kubernetes label selectors (?labelSelector=...), the subset
 //   key=value, key==value, key!=value, key in (v1,v2), key notin (v1,v2), key, !key
-// joined by commas (all must hold). Keys and values are compared as given (no further syntax
-// checks beyond non-empty keys and balanced parentheses).
+// joined by commas (all must hold); spaces around terms and operators are ignored. Keys and values
+// are checked loosely against Kubernetes' label syntax (letters, digits, '-', '_', '.'; a key may
+// have a "prefix/"; values may be empty) and compared as given. Used by the API server and, on the
+// client side, by jbctl get -l.
 // Thread-safety: a parsed selector is immutable.
 #pragma once
 

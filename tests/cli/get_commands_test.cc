@@ -2,6 +2,9 @@
 // loopback (port 0): the observed accuracy beside the planned one.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <sstream>
 
 #include "cli/commands.h"
@@ -213,7 +216,31 @@ TEST_F(GetFormatsTest, LabelSelectorsFilterAndGoToTheServer) {
   bool sent = false;
   for (const auto& q : Requests()) sent = sent || q.find("?labelSelector=team%3Daudio") != std::string::npos;
   EXPECT_TRUE(sent);
-  EXPECT_EQ(Run({"get", "wf", "-l", "team in (a,b)"}).code, 1) << "set-based selectors are named as unsupported";
+  // Set-based: sent to the server for lists, applied by the client to named objects.
+  EXPECT_EQ(Run({"get", "wf", "-l", "team in (audio,vision)", "-o", "name"}).out, "workflow/vqa\n");
+  EXPECT_EQ(Run({"get", "wf", "-l", "team notin (vision)", "-o", "name"}).out, "");
+  EXPECT_EQ(Run({"get", "wf", "vqa", "-l", "team notin (vision)", "-o", "name"}).out, "");
+  EXPECT_EQ(Run({"get", "wf", "vqa", "-l", "team in (vision), !canary", "-o", "name"}).out, "workflow/vqa\n");
+  EXPECT_EQ(Run({"get", "mp/vqa", "-l", "team in (vision)", "-o", "name"}).out, "");
+  sent = false;
+  for (const auto& q : Requests())
+    sent = sent || q.find("labelSelector=team%20in%20%28audio%2Cvision%29") != std::string::npos;
+  EXPECT_TRUE(sent);
+  auto bad = Run({"get", "wf", "vqa", "-l", "team in (a"});
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_NE(bad.err.find("unbalanced '('"), std::string::npos) << bad.err;
+  EXPECT_EQ(Run({"get", "wf", "-l", "team in ()"}).code, 1);
+  EXPECT_EQ(Run({"get", "wf", "-l", "team in (a b)"}).code, 1) << "a value with a space";
+}
+
+// jbctl __complete KIND: the names the completion scripts offer, from the daemon.
+TEST_F(GetFormatsTest, CompleteNamesAsksTheDaemon) {
+  auto names = Run({"__complete", "mp"});
+  EXPECT_EQ(names.code, 0) << names.err;
+  EXPECT_EQ(names.out, "extract-image-feature\nspeech-recognition\nvqa\n");
+  EXPECT_EQ(Run({"__complete", "workflow/"}).out, "workflow/vqa\n");
+  EXPECT_EQ(Run({"__complete", "pipelines"}).code, 1);
+  EXPECT_EQ(Run({"--help"}, "", false).out.find("__complete"), std::string::npos) << "hidden";
 }
 
 TEST_F(GetFormatsTest, NoHeadersAndGetAll) {
@@ -276,6 +303,42 @@ TEST_F(GetCommandsTest, DescribeCountsAJoinsPartsAndRequests) {
       out.find("Items:       4970 parts emitted by 2 sources (2485 requests), 2485 requests delivered, 0 dropped"),
       std::string::npos)
       << out;
+}
+
+}  // namespace
+}  // namespace jb::cli
+
+namespace jb::cli {
+namespace {
+
+// Done-when of issue 19: every example manifest, applied through the API and read back with
+// `jbctl get all -o yaml` (server fields included: uid, creationTimestamp, resourceVersion), is
+// what PyYAML reads as the same data as `-o json`: nothing changes type or value on the way.
+TEST_F(JbctlFixture, EveryExampleRoundTripsThroughGetOYamlAndPyYaml) {
+  testing::TempDir dir;
+  int dirs = 0;
+  for (const auto& e : std::filesystem::directory_iterator(std::string(JB_SOURCE_DIR) + "/manifests")) {
+    if (!e.is_directory()) continue;
+    auto applied = Run({"apply", "-f", e.path().string()});
+    ASSERT_EQ(applied.code, 0) << e.path() << ": " << applied.err;
+    auto yaml = Run({"get", "all", "-o", "yaml"});
+    auto json = Run({"get", "all", "-o", "json"});
+    ASSERT_EQ(yaml.code, 0) << yaml.err;
+    ASSERT_EQ(json.code, 0) << json.err;
+    std::ofstream(dir.path() / "all.yaml") << yaml.out;
+    std::ofstream(dir.path() / "all.json") << json.out;
+    auto same = testing::Run(
+        "/usr/bin/python3 -c 'import json, sys, yaml\n"
+        "a = yaml.safe_load(open(sys.argv[1])); b = json.load(open(sys.argv[2]))\n"
+        "assert a[\"items\"] and a == b, \"differs\"\nprint(len(a[\"items\"]))' " +
+        (dir.path() / "all.yaml").string() + " " + (dir.path() / "all.json").string() + " 2>&1");
+    EXPECT_EQ(same.exit_code, 0) << e.path() << ": " << same.output;
+    EXPECT_EQ(same.output, std::to_string(std::count(applied.out.begin(), applied.out.end(), '\n')) + "\n")
+        << "one item per applied object: " << applied.out;
+    ASSERT_EQ(Run({"delete", "-f", e.path().string()}).code, 0);
+    ++dirs;
+  }
+  EXPECT_GE(dirs, 4);
 }
 
 }  // namespace

@@ -1,5 +1,12 @@
 // jbctl's command tree (cli/jbctl.cc): global flags anywhere, unknown flags rejected by name,
 // per-command help with examples, exit codes, completion scripts.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 
@@ -93,6 +100,78 @@ TEST_F(JbctlParser, CompletionScriptsComeFromTheCommandTree) {
   EXPECT_EQ(zsh.code, 0);
   EXPECT_EQ(zsh.out.rfind("#compdef jbctl\n", 0), 0u) << zsh.out.substr(0, 80);
   EXPECT_EQ(Run({"completion", "fish"}, "", false).code, 1);
+}
+
+// The bash script completes object names through `jbctl __complete` with the line's own
+// connection flags, after a kind word and in KIND/NAME form.
+TEST_F(JbctlParser, CompletionOffersObjectNamesFromTheDaemon) {
+  ApplyVqa();
+  auto bash = Run({"completion", "bash"}, "", false);
+  ASSERT_EQ(bash.code, 0) << bash.err;
+  EXPECT_EQ(bash.out.find("__complete "), bash.out.find("__complete \"")) << "not among the listed commands";
+  testing::TempDir dir;
+  std::ofstream(dir.path() / "c.bash") << bash.out;
+  auto complete = [&](const std::string& words, int cword) {
+    auto run = testing::Run("bash -c 'source " + (dir.path() / "c.bash").string() + " && COMP_WORDS=(" JB_JBCTL " " +
+                            words + ") COMP_CWORD=" + std::to_string(cword) + " && _jbctl && echo ${COMPREPLY[@]}'");
+    EXPECT_EQ(run.exit_code, 0) << run.output;
+    return run.output;
+  };
+  const std::string conn = "--server " + url_ + " --token " + kToken;
+  EXPECT_EQ(complete(conn + " get modelprofiles s", 7), "speech-recognition\n");
+  EXPECT_EQ(complete("describe " + conn + " mp \"\"", 7), "extract-image-feature speech-recognition vqa\n");
+  EXPECT_EQ(complete(conn + " get wf/", 6), "wf/vqa\n");
+  EXPECT_EQ(complete(conn + " rollout status workflow v", 8), "vqa\n");
+  EXPECT_EQ(complete("get --no-h", 2), "--no-headers\n") << "flags as before";
+}
+
+}  // namespace
+}  // namespace jb::cli
+
+namespace jb::cli {
+namespace {
+
+// jbctl crds [-o DIR]: the files in crds/ are what the command writes (no drift).
+TEST_F(JbctlParser, CrdsWritesTheCommittedFiles) {
+  testing::TempDir dir;
+  auto r = Run({"crds", "-o", dir.path().string()}, "", false);
+  ASSERT_EQ(r.code, 0) << r.err;
+  for (const char* kind : {"workflow", "modelprofile", "infrastructure"}) {
+    const std::string file = std::string(kind) + ".yaml";
+    EXPECT_EQ(testing::ReadFile(dir.path() / file), testing::ReadFile(std::string(JB_SOURCE_DIR) + "/crds/" + file))
+        << file;
+  }
+  auto printed = Run({"crds"}, "", false);
+  EXPECT_EQ(std::count(printed.out.begin(), printed.out.end(), '\n') > 100, true);
+  EXPECT_EQ(Run({"crds", "-o", "/proc/nonexistent"}, "", false).code, 1);
+}
+
+// --request-timeout bounds the wait for an answer: a server that accepts and never answers.
+TEST_F(JbctlParser, RequestTimeoutBoundsTheWait) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(::listen(fd, 4), 0);  // the kernel completes the handshake; nobody reads
+  socklen_t len = sizeof(addr);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  const std::string silent = "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  auto start = std::chrono::steady_clock::now();
+  auto r = Run({"get", "wf", "--server", silent, "--token", kToken, "--request-timeout", "0.5"}, "", false);
+  double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ::close(fd);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("no answer from " + silent + " within 0.5 s"), std::string::npos) << r.err;
+  EXPECT_LT(took, 10.0);
+}
+
+// --output-watch-events is a flag of get (with -w); a format a stream cannot print is refused.
+TEST_F(JbctlParser, WatchFlagsParse) {
+  auto r = Run({"get", "wf", "-w", "--output-watch-events", "-o", "jsonpath={.x}"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("--watch prints a table, name, json or yaml"), std::string::npos) << r.err;
 }
 
 }  // namespace

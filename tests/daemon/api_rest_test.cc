@@ -157,40 +157,7 @@ TEST_F(RestTest, WatchStreamsEventsThenBookmarks) {
   EXPECT_EQ(Call("GET", kMp, "", "watch=true&resourceVersion=x").status, 400);
 }
 
-// jbctl get -w: the current objects as ADDED, then each change, one table line per event.
-TEST_F(RestTest, WatchCommandPrintsALinePerEvent) {
-  HttpServerOptions o;
-  auto server = StartHttpServer(o, [this](const HttpRequest& r) { return api_.Handle(r); });
-  ASSERT_TRUE(server.ok());
-  ModelProfile p = Profile();
-  ASSERT_TRUE(store_.Put(p).ok());
-  RemoteOptions ro;
-  ro.http.server = "http://127.0.0.1:" + std::to_string((*server)->port());
-  ro.http.token = kToken;
-  std::thread writer([&] {
-    ASSERT_TRUE(testing::WaitFor([&] { return cache_.watchers() > 0; }, std::chrono::seconds(10)));
-    ModelProfile changed = p;
-    changed.metadata.labels["x"] = "y";
-    ASSERT_TRUE(store_.Put(changed).ok());
-  });
-  std::ostringstream out, err;
-  int rc = WatchCommand(ro, "mp", "", "", out, err, 2, 0.5);
-  writer.join();
-  EXPECT_EQ(rc, 0) << err.str();
-  std::istringstream lines(out.str());
-  std::string header, first, second;
-  std::getline(lines, header);
-  std::getline(lines, first);
-  std::getline(lines, second);
-  EXPECT_EQ(header.rfind("EVENT", 0), 0u) << out.str();
-  EXPECT_EQ(first.rfind("ADDED", 0), 0u) << out.str();
-  EXPECT_NE(first.find(p.metadata.name), std::string::npos);
-  EXPECT_EQ(second.rfind("MODIFIED", 0), 0u) << out.str();
-  std::ostringstream json;
-  EXPECT_EQ(WatchCommand(ro, "modelprofiles", p.metadata.name, "json", json, err, 1, 0.5), 0);
-  EXPECT_NE(json.str().find("ModelProfile"), std::string::npos) << json.str();
-  EXPECT_EQ(WatchCommand(ro, "pipelines", "", "", json, err, 1, 0.5), 1);
-}
+// jbctl get -w (cli/watch_command.cc) is tested in tests/cli/watch_command_test.cc.
 
 TEST(MergePatch, Rfc7386Examples) {
   auto v = [](const std::string& s) { return ParseYamlStream(s)[0].root; };
