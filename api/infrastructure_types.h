@@ -40,7 +40,7 @@ struct Tier {
   std::string name;
   DriverSpec driver;
   std::string tls = "loopback";  // on | loopback | off: worker links of this tier (worker/tls.h)
-  bool reachable = true;  // false: behind NAT, its workers only dial out across tiers (worker/dialout.h)
+  bool reachable = true;         // false: behind NAT, its workers only dial out across tiers (worker/dialout.h)
   bool operator==(const Tier&) const = default;
 };
 template <class V>

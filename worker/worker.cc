@@ -41,10 +41,9 @@ Status Worker::Impl::Init() {
   links_ = std::make_unique<OutboundLinks>(loop_.get(), ledger_.get(), cfg_.workflow + "/" + cfg_.name + "->",
                                            incarnation_, cfg_.window);
   // Devices behind NAT (worker/dialout.h): receivers that dial in, senders this worker dials.
-  inbound_->SetDialInHandler(
-      [this](const wire::DialIn& d, std::unique_ptr<Transport> t) {
-        return AcceptDialIn(links_.get(), cfg_.workflow, d, std::move(t));
-      });
+  inbound_->SetDialInHandler([this](const wire::DialIn& d, std::unique_ptr<Transport> t) {
+    return AcceptDialIn(links_.get(), cfg_.workflow, d, std::move(t));
+  });
   dialout_ = std::make_unique<DialOut>(loop_.get(), inbound_.get(), cfg_.workflow, cfg_.name);
   if (cfg_.tls) {
     auto tls = LinkTls::Create(*cfg_.tls, cfg_.workflow);

@@ -28,10 +28,9 @@ class DialOutTest : public ::testing::Test {
     ASSERT_TRUE(u_in_->Listen("127.0.0.1:0").ok());
     u_addr_ = "127.0.0.1:" + std::to_string(u_in_->port());
     u_links_ = std::make_unique<OutboundLinks>(loop_.get(), &u_tx_, "wf/u->", 11, kWindow);
-    u_in_->SetDialInHandler(
-        [this](const wire::DialIn& d, std::unique_ptr<Transport> t) {
-          return AcceptDialIn(u_links_.get(), "wf", d, std::move(t));
-        });
+    u_in_->SetDialInHandler([this](const wire::DialIn& d, std::unique_ptr<Transport> t) {
+      return AcceptDialIn(u_links_.get(), "wf", d, std::move(t));
+    });
     to_w_ = &u_links_->Add("w", "127.0.0.1:1", "device");  // the address is never dialed
     u_links_->SetDialIn(*to_w_, true);
     // w: no listening socket; receives on the connection it dials, sends over a link it dials.
