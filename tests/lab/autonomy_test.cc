@@ -39,7 +39,7 @@ class Autonomy : public ::testing::Test {
   }
   std::string InRoot(const std::string& cmd) {
     if (::setns(lab_.root_ns_, CLONE_NEWNET) != 0) return "setns failed";
-    auto r = Run(cmd + " 2>&1");
+    auto r = jb::testing::Run(cmd + " 2>&1");
     lab_.EnterHost1();
     return r.exit_code == 0 ? "" : r.output;
   }

@@ -47,7 +47,7 @@ std::string TryConnect(const std::string& host, int port, int ms) {
 class NatLab : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (Run("command -v nft >/dev/null 2>&1").exit_code != 0) GTEST_SKIP() << "nft is not installed";
+    if (jb::testing::Run("command -v nft >/dev/null 2>&1").exit_code != 0) GTEST_SKIP() << "nft is not installed";
     std::string why = lab_.Up();
     if (!why.empty()) GTEST_SKIP() << why;
   }
@@ -55,7 +55,7 @@ class NatLab : public ::testing::Test {
   // other connection's first packet (SYN without ACK) is dropped; replies to its own connections pass.
   std::string BlockInbound(int k) {
     std::string ns = lab_.prefix_ + "-h" + std::to_string(k);
-    auto r = Run("ip netns exec " + ns + " nft -f - 2>&1 <<'NFT'\n" +
+    auto r = jb::testing::Run("ip netns exec " + ns + " nft -f - 2>&1 <<'NFT'\n" +
                  "table inet jbnat {\n"
                  "  chain in {\n"
                  "    type filter hook input priority -10; policy accept;\n"
@@ -68,7 +68,7 @@ class NatLab : public ::testing::Test {
   }
   // Packets the device host's rule dropped so far.
   int64_t Dropped(int k) {
-    auto r = Run("ip netns exec " + lab_.prefix_ + "-h" + std::to_string(k) + " nft list table inet jbnat 2>&1");
+    auto r = jb::testing::Run("ip netns exec " + lab_.prefix_ + "-h" + std::to_string(k) + " nft list table inet jbnat 2>&1");
     std::smatch m;
     if (!std::regex_search(r.output, m, std::regex("counter packets ([0-9]+)"))) return -1;
     return std::atoll(m[1].str().c_str());
@@ -131,7 +131,7 @@ TEST_F(NatLab, DevicesThatOnlyDialOutPlanDeployServeAndSurviveAPartition) {
   // Inbound connections to the devices are really dropped: one from host 1 times out.
   ASSERT_FALSE(dev_listen.empty());
   std::string host = dev_listen.substr(0, dev_listen.rfind(':'));
-  EXPECT_EQ(TryConnect(host, ListenPort(dev_listen), 1000), "timed out") << dev_listen;
+  EXPECT_EQ(TryConnect(host, std::atoi(dev_listen.substr(dev_listen.rfind(':') + 1).c_str()), 1000), "timed out") << dev_listen;
   EXPECT_GT(Dropped(3) + Dropped(4), 0);
   EXPECT_TRUE(WaitFor(
       [&] {
