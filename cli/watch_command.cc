@@ -230,7 +230,8 @@ int Watch(const Connector& connect, const WatchOptions& o, std::ostream& out, st
       return follower.Take(line, o.max_events, &expired);
     });
     if (follower.done()) return 0;
-    if (resp.ok() && resp->status == 200) ever_connected = true;
+    // Connected once: a 200, or lines read from a stream that broke later.
+    if ((resp.ok() && resp->status == 200) || lines > 0) ever_connected = true;
     if (lines > 0) {
       backoff_s = 0.1;
       lost_since = Clock::now();

@@ -261,7 +261,9 @@ Value AgentDriver::HandlePoll(const TlsChannel& ch, const Value& msg) {
   Device& now = Dev(device);
   Value reply = Value::Map();
   reply.Set("version", Value::Integer(now.version));
-  reply.Set("term", Value::Integer(term));
+  // The term when the answer is made, not when the poll came: it may have changed during the hold
+  // (stepped down, or a former leader's instructions), and the agent checks it against its own.
+  reply.Set("term", Value::Integer(TermOf(opts_.term)));
   Value wfs = Value::Seq();
   for (const auto& [wf, workers] : desired_) {
     Value configs = Value::Seq();

@@ -113,7 +113,7 @@ TEST(Fencing, TheAgentRefusesAFormerLeadersInstructions) {
       << testing::ReadFile(log);
   EXPECT_NE(testing::ReadFile(log).find("this daemon's term 3 is older than term 5"), std::string::npos)
       << testing::ReadFile(log);
-  EXPECT_TRUE(Listening(port));
+  EXPECT_TRUE(Listening(port)) << testing::ReadFile(log);
   EXPECT_EQ(Trimmed(dir.path() / "dev1/term"), "5");
 
   // The newer leader (term 7) gives the same instruction: obeyed.

@@ -10,7 +10,8 @@ namespace {
 
 InfrastructureSpec Infra(bool edge_reachable) {
   InfrastructureSpec s;
-  s.tiers = {Tier{"device", DriverSpec{"agent", {}}, "loopback", false}, Tier{"edge", DriverSpec{"ssh", {}}, "loopback", edge_reachable}};
+  s.tiers = {Tier{"device", DriverSpec{"agent", {}}, "loopback", false},
+             Tier{"edge", DriverSpec{"ssh", {}}, "loopback", edge_reachable}};
   s.nodes = {Node{"dev-a", "device", 0, "cpu", 1, std::nullopt, std::nullopt, std::nullopt},
              Node{"dev-b", "device", 0, "cpu", 1, std::nullopt, std::nullopt, std::nullopt},
              Node{"e1", "edge", 0, "cpu", 1, std::nullopt, std::nullopt, std::nullopt},
