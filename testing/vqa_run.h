@@ -48,12 +48,16 @@ inline std::map<std::string, WorkerMetrics> Reports(const fs::path& state) {
 
 struct Totals {
   int64_t emitted_min = -1, acked_min = -1, delivered = 0, drops = 0, duplicates = 0, resent = 0;
+  std::map<std::string, int64_t> drop_reasons;  // "worker/instance: reason" -> count
 };
 inline Totals Sum(const std::map<std::string, WorkerMetrics>& reports) {
   Totals t;
   for (const auto& [w, m] : reports) {
     for (const auto& in : m.instances) {
-      for (const auto& [r, n] : in.dropped) t.drops += n;
+      for (const auto& [r, n] : in.dropped) {
+        t.drops += n;
+        if (n > 0) t.drop_reasons[w + "/" + in.name + ": " + r] += n;
+      }
       t.duplicates += in.duplicates;
       if (in.kind == "source") {
         t.emitted_min = t.emitted_min < 0 ? in.items_out : std::min(t.emitted_min, in.items_out);

@@ -45,7 +45,9 @@ Totals FinishAndCount(const HttpClientOptions& c, const fs::path& state, double 
   Totals t = Sum(Reports(state));
   EXPECT_EQ(t.emitted_min, count);
   EXPECT_EQ(t.delivered, count);
-  EXPECT_EQ(t.drops, 0);
+  std::string reasons;
+  for (const auto& [r, n] : t.drop_reasons) reasons += r + " x" + std::to_string(n) + "; ";
+  EXPECT_EQ(t.drops, 0) << reasons;
   return t;
 }
 

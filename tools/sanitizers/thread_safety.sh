@@ -12,7 +12,7 @@ start=$(date +%s)
 cmake -S . -B "$build" -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_C_COMPILER=clang-14 -DJB_BUILD_BENCH=ON \
   -DCMAKE_BUILD_TYPE=Debug > "$build.configure.log" 2>&1 || { cat "$build.configure.log"; exit 1; }
 # Generated headers (protobuf) must exist before the sources that include them are parsed.
-cmake --build "$build" -j "$jobs" --target jb_wire_proto > "$build/proto.log" 2>&1 || { cat "$build/proto.log"; exit 1; }
+cmake --build "$build" -j "$jobs" --target jb_wire_proto jb_etcd_proto > "$build/proto.log" 2>&1 || { cat "$build/proto.log"; exit 1; }
 
 # compile_commands.json as CMake writes it: "directory", "command", "file" lines per entry.
 # Each command becomes "cd DIR && COMMAND -fsyntax-only -Wthread-safety" (JSON escapes undone).
