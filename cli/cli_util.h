@@ -2,6 +2,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <ostream>
 #include <string>
@@ -13,6 +14,22 @@
 namespace jb {
 
 // Prints rows as left-aligned columns separated by `gap` spaces (kubectl style).
+// Percent-encodes everything but RFC 3986's unreserved characters (a query parameter's value).
+inline std::string UrlEncode(const std::string& s) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
 inline void PrintTable(std::ostream& out, const std::vector<std::vector<std::string>>& rows, size_t gap = 2) {
   std::vector<size_t> width;
   for (const auto& r : rows)

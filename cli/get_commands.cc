@@ -54,21 +54,6 @@ std::vector<std::string> WorkflowRow(const Workflow& wf, bool wide) {
   return row;
 }
 
-std::string UrlEncode(const std::string& s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
-
 // custom-columns=HEADER:expr,...: the rows of `values`; InvalidArgument for a bad spec.
 StatusOr<Rows> CustomColumns(const std::string& spec, const std::vector<Value>& values) {
   std::vector<std::pair<std::string, std::string>> cols;

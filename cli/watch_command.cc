@@ -42,21 +42,6 @@ bool ParseEvent(const std::string& line, Event* out) {
   return true;
 }
 
-std::string UrlEncode(const std::string& s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
-
 // Prints events as they come: table rows (widths fixed by the header, as a stream cannot look
 // ahead), names, or objects / whole events as JSON or YAML.
 class Printer {
