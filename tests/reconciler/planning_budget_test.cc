@@ -20,9 +20,10 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 // Slack over a budget for the steps that are not interruptible (building a problem of a million rate
-// columns, a CLP iteration): ~1 s optimised, ~10x that under the sanitizers.
+// columns, a CLP iteration): ~0.1-1 s optimised; under ThreadSanitizer in a Debug build the
+// 200 x 2000 reconcile with a 3 s budget was measured at 24.6 s on the 2-core build machine.
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr double kSlackS = 20;
+constexpr double kSlackS = 40;
 #else
 constexpr double kSlackS = 2;
 #endif
