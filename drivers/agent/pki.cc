@@ -221,6 +221,27 @@ Status Ca::EnsureServerCert(const std::string& dir, const std::string& host) con
   return s;
 }
 
+// A new key and a leaf certificate for it (CN `cn`, subjectAltName `san`, extended key usage
+// `usage`), signed by the CA; `what` names it in errors.
+static StatusOr<Ca::ServerPair> SignLeaf(X509* ca_cert, EVP_PKEY* ca_key, const std::string& cn, int days,
+                                         const std::string& san, const char* usage, const std::string& what) {
+  EVP_PKEY* k = NewKey();
+  if (k == nullptr) return Status::Internal(SslError("key generation for " + what));
+  X509* c = NewCert(k, cn, days, ca_cert, nullptr);
+  bool ok = AddExt(c, ca_cert, NID_basic_constraints, "critical,CA:FALSE") &&
+            AddExt(c, ca_cert, NID_subject_alt_name, san.c_str()) && AddExt(c, ca_cert, NID_ext_key_usage, usage) &&
+            X509_sign(c, ca_key, EVP_sha256()) > 0;
+  Ca::ServerPair out;
+  if (ok) {
+    out.cert_pem = CertPem(c);
+    out.key_pem = KeyPem(k);
+  }
+  EVP_PKEY_free(k);
+  X509_free(c);
+  if (!ok) return Status::Internal(SslError("signing " + what));
+  return out;
+}
+
 StatusOr<Ca::ServerPair> Ca::IssueServer(const std::vector<std::string>& hosts, int days) const {
   if (hosts.empty()) return Status::InvalidArgument("a server certificate needs at least one host");
   std::string san;
@@ -229,41 +250,12 @@ StatusOr<Ca::ServerPair> Ca::IssueServer(const std::vector<std::string>& hosts, 
     bool is_ip = inet_pton(AF_INET, h.c_str(), ip) == 1 || inet_pton(AF_INET6, h.c_str(), ip) == 1;
     san += (san.empty() ? "" : ",") + std::string(is_ip ? "IP:" : "DNS:") + h;
   }
-  EVP_PKEY* k = NewKey();
-  if (k == nullptr) return Status::Internal(SslError("server key generation"));
-  X509* c = NewCert(k, hosts[0], days, impl_->cert, nullptr);
-  bool ok = AddExt(c, impl_->cert, NID_basic_constraints, "critical,CA:FALSE") &&
-            AddExt(c, impl_->cert, NID_subject_alt_name, san.c_str()) &&
-            AddExt(c, impl_->cert, NID_ext_key_usage, "serverAuth") && X509_sign(c, impl_->key, EVP_sha256()) > 0;
-  ServerPair out;
-  if (ok) {
-    out.cert_pem = CertPem(c);
-    out.key_pem = KeyPem(k);
-  }
-  EVP_PKEY_free(k);
-  X509_free(c);
-  if (!ok) return Status::Internal(SslError("signing the server certificate for " + san));
-  return out;
+  return SignLeaf(impl_->cert, impl_->key, hosts[0], days, san, "serverAuth", "the server certificate for " + san);
 }
 
 StatusOr<Ca::ServerPair> Ca::IssueUri(const std::string& uri, int days) const {
-  EVP_PKEY* k = NewKey();
-  if (k == nullptr) return Status::Internal(SslError("key generation"));
-  X509* c = NewCert(k, uri.substr(0, 64), days, impl_->cert, nullptr);
-  std::string san = "URI:" + uri;
-  bool ok = AddExt(c, impl_->cert, NID_basic_constraints, "critical,CA:FALSE") &&
-            AddExt(c, impl_->cert, NID_subject_alt_name, san.c_str()) &&
-            AddExt(c, impl_->cert, NID_ext_key_usage, "serverAuth,clientAuth") &&
-            X509_sign(c, impl_->key, EVP_sha256()) > 0;
-  ServerPair out;
-  if (ok) {
-    out.cert_pem = CertPem(c);
-    out.key_pem = KeyPem(k);
-  }
-  EVP_PKEY_free(k);
-  X509_free(c);
-  if (!ok) return Status::Internal(SslError("signing the certificate for " + uri));
-  return out;
+  return SignLeaf(impl_->cert, impl_->key, uri.substr(0, 64), days, "URI:" + uri, "serverAuth,clientAuth",
+                  "the certificate for " + uri);
 }
 
 bool Ca::Covers(const std::string& cert_pem, const std::vector<std::string>& hosts, int64_t min_left_s) const {
