@@ -7,6 +7,12 @@ BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# ccache (when installed; CMake uses it as the compiler launcher): paths under this tree are hashed
+# relative to it and the build directory is left out of the hash, so build/, build-deb/ and other
+# clones or worktrees of the tree share their compiles (the package stage of .ci/run is then mostly
+# cache hits of the test stage's build). DWARF's compilation directory may name another build dir.
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := 1
 
 PACKAGES := build-essential cmake make pkg-config ccache git \
   libyaml-cpp-dev coinor-libcbc-dev coinor-libclp-dev \
@@ -99,7 +105,8 @@ tsan: setup
 	cmake -S . -B build-tsan -DJB_TSAN=ON -DJB_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=Debug > build-tsan.configure.log 2>&1 || (cat build-tsan.configure.log; exit 1)
 	tools/sanitizers/run_suites.sh tsan build-tsan $(JOBS) $(TSAN_SUITES)
 
-# libFuzzer targets (fuzz/) under ASan+UBSan, built with Debian's clang, each run FUZZ_SECONDS.
+# libFuzzer targets (fuzz/) under ASan+UBSan, built with Debian's clang, each run FUZZ_SECONDS, as many
+# at once as there are cores (FUZZ_JOBS).
 FUZZ_SECONDS ?= 60
 FUZZ_CXX ?= clang++-14
 FUZZ_CC ?= clang-14
