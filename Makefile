@@ -142,10 +142,18 @@ format-check: setup
 # from --help, the system user jellybean. Built with dh (cmake) in build-deb/, where the .deb and
 # its -dbgsym land; then lintian over it (overrides: debian/jellybean.lintian-overrides).
 # tests/packaging/deb_test.sh installs, runs and purges it.
+# debhelper (compat 13) points HOME and XDG_* at a directory of its own, where ccache would start an
+# empty cache: the package build gets the user's cache and configuration, so it is cache hits of
+# the test build (same flags, CCACHE_BASEDIR above) instead of a second full build.
+DEB_CCACHE = $(shell command -v ccache >/dev/null 2>&1 && ccache -sv 2>/dev/null | \
+  sed -n -e 's/^Cache directory: *\(.*\)/CCACHE_DIR=\1/p' -e 's/^Config file: *\(.*\)/CCACHE_CONFIGPATH=\1/p' | tr '\n' ' ')
+# noautodbgsym: no -dbgsym package (and no dwz pass, debian/rules); `make deb DEB_OPTIONS="nocheck
+# parallel=2"` builds it too.
+DEB_OPTIONS ?= nocheck parallel=$(JOBS) noautodbgsym
 deb: setup
 	dpkg-checkbuilddeps
-	DEB_BUILD_OPTIONS="nocheck parallel=$(JOBS)" debian/rules build
-	DEB_BUILD_OPTIONS="nocheck parallel=$(JOBS)" fakeroot debian/rules binary
+	$(DEB_CCACHE) DEB_BUILD_OPTIONS="$(DEB_OPTIONS)" debian/rules build
+	$(DEB_CCACHE) DEB_BUILD_OPTIONS="$(DEB_OPTIONS)" fakeroot debian/rules binary
 	lintian --fail-on error,warning build-deb/jellybean_*.deb
 
 # `make deb`, then tests/packaging/deb_test.sh (root): dpkg -i, the programs, the units, the user,

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "api/value.h"
@@ -348,24 +349,38 @@ TEST(DocqaModels, V1FramingStillServed) {
   EXPECT_EQ(ocr.Wait(), 0);
 }
 
-// The dataset-source indices list every item once for each source, with its key and label.
-TEST(DocqaData, IndicesListEveryItemForBothSources) {
+// The dataset-source indices list every item once for each source, with its key and label, both
+// in the same order, and that order is not items.csv's (question by question, hardest first): it is
+// shuffled so that the first answers a replay scores are a sample of the whole set.
+TEST(DocqaData, IndicesListEveryItemForBothSourcesInOneShuffledOrder) {
   auto items = Csv(kData + "/labels/items.csv");
   ASSERT_EQ(items.size(), 289u);  // header + 288 items
+  std::map<std::string, const std::vector<std::string>*> by_key;
+  for (size_t i = 1; i < items.size(); ++i) by_key[items[i][0]] = &items[i];
+  std::vector<std::vector<std::string>> orders;
   for (const char* index : {"documents.jsonl", "questions.jsonl"}) {
     std::istringstream in(ReadFile(kData + "/" + index));
-    size_t n = 0;
-    for (std::string line; std::getline(in, line); ++n) {
-      ASSERT_LT(n + 1, items.size()) << index;
-      const auto& it = items[n + 1];
-      EXPECT_NE(line.find("\"key\": \"" + it[0] + "\""), std::string::npos) << index << ": " << line;
+    std::vector<std::string> keys;
+    for (std::string line; std::getline(in, line) && keys.size() <= by_key.size();) {
+      const size_t at = line.find("\"key\": \"");
+      ASSERT_NE(at, std::string::npos) << index << ": " << line;
+      const std::string key = line.substr(at + 8, line.find('"', at + 8) - (at + 8));
+      ASSERT_TRUE(by_key.count(key)) << index << ": unknown key in " << line;
+      const auto& it = *by_key[key];
       EXPECT_NE(line.find("\"label\": \"" + it[3] + "\""), std::string::npos) << index << ": " << line;
       const std::string file =
           std::string(index) == "documents.jsonl" ? "docs/" + it[2] + ".jpg" : "audio/" + it[1] + ".wav";
       EXPECT_NE(line.find("\"file\": \"" + file + "\""), std::string::npos) << index << ": " << line;
+      keys.push_back(key);
     }
-    EXPECT_EQ(n, 288u) << index;
+    EXPECT_EQ(keys.size(), 288u) << index;
+    EXPECT_EQ(std::set<std::string>(keys.begin(), keys.end()).size(), 288u) << index << ": a key twice";
+    orders.push_back(keys);
   }
+  EXPECT_EQ(orders[0], orders[1]) << "the two sources replay their parts in different orders";
+  size_t in_place = 0;
+  for (size_t i = 0; i < orders[0].size(); ++i) in_place += orders[0][i] == items[i + 1][0];
+  EXPECT_LT(in_place, 20u) << "the indices keep items.csv's order";
 }
 
 std::string EnvironOf(pid_t pid) {
