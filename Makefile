@@ -152,6 +152,7 @@ DEB_CCACHE = $(shell command -v ccache >/dev/null 2>&1 && ccache -sv 2>/dev/null
 DEB_OPTIONS ?= nocheck parallel=$(JOBS) noautodbgsym
 deb: setup
 	dpkg-checkbuilddeps
+	@[ -d build-deb ] || rm -f debian/debhelper-build-stamp  # build-deb removed by hand: build again
 	$(DEB_CCACHE) DEB_BUILD_OPTIONS="$(DEB_OPTIONS)" debian/rules build
 	$(DEB_CCACHE) DEB_BUILD_OPTIONS="$(DEB_OPTIONS)" fakeroot debian/rules binary
 	lintian --fail-on error,warning build-deb/jellybean_*.deb
