@@ -379,8 +379,11 @@ void EtcdStore::WatchLoop() {
       from = revision_ + 1;
     }
     int64_t compact = 0;
+    // The whole prefix: the objects and the ModelProfiles' status keys beside them (a watch of
+    // objects/ alone never heard another replica's profile status writes).
+    const std::string& prefix = client_->options().prefix;
     Status s = client_->Watch(
-        objects_prefix_, etcd::PrefixEnd(objects_prefix_), from,
+        prefix, etcd::PrefixEnd(prefix), from,
         [this](const std::vector<etcd::WatchEvent>& events, int64_t revision) { OnEvents(events, revision); }, stop_,
         &compact);
     if (stop_) break;

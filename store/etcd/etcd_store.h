@@ -14,11 +14,11 @@
 //  - reads are linearizable (served through the raft leader); every request requires a leader, so
 //    with quorum lost a call fails at once with kUnavailable "etcd: etcdserver: no leader".
 //  - notifications: this process's own writes notify on the writer's thread, as the file store
-//    does; a watch thread notifies for other replicas' writes (status-only writes excepted: they
-//    go to OnOthersStatusWrite's subscribers). The
-//    watch resumes after a disconnect from the last revision it saw (no event missed); when that
-//    revision was compacted it re-lists and notifies every object it lists and every object it
-//    knew that is gone.
+//    does; a watch thread (on the whole prefix: objects and profile status keys) notifies for other
+//    replicas' writes (status-only writes excepted: a Workflow write that changes only the status
+//    and a ModelProfile status key go to OnOthersStatusWrite's subscribers). The watch resumes
+//    after a disconnect from the last revision it saw (no event missed); when that revision was
+//    compacted it re-lists and notifies every object it lists and every object it knew that is gone.
 // Thread-safety: all methods are thread-safe.
 #pragma once
 
