@@ -253,13 +253,22 @@ int ParseFlags(int argc, char** argv, Flags& f) {
   return -1;
 }
 
-// Moves to the next daemon replica's listener (a no-op with one --server).
-void NextServer(Flags& f) {
-  if (f.servers.size() < 2) return;
+// Moves to the next daemon replica's listener. True when that starts a new round over them (always
+// with one --server): only then does the agent wait its back-off, so it tries every replica at once
+// after a failover.
+bool NextServer(Flags& f) {
+  if (f.servers.size() < 2) return true;
   f.current = (f.current + 1) % f.servers.size();
   f.host = f.servers[f.current].first;
   f.port = f.servers[f.current].second;
   spdlog::info("trying the daemon at {}:{}", f.host, f.port);
+  return f.current == 0;
+}
+
+// Sleeps the back-off and doubles it (at most 2 s).
+void BackOff(double* backoff) {
+  std::this_thread::sleep_for(std::chrono::duration<double>(*backoff));
+  *backoff = std::min(2.0, *backoff * 2);
 }
 
 }  // namespace
@@ -311,9 +320,7 @@ int main(int argc, char** argv) {
           rc = 3;
           break;
         }
-        NextServer(f);
-        std::this_thread::sleep_for(std::chrono::duration<double>(backoff));
-        backoff = std::min(2.0, backoff * 2);
+        if (NextServer(f)) BackOff(&backoff);
         continue;
       }
       spdlog::info("registered; certificate in {}", cert_path);
@@ -321,9 +328,7 @@ int main(int argc, char** argv) {
     auto ch = jb::TlsChannel::Connect(f.host, f.port, f.ca, cert_path, key_path, 5);
     if (!ch.ok()) {
       spdlog::warn("{}", ch.status().message());
-      NextServer(f);
-      std::this_thread::sleep_for(std::chrono::duration<double>(backoff));
-      backoff = std::min(2.0, backoff * 2);
+      if (NextServer(f)) BackOff(&backoff);
       continue;
     }
     {
@@ -372,11 +377,9 @@ int main(int argc, char** argv) {
       jb::MutexLock l(&g_mu);
       g_current = nullptr;
     }
-    if (!g_stop) NextServer(f);  // this one broke off or does not lead: try the next replica
-    if (fenced && !g_stop) {      // not at once again: wait for the daemon's side to change
-      std::this_thread::sleep_for(std::chrono::duration<double>(backoff));
-      backoff = std::min(2.0, backoff * 2);
-    }
+    // This one broke off or does not lead: the next replica; a refusal is not retried at once (the
+    // daemons' side must change first).
+    if (!g_stop && NextServer(f) && fenced) BackOff(&backoff);
   }
   sd_notify(0, "STOPPING=1");
   if (f.stop_workers) local.StopAll();

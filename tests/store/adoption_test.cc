@@ -228,15 +228,17 @@ TEST(Replicas, ANewLeaderAdoptsAnAgentsWorkersWithoutRestartingThem) {
       << testing::ReadFile(agent_log);
   const auto after = Reports(agent.dir);
   EXPECT_EQ(after.size(), before.size());
+  size_t kept = 0;
   for (const auto& [w, m] : before) {
     ASSERT_EQ(after.count(w), 1u) << w;
     EXPECT_EQ(after.at(w).pid, m.pid) << w << " was restarted instead of adopted";
+    kept += after.at(w).pid == m.pid ? 1 : 0;
   }
   EXPECT_EQ(WorkerProcesses(agent.dir).size(), workers) << "no worker is duplicated";
   std::printf(
       "adoption: leader killed -9; the follower led after %.2f s, the agent ran its desired state after %.2f s; "
-      "%zu workers kept their PIDs; items delivered %lld at the kill, %lld now\n",
-      led, adopted, before.size(), static_cast<long long>(delivered_at_kill),
+      "%zu of %zu workers kept their PIDs; items delivered %lld at the kill, %lld now\n",
+      led, adopted, kept, before.size(), static_cast<long long>(delivered_at_kill),
       static_cast<long long>(Delivered(agent.dir)));
 }
 
