@@ -216,9 +216,10 @@ bool AgentDriver::Adopting(const std::string& device) {
     return false;
   }
   if (!d.holding_logged)
-    spdlog::info("agent: device {} runs workflow(s) {} not yet reconciled by this daemon: its workers are kept as "
-                 "they are until they are (adoption)",
-                 device, pending);
+    spdlog::info(
+        "agent: device {} runs workflow(s) {} not yet reconciled by this daemon: its workers are kept as "
+        "they are until they are (adoption)",
+        device, pending);
   d.holding_logged = true;
   return true;
 }

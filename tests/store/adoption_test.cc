@@ -161,13 +161,20 @@ TEST(Replicas, ANewLeaderAdoptsAnAgentsWorkersWithoutRestartingThem) {
   fs::permissions(token, fs::perms::owner_read | fs::perms::owner_write);
   const int port_a = testing::FreeLoopbackPort(), port_b = testing::FreeLoopbackPort();
   auto args = [&](const std::string& id, int agent_port) {
-    return std::vector<std::string>{"--store",          etcd.StoreSpec("/jb/") + "&timeout-ms=1000",
-                                    "--replica-id",     id,
-                                    "--lease-ttl",      "2",
-                                    "--lease-renew",    "0.2",
-                                    "--agent-listen",   "127.0.0.1:" + std::to_string(agent_port),
-                                    "--agent-token-file", token.string(),
-                                    "--node-grace",     "5"};
+    return std::vector<std::string>{"--store",
+                                    etcd.StoreSpec("/jb/") + "&timeout-ms=1000",
+                                    "--replica-id",
+                                    id,
+                                    "--lease-ttl",
+                                    "2",
+                                    "--lease-renew",
+                                    "0.2",
+                                    "--agent-listen",
+                                    "127.0.0.1:" + std::to_string(agent_port),
+                                    "--agent-token-file",
+                                    token.string(),
+                                    "--node-grace",
+                                    "5"};
   };
   auto a = std::make_unique<testing::Daemon>(sa, std::vector<std::string>{}, args("replica-a", port_a));
   HttpClientOptions ca, cb;
@@ -186,8 +193,8 @@ TEST(Replicas, ANewLeaderAdoptsAnAgentsWorkersWithoutRestartingThem) {
   AgentGuard agent{-1, tmp.path() / "dev1"};
   const std::string agent_log = (tmp.path() / "agent-dev1.log").string();
   agent.pid = testing::SpawnLogged(
-      {JB_AGENT, "--server", "127.0.0.1:" + std::to_string(port_a) + ",127.0.0.1:" + std::to_string(port_b),
-       "--device", "dev1", "--ca", (sa / "agent/ca.crt").string(), "--token-file", token.string(), "--state-dir",
+      {JB_AGENT, "--server", "127.0.0.1:" + std::to_string(port_a) + ",127.0.0.1:" + std::to_string(port_b), "--device",
+       "dev1", "--ca", (sa / "agent/ca.crt").string(), "--token-file", token.string(), "--state-dir",
        agent.dir.string(), "--worker-binary", JB_WORKER, "--poll-timeout", "2"},
       agent_log);
   ASSERT_GT(agent.pid, 0);
@@ -213,8 +220,7 @@ TEST(Replicas, ANewLeaderAdoptsAnAgentsWorkersWithoutRestartingThem) {
   const int64_t delivered_at_kill = Delivered(agent.dir);
   const auto t0 = Steady::now();
   a->Signal(SIGKILL);
-  ASSERT_TRUE(
-      testing::WaitFor([&] { return Readyz(cb).find("leader: replica-b") != std::string::npos; }, 15s));
+  ASSERT_TRUE(testing::WaitFor([&] { return Readyz(cb).find("leader: replica-b") != std::string::npos; }, 15s));
   const double led = std::chrono::duration<double>(Steady::now() - t0).count();
   // The agent finds the new leader and takes its desired state (the same workers).
   ASSERT_TRUE(testing::WaitFor(

@@ -122,8 +122,8 @@ TEST(Replicas, AFollowersGetAndWatchShowTheLeadersCurrentStatus) {
   ASSERT_TRUE(etcd.WaitHealthy());
   testing::TempDir tmp;
   auto args = [&](const std::string& id) {
-    return std::vector<std::string>{"--store",     etcd.StoreSpec("/jb/"), "--driver",    "fake", "--replica-id", id,
-                                    "--lease-ttl", "2",                    "--lease-renew", "0.2"};
+    return std::vector<std::string>{"--store", etcd.StoreSpec("/jb/"), "--driver", "fake",          "--replica-id",
+                                    id,        "--lease-ttl",          "2",        "--lease-renew", "0.2"};
   };
   const auto sa = tmp.path() / "a", sb = tmp.path() / "b";
   std::filesystem::create_directories(sa);
@@ -218,11 +218,12 @@ TEST(Replicas, ALeaderPartitionedFromEtcdStopsBeforeItsLeaseExpiresAndTheFollowe
     }
   } reap{proxy};
   ASSERT_TRUE(testing::WaitFor([&] { return !testing::ReadFile(port_file).empty(); }, std::chrono::seconds(10)));
-  const std::string proxied = "etcd:http://127.0.0.1:" + std::to_string(std::atoi(testing::ReadFile(port_file).c_str())) +
-                              "?prefix=/jb/&timeout-ms=1000";
+  const std::string proxied =
+      "etcd:http://127.0.0.1:" + std::to_string(std::atoi(testing::ReadFile(port_file).c_str())) +
+      "?prefix=/jb/&timeout-ms=1000";
   auto args = [&](const std::string& id, const std::string& store) {
-    return std::vector<std::string>{"--store",     store, "--driver",      "fake", "--replica-id", id,
-                                    "--lease-ttl", "2",   "--lease-renew", "0.2"};
+    return std::vector<std::string>{"--store", store,         "--driver", "fake",          "--replica-id",
+                                    id,        "--lease-ttl", "2",        "--lease-renew", "0.2"};
   };
   const auto sa = tmp.path() / "a", sb = tmp.path() / "b";
   std::filesystem::create_directories(sa);
