@@ -83,6 +83,7 @@ class AgentDriver : public Driver {
   std::vector<WorkerState> Observe(const std::string& workflow) override EXCLUDES(mu_);
   std::vector<WorkerConfig> Desired(const std::string& workflow) override EXCLUDES(mu_);
   Status Remove(const std::string& workflow) override;
+  // The desired state's workflows and those the devices report running (not yet adopted ones too).
   std::vector<std::string> Workflows() override EXCLUDES(mu_);
 
   int port() const;
