@@ -208,7 +208,7 @@ bool AgentDriver::Adopting(const std::string& device) {
     d.holding_logged = false;
     return false;
   }
-  if (Clock::now() - d.first_seen >= kAdoptionLimit) {
+  if (Clock::now() - d.first_served >= kAdoptionLimit) {
     if (d.holding_logged)
       spdlog::warn("agent: device {} runs workflow(s) {} that nothing reconciled within {} s: they are removed there",
                    device, pending, kAdoptionLimit.count());
@@ -244,7 +244,6 @@ Value AgentDriver::HandlePoll(const TlsChannel& ch, const Value& msg) {
   MutexLock l(&mu_);
   Device& d = Dev(device);
   bool was_silent = !d.seen || Clock::now() - d.last_seen > std::chrono::duration<double>(opts_.heartbeat_grace_s);
-  if (!d.seen) d.first_seen = Clock::now();
   d.seen = true;
   d.last_seen = Clock::now();
   std::string address = Str(msg, "address");
@@ -280,6 +279,10 @@ Value AgentDriver::HandlePoll(const TlsChannel& ch, const Value& msg) {
     spdlog::info("agent: device {} reports from {} (runs version {}, desired {})", device, d.address, have, d.version);
   if (opts_.term && TermOf(opts_.term) == 0)
     return Error("not-leader", "this daemon replica does not lead; another one serves the agents");
+  if (!d.served) {  // the adoption limit counts from here, not from polls refused as a follower
+    d.served = true;
+    d.first_served = Clock::now();
+  }
   // Long poll: answer at once when the agent is behind, else when something changes or at the hold.
   // The agent's own hold (its poll timeout's share, #22), when shorter than the daemon's.
   double hold = opts_.poll_hold_s;

@@ -100,7 +100,8 @@ class AgentDriver : public Driver {
     int64_t version = 0;                                               // desired version (see Dev)
     int64_t applied = 0;                                               // what the agent last reported it runs
     std::map<std::string, std::map<std::string, WorkerState>> states;  // workflow -> worker -> state
-    std::chrono::steady_clock::time_point first_seen{};                // by this process
+    bool served = false;  // a poll of it was answered (not refused as "not-leader") by this process
+    std::chrono::steady_clock::time_point first_served{};
     bool holding_logged = false;
   };
   void AcceptLoop() EXCLUDES(mu_);

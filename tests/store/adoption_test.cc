@@ -193,7 +193,8 @@ TEST(Replicas, ANewLeaderAdoptsAnAgentsWorkersWithoutRestartingThem) {
   AgentGuard agent{-1, tmp.path() / "dev1"};
   const std::string agent_log = (tmp.path() / "agent-dev1.log").string();
   agent.pid = testing::SpawnLogged(
-      {JB_AGENT, "--server", "127.0.0.1:" + std::to_string(port_a) + ",127.0.0.1:" + std::to_string(port_b), "--device",
+      // The follower first: it registers the device (the CA is shared) and answers "not-leader".
+      {JB_AGENT, "--server", "127.0.0.1:" + std::to_string(port_b) + ",127.0.0.1:" + std::to_string(port_a), "--device",
        "dev1", "--ca", (sa / "agent/ca.crt").string(), "--token-file", token.string(), "--state-dir",
        agent.dir.string(), "--worker-binary", JB_WORKER, "--poll-timeout", "2"},
       agent_log);
