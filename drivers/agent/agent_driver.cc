@@ -198,6 +198,32 @@ Value AgentDriver::HandleRegister(const TlsChannel& ch, const Value& msg) {
   return v;
 }
 
+bool AgentDriver::Adopting(const std::string& device) {
+  Device& d = Dev(device);
+  std::string pending;
+  for (const auto& [wf, workers] : d.states)
+    if (applied_.count(wf) == 0) pending += (pending.empty() ? "" : ", ") + wf;
+  if (pending.empty()) {
+    if (d.holding_logged) spdlog::info("agent: device {} adopted: every workflow it runs is reconciled", device);
+    d.holding_logged = false;
+    return false;
+  }
+  if (Clock::now() - d.first_served >= kAdoptionLimit) {
+    if (d.holding_logged)
+      spdlog::warn("agent: device {} runs workflow(s) {} that nothing reconciled within {} s: they are removed there",
+                   device, pending, kAdoptionLimit.count());
+    d.holding_logged = false;
+    return false;
+  }
+  if (!d.holding_logged)
+    spdlog::info(
+        "agent: device {} runs workflow(s) {} not yet reconciled by this daemon: its workers are kept as "
+        "they are until they are (adoption)",
+        device, pending);
+  d.holding_logged = true;
+  return true;
+}
+
 Value AgentDriver::HandlePoll(const TlsChannel& ch, const Value& msg) {
   if (!ch.peer_verified()) return Error("unauthenticated", "poll needs a device certificate (register first)");
   const std::string& device = ch.peer_cn();
@@ -251,20 +277,33 @@ Value AgentDriver::HandlePoll(const TlsChannel& ch, const Value& msg) {
     }
   if (was_silent)
     spdlog::info("agent: device {} reports from {} (runs version {}, desired {})", device, d.address, have, d.version);
+  if (opts_.term && TermOf(opts_.term) == 0)
+    return Error("not-leader", "this daemon replica does not lead; another one serves the agents");
+  if (!d.served) {  // the adoption limit counts from here, not from polls refused as a follower
+    d.served = true;
+    d.first_served = Clock::now();
+  }
   // Long poll: answer at once when the agent is behind, else when something changes or at the hold.
   // The agent's own hold (its poll timeout's share, #22), when shorter than the daemon's.
   double hold = opts_.poll_hold_s;
   if (const Value* h = msg.Find("hold"); h != nullptr && h->is_number() && h->as_number() > 0)
     hold = std::min(hold, h->as_number());
   auto until = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(hold));
-  changed_.WaitUntil(&mu_, until, [&]() REQUIRES(mu_) { return stopping_ || Dev(device).version != have; });
+  changed_.WaitUntil(&mu_, until,
+                     [&]() REQUIRES(mu_) { return stopping_ || (!Adopting(device) && Dev(device).version != have); });
+  const bool adopting = Adopting(device);
   Device& now = Dev(device);
   Value reply = Value::Map();
-  reply.Set("version", Value::Integer(now.version));
+  // While adopting: the version the agent runs, so it changes nothing.
+  reply.Set("version", Value::Integer(adopting ? have : now.version));
   // The term when the answer is made, not when the poll came: it may have changed during the hold
   // (stepped down, or a former leader's instructions), and the agent checks it against its own.
   reply.Set("term", Value::Integer(TermOf(opts_.term)));
   Value wfs = Value::Seq();
+  if (adopting) {
+    reply.Set("workflows", std::move(wfs));
+    return reply;
+  }
   for (const auto& [wf, workers] : desired_) {
     Value configs = Value::Seq();
     for (const auto& [name, cv] : workers)
@@ -319,6 +358,8 @@ Status AgentDriver::Apply(const std::string& workflow, const std::vector<WorkerC
   }
   for (const auto& [name, cv] : cur)
     if (next.count(name) == 0) touched.insert(cv.first.node);
+  // Applied by this process: devices running it need no longer wait for it (adoption).
+  if (applied_.insert(workflow).second) changed_.SignalAll();
   if (touched.empty()) {  // the same desired state (every reconcile applies it): nothing to do
     if (cur.empty()) desired_.erase(workflow);
     return Status::Ok();
@@ -382,10 +423,14 @@ Status AgentDriver::Remove(const std::string& workflow) { return Apply(workflow,
 
 std::vector<std::string> AgentDriver::Workflows() {
   MutexLock l(&mu_);
-  std::vector<std::string> out;
+  std::set<std::string> out;
   for (const auto& [wf, ws] : desired_)
-    if (!ws.empty()) out.push_back(wf);
-  return out;
+    if (!ws.empty()) out.insert(wf);
+  // What devices report running counts too (adoption: the desired state may not know it yet).
+  for (const auto& [name, d] : devices_)
+    for (const auto& [wf, workers] : d.states)
+      if (!workers.empty()) out.insert(wf);
+  return {out.begin(), out.end()};
 }
 
 std::vector<std::string> AgentDriver::LiveDevices() {

@@ -20,6 +20,17 @@
 //   leader learns that it is refused (error "stale-term", logged) instead of being obeyed.
 // - Desired state is kept in <state>/agent/desired/<workflow>/<worker>.yaml, so a restarted daemon
 //   serves the same state to the agents.
+// - Adoption (a restarted daemon, or a new leader of several replicas, whose desired state may be
+//   stale or empty): a device's answer is held (the agent keeps running what it runs) until every
+//   workflow the device reports has been applied or removed by this process, so the agent is never
+//   told to stop workers merely because the new daemon has not reconciled them yet. Unchanged
+//   configs leave the workers as they are; new certificates or routes reach them by SIGHUP (same
+//   PIDs). The hold ends after kAdoptionLimit at the latest (a workflow nobody reconciles is then
+//   removed from the device, logged).
+// - Replicas (etcd store, daemon/leader.h): only the leader serves agents. With a term source whose
+//   term is 0 (a replica that does not lead; a single daemon's term is at least 1) a poll is
+//   recorded as a heartbeat and answered "not-leader"; an agent given every replica's listener
+//   (--server A,B) moves on to the next.
 // A device is an Infrastructure node on an `agent` tier; the node name is the device name.
 // Thread-safety: thread-safe.
 #pragma once
@@ -57,6 +68,9 @@ struct AgentDriverOptions {
   TermSource term;
 };
 
+// How long a device's answer may be held for adoption (see the header comment).
+inline constexpr std::chrono::seconds kAdoptionLimit{60};
+
 class AgentDriver : public Driver {
  public:
   static StatusOr<std::unique_ptr<AgentDriver>> Create(AgentDriverOptions opts);
@@ -69,6 +83,7 @@ class AgentDriver : public Driver {
   std::vector<WorkerState> Observe(const std::string& workflow) override EXCLUDES(mu_);
   std::vector<WorkerConfig> Desired(const std::string& workflow) override EXCLUDES(mu_);
   Status Remove(const std::string& workflow) override;
+  // The desired state's workflows and those the devices report running (not yet adopted ones too).
   std::vector<std::string> Workflows() override EXCLUDES(mu_);
 
   int port() const;
@@ -85,6 +100,9 @@ class AgentDriver : public Driver {
     int64_t version = 0;                                               // desired version (see Dev)
     int64_t applied = 0;                                               // what the agent last reported it runs
     std::map<std::string, std::map<std::string, WorkerState>> states;  // workflow -> worker -> state
+    bool served = false;  // a poll of it was answered (not refused as "not-leader") by this process
+    std::chrono::steady_clock::time_point first_served{};
+    bool holding_logged = false;
   };
   void AcceptLoop() EXCLUDES(mu_);
   void Serve(const std::shared_ptr<TlsChannel>& ch) EXCLUDES(mu_);
@@ -95,6 +113,9 @@ class AgentDriver : public Driver {
   // The device's entry; a new one starts at a version no earlier daemon used (ms since the epoch
   // at start-up), so an agent never mistakes a new desired state for one it already runs.
   Device& Dev(const std::string& name) EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether the device's answer is held for adoption: it reports a workflow this process has not
+  // applied or removed yet (and kAdoptionLimit has not passed). Logs the first hold and its end.
+  bool Adopting(const std::string& device) EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Load() EXCLUDES(mu_);
 
   const AgentDriverOptions opts_;
@@ -109,6 +130,7 @@ class AgentDriver : public Driver {
   std::map<std::string, Device> devices_ GUARDED_BY(mu_);
   // workflow -> worker -> (config, device version at which it was set)
   std::map<std::string, std::map<std::string, std::pair<WorkerConfig, int64_t>>> desired_ GUARDED_BY(mu_);
+  std::set<std::string> applied_ GUARDED_BY(mu_);  // workflows applied or removed by this process
   std::map<std::string, std::map<std::string, std::string>> node_address_
       GUARDED_BY(mu_);  // workflow -> node -> address
   struct Conn {

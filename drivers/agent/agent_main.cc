@@ -1,8 +1,13 @@
 // jellybean-agent: runs a device's workers for the daemon's agent driver (drivers/agent/agent_driver.h).
 //
-//   jellybean-agent --server HOST:PORT --device NAME --ca FILE --state-dir DIR
+//   jellybean-agent --server HOST:PORT[,HOST:PORT...] --device NAME --ca FILE --state-dir DIR
 //                   [--token-file FILE] [--advertise HOST] [--worker-binary PATH]
 //                   [--stop-workers-on-exit]
+//
+// Several --server addresses: the agent listeners of every daemon replica (etcd store). The agent
+// talks to one at a time and moves to the next when it cannot connect, the connection breaks, or
+// the daemon answers that it does not lead ("not-leader") or is a former leader ("stale-term"),
+// so it finds the new leader after a failover; the workers keep running meanwhile.
 //
 // First start: makes a P-256 key (DIR/device.key, 0600) and a CSR, registers with the bootstrap
 // token from --token-file over TLS (the daemon verified against --ca), and stores the signed
@@ -34,6 +39,8 @@
 #include <set>
 #include <sstream>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "base/mutex.h"
 #include "drivers/agent/channel.h"
@@ -51,7 +58,8 @@ jb::TlsChannel* g_current GUARDED_BY(g_mu) = nullptr;  // aborted by the signal 
 
 int Usage() {
   std::fprintf(stderr,
-               "usage: jellybean-agent --server HOST:PORT --device NAME --ca FILE --state-dir DIR [--token-file FILE]\n"
+               "usage: jellybean-agent --server HOST:PORT[,HOST:PORT...] --device NAME --ca FILE --state-dir DIR\n"
+               "                       [--token-file FILE]\n"
                "                       [--advertise HOST] [--worker-binary PATH] [--stop-workers-on-exit]\n"
                "                       [--poll-timeout S (default 5)]\n");
   return 2;
@@ -59,7 +67,9 @@ int Usage() {
 
 struct Flags {
   std::string host, device, ca, state_dir, token_file, advertise, worker_binary;
-  int port = 0;
+  int port = 0;  // host:port = servers[current]
+  std::vector<std::pair<std::string, int>> servers;
+  size_t current = 0;
   bool stop_workers = false;
   // How long the agent waits for a poll's answer before it takes the daemon as cut off and
   // reconnects (#22; was a fixed 30 s). The poll asks the daemon to answer within 40% of it.
@@ -159,12 +169,17 @@ jb::Status CheckTerm(const jb::Value& reply, const std::string& path, int64_t* h
   return jb::Status::Ok();
 }
 
-// Whether an answer comes from a former leader: its own "stale-term" refusal, or a term older than
-// the highest seen (then it must not be applied). Logs why; records a newer term.
-bool FromFormerLeader(const Flags& f, const jb::Value& reply, const std::string& term_path, int64_t* highest) {
+// Whether an answer comes from a daemon that does not lead: a former leader's own "stale-term"
+// refusal or a term older than the highest seen (then it must not be applied), or a replica's
+// "not-leader". Logs why; records a newer term.
+bool NotFromTheLeader(const Flags& f, const jb::Value& reply, const std::string& term_path, int64_t* highest) {
   const std::string err = Str(reply, "error");
   if (err == "stale-term") {  // another daemon will answer (or this one, re-elected)
     spdlog::error("fenced: the daemon at {}:{} is a former leader: {}", f.host, f.port, Str(reply, "message"));
+    return true;
+  }
+  if (err == "not-leader") {  // a replica that does not lead: the leader is elsewhere
+    spdlog::info("the daemon at {}:{} does not lead", f.host, f.port);
     return true;
   }
   if (!err.empty()) return false;
@@ -222,15 +237,38 @@ int ParseFlags(int argc, char** argv, Flags& f) {
       ok = false;
     if (!ok) return Usage();
   }
-  auto colon = server.rfind(':');
-  if (colon == std::string::npos || f.device.empty() || f.ca.empty() || f.state_dir.empty()) return Usage();
-  f.host = server.substr(0, colon);
-  f.port = std::atoi(server.c_str() + colon + 1);
-  if (f.port <= 0 || f.port > 65535) {
-    std::fprintf(stderr, "jellybean-agent: --server %s: expected HOST:PORT\n", server.c_str());
-    return 2;
+  if (server.empty() || f.device.empty() || f.ca.empty() || f.state_dir.empty()) return Usage();
+  std::stringstream list(server);
+  for (std::string one; std::getline(list, one, ',');) {
+    auto colon = one.rfind(':');
+    int port = colon == std::string::npos ? 0 : std::atoi(one.c_str() + colon + 1);
+    if (port <= 0 || port > 65535) {
+      std::fprintf(stderr, "jellybean-agent: --server %s: expected HOST:PORT[,HOST:PORT...]\n", server.c_str());
+      return 2;
+    }
+    f.servers.emplace_back(one.substr(0, colon), port);
   }
+  f.host = f.servers.front().first;
+  f.port = f.servers.front().second;
   return -1;
+}
+
+// Moves to the next daemon replica's listener. True when that starts a new round over them (always
+// with one --server): only then does the agent wait its back-off, so it tries every replica at once
+// after a failover.
+bool NextServer(Flags& f) {
+  if (f.servers.size() < 2) return true;
+  f.current = (f.current + 1) % f.servers.size();
+  f.host = f.servers[f.current].first;
+  f.port = f.servers[f.current].second;
+  spdlog::info("trying the daemon at {}:{}", f.host, f.port);
+  return f.current == 0;
+}
+
+// Sleeps the back-off and doubles it (at most 2 s).
+void BackOff(double* backoff) {
+  std::this_thread::sleep_for(std::chrono::duration<double>(*backoff));
+  *backoff = std::min(2.0, *backoff * 2);
 }
 
 }  // namespace
@@ -282,8 +320,7 @@ int main(int argc, char** argv) {
           rc = 3;
           break;
         }
-        std::this_thread::sleep_for(std::chrono::duration<double>(backoff));
-        backoff = std::min(2.0, backoff * 2);
+        if (NextServer(f)) BackOff(&backoff);
         continue;
       }
       spdlog::info("registered; certificate in {}", cert_path);
@@ -291,8 +328,7 @@ int main(int argc, char** argv) {
     auto ch = jb::TlsChannel::Connect(f.host, f.port, f.ca, cert_path, key_path, 5);
     if (!ch.ok()) {
       spdlog::warn("{}", ch.status().message());
-      std::this_thread::sleep_for(std::chrono::duration<double>(backoff));
-      backoff = std::min(2.0, backoff * 2);
+      if (NextServer(f)) BackOff(&backoff);
       continue;
     }
     {
@@ -314,7 +350,7 @@ int main(int argc, char** argv) {
         if (!g_stop) spdlog::warn("{}", reply.status().message());
         break;
       }
-      if (FromFormerLeader(f, *reply, term_path, &highest_term)) {
+      if (NotFromTheLeader(f, *reply, term_path, &highest_term)) {
         fenced = true;
         break;
       }
@@ -341,10 +377,9 @@ int main(int argc, char** argv) {
       jb::MutexLock l(&g_mu);
       g_current = nullptr;
     }
-    if (fenced && !g_stop) {  // not at once again: wait for the daemon's side to change
-      std::this_thread::sleep_for(std::chrono::duration<double>(backoff));
-      backoff = std::min(2.0, backoff * 2);
-    }
+    // This one broke off or does not lead: the next replica; a refusal is not retried at once (the
+    // daemons' side must change first).
+    if (!g_stop && NextServer(f) && fenced) BackOff(&backoff);
   }
   sd_notify(0, "STOPPING=1");
   if (f.stop_workers) local.StopAll();

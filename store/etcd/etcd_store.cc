@@ -153,6 +153,25 @@ StatusOr<Object> EtcdStore::Get(const std::string& kind, const std::string& name
   return (*r)->obj;
 }
 
+StatusOr<Object> EtcdStore::DecodeCached(const etcd::KeyValue& kv) const {
+  {
+    MutexLock lock(&cache_mu_);
+    if (auto it = decoded_.find(kv.key); it != decoded_.end() && it->second.first == kv.mod_revision)
+      return it->second.second;
+  }
+  auto obj = Decode(kv);
+  if (!obj.ok()) return obj;
+  MutexLock lock(&cache_mu_);
+  decoded_[kv.key] = {kv.mod_revision, *obj};
+  return obj;
+}
+
+void EtcdStore::PruneDecoded(const std::string& prefix, const std::set<std::string>& present) const {
+  MutexLock lock(&cache_mu_);
+  for (auto it = decoded_.lower_bound(prefix); it != decoded_.end() && it->first.rfind(prefix, 0) == 0;)
+    it = present.count(it->first) != 0 ? std::next(it) : decoded_.erase(it);
+}
+
 StatusOr<std::vector<Object>> EtcdStore::ListChecked(const std::string& kind) const {
   const std::string prefix = objects_prefix_ + kind + "/";
   std::vector<Op> ops{Op::Range(prefix, etcd::PrefixEnd(prefix))};
@@ -161,13 +180,21 @@ StatusOr<std::vector<Object>> EtcdStore::ListChecked(const std::string& kind) co
   auto r = client_->Txn({}, ops, {});
   if (!r.ok()) return r.status();
   std::map<std::string, ModelProfileStatus> statuses;
-  if (r->ranges.size() > 1)
-    for (const auto& kv : r->ranges[1])
-      if (auto st = Decode(kv); st.ok() && std::holds_alternative<ModelProfile>(*st))
+  std::set<std::string> present;
+  if (r->ranges.size() > 1) {
+    for (const auto& kv : r->ranges[1]) {
+      present.insert(kv.key);
+      if (auto st = DecodeCached(kv); st.ok() && std::holds_alternative<ModelProfile>(*st))
         statuses[kv.key.substr(status_prefix.size())] = std::get<ModelProfile>(*st).status;
+    }
+    PruneDecoded(status_prefix, present);
+  }
+  present.clear();
+  for (const auto& kv : r->ranges[0]) present.insert(kv.key);
+  PruneDecoded(prefix, present);
   std::vector<Object> out;
   for (const auto& kv : r->ranges[0]) {
-    auto obj = Decode(kv);
+    auto obj = DecodeCached(kv);
     if (!obj.ok()) {
       spdlog::error("state: {}", obj.status().message());
       continue;
@@ -379,8 +406,11 @@ void EtcdStore::WatchLoop() {
       from = revision_ + 1;
     }
     int64_t compact = 0;
+    // The whole prefix: the objects and the ModelProfiles' status keys beside them (a watch of
+    // objects/ alone never heard another replica's profile status writes).
+    const std::string& prefix = client_->options().prefix;
     Status s = client_->Watch(
-        objects_prefix_, etcd::PrefixEnd(objects_prefix_), from,
+        prefix, etcd::PrefixEnd(prefix), from,
         [this](const std::vector<etcd::WatchEvent>& events, int64_t revision) { OnEvents(events, revision); }, stop_,
         &compact);
     if (stop_) break;

@@ -14,16 +14,17 @@
 //  - reads are linearizable (served through the raft leader); every request requires a leader, so
 //    with quorum lost a call fails at once with kUnavailable "etcd: etcdserver: no leader".
 //  - notifications: this process's own writes notify on the writer's thread, as the file store
-//    does; a watch thread notifies for other replicas' writes (status-only writes excepted: they
-//    go to OnOthersStatusWrite's subscribers). The
-//    watch resumes after a disconnect from the last revision it saw (no event missed); when that
-//    revision was compacted it re-lists and notifies every object it lists and every object it
-//    knew that is gone.
+//    does; a watch thread (on the whole prefix: objects and profile status keys) notifies for other
+//    replicas' writes (status-only writes excepted: a Workflow write that changes only the status
+//    and a ModelProfile status key go to OnOthersStatusWrite's subscribers). The watch resumes
+//    after a disconnect from the last revision it saw (no event missed); when that revision was
+//    compacted it re-lists and notifies every object it lists and every object it knew that is gone.
 // Thread-safety: all methods are thread-safe.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -93,6 +94,12 @@ class EtcdStore : public Store {
   // A txn of this process: its revision, once applied, is known as an own write (IsOwnWrite).
   StatusOr<etcd::TxnResult> OwnTxn(const etcd::Compare& compare, std::vector<etcd::Op> ops) EXCLUDES(mu_);
   StatusOr<etcd::Op> EncodePut(const std::string& key, const Object& obj) const;
+  // Decode (JSON → Object) through decoded_: a value is parsed once per mod revision. A List
+  // re-reads every object of a kind (the REST watch cache lists after each write), and parsing,
+  // not etcd, dominated its cost.
+  StatusOr<Object> DecodeCached(const etcd::KeyValue& kv) const EXCLUDES(cache_mu_);
+  // Forgets the decoded values under `prefix` whose key is not in `present` (deleted objects).
+  void PruneDecoded(const std::string& prefix, const std::set<std::string>& present) const EXCLUDES(cache_mu_);
 
   void WatchLoop();
   void OnEvents(const std::vector<etcd::WatchEvent>& events, int64_t revision);
@@ -111,6 +118,8 @@ class EtcdStore : public Store {
   int64_t revision_ GUARDED_BY(mu_) = 0;             // the watch has seen everything up to here
   int relists_ GUARDED_BY(mu_) = 0;
   std::set<std::string> known_keys_;  // object keys the watch knows exist; watch thread only
+  mutable Mutex cache_mu_;
+  mutable std::map<std::string, std::pair<int64_t, Object>> decoded_ GUARDED_BY(cache_mu_);  // key -> (mod, value)
   std::thread watcher_;
 };
 
