@@ -147,7 +147,7 @@ TEST(Rollout, AWorkerOnAnUnreachableNodeIsReusedAndItsNewEpochWorkerNotStartedAg
   std::vector<WorkerConfig> cur = {Io(1, "n1"), Node("n1", 1, "v1")};
   for (auto& c : cur) c.reachable = false;
   std::vector<WorkerConfig> target = {Io(2, "n1"), Node("n1", 2, "v2")};
-  EXPECT_EQ(RolloutChurn(cur, target, 2), 1);
+  EXPECT_EQ(RolloutChurn(cur, target, 2), 2);  // n1~e2 started, n1 stopped; io-edge reused
   auto s = NextRolloutStep(cur, target, {Ready("io-edge"), Ready("n1")}, 2, -1);
   EXPECT_EQ(s.phase, "Starting");
   EXPECT_EQ(Names(s.apply), (std::set<std::string>{"io-edge", "n1", "n1~e2"}));
