@@ -132,6 +132,13 @@ std::string WorkflowOfTlsUri(const std::string& uri) {
   return uri.substr(scheme.size(), slash - scheme.size());
 }
 
+std::string WorkerOfTlsUri(const std::string& uri) {
+  if (WorkflowOfTlsUri(uri).empty()) return "";
+  auto slash = uri.find('/', std::string("jellybean://").size());
+  auto end = uri.find('?', slash);
+  return uri.substr(slash + 1, end == std::string::npos ? std::string::npos : end - slash - 1);
+}
+
 std::string WorkerConfigToYaml(const WorkerConfig& c) { return ToYaml(Encoder::Encode(c)); }
 
 StatusOr<WorkerMetrics> ParseWorkerMetrics(const std::string& text, const std::string& file) {

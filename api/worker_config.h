@@ -140,6 +140,8 @@ void Describe(V& v, WorkerTls& o) {
 std::string WorkerTlsUri(const std::string& workflow, const std::string& worker, int64_t epoch);
 // The workflow such a URI names ("" when `uri` is not of that form).
 std::string WorkflowOfTlsUri(const std::string& uri);
+// The worker such a URI names ("" when `uri` is not of that form).
+std::string WorkerOfTlsUri(const std::string& uri);
 
 // A workflow edge: items of `from` (source or operator) feed `to` (operator or "sink").
 struct WorkerEdge {

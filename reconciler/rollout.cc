@@ -24,6 +24,11 @@ std::string PlaceKey(const WorkerConfig& c) { return IsIo(c) ? "io:" + BaseName(
 
 bool Reusable(const WorkerConfig& running, WorkerConfig wanted) {
   wanted.name = running.name;
+  // Reachability is derived by the dispatcher (drivers/reachability.h) after this step: a target
+  // never carries it, a running worker on an unreachable node always does. Compared, no worker
+  // there was ever reused, and every pass started yet another one (the rollout never finished).
+  // Should a node's reachability change, the driver restarts the reused worker in place.
+  wanted.reachable = running.reachable;
   return SameInstances(running, wanted);
 }
 

@@ -174,6 +174,13 @@ void InboundStreams::OnDialInFrame(Conn& c, const wire::DialIn& d) {
     CloseConn(fd);
     return;
   }
+  // Over TLS the certificate must name the worker the DialIn claims: another worker of the workflow
+  // would otherwise receive (and acknowledge) the items meant for the claimed one.
+  if (c.t && c.t->Secure() && c.t->PeerWorker() != d.worker()) {
+    ++tls_refused_;
+    CloseConn(fd);
+    return;
+  }
   loop_->Unwatch(fd);
   std::unique_ptr<Transport> t = std::move(c.t);  // the handler owns the connection now
   conns_.erase(fd);

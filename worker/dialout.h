@@ -14,8 +14,9 @@
 //
 // Items W sends go over links W dials as usual (its receivers are reachable). A lost connection is
 // dialed again with back-off (20 ms doubling to 1 s, reset by a connection that lasted 1 s); TCP keep-alive and a user
-// timeout (10 s) notice a silent partition. The sender accepts DialIn only for a worker its routes mark dial-in. (A
-// DialIn names its worker; with mutual TLS the peer's certificate must name the same worker.)
+// timeout (10 s) notice a silent partition. The sender accepts DialIn only for a worker its routes
+// mark dial-in; over TLS only when the dialing peer's certificate names that same worker (a worker of
+// the workflow claiming another's name is refused and counted in InboundStreams::tls_refused()).
 //
 // Thread-safety: none (owned by the worker's loop).
 #pragma once

@@ -40,6 +40,9 @@ class Transport {
   virtual bool Refused() const { return false; }
   // Whether bytes are encrypted (metrics and logs).
   virtual bool Secure() const { return false; }
+  // The worker the peer's certificate names (the WORKER of its jellybean://WORKFLOW/WORKER?epoch=N
+  // URI SAN, for our workflow): TLS once the handshake is done; "" for plain TCP or before.
+  virtual std::string PeerWorker() const { return ""; }
 
  private:
   int fd_;

@@ -32,24 +32,33 @@ int WorkflowIndex() {
   return idx;
 }
 
-// The leaf certificate must name our workflow in a jellybean:// URI SAN (the chain is checked by
-// OpenSSL before: `ok` is its verdict).
-int VerifyPeer(int ok, X509_STORE_CTX* store) {
-  if (ok != 1 || X509_STORE_CTX_get_error_depth(store) != 0) return ok;
-  auto* ssl = static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
-  const auto* want = static_cast<const std::string*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), WorkflowIndex()));
-  X509* cert = X509_STORE_CTX_get_current_cert(store);
+// The worker a certificate's jellybean:// URI SAN names for `workflow` ("" when none does).
+std::string WorkerOfCertificate(X509* cert, const std::string& workflow) {
   auto* names = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
-  bool match = false;
-  for (int i = 0; names != nullptr && i < sk_GENERAL_NAME_num(names); ++i) {
+  std::string worker;
+  for (int i = 0; names != nullptr && i < sk_GENERAL_NAME_num(names) && worker.empty(); ++i) {
     const GENERAL_NAME* n = sk_GENERAL_NAME_value(names, i);
     if (n->type != GEN_URI) continue;
     const ASN1_IA5STRING* u = n->d.uniformResourceIdentifier;
     std::string uri(reinterpret_cast<const char*>(ASN1_STRING_get0_data(u)),
                     static_cast<size_t>(ASN1_STRING_length(u)));
-    match |= want != nullptr && !want->empty() && WorkflowOfTlsUri(uri) == *want;
+    if (!workflow.empty() && WorkflowOfTlsUri(uri) == workflow) worker = WorkerOfTlsUri(uri);
   }
   GENERAL_NAMES_free(names);
+  return worker;
+}
+
+const std::string* ExpectedWorkflow(const SSL* ssl) {
+  return static_cast<const std::string*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), WorkflowIndex()));
+}
+
+// The leaf certificate must name a worker of our workflow in a jellybean:// URI SAN (the chain is
+// checked by OpenSSL before: `ok` is its verdict).
+int VerifyPeer(int ok, X509_STORE_CTX* store) {
+  if (ok != 1 || X509_STORE_CTX_get_error_depth(store) != 0) return ok;
+  auto* ssl = static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+  const std::string* want = ExpectedWorkflow(ssl);
+  bool match = want != nullptr && !WorkerOfCertificate(X509_STORE_CTX_get_current_cert(store), *want).empty();
   if (!match) X509_STORE_CTX_set_error(store, X509_V_ERR_APPLICATION_VERIFICATION);
   return match ? 1 : 0;
 }
@@ -74,6 +83,11 @@ class TlsTransport : public Transport {
   bool WantsWrite() const override { return wants_write_; }
   bool Refused() const override { return refused_; }
   bool Secure() const override { return true; }
+  std::string PeerWorker() const override {
+    X509* cert = SSL_is_init_finished(ssl_) ? SSL_get0_peer_certificate(ssl_) : nullptr;
+    const std::string* workflow = ExpectedWorkflow(ssl_);
+    return cert != nullptr && workflow != nullptr ? WorkerOfCertificate(cert, *workflow) : "";
+  }
 
  private:
   ssize_t Failed(int err) {

@@ -3,9 +3,10 @@
 // worker and plan epoch with the URI SAN jellybean://WORKFLOW/WORKER?epoch=N, and that CA.
 //
 // Peer check, on both ends of every TLS connection: TLS 1.3 only, the peer presents a certificate
-// chaining to our CA, and its URI SAN names our workflow (any worker, any epoch: certificates of
-// consecutive epochs overlap while one rolls out). Anything else fails the handshake, before any
-// frame is decoded; the Transport then reports Refused().
+// chaining to our CA, and its URI SAN names a worker of our workflow (any worker, any epoch:
+// certificates of consecutive epochs overlap while one rolls out). Which worker it names is
+// Transport::PeerWorker(), checked where a frame claims a worker (a DialIn, worker/dialout.h). Anything else fails the
+// handshake, before any frame is decoded; the Transport then reports Refused().
 //
 // Which links use TLS: a client uses TLS when its own mode or the destination tier's mode asks for
 // it for that address (`on`: always; `loopback`: unless the address is loopback; `off`: never), or

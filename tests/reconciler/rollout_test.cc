@@ -140,6 +140,27 @@ TEST(Rollout, AnUnchangedWorkerIsReusedInPlace) {
   EXPECT_EQ(Names(s.apply), (std::set<std::string>{"io-edge", "n1"}));
 }
 
+TEST(Rollout, AWorkerOnAnUnreachableNodeIsReusedAndItsNewEpochWorkerNotStartedAgain) {
+  // The driver's copy says reachable: false (the dispatcher derives it); the planned target does not
+  // carry it. The unchanged worker is reused, and the new one started in the first pass is the one
+  // waited for in the next (it used to get a new name, "n1~e2.1", "n1~e2.2", ..., on every pass).
+  std::vector<WorkerConfig> cur = {Io(1, "n1"), Node("n1", 1, "v1")};
+  for (auto& c : cur) c.reachable = false;
+  std::vector<WorkerConfig> target = {Io(2, "n1"), Node("n1", 2, "v2")};
+  EXPECT_EQ(RolloutChurn(cur, target, 2), 2);  // n1~e2 started, n1 stopped; io-edge reused
+  auto s = NextRolloutStep(cur, target, {Ready("io-edge"), Ready("n1")}, 2, -1);
+  EXPECT_EQ(s.phase, "Starting");
+  EXPECT_EQ(Names(s.apply), (std::set<std::string>{"io-edge", "n1", "n1~e2"}));
+  auto deployed = s.apply;
+  for (auto& c : deployed) c.reachable = false;
+  auto again = NextRolloutStep(deployed, target, {Ready("io-edge"), Ready("n1")}, 2, -1);
+  EXPECT_EQ(again.phase, "Starting");
+  EXPECT_EQ(Names(again.apply), (std::set<std::string>{"io-edge", "n1", "n1~e2"}));
+  auto sw = NextRolloutStep(deployed, target, {Ready("io-edge"), Ready("n1"), Ready("n1~e2")}, 2, -1);
+  EXPECT_EQ(sw.phase, "Switching");
+  EXPECT_EQ(Names(sw.apply), (std::set<std::string>{"io-edge", "n1", "n1~e2"}));
+}
+
 TEST(Rollout, AChangedNodeGetsASecondWorkerBesideTheOld) {
   // n1 switches variant: its epoch-2 worker starts beside the epoch-1 one under another name.
   std::vector<WorkerConfig> cur = {Io(1, "n1"), Node("n1", 1, "v1")};

@@ -1,12 +1,17 @@
 // Devices behind NAT (worker/dialout.h), over loopback in one loop: worker "u" is reachable (it
 // listens), worker "w" is not (it never listens) and opens every connection. Items flow both ways
 // over connections w opened, with credits, acknowledgements, re-sends after a lost connection and
-// exactly-once hand-over as on any link; a DialIn no route expects is refused.
+// exactly-once hand-over as on any link; a DialIn no route expects is refused, and over mutual TLS
+// so is one whose certificate names another worker than the one it claims.
 #include "worker/dialout.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <filesystem>
 #include <map>
+
+#include "drivers/agent/pki.h"
 
 namespace jb {
 namespace {
@@ -46,7 +51,7 @@ class DialOutTest : public ::testing::Test {
   }
   void StartDialing(const std::string& self = "w") {
     w_dial_ = std::make_unique<DialOut>(loop_.get(), w_in_.get(), "wf", self);
-    w_dial_->SetPeers({{"u", u_addr_}});
+    w_dial_->SetPeers({{"u", u_addr_, "edge"}});
   }
   static void Done(HoldLedger* ledger, const AckRef& a) {
     HoldId h = ledger->New(0);
@@ -171,6 +176,67 @@ TEST_F(DialOutTest, ADialInNoRouteExpectsIsRefused) {
   EXPECT_FALSE(ToW().connected);
   EXPECT_TRUE(w_received_.empty());
   EXPECT_EQ(u_tx_.size(), 2);
+}
+
+// Link certificates of workflow "wf" from a CA in a temporary directory (as drivers/worker_tls.h).
+class WorkerCerts {
+ public:
+  WorkerCerts() {
+    auto c = Ca::LoadOrCreate(dir_.string());
+    EXPECT_TRUE(c.ok()) << c.status().message();
+    if (c.ok()) ca_ = std::move(*c);
+  }
+  ~WorkerCerts() {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  std::shared_ptr<const LinkTls> For(const std::string& worker) const {
+    if (!ca_) return nullptr;
+    auto pair = ca_->IssueUri(WorkerTlsUri("wf", worker, 1), 7);
+    EXPECT_TRUE(pair.ok());
+    if (!pair.ok()) return nullptr;
+    WorkerTls t;
+    t.cert_pem = pair->cert_pem;
+    t.key_pem = pair->key_pem;
+    t.ca_pem = ca_->cert_pem();
+    t.mode = "on";
+    auto tls = LinkTls::Create(t, "wf");
+    EXPECT_TRUE(tls.ok()) << tls.status().message();
+    return tls.ok() ? *tls : nullptr;
+  }
+
+ private:
+  std::filesystem::path dir_ = std::filesystem::temp_directory_path() /
+                               ("jb-dialout-test-" + std::to_string(getpid()) + "-" + std::to_string(std::rand()));
+  std::unique_ptr<Ca> ca_;
+};
+
+TEST_F(DialOutTest, ADialInWhoseCertificateNamesAnotherWorkerIsRefusedAndTheRightOneIsAdopted) {
+  WorkerCerts certs;
+  u_in_->SetTls(certs.For("u"));
+  Send(u_links_.get(), to_w_, &u_tx_, 1, 3);
+  // x: a worker of the same workflow with a valid certificate (naming x), claiming to be w.
+  DialOut impostor(loop_.get(), w_in_.get(), "wf", "w");
+  impostor.SetTls(certs.For("x"));
+  impostor.SetPeers({{"u", u_addr_, "edge"}});
+  ASSERT_TRUE(RunUntil([&] { return u_in_->tls_refused() >= 2; })) << "refused, then dialed again and refused";
+  EXPECT_GE(impostor.dials(), 2);
+  EXPECT_FALSE(ToW().connected);
+  EXPECT_TRUE(w_received_.empty()) << "an item meant for w reached x";
+  EXPECT_EQ(u_tx_.size(), 3) << "x acknowledged items meant for w";
+  impostor.SetPeers({});
+
+  // w itself, with its own certificate: adopted, every item handed on once.
+  const int64_t refused = u_in_->tls_refused();
+  w_dial_ = std::make_unique<DialOut>(loop_.get(), w_in_.get(), "wf", "w");
+  w_dial_->SetTls(certs.For("w"));
+  w_dial_->SetPeers({{"u", u_addr_, "edge"}});
+  ASSERT_TRUE(RunUntil([&] { return u_tx_.size() == 0; })) << u_tx_.size() << " unacknowledged";
+  EXPECT_TRUE(ToW().connected);
+  EXPECT_TRUE(ToW().tls);
+  EXPECT_EQ(u_in_->tls_refused(), refused);
+  EXPECT_EQ(w_received_.size(), 3u);
+  for (const auto& [seq, n] : w_received_) EXPECT_EQ(n, 1) << seq;
 }
 
 }  // namespace

@@ -142,6 +142,8 @@ TEST(WorkerTls, TlsUrisNameTheirWorkflowAndTheFirstBytesTellTlsFromPlainFrames) 
   EXPECT_EQ(WorkflowOfTlsUri("jellybean://wf/e1?epoch=3"), "wf");
   EXPECT_EQ(WorkflowOfTlsUri("https://wf/e1"), "");
   EXPECT_EQ(WorkflowOfTlsUri("jellybean:///e1"), "");
+  EXPECT_EQ(WorkerOfTlsUri("jellybean://wf/e1?epoch=3"), "e1");
+  EXPECT_EQ(WorkerOfTlsUri("https://wf/e1"), "");
   const char tls[] = {0x16, 0x03, 0x01};
   EXPECT_EQ(ClassifyFirstBytes(tls, 3), FirstBytes::kTls);
   EXPECT_EQ(ClassifyFirstBytes(tls, 2), FirstBytes::kWait);
