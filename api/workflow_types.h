@@ -325,7 +325,8 @@ struct Condition {
 };
 template <class V>
 void Describe(V& v, Condition& o) {
-  v.Field("type", o.type, Opt().Required().Enum({"Planned", "Deployed", "Ready", "SLOMet", "Degraded"}));
+  v.Field("type", o.type,
+          Opt().Required().Enum({"Planned", "Deployed", "Ready", "SLOMet", "Degraded", "ControlLinkLost"}));
   v.Field("status", o.status, Opt().Required().Enum({"True", "False", "Unknown"}));
   v.Field("reason", o.reason, Opt().Required());
   v.Field("message", o.message, Opt());

@@ -75,9 +75,10 @@ void WriteWorkflowStatusMetrics(const std::vector<Workflow>& workflows,
     for (const auto& wf : workflows)
       if (auto v = get(wf)) f.Sample({{"workflow", wf.metadata.name}}, *v);
   };
-  auto cond = x.Family("jellybean_workflow_condition", "gauge",
-                       "Workflow conditions (Planned, Deployed, Ready, SLOMet, Degraded): 1 for the condition's "
-                       "current status, 0 for the other two.");
+  auto cond = x.Family(
+      "jellybean_workflow_condition", "gauge",
+      "Workflow conditions (Planned, Deployed, Ready, SLOMet, Degraded, ControlLinkLost): 1 for the condition's "
+      "current status, 0 for the other two.");
   for (const auto& wf : workflows)
     for (const auto& c : wf.status.conditions)
       for (const char* s : {"True", "False", "Unknown"})

@@ -21,6 +21,16 @@ class Autonomy : public ::testing::Test {
     std::string why = lab_.Up();
     if (!why.empty()) GTEST_SKIP() << why;
   }
+  // A failed run keeps the daemon's and the agents' logs (the lab's directory goes with the test).
+  void TearDown() override {
+    if ((!HasFailure() && std::getenv("JB_LAB_KEEP_LOGS") == nullptr) || lab_.prefix_.empty()) return;
+    const auto keep = std::filesystem::temp_directory_path() / ("jb-autonomy-" + lab_.prefix_);
+    std::error_code ec;
+    std::filesystem::create_directories(keep, ec);
+    for (const auto& f : std::filesystem::directory_iterator(lab_.dir_.path(), ec))
+      if (f.path().extension() == ".log") std::filesystem::copy_file(f.path(), keep / f.path().filename(), ec);
+    std::printf("[ lab ] logs kept in %s\n", keep.c_str());
+  }
   // Drops TCP `port` (either direction) on host k's eth0: its control link only.
   std::string CutPort(int k, int port) {
     const std::string rules =
@@ -109,10 +119,6 @@ class Autonomy : public ::testing::Test {
 };
 
 TEST_F(Autonomy, ControlCutsKeepThePlanAndStatusTrueARealLossReplans) {
-  // Known failing, so skipped with the reason: in its first runs ControlLinkLost never showed for
-  // the cut devices, the status was observed only twice in each 20-s cut, and the real loss was not
-  // re-planned within 45 s (the three-tier lab's partition test is, in ~11 s). Not yet explained.
-  GTEST_SKIP() << "known failing (README, edge autonomy): control cuts did not show ControlLinkLost in the lab";
   ASSERT_TRUE(lab_.StartDaemon()) << ReadFile(lab_.dir_.path() / "state.log");
   lab_.StartAgent(3, "dev-a");
   lab_.StartAgent(4, "dev-b");

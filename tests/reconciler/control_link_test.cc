@@ -5,6 +5,7 @@
 
 #include <set>
 
+#include "api/manifest.h"
 #include "drivers/fake/fake_driver.h"
 #include "reconciler/memory_store.h"
 #include "reconciler/workflow_reconciler.h"
@@ -129,6 +130,23 @@ TEST_F(ControlLinkTest, ACutControlLinkWithAWorkingDataPathKeepsThePlanAndSaysSo
   EXPECT_EQ(Cond("ControlLinkLost"), "False/ControlLinkRestored");
   EXPECT_EQ(Cond("Ready"), "True/WorkersReady");
   EXPECT_EQ(*Get().status.plan_epoch, epoch);
+}
+
+// The file store reads every object back before it acknowledges a write: a status with the
+// condition must load (it did not: the condition type was not in the API's list, so every pass of
+// a cut workflow failed to save and was retried with back-off, and the lab never saw the condition).
+TEST_F(ControlLinkTest, TheConditionSurvivesTheStoresReadBack) {
+  WorkflowReconciler r(&store_, &driver_, Options());
+  ASSERT_TRUE(r.Reconcile("vqa").error.ok());
+  driver_.Cut(PlannedNode(), /*data_moving=*/true);
+  RunFor(&r, seconds(5));
+  ASSERT_EQ(Cond("ControlLinkLost"), "True/ControlLinkLost");
+  std::vector<Diagnostic> diagnostics;
+  auto back = ObjectFromText(ObjectToJson(Object{Get()}, true), "vqa.json", &diagnostics);
+  ASSERT_TRUE(back.ok()) << (diagnostics.empty() ? back.status().message() : diagnostics.front().ToString());
+  const Condition* c = FindCondition(std::get<Workflow>(*back).status, "ControlLinkLost");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->status, "True");
 }
 
 TEST_F(ControlLinkTest, ANodeWhoseDataPathStopsTooIsLostAndReplannedAsBefore) {
