@@ -47,10 +47,7 @@ class FilePersistence : public StorePersistence {
     std::string text = ObjectToJson(obj, true) + "\n";
     // Never acknowledge what the next start could not load back: the loader skips a file it
     // cannot decode, so such an object would vanish at the next restart.
-    std::vector<Diagnostic> diagnostics;
-    if (auto back = ObjectFromText(text, path, &diagnostics); !back.ok())
-      return Status::InvalidArgument("the object could not be read back once stored: " +
-                                     (diagnostics.empty() ? back.status().message() : diagnostics.front().ToString()));
+    if (auto s = CheckReadsBack(text, path); !s.ok()) return s;
     return WriteFileAtomic(path, text);
   }
 

@@ -130,7 +130,8 @@ void MarkUnobservable(const FilledReports& filled, ObservedStatus* o) {
         sink_relayed = true;
         o->throughput += rate->second - SinkRate(r.last);  // the fresh figure instead of the stale one
         relayed_from += (relayed_from.empty() ? "" : "; ") + std::string("items acknowledged by ") + w.name +
-                        " per the reports of " + filled.acked_by.at(w.name);
+                        " per the reports of " + filled.acked_by.at(w.name) + " (" + w.name +
+                        " does not report: " + r.reason + ")";
       }
     }
     for (const auto& f : FiguresOf(w, r.last)) {
@@ -141,7 +142,7 @@ void MarkUnobservable(const FilledReports& filled, ObservedStatus* o) {
   }
   if (!relayed_from.empty()) {
     o->throughput = std::max(0.0, o->throughput);
-    o->throughput_source = relayed_from + " (the sink's worker is cut off from the daemon)";
+    o->throughput_source = relayed_from;
   }
   o->unknown.clear();
   for (auto& [f, u] : unknown) o->unknown.push_back(std::move(u));

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <random>
 
+#include "api/manifest.h"
 #include "api/names.h"
 
 namespace jb {
@@ -30,7 +31,18 @@ StatusOr<std::string> StoreCore::NextVersion() {
   return std::to_string(++version_);
 }
 
-Status StoreCore::Write(const Object& obj) { return persistence_ ? persistence_->Write(obj) : Status::Ok(); }
+Status CheckReadsBack(const std::string& text, const std::string& where) {
+  std::vector<Diagnostic> diagnostics;
+  if (auto back = ObjectFromText(text, where, &diagnostics); !back.ok())
+    return Status::InvalidArgument("the object could not be read back once stored: " +
+                                   (diagnostics.empty() ? back.status().message() : diagnostics.front().ToString()));
+  return Status::Ok();
+}
+
+Status StoreCore::Write(const Object& obj) {
+  if (persistence_) return persistence_->Write(obj);
+  return CheckReadsBack(ObjectToJson(obj), "memory:" + KindOf(obj) + "/" + MetaOf(obj).name);
+}
 
 Status StoreCore::Erase(const std::string& kind, const std::string& name) {
   return persistence_ ? persistence_->Erase(kind, name) : Status::Ok();

@@ -1,7 +1,8 @@
 // StoreCore: the Store semantics shared by the stores that hold every object in this process
 // (FileStore, MemoryStore): names, resourceVersion counter, compare-and-swap, generation, status
 // kept apart from spec, finalizers, change notifications. They differ only in persistence, which
-// comes in through StorePersistence (none for MemoryStore).
+// comes in through StorePersistence (none for MemoryStore, which still checks that every object it
+// acknowledges reads back: CheckReadsBack).
 //
 // metadata.uid (NewUid) and metadata.creationTimestamp are set on create and kept by later Puts,
 // whatever the client sent.
@@ -48,6 +49,12 @@ class StorePersistence {
 // (kConflict, kNotFound) and refuses an object being deleted (kConflict); sets generation and finalizers, keeps the
 // stored status, clears deletionTimestamp. false = the spec and labels equal the stored ones: nothing to write.
 StatusOr<bool> PrepareSpecWrite(Object* obj, const Object* stored);
+// Every store refuses to acknowledge an object whose stored form `text` (its JSON) would not load
+// back through the API's decoder and validation, e.g. a status field the reconciler set to a value
+// the schema does not allow: kInvalidArgument "the object could not be read back once stored: …"
+// naming `where` and the first diagnostic. The memory store checks it too (on ObjectToJson(obj)),
+// so that unit tests on it fail where the file and etcd stores would.
+Status CheckReadsBack(const std::string& text, const std::string& where);
 // A random UUID v4 ("xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx"): metadata.uid of a created object.
 // Thread-safe.
 std::string NewUid();

@@ -113,10 +113,7 @@ StatusOr<std::optional<EtcdStore::Stored>> EtcdStore::Read(const std::string& ki
 StatusOr<etcd::Op> EtcdStore::EncodePut(const std::string& key, const Object& obj) const {
   std::string text = ObjectToJson(obj);
   // Never acknowledge what could not be read back (as the file store).
-  std::vector<Diagnostic> diagnostics;
-  if (auto back = ObjectFromText(text, key, &diagnostics); !back.ok())
-    return Status::InvalidArgument("the object could not be read back once stored: " +
-                                   (diagnostics.empty() ? back.status().message() : diagnostics.front().ToString()));
+  if (auto s = CheckReadsBack(text, key); !s.ok()) return s;
   return Op::Put(key, std::move(text));
 }
 

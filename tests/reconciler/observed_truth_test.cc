@@ -85,6 +85,11 @@ TEST_F(ObservedTruthTest, CutOffSinkIsRelayedByItsPeersAndItsLatencyIsUnknownWit
   EXPECT_NEAR(o.throughput, 20, 0.01) << "items io-edge acknowledged per w1's report";
   EXPECT_NE(o.throughput_source.find("acknowledged by io-edge per the reports of w1"), std::string::npos)
       << o.throughput_source;
+  // The source names why the sink's worker does not report (here its control link; a killed worker
+  // is "not running", not "cut off").
+  EXPECT_NE(o.throughput_source.find("(io-edge does not report: " + f.stale.at("io-edge").reason + ")"),
+            std::string::npos)
+      << o.throughput_source;
   EXPECT_EQ(FindUnknownFigure(o, "throughput"), nullptr);
   const UnknownFigure* p99 = FindUnknownFigure(o, "latencyP99Ms");
   ASSERT_NE(p99, nullptr);
