@@ -86,7 +86,7 @@ int Logs(const cli::Remote& remote, const LogsOptions& o, std::ostream& out, std
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     resp = HttpCall(r->http, "GET", base + "&sinceBytes=" + offset);
-    if (!resp.ok()) continue;  // the daemon restarts: keep trying
+    if (!resp.ok()) continue;   // the daemon restarts: keep trying
     if (resp->status == 503) {  // the worker's host or device is cut off for now: keep following
       if (!cut_off) err << "jbctl logs: " << cli::ErrorOf(*resp) << " (still following)\n";
       cut_off = true;

@@ -58,8 +58,8 @@ Value ServeLogRequests(LocalDriver& local, const Value& reply) {
     if (++served > kMaxLogRequestsPerAnswer) break;
     const int64_t max = std::clamp<int64_t>(Int(r, "maxBytes", 0), 0, kMaxAgentLogBytes);
     int64_t end = 0;
-    auto text = local.ReadLog(Str(r, "workflow"), Str(r, "worker"), Int(r, "offset", -1), static_cast<size_t>(max),
-                              &end);
+    auto text =
+        local.ReadLog(Str(r, "workflow"), Str(r, "worker"), Int(r, "offset", -1), static_cast<size_t>(max), &end);
     Value a = Value::Map();
     a.Set("id", Value::Integer(Int(r, "id", 0)));
     if (text.ok()) {

@@ -405,8 +405,7 @@ TEST_F(AgentChannel, ALogAnswerOverTheRequestsBoundIsRefused) {
     reader.join();
     if (sent > 8) {
       EXPECT_EQ(got.status().code(), Status::Code::kUnavailable);
-      EXPECT_NE(got.status().message().find("over the limit of 8 bytes"), std::string::npos)
-          << got.status().message();
+      EXPECT_NE(got.status().message().find("over the limit of 8 bytes"), std::string::npos) << got.status().message();
     } else {
       ASSERT_TRUE(got.ok()) << got.status().message();
       EXPECT_EQ(*got, std::string(8, 'x'));
