@@ -372,13 +372,13 @@ void Describe(V& v, UnknownFigure& o) {
 }
 
 // One inference endpoint: the io worker of `tier` serves that tier's ingress sources.
-struct IngressEndpoint {
+struct TierIngressUrl {
   std::string tier;
   std::string url;  // scheme://host:port/v2/models/WORKFLOW
-  bool operator==(const IngressEndpoint&) const = default;
+  bool operator==(const TierIngressUrl&) const = default;
 };
 template <class V>
-void Describe(V& v, IngressEndpoint& o) {
+void Describe(V& v, TierIngressUrl& o) {
   v.Field("tier", o.tier, Opt().Required());
   v.Field("url", o.url, Opt().Required());
 }
@@ -401,14 +401,14 @@ struct ObservedStatus {
   int64_t duplicates = 0;       // repeats discarded after re-sends
   double cross_tier_kibps = 0;  // observed, per tier boundary crossed, last 5 s
   double predicted_cross_tier_kibps = 0;
-  double network_cost_per_hour = 0;           // observed cross-tier traffic x link prices
-  double live_cost_per_hour = 0;              // rent of the used nodes + observed network
-  std::optional<ObservedAccuracy> accuracy;   // when answers carry labels
-  std::string ingress_url;                    // the inference endpoint (with several: the first tier's)
-  std::vector<IngressEndpoint> ingress_urls;  // every inference endpoint, one per ingress tier, in tier order
-  int64_t tls_refused = 0;                    // connections refused by the workers' mutual TLS peer check
-  std::string throughput_source;              // "" the sink's report; else from where it was relayed (#22)
-  std::vector<UnknownFigure> unknown;         // figures not observable now (their value: the last observed)
+  double network_cost_per_hour = 0;          // observed cross-tier traffic x link prices
+  double live_cost_per_hour = 0;             // rent of the used nodes + observed network
+  std::optional<ObservedAccuracy> accuracy;  // when answers carry labels
+  std::string ingress_url;                   // the inference endpoint (with several: the first tier's)
+  std::vector<TierIngressUrl> ingress_urls;  // every inference endpoint, one per ingress tier, in tier order
+  int64_t tls_refused = 0;                   // connections refused by the workers' mutual TLS peer check
+  std::string throughput_source;             // "" the sink's report; else from where it was relayed (#22)
+  std::vector<UnknownFigure> unknown;        // figures not observable now (their value: the last observed)
   bool operator==(const ObservedStatus&) const = default;
 };
 template <class V>

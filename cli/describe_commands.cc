@@ -111,7 +111,7 @@ void DescribeWorkflow(const Remote& r, const Workflow& wf, std::ostream& out) {
   // The inference endpoint; its CA and token are files on the daemon's machine (never the token).
   // With ingress sources on several tiers, one line per tier (each tier's io worker serves its own).
   if (wf.status.observed) {
-    std::vector<IngressEndpoint> endpoints = wf.status.observed->ingress_urls;
+    std::vector<TierIngressUrl> endpoints = wf.status.observed->ingress_urls;
     if (endpoints.empty() && !wf.status.observed->ingress_url.empty())  // a status from before ingressUrls
       endpoints.push_back({"", wf.status.observed->ingress_url});
     bool tls = false;

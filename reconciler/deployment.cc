@@ -299,12 +299,12 @@ ObservedStatus Summarize(const planner::Problem& p, const Plan& plan, const std:
     }
   }
   // Every endpoint in the order of the cluster's tiers; ingressUrl keeps the first for older readers.
-  auto rank = [&](const IngressEndpoint& e) {
+  auto rank = [&](const TierIngressUrl& e) {
     auto t = tier_index.find(e.tier);
     return t == tier_index.end() ? static_cast<int>(tier_index.size()) : t->second;
   };
   std::stable_sort(o.ingress_urls.begin(), o.ingress_urls.end(),
-                   [&](const IngressEndpoint& a, const IngressEndpoint& b) { return rank(a) < rank(b); });
+                   [&](const TierIngressUrl& a, const TierIngressUrl& b) { return rank(a) < rank(b); });
   if (!o.ingress_urls.empty()) o.ingress_url = o.ingress_urls.front().url;
   if (offered >= 0) o.expected_throughput = std::min(o.expected_throughput, offered);
   o.latency_p50_ms = sink_rate > 0 ? p50_weighted / std::max(sink_rate, 1e-9) : 0;

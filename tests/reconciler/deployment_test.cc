@@ -600,8 +600,8 @@ TEST(Summarize, IngressOnTwoTiersListsEveryEndpointInTierOrder) {
   second.metrics->ingress_address = "https://127.0.0.1:8124";
   ObservedStatus o = Summarize(*p, APlan(), {second, first});
   ASSERT_EQ(o.ingress_urls.size(), 2u);
-  EXPECT_EQ(o.ingress_urls[0], (IngressEndpoint{p->tiers[0], "https://127.0.0.1:8123/v2/models/wf"}));
-  EXPECT_EQ(o.ingress_urls[1], (IngressEndpoint{p->tiers[1], "https://127.0.0.1:8124/v2/models/wf"}));
+  EXPECT_EQ(o.ingress_urls[0], (TierIngressUrl{p->tiers[0], "https://127.0.0.1:8123/v2/models/wf"}));
+  EXPECT_EQ(o.ingress_urls[1], (TierIngressUrl{p->tiers[1], "https://127.0.0.1:8124/v2/models/wf"}));
   EXPECT_EQ(o.ingress_url, "https://127.0.0.1:8123/v2/models/wf");
   // A worker without an endpoint adds none.
   WorkerState plain = Reported("c1", p->tiers[1], true, 0);
