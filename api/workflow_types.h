@@ -372,6 +372,18 @@ void Describe(V& v, UnknownFigure& o) {
   v.Field("ageSeconds", o.age_s, Opt().Doc("Age of the last observation in seconds (-1: never)."));
 }
 
+// One inference endpoint: the io worker of `tier` serves that tier's ingress sources.
+struct TierIngressUrl {
+  std::string tier;
+  std::string url;  // scheme://host:port/v2/models/WORKFLOW
+  bool operator==(const TierIngressUrl&) const = default;
+};
+template <class V>
+void Describe(V& v, TierIngressUrl& o) {
+  v.Field("tier", o.tier, Opt().Required());
+  v.Field("url", o.url, Opt().Required());
+}
+
 // What the data plane reports, summarised by the reconciler from the workers' metrics.
 struct ObservedStatus {
   std::string time;       // when observed (RFC 3339)
@@ -393,7 +405,8 @@ struct ObservedStatus {
   double network_cost_per_hour = 0;          // observed cross-tier traffic x link prices
   double live_cost_per_hour = 0;             // rent of the used nodes + observed network
   std::optional<ObservedAccuracy> accuracy;  // when answers carry labels
-  std::string ingress_url;                   // the inference endpoint, when the workflow has ingress sources
+  std::string ingress_url;                   // the inference endpoint (with several: the first tier's)
+  std::vector<TierIngressUrl> ingress_urls;  // every inference endpoint, one per ingress tier, in tier order
   int64_t tls_refused = 0;                   // connections refused by the workers' mutual TLS peer check
   std::string throughput_source;             // "" the sink's report; else from where it was relayed (#22)
   std::vector<UnknownFigure> unknown;        // figures not observable now (their value: the last observed)
@@ -421,7 +434,12 @@ void Describe(V& v, ObservedStatus& o) {
   v.Field("networkCostPerHour", o.network_cost_per_hour, Opt().Min(0));
   v.Field("liveCostPerHour", o.live_cost_per_hour, Opt().Min(0));
   v.Field("accuracy", o.accuracy, Opt().Doc("Observed accuracy over labelled answers, beside the planned one."));
-  v.Field("ingressUrl", o.ingress_url, Opt());
+  v.Field("ingressUrl", o.ingress_url,
+          Opt().Doc("The inference endpoint; with ingress sources on several tiers, the first tier's "
+                    "(ingressUrls lists them all)."));
+  v.Field("ingressUrls", o.ingress_urls,
+          Opt().Doc("Every inference endpoint, one per tier whose io worker serves ingress sources, in the "
+                    "order of the cluster's tiers."));
   v.Field("tlsRefused", o.tls_refused,
           Opt().Min(0).Doc("Connections the workers refused by the mutual TLS peer check (not the daemon's CA, "
                            "another workflow, or no TLS), summed over the current processes."));

@@ -109,13 +109,20 @@ void DescribeWorkflow(const Remote& r, const Workflow& wf, std::ostream& out) {
     out << "\nObserved:  nothing yet (no worker has reported)\n";
   }
   // The inference endpoint; its CA and token are files on the daemon's machine (never the token).
-  if (wf.status.observed && !wf.status.observed->ingress_url.empty()) {
-    const std::string& url = wf.status.observed->ingress_url;
-    out << "Ingress:   " << url;
-    if (url.rfind("https://", 0) == 0)
-      out << " (CA: " << (fs::path(r.state_dir) / "tls/ca.crt").string()
-          << ", token: " << (fs::path(r.state_dir) / "ingress" / (wf.metadata.name + ".token")).string() << ")";
-    out << "\n";
+  // With ingress sources on several tiers, one line per tier (each tier's io worker serves its own).
+  if (wf.status.observed) {
+    std::vector<TierIngressUrl> endpoints = wf.status.observed->ingress_urls;
+    if (endpoints.empty() && !wf.status.observed->ingress_url.empty())  // a status from before ingressUrls
+      endpoints.push_back({"", wf.status.observed->ingress_url});
+    bool tls = false;
+    for (size_t i = 0; i < endpoints.size(); ++i) {
+      out << (i == 0 ? "Ingress:   " : "           ") << (endpoints.size() > 1 ? endpoints[i].tier + ": " : "")
+          << endpoints[i].url << "\n";
+      tls |= endpoints[i].url.rfind("https://", 0) == 0;
+    }
+    if (tls)
+      out << "           CA: " << (fs::path(r.state_dir) / "tls/ca.crt").string()
+          << ", token: " << (fs::path(r.state_dir) / "ingress" / (wf.metadata.name + ".token")).string() << "\n";
   }
   if (wf.status.rollout) {
     const auto& ro = *wf.status.rollout;

@@ -50,6 +50,12 @@ std::vector<std::string> WorkflowRow(const Workflow& wf, bool wide) {
                 : a    ? FormatFixed(a->accuracy, 1)
                        : "-",
                 a ? FormatFixed(a->low, 1) + "-" + FormatFixed(a->high, 1) : "-", a ? std::to_string(a->count) : "-"});
+    // Every inference endpoint, comma-separated (one per ingress tier).
+    std::string ingress;
+    if (obs)
+      for (const auto& e : obs->ingress_urls) ingress += (ingress.empty() ? "" : ",") + e.url;
+    if (ingress.empty() && obs) ingress = obs->ingress_url;  // a status from before ingressUrls
+    row.push_back(ingress.empty() ? "-" : ingress);
   }
   return row;
 }
@@ -192,7 +198,7 @@ Rows ObjectTable(const std::string& plural, const std::vector<Object>& objects, 
     rows.push_back({"NAME", "PLANNED", "READY", "SLOMET", "COST $/h", "ACCURACY"});
     if (wide)
       rows[0].insert(rows[0].end(),
-                     {"COMPUTE", "NETWORK", "GAP", "GENERATION", "OBSERVED", "OBS-ACCURACY", "95%", "N"});
+                     {"COMPUTE", "NETWORK", "GAP", "GENERATION", "OBSERVED", "OBS-ACCURACY", "95%", "N", "INGRESS"});
     for (const auto& o : objects) {
       rows.push_back(WorkflowRow(std::get<Workflow>(o), wide));
       rows.back()[0] = pre + rows.back()[0];

@@ -79,13 +79,20 @@ int Logs(const cli::Remote& remote, const LogsOptions& o, std::ostream& out, std
   }
   out << resp->body << std::flush;
   std::string offset = Header(*resp, "X-Log-Offset");
+  bool cut_off = false;  // said so once
   while (follow && !offset.empty()) {
     for (int i = 0; i < 5; ++i) {  // 500 ms, checking `stop` every 100
       if (stop && stop()) return 0;
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     resp = HttpCall(r->http, "GET", base + "&sinceBytes=" + offset);
-    if (!resp.ok()) continue;  // the daemon restarts: keep trying
+    if (!resp.ok()) continue;   // the daemon restarts: keep trying
+    if (resp->status == 503) {  // the worker's host or device is cut off for now: keep following
+      if (!cut_off) err << "jbctl logs: " << cli::ErrorOf(*resp) << " (still following)\n";
+      cut_off = true;
+      continue;
+    }
+    cut_off = false;
     if (resp->status == 404) {
       err << "jbctl logs: " << cli::ErrorOf(*resp) << "\n";
       return 0;  // the worker is gone (a new plan replaced it): its log ended

@@ -102,6 +102,15 @@ void AddWaysBack(const Workflow& wf, const std::set<std::string>& has_consumer, 
     }
 }
 
+// The inference endpoint an io worker reports serving, "" when it serves none.
+std::string IngressUrlOf(const WorkerMetrics& m) {
+  if (!m.ingress_address.empty())  // scheme://host:port, as the worker serves it
+    return m.ingress_address + "/v2/models/" + m.workflow;
+  if (m.ingress_port > 0)  // a worker from before ingressAddress: plain HTTP on loopback
+    return "http://127.0.0.1:" + std::to_string(m.ingress_port) + "/v2/models/" + m.workflow;
+  return "";
+}
+
 }  // namespace
 
 StatusOr<std::vector<WorkerConfig>> BuildDeployment(const Workflow& wf, const std::vector<ModelProfile>& profiles,
@@ -262,10 +271,7 @@ ObservedStatus Summarize(const planner::Problem& p, const Plan& plan, const std:
     const auto& m = *w.metrics;
     o.emulated |= m.emulated;
     o.tls_refused += m.tls_refused;
-    if (!m.ingress_address.empty())  // scheme://host:port, as the worker serves it
-      o.ingress_url = m.ingress_address + "/v2/models/" + m.workflow;
-    else if (m.ingress_port > 0)  // a worker from before ingressAddress: plain HTTP on loopback
-      o.ingress_url = "http://127.0.0.1:" + std::to_string(m.ingress_port) + "/v2/models/" + m.workflow;
+    if (std::string url = IngressUrlOf(m); !url.empty()) o.ingress_urls.push_back({m.tier, url});
     const bool endpoint = m.ingress_port > 0 || !m.ingress_address.empty();
     for (const auto& in : m.instances) {
       for (const auto& [reason, n] : in.dropped) o.dropped += n;
@@ -292,6 +298,14 @@ ObservedStatus Summarize(const planner::Problem& p, const Plan& plan, const std:
       o.network_cost_per_hour += l.payload_kibps * planner::kKiBpsToGiBph * p.PathCost(from->second, to->second);
     }
   }
+  // Every endpoint in the order of the cluster's tiers; ingressUrl keeps the first for older readers.
+  auto rank = [&](const TierIngressUrl& e) {
+    auto t = tier_index.find(e.tier);
+    return t == tier_index.end() ? static_cast<int>(tier_index.size()) : t->second;
+  };
+  std::stable_sort(o.ingress_urls.begin(), o.ingress_urls.end(),
+                   [&](const TierIngressUrl& a, const TierIngressUrl& b) { return rank(a) < rank(b); });
+  if (!o.ingress_urls.empty()) o.ingress_url = o.ingress_urls.front().url;
   if (offered >= 0) o.expected_throughput = std::min(o.expected_throughput, offered);
   o.latency_p50_ms = sink_rate > 0 ? p50_weighted / std::max(sink_rate, 1e-9) : 0;
   o.latency_p99_ms = p99;

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "base/log.h"
+#include "drivers/agent/agent_logs.h"
 #include "drivers/agent/channel.h"
 #include "drivers/agent/pki.h"
 #include "drivers/process.h"
@@ -242,6 +243,7 @@ Value AgentDriver::HandlePoll(const TlsChannel& ch, const Value& msg) {
                                    std::to_string(seen) + ", which the device has seen");
   }
   MutexLock l(&mu_);
+  TakeLogAnswers(device, msg);
   Device& d = Dev(device);
   bool was_silent = !d.seen || Clock::now() - d.last_seen > std::chrono::duration<double>(opts_.heartbeat_grace_s);
   d.seen = true;
@@ -289,8 +291,9 @@ Value AgentDriver::HandlePoll(const TlsChannel& ch, const Value& msg) {
   if (const Value* h = msg.Find("hold"); h != nullptr && h->is_number() && h->as_number() > 0)
     hold = std::min(hold, h->as_number());
   auto until = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(hold));
-  changed_.WaitUntil(&mu_, until,
-                     [&]() REQUIRES(mu_) { return stopping_ || (!Adopting(device) && Dev(device).version != have); });
+  changed_.WaitUntil(&mu_, until, [&]() REQUIRES(mu_) {
+    return stopping_ || (!Adopting(device) && Dev(device).version != have) || LogRequestWaiting(device);
+  });
   const bool adopting = Adopting(device);
   Device& now = Dev(device);
   Value reply = Value::Map();
@@ -300,6 +303,8 @@ Value AgentDriver::HandlePoll(const TlsChannel& ch, const Value& msg) {
   // (stepped down, or a former leader's instructions), and the agent checks it against its own.
   reply.Set("term", Value::Integer(TermOf(opts_.term)));
   Value wfs = Value::Seq();
+  // Log requests go out while adopting too (they change nothing; a waiting one ended the hold).
+  if (Value reqs = SendLogRequests(device); !reqs.items().empty()) reply.Set("logRequests", std::move(reqs));
   if (adopting) {
     reply.Set("workflows", std::move(wfs));
     return reply;
@@ -468,6 +473,89 @@ void AgentDriver::Load() {
       if (!c.ok()) continue;
       desired_[wfdir.path().filename().string()][c->name] = {*c, Dev(c->node).version};
     }
+}
+
+StatusOr<std::string> AgentDriver::ReadLog(const std::string& workflow, const std::string& worker, int64_t offset,
+                                           size_t max_bytes, int64_t* end) {
+  *end = 0;
+  MutexLock l(&mu_);
+  auto w = desired_.find(workflow);
+  if (w == desired_.end() || w->second.count(worker) == 0) {
+    std::string names;
+    if (w != desired_.end())
+      for (const auto& [n, cv] : w->second) names += (names.empty() ? "" : ", ") + n;
+    return Status::NotFound("workflow " + workflow + " has no worker \"" + worker + "\"" +
+                            (names.empty() ? " (it runs no workers)" : " (its workers: " + names + ")"));
+  }
+  const std::string device = w->second.at(worker).first.node;
+  auto d = devices_.find(device);
+  if (d == devices_.end() || !d->second.seen ||
+      Clock::now() - d->second.last_seen > std::chrono::duration<double>(opts_.heartbeat_grace_s))
+    return Status::Unavailable("device " + device + " is not connected (no jellybean-agent heartbeat): the log of " +
+                               worker + " cannot be read now");
+  const int64_t id = ++next_log_id_;
+  LogRequest& req = log_requests_[id];
+  req.device = device;
+  req.workflow = workflow;
+  req.worker = worker;
+  req.offset = offset;
+  req.max_bytes = std::min(max_bytes, kMaxAgentLogBytes);
+  changed_.SignalAll();  // a held poll of the device answers now
+  changed_.WaitUntil(&mu_, Clock::now() + kAgentLogWait,
+                     [&]() REQUIRES(mu_) { return stopping_ || log_requests_.at(id).result.has_value(); });
+  LogRequest done = std::move(log_requests_.at(id));
+  log_requests_.erase(id);
+  if (!done.result)
+    return Status::Unavailable("device " + device + " did not send the log of " + worker + " within " +
+                               std::to_string(kAgentLogWait.count()) + " s");
+  *end = done.end;
+  return std::move(*done.result);
+}
+
+void AgentDriver::TakeLogAnswers(const std::string& device, const Value& msg) {
+  const Value* logs = msg.Find("logs");
+  if (logs == nullptr || !logs->is_seq()) return;
+  bool any = false;
+  for (const auto& a : logs->items()) {
+    const Value* id = a.Find("id");
+    auto it = id != nullptr && id->is_number() ? log_requests_.find(WireInt(id->as_number())) : log_requests_.end();
+    // Only answers to what this device was asked (another device's id, or a late one, is ignored).
+    if (it == log_requests_.end() || it->second.device != device || !it->second.sent || it->second.result) continue;
+    int64_t end = 0;
+    auto text = DecodeLogAnswer(a, it->second.max_bytes, &end);
+    if (!text.ok() && text.status().code() == Status::Code::kInvalidArgument) {
+      spdlog::warn("agent: device {} sent a bad log answer for {}: {}", device, it->second.worker,
+                   text.status().message());
+      text = Status::Unavailable("device " + device + " sent a bad log answer: " + text.status().message());
+    }
+    it->second.end = end;
+    it->second.result = std::move(text);
+    any = true;
+  }
+  if (any) changed_.SignalAll();
+}
+
+bool AgentDriver::LogRequestWaiting(const std::string& device) {
+  for (const auto& [id, r] : log_requests_)
+    if (r.device == device && !r.sent) return true;
+  return false;
+}
+
+Value AgentDriver::SendLogRequests(const std::string& device) {
+  Value reqs = Value::Seq();
+  for (auto& [id, r] : log_requests_) {
+    if (r.device != device || r.sent) continue;
+    if (reqs.items().size() >= kMaxLogRequestsPerAnswer) break;
+    Value q = Value::Map();
+    q.Set("id", Value::Integer(id));
+    q.Set("workflow", Value::String(r.workflow));
+    q.Set("worker", Value::String(r.worker));
+    q.Set("offset", Value::Integer(r.offset));
+    q.Set("maxBytes", Value::Integer(static_cast<int64_t>(r.max_bytes)));
+    reqs.Append(std::move(q));
+    r.sent = true;
+  }
+  return reqs;
 }
 
 }  // namespace jb

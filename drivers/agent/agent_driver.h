@@ -18,6 +18,9 @@
 // - Fencing: every answer carries the daemon's term; the agent keeps the highest term it has seen
 //   (DIR/term) and refuses an answer with an older one; its polls carry that term, so a former
 //   leader learns that it is refused (error "stale-term", logged) instead of being obeyed.
+// - Worker logs (ReadLog) ride on the long poll: a request in the next poll answer, the bytes in
+//   the agent's following poll (drivers/agent/agent_logs.h); Unavailable when the device is not
+//   connected or does not answer within kAgentLogWait.
 // - Desired state is kept in <state>/agent/desired/<workflow>/<worker>.yaml, so a restarted daemon
 //   serves the same state to the agents.
 // - Adoption (a restarted daemon, or a new leader of several replicas, whose desired state may be
@@ -38,6 +41,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -85,6 +89,8 @@ class AgentDriver : public Driver {
   Status Remove(const std::string& workflow) override;
   // The desired state's workflows and those the devices report running (not yet adopted ones too).
   std::vector<std::string> Workflows() override EXCLUDES(mu_);
+  StatusOr<std::string> ReadLog(const std::string& workflow, const std::string& worker, int64_t offset,
+                                size_t max_bytes, int64_t* end) override EXCLUDES(mu_);
 
   int port() const;
   std::string ca_file() const;
@@ -110,6 +116,19 @@ class AgentDriver : public Driver {
   Value HandleRegister(const TlsChannel& ch, const Value& msg);
   bool Revoked(const std::string& device, const std::string& serial);
   void Persist(const std::string& workflow) EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A log read waiting for its device (drivers/agent/agent_logs.h).
+  struct LogRequest {
+    std::string device, workflow, worker;
+    int64_t offset = -1;
+    size_t max_bytes = 0;
+    bool sent = false;                            // in a poll answer already
+    std::optional<StatusOr<std::string>> result;  // the device's answer
+    int64_t end = 0;
+  };
+  // Takes the poll's `logs` answers of `device`; the requests waiting for it as `logRequests`.
+  void TakeLogAnswers(const std::string& device, const Value& msg) EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool LogRequestWaiting(const std::string& device) EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Value SendLogRequests(const std::string& device) EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The device's entry; a new one starts at a version no earlier daemon used (ms since the epoch
   // at start-up), so an agent never mistakes a new desired state for one it already runs.
   Device& Dev(const std::string& name) EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -139,6 +158,11 @@ class AgentDriver : public Driver {
     std::shared_ptr<bool> done;  // set under mu_ when the thread is about to end
   };
   std::vector<Conn> conns_ GUARDED_BY(mu_);
+  std::map<int64_t, LogRequest> log_requests_ GUARDED_BY(mu_);  // by id
+  int64_t next_log_id_ GUARDED_BY(mu_) = 0;
 };
+
+// How long ReadLog waits for a connected device's answer.
+inline constexpr std::chrono::seconds kAgentLogWait{10};
 
 }  // namespace jb

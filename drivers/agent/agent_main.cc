@@ -43,6 +43,7 @@
 #include <vector>
 
 #include "base/mutex.h"
+#include "drivers/agent/agent_logs.h"
 #include "drivers/agent/channel.h"
 #include "drivers/agent/pki.h"
 #include "drivers/local/local_driver.h"
@@ -190,7 +191,8 @@ bool NotFromTheLeader(const Flags& f, const jb::Value& reply, const std::string&
   return false;
 }
 
-jb::Value PollMessage(const Flags& f, int64_t version, int64_t term, jb::LocalDriver& local) {
+// `logs`: the answers to the previous answer's log requests (drivers/agent/agent_logs.h).
+jb::Value PollMessage(const Flags& f, int64_t version, int64_t term, jb::LocalDriver& local, jb::Value logs) {
   jb::Value msg = jb::Value::Map();
   msg.Set("type", jb::Value::String("poll"));
   msg.Set("version", jb::Value::Integer(version));
@@ -198,6 +200,7 @@ jb::Value PollMessage(const Flags& f, int64_t version, int64_t term, jb::LocalDr
   if (!f.advertise.empty()) msg.Set("address", jb::Value::String(f.advertise));
   msg.Set("states", StatesOf(local));
   msg.Set("hold", jb::Value::Number(0.4 * f.poll_timeout_s));
+  if (logs.is_seq() && !logs.items().empty()) msg.Set("logs", std::move(logs));
   return msg;
 }
 
@@ -339,9 +342,10 @@ int main(int argc, char** argv) {
     sd_notifyf(0, "STATUS=connected to %s:%d", f.host.c_str(), f.port);
     connected_once = true;
     bool fenced = false;
+    jb::Value logs = jb::Value::Seq();  // answers to the daemon's log requests, sent with the next poll
     while (!g_stop) {
       sd_notify(0, "WATCHDOG=1");
-      if (auto s = (*ch)->Send(PollMessage(f, version, highest_term, local)); !s.ok()) {
+      if (auto s = (*ch)->Send(PollMessage(f, version, highest_term, local, std::move(logs))); !s.ok()) {
         spdlog::warn("{}", s.message());
         break;
       }
@@ -361,6 +365,7 @@ int main(int argc, char** argv) {
         g_stop = true;
         break;
       }
+      logs = jb::ServeLogRequests(local, *reply);
       const jb::Value* v = reply->Find("version");
       int64_t want = v != nullptr && v->is_number() ? jb::WireInt(v->as_number()) : version;
       backoff = 0.1;

@@ -56,6 +56,11 @@ class CloudDriver : public Driver {
   Status Apply(const std::string& workflow, const std::vector<WorkerConfig>& workers) override EXCLUDES(mu_);
   std::vector<WorkerState> Observe(const std::string& workflow) override { return ssh_->Observe(workflow); }
   std::vector<WorkerConfig> Desired(const std::string& workflow) override { return ssh_->Desired(workflow); }
+  // The VM's worker log, read over the bootstrap ssh path (the provider hooks have no log call).
+  StatusOr<std::string> ReadLog(const std::string& workflow, const std::string& worker, int64_t offset,
+                                size_t max_bytes, int64_t* end) override {
+    return ssh_->ReadLog(workflow, worker, offset, max_bytes, end);
+  }
   Status Remove(const std::string& workflow) override EXCLUDES(mu_);
   std::vector<std::string> Workflows() override;
 

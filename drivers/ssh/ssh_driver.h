@@ -79,6 +79,10 @@ class SshDriver : public Driver {
   std::vector<WorkerConfig> Desired(const std::string& workflow) override EXCLUDES(mu_);
   Status Remove(const std::string& workflow) override EXCLUDES(apply_mu_, mu_);
   std::vector<std::string> Workflows() override EXCLUDES(mu_);
+  // The worker's log on its host (<node dir>/<workflow>/<worker>.log, drivers/ssh/ssh_logs.cc): one
+  // ssh command over the multiplexed connection, at most `max_bytes` sent by the host.
+  StatusOr<std::string> ReadLog(const std::string& workflow, const std::string& worker, int64_t offset,
+                                size_t max_bytes, int64_t* end) override EXCLUDES(mu_);
 
   // For the cloud driver: deploy onto a target it made (a VM) instead of an Infrastructure node.
   void SetTarget(const std::string& workflow, const std::string& node, const SshTarget& target) EXCLUDES(mu_);

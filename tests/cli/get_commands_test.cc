@@ -103,17 +103,18 @@ TEST_F(GetCommandsTest, GetWideHasTheObservedAccuracyColumns) {
   const std::string wide = Run("get", {"workflows", "-o", "wide"});
   EXPECT_NE(wide.find("OBS-ACCURACY"), std::string::npos) << wide;
   auto c = FirstRow(wide);
-  ASSERT_GE(c.size(), 3u) << wide;
-  EXPECT_EQ(c[c.size() - 3], "63.2") << wide;
-  EXPECT_EQ(c[c.size() - 2], "57.5-68.6") << wide;
-  EXPECT_EQ(c[c.size() - 1], "288") << wide;
+  ASSERT_GE(c.size(), 4u) << wide;
+  EXPECT_EQ(c[c.size() - 4], "63.2") << wide;
+  EXPECT_EQ(c[c.size() - 3], "57.5-68.6") << wide;
+  EXPECT_EQ(c[c.size() - 2], "288") << wide;
+  EXPECT_EQ(c[c.size() - 1], "-") << wide;  // INGRESS: no endpoint
   // The default table is unchanged.
   EXPECT_EQ(Run("get", {"workflows"}).find("OBS-ACCURACY"), std::string::npos);
   // No labels: dashes.
   SetStatus(Observed(std::nullopt));
   c = FirstRow(Run("get", {"workflows", "-o", "wide"}));
-  ASSERT_GE(c.size(), 3u);
-  EXPECT_EQ(c[c.size() - 3] + c[c.size() - 2] + c[c.size() - 1], "---");
+  ASSERT_GE(c.size(), 4u);
+  EXPECT_EQ(c[c.size() - 4] + c[c.size() - 3] + c[c.size() - 2], "---");
 }
 
 // #22: figures whose reporter is cut off from the daemon read Unknown with the reason and the age
@@ -143,14 +144,38 @@ TEST_F(GetCommandsTest, DescribeAndGetWideShowUnknownFiguresWithReasonAndAge) {
       << out;
   EXPECT_NE(out.find("[as last reported: a reporter is cut off]"), std::string::npos) << out;
   auto c = FirstRow(Run("get", {"workflows", "-o", "wide"}));
-  ASSERT_GE(c.size(), 3u);
-  EXPECT_EQ(c[c.size() - 3], "Unknown(7s)");
+  ASSERT_GE(c.size(), 4u);
+  EXPECT_EQ(c[c.size() - 4], "Unknown(7s)");
   // The throughput itself unknown (no peer relays it), never observed: no value shown as current.
   st.observed->throughput_source.clear();
   st.observed->unknown = {UnknownFigure{"throughput", why, "", -1}};
   SetStatus(st);
   out = Run("describe", {"workflow", "vqa"});
   EXPECT_NE(out.find("  Throughput:  Unknown (" + why + "; never observed) (plan 20.00)\n"), std::string::npos) << out;
+}
+
+// #16: ingress sources on two tiers: describe and get -o wide show both endpoints, each with its tier.
+TEST_F(GetCommandsTest, DescribeAndGetWideShowEveryIngressEndpoint) {
+  WorkflowStatus st = Observed(std::nullopt);
+  st.observed->ingress_urls = {{"edge", "https://127.0.0.1:8123/v2/models/vqa"},
+                               {"cloud", "https://127.0.0.1:8124/v2/models/vqa"}};
+  st.observed->ingress_url = st.observed->ingress_urls[0].url;
+  SetStatus(st);
+  const std::string out = Run("describe", {"workflow", "vqa"});
+  EXPECT_NE(out.find("Ingress:   edge: https://127.0.0.1:8123/v2/models/vqa\n"
+                     "           cloud: https://127.0.0.1:8124/v2/models/vqa\n"
+                     "           CA: "),
+            std::string::npos)
+      << out;
+  auto c = FirstRow(Run("get", {"workflows", "-o", "wide"}));
+  ASSERT_FALSE(c.empty());
+  EXPECT_EQ(c.back(), "https://127.0.0.1:8123/v2/models/vqa,https://127.0.0.1:8124/v2/models/vqa");
+  // One endpoint: no tier prefix, as before.
+  st.observed->ingress_urls.pop_back();
+  SetStatus(st);
+  EXPECT_NE(Run("describe", {"workflow", "vqa"}).find("Ingress:   https://127.0.0.1:8123/v2/models/vqa\n"),
+            std::string::npos);
+  EXPECT_EQ(FirstRow(Run("get", {"workflows", "-o", "wide"})).back(), "https://127.0.0.1:8123/v2/models/vqa");
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 
 #include <fstream>
 #include <future>
+#include <map>
 #include <regex>
 
 #include "daemon/http.h"
@@ -208,6 +209,21 @@ TEST(IngressE2E, SourcesOnTwoTiersTakeTheirPartsByIdAndBothCallersGetTheAnswer) 
       },
       40s))
       << testing::ReadFile(dir.path() / "state.log");
+  // #16: the status lists both endpoints, each with its tier (ingressUrl alone showed one).
+  std::vector<TierIngressUrl> urls;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        auto wf = GetWorkflow(c);
+        if (wf && wf->status.observed) urls = wf->status.observed->ingress_urls;
+        return urls.size() == 2;
+      },
+      40s))
+      << urls.size() << " ingress URLs in the status";
+  if (urls.size() == 2) {
+    std::map<std::string, std::string> by_tier = {{urls[0].tier, urls[0].url}, {urls[1].tier, urls[1].url}};
+    EXPECT_EQ(by_tier["edge"], edge + "/v2/models/vqa");
+    EXPECT_EQ(by_tier["cloud"], cloud + "/v2/models/vqa");
+  }
   HttpClientOptions to_edge, to_cloud;
   to_edge.server = edge;
   to_cloud.server = cloud;

@@ -2,9 +2,12 @@
 // the log shows, and worker logs come through the daemon (GET .../workflows/NAME/logs, jbctl logs).
 // Real jellybeand and jbctl binaries, port 0, temp state dirs.
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
 
 #include <chrono>
 #include <fstream>
+#include <sstream>
 
 #include "api/manifest.h"
 #include "daemon/http.h"
@@ -121,6 +124,56 @@ TEST(DaemonLogs, WorkerLogsComeThroughTheDaemon) {
   cli = testing::Run(Jbctl(state, "logs workflow/vqa --worker nope 2>&1"));
   EXPECT_EQ(cli.exit_code, 1);
   EXPECT_NE(cli.output.find("no worker \"nope\""), std::string::npos) << cli.output;
+  EXPECT_EQ(d.Stop(), 0);
+}
+
+// #19: `jbctl logs -f` against a real daemon prints a line the worker writes after the follow
+// started (the worker logs "reloaded" on SIGHUP), and ends by itself, with status 0, once the
+// worker is gone (the workflow deleted).
+TEST(DaemonLogs, FollowPrintsWhatTheWorkerWritesLaterAndEndsWhenTheWorkerIsGone) {
+  testing::TempDir dir;
+  auto state = dir.path() / "state";
+  HttpClientOptions c;
+  Daemon d(state);
+  ASSERT_TRUE(d.WaitReady(&c)) << testing::ReadFile(dir.path() / "state.log");
+  ASSERT_EQ(testing::Run(Jbctl(state, "apply -f manifests/vqa/")).exit_code, 0);
+  const auto log_file = state / "workers" / "vqa" / "io-edge.log";
+  const auto pid_file = state / "workers" / "vqa" / "io-edge.pid";
+  ASSERT_TRUE(testing::WaitFor([&] { return !testing::ReadFile(log_file).empty(); }, std::chrono::seconds(30)))
+      << testing::ReadFile(dir.path() / "state.log");
+  const auto out = dir.path() / "follow.out";
+  pid_t follow = testing::SpawnLogged(
+      {"/bin/sh", "-c", "exec env " + Jbctl(state, "logs workflow/vqa --worker io-edge -f")}, out.string());
+  ASSERT_GT(follow, 0);
+  int status = -1;
+  auto exited = [&] { return ::waitpid(follow, &status, WNOHANG) == follow; };
+  // The log so far first; then the worker writes a new line.
+  const bool started = testing::WaitFor([&] { return !testing::ReadFile(out).empty(); }, std::chrono::seconds(20));
+  auto reloads = [&] {
+    const std::string text = testing::ReadFile(out);
+    size_t n = 0;
+    for (size_t at = text.find("jellybean-worker: reloaded"); at != std::string::npos;
+         at = text.find("jellybean-worker: reloaded", at + 1))
+      ++n;
+    return n;
+  };
+  const size_t before = reloads();
+  long worker = 0;
+  std::istringstream(testing::ReadFile(pid_file)) >> worker;
+  const bool hup = started && worker > 0 && ::kill(static_cast<pid_t>(worker), SIGHUP) == 0;
+  const bool seen = hup && testing::WaitFor([&] { return reloads() > before; }, std::chrono::seconds(20));
+  // The workflow deleted: the worker is gone, and the follow ends by itself.
+  EXPECT_EQ(testing::Run(Jbctl(state, "delete workflow vqa")).exit_code, 0);
+  const bool ended = testing::WaitFor(exited, std::chrono::seconds(30));
+  if (!ended) {
+    ::kill(follow, SIGKILL);
+    ::waitpid(follow, nullptr, 0);
+  }
+  EXPECT_TRUE(started) << testing::ReadFile(out);
+  EXPECT_TRUE(hup) << "worker pid " << worker;
+  EXPECT_TRUE(seen) << testing::ReadFile(out);
+  ASSERT_TRUE(ended) << "jbctl logs -f did not end after the worker was gone:\n" << testing::ReadFile(out);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status << "\n" << testing::ReadFile(out);
   EXPECT_EQ(d.Stop(), 0);
 }
 

@@ -20,8 +20,10 @@
 #include <thread>
 
 #include "drivers/agent/agent_driver.h"
+#include "drivers/agent/agent_logs.h"
 #include "drivers/agent/channel.h"
 #include "drivers/agent/pki.h"
+#include "drivers/local/local_driver.h"
 #include "tests/drivers/agent_poll.h"
 #include "tests/test_util.h"
 #include "tests/tls_test_util.h"
@@ -312,6 +314,150 @@ TEST_F(AgentListenerLimits, AnUnverifiedPeerIsCappedAndASilentOneIsTimedOut) {
   }
   EXPECT_EQ(capped, 1);
   EXPECT_EQ(timed_out, 1);
+}
+
+// #19: a device's worker log through the daemon: requested in a poll answer, sent with the agent's
+// next poll; the whole log, a bounded read, an unknown worker named.
+TEST_F(AgentChannel, AWorkersLogComesOverTheLongPoll) {
+  InfrastructureSpec infra;
+  infra.tiers = {Tier{"device", DriverSpec{"agent", {}}}};
+  infra.nodes = {Node{"dev1", "device", 0, "cpu", 1, std::nullopt, std::nullopt}};
+  driver_->UseInfrastructure("wf", infra);
+  Agent("dev1", (dir_.path() / "token").string());
+  ASSERT_TRUE(WaitFor([&] { return driver_->Host("wf", "dev1").ok(); }, 10s))
+      << testing::ReadFile(dir_.path() / "dev1.log");
+  ASSERT_TRUE(driver_->Apply("wf", {Sink()}).ok());
+  const fs::path log = dir_.path() / "dev1/workers/wf/io-device.log";
+  ASSERT_TRUE(WaitFor([&] { return testing::ReadFile(log).size() >= 8; }, 15s))
+      << testing::ReadFile(dir_.path() / "dev1.log");
+  int64_t end = 0;
+  auto all = driver_->ReadLog("wf", "io-device", 0, 1 << 20, &end);
+  ASSERT_TRUE(all.ok()) << all.status().message();
+  ASSERT_GE(all->size(), 8u);
+  EXPECT_EQ(testing::ReadFile(log).rfind(*all, 0), 0u) << "the file's bytes, from its start";
+  EXPECT_EQ(end, static_cast<int64_t>(all->size()));
+  auto part = driver_->ReadLog("wf", "io-device", 1, 4, &end);
+  ASSERT_TRUE(part.ok()) << part.status().message();
+  EXPECT_EQ(*part, all->substr(1, 4));
+  EXPECT_EQ(end, 5);
+  // Asked for more than the agent channel carries: capped at kMaxAgentLogBytes.
+  auto capped = driver_->ReadLog("wf", "io-device", -1, 8u << 20, &end);
+  ASSERT_TRUE(capped.ok()) << capped.status().message();
+  EXPECT_LE(capped->size(), kMaxAgentLogBytes);
+  auto none = driver_->ReadLog("wf", "nope", 0, 100, &end);
+  EXPECT_EQ(none.status().code(), Status::Code::kNotFound);
+  EXPECT_NE(none.status().message().find("its workers: io-device"), std::string::npos) << none.status().message();
+}
+
+// A device (with a valid certificate) that answers a log request with more than was asked for is
+// refused, and the read fails naming it; a device that is not connected is named at once.
+TEST_F(AgentChannel, ALogAnswerOverTheRequestsBoundIsRefused) {
+  ASSERT_TRUE(driver_->Apply("wf", {Sink()}).ok());
+  int64_t end = 0;
+  auto offline = driver_->ReadLog("wf", "io-device", 0, 8, &end);
+  EXPECT_EQ(offline.status().code(), Status::Code::kUnavailable);
+  EXPECT_NE(offline.status().message().find("device dev1 is not connected"), std::string::npos)
+      << offline.status().message();
+  // A hand-made device: dev1's certificate from the daemon's device CA, speaking the protocol.
+  const std::string d = (dir_.path() / "state/agent").string();
+  auto ca = Ca::LoadOrCreate(d);
+  ASSERT_TRUE(ca.ok()) << ca.status().message();
+  auto kc = MakeKeyAndCsr("dev1");
+  ASSERT_TRUE(kc.ok());
+  auto cert = (*ca)->SignClient(kc->csr_pem, "dev1");
+  ASSERT_TRUE(cert.ok());
+  std::ofstream(dir_.path() / "dev1.key") << kc->key_pem;
+  std::ofstream(dir_.path() / "dev1.crt") << cert->cert_pem;
+  auto ch = TlsChannel::Connect("127.0.0.1", driver_->port(), driver_->ca_file(), (dir_.path() / "dev1.crt").string(),
+                                (dir_.path() / "dev1.key").string(), 5);
+  ASSERT_TRUE(ch.ok()) << ch.status().message();
+  auto poll = [&](Value logs) -> StatusOr<Value> {
+    Value m = Value::Map();
+    m.Set("type", Value::String("poll"));
+    m.Set("hold", Value::Number(0.1));
+    if (logs.is_seq()) m.Set("logs", std::move(logs));
+    if (auto s = (*ch)->Send(m); !s.ok()) return s;
+    return (*ch)->Receive(5);
+  };
+  ASSERT_TRUE(poll(Value()).ok());  // connected now
+  for (const size_t sent : {100, 8}) {
+    StatusOr<std::string> got = Status::Unavailable("not read");
+    std::thread reader([&] { got = driver_->ReadLog("wf", "io-device", 0, 8, &end); });
+    const Value* req = nullptr;
+    StatusOr<Value> r = Status::Unavailable("no poll");
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          r = poll(Value());
+          req = r.ok() ? r->Find("logRequests") : nullptr;
+          return req != nullptr && req->is_seq() && !req->items().empty();
+        },
+        10s));
+    const Value& q = req->items()[0];
+    EXPECT_EQ(q.Find("maxBytes")->as_number(), 8);
+    EXPECT_EQ(q.Find("worker")->as_string(), "io-device");
+    Value a = Value::Map();
+    a.Set("id", *q.Find("id"));
+    a.Set("data", Value::String(Base64Encode(std::string(sent, 'x'))));
+    a.Set("end", Value::Integer(static_cast<int64_t>(sent)));
+    Value logs = Value::Seq();
+    logs.Append(std::move(a));
+    ASSERT_TRUE(poll(std::move(logs)).ok());
+    reader.join();
+    if (sent > 8) {
+      EXPECT_EQ(got.status().code(), Status::Code::kUnavailable);
+      EXPECT_NE(got.status().message().find("over the limit of 8 bytes"), std::string::npos) << got.status().message();
+    } else {
+      ASSERT_TRUE(got.ok()) << got.status().message();
+      EXPECT_EQ(*got, std::string(8, 'x'));
+      EXPECT_EQ(end, 8);
+    }
+  }
+}
+
+TEST(AgentWire, LogAnswersAreBoundedBeforeTheyAreDecoded) {
+  for (const std::string& s : std::vector<std::string>{"", "a", "ab", "abc", "abcd", std::string("\0\xff\n\x80", 4)}) {
+    auto back = Base64Decode(Base64Encode(s), s.size());
+    ASSERT_TRUE(back.ok()) << back.status().message();
+    EXPECT_EQ(*back, s);
+  }
+  EXPECT_FALSE(Base64Decode(Base64Encode("abcd"), 3).ok());
+  // Over the bound by its length alone (not decoded), and not base64.
+  auto big = Base64Decode(std::string(4u << 20, 'A'), 1 << 20);
+  EXPECT_NE(big.status().message().find("over the limit"), std::string::npos) << big.status().message();
+  EXPECT_FALSE(Base64Decode("ab!?", 10).ok());
+  EXPECT_FALSE(Base64Decode("abc", 10).ok());
+  int64_t end = 0;
+  Value a = Value::Map();
+  a.Set("error", Value::String("not-found"));
+  a.Set("message", Value::String("no worker \"x\""));
+  EXPECT_EQ(DecodeLogAnswer(a, 10, &end).status().code(), Status::Code::kNotFound);
+  Value bad_end = Value::Map();
+  bad_end.Set("data", Value::String(Base64Encode("abcd")));
+  bad_end.Set("end", Value::Integer(2));
+  EXPECT_EQ(DecodeLogAnswer(bad_end, 10, &end).status().code(), Status::Code::kInvalidArgument);
+}
+
+// The agent serves at most kMaxLogRequestsPerAnswer requests of one answer.
+TEST(AgentWire, TheAgentServesABoundedNumberOfLogRequests) {
+  testing::TempDir dir;
+  LocalDriverOptions o;
+  o.state_dir = dir.path().string();
+  o.worker_binary = JB_WORKER;
+  LocalDriver local(o);
+  Value reply = Value::Map();
+  Value reqs = Value::Seq();
+  for (int i = 1; i <= 6; ++i) {
+    Value q = Value::Map();
+    q.Set("id", Value::Integer(i));
+    q.Set("workflow", Value::String("wf"));
+    q.Set("worker", Value::String("w"));
+    q.Set("maxBytes", Value::Integer(int64_t{1} << 40));
+    reqs.Append(std::move(q));
+  }
+  reply.Set("logRequests", std::move(reqs));
+  Value answers = ServeLogRequests(local, reply);
+  ASSERT_EQ(answers.items().size(), kMaxLogRequestsPerAnswer);
+  EXPECT_EQ(answers.items()[0].Find("error")->as_string(), "not-found");
 }
 
 // Numbers in agent messages are doubles from a peer; a version, pid or restart count beyond

@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <sstream>
 #include <vector>
@@ -172,6 +173,41 @@ TEST_F(SshDriverTest, ADeadSupervisorIsStartedAgainWithGrowingBackOff) {
   EXPECT_GE(t[1] - t[0], 0.2 - 0.02);
   EXPECT_GE(t[2] - t[1], 0.4 - 0.02);
   EXPECT_GE(t[3] - t[2], 0.8 - 0.02);
+}
+
+// #19: the worker's log comes from its host over the driver's ssh command path: the whole log,
+// the last bytes, a bounded read and the next read from its end offset, an unknown worker named.
+TEST_F(SshDriverTest, ReadLogReadsTheWorkersLogOnItsHostBoundedInBytes) {
+  NewDriver(JB_WORKER);
+  auto port = PickFreePort();
+  ASSERT_TRUE(port.ok());
+  ASSERT_TRUE(driver_->Apply("wf", {IoWorker(*port)}).ok());
+  ASSERT_TRUE(WaitFor([&] { return testing::ReadFile(Remote(".log")).size() >= 8; }, 20s));
+  int64_t end = 0;
+  auto all = driver_->ReadLog("wf", "io", 0, 1 << 20, &end);
+  ASSERT_TRUE(all.ok()) << all.status().message();
+  ASSERT_GE(all->size(), 8u);
+  EXPECT_EQ(testing::ReadFile(Remote(".log")).rfind(*all, 0), 0u) << "the file's bytes, from its start";
+  EXPECT_EQ(end, static_cast<int64_t>(all->size()));
+  // At most max_bytes: from an offset, and the last ones.
+  auto part = driver_->ReadLog("wf", "io", 2, 5, &end);
+  ASSERT_TRUE(part.ok()) << part.status().message();
+  EXPECT_EQ(*part, all->substr(2, 5));
+  EXPECT_EQ(end, 7);
+  // What the host's log holds after `end` (appended here as the supervisor would).
+  std::ofstream(Remote(".log"), std::ios::app) << "a line written later\n";
+  const std::string file = testing::ReadFile(Remote(".log"));
+  auto tail = driver_->ReadLog("wf", "io", -1, 21, &end);
+  ASSERT_TRUE(tail.ok());
+  EXPECT_EQ(*tail, file.substr(file.size() - 21));
+  EXPECT_EQ(end, static_cast<int64_t>(file.size()));
+  auto next = driver_->ReadLog("wf", "io", static_cast<int64_t>(all->size()), 1 << 20, &end);
+  ASSERT_TRUE(next.ok());
+  EXPECT_EQ(all->size() + next->size(), static_cast<size_t>(end));
+  EXPECT_NE(next->find("a line written later\n"), std::string::npos) << *next;
+  auto none = driver_->ReadLog("wf", "nope", 0, 100, &end);
+  EXPECT_EQ(none.status().code(), Status::Code::kNotFound);
+  EXPECT_NE(none.status().message().find("its workers: io"), std::string::npos) << none.status().message();
 }
 
 }  // namespace

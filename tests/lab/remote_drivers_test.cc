@@ -218,6 +218,21 @@ TEST_F(RemoteDrivers, SshDriverDeploysSupervisesAndRemovesAWorkerOnAnEdgeHost) {
   std::string a, fa, b, fb;
   sums >> a >> fa >> b >> fb;
   EXPECT_EQ(a, b) << sum.output;
+  // #19: the worker's log, read on the host over the driver's ssh connection (what jbctl logs shows).
+  const fs::path remote_log = dir_.path() / "remote/e1/wf/e1.log";
+  ASSERT_TRUE(WaitFor([&] { return !testing::ReadFile(remote_log).empty(); }, 20s));
+  int64_t log_end = 0;
+  auto tl = Clock::now();
+  auto log = dispatcher_->ReadLog("wf", "e1", 0, 1 << 20, &log_end);
+  double log_s = std::chrono::duration<double>(Clock::now() - tl).count();
+  ASSERT_TRUE(log.ok()) << log.status().message();
+  EXPECT_FALSE(log->empty());
+  EXPECT_EQ(testing::ReadFile(remote_log).rfind(*log, 0), 0u) << *log;
+  EXPECT_EQ(log_end, static_cast<int64_t>(log->size()));
+  auto bounded = dispatcher_->ReadLog("wf", "e1", -1, 3, &log_end);
+  ASSERT_TRUE(bounded.ok()) << bounded.status().message();
+  EXPECT_EQ(bounded->size(), 3u);
+  std::printf("[ lab ] ssh driver: worker log read over ssh in %.3f s (%zu bytes)\n", log_s, log->size());
 
   // SIGKILL of the remote worker: its supervisor restarts it, and nothing is lost.
   ASSERT_TRUE(WaitFor([&] { return Inst("io-device", kSinkName).items_out >= 300; }, 20s));
@@ -294,6 +309,18 @@ TEST_F(RemoteDrivers, AgentDriverRegistersDeploysSurvivesAPartitionAndRevokes) {
   EXPECT_EQ(key_perms & (fs::perms::group_all | fs::perms::others_all), fs::perms::none);
   ASSERT_TRUE(WaitFor([&] { return Inst("io-device", kSinkName).items_out >= 200; }, 20s))
       << State("io-device")->message;
+  // #19: the device's worker log comes over the agent's long poll.
+  const fs::path device_log = dir_.path() / "agent-dev3/workers/wf/io-device.log";
+  ASSERT_TRUE(WaitFor([&] { return !testing::ReadFile(device_log).empty(); }, 20s));
+  int64_t log_end = 0;
+  auto tl = Clock::now();
+  auto device_text = dispatcher_->ReadLog("wf", "io-device", 0, 1 << 20, &log_end);
+  double log_s = std::chrono::duration<double>(Clock::now() - tl).count();
+  ASSERT_TRUE(device_text.ok()) << device_text.status().message();
+  EXPECT_FALSE(device_text->empty());
+  EXPECT_EQ(testing::ReadFile(device_log).rfind(*device_text, 0), 0u) << *device_text;
+  std::printf("[ lab ] agent driver: worker log read over the long poll in %.3f s (%zu bytes)\n", log_s,
+              device_text->size());
 
   // A certificate from another CA is refused; so is a poll without a certificate.
   ASSERT_EQ(testing::Run(
@@ -317,6 +344,9 @@ TEST_F(RemoteDrivers, AgentDriverRegistersDeploysSurvivesAPartitionAndRevokes) {
   double noticed_s = std::chrono::duration<double>(Clock::now() - tp).count();
   std::string why = State("io-device")->message;
   EXPECT_NE(why.find("heartbeat missed"), std::string::npos) << why;
+  auto cut = dispatcher_->ReadLog("wf", "io-device", 0, 100, &log_end);  // named at once, not after a wait
+  EXPECT_EQ(cut.status().code(), Status::Code::kUnavailable);
+  EXPECT_NE(cut.status().message().find("device dev3 is not connected"), std::string::npos) << cut.status().message();
   for (auto& w : workers) w.epoch = 2;
   ASSERT_TRUE(dispatcher_->Apply("wf", workers).ok());
   LabCmd("heal " + prefix_ + " 3");

@@ -587,6 +587,27 @@ TEST(Summarize, TheIngressUrlComesFromTheIoWorkersReportedPort) {
   EXPECT_EQ(Summarize(*p, APlan(), {io}).ingress_url, "https://127.0.0.1:8123/v2/models/wf");
 }
 
+// #16: ingress sources on two tiers: the status carries both endpoints with their tiers, in the
+// order of the cluster's tiers whatever order the workers report in; ingressUrl keeps the first.
+TEST(Summarize, IngressOnTwoTiersListsEveryEndpointInTierOrder) {
+  auto p = ProblemOf();
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  ASSERT_GE(p->tiers.size(), 2u);
+  WorkerState first = Reported("io-" + p->tiers[0], p->tiers[0], true, 0);
+  WorkerState second = Reported("io-" + p->tiers[1], p->tiers[1], true, 0);
+  first.metrics->workflow = second.metrics->workflow = "wf";
+  first.metrics->ingress_address = "https://127.0.0.1:8123";
+  second.metrics->ingress_address = "https://127.0.0.1:8124";
+  ObservedStatus o = Summarize(*p, APlan(), {second, first});
+  ASSERT_EQ(o.ingress_urls.size(), 2u);
+  EXPECT_EQ(o.ingress_urls[0], (TierIngressUrl{p->tiers[0], "https://127.0.0.1:8123/v2/models/wf"}));
+  EXPECT_EQ(o.ingress_urls[1], (TierIngressUrl{p->tiers[1], "https://127.0.0.1:8124/v2/models/wf"}));
+  EXPECT_EQ(o.ingress_url, "https://127.0.0.1:8123/v2/models/wf");
+  // A worker without an endpoint adds none.
+  WorkerState plain = Reported("c1", p->tiers[1], true, 0);
+  EXPECT_EQ(Summarize(*p, APlan(), {plain, first}).ingress_urls.size(), 1u);
+}
+
 // An inference endpoint delivers what clients send: an idle one is not "below its throughput
 // target" (it was: SLOMet=False ThroughputBelowTarget at 0 requests/s against a plan of 5).
 TEST(Summarize, AnEndpointIsExpectedToDeliverWhatArrivesUpToThePlan) {
