@@ -187,10 +187,18 @@ void SshDriver::UseInfrastructure(const std::string& workflow, const Infrastruct
                                                                : opts_.state_dir + "/credentials/" + *n.credentials_ref;
     out[n.name] = tg;
   }
-  MutexLock l(&mu_);
-  auto& cur = targets_[workflow];
-  for (auto& [node, tg] : out) cur[node] = tg;  // keeps SetTarget's (cloud VMs) entries
-  target_errors_[workflow] = std::move(errors);
+  MutexLock serial(&apply_mu_);
+  std::map<std::string, Deployed> deployed;
+  {
+    MutexLock l(&mu_);
+    auto& cur = targets_[workflow];
+    for (auto& [node, tg] : out) cur[node] = tg;  // keeps SetTarget's (cloud VMs) entries
+    target_errors_[workflow] = std::move(errors);
+    deployed = deployed_[workflow];
+  }
+  // Before the dispatcher reads Desired to keep workers' addresses: what the nodes run.
+  Status ignored;  // logged; Apply asks a wanted node again
+  (void)AdoptFromNodes(workflow, out, {}, &deployed, &ignored);
 }
 
 void SshDriver::SetTarget(const std::string& workflow, const std::string& node, const SshTarget& target) {
@@ -358,8 +366,13 @@ Status SshDriver::Apply(const std::string& workflow, const std::vector<WorkerCon
     if (!s.ok() && first.ok()) first = s;
     return s.ok();
   };
+  // Nodes this driver has no record for may run workers a former leader started: adopt them first.
+  std::set<std::string> wanted;
+  for (const auto& [name, d] : want) wanted.insert(d.config.node);
+  std::set<std::string> unasked = AdoptFromNodes(workflow, targets, wanted, &cur, &first);
   for (auto& [name, d] : want) {
     auto it = cur.find(name);
+    if (unasked.count(d.config.node) != 0) continue;
     if (it != cur.end() && it->second.config == d.config && it->second.target == d.target) continue;
     if (!note(Install(d.target, d.config.node))) continue;
     bool reload = it != cur.end() && it->second.target == d.target && ReloadsInPlace(it->second.config, d.config);
@@ -432,6 +445,8 @@ Status SshDriver::Remove(const std::string& workflow) {
   if (deployed_[workflow].empty()) {
     deployed_.erase(workflow);
     targets_.erase(workflow);
+    asked_.erase(workflow);
+    answered_.erase(workflow);
     target_errors_.erase(workflow);
     std::error_code ec;
     fs::remove_all(Dir(workflow), ec);
@@ -469,27 +484,6 @@ void SshDriver::Adopt() {
       deployed_[workflow][d.config.name] = std::move(d);
     }
   }
-}
-
-std::vector<SshDriver::Deployed> SshDriver::DueSupervisorRestarts(const std::vector<Deployed>& dead,
-                                                                  std::chrono::steady_clock::time_point now) {
-  std::vector<Deployed> due;
-  for (const auto& polled : dead) {
-    auto w = deployed_.find(polled.config.workflow);
-    if (w == deployed_.end()) continue;
-    auto it = w->second.find(polled.config.name);
-    if (it == w->second.end() || !(it->second.config == polled.config)) continue;  // Apply changed it meanwhile
-    Deployed& d = it->second;
-    if (!d.supervisor_restart_at) {
-      d.supervisor_restart_at = d.supervisor_backoff.OnExit(d.supervisor_started, now);
-      continue;
-    }
-    if (now < *d.supervisor_restart_at) continue;
-    d.supervisor_restart_at.reset();
-    d.supervisor_started = now;
-    due.push_back(d);
-  }
-  return due;
 }
 
 void SshDriver::Poll() {

@@ -19,6 +19,16 @@
 //   their peers report items they acknowledge, and turns the node NotReady after the grace period otherwise.
 // - What was deployed is recorded in <state>/ssh/workflows/<workflow>/<worker>.{yaml,target}, so a
 //   restarted daemon observes, updates and removes the same workers.
+// - Adoption from the host (a new leader of several replicas, whose state dir has no record of
+//   what a former leader deployed): a node of the workflow this driver has no record for is asked
+//   (one ssh command, after the fencing check, so a former leader is refused from then on) which
+//   workers of the workflow it holds (<workflow>/<worker>.yaml), and they are recorded as if this
+//   driver had deployed them: first when UseInfrastructure names the node (so Desired, and the
+//   dispatcher's choice of addresses, include them), else on Apply. Apply then keeps a worker whose
+//   config is unchanged (same PID), reloads by SIGHUP one that differs only in routes, epoch or
+//   certificates, replaces one whose instances differ and stops one no longer wanted; no second
+//   supervisor is started beside a running one. A node that cannot be asked (unreachable, or
+//   fenced: it has seen a newer term) gets nothing started; Apply asks it again while it is wanted.
 //
 // Settings (tier driver.settings, typed in api/driver_settings.h: SshSettings): user, sshPort (22),
 // identityFile, knownHosts, remoteDir, connectTimeoutSeconds (5), portBase. Node: address ([user@]host), credentialsRef
@@ -72,7 +82,8 @@ class SshDriver : public Driver {
   ~SshDriver() override;
 
   std::string name() const override { return "ssh"; }
-  void UseInfrastructure(const std::string& workflow, const InfrastructureSpec& infra) override EXCLUDES(mu_);
+  void UseInfrastructure(const std::string& workflow, const InfrastructureSpec& infra) override
+      EXCLUDES(apply_mu_, mu_);
   StatusOr<std::string> Host(const std::string& workflow, const std::string& node) override EXCLUDES(mu_);
   Status Apply(const std::string& workflow, const std::vector<WorkerConfig>& workers) override EXCLUDES(apply_mu_, mu_);
   std::vector<WorkerState> Observe(const std::string& workflow) override EXCLUDES(mu_);
@@ -123,6 +134,15 @@ class SshDriver : public Driver {
   void Record(const std::string& workflow, const Deployed& d);
   void Forget(const std::string& workflow, const std::string& worker);
   void Adopt() EXCLUDES(mu_);
+  // Adoption from the host (see the header comment): each node of `targets` with no worker in
+  // `cur` that has not answered yet is asked (one not in `wanted` only once) what it holds for
+  // `workflow`; that joins `cur`, deployed_ and the local records. Returns the nodes of `wanted`
+  // that could not be asked, with the first error in `error`. Called under apply_mu_.
+  std::set<std::string> AdoptFromNodes(const std::string& workflow, const std::map<std::string, SshTarget>& targets,
+                                       const std::set<std::string>& wanted, std::map<std::string, Deployed>* cur,
+                                       Status* error) EXCLUDES(mu_);
+  // The workers of `workflow` that `node` holds (its <workflow>/*.yaml); runs the fencing check first.
+  StatusOr<std::vector<WorkerConfig>> AskNode(const std::string& workflow, const std::string& node, const SshTarget& t);
   void Poll() EXCLUDES(mu_);
   std::vector<std::string> SshArgs(const SshTarget& t) const;
 
@@ -136,6 +156,8 @@ class SshDriver : public Driver {
   std::map<std::string, std::map<std::string, Deployed>> deployed_ GUARDED_BY(mu_);  // workflow -> worker
   std::set<std::string> installed_ GUARDED_BY(mu_);  // "host:port:dir/node" verified this run
   std::set<std::string> control_ GUARDED_BY(mu_);    // hosts with a control connection
+  // workflow -> nodes asked what they hold / that answered (AdoptFromNodes)
+  std::map<std::string, std::set<std::string>> asked_ GUARDED_BY(mu_), answered_ GUARDED_BY(mu_);
   bool stopping_ GUARDED_BY(mu_) = false;
   CondVar cv_;
   std::thread poller_;

@@ -84,6 +84,40 @@ TEST(CloudDriver, CreatesAPoolsVmOnceKeepsItWhileBootingReplacesAVanishedOneAndD
   EXPECT_TRUE(d.Workflows().empty());
 }
 
+// Issue 20: a new leader's cloud driver (its own, empty state dir; the replicas' shared owner
+// label) finds the VM a former leader made for the pool through `list`: no second VM, and its leak
+// check deletes nothing while the pool's worker is being brought up on it.
+TEST(CloudDriver, ANewLeadersDriverAdoptsTheFormerLeadersVmInsteadOfCreatingAnother) {
+  testing::TempDir dir;
+  fs::path cloud = dir.path() / "cloud";
+  auto options = [&](const std::string& state) {
+    CloudDriverOptions o;
+    o.state_dir = (dir.path() / state).string();
+    o.worker_binary = "/bin/true";
+    o.owner = "replicas";
+    o.reconcile_every = std::chrono::milliseconds(100);
+    o.boot_wait = std::chrono::seconds(0);
+    return o;
+  };
+  CloudDriver a(options("state-a"));
+  a.UseInfrastructure("wf", Infra(cloud));
+  (void)a.Host("wf", "gpu");  // creates the VM (it has no sshd behind it: Host stays Unavailable)
+  const auto made = Records(cloud);
+  ASSERT_EQ(made.size(), 1u);
+
+  CloudDriver b(options("state-b"));
+  b.UseInfrastructure("wf", Infra(cloud));
+  auto h = b.Host("wf", "gpu");
+  ASSERT_FALSE(h.ok());
+  EXPECT_NE(h.status().message().find("does not answer ssh yet"), std::string::npos) << h.status().message();
+  EXPECT_EQ(Records(cloud), made);
+  ASSERT_TRUE(b.ReconcileVms().ok());
+  EXPECT_EQ(Records(cloud), made);
+  // The new leader owns it now: removing the workflow deletes it, nothing else is left.
+  ASSERT_TRUE(b.Remove("wf").ok());
+  EXPECT_TRUE(Records(cloud).empty());
+}
+
 TEST(CloudDriver, NamesABadHookSettingAndAnUnknownPool) {
   testing::TempDir dir;
   CloudDriverOptions o;

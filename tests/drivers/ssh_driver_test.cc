@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "drivers/process.h"
+#include "tests/drivers/fake_ssh.h"
 #include "tests/test_util.h"
 
 namespace jb {
@@ -24,37 +25,9 @@ namespace {
 
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
+using testing::IoWorker;
+using testing::kFakeSsh;
 using testing::WaitFor;
-
-// Runs the last argument (the driver's "sh -c '...'" command) here; `-O exit` (closing the
-// multiplexed connection) has nothing to close.
-constexpr const char* kFakeSsh = R"SH(#!/bin/sh
-for a; do last=$a; done
-case " $* " in *" -O exit "*) exit 0;; esac
-exec sh -c "$last"
-)SH";
-
-// One worker hosting a source that feeds the sink directly, listening on `port`.
-WorkerConfig IoWorker(int port) {
-  WorkerConfig c;
-  c.workflow = "wf";
-  c.name = "io";
-  c.node = "edge1";
-  c.tier = "edge";
-  c.listen = "127.0.0.1:" + std::to_string(port);
-  WorkerInstance src;
-  src.kind = "source";
-  src.name = "S";
-  src.rate = 50;
-  src.item_kib = 1;
-  WorkerInstance sink;
-  sink.kind = "sink";
-  sink.name = kSinkName;
-  c.instances = {src, sink};
-  c.edges = {{"S", kSinkName, 1}};
-  c.routes = {{kSinkName, 0, 1, "io", c.listen, ""}};
-  return c;
-}
 
 // The start times (seconds, fractional) a script appended to `path`, one per line.
 std::vector<double> Starts(const fs::path& path) {
