@@ -129,11 +129,12 @@ TEST_F(SshAdoptionTest, ANewLeadersDriverAdoptsTheRunningWorkerWithoutRestarting
 
   SshDriver& b = NewLeader("state-b", 2);
   ASSERT_TRUE(b.Apply("wf", {IoWorker(port_)}).ok());
-  // Same supervisor, same worker, nothing started beside them; items keep flowing to the sink.
+  // Same supervisor, same worker, nothing started beside them (a second supervisor would
+  // have rewritten .sup and .pid by the time B sees a ready worker); items keep flowing.
+  ASSERT_TRUE(WaitFor([&] { return Delivered(b, pid) > 0; }, 20s));
   EXPECT_EQ(Remote(".sup"), sup);
   EXPECT_EQ(Remote(".pid"), pid);
   EXPECT_EQ(Running(), std::make_pair(1, 1));
-  ASSERT_TRUE(WaitFor([&] { return Delivered(b, pid) > 0; }, 20s));
   const int64_t at_adoption = Delivered(b, pid);
   ASSERT_TRUE(WaitFor([&] { return Delivered(b, pid) > at_adoption + 10; }, 20s));
   EXPECT_EQ(b.Observe("wf")[0].restarts, 0);
@@ -165,9 +166,9 @@ TEST_F(SshAdoptionTest, ANodeTheInfrastructureNamesIsAskedBeforeTheFirstApply) {
   ASSERT_EQ(desired.size(), 1u);
   EXPECT_EQ(desired[0].listen, IoWorker(port_).listen);
   ASSERT_TRUE(b.Apply("wf", {IoWorker(port_)}).ok());
+  ASSERT_TRUE(WaitFor([&] { return Delivered(b, pid) > 0; }, 20s));
   EXPECT_EQ(Remote(".pid"), pid);
   EXPECT_EQ(Running(), std::make_pair(1, 1));
-  ASSERT_TRUE(WaitFor([&] { return Delivered(b, pid) > 0; }, 20s));
 }
 
 TEST_F(SshAdoptionTest, AnAdoptedWorkerIsReloadedInPlaceOrStoppedAsTheNewLeaderWants) {
