@@ -1,17 +1,23 @@
 // jellybean-agent under systemd's notify protocol (drivers/agent/agent_main.cc), against a fake
 // NOTIFY_SOCKET: READY=1 once it runs, WATCHDOG=1 from its poll loop (each round trip to the
-// daemon), STATUS= when connected, STOPPING=1 on SIGTERM, exit status 0.
+// daemon), STATUS= when connected, STOPPING=1 on SIGTERM, exit status 0. And #22's control-link
+// cut as seen from both sides: by the daemon (missed heartbeat) and by the agent (its poll timeout).
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "drivers/agent/agent_driver.h"
@@ -58,6 +64,111 @@ class FakeNotifySocket {
   std::string path_;
   int fd_ = -1;
   bool bound_ = false;
+};
+
+// A TCP relay on 127.0.0.1 (port 0) to `target_port` that can be cut like a network link: while
+// cut, nothing passes in either direction and the connections stay open (no FIN, no reset; what
+// a dropped route or an nftables drop rule looks like to both ends), and new connections are
+// accepted but never joined to the target. Heal() drops the connections of before (their ends have
+// given up on them) and joins new ones again. accepted() counts the connections made to it: a new
+// one after a cut is the agent having noticed the cut and reconnecting.
+// Thread-safety: the methods may be called from any thread; one thread moves the bytes.
+class CuttableRelay {
+ public:
+  explicit CuttableRelay(int target_port) : target_port_(target_port) {
+    listen_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a = Loopback(0);
+    ::bind(listen_, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+    ::listen(listen_, 16);
+    socklen_t len = sizeof(a);
+    ::getsockname(listen_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] { Loop(); });
+  }
+  ~CuttableRelay() {
+    stop_ = true;
+    thread_.join();
+    ::close(listen_);
+  }
+  int port() const { return port_; }
+  int accepted() const { return accepted_.load(); }
+  void Cut() { cut_ = true; }
+  void Heal() {
+    ++generation_;
+    cut_ = false;
+  }
+
+ private:
+  struct Pair {
+    int down = -1, up = -1;  // the client's connection, the one to the target (-1: held, not joined)
+    int generation = 0;
+  };
+  static sockaddr_in Loopback(int port) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return a;
+  }
+  static void Close(Pair& p) {
+    if (p.down >= 0) ::close(p.down);
+    if (p.up >= 0) ::close(p.up);
+    p.down = p.up = -1;
+  }
+  // Moves what `from` has to `to`; false when either end is done.
+  static bool Pump(int from, int to) {
+    char buf[16384];
+    ssize_t n = ::recv(from, buf, sizeof(buf), 0);
+    if (n <= 0) return false;
+    for (ssize_t off = 0; off < n;) {
+      ssize_t w = ::send(to, buf + off, static_cast<size_t>(n - off), MSG_NOSIGNAL);
+      if (w <= 0) return false;
+      off += w;
+    }
+    return true;
+  }
+  void Loop() {
+    std::vector<Pair> pairs;
+    while (!stop_) {
+      const bool cut = cut_.load();
+      const int generation = generation_.load();
+      for (auto& p : pairs)
+        if (p.generation != generation) Close(p);
+      std::erase_if(pairs, [](const Pair& p) { return p.down < 0; });
+      std::vector<pollfd> fds{{listen_, POLLIN, 0}};
+      const size_t joined = cut ? 0 : pairs.size();
+      for (size_t i = 0; i < joined; ++i) {
+        fds.push_back({pairs[i].down, POLLIN, 0});
+        fds.push_back({pairs[i].up, POLLIN, 0});
+      }
+      if (::poll(fds.data(), fds.size(), 50) <= 0) continue;
+      for (size_t i = 0; i < joined; ++i) {
+        bool ok = true;
+        if (fds[1 + 2 * i].revents != 0) ok = Pump(pairs[i].down, pairs[i].up);
+        if (ok && fds[2 + 2 * i].revents != 0) ok = Pump(pairs[i].up, pairs[i].down);
+        if (!ok) Close(pairs[i]);
+      }
+      if ((fds[0].revents & POLLIN) == 0) continue;
+      int c = ::accept4(listen_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (c < 0) continue;
+      ++accepted_;
+      Pair p{c, -1, generation};
+      if (!cut) {
+        p.up = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in a = Loopback(target_port_);
+        if (::connect(p.up, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) Close(p);
+      }
+      if (p.down >= 0) pairs.push_back(p);
+    }
+    for (auto& p : pairs) Close(p);
+  }
+
+  const int target_port_;
+  int listen_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false}, cut_{false};
+  std::atomic<int> generation_{0}, accepted_{0};
+  std::thread thread_;
 };
 
 TEST(AgentMain, NotifiesSystemdReadyWatchdogAndStopping) {
@@ -165,6 +276,92 @@ TEST(AgentMain, ACutControlLinkIsSeenWithinAFewSeconds) {
   if (!testing::WaitFor([&] { return ::waitpid(pid, &st, WNOHANG) == pid; }, 10s)) {
     ::kill(pid, SIGKILL);
     ::waitpid(pid, &st, 0);
+  }
+}
+
+// #22, the agent's side: with its link to the daemon cut (a relay that stops passing anything and
+// keeps the connection open, as a dropped route does), the agent gives up on its poll within its
+// --poll-timeout (default 5 s; the daemon answers a poll within 40% of it, at most poll_hold_s) and
+// reconnects; healed, it is back within its reconnect back-off (at most 2 s). The daemon's side sees
+// the same cut within its heartbeat grace plus the poll hold. Both figures are printed, for the
+// default poll timeout and a shorter one.
+TEST(AgentMain, TheAgentSeesACutControlLinkWithinItsPollTimeout) {
+  testing::TempDir dir;
+  std::ofstream(dir.path() / "token") << "agent-test-token-0123456789\n";
+  fs::permissions(dir.path() / "token", fs::perms::owner_read | fs::perms::owner_write);
+  AgentDriverOptions o;  // the daemon's defaults: heartbeat grace 3 s, poll hold 1 s
+  o.state_dir = (dir.path() / "state").string();
+  o.bootstrap_token_file = (dir.path() / "token").string();
+  auto driver = AgentDriver::Create(o);
+  ASSERT_TRUE(driver.ok()) << driver.status().message();
+  for (const double poll_timeout : {5.0, 2.0}) {  // 5: the agent's default
+    SCOPED_TRACE("--poll-timeout " + std::to_string(poll_timeout));
+    CuttableRelay relay((*driver)->port());
+    const std::string device = "dev" + std::to_string(static_cast<int>(poll_timeout));
+    std::vector<std::string> args = {JB_AGENT,
+                                     "--server",
+                                     "127.0.0.1:" + std::to_string(relay.port()),
+                                     "--device",
+                                     device,
+                                     "--ca",
+                                     (*driver)->ca_file(),
+                                     "--token-file",
+                                     (dir.path() / "token").string(),
+                                     "--state-dir",
+                                     (dir.path() / device).string(),
+                                     "--worker-binary",
+                                     JB_WORKER};
+    if (poll_timeout != 5.0) args.insert(args.end(), {"--poll-timeout", std::to_string(poll_timeout)});
+    const std::string log = (dir.path() / (device + ".log")).string();
+    pid_t pid = testing::SpawnLogged(args, log);
+    ASSERT_GT(pid, 0);
+    auto live = [&] {
+      for (const auto& d : (*driver)->LiveDevices())
+        if (d == device) return true;
+      return false;
+    };
+    // Cut just after the daemon heard from the agent (its poll is then held): the agent's latest
+    // figure, a whole poll timeout after that poll.
+    auto stop = [&] {
+      ::kill(pid, SIGTERM);
+      int st = 0;
+      if (!testing::WaitFor([&] { return ::waitpid(pid, &st, WNOHANG) == pid; }, 10s)) {
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, &st, 0);
+      }
+    };
+    if (!testing::WaitFor(live, 20s)) {
+      ADD_FAILURE() << "the agent never connected\n" << testing::ReadFile(log);
+      stop();
+      continue;
+    }
+    const int before = relay.accepted();
+    relay.Cut();
+    const auto cut = std::chrono::steady_clock::now();
+    double agent_s = -1, daemon_s = -1;
+    EXPECT_TRUE(testing::WaitFor(
+        [&] {
+          const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - cut).count();
+          if (agent_s < 0 && relay.accepted() > before) agent_s = t;
+          if (daemon_s < 0 && !live()) daemon_s = t;
+          return agent_s >= 0 && daemon_s >= 0;
+        },
+        15s))
+        << testing::ReadFile(log);
+    relay.Heal();
+    const auto healed = std::chrono::steady_clock::now();
+    EXPECT_TRUE(testing::WaitFor(live, 10s)) << testing::ReadFile(log);
+    const double back_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - healed).count();
+    std::printf(
+        "control cut, --poll-timeout %.0f s: seen by the agent after %.2f s, by the daemon after %.2f s "
+        "(heartbeat grace 3 s); healed -> agent back in %.2f s\n",
+        poll_timeout, agent_s, daemon_s, back_s);
+    EXPECT_GT(agent_s, 0);
+    EXPECT_LE(agent_s, poll_timeout + 0.5) << "the agent must give up on a poll within its poll timeout";
+    EXPECT_GT(daemon_s, 0);
+    EXPECT_LT(daemon_s, 3 + 1 + 1.0) << "the daemon sees it within the heartbeat grace plus the poll hold";
+    EXPECT_LT(back_s, 4.0);
+    stop();
   }
 }
 

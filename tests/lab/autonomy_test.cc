@@ -4,9 +4,15 @@
 // the io worker (source and sink), (c) the ssh edge host: no re-plan (the epoch stays), the
 // Workflow shows ControlLinkLost, the throughput is reported truthfully (the sink's own figure,
 // or relayed from the items its worker acknowledged) or Unknown — never a made-up 0 — nothing is
-// dropped; healed, the site is back within seconds with no rollout. Then a real loss (a device's
-// data ports cut too) still re-plans. Needs root; skips otherwise. Bounded: ~2.5 min.
+// dropped; healed, the site is back within seconds with no rollout. (d) A control cut of the io
+// device that coincides with a needed re-plan (its price rises during the cut, so the cheapest
+// plan moves its Detect share away, and its io worker needs new routes it cannot receive yet):
+// the plan is adopted during the cut and converges once the link returns (rollout complete, every
+// live worker at the new epoch, Ready and SLOMet True, nothing lost or counted twice). Then a real
+// loss (a device's data ports cut too) still re-plans. Needs root; skips otherwise. Bounded: ~3.5 min.
 #include <gtest/gtest.h>
+
+#include <map>
 
 #include "testing/three_tier_lab.h"
 
@@ -115,6 +121,119 @@ class Autonomy : public ::testing::Test {
         samples, unknown, relayed, back_s);
   }
 
+  // The plan epoch of every worker process of the workflow that is alive, by worker name, from
+  // their metrics files (shared disk and pid space in the lab; a stopped worker's pid is gone).
+  std::map<std::string, int64_t> LiveEpochs() {
+    std::map<std::string, int64_t> out;
+    std::error_code ec;
+    for (const auto& f : std::filesystem::recursive_directory_iterator(lab_.dir_.path(), ec)) {
+      if (f.path().string().find(".metrics.json") == std::string::npos) continue;
+      auto m = ParseWorkerMetrics(ReadFile(f.path()), f.path().string());
+      if (m.ok() && m->workflow == "lab-pipeline" && m->pid > 0 && ::kill(static_cast<pid_t>(m->pid), 0) == 0)
+        out[m->worker] = m->epoch;
+    }
+    return out;
+  }
+  static std::string Show(const std::map<std::string, int64_t>& epochs) {
+    std::string s;
+    for (const auto& [w, e] : epochs) s += " " + w + "@" + std::to_string(e);
+    return s;
+  }
+
+  // (d) dev-a (the io device) cut off from the daemon, and its price raised 0.01 -> 1 $/h during the
+  // cut: the cheapest plan moves Detect off dev-a (to dev-b and the edge), so the io worker there
+  // needs new routes and its Detect worker must stop, neither of which can reach it until the link
+  // returns. The new plan is adopted during the cut; healed, its rollout completes.
+  void ReplanDuringCut(std::chrono::seconds cut_s) {
+    auto wf = lab_.Get();
+    ASSERT_TRUE(wf && wf->status.plan && ThreeTierLab::Uses(*wf, "dev-a"));
+    const int64_t epoch = wf->status.plan_epoch.value_or(0), emitted0 = wf->status.observed->emitted;
+    const double cost0 = wf->status.plan->cost.total_per_hour;
+    ASSERT_EQ(CutPort(3, 17443), "");
+    const auto t0 = Clock::now();
+    // The price changes once the cut is seen (ControlLinkLost names dev-a), so the re-plan meets it.
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          wf = lab_.Get();
+          return wf && ThreeTierLab::Cond(*wf, "ControlLinkLost").rfind("True", 0) == 0 &&
+                 ThreeTierLab::Cond(*wf, "ControlLinkLost").find("dev-a") != std::string::npos;
+        },
+        15s))
+        << (wf ? ThreeTierLab::Cond(*wf, "ControlLinkLost") : "");
+    std::string infra = lab_.InfraYaml();
+    const std::string from = "{name: dev-a, tier: device, pricePerHour: 0.01,";
+    const auto at = infra.find(from);
+    ASSERT_NE(at, std::string::npos);
+    infra.replace(at, from.size(), "{name: dev-a, tier: device, pricePerHour: 1.0,");
+    ASSERT_EQ(lab_.Put("infrastructures/lab-three-tier", infra), "");
+    const auto tp = Clock::now();
+    // Adopted during the cut, without dev-a's Detect share (the io worker stays there: the camera).
+    EXPECT_TRUE(WaitFor([&] { return (wf = lab_.Get()) && wf->status.plan_epoch.value_or(0) > epoch; }, 15s))
+        << (wf ? ThreeTierLab::Cond(*wf, "Planned") : "");
+    const double adopted_s = Since(tp);
+    ASSERT_TRUE(wf && wf->status.plan);
+    const int64_t new_epoch = wf->status.plan_epoch.value_or(0);
+    const double cost1 = wf->status.plan->cost.total_per_hour;
+    EXPECT_FALSE(ThreeTierLab::Uses(*wf, "dev-a")) << "Detect kept on dev-a at 1 $/h";
+    // The rest of the cut: no further re-plan, nothing dropped; the rollout waits for dev-a.
+    std::string bad, phase;
+    (void)WaitFor(
+        [&] {
+          if (!(wf = lab_.Get())) return false;
+          if (wf->status.plan_epoch.value_or(0) != new_epoch)
+            bad = "re-planned again (epoch " + std::to_string(*wf->status.plan_epoch) + "); ";
+          if (wf->status.observed && wf->status.observed->dropped > 0) bad = "dropped items; ";
+          phase = wf->status.rollout ? wf->status.rollout->phase : "none";
+          return false;
+        },
+        std::chrono::duration_cast<std::chrono::milliseconds>(cut_s - (Clock::now() - t0)));
+    EXPECT_TRUE(bad.empty()) << bad;
+    ASSERT_EQ(HealPort(3), "");
+    const auto th = Clock::now();
+    // Converged: the rollout complete, Ready and SLOMet True, serving, every live worker at the epoch.
+    std::map<std::string, int64_t> epochs;
+    EXPECT_TRUE(WaitFor(
+        [&] {
+          if (!lab_.Serving(&wf) || ThreeTierLab::Cond(*wf, "Ready").rfind("True", 0) != 0 ||
+              ThreeTierLab::Cond(*wf, "SLOMet").rfind("True", 0) != 0)
+            return false;
+          epochs = LiveEpochs();
+          for (const auto& [w, e] : epochs)
+            if (e != wf->status.plan_epoch.value_or(0)) return false;
+          return !epochs.empty();
+        },
+        60s))
+        << (wf ? "epoch " + std::to_string(wf->status.plan_epoch.value_or(0)) + ", rollout " +
+                     (wf->status.rollout ? wf->status.rollout->phase : "none") + "\n" +
+                     ThreeTierLab::Cond(*wf, "Deployed") + "\n" + ThreeTierLab::Cond(*wf, "Ready") + "\n" +
+                     ThreeTierLab::Cond(*wf, "SLOMet") + "\nlive workers:" + Show(LiveEpochs())
+               : "");
+    const double converged_s = Since(th);
+    ASSERT_TRUE(wf);
+    EXPECT_EQ(wf->status.plan_epoch.value_or(0), new_epoch) << "re-planned after the heal";
+    // Nothing lost or counted twice: the items emitted since the cut reach the sink.
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          wf = lab_.Get();
+          const auto& o = *wf->status.observed;
+          return o.emitted > emitted0 && o.emitted - o.delivered <= 40;
+        },
+        15s))
+        << wf->status.observed->emitted << " emitted, " << wf->status.observed->delivered << " delivered";
+    const auto& o = *wf->status.observed;
+    EXPECT_EQ(o.dropped, 0);
+    EXPECT_LE(o.delivered, o.emitted) << "a duplicate reached the sink's count";
+    std::printf(
+        "[ lab ] control cut of dev-a (%lld s) with a price change during it (dev-a 0.01 -> 1 $/h): epoch %lld -> "
+        "%lld adopted %.1f s after the change (%.2f -> %.2f $/h, Detect off dev-a), rollout %s at the heal; "
+        "healed -> converged (rollout complete, %zu live workers at epoch %lld, Ready, SLOMet) in %.1f s; "
+        "%lld emitted, %lld delivered, %lld dropped, %lld repeat(s) discarded\n",
+        static_cast<long long>(cut_s.count()), static_cast<long long>(epoch), static_cast<long long>(new_epoch),
+        adopted_s, cost0, cost1, phase.c_str(), epochs.size(), static_cast<long long>(new_epoch), converged_s,
+        static_cast<long long>(o.emitted), static_cast<long long>(o.delivered), static_cast<long long>(o.dropped),
+        static_cast<long long>(o.duplicates));
+  }
+
   ThreeTierLab lab_;
 };
 
@@ -129,9 +248,9 @@ TEST_F(Autonomy, ControlCutsKeepThePlanAndStatusTrueARealLossReplans) {
   for (const char* n : {"dev-a", "dev-b", "edge-1"}) ASSERT_TRUE(ThreeTierLab::Uses(*wf, n)) << n;
   const int64_t emitted0 = wf->status.observed->emitted;
 
-  ControlCut("(a) compute device, agent port cut", "dev-b", 4, 17443, 20s);
-  ControlCut("(b) device hosting the io worker, agent port cut", "dev-a", 3, 17443, 20s);
-  ControlCut("(c) ssh edge host, ssh port cut", "edge-1", 2, 2222, 20s);
+  ControlCut("(a) compute device, agent port cut", "dev-b", 4, 17443, 30s);
+  ControlCut("(b) device hosting the io worker, agent port cut", "dev-a", 3, 17443, 30s);
+  ControlCut("(c) ssh edge host, ssh port cut", "edge-1", 2, 2222, 30s);
 
   // Nothing lost: what the source emitted during the cuts reached the sink (give the last items a
   // moment), and no item was dropped.
@@ -150,7 +269,11 @@ TEST_F(Autonomy, ControlCutsKeepThePlanAndStatusTrueARealLossReplans) {
       static_cast<long long>(wf->status.observed->emitted), static_cast<long long>(wf->status.observed->delivered),
       static_cast<long long>(wf->status.observed->dropped), static_cast<long long>(wf->status.observed->duplicates));
 
+  ReplanDuringCut(30s);
+
   // A real loss: dev-b's data ports cut too (every packet): it is re-planned around as before.
+  wf = lab_.Get();
+  ASSERT_TRUE(wf && ThreeTierLab::Uses(*wf, "dev-b"));
   const int64_t epoch = wf->status.plan_epoch.value_or(0);
   ASSERT_EQ(lab_.LabCmd("partition " + lab_.prefix_ + " 4"), "");
   const auto tp = Clock::now();
