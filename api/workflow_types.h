@@ -554,7 +554,8 @@ void Describe(V& v, WorkflowStatus& o) {
   v.Field("degraded", o.degraded,
           Opt().Doc("Why the deployed plan is a degraded one (no plan meets the SLO), when it is."));
   v.Field("loadScale", o.load_scale,
-          Opt().Gt(0).Doc("The current plan is for the sources' rates times this (the observed load)."));
+          Opt().Min(0).Doc("The current plan is for the sources' rates times this (the observed load; 0 when "
+                           "every generator is idle)."));
   v.Field("undoTo", o.undo_to, Opt().Min(1).Doc("Epoch of a history revision to re-adopt (jbctl rollout undo)."));
   v.Field("accuracyFloor", o.accuracy_floor,
           Opt().Range(0, 100).Unit("%").Doc("The plan's accuracy floor when accuracy drift raised it above "

@@ -115,14 +115,14 @@ void DescribeWorkflow(const Remote& r, const Workflow& wf, std::ostream& out) {
     if (endpoints.empty() && !wf.status.observed->ingress_url.empty())  // a status from before ingressUrls
       endpoints.push_back({"", wf.status.observed->ingress_url});
     bool tls = false;
-    for (size_t i = 0; i < endpoints.size(); ++i) {
-      out << (i == 0 ? "Ingress:   " : "           ") << (endpoints.size() > 1 ? endpoints[i].tier + ": " : "")
-          << endpoints[i].url << "\n";
-      tls |= endpoints[i].url.rfind("https://", 0) == 0;
-    }
-    if (tls)
-      out << "           CA: " << (fs::path(r.state_dir) / "tls/ca.crt").string()
-          << ", token: " << (fs::path(r.state_dir) / "ingress" / (wf.metadata.name + ".token")).string() << "\n";
+    for (const auto& e : endpoints) tls |= e.url.rfind("https://", 0) == 0;
+    const std::string files = "CA: " + (fs::path(r.state_dir) / "tls/ca.crt").string() + ", token: " +
+                              (fs::path(r.state_dir) / "ingress" / (wf.metadata.name + ".token")).string();
+    // One endpoint: "Ingress:   URL (CA: …, token: …)" on one line (the README's curl example reads it).
+    if (endpoints.size() == 1) out << "Ingress:   " << endpoints[0].url << (tls ? " (" + files + ")" : "") << "\n";
+    for (size_t i = 0; endpoints.size() > 1 && i < endpoints.size(); ++i)
+      out << (i == 0 ? "Ingress:   " : "           ") << endpoints[i].tier << ": " << endpoints[i].url << "\n";
+    if (endpoints.size() > 1 && tls) out << "           " << files << "\n";
   }
   if (wf.status.rollout) {
     const auto& ro = *wf.status.rollout;

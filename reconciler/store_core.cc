@@ -41,6 +41,7 @@ Status CheckReadsBack(const std::string& text, const std::string& where) {
 
 Status StoreCore::Write(const Object& obj) {
   if (persistence_) return persistence_->Write(obj);
+  if (skip_read_back_) return Status::Ok();
   return CheckReadsBack(ObjectToJson(obj), "memory:" + KindOf(obj) + "/" + MetaOf(obj).name);
 }
 

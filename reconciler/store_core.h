@@ -13,6 +13,7 @@
 // a time; change callbacks run outside it.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -84,6 +85,8 @@ class StoreCore : public Store {
   StatusOr<Object> Import(Object obj) EXCLUDES(mu_);
 
  protected:
+  // MemoryStore::PutUnchecked: the next writes skip CheckReadsBack (memory only).
+  std::atomic<bool> skip_read_back_{false};
   // Replaces the table with objects loaded from persistence. `version`: the highest version that
   // may have been issued (the next write reserves a block above it). `refusal` non-empty: every
   // write that would hand out a version fails with kUnavailable and this message (the store

@@ -170,10 +170,11 @@ TEST_F(GetCommandsTest, DescribeAndGetWideShowEveryIngressEndpoint) {
   auto c = FirstRow(Run("get", {"workflows", "-o", "wide"}));
   ASSERT_FALSE(c.empty());
   EXPECT_EQ(c.back(), "https://127.0.0.1:8123/v2/models/vqa,https://127.0.0.1:8124/v2/models/vqa");
-  // One endpoint: no tier prefix, as before.
+  // One endpoint: no tier prefix, and the CA and token files on the same line, as before (the
+  // README's curl example cuts the URL out of it).
   st.observed->ingress_urls.pop_back();
   SetStatus(st);
-  EXPECT_NE(Run("describe", {"workflow", "vqa"}).find("Ingress:   https://127.0.0.1:8123/v2/models/vqa\n"),
+  EXPECT_NE(Run("describe", {"workflow", "vqa"}).find("Ingress:   https://127.0.0.1:8123/v2/models/vqa (CA: "),
             std::string::npos);
   EXPECT_EQ(FirstRow(Run("get", {"workflows", "-o", "wide"})).back(), "https://127.0.0.1:8123/v2/models/vqa");
 }

@@ -157,10 +157,11 @@ TEST_F(ConvergenceTest, EveryPassWithoutAPlanHasANextLook) {
   auto res = r.Reconcile(in_.wf.metadata.name);
   EXPECT_EQ(Cond("Planned"), "False/MissingReference");
   EXPECT_GT(res.requeue_after.count(), 0);
-  // Invalid: a source rate the inputs do not validate with.
+  // Invalid: inputs that do not validate together (each one alone does: the stores refuse an object
+  // that does not validate by itself).
   ApplyAll();
   Workflow bad = in_.wf;
-  bad.spec.sources[0].rate = -5;
+  bad.spec.sources[0].tier = "no-such-tier";
   ASSERT_TRUE(store_.Put(bad).ok());
   res = r.Reconcile(in_.wf.metadata.name);
   EXPECT_EQ(Cond("Planned"), "False/Invalid");
