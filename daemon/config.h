@@ -38,6 +38,9 @@ struct DaemonConfig {
   std::string agent_token_file;          // bootstrap token for agent registration (mode 0600); "" = no registration
   std::string agent_server_name;         // name/IP in the agent listener's certificate (default: its host)
   double cloud_reconcile_s = 10;         // period of the cloud driver's VM leak check
+  double agent_heartbeat_grace_s = 3;    // an agent silent this long has lost its control link
+  double agent_poll_hold_s = 1;          // the longest the daemon holds an agent's poll (its heartbeat)
+  std::string cloud_owner;               // owner label of cloud VMs ("" = jellybeand@<hostname>)
   // Re-planning (reconciler/replan.h): damping and node health.
   double replan_min_interval_s = 10;  // between re-plans not needed for correctness
   double replan_min_saving = 0.05;    // a cheaper plan must save more than this share (plus churn)
@@ -120,6 +123,15 @@ void Describe(V& v, DaemonConfig& o) {
                Opt().Doc("name or IP in the agent listener's certificate (default: its host)"));
   DaemonOption(v, "cloudReconcileSeconds", "--cloud-reconcile", "S", o.cloud_reconcile_s,
                Opt().Gt(0).Doc("seconds between the cloud driver's VM leak checks (default 10)"));
+  DaemonOption(v, "agentHeartbeatGraceSeconds", "--agent-heartbeat-grace", "S", o.agent_heartbeat_grace_s,
+               Opt().Range(0.2, 600).Doc("an agent that has not polled for S seconds has lost its control link\n"
+                                         "(default 3; keep it above the poll hold)"));
+  DaemonOption(v, "agentPollHoldSeconds", "--agent-poll-hold", "S", o.agent_poll_hold_s,
+               Opt().Range(0.05, 60).Doc("the longest an agent's poll is held without news, i.e. its heartbeat\n"
+                                         "period (default 1)"));
+  DaemonOption(v, "cloudOwner", "--cloud-owner", "NAME", o.cloud_owner,
+               Opt().MaxLen(63).Doc("owner label of the cloud VMs this daemon creates and adopts (default\n"
+                                    "jellybeand@HOST; give HA replicas on different hosts the same one)"));
   DaemonOption(v, "replanMinIntervalSeconds", "--replan-min-interval", "S", o.replan_min_interval_s,
                Opt().Min(0).Doc("seconds between re-plans that only save money (default 10)"));
   DaemonOption(v, "replanMinSaving", "--replan-min-saving", "F", o.replan_min_saving,

@@ -13,6 +13,7 @@
 
 #include "api/manifest.h"
 #include "base/file.h"
+#include "base/format.h"
 #include "daemon/startup_checks.h"
 #include "drivers/process.h"
 
@@ -58,6 +59,12 @@ Status FinishConfig(DaemonConfig* cfg) {
   }
   if (cfg->tls_cert.empty() != cfg->tls_key.empty())
     return Status::InvalidArgument("--tls-cert and --tls-key go together");
+  // An agent polls at least every poll hold: a grace not above it would lose every idle agent.
+  if (cfg->agent_heartbeat_grace_s <= cfg->agent_poll_hold_s)
+    return Status::InvalidArgument("agentHeartbeatGraceSeconds (--agent-heartbeat-grace) " +
+                                   FormatFixed(cfg->agent_heartbeat_grace_s, 2) +
+                                   " must be above agentPollHoldSeconds (--agent-poll-hold) " +
+                                   FormatFixed(cfg->agent_poll_hold_s, 2) + ": an idle agent polls that often");
   if (!cfg->agent_listen.empty()) {
     std::string ah;
     int ap = 0;

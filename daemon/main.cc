@@ -119,6 +119,9 @@ StatusOr<std::unique_ptr<Driver>> MakeDriver(const DaemonConfig& cfg, const Stor
       cfg.worker_binary.empty() ? FindWorkerBinary(fs::read_symlink("/proc/self/exe").string()) : cfg.worker_binary;
   env.local_host = cfg.local_host;
   env.cloud_reconcile_s = cfg.cloud_reconcile_s;
+  env.cloud_owner = cfg.cloud_owner;
+  env.agent_heartbeat_grace_s = cfg.agent_heartbeat_grace_s;
+  env.agent_poll_hold_s = cfg.agent_poll_hold_s;
   env.term = *term;
   if (!cfg.agent_listen.empty()) {
     env.agent_listen_port = 0;  // FinishConfig checked the address

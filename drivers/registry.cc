@@ -32,6 +32,8 @@ StatusOr<std::unique_ptr<Driver>> CreateAgent(const DriverEnvironment& env) {
   o.listen_port = env.agent_listen_port;
   o.server_name = env.agent_server_name;
   o.bootstrap_token_file = env.agent_token_file;
+  o.heartbeat_grace_s = env.agent_heartbeat_grace_s;
+  o.poll_hold_s = env.agent_poll_hold_s;
   o.term = env.term;
   auto a = AgentDriver::Create(o);
   if (!a.ok()) return Status::Unavailable("agent listener: " + a.status().message());
@@ -43,6 +45,7 @@ StatusOr<std::unique_ptr<Driver>> CreateCloud(const DriverEnvironment& env) {
   o.state_dir = env.state_dir;
   o.worker_binary = env.worker_binary;
   o.reconcile_every = std::chrono::milliseconds(static_cast<int64_t>(env.cloud_reconcile_s * 1000));
+  if (!env.cloud_owner.empty()) o.owner = env.cloud_owner;
   o.term = env.term;
   return std::unique_ptr<Driver>(std::make_unique<CloudDriver>(o));
 }

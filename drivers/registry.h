@@ -26,6 +26,9 @@ struct DriverEnvironment {
   std::string worker_binary;             // jellybean-worker (installed on remote hosts as is)
   std::string local_host = "127.0.0.1";  // address the local driver's workers listen on
   double cloud_reconcile_s = 10;         // period of the cloud driver's VM leak check
+  std::string cloud_owner;               // owner label of cloud VMs ("" = the driver's default)
+  double agent_heartbeat_grace_s = 3;    // AgentDriverOptions::heartbeat_grace_s
+  double agent_poll_hold_s = 1;          // AgentDriverOptions::poll_hold_s
   // The agent driver's mTLS listener; agent_listen_port < 0: no agent driver.
   std::string agent_listen_host = "127.0.0.1";
   int agent_listen_port = -1;

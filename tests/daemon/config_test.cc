@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "base/file.h"
+#include "daemon/daemon.h"
 #include "tests/test_util.h"
 
 namespace jb {
@@ -106,6 +107,38 @@ TEST_F(DaemonConfigTest, ControlLinkSettings) {
             "--max-autonomy: expected a number >= 1 and <= 86400, got \"0\"");
   EXPECT_NE(DaemonUsage().find("  --control-data-grace S"), std::string::npos);
   EXPECT_NE(DaemonUsage().find("[maxAutonomySeconds]"), std::string::npos);
+}
+
+// The agent heartbeat grace and poll hold (#22: separate and configurable) and the cloud owner
+// label (HA replicas on different hosts share one, so a new leader adopts the VMs).
+TEST_F(DaemonConfigTest, AgentHeartbeatPollHoldAndCloudOwner) {
+  DaemonConfig c;
+  EXPECT_DOUBLE_EQ(c.agent_heartbeat_grace_s, 3);
+  EXPECT_DOUBLE_EQ(c.agent_poll_hold_s, 1);
+  EXPECT_EQ(c.cloud_owner, "");
+  ASSERT_TRUE(
+      LoadConfigFile(Write("agentHeartbeatGraceSeconds: 1.5\nagentPollHoldSeconds: 0.5\ncloudOwner: fleet-a\n"), &c)
+          .ok());
+  EXPECT_DOUBLE_EQ(c.agent_heartbeat_grace_s, 1.5);
+  EXPECT_DOUBLE_EQ(c.agent_poll_hold_s, 0.5);
+  EXPECT_EQ(c.cloud_owner, "fleet-a");
+  c.state_dir = "/tmp/jb-config-test";
+  EXPECT_TRUE(FinishConfig(&c).ok());
+  std::string config;
+  bool help = false;
+  DaemonConfig d;
+  ASSERT_TRUE(ParseFlags({"--agent-heartbeat-grace", "2", "--agent-poll-hold", "2", "--cloud-owner", "x"}, &d, &config,
+                         &help)
+                  .ok());
+  d.state_dir = "/tmp/jb-config-test";
+  Status s = FinishConfig(&d);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("agentHeartbeatGraceSeconds (--agent-heartbeat-grace) 2.00 must be above "
+                             "agentPollHoldSeconds (--agent-poll-hold) 2.00"),
+            std::string::npos)
+      << s.message();
+  EXPECT_EQ(ParseFlags({"--agent-poll-hold", "0"}, &d, &config, &help).message(),
+            "--agent-poll-hold: expected a number >= 0.05 and <= 60, got \"0\"");
 }
 
 TEST_F(DaemonConfigTest, HelpListsEveryFlagWithItsFileKey) {
