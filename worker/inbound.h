@@ -62,9 +62,9 @@ class InboundStreams {
   // frame as the first frame of an accepted connection releases it, with its transport (plain or
   // TLS, handshake done; over TLS only when the peer's certificate names the DialIn's worker, else
   // it is closed and counted in tls_refused()), to `fn`, which owns it from then on (false:
-  // refused; destroying the transport closes it). Adopt takes a connection this worker opened (its transport: TLS when the
-  // sender requires it) as an accepted one, writing `first` on it; `on_close` runs when it is
-  // closed. Close closes one.
+  // refused; destroying the transport closes it). Adopt takes a connection this worker opened (its transport: TLS when
+  // the sender requires it) as an accepted one, writing `first` on it; `on_close` runs when it is closed. Close closes
+  // one.
   using OnDialIn = std::function<bool(const wire::DialIn& d, std::unique_ptr<Transport> t)>;
   void SetDialInHandler(OnDialIn fn) { on_dial_in_ = std::move(fn); }
   void Adopt(std::unique_ptr<Transport> t, const std::string& first, std::function<void()> on_close);

@@ -127,9 +127,9 @@ TEST_F(DaemonConfigTest, AgentHeartbeatPollHoldAndCloudOwner) {
   std::string config;
   bool help = false;
   DaemonConfig d;
-  ASSERT_TRUE(ParseFlags({"--agent-heartbeat-grace", "2", "--agent-poll-hold", "2", "--cloud-owner", "x"}, &d, &config,
-                         &help)
-                  .ok());
+  ASSERT_TRUE(
+      ParseFlags({"--agent-heartbeat-grace", "2", "--agent-poll-hold", "2", "--cloud-owner", "x"}, &d, &config, &help)
+          .ok());
   d.state_dir = "/tmp/jb-config-test";
   Status s = FinishConfig(&d);
   ASSERT_FALSE(s.ok());

@@ -164,8 +164,8 @@ TYPED_TEST_P(StoreContract, StatusWritesTheApiCouldNotLoadBackAreRefused) {
   ASSERT_TRUE(put.ok());
   std::string version = *MetaOf(*put).resource_version;
   WorkflowStatus st;
-  for (const char* type : {cond::kPlanned, cond::kDeployed, cond::kReady, cond::kSLOMet,
-                           cond::kDegraded, kControlLinkLost}) {
+  for (const char* type :
+       {cond::kPlanned, cond::kDeployed, cond::kReady, cond::kSLOMet, cond::kDegraded, kControlLinkLost}) {
     st.conditions.push_back(Condition{type, cond::kTrue, "Reason", "message", "2026-12-02T00:00:00Z"});
     auto written = s.PutStatus("vqa", st, version);
     ASSERT_TRUE(written.ok()) << type << ": " << written.status().message();
@@ -176,8 +176,7 @@ TYPED_TEST_P(StoreContract, StatusWritesTheApiCouldNotLoadBackAreRefused) {
   auto refused = s.PutStatus("vqa", bad, version);
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.status().code(), Status::Code::kInvalidArgument);
-  EXPECT_NE(refused.status().message().find("could not be read back"), std::string::npos)
-      << refused.status().message();
+  EXPECT_NE(refused.status().message().find("could not be read back"), std::string::npos) << refused.status().message();
   EXPECT_EQ(std::get<Workflow>(*s.Get("Workflow", "vqa")).status.conditions.size(), st.conditions.size());
 }
 
@@ -330,7 +329,8 @@ TYPED_TEST_P(StoreContract, ASubscriptionMayOutliveItsStore) {
 }
 
 REGISTER_TYPED_TEST_SUITE_P(StoreContract, OptimisticConcurrencyAndGeneration, WorkflowsKeepStatusAndUseAFinalizer,
-                            StatusWritesAreCompareAndSwapAndLeaveTheSpecAlone, StatusWritesTheApiCouldNotLoadBackAreRefused,
+                            StatusWritesAreCompareAndSwapAndLeaveTheSpecAlone,
+                            StatusWritesTheApiCouldNotLoadBackAreRefused,
                             VersionsGrowWithEveryWriteAndAreNeverIssuedTwice, RefusesNamesItCouldNotLoadBack,
                             ListsOneKindInNameOrder, SpecWritesAndDeletionsNotifyStatusWritesAndFailuresDoNot,
                             AnUnsubscribedCallbackIsNeverCalledAgain, ACallbackMayUnsubscribeItselfAndWriteToTheStore,
