@@ -13,6 +13,7 @@
 #include "drivers/agent/channel.h"
 #include "drivers/agent/pki.h"
 #include "drivers/process.h"
+#include "drivers/unknown_worker.h"
 
 namespace jb {
 namespace fs = std::filesystem;
@@ -481,11 +482,7 @@ StatusOr<std::string> AgentDriver::ReadLog(const std::string& workflow, const st
   MutexLock l(&mu_);
   auto w = desired_.find(workflow);
   if (w == desired_.end() || w->second.count(worker) == 0) {
-    std::string names;
-    if (w != desired_.end())
-      for (const auto& [n, cv] : w->second) names += (names.empty() ? "" : ", ") + n;
-    return Status::NotFound("workflow " + workflow + " has no worker \"" + worker + "\"" +
-                            (names.empty() ? " (it runs no workers)" : " (its workers: " + names + ")"));
+    return UnknownWorker(workflow, worker, w == desired_.end() ? nullptr : &w->second);
   }
   const std::string device = w->second.at(worker).first.node;
   auto d = devices_.find(device);

@@ -19,6 +19,7 @@
 #include "base/log.h"
 #include "drivers/local/ingress_tls.h"
 #include "drivers/process.h"
+#include "drivers/unknown_worker.h"
 
 extern char** environ;
 
@@ -416,11 +417,7 @@ StatusOr<std::string> LocalDriver::ReadLog(const std::string& workflow, const st
     MutexLock l(&mu_);
     auto w = procs_.find(workflow);
     if (w == procs_.end() || w->second.count(worker) == 0) {
-      std::string names;
-      if (w != procs_.end())
-        for (const auto& [n, p] : w->second) names += (names.empty() ? "" : ", ") + n;
-      return Status::NotFound("workflow " + workflow + " has no worker \"" + worker + "\"" +
-                              (names.empty() ? " (it runs no workers)" : " (its workers: " + names + ")"));
+      return UnknownWorker(workflow, worker, w == procs_.end() ? nullptr : &w->second);
     }
     path = File(workflow, worker, "log");
   }

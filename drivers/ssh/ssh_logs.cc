@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "drivers/ssh/ssh_driver.h"
+#include "drivers/unknown_worker.h"
 
 namespace jb {
 
@@ -17,11 +18,7 @@ StatusOr<std::string> SshDriver::ReadLog(const std::string& workflow, const std:
     MutexLock l(&mu_);
     auto w = deployed_.find(workflow);
     if (w == deployed_.end() || w->second.count(worker) == 0) {
-      std::string names;
-      if (w != deployed_.end())
-        for (const auto& [n, dep] : w->second) names += (names.empty() ? "" : ", ") + n;
-      return Status::NotFound("workflow " + workflow + " has no worker \"" + worker + "\"" +
-                              (names.empty() ? " (it runs no workers)" : " (its workers: " + names + ")"));
+      return UnknownWorker(workflow, worker, w == deployed_.end() ? nullptr : &w->second);
     }
     d = w->second.at(worker);
   }
