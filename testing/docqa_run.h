@@ -175,7 +175,7 @@ inline DocqaRun RunDocqa(const fs::path& manifests, const fs::path& state, int64
           }
         }
         Totals t = Sum(ReportsOf(state, "docqa"));
-        return t.acked_min == count;
+        return AllDelivered(t, count);
       },
       limit);
   r.seconds = std::chrono::duration<double>(Clock::now() - t0).count();

@@ -70,6 +70,11 @@ inline Totals Sum(const std::map<std::string, WorkerMetrics>& reports) {
   return t;
 }
 
+// True once every source's `count` requests are acknowledged end to end and the sinks' reports
+// show them. Wait on this, not on the acknowledgements alone: each worker rewrites its report once
+// per metrics interval, so the sink's report may still lag the sources' by one interval.
+inline bool AllDelivered(const Totals& t, int64_t count) { return t.acked_min == count && t.delivered >= count; }
+
 inline std::optional<Workflow> GetWorkflow(const HttpClientOptions& c) {
   auto o = GetObject(c, "workflows/vqa");
   if (!o) return std::nullopt;

@@ -4,8 +4,15 @@
 
 namespace jb {
 
+void JoinBuffer::Heard(const Task& part, TimePoint now) {
+  Sender& s = senders_[{part.item.op(), part.via}];
+  s.newest = std::max(s.newest, part.item.seq());
+  s.last = now;
+}
+
 JoinBuffer::Offered JoinBuffer::Offer(Task& part, Task* joined, TimePoint now) {
   uint64_t seq = part.item.seq();
+  Heard(part, now);
   if (auto j = joined_.find(seq); j != joined_.end()) {  // completed, outputs not yet safe
     ledger_->MoveOrigins(part.hold, j->second);          // acknowledged with the joined item
     ledger_->Unref(part.hold);
@@ -99,10 +106,22 @@ void JoinBuffer::Remember(uint64_t seq, Done how) {
   }
 }
 
-std::vector<Task> JoinBuffer::Expire(TimePoint cutoff) {
+bool JoinBuffer::Behind(uint64_t seq, const Pending& p, TimePoint since) const {
+  for (const auto& [from, s] : senders_) {
+    const auto& [input, via] = from;
+    if (s.last >= since && s.newest < seq && !p.parts.count(input)) return true;
+  }
+  return false;
+}
+
+std::vector<Task> JoinBuffer::Expire(TimePoint now, std::chrono::steady_clock::duration timeout) {
+  const TimePoint since = now - timeout;
+  // A sender silent for the longest wait can no longer hold a waiting request back.
+  std::erase_if(senders_, [&](const auto& s) { return s.second.last < now - kLaggingCap * timeout; });
   std::vector<Task> dropped;
   for (auto it = pending_.begin(); it != pending_.end();) {
-    if (it->second.first > cutoff) {
+    const auto waited = now - it->second.first;
+    if (waited < timeout || (waited < kLaggingCap * timeout && Behind(it->first, it->second, since))) {
       ++it;
       continue;
     }

@@ -6,9 +6,15 @@
 // request is dropped (kMismatch, reason "join-key-mismatch"), as is any part of it that arrives later.
 //
 // Contract (worker.h, guarantees 3 and 4):
-//  - Join drops: a request of which some parts never arrive within the join timeout is dropped at
-//    the join: Expire() hands its parts back to be counted as "join-timeout" drops, and a part of
-//    it that arrives later is handed back the same way (kLate), never taken for a duplicate.
+//  - Join drops: a request of which some parts never arrive is dropped at the join: Expire() hands
+//    its parts back to be counted as "join-timeout" drops, and a part of it that arrives later is
+//    handed back the same way (kLate), never taken for a duplicate. A request is given up once it
+//    has waited the join timeout and no missing part can still be on its way: every sender of a
+//    missing input that delivered anything within the timeout has delivered a later request (seq)
+//    since. A branch that is only behind (a queue after a re-plan, a CPU-starved host) delivers in
+//    seq order and has not reached the request yet, so its requests wait for it, up to kLaggingCap
+//    timeouts; a part lost with a dead source is given up after one timeout, once the restarted
+//    source's later requests arrive. Senders are told apart by Task::via.
 //  - Duplicates counted, not dropped: a part is discarded as a duplicate (kRepeat) only when a part
 //    of the same request from the same input is waiting, or the request was joined before (its
 //    outputs pending or safe). A repeat is folded into the hold of what it repeats, so it is
@@ -52,8 +58,11 @@ class JoinBuffer {
   // The joined item of `seq` was processed (its outputs are on their way): release the buffer's
   // reference, and remember the request as joined. A seq not joined here is ignored.
   void Completed(uint64_t seq);
-  // Requests waiting since before `cutoff`: their parts, for the caller to drop as "join-timeout".
-  std::vector<Task> Expire(TimePoint cutoff);
+  // How many join timeouts a request may wait for an input that is behind (see the contract).
+  static constexpr int kLaggingCap = 6;
+  // Requests given up at `now` (see the contract): their parts, for the caller to drop as
+  // "join-timeout".
+  std::vector<Task> Expire(TimePoint now, std::chrono::steady_clock::duration timeout);
   // The parts of requests refused by kMismatch since the last call.
   std::vector<Task> TakeMismatched() { return std::move(mismatched_); }
   // Parts now waiting (shown as queue length).
@@ -64,8 +73,17 @@ class JoinBuffer {
     std::map<std::string, Task> parts;  // producer -> part
     TimePoint first;
   };
+  // The newest request and the last delivery of one sender of one input.
+  struct Sender {
+    uint64_t newest = 0;
+    TimePoint last;
+  };
   Task Join(Pending& p, TimePoint now);
+  void Heard(const Task& part, TimePoint now);
+  // Whether a missing part of request `seq` may still come from a sender active since `since`.
+  bool Behind(uint64_t seq, const Pending& p, TimePoint since) const;
   std::vector<std::string> inputs_;
+  std::map<std::pair<std::string, uint32_t>, Sender> senders_;  // (input, via) -> what it delivered
   HoldLedger* ledger_;
   std::map<uint64_t, Pending> pending_;  // seq -> parts
   std::map<uint64_t, HoldId> joined_;    // seq -> hold of the joined item, until Completed

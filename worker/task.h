@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,10 @@ struct Task {
   // A joined item's inputs, one per producer in the operator's input order (the item's payload is
   // then empty); empty for a single-input item, whose input is item.payload().
   std::vector<TaskPart> parts;
+  // Where the item came from: the inbound stream's index (InboundStreams), or kLocalHop for an
+  // item of another instance of this worker. A join tells a lagging input from a lost part by it.
+  static constexpr uint32_t kLocalHop = UINT32_MAX;
+  uint32_t via = kLocalHop;
 };
 
 }  // namespace jb

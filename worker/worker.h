@@ -29,7 +29,8 @@
 //  3. A source process that dies takes with it the requests it had emitted but not yet handed to
 //     another worker; those are never recorded nor counted as delivered (a generator source just
 //     goes on generating). A request of which only some parts left it is dropped at its join
-//     ("join-timeout"). Everything the dead process had handed on is recorded once, as in 2.
+//     ("join-timeout", once the other inputs have delivered later requests: join_buffer.h).
+//     Everything the dead process had handed on is recorded once, as in 2.
 //  4. Nothing is discarded as a duplicate unless an equal identity was delivered (sink) or joined
 //     (join) before; discards are counted as `duplicates` (worker metrics, workflow status), never
 //     as drops.

@@ -18,7 +18,9 @@ void Worker::Impl::OnStreamItem(const AckRef& ack, wire::Item& item) {
     ledger_->Unref(h);
     return;
   }
-  Deliver(*it->second, Task{std::move(item), h, SteadyClock::now(), {}});
+  Task t{std::move(item), h, SteadyClock::now(), {}};
+  t.via = ack.stream;
+  Deliver(*it->second, std::move(t));
 }
 
 void Worker::Impl::Drop(Instance& inst, Task& t, const std::string& reason) {
@@ -247,11 +249,12 @@ void Worker::Impl::RerouteRetiredLinks() {
 }
 
 void Worker::Impl::ExpireJoins() {
-  auto cutoff = SteadyClock::now() - std::chrono::milliseconds(static_cast<int64_t>(cfg_.join_timeout_s * 1000));
+  const auto now = SteadyClock::now();
+  const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(cfg_.join_timeout_s * 1000));
   for (auto& [name, inst] : instances_) {
     if (!inst->joins) continue;
     // Parts that never completed: counted, then acknowledged (dropped with a reason).
-    for (auto& part : inst->joins->Expire(cutoff)) Drop(*inst, part, "join-timeout");
+    for (auto& part : inst->joins->Expire(now, timeout)) Drop(*inst, part, "join-timeout");
   }
 }
 

@@ -94,7 +94,7 @@ int Main() {
   }
   if (frozen > 0) ::kill(frozen, SIGCONT);
   int64_t count = StopSourcesSoon(c, state, 40);
-  WaitFor([&] { return Sum(Reports(state)).acked_min == count; }, 60s);
+  WaitFor([&] { return AllDelivered(Sum(Reports(state)), count); }, 60s);
   Totals t = Sum(Reports(state));
   std::printf(
       "\nitems: %lld requests per source, %lld delivered at the sink, lost %lld (must be 0), %lld re-sent, %lld "

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -61,7 +62,7 @@ TEST_F(JoinBufferTest, ARepeatedPartIsARepeatAndIsAcknowledgedWithTheOriginal) {
   EXPECT_EQ(buf_.Offer(again, &joined, t0_), JoinBuffer::Offered::kRepeat);
   EXPECT_TRUE(acked_.empty());
   EXPECT_EQ(buf_.parts_waiting(), 1);
-  auto expired = buf_.Expire(t0_);
+  auto expired = buf_.Expire(t0_, 0s);
   ASSERT_EQ(expired.size(), 1u);
   ledger_.Unref(expired[0].hold);  // dropped by the caller
   EXPECT_EQ(acked_, (std::vector<uint64_t>{1, 9}));
@@ -88,8 +89,8 @@ TEST_F(JoinBufferTest, ALatePartOfAnExpiredRequestIsLateNotARepeat) {
   Task joined;
   Task a = Part("a", 8, 1, "x", 1);
   ASSERT_EQ(buf_.Offer(a, &joined, t0_), JoinBuffer::Offered::kWaiting);
-  EXPECT_TRUE(buf_.Expire(t0_ - 1s).empty()) << "not due yet";
-  auto expired = buf_.Expire(t0_ + 10s);
+  EXPECT_TRUE(buf_.Expire(t0_ + 9s, 10s).empty()) << "not due yet";
+  auto expired = buf_.Expire(t0_ + 10s, 10s);
   ASSERT_EQ(expired.size(), 1u);
   EXPECT_EQ(expired[0].item.op(), "a");
   ledger_.Unref(expired[0].hold);
@@ -97,6 +98,64 @@ TEST_F(JoinBufferTest, ALatePartOfAnExpiredRequestIsLateNotARepeat) {
   EXPECT_EQ(buf_.Offer(b, &joined, t0_ + 11s), JoinBuffer::Offered::kLate);
   EXPECT_EQ(ledger_.refs(b.hold), 1) << "a late part stays with the caller, to be dropped";
   ledger_.Unref(b.hold);
+}
+
+// Was: a request whose other branch was only behind (a backlog after a re-plan on a CPU-starved
+// host) was dropped after the 10-s join timeout, although its part was still on its way.
+TEST_F(JoinBufferTest, ARequestWaitsForABranchThatIsBehindUpToTheCap) {
+  Task joined;
+  Task a = Part("a", 10, 1, "x", 1);
+  ASSERT_EQ(buf_.Offer(a, &joined, t0_), JoinBuffer::Offered::kWaiting);
+  // Input b's sender (stream 3) delivers requests older than 10: it has not reached 10 yet.
+  uint64_t seq = 1, id = 100;
+  auto b_delivers = [&](uint64_t s, std::chrono::seconds at) {
+    Task b = Part("b", s, 1, "y", id++);
+    b.via = 3;
+    auto got = buf_.Offer(b, &joined, t0_ + at);
+    if (got == JoinBuffer::Offered::kWaiting) return;  // its `a` part never comes: it waits
+    ADD_FAILURE() << "seq " << s << ": " << static_cast<int>(got);
+  };
+  // What Expire gives up at `at`: b's own parts go after one timeout (a's sender fell silent at t0).
+  auto expire = [&](std::chrono::seconds at) {
+    std::set<uint64_t> seqs;
+    for (auto& t : buf_.Expire(t0_ + at, 10s)) seqs.insert(t.item.seq()), ledger_.Unref(t.hold);
+    return seqs;
+  };
+  b_delivers(seq++, 9s);
+  EXPECT_EQ(expire(10s).count(10), 0u) << "b is behind: request 10 may still come";
+  b_delivers(seq++, 15s);
+  EXPECT_EQ(expire(24s).count(10), 0u);
+  // b keeps delivering older requests: request 10 waits, but no longer than kLaggingCap timeouts.
+  for (int at = 30; at < 60; at += 5) b_delivers(seq++, std::chrono::seconds(at));
+  EXPECT_EQ(expire(59s).count(10), 0u) << "given up before the cap";
+  EXPECT_EQ(expire(60s).count(10), 1u) << "kept past the cap";
+}
+
+TEST_F(JoinBufferTest, ABranchThatFellSilentOrPassedTheRequestNoLongerHoldsIt) {
+  Task joined;
+  Task a10 = Part("a", 10, 1, "x", 1), a20 = Part("a", 20, 1, "x", 2);
+  ASSERT_EQ(buf_.Offer(a10, &joined, t0_), JoinBuffer::Offered::kWaiting);
+  ASSERT_EQ(buf_.Offer(a20, &joined, t0_), JoinBuffer::Offered::kWaiting);
+  // Two senders of b: stream 3 has passed both requests (their parts were lost with a dead
+  // source); stream 4 is behind request 20 only, and falls silent after t0 + 6 s.
+  Task b30 = Part("b", 30, 1, "y", 3), b15 = Part("b", 15, 1, "y", 4);
+  b30.via = 3;
+  b15.via = 4;
+  ASSERT_EQ(buf_.Offer(b30, &joined, t0_ + 5s), JoinBuffer::Offered::kWaiting);
+  ASSERT_EQ(buf_.Offer(b15, &joined, t0_ + 6s), JoinBuffer::Offered::kWaiting);
+  auto expire = [&](std::chrono::seconds at) {
+    std::vector<uint64_t> seqs;
+    for (auto& t : buf_.Expire(t0_ + at, 10s)) seqs.push_back(t.item.seq()), ledger_.Unref(t.hold);
+    return seqs;
+  };
+  EXPECT_EQ(expire(10s), (std::vector<uint64_t>{10})) << "every sender of b passed request 10";
+  // 30 waits for `a`, whose only sender fell silent at t0: given up after one timeout.
+  EXPECT_EQ(expire(15s), (std::vector<uint64_t>{30}));
+  // 15 likewise; 20 is still held by stream 4, heard within the last timeout.
+  EXPECT_EQ(expire(16s), (std::vector<uint64_t>{15}));
+  EXPECT_EQ(expire(17s), (std::vector<uint64_t>{20})) << "stream 4 silent for the timeout: 20 is given up";
+  EXPECT_EQ(buf_.parts_waiting(), 0);
+  EXPECT_EQ(ledger_.size(), 0);
 }
 
 TEST_F(JoinBufferTest, AJoinedItemTakesThePartsRequestKeyAndTheFirstLabel) {
