@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <fstream>
+#include <random>
 #include <set>
 
 #include "api/value.h"
@@ -151,20 +153,43 @@ std::string WorkerMetricsToJson(const WorkerMetrics& m) { return ToJson(Encoder:
 
 namespace jb {
 
-StatusOr<int> PickFreePort() {
+namespace {
+
+// Binds a loopback TCP socket to `port` (0: any) and returns the port it got, or 0.
+int BindLoopback(int port) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return Status::Unavailable("socket failed");
+  if (fd < 0) return 0;
   sockaddr_in sa{};
   sa.sin_family = AF_INET;
   sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  sa.sin_port = htons(static_cast<uint16_t>(port));
   socklen_t len = sizeof(sa);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) != 0) {
-    close(fd);
-    return Status::Unavailable("cannot bind a loopback port");
-  }
+  int got = 0;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) == 0)
+    got = ntohs(sa.sin_port);
   close(fd);
-  return static_cast<int>(ntohs(sa.sin_port));
+  return got;
+}
+
+}  // namespace
+
+// A port from the kernel's ephemeral range (what bind(0) hands out) may be taken a moment later as
+// the local port of any outgoing connection on the host, and the worker that was to listen there
+// fails with "Address already in use" (seen in CI under load). So the port is chosen at random
+// below that range (ip_local_port_range, default 32768-60999), where the kernel never picks one,
+// and checked by binding it; bind(0) only when 64 tries found nothing free there.
+StatusOr<int> PickFreePort() {
+  int low = 32768;
+  std::ifstream range("/proc/sys/net/ipv4/ip_local_port_range");
+  if (int lo = 0, hi = 0; range >> lo >> hi && lo > 2048) low = lo;
+  const int first = std::max(1024, low - 16384);
+  thread_local std::mt19937 rng(std::random_device{}());
+  std::uniform_int_distribution<int> pick(first, low - 1);
+  for (int i = 0; i < 64; ++i)
+    if (int p = BindLoopback(pick(rng)); p > 0) return p;
+  if (int p = BindLoopback(0); p > 0) return p;
+  return Status::Unavailable("cannot bind a loopback port");
 }
 
 }  // namespace jb

@@ -410,8 +410,8 @@ std::string WorkerMetricsToJson(const WorkerMetrics& m);
 // the driver-filled listen address, metrics file and interval).
 bool SameInstances(const WorkerConfig& a, const WorkerConfig& b);
 
-// A TCP port on 127.0.0.1 that was free a moment ago (bind port 0, read it, close). Drivers give
-// each worker a fixed port this way, so a restarted worker comes back where its senders look.
+// A TCP port on 127.0.0.1 that was free a moment ago, below the kernel's ephemeral range. Drivers
+// give each worker a fixed port this way, so a restarted worker comes back where its senders look.
 StatusOr<int> PickFreePort();
 
 }  // namespace jb
